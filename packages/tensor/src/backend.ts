@@ -1,0 +1,70 @@
+import type { DType, TypedArray } from './dtype.js';
+
+/** Opaque handle to a backend's buffer. */
+export type DataId = object;
+
+/** A strided view into a backend buffer, as primitives receive their inputs. */
+export interface View {
+  readonly data: DataId;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+export type UnaryOp =
+  | 'neg' | 'abs' | 'sign' | 'exp' | 'expm1' | 'log' | 'log1p' | 'sqrt' | 'rsqrt' | 'sin' | 'cos'
+  | 'tanh' | 'sigmoid' | 'relu' | 'erf' | 'floor' | 'ceil' | 'round' | 'reciprocal' | 'not';
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'and' | 'or';
+export type ReduceOp = 'sum' | 'prod' | 'max' | 'min';
+export type ArgReduceOp = 'argmax' | 'argmin';
+
+/** Patch-extraction geometry shared by im2col (unfold) and its adjoint col2im (fold). */
+export interface Im2ColParams {
+  kernel: readonly [number, number];
+  stride: readonly [number, number];
+  dilation: readonly [number, number];
+  /** top, bottom, left, right */
+  pad: readonly [number, number, number, number];
+  padValue: number;
+}
+
+/**
+ * The primitive set a backend implements. Every primitive reads strided views and
+ * writes a new contiguous buffer; shapes are worked out and checked by the caller.
+ * Everything else (softmax, conv, pooling, norms…) is composed from these once.
+ */
+export interface Backend {
+  readonly name: string;
+  write(values: TypedArray, dtype: DType): DataId;
+  read(data: DataId): Promise<TypedArray>;
+  /** Present only when the backend can hand data back synchronously. */
+  readSync?(data: DataId): TypedArray;
+  dispose(data: DataId): void;
+
+  fill(size: number, dtype: DType, value: number): DataId;
+  copy(x: View): DataId;
+  cast(x: View, dtype: DType): DataId;
+  unary(op: UnaryOp, x: View): DataId;
+  /** `a` and `b` have the same shape (broadcast by the caller through zero strides). */
+  binary(op: BinaryOp, a: View, b: View, outDtype: DType): DataId;
+  where(cond: View, a: View, b: View): DataId;
+  /** Reduce over sorted `axes`; the output drops them. */
+  reduce(op: ReduceOp, x: View, axes: readonly number[]): DataId;
+  argReduce(op: ArgReduceOp, x: View, axis: number): DataId;
+  /** a: [B,M,K], b: [B,K,N] → [B,M,N]. */
+  matmul(a: View, b: View): DataId;
+  /** torch.gather: out has index's shape. */
+  gather(x: View, axis: number, index: View): DataId;
+  /** copy of `base` with `src` added at `index` along `axis`. */
+  scatterAdd(base: View, axis: number, index: View, src: View): DataId;
+  /** XLA-style pad: `low`/`high` edge padding and `interior` padding between elements. */
+  pad(x: View, low: readonly number[], high: readonly number[], interior: readonly number[], value: number): DataId;
+  concat(xs: readonly View[], axis: number, outShape: readonly number[]): DataId;
+  /** x: [N,C,H,W] → [N, C·kh·kw, oh·ow] */
+  im2col(x: View, p: Im2ColParams): DataId;
+  /** cols: [N, C·kh·kw, oh·ow] → [N,C,H,W], summing overlaps (adjoint of im2col). */
+  col2im(cols: View, outShape: readonly [number, number, number, number], p: Im2ColParams): DataId;
+}

@@ -1,0 +1,470 @@
+import type { ArgReduceOp, Backend, BinaryOp, DataId, Im2ColParams, ReduceOp, UnaryOp, View } from '../backend.js';
+import { allocArray, type DType, type TypedArray } from '../dtype.js';
+import { contiguousStrides, sizeOf } from '../shape.js';
+
+/** A CPU buffer: just the typed array. */
+interface CpuData {
+  values: TypedArray;
+}
+
+const vals = (v: View): TypedArray => (v.data as CpuData).values;
+const wrap = (values: TypedArray): DataId => ({ values }) satisfies CpuData;
+
+function isContiguous(v: View): boolean {
+  let s = 1;
+  for (let i = v.shape.length - 1; i >= 0; i--) {
+    if (v.shape[i] !== 1 && v.strides[i] !== s) return false;
+    s *= v.shape[i];
+  }
+  return true;
+}
+
+/**
+ * Flat storage positions of every element of a strided view, in row-major order.
+ * Returns null when the view is contiguous (position = offset + i).
+ */
+export function indexMap(shape: readonly number[], strides: readonly number[], offset: number): Int32Array {
+  const n = sizeOf(shape);
+  const out = new Int32Array(n);
+  const nd = shape.length;
+  if (n === 0) return out;
+  if (nd === 0) {
+    out[0] = offset;
+    return out;
+  }
+  const last = nd - 1;
+  const lastDim = shape[last];
+  const lastStride = strides[last];
+  const coord = new Array<number>(nd).fill(0);
+  let base = offset;
+  let k = 0;
+  while (k < n) {
+    for (let j = 0, p = base; j < lastDim; j++, p += lastStride) out[k++] = p;
+    // advance the outer coordinates like an odometer
+    let d = last - 1;
+    while (d >= 0) {
+      coord[d]++;
+      base += strides[d];
+      if (coord[d] < shape[d]) break;
+      base -= strides[d] * shape[d];
+      coord[d] = 0;
+      d--;
+    }
+    if (d < 0) break;
+  }
+  return out;
+}
+
+function viewMap(v: View): Int32Array | null {
+  return isContiguous(v) ? null : indexMap(v.shape, v.strides, v.offset);
+}
+
+/** Contiguous copy of a view's elements (shares nothing with the source). */
+function materialize(v: View, dtype: DType = v.dtype): TypedArray {
+  const src = vals(v);
+  const n = sizeOf(v.shape);
+  const out = allocArray(dtype, n);
+  const map = viewMap(v);
+  if (map === null) {
+    if (dtype === v.dtype) out.set(src.subarray(v.offset, v.offset + n));
+    else for (let i = 0; i < n; i++) out[i] = src[v.offset + i];
+  } else {
+    for (let i = 0; i < n; i++) out[i] = src[map[i]];
+  }
+  return out;
+}
+
+/** Abramowitz–Stegun 7.1.26 is too coarse for gradcheck; use a series/continued-fraction erf. */
+function erf(x: number): number {
+  const ax = Math.abs(x);
+  if (ax < 2.5) {
+    // Maclaurin series: erf(x) = 2/√π Σ (-1)^n x^(2n+1) / (n! (2n+1))
+    let term = x;
+    let sum = x;
+    const x2 = x * x;
+    for (let n = 1; n < 60; n++) {
+      term *= -x2 / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+    }
+    return (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  // continued fraction for erfc(x), x ≥ 2.5 (Lentz)
+  const t = ax;
+  let f = t;
+  let c = t;
+  let d = 0;
+  for (let n = 1; n < 200; n++) {
+    const an = n / 2;
+    d = t + an * d;
+    d = d === 0 ? 1e-300 : 1 / d;
+    c = t + an / c;
+    if (c === 0) c = 1e-300;
+    const delta = c * d;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  const erfc = Math.exp(-t * t) / (f * Math.sqrt(Math.PI));
+  return x > 0 ? 1 - erfc : erfc - 1;
+}
+
+const UNARY: Record<UnaryOp, (x: number) => number> = {
+  neg: (x) => -x,
+  abs: Math.abs,
+  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
+  exp: Math.exp,
+  expm1: Math.expm1,
+  log: Math.log,
+  log1p: Math.log1p,
+  sqrt: Math.sqrt,
+  rsqrt: (x) => 1 / Math.sqrt(x),
+  sin: Math.sin,
+  cos: Math.cos,
+  tanh: Math.tanh,
+  sigmoid: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
+  relu: (x) => (x > 0 ? x : 0),
+  erf,
+  floor: Math.floor,
+  ceil: Math.ceil,
+  round: (x) => {
+    // round half to even, like PyTorch and NumPy
+    const r = Math.round(x);
+    return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  },
+  reciprocal: (x) => 1 / x,
+  not: (x) => (x ? 0 : 1),
+};
+
+const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  pow: Math.pow,
+  maximum: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : a > b ? a : b),
+  minimum: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : a < b ? a : b),
+  eq: (a, b) => (a === b ? 1 : 0),
+  ne: (a, b) => (a !== b ? 1 : 0),
+  lt: (a, b) => (a < b ? 1 : 0),
+  le: (a, b) => (a <= b ? 1 : 0),
+  gt: (a, b) => (a > b ? 1 : 0),
+  ge: (a, b) => (a >= b ? 1 : 0),
+  and: (a, b) => (a && b ? 1 : 0),
+  or: (a, b) => (a || b ? 1 : 0),
+};
+
+/** Move `axes` to the end and return the contiguous data plus the reduced block size. */
+function axesLast(x: View, axes: readonly number[]): { data: TypedArray; outer: number; inner: number } {
+  const keep = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const order = [...keep, ...axes];
+  const perm: View = {
+    data: x.data,
+    dtype: x.dtype,
+    offset: x.offset,
+    shape: order.map((i) => x.shape[i]),
+    strides: order.map((i) => x.strides[i]),
+  };
+  const inner = sizeOf(axes.map((i) => x.shape[i]));
+  const outer = sizeOf(keep.map((i) => x.shape[i]));
+  return { data: materialize(perm), outer, inner };
+}
+
+/** The default backend: plain TypeScript over typed arrays, the reference for all others. */
+export class CpuBackend implements Backend {
+  readonly name: string = 'cpu';
+
+  write(values: TypedArray): DataId {
+    return wrap(values);
+  }
+  read(data: DataId): Promise<TypedArray> {
+    return Promise.resolve((data as CpuData).values.slice());
+  }
+  readSync(data: DataId): TypedArray {
+    return (data as CpuData).values.slice();
+  }
+  dispose(data: DataId): void {
+    // Let GC reclaim the array; drop our reference so a stale handle fails loudly.
+    (data as { values: TypedArray | null }).values = null as unknown as TypedArray;
+  }
+
+  fill(size: number, dtype: DType, value: number): DataId {
+    const out = allocArray(dtype, size);
+    if (value !== 0) out.fill(value);
+    return wrap(out);
+  }
+  copy(x: View): DataId {
+    return wrap(materialize(x));
+  }
+  cast(x: View, dtype: DType): DataId {
+    const out = materialize(x, dtype === 'bool' ? 'float64' : dtype);
+    if (dtype !== 'bool') return wrap(out);
+    const b = new Uint8Array(out.length);
+    for (let i = 0; i < out.length; i++) b[i] = out[i] !== 0 ? 1 : 0;
+    return wrap(b);
+  }
+  unary(op: UnaryOp, x: View): DataId {
+    const f = UNARY[op];
+    const out = materialize(x);
+    for (let i = 0; i < out.length; i++) out[i] = f(out[i]);
+    return wrap(out);
+  }
+  binary(op: BinaryOp, a: View, b: View, outDtype: DType): DataId {
+    const f = BINARY[op];
+    const n = sizeOf(a.shape);
+    const out = allocArray(outDtype, n);
+    const av = vals(a);
+    const bv = vals(b);
+    const am = viewMap(a);
+    const bm = viewMap(b);
+    if (am === null && bm === null) {
+      const ao = a.offset;
+      const bo = b.offset;
+      for (let i = 0; i < n; i++) out[i] = f(av[ao + i], bv[bo + i]);
+    } else {
+      const ai = am ?? indexMap(a.shape, a.strides, a.offset);
+      const bi = bm ?? indexMap(b.shape, b.strides, b.offset);
+      for (let i = 0; i < n; i++) out[i] = f(av[ai[i]], bv[bi[i]]);
+    }
+    return wrap(out);
+  }
+  where(cond: View, a: View, b: View): DataId {
+    const c = materialize(cond);
+    const x = materialize(a);
+    const y = materialize(b);
+    for (let i = 0; i < x.length; i++) if (!c[i]) x[i] = y[i];
+    return wrap(x);
+  }
+  reduce(op: ReduceOp, x: View, axes: readonly number[]): DataId {
+    const { data, outer, inner } = axesLast(x, axes);
+    const out = allocArray(x.dtype, outer);
+    for (let o = 0; o < outer; o++) {
+      const base = o * inner;
+      let acc: number;
+      switch (op) {
+        case 'sum': {
+          acc = 0;
+          for (let i = 0; i < inner; i++) acc += data[base + i];
+          break;
+        }
+        case 'prod': {
+          acc = 1;
+          for (let i = 0; i < inner; i++) acc *= data[base + i];
+          break;
+        }
+        case 'max': {
+          acc = -Infinity;
+          for (let i = 0; i < inner; i++) {
+            const v = data[base + i];
+            if (v > acc || Number.isNaN(v)) acc = v;
+            if (Number.isNaN(acc)) break;
+          }
+          break;
+        }
+        case 'min': {
+          acc = Infinity;
+          for (let i = 0; i < inner; i++) {
+            const v = data[base + i];
+            if (v < acc || Number.isNaN(v)) acc = v;
+            if (Number.isNaN(acc)) break;
+          }
+          break;
+        }
+      }
+      out[o] = acc;
+    }
+    return wrap(out);
+  }
+  argReduce(op: ArgReduceOp, x: View, axis: number): DataId {
+    const { data, outer, inner } = axesLast(x, [axis]);
+    const out = new Int32Array(outer);
+    const better = op === 'argmax' ? (v: number, b: number) => v > b : (v: number, b: number) => v < b;
+    for (let o = 0; o < outer; o++) {
+      const base = o * inner;
+      let best = 0;
+      let bv = data[base];
+      for (let i = 1; i < inner; i++) {
+        const v = data[base + i];
+        if (Number.isNaN(bv)) break;
+        if (better(v, bv) || Number.isNaN(v)) {
+          bv = v;
+          best = i;
+        }
+      }
+      out[o] = best;
+    }
+    return wrap(out);
+  }
+  matmul(a: View, b: View): DataId {
+    const [B, M, K] = a.shape;
+    const N = b.shape[2];
+    const A = materialize(a);
+    const Bm = materialize(b);
+    const out = allocArray(a.dtype, B * M * N);
+    const row = new Float64Array(N);
+    for (let bi = 0; bi < B; bi++) {
+      const aOff = bi * M * K;
+      const bOff = bi * K * N;
+      for (let i = 0; i < M; i++) {
+        row.fill(0);
+        for (let k = 0; k < K; k++) {
+          const aik = A[aOff + i * K + k];
+          if (aik === 0) continue;
+          const bRow = bOff + k * N;
+          for (let j = 0; j < N; j++) row[j] += aik * Bm[bRow + j];
+        }
+        out.set(row, (bi * M + i) * N);
+      }
+    }
+    return wrap(out);
+  }
+  gather(x: View, axis: number, index: View): DataId {
+    const idx = materialize(index);
+    const src = vals(x);
+    const shape = index.shape;
+    const n = sizeOf(shape);
+    const out = allocArray(x.dtype, n);
+    const outStrides = contiguousStrides(shape);
+    const dimSize = x.shape[axis];
+    for (let i = 0; i < n; i++) {
+      let p = x.offset;
+      let rem = i;
+      for (let d = 0; d < shape.length; d++) {
+        const c = Math.floor(rem / outStrides[d]);
+        rem -= c * outStrides[d];
+        if (d === axis) {
+          let j = idx[i];
+          if (j < 0) j += dimSize;
+          if (j < 0 || j >= dimSize) throw new RangeError(`gather: index ${idx[i]} is out of range for dim ${axis} of size ${dimSize}`);
+          p += j * x.strides[d];
+        } else {
+          p += c * x.strides[d];
+        }
+      }
+      out[i] = src[p];
+    }
+    return wrap(out);
+  }
+  scatterAdd(base: View, axis: number, index: View, src: View): DataId {
+    const out = materialize(base);
+    const idx = materialize(index);
+    const s = materialize(src.shape.length === index.shape.length ? { ...src, shape: index.shape } : src);
+    const shape = index.shape;
+    const n = sizeOf(shape);
+    const inStrides = contiguousStrides(shape);
+    const outStrides = contiguousStrides(base.shape);
+    const dimSize = base.shape[axis];
+    for (let i = 0; i < n; i++) {
+      let p = 0;
+      let rem = i;
+      for (let d = 0; d < shape.length; d++) {
+        const c = Math.floor(rem / inStrides[d]);
+        rem -= c * inStrides[d];
+        if (d === axis) {
+          let j = idx[i];
+          if (j < 0) j += dimSize;
+          if (j < 0 || j >= dimSize) throw new RangeError(`scatterAdd: index ${idx[i]} is out of range for dim ${axis} of size ${dimSize}`);
+          p += j * outStrides[d];
+        } else {
+          p += c * outStrides[d];
+        }
+      }
+      out[p] += s[i];
+    }
+    return wrap(out);
+  }
+  pad(x: View, low: readonly number[], high: readonly number[], interior: readonly number[], value: number): DataId {
+    const nd = x.shape.length;
+    const outShape = x.shape.map((d, i) => low[i] + high[i] + (d > 0 ? d + (d - 1) * interior[i] : 0));
+    const out = allocArray(x.dtype, sizeOf(outShape));
+    if (value !== 0) out.fill(value);
+    const src = materialize(x);
+    const os = contiguousStrides(outShape);
+    // place input element with coords c at low + c·(interior+1)
+    const strides = x.shape.map((_, i) => os[i] * (interior[i] + 1));
+    const start = low.reduce((acc, l, i) => acc + l * os[i], 0);
+    const map = indexMap(x.shape, strides, start);
+    for (let i = 0; i < map.length; i++) out[map[i]] = src[i];
+    void nd;
+    return wrap(out);
+  }
+  concat(xs: readonly View[], axis: number, outShape: readonly number[]): DataId {
+    const dtype = xs[0].dtype;
+    const out = allocArray(dtype, sizeOf(outShape));
+    const os = contiguousStrides(outShape);
+    let at = 0;
+    for (const x of xs) {
+      const src = materialize(x);
+      const map = indexMap(x.shape, os, at * os[axis]);
+      for (let i = 0; i < map.length; i++) out[map[i]] = src[i];
+      at += x.shape[axis];
+    }
+    return wrap(out);
+  }
+  im2col(x: View, p: Im2ColParams): DataId {
+    const [N, C, H, W] = x.shape;
+    const [kh, kw] = p.kernel;
+    const [sh, sw] = p.stride;
+    const [dh, dw] = p.dilation;
+    const [pt, pb, pl, pr] = p.pad;
+    const oh = Math.floor((H + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
+    const ow = Math.floor((W + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
+    const src = materialize(x);
+    const L = oh * ow;
+    const rows = C * kh * kw;
+    const out = allocArray(x.dtype, N * rows * L);
+    for (let n = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        const plane = (n * C + c) * H * W;
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) {
+            const r = (c * kh + i) * kw + j;
+            const o = (n * rows + r) * L;
+            for (let y = 0; y < oh; y++) {
+              const iy = y * sh - pt + i * dh;
+              const inY = iy >= 0 && iy < H;
+              for (let xx = 0; xx < ow; xx++) {
+                const ix = xx * sw - pl + j * dw;
+                out[o + y * ow + xx] = inY && ix >= 0 && ix < W ? src[plane + iy * W + ix] : p.padValue;
+              }
+            }
+          }
+        }
+      }
+    }
+    return wrap(out);
+  }
+  col2im(cols: View, outShape: readonly [number, number, number, number], p: Im2ColParams): DataId {
+    const [N, C, H, W] = outShape;
+    const [kh, kw] = p.kernel;
+    const [sh, sw] = p.stride;
+    const [dh, dw] = p.dilation;
+    const [pt, pb, pl, pr] = p.pad;
+    const oh = Math.floor((H + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
+    const ow = Math.floor((W + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
+    const src = materialize(cols);
+    const L = oh * ow;
+    const rows = C * kh * kw;
+    const out = allocArray(cols.dtype, N * C * H * W);
+    for (let n = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        const plane = (n * C + c) * H * W;
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) {
+            const r = (c * kh + i) * kw + j;
+            const o = (n * rows + r) * L;
+            for (let y = 0; y < oh; y++) {
+              const iy = y * sh - pt + i * dh;
+              if (iy < 0 || iy >= H) continue;
+              for (let xx = 0; xx < ow; xx++) {
+                const ix = xx * sw - pl + j * dw;
+                if (ix >= 0 && ix < W) out[plane + iy * W + ix] += src[o + y * ow + xx];
+              }
+            }
+          }
+        }
+      }
+    }
+    return wrap(out);
+  }
+}

@@ -1,0 +1,245 @@
+import type { Backend, DataId, View } from './backend.js';
+import { CpuBackend } from './backends/cpu.js';
+import { bytesPerElement, type DType } from './dtype.js';
+import type { Tensor } from './tensor.js';
+
+/** A backend buffer shared by every tensor that views it; freed when the last view goes. */
+export class Storage {
+  refs = 0;
+  constructor(
+    readonly backend: Backend,
+    public data: DataId,
+    readonly dtype: DType,
+    readonly size: number,
+  ) {
+    const st = stats(backend.name);
+    st.numStorages++;
+    st.numBytes += size * bytesPerElement(dtype);
+  }
+  retain(): void {
+    this.refs++;
+  }
+  release(): void {
+    if (--this.refs > 0) return;
+    const st = stats(this.backend.name);
+    st.numStorages--;
+    st.numBytes -= this.size * bytesPerElement(this.dtype);
+    this.backend.dispose(this.data);
+  }
+}
+
+// ---------------------------------------------------------------- backends
+
+const backends = new Map<string, Backend>();
+let current: Backend | null = null;
+
+export function registerBackend(backend: Backend, options: { setDefault?: boolean } = {}): void {
+  backends.set(backend.name, backend);
+  if (options.setDefault) current = backend;
+}
+
+export function setBackend(name: string): Backend {
+  const b = backends.get(name);
+  if (!b) {
+    throw new Error(`setBackend: no backend named '${name}' is registered (registered: ${[...backends.keys()].join(', ')})`);
+  }
+  current = b;
+  return b;
+}
+
+export function getBackend(name?: string): Backend {
+  if (name !== undefined) {
+    const b = backends.get(name);
+    if (!b) throw new Error(`getBackend: no backend named '${name}' is registered`);
+    return b;
+  }
+  if (current === null) current = backends.get('cpu') ?? null;
+  if (current === null) throw new Error('no backend registered');
+  return current;
+}
+
+export function listBackends(): string[] {
+  return [...backends.keys()];
+}
+
+registerBackend(new CpuBackend());
+
+// ---------------------------------------------------------------- kernel registry
+
+/** A backend-specific implementation of a composite op (e.g. a fused softmax). */
+export type Kernel = (inputs: Tensor[], attrs: Record<string, unknown>) => Tensor;
+const kernels = new Map<string, Kernel>();
+
+export function registerKernel(op: string, backendName: string, kernel: Kernel): void {
+  kernels.set(`${op}@${backendName}`, kernel);
+}
+export function unregisterKernel(op: string, backendName: string): void {
+  kernels.delete(`${op}@${backendName}`);
+}
+export function getKernel(op: string, backendName: string): Kernel | undefined {
+  return kernels.get(`${op}@${backendName}`);
+}
+
+// ---------------------------------------------------------------- memory
+
+interface BackendStats {
+  numTensors: number;
+  numStorages: number;
+  numBytes: number;
+}
+const perBackend = new Map<string, BackendStats>();
+function stats(name: string): BackendStats {
+  let s = perBackend.get(name);
+  if (!s) {
+    s = { numTensors: 0, numStorages: 0, numBytes: 0 };
+    perBackend.set(name, s);
+  }
+  return s;
+}
+export function trackTensor(backendName: string, delta: 1 | -1): void {
+  stats(backendName).numTensors += delta;
+}
+
+export interface MemoryInfo {
+  /** live (not disposed) tensors, all backends */
+  numTensors: number;
+  /** bytes held by live buffers, all backends */
+  numBytes: number;
+  backends: Record<string, BackendStats>;
+}
+
+export function memory(): MemoryInfo {
+  const out: MemoryInfo = { numTensors: 0, numBytes: 0, backends: {} };
+  for (const [name, s] of perBackend) {
+    out.backends[name] = { ...s };
+    out.numTensors += s.numTensors;
+    out.numBytes += s.numBytes;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- tidy scopes
+
+const scopes: Set<Tensor>[] = [];
+
+export function trackInScope(t: Tensor): void {
+  if (scopes.length > 0) scopes[scopes.length - 1].add(t);
+}
+
+/** Mark a tensor so no enclosing `tidy` disposes it. */
+export function keep<T extends Tensor>(t: T): T {
+  for (const s of scopes) s.delete(t);
+  t.kept = true;
+  return t;
+}
+
+function collectTensors(value: unknown, into: Set<Tensor>, isTensor: (v: unknown) => v is Tensor, depth = 0): void {
+  if (depth > 8 || value === null || typeof value !== 'object') return;
+  if (isTensor(value)) {
+    into.add(value);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collectTensors(v, into, isTensor, depth + 1);
+  else if (value instanceof Map) for (const v of value.values()) collectTensors(v, into, isTensor, depth + 1);
+  else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collectTensors(v, into, isTensor, depth + 1);
+  }
+}
+
+let isTensorFn: (v: unknown) => v is Tensor = (_v): _v is Tensor => false;
+export function setTensorPredicate(f: (v: unknown) => v is Tensor): void {
+  isTensorFn = f;
+}
+
+/**
+ * Run `fn`, then dispose every tensor it created except those it returns (arrays and
+ * plain objects of tensors are searched) and those passed to `keep`. Returned tensors
+ * move to the enclosing scope.
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    scopes.pop();
+    for (const t of scope) t.dispose();
+    throw e;
+  }
+  scopes.pop();
+  if (result instanceof Promise) {
+    throw new Error('tidy: the function returned a Promise; tidy only works with synchronous functions (await outside it)');
+  }
+  const returned = new Set<Tensor>();
+  collectTensors(result, returned, isTensorFn);
+  for (const t of scope) {
+    if (!returned.has(t)) t.dispose();
+  }
+  const parent = scopes[scopes.length - 1];
+  if (parent) for (const t of returned) if (!t.kept && !t.isDisposed) parent.add(t);
+  return result;
+}
+
+// ---------------------------------------------------------------- gradient recording
+
+/** What the tape remembers about one op application. */
+export interface GradNode {
+  readonly op: string;
+  readonly inputs: readonly Tensor[];
+  readonly attrs: Readonly<Record<string, unknown>>;
+  /** the op's output (single-output ops only record) */
+  readonly output: Tensor;
+  readonly id: number;
+}
+
+let gradEnabled = true;
+let nodeCounter = 0;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+export function setGradEnabled(on: boolean): boolean {
+  const prev = gradEnabled;
+  gradEnabled = on;
+  return prev;
+}
+
+/** Attach a tape node to `output` when gradients are on and any input needs one. */
+export function record(op: string, inputs: readonly Tensor[], attrs: Record<string, unknown>, output: Tensor): Tensor {
+  if (!gradEnabled) return output;
+  if (!inputs.some((t) => t.requiresGrad)) return output;
+  output.gradNode = { op, inputs, attrs, output, id: ++nodeCounter };
+  output.requiresGrad = true;
+  return output;
+}
+
+/** The hooks @ml/autograd installs so `t.backward()` works as a method. */
+export interface AutogradHooks {
+  backward(t: Tensor, gradient?: Tensor): void;
+  /** whether a gradient rule exists for `op` (lets fused kernels run while recording) */
+  hasRule(op: string): boolean;
+}
+let hooks: AutogradHooks | null = null;
+export function installAutograd(h: AutogradHooks): void {
+  hooks = h;
+}
+export function autogradRuleExists(op: string): boolean {
+  return hooks !== null && hooks.hasRule(op);
+}
+export function autogradHooks(): AutogradHooks {
+  if (!hooks) throw new Error("backward: no autograd engine is loaded — add `import '@ml/autograd'` to your program");
+  return hooks;
+}
+
+// ---------------------------------------------------------------- debug
+
+export const DEBUG: boolean = typeof process !== 'undefined' && process.env?.ML_DEBUG === '1';
+
+export function debugLog(op: string, backend: string, shapes: readonly (readonly number[])[], ms: number): void {
+  console.error(`[ml] ${op} on ${backend} ${shapes.map((s) => `[${s.join(',')}]`).join(' ')} ${ms.toFixed(3)} ms`);
+}
+
+export function viewOf(t: Tensor): View {
+  return t.view_();
+}

@@ -1,0 +1,32 @@
+/**
+ * @ml/tensor — tensors, the op set, backends, memory and safetensors.
+ * Ops are plain functions (`add(a, b)`) with method sugar (`a.add(b)`).
+ */
+export { Tensor, isTensor, type NestedArray } from './tensor.js';
+export type { DType, TypedArray } from './dtype.js';
+export { bytesPerElement, isFloat, promoteTypes } from './dtype.js';
+export { ShapeError, broadcastShapes, sizeOf, type Shape } from './shape.js';
+export type { Backend, BinaryOp, DataId, Im2ColParams, ReduceOp, ArgReduceOp, UnaryOp, View } from './backend.js';
+export { CpuBackend } from './backends/cpu.js';
+export {
+  registerBackend,
+  setBackend,
+  getBackend,
+  listBackends,
+  registerKernel,
+  unregisterKernel,
+  memory,
+  tidy,
+  keep,
+  isGradEnabled,
+  setGradEnabled,
+  installAutograd,
+  record,
+  type AutogradHooks,
+  type GradNode,
+  type Kernel,
+  type MemoryInfo,
+} from './engine.js';
+export { manualSeed } from './random.js';
+export * from './ops/index.js';
+export * from './safetensors.js';

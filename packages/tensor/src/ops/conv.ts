@@ -1,0 +1,235 @@
+import type { Im2ColParams } from '../backend.js';
+import { fmt, ShapeError } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { ones } from './creation.js';
+import { add, div } from './elementwise.js';
+import { reshape, squeeze, unsqueeze } from './layout.js';
+import { matmul } from './linalg.js';
+import { assertFloat, dispatch, prim } from './prim.js';
+import { max, mean, sum } from './reduce.js';
+
+export type Pair = number | readonly [number, number];
+export type Padding = Pair | 'same' | 'valid';
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  /** a number, [padH, padW], 'valid' (0) or 'same' (output size ⌈in/stride⌉, extra pad at bottom/right) */
+  padding?: Padding;
+  dilation?: Pair;
+  groups?: number;
+}
+
+function pair(op: string, name: string, v: Pair, min: number): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  for (const x of p) {
+    if (!Number.isInteger(x) || x < min) throw new RangeError(`${op}: ${name} must be integers >= ${min}, got ${JSON.stringify(v)}`);
+  }
+  return p;
+}
+
+function outSize(inSize: number, k: number, s: number, d: number, padTotal: number): number {
+  return Math.floor((inSize + padTotal - d * (k - 1) - 1) / s) + 1;
+}
+
+/** Resolve padding to [top, bottom, left, right]. */
+function resolvePadding(op: string, padding: Padding, inHW: readonly number[], k: readonly number[], s: readonly number[], d: readonly number[]): [number, number, number, number] {
+  if (padding === 'valid') return [0, 0, 0, 0];
+  if (padding === 'same') {
+    const pads = [0, 1].map((i) => {
+      const out = Math.ceil(inHW[i] / s[i]);
+      const total = Math.max(0, (out - 1) * s[i] + d[i] * (k[i] - 1) + 1 - inHW[i]);
+      return [Math.floor(total / 2), total - Math.floor(total / 2)];
+    });
+    return [pads[0][0], pads[0][1], pads[1][0], pads[1][1]];
+  }
+  const [ph, pw] = pair(op, 'padding', padding, 0);
+  return [ph, ph, pw, pw];
+}
+
+/** Patch extraction: [N,C,H,W] → [N, C·kh·kw, oh·ow] (a primitive; its gradient is col2im). */
+export function im2col(x: Tensor, p: Im2ColParams): Tensor {
+  const [N, C] = x.shape;
+  const [oh, ow] = im2colOut(x.shape, p);
+  return prim('im2col', [x], { params: p, inShape: x.shape }, [N, C * p.kernel[0] * p.kernel[1], oh * ow], x.dtype, (b, [v]) =>
+    b.im2col(v, p),
+  );
+}
+
+/** The adjoint of im2col: scatter-add patches back into an image of `shape`. */
+export function col2im(cols: Tensor, shape: readonly [number, number, number, number], p: Im2ColParams): Tensor {
+  return prim('col2im', [cols], { params: p, outShape: shape }, shape, cols.dtype, (b, [v]) => b.col2im(v, shape, p));
+}
+
+function im2colOut(shape: readonly number[], p: Im2ColParams): [number, number] {
+  const [, , H, W] = shape;
+  return [
+    outSize(H, p.kernel[0], p.stride[0], p.dilation[0], p.pad[0] + p.pad[1]),
+    outSize(W, p.kernel[1], p.stride[1], p.dilation[1], p.pad[2] + p.pad[3]),
+  ];
+}
+
+function checkGeometry(op: string, shape: readonly number[], p: Im2ColParams): [number, number] {
+  const [oh, ow] = im2colOut(shape, p);
+  if (oh <= 0 || ow <= 0) {
+    const eff = [0, 1].map((i) => p.dilation[i] * (p.kernel[i] - 1) + 1);
+    const padded = [shape[2] + p.pad[0] + p.pad[1], shape[3] + p.pad[2] + p.pad[3]];
+    throw new ShapeError(`${op}: kernel ${p.kernel[0]}x${p.kernel[1]} (dilated ${eff[0]}x${eff[1]}) is larger than the padded input ${padded[0]}x${padded[1]} of ${fmt(shape)}`);
+  }
+  return [oh, ow];
+}
+
+/**
+ * 2-D cross-correlation (PyTorch's conv2d): x [N,C,H,W] (or [C,H,W]), weight
+ * [O, C/groups, kh, kw], optional bias [O] → [N, O, oh, ow]. Computed as im2col + matmul.
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+  assertFloat('conv2d', x);
+  if (x.ndim === 3) return squeeze(conv2d(unsqueeze(x, 0), weight, bias, options), 0);
+  if (x.ndim !== 4) throw new ShapeError(`conv2d: input must be [N,C,H,W] or [C,H,W], got ${fmt(x.shape)}`);
+  if (weight.ndim !== 4) throw new ShapeError(`conv2d: weight must be [outChannels, inChannels/groups, kH, kW], got ${fmt(weight.shape)}`);
+  const groups = options.groups ?? 1;
+  const [N, C, H, W] = x.shape;
+  const [O, Cg, kh, kw] = weight.shape;
+  if (!Number.isInteger(groups) || groups < 1 || C % groups !== 0 || O % groups !== 0) {
+    throw new ShapeError(`conv2d: groups=${groups} must divide in channels ${C} and out channels ${O}`);
+  }
+  if (Cg * groups !== C) {
+    throw new ShapeError(`conv2d: input ${fmt(x.shape)} has ${C} channels but weight ${fmt(weight.shape)} expects ${Cg * groups} (${Cg} per group x ${groups} groups)`);
+  }
+  if (bias !== null && (bias.ndim !== 1 || bias.shape[0] !== O)) {
+    throw new ShapeError(`conv2d: bias must be [${O}], got ${fmt(bias.shape)}`);
+  }
+  const stride = pair('conv2d', 'stride', options.stride ?? 1, 1);
+  const dilation = pair('conv2d', 'dilation', options.dilation ?? 1, 1);
+  const kernel: [number, number] = [kh, kw];
+  const pad = resolvePadding('conv2d', options.padding ?? 0, [H, W], kernel, stride, dilation);
+  const p: Im2ColParams = { kernel, stride, dilation, pad, padValue: 0 };
+  const [oh, ow] = checkGeometry('conv2d', x.shape, p);
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return dispatch('conv2d', inputs, { params: p, groups }, () => {
+    const cols = im2col(x, p); // [N, C·kh·kw, L]
+    let out: Tensor;
+    if (groups === 1) {
+      out = matmul(reshape(weight, [O, C * kh * kw]), cols); // [N, O, L]
+    } else {
+      const g = reshape(cols, [N, groups, Cg * kh * kw, oh * ow]);
+      out = matmul(reshape(weight, [groups, O / groups, Cg * kh * kw]), g); // [N, G, O/G, L]
+    }
+    out = reshape(out, [N, O, oh, ow]);
+    return bias ? add(out, reshape(bias, [1, O, 1, 1])) : out;
+  });
+}
+
+export interface Conv1dOptions {
+  stride?: number;
+  padding?: number | 'same' | 'valid';
+  dilation?: number;
+  groups?: number;
+}
+
+/** 1-D cross-correlation: x [N,C,L] (or [C,L]), weight [O, C/groups, k]. */
+export function conv1d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv1dOptions = {}): Tensor {
+  if (x.ndim === 2) return squeeze(conv1d(unsqueeze(x, 0), weight, bias, options), 0);
+  if (x.ndim !== 3) throw new ShapeError(`conv1d: input must be [N,C,L] or [C,L], got ${fmt(x.shape)}`);
+  if (weight.ndim !== 3) throw new ShapeError(`conv1d: weight must be [outChannels, inChannels/groups, k], got ${fmt(weight.shape)}`);
+  const pad = options.padding ?? 0;
+  const out = conv2d(unsqueeze(x, 2), unsqueeze(weight, 2), bias, {
+    stride: [1, options.stride ?? 1],
+    dilation: [1, options.dilation ?? 1],
+    padding: typeof pad === 'number' ? [0, pad] : pad,
+    groups: options.groups ?? 1,
+  });
+  return squeeze(out, 2);
+}
+
+export interface Pool2dOptions {
+  kernelSize: Pair;
+  /** default: kernelSize */
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+}
+
+function poolParams(op: string, x: Tensor, o: Pool2dOptions, padValue: number): Im2ColParams {
+  if (x.ndim !== 4) throw new ShapeError(`${op}: input must be [N,C,H,W] or [C,H,W], got ${fmt(x.shape)}`);
+  const kernel = pair(op, 'kernelSize', o.kernelSize, 1);
+  const stride = pair(op, 'stride', o.stride ?? kernel, 1);
+  const dilation = pair(op, 'dilation', o.dilation ?? 1, 1);
+  const [ph, pw] = pair(op, 'padding', o.padding ?? 0, 0);
+  if (ph > kernel[0] / 2 || pw > kernel[1] / 2) {
+    throw new RangeError(`${op}: padding ${ph}x${pw} must be at most half the kernel ${kernel[0]}x${kernel[1]}`);
+  }
+  return { kernel, stride, dilation, pad: [ph, ph, pw, pw], padValue };
+}
+
+/** Each channel as its own image: [N,C,H,W] → patches [N·C, kh·kw, oh·ow]. */
+function channelPatches(op: string, x: Tensor, p: Im2ColParams): { cols: Tensor; oh: number; ow: number } {
+  const [N, C, H, W] = x.shape;
+  const [oh, ow] = checkGeometry(op, x.shape, p);
+  return { cols: im2col(reshape(x, [N * C, 1, H, W]), p), oh, ow };
+}
+
+/** Max over each window (padding counts as -∞). Ties share the gradient. */
+export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
+  if (x.ndim === 3) return squeeze(maxPool2d(unsqueeze(x, 0), options), 0);
+  const p = poolParams('maxPool2d', x, options, -Infinity);
+  const [N, C] = x.shape;
+  return dispatch('maxPool2d', [x], { params: p }, () => {
+    const { cols, oh, ow } = channelPatches('maxPool2d', x, p);
+    return reshape(max(cols, 1), [N, C, oh, ow]);
+  });
+}
+
+export interface AvgPool2dOptions extends Omit<Pool2dOptions, 'dilation'> {
+  /** count zero padding in the divisor (PyTorch's default true) */
+  countIncludePad?: boolean;
+}
+
+/** Mean over each window. */
+export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
+  if (x.ndim === 3) return squeeze(avgPool2d(unsqueeze(x, 0), options), 0);
+  const p = poolParams('avgPool2d', x, options, 0);
+  const [N, C] = x.shape;
+  return dispatch('avgPool2d', [x], { params: p, countIncludePad: options.countIncludePad ?? true }, () => {
+    const { cols, oh, ow } = channelPatches('avgPool2d', x, p);
+    if (options.countIncludePad ?? true) return reshape(mean(cols, 1), [N, C, oh, ow]);
+    const ones1 = ones([1, 1, x.shape[2], x.shape[3]], { dtype: x.dtype, backend: x.backend.name });
+    const counts = sum(im2col(ones1, p), 1); // [1, L]: real (unpadded) elements per window
+    return reshape(div(sum(cols, 1), counts), [N, C, oh, ow]);
+  });
+}
+
+export interface Pool1dOptions {
+  kernelSize: number;
+  stride?: number;
+  padding?: number;
+  dilation?: number;
+}
+
+function pool1d(fn: (x: Tensor, o: Pool2dOptions) => Tensor, x: Tensor, o: Pool1dOptions): Tensor {
+  if (x.ndim === 2) return squeeze(pool1d(fn, unsqueeze(x, 0), o), 0);
+  if (x.ndim !== 3) throw new ShapeError(`pool1d: input must be [N,C,L] or [C,L], got ${fmt(x.shape)}`);
+  return squeeze(
+    fn(unsqueeze(x, 2), {
+      kernelSize: [1, o.kernelSize],
+      stride: [1, o.stride ?? o.kernelSize],
+      padding: [0, o.padding ?? 0],
+      dilation: [1, o.dilation ?? 1],
+    }),
+    2,
+  );
+}
+
+export function maxPool1d(x: Tensor, options: Pool1dOptions): Tensor {
+  return pool1d(maxPool2d, x, options);
+}
+export function avgPool1d(x: Tensor, options: Omit<Pool1dOptions, 'dilation'> & { countIncludePad?: boolean }): Tensor {
+  return pool1d((t, o) => avgPool2d(t, { ...o, countIncludePad: options.countIncludePad }), x, options);
+}
+
+/** Mean over all spatial positions: [N,C,H,W] → [N,C]. */
+export function globalAvgPool2d(x: Tensor): Tensor {
+  if (x.ndim !== 4) throw new ShapeError(`globalAvgPool2d: input must be [N,C,H,W], got ${fmt(x.shape)}`);
+  return mean(x, [2, 3]);
+}
+

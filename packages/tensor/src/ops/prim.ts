@@ -1,0 +1,136 @@
+import type { Backend, DataId, View } from '../backend.js';
+import { type DType, isFloat, promoteTypes } from '../dtype.js';
+import {
+  DEBUG,
+  debugLog,
+  getBackend,
+  getKernel,
+  isGradEnabled,
+  record,
+  setGradEnabled,
+  Storage,
+  autogradRuleExists,
+} from '../engine.js';
+import { fmt, sizeOf } from '../shape.js';
+import { Tensor } from '../tensor.js';
+
+export type Scalar = number | boolean;
+export type TensorLike = Tensor | Scalar;
+
+/** Wrap a fresh contiguous backend buffer as a tensor. */
+export function fromData(backend: Backend, data: DataId, shape: readonly number[], dtype: DType): Tensor {
+  return new Tensor(new Storage(backend, data, dtype, sizeOf(shape)), shape);
+}
+
+/** All inputs alive and on one backend; returns that backend. */
+export function commonBackend(op: string, inputs: readonly Tensor[]): Backend {
+  let b: Backend | null = null;
+  for (const t of inputs) {
+    t.assertAlive(op);
+    if (b === null) b = t.backend;
+    else if (t.backend !== b) {
+      throw new Error(`${op}: tensors are on different backends ('${b.name}' and '${t.backend.name}') — move one with toBackend() first`);
+    }
+  }
+  return b ?? getBackend();
+}
+
+/**
+ * Run one primitive: check inputs, call the backend, wrap the result, and let the tape
+ * record it. `run` gets the backend and the inputs' strided views.
+ */
+export function prim(
+  op: string,
+  inputs: readonly Tensor[],
+  attrs: Record<string, unknown>,
+  shape: readonly number[],
+  dtype: DType,
+  run: (backend: Backend, views: View[]) => DataId,
+): Tensor {
+  const backend = commonBackend(op, inputs);
+  const t0 = DEBUG ? performance.now() : 0;
+  const data = run(backend, inputs.map((t) => t.view_()));
+  const out = fromData(backend, data, shape, dtype);
+  if (DEBUG) debugLog(op, backend.name, inputs.map((t) => t.shape), performance.now() - t0);
+  return isFloat(dtype) ? record(op, inputs, attrs, out) : out;
+}
+
+/** A view op: same buffer, new shape/strides/offset; recorded for gradients. */
+export function viewOp(
+  op: string,
+  x: Tensor,
+  attrs: Record<string, unknown>,
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): Tensor {
+  x.assertAlive(op);
+  const out = new Tensor(x.storage, shape, strides, offset);
+  return isFloat(x.dtype) ? record(op, [x], attrs, out) : out;
+}
+
+/**
+ * Use a backend kernel registered for a composite op when there is one (and, if
+ * gradients are needed, autograd has a rule for the op); else run the composite.
+ */
+export function dispatch(op: string, inputs: readonly Tensor[], attrs: Record<string, unknown>, composite: () => Tensor): Tensor {
+  const backend = commonBackend(op, inputs);
+  const kernel = getKernel(op, backend.name);
+  if (!kernel) return composite();
+  const needsGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  if (needsGrad && !autogradRuleExists(op)) return composite();
+  const prev = setGradEnabled(false);
+  let out: Tensor;
+  const t0 = DEBUG ? performance.now() : 0;
+  try {
+    out = kernel([...inputs], attrs);
+  } finally {
+    setGradEnabled(prev);
+  }
+  if (DEBUG) debugLog(`${op} (kernel)`, backend.name, inputs.map((t) => t.shape), performance.now() - t0);
+  return record(op, inputs, attrs, out);
+}
+
+/** Scalar → 0-d tensor of `dtype` on `backend`. */
+export function scalarTensor(value: Scalar, dtype: DType, backend: Backend): Tensor {
+  return fromData(backend, backend.fill(1, dtype, Number(value)), [], dtype);
+}
+
+function scalarDType(v: Scalar): DType {
+  if (typeof v === 'boolean') return 'bool';
+  return Number.isInteger(v) ? 'int32' : 'float32';
+}
+
+/**
+ * The dtype an op computes in. Python scalars are "weak": they never widen a float
+ * tensor (x·0.5 stays float64 for a float64 x), but a fractional scalar makes an int tensor float32.
+ */
+export function resultType(a: TensorLike, b: TensorLike): DType {
+  if (a instanceof Tensor && b instanceof Tensor) return promoteTypes(a.dtype, b.dtype);
+  if (a instanceof Tensor) return weak(a.dtype, b as Scalar);
+  if (b instanceof Tensor) return weak(b.dtype, a as Scalar);
+  return promoteTypes(scalarDType(a), scalarDType(b));
+}
+function weak(t: DType, s: Scalar): DType {
+  if (isFloat(t)) return t;
+  const sd = scalarDType(s);
+  if (sd === 'float32') return 'float32';
+  if (t === 'bool' && sd === 'int32') return 'int32';
+  return t;
+}
+
+/** Turn operands into tensors of `dtype` (casting tensors, materializing scalars). */
+export function operands(op: string, xs: readonly TensorLike[], dtype: DType): Tensor[] {
+  const tensors = xs.filter((x): x is Tensor => x instanceof Tensor);
+  const backend = commonBackend(op, tensors);
+  return xs.map((x) => (x instanceof Tensor ? castTo(x, dtype) : scalarTensor(x, dtype, backend)));
+}
+
+export function castTo(x: Tensor, dtype: DType): Tensor {
+  if (x.dtype === dtype) return x;
+  return prim('cast', [x], { from: x.dtype }, x.shape, dtype, (b, [v]) => b.cast(v, dtype));
+}
+
+export function assertFloat(op: string, x: Tensor): void {
+  if (!isFloat(x.dtype)) throw new TypeError(`${op}: expected a floating-point tensor, got ${x.dtype} ${fmt(x.shape)}`);
+}

@@ -1,0 +1,108 @@
+import type { ArgReduceOp, ReduceOp } from '../backend.js';
+import { isFloat } from '../dtype.js';
+import { fmt, normAxes, normAxis, ShapeError } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { add, div, exp, isFinite, log, mul, sqrt, sub, where } from './elementwise.js';
+import { flatten, reduceSum, reshape } from './layout.js';
+import { castTo, prim } from './prim.js';
+
+type Dim = number | readonly number[] | undefined;
+
+function keepShape(x: Tensor, axes: readonly number[]): number[] {
+  return x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+function finishKeep(x: Tensor, r: Tensor, axes: readonly number[], keepdim: boolean): Tensor {
+  return keepdim ? reshape(r, keepShape(x, axes)) : r;
+}
+
+function reducePrim(op: ReduceOp, x: Tensor, axes: readonly number[]): Tensor {
+  if (op === 'sum') return reduceSum(x, axes);
+  const shape = x.shape.filter((_, i) => !axes.includes(i));
+  if ((op === 'max' || op === 'min') && axes.some((a) => x.shape[a] === 0)) {
+    throw new ShapeError(`${op}: cannot reduce over an empty dim of ${fmt(x.shape)}`);
+  }
+  return prim(op, [x], { axes, inShape: x.shape }, shape, x.dtype, (b, [v]) => b.reduce(op, v, axes));
+}
+
+function reduction(op: ReduceOp) {
+  return (x: Tensor, dim?: Dim, keepdim = false): Tensor => {
+    const axes = normAxes(op, dim, x.ndim);
+    const src = x.dtype === 'bool' ? castTo(x, 'int32') : x;
+    return finishKeep(x, reducePrim(op, src, axes), axes, keepdim);
+  };
+}
+
+/** Sum over `dim` (all dims by default). */
+export const sum = reduction('sum');
+export const prod = reduction('prod');
+/** Largest value over `dim` (values only; see `argmax` for indices). */
+export const max = reduction('max');
+export const min = reduction('min');
+
+function count(x: Tensor, axes: readonly number[]): number {
+  return axes.reduce((n, a) => n * x.shape[a], 1);
+}
+
+export function mean(x: Tensor, dim?: Dim, keepdim = false): Tensor {
+  const axes = normAxes('mean', dim, x.ndim);
+  const src = isFloat(x.dtype) ? x : castTo(x, 'float32');
+  return div(sum(src, axes, keepdim), count(x, axes));
+}
+
+export interface VarOptions {
+  keepdim?: boolean;
+  /** Bessel's correction: divide by N - correction (PyTorch's default 1: unbiased) */
+  correction?: number;
+}
+
+export function variance(x: Tensor, dim?: Dim, options: VarOptions = {}): Tensor {
+  const axes = normAxes('var', dim, x.ndim);
+  const src = isFloat(x.dtype) ? x : castTo(x, 'float32');
+  const n = count(x, axes);
+  const correction = options.correction ?? 1;
+  const centered = sub(src, mean(src, axes, true));
+  return div(sum(mul(centered, centered), axes, options.keepdim ?? false), Math.max(0, n - correction));
+}
+export { variance as var_ };
+
+export function std(x: Tensor, dim?: Dim, options: VarOptions = {}): Tensor {
+  return sqrt(variance(x, dim, options));
+}
+
+/** log Σ exp(x) over `dim`, stable: the max is subtracted first (and detached). */
+export function logsumexp(x: Tensor, dim: number | readonly number[], keepdim = false): Tensor {
+  const axes = normAxes('logsumexp', dim, x.ndim);
+  const src = isFloat(x.dtype) ? x : castTo(x, 'float32');
+  const m0 = max(src.detach(), axes, true);
+  const m = where(isFinite(m0), m0, 0);
+  const out = add(log(sum(exp(sub(src, m)), axes, true)), m);
+  return keepdim ? out : reshape(out, src.shape.filter((_, i) => !axes.includes(i)));
+}
+
+function argReduction(op: ArgReduceOp) {
+  return (x: Tensor, dim?: number, keepdim = false): Tensor => {
+    if (dim === undefined) {
+      const flat = flatten(x);
+      if (flat.size === 0) throw new ShapeError(`${op}: empty tensor ${fmt(x.shape)}`);
+      const r = prim(op, [flat], {}, [], 'int32', (b, [v]) => b.argReduce(op, v, 0));
+      return keepdim ? reshape(r, x.shape.map(() => 1)) : r;
+    }
+    const axis = normAxis(op, dim, x.ndim);
+    if (x.shape[axis] === 0) throw new ShapeError(`${op}: cannot reduce over an empty dim of ${fmt(x.shape)}`);
+    const src = x.ndim === 0 ? reshape(x, [1]) : x;
+    const shape = src.shape.filter((_, i) => i !== axis);
+    const r = prim(op, [src], {}, shape, 'int32', (b, [v]) => b.argReduce(op, v, axis));
+    return keepdim ? reshape(r, keepShape(x, [axis])) : r;
+  };
+}
+export const argmax = argReduction('argmax');
+export const argmin = argReduction('argmin');
+
+/** True if every element is nonzero (over `dim`). */
+export function all(x: Tensor, dim?: Dim, keepdim = false): Tensor {
+  return castTo(min(castTo(castTo(x, 'bool'), 'int32'), dim, keepdim), 'bool');
+}
+export function any(x: Tensor, dim?: Dim, keepdim = false): Tensor {
+  return castTo(max(castTo(castTo(x, 'bool'), 'int32'), dim, keepdim), 'bool');
+}

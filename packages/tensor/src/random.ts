@@ -1,0 +1,81 @@
+/**
+ * One seeded generator for every random op (xoshiro128**, seeded through splitmix32):
+ * the same `manualSeed` gives the same weights, shuffles and dropout masks.
+ */
+class Xoshiro128 {
+  private s = new Uint32Array(4);
+  private spare: number | null = null;
+
+  constructor(seed: number) {
+    this.seed(seed);
+  }
+
+  seed(seed: number): void {
+    let x = seed >>> 0;
+    for (let i = 0; i < 4; i++) {
+      // splitmix32
+      x = (x + 0x9e3779b9) >>> 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      this.s[i] = (z ^ (z >>> 16)) >>> 0;
+    }
+    this.spare = null;
+  }
+
+  nextU32(): number {
+    const s = this.s;
+    const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
+    const t = s[1] << 9;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11);
+    return result;
+  }
+
+  /** Uniform in [0, 1) with 53 random bits. */
+  nextFloat(): number {
+    const hi = this.nextU32() >>> 5; // 27 bits
+    const lo = this.nextU32() >>> 6; // 26 bits
+    return (hi * 67108864 + lo) / 9007199254740992;
+  }
+
+  /** Standard normal (Box–Muller, both values used). */
+  nextNormal(): number {
+    if (this.spare !== null) {
+      const v = this.spare;
+      this.spare = null;
+      return v;
+    }
+    let u = 0;
+    while (u === 0) u = this.nextFloat();
+    const v = this.nextFloat();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** Uniform integer in [0, n). */
+  nextInt(n: number): number {
+    return Math.floor(this.nextFloat() * n);
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+const generator = new Xoshiro128(Date.now() >>> 0);
+
+/** Seed the global generator (PyTorch's `torch.manual_seed`). */
+export function manualSeed(seed: number): void {
+  generator.seed(seed);
+}
+
+/** @internal */
+export function rng(): Xoshiro128 {
+  return generator;
+}

@@ -1,0 +1,71 @@
+/** Shape helpers shared by every op. */
+export type Shape = readonly number[];
+
+export class ShapeError extends Error {
+  override name = 'ShapeError';
+}
+
+export function fmt(shape: Shape): string {
+  return `[${shape.join(',')}]`;
+}
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function contiguousStrides(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+export function shapesEqual(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** NumPy broadcasting: align on the right; each pair of dims must be equal or one of them 1. */
+export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
+  const n = Math.max(a.length, b.length);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new ShapeError(
+        `${op}: shapes ${fmt(a)} and ${fmt(b)} cannot be broadcast — dim ${i - n} is ${da} vs ${db}`,
+      );
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** Normalize a possibly negative axis; throws naming the op when out of range. */
+export function normAxis(op: string, axis: number, ndim: number): number {
+  const lo = ndim === 0 ? -1 : -ndim;
+  const hi = ndim === 0 ? 0 : ndim - 1;
+  if (!Number.isInteger(axis) || axis < lo || axis > hi) {
+    throw new ShapeError(`${op}: dim ${axis} is out of range for a tensor with ${ndim} dims (expected ${lo}..${hi})`);
+  }
+  return axis < 0 ? axis + Math.max(ndim, 1) : axis;
+}
+
+export function normAxes(op: string, dim: number | readonly number[] | undefined, ndim: number): number[] {
+  if (dim === undefined) return Array.from({ length: ndim }, (_, i) => i);
+  const dims = typeof dim === 'number' ? [dim] : [...dim];
+  const axes = dims.map((d) => normAxis(op, d, ndim));
+  if (new Set(axes).size !== axes.length) throw new ShapeError(`${op}: dim ${fmt(dims)} repeats an axis`);
+  return axes.sort((x, y) => x - y);
+}
+
+export function assertShape(op: string, shape: readonly number[]): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`${op}: invalid shape ${fmt(shape)} (dims must be integers >= 0)`);
+  }
+}
