@@ -1,1 +1,267 @@
-export {};
+/**
+ * safetensors (https://github.com/huggingface/safetensors) read/write:
+ * u64 LE header length N, N bytes of JSON header, then the tensor bytes (little-endian).
+ */
+import type { Backend } from './backend.js';
+import { allocArray, bytesPerElement, type DType, type TypedArray } from './dtype.js';
+import { getBackend } from './engine.js';
+import { fromData } from './ops/prim.js';
+import { isTensor, type Tensor } from './tensor.js';
+
+/** Thrown for malformed files and unserializable inputs; messages start with `safetensors:`. */
+export class SafetensorsError extends Error {
+  constructor(message: string) {
+    super(`safetensors: ${message}`);
+    this.name = 'SafetensorsError';
+  }
+}
+
+export interface ParsedSafetensors {
+  tensors: Record<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+export interface LoadSafetensorsOptions {
+  /** backend to create the tensors on; default: the current backend */
+  backend?: string;
+}
+
+/** Largest header accepted (same limit as the reference implementation). */
+const MAX_HEADER_BYTES = 100_000_000;
+const METADATA_KEY = '__metadata__';
+
+const TO_FILE_DTYPE: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32', bool: 'BOOL' };
+const FROM_FILE_DTYPE: Record<string, DType> = { F32: 'float32', F64: 'float64', I32: 'int32', BOOL: 'bool' };
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+interface Entry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+const quote = (name: string): string => JSON.stringify(name).slice(1, -1);
+const fmtShape = (shape: readonly number[]): string => `[${shape.join(',')}]`;
+
+// ---------------------------------------------------------------- write
+
+/** Serialize tensors (names sorted, data 8-byte aligned) and optional string metadata. */
+export async function serializeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<Uint8Array> {
+  // entries, then Object.fromEntries, so a name like '__proto__' stays an own key
+  const header: [string, unknown][] = [];
+  if (metadata !== undefined) header.push([METADATA_KEY, checkMetadata(metadata, 'metadata')]);
+
+  const names = Object.keys(tensors).sort();
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const name of names) {
+    if (name === METADATA_KEY) throw new SafetensorsError(`'${METADATA_KEY}' is reserved and cannot be a tensor name`);
+    const t: unknown = tensors[name];
+    if (!isTensor(t)) throw new SafetensorsError(`value for '${quote(name)}' is not a Tensor`);
+    const bytes = encode(await t.data());
+    chunks.push(bytes);
+    header.push([name, { dtype: TO_FILE_DTYPE[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + bytes.length] }]);
+    offset += bytes.length;
+  }
+
+  let json = new TextEncoder().encode(JSON.stringify(Object.fromEntries(header)));
+  const padded = Math.ceil(json.length / 8) * 8;
+  if (padded !== json.length) {
+    const p = new Uint8Array(padded).fill(0x20);
+    p.set(json);
+    json = p;
+  }
+  const out = new Uint8Array(8 + json.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let pos = 8 + json.length;
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.length;
+  }
+  return out;
+}
+
+/** Little-endian bytes of a typed array. */
+function encode(values: TypedArray): Uint8Array {
+  if (values instanceof Uint8Array) return values.map((v) => (v ? 1 : 0));
+  if (LITTLE_ENDIAN_HOST) return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+  const out = new Uint8Array(values.byteLength);
+  const view = new DataView(out.buffer);
+  if (values instanceof Float32Array) values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  else if (values instanceof Float64Array) values.forEach((v, i) => view.setFloat64(i * 8, v, true));
+  else values.forEach((v, i) => view.setInt32(i * 4, v, true));
+  return out;
+}
+
+// ---------------------------------------------------------------- read
+
+/**
+ * Parse a safetensors file. The whole header and layout are validated before any tensor
+ * is allocated, so a malformed file throws `SafetensorsError` and creates nothing.
+ */
+export function parseSafetensors(input: Uint8Array, options: LoadSafetensorsOptions = {}): ParsedSafetensors {
+  // a plain view, so subclasses like Node's Buffer (whose slice() does not copy) behave
+  const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  if (bytes.length < 8) throw new SafetensorsError(`file is ${bytes.length} bytes, too short for the 8-byte header length`);
+  // both checks run on the u64 before anything is decoded or allocated
+  const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (n64 > BigInt(MAX_HEADER_BYTES)) throw new SafetensorsError(`header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  if (n64 > BigInt(bytes.length - 8)) {
+    throw new SafetensorsError(`header length ${n64} is larger than the file allows (${bytes.length - 8} bytes after the length prefix)`);
+  }
+  const n = Number(n64);
+
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+  } catch {
+    throw new SafetensorsError('header is not valid UTF-8');
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    throw new SafetensorsError(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (!isPlainObject(header)) throw new SafetensorsError('header must be a JSON object');
+
+  const dataLength = bytes.length - 8 - n;
+  let metadata: Record<string, string> = {};
+  const entries: Entry[] = [];
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === METADATA_KEY) metadata = checkMetadata(raw, `'${METADATA_KEY}'`);
+    else entries.push(checkEntry(name, raw, dataLength));
+  }
+  checkLayout(entries, dataLength);
+
+  const backend = resolveBackend(options.backend);
+  const data = bytes.subarray(8 + n);
+  const created: [string, Tensor][] = [];
+  try {
+    for (const e of entries) {
+      const values = decode(data.subarray(e.begin, e.end), e.dtype);
+      created.push([e.name, fromData(backend, backend.write(values, e.dtype), e.shape, e.dtype)]);
+    }
+  } catch (err) {
+    for (const [, t] of created) t.dispose();
+    throw err;
+  }
+  return { tensors: Object.fromEntries(created), metadata };
+}
+
+function resolveBackend(name: string | undefined): Backend {
+  try {
+    return getBackend(name);
+  } catch (e) {
+    throw new SafetensorsError((e as Error).message);
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkMetadata(raw: unknown, what: string): Record<string, string> {
+  if (!isPlainObject(raw)) throw new SafetensorsError(`${what} must be an object mapping strings to strings`);
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v !== 'string') throw new SafetensorsError(`${what} value for key '${quote(k)}' must be a string, got ${v === null ? 'null' : typeof v}`);
+  }
+  return Object.fromEntries(Object.entries(raw as Record<string, string>));
+}
+
+function checkEntry(name: string, raw: unknown, dataLength: number): Entry {
+  const where = `tensor '${quote(name)}'`;
+  if (!isPlainObject(raw)) throw new SafetensorsError(`${where} must be an object with dtype, shape and data_offsets`);
+  const { dtype, shape, data_offsets: offsets } = raw;
+  if (typeof dtype !== 'string') throw new SafetensorsError(`${where} is missing a string 'dtype'`);
+  const dt = Object.hasOwn(FROM_FILE_DTYPE, dtype) ? FROM_FILE_DTYPE[dtype] : undefined;
+  if (dt === undefined) {
+    throw new SafetensorsError(`${where} has unsupported dtype '${quote(dtype)}' (supported: ${Object.keys(FROM_FILE_DTYPE).join(', ')})`);
+  }
+  if (!Array.isArray(shape) || !shape.every((d): d is number => Number.isSafeInteger(d) && d >= 0)) {
+    throw new SafetensorsError(`${where} has invalid shape ${JSON.stringify(shape) ?? 'undefined'} (expected an array of non-negative integers)`);
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o): o is number => Number.isSafeInteger(o))) {
+    throw new SafetensorsError(`${where} has invalid data_offsets ${JSON.stringify(offsets) ?? 'undefined'} (expected [begin, end] integers)`);
+  }
+  const [begin, end] = offsets;
+  if (begin < 0 || begin > end || end > dataLength) {
+    throw new SafetensorsError(`${where} has data_offsets [${begin},${end}] out of range for a ${dataLength}-byte data buffer`);
+  }
+  // exact below 2^53; larger products can never match a real span
+  const byteSize = shape.includes(0) ? 0 : shape.reduce((a, d) => a * d, 1) * bytesPerElement(dt);
+  if (byteSize !== end - begin) {
+    throw new SafetensorsError(`${where} has shape ${fmtShape(shape)} (${dtype}, ${byteSize} bytes) but data_offsets span ${end - begin} bytes`);
+  }
+  return { name, dtype: dt, shape, begin, end };
+}
+
+/** Tensors must tile the data buffer exactly: no overlaps, no holes, nothing left over. */
+function checkLayout(entries: Entry[], dataLength: number): void {
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let pos = 0;
+  let prev: Entry | null = null;
+  for (const e of sorted) {
+    if (e.begin < pos && prev) {
+      throw new SafetensorsError(`tensor '${quote(e.name)}' [${e.begin},${e.end}] overlaps tensor '${quote(prev.name)}' [${prev.begin},${prev.end}]`);
+    }
+    if (e.begin > pos) {
+      throw new SafetensorsError(`hole in data buffer: bytes [${pos},${e.begin}) before tensor '${quote(e.name)}' belong to no tensor`);
+    }
+    pos = e.end;
+    prev = e;
+  }
+  if (pos !== dataLength) {
+    throw new SafetensorsError(`data buffer is ${dataLength} bytes but tensors cover only [0,${pos}); the remaining bytes belong to no tensor`);
+  }
+}
+
+/** Copy little-endian bytes into a fresh, aligned typed array. */
+function decode(src: Uint8Array, dtype: DType): TypedArray {
+  const size = src.length / bytesPerElement(dtype);
+  if (dtype === 'bool') return Uint8Array.from(src, (v) => (v ? 1 : 0));
+  if (LITTLE_ENDIAN_HOST) {
+    const copy = new Uint8Array(src.length);
+    copy.set(src);
+    const buf = copy.buffer;
+    return dtype === 'float32' ? new Float32Array(buf) : dtype === 'float64' ? new Float64Array(buf) : new Int32Array(buf);
+  }
+  const out = allocArray(dtype, size);
+  const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  for (let i = 0; i < size; i++) {
+    out[i] = dtype === 'float32' ? view.getFloat32(i * 4, true) : dtype === 'float64' ? view.getFloat64(i * 8, true) : view.getInt32(i * 4, true);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- Node file I/O
+
+/** Write a safetensors file atomically (temp file in the same directory, then rename). */
+export async function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
+  const fs = await import('node:fs/promises');
+  const tmp = `${path}.tmp-${globalThis.process?.pid ?? 0}-${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    const bytes = await serializeSafetensors(tensors, metadata);
+    const fh = await fs.open(tmp, 'wx');
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, path);
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Read and parse a safetensors file (Node). */
+export async function loadSafetensors(path: string, options: LoadSafetensorsOptions = {}): Promise<ParsedSafetensors> {
+  const fs = await import('node:fs/promises');
+  return parseSafetensors(await fs.readFile(path), options);
+}
