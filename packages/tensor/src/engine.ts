@@ -177,7 +177,8 @@ export function tidy<T>(fn: () => T): T {
     if (!returned.has(t)) t.dispose();
   }
   const parent = scopes[scopes.length - 1];
-  if (parent) for (const t of returned) if (!t.kept && !t.isDisposed) parent.add(t);
+  // only tensors this scope created move up; a returned input keeps its own owner
+  if (parent) for (const t of returned) if (scope.has(t) && !t.kept && !t.isDisposed) parent.add(t);
   return result;
 }
 

@@ -1,0 +1,153 @@
+import {
+  add,
+  formatShape,
+  installAutograd,
+  isGradEnabled,
+  keep,
+  mul,
+  onesLike,
+  setGradEnabled,
+  tidy,
+  type Tensor,
+} from '@ml/tensor';
+import { rules } from './rules.js';
+
+/** Tensors reachable from `roots` through tape nodes, outputs before their inputs. */
+function reverseTopological(roots: readonly Tensor[]): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  // iterative post-order DFS (graphs of long training loops are deep)
+  const stack: { t: Tensor; next: number }[] = [];
+  for (const r of roots) {
+    if (seen.has(r)) continue;
+    seen.add(r);
+    stack.push({ t: r, next: 0 });
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const inputs = top.t.gradNode?.inputs ?? [];
+      if (top.next < inputs.length) {
+        const child = inputs[top.next++];
+        if (child.requiresGrad && !seen.has(child)) {
+          seen.add(child);
+          stack.push({ t: child, next: 0 });
+        }
+      } else {
+        order.push(top.t);
+        stack.pop();
+      }
+    }
+  }
+  return order.reverse();
+}
+
+/**
+ * Core reverse pass: propagate `seeds` (∂L/∂output for each output) back through the
+ * tape and return ∂L/∂t for every tensor in `wanted` that the outputs depend on.
+ * With `createGraph`, the gradient computation is itself recorded.
+ */
+export function propagate(
+  outputs: readonly Tensor[],
+  seeds: readonly Tensor[],
+  wanted: ReadonlySet<Tensor>,
+  createGraph: boolean,
+): Map<Tensor, Tensor> {
+  const grads = new Map<Tensor, Tensor>();
+  const accumulate = (t: Tensor, g: Tensor): void => {
+    if (g.shape.length !== t.shape.length || g.shape.some((d, i) => d !== t.shape[i])) {
+      throw new Error(`autograd: gradient ${formatShape(g.shape)} does not match tensor ${formatShape(t.shape)}`);
+    }
+    const prev = grads.get(t);
+    grads.set(t, prev ? add(prev, g) : g);
+  };
+  outputs.forEach((o, i) => accumulate(o, seeds[i]));
+  const prevMode = setGradEnabled(createGraph);
+  try {
+    for (const t of reverseTopological(outputs)) {
+      const node = t.gradNode;
+      const dy = grads.get(t);
+      if (!node || !dy) continue;
+      const rule = rules[node.op];
+      if (!rule) throw new Error(`autograd: no gradient rule for op '${node.op}'`);
+      const needs = node.inputs.map((x) => x.requiresGrad);
+      const inputGrads = rule(dy, node, needs);
+      node.inputs.forEach((x, i) => {
+        const g = inputGrads[i];
+        if (g && needs[i]) accumulate(x, g);
+      });
+    }
+  } finally {
+    setGradEnabled(prevMode);
+  }
+  const out = new Map<Tensor, Tensor>();
+  for (const w of wanted) {
+    const g = grads.get(w);
+    if (g) out.set(w, g);
+  }
+  return out;
+}
+
+/** Leaves that require grad, reachable from `root`. */
+function leavesOf(root: Tensor): Set<Tensor> {
+  const leaves = new Set<Tensor>();
+  for (const t of reverseTopological([root])) if (t.isLeaf && t.requiresGrad) leaves.add(t);
+  return leaves;
+}
+
+/**
+ * PyTorch's `loss.backward()`: accumulate ∂root/∂leaf into `leaf.grad` for every leaf
+ * that requires grad. `gradient` is required for non-scalar roots.
+ */
+export function backward(root: Tensor, gradient?: Tensor): void {
+  root.assertAlive('backward');
+  if (!root.requiresGrad) {
+    throw new Error('backward: tensor does not require grad — no input of the computation had requiresGrad set');
+  }
+  if (!gradient && root.size !== 1) {
+    throw new Error(`backward: gradient can be implicit only for one-element outputs; got ${formatShape(root.shape)} — pass a gradient tensor`);
+  }
+  if (gradient && (gradient.shape.length !== root.shape.length || gradient.shape.some((d, i) => d !== root.shape[i]))) {
+    throw new Error(`backward: gradient ${formatShape(gradient.shape)} does not match output ${formatShape(root.shape)}`);
+  }
+  const leaves = leavesOf(root);
+  const grads = tidy(() => {
+    const seed = gradient ? mul(gradient, 1) : onesLike(root);
+    return [...propagate([root], [seed], leaves, false).entries()].map(([leaf, g]) => ({ leaf, g }));
+  });
+  const prev = setGradEnabled(false);
+  try {
+    for (const { leaf, g } of grads) {
+      const old = leaf.grad;
+      leaf.grad = keep(old ? add(old, g) : g);
+      if (old) {
+        old.dispose();
+        g.dispose();
+      }
+    }
+  } finally {
+    setGradEnabled(prev);
+  }
+}
+
+/** Run `fn` without recording gradients (inference, parameter updates). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = setGradEnabled(false);
+  try {
+    return fn();
+  } finally {
+    setGradEnabled(prev);
+  }
+}
+
+/** Run `fn` with gradient recording on, even inside `noGrad`. */
+export function enableGrad<T>(fn: () => T): T {
+  const prev = setGradEnabled(true);
+  try {
+    return fn();
+  } finally {
+    setGradEnabled(prev);
+  }
+}
+
+export { isGradEnabled };
+
+installAutograd({ backward, hasRule: (op) => op in rules });
