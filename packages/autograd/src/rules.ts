@@ -17,7 +17,6 @@ import {
   im2col,
   isFloat,
   log,
-  lt,
   matmul,
   mul,
   narrow,

@@ -3,7 +3,8 @@ import { allocArray, assertDType, type DType, isFloat, toTypedArray, type TypedA
 import { getBackend } from '../engine.js';
 import { rng } from '../random.js';
 import { assertShape, fmt, ShapeError, sizeOf } from '../shape.js';
-import { type NestedArray, Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
+import { type NestedArray } from '../tensor.js';
 import { fromData } from './prim.js';
 
 export interface CreateOptions {

@@ -1,7 +1,7 @@
 import type { BinaryOp, UnaryOp } from '../backend.js';
 import { type DType, isFloat } from '../dtype.js';
 import { broadcastShapes } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { expand } from './layout.js';
 import { castTo, operands, prim, resultType, type Scalar, type TensorLike } from './prim.js';
 
