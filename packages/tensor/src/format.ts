@@ -23,7 +23,10 @@ export function formatTensor(t: Tensor): string {
 }
 
 function numberFormatter(t: Tensor, data: ArrayLike<number>, summarize: boolean): (v: number) => string {
-  if (t.dtype === 'bool') return (v) => (v ? 'true' : 'false');
+  if (t.dtype === 'bool') {
+    const width = sample(data, summarize).some((v) => !v) ? 5 : 4;
+    return (v) => (v ? 'true' : 'false').padStart(width);
+  }
   if (t.dtype === 'int32') {
     const width = Math.max(1, ...sample(data, summarize).map((v) => String(v).length));
     return (v) => String(v).padStart(width);
