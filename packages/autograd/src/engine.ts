@@ -128,9 +128,8 @@ export function backward(root: Tensor, gradient?: Tensor): void {
   }
 }
 
-/** Run `fn` without recording gradients (inference, parameter updates). */
-export function noGrad<T>(fn: () => T): T {
-  const prev = setGradEnabled(false);
+function withGradMode<T>(on: boolean, fn: () => T): T {
+  const prev = setGradEnabled(on);
   try {
     return fn();
   } finally {
@@ -138,14 +137,14 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Run `fn` without recording gradients (inference, parameter updates). */
+export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+
 /** Run `fn` with gradient recording on, even inside `noGrad`. */
 export function enableGrad<T>(fn: () => T): T {
-  const prev = setGradEnabled(true);
-  try {
-    return fn();
-  } finally {
-    setGradEnabled(prev);
-  }
+  return withGradMode(true, fn);
 }
 
 export { isGradEnabled };
