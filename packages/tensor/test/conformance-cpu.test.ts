@@ -1,0 +1,4 @@
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { describeConformance } from '../src/testing.js';
+
+describeConformance('cpu', { describe, it, beforeAll, afterAll });
