@@ -60,6 +60,8 @@ export function normAxes(op: string, dim: number | readonly number[] | undefined
   if (dim === undefined) return Array.from({ length: ndim }, (_, i) => i);
   const dims = typeof dim === 'number' ? [dim] : [...dim];
   const axes = dims.map((d) => normAxis(op, d, ndim));
+  // a 0-d tensor accepts dim 0 / -1 (like PyTorch) but has no axis to reduce
+  if (ndim === 0) return [];
   if (new Set(axes).size !== axes.length) throw new ShapeError(`${op}: dim ${fmt(dims)} repeats an axis`);
   return axes.sort((x, y) => x - y);
 }

@@ -112,7 +112,14 @@ export class Tensor {
   async data(): Promise<TypedArray> {
     this.assertAlive('data');
     if (this.isContiguous && this.offset === 0 && this.size === this.storage.size) {
-      return this.backend.read(this.storage.data);
+      // hold the buffer while the read is in flight, so dispose() meanwhile cannot free it
+      const storage = this.storage;
+      storage.retain();
+      try {
+        return await storage.backend.read(storage.data);
+      } finally {
+        storage.release();
+      }
     }
     const id = this.backend.copy(this.view_());
     try {

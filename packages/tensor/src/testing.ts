@@ -633,7 +633,7 @@ const CASES: CaseDef[] = [
   [
     // known library bug: CpuBackend relu is `x > 0 ? x : 0`, so NaN → 0; PyTorch (clamp_min) and
     // np.maximum(x, 0) give NaN, as do this library's own maximum/clamp/leakyRelu.
-    'unary: relu propagates NaN like maximum/clamp/leakyRelu [KNOWN LIBRARY BUG: backends/cpu.ts relu]',
+    'unary: relu propagates NaN like maximum/clamp/leakyRelu',
     async () => {
       const x = tensor([NaN, -1, 2]);
       await assertClose(maximum(x, 0), [NaN, 0, 2], { ...f32, label: 'maximum(x, 0)' });
@@ -1000,7 +1000,7 @@ const CASES: CaseDef[] = [
   [
     // PyTorch accepts dim 0 / -1 on a 0-d tensor (torch.sum(torch.tensor(3.), 0) == 3) and so does
     // normAxis here, but reduce.ts passes axes [0] to the backend for a 0-d input.
-    'reduce: 0-d input with dim 0 / -1 [KNOWN LIBRARY BUG: ops/reduce.ts 0-d reductions]',
+    'reduce: 0-d input with dim 0 / -1',
     async () => {
       const s = scalar(3);
       await assertClose(sum(s, 0), 3, { ...f32, label: 'sum(0-d, 0)' });
@@ -1546,7 +1546,7 @@ const CASES: CaseDef[] = [
     // maxPool2d pads with -inf (ops/conv.ts poolParams padValue), which an int32 buffer cannot hold: the
     // CPU im2col writes 0 instead, so padding wins over negative values. Either reject int input or
     // compute it right. Expected (by hand, as for float32): windows of [[-5,-3],[-2,-4]] padded by 1.
-    'maxPool2d: int32 input with padding is rejected or exact [KNOWN LIBRARY BUG: ops/conv.ts maxPool2d int padding]',
+    'maxPool2d: int32 input with padding is rejected or exact',
     async () => {
       const expected = [[[[-5, -3, -3], [-2, -2, -3], [-2, -2, -4]]]];
       await assertClose(maxPool2d(tensor([[[[-5, -3], [-2, -4]]]]), { kernelSize: 2, stride: 1, padding: 1 }), expected, { ...f32, label: 'float32' });

@@ -44,4 +44,11 @@ describe('async-cpu backend without synchronous reads', () => {
     t.dispose();
     expect(() => t.toString()).not.toThrow();
   });
+
+  it('dispose() while data() is in flight keeps the buffer until the read resolves', async () => {
+    const t = onAsync(() => tensor([1, 2, 3]));
+    const pending = t.data();
+    t.dispose();
+    expect(Array.from(await pending)).toEqual([1, 2, 3]);
+  });
 });

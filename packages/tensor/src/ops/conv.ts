@@ -1,4 +1,5 @@
 import type { Im2ColParams } from '../backend.js';
+import { isFloat } from '../dtype.js';
 import { fmt, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { ones } from './creation.js';
@@ -172,7 +173,8 @@ function channelPatches(op: string, x: Tensor, p: Im2ColParams): { cols: Tensor;
 /** Max over each window (padding counts as -∞). Ties share the gradient. */
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   if (x.ndim === 3) return squeeze(maxPool2d(unsqueeze(x, 0), options), 0);
-  const p = poolParams('maxPool2d', x, options, -Infinity);
+  // padding must never win the max: -∞ for floats, the smallest int32 otherwise
+  const p = poolParams('maxPool2d', x, options, isFloat(x.dtype) ? -Infinity : -2147483648);
   const [N, C] = x.shape;
   return dispatch('maxPool2d', [x], { params: p }, () => {
     const { cols, oh, ow } = channelPatches('maxPool2d', x, p);
