@@ -1,4 +1,4 @@
-import type { Backend, DataId, View } from './backend.js';
+import type { Backend, DataId } from './backend.js';
 import { CpuBackend } from './backends/cpu.js';
 import { bytesPerElement, type DType } from './dtype.js';
 import type { Tensor } from './tensor.js';
@@ -239,8 +239,4 @@ export const DEBUG: boolean = typeof process !== 'undefined' && process.env?.ML_
 
 export function debugLog(op: string, backend: string, shapes: readonly (readonly number[])[], ms: number): void {
   console.error(`[ml] ${op} on ${backend} ${shapes.map((s) => `[${s.join(',')}]`).join(' ')} ${ms.toFixed(3)} ms`);
-}
-
-export function viewOf(t: Tensor): View {
-  return t.view_();
 }

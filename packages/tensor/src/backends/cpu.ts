@@ -374,7 +374,6 @@ export class CpuBackend implements Backend {
     return wrap(out);
   }
   pad(x: View, low: readonly number[], high: readonly number[], interior: readonly number[], value: number): DataId {
-    const nd = x.shape.length;
     const outShape = x.shape.map((d, i) => low[i] + high[i] + (d > 0 ? d + (d - 1) * interior[i] : 0));
     const out = allocArray(x.dtype, sizeOf(outShape));
     if (value !== 0) out.fill(value);
@@ -385,7 +384,6 @@ export class CpuBackend implements Backend {
     const start = low.reduce((acc, l, i) => acc + l * os[i], 0);
     const map = indexMap(x.shape, strides, start);
     for (let i = 0; i < map.length; i++) out[map[i]] = src[i];
-    void nd;
     return wrap(out);
   }
   concat(xs: readonly View[], axis: number, outShape: readonly number[]): DataId {
