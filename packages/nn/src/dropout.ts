@@ -1,0 +1,35 @@
+import { rand, type Tensor } from '@ml/tensor';
+import { Module, type ModuleOptions } from './module.js';
+
+export interface DropoutOptions extends ModuleOptions {
+  /** probability of zeroing an element (default 0.5) */
+  p?: number;
+}
+
+/**
+ * Inverted dropout: in training, each element is zeroed with probability p and the rest
+ * are scaled by 1/(1−p), so eval mode (identity) needs no rescaling. Masks come from the
+ * seeded generator (`manualSeed`).
+ */
+export class Dropout extends Module {
+  readonly p: number;
+  constructor(options: DropoutOptions = {}) {
+    super(options);
+    this.p = options.p ?? 0.5;
+    if (!(this.p >= 0 && this.p <= 1)) throw new Error(`Dropout: p must be in [0, 1], got ${this.p}`);
+  }
+  forward(x: Tensor): Tensor {
+    return dropout(x, this.p, this.training);
+  }
+  override extraRepr(): string {
+    return `p=${this.p}`;
+  }
+}
+
+/** Functional dropout; identity when `training` is false or p = 0. */
+export function dropout(x: Tensor, p: number, training = true): Tensor {
+  if (!training || p === 0) return x;
+  if (p === 1) return x.mul(0);
+  const keep = rand(x.shape, { dtype: x.dtype, backend: x.backend.name }).ge(p);
+  return x.mul(keep.cast(x.dtype)).mul(1 / (1 - p));
+}

@@ -1,0 +1,473 @@
+import { noGrad } from '@ml/autograd';
+import {
+  cast,
+  formatShape,
+  fromArray,
+  isFloat,
+  isTensor,
+  loadSafetensors,
+  saveSafetensors,
+  tidy,
+  toBackend,
+  zeros,
+  type DType,
+  type Tensor,
+} from '@ml/tensor';
+import { SymbolicTensor, concreteShape, formatSymbolicShape, isSymbolic, type SymbolicShape } from './symbolic.js';
+
+interface BufferEntry {
+  tensor: Tensor;
+  persistent: boolean;
+}
+
+const nameCounts = new Map<string, number>();
+
+/** `MaxPool2d` → `max_pool2d`, `LSTM` → `lstm`: the Keras-style base of a layer name. */
+function snakeCase(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2')
+    .toLowerCase();
+}
+
+/** Unique layer names as Keras makes them: `linear`, `linear_1`, `linear_2`, … */
+export function uniqueName(base: string): string {
+  const n = nameCounts.get(base) ?? 0;
+  nameCounts.set(base, n + 1);
+  return n === 0 ? base : `${base}_${n}`;
+}
+
+/** Forget the counters behind automatic layer names (tests, notebooks). */
+export function resetNameCounters(): void {
+  nameCounts.clear();
+}
+
+export interface ModuleOptions {
+  /** layer name in `summary()` and in functional graphs; default: snake_case of the class, numbered */
+  name?: string;
+}
+
+export interface LoadStateDictResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+/**
+ * Base class of every layer and model (PyTorch's `nn.Module`).
+ *
+ * A module owns named parameters (tensors that require grad), buffers (state that is
+ * saved but not trained, such as BatchNorm's running mean) and submodules. Their dotted
+ * paths — `layers.0.weight` — are the keys of `stateDict()` and the tensor names in a
+ * saved safetensors file. Subclasses register them in the constructor:
+ *
+ * ```ts
+ * this.weight = this.registerParameter('weight', init);
+ * this.proj = this.registerModule('proj', new Linear({ inFeatures: 4, outFeatures: 2 }));
+ * ```
+ */
+export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
+  /** `train()` sets it, `eval()` clears it; Dropout and BatchNorm read it */
+  training = true;
+  readonly name: string;
+  readonly #params = new Map<string, Tensor>();
+  readonly #buffers = new Map<string, BufferEntry>();
+  readonly #modules = new Map<string, Module<never[], unknown>>();
+
+  constructor(options: ModuleOptions = {}) {
+    this.name = options.name ?? uniqueName(snakeCase(new.target.name));
+  }
+
+  abstract forward(...args: I): O;
+
+  /**
+   * Run the module. On real tensors this is `forward`; on symbolic tensors (from
+   * `input()`) it records the call in a functional graph and returns symbolic outputs.
+   */
+  call(...args: SymbolicTensor[]): O extends readonly unknown[] ? SymbolicTensor[] : SymbolicTensor;
+  call(...args: I): O;
+  call(...args: unknown[]): unknown {
+    if (args.length > 0 && args.every(isSymbolic)) return this.#symbolicCall(args as SymbolicTensor[]);
+    if (args.some(isSymbolic)) throw new Error(`${this.constructor.name}.call: mix of symbolic and real tensors`);
+    return this.forward(...(args as I));
+  }
+
+  // ------------------------------------------------------------ registration
+
+  /** Register `tensor` as a trainable parameter (sets `requiresGrad`); returns it. */
+  protected registerParameter(name: string, tensor: Tensor): Tensor {
+    this.#checkName('registerParameter', name);
+    if (!isFloat(tensor.dtype)) throw new Error(`registerParameter('${name}'): parameters must be floating point, got ${tensor.dtype}`);
+    if (!tensor.isLeaf) tensor = tensor.detach();
+    tensor.requiresGrad_(true);
+    tensor.keep();
+    this.#params.set(name, tensor);
+    return tensor;
+  }
+
+  /** Register non-trained state; persistent buffers are part of `stateDict()`. */
+  protected registerBuffer(name: string, tensor: Tensor, options: { persistent?: boolean } = {}): Tensor {
+    this.#checkName('registerBuffer', name);
+    tensor.keep();
+    this.#buffers.set(name, { tensor, persistent: options.persistent ?? true });
+    return tensor;
+  }
+
+  /** Register a child module; its parameters get the prefix `name.`. */
+  protected registerModule<M extends Module<never[], unknown>>(name: string, module: M): M {
+    this.#checkName('registerModule', name);
+    this.#modules.set(name, module);
+    return module;
+  }
+
+  #checkName(op: string, name: string): void {
+    if (name === '' || name.includes('.')) throw new Error(`${op}: invalid name '${name}' (non-empty, no dots)`);
+    if (this.#params.has(name) || this.#buffers.has(name) || this.#modules.has(name)) {
+      throw new Error(`${op}: '${name}' is already registered on ${this.constructor.name}`);
+    }
+  }
+
+  /** Replace a buffer's tensor (e.g. BatchNorm's running statistics), disposing the old one. */
+  protected setBuffer(name: string, tensor: Tensor): Tensor {
+    const entry = this.#buffers.get(name);
+    if (!entry) throw new Error(`setBuffer: no buffer '${name}' on ${this.constructor.name}`);
+    const old = entry.tensor;
+    entry.tensor = tensor.keep();
+    this.#rebindField(old, entry.tensor);
+    old.dispose();
+    return entry.tensor;
+  }
+
+  // ------------------------------------------------------------ traversal
+
+  /** Direct children, in registration order. */
+  *namedChildren(): IterableIterator<[string, Module<never[], unknown>]> {
+    yield* this.#modules.entries();
+  }
+
+  children(): Module<never[], unknown>[] {
+    return [...this.#modules.values()];
+  }
+
+  /** This module and all descendants with dotted paths (`''` for this one); each module once. */
+  *namedModules(prefix = '', seen = new Set<object>()): IterableIterator<[string, Module<never[], unknown>]> {
+    if (seen.has(this)) return;
+    seen.add(this);
+    yield [prefix, this as unknown as Module<never[], unknown>];
+    for (const [name, m] of this.#modules) yield* m.namedModules(prefix ? `${prefix}.${name}` : name, seen);
+  }
+
+  modules(): Module<never[], unknown>[] {
+    return [...this.namedModules()].map(([, m]) => m);
+  }
+
+  /** Parameters with dotted paths; a parameter shared by two layers appears once. */
+  *namedParameters(options: { recurse?: boolean } = {}): IterableIterator<[string, Tensor]> {
+    const seen = new Set<Tensor>();
+    const mods: Iterable<[string, Module<never[], unknown>]> =
+      options.recurse === false ? [['', this as unknown as Module<never[], unknown>]] : this.namedModules();
+    for (const [path, m] of mods) {
+      for (const [name, p] of m.#params) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        yield [path ? `${path}.${name}` : name, p];
+      }
+    }
+  }
+
+  parameters(options: { recurse?: boolean } = {}): Tensor[] {
+    return [...this.namedParameters(options)].map(([, p]) => p);
+  }
+
+  *namedBuffers(options: { persistentOnly?: boolean } = {}): IterableIterator<[string, Tensor]> {
+    for (const [path, m] of this.namedModules()) {
+      for (const [name, b] of m.#buffers) {
+        if (options.persistentOnly && !b.persistent) continue;
+        yield [path ? `${path}.${name}` : name, b.tensor];
+      }
+    }
+  }
+
+  buffers(): Tensor[] {
+    return [...this.namedBuffers()].map(([, b]) => b);
+  }
+
+  /** Number of parameter elements (all, or only those that require grad). */
+  numParameters(options: { trainableOnly?: boolean } = {}): number {
+    let n = 0;
+    for (const p of this.parameters()) if (!options.trainableOnly || p.requiresGrad) n += p.size;
+    return n;
+  }
+
+  // ------------------------------------------------------------ modes and gradients
+
+  train(mode = true): this {
+    for (const m of this.modules()) m.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Clear `.grad` of every parameter (disposed and set to null, as PyTorch's `set_to_none`). */
+  zeroGrad(): void {
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Freeze (`false`) or unfreeze every parameter. Frozen ones count as non-trainable. */
+  requiresGrad_(flag = true): this {
+    for (const p of this.parameters()) p.requiresGrad_(flag);
+    return this;
+  }
+
+  /** Call `fn` on every submodule, children first, then on this module (PyTorch's `apply`). */
+  apply(fn: (m: Module<never[], unknown>) => void): this {
+    for (const m of this.#modules.values()) m.apply(fn);
+    fn(this as unknown as Module<never[], unknown>);
+    return this;
+  }
+
+  // ------------------------------------------------------------ state
+
+  /** Parameters and persistent buffers by dotted path (live tensors, not copies). */
+  stateDict(): Record<string, Tensor> {
+    // PyTorch's order: module by module, each one's parameters then its buffers
+    const sd: Record<string, Tensor> = {};
+    const seen = new Set<Tensor>();
+    for (const [path, m] of this.namedModules()) {
+      const key = (name: string) => (path ? `${path}.${name}` : name);
+      for (const [name, p] of m.#params) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        sd[key(name)] = p;
+      }
+      for (const [name, b] of m.#buffers) if (b.persistent) sd[key(name)] = b.tensor;
+    }
+    return sd;
+  }
+
+  /**
+   * Copy values into parameters and buffers. Every key and shape is checked before any
+   * value is written, so a bad dict changes nothing. `strict` (default) also rejects
+   * missing and unexpected keys. Values are cast to each parameter's dtype.
+   */
+  loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): LoadStateDictResult {
+    const strict = options.strict ?? true;
+    const own = this.stateDict();
+    const missingKeys = Object.keys(own).filter((k) => !(k in state));
+    const unexpectedKeys = Object.keys(state).filter((k) => !(k in own));
+    for (const [k, target] of Object.entries(own)) {
+      const src = state[k];
+      if (!src) continue;
+      if (!isTensor(src)) throw new Error(`loadStateDict: value for '${k}' is not a tensor`);
+      if (src.shape.length !== target.shape.length || src.shape.some((d, i) => d !== target.shape[i])) {
+        throw new Error(`loadStateDict: size mismatch for '${k}': the file has ${formatShape(src.shape)}, the model has ${formatShape(target.shape)}`);
+      }
+      if (isFloat(target.dtype) !== isFloat(src.dtype) && target.dtype !== src.dtype) {
+        throw new Error(`loadStateDict: dtype mismatch for '${k}': the file has ${src.dtype}, the model has ${target.dtype}`);
+      }
+    }
+    if (strict && (missingKeys.length > 0 || unexpectedKeys.length > 0)) {
+      const parts: string[] = [];
+      if (missingKeys.length) parts.push(`missing keys: ${missingKeys.map((k) => `'${k}'`).join(', ')}`);
+      if (unexpectedKeys.length) parts.push(`unexpected keys: ${unexpectedKeys.map((k) => `'${k}'`).join(', ')}`);
+      throw new Error(`loadStateDict: ${parts.join('; ')} (pass { strict: false } to load the rest)`);
+    }
+    noGrad(() => {
+      for (const [k, target] of Object.entries(own)) {
+        const src = state[k];
+        if (!src) continue;
+        tidy(() => {
+          let v = src.backend === target.backend ? src : fromArray(src.dataSync(), src.shape, { dtype: src.dtype, backend: target.backend.name });
+          if (v.dtype !== target.dtype) v = cast(v, target.dtype);
+          target.assign(v);
+        });
+      }
+    });
+    return { missingKeys, unexpectedKeys };
+  }
+
+  /** Write the state dict to a safetensors file (atomically: temp file, then rename). */
+  async save(path: string, metadata: Record<string, string> = {}): Promise<void> {
+    await saveSafetensors(path, this.stateDict(), { format: 'ml', ...metadata });
+  }
+
+  /** Read weights saved by `save()` (or by PyTorch's safetensors with the same keys). */
+  async load(path: string, options: { strict?: boolean } = {}): Promise<LoadStateDictResult> {
+    const backend = this.parameters()[0]?.backend.name;
+    const { tensors } = await loadSafetensors(path, backend ? { backend } : {});
+    try {
+      return this.loadStateDict(tensors, options);
+    } catch (e) {
+      throw new Error(`${(e as Error).message} [file ${path}]`);
+    } finally {
+      for (const t of Object.values(tensors)) t.dispose();
+    }
+  }
+
+  /** Move every parameter and buffer to another backend and/or cast floats to `dtype`. */
+  async to(target: string | { backend?: string; dtype?: DType }): Promise<this> {
+    const { backend, dtype } = typeof target === 'string' ? { backend: target, dtype: undefined } : target;
+    for (const m of this.modules()) {
+      for (const [name, p] of m.#params) {
+        let q = backend ? await toBackend(p.detach(), backend) : p;
+        if (dtype && isFloat(q.dtype) && q.dtype !== dtype) q = cast(q.detach(), dtype);
+        if (q !== p) m.#replaceParam(name, p, q);
+      }
+      for (const entry of m.#buffers.values()) {
+        const b = entry.tensor;
+        let q = backend ? await toBackend(b, backend) : b;
+        if (dtype && isFloat(q.dtype) && q.dtype !== dtype) q = cast(q, dtype);
+        if (q !== b) {
+          entry.tensor = q.keep();
+          m.#rebindField(b, q);
+          b.dispose();
+        }
+      }
+    }
+    return this;
+  }
+
+  /** Cast floating-point parameters and buffers to float64 (in place on this module). */
+  double(): this {
+    return this.#castAll('float64');
+  }
+
+  /** Cast floating-point parameters and buffers to float32. */
+  float(): this {
+    return this.#castAll('float32');
+  }
+
+  #castAll(dtype: DType): this {
+    noGrad(() => {
+      for (const m of this.modules()) {
+        for (const [name, p] of m.#params) if (p.dtype !== dtype) m.#replaceParam(name, p, cast(p.detach(), dtype));
+        for (const entry of m.#buffers.values()) {
+          const b = entry.tensor;
+          if (!isFloat(b.dtype) || b.dtype === dtype) continue;
+          entry.tensor = cast(b, dtype).keep();
+          m.#rebindField(b, entry.tensor);
+          b.dispose();
+        }
+      }
+    });
+    return this;
+  }
+
+  #replaceParam(name: string, old: Tensor, next: Tensor): void {
+    const q = (next.isLeaf ? next : next.detach()).keep();
+    q.requiresGrad_(old.requiresGrad);
+    this.#params.set(name, q);
+    this.#rebindField(old, q);
+    old.dispose();
+  }
+
+  /** Point any field of this module that holds `old` (directly or in an array) at `next`. */
+  #rebindField(old: Tensor, next: Tensor): void {
+    const self = this as unknown as Record<string, unknown>;
+    for (const key of Object.keys(self)) {
+      const v = self[key];
+      if (v === old) self[key] = next;
+      else if (Array.isArray(v)) v.forEach((e, i) => { if (e === old) v[i] = next; });
+    }
+  }
+
+  /** Free every parameter and buffer. The module cannot be used afterwards. */
+  dispose(): void {
+    for (const m of this.modules()) {
+      for (const p of m.#params.values()) p.dispose();
+      for (const b of m.#buffers.values()) b.tensor.dispose();
+    }
+  }
+
+  /**
+   * Run `fn` with some parameters temporarily replaced by the given tensors (PyTorch's
+   * `torch.func.functional_call`): gradients then flow to those tensors, e.g. for
+   * `gradcheck` of a layer with respect to its weights.
+   */
+  withParameters<T>(params: Record<string, Tensor>, fn: () => T): T {
+    const swaps: { m: Module<never[], unknown>; name: string; old: Tensor; next: Tensor }[] = [];
+    const byPath = new Map(this.namedModules());
+    for (const [key, next] of Object.entries(params)) {
+      const dot = key.lastIndexOf('.');
+      const m = byPath.get(dot < 0 ? '' : key.slice(0, dot));
+      const name = key.slice(dot + 1);
+      const old = m ? m.#params.get(name) : undefined;
+      if (!m || !old) throw new Error(`withParameters: no parameter '${key}'`);
+      if (old.shape.join() !== next.shape.join()) {
+        throw new Error(`withParameters: '${key}' has shape ${formatShape(old.shape)}, got ${formatShape(next.shape)}`);
+      }
+      swaps.push({ m, name, old, next });
+    }
+    for (const s of swaps) {
+      s.m.#params.set(s.name, s.next);
+      s.m.#rebindField(s.old, s.next);
+    }
+    try {
+      return fn();
+    } finally {
+      for (const s of swaps) {
+        s.m.#params.set(s.name, s.old);
+        s.m.#rebindField(s.next, s.old);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ printing
+
+  /** One-line description of this module's options, shown inside `toString()`. */
+  extraRepr(): string {
+    return '';
+  }
+
+  /** PyTorch-style tree: `Sequential(\n  (0): Linear(inFeatures=4, …)\n)`. */
+  toString(): string {
+    const head = `${this.constructor.name}(${this.extraRepr()}`;
+    if (this.#modules.size === 0) return `${head})`;
+    const lines = [...this.#modules].map(([n, m]) => `  (${n}): ${m.toString().split('\n').join('\n  ')}`);
+    return `${head}\n${lines.join('\n')}\n)`;
+  }
+
+  // ------------------------------------------------------------ symbolic calls
+
+  /**
+   * Infer output shapes by running the layer on zeros twice, with batch sizes 2 and 3:
+   * output dims that change with the batch are the symbolic batch dim. Runs in eval mode
+   * without gradients, so no state (running stats, RNG) changes.
+   */
+  #symbolicCall(args: SymbolicTensor[]): SymbolicTensor | SymbolicTensor[] {
+    const probe = (batch: number): { shapes: number[][]; dtypes: DType[]; multi: boolean } =>
+      tidy(() => {
+        const modes = this.modules().map((m) => [m, m.training] as const);
+        this.eval();
+        try {
+          return noGrad(() => {
+            const xs = args.map((a) => zeros(concreteShape(a.shape, batch), { dtype: a.dtype }));
+            const out = this.forward(...(xs as unknown as I)) as unknown;
+            const outs = Array.isArray(out) ? (out as unknown[]) : [out];
+            if (!outs.every(isTensor)) throw new Error('a symbolic call needs a forward that returns a tensor or an array of tensors');
+            return { shapes: outs.map((t) => [...t.shape]), dtypes: outs.map((t) => t.dtype), multi: Array.isArray(out) };
+          });
+        } catch (e) {
+          const shapes = args.map((a) => formatSymbolicShape(a.shape)).join(', ');
+          throw new Error(`${this.name} (${this.constructor.name}) cannot take input of shape ${shapes}: ${(e as Error).message}`);
+        } finally {
+          for (const [m, t] of modes) m.training = t;
+        }
+      });
+    const a = probe(2);
+    const b = probe(3);
+    const outs = a.shapes.map((s2, i) => {
+      const shape: SymbolicShape = s2.map((d, j) => (d === b.shapes[i][j] ? d : null));
+      const name = a.multi ? `${this.name}/${i}` : this.name;
+      return new SymbolicTensor(shape, a.dtypes[i], { layer: this, inputs: args, outputIndex: i }, name);
+    });
+    return a.multi ? outs : outs[0];
+  }
+}
+
+/** A module with no parameters that applies `fn` (used for activations and merges). */
+export type AnyModule = Module<never[], unknown>;
