@@ -13,6 +13,7 @@ import {
   type DType,
   type Tensor,
 } from '@ml/tensor';
+import { summary, type SummaryOptions } from './summary.js';
 import { SymbolicTensor, concreteShape, formatSymbolicShape, isSymbolic, type SymbolicShape } from './symbolic.js';
 
 interface BufferEntry {
@@ -417,6 +418,15 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   }
 
   // ------------------------------------------------------------ printing
+
+  /**
+   * Print Keras's summary table (layer, output shape, parameter count, totals) and
+   * return it. Pass `inputShape` (one sample, no batch dim) to show output shapes of
+   * models not built from `input()`.
+   */
+  summary(options: SummaryOptions = {}): string {
+    return summary(this as unknown as Module<never[], unknown>, options);
+  }
 
   /** One-line description of this module's options, shown inside `toString()`. */
   extraRepr(): string {
