@@ -69,6 +69,11 @@ export class Model<O extends Tensor | Tensor[] = Tensor> extends Module<Tensor[]
     }
   }
 
+  /** True when built with an array of outputs (forward then returns an array). */
+  get isMultiOutput(): boolean {
+    return this.#multiOutput;
+  }
+
   /** Walk back from the outputs; every leaf must be one of the inputs. Returns calls in topological order. */
   #trace(): GraphCall[] {
     const order: GraphCall[] = [];

@@ -14,3 +14,4 @@ export { MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, GlobalAvgPool2d, GlobalMaxP
 export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { input, Model, Concatenate, Add, Subtract, Multiply, Average, Maximum, concatenate, add, type InputOptions, type ModelConfig, type GraphCall } from './graph.js';
 export { summary, type SummaryOptions } from './summary.js';
+export { moduleToConfig, moduleFromConfig, registerModuleClass, type ModuleConfig, type ModuleClass } from './serialize.js';

@@ -43,6 +43,24 @@ export function resetNameCounters(): void {
   nameCounts.clear();
 }
 
+/** A JSON-safe copy of constructor options: numbers, strings, booleans, null and arrays/objects of them. */
+function jsonOptions(options: object): Record<string, unknown> {
+  const clean = (v: unknown): unknown => {
+    if (v === null || typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
+    if (Array.isArray(v)) return v.every((e) => clean(e) !== undefined) ? v.map(clean) : undefined;
+    if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+      const out: Record<string, unknown> = {};
+      for (const [k, e] of Object.entries(v)) {
+        const c = clean(e);
+        if (c !== undefined) out[k] = c;
+      }
+      return out;
+    }
+    return undefined; // functions, tensors, modules
+  };
+  return (clean(options) as Record<string, unknown> | undefined) ?? {};
+}
+
 export interface ModuleOptions {
   /** layer name in `summary()` and in functional graphs; default: snake_case of the class, numbered */
   name?: string;
@@ -74,8 +92,19 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   readonly #buffers = new Map<string, BufferEntry>();
   readonly #modules = new Map<string, Module<never[], unknown>>();
 
+  readonly #config: Record<string, unknown>;
+
   constructor(options: ModuleOptions = {}) {
     this.name = options.name ?? uniqueName(snakeCase(new.target.name));
+    this.#config = jsonOptions(options);
+  }
+
+  /**
+   * The constructor options as JSON (functions such as custom initializers are dropped),
+   * with the layer's name: what a saved model's architecture file records.
+   */
+  getConfig(): Record<string, unknown> {
+    return { ...this.#config, name: this.name };
   }
 
   abstract forward(...args: I): O;

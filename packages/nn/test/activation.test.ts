@@ -1,11 +1,12 @@
 import '@ml/autograd';
-import { randn, tensor, manualSeed } from '@ml/tensor';
+import { randn, tensor, manualSeed, type Tensor } from '@ml/tensor';
 import { assertClose } from '@ml/tensor/testing';
 import { describe, it } from 'vitest';
 import { ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh, type AnyModule } from '../src/index.js';
 import { gradcheckLayer } from './helpers.js';
 
 const xs = [-2, -0.5, 0.5, 3];
+const run = (m: AnyModule, t: Tensor): Tensor => (m.forward as (x: Tensor) => Tensor)(t);
 const erf = (x: number): number => {
   // Abramowitz–Stegun 7.1.26 is too coarse here; integrate the series instead
   let sum = 0;
@@ -33,9 +34,9 @@ const cases: [string, AnyModule, (x: number) => number][] = [
 describe('activation modules', () => {
   for (const [name, m, f] of cases) {
     it(`${name} equals its closed form and passes gradcheck`, async () => {
-      await assertClose((m.forward as (t: ReturnType<typeof tensor>) => ReturnType<typeof tensor>)(tensor(xs, { dtype: 'float64' })), xs.map(f), { atol: 1e-12 });
+      await assertClose(run(m, tensor(xs, { dtype: 'float64' })), xs.map(f), { atol: 1e-12 });
       manualSeed(1);
-      gradcheckLayer(m, [randn([2, 3], { dtype: 'float64' }).add(0.1)], (t) => (m.forward as (t: typeof t) => typeof t)(t));
+      gradcheckLayer(m, [randn([2, 3], { dtype: 'float64' }).add(0.1)], (t) => run(m, t));
     });
   }
   it('Softmax / LogSoftmax along a dim', async () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Conv2d, Linear, calculateGain, fans, getInitializer, init, initialize_ } from '../src/index.js';
 
 async function stats(t: Tensor): Promise<{ mean: number; std: number; maxAbs: number }> {
-  const v = await t.data();
+  const v = Array.from(await t.data());
   const mean = v.reduce((a, b) => a + b, 0) / v.length;
   const std = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length);
   return { mean, std, maxAbs: Math.max(...Array.from(v, Math.abs)) };
