@@ -321,12 +321,12 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   }
 
   /** Write the state dict to a safetensors file (atomically: temp file, then rename). */
-  async save(path: string, metadata: Record<string, string> = {}): Promise<void> {
+  async saveWeights(path: string, metadata: Record<string, string> = {}): Promise<void> {
     await saveSafetensors(path, this.stateDict(), { format: 'ml', ...metadata });
   }
 
   /** Read weights saved by `save()` (or by PyTorch's safetensors with the same keys). */
-  async load(path: string, options: { strict?: boolean } = {}): Promise<LoadStateDictResult> {
+  async loadWeights(path: string, options: { strict?: boolean } = {}): Promise<LoadStateDictResult> {
     const backend = this.parameters()[0]?.backend.name;
     const { tensors } = await loadSafetensors(path, backend ? { backend } : {});
     try {

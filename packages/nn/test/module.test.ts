@@ -153,11 +153,11 @@ describe('state dicts and safetensors files', () => {
     const a = new Net();
     a.forward(randn([6, 4])); // update BatchNorm's running stats
     const path = join(tmp(), 'net.safetensors');
-    await a.save(path);
+    await a.saveWeights(path);
     const { tensors } = await loadSafetensors(path);
     expect(Object.keys(tensors).sort()).toEqual(Object.keys(a.stateDict()).sort());
     const b = new Net();
-    await b.load(path);
+    await b.loadWeights(path);
     for (const [k, t] of Object.entries(a.stateDict())) {
       const got = await b.stateDict()[k].data();
       const want = await t.data();
@@ -188,27 +188,27 @@ describe('state dicts and safetensors files', () => {
   it('loading a file with a wrong key names the key and the file', async () => {
     const dir = tmp();
     const small = new Sequential([new Linear({ inFeatures: 4, outFeatures: 3 })]);
-    await small.save(join(dir, 'small.safetensors'));
+    await small.saveWeights(join(dir, 'small.safetensors'));
     const other = new Sequential([new Linear({ inFeatures: 4, outFeatures: 5 })]);
-    await expect(other.load(join(dir, 'small.safetensors'))).rejects.toThrow(/size mismatch for '0.weight': the file has \[3,4\], the model has \[5,4\] \[file .*small.safetensors\]/);
+    await expect(other.loadWeights(join(dir, 'small.safetensors'))).rejects.toThrow(/size mismatch for '0.weight': the file has \[3,4\], the model has \[5,4\] \[file .*small.safetensors\]/);
   });
 
   it('a truncated file is rejected and the model keeps its weights', async () => {
     const dir = tmp();
     const net = new Net();
-    await net.save(join(dir, 'w.safetensors'));
+    await net.saveWeights(join(dir, 'w.safetensors'));
     const bytes = readFileSync(join(dir, 'w.safetensors'));
     writeFileSync(join(dir, 'cut.safetensors'), bytes.subarray(0, bytes.length - 10));
     const before = await net.scale.data();
-    await expect(net.load(join(dir, 'cut.safetensors'))).rejects.toThrow(/safetensors:/);
+    await expect(net.loadWeights(join(dir, 'cut.safetensors'))).rejects.toThrow(/safetensors:/);
     expect(await net.scale.data()).toEqual(before);
   });
 
   it('saving is atomic: no temp file is left and an existing file is replaced whole', async () => {
     const dir = tmp();
     const path = join(dir, 'm.safetensors');
-    await new Net().save(path);
-    await new Net().save(path);
+    await new Net().saveWeights(path);
+    await new Net().saveWeights(path);
     expect(readdirSync(dir)).toEqual(['m.safetensors']);
     expect(existsSync(path)).toBe(true);
   });
