@@ -1,0 +1,42 @@
+import { Module, type AnyModule } from '@ml/nn';
+import type { Tensor } from '@ml/tensor';
+import type { Logs } from './callbacks.js';
+import { compile, evaluate, fit, predict, type Batches, type CompileOptions, type FitOptions, type History } from './fit.js';
+import { saveModel } from './persist.js';
+
+// Importing @ml/train gives every module Keras's methods: model.compile / fit / evaluate / predict / save.
+declare module '@ml/nn' {
+  interface Module<I extends unknown[] = [Tensor], O = Tensor> {
+    /** Keras's `model.compile`: choose optimizer, loss and metrics. */
+    compile(options: CompileOptions): this;
+    /** Keras's `model.fit` on tensors (x, y) … */
+    fit(x: Tensor, y: Tensor, options?: FitOptions): Promise<History>;
+    /** … or on batches of (x, y), e.g. a DataLoader. */
+    fit(batches: Batches, options?: FitOptions): Promise<History>;
+    /** Loss and metrics in eval mode (Keras's `model.evaluate`). */
+    evaluate(x: Tensor, y: Tensor, options?: { batchSize?: number }): Promise<Logs>;
+    evaluate(batches: Batches): Promise<Logs>;
+    /** Outputs for all samples, in batches, eval mode (Keras's `model.predict`). */
+    predict(x: Tensor, options?: { batchSize?: number }): Promise<Tensor>;
+    /** Architecture, weights and optimizer state to a directory (Keras's `model.save`). */
+    save(dir: string): Promise<void>;
+  }
+}
+
+type Proto = Record<string, unknown>;
+const proto = Module.prototype as unknown as Proto;
+proto.compile = function (this: AnyModule, options: CompileOptions) {
+  return compile(this, options);
+};
+proto.fit = function (this: AnyModule, x: Tensor | Batches, y?: Tensor | FitOptions, o?: FitOptions) {
+  return fit(this, x, y, o);
+};
+proto.evaluate = function (this: AnyModule, x: Tensor | Batches, y?: Tensor, o?: { batchSize?: number }) {
+  return evaluate(this, x, y, o);
+};
+proto.predict = function (this: AnyModule, x: Tensor, o?: { batchSize?: number }) {
+  return predict(this, x, o);
+};
+proto.save = function (this: AnyModule, dir: string) {
+  return saveModel(this, dir);
+};

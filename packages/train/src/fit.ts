@@ -1,0 +1,366 @@
+import { noGrad } from '@ml/autograd';
+import {
+  binaryCrossEntropy,
+  binaryCrossEntropyWithLogits,
+  categoricalCrossentropy,
+  crossEntropy,
+  huberLoss,
+  l1Loss,
+  mseLoss,
+  nllLoss,
+  sparseCategoricalCrossentropy,
+  type AnyModule,
+} from '@ml/nn';
+import { Adagrad, Adam, AdamW, RMSprop, SGD, type Optimizer } from '@ml/optim';
+import { concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tidy, type Tensor } from '@ml/tensor';
+import { Callback, ProgressBar, type Logs, type TrainingContext } from './callbacks.js';
+import { getMetric, type Metric, type MetricName } from './metrics.js';
+
+export type LossFn = (pred: Tensor, target: Tensor) => Tensor;
+
+/** Keras's and PyTorch's loss names. Keras's `*_crossentropy` take probabilities (softmax outputs); `cross_entropy` takes logits. */
+export type LossName =
+  | 'mse'
+  | 'mean_squared_error'
+  | 'mae'
+  | 'mean_absolute_error'
+  | 'huber'
+  | 'binary_crossentropy'
+  | 'binary_crossentropy_from_logits'
+  | 'categorical_crossentropy'
+  | 'categorical_crossentropy_from_logits'
+  | 'sparse_categorical_crossentropy'
+  | 'sparse_categorical_crossentropy_from_logits'
+  | 'cross_entropy'
+  | 'nll';
+
+export type OptimizerName = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
+
+export interface CompileOptions {
+  /** a name (Keras defaults: sgd 0.01, others 0.001), an optimizer over `model.parameters()`, or a factory */
+  optimizer: OptimizerName | Optimizer | ((params: Tensor[]) => Optimizer);
+  /** learning rate when `optimizer` is a name */
+  lr?: number;
+  loss: LossName | LossFn | { forward(pred: Tensor, target: Tensor): Tensor };
+  metrics?: (Metric | MetricName)[];
+}
+
+interface Compiled {
+  /** the options as given, for saving (names only) */
+  spec: CompileOptions;
+  optimizer: Optimizer;
+  loss: LossFn;
+  metrics: () => Metric[];
+  fromLogits: boolean;
+}
+
+const LOSSES: Record<LossName, { fn: LossFn; fromLogits: boolean }> = {
+  mse: { fn: (p, t) => mseLoss(p, t), fromLogits: false },
+  mean_squared_error: { fn: (p, t) => mseLoss(p, t), fromLogits: false },
+  mae: { fn: (p, t) => l1Loss(p, t), fromLogits: false },
+  mean_absolute_error: { fn: (p, t) => l1Loss(p, t), fromLogits: false },
+  huber: { fn: (p, t) => huberLoss(p, t), fromLogits: false },
+  binary_crossentropy: { fn: (p, t) => binaryCrossEntropy(p, t), fromLogits: false },
+  binary_crossentropy_from_logits: { fn: (p, t) => binaryCrossEntropyWithLogits(p, t), fromLogits: true },
+  categorical_crossentropy: { fn: (p, t) => categoricalCrossentropy(p, t, { fromLogits: false }), fromLogits: false },
+  categorical_crossentropy_from_logits: { fn: (p, t) => categoricalCrossentropy(p, t, { fromLogits: true }), fromLogits: true },
+  sparse_categorical_crossentropy: { fn: (p, t) => sparseCategoricalCrossentropy(p, t, { fromLogits: false }), fromLogits: false },
+  sparse_categorical_crossentropy_from_logits: { fn: (p, t) => sparseCategoricalCrossentropy(p, t, { fromLogits: true }), fromLogits: true },
+  cross_entropy: { fn: (p, t) => crossEntropy(p, t), fromLogits: true },
+  nll: { fn: (p, t) => nllLoss(p, t), fromLogits: false },
+};
+
+const compiled = new WeakMap<AnyModule, Compiled>();
+
+function makeOptimizer(spec: CompileOptions['optimizer'], params: Tensor[], lr?: number): Optimizer {
+  if (typeof spec === 'function') return spec(params);
+  if (typeof spec !== 'string') return spec;
+  switch (spec) {
+    case 'sgd':
+      return new SGD(params, { lr: lr ?? 0.01 });
+    case 'adam':
+      return new Adam(params, { lr: lr ?? 1e-3 });
+    case 'adamw':
+      return new AdamW(params, { lr: lr ?? 1e-3 });
+    case 'rmsprop':
+      return new RMSprop(params, { lr: lr ?? 1e-3 });
+    case 'adagrad':
+      return new Adagrad(params, { lr: lr ?? 1e-3 });
+    default:
+      throw new Error(`compile: unknown optimizer '${String(spec)}' (known: sgd, adam, adamw, rmsprop, adagrad)`);
+  }
+}
+
+/** Configure `model` for `fit`/`evaluate` (Keras's `model.compile`). */
+export function compile<M extends AnyModule>(model: M, options: CompileOptions): M {
+  let loss: LossFn;
+  let fromLogits = false;
+  if (typeof options.loss === 'string') {
+    const entry = (LOSSES as Record<string, { fn: LossFn; fromLogits: boolean } | undefined>)[options.loss];
+    if (!entry) throw new Error(`compile: unknown loss '${options.loss}' (known: ${Object.keys(LOSSES).join(', ')})`);
+    loss = entry.fn;
+    fromLogits = entry.fromLogits;
+  } else if (typeof options.loss === 'function') {
+    loss = options.loss;
+  } else {
+    const m = options.loss;
+    loss = (p, t) => m.forward(p, t);
+  }
+  const specs = options.metrics ?? [];
+  const metrics = () => specs.map((s) => (typeof s === 'string' ? getMetric(s, { fromLogits }) : s));
+  metrics(); // validate names now
+  compiled.set(model, { spec: options, optimizer: makeOptimizer(options.optimizer, model.parameters(), options.lr), loss, metrics, fromLogits });
+  return model;
+}
+
+function getCompiled(model: AnyModule, op: string): Compiled {
+  const c = compiled.get(model);
+  if (!c) throw new Error(`${op}: call compile(model, { optimizer, loss, metrics }) first`);
+  return c;
+}
+
+/** @internal the compile options of a model, if compiled */
+export function compileSpecOf(model: AnyModule): CompileOptions | undefined {
+  return compiled.get(model)?.spec;
+}
+
+/** The optimizer `compile` created (to inspect or change its learning rate). */
+export function optimizerOf(model: AnyModule): Optimizer {
+  return getCompiled(model, 'optimizerOf').optimizer;
+}
+
+/** Batches of (x, y): any iterable or async iterable of pairs, e.g. an @ml/data DataLoader. */
+export type Batches = Iterable<readonly [Tensor, Tensor]> | AsyncIterable<readonly [Tensor, Tensor]>;
+
+export interface FitOptions {
+  epochs?: number;
+  /** with tensors: samples per step (default 32) */
+  batchSize?: number;
+  /** with tensors: reshuffle each epoch (default true) */
+  shuffle?: boolean;
+  /** seed of the shuffles (default: the global generator) */
+  seed?: number;
+  /** hold out the last fraction of (x, y) for validation, before shuffling, as Keras */
+  validationSplit?: number;
+  validationData?: readonly [Tensor, Tensor] | Batches;
+  callbacks?: Callback[];
+  /** 0 silent, 1 progress bar (default), 2 one line per epoch */
+  verbose?: 0 | 1 | 2;
+  /** epoch to start counting from, when resuming (default 0) */
+  initialEpoch?: number;
+}
+
+/** What `fit` returns: per-epoch logs by name, as Keras's History (`history.history.val_loss`). */
+export class History {
+  readonly epoch: number[] = [];
+  readonly history: Record<string, number[]> = {};
+  add(epoch: number, logs: Logs): void {
+    this.epoch.push(epoch);
+    for (const [k, v] of Object.entries(logs)) (this.history[k] ??= []).push(v);
+  }
+}
+
+function checkPair(op: string, x: Tensor, y: Tensor): void {
+  if (x.shape[0] !== y.shape[0]) {
+    throw new Error(`${op}: x ${formatShape(x.shape)} and y ${formatShape(y.shape)} have different numbers of samples`);
+  }
+}
+
+/** Slices of (x, y) in batches; a permutation of sample indices when `order` is given. */
+function* tensorBatches(x: Tensor, y: Tensor, batchSize: number, order: Int32Array | null): Generator<[Tensor, Tensor]> {
+  const n = x.shape[0];
+  for (let start = 0; start < n; start += batchSize) {
+    const len = Math.min(batchSize, n - start);
+    if (order) {
+      const idx = fromArray(order.subarray(start, start + len), [len], { dtype: 'int32', backend: x.backend.name });
+      yield [indexSelect(x, 0, idx), indexSelect(y, 0, idx)];
+      idx.dispose();
+    } else {
+      yield [x.narrow(0, start, len), y.narrow(0, start, len)];
+    }
+  }
+}
+
+function batchCount(b: Batches): number {
+  const len = (b as { length?: unknown }).length;
+  return typeof len === 'number' ? len : NaN;
+}
+
+/** Split off the last `fraction` of samples. */
+function splitTail(x: Tensor, y: Tensor, fraction: number): { train: [Tensor, Tensor]; val: [Tensor, Tensor] } {
+  if (!(fraction > 0 && fraction < 1)) throw new Error(`fit: validationSplit must be in (0, 1), got ${fraction}`);
+  const n = x.shape[0];
+  const nVal = Math.floor(n * fraction);
+  if (nVal === 0 || nVal === n) throw new Error(`fit: validationSplit ${fraction} of ${n} samples leaves an empty set`);
+  return { train: [x.narrow(0, 0, n - nVal), y.narrow(0, 0, n - nVal)], val: [x.narrow(0, n - nVal, nVal), y.narrow(0, n - nVal, nVal)] };
+}
+
+/**
+ * Train `model` (Keras's `model.fit`): for each epoch, for each batch, forward, loss,
+ * backward, optimizer step; then validation. Returns the History. Either pass tensors
+ * `fit(model, x, y, options)` or batches `fit(model, loader, options)`.
+ */
+export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Tensor | FitOptions, maybeOptions?: FitOptions): Promise<History> {
+  const c = getCompiled(model, 'fit');
+  const tensors = isTensor(x);
+  const options = (tensors ? maybeOptions : (yOrOptions as FitOptions | undefined)) ?? {};
+  const epochs = options.epochs ?? 1;
+  if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`fit: epochs must be a positive integer, got ${epochs}`);
+  const batchSize = options.batchSize ?? 32;
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`fit: batchSize must be a positive integer, got ${batchSize}`);
+  const verbose = options.verbose ?? 1;
+
+  let trainX: Tensor | null = null;
+  let trainY: Tensor | null = null;
+  let validation: readonly [Tensor, Tensor] | Batches | undefined = options.validationData;
+  if (tensors) {
+    const y = yOrOptions as Tensor;
+    if (!isTensor(y)) throw new Error('fit: with a tensor x, pass y as the second argument');
+    checkPair('fit', x, y);
+    if (options.validationSplit !== undefined) {
+      if (validation) throw new Error('fit: pass validationSplit or validationData, not both');
+      const s = splitTail(x, y, options.validationSplit);
+      [trainX, trainY] = s.train;
+      validation = s.val;
+    } else {
+      trainX = x;
+      trainY = y;
+    }
+  } else if (options.validationSplit !== undefined) {
+    throw new Error('fit: validationSplit needs tensors (x, y); with batches pass validationData');
+  }
+
+  const history = new History();
+  const callbacks = [...(options.callbacks ?? [])];
+  if (verbose > 0) callbacks.push(new ProgressBar());
+  const stepsPerEpoch = trainX ? Math.ceil(trainX.shape[0] / batchSize) : batchCount(x as Batches);
+  const ctx: TrainingContext = { model, paramGroups: c.optimizer.paramGroups, epochs, stepsPerEpoch, stopTraining: false };
+  if (options.seed !== undefined) manualSeed(options.seed);
+  const shuffle = options.shuffle ?? true;
+  const start = options.initialEpoch ?? 0;
+  let last: Logs = {};
+
+  for (const cb of callbacks) await cb.onTrainBegin(ctx);
+  for (let epoch = start; epoch < epochs && !ctx.stopTraining; epoch++) {
+    model.train();
+    for (const cb of callbacks) await cb.onEpochBegin(epoch, ctx);
+    const metrics = c.metrics();
+    let lossSum = 0;
+    let seen = 0;
+    let batch = 0;
+    let batches: Batches;
+    if (trainX && trainY) {
+      const order = shuffle ? Int32Array.from(await randperm(trainX.shape[0]).data()) : null;
+      batches = tensorBatches(trainX, trainY, batchSize, order);
+    } else {
+      batches = x as Batches;
+    }
+    for await (const [xb, yb] of batches) {
+      checkPair('fit', xb, yb);
+      const { loss, pred } = tidy(() => {
+        c.optimizer.zeroGrad();
+        const p = model.forward(xb as never) as unknown as Tensor;
+        const l = c.loss(p, yb);
+        if (l.size !== 1) throw new Error(`fit: the loss must be a scalar, got ${formatShape(l.shape)} (use reduction 'mean' or 'sum')`);
+        l.backward();
+        c.optimizer.step();
+        return { loss: l.detach(), pred: p.detach() };
+      });
+      const n = xb.shape[0];
+      const lv = (await loss.data())[0];
+      for (const m of metrics) await m.update(pred, yb);
+      loss.dispose();
+      pred.dispose();
+      if (trainX) {
+        xb.dispose();
+        yb.dispose();
+      }
+      lossSum += lv * n;
+      seen += n;
+      const logs: Logs = { loss: lossSum / seen };
+      for (const m of metrics) logs[m.name] = m.result();
+      for (const cb of callbacks) await cb.onBatchEnd(batch, { ...logs, loss: lv }, ctx);
+      batch++;
+      if (ctx.stopTraining) break;
+    }
+    if (seen === 0) throw new Error('fit: the training data produced no batches');
+    const logs: Logs = { loss: lossSum / seen };
+    for (const m of metrics) logs[m.name] = m.result();
+    if (validation) {
+      const v = await evaluate(model, ...(isTensor((validation as readonly Tensor[])[0]) ? (validation as [Tensor, Tensor]) : ([validation] as [Batches])), { batchSize });
+      for (const [k, val] of Object.entries(v)) logs[`val_${k}`] = val;
+    }
+    history.add(epoch, logs);
+    last = logs;
+    for (const cb of callbacks) await cb.onEpochEnd(epoch, logs, ctx);
+  }
+  for (const cb of callbacks) await cb.onTrainEnd(ctx, last);
+  if (trainX && trainX !== x) {
+    trainX.dispose();
+    trainY?.dispose();
+    if (validation && options.validationSplit !== undefined) for (const t of validation as [Tensor, Tensor]) t.dispose();
+  }
+  return history;
+}
+
+/** Loss and metrics over a dataset, in eval mode without gradients (Keras's `evaluate`). */
+export async function evaluate(model: AnyModule, x: Tensor | Batches, yOrOptions?: Tensor | { batchSize?: number }, maybeOptions: { batchSize?: number } = {}): Promise<Logs> {
+  const c = getCompiled(model, 'evaluate');
+  const tensors = isTensor(x);
+  const options = (tensors ? maybeOptions : (yOrOptions as { batchSize?: number } | undefined)) ?? {};
+  const wasTraining = model.training;
+  model.eval();
+  const metrics = c.metrics();
+  let lossSum = 0;
+  let seen = 0;
+  try {
+    const batches: Batches = tensors ? tensorBatches(x, yOrOptions as Tensor, options.batchSize ?? 32, null) : x;
+    if (tensors) checkPair('evaluate', x, yOrOptions as Tensor);
+    for await (const [xb, yb] of batches) {
+      const { loss, pred } = tidy(() =>
+        noGrad(() => {
+          const p = model.forward(xb as never) as unknown as Tensor;
+          return { loss: c.loss(p, yb), pred: p };
+        }),
+      );
+      lossSum += (await loss.data())[0] * xb.shape[0];
+      seen += xb.shape[0];
+      for (const m of metrics) await m.update(pred, yb);
+      loss.dispose();
+      pred.dispose();
+      if (tensors) {
+        xb.dispose();
+        yb.dispose();
+      }
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  if (seen === 0) throw new Error('evaluate: no samples');
+  const logs: Logs = { loss: lossSum / seen };
+  for (const m of metrics) logs[m.name] = m.result();
+  return logs;
+}
+
+/** Model outputs for all samples, computed in batches, eval mode, no gradients (Keras's `predict`). */
+export async function predict(model: AnyModule, x: Tensor, options: { batchSize?: number } = {}): Promise<Tensor> {
+  const batchSize = options.batchSize ?? 32;
+  const wasTraining = model.training;
+  model.eval();
+  const outs: Tensor[] = [];
+  try {
+    const n = x.shape[0];
+    for (let start = 0; start < n; start += batchSize) {
+      const len = Math.min(batchSize, n - start);
+      outs.push(tidy(() => noGrad(() => model.forward(x.narrow(0, start, len) as never) as unknown as Tensor)));
+      await Promise.resolve(); // let the event loop turn between batches
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  if (outs.length === 1) return outs[0];
+  const all = concat(outs, 0);
+  for (const t of outs) t.dispose();
+  return all;
+}
+

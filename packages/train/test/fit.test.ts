@@ -1,0 +1,245 @@
+import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { noGrad } from '@ml/autograd';
+import { Linear, ReLU, Sequential, mseLoss } from '@ml/nn';
+import { SGD } from '@ml/optim';
+import { fromArray, manualSeed, memory, randn, tensor, tidy, type Tensor } from '@ml/tensor';
+import { describe, expect, it } from 'vitest';
+import {
+  CSVLogger,
+  EarlyStopping,
+  LambdaCallback,
+  LearningRateScheduler,
+  ModelCheckpoint,
+  TerminateOnNaN,
+  compile,
+  evaluate,
+  fit,
+  loadModel,
+  optimizerOf,
+  predict,
+  saveModel,
+} from '../src/index.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'ml-train-'));
+
+/** y = 3x − 1 + noise, 64 samples */
+function line(n = 64): { x: Tensor; y: Tensor } {
+  manualSeed(0);
+  const x = randn([n, 1]);
+  const y = x.mul(3).sub(1).add(randn([n, 1]).mul(0.05));
+  return { x, y };
+}
+
+/** Scripted values for a monitored key, written into the logs before later callbacks run. */
+function script(key: string, values: number[]): LambdaCallback {
+  return new LambdaCallback({ onEpochEnd: (epoch, logs) => void (logs[key] = values[epoch]) });
+}
+
+describe('fit', () => {
+  it('fits a line and returns Keras-style History (loss, val_loss, metrics)', async () => {
+    const { x, y } = line();
+    const model = new Linear({ inFeatures: 1, outFeatures: 1 });
+    model.compile({ optimizer: 'sgd', lr: 0.1, loss: 'mse', metrics: ['mae'] });
+    const h = await model.fit(x, y, { epochs: 30, batchSize: 16, validationSplit: 0.25, verbose: 0, seed: 1 });
+    expect(Object.keys(h.history).sort()).toEqual(['loss', 'mae', 'val_loss', 'val_mae']);
+    expect(h.epoch).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(h.history.loss[29]).toBeLessThan(0.01);
+    expect(h.history.val_loss[29]).toBeLessThan(0.01);
+    expect(model.weight.item()).toBeCloseTo(3, 1);
+    expect(model.bias!.item()).toBeCloseTo(-1, 1);
+  });
+
+  it('equals a hand-written loop (full batch, no shuffle, plain SGD)', async () => {
+    const { x, y } = line(32);
+    manualSeed(3);
+    const a = new Linear({ inFeatures: 1, outFeatures: 1 });
+    manualSeed(3);
+    const b = new Linear({ inFeatures: 1, outFeatures: 1 });
+    compile(a, { optimizer: (p) => new SGD(p, { lr: 0.05 }), loss: 'mse' });
+    await fit(a, x, y, { epochs: 5, batchSize: 32, shuffle: false, verbose: 0 });
+    for (let i = 0; i < 5; i++) {
+      tidy(() => {
+        b.zeroGrad();
+        mseLoss(b.forward(x), y).backward();
+        noGrad(() => b.parameters().forEach((p) => p.assign(p.sub(p.grad!.mul(0.05)))));
+      });
+    }
+    expect(await a.weight.data()).toEqual(await b.weight.data());
+    expect(await a.bias!.data()).toEqual(await b.bias!.data());
+  });
+
+  it('accepts batches (any iterable of [x, y]) and validationData', async () => {
+    const { x, y } = line(64);
+    const batches = [0, 1, 2, 3].map((i) => [x.narrow(0, 16 * i, 16), y.narrow(0, 16 * i, 16)] as const);
+    const model = new Linear({ inFeatures: 1, outFeatures: 1 });
+    model.compile({ optimizer: 'adam', lr: 0.1, loss: 'mse' });
+    const h = await model.fit(batches, { epochs: 3, validationData: [x, y], verbose: 0 });
+    expect(h.history.val_loss).toHaveLength(3);
+  });
+
+  it('evaluate and predict run in eval mode without gradients, in batches', async () => {
+    manualSeed(2);
+    const model = new Sequential([new Linear({ inFeatures: 2, outFeatures: 3 }), new ReLU(), new Linear({ inFeatures: 3, outFeatures: 1 })]);
+    model.compile({ optimizer: 'sgd', loss: 'mse' });
+    const x = randn([10, 2]);
+    const out = await predict(model, x, { batchSize: 3 });
+    expect(await out.data()).toEqual(await noGrad(() => model.forward(x)).data());
+    expect(out.requiresGrad).toBe(false);
+    const logs = await evaluate(model, x, tensor(new Array(10).fill([0])), { batchSize: 4 });
+    const want = (await noGrad(() => model.forward(x).square().mean()).data())[0];
+    expect(logs.loss).toBeCloseTo(want, 6);
+    expect(model.training).toBe(true);
+  });
+
+  it('classification with cross-entropy and accuracy', async () => {
+    manualSeed(4);
+    // two blobs: class = x0 > 0
+    const x = randn([200, 2]);
+    const labels = Int32Array.from(await x.narrow(1, 0, 1).data(), (v) => (v > 0 ? 1 : 0));
+    const y = fromArray(labels, [200], { dtype: 'int32' });
+    const model = new Linear({ inFeatures: 2, outFeatures: 2 });
+    model.compile({ optimizer: 'adam', lr: 0.05, loss: 'cross_entropy', metrics: ['accuracy'] });
+    const h = await model.fit(x, y, { epochs: 20, batchSize: 20, verbose: 0, seed: 4 });
+    expect(h.history.accuracy.at(-1)).toBeGreaterThan(0.95);
+  });
+
+  it('memory stays flat across epochs', async () => {
+    const { x, y } = line(64);
+    const model = new Linear({ inFeatures: 1, outFeatures: 1 });
+    model.compile({ optimizer: 'adam', loss: 'mse', metrics: ['mse'] });
+    await model.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0 });
+    const before = memory().numTensors;
+    await model.fit(x, y, { epochs: 10, batchSize: 8, verbose: 0, validationSplit: 0.25 });
+    expect(memory().numTensors).toBe(before);
+  });
+
+  it('bad usage gets clear errors', async () => {
+    const { x, y } = line(8);
+    const model = new Linear({ inFeatures: 1, outFeatures: 1 });
+    await expect(fit(model, x, y)).rejects.toThrow(/fit: call compile\(model, \{ optimizer, loss, metrics \}\) first/);
+    expect(() => compile(model, { optimizer: 'sgd', loss: 'hinge' as 'mse' })).toThrow(/unknown loss 'hinge'/);
+    expect(() => compile(model, { optimizer: 'lbfgs' as 'sgd', loss: 'mse' })).toThrow(/unknown optimizer 'lbfgs'/);
+    expect(() => compile(model, { optimizer: 'sgd', loss: 'mse', metrics: ['auc' as 'mae'] })).toThrow(/unknown metric 'auc'/);
+    compile(model, { optimizer: 'sgd', loss: 'mse' });
+    await expect(fit(model, x, y.narrow(0, 0, 4), { verbose: 0 })).rejects.toThrow(/x \[8,1\] and y \[4,1\] have different numbers of samples/);
+    await expect(fit(model, x, y, { validationSplit: 1.5, verbose: 0 })).rejects.toThrow(/validationSplit must be in \(0, 1\)/);
+    await expect(fit(model, x, y, { epochs: 0, verbose: 0 })).rejects.toThrow(/epochs must be a positive integer/);
+  });
+});
+
+describe('callbacks', () => {
+  const setup = () => {
+    const { x, y } = line(32);
+    const model = new Linear({ inFeatures: 1, outFeatures: 1 });
+    model.compile({ optimizer: 'sgd', lr: 0.01, loss: 'mse' });
+    return { x, y, model };
+  };
+
+  it('EarlyStopping stops after `patience` epochs without improvement beyond minDelta', async () => {
+    const { x, y, model } = setup();
+    const es = new EarlyStopping({ monitor: 'val_loss', patience: 2, minDelta: 0.01 });
+    // best at epoch 1 (0.5); 0.495 is not better by 0.01; epochs 2, 3 wait; stop after epoch 3
+    const h = await model.fit(x, y, { epochs: 10, verbose: 0, callbacks: [script('val_loss', [1, 0.5, 0.495, 0.6, 0.1]), es] });
+    expect(h.epoch).toEqual([0, 1, 2, 3]);
+    expect(es.bestEpoch).toBe(1);
+    expect(es.stoppedEpoch).toBe(3);
+  });
+
+  it('EarlyStopping restores the best weights', async () => {
+    const { x, y, model } = setup();
+    let bestW = NaN;
+    const record = new LambdaCallback({ onEpochEnd: (e) => void (e === 1 && (bestW = model.weight.item())) });
+    await model.fit(x, y, { epochs: 10, verbose: 0, callbacks: [record, script('val_loss', [3, 1, 2, 2, 2]), new EarlyStopping({ patience: 1, restoreBestWeights: true })] });
+    expect(model.weight.item()).toBe(bestW);
+  });
+
+  it("EarlyStopping maximizes accuracy-like metrics in 'auto' mode", () => {
+    expect(new EarlyStopping({ monitor: 'val_accuracy' }).mode).toBe('max');
+    expect(new EarlyStopping({ monitor: 'val_loss' }).mode).toBe('min');
+  });
+
+  it('LearningRateScheduler sets the lr each epoch from (epoch, lr)', async () => {
+    const { x, y, model } = setup();
+    const seen: number[] = [];
+    const spy = new LambdaCallback({ onEpochBegin: (_e, ctx) => void seen.push(ctx.paramGroups[0].lr) });
+    await model.fit(x, y, { epochs: 4, verbose: 0, callbacks: [new LearningRateScheduler((epoch, lr) => (epoch === 0 ? 0.1 : lr / 2)), spy] });
+    expect(seen).toEqual([0.1, 0.05, 0.025, 0.0125]);
+    expect(optimizerOf(model).paramGroups[0].lr).toBe(0.0125);
+  });
+
+  it('ModelCheckpoint with saveBestOnly writes only on improvement', async () => {
+    const { x, y, model } = setup();
+    const dir = tmp();
+    const saved: number[] = [];
+    const spy = new LambdaCallback({ onEpochEnd: (e) => void (existsSync(join(dir, `w${e + 1}.safetensors`)) && saved.push(e)) });
+    await model.fit(x, y, { epochs: 4, verbose: 0, callbacks: [script('val_loss', [2, 3, 1, 1]), new ModelCheckpoint(join(dir, 'w{epoch}.safetensors'), { saveBestOnly: true }), spy] });
+    expect(saved).toEqual([0, 2]);
+  });
+
+  it('CSVLogger writes a header and one row per epoch', async () => {
+    const { x, y, model } = setup();
+    const path = join(tmp(), 'log.csv');
+    await model.fit(x, y, { epochs: 3, verbose: 0, validationSplit: 0.25, callbacks: [new CSVLogger(path)] });
+    const lines = readFileSync(path, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('epoch,loss,val_loss');
+    expect(lines).toHaveLength(4);
+    expect(lines[3].startsWith('2,')).toBe(true);
+  });
+
+  it('TerminateOnNaN stops when the loss diverges', async () => {
+    const { x, y } = line(32);
+    const model = new Linear({ inFeatures: 1, outFeatures: 1 });
+    model.compile({ optimizer: 'sgd', lr: 1e6, loss: 'mse' });
+    const h = await model.fit(x, y, { epochs: 50, batchSize: 4, verbose: 0, callbacks: [new TerminateOnNaN()] });
+    expect(h.epoch.length).toBeLessThan(50);
+  });
+});
+
+describe('saveModel / loadModel', () => {
+  const make = () => {
+    manualSeed(7);
+    return new Sequential([new Linear({ inFeatures: 1, outFeatures: 8 }), new ReLU(), new Linear({ inFeatures: 8, outFeatures: 1 })]);
+  };
+
+  it('resuming from a checkpoint continues the same loss curve (weights + Adam state)', async () => {
+    const { x, y } = line(32);
+    const a = make();
+    a.compile({ optimizer: 'adam', lr: 0.01, loss: 'mse' });
+    const opts = { batchSize: 8, shuffle: false, verbose: 0 as const };
+    await a.fit(x, y, { ...opts, epochs: 3 });
+    const dir = join(tmp(), 'ckpt');
+    await a.save(dir);
+    const cont = await a.fit(x, y, { ...opts, epochs: 3 });
+    const b = await loadModel(dir);
+    const resumed = await b.fit(x, y, { ...opts, epochs: 3 });
+    expect(resumed.history.loss).toEqual(cont.history.loss);
+  });
+
+  it('an interrupted save leaves the previous checkpoint loadable', async () => {
+    const { x, y } = line(16);
+    const a = make();
+    a.compile({ optimizer: 'sgd', loss: 'mse' });
+    const dir = join(tmp(), 'ckpt');
+    await saveModel(a, dir);
+    const w = await a.stateDict()['0.weight'].data();
+    // a crash after the old directory was moved aside and before the new one was moved in
+    renameSync(dir, `${dir}.prev`);
+    const b = await loadModel(dir);
+    expect(await b.stateDict()['0.weight'].data()).toEqual(w);
+    await a.fit(x, y, { epochs: 1, verbose: 0 });
+    await saveModel(a, dir); // a later save cleans up
+    expect(existsSync(`${dir}.prev`)).toBe(false);
+  });
+
+  it('a corrupt weights file is rejected with a message', async () => {
+    const a = make();
+    const dir = join(tmp(), 'ckpt');
+    await saveModel(a, dir);
+    const f = join(dir, 'model.safetensors');
+    writeFileSync(f, readFileSync(f).subarray(0, 40));
+    await expect(loadModel(dir)).rejects.toThrow(/safetensors:/);
+    await expect(loadModel(join(tmp(), 'nothing'))).rejects.toThrow(/no saved model in .*nothing \(missing config.json\)/);
+  });
+});
