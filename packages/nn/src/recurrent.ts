@@ -1,0 +1,434 @@
+import { concat, formatShape, matmul, stack, zeros, type Tensor } from '@ml/tensor';
+import { dropout } from './dropout.js';
+import { fanInUniform, type Initializer, type InitializerName } from './init.js';
+import { checkPositiveInt, makeWeight, type LayerOptions } from './linear.js';
+import { Module } from './module.js';
+
+/** Activation of the plain (Elman) RNN. */
+export type RNNNonlinearity = 'tanh' | 'relu';
+
+type Mode = 'RNN' | 'LSTM' | 'GRU';
+
+/** Rows of the stacked gate weights per hidden unit: W_ih is [gates·H, in]. */
+const GATES: Record<Mode, number> = { RNN: 1, LSTM: 4, GRU: 3 };
+
+/** The four weights of one cell (or of one layer and direction of a sequence layer). */
+interface CellWeights {
+  weightIh: Tensor;
+  weightHh: Tensor;
+  biasIh: Tensor | null;
+  biasHh: Tensor | null;
+}
+
+/** x Wᵀ + b for x of any rank ≥ 1 (the last dim is the feature dim). */
+function affine(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  const y = matmul(x, w.T);
+  return b ? y.add(b) : y;
+}
+
+// One time step of each cell. `xp` is the input part x W_ihᵀ + b_ih, computed by the caller
+// (a sequence layer computes it for all time steps with one matmul); h and c are [N, H].
+
+/** h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) */
+function rnnStep(xp: Tensor, h: Tensor, w: CellWeights, nonlinearity: RNNNonlinearity): Tensor {
+  const pre = xp.add(affine(h, w.weightHh, w.biasHh));
+  return nonlinearity === 'tanh' ? pre.tanh() : pre.relu();
+}
+
+/**
+ * i, f, g, o = split(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)   (PyTorch's gate order)
+ * c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g),  h' = σ(o) ⊙ tanh(c')
+ */
+function lstmStep(xp: Tensor, h: Tensor, c: Tensor, w: CellWeights): [Tensor, Tensor] {
+  const [i, f, g, o] = xp.add(affine(h, w.weightHh, w.biasHh)).chunk(4, -1);
+  const c1 = f.sigmoid().mul(c).add(i.sigmoid().mul(g.tanh()));
+  return [o.sigmoid().mul(c1.tanh()), c1];
+}
+
+/**
+ * r = σ(W_ir x + b_ir + W_hr h + b_hr),  z = σ(W_iz x + b_iz + W_hz h + b_hz)
+ * n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)),  h' = (1 − z) ⊙ n + z ⊙ h
+ * (the reset gate multiplies the hidden part including its bias, as in PyTorch and cuDNN)
+ */
+function gruStep(xp: Tensor, h: Tensor, w: CellWeights): Tensor {
+  const [xr, xz, xn] = xp.chunk(3, -1);
+  const [hr, hz, hn] = affine(h, w.weightHh, w.biasHh).chunk(3, -1);
+  const r = xr.add(hr).sigmoid();
+  const z = xz.add(hz).sigmoid();
+  const n = xn.add(r.mul(hn)).tanh();
+  return n.sub(z.mul(n)).add(z.mul(h));
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Weight initialization and bias switch shared by cells and sequence layers. */
+interface RecurrentInitOptions extends LayerOptions {
+  /** add the biases b_ih and b_hh (default true) */
+  bias?: boolean;
+  /** default: PyTorch's U(−1/√hiddenSize, 1/√hiddenSize) */
+  weightInit?: Initializer | InitializerName;
+  /** default: PyTorch's U(−1/√hiddenSize, 1/√hiddenSize) */
+  biasInit?: Initializer | InitializerName;
+}
+
+// ------------------------------------------------------------------ cells
+
+export interface RNNCellOptions extends RecurrentInitOptions {
+  inputSize: number;
+  hiddenSize: number;
+}
+
+/** Parameters and input checks shared by the three cells. */
+abstract class CellBase<I extends unknown[], O> extends Module<I, O> {
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  weightIh: Tensor;
+  weightHh: Tensor;
+  biasIh: Tensor | null = null;
+  biasHh: Tensor | null = null;
+
+  constructor(options: RNNCellOptions, gates: number) {
+    super(options);
+    const kind = new.target.name;
+    checkPositiveInt(kind, 'inputSize', options.inputSize);
+    checkPositiveInt(kind, 'hiddenSize', options.hiddenSize);
+    this.inputSize = options.inputSize;
+    this.hiddenSize = options.hiddenSize;
+    const u = fanInUniform(options.hiddenSize);
+    const rows = gates * options.hiddenSize;
+    this.weightIh = this.registerParameter('weight_ih', makeWeight([rows, options.inputSize], options.weightInit, u, options.dtype));
+    this.weightHh = this.registerParameter('weight_hh', makeWeight([rows, options.hiddenSize], options.weightInit, u, options.dtype));
+    if (options.bias ?? true) {
+      this.biasIh = this.registerParameter('bias_ih', makeWeight([rows], options.biasInit, u, options.dtype));
+      this.biasHh = this.registerParameter('bias_hh', makeWeight([rows], options.biasInit, u, options.dtype));
+    }
+  }
+
+  /** The input as [N, in] (a 1-D input [in] becomes a batch of one) and whether it was 1-D. */
+  protected batched(x: Tensor): { x2: Tensor; unbatched: boolean } {
+    const kind = this.constructor.name;
+    if ((x.ndim !== 1 && x.ndim !== 2) || x.shape[x.ndim - 1] !== this.inputSize) {
+      throw new Error(`${kind}: expected input [N, ${this.inputSize}] or [${this.inputSize}] (inputSize=${this.inputSize}), got ${formatShape(x.shape)}`);
+    }
+    return x.ndim === 1 ? { x2: x.unsqueeze(0), unbatched: true } : { x2: x, unbatched: false };
+  }
+
+  /** A state (h or c) as [N, H]: zeros when absent, checked against the input otherwise. */
+  protected state(name: string, s: Tensor | undefined, x2: Tensor, unbatched: boolean): Tensor {
+    const n = x2.shape[0];
+    if (s === undefined) return zeros([n, this.hiddenSize], { dtype: x2.dtype, backend: x2.backend.name });
+    const expected = unbatched ? [this.hiddenSize] : [n, this.hiddenSize];
+    if (!sameShape(s.shape, expected)) {
+      throw new Error(`${this.constructor.name}: ${name} must have shape ${formatShape(expected)} for input ${formatShape(unbatched ? [this.inputSize] : x2.shape)}, got ${formatShape(s.shape)}`);
+    }
+    return unbatched ? s.unsqueeze(0) : s;
+  }
+
+  protected get weights(): CellWeights {
+    return { weightIh: this.weightIh, weightHh: this.weightHh, biasIh: this.biasIh, biasHh: this.biasHh };
+  }
+
+  override extraRepr(): string {
+    return `${this.inputSize}, ${this.hiddenSize}, bias=${this.biasIh !== null}`;
+  }
+}
+
+export interface ElmanCellOptions extends RNNCellOptions {
+  /** default 'tanh' */
+  nonlinearity?: RNNNonlinearity;
+}
+
+/**
+ * One step of an Elman RNN (PyTorch's `nn.RNNCell`):
+ *   h' = tanh(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)   (or relu)
+ * W_ih [H, in], W_hh [H, H]. forward(x [N, in] or [in], h? [N, H] or [H]) → h'.
+ */
+export class RNNCell extends CellBase<[Tensor, Tensor?], Tensor> {
+  readonly nonlinearity: RNNNonlinearity;
+
+  constructor(options: ElmanCellOptions) {
+    super(options, GATES.RNN);
+    this.nonlinearity = checkNonlinearity('RNNCell', options.nonlinearity);
+  }
+
+  forward(x: Tensor, h?: Tensor): Tensor {
+    const { x2, unbatched } = this.batched(x);
+    const h2 = this.state('h', h, x2, unbatched);
+    const w = this.weights;
+    const h1 = rnnStep(affine(x2, w.weightIh, w.biasIh), h2, w, this.nonlinearity);
+    return unbatched ? h1.squeeze(0) : h1;
+  }
+
+  override extraRepr(): string {
+    return `${super.extraRepr()}, nonlinearity=${this.nonlinearity}`;
+  }
+}
+
+/**
+ * One step of an LSTM (PyTorch's `nn.LSTMCell`), gates in PyTorch's order i, f, g, o:
+ *   i = σ(W_ii x + b_ii + W_hi h + b_hi)     input gate
+ *   f = σ(W_if x + b_if + W_hf h + b_hf)     forget gate
+ *   g = tanh(W_ig x + b_ig + W_hg h + b_hg)  cell candidate
+ *   o = σ(W_io x + b_io + W_ho h + b_ho)     output gate
+ *   c' = f ⊙ c + i ⊙ g,   h' = o ⊙ tanh(c')
+ * W_ih [4H, in], W_hh [4H, H]. forward(x, [h, c]?) → [h', c'].
+ */
+export class LSTMCell extends CellBase<[Tensor, [Tensor, Tensor]?], [Tensor, Tensor]> {
+  constructor(options: RNNCellOptions) {
+    super(options, GATES.LSTM);
+  }
+
+  forward(x: Tensor, state?: [Tensor, Tensor]): [Tensor, Tensor] {
+    const { x2, unbatched } = this.batched(x);
+    const h = this.state('h', state?.[0], x2, unbatched);
+    const c = this.state('c', state?.[1], x2, unbatched);
+    const w = this.weights;
+    const [h1, c1] = lstmStep(affine(x2, w.weightIh, w.biasIh), h, c, w);
+    return unbatched ? [h1.squeeze(0), c1.squeeze(0)] : [h1, c1];
+  }
+}
+
+/**
+ * One step of a GRU (PyTorch's `nn.GRUCell`), gates in PyTorch's order r, z, n:
+ *   r = σ(W_ir x + b_ir + W_hr h + b_hr)              reset gate
+ *   z = σ(W_iz x + b_iz + W_hz h + b_hz)              update gate
+ *   n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))     candidate
+ *   h' = (1 − z) ⊙ n + z ⊙ h
+ * W_ih [3H, in], W_hh [3H, H]. forward(x, h?) → h'.
+ */
+export class GRUCell extends CellBase<[Tensor, Tensor?], Tensor> {
+  constructor(options: RNNCellOptions) {
+    super(options, GATES.GRU);
+  }
+
+  forward(x: Tensor, h?: Tensor): Tensor {
+    const { x2, unbatched } = this.batched(x);
+    const h2 = this.state('h', h, x2, unbatched);
+    const w = this.weights;
+    const h1 = gruStep(affine(x2, w.weightIh, w.biasIh), h2, w);
+    return unbatched ? h1.squeeze(0) : h1;
+  }
+}
+
+function checkNonlinearity(kind: string, v: RNNNonlinearity | undefined): RNNNonlinearity {
+  const n = v ?? 'tanh';
+  if (n !== 'tanh' && n !== 'relu') throw new Error(`${kind}: nonlinearity must be 'tanh' or 'relu', got '${String(n)}'`);
+  return n;
+}
+
+// ------------------------------------------------------------------ sequence layers
+
+export interface RecurrentOptions extends RecurrentInitOptions {
+  inputSize: number;
+  hiddenSize: number;
+  /** stacked layers; layer k > 0 reads layer k−1's output sequence (default 1) */
+  numLayers?: number;
+  /** input and output as [N, L, features] instead of [L, N, features] (default false); h0/hN are not affected */
+  batchFirst?: boolean;
+  /** dropout probability on the outputs of every layer but the last, in training only (default 0) */
+  dropout?: number;
+  /** also run each layer backwards in time and concatenate both outputs (default false) */
+  bidirectional?: boolean;
+}
+
+export interface RNNOptions extends RecurrentOptions {
+  /** default 'tanh' */
+  nonlinearity?: RNNNonlinearity;
+}
+
+/**
+ * What the three sequence layers share: PyTorch's parameter layout and the unrolled loop.
+ *
+ * Parameters are registered per layer k and direction as `weight_ih_l{k}`, `weight_hh_l{k}`,
+ * `bias_ih_l{k}`, `bias_hh_l{k}`, with the suffix `_reverse` for the backward direction, in
+ * PyTorch's order. The TS arrays `weightIh`, `weightHh`, `biasIh`, `biasHh` hold them at
+ * index k·D + d (D = 2 when bidirectional, d = 1 for the backward direction).
+ *
+ * Backpropagation through time is autograd over the unrolled loop: every step is built
+ * from differentiable ops, so gradients reach each weight, the input and h0 (and c0).
+ */
+abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bias: boolean;
+  readonly batchFirst: boolean;
+  readonly dropout: number;
+  readonly bidirectional: boolean;
+  readonly weightIh: Tensor[] = [];
+  readonly weightHh: Tensor[] = [];
+  readonly biasIh: Tensor[] = [];
+  readonly biasHh: Tensor[] = [];
+
+  constructor(options: RecurrentOptions, mode: Mode) {
+    super(options);
+    const kind = new.target.name;
+    checkPositiveInt(kind, 'inputSize', options.inputSize);
+    checkPositiveInt(kind, 'hiddenSize', options.hiddenSize);
+    checkPositiveInt(kind, 'numLayers', options.numLayers ?? 1);
+    const p = options.dropout ?? 0;
+    if (!(p >= 0 && p <= 1)) throw new Error(`${kind}: dropout must be in [0, 1], got ${p}`);
+    this.inputSize = options.inputSize;
+    this.hiddenSize = options.hiddenSize;
+    this.numLayers = options.numLayers ?? 1;
+    this.bias = options.bias ?? true;
+    this.batchFirst = options.batchFirst ?? false;
+    this.dropout = p;
+    this.bidirectional = options.bidirectional ?? false;
+
+    const u = fanInUniform(this.hiddenSize);
+    const rows = GATES[mode] * this.hiddenSize;
+    const make = (shape: number[], spec: Initializer | InitializerName | undefined) => makeWeight(shape, spec, u, options.dtype);
+    for (let k = 0; k < this.numLayers; k++) {
+      const inSize = k === 0 ? this.inputSize : this.hiddenSize * this.numDirections;
+      for (let d = 0; d < this.numDirections; d++) {
+        const suffix = `_l${k}${d === 1 ? '_reverse' : ''}`;
+        this.weightIh.push(this.registerParameter(`weight_ih${suffix}`, make([rows, inSize], options.weightInit)));
+        this.weightHh.push(this.registerParameter(`weight_hh${suffix}`, make([rows, this.hiddenSize], options.weightInit)));
+        if (this.bias) {
+          this.biasIh.push(this.registerParameter(`bias_ih${suffix}`, make([rows], options.biasInit)));
+          this.biasHh.push(this.registerParameter(`bias_hh${suffix}`, make([rows], options.biasInit)));
+        }
+      }
+    }
+  }
+
+  /** D: 2 when bidirectional, else 1. */
+  get numDirections(): number {
+    return this.bidirectional ? 2 : 1;
+  }
+
+  /**
+   * Run the stack over `x` ([L, N, in], [N, L, in] with batchFirst, or unbatched [L, in]).
+   * `init` holds h0 (and c0 for LSTM), each [numLayers·D, N, H] ([numLayers·D, H] unbatched),
+   * or undefined for zeros. Returns the last layer's outputs and the final states, shaped
+   * like the input and like h0.
+   */
+  protected run(x: Tensor, init: readonly (Tensor | undefined)[], names: readonly string[], step: (xp: Tensor, s: Tensor[], w: CellWeights) => Tensor[]): { output: Tensor; finals: Tensor[] } {
+    const kind = this.constructor.name;
+    const D = this.numDirections;
+    if (x.ndim !== 2 && x.ndim !== 3) {
+      const layout = this.batchFirst ? '[N, L, inputSize]' : '[L, N, inputSize]';
+      throw new Error(`${kind}: expected input ${layout} or unbatched [L, inputSize], got ${formatShape(x.shape)}`);
+    }
+    if (x.shape[x.ndim - 1] !== this.inputSize) {
+      throw new Error(`${kind}: input ${formatShape(x.shape)} has ${x.shape[x.ndim - 1]} features in its last dim, but inputSize is ${this.inputSize}`);
+    }
+    const unbatched = x.ndim === 2;
+    // internally [L, N, in]
+    const seq = unbatched ? x.unsqueeze(1) : this.batchFirst ? x.transpose(0, 1) : x;
+    const [len, n] = seq.shape;
+    if (len === 0) throw new Error(`${kind}: input ${formatShape(x.shape)} has an empty sequence (length 0)`);
+
+    const stateShape = unbatched ? [this.numLayers * D, this.hiddenSize] : [this.numLayers * D, n, this.hiddenSize];
+    const states = init.map((s, i) => {
+      if (s === undefined) return zeros([this.numLayers * D, n, this.hiddenSize], { dtype: seq.dtype, backend: seq.backend.name });
+      if (!sameShape(s.shape, stateShape)) {
+        throw new Error(
+          `${kind}: ${names[i]} must have shape ${formatShape(stateShape)} (numLayers·numDirections, ${unbatched ? '' : 'batch, '}hiddenSize) for input ${formatShape(x.shape)}, got ${formatShape(s.shape)}`,
+        );
+      }
+      return unbatched ? s.unsqueeze(1) : s;
+    });
+
+    let layerInput = seq;
+    const finals: Tensor[][] = init.map(() => []);
+    for (let k = 0; k < this.numLayers; k++) {
+      if (k > 0) layerInput = dropout(layerInput, this.dropout, this.training);
+      const outs: Tensor[] = [];
+      for (let d = 0; d < D; d++) {
+        const j = k * D + d;
+        const w: CellWeights = {
+          weightIh: this.weightIh[j],
+          weightHh: this.weightHh[j],
+          biasIh: this.bias ? this.biasIh[j] : null,
+          biasHh: this.bias ? this.biasHh[j] : null,
+        };
+        // the input part of every gate for all time steps at once: [L, N, gates·H]
+        const xp = affine(layerInput, w.weightIh, w.biasIh);
+        let s = states.map((st) => st.select(0, j));
+        const hs: Tensor[] = new Array<Tensor>(len);
+        for (let i = 0; i < len; i++) {
+          const t = d === 0 ? i : len - 1 - i;
+          s = step(xp.select(0, t), s, w);
+          hs[t] = s[0];
+        }
+        outs.push(stack(hs, 0));
+        s.forEach((st, m) => finals[m].push(st));
+      }
+      layerInput = D === 1 ? outs[0] : concat(outs, -1);
+    }
+    let output = layerInput;
+    if (unbatched) output = output.squeeze(1);
+    else if (this.batchFirst) output = output.transpose(0, 1);
+    return { output, finals: finals.map((f) => (unbatched ? stack(f, 0).squeeze(1) : stack(f, 0))) };
+  }
+
+  override extraRepr(): string {
+    const parts = [`${this.inputSize}, ${this.hiddenSize}`];
+    if (this.numLayers !== 1) parts.push(`numLayers=${this.numLayers}`);
+    if (!this.bias) parts.push('bias=false');
+    if (this.batchFirst) parts.push('batchFirst=true');
+    if (this.dropout !== 0) parts.push(`dropout=${this.dropout}`);
+    if (this.bidirectional) parts.push('bidirectional=true');
+    return parts.join(', ');
+  }
+}
+
+/**
+ * Multi-layer Elman RNN (PyTorch's `nn.RNN`): at every step of every layer and direction
+ *   h_t = tanh(x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh)   (or relu).
+ * forward(x, h0?) → [output, hN]: output [L, N, D·H] (or [N, L, D·H] with batchFirst) holds
+ * the last layer's h_t for every t (both directions concatenated); hN [numLayers·D, N, H]
+ * the final state of every layer and direction (for the backward direction, its state
+ * after reading x_0). Unbatched input [L, in] gives output [L, D·H] and hN [numLayers·D, H].
+ */
+export class RNN extends RNNBase<[Tensor, Tensor?], [Tensor, Tensor]> {
+  readonly nonlinearity: RNNNonlinearity;
+
+  constructor(options: RNNOptions) {
+    super(options, 'RNN');
+    this.nonlinearity = checkNonlinearity('RNN', options.nonlinearity);
+  }
+
+  forward(x: Tensor, h0?: Tensor): [Tensor, Tensor] {
+    const { output, finals } = this.run(x, [h0], ['h0'], (xp, [h], w) => [rnnStep(xp, h, w, this.nonlinearity)]);
+    return [output, finals[0]];
+  }
+
+  override extraRepr(): string {
+    return this.nonlinearity === 'tanh' ? super.extraRepr() : `${super.extraRepr()}, nonlinearity=${this.nonlinearity}`;
+  }
+}
+
+/**
+ * Multi-layer LSTM (PyTorch's `nn.LSTM`); each step is the `LSTMCell` update (gates i, f, g, o).
+ * forward(x, [h0, c0]?) → [output, [hN, cN]], shapes as for `RNN`; cN has hN's shape.
+ */
+export class LSTM extends RNNBase<[Tensor, [Tensor, Tensor]?], [Tensor, [Tensor, Tensor]]> {
+  constructor(options: RecurrentOptions) {
+    super(options, 'LSTM');
+  }
+
+  forward(x: Tensor, state?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]] {
+    const { output, finals } = this.run(x, [state?.[0], state?.[1]], ['h0', 'c0'], (xp, [h, c], w) => lstmStep(xp, h, c, w));
+    return [output, [finals[0], finals[1]]];
+  }
+}
+
+/**
+ * Multi-layer GRU (PyTorch's `nn.GRU`); each step is the `GRUCell` update (gates r, z, n).
+ * forward(x, h0?) → [output, hN], shapes as for `RNN`.
+ */
+export class GRU extends RNNBase<[Tensor, Tensor?], [Tensor, Tensor]> {
+  constructor(options: RecurrentOptions) {
+    super(options, 'GRU');
+  }
+
+  forward(x: Tensor, h0?: Tensor): [Tensor, Tensor] {
+    const { output, finals } = this.run(x, [h0], ['h0'], (xp, [h], w) => [gruStep(xp, h, w)]);
+    return [output, finals[0]];
+  }
+}
