@@ -15,3 +15,5 @@ export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { input, Model, Concatenate, Add, Subtract, Multiply, Average, Maximum, concatenate, add, type InputOptions, type ModelConfig, type GraphCall } from './graph.js';
 export { summary, type SummaryOptions } from './summary.js';
 export { moduleToConfig, moduleFromConfig, registerModuleClass, type ModuleConfig, type ModuleClass } from './serialize.js';
+export { RNNCell, LSTMCell, GRUCell, RNN, LSTM, GRU, type RNNNonlinearity, type RNNCellOptions, type ElmanCellOptions, type RecurrentOptions, type RNNOptions } from './recurrent.js';
+export { EchoStateNetwork, spectralRadius, type EchoStateNetworkOptions, type FitOptions as EchoStateFitOptions } from './reservoir.js';

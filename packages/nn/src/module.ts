@@ -113,7 +113,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
    * Run the module. On real tensors this is `forward`; on symbolic tensors (from
    * `input()`) it records the call in a functional graph and returns symbolic outputs.
    */
-  call(...args: SymbolicTensor[]): O extends readonly unknown[] ? SymbolicTensor[] : SymbolicTensor;
+  call(...args: SymbolicTensor[]): unknown extends O ? SymbolicTensor | SymbolicTensor[] : O extends readonly unknown[] ? SymbolicTensor[] : SymbolicTensor;
   call(...args: I): O;
   call(...args: unknown[]): unknown {
     if (args.length > 0 && args.every(isSymbolic)) return this.#symbolicCall(args as SymbolicTensor[]);

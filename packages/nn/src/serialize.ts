@@ -7,6 +7,8 @@ import { Add, Average, Concatenate, Maximum, Model, Multiply, Subtract, input } 
 import { Dense, Flatten, Identity, Linear, Reshape } from './linear.js';
 import type { AnyModule } from './module.js';
 import { BatchNorm1d, BatchNorm2d, LayerNorm } from './normalization.js';
+import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from './recurrent.js';
+import { EchoStateNetwork } from './reservoir.js';
 import { AvgPool1d, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d } from './pooling.js';
 import type { SymbolicTensor } from './symbolic.js';
 import type { DType } from '@ml/tensor';
@@ -27,7 +29,8 @@ export function registerModuleClass(cls: ModuleClass, name: string = cls.name): 
 for (const cls of [
   Linear, Dense, Identity, Flatten, Reshape, Dropout, Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, GlobalAvgPool2d,
   GlobalMaxPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Embedding, ReLU, LeakyReLU, ELU, GELU, Sigmoid, Tanh, SiLU, Softplus,
-  Softmax, LogSoftmax, Concatenate, Add, Subtract, Multiply, Average, Maximum,
+  Softmax, LogSoftmax, Concatenate, Add, Subtract, Multiply, Average, Maximum, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell,
+  EchoStateNetwork,
 ] as ModuleClass[]) {
   registerModuleClass(cls);
 }
