@@ -1,0 +1,222 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import { type DType, fromArray, type Tensor } from '@ml/tensor';
+
+/** Element types of the IDX format (MNIST's file format). */
+export type IdxDType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
+export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+
+/** An IDX file that is not what it should be; names the file and what is wrong. */
+export class IdxError extends Error {
+  override name = 'IdxError';
+  constructor(
+    message: string,
+    readonly file: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface IdxToTensorOptions {
+  /** default: int32 for integer files, float32/float64 for float files, float32 when scaling */
+  dtype?: DType;
+  /** multiply every value, e.g. 1 / 255 for pixels in [0, 1] */
+  scale?: number;
+}
+
+/** The contents of an IDX file: its shape and its values in row-major order. */
+export interface IdxArray {
+  shape: number[];
+  dtype: IdxDType;
+  data: IdxData;
+  /** The values as a tensor of `shape`. */
+  toTensor(options?: IdxToTensorOptions): Tensor;
+}
+
+export interface IdxOptions {
+  /** hex MD5 of the file's bytes as stored (the .gz bytes for a gzip file) */
+  expectedMd5?: string;
+  /** hex SHA-256 of the file's bytes as stored */
+  expectedSha256?: string;
+  /** the name errors use for bytes input (default 'IDX data') */
+  name?: string;
+}
+
+// type code → element type and size (big-endian in the file)
+const CODES: Record<number, { dtype: IdxDType; size: number }> = {
+  0x08: { dtype: 'uint8', size: 1 },
+  0x09: { dtype: 'int8', size: 1 },
+  0x0b: { dtype: 'int16', size: 2 },
+  0x0c: { dtype: 'int32', size: 4 },
+  0x0d: { dtype: 'float32', size: 4 },
+  0x0e: { dtype: 'float64', size: 8 },
+};
+const CODE_OF: Record<IdxDType, number> = { uint8: 0x08, int8: 0x09, int16: 0x0b, int32: 0x0c, float32: 0x0d, float64: 0x0e };
+
+const hex = (b: number): string => `0x${b.toString(16).padStart(2, '0')}`;
+const bytesText = (n: number): string => (n === 1 ? '1 byte' : `${n} bytes`);
+
+/**
+ * Read an IDX file (or its bytes): the 4-byte magic 0x00 0x00 <type> <ndim>, ndim
+ * big-endian uint32 dims, then the values, big-endian. A gzip file (.gz) is unpacked
+ * transparently. Checks the magic, the type code, that the size is exactly header +
+ * product(dims) · element size, and the checksum when given; any failure throws an
+ * `IdxError` and nothing is returned.
+ */
+export async function readIdx(pathOrBytes: string | Uint8Array, options: IdxOptions = {}): Promise<IdxArray> {
+  if (typeof pathOrBytes !== 'string') return parseIdx(pathOrBytes, options);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(pathOrBytes);
+  } catch (e) {
+    throw new IdxError(`${pathOrBytes}: cannot read the file (${(e as Error).message})`, pathOrBytes);
+  }
+  return parseIdx(bytes, { ...options, name: options.name ?? pathOrBytes });
+}
+
+/** @internal */
+export function digest(algorithm: 'md5' | 'sha256', bytes: Uint8Array): string {
+  return createHash(algorithm).update(bytes).digest('hex');
+}
+
+/** @internal gunzip when the bytes start with the gzip magic 1f 8b */
+export function gunzipIfNeeded(bytes: Uint8Array, file: string): Uint8Array {
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  try {
+    return gunzipSync(bytes);
+  } catch (e) {
+    throw new IdxError(`${file}: the gzip data is damaged (${(e as Error).message}); the file is truncated or corrupt`, file);
+  }
+}
+
+/** `readIdx` for bytes already in memory. */
+export function parseIdx(bytes: Uint8Array, options: IdxOptions = {}): IdxArray {
+  const file = options.name ?? 'IDX data';
+  for (const [algorithm, expected] of [['md5', options.expectedMd5], ['sha256', options.expectedSha256]] as const) {
+    if (expected === undefined) continue;
+    const actual = digest(algorithm, bytes);
+    if (actual !== expected.toLowerCase()) {
+      throw new IdxError(`${file}: ${algorithm} is ${actual}, expected ${expected.toLowerCase()}; the file is corrupt or a different version`, file);
+    }
+  }
+  const raw = gunzipIfNeeded(bytes, file);
+  if (raw.length < 4) throw new IdxError(`${file}: ${raw.length} bytes is too short for an IDX header (4-byte magic)`, file);
+  if (raw[0] !== 0 || raw[1] !== 0) {
+    throw new IdxError(`${file}: not an IDX file: the magic number starts ${hex(raw[0])} ${hex(raw[1])}, expected 0x00 0x00`, file);
+  }
+  const code = CODES[raw[2]];
+  if (!code) {
+    throw new IdxError(
+      `${file}: unsupported IDX data type code ${hex(raw[2])} (supported: ${Object.entries(CODES).map(([c, t]) => `${hex(Number(c))} ${t.dtype}`).join(', ')})`,
+      file,
+    );
+  }
+  const ndim = raw[3];
+  const headerBytes = 4 + 4 * ndim;
+  if (raw.length < headerBytes) {
+    throw new IdxError(`${file}: truncated header: ${ndim} dims need ${headerBytes} header bytes, the file has ${raw.length}`, file);
+  }
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const shape: number[] = [];
+  for (let d = 0; d < ndim; d++) shape.push(view.getUint32(4 + 4 * d, false));
+  const count = shape.reduce((a, b) => a * b, 1);
+  const expected = headerBytes + count * code.size;
+  if (raw.length !== expected) {
+    const how = raw.length < expected ? `truncated: ${bytesText(expected - raw.length)} missing` : `${bytesText(raw.length - expected)} too long`;
+    throw new IdxError(
+      `${file}: expected ${expected} bytes (${headerBytes}-byte header + ${shape.join('×') || '1'} ${code.dtype} values of ${bytesText(code.size)}), got ${raw.length} (${how})`,
+      file,
+    );
+  }
+  const data = decode(view, headerBytes, count, code.dtype);
+  return idxArray(shape, code.dtype, data);
+}
+
+function decode(view: DataView, offset: number, count: number, dtype: IdxDType): IdxData {
+  switch (dtype) {
+    case 'uint8':
+      return new Uint8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + count));
+    case 'int8':
+      return new Int8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + count));
+    case 'int16': {
+      const out = new Int16Array(count);
+      for (let i = 0; i < count; i++) out[i] = view.getInt16(offset + 2 * i, false);
+      return out;
+    }
+    case 'int32': {
+      const out = new Int32Array(count);
+      for (let i = 0; i < count; i++) out[i] = view.getInt32(offset + 4 * i, false);
+      return out;
+    }
+    case 'float32': {
+      const out = new Float32Array(count);
+      for (let i = 0; i < count; i++) out[i] = view.getFloat32(offset + 4 * i, false);
+      return out;
+    }
+    case 'float64': {
+      const out = new Float64Array(count);
+      for (let i = 0; i < count; i++) out[i] = view.getFloat64(offset + 8 * i, false);
+      return out;
+    }
+  }
+}
+
+function idxArray(shape: number[], dtype: IdxDType, data: IdxData): IdxArray {
+  return {
+    shape,
+    dtype,
+    data,
+    toTensor(options: IdxToTensorOptions = {}): Tensor {
+      const scale = options.scale;
+      const target: DType = options.dtype ?? (scale !== undefined || dtype === 'float32' ? 'float32' : dtype === 'float64' ? 'float64' : 'int32');
+      let values: ArrayLike<number> = data;
+      if (scale !== undefined) {
+        const out = target === 'float64' ? new Float64Array(data.length) : new Float32Array(data.length);
+        for (let i = 0; i < data.length; i++) out[i] = data[i] * scale;
+        values = out;
+      }
+      return fromArray(values, shape, { dtype: target });
+    },
+  };
+}
+
+/** Encode values as IDX bytes (big-endian), the inverse of `parseIdx`. */
+export function encodeIdx(data: IdxData | ArrayLike<number>, shape: readonly number[], dtype: IdxDType = 'uint8'): Uint8Array {
+  const code = CODES[CODE_OF[dtype]];
+  if (!code) throw new TypeError(`encodeIdx: unknown dtype ${dtype}`);
+  if (shape.length > 255) throw new RangeError(`encodeIdx: at most 255 dims, got ${shape.length}`);
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (count !== data.length) throw new RangeError(`encodeIdx: ${data.length} values do not fill shape [${shape.join(',')}] (${count})`);
+  const header = 4 + 4 * shape.length;
+  const out = new Uint8Array(header + count * code.size);
+  const view = new DataView(out.buffer);
+  out[2] = CODE_OF[dtype];
+  out[3] = shape.length;
+  shape.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  for (let i = 0; i < count; i++) {
+    const at = header + i * code.size;
+    const v = data[i];
+    switch (dtype) {
+      case 'uint8':
+        view.setUint8(at, v);
+        break;
+      case 'int8':
+        view.setInt8(at, v);
+        break;
+      case 'int16':
+        view.setInt16(at, v, false);
+        break;
+      case 'int32':
+        view.setInt32(at, v, false);
+        break;
+      case 'float32':
+        view.setFloat32(at, v, false);
+        break;
+      case 'float64':
+        view.setFloat64(at, v, false);
+        break;
+    }
+  }
+  return out;
+}

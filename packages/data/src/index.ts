@@ -1,0 +1,45 @@
+/**
+ * @ml/data — datasets and loaders: Dataset/DataLoader, splits and k-fold, transforms,
+ * scalers, CSV/JSON/IDX readers, MNIST and Fashion-MNIST, sliding windows, synthetic sets.
+ */
+export { Dataset, IterableDataset, MappedDataset, Subset, TensorDataset, type BatchedDataset, type SampleOf, type TensorTuple } from './dataset.js';
+export { DataLoader, defaultCollate, type Collated, type DataLoaderOptions } from './loader.js';
+export {
+  kFold,
+  randomSplit,
+  stratifiedKFold,
+  trainValidationSplit,
+  type Fold,
+  type KFoldOptions,
+  type Labels,
+  type SplitOptions,
+  type TrainValidationOptions,
+} from './split.js';
+export { compose, lambda, normalize, toDType, toFloat, type NormalizeOptions, type Transform } from './transforms.js';
+export { MinMaxScaler, StandardScaler, type MinMaxScalerOptions } from './scalers.js';
+export { tableToTensors, type CellValue, type ColumnType, type MissingCell, type Table, type TableTensors, type ToTensorsOptions } from './table.js';
+export { CsvError, csvToTensors, parseCsv, readCsv, type CsvOptions } from './csv.js';
+export { JsonError, parseJsonRecords, readJsonRecords, type JsonRecordsOptions } from './json.js';
+export { encodeIdx, IdxError, parseIdx, readIdx, type IdxArray, type IdxData, type IdxDType, type IdxOptions, type IdxToTensorOptions } from './idx.js';
+export { DatasetNotFoundError, FASHION_MNIST_CLASSES, fashionMnist, mnist, type MnistData, type MnistOptions, type MnistSplit } from './mnist.js';
+export { slidingWindows, type WindowOptions, type Windows } from './windows.js';
+export {
+  circles,
+  noisyLine,
+  polynomial,
+  rings,
+  spirals,
+  twoGaussians,
+  weeklySeries,
+  xor,
+  type CirclesOptions,
+  type NoisyLineOptions,
+  type PolynomialOptions,
+  type RingsOptions,
+  type SpiralsOptions,
+  type SyntheticOptions,
+  type TwoGaussiansOptions,
+  type WeeklySeriesOptions,
+  type XorOptions,
+  type XY,
+} from './synthetic.js';
