@@ -9,6 +9,8 @@ import type { AnyModule } from './module.js';
 import { BatchNorm1d, BatchNorm2d, LayerNorm } from './normalization.js';
 import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from './recurrent.js';
 import { EchoStateNetwork } from './reservoir.js';
+import { MultiheadAttention } from './attention.js';
+import { LearnedPositionalEncoding, SinusoidalPositionalEncoding } from './positional.js';
 import { AvgPool1d, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d } from './pooling.js';
 import type { SymbolicTensor } from './symbolic.js';
 import type { DType } from '@ml/tensor';
@@ -30,7 +32,7 @@ for (const cls of [
   Linear, Dense, Identity, Flatten, Reshape, Dropout, Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, GlobalAvgPool2d,
   GlobalMaxPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Embedding, ReLU, LeakyReLU, ELU, GELU, Sigmoid, Tanh, SiLU, Softplus,
   Softmax, LogSoftmax, Concatenate, Add, Subtract, Multiply, Average, Maximum, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell,
-  EchoStateNetwork,
+  EchoStateNetwork, MultiheadAttention, SinusoidalPositionalEncoding, LearnedPositionalEncoding,
 ] as ModuleClass[]) {
   registerModuleClass(cls);
 }
