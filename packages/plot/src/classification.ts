@@ -1,0 +1,202 @@
+import { header, size, CATEGORY_COLORS, type ChartOptions, type TopLevelSpec } from './chart.js';
+import { rasterRuns, tint } from './raster.js';
+import { checkNonEmpty, checkPositiveInt, checkSameLength, extent, toNumbers, toRows, toSquare, type Rows, type Values } from './input.js';
+
+export interface DecisionRegionsOptions extends ChartOptions {
+  /** the classifier: one class per 2-D point (argmax of your scores), as numbers or a 1-D tensor */
+  predict: (points: number[][]) => Values;
+  /** the data points, `[n, 2]` */
+  x: Rows;
+  /** their classes, `[n]` */
+  y: Values;
+  /** grid cells per axis (default 100, so 100×100 predictions) */
+  resolution?: number;
+  /** margin around the data on each axis, in data units (default: 10% of that axis's range) */
+  padding?: number;
+  /** class names by class index (default: the numbers) */
+  labels?: readonly string[];
+  /** axis titles (default "x₁" and "x₂") */
+  xLabel?: string;
+  yLabel?: string;
+}
+
+/**
+ * A 2-D classifier's decision regions: the plane colored by the class `predict` gives each cell
+ * of a `resolution`×`resolution` grid (pale), with the data points on top colored by their true
+ * class. Neighboring cells of a grid row with the same class are drawn as one rectangle, so a
+ * 100×100 grid costs a few hundred marks, not 10,000.
+ */
+export function decisionRegions(options: DecisionRegionsOptions): TopLevelSpec {
+  const op = 'decisionRegions';
+  if (typeof options.predict !== 'function') throw new Error(`${op}: predict must be a function (points: number[][]) => class per point`);
+  const points = toRows(options.x, 2, `${op}: x`);
+  const classes = toNumbers(options.y, `${op}: y`);
+  checkSameLength(points, 'x', classes, 'y', op);
+  checkNonEmpty(points, 'x', op);
+  const resolution = options.resolution ?? 100;
+  checkPositiveInt(resolution, 'resolution', op, 2);
+  if (options.padding !== undefined && !(Number.isFinite(options.padding) && options.padding >= 0)) {
+    throw new Error(`${op}: padding must be a number ≥ 0, got ${options.padding}`);
+  }
+
+  const axis = (k: 0 | 1): [number, number] => {
+    const e = extent(points.map((p) => p[k]));
+    if (!e) throw new Error(`${op}: x has no finite values in column ${k}`);
+    const pad = options.padding ?? (0.1 * (e[1] - e[0]) || 1);
+    return e[1] - e[0] + 2 * pad > 0 ? [e[0] - pad, e[1] + pad] : [e[0] - 1, e[1] + 1];
+  };
+  const [x0, x1] = axis(0);
+  const [y0, y1] = axis(1);
+  const dx = (x1 - x0) / resolution;
+  const dy = (y1 - y0) / resolution;
+
+  // predict at the cell centers, row by row (row j spans y0 + j·dy … y0 + (j+1)·dy)
+  const grid: number[][] = [];
+  for (let j = 0; j < resolution; j++) {
+    for (let i = 0; i < resolution; i++) grid.push([x0 + (i + 0.5) * dx, y0 + (j + 0.5) * dy]);
+  }
+  const output = options.predict(grid);
+  let predicted: number[];
+  try {
+    predicted = toNumbers(output, `${op}: predict(points)`);
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (predict must return one class per point; take the argmax of scores)`);
+  }
+  if (predicted.length !== grid.length) {
+    throw new Error(`${op}: predict returned ${predicted.length} classes for ${grid.length} points; it must return one class per point`);
+  }
+  const badClass = predicted.findIndex((c) => !Number.isFinite(c));
+  if (badClass >= 0) throw new Error(`${op}: predict returned ${predicted[badClass]} for point [${grid[badClass].join(', ')}]`);
+
+  const label = (c: number) => options.labels?.[c] ?? String(c);
+  const domain = [...new Set([...classes.filter(Number.isFinite), ...predicted])].sort((a, b) => a - b).map(label);
+
+  const rows = Array.from({ length: resolution }, (_, j) => predicted.slice(j * resolution, (j + 1) * resolution));
+  const regions = rasterRuns(rows, (c) => c, x0, x1, y0, y1).map((r) => ({ x: r.x, x2: r.x2, y: r.y, y2: r.y2, class: label(r.value) }));
+  const data = points
+    .map((p, i) => ({ x: p[0], y: p[1], class: label(classes[i]) }))
+    .filter((_, i) => Number.isFinite(points[i][0]) && Number.isFinite(points[i][1]) && Number.isFinite(classes[i]));
+
+  const color = { field: 'class', type: 'nominal', title: 'class', scale: { domain, range: CATEGORY_COLORS } } as const;
+  // the regions in opaque pale versions of the class colors (opaque, because the rectangles overlap)
+  const regionColor = { ...color, scale: { domain, range: CATEGORY_COLORS.map((c) => tint(c, 0.7)) }, legend: null } as const;
+  const xScale = { domain: [x0, x1], nice: false, zero: false };
+  const yScale = { domain: [y0, y1], nice: false, zero: false };
+  return {
+    ...header(options),
+    ...size(options, 400, 400),
+    layer: [
+      {
+        data: { values: regions },
+        mark: { type: 'rect' },
+        encoding: {
+          x: { field: 'x', type: 'quantitative', scale: xScale, title: options.xLabel ?? 'x₁' },
+          x2: { field: 'x2' },
+          y: { field: 'y', type: 'quantitative', scale: yScale, title: options.yLabel ?? 'x₂' },
+          y2: { field: 'y2' },
+          color: regionColor,
+        },
+      },
+      {
+        data: { values: data },
+        mark: { type: 'point', filled: true, size: 36, stroke: '#222', strokeWidth: 0.6, opacity: 0.9 },
+        encoding: {
+          x: { field: 'x', type: 'quantitative' },
+          y: { field: 'y', type: 'quantitative' },
+          color,
+        },
+      },
+    ],
+    resolve: { scale: { color: 'independent' } },
+  };
+}
+
+export interface ConfusionMatrixOptions extends ChartOptions {
+  /**
+   * Show fractions instead of counts (scikit-learn's names): `'true'` divides each row (true class)
+   * by its total — the recall per class on the diagonal; `'pred'` each column; `'all'` the total.
+   */
+  normalize?: 'true' | 'pred' | 'all';
+  /** axis titles (default "predicted" and "true") */
+  xLabel?: string;
+  yLabel?: string;
+}
+
+/**
+ * A confusion matrix as a heatmap: rows are true classes, columns predicted classes (as
+ * scikit-learn), each cell shaded by its count and labeled with it.
+ */
+export function confusionMatrix(matrix: Rows, labels?: readonly string[], options: ConfusionMatrixOptions = {}): TopLevelSpec {
+  const op = 'confusionMatrix';
+  const m = toSquare(matrix, op);
+  const k = m.length;
+  if (k === 0) throw new Error(`${op}: the matrix is empty`);
+  m.forEach((row, i) =>
+    row.forEach((v, j) => {
+      if (!(Number.isFinite(v) && v >= 0)) throw new Error(`${op}: entry [${i}][${j}] is ${v}; counts must be finite and ≥ 0`);
+    }),
+  );
+  const names = labels ? [...labels] : m.map((_, i) => String(i));
+  if (names.length !== k) throw new Error(`${op}: ${names.length} labels for a ${k}×${k} matrix; give one label per class`);
+  if (new Set(names).size !== k) throw new Error(`${op}: labels must be distinct, got ${names.join(', ')}`);
+
+  const total = m.flat().reduce((a, b) => a + b, 0);
+  const rowSum = m.map((row) => row.reduce((a, b) => a + b, 0));
+  const colSum = m[0].map((_, j) => m.reduce((a, row) => a + row[j], 0));
+  const norm = options.normalize;
+  if (norm !== undefined && norm !== 'true' && norm !== 'pred' && norm !== 'all') {
+    throw new Error(`${op}: normalize must be 'true', 'pred' or 'all', got ${String(norm)}`);
+  }
+  const divisor = (i: number, j: number) => (norm === 'true' ? rowSum[i] : norm === 'pred' ? colSum[j] : norm === 'all' ? total : 1);
+  const cells = m.flatMap((row, i) =>
+    row.map((count, j) => {
+      const d = divisor(i, j);
+      const value = d > 0 ? count / d : 0;
+      return { true: names[i], predicted: names[j], count, value, text: norm ? value.toFixed(2) : formatCount(count) };
+    }),
+  );
+  const max = Math.max(...cells.map((c) => c.value));
+  const longest = Math.max(...names.map((n) => n.length));
+  const side = Math.max(160, Math.min(600, 44 * k));
+  const order = { sort: names } as const;
+  return {
+    ...header(options),
+    ...size(options, side, side),
+    data: { values: cells },
+    encoding: {
+      x: { field: 'predicted', type: 'nominal', title: options.xLabel ?? 'predicted', ...order, axis: { labelAngle: longest > 3 ? -45 : 0 } },
+      y: { field: 'true', type: 'nominal', title: options.yLabel ?? 'true', ...order },
+    },
+    layer: [
+      {
+        mark: { type: 'rect' },
+        encoding: {
+          color: {
+            field: 'value',
+            type: 'quantitative',
+            title: norm ? 'fraction' : 'count',
+            scale: { scheme: 'blues', domain: [0, max > 0 ? max : 1] },
+          },
+          tooltip: [
+            { field: 'true', type: 'nominal' },
+            { field: 'predicted', type: 'nominal' },
+            { field: 'count', type: 'quantitative' },
+            ...(norm ? [{ field: 'value', type: 'quantitative', format: '.3f' } as const] : []),
+          ],
+        },
+      },
+      {
+        mark: { type: 'text', fontSize: k > 12 ? 8 : 11 },
+        encoding: {
+          text: { field: 'text', type: 'nominal' },
+          // white on the dark half of the color scale
+          color: { condition: { test: `datum.value > ${max / 2}`, value: 'white' }, value: '#222' },
+        },
+      },
+    ],
+  };
+}
+
+function formatCount(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toPrecision(3);
+}
