@@ -20,3 +20,9 @@ export { EchoStateNetwork, spectralRadius, type EchoStateNetworkOptions, type Fi
 export { scaledDotProductAttention, causalMask, bandedMask, paddingMask, MultiheadAttention, type ScaledDotProductAttentionOptions, type BandedMaskOptions, type MultiheadAttentionOptions, type MultiheadAttentionForwardOptions } from './attention.js';
 export { SinusoidalPositionalEncoding, LearnedPositionalEncoding, type SinusoidalPositionalEncodingOptions, type LearnedPositionalEncodingOptions } from './positional.js';
 export { TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder, TransformerDecoder, Transformer, greedyDecode, type TransformerActivation, type TransformerLayerOptions, type TransformerEncoderLayerOptions, type TransformerDecoderLayerOptions, type TransformerEncoderLayerForwardOptions, type TransformerDecoderLayerForwardOptions, type TransformerEncoderOptions, type TransformerEncoderForwardOptions, type TransformerDecoderOptions, type TransformerOptions, type TransformerForwardOptions, type EncoderLayerModule, type DecoderLayerModule, type NormModule, type GreedyDecodeOptions } from './transformer.js';
+export {
+  mseLoss, sseLoss, l1Loss, maeLoss, huberLoss, smoothL1Loss, binaryCrossEntropy, binaryCrossEntropyWithLogits, crossEntropy, nllLoss, klDiv,
+  sparseCategoricalCrossentropy, categoricalCrossentropy, binaryCrossentropy,
+  MSELoss, SSELoss, L1Loss, MAELoss, HuberLoss, SmoothL1Loss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss, KLDivLoss,
+  type Reduction, type LossOptions, type BCEOptions, type CrossEntropyOptions,
+} from './losses.js';

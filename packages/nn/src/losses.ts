@@ -1,0 +1,272 @@
+import { abs, clamp, formatShape, gather, isFloat, log, logSoftmax, maximum, ne, softplus, sum, where, zerosLike, type Tensor } from '@ml/tensor';
+import { Module, type ModuleOptions } from './module.js';
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+export interface LossOptions {
+  /** 'mean' (default) averages, 'sum' adds, 'none' keeps one value per element */
+  reduction?: Reduction;
+}
+
+function reduce(x: Tensor, reduction: Reduction = 'mean'): Tensor {
+  if (reduction === 'none') return x;
+  if (reduction === 'sum') return x.sum();
+  if (reduction === 'mean') return x.mean();
+  throw new Error(`loss: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
+}
+
+/**
+ * Input and target must have the same shape. (PyTorch broadcasts with a warning; a
+ * [N, 1] prediction against an [N] target then silently builds an [N, N] loss, so
+ * here it is an error.)
+ */
+function sameShape(loss: string, input: Tensor, target: Tensor): void {
+  if (input.shape.length !== target.shape.length || input.shape.some((d, i) => d !== target.shape[i])) {
+    const hint =
+      input.ndim === target.ndim + 1 && input.shape[input.ndim - 1] === 1 ? ' — did you mean target.unsqueeze(-1)?' : '';
+    throw new Error(`${loss}: input ${formatShape(input.shape)} and target ${formatShape(target.shape)} differ${hint}`);
+  }
+  if (!isFloat(input.dtype)) throw new Error(`${loss}: input must be floating point, got ${input.dtype}`);
+}
+
+const asFloat = (t: Tensor, like: Tensor): Tensor => (t.dtype === like.dtype ? t : t.cast(like.dtype));
+
+/** mean((input − target)²) */
+export function mseLoss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  sameShape('mseLoss', input, target);
+  return reduce(input.sub(asFloat(target, input)).square(), options.reduction);
+}
+
+/** Σ (input − target)²: the sum of squared errors of the course notes (MSE with reduction 'sum') */
+export function sseLoss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  sameShape('sseLoss', input, target);
+  return reduce(input.sub(asFloat(target, input)).square(), options.reduction ?? 'sum');
+}
+
+/** mean(|input − target|) (MAE) */
+export function l1Loss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  sameShape('l1Loss', input, target);
+  return reduce(abs(input.sub(asFloat(target, input))), options.reduction);
+}
+export const maeLoss = l1Loss;
+
+/** ½d² for |d| ≤ δ, δ(|d| − ½δ) beyond: quadratic near 0, linear in the tails */
+export function huberLoss(input: Tensor, target: Tensor, options: LossOptions & { delta?: number } = {}): Tensor {
+  sameShape('huberLoss', input, target);
+  const delta = options.delta ?? 1;
+  if (!(delta > 0)) throw new Error(`huberLoss: delta must be > 0, got ${delta}`);
+  const d = abs(input.sub(asFloat(target, input)));
+  return reduce(where(d.le(delta), d.square().mul(0.5), d.sub(0.5 * delta).mul(delta)), options.reduction);
+}
+
+/** Huber divided by β: ½d²/β for |d| < β, |d| − ½β beyond (PyTorch's SmoothL1Loss) */
+export function smoothL1Loss(input: Tensor, target: Tensor, options: LossOptions & { beta?: number } = {}): Tensor {
+  sameShape('smoothL1Loss', input, target);
+  const beta = options.beta ?? 1;
+  if (!(beta >= 0)) throw new Error(`smoothL1Loss: beta must be ≥ 0, got ${beta}`);
+  const d = abs(input.sub(asFloat(target, input)));
+  if (beta === 0) return reduce(d, options.reduction);
+  return reduce(where(d.lt(beta), d.square().mul(0.5 / beta), d.sub(0.5 * beta)), options.reduction);
+}
+
+export interface BCEOptions extends LossOptions {
+  /** per-element rescaling, broadcast against the input */
+  weight?: Tensor;
+}
+
+/** −[y·log p + (1 − y)·log(1 − p)] on probabilities p; logs are clamped at −100 as PyTorch does */
+export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BCEOptions = {}): Tensor {
+  sameShape('binaryCrossEntropy', input, target);
+  const y = asFloat(target, input);
+  const logP = clamp(log(input), -100, null);
+  const log1mP = clamp(log(input.neg().add(1)), -100, null);
+  let l = y.mul(logP).add(y.neg().add(1).mul(log1mP)).neg();
+  if (options.weight) l = l.mul(options.weight);
+  return reduce(l, options.reduction);
+}
+
+/**
+ * BCE on logits x, computed stably: with p = σ(x),
+ * −[w_p·y·log p + (1 − y)·log(1 − p)] = (1 − y)·x + (1 + (w_p − 1)·y)·softplus(−x).
+ */
+export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, options: BCEOptions & { posWeight?: Tensor } = {}): Tensor {
+  sameShape('binaryCrossEntropyWithLogits', input, target);
+  const y = asFloat(target, input);
+  const sp = softplus(input.neg());
+  const coef = options.posWeight ? y.mul(options.posWeight.sub(1)).add(1) : null;
+  let l = y.neg().add(1).mul(input).add(coef ? coef.mul(sp) : sp);
+  if (options.weight) l = l.mul(options.weight);
+  return reduce(l, options.reduction);
+}
+
+export interface CrossEntropyOptions extends LossOptions {
+  /** per-class weights [C] */
+  weight?: Tensor;
+  /** class index whose samples are skipped (indices only; default −100) */
+  ignoreIndex?: number;
+  /** mix the target with the uniform distribution: (1 − ε)·y + ε/C */
+  labelSmoothing?: number;
+}
+
+/** Class dim is 1 for [N, C, …] and 0 for an unbatched [C]. */
+const classDim = (x: Tensor): number => (x.ndim === 1 ? 0 : 1);
+
+/**
+ * −Σ_c y_c·w_c·logp_c from log-probabilities, for class indices (int32 [N, d…]) or
+ * probabilities (float, same shape as the input).
+ */
+function nllCore(loss: string, logp: Tensor, target: Tensor, o: CrossEntropyOptions): Tensor {
+  const cd = classDim(logp);
+  const C = logp.shape[cd];
+  const eps = o.labelSmoothing ?? 0;
+  if (!(eps >= 0 && eps <= 1)) throw new Error(`${loss}: labelSmoothing must be in [0, 1], got ${eps}`);
+  if (o.weight && (o.weight.ndim !== 1 || o.weight.shape[0] !== C)) throw new Error(`${loss}: weight must be [${C}] (one per class), got ${formatShape(o.weight.shape)}`);
+  const wShape = logp.shape.map((d, i) => (i === cd ? C : 1));
+  const w = o.weight ? o.weight.reshape(wShape) : null;
+  if (isFloat(target.dtype)) {
+    // probabilities / one-hot
+    if (target.shape.length !== logp.shape.length || target.shape.some((d, i) => d !== logp.shape[i])) {
+      throw new Error(`${loss}: probability targets must have the input's shape ${formatShape(logp.shape)}, got ${formatShape(target.shape)} (class indices must be int32)`);
+    }
+    let y = asFloat(target, logp);
+    if (eps > 0) y = y.mul(1 - eps).add(eps / C);
+    let per = y.mul(logp);
+    if (w) per = per.mul(w);
+    const l = sum(per, cd).neg();
+    return reduce(l, o.reduction);
+  }
+  if (target.dtype !== 'int32') throw new Error(`${loss}: target must be int32 class indices or float probabilities, got ${target.dtype}`);
+  const want = logp.shape.filter((_, i) => i !== cd);
+  if (target.shape.length !== want.length || target.shape.some((d, i) => d !== want[i])) {
+    throw new Error(`${loss}: input ${formatShape(logp.shape)} needs class indices of shape ${formatShape(want)}, got ${formatShape(target.shape)}`);
+  }
+  const ignore = o.ignoreIndex ?? -100;
+  const tv = target.dataSync();
+  for (let i = 0; i < tv.length; i++) {
+    if (tv[i] !== ignore && !(tv[i] >= 0 && tv[i] < C)) throw new Error(`${loss}: target class ${tv[i]} is out of range [0, ${C}) (at flat index ${i})`);
+  }
+  const keep = ne(target, ignore);
+  const safe = where(keep, target, zerosLike(target));
+  const picked = gather(logp, cd, safe.unsqueeze(cd)).squeeze(cd); // logp[target]
+  const wt = o.weight ? gather(o.weight, 0, safe.reshape([safe.size])).reshape(safe.shape) : null;
+  const keepF = keep.cast(logp.dtype);
+  const wEff = wt ? wt.mul(keepF) : keepF;
+  let l = picked.mul(wEff).neg();
+  if (eps > 0) {
+    // smoothing part: −ε/C · Σ_c w_c·logp_c, for kept samples
+    let all = w ? logp.mul(w) : logp;
+    all = sum(all, cd).mul(-eps / C).mul(keepF);
+    l = l.mul(1 - eps).add(all);
+  }
+  if (o.reduction === 'none') return l;
+  if (o.reduction === 'sum') return l.sum();
+  if (o.reduction !== undefined && o.reduction !== 'mean') return reduce(l, o.reduction);
+  return l.sum().div(wEff.sum()); // weighted mean over non-ignored samples
+}
+
+/** Cross-entropy from logits (PyTorch's F.cross_entropy): log-softmax over the class dim, then NLL. */
+export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  if (!isFloat(input.dtype)) throw new Error(`crossEntropy: input (logits) must be floating point, got ${input.dtype}`);
+  return nllCore('crossEntropy', logSoftmax(input, classDim(input)), target, options);
+}
+
+/** Negative log-likelihood from log-probabilities (PyTorch's F.nll_loss). */
+export function nllLoss(input: Tensor, target: Tensor, options: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor {
+  return nllCore('nllLoss', input, target, options);
+}
+
+/** Keras's sparse categorical cross-entropy: class indices; `fromLogits` (default true here) or probabilities. */
+export function sparseCategoricalCrossentropy(input: Tensor, target: Tensor, options: LossOptions & { fromLogits?: boolean } = {}): Tensor {
+  if (target.dtype !== 'int32') throw new Error(`sparseCategoricalCrossentropy: targets must be int32 class indices, got ${target.dtype}`);
+  const logp = options.fromLogits === false ? clamp(log(input), -100, null) : logSoftmax(input, classDim(input));
+  return nllCore('sparseCategoricalCrossentropy', logp, target, { reduction: options.reduction });
+}
+
+/** Keras's categorical cross-entropy: one-hot / probability targets. */
+export function categoricalCrossentropy(input: Tensor, target: Tensor, options: LossOptions & { fromLogits?: boolean; labelSmoothing?: number } = {}): Tensor {
+  if (!isFloat(target.dtype)) throw new Error(`categoricalCrossentropy: targets must be one-hot or probabilities (float), got ${target.dtype}; use sparseCategoricalCrossentropy for indices`);
+  const logp = options.fromLogits === false ? clamp(log(input), -100, null) : logSoftmax(input, classDim(input));
+  return nllCore('categoricalCrossentropy', logp, target, { reduction: options.reduction, labelSmoothing: options.labelSmoothing });
+}
+
+/** Keras's binary cross-entropy on probabilities, or on logits with `fromLogits`. */
+export function binaryCrossentropy(input: Tensor, target: Tensor, options: LossOptions & { fromLogits?: boolean } = {}): Tensor {
+  return options.fromLogits ? binaryCrossEntropyWithLogits(input, target, options) : binaryCrossEntropy(input, target, options);
+}
+
+/**
+ * KL(target ‖ q) with the input as log q (PyTorch's kl_div): Σ t·(log t − input), with
+ * 0·log 0 = 0. 'batchmean' divides the sum by the batch size (the mathematically
+ * correct KL); 'mean' divides by the number of elements, as PyTorch does.
+ */
+export function klDiv(input: Tensor, target: Tensor, options: { reduction?: Reduction | 'batchmean'; logTarget?: boolean } = {}): Tensor {
+  sameShape('klDiv', input, target);
+  const t = asFloat(target, input);
+  const l = options.logTarget
+    ? t.exp().mul(t.sub(input))
+    : where(t.gt(0), t.mul(log(maximum(t, 1e-300)).sub(input)), zerosLike(t));
+  if (options.reduction === 'batchmean') return l.sum().div(input.ndim === 0 ? 1 : input.shape[0]);
+  return reduce(l, options.reduction);
+}
+
+// ------------------------------------------------------------ modules
+
+abstract class Loss<O> extends Module<[Tensor, Tensor], Tensor> {
+  readonly options: O;
+  constructor(options: O & ModuleOptions = {} as O & ModuleOptions) {
+    super(options);
+    this.options = options;
+  }
+}
+
+export class MSELoss extends Loss<LossOptions> {
+  forward(input: Tensor, target: Tensor): Tensor {
+    return mseLoss(input, target, this.options);
+  }
+}
+export class SSELoss extends Loss<LossOptions> {
+  forward(input: Tensor, target: Tensor): Tensor {
+    return sseLoss(input, target, this.options);
+  }
+}
+export class L1Loss extends Loss<LossOptions> {
+  forward(input: Tensor, target: Tensor): Tensor {
+    return l1Loss(input, target, this.options);
+  }
+}
+export class MAELoss extends L1Loss {}
+export class HuberLoss extends Loss<LossOptions & { delta?: number }> {
+  forward(input: Tensor, target: Tensor): Tensor {
+    return huberLoss(input, target, this.options);
+  }
+}
+export class SmoothL1Loss extends Loss<LossOptions & { beta?: number }> {
+  forward(input: Tensor, target: Tensor): Tensor {
+    return smoothL1Loss(input, target, this.options);
+  }
+}
+export class BCELoss extends Loss<BCEOptions> {
+  forward(input: Tensor, target: Tensor): Tensor {
+    return binaryCrossEntropy(input, target, this.options);
+  }
+}
+export class BCEWithLogitsLoss extends Loss<BCEOptions & { posWeight?: Tensor }> {
+  forward(input: Tensor, target: Tensor): Tensor {
+    return binaryCrossEntropyWithLogits(input, target, this.options);
+  }
+}
+export class CrossEntropyLoss extends Loss<CrossEntropyOptions> {
+  forward(input: Tensor, target: Tensor): Tensor {
+    return crossEntropy(input, target, this.options);
+  }
+}
+export class NLLLoss extends Loss<Omit<CrossEntropyOptions, 'labelSmoothing'>> {
+  forward(input: Tensor, target: Tensor): Tensor {
+    return nllLoss(input, target, this.options);
+  }
+}
+export class KLDivLoss extends Loss<{ reduction?: Reduction | 'batchmean'; logTarget?: boolean }> {
+  forward(input: Tensor, target: Tensor): Tensor {
+    return klDiv(input, target, this.options);
+  }
+}
