@@ -26,3 +26,4 @@ export {
   MSELoss, SSELoss, L1Loss, MAELoss, HuberLoss, SmoothL1Loss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss, KLDivLoss,
   type Reduction, type LossOptions, type BCEOptions, type CrossEntropyOptions,
 } from './losses.js';
+export { l1Penalty, l2Penalty, elasticNetPenalty, weightsOnly } from './regularization.js';
