@@ -1,0 +1,73 @@
+import { maximum, sqrt, type Tensor } from '@ml/tensor';
+import { Optimizer, checkRange, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
+
+export interface AdamOptions extends GroupOptions {
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+  maximize: boolean;
+}
+
+/**
+ * Adam (Kingma & Ba), PyTorch's form:
+ *   m ← β₁m + (1 − β₁)g;  v ← β₂v + (1 − β₂)g²;  (AMSGrad: v̂ ← max(v̂, v))
+ *   θ ← θ − η · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)
+ * `weightDecay` adds λθ to g (L2); AdamW decouples it: θ ← θ(1 − ηλ) first.
+ */
+export class Adam extends Optimizer<AdamOptions> {
+  protected readonly decoupled: boolean = false;
+  constructor(params: Params<AdamOptions>, options: Partial<AdamOptions> = {}) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...defined(options) });
+  }
+  protected override validate(g: AdamOptions): void {
+    super.validate(g);
+    const name = this.constructor.name;
+    checkRange(name, 'beta1', g.betas[0], 0, 1);
+    checkRange(name, 'beta2', g.betas[1], 0, 1);
+    if (!(g.eps >= 0)) throw new Error(`${name}: invalid eps ${g.eps} (must be ≥ 0)`);
+    if (!(g.weightDecay >= 0)) throw new Error(`${name}: invalid weightDecay ${g.weightDecay} (must be ≥ 0)`);
+  }
+  protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): Tensor {
+    const [b1, b2] = g.betas;
+    let d = g.maximize ? grad.neg() : grad;
+    let theta = p;
+    if (g.weightDecay !== 0) {
+      if (this.decoupled) theta = p.mul(1 - g.lr * g.weightDecay);
+      else d = d.add(p.mul(g.weightDecay));
+    }
+    const t = ((state.step as number | undefined) ?? 0) + 1;
+    state.step = t;
+    const m0 = state.expAvg as Tensor | undefined;
+    const v0 = state.expAvgSq as Tensor | undefined;
+    const m = m0 ? m0.mul(b1).add(d.mul(1 - b1)) : d.mul(1 - b1);
+    const v = v0 ? v0.mul(b2).add(d.square().mul(1 - b2)) : d.square().mul(1 - b2);
+    state.expAvg = m;
+    state.expAvgSq = v;
+    let vUse = v;
+    if (g.amsgrad) {
+      const prev = state.maxExpAvgSq as Tensor | undefined;
+      vUse = prev ? maximum(prev, v) : v.add(0);
+      state.maxExpAvgSq = vUse;
+    }
+    const bc1 = 1 - b1 ** t;
+    const bc2 = 1 - b2 ** t;
+    const denom = sqrt(vUse).div(Math.sqrt(bc2)).add(g.eps);
+    return theta.sub(m.div(denom).mul(g.lr / bc1));
+  }
+}
+
+/** Adam with decoupled weight decay (Loshchilov & Hutter); default weightDecay 0.01. */
+export class AdamW extends Adam {
+  protected override readonly decoupled = true;
+  constructor(params: Params<AdamOptions>, options: Partial<AdamOptions> = {}) {
+    super(params, { weightDecay: 1e-2, ...defined(options) });
+  }
+}
+
+/** Adam with the AMSGrad fix (Reddi et al.): the denominator uses the running max of v. */
+export class AMSGrad extends Adam {
+  constructor(params: Params<AdamOptions>, options: Partial<AdamOptions> = {}) {
+    super(params, { ...defined(options), amsgrad: true });
+  }
+}
