@@ -6,6 +6,7 @@ import { saveModel } from './persist.js';
 
 // Importing @ml/train gives every module Keras's methods: model.compile / fit / evaluate / predict / save.
 declare module '@ml/nn' {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- merged declarations must repeat the class type parameters
   interface Module<I extends unknown[] = [Tensor], O = Tensor> {
     /** Keras's `model.compile`: choose optimizer, loss and metrics. */
     compile(options: CompileOptions): this;

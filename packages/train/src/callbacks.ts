@@ -79,7 +79,7 @@ export interface EarlyStoppingOptions {
   monitor?: string;
   /** improvements smaller than this do not count (default 0) */
   minDelta?: number;
-  /** epochs without improvement before stopping (default 0) */
+  /** epochs without improvement before stopping, as Keras counts them (default 0: stop at the first) */
   patience?: number;
   mode?: Mode;
   /** put back the weights of the best epoch when stopping (default false) */
@@ -136,7 +136,7 @@ export class EarlyStopping extends Callback {
       return;
     }
     this.wait++;
-    if (this.wait > this.patience) {
+    if (this.wait >= this.patience) {
       this.stoppedEpoch = epoch;
       ctx.stopTraining = true;
       if (this.restoreBestWeights && this.#bestWeights) restore(ctx.model, this.#bestWeights);

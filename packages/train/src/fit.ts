@@ -13,7 +13,8 @@ import {
 } from '@ml/nn';
 import { Adagrad, Adam, AdamW, RMSprop, SGD, type Optimizer } from '@ml/optim';
 import { concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tidy, type Tensor } from '@ml/tensor';
-import { Callback, ProgressBar, type Logs, type TrainingContext } from './callbacks.js';
+import type { Callback} from './callbacks.js';
+import { ProgressBar, type Logs, type TrainingContext } from './callbacks.js';
 import { getMetric, type Metric, type MetricName } from './metrics.js';
 
 export type LossFn = (pred: Tensor, target: Tensor) => Tensor;
@@ -172,9 +173,11 @@ function* tensorBatches(x: Tensor, y: Tensor, batchSize: number, order: Int32Arr
   for (let start = 0; start < n; start += batchSize) {
     const len = Math.min(batchSize, n - start);
     if (order) {
-      const idx = fromArray(order.subarray(start, start + len), [len], { dtype: 'int32', backend: x.backend.name });
-      yield [indexSelect(x, 0, idx), indexSelect(y, 0, idx)];
-      idx.dispose();
+      const sub = order.subarray(start, start + len);
+      yield tidy(() => {
+        const idx = fromArray(sub, [len], { dtype: 'int32', backend: x.backend.name });
+        return [indexSelect(x, 0, idx), indexSelect(y, 0, idx)] as [Tensor, Tensor];
+      });
     } else {
       yield [x.narrow(0, start, len), y.narrow(0, start, len)];
     }
@@ -250,7 +253,12 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
     let batch = 0;
     let batches: Batches;
     if (trainX && trainY) {
-      const order = shuffle ? Int32Array.from(await randperm(trainX.shape[0]).data()) : null;
+      let order: Int32Array | null = null;
+      if (shuffle) {
+        const perm = randperm(trainX.shape[0]);
+        order = Int32Array.from(await perm.data());
+        perm.dispose();
+      }
       batches = tensorBatches(trainX, trainY, batchSize, order);
     } else {
       batches = x as Batches;
@@ -272,8 +280,8 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
       loss.dispose();
       pred.dispose();
       if (trainX) {
-        xb.dispose();
-        yb.dispose();
+        if (xb !== trainX) xb.dispose();
+        if (yb !== trainY) yb.dispose();
       }
       lossSum += lv * n;
       seen += n;
@@ -287,7 +295,8 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
     const logs: Logs = { loss: lossSum / seen };
     for (const m of metrics) logs[m.name] = m.result();
     if (validation) {
-      const v = await evaluate(model, ...(isTensor((validation as readonly Tensor[])[0]) ? (validation as [Tensor, Tensor]) : ([validation] as [Batches])), { batchSize });
+      const pair = Array.isArray(validation) && validation.length === 2 && isTensor(validation[0]) ? (validation as unknown as readonly [Tensor, Tensor]) : null;
+      const v = pair ? await evaluate(model, pair[0], pair[1], { batchSize }) : await evaluate(model, validation as Batches);
       for (const [k, val] of Object.entries(v)) logs[`val_${k}`] = val;
     }
     history.add(epoch, logs);
@@ -329,8 +338,8 @@ export async function evaluate(model: AnyModule, x: Tensor | Batches, yOrOptions
       loss.dispose();
       pred.dispose();
       if (tensors) {
-        xb.dispose();
-        yb.dispose();
+        if (xb !== x) xb.dispose();
+        if (yb !== yOrOptions) yb.dispose();
       }
     }
   } finally {

@@ -145,7 +145,7 @@ export class MeanAbsoluteError extends ErrorMean {
 }
 
 export class MeanSquaredError extends ErrorMean {
-  readonly name = 'mse';
+  readonly name: string = 'mse';
   protected err(d: number): number {
     return d * d;
   }
