@@ -122,7 +122,17 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
         throw new Error(`${name}.loadStateDict: group ${gi} has ${g.params.length} parameters in the state, ${this.paramGroups[gi].params.length} in the optimizer`);
       }
     });
-    const all = this.paramGroups.flatMap((g) => g.params);
+    // check every state tensor before changing anything, so a bad state loads nothing
+    sd.paramGroups.forEach((g, gi) => {
+      g.params.forEach((idx, k) => {
+        const p = this.paramGroups[gi].params[k];
+        for (const [key, v] of Object.entries(sd.state[idx] ?? {})) {
+          if (isTensor(v) && v.shape.join() !== p.shape.join() && v.size !== 1) {
+            throw new Error(`${name}.loadStateDict: state '${key}' of parameter ${idx} is ${formatShape(v.shape)}, the parameter ${formatShape(p.shape)}`);
+          }
+        }
+      });
+    });
     sd.paramGroups.forEach((g, gi) => {
       const { params, ...opts } = g;
       Object.assign(this.paramGroups[gi], opts);
@@ -130,22 +140,16 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
         const p = this.paramGroups[gi].params[k];
         const s = sd.state[idx];
         const old = this.state.get(p);
-        if (old) for (const v of Object.values(old)) if (isTensor(v)) v.dispose();
-        if (!s) {
-          this.state.delete(p);
-          return;
-        }
+        // copy first: `sd` may hold this optimizer's own tensors (loading its own stateDict())
         const copy: ParamState = {};
-        for (const [key, v] of Object.entries(s)) {
-          if (isTensor(v) && v.shape.join() !== p.shape.join() && v.size !== 1) {
-            throw new Error(`${name}.loadStateDict: state '${key}' of parameter ${idx} is ${formatShape(v.shape)}, the parameter ${formatShape(p.shape)}`);
-          }
-          copy[key] = isTensor(v) ? v.cast(p.dtype).contiguous().add(0).keep() : v;
+        for (const [key, v] of Object.entries(s ?? {})) {
+          copy[key] = isTensor(v) ? tidy(() => v.cast(p.dtype).contiguous().add(0)).keep() : v;
         }
-        this.state.set(p, copy);
+        if (old) for (const v of Object.values(old)) if (isTensor(v)) v.dispose();
+        if (s) this.state.set(p, copy);
+        else this.state.delete(p);
       });
     });
-    void all;
   }
 }
 

@@ -122,6 +122,26 @@ describe('state dicts', () => {
     run(b2, zb, rosenbrock, 2);
     expect(Array.from(zb.dataSync())).toEqual(Array.from(za.dataSync()));
   });
+  it('an optimizer can load its own state dict (the tensors are copied before the old state is freed)', () => {
+    const z = tensor([-1.5, 2], { dtype: 'float64', requiresGrad: true });
+    const a = new Adam([z], { lr: 0.05 });
+    run(a, z, rosenbrock, 2);
+    const m = Array.from((a.state.get(z)?.expAvg as Tensor).dataSync());
+    a.loadStateDict(a.stateDict());
+    expect(Array.from((a.state.get(z)?.expAvg as Tensor).dataSync())).toEqual(m);
+  });
+  it('a state tensor of the wrong shape is rejected and nothing is loaded', () => {
+    const z = tensor([1, 1], { requiresGrad: true });
+    const w = tensor([1, 1, 1], { requiresGrad: true });
+    const a = new SGD([z, w], { lr: 0.1, momentum: 0.9 });
+    z.sum().add(w.sum()).backward();
+    a.step();
+    const sd = a.stateDict();
+    const bad = { ...sd, state: { 0: sd.state[0], 1: { momentumBuffer: tensor([1, 2]) } } };
+    const fresh = new SGD([tensor([1, 1], { requiresGrad: true }), tensor([1, 1, 1], { requiresGrad: true })], { lr: 0.1, momentum: 0.9 });
+    expect(() => fresh.loadStateDict(bad)).toThrow("SGD.loadStateDict: state 'momentumBuffer' of parameter 1 is [2], the parameter [3]");
+    expect(fresh.state.size).toBe(0);
+  });
   it('a mismatched state is rejected', () => {
     const z = tensor([1, 1], { requiresGrad: true });
     const w = tensor([1], { requiresGrad: true });
