@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { run, type RunOptions } from './run.js';
+import { MODELS, type ModelKind } from './models.js';
+import { SERIES, type SeriesName } from './series.js';
+
+const HELP = `sequence-predictor — forecast a time series from lookback windows, on @ml
+
+Usage:
+  sequence-predictor [options]
+
+Options:
+  --series <names>      weekly, co2, seattle or all (comma-separated)       (default all)
+                          weekly   synthetic daily series with a 7-day pattern (season 7)
+                          co2      Mauna Loa CO2, monthly since 1958 (season 12)
+                          seattle  Seattle hourly temperature normals (season 24)
+  --csv <file>          forecast a column of your own CSV instead (with --column, --season)
+  --column <name>       the CSV column to forecast
+  --date-column <name>  a date column for the chart's time axis
+  --season <n>          steps per season for the seasonal-naive baseline
+  --models <names>      mlp, rnn, lstm, gru, transformer, esn or all       (default all)
+  --lookback <n>        input window (default per series: weekly 28, co2 24, seattle 48)
+  --horizon <n>         steps predicted at once (1 = one-step)             (default 1)
+  --epochs <n>          most epochs per model (early stopping on validation) (default 60)
+  --test-fraction <f>   the held-out tail                                  (default 0.2)
+  --data-dir <dir>      where co2-concentration.csv and seattle-weather-hourly-normals.csv are
+                        (default: the vega-datasets package)
+  --out <dir>           where the forecast charts go                       (default ./forecasts)
+  --seed <n>            random seed                                        (default 1)
+  --quick               a small run (short series, 3 epochs) to check the setup
+  --verbose <0|1|2>     0 tables only, 1 progress bars, 2 one line per epoch (default 0)
+  -h, --help            show this help
+
+For each series: every model is trained on the first part and scored (MAE, RMSE) on the
+held-out tail next to the last-value and seasonal-naive baselines; a table is printed and
+<out>/<series>-forecast.svg shows the best model and the seasonal baseline against the truth.
+`;
+
+class UsageError extends Error {}
+
+function positiveInt(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} expects a positive integer, got '${v}'`);
+  return n;
+}
+
+function list<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T[] {
+  if (v === undefined || v === 'all') return [...allowed];
+  const items = v.split(',').map((s) => s.trim());
+  for (const it of items) if (!allowed.includes(it as T)) throw new UsageError(`--${name}: unknown '${it}' (choose from ${allowed.join(', ')} or all)`);
+  return items as T[];
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        series: { type: 'string' },
+        csv: { type: 'string' },
+        column: { type: 'string' },
+        'date-column': { type: 'string' },
+        season: { type: 'string' },
+        models: { type: 'string' },
+        lookback: { type: 'string' },
+        horizon: { type: 'string' },
+        epochs: { type: 'string' },
+        'test-fraction': { type: 'string' },
+        'data-dir': { type: 'string' },
+        out: { type: 'string' },
+        seed: { type: 'string' },
+        quick: { type: 'boolean' },
+        verbose: { type: 'string' },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`sequence-predictor: ${(e as Error).message}\n\nRun sequence-predictor --help for usage.\n`);
+    return 2;
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  try {
+    const verbose = v.verbose === undefined ? 0 : Number(v.verbose);
+    if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new UsageError(`--verbose must be 0, 1 or 2, got '${v.verbose}'`);
+    const testFraction = v['test-fraction'] === undefined ? 0.2 : Number(v['test-fraction']);
+    if (!(testFraction > 0 && testFraction < 0.9)) throw new UsageError(`--test-fraction must be in (0, 0.9), got '${v['test-fraction']}'`);
+    if (v.csv !== undefined && (v.column === undefined || v.season === undefined)) throw new UsageError('--csv needs --column and --season');
+    if (v.csv === undefined && (v.column !== undefined || v['date-column'] !== undefined)) throw new UsageError('--column and --date-column go with --csv');
+    const options: RunOptions = {
+      series: v.csv === undefined ? list<SeriesName>('series', v.series, SERIES) : [],
+      csv: v.csv === undefined ? undefined : { file: v.csv, column: v.column as string, dateColumn: v['date-column'], season: positiveInt('season', v.season) as number },
+      models: list<ModelKind>('models', v.models, MODELS),
+      lookback: positiveInt('lookback', v.lookback),
+      horizon: positiveInt('horizon', v.horizon) ?? 1,
+      epochs: positiveInt('epochs', v.epochs),
+      testFraction,
+      dataDir: v['data-dir'],
+      out: v.out ?? 'forecasts',
+      seed: positiveInt('seed', v.seed) ?? 1,
+      quick: v.quick ?? false,
+      verbose,
+    };
+    await run(options);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`sequence-predictor: ${e.message}\n\nRun sequence-predictor --help for usage.\n`);
+      return 2;
+    }
+    process.stderr.write(`sequence-predictor: ${(e as Error).message}\n`);
+    if (process.env.ML_DEBUG === '1') process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`sequence-predictor: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);
