@@ -55,6 +55,35 @@ export function indexMap(shape: readonly number[], strides: readonly number[], o
   return out;
 }
 
+/** The storage offset of each row (all axes but the last) of a view. */
+function rowOffsets(v: View): Int32Array {
+  const nd = v.shape.length;
+  return indexMap(v.shape.slice(0, nd - 1), v.strides.slice(0, nd - 1), v.offset);
+}
+
+/**
+ * out[o + i] = a[a0 + i·as] ⊙ b[b0 + i·bs] for i < len, with the common ops written out so
+ * the loop has no call in it.
+ */
+function binaryRow(op: BinaryOp, f: (x: number, y: number) => number, out: TypedArray, o: number, av: TypedArray, a0: number, as: number, bv: TypedArray, b0: number, bs: number, len: number): void {
+  switch (op) {
+    case 'add':
+      for (let i = 0; i < len; i++) out[o + i] = av[a0 + i * as] + bv[b0 + i * bs];
+      return;
+    case 'sub':
+      for (let i = 0; i < len; i++) out[o + i] = av[a0 + i * as] - bv[b0 + i * bs];
+      return;
+    case 'mul':
+      for (let i = 0; i < len; i++) out[o + i] = av[a0 + i * as] * bv[b0 + i * bs];
+      return;
+    case 'div':
+      for (let i = 0; i < len; i++) out[o + i] = av[a0 + i * as] / bv[b0 + i * bs];
+      return;
+    default:
+      for (let i = 0; i < len; i++) out[o + i] = f(av[a0 + i * as], bv[b0 + i * bs]);
+  }
+}
+
 function viewMap(v: View): Int32Array | null {
   return isContiguous(v) ? null : indexMap(v.shape, v.strides, v.offset);
 }
@@ -204,9 +233,36 @@ export class CpuBackend implements Backend {
     return wrap(b);
   }
   unary(op: UnaryOp, x: View): DataId {
-    const f = UNARY[op];
     const out = materialize(x);
-    for (let i = 0; i < out.length; i++) out[i] = f(out[i]);
+    const n = out.length;
+    // the hot ops written out (a call per element through a shared site is several times slower)
+    switch (op) {
+      case 'neg':
+        for (let i = 0; i < n; i++) out[i] = -out[i];
+        break;
+      case 'abs':
+        for (let i = 0; i < n; i++) out[i] = Math.abs(out[i]);
+        break;
+      case 'sqrt':
+        for (let i = 0; i < n; i++) out[i] = Math.sqrt(out[i]);
+        break;
+      case 'exp':
+        for (let i = 0; i < n; i++) out[i] = Math.exp(out[i]);
+        break;
+      case 'log':
+        for (let i = 0; i < n; i++) out[i] = Math.log(out[i]);
+        break;
+      case 'relu':
+        for (let i = 0; i < n; i++) {
+          const v = out[i];
+          if (v < 0) out[i] = 0; // NaN fails the test and propagates, as in PyTorch
+        }
+        break;
+      default: {
+        const f = UNARY[op];
+        for (let i = 0; i < n; i++) out[i] = f(out[i]);
+      }
+    }
     return wrap(out);
   }
   binary(op: BinaryOp, a: View, b: View, outDtype: DType): DataId {
@@ -215,6 +271,21 @@ export class CpuBackend implements Backend {
     const out = allocArray(outDtype, n);
     const av = vals(a);
     const bv = vals(b);
+    // fast path: both operands run along the last axis with stride 1 or 0 (contiguous,
+    // broadcast scalars, bias rows), so each row is one tight loop
+    const nd = a.shape.length;
+    const inner = nd === 0 ? 1 : a.shape[nd - 1];
+    const as = nd === 0 || inner === 1 ? 0 : a.strides[nd - 1];
+    const bs = nd === 0 || inner === 1 ? 0 : b.strides[nd - 1];
+    if (n > 0 && (as === 0 || as === 1) && (bs === 0 || bs === 1)) {
+      const rows = n / inner;
+      const ar = rows === 1 ? null : rowOffsets(a);
+      const br = rows === 1 ? null : rowOffsets(b);
+      for (let r = 0; r < rows; r++) {
+        binaryRow(op, f, out, r * inner, av, ar === null ? a.offset : ar[r], as, bv, br === null ? b.offset : br[r], bs, inner);
+      }
+      return wrap(out);
+    }
     const am = viewMap(a);
     const bm = viewMap(b);
     if (am === null && bm === null) {
