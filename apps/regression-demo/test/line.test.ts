@@ -43,7 +43,7 @@ describe('CLI', () => {
     expect(Math.abs(Number(gd![2]) + 1)).toBeLessThan(0.05);
   });
   it('--help describes the commands; bad flags exit non-zero with a message', () => {
-    expect(execFileSync(process.execPath, [main, '--help'], { encoding: 'utf8' })).toMatch(/Usage:\n\s+regression-demo line/);
+    expect(execFileSync(process.execPath, [main, '--help'], { encoding: 'utf8' })).toMatch(/Commands:\n\s+line\s+fit y = w·x \+ b/);
     const bad = spawnSync(process.execPath, [main, 'line', '--bogus'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/Unknown option '--bogus'/);
