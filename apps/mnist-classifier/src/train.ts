@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fashionMnist, mnist } from '@ml/data';
 import { confusionMatrix as confusionChart, lossCurves, saveSvg } from '@ml/plot';
 import { manualSeed, type Tensor } from '@ml/tensor';
-import { ConfusionMatrix, type History } from '@ml/train';
+import { ConfusionMatrix, LearningRateScheduler, type History } from '@ml/train';
 import { buildModel, inputShape, type ModelKind } from './models.js';
 
 export interface TrainOptions {
@@ -55,8 +55,11 @@ export async function runTrain(o: TrainOptions): Promise<{ testAccuracy: number;
 
   const model = buildModel(o.model);
   if (o.verbose > 0) model.summary({ inputShape: inputShape[o.model] });
-  model.compile({ optimizer: 'adam', lr: o.lr ?? 1e-3, loss: 'cross_entropy', metrics: ['accuracy'] });
-  const epochs = o.quick ? 1 : (o.epochs ?? (o.model === 'mlp' ? 12 : 3));
+  const lr = o.lr ?? 1e-3;
+  model.compile({ optimizer: 'adam', lr, loss: 'cross_entropy', metrics: ['accuracy'] });
+  const epochs = o.quick ? 1 : (o.epochs ?? (o.model === 'mlp' ? 10 : 3));
+  // cosine annealing of the rate over the epochs: lr·½(1 + cos(π·epoch/epochs))
+  const cosine = new LearningRateScheduler((epoch) => lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / epochs)));
   const tFit = performance.now();
   const history = await model.fit(xTrain, yTrain, {
     epochs,
@@ -64,6 +67,7 @@ export async function runTrain(o: TrainOptions): Promise<{ testAccuracy: number;
     validationSplit: 1 / 12,
     seed: o.seed,
     verbose: o.verbose,
+    callbacks: [cosine],
   });
   const seconds = (performance.now() - tFit) / 1000;
 
