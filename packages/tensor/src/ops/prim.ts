@@ -29,7 +29,7 @@ export function commonBackend(op: string, inputs: readonly Tensor[]): Backend {
     t.assertAlive(op);
     if (b === null) b = t.backend;
     else if (t.backend !== b) {
-      throw new Error(`${op}: tensors are on different backends ('${b.name}' and '${t.backend.name}') — move one with toBackend() first`);
+      throw new Error(`${op}: tensors are on different backends ('${b.name}' and '${t.backend.name}') — move one first: await toBackend(tensor, '${b.name}')`);
     }
   }
   return b ?? getBackend();

@@ -1,0 +1,95 @@
+import type { TypedArray } from '@ml/tensor';
+import { kernelModule, MAX_PAGES } from './kernels.js';
+
+/** A strided float32 matrix: element (i, j) of batch b is at offset + b·sb + i·si + j·sj. */
+export interface Strided {
+  data: TypedArray;
+  offset: number;
+  sb: number;
+  si: number;
+  sj: number;
+}
+
+const PAGE = 65536;
+const align16 = (n: number) => (n + 15) & ~15;
+
+interface GemmExports {
+  gemm(a: number, b: number, c: number, m: number, k: number, n: number, p0: number, p1: number): void;
+}
+
+/**
+ * Batched float32 matrix products on the SIMD kernel: operands are copied into WebAssembly
+ * memory (A padded to a multiple of 4 rows, B packed into 8-column panels), multiplied, and
+ * the result copied out. Scratch memory grows to the largest product seen and is reused.
+ */
+export class WasmGemm {
+  readonly memory: WebAssembly.Memory;
+  readonly #gemm: GemmExports['gemm'];
+  #f32: Float32Array;
+
+  constructor() {
+    this.memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES });
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(kernelModule(false)), { env: { memory: this.memory } });
+    this.#gemm = (instance.exports as unknown as GemmExports).gemm;
+    this.#f32 = new Float32Array(this.memory.buffer);
+  }
+
+  /** Scratch bytes in use (the WebAssembly memory's size). */
+  get bytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  #reserve(bytes: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (bytes > have) {
+      this.memory.grow(Math.ceil((bytes - have) / PAGE));
+      this.#f32 = new Float32Array(this.memory.buffer);
+    }
+  }
+
+  /** out[b] = A[b] · B[b] for b < batch; A is [M, K], B is [K, N], out row-major [batch, M, N]. */
+  matmul(A: Strided, B: Strided, batch: number, M: number, K: number, N: number, out: Float32Array): void {
+    const Mp = (M + 3) & ~3;
+    const P = Math.ceil(N / 8);
+    const Np = 8 * P;
+    const aBytes = align16(Mp * K * 4);
+    const bBytes = align16(P * K * 32);
+    const cBytes = align16(Mp * Np * 4);
+    this.#reserve(aBytes + bBytes + cBytes);
+    const f = this.#f32;
+    const aAt = 0;
+    const bAt = aBytes;
+    const cAt = aBytes + bBytes;
+    for (let bi = 0; bi < batch; bi++) {
+      // A, row-major; the padding rows stay zero
+      const ad = A.data;
+      let w = aAt >> 2;
+      for (let i = 0; i < M; i++) {
+        const row = A.offset + bi * A.sb + i * A.si;
+        if (A.sj === 1) {
+          f.set(ad.subarray(row, row + K), w);
+          w += K;
+        } else for (let k = 0; k < K; k++) f[w++] = ad[row + k * A.sj];
+      }
+      f.fill(0, w, (aAt >> 2) + Mp * K);
+      // B, panel by panel: K rows of 8 columns, zeros past N
+      const bd = B.data;
+      w = bAt >> 2;
+      for (let p = 0; p < P; p++) {
+        const j0 = 8 * p;
+        const width = Math.min(8, N - j0);
+        for (let k = 0; k < K; k++) {
+          const row = B.offset + bi * B.sb + k * B.si + j0 * B.sj;
+          for (let j = 0; j < width; j++) f[w + j] = bd[row + j * B.sj];
+          for (let j = width; j < 8; j++) f[w + j] = 0;
+          w += 8;
+        }
+      }
+      this.#gemm(aAt, bAt, cAt, Mp, K, Np, 0, P);
+      const c = cAt >> 2;
+      const o = bi * M * N;
+      if (Np === N) out.set(f.subarray(c, c + M * N), o);
+      else for (let i = 0; i < M; i++) out.set(f.subarray(c + i * Np, c + i * Np + N), o + i * N);
+    }
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * @ml/backend-wasm — a WebAssembly SIMD backend for @ml/tensor.
+ *
+ *   import { useWasm } from '@ml/backend-wasm';
+ *   useWasm(); // registers the 'wasm' backend and makes it the default
+ */
+import { getBackend, listBackends, registerBackend, setBackend } from '@ml/tensor';
+import { WasmBackend } from './backend.js';
+import { kernelModule } from './kernels.js';
+
+export { WasmBackend } from './backend.js';
+export { WasmGemm, type Strided } from './gemm.js';
+
+/** Whether this JavaScript engine runs WebAssembly with SIMD (Node ≥ 16.4, current browsers). */
+export function wasmSimdSupported(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(kernelModule(false));
+  } catch {
+    return false;
+  }
+}
+
+/** Register the 'wasm' backend (once) without making it the default; returns it. */
+export function registerWasmBackend(): WasmBackend {
+  if (listBackends().includes('wasm')) return getBackend('wasm') as WasmBackend;
+  if (!wasmSimdSupported()) throw new Error('@ml/backend-wasm: this JavaScript engine has no WebAssembly SIMD; stay on the cpu backend');
+  const backend = new WasmBackend();
+  registerBackend(backend);
+  return backend;
+}
+
+/** Register the 'wasm' backend and make it the default for new tensors. */
+export function useWasm(): WasmBackend {
+  const b = registerWasmBackend();
+  setBackend('wasm');
+  return b;
+}

@@ -1,0 +1,111 @@
+import '@ml/autograd';
+import { Conv2d, Linear, LSTM, crossEntropy } from '@ml/nn';
+import { getBackend, manualSeed, matmul, memory, randn, setBackend, tensor, tidy, toBackend, type Tensor } from '@ml/tensor';
+import { describeConformance } from '@ml/tensor/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerWasmBackend, useWasm, type WasmBackend } from '../src/index.js';
+
+const wasm: WasmBackend = registerWasmBackend();
+
+describeConformance('wasm', { describe, it, beforeAll, afterAll });
+
+/** Run `f` on a backend with the same seed; return its outputs as plain arrays. */
+function on(name: string, f: () => Tensor[]): number[][] {
+  const prev = getBackend().name;
+  setBackend(name);
+  try {
+    manualSeed(3);
+    return tidy(() => f().map((t) => Array.from(t.dataSync())));
+  } finally {
+    setBackend(prev);
+  }
+}
+
+function expectClose(a: number[][], b: number[][], tol: number): void {
+  expect(a.length).toBe(b.length);
+  a.forEach((xs, i) => xs.forEach((v, j) => expect(Math.abs(v - b[i][j]), `output ${i}[${j}]`).toBeLessThan(tol * Math.max(1, Math.abs(b[i][j])))));
+}
+
+describe('the wasm backend equals the cpu backend (float32 sums in a different order: 1e-4 relative)', () => {
+  it('matmul of many shapes, transposed and batched', () => {
+    for (const [m, k, n] of [[64, 784, 128], [7, 33, 5], [1, 512, 10], [130, 17, 130]]) {
+      const f = () => {
+        const a = randn([m, k]);
+        const b = randn([n, k]);
+        const c = randn([3, k, m]);
+        return [matmul(a, b.transpose(0, 1)), matmul(c.transpose(1, 2), randn([3, k, n]))];
+      };
+      expectClose(on('wasm', f), on('cpu', f), 1e-4);
+    }
+  });
+
+  it('a dense layer, a convolution and an LSTM: outputs and every gradient', () => {
+    const f = () => {
+      const lin = new Linear({ inFeatures: 20, outFeatures: 30 });
+      const conv = new Conv2d({ inChannels: 3, outChannels: 8, kernelSize: 3, padding: 'same', stride: 1 });
+      const lstm = new LSTM({ inputSize: 6, hiddenSize: 16, batchFirst: true });
+      const x = randn([16, 20], { requiresGrad: true });
+      const img = randn([4, 3, 12, 12], { requiresGrad: true });
+      const seq = randn([5, 9, 6], { requiresGrad: true });
+      const y = lin.forward(x);
+      const z = conv.forward(img);
+      const [h] = lstm.forward(seq);
+      const loss = crossEntropy(y, tensor(Array.from({ length: 16 }, (_, i) => i % 30), { dtype: 'int32' })).add(z.square().mean()).add(h.square().mean());
+      loss.backward();
+      return [y, z, h, x.grad!, img.grad!, seq.grad!, ...lin.parameters().map((p) => p.grad!), ...conv.parameters().map((p) => p.grad!), ...lstm.parameters().map((p) => p.grad!)];
+    };
+    const before = wasm.stats.wasm;
+    expectClose(on('wasm', f), on('cpu', f), 1e-4);
+    expect(wasm.stats.wasm).toBeGreaterThan(before); // the kernel really ran
+  });
+
+  it('float64 and small products fall back to the cpu code', () => {
+    const before = { ...wasm.stats };
+    on('wasm', () => [matmul(randn([40, 40], { dtype: 'float64' }), randn([40, 40], { dtype: 'float64' })), matmul(randn([2, 2]), randn([2, 2]))]);
+    expect(wasm.stats.fallback - before.fallback).toBe(2);
+    expect(wasm.stats.wasm).toBe(before.wasm);
+  });
+});
+
+describe('usage', () => {
+  it('useWasm makes it the default; mixing backends without a move is a clear error', async () => {
+    const prev = getBackend().name;
+    useWasm();
+    try {
+      const a = randn([2, 2]);
+      expect(a.backend.name).toBe('wasm');
+      setBackend('cpu');
+      const b = randn([2, 2]);
+      expect(() => a.add(b)).toThrow(/add: tensors are on different backends \('wasm' and 'cpu'\)/);
+      expect((await toBackend(a, 'cpu')).add(b).backend.name).toBe('cpu');
+      a.dispose();
+      expect(() => a.dataSync()).toThrow(/disposed/);
+    } finally {
+      setBackend(prev);
+    }
+  });
+
+  it('training steps keep tensor counts and scratch memory flat', () => {
+    const prev = getBackend().name;
+    setBackend('wasm');
+    try {
+      manualSeed(1);
+      const lin = new Linear({ inFeatures: 64, outFeatures: 32 });
+      const x = randn([128, 64]).keep();
+      const step = () =>
+        tidy(() => {
+          lin.zeroGrad();
+          lin.forward(x).square().mean().backward();
+          for (const p of lin.parameters()) p.assign(p.sub(p.grad!.mul(0.01)));
+        });
+      for (let i = 0; i < 5; i++) step();
+      const tensors = memory().numTensors;
+      const scratch = wasm.gemm.bytes;
+      for (let i = 0; i < 200; i++) step();
+      expect(memory().numTensors).toBe(tensors);
+      expect(wasm.gemm.bytes).toBe(scratch);
+    } finally {
+      setBackend(prev);
+    }
+  });
+});

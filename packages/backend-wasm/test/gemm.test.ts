@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { WasmGemm, type Strided } from '../src/gemm.js';
+
+function naive(A: Float32Array, B: Float32Array, M: number, K: number, N: number): Float64Array {
+  const C = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+    let s = 0;
+    for (let k = 0; k < K; k++) s += A[i * K + k] * B[k * N + j];
+    C[i * N + j] = s;
+  }
+  return C;
+}
+
+const rand = (n: number, seed: number) => {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return s / 2 ** 30 - 1;
+  });
+};
+
+describe('WasmGemm (the SIMD kernel)', () => {
+  const g = new WasmGemm();
+  for (const [M, K, N] of [[1, 1, 1], [4, 8, 8], [5, 3, 9], [17, 33, 10], [64, 784, 128], [3, 0, 2]] as const) {
+    it(`${M}×${K} · ${K}×${N} matches a float64 reference`, () => {
+      const A = rand(M * K, M + K);
+      const B = rand(K * N, K + N + 1);
+      const out = new Float32Array(M * N);
+      const sa: Strided = { data: A, offset: 0, sb: 0, si: K, sj: 1 };
+      const sb: Strided = { data: B, offset: 0, sb: 0, si: N, sj: 1 };
+      g.matmul(sa, sb, 1, M, K, N, out);
+      const ref = naive(A, B, M, K, N);
+      ref.forEach((v, i) => expect(Math.abs(out[i] - v), `element ${i}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(v), K / 10)));
+    });
+  }
+  it('reads transposed and batched operands through their strides', () => {
+    const [Bt, M, K, N] = [3, 6, 5, 11];
+    const A = rand(Bt * M * K, 7);
+    const B = rand(Bt * K * N, 8);
+    // Aᵀ stored: each batch holds [K, M]; read A[i, k] at k·M + i
+    const At = new Float32Array(Bt * M * K);
+    for (let b = 0; b < Bt; b++) for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) At[b * M * K + k * M + i] = A[b * M * K + i * K + k];
+    const out = new Float32Array(Bt * M * N);
+    g.matmul({ data: At, offset: 0, sb: M * K, si: 1, sj: M }, { data: B, offset: 0, sb: K * N, si: N, sj: 1 }, Bt, M, K, N, out);
+    for (let b = 0; b < Bt; b++) {
+      const ref = naive(A.subarray(b * M * K), B.subarray(b * K * N), M, K, N);
+      ref.forEach((v, i) => expect(out[b * M * N + i]).toBeCloseTo(v, 4));
+    }
+  });
+});
