@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { registerWasmBackend, wasmSimdSupported } from '@ml/backend-wasm';
+import { setBackend } from '@ml/tensor';
 import { runPredict } from './predict.js';
 import { runTrain, type TrainOptions } from './train.js';
 
@@ -20,6 +22,8 @@ Options (train):
   --seed <n>            random seed                                   (default 1)
   --quick               a small run (2,000 images, 1 epoch) to check the setup
   --verbose <0|1|2>     0 quiet, 1 progress bar, 2 one line per epoch (default 1)
+  --backend <cpu|wasm>  where tensors compute: wasm runs matrix products on WebAssembly
+                        SIMD kernels                                  (default wasm when supported)
 
 Options (predict):
   --model-dir <dir>     a model saved by train                        (default ./mnist-model)
@@ -66,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
         quick: { type: 'boolean' },
         verbose: { type: 'string' },
         'model-dir': { type: 'string' },
+        backend: { type: 'string' },
       },
     });
   } catch (e) {
@@ -79,6 +84,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
+    const backend = v.backend ?? (wasmSimdSupported() ? 'wasm' : 'cpu');
+    if (backend !== 'cpu' && backend !== 'wasm') throw new UsageError(`--backend must be cpu or wasm, got '${backend}'`);
+    if (backend === 'wasm') registerWasmBackend();
+    setBackend(backend);
     if (command === undefined || command === 'train') {
       if (positionals.length > 1) throw new UsageError(`train takes no positional arguments, got '${positionals[1]}'`);
       const model = v.model ?? 'mlp';

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fashionMnist, mnist } from '@ml/data';
 import { confusionMatrix as confusionChart, lossCurves, saveSvg } from '@ml/plot';
-import { manualSeed, type Tensor } from '@ml/tensor';
+import { getBackend, manualSeed, type Tensor } from '@ml/tensor';
 import { ConfusionMatrix, LearningRateScheduler, type History } from '@ml/train';
 import { buildModel, inputShape, type ModelKind } from './models.js';
 
@@ -51,7 +51,7 @@ export async function runTrain(o: TrainOptions): Promise<{ testAccuracy: number;
   const log = (s: string) => {
     if (o.verbose > 0) console.log(s);
   };
-  log(`${o.fashion ? 'Fashion-MNIST' : 'MNIST'}: ${xTrain.shape[0]} training images (the last 1/12 held out for validation), ${xTest.shape[0]} test images, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  log(`${o.fashion ? 'Fashion-MNIST' : 'MNIST'}: ${xTrain.shape[0]} training images (the last 1/12 held out for validation), ${xTest.shape[0]} test images, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s; backend ${getBackend().name}`);
 
   const model = buildModel(o.model);
   if (o.verbose > 0) model.summary({ inputShape: inputShape[o.model] });

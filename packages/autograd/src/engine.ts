@@ -111,7 +111,9 @@ export function backward(root: Tensor, gradient?: Tensor): void {
   const leaves = leavesOf(root);
   const grads = tidy(() => {
     const seed = gradient ? mul(gradient, 1) : onesLike(root);
-    return [...propagate([root], [seed], leaves, false).entries()].map(([leaf, g]) => ({ leaf, g }));
+    // leaf gradients are stored contiguous (PyTorch's layout contract), so optimizers and
+    // users read them without transposed or broadcast strides
+    return [...propagate([root], [seed], leaves, false).entries()].map(([leaf, g]) => ({ leaf, g: g.contiguous() }));
   });
   const prev = setGradEnabled(false);
   try {

@@ -1,4 +1,4 @@
-import { maximum, sqrt, type Tensor } from '@ml/tensor';
+import { fromArray, maximum, sqrt, type Tensor, type TypedArray } from '@ml/tensor';
 import { Optimizer, checkRange, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 export interface AdamOptions extends GroupOptions {
@@ -8,6 +8,9 @@ export interface AdamOptions extends GroupOptions {
   amsgrad: boolean;
   maximize: boolean;
 }
+
+/** Parameters with fewer elements take the op-by-op path (the fused loop's setup costs more). */
+const FUSE_MIN = 1024;
 
 /**
  * Adam (Kingma & Ba), PyTorch's form:
@@ -29,6 +32,7 @@ export class Adam extends Optimizer<AdamOptions> {
     if (!(g.weightDecay >= 0)) throw new Error(`${name}: invalid weightDecay ${g.weightDecay} (must be ≥ 0)`);
   }
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): Tensor {
+    if (p.backend.readSync !== undefined && (p.dtype === 'float32' || p.dtype === 'float64') && p.size >= FUSE_MIN) return this.#fused(p, grad, state, g);
     const [b1, b2] = g.betas;
     let d = g.maximize ? grad.neg() : grad;
     let theta = p;
@@ -54,6 +58,49 @@ export class Adam extends Optimizer<AdamOptions> {
     const bc2 = 1 - b2 ** t;
     const denom = sqrt(vUse).div(Math.sqrt(bc2)).add(g.eps);
     return theta.sub(m.div(denom).mul(g.lr / bc1));
+  }
+
+  /**
+   * The same update in one pass over the elements, for backends whose memory the host reads
+   * directly (cpu, wasm): a dozen tensor ops, each a full pass and an allocation, become one
+   * loop. The arithmetic is the op-by-op formula's, in the same order.
+   */
+  #fused(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): Tensor {
+    const [b1, b2] = g.betas;
+    const n = p.size;
+    const P = p.dataSync();
+    const G = grad.dataSync();
+    const zeros = (): TypedArray => (p.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
+    const m = (state.expAvg as Tensor | undefined)?.dataSync() ?? zeros();
+    const v = (state.expAvgSq as Tensor | undefined)?.dataSync() ?? zeros();
+    const vmax = g.amsgrad ? ((state.maxExpAvgSq as Tensor | undefined)?.dataSync() ?? zeros()) : null;
+    const t = ((state.step as number | undefined) ?? 0) + 1;
+    state.step = t;
+    const sbc2 = Math.sqrt(1 - b2 ** t);
+    const stepSize = g.lr / (1 - b1 ** t);
+    const wd = g.weightDecay;
+    const decay = this.decoupled ? 1 - g.lr * wd : 1;
+    const l2 = this.decoupled ? 0 : wd;
+    const sign = g.maximize ? -1 : 1;
+    const out = zeros();
+    for (let i = 0; i < n; i++) {
+      const d = l2 === 0 ? sign * G[i] : sign * G[i] + l2 * P[i];
+      const mi = b1 * m[i] + (1 - b1) * d;
+      const vi = b2 * v[i] + (1 - b2) * (d * d);
+      m[i] = mi;
+      v[i] = vi;
+      let vu = vi;
+      if (vmax !== null) {
+        vu = vmax[i] > vi ? vmax[i] : vi;
+        vmax[i] = vu;
+      }
+      out[i] = P[i] * decay - (mi / (Math.sqrt(vu) / sbc2 + g.eps)) * stepSize;
+    }
+    const opts = { dtype: p.dtype };
+    state.expAvg = fromArray(m, p.shape, opts);
+    state.expAvgSq = fromArray(v, p.shape, opts);
+    if (vmax !== null) state.maxExpAvgSq = fromArray(vmax, p.shape, opts);
+    return fromArray(out, p.shape, opts);
   }
 }
 

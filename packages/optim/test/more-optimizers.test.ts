@@ -1,7 +1,7 @@
 import '@ml/autograd';
 import { memory, tensor, tidy, type Tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { AMSBound, AdaBound, Adam, Lookahead, RAdam, SGD, SWATS, StepLR, type Optimizer } from '../src/index.js';
+import { AMSBound, AdaBound, Adam, AdamW, Lookahead, RAdam, SGD, SWATS, StepLR, type Optimizer } from '../src/index.js';
 
 // The reference steps below are written out in plain arithmetic from each paper's
 // update rule (the form PyTorch or the authors' code uses), independent of the tensor code.
@@ -250,4 +250,34 @@ describe('Lookahead wrapping', () => {
       expect(memory().numTensors, opt.constructor.name).toBe(before);
     }
   });
+});
+
+describe('the fused Adam loop (parameters of ≥ 1,024 elements on cpu/wasm) equals the op-by-op path', () => {
+  // f(z) = Σ ½cᵢzᵢ² − bᵢzᵢ is separable, so element i of a 2,000-element parameter follows
+  // exactly the trajectory of a one-element parameter (which takes the op-by-op path)
+  const n = 2000;
+  const c = Array.from({ length: n }, (_, i) => 0.5 + (i % 7));
+  const bb = Array.from({ length: n }, (_, i) => Math.sin(i));
+  const start = Array.from({ length: n }, (_, i) => Math.cos(3 * i));
+  const cases: [string, (z: Tensor) => Optimizer][] = [
+    ['Adam', (z) => new Adam([z], { lr: 0.05 })],
+    ['Adam + L2 + amsgrad + maximize', (z) => new Adam([z], { lr: 0.05, weightDecay: 0.1, amsgrad: true, maximize: true })],
+    ['AdamW', (z) => new AdamW([z], { lr: 0.05, weightDecay: 0.1 })],
+  ];
+  for (const [name, make] of cases) {
+    it(name, () => {
+      const z = tensor(start, { dtype: 'float64', requiresGrad: true });
+      const C = tensor(c, { dtype: 'float64' });
+      const B = tensor(bb, { dtype: 'float64' });
+      const big = make(z);
+      run(big, z, (w) => w.square().mul(C).mul(0.5).sub(w.mul(B)).sum(), 5);
+      const got = z.dataSync();
+      for (const i of [0, 1, 2, 999, 1999]) {
+        const zi = tensor([start[i]], { dtype: 'float64', requiresGrad: true });
+        const small = make(zi);
+        run(small, zi, (w) => w.square().mul(c[i]).mul(0.5).sub(w.mul(bb[i])).sum(), 5);
+        expect(Math.abs(got[i] - zi.item()), `element ${i}`).toBeLessThan(1e-13);
+      }
+    });
+  }
 });

@@ -30,6 +30,12 @@ export function allocArray(dtype: DType, size: number): TypedArray {
 
 /** Copy `values` into a fresh typed array of `dtype` (bools become 0/1, ints truncate toward zero). */
 export function toTypedArray(values: ArrayLike<number | boolean>, dtype: DType): TypedArray {
+  // typed arrays copy (and convert) natively, far faster than element by element
+  if (ArrayBuffer.isView(values) && dtype !== 'bool') {
+    const out = allocArray(dtype, values.length);
+    out.set(values as unknown as ArrayLike<number>);
+    return out;
+  }
   const out = allocArray(dtype, values.length);
   if (dtype === 'bool') {
     for (let i = 0; i < values.length; i++) out[i] = values[i] ? 1 : 0;

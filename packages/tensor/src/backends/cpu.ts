@@ -88,16 +88,66 @@ function viewMap(v: View): Int32Array | null {
   return isContiguous(v) ? null : indexMap(v.shape, v.strides, v.offset);
 }
 
+// ------------------------------------------------------------ buffer reuse
+//
+// Training loops free and allocate the same sizes every step; large arrays of disposed
+// tensors are kept (up to POOL_BYTES) and handed to outputs that overwrite every element,
+// which saves the zero-fill and, above all, the garbage collector's work on them.
+
+const POOL_MIN_LENGTH = 4096;
+const POOL_BYTES = 256 * 2 ** 20;
+const pool = new Map<string, TypedArray[]>();
+let pooledBytes = 0;
+
+const CTOR: Record<DType, string> = { float32: 'Float32Array', float64: 'Float64Array', int32: 'Int32Array', bool: 'Uint8Array' };
+const poolKey = (a: TypedArray | DType, n: number): string => `${typeof a === 'string' ? CTOR[a] : a.constructor.name}:${n}`;
+
+function recycle(a: TypedArray): void {
+  if (a.length < POOL_MIN_LENGTH || pooledBytes + a.byteLength > POOL_BYTES) return;
+  const key = poolKey(a, a.length);
+  const list = pool.get(key);
+  if (list) list.push(a);
+  else pool.set(key, [a]);
+  pooledBytes += a.byteLength;
+}
+
+/** An array of `n` elements whose contents are undefined: the caller writes every element. */
+function scratch(dtype: DType, n: number): TypedArray {
+  if (n >= POOL_MIN_LENGTH) {
+    const a = pool.get(poolKey(dtype, n))?.pop();
+    if (a) {
+      pooledBytes -= a.byteLength;
+      return a;
+    }
+  }
+  return allocArray(dtype, n);
+}
+
+/** Bytes held for reuse by the CPU-family backends (not counted as live tensors). */
+export function pooledCpuBytes(): number {
+  return pooledBytes;
+}
+
 /** Contiguous copy of a view's elements (shares nothing with the source). */
 function materialize(v: View, dtype: DType = v.dtype): TypedArray {
   const src = vals(v);
   const n = sizeOf(v.shape);
-  const out = allocArray(dtype, n);
-  const map = viewMap(v);
-  if (map === null) {
+  const out = scratch(dtype, n);
+  const nd = v.shape.length;
+  const inner = nd === 0 ? 1 : v.shape[nd - 1];
+  if (isContiguous(v)) {
     if (dtype === v.dtype) out.set(src.subarray(v.offset, v.offset + n));
     else for (let i = 0; i < n; i++) out[i] = src[v.offset + i];
+  } else if (inner >= 8) {
+    // row by row along the last axis (transposes, slices, broadcasts)
+    const rows = rowOffsets(v);
+    const st = v.strides[nd - 1];
+    for (let r = 0, o = 0; r < rows.length; r++) {
+      const base = rows[r];
+      for (let i = 0; i < inner; i++) out[o++] = src[base + i * st];
+    }
   } else {
+    const map = indexMap(v.shape, v.strides, v.offset);
     for (let i = 0; i < n; i++) out[i] = src[map[i]];
   }
   return out;
@@ -213,8 +263,11 @@ export class CpuBackend implements Backend {
     return (data as CpuData).values.slice();
   }
   dispose(data: DataId): void {
-    // Let GC reclaim the array; drop our reference so a stale handle fails loudly.
-    (data as { values: TypedArray | null }).values = null as unknown as TypedArray;
+    // Keep a large array for reuse (or let GC reclaim it); drop our reference so a stale
+    // handle fails loudly.
+    const d = data as { values: TypedArray | null };
+    if (d.values) recycle(d.values);
+    d.values = null as unknown as TypedArray;
   }
 
   fill(size: number, dtype: DType, value: number): DataId {
@@ -268,16 +321,16 @@ export class CpuBackend implements Backend {
   binary(op: BinaryOp, a: View, b: View, outDtype: DType): DataId {
     const f = BINARY[op];
     const n = sizeOf(a.shape);
-    const out = allocArray(outDtype, n);
+    const out = scratch(outDtype, n);
     const av = vals(a);
     const bv = vals(b);
-    // fast path: both operands run along the last axis with stride 1 or 0 (contiguous,
-    // broadcast scalars, bias rows), so each row is one tight loop
+    // row by row: one tight loop along the last axis per row (any strides: contiguous,
+    // transposed, broadcast scalars or rows), row starts from a map over the other axes
     const nd = a.shape.length;
     const inner = nd === 0 ? 1 : a.shape[nd - 1];
     const as = nd === 0 || inner === 1 ? 0 : a.strides[nd - 1];
     const bs = nd === 0 || inner === 1 ? 0 : b.strides[nd - 1];
-    if (n > 0 && (as === 0 || as === 1) && (bs === 0 || bs === 1)) {
+    if (n > 0 && (inner >= 8 || n === inner)) {
       const rows = n / inner;
       const ar = rows === 1 ? null : rowOffsets(a);
       const br = rows === 1 ? null : rowOffsets(b);
@@ -371,7 +424,7 @@ export class CpuBackend implements Backend {
     const N = b.shape[2];
     const A = materialize(a);
     const Bm = materialize(b);
-    const out = allocArray(a.dtype, B * M * N);
+    const out = scratch(a.dtype, B * M * N);
     const a64 = new Float64Array(M * K);
     const bt = new Float64Array(K * N);
     for (let bi = 0; bi < B; bi++) {
