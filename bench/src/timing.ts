@@ -1,0 +1,31 @@
+/** One measured workload on one system. */
+export interface Measurement {
+  /** the median, in the workload's unit */
+  value: number;
+  /** how many repetitions the median is over */
+  reps: number;
+  /** a note for the table (extrapolated, unsupported, …) */
+  note?: string;
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/**
+ * Run `once` (after `warmup` untimed runs) until `maxReps` runs or `budgetMs` of timed
+ * work, at least one run; returns the median time of one run in milliseconds.
+ */
+export async function timeIt(once: () => unknown, options: { warmup?: number; maxReps: number; budgetMs: number }): Promise<{ ms: number; reps: number }> {
+  for (let i = 0; i < (options.warmup ?? 1); i++) await once();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < options.maxReps && (times.length === 0 || performance.now() - start < options.budgetMs)) {
+    const t0 = performance.now();
+    await once();
+    times.push(performance.now() - t0);
+  }
+  return { ms: median(times), reps: times.length };
+}

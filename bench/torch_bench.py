@@ -1,0 +1,104 @@
+"""PyTorch's side of bench/: the same workloads as src/ml.ts and src/tfjs.ts.
+
+Run by the benchmark runner as: python3 torch_bench.py '<json options>'; prints one JSON
+object {workload: {value, reps, note?}} on stdout and progress on stderr.
+Uses 2 threads (torch.set_num_threads) and reads MNIST's raw IDX files with numpy.
+"""
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+opts = json.loads(sys.argv[1])
+torch.set_num_threads(opts.get("threads", 2))
+torch.manual_seed(0)
+budget = opts["budgetMs"] / 1000
+out = {}
+
+
+def log(s):
+    print(s, file=sys.stderr, flush=True)
+
+
+def time_it(fn, max_reps, warmup=1):
+    for _ in range(warmup):
+        fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < max_reps and (not times or time.perf_counter() - start < budget):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000, len(times)
+
+
+for n in opts["sizes"]:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    ms, reps = time_it(lambda: a @ b, 10)
+    out[f"matmul{n}"] = {"value": 2 * n**3 / ms / 1e6, "reps": reps}
+    log(f"  torch matmul {n}: {out[f'matmul{n}']['value']:.2f} GFLOP/s")
+
+for wid, (cin, hw, cout) in [("conv1", (1, 28, 32)), ("conv2", (32, 13, 64))]:
+    x = torch.randn(64, cin, hw, hw, requires_grad=True)
+    w = torch.randn(cout, cin, 3, 3, requires_grad=True)
+
+    def step():
+        x.grad = None
+        w.grad = None
+        F.conv2d(x, w).sum().backward()
+
+    ms, reps = time_it(step, 20)
+    out[wid] = {"value": ms, "reps": reps}
+    log(f"  torch {wid}: {ms:.2f} ms")
+
+
+def idx(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    dims = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+images = torch.from_numpy(idx(os.path.join(opts["mnistDir"], "train-images-idx3-ubyte")).astype(np.float32) / 255)
+labels = torch.from_numpy(idx(os.path.join(opts["mnistDir"], "train-labels-idx1-ubyte")).astype(np.int64))
+steps_per_epoch = (60000 + 63) // 64
+
+
+def trainer(model, shape):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    state = {"i": 0}
+
+    def step():
+        i = state["i"]
+        state["i"] += 1
+        j = torch.arange(i * 64, i * 64 + 64) % 60000
+        x, y = images[j].reshape(shape), labels[j]
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
+
+
+mlp = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
+ms, reps = time_it(trainer(mlp, (64, 784)), opts["mlpSteps"], warmup=5)
+out["mlpEpoch"] = {"value": ms * steps_per_epoch / 1000, "reps": reps}
+if reps < steps_per_epoch:
+    out["mlpEpoch"]["note"] = f"median of {reps} steps × {steps_per_epoch}"
+log(f"  torch MLP epoch: {out['mlpEpoch']['value']:.2f} s")
+
+cnn = nn.Sequential(
+    nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(1600, 10)
+)
+ms, reps = time_it(trainer(cnn, (64, 1, 28, 28)), opts["cnnSteps"], warmup=2)
+out["cnnStep"] = {"value": ms, "reps": reps}
+log(f"  torch CNN step: {ms:.1f} ms")
+out["_version"] = torch.__version__
+print(json.dumps(out))
