@@ -2,7 +2,15 @@ import { mnist } from '@ml/data';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { timeIt, type Measurement } from './timing.js';
+
 import { MATMUL_SIZES, type Budget } from './workloads.js';
+
+/** A short reason for the table: TensorFlow.js names the kernel a backend lacks. */
+function reason(e: unknown): string {
+  const message = (e as Error).message;
+  const kernel = /Kernel '(\w+)' not registered/.exec(message)?.[1];
+  return kernel ? `no ${kernel} kernel` : message.split('\n')[0].slice(0, 40);
+}
 
 const STEPS_PER_EPOCH = Math.ceil(60000 / 64);
 
@@ -36,7 +44,7 @@ export async function runTfjs(backend: 'cpu' | 'wasm', b: Budget, log: (s: strin
       out[id] = { value: r.ms, reps: r.reps };
       log(`  tfjs-${backend} ${id}: ${r.ms.toFixed(2)} ms`);
     } catch (e) {
-      out[id] = { value: NaN, reps: 0, note: `fails: ${(e as Error).message.split('\n')[0].slice(0, 60)}` };
+      out[id] = { value: NaN, reps: 0, note: `fails: ${reason(e)}` };
       log(`  tfjs-${backend} ${id}: ${out[id].note}`);
     }
     tf.dispose([x, w]);
@@ -94,7 +102,7 @@ export async function runTfjs(backend: 'cpu' | 'wasm', b: Budget, log: (s: strin
       out.cnnStep = { value: r.ms, reps: r.reps };
       log(`  tfjs-${backend} CNN step: ${r.ms.toFixed(1)} ms (${r.reps} steps)`);
     } catch (e) {
-      out.cnnStep = { value: NaN, reps: 0, note: `cannot train: ${(e as Error).message.split('\n')[0].slice(0, 60)}` };
+      out.cnnStep = { value: NaN, reps: 0, note: `cannot train: ${reason(e)}` };
       log(`  tfjs-${backend} CNN: ${out.cnnStep.note}`);
     }
     model.dispose();
