@@ -2,7 +2,6 @@ import { mnist } from '@ml/data';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { timeIt, type Measurement } from './timing.js';
-
 import { MATMUL_SIZES, type Budget } from './workloads.js';
 
 /** A short reason for the table: TensorFlow.js names the kernel a backend lacks. */
