@@ -19,6 +19,12 @@ export interface TrainOptions {
   verbose: 0 | 1 | 2;
 }
 
+/** 'cpu', or 'wasm (2 threads)' */
+function describeBackend(): string {
+  const b = getBackend() as { name: string; threads?: number };
+  return b.threads === undefined ? b.name : `${b.name} (${b.threads} thread${b.threads > 1 ? 's' : ''})`;
+}
+
 export const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 export const FASHION = ['T-shirt', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Boot'];
 
@@ -51,7 +57,7 @@ export async function runTrain(o: TrainOptions): Promise<{ testAccuracy: number;
   const log = (s: string) => {
     if (o.verbose > 0) console.log(s);
   };
-  log(`${o.fashion ? 'Fashion-MNIST' : 'MNIST'}: ${xTrain.shape[0]} training images (the last 1/12 held out for validation), ${xTest.shape[0]} test images, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s; backend ${getBackend().name}`);
+  log(`${o.fashion ? 'Fashion-MNIST' : 'MNIST'}: ${xTrain.shape[0]} training images (the last 1/12 held out for validation), ${xTest.shape[0]} test images, loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s; backend ${describeBackend()}`);
 
   const model = buildModel(o.model);
   if (o.verbose > 0) model.summary({ inputShape: inputShape[o.model] });

@@ -16,9 +16,20 @@ interface CpuData {
  */
 export class WasmBackend extends CpuBackend {
   override readonly name: string = 'wasm';
-  readonly gemm = new WasmGemm();
+  readonly gemm: WasmGemm;
   /** how many matmuls ran on the kernel and how many fell back, for the debug log and tests */
   readonly stats = { wasm: 0, fallback: 0 };
+
+  /** `threads`: for large products (default: the machine's cores in Node, 1 elsewhere) */
+  constructor(options: { threads?: number } = {}) {
+    super();
+    this.gemm = new WasmGemm(options);
+  }
+
+  /** the threads large products run on */
+  get threads(): number {
+    return this.gemm.threads;
+  }
 
   override matmul(a: View, b: View): DataId {
     const [B, M, K] = a.shape;

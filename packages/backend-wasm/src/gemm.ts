@@ -1,5 +1,6 @@
 import type { TypedArray } from '@ml/tensor';
 import { kernelModule, MAX_PAGES } from './kernels.js';
+import { ThreadPool, defaultThreads } from './threads.js';
 
 /** A strided float32 matrix: element (i, j) of batch b is at offset + b·sb + i·si + j·sj. */
 export interface Strided {
@@ -11,6 +12,10 @@ export interface Strided {
 }
 
 const PAGE = 65536;
+/** 1 GiB: shared memories need a maximum, reserved up front by some engines */
+const SHARED_MAX_PAGES = 16384;
+/** products smaller than this many multiply-adds stay on one thread */
+const THREADED_MIN_WORK = 1 << 20;
 const align16 = (n: number) => (n + 15) & ~15;
 
 interface GemmExports {
@@ -21,17 +26,34 @@ interface GemmExports {
  * Batched float32 matrix products on the SIMD kernel: operands are copied into WebAssembly
  * memory (A padded to a multiple of 4 rows, B packed into 8-column panels), multiplied, and
  * the result copied out. Scratch memory grows to the largest product seen and is reused.
+ * Large products split their column panels across worker threads sharing the memory.
  */
 export class WasmGemm {
   readonly memory: WebAssembly.Memory;
+  /** threads a large product runs on (this one included) */
+  readonly threads: number;
   readonly #gemm: GemmExports['gemm'];
+  readonly #pool: ThreadPool | null;
   #f32: Float32Array;
 
-  constructor() {
-    this.memory = new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES });
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(kernelModule(false)), { env: { memory: this.memory } });
+  /**
+   * `threads` defaults to the machine's cores where worker threads and SharedArrayBuffer
+   * exist (Node), else 1; with 1 the memory is not shared and no worker starts.
+   */
+  constructor(options: { threads?: number } = {}) {
+    const threads = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
+    const shared = threads > 1;
+    this.memory = new WebAssembly.Memory({ initial: 16, maximum: shared ? SHARED_MAX_PAGES : MAX_PAGES, shared });
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(kernelModule(shared)), { env: { memory: this.memory } });
     this.#gemm = (instance.exports as unknown as GemmExports).gemm;
+    this.#pool = shared ? new ThreadPool(this.memory, threads - 1) : null;
+    this.threads = this.#pool?.size ?? 1;
     this.#f32 = new Float32Array(this.memory.buffer);
+  }
+
+  /** Stop the worker threads (the object stays usable on one thread). */
+  async close(): Promise<void> {
+    await this.#pool?.close();
   }
 
   /** Scratch bytes in use (the WebAssembly memory's size). */
@@ -85,7 +107,11 @@ export class WasmGemm {
           w += 8;
         }
       }
-      this.#gemm(aAt, bAt, cAt, Mp, K, Np, 0, P);
+      if (this.#pool !== null && Mp * K * Np >= THREADED_MIN_WORK) {
+        this.#pool.gemm([aAt, bAt, cAt, Mp, K, Np], P, (p0, p1) => this.#gemm(aAt, bAt, cAt, Mp, K, Np, p0, p1));
+      } else {
+        this.#gemm(aAt, bAt, cAt, Mp, K, Np, 0, P);
+      }
       const c = cAt >> 2;
       const o = bi * M * N;
       if (Np === N) out.set(f.subarray(c, c + M * N), o);

@@ -10,6 +10,7 @@ import { kernelModule } from './kernels.js';
 
 export { WasmBackend } from './backend.js';
 export { WasmGemm, type Strided } from './gemm.js';
+export { defaultThreads } from './threads.js';
 
 /** Whether this JavaScript engine runs WebAssembly with SIMD (Node ≥ 16.4, current browsers). */
 export function wasmSimdSupported(): boolean {
@@ -20,18 +21,22 @@ export function wasmSimdSupported(): boolean {
   }
 }
 
-/** Register the 'wasm' backend (once) without making it the default; returns it. */
-export function registerWasmBackend(): WasmBackend {
+/**
+ * Register the 'wasm' backend (once) without making it the default; returns it. `threads`
+ * defaults to the cores where worker threads and SharedArrayBuffer exist (Node), else 1 —
+ * `backend.threads` reports the choice.
+ */
+export function registerWasmBackend(options: { threads?: number } = {}): WasmBackend {
   if (listBackends().includes('wasm')) return getBackend('wasm') as WasmBackend;
   if (!wasmSimdSupported()) throw new Error('@ml/backend-wasm: this JavaScript engine has no WebAssembly SIMD; stay on the cpu backend');
-  const backend = new WasmBackend();
+  const backend = new WasmBackend(options);
   registerBackend(backend);
   return backend;
 }
 
 /** Register the 'wasm' backend and make it the default for new tensors. */
-export function useWasm(): WasmBackend {
-  const b = registerWasmBackend();
+export function useWasm(options: { threads?: number } = {}): WasmBackend {
+  const b = registerWasmBackend(options);
   setBackend('wasm');
   return b;
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { WasmGemm, type Strided } from '../src/gemm.js';
 
 function naive(A: Float32Array, B: Float32Array, M: number, K: number, N: number): Float64Array {
@@ -19,8 +19,8 @@ const rand = (n: number, seed: number) => {
   });
 };
 
-describe('WasmGemm (the SIMD kernel)', () => {
-  const g = new WasmGemm();
+describe('WasmGemm (the SIMD kernel), single-threaded', () => {
+  const g = new WasmGemm({ threads: 1 });
   for (const [M, K, N] of [[1, 1, 1], [4, 8, 8], [5, 3, 9], [17, 33, 10], [64, 784, 128], [3, 0, 2]] as const) {
     it(`${M}×${K} · ${K}×${N} matches a float64 reference`, () => {
       const A = rand(M * K, M + K);
@@ -46,5 +46,46 @@ describe('WasmGemm (the SIMD kernel)', () => {
       const ref = naive(A.subarray(b * M * K), B.subarray(b * K * N), M, K, N);
       ref.forEach((v, i) => expect(out[b * M * N + i]).toBeCloseTo(v, 4));
     }
+  });
+});
+
+describe('WasmGemm with two threads (a worker on the shared memory)', () => {
+  const g = new WasmGemm({ threads: 2 });
+  it('uses a shared memory and reports its threads', () => {
+    expect(g.threads).toBe(2);
+    expect(g.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+  });
+  for (const [M, K, N] of [[128, 256, 64], [64, 784, 256], [33, 1000, 57]] as const) {
+    it(`${M}×${K} · ${K}×${N}: the split result equals the one-thread result exactly`, () => {
+      const A = rand(M * K, 3 * M + K);
+      const B = rand(K * N, K + 5 * N);
+      const one = new WasmGemm({ threads: 1 });
+      const sa: Strided = { data: A, offset: 0, sb: 0, si: K, sj: 1 };
+      const sb: Strided = { data: B, offset: 0, sb: 0, si: N, sj: 1 };
+      const a = new Float32Array(M * N);
+      const b = new Float32Array(M * N);
+      g.matmul(sa, sb, 1, M, K, N, a);
+      one.matmul(sa, sb, 1, M, K, N, b);
+      // the same kernel on each panel: bit-for-bit equal
+      expect(Array.from(a)).toEqual(Array.from(b));
+      const ref = naive(A, B, M, K, N);
+      ref.forEach((v, i) => expect(Math.abs(a[i] - v)).toBeLessThan(1e-3 * Math.max(1, Math.abs(v))));
+    });
+  }
+  it('grows the shared memory for a larger product, and the workers see it', () => {
+    const n = 700;
+    const A = rand(n * n, 11);
+    const out = new Float32Array(n * n);
+    const s: Strided = { data: A, offset: 0, sb: 0, si: n, sj: 1 };
+    const before = g.bytes;
+    g.matmul(s, s, 1, n, n, n, out);
+    expect(g.bytes).toBeGreaterThan(before);
+    const ref = new WasmGemm({ threads: 1 });
+    const want = new Float32Array(n * n);
+    ref.matmul(s, s, 1, n, n, n, want);
+    expect(out).toEqual(want);
+  });
+  afterAll(async () => {
+    await g.close();
   });
 });
