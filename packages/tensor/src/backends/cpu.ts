@@ -249,6 +249,57 @@ function axesLast(x: View, axes: readonly number[]): { data: TypedArray; outer: 
   return { data: materialize(perm), outer, inner };
 }
 
+/**
+ * For a contiguous view reduced over consecutive axes that are not the last ones, the
+ * sizes [outer, red, inner] around them (null otherwise): such a reduction runs in place,
+ * without moving the reduced axes last first.
+ */
+function contiguousBlock(x: View, axes: readonly number[]): { outer: number; red: number; inner: number } | null {
+  const nd = x.shape.length;
+  if (axes.length === 0 || !isContiguous(x)) return null;
+  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1] + 1) return null;
+  const last = axes[axes.length - 1];
+  if (last === nd - 1) return null; // already last: the plain loop reads it contiguously
+  const inner = sizeOf(x.shape.slice(last + 1));
+  if (inner < 8) return null;
+  return { outer: sizeOf(x.shape.slice(0, axes[0])), red: sizeOf(axes.map((a) => x.shape[a])), inner };
+}
+
+/** out[o, i] = ⊕_r x[o, r, i], accumulating whole rows of `inner` elements at a time. */
+function reduceMiddle(op: ReduceOp, x: TypedArray, offset: number, outer: number, red: number, inner: number, dtype: DType): TypedArray {
+  const out = allocArray(dtype, outer * inner);
+  const acc = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    acc.fill(op === 'sum' ? 0 : op === 'prod' ? 1 : op === 'max' ? -Infinity : Infinity);
+    for (let r = 0; r < red; r++) {
+      const base = offset + (o * red + r) * inner;
+      switch (op) {
+        case 'sum':
+          for (let i = 0; i < inner; i++) acc[i] += x[base + i];
+          break;
+        case 'prod':
+          for (let i = 0; i < inner; i++) acc[i] *= x[base + i];
+          break;
+        case 'max':
+          // NaN wins and stays: a NaN accumulator fails v > a and keeps itself
+          for (let i = 0; i < inner; i++) {
+            const v = x[base + i];
+            if (v > acc[i] || v !== v) acc[i] = v;
+          }
+          break;
+        case 'min':
+          for (let i = 0; i < inner; i++) {
+            const v = x[base + i];
+            if (v < acc[i] || v !== v) acc[i] = v;
+          }
+          break;
+      }
+    }
+    out.set(acc, o * inner);
+  }
+  return out;
+}
+
 /** The default backend: plain TypeScript over typed arrays, the reference for all others. */
 export class CpuBackend implements Backend {
   readonly name: string = 'cpu';
@@ -360,6 +411,8 @@ export class CpuBackend implements Backend {
     return wrap(x);
   }
   reduce(op: ReduceOp, x: View, axes: readonly number[]): DataId {
+    const block = contiguousBlock(x, axes);
+    if (block !== null) return wrap(reduceMiddle(op, vals(x), x.offset, block.outer, block.red, block.inner, x.dtype));
     const { data, outer, inner } = axesLast(x, axes);
     const out = allocArray(x.dtype, outer);
     for (let o = 0; o < outer; o++) {
