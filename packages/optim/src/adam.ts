@@ -9,6 +9,27 @@ export interface AdamOptions extends GroupOptions {
   maximize: boolean;
 }
 
+/** Checks shared by the Adam family's options. */
+export function checkAdamLike(name: string, g: { betas: [number, number]; eps: number; weightDecay: number }): void {
+  checkRange(name, 'beta1', g.betas[0], 0, 1);
+  checkRange(name, 'beta2', g.betas[1], 0, 1);
+  if (!(g.eps >= 0)) throw new Error(`${name}: invalid eps ${g.eps} (must be ≥ 0)`);
+  if (!(g.weightDecay >= 0)) throw new Error(`${name}: invalid weightDecay ${g.weightDecay} (must be ≥ 0)`);
+}
+
+/** Adam's first and second moments of `d`, updated in `state`; returns them and the step count. */
+export function moments(d: Tensor, state: ParamState, [b1, b2]: [number, number]): { m: Tensor; v: Tensor; t: number } {
+  const t = ((state.step as number | undefined) ?? 0) + 1;
+  state.step = t;
+  const m0 = state.expAvg as Tensor | undefined;
+  const v0 = state.expAvgSq as Tensor | undefined;
+  const m = m0 ? m0.mul(b1).add(d.mul(1 - b1)) : d.mul(1 - b1);
+  const v = v0 ? v0.mul(b2).add(d.square().mul(1 - b2)) : d.square().mul(1 - b2);
+  state.expAvg = m;
+  state.expAvgSq = v;
+  return { m, v, t };
+}
+
 /** Parameters with fewer elements take the op-by-op path (the fused loop's setup costs more). */
 const FUSE_MIN = 1024;
 
@@ -25,11 +46,7 @@ export class Adam extends Optimizer<AdamOptions> {
   }
   protected override validate(g: AdamOptions): void {
     super.validate(g);
-    const name = this.constructor.name;
-    checkRange(name, 'beta1', g.betas[0], 0, 1);
-    checkRange(name, 'beta2', g.betas[1], 0, 1);
-    if (!(g.eps >= 0)) throw new Error(`${name}: invalid eps ${g.eps} (must be ≥ 0)`);
-    if (!(g.weightDecay >= 0)) throw new Error(`${name}: invalid weightDecay ${g.weightDecay} (must be ≥ 0)`);
+    checkAdamLike(this.constructor.name, g);
   }
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): Tensor {
     if (p.backend.readSync !== undefined && (p.dtype === 'float32' || p.dtype === 'float64') && p.size >= FUSE_MIN) return this.#fused(p, grad, state, g);
@@ -40,14 +57,7 @@ export class Adam extends Optimizer<AdamOptions> {
       if (this.decoupled) theta = p.mul(1 - g.lr * g.weightDecay);
       else d = d.add(p.mul(g.weightDecay));
     }
-    const t = ((state.step as number | undefined) ?? 0) + 1;
-    state.step = t;
-    const m0 = state.expAvg as Tensor | undefined;
-    const v0 = state.expAvgSq as Tensor | undefined;
-    const m = m0 ? m0.mul(b1).add(d.mul(1 - b1)) : d.mul(1 - b1);
-    const v = v0 ? v0.mul(b2).add(d.square().mul(1 - b2)) : d.square().mul(1 - b2);
-    state.expAvg = m;
-    state.expAvgSq = v;
+    const { m, v, t } = moments(d, state, g.betas);
     let vUse = v;
     if (g.amsgrad) {
       const prev = state.maxExpAvgSq as Tensor | undefined;

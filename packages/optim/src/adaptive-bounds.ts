@@ -1,26 +1,6 @@
 import { maximum, sqrt, type Tensor } from '@ml/tensor';
-import { Optimizer, checkRange, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
-import type { AdamOptions } from './adam.js';
-
-function checkAdamLike(name: string, g: AdamOptions | BoundOptions): void {
-  checkRange(name, 'beta1', g.betas[0], 0, 1);
-  checkRange(name, 'beta2', g.betas[1], 0, 1);
-  if (!(g.eps >= 0)) throw new Error(`${name}: invalid eps ${g.eps} (must be ≥ 0)`);
-  if (!(g.weightDecay >= 0)) throw new Error(`${name}: invalid weightDecay ${g.weightDecay} (must be ≥ 0)`);
-}
-
-/** The first and second moments of Adam, updated in `state`; returns them and the step count. */
-function moments(d: Tensor, state: ParamState, [b1, b2]: [number, number]): { m: Tensor; v: Tensor; t: number } {
-  const t = ((state.step as number | undefined) ?? 0) + 1;
-  state.step = t;
-  const m0 = state.expAvg as Tensor | undefined;
-  const v0 = state.expAvgSq as Tensor | undefined;
-  const m = m0 ? m0.mul(b1).add(d.mul(1 - b1)) : d.mul(1 - b1);
-  const v = v0 ? v0.mul(b2).add(d.square().mul(1 - b2)) : d.square().mul(1 - b2);
-  state.expAvg = m;
-  state.expAvgSq = v;
-  return { m, v, t };
-}
+import { Optimizer, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
+import { checkAdamLike, moments, type AdamOptions } from './adam.js';
 
 /**
  * RAdam (Liu et al., "On the variance of the adaptive learning rate"), PyTorch's form.
@@ -135,10 +115,7 @@ export class SWATS extends Optimizer<SWATSOptions> {
   }
   protected override validate(g: SWATSOptions): void {
     super.validate(g);
-    checkRange('SWATS', 'beta1', g.betas[0], 0, 1);
-    checkRange('SWATS', 'beta2', g.betas[1], 0, 1);
-    if (!(g.eps >= 0)) throw new Error(`SWATS: invalid eps ${g.eps} (must be ≥ 0)`);
-    if (!(g.weightDecay >= 0)) throw new Error(`SWATS: invalid weightDecay ${g.weightDecay} (must be ≥ 0)`);
+    checkAdamLike('SWATS', g);
   }
   /** whether every parameter has switched to SGD */
   get switched(): boolean {

@@ -1,27 +1,15 @@
 import '@ml/autograd';
-import { memory, tensor, tidy, type Tensor } from '@ml/tensor';
+import { memory, tensor, type Tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
 import { AMSBound, AdaBound, Adam, AdamW, Lookahead, RAdam, SGD, SWATS, StepLR, type Optimizer } from '../src/index.js';
+import { A, bq, quadratic, rosenbrock, run } from './helpers.js';
 
 // The reference steps below are written out in plain arithmetic from each paper's
 // update rule (the form PyTorch or the authors' code uses), independent of the tensor code.
 
 type Vec = number[];
-const rosenbrock = (z: Tensor): Tensor => {
-  const x = z.index(0);
-  const y = z.index(1);
-  return x.neg().add(1).square().add(y.sub(x.square()).square().mul(100));
-};
 // ∇f = (−2(1 − x) − 400x(y − x²), 200(y − x²))
 const rosenbrockGrad = ([x, y]: Vec): Vec => [-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)];
-const A = [
-  [3, 0.5],
-  [0.5, 1],
-];
-const bq = [1, -1];
-const At = tensor(A, { dtype: 'float64' });
-const bt = tensor(bq, { dtype: 'float64' });
-const quadratic = (z: Tensor): Tensor => z.matmul(At).dot(z).mul(0.5).sub(bt.dot(z));
 // ∇(½zᵀAz − bᵀz) = Az − b (A symmetric)
 const quadraticGrad = (z: Vec): Vec => A.map((row, i) => row[0] * z[0] + row[1] * z[1] - bq[i]);
 
@@ -30,16 +18,6 @@ const problems = [
   { name: 'quadratic', f: quadratic, grad: quadraticGrad, start: [1, 1] },
 ];
 
-function run(opt: Optimizer, z: Tensor, f: (z: Tensor) => Tensor, steps: number, each?: (i: number) => void): void {
-  for (let i = 0; i < steps; i++) {
-    tidy(() => {
-      opt.zeroGrad();
-      f(z).backward();
-      opt.step();
-    });
-    each?.(i);
-  }
-}
 
 /** Compare the tensor optimizer with a reference stepper for `steps` steps, to 1e-12 relative. */
 function matches(make: (z: Tensor) => Optimizer, reference: (z: Vec, g: Vec, t: number) => Vec, steps: number): void {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import '@ml/autograd';
-import { memory, tensor, tidy, type Tensor } from '@ml/tensor';
+import { memory, tensor, type Tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
 import {
   AMSGrad,
@@ -18,6 +18,7 @@ import {
   clipGradValue,
   type Optimizer,
 } from '../src/index.js';
+import { quadratic, rosenbrock, run } from './helpers.js';
 
 interface Ref {
   options: Record<string, number | boolean>;
@@ -27,14 +28,6 @@ interface Ref {
 // recorded from PyTorch 1.13 by test/fixtures/optim_reference.py
 const refs = JSON.parse(readFileSync(new URL('./fixtures/optim_reference.json', import.meta.url), 'utf8')) as Record<string, Ref>;
 
-const rosenbrock = (z: Tensor): Tensor => {
-  const x = z.index(0);
-  const y = z.index(1);
-  return x.neg().add(1).square().add(y.sub(x.square()).square().mul(100));
-};
-const A = tensor([[3, 0.5], [0.5, 1]], { dtype: 'float64' });
-const b = tensor([1, -1], { dtype: 'float64' });
-const quadratic = (z: Tensor): Tensor => z.matmul(A).dot(z).mul(0.5).sub(b.dot(z));
 
 /** PyTorch option names → ours */
 function make(name: string, z: Tensor, o: Record<string, number | boolean>): Optimizer {
@@ -60,16 +53,6 @@ function clean<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
-function run(opt: Optimizer, z: Tensor, f: (z: Tensor) => Tensor, steps: number, each?: (i: number) => void): void {
-  for (let i = 0; i < steps; i++) {
-    tidy(() => {
-      opt.zeroGrad();
-      f(z).backward();
-      opt.step();
-    });
-    each?.(i);
-  }
-}
 
 describe('each optimizer reproduces PyTorch 1.13 step by step (float64, 1e-12)', () => {
   for (const [key, ref] of Object.entries(refs)) {
