@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { UsageError, positiveInt, positiveNumber, runCli } from '@ml/cli-kit';
 import { registerWasmBackend, wasmSimdSupported } from '@ml/backend-wasm';
 import { setBackend } from '@ml/tensor';
 import { runPredict } from './predict.js';
@@ -35,104 +36,64 @@ accuracy and the confusion matrix; writes <out>/ (model), <out>/loss.svg and
 <out>/confusion.svg.
 `;
 
-export class UsageError extends Error {}
-
-function positiveInt(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} expects a positive integer, got '${v}'`);
-  return n;
-}
-
-function positive(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--${name} expects a positive number, got '${v}'`);
-  return n;
-}
-
 async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        model: { type: 'string' },
-        epochs: { type: 'string' },
-        'batch-size': { type: 'string' },
-        lr: { type: 'string' },
-        fashion: { type: 'boolean' },
-        'data-dir': { type: 'string' },
-        out: { type: 'string' },
-        seed: { type: 'string' },
-        quick: { type: 'boolean' },
-        verbose: { type: 'string' },
-        'model-dir': { type: 'string' },
-        backend: { type: 'string' },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`mnist-classifier: ${(e as Error).message}\n\n${HELP}`);
-    return 2;
-  }
+  const parsed = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      model: { type: 'string' },
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
+      fashion: { type: 'boolean' },
+      'data-dir': { type: 'string' },
+      out: { type: 'string' },
+      seed: { type: 'string' },
+      quick: { type: 'boolean' },
+      verbose: { type: 'string' },
+      'model-dir': { type: 'string' },
+      backend: { type: 'string' },
+    },
+  });
   const { values: v, positionals } = parsed;
   const command = positionals[0];
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
   }
-  try {
-    const backend = v.backend ?? (wasmSimdSupported() ? 'wasm' : 'cpu');
-    if (backend !== 'cpu' && backend !== 'wasm') throw new UsageError(`--backend must be cpu or wasm, got '${backend}'`);
-    if (backend === 'wasm') registerWasmBackend();
-    setBackend(backend);
-    if (command === undefined || command === 'train') {
-      if (positionals.length > 1) throw new UsageError(`train takes no positional arguments, got '${positionals[1]}'`);
-      const model = v.model ?? 'mlp';
-      if (model !== 'mlp' && model !== 'cnn') throw new UsageError(`--model must be mlp or cnn, got '${model}'`);
-      const verbose = v.verbose === undefined ? 1 : Number(v.verbose);
-      if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new UsageError(`--verbose must be 0, 1 or 2, got '${v.verbose}'`);
-      const options: TrainOptions = {
-        model,
-        epochs: positiveInt('epochs', v.epochs),
-        batchSize: positiveInt('batch-size', v['batch-size']),
-        lr: positive('lr', v.lr),
-        fashion: v.fashion ?? false,
-        dataDir: v['data-dir'],
-        out: v.out ?? 'mnist-model',
-        seed: v.seed === undefined ? 1 : (positiveInt('seed', v.seed) as number),
-        quick: v.quick ?? false,
-        verbose,
-      };
-      await runTrain(options);
-      return 0;
-    }
-    if (command === 'predict') {
-      const image = positionals[1];
-      if (!image) throw new UsageError('predict needs an image file: mnist-classifier predict digit.png');
-      await runPredict(image, v['model-dir'] ?? 'mnist-model');
-      return 0;
-    }
-    throw new UsageError(`unknown command '${command}' (use train or predict)`);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`mnist-classifier: ${e.message}\n\nRun mnist-classifier --help for usage.\n`);
-      return 2;
-    }
-    process.stderr.write(`mnist-classifier: ${(e as Error).message}\n`);
-    if (process.env.ML_DEBUG === '1') process.stderr.write(`${(e as Error).stack}\n`);
-    return 1;
+  const backend = v.backend ?? (wasmSimdSupported() ? 'wasm' : 'cpu');
+  if (backend !== 'cpu' && backend !== 'wasm') throw new UsageError(`--backend must be cpu or wasm, got '${backend}'`);
+  if (backend === 'wasm') registerWasmBackend();
+  setBackend(backend);
+  if (command === undefined || command === 'train') {
+    if (positionals.length > 1) throw new UsageError(`train takes no positional arguments, got '${positionals[1]}'`);
+    const model = v.model ?? 'mlp';
+    if (model !== 'mlp' && model !== 'cnn') throw new UsageError(`--model must be mlp or cnn, got '${model}'`);
+    const verbose = v.verbose === undefined ? 1 : Number(v.verbose);
+    if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new UsageError(`--verbose must be 0, 1 or 2, got '${v.verbose}'`);
+    const options: TrainOptions = {
+      model,
+      epochs: positiveInt('epochs', v.epochs),
+      batchSize: positiveInt('batch-size', v['batch-size']),
+      lr: positiveNumber('lr', v.lr),
+      fashion: v.fashion ?? false,
+      dataDir: v['data-dir'],
+      out: v.out ?? 'mnist-model',
+      seed: v.seed === undefined ? 1 : (positiveInt('seed', v.seed) as number),
+      quick: v.quick ?? false,
+      verbose,
+    };
+    await runTrain(options);
+    return 0;
   }
+  if (command === 'predict') {
+    const image = positionals[1];
+    if (!image) throw new UsageError('predict needs an image file: mnist-classifier predict digit.png');
+    await runPredict(image, v['model-dir'] ?? 'mnist-model');
+    return 0;
+  }
+  throw new UsageError(`unknown command '${command}' (use train or predict)`);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.stderr.write(`mnist-classifier: ${(e as Error).message}\n`);
-    process.exitCode = 1;
-  },
-);
+runCli('mnist-classifier', () => main(process.argv.slice(2)));

@@ -2,6 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { UsageError, finiteNumber, positiveInt, runCli } from '@ml/cli-kit';
 import { saveSvg, type TopLevelSpec } from '@ml/plot';
 import { cars } from './cars.js';
 import { classify, transforms } from './classify.js';
@@ -41,17 +42,6 @@ Options:
 
 const COMMANDS = ['line', 'paths', 'poly', 'cars', 'classify', 'transform', 'all'] as const;
 type Command = (typeof COMMANDS)[number];
-
-class UsageError extends Error {}
-
-function num(name: string, v: string | undefined, fallback: number, integer = false): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (integer && (!Number.isInteger(n) || n <= 0))) {
-    throw new UsageError(`--${name} expects ${integer ? 'a positive integer' : 'a number'}, got '${v}'`);
-  }
-  return n;
-}
 
 const f4 = (n: number) => n.toFixed(4).padStart(9);
 const pct = (n: number) => `${(100 * n).toFixed(1)}%`.padStart(7);
@@ -152,81 +142,57 @@ async function runTransform(seed: number, out: string, summary: Summary[]): Prom
 }
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        out: { type: 'string' },
-        seed: { type: 'string' },
-        epochs: { type: 'string' },
-        cars: { type: 'string' },
-        slope: { type: 'string' },
-        intercept: { type: 'string' },
-        points: { type: 'string' },
-        noise: { type: 'string' },
-        steps: { type: 'string' },
-        lr: { type: 'string' },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`regression-demo: ${(e as Error).message}\n\nRun regression-demo --help for usage.\n`);
-    return 2;
-  }
+  const parsed = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      out: { type: 'string' },
+      seed: { type: 'string' },
+      epochs: { type: 'string' },
+      cars: { type: 'string' },
+      slope: { type: 'string' },
+      intercept: { type: 'string' },
+      points: { type: 'string' },
+      noise: { type: 'string' },
+      steps: { type: 'string' },
+      lr: { type: 'string' },
+    },
+  });
   const { values: v, positionals } = parsed;
   const command = positionals[0] as Command | undefined;
   if (v.help || command === undefined) {
     process.stdout.write(HELP);
     return v.help ? 0 : 2;
   }
-  try {
-    if (!COMMANDS.includes(command)) throw new UsageError(`unknown command '${command}' (use ${COMMANDS.join(', ')})`);
-    if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
-    const seed = num('seed', v.seed, 42, true);
-    const out = v.out ?? 'regression-charts';
-    const line: LineOptions = {
-      slope: num('slope', v.slope, 2.5),
-      intercept: num('intercept', v.intercept, -1),
-      points: num('points', v.points, 200, true),
-      noise: num('noise', v.noise, 0.1),
-      steps: num('steps', v.steps, 500, true),
-      lr: num('lr', v.lr, 0.1),
-      seed,
-    };
-    const epochs = num('epochs', v.epochs, 300, true);
-    const summary: Summary[] = [];
-    const all = command === 'all';
-    if (command === 'line' || all) runLine(line, summary);
-    if (command === 'paths' || all) await runPaths(line.points, line.steps, seed, out, summary);
-    if (command === 'poly' || all) await runPoly(seed, out, summary);
-    if (command === 'cars' || all) await runCars(seed, epochs, v.cars, summary);
-    if (command === 'classify' || all) await runClassify(seed, out, summary);
-    if (command === 'transform' || all) await runTransform(seed, out, summary);
-    if (all) {
-      console.log('\nResults');
-      const w = Math.max(...summary.map((s) => s.what.length));
-      for (const s of summary) console.log(`  ${s.what.padEnd(w)}  ${s.result}`);
-    }
-    return 0;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`regression-demo: ${e.message}\n\nRun regression-demo --help for usage.\n`);
-      return 2;
-    }
-    process.stderr.write(`regression-demo: ${(e as Error).message}\n`);
-    if (process.env.ML_DEBUG === '1') process.stderr.write(`${(e as Error).stack}\n`);
-    return 1;
+  if (!COMMANDS.includes(command)) throw new UsageError(`unknown command '${command}' (use ${COMMANDS.join(', ')})`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+  const seed = positiveInt('seed', v.seed) ?? 42;
+  const out = v.out ?? 'regression-charts';
+  const line: LineOptions = {
+    slope: finiteNumber('slope', v.slope, 2.5),
+    intercept: finiteNumber('intercept', v.intercept, -1),
+    points: positiveInt('points', v.points) ?? 200,
+    noise: finiteNumber('noise', v.noise, 0.1),
+    steps: positiveInt('steps', v.steps) ?? 500,
+    lr: finiteNumber('lr', v.lr, 0.1),
+    seed,
+  };
+  const epochs = positiveInt('epochs', v.epochs) ?? 300;
+  const summary: Summary[] = [];
+  const all = command === 'all';
+  if (command === 'line' || all) runLine(line, summary);
+  if (command === 'paths' || all) await runPaths(line.points, line.steps, seed, out, summary);
+  if (command === 'poly' || all) await runPoly(seed, out, summary);
+  if (command === 'cars' || all) await runCars(seed, epochs, v.cars, summary);
+  if (command === 'classify' || all) await runClassify(seed, out, summary);
+  if (command === 'transform' || all) await runTransform(seed, out, summary);
+  if (all) {
+    console.log('\nResults');
+    const w = Math.max(...summary.map((s) => s.what.length));
+    for (const s of summary) console.log(`  ${s.what.padEnd(w)}  ${s.result}`);
   }
+  return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.stderr.write(`regression-demo: ${(e as Error).message}\n`);
-    process.exitCode = 1;
-  },
-);
+runCli('regression-demo', () => main(process.argv.slice(2)));

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { UsageError, positiveInt, runCli } from '@ml/cli-kit';
 import { run, type RunOptions } from './run.js';
 import { MODELS, type ModelKind } from './models.js';
 import { SERIES, type SeriesName } from './series.js';
@@ -36,15 +37,6 @@ held-out tail next to the last-value and seasonal-naive baselines; a table is pr
 <out>/<series>-forecast.svg shows the best model and the seasonal baseline against the truth.
 `;
 
-class UsageError extends Error {}
-
-function positiveInt(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} expects a positive integer, got '${v}'`);
-  return n;
-}
-
 function list<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T[] {
   if (v === undefined || v === 'all') return [...allowed];
   const items = v.split(',').map((s) => s.trim());
@@ -53,78 +45,54 @@ function list<T extends string>(name: string, v: string | undefined, allowed: re
 }
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        series: { type: 'string' },
-        csv: { type: 'string' },
-        column: { type: 'string' },
-        'date-column': { type: 'string' },
-        season: { type: 'string' },
-        models: { type: 'string' },
-        lookback: { type: 'string' },
-        horizon: { type: 'string' },
-        epochs: { type: 'string' },
-        'test-fraction': { type: 'string' },
-        'data-dir': { type: 'string' },
-        out: { type: 'string' },
-        seed: { type: 'string' },
-        quick: { type: 'boolean' },
-        verbose: { type: 'string' },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`sequence-predictor: ${(e as Error).message}\n\nRun sequence-predictor --help for usage.\n`);
-    return 2;
-  }
+  const parsed = parseArgs({
+    args: argv,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      series: { type: 'string' },
+      csv: { type: 'string' },
+      column: { type: 'string' },
+      'date-column': { type: 'string' },
+      season: { type: 'string' },
+      models: { type: 'string' },
+      lookback: { type: 'string' },
+      horizon: { type: 'string' },
+      epochs: { type: 'string' },
+      'test-fraction': { type: 'string' },
+      'data-dir': { type: 'string' },
+      out: { type: 'string' },
+      seed: { type: 'string' },
+      quick: { type: 'boolean' },
+      verbose: { type: 'string' },
+    },
+  });
   const v = parsed.values;
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
   }
-  try {
-    const verbose = v.verbose === undefined ? 0 : Number(v.verbose);
-    if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new UsageError(`--verbose must be 0, 1 or 2, got '${v.verbose}'`);
-    const testFraction = v['test-fraction'] === undefined ? 0.2 : Number(v['test-fraction']);
-    if (!(testFraction > 0 && testFraction < 0.9)) throw new UsageError(`--test-fraction must be in (0, 0.9), got '${v['test-fraction']}'`);
-    if (v.csv !== undefined && (v.column === undefined || v.season === undefined)) throw new UsageError('--csv needs --column and --season');
-    if (v.csv === undefined && (v.column !== undefined || v['date-column'] !== undefined)) throw new UsageError('--column and --date-column go with --csv');
-    const options: RunOptions = {
-      series: v.csv === undefined ? list<SeriesName>('series', v.series, SERIES) : [],
-      csv: v.csv === undefined ? undefined : { file: v.csv, column: v.column as string, dateColumn: v['date-column'], season: positiveInt('season', v.season) as number },
-      models: list<ModelKind>('models', v.models, MODELS),
-      lookback: positiveInt('lookback', v.lookback),
-      horizon: positiveInt('horizon', v.horizon) ?? 1,
-      epochs: positiveInt('epochs', v.epochs),
-      testFraction,
-      dataDir: v['data-dir'],
-      out: v.out ?? 'forecasts',
-      seed: positiveInt('seed', v.seed) ?? 1,
-      quick: v.quick ?? false,
-      verbose,
-    };
-    await run(options);
-    return 0;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`sequence-predictor: ${e.message}\n\nRun sequence-predictor --help for usage.\n`);
-      return 2;
-    }
-    process.stderr.write(`sequence-predictor: ${(e as Error).message}\n`);
-    if (process.env.ML_DEBUG === '1') process.stderr.write(`${(e as Error).stack}\n`);
-    return 1;
-  }
+  const verbose = v.verbose === undefined ? 0 : Number(v.verbose);
+  if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new UsageError(`--verbose must be 0, 1 or 2, got '${v.verbose}'`);
+  const testFraction = v['test-fraction'] === undefined ? 0.2 : Number(v['test-fraction']);
+  if (!(testFraction > 0 && testFraction < 0.9)) throw new UsageError(`--test-fraction must be in (0, 0.9), got '${v['test-fraction']}'`);
+  if (v.csv !== undefined && (v.column === undefined || v.season === undefined)) throw new UsageError('--csv needs --column and --season');
+  if (v.csv === undefined && (v.column !== undefined || v['date-column'] !== undefined)) throw new UsageError('--column and --date-column go with --csv');
+  const options: RunOptions = {
+    series: v.csv === undefined ? list<SeriesName>('series', v.series, SERIES) : [],
+    csv: v.csv === undefined ? undefined : { file: v.csv, column: v.column as string, dateColumn: v['date-column'], season: positiveInt('season', v.season) as number },
+    models: list<ModelKind>('models', v.models, MODELS),
+    lookback: positiveInt('lookback', v.lookback),
+    horizon: positiveInt('horizon', v.horizon) ?? 1,
+    epochs: positiveInt('epochs', v.epochs),
+    testFraction,
+    dataDir: v['data-dir'],
+    out: v.out ?? 'forecasts',
+    seed: positiveInt('seed', v.seed) ?? 1,
+    quick: v.quick ?? false,
+    verbose,
+  };
+  await run(options);
+  return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.stderr.write(`sequence-predictor: ${(e as Error).message}\n`);
-    process.exitCode = 1;
-  },
-);
+runCli('sequence-predictor', () => main(process.argv.slice(2)));
