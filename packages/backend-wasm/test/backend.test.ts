@@ -1,5 +1,6 @@
 import '@ml/autograd';
-import { Conv2d, Linear, LSTM, crossEntropy } from '@ml/nn';
+import { Conv2d, Flatten, Linear, LSTM, MaxPool2d, ReLU, Sequential, crossEntropy } from '@ml/nn';
+import { Adam } from '@ml/optim';
 import { getBackend, manualSeed, matmul, memory, randn, setBackend, tensor, tidy, toBackend, type Tensor } from '@ml/tensor';
 import { describeConformance } from '@ml/tensor/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +81,43 @@ describe('usage', () => {
       expect((await toBackend(a, 'cpu')).add(b).backend.name).toBe('cpu');
       a.dispose();
       expect(() => a.dataSync()).toThrow(/disposed/);
+    } finally {
+      setBackend(prev);
+    }
+  });
+
+  it('CNN training steps (conv-pool-conv-pool-dense, Adam) keep tensor counts and WebAssembly memory flat', () => {
+    const prev = getBackend().name;
+    setBackend('wasm');
+    try {
+      manualSeed(2);
+      const net = new Sequential([
+        new Conv2d({ inChannels: 1, outChannels: 8, kernelSize: 3 }),
+        new ReLU(),
+        new MaxPool2d({ kernelSize: 2 }),
+        new Conv2d({ inChannels: 8, outChannels: 16, kernelSize: 3 }),
+        new ReLU(),
+        new MaxPool2d({ kernelSize: 2 }),
+        new Flatten(),
+        new Linear({ inFeatures: 16 * 5 * 5, outFeatures: 10 }),
+      ]);
+      const opt = new Adam(net.parameters(), { lr: 1e-3 });
+      const x = randn([16, 1, 28, 28]).keep();
+      const y = tensor(Array.from({ length: 16 }, (_, i) => i % 10), { dtype: 'int32' }).keep();
+      const step = () =>
+        tidy(() => {
+          opt.zeroGrad();
+          crossEntropy(net.forward(x), y).backward();
+          opt.step();
+        });
+      for (let i = 0; i < 3; i++) step();
+      const tensors = memory().numTensors;
+      const bytes = memory().numBytes;
+      const scratch = wasm.gemm.bytes;
+      for (let i = 0; i < 40; i++) step();
+      expect(memory().numTensors).toBe(tensors);
+      expect(memory().numBytes).toBe(bytes);
+      expect(wasm.gemm.bytes).toBe(scratch);
     } finally {
       setBackend(prev);
     }
