@@ -85,26 +85,41 @@ export class WasmGemm {
     for (let bi = 0; bi < batch; bi++) {
       // A, row-major; the padding rows stay zero
       const ad = A.data;
-      let w = aAt >> 2;
-      for (let i = 0; i < M; i++) {
-        const row = A.offset + bi * A.sb + i * A.si;
-        if (A.sj === 1) {
-          f.set(ad.subarray(row, row + K), w);
-          w += K;
-        } else for (let k = 0; k < K; k++) f[w++] = ad[row + k * A.sj];
+      const a0 = aAt >> 2;
+      const aBase = A.offset + bi * A.sb;
+      if (A.sj === 1) {
+        for (let i = 0; i < M; i++) f.set(ad.subarray(aBase + i * A.si, aBase + i * A.si + K), a0 + i * K);
+      } else if (A.si === 1) {
+        // A stored transposed (column-major): read each column contiguously
+        for (let k = 0; k < K; k++) {
+          const col = aBase + k * A.sj;
+          for (let i = 0; i < M; i++) f[a0 + i * K + k] = ad[col + i];
+        }
+      } else {
+        for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) f[a0 + i * K + k] = ad[aBase + i * A.si + k * A.sj];
       }
-      f.fill(0, w, (aAt >> 2) + Mp * K);
+      f.fill(0, a0 + M * K, a0 + Mp * K);
       // B, panel by panel: K rows of 8 columns, zeros past N
       const bd = B.data;
-      w = bAt >> 2;
+      const bBase = B.offset + bi * B.sb;
       for (let p = 0; p < P; p++) {
         const j0 = 8 * p;
         const width = Math.min(8, N - j0);
-        for (let k = 0; k < K; k++) {
-          const row = B.offset + bi * B.sb + k * B.si + j0 * B.sj;
-          for (let j = 0; j < width; j++) f[w + j] = bd[row + j * B.sj];
-          for (let j = width; j < 8; j++) f[w + j] = 0;
-          w += 8;
+        const w0 = (bAt >> 2) + p * K * 8;
+        if (B.si === 1 && B.sj !== 1) {
+          // B stored transposed (column-major): each of the panel's columns is contiguous
+          for (let j = 0; j < width; j++) {
+            const col = bBase + (j0 + j) * B.sj;
+            for (let k = 0; k < K; k++) f[w0 + k * 8 + j] = bd[col + k];
+          }
+          if (width < 8) for (let k = 0; k < K; k++) f.fill(0, w0 + k * 8 + width, w0 + k * 8 + 8);
+        } else {
+          for (let k = 0; k < K; k++) {
+            const row = bBase + k * B.si + j0 * B.sj;
+            const w = w0 + k * 8;
+            for (let j = 0; j < width; j++) f[w + j] = bd[row + j * B.sj];
+            for (let j = width; j < 8; j++) f[w + j] = 0;
+          }
         }
       }
       if (this.#pool !== null && Mp * K * Np >= THREADED_MIN_WORK) {
