@@ -14,7 +14,7 @@ Usage:
 
 Options (train):
   --model <mlp|cnn>     architecture                                  (default mlp)
-  --epochs <n>          passes over the 55,000 training images        (default 10 mlp, 3 cnn)
+  --epochs <n>          passes over the 55,000 training images        (default 10 mlp, 9 cnn)
   --batch-size <n>      images per step                               (default 64)
   --lr <n>              Adam learning rate, cosine-annealed per epoch (default 0.001)
   --fashion             Fashion-MNIST instead of digits

@@ -63,7 +63,7 @@ export async function runTrain(o: TrainOptions): Promise<{ testAccuracy: number;
   if (o.verbose > 0) model.summary({ inputShape: inputShape[o.model] });
   const lr = o.lr ?? 1e-3;
   model.compile({ optimizer: 'adam', lr, loss: 'cross_entropy', metrics: ['accuracy'] });
-  const epochs = o.quick ? 1 : (o.epochs ?? (o.model === 'mlp' ? 10 : 3));
+  const epochs = o.quick ? 1 : (o.epochs ?? (o.model === 'mlp' ? 10 : 9));
   // cosine annealing of the rate over the epochs: lr·½(1 + cos(π·epoch/epochs))
   const cosine = new LearningRateScheduler((epoch) => lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / epochs)));
   const tFit = performance.now();
