@@ -33,7 +33,6 @@ const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.fl
 const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 
 export const I32 = 0x7f;
-export const F32 = 0x7d;
 export const V128 = 0x7b;
 
 /** Instructions, as byte arrays to concatenate. */

@@ -73,7 +73,7 @@ export class Lookahead<O extends GroupOptions = GroupOptions> extends Optimizer<
       const slow = this.state.get(p)?.slow;
       if (isTensor(slow)) sd.state[i] = { ...(sd.state[i] ?? {}), slow };
     });
-    sd.paramGroups = sd.paramGroups.map((g) => ({ ...g, lookaheadStep: this.stepCount, lookaheadK: this.k, lookaheadAlpha: this.alpha }));
+    sd.paramGroups = sd.paramGroups.map((g) => ({ ...g, lookaheadStep: this.stepCount }));
     return sd;
   }
 
@@ -85,10 +85,8 @@ export class Lookahead<O extends GroupOptions = GroupOptions> extends Optimizer<
       if (isTensor(sl)) slow.set(Number(i), sl);
       innerState[Number(i)] = rest;
     }
-    const groups = sd.paramGroups.map(({ lookaheadStep, lookaheadK, lookaheadAlpha, ...g }) => {
+    const groups = sd.paramGroups.map(({ lookaheadStep, ...g }) => {
       if (typeof lookaheadStep === 'number') this.stepCount = lookaheadStep;
-      void lookaheadK;
-      void lookaheadAlpha;
       return g as OptimizerStateDict['paramGroups'][number];
     });
     this.inner.loadStateDict({ state: innerState, paramGroups: groups });

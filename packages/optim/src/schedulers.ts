@@ -311,7 +311,7 @@ export class OneCycleLR extends LRScheduler {
     return this.#at(t, (k) => (k === 'initial' ? initial : k === 'max' ? max : min), 'Lr');
   }
   protected override momentumAt(t: number): number | undefined {
-    if (!this.#o?.cycleMomentum) return undefined;
+    if (!this.#o.cycleMomentum) return undefined;
     return this.#at(t, (k) => (k === 'max' ? this.#o.maxMomentum : this.#o.baseMomentum), 'M');
   }
   /** the peak rates, per group */
@@ -387,7 +387,7 @@ export class CyclicLR extends LRScheduler {
     return base + (max - base) * s * scale;
   }
   protected override momentumAt(t: number): number | undefined {
-    if (!this.#o?.cycleMomentum) return undefined;
+    if (!this.#o.cycleMomentum) return undefined;
     const { s, scale } = this.#shape(t);
     return this.#o.maxMomentum - (this.#o.maxMomentum - this.#o.baseMomentum) * s * scale;
   }

@@ -123,11 +123,6 @@ function scratch(dtype: DType, n: number): TypedArray {
   return allocArray(dtype, n);
 }
 
-/** Bytes held for reuse by the CPU-family backends (not counted as live tensors). */
-export function pooledCpuBytes(): number {
-  return pooledBytes;
-}
-
 /** Contiguous copy of a view's elements (shares nothing with the source). */
 function materialize(v: View, dtype: DType = v.dtype): TypedArray {
   const src = vals(v);
