@@ -7,6 +7,8 @@ import {
   add,
   cast,
   col2im,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
   cos,
   div,
   eq,
@@ -18,6 +20,7 @@ import {
   isFloat,
   log,
   matmul,
+  maxPool2dBackward,
   mul,
   narrow,
   neg,
@@ -43,6 +46,8 @@ import {
 } from '@ml/tensor';
 
 export type GradRule = (dy: Tensor, node: GradNode, needs: readonly boolean[]) => (Tensor | null)[];
+
+type Shape4 = [number, number, number, number];
 
 const x0 = (n: GradNode): Tensor => n.inputs[0];
 const x1 = (n: GradNode): Tensor => n.inputs[1];
@@ -193,6 +198,18 @@ export const rules: Record<string, GradRule> = {
     return [col2im(dy, [N, C, H, W], n.attrs.params as Im2ColParams)];
   },
   col2im: (dy, n) => [im2col(dy, n.attrs.params as Im2ColParams)],
+  conv2d: (dy, n, needs) => {
+    const [x, w] = n.inputs;
+    const p = n.attrs.params as Im2ColParams;
+    const groups = n.attrs.groups as number;
+    const grads = [
+      needs[0] ? conv2dBackwardInput(dy, w, x.shape as Shape4, p, groups) : null,
+      needs[1] ? conv2dBackwardWeight(dy, x, w.shape as Shape4, p, groups) : null,
+    ];
+    if (n.inputs.length > 2) grads.push(needs[2] ? sum(sum(dy, [2, 3]), 0) : null);
+    return grads;
+  },
+  maxPool2d: (dy, n) => [maxPool2dBackward(x0(n), dy, n.attrs.params as Im2ColParams)],
 
   // ---- fused kernels a backend may register (composites otherwise)
   softmax: (dy, n) => {

@@ -87,7 +87,13 @@ export class WasmGemm {
       const ad = A.data;
       const a0 = aAt >> 2;
       const aBase = A.offset + bi * A.sb;
-      if (A.sj === 1) {
+      const aSame = bi > 0 && A.sb === 0; // one A for every batch: already in place
+      const bSame = bi > 0 && B.sb === 0;
+      if (aSame) {
+        // nothing to copy
+      } else if (A.sj === 1 && A.si === K) {
+        f.set(ad.subarray(aBase, aBase + M * K), a0);
+      } else if (A.sj === 1) {
         for (let i = 0; i < M; i++) f.set(ad.subarray(aBase + i * A.si, aBase + i * A.si + K), a0 + i * K);
       } else if (A.si === 1) {
         // A stored transposed (column-major): read each column contiguously
@@ -98,11 +104,11 @@ export class WasmGemm {
       } else {
         for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) f[a0 + i * K + k] = ad[aBase + i * A.si + k * A.sj];
       }
-      f.fill(0, a0 + M * K, a0 + Mp * K);
+      if (!aSame) f.fill(0, a0 + M * K, a0 + Mp * K);
       // B, panel by panel: K rows of 8 columns, zeros past N
       const bd = B.data;
       const bBase = B.offset + bi * B.sb;
-      for (let p = 0; p < P; p++) {
+      for (let p = 0; p < (bSame ? 0 : P); p++) {
         const j0 = 8 * p;
         const width = Math.min(8, N - j0);
         const w0 = (bAt >> 2) + p * K * 8;

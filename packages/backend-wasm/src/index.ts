@@ -4,7 +4,7 @@
  *   import { useWasm } from '@ml/backend-wasm';
  *   useWasm(); // registers the 'wasm' backend and makes it the default
  */
-import { getBackend, listBackends, registerBackend, setBackend } from '@ml/tensor';
+import { getBackend, listBackends, registerBackend, registerCpuConvKernels, setBackend } from '@ml/tensor';
 import { WasmBackend } from './backend.js';
 import { kernelModule } from './kernels.js';
 
@@ -31,6 +31,7 @@ export function registerWasmBackend(options: { threads?: number } = {}): WasmBac
   if (!wasmSimdSupported()) throw new Error('@ml/backend-wasm: this JavaScript engine has no WebAssembly SIMD; stay on the cpu backend');
   const backend = new WasmBackend(options);
   registerBackend(backend);
+  registerCpuConvKernels('wasm');
   return backend;
 }
 

@@ -66,8 +66,11 @@ registerBackend(new CpuBackend());
 
 // ---------------------------------------------------------------- kernel registry
 
-/** A backend-specific implementation of a composite op (e.g. a fused softmax). */
-export type Kernel = (inputs: Tensor[], attrs: Record<string, unknown>) => Tensor;
+/**
+ * A backend-specific implementation of a composite op (e.g. a fused softmax); it may
+ * return null to decline a case it does not cover (the composite runs instead).
+ */
+export type Kernel = (inputs: Tensor[], attrs: Record<string, unknown>) => Tensor | null;
 const kernels = new Map<string, Kernel>();
 
 export function registerKernel(op: string, backendName: string, kernel: Kernel): void {

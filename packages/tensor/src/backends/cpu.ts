@@ -79,9 +79,27 @@ function binaryRow(op: BinaryOp, f: (x: number, y: number) => number, out: Typed
     case 'div':
       for (let i = 0; i < len; i++) out[o + i] = av[a0 + i * as] / bv[b0 + i * bs];
       return;
+    case 'gt':
+      for (let i = 0; i < len; i++) out[o + i] = av[a0 + i * as] > bv[b0 + i * bs] ? 1 : 0;
+      return;
+    case 'ge':
+      for (let i = 0; i < len; i++) out[o + i] = av[a0 + i * as] >= bv[b0 + i * bs] ? 1 : 0;
+      return;
+    case 'lt':
+      for (let i = 0; i < len; i++) out[o + i] = av[a0 + i * as] < bv[b0 + i * bs] ? 1 : 0;
+      return;
+    case 'eq':
+      for (let i = 0; i < len; i++) out[o + i] = av[a0 + i * as] === bv[b0 + i * bs] ? 1 : 0;
+      return;
     default:
       for (let i = 0; i < len; i++) out[o + i] = f(av[a0 + i * as], bv[b0 + i * bs]);
   }
+}
+
+/** 1 for a contiguous view, 0 for one value broadcast everywhere, null otherwise. */
+function flatStride(v: View): 1 | 0 | null {
+  if (v.strides.every((st, i) => st === 0 || v.shape[i] === 1)) return 0;
+  return isContiguous(v) ? 1 : null;
 }
 
 function viewMap(v: View): Int32Array | null {
@@ -372,6 +390,13 @@ export class CpuBackend implements Backend {
     const bv = vals(b);
     // row by row: one tight loop along the last axis per row (any strides: contiguous,
     // transposed, broadcast scalars or rows), row starts from a map over the other axes
+    const af = flatStride(a);
+    const bf = flatStride(b);
+    if (af !== null && bf !== null) {
+      // both contiguous or a single broadcast value: one loop over everything
+      binaryRow(op, f, out, 0, av, a.offset, af, bv, b.offset, bf, n);
+      return wrap(out);
+    }
     const nd = a.shape.length;
     const inner = nd === 0 ? 1 : a.shape[nd - 1];
     const as = nd === 0 || inner === 1 ? 0 : a.strides[nd - 1];
@@ -399,10 +424,21 @@ export class CpuBackend implements Backend {
     return wrap(out);
   }
   where(cond: View, a: View, b: View): DataId {
-    const c = materialize(cond);
     const x = materialize(a);
-    const y = materialize(b);
-    for (let i = 0; i < x.length; i++) if (!c[i]) x[i] = y[i];
+    // read the condition and `b` in place when they are contiguous or one broadcast value
+    const cf = flatStride(cond);
+    const c = cf === null ? materialize(cond) : vals(cond);
+    const co = cf === null ? 0 : cond.offset;
+    const cs = cf ?? 1;
+    const bf = flatStride(b);
+    if (bf === 0) {
+      const v = vals(b)[b.offset];
+      for (let i = 0; i < x.length; i++) if (!c[co + i * cs]) x[i] = v;
+    } else {
+      const y = bf === null ? materialize(b) : vals(b);
+      const yo = bf === null ? 0 : b.offset;
+      for (let i = 0; i < x.length; i++) if (!c[co + i * cs]) x[i] = y[yo + i];
+    }
     return wrap(x);
   }
   reduce(op: ReduceOp, x: View, axes: readonly number[]): DataId {
@@ -599,6 +635,221 @@ export class CpuBackend implements Backend {
     }
     return wrap(out);
   }
+  // ---- fused kernels for conv2d and maxPool2d (registered in ops/conv.ts; groups = 1)
+  //
+  // The convolution runs on the patch matrix P = im2row(x), [N·L, C·kh·kw] (one row per
+  // output position of every image), so each pass is one large product:
+  //   forward  Y[N·L, O] = P · wᵀ          (then laid out as [N, O, oh, ow], bias added)
+  //   ∂x       ∂P = dy[N·L, O] · w         (then summed back into the image: row2im)
+  //   ∂w       ∂w[O, R] = dy[O, N·L] · P
+
+  /** x [N,C,H,W] ⋆ w [O,C,kh,kw] (+ bias [O]) → [N,O,oh,ow]. */
+  conv2d(x: View, w: View, bias: View | null, p: Im2ColParams): DataId {
+    const [N] = x.shape;
+    const O = w.shape[0];
+    const R = sizeOf(w.shape) / O;
+    const L = outArea(x.shape, p);
+    const P = this.im2row(x, p);
+    const wc = contiguousView(w);
+    const yt = this.matmul(flatView(P, x.dtype, [1, N * L, R]), { ...wc, shape: [1, R, O], strides: [0, 1, R] });
+    this.dispose(P);
+    const b = bias === null ? null : materialize(bias);
+    const out = positionsToChannels((yt as CpuData).values, N, L, O, b);
+    this.dispose(yt);
+    return wrap(out);
+  }
+  /** ∂L/∂x of conv2d: row2im(dy · w). */
+  conv2dBackwardInput(dy: View, w: View, xShape: readonly [number, number, number, number], p: Im2ColParams): DataId {
+    const [N, O] = dy.shape;
+    const R = sizeOf(w.shape) / O;
+    const L = outArea(xShape, p);
+    const d = contiguousView(dy);
+    const dyt = channelsToPositions(vals(d), d.offset, N, O, L, scratch(dy.dtype, N * L * O));
+    const dP = this.matmul(flatView(wrap(dyt), dy.dtype, [1, N * L, O]), { ...contiguousView(w), shape: [1, O, R], strides: [0, R, 1] });
+    recycle(dyt);
+    const dx = this.row2im(flatView(dP, dy.dtype, [N * L, R]), xShape, p);
+    this.dispose(dP);
+    return dx;
+  }
+  /** ∂L/∂w of conv2d: dy[O, N·L] · P, shape [O, C·kh·kw]. */
+  conv2dBackwardWeight(dy: View, x: View, p: Im2ColParams): DataId {
+    const [N, O] = dy.shape;
+    const L = outArea(x.shape, p);
+    const R = x.shape[1] * p.kernel[0] * p.kernel[1];
+    const P = this.im2row(x, p);
+    // dy [N, O, L] → [O, N·L]: each (n, o) row of L values moves as a block
+    const d = contiguousView(dy);
+    const src = vals(d);
+    const dyo = scratch(dy.dtype, O * N * L);
+    for (let n = 0; n < N; n++) {
+      for (let o = 0; o < O; o++) dyo.set(src.subarray(d.offset + (n * O + o) * L, d.offset + (n * O + o + 1) * L), (o * N + n) * L);
+    }
+    const dw = this.matmul(flatView(wrap(dyo), dy.dtype, [1, O, N * L]), flatView(P, x.dtype, [1, N * L, R]));
+    recycle(dyo);
+    this.dispose(P);
+    return dw;
+  }
+  /** x [N,C,H,W] → P [N·oh·ow, C·kh·kw]: row (n, y, x) holds the patch under output (y, x) of image n. */
+  im2row(x: View, p: Im2ColParams): DataId {
+    const [N, C, H, W] = x.shape;
+    const g = poolGeometry(x.shape, p);
+    const xc = contiguousView(x);
+    const src = vals(xc);
+    const R = C * g.kh * g.kw;
+    const out = scratch(x.dtype, N * g.oh * g.ow * R);
+    const pv = p.padValue;
+    let o = 0;
+    for (let n = 0; n < N; n++) {
+      const img = xc.offset + n * C * H * W;
+      for (let y = 0; y < g.oh; y++) {
+        const y0 = y * g.sh - g.pt;
+        const rowsIn = y0 >= 0 && y0 + (g.kh - 1) * g.dh < H;
+        for (let xx = 0; xx < g.ow; xx++) {
+          const x0 = xx * g.sw - g.pl;
+          if (rowsIn && x0 >= 0 && x0 + (g.kw - 1) * g.dw < W) {
+            // the whole window lies inside the image
+            for (let c = 0; c < C; c++) {
+              for (let i = 0; i < g.kh; i++) {
+                const at = img + (c * H + y0 + i * g.dh) * W + x0;
+                for (let j = 0; j < g.kw; j++) out[o++] = src[at + j * g.dw];
+              }
+            }
+          } else {
+            for (let c = 0; c < C; c++) {
+              for (let i = 0; i < g.kh; i++) {
+                const iy = y0 + i * g.dh;
+                const inY = iy >= 0 && iy < H;
+                const at = img + (c * H + iy) * W;
+                for (let j = 0; j < g.kw; j++) {
+                  const ix = x0 + j * g.dw;
+                  out[o++] = inY && ix >= 0 && ix < W ? src[at + ix] : pv;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return wrap(out);
+  }
+  /** The adjoint of im2row: rows [N·oh·ow, C·kh·kw] summed back into an image of `outShape`. */
+  row2im(rows: View, outShape: readonly [number, number, number, number], p: Im2ColParams): DataId {
+    const [N, C, H, W] = outShape;
+    const g = poolGeometry(outShape, p);
+    const rc = contiguousView(rows);
+    const src = vals(rc);
+    const out = allocArray(rows.dtype, N * C * H * W);
+    let o = rc.offset;
+    for (let n = 0; n < N; n++) {
+      const img = n * C * H * W;
+      for (let y = 0; y < g.oh; y++) {
+        const y0 = y * g.sh - g.pt;
+        for (let xx = 0; xx < g.ow; xx++) {
+          const x0 = xx * g.sw - g.pl;
+          for (let c = 0; c < C; c++) {
+            for (let i = 0; i < g.kh; i++) {
+              const iy = y0 + i * g.dh;
+              if (iy < 0 || iy >= H) {
+                o += g.kw;
+                continue;
+              }
+              const at = img + (c * H + iy) * W;
+              for (let j = 0; j < g.kw; j++, o++) {
+                const ix = x0 + j * g.dw;
+                if (ix >= 0 && ix < W) out[at + ix] += src[o];
+              }
+            }
+          }
+        }
+      }
+    }
+    return wrap(out);
+  }
+  /** Max over each window, straight from the image (padding counts as `padValue`). */
+  maxPool2d(x: View, p: Im2ColParams): DataId {
+    const g = poolGeometry(x.shape, p);
+    const xc = contiguousView(x);
+    const src = vals(xc);
+    const out = allocArray(x.dtype, g.planes * g.oh * g.ow);
+    const pv = p.padValue;
+    let o = 0;
+    for (let plane = 0; plane < g.planes; plane++) {
+      const base = xc.offset + plane * g.H * g.W;
+      for (let y = 0; y < g.oh; y++) {
+        for (let xx = 0; xx < g.ow; xx++) {
+          let m = -Infinity;
+          let pads = false;
+          for (let i = 0; i < g.kh; i++) {
+            const iy = y * g.sh - g.pt + i * g.dh;
+            if (iy < 0 || iy >= g.H) {
+              pads = true;
+              continue;
+            }
+            const row = base + iy * g.W;
+            for (let j = 0; j < g.kw; j++) {
+              const ix = xx * g.sw - g.pl + j * g.dw;
+              if (ix < 0 || ix >= g.W) pads = true;
+              else {
+                const v = src[row + ix];
+                if (v > m || v !== v) m = v; // NaN wins and stays
+              }
+            }
+          }
+          out[o++] = pads && pv > m ? pv : m;
+        }
+      }
+    }
+    return wrap(out);
+  }
+  /**
+   * ∂L/∂x of maxPool2d: each window's gradient goes to the elements equal to its max,
+   * shared among ties (padding that ties takes a share, which is dropped), as the
+   * composite (im2col → max) does.
+   */
+  maxPool2dBackward(x: View, dy: View, p: Im2ColParams): DataId {
+    const g = poolGeometry(x.shape, p);
+    const xc = contiguousView(x);
+    const src = vals(xc);
+    const dc = contiguousView(dy);
+    const d = vals(dc);
+    const out = allocArray(x.dtype, g.planes * g.H * g.W);
+    const pv = p.padValue;
+    const win = new Int32Array(g.kh * g.kw); // the window's in-image positions
+    let o = dc.offset;
+    for (let plane = 0; plane < g.planes; plane++) {
+      const base = plane * g.H * g.W;
+      for (let y = 0; y < g.oh; y++) {
+        for (let xx = 0; xx < g.ow; xx++, o++) {
+          let m = -Infinity;
+          let nw = 0;
+          for (let i = 0; i < g.kh; i++) {
+            const iy = y * g.sh - g.pt + i * g.dh;
+            if (iy < 0 || iy >= g.H) continue;
+            for (let j = 0; j < g.kw; j++) {
+              const ix = xx * g.sw - g.pl + j * g.dw;
+              if (ix < 0 || ix >= g.W) continue;
+              const at = base + iy * g.W + ix;
+              win[nw++] = at;
+              const v = src[xc.offset + at];
+              if (v > m || v !== v) m = v;
+            }
+          }
+          const padded = g.kh * g.kw - nw;
+          if (padded > 0 && pv > m) m = pv;
+          let count = padded > 0 && pv === m ? padded : 0;
+          for (let k = 0; k < nw; k++) if (src[xc.offset + win[k]] === m) count++;
+          if (count === 0) {
+            // a NaN max: the composite's 0/0 puts NaN on the whole window
+            for (let k = 0; k < nw; k++) out[win[k]] += NaN;
+            continue;
+          }
+          const share = d[o] / count;
+          for (let k = 0; k < nw; k++) if (src[xc.offset + win[k]] === m) out[win[k]] += share;
+        }
+      }
+    }
+    return wrap(out);
+  }
   col2im(cols: View, outShape: readonly [number, number, number, number], p: Im2ColParams): DataId {
     const [N, C, H, W] = outShape;
     const [kh, kw] = p.kernel;
@@ -632,6 +883,61 @@ export class CpuBackend implements Backend {
     }
     return wrap(out);
   }
+}
+
+/** Y [N·L, O] (rows: positions) → [N, O, L] (+ bias[o]). */
+function positionsToChannels(y: TypedArray, N: number, L: number, O: number, bias: TypedArray | null): TypedArray {
+  const out = scratch(y instanceof Float64Array ? 'float64' : 'float32', N * O * L);
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < O; o++) {
+      const b = bias === null ? 0 : bias[o];
+      const dst = (n * O + o) * L;
+      let src = n * L * O + o;
+      for (let l = 0; l < L; l++, src += O) out[dst + l] = y[src] + b;
+    }
+  }
+  return out;
+}
+
+/** dy [N, O, L] → [N·L, O] (rows: positions). */
+function channelsToPositions(dy: TypedArray, offset: number, N: number, O: number, L: number, out: TypedArray): TypedArray {
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < O; o++) {
+      const src = offset + (n * O + o) * L;
+      let dst = n * L * O + o;
+      for (let l = 0; l < L; l++, dst += O) out[dst] = dy[src + l];
+    }
+  }
+  return out;
+}
+
+/** Output positions (oh·ow) of a patch extraction over an [N,C,H,W] input. */
+function outArea(shape: readonly number[], p: Im2ColParams): number {
+  const oh = Math.floor((shape[2] + p.pad[0] + p.pad[1] - p.dilation[0] * (p.kernel[0] - 1) - 1) / p.stride[0]) + 1;
+  const ow = Math.floor((shape[3] + p.pad[2] + p.pad[3] - p.dilation[1] * (p.kernel[1] - 1) - 1) / p.stride[1]) + 1;
+  return oh * ow;
+}
+
+/** Pooling geometry of an [N,C,H,W] input, each channel a plane. */
+function poolGeometry(shape: readonly number[], p: Im2ColParams) {
+  const [N, C, H, W] = shape;
+  const [kh, kw] = p.kernel;
+  const [sh, sw] = p.stride;
+  const [dh, dw] = p.dilation;
+  const [pt, pb, pl, pr] = p.pad;
+  const oh = Math.floor((H + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
+  const ow = Math.floor((W + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
+  return { planes: N * C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow };
+}
+
+/** A contiguous view of a fresh buffer. */
+function flatView(data: DataId, dtype: DType, shape: readonly number[]): View {
+  return { data, dtype, shape, strides: contiguousStrides(shape), offset: 0 };
+}
+
+/** The view itself when contiguous, else a contiguous copy (same shape). */
+function contiguousView(v: View): View {
+  return isContiguous(v) ? v : flatView(wrap(materialize(v)), v.dtype, v.shape);
 }
 
 /**

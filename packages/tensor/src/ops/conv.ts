@@ -1,12 +1,14 @@
 import type { Im2ColParams } from '../backend.js';
+import { CpuBackend } from '../backends/cpu.js';
 import { isFloat } from '../dtype.js';
+import { registerKernel, type Kernel } from '../engine.js';
 import { fmt, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { ones } from './creation.js';
-import { add, div } from './elementwise.js';
-import { reshape, squeeze, unsqueeze } from './layout.js';
+import { add, cast, div, eq, mul } from './elementwise.js';
+import { reshape, squeeze, transpose, unsqueeze } from './layout.js';
 import { matmul } from './linalg.js';
-import { assertFloat, dispatch, prim } from './prim.js';
+import { assertFloat, dispatch, fromData, prim } from './prim.js';
 import { max, mean, sum } from './reduce.js';
 
 export type Pair = number | readonly [number, number];
@@ -107,7 +109,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const p: Im2ColParams = { kernel, stride, dilation, pad, padValue: 0 };
   const [oh, ow] = checkGeometry('conv2d', x.shape, p);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return dispatch('conv2d', inputs, { params: p, groups }, () => {
+  return dispatch('conv2d', inputs, { params: p, groups, xShape: x.shape, wShape: weight.shape }, () => {
     const cols = im2col(x, p); // [N, C·kh·kw, L]
     let out: Tensor;
     if (groups === 1) {
@@ -118,6 +120,39 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     }
     out = reshape(out, [N, O, oh, ow]);
     return bias ? add(out, reshape(bias, [1, O, 1, 1])) : out;
+  });
+}
+
+type Shape4 = readonly [number, number, number, number];
+
+/**
+ * ∂L/∂x of conv2d for the output gradient `dy` [N, O, oh, ow]: the adjoint of the
+ * convolution, col2im(wᵀ · dy). Used by the conv2d gradient rule; differentiable itself.
+ */
+export function conv2dBackwardInput(dy: Tensor, weight: Tensor, xShape: Shape4, p: Im2ColParams, groups = 1): Tensor {
+  return dispatch('conv2dBackwardInput', [dy, weight], { params: p, groups, xShape }, () => {
+    const [N, O, oh, ow] = dy.shape;
+    const [, Cg, kh, kw] = weight.shape;
+    const L = oh * ow;
+    const R = Cg * kh * kw;
+    const cols =
+      groups === 1
+        ? matmul(transpose(reshape(weight, [O, R]), 0, 1), reshape(dy, [N, O, L]))
+        : reshape(matmul(transpose(reshape(weight, [groups, O / groups, R]), 1, 2), reshape(dy, [N, groups, O / groups, L])), [N, groups * R, L]);
+    return col2im(cols, xShape, p);
+  });
+}
+
+/** ∂L/∂weight of conv2d: Σₙ dyₙ · im2col(x)ₙᵀ, shaped like the weight. Differentiable. */
+export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape4, p: Im2ColParams, groups = 1): Tensor {
+  return dispatch('conv2dBackwardWeight', [dy, x], { params: p, groups, wShape }, () => {
+    const [N, O, oh, ow] = dy.shape;
+    const [, Cg, kh, kw] = wShape;
+    const L = oh * ow;
+    const cols = im2col(x, p); // [N, C·kh·kw, L]
+    if (groups === 1) return reshape(sum(matmul(reshape(dy, [N, O, L]), transpose(cols, 1, 2)), 0), wShape);
+    const g = reshape(cols, [N, groups, Cg * kh * kw, L]);
+    return reshape(sum(matmul(reshape(dy, [N, groups, O / groups, L]), transpose(g, 2, 3)), 0), wShape);
   });
 }
 
@@ -170,12 +205,27 @@ function channelPatches(op: string, x: Tensor, p: Im2ColParams): { cols: Tensor;
   return { cols: im2col(reshape(x, [N * C, 1, H, W]), p), oh, ow };
 }
 
+/**
+ * ∂L/∂x of maxPool2d: each window's gradient `dy` goes to the elements equal to the
+ * window's max, shared among ties. Used by the maxPool2d gradient rule.
+ */
+export function maxPool2dBackward(x: Tensor, dy: Tensor, p: Im2ColParams): Tensor {
+  return dispatch('maxPool2dBackward', [x, dy], { params: p }, () => {
+    const [N, C, H, W] = x.shape;
+    const { cols, oh, ow } = channelPatches('maxPool2d', x, p); // [N·C, kh·kw, L]
+    const mask = cast(eq(cols, max(cols, 1, true)), x.dtype);
+    const share = div(mul(mask, reshape(dy, [N * C, 1, oh * ow])), sum(mask, 1, true));
+    return reshape(col2im(share, [N * C, 1, H, W], p), [N, C, H, W]);
+  });
+}
+
 /** Max over each window (padding counts as -∞). Ties share the gradient. */
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   if (x.ndim === 3) return squeeze(maxPool2d(unsqueeze(x, 0), options), 0);
   // padding must never win the max: -∞ for floats, the smallest int32 otherwise
   const p = poolParams('maxPool2d', x, options, isFloat(x.dtype) ? -Infinity : -2147483648);
   const [N, C] = x.shape;
+  checkGeometry('maxPool2d', x.shape, p);
   return dispatch('maxPool2d', [x], { params: p }, () => {
     const { cols, oh, ow } = channelPatches('maxPool2d', x, p);
     return reshape(max(cols, 1), [N, C, oh, ow]);
@@ -235,3 +285,60 @@ export function globalAvgPool2d(x: Tensor): Tensor {
   return mean(x, [2, 3]);
 }
 
+
+// ---------------------------------------------------------------- fused CPU kernels
+
+/** The CPU-family backend of a kernel's inputs when they share one dtype, else null (decline). */
+function cpuBackendOf(inputs: readonly Tensor[]): CpuBackend | null {
+  const b = inputs[0].backend;
+  return b instanceof CpuBackend && inputs.every((t) => t.dtype === inputs[0].dtype) ? b : null;
+}
+
+const conv2dKernel: Kernel = ([x, w, bias], attrs) => {
+  const b = cpuBackendOf(bias ? [x, w, bias] : [x, w]);
+  if (b === null || attrs.groups !== 1) return null;
+  const p = attrs.params as Im2ColParams;
+  const [oh, ow] = im2colOut(x.shape, p);
+  return fromData(b, b.conv2d(x.view_(), w.view_(), bias ? bias.view_() : null, p), [x.shape[0], w.shape[0], oh, ow], x.dtype);
+};
+
+const conv2dBackwardInputKernel: Kernel = ([dy, w], attrs) => {
+  const b = cpuBackendOf([dy, w]);
+  if (b === null || attrs.groups !== 1) return null;
+  const xShape = attrs.xShape as Shape4;
+  return fromData(b, b.conv2dBackwardInput(dy.view_(), w.view_(), xShape, attrs.params as Im2ColParams), xShape, dy.dtype);
+};
+
+const conv2dBackwardWeightKernel: Kernel = ([dy, x], attrs) => {
+  const b = cpuBackendOf([dy, x]);
+  if (b === null || attrs.groups !== 1) return null;
+  return fromData(b, b.conv2dBackwardWeight(dy.view_(), x.view_(), attrs.params as Im2ColParams), attrs.wShape as Shape4, dy.dtype);
+};
+
+const maxPool2dKernel: Kernel = ([x], attrs) => {
+  const b = cpuBackendOf([x]);
+  if (b === null) return null;
+  const p = attrs.params as Im2ColParams;
+  const [oh, ow] = im2colOut(x.shape, p);
+  return fromData(b, b.maxPool2d(x.view_(), p), [x.shape[0], x.shape[1], oh, ow], x.dtype);
+};
+
+const maxPool2dBackwardKernel: Kernel = ([x, dy], attrs) => {
+  const b = cpuBackendOf([x, dy]);
+  if (b === null) return null;
+  return fromData(b, b.maxPool2dBackward(x.view_(), dy.view_(), attrs.params as Im2ColParams), x.shape, x.dtype);
+};
+
+/**
+ * Register the fused convolution and max-pooling kernels (im2col + one product with the
+ * bias added in place; pooling straight from the image) for a backend built on
+ * {@link CpuBackend}. Done for 'cpu' on import; backends that extend it call this too.
+ */
+export function registerCpuConvKernels(backendName: string): void {
+  registerKernel('conv2d', backendName, conv2dKernel);
+  registerKernel('conv2dBackwardInput', backendName, conv2dBackwardInputKernel);
+  registerKernel('conv2dBackwardWeight', backendName, conv2dBackwardWeightKernel);
+  registerKernel('maxPool2d', backendName, maxPool2dKernel);
+  registerKernel('maxPool2dBackward', backendName, maxPool2dBackwardKernel);
+}
+registerCpuConvKernels('cpu');

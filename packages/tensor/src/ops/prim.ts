@@ -80,13 +80,14 @@ export function dispatch(op: string, inputs: readonly Tensor[], attrs: Record<st
   const needsGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   if (needsGrad && !autogradRuleExists(op)) return composite();
   const prev = setGradEnabled(false);
-  let out: Tensor;
+  let out: Tensor | null;
   const t0 = DEBUG ? performance.now() : 0;
   try {
     out = kernel([...inputs], attrs);
   } finally {
     setGradEnabled(prev);
   }
+  if (out === null) return composite();
   if (DEBUG) debugLog(`${op} (kernel)`, backend.name, inputs.map((t) => t.shape), performance.now() - t0);
   return record(op, inputs, attrs, out);
 }
