@@ -209,7 +209,7 @@ export const rules: Record<string, GradRule> = {
     if (n.inputs.length > 2) grads.push(needs[2] ? sum(sum(dy, [2, 3]), 0) : null);
     return grads;
   },
-  maxPool2d: (dy, n) => [maxPool2dBackward(x0(n), dy, n.attrs.params as Im2ColParams)],
+  maxPool2d: (dy, n) => [maxPool2dBackward(x0(n), y(n), dy, n.attrs.params as Im2ColParams)],
 
   // ---- fused kernels a backend may register (composites otherwise)
   softmax: (dy, n) => {

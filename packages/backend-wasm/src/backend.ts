@@ -39,7 +39,7 @@ export class WasmBackend extends CpuBackend {
       return super.matmul(a, b);
     }
     this.stats.wasm++;
-    const out = new Float32Array(B * M * N);
+    const out = this.scratch('float32', B * M * N) as Float32Array;
     const A = { data: (a.data as CpuData).values, offset: a.offset, sb: a.strides[0], si: a.strides[1], sj: a.strides[2] };
     const Bs = { data: (b.data as CpuData).values, offset: b.offset, sb: b.strides[0], si: b.strides[1], sj: b.strides[2] };
     this.gemm.matmul(A, Bs, B, M, K, N, out);

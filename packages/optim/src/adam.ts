@@ -1,4 +1,4 @@
-import { fromArray, maximum, sqrt, type Tensor, type TypedArray } from '@ml/tensor';
+import { hostData, maximum, sqrt, zeros, type Tensor, type TypedArray } from '@ml/tensor';
 import { Optimizer, checkRange, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 export interface AdamOptions extends GroupOptions {
@@ -49,7 +49,10 @@ export class Adam extends Optimizer<AdamOptions> {
     checkAdamLike(this.constructor.name, g);
   }
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): Tensor {
-    if (p.backend.readSync !== undefined && (p.dtype === 'float32' || p.dtype === 'float64') && p.size >= FUSE_MIN) return this.#fused(p, grad, state, g);
+    if (p.backend.hostArray !== undefined && (p.dtype === 'float32' || p.dtype === 'float64') && p.size >= FUSE_MIN) {
+      const next = this.#fused(p, grad, state, g);
+      if (next !== null) return next;
+    }
     const [b1, b2] = g.betas;
     let d = g.maximize ? grad.neg() : grad;
     let theta = p;
@@ -75,15 +78,22 @@ export class Adam extends Optimizer<AdamOptions> {
    * directly (cpu, wasm): a dozen tensor ops, each a full pass and an allocation, become one
    * loop. The arithmetic is the op-by-op formula's, in the same order.
    */
-  #fused(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): Tensor {
+  #fused(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): Tensor | null {
     const [b1, b2] = g.betas;
     const n = p.size;
-    const P = p.dataSync();
-    const G = grad.dataSync();
-    const zeros = (): TypedArray => (p.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
-    const m = (state.expAvg as Tensor | undefined)?.dataSync() ?? zeros();
-    const v = (state.expAvgSq as Tensor | undefined)?.dataSync() ?? zeros();
-    const vmax = g.amsgrad ? ((state.maxExpAvgSq as Tensor | undefined)?.dataSync() ?? zeros()) : null;
+    const P = hostData(p);
+    const G = hostData(grad);
+    // the moments are the optimizer's own buffers: updated in place (as PyTorch does)
+    const moment = (key: string): TypedArray | null => {
+      if (state[key] === undefined) state[key] = zeros(p.shape, { dtype: p.dtype });
+      return hostData(state[key] as Tensor);
+    };
+    const m = moment('expAvg');
+    const v = moment('expAvgSq');
+    const vmax = g.amsgrad ? moment('maxExpAvgSq') : null;
+    const next = zeros(p.shape, { dtype: p.dtype });
+    const out = hostData(next);
+    if (P === null || G === null || m === null || v === null || out === null || (g.amsgrad && vmax === null)) return null;
     const t = ((state.step as number | undefined) ?? 0) + 1;
     state.step = t;
     const sbc2 = Math.sqrt(1 - b2 ** t);
@@ -92,7 +102,7 @@ export class Adam extends Optimizer<AdamOptions> {
     const decay = this.decoupled ? 1 - g.lr * wd : 1;
     const l2 = this.decoupled ? 0 : wd;
     const sign = g.maximize ? -1 : 1;
-    const out = zeros();
+    const eps = g.eps; // hoisted: a property load per element costs more than the arithmetic
     for (let i = 0; i < n; i++) {
       const d = l2 === 0 ? sign * G[i] : sign * G[i] + l2 * P[i];
       const mi = b1 * m[i] + (1 - b1) * d;
@@ -104,13 +114,9 @@ export class Adam extends Optimizer<AdamOptions> {
         vu = vmax[i] > vi ? vmax[i] : vi;
         vmax[i] = vu;
       }
-      out[i] = P[i] * decay - (mi / (Math.sqrt(vu) / sbc2 + g.eps)) * stepSize;
+      out[i] = P[i] * decay - (mi / (Math.sqrt(vu) / sbc2 + eps)) * stepSize;
     }
-    const opts = { dtype: p.dtype };
-    state.expAvg = fromArray(m, p.shape, opts);
-    state.expAvgSq = fromArray(v, p.shape, opts);
-    if (vmax !== null) state.maxExpAvgSq = fromArray(vmax, p.shape, opts);
-    return fromArray(out, p.shape, opts);
+    return next;
   }
 }
 

@@ -96,6 +96,11 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
     }
   }
 
+  /**
+   * The optimizer's state and hyperparameters, parameters by index (PyTorch's layout). The
+   * state tensors are the optimizer's own, as in PyTorch: later steps may update them in
+   * place, so clone them to keep a snapshot (checkpoint writers serialize them at once).
+   */
   stateDict(): OptimizerStateDict {
     let i = 0;
     const state: Record<number, ParamState> = {};

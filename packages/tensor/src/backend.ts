@@ -42,6 +42,11 @@ export interface Backend {
   read(data: DataId): Promise<TypedArray>;
   /** Present only when the backend can hand data back synchronously. */
   readSync?(data: DataId): TypedArray;
+  /**
+   * Present only when the data live in a host typed array (CPU-family backends): that
+   * array itself, not a copy, so host code can update a buffer in place.
+   */
+  hostArray?(data: DataId): TypedArray;
   dispose(data: DataId): void;
 
   fill(size: number, dtype: DType, value: number): DataId;

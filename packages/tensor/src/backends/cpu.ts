@@ -80,16 +80,16 @@ function binaryRow(op: BinaryOp, f: (x: number, y: number) => number, out: Typed
       for (let i = 0; i < len; i++) out[o + i] = av[a0 + i * as] / bv[b0 + i * bs];
       return;
     case 'gt':
-      for (let i = 0; i < len; i++) out[o + i] = av[a0 + i * as] > bv[b0 + i * bs] ? 1 : 0;
+      for (let i = 0; i < len; i++) out[o + i] = +(av[a0 + i * as] > bv[b0 + i * bs]);
       return;
     case 'ge':
-      for (let i = 0; i < len; i++) out[o + i] = av[a0 + i * as] >= bv[b0 + i * bs] ? 1 : 0;
+      for (let i = 0; i < len; i++) out[o + i] = +(av[a0 + i * as] >= bv[b0 + i * bs]);
       return;
     case 'lt':
-      for (let i = 0; i < len; i++) out[o + i] = av[a0 + i * as] < bv[b0 + i * bs] ? 1 : 0;
+      for (let i = 0; i < len; i++) out[o + i] = +(av[a0 + i * as] < bv[b0 + i * bs]);
       return;
     case 'eq':
-      for (let i = 0; i < len; i++) out[o + i] = av[a0 + i * as] === bv[b0 + i * bs] ? 1 : 0;
+      for (let i = 0; i < len; i++) out[o + i] = +(av[a0 + i * as] === bv[b0 + i * bs]);
       return;
     default:
       for (let i = 0; i < len; i++) out[o + i] = f(av[a0 + i * as], bv[b0 + i * bs]);
@@ -320,11 +320,21 @@ export class CpuBackend implements Backend {
   write(values: TypedArray): DataId {
     return wrap(values);
   }
+  /**
+   * For backends built on this one: an array of `n` elements for an output that
+   * overwrites every element (contents undefined; reuses buffers of disposed tensors).
+   */
+  scratch(dtype: DType, n: number): TypedArray {
+    return scratch(dtype, n);
+  }
   read(data: DataId): Promise<TypedArray> {
     return Promise.resolve((data as CpuData).values.slice());
   }
   readSync(data: DataId): TypedArray {
     return (data as CpuData).values.slice();
+  }
+  hostArray(data: DataId): TypedArray {
+    return (data as CpuData).values;
   }
   dispose(data: DataId): void {
     // Keep a large array for reuse (or let GC reclaim it); drop our reference so a stale
@@ -336,7 +346,7 @@ export class CpuBackend implements Backend {
 
   fill(size: number, dtype: DType, value: number): DataId {
     const out = allocArray(dtype, size);
-    if (value !== 0) out.fill(value);
+    if (value !== 0 || Object.is(value, -0)) out.fill(value);
     return wrap(out);
   }
   copy(x: View): DataId {
@@ -370,9 +380,20 @@ export class CpuBackend implements Backend {
         for (let i = 0; i < n; i++) out[i] = Math.log(out[i]);
         break;
       case 'relu':
-        for (let i = 0; i < n; i++) {
-          const v = out[i];
-          if (v < 0) out[i] = 0; // NaN fails the test and propagates, as in PyTorch
+        if (out instanceof Float32Array) {
+          // branch-free (signs are random, so a compare-and-branch mispredicts half the
+          // time): clear the bits of negative numbers, −0 and −∞ included; NaN propagates
+          const bits = new Int32Array(out.buffer, out.byteOffset, n);
+          for (let i = 0; i < n; i++) {
+            const v = bits[i];
+            const nan = +((v & 0x7fffffff) > 0x7f800000);
+            bits[i] = v & ~((v >> 31) & (nan - 1));
+          }
+        } else {
+          for (let i = 0; i < n; i++) {
+            const v = out[i];
+            if (v <= 0) out[i] = 0; // −0 becomes +0; NaN fails the test and propagates, as in PyTorch
+          }
         }
         break;
       default: {
@@ -431,7 +452,15 @@ export class CpuBackend implements Backend {
     const co = cf === null ? 0 : cond.offset;
     const cs = cf ?? 1;
     const bf = flatStride(b);
-    if (bf === 0) {
+    if (bf === 0 && x instanceof Float32Array && cond.dtype === 'bool') {
+      // branch-free select on the bits (a random condition mispredicts a branch half the time)
+      const xb = new Int32Array(x.buffer, x.byteOffset, x.length);
+      const vb = new Int32Array(Float32Array.of(vals(b)[b.offset]).buffer)[0];
+      for (let i = 0; i < x.length; i++) {
+        const keep = -c[co + i * cs];
+        xb[i] = (xb[i] & keep) | (vb & ~keep);
+      }
+    } else if (bf === 0) {
       const v = vals(b)[b.offset];
       for (let i = 0; i < x.length; i++) if (!c[co + i * cs]) x[i] = v;
     } else {
@@ -579,7 +608,7 @@ export class CpuBackend implements Backend {
   pad(x: View, low: readonly number[], high: readonly number[], interior: readonly number[], value: number): DataId {
     const outShape = x.shape.map((d, i) => low[i] + high[i] + (d > 0 ? d + (d - 1) * interior[i] : 0));
     const out = allocArray(x.dtype, sizeOf(outShape));
-    if (value !== 0) out.fill(value);
+    if (value !== 0 || Object.is(value, -0)) out.fill(value);
     const src = materialize(x);
     const os = contiguousStrides(outShape);
     // place input element with coords c at low + c·(interior+1)
@@ -746,6 +775,16 @@ export class CpuBackend implements Backend {
         const y0 = y * g.sh - g.pt;
         for (let xx = 0; xx < g.ow; xx++) {
           const x0 = xx * g.sw - g.pl;
+          if (y0 >= 0 && y0 + (g.kh - 1) * g.dh < H && x0 >= 0 && x0 + (g.kw - 1) * g.dw < W) {
+            // the whole window lies inside the image
+            for (let c = 0; c < C; c++) {
+              for (let i = 0; i < g.kh; i++) {
+                const at = img + (c * H + y0 + i * g.dh) * W + x0;
+                for (let j = 0; j < g.kw; j++) out[at + j * g.dw] += src[o++];
+              }
+            }
+            continue;
+          }
           for (let c = 0; c < C; c++) {
             for (let i = 0; i < g.kh; i++) {
               const iy = y0 + i * g.dh;
@@ -768,84 +807,56 @@ export class CpuBackend implements Backend {
   /** Max over each window, straight from the image (padding counts as `padValue`). */
   maxPool2d(x: View, p: Im2ColParams): DataId {
     const g = poolGeometry(x.shape, p);
+    const { at, inside, K, L } = poolWindows(g);
     const xc = contiguousView(x);
     const src = vals(xc);
-    const out = allocArray(x.dtype, g.planes * g.oh * g.ow);
+    const out = allocArray(x.dtype, g.planes * L);
     const pv = p.padValue;
-    let o = 0;
-    for (let plane = 0; plane < g.planes; plane++) {
+    for (let plane = 0, o = 0; plane < g.planes; plane++) {
       const base = xc.offset + plane * g.H * g.W;
-      for (let y = 0; y < g.oh; y++) {
-        for (let xx = 0; xx < g.ow; xx++) {
-          let m = -Infinity;
-          let pads = false;
-          for (let i = 0; i < g.kh; i++) {
-            const iy = y * g.sh - g.pt + i * g.dh;
-            if (iy < 0 || iy >= g.H) {
-              pads = true;
-              continue;
-            }
-            const row = base + iy * g.W;
-            for (let j = 0; j < g.kw; j++) {
-              const ix = xx * g.sw - g.pl + j * g.dw;
-              if (ix < 0 || ix >= g.W) pads = true;
-              else {
-                const v = src[row + ix];
-                if (v > m || v !== v) m = v; // NaN wins and stays
-              }
-            }
-          }
-          out[o++] = pads && pv > m ? pv : m;
+      for (let l = 0; l < L; l++, o++) {
+        let m = -Infinity;
+        let best = -1;
+        const n = inside[l];
+        for (let k = l * K; k < l * K + n; k++) {
+          // branch-free: take this element if it is larger or NaN (NaN wins and stays)
+          const i = base + at[k];
+          const v = src[i];
+          const take = +(v > m) | +(v !== v) | +(best < 0);
+          best ^= (best ^ i) & -take;
+          m = src[best];
         }
+        out[o] = n < K && pv > m ? pv : m;
       }
     }
     return wrap(out);
   }
   /**
-   * ∂L/∂x of maxPool2d: each window's gradient goes to the elements equal to its max,
-   * shared among ties (padding that ties takes a share, which is dropped), as the
-   * composite (im2col → max) does.
+   * ∂L/∂x of maxPool2d given its output y: each window's gradient goes to the elements
+   * equal to its max, shared among ties (padding that ties takes a share, which is
+   * dropped); the arithmetic is the composite's, (mask · dy) / count, without branches.
    */
-  maxPool2dBackward(x: View, dy: View, p: Im2ColParams): DataId {
+  maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId {
     const g = poolGeometry(x.shape, p);
+    const { at, inside, K, L } = poolWindows(g);
     const xc = contiguousView(x);
     const src = vals(xc);
+    const yc = contiguousView(y);
+    const yv = vals(yc);
     const dc = contiguousView(dy);
     const d = vals(dc);
     const out = allocArray(x.dtype, g.planes * g.H * g.W);
     const pv = p.padValue;
-    const win = new Int32Array(g.kh * g.kw); // the window's in-image positions
-    let o = dc.offset;
-    for (let plane = 0; plane < g.planes; plane++) {
+    for (let plane = 0, o = 0; plane < g.planes; plane++) {
       const base = plane * g.H * g.W;
-      for (let y = 0; y < g.oh; y++) {
-        for (let xx = 0; xx < g.ow; xx++, o++) {
-          let m = -Infinity;
-          let nw = 0;
-          for (let i = 0; i < g.kh; i++) {
-            const iy = y * g.sh - g.pt + i * g.dh;
-            if (iy < 0 || iy >= g.H) continue;
-            for (let j = 0; j < g.kw; j++) {
-              const ix = xx * g.sw - g.pl + j * g.dw;
-              if (ix < 0 || ix >= g.W) continue;
-              const at = base + iy * g.W + ix;
-              win[nw++] = at;
-              const v = src[xc.offset + at];
-              if (v > m || v !== v) m = v;
-            }
-          }
-          const padded = g.kh * g.kw - nw;
-          if (padded > 0 && pv > m) m = pv;
-          let count = padded > 0 && pv === m ? padded : 0;
-          for (let k = 0; k < nw; k++) if (src[xc.offset + win[k]] === m) count++;
-          if (count === 0) {
-            // a NaN max: the composite's 0/0 puts NaN on the whole window
-            for (let k = 0; k < nw; k++) out[win[k]] += NaN;
-            continue;
-          }
-          const share = d[o] / count;
-          for (let k = 0; k < nw; k++) if (src[xc.offset + win[k]] === m) out[win[k]] += share;
-        }
+      const xb = xc.offset + base;
+      for (let l = 0; l < L; l++, o++) {
+        const m = yv[yc.offset + o];
+        const n = inside[l];
+        let count = n < K && pv === m ? K - n : 0;
+        for (let k = l * K; k < l * K + n; k++) count += +(src[xb + at[k]] === m);
+        const dv = d[dc.offset + o];
+        for (let k = l * K; k < l * K + n; k++) out[base + at[k]] += (+(src[xb + at[k]] === m) * dv) / count;
       }
     }
     return wrap(out);
@@ -928,6 +939,31 @@ function poolGeometry(shape: readonly number[], p: Im2ColParams) {
   const oh = Math.floor((H + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
   const ow = Math.floor((W + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
   return { planes: N * C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow };
+}
+
+/**
+ * The pooling windows of one plane: for output position l, its in-image elements'
+ * offsets are at[l·K … l·K + inside[l]) (K = kh·kw; the rest of the window is padding).
+ */
+function poolWindows(g: ReturnType<typeof poolGeometry>): { at: Int32Array; inside: Int32Array; K: number; L: number } {
+  const K = g.kh * g.kw;
+  const L = g.oh * g.ow;
+  const at = new Int32Array(L * K);
+  const inside = new Int32Array(L);
+  for (let y = 0, l = 0; y < g.oh; y++) {
+    for (let x = 0; x < g.ow; x++, l++) {
+      let n = 0;
+      for (let i = 0; i < g.kh; i++) {
+        const iy = y * g.sh - g.pt + i * g.dh;
+        for (let j = 0; j < g.kw; j++) {
+          const ix = x * g.sw - g.pl + j * g.dw;
+          if (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W) at[l * K + n++] = iy * g.W + ix;
+        }
+      }
+      inside[l] = n;
+    }
+  }
+  return { at, inside, K, L };
 }
 
 /** A contiguous view of a fresh buffer. */

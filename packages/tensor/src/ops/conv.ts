@@ -206,14 +206,14 @@ function channelPatches(op: string, x: Tensor, p: Im2ColParams): { cols: Tensor;
 }
 
 /**
- * ∂L/∂x of maxPool2d: each window's gradient `dy` goes to the elements equal to the
- * window's max, shared among ties. Used by the maxPool2d gradient rule.
+ * ∂L/∂x of maxPool2d given its output `y`: each window's gradient `dy` goes to the
+ * elements equal to the window's max, shared among ties. Used by the maxPool2d gradient rule.
  */
-export function maxPool2dBackward(x: Tensor, dy: Tensor, p: Im2ColParams): Tensor {
-  return dispatch('maxPool2dBackward', [x, dy], { params: p }, () => {
+export function maxPool2dBackward(x: Tensor, y: Tensor, dy: Tensor, p: Im2ColParams): Tensor {
+  return dispatch('maxPool2dBackward', [x, y, dy], { params: p }, () => {
     const [N, C, H, W] = x.shape;
     const { cols, oh, ow } = channelPatches('maxPool2d', x, p); // [N·C, kh·kw, L]
-    const mask = cast(eq(cols, max(cols, 1, true)), x.dtype);
+    const mask = cast(eq(cols, reshape(y, [N * C, 1, oh * ow])), x.dtype);
     const share = div(mul(mask, reshape(dy, [N * C, 1, oh * ow])), sum(mask, 1, true));
     return reshape(col2im(share, [N * C, 1, H, W], p), [N, C, H, W]);
   });
@@ -323,10 +323,10 @@ const maxPool2dKernel: Kernel = ([x], attrs) => {
   return fromData(b, b.maxPool2d(x.view_(), p), [x.shape[0], x.shape[1], oh, ow], x.dtype);
 };
 
-const maxPool2dBackwardKernel: Kernel = ([x, dy], attrs) => {
-  const b = cpuBackendOf([x, dy]);
+const maxPool2dBackwardKernel: Kernel = ([x, y, dy], attrs) => {
+  const b = cpuBackendOf([x, y, dy]);
   if (b === null) return null;
-  return fromData(b, b.maxPool2dBackward(x.view_(), dy.view_(), attrs.params as Im2ColParams), x.shape, x.dtype);
+  return fromData(b, b.maxPool2dBackward(x.view_(), y.view_(), dy.view_(), attrs.params as Im2ColParams), x.shape, x.dtype);
 };
 
 /**

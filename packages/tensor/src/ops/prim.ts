@@ -1,5 +1,5 @@
 import type { Backend, DataId, View } from '../backend.js';
-import { type DType, isFloat, promoteTypes } from '../dtype.js';
+import { type DType, isFloat, promoteTypes, type TypedArray } from '../dtype.js';
 import {
   DEBUG,
   debugLog,
@@ -90,6 +90,19 @@ export function dispatch(op: string, inputs: readonly Tensor[], attrs: Record<st
   if (out === null) return composite();
   if (DEBUG) debugLog(`${op} (kernel)`, backend.name, inputs.map((t) => t.shape), performance.now() - t0);
   return record(op, inputs, attrs, out);
+}
+
+/**
+ * The host typed array holding `t`'s elements, without a copy, on backends whose data live
+ * in host memory (cpu, wasm); null on other backends and for non-contiguous views. Writes
+ * change the tensor and every view of its storage: meant for in-place updates of buffers
+ * the caller owns, such as an optimizer's state.
+ */
+export function hostData(t: Tensor): TypedArray | null {
+  t.assertAlive('hostData');
+  const b = t.backend;
+  if (b.hostArray === undefined || !t.isContiguous) return null;
+  return b.hostArray(t.storage.data).subarray(t.offset, t.offset + t.size);
 }
 
 /** Scalar → 0-d tensor of `dtype` on `backend`. */

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import * as T from '../src/index.js';
+
+// The CPU backend's branch-free loops (bit-level relu and select, flat comparisons) must
+// keep the exact IEEE semantics of the plain ones, edge values included.
+const edge = [-0, 0, -Infinity, Infinity, NaN, -3.5, 2.25, -1e-40, 1e-40, -Number.MAX_VALUE];
+const f32 = (xs: number[]) => Array.from(Float32Array.from(xs));
+
+describe('CPU fast paths keep IEEE semantics', () => {
+  it('relu on float32 and float64: negatives (−0, −∞, subnormals) → +0, NaN propagates', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const y = Array.from(T.relu(T.tensor(edge, { dtype })).dataSync());
+      const want = edge.map((v) => (Number.isNaN(v) ? NaN : v > 0 ? v : 0));
+      expect(y.map((v) => (Number.isNaN(v) ? 'NaN' : v === 0 ? 0 : v))).toEqual((dtype === 'float32' ? f32(want) : want).map((v) => (Number.isNaN(v) ? 'NaN' : v)));
+      for (const [i, v] of y.entries()) if (v === 0) expect(Object.is(v, -0), `relu(${edge[i]})`).toBe(false);
+    }
+  });
+
+  it('where(cond, x, scalar) selects exact values (NaN, ±∞ and −0 pass through untouched)', () => {
+    const x = T.tensor(edge);
+    const cond = T.tensor(edge.map((_, i) => i % 3 !== 1));
+    const y = Array.from(T.where(cond, x, -0).dataSync());
+    f32(edge).forEach((v, i) => expect(Object.is(y[i], i % 3 !== 1 ? v : -0), `element ${i}`).toBe(true));
+    const z = Array.from(T.where(cond, x, NaN).dataSync());
+    z.forEach((v, i) => (i % 3 !== 1 ? expect(Object.is(v, f32(edge)[i])).toBe(true) : expect(v).toBeNaN()));
+  });
+
+  it('flat comparisons against a scalar and elementwise equal the per-element definition', () => {
+    const a = T.tensor(edge);
+    const b = T.tensor([...edge].reverse());
+    const av = f32(edge);
+    const bv = f32([...edge].reverse());
+    expect(Array.from(T.gt(a, 0).dataSync())).toEqual(av.map((v) => +(v > 0)));
+    expect(Array.from(T.ge(a, b).dataSync())).toEqual(av.map((v, i) => +(v >= bv[i])));
+    expect(Array.from(T.lt(a, b).dataSync())).toEqual(av.map((v, i) => +(v < bv[i])));
+    expect(Array.from(T.eq(a, b).dataSync())).toEqual(av.map((v, i) => +(v === bv[i])));
+  });
+
+  it('hostData is the live buffer of a contiguous tensor, null for a strided view', () => {
+    const x = T.arange(6, undefined, 1, { dtype: 'float32' }).reshape(2, 3);
+    const h = T.hostData(x)!;
+    h[4] = 40;
+    expect(x.arraySync()).toEqual([[0, 1, 2], [3, 40, 5]]);
+    expect(Array.from(T.hostData(x.index([1]))!)).toEqual([3, 40, 5]); // a contiguous row
+    expect(T.hostData(x.transpose(0, 1))).toBeNull();
+    x.dispose();
+    expect(() => T.hostData(x)).toThrow(/disposed/);
+  });
+});
