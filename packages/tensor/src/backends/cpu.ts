@@ -129,6 +129,17 @@ function recycle(a: TypedArray): void {
   pooledBytes += a.byteLength;
 }
 
+/**
+ * An array of `n` zeros, reusing a pooled buffer when there is one: on this kind of
+ * machine a fresh multi-megabyte array costs a page fault per 4 KiB on first touch, which
+ * is several times the cost of clearing memory that is already mapped.
+ */
+function zeroed(dtype: DType, n: number): TypedArray {
+  const a = scratch(dtype, n);
+  if (a.length >= POOL_MIN_LENGTH) a.fill(0);
+  return a;
+}
+
 /** An array of `n` elements whose contents are undefined: the caller writes every element. */
 function scratch(dtype: DType, n: number): TypedArray {
   if (n >= POOL_MIN_LENGTH) {
@@ -280,7 +291,7 @@ function contiguousBlock(x: View, axes: readonly number[]): { outer: number; red
 
 /** out[o, i] = ⊕_r x[o, r, i], accumulating whole rows of `inner` elements at a time. */
 function reduceMiddle(op: ReduceOp, x: TypedArray, offset: number, outer: number, red: number, inner: number, dtype: DType): TypedArray {
-  const out = allocArray(dtype, outer * inner);
+  const out = scratch(dtype, outer * inner);
   const acc = new Float64Array(inner);
   for (let o = 0; o < outer; o++) {
     acc.fill(op === 'sum' ? 0 : op === 'prod' ? 1 : op === 'max' ? -Infinity : Infinity);
@@ -345,8 +356,8 @@ export class CpuBackend implements Backend {
   }
 
   fill(size: number, dtype: DType, value: number): DataId {
-    const out = allocArray(dtype, size);
-    if (value !== 0 || Object.is(value, -0)) out.fill(value);
+    const out = scratch(dtype, size);
+    out.fill(value);
     return wrap(out);
   }
   copy(x: View): DataId {
@@ -474,7 +485,7 @@ export class CpuBackend implements Backend {
     const block = contiguousBlock(x, axes);
     if (block !== null) return wrap(reduceMiddle(op, vals(x), x.offset, block.outer, block.red, block.inner, x.dtype));
     const { data, outer, inner } = axesLast(x, axes);
-    const out = allocArray(x.dtype, outer);
+    const out = scratch(x.dtype, outer);
     for (let o = 0; o < outer; o++) {
       const base = o * inner;
       let acc: number;
@@ -555,7 +566,7 @@ export class CpuBackend implements Backend {
     const src = vals(x);
     const shape = index.shape;
     const n = sizeOf(shape);
-    const out = allocArray(x.dtype, n);
+    const out = scratch(x.dtype, n);
     const outStrides = contiguousStrides(shape);
     const dimSize = x.shape[axis];
     for (let i = 0; i < n; i++) {
@@ -607,8 +618,8 @@ export class CpuBackend implements Backend {
   }
   pad(x: View, low: readonly number[], high: readonly number[], interior: readonly number[], value: number): DataId {
     const outShape = x.shape.map((d, i) => low[i] + high[i] + (d > 0 ? d + (d - 1) * interior[i] : 0));
-    const out = allocArray(x.dtype, sizeOf(outShape));
-    if (value !== 0 || Object.is(value, -0)) out.fill(value);
+    const out = scratch(x.dtype, sizeOf(outShape));
+    out.fill(value);
     const src = materialize(x);
     const os = contiguousStrides(outShape);
     // place input element with coords c at low + c·(interior+1)
@@ -620,7 +631,7 @@ export class CpuBackend implements Backend {
   }
   concat(xs: readonly View[], axis: number, outShape: readonly number[]): DataId {
     const dtype = xs[0].dtype;
-    const out = allocArray(dtype, sizeOf(outShape));
+    const out = scratch(dtype, sizeOf(outShape));
     const os = contiguousStrides(outShape);
     let at = 0;
     for (const x of xs) {
@@ -642,7 +653,7 @@ export class CpuBackend implements Backend {
     const src = materialize(x);
     const L = oh * ow;
     const rows = C * kh * kw;
-    const out = allocArray(x.dtype, N * rows * L);
+    const out = scratch(x.dtype, N * rows * L);
     for (let n = 0; n < N; n++) {
       for (let c = 0; c < C; c++) {
         const plane = (n * C + c) * H * W;
@@ -767,7 +778,7 @@ export class CpuBackend implements Backend {
     const g = poolGeometry(outShape, p);
     const rc = contiguousView(rows);
     const src = vals(rc);
-    const out = allocArray(rows.dtype, N * C * H * W);
+    const out = zeroed(rows.dtype, N * C * H * W);
     let o = rc.offset;
     for (let n = 0; n < N; n++) {
       const img = n * C * H * W;
@@ -807,28 +818,10 @@ export class CpuBackend implements Backend {
   /** Max over each window, straight from the image (padding counts as `padValue`). */
   maxPool2d(x: View, p: Im2ColParams): DataId {
     const g = poolGeometry(x.shape, p);
-    const { at, inside, K, L } = poolWindows(g);
+    const w = poolWindows(g);
     const xc = contiguousView(x);
-    const src = vals(xc);
-    const out = allocArray(x.dtype, g.planes * L);
-    const pv = p.padValue;
-    for (let plane = 0, o = 0; plane < g.planes; plane++) {
-      const base = xc.offset + plane * g.H * g.W;
-      for (let l = 0; l < L; l++, o++) {
-        let m = -Infinity;
-        let best = -1;
-        const n = inside[l];
-        for (let k = l * K; k < l * K + n; k++) {
-          // branch-free: take this element if it is larger or NaN (NaN wins and stays)
-          const i = base + at[k];
-          const v = src[i];
-          const take = +(v > m) | +(v !== v) | +(best < 0);
-          best ^= (best ^ i) & -take;
-          m = src[best];
-        }
-        out[o] = n < K && pv > m ? pv : m;
-      }
-    }
+    const out = scratch(x.dtype, g.planes * w.L);
+    maxPoolPlanes(vals(xc), xc.offset, out, g.planes, g.H * g.W, w.L, w.K, w.at, w.inside, p.padValue);
     return wrap(out);
   }
   /**
@@ -838,27 +831,10 @@ export class CpuBackend implements Backend {
    */
   maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId {
     const g = poolGeometry(x.shape, p);
-    const { at, inside, K, L } = poolWindows(g);
-    const xc = contiguousView(x);
-    const src = vals(xc);
-    const yc = contiguousView(y);
-    const yv = vals(yc);
-    const dc = contiguousView(dy);
-    const d = vals(dc);
-    const out = allocArray(x.dtype, g.planes * g.H * g.W);
-    const pv = p.padValue;
-    for (let plane = 0, o = 0; plane < g.planes; plane++) {
-      const base = plane * g.H * g.W;
-      const xb = xc.offset + base;
-      for (let l = 0; l < L; l++, o++) {
-        const m = yv[yc.offset + o];
-        const n = inside[l];
-        let count = n < K && pv === m ? K - n : 0;
-        for (let k = l * K; k < l * K + n; k++) count += +(src[xb + at[k]] === m);
-        const dv = d[dc.offset + o];
-        for (let k = l * K; k < l * K + n; k++) out[base + at[k]] += (+(src[xb + at[k]] === m) * dv) / count;
-      }
-    }
+    const w = poolWindows(g);
+    const [xc, yc, dc] = [contiguousView(x), contiguousView(y), contiguousView(dy)];
+    const out = zeroed(x.dtype, g.planes * g.H * g.W);
+    maxPoolBackPlanes(vals(xc), xc.offset, vals(yc), yc.offset, vals(dc), dc.offset, out, g.planes, g.H * g.W, w.L, w.K, w.at, w.inside, p.padValue);
     return wrap(out);
   }
   col2im(cols: View, outShape: readonly [number, number, number, number], p: Im2ColParams): DataId {
@@ -872,7 +848,7 @@ export class CpuBackend implements Backend {
     const src = materialize(cols);
     const L = oh * ow;
     const rows = C * kh * kw;
-    const out = allocArray(cols.dtype, N * C * H * W);
+    const out = zeroed(cols.dtype, N * C * H * W);
     for (let n = 0; n < N; n++) {
       for (let c = 0; c < C; c++) {
         const plane = (n * C + c) * H * W;
@@ -964,6 +940,48 @@ function poolWindows(g: ReturnType<typeof poolGeometry>): { at: Int32Array; insi
     }
   }
   return { at, inside, K, L };
+}
+
+// The pooling loops live in plain functions of arrays and numbers: V8 compiles such a
+// function once for good, where a loop inside a method that runs a few times per step
+// is recompiled on entry (on-stack) and thrown away again at its exit.
+
+function maxPoolPlanes(src: TypedArray, xo: number, out: TypedArray, planes: number, area: number, L: number, K: number, at: Int32Array, inside: Int32Array, pv: number): void {
+  for (let plane = 0, o = 0; plane < planes; plane++) {
+    const base = xo + plane * area;
+    for (let l = 0; l < L; l++, o++) {
+      let m = -Infinity;
+      let best = -1;
+      const n = inside[l];
+      for (let k = l * K; k < l * K + n; k++) {
+        // branch-free: take this element if it is larger or NaN (NaN wins and stays)
+        const i = base + at[k];
+        const v = src[i];
+        const take = +(v > m) | +(v !== v) | +(best < 0);
+        best ^= (best ^ i) & -take;
+        m = src[best];
+      }
+      out[o] = n < K && pv > m ? pv : m;
+    }
+  }
+}
+
+function maxPoolBackPlanes(
+  src: TypedArray, xo: number, yv: TypedArray, yo: number, d: TypedArray, dO: number, out: TypedArray,
+  planes: number, area: number, L: number, K: number, at: Int32Array, inside: Int32Array, pv: number,
+): void {
+  for (let plane = 0, o = 0; plane < planes; plane++) {
+    const base = plane * area;
+    const xb = xo + base;
+    for (let l = 0; l < L; l++, o++) {
+      const m = yv[yo + o];
+      const n = inside[l];
+      let count = n < K && pv === m ? K - n : 0;
+      for (let k = l * K; k < l * K + n; k++) count += +(src[xb + at[k]] === m);
+      const dv = d[dO + o];
+      for (let k = l * K; k < l * K + n; k++) out[base + at[k]] += (+(src[xb + at[k]] === m) * dv) / count;
+    }
+  }
 }
 
 /** A contiguous view of a fresh buffer. */
