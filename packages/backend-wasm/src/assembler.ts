@@ -47,6 +47,7 @@ export const op = {
   tee: (i: number) => [0x22, ...uleb(i)],
   i32: (v: number) => [0x41, ...sleb(v)],
   i32Eqz: [0x45],
+  i32LtU: [0x49],
   i32GeU: [0x4f],
   i32Add: [0x6a],
   i32Sub: [0x6b],
@@ -55,6 +56,8 @@ export const op = {
   f32Load: (offset = 0) => [0x2a, 2, ...uleb(offset)],
   v128Load: (offset = 0) => [0xfd, ...uleb(0), 4, ...uleb(offset)],
   v128Store: (offset = 0) => [0xfd, ...uleb(11), 4, ...uleb(offset)],
+  /** load one f32 and splat it to all four lanes (alignment hint 4 bytes) */
+  v128Load32Splat: (offset = 0) => [0xfd, ...uleb(9), 2, ...uleb(offset)],
   v128Zero: [0xfd, ...uleb(12), ...new Array<number>(16).fill(0)],
   f32x4Splat: [0xfd, ...uleb(19)],
   f32x4Add: [0xfd, ...uleb(228)],

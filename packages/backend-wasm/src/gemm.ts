@@ -1,5 +1,5 @@
 import type { TypedArray } from '@ml/tensor';
-import { kernelModule, MAX_PAGES } from './kernels.js';
+import { GEMM_ROWS, kernelModule, MAX_PAGES } from './kernels.js';
 import { ThreadPool, defaultThreads } from './threads.js';
 
 /** A strided float32 matrix: element (i, j) of batch b is at offset + b·sb + i·si + j·sj. */
@@ -71,7 +71,7 @@ export class WasmGemm {
 
   /** out[b] = A[b] · B[b] for b < batch; A is [M, K], B is [K, N], out row-major [batch, M, N]. */
   matmul(A: Strided, B: Strided, batch: number, M: number, K: number, N: number, out: Float32Array): void {
-    const Mp = (M + 3) & ~3;
+    const Mp = Math.ceil(M / GEMM_ROWS) * GEMM_ROWS;
     const P = Math.ceil(N / 8);
     const Np = 8 * P;
     const aBytes = align16(Mp * K * 4);

@@ -1,5 +1,8 @@
 import { I32, V128, moduleBytes, op, type FunctionDef } from './assembler.js';
 
+/** rows of C the micro-kernel keeps in registers (A is padded to a multiple of it) */
+export const GEMM_ROWS = 4;
+
 /**
  * gemm(a, b, c, M, K, N, n0, n1): C[M, N] = A[M, K] · B[K, N] in float32 for the column
  * panels n0 ≤ p < n1 (8 columns each), all addresses in bytes.
@@ -14,13 +17,14 @@ import { I32, V128, moduleBytes, op, type FunctionDef } from './assembler.js';
  * Splitting the panels [n0, n1) across threads needs no synchronization inside.
  */
 function gemm(): FunctionDef {
+  const R = GEMM_ROWS;
   const [a, b, c, M, K, N, n0, n1] = [0, 1, 2, 3, 4, 5, 6, 7];
-  // i32 locals
-  const [p, i, k, bk, pa0, pa1, pa2, pa3, cptr, rowA, panelBytes, rowC, bpanel] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
-  // v128 locals: eight accumulators, two B vectors, one broadcast A value
-  const acc = [21, 22, 23, 24, 25, 26, 27, 28];
-  const [b0, b1, x] = [29, 30, 31];
-  const pa = [pa0, pa1, pa2, pa3];
+  // i32 locals: p, i, k, bk, cptr, rowA, panelBytes, rowC, bpanel, then R row pointers of A
+  const [p, i, k, bk, cptr, rowA, panelBytes, rowC, bpanel] = [8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const pa = Array.from({ length: R }, (_, r) => 17 + r);
+  // v128 locals: 2R accumulators, two B vectors, one broadcast A value
+  const acc = Array.from({ length: 2 * R }, (_, r) => 17 + R + r);
+  const [b0, b1, x] = [17 + 3 * R, 18 + 3 * R, 19 + 3 * R];
 
   const body: number[] = [
     ...op.get(K), ...op.i32(4), ...op.i32Mul, ...op.set(rowA),
@@ -35,10 +39,8 @@ function gemm(): FunctionDef {
     ...op.block, ...op.loop,
     ...op.get(i), ...op.get(M), ...op.i32GeU, ...op.brIf(1),
     // row pointers of A: a + i·rowA, then + rowA each
-    ...op.get(a), ...op.get(i), ...op.get(rowA), ...op.i32Mul, ...op.i32Add, ...op.set(pa0),
-    ...op.get(pa0), ...op.get(rowA), ...op.i32Add, ...op.set(pa1),
-    ...op.get(pa1), ...op.get(rowA), ...op.i32Add, ...op.set(pa2),
-    ...op.get(pa2), ...op.get(rowA), ...op.i32Add, ...op.set(pa3),
+    ...op.get(a), ...op.get(i), ...op.get(rowA), ...op.i32Mul, ...op.i32Add, ...op.set(pa[0]),
+    ...pa.slice(1).flatMap((ptr, r) => [...op.get(pa[r]), ...op.get(rowA), ...op.i32Add, ...op.set(ptr)]),
     ...acc.flatMap((r) => [...op.v128Zero, ...op.set(r)]),
     ...op.get(bpanel), ...op.set(bk),
     ...op.get(K), ...op.set(k),
@@ -47,7 +49,7 @@ function gemm(): FunctionDef {
     ...op.get(bk), ...op.v128Load(0), ...op.set(b0),
     ...op.get(bk), ...op.v128Load(16), ...op.set(b1),
     ...pa.flatMap((ptr, r) => [
-      ...op.get(ptr), ...op.f32Load(0), ...op.f32x4Splat, ...op.set(x),
+      ...op.get(ptr), ...op.v128Load32Splat(0), ...op.set(x),
       ...op.get(acc[2 * r]), ...op.get(x), ...op.get(b0), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(acc[2 * r]),
       ...op.get(acc[2 * r + 1]), ...op.get(x), ...op.get(b1), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(acc[2 * r + 1]),
       ...op.get(ptr), ...op.i32(4), ...op.i32Add, ...op.set(ptr),
@@ -56,14 +58,14 @@ function gemm(): FunctionDef {
     ...op.get(k), ...op.i32(1), ...op.i32Sub, ...op.set(k),
     ...op.br(0),
     ...op.end, ...op.end,
-    // C block: c + i·rowC + p·32, four rows of two vectors
+    // C block: c + i·rowC + p·32, R rows of two vectors
     ...op.get(c), ...op.get(i), ...op.get(rowC), ...op.i32Mul, ...op.i32Add, ...op.get(p), ...op.i32(32), ...op.i32Mul, ...op.i32Add, ...op.set(cptr),
-    ...[0, 1, 2, 3].flatMap((r) => [
+    ...pa.flatMap((_, r) => [
       ...op.get(cptr), ...op.get(acc[2 * r]), ...op.v128Store(0),
       ...op.get(cptr), ...op.get(acc[2 * r + 1]), ...op.v128Store(16),
       ...op.get(cptr), ...op.get(rowC), ...op.i32Add, ...op.set(cptr),
     ]),
-    ...op.get(i), ...op.i32(4), ...op.i32Add, ...op.set(i),
+    ...op.get(i), ...op.i32(R), ...op.i32Add, ...op.set(i),
     ...op.br(0),
     ...op.end, ...op.end,
     ...op.get(bpanel), ...op.get(panelBytes), ...op.i32Add, ...op.set(bpanel),
@@ -71,7 +73,7 @@ function gemm(): FunctionDef {
     ...op.br(0),
     ...op.end, ...op.end,
   ];
-  return { name: 'gemm', params: [I32, I32, I32, I32, I32, I32, I32, I32], locals: [{ count: 13, type: I32 }, { count: 11, type: V128 }], body };
+  return { name: 'gemm', params: [I32, I32, I32, I32, I32, I32, I32, I32], locals: [{ count: 9 + R, type: I32 }, { count: 2 * R + 3, type: V128 }], body };
 }
 
 export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
