@@ -33,6 +33,7 @@ const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.fl
 const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 
 export const I32 = 0x7f;
+export const F32 = 0x7d;
 export const V128 = 0x7b;
 
 /** Instructions, as byte arrays to concatenate. */
@@ -47,7 +48,6 @@ export const op = {
   tee: (i: number) => [0x22, ...uleb(i)],
   i32: (v: number) => [0x41, ...sleb(v)],
   i32Eqz: [0x45],
-  i32LtU: [0x49],
   i32GeU: [0x4f],
   i32Add: [0x6a],
   i32Sub: [0x6b],
@@ -61,8 +61,33 @@ export const op = {
   v128Zero: [0xfd, ...uleb(12), ...new Array<number>(16).fill(0)],
   f32x4Splat: [0xfd, ...uleb(19)],
   f32x4Add: [0xfd, ...uleb(228)],
+  f32x4Sub: [0xfd, ...uleb(229)],
   f32x4Mul: [0xfd, ...uleb(230)],
+  f32x4Div: [0xfd, ...uleb(231)],
+  f32x4Sqrt: [0xfd, ...uleb(227)],
+  i32Shl: [0x74],
+  /** f32.store with a byte offset (alignment hint 4 bytes) */
+  f32Store: (offset = 0) => [0x38, 2, ...uleb(offset)],
+  f32Eq: [0x5b],
+  f32Add: [0x92],
+  f32Mul: [0x94],
+  f32Div: [0x95],
+  f32Max: [0x97],
+  f32ConvertI32S: [0xb2],
 };
+
+/** `for (v = 0; v < limit; v++) body`, `limit` an instruction sequence giving an i32. */
+export function forUp(v: number, limit: number[], body: number[]): number[] {
+  return [
+    ...op.i32(0), ...op.set(v),
+    ...op.block, ...op.loop,
+    ...op.get(v), ...limit, ...op.i32GeU, ...op.brIf(1),
+    ...body,
+    ...op.get(v), ...op.i32(1), ...op.i32Add, ...op.set(v),
+    ...op.br(0),
+    ...op.end, ...op.end,
+  ];
+}
 
 export interface FunctionDef {
   name: string;

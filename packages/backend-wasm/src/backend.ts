@@ -1,5 +1,10 @@
-import { CpuBackend, type DataId, type TypedArray, type View } from '@ml/tensor';
+import { CpuBackend, hostData, zeros, type DataId, type Im2ColParams, type Kernel, type TypedArray, type View } from '@ml/tensor';
 import { WasmGemm } from './gemm.js';
+
+export interface WasmOptions {
+  threads?: number;
+  name?: string;
+}
 
 /** Below this many multiply-adds the copies into WebAssembly memory cost more than they save. */
 const MIN_WORK = 4096;
@@ -15,14 +20,18 @@ interface CpuData {
  * on the same buffers (plain typed arrays, so `toBackend` between the two is a copy).
  */
 export class WasmBackend extends CpuBackend {
-  override readonly name: string = 'wasm';
+  override readonly name: string;
   readonly gemm: WasmGemm;
   /** how many matmuls ran on the kernel and how many fell back, for the debug log and tests */
   readonly stats = { wasm: 0, fallback: 0 };
 
-  /** `threads`: for large products (default: the machine's cores in Node, 1 elsewhere) */
-  constructor(options: { threads?: number } = {}) {
+  /**
+   * `threads`: for large products (default: the machine's cores in Node, 1 elsewhere);
+   * `name`: the registry name (default 'wasm'; another one lets two configurations coexist).
+   */
+  constructor(options: WasmOptions = {}) {
     super();
+    this.name = options.name ?? 'wasm';
     this.gemm = new WasmGemm(options);
   }
 
@@ -30,6 +39,58 @@ export class WasmBackend extends CpuBackend {
   get threads(): number {
     return this.gemm.threads;
   }
+
+  /** Max pooling on the kernel when windows tile the image (stride = kernel, no padding or dilation). */
+  override maxPool2d(x: View, p: Im2ColParams): DataId {
+    const g = tiledPool(x, p);
+    if (g === null) return super.maxPool2d(x, p);
+    const f = this.gemm.scratch(4 * (g.n + g.L));
+    f.set(values(x).subarray(x.offset, x.offset + g.n), 0);
+    this.gemm.kernels.maxpool(0, 4 * g.n, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
+    const out = this.scratch('float32', g.L);
+    out.set(f.subarray(g.n, g.n + g.L));
+    return { values: out } satisfies CpuData as unknown as DataId;
+  }
+
+  override maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId {
+    const g = tiledPool(x, p);
+    if (g === null || !contiguous(y) || !contiguous(dy)) return super.maxPool2dBackward(x, y, dy, p);
+    const { n, L } = g;
+    const f = this.gemm.scratch(4 * (2 * n + 2 * L));
+    f.set(values(x).subarray(x.offset, x.offset + n), 0);
+    f.set(values(y).subarray(y.offset, y.offset + L), n);
+    f.set(values(dy).subarray(dy.offset, dy.offset + L), n + L);
+    const o = n + 2 * L;
+    f.fill(0, o, o + n); // elements no window covers (a ragged edge) get no gradient
+    this.gemm.kernels.maxpoolBack(0, 4 * n, 4 * (n + L), 4 * o, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
+    const out = this.scratch('float32', n);
+    out.set(f.subarray(o, o + n));
+    return { values: out } satisfies CpuData as unknown as DataId;
+  }
+
+  /**
+   * The fused Adam step of @ml/optim on the SIMD kernel (float32): m and v are updated in
+   * place, the new parameter values returned. Registered as the 'adamUpdate' kernel.
+   */
+  readonly adamUpdate: Kernel = ([p, grad, m, v], a) => {
+    const arrays = [p, grad, m, v].map((t) => (t.dtype === 'float32' ? hostData(t) : null));
+    if (arrays.some((x) => x === null)) return null;
+    const [P, G, M, V] = arrays as Float32Array[];
+    const n = p.size;
+    const seg = (n + 3) & ~3;
+    const f = this.gemm.scratch(4 * 5 * seg);
+    f.set(P, 0);
+    f.set(G, seg);
+    f.set(M, 2 * seg);
+    f.set(V, 3 * seg);
+    const num = (k: string) => a[k] as number;
+    this.gemm.kernels.adam(0, 4 * seg, 8 * seg, 12 * seg, 16 * seg, seg / 4, num('b1'), 1 - num('b1'), num('b2'), 1 - num('b2'), num('sbc2'), num('eps'), num('stepSize'), num('decay'), num('l2'), num('sign'));
+    M.set(f.subarray(2 * seg, 2 * seg + n));
+    V.set(f.subarray(3 * seg, 3 * seg + n));
+    const next = zeros(p.shape, { dtype: 'float32', backend: this.name });
+    (hostData(next) as Float32Array).set(f.subarray(4 * seg, 4 * seg + n));
+    return next;
+  };
 
   override matmul(a: View, b: View): DataId {
     const [B, M, K] = a.shape;
@@ -45,4 +106,25 @@ export class WasmBackend extends CpuBackend {
     this.gemm.matmul(A, Bs, B, M, K, N, out);
     return { values: out } satisfies CpuData as unknown as DataId;
   }
+}
+
+const values = (v: View): TypedArray => (v.data as CpuData).values;
+
+function contiguous(v: View): boolean {
+  let s = 1;
+  for (let i = v.shape.length - 1; i >= 0; i--) {
+    if (v.shape[i] !== 1 && v.strides[i] !== s) return false;
+    s *= v.shape[i];
+  }
+  return true;
+}
+
+/** The geometry of a float32 max pooling whose windows tile the planes, else null. */
+function tiledPool(x: View, p: Im2ColParams) {
+  const [kh, kw] = p.kernel;
+  const tiles = p.stride[0] === kh && p.stride[1] === kw && p.dilation[0] === 1 && p.dilation[1] === 1 && p.pad.every((q) => q === 0);
+  if (!tiles || x.dtype !== 'float32' || !contiguous(x)) return null;
+  const [N, C, H, W] = x.shape;
+  const [oh, ow] = [Math.floor(H / kh), Math.floor(W / kw)];
+  return { planes: N * C, H, W, kh, kw, oh, ow, n: N * C * H * W, L: N * C * oh * ow };
 }

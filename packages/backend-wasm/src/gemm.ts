@@ -18,8 +18,12 @@ const SHARED_MAX_PAGES = 16384;
 const THREADED_MIN_WORK = 1 << 20;
 const align16 = (n: number) => (n + 15) & ~15;
 
-interface GemmExports {
+/** The kernels module's functions (addresses in bytes; see kernels.ts). */
+export interface KernelExports {
   gemm(a: number, b: number, c: number, m: number, k: number, n: number, p0: number, p1: number): void;
+  adam(p: number, g: number, m: number, v: number, out: number, n4: number, b1: number, c1: number, b2: number, c2: number, sbc2: number, eps: number, stepSize: number, decay: number, l2: number, sign: number): void;
+  maxpool(x: number, out: number, planes: number, H: number, W: number, kh: number, kw: number, oh: number, ow: number): void;
+  maxpoolBack(x: number, y: number, dy: number, out: number, planes: number, H: number, W: number, kh: number, kw: number, oh: number, ow: number): void;
 }
 
 /**
@@ -32,7 +36,9 @@ export class WasmGemm {
   readonly memory: WebAssembly.Memory;
   /** threads a large product runs on (this one included) */
   readonly threads: number;
-  readonly #gemm: GemmExports['gemm'];
+  /** every kernel of the module, for the calling thread */
+  readonly kernels: KernelExports;
+  readonly #gemm: KernelExports['gemm'];
   readonly #pool: ThreadPool | null;
   #f32: Float32Array;
 
@@ -45,7 +51,8 @@ export class WasmGemm {
     const shared = threads > 1;
     this.memory = new WebAssembly.Memory({ initial: 16, maximum: shared ? SHARED_MAX_PAGES : MAX_PAGES, shared });
     const instance = new WebAssembly.Instance(new WebAssembly.Module(kernelModule(shared)), { env: { memory: this.memory } });
-    this.#gemm = (instance.exports as unknown as GemmExports).gemm;
+    this.kernels = instance.exports as unknown as KernelExports;
+    this.#gemm = this.kernels.gemm;
     this.#pool = shared ? new ThreadPool(this.memory, threads - 1) : null;
     this.threads = this.#pool?.size ?? 1;
     this.#f32 = new Float32Array(this.memory.buffer);
@@ -59,6 +66,15 @@ export class WasmGemm {
   /** Scratch bytes in use (the WebAssembly memory's size). */
   get bytes(): number {
     return this.memory.buffer.byteLength;
+  }
+
+  /**
+   * The module's memory as floats, grown to at least `bytes` (a view that stays valid
+   * until the next call that needs more memory), for callers of `kernels`.
+   */
+  scratch(bytes: number): Float32Array {
+    this.#reserve(bytes);
+    return this.#f32;
   }
 
   #reserve(bytes: number): void {

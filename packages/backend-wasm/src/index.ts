@@ -4,11 +4,11 @@
  *   import { useWasm } from '@ml/backend-wasm';
  *   useWasm(); // registers the 'wasm' backend and makes it the default
  */
-import { getBackend, listBackends, registerBackend, registerCpuConvKernels, setBackend } from '@ml/tensor';
-import { WasmBackend } from './backend.js';
+import { getBackend, listBackends, registerBackend, registerCpuConvKernels, registerKernel, setBackend } from '@ml/tensor';
+import { WasmBackend, type WasmOptions } from './backend.js';
 import { kernelModule } from './kernels.js';
 
-export { WasmBackend } from './backend.js';
+export { WasmBackend, type WasmOptions } from './backend.js';
 export { WasmGemm, type Strided } from './gemm.js';
 export { defaultThreads } from './threads.js';
 
@@ -24,20 +24,23 @@ export function wasmSimdSupported(): boolean {
 /**
  * Register the 'wasm' backend (once) without making it the default; returns it. `threads`
  * defaults to the cores where worker threads and SharedArrayBuffer exist (Node), else 1 —
- * `backend.threads` reports the choice.
+ * `backend.threads` reports the choice. `name` registers another configuration beside it
+ * (e.g. `{ threads: 1, name: 'wasm-1t' }`).
  */
-export function registerWasmBackend(options: { threads?: number } = {}): WasmBackend {
-  if (listBackends().includes('wasm')) return getBackend('wasm') as WasmBackend;
+export function registerWasmBackend(options: WasmOptions = {}): WasmBackend {
+  const name = options.name ?? 'wasm';
+  if (listBackends().includes(name)) return getBackend(name) as WasmBackend;
   if (!wasmSimdSupported()) throw new Error('@ml/backend-wasm: this JavaScript engine has no WebAssembly SIMD; stay on the cpu backend');
   const backend = new WasmBackend(options);
   registerBackend(backend);
-  registerCpuConvKernels('wasm');
+  registerCpuConvKernels(name);
+  registerKernel('adamUpdate', name, backend.adamUpdate);
   return backend;
 }
 
 /** Register the 'wasm' backend and make it the default for new tensors. */
-export function useWasm(options: { threads?: number } = {}): WasmBackend {
+export function useWasm(options: WasmOptions = {}): WasmBackend {
   const b = registerWasmBackend(options);
-  setBackend('wasm');
+  setBackend(b.name);
   return b;
 }

@@ -1,14 +1,22 @@
 import '@ml/autograd';
 import { Conv2d, Flatten, Linear, LSTM, MaxPool2d, ReLU, Sequential, crossEntropy } from '@ml/nn';
 import { Adam } from '@ml/optim';
-import { getBackend, manualSeed, matmul, memory, randn, setBackend, tensor, tidy, toBackend, type Tensor } from '@ml/tensor';
+import { getBackend, manualSeed, matmul, maxPool2d, memory, randint, randn, registerKernel, setBackend, tensor, tidy, toBackend, type Kernel, type Tensor } from '@ml/tensor';
 import { describeConformance } from '@ml/tensor/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmBackend, useWasm, type WasmBackend } from '../src/index.js';
 
 const wasm: WasmBackend = registerWasmBackend();
+const single: WasmBackend = registerWasmBackend({ threads: 1, name: 'wasm-1t' });
 
 describeConformance('wasm', { describe, it, beforeAll, afterAll });
+describeConformance('wasm-1t', { describe, it, beforeAll, afterAll });
+
+it('the two configurations: threaded (as many threads as cores) and single-threaded', () => {
+  expect(wasm.threads).toBeGreaterThanOrEqual(1);
+  expect(single.threads).toBe(1);
+  expect(single.name).toBe('wasm-1t');
+});
 
 /** Run `f` on a backend with the same seed; return its outputs as plain arrays. */
 function on(name: string, f: () => Tensor[]): number[][] {
@@ -65,6 +73,60 @@ describe('the wasm backend equals the cpu backend (float32 sums in a different o
     on('wasm', () => [matmul(randn([40, 40], { dtype: 'float64' }), randn([40, 40], { dtype: 'float64' })), matmul(randn([2, 2]), randn([2, 2]))]);
     expect(wasm.stats.fallback - before.fallback).toBe(2);
     expect(wasm.stats.wasm).toBe(before.wasm);
+  });
+});
+
+describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
+  it.each([
+    ['2x2 windows, ties (small integers)', [2, 3, 8, 6], { kernelSize: 2 }, true],
+    ['3x2 windows over a ragged edge (rows and columns left over)', [2, 2, 11, 7], { kernelSize: [3, 2] }, false],
+    ['overlapping windows (not tiled: the cpu code runs)', [1, 2, 7, 7], { kernelSize: 3, stride: 2 }, false],
+  ] as const)('maxPool2d %s: output and gradient', (_what, shape, options, ties) => {
+    const f = () => {
+      const x = (ties ? randint(0, 3, [...shape]).cast('float32') : randn([...shape])).requiresGrad_();
+      const y = maxPool2d(x, options as { kernelSize: number });
+      y.mul(randn(y.shape)).sum().backward();
+      return [y, x.grad!];
+    };
+    expectClose(on('wasm', f), on('cpu', f), 1e-6);
+  });
+
+  it('maxPool2d: NaN wins its window and spreads NaN over it in the gradient, as on cpu', () => {
+    const f = () => {
+      const x = tensor([[[[1, NaN, 2, 3], [0, 5, 4, 4]]]]).requiresGrad_();
+      const y = maxPool2d(x, { kernelSize: 2 });
+      y.sum().backward();
+      return [y, x.grad!];
+    };
+    const [w, c] = [on('wasm', f), on('cpu', f)];
+    expect(w.map((a) => a.map(String))).toEqual(c.map((a) => a.map(String)));
+    expect(w[1].slice(0, 2).every(Number.isNaN)).toBe(true);
+  });
+
+  it('Adam steps on the SIMD kernel equal the JavaScript loop (1e-6 relative), and the kernel runs', () => {
+    let calls = 0;
+    const counted: Kernel = (inputs, attrs) => {
+      calls++;
+      return wasm.adamUpdate(inputs, attrs);
+    };
+    registerKernel('adamUpdate', 'wasm', counted);
+    try {
+      const f = () => {
+        const w = randn([37, 41]).requiresGrad_(); // 1,517 elements: not a multiple of 4
+        const opt = new Adam([w], { lr: 0.01, weightDecay: 0.1 });
+        for (let i = 0; i < 6; i++) {
+          opt.zeroGrad();
+          w.sin().mul(randn([37, 41])).sum().backward();
+          opt.step();
+        }
+        const s = opt.stateDict().state[0];
+        return [w, s.expAvg as Tensor, s.expAvgSq as Tensor];
+      };
+      expectClose(on('wasm', f), on('cpu', f), 1e-6);
+      expect(calls).toBe(6);
+    } finally {
+      registerKernel('adamUpdate', 'wasm', wasm.adamUpdate);
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { hostData, maximum, sqrt, zeros, type Tensor, type TypedArray } from '@ml/tensor';
+import { getKernel, hostData, maximum, sqrt, zeros, type Tensor } from '@ml/tensor';
 import { Optimizer, checkRange, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 export interface AdamOptions extends GroupOptions {
@@ -81,27 +81,33 @@ export class Adam extends Optimizer<AdamOptions> {
   #fused(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): Tensor | null {
     const [b1, b2] = g.betas;
     const n = p.size;
-    const P = hostData(p);
-    const G = hostData(grad);
     // the moments are the optimizer's own buffers: updated in place (as PyTorch does)
-    const moment = (key: string): TypedArray | null => {
+    const moment = (key: string): Tensor => {
       if (state[key] === undefined) state[key] = zeros(p.shape, { dtype: p.dtype });
-      return hostData(state[key] as Tensor);
+      return state[key] as Tensor;
     };
-    const m = moment('expAvg');
-    const v = moment('expAvgSq');
-    const vmax = g.amsgrad ? moment('maxExpAvgSq') : null;
-    const next = zeros(p.shape, { dtype: p.dtype });
-    const out = hostData(next);
-    if (P === null || G === null || m === null || v === null || out === null || (g.amsgrad && vmax === null)) return null;
+    const [mT, vT] = [moment('expAvg'), moment('expAvgSq')];
+    const vmaxT = g.amsgrad ? moment('maxExpAvgSq') : null;
     const t = ((state.step as number | undefined) ?? 0) + 1;
-    state.step = t;
     const sbc2 = Math.sqrt(1 - b2 ** t);
     const stepSize = g.lr / (1 - b1 ** t);
     const wd = g.weightDecay;
     const decay = this.decoupled ? 1 - g.lr * wd : 1;
     const l2 = this.decoupled ? 0 : wd;
     const sign = g.maximize ? -1 : 1;
+    // a backend's own fused kernel (the wasm backend's SIMD loop), when it has one
+    const kernel = vmaxT === null ? getKernel('adamUpdate', p.backend.name) : undefined;
+    const fromKernel = kernel?.([p, grad, mT, vT], { b1, b2, sbc2, eps: g.eps, stepSize, decay, l2, sign }) ?? null;
+    if (fromKernel !== null) {
+      state.step = t;
+      return fromKernel;
+    }
+    const [P, G, m, v] = [hostData(p), hostData(grad), hostData(mT), hostData(vT)];
+    const vmax = vmaxT === null ? null : hostData(vmaxT);
+    const next = zeros(p.shape, { dtype: p.dtype });
+    const out = hostData(next);
+    if (P === null || G === null || m === null || v === null || out === null || (vmaxT !== null && vmax === null)) return null;
+    state.step = t;
     const eps = g.eps; // hoisted: a property load per element costs more than the arithmetic
     for (let i = 0; i < n; i++) {
       const d = l2 === 0 ? sign * G[i] : sign * G[i] + l2 * P[i];

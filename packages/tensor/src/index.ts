@@ -15,6 +15,7 @@ export {
   listBackends,
   registerKernel,
   unregisterKernel,
+  getKernel,
   memory,
   tidy,
   keep,
