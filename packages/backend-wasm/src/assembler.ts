@@ -39,6 +39,10 @@ export const V128 = 0x7b;
 /** Instructions, as byte arrays to concatenate. */
 export const op = {
   block: [0x02, 0x40],
+  if: [0x04, 0x40],
+  /** an `if` whose arms leave one f32 */
+  ifF32: [0x04, 0x7d],
+  else: [0x05],
   loop: [0x03, 0x40],
   end: [0x0b],
   br: (depth: number) => [0x0c, ...uleb(depth)],
@@ -48,6 +52,10 @@ export const op = {
   tee: (i: number) => [0x22, ...uleb(i)],
   i32: (v: number) => [0x41, ...sleb(v)],
   i32Eqz: [0x45],
+  i32LtS: [0x48],
+  i32GeS: [0x4e],
+  i32And: [0x71],
+  i32GtU: [0x4b],
   i32GeU: [0x4f],
   i32Add: [0x6a],
   i32Sub: [0x6b],
@@ -65,6 +73,10 @@ export const op = {
   f32x4Mul: [0xfd, ...uleb(230)],
   f32x4Div: [0xfd, ...uleb(231)],
   f32x4Sqrt: [0xfd, ...uleb(227)],
+  f32x4Max: [0xfd, ...uleb(233)],
+  /** i8x16.shuffle of the two vectors on the stack: 16 byte indices (0–15 first, 16–31 second) */
+  i8x16Shuffle: (lanes: number[]) => [0xfd, ...uleb(13), ...lanes],
+  f32x4ExtractLane: (lane: number) => [0xfd, ...uleb(31), lane],
   i32Shl: [0x74],
   /** f32.store with a byte offset (alignment hint 4 bytes) */
   f32Store: (offset = 0) => [0x38, 2, ...uleb(offset)],

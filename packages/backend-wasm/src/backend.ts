@@ -40,13 +40,45 @@ export class WasmBackend extends CpuBackend {
     return this.gemm.threads;
   }
 
+  /** The convolution's patch matrix (see CpuBackend.im2row) built by the kernel, for float32. */
+  override im2row(x: View, p: Im2ColParams): DataId {
+    if (x.dtype !== 'float32' || !contiguous(x)) return super.im2row(x, p);
+    const g = patchGeometry(x.shape as Shape4, p);
+    const f = this.gemm.scratch(4 * (g.rowsAt + g.rows + 4));
+    f.set(values(x).subarray(x.offset, x.offset + g.n), 0);
+    this.#patches('im2row', g, p);
+    const out = this.scratch('float32', g.rows);
+    out.set(this.gemm.scratch(0).subarray(g.rowsAt, g.rowsAt + g.rows));
+    return { values: out } satisfies CpuData as unknown as DataId;
+  }
+
+  /** The adjoint of im2row on the kernel, for float32. */
+  override row2im(rows: View, outShape: Shape4, p: Im2ColParams): DataId {
+    if (rows.dtype !== 'float32' || !contiguous(rows)) return super.row2im(rows, outShape, p);
+    const g = patchGeometry(outShape, p);
+    const f = this.gemm.scratch(4 * (g.rowsAt + g.rows + 4));
+    f.fill(0, 0, g.n);
+    f.set(values(rows).subarray(rows.offset, rows.offset + g.rows), g.rowsAt);
+    this.#patches('row2im', g, p);
+    const out = this.scratch('float32', g.n);
+    out.set(this.gemm.scratch(0).subarray(0, g.n));
+    return { values: out } satisfies CpuData as unknown as DataId;
+  }
+
+  #patches(kernel: 'im2row' | 'row2im', g: ReturnType<typeof patchGeometry>, p: Im2ColParams): void {
+    const [kh, kw] = p.kernel;
+    const vec = p.dilation[1] === 1 && kw <= 4 ? 1 : 0;
+    this.gemm.kernels[kernel](0, 4 * g.rowsAt, g.N, g.C, g.H, g.W, kh, kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.pad[0], p.pad[2], g.oh, g.ow, vec, p.padValue);
+  }
+
   /** Max pooling on the kernel when windows tile the image (stride = kernel, no padding or dilation). */
   override maxPool2d(x: View, p: Im2ColParams): DataId {
     const g = tiledPool(x, p);
     if (g === null) return super.maxPool2d(x, p);
     const f = this.gemm.scratch(4 * (g.n + g.L));
     f.set(values(x).subarray(x.offset, x.offset + g.n), 0);
-    this.gemm.kernels.maxpool(0, 4 * g.n, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
+    if (g.kh === 2 && g.kw === 2) this.gemm.kernels.maxpool2x2(0, 4 * g.n, g.planes, g.H, g.W, g.oh, g.ow);
+    else this.gemm.kernels.maxpool(0, 4 * g.n, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
     const out = this.scratch('float32', g.L);
     out.set(f.subarray(g.n, g.n + g.L));
     return { values: out } satisfies CpuData as unknown as DataId;
@@ -127,4 +159,16 @@ function tiledPool(x: View, p: Im2ColParams) {
   const [N, C, H, W] = x.shape;
   const [oh, ow] = [Math.floor(H / kh), Math.floor(W / kw)];
   return { planes: N * C, H, W, kh, kw, oh, ow, n: N * C * H * W, L: N * C * oh * ow };
+}
+
+type Shape4 = readonly [number, number, number, number];
+
+/** Sizes of an image [N,C,H,W] and its patch matrix; the rows start after the image plus 16 bytes. */
+function patchGeometry(shape: Shape4, p: Im2ColParams) {
+  const [N, C, H, W] = shape;
+  const [kh, kw] = p.kernel;
+  const oh = Math.floor((H + p.pad[0] + p.pad[1] - p.dilation[0] * (kh - 1) - 1) / p.stride[0]) + 1;
+  const ow = Math.floor((W + p.pad[2] + p.pad[3] - p.dilation[1] * (kw - 1) - 1) / p.stride[1]) + 1;
+  const n = N * C * H * W;
+  return { N, C, H, W, oh, ow, n, rows: N * oh * ow * C * kh * kw, rowsAt: (n + 4 + 3) & ~3 };
 }

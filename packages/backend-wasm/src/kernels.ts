@@ -142,6 +142,121 @@ function maxpool(): FunctionDef {
 }
 
 /**
+ * im2row(x, rows, N, C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, vec, pad): the patch
+ * matrix of a convolution, row (n, y, x) holding the C·kh·kw values under output (y, x) of
+ * image n (`pad` outside the image). Windows inside the image copy row by row; with `vec`
+ * (dilation 1 along x and kw ≤ 4) each row of the window is one 16-byte load and store,
+ * the extra lanes overwritten by the next store (both buffers need 16 bytes of slack).
+ *
+ * row2im(x, rows, …same…): the adjoint, each row's values added back into the image x
+ * (which must start at zero; `vec` and `pad` are ignored), in the order the JavaScript
+ * code adds them, so float32 results agree bit for bit.
+ */
+function patches(mode: 'im2row' | 'row2im'): FunctionDef {
+  const gather = mode === 'im2row';
+  const [x, rows, N, C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, vec, pad] = Array.from({ length: 18 }, (_, k) => k);
+  const [n, y, xx, c, i, j, iy, ix, img, y0, x0, rowp, at] = Array.from({ length: 13 }, (_, k) => 18 + k);
+  const mulAdd = (a: number[], b: number[]) => [...a, ...b, ...op.i32Mul];
+  const advance = [...op.get(rows), ...op.i32(4), ...op.i32Add, ...op.set(rows)];
+  // img + ((c·H + row)·W + col)·4
+  const addr = (row: number[], col: number[]) => [
+    ...op.get(img), ...op.get(c), ...op.get(H), ...op.i32Mul, ...row, ...op.i32Add, ...op.get(W), ...op.i32Mul, ...col, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+  ];
+  /** move one value between the image address on the stack and the rows pointer */
+  const move = (address: number[]) =>
+    gather
+      ? [...op.get(rows), ...address, ...op.f32Load(0), ...op.f32Store(0)]
+      : [...address, ...op.set(at), ...op.get(at), ...op.get(at), ...op.f32Load(0), ...op.get(rows), ...op.f32Load(0), ...op.f32Add, ...op.f32Store(0)];
+  const inRange = (v: number, limit: number) => [...op.get(v), ...op.i32(0), ...op.i32GeS, ...op.get(v), ...op.get(limit), ...op.i32LtS, ...op.i32And];
+  const last = (start: number, k: number, d: number) => [...op.get(start), ...op.get(k), ...op.i32(1), ...op.i32Sub, ...op.get(d), ...op.i32Mul, ...op.i32Add];
+  const scalarRow = forUp(j, op.get(kw), [...move([...op.get(rowp), ...op.get(j), ...op.get(dw), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add]), ...advance]);
+  const interior = forUp(c, op.get(C), forUp(i, op.get(kh), [
+    ...addr([...op.get(y0), ...mulAdd(op.get(i), op.get(dh)), ...op.i32Add], op.get(x0)), ...op.set(rowp),
+    ...(gather
+      ? [
+          ...op.get(vec), ...op.if,
+          ...op.get(rows), ...op.get(rowp), ...op.v128Load(0), ...op.v128Store(0),
+          ...op.get(rows), ...op.get(kw), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(rows),
+          ...op.else, ...scalarRow, ...op.end,
+        ]
+      : scalarRow),
+  ]));
+  // near the border: only the positions inside the image (gather writes pad for the rest)
+  const edge = forUp(c, op.get(C), forUp(i, op.get(kh), [
+    ...op.get(y0), ...mulAdd(op.get(i), op.get(dh)), ...op.i32Add, ...op.set(iy),
+    ...forUp(j, op.get(kw), [
+      ...op.get(x0), ...mulAdd(op.get(j), op.get(dw)), ...op.i32Add, ...op.set(ix),
+      ...(gather
+        ? [
+            ...op.get(rows),
+            ...inRange(iy, H), ...inRange(ix, W), ...op.i32And,
+            ...op.ifF32, ...addr(op.get(iy), op.get(ix)), ...op.f32Load(0), ...op.else, ...op.get(pad), ...op.end,
+            ...op.f32Store(0),
+          ]
+        : [...inRange(iy, H), ...inRange(ix, W), ...op.i32And, ...op.if, ...move(addr(op.get(iy), op.get(ix))), ...op.end]),
+      ...advance,
+    ]),
+  ]));
+  const body = forUp(n, op.get(N), [
+    ...op.get(x), ...op.get(n), ...op.get(C), ...op.i32Mul, ...op.get(H), ...op.i32Mul, ...op.get(W), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(img),
+    ...forUp(y, op.get(oh), [
+      ...op.get(y), ...op.get(sh), ...op.i32Mul, ...op.get(pt), ...op.i32Sub, ...op.set(y0),
+      ...forUp(xx, op.get(ow), [
+        ...op.get(xx), ...op.get(sw), ...op.i32Mul, ...op.get(pl), ...op.i32Sub, ...op.set(x0),
+        ...op.get(y0), ...op.i32(0), ...op.i32GeS, ...last(y0, kh, dh), ...op.get(H), ...op.i32LtS, ...op.i32And,
+        ...op.get(x0), ...op.i32(0), ...op.i32GeS, ...op.i32And, ...last(x0, kw, dw), ...op.get(W), ...op.i32LtS, ...op.i32And,
+        ...op.if, ...interior, ...op.else, ...edge, ...op.end,
+      ]),
+    ]),
+  ]);
+  return { name: mode, params: [...new Array<number>(17).fill(I32), F32], locals: [{ count: 13, type: I32 }], body };
+}
+
+/**
+ * maxpool2x2(x, out, planes, H, W, oh, ow): the 2×2, stride-2 case with SIMD: each pair of
+ * outputs is the max of two rows of four floats (f32x4.max, NaN-propagating), then of
+ * their even and odd lanes.
+ */
+function maxpool2x2(): FunctionDef {
+  const [x, out, planes, H, W, oh, ow] = [0, 1, 2, 3, 4, 5, 6];
+  const [pl, oy, ox, r0, r1, rowBytes] = [7, 8, 9, 10, 11, 12];
+  const m = 13; // v128
+  const even = [0, 1, 2, 3, 8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11];
+  const odd = [4, 5, 6, 7, 12, 13, 14, 15, 4, 5, 6, 7, 12, 13, 14, 15];
+  const at = (row: number, extra: number) => [...op.get(row), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.f32Load(extra)];
+  const body = [
+    ...op.get(W), ...op.i32(4), ...op.i32Mul, ...op.set(rowBytes),
+    ...forUp(pl, op.get(planes), forUp(oy, op.get(oh), [
+      // r0 = x + (pl·H + 2·oy)·W·4, r1 the next row
+      ...op.get(x), ...op.get(pl), ...op.get(H), ...op.i32Mul, ...op.get(oy), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.get(rowBytes), ...op.i32Mul, ...op.i32Add, ...op.set(r0),
+      ...op.get(r0), ...op.get(rowBytes), ...op.i32Add, ...op.set(r1),
+      ...op.i32(0), ...op.set(ox),
+      ...op.block, ...op.loop,
+      ...op.get(ox), ...op.i32(2), ...op.i32Add, ...op.get(ow), ...op.i32GtU, ...op.brIf(1),
+      ...op.get(r0), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0),
+      ...op.get(r1), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0),
+      ...op.f32x4Max, ...op.set(m),
+      ...op.get(m), ...op.get(m), ...op.i8x16Shuffle(even), ...op.get(m), ...op.get(m), ...op.i8x16Shuffle(odd), ...op.f32x4Max, ...op.set(m),
+      ...op.get(out), ...op.get(m), ...op.f32x4ExtractLane(0), ...op.f32Store(0),
+      ...op.get(out), ...op.get(m), ...op.f32x4ExtractLane(1), ...op.f32Store(4),
+      ...op.get(out), ...op.i32(8), ...op.i32Add, ...op.set(out),
+      ...op.get(ox), ...op.i32(2), ...op.i32Add, ...op.set(ox),
+      ...op.br(0),
+      ...op.end, ...op.end,
+      // an odd last output of the row
+      ...op.block,
+      ...op.get(ox), ...op.get(ow), ...op.i32GeU, ...op.brIf(0),
+      ...op.get(out),
+      ...at(r0, 0), ...at(r0, 4), ...op.f32Max, ...at(r1, 0), ...at(r1, 4), ...op.f32Max, ...op.f32Max,
+      ...op.f32Store(0),
+      ...op.get(out), ...op.i32(4), ...op.i32Add, ...op.set(out),
+      ...op.end,
+    ])),
+  ];
+  return { name: 'maxpool2x2', params: new Array<number>(7).fill(I32), locals: [{ count: 6, type: I32 }, { count: 1, type: V128 }], body };
+}
+
+/**
  * maxpoolBack(x, y, dy, out, planes, H, W, kh, kw, oh, ow): the gradient of maxpool, each
  * window's dy shared among the elements equal to its max: out = (mask·dy) / count, the
  * composite's arithmetic. `out` must be zero where no window reaches.
@@ -180,7 +295,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
 
 /** The kernels' module; `shared` memory lets worker threads instantiate it on the same data. */
 export function kernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
-  return moduleBytes([gemm(), adam(), maxpool(), maxpoolBack()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
+  return moduleBytes([gemm(), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im')], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }
 
 

@@ -1,7 +1,7 @@
 import '@ml/autograd';
 import { Conv2d, Flatten, Linear, LSTM, MaxPool2d, ReLU, Sequential, crossEntropy } from '@ml/nn';
 import { Adam } from '@ml/optim';
-import { getBackend, manualSeed, matmul, maxPool2d, memory, randint, randn, registerKernel, setBackend, tensor, tidy, toBackend, type Kernel, type Tensor } from '@ml/tensor';
+import { conv2d, getBackend, manualSeed, matmul, maxPool2d, memory, randint, randn, registerKernel, setBackend, tensor, tidy, toBackend, type Conv2dOptions, type Kernel, type Tensor } from '@ml/tensor';
 import { describeConformance } from '@ml/tensor/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmBackend, useWasm, type WasmBackend } from '../src/index.js';
@@ -89,6 +89,23 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
       return [y, x.grad!];
     };
     expectClose(on('wasm', f), on('cpu', f), 1e-6);
+  });
+
+  it.each([
+    ['3x3, no padding', {}],
+    ['2x3 kernel, stride 2, dilation [2, 1], padding [1, 2] (border windows)', { stride: 2, dilation: [2, 1], padding: [1, 2] }],
+    ['5x5 kernel, dilation [1, 2], padding 2 (no vector copies)', { dilation: [1, 2], padding: 2 }],
+  ] as const)('conv2d on the patch kernels (im2row, row2im): %s, output and gradients', (what, options) => {
+    const k = what.startsWith('2x3') ? [2, 3] : what.startsWith('5x5') ? [5, 5] : [3, 3];
+    const f = () => {
+      const x = randn([3, 4, 11, 10]).requiresGrad_();
+      const w = randn([5, 4, k[0], k[1]]).requiresGrad_();
+      const b = randn([5]).requiresGrad_();
+      const y = conv2d(x, w, b, options as Conv2dOptions);
+      y.mul(randn(y.shape)).sum().backward();
+      return [y, x.grad!, w.grad!, b.grad!];
+    };
+    expectClose(on('wasm', f), on('cpu', f), 1e-4);
   });
 
   it('maxPool2d: NaN wins its window and spreads NaN over it in the gradient, as on cpu', () => {

@@ -722,7 +722,12 @@ export class CpuBackend implements Backend {
     const src = vals(d);
     const dyo = scratch(dy.dtype, O * N * L);
     for (let n = 0; n < N; n++) {
-      for (let o = 0; o < O; o++) dyo.set(src.subarray(d.offset + (n * O + o) * L, d.offset + (n * O + o + 1) * L), (o * N + n) * L);
+      for (let o = 0; o < O; o++) {
+        // a plain loop: a subarray per row would allocate an object per (n, o)
+        const from = d.offset + (n * O + o) * L;
+        const to = (o * N + n) * L;
+        for (let l = 0; l < L; l++) dyo[to + l] = src[from + l];
+      }
     }
     const dw = this.matmul(flatView(wrap(dyo), dy.dtype, [1, O, N * L]), flatView(P, x.dtype, [1, N * L, R]));
     recycle(dyo);
