@@ -78,6 +78,8 @@ export const op = {
   i8x16Shuffle: (lanes: number[]) => [0xfd, ...uleb(13), ...lanes],
   f32x4ExtractLane: (lane: number) => [0xfd, ...uleb(31), lane],
   i32Shl: [0x74],
+  i32DivU: [0x6e],
+  f32Const0: [0x43, 0, 0, 0, 0],
   /** f32.store with a byte offset (alignment hint 4 bytes) */
   f32Store: (offset = 0) => [0x38, 2, ...uleb(offset)],
   f32Eq: [0x5b],

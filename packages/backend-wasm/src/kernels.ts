@@ -213,6 +213,41 @@ function patches(mode: 'im2row' | 'row2im'): FunctionDef {
 }
 
 /**
+ * packB(src, dst, K, N): a row-major K×N matrix into gemm's B layout: panels of 8 columns,
+ * each K rows of 8 floats, zeros past column N (whole panels move as two vectors per row).
+ */
+function packB(): FunctionDef {
+  const [src, dst, K, N] = [0, 1, 2, 3];
+  const [p, k, j, j0, from, width] = [4, 5, 6, 7, 8, 9];
+  const rowAt = [...op.get(src), ...op.get(k), ...op.get(N), ...op.i32Mul, ...op.get(j0), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add];
+  const body = forUp(p, [...op.get(N), ...op.i32(7), ...op.i32Add, ...op.i32(8), ...op.i32DivU], [
+    ...op.get(p), ...op.i32(8), ...op.i32Mul, ...op.set(j0),
+    ...op.get(N), ...op.get(j0), ...op.i32Sub, ...op.set(width),
+    ...op.get(width), ...op.i32(8), ...op.i32GeU,
+    ...op.if,
+    ...forUp(k, op.get(K), [
+      ...rowAt, ...op.set(from),
+      ...op.get(dst), ...op.get(from), ...op.v128Load(0), ...op.v128Store(0),
+      ...op.get(dst), ...op.get(from), ...op.v128Load(16), ...op.v128Store(16),
+      ...op.get(dst), ...op.i32(32), ...op.i32Add, ...op.set(dst),
+    ]),
+    ...op.else,
+    ...forUp(k, op.get(K), [
+      ...rowAt, ...op.set(from),
+      ...forUp(j, op.i32(8), [
+        ...op.get(dst), ...op.get(j), ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+        ...op.get(j), ...op.get(width), ...op.i32LtS,
+        ...op.ifF32, ...op.get(from), ...op.get(j), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0), ...op.else, ...op.f32Const0, ...op.end,
+        ...op.f32Store(0),
+      ]),
+      ...op.get(dst), ...op.i32(32), ...op.i32Add, ...op.set(dst),
+    ]),
+    ...op.end,
+  ]);
+  return { name: 'packB', params: [I32, I32, I32, I32], locals: [{ count: 6, type: I32 }], body };
+}
+
+/**
  * maxpool2x2(x, out, planes, H, W, oh, ow): the 2×2, stride-2 case with SIMD: each pair of
  * outputs is the max of two rows of four floats (f32x4.max, NaN-propagating), then of
  * their even and odd lanes.
@@ -295,7 +330,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
 
 /** The kernels' module; `shared` memory lets worker threads instantiate it on the same data. */
 export function kernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
-  return moduleBytes([gemm(), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im')], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
+  return moduleBytes([gemm(), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }
 
 

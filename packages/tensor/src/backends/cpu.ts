@@ -720,15 +720,7 @@ export class CpuBackend implements Backend {
     // dy [N, O, L] → [O, N·L]: each (n, o) row of L values moves as a block
     const d = contiguousView(dy);
     const src = vals(d);
-    const dyo = scratch(dy.dtype, O * N * L);
-    for (let n = 0; n < N; n++) {
-      for (let o = 0; o < O; o++) {
-        // a plain loop: a subarray per row would allocate an object per (n, o)
-        const from = d.offset + (n * O + o) * L;
-        const to = (o * N + n) * L;
-        for (let l = 0; l < L; l++) dyo[to + l] = src[from + l];
-      }
-    }
+    const dyo = swapBlocks(src, d.offset, N, O, L, scratch(dy.dtype, O * N * L));
     const dw = this.matmul(flatView(wrap(dyo), dy.dtype, [1, O, N * L]), flatView(P, x.dtype, [1, N * L, R]));
     recycle(dyo);
     this.dispose(P);
@@ -880,12 +872,41 @@ export class CpuBackend implements Backend {
 /** Y [N·L, O] (rows: positions) → [N, O, L] (+ bias[o]). */
 function positionsToChannels(y: TypedArray, N: number, L: number, O: number, bias: TypedArray | null): TypedArray {
   const out = scratch(y instanceof Float64Array ? 'float64' : 'float32', N * O * L);
-  for (let n = 0; n < N; n++) {
-    for (let o = 0; o < O; o++) {
-      const b = bias === null ? 0 : bias[o];
-      const dst = (n * O + o) * L;
-      let src = n * L * O + o;
-      for (let l = 0; l < L; l++, src += O) out[dst + l] = y[src] + b;
+  for (let n = 0; n < N; n++) transposeTiled(y, n * L * O, L, O, out, n * O * L);
+  if (bias !== null) {
+    for (let n = 0; n < N; n++) {
+      for (let o = 0; o < O; o++) {
+        const b = bias[o];
+        const dst = (n * O + o) * L;
+        for (let l = 0; l < L; l++) out[dst + l] += b;
+      }
+    }
+  }
+  return out;
+}
+
+const TILE = 16;
+
+/** out[to + c·R + r] = x[from + r·C + c] for an R×C matrix, in 16×16 tiles (both sides stay in cache). */
+function transposeTiled(x: TypedArray, from: number, R: number, C: number, out: TypedArray, to: number): void {
+  for (let r0 = 0; r0 < R; r0 += TILE) {
+    const r1 = Math.min(R, r0 + TILE);
+    for (let c0 = 0; c0 < C; c0 += TILE) {
+      const c1 = Math.min(C, c0 + TILE);
+      for (let c = c0; c < c1; c++) {
+        for (let r = r0, s = from + r0 * C + c; r < r1; r++, s += C) out[to + c * R + r] = x[s];
+      }
+    }
+  }
+}
+
+/** x [A, B, L] → [B, A, L]: blocks of L elements change places. */
+function swapBlocks(x: TypedArray, offset: number, A: number, B: number, L: number, out: TypedArray): TypedArray {
+  for (let a = 0; a < A; a++) {
+    for (let b = 0; b < B; b++) {
+      const from = offset + (a * B + b) * L;
+      const to = (b * A + a) * L;
+      for (let l = 0; l < L; l++) out[to + l] = x[from + l];
     }
   }
   return out;
@@ -893,13 +914,7 @@ function positionsToChannels(y: TypedArray, N: number, L: number, O: number, bia
 
 /** dy [N, O, L] → [N·L, O] (rows: positions). */
 function channelsToPositions(dy: TypedArray, offset: number, N: number, O: number, L: number, out: TypedArray): TypedArray {
-  for (let n = 0; n < N; n++) {
-    for (let o = 0; o < O; o++) {
-      const src = offset + (n * O + o) * L;
-      let dst = n * L * O + o;
-      for (let l = 0; l < L; l++, dst += O) out[dst] = dy[src + l];
-    }
-  }
+  for (let n = 0; n < N; n++) transposeTiled(dy, offset + n * O * L, O, L, out, n * L * O);
   return out;
 }
 
