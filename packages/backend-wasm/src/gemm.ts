@@ -26,6 +26,7 @@ export interface KernelExports {
   im2row(x: number, out: number, N: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, vec: number, pad: number): void;
   row2im(x: number, rows: number, N: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, vec: number, pad: number): void;
   packB(src: number, dst: number, K: number, N: number): void;
+  packBT(src: number, dst: number, K: number, N: number): void;
   maxpool2x2(x: number, out: number, planes: number, H: number, W: number, oh: number, ow: number): void;
   maxpoolBack(x: number, y: number, dy: number, out: number, planes: number, H: number, W: number, kh: number, kw: number, oh: number, ow: number): void;
 }
@@ -97,9 +98,11 @@ export class WasmGemm {
     const aBytes = align16(Mp * K * 4);
     const bBytes = align16(P * K * 32);
     const cBytes = align16(Mp * Np * 4);
-    // B with contiguous rows is staged as it is (one copy) and packed by the kernel
+    // B with contiguous rows, or stored transposed with contiguous columns, is staged as
+    // it is (one copy) and packed by the kernel
     const stageB = B.sj === 1 && (B.si !== 1 || N === 1);
-    this.#reserve(aBytes + bBytes + cBytes + (stageB ? align16(K * N * 4) : 0));
+    const stageBT = !stageB && B.si === 1;
+    this.#reserve(aBytes + bBytes + cBytes + (stageB || stageBT ? align16(K * N * 4) : 0));
     const f = this.#f32;
     const aAt = 0;
     const bAt = aBytes;
@@ -135,8 +138,12 @@ export class WasmGemm {
         if (B.si === N) f.set(bd.subarray(bBase, bBase + K * N), sAt >> 2);
         else for (let k = 0; k < K; k++) f.set(bd.subarray(bBase + k * B.si, bBase + k * B.si + N), (sAt >> 2) + k * N);
         this.kernels.packB(sAt, bAt, K, N);
+      } else if (stageBT && !bSame) {
+        if (B.sj === K) f.set(bd.subarray(bBase, bBase + K * N), sAt >> 2);
+        else for (let j = 0; j < N; j++) f.set(bd.subarray(bBase + j * B.sj, bBase + j * B.sj + K), (sAt >> 2) + j * K);
+        this.kernels.packBT(sAt, bAt, K, N);
       }
-      for (let p = 0; p < (bSame || stageB ? 0 : P); p++) {
+      for (let p = 0; p < (bSame || stageB || stageBT ? 0 : P); p++) {
         const j0 = 8 * p;
         const width = Math.min(8, N - j0);
         const w0 = (bAt >> 2) + p * K * 8;

@@ -248,6 +248,31 @@ function packB(): FunctionDef {
 }
 
 /**
+ * packBT(src, dst, K, N): like packB for a matrix stored transposed (src is N×K row-major,
+ * B[k, j] = src[j·K + k]): panel by panel, each row of 8 gathered from 8 source rows.
+ */
+function packBT(): FunctionDef {
+  const [src, dst, K, N] = [0, 1, 2, 3];
+  const [p, k, j, j0, width] = [4, 5, 6, 7, 8];
+  const body = forUp(p, [...op.get(N), ...op.i32(7), ...op.i32Add, ...op.i32(8), ...op.i32DivU], [
+    ...op.get(p), ...op.i32(8), ...op.i32Mul, ...op.set(j0),
+    ...op.get(N), ...op.get(j0), ...op.i32Sub, ...op.set(width),
+    ...forUp(k, op.get(K), [
+      ...forUp(j, op.i32(8), [
+        ...op.get(dst),
+        ...op.get(j), ...op.get(width), ...op.i32LtS,
+        // src + ((j0 + j)·K + k)·4
+        ...op.ifF32, ...op.get(src), ...op.get(j0), ...op.get(j), ...op.i32Add, ...op.get(K), ...op.i32Mul, ...op.get(k), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0),
+        ...op.else, ...op.f32Const0, ...op.end,
+        ...op.f32Store(0),
+        ...op.get(dst), ...op.i32(4), ...op.i32Add, ...op.set(dst),
+      ]),
+    ]),
+  ]);
+  return { name: 'packBT', params: [I32, I32, I32, I32], locals: [{ count: 5, type: I32 }], body };
+}
+
+/**
  * maxpool2x2(x, out, planes, H, W, oh, ow): the 2×2, stride-2 case with SIMD: each pair of
  * outputs is the max of two rows of four floats (f32x4.max, NaN-propagating), then of
  * their even and odd lanes.
@@ -330,7 +355,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
 
 /** The kernels' module; `shared` memory lets worker threads instantiate it on the same data. */
 export function kernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
-  return moduleBytes([gemm(), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
+  return moduleBytes([gemm(), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }
 
 

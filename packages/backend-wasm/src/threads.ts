@@ -9,6 +9,8 @@ import { kernelModule } from './kernels.js';
  */
 
 const SLOT = 16;
+/** polls of the control word before a thread sleeps (a few hundred microseconds) */
+const SPIN = 200000;
 
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
@@ -18,6 +20,9 @@ const ctl = new Int32Array(control);
 const base = slot * ${SLOT};
 let seen = 0;
 for (;;) {
+  // spin a little before sleeping: training loops call again within microseconds, and
+  // waking a sleeping thread costs more than many small products take
+  for (let i = 0; i < ${SPIN} && Atomics.load(ctl, base) === seen; i++);
   Atomics.wait(ctl, base, seen);
   seen = Atomics.load(ctl, base);
   if (seen < 0) break;
@@ -95,6 +100,7 @@ export class ThreadPool {
     const mine = this.#workers.length * share;
     if (mine < panels) own(mine, panels);
     for (const base of started) {
+      for (let i = 0; i < SPIN && Atomics.load(this.#ctl, base + 1) !== seq; i++);
       for (;;) {
         const done = Atomics.load(this.#ctl, base + 1);
         if (done === seq) break;
