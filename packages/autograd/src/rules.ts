@@ -27,6 +27,7 @@ import {
   padPrim,
   permute,
   pow,
+  reluBackward,
   prod,
   reshape,
   scatterAdd,
@@ -92,7 +93,7 @@ export const rules: Record<string, GradRule> = {
   cos: unary((x) => neg(sin(x))),
   tanh: unary((_x, out) => sub(1, mul(out, out))),
   sigmoid: unary((_x, out) => mul(out, sub(1, out))),
-  relu: (dy, n) => [where(gt(x0(n), 0), dy, 0)],
+  relu: (dy, n) => [reluBackward(x0(n), dy)],
   // d/dx erf(x) = 2/√π · e^{-x²}
   erf: unary((x) => mul(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI))),
   reciprocal: unary((_x, out) => neg(mul(out, out))),

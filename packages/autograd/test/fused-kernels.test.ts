@@ -2,7 +2,7 @@ import * as T from '@ml/tensor';
 import { afterEach, describe, expect, it } from 'vitest';
 import '../src/index.js';
 
-const FUSED = ['conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward'];
+const FUSED = ['conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward', 'reluBackward'];
 const f64 = { dtype: 'float64' as const };
 
 /** Output and input gradients of `fn` for a fixed upstream gradient, as plain arrays. */
@@ -30,7 +30,7 @@ function expectSameAsComposite(fn: (...xs: T.Tensor[]) => T.Tensor, make: () => 
   fused.grads.forEach((g, i) => close(g, composite.grads[i]));
 }
 
-afterEach(() => T.registerCpuConvKernels('cpu'));
+afterEach(() => T.registerCpuKernels('cpu'));
 
 describe('fused conv2d / maxPool2d kernels equal the composites (float64)', () => {
   const conv = (o: T.Conv2dOptions) => (x: T.Tensor, w: T.Tensor, b?: T.Tensor) => T.conv2d(x, w, b ?? null, o);
@@ -62,6 +62,23 @@ describe('fused conv2d / maxPool2d kernels equal the composites (float64)', () =
   it('maxPool2d: -∞ inputs tie with the padding, NaN wins its window', () => {
     const make = () => [T.tensor([[[[-Infinity, -Infinity, 1], [2, NaN, 0], [-Infinity, 3, -Infinity]]]], f64)];
     expectSameAsComposite((x) => T.maxPool2d(x, { kernelSize: 2, stride: 1, padding: 1 }), make, 'maxPool2d');
+  });
+
+  it('relu gradient: the fused pass equals where(x > 0, dy, 0), NaN, ±0 and ±∞ included', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = [-2, -0, 0, 3, NaN, Infinity, -Infinity, 1e-30];
+      const dy = [1, 2, -3, NaN, 5, -0, Infinity, -Infinity];
+      const run = () => {
+        const xt = T.tensor(x, { dtype });
+        return Array.from(T.reluBackward(xt, T.tensor(dy, { dtype })).dataSync()).map(String);
+      };
+      const fused = run();
+      T.unregisterKernel('reluBackward', 'cpu');
+      const composite = run();
+      T.registerCpuKernels('cpu');
+      expect(fused).toEqual(composite);
+      expect(fused).toEqual(['0', '0', '0', 'NaN', '0', '0', '0', '-Infinity']);
+    }
   });
 
   it('int32 maxPool2d runs the kernel too (no gradient)', () => {

@@ -1,5 +1,6 @@
 import { CpuBackend, hostData, zeros, type DataId, type Im2ColParams, type Kernel, type TypedArray, type View } from '@ml/tensor';
 import { WasmGemm } from './gemm.js';
+import { GEMM_ROWS } from './kernels.js';
 
 export interface WasmOptions {
   threads?: number;
@@ -65,10 +66,87 @@ export class WasmBackend extends CpuBackend {
     return { values: out } satisfies CpuData as unknown as DataId;
   }
 
-  #patches(kernel: 'im2row' | 'row2im', g: ReturnType<typeof patchGeometry>, p: Im2ColParams): void {
+  /** Run im2row or row2im on the image at `imgAt` and the rows at `rowsAt` (floats). */
+  #patches(kernel: 'im2row' | 'row2im', g: ReturnType<typeof patchGeometry>, p: Im2ColParams, imgAt = 0, rowsAt = g.rowsAt): void {
     const [kh, kw] = p.kernel;
     const vec = p.dilation[1] === 1 && kw <= 4 ? 1 : 0;
-    this.gemm.kernels[kernel](0, 4 * g.rowsAt, g.N, g.C, g.H, g.W, kh, kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.pad[0], p.pad[2], g.oh, g.ow, vec, p.padValue);
+    this.gemm.kernels[kernel](4 * imgAt, 4 * rowsAt, g.N, g.C, g.H, g.W, kh, kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.pad[0], p.pad[2], g.oh, g.ow, vec, p.padValue);
+  }
+
+  // ---- convolution in WebAssembly memory: the patch matrix, the product and the layout
+  // changes run on the kernels, with one copy in per operand and one copy out
+
+  override conv2d(x: View, w: View, bias: View | null, p: Im2ColParams): DataId {
+    if (!f32Contiguous(x, w, ...(bias ? [bias] : []))) return super.conv2d(x, w, bias, p);
+    const g = patchGeometry(x.shape as Shape4, p);
+    const O = w.shape[0];
+    const R = g.C * p.kernel[0] * p.kernel[1];
+    const L = g.oh * g.ow;
+    const NL = g.N * L;
+    const [Mp, Np] = [roundUp(NL, GEMM_ROWS), roundUp(O, 8)];
+    const [xAt, rowsAt, wAt, packAt, cAt, outAt, biasAt, end] = layout([g.n + 4, Mp * R + 4, O * R, Np * R, Mp * Np, g.N * O * L, O]);
+    const f = this.gemm.scratch(4 * end);
+    f.set(values(x).subarray(x.offset, x.offset + g.n), xAt);
+    this.#patches('im2row', g, p, xAt, rowsAt);
+    f.fill(0, rowsAt + NL * R, rowsAt + Mp * R);
+    f.set(values(w).subarray(w.offset, w.offset + O * R), wAt);
+    this.gemm.kernels.packBT(4 * wAt, 4 * packAt, R, O); // B = wᵀ, stored transposed
+    this.gemm.run(4 * rowsAt, 4 * packAt, 4 * cAt, Mp, R, Np);
+    if (bias) f.set(values(bias).subarray(bias.offset, bias.offset + O), biasAt);
+    this.gemm.kernels.toChannels(4 * cAt, 4 * outAt, g.N, L, O, Np, bias ? 4 * biasAt : 0);
+    return this.#copyOut(f, outAt, g.N * O * L);
+  }
+
+  override conv2dBackwardInput(dy: View, w: View, xShape: Shape4, p: Im2ColParams): DataId {
+    if (!f32Contiguous(dy, w)) return super.conv2dBackwardInput(dy, w, xShape, p);
+    const g = patchGeometry(xShape, p);
+    const O = dy.shape[1];
+    const R = g.C * p.kernel[0] * p.kernel[1];
+    const L = g.oh * g.ow;
+    const NL = g.N * L;
+    const [Mp, Np] = [roundUp(NL, GEMM_ROWS), roundUp(R, 8)];
+    const [dyAt, aAt, wAt, packAt, cAt, imgAt, end] = layout([g.N * O * L, Mp * O, O * R, Np * O, Mp * Np + 4, g.n]);
+    const f = this.gemm.scratch(4 * end);
+    f.set(values(dy).subarray(dy.offset, dy.offset + g.N * O * L), dyAt);
+    this.gemm.kernels.toPositions(4 * dyAt, 4 * aAt, g.N, O, L);
+    f.fill(0, aAt + NL * O, aAt + Mp * O);
+    f.set(values(w).subarray(w.offset, w.offset + O * R), wAt);
+    this.gemm.kernels.packB(4 * wAt, 4 * packAt, O, R);
+    this.gemm.run(4 * aAt, 4 * packAt, 4 * cAt, Mp, O, Np);
+    // rows of R values for row2im (the product's rows are Np wide)
+    if (Np !== R) for (let r = 0; r < NL; r++) f.copyWithin(cAt + r * R, cAt + r * Np, cAt + r * Np + R);
+    f.fill(0, imgAt, imgAt + g.n);
+    this.#patches('row2im', g, p, imgAt, cAt);
+    return this.#copyOut(f, imgAt, g.n);
+  }
+
+  override conv2dBackwardWeight(dy: View, x: View, p: Im2ColParams): DataId {
+    if (!f32Contiguous(dy, x)) return super.conv2dBackwardWeight(dy, x, p);
+    const g = patchGeometry(x.shape as Shape4, p);
+    const O = dy.shape[1];
+    const R = g.C * p.kernel[0] * p.kernel[1];
+    const L = g.oh * g.ow;
+    const NL = g.N * L;
+    const [Mp, Np] = [roundUp(O, GEMM_ROWS), roundUp(R, 8)];
+    const [xAt, rowsAt, packAt, dyAt, aAt, cAt, end] = layout([g.n + 4, NL * R + 4, Np * NL, g.N * O * L, Mp * NL, Mp * Np]);
+    const f = this.gemm.scratch(4 * end);
+    f.set(values(x).subarray(x.offset, x.offset + g.n), xAt);
+    this.#patches('im2row', g, p, xAt, rowsAt);
+    this.gemm.kernels.packB(4 * rowsAt, 4 * packAt, NL, R);
+    f.set(values(dy).subarray(dy.offset, dy.offset + g.N * O * L), dyAt);
+    this.gemm.kernels.swapBlocks(4 * dyAt, 4 * aAt, g.N, O, L); // [N, O, L] → [O, N·L]
+    f.fill(0, aAt + O * NL, aAt + Mp * NL);
+    this.gemm.run(4 * aAt, 4 * packAt, 4 * cAt, Mp, NL, Np);
+    const out = this.scratch('float32', O * R) as Float32Array;
+    if (Np === R) out.set(f.subarray(cAt, cAt + O * R));
+    else for (let o = 0; o < O; o++) out.set(f.subarray(cAt + o * Np, cAt + o * Np + R), o * R);
+    return { values: out } satisfies CpuData as unknown as DataId;
+  }
+
+  #copyOut(f: Float32Array, at: number, n: number): DataId {
+    const out = this.scratch('float32', n);
+    out.set(f.subarray(at, at + n));
+    return { values: out } satisfies CpuData as unknown as DataId;
   }
 
   /** Max pooling on the kernel when windows tile the image (stride = kernel, no padding or dilation). */
@@ -171,4 +249,21 @@ function patchGeometry(shape: Shape4, p: Im2ColParams) {
   const ow = Math.floor((W + p.pad[2] + p.pad[3] - p.dilation[1] * (kw - 1) - 1) / p.stride[1]) + 1;
   const n = N * C * H * W;
   return { N, C, H, W, oh, ow, n, rows: N * oh * ow * C * kh * kw, rowsAt: (n + 4 + 3) & ~3 };
+}
+
+const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
+
+function f32Contiguous(...views: View[]): boolean {
+  return views.every((v) => v.dtype === 'float32' && contiguous(v));
+}
+
+/** Consecutive regions of the given sizes (floats, each start a multiple of 4): their starts, then the end. */
+function layout(sizes: number[]): number[] {
+  const at: number[] = [];
+  let end = 0;
+  for (const n of sizes) {
+    at.push(end);
+    end += roundUp(n, 4);
+  }
+  return [...at, end];
 }

@@ -27,6 +27,9 @@ export interface KernelExports {
   row2im(x: number, rows: number, N: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, vec: number, pad: number): void;
   packB(src: number, dst: number, K: number, N: number): void;
   packBT(src: number, dst: number, K: number, N: number): void;
+  toChannels(src: number, dst: number, N: number, L: number, O: number, ld: number, bias: number): void;
+  toPositions(src: number, dst: number, N: number, O: number, L: number): void;
+  swapBlocks(src: number, dst: number, A: number, B: number, L: number): void;
   maxpool2x2(x: number, out: number, planes: number, H: number, W: number, oh: number, ow: number): void;
   maxpoolBack(x: number, y: number, dy: number, out: number, planes: number, H: number, W: number, kh: number, kw: number, oh: number, ow: number): void;
 }
@@ -87,6 +90,20 @@ export class WasmGemm {
     if (bytes > have) {
       this.memory.grow(Math.ceil((bytes - have) / PAGE));
       this.#f32 = new Float32Array(this.memory.buffer);
+    }
+  }
+
+  /**
+   * C = A·B on operands already laid out in the memory (addresses in bytes): A row-major
+   * [Mp, K] with Mp a multiple of GEMM_ROWS, B packed (packB/packBT) with Np = 8·panels,
+   * C row-major [Mp, Np]. Large products split their panels across the threads.
+   */
+  run(aAt: number, bAt: number, cAt: number, Mp: number, K: number, Np: number): void {
+    const P = Np / 8;
+    if (this.#pool !== null && Mp * K * Np >= THREADED_MIN_WORK) {
+      this.#pool.gemm([aAt, bAt, cAt, Mp, K, Np], P, (p0, p1) => this.#gemm(aAt, bAt, cAt, Mp, K, Np, p0, p1));
+    } else {
+      this.#gemm(aAt, bAt, cAt, Mp, K, Np, 0, P);
     }
   }
 
@@ -163,11 +180,7 @@ export class WasmGemm {
           }
         }
       }
-      if (this.#pool !== null && Mp * K * Np >= THREADED_MIN_WORK) {
-        this.#pool.gemm([aAt, bAt, cAt, Mp, K, Np], P, (p0, p1) => this.#gemm(aAt, bAt, cAt, Mp, K, Np, p0, p1));
-      } else {
-        this.#gemm(aAt, bAt, cAt, Mp, K, Np, 0, P);
-      }
+      this.run(aAt, bAt, cAt, Mp, K, Np);
       const c = cAt >> 2;
       const o = bi * M * N;
       if (Np === N) out.set(f.subarray(c, c + M * N), o);

@@ -4,7 +4,7 @@
  *   import { useWasm } from '@ml/backend-wasm';
  *   useWasm(); // registers the 'wasm' backend and makes it the default
  */
-import { getBackend, listBackends, registerBackend, registerCpuConvKernels, registerKernel, setBackend } from '@ml/tensor';
+import { getBackend, listBackends, registerBackend, registerCpuKernels, registerKernel, setBackend } from '@ml/tensor';
 import { WasmBackend, type WasmOptions } from './backend.js';
 import { kernelModule } from './kernels.js';
 
@@ -33,7 +33,7 @@ export function registerWasmBackend(options: WasmOptions = {}): WasmBackend {
   if (!wasmSimdSupported()) throw new Error('@ml/backend-wasm: this JavaScript engine has no WebAssembly SIMD; stay on the cpu backend');
   const backend = new WasmBackend(options);
   registerBackend(backend);
-  registerCpuConvKernels(name);
+  registerCpuKernels(name);
   registerKernel('adamUpdate', name, backend.adamUpdate);
   return backend;
 }

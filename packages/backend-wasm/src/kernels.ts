@@ -273,6 +273,61 @@ function packBT(): FunctionDef {
 }
 
 /**
+ * toChannels(src, dst, N, L, O, ld, bias): a convolution's product rows (position-major,
+ * row (n, l) of ld floats, the first O used) to [N, O, L], adding bias[o] (bias 0: none).
+ */
+function toChannels(): FunctionDef {
+  const [src, dst, N, L, O, ld, bias] = [0, 1, 2, 3, 4, 5, 6];
+  const [n, o, l, from, to] = [7, 8, 9, 10, 11];
+  const b = 12; // f32
+  const body = forUp(n, op.get(N), forUp(o, op.get(O), [
+    ...op.f32Const0, ...op.set(b),
+    ...op.get(bias), ...op.if, ...op.get(bias), ...op.get(o), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0), ...op.set(b), ...op.end,
+    // from = src + ((n·L)·ld + o)·4, to = dst + ((n·O + o)·L)·4
+    ...op.get(src), ...op.get(n), ...op.get(L), ...op.i32Mul, ...op.get(ld), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
+    ...op.get(dst), ...op.get(n), ...op.get(O), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.get(L), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
+    ...forUp(l, op.get(L), [
+      ...op.get(to), ...op.get(from), ...op.f32Load(0), ...op.get(b), ...op.f32Add, ...op.f32Store(0),
+      ...op.get(to), ...op.i32(4), ...op.i32Add, ...op.set(to),
+      ...op.get(from), ...op.get(ld), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
+    ]),
+  ]));
+  return { name: 'toChannels', params: new Array<number>(7).fill(I32), locals: [{ count: 5, type: I32 }, { count: 1, type: F32 }], body };
+}
+
+/** toPositions(src, dst, N, O, L): [N, O, L] to position-major rows [N·L, O]. */
+function toPositions(): FunctionDef {
+  const [src, dst, N, O, L] = [0, 1, 2, 3, 4];
+  const [n, o, l, from, to] = [5, 6, 7, 8, 9];
+  const body = forUp(n, op.get(N), forUp(o, op.get(O), [
+    ...op.get(src), ...op.get(n), ...op.get(O), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.get(L), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
+    ...op.get(dst), ...op.get(n), ...op.get(L), ...op.i32Mul, ...op.get(O), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
+    ...forUp(l, op.get(L), [
+      ...op.get(to), ...op.get(from), ...op.f32Load(0), ...op.f32Store(0),
+      ...op.get(from), ...op.i32(4), ...op.i32Add, ...op.set(from),
+      ...op.get(to), ...op.get(O), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
+    ]),
+  ]));
+  return { name: 'toPositions', params: new Array<number>(5).fill(I32), locals: [{ count: 5, type: I32 }], body };
+}
+
+/** swapBlocks(src, dst, A, B, L): [A, B, L] to [B, A, L], blocks of L floats moving whole. */
+function swapBlocks(): FunctionDef {
+  const [src, dst, A, B, L] = [0, 1, 2, 3, 4];
+  const [a, b, l, from, to] = [5, 6, 7, 8, 9];
+  const body = forUp(a, op.get(A), forUp(b, op.get(B), [
+    ...op.get(src), ...op.get(a), ...op.get(B), ...op.i32Mul, ...op.get(b), ...op.i32Add, ...op.get(L), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
+    ...op.get(dst), ...op.get(b), ...op.get(A), ...op.i32Mul, ...op.get(a), ...op.i32Add, ...op.get(L), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
+    ...forUp(l, op.get(L), [
+      ...op.get(to), ...op.get(l), ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+      ...op.get(from), ...op.get(l), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0),
+      ...op.f32Store(0),
+    ]),
+  ]));
+  return { name: 'swapBlocks', params: new Array<number>(5).fill(I32), locals: [{ count: 5, type: I32 }], body };
+}
+
+/**
  * maxpool2x2(x, out, planes, H, W, oh, ow): the 2×2, stride-2 case with SIMD: each pair of
  * outputs is the max of two rows of four floats (f32x4.max, NaN-propagating), then of
  * their even and odd lanes.
@@ -355,7 +410,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
 
 /** The kernels' module; `shared` memory lets worker threads instantiate it on the same data. */
 export function kernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
-  return moduleBytes([gemm(), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
+  return moduleBytes([gemm(), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), toChannels(), toPositions(), swapBlocks()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }
 
 

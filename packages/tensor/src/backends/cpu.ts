@@ -96,6 +96,18 @@ function binaryRow(op: BinaryOp, f: (x: number, y: number) => number, out: Typed
   }
 }
 
+/**
+ * relu on float32 bit patterns, branch-free (signs are random, so a compare-and-branch
+ * mispredicts half the time): negative numbers, −0 and −∞ included, become +0; NaN stays.
+ */
+function reluBits(src: Int32Array, dst: Int32Array): void {
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i];
+    const nan = +((v & 0x7fffffff) > 0x7f800000);
+    dst[i] = v & ~((v >> 31) & (nan - 1));
+  }
+}
+
 /** 1 for a contiguous view, 0 for one value broadcast everywhere, null otherwise. */
 function flatStride(v: View): 1 | 0 | null {
   if (v.strides.every((st, i) => st === 0 || v.shape[i] === 1)) return 0;
@@ -371,6 +383,14 @@ export class CpuBackend implements Backend {
     return wrap(b);
   }
   unary(op: UnaryOp, x: View): DataId {
+    if (op === 'relu' && x.dtype === 'float32' && isContiguous(x)) {
+      // one pass from the input's bits to the output's (no copy first)
+      const n = sizeOf(x.shape);
+      const src = vals(x);
+      const out = scratch('float32', n);
+      reluBits(new Int32Array(src.buffer, src.byteOffset + 4 * x.offset, n), new Int32Array(out.buffer, out.byteOffset, n));
+      return wrap(out);
+    }
     const out = materialize(x);
     const n = out.length;
     // the hot ops written out (a call per element through a shared site is several times slower)
@@ -392,14 +412,8 @@ export class CpuBackend implements Backend {
         break;
       case 'relu':
         if (out instanceof Float32Array) {
-          // branch-free (signs are random, so a compare-and-branch mispredicts half the
-          // time): clear the bits of negative numbers, −0 and −∞ included; NaN propagates
           const bits = new Int32Array(out.buffer, out.byteOffset, n);
-          for (let i = 0; i < n; i++) {
-            const v = bits[i];
-            const nan = +((v & 0x7fffffff) > 0x7f800000);
-            bits[i] = v & ~((v >> 31) & (nan - 1));
-          }
+          reluBits(bits, bits);
         } else {
           for (let i = 0; i < n; i++) {
             const v = out[i];
@@ -675,6 +689,24 @@ export class CpuBackend implements Backend {
     }
     return wrap(out);
   }
+  /** dy where x > 0, else 0 (the relu gradient; x and dy of one shape and dtype). */
+  reluBackward(x: View, dy: View): DataId {
+    const [xc, dc] = [contiguousView(x), contiguousView(dy)];
+    const [xv, dv] = [vals(xc), vals(dc)];
+    const n = sizeOf(x.shape);
+    const out = scratch(x.dtype, n);
+    if (out instanceof Float32Array && dv instanceof Float32Array) {
+      // branch-free: keep dy's bits where x > 0 (a NaN x fails the test, as in the composite)
+      const ob = new Int32Array(out.buffer, out.byteOffset, n);
+      const db = new Int32Array(dv.buffer, dv.byteOffset + 4 * dc.offset, n);
+      const xo = xc.offset;
+      for (let i = 0; i < n; i++) ob[i] = db[i] & -(xv[xo + i] > 0);
+    } else {
+      for (let i = 0; i < n; i++) out[i] = xv[xc.offset + i] > 0 ? dv[dc.offset + i] : 0;
+    }
+    return wrap(out);
+  }
+
   // ---- fused kernels for conv2d and maxPool2d (registered in ops/conv.ts; groups = 1)
   //
   // The convolution runs on the patch matrix P = im2row(x), [N·L, C·kh·kw] (one row per

@@ -27,6 +27,14 @@ export function logSoftmax(x: Tensor, dim = -1): Tensor {
   return dispatch('logSoftmax', [xf], { dim: d }, () => sub(xf, logsumexp(xf, d, true)));
 }
 
+/**
+ * ∂L/∂x of relu for the output gradient `dy`: dy where x > 0, else 0. The relu gradient
+ * rule; one fused pass on the CPU-family backends, differentiable in dy as a composite.
+ */
+export function reluBackward(x: Tensor, dy: Tensor): Tensor {
+  return dispatch('reluBackward', [x, dy], {}, () => where(gt(x, 0), dy, 0));
+}
+
 /** max(x, 0) + slope·min(x, 0) */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
   return where(gt(x, 0), x, mul(x, negativeSlope));

@@ -329,16 +329,23 @@ const maxPool2dBackwardKernel: Kernel = ([x, y, dy], attrs) => {
   return fromData(b, b.maxPool2dBackward(x.view_(), y.view_(), dy.view_(), attrs.params as Im2ColParams), x.shape, x.dtype);
 };
 
+const reluBackwardKernel: Kernel = ([x, dy]) => {
+  const b = cpuBackendOf([x, dy]);
+  if (b === null || x.shape.length !== dy.shape.length || x.shape.some((d, i) => d !== dy.shape[i])) return null;
+  return fromData(b, b.reluBackward(x.view_(), dy.view_()), x.shape, x.dtype);
+};
+
 /**
- * Register the fused convolution and max-pooling kernels (im2col + one product with the
+ * Register the fused convolution, max-pooling and relu-gradient kernels (im2col + one product with the
  * bias added in place; pooling straight from the image) for a backend built on
  * {@link CpuBackend}. Done for 'cpu' on import; backends that extend it call this too.
  */
-export function registerCpuConvKernels(backendName: string): void {
+export function registerCpuKernels(backendName: string): void {
   registerKernel('conv2d', backendName, conv2dKernel);
   registerKernel('conv2dBackwardInput', backendName, conv2dBackwardInputKernel);
   registerKernel('conv2dBackwardWeight', backendName, conv2dBackwardWeightKernel);
   registerKernel('maxPool2d', backendName, maxPool2dKernel);
   registerKernel('maxPool2dBackward', backendName, maxPool2dBackwardKernel);
+  registerKernel('reluBackward', backendName, reluBackwardKernel);
 }
-registerCpuConvKernels('cpu');
+registerCpuKernels('cpu');
