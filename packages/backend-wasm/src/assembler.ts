@@ -74,6 +74,8 @@ export const op = {
   f32x4Div: [0xfd, ...uleb(231)],
   f32x4Sqrt: [0xfd, ...uleb(227)],
   f32x4Max: [0xfd, ...uleb(233)],
+  f32x4Gt: [0xfd, ...uleb(68)],
+  v128And: [0xfd, ...uleb(78)],
   /** i8x16.shuffle of the two vectors on the stack: 16 byte indices (0–15 first, 16–31 second) */
   i8x16Shuffle: (lanes: number[]) => [0xfd, ...uleb(13), ...lanes],
   f32x4ExtractLane: (lane: number) => [0xfd, ...uleb(31), lane],

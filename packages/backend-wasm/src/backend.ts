@@ -1,4 +1,4 @@
-import { CpuBackend, hostData, zeros, type DataId, type Im2ColParams, type Kernel, type TypedArray, type View } from '@ml/tensor';
+import { CpuBackend, hostData, zeros, type DataId, type Im2ColParams, type Kernel, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
 import { WasmGemm } from './gemm.js';
 import { GEMM_ROWS } from './kernels.js';
 
@@ -39,6 +39,29 @@ export class WasmBackend extends CpuBackend {
   /** the threads large products run on */
   get threads(): number {
     return this.gemm.threads;
+  }
+
+  /** relu of a float32 tensor on the SIMD kernel; every other unary op is the CPU code. */
+  override unary(op: UnaryOp, x: View): DataId {
+    if (op !== 'relu' || !f32Contiguous(x)) return super.unary(op, x);
+    const n = x.shape.reduce((a, b) => a * b, 1);
+    const n4 = (n + 3) >> 2;
+    const f = this.gemm.scratch(4 * 8 * n4);
+    f.set(values(x).subarray(x.offset, x.offset + n), 0);
+    this.gemm.kernels.relu(0, 16 * n4, n4);
+    return this.#copyOut(f, 4 * n4, n);
+  }
+
+  /** The relu gradient on the SIMD kernel (float32). */
+  override reluBackward(x: View, dy: View): DataId {
+    if (!f32Contiguous(x, dy)) return super.reluBackward(x, dy);
+    const n = x.shape.reduce((a, b) => a * b, 1);
+    const n4 = (n + 3) >> 2;
+    const f = this.gemm.scratch(4 * 12 * n4);
+    f.set(values(x).subarray(x.offset, x.offset + n), 0);
+    f.set(values(dy).subarray(dy.offset, dy.offset + n), 4 * n4);
+    this.gemm.kernels.reluGrad(0, 16 * n4, 32 * n4, n4);
+    return this.#copyOut(f, 8 * n4, n);
   }
 
   /** The convolution's patch matrix (see CpuBackend.im2row) built by the kernel, for float32. */

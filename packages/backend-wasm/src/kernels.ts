@@ -328,6 +328,21 @@ function swapBlocks(): FunctionDef {
 }
 
 /**
+ * relu(x, out, n4): max(x, 0) over n4 groups of four floats (f32x4.max: NaN propagates,
+ * −0 becomes +0). reluGrad(x, dy, out, n4): dy where x > 0, else +0.
+ */
+function relu(grad: boolean): FunctionDef {
+  const [x, dy, out, n4] = grad ? [0, 1, 2, 3] : [0, -1, 1, 2];
+  const i = grad ? 4 : 3;
+  const at = (base: number) => [...op.get(base), ...op.get(i), ...op.i32(4), ...op.i32Shl, ...op.i32Add];
+  const value = grad
+    ? [...at(dy), ...op.v128Load(0), ...at(x), ...op.v128Load(0), ...op.v128Zero, ...op.f32x4Gt, ...op.v128And]
+    : [...at(x), ...op.v128Load(0), ...op.v128Zero, ...op.f32x4Max];
+  const body = forUp(i, op.get(n4), [...at(out), ...value, ...op.v128Store(0)]);
+  return { name: grad ? 'reluGrad' : 'relu', params: new Array<number>(grad ? 4 : 3).fill(I32), locals: [{ count: 1, type: I32 }], body };
+}
+
+/**
  * maxpool2x2(x, out, planes, H, W, oh, ow): the 2×2, stride-2 case with SIMD: each pair of
  * outputs is the max of two rows of four floats (f32x4.max, NaN-propagating), then of
  * their even and odd lanes.
@@ -410,7 +425,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
 
 /** The kernels' module; `shared` memory lets worker threads instantiate it on the same data. */
 export function kernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
-  return moduleBytes([gemm(), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), toChannels(), toPositions(), swapBlocks()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
+  return moduleBytes([gemm(), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), toChannels(), toPositions(), swapBlocks(), relu(false), relu(true)], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }
 
 

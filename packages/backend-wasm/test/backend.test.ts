@@ -1,7 +1,7 @@
 import '@ml/autograd';
 import { Conv2d, Flatten, Linear, LSTM, MaxPool2d, ReLU, Sequential, crossEntropy } from '@ml/nn';
 import { Adam } from '@ml/optim';
-import { conv2d, getBackend, manualSeed, matmul, maxPool2d, memory, randint, randn, registerKernel, setBackend, tensor, tidy, toBackend, type Conv2dOptions, type Kernel, type Tensor } from '@ml/tensor';
+import { conv2d, relu, getBackend, manualSeed, matmul, maxPool2d, memory, randint, randn, registerKernel, setBackend, tensor, tidy, toBackend, type Conv2dOptions, type Kernel, type Tensor } from '@ml/tensor';
 import { describeConformance } from '@ml/tensor/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmBackend, useWasm, type WasmBackend } from '../src/index.js';
@@ -106,6 +106,17 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
       return [y, x.grad!, w.grad!, b.grad!];
     };
     expectClose(on('wasm', f), on('cpu', f), 1e-4);
+  });
+
+  it('relu and its gradient: NaN, ±0, ±∞ and a length that is not a multiple of 4, as on cpu', () => {
+    const f = () => {
+      const x = tensor([-2, -0, 0, 3, NaN, Infinity, -Infinity, 1e-30, -1e-30, 7, -7]).requiresGrad_();
+      const y = relu(x);
+      y.mul(tensor([1, 2, -3, NaN, 5, -0, Infinity, -Infinity, 4, -1, 2])).sum().backward();
+      return [y, x.grad!];
+    };
+    const [w, c] = [on('wasm', f), on('cpu', f)];
+    expect(w.map((a) => a.map((v) => (Object.is(v, -0) ? '-0' : String(v))))).toEqual(c.map((a) => a.map((v) => (Object.is(v, -0) ? '-0' : String(v)))));
   });
 
   it('maxPool2d: NaN wins its window and spreads NaN over it in the gradient, as on cpu', () => {

@@ -270,7 +270,7 @@ const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
 };
 
 /** Move `axes` to the end and return the contiguous data plus the reduced block size. */
-function axesLast(x: View, axes: readonly number[]): { data: TypedArray; outer: number; inner: number } {
+function axesLast(x: View, axes: readonly number[]): { data: TypedArray; start: number; outer: number; inner: number } {
   const keep = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const order = [...keep, ...axes];
   const perm: View = {
@@ -282,7 +282,9 @@ function axesLast(x: View, axes: readonly number[]): { data: TypedArray; outer: 
   };
   const inner = sizeOf(axes.map((i) => x.shape[i]));
   const outer = sizeOf(keep.map((i) => x.shape[i]));
-  return { data: materialize(perm), outer, inner };
+  // already in that order (e.g. the last axes of a contiguous tensor): read in place
+  if (isContiguous(perm)) return { data: vals(x), start: x.offset, outer, inner };
+  return { data: materialize(perm), start: 0, outer, inner };
 }
 
 /**
@@ -498,10 +500,10 @@ export class CpuBackend implements Backend {
   reduce(op: ReduceOp, x: View, axes: readonly number[]): DataId {
     const block = contiguousBlock(x, axes);
     if (block !== null) return wrap(reduceMiddle(op, vals(x), x.offset, block.outer, block.red, block.inner, x.dtype));
-    const { data, outer, inner } = axesLast(x, axes);
+    const { data, start, outer, inner } = axesLast(x, axes);
     const out = scratch(x.dtype, outer);
     for (let o = 0; o < outer; o++) {
-      const base = o * inner;
+      const base = start + o * inner;
       let acc: number;
       switch (op) {
         case 'sum': {
@@ -538,11 +540,11 @@ export class CpuBackend implements Backend {
     return wrap(out);
   }
   argReduce(op: ArgReduceOp, x: View, axis: number): DataId {
-    const { data, outer, inner } = axesLast(x, [axis]);
+    const { data, start, outer, inner } = axesLast(x, [axis]);
     const out = new Int32Array(outer);
     const better = op === 'argmax' ? (v: number, b: number) => v > b : (v: number, b: number) => v < b;
     for (let o = 0; o < outer; o++) {
-      const base = o * inner;
+      const base = start + o * inner;
       let best = 0;
       let bv = data[base];
       for (let i = 1; i < inner; i++) {
