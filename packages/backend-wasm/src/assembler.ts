@@ -75,6 +75,13 @@ export const op = {
   f32x4Sqrt: [0xfd, ...uleb(227)],
   f32x4Max: [0xfd, ...uleb(233)],
   f32x4Gt: [0xfd, ...uleb(68)],
+  f32x4Eq: [0xfd, ...uleb(65)],
+  f32x4Neg: [0xfd, ...uleb(225)],
+  f32x4ConvertI32x4S: [0xfd, ...uleb(250)],
+  i32x4Add: [0xfd, ...uleb(174)],
+  /** load two f32 (8 bytes) into both halves of a vector */
+  v128Load64Splat: (offset = 0) => [0xfd, ...uleb(10), 3, ...uleb(offset)],
+  f32Const1: [0x43, 0x00, 0x00, 0x80, 0x3f],
   v128And: [0xfd, ...uleb(78)],
   /** i8x16.shuffle of the two vectors on the stack: 16 byte indices (0–15 first, 16–31 second) */
   i8x16Shuffle: (lanes: number[]) => [0xfd, ...uleb(13), ...lanes],

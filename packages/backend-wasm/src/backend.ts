@@ -195,7 +195,8 @@ export class WasmBackend extends CpuBackend {
     f.set(values(dy).subarray(dy.offset, dy.offset + L), n + L);
     const o = n + 2 * L;
     f.fill(0, o, o + n); // elements no window covers (a ragged edge) get no gradient
-    this.gemm.kernels.maxpoolBack(0, 4 * n, 4 * (n + L), 4 * o, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
+    if (g.kh === 2 && g.kw === 2) this.gemm.kernels.maxpoolBack2x2(0, 4 * n, 4 * (n + L), 4 * o, g.planes, g.H, g.W, g.oh, g.ow);
+    else this.gemm.kernels.maxpoolBack(0, 4 * n, 4 * (n + L), 4 * o, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
     const out = this.scratch('float32', n);
     out.set(f.subarray(o, o + n));
     return { values: out } satisfies CpuData as unknown as DataId;

@@ -32,6 +32,7 @@ export interface KernelExports {
   swapBlocks(src: number, dst: number, A: number, B: number, L: number): void;
   relu(x: number, out: number, n4: number): void;
   reluGrad(x: number, dy: number, out: number, n4: number): void;
+  maxpoolBack2x2(x: number, y: number, dy: number, out: number, planes: number, H: number, W: number, oh: number, ow: number): void;
   maxpool2x2(x: number, out: number, planes: number, H: number, W: number, oh: number, ow: number): void;
   maxpoolBack(x: number, y: number, dy: number, out: number, planes: number, H: number, W: number, kh: number, kw: number, oh: number, ow: number): void;
 }

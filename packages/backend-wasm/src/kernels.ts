@@ -387,6 +387,60 @@ function maxpool2x2(): FunctionDef {
 }
 
 /**
+ * maxpoolBack2x2(x, y, dy, out, planes, H, W, oh, ow): maxpoolBack for 2×2 windows of
+ * stride 2 with SIMD, two windows (a 2×4 block) at a time: equality masks against the
+ * duplicated maxima, counts summed across the mask pairs, (mask·dy) / count per lane.
+ */
+function maxpoolBack2x2(): FunctionDef {
+  const [x, y, dy, out, planes, H, W, oh, ow] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [pl, oy, ox, r0, r1, yo, rowBytes] = [9, 10, 11, 12, 13, 14, 15];
+  const [X0, X1, Yd, Dd, M0, M1, C] = [16, 17, 18, 19, 20, 21, 22]; // v128
+  const [m, d, cnt] = [23, 24, 25]; // f32
+  const dup = [0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7];
+  const swapPairs = [4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11];
+  const col = (base: number, row: number) => [...op.get(base), ...op.get(row), ...op.i32Add, ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add];
+  const share = (mask: number) => [...op.get(mask), ...op.f32Const1, ...op.f32x4Splat, ...op.v128And, ...op.get(Dd), ...op.f32x4Mul, ...op.get(C), ...op.f32x4Div];
+  const yAt = (base: number) => [...op.get(base), ...op.get(yo), ...op.i32Add, ...op.get(ox), ...op.i32(4), ...op.i32Mul, ...op.i32Add];
+  const eqM = (row: number, extra: number) => [...col(x, row), ...op.f32Load(extra), ...op.get(m), ...op.f32Eq];
+  const tail = (row: number, extra: number) => [...col(out, row), ...eqM(row, extra), ...op.f32ConvertI32S, ...op.get(d), ...op.f32Mul, ...op.get(cnt), ...op.f32Div, ...op.f32Store(extra)];
+  const body = [
+    ...op.get(W), ...op.i32(4), ...op.i32Mul, ...op.set(rowBytes),
+    ...forUp(pl, op.get(planes), forUp(oy, op.get(oh), [
+      // byte offsets: r0 = (pl·H + 2·oy)·W·4 in x and out, yo = (pl·oh + oy)·ow·4 in y and dy
+      ...op.get(pl), ...op.get(H), ...op.i32Mul, ...op.get(oy), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.get(rowBytes), ...op.i32Mul, ...op.set(r0),
+      ...op.get(r0), ...op.get(rowBytes), ...op.i32Add, ...op.set(r1),
+      ...op.get(pl), ...op.get(oh), ...op.i32Mul, ...op.get(oy), ...op.i32Add, ...op.get(ow), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.set(yo),
+      ...op.i32(0), ...op.set(ox),
+      ...op.block, ...op.loop,
+      ...op.get(ox), ...op.i32(2), ...op.i32Add, ...op.get(ow), ...op.i32GtU, ...op.brIf(1),
+      ...col(x, r0), ...op.v128Load(0), ...op.set(X0),
+      ...col(x, r1), ...op.v128Load(0), ...op.set(X1),
+      ...yAt(y), ...op.v128Load64Splat(0), ...op.get(Yd), ...op.i8x16Shuffle(dup), ...op.set(Yd),
+      ...yAt(dy), ...op.v128Load64Splat(0), ...op.get(Dd), ...op.i8x16Shuffle(dup), ...op.set(Dd),
+      ...op.get(X0), ...op.get(Yd), ...op.f32x4Eq, ...op.set(M0),
+      ...op.get(X1), ...op.get(Yd), ...op.f32x4Eq, ...op.set(M1),
+      // masks are −1 per match: sum the two rows, then each lane with its pair, negate
+      ...op.get(M0), ...op.get(M1), ...op.i32x4Add, ...op.set(C),
+      ...op.get(C), ...op.get(C), ...op.get(C), ...op.i8x16Shuffle(swapPairs), ...op.i32x4Add, ...op.f32x4ConvertI32x4S, ...op.f32x4Neg, ...op.set(C),
+      ...col(out, r0), ...share(M0), ...op.v128Store(0),
+      ...col(out, r1), ...share(M1), ...op.v128Store(0),
+      ...op.get(ox), ...op.i32(2), ...op.i32Add, ...op.set(ox),
+      ...op.br(0),
+      ...op.end, ...op.end,
+      // an odd last window of the row, one lane at a time
+      ...op.block,
+      ...op.get(ox), ...op.get(ow), ...op.i32GeU, ...op.brIf(0),
+      ...yAt(y), ...op.f32Load(0), ...op.set(m),
+      ...yAt(dy), ...op.f32Load(0), ...op.set(d),
+      ...eqM(r0, 0), ...eqM(r0, 4), ...op.i32Add, ...eqM(r1, 0), ...op.i32Add, ...eqM(r1, 4), ...op.i32Add, ...op.f32ConvertI32S, ...op.set(cnt),
+      ...tail(r0, 0), ...tail(r0, 4), ...tail(r1, 0), ...tail(r1, 4),
+      ...op.end,
+    ])),
+  ];
+  return { name: 'maxpoolBack2x2', params: new Array<number>(9).fill(I32), locals: [{ count: 7, type: I32 }, { count: 7, type: V128 }, { count: 3, type: F32 }], body };
+}
+
+/**
  * maxpoolBack(x, y, dy, out, planes, H, W, kh, kw, oh, ow): the gradient of maxpool, each
  * window's dy shared among the elements equal to its max: out = (mask·dy) / count, the
  * composite's arithmetic. `out` must be zero where no window reaches.
@@ -425,7 +479,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
 
 /** The kernels' module; `shared` memory lets worker threads instantiate it on the same data. */
 export function kernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
-  return moduleBytes([gemm(), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), toChannels(), toPositions(), swapBlocks(), relu(false), relu(true)], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
+  return moduleBytes([gemm(), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), toChannels(), toPositions(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }
 
 

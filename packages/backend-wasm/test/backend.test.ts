@@ -79,6 +79,7 @@ describe('the wasm backend equals the cpu backend (float32 sums in a different o
 describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
   it.each([
     ['2x2 windows, ties (small integers)', [2, 3, 8, 6], { kernelSize: 2 }, true],
+    ['2x2 windows over odd sizes (a last row and column no window covers), ties', [2, 2, 7, 11], { kernelSize: 2 }, true],
     ['3x2 windows over a ragged edge (rows and columns left over)', [2, 2, 11, 7], { kernelSize: [3, 2] }, false],
     ['overlapping windows (not tiled: the cpu code runs)', [1, 2, 7, 7], { kernelSize: 3, stride: 2 }, false],
   ] as const)('maxPool2d %s: output and gradient', (_what, shape, options, ties) => {
