@@ -36,6 +36,25 @@ export class WasmBackend extends CpuBackend {
     this.gemm = new WasmGemm(options);
   }
 
+  /** where the last primitive ran: 'wasm', or the CPU code and why (for the debug log) */
+  #route: string | null = null;
+
+  /**
+   * Where the last primitive called on this backend ran, for the ML_DEBUG=1 log: 'wasm' for
+   * the WebAssembly kernels, 'wasm → cpu code (why)' for an op or a case they do not cover.
+   */
+  lastRoute(): string {
+    const r = this.#route ?? 'cpu code (no wasm kernel)';
+    this.#route = null;
+    return r === 'wasm' ? r : `wasm → ${r}`;
+  }
+
+  #cpu<T>(why: string, run: () => T): T {
+    const out = run();
+    this.#route = `cpu code (${why})`;
+    return out;
+  }
+
   /** the threads large products run on */
   get threads(): number {
     return this.gemm.threads;
@@ -43,7 +62,8 @@ export class WasmBackend extends CpuBackend {
 
   /** relu of a float32 tensor on the SIMD kernel; every other unary op is the CPU code. */
   override unary(op: UnaryOp, x: View): DataId {
-    if (op !== 'relu' || !f32Contiguous(x)) return super.unary(op, x);
+    this.#route = 'wasm';
+    if (op !== 'relu' || !f32Contiguous(x)) return this.#cpu(op !== 'relu' ? 'no wasm kernel' : 'not contiguous float32', () => super.unary(op, x));
     const n = x.shape.reduce((a, b) => a * b, 1);
     const n4 = (n + 3) >> 2;
     const f = this.gemm.scratch(4 * 8 * n4);
@@ -54,7 +74,8 @@ export class WasmBackend extends CpuBackend {
 
   /** The relu gradient on the SIMD kernel (float32). */
   override reluBackward(x: View, dy: View): DataId {
-    if (!f32Contiguous(x, dy)) return super.reluBackward(x, dy);
+    this.#route = 'wasm';
+    if (!f32Contiguous(x, dy)) return this.#cpu('not contiguous float32', () => super.reluBackward(x, dy));
     const n = x.shape.reduce((a, b) => a * b, 1);
     const n4 = (n + 3) >> 2;
     const f = this.gemm.scratch(4 * 12 * n4);
@@ -66,7 +87,8 @@ export class WasmBackend extends CpuBackend {
 
   /** The convolution's patch matrix (see CpuBackend.im2row) built by the kernel, for float32. */
   override im2row(x: View, p: Im2ColParams): DataId {
-    if (x.dtype !== 'float32' || !contiguous(x)) return super.im2row(x, p);
+    this.#route = 'wasm';
+    if (x.dtype !== 'float32' || !contiguous(x)) return this.#cpu('not contiguous float32', () => super.im2row(x, p));
     const g = patchGeometry(x.shape as Shape4, p);
     const f = this.gemm.scratch(4 * (g.rowsAt + g.rows + 4));
     f.set(values(x).subarray(x.offset, x.offset + g.n), 0);
@@ -78,7 +100,8 @@ export class WasmBackend extends CpuBackend {
 
   /** The adjoint of im2row on the kernel, for float32. */
   override row2im(rows: View, outShape: Shape4, p: Im2ColParams): DataId {
-    if (rows.dtype !== 'float32' || !contiguous(rows)) return super.row2im(rows, outShape, p);
+    this.#route = 'wasm';
+    if (rows.dtype !== 'float32' || !contiguous(rows)) return this.#cpu('not contiguous float32', () => super.row2im(rows, outShape, p));
     const g = patchGeometry(outShape, p);
     const f = this.gemm.scratch(4 * (g.rowsAt + g.rows + 4));
     f.fill(0, 0, g.n);
@@ -100,7 +123,8 @@ export class WasmBackend extends CpuBackend {
   // changes run on the kernels, with one copy in per operand and one copy out
 
   override conv2d(x: View, w: View, bias: View | null, p: Im2ColParams): DataId {
-    if (!f32Contiguous(x, w, ...(bias ? [bias] : []))) return super.conv2d(x, w, bias, p);
+    this.#route = 'wasm';
+    if (!f32Contiguous(x, w, ...(bias ? [bias] : []))) return this.#cpu('not contiguous float32', () => super.conv2d(x, w, bias, p));
     const g = patchGeometry(x.shape as Shape4, p);
     const O = w.shape[0];
     const R = g.C * p.kernel[0] * p.kernel[1];
@@ -121,7 +145,8 @@ export class WasmBackend extends CpuBackend {
   }
 
   override conv2dBackwardInput(dy: View, w: View, xShape: Shape4, p: Im2ColParams): DataId {
-    if (!f32Contiguous(dy, w)) return super.conv2dBackwardInput(dy, w, xShape, p);
+    this.#route = 'wasm';
+    if (!f32Contiguous(dy, w)) return this.#cpu('not contiguous float32', () => super.conv2dBackwardInput(dy, w, xShape, p));
     const g = patchGeometry(xShape, p);
     const O = dy.shape[1];
     const R = g.C * p.kernel[0] * p.kernel[1];
@@ -144,7 +169,8 @@ export class WasmBackend extends CpuBackend {
   }
 
   override conv2dBackwardWeight(dy: View, x: View, p: Im2ColParams): DataId {
-    if (!f32Contiguous(dy, x)) return super.conv2dBackwardWeight(dy, x, p);
+    this.#route = 'wasm';
+    if (!f32Contiguous(dy, x)) return this.#cpu('not contiguous float32', () => super.conv2dBackwardWeight(dy, x, p));
     const g = patchGeometry(x.shape as Shape4, p);
     const O = dy.shape[1];
     const R = g.C * p.kernel[0] * p.kernel[1];
@@ -174,8 +200,9 @@ export class WasmBackend extends CpuBackend {
 
   /** Max pooling on the kernel when windows tile the image (stride = kernel, no padding or dilation). */
   override maxPool2d(x: View, p: Im2ColParams): DataId {
+    this.#route = 'wasm';
     const g = tiledPool(x, p);
-    if (g === null) return super.maxPool2d(x, p);
+    if (g === null) return this.#cpu('windows do not tile the image, or not float32', () => super.maxPool2d(x, p));
     const f = this.gemm.scratch(4 * (g.n + g.L));
     f.set(values(x).subarray(x.offset, x.offset + g.n), 0);
     if (g.kh === 2 && g.kw === 2) this.gemm.kernels.maxpool2x2(0, 4 * g.n, g.planes, g.H, g.W, g.oh, g.ow);
@@ -186,8 +213,9 @@ export class WasmBackend extends CpuBackend {
   }
 
   override maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId {
+    this.#route = 'wasm';
     const g = tiledPool(x, p);
-    if (g === null || !contiguous(y) || !contiguous(dy)) return super.maxPool2dBackward(x, y, dy, p);
+    if (g === null || !contiguous(y) || !contiguous(dy)) return this.#cpu('windows do not tile the image, or not float32', () => super.maxPool2dBackward(x, y, dy, p));
     const { n, L } = g;
     const f = this.gemm.scratch(4 * (2 * n + 2 * L));
     f.set(values(x).subarray(x.offset, x.offset + n), 0);
@@ -227,11 +255,12 @@ export class WasmBackend extends CpuBackend {
   };
 
   override matmul(a: View, b: View): DataId {
+    this.#route = 'wasm';
     const [B, M, K] = a.shape;
     const N = b.shape[2];
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || B * M * K * N < MIN_WORK) {
       this.stats.fallback++;
-      return super.matmul(a, b);
+      return this.#cpu(a.dtype !== 'float32' || b.dtype !== 'float32' ? `${a.dtype} operands` : 'small product', () => super.matmul(a, b));
     }
     this.stats.wasm++;
     const out = this.scratch('float32', B * M * N) as Float32Array;

@@ -68,6 +68,22 @@ describe('the wasm backend equals the cpu backend (float32 sums in a different o
     expect(wasm.stats.wasm).toBeGreaterThan(before); // the kernel really ran
   });
 
+  it('reports where each primitive ran (the ML_DEBUG=1 log shows it): kernels, or the cpu code and why', () => {
+    const route = (f: () => void) => {
+      wasm.lastRoute();
+      on('wasm', () => {
+        f();
+        return [];
+      });
+      return wasm.lastRoute();
+    };
+    expect(route(() => matmul(randn([64, 64]), randn([64, 64])))).toBe('wasm');
+    expect(route(() => matmul(randn([40, 40], { dtype: 'float64' }), randn([40, 40], { dtype: 'float64' })))).toBe('wasm → cpu code (float64 operands)');
+    expect(route(() => randn([3]).exp())).toBe('wasm → cpu code (no wasm kernel)');
+    expect(route(() => relu(randn([5])))).toBe('wasm');
+    expect(route(() => maxPool2d(randn([1, 1, 5, 5]), { kernelSize: 3, stride: 1 }))).toMatch(/^wasm → cpu code \(windows do not tile/);
+  });
+
   it('float64 and small products fall back to the cpu code', () => {
     const before = { ...wasm.stats };
     on('wasm', () => [matmul(randn([40, 40], { dtype: 'float64' }), randn([40, 40], { dtype: 'float64' })), matmul(randn([2, 2]), randn([2, 2]))]);

@@ -47,6 +47,8 @@ export interface Backend {
    * array itself, not a copy, so host code can update a buffer in place.
    */
   hostArray?(data: DataId): TypedArray;
+  /** Where the last primitive ran, for the ML_DEBUG=1 log (e.g. a fallback to other code). */
+  lastRoute?(): string;
   dispose(data: DataId): void;
 
   fill(size: number, dtype: DType, value: number): DataId;

@@ -51,7 +51,7 @@ export function prim(
   const t0 = DEBUG ? performance.now() : 0;
   const data = run(backend, inputs.map((t) => t.view_()));
   const out = fromData(backend, data, shape, dtype);
-  if (DEBUG) debugLog(op, backend.name, inputs.map((t) => t.shape), performance.now() - t0);
+  if (DEBUG) debugLog(op, backend.lastRoute?.() ?? backend.name, inputs.map((t) => t.shape), performance.now() - t0);
   return isFloat(dtype) ? record(op, inputs, attrs, out) : out;
 }
 
@@ -88,7 +88,7 @@ export function dispatch(op: string, inputs: readonly Tensor[], attrs: Record<st
     setGradEnabled(prev);
   }
   if (out === null) return composite();
-  if (DEBUG) debugLog(`${op} (kernel)`, backend.name, inputs.map((t) => t.shape), performance.now() - t0);
+  if (DEBUG) debugLog(`${op} (kernel)`, backend.lastRoute?.() ?? backend.name, inputs.map((t) => t.shape), performance.now() - t0);
   return record(op, inputs, attrs, out);
 }
 
