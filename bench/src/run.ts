@@ -2,8 +2,9 @@
 /**
  * The benchmark runner: this project's cpu and wasm backends, TensorFlow.js 4.22 (cpu and
  * wasm) and PyTorch (when a python3 with torch exists) on the same workloads in one run.
- * Prints a table of medians with the ratio of @ml's wasm backend to the best peer, and
- * writes it into bench/README.md with the machine, versions and date.
+ * Prints a table of medians with the ratios of @ml's wasm backend to TensorFlow.js-wasm and
+ * to the best peer, writes it into bench/README.md with the machine, versions and date, and
+ * the numbers into bench/results.json.
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -42,22 +43,30 @@ function fmt(m: Measurement | undefined, unit: string): string {
   return m.note ? `${v} ¹` : v;
 }
 
+/** How many times better `ours` is than `theirs` (> 1: ours is faster), or null. */
+function ratio(ours: Measurement | undefined, theirs: Measurement | undefined, higherIsBetter: boolean): number | null {
+  if (!ours || !theirs || !Number.isFinite(ours.value) || !Number.isFinite(theirs.value)) return null;
+  return higherIsBetter ? ours.value / theirs.value : theirs.value / ours.value;
+}
+const times = (r: number): string => `${r >= 1 ? r.toFixed(2) : r.toFixed(3)}×`;
+
 export function table(results: Results): string {
   const present = SYSTEMS.filter((s) => results[s]);
   const peers = present.filter((s) => !OURS.includes(s));
-  const head = `| workload | unit | ${present.join(' | ')} | ml-wasm ÷ best peer |`;
-  const sep = `|---|---|${present.map(() => '---:').join('|')}|---|`;
+  const head = `| workload | unit | ${present.join(' | ')} | ml-wasm ÷ tfjs-wasm | ml-wasm ÷ best peer |`;
+  const sep = `|---|---|${present.map(() => '---:').join('|')}|---:|---|`;
   const rows = WORKLOADS.map((w) => {
     const cells = present.map((s) => fmt(results[s]?.[w.id], w.unit));
     const ours = results['ml-wasm']?.[w.id];
+    const vsTfjs = ratio(ours, results['tfjs-wasm']?.[w.id], w.higherIsBetter);
     const peerVals = peers.map((s) => ({ s, m: results[s]?.[w.id] })).filter((p) => p.m && Number.isFinite(p.m.value)) as { s: System; m: Measurement }[];
-    let ratio = '–';
-    if (ours && Number.isFinite(ours.value) && peerVals.length > 0) {
+    let vsBest = '–';
+    if (peerVals.length > 0) {
       const best = peerVals.reduce((a, b) => ((w.higherIsBetter ? b.m.value > a.m.value : b.m.value < a.m.value) ? b : a));
-      const r = w.higherIsBetter ? ours.value / best.m.value : best.m.value / ours.value;
-      ratio = `${r >= 1 ? r.toFixed(2) : r.toFixed(3)}× (${best.s}: ${r >= 1 ? 'faster' : 'slower'})`;
+      const r = ratio(ours, best.m, w.higherIsBetter);
+      if (r !== null) vsBest = `${times(r)} (${best.s}: ${r >= 1 ? 'faster' : 'slower'})`;
     }
-    return `| ${w.title} | ${w.unit} | ${cells.join(' | ')} | ${ratio} |`;
+    return `| ${w.title} | ${w.unit} | ${cells.join(' | ')} | ${vsTfjs === null ? '–' : times(vsTfjs)} | ${vsBest} |`;
   });
   return [head, sep, ...rows].join('\n');
 }
@@ -131,6 +140,12 @@ async function main(): Promise<number> {
     await writeFile(`${file}.tmp`, next);
     await rename(`${file}.tmp`, file);
     log(`wrote ${file}`);
+    // the same numbers for scripts: bench/results.json
+    const json = fileURLToPath(new URL('../results.json', import.meta.url));
+    const data = { date, machine, versions, budgetS, quick: v.quick ?? false, workloads: WORKLOADS.map((w) => ({ id: w.id, title: w.title, unit: w.unit, higherIsBetter: w.higherIsBetter })), results };
+    await writeFile(`${json}.tmp`, `${JSON.stringify(data, null, 2)}\n`);
+    await rename(`${json}.tmp`, json);
+    log(`wrote ${json}`);
   }
   return 0;
 }
