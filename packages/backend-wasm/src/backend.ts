@@ -112,11 +112,15 @@ export class WasmBackend extends CpuBackend {
     return { values: out } satisfies CpuData as unknown as DataId;
   }
 
-  /** Run im2row or row2im on the image at `imgAt` and the rows at `rowsAt` (floats). */
-  #patches(kernel: 'im2row' | 'row2im', g: ReturnType<typeof patchGeometry>, p: Im2ColParams, imgAt = 0, rowsAt = g.rowsAt): void {
+  /**
+   * Run im2row or row2im on the image at `imgAt` and the rows at `rowsAt` (floats), rows
+   * `rowStride` floats apart (default: packed, C·kh·kw).
+   */
+  #patches(kernel: 'im2row' | 'row2im', g: ReturnType<typeof patchGeometry>, p: Im2ColParams, imgAt = 0, rowsAt = g.rowsAt, rowStride = g.C * p.kernel[0] * p.kernel[1]): void {
     const [kh, kw] = p.kernel;
     const vec = p.dilation[1] === 1 && kw <= 4 ? 1 : 0;
-    this.gemm.kernels[kernel](4 * imgAt, 4 * rowsAt, g.N, g.C, g.H, g.W, kh, kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.pad[0], p.pad[2], g.oh, g.ow, vec, p.padValue);
+    const skip = 4 * (rowStride - g.C * kh * kw);
+    this.gemm.kernels[kernel](4 * imgAt, 4 * rowsAt, g.N, g.C, g.H, g.W, kh, kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.pad[0], p.pad[2], g.oh, g.ow, vec, skip, p.padValue);
   }
 
   // ---- convolution in WebAssembly memory: the patch matrix, the product and the layout
@@ -161,10 +165,9 @@ export class WasmBackend extends CpuBackend {
     f.set(values(w).subarray(w.offset, w.offset + O * R), wAt);
     this.gemm.kernels.packB(4 * wAt, 4 * packAt, O, R);
     this.gemm.run(4 * aAt, 4 * packAt, 4 * cAt, Mp, O, Np);
-    // rows of R values for row2im (the product's rows are Np wide)
-    if (Np !== R) for (let r = 0; r < NL; r++) f.copyWithin(cAt + r * R, cAt + r * Np, cAt + r * Np + R);
     f.fill(0, imgAt, imgAt + g.n);
-    this.#patches('row2im', g, p, imgAt, cAt);
+    this.#patches('row2im', g, p, imgAt, cAt, Np); // the product's rows are Np wide
+
     return this.#copyOut(f, imgAt, g.n);
   }
 

@@ -23,8 +23,8 @@ export interface KernelExports {
   gemm(a: number, b: number, c: number, m: number, k: number, n: number, p0: number, p1: number): void;
   adam(p: number, g: number, m: number, v: number, out: number, n4: number, b1: number, c1: number, b2: number, c2: number, sbc2: number, eps: number, stepSize: number, decay: number, l2: number, sign: number): void;
   maxpool(x: number, out: number, planes: number, H: number, W: number, kh: number, kw: number, oh: number, ow: number): void;
-  im2row(x: number, out: number, N: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, vec: number, pad: number): void;
-  row2im(x: number, rows: number, N: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, vec: number, pad: number): void;
+  im2row(x: number, out: number, N: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, vec: number, skip: number, pad: number): void;
+  row2im(x: number, rows: number, N: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, vec: number, skip: number, pad: number): void;
   packB(src: number, dst: number, K: number, N: number): void;
   packBT(src: number, dst: number, K: number, N: number): void;
   toChannels(src: number, dst: number, N: number, L: number, O: number, ld: number, bias: number): void;

@@ -142,9 +142,9 @@ function maxpool(): FunctionDef {
 }
 
 /**
- * im2row(x, rows, N, C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, vec, pad): the patch
- * matrix of a convolution, row (n, y, x) holding the C·kh·kw values under output (y, x) of
- * image n (`pad` outside the image). Windows inside the image copy row by row; with `vec`
+ * im2row(x, rows, N, C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, vec, skip, pad): the
+ * patch matrix of a convolution, row (n, y, x) holding the C·kh·kw values under output
+ * (y, x) of image n (`pad` outside the image), `skip` bytes between rows. Windows inside the image copy row by row; with `vec`
  * (dilation 1 along x and kw ≤ 4) each row of the window is one 16-byte load and store,
  * the extra lanes overwritten by the next store (both buffers need 16 bytes of slack).
  *
@@ -154,8 +154,8 @@ function maxpool(): FunctionDef {
  */
 function patches(mode: 'im2row' | 'row2im'): FunctionDef {
   const gather = mode === 'im2row';
-  const [x, rows, N, C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, vec, pad] = Array.from({ length: 18 }, (_, k) => k);
-  const [n, y, xx, c, i, j, iy, ix, img, y0, x0, rowp, at] = Array.from({ length: 13 }, (_, k) => 18 + k);
+  const [x, rows, N, C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, vec, skip, pad] = Array.from({ length: 19 }, (_, k) => k);
+  const [n, y, xx, c, i, j, iy, ix, img, y0, x0, rowp, at] = Array.from({ length: 13 }, (_, k) => 19 + k);
   const mulAdd = (a: number[], b: number[]) => [...a, ...b, ...op.i32Mul];
   const advance = [...op.get(rows), ...op.i32(4), ...op.i32Add, ...op.set(rows)];
   // img + ((c·H + row)·W + col)·4
@@ -206,10 +206,11 @@ function patches(mode: 'im2row' | 'row2im'): FunctionDef {
         ...op.get(y0), ...op.i32(0), ...op.i32GeS, ...last(y0, kh, dh), ...op.get(H), ...op.i32LtS, ...op.i32And,
         ...op.get(x0), ...op.i32(0), ...op.i32GeS, ...op.i32And, ...last(x0, kw, dw), ...op.get(W), ...op.i32LtS, ...op.i32And,
         ...op.if, ...interior, ...op.else, ...edge, ...op.end,
+        ...op.get(rows), ...op.get(skip), ...op.i32Add, ...op.set(rows),
       ]),
     ]),
   ]);
-  return { name: mode, params: [...new Array<number>(17).fill(I32), F32], locals: [{ count: 13, type: I32 }], body };
+  return { name: mode, params: [...new Array<number>(18).fill(I32), F32], locals: [{ count: 13, type: I32 }], body };
 }
 
 /**

@@ -96,7 +96,8 @@ export function dispatch(op: string, inputs: readonly Tensor[], attrs: Record<st
  * The host typed array holding `t`'s elements, without a copy, on backends whose data live
  * in host memory (cpu, wasm); null on other backends and for non-contiguous views. Writes
  * change the tensor and every view of its storage: meant for in-place updates of buffers
- * the caller owns, such as an optimizer's state.
+ * the caller owns, such as an optimizer's state. Valid while the tensor is alive (a
+ * disposed tensor's buffer may be handed to another one).
  */
 export function hostData(t: Tensor): TypedArray | null {
   t.assertAlive('hostData');
