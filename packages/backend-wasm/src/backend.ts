@@ -15,10 +15,11 @@ interface CpuData {
 }
 
 /**
- * The WebAssembly backend: float32 matrix products (and so dense layers, attention,
- * recurrent cells and convolutions, which lower to im2col + matmul) run on the SIMD GEMM
- * kernel; every other primitive, and float64/int matmuls, are the CPU backend's own code
- * on the same buffers (plain typed arrays, so `toBackend` between the two is a copy).
+ * The WebAssembly backend: float32 matrix products (dense layers, attention, recurrent
+ * cells), convolutions forward and backward, max pooling, relu and the fused Adam step run
+ * on the SIMD kernels of `kernels.ts`; every other primitive, and other dtypes, are the CPU
+ * backend's own code on the same buffers (plain typed arrays, so `toBackend` between the
+ * two is a copy). Operands are copied into the module's memory for each kernel.
  */
 export class WasmBackend extends CpuBackend {
   override readonly name: string;
