@@ -69,6 +69,16 @@ export class WasmGemm {
     this.#f32 = new Float32Array(this.memory.buffer);
   }
 
+  /** Resolves once the worker threads have started (at once on one thread); until then the calling thread does their share. */
+  async whenReady(): Promise<void> {
+    await this.#pool?.whenReady();
+  }
+
+  /** Where the extra threads run: 'node' (worker_threads), 'web' (Web Workers), or null (one thread). */
+  get threadKind(): 'node' | 'web' | null {
+    return this.#pool?.kind ?? null;
+  }
+
   /** Stop the worker threads (the object stays usable on one thread). */
   async close(): Promise<void> {
     await this.#pool?.close();

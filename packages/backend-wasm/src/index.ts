@@ -10,7 +10,7 @@ import { kernelModule } from './kernels.js';
 
 export { WasmBackend, type WasmOptions } from './backend.js';
 export { WasmGemm, type Strided } from './gemm.js';
-export { defaultThreads } from './threads.js';
+export { defaultThreads, threadHost } from './threads.js';
 
 /** Whether this JavaScript engine runs WebAssembly with SIMD (Node ≥ 16.4, current browsers). */
 export function wasmSimdSupported(): boolean {

@@ -1,23 +1,23 @@
 import { kernelModule } from './kernels.js';
 
 /**
- * Worker threads that run the same kernels on the same shared WebAssembly memory. Each
- * worker owns a slot of a shared control array: [seq, done, 8 kernel arguments]; the main
+ * Threads that run the same kernels on the same shared WebAssembly memory: Node's
+ * `worker_threads`, or Web Workers in a cross-origin-isolated page. Each worker owns a
+ * slot of a shared control array: [seq, done, 8 kernel arguments, ready]; the calling
  * thread writes the arguments, bumps seq and wakes the worker, does its own share, then
- * waits on done. Node only (the main thread may block in Atomics.wait there); elsewhere
- * the backend stays single-threaded.
+ * waits on done (Node's main thread may sleep in Atomics.wait; a page's main thread may
+ * not, so it spins). Workers start asynchronously: until one reports ready, the calling
+ * thread does its share too.
  */
 
 const SLOT = 16;
+const READY = 10;
 /** polls of the control word before a thread sleeps (a few hundred microseconds) */
 const SPIN = 200000;
 
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { bytes, memory, control, slot } = workerData;
-const gemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemm;
-const ctl = new Int32Array(control);
-const base = slot * ${SLOT};
+/** The worker's loop, shared by both kinds of worker (`ctl`, `base`, `gemm` in scope). */
+const LOOP = `
+Atomics.store(ctl, base + ${READY}, 1);
 let seen = 0;
 for (;;) {
   // spin a little before sleeping: training loops call again within microseconds, and
@@ -30,65 +30,154 @@ for (;;) {
   gemm(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7]);
   Atomics.store(ctl, base + 1, seen);
   Atomics.notify(ctl, base + 1);
-}
+}`;
+
+const NODE_WORKER = `
+const { workerData } = require('node:worker_threads');
+const { bytes, memory, control, slot } = workerData;
+const gemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemm;
+const ctl = new Int32Array(control);
+const base = slot * ${SLOT};
+${LOOP}
 `;
 
-interface WorkerLike {
+const WEB_WORKER = `
+self.onmessage = (e) => {
+  const { bytes, memory, control, slot } = e.data;
+  const gemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemm;
+  const ctl = new Int32Array(control);
+  const base = slot * ${SLOT};
+  ${LOOP}
+  self.close();
+};
+`;
+
+interface WorkerInit {
+  bytes: Uint8Array;
+  memory: WebAssembly.Memory;
+  control: SharedArrayBuffer;
+  slot: number;
+}
+
+/** How this environment starts a worker, and whether its calling thread may block. */
+interface Host {
+  kind: 'node' | 'web';
+  cores: number;
+  canBlock: boolean;
+  start(init: WorkerInit): { stop(): Promise<void> };
+}
+
+interface NodeWorker {
   unref(): void;
   terminate(): Promise<number>;
 }
 
-interface NodeBuiltins {
-  Worker: new (source: string, options: { eval: true; workerData: unknown }) => WorkerLike;
-  availableParallelism?: () => number;
-}
-
-function nodeBuiltins(): NodeBuiltins | null {
+function nodeHost(): Host | null {
   const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   if (typeof p?.getBuiltinModule !== 'function' || typeof SharedArrayBuffer === 'undefined') return null;
-  const wt = p.getBuiltinModule('node:worker_threads') as { Worker: NodeBuiltins['Worker']; isMainThread: boolean } | undefined;
+  const wt = p.getBuiltinModule('node:worker_threads') as { Worker?: new (source: string, options: { eval: true; workerData: unknown }) => NodeWorker } | undefined;
   const os = p.getBuiltinModule('node:os') as { availableParallelism?: () => number } | undefined;
-  if (!wt?.Worker) return null;
-  return { Worker: wt.Worker, availableParallelism: os?.availableParallelism };
+  const Worker = wt?.Worker;
+  if (!Worker) return null;
+  return {
+    kind: 'node',
+    cores: Math.max(1, os?.availableParallelism?.() ?? 1),
+    canBlock: true,
+    start(init) {
+      const w = new Worker(NODE_WORKER, { eval: true, workerData: init });
+      w.unref(); // an idle pool must not keep the process alive
+      return { stop: async () => void (await w.terminate()) };
+    },
+  };
 }
 
-/** How many threads a pool would use here: the cores, or 1 where workers are unavailable. */
+interface WebGlobals {
+  Worker?: new (url: string) => { postMessage(data: unknown): void; terminate(): void };
+  crossOriginIsolated?: boolean;
+  navigator?: { hardwareConcurrency?: number };
+  Blob?: new (parts: string[], options: { type: string }) => unknown;
+  URL?: { createObjectURL(blob: unknown): string };
+}
+
+/** Web Workers, where SharedArrayBuffer is enabled (a cross-origin-isolated page). */
+function webHost(): Host | null {
+  const g = globalThis as WebGlobals;
+  const { Worker, Blob, URL } = g;
+  if (typeof Worker !== 'function' || !Blob || !URL || g.crossOriginIsolated !== true || typeof SharedArrayBuffer === 'undefined') return null;
+  const url = URL.createObjectURL(new Blob([WEB_WORKER], { type: 'text/javascript' }));
+  return {
+    kind: 'web',
+    cores: Math.max(1, g.navigator?.hardwareConcurrency ?? 1),
+    canBlock: false,
+    start(init) {
+      const w = new Worker(url);
+      w.postMessage(init);
+      return { stop: async () => w.terminate() };
+    },
+  };
+}
+
+const host = (): Host | null => nodeHost() ?? webHost();
+
+/**
+ * How many threads a pool would use here: the cores in Node and in cross-origin-isolated
+ * pages, else 1 (no SharedArrayBuffer, so no shared memory to work on).
+ */
 export function defaultThreads(): number {
-  const n = nodeBuiltins();
-  return n ? Math.max(1, n.availableParallelism?.() ?? 1) : 1;
+  return host()?.cores ?? 1;
+}
+
+/** Where the threads come from: 'node' (worker_threads), 'web' (Web Workers) or null. */
+export function threadHost(): 'node' | 'web' | null {
+  return host()?.kind ?? null;
 }
 
 export class ThreadPool {
   readonly size: number;
-  readonly #workers: WorkerLike[] = [];
+  readonly kind: 'node' | 'web';
+  readonly #workers: { stop(): Promise<void> }[] = [];
   readonly #ctl: Int32Array;
+  readonly #canBlock: boolean;
   #seq = 0;
 
   /** `extra` workers besides the calling thread, sharing `memory` (created shared). */
   constructor(memory: WebAssembly.Memory, extra: number) {
-    const node = nodeBuiltins();
-    if (!node) throw new Error('ThreadPool: worker threads need Node with SharedArrayBuffer');
+    const h = host();
+    if (!h) throw new Error('ThreadPool: worker threads need Node, or a cross-origin-isolated page, with SharedArrayBuffer');
+    this.kind = h.kind;
+    this.#canBlock = h.canBlock;
     const control = new SharedArrayBuffer(4 * SLOT * Math.max(1, extra));
     this.#ctl = new Int32Array(control);
     const bytes = kernelModule(true);
-    for (let slot = 0; slot < extra; slot++) {
-      const w = new node.Worker(WORKER_SOURCE, { eval: true, workerData: { bytes, memory, control, slot } });
-      w.unref(); // an idle pool must not keep the process alive
-      this.#workers.push(w);
-    }
+    for (let slot = 0; slot < extra; slot++) this.#workers.push(h.start({ bytes, memory, control, slot }));
     this.size = extra + 1;
   }
 
+  /** How many workers have started and can take work. */
+  get ready(): number {
+    return this.#workers.filter((_, slot) => Atomics.load(this.#ctl, slot * SLOT + READY) === 1).length;
+  }
+
+  /** Resolves once every worker has started (they start asynchronously). */
+  async whenReady(timeoutMs = 30000): Promise<void> {
+    const t0 = Date.now();
+    while (this.ready < this.#workers.length) {
+      if (Date.now() - t0 > timeoutMs) throw new Error(`ThreadPool: ${this.#workers.length - this.ready} worker(s) did not start within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
   /**
-   * Run `gemm` over the panels [0, P): the workers take the first shares, the calling
-   * thread (through `own`) the last, then wait for the workers.
+   * Run `gemm` over the panels [0, P): the started workers take the first shares, the
+   * calling thread (through `own`) the rest, then it waits for the workers.
    */
   gemm(args: [number, number, number, number, number, number], panels: number, own: (p0: number, p1: number) => void): void {
     const seq = ++this.#seq;
-    const share = Math.ceil(panels / this.size);
+    const slots = this.#workers.map((_, slot) => slot).filter((slot) => Atomics.load(this.#ctl, slot * SLOT + READY) === 1);
+    const share = Math.ceil(panels / (slots.length + 1));
     const started: number[] = [];
-    this.#workers.forEach((_, slot) => {
-      const p0 = slot * share;
+    slots.forEach((slot, k) => {
+      const p0 = k * share;
       const p1 = Math.min(panels, p0 + share);
       if (p0 >= p1) return;
       const base = slot * SLOT;
@@ -97,10 +186,10 @@ export class ThreadPool {
       Atomics.notify(this.#ctl, base);
       started.push(base);
     });
-    const mine = this.#workers.length * share;
+    const mine = slots.length * share;
     if (mine < panels) own(mine, panels);
     for (const base of started) {
-      for (let i = 0; i < SPIN && Atomics.load(this.#ctl, base + 1) !== seq; i++);
+      for (let i = 0; (i < SPIN || !this.#canBlock) && Atomics.load(this.#ctl, base + 1) !== seq; i++);
       for (;;) {
         const done = Atomics.load(this.#ctl, base + 1);
         if (done === seq) break;
@@ -115,6 +204,6 @@ export class ThreadPool {
       Atomics.store(this.#ctl, slot * SLOT, -1);
       Atomics.notify(this.#ctl, slot * SLOT);
     });
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+    await Promise.all(this.#workers.map((w) => w.stop()));
   }
 }

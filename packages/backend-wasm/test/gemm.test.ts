@@ -51,9 +51,11 @@ describe('WasmGemm (the SIMD kernel), single-threaded', () => {
 
 describe('WasmGemm with two threads (a worker on the shared memory)', () => {
   const g = new WasmGemm({ threads: 2 });
-  it('uses a shared memory and reports its threads', () => {
+  it('uses a shared memory and reports its threads; the worker starts', async () => {
     expect(g.threads).toBe(2);
+    expect(g.threadKind).toBe('node');
     expect(g.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    await g.whenReady(); // the products below really split (a worker not yet started takes no share)
   });
   for (const [M, K, N] of [[128, 256, 64], [64, 784, 256], [33, 1000, 57]] as const) {
     it(`${M}×${K} · ${K}×${N}: the split result equals the one-thread result exactly`, () => {
