@@ -12,8 +12,8 @@ import { kernelModule } from './kernels.js';
 
 const SLOT = 16;
 const READY = 10;
-/** polls of the control word before a thread sleeps (a few hundred microseconds) */
-const SPIN = 200000;
+/** polls of the control word before a thread sleeps (about 10 ms: longer than the gaps between a training step's products) */
+const SPIN = 2_000_000;
 
 /** The worker's loop, shared by both kinds of worker (`ctl`, `base`, `gemm` in scope). */
 const LOOP = `

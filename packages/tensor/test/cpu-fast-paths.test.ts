@@ -36,6 +36,26 @@ describe('CPU fast paths keep IEEE semantics', () => {
     expect(Array.from(T.eq(a, b).dataSync())).toEqual(av.map((v, i) => +(v === bv[i])));
   });
 
+  it('indexSelect copies whole blocks along any axis, negative indices included; bad ones name the op', () => {
+    const x = T.arange(2 * 3 * 70, undefined, 1, { dtype: 'float32' }).reshape(2, 3, 70); // rows of 70: block copies
+    const idx = T.tensor([2, -3, 2], { dtype: 'int32' });
+    for (const dim of [0, 1, 2]) {
+      const size = x.shape[dim];
+      const picked = [2, -3, 2].map((j) => (j < 0 ? j + size : j));
+      if (picked.some((j) => j >= size || j < 0)) continue;
+      const got = T.indexSelect(x, dim, idx).arraySync() as number[][][];
+      const want = x.arraySync() as number[][][];
+      const ref = (a: number, b: number, c: number) => [a, b, c].map((v, d) => (d === dim ? picked[v] : v)) as [number, number, number];
+      got.forEach((pa, a) => pa.forEach((pb, b) => pb.forEach((v, c) => {
+        const [i, j, k] = ref(a, b, c);
+        expect(v).toBe(want[i][j][k]);
+      })));
+    }
+    expect(() => T.indexSelect(x, 1, T.tensor([3], { dtype: 'int32' }))).toThrow(/gather: index 3 is out of range for dim 1 of size 3/);
+    // a gather whose index varies along other axes takes the general path
+    expect(T.gather(T.tensor([[1, 2], [3, 4]]), 1, T.tensor([[1, 0], [0, 0]], { dtype: 'int32' })).arraySync()).toEqual([[2, 1], [3, 3]]);
+  });
+
   it('hostData is the live buffer of a contiguous tensor, null for a strided view', () => {
     const x = T.arange(6, undefined, 1, { dtype: 'float32' }).reshape(2, 3);
     const h = T.hostData(x)!;

@@ -108,6 +108,44 @@ function reluBits(src: Int32Array, dst: Int32Array): void {
   }
 }
 
+/**
+ * gather as indexSelect does it (one index per position along `axis`, broadcast over the
+ * other axes, which match x's) on a contiguous x: whole blocks copied, no per-element
+ * coordinates. Null when the gather is not of that form.
+ */
+function selectRows(x: View, axis: number, index: View): TypedArray | null {
+  const nd = x.shape.length;
+  for (let d = 0; d < nd; d++) {
+    if (d !== axis && (index.strides[d] !== 0 && index.shape[d] !== 1)) return null;
+    if (d !== axis && index.shape[d] !== x.shape[d]) return null;
+  }
+  if (!isContiguous(x)) return null;
+  const iv = vals(index);
+  const k = index.shape[axis];
+  const step = index.strides[axis];
+  const dimSize = x.shape[axis];
+  const outer = sizeOf(x.shape.slice(0, axis));
+  const inner = sizeOf(x.shape.slice(axis + 1));
+  const src = vals(x);
+  const out = scratch(x.dtype, outer * k * inner);
+  for (let i = 0; i < k; i++) {
+    const raw = iv[index.offset + i * step];
+    const j = raw < 0 ? raw + dimSize : raw;
+    if (j < 0 || j >= dimSize) throw new RangeError(`gather: index ${raw} is out of range for dim ${axis} of size ${dimSize}`);
+  }
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < k; i++) {
+      const raw = iv[index.offset + i * step];
+      const j = raw < 0 ? raw + dimSize : raw;
+      const from = x.offset + (o * dimSize + j) * inner;
+      const to = (o * k + i) * inner;
+      if (inner >= 64) out.set(src.subarray(from, from + inner), to);
+      else for (let e = 0; e < inner; e++) out[to + e] = src[from + e];
+    }
+  }
+  return out;
+}
+
 /** 1 for a contiguous view, 0 for one value broadcast everywhere, null otherwise. */
 function flatStride(v: View): 1 | 0 | null {
   if (v.strides.every((st, i) => st === 0 || v.shape[i] === 1)) return 0;
@@ -578,6 +616,8 @@ export class CpuBackend implements Backend {
     return wrap(out);
   }
   gather(x: View, axis: number, index: View): DataId {
+    const rows = selectRows(x, axis, index);
+    if (rows !== null) return wrap(rows);
     const idx = materialize(index);
     const src = vals(x);
     const shape = index.shape;
