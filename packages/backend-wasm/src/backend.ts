@@ -1,4 +1,4 @@
-import { CpuBackend, hostData, zeros, type DataId, type Im2ColParams, type Kernel, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
+import { CpuBackend, hostData, isContiguousView, patchOutputSize, zeros, type DataId, type Im2ColParams, type Kernel, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
 import { WasmGemm } from './gemm.js';
 import { GEMM_ROWS } from './kernels.js';
 
@@ -89,7 +89,7 @@ export class WasmBackend extends CpuBackend {
   /** The convolution's patch matrix (see CpuBackend.im2row) built by the kernel, for float32. */
   override im2row(x: View, p: Im2ColParams): DataId {
     this.#route = 'wasm';
-    if (x.dtype !== 'float32' || !contiguous(x)) return this.#cpu('not contiguous float32', () => super.im2row(x, p));
+    if (x.dtype !== 'float32' || !isContiguousView(x)) return this.#cpu('not contiguous float32', () => super.im2row(x, p));
     const g = patchGeometry(x.shape as Shape4, p);
     const f = this.gemm.scratch(4 * (g.rowsAt + g.rows + 4));
     f.set(values(x).subarray(x.offset, x.offset + g.n), 0);
@@ -102,7 +102,7 @@ export class WasmBackend extends CpuBackend {
   /** The adjoint of im2row on the kernel, for float32. */
   override row2im(rows: View, outShape: Shape4, p: Im2ColParams): DataId {
     this.#route = 'wasm';
-    if (rows.dtype !== 'float32' || !contiguous(rows)) return this.#cpu('not contiguous float32', () => super.row2im(rows, outShape, p));
+    if (rows.dtype !== 'float32' || !isContiguousView(rows)) return this.#cpu('not contiguous float32', () => super.row2im(rows, outShape, p));
     const g = patchGeometry(outShape, p);
     const f = this.gemm.scratch(4 * (g.rowsAt + g.rows + 4));
     f.fill(0, 0, g.n);
@@ -117,10 +117,10 @@ export class WasmBackend extends CpuBackend {
    * Run im2row or row2im on the image at `imgAt` and the rows at `rowsAt` (floats), rows
    * `rowStride` floats apart (default: packed, C·kh·kw).
    */
-  #patches(kernel: 'im2row' | 'row2im', g: ReturnType<typeof patchGeometry>, p: Im2ColParams, imgAt = 0, rowsAt = g.rowsAt, rowStride = g.C * p.kernel[0] * p.kernel[1]): void {
+  #patches(kernel: 'im2row' | 'row2im', g: ReturnType<typeof patchGeometry>, p: Im2ColParams, imgAt = 0, rowsAt = g.rowsAt, rowStride = g.R): void {
     const [kh, kw] = p.kernel;
     const vec = p.dilation[1] === 1 && kw <= 4 ? 1 : 0;
-    const skip = 4 * (rowStride - g.C * kh * kw);
+    const skip = 4 * (rowStride - g.R);
     this.gemm.kernels[kernel](4 * imgAt, 4 * rowsAt, g.N, g.C, g.H, g.W, kh, kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.pad[0], p.pad[2], g.oh, g.ow, vec, skip, p.padValue);
   }
 
@@ -132,9 +132,7 @@ export class WasmBackend extends CpuBackend {
     if (!f32Contiguous(x, w, ...(bias ? [bias] : []))) return this.#cpu('not contiguous float32', () => super.conv2d(x, w, bias, p));
     const g = patchGeometry(x.shape as Shape4, p);
     const O = w.shape[0];
-    const R = g.C * p.kernel[0] * p.kernel[1];
-    const L = g.oh * g.ow;
-    const NL = g.N * L;
+    const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(NL, GEMM_ROWS), roundUp(O, 8)];
     const [xAt, rowsAt, wAt, packAt, cAt, outAt, biasAt, end] = layout([g.n + 4, Mp * R + 4, O * R, Np * R, Mp * Np, g.N * O * L, O]);
     const f = this.gemm.scratch(4 * end);
@@ -154,9 +152,7 @@ export class WasmBackend extends CpuBackend {
     if (!f32Contiguous(dy, w)) return this.#cpu('not contiguous float32', () => super.conv2dBackwardInput(dy, w, xShape, p));
     const g = patchGeometry(xShape, p);
     const O = dy.shape[1];
-    const R = g.C * p.kernel[0] * p.kernel[1];
-    const L = g.oh * g.ow;
-    const NL = g.N * L;
+    const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(NL, GEMM_ROWS), roundUp(R, 8)];
     const [dyAt, aAt, wAt, packAt, cAt, imgAt, end] = layout([g.N * O * L, Mp * O, O * R, Np * O, Mp * Np + 4, g.n]);
     const f = this.gemm.scratch(4 * end);
@@ -177,9 +173,7 @@ export class WasmBackend extends CpuBackend {
     if (!f32Contiguous(dy, x)) return this.#cpu('not contiguous float32', () => super.conv2dBackwardWeight(dy, x, p));
     const g = patchGeometry(x.shape as Shape4, p);
     const O = dy.shape[1];
-    const R = g.C * p.kernel[0] * p.kernel[1];
-    const L = g.oh * g.ow;
-    const NL = g.N * L;
+    const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(O, GEMM_ROWS), roundUp(R, 8)];
     const [xAt, rowsAt, packAt, dyAt, aAt, cAt, end] = layout([g.n + 4, NL * R + 4, Np * NL, g.N * O * L, Mp * NL, Mp * Np]);
     const f = this.gemm.scratch(4 * end);
@@ -219,7 +213,7 @@ export class WasmBackend extends CpuBackend {
   override maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId {
     this.#route = 'wasm';
     const g = tiledPool(x, p);
-    if (g === null || !contiguous(y) || !contiguous(dy)) return this.#cpu('windows do not tile the image, or not float32', () => super.maxPool2dBackward(x, y, dy, p));
+    if (g === null || !isContiguousView(y) || !isContiguousView(dy)) return this.#cpu('windows do not tile the image, or not float32', () => super.maxPool2dBackward(x, y, dy, p));
     const { n, L } = g;
     const f = this.gemm.scratch(4 * (2 * n + 2 * L));
     f.set(values(x).subarray(x.offset, x.offset + n), 0);
@@ -277,20 +271,12 @@ export class WasmBackend extends CpuBackend {
 
 const values = (v: View): TypedArray => (v.data as CpuData).values;
 
-function contiguous(v: View): boolean {
-  let s = 1;
-  for (let i = v.shape.length - 1; i >= 0; i--) {
-    if (v.shape[i] !== 1 && v.strides[i] !== s) return false;
-    s *= v.shape[i];
-  }
-  return true;
-}
 
 /** The geometry of a float32 max pooling whose windows tile the planes, else null. */
 function tiledPool(x: View, p: Im2ColParams) {
   const [kh, kw] = p.kernel;
   const tiles = p.stride[0] === kh && p.stride[1] === kw && p.dilation[0] === 1 && p.dilation[1] === 1 && p.pad.every((q) => q === 0);
-  if (!tiles || x.dtype !== 'float32' || !contiguous(x)) return null;
+  if (!tiles || x.dtype !== 'float32' || !isContiguousView(x)) return null;
   const [N, C, H, W] = x.shape;
   const [oh, ow] = [Math.floor(H / kh), Math.floor(W / kw)];
   return { planes: N * C, H, W, kh, kw, oh, ow, n: N * C * H * W, L: N * C * oh * ow };
@@ -302,16 +288,17 @@ type Shape4 = readonly [number, number, number, number];
 function patchGeometry(shape: Shape4, p: Im2ColParams) {
   const [N, C, H, W] = shape;
   const [kh, kw] = p.kernel;
-  const oh = Math.floor((H + p.pad[0] + p.pad[1] - p.dilation[0] * (kh - 1) - 1) / p.stride[0]) + 1;
-  const ow = Math.floor((W + p.pad[2] + p.pad[3] - p.dilation[1] * (kw - 1) - 1) / p.stride[1]) + 1;
+  const [oh, ow] = patchOutputSize(shape, p);
   const n = N * C * H * W;
-  return { N, C, H, W, oh, ow, n, rows: N * oh * ow * C * kh * kw, rowsAt: (n + 4 + 3) & ~3 };
+  const [R, L] = [C * kh * kw, oh * ow];
+  // R: values per patch row; L: output positions per image; NL: patch rows in all
+  return { N, C, H, W, oh, ow, n, R, L, NL: N * L, rows: N * L * R, rowsAt: (n + 4 + 3) & ~3 };
 }
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
 function f32Contiguous(...views: View[]): boolean {
-  return views.every((v) => v.dtype === 'float32' && contiguous(v));
+  return views.every((v) => v.dtype === 'float32' && isContiguousView(v));
 }
 
 /** Consecutive regions of the given sizes (floats, each start a multiple of 4): their starts, then the end. */

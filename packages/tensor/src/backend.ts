@@ -31,6 +31,22 @@ export interface Im2ColParams {
   padValue: number;
 }
 
+/** Output height and width of a patch extraction (im2col, pooling) with `p` over an [N,C,H,W] input. */
+export function patchOutputSize(shape: readonly number[], p: Im2ColParams): [number, number] {
+  const out = (size: number, i: 0 | 1, padTotal: number) => Math.floor((size + padTotal - p.dilation[i] * (p.kernel[i] - 1) - 1) / p.stride[i]) + 1;
+  return [out(shape[2], 0, p.pad[0] + p.pad[1]), out(shape[3], 1, p.pad[2] + p.pad[3])];
+}
+
+/** Whether a view's elements are contiguous in row-major order (size-1 dims ignored). */
+export function isContiguousView(v: View): boolean {
+  let s = 1;
+  for (let i = v.shape.length - 1; i >= 0; i--) {
+    if (v.shape[i] !== 1 && v.strides[i] !== s) return false;
+    s *= v.shape[i];
+  }
+  return true;
+}
+
 /**
  * The primitive set a backend implements. Every primitive reads strided views and
  * writes a new contiguous buffer; shapes are worked out and checked by the caller.

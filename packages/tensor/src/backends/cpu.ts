@@ -1,4 +1,4 @@
-import type { ArgReduceOp, Backend, BinaryOp, DataId, Im2ColParams, ReduceOp, UnaryOp, View } from '../backend.js';
+import { isContiguousView as isContiguous, patchOutputSize, type ArgReduceOp, type Backend, type BinaryOp, type DataId, type Im2ColParams, type ReduceOp, type UnaryOp, type View } from '../backend.js';
 import { allocArray, type DType, type TypedArray } from '../dtype.js';
 import { contiguousStrides, sizeOf } from '../shape.js';
 
@@ -10,14 +10,6 @@ interface CpuData {
 const vals = (v: View): TypedArray => (v.data as CpuData).values;
 const wrap = (values: TypedArray): DataId => ({ values }) satisfies CpuData;
 
-function isContiguous(v: View): boolean {
-  let s = 1;
-  for (let i = v.shape.length - 1; i >= 0; i--) {
-    if (v.shape[i] !== 1 && v.strides[i] !== s) return false;
-    s *= v.shape[i];
-  }
-  return true;
-}
 
 /**
  * Flat storage positions of every element of a strided view, in row-major order.
@@ -703,9 +695,8 @@ export class CpuBackend implements Backend {
     const [kh, kw] = p.kernel;
     const [sh, sw] = p.stride;
     const [dh, dw] = p.dilation;
-    const [pt, pb, pl, pr] = p.pad;
-    const oh = Math.floor((H + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
-    const ow = Math.floor((W + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
+    const [pt, , pl] = p.pad;
+    const [oh, ow] = patchOutputSize(x.shape, p);
     const src = materialize(x);
     const L = oh * ow;
     const rows = C * kh * kw;
@@ -762,7 +753,7 @@ export class CpuBackend implements Backend {
     const [N] = x.shape;
     const O = w.shape[0];
     const R = sizeOf(w.shape) / O;
-    const L = outArea(x.shape, p);
+    const L = patchArea(x.shape, p);
     const P = this.im2row(x, p);
     const wc = contiguousView(w);
     const yt = this.matmul(flatView(P, x.dtype, [1, N * L, R]), { ...wc, shape: [1, R, O], strides: [0, 1, R] });
@@ -776,7 +767,7 @@ export class CpuBackend implements Backend {
   conv2dBackwardInput(dy: View, w: View, xShape: readonly [number, number, number, number], p: Im2ColParams): DataId {
     const [N, O] = dy.shape;
     const R = sizeOf(w.shape) / O;
-    const L = outArea(xShape, p);
+    const L = patchArea(xShape, p);
     const d = contiguousView(dy);
     const dyt = channelsToPositions(vals(d), d.offset, N, O, L, scratch(dy.dtype, N * L * O));
     const dP = this.matmul(flatView(wrap(dyt), dy.dtype, [1, N * L, O]), { ...contiguousView(w), shape: [1, O, R], strides: [0, R, 1] });
@@ -788,7 +779,7 @@ export class CpuBackend implements Backend {
   /** ∂L/∂w of conv2d: dy[O, N·L] · P, shape [O, C·kh·kw]. */
   conv2dBackwardWeight(dy: View, x: View, p: Im2ColParams): DataId {
     const [N, O] = dy.shape;
-    const L = outArea(x.shape, p);
+    const L = patchArea(x.shape, p);
     const R = x.shape[1] * p.kernel[0] * p.kernel[1];
     const P = this.im2row(x, p);
     // dy [N, O, L] → [O, N·L]: each (n, o) row of L values moves as a block
@@ -913,9 +904,8 @@ export class CpuBackend implements Backend {
     const [kh, kw] = p.kernel;
     const [sh, sw] = p.stride;
     const [dh, dw] = p.dilation;
-    const [pt, pb, pl, pr] = p.pad;
-    const oh = Math.floor((H + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
-    const ow = Math.floor((W + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
+    const [pt, , pl] = p.pad;
+    const [oh, ow] = patchOutputSize(outShape, p);
     const src = materialize(cols);
     const L = oh * ow;
     const rows = C * kh * kw;
@@ -992,12 +982,6 @@ function channelsToPositions(dy: TypedArray, offset: number, N: number, O: numbe
   return out;
 }
 
-/** Output positions (oh·ow) of a patch extraction over an [N,C,H,W] input. */
-function outArea(shape: readonly number[], p: Im2ColParams): number {
-  const oh = Math.floor((shape[2] + p.pad[0] + p.pad[1] - p.dilation[0] * (p.kernel[0] - 1) - 1) / p.stride[0]) + 1;
-  const ow = Math.floor((shape[3] + p.pad[2] + p.pad[3] - p.dilation[1] * (p.kernel[1] - 1) - 1) / p.stride[1]) + 1;
-  return oh * ow;
-}
 
 /** Pooling geometry of an [N,C,H,W] input, each channel a plane. */
 function poolGeometry(shape: readonly number[], p: Im2ColParams) {
@@ -1005,10 +989,15 @@ function poolGeometry(shape: readonly number[], p: Im2ColParams) {
   const [kh, kw] = p.kernel;
   const [sh, sw] = p.stride;
   const [dh, dw] = p.dilation;
-  const [pt, pb, pl, pr] = p.pad;
-  const oh = Math.floor((H + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
-  const ow = Math.floor((W + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
+  const [pt, , pl] = p.pad;
+  const [oh, ow] = patchOutputSize(shape, p);
   return { planes: N * C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow };
+}
+
+/** Output positions (oh·ow) of a patch extraction over an [N,C,H,W] input. */
+function patchArea(shape: readonly number[], p: Im2ColParams): number {
+  const [oh, ow] = patchOutputSize(shape, p);
+  return oh * ow;
 }
 
 /**

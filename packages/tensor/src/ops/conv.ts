@@ -1,4 +1,4 @@
-import type { Im2ColParams } from '../backend.js';
+import { patchOutputSize, type Im2ColParams } from '../backend.js';
 import { CpuBackend } from '../backends/cpu.js';
 import { isFloat } from '../dtype.js';
 import { registerKernel, type Kernel } from '../engine.js';
@@ -30,10 +30,6 @@ function pair(op: string, name: string, v: Pair, min: number): [number, number] 
   return p;
 }
 
-function outSize(inSize: number, k: number, s: number, d: number, padTotal: number): number {
-  return Math.floor((inSize + padTotal - d * (k - 1) - 1) / s) + 1;
-}
-
 /** Resolve padding to [top, bottom, left, right]. */
 function resolvePadding(op: string, padding: Padding, inHW: readonly number[], k: readonly number[], s: readonly number[], d: readonly number[]): [number, number, number, number] {
   if (padding === 'valid') return [0, 0, 0, 0];
@@ -52,7 +48,7 @@ function resolvePadding(op: string, padding: Padding, inHW: readonly number[], k
 /** Patch extraction: [N,C,H,W] → [N, C·kh·kw, oh·ow] (a primitive; its gradient is col2im). */
 export function im2col(x: Tensor, p: Im2ColParams): Tensor {
   const [N, C] = x.shape;
-  const [oh, ow] = im2colOut(x.shape, p);
+  const [oh, ow] = patchOutputSize(x.shape, p);
   return prim('im2col', [x], { params: p, inShape: x.shape }, [N, C * p.kernel[0] * p.kernel[1], oh * ow], x.dtype, (b, [v]) =>
     b.im2col(v, p),
   );
@@ -63,16 +59,8 @@ export function col2im(cols: Tensor, shape: readonly [number, number, number, nu
   return prim('col2im', [cols], { params: p, outShape: shape }, shape, cols.dtype, (b, [v]) => b.col2im(v, shape, p));
 }
 
-function im2colOut(shape: readonly number[], p: Im2ColParams): [number, number] {
-  const [, , H, W] = shape;
-  return [
-    outSize(H, p.kernel[0], p.stride[0], p.dilation[0], p.pad[0] + p.pad[1]),
-    outSize(W, p.kernel[1], p.stride[1], p.dilation[1], p.pad[2] + p.pad[3]),
-  ];
-}
-
 function checkGeometry(op: string, shape: readonly number[], p: Im2ColParams): [number, number] {
-  const [oh, ow] = im2colOut(shape, p);
+  const [oh, ow] = patchOutputSize(shape, p);
   if (oh <= 0 || ow <= 0) {
     const eff = [0, 1].map((i) => p.dilation[i] * (p.kernel[i] - 1) + 1);
     const padded = [shape[2] + p.pad[0] + p.pad[1], shape[3] + p.pad[2] + p.pad[3]];
@@ -285,7 +273,6 @@ export function globalAvgPool2d(x: Tensor): Tensor {
   return mean(x, [2, 3]);
 }
 
-
 // ---------------------------------------------------------------- fused CPU kernels
 
 /** The CPU-family backend of a kernel's inputs when they share one dtype, else null (decline). */
@@ -298,7 +285,7 @@ const conv2dKernel: Kernel = ([x, w, bias], attrs) => {
   const b = cpuBackendOf(bias ? [x, w, bias] : [x, w]);
   if (b === null || attrs.groups !== 1) return null;
   const p = attrs.params as Im2ColParams;
-  const [oh, ow] = im2colOut(x.shape, p);
+  const [oh, ow] = patchOutputSize(x.shape, p);
   return fromData(b, b.conv2d(x.view_(), w.view_(), bias ? bias.view_() : null, p), [x.shape[0], w.shape[0], oh, ow], x.dtype);
 };
 
@@ -319,7 +306,7 @@ const maxPool2dKernel: Kernel = ([x], attrs) => {
   const b = cpuBackendOf([x]);
   if (b === null) return null;
   const p = attrs.params as Im2ColParams;
-  const [oh, ow] = im2colOut(x.shape, p);
+  const [oh, ow] = patchOutputSize(x.shape, p);
   return fromData(b, b.maxPool2d(x.view_(), p), [x.shape[0], x.shape[1], oh, ow], x.dtype);
 };
 
