@@ -50,6 +50,13 @@ export class WasmBackend extends CpuBackend {
     return r === 'wasm' ? r : `wasm → ${r}`;
   }
 
+  /** The view itself when contiguous, else a contiguous copy (a broadcast gradient, a transposed view). */
+  #dense(v: View): View {
+    if (isContiguousView(v)) return v;
+    const strides = v.shape.map((_, i) => v.shape.slice(i + 1).reduce((a, b) => a * b, 1));
+    return { data: this.copy(v), dtype: v.dtype, shape: v.shape, strides, offset: 0 };
+  }
+
   #cpu<T>(why: string, run: () => T): T {
     const out = run();
     this.#route = `cpu code (${why})`;
@@ -64,7 +71,8 @@ export class WasmBackend extends CpuBackend {
   /** relu of a float32 tensor on the SIMD kernel; every other unary op is the CPU code. */
   override unary(op: UnaryOp, x: View): DataId {
     this.#route = 'wasm';
-    if (op !== 'relu' || !f32Contiguous(x)) return this.#cpu(op !== 'relu' ? 'no wasm kernel' : 'not contiguous float32', () => super.unary(op, x));
+    if (op !== 'relu' || x.dtype !== 'float32') return this.#cpu(op !== 'relu' ? 'no wasm kernel' : `${x.dtype}`, () => super.unary(op, x));
+    x = this.#dense(x);
     const n = x.shape.reduce((a, b) => a * b, 1);
     const n4 = (n + 3) >> 2;
     const f = this.gemm.scratch(4 * 8 * n4);
@@ -76,7 +84,8 @@ export class WasmBackend extends CpuBackend {
   /** The relu gradient on the SIMD kernel (float32). */
   override reluBackward(x: View, dy: View): DataId {
     this.#route = 'wasm';
-    if (!f32Contiguous(x, dy)) return this.#cpu('not contiguous float32', () => super.reluBackward(x, dy));
+    if (!allFloat32(x, dy)) return this.#cpu('not float32', () => super.reluBackward(x, dy));
+    [x, dy] = [this.#dense(x), this.#dense(dy)];
     const n = x.shape.reduce((a, b) => a * b, 1);
     const n4 = (n + 3) >> 2;
     const f = this.gemm.scratch(4 * 12 * n4);
@@ -89,7 +98,8 @@ export class WasmBackend extends CpuBackend {
   /** The convolution's patch matrix (see CpuBackend.im2row) built by the kernel, for float32. */
   override im2row(x: View, p: Im2ColParams): DataId {
     this.#route = 'wasm';
-    if (x.dtype !== 'float32' || !isContiguousView(x)) return this.#cpu('not contiguous float32', () => super.im2row(x, p));
+    if (x.dtype !== 'float32') return this.#cpu(x.dtype, () => super.im2row(x, p));
+    x = this.#dense(x);
     const g = patchGeometry(x.shape as Shape4, p);
     const f = this.gemm.scratch(4 * (g.rowsAt + g.rows + 4));
     f.set(values(x).subarray(x.offset, x.offset + g.n), 0);
@@ -102,7 +112,8 @@ export class WasmBackend extends CpuBackend {
   /** The adjoint of im2row on the kernel, for float32. */
   override row2im(rows: View, outShape: Shape4, p: Im2ColParams): DataId {
     this.#route = 'wasm';
-    if (rows.dtype !== 'float32' || !isContiguousView(rows)) return this.#cpu('not contiguous float32', () => super.row2im(rows, outShape, p));
+    if (rows.dtype !== 'float32') return this.#cpu(rows.dtype, () => super.row2im(rows, outShape, p));
+    rows = this.#dense(rows);
     const g = patchGeometry(outShape, p);
     const f = this.gemm.scratch(4 * (g.rowsAt + g.rows + 4));
     f.fill(0, 0, g.n);
@@ -129,7 +140,9 @@ export class WasmBackend extends CpuBackend {
 
   override conv2d(x: View, w: View, bias: View | null, p: Im2ColParams): DataId {
     this.#route = 'wasm';
-    if (!f32Contiguous(x, w, ...(bias ? [bias] : []))) return this.#cpu('not contiguous float32', () => super.conv2d(x, w, bias, p));
+    if (!allFloat32(x, w, ...(bias ? [bias] : []))) return this.#cpu('not float32', () => super.conv2d(x, w, bias, p));
+    [x, w] = [this.#dense(x), this.#dense(w)];
+    if (bias) bias = this.#dense(bias);
     const g = patchGeometry(x.shape as Shape4, p);
     const O = w.shape[0];
     const { R, L, NL } = g;
@@ -149,7 +162,8 @@ export class WasmBackend extends CpuBackend {
 
   override conv2dBackwardInput(dy: View, w: View, xShape: Shape4, p: Im2ColParams): DataId {
     this.#route = 'wasm';
-    if (!f32Contiguous(dy, w)) return this.#cpu('not contiguous float32', () => super.conv2dBackwardInput(dy, w, xShape, p));
+    if (!allFloat32(dy, w)) return this.#cpu('not float32', () => super.conv2dBackwardInput(dy, w, xShape, p));
+    [dy, w] = [this.#dense(dy), this.#dense(w)];
     const g = patchGeometry(xShape, p);
     const O = dy.shape[1];
     const { R, L, NL } = g;
@@ -170,7 +184,8 @@ export class WasmBackend extends CpuBackend {
 
   override conv2dBackwardWeight(dy: View, x: View, p: Im2ColParams): DataId {
     this.#route = 'wasm';
-    if (!f32Contiguous(dy, x)) return this.#cpu('not contiguous float32', () => super.conv2dBackwardWeight(dy, x, p));
+    if (!allFloat32(dy, x)) return this.#cpu('not float32', () => super.conv2dBackwardWeight(dy, x, p));
+    [dy, x] = [this.#dense(dy), this.#dense(x)];
     const g = patchGeometry(x.shape as Shape4, p);
     const O = dy.shape[1];
     const { R, L, NL } = g;
@@ -201,6 +216,7 @@ export class WasmBackend extends CpuBackend {
     this.#route = 'wasm';
     const g = tiledPool(x, p);
     if (g === null) return this.#cpu('windows do not tile the image, or not float32', () => super.maxPool2d(x, p));
+    x = this.#dense(x);
     const f = this.gemm.scratch(4 * (g.n + g.L));
     f.set(values(x).subarray(x.offset, x.offset + g.n), 0);
     if (g.kh === 2 && g.kw === 2) this.gemm.kernels.maxpool2x2(0, 4 * g.n, g.planes, g.H, g.W, g.oh, g.ow);
@@ -213,7 +229,8 @@ export class WasmBackend extends CpuBackend {
   override maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId {
     this.#route = 'wasm';
     const g = tiledPool(x, p);
-    if (g === null || !isContiguousView(y) || !isContiguousView(dy)) return this.#cpu('windows do not tile the image, or not float32', () => super.maxPool2dBackward(x, y, dy, p));
+    if (g === null || !allFloat32(y, dy)) return this.#cpu('windows do not tile the image, or not float32', () => super.maxPool2dBackward(x, y, dy, p));
+    [x, y, dy] = [this.#dense(x), this.#dense(y), this.#dense(dy)];
     const { n, L } = g;
     const f = this.gemm.scratch(4 * (2 * n + 2 * L));
     f.set(values(x).subarray(x.offset, x.offset + n), 0);
@@ -276,7 +293,7 @@ const values = (v: View): TypedArray => (v.data as CpuData).values;
 function tiledPool(x: View, p: Im2ColParams) {
   const [kh, kw] = p.kernel;
   const tiles = p.stride[0] === kh && p.stride[1] === kw && p.dilation[0] === 1 && p.dilation[1] === 1 && p.pad.every((q) => q === 0);
-  if (!tiles || x.dtype !== 'float32' || !isContiguousView(x)) return null;
+  if (!tiles || x.dtype !== 'float32') return null;
   const [N, C, H, W] = x.shape;
   const [oh, ow] = [Math.floor(H / kh), Math.floor(W / kw)];
   return { planes: N * C, H, W, kh, kw, oh, ow, n: N * C * H * W, L: N * C * oh * ow };
@@ -297,8 +314,8 @@ function patchGeometry(shape: Shape4, p: Im2ColParams) {
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
-function f32Contiguous(...views: View[]): boolean {
-  return views.every((v) => v.dtype === 'float32' && isContiguousView(v));
+function allFloat32(...views: View[]): boolean {
+  return views.every((v) => v.dtype === 'float32');
 }
 
 /** Consecutive regions of the given sizes (floats, each start a multiple of 4): their starts, then the end. */
