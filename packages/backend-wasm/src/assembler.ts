@@ -74,6 +74,8 @@ export const op = {
   f32x4Div: [0xfd, ...uleb(231)],
   f32x4Sqrt: [0xfd, ...uleb(227)],
   f32x4Max: [0xfd, ...uleb(233)],
+  /** relaxed SIMD: a·b + c with the stack holding a, b, c (fused or not, as the engine does it) */
+  f32x4RelaxedMadd: [0xfd, ...uleb(0x105)],
   f32x4Gt: [0xfd, ...uleb(68)],
   f32x4Eq: [0xfd, ...uleb(65)],
   f32x4Neg: [0xfd, ...uleb(225)],

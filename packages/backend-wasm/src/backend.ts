@@ -5,6 +5,8 @@ import { GEMM_ROWS } from './kernels.js';
 export interface WasmOptions {
   threads?: number;
   name?: string;
+  /** fused multiply-add in the product (default: where the engine has relaxed SIMD) */
+  fma?: boolean;
 }
 
 /** Below this many multiply-adds the copies into WebAssembly memory cost more than they save. */

@@ -1,5 +1,5 @@
 import type { TypedArray } from '@ml/tensor';
-import { GEMM_ROWS, kernelModule, MAX_PAGES } from './kernels.js';
+import { GEMM_ROWS, kernelModule, MAX_PAGES, relaxedSimd } from './kernels.js';
 import { ThreadPool, defaultThreads } from './threads.js';
 
 /** A strided float32 matrix: element (i, j) of batch b is at offset + b·sb + i·si + j·sj. */
@@ -53,18 +53,25 @@ export class WasmGemm {
   readonly #pool: ThreadPool | null;
   #f32: Float32Array;
 
+  /** whether the product uses fused multiply-add (relaxed SIMD) */
+  readonly fma: boolean;
+
   /**
    * `threads` defaults to the machine's cores where worker threads and SharedArrayBuffer
-   * exist (Node), else 1; with 1 the memory is not shared and no worker starts.
+   * exist (Node, isolated pages), else 1; with 1 the memory is not shared and no worker
+   * starts. `fma` (default: where the engine has relaxed SIMD, turning on Node 20's flag
+   * for it) builds the product with fused multiply-adds.
    */
-  constructor(options: { threads?: number } = {}) {
+  constructor(options: { threads?: number; fma?: boolean } = {}) {
     const threads = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
     const shared = threads > 1;
+    this.fma = relaxedSimd(options.fma ?? true) && (options.fma ?? true);
     this.memory = new WebAssembly.Memory({ initial: 16, maximum: shared ? SHARED_MAX_PAGES : MAX_PAGES, shared });
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(kernelModule(shared)), { env: { memory: this.memory } });
+    const bytes = kernelModule(shared, this.fma);
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: this.memory } });
     this.kernels = instance.exports as unknown as KernelExports;
     this.#gemm = this.kernels.gemm;
-    this.#pool = shared ? new ThreadPool(this.memory, threads - 1) : null;
+    this.#pool = shared ? new ThreadPool(this.memory, threads - 1, bytes) : null;
     this.threads = this.#pool?.size ?? 1;
     this.#f32 = new Float32Array(this.memory.buffer);
   }

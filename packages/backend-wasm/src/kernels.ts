@@ -16,7 +16,7 @@ export const GEMM_ROWS = 4;
  * two vectors of the B panel, broadcasts four values of A and does eight multiply-adds.
  * Splitting the panels [n0, n1) across threads needs no synchronization inside.
  */
-function gemm(): FunctionDef {
+function gemm(fma: boolean): FunctionDef {
   const R = GEMM_ROWS;
   const [a, b, c, M, K, N, n0, n1] = [0, 1, 2, 3, 4, 5, 6, 7];
   // i32 locals: p, i, k, bk, cptr, rowA, panelBytes, rowC, bpanel, then R row pointers of A
@@ -25,6 +25,11 @@ function gemm(): FunctionDef {
   // v128 locals: 2R accumulators, two B vectors, one broadcast A value
   const acc = Array.from({ length: 2 * R }, (_, r) => 17 + R + r);
   const [b0, b1, x] = [17 + 3 * R, 18 + 3 * R, 19 + 3 * R];
+  // acc += x·b: one fused multiply-add (relaxed SIMD) where the engine has it, else two ops
+  const madd = (a: number, b: number): number[] =>
+    fma
+      ? [...op.get(x), ...op.get(b), ...op.get(a), ...op.f32x4RelaxedMadd, ...op.set(a)]
+      : [...op.get(a), ...op.get(x), ...op.get(b), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(a)];
 
   const body: number[] = [
     ...op.get(K), ...op.i32(4), ...op.i32Mul, ...op.set(rowA),
@@ -50,8 +55,8 @@ function gemm(): FunctionDef {
     ...op.get(bk), ...op.v128Load(16), ...op.set(b1),
     ...pa.flatMap((ptr, r) => [
       ...op.get(ptr), ...op.v128Load32Splat(0), ...op.set(x),
-      ...op.get(acc[2 * r]), ...op.get(x), ...op.get(b0), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(acc[2 * r]),
-      ...op.get(acc[2 * r + 1]), ...op.get(x), ...op.get(b1), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(acc[2 * r + 1]),
+      ...madd(acc[2 * r], b0),
+      ...madd(acc[2 * r + 1], b1),
       ...op.get(ptr), ...op.i32(4), ...op.i32Add, ...op.set(ptr),
     ]),
     ...op.get(bk), ...op.i32(32), ...op.i32Add, ...op.set(bk),
@@ -478,9 +483,35 @@ function maxpoolBack(): FunctionDef {
 
 export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
 
-/** The kernels' module; `shared` memory lets worker threads instantiate it on the same data. */
-export function kernelModule(shared: boolean): Uint8Array<ArrayBuffer> {
-  return moduleBytes([gemm(), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), toChannels(), toPositions(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
+/**
+ * The kernels' module; `shared` memory lets worker threads instantiate it on the same
+ * data; `fma` builds the GEMM with relaxed SIMD's fused multiply-add.
+ */
+export function kernelModule(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
+  return moduleBytes([gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), toChannels(), toPositions(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }
 
 
+
+/** f32x4.relaxed_madd alone in a function: whether the engine validates relaxed SIMD. */
+const RELAXED_PROBE = Uint8Array.from([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, // type (v128, v128, v128) → v128
+  0x03, 0x02, 0x01, 0x00, // one function of that type
+  0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b, // a·b + c
+]);
+
+/**
+ * Whether fused multiply-add (relaxed SIMD) is available: shipped in current browsers and
+ * Node ≥ 22; Node 20 has it behind a V8 flag, which this turns on when `enable` is set
+ * (process-wide; it only adds the relaxed instructions).
+ */
+export function relaxedSimd(enable: boolean): boolean {
+  if (typeof WebAssembly !== 'object') return false;
+  if (WebAssembly.validate(RELAXED_PROBE)) return true;
+  if (!enable) return false;
+  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const v8 = p?.getBuiltinModule?.('node:v8') as { setFlagsFromString?: (flags: string) => void } | undefined;
+  v8?.setFlagsFromString?.('--experimental-wasm-relaxed-simd');
+  return WebAssembly.validate(RELAXED_PROBE);
+}

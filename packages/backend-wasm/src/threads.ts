@@ -1,5 +1,3 @@
-import { kernelModule } from './kernels.js';
-
 /**
  * Threads that run the same kernels on the same shared WebAssembly memory: Node's
  * `worker_threads`, or Web Workers in a cross-origin-isolated page. Each worker owns a
@@ -140,15 +138,14 @@ export class ThreadPool {
   readonly #canBlock: boolean;
   #seq = 0;
 
-  /** `extra` workers besides the calling thread, sharing `memory` (created shared). */
-  constructor(memory: WebAssembly.Memory, extra: number) {
+  /** `extra` workers besides the calling thread, sharing `memory` (created shared), each running the module `bytes`. */
+  constructor(memory: WebAssembly.Memory, extra: number, bytes: Uint8Array) {
     const h = host();
     if (!h) throw new Error('ThreadPool: worker threads need Node, or a cross-origin-isolated page, with SharedArrayBuffer');
     this.kind = h.kind;
     this.#canBlock = h.canBlock;
     const control = new SharedArrayBuffer(4 * SLOT * Math.max(1, extra));
     this.#ctl = new Int32Array(control);
-    const bytes = kernelModule(true);
     for (let slot = 0; slot < extra; slot++) this.#workers.push(h.start({ bytes, memory, control, slot }));
     this.size = extra + 1;
   }

@@ -21,16 +21,23 @@ const rand = (n: number, seed: number) => {
 
 describe('WasmGemm (the SIMD kernel), single-threaded', () => {
   const g = new WasmGemm({ threads: 1 });
+  const plain = new WasmGemm({ threads: 1, fma: false });
+  it('uses fused multiply-add where the engine has relaxed SIMD (Node 20: behind a flag it turns on), and not when asked', () => {
+    expect(g.fma).toBe(true);
+    expect(plain.fma).toBe(false);
+  });
   for (const [M, K, N] of [[1, 1, 1], [4, 8, 8], [5, 3, 9], [17, 33, 10], [64, 784, 128], [3, 0, 2]] as const) {
-    it(`${M}×${K} · ${K}×${N} matches a float64 reference`, () => {
+    it(`${M}×${K} · ${K}×${N} matches a float64 reference (with and without FMA)`, () => {
       const A = rand(M * K, M + K);
       const B = rand(K * N, K + N + 1);
       const out = new Float32Array(M * N);
       const sa: Strided = { data: A, offset: 0, sb: 0, si: K, sj: 1 };
       const sb: Strided = { data: B, offset: 0, sb: 0, si: N, sj: 1 };
-      g.matmul(sa, sb, 1, M, K, N, out);
       const ref = naive(A, B, M, K, N);
-      ref.forEach((v, i) => expect(Math.abs(out[i] - v), `element ${i}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(v), K / 10)));
+      for (const gemm of [g, plain]) {
+        gemm.matmul(sa, sb, 1, M, K, N, out);
+        ref.forEach((v, i) => expect(Math.abs(out[i] - v), `element ${i}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(v), K / 10)));
+      }
     });
   }
   it('reads transposed and batched operands through their strides', () => {
