@@ -148,6 +148,25 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
     expect(w[1].slice(0, 2).every(Number.isNaN)).toBe(true);
   });
 
+  it("Adam keeps its state on the parameters' backend when the default backend is another", () => {
+    const prev = getBackend().name;
+    try {
+      setBackend('wasm');
+      const w = randn([40, 40]).requiresGrad_();
+      setBackend('cpu');
+      const opt = new Adam([w], { lr: 0.1 });
+      for (let i = 0; i < 2; i++) {
+        opt.zeroGrad();
+        w.square().sum().backward();
+        opt.step();
+      }
+      const s = opt.stateDict().state[0];
+      expect([w.backend.name, (s.expAvg as Tensor).backend.name, (s.expAvgSq as Tensor).backend.name]).toEqual(['wasm', 'wasm', 'wasm']);
+    } finally {
+      setBackend(prev);
+    }
+  });
+
   it('Adam steps on the SIMD kernel equal the JavaScript loop (1e-6 relative), and the kernel runs', () => {
     let calls = 0;
     const counted: Kernel = (inputs, attrs) => {

@@ -83,7 +83,7 @@ export class Adam extends Optimizer<AdamOptions> {
     const n = p.size;
     // the moments are the optimizer's own buffers: updated in place (as PyTorch does)
     const moment = (key: string): Tensor => {
-      if (state[key] === undefined) state[key] = zeros(p.shape, { dtype: p.dtype });
+      if (state[key] === undefined) state[key] = zeros(p.shape, { dtype: p.dtype, backend: p.backend.name });
       return state[key] as Tensor;
     };
     const [mT, vT] = [moment('expAvg'), moment('expAvgSq')];
@@ -104,7 +104,7 @@ export class Adam extends Optimizer<AdamOptions> {
     }
     const [P, G, m, v] = [hostData(p), hostData(grad), hostData(mT), hostData(vT)];
     const vmax = vmaxT === null ? null : hostData(vmaxT);
-    const next = zeros(p.shape, { dtype: p.dtype });
+    const next = zeros(p.shape, { dtype: p.dtype, backend: p.backend.name });
     const out = hostData(next);
     if (P === null || G === null || m === null || v === null || out === null || (vmaxT !== null && vmax === null)) return null;
     state.step = t;
