@@ -1,4 +1,4 @@
-import { CpuBackend, hostData, isContiguousView, patchOutputSize, zeros, type DataId, type Im2ColParams, type Kernel, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
+import { CpuBackend, contiguousStrides, hostData, isContiguousView, patchOutputSize, sizeOf, zeros, type DataId, type Im2ColParams, type Kernel, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
 import { WasmGemm } from './gemm.js';
 import { GEMM_ROWS } from './kernels.js';
 
@@ -55,8 +55,7 @@ export class WasmBackend extends CpuBackend {
   /** The view itself when contiguous, else a contiguous copy (a broadcast gradient, a transposed view). */
   #dense(v: View): View {
     if (isContiguousView(v)) return v;
-    const strides = v.shape.map((_, i) => v.shape.slice(i + 1).reduce((a, b) => a * b, 1));
-    return { data: this.copy(v), dtype: v.dtype, shape: v.shape, strides, offset: 0 };
+    return { data: this.copy(v), dtype: v.dtype, shape: v.shape, strides: contiguousStrides(v.shape), offset: 0 };
   }
 
   #cpu<T>(why: string, run: () => T): T {
@@ -75,7 +74,7 @@ export class WasmBackend extends CpuBackend {
     this.#route = 'wasm';
     if (op !== 'relu' || x.dtype !== 'float32') return this.#cpu(op !== 'relu' ? 'no wasm kernel' : `${x.dtype}`, () => super.unary(op, x));
     x = this.#dense(x);
-    const n = x.shape.reduce((a, b) => a * b, 1);
+    const n = sizeOf(x.shape);
     const n4 = (n + 3) >> 2;
     const f = this.gemm.scratch(4 * 8 * n4);
     f.set(values(x).subarray(x.offset, x.offset + n), 0);
@@ -88,7 +87,7 @@ export class WasmBackend extends CpuBackend {
     this.#route = 'wasm';
     if (!allFloat32(x, dy)) return this.#cpu('not float32', () => super.reluBackward(x, dy));
     [x, dy] = [this.#dense(x), this.#dense(dy)];
-    const n = x.shape.reduce((a, b) => a * b, 1);
+    const n = sizeOf(x.shape);
     const n4 = (n + 3) >> 2;
     const f = this.gemm.scratch(4 * 12 * n4);
     f.set(values(x).subarray(x.offset, x.offset + n), 0);
@@ -297,7 +296,7 @@ function tiledPool(x: View, p: Im2ColParams) {
   const tiles = p.stride[0] === kh && p.stride[1] === kw && p.dilation[0] === 1 && p.dilation[1] === 1 && p.pad.every((q) => q === 0);
   if (!tiles || x.dtype !== 'float32') return null;
   const [N, C, H, W] = x.shape;
-  const [oh, ow] = [Math.floor(H / kh), Math.floor(W / kw)];
+  const [oh, ow] = patchOutputSize(x.shape, p);
   return { planes: N * C, H, W, kh, kw, oh, ow, n: N * C * H * W, L: N * C * oh * ow };
 }
 

@@ -177,9 +177,10 @@ function recycle(a: TypedArray): void {
  * is several times the cost of clearing memory that is already mapped.
  */
 function zeroed(dtype: DType, n: number): TypedArray {
-  const a = scratch(dtype, n);
-  if (a.length >= POOL_MIN_LENGTH) a.fill(0);
-  return a;
+  const pooled = n >= POOL_MIN_LENGTH ? pool.get(poolKey(dtype, n))?.pop() : undefined;
+  if (!pooled) return allocArray(dtype, n); // fresh arrays are zero already
+  pooledBytes -= pooled.byteLength;
+  return pooled.fill(0);
 }
 
 /** An array of `n` elements whose contents are undefined: the caller writes every element. */
@@ -691,12 +692,8 @@ export class CpuBackend implements Backend {
     return wrap(out);
   }
   im2col(x: View, p: Im2ColParams): DataId {
-    const [N, C, H, W] = x.shape;
-    const [kh, kw] = p.kernel;
-    const [sh, sw] = p.stride;
-    const [dh, dw] = p.dilation;
-    const [pt, , pl] = p.pad;
-    const [oh, ow] = patchOutputSize(x.shape, p);
+    const [N, C] = x.shape;
+    const { H, W, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow } = poolGeometry(x.shape, p);
     const src = materialize(x);
     const L = oh * ow;
     const rows = C * kh * kw;
@@ -900,12 +897,8 @@ export class CpuBackend implements Backend {
     return wrap(out);
   }
   col2im(cols: View, outShape: readonly [number, number, number, number], p: Im2ColParams): DataId {
-    const [N, C, H, W] = outShape;
-    const [kh, kw] = p.kernel;
-    const [sh, sw] = p.stride;
-    const [dh, dw] = p.dilation;
-    const [pt, , pl] = p.pad;
-    const [oh, ow] = patchOutputSize(outShape, p);
+    const [N, C] = outShape;
+    const { H, W, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow } = poolGeometry(outShape, p);
     const src = materialize(cols);
     const L = oh * ow;
     const rows = C * kh * kw;
@@ -983,7 +976,7 @@ function channelsToPositions(dy: TypedArray, offset: number, N: number, O: numbe
 }
 
 
-/** Pooling geometry of an [N,C,H,W] input, each channel a plane. */
+/** Patch geometry of an [N,C,H,W] input (im2col, im2row, pooling), each channel a plane. */
 function poolGeometry(shape: readonly number[], p: Im2ColParams) {
   const [N, C, H, W] = shape;
   const [kh, kw] = p.kernel;
