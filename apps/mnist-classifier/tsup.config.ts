@@ -1,7 +1,9 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/main.ts'],
+  // main: the CLI; models: the networks, also used by bench/ (so it measures this very CNN)
+  entry: ['src/main.ts', 'src/models.ts'],
+  dts: { entry: { models: 'src/models.ts' } },
   format: ['esm'],
   sourcemap: true,
   clean: true,

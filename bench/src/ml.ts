@@ -1,7 +1,8 @@
 import '@ml/autograd';
 import { registerWasmBackend } from '@ml/backend-wasm';
 import { mnist } from '@ml/data';
-import { Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential, crossEntropy } from '@ml/nn';
+import { cnn } from '@ml/mnist-classifier/models';
+import { Linear, ReLU, Sequential, crossEntropy } from '@ml/nn';
 import { Adam } from '@ml/optim';
 import { conv2d, fromArray, manualSeed, matmul, randn, setBackend, tidy, type Tensor } from '@ml/tensor';
 import { timeIt, type Measurement } from './timing.js';
@@ -64,17 +65,7 @@ export async function runMl(backend: 'cpu' | 'wasm', b: Budget, log: (s: string)
     log(`  ml-${backend} MLP epoch: ${out.mlpEpoch.value.toFixed(2)} s (${r.reps} steps timed)`);
   }
   {
-    const model = new Sequential([
-      new Conv2d({ inChannels: 1, outChannels: 32, kernelSize: 3 }),
-      new ReLU(),
-      new MaxPool2d({ kernelSize: 2 }),
-      new Conv2d({ inChannels: 32, outChannels: 64, kernelSize: 3 }),
-      new ReLU(),
-      new MaxPool2d({ kernelSize: 2 }),
-      new Flatten(),
-      new Dropout({ p: 0.5 }),
-      new Linear({ inFeatures: 1600, outFeatures: 10 }),
-    ]);
+    const model = cnn(); // the mnist-classifier app's network
     const opt = new Adam(model.parameters(), { lr: 1e-3 });
     let i = 0;
     const r = await timeIt(() => tidy(() => trainStep(model, opt, ...(batch(i++, [64, 1, 28, 28]) as [Tensor, Tensor]))), { warmup: 2, maxReps: b.cnnSteps, budgetMs: b.budgetMs });
