@@ -105,9 +105,7 @@ export class WasmBackend extends CpuBackend {
     const f = this.gemm.scratch(4 * (g.rowsAt + g.rows + 4));
     f.set(values(x).subarray(x.offset, x.offset + g.n), 0);
     this.#patches('im2row', g, p);
-    const out = this.scratch('float32', g.rows);
-    out.set(this.gemm.scratch(0).subarray(g.rowsAt, g.rowsAt + g.rows));
-    return { values: out } satisfies CpuData as unknown as DataId;
+    return this.#copyOut(f, g.rowsAt, g.rows);
   }
 
   /** The adjoint of im2row on the kernel, for float32. */
@@ -120,9 +118,7 @@ export class WasmBackend extends CpuBackend {
     f.fill(0, 0, g.n);
     f.set(values(rows).subarray(rows.offset, rows.offset + g.rows), g.rowsAt);
     this.#patches('row2im', g, p);
-    const out = this.scratch('float32', g.n);
-    out.set(this.gemm.scratch(0).subarray(0, g.n));
-    return { values: out } satisfies CpuData as unknown as DataId;
+    return this.#copyOut(f, 0, g.n);
   }
 
   /**
@@ -222,9 +218,7 @@ export class WasmBackend extends CpuBackend {
     f.set(values(x).subarray(x.offset, x.offset + g.n), 0);
     if (g.kh === 2 && g.kw === 2) this.gemm.kernels.maxpool2x2(0, 4 * g.n, g.planes, g.H, g.W, g.oh, g.ow);
     else this.gemm.kernels.maxpool(0, 4 * g.n, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
-    const out = this.scratch('float32', g.L);
-    out.set(f.subarray(g.n, g.n + g.L));
-    return { values: out } satisfies CpuData as unknown as DataId;
+    return this.#copyOut(f, g.n, g.L);
   }
 
   override maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId {
@@ -241,9 +235,7 @@ export class WasmBackend extends CpuBackend {
     f.fill(0, o, o + n); // elements no window covers (a ragged edge) get no gradient
     if (g.kh === 2 && g.kw === 2) this.gemm.kernels.maxpoolBack2x2(0, 4 * n, 4 * (n + L), 4 * o, g.planes, g.H, g.W, g.oh, g.ow);
     else this.gemm.kernels.maxpoolBack(0, 4 * n, 4 * (n + L), 4 * o, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
-    const out = this.scratch('float32', n);
-    out.set(f.subarray(o, o + n));
-    return { values: out } satisfies CpuData as unknown as DataId;
+    return this.#copyOut(f, o, n);
   }
 
   /**

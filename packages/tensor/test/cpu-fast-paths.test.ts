@@ -56,6 +56,19 @@ describe('CPU fast paths keep IEEE semantics', () => {
     expect(T.gather(T.tensor([[1, 2], [3, 4]]), 1, T.tensor([[1, 0], [0, 0]], { dtype: 'int32' })).arraySync()).toEqual([[2, 1], [3, 3]]);
   });
 
+  it('the gradient helpers reject operands of the wrong shape, naming the op and both shapes', () => {
+    const p = { kernel: [3, 3], stride: [1, 1], dilation: [1, 1], pad: [0, 0, 0, 0], padValue: 0 } as const;
+    const w = T.ones([4, 2, 3, 3]);
+    expect(() => T.conv2dBackwardInput(T.ones([1, 4, 5, 5]), w, [1, 2, 6, 6], p)).toThrow(/conv2dBackwardInput: dy must be \[1,4,4,4\], got \[1,4,5,5\]/);
+    expect(() => T.conv2dBackwardInput(T.ones([1, 4, 4, 4]), w, [1, 3, 6, 6], p)).toThrow(/conv2dBackwardInput: weight must be \[4,3,3,3\], got \[4,2,3,3\]/);
+    expect(() => T.conv2dBackwardWeight(T.ones([2, 4, 4, 4]), T.ones([1, 2, 6, 6]), [4, 2, 3, 3], p)).toThrow(/conv2dBackwardWeight: dy must be \[1,4,4,4\], got \[2,4,4,4\]/);
+    expect(() => T.conv2dBackwardWeight(T.ones([1, 4, 4, 4]), T.ones([1, 3, 6, 6]), [4, 2, 3, 3], p)).toThrow(/conv2dBackwardWeight: x must be \[1,2,6,6\], got \[1,3,6,6\]/);
+    const pool = { kernel: [2, 2], stride: [2, 2], dilation: [1, 1], pad: [0, 0, 0, 0], padValue: -Infinity } as const;
+    const x = T.ones([1, 1, 4, 4]);
+    expect(() => T.maxPool2dBackward(x, T.ones([1, 1, 2, 2]), T.ones([1, 1, 3, 2]), pool)).toThrow(/maxPool2dBackward: dy must be \[1,1,2,2\], got \[1,1,3,2\]/);
+    expect(() => T.reluBackward(T.ones([2, 3]), T.ones([3, 2]))).toThrow(/reluBackward: dy must have x's shape \[2,3\], got \[3,2\]/);
+  });
+
   it('hostData is the live buffer of a contiguous tensor, null for a strided view', () => {
     const x = T.arange(6, undefined, 1, { dtype: 'float32' }).reshape(2, 3);
     const h = T.hostData(x)!;

@@ -1,5 +1,5 @@
 import { isFloat } from '../dtype.js';
-import { normAxis } from '../shape.js';
+import { fmt, normAxis, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { add, div, erf, exp, expm1, gt, log1p, minimum, mul, neg, sigmoid, sub, tanh, where } from './elementwise.js';
 import { castTo, dispatch } from './prim.js';
@@ -32,6 +32,9 @@ export function logSoftmax(x: Tensor, dim = -1): Tensor {
  * rule; one fused pass on the CPU-family backends, differentiable in dy as a composite.
  */
 export function reluBackward(x: Tensor, dy: Tensor): Tensor {
+  if (x.ndim !== dy.ndim || x.shape.some((d, i) => d !== dy.shape[i])) {
+    throw new ShapeError(`reluBackward: dy must have x's shape ${fmt(x.shape)}, got ${fmt(dy.shape)}`);
+  }
   return dispatch('reluBackward', [x, dy], {}, () => where(gt(x, 0), dy, 0));
 }
 

@@ -113,11 +113,20 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
 
 type Shape4 = readonly [number, number, number, number];
 
+/** The gradient helpers read their operands by these shapes: anything else is a clear error. */
+function expectShape(op: string, name: string, t: Tensor, want: readonly number[]): void {
+  if (t.ndim !== want.length || t.shape.some((d, i) => d !== want[i])) {
+    throw new ShapeError(`${op}: ${name} must be ${fmt(want)}, got ${fmt(t.shape)}`);
+  }
+}
+
 /**
  * ∂L/∂x of conv2d for the output gradient `dy` [N, O, oh, ow]: the adjoint of the
  * convolution, col2im(wᵀ · dy). Used by the conv2d gradient rule; differentiable itself.
  */
 export function conv2dBackwardInput(dy: Tensor, weight: Tensor, xShape: Shape4, p: Im2ColParams, groups = 1): Tensor {
+  expectShape('conv2dBackwardInput', 'weight', weight, [weight.shape[0], xShape[1] / groups, ...p.kernel]);
+  expectShape('conv2dBackwardInput', 'dy', dy, [xShape[0], weight.shape[0], ...patchOutputSize(xShape, p)]);
   return dispatch('conv2dBackwardInput', [dy, weight], { params: p, groups, xShape }, () => {
     const [N, O, oh, ow] = dy.shape;
     const [, Cg, kh, kw] = weight.shape;
@@ -133,6 +142,8 @@ export function conv2dBackwardInput(dy: Tensor, weight: Tensor, xShape: Shape4, 
 
 /** ∂L/∂weight of conv2d: Σₙ dyₙ · im2col(x)ₙᵀ, shaped like the weight. Differentiable. */
 export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape4, p: Im2ColParams, groups = 1): Tensor {
+  expectShape('conv2dBackwardWeight', 'x', x, [x.shape[0], wShape[1] * groups, x.shape[2], x.shape[3]]);
+  expectShape('conv2dBackwardWeight', 'dy', dy, [x.shape[0], wShape[0], ...patchOutputSize(x.shape, p)]);
   return dispatch('conv2dBackwardWeight', [dy, x], { params: p, groups, wShape }, () => {
     const [N, O, oh, ow] = dy.shape;
     const [, Cg, kh, kw] = wShape;
@@ -198,6 +209,9 @@ function channelPatches(op: string, x: Tensor, p: Im2ColParams): { cols: Tensor;
  * elements equal to the window's max, shared among ties. Used by the maxPool2d gradient rule.
  */
 export function maxPool2dBackward(x: Tensor, y: Tensor, dy: Tensor, p: Im2ColParams): Tensor {
+  const pooled = [x.shape[0], x.shape[1], ...patchOutputSize(x.shape, p)];
+  expectShape('maxPool2dBackward', 'y', y, pooled);
+  expectShape('maxPool2dBackward', 'dy', dy, pooled);
   return dispatch('maxPool2dBackward', [x, y, dy], { params: p }, () => {
     const [N, C, H, W] = x.shape;
     const { cols, oh, ow } = channelPatches('maxPool2d', x, p); // [N·C, kh·kw, L]
@@ -318,7 +332,7 @@ const maxPool2dBackwardKernel: Kernel = ([x, y, dy], attrs) => {
 
 const reluBackwardKernel: Kernel = ([x, dy]) => {
   const b = cpuBackendOf([x, dy]);
-  if (b === null || x.shape.length !== dy.shape.length || x.shape.some((d, i) => d !== dy.shape[i])) return null;
+  if (b === null) return null; // reluBackward checked the shapes
   return fromData(b, b.reluBackward(x.view_(), dy.view_()), x.shape, x.dtype);
 };
 
