@@ -177,22 +177,20 @@ function recycle(a: TypedArray): void {
  * is several times the cost of clearing memory that is already mapped.
  */
 function zeroed(dtype: DType, n: number): TypedArray {
-  const pooled = n >= POOL_MIN_LENGTH ? pool.get(poolKey(dtype, n))?.pop() : undefined;
-  if (!pooled) return allocArray(dtype, n); // fresh arrays are zero already
-  pooledBytes -= pooled.byteLength;
-  return pooled.fill(0);
+  return takePooled(dtype, n)?.fill(0) ?? allocArray(dtype, n); // fresh arrays are zero already
 }
 
 /** An array of `n` elements whose contents are undefined: the caller writes every element. */
 function scratch(dtype: DType, n: number): TypedArray {
-  if (n >= POOL_MIN_LENGTH) {
-    const a = pool.get(poolKey(dtype, n))?.pop();
-    if (a) {
-      pooledBytes -= a.byteLength;
-      return a;
-    }
-  }
-  return allocArray(dtype, n);
+  return takePooled(dtype, n) ?? allocArray(dtype, n);
+}
+
+/** A kept buffer of exactly `n` elements of `dtype`, taken out of the pool, if there is one. */
+function takePooled(dtype: DType, n: number): TypedArray | undefined {
+  if (n < POOL_MIN_LENGTH) return undefined;
+  const a = pool.get(poolKey(dtype, n))?.pop();
+  if (a) pooledBytes -= a.byteLength;
+  return a;
 }
 
 /** Contiguous copy of a view's elements (shares nothing with the source). */
