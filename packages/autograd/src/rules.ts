@@ -146,10 +146,12 @@ export const rules: Record<string, GradRule> = {
     return [mul(broadcastBack(dy, n), others)];
   },
 
-  // ---- linear algebra: C = AB ⇒ dA = dC Bᵀ, dB = Aᵀ dC (batched [B,M,K]×[B,K,N])
+  // ---- linear algebra: C = AB ⇒ dA = dC Bᵀ, dB = Aᵀ dC (batched [B,M,K]×[B,K,N]); an
+  // operand stored transposed (a Linear layer's weight.T) gets its gradient in that layout,
+  // (Bᵀ dCᵀ)ᵀ or (dCᵀ A)ᵀ, so the parameter's gradient needs no transposing copy
   matmul: (dy, n, needs) => [
-    needs[0] ? matmul(dy, transpose(x1(n), 1, 2)) : null,
-    needs[1] ? matmul(transpose(x0(n), 1, 2), dy) : null,
+    needs[0] ? (storedTransposed(x0(n)) ? transpose(matmul(x1(n), transpose(dy, 1, 2)), 1, 2) : matmul(dy, transpose(x1(n), 1, 2))) : null,
+    needs[1] ? (storedTransposed(x1(n)) ? transpose(matmul(transpose(dy, 1, 2), x0(n)), 1, 2) : matmul(transpose(x0(n), 1, 2), dy)) : null,
   ],
 
   // ---- dtype and layout
@@ -227,4 +229,9 @@ export const rules: Record<string, GradRule> = {
 /** Share of the gradient `first` gets in max(first, second): 1 if larger, ½ on a tie. */
 function winShare(first: Tensor, second: Tensor, dtype: DType): Tensor {
   return cast(where(gt(first, second), 1, where(eq(first, second), 0.5, 0)), dtype);
+}
+
+/** Whether a [B, R, C] operand is laid out column by column (the transpose of a contiguous matrix). */
+function storedTransposed(t: Tensor): boolean {
+  return t.shape[1] > 1 && t.shape[2] > 1 && t.strides[1] === 1 && t.strides[2] === t.shape[1];
 }

@@ -1,4 +1,4 @@
-import { CpuBackend, contiguousStrides, hostData, isContiguousView, patchOutputSize, sizeOf, zeros, type DataId, type Im2ColParams, type Kernel, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
+import { CpuBackend, contiguousStrides, hostData, isContiguousView, patchOutputSize, sizeOf, withArraySource, zeros, type ArraySource, type DataId, type DType, type HeapInfo, type Im2ColParams, type Kernel, type Tensor, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
 import { WasmGemm } from './gemm.js';
 import { GEMM_ROWS } from './kernels.js';
 
@@ -9,25 +9,39 @@ export interface WasmOptions {
   fma?: boolean;
 }
 
-/** Below this many multiply-adds the copies into WebAssembly memory cost more than they save. */
+/** Below this many multiply-adds the product's packing costs more than the kernel saves. */
 const MIN_WORK = 4096;
 
 interface CpuData {
   values: TypedArray;
 }
 
+/** The primitives that allocate: each runs in a scope that gives back its temporaries. */
+const PRIMITIVES = [
+  'fill', 'copy', 'cast', 'unary', 'binary', 'where', 'reduce', 'argReduce', 'matmul', 'gather', 'scatterAdd', 'pad', 'concat',
+  'im2col', 'col2im', 'im2row', 'row2im', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward', 'reluBackward',
+] as const satisfies readonly (keyof CpuBackend)[];
+
 /**
- * The WebAssembly backend: float32 matrix products (dense layers, attention, recurrent
- * cells), convolutions forward and backward, max pooling, relu and the fused Adam step run
- * on the SIMD kernels of `kernels.ts`; every other primitive, and other dtypes, are the CPU
- * backend's own code on the same buffers (plain typed arrays, so `toBackend` between the
- * two is a copy). Operands are copied into the module's memory for each kernel.
+ * The WebAssembly backend. Its tensors live in the module's memory (where the memory can
+ * be shared, i.e. wherever SharedArrayBuffer exists), allocated by `gemm.heap`, which
+ * reuses freed blocks; `memory()` reports that memory under `backends.wasm.heap`. Float32
+ * matrix products (dense layers, attention, recurrent cells), convolutions forward and
+ * backward, max pooling, relu and the fused Adam step run on the SIMD kernels of
+ * `kernels.ts` straight on those blocks; every other primitive, and other dtypes, are the
+ * CPU backend's own code writing into blocks of the same memory. Each primitive runs in a
+ * scope: its work blocks and temporaries go back to the allocator when it returns.
  */
 export class WasmBackend extends CpuBackend {
   override readonly name: string;
   readonly gemm: WasmGemm;
   /** how many matmuls ran on the kernel and how many fell back, for the debug log and tests */
   readonly stats = { wasm: 0, fallback: 0 };
+
+  /** arrays and work blocks (addresses) taken during the running primitive; arrays null outside one */
+  #arrays: TypedArray[] | null = null;
+  #blocks: number[] = [];
+  readonly #source: ArraySource;
 
   /**
    * `threads`: for large products (default: the machine's cores in Node, 1 elsewhere);
@@ -37,6 +51,107 @@ export class WasmBackend extends CpuBackend {
     super();
     this.name = options.name ?? 'wasm';
     this.gemm = new WasmGemm(options);
+    const heap = this.gemm.heap;
+    this.#source = {
+      array: (dtype: DType, n: number) => {
+        const a = heap.array(dtype, n);
+        if (a !== null) this.#arrays?.push(a);
+        return a;
+      },
+    };
+    const self = this as unknown as Record<string, (...args: unknown[]) => DataId>;
+    for (const name of PRIMITIVES) {
+      const method = self[name];
+      self[name] = (...args: unknown[]) => this.#scoped(() => method.apply(this, args), dataValues);
+    }
+  }
+
+  /**
+   * Run `fn` with the CPU code's arrays coming from the module memory; when it returns, give
+   * back every block it took except the one holding its result (which joins the enclosing
+   * scope, if any, until that one returns it or disposes of it).
+   */
+  #scoped<T>(fn: () => T, result: (out: T) => TypedArray | null): T {
+    const [arrays, blocks] = [this.#arrays, this.#blocks];
+    this.#arrays = [];
+    this.#blocks = [];
+    let keep: TypedArray | null = null;
+    try {
+      const out = withArraySource(this.#source, fn);
+      keep = result(out);
+      return out;
+    } finally {
+      const heap = this.gemm.heap;
+      const mine = keep !== null && heap.owns(keep) ? keep : null;
+      for (const a of this.#arrays) if (mine === null || !within(mine, a)) heap.freeArray(a);
+      for (const at of this.#blocks) heap.free(at);
+      const kept = this.#arrays.find((a) => mine !== null && within(mine, a));
+      this.#arrays = arrays;
+      this.#blocks = blocks;
+      if (kept !== undefined) this.#arrays?.push(kept);
+    }
+  }
+
+  /** A work block of `bytes` for the running primitive (its address), given back when it returns. */
+  #work(bytes: number): number {
+    const at = this.gemm.alloc(bytes);
+    this.#blocks.push(at);
+    return at;
+  }
+
+  /**
+   * The byte address of a float32 operand: where it lies when it is in the memory and
+   * contiguous, else a contiguous copy in a work block.
+   */
+  #in(v: View): number {
+    if (!isContiguousView(v)) v = { ...v, data: this.copy(v), strides: contiguousStrides(v.shape), offset: 0 };
+    const a = values(v);
+    if (this.gemm.heap.owns(a)) return a.byteOffset + 4 * v.offset;
+    const n = sizeOf(v.shape);
+    const at = this.#work(4 * n);
+    this.gemm.heap.f32.set(a.subarray(v.offset, v.offset + n), at >> 2);
+    return at;
+  }
+
+  /**
+   * A float32 output of `n` elements for a kernel to write: its byte address, and the
+   * result once written (copied out of a work block when the array is not in the memory).
+   * `zero`: the kernel adds into it.
+   */
+  #out(n: number, zero = false): [number, () => DataId] {
+    const a = this.scratch('float32', n) as Float32Array;
+    const result = () => ({ values: a }) satisfies CpuData as unknown as DataId;
+    const heap = this.gemm.heap;
+    if (heap.owns(a)) {
+      if (zero) a.fill(0);
+      return [a.byteOffset, result];
+    }
+    const at = this.#work(4 * n);
+    if (zero) heap.f32.fill(0, at >> 2, (at >> 2) + n);
+    return [at, () => {
+      a.set(heap.f32.subarray(at >> 2, (at >> 2) + n));
+      return result();
+    }];
+  }
+
+  /** Tensor data: a block of the memory where it can live there (else an ordinary array). */
+  override write(values: TypedArray): DataId {
+    const a = this.gemm.heap.array(dtypeOf(values), values.length);
+    if (a === null) return super.write(values);
+    a.set(values);
+    return { values: a } satisfies CpuData as unknown as DataId;
+  }
+
+  override dispose(data: DataId): void {
+    const d = data as { values: TypedArray | null };
+    if (d.values === null || !this.gemm.heap.owns(d.values)) return super.dispose(data);
+    this.gemm.heap.freeArray(d.values);
+    d.values = null;
+  }
+
+  /** The module memory: bytes reserved, in live blocks and in free blocks. */
+  heap(): HeapInfo {
+    return this.gemm.heap.info();
   }
 
   /** where the last primitive ran: 'wasm', or the CPU code and why (for the debug log) */
@@ -50,12 +165,6 @@ export class WasmBackend extends CpuBackend {
     const r = this.#route ?? 'cpu code (no wasm kernel)';
     this.#route = null;
     return r === 'wasm' ? r : `wasm → ${r}`;
-  }
-
-  /** The view itself when contiguous, else a contiguous copy (a broadcast gradient, a transposed view). */
-  #dense(v: View): View {
-    if (isContiguousView(v)) return v;
-    return { data: this.copy(v), dtype: v.dtype, shape: v.shape, strides: contiguousStrides(v.shape), offset: 0 };
   }
 
   #cpu<T>(why: string, run: () => T): T {
@@ -73,139 +182,128 @@ export class WasmBackend extends CpuBackend {
   override unary(op: UnaryOp, x: View): DataId {
     this.#route = 'wasm';
     if (op !== 'relu' || x.dtype !== 'float32') return this.#cpu(op !== 'relu' ? 'no wasm kernel' : `${x.dtype}`, () => super.unary(op, x));
-    x = this.#dense(x);
     const n = sizeOf(x.shape);
-    const n4 = (n + 3) >> 2;
-    const f = this.gemm.scratch(4 * 8 * n4);
-    f.set(values(x).subarray(x.offset, x.offset + n), 0);
-    this.gemm.kernels.relu(0, 16 * n4, n4);
-    return this.#copyOut(f, 4 * n4, n);
+    const xAt = this.#in(x);
+    const [outAt, done] = this.#out(n);
+    this.gemm.kernels.relu(xAt, outAt, (n + 3) >> 2);
+    return done();
   }
 
   /** The relu gradient on the SIMD kernel (float32). */
   override reluBackward(x: View, dy: View): DataId {
     this.#route = 'wasm';
     if (!allFloat32(x, dy)) return this.#cpu('not float32', () => super.reluBackward(x, dy));
-    [x, dy] = [this.#dense(x), this.#dense(dy)];
     const n = sizeOf(x.shape);
-    const n4 = (n + 3) >> 2;
-    const f = this.gemm.scratch(4 * 12 * n4);
-    f.set(values(x).subarray(x.offset, x.offset + n), 0);
-    f.set(values(dy).subarray(dy.offset, dy.offset + n), 4 * n4);
-    this.gemm.kernels.reluGrad(0, 16 * n4, 32 * n4, n4);
-    return this.#copyOut(f, 8 * n4, n);
+    const [xAt, dyAt] = [this.#in(x), this.#in(dy)];
+    const [outAt, done] = this.#out(n);
+    this.gemm.kernels.reluGrad(xAt, dyAt, outAt, (n + 3) >> 2);
+    return done();
   }
 
   /** The convolution's patch matrix (see CpuBackend.im2row) built by the kernel, for float32. */
   override im2row(x: View, p: Im2ColParams): DataId {
     this.#route = 'wasm';
     if (x.dtype !== 'float32') return this.#cpu(x.dtype, () => super.im2row(x, p));
-    x = this.#dense(x);
     const g = patchGeometry(x.shape as Shape4, p);
-    const f = this.gemm.scratch(4 * (g.rowsAt + g.rows + 4));
-    f.set(values(x).subarray(x.offset, x.offset + g.n), 0);
-    this.#patches('im2row', g, p);
-    return this.#copyOut(f, g.rowsAt, g.rows);
+    const xAt = this.#in(x);
+    const [rowsAt, done] = this.#out(g.rows);
+    this.#patches('im2row', g, p, xAt, rowsAt);
+    return done();
   }
 
   /** The adjoint of im2row on the kernel, for float32. */
   override row2im(rows: View, outShape: Shape4, p: Im2ColParams): DataId {
     this.#route = 'wasm';
     if (rows.dtype !== 'float32') return this.#cpu(rows.dtype, () => super.row2im(rows, outShape, p));
-    rows = this.#dense(rows);
     const g = patchGeometry(outShape, p);
-    const f = this.gemm.scratch(4 * (g.rowsAt + g.rows + 4));
-    f.fill(0, 0, g.n);
-    f.set(values(rows).subarray(rows.offset, rows.offset + g.rows), g.rowsAt);
-    this.#patches('row2im', g, p);
-    return this.#copyOut(f, 0, g.n);
+    const rowsAt = this.#in(rows);
+    const [imgAt, done] = this.#out(g.n, true);
+    this.#patches('row2im', g, p, imgAt, rowsAt);
+    return done();
   }
 
   /**
-   * Run im2row or row2im on the image at `imgAt` and the rows at `rowsAt` (floats), rows
-   * `rowStride` floats apart (default: packed, C·kh·kw).
+   * Run im2row or row2im between the image at byte address `imgAt` and the rows at
+   * `rowsAt`, rows `rowStride` floats apart (default: packed, C·kh·kw).
    */
-  #patches(kernel: 'im2row' | 'row2im', g: ReturnType<typeof patchGeometry>, p: Im2ColParams, imgAt = 0, rowsAt = g.rowsAt, rowStride = g.R): void {
+  #patches(kernel: 'im2row' | 'row2im', g: ReturnType<typeof patchGeometry>, p: Im2ColParams, imgAt: number, rowsAt: number, rowStride = g.R): void {
     const [kh, kw] = p.kernel;
     const vec = p.dilation[1] === 1 && kw <= 4 ? 1 : 0;
     const skip = 4 * (rowStride - g.R);
-    this.gemm.kernels[kernel](4 * imgAt, 4 * rowsAt, g.N, g.C, g.H, g.W, kh, kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.pad[0], p.pad[2], g.oh, g.ow, vec, skip, p.padValue);
+    this.gemm.kernels[kernel](imgAt, rowsAt, g.N, g.C, g.H, g.W, kh, kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.pad[0], p.pad[2], g.oh, g.ow, vec, skip, p.padValue);
   }
 
   // ---- convolution in WebAssembly memory: the patch matrix, the product and the layout
-  // changes run on the kernels, with one copy in per operand and one copy out
+  // changes run on the kernels, on the operands where they lie
 
   override conv2d(x: View, w: View, bias: View | null, p: Im2ColParams): DataId {
     this.#route = 'wasm';
     if (!allFloat32(x, w, ...(bias ? [bias] : []))) return this.#cpu('not float32', () => super.conv2d(x, w, bias, p));
-    [x, w] = [this.#dense(x), this.#dense(w)];
-    if (bias) bias = this.#dense(bias);
     const g = patchGeometry(x.shape as Shape4, p);
     const O = w.shape[0];
     const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(NL, GEMM_ROWS), roundUp(O, 8)];
-    const [xAt, rowsAt, wAt, packAt, cAt, outAt, biasAt, end] = layout([g.n + 4, Mp * R + 4, O * R, Np * R, Mp * Np, g.N * O * L, O]);
-    const f = this.gemm.scratch(4 * end);
-    f.set(values(x).subarray(x.offset, x.offset + g.n), xAt);
+    const [xAt, wAt, biasAt] = [this.#in(x), this.#in(w), bias ? this.#in(bias) : 0];
+    const [rowsAt, packAt, cAt] = this.#layout([Mp * R + 4, Np * R, Mp * Np]);
     this.#patches('im2row', g, p, xAt, rowsAt);
-    f.fill(0, rowsAt + NL * R, rowsAt + Mp * R);
-    f.set(values(w).subarray(w.offset, w.offset + O * R), wAt);
-    this.gemm.kernels.packBT(4 * wAt, 4 * packAt, R, O); // B = wᵀ, stored transposed
-    this.gemm.run(4 * rowsAt, 4 * packAt, 4 * cAt, Mp, R, Np);
-    if (bias) f.set(values(bias).subarray(bias.offset, bias.offset + O), biasAt);
-    this.gemm.kernels.toChannels(4 * cAt, 4 * outAt, g.N, L, O, Np, bias ? 4 * biasAt : 0);
-    return this.#copyOut(f, outAt, g.N * O * L);
+    this.gemm.heap.f32.fill(0, (rowsAt >> 2) + NL * R, (rowsAt >> 2) + Mp * R);
+    this.gemm.kernels.packBT(wAt, packAt, R, O); // B = wᵀ, stored transposed
+    this.gemm.run(rowsAt, packAt, cAt, Mp, R, Np);
+    const [outAt, done] = this.#out(g.N * O * L);
+    this.gemm.kernels.toChannels(cAt, outAt, g.N, L, O, Np, biasAt);
+    return done();
   }
 
   override conv2dBackwardInput(dy: View, w: View, xShape: Shape4, p: Im2ColParams): DataId {
     this.#route = 'wasm';
     if (!allFloat32(dy, w)) return this.#cpu('not float32', () => super.conv2dBackwardInput(dy, w, xShape, p));
-    [dy, w] = [this.#dense(dy), this.#dense(w)];
     const g = patchGeometry(xShape, p);
     const O = dy.shape[1];
     const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(NL, GEMM_ROWS), roundUp(R, 8)];
-    const [dyAt, aAt, wAt, packAt, cAt, imgAt, end] = layout([g.N * O * L, Mp * O, O * R, Np * O, Mp * Np + 4, g.n]);
-    const f = this.gemm.scratch(4 * end);
-    f.set(values(dy).subarray(dy.offset, dy.offset + g.N * O * L), dyAt);
-    this.gemm.kernels.toPositions(4 * dyAt, 4 * aAt, g.N, O, L);
-    f.fill(0, aAt + NL * O, aAt + Mp * O);
-    f.set(values(w).subarray(w.offset, w.offset + O * R), wAt);
-    this.gemm.kernels.packB(4 * wAt, 4 * packAt, O, R);
-    this.gemm.run(4 * aAt, 4 * packAt, 4 * cAt, Mp, O, Np);
-    f.fill(0, imgAt, imgAt + g.n);
+    const [dyAt, wAt] = [this.#in(dy), this.#in(w)];
+    const [aAt, packAt, cAt] = this.#layout([Mp * O, Np * O, Mp * Np + 4]);
+    this.gemm.kernels.toPositions(dyAt, aAt, g.N, O, L);
+    this.gemm.heap.f32.fill(0, (aAt >> 2) + NL * O, (aAt >> 2) + Mp * O);
+    this.gemm.kernels.packB(wAt, packAt, O, R);
+    this.gemm.run(aAt, packAt, cAt, Mp, O, Np);
+    const [imgAt, done] = this.#out(g.n, true);
     this.#patches('row2im', g, p, imgAt, cAt, Np); // the product's rows are Np wide
-
-    return this.#copyOut(f, imgAt, g.n);
+    return done();
   }
 
   override conv2dBackwardWeight(dy: View, x: View, p: Im2ColParams): DataId {
     this.#route = 'wasm';
     if (!allFloat32(dy, x)) return this.#cpu('not float32', () => super.conv2dBackwardWeight(dy, x, p));
-    [dy, x] = [this.#dense(dy), this.#dense(x)];
     const g = patchGeometry(x.shape as Shape4, p);
     const O = dy.shape[1];
     const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(O, GEMM_ROWS), roundUp(R, 8)];
-    const [xAt, rowsAt, packAt, dyAt, aAt, cAt, end] = layout([g.n + 4, NL * R + 4, Np * NL, g.N * O * L, Mp * NL, Mp * Np]);
-    const f = this.gemm.scratch(4 * end);
-    f.set(values(x).subarray(x.offset, x.offset + g.n), xAt);
+    const [xAt, dyAt] = [this.#in(x), this.#in(dy)];
+    const [rowsAt, packAt, aAt, cAt] = this.#layout([NL * R + 4, Np * NL, Mp * NL, Mp * Np]);
     this.#patches('im2row', g, p, xAt, rowsAt);
-    this.gemm.kernels.packB(4 * rowsAt, 4 * packAt, NL, R);
-    f.set(values(dy).subarray(dy.offset, dy.offset + g.N * O * L), dyAt);
-    this.gemm.kernels.swapBlocks(4 * dyAt, 4 * aAt, g.N, O, L); // [N, O, L] → [O, N·L]
-    f.fill(0, aAt + O * NL, aAt + Mp * NL);
-    this.gemm.run(4 * aAt, 4 * packAt, 4 * cAt, Mp, NL, Np);
+    this.gemm.kernels.packB(rowsAt, packAt, NL, R);
+    this.gemm.kernels.swapBlocks(dyAt, aAt, g.N, O, L); // [N, O, L] → [O, N·L]
+    this.gemm.heap.f32.fill(0, (aAt >> 2) + O * NL, (aAt >> 2) + Mp * NL);
+    this.gemm.run(aAt, packAt, cAt, Mp, NL, Np);
     const out = this.scratch('float32', O * R) as Float32Array;
-    if (Np === R) out.set(f.subarray(cAt, cAt + O * R));
-    else for (let o = 0; o < O; o++) out.set(f.subarray(cAt + o * Np, cAt + o * Np + R), o * R);
+    const f = this.gemm.heap.f32;
+    const c = cAt >> 2;
+    if (Np === R) out.set(f.subarray(c, c + O * R));
+    else for (let o = 0; o < O; o++) out.set(f.subarray(c + o * Np, c + o * Np + R), o * R);
     return { values: out } satisfies CpuData as unknown as DataId;
   }
 
-  #copyOut(f: Float32Array, at: number, n: number): DataId {
-    const out = this.scratch('float32', n);
-    out.set(f.subarray(at, at + n));
-    return { values: out } satisfies CpuData as unknown as DataId;
+  /** Work blocks of the given sizes (floats) laid out in one block: their byte addresses. */
+  #layout(sizes: number[]): number[] {
+    const at: number[] = [];
+    let end = 0;
+    for (const n of sizes) {
+      at.push(end);
+      end += 4 * roundUp(n, 4);
+    }
+    const base = this.#work(end);
+    return at.map((a) => base + a);
   }
 
   /** Max pooling on the kernel when windows tile the image (stride = kernel, no padding or dilation). */
@@ -213,29 +311,22 @@ export class WasmBackend extends CpuBackend {
     this.#route = 'wasm';
     const g = tiledPool(x, p);
     if (g === null) return this.#cpu('windows do not tile the image, or not float32', () => super.maxPool2d(x, p));
-    x = this.#dense(x);
-    const f = this.gemm.scratch(4 * (g.n + g.L));
-    f.set(values(x).subarray(x.offset, x.offset + g.n), 0);
-    if (g.kh === 2 && g.kw === 2) this.gemm.kernels.maxpool2x2(0, 4 * g.n, g.planes, g.H, g.W, g.oh, g.ow);
-    else this.gemm.kernels.maxpool(0, 4 * g.n, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
-    return this.#copyOut(f, g.n, g.L);
+    const xAt = this.#in(x);
+    const [outAt, done] = this.#out(g.L);
+    if (g.kh === 2 && g.kw === 2) this.gemm.kernels.maxpool2x2(xAt, outAt, g.planes, g.H, g.W, g.oh, g.ow);
+    else this.gemm.kernels.maxpool(xAt, outAt, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
+    return done();
   }
 
   override maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId {
     this.#route = 'wasm';
     const g = tiledPool(x, p);
     if (g === null || !allFloat32(y, dy)) return this.#cpu('windows do not tile the image, or not float32', () => super.maxPool2dBackward(x, y, dy, p));
-    [x, y, dy] = [this.#dense(x), this.#dense(y), this.#dense(dy)];
-    const { n, L } = g;
-    const f = this.gemm.scratch(4 * (2 * n + 2 * L));
-    f.set(values(x).subarray(x.offset, x.offset + n), 0);
-    f.set(values(y).subarray(y.offset, y.offset + L), n);
-    f.set(values(dy).subarray(dy.offset, dy.offset + L), n + L);
-    const o = n + 2 * L;
-    f.fill(0, o, o + n); // elements no window covers (a ragged edge) get no gradient
-    if (g.kh === 2 && g.kw === 2) this.gemm.kernels.maxpoolBack2x2(0, 4 * n, 4 * (n + L), 4 * o, g.planes, g.H, g.W, g.oh, g.ow);
-    else this.gemm.kernels.maxpoolBack(0, 4 * n, 4 * (n + L), 4 * o, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
-    return this.#copyOut(f, o, n);
+    const [xAt, yAt, dyAt] = [this.#in(x), this.#in(y), this.#in(dy)];
+    const [outAt, done] = this.#out(g.n, true); // elements no window covers (a ragged edge) get no gradient
+    if (g.kh === 2 && g.kw === 2) this.gemm.kernels.maxpoolBack2x2(xAt, yAt, dyAt, outAt, g.planes, g.H, g.W, g.oh, g.ow);
+    else this.gemm.kernels.maxpoolBack(xAt, yAt, dyAt, outAt, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
+    return done();
   }
 
   /**
@@ -246,20 +337,24 @@ export class WasmBackend extends CpuBackend {
     const arrays = [p, grad, m, v].map((t) => (t.dtype === 'float32' ? hostData(t) : null));
     if (arrays.some((x) => x === null)) return null;
     const [P, G, M, V] = arrays as Float32Array[];
-    const n = p.size;
-    const seg = (n + 3) & ~3;
-    const f = this.gemm.scratch(4 * 5 * seg);
-    f.set(P, 0);
-    f.set(G, seg);
-    f.set(M, 2 * seg);
-    f.set(V, 3 * seg);
-    const num = (k: string) => a[k] as number;
-    this.gemm.kernels.adam(0, 4 * seg, 8 * seg, 12 * seg, 16 * seg, seg / 4, num('b1'), 1 - num('b1'), num('b2'), 1 - num('b2'), num('sbc2'), num('eps'), num('stepSize'), num('decay'), num('l2'), num('sign'));
-    M.set(f.subarray(2 * seg, 2 * seg + n));
-    V.set(f.subarray(3 * seg, 3 * seg + n));
-    const next = zeros(p.shape, { dtype: 'float32', backend: this.name });
-    (hostData(next) as Float32Array).set(f.subarray(4 * seg, 4 * seg + n));
-    return next;
+    return this.#scoped(() => {
+      const n = p.size;
+      const heap = this.gemm.heap;
+      // the kernel works on whole vectors: it may write in place only when n fills them
+      const inPlace = (x: Float32Array) => n % 4 === 0 && heap.owns(x);
+      const place = (x: Float32Array) => (inPlace(x) ? x.byteOffset : this.#in({ data: { values: x } satisfies CpuData as unknown as DataId, dtype: 'float32', shape: [n], strides: [1], offset: 0 }));
+      const [pAt, gAt, mAt, vAt] = [P, G, M, V].map(place);
+      const next = zeros(p.shape, { dtype: 'float32', backend: this.name });
+      const out = hostData(next) as Float32Array;
+      const outAt = inPlace(out) ? out.byteOffset : this.#work(4 * n);
+      const num = (k: string) => a[k] as number;
+      this.gemm.kernels.adam(pAt, gAt, mAt, vAt, outAt, (n + 3) >> 2, num('b1'), 1 - num('b1'), num('b2'), 1 - num('b2'), num('sbc2'), num('eps'), num('stepSize'), num('decay'), num('l2'), num('sign'));
+      const f = heap.f32;
+      if (!inPlace(M)) M.set(f.subarray(mAt >> 2, (mAt >> 2) + n));
+      if (!inPlace(V)) V.set(f.subarray(vAt >> 2, (vAt >> 2) + n));
+      if (!inPlace(out)) out.set(f.subarray(outAt >> 2, (outAt >> 2) + n));
+      return next;
+    }, (t: Tensor) => hostData(t));
   };
 
   override matmul(a: View, b: View): DataId {
@@ -272,15 +367,28 @@ export class WasmBackend extends CpuBackend {
     }
     this.stats.wasm++;
     const out = this.scratch('float32', B * M * N) as Float32Array;
-    const A = { data: (a.data as CpuData).values, offset: a.offset, sb: a.strides[0], si: a.strides[1], sj: a.strides[2] };
-    const Bs = { data: (b.data as CpuData).values, offset: b.offset, sb: b.strides[0], si: b.strides[1], sj: b.strides[2] };
+    const A = { data: values(a), offset: a.offset, sb: a.strides[0], si: a.strides[1], sj: a.strides[2] };
+    const Bs = { data: values(b), offset: b.offset, sb: b.strides[0], si: b.strides[1], sj: b.strides[2] };
     this.gemm.matmul(A, Bs, B, M, K, N, out);
     return { values: out } satisfies CpuData as unknown as DataId;
   }
 }
 
-const values = (v: View): TypedArray => (v.data as CpuData).values;
+function dtypeOf(a: TypedArray): DType {
+  if (a instanceof Float32Array) return 'float32';
+  if (a instanceof Float64Array) return 'float64';
+  return a instanceof Int32Array ? 'int32' : 'bool';
+}
 
+const dataValues = (d: DataId): TypedArray | null => (d as CpuData).values;
+
+/** Whether array `part` starts inside array `whole` (a result may be a view of a temporary); both in the memory. */
+function within(part: TypedArray, whole: TypedArray): boolean {
+  const [p, w] = [part.byteOffset, whole.byteOffset];
+  return p === w || (p > w && p < w + whole.byteLength);
+}
+
+const values = (v: View): TypedArray => (v.data as CpuData).values;
 
 /** The geometry of a float32 max pooling whose windows tile the planes, else null. */
 function tiledPool(x: View, p: Im2ColParams) {
@@ -294,7 +402,7 @@ function tiledPool(x: View, p: Im2ColParams) {
 
 type Shape4 = readonly [number, number, number, number];
 
-/** Sizes of an image [N,C,H,W] and its patch matrix; the rows start after the image plus 16 bytes. */
+/** Sizes of an image [N,C,H,W] and its patch matrix. */
 function patchGeometry(shape: Shape4, p: Im2ColParams) {
   const [N, C, H, W] = shape;
   const [kh, kw] = p.kernel;
@@ -302,22 +410,11 @@ function patchGeometry(shape: Shape4, p: Im2ColParams) {
   const n = N * C * H * W;
   const [R, L] = [C * kh * kw, oh * ow];
   // R: values per patch row; L: output positions per image; NL: patch rows in all
-  return { N, C, H, W, oh, ow, n, R, L, NL: N * L, rows: N * L * R, rowsAt: (n + 4 + 3) & ~3 };
+  return { N, C, H, W, oh, ow, n, R, L, NL: N * L, rows: N * L * R };
 }
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
 function allFloat32(...views: View[]): boolean {
   return views.every((v) => v.dtype === 'float32');
-}
-
-/** Consecutive regions of the given sizes (floats, each start a multiple of 4): their starts, then the end. */
-function layout(sizes: number[]): number[] {
-  const at: number[] = [];
-  let end = 0;
-  for (const n of sizes) {
-    at.push(end);
-    end += roundUp(n, 4);
-  }
-  return [...at, end];
 }

@@ -1,5 +1,6 @@
 import type { TypedArray } from '@ml/tensor';
 import { GEMM_ROWS, kernelModule, MAX_PAGES, relaxedSimd } from './kernels.js';
+import { WasmHeap } from './heap.js';
 import { ThreadPool, defaultThreads } from './threads.js';
 
 /** A strided float32 matrix: element (i, j) of batch b is at offset + b·sb + i·si + j·sj. */
@@ -11,12 +12,21 @@ export interface Strided {
   sj: number;
 }
 
-const PAGE = 65536;
 /** 1 GiB: shared memories need a maximum, reserved up front by some engines */
 const SHARED_MAX_PAGES = 16384;
 /** products smaller than this many multiply-adds stay on one thread */
 const THREADED_MIN_WORK = 1 << 20;
 const align16 = (n: number) => (n + 15) & ~15;
+
+/** A shared memory where SharedArrayBuffer is enabled (Node, cross-origin-isolated pages), else null. */
+function sharedMemory(): WebAssembly.Memory | null {
+  if (typeof SharedArrayBuffer === 'undefined') return null;
+  try {
+    return new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
+  } catch {
+    return null;
+  }
+}
 
 /** The kernels module's functions (addresses in bytes; see kernels.ts). */
 export interface KernelExports {
@@ -38,42 +48,45 @@ export interface KernelExports {
 }
 
 /**
- * Batched float32 matrix products on the SIMD kernel: operands are copied into WebAssembly
- * memory (A padded to a multiple of 4 rows, B packed into 8-column panels), multiplied, and
- * the result copied out. Scratch memory grows to the largest product seen and is reused.
+ * Batched float32 matrix products on the SIMD kernel, and the module memory with its
+ * allocator (`heap`) that the backend's tensors live in. Operands already in the memory
+ * are used in place where their layout allows (A with contiguous rows, B's rows staged
+ * for packing, C written straight into the output); others are copied into work blocks.
  * Large products split their column panels across worker threads sharing the memory.
  */
 export class WasmGemm {
   readonly memory: WebAssembly.Memory;
+  /** the allocator of `memory` */
+  readonly heap: WasmHeap;
   /** threads a large product runs on (this one included) */
   readonly threads: number;
   /** every kernel of the module, for the calling thread */
   readonly kernels: KernelExports;
   readonly #gemm: KernelExports['gemm'];
   readonly #pool: ThreadPool | null;
-  #f32: Float32Array;
 
   /** whether the product uses fused multiply-add (relaxed SIMD) */
   readonly fma: boolean;
 
   /**
    * `threads` defaults to the machine's cores where worker threads and SharedArrayBuffer
-   * exist (Node, isolated pages), else 1; with 1 the memory is not shared and no worker
-   * starts. `fma` (default: where the engine has relaxed SIMD, turning on Node 20's flag
-   * for it) builds the product with fused multiply-adds.
+   * exist (Node, isolated pages), else 1. The memory is shared wherever SharedArrayBuffer
+   * exists (so tensors can live in it: its views survive growth), even on one thread.
+   * `fma` (default: where the engine has relaxed SIMD, turning on Node 20's flag for it)
+   * builds the product with fused multiply-adds.
    */
   constructor(options: { threads?: number; fma?: boolean } = {}) {
-    const threads = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
-    const shared = threads > 1;
+    const wanted = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
     this.fma = relaxedSimd(options.fma ?? true) && (options.fma ?? true);
-    this.memory = new WebAssembly.Memory({ initial: 16, maximum: shared ? SHARED_MAX_PAGES : MAX_PAGES, shared });
-    const bytes = kernelModule(shared, this.fma);
+    const shared = sharedMemory();
+    this.memory = shared ?? new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES });
+    this.heap = new WasmHeap(this.memory);
+    const bytes = kernelModule(shared !== null, this.fma);
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: this.memory } });
     this.kernels = instance.exports as unknown as KernelExports;
     this.#gemm = this.kernels.gemm;
-    this.#pool = shared ? new ThreadPool(this.memory, threads - 1, bytes) : null;
+    this.#pool = shared !== null && wanted > 1 ? new ThreadPool(this.memory, wanted - 1, bytes) : null;
     this.threads = this.#pool?.size ?? 1;
-    this.#f32 = new Float32Array(this.memory.buffer);
   }
 
   /** Resolves once the worker threads have started (at once on one thread); until then the calling thread does their share. */
@@ -91,26 +104,16 @@ export class WasmGemm {
     await this.#pool?.close();
   }
 
-  /** Scratch bytes in use (the WebAssembly memory's size). */
+  /** Bytes of the module memory (live and free blocks, and never used space). */
   get bytes(): number {
     return this.memory.buffer.byteLength;
   }
 
-  /**
-   * The module's memory as floats, grown to at least `bytes` (a view that stays valid
-   * until the next call that needs more memory), for callers of `kernels`.
-   */
-  scratch(bytes: number): Float32Array {
-    this.#reserve(bytes);
-    return this.#f32;
-  }
-
-  #reserve(bytes: number): void {
-    const have = this.memory.buffer.byteLength;
-    if (bytes > have) {
-      this.memory.grow(Math.ceil((bytes - have) / PAGE));
-      this.#f32 = new Float32Array(this.memory.buffer);
-    }
+  /** A work block of `bytes` (its address), or a clear error when the memory is full. */
+  alloc(bytes: number): number {
+    const at = this.heap.alloc(bytes);
+    if (at === 0) throw new RangeError(`@ml/backend-wasm: the WebAssembly memory is full (${this.bytes} bytes; ${bytes} more needed)`);
+    return at;
   }
 
   /**
@@ -132,79 +135,97 @@ export class WasmGemm {
     const Mp = Math.ceil(M / GEMM_ROWS) * GEMM_ROWS;
     const P = Math.ceil(N / 8);
     const Np = 8 * P;
-    const aBytes = align16(Mp * K * 4);
-    const bBytes = align16(P * K * 32);
-    const cBytes = align16(Mp * Np * 4);
-    // B with contiguous rows, or stored transposed with contiguous columns, is staged as
-    // it is (one copy) and packed by the kernel
+    const heap = this.heap;
+    // in place: A's rows when they are contiguous and need no padding rows; C when the
+    // output needs neither padding rows nor columns
+    const aInPlace = heap.owns(A.data) && A.sj === 1 && A.si === K && M === Mp;
+    const cInPlace = heap.owns(out) && M === Mp && N === Np;
+    // B with contiguous rows, or stored transposed with contiguous columns, is packed by
+    // the kernel from a staged copy, or from where it lies when that is the memory
     const stageB = B.sj === 1 && (B.si !== 1 || N === 1);
     const stageBT = !stageB && B.si === 1;
-    this.#reserve(aBytes + bBytes + cBytes + (stageB || stageBT ? align16(K * N * 4) : 0));
-    const f = this.#f32;
-    const aAt = 0;
-    const bAt = aBytes;
-    const cAt = aBytes + bBytes;
-    const sAt = cAt + cBytes;
-    for (let bi = 0; bi < batch; bi++) {
-      // A, row-major; the padding rows stay zero
-      const ad = A.data;
-      const a0 = aAt >> 2;
-      const aBase = A.offset + bi * A.sb;
-      const aSame = bi > 0 && A.sb === 0; // one A for every batch: already in place
-      const bSame = bi > 0 && B.sb === 0;
-      if (aSame) {
-        // nothing to copy
-      } else if (A.sj === 1 && A.si === K) {
-        f.set(ad.subarray(aBase, aBase + M * K), a0);
-      } else if (A.sj === 1) {
-        for (let i = 0; i < M; i++) f.set(ad.subarray(aBase + i * A.si, aBase + i * A.si + K), a0 + i * K);
-      } else if (A.si === 1) {
-        // A stored transposed (column-major): read each column contiguously
-        for (let k = 0; k < K; k++) {
-          const col = aBase + k * A.sj;
-          for (let i = 0; i < M; i++) f[a0 + i * K + k] = ad[col + i];
-        }
-      } else {
-        for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) f[a0 + i * K + k] = ad[aBase + i * A.si + k * A.sj];
-      }
-      if (!aSame) f.fill(0, a0 + M * K, a0 + Mp * K);
-      // B, panel by panel: K rows of 8 columns, zeros past N
-      const bd = B.data;
-      const bBase = B.offset + bi * B.sb;
-      if (stageB && !bSame) {
-        if (B.si === N) f.set(bd.subarray(bBase, bBase + K * N), sAt >> 2);
-        else for (let k = 0; k < K; k++) f.set(bd.subarray(bBase + k * B.si, bBase + k * B.si + N), (sAt >> 2) + k * N);
-        this.kernels.packB(sAt, bAt, K, N);
-      } else if (stageBT && !bSame) {
-        if (B.sj === K) f.set(bd.subarray(bBase, bBase + K * N), sAt >> 2);
-        else for (let j = 0; j < N; j++) f.set(bd.subarray(bBase + j * B.sj, bBase + j * B.sj + K), (sAt >> 2) + j * K);
-        this.kernels.packBT(sAt, bAt, K, N);
-      }
-      for (let p = 0; p < (bSame || stageB || stageBT ? 0 : P); p++) {
-        const j0 = 8 * p;
-        const width = Math.min(8, N - j0);
-        const w0 = (bAt >> 2) + p * K * 8;
-        if (B.si === 1 && B.sj !== 1) {
-          // B stored transposed (column-major): each of the panel's columns is contiguous
-          for (let j = 0; j < width; j++) {
-            const col = bBase + (j0 + j) * B.sj;
-            for (let k = 0; k < K; k++) f[w0 + k * 8 + j] = bd[col + k];
+    const bInPlace = heap.owns(B.data) && ((stageB && B.si === N) || (stageBT && B.sj === K));
+    const aBytes = aInPlace ? 0 : align16(Mp * K * 4);
+    const bBytes = align16(P * K * 32);
+    const cBytes = cInPlace ? 0 : align16(Mp * Np * 4);
+    const sBytes = (stageB || stageBT) && !bInPlace ? align16(K * N * 4) : 0;
+    const work = this.alloc(aBytes + bBytes + cBytes + sBytes);
+    try {
+      const f = heap.f32;
+      const bAt = work;
+      const aWork = work + bBytes;
+      const cWork = aWork + aBytes;
+      const sAt = cWork + cBytes;
+      for (let bi = 0; bi < batch; bi++) {
+        const ad = A.data;
+        const aBase = A.offset + bi * A.sb;
+        const aAt = aInPlace ? ad.byteOffset + 4 * aBase : aWork;
+        const aSame = bi > 0 && A.sb === 0; // one A for every batch: already in place
+        const bSame = bi > 0 && B.sb === 0;
+        if (!aInPlace && !aSame) this.#stageA(f, aWork >> 2, A, aBase, M, K, Mp);
+        // B, panel by panel: K rows of 8 columns, zeros past N
+        const bd = B.data;
+        const bBase = B.offset + bi * B.sb;
+        if ((stageB || stageBT) && !bSame) {
+          let from = bd.byteOffset + 4 * bBase;
+          if (!bInPlace) {
+            from = sAt;
+            const s0 = sAt >> 2;
+            if (stageB && B.si === N) f.set(bd.subarray(bBase, bBase + K * N), s0);
+            else if (stageB) for (let k = 0; k < K; k++) f.set(bd.subarray(bBase + k * B.si, bBase + k * B.si + N), s0 + k * N);
+            else if (B.sj === K) f.set(bd.subarray(bBase, bBase + K * N), s0);
+            else for (let j = 0; j < N; j++) f.set(bd.subarray(bBase + j * B.sj, bBase + j * B.sj + K), s0 + j * K);
           }
-          if (width < 8) for (let k = 0; k < K; k++) f.fill(0, w0 + k * 8 + width, w0 + k * 8 + 8);
-        } else {
-          for (let k = 0; k < K; k++) {
-            const row = bBase + k * B.si + j0 * B.sj;
-            const w = w0 + k * 8;
-            for (let j = 0; j < width; j++) f[w + j] = bd[row + j * B.sj];
-            for (let j = width; j < 8; j++) f[w + j] = 0;
-          }
+          if (stageB) this.kernels.packB(from, bAt, K, N);
+          else this.kernels.packBT(from, bAt, K, N);
+        } else if (!bSame) {
+          this.#packStrided(f, bAt >> 2, B, bBase, K, N, P);
         }
+        const cAt = cInPlace ? out.byteOffset + 4 * bi * M * N : cWork;
+        this.run(aAt, bAt, cAt, Mp, K, Np);
+        if (cInPlace) continue;
+        const c = cWork >> 2;
+        const o = bi * M * N;
+        if (Np === N) out.set(f.subarray(c, c + M * N), o);
+        else for (let i = 0; i < M; i++) out.set(f.subarray(c + i * Np, c + i * Np + N), o + i * N);
       }
-      this.run(aAt, bAt, cAt, Mp, K, Np);
-      const c = cAt >> 2;
-      const o = bi * M * N;
-      if (Np === N) out.set(f.subarray(c, c + M * N), o);
-      else for (let i = 0; i < M; i++) out.set(f.subarray(c + i * Np, c + i * Np + N), o + i * N);
+    } finally {
+      heap.free(work);
+    }
+  }
+
+  /** A [M, K] into row-major rows at float `a0`, zero rows up to Mp. */
+  #stageA(f: Float32Array, a0: number, A: Strided, aBase: number, M: number, K: number, Mp: number): void {
+    const ad = A.data;
+    if (A.sj === 1 && A.si === K) {
+      f.set(ad.subarray(aBase, aBase + M * K), a0);
+    } else if (A.sj === 1) {
+      for (let i = 0; i < M; i++) f.set(ad.subarray(aBase + i * A.si, aBase + i * A.si + K), a0 + i * K);
+    } else if (A.si === 1) {
+      // A stored transposed (column-major): read each column contiguously
+      for (let k = 0; k < K; k++) {
+        const col = aBase + k * A.sj;
+        for (let i = 0; i < M; i++) f[a0 + i * K + k] = ad[col + i];
+      }
+    } else {
+      for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) f[a0 + i * K + k] = ad[aBase + i * A.si + k * A.sj];
+    }
+    f.fill(0, a0 + M * K, a0 + Mp * K);
+  }
+
+  /** B with neither rows nor columns contiguous, packed element by element into P panels at float `b0`. */
+  #packStrided(f: Float32Array, b0: number, B: Strided, bBase: number, K: number, N: number, P: number): void {
+    const bd = B.data;
+    for (let p = 0; p < P; p++) {
+      const j0 = 8 * p;
+      const width = Math.min(8, N - j0);
+      const w0 = b0 + p * K * 8;
+      for (let k = 0; k < K; k++) {
+        const row = bBase + k * B.si + j0 * B.sj;
+        const w = w0 + k * 8;
+        for (let j = 0; j < width; j++) f[w + j] = bd[row + j * B.sj];
+        for (let j = width; j < 8; j++) f[w + j] = 0;
+      }
     }
   }
 }

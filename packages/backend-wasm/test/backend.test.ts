@@ -240,10 +240,16 @@ describe('usage', () => {
       const tensors = memory().numTensors;
       const bytes = memory().numBytes;
       const scratch = wasm.gemm.bytes;
+      const live = wasm.heap().liveBytes;
       for (let i = 0; i < 40; i++) step();
       expect(memory().numTensors).toBe(tensors);
       expect(memory().numBytes).toBe(bytes);
       expect(wasm.gemm.bytes).toBe(scratch);
+      // every tensor's storage is one block of the module memory, and nothing else stays
+      const m = memory().backends.wasm;
+      expect(m.heap?.liveBlocks).toBe(m.numStorages);
+      expect(m.heap?.liveBytes).toBe(live);
+      expect(m.heap?.liveBytes).toBeGreaterThanOrEqual(m.numBytes);
     } finally {
       setBackend(prev);
     }

@@ -47,6 +47,17 @@ export function isContiguousView(v: View): boolean {
   return true;
 }
 
+/** A backend's own memory (e.g. a WebAssembly memory), as `memory()` reports it. */
+export interface HeapInfo {
+  /** bytes the backend holds from the system */
+  reservedBytes: number;
+  /** bytes in blocks in use */
+  liveBytes: number;
+  /** bytes in freed blocks kept for reuse */
+  freeBytes: number;
+  liveBlocks: number;
+}
+
 /**
  * The primitive set a backend implements. Every primitive reads strided views and
  * writes a new contiguous buffer; shapes are worked out and checked by the caller.
@@ -66,6 +77,8 @@ export interface Backend {
   /** Where the last primitive ran, for the ML_DEBUG=1 log (e.g. a fallback to other code). */
   lastRoute?(): string;
   dispose(data: DataId): void;
+  /** Present when the backend manages a memory of its own (see `memory()`). */
+  heap?(): HeapInfo;
 
   fill(size: number, dtype: DType, value: number): DataId;
   copy(x: View): DataId;

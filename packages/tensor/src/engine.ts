@@ -1,4 +1,4 @@
-import type { Backend, DataId } from './backend.js';
+import type { Backend, DataId, HeapInfo } from './backend.js';
 import { CpuBackend } from './backends/cpu.js';
 import { bytesPerElement, type DType } from './dtype.js';
 import type { Tensor } from './tensor.js';
@@ -108,13 +108,15 @@ export interface MemoryInfo {
   numTensors: number;
   /** bytes held by live buffers, all backends */
   numBytes: number;
-  backends: Record<string, BackendStats>;
+  /** per backend; `heap` where the backend manages a memory of its own (the wasm backend's module memory) */
+  backends: Record<string, BackendStats & { heap?: HeapInfo }>;
 }
 
 export function memory(): MemoryInfo {
   const out: MemoryInfo = { numTensors: 0, numBytes: 0, backends: {} };
   for (const [name, s] of perBackend) {
-    out.backends[name] = { ...s };
+    const heap = backends.get(name)?.heap?.();
+    out.backends[name] = heap ? { ...s, heap } : { ...s };
     out.numTensors += s.numTensors;
     out.numBytes += s.numBytes;
   }

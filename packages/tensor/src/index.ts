@@ -6,9 +6,9 @@ export { Tensor, isTensor, type NestedArray } from './tensor.js';
 export type { DType, TypedArray } from './dtype.js';
 export { bytesPerElement, isFloat, promoteTypes } from './dtype.js';
 export { ShapeError, broadcastShapes, contiguousStrides, sizeOf, fmt as formatShape, type Shape } from './shape.js';
-export type { Backend, BinaryOp, DataId, Im2ColParams, ReduceOp, ArgReduceOp, UnaryOp, View } from './backend.js';
+export type { Backend, BinaryOp, DataId, HeapInfo, Im2ColParams, ReduceOp, ArgReduceOp, UnaryOp, View } from './backend.js';
 export { isContiguousView, patchOutputSize } from './backend.js';
-export { CpuBackend } from './backends/cpu.js';
+export { CpuBackend, withArraySource, type ArraySource } from './backends/cpu.js';
 export {
   registerBackend,
   setBackend,

@@ -18,8 +18,34 @@ describe('views share storage instead of copying', () => {
     expect(s.arraySync()).toEqual([[0, 2], [3, 5]]);
   });
 
-  it('view() refuses a non-contiguous tensor and says what to do', () => {
+  it('view() refuses a layout no view can show, and says what to do', () => {
     expect(() => T.zeros([2, 3]).transpose(0, 1).view(6)).toThrow(/view: tensor \[3,2\] is not contiguous.*use reshape\(\) or contiguous\(\)/);
+  });
+
+  it('reshape of a strided tensor is a view whenever its strides allow one (as in PyTorch), else a copy', () => {
+    const x = T.arange(24, undefined, 1, { dtype: 'float32' }).reshape(2, 3, 4);
+    const cases: [T.Tensor, number[], number[] | null][] = [
+      [x.transpose(1, 2).unsqueeze(0), [2, 4, 3], [12, 1, 4]], // size-1 dims come and go
+      [x.transpose(0, 1), [3, 8], null], // dims 0 and 1 swapped: no longer one run
+      [x.permute(2, 0, 1), [4, 6], [1, 4]], // dims 0, 1 still one run of stride 4
+      [x.permute(2, 0, 1), [4, 2, 3, 1], [1, 12, 4, 4]], // a size-1 dim's stride is never used
+      [x.index(null, null, [1, 3]), [6, 2], [4, 1]], // a slice of the last dim, rows regrouped
+      [x.transpose(1, 2), [2, 2, 2, 3], [12, 2, 1, 4]], // a dim split in place
+      [x.expand(2, 2, 3, 4).reshape(4, 3, 4), [2, 2, 12], [24, 12, 1]],
+    ];
+    for (const [t, shape, strides] of cases) {
+      const bytes = T.memory().numBytes;
+      const r = t.reshape(shape);
+      const copied = T.memory().numBytes > bytes;
+      expect(r.arraySync()).toEqual(t.contiguous().reshape(shape).arraySync());
+      expect(copied).toBe(strides === null);
+      if (strides === null) {
+        expect(() => t.view(shape)).toThrow(/view: tensor/);
+      } else {
+        expect(r.strides).toEqual(strides);
+        expect(t.view(shape).strides).toEqual(strides);
+      }
+    }
   });
 });
 

@@ -177,12 +177,34 @@ function recycle(a: TypedArray): void {
  * is several times the cost of clearing memory that is already mapped.
  */
 function zeroed(dtype: DType, n: number): TypedArray {
-  return takePooled(dtype, n)?.fill(0) ?? allocArray(dtype, n); // fresh arrays are zero already
+  return source?.array(dtype, n)?.fill(0) ?? takePooled(dtype, n)?.fill(0) ?? allocArray(dtype, n); // fresh arrays are zero already
 }
 
 /** An array of `n` elements whose contents are undefined: the caller writes every element. */
 function scratch(dtype: DType, n: number): TypedArray {
-  return takePooled(dtype, n) ?? allocArray(dtype, n);
+  return source?.array(dtype, n) ?? takePooled(dtype, n) ?? allocArray(dtype, n);
+}
+
+/**
+ * Where a backend built on this one keeps its arrays (e.g. a WebAssembly memory): while
+ * one is set, every output and temporary array of the CPU code comes from it (null: it
+ * is full, use an ordinary array).
+ */
+export interface ArraySource {
+  array(dtype: DType, n: number): TypedArray | null;
+}
+
+let source: ArraySource | null = null;
+
+/** Run `fn` with the CPU code's arrays taken from `from` (the previous source is restored after). */
+export function withArraySource<T>(from: ArraySource | null, fn: () => T): T {
+  const previous = source;
+  source = from;
+  try {
+    return fn();
+  } finally {
+    source = previous;
+  }
 }
 
 /** A kept buffer of exactly `n` elements of `dtype`, taken out of the pool, if there is one. */
@@ -409,7 +431,7 @@ export class CpuBackend implements Backend {
   cast(x: View, dtype: DType): DataId {
     const out = materialize(x, dtype === 'bool' ? 'float64' : dtype);
     if (dtype !== 'bool') return wrap(out);
-    const b = new Uint8Array(out.length);
+    const b = scratch('bool', out.length);
     for (let i = 0; i < out.length; i++) b[i] = out[i] !== 0 ? 1 : 0;
     return wrap(b);
   }
@@ -570,7 +592,7 @@ export class CpuBackend implements Backend {
   }
   argReduce(op: ArgReduceOp, x: View, axis: number): DataId {
     const { data, start, outer, inner } = axesLast(x, [axis]);
-    const out = new Int32Array(outer);
+    const out = scratch('int32', outer);
     const better = op === 'argmax' ? (v: number, b: number) => v > b : (v: number, b: number) => v < b;
     for (let o = 0; o < outer; o++) {
       const base = start + o * inner;

@@ -31,17 +31,50 @@ export function contiguous(x: Tensor): Tensor {
   return prim('contiguous', [x], {}, x.shape, x.dtype, (b, [v]) => b.copy(v));
 }
 
-/** Same data, new shape; copies only when the layout makes a view impossible. */
+/** Same data, new shape; copies only when the layout makes a view impossible (as PyTorch's reshape). */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const target = inferShape('reshape', x, shape);
   if (shapesEqual(target, x.shape)) return x;
+  const strides = x.isContiguous ? contiguousStrides(target) : viewStrides(x.shape, x.strides, target);
+  if (strides !== null) return viewOp('reshape', x, { shape: x.shape }, target, strides, x.offset);
   const src = contiguous(x);
   return viewOp('reshape', src, { shape: src.shape }, target, contiguousStrides(target), src.offset);
 }
 
-/** Like `reshape` but never copies: throws on non-contiguous input (PyTorch's `view`). */
+/**
+ * Strides that show a strided tensor of `shape` in `target` shape without moving data,
+ * or null if there are none. The dims of `shape` fall into chunks that are contiguous with
+ * each other (each dim's stride is the next one's stride times its size); a view exists
+ * when every chunk's elements make up whole dims of `target`.
+ */
+export function viewStrides(shape: readonly number[], strides: readonly number[], target: readonly number[]): number[] | null {
+  if (shape.length === 0 || sizeOf(shape) === 0) return contiguousStrides(target);
+  const out = new Array<number>(target.length);
+  let t = target.length - 1;
+  let base = strides[shape.length - 1];
+  let chunk = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    chunk *= shape[d];
+    const chunkEnds = d === 0 || (shape[d - 1] !== 1 && strides[d - 1] !== chunk * base);
+    if (!chunkEnds) continue;
+    let covered = 1;
+    while (t >= 0 && (covered < chunk || target[t] === 1)) {
+      out[t] = covered * base;
+      covered *= target[t];
+      t--;
+    }
+    if (covered !== chunk) return null;
+    if (d > 0) {
+      base = strides[d - 1];
+      chunk = 1;
+    }
+  }
+  return t === -1 ? out : null;
+}
+
+/** Like `reshape` but never copies: throws when the layout allows no view (PyTorch's `view`). */
 export function view(x: Tensor, shape: readonly number[]): Tensor {
-  if (!x.isContiguous) {
+  if (!x.isContiguous && viewStrides(x.shape, x.strides, inferShape('view', x, shape)) === null) {
     throw new ShapeError(`view: tensor ${fmt(x.shape)} is not contiguous (strides ${fmt(x.strides)}); use reshape() or contiguous() first`);
   }
   return reshape(x, shape);

@@ -1,0 +1,162 @@
+import type { DType, HeapInfo, TypedArray } from '@ml/tensor';
+
+const PAGE = 65536;
+/** every block starts on 16 bytes and ends with 16 bytes of slack (vector kernels read and write whole vectors) */
+const ALIGN = 16;
+const SLACK = 16;
+/** address 0 is never handed out */
+const START = 64;
+
+type ArrayCtor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => TypedArray;
+const CTORS: Record<DType, ArrayCtor> = { float32: Float32Array, float64: Float64Array, int32: Int32Array, bool: Uint8Array };
+const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };
+
+/**
+ * The allocator of a WebAssembly memory: blocks of 16-byte-aligned bytes, each with 16
+ * bytes of slack, taken from per-size free lists of freed blocks (training loops free and
+ * take the same sizes every step) or from the top, which grows the memory. A freed block
+ * at the top lowers it, with any free blocks below.
+ *
+ * Arrays handed out by `array()` are views of the memory: with a shared memory they stay
+ * valid when it grows; an array that is dropped without `freeArray` is reclaimed once the
+ * garbage collector finds it unreachable. Only this object grows the memory.
+ */
+export class WasmHeap {
+  readonly memory: WebAssembly.Memory;
+  /** whether arrays of the memory stay valid across growth (shared memory), so tensors may live in it */
+  readonly resident: boolean;
+  #top = START;
+  /** live blocks: address → bytes */
+  readonly #live = new Map<number, number>();
+  /** free blocks by size, and by end address (to lower the top past them) */
+  readonly #free = new Map<number, number[]>();
+  readonly #freeEnds = new Map<number, number>();
+  #liveBytes = 0;
+  #freeBytes = 0;
+  #buffer: ArrayBufferLike;
+  #f32: Float32Array;
+  /** the memory's buffers so far (a shared memory gets a new one per growth; all view the same bytes) */
+  readonly #buffers = new WeakSet<ArrayBufferLike>();
+  /** arrays from `array()` not yet given back, by the block each holds */
+  readonly #arrays = new FinalizationRegistry<number>((at) => this.#release(at));
+
+  constructor(memory: WebAssembly.Memory) {
+    this.memory = memory;
+    this.#buffer = memory.buffer;
+    this.resident = typeof SharedArrayBuffer !== 'undefined' && this.#buffer instanceof SharedArrayBuffer;
+    this.#buffers.add(this.#buffer);
+    this.#f32 = new Float32Array(this.#buffer);
+  }
+
+  /** The whole memory as floats (take it again after anything that may allocate). */
+  get f32(): Float32Array {
+    return this.#f32;
+  }
+
+  /** A block of at least `bytes` bytes: its address, or 0 when the memory cannot grow that far. */
+  alloc(bytes: number): number {
+    const size = ((bytes + ALIGN - 1) & ~(ALIGN - 1)) + SLACK;
+    let at = this.#takeFree(size);
+    if (at === 0) at = this.#bump(size);
+    if (at === 0) at = this.#takeLarger(size);
+    return at;
+  }
+
+  #use(at: number, size: number): number {
+    this.#live.set(at, size);
+    this.#liveBytes += size;
+    return at;
+  }
+
+  #takeFree(key: number): number {
+    const at = this.#free.get(key)?.pop();
+    if (at === undefined) return 0;
+    this.#freeEnds.delete(at + key);
+    this.#freeBytes -= key;
+    return this.#use(at, key);
+  }
+
+  #bump(size: number): number {
+    const end = this.#top + size;
+    const have = this.#buffer.byteLength;
+    if (end > have) {
+      try {
+        this.memory.grow(Math.ceil((end - have) / PAGE));
+      } catch {
+        return 0; // at the memory's maximum
+      }
+      this.#buffer = this.memory.buffer;
+      this.#buffers.add(this.#buffer);
+      this.#f32 = new Float32Array(this.#buffer);
+    }
+    const at = this.#top;
+    this.#top = end;
+    return this.#use(at, size);
+  }
+
+  /** When the memory is full: the smallest free block that is larger (used whole). */
+  #takeLarger(size: number): number {
+    let best = 0;
+    for (const [key, list] of this.#free) if (key > size && list.length > 0 && (best === 0 || key < best)) best = key;
+    return best === 0 ? 0 : this.#takeFree(best);
+  }
+
+  /** Give back the block at `at`; false if there is no live block there. */
+  free(at: number): boolean {
+    return this.#release(at);
+  }
+
+  #release(at: number): boolean {
+    const size = this.#live.get(at);
+    if (size === undefined) return false;
+    this.#live.delete(at);
+    this.#liveBytes -= size;
+    if (at + size === this.#top) {
+      this.#top = at;
+      for (let below = this.#freeEnds.get(this.#top); below !== undefined; below = this.#freeEnds.get(this.#top)) {
+        const key = this.#top - below;
+        const list = this.#free.get(key) as number[];
+        list.splice(list.lastIndexOf(below), 1);
+        this.#freeEnds.delete(this.#top);
+        this.#freeBytes -= key;
+        this.#top = below;
+      }
+    } else {
+      const list = this.#free.get(size);
+      if (list) list.push(at);
+      else this.#free.set(size, [at]);
+      this.#freeEnds.set(at + size, at);
+      this.#freeBytes += size;
+    }
+    return true;
+  }
+
+  /**
+   * An array of `n` elements of `dtype` in a new block (contents undefined), or null when
+   * the memory is full or not shared (a view of an unshared memory would be detached by
+   * its next growth).
+   */
+  array(dtype: DType, n: number): TypedArray | null {
+    if (!this.resident) return null;
+    const at = this.alloc(Math.max(1, n * BYTES[dtype]));
+    if (at === 0) return null;
+    const a = new CTORS[dtype](this.#buffer, at, n);
+    this.#arrays.register(a, at, a);
+    return a;
+  }
+
+  /** Whether `a` is a view of this memory. */
+  owns(a: TypedArray): boolean {
+    return this.#buffers.has(a.buffer);
+  }
+
+  /** Give back the block of an array from `array()`; false if it is not one, or was given back already. */
+  freeArray(a: TypedArray): boolean {
+    return this.#arrays.unregister(a) && this.#release(a.byteOffset);
+  }
+
+  /** Bytes reserved (the memory's size), in live blocks and in free blocks, and the live block count. */
+  info(): HeapInfo {
+    return { reservedBytes: this.#buffer.byteLength, liveBytes: this.#liveBytes, freeBytes: this.#freeBytes, liveBlocks: this.#live.size };
+  }
+}
