@@ -1,5 +1,6 @@
 import { CpuBackend, contiguousStrides, hostData, isContiguousView, patchOutputSize, sizeOf, withArraySource, zeros, type ArraySource, type DataId, type DType, type HeapInfo, type Im2ColParams, type Kernel, type Tensor, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
 import { WasmGemm } from './gemm.js';
+import { MemoryFullError } from './heap.js';
 import { GEMM_ROWS } from './kernels.js';
 
 export interface WasmOptions {
@@ -7,6 +8,11 @@ export interface WasmOptions {
   name?: string;
   /** fused multiply-add in the product (default: where the engine has relaxed SIMD) */
   fma?: boolean;
+  /**
+   * bytes the module memory may grow to (default and most: 1 GiB); tensors take up to 7/8
+   * of it, the rest is kept for the kernels' work, and tensors beyond that are ordinary arrays
+   */
+  maxMemory?: number;
 }
 
 /** Below this many multiply-adds the product's packing costs more than the kernel saves. */
@@ -60,9 +66,20 @@ export class WasmBackend extends CpuBackend {
       },
     };
     const self = this as unknown as Record<string, (...args: unknown[]) => DataId>;
+    const cpu = CpuBackend.prototype as unknown as Record<string, (...args: unknown[]) => DataId>;
     for (const name of PRIMITIVES) {
       const method = self[name];
-      self[name] = (...args: unknown[]) => this.#scoped(() => method.apply(this, args), dataValues);
+      self[name] = (...args: unknown[]) => {
+        try {
+          return this.#scoped(() => method.apply(this, args), dataValues);
+        } catch (e) {
+          if (!(e instanceof MemoryFullError)) throw e;
+          // no room for a kernel's work blocks: the CPU code needs none
+          const out = this.#scoped(() => cpu[name].apply(this, args), dataValues);
+          this.#route = 'cpu code (module memory full)';
+          return out;
+        }
+      };
     }
   }
 
@@ -337,6 +354,15 @@ export class WasmBackend extends CpuBackend {
     const arrays = [p, grad, m, v].map((t) => (t.dtype === 'float32' ? hostData(t) : null));
     if (arrays.some((x) => x === null)) return null;
     const [P, G, M, V] = arrays as Float32Array[];
+    try {
+      return this.#adam(p, [P, G, M, V], a);
+    } catch (e) {
+      if (e instanceof MemoryFullError) return null; // the composite runs instead
+      throw e;
+    }
+  };
+
+  #adam(p: Tensor, [P, G, M, V]: Float32Array[], a: Record<string, unknown>): Tensor {
     return this.#scoped(() => {
       const n = p.size;
       const heap = this.gemm.heap;
@@ -355,7 +381,7 @@ export class WasmBackend extends CpuBackend {
       if (!inPlace(out)) out.set(f.subarray(outAt >> 2, (outAt >> 2) + n));
       return next;
     }, (t: Tensor) => hostData(t));
-  };
+  }
 
   override matmul(a: View, b: View): DataId {
     this.#route = 'wasm';

@@ -1,6 +1,6 @@
 import type { TypedArray } from '@ml/tensor';
 import { GEMM_ROWS, kernelModule, MAX_PAGES, relaxedSimd } from './kernels.js';
-import { WasmHeap } from './heap.js';
+import { MemoryFullError, WasmHeap } from './heap.js';
 import { ThreadPool, defaultThreads } from './threads.js';
 
 /** A strided float32 matrix: element (i, j) of batch b is at offset + b·sb + i·si + j·sj. */
@@ -12,6 +12,7 @@ export interface Strided {
   sj: number;
 }
 
+const PAGE = 65536;
 /** 1 GiB: shared memories need a maximum, reserved up front by some engines */
 const SHARED_MAX_PAGES = 16384;
 /** products smaller than this many multiply-adds stay on one thread */
@@ -19,10 +20,10 @@ const THREADED_MIN_WORK = 1 << 20;
 const align16 = (n: number) => (n + 15) & ~15;
 
 /** A shared memory where SharedArrayBuffer is enabled (Node, cross-origin-isolated pages), else null. */
-function sharedMemory(): WebAssembly.Memory | null {
+function sharedMemory(maximum: number): WebAssembly.Memory | null {
   if (typeof SharedArrayBuffer === 'undefined') return null;
   try {
-    return new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
+    return new WebAssembly.Memory({ initial: 16, maximum, shared: true });
   } catch {
     return null;
   }
@@ -73,14 +74,17 @@ export class WasmGemm {
    * exist (Node, isolated pages), else 1. The memory is shared wherever SharedArrayBuffer
    * exists (so tensors can live in it: its views survive growth), even on one thread.
    * `fma` (default: where the engine has relaxed SIMD, turning on Node 20's flag for it)
-   * builds the product with fused multiply-adds.
+   * builds the product with fused multiply-adds. `maxMemory`: bytes the memory may grow
+   * to (default and most: 1 GiB shared, 4 GiB unshared).
    */
-  constructor(options: { threads?: number; fma?: boolean } = {}) {
+  constructor(options: { threads?: number; fma?: boolean; maxMemory?: number } = {}) {
     const wanted = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
     this.fma = relaxedSimd(options.fma ?? true) && (options.fma ?? true);
-    const shared = sharedMemory();
-    this.memory = shared ?? new WebAssembly.Memory({ initial: 16, maximum: MAX_PAGES });
-    this.heap = new WasmHeap(this.memory);
+    const pages = (most: number) => Math.min(most, Math.max(16, Math.ceil((options.maxMemory ?? Infinity) / PAGE)));
+    const shared = sharedMemory(pages(SHARED_MAX_PAGES));
+    const maxPages = shared ? pages(SHARED_MAX_PAGES) : pages(MAX_PAGES);
+    this.memory = shared ?? new WebAssembly.Memory({ initial: 16, maximum: maxPages });
+    this.heap = new WasmHeap(this.memory, maxPages * PAGE);
     const bytes = kernelModule(shared !== null, this.fma);
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: this.memory } });
     this.kernels = instance.exports as unknown as KernelExports;
@@ -112,7 +116,7 @@ export class WasmGemm {
   /** A work block of `bytes` (its address), or a clear error when the memory is full. */
   alloc(bytes: number): number {
     const at = this.heap.alloc(bytes);
-    if (at === 0) throw new RangeError(`@ml/backend-wasm: the WebAssembly memory is full (${this.bytes} bytes; ${bytes} more needed)`);
+    if (at === 0) throw new MemoryFullError(`@ml/backend-wasm: the WebAssembly memory is full (${this.bytes} bytes; ${bytes} more needed)`);
     return at;
   }
 

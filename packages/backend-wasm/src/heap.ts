@@ -11,6 +11,11 @@ type ArrayCtor = new (buffer: ArrayBufferLike, byteOffset: number, length: numbe
 const CTORS: Record<DType, ArrayCtor> = { float32: Float32Array, float64: Float64Array, int32: Int32Array, bool: Uint8Array };
 const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };
 
+/** A work block did not fit in the module memory (the backend then runs the op as CPU code). */
+export class MemoryFullError extends RangeError {
+  override name = 'MemoryFullError';
+}
+
 /**
  * The allocator of a WebAssembly memory: blocks of 16-byte-aligned bytes, each with 16
  * bytes of slack, taken from per-size free lists of freed blocks (training loops free and
@@ -40,8 +45,13 @@ export class WasmHeap {
   /** arrays from `array()` not yet given back, by the block each holds */
   readonly #arrays = new FinalizationRegistry<number>((at) => this.#release(at));
 
-  constructor(memory: WebAssembly.Memory) {
+  /** bytes below which arrays' blocks must lie (7/8 of the memory's maximum: the rest is for work blocks) */
+  readonly #arrayLimit: number;
+
+  /** `maxBytes`: the memory's maximum size. */
+  constructor(memory: WebAssembly.Memory, maxBytes: number) {
     this.memory = memory;
+    this.#arrayLimit = Math.floor(maxBytes * 0.875);
     this.#buffer = memory.buffer;
     this.resident = typeof SharedArrayBuffer !== 'undefined' && this.#buffer instanceof SharedArrayBuffer;
     this.#buffers.add(this.#buffer);
@@ -53,11 +63,14 @@ export class WasmHeap {
     return this.#f32;
   }
 
-  /** A block of at least `bytes` bytes: its address, or 0 when the memory cannot grow that far. */
-  alloc(bytes: number): number {
+  /**
+   * A block of at least `bytes` bytes: its address, or 0 when the memory cannot grow that
+   * far (or, with `below`, not without its top passing that many bytes).
+   */
+  alloc(bytes: number, below = Infinity): number {
     const size = ((bytes + ALIGN - 1) & ~(ALIGN - 1)) + SLACK;
     let at = this.#takeFree(size);
-    if (at === 0) at = this.#bump(size);
+    if (at === 0 && this.#top + size <= below) at = this.#bump(size);
     if (at === 0) at = this.#takeLarger(size);
     return at;
   }
@@ -133,12 +146,12 @@ export class WasmHeap {
 
   /**
    * An array of `n` elements of `dtype` in a new block (contents undefined), or null when
-   * the memory is full or not shared (a view of an unshared memory would be detached by
-   * its next growth).
+   * the memory is 7/8 full or not shared (a view of an unshared memory would be detached
+   * by its next growth).
    */
   array(dtype: DType, n: number): TypedArray | null {
     if (!this.resident) return null;
-    const at = this.alloc(Math.max(1, n * BYTES[dtype]));
+    const at = this.alloc(Math.max(1, n * BYTES[dtype]), this.#arrayLimit);
     if (at === 0) return null;
     const a = new CTORS[dtype](this.#buffer, at, n);
     this.#arrays.register(a, at, a);
