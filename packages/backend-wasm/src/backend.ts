@@ -340,7 +340,8 @@ export class WasmBackend extends CpuBackend {
     const g = tiledPool(x, p);
     if (g === null || !allFloat32(y, dy)) return this.#cpu('windows do not tile the image, or not float32', () => super.maxPool2dBackward(x, y, dy, p));
     const [xAt, yAt, dyAt] = [this.#in(x), this.#in(y), this.#in(dy)];
-    const [outAt, done] = this.#out(g.n, true); // elements no window covers (a ragged edge) get no gradient
+    // the kernels write every element a window covers; the others (a ragged edge) get none
+    const [outAt, done] = this.#out(g.n, g.oh * g.kh !== g.H || g.ow * g.kw !== g.W);
     if (g.kh === 2 && g.kw === 2) this.gemm.kernels.maxpoolBack2x2(xAt, yAt, dyAt, outAt, g.planes, g.H, g.W, g.oh, g.ow);
     else this.gemm.kernels.maxpoolBack(xAt, yAt, dyAt, outAt, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
     return done();

@@ -36,6 +36,23 @@ describe('CPU fast paths keep IEEE semantics', () => {
     expect(Array.from(T.eq(a, b).dataSync())).toEqual(av.map((v, i) => +(v === bv[i])));
   });
 
+  it('reductions over leading and trailing axes (a conv bias gradient) equal the general loop, NaN included', () => {
+    T.manualSeed(4);
+    for (const dtype of ['float32', 'float64', 'int32'] as const) {
+      const x = T.randn([3, 4, 2, 5]).mul(dtype === 'int32' ? 10 : 1).cast(dtype);
+      const strided = x.transpose(0, 1).contiguous().transpose(0, 1); // same values, not contiguous: the general loop
+      const withNaN = dtype === 'int32' ? x : T.where(T.logicalAnd(T.tensor([0, 1, 0, 0]).reshape(1, 4, 1, 1).eq(1), T.tensor([0, 0, 0, 1, 0]).eq(1)), NaN, x);
+      const stridedNaN = withNaN.transpose(0, 1).contiguous().transpose(0, 1);
+      for (const axes of [[0, 2, 3], [0, 3], [0, 1, 3], [0, 2]]) {
+        for (const op of ['sum', 'max', 'min', 'prod'] as const) {
+          const f = (t: T.Tensor) => Array.from((op === 'sum' ? T.sum(t, axes) : op === 'max' ? T.max(t, axes) : op === 'min' ? T.min(t, axes) : T.prod(t, axes)).dataSync());
+          expect(f(x), `${dtype} ${op} ${axes}`).toEqual(f(strided));
+          expect(f(withNaN).map(String), `${dtype} ${op} ${axes} with NaN`).toEqual(f(stridedNaN).map(String));
+        }
+      }
+    }
+  });
+
   it('indexSelect copies whole blocks along any axis, negative indices included; bad ones name the op', () => {
     const x = T.arange(2 * 3 * 70, undefined, 1, { dtype: 'float32' }).reshape(2, 3, 70); // rows of 70: block copies
     const idx = T.tensor([2, -3, 2], { dtype: 'int32' });
@@ -78,5 +95,25 @@ describe('CPU fast paths keep IEEE semantics', () => {
     expect(T.hostData(x.transpose(0, 1))).toBeNull();
     x.dispose();
     expect(() => T.hostData(x)).toThrow(/disposed/);
+  });
+});
+
+describe('the seeded generator', () => {
+  it('uniform and rand fill from the generator in the same order as draw-by-draw (same seed, same values)', async () => {
+    const { rng } = await import('../src/random.js');
+    for (const [low, high, dtype] of [[0, 1, 'float32'], [-2, 3, 'float64'], [1e-3, 1e-3 + 1e-9, 'float32']] as const) {
+      T.manualSeed(11);
+      const got = Array.from(T.uniform([500], low, high, { dtype }).dataSync());
+      T.manualSeed(11);
+      const g = rng();
+      const want = got.map(() => {
+        let v = low + (high - low) * g.nextFloat();
+        while (dtype === 'float32' && Math.fround(v) >= high) v = low + (high - low) * g.nextFloat();
+        return dtype === 'float32' ? Math.fround(v) : v;
+      });
+      expect(got).toEqual(want);
+      expect(got.every((v) => v >= low && v < high)).toBe(true);
+      expect(g.nextU32()).toBe((T.manualSeed(11), T.uniform([500], low, high, { dtype }), rng().nextU32())); // the state moved on alike
+    }
   });
 });

@@ -354,6 +354,56 @@ function contiguousBlock(x: View, axes: readonly number[]): { outer: number; red
   return { outer: sizeOf(x.shape.slice(0, axes[0])), red: sizeOf(axes.map((a) => x.shape[a])), inner };
 }
 
+/**
+ * For a contiguous x reduced over leading and trailing axes around kept middle ones (a
+ * conv bias's gradient: [N, C, H, W] summed over N, H, W): the sizes of the three blocks.
+ */
+function outerAndInner(x: View, axes: readonly number[]): { outer: number; mid: number; inner: number } | null {
+  const nd = x.shape.length;
+  if (!isContiguous(x) || axes[0] !== 0 || axes[axes.length - 1] !== nd - 1) return null;
+  let a = 0;
+  while (axes[a] === a) a++; // axes [0, a) lead
+  if (a === axes.length) return null; // every axis: one contiguous run
+  const b = axes[a]; // axes [b, nd) trail
+  for (let i = a; i < axes.length; i++) if (axes[i] !== b + i - a) return null;
+  return { outer: sizeOf(x.shape.slice(0, a)), mid: sizeOf(x.shape.slice(a, b)), inner: sizeOf(x.shape.slice(b)) };
+}
+
+/** out[m] = ⊕_{o, i} x[o, m, i], each output's elements taken in the same order as the general loop. */
+function reduceEnds(op: ReduceOp, x: TypedArray, offset: number, outer: number, mid: number, inner: number, dtype: DType): TypedArray {
+  const acc = new Float64Array(mid).fill(op === 'sum' ? 0 : op === 'prod' ? 1 : op === 'max' ? -Infinity : Infinity);
+  for (let o = 0; o < outer; o++) {
+    for (let m = 0; m < mid; m++) {
+      const base = offset + (o * mid + m) * inner;
+      let a = acc[m];
+      switch (op) {
+        case 'sum':
+          for (let i = 0; i < inner; i++) a += x[base + i];
+          break;
+        case 'prod':
+          for (let i = 0; i < inner; i++) a *= x[base + i];
+          break;
+        case 'max':
+          for (let i = 0; i < inner; i++) {
+            const v = x[base + i];
+            if (v > a || Number.isNaN(v)) a = v; // NaN sticks: nothing compares greater
+          }
+          break;
+        case 'min':
+          for (let i = 0; i < inner; i++) {
+            const v = x[base + i];
+            if (v < a || Number.isNaN(v)) a = v;
+          }
+          break;
+      }
+      acc[m] = a;
+    }
+  }
+  const out = scratch(dtype, mid);
+  out.set(acc);
+  return out;
+}
+
 /** out[o, i] = ⊕_r x[o, r, i], accumulating whole rows of `inner` elements at a time. */
 function reduceMiddle(op: ReduceOp, x: TypedArray, offset: number, outer: number, red: number, inner: number, dtype: DType): TypedArray {
   const out = scratch(dtype, outer * inner);
@@ -551,6 +601,8 @@ export class CpuBackend implements Backend {
   reduce(op: ReduceOp, x: View, axes: readonly number[]): DataId {
     const block = contiguousBlock(x, axes);
     if (block !== null) return wrap(reduceMiddle(op, vals(x), x.offset, block.outer, block.red, block.inner, x.dtype));
+    const ends = outerAndInner(x, axes);
+    if (ends !== null) return wrap(reduceEnds(op, vals(x), x.offset, ends.outer, ends.mid, ends.inner, x.dtype));
     const { data, start, outer, inner } = axesLast(x, axes);
     const out = scratch(x.dtype, outer);
     for (let o = 0; o < outer; o++) {

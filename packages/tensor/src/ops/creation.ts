@@ -168,14 +168,12 @@ export function rand(shape: readonly number[], options: CreateOptions = {}): Ten
 /** Uniform on [low, high). */
 export function uniform(shape: readonly number[], low = 0, high = 1, options: CreateOptions = {}): Tensor {
   if (!(high >= low)) throw new RangeError(`uniform: high (${high}) must be >= low (${low})`);
-  const g = rng();
-  const f32 = (options.dtype ?? 'float32') === 'float32';
-  return randomTensor('uniform', shape, options, () => {
-    let v = low + (high - low) * g.nextFloat();
-    // rounding to float32 can land exactly on `high`; redraw to keep the interval half-open
-    while (f32 && Math.fround(v) >= high && high > low) v = low + (high - low) * g.nextFloat();
-    return v;
-  });
+  assertShape('uniform', shape);
+  const dtype = options.dtype ?? 'float32';
+  const values = allocArray(dtype, sizeOf(shape));
+  // rounding to float32 can land exactly on `high`: such values are redrawn (half-open interval)
+  rng().fillUniform(values, low, high, dtype === 'float32');
+  return fromArray(values, shape, { ...options, dtype });
 }
 
 /** Standard normal samples. */
