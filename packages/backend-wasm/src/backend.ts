@@ -1,4 +1,4 @@
-import { CpuBackend, contiguousStrides, hostData, isContiguousView, patchOutputSize, sizeOf, withArraySource, zeros, type ArraySource, type DataId, type DType, type HeapInfo, type Im2ColParams, type Kernel, type Tensor, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
+import { CpuBackend, contiguousStrides, hostData, isContiguousView, kernelRecorded, patchOutputSize, sizeOf, withArraySource, zeros, type ArraySource, type DataId, type DType, type HeapInfo, type Im2ColParams, type Kernel, type Tensor, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
 import { WasmGemm } from './gemm.js';
 import { MemoryFullError } from './heap.js';
 import { GEMM_ROWS } from './kernels.js';
@@ -160,6 +160,7 @@ export class WasmBackend extends CpuBackend {
   }
 
   override dispose(data: DataId): void {
+    this.#dropPatches(data);
     const d = data as { values: TypedArray | null };
     if (d.values === null || !this.gemm.heap.owns(d.values)) return super.dispose(data);
     this.gemm.heap.freeArray(d.values);
@@ -261,7 +262,8 @@ export class WasmBackend extends CpuBackend {
     const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(NL, GEMM_ROWS), roundUp(O, 8)];
     const [xAt, wAt, biasAt] = [this.#in(x), this.#in(w), bias ? this.#in(bias) : 0];
-    const [rowsAt, packAt, cAt] = this.#layout([Mp * R + 4, Np * R, Mp * Np]);
+    const [packAt, cAt] = this.#layout([Np * R, Mp * Np]);
+    const rowsAt = this.#keepPatches(x, p, 4 * (Mp * R + 4));
     this.#patches('im2row', g, p, xAt, rowsAt);
     this.gemm.heap.f32.fill(0, (rowsAt >> 2) + NL * R, (rowsAt >> 2) + Mp * R);
     this.gemm.kernels.packBT(wAt, packAt, R, O); // B = wᵀ, stored transposed
@@ -296,9 +298,13 @@ export class WasmBackend extends CpuBackend {
     const O = dy.shape[1];
     const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(O, GEMM_ROWS), roundUp(R, 8)];
-    const [xAt, dyAt] = [this.#in(x), this.#in(dy)];
-    const [rowsAt, packAt, aAt, cAt] = this.#layout([NL * R + 4, Np * NL, Mp * NL, Mp * Np]);
-    this.#patches('im2row', g, p, xAt, rowsAt);
+    const dyAt = this.#in(dy);
+    const [packAt, aAt, cAt] = this.#layout([Np * NL, Mp * NL, Mp * Np]);
+    let rowsAt = this.#keptPatches(x, p);
+    if (rowsAt === 0) {
+      rowsAt = this.#work(4 * (NL * R + 4));
+      this.#patches('im2row', g, p, this.#in(x), rowsAt);
+    }
     this.gemm.kernels.packB(rowsAt, packAt, NL, R);
     this.gemm.kernels.swapBlocks(dyAt, aAt, g.N, O, L); // [N, O, L] → [O, N·L]
     this.gemm.heap.f32.fill(0, (aAt >> 2) + O * NL, (aAt >> 2) + Mp * NL);
@@ -309,6 +315,39 @@ export class WasmBackend extends CpuBackend {
     if (Np === R) out.set(f.subarray(c, c + O * R));
     else for (let o = 0; o < O; o++) out.set(f.subarray(c + o * Np, c + o * Np + R), o * R);
     return { values: out } satisfies CpuData as unknown as DataId;
+  }
+
+  /**
+   * Patch matrices of forward convolutions while gradients are recorded, by input: the
+   * weight's gradient needs the same matrix, and building it again costs as much as a
+   * copy of it. An entry goes when that gradient takes it, or its input is disposed.
+   */
+  readonly #patchCache = new Map<DataId, { key: string; at: number }>();
+
+  /** A block for the patch matrix of `x`, kept for its weight gradient when gradients are recorded, else a work block. */
+  #keepPatches(x: View, p: Im2ColParams, bytes: number): number {
+    if (!kernelRecorded()) return this.#work(bytes);
+    this.#dropPatches(x.data);
+    const at = this.gemm.alloc(bytes);
+    this.#patchCache.set(x.data, { key: patchKey(x, p), at });
+    if (this.#patchCache.size > PATCH_CACHE_ENTRIES) this.#dropPatches(this.#patchCache.keys().next().value as DataId);
+    return at;
+  }
+
+  /** The kept patch matrix of `x` under `p` (0 if none), given back when the running primitive returns. */
+  #keptPatches(x: View, p: Im2ColParams): number {
+    const entry = this.#patchCache.get(x.data);
+    if (entry === undefined || entry.key !== patchKey(x, p)) return 0;
+    this.#patchCache.delete(x.data);
+    this.#blocks.push(entry.at);
+    return entry.at;
+  }
+
+  #dropPatches(data: DataId): void {
+    const entry = this.#patchCache.get(data);
+    if (entry === undefined) return;
+    this.#patchCache.delete(data);
+    this.gemm.heap.free(entry.at);
   }
 
   /** Work blocks of the given sizes (floats) laid out in one block: their byte addresses. */
@@ -405,6 +444,14 @@ function dtypeOf(a: TypedArray): DType {
   if (a instanceof Float32Array) return 'float32';
   if (a instanceof Float64Array) return 'float64';
   return a instanceof Int32Array ? 'int32' : 'bool';
+}
+
+/** forward convolutions whose patch matrices wait for their weight gradients, at most */
+const PATCH_CACHE_ENTRIES = 8;
+
+/** What a patch matrix depends on besides the input's data: its view and the geometry. */
+function patchKey(x: View, p: Im2ColParams): string {
+  return `${x.offset}|${x.shape.join()}|${x.strides.join()}|${p.kernel.join()}|${p.stride.join()}|${p.dilation.join()}|${p.pad.join()}|${p.padValue}`;
 }
 
 const dataValues = (d: DataId): TypedArray | null => (d as CpuData).values;

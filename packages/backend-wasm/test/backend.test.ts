@@ -1,7 +1,7 @@
 import '@ml/autograd';
 import { Conv2d, Flatten, Linear, LSTM, MaxPool2d, ReLU, Sequential, crossEntropy } from '@ml/nn';
 import { Adam } from '@ml/optim';
-import { conv2d, relu, getBackend, manualSeed, matmul, maxPool2d, memory, randint, randn, registerKernel, setBackend, tensor, tidy, toBackend, type Conv2dOptions, type Kernel, type Tensor } from '@ml/tensor';
+import { conv2d, narrow, relu, getBackend, manualSeed, matmul, maxPool2d, memory, randint, randn, registerKernel, setBackend, tensor, tidy, toBackend, type Conv2dOptions, type Kernel, type Tensor } from '@ml/tensor';
 import { describeConformance } from '@ml/tensor/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmBackend, useWasm, type WasmBackend } from '../src/index.js';
@@ -123,6 +123,21 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
       return [y, x.grad!, w.grad!, b.grad!];
     };
     expectClose(on('wasm', f), on('cpu', f), 1e-4);
+  });
+
+  it('a weight gradient reuses its forward patch matrix only for the same input view and geometry', () => {
+    const f = () => {
+      const x = randn([2, 3, 9, 9]).requiresGrad_();
+      const w = randn([4, 3, 3, 3]).requiresGrad_();
+      // two convolutions of one input (the second replaces the first's kept matrix), and
+      // one of a slice of it: each weight gradient must use its own patches
+      const ys = [conv2d(x, w), conv2d(x, w, undefined, { stride: 2, padding: 1 }), conv2d(narrow(x, 2, 1, 8), w)];
+      ys.forEach((y) => y.mul(randn(y.shape)).sum().backward());
+      return [w.grad!, x.grad!];
+    };
+    expectClose(on('wasm', f), on('cpu', f), 1e-4);
+    const heap = memory().backends.wasm.heap;
+    expect(heap?.liveBlocks).toBe(memory().backends.wasm.numStorages); // no kept matrix outlives its gradient
   });
 
   it('relu and its gradient: NaN, ±0, ±∞ and a length that is not a multiple of 4, as on cpu', () => {

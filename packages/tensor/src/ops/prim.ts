@@ -69,6 +69,16 @@ export function viewOp(
   return isFloat(x.dtype) ? record(op, [x], attrs, out) : out;
 }
 
+let recorded = false;
+
+/**
+ * Whether the kernel running now (see `dispatch`) is recorded for autograd, so its
+ * gradient rule will ask for its backward: a backend may keep what the backward reuses.
+ */
+export function kernelRecorded(): boolean {
+  return recorded;
+}
+
 /**
  * Use a backend kernel registered for a composite op when there is one (and, if
  * gradients are needed, autograd has a rule for the op); else run the composite.
@@ -80,12 +90,15 @@ export function dispatch(op: string, inputs: readonly Tensor[], attrs: Record<st
   const needsGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   if (needsGrad && !autogradRuleExists(op)) return composite();
   const prev = setGradEnabled(false);
+  const prevRecorded = recorded;
+  recorded = needsGrad;
   let out: Tensor | null;
   const t0 = DEBUG ? performance.now() : 0;
   try {
     out = kernel([...inputs], attrs);
   } finally {
     setGradEnabled(prev);
+    recorded = prevRecorded;
   }
   if (out === null) return composite();
   if (DEBUG) debugLog(`${op} (kernel)`, backend.lastRoute?.() ?? backend.name, inputs.map((t) => t.shape), performance.now() - t0);
