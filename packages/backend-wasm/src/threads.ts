@@ -1,33 +1,51 @@
 /**
  * Threads that run the same kernels on the same shared WebAssembly memory: Node's
- * `worker_threads`, or Web Workers in a cross-origin-isolated page. Each worker owns a
- * slot of a shared control array: [seq, done, 8 kernel arguments, ready]; the calling
- * thread writes the arguments, bumps seq and wakes the worker, does its own share, then
- * waits on done (Node's main thread may sleep in Atomics.wait; a page's main thread may
- * not, so it spins). Workers start asynchronously: until one reports ready, the calling
- * thread does its share too.
+ * `worker_threads`, or Web Workers in a cross-origin-isolated page. A product's column
+ * panels are handed out one at a time from a shared counter, so a thread that runs slower
+ * (descheduled, or reading operands another core just wrote) simply takes fewer: the
+ * control array holds [seq, next, done, 6 kernel arguments, parts] for the job, then a
+ * ready flag per worker. The calling thread writes the arguments, starts the counter,
+ * bumps seq and wakes the workers, claims panels itself until none are left, then waits
+ * until every claimed panel is done (Node's main thread may sleep in Atomics.wait; a
+ * page's main thread may not, so it spins). `next` carries the job's seq in its high bits,
+ * so a late worker cannot claim a panel of a later job. Workers start asynchronously and
+ * take no share until they report ready.
  */
 
-const SLOT = 16;
+const SEQ = 0;
+const NEXT = 1;
+const DONE = 2;
+const ARGS = 3;
+const PARTS = 9;
 const READY = 10;
 /** polls of the control word before a thread sleeps (about 10 ms: longer than the gaps between a training step's products) */
 const SPIN = 2_000_000;
 
-/** The worker's loop, shared by both kinds of worker (`ctl`, `base`, `gemm` in scope). */
+/** Claim parts of the current job (tag: its seq << 16) and run them until none are left; `run(p)` does part p. */
+const CLAIM = `
+function claim(ctl, tag, run) {
+  for (;;) {
+    const v = Atomics.load(ctl, ${NEXT});
+    if ((v & ~0xffff) !== tag || (v & 0xffff) >= ctl[${PARTS}]) return;
+    if (Atomics.compareExchange(ctl, ${NEXT}, v, v + 1) !== v) continue;
+    run(v & 0xffff);
+    if (Atomics.add(ctl, ${DONE}, 1) + 1 === ctl[${PARTS}]) Atomics.notify(ctl, ${DONE});
+  }
+}`;
+
+/** The worker's loop, shared by both kinds of worker (`ctl`, `slot`, `gemm` in scope). */
 const LOOP = `
-Atomics.store(ctl, base + ${READY}, 1);
+${CLAIM}
+Atomics.store(ctl, ${READY} + slot, 1);
 let seen = 0;
 for (;;) {
   // spin a little before sleeping: training loops call again within microseconds, and
   // waking a sleeping thread costs more than many small products take
-  for (let i = 0; i < ${SPIN} && Atomics.load(ctl, base) === seen; i++);
-  Atomics.wait(ctl, base, seen);
-  seen = Atomics.load(ctl, base);
+  for (let i = 0; i < ${SPIN} && Atomics.load(ctl, ${SEQ}) === seen; i++);
+  Atomics.wait(ctl, ${SEQ}, seen);
+  seen = Atomics.load(ctl, ${SEQ});
   if (seen < 0) break;
-  const a = base + 2;
-  gemm(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], ctl[a + 7]);
-  Atomics.store(ctl, base + 1, seen);
-  Atomics.notify(ctl, base + 1);
+  claim(ctl, seen << 16, (p) => gemm(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], ctl[${ARGS} + 3], ctl[${ARGS} + 4], ctl[${ARGS} + 5], p, p + 1));
 }`;
 
 const NODE_WORKER = `
@@ -35,7 +53,6 @@ const { workerData } = require('node:worker_threads');
 const { bytes, memory, control, slot } = workerData;
 const gemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemm;
 const ctl = new Int32Array(control);
-const base = slot * ${SLOT};
 ${LOOP}
 `;
 
@@ -44,7 +61,6 @@ self.onmessage = (e) => {
   const { bytes, memory, control, slot } = e.data;
   const gemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemm;
   const ctl = new Int32Array(control);
-  const base = slot * ${SLOT};
   ${LOOP}
   self.close();
 };
@@ -144,7 +160,7 @@ export class ThreadPool {
     if (!h) throw new Error('ThreadPool: worker threads need Node, or a cross-origin-isolated page, with SharedArrayBuffer');
     this.kind = h.kind;
     this.#canBlock = h.canBlock;
-    const control = new SharedArrayBuffer(4 * SLOT * Math.max(1, extra));
+    const control = new SharedArrayBuffer(4 * (READY + Math.max(1, extra)));
     this.#ctl = new Int32Array(control);
     for (let slot = 0; slot < extra; slot++) this.#workers.push(h.start({ bytes, memory, control, slot }));
     this.size = extra + 1;
@@ -152,7 +168,7 @@ export class ThreadPool {
 
   /** How many workers have started and can take work. */
   get ready(): number {
-    return this.#workers.filter((_, slot) => Atomics.load(this.#ctl, slot * SLOT + READY) === 1).length;
+    return this.#workers.filter((_, slot) => Atomics.load(this.#ctl, READY + slot) === 1).length;
   }
 
   /** Resolves once every worker has started (they start asynchronously). */
@@ -165,42 +181,41 @@ export class ThreadPool {
   }
 
   /**
-   * Run `gemm` over the panels [0, P): the started workers take the first shares, the
-   * calling thread (through `own`) the rest, then it waits for the workers.
+   * Run `gemm` over the panels [0, P), one panel per claim: the calling thread (through
+   * `own`) and every started worker claim panels until none are left; returns when all
+   * are done.
    */
   gemm(args: [number, number, number, number, number, number], panels: number, own: (p0: number, p1: number) => void): void {
-    const seq = ++this.#seq;
-    const slots = this.#workers.map((_, slot) => slot).filter((slot) => Atomics.load(this.#ctl, slot * SLOT + READY) === 1);
-    const share = Math.ceil(panels / (slots.length + 1));
-    const started: number[] = [];
-    slots.forEach((slot, k) => {
-      const p0 = k * share;
-      const p1 = Math.min(panels, p0 + share);
-      if (p0 >= p1) return;
-      const base = slot * SLOT;
-      this.#ctl.set([...args, p0, p1], base + 2);
-      Atomics.store(this.#ctl, base, seq);
-      Atomics.notify(this.#ctl, base);
-      started.push(base);
-    });
-    const mine = slots.length * share;
-    if (mine < panels) own(mine, panels);
-    for (const base of started) {
-      for (let i = 0; (i < SPIN || !this.#canBlock) && Atomics.load(this.#ctl, base + 1) !== seq; i++);
-      for (;;) {
-        const done = Atomics.load(this.#ctl, base + 1);
-        if (done === seq) break;
-        Atomics.wait(this.#ctl, base + 1, done);
-      }
+    if (panels > 0xffff) return own(0, panels); // more than the counter holds: one thread
+    const ctl = this.#ctl;
+    this.#seq = (this.#seq % 0x7fff) + 1; // 1 … 32767: a tag that fits above the 16 bits of the counter
+    const tag = this.#seq << 16;
+    // closed under the new tag first, so a worker still looking at the last job claims
+    // nothing while the arguments change; then opened, then announced
+    Atomics.store(ctl, NEXT, tag | 0xffff);
+    ctl.set(args, ARGS);
+    ctl[PARTS] = panels;
+    Atomics.store(ctl, DONE, 0);
+    Atomics.store(ctl, NEXT, tag);
+    Atomics.store(ctl, SEQ, this.#seq);
+    if (this.ready > 0) Atomics.notify(ctl, SEQ);
+    // the same claiming loop as the workers' (CLAIM)
+    for (;;) {
+      const v = Atomics.load(ctl, NEXT);
+      if ((v & 0xffff) >= panels) break;
+      if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
+      own(v & 0xffff, (v & 0xffff) + 1);
+      Atomics.add(ctl, DONE, 1);
     }
+    // wait for the panels the workers still run
+    for (let i = 0; (i < SPIN || !this.#canBlock) && Atomics.load(ctl, DONE) !== panels; i++);
+    for (let done = Atomics.load(ctl, DONE); done !== panels; done = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, done);
   }
 
   /** Stop the workers. */
   async close(): Promise<void> {
-    this.#workers.forEach((_, slot) => {
-      Atomics.store(this.#ctl, slot * SLOT, -1);
-      Atomics.notify(this.#ctl, slot * SLOT);
-    });
+    Atomics.store(this.#ctl, SEQ, -1);
+    Atomics.notify(this.#ctl, SEQ);
     await Promise.all(this.#workers.map((w) => w.stop()));
   }
 }
