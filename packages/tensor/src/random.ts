@@ -55,24 +55,20 @@ class Xoshiro128 {
     for (let i = 0; i < out.length; i++) {
       let v: number;
       do {
-        // two steps of nextU32, as int32 bit patterns
-        const r1 = Math.imul(rotl(Math.imul(s1, 5), 7), 9);
-        let t = s1 << 9;
-        s2 ^= s0;
-        s3 ^= s1;
-        s1 ^= s2;
-        s0 ^= s3;
-        s2 ^= t;
-        s3 = (s3 << 11) | (s3 >>> 21);
-        const r2 = Math.imul(rotl(Math.imul(s1, 5), 7), 9);
-        t = s1 << 9;
-        s2 ^= s0;
-        s3 ^= s1;
-        s1 ^= s2;
-        s0 ^= s3;
-        s2 ^= t;
-        s3 = (s3 << 11) | (s3 >>> 21);
-        v = low + span * (((r1 >>> 5) * 67108864 + (r2 >>> 6)) / 9007199254740992);
+        // two steps of nextU32 (as int32 bit patterns): 27 high bits, then 26 low bits
+        let bits = 0;
+        for (let d = 0; d < 2; d++) {
+          const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9);
+          const t = s1 << 9;
+          s2 ^= s0;
+          s3 ^= s1;
+          s1 ^= s2;
+          s0 ^= s3;
+          s2 ^= t;
+          s3 = (s3 << 11) | (s3 >>> 21);
+          bits = d === 0 ? r >>> 5 : bits * 67108864 + (r >>> 6);
+        }
+        v = low + span * (bits / 9007199254740992);
       } while (f32 && Math.fround(v) >= high && high > low);
       out[i] = v;
     }
