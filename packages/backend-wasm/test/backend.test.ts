@@ -191,18 +191,19 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
     registerKernel('adamUpdate', 'wasm', counted);
     try {
       const f = () => {
-        const w = randn([37, 41]).requiresGrad_(); // 1,517 elements: not a multiple of 4
-        const opt = new Adam([w], { lr: 0.01, weightDecay: 0.1 });
+        // 1,517 elements (not a multiple of 4), and a bias of 10 (small ones take the kernel too)
+        const [w, b] = [randn([37, 41]).requiresGrad_(), randn([10]).requiresGrad_()];
+        const opt = new Adam([w, b], { lr: 0.01, weightDecay: 0.1 });
         for (let i = 0; i < 6; i++) {
           opt.zeroGrad();
-          w.sin().mul(randn([37, 41])).sum().backward();
+          w.sin().mul(randn([37, 41])).sum().add(b.square().sum()).backward();
           opt.step();
         }
-        const s = opt.stateDict().state[0];
-        return [w, s.expAvg as Tensor, s.expAvgSq as Tensor];
+        const s = opt.stateDict().state;
+        return [w, b, ...[0, 1].flatMap((i) => [s[i].expAvg as Tensor, s[i].expAvgSq as Tensor])];
       };
       expectClose(on('wasm', f), on('cpu', f), 1e-6);
-      expect(calls).toBe(6);
+      expect(calls).toBe(12);
     } finally {
       registerKernel('adamUpdate', 'wasm', wasm.adamUpdate);
     }

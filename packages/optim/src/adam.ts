@@ -30,7 +30,10 @@ export function moments(d: Tensor, state: ParamState, [b1, b2]: [number, number]
   return { m, v, t };
 }
 
-/** Parameters with fewer elements take the op-by-op path (the fused loop's setup costs more). */
+/**
+ * Parameters with fewer elements take the op-by-op path (the fused JavaScript loop's setup
+ * costs more), unless the backend has its own fused kernel (far cheaper than a dozen ops).
+ */
 const FUSE_MIN = 1024;
 
 /**
@@ -49,7 +52,8 @@ export class Adam extends Optimizer<AdamOptions> {
     checkAdamLike(this.constructor.name, g);
   }
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): Tensor {
-    if (p.backend.hostArray !== undefined && (p.dtype === 'float32' || p.dtype === 'float64') && p.size >= FUSE_MIN) {
+    const fusable = p.size >= FUSE_MIN || getKernel('adamUpdate', p.backend.name) !== undefined;
+    if (p.backend.hostArray !== undefined && (p.dtype === 'float32' || p.dtype === 'float64') && fusable) {
       const next = this.#fused(p, grad, state, g);
       if (next !== null) return next;
     }
