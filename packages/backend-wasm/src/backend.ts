@@ -266,8 +266,7 @@ export class WasmBackend extends CpuBackend {
     const rowsAt = this.#keepPatches(x, p, 4 * (Mp * R + 4));
     this.#patches('im2row', g, p, xAt, rowsAt);
     this.gemm.heap.f32.fill(0, (rowsAt >> 2) + NL * R, (rowsAt >> 2) + Mp * R);
-    this.gemm.kernels.packBT(wAt, packAt, R, O); // B = wᵀ, stored transposed
-    this.gemm.run(rowsAt, packAt, cAt, Mp, R, Np);
+    this.gemm.run(rowsAt, packAt, cAt, Mp, R, Np, { from: wAt, transposed: true, N: O }); // B = wᵀ, stored transposed
     const [outAt, done] = this.#out(g.N * O * L);
     this.gemm.kernels.toChannels(cAt, outAt, g.N, L, O, Np, biasAt);
     return done();
@@ -284,8 +283,7 @@ export class WasmBackend extends CpuBackend {
     const [aAt, packAt, cAt] = this.#layout([Mp * O, Np * O, Mp * Np + 4]);
     this.gemm.kernels.toPositions(dyAt, aAt, g.N, O, L);
     this.gemm.heap.f32.fill(0, (aAt >> 2) + NL * O, (aAt >> 2) + Mp * O);
-    this.gemm.kernels.packB(wAt, packAt, O, R);
-    this.gemm.run(aAt, packAt, cAt, Mp, O, Np);
+    this.gemm.run(aAt, packAt, cAt, Mp, O, Np, { from: wAt, transposed: false, N: R });
     const [imgAt, done] = this.#out(g.n, true);
     this.#patches('row2im', g, p, imgAt, cAt, Np); // the product's rows are Np wide
     return done();
@@ -305,10 +303,9 @@ export class WasmBackend extends CpuBackend {
       rowsAt = this.#work(4 * (NL * R + 4));
       this.#patches('im2row', g, p, this.#in(x), rowsAt);
     }
-    this.gemm.kernels.packB(rowsAt, packAt, NL, R);
     this.gemm.kernels.swapBlocks(dyAt, aAt, g.N, O, L); // [N, O, L] → [O, N·L]
     this.gemm.heap.f32.fill(0, (aAt >> 2) + O * NL, (aAt >> 2) + Mp * NL);
-    this.gemm.run(aAt, packAt, cAt, Mp, NL, Np);
+    this.gemm.run(aAt, packAt, cAt, Mp, NL, Np, { from: rowsAt, transposed: false, N: R });
     const out = this.scratch('float32', O * R) as Float32Array;
     const f = this.gemm.heap.f32;
     const c = cAt >> 2;

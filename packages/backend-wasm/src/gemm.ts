@@ -4,6 +4,13 @@ import { MemoryFullError, WasmHeap } from './heap.js';
 import { ThreadPool, defaultThreads } from './threads.js';
 
 /** A strided float32 matrix: element (i, j) of batch b is at offset + b·sb + i·si + j·sj. */
+/** B for `run` to pack: a row-major K×N matrix at byte address `from`, or stored transposed (N×K). */
+export interface PackB {
+  from: number;
+  transposed: boolean;
+  N: number;
+}
+
 export interface Strided {
   data: TypedArray;
   offset: number;
@@ -36,8 +43,8 @@ export interface KernelExports {
   maxpool(x: number, out: number, planes: number, H: number, W: number, kh: number, kw: number, oh: number, ow: number): void;
   im2row(x: number, out: number, N: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, vec: number, skip: number, pad: number): void;
   row2im(x: number, rows: number, N: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, vec: number, skip: number, pad: number): void;
-  packB(src: number, dst: number, K: number, N: number): void;
-  packBT(src: number, dst: number, K: number, N: number): void;
+  packB(src: number, dst: number, K: number, N: number, p0: number, p1: number): void;
+  packBT(src: number, dst: number, K: number, N: number, p0: number, p1: number): void;
   toChannels(src: number, dst: number, N: number, L: number, O: number, ld: number, bias: number): void;
   toPositions(src: number, dst: number, N: number, O: number, L: number): void;
   swapBlocks(src: number, dst: number, A: number, B: number, L: number): void;
@@ -123,15 +130,20 @@ export class WasmGemm {
   /**
    * C = A·B on operands already laid out in the memory (addresses in bytes): A row-major
    * [Mp, K] with Mp a multiple of GEMM_ROWS, B packed (packB/packBT) with Np = 8·panels,
-   * C row-major [Mp, Np]. Large products split their panels across the threads.
+   * C row-major [Mp, Np]. Large products split their panels across the threads. With
+   * `pack`, B is packed into bAt as part of the product (by whichever thread takes each
+   * panel) from a row-major K×N matrix at `pack.from`, or from its transpose.
    */
-  run(aAt: number, bAt: number, cAt: number, Mp: number, K: number, Np: number): void {
+  run(aAt: number, bAt: number, cAt: number, Mp: number, K: number, Np: number, pack?: PackB): void {
     const P = Np / 8;
-    if (this.#pool !== null && Mp * K * Np >= THREADED_MIN_WORK) {
-      this.#pool.gemm([aAt, bAt, cAt, Mp, K, Np], P, (p0, p1) => this.#gemm(aAt, bAt, cAt, Mp, K, Np, p0, p1));
-    } else {
-      this.#gemm(aAt, bAt, cAt, Mp, K, Np, 0, P);
-    }
+    const [src, how, N] = pack === undefined ? [0, 0, 0] : [pack.from, pack.transposed ? 2 : 1, pack.N];
+    const panels = (p0: number, p1: number) => {
+      if (how === 1) this.kernels.packB(src, bAt, K, N, p0, p1);
+      else if (how === 2) this.kernels.packBT(src, bAt, K, N, p0, p1);
+      this.#gemm(aAt, bAt, cAt, Mp, K, Np, p0, p1);
+    };
+    if (this.#pool !== null && Mp * K * Np >= THREADED_MIN_WORK) this.#pool.gemm([aAt, bAt, cAt, Mp, K, Np, src, how, N], P, panels);
+    else panels(0, P);
   }
 
   /** out[b] = A[b] · B[b] for b < batch; A is [M, K], B is [K, N], out row-major [batch, M, N]. */
@@ -166,6 +178,7 @@ export class WasmGemm {
         const aAt = aInPlace ? ad.byteOffset + 4 * aBase : aWork;
         const aSame = bi > 0 && A.sb === 0; // one A for every batch: already in place
         const bSame = bi > 0 && B.sb === 0;
+        let pack: PackB | undefined; // B packed by the product itself
         if (!aInPlace && !aSame) this.#stageA(f, aWork >> 2, A, aBase, M, K, Mp);
         // B, panel by panel: K rows of 8 columns, zeros past N
         const bd = B.data;
@@ -180,13 +193,12 @@ export class WasmGemm {
             else if (B.sj === K) f.set(bd.subarray(bBase, bBase + K * N), s0);
             else for (let j = 0; j < N; j++) f.set(bd.subarray(bBase + j * B.sj, bBase + j * B.sj + K), s0 + j * K);
           }
-          if (stageB) this.kernels.packB(from, bAt, K, N);
-          else this.kernels.packBT(from, bAt, K, N);
+          pack = { from, transposed: !stageB, N };
         } else if (!bSame) {
           this.#packStrided(f, bAt >> 2, B, bBase, K, N, P);
         }
         const cAt = cInPlace ? out.byteOffset + 4 * bi * M * N : cWork;
-        this.run(aAt, bAt, cAt, Mp, K, Np);
+        this.run(aAt, bAt, cAt, Mp, K, Np, pack);
         if (cInPlace) continue;
         const c = cWork >> 2;
         const o = bi * M * N;

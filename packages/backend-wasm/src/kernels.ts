@@ -218,15 +218,30 @@ function patches(mode: 'im2row' | 'row2im'): FunctionDef {
   return { name: mode, params: [...new Array<number>(18).fill(I32), F32], locals: [{ count: 13, type: I32 }], body };
 }
 
+/** `dst` moved to panel p0's start (K rows of 32 bytes per panel), then p = p0 … p1 − 1 over `body`. */
+function panels(dst: number, K: number, p: number, p0: number, p1: number, body: number[]): number[] {
+  return [
+    ...op.get(dst), ...op.get(p0), ...op.get(K), ...op.i32Mul, ...op.i32(32), ...op.i32Mul, ...op.i32Add, ...op.set(dst),
+    ...op.get(p0), ...op.set(p),
+    ...op.block, ...op.loop,
+    ...op.get(p), ...op.get(p1), ...op.i32GeU, ...op.brIf(1),
+    ...body,
+    ...op.get(p), ...op.i32(1), ...op.i32Add, ...op.set(p),
+    ...op.br(0),
+    ...op.end, ...op.end,
+  ];
+}
+
 /**
- * packB(src, dst, K, N): a row-major K×N matrix into gemm's B layout: panels of 8 columns,
- * each K rows of 8 floats, zeros past column N (whole panels move as two vectors per row).
+ * packB(src, dst, K, N, p0, p1): panels p0 ≤ p < p1 of a row-major K×N matrix into gemm's
+ * B layout at dst: panels of 8 columns, each K rows of 8 floats, zeros past column N
+ * (whole panels move as two vectors per row).
  */
 function packB(): FunctionDef {
-  const [src, dst, K, N] = [0, 1, 2, 3];
-  const [p, k, j, j0, from, width] = [4, 5, 6, 7, 8, 9];
+  const [src, dst, K, N, p0, p1] = [0, 1, 2, 3, 4, 5];
+  const [p, k, j, j0, from, width] = [6, 7, 8, 9, 10, 11];
   const rowAt = [...op.get(src), ...op.get(k), ...op.get(N), ...op.i32Mul, ...op.get(j0), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add];
-  const body = forUp(p, [...op.get(N), ...op.i32(7), ...op.i32Add, ...op.i32(8), ...op.i32DivU], [
+  const body = panels(dst, K, p, p0, p1, [
     ...op.get(p), ...op.i32(8), ...op.i32Mul, ...op.set(j0),
     ...op.get(N), ...op.get(j0), ...op.i32Sub, ...op.set(width),
     ...op.get(width), ...op.i32(8), ...op.i32GeU,
@@ -250,17 +265,17 @@ function packB(): FunctionDef {
     ]),
     ...op.end,
   ]);
-  return { name: 'packB', params: [I32, I32, I32, I32], locals: [{ count: 6, type: I32 }], body };
+  return { name: 'packB', params: new Array<number>(6).fill(I32), locals: [{ count: 6, type: I32 }], body };
 }
 
 /**
- * packBT(src, dst, K, N): like packB for a matrix stored transposed (src is N×K row-major,
- * B[k, j] = src[j·K + k]): panel by panel, each row of 8 gathered from 8 source rows.
+ * packBT(src, dst, K, N, p0, p1): like packB for a matrix stored transposed (src is N×K
+ * row-major, B[k, j] = src[j·K + k]): each row of 8 gathered from 8 source rows.
  */
 function packBT(): FunctionDef {
-  const [src, dst, K, N] = [0, 1, 2, 3];
-  const [p, k, j, j0, width] = [4, 5, 6, 7, 8];
-  const body = forUp(p, [...op.get(N), ...op.i32(7), ...op.i32Add, ...op.i32(8), ...op.i32DivU], [
+  const [src, dst, K, N, p0, p1] = [0, 1, 2, 3, 4, 5];
+  const [p, k, j, j0, width] = [6, 7, 8, 9, 10];
+  const body = panels(dst, K, p, p0, p1, [
     ...op.get(p), ...op.i32(8), ...op.i32Mul, ...op.set(j0),
     ...op.get(N), ...op.get(j0), ...op.i32Sub, ...op.set(width),
     ...forUp(k, op.get(K), [
@@ -275,7 +290,7 @@ function packBT(): FunctionDef {
       ]),
     ]),
   ]);
-  return { name: 'packBT', params: [I32, I32, I32, I32], locals: [{ count: 5, type: I32 }], body };
+  return { name: 'packBT', params: new Array<number>(6).fill(I32), locals: [{ count: 5, type: I32 }], body };
 }
 
 /**

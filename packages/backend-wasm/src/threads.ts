@@ -2,9 +2,9 @@
  * Threads that run the same kernels on the same shared WebAssembly memory: Node's
  * `worker_threads`, or Web Workers in a cross-origin-isolated page. A product's column
  * panels are handed out one at a time from a shared counter, so a thread that runs slower
- * (descheduled, or reading operands another core just wrote) simply takes fewer: the
- * control array holds [seq, next, done, 6 kernel arguments, parts] for the job, then a
- * ready flag per worker. The calling thread writes the arguments, starts the counter,
+ * (descheduled, say) simply takes fewer, and each thread packs the panels of B it takes
+ * (they are then in its own cache): the control array holds [seq, next, done, 9 job
+ * arguments, parts] for the job, then a ready flag per worker. The calling thread writes the arguments, starts the counter,
  * bumps seq and wakes the workers, claims panels itself until none are left, then waits
  * until every claimed panel is done (Node's main thread may sleep in Atomics.wait; a
  * page's main thread may not, so it spins). `next` carries the job's seq in its high bits,
@@ -16,8 +16,8 @@ const SEQ = 0;
 const NEXT = 1;
 const DONE = 2;
 const ARGS = 3;
-const PARTS = 9;
-const READY = 10;
+const PARTS = 12;
+const READY = 13;
 /** polls of the control word before a thread sleeps (about 10 ms: longer than the gaps between a training step's products) */
 const SPIN = 2_000_000;
 
@@ -33,7 +33,7 @@ function claim(ctl, tag, run) {
   }
 }`;
 
-/** The worker's loop, shared by both kinds of worker (`ctl`, `slot`, `gemm` in scope). */
+/** The worker's loop, shared by both kinds of worker (`ctl`, `slot`, `kernels` in scope). */
 const LOOP = `
 ${CLAIM}
 Atomics.store(ctl, ${READY} + slot, 1);
@@ -45,13 +45,19 @@ for (;;) {
   Atomics.wait(ctl, ${SEQ}, seen);
   seen = Atomics.load(ctl, ${SEQ});
   if (seen < 0) break;
-  claim(ctl, seen << 16, (p) => gemm(ctl[${ARGS}], ctl[${ARGS} + 1], ctl[${ARGS} + 2], ctl[${ARGS} + 3], ctl[${ARGS} + 4], ctl[${ARGS} + 5], p, p + 1));
+  claim(ctl, seen << 16, (p) => {
+    // arguments: a, b, c, M, K, Np (gemm's), then B's source, how to pack it, its columns
+    const [a, b, c, M, K, Np, src, pack, N] = ctl.subarray(${ARGS}, ${ARGS} + 9);
+    if (pack === 1) kernels.packB(src, b, K, N, p, p + 1);
+    else if (pack === 2) kernels.packBT(src, b, K, N, p, p + 1);
+    kernels.gemm(a, b, c, M, K, Np, p, p + 1);
+  });
 }`;
 
 const NODE_WORKER = `
 const { workerData } = require('node:worker_threads');
 const { bytes, memory, control, slot } = workerData;
-const gemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemm;
+const kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 const ctl = new Int32Array(control);
 ${LOOP}
 `;
@@ -59,7 +65,7 @@ ${LOOP}
 const WEB_WORKER = `
 self.onmessage = (e) => {
   const { bytes, memory, control, slot } = e.data;
-  const gemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.gemm;
+  const kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
   const ctl = new Int32Array(control);
   ${LOOP}
   self.close();
@@ -181,11 +187,12 @@ export class ThreadPool {
   }
 
   /**
-   * Run `gemm` over the panels [0, P), one panel per claim: the calling thread (through
-   * `own`) and every started worker claim panels until none are left; returns when all
-   * are done.
+   * Run a product over its panels [0, P), one panel per claim: the calling thread
+   * (through `own`) and every started worker claim panels until none are left; returns
+   * when all are done. `args`: gemm's six, then B's source address, 0 (B is packed) or 1
+   * (packB) or 2 (packBT) for how each panel is packed before its product, and B's columns.
    */
-  gemm(args: [number, number, number, number, number, number], panels: number, own: (p0: number, p1: number) => void): void {
+  gemm(args: readonly number[], panels: number, own: (p0: number, p1: number) => void): void {
     if (panels > 0xffff) return own(0, panels); // more than the counter holds: one thread
     const ctl = this.#ctl;
     this.#seq = (this.#seq % 0x7fff) + 1; // 1 … 32767: a tag that fits above the 16 bits of the counter
