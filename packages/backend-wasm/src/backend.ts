@@ -25,7 +25,7 @@ interface CpuData {
 /** The primitives that allocate: each runs in a scope that gives back its temporaries. */
 const PRIMITIVES = [
   'fill', 'copy', 'cast', 'unary', 'binary', 'where', 'reduce', 'argReduce', 'matmul', 'gather', 'scatterAdd', 'pad', 'concat',
-  'im2col', 'col2im', 'im2row', 'row2im', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward', 'reluBackward',
+  'im2col', 'col2im', 'im2row', 'row2im', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward', 'reluBackward', 'logSoftmaxLast',
 ] as const satisfies readonly (keyof CpuBackend)[];
 
 /**

@@ -142,8 +142,14 @@ function nllCore(loss: string, logp: Tensor, target: Tensor, o: CrossEntropyOpti
   }
   const ignore = o.ignoreIndex ?? -100;
   const tv = target.dataSync();
+  let ignored = false;
   for (let i = 0; i < tv.length; i++) {
-    if (tv[i] !== ignore && !(tv[i] >= 0 && tv[i] < C)) throw new Error(`${loss}: target class ${tv[i]} is out of range [0, ${C}) (at flat index ${i})`);
+    if (tv[i] === ignore) ignored = true;
+    else if (!(tv[i] >= 0 && tv[i] < C)) throw new Error(`${loss}: target class ${tv[i]} is out of range [0, ${C}) (at flat index ${i})`);
+  }
+  if (!ignored && !w && eps === 0 && tv.length > 0) {
+    // every sample counts with weight 1: the loss is −logp[target], its mean (or sum)
+    return reduce(gather(logp, cd, target.unsqueeze(cd)).squeeze(cd).neg(), o.reduction);
   }
   const keep = ne(target, ignore);
   const safe = where(keep, target, zerosLike(target));

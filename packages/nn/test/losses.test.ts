@@ -78,6 +78,7 @@ describe('gradcheck through each loss (w.r.t. the input)', () => {
     ['smoothL1', (a) => smoothL1Loss(a, t, { beta: 0.5 }), x],
     ['bce', (a) => binaryCrossEntropy(a, y01), p],
     ['bceWithLogits', (a) => binaryCrossEntropyWithLogits(a, y01, { posWeight: tensor([1, 2, 3, 4], { dtype: 'float64' }) }), x],
+    ['crossEntropy indices (every sample counted: the short path)', (a) => crossEntropy(a, idx), x],
     ['crossEntropy indices + smoothing', (a) => crossEntropy(a, idx, { labelSmoothing: 0.1 }), x],
     ['crossEntropy probabilities', (a) => crossEntropy(a, p.div(p.sum(1, true))), x],
     ['nll', (a) => nllLoss(a.logSoftmax(1), idx), x],

@@ -98,6 +98,22 @@ describe('CPU fast paths keep IEEE semantics', () => {
   });
 });
 
+describe('the fused log-softmax kernel', () => {
+  it('equals the composite x − logsumexp(x) bit for bit (±∞, NaN and huge rows included), float32 and float64', () => {
+    const rows = [[1, 2, 3, 4], [1000, -1000, 0, 999], [-Infinity, 0, 1, 2], [Infinity, 1, 2, 3], [NaN, 1, 2, 3], [-Infinity, -Infinity, -Infinity, -Infinity], [-0, 0, 1e-30, -1e-30]];
+    T.manualSeed(8);
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const x of [T.tensor(rows, { dtype }), T.randn([50, 40, 17]).mul(30).cast(dtype)]) {
+        const fused = Array.from(T.logSoftmax(x, -1).dataSync()).map(String);
+        const composite = Array.from(T.sub(x, T.logsumexp(x, -1, true)).dataSync()).map(String);
+        expect(fused).toEqual(composite);
+        // another axis, or a strided view: the composite runs, with the same values
+        expect(Array.from(T.logSoftmax(x.transpose(0, 1), 0).dataSync()).map(String)).toEqual(Array.from(T.sub(x.transpose(0, 1), T.logsumexp(x.transpose(0, 1), 0, true)).dataSync()).map(String));
+      }
+    }
+  });
+});
+
 describe('the seeded generator', () => {
   it('uniform and rand fill from the generator in the same order as draw-by-draw (same seed, same values)', async () => {
     const { rng } = await import('../src/random.js');

@@ -792,6 +792,33 @@ export class CpuBackend implements Backend {
     return wrap(out);
   }
   /** dy where x > 0, else 0 (the relu gradient; x and dy of one shape and dtype). */
+  /**
+   * log-softmax over the last axis of a contiguous float x in one pass per row, with the
+   * composite's roundings (x − m, exp, the sum, log, + m, x − lse each rounded to x's
+   * dtype; m = the row's max, or 0 when that is not finite), so results agree bit for bit.
+   */
+  logSoftmaxLast(x: View): DataId {
+    const src = vals(x);
+    const n = sizeOf(x.shape);
+    const C = x.shape[x.shape.length - 1];
+    const out = scratch(x.dtype, n);
+    const r = x.dtype === 'float32' ? Math.fround : (v: number) => v;
+    for (let base = 0; base < n; base += C) {
+      const at = x.offset + base;
+      let m = -Infinity;
+      for (let i = 0; i < C; i++) {
+        const v = src[at + i];
+        if (v > m || v !== v) m = v;
+        if (m !== m) break;
+      }
+      if (!Number.isFinite(m)) m = 0;
+      let sum = 0;
+      for (let i = 0; i < C; i++) sum += r(Math.exp(r(src[at + i] - m)));
+      const lse = r(r(Math.log(r(sum))) + m);
+      for (let i = 0; i < C; i++) out[base + i] = src[at + i] - lse;
+    }
+    return wrap(out);
+  }
   reluBackward(x: View, dy: View): DataId {
     const [xc, dc] = [contiguousView(x), contiguousView(dy)];
     const [xv, dv] = [vals(xc), vals(dc)];

@@ -336,8 +336,14 @@ const reluBackwardKernel: Kernel = ([x, dy]) => {
   return fromData(b, b.reluBackward(x.view_(), dy.view_()), x.shape, x.dtype);
 };
 
+const logSoftmaxKernel: Kernel = ([x], attrs) => {
+  const b = cpuBackendOf([x]);
+  if (b === null || !x.isContiguous || attrs.dim !== x.ndim - 1 || x.size === 0 || !(x.dtype === 'float32' || x.dtype === 'float64')) return null;
+  return fromData(b, b.logSoftmaxLast(x.view_()), x.shape, x.dtype);
+};
+
 /**
- * Register the fused convolution, max-pooling and relu-gradient kernels (im2col + one product with the
+ * Register the fused convolution, max-pooling, relu-gradient and log-softmax kernels (im2col + one product with the
  * bias added in place; pooling straight from the image) for a backend built on
  * {@link CpuBackend}. Done for 'cpu' on import; backends that extend it call this too.
  */
@@ -348,5 +354,6 @@ export function registerCpuKernels(backendName: string): void {
   registerKernel('maxPool2d', backendName, maxPool2dKernel);
   registerKernel('maxPool2dBackward', backendName, maxPool2dBackwardKernel);
   registerKernel('reluBackward', backendName, reluBackwardKernel);
+  registerKernel('logSoftmax', backendName, logSoftmaxKernel);
 }
 registerCpuKernels('cpu');
