@@ -89,6 +89,8 @@ export const op = {
   i8x16Shuffle: (lanes: number[]) => [0xfd, ...uleb(13), ...lanes],
   f32x4ExtractLane: (lane: number) => [0xfd, ...uleb(31), lane],
   i32Shl: [0x74],
+  /** memory.copy (bulk memory): dst, src, byte count on the stack; overlapping ranges allowed */
+  memoryCopy: [0xfc, ...uleb(10), 0x00, 0x00],
   i32DivU: [0x6e],
   f32Const0: [0x43, 0, 0, 0, 0],
   /** f32.store with a byte offset (alignment hint 4 bytes) */

@@ -268,7 +268,7 @@ export class WasmBackend extends CpuBackend {
     this.gemm.heap.f32.fill(0, (rowsAt >> 2) + NL * R, (rowsAt >> 2) + Mp * R);
     this.gemm.run(rowsAt, packAt, cAt, Mp, R, Np, { from: wAt, transposed: true, N: O }); // B = wᵀ, stored transposed
     const [outAt, done] = this.#out(g.N * O * L);
-    this.gemm.kernels.toChannels(cAt, outAt, g.N, L, O, Np, biasAt);
+    this.gemm.kernels.transpose(cAt, outAt, g.N, L, O, Np, L, L * Np, O * L, biasAt); // rows (n, l) of Np → [N, O, L], + bias
     return done();
   }
 
@@ -281,7 +281,7 @@ export class WasmBackend extends CpuBackend {
     const [Mp, Np] = [roundUp(NL, GEMM_ROWS), roundUp(R, 8)];
     const [dyAt, wAt] = [this.#in(dy), this.#in(w)];
     const [aAt, packAt, cAt] = this.#layout([Mp * O, Np * O, Mp * Np + 4]);
-    this.gemm.kernels.toPositions(dyAt, aAt, g.N, O, L);
+    this.gemm.kernels.transpose(dyAt, aAt, g.N, O, L, L, O, O * L, L * O, 0); // [N, O, L] → rows (n, l) of O
     this.gemm.heap.f32.fill(0, (aAt >> 2) + NL * O, (aAt >> 2) + Mp * O);
     this.gemm.run(aAt, packAt, cAt, Mp, O, Np, { from: wAt, transposed: false, N: R });
     const [imgAt, done] = this.#out(g.n, true);

@@ -294,58 +294,84 @@ function packBT(): FunctionDef {
 }
 
 /**
- * toChannels(src, dst, N, L, O, ld, bias): a convolution's product rows (position-major,
- * row (n, l) of ld floats, the first O used) to [N, O, L], adding bias[o] (bias 0: none).
+ * transpose(src, dst, N, R, C, ss, ds, sb, db, bias): N blocks, dst[c·ds + r] = src[r·ss +
+ * c] (+ bias[c] when bias ≠ 0) for r < R, c < C, strides in floats, block n at src + n·sb
+ * and dst + n·db. 4×4 tiles move as four vector loads, eight shuffles and four vector
+ * stores; the ragged edges element by element. A convolution's product rows to [N, O, L]
+ * with its bias, and [N, O, L] to position-major rows, are both this.
  */
-function toChannels(): FunctionDef {
-  const [src, dst, N, L, O, ld, bias] = [0, 1, 2, 3, 4, 5, 6];
-  const [n, o, l, from, to] = [7, 8, 9, 10, 11];
-  const b = 12; // f32
-  const body = forUp(n, op.get(N), forUp(o, op.get(O), [
-    ...op.f32Const0, ...op.set(b),
-    ...op.get(bias), ...op.if, ...op.get(bias), ...op.get(o), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0), ...op.set(b), ...op.end,
-    // from = src + ((n·L)·ld + o)·4, to = dst + ((n·O + o)·L)·4
-    ...op.get(src), ...op.get(n), ...op.get(L), ...op.i32Mul, ...op.get(ld), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
-    ...op.get(dst), ...op.get(n), ...op.get(O), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.get(L), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
-    ...forUp(l, op.get(L), [
-      ...op.get(to), ...op.get(from), ...op.f32Load(0), ...op.get(b), ...op.f32Add, ...op.f32Store(0),
-      ...op.get(to), ...op.i32(4), ...op.i32Add, ...op.set(to),
-      ...op.get(from), ...op.get(ld), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
+function transpose(): FunctionDef {
+  const [src, dst, N, R, C, ss, ds, sb, db, bias] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [n, r, c, r4, c4, from, to, k] = [10, 11, 12, 13, 14, 15, 16, 17];
+  const v = [18, 19, 20, 21];
+  const t = [22, 23, 24, 25];
+  /** an i8x16 shuffle picking float lanes (0–3 of the first vector, 4–7 of the second) */
+  const lanes = (fl: number[]) => op.i8x16Shuffle(fl.flatMap((f) => [0, 1, 2, 3].map((b) => 4 * f + b)));
+  const addr = (base: number, row: number[], stride: number, col: number[]) => [...op.get(base), ...row, ...op.get(stride), ...op.i32Mul, ...col, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add];
+  const biasOf = (col: number[]) => [...op.get(bias), ...col, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0)];
+  const tile = (withBias: boolean) => [
+    ...v.flatMap((reg, j) => [...addr(from, [...op.get(r), ...op.i32(j), ...op.i32Add], ss, op.get(c)), ...op.v128Load(0), ...op.set(reg)]),
+    ...op.get(v[0]), ...op.get(v[1]), ...lanes([0, 4, 1, 5]), ...op.set(t[0]),
+    ...op.get(v[2]), ...op.get(v[3]), ...lanes([0, 4, 1, 5]), ...op.set(t[1]),
+    ...op.get(v[0]), ...op.get(v[1]), ...lanes([2, 6, 3, 7]), ...op.set(t[2]),
+    ...op.get(v[2]), ...op.get(v[3]), ...lanes([2, 6, 3, 7]), ...op.set(t[3]),
+    ...[[0, 1, [0, 1, 4, 5]], [0, 1, [2, 3, 6, 7]], [2, 3, [0, 1, 4, 5]], [2, 3, [2, 3, 6, 7]]].flatMap(([a, b, sel], j) => [
+      ...addr(to, [...op.get(c), ...op.i32(j), ...op.i32Add], ds, op.get(r)),
+      ...op.get(t[a as number]), ...op.get(t[b as number]), ...lanes(sel as number[]),
+      ...(withBias ? [...biasOf([...op.get(c), ...op.i32(j), ...op.i32Add]), ...op.f32x4Splat, ...op.f32x4Add] : []),
+      ...op.v128Store(0),
     ]),
-  ]));
-  return { name: 'toChannels', params: new Array<number>(7).fill(I32), locals: [{ count: 5, type: I32 }, { count: 1, type: F32 }], body };
+  ];
+  const one = (withBias: boolean) => [
+    ...addr(to, op.get(c), ds, op.get(r)),
+    ...addr(from, op.get(r), ss, op.get(c)), ...op.f32Load(0),
+    ...(withBias ? [...biasOf(op.get(c)), ...op.f32Add] : []),
+    ...op.f32Store(0),
+  ];
+  /** for (v = from; v < limit; v += step) body */
+  const loop = (x: number, start: number[], limit: number[], step: number, body: number[]) => [
+    ...start, ...op.set(x),
+    ...op.block, ...op.loop,
+    ...op.get(x), ...limit, ...op.i32GeU, ...op.brIf(1),
+    ...body,
+    ...op.get(x), ...op.i32(step), ...op.i32Add, ...op.set(x),
+    ...op.br(0),
+    ...op.end, ...op.end,
+  ];
+  const blockBody = (withBias: boolean) => [
+    // 4×4 tiles, then the columns past the last whole tile for those rows, then the last rows
+    ...loop(r, op.i32(0), op.get(r4), 4, [
+      ...loop(c, op.i32(0), op.get(c4), 4, tile(withBias)),
+      ...loop(k, op.i32(0), op.i32(4), 1, [
+        ...op.get(r), ...op.get(k), ...op.i32Add, ...op.set(r),
+        ...loop(c, op.get(c4), op.get(C), 1, one(withBias)),
+        ...op.get(r), ...op.get(k), ...op.i32Sub, ...op.set(r),
+      ]),
+    ]),
+    ...loop(r, op.get(r4), op.get(R), 1, loop(c, op.i32(0), op.get(C), 1, one(withBias))),
+  ];
+  const body = [
+    ...op.get(R), ...op.i32(-4), ...op.i32And, ...op.set(r4),
+    ...op.get(C), ...op.i32(-4), ...op.i32And, ...op.set(c4),
+    ...forUp(n, op.get(N), [
+      ...op.get(src), ...op.get(n), ...op.get(sb), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
+      ...op.get(dst), ...op.get(n), ...op.get(db), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
+      ...op.get(bias), ...op.if, ...blockBody(true), ...op.else, ...blockBody(false), ...op.end,
+    ]),
+  ];
+  return { name: 'transpose', params: new Array<number>(10).fill(I32), locals: [{ count: 8, type: I32 }, { count: 8, type: V128 }], body };
 }
 
-/** toPositions(src, dst, N, O, L): [N, O, L] to position-major rows [N·L, O]. */
-function toPositions(): FunctionDef {
-  const [src, dst, N, O, L] = [0, 1, 2, 3, 4];
-  const [n, o, l, from, to] = [5, 6, 7, 8, 9];
-  const body = forUp(n, op.get(N), forUp(o, op.get(O), [
-    ...op.get(src), ...op.get(n), ...op.get(O), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.get(L), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
-    ...op.get(dst), ...op.get(n), ...op.get(L), ...op.i32Mul, ...op.get(O), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
-    ...forUp(l, op.get(L), [
-      ...op.get(to), ...op.get(from), ...op.f32Load(0), ...op.f32Store(0),
-      ...op.get(from), ...op.i32(4), ...op.i32Add, ...op.set(from),
-      ...op.get(to), ...op.get(O), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
-    ]),
-  ]));
-  return { name: 'toPositions', params: new Array<number>(5).fill(I32), locals: [{ count: 5, type: I32 }], body };
-}
-
-/** swapBlocks(src, dst, A, B, L): [A, B, L] to [B, A, L], blocks of L floats moving whole. */
+/** swapBlocks(src, dst, A, B, L): [A, B, L] to [B, A, L], blocks of L floats moving whole (memory.copy). */
 function swapBlocks(): FunctionDef {
   const [src, dst, A, B, L] = [0, 1, 2, 3, 4];
-  const [a, b, l, from, to] = [5, 6, 7, 8, 9];
+  const [a, b, from, to] = [5, 6, 7, 8];
   const body = forUp(a, op.get(A), forUp(b, op.get(B), [
     ...op.get(src), ...op.get(a), ...op.get(B), ...op.i32Mul, ...op.get(b), ...op.i32Add, ...op.get(L), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
     ...op.get(dst), ...op.get(b), ...op.get(A), ...op.i32Mul, ...op.get(a), ...op.i32Add, ...op.get(L), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
-    ...forUp(l, op.get(L), [
-      ...op.get(to), ...op.get(l), ...op.i32(4), ...op.i32Mul, ...op.i32Add,
-      ...op.get(from), ...op.get(l), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0),
-      ...op.f32Store(0),
-    ]),
+    ...op.get(to), ...op.get(from), ...op.get(L), ...op.i32(4), ...op.i32Mul, ...op.memoryCopy,
   ]));
-  return { name: 'swapBlocks', params: new Array<number>(5).fill(I32), locals: [{ count: 5, type: I32 }], body };
+  return { name: 'swapBlocks', params: new Array<number>(5).fill(I32), locals: [{ count: 4, type: I32 }], body };
 }
 
 /**
@@ -503,7 +529,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
  * data; `fma` builds the GEMM with relaxed SIMD's fused multiply-add.
  */
 export function kernelModule(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
-  return moduleBytes([gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), toChannels(), toPositions(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
+  return moduleBytes([gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }
 
 
