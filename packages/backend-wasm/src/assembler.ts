@@ -34,6 +34,7 @@ const section = (id: number, body: number[]): number[] => [id, ...uleb(body.leng
 
 export const I32 = 0x7f;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
 
 /** Instructions, as byte arrays to concatenate. */
@@ -88,11 +89,19 @@ export const op = {
   /** i8x16.shuffle of the two vectors on the stack: 16 byte indices (0–15 first, 16–31 second) */
   i8x16Shuffle: (lanes: number[]) => [0xfd, ...uleb(13), ...lanes],
   f32x4ExtractLane: (lane: number) => [0xfd, ...uleb(31), lane],
+  f64x2ExtractLane: (lane: number) => [0xfd, ...uleb(33), lane],
+  /** the two low f32 lanes widened to an f64x2 */
+  f64x2PromoteLowF32x4: [0xfd, ...uleb(95)],
+  f64x2Add: [0xfd, ...uleb(240)],
+  f64Add: [0xa0],
+  f64PromoteF32: [0xbb],
+  f32DemoteF64: [0xb6],
   i32Shl: [0x74],
   /** memory.copy (bulk memory): dst, src, byte count on the stack; overlapping ranges allowed */
   memoryCopy: [0xfc, ...uleb(10), 0x00, 0x00],
   i32DivU: [0x6e],
   f32Const0: [0x43, 0, 0, 0, 0],
+  f64Const0: [0x44, 0, 0, 0, 0, 0, 0, 0, 0],
   /** f32.store with a byte offset (alignment hint 4 bytes) */
   f32Store: (offset = 0) => [0x38, 2, ...uleb(offset)],
   f32Eq: [0x5b],

@@ -1,4 +1,4 @@
-import { CpuBackend, contiguousStrides, hostData, isContiguousView, kernelRecorded, patchOutputSize, sizeOf, withArraySource, zeros, type ArraySource, type DataId, type DType, type HeapInfo, type Im2ColParams, type Kernel, type Tensor, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
+import { CpuBackend, contiguousStrides, hostData, isContiguousView, kernelRecorded, patchOutputSize, sizeOf, withArraySource, zeros, type ArraySource, type DataId, type DType, type HeapInfo, type Im2ColParams, type Kernel, type ReduceOp, type Tensor, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
 import { WasmGemm } from './gemm.js';
 import { MemoryFullError } from './heap.js';
 import { GEMM_ROWS } from './kernels.js';
@@ -204,6 +204,24 @@ export class WasmBackend extends CpuBackend {
     const xAt = this.#in(x);
     const [outAt, done] = this.#out(n);
     this.gemm.kernels.relu(xAt, outAt, (n + 3) >> 2);
+    return done();
+  }
+
+  /**
+   * Sums of float32 over trailing axes (a bias's gradient over positions) on the SIMD
+   * kernel, accumulated in float64 like the CPU code (in another order: equal to rounding);
+   * every other reduction is the CPU code.
+   */
+  override reduce(op: ReduceOp, x: View, axes: readonly number[]): DataId {
+    this.#route = 'wasm';
+    const nd = x.shape.length;
+    const trailing = axes.length > 0 && axes.length < nd && axes.every((a, i) => a === nd - axes.length + i);
+    const n = sizeOf(x.shape.slice(nd - axes.length));
+    if (op !== 'sum' || x.dtype !== 'float32' || !trailing || n < 16) return this.#cpu('no wasm kernel for this reduction', () => super.reduce(op, x, axes));
+    const rows = sizeOf(x.shape.slice(0, nd - axes.length));
+    const xAt = this.#in(x);
+    const [outAt, done] = this.#out(rows);
+    this.gemm.kernels.rowSum(xAt, outAt, rows, n);
     return done();
   }
 

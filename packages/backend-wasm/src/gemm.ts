@@ -45,6 +45,7 @@ export interface KernelExports {
   row2im(x: number, rows: number, N: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, vec: number, skip: number, pad: number): void;
   packB(src: number, dst: number, K: number, N: number, p0: number, p1: number): void;
   packBT(src: number, dst: number, K: number, N: number, p0: number, p1: number): void;
+  rowSum(x: number, out: number, rows: number, n: number): void;
   transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void;
   swapBlocks(src: number, dst: number, A: number, B: number, L: number): void;
   relu(x: number, out: number, n4: number): void;

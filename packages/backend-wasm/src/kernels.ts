@@ -1,4 +1,4 @@
-import { F32, I32, V128, forUp, moduleBytes, op, type FunctionDef } from './assembler.js';
+import { F32, F64, I32, V128, forUp, moduleBytes, op, type FunctionDef } from './assembler.js';
 
 /** rows of C the micro-kernel keeps in registers (A is padded to a multiple of it) */
 export const GEMM_ROWS = 4;
@@ -375,6 +375,48 @@ function swapBlocks(): FunctionDef {
 }
 
 /**
+ * rowSum(x, out, rows, n): out[r] = Σ_i x[r·n + i] for float32 rows, accumulated in
+ * float64 (two f64x2 accumulators over four floats at a time, then the last n mod 4 one
+ * by one) and rounded once: a convolution bias's gradient, summed over positions.
+ */
+function rowSum(): FunctionDef {
+  const [x, out, rows, n] = [0, 1, 2, 3];
+  const [r, i, at, n4] = [4, 5, 6, 7];
+  const [v, a0, a1] = [8, 9, 10]; // v128
+  const tail = 11; // f64
+  const highHalf = op.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+  const body = [
+    ...op.get(n), ...op.i32(-4), ...op.i32And, ...op.set(n4),
+    ...forUp(r, op.get(rows), [
+      ...op.get(x), ...op.get(r), ...op.get(n), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(at),
+      ...op.v128Zero, ...op.set(a0), ...op.v128Zero, ...op.set(a1),
+      ...op.f64Const0, ...op.set(tail),
+      ...op.i32(0), ...op.set(i),
+      ...op.block, ...op.loop,
+      ...op.get(i), ...op.get(n4), ...op.i32GeU, ...op.brIf(1),
+      ...op.get(at), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0), ...op.set(v),
+      ...op.get(a0), ...op.get(v), ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.set(a0),
+      ...op.get(a1), ...op.get(v), ...op.get(v), ...highHalf, ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.set(a1),
+      ...op.get(i), ...op.i32(4), ...op.i32Add, ...op.set(i),
+      ...op.br(0),
+      ...op.end, ...op.end,
+      ...op.block, ...op.loop,
+      ...op.get(i), ...op.get(n), ...op.i32GeU, ...op.brIf(1),
+      ...op.get(tail), ...op.get(at), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0), ...op.f64PromoteF32, ...op.f64Add, ...op.set(tail),
+      ...op.get(i), ...op.i32(1), ...op.i32Add, ...op.set(i),
+      ...op.br(0),
+      ...op.end, ...op.end,
+      ...op.get(out), ...op.get(r), ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+      ...op.get(a0), ...op.f64x2ExtractLane(0), ...op.get(a1), ...op.f64x2ExtractLane(0), ...op.f64Add,
+      ...op.get(a0), ...op.f64x2ExtractLane(1), ...op.get(a1), ...op.f64x2ExtractLane(1), ...op.f64Add, ...op.f64Add,
+      ...op.get(tail), ...op.f64Add, ...op.f32DemoteF64,
+      ...op.f32Store(0),
+    ]),
+  ];
+  return { name: 'rowSum', params: new Array<number>(4).fill(I32), locals: [{ count: 4, type: I32 }, { count: 3, type: V128 }, { count: 1, type: F64 }], body };
+}
+
+/**
  * relu(x, out, n4): max(x, 0) over n4 groups of four floats (f32x4.max: NaN propagates,
  * −0 becomes +0). reluGrad(x, dy, out, n4): dy where x > 0, else +0.
  */
@@ -529,7 +571,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
  * data; `fma` builds the GEMM with relaxed SIMD's fused multiply-add.
  */
 export function kernelModule(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
-  return moduleBytes([gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
+  return moduleBytes([gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }
 
 

@@ -182,6 +182,30 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
     }
   });
 
+  it('sums over trailing axes on the kernel equal the cpu code (float64 accumulation), NaN and ±∞ included', () => {
+    const f = () => {
+      const outs: Tensor[] = [];
+      for (const shape of [[3, 4, 16], [2, 5, 17], [7, 19], [2, 3, 10, 11], [1, 1000]]) {
+        const x = randn(shape).mul(100).add(1e4);
+        outs.push(x.sum([shape.length - 1]), shape.length > 2 ? x.sum([shape.length - 2, shape.length - 1]) : x.sum(-1, true));
+      }
+      const edge = tensor([[1, 2, NaN, ...new Array<number>(17).fill(1)], [Infinity, ...new Array<number>(19).fill(-1)], [Infinity, -Infinity, ...new Array<number>(18).fill(0)]]);
+      outs.push(edge.sum(1));
+      return outs;
+    };
+    const [a, b] = [on('wasm', f), on('cpu', f)];
+    expectClose(a.slice(0, -1), b.slice(0, -1), 1e-6);
+    expect(a[a.length - 1].map(String)).toEqual(['NaN', 'Infinity', 'NaN']);
+    const prev = getBackend().name;
+    setBackend('wasm');
+    try {
+      randn([4, 32]).sum(1);
+      expect(wasm.lastRoute()).toBe('wasm');
+    } finally {
+      setBackend(prev);
+    }
+  });
+
   it('Adam steps on the SIMD kernel equal the JavaScript loop (1e-6 relative), and the kernel runs', () => {
     let calls = 0;
     const counted: Kernel = (inputs, attrs) => {
