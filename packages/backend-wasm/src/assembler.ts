@@ -68,6 +68,10 @@ export const op = {
   /** load one f32 and splat it to all four lanes (alignment hint 4 bytes) */
   v128Load32Splat: (offset = 0) => [0xfd, ...uleb(9), 2, ...uleb(offset)],
   v128Zero: [0xfd, ...uleb(12), ...new Array<number>(16).fill(0)],
+  /** v128.const of four i32 lanes */
+  v128ConstI32x4: (lanes: [number, number, number, number]) => [0xfd, ...uleb(12), ...lanes.flatMap((v) => [v & 255, (v >> 8) & 255, (v >> 16) & 255, (v >>> 24) & 255])],
+  i32x4Splat: [0xfd, ...uleb(17)],
+  i32x4LtS: [0xfd, ...uleb(57)],
   f32x4Splat: [0xfd, ...uleb(19)],
   f32x4Add: [0xfd, ...uleb(228)],
   f32x4Sub: [0xfd, ...uleb(229)],

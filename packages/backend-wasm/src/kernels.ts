@@ -154,13 +154,16 @@ function maxpool(): FunctionDef {
  * the extra lanes overwritten by the next store (both buffers need 16 bytes of slack).
  *
  * row2im(x, rows, …same…): the adjoint, each row's values added back into the image x
- * (which must start at zero; `vec` and `pad` are ignored), in the order the JavaScript
- * code adds them, so float32 results agree bit for bit.
+ * (which must start at zero; `pad` is ignored), in the order the JavaScript code adds
+ * them, so float32 results agree bit for bit. With `vec` each row of a window inside the
+ * image is one vector add, the lanes past kw masked to +0 (adding +0 changes no element:
+ * one that starts at +0 never becomes −0); the image needs 16 bytes of slack.
  */
 function patches(mode: 'im2row' | 'row2im'): FunctionDef {
   const gather = mode === 'im2row';
   const [x, rows, N, C, H, W, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, vec, skip, pad] = Array.from({ length: 19 }, (_, k) => k);
   const [n, y, xx, c, i, j, iy, ix, img, y0, x0, rowp, at] = Array.from({ length: 13 }, (_, k) => 19 + k);
+  const mask = 32; // v128: lanes j < kw all ones (row2im's vector adds)
   const mulAdd = (a: number[], b: number[]) => [...a, ...b, ...op.i32Mul];
   const advance = [...op.get(rows), ...op.i32(4), ...op.i32Add, ...op.set(rows)];
   // img + ((c·H + row)·W + col)·4
@@ -184,7 +187,12 @@ function patches(mode: 'im2row' | 'row2im'): FunctionDef {
           ...op.get(rows), ...op.get(kw), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(rows),
           ...op.else, ...scalarRow, ...op.end,
         ]
-      : scalarRow),
+      : [
+          ...op.get(vec), ...op.if,
+          ...op.get(rowp), ...op.get(rowp), ...op.v128Load(0), ...op.get(rows), ...op.v128Load(0), ...op.get(mask), ...op.v128And, ...op.f32x4Add, ...op.v128Store(0),
+          ...op.get(rows), ...op.get(kw), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(rows),
+          ...op.else, ...scalarRow, ...op.end,
+        ]),
   ]));
   // near the border: only the positions inside the image (gather writes pad for the rest)
   const edge = forUp(c, op.get(C), forUp(i, op.get(kh), [
@@ -215,7 +223,8 @@ function patches(mode: 'im2row' | 'row2im'): FunctionDef {
       ]),
     ]),
   ]);
-  return { name: mode, params: [...new Array<number>(18).fill(I32), F32], locals: [{ count: 13, type: I32 }], body };
+  const setMask = gather ? [] : [...op.v128ConstI32x4([0, 1, 2, 3]), ...op.get(kw), ...op.i32x4Splat, ...op.i32x4LtS, ...op.set(mask)];
+  return { name: mode, params: [...new Array<number>(18).fill(I32), F32], locals: [{ count: 13, type: I32 }, { count: 1, type: V128 }], body: [...setMask, ...body] };
 }
 
 /** `dst` moved to panel p0's start (K rows of 32 bytes per panel), then p = p0 … p1 − 1 over `body`. */
