@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { UsageError, positiveInt, positiveNumber, runCli } from '@ml/cli-kit';
-import { registerWasmBackend, wasmSimdSupported } from '@ml/backend-wasm';
-import { setBackend } from '@ml/tensor';
+import { UsageError, oneOf, positiveInt, positiveNumber, runCli } from '@ml/cli-kit';
+import { BACKEND_CHOICES, selectBackend } from '@ml/backend-wasm';
 import { runPredict } from './predict.js';
 import { runTrain, type TrainOptions } from './train.js';
 
@@ -23,8 +22,8 @@ Options (train):
   --seed <n>            random seed                                   (default 1)
   --quick               a small run (2,000 images, 1 epoch) to check the setup
   --verbose <0|1|2>     0 quiet, 1 progress bar, 2 one line per epoch (default 1)
-  --backend <cpu|wasm>  where tensors compute: wasm runs matrix products on WebAssembly
-                        SIMD kernels                                  (default wasm when supported)
+  --backend <name>      cpu, wasm (tensors in WebAssembly memory, SIMD kernels,
+                        threads) or auto: wasm when supported         (default auto)
 
 Options (predict):
   --model-dir <dir>     a model saved by train                        (default ./mnist-model)
@@ -62,10 +61,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const backend = v.backend ?? (wasmSimdSupported() ? 'wasm' : 'cpu');
-  if (backend !== 'cpu' && backend !== 'wasm') throw new UsageError(`--backend must be cpu or wasm, got '${backend}'`);
-  if (backend === 'wasm') registerWasmBackend();
-  setBackend(backend);
+  selectBackend(oneOf('backend', v.backend, BACKEND_CHOICES, 'auto'));
   if (command === undefined || command === 'train') {
     if (positionals.length > 1) throw new UsageError(`train takes no positional arguments, got '${positionals[1]}'`);
     const model = v.model ?? 'mlp';

@@ -74,13 +74,14 @@ describe('mnist-classifier CLI', () => {
   });
 
   it('bad input: unknown flag, bad value, unknown command → usage message and exit 2', () => {
-    for (const args of [['train', '--epoch', '3'], ['train', '--epochs', '0'], ['train', '--model', 'rnn'], ['fit']]) {
+    for (const args of [['train', '--epoch', '3'], ['train', '--epochs', '0'], ['train', '--model', 'rnn'], ['fit'], ['train', '--backend', 'webgpu']]) {
       const r = cli(...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/^mnist-classifier: /);
     }
     expect(cli('train', '--epoch', '3').stderr).toMatch(/Unknown option '--epoch'/);
     expect(cli('train', '--epochs', '0').stderr).toMatch(/--epochs expects a positive integer, got '0'/);
+    expect(cli('train', '--backend', 'webgpu').stderr).toMatch(/--backend must be cpu, wasm, auto; got 'webgpu'/);
   });
 
   it('bad input: missing image, wrong-size image, blank image, missing model → clear message and exit 1', () => {

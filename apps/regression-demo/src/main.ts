@@ -2,7 +2,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { UsageError, finiteNumber, positiveInt, runCli } from '@ml/cli-kit';
+import { BACKEND_CHOICES, selectBackend } from '@ml/backend-wasm';
+import { UsageError, finiteNumber, oneOf, positiveInt, runCli } from '@ml/cli-kit';
 import { saveSvg, type TopLevelSpec } from '@ml/plot';
 import { cars } from './cars.js';
 import { classify, transforms } from './classify.js';
@@ -37,6 +38,7 @@ Options:
   --noise <n>      line: noise standard deviation                   (default 0.1)
   --steps <n>      line, paths: gradient-descent steps              (default 500)
   --lr <n>         line: learning rate                              (default 0.1)
+  --backend <name> cpu, wasm or auto: wasm where supported          (default auto)
   -h, --help       show this help
 `;
 
@@ -157,6 +159,7 @@ async function main(argv: string[]): Promise<number> {
       noise: { type: 'string' },
       steps: { type: 'string' },
       lr: { type: 'string' },
+      backend: { type: 'string' },
     },
   });
   const { values: v, positionals } = parsed;
@@ -167,6 +170,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!COMMANDS.includes(command)) throw new UsageError(`unknown command '${command}' (use ${COMMANDS.join(', ')})`);
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+  selectBackend(oneOf('backend', v.backend, BACKEND_CHOICES, 'auto'));
   const seed = positiveInt('seed', v.seed) ?? 42;
   const out = v.out ?? 'regression-charts';
   const line: LineOptions = {

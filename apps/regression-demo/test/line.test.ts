@@ -50,5 +50,8 @@ describe('CLI', () => {
     const badNum = spawnSync(process.execPath, [main, 'line', '--steps', 'many'], { encoding: 'utf8' });
     expect(badNum.status).toBe(2);
     expect(badNum.stderr).toMatch(/--steps expects a positive integer, got 'many'/);
+    const badBackend = spawnSync(process.execPath, [main, 'line', '--backend', 'gpu'], { encoding: 'utf8' });
+    expect(badBackend.status).toBe(2);
+    expect(badBackend.stderr).toMatch(/--backend must be cpu, wasm, auto; got 'gpu'/);
   });
 });

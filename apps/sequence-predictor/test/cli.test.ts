@@ -66,7 +66,7 @@ describe('sequence-predictor CLI', () => {
   });
 
   it('bad input: unknown flag, unknown model, bad numbers → usage message and exit 2', () => {
-    for (const args of [['--epoch', '3'], ['--models', 'mlp,cnn'], ['--horizon', '0'], ['--test-fraction', '1'], ['--csv', 'x.csv']]) {
+    for (const args of [['--epoch', '3'], ['--models', 'mlp,cnn'], ['--horizon', '0'], ['--test-fraction', '1'], ['--csv', 'x.csv'], ['--backend', 'gpu']]) {
       const r = cli(...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/^sequence-predictor: /);

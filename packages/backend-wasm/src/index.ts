@@ -45,3 +45,19 @@ export function useWasm(options: WasmOptions = {}): WasmBackend {
   setBackend(b.name);
   return b;
 }
+
+/**
+ * What an app's `--backend` flag does: 'wasm' registers this backend, 'cpu' is the
+ * built-in one, 'auto' (the default) picks wasm where the engine has WebAssembly SIMD,
+ * else cpu. Makes the choice the default backend and returns its name.
+ */
+export function selectBackend(choice: 'cpu' | 'wasm' | 'auto' = 'auto'): 'cpu' | 'wasm' {
+  const name = choice === 'auto' ? (wasmSimdSupported() ? 'wasm' : 'cpu') : choice;
+  if (name === 'wasm') registerWasmBackend();
+  setBackend(name);
+  return name;
+}
+
+/** The `--backend` flag's values, for an app's argument check. */
+export const BACKEND_CHOICES = ['cpu', 'wasm', 'auto'] as const;
+

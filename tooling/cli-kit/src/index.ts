@@ -32,6 +32,13 @@ export function finiteNumber(name: string, v: string | undefined, fallback: numb
   return n;
 }
 
+/** `--name` as one of `allowed`, or `fallback` when absent. */
+export function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (v === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be ${allowed.join(', ')}; got '${v}'`);
+  return v as T;
+}
+
 const isParseError = (e: unknown): boolean => typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS');
 
 /**
