@@ -94,6 +94,8 @@ export const opCases: OpCase[] = [
   { op: 'matmul', what: 'batched broadcast [2,1,2,3] × [3,3,2]', fn: (a, b) => T.matmul(a, b), inputs: () => [randn(2, 1, 2, 3), randn(3, 3, 2)] },
   { op: 'matmul', what: '[2,2,3] × [3,2] (shared right operand)', fn: (a, b) => T.matmul(a, b), inputs: () => [randn(2, 2, 3), randn(3, 2)] },
   { op: 'matmul', what: '1-D × 2-D and 2-D × 1-D', fn: (a, b) => T.matmul(T.matmul(a, b), a.index([0, 2])), inputs: () => [randn(3), randn(3, 2)] },
+  { op: 'matmul', what: 'operands stored transposed: [3,4]ᵀ × [2,3]ᵀ (gradients keep their layout)', fn: (a, b) => T.matmul(a.T, b.T), inputs: () => [randn(3, 4), randn(2, 3)] },
+  { op: 'matmul', what: 'x · wᵀ, a Linear layer', fn: (a, b) => T.matmul(a, b.T).tanh(), inputs: () => [randn(5, 3), randn(4, 3)] },
   { op: 'dot', what: '[4] · [4]', fn: (a, b) => T.dot(a, b), inputs: () => [randn(4), randn(4)] },
   { op: 'outer', what: '[3] ⊗ [2]', fn: (a, b) => T.outer(a, b), inputs: () => [randn(3), randn(2)] },
   // ---- layout
