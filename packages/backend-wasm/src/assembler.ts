@@ -101,6 +101,8 @@ export const op = {
   f64PromoteF32: [0xbb],
   f32DemoteF64: [0xb6],
   i32Shl: [0x74],
+  /** memory.fill (bulk memory): dst, byte value, byte count on the stack */
+  memoryFill: [0xfc, ...uleb(11), 0x00],
   /** memory.copy (bulk memory): dst, src, byte count on the stack; overlapping ranges allowed */
   memoryCopy: [0xfc, ...uleb(10), 0x00, 0x00],
   i32DivU: [0x6e],
@@ -108,6 +110,8 @@ export const op = {
   f64Const0: [0x44, 0, 0, 0, 0, 0, 0, 0, 0],
   /** f32.store with a byte offset (alignment hint 4 bytes) */
   f32Store: (offset = 0) => [0x38, 2, ...uleb(offset)],
+  /** i32.store with a byte offset (alignment hint 4 bytes) */
+  i32Store: (offset = 0) => [0x36, 2, ...uleb(offset)],
   f32Eq: [0x5b],
   f32Add: [0x92],
   f32Mul: [0x94],

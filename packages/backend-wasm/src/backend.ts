@@ -64,6 +64,11 @@ export class WasmBackend extends CpuBackend {
         if (a !== null) this.#arrays?.push(a);
         return a;
       },
+      filled: (dtype: DType, n: number, value: number) => {
+        const a = this.#source.array(dtype, n);
+        if (a !== null) this.#fill(a, dtype, value);
+        return a;
+      },
     };
     const self = this as unknown as Record<string, (...args: unknown[]) => DataId>;
     const cpu = CpuBackend.prototype as unknown as Record<string, (...args: unknown[]) => DataId>;
@@ -140,15 +145,35 @@ export class WasmBackend extends CpuBackend {
     const result = () => ({ values: a }) satisfies CpuData as unknown as DataId;
     const heap = this.gemm.heap;
     if (heap.owns(a)) {
-      if (zero) a.fill(0);
+      if (zero) this.gemm.kernels.fill32(a.byteOffset, n, 0);
       return [a.byteOffset, result];
     }
     const at = this.#work(4 * n);
-    if (zero) heap.f32.fill(0, at >> 2, (at >> 2) + n);
+    if (zero) this.gemm.kernels.fill32(at, n, 0);
     return [at, () => {
       a.set(heap.f32.subarray(at >> 2, (at >> 2) + n));
       return result();
     }];
+  }
+
+  /** Fill an array of the memory on the kernel (TypedArray.fill is slow on a shared memory's views). */
+  #fill(a: TypedArray, dtype: DType, value: number): void {
+    if (dtype === 'float32' || dtype === 'int32') this.gemm.kernels.fill32(a.byteOffset, a.length, bits32(dtype, value));
+    else if (dtype === 'float64' && Object.is(value, 0)) this.gemm.kernels.fill32(a.byteOffset, 2 * a.length, 0);
+    else a.fill(value);
+  }
+
+  /** A copy of a tensor's data as an ordinary array (slice() of a shared memory's view is slow). */
+  override readSync(data: DataId): TypedArray {
+    const v = (data as CpuData).values;
+    if (!this.gemm.heap.owns(v)) return super.readSync(data);
+    const out = new (v.constructor as new (n: number) => TypedArray)(v.length);
+    out.set(v);
+    return out;
+  }
+
+  override read(data: DataId): Promise<TypedArray> {
+    return Promise.resolve(this.readSync(data));
   }
 
   /** Tensor data: a block of the memory where it can live there (else an ordinary array). */
@@ -283,7 +308,7 @@ export class WasmBackend extends CpuBackend {
     const [packAt, cAt] = this.#layout([Np * R, Mp * Np]);
     const rowsAt = this.#keepPatches(x, p, 4 * (Mp * R + 4));
     this.#patches('im2row', g, p, xAt, rowsAt);
-    this.gemm.heap.f32.fill(0, (rowsAt >> 2) + NL * R, (rowsAt >> 2) + Mp * R);
+    this.gemm.kernels.fill32(rowsAt + 4 * NL * R, (Mp - NL) * R, 0); // padding rows
     this.gemm.run(rowsAt, packAt, cAt, Mp, R, Np, { from: wAt, transposed: true, N: O }); // B = wᵀ, stored transposed
     const [outAt, done] = this.#out(g.N * O * L);
     this.gemm.kernels.transpose(cAt, outAt, g.N, L, O, Np, L, L * Np, O * L, biasAt); // rows (n, l) of Np → [N, O, L], + bias
@@ -300,7 +325,7 @@ export class WasmBackend extends CpuBackend {
     const [dyAt, wAt] = [this.#in(dy), this.#in(w)];
     const [aAt, packAt, cAt] = this.#layout([Mp * O, Np * O, Mp * Np + 4]);
     this.gemm.kernels.transpose(dyAt, aAt, g.N, O, L, L, O, O * L, L * O, 0); // [N, O, L] → rows (n, l) of O
-    this.gemm.heap.f32.fill(0, (aAt >> 2) + NL * O, (aAt >> 2) + Mp * O);
+    this.gemm.kernels.fill32(aAt + 4 * NL * O, (Mp - NL) * O, 0);
     this.gemm.run(aAt, packAt, cAt, Mp, O, Np, { from: wAt, transposed: false, N: R });
     const [imgAt, done] = this.#out(g.n, true);
     this.#patches('row2im', g, p, imgAt, cAt, Np); // the product's rows are Np wide
@@ -322,7 +347,7 @@ export class WasmBackend extends CpuBackend {
       this.#patches('im2row', g, p, this.#in(x), rowsAt);
     }
     this.gemm.kernels.swapBlocks(dyAt, aAt, g.N, O, L); // [N, O, L] → [O, N·L]
-    this.gemm.heap.f32.fill(0, (aAt >> 2) + O * NL, (aAt >> 2) + Mp * NL);
+    this.gemm.kernels.fill32(aAt + 4 * O * NL, (Mp - O) * NL, 0);
     this.gemm.run(aAt, packAt, cAt, Mp, NL, Np, { from: rowsAt, transposed: false, N: R });
     const out = this.scratch('float32', O * R) as Float32Array;
     const f = this.gemm.heap.f32;
@@ -467,6 +492,16 @@ const PATCH_CACHE_ENTRIES = 8;
 /** What a patch matrix depends on besides the input's data: its view and the geometry. */
 function patchKey(x: View, p: Im2ColParams): string {
   return `${x.offset}|${x.shape.join()}|${x.strides.join()}|${p.kernel.join()}|${p.stride.join()}|${p.dilation.join()}|${p.pad.join()}|${p.padValue}`;
+}
+
+const F32 = new Float32Array(1);
+const I32 = new Int32Array(F32.buffer);
+
+/** The 32 bits `value` takes in an array of `dtype` (float32 or int32, as TypedArray.fill converts it). */
+function bits32(dtype: 'float32' | 'int32', value: number): number {
+  if (dtype === 'int32') return value | 0;
+  F32[0] = value;
+  return I32[0];
 }
 
 const dataValues = (d: DataId): TypedArray | null => (d as CpuData).values;

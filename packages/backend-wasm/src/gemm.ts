@@ -46,6 +46,7 @@ export interface KernelExports {
   packB(src: number, dst: number, K: number, N: number, p0: number, p1: number): void;
   packBT(src: number, dst: number, K: number, N: number, p0: number, p1: number): void;
   rowSum(x: number, out: number, rows: number, n: number): void;
+  fill32(dst: number, n: number, value: number): void;
   transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void;
   swapBlocks(src: number, dst: number, A: number, B: number, L: number): void;
   relu(x: number, out: number, n4: number): void;
@@ -226,7 +227,7 @@ export class WasmGemm {
     } else {
       for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) f[a0 + i * K + k] = ad[aBase + i * A.si + k * A.sj];
     }
-    f.fill(0, a0 + M * K, a0 + Mp * K);
+    if (Mp > M) this.kernels.fill32(4 * (a0 + M * K), (Mp - M) * K, 0);
   }
 
   /** B with neither rows nor columns contiguous, packed element by element into P panels at float `b0`. */

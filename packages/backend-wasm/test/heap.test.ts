@@ -1,6 +1,6 @@
 import '@ml/autograd';
 import { Linear } from '@ml/nn';
-import { hostData, manualSeed, memory, randn, setBackend, getBackend, tensor, tidy, type Tensor } from '@ml/tensor';
+import { full, hostData, manualSeed, memory, randn, setBackend, getBackend, tensor, tidy, zeros, type Tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
 import { WasmHeap } from '../src/heap.js';
 import { registerWasmBackend } from '../src/index.js';
@@ -84,6 +84,32 @@ describe('tensors on the wasm backend live in its memory', () => {
       expect(heap?.liveBytes).toBeGreaterThanOrEqual(live + 4 * (64 * 32 + 64 + 8 * 32 + 8));
       for (const t of [x, y, lin.weight, lin.bias as Tensor]) t.dispose();
       expect(memory().backends.wasm.heap?.liveBytes).toBeLessThan(heap?.liveBytes ?? 0);
+    } finally {
+      setBackend(prev);
+    }
+  });
+
+  it('fills on the kernel give what TypedArray.fill gives (−0, NaN, ±∞, int conversion, odd lengths); reads come back as ordinary arrays', () => {
+    const prev = getBackend().name;
+    try {
+      const make = (name: string) => {
+        setBackend(name);
+        const out: string[][] = [];
+        for (const n of [1, 3, 4, 9, 1001]) {
+          for (const v of [0, -0, 1.5, NaN, Infinity, -3]) {
+            for (const dtype of ['float32', 'float64', 'int32', 'bool'] as const) {
+              const t = full([n], v, { dtype });
+              const data = t.dataSync();
+              expect(data.buffer).toBeInstanceOf(ArrayBuffer); // not the shared memory
+              out.push(Array.from(data, (x) => (Object.is(x, -0) ? '-0' : String(x))));
+              t.dispose();
+            }
+          }
+        }
+        out.push(Array.from(zeros([7, 3], { dtype: 'int32' }).add(2.7).dataSync(), String));
+        return out;
+      };
+      expect(make('wasm')).toEqual(make('cpu'));
     } finally {
       setBackend(prev);
     }

@@ -177,7 +177,19 @@ function recycle(a: TypedArray): void {
  * is several times the cost of clearing memory that is already mapped.
  */
 function zeroed(dtype: DType, n: number): TypedArray {
-  return source?.array(dtype, n)?.fill(0) ?? takePooled(dtype, n)?.fill(0) ?? allocArray(dtype, n); // fresh arrays are zero already
+  return filled(dtype, n, 0);
+}
+
+/** An array of `n` elements all equal to `value` (from the array source, when one is set). */
+function filled(dtype: DType, n: number, value: number): TypedArray {
+  if (source !== null) {
+    const a = source.filled ? source.filled(dtype, n, value) : (source.array(dtype, n)?.fill(value) ?? null);
+    if (a !== null) return a;
+  }
+  const a = takePooled(dtype, n);
+  if (a) return a.fill(value);
+  const fresh = allocArray(dtype, n);
+  return value === 0 && !Object.is(value, -0) ? fresh : fresh.fill(value); // fresh arrays are zero already
 }
 
 /** An array of `n` elements whose contents are undefined: the caller writes every element. */
@@ -192,6 +204,8 @@ function scratch(dtype: DType, n: number): TypedArray {
  */
 export interface ArraySource {
   array(dtype: DType, n: number): TypedArray | null;
+  /** an array of `n` copies of `value`, where the source fills faster than `TypedArray.fill` */
+  filled?(dtype: DType, n: number, value: number): TypedArray | null;
 }
 
 let source: ArraySource | null = null;
@@ -471,9 +485,7 @@ export class CpuBackend implements Backend {
   }
 
   fill(size: number, dtype: DType, value: number): DataId {
-    const out = scratch(dtype, size);
-    out.fill(value);
-    return wrap(out);
+    return wrap(filled(dtype, size, value));
   }
   copy(x: View): DataId {
     return wrap(materialize(x));
