@@ -30,8 +30,12 @@ export async function runMl(backend: 'cpu' | 'wasm', b: Budget, log: (s: string)
     const r = await timeIt(
       () =>
         tidy(() => {
-          x.grad = null;
-          w.grad = null;
+          // zeroGrad()'s way: the old gradients are disposed (on wasm a dropped tensor's
+          // memory comes back only when the garbage collector finds it)
+          for (const t of [x, w]) {
+            t.grad?.dispose();
+            t.grad = null;
+          }
           conv2d(x, w).sum().backward();
           w.grad!.dataSync();
         }),

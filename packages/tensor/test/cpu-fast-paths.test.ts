@@ -36,6 +36,18 @@ describe('CPU fast paths keep IEEE semantics', () => {
     expect(Array.from(T.eq(a, b).dataSync())).toEqual(av.map((v, i) => +(v === bv[i])));
   });
 
+  it('a broadcast single value made contiguous (a gradient seed) is that value everywhere, −0 and NaN kept, cast too', () => {
+    for (const v of [3.5, -0, NaN, -7]) {
+      for (const dtype of ['float32', 'float64', 'int32'] as const) {
+        const t = T.full([], v, { dtype }).reshape(1, 1).expand(3, 5);
+        const show = (xs: ArrayLike<number>) => Array.from(xs, (x) => (Object.is(x, -0) ? '-0' : String(x)));
+        const one = dtype === 'int32' ? (Number.isNaN(v) ? 0 : Math.trunc(v) || 0) : v; // what an element holds
+        expect(show(t.contiguous().dataSync())).toEqual(show(new Array<number>(15).fill(one)));
+        expect(show(t.cast('float64').dataSync())).toEqual(show(new Array<number>(15).fill(one)));
+      }
+    }
+  });
+
   it('reductions over leading and trailing axes (a conv bias gradient) equal the general loop, NaN included', () => {
     T.manualSeed(4);
     for (const dtype of ['float32', 'float64', 'int32'] as const) {

@@ -233,6 +233,7 @@ function takePooled(dtype: DType, n: number): TypedArray | undefined {
 function materialize(v: View, dtype: DType = v.dtype): TypedArray {
   const src = vals(v);
   const n = sizeOf(v.shape);
+  if (n > 1 && flatStride(v) === 0) return filled(dtype, n, src[v.offset]); // one value broadcast (a gradient seed)
   const out = scratch(dtype, n);
   const nd = v.shape.length;
   const inner = nd === 0 ? 1 : v.shape[nd - 1];
