@@ -133,6 +133,19 @@ export function forUp(v: number, limit: number[], body: number[]): number[] {
   ];
 }
 
+/** `for (v = start; v < limit; v += step) body`, `start` and `limit` instruction sequences giving i32s. */
+export function forStep(v: number, start: number[], limit: number[], step: number, body: number[]): number[] {
+  return [
+    ...start, ...op.set(v),
+    ...op.block, ...op.loop,
+    ...op.get(v), ...limit, ...op.i32GeU, ...op.brIf(1),
+    ...body,
+    ...op.get(v), ...op.i32(step), ...op.i32Add, ...op.set(v),
+    ...op.br(0),
+    ...op.end, ...op.end,
+  ];
+}
+
 export interface FunctionDef {
   name: string;
   params: number[];

@@ -1,4 +1,4 @@
-import { F32, F64, I32, V128, forUp, moduleBytes, op, type FunctionDef } from './assembler.js';
+import { F32, F64, I32, V128, forStep, forUp, moduleBytes, op, type FunctionDef } from './assembler.js';
 
 /** rows of C the micro-kernel keeps in registers (A is padded to a multiple of it) */
 export const GEMM_ROWS = 4;
@@ -337,16 +337,7 @@ function transpose(): FunctionDef {
     ...(withBias ? [...biasOf(op.get(c)), ...op.f32Add] : []),
     ...op.f32Store(0),
   ];
-  /** for (v = from; v < limit; v += step) body */
-  const loop = (x: number, start: number[], limit: number[], step: number, body: number[]) => [
-    ...start, ...op.set(x),
-    ...op.block, ...op.loop,
-    ...op.get(x), ...limit, ...op.i32GeU, ...op.brIf(1),
-    ...body,
-    ...op.get(x), ...op.i32(step), ...op.i32Add, ...op.set(x),
-    ...op.br(0),
-    ...op.end, ...op.end,
-  ];
+  const loop = forStep;
   const blockBody = (withBias: boolean) => [
     // 4×4 tiles, then the columns past the last whole tile for those rows, then the last rows
     ...loop(r, op.i32(0), op.get(r4), 4, [
@@ -398,19 +389,8 @@ function fill32(): FunctionDef {
     ...op.else,
     ...op.get(value), ...op.i32x4Splat, ...op.set(v),
     ...op.get(n), ...op.i32(-4), ...op.i32And, ...op.set(n4),
-    ...op.i32(0), ...op.set(i),
-    ...op.block, ...op.loop,
-    ...op.get(i), ...op.get(n4), ...op.i32GeU, ...op.brIf(1),
-    ...op.get(dst), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.get(v), ...op.v128Store(0),
-    ...op.get(i), ...op.i32(4), ...op.i32Add, ...op.set(i),
-    ...op.br(0),
-    ...op.end, ...op.end,
-    ...op.block, ...op.loop,
-    ...op.get(i), ...op.get(n), ...op.i32GeU, ...op.brIf(1),
-    ...op.get(dst), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.get(value), ...op.i32Store(0),
-    ...op.get(i), ...op.i32(1), ...op.i32Add, ...op.set(i),
-    ...op.br(0),
-    ...op.end, ...op.end,
+    ...forStep(i, op.i32(0), op.get(n4), 4, [...op.get(dst), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.get(v), ...op.v128Store(0)]),
+    ...forStep(i, op.get(n4), op.get(n), 1, [...op.get(dst), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.get(value), ...op.i32Store(0)]),
     ...op.end,
   ];
   return { name: 'fill32', params: new Array<number>(3).fill(I32), locals: [{ count: 2, type: I32 }, { count: 1, type: V128 }], body };
@@ -433,21 +413,14 @@ function rowSum(): FunctionDef {
       ...op.get(x), ...op.get(r), ...op.get(n), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(at),
       ...op.v128Zero, ...op.set(a0), ...op.v128Zero, ...op.set(a1),
       ...op.f64Const0, ...op.set(tail),
-      ...op.i32(0), ...op.set(i),
-      ...op.block, ...op.loop,
-      ...op.get(i), ...op.get(n4), ...op.i32GeU, ...op.brIf(1),
-      ...op.get(at), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0), ...op.set(v),
-      ...op.get(a0), ...op.get(v), ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.set(a0),
-      ...op.get(a1), ...op.get(v), ...op.get(v), ...highHalf, ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.set(a1),
-      ...op.get(i), ...op.i32(4), ...op.i32Add, ...op.set(i),
-      ...op.br(0),
-      ...op.end, ...op.end,
-      ...op.block, ...op.loop,
-      ...op.get(i), ...op.get(n), ...op.i32GeU, ...op.brIf(1),
-      ...op.get(tail), ...op.get(at), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0), ...op.f64PromoteF32, ...op.f64Add, ...op.set(tail),
-      ...op.get(i), ...op.i32(1), ...op.i32Add, ...op.set(i),
-      ...op.br(0),
-      ...op.end, ...op.end,
+      ...forStep(i, op.i32(0), op.get(n4), 4, [
+        ...op.get(at), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0), ...op.set(v),
+        ...op.get(a0), ...op.get(v), ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.set(a0),
+        ...op.get(a1), ...op.get(v), ...op.get(v), ...highHalf, ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.set(a1),
+      ]),
+      ...forStep(i, op.get(n4), op.get(n), 1, [
+        ...op.get(tail), ...op.get(at), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0), ...op.f64PromoteF32, ...op.f64Add, ...op.set(tail),
+      ]),
       ...op.get(out), ...op.get(r), ...op.i32(4), ...op.i32Mul, ...op.i32Add,
       ...op.get(a0), ...op.f64x2ExtractLane(0), ...op.get(a1), ...op.f64x2ExtractLane(0), ...op.f64Add,
       ...op.get(a0), ...op.f64x2ExtractLane(1), ...op.get(a1), ...op.f64x2ExtractLane(1), ...op.f64Add, ...op.f64Add,
