@@ -44,9 +44,11 @@ export class WasmBackend extends CpuBackend {
   /** how many matmuls ran on the kernel and how many fell back, for the debug log and tests */
   readonly stats = { wasm: 0, fallback: 0 };
 
-  /** arrays and work blocks (addresses) taken during the running primitive; arrays null outside one */
-  #arrays: TypedArray[] | null = null;
-  #blocks: number[] = [];
+  /** arrays and work blocks (addresses) taken by the running primitives, as stacks (each scope owns the part above its mark) */
+  readonly #arrays: TypedArray[] = [];
+  readonly #blocks: number[] = [];
+  /** how many primitives are running (nested); arrays are tracked only inside one */
+  #depth = 0;
   readonly #source: ArraySource;
 
   /**
@@ -61,7 +63,7 @@ export class WasmBackend extends CpuBackend {
     this.#source = {
       array: (dtype: DType, n: number) => {
         const a = heap.array(dtype, n);
-        if (a !== null) this.#arrays?.push(a);
+        if (a !== null && this.#depth > 0) this.#arrays.push(a);
         return a;
       },
       filled: (dtype: DType, n: number, value: number) => {
@@ -94,23 +96,27 @@ export class WasmBackend extends CpuBackend {
    * scope, if any, until that one returns it or disposes of it).
    */
   #scoped<T>(fn: () => T, result: (out: T) => TypedArray | null): T {
-    const [arrays, blocks] = [this.#arrays, this.#blocks];
-    this.#arrays = [];
-    this.#blocks = [];
+    const [a0, b0] = [this.#arrays.length, this.#blocks.length];
+    this.#depth++;
     let keep: TypedArray | null = null;
     try {
       const out = withArraySource(this.#source, fn);
       keep = result(out);
       return out;
     } finally {
+      this.#depth--;
       const heap = this.gemm.heap;
       const mine = keep !== null && heap.owns(keep) ? keep : null;
-      for (const a of this.#arrays) if (mine === null || !within(mine, a)) heap.freeArray(a);
-      for (const at of this.#blocks) heap.free(at);
-      const kept = this.#arrays.find((a) => mine !== null && within(mine, a));
-      this.#arrays = arrays;
-      this.#blocks = blocks;
-      if (kept !== undefined) this.#arrays?.push(kept);
+      let kept: TypedArray | undefined;
+      for (let i = a0; i < this.#arrays.length; i++) {
+        const a = this.#arrays[i];
+        if (mine !== null && within(mine, a)) kept = a;
+        else heap.freeArray(a);
+      }
+      for (let i = b0; i < this.#blocks.length; i++) heap.free(this.#blocks[i]);
+      this.#arrays.length = a0;
+      this.#blocks.length = b0;
+      if (kept !== undefined && this.#depth > 0) this.#arrays.push(kept);
     }
   }
 
