@@ -1,4 +1,4 @@
-import { rand, type Tensor } from '@ml/tensor';
+import { dropoutMask, isFloat, type Tensor } from '@ml/tensor';
 import { Module, type ModuleOptions } from './module.js';
 
 export interface DropoutOptions extends ModuleOptions {
@@ -28,8 +28,9 @@ export class Dropout extends Module {
 
 /** Functional dropout; identity when `training` is false or p = 0. */
 export function dropout(x: Tensor, p: number, training = true): Tensor {
+  if (!isFloat(x.dtype)) throw new TypeError(`dropout: expected a floating-point tensor, got ${x.dtype}`);
   if (!training || p === 0) return x;
   if (p === 1) return x.mul(0);
-  const keep = rand(x.shape, { dtype: x.dtype, backend: x.backend.name }).ge(p);
-  return x.mul(keep.cast(x.dtype)).mul(1 / (1 - p));
+  // the mask holds 0 or 1/(1−p): one product forward, one backward
+  return x.mul(dropoutMask(x.shape, p, 1 / (1 - p), { dtype: x.dtype, backend: x.backend.name }));
 }

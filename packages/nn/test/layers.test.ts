@@ -1,5 +1,5 @@
 import '@ml/autograd';
-import { manualSeed, randn, randint, tensor, type NestedArray, type Tensor } from '@ml/tensor';
+import { manualSeed, rand, randn, randint, tensor, type NestedArray, type Tensor } from '@ml/tensor';
 import { assertClose } from '@ml/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -169,6 +169,25 @@ describe('Dropout (inverted)', () => {
   it('is the identity in eval mode', () => {
     const x = randn([4, 4]);
     expect(new Dropout({ p: 0.9 }).eval().forward(x)).toBe(x);
+  });
+  it("equals rand(shape).ge(p) masking, then 1/(1−p), value for value and gradient for gradient (one fused mask)", () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const p of [0.3, 0.5]) {
+        const x = randn([7, 33], { dtype }).mul(3).requiresGrad_();
+        manualSeed(21);
+        const y = new Dropout({ p }).forward(x);
+        y.mul(x.detach()).sum().backward();
+        const [yv, gv] = [Array.from(y.dataSync(), String), Array.from(x.grad!.dataSync(), String)];
+        x.grad = null;
+        manualSeed(21);
+        const keep = rand(x.shape, { dtype }).ge(p);
+        const y2 = x.mul(keep.cast(dtype)).mul(1 / (1 - p));
+        y2.mul(x.detach()).sum().backward();
+        expect(yv).toEqual(Array.from(y2.dataSync(), String));
+        expect(gv).toEqual(Array.from(x.grad!.dataSync(), String));
+      }
+    }
+    expect(() => new Dropout().forward(tensor([1, 2], { dtype: 'int32' }))).toThrow(/dropout: .*floating-point/);
   });
   it('the same seed gives the same mask', async () => {
     const run = async () => {

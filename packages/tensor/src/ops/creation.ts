@@ -176,6 +176,23 @@ export function uniform(shape: readonly number[], low = 0, high = 1, options: Cr
   return fromArray(values, shape, { ...options, dtype });
 }
 
+/**
+ * An inverted-dropout mask: `scale` where a uniform draw on [0, 1) is ≥ p, else 0 — the
+ * draws `rand(shape)` would make, in the same order, compared and scaled in the same pass
+ * (what `rand(shape).ge(p).cast(dtype).mul(scale)` gives, without four tensors).
+ */
+export function dropoutMask(shape: readonly number[], p: number, scale: number, options: CreateOptions = {}): Tensor {
+  assertShape('dropoutMask', shape);
+  const dtype = options.dtype ?? 'float32';
+  if (!isFloat(dtype)) throw new TypeError(`dropoutMask: dtype must be floating point, got ${dtype}`);
+  const values = allocArray(dtype, sizeOf(shape));
+  const f32 = dtype === 'float32';
+  rng().fillUniform(values, 0, 1, f32);
+  const cut = f32 ? Math.fround(p) : p; // as ge() casts the scalar
+  for (let i = 0; i < values.length; i++) values[i] = values[i] >= cut ? scale : 0;
+  return fromArray(values, shape, { ...options, dtype });
+}
+
 /** Standard normal samples. */
 export function randn(shape: readonly number[], options: CreateOptions = {}): Tensor {
   return normal(shape, 0, 1, options);
