@@ -148,7 +148,7 @@ export class WasmBackend extends CpuBackend {
    */
   #out(n: number, zero = false): [number, () => DataId] {
     const a = this.scratch('float32', n) as Float32Array;
-    const result = () => ({ values: a }) satisfies CpuData as unknown as DataId;
+    const result = () => wrap(a);
     const heap = this.gemm.heap;
     if (heap.owns(a)) {
       if (zero) this.gemm.kernels.fill32(a.byteOffset, n, 0);
@@ -183,11 +183,11 @@ export class WasmBackend extends CpuBackend {
   }
 
   /** Tensor data: a block of the memory where it can live there (else an ordinary array). */
-  override write(values: TypedArray): DataId {
-    const a = this.gemm.heap.array(dtypeOf(values), values.length);
-    if (a === null) return super.write(values);
+  override write(values: TypedArray, dtype: DType): DataId {
+    const a = this.gemm.heap.array(dtype, values.length);
+    if (a === null) return super.write(values, dtype);
     a.set(values);
-    return { values: a } satisfies CpuData as unknown as DataId;
+    return wrap(a);
   }
 
   override dispose(data: DataId): void {
@@ -360,7 +360,7 @@ export class WasmBackend extends CpuBackend {
     const c = cAt >> 2;
     if (Np === R) out.set(f.subarray(c, c + O * R));
     else for (let o = 0; o < O; o++) out.set(f.subarray(c + o * Np, c + o * Np + R), o * R);
-    return { values: out } satisfies CpuData as unknown as DataId;
+    return wrap(out);
   }
 
   /**
@@ -454,7 +454,7 @@ export class WasmBackend extends CpuBackend {
       const heap = this.gemm.heap;
       // the kernel works on whole vectors: it may write in place only when n fills them
       const inPlace = (x: Float32Array) => n % 4 === 0 && heap.owns(x);
-      const place = (x: Float32Array) => (inPlace(x) ? x.byteOffset : this.#in({ data: { values: x } satisfies CpuData as unknown as DataId, dtype: 'float32', shape: [n], strides: [1], offset: 0 }));
+      const place = (x: Float32Array) => (inPlace(x) ? x.byteOffset : this.#in({ data: wrap(x), dtype: 'float32', shape: [n], strides: [1], offset: 0 }));
       const [pAt, gAt, mAt, vAt] = [P, G, M, V].map(place);
       const next = zeros(p.shape, { dtype: 'float32', backend: this.name });
       const out = hostData(next) as Float32Array;
@@ -482,14 +482,8 @@ export class WasmBackend extends CpuBackend {
     const A = { data: values(a), offset: a.offset, sb: a.strides[0], si: a.strides[1], sj: a.strides[2] };
     const Bs = { data: values(b), offset: b.offset, sb: b.strides[0], si: b.strides[1], sj: b.strides[2] };
     this.gemm.matmul(A, Bs, B, M, K, N, out);
-    return { values: out } satisfies CpuData as unknown as DataId;
+    return wrap(out);
   }
-}
-
-function dtypeOf(a: TypedArray): DType {
-  if (a instanceof Float32Array) return 'float32';
-  if (a instanceof Float64Array) return 'float64';
-  return a instanceof Int32Array ? 'int32' : 'bool';
 }
 
 /** forward convolutions whose patch matrices wait for their weight gradients, at most */
@@ -510,7 +504,8 @@ function bits32(dtype: 'float32' | 'int32', value: number): number {
   return I32[0];
 }
 
-const dataValues = (d: DataId): TypedArray | null => (d as CpuData).values;
+const wrap = (values: TypedArray): DataId => ({ values }) satisfies CpuData as unknown as DataId;
+const dataValues = (d: DataId): TypedArray => (d as CpuData).values;
 
 /** Whether array `part` starts inside array `whole` (a result may be a view of a temporary); both in the memory. */
 function within(part: TypedArray, whole: TypedArray): boolean {
@@ -518,7 +513,7 @@ function within(part: TypedArray, whole: TypedArray): boolean {
   return p === w || (p > w && p < w + whole.byteLength);
 }
 
-const values = (v: View): TypedArray => (v.data as CpuData).values;
+const values = (v: View): TypedArray => dataValues(v.data);
 
 /** The geometry of a float32 max pooling whose windows tile the planes, else null. */
 function tiledPool(x: View, p: Im2ColParams) {

@@ -1,4 +1,4 @@
-import type { DType, HeapInfo, TypedArray } from '@ml/tensor';
+import { bytesPerElement, type DType, type HeapInfo, type TypedArray } from '@ml/tensor';
 
 const PAGE = 65536;
 /** every block starts on 16 bytes and ends with 16 bytes of slack (vector kernels read and write whole vectors) */
@@ -9,7 +9,6 @@ const START = 64;
 
 type ArrayCtor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => TypedArray;
 const CTORS: Record<DType, ArrayCtor> = { float32: Float32Array, float64: Float64Array, int32: Int32Array, bool: Uint8Array };
-const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };
 
 /** A work block did not fit in the module memory (the backend then runs the op as CPU code). */
 export class MemoryFullError extends RangeError {
@@ -151,7 +150,7 @@ export class WasmHeap {
    */
   array(dtype: DType, n: number): TypedArray | null {
     if (!this.resident) return null;
-    const at = this.alloc(Math.max(1, n * BYTES[dtype]), this.#arrayLimit);
+    const at = this.alloc(Math.max(1, n * bytesPerElement(dtype)), this.#arrayLimit);
     if (at === 0) return null;
     const a = new CTORS[dtype](this.#buffer, at, n);
     this.#arrays.register(a, at, a);

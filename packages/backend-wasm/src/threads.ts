@@ -205,7 +205,7 @@ export class ThreadPool {
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, NEXT, tag);
     Atomics.store(ctl, SEQ, this.#seq);
-    if (this.ready > 0) Atomics.notify(ctl, SEQ);
+    Atomics.notify(ctl, SEQ); // wakes any worker asleep on it (none started: nothing to do)
     // the same claiming loop as the workers' (CLAIM)
     for (;;) {
       const v = Atomics.load(ctl, NEXT);

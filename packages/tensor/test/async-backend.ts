@@ -22,8 +22,8 @@ export class AsyncCpuBackend implements Backend {
   readonly name = 'async-cpu';
   readonly #cpu = new CpuBackend();
 
-  write(values: TypedArray, _dtype: DType): DataId {
-    return this.#cpu.write(values);
+  write(values: TypedArray, dtype: DType): DataId {
+    return this.#cpu.write(values, dtype);
   }
   async read(data: DataId): Promise<TypedArray> {
     await new Promise<void>((resolve) => setTimeout(resolve, 0));

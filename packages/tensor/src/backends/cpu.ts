@@ -458,7 +458,7 @@ function reduceMiddle(op: ReduceOp, x: TypedArray, offset: number, outer: number
 export class CpuBackend implements Backend {
   readonly name: string = 'cpu';
 
-  write(values: TypedArray): DataId {
+  write(values: TypedArray, _dtype: DType): DataId {
     return wrap(values);
   }
   /**

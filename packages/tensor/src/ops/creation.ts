@@ -168,12 +168,17 @@ export function rand(shape: readonly number[], options: CreateOptions = {}): Ten
 /** Uniform on [low, high). */
 export function uniform(shape: readonly number[], low = 0, high = 1, options: CreateOptions = {}): Tensor {
   if (!(high >= low)) throw new RangeError(`uniform: high (${high}) must be >= low (${low})`);
-  assertShape('uniform', shape);
   const dtype = options.dtype ?? 'float32';
+  return fromArray(uniformValues('uniform', shape, low, high, dtype), shape, { ...options, dtype });
+}
+
+/** Draws on [low, high) from the seeded generator in a new array of `dtype`. */
+function uniformValues(op: string, shape: readonly number[], low: number, high: number, dtype: DType): TypedArray {
+  assertShape(op, shape);
   const values = allocArray(dtype, sizeOf(shape));
   // rounding to float32 can land exactly on `high`: such values are redrawn (half-open interval)
   rng().fillUniform(values, low, high, dtype === 'float32');
-  return fromArray(values, shape, { ...options, dtype });
+  return values;
 }
 
 /**
@@ -182,13 +187,10 @@ export function uniform(shape: readonly number[], low = 0, high = 1, options: Cr
  * (what `rand(shape).ge(p).cast(dtype).mul(scale)` gives, without four tensors).
  */
 export function dropoutMask(shape: readonly number[], p: number, scale: number, options: CreateOptions = {}): Tensor {
-  assertShape('dropoutMask', shape);
   const dtype = options.dtype ?? 'float32';
   if (!isFloat(dtype)) throw new TypeError(`dropoutMask: dtype must be floating point, got ${dtype}`);
-  const values = allocArray(dtype, sizeOf(shape));
-  const f32 = dtype === 'float32';
-  rng().fillUniform(values, 0, 1, f32);
-  const cut = f32 ? Math.fround(p) : p; // as ge() casts the scalar
+  const values = uniformValues('dropoutMask', shape, 0, 1, dtype);
+  const cut = dtype === 'float32' ? Math.fround(p) : p; // as ge() casts the scalar
   for (let i = 0; i < values.length; i++) values[i] = values[i] >= cut ? scale : 0;
   return fromArray(values, shape, { ...options, dtype });
 }
