@@ -122,15 +122,7 @@ export const op = {
 
 /** `for (v = 0; v < limit; v++) body`, `limit` an instruction sequence giving an i32. */
 export function forUp(v: number, limit: number[], body: number[]): number[] {
-  return [
-    ...op.i32(0), ...op.set(v),
-    ...op.block, ...op.loop,
-    ...op.get(v), ...limit, ...op.i32GeU, ...op.brIf(1),
-    ...body,
-    ...op.get(v), ...op.i32(1), ...op.i32Add, ...op.set(v),
-    ...op.br(0),
-    ...op.end, ...op.end,
-  ];
+  return forStep(v, op.i32(0), limit, 1, body);
 }
 
 /** `for (v = start; v < limit; v += step) body`, `start` and `limit` instruction sequences giving i32s. */

@@ -231,13 +231,7 @@ function patches(mode: 'im2row' | 'row2im'): FunctionDef {
 function panels(dst: number, K: number, p: number, p0: number, p1: number, body: number[]): number[] {
   return [
     ...op.get(dst), ...op.get(p0), ...op.get(K), ...op.i32Mul, ...op.i32(32), ...op.i32Mul, ...op.i32Add, ...op.set(dst),
-    ...op.get(p0), ...op.set(p),
-    ...op.block, ...op.loop,
-    ...op.get(p), ...op.get(p1), ...op.i32GeU, ...op.brIf(1),
-    ...body,
-    ...op.get(p), ...op.i32(1), ...op.i32Add, ...op.set(p),
-    ...op.br(0),
-    ...op.end, ...op.end,
+    ...forStep(p, op.get(p0), op.get(p1), 1, body),
   ];
 }
 
@@ -337,18 +331,17 @@ function transpose(): FunctionDef {
     ...(withBias ? [...biasOf(op.get(c)), ...op.f32Add] : []),
     ...op.f32Store(0),
   ];
-  const loop = forStep;
   const blockBody = (withBias: boolean) => [
     // 4×4 tiles, then the columns past the last whole tile for those rows, then the last rows
-    ...loop(r, op.i32(0), op.get(r4), 4, [
-      ...loop(c, op.i32(0), op.get(c4), 4, tile(withBias)),
-      ...loop(k, op.i32(0), op.i32(4), 1, [
+    ...forStep(r, op.i32(0), op.get(r4), 4, [
+      ...forStep(c, op.i32(0), op.get(c4), 4, tile(withBias)),
+      ...forStep(k, op.i32(0), op.i32(4), 1, [
         ...op.get(r), ...op.get(k), ...op.i32Add, ...op.set(r),
-        ...loop(c, op.get(c4), op.get(C), 1, one(withBias)),
+        ...forStep(c, op.get(c4), op.get(C), 1, one(withBias)),
         ...op.get(r), ...op.get(k), ...op.i32Sub, ...op.set(r),
       ]),
     ]),
-    ...loop(r, op.get(r4), op.get(R), 1, loop(c, op.i32(0), op.get(C), 1, one(withBias))),
+    ...forStep(r, op.get(r4), op.get(R), 1, forStep(c, op.i32(0), op.get(C), 1, one(withBias))),
   ];
   const body = [
     ...op.get(R), ...op.i32(-4), ...op.i32And, ...op.set(r4),

@@ -1,4 +1,4 @@
-import { getKernel, hostData, maximum, sqrt, zeros, type Tensor } from '@ml/tensor';
+import { getKernel, hostData, maximum, sqrt, zeros, type Kernel, type Tensor, type TypedArray } from '@ml/tensor';
 import { Optimizer, checkRange, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 export interface AdamOptions extends GroupOptions {
@@ -52,9 +52,9 @@ export class Adam extends Optimizer<AdamOptions> {
     checkAdamLike(this.constructor.name, g);
   }
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): Tensor {
-    const fusable = p.size >= FUSE_MIN || getKernel('adamUpdate', p.backend.name) !== undefined;
-    if (p.backend.hostArray !== undefined && (p.dtype === 'float32' || p.dtype === 'float64') && fusable) {
-      const next = this.#fused(p, grad, state, g);
+    const kernel = getKernel('adamUpdate', p.backend.name);
+    if (p.backend.hostArray !== undefined && (p.dtype === 'float32' || p.dtype === 'float64') && (p.size >= FUSE_MIN || kernel !== undefined)) {
+      const next = this.#fused(p, grad, state, g, kernel);
       if (next !== null) return next;
     }
     const [b1, b2] = g.betas;
@@ -82,7 +82,7 @@ export class Adam extends Optimizer<AdamOptions> {
    * directly (cpu, wasm): a dozen tensor ops, each a full pass and an allocation, become one
    * loop. The arithmetic is the op-by-op formula's, in the same order.
    */
-  #fused(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): Tensor | null {
+  #fused(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>, kernel: Kernel | undefined): Tensor | null {
     const [b1, b2] = g.betas;
     const n = p.size;
     // the moments are the optimizer's own buffers: updated in place (as PyTorch does)
@@ -99,18 +99,17 @@ export class Adam extends Optimizer<AdamOptions> {
     const decay = this.decoupled ? 1 - g.lr * wd : 1;
     const l2 = this.decoupled ? 0 : wd;
     const sign = g.maximize ? -1 : 1;
-    // a backend's own fused kernel (the wasm backend's SIMD loop), when it has one
-    const kernel = vmaxT === null ? getKernel('adamUpdate', p.backend.name) : undefined;
-    const fromKernel = kernel?.([p, grad, mT, vT], { b1, b2, sbc2, eps: g.eps, stepSize, decay, l2, sign }) ?? null;
+    // a backend's own fused kernel (the wasm backend's SIMD loop), when it has one (no AMSGrad)
+    const fromKernel = vmaxT === null ? (kernel?.([p, grad, mT, vT], { b1, b2, sbc2, eps: g.eps, stepSize, decay, l2, sign }) ?? null) : null;
     if (fromKernel !== null) {
       state.step = t;
       return fromKernel;
     }
     const [P, G, m, v] = [hostData(p), hostData(grad), hostData(mT), hostData(vT)];
     const vmax = vmaxT === null ? null : hostData(vmaxT);
+    if (P === null || G === null || m === null || v === null || (vmaxT !== null && vmax === null)) return null;
     const next = zeros(p.shape, { dtype: p.dtype, backend: p.backend.name });
-    const out = hostData(next);
-    if (P === null || G === null || m === null || v === null || out === null || (vmaxT !== null && vmax === null)) return null;
+    const out = hostData(next) as TypedArray; // a fresh tensor on the same host-memory backend
     state.step = t;
     const eps = g.eps; // hoisted: a property load per element costs more than the arithmetic
     for (let i = 0; i < n; i++) {

@@ -172,9 +172,9 @@ function recycle(a: TypedArray): void {
 }
 
 /**
- * An array of `n` zeros, reusing a pooled buffer when there is one: on this kind of
+ * An array of `n` zeros (see `filled`: a pooled buffer when there is one; on this kind of
  * machine a fresh multi-megabyte array costs a page fault per 4 KiB on first touch, which
- * is several times the cost of clearing memory that is already mapped.
+ * is several times the cost of clearing memory that is already mapped).
  */
 function zeroed(dtype: DType, n: number): TypedArray {
   return filled(dtype, n, 0);
@@ -369,6 +369,9 @@ function contiguousBlock(x: View, axes: readonly number[]): { outer: number; red
   return { outer: sizeOf(x.shape.slice(0, axes[0])), red: sizeOf(axes.map((a) => x.shape[a])), inner };
 }
 
+/** Where each reduction starts (its identity). */
+const REDUCE_START: Record<ReduceOp, number> = { sum: 0, prod: 1, max: -Infinity, min: Infinity };
+
 /**
  * For a contiguous x reduced over leading and trailing axes around kept middle ones (a
  * conv bias's gradient: [N, C, H, W] summed over N, H, W): the sizes of the three blocks.
@@ -386,7 +389,7 @@ function outerAndInner(x: View, axes: readonly number[]): { outer: number; mid: 
 
 /** out[m] = ⊕_{o, i} x[o, m, i], each output's elements taken in the same order as the general loop. */
 function reduceEnds(op: ReduceOp, x: TypedArray, offset: number, outer: number, mid: number, inner: number, dtype: DType): TypedArray {
-  const acc = new Float64Array(mid).fill(op === 'sum' ? 0 : op === 'prod' ? 1 : op === 'max' ? -Infinity : Infinity);
+  const acc = new Float64Array(mid).fill(REDUCE_START[op]);
   for (let o = 0; o < outer; o++) {
     for (let m = 0; m < mid; m++) {
       const base = offset + (o * mid + m) * inner;
@@ -424,7 +427,7 @@ function reduceMiddle(op: ReduceOp, x: TypedArray, offset: number, outer: number
   const out = scratch(dtype, outer * inner);
   const acc = new Float64Array(inner);
   for (let o = 0; o < outer; o++) {
-    acc.fill(op === 'sum' ? 0 : op === 'prod' ? 1 : op === 'max' ? -Infinity : Infinity);
+    acc.fill(REDUCE_START[op]);
     for (let r = 0; r < red; r++) {
       const base = offset + (o * red + r) * inner;
       switch (op) {

@@ -97,7 +97,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const p: Im2ColParams = { kernel, stride, dilation, pad, padValue: 0 };
   const [oh, ow] = checkGeometry('conv2d', x.shape, p);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return dispatch('conv2d', inputs, { params: p, groups, xShape: x.shape, wShape: weight.shape }, () => {
+  return dispatch('conv2d', inputs, { params: p, groups }, () => {
     const cols = im2col(x, p); // [N, C·kh·kw, L]
     let out: Tensor;
     if (groups === 1) {
