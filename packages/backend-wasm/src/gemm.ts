@@ -88,6 +88,8 @@ export class WasmGemm {
   constructor(options: { threads?: number; fma?: boolean; maxMemory?: number } = {}) {
     const wanted = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
     this.fma = relaxedSimd(options.fma ?? true) && (options.fma ?? true);
+    const max = options.maxMemory;
+    if (max !== undefined && !(max > 0)) throw new RangeError(`@ml/backend-wasm: maxMemory must be a positive number of bytes, got ${max}`);
     const pages = (most: number) => Math.min(most, Math.max(16, Math.ceil((options.maxMemory ?? Infinity) / PAGE)));
     const shared = sharedMemory(pages(SHARED_MAX_PAGES));
     const maxPages = shared ? pages(SHARED_MAX_PAGES) : pages(MAX_PAGES);

@@ -3,7 +3,7 @@ import { Linear } from '@ml/nn';
 import { full, hostData, manualSeed, memory, randn, setBackend, getBackend, tensor, tidy, zeros, type Tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
 import { WasmHeap } from '../src/heap.js';
-import { registerWasmBackend } from '../src/index.js';
+import { WasmBackend, registerWasmBackend } from '../src/index.js';
 
 const PAGE = 65536;
 const sharedMemory = (pages: number) => new WebAssembly.Memory({ initial: 1, maximum: pages, shared: true });
@@ -135,6 +135,7 @@ describe('tensors on the wasm backend live in its memory', () => {
       expect(a.owned).toContain(false);
       a.values.forEach((v, i) => expect(Math.abs(v - b.values[i])).toBeLessThan(1e-3 * Math.max(1, Math.abs(b.values[i]))));
       expect(small.heap().reservedBytes).toBeLessThanOrEqual(4 * 2 ** 20);
+      for (const bad of [0, -1, NaN]) expect(() => new WasmBackend({ maxMemory: bad, threads: 1 })).toThrow(/maxMemory must be a positive number of bytes, got/);
     } finally {
       setBackend(prev);
     }
