@@ -4,6 +4,7 @@
  * `dy` is ∂L/∂output; a rule returns ∂L/∂input for each input (null: no gradient).
  */
 import {
+  type LossReduction,
   add,
   cast,
   col2im,
@@ -34,6 +35,7 @@ import {
   sign,
   sin,
   sliceView,
+  softmaxCrossEntropyBackward,
   sub,
   sum,
   sumToShape,
@@ -223,6 +225,10 @@ export const rules: Record<string, GradRule> = {
   logSoftmax: (dy, n) => {
     const d = n.attrs.dim as number;
     return [sub(dy, mul(exp(y(n)), sum(dy, d, true)))];
+  },
+  softmaxCrossEntropy: (dy, n) => {
+    const [x, target] = n.inputs;
+    return [softmaxCrossEntropyBackward(x, target, dy, n.attrs.reduction as LossReduction), null];
   },
 };
 

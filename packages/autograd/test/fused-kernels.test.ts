@@ -2,7 +2,7 @@ import * as T from '@ml/tensor';
 import { afterEach, describe, expect, it } from 'vitest';
 import '../src/index.js';
 
-const FUSED = ['conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward', 'reluBackward'];
+const FUSED = ['conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward', 'reluBackward', 'softmaxCrossEntropy', 'softmaxCrossEntropyBackward'];
 const f64 = { dtype: 'float64' as const };
 
 /** Output and input gradients of `fn` for a fixed upstream gradient, as plain arrays. */
@@ -79,6 +79,13 @@ describe('fused conv2d / maxPool2d kernels equal the composites (float64)', () =
       expect(fused).toEqual(composite);
       expect(fused).toEqual(['0', '0', '0', 'NaN', '0', '0', '0', '-Infinity']);
     }
+  });
+
+  it.each(['mean', 'sum', 'none'] as const)('softmaxCrossEntropy (%s) and its gradient', (reduction) => {
+    const target = T.tensor([3, 0, 2, 2, 1], { dtype: 'int32' });
+    // one row of large logits, one with a -∞ logit away from its target
+    const make = () => [T.cat([T.randn([3, 4], f64), T.tensor([[1000, -1000, 999, 0], [0, 1, -Infinity, 2]], f64)], 0)];
+    expectSameAsComposite((x) => T.softmaxCrossEntropy(x, target, reduction), make, 'softmaxCrossEntropy');
   });
 
   it('int32 maxPool2d runs the kernel too (no gradient)', () => {

@@ -89,6 +89,8 @@ export const opCases: OpCase[] = [
   { op: 'logsumexp', what: 'dim 1', fn: (a) => T.logsumexp(a, 1), inputs: () => [randn(2, 4)] },
   { op: 'softmax', what: 'dim -1 of [2,4]', fn: (a) => T.softmax(a, -1), inputs: () => [randn(2, 4)] },
   { op: 'logSoftmax', what: 'dim 0 of [3,2]', fn: (a) => T.logSoftmax(a, 0), inputs: () => [randn(3, 2)] },
+  { op: 'softmaxCrossEntropy', what: '[3,4] against classes [2,0,3], mean', fn: (a) => T.softmaxCrossEntropy(a, idx([2, 0, 3])), inputs: () => [randn(3, 4)] },
+  { op: 'softmaxCrossEntropy', what: "[2,3] against classes [1,1], 'none'", fn: (a) => T.softmaxCrossEntropy(a, idx([1, 1]), 'none'), inputs: () => [randn(2, 3)] },
   // ---- linear algebra
   { op: 'matmul', what: '[2,3] × [3,4]', fn: (a, b) => T.matmul(a, b), inputs: () => [randn(2, 3), randn(3, 4)] },
   { op: 'matmul', what: 'batched broadcast [2,1,2,3] × [3,3,2]', fn: (a, b) => T.matmul(a, b), inputs: () => [randn(2, 1, 2, 3), randn(3, 3, 2)] },

@@ -1,4 +1,4 @@
-import { abs, clamp, formatShape, gather, isFloat, log, logSoftmax, maximum, ne, softplus, sum, where, zerosLike, type Tensor } from '@ml/tensor';
+import { abs, clamp, formatShape, gather, isFloat, log, logSoftmax, maximum, ne, softmaxCrossEntropy, softplus, sum, where, zerosLike, type Tensor } from '@ml/tensor';
 import { Module, type ModuleOptions } from './module.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -170,9 +170,27 @@ function nllCore(loss: string, logp: Tensor, target: Tensor, o: CrossEntropyOpti
   return l.sum().div(wEff.sum()); // weighted mean over non-ignored samples
 }
 
+/**
+ * Whether a cross-entropy is the plain case one fused op computes: logits [N, C] (N > 0)
+ * against int32 class indices [N], all in [0, C), no class weights, no smoothing, no
+ * ignored sample, a known reduction. Anything else (and bad targets, for the messages)
+ * goes through nllCore.
+ */
+function plainIndices(input: Tensor, target: Tensor, o: CrossEntropyOptions): boolean {
+  if (input.ndim !== 2 || target.dtype !== 'int32' || target.ndim !== 1 || target.shape[0] !== input.shape[0] || input.shape[0] === 0) return false;
+  if (o.weight || (o.labelSmoothing ?? 0) !== 0 || !(o.reduction === undefined || o.reduction === 'mean' || o.reduction === 'sum' || o.reduction === 'none')) return false;
+  if (!target.backend.readSync) return false;
+  const tv = target.dataSync();
+  const C = input.shape[1];
+  const ignore = o.ignoreIndex ?? -100;
+  for (let i = 0; i < tv.length; i++) if (!(tv[i] >= 0 && tv[i] < C) || tv[i] === ignore) return false;
+  return true;
+}
+
 /** Cross-entropy from logits (PyTorch's F.cross_entropy): log-softmax over the class dim, then NLL. */
 export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
   if (!isFloat(input.dtype)) throw new Error(`crossEntropy: input (logits) must be floating point, got ${input.dtype}`);
+  if (plainIndices(input, target, options)) return softmaxCrossEntropy(input, target, options.reduction ?? 'mean');
   return nllCore('crossEntropy', logSoftmax(input, classDim(input)), target, options);
 }
 

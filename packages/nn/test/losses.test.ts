@@ -115,6 +115,31 @@ describe('numerical stability', () => {
   });
 });
 
+describe('crossEntropy on class indices', () => {
+  const z = () => tensor([[1, 2, 3], [-1, 0, 5], [0.5, 0.5, -2]], { dtype: 'float64' }).requiresGrad_();
+  const t = tensor([2, 0, 1], { dtype: 'int32' });
+  it('the plain case is one fused op (softmaxCrossEntropy), equal to −logSoftmax at the target', async () => {
+    for (const reduction of ['mean', 'sum', 'none'] as const) {
+      const [a, b] = [z(), z()];
+      const fused = crossEntropy(a, t, { reduction });
+      expect(fused.gradNode?.op).toBe('softmaxCrossEntropy');
+      const ref = b.logSoftmax(1).gather(1, t.unsqueeze(1)).squeeze(1).neg();
+      const want = reduction === 'none' ? ref : reduction === 'sum' ? ref.sum() : ref.mean();
+      await assertClose(fused, (await want.array()) as NestedArray, { atol: 1e-12 });
+      fused.sum().backward();
+      want.sum().backward();
+      await assertClose(a.grad!, (await b.grad!.array()) as NestedArray, { atol: 1e-12 });
+    }
+  });
+  it('an ignoreIndex among the classes still skips its samples (the general path)', async () => {
+    const l = crossEntropy(z(), t, { ignoreIndex: 0, reduction: 'none' });
+    expect(l.gradNode?.op).not.toBe('softmaxCrossEntropy');
+    const v = await l.data();
+    expect(v[1]).toBe(0);
+    expect(v[0]).toBeCloseTo(0.407605964, 8);
+  });
+});
+
 describe('bad input', () => {
   it('shape mismatch names the loss and both shapes, with a hint', () => {
     expect(() => mseLoss(randn([4, 1]), randn([4]))).toThrow(/mseLoss: input \[4,1\] and target \[4\] differ — did you mean target.unsqueeze\(-1\)\?/);

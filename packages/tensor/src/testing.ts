@@ -12,6 +12,8 @@
  */
 import {
   abs,
+  softmaxCrossEntropy,
+  softmaxCrossEntropyBackward,
   all,
   any,
   arange,
@@ -1048,6 +1050,28 @@ const CASES: CaseDef[] = [
       await assertClose(softmax(tensor([[3, 3]], i32)), [[0.5, 0.5]], f32);
       await assertClose(logSoftmax(tensor([0, 0], i32)), [-Math.LN2, -Math.LN2], f32);
       await assertClose(softmax(tensor([1, 2], f64)), [1 / (1 + Math.E), Math.E / (1 + Math.E)], { ...f64, atol: 1e-12 });
+    },
+  ],
+  [
+    // the logSoftmax cases' numbers: loss_i = −logSoftmax(s)_i[t_i]; gradient softmax(s) − onehot(t)
+    'softmaxCrossEntropy: mean, sum and none; its gradient rule; large logits; bad targets',
+    async () => {
+      const s = tensor([[1, 2, 3], [-1, 0, 5]]);
+      const t = tensor([2, 0], i32);
+      await assertClose(softmaxCrossEntropy(s, t, 'none'), [0.407605964, 6.00917448], f32);
+      await assertClose(softmaxCrossEntropy(s, t), 3.20839022, { ...f32, shape: [] });
+      await assertClose(softmaxCrossEntropy(s, t, 'sum'), 6.41678044, { ...f32, shape: [] });
+      const g = [[0.0900305732, 0.244728471, -0.334759044], [-0.997543885, 0.00667641251, 0.990867473]];
+      await assertClose(softmaxCrossEntropyBackward(s, t, tensor(2), 'mean'), g, f32);
+      await assertClose(softmaxCrossEntropyBackward(s, t, tensor(1), 'sum'), g, f32);
+      await assertClose(softmaxCrossEntropyBackward(s, t, tensor([1, 0]), 'none'), [g[0], [0, 0, 0]], f32);
+      await assertClose(softmaxCrossEntropy(tensor([[1000, 1001, 1002], [-1000, 0, 1000]]), tensor([0, 1], i32), 'none'), [2.40760596, 1000], f32);
+      await assertClose(softmaxCrossEntropy(s.transpose(0, 1).transpose(0, 1).mul(1), t, 'none'), [0.407605964, 6.00917448], f32);
+      assertThrows(() => softmaxCrossEntropy(s, tensor([0, 1, 2], i32)), /softmaxCrossEntropy: logits \[2,3\] need class indices of shape \[2\], got \[3\]/);
+      assertThrows(() => softmaxCrossEntropy(s, tensor([0, 1])), /softmaxCrossEntropy: target must be int32 class indices, got float32/);
+      assertThrows(() => softmaxCrossEntropy(tensor([1, 2]), tensor([0], i32)), /softmaxCrossEntropy: logits must be \[N, C\], got \[2\]/);
+      assertThrows(() => softmaxCrossEntropyBackward(s, t, tensor([1, 1]), 'mean'), /softmaxCrossEntropyBackward: dy must be \[\] for reduction 'mean', got \[2\]/);
+      assertThrows(() => softmaxCrossEntropy(s, t, 'avg' as 'mean'), /softmaxCrossEntropy: reduction must be 'mean', 'sum' or 'none', got 'avg'/);
     },
   ],
 

@@ -16,6 +16,26 @@ describe('CPU fast paths keep IEEE semantics', () => {
     }
   });
 
+  it('binary ops row by row: evenly spaced rows (no row map) and uneven ones give the flat results', () => {
+    T.manualSeed(3);
+    const a = T.randn([4, 3, 8]);
+    const bias = T.randn([8]);
+    const views: [string, T.Tensor, T.Tensor][] = [
+      ['[4,3,8] + [8] (a bias row)', a, bias],
+      ['two slices of one batch (rows every 24 floats, in runs)', a.narrow(1, 1, 2), a.narrow(1, 0, 2)],
+      ['batch axes swapped (uneven rows)', a.transpose(0, 1), bias],
+      ['a row broadcast over the middle axis (uneven rows)', a, a.narrow(1, 2, 1)],
+      ['[3,8] rows every other row of a [6,8]', a.reshape([12, 8]).narrow(0, 0, 6).reshape([3, 2, 8]).narrow(1, 0, 1), bias],
+    ];
+    for (const [what, x, y] of views) {
+      for (const op of [T.add, T.sub, T.mul, T.div]) {
+        const got = Array.from(op(x, y).dataSync());
+        const want = Array.from(op(x.contiguous(), y.expand(T.broadcastShapes('test', x.shape, y.shape)).contiguous()).dataSync());
+        expect(got, what).toEqual(want);
+      }
+    }
+  });
+
   it('where(cond, x, scalar) selects exact values (NaN, ±∞ and −0 pass through untouched)', () => {
     const x = T.tensor(edge);
     const cond = T.tensor(edge.map((_, i) => i % 3 !== 1));

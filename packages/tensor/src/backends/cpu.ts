@@ -47,6 +47,24 @@ export function indexMap(shape: readonly number[], strides: readonly number[], o
   return out;
 }
 
+/**
+ * The storage distance between consecutive rows (all axes but the last) of a view when it
+ * is the same for every row (row r starts at offset + r·stride; 0 when the rows are one
+ * broadcast row), else null.
+ */
+function rowStride(v: View): number | null {
+  let stride: number | null = null;
+  let span = 1; // rows spanned by the axes inside the current one
+  for (let d = v.shape.length - 2; d >= 0; d--) {
+    const n = v.shape[d];
+    if (n === 1) continue;
+    if (stride === null) stride = v.strides[d];
+    else if (v.strides[d] !== stride * span) return null;
+    span *= n;
+  }
+  return stride ?? 0;
+}
+
 /** The storage offset of each row (all axes but the last) of a view. */
 function rowOffsets(v: View): Int32Array {
   const nd = v.shape.length;
@@ -568,6 +586,12 @@ export class CpuBackend implements Backend {
     const bs = nd === 0 || inner === 1 ? 0 : b.strides[nd - 1];
     if (n > 0 && (inner >= 8 || n === inner)) {
       const rows = n / inner;
+      const [ra, rb] = [rowStride(a), rowStride(b)];
+      if (ra !== null && rb !== null) {
+        // rows evenly spaced in both (a bias row broadcast over a batch, say): no row map
+        for (let r = 0; r < rows; r++) binaryRow(op, f, out, r * inner, av, a.offset + r * ra, as, bv, b.offset + r * rb, bs, inner);
+        return wrap(out);
+      }
       const ar = rows === 1 ? null : rowOffsets(a);
       const br = rows === 1 ? null : rowOffsets(b);
       for (let r = 0; r < rows; r++) {
@@ -835,6 +859,45 @@ export class CpuBackend implements Backend {
     }
     return wrap(out);
   }
+  /**
+   * Cross-entropy of each row of a contiguous float [N, C] x against its class index in
+   * int32 t [N]: loss_i = logsumexp(x_i) − x_i[t_i], computed in double (one pass for the
+   * max, one for the sum of exponentials) and rounded to x's dtype. Throws a RangeError
+   * for a class index outside [0, C).
+   */
+  softmaxCrossEntropy(x: View, t: View): DataId {
+    const [src, tv] = [vals(x), vals(contiguousView(t))];
+    const t0 = contiguousView(t).offset;
+    const [N, C] = [x.shape[0], x.shape[1]];
+    const out = scratch(x.dtype, N);
+    for (let i = 0; i < N; i++) {
+      const at = x.offset + i * C;
+      const k = checkedClass(tv[t0 + i], C, i);
+      out[i] = logSumExpRow(src, at, C) - src[at + k];
+    }
+    return wrap(out);
+  }
+
+  /**
+   * ∂/∂x of softmaxCrossEntropy's losses scaled by g: dx_ic = (softmax(x_i)_c − [c = t_i])·g_i/divisor,
+   * with g [N] per row, or one value (size 1) for every row.
+   */
+  softmaxCrossEntropyBackward(x: View, t: View, g: View, divisor: number): DataId {
+    const [src, tc, gc] = [vals(x), contiguousView(t), contiguousView(g)];
+    const [tv, gv] = [vals(tc), vals(gc)];
+    const [N, C] = [x.shape[0], x.shape[1]];
+    const perRow = sizeOf(g.shape) !== 1;
+    const out = scratch(x.dtype, N * C);
+    for (let i = 0; i < N; i++) {
+      const at = x.offset + i * C;
+      const k = checkedClass(tv[tc.offset + i], C, i);
+      const lse = logSumExpRow(src, at, C);
+      const s = gv[gc.offset + (perRow ? i : 0)] / divisor;
+      for (let c = 0; c < C; c++) out[i * C + c] = (Math.exp(src[at + c] - lse) - (c === k ? 1 : 0)) * s;
+    }
+    return wrap(out);
+  }
+
   reluBackward(x: View, dy: View): DataId {
     const [xc, dc] = [contiguousView(x), contiguousView(dy)];
     const [xv, dv] = [vals(xc), vals(dc)];
@@ -1232,4 +1295,22 @@ function dotRow(a: Float64Array, ao: number, b: Float64Array, bo: number, K: num
   let s = 0;
   for (let k = 0; k < K; k++) s += a[ao + k] * b[bo + k];
   return s;
+}
+
+/** log Σ exp over C values from `at`, shifted by their max (0 when that is not finite, as logsumexp does). */
+function logSumExpRow(src: TypedArray, at: number, C: number): number {
+  let m = -Infinity;
+  for (let c = 0; c < C; c++) {
+    const v = src[at + c];
+    if (v > m || v !== v) m = v;
+  }
+  if (!Number.isFinite(m)) m = 0;
+  let sum = 0;
+  for (let c = 0; c < C; c++) sum += Math.exp(src[at + c] - m);
+  return Math.log(sum) + m;
+}
+
+function checkedClass(k: number, C: number, i: number): number {
+  if (!(k >= 0 && k < C)) throw new RangeError(`softmaxCrossEntropy: target class ${k} is out of range [0, ${C}) (at index ${i})`);
+  return k;
 }

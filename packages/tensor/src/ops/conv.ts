@@ -4,6 +4,7 @@ import { isFloat } from '../dtype.js';
 import { registerKernel, type Kernel } from '../engine.js';
 import { fmt, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import type { LossReduction } from './loss.js';
 import { ones } from './creation.js';
 import { add, cast, div, eq, mul } from './elementwise.js';
 import { reshape, squeeze, transpose, unsqueeze } from './layout.js';
@@ -342,8 +343,29 @@ const logSoftmaxKernel: Kernel = ([x], attrs) => {
   return fromData(b, b.logSoftmaxLast(x.view_()), x.shape, x.dtype);
 };
 
+/** The CPU-family backend for a [N, C] float logits tensor and its int32 targets, or null (decline). */
+function crossEntropyBackend(x: Tensor, t: Tensor): CpuBackend | null {
+  const b = cpuBackendOf([x]);
+  return b !== null && t.backend === b && x.isContiguous && x.size > 0 && (x.dtype === 'float32' || x.dtype === 'float64') ? b : null;
+}
+
+const softmaxCrossEntropyKernel: Kernel = ([x, t], attrs) => {
+  const b = crossEntropyBackend(x, t);
+  if (b === null) return null;
+  const losses = fromData(b, b.softmaxCrossEntropy(x.view_(), t.view_()), [x.shape[0]], x.dtype);
+  const reduction = attrs.reduction as LossReduction;
+  return reduction === 'none' ? losses : reduction === 'sum' ? sum(losses) : mean(losses);
+};
+
+const softmaxCrossEntropyBackwardKernel: Kernel = ([x, t, dy], attrs) => {
+  const b = crossEntropyBackend(x, t);
+  if (b === null || dy.backend !== b || dy.dtype !== x.dtype) return null;
+  const divisor = attrs.reduction === 'mean' ? x.shape[0] : 1;
+  return fromData(b, b.softmaxCrossEntropyBackward(x.view_(), t.view_(), dy.view_(), divisor), x.shape, x.dtype);
+};
+
 /**
- * Register the fused convolution, max-pooling, relu-gradient and log-softmax kernels (im2col + one product with the
+ * Register the fused convolution, max-pooling, relu-gradient, log-softmax and cross-entropy kernels (im2col + one product with the
  * bias added in place; pooling straight from the image) for a backend built on
  * {@link CpuBackend}. Done for 'cpu' on import; backends that extend it call this too.
  */
@@ -355,5 +377,7 @@ export function registerCpuKernels(backendName: string): void {
   registerKernel('maxPool2dBackward', backendName, maxPool2dBackwardKernel);
   registerKernel('reluBackward', backendName, reluBackwardKernel);
   registerKernel('logSoftmax', backendName, logSoftmaxKernel);
+  registerKernel('softmaxCrossEntropy', backendName, softmaxCrossEntropyKernel);
+  registerKernel('softmaxCrossEntropyBackward', backendName, softmaxCrossEntropyBackwardKernel);
 }
 registerCpuKernels('cpu');

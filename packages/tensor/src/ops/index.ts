@@ -7,3 +7,4 @@ export * from './linalg.js';
 export * from './indexing.js';
 export * from './conv.js';
 export * from './activation.js';
+export * from './loss.js';
