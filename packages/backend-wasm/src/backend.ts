@@ -26,6 +26,7 @@ interface CpuData {
 const PRIMITIVES = [
   'fill', 'copy', 'cast', 'unary', 'binary', 'where', 'reduce', 'argReduce', 'matmul', 'gather', 'scatterAdd', 'pad', 'concat',
   'im2col', 'col2im', 'im2row', 'row2im', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'maxPool2d', 'maxPool2dBackward', 'reluBackward', 'logSoftmaxLast',
+  'softmaxCrossEntropy', 'softmaxCrossEntropyBackward',
 ] as const satisfies readonly (keyof CpuBackend)[];
 
 /**
@@ -460,7 +461,7 @@ export class WasmBackend extends CpuBackend {
       const out = hostData(next) as Float32Array;
       const outAt = inPlace(out) ? out.byteOffset : this.#work(4 * n);
       const num = (k: string) => a[k] as number;
-      this.gemm.kernels.adam(pAt, gAt, mAt, vAt, outAt, (n + 3) >> 2, num('b1'), 1 - num('b1'), num('b2'), 1 - num('b2'), num('sbc2'), num('eps'), num('stepSize'), num('decay'), num('l2'), num('sign'));
+      this.gemm.kernels.adam(pAt, gAt, mAt, vAt, outAt, (n + 3) >> 2, num('b1'), 1 - num('b1'), num('b2'), 1 - num('b2'), 1 / num('sbc2'), num('eps'), num('stepSize'), num('decay'), num('l2'), num('sign'));
       const f = heap.f32;
       if (!inPlace(M)) M.set(f.subarray(mAt >> 2, (mAt >> 2) + n));
       if (!inPlace(V)) V.set(f.subarray(vAt >> 2, (vAt >> 2) + n));

@@ -39,7 +39,7 @@ function sharedMemory(maximum: number): WebAssembly.Memory | null {
 /** The kernels module's functions (addresses in bytes; see kernels.ts). */
 export interface KernelExports {
   gemm(a: number, b: number, c: number, m: number, k: number, n: number, p0: number, p1: number): void;
-  adam(p: number, g: number, m: number, v: number, out: number, n4: number, b1: number, c1: number, b2: number, c2: number, sbc2: number, eps: number, stepSize: number, decay: number, l2: number, sign: number): void;
+  adam(p: number, g: number, m: number, v: number, out: number, n4: number, b1: number, c1: number, b2: number, c2: number, isbc2: number, eps: number, stepSize: number, decay: number, l2: number, sign: number): void;
   maxpool(x: number, out: number, planes: number, H: number, W: number, kh: number, kw: number, oh: number, ow: number): void;
   im2row(x: number, out: number, N: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, vec: number, skip: number, pad: number): void;
   row2im(x: number, rows: number, N: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, vec: number, skip: number, pad: number): void;
@@ -220,6 +220,9 @@ export class WasmGemm {
       f.set(ad.subarray(aBase, aBase + M * K), a0);
     } else if (A.sj === 1) {
       for (let i = 0; i < M; i++) f.set(ad.subarray(aBase + i * A.si, aBase + i * A.si + K), a0 + i * K);
+    } else if (A.si === 1 && this.heap.owns(ad) && K > 1) {
+      // A stored transposed where the kernels reach it: a SIMD transpose of its K×M block
+      this.kernels.transpose(ad.byteOffset + 4 * aBase, 4 * a0, 1, K, M, A.sj, K, 0, 0, 0);
     } else if (A.si === 1) {
       // A stored transposed (column-major): read each column contiguously
       for (let k = 0; k < K; k++) {

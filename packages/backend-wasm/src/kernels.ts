@@ -82,15 +82,16 @@ function gemm(fma: boolean): FunctionDef {
 }
 
 /**
- * adam(p, g, m, v, out, n4, b1, c1, b2, c2, sbc2, eps, stepSize, decay, l2, sign): one Adam
- * step over n4 groups of four floats, in the fused JavaScript loop's order of operations:
+ * adam(p, g, m, v, out, n4, b1, c1, b2, c2, isbc2, eps, stepSize, decay, l2, sign): one Adam
+ * step over n4 groups of four floats, in the fused JavaScript loop's order of operations
+ * except for one division (vector divisions are slow; the results differ in the last bit):
  *   d = sign·g + l2·p;  m ← b1·m + c1·d;  v ← b2·v + c2·d²;
- *   out = p·decay − (m / (√v / sbc2 + eps))·stepSize      (c1 = 1 − b1, c2 = 1 − b2)
+ *   out = p·decay − (m / (√v·isbc2 + eps))·stepSize      (c1 = 1 − b1, c2 = 1 − b2, isbc2 = 1/√(1 − b2ᵗ))
  * m and v are updated in place.
  */
 function adam(): FunctionDef {
   const [pp, g, m, v, out, n4] = [0, 1, 2, 3, 4, 5];
-  const [b1, c1, b2, c2, sbc2, eps, stepSize, decay, l2, sign] = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const [b1, c1, b2, c2, isbc2, eps, stepSize, decay, l2, sign] = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
   const i = 16;
   const [d, mi, vi, P] = [17, 18, 19, 20];
   const splat = (f: number) => [...op.get(f), ...op.f32x4Splat];
@@ -105,10 +106,10 @@ function adam(): FunctionDef {
     // v = b2·v + c2·d²
     ...splat(b2), ...at(v), ...op.v128Load(0), ...op.f32x4Mul, ...splat(c2), ...op.get(d), ...op.get(d), ...op.f32x4Mul, ...op.f32x4Mul, ...op.f32x4Add, ...op.set(vi),
     ...at(v), ...op.get(vi), ...op.v128Store(0),
-    // out = p·decay − (m / (√v / sbc2 + eps))·stepSize
+    // out = p·decay − (m / (√v·isbc2 + eps))·stepSize
     ...at(out),
     ...op.get(P), ...splat(decay), ...op.f32x4Mul,
-    ...op.get(mi), ...op.get(vi), ...op.f32x4Sqrt, ...splat(sbc2), ...op.f32x4Div, ...splat(eps), ...op.f32x4Add, ...op.f32x4Div, ...splat(stepSize), ...op.f32x4Mul,
+    ...op.get(mi), ...op.get(vi), ...op.f32x4Sqrt, ...splat(isbc2), ...op.f32x4Mul, ...splat(eps), ...op.f32x4Add, ...op.f32x4Div, ...splat(stepSize), ...op.f32x4Mul,
     ...op.f32x4Sub,
     ...op.v128Store(0),
   ]);
@@ -273,27 +274,63 @@ function packB(): FunctionDef {
 
 /**
  * packBT(src, dst, K, N, p0, p1): like packB for a matrix stored transposed (src is N×K
- * row-major, B[k, j] = src[j·K + k]): each row of 8 gathered from 8 source rows.
+ * row-major, B[k, j] = src[j·K + k]): each row of 8 gathered from 8 source rows. A whole
+ * panel moves four k at a time as two 4×4 transposes (eight vector loads, eight shuffles,
+ * eight vector stores); the last K mod 4 rows, and a partial panel, element by element.
  */
 function packBT(): FunctionDef {
   const [src, dst, K, N, p0, p1] = [0, 1, 2, 3, 4, 5];
-  const [p, k, j, j0, width] = [6, 7, 8, 9, 10];
+  const [p, k, j, j0, width, kv, from] = [6, 7, 8, 9, 10, 11, 12];
+  const v = [13, 14, 15, 16, 17, 18, 19, 20];
+  const t = [21, 22, 23, 24];
+  /** an i8x16 shuffle picking float lanes (0–3 of the first vector, 4–7 of the second) */
+  const lanes = (fl: number[]) => op.i8x16Shuffle(fl.flatMap((f) => [0, 1, 2, 3].map((b) => 4 * f + b)));
+  // rows r of v (r < 4 or ≥ 4) transposed: column c of the half to dst + (k + c)·32 + 16·half
+  const half = (h: number) => {
+    const [a, b, c, d] = v.slice(4 * h, 4 * h + 4);
+    return [
+      ...op.get(a), ...op.get(b), ...lanes([0, 4, 1, 5]), ...op.set(t[0]),
+      ...op.get(c), ...op.get(d), ...lanes([0, 4, 1, 5]), ...op.set(t[1]),
+      ...op.get(a), ...op.get(b), ...lanes([2, 6, 3, 7]), ...op.set(t[2]),
+      ...op.get(c), ...op.get(d), ...lanes([2, 6, 3, 7]), ...op.set(t[3]),
+      ...[[0, 1, [0, 1, 4, 5]], [0, 1, [2, 3, 6, 7]], [2, 3, [0, 1, 4, 5]], [2, 3, [2, 3, 6, 7]]].flatMap(([x, y, sel], col) => [
+        ...op.get(dst), ...op.get(k), ...op.i32(col), ...op.i32Add, ...op.i32(32), ...op.i32Mul, ...op.i32Add,
+        ...op.get(t[x as number]), ...op.get(t[y as number]), ...lanes(sel as number[]),
+        ...op.v128Store(16 * h),
+      ]),
+    ];
+  };
   const body = panels(dst, K, p, p0, p1, [
     ...op.get(p), ...op.i32(8), ...op.i32Mul, ...op.set(j0),
     ...op.get(N), ...op.get(j0), ...op.i32Sub, ...op.set(width),
-    ...forUp(k, op.get(K), [
+    // kv: the rows done by vectors (K rounded down to 4 for a whole panel, else none)
+    ...op.i32(0), ...op.set(kv),
+    ...op.get(width), ...op.i32(8), ...op.i32GeU,
+    ...op.if, ...op.get(K), ...op.i32(-4), ...op.i32And, ...op.set(kv), ...op.end,
+    // from = src + j0·K·4: the panel's first source row
+    ...op.get(src), ...op.get(j0), ...op.get(K), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
+    ...forStep(k, op.i32(0), op.get(kv), 4, [
+      ...v.flatMap((reg, r) => [
+        ...op.get(from), ...op.i32(r), ...op.get(K), ...op.i32Mul, ...op.get(k), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+        ...op.v128Load(0), ...op.set(reg),
+      ]),
+      ...half(0),
+      ...half(1),
+    ]),
+    ...forStep(k, op.get(kv), op.get(K), 1, [
       ...forUp(j, op.i32(8), [
-        ...op.get(dst),
+        // dst + (k·8 + j)·4
+        ...op.get(dst), ...op.get(k), ...op.i32(8), ...op.i32Mul, ...op.get(j), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
         ...op.get(j), ...op.get(width), ...op.i32LtS,
         // src + ((j0 + j)·K + k)·4
-        ...op.ifF32, ...op.get(src), ...op.get(j0), ...op.get(j), ...op.i32Add, ...op.get(K), ...op.i32Mul, ...op.get(k), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0),
+        ...op.ifF32, ...op.get(from), ...op.get(j), ...op.get(K), ...op.i32Mul, ...op.get(k), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0),
         ...op.else, ...op.f32Const0, ...op.end,
         ...op.f32Store(0),
-        ...op.get(dst), ...op.i32(4), ...op.i32Add, ...op.set(dst),
       ]),
     ]),
+    ...op.get(dst), ...op.get(K), ...op.i32(32), ...op.i32Mul, ...op.i32Add, ...op.set(dst),
   ]);
-  return { name: 'packBT', params: new Array<number>(6).fill(I32), locals: [{ count: 5, type: I32 }], body };
+  return { name: 'packBT', params: new Array<number>(6).fill(I32), locals: [{ count: 7, type: I32 }, { count: 12, type: V128 }], body };
 }
 
 /**

@@ -18,6 +18,11 @@ const DONE = 2;
 const ARGS = 3;
 const PARTS = 12;
 const READY = 13;
+/**
+ * Panels per claim: two panels are 16 floats of each row of C, a 64-byte cache line, so
+ * two threads never write one line of C at once (one panel each would share every line).
+ */
+const PANELS_PER_PART = 2;
 /** polls of the control word before a thread sleeps (about 10 ms: longer than the gaps between a training step's products) */
 const SPIN = 2_000_000;
 
@@ -45,12 +50,14 @@ for (;;) {
   Atomics.wait(ctl, ${SEQ}, seen);
   seen = Atomics.load(ctl, ${SEQ});
   if (seen < 0) break;
-  claim(ctl, seen << 16, (p) => {
+  claim(ctl, seen << 16, (part) => {
     // arguments: a, b, c, M, K, Np (gemm's), then B's source, how to pack it, its columns
     const [a, b, c, M, K, Np, src, pack, N] = ctl.subarray(${ARGS}, ${ARGS} + 9);
-    if (pack === 1) kernels.packB(src, b, K, N, p, p + 1);
-    else if (pack === 2) kernels.packBT(src, b, K, N, p, p + 1);
-    kernels.gemm(a, b, c, M, K, Np, p, p + 1);
+    const p0 = part * ${PANELS_PER_PART};
+    const p1 = Math.min(p0 + ${PANELS_PER_PART}, Np >> 3);
+    if (pack === 1) kernels.packB(src, b, K, N, p0, p1);
+    else if (pack === 2) kernels.packBT(src, b, K, N, p0, p1);
+    kernels.gemm(a, b, c, M, K, Np, p0, p1);
   });
 }`;
 
@@ -187,13 +194,14 @@ export class ThreadPool {
   }
 
   /**
-   * Run a product over its panels [0, P), one panel per claim: the calling thread
-   * (through `own`) and every started worker claim panels until none are left; returns
+   * Run a product over its panels [0, P), PANELS_PER_PART per claim: the calling thread
+   * (through `own`) and every started worker claim parts until none are left; returns
    * when all are done. `args`: gemm's six, then B's source address, 0 (B is packed) or 1
    * (packB) or 2 (packBT) for how each panel is packed before its product, and B's columns.
    */
-  gemm(args: readonly number[], panels: number, own: (p0: number, p1: number) => void): void {
-    if (panels > 0xffff) return own(0, panels); // more than the counter holds: one thread
+  gemm(args: readonly number[], P: number, own: (p0: number, p1: number) => void): void {
+    const panels = Math.ceil(P / PANELS_PER_PART); // the parts, counted as the workers do
+    if (panels > 0xffff) return own(0, P); // more than the counter holds: one thread
     const ctl = this.#ctl;
     this.#seq = (this.#seq % 0x7fff) + 1; // 1 … 32767: a tag that fits above the 16 bits of the counter
     const tag = this.#seq << 16;
@@ -211,7 +219,8 @@ export class ThreadPool {
       const v = Atomics.load(ctl, NEXT);
       if ((v & 0xffff) >= panels) break;
       if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
-      own(v & 0xffff, (v & 0xffff) + 1);
+      const p0 = (v & 0xffff) * PANELS_PER_PART;
+      own(p0, Math.min(p0 + PANELS_PER_PART, P));
       Atomics.add(ctl, DONE, 1);
     }
     // wait for the panels the workers still run

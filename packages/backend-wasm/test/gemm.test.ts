@@ -56,6 +56,27 @@ describe('WasmGemm (the SIMD kernel), single-threaded', () => {
       ref.forEach((v, i) => expect(out[b * M * N + i]).toBeCloseTo(v, 4));
     }
   });
+  // K a multiple of 4 or not (the last K mod 4 rows element by element), N a multiple of 8 or not
+  // (a partial panel), one panel or many
+  for (const [M, K, N] of [[4, 1, 8], [4, 4, 8], [5, 7, 3], [8, 13, 16], [6, 8, 19], [64, 784, 128], [9, 130, 37]] as const) {
+    it(`B stored transposed (${K}×${N} as ${N}×${K}): every element matches a float64 reference`, () => {
+      const A = rand(M * K, M * K + 1);
+      const B = rand(K * N, K * N + 2);
+      const Bt = new Float32Array(K * N);
+      for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) Bt[j * K + k] = B[k * N + j];
+      // as an array, and as a block of the module memory (packed from where it lies)
+      const inHeap = g.heap.array('float32', K * N) as Float32Array;
+      inHeap.set(Bt);
+      const ref = naive(A, B, M, K, N);
+      for (const data of [Bt, inHeap]) {
+        const out = new Float32Array(M * N);
+        g.matmul({ data: A, offset: 0, sb: 0, si: K, sj: 1 }, { data, offset: 0, sb: 0, si: 1, sj: K }, 1, M, K, N, out);
+        const bad = ref.findIndex((v, i) => !(Math.abs(out[i] - v) < 1e-4 * Math.max(1, Math.abs(v), K / 10)));
+        expect(bad, `element ${bad}: ${out[bad]} vs ${ref[bad]}`).toBe(-1);
+      }
+      g.heap.freeArray(inHeap);
+    });
+  }
 });
 
 describe('WasmGemm with two threads (a worker on the shared memory)', () => {
