@@ -1,7 +1,7 @@
-import { CpuBackend, contiguousStrides, hostData, isContiguousView, kernelRecorded, patchOutputSize, sizeOf, withArraySource, zeros, type ArraySource, type DataId, type DType, type HeapInfo, type Im2ColParams, type Kernel, type ReduceOp, type Tensor, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
-import { WasmGemm } from './gemm.js';
+import { CpuBackend, contiguousStrides, fromData, hostData, isContiguousView, kernelRecorded, patchOutputSize, rowStride, sizeOf, withArraySource, type ArraySource, type BinaryOp, type DataId, type DType, type HeapInfo, type Im2ColParams, type Kernel, type ReduceOp, type Tensor, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
+import { WasmGemm, type KernelExports } from './gemm.js';
 import { MemoryFullError } from './heap.js';
-import { GEMM_ROWS } from './kernels.js';
+import { BINARY_KERNELS, GEMM_ROWS } from './kernels.js';
 
 export interface WasmOptions {
   threads?: number;
@@ -240,20 +240,60 @@ export class WasmBackend extends CpuBackend {
   }
 
   /**
-   * Sums of float32 over trailing axes (a bias's gradient over positions) on the SIMD
-   * kernel, accumulated in float64 like the CPU code (in another order: equal to rounding);
+   * add, sub, mul and div of float32 on the SIMD kernel when both operands lie in the
+   * memory with evenly spaced rows, each row contiguous or one value broadcast along it
+   * (tensors of one shape, a bias over a batch, a per-row scale); every other case is the
+   * CPU code. Bit-equal to it (IEEE single-precision results either way).
+   */
+  override binary(op: BinaryOp, a: View, b: View, outDtype: DType): DataId {
+    this.#route = 'wasm';
+    const plan = outDtype === 'float32' && allFloat32(a, b) ? this.#binaryPlan(op, a, b) : null;
+    if (plan === null) return this.#cpu('no wasm kernel for this case', () => super.binary(op, a, b, outDtype));
+    const [kernel, rows, n, mode] = plan;
+    const at = (v: View) => values(v).byteOffset + 4 * v.offset;
+    const [outAt, done] = this.#out(rows * n);
+    kernel(at(a), at(b), outAt, rows, n, 4 * (rowStride(a) as number), 4 * (rowStride(b) as number), mode);
+    return done();
+  }
+
+  /** The kernel, rows, row length and mode (see kernels.ts) for a binary op, or null for the CPU code. */
+  #binaryPlan(op: BinaryOp, a: View, b: View): [KernelExports['add'], number, number, number] | null {
+    if (!(op in BINARY_KERNELS)) return null;
+    const nd = a.shape.length;
+    const n = nd === 0 ? 0 : a.shape[nd - 1];
+    if (n < 4 || rowStride(a) === null || rowStride(b) === null) return null;
+    const [sa, sb] = [a.strides[nd - 1], b.strides[nd - 1]];
+    const mode = sa === 1 && sb === 1 ? 0 : sa === 1 && sb === 0 ? 1 : sa === 0 && sb === 1 ? 2 : -1;
+    const heap = this.gemm.heap;
+    if (mode < 0 || !heap.owns(values(a)) || !heap.owns(values(b))) return null;
+    return [this.gemm.kernels[op as keyof typeof BINARY_KERNELS], sizeOf(a.shape) / n, n, mode];
+  }
+
+  /**
+   * Sums of float32 over trailing axes (a bias's gradient over positions) or over leading
+   * axes (over a batch, rows of 4 or more) on the SIMD kernels, accumulated in
+   * float64 like the CPU code (the trailing sums in another order: equal to rounding);
    * every other reduction is the CPU code.
    */
   override reduce(op: ReduceOp, x: View, axes: readonly number[]): DataId {
     this.#route = 'wasm';
     const nd = x.shape.length;
-    const trailing = axes.length > 0 && axes.length < nd && axes.every((a, i) => a === nd - axes.length + i);
+    const some = axes.length > 0 && axes.length < nd;
+    const trailing = some && axes.every((a, i) => a === nd - axes.length + i);
+    const leading = some && axes.every((a, i) => a === i);
     const n = sizeOf(x.shape.slice(nd - axes.length));
-    if (op !== 'sum' || x.dtype !== 'float32' || !trailing || n < 16) return this.#cpu('no wasm kernel for this reduction', () => super.reduce(op, x, axes));
-    const rows = sizeOf(x.shape.slice(0, nd - axes.length));
+    const cols = sizeOf(x.shape.slice(axes.length));
+    if (op !== 'sum' || x.dtype !== 'float32' || !((trailing && n >= 16) || (leading && cols >= 4))) return this.#cpu('no wasm kernel for this reduction', () => super.reduce(op, x, axes));
     const xAt = this.#in(x);
-    const [outAt, done] = this.#out(rows);
-    this.gemm.kernels.rowSum(xAt, outAt, rows, n);
+    if (trailing) {
+      const rows = sizeOf(x.shape.slice(0, nd - axes.length));
+      const [outAt, done] = this.#out(rows);
+      this.gemm.kernels.rowSum(xAt, outAt, rows, n);
+      return done();
+    }
+    // over leading axes (a bias's gradient over a batch): column sums
+    const [outAt, done] = this.#out(cols);
+    this.gemm.kernels.colSum(xAt, outAt, sizeOf(x.shape) / cols, cols);
     return done();
   }
 
@@ -457,8 +497,8 @@ export class WasmBackend extends CpuBackend {
       const inPlace = (x: Float32Array) => n % 4 === 0 && heap.owns(x);
       const place = (x: Float32Array) => (inPlace(x) ? x.byteOffset : this.#in({ data: wrap(x), dtype: 'float32', shape: [n], strides: [1], offset: 0 }));
       const [pAt, gAt, mAt, vAt] = [P, G, M, V].map(place);
-      const next = zeros(p.shape, { dtype: 'float32', backend: this.name });
-      const out = hostData(next) as Float32Array;
+      const out = this.scratch('float32', n) as Float32Array; // every element is written
+      const next = fromData(this, wrap(out), p.shape, 'float32');
       const outAt = inPlace(out) ? out.byteOffset : this.#work(4 * n);
       const num = (k: string) => a[k] as number;
       this.gemm.kernels.adam(pAt, gAt, mAt, vAt, outAt, (n + 3) >> 2, num('b1'), 1 - num('b1'), num('b2'), 1 - num('b2'), 1 / num('sbc2'), num('eps'), num('stepSize'), num('decay'), num('l2'), num('sign'));

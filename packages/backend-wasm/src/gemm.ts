@@ -47,6 +47,11 @@ export interface KernelExports {
   packBT(src: number, dst: number, K: number, N: number, p0: number, p1: number): void;
   rowSum(x: number, out: number, rows: number, n: number): void;
   fill32(dst: number, n: number, value: number): void;
+  add(a: number, b: number, out: number, rows: number, n: number, ra: number, rb: number, mode: number): void;
+  sub(a: number, b: number, out: number, rows: number, n: number, ra: number, rb: number, mode: number): void;
+  mul(a: number, b: number, out: number, rows: number, n: number, ra: number, rb: number, mode: number): void;
+  div(a: number, b: number, out: number, rows: number, n: number, ra: number, rb: number, mode: number): void;
+  colSum(x: number, out: number, rows: number, n: number): void;
   transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void;
   swapBlocks(src: number, dst: number, A: number, B: number, L: number): void;
   relu(x: number, out: number, n4: number): void;

@@ -476,6 +476,92 @@ function relu(grad: boolean): FunctionDef {
   return { name: grad ? 'reluGrad' : 'relu', params: new Array<number>(grad ? 4 : 3).fill(I32), locals: [{ count: 1, type: I32 }], body };
 }
 
+/** The float32 binary ops with a SIMD kernel, and their instructions. */
+export const BINARY_KERNELS = { add: op.f32x4Add, sub: op.f32x4Sub, mul: op.f32x4Mul, div: op.f32x4Div } as const;
+
+/**
+ * add|sub|mul|div(a, b, out, rows, n, ra, rb, mode): out row r (n floats at out + r·n·4)
+ * = a's row r ⊙ b's row r, rows starting at a + r·ra and b + r·rb (bytes; 0 repeats one
+ * row). mode 0: both rows are n contiguous floats; 1: b's row is one value for the whole
+ * row; 2: a's is. Whole vectors only: a row's last vector may spill into the next row of
+ * out (written again right after) or the block's slack, and reads may pass a row's end.
+ * Each lane is the IEEE single-precision result, as JavaScript's double arithmetic
+ * rounded to float32 gives for these four ops.
+ */
+function binary(name: keyof typeof BINARY_KERNELS): FunctionDef {
+  const [a, b, out, rows, n, ra, rb, mode] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [r, i, pa, pb, po] = [8, 9, 10, 11, 12];
+  const [va, vb] = [13, 14]; // v128
+  const at = (base: number) => [...op.get(base), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add];
+  const row = (vecA: boolean, vecB: boolean) => [
+    ...(vecA ? [] : [...op.get(pa), ...op.v128Load32Splat(0), ...op.set(va)]),
+    ...(vecB ? [] : [...op.get(pb), ...op.v128Load32Splat(0), ...op.set(vb)]),
+    ...forStep(i, op.i32(0), op.get(n), 4, [
+      ...at(po),
+      ...(vecA ? [...at(pa), ...op.v128Load(0)] : op.get(va)),
+      ...(vecB ? [...at(pb), ...op.v128Load(0)] : op.get(vb)),
+      ...BINARY_KERNELS[name],
+      ...op.v128Store(0),
+    ]),
+  ];
+  const body = forUp(r, op.get(rows), [
+    ...op.get(a), ...op.get(r), ...op.get(ra), ...op.i32Mul, ...op.i32Add, ...op.set(pa),
+    ...op.get(b), ...op.get(r), ...op.get(rb), ...op.i32Mul, ...op.i32Add, ...op.set(pb),
+    ...op.get(out), ...op.get(r), ...op.get(n), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(po),
+    ...op.get(mode), ...op.i32Eqz,
+    ...op.if, ...row(true, true),
+    ...op.else, ...op.get(mode), ...op.i32(1), ...op.i32Sub, ...op.i32Eqz,
+    ...op.if, ...row(true, false),
+    ...op.else, ...row(false, true),
+    ...op.end, ...op.end,
+  ]);
+  return { name, params: new Array<number>(8).fill(I32), locals: [{ count: 5, type: I32 }, { count: 2, type: V128 }], body };
+}
+
+/**
+ * colSum(x, out, rows, n): out[j] = Σ_r x[r·n + j] for float32 rows (a bias's gradient
+ * summed over a batch), accumulated in float64 (two f64x2 per four columns, the last
+ * n mod 4 columns one by one) and rounded once.
+ */
+function colSum(): FunctionDef {
+  const [x, out, rows, n] = [0, 1, 2, 3];
+  const [j, r, at, rowBytes, n4] = [4, 5, 6, 7, 8];
+  const [v, lo, hi] = [9, 10, 11]; // v128
+  const one = 12; // f64
+  const highHalf = op.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+  const body = [
+    ...op.get(n), ...op.i32(4), ...op.i32Mul, ...op.set(rowBytes),
+    ...op.get(n), ...op.i32(-4), ...op.i32And, ...op.set(n4),
+    ...forStep(j, op.i32(0), op.get(n4), 4, [
+      ...op.v128Zero, ...op.set(lo), ...op.v128Zero, ...op.set(hi),
+      ...op.get(x), ...op.get(j), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(at),
+      ...forUp(r, op.get(rows), [
+        ...op.get(at), ...op.v128Load(0), ...op.set(v),
+        ...op.get(lo), ...op.get(v), ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.set(lo),
+        ...op.get(hi), ...op.get(v), ...op.get(v), ...highHalf, ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.set(hi),
+        ...op.get(at), ...op.get(rowBytes), ...op.i32Add, ...op.set(at),
+      ]),
+      ...[[lo, 0], [lo, 1], [hi, 0], [hi, 1]].flatMap(([acc, lane], k) => [
+        ...op.get(out), ...op.get(j), ...op.i32(k), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+        ...op.get(acc), ...op.f64x2ExtractLane(lane), ...op.f32DemoteF64,
+        ...op.f32Store(0),
+      ]),
+    ]),
+    ...forStep(j, op.get(n4), op.get(n), 1, [
+      ...op.f64Const0, ...op.set(one),
+      ...op.get(x), ...op.get(j), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(at),
+      ...forUp(r, op.get(rows), [
+        ...op.get(one), ...op.get(at), ...op.f32Load(0), ...op.f64PromoteF32, ...op.f64Add, ...op.set(one),
+        ...op.get(at), ...op.get(rowBytes), ...op.i32Add, ...op.set(at),
+      ]),
+      ...op.get(out), ...op.get(j), ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+      ...op.get(one), ...op.f32DemoteF64,
+      ...op.f32Store(0),
+    ]),
+  ];
+  return { name: 'colSum', params: new Array<number>(4).fill(I32), locals: [{ count: 5, type: I32 }, { count: 3, type: V128 }, { count: 1, type: F64 }], body };
+}
+
 /**
  * maxpool2x2(x, out, planes, H, W, oh, ow): the 2×2, stride-2 case with SIMD: each pair of
  * outputs is the max of two rows of four floats (f32x4.max, NaN-propagating), then of
@@ -616,7 +702,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
  * data; `fma` builds the GEMM with relaxed SIMD's fused multiply-add.
  */
 export function kernelModule(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
-  return moduleBytes([gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
+  return moduleBytes([gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }
 
 

@@ -206,6 +206,54 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
     }
   });
 
+  it('add, sub, mul and div on the kernel equal the cpu code bit for bit (broadcast rows, per-row values, edge values)', () => {
+    const edge = [-0, 0, -Infinity, Infinity, NaN, -3.5, 2.25, 1e-40, -1e38, 3e38, 7];
+    const f = () => {
+      const a = randn([4, 3, 10]);
+      const e = tensor([edge, [...edge].reverse()]);
+      const pairs: [Tensor, Tensor][] = [
+        [a, a.mul(0.5).add(1)], // one shape
+        [a, randn([10])], // a bias row (rows 0 apart), rows not a multiple of 4 long
+        [a, randn([4, 3, 1])], // one value per row
+        [randn([4, 3, 1]), a], // … on the left
+        [a.narrow(1, 1, 2), a.narrow(1, 0, 2)], // slices of a batch: uneven rows (cpu code)
+        [a.transpose(0, 1), randn([10])], // uneven rows: cpu code
+        [e, tensor([[...edge].reverse(), edge])], // ±0, ±∞, NaN, subnormal, overflow
+        [e, tensor(0)], // division by zero, a scalar
+      ];
+      return pairs.flatMap(([x, y]) => [x.add(y), x.sub(y), x.mul(y), x.div(y), y.div(x)]);
+    };
+    const [w, c] = [on('wasm', f), on('cpu', f)];
+    expect(w.map((xs) => xs.map(String))).toEqual(c.map((xs) => xs.map(String)));
+    const route = (g: () => void) => {
+      on('wasm', () => {
+        g();
+        return [];
+      });
+      return wasm.lastRoute();
+    };
+    expect(route(() => randn([4, 3, 10]).add(randn([10])))).toBe('wasm');
+    expect(route(() => randn([6, 10]).mul(randn([6, 1])))).toBe('wasm');
+    expect(route(() => randn([3, 4, 10]).transpose(0, 1).add(randn([10])))).toBe('wasm → cpu code (no wasm kernel for this case)');
+    expect(route(() => randn([6, 3]).add(randn([3])))).toBe('wasm → cpu code (no wasm kernel for this case)');
+  });
+
+  it('sums over leading axes (a bias gradient over a batch) on the kernel equal the cpu code bit for bit', () => {
+    const f = () => {
+      const x = randn([64, 3, 8]).mul(100).add(1e4);
+      const edge = tensor([[1, NaN, Infinity, Infinity, 5, 6, 7, 8], [2, 3, -Infinity, 1, 1e38, 3e38, 3e38, -0]]);
+      return [x.sum(0), x.sum([0, 1]), x.reshape([192, 8]).sum(0, true), edge.sum(0), randn([5, 12]).sum(0), randn([64, 10]).sum(0), x.reshape([64, 24]).narrow(1, 0, 7).sum(0)];
+    };
+    const [w, c] = [on('wasm', f), on('cpu', f)];
+    expect(w.map((xs) => xs.map(String))).toEqual(c.map((xs) => xs.map(String)));
+    on('wasm', () => [randn([64, 128]).sum(0)]);
+    expect(wasm.lastRoute()).toBe('wasm');
+    on('wasm', () => [randn([64, 10]).sum(0)]);
+    expect(wasm.lastRoute()).toBe('wasm');
+    on('wasm', () => [randn([64, 3]).sum(0)]);
+    expect(wasm.lastRoute()).toBe('wasm → cpu code (no wasm kernel for this reduction)');
+  });
+
   it('Adam steps on the SIMD kernel equal the JavaScript loop (1e-6 relative), and the kernel runs', () => {
     let calls = 0;
     const counted: Kernel = (inputs, attrs) => {

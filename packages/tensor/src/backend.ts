@@ -47,6 +47,24 @@ export function isContiguousView(v: View): boolean {
   return true;
 }
 
+/**
+ * The storage distance between consecutive rows (all axes but the last) of a view when it
+ * is the same for every row (row r starts at offset + r·stride; 0 when the rows are one
+ * broadcast row), else null.
+ */
+export function rowStride(v: View): number | null {
+  let stride: number | null = null;
+  let span = 1; // rows spanned by the axes inside the current one
+  for (let d = v.shape.length - 2; d >= 0; d--) {
+    const n = v.shape[d];
+    if (n === 1) continue;
+    if (stride === null) stride = v.strides[d];
+    else if (v.strides[d] !== stride * span) return null;
+    span *= n;
+  }
+  return stride ?? 0;
+}
+
 /** A backend's own memory (e.g. a WebAssembly memory), as `memory()` reports it. */
 export interface HeapInfo {
   /** bytes the backend holds from the system */

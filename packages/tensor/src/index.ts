@@ -7,7 +7,7 @@ export type { DType, TypedArray } from './dtype.js';
 export { bytesPerElement, isFloat, promoteTypes } from './dtype.js';
 export { ShapeError, broadcastShapes, contiguousStrides, sizeOf, fmt as formatShape, type Shape } from './shape.js';
 export type { Backend, BinaryOp, DataId, HeapInfo, Im2ColParams, ReduceOp, ArgReduceOp, UnaryOp, View } from './backend.js';
-export { isContiguousView, patchOutputSize } from './backend.js';
+export { isContiguousView, patchOutputSize, rowStride } from './backend.js';
 export { CpuBackend, withArraySource, type ArraySource } from './backends/cpu.js';
 export {
   registerBackend,

@@ -1,4 +1,4 @@
-import { isContiguousView as isContiguous, patchOutputSize, type ArgReduceOp, type Backend, type BinaryOp, type DataId, type Im2ColParams, type ReduceOp, type UnaryOp, type View } from '../backend.js';
+import { isContiguousView as isContiguous, patchOutputSize, rowStride, type ArgReduceOp, type Backend, type BinaryOp, type DataId, type Im2ColParams, type ReduceOp, type UnaryOp, type View } from '../backend.js';
 import { allocArray, type DType, type TypedArray } from '../dtype.js';
 import { contiguousStrides, sizeOf } from '../shape.js';
 
@@ -45,24 +45,6 @@ export function indexMap(shape: readonly number[], strides: readonly number[], o
     if (d < 0) break;
   }
   return out;
-}
-
-/**
- * The storage distance between consecutive rows (all axes but the last) of a view when it
- * is the same for every row (row r starts at offset + r·stride; 0 when the rows are one
- * broadcast row), else null.
- */
-function rowStride(v: View): number | null {
-  let stride: number | null = null;
-  let span = 1; // rows spanned by the axes inside the current one
-  for (let d = v.shape.length - 2; d >= 0; d--) {
-    const n = v.shape[d];
-    if (n === 1) continue;
-    if (stride === null) stride = v.strides[d];
-    else if (v.strides[d] !== stride * span) return null;
-    span *= n;
-  }
-  return stride ?? 0;
 }
 
 /** The storage offset of each row (all axes but the last) of a view. */
@@ -862,19 +844,25 @@ export class CpuBackend implements Backend {
   /**
    * Cross-entropy of each row of a contiguous float [N, C] x against its class index in
    * int32 t [N]: loss_i = logsumexp(x_i) − x_i[t_i], computed in double (one pass for the
-   * max, one for the sum of exponentials) and rounded to x's dtype. Throws a RangeError
-   * for a class index outside [0, C).
+   * max, one for the sum of exponentials) and rounded to x's dtype; with a `divisor`, one
+   * value instead: Σ_i loss_i / divisor (the rounded losses summed in double). Throws a
+   * RangeError for a class index outside [0, C).
    */
-  softmaxCrossEntropy(x: View, t: View): DataId {
-    const [src, tv] = [vals(x), vals(contiguousView(t))];
-    const t0 = contiguousView(t).offset;
+  softmaxCrossEntropy(x: View, t: View, divisor: number | null = null): DataId {
+    const tc = contiguousView(t);
+    const [src, tv] = [vals(x), vals(tc)];
     const [N, C] = [x.shape[0], x.shape[1]];
-    const out = scratch(x.dtype, N);
+    const out = scratch(x.dtype, divisor === null ? N : 1);
+    const r = x.dtype === 'float32' ? Math.fround : (v: number) => v;
+    let total = 0;
     for (let i = 0; i < N; i++) {
       const at = x.offset + i * C;
-      const k = checkedClass(tv[t0 + i], C, i);
-      out[i] = logSumExpRow(src, at, C) - src[at + k];
+      const k = checkedClass(tv[tc.offset + i], C, i);
+      const loss = r(logSumExpRow(src, at, C) - src[at + k]);
+      if (divisor === null) out[i] = loss;
+      else total += loss;
     }
+    if (divisor !== null) out[0] = total / divisor;
     return wrap(out);
   }
 

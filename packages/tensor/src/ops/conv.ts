@@ -352,9 +352,9 @@ function crossEntropyBackend(x: Tensor, t: Tensor): CpuBackend | null {
 const softmaxCrossEntropyKernel: Kernel = ([x, t], attrs) => {
   const b = crossEntropyBackend(x, t);
   if (b === null) return null;
-  const losses = fromData(b, b.softmaxCrossEntropy(x.view_(), t.view_()), [x.shape[0]], x.dtype);
   const reduction = attrs.reduction as LossReduction;
-  return reduction === 'none' ? losses : reduction === 'sum' ? sum(losses) : mean(losses);
+  const divisor = reduction === 'none' ? null : reduction === 'sum' ? 1 : x.shape[0];
+  return fromData(b, b.softmaxCrossEntropy(x.view_(), t.view_(), divisor), divisor === null ? [x.shape[0]] : [], x.dtype);
 };
 
 const softmaxCrossEntropyBackwardKernel: Kernel = ([x, t, dy], attrs) => {
