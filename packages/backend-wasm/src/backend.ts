@@ -235,7 +235,8 @@ export class WasmBackend extends CpuBackend {
     const n = sizeOf(x.shape);
     const xAt = this.#in(x);
     const [outAt, done] = this.#out(n);
-    this.gemm.kernels.relu(xAt, outAt, (n + 3) >> 2);
+    const n4 = (n + 3) >> 2;
+    this.gemm.parallel('relu', [xAt, outAt, n4], { count: 2, ptrs: [[0, 16], [1, 16]] }, n4, 8 * n);
     return done();
   }
 
@@ -288,7 +289,7 @@ export class WasmBackend extends CpuBackend {
     if (trailing) {
       const rows = sizeOf(x.shape.slice(0, nd - axes.length));
       const [outAt, done] = this.#out(rows);
-      this.gemm.kernels.rowSum(xAt, outAt, rows, n);
+      this.gemm.parallel('rowSum', [xAt, outAt, rows, n], { count: 2, ptrs: [[0, 4 * n], [1, 4]] }, rows, 4 * rows * n);
       return done();
     }
     // over leading axes (a bias's gradient over a batch): column sums
@@ -304,7 +305,8 @@ export class WasmBackend extends CpuBackend {
     const n = sizeOf(x.shape);
     const [xAt, dyAt] = [this.#in(x), this.#in(dy)];
     const [outAt, done] = this.#out(n);
-    this.gemm.kernels.reluGrad(xAt, dyAt, outAt, (n + 3) >> 2);
+    const n4 = (n + 3) >> 2;
+    this.gemm.parallel('reluGrad', [xAt, dyAt, outAt, n4], { count: 3, ptrs: [[0, 16], [1, 16], [2, 16]] }, n4, 12 * n);
     return done();
   }
 
@@ -338,7 +340,17 @@ export class WasmBackend extends CpuBackend {
     const [kh, kw] = p.kernel;
     const vec = p.dilation[1] === 1 && kw <= 4 ? 1 : 0;
     const skip = 4 * (rowStride - g.R);
-    this.gemm.kernels[kernel](imgAt, rowsAt, g.N, g.C, g.H, g.W, kh, kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.pad[0], p.pad[2], g.oh, g.ow, vec, skip, p.padValue);
+    const args = [imgAt, rowsAt, g.N, g.C, g.H, g.W, kh, kw, p.stride[0], p.stride[1], p.dilation[0], p.dilation[1], p.pad[0], p.pad[2], g.oh, g.ow, vec, skip, p.padValue];
+    // by images; with vectors, each range's last image runs without them (their last
+    // store reaches into the next image, which another thread may have written)
+    const [imageBytes, rowsBytes] = [4 * g.C * g.H * g.W, 4 * g.L * rowStride];
+    const plan = { count: 2, ptrs: [[0, imageBytes], [1, rowsBytes]] as const, last: vec ? ([16, 0] as const) : undefined, floats: [18] };
+    this.gemm.parallel(kernel, args, plan, g.N, g.N * (imageBytes + rowsBytes));
+  }
+
+  /** The transpose kernel (see kernels.ts), its N blocks split across the threads. */
+  #transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void {
+    this.gemm.parallel('transpose', [src, dst, N, R, C, ss, ds, sb, db, bias], { count: 2, ptrs: [[0, 4 * sb], [1, 4 * db]] }, N, 8 * N * R * C);
   }
 
   // ---- convolution in WebAssembly memory: the patch matrix, the product and the layout
@@ -358,7 +370,7 @@ export class WasmBackend extends CpuBackend {
     this.gemm.kernels.fill32(rowsAt + 4 * NL * R, (Mp - NL) * R, 0); // padding rows
     this.gemm.run(rowsAt, packAt, cAt, Mp, R, Np, { from: wAt, transposed: true, N: O }); // B = wᵀ, stored transposed
     const [outAt, done] = this.#out(g.N * O * L);
-    this.gemm.kernels.transpose(cAt, outAt, g.N, L, O, Np, L, L * Np, O * L, biasAt); // rows (n, l) of Np → [N, O, L], + bias
+    this.#transpose(cAt, outAt, g.N, L, O, Np, L, L * Np, O * L, biasAt); // rows (n, l) of Np → [N, O, L], + bias
     return done();
   }
 
@@ -371,7 +383,7 @@ export class WasmBackend extends CpuBackend {
     const [Mp, Np] = [roundUp(NL, GEMM_ROWS), roundUp(R, 8)];
     const [dyAt, wAt] = [this.#in(dy), this.#in(w)];
     const [aAt, packAt, cAt] = this.#layout([Mp * O, Np * O, Mp * Np + 4]);
-    this.gemm.kernels.transpose(dyAt, aAt, g.N, O, L, L, O, O * L, L * O, 0); // [N, O, L] → rows (n, l) of O
+    this.#transpose(dyAt, aAt, g.N, O, L, L, O, O * L, L * O, 0); // [N, O, L] → rows (n, l) of O
     this.gemm.kernels.fill32(aAt + 4 * NL * O, (Mp - NL) * O, 0);
     this.gemm.run(aAt, packAt, cAt, Mp, O, Np, { from: wAt, transposed: false, N: R });
     const [imgAt, done] = this.#out(g.n, true);
@@ -456,8 +468,11 @@ export class WasmBackend extends CpuBackend {
     if (g === null) return this.#cpu('windows do not tile the image, or not float32', () => super.maxPool2d(x, p));
     const xAt = this.#in(x);
     const [outAt, done] = this.#out(g.L);
-    if (g.kh === 2 && g.kw === 2) this.gemm.kernels.maxpool2x2(xAt, outAt, g.planes, g.H, g.W, g.oh, g.ow);
-    else this.gemm.kernels.maxpool(xAt, outAt, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
+    const [inBytes, outBytes] = [4 * g.H * g.W, 4 * g.oh * g.ow];
+    const split = (kernel: 'maxpool2x2' | 'maxpool', args: number[]) =>
+      this.gemm.parallel(kernel, args, { count: 2, ptrs: [[0, inBytes], [1, outBytes]] }, g.planes, g.planes * (inBytes + outBytes));
+    if (g.kh === 2 && g.kw === 2) split('maxpool2x2', [xAt, outAt, g.planes, g.H, g.W, g.oh, g.ow]);
+    else split('maxpool', [xAt, outAt, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow]);
     return done();
   }
 
@@ -468,8 +483,11 @@ export class WasmBackend extends CpuBackend {
     const [xAt, yAt, dyAt] = [this.#in(x), this.#in(y), this.#in(dy)];
     // the kernels write every element a window covers; the others (a ragged edge) get none
     const [outAt, done] = this.#out(g.n, g.oh * g.kh !== g.H || g.ow * g.kw !== g.W);
-    if (g.kh === 2 && g.kw === 2) this.gemm.kernels.maxpoolBack2x2(xAt, yAt, dyAt, outAt, g.planes, g.H, g.W, g.oh, g.ow);
-    else this.gemm.kernels.maxpoolBack(xAt, yAt, dyAt, outAt, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow);
+    const [inBytes, outBytes] = [4 * g.H * g.W, 4 * g.oh * g.ow];
+    const split = (kernel: 'maxpoolBack2x2' | 'maxpoolBack', args: number[]) =>
+      this.gemm.parallel(kernel, args, { count: 4, ptrs: [[0, inBytes], [1, outBytes], [2, outBytes], [3, inBytes]] }, g.planes, g.planes * 2 * (inBytes + outBytes));
+    if (g.kh === 2 && g.kw === 2) split('maxpoolBack2x2', [xAt, yAt, dyAt, outAt, g.planes, g.H, g.W, g.oh, g.ow]);
+    else split('maxpoolBack', [xAt, yAt, dyAt, outAt, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow]);
     return done();
   }
 

@@ -1,7 +1,7 @@
 import type { TypedArray } from '@ml/tensor';
 import { GEMM_ROWS, kernelModule, MAX_PAGES, relaxedSimd } from './kernels.js';
 import { MemoryFullError, WasmHeap } from './heap.js';
-import { ThreadPool, defaultThreads } from './threads.js';
+import { ThreadPool, defaultThreads, type SplitKernel, type SplitPlan } from './threads.js';
 
 /** A strided float32 matrix: element (i, j) of batch b is at offset + b·sb + i·si + j·sj. */
 /** B for `run` to pack: a row-major K×N matrix at byte address `from`, or stored transposed (N×K). */
@@ -24,6 +24,8 @@ const PAGE = 65536;
 const SHARED_MAX_PAGES = 16384;
 /** products smaller than this many multiply-adds stay on one thread */
 const THREADED_MIN_WORK = 1 << 20;
+/** kernels that move fewer bytes than this stay on one thread */
+const PARALLEL_MIN_BYTES = 1 << 18;
 const align16 = (n: number) => (n + 15) & ~15;
 
 /** A shared memory where SharedArrayBuffer is enabled (Node, cross-origin-isolated pages), else null. */
@@ -104,7 +106,7 @@ export class WasmGemm {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: this.memory } });
     this.kernels = instance.exports as unknown as KernelExports;
     this.#gemm = this.kernels.gemm;
-    this.#pool = shared !== null && wanted > 1 ? new ThreadPool(this.memory, wanted - 1, bytes) : null;
+    this.#pool = shared !== null && wanted > 1 ? new ThreadPool(this.memory, wanted - 1, bytes, this.kernels) : null;
     this.threads = this.#pool?.size ?? 1;
   }
 
@@ -135,6 +137,22 @@ export class WasmGemm {
     return at;
   }
 
+  /** kernel calls split across the threads so far (see `parallel`) */
+  splitCalls = 0;
+
+  /**
+   * `kernel(...args)`, split by `plan` into ranges of its `units` across the threads when
+   * it moves `bytes` ≥ 256 KiB (smaller ones, and any on one thread: one plain call).
+   */
+  parallel(kernel: SplitKernel, args: readonly number[], plan: SplitPlan, units: number, bytes: number): void {
+    if (this.#pool === null || bytes < PARALLEL_MIN_BYTES || units < 2) {
+      (this.kernels[kernel] as (...a: number[]) => void)(...args);
+      return;
+    }
+    this.splitCalls++;
+    this.#pool.split(kernel, args, plan, units, Math.min(units, 4 * this.threads));
+  }
+
   /**
    * C = A·B on operands already laid out in the memory (addresses in bytes): A row-major
    * [Mp, K] with Mp a multiple of GEMM_ROWS, B packed (packB/packBT) with Np = 8·panels,
@@ -150,7 +168,7 @@ export class WasmGemm {
       else if (how === 2) this.kernels.packBT(src, bAt, K, N, p0, p1);
       this.#gemm(aAt, bAt, cAt, Mp, K, Np, p0, p1);
     };
-    if (this.#pool !== null && Mp * K * Np >= THREADED_MIN_WORK) this.#pool.gemm([aAt, bAt, cAt, Mp, K, Np, src, how, N], P, panels);
+    if (this.#pool !== null && Mp * K * Np >= THREADED_MIN_WORK && P <= 0xffff) this.#pool.gemm([aAt, bAt, cAt, Mp, K, Np, src, how, N], P);
     else panels(0, P);
   }
 

@@ -12,12 +12,11 @@
  * take no share until they report ready.
  */
 
-const SEQ = 0;
-const NEXT = 1;
-const DONE = 2;
-const ARGS = 3;
-const PARTS = 12;
-const READY = 13;
+/** Positions in the control array: the job's words, its arguments, then a ready flag per worker. */
+const LAYOUT = { SEQ: 0, NEXT: 1, DONE: 2, PARTS: 3, KIND: 4, ARGS: 5, READY: 53 } as const;
+const { SEQ, NEXT, DONE, PARTS, KIND, ARGS, READY } = LAYOUT;
+/** most arguments of a split kernel (ARGS holds 16 words of its plan, then these) */
+const MAX_ARGS = READY - ARGS - 16;
 /**
  * Panels per claim: two panels are 16 floats of each row of C, a 64-byte cache line, so
  * two threads never write one line of C at once (one panel each would share every line).
@@ -25,6 +24,67 @@ const READY = 13;
 const PANELS_PER_PART = 2;
 /** polls of the control word before a thread sleeps (about 10 ms: longer than the gaps between a training step's products) */
 const SPIN = 2_000_000;
+
+/** The kernels a pool can split over their units (kind k > 0 runs SPLIT_KERNELS[k − 1]). */
+export const SPLIT_KERNELS = ['im2row', 'row2im', 'transpose', 'maxpool2x2', 'maxpoolBack2x2', 'maxpool', 'maxpoolBack', 'relu', 'reluGrad', 'rowSum'] as const;
+export type SplitKernel = (typeof SPLIT_KERNELS)[number];
+
+/** How a kernel's work divides into units (images, planes, blocks, vectors, rows). */
+export interface SplitPlan {
+  /** the argument counting the units */
+  count: number;
+  /** pointer arguments, each with its bytes per unit */
+  ptrs: readonly (readonly [number, number])[];
+  /**
+   * The last unit of each part runs on its own with this argument set to this value: for
+   * a kernel whose vector path writes a little past its unit (into the next one, written
+   * again right after on one thread, but perhaps already written by another).
+   */
+  last?: readonly [number, number];
+  /** arguments that are f32 (the rest are i32) */
+  floats?: readonly number[];
+}
+
+type Kernels = Record<string, (...args: number[]) => void>;
+
+/**
+ * Run part `part` of the current job: PANELS_PER_PART panels of a product (kind 0), or a
+ * range of a split kernel's units. The same function on every thread: workers get its
+ * source, so it reads nothing outside its arguments.
+ */
+function runPart(ctl: Int32Array, f32: Float32Array, kernels: Kernels, part: number, names: readonly string[], lay: typeof LAYOUT, panelsPerPart: number): void {
+  const A = lay.ARGS;
+  const kind = ctl[lay.KIND];
+  if (kind === 0) {
+    // a, b, c, M, K, Np (gemm's), then B's source, how to pack it (0: packed, 1: packB, 2: packBT), its columns
+    const [a, b, c, M, K, Np, src, pack, N] = ctl.subarray(A, A + 9);
+    const p0 = part * panelsPerPart;
+    const p1 = Math.min(p0 + panelsPerPart, Np >> 3);
+    if (pack === 1) kernels.packB(src, b, K, N, p0, p1);
+    else if (pack === 2) kernels.packBT(src, b, K, N, p0, p1);
+    kernels.gemm(a, b, c, M, K, Np, p0, p1);
+    return;
+  }
+  // plan: units, units per part, count argument, pointers (4 pairs), last unit's change, arguments
+  const [units, per, count, nPtr] = ctl.subarray(A, A + 4);
+  const [lastArg, lastValue, nArgs, floats] = ctl.subarray(A + 12, A + 16);
+  const u0 = part * per;
+  const u1 = Math.min(u0 + per, units);
+  const args: number[] = [];
+  for (let i = 0; i < nArgs; i++) args.push((floats >> i) & 1 ? f32[A + 16 + i] : ctl[A + 16 + i]);
+  const advance = (by: number) => {
+    for (let q = 0; q < nPtr; q++) args[ctl[A + 4 + 2 * q]] += by * ctl[A + 5 + 2 * q];
+  };
+  const kernel = kernels[names[kind - 1]];
+  advance(u0);
+  args[count] = lastArg < 0 ? u1 - u0 : u1 - u0 - 1;
+  if (args[count] > 0) kernel(...args);
+  if (lastArg < 0) return;
+  advance(u1 - u0 - 1);
+  args[count] = 1;
+  args[lastArg] = lastValue;
+  kernel(...args);
+}
 
 /** Claim parts of the current job (tag: its seq << 16) and run them until none are left; `run(p)` does part p. */
 const CLAIM = `
@@ -41,6 +101,10 @@ function claim(ctl, tag, run) {
 /** The worker's loop, shared by both kinds of worker (`ctl`, `slot`, `kernels` in scope). */
 const LOOP = `
 ${CLAIM}
+const runPart = ${runPart.toString()};
+const f32 = new Float32Array(ctl.buffer);
+const names = ${JSON.stringify(SPLIT_KERNELS)};
+const layout = ${JSON.stringify(LAYOUT)};
 Atomics.store(ctl, ${READY} + slot, 1);
 let seen = 0;
 for (;;) {
@@ -50,15 +114,7 @@ for (;;) {
   Atomics.wait(ctl, ${SEQ}, seen);
   seen = Atomics.load(ctl, ${SEQ});
   if (seen < 0) break;
-  claim(ctl, seen << 16, (part) => {
-    // arguments: a, b, c, M, K, Np (gemm's), then B's source, how to pack it, its columns
-    const [a, b, c, M, K, Np, src, pack, N] = ctl.subarray(${ARGS}, ${ARGS} + 9);
-    const p0 = part * ${PANELS_PER_PART};
-    const p1 = Math.min(p0 + ${PANELS_PER_PART}, Np >> 3);
-    if (pack === 1) kernels.packB(src, b, K, N, p0, p1);
-    else if (pack === 2) kernels.packBT(src, b, K, N, p0, p1);
-    kernels.gemm(a, b, c, M, K, Np, p0, p1);
-  });
+  claim(ctl, seen << 16, (part) => runPart(ctl, f32, kernels, part, names, layout, ${PANELS_PER_PART}));
 }`;
 
 const NODE_WORKER = `
@@ -164,17 +220,26 @@ export class ThreadPool {
   readonly kind: 'node' | 'web';
   readonly #workers: { stop(): Promise<void> }[] = [];
   readonly #ctl: Int32Array;
+  /** the control array's words as f32 (a split kernel's float arguments) */
+  readonly #f32: Float32Array;
+  /** the calling thread's instance of the module */
+  readonly #kernels: Kernels;
   readonly #canBlock: boolean;
   #seq = 0;
 
-  /** `extra` workers besides the calling thread, sharing `memory` (created shared), each running the module `bytes`. */
-  constructor(memory: WebAssembly.Memory, extra: number, bytes: Uint8Array) {
+  /**
+   * `extra` workers besides the calling thread, sharing `memory` (created shared), each
+   * running the module `bytes`; `kernels`: the calling thread's instance of it.
+   */
+  constructor(memory: WebAssembly.Memory, extra: number, bytes: Uint8Array, kernels: object) {
     const h = host();
     if (!h) throw new Error('ThreadPool: worker threads need Node, or a cross-origin-isolated page, with SharedArrayBuffer');
     this.kind = h.kind;
     this.#canBlock = h.canBlock;
     const control = new SharedArrayBuffer(4 * (READY + Math.max(1, extra)));
     this.#ctl = new Int32Array(control);
+    this.#f32 = new Float32Array(control);
+    this.#kernels = kernels as Kernels;
     for (let slot = 0; slot < extra; slot++) this.#workers.push(h.start({ bytes, memory, control, slot }));
     this.size = extra + 1;
   }
@@ -195,21 +260,43 @@ export class ThreadPool {
 
   /**
    * Run a product over its panels [0, P), PANELS_PER_PART per claim: the calling thread
-   * (through `own`) and every started worker claim parts until none are left; returns
-   * when all are done. `args`: gemm's six, then B's source address, 0 (B is packed) or 1
-   * (packB) or 2 (packBT) for how each panel is packed before its product, and B's columns.
+   * and every started worker claim parts until none are left; returns when all are done.
+   * `args`: gemm's six, then B's source address, 0 (B is packed) or 1 (packB) or 2
+   * (packBT) for how each panel is packed before its product, and B's columns.
    */
-  gemm(args: readonly number[], P: number, own: (p0: number, p1: number) => void): void {
-    const panels = Math.ceil(P / PANELS_PER_PART); // the parts, counted as the workers do
-    if (panels > 0xffff) return own(0, P); // more than the counter holds: one thread
+  gemm(args: readonly number[], P: number): void {
+    this.#run(0, Math.ceil(P / PANELS_PER_PART), () => this.#ctl.set(args, ARGS));
+  }
+
+  /**
+   * Run `kernel(...args)` split into `parts` ranges of its `units` (see SplitPlan), the
+   * calling thread and the workers claiming them; returns when all are done.
+   */
+  split(kernel: SplitKernel, args: readonly number[], plan: SplitPlan, units: number, parts: number): void {
+    if (args.length > MAX_ARGS || plan.ptrs.length > 4) throw new Error(`ThreadPool.split: ${kernel} takes more arguments or pointers than the control array holds`);
+    const per = Math.ceil(units / parts);
+    this.#run(1 + SPLIT_KERNELS.indexOf(kernel), Math.ceil(units / per), () => {
+      const [ctl, f32] = [this.#ctl, this.#f32];
+      ctl.set([units, per, plan.count, plan.ptrs.length], ARGS);
+      plan.ptrs.forEach(([arg, bytes], q) => ctl.set([arg, bytes], ARGS + 4 + 2 * q));
+      let floats = 0;
+      for (const i of plan.floats ?? []) floats |= 1 << i;
+      ctl.set([plan.last?.[0] ?? -1, plan.last?.[1] ?? 0, args.length, floats], ARGS + 12);
+      args.forEach((v, i) => ((floats >> i) & 1 ? (f32[ARGS + 16 + i] = v) : (ctl[ARGS + 16 + i] = v)));
+    });
+  }
+
+  /** Publish a job of `parts` parts (its arguments written by `write`), take parts until none are left, wait for the rest. */
+  #run(kind: number, parts: number, write: () => void): void {
     const ctl = this.#ctl;
     this.#seq = (this.#seq % 0x7fff) + 1; // 1 … 32767: a tag that fits above the 16 bits of the counter
     const tag = this.#seq << 16;
     // closed under the new tag first, so a worker still looking at the last job claims
     // nothing while the arguments change; then opened, then announced
     Atomics.store(ctl, NEXT, tag | 0xffff);
-    ctl.set(args, ARGS);
-    ctl[PARTS] = panels;
+    ctl[KIND] = kind;
+    write();
+    ctl[PARTS] = parts;
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, NEXT, tag);
     Atomics.store(ctl, SEQ, this.#seq);
@@ -217,15 +304,14 @@ export class ThreadPool {
     // the same claiming loop as the workers' (CLAIM)
     for (;;) {
       const v = Atomics.load(ctl, NEXT);
-      if ((v & 0xffff) >= panels) break;
+      if ((v & 0xffff) >= parts) break;
       if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
-      const p0 = (v & 0xffff) * PANELS_PER_PART;
-      own(p0, Math.min(p0 + PANELS_PER_PART, P));
+      runPart(ctl, this.#f32, this.#kernels, v & 0xffff, SPLIT_KERNELS, LAYOUT, PANELS_PER_PART);
       Atomics.add(ctl, DONE, 1);
     }
-    // wait for the panels the workers still run
-    for (let i = 0; (i < SPIN || !this.#canBlock) && Atomics.load(ctl, DONE) !== panels; i++);
-    for (let done = Atomics.load(ctl, DONE); done !== panels; done = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, done);
+    // wait for the parts the workers still run
+    for (let i = 0; (i < SPIN || !this.#canBlock) && Atomics.load(ctl, DONE) !== parts; i++);
+    for (let done = Atomics.load(ctl, DONE); done !== parts; done = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, done);
   }
 
   /** Stop the workers. */

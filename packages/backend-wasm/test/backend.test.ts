@@ -254,6 +254,28 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
     expect(wasm.lastRoute()).toBe('wasm → cpu code (no wasm kernel for this reduction)');
   });
 
+  it('kernels split across the threads (by images, planes, blocks, vectors, rows) give the one-thread results bit for bit', () => {
+    const f = () => {
+      // the MNIST CNN's second convolution and the pooling around it, at batch 64
+      const x = randn([64, 32, 13, 13]).requiresGrad_();
+      const w = randn([64, 32, 3, 3]).mul(0.1).requiresGrad_();
+      const b = randn([64]).requiresGrad_();
+      const y = conv2d(x, w, b, { padding: 1 }).relu();
+      const z = maxPool2d(y, { kernelSize: 2 });
+      const odd = maxPool2d(narrow(narrow(y, 2, 0, 12), 3, 0, 12), { kernelSize: 3 }); // the general pooling kernels
+      // 3 channels: patch rows of 27, the gradient's product rows padded to 32
+      const x3 = randn([64, 3, 30, 30]).requiresGrad_();
+      const w3 = randn([8, 3, 3, 3]).requiresGrad_();
+      const y3 = conv2d(x3, w3, null, { stride: 2 });
+      z.mul(randn(z.shape)).sum().add(odd.sum()).add(y3.mul(randn(y3.shape)).sum()).backward();
+      return [y, z, odd, x.grad!, w.grad!, b.grad!, y3, x3.grad!, w3.grad!];
+    };
+    const before = wasm.gemm.splitCalls;
+    const [threaded, one] = [on('wasm', f), on('wasm-1t', f)];
+    expect(wasm.gemm.splitCalls - before).toBeGreaterThanOrEqual(8);
+    threaded.forEach((xs, i) => expect(xs.map(String), `output ${i}`).toEqual(one[i].map(String)));
+  });
+
   it('Adam steps on the SIMD kernel equal the JavaScript loop (1e-6 relative), and the kernel runs', () => {
     let calls = 0;
     const counted: Kernel = (inputs, attrs) => {
