@@ -519,7 +519,10 @@ export class WasmBackend extends CpuBackend {
       const next = fromData(this, wrap(out), p.shape, 'float32');
       const outAt = inPlace(out) ? out.byteOffset : this.#work(4 * n);
       const num = (k: string) => a[k] as number;
-      this.gemm.kernels.adam(pAt, gAt, mAt, vAt, outAt, (n + 3) >> 2, num('b1'), 1 - num('b1'), num('b2'), 1 - num('b2'), 1 / num('sbc2'), num('eps'), num('stepSize'), num('decay'), num('l2'), num('sign'));
+      const n4 = (n + 3) >> 2;
+      const args = [pAt, gAt, mAt, vAt, outAt, n4, num('b1'), 1 - num('b1'), num('b2'), 1 - num('b2'), 1 / num('sbc2'), num('eps'), num('stepSize'), num('decay'), num('l2'), num('sign')];
+      const plan = { count: 5, ptrs: [0, 1, 2, 3, 4].map((i) => [i, 16] as const), floats: [6, 7, 8, 9, 10, 11, 12, 13, 14, 15] };
+      this.gemm.parallel('adam', args, plan, n4, 28 * n); // by vectors: a square root and a division each
       const f = heap.f32;
       if (!inPlace(M)) M.set(f.subarray(mAt >> 2, (mAt >> 2) + n));
       if (!inPlace(V)) V.set(f.subarray(vAt >> 2, (vAt >> 2) + n));

@@ -13,10 +13,11 @@
  */
 
 /** Positions in the control array: the job's words, its arguments, then a ready flag per worker. */
-const LAYOUT = { SEQ: 0, NEXT: 1, DONE: 2, PARTS: 3, KIND: 4, ARGS: 5, READY: 53 } as const;
+const LAYOUT = { SEQ: 0, NEXT: 1, DONE: 2, PARTS: 3, KIND: 4, ARGS: 5, READY: 57 } as const;
 const { SEQ, NEXT, DONE, PARTS, KIND, ARGS, READY } = LAYOUT;
-/** most arguments of a split kernel (ARGS holds 16 words of its plan, then these) */
-const MAX_ARGS = READY - ARGS - 16;
+/** most pointers and arguments of a split kernel (ARGS holds 20 words of its plan, then the arguments) */
+const MAX_PTRS = 6;
+const MAX_ARGS = READY - ARGS - 20;
 /**
  * Panels per claim: two panels are 16 floats of each row of C, a 64-byte cache line, so
  * two threads never write one line of C at once (one panel each would share every line).
@@ -26,7 +27,7 @@ const PANELS_PER_PART = 2;
 const SPIN = 2_000_000;
 
 /** The kernels a pool can split over their units (kind k > 0 runs SPLIT_KERNELS[k − 1]). */
-export const SPLIT_KERNELS = ['im2row', 'row2im', 'transpose', 'maxpool2x2', 'maxpoolBack2x2', 'maxpool', 'maxpoolBack', 'relu', 'reluGrad', 'rowSum'] as const;
+export const SPLIT_KERNELS = ['im2row', 'row2im', 'transpose', 'maxpool2x2', 'maxpoolBack2x2', 'maxpool', 'maxpoolBack', 'relu', 'reluGrad', 'rowSum', 'adam'] as const;
 export type SplitKernel = (typeof SPLIT_KERNELS)[number];
 
 /** How a kernel's work divides into units (images, planes, blocks, vectors, rows). */
@@ -65,13 +66,13 @@ function runPart(ctl: Int32Array, f32: Float32Array, kernels: Kernels, part: num
     kernels.gemm(a, b, c, M, K, Np, p0, p1);
     return;
   }
-  // plan: units, units per part, count argument, pointers (4 pairs), last unit's change, arguments
+  // plan: units, units per part, count argument, pointers (6 pairs), last unit's change, arguments
   const [units, per, count, nPtr] = ctl.subarray(A, A + 4);
-  const [lastArg, lastValue, nArgs, floats] = ctl.subarray(A + 12, A + 16);
+  const [lastArg, lastValue, nArgs, floats] = ctl.subarray(A + 16, A + 20);
   const u0 = part * per;
   const u1 = Math.min(u0 + per, units);
   const args: number[] = [];
-  for (let i = 0; i < nArgs; i++) args.push((floats >> i) & 1 ? f32[A + 16 + i] : ctl[A + 16 + i]);
+  for (let i = 0; i < nArgs; i++) args.push((floats >> i) & 1 ? f32[A + 20 + i] : ctl[A + 20 + i]);
   const advance = (by: number) => {
     for (let q = 0; q < nPtr; q++) args[ctl[A + 4 + 2 * q]] += by * ctl[A + 5 + 2 * q];
   };
@@ -273,7 +274,7 @@ export class ThreadPool {
    * calling thread and the workers claiming them; returns when all are done.
    */
   split(kernel: SplitKernel, args: readonly number[], plan: SplitPlan, units: number, parts: number): void {
-    if (args.length > MAX_ARGS || plan.ptrs.length > 4) throw new Error(`ThreadPool.split: ${kernel} takes more arguments or pointers than the control array holds`);
+    if (args.length > MAX_ARGS || plan.ptrs.length > MAX_PTRS) throw new Error(`ThreadPool.split: ${kernel} takes more arguments or pointers than the control array holds`);
     const per = Math.ceil(units / parts);
     this.#run(1 + SPLIT_KERNELS.indexOf(kernel), Math.ceil(units / per), () => {
       const [ctl, f32] = [this.#ctl, this.#f32];
@@ -281,8 +282,8 @@ export class ThreadPool {
       plan.ptrs.forEach(([arg, bytes], q) => ctl.set([arg, bytes], ARGS + 4 + 2 * q));
       let floats = 0;
       for (const i of plan.floats ?? []) floats |= 1 << i;
-      ctl.set([plan.last?.[0] ?? -1, plan.last?.[1] ?? 0, args.length, floats], ARGS + 12);
-      args.forEach((v, i) => ((floats >> i) & 1 ? (f32[ARGS + 16 + i] = v) : (ctl[ARGS + 16 + i] = v)));
+      ctl.set([plan.last?.[0] ?? -1, plan.last?.[1] ?? 0, args.length, floats], ARGS + 16);
+      args.forEach((v, i) => ((floats >> i) & 1 ? (f32[ARGS + 20 + i] = v) : (ctl[ARGS + 20 + i] = v)));
     });
   }
 

@@ -254,7 +254,7 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
     expect(wasm.lastRoute()).toBe('wasm → cpu code (no wasm kernel for this reduction)');
   });
 
-  it('kernels split across the threads (by images, planes, blocks, vectors, rows) give the one-thread results bit for bit', () => {
+  it('kernels split across the threads (by images, planes, blocks, vectors, rows; Adam) give the one-thread results bit for bit', () => {
     const f = () => {
       // the MNIST CNN's second convolution and the pooling around it, at batch 64
       const x = randn([64, 32, 13, 13]).requiresGrad_();
@@ -268,7 +268,8 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
       const w3 = randn([8, 3, 3, 3]).requiresGrad_();
       const y3 = conv2d(x3, w3, null, { stride: 2 });
       z.mul(randn(z.shape)).sum().add(odd.sum()).add(y3.mul(randn(y3.shape)).sum()).backward();
-      return [y, z, odd, x.grad!, w.grad!, b.grad!, y3, x3.grad!, w3.grad!];
+      new Adam([w], { lr: 0.01 }).step(); // 18,432 values: Adam by vectors on both threads
+      return [y, z, odd, x.grad!, w.grad!, b.grad!, y3, x3.grad!, w3.grad!, w];
     };
     const before = wasm.gemm.splitCalls;
     const [threaded, one] = [on('wasm', f), on('wasm-1t', f)];
