@@ -11,7 +11,7 @@ import { kernelModule } from './kernels.js';
 export { WasmBackend, type WasmOptions } from './backend.js';
 export { WasmGemm, type Strided } from './gemm.js';
 export { MemoryFullError, WasmHeap } from './heap.js';
-export { defaultThreads, threadHost } from './threads.js';
+export { defaultThreads, threadHost, SPLIT_KERNELS, type SplitKernel, type SplitPlan } from './threads.js';
 
 /** Whether this JavaScript engine runs WebAssembly with SIMD (Node ≥ 16.4, current browsers). */
 export function wasmSimdSupported(): boolean {

@@ -1,14 +1,15 @@
 /**
  * Threads that run the same kernels on the same shared WebAssembly memory: Node's
- * `worker_threads`, or Web Workers in a cross-origin-isolated page. A product's column
- * panels are handed out one at a time from a shared counter, so a thread that runs slower
- * (descheduled, say) simply takes fewer, and each thread packs the panels of B it takes
- * (they are then in its own cache): the control array holds [seq, next, done, 9 job
- * arguments, parts] for the job, then a ready flag per worker. The calling thread writes the arguments, starts the counter,
- * bumps seq and wakes the workers, claims panels itself until none are left, then waits
- * until every claimed panel is done (Node's main thread may sleep in Atomics.wait; a
+ * `worker_threads`, or Web Workers in a cross-origin-isolated page. A job — a product, or
+ * one of the memory-bound kernels split over its units — is handed out in parts from a
+ * shared counter, so a thread that runs slower (descheduled, say) simply takes fewer; each
+ * thread packs the panels of B it takes (they are then in its own cache). The control
+ * array holds the job's words [seq, next, done, parts, kind], its arguments (see LAYOUT),
+ * then a ready flag per worker. The calling thread writes the arguments, starts the
+ * counter, bumps seq and wakes the workers, claims parts itself until none are left, then
+ * waits until every claimed part is done (Node's main thread may sleep in Atomics.wait; a
  * page's main thread may not, so it spins). `next` carries the job's seq in its high bits,
- * so a late worker cannot claim a panel of a later job. Workers start asynchronously and
+ * so a late worker cannot claim a part of a later job. Workers start asynchronously and
  * take no share until they report ready.
  */
 
