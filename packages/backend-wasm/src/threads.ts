@@ -20,8 +20,10 @@ const { SEQ, NEXT, DONE, PARTS, KIND, ARGS, READY } = LAYOUT;
 const MAX_PTRS = 6;
 const MAX_ARGS = READY - ARGS - 20;
 /**
- * Panels per claim: two panels are 16 floats of each row of C, a 64-byte cache line, so
- * two threads never write one line of C at once (one panel each would share every line).
+ * Panels per claim: two panels are 16 floats of each row of C, a 64-byte cache line, so two
+ * threads never write one line of C at once (one panel each would share every line). A
+ * product with fewer pairs than threads hands its panels out one at a time instead, so
+ * every thread still gets work.
  */
 const PANELS_PER_PART = 2;
 /** polls of the control word before a thread sleeps (about 10 ms: longer than the gaps between a training step's products) */
@@ -50,18 +52,19 @@ export interface SplitPlan {
 type Kernels = Record<string, (...args: number[]) => void>;
 
 /**
- * Run part `part` of the current job: PANELS_PER_PART panels of a product (kind 0), or a
+ * Run part `part` of the current job: one or two panels of a product (kind 0), or a
  * range of a split kernel's units. The same function on every thread: workers get its
  * source, so it reads nothing outside its arguments.
  */
-function runPart(ctl: Int32Array, f32: Float32Array, kernels: Kernels, part: number, names: readonly string[], lay: typeof LAYOUT, panelsPerPart: number): void {
+function runPart(ctl: Int32Array, f32: Float32Array, kernels: Kernels, part: number, names: readonly string[], lay: typeof LAYOUT): void {
   const A = lay.ARGS;
   const kind = ctl[lay.KIND];
   if (kind === 0) {
-    // a, b, c, M, K, Np (gemm's), then B's source, how to pack it (0: packed, 1: packB, 2: packBT), its columns
-    const [a, b, c, M, K, Np, src, pack, N] = ctl.subarray(A, A + 9);
-    const p0 = part * panelsPerPart;
-    const p1 = Math.min(p0 + panelsPerPart, Np >> 3);
+    // a, b, c, M, K, Np (gemm's), then B's source, how to pack it (0: packed, 1: packB,
+    // 2: packBT), its columns, and the panels per part
+    const [a, b, c, M, K, Np, src, pack, N, per] = ctl.subarray(A, A + 10);
+    const p0 = part * per;
+    const p1 = Math.min(p0 + per, Np >> 3);
     if (pack === 1) kernels.packB(src, b, K, N, p0, p1);
     else if (pack === 2) kernels.packBT(src, b, K, N, p0, p1);
     kernels.gemm(a, b, c, M, K, Np, p0, p1);
@@ -116,7 +119,7 @@ for (;;) {
   Atomics.wait(ctl, ${SEQ}, seen);
   seen = Atomics.load(ctl, ${SEQ});
   if (seen < 0) break;
-  claim(ctl, seen << 16, (part) => runPart(ctl, f32, kernels, part, names, layout, ${PANELS_PER_PART}));
+  claim(ctl, seen << 16, (part) => runPart(ctl, f32, kernels, part, names, layout));
 }`;
 
 const NODE_WORKER = `
@@ -261,13 +264,15 @@ export class ThreadPool {
   }
 
   /**
-   * Run a product over its panels [0, P), PANELS_PER_PART per claim: the calling thread
-   * and every started worker claim parts until none are left; returns when all are done.
-   * `args`: gemm's six, then B's source address, 0 (B is packed) or 1 (packB) or 2
-   * (packBT) for how each panel is packed before its product, and B's columns.
+   * Run a product over its panels [0, P), two per claim (one when there are fewer pairs
+   * than threads): the calling thread and every started worker claim parts until
+   * none are left; returns when all are done. `args`: gemm's six, then B's source address,
+   * 0 (B is packed) or 1 (packB) or 2 (packBT) for how each panel is packed before its
+   * product, and B's columns.
    */
   gemm(args: readonly number[], P: number): void {
-    this.#run(0, Math.ceil(P / PANELS_PER_PART), () => this.#ctl.set(args, ARGS));
+    const per = Math.ceil(P / PANELS_PER_PART) >= this.size ? PANELS_PER_PART : 1;
+    this.#run(0, Math.ceil(P / per), () => this.#ctl.set([...args, per], ARGS));
   }
 
   /**
@@ -308,7 +313,7 @@ export class ThreadPool {
       const v = Atomics.load(ctl, NEXT);
       if ((v & 0xffff) >= parts) break;
       if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
-      runPart(ctl, this.#f32, this.#kernels, v & 0xffff, SPLIT_KERNELS, LAYOUT, PANELS_PER_PART);
+      runPart(ctl, this.#f32, this.#kernels, v & 0xffff, SPLIT_KERNELS, LAYOUT);
       Atomics.add(ctl, DONE, 1);
     }
     // wait for the parts the workers still run

@@ -87,7 +87,8 @@ describe('WasmGemm with two threads (a worker on the shared memory)', () => {
     expect(g.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
     await g.whenReady(); // the products below really split (a worker not yet started takes no share)
   });
-  for (const [M, K, N] of [[128, 256, 64], [64, 784, 256], [33, 1000, 57], [1002, 300, 40], [2001, 40, 24]] as const) {
+  // panels two per claim, and one per claim when there are fewer pairs than threads (2 panels)
+  for (const [M, K, N] of [[128, 256, 64], [64, 784, 256], [33, 1000, 57], [1002, 300, 40], [2001, 40, 24], [32, 20000, 9], [500, 700, 24]] as const) {
     it(`${M}×${K} · ${K}×${N}: the split result equals the one-thread result exactly`, () => {
       const A = rand(M * K, 3 * M + K);
       const B = rand(K * N, K + 5 * N);
