@@ -14,8 +14,8 @@
  */
 
 /** Positions in the control array: the job's words, its arguments, then a ready flag per worker. */
-const LAYOUT = { SEQ: 0, NEXT: 1, DONE: 2, PARTS: 3, KIND: 4, ARGS: 5, READY: 57 } as const;
-const { SEQ, NEXT, DONE, PARTS, KIND, ARGS, READY } = LAYOUT;
+const LAYOUT = { SEQ: 0, NEXT: 1, DONE: 2, PARTS: 3, KIND: 4, FAILED: 5, ARGS: 6, READY: 58 } as const;
+const { SEQ, NEXT, DONE, PARTS, KIND, FAILED, ARGS, READY } = LAYOUT;
 /** most pointers and arguments of a split kernel (ARGS holds 20 words of its plan, then the arguments) */
 const MAX_PTRS = 6;
 const MAX_ARGS = READY - ARGS - 20;
@@ -98,7 +98,12 @@ function claim(ctl, tag, run) {
     const v = Atomics.load(ctl, ${NEXT});
     if ((v & ~0xffff) !== tag || (v & 0xffff) >= ctl[${PARTS}]) return;
     if (Atomics.compareExchange(ctl, ${NEXT}, v, v + 1) !== v) continue;
-    run(v & 0xffff);
+    // a part that throws (a kernel's trap) is reported, and the thread lives on
+    try {
+      run(v & 0xffff);
+    } catch {
+      Atomics.store(ctl, ${FAILED}, 1);
+    }
     if (Atomics.add(ctl, ${DONE}, 1) + 1 === ctl[${PARTS}]) Atomics.notify(ctl, ${DONE});
   }
 }`;
@@ -304,21 +309,30 @@ export class ThreadPool {
     ctl[KIND] = kind;
     write();
     ctl[PARTS] = parts;
+    Atomics.store(ctl, FAILED, 0);
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, NEXT, tag);
     Atomics.store(ctl, SEQ, this.#seq);
     Atomics.notify(ctl, SEQ); // wakes any worker asleep on it (none started: nothing to do)
-    // the same claiming loop as the workers' (CLAIM)
+    // the same claiming loop as the workers' (CLAIM); a failure is thrown once every part
+    // is done, so no thread still writes for this job when the caller sees it
+    let failure: unknown = null;
     for (;;) {
       const v = Atomics.load(ctl, NEXT);
       if ((v & 0xffff) >= parts) break;
       if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
-      runPart(ctl, this.#f32, this.#kernels, v & 0xffff, SPLIT_KERNELS, LAYOUT);
+      try {
+        runPart(ctl, this.#f32, this.#kernels, v & 0xffff, SPLIT_KERNELS, LAYOUT);
+      } catch (e) {
+        failure ??= e;
+      }
       Atomics.add(ctl, DONE, 1);
     }
     // wait for the parts the workers still run
     for (let i = 0; (i < SPIN || !this.#canBlock) && Atomics.load(ctl, DONE) !== parts; i++);
     for (let done = Atomics.load(ctl, DONE); done !== parts; done = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, done);
+    if (failure !== null) throw failure;
+    if (Atomics.load(ctl, FAILED) !== 0) throw new Error(`@ml/backend-wasm: a worker thread failed on its part of ${kind === 0 ? 'a matrix product' : `the ${SPLIT_KERNELS[kind - 1]} kernel`}`);
   }
 
   /** Stop the workers. */

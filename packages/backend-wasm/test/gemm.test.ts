@@ -106,6 +106,23 @@ describe('WasmGemm with two threads (a worker on the shared memory)', () => {
       expect(bad, `element ${bad}: ${a[bad]} vs ${ref[bad]}`).toBe(-1);
     });
   }
+  it('a part that fails (a kernel trapping on addresses past the memory) is an error on the calling thread; the threads live on', () => {
+    const n4 = 1 << 16; // 16 parts of 4,096 vectors
+    const past = 2 ** 31 - 64;
+    const plan = { count: 2, ptrs: [[0, 16], [1, 16]] } as const;
+    for (let i = 0; i < 3; i++) expect(() => g.parallel('relu', [past, past, n4], plan, n4, 1 << 20)).toThrow(/out of bounds|worker thread failed on its part of the relu kernel/);
+    // the pool still splits work, and right
+    const x = g.heap.array('float32', 4 * n4) as Float32Array;
+    const y = g.heap.array('float32', 4 * n4) as Float32Array;
+    x.set(rand(4 * n4, 9));
+    const calls = g.splitCalls;
+    g.parallel('relu', [x.byteOffset, y.byteOffset, n4], plan, n4, 1 << 20);
+    expect(g.splitCalls).toBe(calls + 1);
+    expect(Array.from(y.subarray(0, 4 * n4)).every((v, i) => v === Math.max(0, x[i]))).toBe(true);
+    g.heap.freeArray(x);
+    g.heap.freeArray(y);
+  });
+
   it('grows the shared memory for a larger product, and the workers see it', () => {
     const n = 700;
     const A = rand(n * n, 11);
