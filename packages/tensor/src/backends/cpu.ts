@@ -813,7 +813,6 @@ export class CpuBackend implements Backend {
     }
     return wrap(out);
   }
-  /** dy where x > 0, else 0 (the relu gradient; x and dy of one shape and dtype). */
   /**
    * log-softmax over the last axis of a contiguous float x in one pass per row, with the
    * composite's roundings (x − m, exp, the sum, log, + m, x − lse each rounded to x's
@@ -824,19 +823,10 @@ export class CpuBackend implements Backend {
     const n = sizeOf(x.shape);
     const C = x.shape[x.shape.length - 1];
     const out = scratch(x.dtype, n);
-    const r = x.dtype === 'float32' ? Math.fround : (v: number) => v;
+    const r = x.dtype === 'float32' ? Math.fround : exact;
     for (let base = 0; base < n; base += C) {
       const at = x.offset + base;
-      let m = -Infinity;
-      for (let i = 0; i < C; i++) {
-        const v = src[at + i];
-        if (v > m || v !== v) m = v;
-        if (m !== m) break;
-      }
-      if (!Number.isFinite(m)) m = 0;
-      let sum = 0;
-      for (let i = 0; i < C; i++) sum += r(Math.exp(r(src[at + i] - m)));
-      const lse = r(r(Math.log(r(sum))) + m);
+      const lse = logSumExpRow(src, at, C, r);
       for (let i = 0; i < C; i++) out[base + i] = src[at + i] - lse;
     }
     return wrap(out);
@@ -853,7 +843,7 @@ export class CpuBackend implements Backend {
     const [src, tv] = [vals(x), vals(tc)];
     const [N, C] = [x.shape[0], x.shape[1]];
     const out = scratch(x.dtype, divisor === null ? N : 1);
-    const r = x.dtype === 'float32' ? Math.fround : (v: number) => v;
+    const r = x.dtype === 'float32' ? Math.fround : exact;
     let total = 0;
     for (let i = 0; i < N; i++) {
       const at = x.offset + i * C;
@@ -886,6 +876,7 @@ export class CpuBackend implements Backend {
     return wrap(out);
   }
 
+  /** dy where x > 0, else 0 (the relu gradient; x and dy of one shape and dtype). */
   reluBackward(x: View, dy: View): DataId {
     const [xc, dc] = [contiguousView(x), contiguousView(dy)];
     const [xv, dv] = [vals(xc), vals(dc)];
@@ -1285,17 +1276,24 @@ function dotRow(a: Float64Array, ao: number, b: Float64Array, bo: number, K: num
   return s;
 }
 
-/** log Σ exp over C values from `at`, shifted by their max (0 when that is not finite, as logsumexp does). */
-function logSumExpRow(src: TypedArray, at: number, C: number): number {
+const exact = (v: number): number => v;
+
+/**
+ * log Σ exp over C values from `at`, shifted by their max (0 when that is not finite, as
+ * logsumexp does; NaN wins). `round` is applied where the composite rounds to its dtype
+ * (x − m, exp, the sum, log, + m: Math.fround for float32), or nowhere (`exact`).
+ */
+function logSumExpRow(src: TypedArray, at: number, C: number, round: (v: number) => number = exact): number {
   let m = -Infinity;
   for (let c = 0; c < C; c++) {
     const v = src[at + c];
     if (v > m || v !== v) m = v;
+    if (m !== m) break;
   }
   if (!Number.isFinite(m)) m = 0;
   let sum = 0;
-  for (let c = 0; c < C; c++) sum += Math.exp(src[at + c] - m);
-  return Math.log(sum) + m;
+  for (let c = 0; c < C; c++) sum += round(Math.exp(round(src[at + c] - m)));
+  return round(round(Math.log(round(sum))) + m);
 }
 
 function checkedClass(k: number, C: number, i: number): number {
