@@ -250,24 +250,25 @@ export class WasmBackend extends CpuBackend {
     this.#route = 'wasm';
     const plan = outDtype === 'float32' && allFloat32(a, b) ? this.#binaryPlan(op, a, b) : null;
     if (plan === null) return this.#cpu('no wasm kernel for this case', () => super.binary(op, a, b, outDtype));
-    const [kernel, rows, n, mode] = plan;
+    const [kernel, rows, n, ra, rb, mode] = plan;
     const at = (v: View) => values(v).byteOffset + 4 * v.offset;
     const [outAt, done] = this.#out(rows * n);
-    kernel(at(a), at(b), outAt, rows, n, 4 * (rowStride(a) as number), 4 * (rowStride(b) as number), mode);
+    kernel(at(a), at(b), outAt, rows, n, 4 * ra, 4 * rb, mode);
     return done();
   }
 
-  /** The kernel, rows, row length and mode (see kernels.ts) for a binary op, or null for the CPU code. */
-  #binaryPlan(op: BinaryOp, a: View, b: View): [KernelExports['add'], number, number, number] | null {
+  /** The kernel, rows, row length, row strides (floats) and mode (see kernels.ts) for a binary op, or null for the CPU code. */
+  #binaryPlan(op: BinaryOp, a: View, b: View): [KernelExports['add'], number, number, number, number, number] | null {
     if (!(op in BINARY_KERNELS)) return null;
     const nd = a.shape.length;
     const n = nd === 0 ? 0 : a.shape[nd - 1];
-    if (n < 4 || rowStride(a) === null || rowStride(b) === null) return null;
+    const [ra, rb] = n < 4 ? [null, null] : [rowStride(a), rowStride(b)];
+    if (ra === null || rb === null) return null;
     const [sa, sb] = [a.strides[nd - 1], b.strides[nd - 1]];
     const mode = sa === 1 && sb === 1 ? 0 : sa === 1 && sb === 0 ? 1 : sa === 0 && sb === 1 ? 2 : -1;
     const heap = this.gemm.heap;
     if (mode < 0 || !heap.owns(values(a)) || !heap.owns(values(b))) return null;
-    return [this.gemm.kernels[op as keyof typeof BINARY_KERNELS], sizeOf(a.shape) / n, n, mode];
+    return [this.gemm.kernels[op as keyof typeof BINARY_KERNELS], sizeOf(a.shape) / n, n, ra, rb, mode];
   }
 
   /**

@@ -228,6 +228,29 @@ function patches(mode: 'im2row' | 'row2im'): FunctionDef {
   return { name: mode, params: [...new Array<number>(18).fill(I32), F32], locals: [{ count: 13, type: I32 }, { count: 1, type: V128 }], body: [...setMask, ...body] };
 }
 
+/** An i8x16 shuffle picking float lanes (0–3 of the first vector, 4–7 of the second). */
+const lanes = (fl: readonly number[]) => op.i8x16Shuffle(fl.flatMap((f) => [0, 1, 2, 3].map((b) => 4 * f + b)));
+
+/** Lanes 2 and 3 of a vector moved to 0 and 1 (for f64x2.promote_low_f32x4 of the high half). */
+const HIGH_HALF = op.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+
+/**
+ * The rows in the v128 locals `v` (four) transposed through eight shuffles, with four
+ * v128 temporaries `t`: `store(j, column)` places column j (the instructions leaving it on
+ * the stack), e.g. its address, then `column`, then a vector store.
+ */
+function transpose4x4(v: readonly number[], t: readonly number[], store: (j: number, column: number[]) => number[]): number[] {
+  return [
+    ...op.get(v[0]), ...op.get(v[1]), ...lanes([0, 4, 1, 5]), ...op.set(t[0]),
+    ...op.get(v[2]), ...op.get(v[3]), ...lanes([0, 4, 1, 5]), ...op.set(t[1]),
+    ...op.get(v[0]), ...op.get(v[1]), ...lanes([2, 6, 3, 7]), ...op.set(t[2]),
+    ...op.get(v[2]), ...op.get(v[3]), ...lanes([2, 6, 3, 7]), ...op.set(t[3]),
+    ...([[0, 1, [0, 1, 4, 5]], [0, 1, [2, 3, 6, 7]], [2, 3, [0, 1, 4, 5]], [2, 3, [2, 3, 6, 7]]] as const).flatMap(([a, b, sel], j) =>
+      store(j, [...op.get(t[a]), ...op.get(t[b]), ...lanes(sel)]),
+    ),
+  ];
+}
+
 /** `dst` moved to panel p0's start (K rows of 32 bytes per panel), then p = p0 … p1 − 1 over `body`. */
 function panels(dst: number, K: number, p: number, p0: number, p1: number, body: number[]): number[] {
   return [
@@ -283,23 +306,13 @@ function packBT(): FunctionDef {
   const [p, k, j, j0, width, kv, from] = [6, 7, 8, 9, 10, 11, 12];
   const v = [13, 14, 15, 16, 17, 18, 19, 20];
   const t = [21, 22, 23, 24];
-  /** an i8x16 shuffle picking float lanes (0–3 of the first vector, 4–7 of the second) */
-  const lanes = (fl: number[]) => op.i8x16Shuffle(fl.flatMap((f) => [0, 1, 2, 3].map((b) => 4 * f + b)));
   // rows r of v (r < 4 or ≥ 4) transposed: column c of the half to dst + (k + c)·32 + 16·half
-  const half = (h: number) => {
-    const [a, b, c, d] = v.slice(4 * h, 4 * h + 4);
-    return [
-      ...op.get(a), ...op.get(b), ...lanes([0, 4, 1, 5]), ...op.set(t[0]),
-      ...op.get(c), ...op.get(d), ...lanes([0, 4, 1, 5]), ...op.set(t[1]),
-      ...op.get(a), ...op.get(b), ...lanes([2, 6, 3, 7]), ...op.set(t[2]),
-      ...op.get(c), ...op.get(d), ...lanes([2, 6, 3, 7]), ...op.set(t[3]),
-      ...[[0, 1, [0, 1, 4, 5]], [0, 1, [2, 3, 6, 7]], [2, 3, [0, 1, 4, 5]], [2, 3, [2, 3, 6, 7]]].flatMap(([x, y, sel], col) => [
-        ...op.get(dst), ...op.get(k), ...op.i32(col), ...op.i32Add, ...op.i32(32), ...op.i32Mul, ...op.i32Add,
-        ...op.get(t[x as number]), ...op.get(t[y as number]), ...lanes(sel as number[]),
-        ...op.v128Store(16 * h),
-      ]),
-    ];
-  };
+  const half = (h: number) =>
+    transpose4x4(v.slice(4 * h, 4 * h + 4), t, (col, column) => [
+      ...op.get(dst), ...op.get(k), ...op.i32(col), ...op.i32Add, ...op.i32(32), ...op.i32Mul, ...op.i32Add,
+      ...column,
+      ...op.v128Store(16 * h),
+    ]);
   const body = panels(dst, K, p, p0, p1, [
     ...op.get(p), ...op.i32(8), ...op.i32Mul, ...op.set(j0),
     ...op.get(N), ...op.get(j0), ...op.i32Sub, ...op.set(width),
@@ -345,19 +358,13 @@ function transpose(): FunctionDef {
   const [n, r, c, r4, c4, from, to, k] = [10, 11, 12, 13, 14, 15, 16, 17];
   const v = [18, 19, 20, 21];
   const t = [22, 23, 24, 25];
-  /** an i8x16 shuffle picking float lanes (0–3 of the first vector, 4–7 of the second) */
-  const lanes = (fl: number[]) => op.i8x16Shuffle(fl.flatMap((f) => [0, 1, 2, 3].map((b) => 4 * f + b)));
   const addr = (base: number, row: number[], stride: number, col: number[]) => [...op.get(base), ...row, ...op.get(stride), ...op.i32Mul, ...col, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add];
   const biasOf = (col: number[]) => [...op.get(bias), ...col, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0)];
   const tile = (withBias: boolean) => [
     ...v.flatMap((reg, j) => [...addr(from, [...op.get(r), ...op.i32(j), ...op.i32Add], ss, op.get(c)), ...op.v128Load(0), ...op.set(reg)]),
-    ...op.get(v[0]), ...op.get(v[1]), ...lanes([0, 4, 1, 5]), ...op.set(t[0]),
-    ...op.get(v[2]), ...op.get(v[3]), ...lanes([0, 4, 1, 5]), ...op.set(t[1]),
-    ...op.get(v[0]), ...op.get(v[1]), ...lanes([2, 6, 3, 7]), ...op.set(t[2]),
-    ...op.get(v[2]), ...op.get(v[3]), ...lanes([2, 6, 3, 7]), ...op.set(t[3]),
-    ...[[0, 1, [0, 1, 4, 5]], [0, 1, [2, 3, 6, 7]], [2, 3, [0, 1, 4, 5]], [2, 3, [2, 3, 6, 7]]].flatMap(([a, b, sel], j) => [
+    ...transpose4x4(v, t, (j, column) => [
       ...addr(to, [...op.get(c), ...op.i32(j), ...op.i32Add], ds, op.get(r)),
-      ...op.get(t[a as number]), ...op.get(t[b as number]), ...lanes(sel as number[]),
+      ...column,
       ...(withBias ? [...biasOf([...op.get(c), ...op.i32(j), ...op.i32Add]), ...op.f32x4Splat, ...op.f32x4Add] : []),
       ...op.v128Store(0),
     ]),
@@ -436,7 +443,6 @@ function rowSum(): FunctionDef {
   const [r, i, at, n4] = [4, 5, 6, 7];
   const [v, a0, a1] = [8, 9, 10]; // v128
   const tail = 11; // f64
-  const highHalf = op.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
   const body = [
     ...op.get(n), ...op.i32(-4), ...op.i32And, ...op.set(n4),
     ...forUp(r, op.get(rows), [
@@ -446,7 +452,7 @@ function rowSum(): FunctionDef {
       ...forStep(i, op.i32(0), op.get(n4), 4, [
         ...op.get(at), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0), ...op.set(v),
         ...op.get(a0), ...op.get(v), ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.set(a0),
-        ...op.get(a1), ...op.get(v), ...op.get(v), ...highHalf, ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.set(a1),
+        ...op.get(a1), ...op.get(v), ...op.get(v), ...HIGH_HALF, ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.set(a1),
       ]),
       ...forStep(i, op.get(n4), op.get(n), 1, [
         ...op.get(tail), ...op.get(at), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0), ...op.f64PromoteF32, ...op.f64Add, ...op.set(tail),
@@ -528,7 +534,6 @@ function colSum(): FunctionDef {
   const [j, r, at, rowBytes, n4] = [4, 5, 6, 7, 8];
   const [v, lo, hi] = [9, 10, 11]; // v128
   const one = 12; // f64
-  const highHalf = op.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
   const body = [
     ...op.get(n), ...op.i32(4), ...op.i32Mul, ...op.set(rowBytes),
     ...op.get(n), ...op.i32(-4), ...op.i32And, ...op.set(n4),
@@ -538,7 +543,7 @@ function colSum(): FunctionDef {
       ...forUp(r, op.get(rows), [
         ...op.get(at), ...op.v128Load(0), ...op.set(v),
         ...op.get(lo), ...op.get(v), ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.set(lo),
-        ...op.get(hi), ...op.get(v), ...op.get(v), ...highHalf, ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.set(hi),
+        ...op.get(hi), ...op.get(v), ...op.get(v), ...HIGH_HALF, ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...op.set(hi),
         ...op.get(at), ...op.get(rowBytes), ...op.i32Add, ...op.set(at),
       ]),
       ...[[lo, 0], [lo, 1], [hi, 0], [hi, 1]].flatMap(([acc, lane], k) => [
