@@ -83,6 +83,7 @@ import {
   pad,
   pow,
   prod,
+  dropoutMask,
   rand,
   randint,
   randLike,
@@ -533,6 +534,42 @@ const CASES: CaseDef[] = [
       const rv = await ri.data();
       assert(rv.every((v) => Number.isInteger(v) && v >= 0 && v < 5), 'randint value out of [0, 5)');
       assert(new Set(rv).size === 5, 'randint(0, 5) over 1000 draws should hit every value');
+    },
+  ],
+  [
+    'creation: rand over many chunks rounds the float64 draws, and dropoutMask keeps where rand(shape) ≥ p',
+    async () => {
+      const n = 9001; // the generator fills in chunks of 4096 draws
+      manualSeed(99);
+      const u64 = await rand([n], { dtype: 'float64' }).data();
+      manualSeed(99);
+      const u32 = await rand([n]).data();
+      for (let i = 0; i < n; i++) assert(u32[i] === Math.fround(u64[i]), `rand float32 ${u32[i]} at ${i} is not the float64 draw ${u64[i]} rounded`);
+      // a cut equal to a float32 draw that rounded up: compared as stored, that draw is kept
+      const k = u64.findIndex((v) => Math.fround(v) > v && v > 0.2 && v < 0.8);
+      assert(k >= 0, 'no float32 draw rounded up');
+      for (const dtype of ['float32', 'float64'] as const) {
+        const u = dtype === 'float32' ? u32 : u64;
+        for (const p of [0.5, 0.3, Math.fround(u64[k]), 0, 1, 1.5, -0.25, Number.NaN]) {
+          manualSeed(99);
+          const scale = p === 0.5 ? 2 : 2.5; // an integer scale too (engines treat small integers apart)
+          const m = dropoutMask([n], p, scale, { dtype });
+          assert(m.dtype === dtype && m.shape.join() === String(n), `dropoutMask gave ${m.dtype} ${fmtShape(m.shape)}`);
+          const mv = await m.data();
+          const cut = dtype === 'float32' ? Math.fround(p) : p;
+          for (let i = 0; i < n; i++) {
+            const want = u[i] >= cut ? scale : 0;
+            assert(mv[i] === want, `dropoutMask(p=${p}, ${dtype}) at ${i}: ${mv[i]}, want ${want} (draw ${u[i]})`);
+          }
+        }
+        manualSeed(99);
+        dropoutMask([n], 0.5, 2, { dtype });
+        const next = await rand([3], { dtype: 'float64' }).data();
+        manualSeed(99);
+        rand([n], { dtype: 'float64' });
+        const afterRand = await rand([3], { dtype: 'float64' }).data();
+        assert(next.every((v, i) => v === afterRand[i]), 'dropoutMask should move the generator on by one draw per element');
+      }
     },
   ],
 

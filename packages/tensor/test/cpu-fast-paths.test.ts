@@ -149,19 +149,28 @@ describe('the fused log-softmax kernel', () => {
 describe('the seeded generator', () => {
   it('uniform and rand fill from the generator in the same order as draw-by-draw (same seed, same values)', async () => {
     const { rng } = await import('../src/random.js');
-    for (const [low, high, dtype] of [[0, 1, 'float32'], [-2, 3, 'float64'], [1e-3, 1e-3 + 1e-9, 'float32']] as const) {
+    // a float32 range whose top quarter-ulp rounds up to the float32 just above `high`: about
+    // one draw in fifteen is redrawn there
+    const ulp = 2 ** -33;
+    const top = Math.fround(1e-3);
+    for (const [low, high, dtype] of [[0, 1, 'float32'], [-2, 3, 'float64'], [top - 4 * ulp, top - ulp / 4, 'float32']] as const) {
       T.manualSeed(11);
-      const got = Array.from(T.uniform([500], low, high, { dtype }).dataSync());
+      const got = Array.from(T.uniform([9000], low, high, { dtype }).dataSync()); // chunks of 4096 draws
       T.manualSeed(11);
       const g = rng();
+      let redrawn = 0;
       const want = got.map(() => {
         let v = low + (high - low) * g.nextFloat();
-        while (dtype === 'float32' && Math.fround(v) >= high) v = low + (high - low) * g.nextFloat();
+        while (dtype === 'float32' && Math.fround(v) >= high) {
+          v = low + (high - low) * g.nextFloat();
+          redrawn++;
+        }
         return dtype === 'float32' ? Math.fround(v) : v;
       });
+      if (low > 0) expect(redrawn).toBeGreaterThan(300);
       expect(got).toEqual(want);
       expect(got.every((v) => v >= low && v < high)).toBe(true);
-      expect(g.nextU32()).toBe((T.manualSeed(11), T.uniform([500], low, high, { dtype }), rng().nextU32())); // the state moved on alike
+      expect(g.nextU32()).toBe((T.manualSeed(11), T.uniform([9000], low, high, { dtype }), rng().nextU32())); // the state moved on alike
     }
   });
 });

@@ -152,12 +152,39 @@ export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   return fromArray(values, [n, m], { ...options, dtype });
 }
 
-function randomTensor(op: string, shape: readonly number[], options: CreateOptions, draw: () => number): Tensor {
+/**
+ * A new tensor whose elements `fill` writes: straight into the backend's host memory where
+ * it has one (no staging array: a fresh array's first touch costs page faults, and the copy
+ * a pass), else through an array handed to `write`.
+ */
+function filledBy(op: string, shape: readonly number[], options: CreateOptions, fill: (out: TypedArray) => void): Tensor {
   assertShape(op, shape);
   const dtype = options.dtype ?? 'float32';
-  const values = allocArray(dtype, sizeOf(shape));
-  for (let i = 0; i < values.length; i++) values[i] = draw();
-  return fromArray(values, shape, { ...options, dtype });
+  assertDType(dtype, op);
+  const b = backendOf(options);
+  const n = sizeOf(shape);
+  let data;
+  if (b.hostArray !== undefined) {
+    data = b.fill(n, dtype, 0);
+    try {
+      const host = b.hostArray(data);
+      fill(host.length === n ? host : host.subarray(0, n));
+    } catch (e) {
+      b.dispose(data);
+      throw e;
+    }
+  } else {
+    const values = allocArray(dtype, n);
+    fill(values);
+    data = b.write(values, dtype);
+  }
+  return finish(fromData(b, data, shape, dtype), options);
+}
+
+function randomTensor(op: string, shape: readonly number[], options: CreateOptions, draw: () => number): Tensor {
+  return filledBy(op, shape, options, (values) => {
+    for (let i = 0; i < values.length; i++) values[i] = draw();
+  });
 }
 
 /** Uniform on [0, 1) from the seeded generator. */
@@ -168,17 +195,9 @@ export function rand(shape: readonly number[], options: CreateOptions = {}): Ten
 /** Uniform on [low, high). */
 export function uniform(shape: readonly number[], low = 0, high = 1, options: CreateOptions = {}): Tensor {
   if (!(high >= low)) throw new RangeError(`uniform: high (${high}) must be >= low (${low})`);
-  const dtype = options.dtype ?? 'float32';
-  return fromArray(uniformValues('uniform', shape, low, high, dtype), shape, { ...options, dtype });
-}
-
-/** Draws on [low, high) from the seeded generator in a new array of `dtype`. */
-function uniformValues(op: string, shape: readonly number[], low: number, high: number, dtype: DType): TypedArray {
-  assertShape(op, shape);
-  const values = allocArray(dtype, sizeOf(shape));
+  const f32 = (options.dtype ?? 'float32') === 'float32';
   // rounding to float32 can land exactly on `high`: such values are redrawn (half-open interval)
-  rng().fillUniform(values, low, high, dtype === 'float32');
-  return values;
+  return filledBy('uniform', shape, options, (values) => rng().fillUniform(values, low, high, f32));
 }
 
 /**
@@ -189,10 +208,8 @@ function uniformValues(op: string, shape: readonly number[], low: number, high: 
 export function dropoutMask(shape: readonly number[], p: number, scale: number, options: CreateOptions = {}): Tensor {
   const dtype = options.dtype ?? 'float32';
   if (!isFloat(dtype)) throw new TypeError(`dropoutMask: dtype must be floating point, got ${dtype}`);
-  const values = uniformValues('dropoutMask', shape, 0, 1, dtype);
   const cut = dtype === 'float32' ? Math.fround(p) : p; // as ge() casts the scalar
-  for (let i = 0; i < values.length; i++) values[i] = values[i] >= cut ? scale : 0;
-  return fromArray(values, shape, { ...options, dtype });
+  return filledBy('dropoutMask', shape, options, (values) => rng().fillDropoutMask(values as Float32Array | Float64Array, cut, scale, dtype === 'float32'));
 }
 
 /** Standard normal samples. */
