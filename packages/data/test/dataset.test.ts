@@ -25,6 +25,28 @@ describe('TensorDataset', () => {
     expect(yb.dtype).toBe('int32');
   });
 
+  it('a run of consecutive indices is a view; repeats and an empty batch gather too', () => {
+    const big = arange(0, 40, 1, { dtype: 'float64' }).reshape([10, 4]);
+    const flags = tensor([true, false, true, true, false, false, true, false, true, true]);
+    const ds = new TensorDataset(big, flags);
+    const [run, runFlags] = ds.getBatch(Int32Array.from([2, 3, 4]));
+    expect(run.storage).toBe(big.storage); // no copy
+    expect(values(run)).toEqual([8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+    expect(values(runFlags)).toEqual([1, 1, 0]);
+    const [rep, repFlags] = ds.getBatch(Int32Array.from([9, 9, 0, 5]));
+    expect(rep.dtype).toBe('float64');
+    expect(values(rep)).toEqual([36, 37, 38, 39, 36, 37, 38, 39, 0, 1, 2, 3, 20, 21, 22, 23]);
+    expect(repFlags.dtype).toBe('bool');
+    expect(values(repFlags)).toEqual([1, 1, 1, 0]);
+    const [none] = ds.getBatch(new Int32Array(0));
+    expect(none.shape).toEqual([0, 4]);
+    expect(() => ds.getBatch(Int32Array.from([1, 10]))).toThrow(/index 10 is out of range/);
+  });
+
+  it('rejects an array of tensors in place of the tensors', () => {
+    expect(() => new TensorDataset([x, y] as never)).toThrow(/TensorDataset: argument 0 is an array \(pass the tensors themselves/);
+  });
+
   it('rejects tensors with different numbers of samples', () => {
     expect(() => new TensorDataset(x, tensor([1, 2, 3]))).toThrow(/same size along dim 0.*\[4,3\].*\[3\]/);
   });
