@@ -151,6 +151,13 @@ describe('errors name the op and both shapes', () => {
     [() => T.gather(T.zeros([2, 2]), 0, T.zeros([2, 2])), /gather: index must be int32, got float32/],
     [() => T.oneHot(T.tensor([0, 3], { dtype: 'int32' }), 3), /oneHot: class index 3 is outside \[0, 3\)/],
     [() => T.setBackend('tpu'), /no backend named 'tpu' is registered \(registered: cpu/],
+    // a value that is not a tensor, where one was expected
+    [() => T.conv2d(T.zeros([1, 1, 4, 4]), T.zeros([1, 1, 3, 3]), { stride: 1 } as never), /conv2d: bias \(the third argument.*must be a tensor, got an object with keys stride/],
+    [() => T.conv2d(Promise.resolve(T.zeros([1, 1, 4, 4])) as never, T.zeros([1, 1, 3, 3])), /conv2d: the input must be a tensor, got a Promise \(a missing await\?\)/],
+    [() => T.conv2d(T.zeros([1, 1, 4, 4]), [[1]] as never), /conv2d: weight must be a tensor, got an array/],
+    [() => T.add(T.zeros([2]), undefined as never), /add: an operand must be a tensor, a number or a boolean, got undefined/],
+    [() => T.mul(T.zeros([2]), '2' as never), /mul: an operand must be a tensor, a number or a boolean, got a string \(2\)/],
+    [() => T.relu({ shape: [2] } as never), /relu: an input must be a tensor, got an object with keys shape/],
   ])('%#', (fn, pattern) => {
     expect(fn).toThrow(pattern);
   });

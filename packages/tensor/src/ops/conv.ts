@@ -9,7 +9,7 @@ import { ones } from './creation.js';
 import { add, cast, div, eq, mul } from './elementwise.js';
 import { reshape, squeeze, transpose, unsqueeze } from './layout.js';
 import { matmul } from './linalg.js';
-import { assertFloat, dispatch, fromData, prim } from './prim.js';
+import { assertFloat, assertTensor, dispatch, fromData, prim } from './prim.js';
 import { max, mean, sum } from './reduce.js';
 
 export type Pair = number | readonly [number, number];
@@ -76,6 +76,8 @@ function checkGeometry(op: string, shape: readonly number[], p: Im2ColParams): [
  */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
   assertFloat('conv2d', x);
+  assertTensor('conv2d', 'weight', weight);
+  if (bias !== null) assertTensor('conv2d', 'bias (the third argument: conv2d(x, weight, bias, options))', bias);
   if (x.ndim === 3) return squeeze(conv2d(unsqueeze(x, 0), weight, bias, options), 0);
   if (x.ndim !== 4) throw new ShapeError(`conv2d: input must be [N,C,H,W] or [C,H,W], got ${fmt(x.shape)}`);
   if (weight.ndim !== 4) throw new ShapeError(`conv2d: weight must be [outChannels, inChannels/groups, kH, kW], got ${fmt(weight.shape)}`);

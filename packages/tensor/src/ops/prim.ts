@@ -26,6 +26,7 @@ export function fromData(backend: Backend, data: DataId, shape: readonly number[
 export function commonBackend(op: string, inputs: readonly Tensor[]): Backend {
   let b: Backend | null = null;
   for (const t of inputs) {
+    assertTensor(op, 'an input', t);
     t.assertAlive(op);
     if (b === null) b = t.backend;
     else if (t.backend !== b) {
@@ -150,6 +151,11 @@ function weak(t: DType, s: Scalar): DType {
 /** Turn operands into tensors of `dtype` (casting tensors, materializing scalars). */
 export function operands(op: string, xs: readonly TensorLike[], dtype: DType): Tensor[] {
   const tensors = xs.filter((x): x is Tensor => x instanceof Tensor);
+  for (const x of xs) {
+    if (!(x instanceof Tensor) && typeof x !== 'number' && typeof x !== 'boolean') {
+      throw new TypeError(`${op}: an operand must be a tensor, a number or a boolean, got ${describeValue(x)}`);
+    }
+  }
   const backend = commonBackend(op, tensors);
   return xs.map((x) => (x instanceof Tensor ? castTo(x, dtype) : scalarTensor(x, dtype, backend)));
 }
@@ -159,6 +165,24 @@ export function castTo(x: Tensor, dtype: DType): Tensor {
   return prim('cast', [x], { from: x.dtype }, x.shape, dtype, (b, [v]) => b.cast(v, dtype));
 }
 
+/** What a value that should have been a tensor is, for an error message. */
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (v instanceof Promise) return 'a Promise (a missing await?)';
+  if (Array.isArray(v)) return 'an array (make a tensor of it first: tensor(...))';
+  if (typeof v === 'object') {
+    const keys = Object.keys(v).slice(0, 4);
+    return keys.length > 0 ? `an object with keys ${keys.join(', ')}` : 'an object';
+  }
+  return `a ${typeof v} (${String(v)})`;
+}
+
+/** A clear error when `v` is not a tensor: `${op}: ${name} must be a tensor, got …`. */
+export function assertTensor(op: string, name: string, v: unknown): asserts v is Tensor {
+  if (!(v instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a tensor, got ${describeValue(v)}`);
+}
+
 export function assertFloat(op: string, x: Tensor): void {
+  assertTensor(op, 'the input', x);
   if (!isFloat(x.dtype)) throw new TypeError(`${op}: expected a floating-point tensor, got ${x.dtype} ${fmt(x.shape)}`);
 }
