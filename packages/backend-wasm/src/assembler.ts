@@ -54,6 +54,9 @@ export const op = {
   i32: (v: number) => [0x41, ...sleb(v)],
   i32Eqz: [0x45],
   i32LtS: [0x48],
+  i32LeS: [0x4c],
+  /** select: a, b, condition on the stack → a if the condition is non-zero, else b */
+  select: [0x1b],
   i32GeS: [0x4e],
   i32And: [0x71],
   i32GtU: [0x4b],
@@ -101,17 +104,25 @@ export const op = {
   f64PromoteF32: [0xbb],
   f32DemoteF64: [0xb6],
   i32Shl: [0x74],
+  i32ShrU: [0x76],
   /** memory.fill (bulk memory): dst, byte value, byte count on the stack */
   memoryFill: [0xfc, ...uleb(11), 0x00],
   /** memory.copy (bulk memory): dst, src, byte count on the stack; overlapping ranges allowed */
   memoryCopy: [0xfc, ...uleb(10), 0x00, 0x00],
   i32DivU: [0x6e],
   f32Const0: [0x43, 0, 0, 0, 0],
+  /** f32.const ½ */
+  f32ConstHalf: [0x43, 0x00, 0x00, 0x00, 0x3f],
+  f32Sub: [0x93],
   f64Const0: [0x44, 0, 0, 0, 0, 0, 0, 0, 0],
   /** f32.store with a byte offset (alignment hint 4 bytes) */
   f32Store: (offset = 0) => [0x38, 2, ...uleb(offset)],
   /** i32.store with a byte offset (alignment hint 4 bytes) */
   i32Store: (offset = 0) => [0x36, 2, ...uleb(offset)],
+  /** i32.load with a byte offset (alignment hint 4 bytes) */
+  i32Load: (offset = 0) => [0x28, 2, ...uleb(offset)],
+  /** call the module's function number `index` (its arguments on the stack) */
+  call: (index: number) => [0x10, ...uleb(index)],
   f32Eq: [0x5b],
   f32Add: [0x92],
   f32Mul: [0x94],

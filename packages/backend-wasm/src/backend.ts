@@ -9,6 +9,11 @@ export interface WasmOptions {
   /** fused multiply-add in the product (default: where the engine has relaxed SIMD) */
   fma?: boolean;
   /**
+   * 3×3 stride-1 convolutions with at least 8 channels in and out (forward and input
+   * gradient) by Winograd's F(2×2, 3×3) (default true; false: all through patch matrices)
+   */
+  winograd?: boolean;
+  /**
    * bytes the module memory may grow to (default and most: 1 GiB); tensors take up to 7/8
    * of it, the rest is kept for the kernels' work, and tensors beyond that are ordinary arrays
    */
@@ -56,9 +61,13 @@ export class WasmBackend extends CpuBackend {
    * `threads`: for large products (default: the machine's cores in Node, 1 elsewhere);
    * `name`: the registry name (default 'wasm'; another one lets two configurations coexist).
    */
+  /** whether 3×3 stride-1 convolutions with enough channels run by Winograd's F(2×2, 3×3) */
+  readonly winograd: boolean;
+
   constructor(options: WasmOptions = {}) {
     super();
     this.name = options.name ?? 'wasm';
+    this.winograd = options.winograd ?? true;
     this.gemm = new WasmGemm(options);
     const heap = this.gemm.heap;
     this.#source = {
@@ -365,6 +374,11 @@ export class WasmBackend extends CpuBackend {
     const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(NL, GEMM_ROWS), roundUp(O, 8)];
     const [xAt, wAt, biasAt] = [this.#in(x), this.#in(w), bias ? this.#in(bias) : 0];
+    if (this.#winogradFits(p, g.C, O, g.ow)) {
+      const [outAt, done] = this.#out(g.N * O * L);
+      this.#winograd(xAt, g.N, g.C, g.H, g.W, p.pad, O, wAt, false, biasAt, outAt);
+      return done();
+    }
     const [packAt, cAt] = this.#layout([Np * R, Mp * Np]);
     const rowsAt = this.#keepPatches(x, p, 4 * (Mp * R + 4));
     this.#patches('im2row', g, p, xAt, rowsAt);
@@ -383,6 +397,14 @@ export class WasmBackend extends CpuBackend {
     const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(NL, GEMM_ROWS), roundUp(R, 8)];
     const [dyAt, wAt] = [this.#in(dy), this.#in(w)];
+    if (this.#winogradFits(p, O, g.C, g.W) && p.pad.every((v) => v <= 2)) {
+      // the adjoint of a 3×3 stride-1 convolution: dy padded by 2 − p, the kernel turned
+      // 180° with its channel axes swapped
+      const [imgAt, done] = this.#out(g.n);
+      const pads = p.pad.map((v) => 2 - v) as unknown as Im2ColParams['pad'];
+      this.#winograd(dyAt, g.N, O, g.oh, g.ow, pads, g.C, wAt, true, 0, imgAt);
+      return done();
+    }
     const [aAt, packAt, cAt] = this.#layout([Mp * O, Np * O, Mp * Np + 4]);
     this.#transpose(dyAt, aAt, g.N, O, L, L, O, O * L, L * O, 0); // [N, O, L] → rows (n, l) of O
     this.gemm.kernels.fill32(aAt + 4 * NL * O, (Mp - NL) * O, 0);
@@ -415,6 +437,53 @@ export class WasmBackend extends CpuBackend {
     if (Np === R) out.set(f.subarray(c, c + O * R));
     else for (let o = 0; o < O; o++) out.set(f.subarray(c + o * Np, c + o * Np + R), o * R);
     return wrap(out);
+  }
+
+  /**
+   * Whether a convolution with `p` from C to O channels, ow output columns, runs by
+   * Winograd's F(2×2, 3×3): 3×3 windows of stride 1 without dilation, and enough channels
+   * and columns for its products and transforms to pay (it does 2.25× fewer multiplications
+   * than the patch-matrix product, in 16 products of C-long rows).
+   */
+  #winogradFits(p: Im2ColParams, C: number, O: number, ow: number): boolean {
+    return (
+      this.winograd && p.kernel[0] === 3 && p.kernel[1] === 3 && p.stride[0] === 1 && p.stride[1] === 1 && p.dilation[0] === 1 && p.dilation[1] === 1 &&
+      p.padValue === 0 && C >= WINOGRAD_MIN_CHANNELS && O >= WINOGRAD_MIN_CHANNELS && Math.ceil(ow / 2) >= 4
+    );
+  }
+
+  /**
+   * y [N, O, oh, ow] at outAt = the 3×3, stride-1 convolution of x [N, C, H, W] at xAt,
+   * padded by `pad`, by Winograd's F(2×2, 3×3): x is padded into whole 4×4 tiles with a
+   * stride of 2, each tile transformed (Bᵀ·d·B, winogradIn), then for each of the 16
+   * transformed positions ξ one product U_ξ [O, C] · V_ξ [C, tiles], and each tile's 16
+   * results back to a 2×2 block of y (Aᵀ·m·A, winogradOut, + bias); U_ξ = G·g·Gᵀ comes
+   * from the weights [O, C, 3, 3] at wAt, or with `flip` from a forward convolution's
+   * [C, O, 3, 3] (its adjoint). The images go in chunks, one per part of a thread-pool
+   * job, each image's transformed tiles and products in the part's own scratch block
+   * (winogradConv), so they stay in the cache.
+   */
+  #winograd(xAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, flip: boolean, biasAt: number, outAt: number): void {
+    const [pt, pb, pl, pr] = pad;
+    const [oh, ow] = [H + pt + pb - 2, W + pl + pr - 2];
+    const [th, tw] = [Math.ceil(oh / 2), Math.ceil(ow / 2)];
+    const [Hp, Wp] = [2 * th + 2, 2 * tw + 2];
+    const Tn = th * tw; // tiles per image
+    const [Mp, Np] = [roundUp(O, GEMM_ROWS), roundUp(Tn, 8)];
+    // images in chunks, one chunk per part of the job, each reusing its own scratch
+    const chunks = Math.min(N, 4 * this.gemm.threads);
+    const per = Math.ceil(N / chunks);
+    const used = Math.ceil(N / per);
+    const scratch = 16 * C * Tn + Np * C + 16 * Mp * Np;
+    const [padAt, uAt, sAt, countsAt] = this.#layout([N * C * Hp * Wp, 16 * Mp * C, used * scratch, used]);
+    const [inPlane, padPlane] = [4 * H * W, 4 * Hp * Wp];
+    this.gemm.parallel('pad2d', [xAt, padAt, N * C, H, W, Hp, Wp, pt, pl], { count: 2, ptrs: [[0, inPlane], [1, padPlane]] }, N * C, N * C * (inPlane + padPlane));
+    if (Mp !== O) this.gemm.kernels.fill32(uAt, 16 * Mp * C, 0);
+    this.gemm.kernels.winogradWeights(wAt, uAt, Mp, O, C, flip ? 1 : 0);
+    new Int32Array(this.gemm.heap.f32.buffer, countsAt, used).set(Array.from({ length: used }, (_, k) => Math.min(per, N - k * per)));
+    const args = [padAt, uAt, outAt, biasAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, oh, ow, Mp];
+    const ptrs = [[0, per * C * padPlane], [2, 4 * per * O * oh * ow], [4, 4 * scratch], [5, 4]] as const;
+    this.gemm.parallel('winogradConv', args, { count: 6, ptrs }, used, N * (C * padPlane + 4 * O * oh * ow));
   }
 
   /**
@@ -602,6 +671,10 @@ function patchGeometry(shape: Shape4, p: Im2ColParams) {
 }
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
+
+/** fewest input and output channels for a Winograd convolution (fewer: the products are too thin to gain) */
+const WINOGRAD_MIN_CHANNELS = 8;
+
 
 function allFloat32(...views: View[]): boolean {
   return views.every((v) => v.dtype === 'float32');

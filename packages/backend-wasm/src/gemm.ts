@@ -54,6 +54,11 @@ export interface KernelExports {
   mul(a: number, b: number, out: number, rows: number, n: number, ra: number, rb: number, mode: number): void;
   div(a: number, b: number, out: number, rows: number, n: number, ra: number, rb: number, mode: number): void;
   colSum(x: number, out: number, rows: number, n: number): void;
+  pad2d(src: number, dst: number, planes: number, H: number, W: number, Hp: number, Wp: number, pt: number, pl: number): void;
+  winogradIn(P: number, V: number, N: number, C: number, th: number, tw: number, Hp: number, Wp: number, T: number): void;
+  winogradOut(M: number, y: number, bias: number, N: number, O: number, th: number, tw: number, oh: number, ow: number, Np: number, mStride: number): void;
+  winogradWeights(w: number, u: number, Mp: number, Cout: number, Cin: number, flip: number): void;
+  winogradConv(P: number, U: number, y: number, bias: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, oh: number, ow: number, Mp: number): void;
   transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void;
   swapBlocks(src: number, dst: number, A: number, B: number, L: number): void;
   relu(x: number, out: number, n4: number): void;

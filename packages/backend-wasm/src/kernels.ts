@@ -1,5 +1,17 @@
 import { F32, F64, I32, V128, forStep, forUp, moduleBytes, op, type FunctionDef } from './assembler.js';
 
+/**
+ * `pos = min(xv, limit − 4)` for loops over groups of four (xv = 0, 4, 8, …): the last group
+ * moves back to end at `limit` (it overlaps the one before; needs limit ≥ 4).
+ */
+function lastColumnClamp(pos: number, xv: number, limit: number): number[] {
+  return [
+    ...op.get(xv), ...op.get(limit), ...op.i32(4), ...op.i32Sub,
+    ...op.get(xv), ...op.get(limit), ...op.i32(4), ...op.i32Sub, ...op.i32LeS,
+    ...op.select, ...op.set(pos),
+  ];
+}
+
 /** rows of C the micro-kernel keeps in registers (A is padded to a multiple of it) */
 export const GEMM_ROWS = 4;
 
@@ -700,6 +712,232 @@ function maxpoolBack(): FunctionDef {
   return { name: 'maxpoolBack', params: new Array<number>(11).fill(I32), locals: [{ count: 9, type: I32 }, { count: 3, type: F32 }], body };
 }
 
+/**
+ * pad2d(src, dst, planes, H, W, Hp, Wp, pt, pl): each H×W plane of src into an Hp×Wp plane
+ * of dst, at row pt and column pl, zeros around it (a Winograd convolution's padded input).
+ */
+function pad2d(): FunctionDef {
+  const [src, dst, planes, H, W, Hp, Wp, pt, pl] = Array.from({ length: 9 }, (_, k) => k);
+  const [q, r, from, to] = [9, 10, 11, 12];
+  const body = forUp(q, op.get(planes), [
+    ...op.get(src), ...op.get(q), ...op.get(H), ...op.i32Mul, ...op.get(W), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
+    ...op.get(dst), ...op.get(q), ...op.get(Hp), ...op.i32Mul, ...op.get(Wp), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
+    ...op.get(to), ...op.i32(0), ...op.get(Hp), ...op.get(Wp), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.memoryFill,
+    ...forUp(r, op.get(H), [
+      ...op.get(to), ...op.get(r), ...op.get(pt), ...op.i32Add, ...op.get(Wp), ...op.i32Mul, ...op.get(pl), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+      ...op.get(from), ...op.get(r), ...op.get(W), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+      ...op.get(W), ...op.i32(4), ...op.i32Mul, ...op.memoryCopy,
+    ]),
+  ]);
+  return { name: 'pad2d', params: new Array<number>(9).fill(I32), locals: [{ count: 4, type: I32 }], body };
+}
+
+/**
+ * winogradIn(P, V, N, C, th, tw, Hp, Wp, T): the input transform of a Winograd F(2×2, 3×3)
+ * convolution. Tile (ty, tx) of image n is the 4×4 block of the padded input P [N, C, Hp,
+ * Wp] at row 2ty, column 2tx; its transform Bᵀ·d·B goes to V[ξ][c][t] (16 matrices of
+ * C rows of T tiles, t = (n·th + ty)·tw + tx). Four neighbouring tiles at a time, one per
+ * lane: each row of their blocks is four loads and four shuffles (even and odd columns).
+ * The last four of a row of tiles start at tw − 4 (tw ≥ 4), so nothing reads past Wp =
+ * 2·tw + 2 columns, and the tiles done twice are written twice with the same values.
+ */
+function winogradIn(): FunctionDef {
+  const [P, V, N, C, th, tw, Hp, Wp, T] = Array.from({ length: 9 }, (_, k) => k);
+  const [n, c, ty, xv, tx, row, rowW, at, xi] = Array.from({ length: 9 }, (_, k) => 9 + k);
+  const e = Array.from({ length: 16 }, (_, k) => 18 + k); // e[4i + k]
+  const [L0, L1, L2, L3] = [34, 35, 36, 37];
+  const even = (a: number, b: number) => [...op.get(a), ...op.get(b), ...lanes([0, 2, 4, 6])];
+  const odd = (a: number, b: number) => [...op.get(a), ...op.get(b), ...lanes([1, 3, 5, 7])];
+  const sub = (a: number[], b: number[]) => [...a, ...b, ...op.f32x4Sub];
+  const add = (a: number[], b: number[]) => [...a, ...b, ...op.f32x4Add];
+  // row i of the four blocks: d0…d3 (columns 2tx + j of each tile), then d·B into e[4i…4i+3]
+  const blockRow = (i: number) => [
+    ...op.get(row), ...op.v128Load(0), ...op.set(L0),
+    ...op.get(row), ...op.v128Load(16), ...op.set(L1),
+    ...op.get(row), ...op.v128Load(8), ...op.set(L2),
+    ...op.get(row), ...op.v128Load(24), ...op.set(L3),
+    // d0 = even(L0, L1), d1 = odd(L0, L1), d2 = even(L2, L3), d3 = odd(L2, L3)
+    ...sub(even(L0, L1), even(L2, L3)), ...op.set(e[4 * i]),
+    ...add(odd(L0, L1), even(L2, L3)), ...op.set(e[4 * i + 1]),
+    ...sub(even(L2, L3), odd(L0, L1)), ...op.set(e[4 * i + 2]),
+    ...sub(odd(L0, L1), odd(L2, L3)), ...op.set(e[4 * i + 3]),
+    ...op.get(row), ...op.get(rowW), ...op.i32Add, ...op.set(row),
+  ];
+  const store = (value: number[]) => [...op.get(at), ...value, ...op.v128Store(0), ...op.get(at), ...op.get(xi), ...op.i32Add, ...op.set(at)];
+  const g = (r: number, k: number) => op.get(e[4 * r + k]);
+  const group = [
+    ...lastColumnClamp(tx, xv, tw),
+    // the blocks' first row: P + (((n·C + c)·Hp + 2ty)·Wp + 2tx)·4
+    ...op.get(P), ...op.get(n), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.get(Hp), ...op.i32Mul,
+    ...op.get(ty), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.get(Wp), ...op.i32Mul, ...op.get(tx), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(row),
+    ...[0, 1, 2, 3].flatMap(blockRow),
+    // V + ((c·T) + t0)·4, then a matrix (C·T floats) apart for each ξ = 4r + k
+    ...op.get(V), ...op.get(c), ...op.get(T), ...op.i32Mul,
+    ...op.get(n), ...op.get(th), ...op.i32Mul, ...op.get(ty), ...op.i32Add, ...op.get(tw), ...op.i32Mul, ...op.get(tx), ...op.i32Add, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(at),
+    ...[0, 1, 2, 3].flatMap((k) => store(sub(g(0, k), g(2, k)))),
+    ...[0, 1, 2, 3].flatMap((k) => store(add(g(1, k), g(2, k)))),
+    ...[0, 1, 2, 3].flatMap((k) => store(sub(g(2, k), g(1, k)))),
+    ...[0, 1, 2, 3].flatMap((k) => store(sub(g(1, k), g(3, k)))),
+  ];
+  const body = [
+    ...op.get(Wp), ...op.i32(4), ...op.i32Mul, ...op.set(rowW),
+    ...op.get(C), ...op.get(T), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.set(xi),
+    ...forUp(n, op.get(N), forUp(c, op.get(C), forUp(ty, op.get(th), forStep(xv, op.i32(0), op.get(tw), 4, group)))),
+  ];
+  return { name: 'winogradIn', params: new Array<number>(9).fill(I32), locals: [{ count: 9, type: I32 }, { count: 20, type: V128 }], body };
+}
+
+/**
+ * winogradOut(M, y, bias, N, O, th, tw, oh, ow, Np, mStride): the output transform: tile t
+ * of output channel o is Aᵀ·m·A of the 16 values M_ξ[o][t] (matrices mStride bytes apart,
+ * rows Np floats long), + bias[o] when bias ≠ 0, written as the 2×2 block of y [N, O, oh, ow]
+ * at row 2ty, column 2tx, cropped at an odd last row or column. Four neighbouring tiles at
+ * a time (the last four of a row start at tw − 4): two rows of eight outputs, each two
+ * shuffles and two stores.
+ */
+function winogradOut(): FunctionDef {
+  const [M, y, bias, N, O, th, tw, oh, ow, Np, mStride] = Array.from({ length: 11 }, (_, k) => k);
+  const [n, o, ty, xv, tx, at, out] = Array.from({ length: 7 }, (_, k) => 11 + k);
+  const f = Array.from({ length: 8 }, (_, k) => 18 + k); // f[4a + k]
+  const [Y0, Y1, b, lo, hi] = [26, 27, 28, 29, 30];
+  const m = Array.from({ length: 16 }, (_, k) => 31 + k);
+  const load = (xi: number) => [...op.get(at), ...op.v128Load(0), ...op.set(m[xi]), ...op.get(at), ...op.get(mStride), ...op.i32Add, ...op.set(at)];
+  const v = (x: number) => op.get(x);
+  const outRow = (a: number) => [
+    // Y0 = f0 + f1 + f2, Y1 = f1 − f2 − f3 (row a), + bias
+    ...v(f[4 * a]), ...v(f[4 * a + 1]), ...op.f32x4Add, ...v(f[4 * a + 2]), ...op.f32x4Add, ...op.set(Y0),
+    ...v(f[4 * a + 1]), ...v(f[4 * a + 2]), ...op.f32x4Sub, ...v(f[4 * a + 3]), ...op.f32x4Sub, ...op.set(Y1),
+    ...op.get(bias), ...op.if, ...v(Y0), ...v(b), ...op.f32x4Add, ...op.set(Y0), ...v(Y1), ...v(b), ...op.f32x4Add, ...op.set(Y1), ...op.end,
+    ...v(Y0), ...v(Y1), ...lanes([0, 4, 1, 5]), ...op.set(lo),
+    ...v(Y0), ...v(Y1), ...lanes([2, 6, 3, 7]), ...op.set(hi),
+    ...op.get(out), ...v(lo), ...op.v128Store(0),
+    // columns 2tx + 4 … 2tx + 7: the last one is past the row when ow is odd and this is the last group
+    ...op.get(tx), ...op.i32(2), ...op.i32Mul, ...op.i32(8), ...op.i32Add, ...op.get(ow), ...op.i32GtU,
+    ...op.if,
+    ...[0, 1, 2].flatMap((lane) => [...op.get(out), ...v(hi), ...op.f32x4ExtractLane(lane), ...op.f32Store(16 + 4 * lane)]),
+    ...op.else,
+    ...op.get(out), ...v(hi), ...op.v128Store(16),
+    ...op.end,
+  ];
+  const group = [
+    ...lastColumnClamp(tx, xv, tw),
+    // M + (o·Np + t0)·4
+    ...op.get(M), ...op.get(o), ...op.get(Np), ...op.i32Mul,
+    ...op.get(n), ...op.get(th), ...op.i32Mul, ...op.get(ty), ...op.i32Add, ...op.get(tw), ...op.i32Mul, ...op.get(tx), ...op.i32Add, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(at),
+    ...Array.from({ length: 16 }, (_, xi) => load(xi)).flat(),
+    // f[a][k]: a = 0: m0k + m1k + m2k; a = 1: m1k − m2k − m3k (m[4r + k])
+    ...[0, 1, 2, 3].flatMap((k) => [...v(m[k]), ...v(m[4 + k]), ...op.f32x4Add, ...v(m[8 + k]), ...op.f32x4Add, ...op.set(f[k])]),
+    ...[0, 1, 2, 3].flatMap((k) => [...v(m[4 + k]), ...v(m[8 + k]), ...op.f32x4Sub, ...v(m[12 + k]), ...op.f32x4Sub, ...op.set(f[4 + k])]),
+    // y + (((n·O + o)·oh + 2ty)·ow + 2tx)·4
+    ...op.get(y), ...op.get(n), ...op.get(O), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.get(oh), ...op.i32Mul, ...op.get(ty), ...op.i32(2), ...op.i32Mul, ...op.i32Add,
+    ...op.get(ow), ...op.i32Mul, ...op.get(tx), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(out),
+    ...outRow(0),
+    // the second row, unless it is past an odd last row
+    ...op.get(ty), ...op.i32(2), ...op.i32Mul, ...op.i32(1), ...op.i32Add, ...op.get(oh), ...op.i32LtS,
+    ...op.if,
+    ...op.get(out), ...op.get(ow), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(out),
+    ...outRow(1),
+    ...op.end,
+  ];
+  const body = forUp(n, op.get(N), forUp(o, op.get(O), [
+    ...op.get(bias), ...op.if, ...op.get(bias), ...op.get(o), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load32Splat(0), ...op.set(b), ...op.end,
+    ...forUp(ty, op.get(th), forStep(xv, op.i32(0), op.get(tw), 4, group)),
+  ]));
+  return { name: 'winogradOut', params: new Array<number>(11).fill(I32), locals: [{ count: 7, type: I32 }, { count: 29, type: V128 }], body };
+}
+
+/**
+ * winogradWeights(w, u, Mp, Cout, Cin, flip): U_ξ = G·g·Gᵀ for each 3×3 filter g of a
+ * convolution from Cin to Cout channels, into 16 matrices of Mp rows of Cin floats at u
+ * (U_ξ[m][k] at u + ((ξ·Mp + m)·Cin + k)·4), G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]. The weights
+ * w are [Cout, Cin, 3, 3]; with `flip`, a forward convolution's [Cin, Cout, 3, 3] turned
+ * 180° (the filters of its adjoint).
+ */
+function winogradWeights(): FunctionDef {
+  const [w, u, Mp, Cout, Cin, flip] = [0, 1, 2, 3, 4, 5];
+  const [m, k, base, at, plane] = [6, 7, 8, 9, 10];
+  const g = Array.from({ length: 9 }, (_, q) => 11 + q);
+  const t = Array.from({ length: 12 }, (_, q) => 20 + q);
+  const v = (x: number) => op.get(x);
+  const half = (xs: number[]) => [...xs, ...op.f32ConstHalf, ...op.f32Mul];
+  // (a + b + c)·½ and (a − b + c)·½
+  const plus = (a: number, b: number, c: number) => half([...v(a), ...v(b), ...op.f32Add, ...v(c), ...op.f32Add]);
+  const minus = (a: number, b: number, c: number) => half([...v(a), ...v(b), ...op.f32Sub, ...v(c), ...op.f32Add]);
+  const put = (value: number[]) => [...op.get(at), ...value, ...op.f32Store(0), ...op.get(at), ...op.get(plane), ...op.i32Add, ...op.set(at)];
+  const loads = (flipped: boolean) => g.flatMap((reg, q) => [...op.get(base), ...op.f32Load(4 * (flipped ? 8 - q : q)), ...op.set(reg)]);
+  const body = [
+    ...op.get(Mp), ...op.get(Cin), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.set(plane),
+    ...forUp(m, op.get(Cout), forUp(k, op.get(Cin), [
+      ...op.get(flip), ...op.if,
+      ...op.get(k), ...op.get(Cout), ...op.i32Mul, ...op.get(m), ...op.i32Add, ...op.i32(36), ...op.i32Mul, ...op.get(w), ...op.i32Add, ...op.set(base),
+      ...loads(true),
+      ...op.else,
+      ...op.get(m), ...op.get(Cin), ...op.i32Mul, ...op.get(k), ...op.i32Add, ...op.i32(36), ...op.i32Mul, ...op.get(w), ...op.i32Add, ...op.set(base),
+      ...loads(false),
+      ...op.end,
+      // t = G·g (4×3)
+      ...[0, 1, 2].flatMap((j) => [
+        ...v(g[j]), ...op.set(t[j]),
+        ...plus(g[j], g[3 + j], g[6 + j]), ...op.set(t[3 + j]),
+        ...minus(g[j], g[3 + j], g[6 + j]), ...op.set(t[6 + j]),
+        ...v(g[6 + j]), ...op.set(t[9 + j]),
+      ]),
+      // u = t·Gᵀ (4×4), ξ = 4r + col in order
+      ...op.get(u), ...op.get(m), ...op.get(Cin), ...op.i32Mul, ...op.get(k), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(at),
+      ...[0, 1, 2, 3].flatMap((r) => [
+        ...put(v(t[3 * r])),
+        ...put(plus(t[3 * r], t[3 * r + 1], t[3 * r + 2])),
+        ...put(minus(t[3 * r], t[3 * r + 1], t[3 * r + 2])),
+        ...put(v(t[3 * r + 2])),
+      ]),
+    ])),
+  ];
+  return { name: 'winogradWeights', params: new Array<number>(6).fill(I32), locals: [{ count: 5, type: I32 }, { count: 21, type: F32 }], body };
+}
+
+/**
+ * winogradConv(P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp): a whole
+ * Winograd convolution, image after image, so that each image's transformed tiles and
+ * products stay in the cache: for each of `chunks` chunks, counts[chunk] images (int32s at
+ * `counts`), each one winogradIn into V, the 16 products U_ξ·V_ξ (packB, gemm) into M,
+ * then winogradOut into y; P (padded images) and y move on by an image each time. S is
+ * this call's scratch: V (16·C·th·tw floats), a packed panel block (Np·C, Np = th·tw
+ * rounded up to 8), M (16·Mp·Np). `index` gives the other kernels' function numbers.
+ */
+function winogradConv(index: (name: string) => number): FunctionDef {
+  const [P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp] = Array.from({ length: 16 }, (_, k) => k);
+  const [ch, i, xi, Tn, Np, V, pack, M, imgP, imgY, k] = Array.from({ length: 11 }, (_, j) => 16 + j);
+  const mul = (a: number[], b: number[]) => [...a, ...b, ...op.i32Mul];
+  const bytes = (...fs: number[][]) => fs.reduce((acc, f) => mul(acc, f), op.i32(4));
+  const body = [
+    ...mul(op.get(th), op.get(tw)), ...op.set(Tn),
+    ...op.get(Tn), ...op.i32(7), ...op.i32Add, ...op.i32(-8), ...op.i32And, ...op.set(Np),
+    ...op.get(S), ...op.set(V),
+    ...op.get(V), ...bytes(op.i32(16), op.get(C), op.get(Tn)), ...op.i32Add, ...op.set(pack),
+    ...op.get(pack), ...bytes(op.get(Np), op.get(C)), ...op.i32Add, ...op.set(M),
+    ...bytes(op.get(C), op.get(Hp), op.get(Wp)), ...op.set(imgP),
+    ...bytes(op.get(O), op.get(oh), op.get(ow)), ...op.set(imgY),
+    ...forUp(ch, op.get(chunks), [
+      ...op.get(counts), ...op.get(ch), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...op.set(k),
+      ...forUp(i, op.get(k), [
+        ...op.get(P), ...op.get(V), ...op.i32(1), ...op.get(C), ...op.get(th), ...op.get(tw), ...op.get(Hp), ...op.get(Wp), ...op.get(Tn), ...op.call(index('winogradIn')),
+        ...forUp(xi, op.i32(16), [
+          ...op.get(V), ...op.get(xi), ...bytes(op.get(C), op.get(Tn)), ...op.i32Mul, ...op.i32Add,
+          ...op.get(pack), ...op.get(C), ...op.get(Tn), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...op.call(index('packB')),
+          ...op.get(U), ...op.get(xi), ...bytes(op.get(Mp), op.get(C)), ...op.i32Mul, ...op.i32Add,
+          ...op.get(pack),
+          ...op.get(M), ...op.get(xi), ...bytes(op.get(Mp), op.get(Np)), ...op.i32Mul, ...op.i32Add,
+          ...op.get(Mp), ...op.get(C), ...op.get(Np), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...op.call(index('gemm')),
+        ]),
+        ...op.get(M), ...op.get(y), ...op.get(bias), ...op.i32(1), ...op.get(O), ...op.get(th), ...op.get(tw), ...op.get(oh), ...op.get(ow), ...op.get(Np), ...bytes(op.get(Mp), op.get(Np)), ...op.call(index('winogradOut')),
+        ...op.get(P), ...op.get(imgP), ...op.i32Add, ...op.set(P),
+        ...op.get(y), ...op.get(imgY), ...op.i32Add, ...op.set(y),
+      ]),
+    ]),
+  ];
+  return { name: 'winogradConv', params: new Array<number>(16).fill(I32), locals: [{ count: 11, type: I32 }], body };
+}
+
 export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
 
 /**
@@ -707,7 +945,9 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
  * data; `fma` builds the GEMM with relaxed SIMD's fused multiply-add.
  */
 export function kernelModule(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
-  return moduleBytes([gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum()], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
+  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights()];
+  const index = (name: string) => kernels.findIndex((f) => f.name === name);
+  return moduleBytes([...kernels, winogradConv(index)], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }
 
 
