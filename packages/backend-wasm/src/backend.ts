@@ -47,8 +47,11 @@ const PRIMITIVES = [
 export class WasmBackend extends CpuBackend {
   override readonly name: string;
   readonly gemm: WasmGemm;
-  /** how many matmuls ran on the kernel and how many fell back, for the debug log and tests */
-  readonly stats = { wasm: 0, fallback: 0 };
+  /**
+   * how many matmuls ran on the kernel and how many fell back, and how many convolution
+   * primitives ran by Winograd's method, for the debug log and tests
+   */
+  readonly stats = { wasm: 0, fallback: 0, winograd: 0 };
 
   /** arrays and work blocks (addresses) taken by the running primitives, as stacks (each scope owns the part above its mark) */
   readonly #arrays: TypedArray[] = [];
@@ -218,12 +221,13 @@ export class WasmBackend extends CpuBackend {
 
   /**
    * Where the last primitive called on this backend ran, for the ML_DEBUG=1 log: 'wasm' for
-   * the WebAssembly kernels, 'wasm → cpu code (why)' for an op or a case they do not cover.
+   * the WebAssembly kernels ('wasm (Winograd)' for a convolution done that way), 'wasm → cpu
+   * code (why)' for an op or a case they do not cover.
    */
   lastRoute(): string {
     const r = this.#route ?? 'cpu code (no wasm kernel)';
     this.#route = null;
-    return r === 'wasm' ? r : `wasm → ${r}`;
+    return r.startsWith('wasm') ? r : `wasm → ${r}`;
   }
 
   #cpu<T>(why: string, run: () => T): T {
@@ -422,6 +426,11 @@ export class WasmBackend extends CpuBackend {
     const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(O, GEMM_ROWS), roundUp(R, 8)];
     const dyAt = this.#in(dy);
+    if (this.#winogradFits(p, g.C, O, g.ow)) {
+      const [dwAt, done] = this.#out(O * R);
+      this.#winogradWeightGrad(this.#in(x), dyAt, g.N, g.C, g.H, g.W, p.pad, O, dwAt);
+      return done();
+    }
     const [packAt, aAt, cAt] = this.#layout([Np * NL, Mp * NL, Mp * Np]);
     let rowsAt = this.#keptPatches(x, p);
     if (rowsAt === 0) {
@@ -464,26 +473,69 @@ export class WasmBackend extends CpuBackend {
    * (winogradConv), so they stay in the cache.
    */
   #winograd(xAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, flip: boolean, biasAt: number, outAt: number): void {
+    this.#route = 'wasm (Winograd)';
+    this.stats.winograd++;
     const [pt, pb, pl, pr] = pad;
     const [oh, ow] = [H + pt + pb - 2, W + pl + pr - 2];
     const [th, tw] = [Math.ceil(oh / 2), Math.ceil(ow / 2)];
     const [Hp, Wp] = [2 * th + 2, 2 * tw + 2];
     const Tn = th * tw; // tiles per image
     const [Mp, Np] = [roundUp(O, GEMM_ROWS), roundUp(Tn, 8)];
-    // images in chunks, one chunk per part of the job, each reusing its own scratch
-    const chunks = Math.min(N, 4 * this.gemm.threads);
-    const per = Math.ceil(N / chunks);
-    const used = Math.ceil(N / per);
+    const { per, used, countsAt } = this.#chunks(N);
     const scratch = 16 * C * Tn + Np * C + 16 * Mp * Np;
-    const [padAt, uAt, sAt, countsAt] = this.#layout([N * C * Hp * Wp, 16 * Mp * C, used * scratch, used]);
+    const [padAt, uAt, sAt] = this.#layout([N * C * Hp * Wp, 16 * Mp * C, used * scratch]);
     const [inPlane, padPlane] = [4 * H * W, 4 * Hp * Wp];
     this.gemm.parallel('pad2d', [xAt, padAt, N * C, H, W, Hp, Wp, pt, pl], { count: 2, ptrs: [[0, inPlane], [1, padPlane]] }, N * C, N * C * (inPlane + padPlane));
     if (Mp !== O) this.gemm.kernels.fill32(uAt, 16 * Mp * C, 0);
     this.gemm.kernels.winogradWeights(wAt, uAt, Mp, O, C, flip ? 1 : 0);
-    new Int32Array(this.gemm.heap.f32.buffer, countsAt, used).set(Array.from({ length: used }, (_, k) => Math.min(per, N - k * per)));
     const args = [padAt, uAt, outAt, biasAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, oh, ow, Mp];
     const ptrs = [[0, per * C * padPlane], [2, 4 * per * O * oh * ow], [4, 4 * scratch], [5, 4]] as const;
     this.gemm.parallel('winogradConv', args, { count: 6, ptrs }, used, N * (C * padPlane + 4 * O * oh * ow));
+  }
+
+  /**
+   * dw [O, C, 3, 3] at dwAt: the weight gradient of #winograd's convolution for x [N, C, H,
+   * W] at xAt and dy [N, O, oh, ow] at dyAt, Gᵀ·(Σ over tiles of (A·dY·Aᵀ) ⊙ (Bᵀ·d·B))·G:
+   * per chunk of images (one per part of a thread-pool job) the 16 products of the
+   * transformed dy tiles [O, tiles] with the transformed input tiles [tiles, C]
+   * (winogradGradConv), then the chunks' sums transformed back (winogradWeightsGrad).
+   */
+  #winogradWeightGrad(xAt: number, dyAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, dwAt: number): void {
+    this.#route = 'wasm (Winograd)';
+    this.stats.winograd++;
+    const [pt, pb, pl, pr] = pad;
+    const [oh, ow] = [H + pt + pb - 2, W + pl + pr - 2];
+    const [th, tw] = [Math.ceil(oh / 2), Math.ceil(ow / 2)];
+    const [Hp, Wp] = [2 * th + 2, 2 * tw + 2];
+    const Tn = th * tw;
+    const [Mp, Cp] = [roundUp(O, GEMM_ROWS), roundUp(C, 8)];
+    // chunks small enough for their transformed tiles to stay in a core's cache (≈ 512 KiB),
+    // and at least 8 of them; the partial sums, and so the bits of the result, depend on the
+    // chunks, so they do not depend on the number of threads
+    const fit = Math.max(1, Math.floor(WINOGRAD_CHUNK_FLOATS / ((16 * C + 16 * Mp + Cp) * Tn)));
+    const { per, used, countsAt } = this.#chunks(N, Math.min(fit, Math.ceil(N / 8)));
+    const scratch = (16 * C + 16 * Mp + Cp) * per * Tn;
+    const [padAt, dPadAt, dUAt, sAt] = this.#layout([N * C * Hp * Wp, N * O * 4 * Tn, used * 16 * Mp * Cp, used * scratch]);
+    const [inPlane, padPlane, dyPlane, dPadPlane] = [4 * H * W, 4 * Hp * Wp, 4 * oh * ow, 16 * Tn];
+    this.gemm.parallel('pad2d', [xAt, padAt, N * C, H, W, Hp, Wp, pt, pl], { count: 2, ptrs: [[0, inPlane], [1, padPlane]] }, N * C, N * C * (inPlane + padPlane));
+    this.gemm.parallel('pad2d', [dyAt, dPadAt, N * O, oh, ow, 2 * th, 2 * tw, 0, 0], { count: 2, ptrs: [[0, dyPlane], [1, dPadPlane]] }, N * O, N * O * (dyPlane + dPadPlane));
+    const args = [padAt, dPadAt, dUAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, Mp, Cp, per];
+    const ptrs = [[0, per * C * padPlane], [1, per * O * dPadPlane], [2, 64 * Mp * Cp], [3, 4 * scratch], [4, 4]] as const;
+    this.gemm.parallel('winogradGradConv', args, { count: 5, ptrs }, used, N * (C * padPlane + O * dPadPlane));
+    const block = 16 * Mp * Cp; // floats, a multiple of 4
+    this.gemm.parallel('sumBlocks', [dUAt, block / 4, used, 4 * block], { count: 1, ptrs: [[0, 16]] }, block / 4, used * 4 * block);
+    this.gemm.kernels.winogradWeightsGrad(dUAt, dwAt, Mp, Cp, O, C, 1);
+  }
+
+  /**
+   * N images in chunks of `per` for a Winograd job (default: one chunk per part, up to 4 per
+   * thread), the last one smaller: `used` chunks, their image counts as int32s at countsAt.
+   */
+  #chunks(N: number, per = Math.ceil(N / Math.min(N, 4 * this.gemm.threads))): { per: number; used: number; countsAt: number } {
+    const used = Math.ceil(N / per);
+    const countsAt = this.#work(4 * used);
+    new Int32Array(this.gemm.heap.f32.buffer, countsAt, used).set(Array.from({ length: used }, (_, k) => Math.min(per, N - k * per)));
+    return { per, used, countsAt };
   }
 
   /**
@@ -674,6 +726,8 @@ const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
 
 /** fewest input and output channels for a Winograd convolution (fewer: the products are too thin to gain) */
 const WINOGRAD_MIN_CHANNELS = 8;
+/** floats of transformed tiles a chunk of a Winograd weight gradient may hold (512 KiB) */
+const WINOGRAD_CHUNK_FLOATS = 1 << 17;
 
 
 function allFloat32(...views: View[]): boolean {

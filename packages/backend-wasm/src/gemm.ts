@@ -58,6 +58,10 @@ export interface KernelExports {
   winogradIn(P: number, V: number, N: number, C: number, th: number, tw: number, Hp: number, Wp: number, T: number): void;
   winogradOut(M: number, y: number, bias: number, N: number, O: number, th: number, tw: number, oh: number, ow: number, Np: number, mStride: number): void;
   winogradWeights(w: number, u: number, Mp: number, Cout: number, Cin: number, flip: number): void;
+  winogradGrad(D: number, Z: number, N: number, O: number, th: number, tw: number, Mp: number, T: number): void;
+  winogradWeightsGrad(dU: number, dw: number, Mp: number, Cp: number, O: number, C: number, chunks: number): void;
+  winogradGradConv(P: number, D: number, dU: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, Mp: number, Cp: number, per: number): void;
+  sumBlocks(dst: number, n4: number, blocks: number, stride: number): void;
   winogradConv(P: number, U: number, y: number, bias: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, oh: number, ow: number, Mp: number): void;
   transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void;
   swapBlocks(src: number, dst: number, A: number, B: number, L: number): void;

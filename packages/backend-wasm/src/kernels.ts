@@ -715,21 +715,30 @@ function maxpoolBack(): FunctionDef {
 /**
  * pad2d(src, dst, planes, H, W, Hp, Wp, pt, pl): each H×W plane of src into an Hp×Wp plane
  * of dst, at row pt and column pl, zeros around it (a Winograd convolution's padded input).
+ * Rows move four floats at a time, the last W mod 4 one by one: nothing is written outside
+ * the plane (another thread may be writing the next one).
  */
 function pad2d(): FunctionDef {
   const [src, dst, planes, H, W, Hp, Wp, pt, pl] = Array.from({ length: 9 }, (_, k) => k);
-  const [q, r, from, to] = [9, 10, 11, 12];
-  const body = forUp(q, op.get(planes), [
-    ...op.get(src), ...op.get(q), ...op.get(H), ...op.i32Mul, ...op.get(W), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
-    ...op.get(dst), ...op.get(q), ...op.get(Hp), ...op.i32Mul, ...op.get(Wp), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
-    ...op.get(to), ...op.i32(0), ...op.get(Hp), ...op.get(Wp), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.memoryFill,
-    ...forUp(r, op.get(H), [
-      ...op.get(to), ...op.get(r), ...op.get(pt), ...op.i32Add, ...op.get(Wp), ...op.i32Mul, ...op.get(pl), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
-      ...op.get(from), ...op.get(r), ...op.get(W), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
-      ...op.get(W), ...op.i32(4), ...op.i32Mul, ...op.memoryCopy,
+  const [q, r, from, to, j, w4] = [9, 10, 11, 12, 13, 14];
+  const at = (base: number) => [...op.get(base), ...op.get(j), ...op.i32(4), ...op.i32Mul, ...op.i32Add];
+  const body = [
+    ...op.get(W), ...op.i32(-4), ...op.i32And, ...op.set(w4),
+    ...forUp(q, op.get(planes), [
+      ...op.get(dst), ...op.get(q), ...op.get(Hp), ...op.i32Mul, ...op.get(Wp), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
+      ...op.get(to), ...op.i32(0), ...op.get(Hp), ...op.get(Wp), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.memoryFill,
+      // to: row pt, column pl of the plane; from: the source plane
+      ...op.get(to), ...op.get(pt), ...op.get(Wp), ...op.i32Mul, ...op.get(pl), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
+      ...op.get(src), ...op.get(q), ...op.get(H), ...op.i32Mul, ...op.get(W), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
+      ...forUp(r, op.get(H), [
+        ...forStep(j, op.i32(0), op.get(w4), 4, [...at(to), ...at(from), ...op.v128Load(0), ...op.v128Store(0)]),
+        ...forStep(j, op.get(w4), op.get(W), 1, [...at(to), ...at(from), ...op.f32Load(0), ...op.f32Store(0)]),
+        ...op.get(to), ...op.get(Wp), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
+        ...op.get(from), ...op.get(W), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
+      ]),
     ]),
-  ]);
-  return { name: 'pad2d', params: new Array<number>(9).fill(I32), locals: [{ count: 4, type: I32 }], body };
+  ];
+  return { name: 'pad2d', params: new Array<number>(9).fill(I32), locals: [{ count: 6, type: I32 }], body };
 }
 
 /**
@@ -896,6 +905,162 @@ function winogradWeights(): FunctionDef {
 }
 
 /**
+ * winogradGrad(D, Z, N, O, th, tw, Mp, T): the transform of output gradients for a Winograd
+ * convolution's weight gradient: the 2×2 block of D [N, O, 2·th, 2·tw] (dy padded with
+ * zeros to whole tiles) at row 2ty, column 2tx becomes A·D·Aᵀ (4×4, A = [1 0; 1 1; 1 −1;
+ * 0 −1]) in Z[ξ][o][t] (16 matrices of Mp rows of T tiles, t = (n·th + ty)·tw + tx). Four
+ * neighbouring tiles at a time, the last four of a row starting at tw − 4.
+ */
+function winogradGrad(): FunctionDef {
+  const [D, Z, N, O, th, tw, Mp, T] = Array.from({ length: 8 }, (_, k) => k);
+  const [n, o, ty, xv, tx, row, rowW, at, xi] = Array.from({ length: 9 }, (_, k) => 8 + k);
+  const [lo0, hi0, lo1, hi1, p0, q0, p1, q1] = Array.from({ length: 8 }, (_, k) => 17 + k);
+  const v = (x: number) => op.get(x);
+  const store = (value: number[]) => [...op.get(at), ...value, ...op.v128Store(0), ...op.get(at), ...op.get(xi), ...op.i32Add, ...op.set(at)];
+  // one row r of A·D (columns p, q on the stack as instruction lists): Z[r][·] = p, p + q, p − q, −q
+  const zRow = (p: number[], q: number[]) => [
+    ...store(p),
+    ...store([...p, ...q, ...op.f32x4Add]),
+    ...store([...p, ...q, ...op.f32x4Sub]),
+    ...store([...q, ...op.f32x4Neg]),
+  ];
+  const group = [
+    ...lastColumnClamp(tx, xv, tw),
+    ...op.get(D), ...op.get(n), ...op.get(O), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.get(th), ...op.i32Mul, ...op.get(ty), ...op.i32Add, ...op.i32(2), ...op.i32Mul,
+    ...op.get(rowW), ...op.i32Mul, ...op.get(tx), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.i32Add, ...op.set(row),
+    ...op.get(row), ...op.v128Load(0), ...op.set(lo0), ...op.get(row), ...op.v128Load(16), ...op.set(hi0),
+    ...op.get(row), ...op.get(rowW), ...op.i32Add, ...op.set(row),
+    ...op.get(row), ...op.v128Load(0), ...op.set(lo1), ...op.get(row), ...op.v128Load(16), ...op.set(hi1),
+    // row 0 of the blocks: p0 (even columns), q0 (odd); row 1: p1, q1
+    ...v(lo0), ...v(hi0), ...lanes([0, 2, 4, 6]), ...op.set(p0), ...v(lo0), ...v(hi0), ...lanes([1, 3, 5, 7]), ...op.set(q0),
+    ...v(lo1), ...v(hi1), ...lanes([0, 2, 4, 6]), ...op.set(p1), ...v(lo1), ...v(hi1), ...lanes([1, 3, 5, 7]), ...op.set(q1),
+    ...op.get(Z), ...op.get(o), ...op.get(T), ...op.i32Mul,
+    ...op.get(n), ...op.get(th), ...op.i32Mul, ...op.get(ty), ...op.i32Add, ...op.get(tw), ...op.i32Mul, ...op.get(tx), ...op.i32Add, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(at),
+    // A·D: rows D0, D0 + D1, D0 − D1, −D1
+    ...zRow(v(p0), v(q0)),
+    ...zRow([...v(p0), ...v(p1), ...op.f32x4Add], [...v(q0), ...v(q1), ...op.f32x4Add]),
+    ...zRow([...v(p0), ...v(p1), ...op.f32x4Sub], [...v(q0), ...v(q1), ...op.f32x4Sub]),
+    ...zRow([...v(p1), ...op.f32x4Neg], [...v(q1), ...op.f32x4Neg]),
+  ];
+  const body = [
+    ...op.get(tw), ...op.i32(8), ...op.i32Mul, ...op.set(rowW),
+    ...op.get(Mp), ...op.get(T), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.set(xi),
+    ...forUp(n, op.get(N), forUp(o, op.get(O), forUp(ty, op.get(th), forStep(xv, op.i32(0), op.get(tw), 4, group)))),
+  ];
+  return { name: 'winogradGrad', params: new Array<number>(8).fill(I32), locals: [{ count: 9, type: I32 }, { count: 8, type: V128 }], body };
+}
+
+/**
+ * winogradWeightsGrad(dU, dw, Mp, Cp, O, C, chunks): the weight gradient of a Winograd
+ * convolution from the chunks' products: dU_ξ[o][c] summed over the chunks (each 16
+ * matrices of Mp rows of Cp floats, one after another), then Gᵀ·dU·G (3×3, the adjoint of
+ * the weight transform) into dw [O, C, 3, 3].
+ */
+function winogradWeightsGrad(): FunctionDef {
+  const [dU, dw, Mp, Cp, O, C, chunks] = Array.from({ length: 7 }, (_, k) => k);
+  const [o, c, ch, at, plane, chunk, out] = Array.from({ length: 7 }, (_, k) => 7 + k);
+  const u = Array.from({ length: 16 }, (_, k) => 14 + k);
+  const h = Array.from({ length: 12 }, (_, k) => 30 + k);
+  const v = (x: number) => op.get(x);
+  const half = (xs: number[]) => [...xs, ...op.f32ConstHalf, ...op.f32Mul];
+  // a + ½(b + c), ½(b − c), ½(b + c) + d
+  const first = (a: number, b: number, c: number) => [...v(a), ...half([...v(b), ...v(c), ...op.f32Add]), ...op.f32Add];
+  const middle = (b: number, c: number) => half([...v(b), ...v(c), ...op.f32Sub]);
+  const last = (b: number, c: number, d: number) => [...half([...v(b), ...v(c), ...op.f32Add]), ...v(d), ...op.f32Add];
+  const body = [
+    ...op.get(Mp), ...op.get(Cp), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.set(plane),
+    ...op.get(plane), ...op.i32(16), ...op.i32Mul, ...op.set(chunk),
+    ...forUp(o, op.get(O), forUp(c, op.get(C), [
+      ...u.flatMap((r) => [...op.f32Const0, ...op.set(r)]),
+      ...op.get(dU), ...op.get(o), ...op.get(Cp), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(at),
+      ...forUp(ch, op.get(chunks), [
+        ...u.flatMap((r, x) => [...v(r), ...op.get(at), ...op.get(plane), ...op.i32(x), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0), ...op.f32Add, ...op.set(r)]),
+        ...op.get(at), ...op.get(chunk), ...op.i32Add, ...op.set(at),
+      ]),
+      // h = Gᵀ·dU (3×4), column s
+      ...[0, 1, 2, 3].flatMap((s2) => [
+        ...first(u[s2], u[4 + s2], u[8 + s2]), ...op.set(h[s2]),
+        ...middle(u[4 + s2], u[8 + s2]), ...op.set(h[4 + s2]),
+        ...last(u[4 + s2], u[8 + s2], u[12 + s2]), ...op.set(h[8 + s2]),
+      ]),
+      // dw = h·G (3×3), row i
+      ...op.get(dw), ...op.get(o), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.i32(36), ...op.i32Mul, ...op.i32Add, ...op.set(out),
+      ...[0, 1, 2].flatMap((i) => [
+        ...op.get(out), ...first(h[4 * i], h[4 * i + 1], h[4 * i + 2]), ...op.f32Store(12 * i),
+        ...op.get(out), ...middle(h[4 * i + 1], h[4 * i + 2]), ...op.f32Store(12 * i + 4),
+        ...op.get(out), ...last(h[4 * i + 1], h[4 * i + 2], h[4 * i + 3]), ...op.f32Store(12 * i + 8),
+      ]),
+    ])),
+  ];
+  return { name: 'winogradWeightsGrad', params: new Array<number>(7).fill(I32), locals: [{ count: 7, type: I32 }, { count: 28, type: F32 }], body };
+}
+
+/**
+ * winogradGradConv(P, D, dU, S, counts, chunks, C, O, th, tw, Hp, Wp, Mp, Cp, per): the
+ * products of a Winograd convolution's weight gradient, chunk by chunk: for chunk k, its
+ * counts[k] images' input tiles (winogradIn of the padded input P) and output-gradient
+ * tiles (winogradGrad of the padded dy D) side by side, T = images·th·tw columns, then for
+ * each ξ dU_ξ = Z_ξ [Mp, T] · V_ξᵀ [T, C] (packBT, gemm) into the chunk's 16 matrices of
+ * Mp × Cp at dU (which moves on by 16·Mp·Cp floats a chunk). S: the call's scratch, for
+ * per·th·tw tiles: V (16·C·…), Z (16·Mp·…), the packed block (Cp·…).
+ */
+function winogradGradConv(index: (name: string) => number): FunctionDef {
+  const [P, D, dU, S, counts, chunks, C, O, th, tw, Hp, Wp, Mp, Cp, per] = Array.from({ length: 15 }, (_, k) => k);
+  const [ch, i, xi, Tn, T, V, Z, pack, imgP, imgD, k, tmax] = Array.from({ length: 12 }, (_, j) => 15 + j);
+  const mul = (a: number[], b: number[]) => [...a, ...b, ...op.i32Mul];
+  const bytes = (...fs: number[][]) => fs.reduce((acc, f) => mul(acc, f), op.i32(4));
+  const body = [
+    ...mul(op.get(th), op.get(tw)), ...op.set(Tn),
+    ...mul(op.get(per), op.get(Tn)), ...op.set(tmax),
+    ...op.get(S), ...op.set(V),
+    ...op.get(V), ...bytes(op.i32(16), op.get(C), op.get(tmax)), ...op.i32Add, ...op.set(Z),
+    ...op.get(Z), ...bytes(op.i32(16), op.get(Mp), op.get(tmax)), ...op.i32Add, ...op.set(pack),
+    ...bytes(op.get(C), op.get(Hp), op.get(Wp)), ...op.set(imgP),
+    ...bytes(op.get(O), op.get(th), op.get(tw), op.i32(4)), ...op.set(imgD),
+    ...forUp(ch, op.get(chunks), [
+      ...op.get(counts), ...op.get(ch), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...op.set(k),
+      ...mul(op.get(k), op.get(Tn)), ...op.set(T),
+      ...forUp(i, op.get(k), [
+        ...op.get(P), ...op.get(V), ...op.get(i), ...bytes(op.get(Tn)), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...op.get(C), ...op.get(th), ...op.get(tw), ...op.get(Hp), ...op.get(Wp), ...op.get(T), ...op.call(index('winogradIn')),
+        ...op.get(D), ...op.get(Z), ...op.get(i), ...bytes(op.get(Tn)), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...op.get(O), ...op.get(th), ...op.get(tw), ...op.get(Mp), ...op.get(T), ...op.call(index('winogradGrad')),
+        ...op.get(P), ...op.get(imgP), ...op.i32Add, ...op.set(P),
+        ...op.get(D), ...op.get(imgD), ...op.i32Add, ...op.set(D),
+      ]),
+      ...forUp(xi, op.i32(16), [
+        ...op.get(V), ...op.get(xi), ...bytes(op.get(C), op.get(T)), ...op.i32Mul, ...op.i32Add,
+        ...op.get(pack), ...op.get(T), ...op.get(C), ...op.i32(0), ...op.get(Cp), ...op.i32(3), ...op.i32ShrU, ...op.call(index('packBT')),
+        ...op.get(Z), ...op.get(xi), ...bytes(op.get(Mp), op.get(T)), ...op.i32Mul, ...op.i32Add,
+        ...op.get(pack),
+        ...op.get(dU), ...op.get(xi), ...bytes(op.get(Mp), op.get(Cp)), ...op.i32Mul, ...op.i32Add,
+        ...op.get(Mp), ...op.get(T), ...op.get(Cp), ...op.i32(0), ...op.get(Cp), ...op.i32(3), ...op.i32ShrU, ...op.call(index('gemm')),
+      ]),
+      ...op.get(dU), ...bytes(op.i32(16), op.get(Mp), op.get(Cp)), ...op.i32Add, ...op.set(dU),
+    ]),
+  ];
+  return { name: 'winogradGradConv', params: new Array<number>(15).fill(I32), locals: [{ count: 12, type: I32 }], body };
+}
+
+/**
+ * sumBlocks(dst, n4, blocks, stride): dst[i] += Σ over 1 ≤ k < blocks of dst[i + k·stride]
+ * (stride in bytes) for n4 groups of four floats: per-chunk partial sums added into the
+ * first block, one block after another (each streamed once).
+ */
+function sumBlocks(): FunctionDef {
+  const [dst, n4, blocks, stride] = [0, 1, 2, 3];
+  const [k, i, from, to] = [4, 5, 6, 7];
+  const body = forStep(k, op.i32(1), op.get(blocks), 1, [
+    ...op.get(dst), ...op.get(k), ...op.get(stride), ...op.i32Mul, ...op.i32Add, ...op.set(from),
+    ...op.get(dst), ...op.set(to),
+    ...forUp(i, op.get(n4), [
+      ...op.get(to), ...op.get(to), ...op.v128Load(0), ...op.get(from), ...op.v128Load(0), ...op.f32x4Add, ...op.v128Store(0),
+      ...op.get(to), ...op.i32(16), ...op.i32Add, ...op.set(to),
+      ...op.get(from), ...op.i32(16), ...op.i32Add, ...op.set(from),
+    ]),
+  ]);
+  return { name: 'sumBlocks', params: new Array<number>(4).fill(I32), locals: [{ count: 4, type: I32 }], body };
+}
+
+/**
  * winogradConv(P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp): a whole
  * Winograd convolution, image after image, so that each image's transformed tiles and
  * products stay in the cache: for each of `chunks` chunks, counts[chunk] images (int32s at
@@ -945,9 +1110,9 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
  * data; `fma` builds the GEMM with relaxed SIMD's fused multiply-add.
  */
 export function kernelModule(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
-  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights()];
+  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks()];
   const index = (name: string) => kernels.findIndex((f) => f.name === name);
-  return moduleBytes([...kernels, winogradConv(index)], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
+  return moduleBytes([...kernels, winogradConv(index), winogradGradConv(index)], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }
 
 

@@ -125,6 +125,60 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
     expectClose(on('wasm', f), on('cpu', f), 1e-4);
   });
 
+  it('3×3 stride-1 convolutions with 8+ channels run by Winograd F(2×2, 3×3): output and both gradients equal the cpu code (1e-4 relative)', () => {
+    // odd and even output sizes, paddings 0, 1, 2 and per axis, the fewest tile columns
+    // (4), channel counts off the kernels' multiples of 4 and 8, batches off the chunk size
+    const cases: [number[], number, Conv2dOptions, boolean][] = [
+      [[5, 8, 12, 12], 8, { padding: 'same' }, true],
+      [[3, 9, 9, 11], 12, {}, false],
+      [[2, 16, 7, 7], 10, { padding: 2 }, true],
+      [[4, 8, 8, 17], 9, { padding: [1, 0] }, true],
+      [[2, 8, 9, 9], 8, {}, true],
+      [[17, 8, 6, 10], 8, { padding: 1 }, false],
+    ];
+    for (const [shape, O, options, withBias] of cases) {
+      const f = () => {
+        const x = randn(shape).requiresGrad_();
+        const w = randn([O, shape[1], 3, 3]).requiresGrad_();
+        const b = withBias ? randn([O]).requiresGrad_() : null;
+        const y = conv2d(x, w, b, options);
+        y.mul(randn(y.shape)).sum().backward();
+        return [y, x.grad!, w.grad!, ...(b ? [b.grad!] : [])];
+      };
+      const before = wasm.stats.winograd;
+      const got = on('wasm', f);
+      expect(wasm.stats.winograd - before, `${shape} → ${O}`).toBe(3); // forward, input and weight gradients
+      expectClose(got, on('cpu', f), 1e-4);
+    }
+    const route = (f: () => Tensor) => {
+      on('wasm', () => [f()]);
+      return wasm.lastRoute();
+    };
+    expect(route(() => conv2d(randn([2, 8, 10, 10]), randn([8, 8, 3, 3])))).toBe('wasm (Winograd)');
+    // too few channels, a stride, a dilation, too few columns: the patch-matrix product
+    expect(route(() => conv2d(randn([2, 4, 10, 10]), randn([8, 4, 3, 3])))).toBe('wasm');
+    expect(route(() => conv2d(randn([2, 8, 10, 10]), randn([8, 8, 3, 3]), null, { stride: 2 }))).toBe('wasm');
+    expect(route(() => conv2d(randn([2, 8, 10, 10]), randn([8, 8, 3, 3]), null, { dilation: 2 }))).toBe('wasm');
+    expect(route(() => conv2d(randn([2, 8, 10, 7]), randn([8, 8, 3, 3])))).toBe('wasm');
+  });
+
+  it('with winograd: false every convolution goes through patch matrices, to the same results (1e-4 relative)', () => {
+    const plain = registerWasmBackend({ threads: 1, name: 'wasm-plain', winograd: false });
+    const f = () => {
+      const x = randn([6, 16, 11, 11]).requiresGrad_();
+      const w = randn([12, 16, 3, 3]).requiresGrad_();
+      const y = conv2d(x, w, randn([12]), { padding: 1 });
+      y.mul(randn(y.shape)).sum().backward();
+      return [y, x.grad!, w.grad!];
+    };
+    const [before, beforePlain] = [wasm.stats.winograd, plain.stats.winograd];
+    expectClose(on('wasm-plain', f), on('wasm', f), 1e-4);
+    expect(wasm.stats.winograd - before).toBe(3);
+    expect(plain.stats.winograd).toBe(beforePlain);
+    on('wasm-plain', () => [conv2d(randn([2, 8, 10, 10]), randn([8, 8, 3, 3]))]);
+    expect(plain.lastRoute()).toBe('wasm'); // its own kernels, not the cpu code
+  });
+
   it('a weight gradient reuses its forward patch matrix only for the same input view and geometry', () => {
     const f = () => {
       const x = randn([2, 3, 9, 9]).requiresGrad_();

@@ -79,6 +79,53 @@ describe('WasmGemm (the SIMD kernel), single-threaded', () => {
   }
 });
 
+describe('the Winograd transforms write exactly their outputs', () => {
+  const g = new WasmGemm({ threads: 1 });
+  // blocks with a sentinel tail: a transform must not write past its output (another thread
+  // may own what follows)
+  const block = (n: number): number => {
+    const at = g.alloc(4 * (n + 64));
+    g.heap.f32.fill(Number.NaN, at >> 2, (at >> 2) + n);
+    g.heap.f32.fill(777, (at >> 2) + n, (at >> 2) + n + 64);
+    return at;
+  };
+  const tail = (at: number, n: number) => Array.from(g.heap.f32.subarray((at >> 2) + n, (at >> 2) + n + 64));
+  for (const [oh, ow] of [[7, 9], [8, 8], [9, 7], [5, 12]] as const) {
+    it(`winogradOut: Aᵀ·m·A into a ${oh}×${ow} output, cropped at an odd last row or column, + bias`, () => {
+      const [N, O] = [2, 3];
+      const [th, tw] = [Math.ceil(oh / 2), Math.ceil(ow / 2)];
+      const Np = Math.ceil((N * th * tw) / 8) * 8;
+      const m = rand(16 * O * Np, oh * 31 + ow);
+      const [mAt, yAt, bAt] = [g.alloc(4 * m.length), block(N * O * oh * ow), g.alloc(16)];
+      g.heap.f32.set(m, mAt >> 2);
+      g.heap.f32.set([0.5, -1, 2], bAt >> 2);
+      g.kernels.winogradOut(mAt, yAt, bAt, N, O, th, tw, oh, ow, Np, 4 * O * Np);
+      const y = g.heap.f32.subarray(yAt >> 2, (yAt >> 2) + N * O * oh * ow);
+      const AT = [[1, 1, 1, 0], [0, 1, -1, -1]];
+      for (let n = 0; n < N; n++) for (let o = 0; o < O; o++) for (let r = 0; r < oh; r++) for (let c = 0; c < ow; c++) {
+        const t = (n * th + (r >> 1)) * tw + (c >> 1);
+        let want = [0.5, -1, 2][o];
+        for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) want += AT[r & 1][i] * m[((4 * i + j) * O + o) * Np + t] * AT[c & 1][j];
+        expect(Math.abs(y[((n * O + o) * oh + r) * ow + c] - want), `y[${n},${o},${r},${c}]`).toBeLessThan(1e-5);
+      }
+      expect(tail(yAt, N * O * oh * ow)).toEqual(new Array(64).fill(777));
+    });
+  }
+  it('pad2d: rows of any width into zero-bordered planes, nothing past them', () => {
+    const [planes, H, W, Hp, Wp, pt, pl] = [3, 5, 7, 8, 10, 2, 1];
+    const x = rand(planes * H * W, 5);
+    const [xAt, pAt] = [g.alloc(4 * x.length), block(planes * Hp * Wp)];
+    g.heap.f32.set(x, xAt >> 2);
+    g.kernels.pad2d(xAt, pAt, planes, H, W, Hp, Wp, pt, pl);
+    const p = g.heap.f32.subarray(pAt >> 2, (pAt >> 2) + planes * Hp * Wp);
+    for (let q = 0; q < planes; q++) for (let r = 0; r < Hp; r++) for (let c = 0; c < Wp; c++) {
+      const inside = r >= pt && r < pt + H && c >= pl && c < pl + W;
+      expect(p[(q * Hp + r) * Wp + c]).toBe(inside ? x[(q * H + r - pt) * W + c - pl] : 0);
+    }
+    expect(tail(pAt, planes * Hp * Wp)).toEqual(new Array(64).fill(777));
+  });
+});
+
 describe('WasmGemm with two threads (a worker on the shared memory)', () => {
   const g = new WasmGemm({ threads: 2 });
   it('uses a shared memory and reports its threads; the worker starts', async () => {
