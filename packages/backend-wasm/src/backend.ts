@@ -437,7 +437,8 @@ export class WasmBackend extends CpuBackend {
       rowsAt = this.#work(4 * (NL * R + 4));
       this.#patches('im2row', g, p, this.#in(x), rowsAt);
     }
-    this.gemm.kernels.swapBlocks(dyAt, aAt, g.N, O, L); // [N, O, L] → [O, N·L]
+    const swapArgs = [dyAt, aAt, g.N, O, L, NL]; // [N, O, L] → [O, N·L], split by images
+    this.gemm.parallel('swapBlocks', swapArgs, { count: 2, ptrs: [[0, 4 * O * L], [1, 4 * L]] }, g.N, 8 * g.N * O * L);
     this.gemm.kernels.fill32(aAt + 4 * O * NL, (Mp - O) * NL, 0);
     this.gemm.run(aAt, packAt, cAt, Mp, NL, Np, { from: rowsAt, transposed: false, N: R });
     const out = this.scratch('float32', O * R) as Float32Array;

@@ -64,7 +64,7 @@ export interface KernelExports {
   sumBlocks(dst: number, n4: number, blocks: number, stride: number): void;
   winogradConv(P: number, U: number, y: number, bias: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, oh: number, ow: number, Mp: number): void;
   transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void;
-  swapBlocks(src: number, dst: number, A: number, B: number, L: number): void;
+  swapBlocks(src: number, dst: number, A: number, B: number, L: number, rowA: number): void;
   relu(x: number, out: number, n4: number): void;
   reluGrad(x: number, dy: number, out: number, n4: number): void;
   maxpoolBack2x2(x: number, y: number, dy: number, out: number, planes: number, H: number, W: number, oh: number, ow: number): void;

@@ -411,16 +411,20 @@ function transpose(): FunctionDef {
   return { name: 'transpose', params: new Array<number>(10).fill(I32), locals: [{ count: 8, type: I32 }, { count: 8, type: V128 }], body };
 }
 
-/** swapBlocks(src, dst, A, B, L): [A, B, L] to [B, A, L], blocks of L floats moving whole (memory.copy). */
+/**
+ * swapBlocks(src, dst, A, B, L, rowA): [A, B, L] to [B, A, L], blocks of L floats moving
+ * whole (memory.copy); dst's rows (b) are rowA ≥ A·L floats apart, so a range of a can run
+ * on its own (dst moved on by a·L).
+ */
 function swapBlocks(): FunctionDef {
-  const [src, dst, A, B, L] = [0, 1, 2, 3, 4];
-  const [a, b, from, to] = [5, 6, 7, 8];
+  const [src, dst, A, B, L, rowA] = [0, 1, 2, 3, 4, 5];
+  const [a, b, from, to] = [6, 7, 8, 9];
   const body = forUp(a, op.get(A), forUp(b, op.get(B), [
     ...op.get(src), ...op.get(a), ...op.get(B), ...op.i32Mul, ...op.get(b), ...op.i32Add, ...op.get(L), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
-    ...op.get(dst), ...op.get(b), ...op.get(A), ...op.i32Mul, ...op.get(a), ...op.i32Add, ...op.get(L), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
+    ...op.get(dst), ...op.get(b), ...op.get(rowA), ...op.i32Mul, ...op.get(a), ...op.get(L), ...op.i32Mul, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
     ...op.get(to), ...op.get(from), ...op.get(L), ...op.i32(4), ...op.i32Mul, ...op.memoryCopy,
   ]));
-  return { name: 'swapBlocks', params: new Array<number>(5).fill(I32), locals: [{ count: 4, type: I32 }], body };
+  return { name: 'swapBlocks', params: new Array<number>(6).fill(I32), locals: [{ count: 4, type: I32 }], body };
 }
 
 /**
