@@ -654,6 +654,40 @@ export class WasmBackend extends CpuBackend {
     }, (t: Tensor) => hostData(t));
   }
 
+  /**
+   * Rows of a float32 or int32 matrix picked by an index (indexSelect along the first axis,
+   * a batch drawn from a dataset): one memory copy a row on the kernel; every other gather
+   * is the CPU code.
+   */
+  override gather(x: View, axis: number, index: View): DataId {
+    const rows = this.#gatherRows(x, axis, index);
+    if (rows !== null) return rows;
+    return this.#cpu('not whole rows of a 4-byte dtype in the memory', () => super.gather(x, axis, index));
+  }
+
+  #gatherRows(x: View, axis: number, index: View): DataId | null {
+    if (axis !== 0 || (x.dtype !== 'float32' && x.dtype !== 'int32') || index.dtype !== 'int32' || !isContiguousView(x)) return null;
+    const src = values(x);
+    if (!this.gemm.heap.owns(src)) return null;
+    const [k, n] = [index.shape[0], x.shape[0]];
+    const inner = sizeOf(x.shape) / Math.max(n, 1);
+    if (inner < 16 || x.shape.some((d, i) => i > 0 && (index.shape[i] !== d || (d !== 1 && index.strides[i] !== 0)))) return null;
+    const iv = values(index);
+    const rows = new Int32Array(k);
+    for (let i = 0; i < k; i++) {
+      const j = iv[index.offset + i * index.strides[0]];
+      if (!(j >= 0 && j < n)) return null; // negative or out of range: the CPU code wraps or throws
+      rows[i] = j;
+    }
+    const out = this.scratch(x.dtype, k * inner);
+    if (!this.gemm.heap.owns(out)) return null;
+    this.#route = 'wasm';
+    const idxAt = this.#work(4 * k);
+    new Int32Array(this.gemm.heap.f32.buffer, idxAt, k).set(rows);
+    this.gemm.kernels.copyRows(src.byteOffset + 4 * x.offset, out.byteOffset, idxAt, k, 4 * inner);
+    return wrap(out);
+  }
+
   override matmul(a: View, b: View): DataId {
     this.#route = 'wasm';
     const [B, M, K] = a.shape;

@@ -1065,6 +1065,22 @@ function sumBlocks(): FunctionDef {
 }
 
 /**
+ * copyRows(src, dst, index, k, rowBytes): dst row i = src row index[i] for i < k (int32
+ * indices, already checked to be in range), each row one memory.copy: a batch of samples
+ * gathered from a dataset (indexSelect along the first axis).
+ */
+function copyRows(): FunctionDef {
+  const [src, dst, index, k, rowBytes] = [0, 1, 2, 3, 4];
+  const i = 5;
+  const body = forUp(i, op.get(k), [
+    ...op.get(dst), ...op.get(i), ...op.get(rowBytes), ...op.i32Mul, ...op.i32Add,
+    ...op.get(src), ...op.get(index), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...op.get(rowBytes), ...op.i32Mul, ...op.i32Add,
+    ...op.get(rowBytes), ...op.memoryCopy,
+  ]);
+  return { name: 'copyRows', params: new Array<number>(5).fill(I32), locals: [{ count: 1, type: I32 }], body };
+}
+
+/**
  * winogradConv(P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp): a whole
  * Winograd convolution, image after image, so that each image's transformed tiles and
  * products stay in the cache: for each of `chunks` chunks, counts[chunk] images (int32s at
@@ -1114,7 +1130,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
  * data; `fma` builds the GEMM with relaxed SIMD's fused multiply-add.
  */
 export function kernelModule(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
-  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks()];
+  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows()];
   const index = (name: string) => kernels.findIndex((f) => f.name === name);
   return moduleBytes([...kernels, winogradConv(index), winogradGradConv(index)], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }

@@ -84,6 +84,28 @@ describe('the wasm backend equals the cpu backend (float32 sums in a different o
     expect(route(() => maxPool2d(randn([1, 1, 5, 5]), { kernelSize: 3, stride: 1 }))).toMatch(/^wasm → cpu code \(windows do not tile/);
   });
 
+  it('indexSelect of rows (a batch from a dataset) copies whole rows on the kernel, as the cpu code does', () => {
+    const route = (f: () => Tensor) => {
+      const got = on('wasm', () => [f()]);
+      return [wasm.lastRoute(), got, on('cpu', () => [f()])] as const;
+    };
+    const rowsOf = (x: Tensor, idx: number[]) => x.indexSelect(0, tensor(idx, { dtype: 'int32' }));
+    for (const [f, where] of [
+      [() => rowsOf(randn([50, 20]), [3, 49, 0, 3, 17]), 'wasm'],
+      [() => rowsOf(randint(-5, 5, [9, 4, 4]), [8, 0, 8]), 'wasm'], // int32, rows of 16
+      [() => rowsOf(randn([6, 4]), [1, 2]), /^wasm → cpu code/], // rows too short
+      [() => rowsOf(randn([6, 20]), [-1, 2]), /^wasm → cpu code/], // a negative index wraps
+      [() => rowsOf(randn([20, 6]).transpose(0, 1), [5, 0]), /^wasm → cpu code/], // not contiguous
+      [() => rowsOf(randn([20, 30], { dtype: 'float64' }), [5, 0]), /^wasm → cpu code/],
+    ] as const) {
+      const [r, got, want] = route(f);
+      if (typeof where === 'string') expect(r).toBe(where);
+      else expect(r).toMatch(where);
+      expect(got).toEqual(want);
+    }
+    expect(() => on('wasm', () => [rowsOf(randn([6, 20]), [6])])).toThrow(/gather: index 6 is out of range for dim 0 of size 6/);
+  });
+
   it('float64 and small products fall back to the cpu code', () => {
     const before = { ...wasm.stats };
     on('wasm', () => [matmul(randn([40, 40], { dtype: 'float64' }), randn([40, 40], { dtype: 'float64' })), matmul(randn([2, 2]), randn([2, 2]))]);
