@@ -584,14 +584,14 @@ function colSum(): FunctionDef {
 }
 
 /**
- * maxpool2x2(x, out, planes, H, W, oh, ow): the 2×2, stride-2 case with SIMD: each pair of
- * outputs is the max of two rows of four floats (f32x4.max, NaN-propagating), then of
- * their even and odd lanes.
+ * maxpool2x2(x, out, planes, H, W, oh, ow): the 2×2, stride-2 case with SIMD: four outputs
+ * at a time are the max of two rows of eight floats (f32x4.max, NaN-propagating), then of
+ * their even and odd lanes, one vector store; the rest of a row two at a time, then one.
  */
 function maxpool2x2(): FunctionDef {
   const [x, out, planes, H, W, oh, ow] = [0, 1, 2, 3, 4, 5, 6];
   const [pl, oy, ox, r0, r1, rowBytes] = [7, 8, 9, 10, 11, 12];
-  const m = 13; // v128
+  const [m, m2] = [13, 14]; // v128
   const even = [0, 1, 2, 3, 8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11];
   const odd = [4, 5, 6, 7, 12, 13, 14, 15, 4, 5, 6, 7, 12, 13, 14, 15];
   const at = (row: number, extra: number) => [...op.get(row), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.f32Load(extra)];
@@ -602,6 +602,23 @@ function maxpool2x2(): FunctionDef {
       ...op.get(x), ...op.get(pl), ...op.get(H), ...op.i32Mul, ...op.get(oy), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.get(rowBytes), ...op.i32Mul, ...op.i32Add, ...op.set(r0),
       ...op.get(r0), ...op.get(rowBytes), ...op.i32Add, ...op.set(r1),
       ...op.i32(0), ...op.set(ox),
+      // four outputs at a time: two vectors of each row, max of the rows, then of the even
+      // and odd lanes, one store
+      ...op.block, ...op.loop,
+      ...op.get(ox), ...op.i32(4), ...op.i32Add, ...op.get(ow), ...op.i32GtU, ...op.brIf(1),
+      ...op.get(r0), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0),
+      ...op.get(r1), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0),
+      ...op.f32x4Max, ...op.set(m),
+      ...op.get(r0), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(16),
+      ...op.get(r1), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(16),
+      ...op.f32x4Max, ...op.set(m2),
+      ...op.get(out),
+      ...op.get(m), ...op.get(m2), ...lanes([0, 2, 4, 6]), ...op.get(m), ...op.get(m2), ...lanes([1, 3, 5, 7]), ...op.f32x4Max,
+      ...op.v128Store(0),
+      ...op.get(out), ...op.i32(16), ...op.i32Add, ...op.set(out),
+      ...op.get(ox), ...op.i32(4), ...op.i32Add, ...op.set(ox),
+      ...op.br(0),
+      ...op.end, ...op.end,
       ...op.block, ...op.loop,
       ...op.get(ox), ...op.i32(2), ...op.i32Add, ...op.get(ow), ...op.i32GtU, ...op.brIf(1),
       ...op.get(r0), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0),
@@ -624,7 +641,7 @@ function maxpool2x2(): FunctionDef {
       ...op.end,
     ])),
   ];
-  return { name: 'maxpool2x2', params: new Array<number>(7).fill(I32), locals: [{ count: 6, type: I32 }, { count: 1, type: V128 }], body };
+  return { name: 'maxpool2x2', params: new Array<number>(7).fill(I32), locals: [{ count: 6, type: I32 }, { count: 2, type: V128 }], body };
 }
 
 /**

@@ -229,7 +229,8 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
 
   it('maxPool2d: NaN wins its window and spreads NaN over it in the gradient, as on cpu', () => {
     const f = () => {
-      const x = tensor([[[[1, NaN, 2, 3], [0, 5, 4, 4]]]]).requiresGrad_();
+      // 7 windows in a row: four on the vector path (NaN in the second), two, then one
+      const x = tensor([[[[1, NaN, 2, 3, 7, 1, 0, -1, 2, 2, 9, 8, 6, NaN], [0, 5, 4, 4, -3, 8, 1, 1, 0, 3, 9, 9, 5, 6]]]]).requiresGrad_();
       const y = maxPool2d(x, { kernelSize: 2 });
       y.sum().backward();
       return [y, x.grad!];
