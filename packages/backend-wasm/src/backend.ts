@@ -380,7 +380,10 @@ export class WasmBackend extends CpuBackend {
     const [xAt, wAt, biasAt] = [this.#in(x), this.#in(w), bias ? this.#in(bias) : 0];
     if (this.#winogradFits(p, g.C, O, g.ow)) {
       const [outAt, done] = this.#out(g.N * O * L);
-      this.#winograd(xAt, g.N, g.C, g.H, g.W, p.pad, O, wAt, false, biasAt, outAt);
+      const { Hp, Wp } = winogradTiles(g.H, g.W, p.pad);
+      // the padded input, kept for the weight gradient as a patch matrix would be
+      const padAt = this.#keepPatches(x, p, 4 * g.N * g.C * Hp * Wp);
+      this.#winograd(xAt, g.N, g.C, g.H, g.W, p.pad, O, wAt, false, biasAt, outAt, padAt);
       return done();
     }
     const [packAt, cAt] = this.#layout([Np * R, Mp * Np]);
@@ -406,7 +409,8 @@ export class WasmBackend extends CpuBackend {
       // 180° with its channel axes swapped
       const [imgAt, done] = this.#out(g.n);
       const pads = p.pad.map((v) => 2 - v) as unknown as Im2ColParams['pad'];
-      this.#winograd(dyAt, g.N, O, g.oh, g.ow, pads, g.C, wAt, true, 0, imgAt);
+      const { Hp, Wp } = winogradTiles(g.oh, g.ow, pads);
+      this.#winograd(dyAt, g.N, O, g.oh, g.ow, pads, g.C, wAt, true, 0, imgAt, this.#work(4 * g.N * O * Hp * Wp));
       return done();
     }
     const [aAt, packAt, cAt] = this.#layout([Mp * O, Np * O, Mp * Np + 4]);
@@ -428,7 +432,8 @@ export class WasmBackend extends CpuBackend {
     const dyAt = this.#in(dy);
     if (this.#winogradFits(p, g.C, O, g.ow)) {
       const [dwAt, done] = this.#out(O * R);
-      this.#winogradWeightGrad(this.#in(x), dyAt, g.N, g.C, g.H, g.W, p.pad, O, dwAt);
+      // the padded input its forward kept (0: none, pad it again)
+      this.#winogradWeightGrad(this.#in(x), dyAt, g.N, g.C, g.H, g.W, p.pad, O, dwAt, this.#keptPatches(x, p));
       return done();
     }
     const [packAt, aAt, cAt] = this.#layout([Np * NL, Mp * NL, Mp * Np]);
@@ -473,18 +478,14 @@ export class WasmBackend extends CpuBackend {
    * job, each image's transformed tiles and products in the part's own scratch block
    * (winogradConv), so they stay in the cache.
    */
-  #winograd(xAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, flip: boolean, biasAt: number, outAt: number): void {
+  #winograd(xAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, flip: boolean, biasAt: number, outAt: number, padAt: number): void {
     this.#route = 'wasm (Winograd)';
     this.stats.winograd++;
-    const [pt, pb, pl, pr] = pad;
-    const [oh, ow] = [H + pt + pb - 2, W + pl + pr - 2];
-    const [th, tw] = [Math.ceil(oh / 2), Math.ceil(ow / 2)];
-    const [Hp, Wp] = [2 * th + 2, 2 * tw + 2];
-    const Tn = th * tw; // tiles per image
+    const { pt, pl, oh, ow, th, tw, Hp, Wp, Tn } = winogradTiles(H, W, pad);
     const [Mp, Np] = [roundUp(O, GEMM_ROWS), roundUp(Tn, 8)];
     const { per, used, countsAt } = this.#chunks(N);
     const scratch = 16 * C * Tn + Np * C + 16 * Mp * Np;
-    const [padAt, uAt, sAt] = this.#layout([N * C * Hp * Wp, 16 * Mp * C, used * scratch]);
+    const [uAt, sAt] = this.#layout([16 * Mp * C, used * scratch]);
     const [inPlane, padPlane] = [4 * H * W, 4 * Hp * Wp];
     this.gemm.parallel('pad2d', [xAt, padAt, N * C, H, W, Hp, Wp, pt, pl], { count: 2, ptrs: [[0, inPlane], [1, padPlane]] }, N * C, N * C * (inPlane + padPlane));
     if (Mp !== O) this.gemm.kernels.fill32(uAt, 16 * Mp * C, 0);
@@ -501,14 +502,10 @@ export class WasmBackend extends CpuBackend {
    * transformed dy tiles [O, tiles] with the transformed input tiles [tiles, C]
    * (winogradGradConv), then the chunks' sums transformed back (winogradWeightsGrad).
    */
-  #winogradWeightGrad(xAt: number, dyAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, dwAt: number): void {
+  #winogradWeightGrad(xAt: number, dyAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, dwAt: number, kept: number): void {
     this.#route = 'wasm (Winograd)';
     this.stats.winograd++;
-    const [pt, pb, pl, pr] = pad;
-    const [oh, ow] = [H + pt + pb - 2, W + pl + pr - 2];
-    const [th, tw] = [Math.ceil(oh / 2), Math.ceil(ow / 2)];
-    const [Hp, Wp] = [2 * th + 2, 2 * tw + 2];
-    const Tn = th * tw;
+    const { pt, pl, oh, ow, th, tw, Hp, Wp, Tn } = winogradTiles(H, W, pad);
     const [Mp, Cp] = [roundUp(O, GEMM_ROWS), roundUp(C, 8)];
     // chunks small enough for their transformed tiles to stay in a core's cache (≈ 512 KiB),
     // and at least 8 of them; the partial sums, and so the bits of the result, depend on the
@@ -516,11 +513,12 @@ export class WasmBackend extends CpuBackend {
     const fit = Math.max(1, Math.floor(WINOGRAD_CHUNK_FLOATS / ((16 * C + 16 * Mp + Cp) * Tn)));
     const { per, used, countsAt } = this.#chunks(N, Math.min(fit, Math.ceil(N / 8)));
     const scratch = (16 * C + 16 * Mp + Cp) * per * Tn;
-    const [padAt, dPadAt, dUAt, sAt] = this.#layout([N * C * Hp * Wp, N * O * 4 * Tn, used * 16 * Mp * Cp, used * scratch]);
+    const [padAt, dPadAt, dUAt, sAt] = this.#layout([kept === 0 ? N * C * Hp * Wp : 0, N * O * 4 * Tn, used * 16 * Mp * Cp, used * scratch]);
     const [inPlane, padPlane, dyPlane, dPadPlane] = [4 * H * W, 4 * Hp * Wp, 4 * oh * ow, 16 * Tn];
-    this.gemm.parallel('pad2d', [xAt, padAt, N * C, H, W, Hp, Wp, pt, pl], { count: 2, ptrs: [[0, inPlane], [1, padPlane]] }, N * C, N * C * (inPlane + padPlane));
+    if (kept === 0) this.gemm.parallel('pad2d', [xAt, padAt, N * C, H, W, Hp, Wp, pt, pl], { count: 2, ptrs: [[0, inPlane], [1, padPlane]] }, N * C, N * C * (inPlane + padPlane));
+    const xPadAt = kept === 0 ? padAt : kept;
     this.gemm.parallel('pad2d', [dyAt, dPadAt, N * O, oh, ow, 2 * th, 2 * tw, 0, 0], { count: 2, ptrs: [[0, dyPlane], [1, dPadPlane]] }, N * O, N * O * (dyPlane + dPadPlane));
-    const args = [padAt, dPadAt, dUAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, Mp, Cp, per];
+    const args = [xPadAt, dPadAt, dUAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, Mp, Cp, per];
     const ptrs = [[0, per * C * padPlane], [1, per * O * dPadPlane], [2, 64 * Mp * Cp], [3, 4 * scratch], [4, 4]] as const;
     this.gemm.parallel('winogradGradConv', args, { count: 5, ptrs }, used, N * (C * padPlane + O * dPadPlane));
     const block = 16 * Mp * Cp; // floats, a multiple of 4
@@ -758,6 +756,17 @@ function patchGeometry(shape: Shape4, p: Im2ColParams) {
 }
 
 const roundUp = (n: number, m: number): number => Math.ceil(n / m) * m;
+
+/**
+ * The tiles of a Winograd F(2×2, 3×3) convolution of an H×W input padded by `pad`: output
+ * oh×ow, th×tw tiles of 2×2 outputs, the padded planes Hp×Wp holding whole 4×4 tiles.
+ */
+function winogradTiles(H: number, W: number, pad: Im2ColParams['pad']) {
+  const [pt, pb, pl, pr] = pad;
+  const [oh, ow] = [H + pt + pb - 2, W + pl + pr - 2];
+  const [th, tw] = [Math.ceil(oh / 2), Math.ceil(ow / 2)];
+  return { pt, pl, oh, ow, th, tw, Hp: 2 * th + 2, Wp: 2 * tw + 2, Tn: th * tw };
+}
 
 /** fewest input and output channels for a Winograd convolution (fewer: the products are too thin to gain) */
 const WINOGRAD_MIN_CHANNELS = 8;
