@@ -482,15 +482,19 @@ export class WasmBackend extends CpuBackend {
     this.#route = 'wasm (Winograd)';
     this.stats.winograd++;
     const { pt, pl, oh, ow, th, tw, Hp, Wp, Tn } = winogradTiles(H, W, pad);
-    const [Mp, Np] = [roundUp(O, GEMM_ROWS), roundUp(Tn, 8)];
+    const Mp = roundUp(O, GEMM_ROWS);
     const { per, used, countsAt } = this.#chunks(N);
-    const scratch = 16 * C * Tn + Np * C + 16 * Mp * Np;
+    // images multiplied together: as many as keep the transformed tiles and products in a
+    // core's cache (≈ 512 KiB), so the products are wider (less padding to 8 columns)
+    const group = Math.max(1, Math.min(per, Math.floor(WINOGRAD_CHUNK_FLOATS / (16 * (C + Mp) * Tn))));
+    const Np = roundUp(group * Tn, 8);
+    const scratch = 16 * C * group * Tn + Np * C + 16 * Mp * Np;
     const [uAt, sAt] = this.#layout([16 * Mp * C, used * scratch]);
     const [inPlane, padPlane] = [4 * H * W, 4 * Hp * Wp];
     this.gemm.parallel('pad2d', [xAt, padAt, N * C, H, W, Hp, Wp, pt, pl], { count: 2, ptrs: [[0, inPlane], [1, padPlane]] }, N * C, N * C * (inPlane + padPlane));
     if (Mp !== O) this.gemm.kernels.fill32(uAt, 16 * Mp * C, 0);
     this.gemm.kernels.winogradWeights(wAt, uAt, Mp, O, C, flip ? 1 : 0);
-    const args = [padAt, uAt, outAt, biasAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, oh, ow, Mp];
+    const args = [padAt, uAt, outAt, biasAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, oh, ow, Mp, group];
     const ptrs = [[0, per * C * padPlane], [2, 4 * per * O * oh * ow], [4, 4 * scratch], [5, 4]] as const;
     this.gemm.parallel('winogradConv', args, { count: 6, ptrs }, used, N * (C * padPlane + 4 * O * oh * ow));
   }
@@ -770,7 +774,7 @@ function winogradTiles(H: number, W: number, pad: Im2ColParams['pad']) {
 
 /** fewest input and output channels for a Winograd convolution (fewer: the products are too thin to gain) */
 const WINOGRAD_MIN_CHANNELS = 8;
-/** floats of transformed tiles a chunk of a Winograd weight gradient may hold (512 KiB) */
+/** floats of transformed tiles and products a Winograd job keeps at once per thread (512 KiB: measured best of 0.25–2 MiB) */
 const WINOGRAD_CHUNK_FLOATS = 1 << 17;
 
 

@@ -63,7 +63,7 @@ export interface KernelExports {
   winogradGradConv(P: number, D: number, dU: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, Mp: number, Cp: number, per: number): void;
   sumBlocks(dst: number, n4: number, blocks: number, stride: number): void;
   copyRows(src: number, dst: number, index: number, k: number, rowBytes: number): void;
-  winogradConv(P: number, U: number, y: number, bias: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, oh: number, ow: number, Mp: number): void;
+  winogradConv(P: number, U: number, y: number, bias: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, oh: number, ow: number, Mp: number, group: number): void;
   transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void;
   swapBlocks(src: number, dst: number, A: number, B: number, L: number, rowA: number): void;
   relu(x: number, out: number, n4: number): void;

@@ -1098,46 +1098,57 @@ function copyRows(): FunctionDef {
 }
 
 /**
- * winogradConv(P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp): a whole
- * Winograd convolution, image after image, so that each image's transformed tiles and
- * products stay in the cache: for each of `chunks` chunks, counts[chunk] images (int32s at
- * `counts`), each one winogradIn into V, the 16 products U_ξ·V_ξ (packB, gemm) into M,
- * then winogradOut into y; P (padded images) and y move on by an image each time. S is
- * this call's scratch: V (16·C·th·tw floats), a packed panel block (Np·C, Np = th·tw
- * rounded up to 8), M (16·Mp·Np). `index` gives the other kernels' function numbers.
+ * winogradConv(P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp, group): a
+ * whole Winograd convolution, a few images at a time so that their transformed tiles and
+ * products stay in the cache: for each of `chunks` chunks, counts[chunk] images (int32s
+ * at `counts`) in groups of up to `group`: winogradIn of each image of the group side by
+ * side into V (T = images·th·tw columns), the 16 products U_ξ·V_ξ (packB, gemm) into M,
+ * then winogradOut of each image; P (padded images) and y move on by an image each time.
+ * S is this call's scratch: V (16·C·group·th·tw floats), a packed panel block (Np·C, Np =
+ * group·th·tw rounded up to 8), M (16·Mp·Np). `index` gives the other kernels' numbers.
  */
 function winogradConv(index: (name: string) => number): FunctionDef {
-  const [P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp] = Array.from({ length: 16 }, (_, k) => k);
-  const [ch, i, xi, Tn, Np, V, pack, M, imgP, imgY, k] = Array.from({ length: 11 }, (_, j) => 16 + j);
+  const [P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp, group] = Array.from({ length: 17 }, (_, k) => k);
+  const [ch, i, xi, Tn, Np, V, pack, M, imgP, imgY, k, g0, gn, T] = Array.from({ length: 14 }, (_, j) => 17 + j);
   const mul = (a: number[], b: number[]) => [...a, ...b, ...op.i32Mul];
   const bytes = (...fs: number[][]) => fs.reduce((acc, f) => mul(acc, f), op.i32(4));
+  const roundUp8 = (x: number[]) => [...x, ...op.i32(7), ...op.i32Add, ...op.i32(-8), ...op.i32And];
   const body = [
     ...mul(op.get(th), op.get(tw)), ...op.set(Tn),
-    ...op.get(Tn), ...op.i32(7), ...op.i32Add, ...op.i32(-8), ...op.i32And, ...op.set(Np),
     ...op.get(S), ...op.set(V),
-    ...op.get(V), ...bytes(op.i32(16), op.get(C), op.get(Tn)), ...op.i32Add, ...op.set(pack),
-    ...op.get(pack), ...bytes(op.get(Np), op.get(C)), ...op.i32Add, ...op.set(M),
+    ...op.get(V), ...bytes(op.i32(16), op.get(C), op.get(Tn), op.get(group)), ...op.i32Add, ...op.set(pack),
+    ...op.get(pack), ...bytes(roundUp8(mul(op.get(Tn), op.get(group))), op.get(C)), ...op.i32Add, ...op.set(M),
     ...bytes(op.get(C), op.get(Hp), op.get(Wp)), ...op.set(imgP),
     ...bytes(op.get(O), op.get(oh), op.get(ow)), ...op.set(imgY),
     ...forUp(ch, op.get(chunks), [
       ...op.get(counts), ...op.get(ch), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...op.set(k),
-      ...forUp(i, op.get(k), [
-        ...op.get(P), ...op.get(V), ...op.i32(1), ...op.get(C), ...op.get(th), ...op.get(tw), ...op.get(Hp), ...op.get(Wp), ...op.get(Tn), ...op.call(index('winogradIn')),
+      ...forStep(g0, op.i32(0), op.get(k), 1, [
+        // gn = min(group, k − g0) images side by side: T tiles, Np columns of products
+        ...op.get(group), ...op.get(k), ...op.get(g0), ...op.i32Sub, ...op.get(group), ...op.get(k), ...op.get(g0), ...op.i32Sub, ...op.i32LeS, ...op.select, ...op.set(gn),
+        ...mul(op.get(gn), op.get(Tn)), ...op.set(T),
+        ...roundUp8(op.get(T)), ...op.set(Np),
+        ...forUp(i, op.get(gn), [
+          ...op.get(P), ...op.get(V), ...op.get(i), ...bytes(op.get(Tn)), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...op.get(C), ...op.get(th), ...op.get(tw), ...op.get(Hp), ...op.get(Wp), ...op.get(T), ...op.call(index('winogradIn')),
+          ...op.get(P), ...op.get(imgP), ...op.i32Add, ...op.set(P),
+        ]),
         ...forUp(xi, op.i32(16), [
-          ...op.get(V), ...op.get(xi), ...bytes(op.get(C), op.get(Tn)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(pack), ...op.get(C), ...op.get(Tn), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...op.call(index('packB')),
+          ...op.get(V), ...op.get(xi), ...bytes(op.get(C), op.get(T)), ...op.i32Mul, ...op.i32Add,
+          ...op.get(pack), ...op.get(C), ...op.get(T), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...op.call(index('packB')),
           ...op.get(U), ...op.get(xi), ...bytes(op.get(Mp), op.get(C)), ...op.i32Mul, ...op.i32Add,
           ...op.get(pack),
           ...op.get(M), ...op.get(xi), ...bytes(op.get(Mp), op.get(Np)), ...op.i32Mul, ...op.i32Add,
           ...op.get(Mp), ...op.get(C), ...op.get(Np), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...op.call(index('gemm')),
         ]),
-        ...op.get(M), ...op.get(y), ...op.get(bias), ...op.i32(1), ...op.get(O), ...op.get(th), ...op.get(tw), ...op.get(oh), ...op.get(ow), ...op.get(Np), ...bytes(op.get(Mp), op.get(Np)), ...op.call(index('winogradOut')),
-        ...op.get(P), ...op.get(imgP), ...op.i32Add, ...op.set(P),
-        ...op.get(y), ...op.get(imgY), ...op.i32Add, ...op.set(y),
+        ...forUp(i, op.get(gn), [
+          ...op.get(M), ...op.get(i), ...bytes(op.get(Tn)), ...op.i32Mul, ...op.i32Add,
+          ...op.get(y), ...op.get(bias), ...op.i32(1), ...op.get(O), ...op.get(th), ...op.get(tw), ...op.get(oh), ...op.get(ow), ...op.get(Np), ...bytes(op.get(Mp), op.get(Np)), ...op.call(index('winogradOut')),
+          ...op.get(y), ...op.get(imgY), ...op.i32Add, ...op.set(y),
+        ]),
+        ...op.get(g0), ...op.get(group), ...op.i32Add, ...op.i32(1), ...op.i32Sub, ...op.set(g0),
       ]),
     ]),
   ];
-  return { name: 'winogradConv', params: new Array<number>(16).fill(I32), locals: [{ count: 11, type: I32 }], body };
+  return { name: 'winogradConv', params: new Array<number>(17).fill(I32), locals: [{ count: 14, type: I32 }], body };
 }
 
 export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
