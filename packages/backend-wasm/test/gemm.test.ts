@@ -111,8 +111,9 @@ describe('the Winograd transforms write exactly their outputs', () => {
       expect(tail(yAt, N * O * oh * ow)).toEqual(new Array(64).fill(777));
     });
   }
-  it('pad2d: rows of any width into zero-bordered planes, nothing past them', () => {
-    const [planes, H, W, Hp, Wp, pt, pl] = [3, 5, 7, 8, 10, 2, 1];
+  // the second: no rows below the data, a left border (the last row's zeros end at the plane's end)
+  it.each([[3, 5, 7, 8, 10, 2, 1], [3, 4, 5, 4, 7, 0, 1], [2, 6, 9, 6, 9, 0, 0]])('pad2d %j: rows of any width into zero-bordered planes, nothing past them', (...geometry) => {
+    const [planes, H, W, Hp, Wp, pt, pl] = geometry;
     const x = rand(planes * H * W, 5);
     const [xAt, pAt] = [g.alloc(4 * x.length), block(planes * Hp * Wp)];
     g.heap.f32.set(x, xAt >> 2);
