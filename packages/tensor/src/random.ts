@@ -85,25 +85,20 @@ class Xoshiro128 {
       let v: number;
       do {
         // two steps of nextU32 (as int32 bit patterns): 27 high bits, then 26 low bits
-        let x = Math.imul(s1, 5);
-        const hi = Math.imul((x << 7) | (x >>> 25), 9) >>> 5;
-        let t = s1 << 9;
-        s2 ^= s0;
-        s3 ^= s1;
-        s1 ^= s2;
-        s0 ^= s3;
-        s2 ^= t;
-        s3 = (s3 << 11) | (s3 >>> 21);
-        x = Math.imul(s1, 5);
-        const lo = Math.imul((x << 7) | (x >>> 25), 9) >>> 6;
-        t = s1 << 9;
-        s2 ^= s0;
-        s3 ^= s1;
-        s1 ^= s2;
-        s0 ^= s3;
-        s2 ^= t;
-        s3 = (s3 << 11) | (s3 >>> 21);
-        v = low + span * ((hi * 67108864 + lo) / 9007199254740992);
+        let bits = 0;
+        for (let d = 0; d < 2; d++) {
+          const x = Math.imul(s1, 5);
+          const r = Math.imul((x << 7) | (x >>> 25), 9);
+          const t = s1 << 9;
+          s2 ^= s0;
+          s3 ^= s1;
+          s1 ^= s2;
+          s0 ^= s3;
+          s2 ^= t;
+          s3 = (s3 << 11) | (s3 >>> 21);
+          bits = bits * 67108864 + (r >>> (5 + d));
+        }
+        v = low + span * (bits / 9007199254740992);
       } while (f32 && Math.fround(v) >= high && high > low);
       out[i] = v;
     }
