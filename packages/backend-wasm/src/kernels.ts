@@ -734,6 +734,22 @@ function maxpoolBack(): FunctionDef {
 }
 
 /**
+ * The address of tile (n, ty, tx) in row `row` of a matrix of tiles, base + (row·rowLen +
+ * t)·4 with t = (n·th + ty)·tw + tx (the Winograd kernels' column index of a tile).
+ */
+function tileAddress(base: number, row: number, rowLen: number, n: number, th: number, ty: number, tw: number, tx: number): number[] {
+  return [
+    ...op.get(base), ...op.get(row), ...op.get(rowLen), ...op.i32Mul,
+    ...op.get(n), ...op.get(th), ...op.i32Mul, ...op.get(ty), ...op.i32Add, ...op.get(tw), ...op.i32Mul, ...op.get(tx), ...op.i32Add, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+  ];
+}
+
+/** for n < N, for ch < C, for ty < th, for the row's groups of four tiles (xv = 0, 4, …): `group` */
+function overTileGroups(n: number, N: number, ch: number, C: number, ty: number, th: number, xv: number, tw: number, group: number[]): number[] {
+  return forUp(n, op.get(N), forUp(ch, op.get(C), forUp(ty, op.get(th), forStep(xv, op.i32(0), op.get(tw), 4, group))));
+}
+
+/**
  * pad2d(src, dst, planes, H, W, Hp, Wp, pt, pl): each H×W plane of src into an Hp×Wp plane
  * of dst, at row pt and column pl, zeros around it (a Winograd convolution's padded input).
  * Rows move four floats at a time, the last W mod 4 one by one: nothing is written outside
@@ -802,8 +818,7 @@ function winogradIn(): FunctionDef {
     ...op.get(ty), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.get(Wp), ...op.i32Mul, ...op.get(tx), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(row),
     ...[0, 1, 2, 3].flatMap(blockRow),
     // V + ((c·T) + t0)·4, then a matrix (C·T floats) apart for each ξ = 4r + k
-    ...op.get(V), ...op.get(c), ...op.get(T), ...op.i32Mul,
-    ...op.get(n), ...op.get(th), ...op.i32Mul, ...op.get(ty), ...op.i32Add, ...op.get(tw), ...op.i32Mul, ...op.get(tx), ...op.i32Add, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(at),
+    ...tileAddress(V, c, T, n, th, ty, tw, tx), ...op.set(at),
     ...[0, 1, 2, 3].flatMap((k) => store(sub(g(0, k), g(2, k)))),
     ...[0, 1, 2, 3].flatMap((k) => store(add(g(1, k), g(2, k)))),
     ...[0, 1, 2, 3].flatMap((k) => store(sub(g(2, k), g(1, k)))),
@@ -812,7 +827,7 @@ function winogradIn(): FunctionDef {
   const body = [
     ...op.get(Wp), ...op.i32(4), ...op.i32Mul, ...op.set(rowW),
     ...op.get(C), ...op.get(T), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.set(xi),
-    ...forUp(n, op.get(N), forUp(c, op.get(C), forUp(ty, op.get(th), forStep(xv, op.i32(0), op.get(tw), 4, group)))),
+    ...overTileGroups(n, N, c, C, ty, th, xv, tw, group),
   ];
   return { name: 'winogradIn', params: new Array<number>(9).fill(I32), locals: [{ count: 9, type: I32 }, { count: 20, type: V128 }], body };
 }
@@ -852,8 +867,7 @@ function winogradOut(): FunctionDef {
   const group = [
     ...lastColumnClamp(tx, xv, tw),
     // M + (o·Np + t0)·4
-    ...op.get(M), ...op.get(o), ...op.get(Np), ...op.i32Mul,
-    ...op.get(n), ...op.get(th), ...op.i32Mul, ...op.get(ty), ...op.i32Add, ...op.get(tw), ...op.i32Mul, ...op.get(tx), ...op.i32Add, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(at),
+    ...tileAddress(M, o, Np, n, th, ty, tw, tx), ...op.set(at),
     ...Array.from({ length: 16 }, (_, xi) => load(xi)).flat(),
     // f[a][k]: a = 0: m0k + m1k + m2k; a = 1: m1k − m2k − m3k (m[4r + k])
     ...[0, 1, 2, 3].flatMap((k) => [...v(m[k]), ...v(m[4 + k]), ...op.f32x4Add, ...v(m[8 + k]), ...op.f32x4Add, ...op.set(f[k])]),
@@ -955,8 +969,7 @@ function winogradGrad(): FunctionDef {
     // row 0 of the blocks: p0 (even columns), q0 (odd); row 1: p1, q1
     ...v(lo0), ...v(hi0), ...lanes([0, 2, 4, 6]), ...op.set(p0), ...v(lo0), ...v(hi0), ...lanes([1, 3, 5, 7]), ...op.set(q0),
     ...v(lo1), ...v(hi1), ...lanes([0, 2, 4, 6]), ...op.set(p1), ...v(lo1), ...v(hi1), ...lanes([1, 3, 5, 7]), ...op.set(q1),
-    ...op.get(Z), ...op.get(o), ...op.get(T), ...op.i32Mul,
-    ...op.get(n), ...op.get(th), ...op.i32Mul, ...op.get(ty), ...op.i32Add, ...op.get(tw), ...op.i32Mul, ...op.get(tx), ...op.i32Add, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(at),
+    ...tileAddress(Z, o, T, n, th, ty, tw, tx), ...op.set(at),
     // A·D: rows D0, D0 + D1, D0 − D1, −D1
     ...zRow(v(p0), v(q0)),
     ...zRow([...v(p0), ...v(p1), ...op.f32x4Add], [...v(q0), ...v(q1), ...op.f32x4Add]),
@@ -966,7 +979,7 @@ function winogradGrad(): FunctionDef {
   const body = [
     ...op.get(tw), ...op.i32(8), ...op.i32Mul, ...op.set(rowW),
     ...op.get(Mp), ...op.get(T), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.set(xi),
-    ...forUp(n, op.get(N), forUp(o, op.get(O), forUp(ty, op.get(th), forStep(xv, op.i32(0), op.get(tw), 4, group)))),
+    ...overTileGroups(n, N, o, O, ty, th, xv, tw, group),
   ];
   return { name: 'winogradGrad', params: new Array<number>(8).fill(I32), locals: [{ count: 9, type: I32 }, { count: 8, type: V128 }], body };
 }
