@@ -744,6 +744,11 @@ function tileAddress(base: number, row: number, rowLen: number, n: number, th: n
   ];
 }
 
+/** Store the vector `value` leaves at the address in local `at`, then move `at` on by local `step` (bytes). */
+function storeStep(at: number, step: number, value: number[]): number[] {
+  return [...op.get(at), ...value, ...op.v128Store(0), ...op.get(at), ...op.get(step), ...op.i32Add, ...op.set(at)];
+}
+
 /** for n < N, for ch < C, for ty < th, for the row's groups of four tiles (xv = 0, 4, …): `group` */
 function overTileGroups(n: number, N: number, ch: number, C: number, ty: number, th: number, xv: number, tw: number, group: number[]): number[] {
   return forUp(n, op.get(N), forUp(ch, op.get(C), forUp(ty, op.get(th), forStep(xv, op.i32(0), op.get(tw), 4, group))));
@@ -809,7 +814,7 @@ function winogradIn(): FunctionDef {
     ...sub(odd(L0, L1), odd(L2, L3)), ...op.set(e[4 * i + 3]),
     ...op.get(row), ...op.get(rowW), ...op.i32Add, ...op.set(row),
   ];
-  const store = (value: number[]) => [...op.get(at), ...value, ...op.v128Store(0), ...op.get(at), ...op.get(xi), ...op.i32Add, ...op.set(at)];
+  const store = (value: number[]) => storeStep(at, xi, value);
   const g = (r: number, k: number) => op.get(e[4 * r + k]);
   const group = [
     ...lastColumnClamp(tx, xv, tw),
@@ -951,7 +956,7 @@ function winogradGrad(): FunctionDef {
   const [n, o, ty, xv, tx, row, rowW, at, xi] = Array.from({ length: 9 }, (_, k) => 8 + k);
   const [lo0, hi0, lo1, hi1, p0, q0, p1, q1] = Array.from({ length: 8 }, (_, k) => 17 + k);
   const v = (x: number) => op.get(x);
-  const store = (value: number[]) => [...op.get(at), ...value, ...op.v128Store(0), ...op.get(at), ...op.get(xi), ...op.i32Add, ...op.set(at)];
+  const store = (value: number[]) => storeStep(at, xi, value);
   // one row r of A·D (columns p, q on the stack as instruction lists): Z[r][·] = p, p + q, p − q, −q
   const zRow = (p: number[], q: number[]) => [
     ...store(p),
