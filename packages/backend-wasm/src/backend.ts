@@ -511,11 +511,11 @@ export class WasmBackend extends CpuBackend {
     this.stats.winograd++;
     const { pt, pl, oh, ow, th, tw, Hp, Wp, Tn } = winogradTiles(H, W, pad);
     const [Mp, Cp] = [roundUp(O, GEMM_ROWS), roundUp(C, 8)];
-    // chunks small enough for their transformed tiles to stay in a core's cache (≈ 512 KiB),
-    // and at least 8 of them; the partial sums, and so the bits of the result, depend on the
-    // chunks, so they do not depend on the number of threads
-    const fit = Math.max(1, Math.floor(WINOGRAD_CHUNK_FLOATS / ((16 * C + 16 * Mp + Cp) * Tn)));
-    const { per, used, countsAt } = this.#chunks(N, Math.min(fit, Math.ceil(N / 8)));
+    // 8 units of images (fewer for a small batch), each summed in its own block, images
+    // taken as many at a time as keep their transformed tiles in a core's cache (≈ 512 KiB);
+    // the partial sums, and so the bits of the result, do not depend on the number of threads
+    const { per: unit, used, countsAt } = this.#chunks(N, Math.ceil(N / 8));
+    const per = Math.max(1, Math.min(unit, Math.floor(WINOGRAD_CHUNK_FLOATS / ((16 * C + 16 * Mp + Cp) * Tn))));
     const scratch = (16 * C + 16 * Mp + Cp) * per * Tn;
     const [padAt, dPadAt, dUAt, sAt] = this.#layout([kept === 0 ? N * C * Hp * Wp : 0, N * O * 4 * Tn, used * 16 * Mp * Cp, used * scratch]);
     const [inPlane, padPlane, dyPlane, dPadPlane] = [4 * H * W, 4 * Hp * Wp, 4 * oh * ow, 16 * Tn];
@@ -523,7 +523,7 @@ export class WasmBackend extends CpuBackend {
     const xPadAt = kept === 0 ? padAt : kept;
     this.gemm.parallel('pad2d', [dyAt, dPadAt, N * O, oh, ow, 2 * th, 2 * tw, 0, 0], { count: 2, ptrs: [[0, dyPlane], [1, dPadPlane]] }, N * O, N * O * (dyPlane + dPadPlane));
     const args = [xPadAt, dPadAt, dUAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, Mp, Cp, per];
-    const ptrs = [[0, per * C * padPlane], [1, per * O * dPadPlane], [2, 64 * Mp * Cp], [3, 4 * scratch], [4, 4]] as const;
+    const ptrs = [[0, unit * C * padPlane], [1, unit * O * dPadPlane], [2, 64 * Mp * Cp], [3, 4 * scratch], [4, 4]] as const;
     this.gemm.parallel('winogradGradConv', args, { count: 5, ptrs }, used, N * (C * padPlane + O * dPadPlane));
     const block = 16 * Mp * Cp; // floats, a multiple of 4
     this.gemm.parallel('sumBlocks', [dUAt, block / 4, used, 4 * block], { count: 1, ptrs: [[0, 16]] }, block / 4, used * 4 * block);

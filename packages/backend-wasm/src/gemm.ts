@@ -60,8 +60,9 @@ export interface KernelExports {
   winogradWeights(w: number, u: number, Mp: number, Cout: number, Cin: number, flip: number): void;
   winogradGrad(D: number, Z: number, N: number, O: number, th: number, tw: number, Mp: number, T: number): void;
   winogradWeightsGrad(dU: number, dw: number, Mp: number, Cp: number, O: number, C: number, chunks: number): void;
-  winogradGradConv(P: number, D: number, dU: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, Mp: number, Cp: number, per: number): void;
+  winogradGradConv(P: number, D: number, dU: number, S: number, counts: number, units: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, Mp: number, Cp: number, per: number): void;
   sumBlocks(dst: number, n4: number, blocks: number, stride: number): void;
+  gemmAcc(a: number, b: number, c: number, M: number, K: number, N: number, n0: number, n1: number): void;
   copyRows(src: number, dst: number, index: number, k: number, rowBytes: number): void;
   winogradConv(P: number, U: number, y: number, bias: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, oh: number, ow: number, Mp: number, group: number): void;
   transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void;

@@ -24,11 +24,13 @@ export const GEMM_ROWS = 4;
  *   b + p·K·32, so the inner loop reads it contiguously;
  * - C is row-major with N a multiple of 8.
  *
+ * gemmAcc (`accumulate`): C[M, N] += A·B, the same products added to what C holds.
+ *
  * The micro-kernel keeps a 4×8 block of C in eight f32x4 registers; each step of k loads
  * two vectors of the B panel, broadcasts four values of A and does eight multiply-adds.
  * Splitting the panels [n0, n1) across threads needs no synchronization inside.
  */
-function gemm(fma: boolean): FunctionDef {
+function gemm(fma: boolean, accumulate = false): FunctionDef {
   const R = GEMM_ROWS;
   const [a, b, c, M, K, N, n0, n1] = [0, 1, 2, 3, 4, 5, 6, 7];
   // i32 locals: p, i, k, bk, cptr, rowA, panelBytes, rowC, bpanel, then R row pointers of A
@@ -78,8 +80,8 @@ function gemm(fma: boolean): FunctionDef {
     // C block: c + i·rowC + p·32, R rows of two vectors
     ...op.get(c), ...op.get(i), ...op.get(rowC), ...op.i32Mul, ...op.i32Add, ...op.get(p), ...op.i32(32), ...op.i32Mul, ...op.i32Add, ...op.set(cptr),
     ...pa.flatMap((_, r) => [
-      ...op.get(cptr), ...op.get(acc[2 * r]), ...op.v128Store(0),
-      ...op.get(cptr), ...op.get(acc[2 * r + 1]), ...op.v128Store(16),
+      ...op.get(cptr), ...op.get(acc[2 * r]), ...(accumulate ? [...op.get(cptr), ...op.v128Load(0), ...op.f32x4Add] : []), ...op.v128Store(0),
+      ...op.get(cptr), ...op.get(acc[2 * r + 1]), ...(accumulate ? [...op.get(cptr), ...op.v128Load(16), ...op.f32x4Add] : []), ...op.v128Store(16),
       ...op.get(cptr), ...op.get(rowC), ...op.i32Add, ...op.set(cptr),
     ]),
     ...op.get(i), ...op.i32(R), ...op.i32Add, ...op.set(i),
@@ -90,7 +92,7 @@ function gemm(fma: boolean): FunctionDef {
     ...op.br(0),
     ...op.end, ...op.end,
   ];
-  return { name: 'gemm', params: [I32, I32, I32, I32, I32, I32, I32, I32], locals: [{ count: 9 + R, type: I32 }, { count: 2 * R + 3, type: V128 }], body };
+  return { name: accumulate ? 'gemmAcc' : 'gemm', params: [I32, I32, I32, I32, I32, I32, I32, I32], locals: [{ count: 9 + R, type: I32 }, { count: 2 * R + 3, type: V128 }], body };
 }
 
 /**
@@ -1035,19 +1037,29 @@ function winogradWeightsGrad(): FunctionDef {
 }
 
 /**
- * winogradGradConv(P, D, dU, S, counts, chunks, C, O, th, tw, Hp, Wp, Mp, Cp, per): the
- * products of a Winograd convolution's weight gradient, chunk by chunk: for chunk k, its
- * counts[k] images' input tiles (winogradIn of the padded input P) and output-gradient
- * tiles (winogradGrad of the padded dy D) side by side, T = images·th·tw columns, then for
- * each ξ dU_ξ = Z_ξ [Mp, T] · V_ξᵀ [T, C] (packBT, gemm) into the chunk's 16 matrices of
- * Mp × Cp at dU (which moves on by 16·Mp·Cp floats a chunk). S: the call's scratch, for
- * per·th·tw tiles: V (16·C·…), Z (16·Mp·…), the packed block (Cp·…).
+ * winogradGradConv(P, D, dU, S, counts, units, C, O, th, tw, Hp, Wp, Mp, Cp, per): the
+ * products of a Winograd convolution's weight gradient, unit by unit: unit u has counts[u]
+ * images, taken `per` at a time (as many as the cache holds): their input tiles
+ * (winogradIn of the padded input P) and output-gradient tiles (winogradGrad of the padded
+ * dy D) side by side, T = images·th·tw columns, then for each ξ the product Z_ξ [Mp, T] ·
+ * V_ξᵀ [T, C] (packBT, gemm for the unit's first images, gemmAcc adding the rest) into the
+ * unit's 16 matrices of Mp × Cp at dU (which moves on by 16·Mp·Cp floats a unit). S: the
+ * call's scratch, for per·th·tw tiles: V (16·C·…), Z (16·Mp·…), the packed block (Cp·…).
  */
 function winogradGradConv(index: (name: string) => number): FunctionDef {
-  const [P, D, dU, S, counts, chunks, C, O, th, tw, Hp, Wp, Mp, Cp, per] = Array.from({ length: 15 }, (_, k) => k);
-  const [ch, i, xi, Tn, T, V, Z, pack, imgP, imgD, k, tmax] = Array.from({ length: 12 }, (_, j) => 15 + j);
+  const [P, D, dU, S, counts, units, C, O, th, tw, Hp, Wp, Mp, Cp, per] = Array.from({ length: 15 }, (_, k) => k);
+  const [u, i, xi, Tn, T, V, Z, pack, imgP, imgD, left, tmax, k, first] = Array.from({ length: 14 }, (_, j) => 15 + j);
   const mul = (a: number[], b: number[]) => [...a, ...b, ...op.i32Mul];
   const bytes = (...fs: number[][]) => fs.reduce((acc, f) => mul(acc, f), op.i32(4));
+  const products = (kernel: string) =>
+    forUp(xi, op.i32(16), [
+      ...op.get(V), ...op.get(xi), ...bytes(op.get(C), op.get(T)), ...op.i32Mul, ...op.i32Add,
+      ...op.get(pack), ...op.get(T), ...op.get(C), ...op.i32(0), ...op.get(Cp), ...op.i32(3), ...op.i32ShrU, ...op.call(index('packBT')),
+      ...op.get(Z), ...op.get(xi), ...bytes(op.get(Mp), op.get(T)), ...op.i32Mul, ...op.i32Add,
+      ...op.get(pack),
+      ...op.get(dU), ...op.get(xi), ...bytes(op.get(Mp), op.get(Cp)), ...op.i32Mul, ...op.i32Add,
+      ...op.get(Mp), ...op.get(T), ...op.get(Cp), ...op.i32(0), ...op.get(Cp), ...op.i32(3), ...op.i32ShrU, ...op.call(index(kernel)),
+    ]);
   const body = [
     ...mul(op.get(th), op.get(tw)), ...op.set(Tn),
     ...mul(op.get(per), op.get(Tn)), ...op.set(tmax),
@@ -1056,8 +1068,13 @@ function winogradGradConv(index: (name: string) => number): FunctionDef {
     ...op.get(Z), ...bytes(op.i32(16), op.get(Mp), op.get(tmax)), ...op.i32Add, ...op.set(pack),
     ...bytes(op.get(C), op.get(Hp), op.get(Wp)), ...op.set(imgP),
     ...bytes(op.get(O), op.get(th), op.get(tw), op.i32(4)), ...op.set(imgD),
-    ...forUp(ch, op.get(chunks), [
-      ...op.get(counts), ...op.get(ch), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...op.set(k),
+    ...forUp(u, op.get(units), [
+      ...op.get(counts), ...op.get(u), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...op.set(left),
+      ...op.i32(1), ...op.set(first),
+      ...op.block, ...op.loop,
+      ...op.get(left), ...op.i32Eqz, ...op.brIf(1),
+      // k = min(per, left) images
+      ...op.get(per), ...op.get(left), ...op.get(per), ...op.get(left), ...op.i32LeS, ...op.select, ...op.set(k),
       ...mul(op.get(k), op.get(Tn)), ...op.set(T),
       ...forUp(i, op.get(k), [
         ...op.get(P), ...op.get(V), ...op.get(i), ...bytes(op.get(Tn)), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...op.get(C), ...op.get(th), ...op.get(tw), ...op.get(Hp), ...op.get(Wp), ...op.get(T), ...op.call(index('winogradIn')),
@@ -1065,18 +1082,15 @@ function winogradGradConv(index: (name: string) => number): FunctionDef {
         ...op.get(P), ...op.get(imgP), ...op.i32Add, ...op.set(P),
         ...op.get(D), ...op.get(imgD), ...op.i32Add, ...op.set(D),
       ]),
-      ...forUp(xi, op.i32(16), [
-        ...op.get(V), ...op.get(xi), ...bytes(op.get(C), op.get(T)), ...op.i32Mul, ...op.i32Add,
-        ...op.get(pack), ...op.get(T), ...op.get(C), ...op.i32(0), ...op.get(Cp), ...op.i32(3), ...op.i32ShrU, ...op.call(index('packBT')),
-        ...op.get(Z), ...op.get(xi), ...bytes(op.get(Mp), op.get(T)), ...op.i32Mul, ...op.i32Add,
-        ...op.get(pack),
-        ...op.get(dU), ...op.get(xi), ...bytes(op.get(Mp), op.get(Cp)), ...op.i32Mul, ...op.i32Add,
-        ...op.get(Mp), ...op.get(T), ...op.get(Cp), ...op.i32(0), ...op.get(Cp), ...op.i32(3), ...op.i32ShrU, ...op.call(index('gemm')),
-      ]),
+      ...op.get(first), ...op.if, ...products('gemm'), ...op.else, ...products('gemmAcc'), ...op.end,
+      ...op.i32(0), ...op.set(first),
+      ...op.get(left), ...op.get(k), ...op.i32Sub, ...op.set(left),
+      ...op.br(0),
+      ...op.end, ...op.end,
       ...op.get(dU), ...bytes(op.i32(16), op.get(Mp), op.get(Cp)), ...op.i32Add, ...op.set(dU),
     ]),
   ];
-  return { name: 'winogradGradConv', params: new Array<number>(15).fill(I32), locals: [{ count: 12, type: I32 }], body };
+  return { name: 'winogradGradConv', params: new Array<number>(15).fill(I32), locals: [{ count: 14, type: I32 }], body };
 }
 
 /**
@@ -1176,7 +1190,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
  * data; `fma` builds the GEMM with relaxed SIMD's fused multiply-add.
  */
 export function kernelModule(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
-  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows()];
+  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows(), gemm(fma, true)];
   const index = (name: string) => kernels.findIndex((f) => f.name === name);
   return moduleBytes([...kernels, winogradConv(index), winogradGradConv(index)], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }

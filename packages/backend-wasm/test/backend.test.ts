@@ -157,6 +157,7 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
       [[4, 8, 8, 17], 9, { padding: [1, 0] }, true],
       [[2, 8, 9, 9], 8, {}, true],
       [[17, 8, 6, 10], 8, { padding: 1 }, false],
+      [[40, 16, 14, 14], 32, {}, true], // the weight gradient adds a unit's images in two products (gemmAcc)
     ];
     for (const [shape, O, options, withBias] of cases) {
       const f = () => {

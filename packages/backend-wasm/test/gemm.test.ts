@@ -42,6 +42,26 @@ describe('WasmGemm (the SIMD kernel), single-threaded', () => {
       }
     });
   }
+  it('gemmAcc adds the product to what C holds (the panels asked for, nothing else)', () => {
+    const [M, K, N] = [8, 13, 24];
+    const A = rand(M * K, 3);
+    const B = rand(K * N, 4);
+    const C0 = rand(M * N, 5);
+    const [aAt, bAt, cAt] = [g.alloc(4 * M * K), g.alloc(4 * K * N), g.alloc(4 * M * N)];
+    g.heap.f32.set(A, aAt >> 2);
+    g.heap.f32.set(C0, cAt >> 2);
+    const src = g.alloc(4 * K * N);
+    g.heap.f32.set(B, src >> 2);
+    g.kernels.packB(src, bAt, K, N, 0, N / 8);
+    g.kernels.gemmAcc(aAt, bAt, cAt, M, K, N, 1, 3); // panels 1 and 2 only
+    const ref = naive(A, B, M, K, N);
+    const C = g.heap.f32.subarray(cAt >> 2, (cAt >> 2) + M * N);
+    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+      const want = j < 8 ? C0[i * N + j] : C0[i * N + j] + ref[i * N + j];
+      expect(Math.abs(C[i * N + j] - want), `C[${i},${j}]`).toBeLessThan(1e-4 * Math.max(1, Math.abs(want)));
+    }
+  });
+
   it('reads transposed and batched operands through their strides', () => {
     const [Bt, M, K, N] = [3, 6, 5, 11];
     const A = rand(Bt * M * K, 7);
