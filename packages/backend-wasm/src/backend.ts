@@ -9,8 +9,8 @@ export interface WasmOptions {
   /** fused multiply-add in the product (default: where the engine has relaxed SIMD) */
   fma?: boolean;
   /**
-   * 3×3 stride-1 convolutions with at least 8 channels in and out (forward and input
-   * gradient) by Winograd's F(2×2, 3×3) (default true; false: all through patch matrices)
+   * 3×3 stride-1 convolutions with at least 8 channels in and out (forward, input and weight
+   * gradients) by Winograd's F(2×2, 3×3) (default true; false: all through patch matrices)
    */
   winograd?: boolean;
   /**
@@ -60,13 +60,13 @@ export class WasmBackend extends CpuBackend {
   #depth = 0;
   readonly #source: ArraySource;
 
+  /** whether 3×3 stride-1 convolutions with enough channels run by Winograd's F(2×2, 3×3) */
+  readonly winograd: boolean;
+
   /**
    * `threads`: for large products (default: the machine's cores in Node, 1 elsewhere);
    * `name`: the registry name (default 'wasm'; another one lets two configurations coexist).
    */
-  /** whether 3×3 stride-1 convolutions with enough channels run by Winograd's F(2×2, 3×3) */
-  readonly winograd: boolean;
-
   constructor(options: WasmOptions = {}) {
     super();
     this.name = options.name ?? 'wasm';
@@ -475,8 +475,8 @@ export class WasmBackend extends CpuBackend {
    * results back to a 2×2 block of y (Aᵀ·m·A, winogradOut, + bias); U_ξ = G·g·Gᵀ comes
    * from the weights [O, C, 3, 3] at wAt, or with `flip` from a forward convolution's
    * [C, O, 3, 3] (its adjoint). The images go in chunks, one per part of a thread-pool
-   * job, each image's transformed tiles and products in the part's own scratch block
-   * (winogradConv), so they stay in the cache.
+   * job, a few images' transformed tiles and products at a time in the part's own scratch
+   * block (winogradConv), so they stay in the cache.
    */
   #winograd(xAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, flip: boolean, biasAt: number, outAt: number, padAt: number): void {
     this.#route = 'wasm (Winograd)';
