@@ -490,8 +490,8 @@ export class WasmBackend extends CpuBackend {
     const Np = roundUp(group * Tn, 8);
     const scratch = 16 * C * group * Tn + Np * C + 16 * Mp * Np;
     const [uAt, sAt] = this.#layout([16 * Mp * C, used * scratch]);
-    const [inPlane, padPlane] = [4 * H * W, 4 * Hp * Wp];
-    this.gemm.parallel('pad2d', [xAt, padAt, N * C, H, W, Hp, Wp, pt, pl], { count: 2, ptrs: [[0, inPlane], [1, padPlane]] }, N * C, N * C * (inPlane + padPlane));
+    const padPlane = 4 * Hp * Wp;
+    this.#pad(xAt, padAt, N * C, H, W, Hp, Wp, pt, pl);
     if (Mp !== O) this.gemm.kernels.fill32(uAt, 16 * Mp * C, 0);
     this.gemm.kernels.winogradWeights(wAt, uAt, Mp, O, C, flip ? 1 : 0);
     const args = [padAt, uAt, outAt, biasAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, oh, ow, Mp, group];
@@ -502,9 +502,10 @@ export class WasmBackend extends CpuBackend {
   /**
    * dw [O, C, 3, 3] at dwAt: the weight gradient of #winograd's convolution for x [N, C, H,
    * W] at xAt and dy [N, O, oh, ow] at dyAt, Gᵀ·(Σ over tiles of (A·dY·Aᵀ) ⊙ (Bᵀ·d·B))·G:
-   * per chunk of images (one per part of a thread-pool job) the 16 products of the
-   * transformed dy tiles [O, tiles] with the transformed input tiles [tiles, C]
-   * (winogradGradConv), then the chunks' sums transformed back (winogradWeightsGrad).
+   * per unit of images (units spread over the parts of a thread-pool job) the 16 products
+   * of the transformed dy tiles [O, tiles] with the transformed input tiles [tiles, C]
+   * (winogradGradConv), then the units' sums added (sumBlocks) and transformed back
+   * (winogradWeightsGrad). `kept`: the padded input its forward kept, or 0 to pad again.
    */
   #winogradWeightGrad(xAt: number, dyAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, dwAt: number, kept: number): void {
     this.#route = 'wasm (Winograd)';
@@ -518,10 +519,10 @@ export class WasmBackend extends CpuBackend {
     const per = Math.max(1, Math.min(unit, Math.floor(WINOGRAD_CHUNK_FLOATS / ((16 * C + 16 * Mp + Cp) * Tn))));
     const scratch = (16 * C + 16 * Mp + Cp) * per * Tn;
     const [padAt, dPadAt, dUAt, sAt] = this.#layout([kept === 0 ? N * C * Hp * Wp : 0, N * O * 4 * Tn, used * 16 * Mp * Cp, used * scratch]);
-    const [inPlane, padPlane, dyPlane, dPadPlane] = [4 * H * W, 4 * Hp * Wp, 4 * oh * ow, 16 * Tn];
-    if (kept === 0) this.gemm.parallel('pad2d', [xAt, padAt, N * C, H, W, Hp, Wp, pt, pl], { count: 2, ptrs: [[0, inPlane], [1, padPlane]] }, N * C, N * C * (inPlane + padPlane));
+    const [padPlane, dPadPlane] = [4 * Hp * Wp, 16 * Tn];
+    if (kept === 0) this.#pad(xAt, padAt, N * C, H, W, Hp, Wp, pt, pl);
     const xPadAt = kept === 0 ? padAt : kept;
-    this.gemm.parallel('pad2d', [dyAt, dPadAt, N * O, oh, ow, 2 * th, 2 * tw, 0, 0], { count: 2, ptrs: [[0, dyPlane], [1, dPadPlane]] }, N * O, N * O * (dyPlane + dPadPlane));
+    this.#pad(dyAt, dPadAt, N * O, oh, ow, 2 * th, 2 * tw, 0, 0); // dy to whole tiles, zeros below and right
     const args = [xPadAt, dPadAt, dUAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, Mp, Cp, per];
     const ptrs = [[0, unit * C * padPlane], [1, unit * O * dPadPlane], [2, 64 * Mp * Cp], [3, 4 * scratch], [4, 4]] as const;
     this.gemm.parallel('winogradGradConv', args, { count: 5, ptrs }, used, N * (C * padPlane + O * dPadPlane));
@@ -536,9 +537,21 @@ export class WasmBackend extends CpuBackend {
    */
   #chunks(N: number, per = Math.ceil(N / Math.min(N, 4 * this.gemm.threads))): { per: number; used: number; countsAt: number } {
     const used = Math.ceil(N / per);
-    const countsAt = this.#work(4 * used);
-    new Int32Array(this.gemm.heap.f32.buffer, countsAt, used).set(Array.from({ length: used }, (_, k) => Math.min(per, N - k * per)));
+    const countsAt = this.#int32s(Array.from({ length: used }, (_, k) => Math.min(per, N - k * per)));
     return { per, used, countsAt };
+  }
+
+  /** `planes` H×W planes at src into zero-bordered Hp×Wp planes at dst (row pt, column pl), split by planes. */
+  #pad(src: number, dst: number, planes: number, H: number, W: number, Hp: number, Wp: number, pt: number, pl: number): void {
+    const [inPlane, outPlane] = [4 * H * W, 4 * Hp * Wp];
+    this.gemm.parallel('pad2d', [src, dst, planes, H, W, Hp, Wp, pt, pl], { count: 2, ptrs: [[0, inPlane], [1, outPlane]] }, planes, planes * (inPlane + outPlane));
+  }
+
+  /** A work block holding `values` as int32s (a kernel's table): its address. */
+  #int32s(values: ArrayLike<number>): number {
+    const at = this.#work(4 * values.length);
+    new Int32Array(this.gemm.heap.f32.buffer, at, values.length).set(values);
+    return at;
   }
 
   /**
@@ -684,9 +697,7 @@ export class WasmBackend extends CpuBackend {
     const out = this.scratch(x.dtype, k * inner);
     if (!this.gemm.heap.owns(out)) return null;
     this.#route = 'wasm';
-    const idxAt = this.#work(4 * k);
-    new Int32Array(this.gemm.heap.f32.buffer, idxAt, k).set(rows);
-    this.gemm.kernels.copyRows(src.byteOffset + 4 * x.offset, out.byteOffset, idxAt, k, 4 * inner);
+    this.gemm.kernels.copyRows(src.byteOffset + 4 * x.offset, out.byteOffset, this.#int32s(rows), k, 4 * inner);
     return wrap(out);
   }
 
