@@ -528,7 +528,7 @@ export class WasmBackend extends CpuBackend {
     this.gemm.parallel('winogradGradConv', args, { count: 5, ptrs }, used, N * (C * padPlane + O * dPadPlane));
     const block = 16 * Mp * Cp; // floats, a multiple of 4
     this.gemm.parallel('sumBlocks', [dUAt, block / 4, used, 4 * block], { count: 1, ptrs: [[0, 16]] }, block / 4, used * 4 * block);
-    this.gemm.kernels.winogradWeightsGrad(dUAt, dwAt, Mp, Cp, O, C, 1);
+    this.gemm.kernels.winogradWeightsGrad(dUAt, dwAt, Mp, Cp, O, C);
   }
 
   /**

@@ -59,7 +59,7 @@ export interface KernelExports {
   winogradOut(M: number, y: number, bias: number, N: number, O: number, th: number, tw: number, oh: number, ow: number, Np: number, mStride: number): void;
   winogradWeights(w: number, u: number, Mp: number, Cout: number, Cin: number, flip: number): void;
   winogradGrad(D: number, Z: number, N: number, O: number, th: number, tw: number, Mp: number, T: number): void;
-  winogradWeightsGrad(dU: number, dw: number, Mp: number, Cp: number, O: number, C: number, chunks: number): void;
+  winogradWeightsGrad(dU: number, dw: number, Mp: number, Cp: number, O: number, C: number): void;
   winogradGradConv(P: number, D: number, dU: number, S: number, counts: number, units: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, Mp: number, Cp: number, per: number): void;
   sumBlocks(dst: number, n4: number, blocks: number, stride: number): void;
   gemmAcc(a: number, b: number, c: number, M: number, K: number, N: number, n0: number, n1: number): void;

@@ -992,16 +992,15 @@ function winogradGrad(): FunctionDef {
 }
 
 /**
- * winogradWeightsGrad(dU, dw, Mp, Cp, O, C, chunks): the weight gradient of a Winograd
- * convolution from the chunks' products: dU_ξ[o][c] summed over the chunks (each 16
- * matrices of Mp rows of Cp floats, one after another), then Gᵀ·dU·G (3×3, the adjoint of
- * the weight transform) into dw [O, C, 3, 3].
+ * winogradWeightsGrad(dU, dw, Mp, Cp, O, C): the weight gradient of a Winograd convolution
+ * from its summed products dU_ξ[o][c] (16 matrices of Mp rows of Cp floats): Gᵀ·dU·G (3×3,
+ * the adjoint of the weight transform) into dw [O, C, 3, 3].
  */
 function winogradWeightsGrad(): FunctionDef {
-  const [dU, dw, Mp, Cp, O, C, chunks] = Array.from({ length: 7 }, (_, k) => k);
-  const [o, c, ch, at, plane, chunk, out] = Array.from({ length: 7 }, (_, k) => 7 + k);
-  const u = Array.from({ length: 16 }, (_, k) => 14 + k);
-  const h = Array.from({ length: 12 }, (_, k) => 30 + k);
+  const [dU, dw, Mp, Cp, O, C] = Array.from({ length: 6 }, (_, k) => k);
+  const [o, c, at, plane, out] = Array.from({ length: 5 }, (_, k) => 6 + k);
+  const u = Array.from({ length: 16 }, (_, k) => 11 + k);
+  const h = Array.from({ length: 12 }, (_, k) => 27 + k);
   const v = (x: number) => op.get(x);
   const half = (xs: number[]) => [...xs, ...op.f32ConstHalf, ...op.f32Mul];
   // a + ½(b + c), ½(b − c), ½(b + c) + d
@@ -1010,14 +1009,10 @@ function winogradWeightsGrad(): FunctionDef {
   const last = (b: number, c: number, d: number) => [...half([...v(b), ...v(c), ...op.f32Add]), ...v(d), ...op.f32Add];
   const body = [
     ...op.get(Mp), ...op.get(Cp), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.set(plane),
-    ...op.get(plane), ...op.i32(16), ...op.i32Mul, ...op.set(chunk),
     ...forUp(o, op.get(O), forUp(c, op.get(C), [
-      ...u.flatMap((r) => [...op.f32Const0, ...op.set(r)]),
       ...op.get(dU), ...op.get(o), ...op.get(Cp), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(at),
-      ...forUp(ch, op.get(chunks), [
-        ...u.flatMap((r, x) => [...v(r), ...op.get(at), ...op.get(plane), ...op.i32(x), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0), ...op.f32Add, ...op.set(r)]),
-        ...op.get(at), ...op.get(chunk), ...op.i32Add, ...op.set(at),
-      ]),
+      // u_ξ = 0 + dU_ξ[o][c] (a −0 sum reads as +0, as it always has)
+      ...u.flatMap((r, x) => [...op.f32Const0, ...op.get(at), ...op.get(plane), ...op.i32(x), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0), ...op.f32Add, ...op.set(r)]),
       // h = Gᵀ·dU (3×4), column s
       ...[0, 1, 2, 3].flatMap((s2) => [
         ...first(u[s2], u[4 + s2], u[8 + s2]), ...op.set(h[s2]),
@@ -1033,7 +1028,7 @@ function winogradWeightsGrad(): FunctionDef {
       ]),
     ])),
   ];
-  return { name: 'winogradWeightsGrad', params: new Array<number>(7).fill(I32), locals: [{ count: 7, type: I32 }, { count: 28, type: F32 }], body };
+  return { name: 'winogradWeightsGrad', params: new Array<number>(6).fill(I32), locals: [{ count: 5, type: I32 }, { count: 28, type: F32 }], body };
 }
 
 /**
