@@ -115,6 +115,8 @@ export const op = {
   f32ConstHalf: [0x43, 0x00, 0x00, 0x00, 0x3f],
   f32Sub: [0x93],
   f64Const0: [0x44, 0, 0, 0, 0, 0, 0, 0, 0],
+  /** f64.store with a byte offset (alignment hint 4 bytes: two floats' bits) */
+  f64Store: (offset = 0) => [0x39, 2, ...uleb(offset)],
   /** f32.store with a byte offset (alignment hint 4 bytes) */
   f32Store: (offset = 0) => [0x38, 2, ...uleb(offset)],
   /** i32.store with a byte offset (alignment hint 4 bytes) */

@@ -383,7 +383,7 @@ export class WasmBackend extends CpuBackend {
       const { Hp, Wp } = winogradTiles(g.H, g.W, p.pad);
       // the padded input, kept for the weight gradient as a patch matrix would be
       const padAt = this.#keepPatches(x, p, 4 * g.N * g.C * Hp * Wp);
-      this.#winograd(xAt, g.N, g.C, g.H, g.W, p.pad, O, wAt, false, biasAt, outAt, padAt);
+      this.#winograd(xAt, g.N, g.C, g.H, g.W, p.pad, O, wAt, biasAt, outAt, padAt);
       return done();
     }
     const [packAt, cAt] = this.#layout([Np * R, Mp * Np]);
@@ -404,13 +404,9 @@ export class WasmBackend extends CpuBackend {
     const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(NL, GEMM_ROWS), roundUp(R, 8)];
     const [dyAt, wAt] = [this.#in(dy), this.#in(w)];
-    if (this.#winogradFits(p, O, g.C, g.W) && p.pad.every((v) => v <= 2)) {
-      // the adjoint of a 3×3 stride-1 convolution: dy padded by 2 − p, the kernel turned
-      // 180° with its channel axes swapped
-      const [imgAt, done] = this.#out(g.n);
-      const pads = p.pad.map((v) => 2 - v) as unknown as Im2ColParams['pad'];
-      const { Hp, Wp } = winogradTiles(g.oh, g.ow, pads);
-      this.#winograd(dyAt, g.N, O, g.oh, g.ow, pads, g.C, wAt, true, 0, imgAt, this.#work(4 * g.N * O * Hp * Wp));
+    if (this.#winogradFits(p, g.C, O, g.ow)) {
+      const [dxAt, done] = this.#out(g.n);
+      this.#winogradInputGrad(dyAt, g.N, g.C, g.H, g.W, p.pad, O, wAt, dxAt);
       return done();
     }
     const [aAt, packAt, cAt] = this.#layout([Mp * O, Np * O, Mp * Np + 4]);
@@ -473,12 +469,11 @@ export class WasmBackend extends CpuBackend {
    * stride of 2, each tile transformed (Bᵀ·d·B, winogradIn), then for each of the 16
    * transformed positions ξ one product U_ξ [O, C] · V_ξ [C, tiles], and each tile's 16
    * results back to a 2×2 block of y (Aᵀ·m·A, winogradOut, + bias); U_ξ = G·g·Gᵀ comes
-   * from the weights [O, C, 3, 3] at wAt, or with `flip` from a forward convolution's
-   * [C, O, 3, 3] (its adjoint). The images go in chunks, one per part of a thread-pool
+   * from the weights [O, C, 3, 3] at wAt. The images go in chunks, one per part of a thread-pool
    * job, a few images' transformed tiles and products at a time in the part's own scratch
    * block (winogradConv), so they stay in the cache.
    */
-  #winograd(xAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, flip: boolean, biasAt: number, outAt: number, padAt: number): void {
+  #winograd(xAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, biasAt: number, outAt: number, padAt: number): void {
     this.#route = 'wasm (Winograd)';
     this.stats.winograd++;
     const { pt, pl, oh, ow, th, tw, Hp, Wp, Tn } = winogradTiles(H, W, pad);
@@ -493,10 +488,36 @@ export class WasmBackend extends CpuBackend {
     const padPlane = 4 * Hp * Wp;
     this.#pad(xAt, padAt, N * C, H, W, Hp, Wp, pt, pl);
     if (Mp !== O) this.gemm.kernels.fill32(uAt, 16 * Mp * C, 0);
-    this.gemm.kernels.winogradWeights(wAt, uAt, Mp, O, C, flip ? 1 : 0);
+    this.gemm.kernels.winogradWeights(wAt, uAt, Mp, O, C, 0);
     const args = [padAt, uAt, outAt, biasAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, oh, ow, Mp, group];
     const ptrs = [[0, per * C * padPlane], [2, 4 * per * O * oh * ow], [4, 4 * scratch], [5, 4]] as const;
     this.gemm.parallel('winogradConv', args, { count: 6, ptrs }, used, N * (C * padPlane + 4 * O * oh * ow));
+  }
+
+  /**
+   * dx [N, C, H, W] at dxAt: the input gradient of #winograd's convolution for dy [N, O,
+   * oh, ow] at dyAt and the weights [O, C, 3, 3] at wAt, by the adjoint of its steps: each
+   * dy tile transformed (A·dY·Aᵀ), for each ξ the product U_ξᵀ [C, O] · (its tiles [O,
+   * tiles]), each tile's 16 results back to a 4×4 block (B·m·Bᵀ) added into the padded
+   * input's planes (blocks overlap by two rows and columns), the planes cropped into dx.
+   * Images go in chunks over the threads, a few at a time (winogradInputGradConv); the
+   * same tiles as the forward's: th·tw products' columns an image.
+   */
+  #winogradInputGrad(dyAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, dxAt: number): void {
+    this.#route = 'wasm (Winograd)';
+    this.stats.winograd++;
+    const { pt, pl, oh, ow, th, tw, Hp, Wp, Tn } = winogradTiles(H, W, pad);
+    const Cp = roundUp(C, GEMM_ROWS);
+    const { per, used, countsAt } = this.#chunks(N);
+    const group = Math.max(1, Math.min(per, Math.floor(WINOGRAD_CHUNK_FLOATS / (16 * (O + Cp) * Tn))));
+    const Np = roundUp(group * Tn, 8);
+    const scratch = 4 * O * Tn + 16 * O * group * Tn + Np * O + 16 * Cp * Np + C * Hp * Wp;
+    const [utAt, sAt] = this.#layout([16 * Cp * O, used * scratch]);
+    if (Cp !== C) this.gemm.kernels.fill32(utAt, 16 * Cp * O, 0);
+    this.gemm.kernels.winogradWeights(wAt, utAt, Cp, C, O, 1);
+    const args = [dyAt, utAt, dxAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, H, W, oh, ow, pt, pl, Cp, group];
+    const ptrs = [[0, 4 * per * O * oh * ow], [2, 4 * per * C * H * W], [3, 4 * scratch], [4, 4]] as const;
+    this.gemm.parallel('winogradInputGradConv', args, { count: 5, ptrs }, used, 4 * N * (O * oh * ow + C * H * W));
   }
 
   /**

@@ -57,7 +57,9 @@ export interface KernelExports {
   pad2d(src: number, dst: number, planes: number, H: number, W: number, Hp: number, Wp: number, pt: number, pl: number): void;
   winogradIn(P: number, V: number, N: number, C: number, th: number, tw: number, Hp: number, Wp: number, T: number): void;
   winogradOut(M: number, y: number, bias: number, N: number, O: number, th: number, tw: number, oh: number, ow: number, Np: number, mStride: number): void;
-  winogradWeights(w: number, u: number, Mp: number, Cout: number, Cin: number, flip: number): void;
+  winogradWeights(w: number, u: number, Mp: number, Cout: number, Cin: number, swap: number): void;
+  winogradInT(M: number, Q: number, N: number, C: number, th: number, tw: number, Hp: number, Wp: number, Np: number, mStride: number): void;
+  crop2d(src: number, dst: number, planes: number, Hp: number, Wp: number, H: number, W: number, pt: number, pl: number): void;
   winogradGrad(D: number, Z: number, N: number, O: number, th: number, tw: number, Mp: number, T: number): void;
   winogradWeightsGrad(dU: number, dw: number, Mp: number, Cp: number, O: number, C: number): void;
   winogradGradConv(P: number, D: number, dU: number, S: number, counts: number, units: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, Mp: number, Cp: number, per: number): void;
@@ -65,6 +67,7 @@ export interface KernelExports {
   gemmAcc(a: number, b: number, c: number, M: number, K: number, N: number, n0: number, n1: number): void;
   copyRows(src: number, dst: number, index: number, k: number, rowBytes: number): void;
   winogradConv(P: number, U: number, y: number, bias: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, oh: number, ow: number, Mp: number, group: number): void;
+  winogradInputGradConv(D: number, U: number, dx: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, H: number, W: number, oh: number, ow: number, pt: number, pl: number, Cp: number, group: number): void;
   transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void;
   swapBlocks(src: number, dst: number, A: number, B: number, L: number, rowA: number): void;
   relu(x: number, out: number, n4: number): void;

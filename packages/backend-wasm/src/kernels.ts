@@ -757,15 +757,28 @@ function overTileGroups(n: number, N: number, ch: number, C: number, ty: number,
 }
 
 /**
+ * `H` rows of `W` floats from the address in local `from` to the one in local `to`, each
+ * moving on by its own row length (instructions leaving bytes): four floats at a time, the
+ * last W mod 4 one by one (`w4` = W rounded down to 4), so nothing outside the rows is
+ * written (another thread may be writing next to them).
+ */
+function copyRows2d(to: number, from: number, r: number, j: number, H: number, W: number, w4: number, toRow: number[], fromRow: number[]): number[] {
+  const at = (base: number) => [...op.get(base), ...op.get(j), ...op.i32(4), ...op.i32Mul, ...op.i32Add];
+  return forUp(r, op.get(H), [
+    ...forStep(j, op.i32(0), op.get(w4), 4, [...at(to), ...at(from), ...op.v128Load(0), ...op.v128Store(0)]),
+    ...forStep(j, op.get(w4), op.get(W), 1, [...at(to), ...at(from), ...op.f32Load(0), ...op.f32Store(0)]),
+    ...op.get(to), ...toRow, ...op.i32Add, ...op.set(to),
+    ...op.get(from), ...fromRow, ...op.i32Add, ...op.set(from),
+  ]);
+}
+
+/**
  * pad2d(src, dst, planes, H, W, Hp, Wp, pt, pl): each H×W plane of src into an Hp×Wp plane
  * of dst, at row pt and column pl, zeros around it (a Winograd convolution's padded input).
- * Rows move four floats at a time, the last W mod 4 one by one: nothing is written outside
- * the plane (another thread may be writing the next one).
  */
 function pad2d(): FunctionDef {
   const [src, dst, planes, H, W, Hp, Wp, pt, pl] = Array.from({ length: 9 }, (_, k) => k);
   const [q, r, from, to, j, w4] = [9, 10, 11, 12, 13, 14];
-  const at = (base: number) => [...op.get(base), ...op.get(j), ...op.i32(4), ...op.i32Mul, ...op.i32Add];
   const body = [
     ...op.get(W), ...op.i32(-4), ...op.i32And, ...op.set(w4),
     ...forUp(q, op.get(planes), [
@@ -774,15 +787,29 @@ function pad2d(): FunctionDef {
       // to: row pt, column pl of the plane; from: the source plane
       ...op.get(to), ...op.get(pt), ...op.get(Wp), ...op.i32Mul, ...op.get(pl), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
       ...op.get(src), ...op.get(q), ...op.get(H), ...op.i32Mul, ...op.get(W), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
-      ...forUp(r, op.get(H), [
-        ...forStep(j, op.i32(0), op.get(w4), 4, [...at(to), ...at(from), ...op.v128Load(0), ...op.v128Store(0)]),
-        ...forStep(j, op.get(w4), op.get(W), 1, [...at(to), ...at(from), ...op.f32Load(0), ...op.f32Store(0)]),
-        ...op.get(to), ...op.get(Wp), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
-        ...op.get(from), ...op.get(W), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
-      ]),
+      ...copyRows2d(to, from, r, j, H, W, w4, [...op.get(Wp), ...op.i32(4), ...op.i32Mul], [...op.get(W), ...op.i32(4), ...op.i32Mul]),
     ]),
   ];
   return { name: 'pad2d', params: new Array<number>(9).fill(I32), locals: [{ count: 6, type: I32 }], body };
+}
+
+/**
+ * crop2d(src, dst, planes, Hp, Wp, H, W, pt, pl): the inverse of pad2d: the H×W block at
+ * row pt, column pl of each Hp×Wp plane of src into an H×W plane of dst.
+ */
+function crop2d(): FunctionDef {
+  const [src, dst, planes, Hp, Wp, H, W, pt, pl] = Array.from({ length: 9 }, (_, k) => k);
+  const [q, r, from, to, j, w4] = [9, 10, 11, 12, 13, 14];
+  const body = [
+    ...op.get(W), ...op.i32(-4), ...op.i32And, ...op.set(w4),
+    ...forUp(q, op.get(planes), [
+      // from: src + ((q·Hp + pt)·Wp + pl)·4
+      ...op.get(src), ...op.get(q), ...op.get(Hp), ...op.i32Mul, ...op.get(pt), ...op.i32Add, ...op.get(Wp), ...op.i32Mul, ...op.get(pl), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(from),
+      ...op.get(dst), ...op.get(q), ...op.get(H), ...op.i32Mul, ...op.get(W), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(to),
+      ...copyRows2d(to, from, r, j, H, W, w4, [...op.get(W), ...op.i32(4), ...op.i32Mul], [...op.get(Wp), ...op.i32(4), ...op.i32Mul]),
+    ]),
+  ];
+  return { name: 'crop2d', params: new Array<number>(9).fill(I32), locals: [{ count: 6, type: I32 }], body };
 }
 
 /**
@@ -898,14 +925,79 @@ function winogradOut(): FunctionDef {
 }
 
 /**
- * winogradWeights(w, u, Mp, Cout, Cin, flip): U_ξ = G·g·Gᵀ for each 3×3 filter g of a
+ * winogradInT(M, Q, N, C, th, tw, Hp, Wp, Np, mStride): the adjoint of winogradIn: tile t
+ * of channel c gets B·m·Bᵀ of its 16 values M_ξ[c][t] (matrices mStride bytes apart, rows
+ * Np floats long), a 4×4 block added into the padded plane Q [N, C, Hp, Wp] at row 2ty,
+ * column 2tx; neighbouring blocks overlap by two rows or columns, so each plane gathers the
+ * input gradient of a Winograd convolution's padded input. Four neighbouring tiles at a
+ * time: a row of their blocks is ten columns, added as two vectors and a pair of floats.
+ * The last four of a row of tiles start at tw − 4 (tw ≥ 4); its lanes done by the group
+ * before are zeroed, so no tile is added twice.
+ */
+function winogradInT(): FunctionDef {
+  const [M, Q, N, C, th, tw, Hp, Wp, Np, mStride] = Array.from({ length: 10 }, (_, k) => k);
+  const [n, c, ty, xv, tx, at, row, rowW] = Array.from({ length: 8 }, (_, k) => 10 + k);
+  const m = Array.from({ length: 16 }, (_, k) => 18 + k); // m[4r + k]
+  const t = Array.from({ length: 8 }, (_, k) => 34 + k); // rows 1 and 2 of B·m: t[4(i − 1) + k]
+  const d = Array.from({ length: 4 }, (_, k) => 42 + k);
+  const [mask, lo, hi, lo2, hi2] = [46, 47, 48, 49, 50];
+  const v = (x: number) => op.get(x);
+  const sum = (...terms: [number, number][]) => terms.slice(1).reduce((acc, [x, sign]) => [...acc, ...v(x), ...(sign > 0 ? op.f32x4Add : op.f32x4Sub)], v(terms[0][0]));
+  const neg = (x: number[]) => [...x, ...op.f32x4Neg];
+  /** row i of B·m·Bᵀ from the row (a0 … a3) of B·m, negated when `minus` (B·m's last row is −m3) */
+  const blockRow = (a: number[], minus: boolean) => [
+    ...(minus ? neg(v(a[0])) : v(a[0])), ...op.set(d[0]),
+    ...(minus ? sum([a[2], 1], [a[1], -1], [a[3], -1]) : sum([a[1], 1], [a[2], -1], [a[3], 1])), ...op.set(d[1]),
+    ...(minus ? sum([a[0], 1], [a[1], -1], [a[2], -1]) : sum([a[1], 1], [a[2], 1], [a[0], -1])), ...op.set(d[2]),
+    ...(minus ? v(a[3]) : neg(v(a[3]))), ...op.set(d[3]),
+  ];
+  // the ten columns of a row of four blocks: lo, hi = columns 0–7 from (d0, d1) interleaved,
+  // plus (d2, d3) interleaved two columns on; lanes 2, 3 of hi2 go to columns 8, 9
+  const addRow = [
+    ...v(d[0]), ...v(d[1]), ...lanes([0, 4, 1, 5]), ...op.set(lo),
+    ...v(d[0]), ...v(d[1]), ...lanes([2, 6, 3, 7]), ...op.set(hi),
+    ...v(d[2]), ...v(d[3]), ...lanes([0, 4, 1, 5]), ...op.set(lo2),
+    ...v(d[2]), ...v(d[3]), ...lanes([2, 6, 3, 7]), ...op.set(hi2),
+    ...op.get(row), ...op.get(row), ...op.v128Load(0), ...v(lo), ...op.f32x4Add, ...op.v128Zero, ...v(lo2), ...lanes([0, 1, 4, 5]), ...op.f32x4Add, ...op.v128Store(0),
+    ...op.get(row), ...op.get(row), ...op.v128Load(16), ...v(hi), ...op.f32x4Add, ...v(lo2), ...v(hi2), ...lanes([2, 3, 4, 5]), ...op.f32x4Add, ...op.v128Store(16),
+    ...op.get(row), ...op.get(row), ...op.v128Load64Splat(32), ...v(hi2), ...op.f32x4Add, ...op.f64x2ExtractLane(1), ...op.f64Store(32),
+    ...op.get(row), ...op.get(rowW), ...op.i32Add, ...op.set(row),
+  ];
+  const group = [
+    ...lastColumnClamp(tx, xv, tw),
+    ...tileAddress(M, c, Np, n, th, ty, tw, tx), ...op.set(at),
+    ...m.flatMap((reg) => [...op.get(at), ...op.v128Load(0), ...op.set(reg), ...op.get(at), ...op.get(mStride), ...op.i32Add, ...op.set(at)]),
+    // a last group moved back: lanes l < xv − tx are the group before's tiles
+    ...op.get(xv), ...op.get(tx), ...op.i32GtU, ...op.if,
+    ...op.get(xv), ...op.get(tx), ...op.i32Sub, ...op.i32(1), ...op.i32Sub, ...op.i32x4Splat, ...op.v128ConstI32x4([0, 1, 2, 3]), ...op.i32x4LtS, ...op.set(mask),
+    ...m.flatMap((reg) => [...v(reg), ...v(mask), ...op.v128And, ...op.set(reg)]),
+    ...op.end,
+    // B·m: rows m0, m1 − m2 + m3, m1 + m2 − m0, −m3 (m_r the vectors m[4r + k])
+    ...[0, 1, 2, 3].flatMap((k) => [...sum([m[4 + k], 1], [m[8 + k], -1], [m[12 + k], 1]), ...op.set(t[k]), ...sum([m[4 + k], 1], [m[8 + k], 1], [m[k], -1]), ...op.set(t[4 + k])]),
+    // Q + (((n·C + c)·Hp + 2ty)·Wp + 2tx)·4
+    ...op.get(Q), ...op.get(n), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.get(Hp), ...op.i32Mul,
+    ...op.get(ty), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.get(Wp), ...op.i32Mul, ...op.get(tx), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(row),
+    ...blockRow(m.slice(0, 4), false), ...addRow,
+    ...blockRow(t.slice(0, 4), false), ...addRow,
+    ...blockRow(t.slice(4, 8), false), ...addRow,
+    ...blockRow(m.slice(12, 16), true), ...addRow,
+  ];
+  const body = [
+    ...op.get(Wp), ...op.i32(4), ...op.i32Mul, ...op.set(rowW),
+    ...overTileGroups(n, N, c, C, ty, th, xv, tw, group),
+  ];
+  return { name: 'winogradInT', params: new Array<number>(10).fill(I32), locals: [{ count: 8, type: I32 }, { count: 33, type: V128 }], body };
+}
+
+/**
+ * winogradWeights(w, u, Mp, Cout, Cin, swap): U_ξ = G·g·Gᵀ for each 3×3 filter g of a
  * convolution from Cin to Cout channels, into 16 matrices of Mp rows of Cin floats at u
  * (U_ξ[m][k] at u + ((ξ·Mp + m)·Cin + k)·4), G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]. The weights
- * w are [Cout, Cin, 3, 3]; with `flip`, a forward convolution's [Cin, Cout, 3, 3] turned
- * 180° (the filters of its adjoint).
+ * w are [Cout, Cin, 3, 3]; with `swap`, [Cin, Cout, 3, 3] (U_ξ transposed: the matrices of
+ * the adjoint's products).
  */
 function winogradWeights(): FunctionDef {
-  const [w, u, Mp, Cout, Cin, flip] = [0, 1, 2, 3, 4, 5];
+  const [w, u, Mp, Cout, Cin, swap] = [0, 1, 2, 3, 4, 5];
   const [m, k, base, at, plane] = [6, 7, 8, 9, 10];
   const g = Array.from({ length: 9 }, (_, q) => 11 + q);
   const t = Array.from({ length: 12 }, (_, q) => 20 + q);
@@ -915,17 +1007,14 @@ function winogradWeights(): FunctionDef {
   const plus = (a: number, b: number, c: number) => half([...v(a), ...v(b), ...op.f32Add, ...v(c), ...op.f32Add]);
   const minus = (a: number, b: number, c: number) => half([...v(a), ...v(b), ...op.f32Sub, ...v(c), ...op.f32Add]);
   const put = (value: number[]) => [...op.get(at), ...value, ...op.f32Store(0), ...op.get(at), ...op.get(plane), ...op.i32Add, ...op.set(at)];
-  const loads = (flipped: boolean) => g.flatMap((reg, q) => [...op.get(base), ...op.f32Load(4 * (flipped ? 8 - q : q)), ...op.set(reg)]);
   const body = [
     ...op.get(Mp), ...op.get(Cin), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.set(plane),
     ...forUp(m, op.get(Cout), forUp(k, op.get(Cin), [
-      ...op.get(flip), ...op.if,
-      ...op.get(k), ...op.get(Cout), ...op.i32Mul, ...op.get(m), ...op.i32Add, ...op.i32(36), ...op.i32Mul, ...op.get(w), ...op.i32Add, ...op.set(base),
-      ...loads(true),
-      ...op.else,
-      ...op.get(m), ...op.get(Cin), ...op.i32Mul, ...op.get(k), ...op.i32Add, ...op.i32(36), ...op.i32Mul, ...op.get(w), ...op.i32Add, ...op.set(base),
-      ...loads(false),
-      ...op.end,
+      // base: w + (m·Cin + k)·36, or w + (k·Cout + m)·36 swapped
+      ...op.get(k), ...op.get(Cout), ...op.i32Mul, ...op.get(m), ...op.i32Add,
+      ...op.get(m), ...op.get(Cin), ...op.i32Mul, ...op.get(k), ...op.i32Add,
+      ...op.get(swap), ...op.select, ...op.i32(36), ...op.i32Mul, ...op.get(w), ...op.i32Add, ...op.set(base),
+      ...g.flatMap((reg, q) => [...op.get(base), ...op.f32Load(4 * q), ...op.set(reg)]),
       // t = G·g (4×3)
       ...[0, 1, 2].flatMap((j) => [
         ...v(g[j]), ...op.set(t[j]),
@@ -1178,6 +1267,68 @@ function winogradConv(index: (name: string) => number): FunctionDef {
   return { name: 'winogradConv', params: new Array<number>(17).fill(I32), locals: [{ count: 14, type: I32 }], body };
 }
 
+/**
+ * winogradInputGradConv(D, U, dx, S, counts, chunks, C, O, th, tw, Hp, Wp, H, W, oh, ow, pt,
+ * pl, Cp, group): the input gradient of winogradConv's convolution in the adjoint form of
+ * Winograd's method, a few images at a time: each image's dy [O, oh, ow] padded to whole
+ * tiles (pad2d) and transformed, A·dY·Aᵀ (winogradGrad), into Z (T = images·th·tw columns),
+ * the 16 products U_ξᵀ [Cp, O] (winogradWeights swapped, at U) · Z_ξ (packB, gemm) into M,
+ * then per image B·M·Bᵀ added up into a zeroed padded plane block (winogradInT) and its
+ * H×W part at row pt, column pl copied out to dx (crop2d). S is this call's scratch: the
+ * padded dy (4·O·th·tw floats), Z (16·O·group·th·tw), the packed block (Np·O, Np =
+ * group·th·tw rounded up to 8), M (16·Cp·Np), the padded planes (C·Hp·Wp).
+ */
+function winogradInputGradConv(index: (name: string) => number): FunctionDef {
+  const [D, U, dx, S, counts, chunks, C, O, th, tw, Hp, Wp, H, W, oh, ow, pt, pl, Cp, group] = Array.from({ length: 20 }, (_, k) => k);
+  const [ch, i, xi, Tn, Np, Dp, Z, pack, M, Qp, imgD, imgX, k, g0, gn, T] = Array.from({ length: 16 }, (_, j) => 20 + j);
+  const mul = (a: number[], b: number[]) => [...a, ...b, ...op.i32Mul];
+  const bytes = (...fs: number[][]) => fs.reduce((acc, f) => mul(acc, f), op.i32(4));
+  const roundUp8 = (x: number[]) => [...x, ...op.i32(7), ...op.i32Add, ...op.i32(-8), ...op.i32And];
+  const th2 = mul(op.get(th), op.i32(2));
+  const tw2 = mul(op.get(tw), op.i32(2));
+  const body = [
+    ...mul(op.get(th), op.get(tw)), ...op.set(Tn),
+    ...op.get(S), ...op.set(Dp),
+    ...op.get(Dp), ...bytes(op.i32(4), op.get(O), op.get(Tn)), ...op.i32Add, ...op.set(Z),
+    ...op.get(Z), ...bytes(op.i32(16), op.get(O), op.get(Tn), op.get(group)), ...op.i32Add, ...op.set(pack),
+    ...op.get(pack), ...bytes(roundUp8(mul(op.get(Tn), op.get(group))), op.get(O)), ...op.i32Add, ...op.set(M),
+    ...op.get(M), ...bytes(op.i32(16), op.get(Cp), roundUp8(mul(op.get(Tn), op.get(group)))), ...op.i32Add, ...op.set(Qp),
+    ...bytes(op.get(O), op.get(oh), op.get(ow)), ...op.set(imgD),
+    ...bytes(op.get(C), op.get(H), op.get(W)), ...op.set(imgX),
+    ...forUp(ch, op.get(chunks), [
+      ...op.get(counts), ...op.get(ch), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...op.set(k),
+      ...forStep(g0, op.i32(0), op.get(k), 1, [
+        // gn = min(group, k − g0) images side by side: T tiles, Np columns of products
+        ...op.get(group), ...op.get(k), ...op.get(g0), ...op.i32Sub, ...op.get(group), ...op.get(k), ...op.get(g0), ...op.i32Sub, ...op.i32LeS, ...op.select, ...op.set(gn),
+        ...mul(op.get(gn), op.get(Tn)), ...op.set(T),
+        ...roundUp8(op.get(T)), ...op.set(Np),
+        ...forUp(i, op.get(gn), [
+          ...op.get(D), ...op.get(Dp), ...op.get(O), ...op.get(oh), ...op.get(ow), ...th2, ...tw2, ...op.i32(0), ...op.i32(0), ...op.call(index('pad2d')),
+          ...op.get(Dp), ...op.get(Z), ...op.get(i), ...bytes(op.get(Tn)), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...op.get(O), ...op.get(th), ...op.get(tw), ...op.get(O), ...op.get(T), ...op.call(index('winogradGrad')),
+          ...op.get(D), ...op.get(imgD), ...op.i32Add, ...op.set(D),
+        ]),
+        ...forUp(xi, op.i32(16), [
+          ...op.get(Z), ...op.get(xi), ...bytes(op.get(O), op.get(T)), ...op.i32Mul, ...op.i32Add,
+          ...op.get(pack), ...op.get(O), ...op.get(T), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...op.call(index('packB')),
+          ...op.get(U), ...op.get(xi), ...bytes(op.get(Cp), op.get(O)), ...op.i32Mul, ...op.i32Add,
+          ...op.get(pack),
+          ...op.get(M), ...op.get(xi), ...bytes(op.get(Cp), op.get(Np)), ...op.i32Mul, ...op.i32Add,
+          ...op.get(Cp), ...op.get(O), ...op.get(Np), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...op.call(index('gemm')),
+        ]),
+        ...forUp(i, op.get(gn), [
+          ...op.get(Qp), ...op.i32(0), ...bytes(op.get(C), op.get(Hp), op.get(Wp)), ...op.memoryFill,
+          ...op.get(M), ...op.get(i), ...bytes(op.get(Tn)), ...op.i32Mul, ...op.i32Add,
+          ...op.get(Qp), ...op.i32(1), ...op.get(C), ...op.get(th), ...op.get(tw), ...op.get(Hp), ...op.get(Wp), ...op.get(Np), ...bytes(op.get(Cp), op.get(Np)), ...op.call(index('winogradInT')),
+          ...op.get(Qp), ...op.get(dx), ...op.get(C), ...op.get(Hp), ...op.get(Wp), ...op.get(H), ...op.get(W), ...op.get(pt), ...op.get(pl), ...op.call(index('crop2d')),
+          ...op.get(dx), ...op.get(imgX), ...op.i32Add, ...op.set(dx),
+        ]),
+        ...op.get(g0), ...op.get(group), ...op.i32Add, ...op.i32(1), ...op.i32Sub, ...op.set(g0),
+      ]),
+    ]),
+  ];
+  return { name: 'winogradInputGradConv', params: new Array<number>(20).fill(I32), locals: [{ count: 16, type: I32 }], body };
+}
+
 export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
 
 /**
@@ -1185,9 +1336,9 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
  * data; `fma` builds the GEMM with relaxed SIMD's fused multiply-add.
  */
 export function kernelModule(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
-  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows(), gemm(fma, true)];
+  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows(), gemm(fma, true), crop2d(), winogradInT()];
   const index = (name: string) => kernels.findIndex((f) => f.name === name);
-  return moduleBytes([...kernels, winogradConv(index), winogradGradConv(index)], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
+  return moduleBytes([...kernels, winogradConv(index), winogradGradConv(index), winogradInputGradConv(index)], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }
 
 

@@ -148,7 +148,7 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
   });
 
   it('3×3 stride-1 convolutions with 8+ channels run by Winograd F(2×2, 3×3): output and both gradients equal the cpu code (1e-4 relative)', () => {
-    // odd and even output sizes, paddings 0, 1, 2 and per axis, the fewest tile columns
+    // odd and even output sizes, paddings 0–3 and per axis, the fewest tile columns
     // (4), channel counts off the kernels' multiples of 4 and 8, batches off the chunk size
     const cases: [number[], number, Conv2dOptions, boolean][] = [
       [[5, 8, 12, 12], 8, { padding: 'same' }, true],
@@ -158,6 +158,7 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
       [[2, 8, 9, 9], 8, {}, true],
       [[17, 8, 6, 10], 8, { padding: 1 }, false],
       [[40, 16, 14, 14], 32, {}, true], // the weight gradient adds a unit's images in two products (gemmAcc)
+      [[2, 10, 5, 6], 8, { padding: 3 }, false], // padding past the kernel's reach (rows and columns of dx see only padding)
     ];
     for (const [shape, O, options, withBias] of cases) {
       const f = () => {

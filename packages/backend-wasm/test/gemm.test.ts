@@ -131,6 +131,43 @@ describe('the Winograd transforms write exactly their outputs', () => {
       expect(tail(yAt, N * O * oh * ow)).toEqual(new Array(64).fill(777));
     });
   }
+  // tw = 4 (one group), 5–7 (a last group moved back over 3, 2, 1 tiles), 8 (two whole groups)
+  for (const [th, tw] of [[2, 4], [3, 5], [2, 6], [1, 7], [3, 8]] as const) {
+    it(`winogradInT: B·m·Bᵀ of ${th}×${tw} tiles added into padded planes (overlaps summed once), nothing past them`, () => {
+      const [N, C] = [2, 3];
+      const [Hp, Wp] = [2 * th + 2, 2 * tw + 2];
+      const Np = Math.ceil((N * th * tw) / 8) * 8;
+      const m = rand(16 * C * Np, th * 13 + tw);
+      const q0 = rand(N * C * Hp * Wp, tw); // what the planes held: the blocks are added to it
+      const [mAt, qAt] = [g.alloc(4 * m.length), block(q0.length)];
+      g.heap.f32.set(m, mAt >> 2);
+      g.heap.f32.set(q0, qAt >> 2);
+      g.kernels.winogradInT(mAt, qAt, N, C, th, tw, Hp, Wp, Np, 4 * C * Np);
+      const want = Float64Array.from(q0);
+      const B = [[1, 0, 0, 0], [0, 1, -1, 1], [-1, 1, 1, 0], [0, 0, 0, -1]];
+      for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let ty = 0; ty < th; ty++) for (let tx = 0; tx < tw; tx++) {
+        const t = (n * th + ty) * tw + tx;
+        for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
+          let v = 0;
+          for (let r = 0; r < 4; r++) for (let k = 0; k < 4; k++) v += B[i][r] * m[((4 * r + k) * C + c) * Np + t] * B[j][k];
+          want[((n * C + c) * Hp + 2 * ty + i) * Wp + 2 * tx + j] += v;
+        }
+      }
+      const q = g.heap.f32.subarray(qAt >> 2, (qAt >> 2) + q0.length);
+      for (let k = 0; k < q0.length; k++) expect(Math.abs(q[k] - want[k]), `Q[${k}]`).toBeLessThan(1e-5);
+      expect(tail(qAt, q0.length)).toEqual(new Array(64).fill(777));
+    });
+  }
+  it.each([[3, 8, 10, 5, 7, 2, 1], [2, 6, 9, 4, 9, 0, 0], [1, 7, 7, 3, 3, 4, 4]])('crop2d %j: the block at (pt, pl) of each plane, nothing past the output', (...geometry) => {
+    const [planes, Hp, Wp, H, W, pt, pl] = geometry;
+    const p = rand(planes * Hp * Wp, 9);
+    const [pAt, xAt] = [g.alloc(4 * p.length), block(planes * H * W)];
+    g.heap.f32.set(p, pAt >> 2);
+    g.kernels.crop2d(pAt, xAt, planes, Hp, Wp, H, W, pt, pl);
+    const x = g.heap.f32.subarray(xAt >> 2, (xAt >> 2) + planes * H * W);
+    for (let k = 0; k < planes; k++) for (let r = 0; r < H; r++) for (let c = 0; c < W; c++) expect(x[(k * H + r) * W + c]).toBe(p[(k * Hp + r + pt) * Wp + c + pl]);
+    expect(tail(xAt, planes * H * W)).toEqual(new Array(64).fill(777));
+  });
   // the second: no rows below the data, a left border (the last row's zeros end at the plane's end)
   it.each([[3, 5, 7, 8, 10, 2, 1], [3, 4, 5, 4, 7, 0, 1], [2, 6, 9, 6, 9, 0, 0]])('pad2d %j: rows of any width into zero-bordered planes, nothing past them', (...geometry) => {
     const [planes, H, W, Hp, Wp, pt, pl] = geometry;
