@@ -14,6 +14,11 @@ export interface WasmOptions {
    */
   winograd?: boolean;
   /**
+   * 3×3 stride-1 convolutions of at most 4 input channels (an image's first layer: forward
+   * and weight gradient) computed directly (default true; false: through patch matrices)
+   */
+  direct?: boolean;
+  /**
    * bytes the module memory may grow to (default and most: 1 GiB); tensors take up to 7/8
    * of it, the rest is kept for the kernels' work, and tensors beyond that are ordinary arrays
    */
@@ -49,9 +54,9 @@ export class WasmBackend extends CpuBackend {
   readonly gemm: WasmGemm;
   /**
    * how many matmuls ran on the kernel and how many fell back, and how many convolution
-   * primitives ran by Winograd's method, for the debug log and tests
+   * primitives ran by Winograd's method and directly, for the debug log and tests
    */
-  readonly stats = { wasm: 0, fallback: 0, winograd: 0 };
+  readonly stats = { wasm: 0, fallback: 0, winograd: 0, direct: 0 };
 
   /** arrays and work blocks (addresses) taken by the running primitives, as stacks (each scope owns the part above its mark) */
   readonly #arrays: TypedArray[] = [];
@@ -62,6 +67,8 @@ export class WasmBackend extends CpuBackend {
 
   /** whether 3×3 stride-1 convolutions with enough channels run by Winograd's F(2×2, 3×3) */
   readonly winograd: boolean;
+  /** whether 3×3 stride-1 convolutions of few input channels run directly (conv3x3) */
+  readonly direct: boolean;
 
   /**
    * `threads`: for large products (default: the machine's cores in Node, 1 elsewhere);
@@ -71,6 +78,7 @@ export class WasmBackend extends CpuBackend {
     super();
     this.name = options.name ?? 'wasm';
     this.winograd = options.winograd ?? true;
+    this.direct = options.direct ?? true;
     this.gemm = new WasmGemm(options);
     const heap = this.gemm.heap;
     this.#source = {
@@ -378,6 +386,14 @@ export class WasmBackend extends CpuBackend {
     const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(NL, GEMM_ROWS), roundUp(O, 8)];
     const [xAt, wAt, biasAt] = [this.#in(x), this.#in(w), bias ? this.#in(bias) : 0];
+    if (this.#directFits(p, g.C, g.ow)) {
+      const [outAt, done] = this.#out(g.N * O * L);
+      this.#direct();
+      const { xpAt, Hp, Wp } = this.#padded(xAt, g.N * g.C, g.H, g.W, p.pad);
+      const ptrs = [[0, 4 * g.C * Hp * Wp], [3, 4 * O * L]] as const;
+      this.gemm.parallel('conv3x3', [xpAt, wAt, biasAt, outAt, g.N, g.C, Hp, Wp, O], { count: 4, ptrs }, g.N, 4 * g.N * (g.C * Hp * Wp + O * L));
+      return done();
+    }
     if (this.#winogradFits(p, g.C, O, g.ow)) {
       const [outAt, done] = this.#out(g.N * O * L);
       const { Hp, Wp } = winogradTiles(g.H, g.W, p.pad);
@@ -426,6 +442,14 @@ export class WasmBackend extends CpuBackend {
     const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(O, GEMM_ROWS), roundUp(R, 8)];
     const dyAt = this.#in(dy);
+    if (this.#directFits(p, g.C, g.ow)) {
+      const [dwAt, done] = this.#out(O * R);
+      this.#direct();
+      const { xpAt, Hp, Wp } = this.#padded(this.#in(x), g.N * g.C, g.H, g.W, p.pad);
+      const ptrs = [[1, 4 * L], [2, 4 * R]] as const; // output channels split across the threads
+      this.gemm.parallel('conv3x3Grad', [xpAt, dyAt, dwAt, g.N, g.C, Hp, Wp, O, O], { count: 8, ptrs }, O, 4 * g.N * (O * g.C * Hp * Wp + O * L));
+      return done();
+    }
     if (this.#winogradFits(p, g.C, O, g.ow)) {
       const [dwAt, done] = this.#out(O * R);
       // the padded input its forward kept (0: none, pad it again)
@@ -451,16 +475,38 @@ export class WasmBackend extends CpuBackend {
   }
 
   /**
+   * Whether a convolution with `p` from C channels to ow output columns runs directly
+   * (conv3x3, conv3x3Grad): 3×3 windows of stride 1 without dilation over at most
+   * DIRECT_MAX_CHANNELS input channels (an image's first layer), at least 4 columns.
+   */
+  #directFits(p: Im2ColParams, C: number, ow: number): boolean {
+    return this.direct && isPlain3x3(p) && C <= DIRECT_MAX_CHANNELS && ow >= 4;
+  }
+
+  /** Count and report a convolution primitive done directly. */
+  #direct(): void {
+    this.#route = 'wasm (direct)';
+    this.stats.direct++;
+  }
+
+  /** `planes` H×W planes at xAt padded by `pad` (a work block; xAt itself when there is no padding). */
+  #padded(xAt: number, planes: number, H: number, W: number, pad: Im2ColParams['pad']): { xpAt: number; Hp: number; Wp: number } {
+    const [pt, pb, pl, pr] = pad;
+    const [Hp, Wp] = [H + pt + pb, W + pl + pr];
+    if (pt + pb + pl + pr === 0) return { xpAt: xAt, Hp, Wp };
+    const xpAt = this.#work(4 * planes * Hp * Wp);
+    this.#pad(xAt, xpAt, planes, H, W, Hp, Wp, pt, pl);
+    return { xpAt, Hp, Wp };
+  }
+
+  /**
    * Whether a convolution with `p` from C to O channels, ow output columns, runs by
    * Winograd's F(2×2, 3×3): 3×3 windows of stride 1 without dilation, and enough channels
    * and columns for its products and transforms to pay (it does 2.25× fewer multiplications
    * than the patch-matrix product, in 16 products of C-long rows).
    */
   #winogradFits(p: Im2ColParams, C: number, O: number, ow: number): boolean {
-    return (
-      this.winograd && p.kernel[0] === 3 && p.kernel[1] === 3 && p.stride[0] === 1 && p.stride[1] === 1 && p.dilation[0] === 1 && p.dilation[1] === 1 &&
-      p.padValue === 0 && C >= WINOGRAD_MIN_CHANNELS && O >= WINOGRAD_MIN_CHANNELS && Math.ceil(ow / 2) >= 4
-    );
+    return this.winograd && isPlain3x3(p) && C >= WINOGRAD_MIN_CHANNELS && O >= WINOGRAD_MIN_CHANNELS && Math.ceil(ow / 2) >= 4;
   }
 
   /**
@@ -804,6 +850,12 @@ function winogradTiles(H: number, W: number, pad: Im2ColParams['pad']) {
   return { pt, pl, oh, ow, th, tw, Hp: 2 * th + 2, Wp: 2 * tw + 2, Tn: th * tw };
 }
 
+/** 3×3 windows, stride 1, no dilation, zero padding: the convolutions the direct and Winograd kernels do */
+const isPlain3x3 = (p: Im2ColParams): boolean =>
+  p.kernel[0] === 3 && p.kernel[1] === 3 && p.stride[0] === 1 && p.stride[1] === 1 && p.dilation[0] === 1 && p.dilation[1] === 1 && p.padValue === 0;
+
+/** most input channels for a direct 3×3 convolution (more: the patch-matrix product's K = 9·C pays) */
+const DIRECT_MAX_CHANNELS = 4;
 /** fewest input and output channels for a Winograd convolution (fewer: the products are too thin to gain) */
 const WINOGRAD_MIN_CHANNELS = 8;
 /** floats of transformed tiles and products a Winograd job keeps at once per thread (512 KiB: measured best of 0.25–2 MiB) */

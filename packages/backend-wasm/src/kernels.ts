@@ -12,6 +12,19 @@ function lastColumnClamp(pos: number, xv: number, limit: number): number[] {
   ];
 }
 
+/**
+ * Local `acc` += x·y (two vectors the instruction lists leave): one fused multiply-add
+ * (relaxed SIMD) where the module is built with it, else a multiply and an add.
+ */
+function multiplyAdd(fma: boolean, acc: number, x: number[], y: number[]): number[] {
+  return fma ? [...x, ...y, ...op.get(acc), ...op.f32x4RelaxedMadd, ...op.set(acc)] : [...op.get(acc), ...x, ...y, ...op.f32x4Mul, ...op.f32x4Add, ...op.set(acc)];
+}
+
+/** Local `mask` = lanes l ≥ (local a) − (local b) set (the lanes a last group moved back from a to b has not done yet). */
+function lanesFrom(mask: number, a: number, b: number): number[] {
+  return [...op.get(a), ...op.get(b), ...op.i32Sub, ...op.i32(1), ...op.i32Sub, ...op.i32x4Splat, ...op.v128ConstI32x4([0, 1, 2, 3]), ...op.i32x4LtS, ...op.set(mask)];
+}
+
 /** rows of C the micro-kernel keeps in registers (A is padded to a multiple of it) */
 export const GEMM_ROWS = 4;
 
@@ -39,11 +52,7 @@ function gemm(fma: boolean, accumulate = false): FunctionDef {
   // v128 locals: 2R accumulators, two B vectors, one broadcast A value
   const acc = Array.from({ length: 2 * R }, (_, r) => 17 + R + r);
   const [b0, b1, x] = [17 + 3 * R, 18 + 3 * R, 19 + 3 * R];
-  // acc += x·b: one fused multiply-add (relaxed SIMD) where the engine has it, else two ops
-  const madd = (a: number, b: number): number[] =>
-    fma
-      ? [...op.get(x), ...op.get(b), ...op.get(a), ...op.f32x4RelaxedMadd, ...op.set(a)]
-      : [...op.get(a), ...op.get(x), ...op.get(b), ...op.f32x4Mul, ...op.f32x4Add, ...op.set(a)];
+  const madd = (a: number, b: number): number[] => multiplyAdd(fma, a, op.get(x), op.get(b));
 
   const body: number[] = [
     ...op.get(K), ...op.i32(4), ...op.i32Mul, ...op.set(rowA),
@@ -969,7 +978,7 @@ function winogradInT(): FunctionDef {
     ...m.flatMap((reg) => [...op.get(at), ...op.v128Load(0), ...op.set(reg), ...op.get(at), ...op.get(mStride), ...op.i32Add, ...op.set(at)]),
     // a last group moved back: lanes l < xv − tx are the group before's tiles
     ...op.get(xv), ...op.get(tx), ...op.i32GtU, ...op.if,
-    ...op.get(xv), ...op.get(tx), ...op.i32Sub, ...op.i32(1), ...op.i32Sub, ...op.i32x4Splat, ...op.v128ConstI32x4([0, 1, 2, 3]), ...op.i32x4LtS, ...op.set(mask),
+    ...lanesFrom(mask, xv, tx),
     ...m.flatMap((reg) => [...v(reg), ...v(mask), ...op.v128And, ...op.set(reg)]),
     ...op.end,
     // B·m: rows m0, m1 − m2 + m3, m1 + m2 − m0, −m3 (m_r the vectors m[4r + k])
@@ -1329,6 +1338,108 @@ function winogradInputGradConv(index: (name: string) => number): FunctionDef {
   return { name: 'winogradInputGradConv', params: new Array<number>(20).fill(I32), locals: [{ count: 16, type: I32 }], body };
 }
 
+/** The four floats at (local at) + (i·rowW + 4j) bytes, q = 3i + j: a 3×3 window's row i shifted by j columns. */
+function shiftedRow(at: number, rowW: number, q: number): number[] {
+  const i = Math.floor(q / 3);
+  const down = i === 0 ? [] : [...op.get(rowW), ...(i === 2 ? [...op.i32(1), ...op.i32Shl] : []), ...op.i32Add];
+  return [...op.get(at), ...down, ...op.v128Load(4 * (q % 3))];
+}
+
+/**
+ * conv3x3(x, w, bias, y, N, C, Hp, Wp, O): a 3×3, stride-1 convolution computed directly,
+ * for few input channels (where a patch matrix would be K = 9·C short and the product's
+ * layout change cost more than the products): x [N, C, Hp, Wp] already padded, w [O, C,
+ * 3, 3], y [N, O, Hp − 2, Wp − 2] (+ bias[o] when bias ≠ 0). For each image, output
+ * channel and input channel the nine weights stay in registers while four outputs at a
+ * time take nine multiply-adds of shifted rows; channels after the first add to y. The
+ * last four of a row start at ow − 4 (ow ≥ 4): the first channel writes its overlap twice
+ * with the same values, the others add only the lanes not done.
+ */
+function conv3x3(fma: boolean): FunctionDef {
+  const [x, w, bias, y, N, C, Hp, Wp, O] = Array.from({ length: 9 }, (_, k) => k);
+  const [n, o, c, r, xv, tx, xrow, yat, rowW, oh, ow, wat, xat] = Array.from({ length: 13 }, (_, k) => 9 + k);
+  const k9 = Array.from({ length: 9 }, (_, q) => 22 + q);
+  const [acc, mask, b] = [31, 32, 33];
+  const at = (base: number) => [...op.get(base), ...op.get(tx), ...op.i32(4), ...op.i32Mul, ...op.i32Add];
+  const vector = [
+    ...lastColumnClamp(tx, xv, ow),
+    ...at(xrow), ...op.set(xat),
+    ...op.v128Zero, ...op.set(acc),
+    ...k9.flatMap((reg, q) => multiplyAdd(fma, acc, op.get(reg), shiftedRow(xat, rowW, q))),
+    ...op.get(c), ...op.i32Eqz, ...op.if,
+    ...at(yat), ...op.get(acc), ...op.get(b), ...op.f32x4Add, ...op.v128Store(0),
+    ...op.else,
+    ...op.get(xv), ...op.get(tx), ...op.i32GtU, ...op.if, ...lanesFrom(mask, xv, tx), ...op.get(acc), ...op.get(mask), ...op.v128And, ...op.set(acc), ...op.end,
+    ...at(yat), ...at(yat), ...op.v128Load(0), ...op.get(acc), ...op.f32x4Add, ...op.v128Store(0),
+    ...op.end,
+  ];
+  const body = [
+    ...op.get(Hp), ...op.i32(2), ...op.i32Sub, ...op.set(oh),
+    ...op.get(Wp), ...op.i32(2), ...op.i32Sub, ...op.set(ow),
+    ...op.get(Wp), ...op.i32(4), ...op.i32Mul, ...op.set(rowW),
+    ...forUp(n, op.get(N), forUp(o, op.get(O), [
+      ...op.v128Zero, ...op.set(b),
+      ...op.get(bias), ...op.if, ...op.get(bias), ...op.get(o), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load32Splat(0), ...op.set(b), ...op.end,
+      ...forUp(c, op.get(C), [
+        // the filter w[o][c]: w + (o·C + c)·36
+        ...op.get(w), ...op.get(o), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.i32(36), ...op.i32Mul, ...op.i32Add, ...op.set(wat),
+        ...k9.flatMap((reg, q) => [...op.get(wat), ...op.v128Load32Splat(4 * q), ...op.set(reg)]),
+        ...forUp(r, op.get(oh), [
+          // xrow: x + ((n·C + c)·Hp + r)·Wp·4; yat: y + ((n·O + o)·oh + r)·ow·4
+          ...op.get(x), ...op.get(n), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.get(Hp), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(rowW), ...op.i32Mul, ...op.i32Add, ...op.set(xrow),
+          ...op.get(y), ...op.get(n), ...op.get(O), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.get(oh), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(ow), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(yat),
+          ...forStep(xv, op.i32(0), op.get(ow), 4, vector),
+        ]),
+      ]),
+    ])),
+  ];
+  return { name: 'conv3x3', params: new Array<number>(9).fill(I32), locals: [{ count: 13, type: I32 }, { count: 12, type: V128 }], body };
+}
+
+/**
+ * conv3x3Grad(x, dy, dw, N, C, Hp, Wp, Ostride, O): conv3x3's weight gradient for output
+ * channels o < O (dy [N, Ostride, Hp − 2, Wp − 2] from the first of them, dw [O, C, 3, 3]):
+ * dw[o][c][i][j] = Σ over images and outputs of dy · x shifted by (i, j), nine vector
+ * sums per (o, c) over all images, each reduced across its lanes at the end. The last
+ * four of a row start at ow − 4, the lanes done before masked off; the sums' order does
+ * not depend on how output channels are split across threads.
+ */
+function conv3x3Grad(fma: boolean): FunctionDef {
+  const [x, dy, dw, N, C, Hp, Wp, Ostride, O] = Array.from({ length: 9 }, (_, k) => k);
+  const [n, o, c, r, xv, tx, xrow, dat, rowW, oh, ow, out, xat] = Array.from({ length: 13 }, (_, k) => 9 + k);
+  const s9 = Array.from({ length: 9 }, (_, q) => 22 + q);
+  const [d, mask] = [31, 32];
+  const vector = [
+    ...lastColumnClamp(tx, xv, ow),
+    ...op.get(dat), ...op.get(tx), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0), ...op.set(d),
+    ...op.get(xv), ...op.get(tx), ...op.i32GtU, ...op.if, ...lanesFrom(mask, xv, tx), ...op.get(d), ...op.get(mask), ...op.v128And, ...op.set(d), ...op.end,
+    ...op.get(xrow), ...op.get(tx), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(xat),
+    ...s9.flatMap((reg, q) => multiplyAdd(fma, reg, op.get(d), shiftedRow(xat, rowW, q))),
+  ];
+  const laneSum = (reg: number) => [
+    ...op.get(reg), ...op.f32x4ExtractLane(0), ...op.get(reg), ...op.f32x4ExtractLane(1), ...op.f32Add,
+    ...op.get(reg), ...op.f32x4ExtractLane(2), ...op.get(reg), ...op.f32x4ExtractLane(3), ...op.f32Add, ...op.f32Add,
+  ];
+  const body = [
+    ...op.get(Hp), ...op.i32(2), ...op.i32Sub, ...op.set(oh),
+    ...op.get(Wp), ...op.i32(2), ...op.i32Sub, ...op.set(ow),
+    ...op.get(Wp), ...op.i32(4), ...op.i32Mul, ...op.set(rowW),
+    ...forUp(o, op.get(O), forUp(c, op.get(C), [
+      ...s9.flatMap((reg) => [...op.v128Zero, ...op.set(reg)]),
+      ...forUp(n, op.get(N), forUp(r, op.get(oh), [
+        // xrow: x + ((n·C + c)·Hp + r)·Wp·4; dat: dy + ((n·Ostride + o)·oh + r)·ow·4
+        ...op.get(x), ...op.get(n), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.get(Hp), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(rowW), ...op.i32Mul, ...op.i32Add, ...op.set(xrow),
+        ...op.get(dy), ...op.get(n), ...op.get(Ostride), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.get(oh), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(ow), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(dat),
+        ...forStep(xv, op.i32(0), op.get(ow), 4, vector),
+      ])),
+      // dw + (o·C + c)·36
+      ...op.get(dw), ...op.get(o), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.i32(36), ...op.i32Mul, ...op.i32Add, ...op.set(out),
+      ...s9.flatMap((reg, q) => [...op.get(out), ...laneSum(reg), ...op.f32Store(4 * q)]),
+    ])),
+  ];
+  return { name: 'conv3x3Grad', params: new Array<number>(9).fill(I32), locals: [{ count: 13, type: I32 }, { count: 11, type: V128 }], body };
+}
+
 export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
 
 /**
@@ -1336,7 +1447,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
  * data; `fma` builds the GEMM with relaxed SIMD's fused multiply-add.
  */
 export function kernelModule(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
-  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows(), gemm(fma, true), crop2d(), winogradInT()];
+  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows(), gemm(fma, true), crop2d(), winogradInT(), conv3x3(fma), conv3x3Grad(fma)];
   const index = (name: string) => kernels.findIndex((f) => f.name === name);
   return moduleBytes([...kernels, winogradConv(index), winogradGradConv(index), winogradInputGradConv(index)], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }

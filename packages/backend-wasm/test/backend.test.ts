@@ -185,10 +185,57 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
     };
     expect(route(() => conv2d(randn([2, 8, 10, 10]), randn([8, 8, 3, 3])))).toBe('wasm (Winograd)');
     // too few channels, a stride, a dilation, too few columns: the patch-matrix product
-    expect(route(() => conv2d(randn([2, 4, 10, 10]), randn([8, 4, 3, 3])))).toBe('wasm');
+    expect(route(() => conv2d(randn([2, 6, 10, 10]), randn([8, 6, 3, 3])))).toBe('wasm');
     expect(route(() => conv2d(randn([2, 8, 10, 10]), randn([8, 8, 3, 3]), null, { stride: 2 }))).toBe('wasm');
     expect(route(() => conv2d(randn([2, 8, 10, 10]), randn([8, 8, 3, 3]), null, { dilation: 2 }))).toBe('wasm');
     expect(route(() => conv2d(randn([2, 8, 10, 7]), randn([8, 8, 3, 3])))).toBe('wasm');
+  });
+
+  it('3×3 stride-1 convolutions of 1–4 input channels run directly: output and gradients equal the cpu code (1e-4 relative)', () => {
+    // one to four channels, paddings 0, 1 and per axis, the fewest columns (4), widths
+    // whose last four outputs overlap the ones before by 1–3, channel counts off 4
+    const cases: [number[], number, Conv2dOptions, boolean][] = [
+      [[5, 1, 28, 28], 32, {}, true], // the MNIST CNN's first layer
+      [[3, 3, 9, 9], 5, { padding: 1 }, true],
+      [[2, 2, 6, 7], 8, {}, false],
+      [[4, 4, 7, 12], 3, { padding: [1, 0] }, true],
+      [[1, 1, 5, 8], 1, { padding: [0, 2] }, false],
+    ];
+    for (const [shape, O, options, withBias] of cases) {
+      const f = () => {
+        const x = randn(shape).requiresGrad_();
+        const w = randn([O, shape[1], 3, 3]).requiresGrad_();
+        const b = withBias ? randn([O]).requiresGrad_() : null;
+        const y = conv2d(x, w, b, options);
+        y.mul(randn(y.shape)).sum().backward();
+        return [y, x.grad!, w.grad!, ...(b ? [b.grad!] : [])];
+      };
+      const before = wasm.stats.direct;
+      const got = on('wasm', f);
+      expect(wasm.stats.direct - before, `${shape} → ${O}`).toBe(2); // forward and weight gradient
+      expectClose(got, on('cpu', f), 1e-4);
+    }
+    const route = (f: () => Tensor) => {
+      on('wasm', () => [f()]);
+      return wasm.lastRoute();
+    };
+    expect(route(() => conv2d(randn([2, 3, 10, 10]), randn([8, 3, 3, 3])))).toBe('wasm (direct)');
+    // five channels, a stride, a dilation, a 5×5 window, too few columns: the patch-matrix product
+    expect(route(() => conv2d(randn([2, 5, 10, 10]), randn([8, 5, 3, 3])))).toBe('wasm');
+    expect(route(() => conv2d(randn([2, 1, 10, 10]), randn([8, 1, 3, 3]), null, { stride: 2 }))).toBe('wasm');
+    expect(route(() => conv2d(randn([2, 1, 10, 10]), randn([8, 1, 3, 3]), null, { dilation: 2 }))).toBe('wasm');
+    expect(route(() => conv2d(randn([2, 1, 10, 10]), randn([8, 1, 5, 5])))).toBe('wasm');
+    expect(route(() => conv2d(randn([2, 1, 10, 5]), randn([8, 1, 3, 3])))).toBe('wasm');
+    const plain = registerWasmBackend({ threads: 1, name: 'wasm-no-direct', direct: false });
+    const g = () => {
+      const x = randn([3, 2, 9, 11]);
+      const w = randn([6, 2, 3, 3]).requiresGrad_();
+      const y = conv2d(x, w, randn([6]), { padding: 1 });
+      y.mul(randn(y.shape)).sum().backward();
+      return [y, w.grad!];
+    };
+    expectClose(on('wasm-no-direct', g), on('wasm', g), 1e-4);
+    expect(plain.stats.direct).toBe(0);
   });
 
   it('with winograd: false every convolution goes through patch matrices, to the same results (1e-4 relative)', () => {
@@ -351,9 +398,12 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
       const x3 = randn([64, 3, 30, 30]).requiresGrad_();
       const w3 = randn([8, 3, 3, 3]).requiresGrad_();
       const y3 = conv2d(x3, w3, null, { stride: 2 });
-      z.mul(randn(z.shape)).sum().add(odd.sum()).add(y3.mul(randn(y3.shape)).sum()).backward();
+      // the first layer: direct, split by images (forward) and output channels (weights)
+      const w1 = randn([32, 1, 3, 3]).requiresGrad_();
+      const y1 = conv2d(randn([64, 1, 28, 28]), w1, randn([32]));
+      z.mul(randn(z.shape)).sum().add(odd.sum()).add(y3.mul(randn(y3.shape)).sum()).add(y1.mul(randn(y1.shape)).sum()).backward();
       new Adam([w], { lr: 0.01 }).step(); // 18,432 values: Adam by vectors on both threads
-      return [y, z, odd, x.grad!, w.grad!, b.grad!, y3, x3.grad!, w3.grad!, w];
+      return [y, z, odd, x.grad!, w.grad!, b.grad!, y3, x3.grad!, w3.grad!, w, y1, w1.grad!];
     };
     const before = wasm.gemm.splitCalls;
     const [threaded, one] = [on('wasm', f), on('wasm-1t', f)];
