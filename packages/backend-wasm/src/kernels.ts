@@ -1338,11 +1338,34 @@ function winogradInputGradConv(index: (name: string) => number): FunctionDef {
   return { name: 'winogradInputGradConv', params: new Array<number>(20).fill(I32), locals: [{ count: 16, type: I32 }], body };
 }
 
-/** The four floats at (local at) + (i·rowW + 4j) bytes, q = 3i + j: a 3×3 window's row i shifted by j columns. */
-function shiftedRow(at: number, rowW: number, q: number): number[] {
-  const i = Math.floor(q / 3);
-  const down = i === 0 ? [] : [...op.get(rowW), ...(i === 2 ? [...op.i32(1), ...op.i32Shl] : []), ...op.i32Add];
-  return [...op.get(at), ...down, ...op.v128Load(4 * (q % 3))];
+/** The four floats at (local at) + a·rowW + 4j bytes: row a of a window's rows, shifted by j columns. */
+function shiftedRow(at: number, rowW: number, a: number, j: number): number[] {
+  const down = a === 0 ? [] : [...op.get(rowW), ...(a === 1 ? [] : [...op.i32(a), ...op.i32Mul]), ...op.i32Add];
+  return [...op.get(at), ...down, ...op.v128Load(4 * j)];
+}
+
+/**
+ * For `rows` (1 or 2) neighbouring output rows of a 3×3 window: each of the rows + 2 input
+ * rows at local `at` (rowW bytes apart) shifted by 0–2 columns, loaded once into local `X`,
+ * then `use(s, q, X)` for every output row s it feeds with window position q = 3i + j.
+ */
+function windowRows(at: number, rowW: number, X: number, rows: number, use: (s: number, q: number) => number[]): number[] {
+  const out: number[] = [];
+  for (let a = 0; a < rows + 2; a++) {
+    for (let j = 0; j < 3; j++) {
+      out.push(...shiftedRow(at, rowW, a, j), ...op.set(X));
+      for (let s = 0; s < rows; s++) if (a - s >= 0 && a - s <= 2) out.push(...use(s, 3 * (a - s) + j));
+    }
+  }
+  return out;
+}
+
+/** `for (r = 0; r + 1 < limit; r += 2) pair; if (r < limit) single` over the local r (limit ≥ 1). */
+function rowPairs(r: number, limit: number, pair: number[], single: number[]): number[] {
+  return [
+    ...forStep(r, op.i32(0), [...op.get(limit), ...op.i32(1), ...op.i32Sub], 2, pair),
+    ...op.get(r), ...op.get(limit), ...op.i32LtS, ...op.if, ...single, ...op.end,
+  ];
 }
 
 /**
@@ -1350,33 +1373,49 @@ function shiftedRow(at: number, rowW: number, q: number): number[] {
  * for few input channels (where a patch matrix would be K = 9·C short and the product's
  * layout change cost more than the products): x [N, C, Hp, Wp] already padded, w [O, C,
  * 3, 3], y [N, O, Hp − 2, Wp − 2] (+ bias[o] when bias ≠ 0). For each image, output
- * channel and input channel the nine weights stay in registers while four outputs at a
- * time take nine multiply-adds of shifted rows; channels after the first add to y. The
- * last four of a row start at ow − 4 (ow ≥ 4): the first channel writes its overlap twice
- * with the same values, the others add only the lanes not done.
+ * channel and input channel the nine weights stay in registers while two output rows of
+ * four at a time take their multiply-adds from four input rows, each shifted row loaded
+ * once; channels after the first add to y. The last four of a row start at ow − 4 (ow ≥
+ * 4): the first channel writes its overlap twice with the same values, the others add
+ * only the lanes not done.
  */
 function conv3x3(fma: boolean): FunctionDef {
   const [x, w, bias, y, N, C, Hp, Wp, O] = Array.from({ length: 9 }, (_, k) => k);
-  const [n, o, c, r, xv, tx, xrow, yat, rowW, oh, ow, wat, xat] = Array.from({ length: 13 }, (_, k) => 9 + k);
-  const k9 = Array.from({ length: 9 }, (_, q) => 22 + q);
-  const [acc, mask, b] = [31, 32, 33];
-  const at = (base: number) => [...op.get(base), ...op.get(tx), ...op.i32(4), ...op.i32Mul, ...op.i32Add];
-  const vector = [
-    ...lastColumnClamp(tx, xv, ow),
-    ...at(xrow), ...op.set(xat),
-    ...op.v128Zero, ...op.set(acc),
-    ...k9.flatMap((reg, q) => multiplyAdd(fma, acc, op.get(reg), shiftedRow(xat, rowW, q))),
+  const [n, o, c, r, xv, tx, xrow, yrow, rowW, oh, ow, wat, xat, yat, owB, sat] = Array.from({ length: 16 }, (_, k) => 9 + k);
+  const k9 = Array.from({ length: 9 }, (_, q) => 25 + q);
+  const [acc0, acc1, mask, b, X] = [34, 35, 36, 37, 38];
+  const acc = [acc0, acc1];
+  const store = (s: number) => [
+    ...op.get(yat), ...(s === 0 ? [] : [...op.get(owB), ...op.i32Add]), ...op.set(sat),
     ...op.get(c), ...op.i32Eqz, ...op.if,
-    ...at(yat), ...op.get(acc), ...op.get(b), ...op.f32x4Add, ...op.v128Store(0),
+    ...op.get(sat), ...op.get(acc[s]), ...op.get(b), ...op.f32x4Add, ...op.v128Store(0),
     ...op.else,
-    ...op.get(xv), ...op.get(tx), ...op.i32GtU, ...op.if, ...lanesFrom(mask, xv, tx), ...op.get(acc), ...op.get(mask), ...op.v128And, ...op.set(acc), ...op.end,
-    ...at(yat), ...at(yat), ...op.v128Load(0), ...op.get(acc), ...op.f32x4Add, ...op.v128Store(0),
+    ...op.get(xv), ...op.get(tx), ...op.i32GtU, ...op.if, ...op.get(acc[s]), ...op.get(mask), ...op.v128And, ...op.set(acc[s]), ...op.end,
+    ...op.get(sat), ...op.get(sat), ...op.v128Load(0), ...op.get(acc[s]), ...op.f32x4Add, ...op.v128Store(0),
     ...op.end,
+  ];
+  const rowsAt = [
+    // xrow: x + ((n·C + c)·Hp + r)·Wp·4; yrow: y + ((n·O + o)·oh + r)·ow·4
+    ...op.get(x), ...op.get(n), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.get(Hp), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(rowW), ...op.i32Mul, ...op.i32Add, ...op.set(xrow),
+    ...op.get(y), ...op.get(n), ...op.get(O), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.get(oh), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(owB), ...op.i32Mul, ...op.i32Add, ...op.set(yrow),
+  ];
+  const rows = (R: number) => [
+    ...rowsAt,
+    ...forStep(xv, op.i32(0), op.get(ow), 4, [
+      ...lastColumnClamp(tx, xv, ow),
+      ...op.get(xv), ...op.get(tx), ...op.i32GtU, ...op.if, ...lanesFrom(mask, xv, tx), ...op.end,
+      ...op.get(xrow), ...op.get(tx), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(xat),
+      ...op.get(yrow), ...op.get(tx), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(yat),
+      ...acc.slice(0, R).flatMap((a) => [...op.v128Zero, ...op.set(a)]),
+      ...windowRows(xat, rowW, X, R, (s2, q) => multiplyAdd(fma, acc[s2], op.get(k9[q]), op.get(X))),
+      ...acc.slice(0, R).flatMap((_, s2) => store(s2)),
+    ]),
   ];
   const body = [
     ...op.get(Hp), ...op.i32(2), ...op.i32Sub, ...op.set(oh),
     ...op.get(Wp), ...op.i32(2), ...op.i32Sub, ...op.set(ow),
     ...op.get(Wp), ...op.i32(4), ...op.i32Mul, ...op.set(rowW),
+    ...op.get(ow), ...op.i32(4), ...op.i32Mul, ...op.set(owB),
     ...forUp(n, op.get(N), forUp(o, op.get(O), [
       ...op.v128Zero, ...op.set(b),
       ...op.get(bias), ...op.if, ...op.get(bias), ...op.get(o), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load32Splat(0), ...op.set(b), ...op.end,
@@ -1384,37 +1423,39 @@ function conv3x3(fma: boolean): FunctionDef {
         // the filter w[o][c]: w + (o·C + c)·36
         ...op.get(w), ...op.get(o), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.i32(36), ...op.i32Mul, ...op.i32Add, ...op.set(wat),
         ...k9.flatMap((reg, q) => [...op.get(wat), ...op.v128Load32Splat(4 * q), ...op.set(reg)]),
-        ...forUp(r, op.get(oh), [
-          // xrow: x + ((n·C + c)·Hp + r)·Wp·4; yat: y + ((n·O + o)·oh + r)·ow·4
-          ...op.get(x), ...op.get(n), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.get(Hp), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(rowW), ...op.i32Mul, ...op.i32Add, ...op.set(xrow),
-          ...op.get(y), ...op.get(n), ...op.get(O), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.get(oh), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(ow), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(yat),
-          ...forStep(xv, op.i32(0), op.get(ow), 4, vector),
-        ]),
+        ...rowPairs(r, oh, rows(2), rows(1)),
       ]),
     ])),
   ];
-  return { name: 'conv3x3', params: new Array<number>(9).fill(I32), locals: [{ count: 13, type: I32 }, { count: 12, type: V128 }], body };
+  return { name: 'conv3x3', params: new Array<number>(9).fill(I32), locals: [{ count: 16, type: I32 }, { count: 14, type: V128 }], body };
 }
 
 /**
  * conv3x3Grad(x, dy, dw, N, C, Hp, Wp, Ostride, O): conv3x3's weight gradient for output
  * channels o < O (dy [N, Ostride, Hp − 2, Wp − 2] from the first of them, dw [O, C, 3, 3]):
  * dw[o][c][i][j] = Σ over images and outputs of dy · x shifted by (i, j), nine vector
- * sums per (o, c) over all images, each reduced across its lanes at the end. The last
- * four of a row start at ow − 4, the lanes done before masked off; the sums' order does
- * not depend on how output channels are split across threads.
+ * sums per (o, c) over all images, two rows of dy at a time (each shifted input row loaded
+ * once for both), each sum reduced across its lanes at the end. The last four of a row
+ * start at ow − 4, the lanes done before masked off; the sums' order does not depend on
+ * how output channels are split across threads.
  */
 function conv3x3Grad(fma: boolean): FunctionDef {
   const [x, dy, dw, N, C, Hp, Wp, Ostride, O] = Array.from({ length: 9 }, (_, k) => k);
-  const [n, o, c, r, xv, tx, xrow, dat, rowW, oh, ow, out, xat] = Array.from({ length: 13 }, (_, k) => 9 + k);
-  const s9 = Array.from({ length: 9 }, (_, q) => 22 + q);
-  const [d, mask] = [31, 32];
-  const vector = [
-    ...lastColumnClamp(tx, xv, ow),
-    ...op.get(dat), ...op.get(tx), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0), ...op.set(d),
-    ...op.get(xv), ...op.get(tx), ...op.i32GtU, ...op.if, ...lanesFrom(mask, xv, tx), ...op.get(d), ...op.get(mask), ...op.v128And, ...op.set(d), ...op.end,
-    ...op.get(xrow), ...op.get(tx), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(xat),
-    ...s9.flatMap((reg, q) => multiplyAdd(fma, reg, op.get(d), shiftedRow(xat, rowW, q))),
+  const [n, o, c, r, xv, tx, xrow, drow, rowW, oh, ow, out, xat, owB] = Array.from({ length: 14 }, (_, k) => 9 + k);
+  const s9 = Array.from({ length: 9 }, (_, q) => 23 + q);
+  const [d0, d1, mask, X] = [32, 33, 34, 35];
+  const d = [d0, d1];
+  const rows = (R: number) => [
+    // xrow: x + ((n·C + c)·Hp + r)·Wp·4; drow: dy + ((n·Ostride + o)·oh + r)·ow·4
+    ...op.get(x), ...op.get(n), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.get(Hp), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(rowW), ...op.i32Mul, ...op.i32Add, ...op.set(xrow),
+    ...op.get(dy), ...op.get(n), ...op.get(Ostride), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.get(oh), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(owB), ...op.i32Mul, ...op.i32Add, ...op.set(drow),
+    ...forStep(xv, op.i32(0), op.get(ow), 4, [
+      ...lastColumnClamp(tx, xv, ow),
+      ...d.slice(0, R).flatMap((reg, s2) => [...op.get(drow), ...(s2 === 0 ? [] : [...op.get(owB), ...op.i32Add]), ...op.get(tx), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0), ...op.set(reg)]),
+      ...op.get(xv), ...op.get(tx), ...op.i32GtU, ...op.if, ...lanesFrom(mask, xv, tx), ...d.slice(0, R).flatMap((reg) => [...op.get(reg), ...op.get(mask), ...op.v128And, ...op.set(reg)]), ...op.end,
+      ...op.get(xrow), ...op.get(tx), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(xat),
+      ...windowRows(xat, rowW, X, R, (s2, q) => multiplyAdd(fma, s9[q], op.get(d[s2]), op.get(X))),
+    ]),
   ];
   const laneSum = (reg: number) => [
     ...op.get(reg), ...op.f32x4ExtractLane(0), ...op.get(reg), ...op.f32x4ExtractLane(1), ...op.f32Add,
@@ -1424,20 +1465,16 @@ function conv3x3Grad(fma: boolean): FunctionDef {
     ...op.get(Hp), ...op.i32(2), ...op.i32Sub, ...op.set(oh),
     ...op.get(Wp), ...op.i32(2), ...op.i32Sub, ...op.set(ow),
     ...op.get(Wp), ...op.i32(4), ...op.i32Mul, ...op.set(rowW),
+    ...op.get(ow), ...op.i32(4), ...op.i32Mul, ...op.set(owB),
     ...forUp(o, op.get(O), forUp(c, op.get(C), [
       ...s9.flatMap((reg) => [...op.v128Zero, ...op.set(reg)]),
-      ...forUp(n, op.get(N), forUp(r, op.get(oh), [
-        // xrow: x + ((n·C + c)·Hp + r)·Wp·4; dat: dy + ((n·Ostride + o)·oh + r)·ow·4
-        ...op.get(x), ...op.get(n), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.get(Hp), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(rowW), ...op.i32Mul, ...op.i32Add, ...op.set(xrow),
-        ...op.get(dy), ...op.get(n), ...op.get(Ostride), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.get(oh), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(ow), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(dat),
-        ...forStep(xv, op.i32(0), op.get(ow), 4, vector),
-      ])),
+      ...forUp(n, op.get(N), rowPairs(r, oh, rows(2), rows(1))),
       // dw + (o·C + c)·36
       ...op.get(dw), ...op.get(o), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.i32(36), ...op.i32Mul, ...op.i32Add, ...op.set(out),
       ...s9.flatMap((reg, q) => [...op.get(out), ...laneSum(reg), ...op.f32Store(4 * q)]),
     ])),
   ];
-  return { name: 'conv3x3Grad', params: new Array<number>(9).fill(I32), locals: [{ count: 13, type: I32 }, { count: 11, type: V128 }], body };
+  return { name: 'conv3x3Grad', params: new Array<number>(9).fill(I32), locals: [{ count: 14, type: I32 }, { count: 13, type: V128 }], body };
 }
 
 export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
