@@ -420,6 +420,19 @@ export class WasmBackend extends CpuBackend {
     const { R, L, NL } = g;
     const [Mp, Np] = [roundUp(NL, GEMM_ROWS), roundUp(R, 8)];
     const [dyAt, wAt] = [this.#in(dy), this.#in(w)];
+    if (this.#directFits(p, g.C, g.ow) && p.pad.every((v) => v <= 2) && g.W >= 4) {
+      // the adjoint: a direct convolution of dy padded by 2 − p from O channels to C, with
+      // the kernel turned 180° and its channel axes swapped
+      this.#direct();
+      const [dxAt, done] = this.#out(g.n);
+      const turnedAt = this.#work(4 * O * R);
+      const [f, wOff, tOff] = [this.gemm.heap.f32, wAt >> 2, turnedAt >> 2];
+      for (let o = 0; o < O; o++) for (let c = 0; c < g.C; c++) for (let q = 0; q < 9; q++) f[tOff + (c * O + o) * 9 + q] = f[wOff + (o * g.C + c) * 9 + 8 - q];
+      const { xpAt, Hp, Wp } = this.#padded(dyAt, g.N * O, g.oh, g.ow, p.pad.map((v) => 2 - v) as unknown as Im2ColParams['pad']);
+      const ptrs = [[0, 4 * O * Hp * Wp], [3, 4 * g.C * g.H * g.W]] as const;
+      this.gemm.parallel('conv3x3', [xpAt, turnedAt, 0, dxAt, g.N, O, Hp, Wp, g.C], { count: 4, ptrs }, g.N, 4 * g.N * (O * Hp * Wp + g.C * g.H * g.W));
+      return done();
+    }
     if (this.#winogradFits(p, g.C, O, g.ow)) {
       const [dxAt, done] = this.#out(g.n);
       this.#winogradInputGrad(dyAt, g.N, g.C, g.H, g.W, p.pad, O, wAt, dxAt);

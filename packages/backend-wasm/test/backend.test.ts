@@ -191,17 +191,20 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
     expect(route(() => conv2d(randn([2, 8, 10, 7]), randn([8, 8, 3, 3])))).toBe('wasm');
   });
 
-  it('3×3 stride-1 convolutions of 1–4 input channels run directly: output and gradients equal the cpu code (1e-4 relative)', () => {
-    // one to four channels, paddings 0, 1 and per axis, the fewest columns (4), widths
-    // whose last four outputs overlap the ones before by 1–3, channel counts off 4
-    const cases: [number[], number, Conv2dOptions, boolean][] = [
-      [[5, 1, 28, 28], 32, {}, true], // the MNIST CNN's first layer
-      [[3, 3, 9, 9], 5, { padding: 1 }, true],
-      [[2, 2, 6, 7], 8, {}, false],
-      [[4, 4, 7, 12], 3, { padding: [1, 0] }, true],
-      [[1, 1, 5, 8], 1, { padding: [0, 2] }, false],
+  it('3×3 stride-1 convolutions of 1–4 input channels run directly: output and all gradients equal the cpu code (1e-4 relative)', () => {
+    // one to four channels, paddings 0–3 and per axis, the fewest columns (4), widths
+    // whose last four outputs overlap the ones before by 1–3, channel counts off 4; the
+    // input gradient is direct too (dy padded by 2 − p) unless the padding is past 2
+    const cases: [number[], number, Conv2dOptions, boolean, number][] = [
+      [[5, 1, 28, 28], 32, {}, true, 3], // the MNIST CNN's first layer
+      [[3, 3, 9, 9], 5, { padding: 1 }, true, 3],
+      [[2, 2, 6, 7], 8, {}, false, 3],
+      [[4, 4, 7, 12], 3, { padding: [1, 0] }, true, 3],
+      [[1, 1, 5, 8], 1, { padding: [0, 2] }, false, 3],
+      [[2, 2, 9, 10], 6, { padding: 2 }, true, 3],
+      [[2, 1, 8, 8], 4, { padding: 3 }, false, 2],
     ];
-    for (const [shape, O, options, withBias] of cases) {
+    for (const [shape, O, options, withBias, direct] of cases) {
       const f = () => {
         const x = randn(shape).requiresGrad_();
         const w = randn([O, shape[1], 3, 3]).requiresGrad_();
@@ -212,7 +215,7 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
       };
       const before = wasm.stats.direct;
       const got = on('wasm', f);
-      expect(wasm.stats.direct - before, `${shape} → ${O}`).toBe(2); // forward and weight gradient
+      expect(wasm.stats.direct - before, `${shape} → ${O}`).toBe(direct); // forward, input and weight gradients
       expectClose(got, on('cpu', f), 1e-4);
     }
     const route = (f: () => Tensor) => {
