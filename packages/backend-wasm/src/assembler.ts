@@ -115,6 +115,15 @@ export const op = {
   f32ConstHalf: [0x43, 0x00, 0x00, 0x00, 0x3f],
   f32Sub: [0x93],
   f64Const0: [0x44, 0, 0, 0, 0, 0, 0, 0, 0],
+  i32Xor: [0x73],
+  i32Rotl: [0x77],
+  f64ConvertI32U: [0xb8],
+  i32ReinterpretF32: [0xbc],
+  f64Mul: [0xa2],
+  f64Ge: [0x66],
+  f32Ge: [0x60],
+  /** f64.const of any value */
+  f64Const: (v: number) => [0x44, ...new Uint8Array(Float64Array.of(v).buffer)],
   /** f64.store with a byte offset (alignment hint 4 bytes: two floats' bits) */
   f64Store: (offset = 0) => [0x39, 2, ...uleb(offset)],
   /** f32.store with a byte offset (alignment hint 4 bytes) */

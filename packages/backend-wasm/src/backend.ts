@@ -679,6 +679,32 @@ export class WasmBackend extends CpuBackend {
     return at.map((a) => base + a);
   }
 
+  /**
+   * A float32 dropout mask drawn on the kernel (see Backend.fillDropoutMask): the same draws,
+   * values and generator state after as the JavaScript loop; false when the data are not
+   * in the module memory (or no room is left for the state's 16 bytes).
+   */
+  fillDropoutMask(data: DataId, n: number, state: Uint32Array, cut: number, scale: number): boolean {
+    const a = dataValues(data);
+    if (!(a instanceof Float32Array) || !this.gemm.heap.owns(a) || a.length < n) return false;
+    let st: number;
+    try {
+      st = this.gemm.alloc(16);
+    } catch (e) {
+      if (e instanceof MemoryFullError) return false;
+      throw e;
+    }
+    try {
+      new Uint32Array(this.gemm.heap.f32.buffer, st, 4).set(state);
+      this.gemm.kernels.dropoutMask(a.byteOffset, n, st, cut, scale);
+      state.set(new Uint32Array(this.gemm.heap.f32.buffer, st, 4));
+    } finally {
+      this.gemm.heap.free(st);
+    }
+    this.#route = 'wasm';
+    return true;
+  }
+
   /** Max pooling on the kernel when windows tile the image (stride = kernel, no padding or dilation). */
   override maxPool2d(x: View, p: Im2ColParams): DataId {
     this.#route = 'wasm';

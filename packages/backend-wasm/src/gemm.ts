@@ -70,6 +70,7 @@ export interface KernelExports {
   winogradInputGradConv(D: number, U: number, dx: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, H: number, W: number, oh: number, ow: number, pt: number, pl: number, Cp: number, group: number): void;
   conv3x3(x: number, w: number, bias: number, y: number, N: number, C: number, Hp: number, Wp: number, O: number): void;
   conv3x3Grad(x: number, dy: number, dw: number, N: number, C: number, Hp: number, Wp: number, Ostride: number, O: number): void;
+  dropoutMask(out: number, n: number, st: number, cut: number, scale: number): void;
   transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void;
   swapBlocks(src: number, dst: number, A: number, B: number, L: number, rowA: number): void;
   relu(x: number, out: number, n4: number): void;

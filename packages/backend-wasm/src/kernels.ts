@@ -1477,6 +1477,52 @@ function conv3x3Grad(fma: boolean): FunctionDef {
   return { name: 'conv3x3Grad', params: new Array<number>(9).fill(I32), locals: [{ count: 14, type: I32 }, { count: 13, type: V128 }], body };
 }
 
+/**
+ * dropoutMask(out, n, st, cut, scale): n float32 values of an inverted-dropout mask at out —
+ * scale where a uniform draw on [0, 1), rounded to float32, is ≥ cut (a float64 on [0, 1]),
+ * else 0 — from the xoshiro128** state of four uint32s at st, advanced in place: each draw
+ * is @ml/tensor's (27 high bits of one output, 26 of the next, a float64 over 2⁵³), redrawn
+ * when it rounds up to 1 in float32, so the mask and the state after it equal the
+ * JavaScript generator's bit for bit.
+ */
+function dropoutMask(): FunctionDef {
+  const [out, n, st, cut, scale] = [0, 1, 2, 3, 4];
+  const [i, s0, s1, s2, s3, r, t, hi, bits] = Array.from({ length: 9 }, (_, k) => 5 + k);
+  const [u] = [14]; // f32
+  const g = (x: number) => op.get(x);
+  const xorInto = (a: number, b: number) => [...g(a), ...g(b), ...op.i32Xor, ...op.set(a)];
+  // r = rotl(s1·5, 7)·9, then the state moves on one step
+  const step = [
+    ...g(s1), ...op.i32(5), ...op.i32Mul, ...op.i32(7), ...op.i32Rotl, ...op.i32(9), ...op.i32Mul, ...op.set(r),
+    ...g(s1), ...op.i32(9), ...op.i32Shl, ...op.set(t),
+    ...xorInto(s2, s0), ...xorInto(s3, s1), ...xorInto(s1, s2), ...xorInto(s0, s3), ...xorInto(s2, t),
+    ...g(s3), ...op.i32(11), ...op.i32Rotl, ...op.set(s3),
+  ];
+  const draw = [
+    ...op.block, ...op.loop,
+    ...step, ...g(r), ...op.i32(5), ...op.i32ShrU, ...op.set(hi),
+    ...step,
+    // u = float32((hi·2²⁶ + (r >>> 6)) / 2⁵³); again while it rounds up to 1
+    ...g(hi), ...op.f64ConvertI32U, ...op.f64Const(2 ** 26), ...op.f64Mul, ...g(r), ...op.i32(6), ...op.i32ShrU, ...op.f64ConvertI32U, ...op.f64Add,
+    ...op.f64Const(2 ** -53), ...op.f64Mul, ...op.f32DemoteF64, ...op.set(u),
+    ...g(u), ...op.f32Const1, ...op.f32Ge, ...op.brIf(0),
+    ...op.end, ...op.end,
+  ];
+  const body = [
+    ...g(scale), ...op.i32ReinterpretF32, ...op.set(bits),
+    ...[s0, s1, s2, s3].flatMap((reg, k) => [...g(st), ...op.i32Load(4 * k), ...op.set(reg)]),
+    ...forUp(i, g(n), [
+      ...draw,
+      // scale's bits where u ≥ cut, else 0, without a branch (a float select would be one,
+      // taken at random): the bits and −(u ≥ cut)
+      ...g(out), ...g(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+      ...g(bits), ...op.i32(0), ...g(u), ...op.f64PromoteF32, ...g(cut), ...op.f64Ge, ...op.i32Sub, ...op.i32And, ...op.i32Store(0),
+    ]),
+    ...[s0, s1, s2, s3].flatMap((reg, k) => [...g(st), ...g(reg), ...op.i32Store(4 * k)]),
+  ];
+  return { name: 'dropoutMask', params: [I32, I32, I32, F64, F32], locals: [{ count: 9, type: I32 }, { count: 1, type: F32 }], body };
+}
+
 export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
 
 /**
@@ -1484,7 +1530,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
  * data; `fma` builds the GEMM with relaxed SIMD's fused multiply-add.
  */
 export function kernelModule(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
-  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows(), gemm(fma, true), crop2d(), winogradInT(), conv3x3(fma), conv3x3Grad(fma)];
+  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows(), gemm(fma, true), crop2d(), winogradInT(), conv3x3(fma), conv3x3Grad(fma), dropoutMask()];
   const index = (name: string) => kernels.findIndex((f) => f.name === name);
   return moduleBytes([...kernels, winogradConv(index), winogradGradConv(index), winogradInputGradConv(index)], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }

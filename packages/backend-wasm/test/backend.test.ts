@@ -1,7 +1,7 @@
 import '@ml/autograd';
 import { Conv2d, Flatten, Linear, LSTM, MaxPool2d, ReLU, Sequential, crossEntropy } from '@ml/nn';
 import { Adam } from '@ml/optim';
-import { conv2d, narrow, relu, getBackend, manualSeed, matmul, maxPool2d, memory, randint, randn, registerKernel, setBackend, tensor, tidy, toBackend, type Conv2dOptions, type Kernel, type Tensor } from '@ml/tensor';
+import { conv2d, dropoutMask, narrow, rand, relu, getBackend, manualSeed, matmul, maxPool2d, memory, randint, randn, registerKernel, setBackend, tensor, tidy, toBackend, type Conv2dOptions, type Kernel, type Tensor } from '@ml/tensor';
 import { describeConformance } from '@ml/tensor/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmBackend, useWasm, type WasmBackend } from '../src/index.js';
@@ -239,6 +239,27 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
     };
     expectClose(on('wasm-no-direct', g), on('wasm', g), 1e-4);
     expect(plain.stats.direct).toBe(0);
+  });
+
+  it('dropout masks drawn on the kernel equal the cpu code bit for bit, and leave the generator where it does', () => {
+    // cuts inside, at and past [0, 1], NaN; lengths off the vector width; the draw after
+    // the mask shows the generator state moved on alike
+    for (const [p, shape] of [[0.5, [64, 1600]], [0.2, [7]], [0, [5, 3]], [1, [9]], [1.5, [4]], [-0.25, [6]], [NaN, [3]], [Math.fround(0.3), [1000]]] as const) {
+      const f = () => {
+        manualSeed(21);
+        return [dropoutMask(shape, p, 1 / (1 - 0.5)), rand([5])];
+      };
+      const [w, c] = [on('wasm', f), on('cpu', f)];
+      expect(w.map((xs) => xs.map(String)), `p = ${p}`).toEqual(c.map((xs) => xs.map(String)));
+      on('wasm', () => [dropoutMask([8], p, 2)]);
+      expect(wasm.lastRoute()).toBe('wasm');
+    }
+    // float64 masks keep the JavaScript loop, with the same values
+    const f64 = () => {
+      manualSeed(3);
+      return [dropoutMask([100], 0.4, 2, { dtype: 'float64' })];
+    };
+    expect(on('wasm', f64)).toEqual(on('cpu', f64));
   });
 
   it('with winograd: false every convolution goes through patch matrices, to the same results (1e-4 relative)', () => {

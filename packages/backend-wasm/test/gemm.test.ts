@@ -184,6 +184,64 @@ describe('the Winograd transforms write exactly their outputs', () => {
   });
 });
 
+describe('the dropout-mask kernel', () => {
+  const g = new WasmGemm({ threads: 1 });
+  /** @ml/tensor's draws written out again: xoshiro128**, 27 + 26 bits, redrawn when float32 rounds to 1 */
+  function reference(state: number[], n: number, cut: number, scale: number): { mask: number[]; draws: number[]; state: number[]; redrawn: number } {
+    const s = Uint32Array.from(state);
+    const next = () => {
+      const r = Math.imul(((Math.imul(s[1], 5) << 7) | (Math.imul(s[1], 5) >>> 25)), 9) >>> 0;
+      const t = s[1] << 9;
+      s[2] ^= s[0];
+      s[3] ^= s[1];
+      s[1] ^= s[2];
+      s[0] ^= s[3];
+      s[2] ^= t;
+      s[3] = (s[3] << 11) | (s[3] >>> 21);
+      return r;
+    };
+    let redrawn = 0;
+    const draws = Array.from({ length: n }, () => {
+      for (;;) {
+        const u = Math.fround(((next() >>> 5) * 2 ** 26 + (next() >>> 6)) / 2 ** 53);
+        if (u < 1) return u;
+        redrawn++;
+      }
+    });
+    return { mask: draws.map((u) => (u >= cut ? Math.fround(scale) : 0)), draws, state: Array.from(s), redrawn };
+  }
+  it('compares each draw as rounded to float32: a cut equal to a draw keeps it, the next float32 above does not', () => {
+    const state = [5, 6, 7, 8];
+    const { draws } = reference(state, 40, 0, 1);
+    const [out, st] = [g.alloc(4 * 40), g.alloc(16)];
+    const above = (u: number) => new Float32Array(Int32Array.of(new Int32Array(Float32Array.of(u).buffer)[0] + 1).buffer)[0];
+    draws.forEach((u, k) => {
+      for (const [cut, want] of [[u, 3], [above(u), 0]]) {
+        new Uint32Array(g.heap.f32.buffer, st, 4).set(state);
+        g.kernels.dropoutMask(out, k + 1, st, cut, 3);
+        expect(g.heap.f32[(out >> 2) + k], `draw ${k} = ${u}, cut ${cut}`).toBe(want);
+      }
+    });
+  });
+  it('draws as @ml/tensor does, redraws a value that rounds up to 1, and leaves the state where it does', () => {
+    // s1 chosen so the first output is 0xfffffff0: its 27 high bits make a draw ≥ 1 − 2⁻²⁵
+    const rotr = (x: number, k: number) => ((x >>> k) | (x << (32 - k))) >>> 0;
+    const s1 = Math.imul(rotr(Math.imul(0xfffffff0, 0x38e38e39), 7), 0xcccccccd) >>> 0;
+    for (const state of [[123, s1, 456, 789], [0x9e3779b9, 1, 2, 3]]) {
+      const [n, cut, scale] = [301, 0.5, 2];
+      const want = reference(state, n, cut, scale);
+      const [out, st] = [g.alloc(4 * (n + 4)), g.alloc(16)];
+      g.heap.f32.fill(777, out >> 2, (out >> 2) + n + 4);
+      new Uint32Array(g.heap.f32.buffer, st, 4).set(state);
+      g.kernels.dropoutMask(out, n, st, cut, scale);
+      expect(Array.from(g.heap.f32.subarray(out >> 2, (out >> 2) + n))).toEqual(want.mask);
+      expect(Array.from(new Uint32Array(g.heap.f32.buffer, st, 4))).toEqual(want.state);
+      expect(Array.from(g.heap.f32.subarray((out >> 2) + n, (out >> 2) + n + 4))).toEqual([777, 777, 777, 777]);
+      if (state[1] === s1) expect(want.redrawn).toBe(1);
+    }
+  });
+});
+
 describe('WasmGemm with two threads (a worker on the shared memory)', () => {
   const g = new WasmGemm({ threads: 2 });
   it('uses a shared memory and reports its threads; the worker starts', async () => {

@@ -92,6 +92,14 @@ export interface Backend {
    * array itself, not a copy, so host code can update a buffer in place.
    */
   hostArray?(data: DataId): TypedArray;
+  /**
+   * Optional: fill the first `n` float32 values of `data` with an inverted-dropout mask —
+   * `scale` where a uniform draw on [0, 1) (rounded to float32) is ≥ `cut` (on [0, 1]),
+   * else 0 — drawing from the xoshiro128** state `state` and advancing it in place, exactly
+   * as the seeded generator does (the same values and the same state after). Returns false
+   * to leave it to the generic code.
+   */
+  fillDropoutMask?(data: DataId, n: number, state: Uint32Array, cut: number, scale: number): boolean;
   /** Where the last primitive ran, for the ML_DEBUG=1 log (e.g. a fallback to other code). */
   lastRoute?(): string;
   dispose(data: DataId): void;

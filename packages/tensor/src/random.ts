@@ -1,3 +1,5 @@
+import type { Backend, DataId } from './backend.js';
+
 /**
  * One seeded generator for every random op (xoshiro128**, seeded through splitmix32):
  * the same `manualSeed` gives the same weights, shuffles and dropout masks.
@@ -64,13 +66,22 @@ class Xoshiro128 {
    * same work measured 10–15% slower).
    */
   fillDropoutMask(out: Float32Array | Float64Array, cut: number, scale: number, f32: boolean): void {
+    const c = dropoutCut(cut);
     const chunk = scratch();
     for (let start = 0; start < out.length; start += chunk.length) {
       const n = Math.min(chunk.length, out.length - start);
       this.draw(chunk, n, 0, 1, f32);
-      keepWhere(chunk, n, cut, scale, f32);
+      keepWhere(chunk, n, c, scale, f32);
       out.set(n === chunk.length ? chunk : chunk.subarray(0, n), start);
     }
+  }
+
+  /**
+   * A float32 dropout mask on `backend`'s own kernel (Backend.fillDropoutMask), drawn from
+   * this generator's state and advancing it: whether the backend did it.
+   */
+  fillDropoutMaskOn(backend: Backend, data: DataId, n: number, cut: number, scale: number): boolean {
+    return backend.fillDropoutMask?.(data, n, this.s, dropoutCut(cut), scale) === true;
   }
 
   /** `n` draws on [low, high) into `out` (the state lives in locals meanwhile). */
@@ -129,16 +140,20 @@ class Xoshiro128 {
   }
 }
 
+/** `cut` on [0, 1], with the same outcomes for draws on [0, 1) (NaN keeps none, as no draw is ≥ NaN). */
+function dropoutCut(cut: number): number {
+  return cut >= 1 || Number.isNaN(cut) ? 1 : Math.max(0, cut);
+}
+
 /**
- * `values[i] = values[i] >= cut ? scale : 0` for the first `n` values (draws on [0, 1)),
+ * `values[i] = values[i] >= c ? scale : 0` for the first `n` values (draws on [0, 1); c on [0, 1]),
  * compared as stored (a float32 draw rounds first: it can round up to `cut`). The outcome is
  * random, so any branch on it is mispredicted half the time (≈ 10 ns a value): `floor(u − c)`
  * is 0 where u ≥ c and −1 where u < c, for c on [0, 1], and picks the value from a table.
  * (Multiplying `scale` by 0 or 1 instead lets the engine speculate on small integers, and its
  * check for a −0 product is such a branch.)
  */
-function keepWhere(values: Float64Array, n: number, cut: number, scale: number, f32: boolean): void {
-  const c = cut >= 1 || Number.isNaN(cut) ? 1 : Math.max(0, cut); // same outcomes for draws on [0, 1)
+function keepWhere(values: Float64Array, n: number, c: number, scale: number, f32: boolean): void {
   const pick = new Float64Array([0, scale]);
   if (f32) for (let i = 0; i < n; i++) values[i] = pick[Math.floor(Math.fround(values[i]) - c) + 1];
   else for (let i = 0; i < n; i++) values[i] = pick[Math.floor(values[i] - c) + 1];

@@ -1,4 +1,4 @@
-import type { Backend } from '../backend.js';
+import type { Backend, DataId } from '../backend.js';
 import { allocArray, assertDType, type DType, isFloat, toTypedArray, type TypedArray } from '../dtype.js';
 import { getBackend } from '../engine.js';
 import { rng } from '../random.js';
@@ -157,23 +157,33 @@ export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
  * it has one (no staging array: a fresh array's first touch costs page faults, and the copy
  * a pass), else through an array handed to `write`.
  */
-function filledBy(op: string, shape: readonly number[], options: CreateOptions, fill: (out: TypedArray) => void): Tensor {
+/**
+ * A new tensor of `shape` whose values `fill` writes (into the backend's host array, or an
+ * array then written); `onBackend` may fill it on the backend's own kernel instead (true:
+ * done), as a dropout mask on the wasm kernel.
+ */
+function filledBy(op: string, shape: readonly number[], options: CreateOptions, fill: (out: TypedArray) => void, onBackend?: (b: Backend, data: DataId, n: number) => boolean): Tensor {
   assertShape(op, shape);
   const dtype = options.dtype ?? 'float32';
   assertDType(dtype, op);
   const b = backendOf(options);
   const n = sizeOf(shape);
-  let data;
-  if (b.hostArray !== undefined) {
-    data = b.fill(n, dtype, 0);
+  let data: DataId | null = null;
+  if (b.hostArray !== undefined || onBackend !== undefined) {
+    const d = b.fill(n, dtype, 0);
     try {
-      const host = b.hostArray(data);
-      fill(host.length === n ? host : host.subarray(0, n));
+      if (onBackend?.(b, d, n) === true) data = d;
+      else if (b.hostArray !== undefined) {
+        const host = b.hostArray(d);
+        fill(host.length === n ? host : host.subarray(0, n));
+        data = d;
+      } else b.dispose(d);
     } catch (e) {
-      b.dispose(data);
+      b.dispose(d);
       throw e;
     }
-  } else {
+  }
+  if (data === null) {
     const values = allocArray(dtype, n);
     fill(values);
     data = b.write(values, dtype);
@@ -209,7 +219,8 @@ export function dropoutMask(shape: readonly number[], p: number, scale: number, 
   const dtype = options.dtype ?? 'float32';
   if (!isFloat(dtype)) throw new TypeError(`dropoutMask: dtype must be floating point, got ${dtype}`);
   const cut = dtype === 'float32' ? Math.fround(p) : p; // as ge() casts the scalar
-  return filledBy('dropoutMask', shape, options, (values) => rng().fillDropoutMask(values as Float32Array | Float64Array, cut, scale, dtype === 'float32'));
+  const onBackend = dtype === 'float32' ? (b: Backend, data: DataId, n: number) => rng().fillDropoutMaskOn(b, data, n, cut, scale) : undefined;
+  return filledBy('dropoutMask', shape, options, (values) => rng().fillDropoutMask(values as Float32Array | Float64Array, cut, scale, dtype === 'float32'), onBackend);
 }
 
 /** Standard normal samples. */
