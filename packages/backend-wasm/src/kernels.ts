@@ -597,81 +597,79 @@ function colSum(): FunctionDef {
 /**
  * maxpool2x2(x, out, planes, H, W, oh, ow): the 2×2, stride-2 case with SIMD: four outputs
  * at a time are the max of two rows of eight floats (f32x4.max, NaN-propagating), then of
- * their even and odd lanes, one vector store; the rest of a row two at a time, then one.
+ * their even and odd lanes, one vector store. With ow ≥ 4 the last four of a row start at
+ * ow − 4 (the overlap is written twice with the same values); narrower rows go one output
+ * at a time.
  */
 function maxpool2x2(): FunctionDef {
   const [x, out, planes, H, W, oh, ow] = [0, 1, 2, 3, 4, 5, 6];
-  const [pl, oy, ox, r0, r1, rowBytes] = [7, 8, 9, 10, 11, 12];
-  const [m, m2] = [13, 14]; // v128
-  const even = [0, 1, 2, 3, 8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11];
-  const odd = [4, 5, 6, 7, 12, 13, 14, 15, 4, 5, 6, 7, 12, 13, 14, 15];
-  const at = (row: number, extra: number) => [...op.get(row), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.f32Load(extra)];
+  const [pl, oy, ox, r0, r1, rowBytes, o0, tx] = [7, 8, 9, 10, 11, 12, 13, 14];
+  const [m, m2] = [15, 16]; // v128
+  const at = (row: number, extra: number) => [...op.get(row), ...op.get(tx), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.f32Load(extra)];
+  // outputs tx … tx + 3: x columns 2tx … 2tx + 7 of both rows
+  const window4 = [
+    ...op.get(o0), ...op.get(tx), ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+    ...op.get(r0), ...op.get(tx), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0),
+    ...op.get(r1), ...op.get(tx), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0),
+    ...op.f32x4Max, ...op.set(m),
+    ...op.get(r0), ...op.get(tx), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(16),
+    ...op.get(r1), ...op.get(tx), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(16),
+    ...op.f32x4Max, ...op.set(m2),
+    ...op.get(m), ...op.get(m2), ...lanes([0, 2, 4, 6]), ...op.get(m), ...op.get(m2), ...lanes([1, 3, 5, 7]), ...op.f32x4Max,
+    ...op.v128Store(0),
+  ];
   const body = [
     ...op.get(W), ...op.i32(4), ...op.i32Mul, ...op.set(rowBytes),
     ...forUp(pl, op.get(planes), forUp(oy, op.get(oh), [
-      // r0 = x + (pl·H + 2·oy)·W·4, r1 the next row
+      // r0 = x + (pl·H + 2·oy)·W·4, r1 the next row; o0 = out + (pl·oh + oy)·ow·4
       ...op.get(x), ...op.get(pl), ...op.get(H), ...op.i32Mul, ...op.get(oy), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.get(rowBytes), ...op.i32Mul, ...op.i32Add, ...op.set(r0),
       ...op.get(r0), ...op.get(rowBytes), ...op.i32Add, ...op.set(r1),
-      ...op.i32(0), ...op.set(ox),
-      // four outputs at a time: two vectors of each row, max of the rows, then of the even
-      // and odd lanes, one store
-      ...op.block, ...op.loop,
-      ...op.get(ox), ...op.i32(4), ...op.i32Add, ...op.get(ow), ...op.i32GtU, ...op.brIf(1),
-      ...op.get(r0), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0),
-      ...op.get(r1), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0),
-      ...op.f32x4Max, ...op.set(m),
-      ...op.get(r0), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(16),
-      ...op.get(r1), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(16),
-      ...op.f32x4Max, ...op.set(m2),
-      ...op.get(out),
-      ...op.get(m), ...op.get(m2), ...lanes([0, 2, 4, 6]), ...op.get(m), ...op.get(m2), ...lanes([1, 3, 5, 7]), ...op.f32x4Max,
-      ...op.v128Store(0),
-      ...op.get(out), ...op.i32(16), ...op.i32Add, ...op.set(out),
-      ...op.get(ox), ...op.i32(4), ...op.i32Add, ...op.set(ox),
-      ...op.br(0),
-      ...op.end, ...op.end,
-      ...op.block, ...op.loop,
-      ...op.get(ox), ...op.i32(2), ...op.i32Add, ...op.get(ow), ...op.i32GtU, ...op.brIf(1),
-      ...op.get(r0), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0),
-      ...op.get(r1), ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0),
-      ...op.f32x4Max, ...op.set(m),
-      ...op.get(m), ...op.get(m), ...op.i8x16Shuffle(even), ...op.get(m), ...op.get(m), ...op.i8x16Shuffle(odd), ...op.f32x4Max, ...op.set(m),
-      ...op.get(out), ...op.get(m), ...op.f32x4ExtractLane(0), ...op.f32Store(0),
-      ...op.get(out), ...op.get(m), ...op.f32x4ExtractLane(1), ...op.f32Store(4),
-      ...op.get(out), ...op.i32(8), ...op.i32Add, ...op.set(out),
-      ...op.get(ox), ...op.i32(2), ...op.i32Add, ...op.set(ox),
-      ...op.br(0),
-      ...op.end, ...op.end,
-      // an odd last output of the row
-      ...op.block,
-      ...op.get(ox), ...op.get(ow), ...op.i32GeU, ...op.brIf(0),
-      ...op.get(out),
-      ...at(r0, 0), ...at(r0, 4), ...op.f32Max, ...at(r1, 0), ...at(r1, 4), ...op.f32Max, ...op.f32Max,
-      ...op.f32Store(0),
-      ...op.get(out), ...op.i32(4), ...op.i32Add, ...op.set(out),
+      ...op.get(out), ...op.get(pl), ...op.get(oh), ...op.i32Mul, ...op.get(oy), ...op.i32Add, ...op.get(ow), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(o0),
+      ...op.get(ow), ...op.i32(4), ...op.i32GeU, ...op.if,
+      ...forStep(ox, op.i32(0), op.get(ow), 4, [...lastColumnClamp(tx, ox, ow), ...window4]),
+      ...op.else,
+      ...forUp(tx, op.get(ow), [
+        ...op.get(o0), ...op.get(tx), ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+        ...at(r0, 0), ...at(r0, 4), ...op.f32Max, ...at(r1, 0), ...at(r1, 4), ...op.f32Max, ...op.f32Max,
+        ...op.f32Store(0),
+      ]),
       ...op.end,
     ])),
   ];
-  return { name: 'maxpool2x2', params: new Array<number>(7).fill(I32), locals: [{ count: 6, type: I32 }, { count: 2, type: V128 }], body };
+  return { name: 'maxpool2x2', params: new Array<number>(7).fill(I32), locals: [{ count: 8, type: I32 }, { count: 2, type: V128 }], body };
 }
 
 /**
  * maxpoolBack2x2(x, y, dy, out, planes, H, W, oh, ow): maxpoolBack for 2×2 windows of
- * stride 2 with SIMD, two windows (a 2×4 block) at a time: equality masks against the
- * duplicated maxima, counts summed across the mask pairs, (mask·dy) / count per lane.
+ * stride 2 with SIMD, four windows (a 2×8 block) at a time: equality masks against the
+ * duplicated maxima, counts summed across the mask pairs, mask · (dy / count) per lane (one
+ * division for both rows). With ow ≥ 4 the last four of a row start at ow − 4 (the overlap
+ * is written twice with the same values); narrower rows go one window at a time.
  */
 function maxpoolBack2x2(): FunctionDef {
   const [x, y, dy, out, planes, H, W, oh, ow] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const [pl, oy, ox, r0, r1, yo, rowBytes] = [9, 10, 11, 12, 13, 14, 15];
-  const [X0, X1, Yd, Dd, M0, M1, C] = [16, 17, 18, 19, 20, 21, 22]; // v128
-  const [m, d, cnt] = [23, 24, 25]; // f32
-  const dup = [0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7];
+  const [pl, oy, ox, r0, r1, yo, rowBytes, tx] = [9, 10, 11, 12, 13, 14, 15, 16];
+  const [Y4, D4, Q, C, M0, M1, Yd] = Array.from({ length: 7 }, (_, k) => 17 + k); // v128
+  const [m, d, cnt] = [24, 25, 26]; // f32
+  const dupLow = [0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7];
+  const dupHigh = [8, 9, 10, 11, 8, 9, 10, 11, 12, 13, 14, 15, 12, 13, 14, 15];
   const swapPairs = [4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11];
-  const col = (base: number, row: number) => [...op.get(base), ...op.get(row), ...op.i32Add, ...op.get(ox), ...op.i32(8), ...op.i32Mul, ...op.i32Add];
-  const share = (mask: number) => [...op.get(mask), ...op.f32Const1, ...op.f32x4Splat, ...op.v128And, ...op.get(Dd), ...op.f32x4Mul, ...op.get(C), ...op.f32x4Div];
-  const yAt = (base: number) => [...op.get(base), ...op.get(yo), ...op.i32Add, ...op.get(ox), ...op.i32(4), ...op.i32Mul, ...op.i32Add];
+  const col = (base: number, row: number) => [...op.get(base), ...op.get(row), ...op.i32Add, ...op.get(tx), ...op.i32(8), ...op.i32Mul, ...op.i32Add];
+  const yAt = (base: number) => [...op.get(base), ...op.get(yo), ...op.i32Add, ...op.get(tx), ...op.i32(4), ...op.i32Mul, ...op.i32Add];
   const eqM = (row: number, extra: number) => [...col(x, row), ...op.f32Load(extra), ...op.get(m), ...op.f32Eq];
   const tail = (row: number, extra: number) => [...col(out, row), ...eqM(row, extra), ...op.f32ConvertI32S, ...op.get(d), ...op.f32Mul, ...op.get(cnt), ...op.f32Div, ...op.f32Store(extra)];
+  /** windows tx + 2h, tx + 2h + 1 (h = 0, 1): masks of both rows, the share dy / count, the two stores */
+  const half = (h: number, dup: number[]) => [
+    ...op.get(Y4), ...op.get(Y4), ...op.i8x16Shuffle(dup), ...op.set(Yd),
+    ...col(x, r0), ...op.v128Load(16 * h), ...op.get(Yd), ...op.f32x4Eq, ...op.set(M0),
+    ...col(x, r1), ...op.v128Load(16 * h), ...op.get(Yd), ...op.f32x4Eq, ...op.set(M1),
+    // masks are −1 per match: sum the two rows, then each lane with its pair, negate
+    ...op.get(M0), ...op.get(M1), ...op.i32x4Add, ...op.set(C),
+    ...op.get(C), ...op.get(C), ...op.get(C), ...op.i8x16Shuffle(swapPairs), ...op.i32x4Add, ...op.f32x4ConvertI32x4S, ...op.f32x4Neg, ...op.set(C),
+    ...op.get(D4), ...op.get(D4), ...op.i8x16Shuffle(dup), ...op.get(C), ...op.f32x4Div, ...op.set(Q),
+    ...col(out, r0), ...op.get(M0), ...op.f32Const1, ...op.f32x4Splat, ...op.v128And, ...op.get(Q), ...op.f32x4Mul, ...op.v128Store(16 * h),
+    ...col(out, r1), ...op.get(M1), ...op.f32Const1, ...op.f32x4Splat, ...op.v128And, ...op.get(Q), ...op.f32x4Mul, ...op.v128Store(16 * h),
+  ];
   const body = [
     ...op.get(W), ...op.i32(4), ...op.i32Mul, ...op.set(rowBytes),
     ...forUp(pl, op.get(planes), forUp(oy, op.get(oh), [
@@ -679,34 +677,25 @@ function maxpoolBack2x2(): FunctionDef {
       ...op.get(pl), ...op.get(H), ...op.i32Mul, ...op.get(oy), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.get(rowBytes), ...op.i32Mul, ...op.set(r0),
       ...op.get(r0), ...op.get(rowBytes), ...op.i32Add, ...op.set(r1),
       ...op.get(pl), ...op.get(oh), ...op.i32Mul, ...op.get(oy), ...op.i32Add, ...op.get(ow), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.set(yo),
-      ...op.i32(0), ...op.set(ox),
-      ...op.block, ...op.loop,
-      ...op.get(ox), ...op.i32(2), ...op.i32Add, ...op.get(ow), ...op.i32GtU, ...op.brIf(1),
-      ...col(x, r0), ...op.v128Load(0), ...op.set(X0),
-      ...col(x, r1), ...op.v128Load(0), ...op.set(X1),
-      ...yAt(y), ...op.v128Load64Splat(0), ...op.get(Yd), ...op.i8x16Shuffle(dup), ...op.set(Yd),
-      ...yAt(dy), ...op.v128Load64Splat(0), ...op.get(Dd), ...op.i8x16Shuffle(dup), ...op.set(Dd),
-      ...op.get(X0), ...op.get(Yd), ...op.f32x4Eq, ...op.set(M0),
-      ...op.get(X1), ...op.get(Yd), ...op.f32x4Eq, ...op.set(M1),
-      // masks are −1 per match: sum the two rows, then each lane with its pair, negate
-      ...op.get(M0), ...op.get(M1), ...op.i32x4Add, ...op.set(C),
-      ...op.get(C), ...op.get(C), ...op.get(C), ...op.i8x16Shuffle(swapPairs), ...op.i32x4Add, ...op.f32x4ConvertI32x4S, ...op.f32x4Neg, ...op.set(C),
-      ...col(out, r0), ...share(M0), ...op.v128Store(0),
-      ...col(out, r1), ...share(M1), ...op.v128Store(0),
-      ...op.get(ox), ...op.i32(2), ...op.i32Add, ...op.set(ox),
-      ...op.br(0),
-      ...op.end, ...op.end,
-      // an odd last window of the row, one lane at a time
-      ...op.block,
-      ...op.get(ox), ...op.get(ow), ...op.i32GeU, ...op.brIf(0),
-      ...yAt(y), ...op.f32Load(0), ...op.set(m),
-      ...yAt(dy), ...op.f32Load(0), ...op.set(d),
-      ...eqM(r0, 0), ...eqM(r0, 4), ...op.i32Add, ...eqM(r1, 0), ...op.i32Add, ...eqM(r1, 4), ...op.i32Add, ...op.f32ConvertI32S, ...op.set(cnt),
-      ...tail(r0, 0), ...tail(r0, 4), ...tail(r1, 0), ...tail(r1, 4),
+      ...op.get(ow), ...op.i32(4), ...op.i32GeU, ...op.if,
+      ...forStep(ox, op.i32(0), op.get(ow), 4, [
+        ...lastColumnClamp(tx, ox, ow),
+        ...yAt(y), ...op.v128Load(0), ...op.set(Y4),
+        ...yAt(dy), ...op.v128Load(0), ...op.set(D4),
+        ...half(0, dupLow), ...half(1, dupHigh),
+      ]),
+      ...op.else,
+      // one window at a time
+      ...forUp(tx, op.get(ow), [
+        ...yAt(y), ...op.f32Load(0), ...op.set(m),
+        ...yAt(dy), ...op.f32Load(0), ...op.set(d),
+        ...eqM(r0, 0), ...eqM(r0, 4), ...op.i32Add, ...eqM(r1, 0), ...op.i32Add, ...eqM(r1, 4), ...op.i32Add, ...op.f32ConvertI32S, ...op.set(cnt),
+        ...tail(r0, 0), ...tail(r0, 4), ...tail(r1, 0), ...tail(r1, 4),
+      ]),
       ...op.end,
     ])),
   ];
-  return { name: 'maxpoolBack2x2', params: new Array<number>(9).fill(I32), locals: [{ count: 7, type: I32 }, { count: 7, type: V128 }, { count: 3, type: F32 }], body };
+  return { name: 'maxpoolBack2x2', params: new Array<number>(9).fill(I32), locals: [{ count: 8, type: I32 }, { count: 7, type: V128 }, { count: 3, type: F32 }], body };
 }
 
 /**
