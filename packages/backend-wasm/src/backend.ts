@@ -542,7 +542,7 @@ export class WasmBackend extends CpuBackend {
     // core's cache (≈ 512 KiB), so the products are wider (less padding to 8 columns)
     const group = Math.max(1, Math.min(per, Math.floor(WINOGRAD_CHUNK_FLOATS / (16 * (C + Mp) * Tn))));
     const Np = roundUp(group * Tn, 8);
-    const scratch = 16 * C * group * Tn + Np * C + 16 * Mp * Np;
+    const scratch = 16 * C * group * Tn + 8 + 16 * Mp * Np;
     const [uAt, sAt] = this.#layout([16 * Mp * C, used * scratch]);
     const padPlane = 4 * Hp * Wp;
     this.#pad(xAt, padAt, N * C, H, W, Hp, Wp, pt, pl);
@@ -570,7 +570,7 @@ export class WasmBackend extends CpuBackend {
     const { per, used, countsAt } = this.#chunks(N);
     const group = Math.max(1, Math.min(per, Math.floor(WINOGRAD_CHUNK_FLOATS / (16 * (O + Cp) * Tn))));
     const Np = roundUp(group * Tn, 8);
-    const scratch = 4 * O * Tn + 16 * O * group * Tn + Np * O + 16 * Cp * Np + C * Hp * Wp;
+    const scratch = 4 * O * Tn + 16 * O * group * Tn + 8 + 16 * Cp * Np + C * Hp * Wp;
     const [utAt, sAt] = this.#layout([16 * Cp * O, used * scratch]);
     if (Cp !== C) this.gemm.kernels.fill32(utAt, 16 * Cp * O, 0);
     this.gemm.kernels.winogradWeights(wAt, utAt, Cp, C, O, 1);

@@ -64,6 +64,7 @@ export interface KernelExports {
   winogradWeightsGrad(dU: number, dw: number, Mp: number, Cp: number, O: number, C: number): void;
   winogradGradConv(P: number, D: number, dU: number, S: number, counts: number, units: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, Mp: number, Cp: number, per: number): void;
   sumBlocks(dst: number, n4: number, blocks: number, stride: number): void;
+  gemmRows(a: number, b: number, c: number, M: number, K: number, N: number, n0: number, n1: number, ldb: number): void;
   gemmAcc(a: number, b: number, c: number, M: number, K: number, N: number, n0: number, n1: number): void;
   copyRows(src: number, dst: number, index: number, k: number, rowBytes: number): void;
   winogradConv(P: number, U: number, y: number, bias: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, oh: number, ow: number, Mp: number, group: number): void;

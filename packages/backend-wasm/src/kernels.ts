@@ -38,27 +38,35 @@ export const GEMM_ROWS = 4;
  * - C is row-major with N a multiple of 8.
  *
  * gemmAcc (`accumulate`): C[M, N] += A·B, the same products added to what C holds.
+ * gemmRows (`rowsB`, one more parameter `ldb`): B not packed but row-major, rows ldb bytes
+ * apart — for a B small enough to stay in the cache, where packing it would cost more than
+ * the strided reads (columns past the last panel's end read whatever follows: their
+ * results land in C's padding columns).
  *
  * The micro-kernel keeps a 4×8 block of C in eight f32x4 registers; each step of k loads
  * two vectors of the B panel, broadcasts four values of A and does eight multiply-adds.
  * Splitting the panels [n0, n1) across threads needs no synchronization inside.
  */
-function gemm(fma: boolean, accumulate = false): FunctionDef {
+function gemm(fma: boolean, accumulate = false, rowsB = false): FunctionDef {
   const R = GEMM_ROWS;
   const [a, b, c, M, K, N, n0, n1] = [0, 1, 2, 3, 4, 5, 6, 7];
+  // gemmRows: one more parameter, B's row length in bytes
+  const ldb = 8;
+  const P0 = rowsB ? 9 : 8;
   // i32 locals: p, i, k, bk, cptr, rowA, panelBytes, rowC, bpanel, then R row pointers of A
-  const [p, i, k, bk, cptr, rowA, panelBytes, rowC, bpanel] = [8, 9, 10, 11, 12, 13, 14, 15, 16];
-  const pa = Array.from({ length: R }, (_, r) => 17 + r);
+  const [p, i, k, bk, cptr, rowA, panelBytes, rowC, bpanel] = Array.from({ length: 9 }, (_, q) => P0 + q);
+  const pa = Array.from({ length: R }, (_, r) => P0 + 9 + r);
   // v128 locals: 2R accumulators, two B vectors, one broadcast A value
-  const acc = Array.from({ length: 2 * R }, (_, r) => 17 + R + r);
-  const [b0, b1, x] = [17 + 3 * R, 18 + 3 * R, 19 + 3 * R];
+  const acc = Array.from({ length: 2 * R }, (_, r) => P0 + 9 + R + r);
+  const [b0, b1, x] = [P0 + 9 + 3 * R, P0 + 10 + 3 * R, P0 + 11 + 3 * R];
   const madd = (a: number, b: number): number[] => multiplyAdd(fma, a, op.get(x), op.get(b));
 
   const body: number[] = [
     ...op.get(K), ...op.i32(4), ...op.i32Mul, ...op.set(rowA),
-    ...op.get(K), ...op.i32(32), ...op.i32Mul, ...op.set(panelBytes),
+    // from one panel to the next: K rows of 32 bytes packed, 32 bytes along B's rows
+    ...(rowsB ? op.i32(32) : [...op.get(K), ...op.i32(32), ...op.i32Mul]), ...op.set(panelBytes),
     ...op.get(N), ...op.i32(4), ...op.i32Mul, ...op.set(rowC),
-    // bpanel = b + n0·K·32
+    // bpanel = b + n0·panelBytes
     ...op.get(b), ...op.get(n0), ...op.get(panelBytes), ...op.i32Mul, ...op.i32Add, ...op.set(bpanel),
     ...op.get(n0), ...op.set(p),
     ...op.block, ...op.loop,
@@ -82,7 +90,7 @@ function gemm(fma: boolean, accumulate = false): FunctionDef {
       ...madd(acc[2 * r + 1], b1),
       ...op.get(ptr), ...op.i32(4), ...op.i32Add, ...op.set(ptr),
     ]),
-    ...op.get(bk), ...op.i32(32), ...op.i32Add, ...op.set(bk),
+    ...op.get(bk), ...(rowsB ? op.get(ldb) : op.i32(32)), ...op.i32Add, ...op.set(bk),
     ...op.get(k), ...op.i32(1), ...op.i32Sub, ...op.set(k),
     ...op.br(0),
     ...op.end, ...op.end,
@@ -101,7 +109,7 @@ function gemm(fma: boolean, accumulate = false): FunctionDef {
     ...op.br(0),
     ...op.end, ...op.end,
   ];
-  return { name: accumulate ? 'gemmAcc' : 'gemm', params: [I32, I32, I32, I32, I32, I32, I32, I32], locals: [{ count: 9 + R, type: I32 }, { count: 2 * R + 3, type: V128 }], body };
+  return { name: rowsB ? 'gemmRows' : accumulate ? 'gemmAcc' : 'gemm', params: new Array<number>(P0).fill(I32), locals: [{ count: 9 + R, type: I32 }, { count: 2 * R + 3, type: V128 }], body };
 }
 
 /**
@@ -1216,22 +1224,23 @@ function copyRows(): FunctionDef {
  * whole Winograd convolution, a few images at a time so that their transformed tiles and
  * products stay in the cache: for each of `chunks` chunks, counts[chunk] images (int32s
  * at `counts`) in groups of up to `group`: winogradIn of each image of the group side by
- * side into V (T = images·th·tw columns), the 16 products U_ξ·V_ξ (packB, gemm) into M,
- * then winogradOut of each image; P (padded images) and y move on by an image each time.
- * S is this call's scratch: V (16·C·group·th·tw floats), a packed panel block (Np·C, Np =
- * group·th·tw rounded up to 8), M (16·Mp·Np). `index` gives the other kernels' numbers.
+ * side into V (T = images·th·tw columns), the 16 products U_ξ·V_ξ into M (gemmRows: V_ξ
+ * stays in the cache, so it is read as it lies, not packed), then winogradOut of each
+ * image; P (padded images) and y move on by an image each time. S is this call's
+ * scratch: V (16·C·group·th·tw floats), 8 floats, M (16·Mp·Np, Np = group·th·tw rounded
+ * up to 8). `index` gives the other kernels' numbers.
  */
 function winogradConv(index: (name: string) => number): FunctionDef {
   const [P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp, group] = Array.from({ length: 17 }, (_, k) => k);
-  const [ch, i, xi, Tn, Np, V, pack, M, imgP, imgY, k, g0, gn, T] = Array.from({ length: 14 }, (_, j) => 17 + j);
+  const [ch, i, xi, Tn, Np, V, M, imgP, imgY, k, g0, gn, T] = Array.from({ length: 13 }, (_, j) => 17 + j);
   const mul = (a: number[], b: number[]) => [...a, ...b, ...op.i32Mul];
   const bytes = (...fs: number[][]) => fs.reduce((acc, f) => mul(acc, f), op.i32(4));
   const roundUp8 = (x: number[]) => [...x, ...op.i32(7), ...op.i32Add, ...op.i32(-8), ...op.i32And];
   const body = [
     ...mul(op.get(th), op.get(tw)), ...op.set(Tn),
     ...op.get(S), ...op.set(V),
-    ...op.get(V), ...bytes(op.i32(16), op.get(C), op.get(Tn), op.get(group)), ...op.i32Add, ...op.set(pack),
-    ...op.get(pack), ...bytes(roundUp8(mul(op.get(Tn), op.get(group))), op.get(C)), ...op.i32Add, ...op.set(M),
+    // M after V and 8 floats that the products' last panel may read past V's end
+    ...op.get(V), ...bytes(op.i32(16), op.get(C), op.get(Tn), op.get(group)), ...op.i32Add, ...op.i32(32), ...op.i32Add, ...op.set(M),
     ...bytes(op.get(C), op.get(Hp), op.get(Wp)), ...op.set(imgP),
     ...bytes(op.get(O), op.get(oh), op.get(ow)), ...op.set(imgY),
     ...forUp(ch, op.get(chunks), [
@@ -1246,12 +1255,10 @@ function winogradConv(index: (name: string) => number): FunctionDef {
           ...op.get(P), ...op.get(imgP), ...op.i32Add, ...op.set(P),
         ]),
         ...forUp(xi, op.i32(16), [
-          ...op.get(V), ...op.get(xi), ...bytes(op.get(C), op.get(T)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(pack), ...op.get(C), ...op.get(T), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...op.call(index('packB')),
           ...op.get(U), ...op.get(xi), ...bytes(op.get(Mp), op.get(C)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(pack),
+          ...op.get(V), ...op.get(xi), ...bytes(op.get(C), op.get(T)), ...op.i32Mul, ...op.i32Add,
           ...op.get(M), ...op.get(xi), ...bytes(op.get(Mp), op.get(Np)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(Mp), ...op.get(C), ...op.get(Np), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...op.call(index('gemm')),
+          ...op.get(Mp), ...op.get(C), ...op.get(Np), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...bytes(op.get(T)), ...op.call(index('gemmRows')),
         ]),
         ...forUp(i, op.get(gn), [
           ...op.get(M), ...op.get(i), ...bytes(op.get(Tn)), ...op.i32Mul, ...op.i32Add,
@@ -1262,7 +1269,7 @@ function winogradConv(index: (name: string) => number): FunctionDef {
       ]),
     ]),
   ];
-  return { name: 'winogradConv', params: new Array<number>(17).fill(I32), locals: [{ count: 14, type: I32 }], body };
+  return { name: 'winogradConv', params: new Array<number>(17).fill(I32), locals: [{ count: 13, type: I32 }], body };
 }
 
 /**
@@ -1270,15 +1277,15 @@ function winogradConv(index: (name: string) => number): FunctionDef {
  * pl, Cp, group): the input gradient of winogradConv's convolution in the adjoint form of
  * Winograd's method, a few images at a time: each image's dy [O, oh, ow] padded to whole
  * tiles (pad2d) and transformed, A·dY·Aᵀ (winogradGrad), into Z (T = images·th·tw columns),
- * the 16 products U_ξᵀ [Cp, O] (winogradWeights swapped, at U) · Z_ξ (packB, gemm) into M,
- * then per image B·M·Bᵀ added up into a zeroed padded plane block (winogradInT) and its
- * H×W part at row pt, column pl copied out to dx (crop2d). S is this call's scratch: the
- * padded dy (4·O·th·tw floats), Z (16·O·group·th·tw), the packed block (Np·O, Np =
- * group·th·tw rounded up to 8), M (16·Cp·Np), the padded planes (C·Hp·Wp).
+ * the 16 products U_ξᵀ [Cp, O] (winogradWeights swapped, at U) · Z_ξ (gemmRows, Z_ξ read
+ * as it lies) into M, then per image B·M·Bᵀ added up into a zeroed padded plane block
+ * (winogradInT) and its H×W part at row pt, column pl copied out to dx (crop2d). S is this
+ * call's scratch: the padded dy (4·O·th·tw floats), Z (16·O·group·th·tw), 8 floats, M
+ * (16·Cp·Np, Np = group·th·tw rounded up to 8), the padded planes (C·Hp·Wp).
  */
 function winogradInputGradConv(index: (name: string) => number): FunctionDef {
   const [D, U, dx, S, counts, chunks, C, O, th, tw, Hp, Wp, H, W, oh, ow, pt, pl, Cp, group] = Array.from({ length: 20 }, (_, k) => k);
-  const [ch, i, xi, Tn, Np, Dp, Z, pack, M, Qp, imgD, imgX, k, g0, gn, T] = Array.from({ length: 16 }, (_, j) => 20 + j);
+  const [ch, i, xi, Tn, Np, Dp, Z, M, Qp, imgD, imgX, k, g0, gn, T] = Array.from({ length: 15 }, (_, j) => 20 + j);
   const mul = (a: number[], b: number[]) => [...a, ...b, ...op.i32Mul];
   const bytes = (...fs: number[][]) => fs.reduce((acc, f) => mul(acc, f), op.i32(4));
   const roundUp8 = (x: number[]) => [...x, ...op.i32(7), ...op.i32Add, ...op.i32(-8), ...op.i32And];
@@ -1288,8 +1295,8 @@ function winogradInputGradConv(index: (name: string) => number): FunctionDef {
     ...mul(op.get(th), op.get(tw)), ...op.set(Tn),
     ...op.get(S), ...op.set(Dp),
     ...op.get(Dp), ...bytes(op.i32(4), op.get(O), op.get(Tn)), ...op.i32Add, ...op.set(Z),
-    ...op.get(Z), ...bytes(op.i32(16), op.get(O), op.get(Tn), op.get(group)), ...op.i32Add, ...op.set(pack),
-    ...op.get(pack), ...bytes(roundUp8(mul(op.get(Tn), op.get(group))), op.get(O)), ...op.i32Add, ...op.set(M),
+    // M after Z and 8 floats that the products' last panel may read past Z's end
+    ...op.get(Z), ...bytes(op.i32(16), op.get(O), op.get(Tn), op.get(group)), ...op.i32Add, ...op.i32(32), ...op.i32Add, ...op.set(M),
     ...op.get(M), ...bytes(op.i32(16), op.get(Cp), roundUp8(mul(op.get(Tn), op.get(group)))), ...op.i32Add, ...op.set(Qp),
     ...bytes(op.get(O), op.get(oh), op.get(ow)), ...op.set(imgD),
     ...bytes(op.get(C), op.get(H), op.get(W)), ...op.set(imgX),
@@ -1306,12 +1313,10 @@ function winogradInputGradConv(index: (name: string) => number): FunctionDef {
           ...op.get(D), ...op.get(imgD), ...op.i32Add, ...op.set(D),
         ]),
         ...forUp(xi, op.i32(16), [
-          ...op.get(Z), ...op.get(xi), ...bytes(op.get(O), op.get(T)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(pack), ...op.get(O), ...op.get(T), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...op.call(index('packB')),
           ...op.get(U), ...op.get(xi), ...bytes(op.get(Cp), op.get(O)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(pack),
+          ...op.get(Z), ...op.get(xi), ...bytes(op.get(O), op.get(T)), ...op.i32Mul, ...op.i32Add,
           ...op.get(M), ...op.get(xi), ...bytes(op.get(Cp), op.get(Np)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(Cp), ...op.get(O), ...op.get(Np), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...op.call(index('gemm')),
+          ...op.get(Cp), ...op.get(O), ...op.get(Np), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...bytes(op.get(T)), ...op.call(index('gemmRows')),
         ]),
         ...forUp(i, op.get(gn), [
           ...op.get(Qp), ...op.i32(0), ...bytes(op.get(C), op.get(Hp), op.get(Wp)), ...op.memoryFill,
@@ -1324,7 +1329,7 @@ function winogradInputGradConv(index: (name: string) => number): FunctionDef {
       ]),
     ]),
   ];
-  return { name: 'winogradInputGradConv', params: new Array<number>(20).fill(I32), locals: [{ count: 16, type: I32 }], body };
+  return { name: 'winogradInputGradConv', params: new Array<number>(20).fill(I32), locals: [{ count: 15, type: I32 }], body };
 }
 
 /** The four floats at (local at) + a·rowW + 4j bytes: row a of a window's rows, shifted by j columns. */
@@ -1519,7 +1524,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
  * data; `fma` builds the GEMM with relaxed SIMD's fused multiply-add.
  */
 export function kernelModule(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
-  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows(), gemm(fma, true), crop2d(), winogradInT(), conv3x3(fma), conv3x3Grad(fma), dropoutMask()];
+  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows(), gemm(fma, true), gemm(fma, false, true), crop2d(), winogradInT(), conv3x3(fma), conv3x3Grad(fma), dropoutMask()];
   const index = (name: string) => kernels.findIndex((f) => f.name === name);
   return moduleBytes([...kernels, winogradConv(index), winogradGradConv(index), winogradInputGradConv(index)], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }
