@@ -306,8 +306,26 @@ export class WasmBackend extends CpuBackend {
     const leading = some && axes.every((a, i) => a === i);
     const n = sizeOf(x.shape.slice(nd - axes.length));
     const cols = sizeOf(x.shape.slice(axes.length));
-    if (op !== 'sum' || x.dtype !== 'float32' || !((trailing && n >= 16) || (leading && cols >= 4))) return this.#cpu('no wasm kernel for this reduction', () => super.reduce(op, x, axes));
+    const whole = nd > 0 && axes.length === nd && n >= WHOLE_SUM_MIN;
+    if (op !== 'sum' || x.dtype !== 'float32' || !((trailing && n >= 16) || (leading && cols >= 4) || whole)) return this.#cpu('no wasm kernel for this reduction', () => super.reduce(op, x, axes));
     const xAt = this.#in(x);
+    if (whole) {
+      // float64 sums of 64 equal parts across the threads (rowSum64), then of the parts
+      // and the last n mod 64 values in order, rounded once (the CPU code sums in float64
+      // too, one value after another: the same float32 result but for a float64 rounding
+      // landing on a float32 tie)
+      const len = Math.floor(n / WHOLE_SUM_PARTS);
+      const partsAt = this.#work(8 * WHOLE_SUM_PARTS);
+      this.gemm.parallel('rowSum64', [xAt, partsAt, WHOLE_SUM_PARTS, len], { count: 2, ptrs: [[0, 4 * len], [1, 8]] }, WHOLE_SUM_PARTS, 4 * n);
+      const f = this.gemm.heap.f32;
+      const parts = new Float64Array(f.buffer, partsAt, WHOLE_SUM_PARTS);
+      let acc = 0;
+      for (let k = 0; k < WHOLE_SUM_PARTS; k++) acc += parts[k];
+      for (let i = WHOLE_SUM_PARTS * len; i < n; i++) acc += f[(xAt >> 2) + i];
+      const [outAt, done] = this.#out(1);
+      this.gemm.heap.f32[outAt >> 2] = acc;
+      return done();
+    }
     if (trailing) {
       const rows = sizeOf(x.shape.slice(0, nd - axes.length));
       const [outAt, done] = this.#out(rows);
@@ -892,6 +910,10 @@ function winogradTiles(H: number, W: number, pad: Im2ColParams['pad']) {
 /** 3×3 windows, stride 1, no dilation, zero padding: the convolutions the direct and Winograd kernels do */
 const isPlain3x3 = (p: Im2ColParams): boolean =>
   p.kernel[0] === 3 && p.kernel[1] === 3 && p.stride[0] === 1 && p.stride[1] === 1 && p.dilation[0] === 1 && p.dilation[1] === 1 && p.padValue === 0;
+
+/** fewest values for a whole float32 sum on the kernel, and the parts it is cut into */
+const WHOLE_SUM_MIN = 1 << 14;
+const WHOLE_SUM_PARTS = 64;
 
 /** most input channels for a direct 3×3 convolution (more: the patch-matrix product's K = 9·C pays) */
 const DIRECT_MAX_CHANNELS = 4;

@@ -48,6 +48,7 @@ export interface KernelExports {
   packB(src: number, dst: number, K: number, N: number, p0: number, p1: number): void;
   packBT(src: number, dst: number, K: number, N: number, p0: number, p1: number): void;
   rowSum(x: number, out: number, rows: number, n: number): void;
+  rowSum64(x: number, out: number, rows: number, n: number): void;
   fill32(dst: number, n: number, value: number): void;
   add(a: number, b: number, out: number, rows: number, n: number, ra: number, rb: number, mode: number): void;
   sub(a: number, b: number, out: number, rows: number, n: number, ra: number, rb: number, mode: number): void;

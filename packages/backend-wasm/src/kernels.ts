@@ -472,8 +472,9 @@ function fill32(): FunctionDef {
  * rowSum(x, out, rows, n): out[r] = Σ_i x[r·n + i] for float32 rows, accumulated in
  * float64 (two f64x2 accumulators over four floats at a time, then the last n mod 4 one
  * by one) and rounded once: a convolution bias's gradient, summed over positions.
+ * rowSum64 (`wide`): the float64 sums themselves (8 bytes each), parts of a whole sum.
  */
-function rowSum(): FunctionDef {
+function rowSum(wide = false): FunctionDef {
   const [x, out, rows, n] = [0, 1, 2, 3];
   const [r, i, at, n4] = [4, 5, 6, 7];
   const [v, a0, a1] = [8, 9, 10]; // v128
@@ -492,14 +493,14 @@ function rowSum(): FunctionDef {
       ...forStep(i, op.get(n4), op.get(n), 1, [
         ...op.get(tail), ...op.get(at), ...op.get(i), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0), ...op.f64PromoteF32, ...op.f64Add, ...op.set(tail),
       ]),
-      ...op.get(out), ...op.get(r), ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+      ...op.get(out), ...op.get(r), ...op.i32(wide ? 8 : 4), ...op.i32Mul, ...op.i32Add,
       ...op.get(a0), ...op.f64x2ExtractLane(0), ...op.get(a1), ...op.f64x2ExtractLane(0), ...op.f64Add,
       ...op.get(a0), ...op.f64x2ExtractLane(1), ...op.get(a1), ...op.f64x2ExtractLane(1), ...op.f64Add, ...op.f64Add,
-      ...op.get(tail), ...op.f64Add, ...op.f32DemoteF64,
-      ...op.f32Store(0),
+      ...op.get(tail), ...op.f64Add,
+      ...(wide ? op.f64Store(0) : [...op.f32DemoteF64, ...op.f32Store(0)]),
     ]),
   ];
-  return { name: 'rowSum', params: new Array<number>(4).fill(I32), locals: [{ count: 4, type: I32 }, { count: 3, type: V128 }, { count: 1, type: F64 }], body };
+  return { name: wide ? 'rowSum64' : 'rowSum', params: new Array<number>(4).fill(I32), locals: [{ count: 4, type: I32 }, { count: 3, type: V128 }, { count: 1, type: F64 }], body };
 }
 
 /**
@@ -1524,7 +1525,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
  * data; `fma` builds the GEMM with relaxed SIMD's fused multiply-add.
  */
 export function kernelModule(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
-  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows(), gemm(fma, true), gemm(fma, false, true), crop2d(), winogradInT(), conv3x3(fma), conv3x3Grad(fma), dropoutMask()];
+  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), rowSum(true), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows(), gemm(fma, true), gemm(fma, false, true), crop2d(), winogradInT(), conv3x3(fma), conv3x3Grad(fma), dropoutMask()];
   const index = (name: string) => kernels.findIndex((f) => f.name === name);
   return moduleBytes([...kernels, winogradConv(index), winogradGradConv(index), winogradInputGradConv(index)], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }

@@ -409,6 +409,23 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
     expect(wasm.lastRoute()).toBe('wasm → cpu code (no wasm kernel for this reduction)');
   });
 
+  it('whole sums of large float32 tensors on the kernel equal the cpu code (float32 results, NaN and ±∞ included)', () => {
+    const f = () => {
+      const x = randn([64, 32, 26, 26]).mul(100).add(1e4);
+      const odd = randn([3, 7001]); // 21,003 values: 64 parts of 328 and a tail of 11
+      const nan = odd.add(tensor([NaN, ...new Array<number>(7000).fill(0)]));
+      const inf = odd.add(tensor([...new Array<number>(7000).fill(0), Infinity]));
+      const both = inf.sub(tensor([Infinity, ...new Array<number>(7000).fill(0)]));
+      return [x.sum(), odd.sum(), nan.sum(), inf.sum(), both.sum(), x.mean()];
+    };
+    const [w, c] = [on('wasm', f), on('cpu', f)];
+    expect(w.map((xs) => xs.map(String))).toEqual(c.map((xs) => xs.map(String)));
+    on('wasm', () => [randn([200, 100]).sum()]);
+    expect(wasm.lastRoute()).toBe('wasm');
+    on('wasm', () => [randn([100, 100]).sum()]); // under 16,384 values: the cpu code
+    expect(wasm.lastRoute()).toBe('wasm → cpu code (no wasm kernel for this reduction)');
+  });
+
   it('kernels split across the threads (by images, planes, blocks, vectors, rows; Adam) give the one-thread results bit for bit', () => {
     const f = () => {
       // the MNIST CNN's second convolution and the pooling around it, at batch 64
