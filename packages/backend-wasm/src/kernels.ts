@@ -779,6 +779,13 @@ function copyRows2d(to: number, from: number, r: number, j: number, H: number, W
   ]);
 }
 
+/** `a · b` on the stack (two i32 instruction lists). */
+const mulI32 = (a: number[], b: number[]): number[] => [...a, ...b, ...op.i32Mul];
+/** 4 · f0 · f1 · … bytes (i32 instruction lists). */
+const bytesOf = (...fs: number[][]): number[] => fs.reduce((acc, f) => mulI32(acc, f), op.i32(4));
+/** `x` rounded up to a multiple of 8. */
+const roundUp8 = (x: number[]): number[] => [...x, ...op.i32(7), ...op.i32Add, ...op.i32(-8), ...op.i32And];
+
 /**
  * pad2d(src, dst, planes, H, W, Hp, Wp, pt, pl): each H×W plane of src into an Hp×Wp plane
  * of dst, at row pt and column pl, zeros around it (a Winograd convolution's padded input).
@@ -1140,25 +1147,23 @@ function winogradWeightsGrad(): FunctionDef {
 function winogradGradConv(index: (name: string) => number): FunctionDef {
   const [P, D, dU, S, counts, units, C, O, th, tw, Hp, Wp, Mp, Cp, per] = Array.from({ length: 15 }, (_, k) => k);
   const [u, i, xi, Tn, T, V, Z, pack, imgP, imgD, left, tmax, k, first] = Array.from({ length: 14 }, (_, j) => 15 + j);
-  const mul = (a: number[], b: number[]) => [...a, ...b, ...op.i32Mul];
-  const bytes = (...fs: number[][]) => fs.reduce((acc, f) => mul(acc, f), op.i32(4));
   const products = (kernel: string) =>
     forUp(xi, op.i32(16), [
-      ...op.get(V), ...op.get(xi), ...bytes(op.get(C), op.get(T)), ...op.i32Mul, ...op.i32Add,
+      ...op.get(V), ...op.get(xi), ...bytesOf(op.get(C), op.get(T)), ...op.i32Mul, ...op.i32Add,
       ...op.get(pack), ...op.get(T), ...op.get(C), ...op.i32(0), ...op.get(Cp), ...op.i32(3), ...op.i32ShrU, ...op.call(index('packBT')),
-      ...op.get(Z), ...op.get(xi), ...bytes(op.get(Mp), op.get(T)), ...op.i32Mul, ...op.i32Add,
+      ...op.get(Z), ...op.get(xi), ...bytesOf(op.get(Mp), op.get(T)), ...op.i32Mul, ...op.i32Add,
       ...op.get(pack),
-      ...op.get(dU), ...op.get(xi), ...bytes(op.get(Mp), op.get(Cp)), ...op.i32Mul, ...op.i32Add,
+      ...op.get(dU), ...op.get(xi), ...bytesOf(op.get(Mp), op.get(Cp)), ...op.i32Mul, ...op.i32Add,
       ...op.get(Mp), ...op.get(T), ...op.get(Cp), ...op.i32(0), ...op.get(Cp), ...op.i32(3), ...op.i32ShrU, ...op.call(index(kernel)),
     ]);
   const body = [
-    ...mul(op.get(th), op.get(tw)), ...op.set(Tn),
-    ...mul(op.get(per), op.get(Tn)), ...op.set(tmax),
+    ...mulI32(op.get(th), op.get(tw)), ...op.set(Tn),
+    ...mulI32(op.get(per), op.get(Tn)), ...op.set(tmax),
     ...op.get(S), ...op.set(V),
-    ...op.get(V), ...bytes(op.i32(16), op.get(C), op.get(tmax)), ...op.i32Add, ...op.set(Z),
-    ...op.get(Z), ...bytes(op.i32(16), op.get(Mp), op.get(tmax)), ...op.i32Add, ...op.set(pack),
-    ...bytes(op.get(C), op.get(Hp), op.get(Wp)), ...op.set(imgP),
-    ...bytes(op.get(O), op.get(th), op.get(tw), op.i32(4)), ...op.set(imgD),
+    ...op.get(V), ...bytesOf(op.i32(16), op.get(C), op.get(tmax)), ...op.i32Add, ...op.set(Z),
+    ...op.get(Z), ...bytesOf(op.i32(16), op.get(Mp), op.get(tmax)), ...op.i32Add, ...op.set(pack),
+    ...bytesOf(op.get(C), op.get(Hp), op.get(Wp)), ...op.set(imgP),
+    ...bytesOf(op.get(O), op.get(th), op.get(tw), op.i32(4)), ...op.set(imgD),
     ...forUp(u, op.get(units), [
       ...op.get(counts), ...op.get(u), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...op.set(left),
       ...op.i32(1), ...op.set(first),
@@ -1166,10 +1171,10 @@ function winogradGradConv(index: (name: string) => number): FunctionDef {
       ...op.get(left), ...op.i32Eqz, ...op.brIf(1),
       // k = min(per, left) images
       ...op.get(per), ...op.get(left), ...op.get(per), ...op.get(left), ...op.i32LeS, ...op.select, ...op.set(k),
-      ...mul(op.get(k), op.get(Tn)), ...op.set(T),
+      ...mulI32(op.get(k), op.get(Tn)), ...op.set(T),
       ...forUp(i, op.get(k), [
-        ...op.get(P), ...op.get(V), ...op.get(i), ...bytes(op.get(Tn)), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...op.get(C), ...op.get(th), ...op.get(tw), ...op.get(Hp), ...op.get(Wp), ...op.get(T), ...op.call(index('winogradIn')),
-        ...op.get(D), ...op.get(Z), ...op.get(i), ...bytes(op.get(Tn)), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...op.get(O), ...op.get(th), ...op.get(tw), ...op.get(Mp), ...op.get(T), ...op.call(index('winogradGrad')),
+        ...op.get(P), ...op.get(V), ...op.get(i), ...bytesOf(op.get(Tn)), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...op.get(C), ...op.get(th), ...op.get(tw), ...op.get(Hp), ...op.get(Wp), ...op.get(T), ...op.call(index('winogradIn')),
+        ...op.get(D), ...op.get(Z), ...op.get(i), ...bytesOf(op.get(Tn)), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...op.get(O), ...op.get(th), ...op.get(tw), ...op.get(Mp), ...op.get(T), ...op.call(index('winogradGrad')),
         ...op.get(P), ...op.get(imgP), ...op.i32Add, ...op.set(P),
         ...op.get(D), ...op.get(imgD), ...op.i32Add, ...op.set(D),
       ]),
@@ -1178,7 +1183,7 @@ function winogradGradConv(index: (name: string) => number): FunctionDef {
       ...op.get(left), ...op.get(k), ...op.i32Sub, ...op.set(left),
       ...op.br(0),
       ...op.end, ...op.end,
-      ...op.get(dU), ...bytes(op.i32(16), op.get(Mp), op.get(Cp)), ...op.i32Add, ...op.set(dU),
+      ...op.get(dU), ...bytesOf(op.i32(16), op.get(Mp), op.get(Cp)), ...op.i32Add, ...op.set(dU),
     ]),
   ];
   return { name: 'winogradGradConv', params: new Array<number>(15).fill(I32), locals: [{ count: 14, type: I32 }], body };
@@ -1221,6 +1226,40 @@ function copyRows(): FunctionDef {
 }
 
 /**
+ * The Winograd drivers' loop over images: for each of the locals' `chunks` chunks (image
+ * counts as int32s at `counts`), its images in groups of up to `group`: gn = images side by
+ * side, T = gn·Tn tiles, Np = T rounded up to 8 columns of products, then `body`.
+ */
+function overImageGroups(l: { ch: number; chunks: number; counts: number; k: number; g0: number; gn: number; group: number; T: number; Tn: number; Np: number }, body: number[]): number[] {
+  const { ch, chunks, counts, k, g0, gn, group, T, Tn, Np } = l;
+  return forUp(ch, op.get(chunks), [
+    ...op.get(counts), ...op.get(ch), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...op.set(k),
+    ...forStep(g0, op.i32(0), op.get(k), 1, [
+      // gn = min(group, k − g0)
+      ...op.get(group), ...op.get(k), ...op.get(g0), ...op.i32Sub, ...op.get(group), ...op.get(k), ...op.get(g0), ...op.i32Sub, ...op.i32LeS, ...op.select, ...op.set(gn),
+      ...mulI32(op.get(gn), op.get(Tn)), ...op.set(T),
+      ...roundUp8(op.get(T)), ...op.set(Np),
+      ...body,
+      ...op.get(g0), ...op.get(group), ...op.i32Add, ...op.i32(1), ...op.i32Sub, ...op.set(g0),
+    ]),
+  ]);
+}
+
+/**
+ * The 16 products of a Winograd driver, M_ξ [rows, Np] = A_ξ [rows, K] · B_ξ [K, T] for ξ <
+ * 16 (locals: the matrices' first addresses, one after another), B_ξ read row-major as it
+ * lies (gemmRows).
+ */
+function winogradProducts(index: (name: string) => number, xi: number, A: number, rows: number, K: number, B: number, T: number, M: number, Np: number): number[] {
+  return forUp(xi, op.i32(16), [
+    ...op.get(A), ...op.get(xi), ...bytesOf(op.get(rows), op.get(K)), ...op.i32Mul, ...op.i32Add,
+    ...op.get(B), ...op.get(xi), ...bytesOf(op.get(K), op.get(T)), ...op.i32Mul, ...op.i32Add,
+    ...op.get(M), ...op.get(xi), ...bytesOf(op.get(rows), op.get(Np)), ...op.i32Mul, ...op.i32Add,
+    ...op.get(rows), ...op.get(K), ...op.get(Np), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...bytesOf(op.get(T)), ...op.call(index('gemmRows')),
+  ]);
+}
+
+/**
  * winogradConv(P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp, group): a
  * whole Winograd convolution, a few images at a time so that their transformed tiles and
  * products stay in the cache: for each of `chunks` chunks, counts[chunk] images (int32s
@@ -1234,39 +1273,23 @@ function copyRows(): FunctionDef {
 function winogradConv(index: (name: string) => number): FunctionDef {
   const [P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp, group] = Array.from({ length: 17 }, (_, k) => k);
   const [ch, i, xi, Tn, Np, V, M, imgP, imgY, k, g0, gn, T] = Array.from({ length: 13 }, (_, j) => 17 + j);
-  const mul = (a: number[], b: number[]) => [...a, ...b, ...op.i32Mul];
-  const bytes = (...fs: number[][]) => fs.reduce((acc, f) => mul(acc, f), op.i32(4));
-  const roundUp8 = (x: number[]) => [...x, ...op.i32(7), ...op.i32Add, ...op.i32(-8), ...op.i32And];
   const body = [
-    ...mul(op.get(th), op.get(tw)), ...op.set(Tn),
+    ...mulI32(op.get(th), op.get(tw)), ...op.set(Tn),
     ...op.get(S), ...op.set(V),
     // M after V and 8 floats that the products' last panel may read past V's end
-    ...op.get(V), ...bytes(op.i32(16), op.get(C), op.get(Tn), op.get(group)), ...op.i32Add, ...op.i32(32), ...op.i32Add, ...op.set(M),
-    ...bytes(op.get(C), op.get(Hp), op.get(Wp)), ...op.set(imgP),
-    ...bytes(op.get(O), op.get(oh), op.get(ow)), ...op.set(imgY),
-    ...forUp(ch, op.get(chunks), [
-      ...op.get(counts), ...op.get(ch), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...op.set(k),
-      ...forStep(g0, op.i32(0), op.get(k), 1, [
-        // gn = min(group, k − g0) images side by side: T tiles, Np columns of products
-        ...op.get(group), ...op.get(k), ...op.get(g0), ...op.i32Sub, ...op.get(group), ...op.get(k), ...op.get(g0), ...op.i32Sub, ...op.i32LeS, ...op.select, ...op.set(gn),
-        ...mul(op.get(gn), op.get(Tn)), ...op.set(T),
-        ...roundUp8(op.get(T)), ...op.set(Np),
-        ...forUp(i, op.get(gn), [
-          ...op.get(P), ...op.get(V), ...op.get(i), ...bytes(op.get(Tn)), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...op.get(C), ...op.get(th), ...op.get(tw), ...op.get(Hp), ...op.get(Wp), ...op.get(T), ...op.call(index('winogradIn')),
-          ...op.get(P), ...op.get(imgP), ...op.i32Add, ...op.set(P),
-        ]),
-        ...forUp(xi, op.i32(16), [
-          ...op.get(U), ...op.get(xi), ...bytes(op.get(Mp), op.get(C)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(V), ...op.get(xi), ...bytes(op.get(C), op.get(T)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(M), ...op.get(xi), ...bytes(op.get(Mp), op.get(Np)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(Mp), ...op.get(C), ...op.get(Np), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...bytes(op.get(T)), ...op.call(index('gemmRows')),
-        ]),
-        ...forUp(i, op.get(gn), [
-          ...op.get(M), ...op.get(i), ...bytes(op.get(Tn)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(y), ...op.get(bias), ...op.i32(1), ...op.get(O), ...op.get(th), ...op.get(tw), ...op.get(oh), ...op.get(ow), ...op.get(Np), ...bytes(op.get(Mp), op.get(Np)), ...op.call(index('winogradOut')),
-          ...op.get(y), ...op.get(imgY), ...op.i32Add, ...op.set(y),
-        ]),
-        ...op.get(g0), ...op.get(group), ...op.i32Add, ...op.i32(1), ...op.i32Sub, ...op.set(g0),
+    ...op.get(V), ...bytesOf(op.i32(16), op.get(C), op.get(Tn), op.get(group)), ...op.i32Add, ...op.i32(32), ...op.i32Add, ...op.set(M),
+    ...bytesOf(op.get(C), op.get(Hp), op.get(Wp)), ...op.set(imgP),
+    ...bytesOf(op.get(O), op.get(oh), op.get(ow)), ...op.set(imgY),
+    ...overImageGroups({ ch, chunks, counts, k, g0, gn, group, T, Tn, Np }, [
+      ...forUp(i, op.get(gn), [
+        ...op.get(P), ...op.get(V), ...op.get(i), ...bytesOf(op.get(Tn)), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...op.get(C), ...op.get(th), ...op.get(tw), ...op.get(Hp), ...op.get(Wp), ...op.get(T), ...op.call(index('winogradIn')),
+        ...op.get(P), ...op.get(imgP), ...op.i32Add, ...op.set(P),
+      ]),
+      ...winogradProducts(index, xi, U, Mp, C, V, T, M, Np),
+      ...forUp(i, op.get(gn), [
+        ...op.get(M), ...op.get(i), ...bytesOf(op.get(Tn)), ...op.i32Mul, ...op.i32Add,
+        ...op.get(y), ...op.get(bias), ...op.i32(1), ...op.get(O), ...op.get(th), ...op.get(tw), ...op.get(oh), ...op.get(ow), ...op.get(Np), ...bytesOf(op.get(Mp), op.get(Np)), ...op.call(index('winogradOut')),
+        ...op.get(y), ...op.get(imgY), ...op.i32Add, ...op.set(y),
       ]),
     ]),
   ];
@@ -1287,46 +1310,30 @@ function winogradConv(index: (name: string) => number): FunctionDef {
 function winogradInputGradConv(index: (name: string) => number): FunctionDef {
   const [D, U, dx, S, counts, chunks, C, O, th, tw, Hp, Wp, H, W, oh, ow, pt, pl, Cp, group] = Array.from({ length: 20 }, (_, k) => k);
   const [ch, i, xi, Tn, Np, Dp, Z, M, Qp, imgD, imgX, k, g0, gn, T] = Array.from({ length: 15 }, (_, j) => 20 + j);
-  const mul = (a: number[], b: number[]) => [...a, ...b, ...op.i32Mul];
-  const bytes = (...fs: number[][]) => fs.reduce((acc, f) => mul(acc, f), op.i32(4));
-  const roundUp8 = (x: number[]) => [...x, ...op.i32(7), ...op.i32Add, ...op.i32(-8), ...op.i32And];
-  const th2 = mul(op.get(th), op.i32(2));
-  const tw2 = mul(op.get(tw), op.i32(2));
+  const th2 = mulI32(op.get(th), op.i32(2));
+  const tw2 = mulI32(op.get(tw), op.i32(2));
   const body = [
-    ...mul(op.get(th), op.get(tw)), ...op.set(Tn),
+    ...mulI32(op.get(th), op.get(tw)), ...op.set(Tn),
     ...op.get(S), ...op.set(Dp),
-    ...op.get(Dp), ...bytes(op.i32(4), op.get(O), op.get(Tn)), ...op.i32Add, ...op.set(Z),
+    ...op.get(Dp), ...bytesOf(op.i32(4), op.get(O), op.get(Tn)), ...op.i32Add, ...op.set(Z),
     // M after Z and 8 floats that the products' last panel may read past Z's end
-    ...op.get(Z), ...bytes(op.i32(16), op.get(O), op.get(Tn), op.get(group)), ...op.i32Add, ...op.i32(32), ...op.i32Add, ...op.set(M),
-    ...op.get(M), ...bytes(op.i32(16), op.get(Cp), roundUp8(mul(op.get(Tn), op.get(group)))), ...op.i32Add, ...op.set(Qp),
-    ...bytes(op.get(O), op.get(oh), op.get(ow)), ...op.set(imgD),
-    ...bytes(op.get(C), op.get(H), op.get(W)), ...op.set(imgX),
-    ...forUp(ch, op.get(chunks), [
-      ...op.get(counts), ...op.get(ch), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...op.set(k),
-      ...forStep(g0, op.i32(0), op.get(k), 1, [
-        // gn = min(group, k − g0) images side by side: T tiles, Np columns of products
-        ...op.get(group), ...op.get(k), ...op.get(g0), ...op.i32Sub, ...op.get(group), ...op.get(k), ...op.get(g0), ...op.i32Sub, ...op.i32LeS, ...op.select, ...op.set(gn),
-        ...mul(op.get(gn), op.get(Tn)), ...op.set(T),
-        ...roundUp8(op.get(T)), ...op.set(Np),
-        ...forUp(i, op.get(gn), [
-          ...op.get(D), ...op.get(Dp), ...op.get(O), ...op.get(oh), ...op.get(ow), ...th2, ...tw2, ...op.i32(0), ...op.i32(0), ...op.call(index('pad2d')),
-          ...op.get(Dp), ...op.get(Z), ...op.get(i), ...bytes(op.get(Tn)), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...op.get(O), ...op.get(th), ...op.get(tw), ...op.get(O), ...op.get(T), ...op.call(index('winogradGrad')),
-          ...op.get(D), ...op.get(imgD), ...op.i32Add, ...op.set(D),
-        ]),
-        ...forUp(xi, op.i32(16), [
-          ...op.get(U), ...op.get(xi), ...bytes(op.get(Cp), op.get(O)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(Z), ...op.get(xi), ...bytes(op.get(O), op.get(T)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(M), ...op.get(xi), ...bytes(op.get(Cp), op.get(Np)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(Cp), ...op.get(O), ...op.get(Np), ...op.i32(0), ...op.get(Np), ...op.i32(3), ...op.i32ShrU, ...bytes(op.get(T)), ...op.call(index('gemmRows')),
-        ]),
-        ...forUp(i, op.get(gn), [
-          ...op.get(Qp), ...op.i32(0), ...bytes(op.get(C), op.get(Hp), op.get(Wp)), ...op.memoryFill,
-          ...op.get(M), ...op.get(i), ...bytes(op.get(Tn)), ...op.i32Mul, ...op.i32Add,
-          ...op.get(Qp), ...op.i32(1), ...op.get(C), ...op.get(th), ...op.get(tw), ...op.get(Hp), ...op.get(Wp), ...op.get(Np), ...bytes(op.get(Cp), op.get(Np)), ...op.call(index('winogradInT')),
-          ...op.get(Qp), ...op.get(dx), ...op.get(C), ...op.get(Hp), ...op.get(Wp), ...op.get(H), ...op.get(W), ...op.get(pt), ...op.get(pl), ...op.call(index('crop2d')),
-          ...op.get(dx), ...op.get(imgX), ...op.i32Add, ...op.set(dx),
-        ]),
-        ...op.get(g0), ...op.get(group), ...op.i32Add, ...op.i32(1), ...op.i32Sub, ...op.set(g0),
+    ...op.get(Z), ...bytesOf(op.i32(16), op.get(O), op.get(Tn), op.get(group)), ...op.i32Add, ...op.i32(32), ...op.i32Add, ...op.set(M),
+    ...op.get(M), ...bytesOf(op.i32(16), op.get(Cp), roundUp8(mulI32(op.get(Tn), op.get(group)))), ...op.i32Add, ...op.set(Qp),
+    ...bytesOf(op.get(O), op.get(oh), op.get(ow)), ...op.set(imgD),
+    ...bytesOf(op.get(C), op.get(H), op.get(W)), ...op.set(imgX),
+    ...overImageGroups({ ch, chunks, counts, k, g0, gn, group, T, Tn, Np }, [
+      ...forUp(i, op.get(gn), [
+        ...op.get(D), ...op.get(Dp), ...op.get(O), ...op.get(oh), ...op.get(ow), ...th2, ...tw2, ...op.i32(0), ...op.i32(0), ...op.call(index('pad2d')),
+        ...op.get(Dp), ...op.get(Z), ...op.get(i), ...bytesOf(op.get(Tn)), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...op.get(O), ...op.get(th), ...op.get(tw), ...op.get(O), ...op.get(T), ...op.call(index('winogradGrad')),
+        ...op.get(D), ...op.get(imgD), ...op.i32Add, ...op.set(D),
+      ]),
+      ...winogradProducts(index, xi, U, Cp, O, Z, T, M, Np),
+      ...forUp(i, op.get(gn), [
+        ...op.get(Qp), ...op.i32(0), ...bytesOf(op.get(C), op.get(Hp), op.get(Wp)), ...op.memoryFill,
+        ...op.get(M), ...op.get(i), ...bytesOf(op.get(Tn)), ...op.i32Mul, ...op.i32Add,
+        ...op.get(Qp), ...op.i32(1), ...op.get(C), ...op.get(th), ...op.get(tw), ...op.get(Hp), ...op.get(Wp), ...op.get(Np), ...bytesOf(op.get(Cp), op.get(Np)), ...op.call(index('winogradInT')),
+        ...op.get(Qp), ...op.get(dx), ...op.get(C), ...op.get(Hp), ...op.get(Wp), ...op.get(H), ...op.get(W), ...op.get(pt), ...op.get(pl), ...op.call(index('crop2d')),
+        ...op.get(dx), ...op.get(imgX), ...op.i32Add, ...op.set(dx),
       ]),
     ]),
   ];

@@ -30,6 +30,22 @@ function on(name: string, f: () => Tensor[]): number[][] {
   }
 }
 
+/**
+ * A 3×3 convolution of random x [shape] to O channels (with a bias or not) and its
+ * gradients for a random upstream gradient: [y, ∂x, ∂w, ∂b?]; `after` runs once they exist.
+ */
+function convAndGradients(shape: number[], O: number, options: Conv2dOptions, withBias: boolean, after?: () => void): () => Tensor[] {
+  return () => {
+    const x = randn(shape).requiresGrad_();
+    const w = randn([O, shape[1], 3, 3]).requiresGrad_();
+    const b = withBias ? randn([O]).requiresGrad_() : null;
+    const y = conv2d(x, w, b, options);
+    y.mul(randn(y.shape)).sum().backward();
+    after?.();
+    return [y, x.grad!, w.grad!, ...(b ? [b.grad!] : [])];
+  };
+}
+
 function expectClose(a: number[][], b: number[][], tol: number): void {
   expect(a.length).toBe(b.length);
   a.forEach((xs, i) => xs.forEach((v, j) => expect(Math.abs(v - b[i][j]), `output ${i}[${j}]`).toBeLessThan(tol * Math.max(1, Math.abs(b[i][j])))));
@@ -161,18 +177,12 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
       [[2, 10, 5, 6], 8, { padding: 3 }, false], // padding past the kernel's reach (rows and columns of dx see only padding)
     ];
     for (const [shape, O, options, withBias] of cases) {
-      const f = () => {
-        const x = randn(shape).requiresGrad_();
-        const w = randn([O, shape[1], 3, 3]).requiresGrad_();
-        const b = withBias ? randn([O]).requiresGrad_() : null;
-        const y = conv2d(x, w, b, options);
-        y.mul(randn(y.shape)).sum().backward();
+      let extra = -1;
+      const f = convAndGradients(shape, O, options, withBias, () => {
         // the weight gradient took the padded input its forward kept: no block but tensors'
         const m = memory().backends.wasm;
         if (getBackend().name === 'wasm') extra = (m.heap?.liveBlocks ?? 0) - m.numStorages;
-        return [y, x.grad!, w.grad!, ...(b ? [b.grad!] : [])];
-      };
-      let extra = -1;
+      });
       const before = wasm.stats.winograd;
       const got = on('wasm', f);
       expect(wasm.stats.winograd - before, `${shape} → ${O}`).toBe(3); // forward, input and weight gradients
@@ -205,14 +215,7 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
       [[2, 1, 8, 8], 4, { padding: 3 }, false, 2],
     ];
     for (const [shape, O, options, withBias, direct] of cases) {
-      const f = () => {
-        const x = randn(shape).requiresGrad_();
-        const w = randn([O, shape[1], 3, 3]).requiresGrad_();
-        const b = withBias ? randn([O]).requiresGrad_() : null;
-        const y = conv2d(x, w, b, options);
-        y.mul(randn(y.shape)).sum().backward();
-        return [y, x.grad!, w.grad!, ...(b ? [b.grad!] : [])];
-      };
+      const f = convAndGradients(shape, O, options, withBias);
       const before = wasm.stats.direct;
       const got = on('wasm', f);
       expect(wasm.stats.direct - before, `${shape} → ${O}`).toBe(direct); // forward, input and weight gradients
