@@ -14,8 +14,9 @@ export interface WasmOptions {
    */
   winograd?: boolean;
   /**
-   * 3×3 stride-1 convolutions of at most 4 input channels (an image's first layer: forward
-   * and weight gradient) computed directly (default true; false: through patch matrices)
+   * 3×3 stride-1 convolutions of at most 4 input channels (an image's first layer: forward,
+   * input and weight gradients) computed directly (default true; false: through patch
+   * matrices)
    */
   direct?: boolean;
   /**
@@ -546,9 +547,9 @@ export class WasmBackend extends CpuBackend {
    * stride of 2, each tile transformed (Bᵀ·d·B, winogradIn), then for each of the 16
    * transformed positions ξ one product U_ξ [O, C] · V_ξ [C, tiles], and each tile's 16
    * results back to a 2×2 block of y (Aᵀ·m·A, winogradOut, + bias); U_ξ = G·g·Gᵀ comes
-   * from the weights [O, C, 3, 3] at wAt. The images go in chunks, one per part of a thread-pool
-   * job, a few images' transformed tiles and products at a time in the part's own scratch
-   * block (winogradConv), so they stay in the cache.
+   * from the weights [O, C, 3, 3] at wAt. The images go in chunks, one per part of a
+   * thread-pool job, a few images' transformed tiles and products at a time in the part's
+   * own scratch block (winogradConv), so they stay in the cache.
    */
   #winograd(xAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, biasAt: number, outAt: number, padAt: number): void {
     this.#route = 'wasm (Winograd)';

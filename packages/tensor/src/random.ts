@@ -77,11 +77,21 @@ class Xoshiro128 {
   }
 
   /**
-   * A float32 dropout mask on `backend`'s own kernel (Backend.fillDropoutMask), drawn from
-   * this generator's state and advancing it: whether the backend did it.
+   * A float32 dropout mask of `n` values made on `backend`'s own kernel
+   * (Backend.fillDropoutMask), drawn from this generator's state and advancing it; null
+   * when the backend has no such kernel or declines.
    */
-  fillDropoutMaskOn(backend: Backend, data: DataId, n: number, cut: number, scale: number): boolean {
-    return backend.fillDropoutMask?.(data, n, this.s, dropoutCut(cut), scale) === true;
+  dropoutMaskOn(backend: Backend, n: number, cut: number, scale: number): DataId | null {
+    if (backend.fillDropoutMask === undefined) return null;
+    const data = backend.fill(n, 'float32', 0);
+    try {
+      if (backend.fillDropoutMask(data, n, this.s, dropoutCut(cut), scale)) return data;
+    } catch (e) {
+      backend.dispose(data);
+      throw e;
+    }
+    backend.dispose(data);
+    return null;
   }
 
   /** `n` draws on [low, high) into `out` (the state lives in locals meanwhile). */

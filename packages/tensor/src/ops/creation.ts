@@ -155,35 +155,26 @@ export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
 /**
  * A new tensor whose elements `fill` writes: straight into the backend's host memory where
  * it has one (no staging array: a fresh array's first touch costs page faults, and the copy
- * a pass), else through an array handed to `write`.
+ * a pass), else through an array handed to `write`. `onBackend` may make it on the
+ * backend's own kernel first (null: it did not), as a dropout mask on the wasm kernel.
  */
-/**
- * A new tensor of `shape` whose values `fill` writes (into the backend's host array, or an
- * array then written); `onBackend` may fill it on the backend's own kernel instead (true:
- * done), as a dropout mask on the wasm kernel.
- */
-function filledBy(op: string, shape: readonly number[], options: CreateOptions, fill: (out: TypedArray) => void, onBackend?: (b: Backend, data: DataId, n: number) => boolean): Tensor {
+function filledBy(op: string, shape: readonly number[], options: CreateOptions, fill: (out: TypedArray) => void, onBackend?: (b: Backend, n: number) => DataId | null): Tensor {
   assertShape(op, shape);
   const dtype = options.dtype ?? 'float32';
   assertDType(dtype, op);
   const b = backendOf(options);
   const n = sizeOf(shape);
-  let data: DataId | null = null;
-  if (b.hostArray !== undefined || onBackend !== undefined) {
-    const d = b.fill(n, dtype, 0);
+  let data = onBackend?.(b, n) ?? null;
+  if (data === null && b.hostArray !== undefined) {
+    data = b.fill(n, dtype, 0);
     try {
-      if (onBackend?.(b, d, n) === true) data = d;
-      else if (b.hostArray !== undefined) {
-        const host = b.hostArray(d);
-        fill(host.length === n ? host : host.subarray(0, n));
-        data = d;
-      } else b.dispose(d);
+      const host = b.hostArray(data);
+      fill(host.length === n ? host : host.subarray(0, n));
     } catch (e) {
-      b.dispose(d);
+      b.dispose(data);
       throw e;
     }
-  }
-  if (data === null) {
+  } else if (data === null) {
     const values = allocArray(dtype, n);
     fill(values);
     data = b.write(values, dtype);
@@ -219,7 +210,7 @@ export function dropoutMask(shape: readonly number[], p: number, scale: number, 
   const dtype = options.dtype ?? 'float32';
   if (!isFloat(dtype)) throw new TypeError(`dropoutMask: dtype must be floating point, got ${dtype}`);
   const cut = dtype === 'float32' ? Math.fround(p) : p; // as ge() casts the scalar
-  const onBackend = dtype === 'float32' ? (b: Backend, data: DataId, n: number) => rng().fillDropoutMaskOn(b, data, n, cut, scale) : undefined;
+  const onBackend = dtype === 'float32' ? (b: Backend, n: number) => rng().dropoutMaskOn(b, n, cut, scale) : undefined;
   return filledBy('dropoutMask', shape, options, (values) => rng().fillDropoutMask(values as Float32Array | Float64Array, cut, scale, dtype === 'float32'), onBackend);
 }
 
