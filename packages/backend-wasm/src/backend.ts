@@ -744,12 +744,14 @@ export class WasmBackend extends CpuBackend {
     const g = tiledPool(x, p);
     if (g === null || !allFloat32(y, dy)) return this.#cpu('windows do not tile the image, or not float32', () => super.maxPool2dBackward(x, y, dy, p));
     const [xAt, yAt, dyAt] = [this.#in(x), this.#in(y), this.#in(dy)];
-    // the kernels write every element a window covers; the others (a ragged edge) get none
-    const [outAt, done] = this.#out(g.n, g.oh * g.kh !== g.H || g.ow * g.kw !== g.W);
+    // the kernels write every element a window covers; the others (a ragged edge) are
+    // zeroed first, except by the 2×2 kernel, which writes their zeros itself
+    const two = g.kh === 2 && g.kw === 2;
+    const [outAt, done] = this.#out(g.n, !two && (g.oh * g.kh !== g.H || g.ow * g.kw !== g.W));
     const [inBytes, outBytes] = [4 * g.H * g.W, 4 * g.oh * g.ow];
     const split = (kernel: 'maxpoolBack2x2' | 'maxpoolBack', args: number[]) =>
       this.gemm.parallel(kernel, args, { count: 4, ptrs: [[0, inBytes], [1, outBytes], [2, outBytes], [3, inBytes]] }, g.planes, g.planes * 2 * (inBytes + outBytes));
-    if (g.kh === 2 && g.kw === 2) split('maxpoolBack2x2', [xAt, yAt, dyAt, outAt, g.planes, g.H, g.W, g.oh, g.ow]);
+    if (two) split('maxpoolBack2x2', [xAt, yAt, dyAt, outAt, g.planes, g.H, g.W, g.oh, g.ow]);
     else split('maxpoolBack', [xAt, yAt, dyAt, outAt, g.planes, g.H, g.W, g.kh, g.kw, g.oh, g.ow]);
     return done();
   }

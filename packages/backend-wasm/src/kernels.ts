@@ -653,7 +653,8 @@ function maxpool2x2(): FunctionDef {
  * stride 2 with SIMD, four windows (a 2×8 block) at a time: equality masks against the
  * duplicated maxima, counts summed across the mask pairs, mask · (dy / count) per lane (one
  * division for both rows). With ow ≥ 4 the last four of a row start at ow − 4 (the overlap
- * is written twice with the same values); narrower rows go one window at a time.
+ * is written twice with the same values); narrower rows go one window at a time. An odd
+ * last row or column (no window covers it) is written with zeros.
  */
 function maxpoolBack2x2(): FunctionDef {
   const [x, y, dy, out, planes, H, W, oh, ow] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
@@ -681,28 +682,41 @@ function maxpoolBack2x2(): FunctionDef {
   ];
   const body = [
     ...op.get(W), ...op.i32(4), ...op.i32Mul, ...op.set(rowBytes),
-    ...forUp(pl, op.get(planes), forUp(oy, op.get(oh), [
-      // byte offsets: r0 = (pl·H + 2·oy)·W·4 in x and out, yo = (pl·oh + oy)·ow·4 in y and dy
-      ...op.get(pl), ...op.get(H), ...op.i32Mul, ...op.get(oy), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.get(rowBytes), ...op.i32Mul, ...op.set(r0),
-      ...op.get(r0), ...op.get(rowBytes), ...op.i32Add, ...op.set(r1),
-      ...op.get(pl), ...op.get(oh), ...op.i32Mul, ...op.get(oy), ...op.i32Add, ...op.get(ow), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.set(yo),
-      ...op.get(ow), ...op.i32(4), ...op.i32GeU, ...op.if,
-      ...forStep(ox, op.i32(0), op.get(ow), 4, [
-        ...lastColumnClamp(tx, ox, ow),
-        ...yAt(y), ...op.v128Load(0), ...op.set(Y4),
-        ...yAt(dy), ...op.v128Load(0), ...op.set(D4),
-        ...half(0, dupLow), ...half(1, dupHigh),
-      ]),
-      ...op.else,
-      // one window at a time
-      ...forUp(tx, op.get(ow), [
-        ...yAt(y), ...op.f32Load(0), ...op.set(m),
-        ...yAt(dy), ...op.f32Load(0), ...op.set(d),
-        ...eqM(r0, 0), ...eqM(r0, 4), ...op.i32Add, ...eqM(r1, 0), ...op.i32Add, ...eqM(r1, 4), ...op.i32Add, ...op.f32ConvertI32S, ...op.set(cnt),
-        ...tail(r0, 0), ...tail(r0, 4), ...tail(r1, 0), ...tail(r1, 4),
+    ...forUp(pl, op.get(planes), [
+      // the parts no window covers get no gradient: an odd last row, an odd last column
+      ...op.get(H), ...op.get(oh), ...op.i32(2), ...op.i32Mul, ...op.i32GtU, ...op.if,
+      ...op.get(out), ...op.get(pl), ...op.get(H), ...op.i32Mul, ...op.get(H), ...op.i32Add, ...op.i32(1), ...op.i32Sub, ...op.get(rowBytes), ...op.i32Mul, ...op.i32Add,
+      ...op.i32(0), ...op.get(rowBytes), ...op.memoryFill,
+      ...op.end,
+      ...op.get(W), ...op.get(ow), ...op.i32(2), ...op.i32Mul, ...op.i32GtU, ...op.if,
+      ...forUp(oy, mulI32(op.get(oh), op.i32(2)), [
+        ...op.get(out), ...op.get(pl), ...op.get(H), ...op.i32Mul, ...op.get(oy), ...op.i32Add, ...op.get(rowBytes), ...op.i32Mul, ...op.i32Add,
+        ...op.get(W), ...op.i32(1), ...op.i32Sub, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.f32Const0, ...op.f32Store(0),
       ]),
       ...op.end,
-    ])),
+      ...forUp(oy, op.get(oh), [
+        // byte offsets: r0 = (pl·H + 2·oy)·W·4 in x and out, yo = (pl·oh + oy)·ow·4 in y and dy
+        ...op.get(pl), ...op.get(H), ...op.i32Mul, ...op.get(oy), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.get(rowBytes), ...op.i32Mul, ...op.set(r0),
+        ...op.get(r0), ...op.get(rowBytes), ...op.i32Add, ...op.set(r1),
+        ...op.get(pl), ...op.get(oh), ...op.i32Mul, ...op.get(oy), ...op.i32Add, ...op.get(ow), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.set(yo),
+        ...op.get(ow), ...op.i32(4), ...op.i32GeU, ...op.if,
+        ...forStep(ox, op.i32(0), op.get(ow), 4, [
+          ...lastColumnClamp(tx, ox, ow),
+          ...yAt(y), ...op.v128Load(0), ...op.set(Y4),
+          ...yAt(dy), ...op.v128Load(0), ...op.set(D4),
+          ...half(0, dupLow), ...half(1, dupHigh),
+        ]),
+        ...op.else,
+        // one window at a time
+        ...forUp(tx, op.get(ow), [
+          ...yAt(y), ...op.f32Load(0), ...op.set(m),
+          ...yAt(dy), ...op.f32Load(0), ...op.set(d),
+          ...eqM(r0, 0), ...eqM(r0, 4), ...op.i32Add, ...eqM(r1, 0), ...op.i32Add, ...eqM(r1, 4), ...op.i32Add, ...op.f32ConvertI32S, ...op.set(cnt),
+          ...tail(r0, 0), ...tail(r0, 4), ...tail(r1, 0), ...tail(r1, 4),
+        ]),
+        ...op.end,
+      ]),
+    ]),
   ];
   return { name: 'maxpoolBack2x2', params: new Array<number>(9).fill(I32), locals: [{ count: 8, type: I32 }, { count: 7, type: V128 }, { count: 3, type: F32 }], body };
 }
