@@ -23,6 +23,8 @@ const PAGE = 65536;
 /** 1 GiB: shared memories need a maximum, reserved up front by some engines */
 const SHARED_MAX_PAGES = 16384;
 /** products smaller than this many multiply-adds stay on one thread */
+/** bytes of a row-major B read in place by the product instead of packed (it stays in a core's cache) */
+const IN_PLACE_B_BYTES = 1 << 19;
 const THREADED_MIN_WORK = 1 << 20;
 /** kernels that move fewer bytes than this stay on one thread */
 const PARALLEL_MIN_BYTES = 1 << 18;
@@ -181,8 +183,12 @@ export class WasmGemm {
    */
   run(aAt: number, bAt: number, cAt: number, Mp: number, K: number, Np: number, pack?: PackB): void {
     const P = Np / 8;
-    const [src, how, N] = pack === undefined ? [0, 0, 0] : [pack.from, pack.transposed ? 2 : 1, pack.N];
+    // a row-major B of whole panels small enough to stay in the cache is read where it lies
+    // (gemmRows), not packed
+    const inPlace = pack !== undefined && !pack.transposed && pack.N === Np && 4 * K * Np <= IN_PLACE_B_BYTES;
+    const [src, how, N] = pack === undefined ? [0, 0, 0] : [pack.from, inPlace ? 3 : pack.transposed ? 2 : 1, pack.N];
     const panels = (p0: number, p1: number) => {
+      if (how === 3) return this.kernels.gemmRows(aAt, src, cAt, Mp, K, Np, p0, p1, 4 * N);
       if (how === 1) this.kernels.packB(src, bAt, K, N, p0, p1);
       else if (how === 2) this.kernels.packBT(src, bAt, K, N, p0, p1);
       this.#gemm(aAt, bAt, cAt, Mp, K, Np, p0, p1);

@@ -61,10 +61,11 @@ function runPart(ctl: Int32Array, f32: Float32Array, kernels: Kernels, part: num
   const kind = ctl[lay.KIND];
   if (kind === 0) {
     // a, b, c, M, K, Np (gemm's), then B's source, how to pack it (0: packed, 1: packB,
-    // 2: packBT), its columns, and the panels per part
+    // 2: packBT, 3: read row-major where it lies), its columns, and the panels per part
     const [a, b, c, M, K, Np, src, pack, N, per] = ctl.subarray(A, A + 10);
     const p0 = part * per;
     const p1 = Math.min(p0 + per, Np >> 3);
+    if (pack === 3) return kernels.gemmRows(a, src, c, M, K, Np, p0, p1, 4 * N);
     if (pack === 1) kernels.packB(src, b, K, N, p0, p1);
     else if (pack === 2) kernels.packBT(src, b, K, N, p0, p1);
     kernels.gemm(a, b, c, M, K, Np, p0, p1);
