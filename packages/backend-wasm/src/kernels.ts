@@ -767,6 +767,19 @@ function tileAddress(base: number, row: number, rowLen: number, n: number, th: n
   ];
 }
 
+/**
+ * `base + ((n·count + ch)·rows + row)·rowBytes`: the start of row `row` (an instruction
+ * list) of plane (n, ch) in [N, count, rows, …] planes whose rows are rowBytes apart.
+ */
+function planeRow(base: number, n: number, count: number, ch: number, rows: number, row: number[], rowBytes: number[]): number[] {
+  return [...op.get(base), ...op.get(n), ...op.get(count), ...op.i32Mul, ...op.get(ch), ...op.i32Add, ...op.get(rows), ...op.i32Mul, ...row, ...op.i32Add, ...rowBytes, ...op.i32Mul, ...op.i32Add];
+}
+
+/** The first row of tile (ty, tx)'s 4×4 block in padded planes [N, C, Hp, Wp] (rows rowW bytes apart): row 2ty, column 2tx. */
+function tileBlock(base: number, n: number, C: number, c: number, Hp: number, ty: number, rowW: number, tx: number): number[] {
+  return [...planeRow(base, n, C, c, Hp, [...op.get(ty), ...op.i32(2), ...op.i32Mul], op.get(rowW)), ...op.get(tx), ...op.i32(8), ...op.i32Mul, ...op.i32Add];
+}
+
 /** Store the vector `value` leaves at the address in local `at`, then move `at` on by local `step` (bytes). */
 function storeStep(at: number, step: number, value: number[]): number[] {
   return [...op.get(at), ...value, ...op.v128Store(0), ...op.get(at), ...op.get(step), ...op.i32Add, ...op.set(at)];
@@ -875,9 +888,7 @@ function winogradIn(): FunctionDef {
   const g = (r: number, k: number) => op.get(e[4 * r + k]);
   const group = [
     ...lastColumnClamp(tx, xv, tw),
-    // the blocks' first row: P + (((n·C + c)·Hp + 2ty)·Wp + 2tx)·4
-    ...op.get(P), ...op.get(n), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.get(Hp), ...op.i32Mul,
-    ...op.get(ty), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.get(Wp), ...op.i32Mul, ...op.get(tx), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(row),
+    ...tileBlock(P, n, C, c, Hp, ty, rowW, tx), ...op.set(row),
     ...[0, 1, 2, 3].flatMap(blockRow),
     // V + ((c·T) + t0)·4, then a matrix (C·T floats) apart for each ξ = 4r + k
     ...tileAddress(V, c, T, n, th, ty, tw, tx), ...op.set(at),
@@ -1002,9 +1013,7 @@ function winogradInT(): FunctionDef {
     ...op.end,
     // B·m: rows m0, m1 − m2 + m3, m1 + m2 − m0, −m3 (m_r the vectors m[4r + k])
     ...[0, 1, 2, 3].flatMap((k) => [...sum([m[4 + k], 1], [m[8 + k], -1], [m[12 + k], 1]), ...op.set(t[k]), ...sum([m[4 + k], 1], [m[8 + k], 1], [m[k], -1]), ...op.set(t[4 + k])]),
-    // Q + (((n·C + c)·Hp + 2ty)·Wp + 2tx)·4
-    ...op.get(Q), ...op.get(n), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.get(Hp), ...op.i32Mul,
-    ...op.get(ty), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.get(Wp), ...op.i32Mul, ...op.get(tx), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.set(row),
+    ...tileBlock(Q, n, C, c, Hp, ty, rowW, tx), ...op.set(row),
     ...blockRow(m.slice(0, 4), false), ...addRow,
     ...blockRow(t.slice(0, 4), false), ...addRow,
     ...blockRow(t.slice(4, 8), false), ...addRow,
@@ -1411,9 +1420,8 @@ function conv3x3(fma: boolean): FunctionDef {
     ...op.end,
   ];
   const rowsAt = [
-    // xrow: x + ((n·C + c)·Hp + r)·Wp·4; yrow: y + ((n·O + o)·oh + r)·ow·4
-    ...op.get(x), ...op.get(n), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.get(Hp), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(rowW), ...op.i32Mul, ...op.i32Add, ...op.set(xrow),
-    ...op.get(y), ...op.get(n), ...op.get(O), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.get(oh), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(owB), ...op.i32Mul, ...op.i32Add, ...op.set(yrow),
+    ...planeRow(x, n, C, c, Hp, op.get(r), op.get(rowW)), ...op.set(xrow),
+    ...planeRow(y, n, O, o, oh, op.get(r), op.get(owB)), ...op.set(yrow),
   ];
   const rows = (R: number) => [
     ...rowsAt,
@@ -1462,9 +1470,8 @@ function conv3x3Grad(fma: boolean): FunctionDef {
   const [d0, d1, mask, X] = [32, 33, 34, 35];
   const d = [d0, d1];
   const rows = (R: number) => [
-    // xrow: x + ((n·C + c)·Hp + r)·Wp·4; drow: dy + ((n·Ostride + o)·oh + r)·ow·4
-    ...op.get(x), ...op.get(n), ...op.get(C), ...op.i32Mul, ...op.get(c), ...op.i32Add, ...op.get(Hp), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(rowW), ...op.i32Mul, ...op.i32Add, ...op.set(xrow),
-    ...op.get(dy), ...op.get(n), ...op.get(Ostride), ...op.i32Mul, ...op.get(o), ...op.i32Add, ...op.get(oh), ...op.i32Mul, ...op.get(r), ...op.i32Add, ...op.get(owB), ...op.i32Mul, ...op.i32Add, ...op.set(drow),
+    ...planeRow(x, n, C, c, Hp, op.get(r), op.get(rowW)), ...op.set(xrow),
+    ...planeRow(dy, n, Ostride, o, oh, op.get(r), op.get(owB)), ...op.set(drow),
     ...forStep(xv, op.i32(0), op.get(ow), 4, [
       ...lastColumnClamp(tx, xv, ow),
       ...d.slice(0, R).flatMap((reg, s2) => [...op.get(drow), ...(s2 === 0 ? [] : [...op.get(owB), ...op.i32Add]), ...op.get(tx), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0), ...op.set(reg)]),
