@@ -83,6 +83,11 @@ export interface HeapInfo {
  */
 export interface Backend {
   readonly name: string;
+  /**
+   * The dtypes it can hold, when not all four (a GPU backend has no float64); it refuses the
+   * others with a TypeError that names the dtype.
+   */
+  readonly dtypes?: readonly DType[];
   write(values: TypedArray, dtype: DType): DataId;
   read(data: DataId): Promise<TypedArray>;
   /** Present only when the backend can hand data back synchronously. */

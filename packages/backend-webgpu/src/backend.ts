@@ -1,0 +1,391 @@
+import {
+  patchOutputSize,
+  type ArgReduceOp,
+  type Backend,
+  type BinaryOp,
+  type DataId,
+  type DType,
+  type HeapInfo,
+  type Im2ColParams,
+  type ReduceOp,
+  type TypedArray,
+  type UnaryOp,
+  type View,
+} from '@ml/tensor';
+import {
+  argReduceKernel,
+  binaryKernel,
+  castKernel,
+  col2imKernel,
+  fillKernel,
+  gatherKernel,
+  im2colKernel,
+  INDEX_ERRORS,
+  matmulKernel,
+  padKernel,
+  placeKernel,
+  reduceKernel,
+  scatterAddKernel,
+  unaryKernel,
+  whereKernel,
+  type KernelCall,
+} from './kernels.js';
+
+// GPUBufferUsage / GPUMapMode bits, written out so nothing depends on the globals being installed
+const MAP_READ = 0x1;
+const COPY_SRC = 0x4;
+const COPY_DST = 0x8;
+const UNIFORM = 0x40;
+const STORAGE = 0x80;
+
+/** A tensor's buffer: 4 bytes an element (float32 as f32; int32 and bool as i32). */
+interface GpuData {
+  buffer: GPUBuffer | null;
+  /** elements */
+  size: number;
+  dtype: DType;
+  /** bytes of the buffer (a size class: see `classBytes`) */
+  bytes: number;
+}
+
+/** Bytes a buffer of `n` bytes is taken from: a multiple of 256, so buffers of nearby sizes are shared. */
+function classBytes(n: number): number {
+  return Math.max(256, Math.ceil(n / 256) * 256);
+}
+
+/** Bytes of parameter blocks one batch of commands can hold (each block starts at a multiple of 256). */
+const ARENA_BYTES = 64 * 1024;
+const PARAM_ALIGN = 256;
+/** Kernels queued before the batch is submitted without waiting for a read. */
+const BATCH_KERNELS = 64;
+
+export interface WebGpuOptions {
+  /** the backend's registered name (default 'webgpu') */
+  name?: string;
+  /** bytes of freed buffers kept for reuse before the oldest are destroyed (default 256 MiB) */
+  poolBytes?: number;
+}
+
+export interface WebGpuStats {
+  /** kernels queued since the backend was made */
+  kernels: number;
+  /** pipelines compiled (one per distinct kernel structure) */
+  pipelines: number;
+  /** batches of commands submitted */
+  submits: number;
+}
+
+function unsupported(op: string, dtype: DType): Error {
+  return new TypeError(
+    `webgpu: ${op} got a ${dtype} tensor — WGSL has no 64-bit floats; use float32 on this backend, or keep float64 work on the cpu backend (await toBackend(t, 'cpu'))`,
+  );
+}
+
+/**
+ * Tensors in GPU buffers, every primitive a WGSL compute kernel. Kernels are recorded into
+ * one command encoder and submitted in batches (before every read, and every 64 kernels);
+ * freed buffers go back to a pool by size class. Reads are asynchronous only: use
+ * `await t.data()`.
+ */
+export class WebGpuBackend implements Backend {
+  readonly name: string;
+  readonly dtypes: readonly DType[] = ['float32', 'int32', 'bool'];
+  readonly device: GPUDevice;
+  readonly stats: WebGpuStats = { kernels: 0, pipelines: 0, submits: 0 };
+
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pool = new Map<number, GPUBuffer[]>();
+  private readonly poolLimit: number;
+  private pooledBytes = 0;
+  private liveBytes = 0;
+  private liveBlocks = 0;
+  private encoder: GPUCommandEncoder | null = null;
+  private queued = 0;
+  private readonly arena: GPUBuffer;
+  private readonly staging = new Int32Array(ARENA_BYTES / 4);
+  private arenaUsed = 0;
+  /** Index kernels report an out-of-range index here: [op code, index, size, 0]. */
+  private readonly errors: GPUBuffer;
+  private lost: string | null = null;
+
+  constructor(device: GPUDevice, options: WebGpuOptions = {}) {
+    this.name = options.name ?? 'webgpu';
+    this.device = device;
+    this.poolLimit = options.poolBytes ?? 256 * 2 ** 20;
+    this.arena = device.createBuffer({ size: ARENA_BYTES, usage: UNIFORM | COPY_DST });
+    this.errors = device.createBuffer({ size: 16, usage: STORAGE | COPY_SRC | COPY_DST });
+    void device.lost.then((info) => {
+      this.lost = info.message || info.reason;
+    });
+  }
+
+  lastRoute(): string {
+    return this.name;
+  }
+
+  // ---------------------------------------------------------------- memory
+
+  private alloc(size: number, dtype: DType): GpuData {
+    if (dtype === 'float64') throw unsupported('a new tensor', dtype);
+    this.assertUsable();
+    const bytes = classBytes(size * 4);
+    let buffer = this.pool.get(bytes)?.pop();
+    if (buffer) this.pooledBytes -= bytes;
+    else buffer = this.device.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST });
+    this.liveBytes += bytes;
+    this.liveBlocks++;
+    return { buffer, size, dtype, bytes };
+  }
+
+  private data(id: DataId, op: string): GpuData & { buffer: GPUBuffer } {
+    const d = id as GpuData;
+    if (d.buffer === null) throw new Error(`webgpu: ${op} read a buffer that was already freed`);
+    return d as GpuData & { buffer: GPUBuffer };
+  }
+
+  dispose(id: DataId): void {
+    const d = id as GpuData;
+    if (d.buffer === null) return;
+    this.liveBytes -= d.bytes;
+    this.liveBlocks--;
+    // Kernels still queued may read it; a later kernel that is handed the same buffer runs
+    // after them (passes execute in order), so it can be reused at once. Destroying waits
+    // for a submit.
+    if (this.pooledBytes + d.bytes <= this.poolLimit) {
+      const list = this.pool.get(d.bytes);
+      if (list) list.push(d.buffer);
+      else this.pool.set(d.bytes, [d.buffer]);
+      this.pooledBytes += d.bytes;
+    } else {
+      const b = d.buffer;
+      if (this.encoder === null) b.destroy();
+      else this.afterSubmit.push(() => b.destroy());
+    }
+    d.buffer = null;
+  }
+
+  private afterSubmit: (() => void)[] = [];
+
+  heap(): HeapInfo {
+    return { reservedBytes: this.liveBytes + this.pooledBytes, liveBytes: this.liveBytes, freeBytes: this.pooledBytes, liveBlocks: this.liveBlocks };
+  }
+
+  /** Destroy the pooled buffers (live tensors keep theirs). */
+  trim(): void {
+    this.flush();
+    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    this.pool.clear();
+    this.pooledBytes = 0;
+  }
+
+  private assertUsable(): void {
+    if (this.lost !== null) throw new Error(`webgpu: the GPU device was lost (${this.lost}); register the backend again`);
+  }
+
+  // ---------------------------------------------------------------- transfers
+
+  write(values: TypedArray, dtype: DType): DataId {
+    const d = this.alloc(values.length, dtype);
+    // queue.writeBuffer runs before kernels still being recorded: submit those first, as
+    // one of them may read the buffer this write reuses
+    this.flush();
+    if (values.length > 0) {
+      const words = dtype === 'bool' ? Int32Array.from(values as Uint8Array) : values;
+      this.device.queue.writeBuffer(d.buffer!, 0, words.buffer, words.byteOffset, values.length * 4);
+    }
+    return d;
+  }
+
+  async read(id: DataId): Promise<TypedArray> {
+    const d = this.data(id, 'read');
+    const bytes = d.size * 4;
+    const staging = this.device.createBuffer({ size: bytes + 16, usage: MAP_READ | COPY_DST });
+    this.record((enc) => {
+      if (bytes > 0) enc.copyBufferToBuffer(d.buffer, 0, staging, 0, bytes);
+      enc.copyBufferToBuffer(this.errors, 0, staging, bytes, 16);
+    });
+    this.flush();
+    try {
+      await staging.mapAsync(MAP_READ);
+      const mapped = staging.getMappedRange();
+      const err = new Int32Array(mapped, bytes, 4);
+      if (err[0] !== 0) {
+        const [code, index, size] = err;
+        this.device.queue.writeBuffer(this.errors, 0, new Int32Array(4));
+        throw new RangeError(
+          `${INDEX_ERRORS[code] ?? 'an index op'}: index ${index} is out of range for a dim of size ${size} (found on the GPU by a kernel queued before this read; that op's result is not valid)`,
+        );
+      }
+      return convertOut(new Int32Array(mapped, 0, d.size), d.dtype);
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  // ---------------------------------------------------------------- running kernels
+
+  private record(fn: (enc: GPUCommandEncoder) => void): void {
+    this.assertUsable();
+    this.encoder ??= this.device.createCommandEncoder();
+    fn(this.encoder);
+  }
+
+  /** Submit what is recorded (with its parameter blocks). */
+  flush(): void {
+    if (this.encoder === null) return;
+    if (this.arenaUsed > 0) this.device.queue.writeBuffer(this.arena, 0, this.staging.buffer, 0, this.arenaUsed);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.stats.submits++;
+    this.encoder = null;
+    this.queued = 0;
+    this.arenaUsed = 0;
+    for (const f of this.afterSubmit.splice(0)) f();
+  }
+
+  private pipeline(source: string): GPUComputePipeline {
+    let p = this.pipelines.get(source);
+    if (p === undefined) {
+      const module = this.device.createShaderModule({ code: source });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+      this.pipelines.set(source, p);
+      this.stats.pipelines++;
+    }
+    return p;
+  }
+
+  /** Queue one kernel over `buffers` (bindings 1…, in the order the kernel declares them). */
+  private dispatch(call: KernelCall, buffers: readonly GPUBuffer[]): void {
+    const words = call.params.data();
+    const need = Math.ceil(words.byteLength / PARAM_ALIGN) * PARAM_ALIGN;
+    if (this.arenaUsed + need > ARENA_BYTES || this.queued >= BATCH_KERNELS) this.flush();
+    const pipeline = this.pipeline(call.source);
+    const at = this.arenaUsed;
+    this.staging.set(words, at / 4);
+    this.arenaUsed += need;
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena, offset: at, size: words.byteLength } }];
+    buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    this.record((enc) => {
+      const pass = enc.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(...call.groups);
+      pass.end();
+    });
+    this.queued++;
+    this.stats.kernels++;
+  }
+
+  /** A new buffer of `size` elements filled by `call` from the views' buffers. */
+  private run(call: KernelCall, inputs: readonly View[], size: number, dtype: DType, extra: readonly GPUBuffer[] = []): DataId {
+    const out = this.alloc(size, dtype);
+    if (size > 0) this.dispatch(call, [...inputs.map((v) => this.viewBuffer(v)), out.buffer!, ...extra]);
+    return out;
+  }
+
+  private viewBuffer(v: View): GPUBuffer {
+    if (v.dtype === 'float64') throw unsupported('an op', v.dtype);
+    return this.data(v.data, 'an op').buffer;
+  }
+
+  // ---------------------------------------------------------------- primitives
+
+  fill(size: number, dtype: DType, value: number): DataId {
+    return this.run(fillKernel(size, dtype, value), [], size, dtype);
+  }
+  copy(x: View): DataId {
+    return this.cast(x, x.dtype);
+  }
+  cast(x: View, dtype: DType): DataId {
+    if (dtype === 'float64') throw unsupported('cast', dtype);
+    return this.run(castKernel(x, dtype), [x], sizeOfShape(x.shape), dtype);
+  }
+  unary(op: UnaryOp, x: View): DataId {
+    return this.run(unaryKernel(op, x), [x], sizeOfShape(x.shape), x.dtype);
+  }
+  binary(op: BinaryOp, a: View, b: View, outDtype: DType): DataId {
+    if (outDtype === 'float64') throw unsupported(op, outDtype);
+    return this.run(binaryKernel(op, a, b, outDtype), [a, b], sizeOfShape(a.shape), outDtype);
+  }
+  where(cond: View, a: View, b: View): DataId {
+    return this.run(whereKernel(cond, a, b), [cond, a, b], sizeOfShape(a.shape), a.dtype);
+  }
+  reduce(op: ReduceOp, x: View, axes: readonly number[]): DataId {
+    const n = sizeOfShape(x.shape.filter((_, i) => !axes.includes(i)));
+    return this.run(reduceKernel(op, x, axes), [x], n, x.dtype);
+  }
+  argReduce(op: ArgReduceOp, x: View, axis: number): DataId {
+    const n = sizeOfShape(x.shape.filter((_, i) => i !== axis));
+    return this.run(argReduceKernel(op, x, axis), [x], n, 'int32');
+  }
+  matmul(a: View, b: View): DataId {
+    const [B, M] = a.shape;
+    const N = b.shape[2];
+    if (a.shape[2] === 0) return this.fill(B * M * N, a.dtype, 0);
+    return this.run(matmulKernel(a, b), [a, b], B * M * N, a.dtype);
+  }
+  gather(x: View, axis: number, index: View): DataId {
+    return this.run(gatherKernel(x, axis, index), [x, index], sizeOfShape(index.shape), x.dtype, [this.errors]);
+  }
+  scatterAdd(base: View, axis: number, index: View, src: View): DataId {
+    const out = this.copy(base) as GpuData;
+    if (sizeOfShape(index.shape) > 0) {
+      const call = scatterAddKernel(base.shape, axis, index, src);
+      this.dispatch(call, [this.viewBuffer(index), this.viewBuffer(src), out.buffer!, this.errors]);
+    }
+    return out;
+  }
+  pad(x: View, low: readonly number[], high: readonly number[], interior: readonly number[], value: number): DataId {
+    const outShape = x.shape.map((d, i) => low[i] + high[i] + (d > 0 ? d + (d - 1) * interior[i] : 0));
+    return this.run(padKernel(x, low, interior, outShape, value), [x], sizeOfShape(outShape), x.dtype);
+  }
+  concat(xs: readonly View[], axis: number, outShape: readonly number[]): DataId {
+    const out = this.alloc(sizeOfShape(outShape), xs[0].dtype);
+    let at = 0;
+    for (const x of xs) {
+      if (sizeOfShape(x.shape) > 0) this.dispatch(placeKernel(x, outShape, axis, at), [this.viewBuffer(x), out.buffer!]);
+      at += x.shape[axis];
+    }
+    return out;
+  }
+  im2col(x: View, p: Im2ColParams): DataId {
+    const [N, C, H, W] = x.shape;
+    const [oh, ow] = patchOutputSize(x.shape, p);
+    const size = N * C * p.kernel[0] * p.kernel[1] * oh * ow;
+    return this.run(im2colKernel(x, p, { N, C, H, W, oh, ow }), [x], size, x.dtype);
+  }
+  col2im(cols: View, outShape: readonly [number, number, number, number], p: Im2ColParams): DataId {
+    const [N, C, H, W] = outShape;
+    const [oh, ow] = patchOutputSize(outShape, p);
+    return this.run(col2imKernel(cols, p, { N, C, H, W, oh, ow }), [cols], N * C * H * W, cols.dtype);
+  }
+
+  /** Wait for every queued kernel to finish. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  /** Free every buffer and the device (tensors of this backend cannot be used afterwards). */
+  destroy(): void {
+    this.flush();
+    this.trim();
+    this.device.destroy();
+  }
+}
+
+function sizeOfShape(shape: readonly number[]): number {
+  return shape.reduce((p, d) => p * d, 1);
+}
+
+/** A buffer's words as the dtype's typed array (a copy: the mapped range goes away). */
+function convertOut(words: Int32Array, dtype: DType): TypedArray {
+  switch (dtype) {
+    case 'float32':
+      return new Float32Array(words.buffer.slice(words.byteOffset, words.byteOffset + words.byteLength));
+    case 'bool':
+      return Uint8Array.from(words);
+    default:
+      return words.slice();
+  }
+}

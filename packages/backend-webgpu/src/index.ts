@@ -1,0 +1,63 @@
+/// <reference types="@webgpu/types" />
+/**
+ * @ml/backend-webgpu — tensors on the GPU through WebGPU.
+ *
+ * ```ts
+ * import { registerWebGpuBackend } from '@ml/backend-webgpu';
+ * await registerWebGpuBackend();      // finds a device; throws with the reasons when there is none
+ * setBackend('webgpu');
+ * ```
+ */
+import { getBackend, listBackends, registerBackend, setBackend } from '@ml/tensor';
+import { WebGpuBackend, type WebGpuOptions } from './backend.js';
+import { acquireDevice, type DeviceOptions } from './device.js';
+
+export { WebGpuBackend, type WebGpuOptions, type WebGpuStats } from './backend.js';
+export { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
+
+export interface RegisterOptions extends WebGpuOptions, DeviceOptions {
+  /** use this device instead of finding one */
+  device?: GPUDevice;
+}
+
+/** Where the registered backend's device came from (e.g. 'dawn (backend=opengles)') and which adapter it is. */
+export interface WebGpuInfo {
+  source: string;
+  adapter: string;
+}
+
+const infos = new WeakMap<WebGpuBackend, WebGpuInfo>();
+
+/**
+ * Find a WebGPU device and register a backend on it under `options.name` ('webgpu'); the
+ * one already registered under that name is returned as it is. Throws an Error naming
+ * every way it tried when no device can be had.
+ */
+export async function registerWebGpuBackend(options: RegisterOptions = {}): Promise<WebGpuBackend> {
+  const name = options.name ?? 'webgpu';
+  if (listBackends().includes(name)) return getBackend(name) as WebGpuBackend;
+  let info: WebGpuInfo = { source: 'given device', adapter: 'given device' };
+  let device = options.device;
+  if (device === undefined) {
+    const got = await acquireDevice(options);
+    if ('error' in got) throw new Error(`@ml/backend-webgpu: no WebGPU device (${got.error})`);
+    device = got.device;
+    info = { source: got.source, adapter: got.adapter };
+  }
+  const backend = new WebGpuBackend(device, options);
+  infos.set(backend, info);
+  registerBackend(backend);
+  return backend;
+}
+
+/** Register the 'webgpu' backend and make it the default for new tensors. */
+export async function useWebGpu(options: RegisterOptions = {}): Promise<WebGpuBackend> {
+  const b = await registerWebGpuBackend(options);
+  setBackend(b.name);
+  return b;
+}
+
+/** Where a backend registered here got its device. */
+export function webgpuInfo(backend: WebGpuBackend): WebGpuInfo | undefined {
+  return infos.get(backend);
+}
