@@ -484,13 +484,13 @@ export function col2imKernel(cols: View, p: Im2ColParams, g: Geometry): KernelCa
   const body = `${c.code}  var acc: ${elem} = ${zero};
   for (var ki = 0; ki < ${q.kh}; ki++) {
     let ty = c2 + ${q.pt} - ki * ${q.dh};
-    if (ty < 0 || ty % ${q.sh} != 0 || ty / ${q.sh} >= ${q.oh}) { continue; }
     let oy = ty / ${q.sh};
-    for (var kj = 0; kj < ${q.kw}; kj++) {
-      let tx = c3 + ${q.pl} - kj * ${q.dw};
-      if (tx < 0 || tx % ${q.sw} != 0 || tx / ${q.sw} >= ${q.ow}) { continue; }
-      let ox = tx / ${q.sw};
-      acc += X0[${at}];
+    if (ty >= 0 && oy * ${q.sh} == ty && oy < ${q.oh}) {
+      for (var kj = 0; kj < ${q.kw}; kj++) {
+        let tx = c3 + ${q.pl} - kj * ${q.dw};
+        let ox = tx / ${q.sw};
+        if (tx >= 0 && ox * ${q.sw} == tx && ox < ${q.ow}) { acc += X0[${at}]; }
+      }
     }
   }
   O[i] = acc;`;

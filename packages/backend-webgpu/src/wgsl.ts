@@ -178,7 +178,7 @@ export function decode(params: Params, idx: string, shape: readonly number[], na
 /** offset + Σ coord·stride, with the sizes from the parameter block. */
 export function position(params: Params, offset: number, strides: readonly number[], coords: readonly string[]): string {
   const terms = [params.int(offset)];
-  for (let d = 0; d < coords.length; d++) terms.push(`${coords[d]} * ${params.int(strides[d])}`);
+  for (let d = 0; d < coords.length; d++) terms.push(`(${coords[d]}) * ${params.int(strides[d])}`);
   return `(${terms.join(' + ')})`;
 }
 

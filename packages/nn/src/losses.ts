@@ -141,13 +141,19 @@ function nllCore(loss: string, logp: Tensor, target: Tensor, o: CrossEntropyOpti
     throw new Error(`${loss}: input ${formatShape(logp.shape)} needs class indices of shape ${formatShape(want)}, got ${formatShape(target.shape)}`);
   }
   const ignore = o.ignoreIndex ?? -100;
-  const tv = target.dataSync();
-  let ignored = false;
-  for (let i = 0; i < tv.length; i++) {
-    if (tv[i] === ignore) ignored = true;
-    else if (!(tv[i] >= 0 && tv[i] < C)) throw new Error(`${loss}: target class ${tv[i]} is out of range [0, ${C}) (at flat index ${i})`);
+  // Where the targets can be read now, check them and take the short path when none is
+  // ignored; on a backend that reads only asynchronously (a GPU) the general path handles
+  // ignored samples, and gather reports a class out of range at the next read.
+  let ignored = true;
+  if (target.backend.readSync) {
+    const tv = target.dataSync();
+    ignored = false;
+    for (let i = 0; i < tv.length; i++) {
+      if (tv[i] === ignore) ignored = true;
+      else if (!(tv[i] >= 0 && tv[i] < C)) throw new Error(`${loss}: target class ${tv[i]} is out of range [0, ${C}) (at flat index ${i})`);
+    }
   }
-  if (!ignored && !w && eps === 0 && tv.length > 0) {
+  if (!ignored && !w && eps === 0 && target.size > 0) {
     // every sample counts with weight 1: the loss is −logp[target], its mean (or sum)
     return reduce(gather(logp, cd, target.unsqueeze(cd)).squeeze(cd).neg(), o.reduction);
   }
