@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { UsageError, oneOf, positiveInt, positiveNumber, runCli } from '@ml/cli-kit';
-import { BACKEND_CHOICES, selectBackend } from '@ml/backend-wasm';
+import { BACKEND_CHOICES, UsageError, oneOf, positiveInt, positiveNumber, runCli, selectBackendFlag } from '@ml/cli-kit';
 import { runPredict } from './predict.js';
 import { runTrain, type TrainOptions } from './train.js';
 
@@ -23,7 +22,9 @@ Options (train):
   --quick               a small run (2,000 images, 1 epoch) to check the setup
   --verbose <0|1|2>     0 quiet, 1 progress bar, 2 one line per epoch (default 1)
   --backend <name>      cpu, wasm (tensors in WebAssembly memory, SIMD kernels,
-                        threads) or auto: wasm when supported         (default auto)
+                        threads), webgpu (WGSL kernels on a GPU; Dawn in Node, a
+                        software GPU where there is no real one: slow) or
+                        auto: wasm when supported                     (default auto)
 
 Options (predict):
   --model-dir <dir>     a model saved by train                        (default ./mnist-model)
@@ -61,7 +62,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  selectBackend(oneOf('backend', v.backend, BACKEND_CHOICES, 'auto'));
+  const backend = await selectBackendFlag(oneOf('backend', v.backend, BACKEND_CHOICES, 'auto'));
+  if (backend.device !== undefined && (v.verbose ?? '1') !== '0') process.stdout.write(`WebGPU device: ${backend.device}\n`);
   if (command === undefined || command === 'train') {
     if (positionals.length > 1) throw new UsageError(`train takes no positional arguments, got '${positionals[1]}'`);
     const model = v.model ?? 'mlp';

@@ -47,6 +47,17 @@ describe('mnist-classifier CLI', () => {
     expect(total).toBe(500);
   });
 
+  it('train --quick --backend webgpu: the same run on the GPU backend (a software GPU here), the same accuracy to a point', (ctx) => {
+    const r = cli('train', '--quick', '--backend', 'webgpu', '--out', join(work, 'gpu'), '--verbose', '2');
+    if (r.code === 1 && /no WebGPU device/.test(r.stderr) && process.env.ML_REQUIRE_WEBGPU !== '1') ctx.skip();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^WebGPU device: .+ via /m);
+    expect(r.stdout).toMatch(/backend webgpu/);
+    const acc = (out: string) => Number(/Test accuracy: (\d+\.\d+)%/.exec(out)?.[1]);
+    expect(Math.abs(acc(r.stdout) - acc(train.stdout))).toBeLessThan(1);
+    expect(existsSync(join(work, 'gpu', 'model.safetensors'))).toBe(true);
+  });
+
   it('writes the model, labels and two valid SVG charts', () => {
     for (const f of ['config.json', 'model.safetensors', 'optimizer.safetensors', 'labels.json']) expect(existsSync(join(modelDir, f))).toBe(true);
     const loss = parseSvg(join(modelDir, 'loss.svg'));
@@ -74,14 +85,14 @@ describe('mnist-classifier CLI', () => {
   });
 
   it('bad input: unknown flag, bad value, unknown command → usage message and exit 2', () => {
-    for (const args of [['train', '--epoch', '3'], ['train', '--epochs', '0'], ['train', '--model', 'rnn'], ['fit'], ['train', '--backend', 'webgpu']]) {
+    for (const args of [['train', '--epoch', '3'], ['train', '--epochs', '0'], ['train', '--model', 'rnn'], ['fit'], ['train', '--backend', 'tpu']]) {
       const r = cli(...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/^mnist-classifier: /);
     }
     expect(cli('train', '--epoch', '3').stderr).toMatch(/Unknown option '--epoch'/);
     expect(cli('train', '--epochs', '0').stderr).toMatch(/--epochs expects a positive integer, got '0'/);
-    expect(cli('train', '--backend', 'webgpu').stderr).toMatch(/--backend must be cpu, wasm, auto; got 'webgpu'/);
+    expect(cli('train', '--backend', 'tpu').stderr).toMatch(/--backend must be cpu, wasm, auto, webgpu; got 'tpu'/);
   });
 
   it('bad input: missing image, wrong-size image, blank image, missing model → clear message and exit 1', () => {

@@ -107,6 +107,8 @@ export class WebGpuBackend implements Backend {
   /** Index kernels report an out-of-range index here: [op code, index, size, 0]. */
   private readonly errors: GPUBuffer;
   private lost: string | null = null;
+  /** The first error the device reported (a command it refused), surfaced at the next read. */
+  private deviceError: string | null = null;
 
   constructor(device: GPUDevice, options: WebGpuOptions = {}) {
     this.name = options.name ?? 'webgpu';
@@ -116,6 +118,9 @@ export class WebGpuBackend implements Backend {
     this.errors = device.createBuffer({ size: 16, usage: STORAGE | COPY_SRC | COPY_DST });
     void device.lost.then((info) => {
       this.lost = info.message || info.reason;
+    });
+    device.addEventListener('uncapturederror', (e) => {
+      this.deviceError ??= (e as GPUUncapturedErrorEvent).error.message;
     });
   }
 
@@ -129,6 +134,9 @@ export class WebGpuBackend implements Backend {
     if (dtype === 'float64') throw unsupported('a new tensor', dtype);
     this.assertUsable();
     const bytes = classBytes(size * 4);
+    if (bytes > this.device.limits.maxBufferSize) {
+      throw new RangeError(`webgpu: a tensor of ${size} elements (${mib(bytes)}) is larger than this device's largest buffer (${mib(this.device.limits.maxBufferSize)}); keep it on the cpu backend and move parts of it`);
+    }
     let buffer = this.pool.get(bytes)?.pop();
     if (buffer) this.pooledBytes -= bytes;
     else buffer = this.device.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST });
@@ -207,6 +215,11 @@ export class WebGpuBackend implements Backend {
     this.flush();
     try {
       await staging.mapAsync(MAP_READ);
+      if (this.deviceError !== null) {
+        const message = this.deviceError;
+        this.deviceError = null;
+        throw new Error(`webgpu: the device refused a command queued before this read (its results are not valid): ${message}`);
+      }
       const mapped = staging.getMappedRange();
       const err = new Int32Array(mapped, bytes, 4);
       if (err[0] !== 0) {
@@ -254,7 +267,7 @@ export class WebGpuBackend implements Backend {
   }
 
   /** Queue one kernel over `buffers` (bindings 1…, in the order the kernel declares them). */
-  private dispatch(call: KernelCall, buffers: readonly GPUBuffer[]): void {
+  private dispatch(call: KernelCall, buffers: readonly (GPUBuffer | GPUBufferBinding)[]): void {
     const words = call.params.data();
     const need = Math.ceil(words.byteLength / PARAM_ALIGN) * PARAM_ALIGN;
     if (this.arenaUsed + need > ARENA_BYTES || this.queued >= BATCH_KERNELS) this.flush();
@@ -263,7 +276,7 @@ export class WebGpuBackend implements Backend {
     this.staging.set(words, at / 4);
     this.arenaUsed += need;
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena, offset: at, size: words.byteLength } }];
-    buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } }));
     const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     this.record((enc) => {
       const pass = enc.beginComputePass();
@@ -276,74 +289,106 @@ export class WebGpuBackend implements Backend {
     this.stats.kernels++;
   }
 
-  /** A new buffer of `size` elements filled by `call` from the views' buffers. */
-  private run(call: KernelCall, inputs: readonly View[], size: number, dtype: DType, extra: readonly GPUBuffer[] = []): DataId {
+  /**
+   * A new buffer of `size` elements filled by the kernel `build` makes for the views (as
+   * bound: see `bind`), with `extra` buffers bound after the output.
+   */
+  private run(op: string, inputs: readonly View[], build: (views: View[]) => KernelCall, size: number, dtype: DType, extra: readonly GPUBuffer[] = []): DataId {
     const out = this.alloc(size, dtype);
-    if (size > 0) this.dispatch(call, [...inputs.map((v) => this.viewBuffer(v)), out.buffer!, ...extra]);
+    if (size > 0) {
+      const bound = inputs.map((v) => this.bind(v, op));
+      this.dispatch(build(bound.map((b) => b.view)), [...bound.map((b) => b.binding), out.buffer!, ...extra]);
+    }
     return out;
   }
 
-  private viewBuffer(v: View): GPUBuffer {
-    if (v.dtype === 'float64') throw unsupported('an op', v.dtype);
-    return this.data(v.data, 'an op').buffer;
+  /**
+   * How a view's buffer is bound: whole, or past the device's largest binding (128 MiB
+   * on many) the 256-byte-aligned window its elements lie in, the view rebased into it.
+   */
+  private bind(v: View, op: string): { view: View; binding: GPUBufferBinding } {
+    if (v.dtype === 'float64') throw unsupported(op, v.dtype);
+    const d = this.data(v.data, op);
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    if (d.bytes <= limit) return { view: v, binding: { buffer: d.buffer } };
+    let lo = v.offset;
+    let hi = v.offset;
+    v.shape.forEach((n, i) => {
+      const reach = (n - 1) * v.strides[i];
+      if (n > 0) {
+        lo += Math.min(0, reach);
+        hi += Math.max(0, reach);
+      }
+    });
+    const base = Math.floor((lo * 4) / 256) * 256;
+    const size = (hi + 1) * 4 - base;
+    if (size > limit) {
+      throw new RangeError(
+        `webgpu: ${op} reads ${mib(size)} of one ${mib(d.bytes)} buffer; this device binds at most ${mib(limit)} at once — keep large datasets on the cpu backend and move batches over (fit does)`,
+      );
+    }
+    return { view: { ...v, offset: v.offset - base / 4 }, binding: { buffer: d.buffer, offset: base, size } };
   }
 
   // ---------------------------------------------------------------- primitives
 
   fill(size: number, dtype: DType, value: number): DataId {
-    return this.run(fillKernel(size, dtype, value), [], size, dtype);
+    return this.run('fill', [], () => fillKernel(size, dtype, value), size, dtype);
   }
   copy(x: View): DataId {
     return this.cast(x, x.dtype);
   }
   cast(x: View, dtype: DType): DataId {
     if (dtype === 'float64') throw unsupported('cast', dtype);
-    return this.run(castKernel(x, dtype), [x], sizeOfShape(x.shape), dtype);
+    return this.run('cast', [x], ([v]) => castKernel(v, dtype), sizeOfShape(x.shape), dtype);
   }
   unary(op: UnaryOp, x: View): DataId {
-    return this.run(unaryKernel(op, x), [x], sizeOfShape(x.shape), x.dtype);
+    return this.run(op, [x], ([v]) => unaryKernel(op, v), sizeOfShape(x.shape), x.dtype);
   }
   binary(op: BinaryOp, a: View, b: View, outDtype: DType): DataId {
     if (outDtype === 'float64') throw unsupported(op, outDtype);
-    return this.run(binaryKernel(op, a, b, outDtype), [a, b], sizeOfShape(a.shape), outDtype);
+    return this.run(op, [a, b], ([va, vb]) => binaryKernel(op, va, vb, outDtype), sizeOfShape(a.shape), outDtype);
   }
   where(cond: View, a: View, b: View): DataId {
-    return this.run(whereKernel(cond, a, b), [cond, a, b], sizeOfShape(a.shape), a.dtype);
+    return this.run('where', [cond, a, b], ([vc, va, vb]) => whereKernel(vc, va, vb), sizeOfShape(a.shape), a.dtype);
   }
   reduce(op: ReduceOp, x: View, axes: readonly number[]): DataId {
     const n = sizeOfShape(x.shape.filter((_, i) => !axes.includes(i)));
-    return this.run(reduceKernel(op, x, axes), [x], n, x.dtype);
+    return this.run(op, [x], ([v]) => reduceKernel(op, v, axes), n, x.dtype);
   }
   argReduce(op: ArgReduceOp, x: View, axis: number): DataId {
     const n = sizeOfShape(x.shape.filter((_, i) => i !== axis));
-    return this.run(argReduceKernel(op, x, axis), [x], n, 'int32');
+    return this.run(op, [x], ([v]) => argReduceKernel(op, v, axis), n, 'int32');
   }
   matmul(a: View, b: View): DataId {
     const [B, M] = a.shape;
     const N = b.shape[2];
     if (a.shape[2] === 0) return this.fill(B * M * N, a.dtype, 0);
-    return this.run(matmulKernel(a, b), [a, b], B * M * N, a.dtype);
+    return this.run('matmul', [a, b], ([va, vb]) => matmulKernel(va, vb), B * M * N, a.dtype);
   }
   gather(x: View, axis: number, index: View): DataId {
-    return this.run(gatherKernel(x, axis, index), [x, index], sizeOfShape(index.shape), x.dtype, [this.errors]);
+    return this.run('gather', [x, index], ([vx, vi]) => gatherKernel(vx, axis, vi), sizeOfShape(index.shape), x.dtype, [this.errors]);
   }
   scatterAdd(base: View, axis: number, index: View, src: View): DataId {
     const out = this.copy(base) as GpuData;
     if (sizeOfShape(index.shape) > 0) {
-      const call = scatterAddKernel(base.shape, axis, index, src);
-      this.dispatch(call, [this.viewBuffer(index), this.viewBuffer(src), out.buffer!, this.errors]);
+      const [bi, bs] = [this.bind(index, 'scatterAdd'), this.bind(src, 'scatterAdd')];
+      this.dispatch(scatterAddKernel(base.shape, axis, bi.view, bs.view), [bi.binding, bs.binding, out.buffer!, this.errors]);
     }
     return out;
   }
   pad(x: View, low: readonly number[], high: readonly number[], interior: readonly number[], value: number): DataId {
     const outShape = x.shape.map((d, i) => low[i] + high[i] + (d > 0 ? d + (d - 1) * interior[i] : 0));
-    return this.run(padKernel(x, low, interior, outShape, value), [x], sizeOfShape(outShape), x.dtype);
+    return this.run('pad', [x], ([v]) => padKernel(v, low, interior, outShape, value), sizeOfShape(outShape), x.dtype);
   }
   concat(xs: readonly View[], axis: number, outShape: readonly number[]): DataId {
     const out = this.alloc(sizeOfShape(outShape), xs[0].dtype);
     let at = 0;
     for (const x of xs) {
-      if (sizeOfShape(x.shape) > 0) this.dispatch(placeKernel(x, outShape, axis, at), [this.viewBuffer(x), out.buffer!]);
+      if (sizeOfShape(x.shape) > 0) {
+        const b = this.bind(x, 'concat');
+        this.dispatch(placeKernel(b.view, outShape, axis, at), [b.binding, out.buffer!]);
+      }
       at += x.shape[axis];
     }
     return out;
@@ -352,12 +397,12 @@ export class WebGpuBackend implements Backend {
     const [N, C, H, W] = x.shape;
     const [oh, ow] = patchOutputSize(x.shape, p);
     const size = N * C * p.kernel[0] * p.kernel[1] * oh * ow;
-    return this.run(im2colKernel(x, p, { N, C, H, W, oh, ow }), [x], size, x.dtype);
+    return this.run('im2col', [x], ([v]) => im2colKernel(v, p, { N, C, H, W, oh, ow }), size, x.dtype);
   }
   col2im(cols: View, outShape: readonly [number, number, number, number], p: Im2ColParams): DataId {
     const [N, C, H, W] = outShape;
     const [oh, ow] = patchOutputSize(outShape, p);
-    return this.run(col2imKernel(cols, p, { N, C, H, W, oh, ow }), [cols], N * C * H * W, cols.dtype);
+    return this.run('col2im', [cols], ([v]) => col2imKernel(v, p, { N, C, H, W, oh, ow }), N * C * H * W, cols.dtype);
   }
 
   /** Wait for every queued kernel to finish. */
@@ -371,7 +416,12 @@ export class WebGpuBackend implements Backend {
     this.flush();
     this.trim();
     this.device.destroy();
+    this.lost = 'destroy() was called';
   }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0)} MiB`;
 }
 
 function sizeOfShape(shape: readonly number[]): number {

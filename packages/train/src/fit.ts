@@ -12,7 +12,7 @@ import {
   type AnyModule,
 } from '@ml/nn';
 import { Adagrad, Adam, AdamW, RMSprop, SGD, type Optimizer } from '@ml/optim';
-import { concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tidy, type Tensor } from '@ml/tensor';
+import { concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tidy, toBackend, type Tensor } from '@ml/tensor';
 import type { Callback} from './callbacks.js';
 import { ProgressBar, type Logs, type TrainingContext } from './callbacks.js';
 import { getMetric, type Metric, type MetricName } from './metrics.js';
@@ -184,6 +184,20 @@ function* tensorBatches(x: Tensor, y: Tensor, batchSize: number, order: Int32Arr
   }
 }
 
+/** The backend of the model's parameters (null for a model without any). */
+function modelBackend(model: AnyModule): string | null {
+  const p = model.parameters()[0];
+  return p === undefined ? null : p.backend.name;
+}
+
+/**
+ * A batch on the model's backend, as Keras moves data to the model's device: a copy when
+ * it is elsewhere (a dataset kept on the cpu backend, a model on a GPU), else itself.
+ */
+async function onBackend(t: Tensor, name: string | null): Promise<Tensor> {
+  return name === null || t.backend.name === name ? t : toBackend(t, name);
+}
+
 function batchCount(b: Batches): number {
   const len = (b as { length?: unknown }).length;
   return typeof len === 'number' ? len : NaN;
@@ -243,6 +257,7 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
   const start = options.initialEpoch ?? 0;
   let last: Logs = {};
 
+  const device = modelBackend(model);
   for (const cb of callbacks) await cb.onTrainBegin(ctx);
   for (let epoch = start; epoch < epochs && !ctx.stopTraining; epoch++) {
     model.train();
@@ -263,8 +278,9 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
     } else {
       batches = x as Batches;
     }
-    for await (const [xb, yb] of batches) {
-      checkPair('fit', xb, yb);
+    for await (const [xs, ys] of batches) {
+      checkPair('fit', xs, ys);
+      const [xb, yb] = [await onBackend(xs, device), await onBackend(ys, device)];
       const { loss, pred } = tidy(() => {
         c.optimizer.zeroGrad();
         const p = model.forward(xb as never) as unknown as Tensor;
@@ -279,9 +295,11 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
       for (const m of metrics) await m.update(pred, yb);
       loss.dispose();
       pred.dispose();
+      if (xb !== xs) xb.dispose();
+      if (yb !== ys) yb.dispose();
       if (trainX) {
-        if (xb !== trainX) xb.dispose();
-        if (yb !== trainY) yb.dispose();
+        if (xs !== trainX) xs.dispose();
+        if (ys !== trainY) ys.dispose();
       }
       lossSum += lv * n;
       seen += n;
@@ -325,7 +343,9 @@ export async function evaluate(model: AnyModule, x: Tensor | Batches, yOrOptions
   try {
     const batches: Batches = tensors ? tensorBatches(x, yOrOptions as Tensor, options.batchSize ?? 32, null) : x;
     if (tensors) checkPair('evaluate', x, yOrOptions as Tensor);
-    for await (const [xb, yb] of batches) {
+    const device = modelBackend(model);
+    for await (const [xs, ys] of batches) {
+      const [xb, yb] = [await onBackend(xs, device), await onBackend(ys, device)];
       const { loss, pred } = tidy(() =>
         noGrad(() => {
           const p = model.forward(xb as never) as unknown as Tensor;
@@ -337,9 +357,11 @@ export async function evaluate(model: AnyModule, x: Tensor | Batches, yOrOptions
       for (const m of metrics) await m.update(pred, yb);
       loss.dispose();
       pred.dispose();
+      if (xb !== xs) xb.dispose();
+      if (yb !== ys) yb.dispose();
       if (tensors) {
-        if (xb !== x) xb.dispose();
-        if (yb !== yOrOptions) yb.dispose();
+        if (xs !== x) xs.dispose();
+        if (ys !== yOrOptions) ys.dispose();
       }
     }
   } finally {
@@ -359,9 +381,14 @@ export async function predict(model: AnyModule, x: Tensor, options: { batchSize?
   const outs: Tensor[] = [];
   try {
     const n = x.shape[0];
+    const device = modelBackend(model);
     for (let start = 0; start < n; start += batchSize) {
       const len = Math.min(batchSize, n - start);
-      outs.push(tidy(() => noGrad(() => model.forward(x.narrow(0, start, len) as never) as unknown as Tensor)));
+      const slice = x.narrow(0, start, len);
+      const xb = await onBackend(slice, device);
+      outs.push(tidy(() => noGrad(() => model.forward(xb as never) as unknown as Tensor)));
+      if (xb !== slice) xb.dispose();
+      slice.dispose();
       await Promise.resolve(); // let the event loop turn between batches
     }
   } finally {

@@ -85,3 +85,5 @@ export function runScript(script: string, ...args: string[]): CliRun {
   const r = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+export { BACKEND_CHOICES, selectBackendFlag, type BackendChoice } from './backend.js';
