@@ -294,12 +294,21 @@ export class WebGpuBackend implements Backend {
    * bound: see `bind`), with `extra` buffers bound after the output.
    */
   private run(op: string, inputs: readonly View[], build: (views: View[]) => KernelCall, size: number, dtype: DType, extra: readonly GPUBuffer[] = []): DataId {
-    const out = this.alloc(size, dtype);
+    const out = this.output(op, size, dtype);
     if (size > 0) {
       const bound = inputs.map((v) => this.bind(v, op));
       this.dispatch(build(bound.map((b) => b.view)), [...bound.map((b) => b.binding), out.buffer!, ...extra]);
     }
     return out;
+  }
+
+  /** A buffer for a kernel to write: one the device can bind whole. */
+  private output(op: string, size: number, dtype: DType): GpuData {
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    if (size * 4 > limit) {
+      throw new RangeError(`webgpu: ${op} would write a tensor of ${size} elements (${mib(size * 4)}); this device binds at most ${mib(limit)} at once — keep tensors this large on the cpu backend`);
+    }
+    return this.alloc(size, dtype);
   }
 
   /**
@@ -382,7 +391,7 @@ export class WebGpuBackend implements Backend {
     return this.run('pad', [x], ([v]) => padKernel(v, low, interior, outShape, value), sizeOfShape(outShape), x.dtype);
   }
   concat(xs: readonly View[], axis: number, outShape: readonly number[]): DataId {
-    const out = this.alloc(sizeOfShape(outShape), xs[0].dtype);
+    const out = this.output('concat', sizeOfShape(outShape), xs[0].dtype);
     let at = 0;
     for (const x of xs) {
       if (sizeOfShape(x.shape) > 0) {

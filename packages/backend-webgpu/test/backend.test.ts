@@ -2,6 +2,7 @@ import '@ml/autograd';
 import { Conv2d, crossEntropy, Embedding, Flatten, Linear, LSTM, MaxPool2d, ReLU, Sequential, TransformerEncoderLayer } from '@ml/nn';
 import { Adam, SGD } from '@ml/optim';
 import {
+  fromArray,
   gather,
   getBackend,
   indexSelect,
@@ -160,6 +161,27 @@ maybe('usage and errors', () => {
       const y = tensor([0, 5], { dtype: 'int32' });
       const loss = crossEntropy(randn([2, 3]), y);
       await expect(loss.data()).rejects.toThrow(/out of range for a dim of size 3/);
+    } finally {
+      setBackend(prev);
+    }
+  });
+
+  it('a tensor past the binding limit: a view inside it is bound as its window; an op reading or writing more is refused clearly', async () => {
+    const prev = getBackend().name;
+    setBackend('webgpu');
+    try {
+      const limit = gpu!.device.limits.maxStorageBufferBindingSize / 4;
+      const n = limit + 300_000; // elements: a buffer the device cannot bind whole
+      const host = new Float32Array(n);
+      for (let i = n - 2000; i < n; i++) host[i] = i % 7;
+      const big = fromArray(host, [n]);
+      const tail = big.narrow(0, n - 1000, 1000);
+      const want = Array.from(host.subarray(n - 1000));
+      expect(Array.from(await tail.mul(2).data())).toEqual(want.map((v) => v * 2));
+      expect((await tail.sum().data())[0]).toBe(want.reduce((a, b) => a + b));
+      expect(() => big.sum()).toThrow(/webgpu: sum reads \d+ MiB of one \d+ MiB buffer; this device binds at most \d+ MiB at once/);
+      expect(() => big.add(1)).toThrow(/webgpu: add would write a tensor of \d+ elements/);
+      big.dispose();
     } finally {
       setBackend(prev);
     }

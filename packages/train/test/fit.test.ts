@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { noGrad } from '@ml/autograd';
 import { Linear, ReLU, Sequential, mseLoss } from '@ml/nn';
 import { SGD } from '@ml/optim';
-import { fromArray, manualSeed, memory, randn, tensor, tidy, type Tensor } from '@ml/tensor';
+import { CpuBackend, fromArray, listBackends, manualSeed, memory, randn, registerBackend, setBackend, tensor, tidy, type Tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
 import {
   CSVLogger,
@@ -113,6 +113,36 @@ describe('fit', () => {
     const before = memory().numTensors;
     await model.fit(x, y, { epochs: 10, batchSize: 8, verbose: 0, validationSplit: 0.25 });
     expect(memory().numTensors).toBe(before);
+  });
+
+  it('a model on another backend trains on data kept on cpu: each batch is moved over and freed, the same result as on cpu', async () => {
+    // a second CPU backend stands in for a GPU (its tensors cannot mix with cpu ones without a move)
+    class Device extends CpuBackend {
+      override readonly name = 'device-under-test';
+    }
+    if (!listBackends().includes('device-under-test')) registerBackend(new Device());
+    const { x, y } = line(64);
+    const run = async (backend: string) => {
+      setBackend(backend);
+      try {
+        manualSeed(5);
+        const model = new Sequential([new Linear({ inFeatures: 1, outFeatures: 4 }), new ReLU(), new Linear({ inFeatures: 4, outFeatures: 1 })]);
+        model.compile({ optimizer: 'adam', lr: 0.05, loss: 'mse', metrics: ['mae'] });
+        const h = await model.fit(x, y, { epochs: 3, batchSize: 16, verbose: 0, seed: 2, validationData: [x, y] });
+        const out = await predict(model, x, { batchSize: 10 });
+        const logs = await evaluate(model, x, y, { batchSize: 20 });
+        expect(out.backend.name).toBe(backend);
+        // the moved batches are freed: more epochs leave as many tensors on each backend
+        const count = () => Object.values(memory().backends).map((m) => m.numTensors);
+        const before = count();
+        await model.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0, validationData: [x, y] });
+        expect(count()).toEqual(before);
+        return { loss: h.history.loss, val: h.history.val_loss, out: Array.from(await out.data()), logs };
+      } finally {
+        setBackend('cpu');
+      }
+    };
+    expect(await run('device-under-test')).toEqual(await run('cpu'));
   });
 
   it('bad usage gets clear errors', async () => {
