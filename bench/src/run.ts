@@ -18,16 +18,18 @@ import type { Measurement } from './timing.js';
 import { findTorch, runTorch } from './torch.js';
 import { WORKLOADS, type Budget } from './workloads.js';
 
-const SYSTEMS = ['ml-cpu', 'ml-wasm', 'tfjs-cpu', 'tfjs-wasm', 'torch'] as const;
+const SYSTEMS = ['ml-cpu', 'ml-wasm', 'ml-webgpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgpu', 'torch'] as const;
 type System = (typeof SYSTEMS)[number];
-const OURS: System[] = ['ml-cpu', 'ml-wasm'];
+/** The peers ml-wasm is compared with: those on the CPU (a GPU backend has its own ratio). */
+const CPU_PEERS: System[] = ['tfjs-cpu', 'tfjs-wasm', 'torch'];
 
 const HELP = `bench — @ml against TensorFlow.js and PyTorch, side by side
 
 Usage: pnpm --filter @ml/bench bench [options]   (or node bench/dist/run.js)
 
 Options:
-  --systems <list>   ml-cpu, ml-wasm, tfjs-cpu, tfjs-wasm, torch (comma-separated; default all)
+  --systems <list>   ml-cpu, ml-wasm, ml-webgpu, tfjs-cpu, tfjs-wasm, tfjs-webgpu, torch
+                     (comma-separated; default all; the webgpu ones need a WebGPU device)
   --budget <s>       timed seconds per measurement at most            (default 20)
   --quick            2 s budgets, 20 MLP steps, 5 CNN steps: a smoke run
   --no-write         print only; do not update bench/README.md
@@ -52,9 +54,10 @@ const times = (r: number): string => `${r >= 1 ? r.toFixed(2) : r.toFixed(3)}×`
 
 export function table(results: Results): string {
   const present = SYSTEMS.filter((s) => results[s]);
-  const peers = present.filter((s) => !OURS.includes(s));
-  const head = `| workload | unit | ${present.join(' | ')} | ml-wasm ÷ tfjs-wasm | ml-wasm ÷ best peer |`;
-  const sep = `|---|---|${present.map(() => '---:').join('|')}|---:|---|`;
+  const peers = present.filter((s) => CPU_PEERS.includes(s));
+  const gpus = results['ml-webgpu'] !== undefined && results['tfjs-webgpu'] !== undefined;
+  const head = `| workload | unit | ${present.join(' | ')} | ml-wasm ÷ tfjs-wasm | ml-wasm ÷ best CPU peer |${gpus ? ' ml-webgpu ÷ tfjs-webgpu |' : ''}`;
+  const sep = `|---|---|${present.map(() => '---:').join('|')}|---:|---|${gpus ? '---:|' : ''}`;
   const rows = WORKLOADS.map((w) => {
     const cells = present.map((s) => fmt(results[s]?.[w.id], w.unit));
     const ours = results['ml-wasm']?.[w.id];
@@ -66,7 +69,9 @@ export function table(results: Results): string {
       const r = ratio(ours, best.m, w.higherIsBetter);
       if (r !== null) vsBest = `${times(r)} (${best.s}: ${r >= 1 ? 'faster' : 'slower'})`;
     }
-    return `| ${w.title} | ${w.unit} | ${cells.join(' | ')} | ${vsTfjs === null ? '–' : times(vsTfjs)} | ${vsBest} |`;
+    const vsGpu = gpus ? ratio(results['ml-webgpu']?.[w.id], results['tfjs-webgpu']?.[w.id], w.higherIsBetter) : null;
+    const gpuCell = gpus ? ` ${vsGpu === null ? '–' : times(vsGpu)} |` : '';
+    return `| ${w.title} | ${w.unit} | ${cells.join(' | ')} | ${vsTfjs === null ? '–' : times(vsTfjs)} | ${vsBest} |${gpuCell}`;
   });
   return [head, sep, ...rows].join('\n');
 }
@@ -102,8 +107,8 @@ async function main(): Promise<number> {
   for (const s of systems) {
     log(`${s}:`);
     try {
-      if (s === 'ml-cpu' || s === 'ml-wasm') results[s] = await runMl(s === 'ml-cpu' ? 'cpu' : 'wasm', budget, log);
-      else if (s === 'tfjs-cpu' || s === 'tfjs-wasm') results[s] = await runTfjs(s === 'tfjs-cpu' ? 'cpu' : 'wasm', budget, log);
+      if (s === 'ml-cpu' || s === 'ml-wasm' || s === 'ml-webgpu') results[s] = await runMl(s.slice(3) as 'cpu' | 'wasm' | 'webgpu', budget, log);
+      else if (s === 'tfjs-cpu' || s === 'tfjs-wasm' || s === 'tfjs-webgpu') results[s] = await runTfjs(s.slice(5) as 'cpu' | 'wasm' | 'webgpu', budget, log);
       else {
         const t = findTorch();
         if ('missing' in t) {
@@ -118,7 +123,7 @@ async function main(): Promise<number> {
       log(`  ${s} failed: ${(e as Error).message}`);
     }
   }
-  if (results['tfjs-cpu'] || results['tfjs-wasm']) versions.push(`TensorFlow.js ${(require('@tensorflow/tfjs/package.json') as { version: string }).version}`);
+  if (results['tfjs-cpu'] || results['tfjs-wasm'] || results['tfjs-webgpu']) versions.push(`TensorFlow.js ${(require('@tensorflow/tfjs/package.json') as { version: string }).version}`);
   const t = table(results);
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}`;
   const date = new Date().toISOString().slice(0, 10);

@@ -13,8 +13,40 @@ function reason(e: unknown): string {
 
 const STEPS_PER_EPOCH = Math.ceil(60000 / 64);
 
-/** TensorFlow.js 4.22 on its cpu or wasm backend, on the same workloads and inputs. */
-export async function runTfjs(backend: 'cpu' | 'wasm', b: Budget, log: (s: string) => void): Promise<Record<string, Measurement>> {
+/**
+ * TensorFlow.js's WebGPU backend looks for `navigator.gpu`, which Node 20 lacks: give it
+ * Dawn's (npm webgpu), on the same backends @ml's webgpu backend tries (the default one,
+ * then OpenGL ES in compatibility mode, which Mesa provides without a GPU).
+ */
+async function installNavigatorGpu(log: (s: string) => void): Promise<void> {
+  const { create, globals } = (await import('webgpu')) as unknown as { create(flags: string[]): GPU; globals: object };
+  Object.assign(globalThis, globals); // GPUBufferUsage and the other constants TensorFlow.js reads
+  process.env.EGL_PLATFORM ??= 'surfaceless';
+  for (const flags of [[], ['backend=opengles']]) {
+    const gpu = create(flags);
+    const compat = flags.length > 0;
+    const request = gpu.requestAdapter.bind(gpu);
+    if (compat) gpu.requestAdapter = (o?: GPURequestAdapterOptions) => request({ ...o, featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+    if ((await gpu.requestAdapter()) === null) continue;
+    instances.push(gpu);
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true });
+    log(`  TensorFlow.js webgpu on Dawn (${flags.join(', ') || 'default backend'})`);
+    return;
+  }
+  throw new Error('no WebGPU adapter from Dawn');
+}
+const instances: GPU[] = []; // Dawn's instances must outlive their devices
+
+/**
+ * TensorFlow.js 4.22 on its cpu, wasm or webgpu backend, on the same workloads and inputs
+ * (on webgpu every timed run ends by reading its result back, as @ml's webgpu runs do).
+ */
+export async function runTfjs(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: (s: string) => void): Promise<Record<string, Measurement>> {
+  if (backend === 'webgpu') {
+    await installNavigatorGpu(log);
+    await import('@tensorflow/tfjs-backend-webgpu');
+  }
+  const gpu = backend === 'webgpu';
   if (!(await tf.setBackend(backend))) throw new Error(`TensorFlow.js could not start its ${backend} backend`);
   await tf.ready();
   if (backend === 'wasm') log(`  TensorFlow.js wasm: SIMD ${String(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'))}, threads ${String(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'))}`);
@@ -24,7 +56,14 @@ export async function runTfjs(backend: 'cpu' | 'wasm', b: Budget, log: (s: strin
     // the cpu backend needs minutes for 2048²: one timed run is enough there
     // the product alone, as PyTorch's row (these backends compute when the op is called);
     // reading the result back would add a copy into fresh memory to every row
-    const r = await timeIt(() => tf.matMul(A, B).dispose(), { maxReps: 10, budgetMs: b.budgetMs, warmup: backend === 'cpu' && n >= 1024 ? 0 : 1 });
+    const product = gpu
+      ? async () => {
+          const c = tf.matMul(A, B);
+          await c.data();
+          c.dispose();
+        }
+      : () => tf.matMul(A, B).dispose();
+    const r = await timeIt(product, { maxReps: 10, budgetMs: b.budgetMs, warmup: backend === 'cpu' && n >= 1024 ? 0 : 1 });
     out[`matmul${n}`] = { value: (2 * n ** 3) / r.ms / 1e6, reps: r.reps };
     tf.dispose([A, B]);
     log(`  tfjs-${backend} matmul ${n}: ${out[`matmul${n}`].value.toFixed(2)} GFLOP/s`);
@@ -34,10 +73,12 @@ export async function runTfjs(backend: 'cpu' | 'wasm', b: Budget, log: (s: strin
     const w = tf.randomNormal([3, 3, cin, cout]);
     const grads = tf.grads((a: tf.Tensor, k: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, k as tf.Tensor4D, 1, 'valid').sum());
     try {
-      const r = await timeIt(() =>
-          tf.tidy(() => {
-            grads([x, w])[1].dataSync();
-          }), { maxReps: 20, budgetMs: b.budgetMs });
+      const r = await timeIt(async () => {
+        const g = tf.tidy(() => grads([x, w])[1]);
+        if (gpu) await g.data();
+        else g.dataSync();
+        g.dispose();
+      }, { maxReps: 20, budgetMs: b.budgetMs });
       out[id] = { value: r.ms, reps: r.reps };
       log(`  tfjs-${backend} ${id}: ${r.ms.toFixed(2)} ms`);
     } catch (e) {
@@ -64,10 +105,11 @@ export async function runTfjs(backend: 'cpu' | 'wasm', b: Budget, log: (s: strin
     const opt = tf.train.adam(1e-3);
     let i = 0;
     return timeIt(
-      () => {
+      async () => {
         const [x, y] = batch(i++, shape);
         const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, model.predict(x) as tf.Tensor) as tf.Scalar, true);
-        loss?.dataSync();
+        if (gpu) await loss?.data();
+        else loss?.dataSync();
         tf.dispose([x, y, loss as tf.Tensor]);
       },
       { warmup, maxReps, budgetMs: b.budgetMs },

@@ -294,11 +294,10 @@ export class WebGpuBackend implements Backend {
    * bound: see `bind`), with `extra` buffers bound after the output.
    */
   private run(op: string, inputs: readonly View[], build: (views: View[]) => KernelCall, size: number, dtype: DType, extra: readonly GPUBuffer[] = []): DataId {
+    // bound first: a view that cannot be bound throws before the output is taken
+    const bound = size > 0 ? inputs.map((v) => this.bind(v, op)) : [];
     const out = this.output(op, size, dtype);
-    if (size > 0) {
-      const bound = inputs.map((v) => this.bind(v, op));
-      this.dispatch(build(bound.map((b) => b.view)), [...bound.map((b) => b.binding), out.buffer!, ...extra]);
-    }
+    if (size > 0) this.dispatch(build(bound.map((b) => b.view)), [...bound.map((b) => b.binding), out.buffer!, ...extra]);
     return out;
   }
 
@@ -379,9 +378,9 @@ export class WebGpuBackend implements Backend {
     return this.run('gather', [x, index], ([vx, vi]) => gatherKernel(vx, axis, vi), sizeOfShape(index.shape), x.dtype, [this.errors]);
   }
   scatterAdd(base: View, axis: number, index: View, src: View): DataId {
+    const [bi, bs] = [this.bind(index, 'scatterAdd'), this.bind(src, 'scatterAdd')];
     const out = this.copy(base) as GpuData;
     if (sizeOfShape(index.shape) > 0) {
-      const [bi, bs] = [this.bind(index, 'scatterAdd'), this.bind(src, 'scatterAdd')];
       this.dispatch(scatterAddKernel(base.shape, axis, bi.view, bs.view), [bi.binding, bs.binding, out.buffer!, this.errors]);
     }
     return out;
@@ -391,15 +390,13 @@ export class WebGpuBackend implements Backend {
     return this.run('pad', [x], ([v]) => padKernel(v, low, interior, outShape, value), sizeOfShape(outShape), x.dtype);
   }
   concat(xs: readonly View[], axis: number, outShape: readonly number[]): DataId {
+    const bound = xs.map((x) => this.bind(x, 'concat'));
     const out = this.output('concat', sizeOfShape(outShape), xs[0].dtype);
     let at = 0;
-    for (const x of xs) {
-      if (sizeOfShape(x.shape) > 0) {
-        const b = this.bind(x, 'concat');
-        this.dispatch(placeKernel(b.view, outShape, axis, at), [b.binding, out.buffer!]);
-      }
+    xs.forEach((x, k) => {
+      if (sizeOfShape(x.shape) > 0) this.dispatch(placeKernel(bound[k].view, outShape, axis, at), [bound[k].binding, out.buffer!]);
       at += x.shape[axis];
-    }
+    });
     return out;
   }
   im2col(x: View, p: Im2ColParams): DataId {

@@ -152,7 +152,7 @@ export function binaryKernel(op: BinaryOp, a: View, b: View, outDtype: DType): K
   if (elemOf(b.dtype) !== elem) throw new TypeError(`webgpu: binary '${op}' got ${a.dtype} and ${b.dtype} operands`);
   const expr = binaryExpr(op, elem);
   // comparisons give i32 0/1 (bool); arithmetic keeps the operands' type
-  const value = LOGICAL.has(op) ? convert(expr, 'int32', outDtype) : convert(expr, a.dtype, outDtype);
+  const value = LOGICAL.has(op) ? (outDtype === 'bool' ? expr : convert(expr, 'int32', outDtype)) : convert(expr, a.dtype, outDtype);
   const source = elementwise(params, [a, b], a.shape, elemOf(outDtype), value);
   return { source, params, groups: linearGrid(sizeOf(a.shape)) };
 }
@@ -194,8 +194,51 @@ function identity(op: ReduceOp, elem: Elem, params: Params): string {
   return params.float({ sum: 0, prod: 1, max: -Infinity, min: Infinity }[op]);
 }
 
-/** One workgroup per output: its invocations stride over the reduced elements, then a tree in workgroup memory. */
+/**
+ * Reductions with many outputs or few elements each (pooling windows, a bias gradient's
+ * rows) give each output one invocation that loops; otherwise a workgroup shares each.
+ */
 export function reduceKernel(op: ReduceOp, x: View, axes: readonly number[]): KernelCall {
+  const { keptShape, redShape } = splitAxes(x, axes);
+  const outN = sizeOf(keptShape);
+  const inner = sizeOf(redShape);
+  return inner <= GROUP || outN >= 4096 ? reduceLoopKernel(op, x, axes) : reduceGroupKernel(op, x, axes);
+}
+
+/** The value an empty reduction gives: the identity; 0 for an integer max/min, as the cpu backend's int32 store of ∓∞. */
+function emptyValue(op: ReduceOp, elem: Elem, start: string): string {
+  return elem === 'i32' && (op === 'max' || op === 'min') ? '0' : start;
+}
+
+/** One invocation per output, looping over its reduced elements in order. */
+function reduceLoopKernel(op: ReduceOp, x: View, axes: readonly number[]): KernelCall {
+  const params = new Params();
+  const elem = elemOf(x.dtype);
+  const { keptShape, keptStrides, redShape, redStrides } = splitAxes(x, axes);
+  const outN = sizeOf(keptShape);
+  const INNER = params.int(sizeOf(redShape));
+  const start = identity(op, elem, params);
+  const k = decode(params, 'i', keptShape, 'k');
+  const base = position(params, x.offset, keptStrides, k.coords);
+  const r = decode(params, 'j', redShape, 'r');
+  const at = position(params, 0, redStrides, r.coords);
+  const body = linearMain(
+    params,
+    outN,
+    `${k.code}  let base = ${base};
+  var acc: ${elem} = ${start};
+  for (var j = 0; j < ${INNER}; j++) {
+${r.code}    let v = X0[base + ${at}];
+    acc = ${combine(op, elem, 'acc', 'v')};
+  }
+  O[i] = select(acc, ${emptyValue(op, elem, start)}, ${INNER} == 0);`,
+  );
+  const source = kernel(params, [{ name: 'X0', elem }, { name: 'O', elem, write: true }], body);
+  return { source, params, groups: linearGrid(outN) };
+}
+
+/** One workgroup per output: its invocations stride over the reduced elements, then a tree in workgroup memory. */
+function reduceGroupKernel(op: ReduceOp, x: View, axes: readonly number[]): KernelCall {
   const params = new Params();
   const elem = elemOf(x.dtype);
   const { keptShape, keptStrides, redShape, redStrides } = splitAxes(x, axes);
@@ -204,8 +247,7 @@ export function reduceKernel(op: ReduceOp, x: View, axes: readonly number[]): Ke
   const OUTN = params.int(outN);
   const INNER = params.int(inner);
   const start = identity(op, elem, params);
-  // an empty integer max/min gives 0, as the cpu backend's int32 store of ∓∞ does
-  const empty = elem === 'i32' && (op === 'max' || op === 'min') ? '0' : start;
+  const empty = emptyValue(op, elem, start);
   const k = decode(params, 'o', keptShape, 'k');
   const base = position(params, x.offset, keptStrides, k.coords);
   const r = decode(params, 'j', redShape, 'r');
@@ -261,15 +303,17 @@ export function argReduceKernel(op: ArgReduceOp, x: View, axis: number): KernelC
   return { source, params, groups: linearGrid(n) };
 }
 
-/** Output tile of one workgroup (TILE × TILE), its k-step, and each invocation's block (WORK × WORK). */
+/** Output tile of one workgroup (TILE × TILE), and its k-step. */
 const TILE = 64;
 const KSTEP = 16;
-const WORK = 4;
 
 /**
  * a [B, M, K] · b [B, K, N] for any strides (transposed and broadcast operands are read in
- * place): 16 × 16 invocations, each accumulating a 4 × 4 block of a 64 × 64 tile, the
- * operands staged through workgroup memory 16 values of k at a time.
+ * place): 16 × 16 invocations, each accumulating a 4 × 4 block of a 64 × 64 tile in four
+ * vec4 registers; the operands pass through workgroup memory 16 values of k at a time,
+ * as vec4s along the tile's rows (a) and columns (b), so a step of k is two loads and four
+ * vector multiply-adds. Consecutive invocations load consecutive k of a and columns of b
+ * (row-major operands read contiguously).
  */
 export function matmulKernel(a: View, b: View): KernelCall {
   const params = new Params();
@@ -277,54 +321,52 @@ export function matmulKernel(a: View, b: View): KernelCall {
   const [B, M, K] = a.shape;
   const N = b.shape[2];
   const [pM, pN, pK] = [params.int(M), params.int(N), params.int(K)];
-  const aAt = (bi: string, m: string, k: string) => position(params, a.offset, a.strides, [bi, m, k]);
-  const bAt = (bi: string, k: string, n: string) => position(params, b.offset, b.strides, [bi, k, n]);
+  const aAt = (m: string) => position(params, a.offset, a.strides, ['bi', `min(${m}, ${pM} - 1)`, `min(ka, ${pK} - 1)`]);
+  const bAt = (n: string) => position(params, b.offset, b.strides, ['bi', `min(kb, ${pK} - 1)`, `min(${n}, ${pN} - 1)`]);
+  const v4 = `vec4<${elem}>`;
   const zero = elem === 'f32' ? '0.0' : '0';
-  const T = TILE / WORK; // invocations along each side
-  const body = `var<workgroup> As: array<${elem}, ${TILE * KSTEP}>;
-var<workgroup> Bs: array<${elem}, ${KSTEP * TILE}>;
-@compute @workgroup_size(${T}, ${T})
+  const rows = [0, 1, 2, 3];
+  const aLoads = rows.map((r) => `select(${zero}, XA[${aAt(`m0 + ${r}`)}], m0 + ${r} < ${pM} && ka < ${pK})`);
+  const bLoads = rows.map((c) => `select(${zero}, XB[${bAt(`n0 + ${c}`)}], n0 + ${c} < ${pN} && kb < ${pK})`);
+  const writes = rows
+    .map(
+      (r) => `  if (row + ${r} < ${pM}) {
+    let o = (bi * ${pM} + row + ${r}) * ${pN} + col;
+    for (var c = 0; c < 4; c++) { if (col + c < ${pN}) { O[o + c] = acc${r}[c]; } }
+  }`,
+    )
+    .join('\n');
+  const body = `var<workgroup> As: array<${v4}, ${(TILE / 4) * KSTEP}>;
+var<workgroup> Bs: array<${v4}, ${(TILE / 4) * KSTEP}>;
+@compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let bi = i32(wg.z);
   let row0 = i32(wg.y) * ${TILE};
   let col0 = i32(wg.x) * ${TILE};
-  let ty = i32(lid.y);
-  let tx = i32(lid.x);
-  var acc: array<${elem}, ${WORK * WORK}>;
-  for (var q = 0; q < ${WORK * WORK}; q++) { acc[q] = ${zero}; }
+  let t = i32(li);
+  // what this invocation stages: a's rows m0…m0+3 at k ka, b's columns n0…n0+3 at k kb
+  let m0 = row0 + (t / 16) * 4;
+  let n0 = col0 + (t % 16) * 4;
+  ${rows.map((r) => `var acc${r} = ${v4}(${zero});`).join('\n  ')}
   for (var k0 = 0; k0 < ${pK}; k0 += ${KSTEP}) {
-    for (var e = 0; e < ${(TILE * KSTEP) / (T * T)}; e++) {
-      let idx = i32(li) + e * ${T * T};
-      let ar = idx / ${KSTEP};
-      let ak = idx % ${KSTEP};
-      let m = row0 + ar;
-      let ka = k0 + ak;
-      As[idx] = select(${zero}, XA[${aAt('bi', 'min(m, ' + pM + ' - 1)', 'min(ka, ' + pK + ' - 1)')}], m < ${pM} && ka < ${pK});
-      let bk = idx / ${TILE};
-      let bc = idx % ${TILE};
-      let n = col0 + bc;
-      let kb = k0 + bk;
-      Bs[idx] = select(${zero}, XB[${bAt('bi', 'min(kb, ' + pK + ' - 1)', 'min(n, ' + pN + ' - 1)')}], n < ${pN} && kb < ${pK});
-    }
+    let ka = k0 + t % 16;
+    As[(t % 16) * 16 + t / 16] = ${v4}(${aLoads.join(', ')});
+    let kb = k0 + t / 16;
+    Bs[(t / 16) * 16 + t % 16] = ${v4}(${bLoads.join(', ')});
     workgroupBarrier();
     for (var kk = 0; kk < ${KSTEP}; kk++) {
-      var av: array<${elem}, ${WORK}>;
-      for (var r = 0; r < ${WORK}; r++) { av[r] = As[(ty * ${WORK} + r) * ${KSTEP} + kk]; }
-      for (var c = 0; c < ${WORK}; c++) {
-        let bv = Bs[kk * ${TILE} + tx * ${WORK} + c];
-        for (var r = 0; r < ${WORK}; r++) { acc[r * ${WORK} + c] += av[r] * bv; }
-      }
+      let av = As[kk * 16 + i32(lid.y)];
+      let bv = Bs[kk * 16 + i32(lid.x)];
+      acc0 += av.x * bv;
+      acc1 += av.y * bv;
+      acc2 += av.z * bv;
+      acc3 += av.w * bv;
     }
     workgroupBarrier();
   }
-  for (var r = 0; r < ${WORK}; r++) {
-    let m = row0 + ty * ${WORK} + r;
-    if (m >= ${pM}) { break; }
-    for (var c = 0; c < ${WORK}; c++) {
-      let n = col0 + tx * ${WORK} + c;
-      if (n < ${pN}) { O[(bi * ${pM} + m) * ${pN} + n] = acc[r * ${WORK} + c]; }
-    }
-  }
+  let row = row0 + i32(lid.y) * 4;
+  let col = col0 + i32(lid.x) * 4;
+${writes}
 }`;
   const source = kernel(params, [{ name: 'XA', elem }, { name: 'XB', elem }, { name: 'O', elem, write: true }], body);
   return { source, params, groups: [Math.max(1, Math.ceil(N / TILE)), Math.max(1, Math.ceil(M / TILE)), Math.max(1, B)] };

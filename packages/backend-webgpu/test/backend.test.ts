@@ -15,6 +15,7 @@ import {
   tensor,
   tidy,
   toBackend,
+  zeros,
   type Tensor,
 } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
@@ -180,8 +181,13 @@ maybe('usage and errors', () => {
       expect(Array.from(await tail.mul(2).data())).toEqual(want.map((v) => v * 2));
       expect((await tail.sum().data())[0]).toBe(want.reduce((a, b) => a + b));
       expect(() => big.sum()).toThrow(/webgpu: sum reads \d+ MiB of one \d+ MiB buffer; this device binds at most \d+ MiB at once/);
-      expect(() => big.add(1)).toThrow(/webgpu: add would write a tensor of \d+ elements/);
+      expect(() => big.add(1)).toThrow(/webgpu: add reads \d+ MiB of one/);
+      expect(() => zeros([n])).toThrow(/webgpu: fill would write a tensor of \d+ elements \(\d+ MiB\); this device binds at most/);
+      const blocks = gpu!.heap().liveBlocks;
+      tail.dispose();
       big.dispose();
+      expect(gpu!.heap().liveBlocks).toBe(blocks - 1); // the refused ops took no buffer
+      expect(gpu!.heap().liveBlocks).toBe(memory().backends.webgpu.numStorages);
     } finally {
       setBackend(prev);
     }
