@@ -1,4 +1,5 @@
 import {
+  fromData,
   patchOutputSize,
   type ArgReduceOp,
   type Backend,
@@ -6,6 +7,7 @@ import {
   type DataId,
   type DType,
   type HeapInfo,
+  type Kernel,
   type Im2ColParams,
   type ReduceOp,
   type TypedArray,
@@ -13,6 +15,7 @@ import {
   type View,
 } from '@ml/tensor';
 import {
+  adamKernel,
   argReduceKernel,
   binaryKernel,
   castKernel,
@@ -28,6 +31,7 @@ import {
   scatterAddKernel,
   unaryKernel,
   whereKernel,
+  type AdamScalars,
   type KernelCall,
 } from './kernels.js';
 
@@ -56,6 +60,8 @@ function classBytes(n: number): number {
 /** Bytes of parameter blocks one batch of commands can hold (each block starts at a multiple of 256). */
 const ARENA_BYTES = 64 * 1024;
 const PARAM_ALIGN = 256;
+/** Fills of at most this many elements are written from the host. */
+const SMALL_FILL = 1024;
 /** Kernels queued before the batch is submitted without waiting for a read. */
 const BATCH_KERNELS = 64;
 
@@ -130,14 +136,25 @@ export class WebGpuBackend implements Backend {
 
   // ---------------------------------------------------------------- memory
 
-  private alloc(size: number, dtype: DType): GpuData {
+  /**
+   * A buffer for `size` elements: a pooled one of its size class when there is one. For a
+   * write from the host (`forWrite`) not one the batch being recorded uses: the write
+   * happens before that batch runs.
+   */
+  private alloc(size: number, dtype: DType, forWrite = false): GpuData {
     if (dtype === 'float64') throw unsupported('a new tensor', dtype);
     this.assertUsable();
     const bytes = classBytes(size * 4);
     if (bytes > this.device.limits.maxBufferSize) {
       throw new RangeError(`webgpu: a tensor of ${size} elements (${mib(bytes)}) is larger than this device's largest buffer (${mib(this.device.limits.maxBufferSize)}); keep it on the cpu backend and move parts of it`);
     }
-    let buffer = this.pool.get(bytes)?.pop();
+    const list = this.pool.get(bytes);
+    let buffer: GPUBuffer | undefined;
+    if (list !== undefined) {
+      let k = list.length - 1;
+      if (forWrite) while (k >= 0 && this.usedIn.get(list[k]) === this.batch) k--;
+      if (k >= 0) buffer = list.splice(k, 1)[0];
+    }
     if (buffer) this.pooledBytes -= bytes;
     else buffer = this.device.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST });
     this.liveBytes += bytes;
@@ -173,6 +190,10 @@ export class WebGpuBackend implements Backend {
   }
 
   private afterSubmit: (() => void)[] = [];
+  /** Batches submitted so far (the one being recorded has this number). */
+  private batch = 0;
+  /** The last batch each buffer was bound in. */
+  private readonly usedIn = new WeakMap<GPUBuffer, number>();
 
   heap(): HeapInfo {
     return { reservedBytes: this.liveBytes + this.pooledBytes, liveBytes: this.liveBytes, freeBytes: this.pooledBytes, liveBlocks: this.liveBlocks };
@@ -193,10 +214,9 @@ export class WebGpuBackend implements Backend {
   // ---------------------------------------------------------------- transfers
 
   write(values: TypedArray, dtype: DType): DataId {
-    const d = this.alloc(values.length, dtype);
-    // queue.writeBuffer runs before kernels still being recorded: submit those first, as
-    // one of them may read the buffer this write reuses
-    this.flush();
+    // queue.writeBuffer runs before the kernels still being recorded, so the buffer is one
+    // none of them uses (alloc's forWrite)
+    const d = this.alloc(values.length, dtype, true);
     if (values.length > 0) {
       const words = dtype === 'bool' ? Int32Array.from(values as Uint8Array) : values;
       this.device.queue.writeBuffer(d.buffer!, 0, words.buffer, words.byteOffset, values.length * 4);
@@ -249,6 +269,7 @@ export class WebGpuBackend implements Backend {
     if (this.arenaUsed > 0) this.device.queue.writeBuffer(this.arena, 0, this.staging.buffer, 0, this.arenaUsed);
     this.device.queue.submit([this.encoder.finish()]);
     this.stats.submits++;
+    this.batch++;
     this.encoder = null;
     this.queued = 0;
     this.arenaUsed = 0;
@@ -276,7 +297,11 @@ export class WebGpuBackend implements Backend {
     this.staging.set(words, at / 4);
     this.arenaUsed += need;
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena, offset: at, size: words.byteLength } }];
-    buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } }));
+    buffers.forEach((b, i) => {
+      const binding = 'buffer' in b ? b : { buffer: b };
+      this.usedIn.set(binding.buffer, this.batch);
+      entries.push({ binding: i + 1, resource: binding });
+    });
     const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     this.record((enc) => {
       const pass = enc.beginComputePass();
@@ -341,6 +366,8 @@ export class WebGpuBackend implements Backend {
   // ---------------------------------------------------------------- primitives
 
   fill(size: number, dtype: DType, value: number): DataId {
+    // a small one (a scalar operand) is a write from the host: cheaper than a kernel
+    if (size <= SMALL_FILL) return this.write(new (dtype === 'float32' ? Float32Array : Int32Array)(size).fill(dtype === 'bool' ? +(value !== 0) : value), dtype);
     return this.run('fill', [], () => fillKernel(size, dtype, value), size, dtype);
   }
   copy(x: View): DataId {
@@ -410,6 +437,22 @@ export class WebGpuBackend implements Backend {
     const [oh, ow] = patchOutputSize(outShape, p);
     return this.run('col2im', [cols], ([v]) => col2imKernel(v, p, { N, C, H, W, oh, ow }), N * C * H * W, cols.dtype);
   }
+
+  /**
+   * The fused Adam step (registered as the 'adamUpdate' kernel): one kernel per parameter
+   * instead of a dozen; the moments are updated in place, the new parameters returned.
+   * Declines (null: the op-by-op path runs) for other dtypes or strided tensors.
+   */
+  readonly adamUpdate: Kernel = ([p, grad, m, v], attrs) => {
+    const all = [p, grad, m, v];
+    if (all.some((t) => t.dtype !== 'float32' || !t.isContiguous || t.backend !== this)) return null;
+    if (this.device.limits.maxStorageBuffersPerShaderStage < 5) return null;
+    const bound = all.map((t) => this.bind(t.view_(), 'adamUpdate'));
+    if (bound.some((b) => b.view.offset !== 0)) return null;
+    const out = this.output('adamUpdate', p.size, 'float32');
+    if (p.size > 0) this.dispatch(adamKernel(p.size, attrs as unknown as AdamScalars), [...bound.map((b) => b.binding), out.buffer!]);
+    return fromData(this, out, p.shape, 'float32');
+  };
 
   /** Wait for every queued kernel to finish. */
   async sync(): Promise<void> {

@@ -8,7 +8,7 @@
  * setBackend('webgpu');
  * ```
  */
-import { getBackend, listBackends, registerBackend, setBackend } from '@ml/tensor';
+import { getBackend, listBackends, registerBackend, registerKernel, setBackend } from '@ml/tensor';
 import { WebGpuBackend, type WebGpuOptions } from './backend.js';
 import { acquireDevice, type DeviceOptions } from './device.js';
 
@@ -47,6 +47,7 @@ export async function registerWebGpuBackend(options: RegisterOptions = {}): Prom
   const backend = new WebGpuBackend(device, options);
   infos.set(backend, info);
   registerBackend(backend);
+  registerKernel('adamUpdate', name, backend.adamUpdate);
   return backend;
 }
 

@@ -305,7 +305,7 @@ export function argReduceKernel(op: ArgReduceOp, x: View, axis: number): KernelC
 
 /** Output tile of one workgroup (TILE × TILE), and its k-step. */
 const TILE = 64;
-const KSTEP = 16;
+const KSTEP = 32;
 
 /**
  * a [B, M, K] · b [B, K, N] for any strides (transposed and broadcast operands are read in
@@ -349,10 +349,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let n0 = col0 + (t % 16) * 4;
   ${rows.map((r) => `var acc${r} = ${v4}(${zero});`).join('\n  ')}
   for (var k0 = 0; k0 < ${pK}; k0 += ${KSTEP}) {
-    let ka = k0 + t % 16;
-    As[(t % 16) * 16 + t / 16] = ${v4}(${aLoads.join(', ')});
-    let kb = k0 + t / 16;
-    Bs[(t / 16) * 16 + t % 16] = ${v4}(${bLoads.join(', ')});
+    for (var h = 0; h < ${KSTEP}; h += 16) {
+      let ka = k0 + h + t % 16;
+      As[(h + t % 16) * 16 + t / 16] = ${v4}(${aLoads.join(', ')});
+      let kb = k0 + h + t / 16;
+      Bs[(h + t / 16) * 16 + t % 16] = ${v4}(${bLoads.join(', ')});
+    }
     workgroupBarrier();
     for (var kk = 0; kk < ${KSTEP}; kk++) {
       let av = As[kk * 16 + i32(lid.y)];
@@ -538,4 +540,44 @@ export function col2imKernel(cols: View, p: Im2ColParams, g: Geometry): KernelCa
   O[i] = acc;`;
   const source = kernel(params, [{ name: 'X0', elem }, { name: 'O', elem, write: true }], linearMain(params, n, body));
   return { source, params, groups: linearGrid(n) };
+}
+
+/** The fused Adam step's scalars (see `@ml/optim`'s Adam: PyTorch's form). */
+export interface AdamScalars {
+  b1: number;
+  b2: number;
+  sbc2: number;
+  eps: number;
+  stepSize: number;
+  decay: number;
+  l2: number;
+  sign: number;
+}
+
+/**
+ * One Adam step over n contiguous float32 elements: the moments m and v updated in place,
+ * the new parameters written to O — the op-by-op formula's arithmetic in its order.
+ */
+export function adamKernel(n: number, a: AdamScalars): KernelCall {
+  const params = new Params();
+  const [b1, b2, sbc2, eps, stepSize, decay, l2, sign] = [a.b1, a.b2, a.sbc2, a.eps, a.stepSize, a.decay, a.l2, a.sign].map((v) => params.float(v));
+  const [c1, c2] = [params.float(1 - a.b1), params.float(1 - a.b2)];
+  const body = linearMain(
+    params,
+    n,
+    `  let d = ${sign} * G[i] + ${l2} * XP[i];
+  let m = ${b1} * M[i] + ${c1} * d;
+  let v = ${b2} * V[i] + ${c2} * (d * d);
+  M[i] = m;
+  V[i] = v;
+  O[i] = XP[i] * ${decay} - (m / (sqrt(v) / ${sbc2} + ${eps})) * ${stepSize};`,
+  );
+  const bindings: Binding[] = [
+    { name: 'XP', elem: 'f32' },
+    { name: 'G', elem: 'f32' },
+    { name: 'M', elem: 'f32', write: true },
+    { name: 'V', elem: 'f32', write: true },
+    { name: 'O', elem: 'f32', write: true },
+  ];
+  return { source: kernel(params, bindings, body), params, groups: linearGrid(n) };
 }

@@ -53,7 +53,8 @@ export class Adam extends Optimizer<AdamOptions> {
   }
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): Tensor {
     const kernel = getKernel('adamUpdate', p.backend.name);
-    if (p.backend.hostArray !== undefined && (p.dtype === 'float32' || p.dtype === 'float64') && (p.size >= FUSE_MIN || kernel !== undefined)) {
+    const host = p.backend.hostArray !== undefined;
+    if ((host || kernel !== undefined) && (p.dtype === 'float32' || p.dtype === 'float64') && (p.size >= FUSE_MIN || kernel !== undefined)) {
       const next = this.#fused(p, grad, state, g, kernel);
       if (next !== null) return next;
     }
@@ -105,6 +106,7 @@ export class Adam extends Optimizer<AdamOptions> {
       state.step = t;
       return fromKernel;
     }
+    if (p.backend.hostArray === undefined) return null; // a device backend's kernel declined
     const [P, G, m, v] = [hostData(p), hostData(grad), hostData(mT), hostData(vT)];
     const vmax = vmaxT === null ? null : hostData(vmaxT);
     if (P === null || G === null || m === null || v === null || (vmaxT !== null && vmax === null)) return null;
