@@ -1,6 +1,6 @@
 import '@ml/autograd';
 import { Conv2d, crossEntropy, Embedding, Flatten, Linear, LSTM, MaxPool2d, ReLU, Sequential, TransformerEncoderLayer } from '@ml/nn';
-import { Adam, AdamW, SGD } from '@ml/optim';
+import { Adam, AdamW, clipGradNorm, clipGradNormTensor, SGD } from '@ml/optim';
 import {
   fromArray,
   gather,
@@ -181,6 +181,28 @@ maybe('usage and errors', () => {
       expect(Array.from(await back.data())).toEqual(Array.from(b.dataSync()));
       a.dispose();
       await expect(a.data()).rejects.toThrow(/disposed/);
+    } finally {
+      setBackend(prev);
+    }
+  });
+
+  it('gradient clipping: clipGradNorm (a number: a sync read) says to use clipGradNormTensor, which equals the cpu result', async () => {
+    const grads = (name: string) => {
+      setBackend(name);
+      manualSeed(8);
+      const ps = [randn([30, 20], { requiresGrad: true }), randn([20], { requiresGrad: true })];
+      ps.forEach((p) => (p.grad = randn(p.shape).mul(3).keep()));
+      return ps;
+    };
+    const prev = getBackend().name;
+    try {
+      const g = grads('webgpu');
+      expect(() => clipGradNorm(g, 1)).toThrow(/clipGradNorm: backend 'webgpu' cannot read the norm synchronously — use clipGradNormTensor/);
+      const norm = clipGradNormTensor(g, 1)!;
+      const c = grads('cpu');
+      const want = clipGradNorm(c, 1);
+      expect(Math.abs((await norm.data())[0] - want) / want).toBeLessThan(1e-5);
+      expectClose(await Promise.all(g.map(async (p) => Array.from(await p.grad!.data()))), c.map((p) => Array.from(p.grad!.dataSync())), 1e-5);
     } finally {
       setBackend(prev);
     }

@@ -8,7 +8,7 @@ export { Adam, AdamW, AMSGrad, type AdamOptions } from './adam.js';
 export { RAdam, AdaBound, AMSBound, SWATS, type BoundOptions, type SWATSOptions } from './adaptive-bounds.js';
 export { Lookahead, type LookaheadOptions } from './lookahead.js';
 export { Adagrad, RMSprop, type AdagradOptions, type RMSpropOptions } from './adaptive.js';
-export { clipGradNorm, clipGradValue } from './clip.js';
+export { clipGradNorm, clipGradNormTensor, clipGradValue } from './clip.js';
 export {
   LRScheduler,
   StepLR,

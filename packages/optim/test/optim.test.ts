@@ -15,6 +15,7 @@ import {
   SGD,
   StepLR,
   clipGradNorm,
+  clipGradNormTensor,
   clipGradValue,
   type Optimizer,
 } from '../src/index.js';
@@ -182,6 +183,26 @@ describe('gradient clipping', () => {
     expect(clipGradNorm([a, c], 1)).toBeCloseTo(5, 12);
     expect(a.grad.dataSync()[0]).toBeCloseTo(3 / (5 + 1e-6), 6);
     expect(clipGradNorm([a, c], 10, Infinity)).toBeCloseTo(4 / (5 + 1e-6), 6);
+  });
+  it('clipGradNormTensor clips as clipGradNorm does and returns the norm as a tensor, reading nothing back', async () => {
+    for (const [maxNorm, type] of [[1, 2], [10, Infinity], [0.5, 1], [100, 2]] as const) {
+      const grads = () => [tensor([3, 0, -1.5]).keep(), tensor([[4, 0.25]]).keep()];
+      const params = () => {
+        const ps = [tensor([0, 0, 0], { requiresGrad: true }), tensor([[0, 0]], { requiresGrad: true })];
+        grads().forEach((g, i) => (ps[i].grad = g));
+        return ps;
+      };
+      const [a, b] = [params(), params()];
+      const want = clipGradNorm(a, maxNorm, type);
+      const got = clipGradNormTensor(b, maxNorm, type)!;
+      expect(got.shape).toEqual([]);
+      expect((await got.data())[0]).toBeCloseTo(want, 5);
+      for (let i = 0; i < 2; i++) {
+        const [x, y] = [Array.from(await a[i].grad!.data()), Array.from(await b[i].grad!.data())];
+        y.forEach((v, j) => expect(v).toBeCloseTo(x[j], 6));
+      }
+    }
+    expect(clipGradNormTensor([tensor([1], { requiresGrad: true })], 1)).toBeNull();
   });
   it('clipGradValue clamps each element', () => {
     const a = tensor([1, 1], { requiresGrad: true });
