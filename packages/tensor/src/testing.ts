@@ -28,6 +28,8 @@ import {
   concat,
   conv1d,
   conv2d,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
   cos,
   div,
   dot,
@@ -1531,6 +1533,27 @@ const CASES: CaseDef[] = [
       const w = pattern([2, 2, 3, 3], 4, 1, 0.5);
       await assertClose(conv2d(x, w, null, { stride: 2, padding: 1 }), [
         [[[0.0, -0.75, -2.75], [1.75, 1.25, -5.25], [0.5, -3.75, -2.0]], [[-3.5, -2.25, 0.75], [-4.75, -2.75, 2.25], [-0.5, 2.25, -2.5]]],
+      ], f32);
+    },
+  ],
+  [
+    // the same x and w, dy = pattern([1,2,3,3],5,2,0.5); numpy: conv2d_grads_ref(x, w, dy, (2,2), (1,1,1,1))
+    // (PyTorch's torch.nn.grad.conv2d_input / conv2d_weight give the same numbers)
+    'conv2d gradients: stride 2, padding 1 — the input gradient (through col2im) and the weight gradient',
+    async () => {
+      const x = pattern([1, 2, 6, 5], 9, 4, 0.5);
+      const w = pattern([2, 2, 3, 3], 4, 1, 0.5);
+      const dy = pattern([1, 2, 3, 3], 5, 2, 0.5);
+      const p = { kernel: [3, 3], stride: [2, 2], dilation: [1, 1], pad: [1, 1, 1, 1], padValue: 0 } as const;
+      await assertClose(conv2dBackwardInput(dy, w, [1, 2, 6, 5], p), [
+        [
+          [[1.0, 0.5, -0.25, -1.0, -0.25], [-1.0, 1.25, 0.0, 1.25, 1.0], [-0.25, 1.0, -0.25, -0.5, 1.0], [-0.5, 0.0, 0.5, -1.25, -1.0], [-0.25, -1.0, -0.25, 0.0, -0.25], [-0.5, 0.0, 0.0, 0.0, 0.5]],
+          [[1.0, -1.25, -1.0, 0.0, -0.5], [1.25, 1.5, 0.0, 1.0, -1.25], [0.0, 0.0, 0.5, 1.25, 1.0], [0.0, 0.0, 0.0, -0.5, 1.25], [-1.0, 0.0, -0.5, 0.0, 0.0], [-0.25, -1.0, -0.25, 0.0, -0.25]],
+        ],
+      ], f32);
+      await assertClose(conv2dBackwardWeight(dy, x, [2, 2, 3, 3], p), [
+        [[[-2.0, 2.5, 1.75], [0.0, 1.75, 1.5], [2.25, 1.5, -4.25]], [[-1.25, 1.0, -1.25], [0.0, -2.0, 0.75], [0.0, -2.25, 1.75]]],
+        [[[1.75, -3.25, 0.5], [1.5, 0.25, -0.75], [-4.25, -1.0, -3.25]], [[-1.25, 1.25, 1.25], [0.75, -0.5, -2.25], [1.75, 5.0, -0.25]]],
       ], f32);
     },
   ],
