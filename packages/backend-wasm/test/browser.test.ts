@@ -1,12 +1,8 @@
 // The backend in a real browser (Debian's Chromium through playwright-core): Web Workers on
 // the shared memory in a cross-origin-isolated page, one thread elsewhere.
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { dirname, extname, join, normalize } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, hasChromium, launchChromium, servePage, type Browser, type PageServer, type Page } from '@ml/browser-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as Tensor from '@ml/tensor';
 import type * as Wasm from '../src/index.js';
@@ -17,7 +13,6 @@ interface Ml {
   T: typeof Tensor;
 }
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const here = dirname(fileURLToPath(import.meta.url));
 const ROOTS: Record<string, string> = {
   '/wasm/': join(here, '../dist'),
@@ -32,32 +27,11 @@ const PAGE = `<!doctype html>
   window.ml = { wasm, T };
 </script>`;
 
-/** A static server for the page and the built packages; `?isolated=1` adds COOP/COEP. */
-function serve(): Promise<Server> {
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const headers: Record<string, string> = {};
-    if (url.searchParams.get('isolated') === '1' || req.headers.referer?.includes('isolated=1')) {
-      headers['Cross-Origin-Opener-Policy'] = 'same-origin';
-      headers['Cross-Origin-Embedder-Policy'] = 'require-corp';
-    }
-    if (url.pathname === '/') {
-      res.writeHead(200, { ...headers, 'Content-Type': 'text/html' }).end(PAGE);
-      return;
-    }
-    const prefix = Object.keys(ROOTS).find((p) => url.pathname.startsWith(p));
-    const file = prefix && normalize(join(ROOTS[prefix], url.pathname.slice(prefix.length)));
-    if (!file || !file.startsWith(ROOTS[prefix])) {
-      res.writeHead(404).end();
-      return;
-    }
-    readFile(file).then(
-      (body) => res.writeHead(200, { ...headers, 'Content-Type': extname(file) === '.js' ? 'text/javascript' : 'application/octet-stream' }).end(body),
-      () => res.writeHead(404).end(),
-    );
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
+/** `?isolated=1` (and what that page loads) gets COOP/COEP: a cross-origin-isolated page. */
+const isolation = (url: URL, req: { headers: { referer?: string } }): Record<string, string> =>
+  url.searchParams.get('isolated') === '1' || req.headers.referer?.includes('isolated=1')
+    ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
+    : {};
 
 interface PageResult {
   isolated: boolean;
@@ -97,21 +71,18 @@ async function run(page: Page, base: string, isolated: boolean): Promise<PageRes
   });
 }
 
-describe.skipIf(!existsSync(CHROMIUM))(`in Chromium (${CHROMIUM})`, () => {
+describe.skipIf(!hasChromium())(`in Chromium (${CHROMIUM})`, () => {
   let browser: Browser;
-  let server: Server;
+  let server: PageServer;
   let base: string;
   beforeAll(async () => {
-    server = await serve();
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    server = await servePage(PAGE, ROOTS, isolation);
+    base = server.base;
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise((r) => server?.close(r));
+    await server?.close();
   });
 
   it('a cross-origin-isolated page runs products on Web Workers over the shared memory, equal to one thread bit for bit', async () => {

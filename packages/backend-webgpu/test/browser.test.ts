@@ -1,12 +1,8 @@
 // The backend in a real browser: Debian's Chromium (through playwright-core) with WebGPU
 // on SwiftShader, its software Vulkan — navigator.gpu, not Dawn from npm.
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { dirname, extname, join, normalize } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { CHROMIUM, hasChromium, launchChromium, servePage, type Browser, type PageServer } from '@ml/browser-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as Tensor from '@ml/tensor';
 import type * as Gpu from '../src/index.js';
@@ -16,7 +12,6 @@ interface Ml {
   T: typeof Tensor;
 }
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const here = dirname(fileURLToPath(import.meta.url));
 const ROOTS: Record<string, string> = {
   '/webgpu/': join(here, '../dist'),
@@ -33,51 +28,19 @@ const PAGE = `<!doctype html>
   window.ml = { gpu, T };
 </script>`;
 
-function serve(): Promise<Server> {
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname === '/') {
-      res.writeHead(200, { 'Content-Type': 'text/html' }).end(PAGE);
-      return;
-    }
-    const prefix = Object.keys(ROOTS).find((p) => url.pathname.startsWith(p));
-    const file = prefix && normalize(join(ROOTS[prefix], url.pathname.slice(prefix.length)));
-    if (!file || !file.startsWith(ROOTS[prefix])) {
-      res.writeHead(404).end();
-      return;
-    }
-    readFile(file).then(
-      (body) => res.writeHead(200, { 'Content-Type': extname(file) === '.js' ? 'text/javascript' : 'application/octet-stream' }).end(body),
-      () => res.writeHead(404).end(),
-    );
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
-describe.skipIf(!existsSync(CHROMIUM))(`in Chromium (${CHROMIUM}), WebGPU on SwiftShader`, () => {
+describe.skipIf(!hasChromium())(`in Chromium (${CHROMIUM}), WebGPU on SwiftShader`, () => {
   let browser: Browser;
-  let server: Server;
+  let server: PageServer;
   let base: string;
   beforeAll(async () => {
-    server = await serve();
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--enable-unsafe-webgpu',
-        '--enable-features=Vulkan',
-        '--use-vulkan=swiftshader',
-        '--use-angle=swiftshader',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    server = await servePage(PAGE, ROOTS);
+    base = server.base;
+    // WebGPU on SwiftShader's Vulkan (no GPU needed); without --disable-gpu
+    browser = await launchChromium(['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader']);
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise((r) => server?.close(r));
+    await server?.close();
   });
 
   it('navigator.gpu gives a device; a product, a padded convolution and its input gradient equal the cpu backend in the page', async () => {
