@@ -68,7 +68,7 @@ const BATCH_KERNELS = 64;
 export interface WebGpuOptions {
   /** the backend's registered name (default 'webgpu') */
   name?: string;
-  /** bytes of freed buffers kept for reuse before the oldest are destroyed (default 256 MiB) */
+  /** bytes of freed buffers kept for reuse (default 256 MiB); past that a freed buffer is destroyed */
   poolBytes?: number;
 }
 
