@@ -159,6 +159,7 @@ export const rules: Record<string, GradRule> = {
   // ---- dtype and layout
   cast: (dy, n) => [isFloat(n.attrs.from as DType) ? cast(dy, n.attrs.from as DType) : null],
   contiguous: (dy) => [dy],
+  clone: (dy) => [dy],
   reshape: (dy, n) => [reshape(dy, n.attrs.shape as number[])],
   permute: (dy, n) => {
     const dims = n.attrs.dims as number[];

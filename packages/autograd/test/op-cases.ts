@@ -115,6 +115,7 @@ export const opCases: OpCase[] = [
   { op: 'chunk', what: '3 chunks, product', fn: (a) => { const [p, q, r] = T.chunk(a, 3); return T.mul(T.mul(p, q), r); }, inputs: () => [randn(3, 2)] },
   { op: 'pad', what: '[1,2] on last dim, crop -1 on first', fn: (a) => T.pad(a, [1, 2, -1, 0], 0.5), inputs: () => [randn(3, 2)] },
   { op: 'contiguous', what: 'of a transposed view', fn: (a) => T.contiguous(T.transpose(a, 0, 1)).mul(T.arange(6, undefined, 1, f64).reshape(3, 2)), inputs: () => [randn(2, 3)] },
+  { op: 'clone', what: 'of a contiguous tensor, weighted', fn: (a) => T.clone(a).mul(T.arange(6, undefined, 1, f64).reshape(2, 3)), inputs: () => [randn(2, 3)] },
   { op: 'cast', what: 'float64 → float32 → float64', fn: (a) => T.cast(T.cast(a, 'float32'), 'float64').mul(3), inputs: () => [randn(3)], eps: 1e-2, atol: 1e-4, second: false },
   // ---- indexing
   { op: 'gather', what: 'dim 1 with repeated indices', fn: (a) => T.gather(a, 1, idx([0, 0, 2, 1], [2, 2])), inputs: () => [randn(2, 3)] },

@@ -269,6 +269,7 @@ export class Tensor {
   /** NumPy-style indexing: a number selects, `[start, end?, step?]` slices, `null` keeps a dim. */
   index(...specs: ops.IndexSpec[]): Tensor { return ops.index(this, specs); }
   contiguous(): Tensor { return ops.contiguous(this); }
+  clone(): Tensor { return ops.clone(this); }
   split(sizeOrSizes: number | number[], dim = 0): Tensor[] { return ops.split(this, sizeOrSizes, dim); }
   chunk(chunks: number, dim = 0): Tensor[] { return ops.chunk(this, chunks, dim); }
 

@@ -870,6 +870,20 @@ const CASES: CaseDef[] = [
 
   // ------------------------------------------------------------ cast and promotion
   [
+    'clone: the same values, dtype and shape in a buffer of its own (also of a contiguous tensor, and of a strided view)',
+    async () => {
+      const x = tensor([[1, 2, 3], [4, 5, 6]]);
+      const c = x.clone();
+      assert(c.storage !== x.storage, 'clone shares the storage of its source');
+      await assertClose(c, [[1, 2, 3], [4, 5, 6]], f32);
+      await assertClose(x.transpose(0, 1).clone(), [[1, 4], [2, 5], [3, 6]], f32);
+      await assertClose(tensor([3, -4], i32).clone(), [3, -4], i32);
+      await assertClose(tensor([true, false]).clone(), [true, false], bool);
+      x.dispose();
+      await assertClose(c, [[1, 2, 3], [4, 5, 6]], { ...f32, label: 'after the source is freed' });
+    },
+  ],
+  [
     'cast: float → int32 truncates toward zero',
     async () => {
       await assertClose(cast(tensor([-2.7, -0.5, 0.5, 2.7, 3, -3]), 'int32'), [-2, 0, 0, 2, 3, -3], i32);

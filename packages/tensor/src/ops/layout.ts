@@ -31,6 +31,11 @@ export function contiguous(x: Tensor): Tensor {
   return prim('contiguous', [x], {}, x.shape, x.dtype, (b, [v]) => b.copy(v));
 }
 
+/** A copy in a buffer of its own, even of a contiguous tensor (PyTorch's clone); the gradient passes through. */
+export function clone(x: Tensor): Tensor {
+  return prim('clone', [x], {}, x.shape, x.dtype, (b, [v]) => b.copy(v));
+}
+
 /** Same data, new shape; copies only when the layout makes a view impossible (as PyTorch's reshape). */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const target = inferShape('reshape', x, shape);
