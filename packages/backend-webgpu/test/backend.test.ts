@@ -32,7 +32,7 @@ async function on(name: string, f: () => Tensor[]): Promise<number[][]> {
   try {
     manualSeed(3);
     // copies, so gradients of leaves made inside (freed with them) outlive the scope
-    const outs = tidy(() => f().map((t) => t.detach().mul(1)));
+    const outs = tidy(() => f().map((t) => t.detach().clone()));
     const values = await Promise.all(outs.map(async (t) => Array.from(await t.data())));
     outs.forEach((t) => t.dispose());
     return values;
