@@ -27,6 +27,8 @@ export interface WebGpuInfo {
 }
 
 const infos = new WeakMap<WebGpuBackend, WebGpuInfo>();
+/** Registrations under way, by name: two calls at once get one backend. */
+const pending = new Map<string, Promise<WebGpuBackend>>();
 
 /**
  * Find a WebGPU device and register a backend on it under `options.name` ('webgpu'); the
@@ -36,6 +38,15 @@ const infos = new WeakMap<WebGpuBackend, WebGpuInfo>();
 export async function registerWebGpuBackend(options: RegisterOptions = {}): Promise<WebGpuBackend> {
   const name = options.name ?? 'webgpu';
   if (listBackends().includes(name)) return getBackend(name) as WebGpuBackend;
+  let p = pending.get(name);
+  if (p === undefined) {
+    p = register(name, options).finally(() => pending.delete(name));
+    pending.set(name, p);
+  }
+  return p;
+}
+
+async function register(name: string, options: RegisterOptions): Promise<WebGpuBackend> {
   let info: WebGpuInfo = { source: 'given device', adapter: 'given device' };
   let device = options.device;
   if (device === undefined) {
@@ -44,7 +55,7 @@ export async function registerWebGpuBackend(options: RegisterOptions = {}): Prom
     device = got.device;
     info = { source: got.source, adapter: got.adapter };
   }
-  const backend = new WebGpuBackend(device, options);
+  const backend = new WebGpuBackend(device, { ...options, name });
   infos.set(backend, info);
   registerBackend(backend);
   registerKernel('adamUpdate', name, backend.adamUpdate);

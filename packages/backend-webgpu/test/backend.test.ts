@@ -22,7 +22,7 @@ import {
   type Tensor,
 } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { useWebGpu } from '../src/index.js';
+import { registerWebGpuBackend, useWebGpu } from '../src/index.js';
 import { gpu } from './gpu.js';
 
 /** Run `f` on a backend from the same seed; its outputs as plain arrays. */
@@ -167,6 +167,13 @@ maybe('usage and errors', () => {
     try {
       const a = randn([2, 2]);
       expect(a.backend.name).toBe('webgpu');
+      // registering again, even twice at once, gives the one backend
+      const again = await Promise.all([registerWebGpuBackend(), registerWebGpuBackend()]);
+      expect(again.every((b) => b === gpu)).toBe(true);
+      const [x, y] = await Promise.all([registerWebGpuBackend({ name: 'webgpu-second' }), registerWebGpuBackend({ name: 'webgpu-second' })]);
+      expect(x).toBe(y);
+      expect(x).not.toBe(gpu);
+      x.destroy();
       expect(() => a.dataSync()).toThrow(/dataSync: backend 'webgpu' cannot read synchronously — use `await t.data\(\)`/);
       expect(() => a.sum().item()).toThrow(/cannot read synchronously/);
       expect(a.toString()).toMatch(/tensor\(<on webgpu: await t\.data\(\) to read>, shape=\[2, 2\]/);
