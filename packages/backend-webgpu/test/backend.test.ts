@@ -1,4 +1,5 @@
 import '@ml/autograd';
+import '@ml/train';
 import { Conv2d, crossEntropy, Embedding, Flatten, Linear, LSTM, MaxPool2d, ReLU, Sequential, TransformerEncoderLayer } from '@ml/nn';
 import { Adam, AdamW, clipGradNorm, clipGradNormTensor, SGD } from '@ml/optim';
 import {
@@ -253,6 +254,27 @@ maybe('usage and errors', () => {
       big.dispose();
       expect(gpu!.heap().liveBlocks).toBe(blocks - 1); // the refused ops took no buffer
       expect(gpu!.heap().liveBlocks).toBe(memory().backends.webgpu.numStorages);
+    } finally {
+      setBackend(prev);
+    }
+  });
+
+  it('fit on the GPU from data kept on cpu: batches moved over and freed, GPU memory and tensor counts flat across epochs', async () => {
+    const prev = getBackend().name;
+    try {
+      setBackend('cpu');
+      manualSeed(4);
+      const x = randn([300, 8]);
+      const y = x.sum(1).gt(0).cast('int32');
+      setBackend('webgpu');
+      const model = new Sequential([new Linear({ inFeatures: 8, outFeatures: 16 }), new ReLU(), new Linear({ inFeatures: 16, outFeatures: 2 })]);
+      model.compile({ optimizer: 'adam', lr: 0.02, loss: 'cross_entropy', metrics: ['accuracy'] });
+      await model.fit(x, y, { epochs: 2, batchSize: 32, verbose: 0, seed: 1, validationSplit: 0.2 });
+      const [tensors, live] = [memory().numTensors, gpu!.heap().liveBytes];
+      const h = await model.fit(x, y, { epochs: 6, batchSize: 32, verbose: 0, seed: 2, validationSplit: 0.2 });
+      expect(memory().numTensors).toBe(tensors);
+      expect(gpu!.heap().liveBytes).toBe(live);
+      expect(h.history.val_accuracy.at(-1)).toBeGreaterThan(0.9);
     } finally {
       setBackend(prev);
     }

@@ -17,6 +17,16 @@ async function values(t: Tensor): Promise<Float64Array> {
   return Float64Array.from(await t.data());
 }
 
+/** The class index of each row's largest value, read back; the argmax tensor is freed (a GPU keeps no finalizer). */
+async function rowArgmax(t: Tensor): Promise<Float64Array> {
+  const a = argmax(t, 1);
+  try {
+    return await values(a);
+  } finally {
+    a.dispose();
+  }
+}
+
 function sameCount(metric: string, pred: Tensor, target: Tensor): void {
   if (pred.shape[0] !== target.shape[0]) {
     throw new Error(`${metric}: predictions ${formatShape(pred.shape)} and targets ${formatShape(target.shape)} have different batch sizes`);
@@ -25,14 +35,14 @@ function sameCount(metric: string, pred: Tensor, target: Tensor): void {
 
 /** Class predictions [N] from scores [N, C] (argmax over dim 1) or from probabilities/logits of one class. */
 async function predictedClasses(pred: Tensor, threshold: number): Promise<Float64Array> {
-  if (pred.ndim >= 2 && pred.shape[1] > 1) return values(argmax(pred, 1));
+  if (pred.ndim >= 2 && pred.shape[1] > 1) return rowArgmax(pred);
   const p = await values(pred);
   return p.map((v) => (v > threshold ? 1 : 0));
 }
 
 /** Target classes [N] from indices [N] or one-hot/probabilities [N, C]. */
 async function targetClasses(target: Tensor): Promise<Float64Array> {
-  if (isFloat(target.dtype) && target.ndim >= 2 && target.shape[1] > 1) return values(argmax(target, 1));
+  if (isFloat(target.dtype) && target.ndim >= 2 && target.shape[1] > 1) return rowArgmax(target);
   return values(target);
 }
 

@@ -145,6 +145,19 @@ describe('fit', () => {
     expect(await run('device-under-test')).toEqual(await run('cpu'));
   });
 
+  it('memory stays flat across epochs with class metrics on logits (the argmax they read is freed)', async () => {
+    manualSeed(6);
+    const x = randn([96, 3]);
+    const y = fromArray(Int32Array.from(await x.narrow(1, 0, 1).data(), (v) => (v > 0 ? 1 : 0)), [96], { dtype: 'int32' });
+    const model = new Linear({ inFeatures: 3, outFeatures: 2 });
+    model.compile({ optimizer: 'adam', loss: 'cross_entropy', metrics: ['accuracy', 'precision', 'f1'] });
+    await model.fit(x, y, { epochs: 1, batchSize: 16, verbose: 0, validationSplit: 0.25 });
+    const before = memory().numTensors;
+    await model.fit(x, y, { epochs: 4, batchSize: 16, verbose: 0, validationSplit: 0.25 });
+    await model.evaluate(x, y);
+    expect(memory().numTensors).toBe(before);
+  });
+
   it('bad usage gets clear errors', async () => {
     const { x, y } = line(8);
     const model = new Linear({ inFeatures: 1, outFeatures: 1 });
