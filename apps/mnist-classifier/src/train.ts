@@ -2,7 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fashionMnist, mnist } from '@ml/data';
 import { confusionMatrix as confusionChart, lossCurves, saveSvg } from '@ml/plot';
-import { getBackend, manualSeed, setBackend, type Tensor } from '@ml/tensor';
+import { onHost } from '@ml/cli-kit';
+import { getBackend, manualSeed, type Tensor } from '@ml/tensor';
 import { ConfusionMatrix, LearningRateScheduler, type History } from '@ml/train';
 import { buildModel, inputShape, type ModelKind } from './models.js';
 
@@ -45,11 +46,8 @@ export async function runTrain(o: TrainOptions): Promise<{ testAccuracy: number;
   manualSeed(o.seed);
   const flatten = o.model === 'mlp';
   const t0 = performance.now();
-  // On a backend that reads only asynchronously (a GPU) the images stay in host memory, on
-  // the cpu backend, as PyTorch keeps a dataset: fit and evaluate move each batch over.
-  const device = getBackend().name;
-  if (getBackend().readSync === undefined) setBackend('cpu');
-  const data = await (o.fashion ? fashionMnist({ dir: o.dataDir, flatten }) : mnist({ dir: o.dataDir, flatten })).finally(() => setBackend(device));
+  // under a GPU backend the images stay in host memory; fit and evaluate move each batch over
+  const data = await onHost(() => (o.fashion ? fashionMnist({ dir: o.dataDir, flatten }) : mnist({ dir: o.dataDir, flatten })));
   let { images: xTrain, labels: yTrain } = data.train;
   let { images: xTest, labels: yTest } = data.test;
   if (o.quick) {

@@ -124,7 +124,7 @@ export async function trainNeural(kind: Exclude<ModelKind, 'esn'>, values: reado
   const seconds = (performance.now() - t0) / 1000;
   const test = windows(values, p.testOrigins, p, s);
   const out = await model.predict(test.x, { batchSize: 256 });
-  const forecasts = toForecasts(values, out.dataSync() as Float32Array, p, s);
+  const forecasts = toForecasts(values, (await out.data()) as Float32Array, p, s);
   for (const t of [train.x, train.y, test.x, test.y, out]) t.dispose();
   const params = model.parameters().reduce((a, t) => a + t.size, 0);
   return { forecasts, history, seconds, params };

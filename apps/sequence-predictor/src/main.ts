@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { BACKEND_CHOICES, selectBackend } from '@ml/backend-wasm';
-import { UsageError, oneOf, positiveInt, runCli } from '@ml/cli-kit';
+import { BACKEND_CHOICES, UsageError, oneOf, positiveInt, runCli, selectBackendFlag } from '@ml/cli-kit';
 import { run, type RunOptions } from './run.js';
 import { MODELS, type ModelKind } from './models.js';
 import { SERIES, type SeriesName } from './series.js';
@@ -31,7 +30,9 @@ Options:
   --seed <n>            random seed                                        (default 1)
   --quick               a small run (short series, 3 epochs) to check the setup
   --verbose <0|1|2>     0 tables only, 1 progress bars, 2 one line per epoch (default 0)
-  --backend <name>      cpu, wasm or auto: wasm where supported             (default auto)
+  --backend <name>      cpu, wasm, webgpu (a GPU through WebGPU; the series and the
+                        echo-state network's ridge solve stay on the cpu backend)
+                        or auto: wasm where supported                       (default auto)
   -h, --help            show this help
 
 For each series: every model is trained on the first part and scored (MAE, RMSE) on the
@@ -74,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  selectBackend(oneOf('backend', v.backend, BACKEND_CHOICES, 'auto'));
+  await selectBackendFlag(oneOf('backend', v.backend, BACKEND_CHOICES, 'auto'));
   const verbose = v.verbose === undefined ? 0 : Number(v.verbose);
   if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new UsageError(`--verbose must be 0, 1 or 2, got '${v.verbose}'`);
   const testFraction = v['test-fraction'] === undefined ? 0.2 : Number(v['test-fraction']);

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { onHost } from '@ml/cli-kit';
 import { forecast, saveSvg } from '@ml/plot';
 import { lastValue, prepare, score, seasonalNaive, trainEsn, trainNeural, type Forecasts, type Score, type Setup } from './forecast.js';
 import type { ModelKind } from './models.js';
@@ -70,7 +71,8 @@ export async function runSeries(series: Series, o: RunOptions): Promise<SeriesRe
   add('last value', lastValue(values, p, setup));
   add('seasonal naive', seasonalNaive(values, series.season, p, setup));
   for (const kind of o.models) {
-    const r = kind === 'esn' ? trainEsn(values, p, setup) : await trainNeural(kind, values, p, setup);
+    // the echo-state network's readout is a ridge solve on the host: on the cpu backend under a GPU one
+    const r = kind === 'esn' ? await onHost(() => trainEsn(values, p, setup)) : await trainNeural(kind, values, p, setup);
     add(kind, r.forecasts, { seconds: r.seconds, params: r.params });
     if (o.verbose > 0) console.log(`  ${kind}: MAE ${rows[rows.length - 1].score.mae.toFixed(4)}`);
   }
@@ -112,12 +114,12 @@ export async function runSeries(series: Series, o: RunOptions): Promise<SeriesRe
 export async function run(o: RunOptions): Promise<SeriesResult[]> {
   const all: Series[] = [];
   if (o.csv) {
-    const { values, t } = await csvSeries(o.csv.file, o.csv.column, o.csv.dateColumn);
+    const { values, t } = await onHost(() => csvSeries(o.csv!.file, o.csv!.column, o.csv!.dateColumn));
     const name = o.csv.column.replace(/[^A-Za-z0-9_-]+/g, '_');
     all.push({ name, title: `${o.csv.file}: ${o.csv.column}`, values, t, season: o.csv.season, lookback: Math.max(2 * o.csv.season, 8), unit: '' });
   }
   // load every series first, so a missing file is reported before any training
-  for (const name of o.series) all.push(await loadSeries(name, o.seed, o.dataDir));
+  for (const name of o.series) all.push(await onHost(() => loadSeries(name, o.seed, o.dataDir)));
   const results: SeriesResult[] = [];
   for (const s of all) results.push(await runSeries(s, o));
   return results;

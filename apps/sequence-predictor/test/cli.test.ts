@@ -39,6 +39,15 @@ describe('sequence-predictor CLI', () => {
     expect(quick.stdout).toMatch(/best: (mlp|gru|transformer|esn), MAE \d+% (below|above) the seasonal-naive baseline/);
   });
 
+  it('--backend webgpu: the same models on the GPU backend (a software GPU here; the ESN solve on cpu), the same errors to 1e-3', (ctx) => {
+    const r = cli('--quick', '--series', 'weekly', '--models', 'mlp,gru,transformer,esn', '--backend', 'webgpu', '--out', join(work, 'gpu'));
+    if (r.code === 1 && /no WebGPU device/.test(r.stderr) && process.env.ML_REQUIRE_WEBGPU !== '1') ctx.skip();
+    expect(r.code, r.stderr).toBe(0);
+    const [gpu, here] = [rows(r.stdout), rows(quick.stdout)];
+    expect([...gpu.keys()]).toEqual([...here.keys()]);
+    for (const [k, { mae }] of here) expect(Math.abs(gpu.get(k)!.mae - mae), k).toBeLessThan(1e-3);
+  });
+
   it('writes a valid SVG chart of the forecast', () => {
     const errors: string[] = [];
     const doc = new DOMParser({ onError: (level, msg) => void (level !== 'warning' && errors.push(msg)) }).parseFromString(readFileSync(join(work, 'weekly-forecast.svg'), 'utf8'), 'image/svg+xml');

@@ -1,6 +1,6 @@
 import { BACKEND_CHOICES as WASM_CHOICES, selectBackend } from '@ml/backend-wasm';
 import { registerWebGpuBackend, webgpuInfo } from '@ml/backend-webgpu';
-import { setBackend } from '@ml/tensor';
+import { getBackend, setBackend } from '@ml/tensor';
 
 /** The apps' `--backend` values. */
 export const BACKEND_CHOICES = [...WASM_CHOICES, 'webgpu'] as const;
@@ -17,4 +17,20 @@ export async function selectBackendFlag(choice: BackendChoice): Promise<{ name: 
   setBackend(backend.name);
   const info = webgpuInfo(backend);
   return { name: backend.name, device: info ? `${info.adapter} via ${info.source}` : undefined };
+}
+
+/**
+ * Run `fn` on the cpu backend when the current one reads only asynchronously (a GPU), else
+ * where it is: for host-side work such as loading a dataset (kept in host memory, as
+ * PyTorch keeps one; fit moves each batch to the model's backend) or a solve on the host.
+ */
+export async function onHost<T>(fn: () => T | Promise<T>): Promise<T> {
+  const current = getBackend().name;
+  if (getBackend().readSync !== undefined) return fn();
+  setBackend('cpu');
+  try {
+    return await fn();
+  } finally {
+    setBackend(current);
+  }
 }

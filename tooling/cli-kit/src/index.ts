@@ -86,4 +86,4 @@ export function runScript(script: string, ...args: string[]): CliRun {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-export { BACKEND_CHOICES, selectBackendFlag, type BackendChoice } from './backend.js';
+export { BACKEND_CHOICES, onHost, selectBackendFlag, type BackendChoice } from './backend.js';
