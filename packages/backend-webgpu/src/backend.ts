@@ -207,6 +207,11 @@ export class WebGpuBackend implements Backend {
     this.pooledBytes = 0;
   }
 
+  /** Whether the device is gone (lost, or `destroy()` was called): register the backend again for a new one. */
+  get isLost(): boolean {
+    return this.lost !== null;
+  }
+
   private assertUsable(): void {
     if (this.lost !== null) throw new Error(`webgpu: the GPU device was lost (${this.lost}); register the backend again`);
   }

@@ -32,12 +32,16 @@ const pending = new Map<string, Promise<WebGpuBackend>>();
 
 /**
  * Find a WebGPU device and register a backend on it under `options.name` ('webgpu'); the
- * one already registered under that name is returned as it is. Throws an Error naming
- * every way it tried when no device can be had.
+ * one already registered under that name is returned as it is, unless its device is gone
+ * (lost or destroyed): then a new one takes the name. Throws an Error naming every way it
+ * tried when no device can be had.
  */
 export async function registerWebGpuBackend(options: RegisterOptions = {}): Promise<WebGpuBackend> {
   const name = options.name ?? 'webgpu';
-  if (listBackends().includes(name)) return getBackend(name) as WebGpuBackend;
+  if (listBackends().includes(name)) {
+    const existing = getBackend(name);
+    if (!(existing instanceof WebGpuBackend && existing.isLost)) return existing as WebGpuBackend;
+  }
   let p = pending.get(name);
   if (p === undefined) {
     p = register(name, options).finally(() => pending.delete(name));

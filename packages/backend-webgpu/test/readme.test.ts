@@ -13,4 +13,9 @@ it.skipIf(found === null)('README: a product and relu on the GPU, read asynchron
   expect([gpu.heap().liveBlocks, gpu.stats.kernels]).toEqual([4, 2]);
   gpu.destroy();
   expect(() => randn([2]).add(1)).toThrow(/webgpu: the GPU device was lost \(destroy\(\) was called\)/);
+  // registering again gives a new backend on a new device
+  const fresh = await useWebGpu();
+  expect(fresh).not.toBe(gpu);
+  expect(Array.from(await randn([2]).mul(0).add(1).data())).toEqual([1, 1]);
+  fresh.destroy();
 });
