@@ -90,7 +90,9 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
   if (!isNode()) return { error: reasons.join('; ') || 'this engine has no navigator.gpu' };
   let dawn: DawnModule;
   try {
-    dawn = (await import('webgpu')) as unknown as DawnModule;
+    // a specifier bundlers leave alone: a browser build never includes Dawn's native addon
+    const specifier = 'webgpu';
+    dawn = (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as DawnModule;
   } catch (e) {
     reasons.push(`the webgpu package did not load: ${(e as Error).message}`);
     return { error: reasons.join('; ') };
