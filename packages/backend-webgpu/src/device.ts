@@ -94,7 +94,7 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
     const specifier = 'webgpu';
     dawn = (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as DawnModule;
   } catch (e) {
-    reasons.push(`the webgpu package did not load: ${(e as Error).message}`);
+    reasons.push(`the webgpu package did not load — in Node, install it next to this one (npm install webgpu): ${(e as Error).message}`);
     return { error: reasons.join('; ') };
   }
   // Mesa's EGL needs no display for compute when told so (read when the GL backend starts)
