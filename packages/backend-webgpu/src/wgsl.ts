@@ -133,7 +133,13 @@ fn pow_i(a: i32, b: i32) -> i32 {
   }
   return r;
 }
-fn f2i(x: f32) -> i32 { return select(0, i32(trunc(x)), abs(x) < 2147483648.0); }
+// float → int32 as the cpu backend's Int32Array store does it: toward zero, modulo 2³², NaN and ±∞ to 0
+fn f2i(x: f32) -> i32 {
+  if (is_nan(x) || is_inf(x)) { return 0; }
+  let t = trunc(x);
+  if (abs(t) < 2147483648.0) { return i32(t); }
+  return bitcast<i32>(u32(t - 4294967296.0 * floor(t / 4294967296.0)));
+}
 `;
 
 /** A whole module: the parameter block, the storage bindings (from binding 1), helpers, then `body`. */

@@ -105,6 +105,12 @@ maybe('the webgpu backend equals the cpu backend (float32 sums in another order:
 
   // (SGD, whose step is linear in the gradient: Adam's first steps move a parameter by ±lr
   // whatever the size of its gradient, so a float32 rounding of a zero gradient shows as lr)
+  it('float → int32 casts as the cpu backend stores them: toward zero, modulo 2³² past the range, NaN and ±∞ to 0', async () => {
+    const v = [NaN, Infinity, -Infinity, -2.7, 2.7, 3e9, -3e9, 2147483648, -2147483648, 1e20, 5e9];
+    const f = () => [tensor(v).cast('int32')];
+    expect(await on('webgpu', f)).toEqual(await on('cpu', f));
+  });
+
   it('SGD steps with momentum on a small CNN: the parameters after five steps', async () => {
     const f = () => {
       const net = new Sequential([
