@@ -306,6 +306,16 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
       if (unexpectedKeys.length) parts.push(`unexpected keys: ${unexpectedKeys.map((k) => `'${k}'`).join(', ')}`);
       throw new Error(`loadStateDict: ${parts.join('; ')} (pass { strict: false } to load the rest)`);
     }
+    // a tensor from another backend is copied through the host: that needs a synchronous
+    // read, checked for every key before any is loaded (nothing is half-loaded)
+    for (const [k, target] of Object.entries(own)) {
+      const src = state[k];
+      if (src && src.backend !== target.backend && src.backend.readSync === undefined) {
+        throw new Error(
+          `loadStateDict: '${k}' is on backend '${src.backend.name}', which reads only asynchronously, and the model is on '${target.backend.name}' — move the state first (await toBackend(t, '${target.backend.name}') for each tensor) or the model (await model.to('${src.backend.name}'))`,
+        );
+      }
+    }
     noGrad(() => {
       for (const [k, target] of Object.entries(own)) {
         const src = state[k];

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '@ml/autograd';
-import { full, loadSafetensors, manualSeed, memory, randn, tensor, tidy, type Tensor } from '@ml/tensor';
+import { CpuBackend, full, listBackends, loadSafetensors, manualSeed, memory, randn, registerBackend, tensor, tidy, toBackend, type Backend, type Tensor } from '@ml/tensor';
 import { assertClose } from '@ml/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { BatchNorm1d, Dropout, Linear, Module, ModuleDict, ModuleList, ReLU, Sequential, type ModuleOptions } from '../src/index.js';
@@ -174,6 +174,24 @@ describe('state dicts and safetensors files', () => {
     const before = await net.head.weight.data();
     const sd = { ...net.stateDict(), 'encoder.0.weight': randn([8, 5]), 'head.weight': randn([2, 8]) };
     expect(() => net.loadStateDict(sd)).toThrow("loadStateDict: size mismatch for 'encoder.0.weight': the file has [8,5], the model has [8,4]");
+    expect(await net.head.weight.data()).toEqual(before);
+  });
+
+  it('a state on a backend that reads only asynchronously (a GPU) is refused with what to do, and loads nothing', async () => {
+    // the cpu backend with its synchronous reads hidden stands in for a GPU backend
+    const cpu = new CpuBackend();
+    const hidden = new Set<string | symbol>(['readSync', 'hostArray']);
+    const device = new Proxy(cpu, {
+      get: (t, k) => (k === 'name' ? 'async-device' : hidden.has(k) ? undefined : typeof Reflect.get(t, k) === 'function' ? Reflect.get(t, k).bind(t) : Reflect.get(t, k)),
+    }) as Backend;
+    if (!listBackends().includes('async-device')) registerBackend(device);
+    const net = new Net();
+    const before = await net.head.weight.data();
+    const sd: Record<string, Tensor> = {};
+    for (const [k, t] of Object.entries(new Net().stateDict())) sd[k] = await toBackend(t, 'async-device');
+    expect(() => net.loadStateDict(sd)).toThrow(
+      /loadStateDict: '[\w.]+' is on backend 'async-device', which reads only asynchronously, and the model is on 'cpu' — move the state first \(await toBackend\(t, 'cpu'\)/,
+    );
     expect(await net.head.weight.data()).toEqual(before);
   });
 
