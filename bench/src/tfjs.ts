@@ -1,3 +1,4 @@
+import { dawnCandidates } from '@ml/backend-webgpu';
 import { mnist } from '@ml/data';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -15,27 +16,22 @@ const STEPS_PER_EPOCH = Math.ceil(60000 / 64);
 
 /**
  * TensorFlow.js's WebGPU backend looks for `navigator.gpu`, which Node 20 lacks: give it
- * Dawn's (npm webgpu), on the same backends @ml's webgpu backend tries (the default one,
- * then OpenGL ES in compatibility mode, which Mesa provides without a GPU).
+ * Dawn's, on the first of the backends @ml's webgpu backend tries that has an adapter.
  */
 async function installNavigatorGpu(log: (s: string) => void): Promise<void> {
-  const { create, globals } = (await import('webgpu')) as unknown as { create(flags: string[]): GPU; globals: object };
+  const { globals } = (await import('webgpu')) as unknown as { globals: object };
   Object.assign(globalThis, globals); // GPUBufferUsage and the other constants TensorFlow.js reads
-  process.env.EGL_PLATFORM ??= 'surfaceless';
-  for (const flags of [[], ['backend=opengles']]) {
-    const gpu = create(flags);
-    const compat = flags.length > 0;
+  for (const c of await dawnCandidates()) {
+    const gpu = c.create();
     const request = gpu.requestAdapter.bind(gpu);
-    if (compat) gpu.requestAdapter = (o?: GPURequestAdapterOptions) => request({ ...o, featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+    if (c.compatibility) gpu.requestAdapter = (o?: GPURequestAdapterOptions) => request({ ...o, featureLevel: 'compatibility' } as GPURequestAdapterOptions);
     if ((await gpu.requestAdapter()) === null) continue;
-    instances.push(gpu);
     Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true });
-    log(`  TensorFlow.js webgpu on Dawn (${flags.join(', ') || 'default backend'})`);
+    log(`  TensorFlow.js webgpu on ${c.label}`);
     return;
   }
   throw new Error('no WebGPU adapter from Dawn');
 }
-const instances: GPU[] = []; // Dawn's instances must outlive their devices
 
 /**
  * TensorFlow.js 4.22 on its cpu, wasm or webgpu backend, on the same workloads and inputs

@@ -1,6 +1,7 @@
 import {
   fromData,
   patchOutputSize,
+  sizeOf,
   type ArgReduceOp,
   type Backend,
   type BinaryOp,
@@ -380,24 +381,24 @@ export class WebGpuBackend implements Backend {
   }
   cast(x: View, dtype: DType): DataId {
     if (dtype === 'float64') throw unsupported('cast', dtype);
-    return this.run('cast', [x], ([v]) => castKernel(v, dtype), sizeOfShape(x.shape), dtype);
+    return this.run('cast', [x], ([v]) => castKernel(v, dtype), sizeOf(x.shape), dtype);
   }
   unary(op: UnaryOp, x: View): DataId {
-    return this.run(op, [x], ([v]) => unaryKernel(op, v), sizeOfShape(x.shape), x.dtype);
+    return this.run(op, [x], ([v]) => unaryKernel(op, v), sizeOf(x.shape), x.dtype);
   }
   binary(op: BinaryOp, a: View, b: View, outDtype: DType): DataId {
     if (outDtype === 'float64') throw unsupported(op, outDtype);
-    return this.run(op, [a, b], ([va, vb]) => binaryKernel(op, va, vb, outDtype), sizeOfShape(a.shape), outDtype);
+    return this.run(op, [a, b], ([va, vb]) => binaryKernel(op, va, vb, outDtype), sizeOf(a.shape), outDtype);
   }
   where(cond: View, a: View, b: View): DataId {
-    return this.run('where', [cond, a, b], ([vc, va, vb]) => whereKernel(vc, va, vb), sizeOfShape(a.shape), a.dtype);
+    return this.run('where', [cond, a, b], ([vc, va, vb]) => whereKernel(vc, va, vb), sizeOf(a.shape), a.dtype);
   }
   reduce(op: ReduceOp, x: View, axes: readonly number[]): DataId {
-    const n = sizeOfShape(x.shape.filter((_, i) => !axes.includes(i)));
+    const n = sizeOf(x.shape.filter((_, i) => !axes.includes(i)));
     return this.run(op, [x], ([v]) => reduceKernel(op, v, axes), n, x.dtype);
   }
   argReduce(op: ArgReduceOp, x: View, axis: number): DataId {
-    const n = sizeOfShape(x.shape.filter((_, i) => i !== axis));
+    const n = sizeOf(x.shape.filter((_, i) => i !== axis));
     return this.run(op, [x], ([v]) => argReduceKernel(op, v, axis), n, 'int32');
   }
   matmul(a: View, b: View): DataId {
@@ -407,26 +408,26 @@ export class WebGpuBackend implements Backend {
     return this.run('matmul', [a, b], ([va, vb]) => matmulKernel(va, vb), B * M * N, a.dtype);
   }
   gather(x: View, axis: number, index: View): DataId {
-    return this.run('gather', [x, index], ([vx, vi]) => gatherKernel(vx, axis, vi), sizeOfShape(index.shape), x.dtype, [this.errors]);
+    return this.run('gather', [x, index], ([vx, vi]) => gatherKernel(vx, axis, vi), sizeOf(index.shape), x.dtype, [this.errors]);
   }
   scatterAdd(base: View, axis: number, index: View, src: View): DataId {
     const [bi, bs] = [this.bind(index, 'scatterAdd'), this.bind(src, 'scatterAdd')];
     const out = this.copy(base) as GpuData;
-    if (sizeOfShape(index.shape) > 0) {
+    if (sizeOf(index.shape) > 0) {
       this.dispatch(scatterAddKernel(base.shape, axis, bi.view, bs.view), [bi.binding, bs.binding, out.buffer!, this.errors]);
     }
     return out;
   }
   pad(x: View, low: readonly number[], high: readonly number[], interior: readonly number[], value: number): DataId {
     const outShape = x.shape.map((d, i) => low[i] + high[i] + (d > 0 ? d + (d - 1) * interior[i] : 0));
-    return this.run('pad', [x], ([v]) => padKernel(v, low, interior, outShape, value), sizeOfShape(outShape), x.dtype);
+    return this.run('pad', [x], ([v]) => padKernel(v, low, interior, outShape, value), sizeOf(outShape), x.dtype);
   }
   concat(xs: readonly View[], axis: number, outShape: readonly number[]): DataId {
     const bound = xs.map((x) => this.bind(x, 'concat'));
-    const out = this.output('concat', sizeOfShape(outShape), xs[0].dtype);
+    const out = this.output('concat', sizeOf(outShape), xs[0].dtype);
     let at = 0;
     xs.forEach((x, k) => {
-      if (sizeOfShape(x.shape) > 0) this.dispatch(placeKernel(bound[k].view, outShape, axis, at), [bound[k].binding, out.buffer!]);
+      if (sizeOf(x.shape) > 0) this.dispatch(placeKernel(bound[k].view, outShape, axis, at), [bound[k].binding, out.buffer!]);
       at += x.shape[axis];
     });
     return out;
@@ -476,10 +477,6 @@ export class WebGpuBackend implements Backend {
 
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0)} MiB`;
-}
-
-function sizeOfShape(shape: readonly number[]): number {
-  return shape.reduce((p, d) => p * d, 1);
 }
 
 /** A buffer's words as the dtype's typed array (a copy: the mapped range goes away). */

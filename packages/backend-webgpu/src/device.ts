@@ -74,6 +74,44 @@ function isNode(): boolean {
   return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 }
 
+/** One Dawn backend to try: `create()` makes its instance (kept alive for the process). */
+export interface DawnCandidate {
+  /** for logs: e.g. 'dawn (backend=opengles)' */
+  label: string;
+  /** whether its adapters must be asked for in compatibility mode (OpenGL ES) */
+  compatibility: boolean;
+  create(): GPU;
+}
+
+/**
+ * Dawn (npm `webgpu`) in Node, the backends to try in order: `ML_WEBGPU_DAWN` (comma-separated
+ * toggles), else `options.dawn`, else the default backend (a real GPU), then OpenGL ES
+ * (Mesa's, without a GPU). Throws, saying how to install it, when the package is missing.
+ */
+export async function dawnCandidates(options: DeviceOptions = {}): Promise<DawnCandidate[]> {
+  let dawn: DawnModule;
+  try {
+    // a specifier bundlers leave alone: a browser build never includes Dawn's native addon
+    const specifier = 'webgpu';
+    dawn = (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as DawnModule;
+  } catch (e) {
+    throw new Error(`the webgpu package did not load — in Node, install it next to this one (npm install webgpu): ${(e as Error).message}`);
+  }
+  // Mesa's EGL needs no display for compute when told so (read when the GL backend starts)
+  process.env.EGL_PLATFORM ??= 'surfaceless';
+  const fromEnv = process.env.ML_WEBGPU_DAWN;
+  const tries = fromEnv ? [fromEnv.split(',').filter((s) => s)] : (options.dawn ?? [[], ['backend=opengles']]);
+  return tries.map((flags) => ({
+    label: `dawn (${flags.join(', ') || 'default backend'})`,
+    compatibility: flags.some((f) => f.includes('opengl')),
+    create: () => {
+      const gpu = dawn.create([...flags]);
+      instances.push(gpu);
+      return gpu;
+    },
+  }));
+}
+
 /** A device, or null with the reasons each way failed (no WebGPU at all, no adapter…). */
 export async function acquireDevice(options: DeviceOptions = {}): Promise<AcquiredDevice | { error: string }> {
   const reasons: string[] = [];
@@ -88,30 +126,20 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
     }
   }
   if (!isNode()) return { error: reasons.join('; ') || 'this engine has no navigator.gpu' };
-  let dawn: DawnModule;
+  let tries: DawnCandidate[];
   try {
-    // a specifier bundlers leave alone: a browser build never includes Dawn's native addon
-    const specifier = 'webgpu';
-    dawn = (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as DawnModule;
+    tries = await dawnCandidates(options);
   } catch (e) {
-    reasons.push(`the webgpu package did not load — in Node, install it next to this one (npm install webgpu): ${(e as Error).message}`);
+    reasons.push((e as Error).message);
     return { error: reasons.join('; ') };
   }
-  // Mesa's EGL needs no display for compute when told so (read when the GL backend starts)
-  process.env.EGL_PLATFORM ??= 'surfaceless';
-  const fromEnv = process.env.ML_WEBGPU_DAWN;
-  const tries = fromEnv ? [fromEnv.split(',').filter((s) => s)] : (options.dawn ?? [[], ['backend=opengles']]);
-  for (const flags of tries) {
-    const label = `dawn (${flags.join(', ') || 'default backend'})`;
+  for (const c of tries) {
     try {
-      const gpu = dawn.create([...flags]);
-      instances.push(gpu);
-      const compat = flags.some((f) => f.includes('opengl'));
-      const got = await deviceFrom(gpu, compat, options);
-      if (got) return { ...got, source: label };
-      reasons.push(`${label}: no adapter`);
+      const got = await deviceFrom(c.create(), c.compatibility, options);
+      if (got) return { ...got, source: c.label };
+      reasons.push(`${c.label}: no adapter`);
     } catch (e) {
-      reasons.push(`${label}: ${(e as Error).message}`);
+      reasons.push(`${c.label}: ${(e as Error).message}`);
     }
   }
   return { error: reasons.join('; ') };

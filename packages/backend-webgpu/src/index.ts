@@ -13,7 +13,7 @@ import { WebGpuBackend, type WebGpuOptions } from './backend.js';
 import { acquireDevice, type DeviceOptions } from './device.js';
 
 export { WebGpuBackend, type WebGpuOptions, type WebGpuStats } from './backend.js';
-export { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
+export { acquireDevice, dawnCandidates, type AcquiredDevice, type DawnCandidate, type DeviceOptions } from './device.js';
 
 export interface RegisterOptions extends WebGpuOptions, DeviceOptions {
   /** use this device instead of finding one */

@@ -2,7 +2,7 @@
  * The primitives as WGSL kernels. Each builder returns the module's source, its parameter
  * block and the workgroup grid; the backend compiles (once per source), binds and queues it.
  */
-import type { ArgReduceOp, BinaryOp, DType, Im2ColParams, ReduceOp, UnaryOp, View } from '@ml/tensor';
+import { contiguousStrides, sizeOf, type ArgReduceOp, type BinaryOp, type DType, type Im2ColParams, type ReduceOp, type UnaryOp, type View } from '@ml/tensor';
 import { convert, decode, elemOf, elementwise, GROUP, kernel, linearMain, Params, position, viewPosition, type Binding, type Elem } from './wgsl.js';
 
 export interface KernelCall {
@@ -21,7 +21,6 @@ export function grid(count: number): [number, number, number] {
 }
 
 const linearGrid = (n: number) => grid(Math.ceil(n / GROUP));
-const sizeOf = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
 
 export function fillKernel(n: number, dtype: DType, value: number): KernelCall {
   const params = new Params();
@@ -37,12 +36,10 @@ export function castKernel(x: View, dtype: DType): KernelCall {
 }
 
 function unaryExpr(op: UnaryOp, elem: Elem): string {
+  if (op === 'neg') return '-a';
+  if (op === 'abs') return 'abs(a)';
   if (elem === 'i32') {
     switch (op) {
-      case 'neg':
-        return '-a';
-      case 'abs':
-        return 'abs(a)';
       case 'sign':
         return 'sign(a)';
       case 'relu':
@@ -58,10 +55,6 @@ function unaryExpr(op: UnaryOp, elem: Elem): string {
     }
   }
   switch (op) {
-    case 'neg':
-      return '-a';
-    case 'abs':
-      return 'abs(a)';
     case 'sign':
       return 'select(select(0.0, -1.0, a < 0.0), 1.0, a > 0.0)';
     case 'exp':
@@ -413,7 +406,7 @@ export function scatterAddKernel(outShape: readonly number[], axis: number, inde
   const c = decode(params, 'i', lineShape, 'c');
   const len = params.int(index.shape[axis]);
   const size = params.int(outShape[axis]);
-  const outStrides = outShape.map((_, d) => sizeOf(outShape.slice(d + 1)));
+  const outStrides = contiguousStrides(outShape);
   const withT = c.coords.map((v, d) => (d === axis ? 't' : v));
   const withJ = c.coords.map((v, d) => (d === axis ? 'j' : v));
   const body = linearMain(
@@ -457,7 +450,7 @@ export function placeKernel(x: View, outShape: readonly number[], axis: number, 
   const elem = elemOf(x.dtype);
   const n = sizeOf(x.shape);
   const c = decode(params, 'i', x.shape, 'c');
-  const outStrides = outShape.map((_, d) => sizeOf(outShape.slice(d + 1)));
+  const outStrides = contiguousStrides(outShape);
   const to = position(params, start * outStrides[axis], outStrides, c.coords);
   const from = viewPosition(params, x, () => c.coords);
   const source = kernel(params, [{ name: 'X0', elem }, { name: 'O', elem, write: true }], linearMain(params, n, `${c.code}  O[${to}] = X0[${from}];`));

@@ -4,7 +4,7 @@
  * a parameter block (i32 words in a uniform buffer), so one compiled pipeline serves every
  * tensor of that structure. The generated source is the pipeline cache's key.
  */
-import { isContiguousView, type DType, type View } from '@ml/tensor';
+import { isContiguousView, sizeOf, type DType, type View } from '@ml/tensor';
 
 /** How an element is held in a GPU buffer: float32 as f32; int32 and bool (0/1) as i32. */
 export type Elem = 'f32' | 'i32';
@@ -208,7 +208,7 @@ export function viewPosition(params: Params, v: View, coords: () => string[]): s
  * elements at i, as their storage types); every input has the output's shape.
  */
 export function elementwise(params: Params, inputs: readonly View[], shape: readonly number[], outElem: Elem, expr: string): string {
-  const n = shape.reduce((p, d) => p * d, 1);
+  const n = sizeOf(shape);
   let decoded: string[] | null = null;
   let coordCode = '';
   const coords = () => {
