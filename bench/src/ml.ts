@@ -17,12 +17,18 @@ const STEPS_PER_EPOCH = Math.ceil(60000 / 64);
  * the time, and the MNIST images stay on the cpu backend, each batch moved over.
  */
 export async function runMl(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: (s: string) => void): Promise<Record<string, Measurement>> {
-  if (backend === 'wasm') registerWasmBackend();
+  const wasm = backend === 'wasm' ? registerWasmBackend() : null;
   const gpu = backend === 'webgpu' ? await registerWebGpuBackend() : null;
   if (gpu) log(`  WebGPU device: ${webgpuInfo(gpu)?.adapter} via ${webgpuInfo(gpu)?.source}`);
   setBackend(backend);
   manualSeed(0);
   const out: Record<string, Measurement> = {};
+  if (wasm) {
+    // the machine's ceiling for WebAssembly SIMD, on the product's threads
+    const peak = await wasm.gemm.fmaPeak(Math.min(b.budgetMs, 5000));
+    out.fmaPeak = { value: peak.gflops, reps: peak.runs };
+    log(`  ml-wasm f32x4 multiply-add ceiling: ${peak.gflops.toFixed(2)} GFLOP/s on ${peak.threads} threads`);
+  }
   for (const n of MATMUL_SIZES) {
     const [A, B] = [randn([n, n]).keep(), randn([n, n]).keep()];
     // the product alone (computed when called), as the other rows

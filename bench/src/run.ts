@@ -16,7 +16,7 @@ import { runMl } from './ml.js';
 import { runTfjs } from './tfjs.js';
 import type { Measurement } from './timing.js';
 import { findTorch, runTorch } from './torch.js';
-import { WORKLOADS, type Budget } from './workloads.js';
+import { MATMUL_SIZES, WORKLOADS, type Budget } from './workloads.js';
 
 const SYSTEMS = ['ml-cpu', 'ml-wasm', 'ml-webgpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgpu', 'torch'] as const;
 type System = (typeof SYSTEMS)[number];
@@ -76,6 +76,16 @@ export function table(results: Results): string {
   return [head, sep, ...rows].join('\n');
 }
 
+/** How close ml-wasm's matmul rows came to the ceiling row of the same run (nothing when either is missing). */
+export function ceilingNote(results: Results): string[] {
+  const wasm = results['ml-wasm'];
+  const peak = wasm?.fmaPeak?.value;
+  if (wasm === undefined || peak === undefined || !Number.isFinite(peak)) return [];
+  const parts = MATMUL_SIZES.map((n) => wasm[`matmul${n}`]).map((m, i) => (m && Number.isFinite(m.value) ? `${MATMUL_SIZES[i]}² ${((100 * m.value) / peak).toFixed(0)}%` : null));
+  const got = parts.filter((p) => p !== null);
+  return got.length === 0 ? [] : ['', `ml-wasm's matmul as a share of the ceiling row: ${got.join(', ')}.`];
+}
+
 async function main(): Promise<number> {
   let args;
   try {
@@ -133,6 +143,7 @@ async function main(): Promise<number> {
     t,
     '',
     '¹ extrapolated: median step time × 938 steps.',
+    ...ceilingNote(results),
   ].join('\n');
   console.log(`\n${block}\n`);
   if (!v['no-write']) {

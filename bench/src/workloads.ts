@@ -10,6 +10,8 @@ export interface Workload {
 export const MATMUL_SIZES = [256, 512, 1024, 2048] as const;
 
 export const WORKLOADS: Workload[] = [
+  // what no product in WebAssembly can beat here: ml-wasm's row only
+  { id: 'fmaPeak', title: 'ceiling: f32x4 multiply-adds on registers, all threads (WebAssembly)', unit: 'GFLOP/s', higherIsBetter: true },
   ...MATMUL_SIZES.map((n) => ({ id: `matmul${n}`, title: `matmul ${n}×${n}, fp32`, unit: 'GFLOP/s', higherIsBetter: true })),
   { id: 'conv1', title: 'conv2d fwd+bwd [64,1,28,28] → 32 ch 3×3', unit: 'ms', higherIsBetter: false },
   { id: 'conv2', title: 'conv2d fwd+bwd [64,32,13,13] → 64 ch 3×3', unit: 'ms', higherIsBetter: false },

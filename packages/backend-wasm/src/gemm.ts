@@ -1,5 +1,5 @@
 import type { TypedArray } from '@ml/tensor';
-import { GEMM_ROWS, kernelModule, MAX_PAGES, relaxedSimd } from './kernels.js';
+import { GEMM_ROWS, kernelModule, MAX_PAGES, PEAK_ACCUMULATORS, relaxedSimd } from './kernels.js';
 import { MemoryFullError, WasmHeap } from './heap.js';
 import { ThreadPool, defaultThreads, type SplitKernel, type SplitPlan } from './threads.js';
 
@@ -75,6 +75,7 @@ export interface KernelExports {
   conv3x3(x: number, w: number, bias: number, y: number, N: number, C: number, Hp: number, Wp: number, O: number): void;
   conv3x3Grad(x: number, dy: number, dw: number, N: number, C: number, Hp: number, Wp: number, Ostride: number, O: number): void;
   dropoutMask(out: number, n: number, st: number, cut: number, scale: number): void;
+  fmaPeak(units: number, out: number, iters: number): void;
   transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void;
   swapBlocks(src: number, dst: number, A: number, B: number, L: number, rowA: number): void;
   relu(x: number, out: number, n4: number): void;
@@ -172,6 +173,35 @@ export class WasmGemm {
     }
     this.splitCalls++;
     this.#pool.split(kernel, args, plan, units, Math.min(units, 4 * this.threads));
+  }
+
+  /**
+   * This machine's WebAssembly SIMD ceiling in GFLOP/s: a loop of f32x4 multiply-adds
+   * (fused where the product's are) on registers only — no loads, no stores — run on every
+   * thread of the pool at once, as a large product runs; the median of repeated runs over
+   * about `ms` milliseconds, once the worker threads have started. No product on this
+   * backend can be faster; the bench prints it next to the matmul rows.
+   */
+  async fmaPeak(ms = 500): Promise<{ gflops: number; threads: number; runs: number }> {
+    await this.whenReady();
+    const iters = 1 << 16; // a unit: 8 flops × PEAK_ACCUMULATORS × 65,536 ≈ 6.3 MFLOP
+    const units = 4 * this.threads;
+    const out = this.alloc(4 * units);
+    const once = () => {
+      const t0 = performance.now();
+      if (this.#pool === null) this.kernels.fmaPeak(units, out, iters);
+      else this.#pool.split('fmaPeak', [units, out, iters], { count: 0, ptrs: [[1, 4]] }, units, units);
+      return performance.now() - t0;
+    };
+    try {
+      once();
+      const times: number[] = [];
+      for (const t0 = performance.now(); times.length < 5 || performance.now() - t0 < ms; ) times.push(once());
+      times.sort((x, y) => x - y);
+      return { gflops: (8 * PEAK_ACCUMULATORS * iters * units) / times[times.length >> 1] / 1e6, threads: this.threads, runs: times.length };
+    } finally {
+      this.heap.free(out);
+    }
   }
 
   /**

@@ -468,6 +468,37 @@ function fill32(): FunctionDef {
   return { name: 'fill32', params: new Array<number>(3).fill(I32), locals: [{ count: 2, type: I32 }, { count: 1, type: V128 }], body };
 }
 
+/** independent accumulators in fmaPeak: more than the FMA units' latency × their count (Zen: 4 × 2) */
+export const PEAK_ACCUMULATORS = 12;
+
+/**
+ * fmaPeak(units, out, iters): for each unit, `iters` rounds of PEAK_ACCUMULATORS
+ * independent f32x4 multiply-adds (fused where `fma`) on registers only, then the sum of
+ * the accumulators' first lanes stored at out + 4·unit (so the work is not optimized
+ * away). No loads in the loop: it times the machine's WebAssembly SIMD ceiling, what a
+ * product's kernel could reach at best.
+ */
+function fmaPeak(fma: boolean): FunctionDef {
+  const [units, out, iters] = [0, 1, 2];
+  const [u, i] = [3, 4];
+  const [a, b] = [5, 6]; // v128
+  const acc = Array.from({ length: PEAK_ACCUMULATORS }, (_, k) => 7 + k);
+  const splat = (v: number[]) => [...v, ...op.f32x4Splat];
+  const body = [
+    // a = 1, b = 1 − 2⁻²⁴ … the values never overflow or turn denormal
+    ...splat(op.f32Const1), ...op.set(a),
+    ...splat([0x43, 0xff, 0xff, 0x7f, 0x3f]), ...op.set(b),
+    ...forUp(u, op.get(units), [
+      ...acc.flatMap((r) => [...op.v128Zero, ...op.set(r)]),
+      ...forUp(i, op.get(iters), acc.flatMap((r) => multiplyAdd(fma, r, op.get(a), op.get(b)))),
+      ...op.get(out), ...op.get(u), ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+      ...op.get(acc[0]), ...acc.slice(1).flatMap((r) => [...op.get(r), ...op.f32x4Add]), ...op.f32x4ExtractLane(0),
+      ...op.f32Store(0),
+    ]),
+  ];
+  return { name: 'fmaPeak', params: new Array<number>(3).fill(I32), locals: [{ count: 2, type: I32 }, { count: 2 + PEAK_ACCUMULATORS, type: V128 }], body };
+}
+
 /**
  * rowSum(x, out, rows, n): out[r] = Σ_i x[r·n + i] for float32 rows, accumulated in
  * float64 (two f64x2 accumulators over four floats at a time, then the last n mod 4 one
@@ -1553,7 +1584,7 @@ export const MAX_PAGES = 65536; // 4 GiB of 64 KiB pages
  * data; `fma` builds the GEMM with relaxed SIMD's fused multiply-add.
  */
 export function kernelModule(shared: boolean, fma = false): Uint8Array<ArrayBuffer> {
-  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), rowSum(true), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows(), gemm(fma, true), gemm(fma, false, true), crop2d(), winogradInT(), conv3x3(fma), conv3x3Grad(fma), dropoutMask()];
+  const kernels = [gemm(fma), adam(), maxpool(), maxpoolBack(), maxpool2x2(), patches('im2row'), patches('row2im'), packB(), packBT(), transpose(), swapBlocks(), relu(false), relu(true), maxpoolBack2x2(), rowSum(), rowSum(true), fill32(), binary('add'), binary('sub'), binary('mul'), binary('div'), colSum(), pad2d(), winogradIn(), winogradOut(), winogradWeights(), winogradGrad(), winogradWeightsGrad(), sumBlocks(), copyRows(), gemm(fma, true), gemm(fma, false, true), crop2d(), winogradInT(), conv3x3(fma), conv3x3Grad(fma), dropoutMask(), fmaPeak(fma)];
   const index = (name: string) => kernels.findIndex((f) => f.name === name);
   return moduleBytes([...kernels, winogradConv(index), winogradGradConv(index), winogradInputGradConv(index)], { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
 }

@@ -30,7 +30,7 @@ const PANELS_PER_PART = 2;
 const SPIN = 2_000_000;
 
 /** The kernels a pool can split over their units (kind k > 0 runs SPLIT_KERNELS[k − 1]). */
-export const SPLIT_KERNELS = ['im2row', 'row2im', 'transpose', 'maxpool2x2', 'maxpoolBack2x2', 'maxpool', 'maxpoolBack', 'relu', 'reluGrad', 'rowSum', 'adam', 'pad2d', 'winogradIn', 'winogradOut', 'winogradConv', 'winogradGradConv', 'winogradInputGradConv', 'sumBlocks', 'swapBlocks', 'conv3x3', 'conv3x3Grad', 'rowSum64'] as const;
+export const SPLIT_KERNELS = ['im2row', 'row2im', 'transpose', 'maxpool2x2', 'maxpoolBack2x2', 'maxpool', 'maxpoolBack', 'relu', 'reluGrad', 'rowSum', 'adam', 'pad2d', 'winogradIn', 'winogradOut', 'winogradConv', 'winogradGradConv', 'winogradInputGradConv', 'sumBlocks', 'swapBlocks', 'conv3x3', 'conv3x3Grad', 'rowSum64', 'fmaPeak'] as const;
 export type SplitKernel = (typeof SPLIT_KERNELS)[number];
 
 /** How a kernel's work divides into units (images, planes, blocks, vectors, rows). */

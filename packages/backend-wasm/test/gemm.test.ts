@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { WasmGemm, type Strided } from '../src/gemm.js';
+import { PEAK_ACCUMULATORS } from '../src/kernels.js';
 
 function naive(A: Float32Array, B: Float32Array, M: number, K: number, N: number): Float64Array {
   const C = new Float64Array(M * N);
@@ -279,6 +280,30 @@ describe('WasmGemm with two threads (a worker on the shared memory)', () => {
     expect(Array.from(y.subarray(0, 4 * n4)).every((v, i) => v === Math.max(0, x[i]))).toBe(true);
     g.heap.freeArray(x);
     g.heap.freeArray(y);
+  });
+
+  it('fmaPeak: every unit, on either thread, runs its rounds of multiply-adds on all the accumulators (with and without FMA)', () => {
+    const units = 64;
+    const iters = 1000;
+    for (const gemm of [g, new WasmGemm({ threads: 1, fma: false })]) {
+      const out = gemm.heap.array('float32', units) as Float32Array;
+      out.fill(NaN);
+      // split across the threads (bytes past the threshold), as fmaPeak() runs it
+      gemm.parallel('fmaPeak', [units, out.byteOffset, iters], { count: 0, ptrs: [[1, 4]] }, units, 1 << 20);
+      // each accumulator: iters × (1 − 2⁻²⁴), rounded as it goes; the first lanes summed
+      const want = PEAK_ACCUMULATORS * iters * (1 - 2 ** -24);
+      const bad = Array.from(out).findIndex((v) => !(Math.abs(v - want) < 1e-5 * want));
+      expect(bad, `unit ${bad}: ${out[bad]} vs ${want}`).toBe(-1);
+      gemm.heap.freeArray(out);
+    }
+  });
+  it('fmaPeak() measures GFLOP/s on every thread and keeps no memory', async () => {
+    const live = g.heap.info().liveBlocks;
+    const peak = await g.fmaPeak(50);
+    expect(peak.threads).toBe(2);
+    expect(peak.gflops).toBeGreaterThan(0);
+    expect(Number.isFinite(peak.gflops)).toBe(true);
+    expect(g.heap.info().liveBlocks).toBe(live);
   });
 
   it('grows the shared memory for a larger product, and the workers see it', () => {
