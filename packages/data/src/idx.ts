@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
-import { type DType, fromArray, type Tensor } from '@ml/tensor';
+import { type DType, fromFill, type Tensor } from '@ml/tensor';
 
 /** Element types of the IDX format (MNIST's file format). */
 export type IdxDType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
@@ -170,13 +170,12 @@ function idxArray(shape: number[], dtype: IdxDType, data: IdxData): IdxArray {
     toTensor(options: IdxToTensorOptions = {}): Tensor {
       const scale = options.scale;
       const target: DType = options.dtype ?? (scale !== undefined || dtype === 'float32' ? 'float32' : dtype === 'float64' ? 'float64' : 'int32');
-      let values: ArrayLike<number> = data;
-      if (scale !== undefined) {
-        const out = target === 'float64' ? new Float64Array(data.length) : new Float32Array(data.length);
-        for (let i = 0; i < data.length; i++) out[i] = data[i] * scale;
-        values = out;
-      }
-      return fromArray(values, shape, { dtype: target });
+      // converted straight into the tensor's memory (no staging array, no second copy)
+      return fromFill(shape, (out) => {
+        if (target === 'bool') for (let i = 0; i < data.length; i++) out[i] = data[i] * (scale ?? 1) ? 1 : 0;
+        else if (scale === undefined) out.set(data);
+        else for (let i = 0; i < data.length; i++) out[i] = data[i] * scale;
+      }, { dtype: target });
     },
   };
 }

@@ -42,6 +42,17 @@ describe('readIdx', () => {
     expect(Array.from(parseIdx(Uint8Array.from([0, 0, 0x09, 1, 0, 0, 0, 1, 0x80])).data)).toEqual([-128]);
   });
 
+  it('toTensor converts into the asked dtype: bool as nonzero, int8 scaled, float64 rounded to float32', () => {
+    const int8 = parseIdx(Uint8Array.from([0, 0, 0x09, 1, 0, 0, 0, 3, 0x80, 0, 2]));
+    expect(int8.toTensor({ dtype: 'bool' }).dtype).toBe('bool');
+    expect(values(int8.toTensor({ dtype: 'bool' }))).toEqual([1, 0, 1]);
+    expect(values(int8.toTensor({ scale: 0.5 }))).toEqual([-64, 0, 1]);
+    expect(values(int8.toTensor())).toEqual([-128, 0, 2]);
+    const f64 = parseIdx(Uint8Array.from([0, 0, 0x0e, 1, 0, 0, 0, 1, 0x3f, 0xb9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a])); // 0.1
+    const f32 = f64.toTensor({ dtype: 'float32' });
+    expect([f32.dtype, values(f32)]).toEqual(['float32', [Math.fround(0.1)]]);
+  });
+
   it('encodeIdx writes the same bytes and round-trips every type', () => {
     expect(Array.from(encodeIdx([1, 2, 3, 4, 5, 6], [2, 3]))).toEqual(Array.from(tiny));
     for (const dtype of ['uint8', 'int8', 'int16', 'int32', 'float32', 'float64'] as const) {

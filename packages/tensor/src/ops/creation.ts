@@ -182,6 +182,21 @@ function filledBy(op: string, shape: readonly number[], options: CreateOptions, 
   return finish(fromData(b, data, shape, dtype), options);
 }
 
+/**
+ * A tensor whose elements `fill(out)` writes — for data made on the host (decoded files,
+ * conversions) without a staging array: on backends whose tensors live in host memory
+ * (cpu, wasm) `out` is the tensor's own buffer, zeroed; elsewhere (a GPU) it is an array
+ * copied over once `fill` returns. `out` is contiguous, row-major, of `shape`'s size and the
+ * dtype's array type (Uint8Array for bool). Nothing is kept if `fill` throws.
+ *
+ * ```ts
+ * const pixels = fromFill([n, 784], (out) => { for (let i = 0; i < out.length; i++) out[i] = bytes[i] / 255; });
+ * ```
+ */
+export function fromFill(shape: readonly number[], fill: (out: TypedArray) => void, options: CreateOptions = {}): Tensor {
+  return filledBy('fromFill', shape, options, fill);
+}
+
 function randomTensor(op: string, shape: readonly number[], options: CreateOptions, draw: () => number): Tensor {
   return filledBy(op, shape, options, (values) => {
     for (let i = 0; i < values.length; i++) values[i] = draw();
