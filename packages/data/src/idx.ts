@@ -41,6 +41,11 @@ export interface IdxOptions {
   expectedSha256?: string;
   /** the name errors use for bytes input (default 'IDX data') */
   name?: string;
+  /**
+   * false: uint8 and int8 values are a view of the input bytes (or of their unzipped copy)
+   * instead of a copy — for bytes nothing else will change (a file just read). Default true.
+   */
+  copy?: boolean;
 }
 
 // type code → element type and size (big-endian in the file)
@@ -72,7 +77,8 @@ export async function readIdx(pathOrBytes: string | Uint8Array, options: IdxOpti
   } catch (e) {
     throw new IdxError(`${pathOrBytes}: cannot read the file (${(e as Error).message})`, pathOrBytes);
   }
-  return parseIdx(bytes, { ...options, name: options.name ?? pathOrBytes });
+  // the bytes were just read here: the values can be a view of them unless told otherwise
+  return parseIdx(bytes, { copy: false, ...options, name: options.name ?? pathOrBytes });
 }
 
 /** @internal */
@@ -129,16 +135,17 @@ export function parseIdx(bytes: Uint8Array, options: IdxOptions = {}): IdxArray 
       file,
     );
   }
-  const data = decode(view, headerBytes, count, code.dtype);
+  const data = decode(view, headerBytes, count, code.dtype, options.copy ?? true);
   return idxArray(shape, code.dtype, data);
 }
 
-function decode(view: DataView, offset: number, count: number, dtype: IdxDType): IdxData {
+function decode(view: DataView, offset: number, count: number, dtype: IdxDType, copy: boolean): IdxData {
+  const start = view.byteOffset + offset;
   switch (dtype) {
     case 'uint8':
-      return new Uint8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + count));
+      return copy ? new Uint8Array(view.buffer.slice(start, start + count)) : new Uint8Array(view.buffer, start, count);
     case 'int8':
-      return new Int8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + count));
+      return copy ? new Int8Array(view.buffer.slice(start, start + count)) : new Int8Array(view.buffer, start, count);
     case 'int16': {
       const out = new Int16Array(count);
       for (let i = 0; i < count; i++) out[i] = view.getInt16(offset + 2 * i, false);

@@ -158,7 +158,8 @@ async function readChecked(source: Source, name: FileName, path: string, verify:
       );
     }
   }
-  return parseIdx(raw, { name: path });
+  // the bytes were just read (or unzipped) here: the images can be a view of them
+  return parseIdx(raw, { name: path, copy: false });
 }
 
 function checkSplit(source: Source, images: IdxArray, labels: IdxArray, paths: [string, string]): void {

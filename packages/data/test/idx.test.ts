@@ -53,6 +53,17 @@ describe('readIdx', () => {
     expect([f32.dtype, values(f32)]).toEqual(['float32', [Math.fround(0.1)]]);
   });
 
+  it('copies the values unless told not to (copy: false: a view of the input bytes)', () => {
+    const bytes = Uint8Array.from([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 8, 9]);
+    const copied = parseIdx(bytes);
+    const viewed = parseIdx(bytes, { copy: false });
+    expect([Array.from(copied.data), Array.from(viewed.data)]).toEqual([[7, 8, 9], [7, 8, 9]]);
+    bytes[8] = 70;
+    expect([copied.data[0], viewed.data[0]]).toEqual([7, 70]);
+    const signed = parseIdx(Uint8Array.from([0, 0, 0x09, 1, 0, 0, 0, 1, 0xff]), { copy: false });
+    expect(Array.from(signed.data)).toEqual([-1]);
+  });
+
   it('encodeIdx writes the same bytes and round-trips every type', () => {
     expect(Array.from(encodeIdx([1, 2, 3, 4, 5, 6], [2, 3]))).toEqual(Array.from(tiny));
     for (const dtype of ['uint8', 'int8', 'int16', 'int32', 'float32', 'float64'] as const) {
