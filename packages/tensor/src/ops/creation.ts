@@ -187,7 +187,8 @@ function filledBy(op: string, shape: readonly number[], options: CreateOptions, 
  * conversions) without a staging array: on backends whose tensors live in host memory
  * (cpu, wasm) `out` is the tensor's own buffer, zeroed; elsewhere (a GPU) it is an array
  * copied over once `fill` returns. `out` is contiguous, row-major, of `shape`'s size and the
- * dtype's array type (Uint8Array for bool). Nothing is kept if `fill` throws.
+ * dtype's array type (Uint8Array for bool); write it within `fill` only, and make no tensors
+ * there (a backend may move its memory). Nothing is kept if `fill` throws.
  *
  * ```ts
  * const pixels = fromFill([n, 784], (out) => { for (let i = 0; i < out.length; i++) out[i] = bytes[i] / 255; });
