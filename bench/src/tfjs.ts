@@ -16,9 +16,25 @@ const STEPS_PER_EPOCH = Math.ceil(60000 / 64);
 
 /**
  * TensorFlow.js's WebGPU backend looks for `navigator.gpu`, which Node 20 lacks: give it
- * Dawn's, on the first of the backends @ml's webgpu backend tries that has an adapter.
+ * Dawn's, on the first of the backends @ml's webgpu backend tries that has an adapter —
+ * only while TensorFlow.js runs (@ml's webgpu runs take their own Dawn instance, and would
+ * take a `navigator.gpu` left behind).
  */
-async function installNavigatorGpu(log: (s: string) => void): Promise<void> {
+let dawnGpu: Promise<GPU> | null = null;
+
+async function withNavigatorGpu<T>(log: (s: string) => void, fn: () => Promise<T>): Promise<T> {
+  const gpu = await (dawnGpu ??= dawnForTfjs(log));
+  const before = Object.getOwnPropertyDescriptor(globalThis, 'navigator'); // Node ≥ 21 has one
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true });
+  try {
+    return await fn();
+  } finally {
+    if (before) Object.defineProperty(globalThis, 'navigator', before);
+    else Reflect.deleteProperty(globalThis, 'navigator');
+  }
+}
+
+async function dawnForTfjs(log: (s: string) => void): Promise<GPU> {
   const { globals } = (await import('webgpu')) as unknown as { globals: object };
   Object.assign(globalThis, globals); // GPUBufferUsage and the other constants TensorFlow.js reads
   for (const c of await dawnCandidates()) {
@@ -26,9 +42,8 @@ async function installNavigatorGpu(log: (s: string) => void): Promise<void> {
     const request = gpu.requestAdapter.bind(gpu);
     if (c.compatibility) gpu.requestAdapter = (o?: GPURequestAdapterOptions) => request({ ...o, featureLevel: 'compatibility' } as GPURequestAdapterOptions);
     if ((await gpu.requestAdapter()) === null) continue;
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true });
     log(`  TensorFlow.js webgpu on ${c.label}`);
-    return;
+    return gpu;
   }
   throw new Error('no WebGPU adapter from Dawn');
 }
@@ -37,17 +52,21 @@ async function installNavigatorGpu(log: (s: string) => void): Promise<void> {
  * TensorFlow.js 4.22 on its cpu, wasm or webgpu backend, on the same workloads and inputs
  * (on webgpu every timed run ends by reading its result back, as @ml's webgpu runs do).
  */
-export async function runTfjs(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: (s: string) => void): Promise<Record<string, Measurement>> {
-  if (backend === 'webgpu') {
-    await installNavigatorGpu(log);
-    await import('@tensorflow/tfjs-backend-webgpu');
-  }
+export async function runTfjs(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: (s: string) => void, only: ReadonlySet<string>): Promise<Record<string, Measurement>> {
+  if (backend !== 'webgpu') return runOn(backend, b, log, only);
+  return withNavigatorGpu(log, async () => {
+    await import('@tensorflow/tfjs-backend-webgpu'); // registers itself only where navigator.gpu is
+    return runOn(backend, b, log, only);
+  });
+}
+
+async function runOn(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: (s: string) => void, only: ReadonlySet<string>): Promise<Record<string, Measurement>> {
   const gpu = backend === 'webgpu';
   if (!(await tf.setBackend(backend))) throw new Error(`TensorFlow.js could not start its ${backend} backend`);
   await tf.ready();
   if (backend === 'wasm') log(`  TensorFlow.js wasm: SIMD ${String(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'))}, threads ${String(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'))}`);
   const out: Record<string, Measurement> = {};
-  for (const n of MATMUL_SIZES) {
+  for (const n of MATMUL_SIZES.filter((m) => only.has(`matmul${m}`))) {
     const [A, B] = [tf.randomNormal([n, n]), tf.randomNormal([n, n])];
     // the cpu backend needs minutes for 2048²: one timed run is enough there
     // the product alone, as PyTorch's row (these backends compute when the op is called);
@@ -65,6 +84,7 @@ export async function runTfjs(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log
     log(`  tfjs-${backend} matmul ${n}: ${out[`matmul${n}`].value.toFixed(2)} GFLOP/s`);
   }
   for (const [id, [cin, hw, cout]] of [['conv1', [1, 28, 32]], ['conv2', [32, 13, 64]]] as const) {
+    if (!only.has(id)) continue;
     const x = tf.randomNormal([64, hw, hw, cin]);
     const w = tf.randomNormal([3, 3, cin, cout]);
     const grads = tf.grads((a: tf.Tensor, k: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, k as tf.Tensor4D, 1, 'valid').sum());
@@ -84,9 +104,11 @@ export async function runTfjs(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log
     tf.dispose([x, w]);
   }
 
+  if (!only.has('mlpEpoch') && !only.has('cnnStep')) return out;
   const data = await mnist({ flatten: true });
   const images = data.train.images.dataSync();
   const labels = data.train.labels.dataSync();
+  for (const t of [data.train.images, data.train.labels, data.test.images, data.test.labels]) t.dispose();
   const batch = (i: number, shape: number[]): [tf.Tensor, tf.Tensor] => {
     const xs = new Float32Array(64 * 784);
     const ys = new Int32Array(64);
@@ -111,7 +133,7 @@ export async function runTfjs(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log
       { warmup, maxReps, budgetMs: b.budgetMs },
     );
   };
-  {
+  if (only.has('mlpEpoch')) {
     const model = tf.sequential({
       layers: [tf.layers.dense({ inputShape: [784], units: 128, activation: 'relu' }), tf.layers.dense({ units: 128, activation: 'relu' }), tf.layers.dense({ units: 10 })],
     });
@@ -120,7 +142,7 @@ export async function runTfjs(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log
     log(`  tfjs-${backend} MLP epoch: ${out.mlpEpoch.value.toFixed(2)} s (${r.reps} steps timed)`);
     model.dispose();
   }
-  {
+  if (only.has('cnnStep')) {
     const model = tf.sequential({
       layers: [
         tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: 'relu' }),

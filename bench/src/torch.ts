@@ -12,10 +12,10 @@ export function findTorch(): { python: string; version: string } | { missing: st
   return { missing: 'no python3 can import torch (Debian: apt-get install python3-torch); PyTorch columns are skipped' };
 }
 
-/** PyTorch on the same workloads, in a child process (2 threads, OpenBLAS single-threaded). */
-export function runTorch(python: string, mnistDir: string, b: Budget, log: (s: string) => void): Record<string, Measurement> {
+/** PyTorch on the workloads in `only`, in a child process (2 threads, OpenBLAS single-threaded). */
+export function runTorch(python: string, mnistDir: string, b: Budget, log: (s: string) => void, only: ReadonlySet<string>): Record<string, Measurement> {
   const script = fileURLToPath(new URL('../torch_bench.py', import.meta.url));
-  const options = { sizes: MATMUL_SIZES, budgetMs: b.budgetMs, mlpSteps: b.mlpSteps, cnnSteps: b.cnnSteps, mnistDir, threads: 2 };
+  const options = { only: [...only], sizes: MATMUL_SIZES, budgetMs: b.budgetMs, mlpSteps: b.mlpSteps, cnnSteps: b.cnnSteps, mnistDir, threads: 2 };
   const r = spawnSync(python, [script, JSON.stringify(options)], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' }, maxBuffer: 1 << 24 });
   for (const line of r.stderr.split('\n')) if (line.trim()) log(line);
   if (r.status !== 0) throw new Error(`PyTorch benchmark failed (exit ${r.status})`);

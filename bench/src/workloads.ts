@@ -27,3 +27,15 @@ export interface Budget {
   /** CNN steps at most (50 in a full run) */
   cnnSteps: number;
 }
+
+/**
+ * The workloads in the groups the runner interleaves: every system runs one group before
+ * any runs the next, in alternating order, so each row's numbers come from minutes apart
+ * on a VM whose speed drifts (a group's setup — a backend, the MNIST images — is per group).
+ */
+export const GROUPS: readonly (readonly string[])[] = [
+  ['fmaPeak', ...MATMUL_SIZES.map((n) => `matmul${n}`)],
+  ['conv1', 'conv2'],
+  ['mlpEpoch'],
+  ['cnnStep'],
+];
