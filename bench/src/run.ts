@@ -13,6 +13,8 @@ import { cpus, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { runMl } from './ml.js';
 import { runTfjs } from './tfjs.js';
 import type { Measurement } from './timing.js';
@@ -77,6 +79,19 @@ export function table(results: Results): string {
   return [head, sep, ...rows].join('\n');
 }
 
+/**
+ * Collect the garbage the last system left and give the collector's threads a moment, so
+ * they do not run beside the next system's timed runs: right after ml-cpu's groups,
+ * ml-wasm measured its MLP epoch at 1.18 s and conv2 at 8.96 ms; with this, 0.90 s and
+ * 7.24 ms (its numbers when it runs alone).
+ */
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+async function settle(): Promise<void> {
+  gc();
+  await new Promise((r) => setTimeout(r, 500));
+}
+
 /** How close ml-wasm's matmul rows came to the ceiling row of the same run (nothing when either is missing). */
 export function ceilingNote(results: Results): string[] {
   const wasm = results['ml-wasm'];
@@ -133,6 +148,7 @@ async function main(): Promise<number> {
     for (const s of g % 2 === 0 ? systems : [...systems].reverse()) {
       if (failed.has(s) || (s === 'torch' && torch === null)) continue;
       log(`${s} (${group.join(', ')}):`);
+      await settle();
       try {
         let got: Record<string, Measurement>;
         if (s === 'ml-cpu' || s === 'ml-wasm' || s === 'ml-webgpu') got = await runMl(s.slice(3) as 'cpu' | 'wasm' | 'webgpu', budget, log, only);
