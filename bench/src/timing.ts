@@ -14,12 +14,18 @@ export const median = (xs: number[]): number => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/** untimed runs go on at least this long (when there are any): first runs in a fresh process are slow */
+export const WARMUP_MS = 500;
+
 /**
- * Run `once` (after `warmup` untimed runs) until `maxReps` runs or `budgetMs` of timed
- * work, at least one run; returns the median time of one run in milliseconds.
+ * Run `once` (after `warmup` untimed runs, and more until WARMUP_MS have passed) until
+ * `maxReps` runs or `budgetMs` of timed work, at least one run; returns the median time
+ * of one run in milliseconds.
  */
 export async function timeIt(once: () => unknown, options: { warmup?: number; maxReps: number; budgetMs: number }): Promise<{ ms: number; reps: number }> {
-  for (let i = 0; i < (options.warmup ?? 1); i++) await once();
+  const warmup = options.warmup ?? 1;
+  const w0 = performance.now();
+  for (let i = 0; i < warmup || (warmup > 0 && performance.now() - w0 < WARMUP_MS); i++) await once();
   const times: number[] = [];
   const start = performance.now();
   while (times.length < options.maxReps && (times.length === 0 || performance.now() - start < options.budgetMs)) {
