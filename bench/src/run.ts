@@ -169,9 +169,8 @@ async function main(): Promise<number> {
       const proc = procs.get(s);
       if (proc === undefined) continue;
       log(`${s} (${group.join(', ')}):`);
-      // a second for whatever the last system's process still does after answering (a GPU
-      // queue draining, its collector): in one run PyTorch's first product, right after
-      // TensorFlow.js-webgpu's turn, measured 26 GFLOP/s instead of ≈ 95–110
+      // a second for whatever the last system's process may still do after answering (a
+      // GPU queue draining, its collector)
       await new Promise((r) => setTimeout(r, 1000));
       try {
         results[s] = { ...results[s], ...(await proc.run(only)) };
