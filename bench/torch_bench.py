@@ -128,9 +128,9 @@ for line in sys.stdin:
     for n in opts["sizes"]:
         if f"matmul{n}" in only:
             matmul(out, n)
-    for wid, shape in [("conv1", (1, 28, 32)), ("conv2", (32, 13, 64))]:
-        if wid in only:
-            conv(out, wid, *shape)
+    for c in opts["convs"]:
+        if c["id"] in only:
+            conv(out, c["id"], c["cin"], c["hw"], c["cout"])
     if "mlpEpoch" in only:
         mlp_epoch(out)
     if "cnnStep" in only:

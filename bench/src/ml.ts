@@ -7,7 +7,7 @@ import { Linear, ReLU, Sequential, crossEntropy } from '@ml/nn';
 import { Adam } from '@ml/optim';
 import { conv2d, fromArray, manualSeed, matmul, randn, setBackend, tidy, toBackend, type Tensor } from '@ml/tensor';
 import { timeIt, type Measurement } from './timing.js';
-import { MATMUL_SIZES, type Budget } from './workloads.js';
+import { CONVS, MATMUL_SIZES, type Budget } from './workloads.js';
 
 const STEPS_PER_EPOCH = Math.ceil(60000 / 64);
 
@@ -45,7 +45,7 @@ export async function runMl(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: 
     B.dispose();
     log(`  ml-${backend} matmul ${n}: ${out[`matmul${n}`].value.toFixed(2)} GFLOP/s`);
   }
-  for (const [id, [cin, hw, cout]] of [['conv1', [1, 28, 32]], ['conv2', [32, 13, 64]]] as const) {
+  for (const { id, cin, hw, cout } of CONVS) {
     if (!only.has(id)) continue;
     const x = randn([64, cin, hw, hw], { requiresGrad: true }).keep();
     const w = randn([cout, cin, 3, 3], { requiresGrad: true }).keep();

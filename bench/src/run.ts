@@ -84,16 +84,19 @@ export function table(results: Results): string {
 }
 
 /**
- * In a system's process, before each of its groups: collect the garbage of its last one
- * and give the collector's threads a moment, so they do not run beside the timed runs.
+ * For a system's process (only there is the collector exposed): before each of its groups,
+ * collect the garbage of its last one and give the collector's threads a moment, so they
+ * do not run beside the timed runs.
  * (When the systems shared one process, ml-wasm right after ml-cpu's groups measured its
  * MLP epoch at 1.18 s and conv2 at 8.96 ms; with this pause 0.90 s and 7.24 ms.)
  */
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-async function settle(): Promise<void> {
-  gc();
-  await new Promise((r) => setTimeout(r, 500));
+function settler(): () => Promise<void> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  return async () => {
+    gc();
+    await new Promise((r) => setTimeout(r, 500));
+  };
 }
 
 /** How close ml-wasm's matmul rows came to the ceiling row of the same run (nothing when either is missing). */
@@ -135,6 +138,7 @@ async function main(): Promise<number> {
     // a system's own process (started by the runner below)
     const s = v.serve as System;
     if (!SYSTEMS.includes(s) || s === 'torch') throw new Error(`--serve: not a JavaScript system: '${s}'`);
+    const settle = settler();
     await serve(async (only) => {
       await settle();
       if (s === 'ml-cpu' || s === 'ml-wasm' || s === 'ml-webgpu') return runMl(s.slice(3) as 'cpu' | 'wasm' | 'webgpu', budget, log, only);

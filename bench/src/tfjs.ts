@@ -3,7 +3,7 @@ import { mnist } from '@ml/data';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { timeIt, type Measurement } from './timing.js';
-import { MATMUL_SIZES, type Budget } from './workloads.js';
+import { CONVS, MATMUL_SIZES, type Budget } from './workloads.js';
 
 /** A short reason for the table: TensorFlow.js names the kernel a backend lacks. */
 function reason(e: unknown): string {
@@ -83,7 +83,7 @@ async function runOn(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: (s: str
     tf.dispose([A, B]);
     log(`  tfjs-${backend} matmul ${n}: ${out[`matmul${n}`].value.toFixed(2)} GFLOP/s`);
   }
-  for (const [id, [cin, hw, cout]] of [['conv1', [1, 28, 32]], ['conv2', [32, 13, 64]]] as const) {
+  for (const { id, cin, hw, cout } of CONVS) {
     if (!only.has(id)) continue;
     const x = tf.randomNormal([64, hw, hw, cin]);
     const w = tf.randomNormal([3, 3, cin, cout]);

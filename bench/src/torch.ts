@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SystemProcess } from './process.js';
-import { MATMUL_SIZES, type Budget } from './workloads.js';
+import { CONVS, MATMUL_SIZES, type Budget } from './workloads.js';
 
 /** A Python with torch: `python3` first, then Debian's `/usr/bin/python3` (python3-torch). */
 export function findTorch(): { python: string; version: string } | { missing: string } {
@@ -15,6 +15,6 @@ export function findTorch(): { python: string; version: string } | { missing: st
 /** PyTorch on the same workloads, in its process for the whole run (2 threads, OpenBLAS single-threaded). */
 export function torchProcess(python: string, mnistDir: string, b: Budget, log: (s: string) => void): SystemProcess {
   const script = fileURLToPath(new URL('../torch_bench.py', import.meta.url));
-  const options = { sizes: MATMUL_SIZES, budgetMs: b.budgetMs, mlpSteps: b.mlpSteps, cnnSteps: b.cnnSteps, mnistDir, threads: 2 };
+  const options = { sizes: MATMUL_SIZES, convs: CONVS, budgetMs: b.budgetMs, mlpSteps: b.mlpSteps, cnnSteps: b.cnnSteps, mnistDir, threads: 2 };
   return new SystemProcess(python, [script, JSON.stringify(options)], { ...process.env, OPENBLAS_NUM_THREADS: '1' }, log);
 }
