@@ -20,6 +20,11 @@ export interface Strided {
 }
 
 const PAGE = 65536;
+/** Whether the product reads a row-major B of whole panels where it lies (gemmRows) instead of packing it: it stays in a core's cache. */
+function readsInPlace(pack: PackB, K: number, Np: number): boolean {
+  return !pack.transposed && pack.N === Np && 4 * K * Np <= IN_PLACE_B_BYTES;
+}
+
 /** 1 GiB: shared memories need a maximum, reserved up front by some engines */
 const SHARED_MAX_PAGES = 16384;
 /** products smaller than this many multiply-adds stay on one thread */
@@ -215,7 +220,7 @@ export class WasmGemm {
     const P = Np / 8;
     // a row-major B of whole panels small enough to stay in the cache is read where it lies
     // (gemmRows), not packed
-    const inPlace = pack !== undefined && !pack.transposed && pack.N === Np && 4 * K * Np <= IN_PLACE_B_BYTES;
+    const inPlace = pack !== undefined && readsInPlace(pack, K, Np);
     const [src, how, N] = pack === undefined ? [0, 0, 0] : [pack.from, inPlace ? 3 : pack.transposed ? 2 : 1, pack.N];
     const panels = (p0: number, p1: number) => {
       if (how === 3) return this.kernels.gemmRows(aAt, src, cAt, Mp, K, Np, p0, p1, 4 * N);
@@ -253,13 +258,13 @@ export class WasmGemm {
       const aWork = work + bBytes;
       const cWork = aWork + aBytes;
       const sAt = cWork + cBytes;
+      let pack: PackB | undefined; // B packed by the product itself
       for (let bi = 0; bi < batch; bi++) {
         const ad = A.data;
         const aBase = A.offset + bi * A.sb;
         const aAt = aInPlace ? ad.byteOffset + 4 * aBase : aWork;
         const aSame = bi > 0 && A.sb === 0; // one A for every batch: already in place
         const bSame = bi > 0 && B.sb === 0;
-        let pack: PackB | undefined; // B packed by the product itself
         if (!aInPlace && !aSame) this.#stageA(f, aWork >> 2, A, aBase, M, K, Mp);
         // B, panel by panel: K rows of 8 columns, zeros past N
         const bd = B.data;
@@ -276,7 +281,12 @@ export class WasmGemm {
           }
           pack = { from, transposed: !stageB, N };
         } else if (!bSame) {
+          pack = undefined;
           this.#packStrided(f, bAt >> 2, B, bBase, K, N, P);
+        } else if (pack !== undefined && !readsInPlace(pack, K, Np)) {
+          // one B for every batch, packed into bAt by the first product: reuse the panels.
+          // A B read where it lies (not packed) is read there again.
+          pack = undefined;
         }
         const cAt = cInPlace ? out.byteOffset + 4 * bi * M * N : cWork;
         this.run(aAt, bAt, cAt, Mp, K, Np, pack);
