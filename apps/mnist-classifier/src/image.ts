@@ -14,6 +14,50 @@ export class ImageError extends Error {}
 const MIN_SIDE = 8;
 const MAX_SIDE = 4096;
 
+function checkSize(path: string, width: number, height: number): void {
+  if (width < MIN_SIDE || height < MIN_SIDE || width > MAX_SIDE || height > MAX_SIDE) {
+    throw new ImageError(`${path} is ${width}×${height}; a digit image must be between ${MIN_SIDE}×${MIN_SIDE} and ${MAX_SIDE}×${MAX_SIDE} pixels`);
+  }
+}
+
+/** A PNG's size from its first chunk, IHDR (right after the 8-byte signature): width and height, 4 bytes each. */
+export function pngSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  if (bytes.length < 24) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') return undefined;
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+/**
+ * A JPEG's size from its frame header: walk the segments from the start-of-image marker
+ * to the first start-of-frame (SOF0–SOF15 but DHT, JPG and DAC), which holds the precision,
+ * then height and width (2 bytes each).
+ */
+export function jpegSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  let at = 2;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) return undefined;
+    const marker = bytes[at + 1];
+    if (marker === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      at += 2; // markers without a segment
+      continue;
+    }
+    const length = (bytes[at + 2] << 8) | bytes[at + 3];
+    if (length < 2) return undefined;
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      if (at + 9 > bytes.length) return undefined;
+      return { height: (bytes[at + 5] << 8) | bytes[at + 6], width: (bytes[at + 7] << 8) | bytes[at + 8] };
+    }
+    if (marker === 0xda || marker === 0xd9) return undefined; // image data or its end before any frame header
+    at += 2 + length;
+  }
+  return undefined;
+}
+
 /** Decode a PNG or JPEG file (by its magic bytes) to grayscale in [0, 1]; alpha composites on white. */
 export async function readGray(path: string): Promise<Gray> {
   let bytes: Buffer;
@@ -27,25 +71,25 @@ export async function readGray(path: string): Promise<Gray> {
   let rgba: Uint8Array;
   const isPng = bytes.length > 8 && bytes.readUInt32BE(0) === 0x89504e47;
   const isJpeg = bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8;
+  if (!isPng && !isJpeg) throw new ImageError(`${path} is neither a PNG nor a JPEG file`);
+  // the size its header declares, before any decoding: a small file can declare a huge image
+  const declared = isPng ? pngSize(bytes) : jpegSize(bytes);
+  if (declared === undefined) throw new ImageError(`${path}: cannot decode ${isPng ? 'PNG' : 'JPEG'}: no image header with its size`);
+  checkSize(path, declared.width, declared.height);
   try {
     if (isPng) {
       const png = PNG.sync.read(bytes);
       ({ width, height } = png);
       rgba = png.data;
-    } else if (isJpeg) {
+    } else {
       const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 256 });
       ({ width, height } = img);
       rgba = img.data;
-    } else {
-      throw new ImageError(`${path} is neither a PNG nor a JPEG file`);
     }
   } catch (e) {
-    if (e instanceof ImageError) throw e;
     throw new ImageError(`${path}: cannot decode ${isPng ? 'PNG' : 'JPEG'}: ${(e as Error).message}`);
   }
-  if (width < MIN_SIDE || height < MIN_SIDE || width > MAX_SIDE || height > MAX_SIDE) {
-    throw new ImageError(`${path} is ${width}×${height}; a digit image must be between ${MIN_SIDE}×${MIN_SIDE} and ${MAX_SIDE}×${MAX_SIDE} pixels`);
-  }
+  checkSize(path, width, height);
   const data = new Float64Array(width * height);
   for (let i = 0; i < width * height; i++) {
     const a = rgba[4 * i + 3] / 255;
@@ -56,26 +100,96 @@ export async function readGray(path: string): Promise<Gray> {
   return { width, height, data };
 }
 
+const BINS = 256;
+
+/** How many of the 8 pixels around (x, y) hold ink: a speck of noise on the page has none or one, a stroke more. */
+function inkNeighbours(ink: Float64Array, w: number, h: number, x: number, y: number, level: number): number {
+  let count = 0;
+  for (let dy = -1; dy <= 1; dy++) {
+    for (let dx = -1; dx <= 1; dx++) {
+      const nx = x + dx;
+      const ny = y + dy;
+      if ((dx !== 0 || dy !== 0) && nx >= 0 && nx < w && ny >= 0 && ny < h && ink[ny * w + nx] > level) count++;
+    }
+  }
+  return count;
+}
+
+/**
+ * The ink of an image, in [0, 1] on a background of 0. A light page is inverted (mean
+ * > 0.5). The contrast is stretched between the 1st and 99.5th percentiles, so a grey page
+ * and faded ink span the range as a clean scan does. The background (its grey, lighting
+ * gradient and noise) is then cut by Otsu's method: the threshold t that maximises the
+ * between-class variance ω₀ω₁(μ₀ − μ₁)² of the histogram, which splits page from ink
+ * whatever their levels. Values below the cut (midway between the page's mean μ₀ and t,
+ * which keeps a stroke's soft edges) become 0, the rest are rescaled to [0, 1]; `level` is
+ * Otsu's threshold on that scale, above which a pixel is surely ink (for the crop box).
+ */
+function inkOf(pixels: Float64Array): { ink: Float64Array; level: number } {
+  const n = pixels.length;
+  const mean = pixels.reduce((a, b) => a + b, 0) / n;
+  const ink = mean > 0.5 ? pixels.map((v) => 1 - v) : Float64Array.from(pixels);
+  const hist = new Float64Array(BINS);
+  const bin = (v: number) => Math.min(BINS - 1, Math.max(0, Math.floor(v * BINS)));
+  for (const v of ink) hist[bin(v)]++;
+  const percentile = (q: number) => {
+    let seen = 0;
+    for (let b = 0; b < BINS; b++) if ((seen += hist[b]) >= q * n) return b / BINS;
+    return 1;
+  };
+  const lo = percentile(0.01);
+  const hi = percentile(0.995) + 1 / BINS;
+  // a page of one level: nothing drawn (toMnist reports it blank)
+  if (hi - lo < 0.1) return { ink: new Float64Array(n), level: 0 };
+  hist.fill(0);
+  for (let i = 0; i < n; i++) {
+    ink[i] = Math.min(1, Math.max(0, (ink[i] - lo) / (hi - lo)));
+    hist[bin(ink[i])]++;
+  }
+  let total = 0;
+  for (let b = 0; b < BINS; b++) total += b * hist[b];
+  let w0 = 0;
+  let sum0 = 0;
+  let best = -1;
+  let t = 0;
+  let mu0 = 0;
+  for (let b = 0; b < BINS - 1; b++) {
+    w0 += hist[b];
+    sum0 += b * hist[b];
+    const w1 = n - w0;
+    if (w0 === 0 || w1 === 0) continue;
+    const m0 = sum0 / w0;
+    const m1 = (total - sum0) / w1;
+    const between = w0 * w1 * (m0 - m1) ** 2;
+    if (between > best) {
+      best = between;
+      t = (b + 1) / BINS;
+      mu0 = (m0 + 0.5) / BINS;
+    }
+  }
+  const cut = (mu0 + t) / 2;
+  for (let i = 0; i < n; i++) ink[i] = ink[i] > cut ? (ink[i] - cut) / (1 - cut) : 0;
+  return { ink, level: (t - cut) / (1 - cut) };
+}
+
 /**
  * Prepare a photo or drawing of one digit the way MNIST's digits were made: ink is
- * bright on black (a light background is inverted), the ink's bounding box is scaled
+ * bright on black (a light background is inverted, contrast normalised and cut by
+ * Otsu's threshold: see inkOf), the ink's bounding box is scaled
  * so its longer side is 20 pixels (area averaging), and the result is placed in a
  * 28×28 frame so its center of mass sits at the center.
  */
 export function toMnist(img: Gray): Float64Array {
   const { width: w, height: h } = img;
-  const mean = img.data.reduce((a, b) => a + b, 0) / img.data.length;
-  const ink = mean > 0.5 ? img.data.map((v) => 1 - v) : Float64Array.from(img.data);
-  // ignore faint background noise: subtract a low threshold
-  const thr = 0.2;
-  for (let i = 0; i < ink.length; i++) ink[i] = ink[i] > thr ? (ink[i] - thr) / (1 - thr) : 0;
+  const { ink, level } = inkOf(img.data);
+  // the crop box: the pixels surely ink, without specks of noise
   let x0 = w;
   let x1 = -1;
   let y0 = h;
   let y1 = -1;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      if (ink[y * w + x] > 0) {
+      if (ink[y * w + x] > level && inkNeighbours(ink, w, h, x, y, level) >= 2) {
         x0 = Math.min(x0, x);
         x1 = Math.max(x1, x);
         y0 = Math.min(y0, y);

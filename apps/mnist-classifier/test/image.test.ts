@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mnist } from '@ml/data';
 import { describe, expect, it } from 'vitest';
-import { encodePng, ImageError, readGray, toMnist } from '../src/image.js';
+import { deflateSync } from 'node:zlib';
+import { encodePng, ImageError, jpegSize, pngSize, readGray, toMnist } from '../src/image.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mnist-image-'));
 
@@ -53,7 +54,46 @@ function upscale(px: ArrayLike<number>, k: number): Float64Array {
   return out;
 }
 
+/**
+ * A seeded photo of a digit on paper: a grey page (≈ 200 of 255) lit unevenly (a gradient of
+ * ±15 across it and 8 down it), sensor noise (σ 4), and dark ink (the MNIST digit's value
+ * darkens the page by up to 80%), the digit drawn 4× in a 150×130 page, off-centre.
+ */
+function photo(px: ArrayLike<number>, seed: number): { width: number; height: number; data: Float64Array } {
+  const width = 150;
+  const height = 130;
+  let s = seed;
+  const uniform = () => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return (s + 0.5) / 2 ** 31;
+  };
+  const gauss = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  const big = upscale(px, 4);
+  const data = new Float64Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const paper = 200 + 30 * (x / width - 0.5) + 8 * (y / height) + 4 * gauss();
+      const gx = x - 25;
+      const gy = y - 10;
+      const ink = gx >= 0 && gx < 112 && gy >= 0 && gy < 112 ? big[gy * 112 + gx] : 0;
+      data[y * width + x] = Math.min(255, Math.max(0, paper * (1 - 0.8 * ink))) / 255;
+    }
+  }
+  return { width, height, data };
+}
+
 describe('image preparation', () => {
+  it('a photo of a digit on grey, unevenly lit, noisy paper comes back close to the clean digit (contrast normalised, Otsu threshold)', async () => {
+    const { test } = await mnist({ flatten: true });
+    const all = test.images.dataSync();
+    for (let index = 0; index < 20; index++) {
+      const original = all.subarray(index * 784, (index + 1) * 784);
+      const prepared = toMnist(photo(original, 17 + index));
+      // the background is removed, so the crop box is the digit's and it is rescaled as MNIST's were
+      expect(shiftedCorrelation(prepared, original, 1), `test digit ${index}`).toBeGreaterThan(0.9);
+    }
+  });
+
   it('a real MNIST digit drawn black-on-white at 3× size comes back close to the original', async () => {
     const { test } = await mnist({ flatten: true });
     const all = test.images.dataSync();
@@ -95,6 +135,38 @@ describe('image preparation', () => {
     expect(rows).toBe(20);
     expect(Math.abs(cx / m - 14)).toBeLessThanOrEqual(0.5);
     expect(Math.abs(cy / m - 14)).toBeLessThanOrEqual(0.5);
+  });
+
+  it('reads the declared size from the header before decoding: a small file declaring 30000×30000 is refused at once', async () => {
+    // a PNG whose IHDR says 30000×30000 (grey, 8 bits) and whose data is a little deflate stream
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(30000, 0);
+    ihdr.writeUInt32BE(30000, 4);
+    ihdr[8] = 8;
+    const chunk = (type: string, data: Buffer) => {
+      const head = Buffer.alloc(8);
+      head.writeUInt32BE(data.length, 0);
+      head.write(type, 4, 'latin1');
+      return Buffer.concat([head, data, Buffer.alloc(4)]);
+    };
+    const bomb = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      chunk('IHDR', ihdr),
+      chunk('IDAT', deflateSync(Buffer.alloc(4 * 1024 * 1024))),
+      chunk('IEND', Buffer.alloc(0)),
+    ]);
+    expect(pngSize(bomb)).toEqual({ width: 30000, height: 30000 });
+    const file = join(dir, 'huge.png');
+    writeFileSync(file, bomb);
+    const t0 = performance.now();
+    await expect(readGray(file)).rejects.toThrow(/huge\.png is 30000×30000; a digit image must be between 8×8 and 4096×4096/);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    // a JPEG's frame header (after an APP0 segment) declaring 9000×7000
+    const jpegHead = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, 0x00, 0x00, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0x1b, 0x58, 0x23, 0x28, 0x01, 0x01, 0x11, 0x00]);
+    expect(jpegSize(jpegHead)).toEqual({ width: 9000, height: 7000 });
+    writeFileSync(join(dir, 'huge.jpg'), jpegHead);
+    await expect(readGray(join(dir, 'huge.jpg'))).rejects.toThrow(/9000×7000/);
+    expect(jpegSize(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0x00, 0x02]))).toBeUndefined();
   });
 
   it('rejects blank, tiny, non-image and missing files with a message', async () => {
