@@ -14,7 +14,7 @@ import {
 import { Adagrad, Adam, AdamW, RMSprop, SGD, type Optimizer } from '@ml/optim';
 import { concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tidy, toBackend, type Tensor } from '@ml/tensor';
 import type { Callback} from './callbacks.js';
-import { ProgressBar, type Logs, type TrainingContext } from './callbacks.js';
+import { ProgressBar, TerminateOnNaN, type Logs, type TrainingContext } from './callbacks.js';
 import { getMetric, type Metric, type MetricName } from './metrics.js';
 
 export type LossFn = (pred: Tensor, target: Tensor) => Tensor;
@@ -213,8 +213,30 @@ function splitTail(x: Tensor, y: Tensor, fraction: number): { train: [Tensor, Te
 }
 
 /**
+ * Training diverged: the loss of a batch was NaN or infinite (a learning rate too high,
+ * non-finite inputs or targets, a log of 0). `fit` stops there and throws it; `history`
+ * holds the epochs completed before.
+ */
+export class DivergenceError extends Error {
+  override name = 'DivergenceError';
+  constructor(
+    readonly epoch: number,
+    readonly batch: number,
+    readonly loss: number,
+    readonly history: History,
+  ) {
+    super(
+      `fit: the loss became ${loss} at epoch ${epoch + 1}, batch ${batch + 1}; training stopped (the weights are no longer finite). ` +
+        'Lower the learning rate, or check the inputs and targets for NaN or infinite values.',
+    );
+  }
+}
+
+/**
  * Train `model` (Keras's `model.fit`): for each epoch, for each batch, forward, loss,
- * backward, optimizer step; then validation. Returns the History. Either pass tensors
+ * backward, optimizer step; then validation. Returns the History. A batch whose loss is
+ * NaN or infinite stops training with a DivergenceError (or quietly, returning the History,
+ * when a TerminateOnNaN callback is given). Either pass tensors
  * `fit(model, x, y, options)` or batches `fit(model, loader, options)`.
  */
 export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Tensor | FitOptions, maybeOptions?: FitOptions): Promise<History> {
@@ -300,6 +322,13 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
       if (trainX) {
         if (xs !== trainX) xs.dispose();
         if (ys !== trainY) ys.dispose();
+      }
+      if (!Number.isFinite(lv) && !callbacks.some((cb) => cb instanceof TerminateOnNaN)) {
+        // the optimizer has stepped on non-finite gradients: the weights are lost, so say so
+        // here instead of training on (and printing) NaN for the remaining epochs (with
+        // Keras's TerminateOnNaN the user asked for a quiet stop instead: it gets the batch)
+        for (const cb of callbacks) await cb.onTrainEnd(ctx, last);
+        throw new DivergenceError(epoch, batch, lv, history);
       }
       lossSum += lv * n;
       seen += n;

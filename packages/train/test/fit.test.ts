@@ -8,6 +8,7 @@ import { CpuBackend, fromArray, listBackends, manualSeed, memory, randn, registe
 import { describe, expect, it } from 'vitest';
 import {
   CSVLogger,
+  DivergenceError,
   EarlyStopping,
   LambdaCallback,
   LearningRateScheduler,
@@ -229,6 +230,27 @@ describe('callbacks', () => {
     expect(lines[0]).toBe('epoch,loss,val_loss');
     expect(lines).toHaveLength(4);
     expect(lines[3].startsWith('2,')).toBe(true);
+  });
+
+  it('a loss that becomes NaN or infinite stops fit with a DivergenceError naming the epoch and batch, not 50 epochs of NaN', async () => {
+    const { x, y } = line(32);
+    const model = new Linear({ inFeatures: 1, outFeatures: 1 });
+    model.compile({ optimizer: 'sgd', lr: 1e6, loss: 'mse' });
+    const err = await model.fit(x, y, { epochs: 50, batchSize: 4, verbose: 0 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(DivergenceError);
+    const d = err as DivergenceError;
+    expect(d.message).toMatch(/^fit: the loss became (NaN|Infinity) at epoch \d+, batch \d+; training stopped .*Lower the learning rate/);
+    expect(Number.isFinite(d.loss)).toBe(false);
+    expect(d.history.epoch.length).toBe(d.epoch);
+    // non-finite data: the first batch
+    const fresh = new Linear({ inFeatures: 1, outFeatures: 1 });
+    fresh.compile({ optimizer: 'sgd', lr: 0.01, loss: 'mse' });
+    const bad = await fit(fresh, tensor([[1], [Infinity]]), tensor([[1], [2]]), { verbose: 0, batchSize: 2 }).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(DivergenceError);
+    expect((bad as DivergenceError).batch).toBe(0);
   });
 
   it('TerminateOnNaN stops when the loss diverges', async () => {
