@@ -44,6 +44,15 @@ export function fitLine(o: LineOptions, onStep?: (step: number, loss: number) =>
       });
       if (onStep && (step % Math.max(1, Math.floor(o.steps / 10)) === 0 || step === o.steps)) onStep(step, loss(params).item());
     });
+    if (!Number.isFinite(params.w.item()) || !Number.isFinite(params.b.item())) {
+      // the MSE's Hessian is 2·[[E x², E x], [E x, 1]]; descent is stable only for lr < 2/λmax
+      const [xx, x1] = tidy(() => [mean(mul(x, x)).item(), mean(x).item()]);
+      const lambdaMax = xx + 1 + Math.sqrt((xx - 1) ** 2 + 4 * x1 * x1);
+      throw new Error(
+        `line: gradient descent diverged at step ${step} (w and b are no longer finite) with learning rate ${o.lr}; ` +
+          `on this data it converges only for a rate below 2/λmax = ${(2 / lambdaMax).toPrecision(3)} (λmax of the loss's Hessian)`,
+      );
+    }
   }
   const closedForm = tidy(() => {
     const dx = sub(x, mean(x));

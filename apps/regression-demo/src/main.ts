@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { BACKEND_CHOICES, selectBackend } from '@ml/backend-wasm';
-import { UsageError, finiteNumber, oneOf, positiveInt, runCli } from '@ml/cli-kit';
+import { UsageError, finiteNumber, nonNegativeInt, oneOf, parseFlags, positiveInt, runCli } from '@ml/cli-kit';
 import { saveSvg, type TopLevelSpec } from '@ml/plot';
 import { cars } from './cars.js';
 import { classify, transforms } from './classify.js';
@@ -144,23 +143,19 @@ async function runTransform(seed: number, out: string, summary: Summary[]): Prom
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      out: { type: 'string' },
-      seed: { type: 'string' },
-      epochs: { type: 'string' },
-      cars: { type: 'string' },
-      slope: { type: 'string' },
-      intercept: { type: 'string' },
-      points: { type: 'string' },
-      noise: { type: 'string' },
-      steps: { type: 'string' },
-      lr: { type: 'string' },
-      backend: { type: 'string' },
-    },
+  const parsed = parseFlags(argv, {
+    help: { type: 'boolean', short: 'h' },
+    out: { type: 'string' },
+    seed: { type: 'string' },
+    epochs: { type: 'string' },
+    cars: { type: 'string' },
+    slope: { type: 'string' },
+    intercept: { type: 'string' },
+    points: { type: 'string' },
+    noise: { type: 'string' },
+    steps: { type: 'string' },
+    lr: { type: 'string' },
+    backend: { type: 'string' },
   });
   const { values: v, positionals } = parsed;
   const command = positionals[0] as Command | undefined;
@@ -171,7 +166,7 @@ async function main(argv: string[]): Promise<number> {
   if (!COMMANDS.includes(command)) throw new UsageError(`unknown command '${command}' (use ${COMMANDS.join(', ')})`);
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
   selectBackend(oneOf('backend', v.backend, BACKEND_CHOICES, 'auto'));
-  const seed = positiveInt('seed', v.seed) ?? 42;
+  const seed = nonNegativeInt('seed', v.seed) ?? 42;
   const out = v.out ?? 'regression-charts';
   const line: LineOptions = {
     slope: finiteNumber('slope', v.slope, 2.5),

@@ -1,3 +1,4 @@
+import { outputFolderInGit } from '@ml/cli-kit';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -42,16 +43,37 @@ describe('CLI', () => {
     expect(Math.abs(Number(gd![1]) - 2.5)).toBeLessThan(0.05);
     expect(Math.abs(Number(gd![2]) + 1)).toBeLessThan(0.05);
   });
+  it('a learning rate that makes descent diverge is an error naming the step and the largest stable rate, not a table of NaN', () => {
+    const r = spawnSync(process.execPath, [main, 'line', '--lr', '10'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stdout).not.toMatch(/NaN/);
+    expect(r.stderr).toMatch(/^regression-demo: line: gradient descent diverged at step \d+ .* learning rate 10; on this data it converges only for a rate below 2\/λmax = 0\.\d+/);
+  });
   it('--help describes the commands; bad flags exit non-zero with a message', () => {
     expect(execFileSync(process.execPath, [main, '--help'], { encoding: 'utf8' })).toMatch(/Commands:\n\s+line\s+fit y = w·x \+ b/);
     const bad = spawnSync(process.execPath, [main, 'line', '--bogus'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/Unknown option '--bogus'/);
+    expect(bad.stderr).toMatch(/^regression-demo: unknown option --bogus\n/);
+    const near = spawnSync(process.execPath, [main, 'line', '--step', '5'], { encoding: 'utf8' });
+    expect(near.status).toBe(2);
+    expect(near.stderr).toMatch(/unknown option --step; did you mean --steps\b/);
+    const negative = spawnSync(process.execPath, [main, 'line', '--steps', '-1'], { encoding: 'utf8' });
+    expect(negative.stderr).toMatch(/--steps expects a positive integer, got '-1'/);
+    const seed0 = spawnSync(process.execPath, [main, 'line', '--steps', '3', '--seed', '0'], { encoding: 'utf8' });
+    expect(seed0.status, seed0.stderr).toBe(0);
     const badNum = spawnSync(process.execPath, [main, 'line', '--steps', 'many'], { encoding: 'utf8' });
     expect(badNum.status).toBe(2);
     expect(badNum.stderr).toMatch(/--steps expects a positive integer, got 'many'/);
     const badBackend = spawnSync(process.execPath, [main, 'line', '--backend', 'gpu'], { encoding: 'utf8' });
     expect(badBackend.status).toBe(2);
     expect(badBackend.stderr).toMatch(/--backend must be cpu, wasm, auto; got 'gpu'/);
+  });
+});
+
+describe('what the app writes by default', () => {
+  it('its default output folder (regression-charts/) is ignored by git and none of it is committed', (ctx) => {
+    const git = outputFolderInGit(fileURLToPath(new URL('..', import.meta.url)), 'regression-charts');
+    if (git === undefined) return ctx.skip(); // not a git checkout (an unpacked package)
+    expect(git).toEqual({ ignored: true, tracked: [] });
   });
 });

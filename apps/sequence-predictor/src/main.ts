@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
-import { BACKEND_CHOICES, UsageError, oneOf, positiveInt, runCli, selectBackendFlag } from '@ml/cli-kit';
+import { BACKEND_CHOICES, parseFlags, nonNegativeInt, UsageError, oneOf, positiveInt, runCli, selectBackendFlag } from '@ml/cli-kit';
 import { run, type RunOptions } from './run.js';
 import { MODELS, type ModelKind } from './models.js';
 import { SERIES, type SeriesName } from './series.js';
@@ -29,7 +28,8 @@ Options:
   --out <dir>           where the forecast charts go                       (default ./forecasts)
   --seed <n>            random seed                                        (default 1)
   --quick               a small run (short series, 3 epochs) to check the setup
-  --verbose <0|1|2>     0 tables only, 1 progress bars, 2 one line per epoch (default 0)
+  --verbose <0|1|2>     0 a line per model, 1 progress bars, 2 a line per
+                        epoch                                              (default 0)
   --backend <name>      cpu, wasm, webgpu (a GPU through WebGPU; the series and the
                         echo-state network's ridge solve stay on the cpu backend)
                         or auto: wasm where supported                       (default auto)
@@ -48,29 +48,27 @@ function list<T extends string>(name: string, v: string | undefined, allowed: re
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseArgs({
-    args: argv,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      series: { type: 'string' },
-      csv: { type: 'string' },
-      column: { type: 'string' },
-      'date-column': { type: 'string' },
-      season: { type: 'string' },
-      models: { type: 'string' },
-      lookback: { type: 'string' },
-      horizon: { type: 'string' },
-      epochs: { type: 'string' },
-      'test-fraction': { type: 'string' },
-      'data-dir': { type: 'string' },
-      out: { type: 'string' },
-      seed: { type: 'string' },
-      quick: { type: 'boolean' },
-      verbose: { type: 'string' },
-      backend: { type: 'string' },
-    },
+  const parsed = parseFlags(argv, {
+    help: { type: 'boolean', short: 'h' },
+    series: { type: 'string' },
+    csv: { type: 'string' },
+    column: { type: 'string' },
+    'date-column': { type: 'string' },
+    season: { type: 'string' },
+    models: { type: 'string' },
+    lookback: { type: 'string' },
+    horizon: { type: 'string' },
+    epochs: { type: 'string' },
+    'test-fraction': { type: 'string' },
+    'data-dir': { type: 'string' },
+    out: { type: 'string' },
+    seed: { type: 'string' },
+    quick: { type: 'boolean' },
+    verbose: { type: 'string' },
+    backend: { type: 'string' },
   });
   const v = parsed.values;
+  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}' (sequence-predictor takes only options; see --help)`);
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
@@ -92,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
     testFraction,
     dataDir: v['data-dir'],
     out: v.out ?? 'forecasts',
-    seed: positiveInt('seed', v.seed) ?? 1,
+    seed: nonNegativeInt('seed', v.seed) ?? 1,
     quick: v.quick ?? false,
     verbose,
   };

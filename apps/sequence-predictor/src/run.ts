@@ -71,10 +71,13 @@ export async function runSeries(series: Series, o: RunOptions): Promise<SeriesRe
   add('last value', lastValue(values, p, setup));
   add('seasonal naive', seasonalNaive(values, series.season, p, setup));
   for (const kind of o.models) {
+    // a line as each model starts and ends, at every verbosity: a full run takes minutes
+    console.log(`  training ${kind}${kind === 'esn' ? ' (ridge readout)' : ` (up to ${setup.epochs} epochs, early stopping)`}…`);
     // the echo-state network's readout is a ridge solve on the host: on the cpu backend under a GPU one
     const r = kind === 'esn' ? await onHost(() => trainEsn(values, p, setup)) : await trainNeural(kind, values, p, setup);
     add(kind, r.forecasts, { seconds: r.seconds, params: r.params });
-    if (o.verbose > 0) console.log(`  ${kind}: MAE ${rows[rows.length - 1].score.mae.toFixed(4)}`);
+    const epochs = r.history === undefined ? '' : `, ${r.history.epoch.length} epochs`;
+    console.log(`  trained ${kind} in ${r.seconds.toFixed(1)} s${epochs}: MAE ${rows[rows.length - 1].score.mae.toFixed(4)}`);
   }
   console.log(table(rows, series.unit));
   const seasonal = rows[1];

@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+import { outputFolderInGit } from '@ml/cli-kit';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +39,11 @@ describe('sequence-predictor CLI', () => {
     // on a weekly pattern the seasonal baseline is far better than repeating the last value
     expect(t.get('seasonal naive')!.mae).toBeLessThan(t.get('last value')!.mae / 2);
     expect(quick.stdout).toMatch(/best: (mlp|gru|transformer|esn), MAE \d+% (below|above) the seasonal-naive baseline/);
+    // at the default verbosity each model says when it starts and ends: a full run takes minutes
+    for (const m of ['mlp', 'gru', 'transformer', 'esn']) {
+      expect(quick.stdout).toMatch(new RegExp(`^ {2}training ${m} \\(.*\\)…$`, 'm'));
+      expect(quick.stdout).toMatch(new RegExp(`^ {2}trained ${m} in \\d+\\.\\d s(, \\d+ epochs)?: MAE \\d+\\.\\d{4}$`, 'm'));
+    }
   });
 
   it('--backend webgpu: the same models on the GPU backend (a software GPU here; the ESN solve on cpu), the same errors to 1e-3', (ctx) => {
@@ -80,6 +87,9 @@ describe('sequence-predictor CLI', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/^sequence-predictor: /);
     }
+    expect(cli('--epoch', '3').stderr).toMatch(/^sequence-predictor: unknown option --epoch; did you mean --epochs\b/);
+    expect(cli('--epochs', '-1').stderr).toMatch(/--epochs expects a positive integer, got '-1'/);
+    expect(cli('co2').stderr).toMatch(/unexpected argument 'co2'/);
     expect(cli('--models', 'mlp,cnn').stderr).toMatch(/--models: unknown 'cnn' \(choose from mlp, rnn, lstm, gru, transformer, esn or all\)/);
   });
 
@@ -100,5 +110,13 @@ describe('sequence-predictor CLI', () => {
     const dir = cli('--series', 'co2', '--data-dir', join(work, 'nowhere'));
     expect(dir.code).toBe(1);
     expect(dir.stderr).toMatch(/nowhere.*co2-concentration\.csv/);
+  });
+});
+
+describe('what the app writes by default', () => {
+  it('its default output folder (forecasts/) is ignored by git and none of it is committed', (ctx) => {
+    const git = outputFolderInGit(fileURLToPath(new URL('..', import.meta.url)), 'forecasts');
+    if (git === undefined) return ctx.skip(); // not a git checkout (an unpacked package)
+    expect(git).toEqual({ ignored: true, tracked: [] });
   });
 });

@@ -1,6 +1,46 @@
 import { getBackend, ones, setBackend } from '@ml/tensor';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BACKEND_CHOICES, finiteNumber, onHost, oneOf, positiveInt, positiveNumber, runCli, selectBackendFlag, UsageError } from '../src/index.js';
+import { BACKEND_CHOICES, closest, editDistance, finiteNumber, nonNegativeInt, onHost, oneOf, parseFlags, positiveInt, positiveNumber, runCli, selectBackendFlag, UsageError } from '../src/index.js';
+
+describe('parseFlags', () => {
+  const flags = { epochs: { type: 'string' }, 'batch-size': { type: 'string' }, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+
+  it('parses values, switches and positionals as parseArgs does', () => {
+    expect(parseFlags(['train', '--epochs', '3', '--quick', '-h'], flags)).toEqual({ values: { epochs: '3', quick: true, help: true }, positionals: ['train'] });
+  });
+
+  it("takes a negative number as a value (the flag's own check then refuses it), not as an ambiguous flag", () => {
+    expect(parseFlags(['--epochs', '-1'], flags).values.epochs).toBe('-1');
+    expect(parseFlags(['--epochs', '-0.5', 'x'], flags)).toEqual({ values: { epochs: '-0.5' }, positionals: ['x'] });
+    expect(() => positiveInt('epochs', parseFlags(['--epochs', '-1'], flags).values.epochs)).toThrow(new UsageError("--epochs expects a positive integer, got '-1'"));
+  });
+
+  it('an unknown flag is a UsageError naming it and the closest valid ones', () => {
+    expect(() => parseFlags(['--epoch', '3'], flags)).toThrow(new UsageError('unknown option --epoch; did you mean --epochs?'));
+    expect(() => parseFlags(['--batchsize', '3'], flags)).toThrow(new UsageError('unknown option --batchsize; did you mean --batch-size?'));
+    expect(() => parseFlags(['--zzzzzzzz'], flags)).toThrow(new UsageError('unknown option --zzzzzzzz'));
+    expect(() => parseFlags(['-x'], flags)).toThrow(new UsageError('unknown option -x'));
+  });
+
+  it('a flag without its value, or a switch given one, is a UsageError in plain words', () => {
+    expect(() => parseFlags(['--epochs'], flags)).toThrow(new UsageError('--epochs needs a value'));
+    expect(() => parseFlags(['--quick=yes'], flags)).toThrow(new UsageError('--quick is a switch and takes no value'));
+  });
+
+  it('closest / editDistance: the near names, best first', () => {
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(editDistance('', 'abc')).toBe(3);
+    expect(closest('lr', ['lr', 'seed'])).toEqual(['lr']);
+    expect(closest('predcit', ['train', 'predict'])).toEqual(['predict']);
+    expect(closest('batch', ['batch-size', 'epochs'])).toEqual(['batch-size']);
+    expect(closest('qqqqqq', ['train', 'predict'])).toEqual([]);
+  });
+
+  it('nonNegativeInt: 0 is a valid seed; negatives, fractions and words are not', () => {
+    expect([nonNegativeInt('seed', '0'), nonNegativeInt('seed', '7'), nonNegativeInt('seed', undefined)]).toEqual([0, 7, undefined]);
+    for (const bad of ['-1', '1.5', 'x', '', ' ']) expect(() => nonNegativeInt('seed', bad)).toThrow(new UsageError(`--seed expects an integer ≥ 0, got '${bad}'`));
+  });
+});
 
 describe('flags', () => {
   it('positiveInt / positiveNumber / finiteNumber / oneOf: values, absent flags, and usage errors naming the flag', () => {
