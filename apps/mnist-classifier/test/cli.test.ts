@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+import { outputFolderInGit } from '@ml/cli-kit';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -131,5 +133,13 @@ describe('mnist-classifier CLI', () => {
     expect(r.stderr).toMatch(/train-images-idx3-ubyte/);
     expect(r.stderr).toMatch(/truncated|md5|size/i);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('what the app writes by default', () => {
+  it('its default output folder (mnist-model/) is ignored by git and none of it is committed', (ctx) => {
+    const git = outputFolderInGit(fileURLToPath(new URL('..', import.meta.url)), 'mnist-model');
+    if (git === undefined) return ctx.skip(); // not a git checkout (an unpacked package)
+    expect(git).toEqual({ ignored: true, tracked: [] });
   });
 });
