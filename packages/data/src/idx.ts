@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { gunzipSync } from 'node:zlib';
+import { constants as bufferConstants } from 'node:buffer';
+import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { type DType, fromFill, type Tensor } from '@ml/tensor';
 
 /** Element types of the IDX format (MNIST's file format). */
@@ -86,27 +87,18 @@ export function digest(algorithm: 'md5' | 'sha256', bytes: Uint8Array): string {
   return createHash(algorithm).update(bytes).digest('hex');
 }
 
-/** @internal gunzip when the bytes start with the gzip magic 1f 8b */
-export function gunzipIfNeeded(bytes: Uint8Array, file: string): Uint8Array {
-  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
-  try {
-    return gunzipSync(bytes);
-  } catch (e) {
-    throw new IdxError(`${file}: the gzip data is damaged (${(e as Error).message}); the file is truncated or corrupt`, file);
-  }
+/** What an IDX header says: the element type, the shape, and so the size of the file. */
+interface IdxHeader {
+  code: { dtype: IdxDType; size: number };
+  shape: number[];
+  headerBytes: number;
+  count: number;
+  /** header + values: the exact size of the file */
+  expected: number;
 }
 
-/** `readIdx` for bytes already in memory. */
-export function parseIdx(bytes: Uint8Array, options: IdxOptions = {}): IdxArray {
-  const file = options.name ?? 'IDX data';
-  for (const [algorithm, expected] of [['md5', options.expectedMd5], ['sha256', options.expectedSha256]] as const) {
-    if (expected === undefined) continue;
-    const actual = digest(algorithm, bytes);
-    if (actual !== expected.toLowerCase()) {
-      throw new IdxError(`${file}: ${algorithm} is ${actual}, expected ${expected.toLowerCase()}; the file is corrupt or a different version`, file);
-    }
-  }
-  const raw = gunzipIfNeeded(bytes, file);
+/** Read and check the header at the start of `raw`, which may be only the file's first bytes. */
+function readHeader(raw: Uint8Array, file: string): IdxHeader {
   if (raw.length < 4) throw new IdxError(`${file}: ${raw.length} bytes is too short for an IDX header (4-byte magic)`, file);
   if (raw[0] !== 0 || raw[1] !== 0) {
     throw new IdxError(`${file}: not an IDX file: the magic number starts ${hex(raw[0])} ${hex(raw[1])}, expected 0x00 0x00`, file);
@@ -123,20 +115,112 @@ export function parseIdx(bytes: Uint8Array, options: IdxOptions = {}): IdxArray 
   if (raw.length < headerBytes) {
     throw new IdxError(`${file}: truncated header: ${ndim} dims need ${headerBytes} header bytes, the file has ${raw.length}`, file);
   }
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const view = new DataView(raw.buffer, raw.byteOffset, headerBytes);
   const shape: number[] = [];
   for (let d = 0; d < ndim; d++) shape.push(view.getUint32(4 + 4 * d, false));
   const count = shape.reduce((a, b) => a * b, 1);
-  const expected = headerBytes + count * code.size;
+  return { code, shape, headerBytes, count, expected: headerBytes + count * code.size };
+}
+
+const describeHeader = (h: IdxHeader): string => `${h.headerBytes}-byte header + ${h.shape.join('×') || '1'} ${h.code.dtype} values of ${bytesText(h.code.size)}`;
+
+/** the longest header: 4-byte magic and 255 dims */
+const MAX_HEADER = 4 + 4 * 255;
+/** the most a probe for the header unpacks */
+const HEAD_PROBE = 1 << 16;
+
+const isTooLarge = (e: unknown): boolean => (e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE';
+const damaged = (file: string, e: unknown): IdxError =>
+  new IdxError(`${file}: the gzip data is damaged (${(e as Error).message}); the file is truncated or corrupt`, file);
+
+/**
+ * The start of a gzip file's contents, at least MAX_HEADER bytes of it (or all of it when
+ * shorter) and at most HEAD_PROBE: prefixes of the gzip bytes are unpacked, each with its
+ * output capped, so a bomb costs no more than a probe.
+ */
+function gunzipHead(bytes: Uint8Array, file: string): Uint8Array {
+  const n = bytes.length;
+  /** the output of the first k bytes, or null when it is more than HEAD_PROBE */
+  const prefix = (k: number): Uint8Array | null => {
+    try {
+      // Z_SYNC_FLUSH: the output so far from input that stops anywhere
+      return gunzipSync(bytes.subarray(0, k), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: HEAD_PROBE });
+    } catch (e) {
+      if (isTooLarge(e)) return null;
+      throw damaged(file, e);
+    }
+  };
+  // widen the prefix until it unpacks to enough; when one unpacks to too much, halve the
+  // step between it and the last short one (one input byte makes at most ~1 KB of output)
+  let short = 0;
+  let k = Math.min(256, n);
+  for (;;) {
+    const out = prefix(k);
+    if (out === null) break;
+    if (out.length >= MAX_HEADER || k === n) return out;
+    short = k;
+    k = Math.min(k * 4, n);
+  }
+  let long = k;
+  while (long - short > 1) {
+    const mid = short + Math.floor((long - short) / 2);
+    const out = prefix(mid);
+    if (out === null) long = mid;
+    else if (out.length >= MAX_HEADER) return out;
+    else short = mid;
+  }
+  throw new IdxError(`${file}: the gzip data unpacks to more than ${HEAD_PROBE} bytes from one byte; the file is corrupt`, file);
+}
+
+/**
+ * @internal gunzip when the bytes start with the gzip magic 1f 8b — never past the size the
+ * IDX header promises, nor past `maxBytes`: the header is unpacked first, then the rest with
+ * the output capped at that size, so a gzip bomb is refused after a few bytes of output
+ * instead of filling the memory. `maxBytes` (mnist's published size) is checked against the
+ * header by `checkHeader`, which throws its own error.
+ */
+export function gunzipIfNeeded(bytes: Uint8Array, file: string, checkHeader?: (shape: readonly number[], dtype: IdxDType, bytes: number) => void): Uint8Array {
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  const head = gunzipHead(bytes, file);
+  // a short head is all the file holds (unpacked again, in full, to check the stream's end);
+  // a head that is not an IDX header throws the error parseIdx would give for it
+  const header = head.length < MAX_HEADER ? null : readHeader(head, file);
+  if (header !== null) {
+    checkHeader?.(header.shape, header.code.dtype, header.expected);
+    if (header.expected > bufferConstants.MAX_LENGTH) {
+      throw new IdxError(`${file}: the header promises ${header.shape.join('×')} ${header.code.dtype} values (${header.expected} bytes), more than can be held in memory`, file);
+    }
+  }
+  try {
+    return gunzipSync(bytes, { maxOutputLength: header?.expected ?? HEAD_PROBE });
+  } catch (e) {
+    if (header !== null && isTooLarge(e)) {
+      throw new IdxError(`${file}: the gzip data unpacks to more than the ${header.expected} bytes its header promises (${describeHeader(header)}); the file is corrupt or not an IDX file`, file);
+    }
+    throw damaged(file, e);
+  }
+}
+
+/** `readIdx` for bytes already in memory. */
+export function parseIdx(bytes: Uint8Array, options: IdxOptions = {}): IdxArray {
+  const file = options.name ?? 'IDX data';
+  for (const [algorithm, expected] of [['md5', options.expectedMd5], ['sha256', options.expectedSha256]] as const) {
+    if (expected === undefined) continue;
+    const actual = digest(algorithm, bytes);
+    if (actual !== expected.toLowerCase()) {
+      throw new IdxError(`${file}: ${algorithm} is ${actual}, expected ${expected.toLowerCase()}; the file is corrupt or a different version`, file);
+    }
+  }
+  const raw = gunzipIfNeeded(bytes, file);
+  const header = readHeader(raw, file);
+  const { expected } = header;
   if (raw.length !== expected) {
     const how = raw.length < expected ? `truncated: ${bytesText(expected - raw.length)} missing` : `${bytesText(raw.length - expected)} too long`;
-    throw new IdxError(
-      `${file}: expected ${expected} bytes (${headerBytes}-byte header + ${shape.join('×') || '1'} ${code.dtype} values of ${bytesText(code.size)}), got ${raw.length} (${how})`,
-      file,
-    );
+    throw new IdxError(`${file}: expected ${expected} bytes (${describeHeader(header)}), got ${raw.length} (${how})`, file);
   }
-  const data = decode(view, headerBytes, count, code.dtype, options.copy ?? true);
-  return idxArray(shape, code.dtype, data);
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const data = decode(view, header.headerBytes, header.count, header.code.dtype, options.copy ?? true);
+  return idxArray(header.shape, header.code.dtype, data);
 }
 
 function decode(view: DataView, offset: number, count: number, dtype: IdxDType, copy: boolean): IdxData {

@@ -49,6 +49,14 @@ interface Source {
   install: string;
 }
 
+/** the size of each file as published, unpacked (the same for MNIST and Fashion-MNIST) */
+const RAW_BYTES: Record<FileName, number> = {
+  'train-images-idx3-ubyte': 16 + 60000 * 28 * 28,
+  'train-labels-idx1-ubyte': 8 + 60000,
+  't10k-images-idx3-ubyte': 16 + 10000 * 28 * 28,
+  't10k-labels-idx1-ubyte': 8 + 10000,
+};
+
 const wanted = FILES.map((f) => `${f}[.gz]`).join(', ');
 
 const MNIST: Source = {
@@ -146,17 +154,23 @@ async function readChecked(source: Source, name: FileName, path: string, verify:
   } catch (e) {
     throw new DatasetNotFoundError(`${source.title}: cannot read ${path} (${(e as Error).message})`);
   }
-  const raw = gunzipIfNeeded(stored, path);
-  if (verify) {
-    const known = source.md5[name];
-    const md5 = digest('md5', stored);
-    const ok = md5 === known.raw || md5 === known.gz || (raw !== stored && digest('md5', raw) === known.raw);
-    if (!ok) {
-      throw new IdxError(
-        `${source.title}: ${path} has md5 ${md5}, but the published ${name} has ${known.raw} (${known.gz} gzipped); the file is corrupt or not ${source.title}'s. Reinstall it, or pass verify: false to load it anyway`,
-        path,
-      );
-    }
+  const known = source.md5[name];
+  const md5 = verify ? digest('md5', stored) : '';
+  const published = md5 === known.raw || md5 === known.gz;
+  const refuse = (what: string): IdxError =>
+    new IdxError(`${source.title}: ${what}; the file is corrupt or not ${source.title}'s. Reinstall it, or pass verify: false to load it anyway`, path);
+  // a gzip file that is not the published one is unpacked no further than the published size
+  const checkHeader =
+    verify && !published
+      ? (shape: readonly number[], dtype: string, bytes: number) => {
+          if (bytes !== RAW_BYTES[name]) {
+            throw refuse(`${path}: its header promises ${shape.join('×')} ${dtype} values (${bytes} bytes), but the published ${name} is ${RAW_BYTES[name]} bytes`);
+          }
+        }
+      : undefined;
+  const raw = gunzipIfNeeded(stored, path, checkHeader);
+  if (verify && !published && !(raw !== stored && digest('md5', raw) === known.raw)) {
+    throw refuse(`${path} has md5 ${md5}, but the published ${name} has ${known.raw} (${known.gz} gzipped)`);
   }
   // the bytes were just read (or unzipped) here: the images can be a view of them
   return parseIdx(raw, { name: path, copy: false });

@@ -116,3 +116,44 @@ describe('readIdx', () => {
     await expect(readIdx(join(tmp, 'nope'))).rejects.toThrow(/nope: cannot read the file/);
   });
 });
+
+/** gzip members of 1 MiB of zeros each, after a member holding `head`: a bomb of `mib` MiB */
+function bomb(head: Uint8Array, mib: number): Uint8Array {
+  const zeros = gzipSync(new Uint8Array(1 << 20), { level: 9 });
+  const parts = [gzipSync(head), ...Array.from({ length: mib }, () => zeros)];
+  return Uint8Array.from(Buffer.concat(parts));
+}
+
+describe('readIdx on a gzip bomb', () => {
+  it('stops unpacking at the size the header promises, naming the file', () => {
+    // header: uint8 [16], then 1 GiB of zeros in 1 MiB members (about 1 MB of gzip)
+    const gz = bomb(Uint8Array.from([0, 0, 0x08, 1, 0, 0, 0, 16]), 1024);
+    expect(gz.length).toBeLessThan(1_200_000);
+    const rss0 = process.resourceUsage().maxRSS;
+    const t0 = performance.now();
+    expect(() => parseIdx(gz, { name: 'bomb-idx1-ubyte.gz' })).toThrow(IdxError);
+    expect(() => parseIdx(gz, { name: 'bomb-idx1-ubyte.gz' })).toThrow(
+      /^bomb-idx1-ubyte\.gz: the gzip data unpacks to more than the 24 bytes its header promises \(8-byte header \+ 16 uint8 values of 1 byte\); the file is corrupt or not an IDX file$/,
+    );
+    // unpacking it whole took 1 GiB and about a second
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect((process.resourceUsage().maxRSS - rss0) / 1024).toBeLessThan(100);
+  });
+
+  it('refuses a header promising more than a buffer can hold before unpacking anything', () => {
+    // uint8 [2^32-1, 2^32-1, 2^32-1]
+    const gz = bomb(Uint8Array.from([0, 0, 0x08, 3, ...new Array<number>(12).fill(0xff)]), 4);
+    expect(() => parseIdx(gz, { name: 'huge.gz' })).toThrow(/^huge\.gz: the header promises 4294967295×4294967295×4294967295 uint8 values \([\d.e+]+ bytes\), more than can be held in memory$/);
+  });
+
+  it('still reads gzip files whose header or data is split across members or comes late', () => {
+    const data = encodeIdx(Array.from({ length: 3000 }, (_, i) => i % 251), [3, 1000]);
+    const split = Buffer.concat([gzipSync(data.subarray(0, 2)), gzipSync(data.subarray(2, 9)), gzipSync(data.subarray(9))]);
+    expect(Array.from(parseIdx(split).data)).toEqual(Array.from(data.subarray(12)));
+    const stored = gzipSync(data, { level: 0 });
+    expect(parseIdx(stored).shape).toEqual([3, 1000]);
+    // a damaged stream is still reported as such, and a gzip file with a bad magic number as that
+    expect(() => parseIdx(gzipSync(Uint8Array.from([1, 2, 3, 4, 5])), { name: 'm.gz' })).toThrow(/^m\.gz: not an IDX file: the magic number starts 0x01 0x02/);
+    expect(() => parseIdx(gzipSync(Uint8Array.from([0, 0]))) ).toThrow(/2 bytes is too short for an IDX header/);
+  });
+});

@@ -94,6 +94,28 @@ describe('mnist() checks its files', () => {
     expect(d.train.labels.dataSync()[0]).toBe(5);
   });
 
+  it('stops unpacking a gzip bomb named train-images-idx3-ubyte.gz at the published size', async () => {
+    // an MNIST image header, uint8 [60000, 28, 28], then 512 MiB of zeros in 1 MiB gzip members (about 0.5 MB)
+    const zeros = gzipSync(new Uint8Array(1 << 20), { level: 9 });
+    const head = (n: number) => gzipSync(Uint8Array.from([0, 0, 8, 3, ...[n, 28, 28].flatMap((d) => [d >>> 24, (d >>> 16) & 255, (d >>> 8) & 255, d & 255])]));
+    const gz = (n: number) => Buffer.concat([head(n), ...new Array<Buffer>(512).fill(zeros)]);
+    const dir = folder('bomb', { 'train-images-idx3-ubyte.gz': gz(60000) });
+    const path = join(dir, 'train-images-idx3-ubyte.gz');
+    const t0 = performance.now();
+    const err = await mnist({ dir }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IdxError);
+    expect((err as IdxError).file).toBe(path);
+    expect((err as Error).message).toBe(`${path}: the gzip data unpacks to more than the 47040016 bytes its header promises (16-byte header + 60000×28×28 uint8 values of 1 byte); the file is corrupt or not an IDX file`);
+    // a header promising more images than the published file is refused before unpacking (unless verify: false)
+    const big = folder('bomb-big', { 'train-images-idx3-ubyte.gz': gz(1_000_000) });
+    const bigPath = join(big, 'train-images-idx3-ubyte.gz');
+    await expect(mnist({ dir: big })).rejects.toThrow(
+      `MNIST: ${bigPath}: its header promises 1000000×28×28 uint8 values (784000016 bytes), but the published train-images-idx3-ubyte is 47040016 bytes; the file is corrupt or not MNIST's. Reinstall it, or pass verify: false to load it anyway`,
+    );
+    // unpacking 512 MiB took seconds before
+    expect(performance.now() - t0).toBeLessThan(3000);
+  });
+
   it('says what to install or pass when a folder lacks the files', async () => {
     const empty = join(tmp, 'empty');
     mkdirSync(empty);
