@@ -330,7 +330,11 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     return { missingKeys, unexpectedKeys };
   }
 
-  /** Write the state dict to a safetensors file (atomically: temp file, then rename). */
+  /**
+   * Write the state dict to a safetensors file, atomically and durably (`saveSafetensors`:
+   * a temp file fsynced, renamed over `path`, the directory fsynced): a crash leaves the
+   * previous file or the new one, and temps left by killed processes are removed.
+   */
   async saveWeights(path: string, metadata: Record<string, string> = {}): Promise<void> {
     await saveSafetensors(path, this.stateDict(), { format: 'ml', ...metadata });
   }

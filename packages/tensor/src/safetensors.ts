@@ -5,6 +5,7 @@
 import type { Backend } from './backend.js';
 import { allocArray, bytesPerElement, type DType, type TypedArray } from './dtype.js';
 import { getBackend } from './engine.js';
+import { writeFileAtomic } from './durable.js';
 import { fromData } from './ops/prim.js';
 import { isTensor, type Tensor } from './tensor.js';
 
@@ -240,24 +241,14 @@ function decode(src: Uint8Array, dtype: DType): TypedArray {
 
 // ---------------------------------------------------------------- Node file I/O
 
-/** Write a safetensors file atomically (temp file in the same directory, then rename). */
+/**
+ * Write a safetensors file atomically and durably (`writeFileAtomic`: a temp sibling
+ * written and fsynced, renamed over `path`, the directory fsynced), so a crash at any
+ * moment leaves either the previous file or the new one. Temps of `path` left by killed
+ * processes are removed once the write succeeds.
+ */
 export async function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
-  const fs = await import('node:fs/promises');
-  const tmp = `${path}.tmp-${globalThis.process?.pid ?? 0}-${Math.random().toString(36).slice(2, 10)}`;
-  try {
-    const bytes = await serializeSafetensors(tensors, metadata);
-    const fh = await fs.open(tmp, 'wx');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, path);
-  } catch (err) {
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
+  await writeFileAtomic(path, await serializeSafetensors(tensors, metadata));
 }
 
 /** Read and parse a safetensors file (Node). */

@@ -1,6 +1,7 @@
-import { appendFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, writeFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import type { AnyModule } from '@ml/nn';
-import type { Tensor } from '@ml/tensor';
+import { removeStaleTemps, type Tensor } from '@ml/tensor';
 import { SingleBar } from 'cli-progress';
 
 /** Numbers logged for one batch or epoch: `loss`, `accuracy`, `val_loss`, `lr`, … */
@@ -239,15 +240,20 @@ export interface ModelCheckpointOptions {
 
 /**
  * Save the model's weights (safetensors) at the end of an epoch. `path` may contain
- * `{epoch}`; the file is written atomically (temp file, then rename), so a crash while
- * saving keeps the previous checkpoint loadable.
+ * `{epoch}`; the file is written atomically and durably (a temp file `<file>.tmp-<pid>-<n>`
+ * flushed to disk, renamed over the file, the folder flushed), so a crash while saving
+ * keeps the previous checkpoint loadable. After each save, temps that killed processes
+ * left for any file of `path`'s pattern are removed (those of running processes are not).
  */
 export class ModelCheckpoint extends Callback {
   readonly monitor: string;
   readonly mode: 'min' | 'max';
   best = NaN;
+  /** the file names `path` can produce */
+  readonly #pattern: RegExp;
   constructor(readonly path: string, readonly options: ModelCheckpointOptions = {}) {
     super();
+    this.#pattern = new RegExp(`^${basename(path).split('{epoch}').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\d+')}$`);
     this.monitor = options.monitor ?? 'val_loss';
     this.mode = resolveMode(options.mode ?? 'auto', this.monitor);
   }
@@ -263,6 +269,7 @@ export class ModelCheckpoint extends Callback {
     }
     const file = this.path.replace('{epoch}', String(epoch + 1));
     await ctx.model.saveWeights(file, { epoch: String(epoch + 1) });
+    await removeStaleTemps(dirname(this.path), (name) => this.#pattern.test(name));
     if (this.options.verbose) console.log(`ModelCheckpoint: saved ${file}`);
   }
 }
@@ -313,11 +320,4 @@ export class ProgressBar extends Callback {
     this.#bar?.stop();
     this.#bar = null;
   }
-}
-
-/** Write `text` to `path` atomically: a temp file in the same directory, then rename. */
-export async function writeFileAtomic(path: string, text: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
 }

@@ -10,7 +10,8 @@ import './augment.js';
 setTensorFactory((like: Tensor, v: ArrayLike<number>) => fromArray(v, like.shape, { dtype: like.dtype, backend: like.backend.name }));
 
 export { compile, fit, evaluate, predict, optimizerOf, DivergenceError, History, type CompileOptions, type FitOptions, type LossFn, type LossName, type OptimizerName, type Batches } from './fit.js';
-export { saveModel, loadModel } from './persist.js';
+export { saveModel, loadModel, type SaveModelOptions } from './persist.js';
+export { checkSaveTarget, readSavedFile, SaveTargetError } from './model-dir.js';
 export {
   Callback,
   LambdaCallback,

@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { moduleFromConfig, moduleToConfig, type AnyModule, type ModuleConfig } from '@ml/nn';
-import { isTensor, loadSafetensors, saveSafetensors, type Tensor } from '@ml/tensor';
-import { writeFileAtomic } from './callbacks.js';
+import { isTensor, loadSafetensors, serializeSafetensors, type Tensor } from '@ml/tensor';
 import { compile, compileSpecOf, optimizerOf, type CompileOptions } from './fit.js';
+import { checkExtraFiles, locateSave, writeGeneration } from './model-dir.js';
 
 const FORMAT = 'ml-model/1';
 
@@ -19,21 +18,39 @@ interface SavedConfig {
 
 type OptimizerState = { state: Record<string, Record<string, Tensor | number>>; paramGroups: unknown[] };
 
+export interface SaveModelOptions {
+  /**
+   * Save into a folder that also holds files that are not the save's (they are left
+   * untouched; only files the save writes are replaced). Default false: such a folder
+   * is refused with a `SaveTargetError`.
+   */
+  overwrite?: boolean;
+  /**
+   * More files committed together with the model, as one generation (e.g. `labels.json`):
+   * plain file names (no folders) other than the model's own, text or bytes. Read them
+   * back with `readSavedFile`.
+   */
+  files?: Record<string, string | Uint8Array>;
+}
+
 /**
- * Save a model to a directory (Keras's `model.save`): `config.json` (architecture and
- * compile settings), `model.safetensors` (weights) and, when compiled,
- * `optimizer.safetensors` (optimizer state such as Adam's moments).
+ * Save a model into the folder `dir` (Keras's `model.save`), created when missing:
+ * `config.json` (architecture and compile settings), `model.safetensors` (weights), when
+ * compiled `optimizer.safetensors` (optimizer state such as Adam's moments), the extra
+ * `files`, and `ml-save.json`, the record of which files make up the save.
  *
- * The directory is replaced as a whole: everything is written to `<dir>.tmp` first,
- * then the old directory is moved to `<dir>.prev`, the new one into place, and the old
- * one deleted. A crash at any point leaves either the old or the new checkpoint
- * complete (`loadModel` falls back to `<dir>.prev` when `<dir>` is missing).
+ * Only the save's own files are written or removed: a folder that holds anything else is
+ * refused unless `overwrite` is set, and even then nothing else in it is touched. The
+ * files are committed together, crash-safely: each is written to a temp file and flushed
+ * to disk, then the record is replaced atomically (the commit), then the temps are renamed
+ * into place. A crash or kill at any moment, also during the next save's recovery, leaves
+ * the last complete generation loadable; temps of a save killed before its commit are
+ * removed by the next save. Call `checkSaveTarget(dir)` before long work to learn early
+ * that `dir` cannot take the save.
  */
-export async function saveModel(model: AnyModule, dir: string): Promise<void> {
-  const tmp = `${dir}.tmp`;
-  const prev = `${dir}.prev`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
+export async function saveModel(model: AnyModule, dir: string, options: SaveModelOptions = {}): Promise<void> {
+  const extra = checkExtraFiles('saveModel', options.files ?? {});
+  const files: Record<string, string | Uint8Array> = {};
   const config: SavedConfig = { format: FORMAT, architecture: moduleToConfig(model) };
   const spec = compileSpecOf(model);
   if (spec) {
@@ -53,14 +70,11 @@ export async function saveModel(model: AnyModule, dir: string): Promise<void> {
       }
     }
     config.optimizer = { state, paramGroups: sd.paramGroups };
-    await saveSafetensors(join(tmp, 'optimizer.safetensors'), tensors);
+    files['optimizer.safetensors'] = await serializeSafetensors(tensors);
   }
-  await saveSafetensors(join(tmp, 'model.safetensors'), model.stateDict(), { format: FORMAT });
-  await writeFileAtomic(join(tmp, 'config.json'), JSON.stringify(config, null, 2));
-  await rm(prev, { recursive: true, force: true });
-  if (existsSync(dir)) await rename(dir, prev);
-  await rename(tmp, dir);
-  await rm(prev, { recursive: true, force: true });
+  files['model.safetensors'] = await serializeSafetensors(model.stateDict(), { format: FORMAT });
+  files['config.json'] = JSON.stringify(config, null, 2);
+  await writeGeneration(dir, { ...files, ...extra }, { overwrite: options.overwrite, who: 'saveModel' });
 }
 
 /**
@@ -69,22 +83,20 @@ export async function saveModel(model: AnyModule, dir: string): Promise<void> {
  * state, so training resumes on the same curve. Pass `compile` to use other settings.
  */
 export async function loadModel(dir: string, options: { compile?: CompileOptions } = {}): Promise<AnyModule> {
-  let from = dir;
-  if (!existsSync(join(dir, 'config.json'))) {
-    if (existsSync(join(`${dir}.prev`, 'config.json'))) {
-      console.warn(`loadModel: ${dir} is incomplete; loading the previous checkpoint ${dir}.prev (a save was interrupted)`);
-      from = `${dir}.prev`;
-    } else throw new Error(`loadModel: no saved model in ${dir} (missing config.json)`);
-  }
+  // the last committed generation (read-only: files still in their temps are read there),
+  // or the previous checkpoint <dir>.prev of the layout before the commit record
+  const files = await locateSave(dir, 'loadModel');
+  if (!files?.has('config.json')) throw new Error(`loadModel: no saved model in ${dir} (missing config.json)`);
+  const at = (name: string): string => files.get(name) ?? join(dir, name);
   let config: SavedConfig;
   try {
-    config = JSON.parse(await readFile(join(from, 'config.json'), 'utf8')) as SavedConfig;
+    config = JSON.parse(await readFile(at('config.json'), 'utf8')) as SavedConfig;
   } catch (e) {
-    throw new Error(`loadModel: ${join(from, 'config.json')} is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`loadModel: ${at('config.json')} is not valid JSON: ${(e as Error).message}`);
   }
-  if (config.format !== FORMAT) throw new Error(`loadModel: ${join(from, 'config.json')} has format '${String(config.format)}', expected '${FORMAT}'`);
+  if (config.format !== FORMAT) throw new Error(`loadModel: ${at('config.json')} has format '${String(config.format)}', expected '${FORMAT}'`);
   const model = moduleFromConfig(config.architecture);
-  await model.loadWeights(join(from, 'model.safetensors'));
+  await model.loadWeights(at('model.safetensors'));
   const spec: CompileOptions | undefined =
     options.compile ??
     (config.compile
@@ -93,8 +105,8 @@ export async function loadModel(dir: string, options: { compile?: CompileOptions
   if (spec) {
     compile(model, spec);
     const saved = config.optimizer as { state: Record<string, Record<string, number | { tensor: string }>>; paramGroups: unknown[] } | undefined;
-    if (saved && existsSync(join(from, 'optimizer.safetensors'))) {
-      const { tensors } = await loadSafetensors(join(from, 'optimizer.safetensors'));
+    if (saved && files.has('optimizer.safetensors')) {
+      const { tensors } = await loadSafetensors(at('optimizer.safetensors'));
       const state: Record<string, Record<string, Tensor | number>> = {};
       for (const [i, entry] of Object.entries(saved.state)) {
         state[i] = {};

@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { Linear, ReLU, Sequential } from '@ml/nn';
 import { manualSeed, randn } from '@ml/tensor';
 import { expect, it } from 'vitest';
-import { EarlyStopping, loadModel, saveModel } from '../src/index.js';
+import { checkSaveTarget, EarlyStopping, loadModel, readSavedFile, saveModel } from '../src/index.js';
 
 it('README: two classes of points — compile, fit with a validation split and early stopping, evaluate, predict, save and load', async () => {
   const log: string[] = [];
   const dir = join(mkdtempSync(join(tmpdir(), 'ml-train-readme-')), 'model');
 
+  await checkSaveTarget(dir);
   manualSeed(0);
   const x = randn([512, 2]);
   const y = x.narrow(1, 0, 1).mul(x.narrow(1, 1, 1)).gt(0).cast('int32').reshape([512]); // class: same sign
@@ -22,9 +23,10 @@ it('README: two classes of points — compile, fit with a validation split and e
   log.push(`accuracy ${accuracy.toFixed(2)}, loss < 0.2: ${loss < 0.2}`);
   const probs = (await model.predict(randn([3, 2]))).softmax(1);
   log.push(`predict: ${probs.shape}`);
-  await saveModel(model, dir);
+  await saveModel(model, dir, { files: { 'labels.json': JSON.stringify(['different', 'same']) } });
   const again = await loadModel(dir);
-  log.push(`reloaded: ${(await again.evaluate(x, y)).accuracy.toFixed(2)}`);
+  const labels = JSON.parse(await readSavedFile(dir, 'labels.json', 'utf8')) as string[];
+  log.push(`reloaded: ${(await again.evaluate(x, y)).accuracy.toFixed(2)}, labels ${labels.join(', ')}`);
 
-  expect(log).toEqual(['epochs run: 41, last val_accuracy 1.00', 'accuracy 1.00, loss < 0.2: true', 'predict: 3,2', 'reloaded: 1.00']);
+  expect(log).toEqual(['epochs run: 41, last val_accuracy 1.00', 'accuracy 1.00, loss < 0.2: true', 'predict: 3,2', 'reloaded: 1.00, labels different, same']);
 });
