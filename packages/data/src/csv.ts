@@ -1,7 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import type { Tensor } from '@ml/tensor';
 import { type Info, parse } from 'csv-parse/sync';
-import { type CellValue, type ColumnType, inferType, type MissingCell, parseValue, type Table, type TableTensors, tableToTensors, type ToTensorsOptions } from './table.js';
+import {
+  badTypes,
+  type CellValue,
+  type ColumnType,
+  inferType,
+  keyed,
+  type MissingCell,
+  named,
+  nameList,
+  own,
+  parseValue,
+  type Table,
+  type TableTensors,
+  tableToTensors,
+  type ToTensorsOptions,
+} from './table.js';
 
 /** A CSV file that cannot be read as asked; the message names the file, line and column. */
 export class CsvError extends Error {
@@ -31,7 +46,10 @@ export interface CsvOptions {
   header?: boolean;
   /** field separator (default ',') */
   delimiter?: string;
-  /** cell texts that mean "no value" (default '', NA, N/A, NaN, nan, null, NULL) */
+  /**
+   * cell texts that mean "no value" (default '', NA, N/A, NaN, nan, null, NULL); other texts
+   * in a number column must be finite numbers (Infinity is not one)
+   */
   missing?: readonly string[];
   /** the name errors use for text input (default 'CSV text') */
   name?: string;
@@ -60,9 +78,11 @@ interface CsvParseError {
  * ```
  *
  * Quoted fields may hold the delimiter, quotes ("") and line breaks (\r\n inside a field
- * reads as \n). Missing cells are null and listed in `missing`; a row with the wrong
- * number of fields or a value that does not fit its column's type throws a `CsvError`
- * naming the file, the line and the column.
+ * reads as \n). Missing cells (the `missing` tokens: empty, NA, NaN, …) are null and listed
+ * in `missing`; a row with the wrong number of fields, a value that does not fit its
+ * column's type, or a number beyond float64's range (`1e999`, which would be Infinity)
+ * throws a `CsvError` naming the file, the line and the column. Any column name works,
+ * `toString` and `__proto__` included: rows have no `Object.prototype` members.
  */
 export async function readCsv(pathOrText: string, options: CsvOptions = {}): Promise<Table> {
   if (/[\r\n]/.test(pathOrText)) return parseCsv(pathOrText, options);
@@ -80,18 +100,27 @@ export function parseCsv(text: string, options: CsvOptions = {}): Table {
   const file = options.name ?? 'CSV text';
   const header = options.header ?? true;
   const missingTokens = new Set(options.missing ?? DEFAULT_MISSING);
+  const badType = badTypes(options.types);
+  if (badType !== null) throw new CsvError(`${file}: ${badType}`, file);
+  if (options.columns) {
+    const dup = firstDuplicate(options.columns);
+    if (dup) throw new CsvError(`${file}: columns names ${named(dup.name)} twice (entries ${dup.first + 1} and ${dup.second + 1})`, file, undefined, dup.name);
+  }
   const records = parseRecords(text, file, options.delimiter ?? ',');
 
   let names: string[];
   let body: ParsedRecord[];
   if (header) {
     if (records.length === 0) throw new CsvError(`${file}: the file is empty (expected a header line)`, file);
+    const line = records[0].line;
     names = records[0].fields.map((s) => s.trim());
     body = records.slice(1);
+    const seen = new Map<string, number>();
     names.forEach((nm, i) => {
-      if (nm === '') throw new CsvError(`${file}: line ${records[0].line}: column ${i + 1} of the header has no name`, file, records[0].line);
-      const j = names.indexOf(nm);
-      if (j !== i) throw new CsvError(`${file}: line ${records[0].line}: the header names column '${nm}' twice (columns ${j + 1} and ${i + 1})`, file, records[0].line, nm);
+      if (nm === '') throw new CsvError(`${file}: line ${line}: column ${i + 1} of the header has no name`, file, line);
+      const j = seen.get(nm);
+      if (j !== undefined) throw new CsvError(`${file}: line ${line}: the header names column ${named(nm)} twice (columns ${j + 1} and ${i + 1})`, file, line, nm);
+      seen.set(nm, i);
     });
   } else {
     const width = records[0]?.fields.length ?? options.columns?.length ?? 0;
@@ -109,8 +138,8 @@ export function parseCsv(text: string, options: CsvOptions = {}): Table {
       const col = few ? names[r.fields.length] : undefined;
       throw new CsvError(
         few
-          ? `${file}: line ${r.line}: ${r.fields.length} fields where the header has ${names.length}; column '${col}' and after are absent`
-          : `${file}: line ${r.line}: ${r.fields.length} fields where the header has ${names.length}; extra field(s) after column '${names[names.length - 1]}'`,
+          ? `${file}: line ${r.line}: ${r.fields.length} fields where the header has ${names.length}; column ${named(col!)} and after are absent`
+          : `${file}: line ${r.line}: ${r.fields.length} fields where the header has ${names.length}; extra field(s) after column ${named(names[names.length - 1] ?? '')}`,
         file,
         r.line,
         col,
@@ -120,44 +149,58 @@ export function parseCsv(text: string, options: CsvOptions = {}): Table {
 
   let keep = names.map((_, i) => i);
   if (header && options.columns) {
+    const at = new Map(names.map((nm, i) => [nm, i]));
     keep = options.columns.map((c) => {
-      const i = names.indexOf(c);
-      if (i < 0) throw new CsvError(`${file}: no column '${c}' (the header has ${names.join(', ')})`, file, undefined, c);
+      const i = at.get(c);
+      if (i === undefined) throw new CsvError(`${file}: no column ${named(c)} (the header has ${nameList(names)})`, file, undefined, c);
       return i;
     });
   }
   const columns = keep.map((i) => names[i]);
+  const columnSet = new Set(columns);
   for (const c of Object.keys(options.types ?? {})) {
-    if (!columns.includes(c)) throw new CsvError(`${file}: types names column '${c}', which is not among ${columns.join(', ')}`, file, undefined, c);
+    if (!columnSet.has(c)) throw new CsvError(`${file}: types names column ${named(c)}, which is not among ${nameList(columns)}`, file, undefined, c);
   }
 
-  const types: Record<string, ColumnType> = {};
-  for (const [k, i] of keep.entries()) {
-    const name = columns[k];
-    types[name] = options.types?.[name] ?? inferType(presentValues(body, i, missingTokens));
-  }
+  const types = keyed<ColumnType>();
+  const typeList = columns.map((name, k) => {
+    const type = own(options.types, name) ?? inferType(presentValues(body, keep[k], missingTokens));
+    types[name] = type;
+    return type;
+  });
 
   const rows: Record<string, CellValue>[] = [];
   const missing: MissingCell[] = [];
   body.forEach((r, rowIndex) => {
-    const row: Record<string, CellValue> = {};
-    for (const [k, i] of keep.entries()) {
+    const row = keyed<CellValue>();
+    for (let k = 0; k < columns.length; k++) {
       const name = columns[k];
-      const raw = r.fields[i];
+      const raw = r.fields[keep[k]];
       if (missingTokens.has(raw.trim())) {
         row[name] = null;
         missing.push({ row: rowIndex, column: name, line: r.line });
         continue;
       }
-      const v = parseValue(raw, types[name]);
+      const v = parseValue(raw, typeList[k]);
       if (v !== null && typeof v === 'object' && !(v instanceof Date)) {
-        throw new CsvError(`${file}: line ${r.line}, column '${name}' (${types[name]}): ${v.error}`, file, r.line, name);
+        throw new CsvError(`${file}: line ${r.line}, column ${named(name)} (${typeList[k]}): ${v.error}`, file, r.line, name);
       }
       row[name] = v;
     }
     rows.push(row);
   });
   return { columns, types, rows, missing };
+}
+
+/** The first name given twice, in one pass. */
+function firstDuplicate(names: readonly string[]): { name: string; first: number; second: number } | null {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < names.length; i++) {
+    const j = seen.get(names[i]);
+    if (j !== undefined) return { name: names[i], first: j, second: i };
+    seen.set(names[i], i);
+  }
+  return null;
 }
 
 function* presentValues(body: readonly ParsedRecord[], i: number, missing: ReadonlySet<string>): Generator<string> {

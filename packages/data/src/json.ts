@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { type CellValue, type ColumnType, inferType, type MissingCell, parseValue, type Table } from './table.js';
+import { badTypes, BEYOND_FLOAT64, type CellValue, type ColumnType, ISO_DATE, keyed, type MissingCell, named, nameList, own, parseValue, quoted, type Table } from './table.js';
 
 /** A JSON file that is malformed or not a list of flat records; names the file and where. */
 export class JsonError extends Error {
@@ -21,13 +21,26 @@ export interface JsonRecordsOptions {
   types?: Readonly<Record<string, ColumnType>>;
   /** the name errors use for text input (default 'JSON text') */
   name?: string;
+  /**
+   * The most cells (records × distinct fields) the table may have; a field absent from a
+   * record is a cell too (null, listed in `missing`). Default: 2 per character of the text,
+   * at least 100,000 — every table with at least one cell in ten present is within it, while
+   * a small file whose records each bring new fields cannot fill the memory with absent cells.
+   */
+  maxCells?: number;
+}
+
+/** @internal the default `maxCells` for a text of `length` characters */
+export function defaultMaxCells(length: number): number {
+  return Math.max(100_000, 2 * length);
 }
 
 /**
  * Read a JSON file holding an array of flat records (`[{"a": 1, "b": "x"}, …]`) into the
  * same typed table as `readCsv`: columns in first-seen order, null or absent fields
  * reported in `missing`. Malformed JSON throws a `JsonError` with the file, line, column
- * and character position.
+ * and character position; so do a number beyond float64's range (`1e999`, which JSON.parse
+ * reads as Infinity) and a table larger than `maxCells`.
  */
 export async function readJsonRecords(path: string, options: JsonRecordsOptions = {}): Promise<Table> {
   let text: string;
@@ -39,9 +52,21 @@ export async function readJsonRecords(path: string, options: JsonRecordsOptions 
   return parseJsonRecords(text, { ...options, name: options.name ?? path });
 }
 
+/** What the first pass learns of a column, from its present values. */
+interface ColumnState {
+  /** the kind of the values so far (null before the first present value) */
+  kind: 'number' | 'string' | 'boolean' | null;
+  allInt: boolean;
+  /** every string an ISO date (yyyy-mm-dd…) */
+  allDates: boolean;
+}
+
 /** `readJsonRecords` for text already in memory. */
 export function parseJsonRecords(text: string, options: JsonRecordsOptions = {}): Table {
   const file = options.name ?? 'JSON text';
+  const badType = badTypes(options.types);
+  if (badType !== null) throw new JsonError(`${file}: ${badType}`, file);
+  if (options.maxCells !== undefined && !(options.maxCells >= 0)) throw new JsonError(`${file}: maxCells is ${String(options.maxCells)}; expected a number ≥ 0 (or Infinity)`, file);
   const src = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   let data: unknown;
   try {
@@ -58,79 +83,100 @@ export function parseJsonRecords(text: string, options: JsonRecordsOptions = {})
     throw new JsonError(`${file}: expected an array of records at the top level, got ${data === null ? 'null' : typeof data}`, file);
   }
 
-  const columns: string[] = [];
-  const seen = new Set<string>();
+  // one pass over the present fields: columns in first-seen order, each one's kind of values
+  const state = new Map<string, ColumnState>();
+  let present = 0;
   data.forEach((rec: unknown, i) => {
     if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) {
       throw new JsonError(`${file}: record ${i} is ${Array.isArray(rec) ? 'an array' : rec === null ? 'null' : `a ${typeof rec}`}, expected an object`, file, undefined, i);
     }
-    for (const [k, v] of Object.entries(rec)) {
-      if (typeof v === 'object' && v !== null) throw new JsonError(`${file}: record ${i}, field '${k}' holds ${Array.isArray(v) ? 'an array' : 'an object'}; records must be flat`, file, undefined, i);
-      if (!seen.has(k)) {
-        seen.add(k);
-        columns.push(k);
+    // JSON.parse makes every field an own property, "__proto__" included
+    for (const k of Object.keys(rec)) {
+      const v = (rec as Record<string, unknown>)[k];
+      if (typeof v === 'object' && v !== null) throw new JsonError(`${file}: record ${i}, field ${named(k)} holds ${Array.isArray(v) ? 'an array' : 'an object'}; records must be flat`, file, undefined, i);
+      if (typeof v === 'number' && !Number.isFinite(v)) {
+        throw new JsonError(`${file}: record ${i}, field ${named(k)}: a number ${BEYOND_FLOAT64}; it reads as Infinity)`, file, undefined, i);
       }
+      let s = state.get(k);
+      if (s === undefined) {
+        s = { kind: null, allInt: true, allDates: true };
+        state.set(k, s);
+      }
+      if (v === null) continue;
+      present++;
+      const kind = typeof v as 'number' | 'string' | 'boolean';
+      if (s.kind !== null && kind !== s.kind && own(options.types, k) === undefined) {
+        throw new JsonError(
+          `${file}: field ${named(k)} mixes ${s.kind}s and ${kind}s (record ${i} has ${typeof v === 'string' ? quoted(v) : String(v)}); pass types: { ${JSON.stringify(k)}: 'string' } (or 'number') to read it one way`,
+          file,
+          undefined,
+          i,
+        );
+      }
+      s.kind = kind;
+      if (kind === 'number' && !Number.isInteger(v)) s.allInt = false;
+      if (kind === 'string' && s.allDates && !ISO_DATE.test((v as string).trim())) s.allDates = false;
     }
   });
   const records = data as Record<string, unknown>[];
+  const columns = [...state.keys()];
   for (const c of Object.keys(options.types ?? {})) {
-    if (!seen.has(c)) throw new JsonError(`${file}: types names field '${c}', which no record has (fields: ${columns.join(', ')})`, file);
+    if (!state.has(c)) throw new JsonError(`${file}: types names field ${named(c)}, which no record has (fields: ${nameList(columns)})`, file);
   }
 
-  const types: Record<string, ColumnType> = {};
-  for (const c of columns) types[c] = options.types?.[c] ?? inferJsonType(records, c, file);
+  // absent fields are cells too: bound them before making any
+  const cells = records.length * columns.length;
+  const maxCells = options.maxCells ?? defaultMaxCells(src.length);
+  if (cells > maxCells) {
+    throw new JsonError(
+      `${file}: ${records.length} records × ${columns.length} fields make ${cells} cells (${present} of them present), more than maxCells (${maxCells}); pass a larger maxCells to read it anyway`,
+      file,
+    );
+  }
+
+  const types = keyed<ColumnType>();
+  const typeList = columns.map((c) => {
+    const type = own(options.types, c) ?? typeFrom(state.get(c)!);
+    types[c] = type;
+    return type;
+  });
 
   const missing: MissingCell[] = [];
   const rows = records.map((rec, i) => {
-    const row: Record<string, CellValue> = {};
-    for (const c of columns) {
-      const v = rec[c];
+    const row = keyed<CellValue>();
+    for (let k = 0; k < columns.length; k++) {
+      const c = columns[k];
+      const v = Object.hasOwn(rec, c) ? rec[c] : null;
       if (v === null || v === undefined) {
         row[c] = null;
         missing.push({ row: i, column: c });
         continue;
       }
-      row[c] = convert(v, types[c], file, i, c);
+      row[c] = convert(v, typeList[k], file, i, c);
     }
     return row;
   });
   return { columns, types, rows, missing };
 }
 
-function inferJsonType(records: readonly Record<string, unknown>[], column: string, file: string): ColumnType {
-  let kind: 'number' | 'string' | 'boolean' | null = null;
-  let allInt = true;
-  const strings: string[] = [];
-  for (const [i, rec] of records.entries()) {
-    const v = rec[column];
-    if (v === null || v === undefined) continue;
-    const k = typeof v as 'number' | 'string' | 'boolean';
-    if (kind !== null && k !== kind) {
-      throw new JsonError(
-        `${file}: field '${column}' mixes ${kind}s and ${k}s (record ${i} has ${JSON.stringify(v)}); pass types: { ${JSON.stringify(column)}: 'string' } (or 'number') to read it one way`,
-        file,
-        undefined,
-        i,
-      );
-    }
-    kind = k;
-    if (k === 'number' && !Number.isInteger(v)) allInt = false;
-    if (k === 'string') strings.push(v as string);
-  }
-  if (kind === 'boolean') return 'int';
-  if (kind === 'number') return allInt ? 'int' : 'number';
-  if (kind === 'string') return inferType(strings) === 'date' ? 'date' : 'string';
+function typeFrom(s: ColumnState): ColumnType {
+  if (s.kind === 'boolean') return 'int';
+  if (s.kind === 'number') return s.allInt ? 'int' : 'number';
+  if (s.kind === 'string') return s.allDates ? 'date' : 'string';
   return 'string';
 }
 
 function convert(v: unknown, type: ColumnType, file: string, record: number, column: string): CellValue {
   const fail = (why: string): never => {
-    throw new JsonError(`${file}: record ${record}, field '${column}' (${type}): ${why}`, file, undefined, record);
+    throw new JsonError(`${file}: record ${record}, field ${named(column)} (${type}): ${why}`, file, undefined, record);
   };
   if (typeof v === 'boolean') return type === 'string' ? String(v) : type === 'date' ? fail(`${v} is not a date`) : v ? 1 : 0;
   if (typeof v === 'number') {
     if (type === 'string') return String(v);
-    if (type === 'date') return new Date(v);
+    if (type === 'date') {
+      const d = new Date(v);
+      return Number.isNaN(d.getTime()) ? fail(`${v} is not a date (beyond ±8.64e15 ms from 1970)`) : d;
+    }
     if (type === 'int' && !Number.isInteger(v)) fail(`${v} is not an integer`);
     return v;
   }

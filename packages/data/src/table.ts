@@ -17,14 +17,63 @@ export interface MissingCell {
 export interface Table {
   columns: string[];
   types: Record<string, ColumnType>;
-  /** one object per row; a missing value is null (and listed in `missing`) */
+  /**
+   * one object per row; a missing value is null (and listed in `missing`). Rows (and
+   * `types`) have no `Object.prototype` members: a column may be named `toString` or
+   * `__proto__`, and only columns are properties.
+   */
   rows: Record<string, CellValue>[];
   missing: MissingCell[];
 }
 
 const INT = /^[+-]?\d+$/;
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+/** @internal */
+export const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+const COLUMN_TYPES: readonly ColumnType[] = ['number', 'int', 'string', 'date'];
+
+/**
+ * Rows (and `types`) inherit from this empty, frozen object without a prototype: a column
+ * may be named `toString`, `constructor` or `__proto__` and is an own property like any
+ * other, and nothing inherited reads as a column. (Objects made by `Object.create(null)`
+ * itself are dictionaries in V8: three times the memory and time of these.)
+ */
+const NO_MEMBERS: object = Object.freeze(Object.create(null) as object);
+
+/** @internal an object for user-named keys: no Object.prototype members */
+export function keyed<T>(): Record<string, T> {
+  return Object.create(NO_MEMBERS) as Record<string, T>;
+}
+
+/** @internal `record[key]` when the key is the record's own (never an inherited member) */
+export function own<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/** @internal the problem with a `types` option, or null: every type one of the four */
+export function badTypes(types: Readonly<Record<string, unknown>> | undefined): string | null {
+  for (const k of Object.keys(types ?? {})) {
+    const t = types![k];
+    if (!COLUMN_TYPES.includes(t as ColumnType)) return `types gives ${named(k)} the type ${typeof t === 'string' ? quoted(t) : String(t)}; expected one of ${COLUMN_TYPES.join(', ')}`;
+  }
+  return null;
+}
+
+/** @internal a text in quotes for a message, cut after 40 characters */
+export function quoted(text: string): string {
+  return text.length > 40 ? `${JSON.stringify(text.slice(0, 40)).slice(0, -1)}…"` : JSON.stringify(text);
+}
+
+/** @internal a column name in quotes for a message, cut after 60 characters */
+export function named(name: string): string {
+  return `'${name.length > 60 ? `${name.slice(0, 60)}…` : name}'`;
+}
+
+/** @internal names for a message: the first ten, and how many in all */
+export function nameList(names: readonly string[]): string {
+  const first = names.slice(0, 10).map((n) => (n.length > 60 ? `${n.slice(0, 60)}…` : n));
+  return names.length > 10 ? `${first.join(', ')}, … (${names.length} in all)` : first.join(', ');
+}
 
 /** @internal the type every (non-missing) text value of a column fits, narrowest first */
 export function inferType(values: Iterable<string>): ColumnType {
@@ -44,9 +93,13 @@ export function inferType(values: Iterable<string>): ColumnType {
   return isInt ? 'int' : isNumber ? 'number' : isDate ? 'date' : 'string';
 }
 
+/** @internal the message for a number beyond float64 */
+export const BEYOND_FLOAT64 = 'beyond the range of a float64 (±1.8e308';
+
 /**
  * @internal Parse one text value as `type`; returns an Error message instead of a value
- * when it does not fit.
+ * when it does not fit. A number beyond float64's range (1e999, 400 digits) does not fit:
+ * it would be ±Infinity.
  */
 export function parseValue(raw: string, type: ColumnType): CellValue | { error: string } {
   const v = raw.trim();
@@ -54,20 +107,28 @@ export function parseValue(raw: string, type: ColumnType): CellValue | { error: 
     case 'string':
       return raw;
     case 'int':
-      if (!INT.test(v) || !Number.isSafeInteger(Number(v))) return { error: `${JSON.stringify(raw)} is not an integer` };
+      if (!INT.test(v) || !Number.isSafeInteger(Number(v))) return { error: `${quoted(raw)} is not an integer` };
       return Number(v);
-    case 'number':
-      if (!NUMBER.test(v)) return { error: `${JSON.stringify(raw)} is not a number` };
-      return Number(v);
+    case 'number': {
+      if (!NUMBER.test(v)) return { error: `${quoted(raw)} is not a number` };
+      const n = Number(v);
+      if (!Number.isFinite(n)) return { error: `${quoted(raw)} is ${BEYOND_FLOAT64}; it would read as Infinity)` };
+      return n;
+    }
     case 'date': {
       const iso = ISO_DATE.exec(v);
       // ISO dates and times without a zone are read as UTC, so a file means the same everywhere
       const ms = iso ? Date.parse(iso[1] === undefined && v.length > 10 ? `${v.replace(' ', 'T')}Z` : v.replace(' ', 'T')) : Date.parse(v);
-      if (Number.isNaN(ms)) return { error: `${JSON.stringify(raw)} is not a date` };
+      if (Number.isNaN(ms)) return { error: `${quoted(raw)} is not a date` };
       return new Date(ms);
     }
   }
 }
+
+const RANGES: Partial<Record<DType, { min: number; max: number; text: string; fix: string }>> = {
+  float32: { min: -3.4028234663852886e38, max: 3.4028234663852886e38, text: '±3.4e38', fix: "pass dtype: 'float64', or scale the column" },
+  int32: { min: -2147483648, max: 2147483647, text: '-2147483648..2147483647', fix: 'scale or re-code the column' },
+};
 
 export interface ToTensorsOptions {
   /** columns of x, in order (number or int columns) */
@@ -103,15 +164,17 @@ export function tableToTensors(table: Table, options: ToTensorsOptions): TableTe
   const { features, target } = options;
   if (features.length === 0) throw new Error(`${op}: features must name at least one column`);
   const used = target === undefined ? [...features] : [...features, target];
+  const known = new Set(table.columns);
   for (const c of used) {
-    if (!table.columns.includes(c)) throw new Error(`${op}: no column '${c}' (columns: ${table.columns.join(', ')})`);
+    if (!known.has(c)) throw new Error(`${op}: no column ${named(c)} (columns: ${nameList(table.columns)})`);
   }
   for (const c of features) {
-    const t = table.types[c];
-    if (t === 'string') throw new Error(`${op}: feature '${c}' is a string column; encode it as numbers first (e.g. one column per category)`);
-    if (t === 'date') throw new Error(`${op}: feature '${c}' is a date column; turn it into numbers first (e.g. day of year, or getTime())`);
+    const t = own(table.types, c);
+    if (t === 'string') throw new Error(`${op}: feature ${named(c)} is a string column; encode it as numbers first (e.g. one column per category)`);
+    if (t === 'date') throw new Error(`${op}: feature ${named(c)} is a date column; turn it into numbers first (e.g. day of year, or getTime())`);
   }
-  if (target !== undefined && table.types[target] === 'date') throw new Error(`${op}: target '${target}' is a date column; turn it into numbers first`);
+  const targetType = target === undefined ? undefined : own(table.types, target);
+  if (targetType === 'date') throw new Error(`${op}: target ${named(target!)} is a date column; turn it into numbers first`);
 
   const usedSet = new Set(used);
   const badRows = new Set<number>();
@@ -122,30 +185,44 @@ export function tableToTensors(table: Table, options: ToTensorsOptions): TableTe
     if (firstBad.length < 3) firstBad.push(m);
   }
   if (badRows.size > 0 && !options.dropMissing) {
-    const where = firstBad.map((m) => `row ${m.row}${m.line !== undefined ? ` (line ${m.line})` : ''} column '${m.column}'`).join('; ');
+    const where = firstBad.map((m) => `row ${m.row}${m.line !== undefined ? ` (line ${m.line})` : ''} column ${named(m.column)}`).join('; ');
     throw new Error(`${op}: ${badRows.size} rows have missing values in the chosen columns (${where}${badRows.size > 3 ? '; …' : ''}); pass dropMissing: true to drop them, or fill them first`);
   }
   const keptRows: number[] = [];
   for (let r = 0; r < table.rows.length; r++) if (!badRows.has(r)) keptRows.push(r);
 
+  // a value the tensor cannot hold (Infinity, NaN, 1e39 as float32, 3e9 as int32) is refused
+  // here, by row and column, instead of reaching training as Infinity or a wrapped integer
+  const dtype = options.dtype ?? 'float32';
+  const numberAt = (r: number, c: string, to: DType): number => {
+    const v = own(table.rows[r], c);
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new Error(`${op}: row ${r} column ${named(c)} holds ${typeof v === 'string' ? quoted(v) : String(v)}, not a finite number`);
+    }
+    const range = RANGES[to];
+    if (range !== undefined && !(v >= range.min && v <= range.max)) {
+      throw new Error(`${op}: row ${r} column ${named(c)} holds ${v}, beyond the range of ${to} (${range.text}); ${range.fix}`);
+    }
+    return v;
+  };
   const n = keptRows.length;
   const f = features.length;
   const xs = new Float64Array(n * f);
   keptRows.forEach((r, i) => {
-    const row = table.rows[r];
-    for (let j = 0; j < f; j++) xs[i * f + j] = row[features[j]] as number;
+    for (let j = 0; j < f; j++) xs[i * f + j] = numberAt(r, features[j], dtype);
   });
-  const out: TableTensors = { x: fromArray(xs, [n, f], { dtype: options.dtype ?? 'float32' }), rows: Int32Array.from(keptRows) };
+  const out: TableTensors = { x: fromArray(xs, [n, f], { dtype }), rows: Int32Array.from(keptRows) };
   if (target !== undefined) {
-    const type = table.types[target];
-    if (type === 'string') {
-      const classes = [...new Set(keptRows.map((r) => table.rows[r][target] as string))].sort();
+    if (targetType === 'string') {
+      const labelAt = (r: number): string => own(table.rows[r], target) as string;
+      const classes = [...new Set(keptRows.map(labelAt))].sort();
       const index = new Map(classes.map((c, i) => [c, i]));
-      out.y = fromArray(Int32Array.from(keptRows, (r) => index.get(table.rows[r][target] as string)!), [n], { dtype: 'int32' });
+      out.y = fromArray(Int32Array.from(keptRows, (r) => index.get(labelAt(r))!), [n], { dtype: 'int32' });
       out.classes = classes;
     } else {
-      const values = Float64Array.from(keptRows, (r) => table.rows[r][target] as number);
-      out.y = fromArray(values, [n], { dtype: type === 'int' ? 'int32' : 'float32' });
+      const to: DType = targetType === 'int' ? 'int32' : 'float32';
+      const values = Float64Array.from(keptRows, (r) => numberAt(r, target, to));
+      out.y = fromArray(values, [n], { dtype: to });
     }
   }
   return out;

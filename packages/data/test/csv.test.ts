@@ -112,3 +112,72 @@ describe('readCsv on vega-datasets seattle-weather.csv', () => {
     expect(Array.from(rows)).toEqual([1]);
   });
 });
+
+describe('parseCsv with hostile input', () => {
+  it('reads columns named like Object.prototype members (toString, __proto__, constructor)', () => {
+    const text = 'toString,__proto__,constructor,b\n1,2,x,3\n4,,y,5\n';
+    for (const t of [parseCsv(text), parseCsv(text, { types: { b: 'int' } })]) {
+      expect(t.columns).toEqual(['toString', '__proto__', 'constructor', 'b']);
+      expect(Object.keys(t.rows[0])).toEqual(['toString', '__proto__', 'constructor', 'b']);
+      expect(Object.entries(t.rows[0])).toEqual([['toString', 1], ['__proto__', 2], ['constructor', 'x'], ['b', 3]]);
+      expect(Object.entries(t.rows[1])).toEqual([['toString', 4], ['__proto__', null], ['constructor', 'y'], ['b', 5]]);
+      expect(Object.entries(t.types)).toEqual([['toString', 'int'], ['__proto__', 'int'], ['constructor', 'string'], ['b', 'int']]);
+      expect(t.missing).toEqual([{ row: 1, column: '__proto__', line: 3 }]);
+    }
+    // types given for those names (as JSON.parse makes them: __proto__ an own key) apply to them
+    const t = parseCsv(text, { types: JSON.parse('{"__proto__": "string", "toString": "number"}') as Record<string, 'string' | 'number'> });
+    expect([t.rows[0].__proto__, t.types.__proto__, t.types.toString]).toEqual(['2', 'string', 'number']);
+    // a row has no inherited members to confuse with a column
+    expect('hasOwnProperty' in t.rows[0]).toBe(false);
+    expect(() => parseCsv('a\n1\n', { columns: ['valueOf'] })).toThrow(CsvError);
+    expect(() => parseCsv('a\n1\n', { types: Object.fromEntries([['toString', 'int' as const]]) })).toThrow(/types names column 'toString', which is not among a/);
+  });
+
+  it('checks an 80,000-column header for duplicate names in linear time', () => {
+    const names = Array.from({ length: 80_000 }, (_, i) => `c${i}`);
+    const t0 = performance.now();
+    expect(() => parseCsv(`${[...names, 'c7'].join(',')}\n`, { name: 'wide.csv' })).toThrow(/^wide\.csv: line 1: the header names column 'c7' twice \(columns 8 and 80001\)$/);
+    const t = parseCsv(`${names.join(',')}\n${names.map((_, i) => i).join(',')}\n`, { columns: names.slice(40_000).reverse() });
+    expect([t.columns.length, t.rows[0].c79999, t.rows[0].c40000]).toEqual([40_000, 79_999, 40_000]);
+    // quadratic before (80k × 80k name comparisons): 6–8 s on the development machine
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+
+  it('rejects numbers beyond the float64 range, naming the file, line and column', () => {
+    const err = (() => {
+      try {
+        parseCsv('a,b\n1,2.5\n2,1e999\n', { name: 'huge.csv' });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(CsvError);
+    expect((err as CsvError).message).toBe(`huge.csv: line 3, column 'b' (number): "1e999" is beyond the range of a float64 (±1.8e308; it would read as Infinity)`);
+    expect([(err as CsvError).line, (err as CsvError).column]).toEqual([3, 'b']);
+    expect(() => parseCsv('a\n-1e999\n', { types: { a: 'number' } })).toThrow(/line 2, column 'a' \(number\): "-1e999" is beyond the range of a float64/);
+    // 400 digits: not a safe integer, so a number column, and beyond float64
+    expect(() => parseCsv(`a\n${'9'.repeat(400)}\n`)).toThrow(/line 2, column 'a' \(number\): "9{40}…" is beyond the range of a float64/);
+    // Infinity is no number to this reader; NaN is a missing-value token (default `missing`), else no number either
+    expect(() => parseCsv('a\n1\nInfinity\n', { types: { a: 'number' } })).toThrow(/line 3, column 'a' \(number\): "Infinity" is not a number/);
+    expect(parseCsv('a\n1\nInfinity\n').types.a).toBe('string');
+    const t = parseCsv('a,b\n1,NaN\n2,\n');
+    expect(t.rows).toEqual([
+      { a: 1, b: null },
+      { a: 2, b: null },
+    ]);
+    expect(t.missing.map((m) => m.line)).toEqual([2, 3]);
+    expect(() => parseCsv('a,b\n1,NaN\n2,3\n', { missing: [''], types: { b: 'number' } })).toThrow(/line 2, column 'b' \(number\): "NaN" is not a number/);
+    // tiny values round to 0 or a subnormal: finite, accepted
+    expect(parseCsv('a\n1e-999\n5e-324\n').rows.map((r) => r.a)).toEqual([0, 5e-324]);
+  });
+
+  it('tableToTensors refuses a value its tensors cannot hold, naming the row and column', () => {
+    const t = parseCsv('a,b,c\n1,1e39,3000000000\n2,3,4\n');
+    expect(() => csvToTensors(t, { features: ['b'] })).toThrow(/^tableToTensors: row 0 column 'b' holds 1e\+39, beyond the range of float32 \(±3\.4e38\); pass dtype: 'float64', or scale the column$/);
+    expect(values(csvToTensors(t, { features: ['b'], dtype: 'float64' }).x)).toEqual([1e39, 3]);
+    expect(() => csvToTensors(t, { features: ['a'], target: 'c' })).toThrow(/row 0 column 'c' holds 3000000000, beyond the range of int32/);
+    // a table made by hand may hold anything
+    const hand = { columns: ['a'], types: { a: 'number' as const }, rows: [{ a: 1 }, { a: Number.NaN }], missing: [] };
+    expect(() => csvToTensors(hand, { features: ['a'] })).toThrow(/row 1 column 'a' holds NaN, not a finite number/);
+  });
+});
