@@ -400,6 +400,7 @@ export class WasmBackend extends CpuBackend {
   override conv2d(x: View, w: View, bias: View | null, p: Im2ColParams): DataId {
     this.#route = 'wasm';
     if (!allFloat32(x, w, ...(bias ? [bias] : []))) return this.#cpu('not float32', () => super.conv2d(x, w, bias, p));
+    if (empty(x, w)) return this.#cpu('no channels or images', () => super.conv2d(x, w, bias, p));
     const g = patchGeometry(x.shape as Shape4, p);
     const O = w.shape[0];
     const { R, L, NL } = g;
@@ -434,6 +435,7 @@ export class WasmBackend extends CpuBackend {
   override conv2dBackwardInput(dy: View, w: View, xShape: Shape4, p: Im2ColParams): DataId {
     this.#route = 'wasm';
     if (!allFloat32(dy, w)) return this.#cpu('not float32', () => super.conv2dBackwardInput(dy, w, xShape, p));
+    if (empty(dy, w)) return this.#cpu('no channels or images', () => super.conv2dBackwardInput(dy, w, xShape, p));
     const g = patchGeometry(xShape, p);
     const O = dy.shape[1];
     const { R, L, NL } = g;
@@ -469,6 +471,7 @@ export class WasmBackend extends CpuBackend {
   override conv2dBackwardWeight(dy: View, x: View, p: Im2ColParams): DataId {
     this.#route = 'wasm';
     if (!allFloat32(dy, x)) return this.#cpu('not float32', () => super.conv2dBackwardWeight(dy, x, p));
+    if (empty(dy, x)) return this.#cpu('no channels or images', () => super.conv2dBackwardWeight(dy, x, p));
     const g = patchGeometry(x.shape as Shape4, p);
     const O = dy.shape[1];
     const { R, L, NL } = g;
@@ -925,6 +928,15 @@ const WINOGRAD_MIN_CHANNELS = 8;
 /** floats of transformed tiles and products a Winograd job keeps at once per thread (512 KiB: measured best of 0.25–2 MiB) */
 const WINOGRAD_CHUNK_FLOATS = 1 << 17;
 
+
+/**
+ * Whether an operand of a convolution has no elements (no images, or no channels in or out):
+ * the kernels would sum over nothing without writing their zeros (the direct one with no
+ * input channels, the Winograd weight gradient over no images), so the CPU code runs.
+ */
+function empty(...views: View[]): boolean {
+  return views.some((v) => sizeOf(v.shape) === 0);
+}
 
 function allFloat32(...views: View[]): boolean {
   return views.every((v) => v.dtype === 'float32');

@@ -906,7 +906,7 @@ export class CpuBackend implements Backend {
   conv2d(x: View, w: View, bias: View | null, p: Im2ColParams): DataId {
     const [N] = x.shape;
     const O = w.shape[0];
-    const R = sizeOf(w.shape) / O;
+    const R = sizeOf(w.shape.slice(1)); // C·kh·kw (not size / O: NaN without output channels)
     const L = patchArea(x.shape, p);
     const P = this.im2row(x, p);
     const wc = contiguousView(w);
@@ -920,7 +920,7 @@ export class CpuBackend implements Backend {
   /** ∂L/∂x of conv2d: row2im(dy · w). */
   conv2dBackwardInput(dy: View, w: View, xShape: readonly [number, number, number, number], p: Im2ColParams): DataId {
     const [N, O] = dy.shape;
-    const R = sizeOf(w.shape) / O;
+    const R = sizeOf(w.shape.slice(1)); // C·kh·kw (not size / O: NaN without output channels)
     const L = patchArea(xShape, p);
     const d = contiguousView(dy);
     const dyt = channelsToPositions(vals(d), d.offset, N, O, L, scratch(dy.dtype, N * L * O));
