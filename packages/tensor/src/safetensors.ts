@@ -100,21 +100,47 @@ function encode(values: TypedArray): Uint8Array {
 
 // ---------------------------------------------------------------- read
 
+/** One tensor's entry in a safetensors header: what it is and where its bytes lie. */
+export interface SafetensorsHeaderEntry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  /** [begin, end) in bytes, relative to the start of the data buffer */
+  dataOffsets: [number, number];
+}
+
+/** A validated safetensors header: the tensors' names, dtypes and shapes, without their data. */
+export interface SafetensorsHeader {
+  entries: SafetensorsHeaderEntry[];
+  metadata: Record<string, string>;
+  /** bytes before the data buffer: the 8-byte length prefix and the JSON header */
+  headerBytes: number;
+  /** bytes of the data buffer */
+  dataBytes: number;
+  /** elements of all tensors together */
+  numElements: number;
+}
+
 /**
- * Parse a safetensors file. The whole header and layout are validated before any tensor
- * is allocated, so a malformed file throws `SafetensorsError` and creates nothing.
+ * Validate a safetensors header without reading or allocating any tensor. `input` is the
+ * whole file or only its beginning (at least the 8-byte prefix and the JSON header), in
+ * which case `fileSize` gives the whole file's length, for the layout checks. Throws
+ * `SafetensorsError` exactly where `parseSafetensors` would.
  */
-export function parseSafetensors(input: Uint8Array, options: LoadSafetensorsOptions = {}): ParsedSafetensors {
+export function parseSafetensorsHeader(input: Uint8Array, options: { fileSize?: number } = {}): SafetensorsHeader {
   // a plain view, so subclasses like Node's Buffer (whose slice() does not copy) behave
   const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
-  if (bytes.length < 8) throw new SafetensorsError(`file is ${bytes.length} bytes, too short for the 8-byte header length`);
+  const fileSize = options.fileSize ?? bytes.length;
+  if (fileSize < 8) throw new SafetensorsError(`file is ${fileSize} bytes, too short for the 8-byte header length`);
+  if (bytes.length < 8) throw new SafetensorsError(`got ${bytes.length} bytes, too few for the 8-byte header length`);
   // both checks run on the u64 before anything is decoded or allocated
   const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (n64 > BigInt(MAX_HEADER_BYTES)) throw new SafetensorsError(`header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
-  if (n64 > BigInt(bytes.length - 8)) {
-    throw new SafetensorsError(`header length ${n64} is larger than the file allows (${bytes.length - 8} bytes after the length prefix)`);
+  if (n64 > BigInt(fileSize - 8)) {
+    throw new SafetensorsError(`header length ${n64} is larger than the file allows (${fileSize - 8} bytes after the length prefix)`);
   }
   const n = Number(n64);
+  if (bytes.length < 8 + n) throw new SafetensorsError(`got ${bytes.length} bytes, fewer than the ${8 + n} of the length prefix and header`);
 
   let text: string;
   try {
@@ -130,7 +156,7 @@ export function parseSafetensors(input: Uint8Array, options: LoadSafetensorsOpti
   }
   if (!isPlainObject(header)) throw new SafetensorsError('header must be a JSON object');
 
-  const dataLength = bytes.length - 8 - n;
+  const dataLength = fileSize - 8 - n;
   let metadata: Record<string, string> = {};
   const entries: Entry[] = [];
   for (const [name, raw] of Object.entries(header)) {
@@ -138,14 +164,31 @@ export function parseSafetensors(input: Uint8Array, options: LoadSafetensorsOpti
     else entries.push(checkEntry(name, raw, dataLength));
   }
   checkLayout(entries, dataLength);
+  let numElements = 0;
+  for (const e of entries) numElements += (e.end - e.begin) / bytesPerElement(e.dtype);
+  return {
+    entries: entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, dataOffsets: [e.begin, e.end] })),
+    metadata,
+    headerBytes: 8 + n,
+    dataBytes: dataLength,
+    numElements,
+  };
+}
 
+/**
+ * Parse a safetensors file. The whole header and layout are validated before any tensor
+ * is allocated, so a malformed file throws `SafetensorsError` and creates nothing.
+ */
+export function parseSafetensors(input: Uint8Array, options: LoadSafetensorsOptions = {}): ParsedSafetensors {
+  const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  const { entries, metadata, headerBytes } = parseSafetensorsHeader(bytes);
   const backend = resolveBackend(options.backend);
-  const data = bytes.subarray(8 + n);
+  const data = bytes.subarray(headerBytes);
   const created: [string, Tensor][] = [];
   try {
-    for (const e of entries) {
-      const values = decode(data.subarray(e.begin, e.end), e.dtype);
-      created.push([e.name, fromData(backend, backend.write(values, e.dtype), e.shape, e.dtype)]);
+    for (const { name, dtype, shape, dataOffsets: [begin, end] } of entries) {
+      const values = decode(data.subarray(begin, end), dtype);
+      created.push([name, fromData(backend, backend.write(values, dtype), shape, dtype)]);
     }
   } catch (err) {
     for (const [, t] of created) t.dispose();
@@ -255,4 +298,28 @@ export async function saveSafetensors(path: string, tensors: Record<string, Tens
 export async function loadSafetensors(path: string, options: LoadSafetensorsOptions = {}): Promise<ParsedSafetensors> {
   const fs = await import('node:fs/promises');
   return parseSafetensors(await fs.readFile(path), options);
+}
+
+/**
+ * Read and validate only a safetensors file's header (Node): names, dtypes, shapes and
+ * offsets, without reading the tensor data.
+ */
+export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
+  const fs = await import('node:fs/promises');
+  const fh = await fs.open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const prefix = new Uint8Array(Math.min(8, size));
+    await fh.read(prefix, 0, prefix.length, 0);
+    if (size < 8) return parseSafetensorsHeader(prefix, { fileSize: size });
+    const n64 = new DataView(prefix.buffer).getBigUint64(0, true);
+    // the length is checked by parseSafetensorsHeader before a buffer of that size is made
+    if (n64 > BigInt(MAX_HEADER_BYTES) || n64 > BigInt(size - 8)) return parseSafetensorsHeader(prefix, { fileSize: size });
+    const head = new Uint8Array(8 + Number(n64));
+    head.set(prefix);
+    await fh.read(head, 8, head.length - 8, 8);
+    return parseSafetensorsHeader(head, { fileSize: size });
+  } finally {
+    await fh.close();
+  }
 }
