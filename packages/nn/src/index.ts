@@ -14,7 +14,8 @@ export { MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, GlobalAvgPool2d, GlobalMaxP
 export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { input, Model, Concatenate, Add, Subtract, Multiply, Average, Maximum, concatenate, add, type InputOptions, type ModelConfig, type GraphCall } from './graph.js';
 export { summary, type SummaryOptions } from './summary.js';
-export { moduleToConfig, moduleFromConfig, registerModuleClass, type ModuleConfig, type ModuleClass } from './serialize.js';
+export { moduleToConfig, moduleFromConfig, registerModuleClass, type ModuleConfig, type ModuleClass, type ModuleFromConfigOptions } from './serialize.js';
+export { ModuleConfigError, checkModuleConfig, type ConfigCheckOptions, type ConfigPlan } from './config-check.js';
 export { RNNCell, LSTMCell, GRUCell, RNN, LSTM, GRU, type RNNNonlinearity, type RNNCellOptions, type ElmanCellOptions, type RecurrentOptions, type RNNOptions } from './recurrent.js';
 export { EchoStateNetwork, spectralRadius, type EchoStateNetworkOptions, type FitOptions as EchoStateFitOptions } from './reservoir.js';
 export { scaledDotProductAttention, causalMask, bandedMask, paddingMask, MultiheadAttention, type ScaledDotProductAttentionOptions, type BandedMaskOptions, type MultiheadAttentionOptions, type MultiheadAttentionForwardOptions } from './attention.js';

@@ -287,11 +287,14 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): LoadStateDictResult {
     const strict = options.strict ?? true;
     const own = this.stateDict();
-    const missingKeys = Object.keys(own).filter((k) => !(k in state));
-    const unexpectedKeys = Object.keys(state).filter((k) => !(k in own));
+    // own keys only: a file's 'constructor' or 'toString' is a key like any other
+    const has = (o: object, k: string): boolean => Object.hasOwn(o, k);
+    const missingKeys = Object.keys(own).filter((k) => !has(state, k));
+    const unexpectedKeys = Object.keys(state).filter((k) => !has(own, k));
+    const sourceOf = (k: string): Tensor | undefined => (has(state, k) ? state[k] : undefined);
     for (const [k, target] of Object.entries(own)) {
-      const src = state[k];
-      if (!src) continue;
+      const src = sourceOf(k);
+      if (src === undefined) continue;
       if (!isTensor(src)) throw new Error(`loadStateDict: value for '${k}' is not a tensor`);
       if (src.shape.length !== target.shape.length || src.shape.some((d, i) => d !== target.shape[i])) {
         throw new Error(`loadStateDict: size mismatch for '${k}': the file has ${formatShape(src.shape)}, the model has ${formatShape(target.shape)}`);
@@ -309,7 +312,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     // a tensor from another backend is copied through the host: that needs a synchronous
     // read, checked for every key before any is loaded (nothing is half-loaded)
     for (const [k, target] of Object.entries(own)) {
-      const src = state[k];
+      const src = sourceOf(k);
       if (src && src.backend !== target.backend && src.backend.readSync === undefined) {
         throw new Error(
           `loadStateDict: '${k}' is on backend '${src.backend.name}', which reads only asynchronously, and the model is on '${target.backend.name}' — move the state first (await toBackend(t, '${target.backend.name}') for each tensor) or the model (await model.to('${src.backend.name}'))`,
@@ -318,7 +321,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     }
     noGrad(() => {
       for (const [k, target] of Object.entries(own)) {
-        const src = state[k];
+        const src = sourceOf(k);
         if (!src) continue;
         tidy(() => {
           let v = src.backend === target.backend ? src : fromArray(src.dataSync(), src.shape, { dtype: src.dtype, backend: target.backend.name });

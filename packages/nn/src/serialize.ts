@@ -14,6 +14,7 @@ import { LearnedPositionalEncoding, SinusoidalPositionalEncoding } from './posit
 import { AvgPool1d, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d } from './pooling.js';
 import type { SymbolicTensor } from './symbolic.js';
 import type { DType } from '@ml/tensor';
+import { MAX_PROBE_ELEMENTS, ModuleConfigError, checkModuleConfig, describeValue } from './config-check.js';
 
 /** A constructor that takes one options object, as every built-in layer does. */
 export type ModuleClass = abstract new (...args: never[]) => AnyModule;
@@ -91,39 +92,130 @@ export function moduleToConfig(m: AnyModule): ModuleConfig {
   return { className, config: m.getConfig() };
 }
 
-/** Rebuild a module (with fresh weights) from `moduleToConfig`'s output. */
-export function moduleFromConfig(cfg: ModuleConfig): AnyModule {
-  if (typeof cfg !== 'object' || cfg === null || typeof cfg.className !== 'string') throw new Error('moduleFromConfig: not a module config (missing className)');
-  if (cfg.className === 'Sequential') {
-    if (!Array.isArray(cfg.layers)) throw new Error('moduleFromConfig: Sequential config without layers');
-    return new Sequential(cfg.layers.map((l) => moduleFromConfig(l) as unknown as Layer), cfg.config);
+export interface ModuleFromConfigOptions {
+  /** JSON path of the config in error messages (default `config`) */
+  path?: string;
+  /** deepest nesting of containers accepted (default 64) */
+  maxDepth?: number;
+  /**
+   * Refuse an architecture whose parameters and persistent buffers hold more elements
+   * than this (e.g. those of the weights file it will be loaded from). Checked before
+   * anything is built for the built-in layers, and after each layer of another registered
+   * class is built.
+   */
+  maxStateElements?: number;
+  /**
+   * Elements of non-persistent buffers (such as sinusoidal tables) the constructors may
+   * compute; default: max(2^20, maxStateElements) when that is given, else unlimited.
+   */
+  maxScratchElements?: number;
+}
+
+const BUILTINS = new Map(registry);
+
+/** Parameter and persistent-buffer elements of a built module. */
+function stateElements(m: AnyModule): number {
+  let n = 0;
+  for (const t of Object.values(m.stateDict())) n += t.size;
+  return n;
+}
+
+/**
+ * Rebuild a module (with fresh weights) from `moduleToConfig`'s output. The whole config
+ * is checked first (`checkModuleConfig`): a malformed one throws `ModuleConfigError`,
+ * naming the JSON path of the bad value, and builds nothing.
+ */
+export function moduleFromConfig(cfg: ModuleConfig, options: ModuleFromConfigOptions = {}): AnyModule {
+  const root = options.path ?? 'config';
+  const classKind = (name: string): 'builtin' | 'registered' | 'unknown' => {
+    const cls = registry.get(name);
+    if (cls === undefined) return 'unknown';
+    return BUILTINS.get(name) === cls ? 'builtin' : 'registered';
+  };
+  const plan = checkModuleConfig(cfg, { path: root, maxDepth: options.maxDepth, classKind });
+  const maxState = options.maxStateElements ?? Infinity;
+  if (plan.stateElements > maxState) {
+    throw new ModuleConfigError(root, `describes ${plan.stateElements} parameter and buffer elements, more than the ${maxState} allowed`);
   }
-  if (cfg.className === 'Model') {
-    const g = cfg.graph;
-    if (!g) throw new Error('moduleFromConfig: Model config without graph');
-    const layers = new Map(g.layers.map((l) => [String(l.config.name), moduleFromConfig(l)]));
-    const values = new Map<string, SymbolicTensor>();
-    const inputs = g.inputs.map((i) => {
-      const t = input({ shape: i.shape.slice(1) as number[], dtype: i.dtype, name: i.name });
-      values.set(i.name, t);
-      return t;
-    });
-    for (const c of g.calls) {
-      const layer = layers.get(c.layer);
-      if (!layer) throw new Error(`moduleFromConfig: graph calls unknown layer '${c.layer}'`);
-      const args = c.inputs.map((n) => {
-        const v = values.get(n);
-        if (!v) throw new Error(`moduleFromConfig: graph input '${n}' of layer '${c.layer}' is not defined`);
-        return v;
-      });
-      const out = layer.call(...args) as unknown;
-      const outs = Array.isArray(out) ? (out as SymbolicTensor[]) : [out as SymbolicTensor];
-      c.outputs.forEach((n, i) => values.set(n, outs[i]));
+  const maxScratch = options.maxScratchElements ?? (options.maxStateElements === undefined ? Infinity : Math.max(1 << 20, maxState));
+  if (plan.scratchElements > maxScratch) {
+    throw new ModuleConfigError(root, `describes ${plan.scratchElements} elements of computed buffers, more than the ${maxScratch} allowed`);
+  }
+  // a symbolic call runs each layer on zeros: a graph may probe at most this many elements per sample
+  const probeLimit = Number.isFinite(maxState) ? Math.min(MAX_PROBE_ELEMENTS, Math.max(1 << 20, maxState)) : MAX_PROBE_ELEMENTS;
+  let unknownState = 0;
+  const built: AnyModule[] = [];
+  const build = (c: ModuleConfig, path: string): AnyModule => {
+    if (c.className === 'Sequential') {
+      const layers = c.layers!.map((l, i) => build(l, `${path}.layers[${i}]`) as unknown as Layer);
+      return construct(path, 'Sequential', () => new Sequential(layers, c.config));
     }
-    const outputs = g.outputs.map((n) => values.get(n)!);
-    return new Model({ inputs, outputs: g.multiOutput ? outputs : outputs[0], name: String(cfg.config.name) }) as unknown as AnyModule;
+    if (c.className === 'Model') return buildGraph(c, path, build, probeLimit);
+    const cls = registry.get(c.className)!;
+    const m = construct(path, c.className, () => new (cls as unknown as new (o: Record<string, unknown>) => AnyModule)(c.config));
+    built.push(m);
+    if (classKind(c.className) === 'registered' && Number.isFinite(maxState)) {
+      unknownState += stateElements(m);
+      if (plan.stateElements + unknownState > maxState) {
+        throw new ModuleConfigError(path, `brings the architecture to ${plan.stateElements + unknownState} parameter and buffer elements, more than the ${maxState} allowed`);
+      }
+    }
+    return m;
+  };
+  try {
+    return build(cfg, root);
+  } catch (e) {
+    for (const m of built) m.dispose();
+    throw e;
   }
-  const cls = registry.get(cfg.className);
-  if (!cls) throw new Error(`moduleFromConfig: unknown layer class '${cfg.className}' (register it with registerModuleClass)`);
-  return new (cls as unknown as new (o: Record<string, unknown>) => AnyModule)(cfg.config);
+}
+
+/** Run a constructor; its errors become `ModuleConfigError`s at `path`. */
+function construct<T>(path: string, className: string, make: () => T): T {
+  try {
+    return make();
+  } catch (e) {
+    if (e instanceof ModuleConfigError) throw e;
+    throw new ModuleConfigError(path, `: ${className} rejects its config: ${(e as Error).message}`);
+  }
+}
+
+const probeSize = (shape: readonly (number | null)[]): number => shape.reduce<number>((a, d) => a * (d ?? 1), 1);
+
+function buildGraph(cfg: ModuleConfig, path: string, build: (c: ModuleConfig, path: string) => AnyModule, limit: number): AnyModule {
+  const g = cfg.graph!;
+  const layers = new Map(g.layers.map((l, i) => [String(l.config.name), build(l, `${path}.graph.layers[${i}]`)]));
+  const values = new Map<string, SymbolicTensor>();
+  const inputs = g.inputs.map((i, k) => {
+    const t = construct(`${path}.graph.inputs[${k}]`, 'input', () => input({ shape: i.shape.slice(1) as number[], dtype: i.dtype, name: i.name }));
+    values.set(i.name, t);
+    return t;
+  });
+  g.calls.forEach((c, ci) => {
+    const at = `${path}.graph.calls[${ci}]`;
+    const layer = layers.get(c.layer);
+    if (!layer) throw new ModuleConfigError(`${at}.layer`, `names no layer of the graph: ${describeValue(c.layer)}`);
+    const args = c.inputs.map((n, k) => {
+      const v = values.get(n);
+      if (!v) throw new ModuleConfigError(`${at}.inputs[${k}]`, `is not defined by an earlier input or call: ${describeValue(n)}`);
+      return v;
+    });
+    // a symbolic call runs the layer on zeros: bound what it is given and what it returns
+    const inSize = args.reduce((a, t) => a + probeSize(t.shape), 0);
+    if (inSize > limit) throw new ModuleConfigError(`${at}.inputs`, `hold ${inSize} elements per sample, more than the ${limit} a call may take`);
+    const out = construct(at, layer.constructor.name, () => layer.call(...args) as unknown);
+    const outs = Array.isArray(out) ? (out as SymbolicTensor[]) : [out as SymbolicTensor];
+    if (c.outputs.length > outs.length) throw new ModuleConfigError(`${at}.outputs`, `names ${c.outputs.length} outputs, the layer returns ${outs.length}`);
+    for (const o of outs) {
+      if (probeSize(o.shape) > limit) throw new ModuleConfigError(at, `returns ${probeSize(o.shape)} elements per sample, more than the ${limit} a call may return`);
+    }
+    c.outputs.forEach((n, i) => values.set(n, outs[i]));
+  });
+  const outputs = g.outputs.map((n, k) => {
+    const v = values.get(n);
+    if (!v) throw new ModuleConfigError(`${path}.graph.outputs[${k}]`, `is not defined by an input or call: ${describeValue(n)}`);
+    return v;
+  });
+  const name = cfg.config.name;
+  return construct(`${path}.graph`, 'Model', () => new Model({ inputs, outputs: g.multiOutput ? outputs : outputs[0], name: typeof name === 'string' ? name : undefined }) as unknown as AnyModule);
 }

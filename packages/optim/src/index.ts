@@ -2,7 +2,7 @@
  * @ml/optim — optimizers over parameter groups, learning-rate schedules and gradient
  * clipping, with PyTorch's update rules.
  */
-export { Optimizer, type GroupOptions, type ParamGroup, type Params, type ParamState, type OptimizerStateDict } from './optimizer.js';
+export { Optimizer, OptimizerStateError, type GroupOptions, type ParamGroup, type Params, type ParamState, type OptimizerStateDict } from './optimizer.js';
 export { SGD, type SGDOptions } from './sgd.js';
 export { Adam, AdamW, AMSGrad, type AdamOptions } from './adam.js';
 export { RAdam, AdaBound, AMSBound, SWATS, type BoundOptions, type SWATSOptions } from './adaptive-bounds.js';

@@ -116,34 +116,75 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
     return { state, paramGroups };
   }
 
-  /** Restore from `stateDict()`; group count and sizes must match. Tensors are copied. */
+  /**
+   * Restore from `stateDict()`; group count and sizes must match. Everything is checked
+   * before anything changes, as `Module.loadStateDict` does: each group's options (known
+   * names, the types of this optimizer's values, and its own range checks), the
+   * parameter indices, and every state entry (a tensor shaped like its parameter, or a
+   * finite number; `step` a non-negative integer). A bad value throws
+   * `OptimizerStateError` naming it. Tensors are copied.
+   */
   loadStateDict(sd: OptimizerStateDict): void {
     const name = this.constructor.name;
+    const fail = (path: string, detail: string): never => {
+      throw new OptimizerStateError(name, path, detail);
+    };
+    if (!isRecord(sd)) return fail('state dict', `must be an object with state and paramGroups, got ${show(sd)}`);
+    if (!Array.isArray(sd.paramGroups)) return fail('paramGroups', `must be an array, got ${show(sd.paramGroups)}`);
+    if (!isRecord(sd.state)) return fail('state', `must be an object, got ${show(sd.state)}`);
     if (sd.paramGroups.length !== this.paramGroups.length) {
       throw new Error(`${name}.loadStateDict: the state has ${sd.paramGroups.length} parameter groups, the optimizer ${this.paramGroups.length}`);
     }
-    sd.paramGroups.forEach((g, gi) => {
-      if (g.params.length !== this.paramGroups[gi].params.length) {
-        throw new Error(`${name}.loadStateDict: group ${gi} has ${g.params.length} parameters in the state, ${this.paramGroups[gi].params.length} in the optimizer`);
+    const indices = new Map<number, Tensor>();
+    const options = sd.paramGroups.map((g: unknown, gi) => {
+      const at = `paramGroups[${gi}]`;
+      if (!isRecord(g)) return fail(at, `must be an object, got ${show(g)}`);
+      const { params, ...opts } = g;
+      if (!Array.isArray(params)) return fail(`${at}.params`, `must be an array of parameter indices, got ${show(params)}`);
+      const own = this.paramGroups[gi];
+      if (params.length !== own.params.length) {
+        throw new Error(`${name}.loadStateDict: group ${gi} has ${params.length} parameters in the state, ${own.params.length} in the optimizer`);
       }
+      params.forEach((idx: unknown, k) => {
+        if (!Number.isSafeInteger(idx) || (idx as number) < 0) fail(`${at}.params[${k}]`, `must be a non-negative integer, got ${show(idx)}`);
+        if (indices.has(idx as number)) fail(`${at}.params[${k}]`, `repeats the parameter index ${show(idx)}`);
+        indices.set(idx as number, own.params[k]);
+      });
+      for (const [key, v] of Object.entries(opts)) {
+        if (!Object.hasOwn(own, key)) fail(`${at}.${key}`, `is not an option of ${name}`);
+        const bad = sameKind((own as unknown as Record<string, unknown>)[key], v);
+        if (bad !== null) fail(`${at}.${key}`, bad);
+      }
+      try {
+        this.validate({ ...own, ...opts } as O);
+      } catch (e) {
+        fail(at, `: ${(e as Error).message}`);
+      }
+      return opts;
     });
-    // check every state tensor before changing anything, so a bad state loads nothing
+    // check every state entry before changing anything, so a bad state loads nothing
+    for (const [key, entry] of Object.entries(sd.state as Record<string, unknown>)) {
+      const at = `state[${key}]`;
+      const p = /^(0|[1-9]\d*)$/.test(key) ? indices.get(Number(key)) : undefined;
+      if (p === undefined) fail(at, 'names no parameter of paramGroups');
+      if (!isRecord(entry)) fail(at, `must be an object, got ${show(entry)}`);
+      for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
+        if (isTensor(v)) {
+          if (v.shape.join() !== p!.shape.join() && v.size !== 1) {
+            throw new Error(`${name}.loadStateDict: state '${k}' of parameter ${key} is ${formatShape(v.shape)}, the parameter ${formatShape(p!.shape)}`);
+          }
+        } else if (typeof v !== 'number' || !Number.isFinite(v)) {
+          fail(`${at}.${k}`, `must be a tensor or a finite number, got ${show(v)}`);
+        } else if (k === 'step' && (!Number.isSafeInteger(v) || v < 0)) {
+          fail(`${at}.${k}`, `must be a non-negative integer, got ${show(v)}`);
+        }
+      }
+    }
     sd.paramGroups.forEach((g, gi) => {
+      Object.assign(this.paramGroups[gi], copyOptions(options[gi]));
       g.params.forEach((idx, k) => {
         const p = this.paramGroups[gi].params[k];
-        for (const [key, v] of Object.entries(sd.state[idx] ?? {})) {
-          if (isTensor(v) && v.shape.join() !== p.shape.join() && v.size !== 1) {
-            throw new Error(`${name}.loadStateDict: state '${key}' of parameter ${idx} is ${formatShape(v.shape)}, the parameter ${formatShape(p.shape)}`);
-          }
-        }
-      });
-    });
-    sd.paramGroups.forEach((g, gi) => {
-      const { params, ...opts } = g;
-      Object.assign(this.paramGroups[gi], opts);
-      params.forEach((idx, k) => {
-        const p = this.paramGroups[gi].params[k];
-        const s = sd.state[idx];
+        const s = Object.hasOwn(sd.state, idx) ? sd.state[idx] : undefined;
         const old = this.state.get(p);
         // copy first: `sd` may hold this optimizer's own tensors (loading its own stateDict())
         const copy: ParamState = {};
@@ -156,6 +197,52 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
       });
     });
   }
+}
+
+/** A malformed optimizer state dict; `path` names the bad value (`paramGroups[0].lr`). */
+export class OptimizerStateError extends Error {
+  readonly path: string;
+  readonly detail: string;
+  constructor(optimizer: string, path: string, detail: string) {
+    const where = detail.startsWith(':') ? `${path}${detail}` : `${path} ${detail}`;
+    super(`${optimizer}.loadStateDict: ${where}`);
+    this.name = 'OptimizerStateError';
+    this.path = path;
+    this.detail = detail;
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A short rendering of an untrusted value for messages. */
+function show(v: unknown): string {
+  if (typeof v === 'number' || v === undefined) return String(v);
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? typeof v;
+  } catch {
+    s = typeof v;
+  }
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+/** Null when `v` has the kind of the optimizer's own value `like`, else what is wrong. */
+function sameKind(like: unknown, v: unknown): string | null {
+  const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+  if (typeof like === 'number') return finite(v) ? null : `must be a finite number, got ${show(v)}`;
+  if (typeof like === 'boolean') return typeof v === 'boolean' ? null : `must be a boolean, got ${show(v)}`;
+  if (Array.isArray(like)) {
+    return Array.isArray(v) && v.length === like.length && v.every(finite) ? null : `must be an array of ${like.length} finite numbers, got ${show(v)}`;
+  }
+  if (like === null) return v === null || finite(v) ? null : `must be null or a finite number, got ${show(v)}`;
+  return typeof v === typeof like ? null : `must be a ${typeof like}, got ${show(v)}`;
+}
+
+/** Options as the optimizer keeps them: arrays (betas) copied, not shared with the state dict. */
+function copyOptions(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) ? [...(v as unknown[])] : v]));
 }
 
 /** Drop keys whose value is undefined, so `{ momentum: undefined }` keeps the default. */

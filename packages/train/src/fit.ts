@@ -71,6 +71,11 @@ const LOSSES: Record<LossName, { fn: LossFn; fromLogits: boolean }> = {
   nll: { fn: (p, t) => nllLoss(p, t), fromLogits: false },
 };
 
+/** @internal whether `name` is one of the loss names `compile` knows */
+export function isLossName(name: string): name is LossName {
+  return Object.hasOwn(LOSSES, name);
+}
+
 const compiled = new WeakMap<AnyModule, Compiled>();
 
 function makeOptimizer(spec: CompileOptions['optimizer'], params: Tensor[], lr?: number): Optimizer {
@@ -97,7 +102,8 @@ export function compile<M extends AnyModule>(model: M, options: CompileOptions):
   let loss: LossFn;
   let fromLogits = false;
   if (typeof options.loss === 'string') {
-    const entry = (LOSSES as Record<string, { fn: LossFn; fromLogits: boolean } | undefined>)[options.loss];
+    // an own property only: 'toString' is not a loss
+    const entry = isLossName(options.loss) ? LOSSES[options.loss] : undefined;
     if (!entry) throw new Error(`compile: unknown loss '${options.loss}' (known: ${Object.keys(LOSSES).join(', ')})`);
     loss = entry.fn;
     fromLogits = entry.fromLogits;

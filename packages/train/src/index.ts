@@ -11,6 +11,7 @@ setTensorFactory((like: Tensor, v: ArrayLike<number>) => fromArray(v, like.shape
 
 export { compile, fit, evaluate, predict, optimizerOf, DivergenceError, History, type CompileOptions, type FitOptions, type LossFn, type LossName, type OptimizerName, type Batches } from './fit.js';
 export { saveModel, loadModel, type SaveModelOptions } from './persist.js';
+export { ModelFileError, modelFromSaved, type SavedModelFiles } from './saved-config.js';
 export { checkSaveTarget, readSavedFile, SaveTargetError } from './model-dir.js';
 export {
   Callback,

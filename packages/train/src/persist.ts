@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { moduleFromConfig, moduleToConfig, type AnyModule, type ModuleConfig } from '@ml/nn';
-import { isTensor, loadSafetensors, serializeSafetensors, type Tensor } from '@ml/tensor';
-import { compile, compileSpecOf, optimizerOf, type CompileOptions } from './fit.js';
+import { moduleToConfig, type AnyModule, type ModuleConfig } from '@ml/nn';
+import { isTensor, serializeSafetensors, type Tensor } from '@ml/tensor';
+import { compileSpecOf, optimizerOf, type CompileOptions } from './fit.js';
 import { checkExtraFiles, locateSave, writeGeneration } from './model-dir.js';
+import { modelFromSaved, readModelFile } from './saved-config.js';
 
 const FORMAT = 'ml-model/1';
 
@@ -88,40 +88,14 @@ export async function loadModel(dir: string, options: { compile?: CompileOptions
   const files = await locateSave(dir, 'loadModel');
   if (!files?.has('config.json')) throw new Error(`loadModel: no saved model in ${dir} (missing config.json)`);
   const at = (name: string): string => files.get(name) ?? join(dir, name);
-  let config: SavedConfig;
-  try {
-    config = JSON.parse(await readFile(at('config.json'), 'utf8')) as SavedConfig;
-  } catch (e) {
-    throw new Error(`loadModel: ${at('config.json')} is not valid JSON: ${(e as Error).message}`);
-  }
-  if (config.format !== FORMAT) throw new Error(`loadModel: ${at('config.json')} has format '${String(config.format)}', expected '${FORMAT}'`);
-  const model = moduleFromConfig(config.architecture);
-  await model.loadWeights(at('model.safetensors'));
-  const spec: CompileOptions | undefined =
-    options.compile ??
-    (config.compile
-      ? ({ optimizer: config.compile.optimizer, lr: config.compile.lr, loss: config.compile.loss, metrics: config.compile.metrics } as CompileOptions)
-      : undefined);
-  if (spec) {
-    compile(model, spec);
-    const saved = config.optimizer as { state: Record<string, Record<string, number | { tensor: string }>>; paramGroups: unknown[] } | undefined;
-    if (saved && files.has('optimizer.safetensors')) {
-      const { tensors } = await loadSafetensors(at('optimizer.safetensors'));
-      const state: Record<string, Record<string, Tensor | number>> = {};
-      for (const [i, entry] of Object.entries(saved.state)) {
-        state[i] = {};
-        for (const [k, v] of Object.entries(entry)) {
-          if (typeof v === 'number') state[i][k] = v;
-          else {
-            const t = tensors[v.tensor];
-            if (!t) throw new Error(`loadModel: optimizer.safetensors lacks '${v.tensor}'`);
-            state[i][k] = t;
-          }
-        }
-      }
-      const opt = optimizerOf(model) as unknown as { loadStateDict(sd: OptimizerState): void };
-      opt.loadStateDict({ state, paramGroups: saved.paramGroups });
-    }
-  }
-  return model;
+  // every file is checked before use, and a config is checked against the weights file's
+  // header before anything is built (saved-config.ts)
+  return modelFromSaved(
+    {
+      config: await readModelFile(at('config.json'), 'config.json'),
+      weights: await readModelFile(at('model.safetensors'), 'model.safetensors'),
+      optimizer: files.has('optimizer.safetensors') ? await readModelFile(at('optimizer.safetensors'), 'optimizer.safetensors') : undefined,
+    },
+    options,
+  );
 }

@@ -1,0 +1,240 @@
+/**
+ * Loading a saved model from files that may come from anyone: every value read is
+ * checked before it is used, nothing is allocated that the weights file does not pay
+ * for, and every problem is a `ModelFileError` naming the file and the JSON path.
+ */
+import { lstat, readFile } from 'node:fs/promises';
+import { ModuleConfigError, moduleFromConfig, type AnyModule, type ModuleConfig } from '@ml/nn';
+import { OptimizerStateError, type OptimizerStateDict } from '@ml/optim';
+import { SafetensorsError, parseSafetensors, parseSafetensorsHeader, type Tensor } from '@ml/tensor';
+import { compile, isLossName, optimizerOf, type CompileOptions } from './fit.js';
+import { getMetric } from './metrics.js';
+
+/** the `format` of config.json written by `saveModel` */
+const FORMAT = 'ml-model/1';
+/** deepest architecture nesting accepted */
+const MAX_DEPTH = 64;
+
+/**
+ * A saved model's files are malformed, inconsistent or unsafe to read. `file` is the
+ * file's name (`config.json`, `model.safetensors`, `optimizer.safetensors`); the message
+ * names the JSON path of the bad value, never echoing more than a short excerpt of it.
+ */
+export class ModelFileError extends Error {
+  readonly file: string;
+  constructor(file: string, detail: string, options?: { cause?: unknown }) {
+    // 'config.json is missing', 'config.json: architecture.layers[0] …'
+    const sep = detail.startsWith(':') ? '' : /^(is|does|cannot) /.test(detail) ? ' ' : ': ';
+    super(`loadModel: ${file}${sep}${detail}`, options);
+    this.name = 'ModelFileError';
+    this.file = file;
+  }
+}
+
+/** The files of a saved model, as bytes or text. */
+export interface SavedModelFiles {
+  /** config.json */
+  config: Uint8Array | string;
+  /** model.safetensors */
+  weights: Uint8Array;
+  /** optimizer.safetensors, when the model was saved compiled */
+  optimizer?: Uint8Array;
+}
+
+/** `path detail`, or `path: detail` for details that start with a colon. */
+const at = (path: string, detail: string): string => (detail.startsWith(':') ? `${path}${detail}` : `${path} ${detail}`);
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A short rendering of an untrusted value for messages. */
+function show(v: unknown): string {
+  if (typeof v === 'number' || v === undefined) return String(v);
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? typeof v;
+  } catch {
+    s = typeof v;
+  }
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+/**
+ * Read one of a model folder's files, refusing anything but a regular file: a symbolic
+ * link (which could point anywhere) or a directory. `name` is what messages call it.
+ */
+export async function readModelFile(path: string, name: string): Promise<Uint8Array> {
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ModelFileError(name, 'is missing');
+    throw new ModelFileError(name, `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (st.isSymbolicLink()) throw new ModelFileError(name, "is a symbolic link; a model folder's files must be regular files");
+  if (!st.isFile()) throw new ModelFileError(name, 'is not a regular file');
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new ModelFileError(name, `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+function parseConfig(raw: Uint8Array | string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = typeof raw === 'string' ? raw : new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw new ModelFileError('config.json', 'is not valid UTF-8');
+  }
+  let config: unknown;
+  try {
+    config = JSON.parse(text);
+  } catch (e) {
+    // the engine's message quotes the text: keep only where it failed
+    const at = /position (\d+)/.exec((e as Error).message);
+    throw new ModelFileError('config.json', `is not valid JSON${at ? ` (at character ${at[1]})` : ''}`);
+  }
+  if (!isRecord(config)) throw new ModelFileError('config.json', `must hold a JSON object, got ${show(config)}`);
+  return config;
+}
+
+interface SavedCompile {
+  optimizer: string;
+  lr?: number;
+  loss: string;
+  metrics: string[];
+}
+
+function checkCompile(c: unknown): SavedCompile {
+  const bad = (path: string, detail: string): never => {
+    throw new ModelFileError('config.json', at(path, detail));
+  };
+  if (!isRecord(c)) return bad('compile', `must be an object, got ${show(c)}`);
+  const { optimizer, lr, loss, metrics } = c;
+  if (typeof optimizer !== 'string') bad('compile.optimizer', `must be a string, got ${show(optimizer)}`);
+  if (lr !== undefined && lr !== null && (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0)) bad('compile.lr', `must be a finite number ≥ 0, got ${show(lr)}`);
+  if (typeof loss !== 'string') bad('compile.loss', `must be a string, got ${show(loss)}`);
+  if (!isLossName(loss as string)) bad('compile.loss', `: unknown loss ${show(loss).replace(/^"|"$/g, "'")}`);
+  const list = metrics === undefined ? [] : metrics;
+  if (!Array.isArray(list)) return bad('compile.metrics', `must be an array of metric names, got ${show(metrics)}`);
+  list.forEach((m: unknown, i) => {
+    if (typeof m !== 'string') bad(`compile.metrics[${i}]`, `must be a string, got ${show(m)}`);
+    try {
+      getMetric(m as never);
+    } catch {
+      bad(`compile.metrics[${i}]`, `: unknown metric ${show(m)}`);
+    }
+  });
+  return { optimizer: optimizer as string, lr: typeof lr === 'number' ? lr : undefined, loss: loss as string, metrics: list as string[] };
+}
+
+/** The optimizer state of config.json with its tensors taken from optimizer.safetensors. */
+function optimizerState(saved: unknown, tensors: Record<string, Tensor>): OptimizerStateDict {
+  const bad = (path: string, detail: string): never => {
+    throw new ModelFileError('config.json', at(path, detail));
+  };
+  if (!isRecord(saved)) return bad('optimizer', `must be an object, got ${show(saved)}`);
+  if (!isRecord(saved.state)) bad('optimizer.state', `must be an object, got ${show(saved.state)}`);
+  if (!Array.isArray(saved.paramGroups)) bad('optimizer.paramGroups', `must be an array, got ${show(saved.paramGroups)}`);
+  const state: Record<string, Record<string, Tensor | number>> = {};
+  for (const [i, entry] of Object.entries(saved.state as Record<string, unknown>)) {
+    if (!isRecord(entry)) bad(`optimizer.state[${i}]`, `must be an object, got ${show(entry)}`);
+    const out: Record<string, Tensor | number> = {};
+    for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
+      const where = `optimizer.state[${i}].${k}`;
+      if (typeof v === 'number') out[k] = v;
+      else if (isRecord(v) && typeof v.tensor === 'string') {
+        if (!Object.hasOwn(tensors, v.tensor)) bad(where, `: optimizer.safetensors has no tensor ${show(v.tensor).replace(/^"|"$/g, "'")}`);
+        out[k] = tensors[v.tensor];
+      } else bad(where, `must be a number or {"tensor": name}, got ${show(v)}`);
+    }
+    Object.defineProperty(state, i, { value: out, enumerable: true, writable: true, configurable: true });
+  }
+  return { state, paramGroups: saved.paramGroups as OptimizerStateDict['paramGroups'] };
+}
+
+/**
+ * Rebuild a model from the contents of its saved files (what `loadModel` reads from a
+ * folder). In order, before anything is built: config.json's shape and every field of
+ * the architecture (`ModuleConfigError` paths, nesting at most 64 levels), the weights
+ * file's header, and that the architecture needs no more parameter and buffer elements
+ * than the weights file holds; then the weights (names, shapes, dtypes), the compile
+ * settings (names looked up as own properties) and the optimizer state (types and ranges
+ * of every hyper-parameter and state entry). Every failure is a `ModelFileError`.
+ */
+export function modelFromSaved(files: SavedModelFiles, options: { compile?: CompileOptions } = {}): AnyModule {
+  const config = parseConfig(files.config);
+  if (config.format !== FORMAT) throw new ModelFileError('config.json', `format must be '${FORMAT}', got ${show(config.format)}`);
+  if (!isRecord(config.architecture)) throw new ModelFileError('config.json', `architecture must be an object, got ${show(config.architecture)}`);
+  const saved = config.compile === undefined ? undefined : checkCompile(config.compile);
+  if (config.optimizer !== undefined && !isRecord(config.optimizer)) throw new ModelFileError('config.json', `optimizer must be an object, got ${show(config.optimizer)}`);
+
+  let header;
+  try {
+    header = parseSafetensorsHeader(files.weights);
+  } catch (e) {
+    throw new ModelFileError('model.safetensors', (e as Error).message, { cause: e });
+  }
+  let model: AnyModule;
+  try {
+    model = moduleFromConfig(config.architecture as unknown as ModuleConfig, { path: 'architecture', maxDepth: MAX_DEPTH, maxStateElements: header.numElements });
+  } catch (e) {
+    if (!(e instanceof ModuleConfigError)) throw e;
+    const budget = / more than the \d+ allowed$/.test(e.message) ? ' (the elements model.safetensors holds)' : '';
+    throw new ModelFileError('config.json', `${e.message}${budget}`, { cause: e });
+  }
+  try {
+    loadWeights(model, files.weights);
+    const spec: CompileOptions | undefined = options.compile ?? (saved ? { ...saved, optimizer: saved.optimizer as CompileOptions['optimizer'], loss: saved.loss as CompileOptions['loss'], metrics: saved.metrics as never } : undefined);
+    if (spec) {
+      try {
+        compile(model, spec);
+      } catch (e) {
+        if (options.compile) throw e;
+        throw new ModelFileError('config.json', `compile: ${(e as Error).message}`, { cause: e });
+      }
+      if (config.optimizer !== undefined && files.optimizer !== undefined) loadOptimizer(model, config.optimizer, files.optimizer);
+    }
+    return model;
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+function loadWeights(model: AnyModule, bytes: Uint8Array): void {
+  const backend = model.parameters()[0]?.backend.name;
+  let tensors: Record<string, Tensor>;
+  try {
+    tensors = parseSafetensors(bytes, backend ? { backend } : {}).tensors;
+  } catch (e) {
+    throw new ModelFileError('model.safetensors', (e as Error).message, { cause: e });
+  }
+  try {
+    model.loadStateDict(tensors);
+  } catch (e) {
+    throw new ModelFileError('model.safetensors', `does not fit config.json's architecture: ${(e as Error).message}`, { cause: e });
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+}
+
+function loadOptimizer(model: AnyModule, saved: unknown, bytes: Uint8Array): void {
+  let tensors: Record<string, Tensor>;
+  try {
+    tensors = parseSafetensors(bytes).tensors;
+  } catch (e) {
+    if (!(e instanceof SafetensorsError)) throw e;
+    throw new ModelFileError('optimizer.safetensors', e.message, { cause: e });
+  }
+  try {
+    const sd = optimizerState(saved, tensors);
+    optimizerOf(model).loadStateDict(sd);
+  } catch (e) {
+    if (e instanceof ModelFileError) throw e;
+    if (e instanceof OptimizerStateError) throw new ModelFileError('config.json', at(`optimizer.${e.path}`, e.detail), { cause: e });
+    throw new ModelFileError('optimizer.safetensors', `does not fit the optimizer: ${(e as Error).message}`, { cause: e });
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+}
