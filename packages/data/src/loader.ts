@@ -1,6 +1,7 @@
 import { formatShape, fromArray, isTensor, stack, type Tensor, tidy } from '@ml/tensor';
 import { type Dataset, hasGetBatch, isPromiseLike, IterableDataset, Subset } from './dataset.js';
 import { resolveSeed, Rng } from './random.js';
+import { isRecord } from './table.js';
 
 /**
  * What the default collate makes of a sample type: tensors are stacked along a new dim 0,
@@ -105,16 +106,16 @@ function collateField(values: readonly unknown[], path: string): unknown {
     });
     return first.map((_, i) => collateField(values.map((v) => (v as unknown[])[i]), `${path}[${i}]`));
   }
-  if (typeof first === 'object' && first !== null && Object.getPrototypeOf(first) === Object.prototype) {
+  if (isRecord(first)) {
     const keys = Object.keys(first);
     values.forEach((v, k) => {
-      if (typeof v !== 'object' || v === null || Object.keys(v).length !== keys.length || keys.some((key) => !(key in v))) {
+      if (typeof v !== 'object' || v === null || Object.keys(v).length !== keys.length || keys.some((key) => !Object.hasOwn(v, key))) {
         throw new TypeError(`collate: sample ${k} has keys {${v && typeof v === 'object' ? Object.keys(v).join(', ') : ''}}, sample 0 has {${keys.join(', ')}}`);
       }
     });
-    const out: Record<string, unknown> = {};
-    for (const key of keys) out[key] = collateField(values.map((v) => (v as Record<string, unknown>)[key]), `${path}.${key}`);
-    return out;
+    // a plain object (tidy keeps the tensors it finds in those), its fields made as own
+    // properties: any name, __proto__ included, is a field of the batch
+    return Object.fromEntries(keys.map((key) => [key, collateField(values.map((v) => (v as Record<string, unknown>)[key]), `${path}.${key}`)]));
   }
   throw new TypeError(`collate: cannot batch sample 0${path}, ${describe(first)}; pass a collate function to the DataLoader`);
 }
@@ -123,7 +124,7 @@ function collateField(values: readonly unknown[], path: string): unknown {
 function disposeBatch(b: unknown): void {
   if (isTensor(b)) b.dispose();
   else if (Array.isArray(b)) b.forEach(disposeBatch);
-  else if (typeof b === 'object' && b !== null && Object.getPrototypeOf(b) === Object.prototype) Object.values(b).forEach(disposeBatch);
+  else if (isRecord(b)) Object.values(b).forEach(disposeBatch);
 }
 
 function positiveInt(op: string, name: string, v: number): number {

@@ -45,6 +45,13 @@ export function keyed<T>(): Record<string, T> {
   return Object.create(NO_MEMBERS) as Record<string, T>;
 }
 
+/** @internal a plain object (or a table row): fields by name, nothing else */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null || proto === NO_MEMBERS;
+}
+
 /** @internal `record[key]` when the key is the record's own (never an inherited member) */
 export function own<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
   return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;

@@ -1,6 +1,6 @@
 import { arange, manualSeed, memory, stack, type Tensor, tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { DataLoader, type Dataset, defaultCollate, IterableDataset, Subset, TensorDataset } from '../src/index.js';
+import { DataLoader, type Dataset, defaultCollate, IterableDataset, parseCsv, Subset, TensorDataset } from '../src/index.js';
 import { range, sorted, values } from './helpers.js';
 
 /** x row i = [i, i + 0.5], y = i: a batch's y says which samples it holds. */
@@ -234,6 +234,18 @@ describe('defaultCollate', () => {
     expect(o.image.shape).toEqual([2, 1]);
     expect(values(o.label)).toEqual([2, 5]);
     expect(o.name).toEqual(['a', 'b']);
+  });
+
+  it('collates table rows, whatever their columns are named', () => {
+    const t = parseCsv('toString,__proto__,b\n1,2.5,x\n3,4.5,y\n');
+    const batch = defaultCollate(t.rows) as Record<string, unknown>;
+    expect(Object.keys(batch)).toEqual(['toString', '__proto__', 'b']);
+    expect(values(batch.toString as unknown as Tensor)).toEqual([1, 3]);
+    expect(values(batch.__proto__ as Tensor)).toEqual([2.5, 4.5]);
+    expect(batch.b).toEqual(['x', 'y']);
+    // a sample with other keys is named, even when the other key is an Object.prototype member
+    expect(() => defaultCollate<object>([{ a: 1, toString: 2 }, { a: 1, b: 2 }])).toThrow(/sample 1 has keys \{a, b\}, sample 0 has \{a, toString\}/);
+    expect(() => defaultCollate([JSON.parse('{"__proto__": 1}') as object, JSON.parse('{"__proto__": 2}') as object])).not.toThrow();
   });
 
   it('names the sample (and field) whose shape or type does not match', () => {
