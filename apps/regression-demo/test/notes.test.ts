@@ -111,7 +111,7 @@ describe('CLI', () => {
   it('bad input: unknown command or flag → exit 2; a broken or incomplete cars file → exit 1 naming the file', () => {
     expect(cli('fit').status).toBe(2);
     expect(cli('fit').stderr).toMatch(/unknown command 'fit'/);
-    expect(cli('poly', '--seed', 'x').stderr).toMatch(/--seed expects a positive integer, got 'x'/);
+    expect(cli('poly', '--seed', 'x').stderr).toMatch(/--seed expects an integer ≥ 0, got 'x'/);
     const broken = join(work, 'broken.json');
     writeFileSync(broken, '[{"Miles_per_Gallon": 18,');
     const b = cli('cars', '--cars', broken);
