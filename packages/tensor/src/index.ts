@@ -32,4 +32,3 @@ export {
 export { manualSeed } from './random.js';
 export * from './ops/index.js';
 export * from './safetensors.js';
-export { writeFileAtomic, writeFileSynced, syncDirectory, removeStaleTemps, tempPathFor, parseTempName, isProcessAlive } from './durable.js';

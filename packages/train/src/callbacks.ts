@@ -1,7 +1,8 @@
 import { appendFile, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { AnyModule } from '@ml/nn';
-import { removeStaleTemps, type Tensor } from '@ml/tensor';
+import type { Tensor } from '@ml/tensor';
+import { removeStaleTemps } from '@ml/tensor/node';
 import { SingleBar } from 'cli-progress';
 
 /** Numbers logged for one batch or epoch: `loss`, `accuracy`, `val_loss`, `lr`, … */

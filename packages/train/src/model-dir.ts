@@ -15,7 +15,7 @@
  */
 import { link, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { isProcessAlive, parseTempName, syncDirectory, tempPathFor, writeFileAtomic, writeFileSynced } from '@ml/tensor';
+import { isProcessAlive, parseTempName, syncDirectory, tempPathFor, writeFileAtomic, writeFileSynced } from '@ml/tensor/node';
 
 /** The commit record: the current generation's files (see the module comment). */
 export const RECORD = 'ml-save.json';
