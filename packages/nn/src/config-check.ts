@@ -4,6 +4,7 @@
  * depth, and the number of parameter and buffer elements the architecture describes, so
  * a loader can compare it with a weights file before allocating anything.
  */
+import { quoteValue } from '@ml/tensor';
 
 /** A malformed architecture; `path` is the JSON path of the offending value (`config.layers[2].config.inFeatures`). */
 export class ModuleConfigError extends Error {
@@ -17,19 +18,6 @@ export class ModuleConfigError extends Error {
   }
 }
 
-/** A short, bounded rendering of an untrusted value for error messages. */
-export function describeValue(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  if (typeof v === 'number') return String(v); // JSON.stringify writes ±Infinity and NaN as null
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? typeof v;
-  } catch {
-    s = typeof v;
-  }
-  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
-}
-
 const INITIALIZERS = [
   'zeros', 'ones', 'glorotUniform', 'glorotNormal', 'xavierUniform', 'xavierNormal', 'heUniform', 'heNormal', 'kaimingUniform', 'kaimingNormal', 'orthogonal',
 ] as const;
@@ -40,7 +28,7 @@ type FieldCheck = (v: unknown) => string | null;
 const isPosInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
 const isNonNegInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isPair = (ok: (x: unknown) => boolean) => (v: unknown): boolean => ok(v) || (Array.isArray(v) && v.length === 2 && v.every(ok));
-const got = (what: string) => (v: unknown) => `must be ${what}, got ${describeValue(v)}`;
+const got = (what: string) => (v: unknown) => `must be ${what}, got ${quoteValue(v)}`;
 const check = (ok: (v: unknown) => boolean, what: string): FieldCheck => (v) => (ok(v) ? null : got(what)(v));
 
 const F = {
@@ -268,16 +256,16 @@ export function checkModuleConfig(cfg: unknown, options: ConfigCheckOptions = {}
   const plan: ConfigPlan = { stateElements: 0, scratchElements: 0, unknownState: [], maxInputElements: 0 };
   const walk = (c: unknown, path: string, depth: number): void => {
     if (depth > maxDepth) throw new ModuleConfigError(path, `is nested more than ${maxDepth} levels deep`);
-    if (!isObject(c)) throw new ModuleConfigError(path, `must be an object, got ${describeValue(c)}`);
+    if (!isObject(c)) throw new ModuleConfigError(path, `must be an object, got ${quoteValue(c)}`);
     const { className, config } = c;
-    if (typeof className !== 'string') throw new ModuleConfigError(`${path}.className`, `must be a string, got ${describeValue(className)}`);
-    if (!isObject(config)) throw new ModuleConfigError(`${path}.config`, `must be an object, got ${describeValue(config)}`);
+    if (typeof className !== 'string') throw new ModuleConfigError(`${path}.className`, `must be a string, got ${quoteValue(className)}`);
+    if (!isObject(config)) throw new ModuleConfigError(`${path}.config`, `must be an object, got ${quoteValue(config)}`);
     for (const key of Object.keys(c)) {
       if (!['className', 'config', 'layers', 'graph'].includes(key)) throw new ModuleConfigError(`${path}.${key}`, 'is not a field of a module config');
     }
     if (className === 'Sequential') {
       checkFields(config, `${path}.config`, NAME, [], 'Sequential');
-      if (!Array.isArray(c.layers)) throw new ModuleConfigError(`${path}.layers`, `must be an array, got ${describeValue(c.layers)}`);
+      if (!Array.isArray(c.layers)) throw new ModuleConfigError(`${path}.layers`, `must be an array, got ${quoteValue(c.layers)}`);
       c.layers.forEach((l, i) => walk(l, `${path}.layers[${i}]`, depth + 1));
       return;
     }
@@ -297,7 +285,7 @@ export function checkModuleConfig(cfg: unknown, options: ConfigCheckOptions = {}
       return;
     }
     if (kind !== 'registered') {
-      throw new ModuleConfigError(`${path}.className`, `: unknown layer class ${describeValue(className)} (register it with registerModuleClass)`);
+      throw new ModuleConfigError(`${path}.className`, `: unknown layer class ${quoteValue(className)} (register it with registerModuleClass)`);
     }
     checkJsonDepth(config, `${path}.config`, maxDepth);
     plan.unknownState.push(path);
@@ -321,45 +309,45 @@ export const MAX_PROBE_ELEMENTS = 1 << 22;
 const DTYPES = ['float32', 'float64', 'int32', 'bool'];
 
 function checkGraph(g: unknown, path: string, walkLayer: (l: unknown, path: string) => void, plan: ConfigPlan): void {
-  if (!isObject(g)) throw new ModuleConfigError(path, `must be an object, got ${describeValue(g)}`);
+  if (!isObject(g)) throw new ModuleConfigError(path, `must be an object, got ${quoteValue(g)}`);
   const list = (key: string): unknown[] => {
     const v = g[key];
-    if (!Array.isArray(v)) throw new ModuleConfigError(`${path}.${key}`, `must be an array, got ${describeValue(v)}`);
+    if (!Array.isArray(v)) throw new ModuleConfigError(`${path}.${key}`, `must be an array, got ${quoteValue(v)}`);
     return v;
   };
   const names = (v: unknown, p: string): string[] => {
-    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new ModuleConfigError(p, `must be an array of strings, got ${describeValue(v)}`);
+    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new ModuleConfigError(p, `must be an array of strings, got ${quoteValue(v)}`);
     return v;
   };
   list('inputs').forEach((inp, i) => {
     const p = `${path}.inputs[${i}]`;
-    if (!isObject(inp)) throw new ModuleConfigError(p, `must be an object, got ${describeValue(inp)}`);
-    if (typeof inp.name !== 'string') throw new ModuleConfigError(`${p}.name`, `must be a string, got ${describeValue(inp.name)}`);
+    if (!isObject(inp)) throw new ModuleConfigError(p, `must be an object, got ${quoteValue(inp)}`);
+    if (typeof inp.name !== 'string') throw new ModuleConfigError(`${p}.name`, `must be a string, got ${quoteValue(inp.name)}`);
     const { shape, dtype } = inp;
     if (!Array.isArray(shape) || shape.length === 0 || shape.length > 64 || shape[0] !== null || !shape.slice(1).every(isNonNegInt)) {
-      throw new ModuleConfigError(`${p}.shape`, `must be [null, ...non-negative integers], got ${describeValue(shape)}`);
+      throw new ModuleConfigError(`${p}.shape`, `must be [null, ...non-negative integers], got ${quoteValue(shape)}`);
     }
     const size = (shape.slice(1) as number[]).reduce((a, d) => a * d, 1);
     if (size > MAX_PROBE_ELEMENTS) throw new ModuleConfigError(`${p}.shape`, `describes ${size} elements per sample, more than the ${MAX_PROBE_ELEMENTS} a graph input may have`);
     plan.maxInputElements = Math.max(plan.maxInputElements, size);
-    if (typeof dtype !== 'string' || !DTYPES.includes(dtype)) throw new ModuleConfigError(`${p}.dtype`, `must be one of ${DTYPES.join(', ')}, got ${describeValue(dtype)}`);
+    if (typeof dtype !== 'string' || !DTYPES.includes(dtype)) throw new ModuleConfigError(`${p}.dtype`, `must be one of ${DTYPES.join(', ')}, got ${quoteValue(dtype)}`);
   });
   const layerNames = new Set<string>();
   list('layers').forEach((l, i) => {
     const p = `${path}.layers[${i}]`;
     walkLayer(l, p);
     const name = (l as { config: Options }).config.name;
-    if (typeof name !== 'string') throw new ModuleConfigError(`${p}.config.name`, `must be a string, got ${describeValue(name)}`);
-    if (layerNames.has(name)) throw new ModuleConfigError(`${p}.config.name`, `repeats the layer name ${describeValue(name)}`);
+    if (typeof name !== 'string') throw new ModuleConfigError(`${p}.config.name`, `must be a string, got ${quoteValue(name)}`);
+    if (layerNames.has(name)) throw new ModuleConfigError(`${p}.config.name`, `repeats the layer name ${quoteValue(name)}`);
     layerNames.add(name);
   });
   list('calls').forEach((call, i) => {
     const p = `${path}.calls[${i}]`;
-    if (!isObject(call)) throw new ModuleConfigError(p, `must be an object, got ${describeValue(call)}`);
-    if (typeof call.layer !== 'string') throw new ModuleConfigError(`${p}.layer`, `must be a string, got ${describeValue(call.layer)}`);
+    if (!isObject(call)) throw new ModuleConfigError(p, `must be an object, got ${quoteValue(call)}`);
+    if (typeof call.layer !== 'string') throw new ModuleConfigError(`${p}.layer`, `must be a string, got ${quoteValue(call.layer)}`);
     names(call.inputs, `${p}.inputs`);
     names(call.outputs, `${p}.outputs`);
   });
   if (names(g.outputs, `${path}.outputs`).length === 0) throw new ModuleConfigError(`${path}.outputs`, 'must name at least one output');
-  if (typeof g.multiOutput !== 'boolean') throw new ModuleConfigError(`${path}.multiOutput`, `must be a boolean, got ${describeValue(g.multiOutput)}`);
+  if (typeof g.multiOutput !== 'boolean') throw new ModuleConfigError(`${path}.multiOutput`, `must be a boolean, got ${quoteValue(g.multiOutput)}`);
 }

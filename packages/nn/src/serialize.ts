@@ -13,8 +13,8 @@ import { MultiheadAttention } from './attention.js';
 import { LearnedPositionalEncoding, SinusoidalPositionalEncoding } from './positional.js';
 import { AvgPool1d, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d } from './pooling.js';
 import type { SymbolicTensor } from './symbolic.js';
-import type { DType } from '@ml/tensor';
-import { MAX_PROBE_ELEMENTS, ModuleConfigError, checkModuleConfig, describeValue } from './config-check.js';
+import { quoteValue, type DType } from '@ml/tensor';
+import { MAX_PROBE_ELEMENTS, ModuleConfigError, checkModuleConfig } from './config-check.js';
 
 /** A constructor that takes one options object, as every built-in layer does. */
 export type ModuleClass = abstract new (...args: never[]) => AnyModule;
@@ -194,10 +194,10 @@ function buildGraph(cfg: ModuleConfig, path: string, build: (c: ModuleConfig, pa
   g.calls.forEach((c, ci) => {
     const at = `${path}.graph.calls[${ci}]`;
     const layer = layers.get(c.layer);
-    if (!layer) throw new ModuleConfigError(`${at}.layer`, `names no layer of the graph: ${describeValue(c.layer)}`);
+    if (!layer) throw new ModuleConfigError(`${at}.layer`, `names no layer of the graph: ${quoteValue(c.layer)}`);
     const args = c.inputs.map((n, k) => {
       const v = values.get(n);
-      if (!v) throw new ModuleConfigError(`${at}.inputs[${k}]`, `is not defined by an earlier input or call: ${describeValue(n)}`);
+      if (!v) throw new ModuleConfigError(`${at}.inputs[${k}]`, `is not defined by an earlier input or call: ${quoteValue(n)}`);
       return v;
     });
     // a symbolic call runs the layer on zeros: bound what it is given and what it returns
@@ -213,7 +213,7 @@ function buildGraph(cfg: ModuleConfig, path: string, build: (c: ModuleConfig, pa
   });
   const outputs = g.outputs.map((n, k) => {
     const v = values.get(n);
-    if (!v) throw new ModuleConfigError(`${path}.graph.outputs[${k}]`, `is not defined by an input or call: ${describeValue(n)}`);
+    if (!v) throw new ModuleConfigError(`${path}.graph.outputs[${k}]`, `is not defined by an input or call: ${quoteValue(n)}`);
     return v;
   });
   const name = cfg.config.name;

@@ -1,5 +1,5 @@
 import { noGrad } from '@ml/autograd';
-import { formatShape, isTensor, tidy, type Tensor } from '@ml/tensor';
+import { formatShape, isTensor, quoteValue, tidy, type Tensor } from '@ml/tensor';
 
 /** Options every optimizer's groups carry; each optimizer adds its own. */
 export interface GroupOptions {
@@ -129,25 +129,25 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
     const fail = (path: string, detail: string): never => {
       throw new OptimizerStateError(name, path, detail);
     };
-    if (!isRecord(sd)) return fail('state dict', `must be an object with state and paramGroups, got ${show(sd)}`);
-    if (!Array.isArray(sd.paramGroups)) return fail('paramGroups', `must be an array, got ${show(sd.paramGroups)}`);
-    if (!isRecord(sd.state)) return fail('state', `must be an object, got ${show(sd.state)}`);
+    if (!isRecord(sd)) return fail('state dict', `must be an object with state and paramGroups, got ${quoteValue(sd)}`);
+    if (!Array.isArray(sd.paramGroups)) return fail('paramGroups', `must be an array, got ${quoteValue(sd.paramGroups)}`);
+    if (!isRecord(sd.state)) return fail('state', `must be an object, got ${quoteValue(sd.state)}`);
     if (sd.paramGroups.length !== this.paramGroups.length) {
       throw new Error(`${name}.loadStateDict: the state has ${sd.paramGroups.length} parameter groups, the optimizer ${this.paramGroups.length}`);
     }
     const indices = new Map<number, Tensor>();
     const options = sd.paramGroups.map((g: unknown, gi) => {
       const at = `paramGroups[${gi}]`;
-      if (!isRecord(g)) return fail(at, `must be an object, got ${show(g)}`);
+      if (!isRecord(g)) return fail(at, `must be an object, got ${quoteValue(g)}`);
       const { params, ...opts } = g;
-      if (!Array.isArray(params)) return fail(`${at}.params`, `must be an array of parameter indices, got ${show(params)}`);
+      if (!Array.isArray(params)) return fail(`${at}.params`, `must be an array of parameter indices, got ${quoteValue(params)}`);
       const own = this.paramGroups[gi];
       if (params.length !== own.params.length) {
         throw new Error(`${name}.loadStateDict: group ${gi} has ${params.length} parameters in the state, ${own.params.length} in the optimizer`);
       }
       params.forEach((idx: unknown, k) => {
-        if (!Number.isSafeInteger(idx) || (idx as number) < 0) fail(`${at}.params[${k}]`, `must be a non-negative integer, got ${show(idx)}`);
-        if (indices.has(idx as number)) fail(`${at}.params[${k}]`, `repeats the parameter index ${show(idx)}`);
+        if (!Number.isSafeInteger(idx) || (idx as number) < 0) fail(`${at}.params[${k}]`, `must be a non-negative integer, got ${quoteValue(idx)}`);
+        if (indices.has(idx as number)) fail(`${at}.params[${k}]`, `repeats the parameter index ${quoteValue(idx)}`);
         indices.set(idx as number, own.params[k]);
       });
       for (const [key, v] of Object.entries(opts)) {
@@ -167,16 +167,16 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
       const at = `state[${key}]`;
       const p = /^(0|[1-9]\d*)$/.test(key) ? indices.get(Number(key)) : undefined;
       if (p === undefined) fail(at, 'names no parameter of paramGroups');
-      if (!isRecord(entry)) fail(at, `must be an object, got ${show(entry)}`);
+      if (!isRecord(entry)) fail(at, `must be an object, got ${quoteValue(entry)}`);
       for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
         if (isTensor(v)) {
           if (v.shape.join() !== p!.shape.join() && v.size !== 1) {
             throw new Error(`${name}.loadStateDict: state '${k}' of parameter ${key} is ${formatShape(v.shape)}, the parameter ${formatShape(p!.shape)}`);
           }
         } else if (typeof v !== 'number' || !Number.isFinite(v)) {
-          fail(`${at}.${k}`, `must be a tensor or a finite number, got ${show(v)}`);
+          fail(`${at}.${k}`, `must be a tensor or a finite number, got ${quoteValue(v)}`);
         } else if (k === 'step' && (!Number.isSafeInteger(v) || v < 0)) {
-          fail(`${at}.${k}`, `must be a non-negative integer, got ${show(v)}`);
+          fail(`${at}.${k}`, `must be a non-negative integer, got ${quoteValue(v)}`);
         }
       }
     }
@@ -216,28 +216,17 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A short rendering of an untrusted value for messages. */
-function show(v: unknown): string {
-  if (typeof v === 'number' || v === undefined) return String(v);
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? typeof v;
-  } catch {
-    s = typeof v;
-  }
-  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
-}
 
 /** Null when `v` has the kind of the optimizer's own value `like`, else what is wrong. */
 function sameKind(like: unknown, v: unknown): string | null {
   const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
-  if (typeof like === 'number') return finite(v) ? null : `must be a finite number, got ${show(v)}`;
-  if (typeof like === 'boolean') return typeof v === 'boolean' ? null : `must be a boolean, got ${show(v)}`;
+  if (typeof like === 'number') return finite(v) ? null : `must be a finite number, got ${quoteValue(v)}`;
+  if (typeof like === 'boolean') return typeof v === 'boolean' ? null : `must be a boolean, got ${quoteValue(v)}`;
   if (Array.isArray(like)) {
-    return Array.isArray(v) && v.length === like.length && v.every(finite) ? null : `must be an array of ${like.length} finite numbers, got ${show(v)}`;
+    return Array.isArray(v) && v.length === like.length && v.every(finite) ? null : `must be an array of ${like.length} finite numbers, got ${quoteValue(v)}`;
   }
-  if (like === null) return v === null || finite(v) ? null : `must be null or a finite number, got ${show(v)}`;
-  return typeof v === typeof like ? null : `must be a ${typeof like}, got ${show(v)}`;
+  if (like === null) return v === null || finite(v) ? null : `must be null or a finite number, got ${quoteValue(v)}`;
+  return typeof v === typeof like ? null : `must be a ${typeof like}, got ${quoteValue(v)}`;
 }
 
 /** Options as the optimizer keeps them: arrays (betas) copied, not shared with the state dict. */

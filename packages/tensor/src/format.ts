@@ -73,3 +73,20 @@ function formatDim(
 function range(a: number, b: number): number[] {
   return Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i);
 }
+
+/**
+ * A short, bounded rendering of an untrusted value (a field of a file being loaded) for an
+ * error message: numbers as they are (±Infinity and NaN too, which JSON writes as null),
+ * anything else as JSON cut to 40 characters, so a message never echoes a file's contents.
+ */
+export function quoteValue(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'number') return String(v);
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? typeof v;
+  } catch {
+    s = typeof v;
+  }
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}

@@ -30,5 +30,6 @@ export {
   type MemoryInfo,
 } from './engine.js';
 export { manualSeed } from './random.js';
+export { quoteValue } from './format.js';
 export * from './ops/index.js';
 export * from './safetensors.js';

@@ -6,7 +6,7 @@
 import { lstat, readFile } from 'node:fs/promises';
 import { ModuleConfigError, moduleFromConfig, type AnyModule, type ModuleConfig } from '@ml/nn';
 import { OptimizerStateError, type OptimizerStateDict } from '@ml/optim';
-import { SafetensorsError, parseSafetensors, parseSafetensorsHeader, type Tensor } from '@ml/tensor';
+import { SafetensorsError, parseSafetensors, parseSafetensorsHeader, quoteValue, type Tensor } from '@ml/tensor';
 import { compile, isLossName, optimizerOf, type CompileOptions } from './fit.js';
 import { getMetric } from './metrics.js';
 
@@ -46,17 +46,6 @@ const at = (path: string, detail: string): string => (detail.startsWith(':') ? `
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A short rendering of an untrusted value for messages. */
-function show(v: unknown): string {
-  if (typeof v === 'number' || v === undefined) return String(v);
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? typeof v;
-  } catch {
-    s = typeof v;
-  }
-  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
-}
 
 /**
  * Read one of a model folder's files, refusing anything but a regular file: a symbolic
@@ -94,7 +83,7 @@ function parseConfig(raw: Uint8Array | string): Record<string, unknown> {
     const at = /position (\d+)/.exec((e as Error).message);
     throw new ModelFileError('config.json', `is not valid JSON${at ? ` (at character ${at[1]})` : ''}`);
   }
-  if (!isRecord(config)) throw new ModelFileError('config.json', `must hold a JSON object, got ${show(config)}`);
+  if (!isRecord(config)) throw new ModelFileError('config.json', `must hold a JSON object, got ${quoteValue(config)}`);
   return config;
 }
 
@@ -109,20 +98,20 @@ function checkCompile(c: unknown): SavedCompile {
   const bad = (path: string, detail: string): never => {
     throw new ModelFileError('config.json', at(path, detail));
   };
-  if (!isRecord(c)) return bad('compile', `must be an object, got ${show(c)}`);
+  if (!isRecord(c)) return bad('compile', `must be an object, got ${quoteValue(c)}`);
   const { optimizer, lr, loss, metrics } = c;
-  if (typeof optimizer !== 'string') bad('compile.optimizer', `must be a string, got ${show(optimizer)}`);
-  if (lr !== undefined && lr !== null && (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0)) bad('compile.lr', `must be a finite number ≥ 0, got ${show(lr)}`);
-  if (typeof loss !== 'string') bad('compile.loss', `must be a string, got ${show(loss)}`);
-  if (!isLossName(loss as string)) bad('compile.loss', `: unknown loss ${show(loss).replace(/^"|"$/g, "'")}`);
+  if (typeof optimizer !== 'string') bad('compile.optimizer', `must be a string, got ${quoteValue(optimizer)}`);
+  if (lr !== undefined && lr !== null && (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0)) bad('compile.lr', `must be a finite number ≥ 0, got ${quoteValue(lr)}`);
+  if (typeof loss !== 'string') bad('compile.loss', `must be a string, got ${quoteValue(loss)}`);
+  if (!isLossName(loss as string)) bad('compile.loss', `: unknown loss ${quoteValue(loss).replace(/^"|"$/g, "'")}`);
   const list = metrics === undefined ? [] : metrics;
-  if (!Array.isArray(list)) return bad('compile.metrics', `must be an array of metric names, got ${show(metrics)}`);
+  if (!Array.isArray(list)) return bad('compile.metrics', `must be an array of metric names, got ${quoteValue(metrics)}`);
   list.forEach((m: unknown, i) => {
-    if (typeof m !== 'string') bad(`compile.metrics[${i}]`, `must be a string, got ${show(m)}`);
+    if (typeof m !== 'string') bad(`compile.metrics[${i}]`, `must be a string, got ${quoteValue(m)}`);
     try {
       getMetric(m as never);
     } catch {
-      bad(`compile.metrics[${i}]`, `: unknown metric ${show(m)}`);
+      bad(`compile.metrics[${i}]`, `: unknown metric ${quoteValue(m)}`);
     }
   });
   return { optimizer: optimizer as string, lr: typeof lr === 'number' ? lr : undefined, loss: loss as string, metrics: list as string[] };
@@ -133,20 +122,20 @@ function optimizerState(saved: unknown, tensors: Record<string, Tensor>): Optimi
   const bad = (path: string, detail: string): never => {
     throw new ModelFileError('config.json', at(path, detail));
   };
-  if (!isRecord(saved)) return bad('optimizer', `must be an object, got ${show(saved)}`);
-  if (!isRecord(saved.state)) bad('optimizer.state', `must be an object, got ${show(saved.state)}`);
-  if (!Array.isArray(saved.paramGroups)) bad('optimizer.paramGroups', `must be an array, got ${show(saved.paramGroups)}`);
+  if (!isRecord(saved)) return bad('optimizer', `must be an object, got ${quoteValue(saved)}`);
+  if (!isRecord(saved.state)) bad('optimizer.state', `must be an object, got ${quoteValue(saved.state)}`);
+  if (!Array.isArray(saved.paramGroups)) bad('optimizer.paramGroups', `must be an array, got ${quoteValue(saved.paramGroups)}`);
   const state: Record<string, Record<string, Tensor | number>> = {};
   for (const [i, entry] of Object.entries(saved.state as Record<string, unknown>)) {
-    if (!isRecord(entry)) bad(`optimizer.state[${i}]`, `must be an object, got ${show(entry)}`);
+    if (!isRecord(entry)) bad(`optimizer.state[${i}]`, `must be an object, got ${quoteValue(entry)}`);
     const out: Record<string, Tensor | number> = {};
     for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
       const where = `optimizer.state[${i}].${k}`;
       if (typeof v === 'number') out[k] = v;
       else if (isRecord(v) && typeof v.tensor === 'string') {
-        if (!Object.hasOwn(tensors, v.tensor)) bad(where, `: optimizer.safetensors has no tensor ${show(v.tensor).replace(/^"|"$/g, "'")}`);
+        if (!Object.hasOwn(tensors, v.tensor)) bad(where, `: optimizer.safetensors has no tensor ${quoteValue(v.tensor).replace(/^"|"$/g, "'")}`);
         out[k] = tensors[v.tensor];
-      } else bad(where, `must be a number or {"tensor": name}, got ${show(v)}`);
+      } else bad(where, `must be a number or {"tensor": name}, got ${quoteValue(v)}`);
     }
     Object.defineProperty(state, i, { value: out, enumerable: true, writable: true, configurable: true });
   }
@@ -164,10 +153,10 @@ function optimizerState(saved: unknown, tensors: Record<string, Tensor>): Optimi
  */
 export function modelFromSaved(files: SavedModelFiles, options: { compile?: CompileOptions } = {}): AnyModule {
   const config = parseConfig(files.config);
-  if (config.format !== FORMAT) throw new ModelFileError('config.json', `format must be '${FORMAT}', got ${show(config.format)}`);
-  if (!isRecord(config.architecture)) throw new ModelFileError('config.json', `architecture must be an object, got ${show(config.architecture)}`);
+  if (config.format !== FORMAT) throw new ModelFileError('config.json', `format must be '${FORMAT}', got ${quoteValue(config.format)}`);
+  if (!isRecord(config.architecture)) throw new ModelFileError('config.json', `architecture must be an object, got ${quoteValue(config.architecture)}`);
   const saved = config.compile === undefined ? undefined : checkCompile(config.compile);
-  if (config.optimizer !== undefined && !isRecord(config.optimizer)) throw new ModelFileError('config.json', `optimizer must be an object, got ${show(config.optimizer)}`);
+  if (config.optimizer !== undefined && !isRecord(config.optimizer)) throw new ModelFileError('config.json', `optimizer must be an object, got ${quoteValue(config.optimizer)}`);
 
   let header;
   try {
