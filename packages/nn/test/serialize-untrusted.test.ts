@@ -88,11 +88,10 @@ describe('moduleFromConfig on untrusted configs', () => {
 
   it('refuses an architecture larger than maxStateElements before building anything', () => {
     const before = memory().numBytes;
-    const t0 = performance.now();
     expect(() => moduleFromConfig(leaf('Linear', { inFeatures: 20000, outFeatures: 20000 }), { maxStateElements: 100 })).toThrow(
       /^config describes 400020000 parameter and buffer elements, more than the 100 allowed$/,
     );
-    expect(performance.now() - t0).toBeLessThan(100);
+    // nothing was allocated (building it first took 5 s and 1.6 GB)
     expect(memory().numBytes).toBe(before);
   });
 
