@@ -1,0 +1,2 @@
+// The web app's entry: filled in by the pages (Digits, Train, Regression playground).
+export {};
