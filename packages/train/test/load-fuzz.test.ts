@@ -13,6 +13,10 @@ import { manualSeed, memory, randn, serializeSafetensors, tensor } from '@ml/ten
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ModelFileError, loadModel, modelFromSaved, optimizerOf, saveModel, type SavedModelFiles } from '../src/index.js';
 
+// FUZZ_SEED=random (or a number) and FUZZ_RUNS=<n> explore further; the default is fixed
+const SEED = process.env.FUZZ_SEED === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.FUZZ_SEED ?? 20240517);
+const RUNS = Math.max(10_000, Number(process.env.FUZZ_RUNS ?? 10_000));
+
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 interface Base {
   config: Json;
@@ -289,11 +293,11 @@ describe('loadModel fuzz', () => {
           runCase({ config, weights, optimizer }, outcome, config.length + weights.length + (optimizer?.length ?? 0));
         },
       ),
-      { numRuns: 10_000, seed: Number(process.env.FUZZ_SEED ?? 20240517) },
+      { numRuns: RUNS, seed: SEED },
     );
     const seconds = (performance.now() - t0) / 1000;
-    console.log(`loadModel fuzz: 10000 cases in ${seconds.toFixed(1)} s: ${outcome.rejected} rejected, ${outcome.loaded} loaded, slowest ${outcome.slowest.toFixed(0)} ms`);
-    expect(outcome.rejected + outcome.loaded).toBe(10_000);
+    console.log(`loadModel fuzz (FUZZ_SEED=${SEED}): ${RUNS} cases in ${seconds.toFixed(1)} s: ${outcome.rejected} rejected, ${outcome.loaded} loaded, slowest ${outcome.slowest.toFixed(0)} ms`);
+    expect(outcome.rejected + outcome.loaded).toBe(RUNS);
     expect(outcome.rejected).toBeGreaterThan(7_000);
     // inputs are a few kB: nothing should have grown the heap by more than a few tens of MB
     expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(256 << 20);
