@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize } from 'node:path';
+import { extname, join, normalize, sep } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 
 /** Where the browser is: `CHROMIUM_PATH`, else Debian's. */
@@ -44,6 +44,49 @@ export function servePage(page: string, roots: Record<string, string>, headers: 
     readFile(file).then(
       (body) => res.writeHead(200, { ...extra, 'Content-Type': extname(file) === '.js' ? 'text/javascript' : 'application/octet-stream' }).end(body),
       () => res.writeHead(404).end(),
+    );
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        close: () => new Promise<void>((done) => server.close(() => done())),
+      }),
+    ),
+  );
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.wasm': 'application/wasm',
+};
+
+/**
+ * Serve a folder as a static host would (a built site, say): `/` and any `…/` give their
+ * `index.html`, other paths their file below `root`, with a content type from the name;
+ * `headers` go on every response (COOP/COEP for cross-origin isolation, say).
+ */
+export function serveDir(root: string, headers: Record<string, string> = {}): Promise<PageServer> {
+  const base = normalize(root);
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    let path = decodeURIComponent(url.pathname);
+    if (path.endsWith('/')) path += 'index.html';
+    const file = normalize(join(base, path));
+    if (!file.startsWith(base.endsWith(sep) ? base : base + sep)) {
+      res.writeHead(404, headers).end();
+      return;
+    }
+    readFile(file).then(
+      (body) => res.writeHead(200, { ...headers, 'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' }).end(body),
+      () => res.writeHead(404, headers).end(),
     );
   });
   return new Promise((resolve) =>
