@@ -1,2 +1,0 @@
-// The web app's entry: filled in by the pages (Digits, Train, Regression playground).
-export {};
