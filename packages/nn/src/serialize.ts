@@ -19,23 +19,48 @@ import { MAX_PROBE_ELEMENTS, ModuleConfigError, checkModuleConfig } from './conf
 /** A constructor that takes one options object, as every built-in layer does. */
 export type ModuleClass = abstract new (...args: never[]) => AnyModule;
 
+/** The saved name of each loadable class, and the class of each name. */
 const registry = new Map<string, ModuleClass>();
+const names = new Map<ModuleClass, string>();
 
 /**
- * Make a module class loadable from a saved architecture (`moduleFromConfig`). Its
- * constructor must rebuild the module from `getConfig()`'s output.
+ * Make a module class loadable from a saved architecture (`moduleFromConfig`) under
+ * `name`, the `className` its configs record. Its constructor must rebuild the module from
+ * `getConfig()`'s output. Pass `name` explicitly in code that is minified: the default,
+ * `cls.name`, is what a minifier renames, and a config saved under a renamed class would
+ * not load in a build that names it differently.
  */
 export function registerModuleClass(cls: ModuleClass, name: string = cls.name): void {
+  if (typeof name !== 'string' || name === '') throw new Error('registerModuleClass: the class needs a non-empty name (pass it as the second argument)');
   registry.set(name, cls);
+  names.set(cls, name);
 }
 
-for (const cls of [
-  Linear, Dense, Identity, Flatten, Reshape, Dropout, Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, GlobalAvgPool2d,
-  GlobalMaxPool2d, BatchNorm1d, BatchNorm2d, LayerNorm, Embedding, ReLU, LeakyReLU, ELU, GELU, Sigmoid, Tanh, SiLU, Softplus,
-  Softmax, LogSoftmax, Concatenate, Add, Subtract, Multiply, Average, Maximum, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell,
-  EchoStateNetwork, MultiheadAttention, SinusoidalPositionalEncoding, LearnedPositionalEncoding,
-] as ModuleClass[]) {
-  registerModuleClass(cls);
+// explicit names: a config records these, never the (minifiable) `constructor.name`
+const BUILTIN_CLASSES: [ModuleClass, string][] = [
+  [Linear, 'Linear'], [Dense, 'Dense'], [Identity, 'Identity'], [Flatten, 'Flatten'], [Reshape, 'Reshape'], [Dropout, 'Dropout'],
+  [Conv1d, 'Conv1d'], [Conv2d, 'Conv2d'], [MaxPool1d, 'MaxPool1d'], [MaxPool2d, 'MaxPool2d'], [AvgPool1d, 'AvgPool1d'],
+  [AvgPool2d, 'AvgPool2d'], [GlobalAvgPool2d, 'GlobalAvgPool2d'], [GlobalMaxPool2d, 'GlobalMaxPool2d'], [BatchNorm1d, 'BatchNorm1d'],
+  [BatchNorm2d, 'BatchNorm2d'], [LayerNorm, 'LayerNorm'], [Embedding, 'Embedding'], [ReLU, 'ReLU'], [LeakyReLU, 'LeakyReLU'],
+  [ELU, 'ELU'], [GELU, 'GELU'], [Sigmoid, 'Sigmoid'], [Tanh, 'Tanh'], [SiLU, 'SiLU'], [Softplus, 'Softplus'], [Softmax, 'Softmax'],
+  [LogSoftmax, 'LogSoftmax'], [Concatenate, 'Concatenate'], [Add, 'Add'], [Subtract, 'Subtract'], [Multiply, 'Multiply'],
+  [Average, 'Average'], [Maximum, 'Maximum'], [RNN, 'RNN'], [LSTM, 'LSTM'], [GRU, 'GRU'], [RNNCell, 'RNNCell'], [LSTMCell, 'LSTMCell'],
+  [GRUCell, 'GRUCell'], [EchoStateNetwork, 'EchoStateNetwork'], [MultiheadAttention, 'MultiheadAttention'],
+  [SinusoidalPositionalEncoding, 'SinusoidalPositionalEncoding'], [LearnedPositionalEncoding, 'LearnedPositionalEncoding'],
+] as [ModuleClass, string][];
+for (const [cls, name] of BUILTIN_CLASSES) registerModuleClass(cls, name);
+
+/** The name a config records for `m`'s class: its registered name, never `constructor.name`. */
+function classNameOf(m: AnyModule): string {
+  const cls = m.constructor as ModuleClass;
+  if (cls === (Sequential as unknown as ModuleClass)) return 'Sequential';
+  if (cls === (Model as unknown as ModuleClass)) return 'Model';
+  const name = names.get(cls);
+  if (name === undefined) {
+    const shown = cls.name || 'this class';
+    throw new Error(`moduleToConfig: ${shown} is not registered; call registerModuleClass(${shown}) to save its architecture (registerModuleClass(${shown}, '${shown}') in code that is minified)`);
+  }
+  return name;
 }
 
 interface GraphConfig {
@@ -57,7 +82,7 @@ export interface ModuleConfig {
 }
 
 export function moduleToConfig(m: AnyModule): ModuleConfig {
-  const className = m.constructor.name;
+  const className = classNameOf(m);
   if (m instanceof Sequential) return { className, config: m.getConfig(), layers: m.layers.map((l) => moduleToConfig(l as unknown as AnyModule)) };
   if (m instanceof Model) {
     const names = new Map<SymbolicTensor, string>();
@@ -88,7 +113,6 @@ export function moduleToConfig(m: AnyModule): ModuleConfig {
       },
     };
   }
-  if (!registry.has(className)) throw new Error(`moduleToConfig: ${className} is not registered; call registerModuleClass(${className}) to save its architecture`);
   return { className, config: m.getConfig() };
 }
 
@@ -203,7 +227,7 @@ function buildGraph(cfg: ModuleConfig, path: string, build: (c: ModuleConfig, pa
     // a symbolic call runs the layer on zeros: bound what it is given and what it returns
     const inSize = args.reduce((a, t) => a + probeSize(t.shape), 0);
     if (inSize > limit) throw new ModuleConfigError(`${at}.inputs`, `hold ${inSize} elements per sample, more than the ${limit} a call may take`);
-    const out = construct(at, layer.constructor.name, () => layer.call(...args) as unknown);
+    const out = construct(at, names.get(layer.constructor as ModuleClass) ?? 'the layer', () => layer.call(...args) as unknown);
     const outs = Array.isArray(out) ? (out as SymbolicTensor[]) : [out as SymbolicTensor];
     if (c.outputs.length > outs.length) throw new ModuleConfigError(`${at}.outputs`, `names ${c.outputs.length} outputs, the layer returns ${outs.length}`);
     for (const o of outs) {
