@@ -2,7 +2,7 @@ import { Module, type AnyModule } from '@ml/nn';
 import type { Tensor } from '@ml/tensor';
 import type { Logs } from './callbacks.js';
 import { compile, evaluate, fit, predict, type Batches, type CompileOptions, type FitOptions, type History } from './fit.js';
-import { saveModel, type SaveModelOptions } from './persist.js';
+import { saveModel, type SaveDestination, type SaveModelOptions } from './io.js';
 
 // Importing @ml/train gives every module Keras's methods: model.compile / fit / evaluate / predict / save.
 declare module '@ml/nn' {
@@ -19,8 +19,8 @@ declare module '@ml/nn' {
     evaluate(batches: Batches): Promise<Logs>;
     /** Outputs for all samples, in batches, eval mode (Keras's `model.predict`). */
     predict(x: Tensor, options?: { batchSize?: number }): Promise<Tensor>;
-    /** Architecture, weights and optimizer state to a folder (Keras's `model.save`); see `saveModel`. */
-    save(dir: string, options?: SaveModelOptions): Promise<void>;
+    /** Architecture, weights and optimizer state to a folder or a URL (Keras's `model.save`); see `saveModel`. */
+    save(destination: SaveDestination, options?: SaveModelOptions): Promise<void>;
   }
 }
 
@@ -38,6 +38,6 @@ proto.evaluate = function (this: AnyModule, x: Tensor | Batches, y?: Tensor, o?:
 proto.predict = function (this: AnyModule, x: Tensor, o?: { batchSize?: number }) {
   return predict(this, x, o);
 };
-proto.save = function (this: AnyModule, dir: string, options?: SaveModelOptions) {
-  return saveModel(this, dir, options);
+proto.save = function (this: AnyModule, destination: SaveDestination, options?: SaveModelOptions) {
+  return saveModel(this, destination, options);
 };

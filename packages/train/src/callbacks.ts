@@ -1,9 +1,5 @@
-import { appendFile, writeFile } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
 import type { AnyModule } from '@ml/nn';
 import type { Tensor } from '@ml/tensor';
-import { removeStaleTemps } from '@ml/tensor/node';
-import { SingleBar } from 'cli-progress';
 
 /** Numbers logged for one batch or epoch: `loss`, `accuracy`, `val_loss`, `lr`, … */
 export type Logs = Record<string, number>;
@@ -60,13 +56,13 @@ export class LambdaCallback extends Callback {
 
 export type Mode = 'min' | 'max' | 'auto';
 
-/** `auto`: maximize accuracy-like metrics, minimize the rest. */
-function resolveMode(mode: Mode, monitor: string): 'min' | 'max' {
+/** @internal `auto`: maximize accuracy-like metrics, minimize the rest. */
+export function resolveMode(mode: Mode, monitor: string): 'min' | 'max' {
   if (mode !== 'auto') return mode;
   return /acc|auc|precision|recall|f1|r2/.test(monitor) ? 'max' : 'min';
 }
 
-function monitored(logs: Logs, monitor: string, who: string): number | undefined {
+export function monitored(logs: Logs, monitor: string, who: string): number | undefined {
   const v = logs[monitor];
   if (v === undefined && !warned.has(`${who}:${monitor}`)) {
     warned.add(`${who}:${monitor}`);
@@ -209,72 +205,6 @@ export class TerminateOnNaN extends Callback {
   }
 }
 
-/** Append one CSV row per epoch (epoch, then the logs in a fixed column order). */
-export class CSVLogger extends Callback {
-  #columns: string[] | null = null;
-  constructor(readonly path: string, readonly options: { append?: boolean } = {}) {
-    super();
-  }
-  override async onTrainBegin(): Promise<void> {
-    this.#columns = null;
-    if (!this.options.append) await writeFile(this.path, '');
-  }
-  override async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
-    let head = '';
-    if (!this.#columns) {
-      this.#columns = Object.keys(logs).sort();
-      if (!this.options.append) head = `epoch,${this.#columns.join(',')}\n`;
-    }
-    await appendFile(this.path, `${head}${epoch},${this.#columns.map((c) => logs[c] ?? '').join(',')}\n`);
-  }
-}
-
-export interface ModelCheckpointOptions {
-  /** monitored value for saveBestOnly (default 'val_loss') */
-  monitor?: string;
-  /** only save when the monitored value improves (default false: every epoch) */
-  saveBestOnly?: boolean;
-  mode?: Mode;
-  /** print a line when saving (default false) */
-  verbose?: boolean;
-}
-
-/**
- * Save the model's weights (safetensors) at the end of an epoch. `path` may contain
- * `{epoch}`; the file is written atomically and durably (a temp file `<file>.tmp-<pid>-<n>`
- * flushed to disk, renamed over the file, the folder flushed), so a crash while saving
- * keeps the previous checkpoint loadable. After each save, temps that killed processes
- * left for any file of `path`'s pattern are removed (those of running processes are not).
- */
-export class ModelCheckpoint extends Callback {
-  readonly monitor: string;
-  readonly mode: 'min' | 'max';
-  best = NaN;
-  /** the file names `path` can produce */
-  readonly #pattern: RegExp;
-  constructor(readonly path: string, readonly options: ModelCheckpointOptions = {}) {
-    super();
-    this.#pattern = new RegExp(`^${basename(path).split('{epoch}').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\d+')}$`);
-    this.monitor = options.monitor ?? 'val_loss';
-    this.mode = resolveMode(options.mode ?? 'auto', this.monitor);
-  }
-  override onTrainBegin(): void {
-    this.best = this.mode === 'min' ? Infinity : -Infinity;
-  }
-  override async onEpochEnd(epoch: number, logs: Logs, ctx: TrainingContext): Promise<void> {
-    if (this.options.saveBestOnly) {
-      const v = monitored(logs, this.monitor, 'ModelCheckpoint');
-      if (v === undefined) return;
-      if (!(this.mode === 'min' ? v < this.best : v > this.best)) return;
-      this.best = v;
-    }
-    const file = this.path.replace('{epoch}', String(epoch + 1));
-    await ctx.model.saveWeights(file, { epoch: String(epoch + 1) });
-    await removeStaleTemps(dirname(this.path), (name) => this.#pattern.test(name));
-    if (this.options.verbose) console.log(`ModelCheckpoint: saved ${file}`);
-  }
-}
-
 /** Formats `loss: 0.2345 - accuracy: 0.9312` as Keras prints logs. */
 export function formatLogs(logs: Logs): string {
   return Object.entries(logs)
@@ -283,42 +213,19 @@ export function formatLogs(logs: Logs): string {
 }
 
 /**
- * Terminal progress (Keras's verbose=1): a bar per epoch with step/steps, ETA and the
- * running loss and metrics, drawn by `cli-progress`. When the output is not a terminal
- * (CI logs, pipes) it prints one line per epoch instead.
+ * One line per epoch on the console (`Epoch 3/10 - 1.2s - loss: …`): what `verbose` 1 and
+ * 2 print where there is no terminal (a page, a worker). In a page, draw progress with a
+ * `LambdaCallback` instead and pass `verbose: 0`.
  */
-export class ProgressBar extends Callback {
-  #bar: SingleBar | null = null;
+export class EpochLogger extends Callback {
   #start = 0;
-  constructor(readonly stream: NodeJS.WriteStream = process.stdout) {
+  constructor(readonly print: (line: string) => void = (line) => console.log(line)) {
     super();
   }
-  override onEpochBegin(epoch: number, ctx: TrainingContext): void {
+  override onEpochBegin(): void {
     this.#start = performance.now();
-    if (!this.stream.isTTY) return;
-    this.#bar = new SingleBar({
-      format: `Epoch ${epoch + 1}/${ctx.epochs} [{bar}] {value}/{total} - ETA {eta_formatted} - {logs}`,
-      barCompleteChar: '=',
-      barIncompleteChar: '.',
-      barsize: 30,
-      hideCursor: true,
-      clearOnComplete: true,
-      stream: this.stream,
-      etaBuffer: 50,
-    });
-    this.#bar.start(ctx.stepsPerEpoch, 0, { logs: '' });
-  }
-  override onBatchEnd(batch: number, logs: Logs): void {
-    this.#bar?.update(batch + 1, { logs: formatLogs(logs) });
   }
   override onEpochEnd(epoch: number, logs: Logs, ctx: TrainingContext): void {
-    this.#bar?.stop();
-    this.#bar = null;
-    const secs = (performance.now() - this.#start) / 1000;
-    this.stream.write(`Epoch ${epoch + 1}/${ctx.epochs} - ${secs.toFixed(1)}s - ${formatLogs(logs)}\n`);
-  }
-  override onTrainEnd(): void {
-    this.#bar?.stop();
-    this.#bar = null;
+    this.print(`Epoch ${epoch + 1}/${ctx.epochs} - ${((performance.now() - this.#start) / 1000).toFixed(1)}s - ${formatLogs(logs)}`);
   }
 }

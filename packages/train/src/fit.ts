@@ -13,9 +13,10 @@ import {
 } from '@ml/nn';
 import { Adagrad, Adam, AdamW, RMSprop, SGD, type Optimizer } from '@ml/optim';
 import { concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tidy, toBackend, type Tensor } from '@ml/tensor';
-import type { Callback} from './callbacks.js';
-import { ProgressBar, TerminateOnNaN, type Logs, type TrainingContext } from './callbacks.js';
+import { TerminateOnNaN, type Callback, type Logs, type TrainingContext } from './callbacks.js';
 import { getMetric, type Metric, type MetricName } from './metrics.js';
+import { platform } from './platform.js';
+import { nextMacrotask } from './yield.js';
 
 export type LossFn = (pred: Tensor, target: Tensor) => Tensor;
 
@@ -151,8 +152,27 @@ export interface FitOptions {
   validationSplit?: number;
   validationData?: readonly [Tensor, Tensor] | Batches;
   callbacks?: Callback[];
-  /** 0 silent, 1 progress bar (default), 2 one line per epoch */
+  /**
+   * 0 silent; 1 (default) and 2 report each epoch: under Node a progress bar (1) or a
+   * line per epoch (2) on the terminal (`ProgressBar`), elsewhere a `console.log` line per
+   * epoch. A page draws its own progress with a callback and passes 0.
+   */
   verbose?: 0 | 1 | 2;
+  /**
+   * Stop training from outside (a Stop button, a worker's message): when it aborts, `fit`
+   * finishes the batch in flight, calls the callbacks' `onTrainEnd` and rejects with
+   * `signal.reason` (`controller.abort()` gives a DOMException named 'AbortError'), as
+   * `fetch` does; the model keeps the weights of the batches done. An already aborted
+   * signal rejects before training starts. To end early and get the History, set
+   * `ctx.stopTraining` in a callback instead.
+   */
+  signal?: AbortSignal;
+  /**
+   * Yield to the event loop (a macrotask) after every `yieldEvery` batches, so that a page
+   * stays responsive and an abort or a timer can run while `fit` trains; 0 never. Default:
+   * 1 from the browser entry (pages, workers), 0 from the Node entry.
+   */
+  yieldEvery?: number;
   /** epoch to start counting from, when resuming (default 0) */
   initialEpoch?: number;
 }
@@ -240,7 +260,8 @@ export class DivergenceError extends Error {
 
 /**
  * Train `model` (Keras's `model.fit`): for each epoch, for each batch, forward, loss,
- * backward, optimizer step; then validation. Returns the History. A batch whose loss is
+ * backward, optimizer step; then validation. Returns the History. Between batches it yields to the event loop (`yieldEvery`) and
+ * checks `signal`: aborting stops training and rejects with the signal's reason. A batch whose loss is
  * NaN or infinite stops training with a DivergenceError (or quietly, returning the History,
  * when a TerminateOnNaN callback is given). Either pass tensors
  * `fit(model, x, y, options)` or batches `fit(model, loader, options)`.
@@ -254,6 +275,10 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
   const batchSize = options.batchSize ?? 32;
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`fit: batchSize must be a positive integer, got ${batchSize}`);
   const verbose = options.verbose ?? 1;
+  const yieldEvery = options.yieldEvery ?? platform.yieldEvery;
+  if (!(Number.isInteger(yieldEvery) && yieldEvery >= 0)) throw new Error(`fit: yieldEvery must be an integer ≥ 0, got ${yieldEvery}`);
+  const signal = options.signal;
+  signal?.throwIfAborted();
 
   let trainX: Tensor | null = null;
   let trainY: Tensor | null = null;
@@ -277,7 +302,8 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
 
   const history = new History();
   const callbacks = [...(options.callbacks ?? [])];
-  if (verbose > 0) callbacks.push(new ProgressBar());
+  const progress = verbose > 0 ? platform.progress(verbose === 2 ? 2 : 1) : null;
+  if (progress) callbacks.push(progress);
   const stepsPerEpoch = trainX ? Math.ceil(trainX.shape[0] / batchSize) : batchCount(x as Batches);
   const ctx: TrainingContext = { model, paramGroups: c.optimizer.paramGroups, epochs, stepsPerEpoch, stopTraining: false };
   if (options.seed !== undefined) manualSeed(options.seed);
@@ -287,7 +313,7 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
 
   const device = modelBackend(model);
   for (const cb of callbacks) await cb.onTrainBegin(ctx);
-  for (let epoch = start; epoch < epochs && !ctx.stopTraining; epoch++) {
+  for (let epoch = start; epoch < epochs && !ctx.stopTraining && !signal?.aborted; epoch++) {
     model.train();
     for (const cb of callbacks) await cb.onEpochBegin(epoch, ctx);
     const metrics = c.metrics();
@@ -342,8 +368,10 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
       for (const m of metrics) logs[m.name] = m.result();
       for (const cb of callbacks) await cb.onBatchEnd(batch, { ...logs, loss: lv }, ctx);
       batch++;
-      if (ctx.stopTraining) break;
+      if (yieldEvery > 0 && batch % yieldEvery === 0) await nextMacrotask();
+      if (ctx.stopTraining || signal?.aborted) break;
     }
+    if (signal?.aborted) break; // the epoch is incomplete: no epoch logs, no validation
     if (seen === 0) throw new Error('fit: the training data produced no batches');
     const logs: Logs = { loss: lossSum / seen };
     for (const m of metrics) logs[m.name] = m.result();
@@ -362,6 +390,7 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
     trainY?.dispose();
     if (validation && options.validationSplit !== undefined) for (const t of validation as [Tensor, Tensor]) t.dispose();
   }
+  signal?.throwIfAborted();
   return history;
 }
 
@@ -379,7 +408,9 @@ export async function evaluate(model: AnyModule, x: Tensor | Batches, yOrOptions
     const batches: Batches = tensors ? tensorBatches(x, yOrOptions as Tensor, options.batchSize ?? 32, null) : x;
     if (tensors) checkPair('evaluate', x, yOrOptions as Tensor);
     const device = modelBackend(model);
+    let batch = 0;
     for await (const [xs, ys] of batches) {
+      if (platform.yieldEvery > 0 && batch++ % platform.yieldEvery === platform.yieldEvery - 1) await nextMacrotask();
       const [xb, yb] = [await onBackend(xs, device), await onBackend(ys, device)];
       const { loss, pred } = tidy(() =>
         noGrad(() => {

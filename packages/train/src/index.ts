@@ -2,6 +2,10 @@
  * @ml/train — Keras-style training: compile / fit / evaluate / predict, metrics,
  * callbacks, History, and saving whole models. Importing it adds these methods to
  * every @ml/nn Module; the same functions are exported for a functional style.
+ *
+ * This is the entry for every environment (pages, workers, bundlers): it imports nothing
+ * of Node. Under Node the "node" export condition picks index.node.ts, which adds folder
+ * saving and loading, file callbacks and the terminal progress bar under the same names.
  */
 import { fromArray, type Tensor } from '@ml/tensor';
 import { setTensorFactory } from './callbacks.js';
@@ -10,24 +14,35 @@ import './augment.js';
 setTensorFactory((like: Tensor, v: ArrayLike<number>) => fromArray(v, like.shape, { dtype: like.dtype, backend: like.backend.name }));
 
 export { compile, fit, evaluate, predict, optimizerOf, DivergenceError, History, type CompileOptions, type FitOptions, type LossFn, type LossName, type OptimizerName, type Batches } from './fit.js';
-export { saveModel, loadModel, type SaveModelOptions } from './persist.js';
-export { ModelFileError, modelFromSaved, type SavedModelFiles } from './saved-config.js';
-export { checkSaveTarget, readSavedFile, SaveTargetError } from './model-dir.js';
+export {
+  saveModel,
+  loadModel,
+  loadArtifacts,
+  modelToBytes,
+  listIndexedDbModels,
+  deleteIndexedDbModel,
+  type SaveModelOptions,
+  type SaveDestination,
+  type LoadSource,
+  type ModelSaveHandler,
+  type ModelLoadHandler,
+} from './io.js';
+export { ModelFileError, modelFromSaved, type SavedModelFiles, type ModelArtifacts } from './saved-config.js';
+export { SaveTargetError } from './files.js';
+export { checkSaveTarget, readSavedFile, ModelCheckpoint, CSVLogger, ProgressBar } from './node-only.js';
+export type { ModelCheckpointOptions, TextStream } from './callbacks-node.js';
 export {
   Callback,
   LambdaCallback,
   EarlyStopping,
   LearningRateScheduler,
-  ModelCheckpoint,
-  CSVLogger,
   TerminateOnNaN,
-  ProgressBar,
+  EpochLogger,
   formatLogs,
   type Logs,
   type TrainingContext,
   type LambdaHooks,
   type EarlyStoppingOptions,
-  type ModelCheckpointOptions,
   type Mode,
 } from './callbacks.js';
 export {

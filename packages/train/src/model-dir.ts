@@ -16,15 +16,10 @@
 import { link, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isProcessAlive, parseTempName, syncDirectory, tempPathFor, writeFileAtomic, writeFileSynced } from '@ml/tensor/node';
+import { LOCK, MODEL_FILES, RECORD, RESERVED, SaveTargetError, isPlainName } from './files.js';
 
-/** The commit record: the current generation's files (see the module comment). */
-export const RECORD = 'ml-save.json';
-/** Held while a save writes into the folder; names the saving process. */
-export const LOCK = 'ml-save.lock';
+export { RECORD, LOCK, MODEL_FILES, SaveTargetError, checkExtraFiles } from './files.js';
 const RECORD_FORMAT = 'ml-save/1';
-/** The files `saveModel` writes for the model itself. */
-export const MODEL_FILES = ['config.json', 'model.safetensors', 'optimizer.safetensors'] as const;
-const RESERVED = new Set<string>([...MODEL_FILES, RECORD, LOCK]);
 
 interface SaveRecord {
   format: typeof RECORD_FORMAT;
@@ -35,18 +30,6 @@ interface SaveRecord {
   temps: Record<string, string>;
   /** files of the previous generation that this one lacks, removed at commit */
   remove: string[];
-}
-
-/** A destination that cannot take a save; `foreign` lists the entries that are not the save's. */
-export class SaveTargetError extends Error {
-  constructor(
-    message: string,
-    readonly dir: string,
-    readonly foreign: readonly string[] = [],
-  ) {
-    super(message);
-    this.name = 'SaveTargetError';
-  }
 }
 
 const codeOf = (e: unknown): string | undefined => (e as { code?: string }).code;
@@ -62,8 +45,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** A name that stays inside the folder: no separators, not `.`/`..`, not empty. */
-const isPlainName = (n: unknown): n is string => typeof n === 'string' && n !== '' && n !== '.' && n !== '..' && !/[/\\\0]/.test(n);
 
 async function readRecord(dir: string): Promise<SaveRecord | null> {
   let text: string;
@@ -358,15 +339,4 @@ export async function writeGeneration(dir: string, files: Record<string, string 
     await release();
   }
   await removeLegacySiblings(dir);
-}
-
-/** Names a caller may add to a save with `files`: plain file names that are not the save's own. */
-export function checkExtraFiles(who: string, files: Record<string, unknown>): Record<string, string | Uint8Array> {
-  for (const [name, v] of Object.entries(files)) {
-    if (!isPlainName(name)) throw new Error(`${who}: files: '${name}' is not a plain file name (no folders)`);
-    if (RESERVED.has(name)) throw new Error(`${who}: files: '${name}' is written by the save itself; choose another name`);
-    if (parseTempName(name)) throw new Error(`${who}: files: '${name}' looks like a temp file (<name>.tmp-<n>); choose another name`);
-    if (typeof v !== 'string' && !(v instanceof Uint8Array)) throw new Error(`${who}: files['${name}'] must be a string or a Uint8Array`);
-  }
-  return files as Record<string, string | Uint8Array>;
 }

@@ -3,7 +3,6 @@
  * checked before it is used, nothing is allocated that the weights file does not pay
  * for, and every problem is a `ModelFileError` naming the file and the JSON path.
  */
-import { lstat, readFile } from 'node:fs/promises';
 import { ModuleConfigError, moduleFromConfig, type AnyModule, type ModuleConfig } from '@ml/nn';
 import { OptimizerStateError, type OptimizerStateDict } from '@ml/optim';
 import { SafetensorsError, parseSafetensors, parseSafetensorsHeader, quoteValue, type Tensor } from '@ml/tensor';
@@ -41,32 +40,27 @@ export interface SavedModelFiles {
   optimizer?: Uint8Array;
 }
 
+/**
+ * A saved model in memory (`modelToBytes`), what every destination stores: the contents of
+ * `config.json`, `model.safetensors`, `optimizer.safetensors` (when compiled) and the extra
+ * `files` given to the save, byte for byte the files of a saved folder.
+ */
+export interface ModelArtifacts {
+  /** config.json, UTF-8 JSON */
+  config: Uint8Array;
+  /** model.safetensors */
+  weights: Uint8Array;
+  /** optimizer.safetensors, when the model is compiled */
+  optimizer?: Uint8Array;
+  /** the extra files (`SaveModelOptions.files`), by name */
+  files: Record<string, Uint8Array>;
+}
+
 /** `path detail`, or `path: detail` for details that start with a colon. */
 const at = (path: string, detail: string): string => (detail.startsWith(':') ? `${path}${detail}` : `${path} ${detail}`);
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-
-/**
- * Read one of a model folder's files, refusing anything but a regular file: a symbolic
- * link (which could point anywhere) or a directory. `name` is what messages call it.
- */
-export async function readModelFile(path: string, name: string): Promise<Uint8Array> {
-  let st;
-  try {
-    st = await lstat(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ModelFileError(name, 'is missing');
-    throw new ModelFileError(name, `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  if (st.isSymbolicLink()) throw new ModelFileError(name, "is a symbolic link; a model folder's files must be regular files");
-  if (!st.isFile()) throw new ModelFileError(name, 'is not a regular file');
-  try {
-    return await readFile(path);
-  } catch (e) {
-    throw new ModelFileError(name, `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-}
 
 function parseConfig(raw: Uint8Array | string): Record<string, unknown> {
   let text: string;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Linear, ReLU, Sequential } from '@ml/nn';
 import { noGrad } from '@ml/autograd';
 import { manualSeed, tensor } from '@ml/tensor';
-import { LambdaCallback, ModelCheckpoint, loadModel, readSavedFile, saveModel } from '../dist/index.js';
+import { LambdaCallback, ModelCheckpoint, loadModel, readSavedFile, saveModel } from '../dist/index.node.js';
 
 const [dir, ckpt, logPath, maxGen] = process.argv.slice(2);
 const stop = maxGen === undefined ? Infinity : Number(maxGen);

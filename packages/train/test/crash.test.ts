@@ -14,7 +14,7 @@ import { Linear, ReLU, Sequential } from '@ml/nn';
 import { tensor, type Tensor } from '@ml/tensor';
 import { parseTempName } from '@ml/tensor/node';
 import { expect, it } from 'vitest';
-import { loadModel, readSavedFile } from '../src/index.js';
+import { loadModel, readSavedFile } from '../src/index.node.js';
 import type { AnyModule } from '@ml/nn';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'crash-child.mjs');

@@ -21,7 +21,7 @@ import {
   optimizerOf,
   predict,
   saveModel,
-} from '../src/index.js';
+} from '../src/index.node.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'ml-train-'));
 

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { BatchNorm1d, Dropout, LayerNorm, Linear, Model, ReLU, Sequential, input, type AnyModule } from '@ml/nn';
 import { manualSeed, memory, randn, serializeSafetensors, tensor } from '@ml/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ModelFileError, loadModel, modelFromSaved, optimizerOf, saveModel, type SavedModelFiles } from '../src/index.js';
+import { ModelFileError, loadModel, modelFromSaved, optimizerOf, saveModel, type SavedModelFiles } from '../src/index.node.js';
 
 // FUZZ_SEED=random (or a number) and FUZZ_RUNS=<n> explore further; the default is fixed
 const SEED = process.env.FUZZ_SEED === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.FUZZ_SEED ?? 20240517);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Linear, ReLU, Sequential } from '@ml/nn';
 import { manualSeed, memory, randn, serializeSafetensors, tensor } from '@ml/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ModelFileError, loadModel, saveModel } from '../src/index.js';
+import { ModelFileError, loadModel, saveModel } from '../src/index.node.js';
 
 type Json = Record<string, unknown>;
 const tmp = () => mkdtempSync(join(tmpdir(), 'ml-untrusted-'));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Linear, ReLU, Sequential } from '@ml/nn';
 import { manualSeed, randn } from '@ml/tensor';
 import { expect, it } from 'vitest';
-import { checkSaveTarget, EarlyStopping, loadModel, readSavedFile, saveModel } from '../src/index.js';
+import { checkSaveTarget, EarlyStopping, loadModel, readSavedFile, saveModel } from '../src/index.node.js';
 
 it('README: two classes of points — compile, fit with a validation split and early stopping, evaluate, predict, save and load', async () => {
   const log: string[] = [];

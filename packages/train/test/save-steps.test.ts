@@ -72,8 +72,8 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   return { ...fake, default: fake };
 });
 
-const { compile, loadModel, optimizerOf, saveModel } = await import('../src/index.js');
-const { readSavedFile } = await import('../src/index.js').then((m) => m as unknown as { readSavedFile?: (d: string, n: string, e: 'utf8') => Promise<string> });
+const { compile, loadModel, optimizerOf, saveModel } = await import('../src/index.node.js');
+const { readSavedFile } = await import('../src/index.node.js').then((m) => m as unknown as { readSavedFile?: (d: string, n: string, e: 'utf8') => Promise<string> });
 const { tensor } = await import('@ml/tensor');
 
 const realPid = process.pid;

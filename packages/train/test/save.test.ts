@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Linear } from '@ml/nn';
 import { saveSafetensors, tensor } from '@ml/tensor';
 import { afterEach, describe, expect, it } from 'vitest';
-import * as train from '../src/index.js';
+import * as train from '../src/index.node.js';
 import type { AnyModule } from '@ml/nn';
 
 const { compile, loadModel, saveModel, ModelCheckpoint } = train;
