@@ -240,7 +240,8 @@ export function autogradHooks(): AutogradHooks {
 
 // ---------------------------------------------------------------- debug
 
-export const DEBUG: boolean = typeof process !== 'undefined' && process.env?.ML_DEBUG === '1';
+/** `ML_DEBUG=1` in the environment (Node); read through globalThis, so a browser, which has no `process`, reads false. */
+export const DEBUG: boolean = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.ML_DEBUG === '1';
 
 export function debugLog(op: string, backend: string, shapes: readonly (readonly number[])[], ms: number): void {
   console.error(`[ml] ${op} on ${backend} ${shapes.map((s) => `[${s.join(',')}]`).join(' ')} ${ms.toFixed(3)} ms`);

@@ -5,7 +5,7 @@
 import type { Backend } from './backend.js';
 import { allocArray, bytesPerElement, type DType, type TypedArray } from './dtype.js';
 import { getBackend } from './engine.js';
-import { writeFileAtomic } from './durable.js';
+import { fileAccess } from './files.js';
 import { fromData } from './ops/prim.js';
 import { isTensor, type Tensor } from './tensor.js';
 
@@ -282,7 +282,9 @@ function decode(src: Uint8Array, dtype: DType): TypedArray {
   return out;
 }
 
-// ---------------------------------------------------------------- Node file I/O
+// ---------------------------------------------------------------- file I/O (Node)
+// The file access comes from the Node entry (files.ts), so that this module imports no Node
+// module; in a browser these throw, pointing at serializeSafetensors / parseSafetensors.
 
 /**
  * Write a safetensors file atomically and durably (`writeFileAtomic`: a temp sibling
@@ -291,13 +293,13 @@ function decode(src: Uint8Array, dtype: DType): TypedArray {
  * processes are removed once the write succeeds.
  */
 export async function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
-  await writeFileAtomic(path, await serializeSafetensors(tensors, metadata));
+  const files = fileAccess('saveSafetensors');
+  await files.writeFileAtomic(path, await serializeSafetensors(tensors, metadata));
 }
 
 /** Read and parse a safetensors file (Node). */
 export async function loadSafetensors(path: string, options: LoadSafetensorsOptions = {}): Promise<ParsedSafetensors> {
-  const fs = await import('node:fs/promises');
-  return parseSafetensors(await fs.readFile(path), options);
+  return parseSafetensors(await fileAccess('loadSafetensors').readFile(path), options);
 }
 
 /**
@@ -305,21 +307,12 @@ export async function loadSafetensors(path: string, options: LoadSafetensorsOpti
  * offsets, without reading the tensor data.
  */
 export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
-  const fs = await import('node:fs/promises');
-  const fh = await fs.open(path, 'r');
-  try {
-    const { size } = await fh.stat();
-    const prefix = new Uint8Array(Math.min(8, size));
-    await fh.read(prefix, 0, prefix.length, 0);
-    if (size < 8) return parseSafetensorsHeader(prefix, { fileSize: size });
-    const n64 = new DataView(prefix.buffer).getBigUint64(0, true);
-    // the length is checked by parseSafetensorsHeader before a buffer of that size is made
-    if (n64 > BigInt(MAX_HEADER_BYTES) || n64 > BigInt(size - 8)) return parseSafetensorsHeader(prefix, { fileSize: size });
-    const head = new Uint8Array(8 + Number(n64));
-    head.set(prefix);
-    await fh.read(head, 8, head.length - 8, 8);
-    return parseSafetensorsHeader(head, { fileSize: size });
-  } finally {
-    await fh.close();
-  }
+  const files = fileAccess('readSafetensorsHeader');
+  const { size, bytes: prefix } = await files.readHead(path, 8);
+  if (size < 8) return parseSafetensorsHeader(prefix, { fileSize: size });
+  const n64 = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  // the length is checked by parseSafetensorsHeader before a buffer of that size is made
+  if (n64 > BigInt(MAX_HEADER_BYTES) || n64 > BigInt(size - 8)) return parseSafetensorsHeader(prefix, { fileSize: size });
+  const head = await files.readHead(path, 8 + Number(n64));
+  return parseSafetensorsHeader(head.bytes, { fileSize: head.size });
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SafetensorsError, memory, parseSafetensors, parseSafetensorsHeader, readSafetensorsHeader, serializeSafetensors, tensor } from '../src/index.js';
+import { SafetensorsError, memory, parseSafetensors, parseSafetensorsHeader, readSafetensorsHeader, serializeSafetensors, tensor } from '../src/node.js';
 
 /** A file whose header declares `shape` F32 for 'w', with the length prefix and header only. */
 function headerOnly(shape: number[]): Uint8Array {

@@ -11,7 +11,7 @@ import {
   saveSafetensors,
   serializeSafetensors,
   type Tensor,
-} from '../src/index.js';
+} from '../src/node.js';
 
 const enc = new TextEncoder();
 
