@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Tensor } from '@ml/tensor';
 import { type Info, parse } from 'csv-parse/sync';
 import {
@@ -67,32 +66,6 @@ interface CsvParseError {
   message: string;
   lines?: number;
   column?: number | string;
-}
-
-/**
- * Read a CSV file (or CSV text: any string containing a line break) into typed columns:
- *
- * ```ts
- * const weather = await readCsv('seattle-weather.csv', { types: { date: 'date' } });
- * weather.rows[0].temp_max; // 12.8
- * ```
- *
- * Quoted fields may hold the delimiter, quotes ("") and line breaks (\r\n inside a field
- * reads as \n). Missing cells (the `missing` tokens: empty, NA, NaN, …) are null and listed
- * in `missing`; a row with the wrong number of fields, a value that does not fit its
- * column's type, or a number beyond float64's range (`1e999`, which would be Infinity)
- * throws a `CsvError` naming the file, the line and the column. Any column name works,
- * `toString` and `__proto__` included: rows have no `Object.prototype` members.
- */
-export async function readCsv(pathOrText: string, options: CsvOptions = {}): Promise<Table> {
-  if (/[\r\n]/.test(pathOrText)) return parseCsv(pathOrText, options);
-  let text: string;
-  try {
-    text = await readFile(pathOrText, 'utf8');
-  } catch (e) {
-    throw new CsvError(`${pathOrText}: cannot read the file (${(e as Error).message})`, pathOrText);
-  }
-  return parseCsv(text, { ...options, name: options.name ?? pathOrText });
 }
 
 /** `readCsv` for text already in memory. */

@@ -1,7 +1,3 @@
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { constants as bufferConstants } from 'node:buffer';
-import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { type DType, fromFill, type Tensor } from '@ml/tensor';
 
 /** Element types of the IDX format (MNIST's file format). */
@@ -63,32 +59,8 @@ const CODE_OF: Record<IdxDType, number> = { uint8: 0x08, int8: 0x09, int16: 0x0b
 const hex = (b: number): string => `0x${b.toString(16).padStart(2, '0')}`;
 const bytesText = (n: number): string => (n === 1 ? '1 byte' : `${n} bytes`);
 
-/**
- * Read an IDX file (or its bytes): the 4-byte magic 0x00 0x00 <type> <ndim>, ndim
- * big-endian uint32 dims, then the values, big-endian. A gzip file (.gz) is unpacked
- * transparently. Checks the magic, the type code, that the size is exactly header +
- * product(dims) · element size, and the checksum when given; any failure throws an
- * `IdxError` and nothing is returned.
- */
-export async function readIdx(pathOrBytes: string | Uint8Array, options: IdxOptions = {}): Promise<IdxArray> {
-  if (typeof pathOrBytes !== 'string') return parseIdx(pathOrBytes, options);
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(pathOrBytes);
-  } catch (e) {
-    throw new IdxError(`${pathOrBytes}: cannot read the file (${(e as Error).message})`, pathOrBytes);
-  }
-  // the bytes were just read here: the values can be a view of them unless told otherwise
-  return parseIdx(bytes, { copy: false, ...options, name: options.name ?? pathOrBytes });
-}
-
-/** @internal */
-export function digest(algorithm: 'md5' | 'sha256', bytes: Uint8Array): string {
-  return createHash(algorithm).update(bytes).digest('hex');
-}
-
-/** What an IDX header says: the element type, the shape, and so the size of the file. */
-interface IdxHeader {
+/** @internal What an IDX header says: the element type, the shape, and so the size of the file. */
+export interface IdxHeader {
   code: { dtype: IdxDType; size: number };
   shape: number[];
   headerBytes: number;
@@ -97,8 +69,8 @@ interface IdxHeader {
   expected: number;
 }
 
-/** Read and check the header at the start of `raw`, which may be only the file's first bytes. */
-function readHeader(raw: Uint8Array, file: string): IdxHeader {
+/** @internal Read and check the header at the start of `raw`, which may be only the file's first bytes. */
+export function readHeader(raw: Uint8Array, file: string): IdxHeader {
   if (raw.length < 4) throw new IdxError(`${file}: ${raw.length} bytes is too short for an IDX header (4-byte magic)`, file);
   if (raw[0] !== 0 || raw[1] !== 0) {
     throw new IdxError(`${file}: not an IDX file: the magic number starts ${hex(raw[0])} ${hex(raw[1])}, expected 0x00 0x00`, file);
@@ -122,96 +94,54 @@ function readHeader(raw: Uint8Array, file: string): IdxHeader {
   return { code, shape, headerBytes, count, expected: headerBytes + count * code.size };
 }
 
-const describeHeader = (h: IdxHeader): string => `${h.headerBytes}-byte header + ${h.shape.join('×') || '1'} ${h.code.dtype} values of ${bytesText(h.code.size)}`;
-
-/** the longest header: 4-byte magic and 255 dims */
-const MAX_HEADER = 4 + 4 * 255;
-/** the most a probe for the header unpacks */
-const HEAD_PROBE = 1 << 16;
-
-const isTooLarge = (e: unknown): boolean => (e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE';
-const damaged = (file: string, e: unknown): IdxError =>
-  new IdxError(`${file}: the gzip data is damaged (${(e as Error).message}); the file is truncated or corrupt`, file);
+/** @internal */
+export const describeHeader = (h: IdxHeader): string => `${h.headerBytes}-byte header + ${h.shape.join('×') || '1'} ${h.code.dtype} values of ${bytesText(h.code.size)}`;
 
 /**
- * The start of a gzip file's contents, at least MAX_HEADER bytes of it (or all of it when
- * shorter) and at most HEAD_PROBE: prefixes of the gzip bytes are unpacked, each with its
- * output capped, so a bomb costs no more than a probe.
+ * @internal What parsing needs from the platform: unpacking gzip and hashing. The Node entry
+ * passes Node's zlib and crypto; the browser-safe entry has neither (see `parseIdx`).
  */
-function gunzipHead(bytes: Uint8Array, file: string): Uint8Array {
-  const n = bytes.length;
-  /** the output of the first k bytes, or null when it is more than HEAD_PROBE */
-  const prefix = (k: number): Uint8Array | null => {
-    try {
-      // Z_SYNC_FLUSH: the output so far from input that stops anywhere
-      return gunzipSync(bytes.subarray(0, k), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: HEAD_PROBE });
-    } catch (e) {
-      if (isTooLarge(e)) return null;
-      throw damaged(file, e);
-    }
-  };
-  // widen the prefix until it unpacks to enough; when one unpacks to too much, halve the
-  // step between it and the last short one (one input byte makes at most ~1 KB of output)
-  let short = 0;
-  let k = Math.min(256, n);
-  for (;;) {
-    const out = prefix(k);
-    if (out === null) break;
-    if (out.length >= MAX_HEADER || k === n) return out;
-    short = k;
-    k = Math.min(k * 4, n);
-  }
-  let long = k;
-  while (long - short > 1) {
-    const mid = short + Math.floor((long - short) / 2);
-    const out = prefix(mid);
-    if (out === null) long = mid;
-    else if (out.length >= MAX_HEADER) return out;
-    else short = mid;
-  }
-  throw new IdxError(`${file}: the gzip data unpacks to more than ${HEAD_PROBE} bytes from one byte; the file is corrupt`, file);
+export interface IdxCodec {
+  /** the bytes unpacked when they start with the gzip magic 1f 8b, else the bytes as they are */
+  gunzipIfNeeded(bytes: Uint8Array, file: string): Uint8Array;
+  digest(algorithm: 'md5' | 'sha256', bytes: Uint8Array): string;
 }
+
+const isGzip = (bytes: Uint8Array): boolean => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+
+/** Without Node's zlib and crypto: plain IDX bytes only, no checksums; the errors say what to do. */
+const BROWSER_CODEC: IdxCodec = {
+  gunzipIfNeeded(bytes, file) {
+    if (!isGzip(bytes)) return bytes;
+    throw new IdxError(
+      `${file}: gzip-compressed IDX data; unpack it first (in a browser: new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer()), or parse it under Node, where @ml/data unpacks gzip itself`,
+      file,
+    );
+  },
+  digest(algorithm, _bytes) {
+    throw new IdxError(`checking the ${algorithm} of IDX data needs Node's crypto; under Node @ml/data checks it, in a browser leave expected${algorithm === 'md5' ? 'Md5' : 'Sha256'} out`, 'IDX data');
+  },
+};
 
 /**
- * @internal gunzip when the bytes start with the gzip magic 1f 8b — never past the size the
- * IDX header promises, nor past `maxBytes`: the header is unpacked first, then the rest with
- * the output capped at that size, so a gzip bomb is refused after a few bytes of output
- * instead of filling the memory. `maxBytes` (mnist's published size) is checked against the
- * header by `checkHeader`, which throws its own error.
+ * `readIdx` for bytes already in memory. Under Node gzip data is unpacked and checksums are
+ * checked; the browser-safe entry reads plain (unpacked) IDX bytes and takes no checksum.
  */
-export function gunzipIfNeeded(bytes: Uint8Array, file: string, checkHeader?: (shape: readonly number[], dtype: IdxDType, bytes: number) => void): Uint8Array {
-  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
-  const head = gunzipHead(bytes, file);
-  // a short head is all the file holds (unpacked again, in full, to check the stream's end);
-  // a head that is not an IDX header throws the error parseIdx would give for it
-  const header = head.length < MAX_HEADER ? null : readHeader(head, file);
-  if (header !== null) {
-    checkHeader?.(header.shape, header.code.dtype, header.expected);
-    if (header.expected > bufferConstants.MAX_LENGTH) {
-      throw new IdxError(`${file}: the header promises ${header.shape.join('×')} ${header.code.dtype} values (${header.expected} bytes), more than can be held in memory`, file);
-    }
-  }
-  try {
-    return gunzipSync(bytes, { maxOutputLength: header?.expected ?? HEAD_PROBE });
-  } catch (e) {
-    if (header !== null && isTooLarge(e)) {
-      throw new IdxError(`${file}: the gzip data unpacks to more than the ${header.expected} bytes its header promises (${describeHeader(header)}); the file is corrupt or not an IDX file`, file);
-    }
-    throw damaged(file, e);
-  }
-}
-
-/** `readIdx` for bytes already in memory. */
 export function parseIdx(bytes: Uint8Array, options: IdxOptions = {}): IdxArray {
+  return parseIdxWith(BROWSER_CODEC, bytes, options);
+}
+
+/** @internal `parseIdx` with the platform's gzip and hashing. */
+export function parseIdxWith(codec: IdxCodec, bytes: Uint8Array, options: IdxOptions = {}): IdxArray {
   const file = options.name ?? 'IDX data';
   for (const [algorithm, expected] of [['md5', options.expectedMd5], ['sha256', options.expectedSha256]] as const) {
     if (expected === undefined) continue;
-    const actual = digest(algorithm, bytes);
+    const actual = codec.digest(algorithm, bytes);
     if (actual !== expected.toLowerCase()) {
       throw new IdxError(`${file}: ${algorithm} is ${actual}, expected ${expected.toLowerCase()}; the file is corrupt or a different version`, file);
     }
   }
-  const raw = gunzipIfNeeded(bytes, file);
+  const raw = codec.gunzipIfNeeded(bytes, file);
   const header = readHeader(raw, file);
   const { expected } = header;
   if (raw.length !== expected) {

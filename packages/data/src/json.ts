@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { badTypes, BEYOND_FLOAT64, type CellValue, type ColumnType, ISO_DATE, keyed, type MissingCell, named, nameList, own, parseValue, quoted, type Table } from './table.js';
 
 /** A JSON file that is malformed or not a list of flat records; names the file and where. */
@@ -33,23 +32,6 @@ export interface JsonRecordsOptions {
 /** @internal the default `maxCells` for a text of `length` characters */
 export function defaultMaxCells(length: number): number {
   return Math.max(100_000, 2 * length);
-}
-
-/**
- * Read a JSON file holding an array of flat records (`[{"a": 1, "b": "x"}, …]`) into the
- * same typed table as `readCsv`: columns in first-seen order, null or absent fields
- * reported in `missing`. Malformed JSON throws a `JsonError` with the file, line, column
- * and character position; so do a number beyond float64's range (`1e999`, which JSON.parse
- * reads as Infinity) and a table larger than `maxCells`.
- */
-export async function readJsonRecords(path: string, options: JsonRecordsOptions = {}): Promise<Table> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new JsonError(`${path}: cannot read the file (${(e as Error).message})`, path);
-  }
-  return parseJsonRecords(text, { ...options, name: options.name ?? path });
 }
 
 /** What the first pass learns of a column, from its present values. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type ColumnType, CsvError, type CsvOptions, parseCsv } from '../src/index.js';
+import { type ColumnType, CsvError, type CsvOptions, parseCsv } from '../src/node.js';
 import { fuzzReader, mutated, repeated } from './fuzz.js';
 
 // ≥ 10,000 generated CSV inputs, most of them malformed: each parses to a well-formed table

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CsvError, csvToTensors, parseCsv, readCsv } from '../src/index.js';
+import { CsvError, csvToTensors, parseCsv, readCsv } from '../src/node.js';
 import { expectClose, values } from './helpers.js';
 import { growth } from './growth.js';
 

@@ -1,6 +1,6 @@
 import { arange, memory, tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { IterableDataset, MappedDataset, Subset, TensorDataset } from '../src/index.js';
+import { IterableDataset, MappedDataset, Subset, TensorDataset } from '../src/node.js';
 import { values } from './helpers.js';
 
 describe('TensorDataset', () => {

@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import type { CellValue, ColumnType, Table } from '../src/index.js';
+import type { CellValue, ColumnType, Table } from '../src/node.js';
 
 // Shared by the reader fuzz tests: each generated input must parse to a well-formed table or
 // throw the reader's own error with a message — within 2 s, keeping memory within a small

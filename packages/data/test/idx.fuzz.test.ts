@@ -1,7 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeIdx, IdxError, parseIdx } from '../src/index.js';
+import { encodeIdx, IdxError, parseIdx } from '../src/node.js';
 import { fuzzSettings } from './fuzz.js';
 
 // The gzip path of parseIdx (header first, then the rest capped at the header's size) on

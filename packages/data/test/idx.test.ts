@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { encodeIdx, IdxError, parseIdx, readIdx } from '../src/index.js';
+import { encodeIdx, IdxError, parseIdx, readIdx } from '../src/node.js';
 import { expectClose, values } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ml-data-idx-'));

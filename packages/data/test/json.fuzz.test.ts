@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type ColumnType, JsonError, type JsonRecordsOptions, parseJsonRecords } from '../src/index.js';
+import { type ColumnType, JsonError, type JsonRecordsOptions, parseJsonRecords } from '../src/node.js';
 import { fuzzReader, mutated, repeated } from './fuzz.js';
 
 // ≥ 10,000 generated JSON inputs, most of them malformed or not flat records: each parses to

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JsonError, parseJsonRecords, readJsonRecords, tableToTensors } from '../src/index.js';
+import { JsonError, parseJsonRecords, readJsonRecords, tableToTensors } from '../src/node.js';
 import { values } from './helpers.js';
 import { growth } from './growth.js';
 

@@ -1,6 +1,6 @@
 import { arange, manualSeed, memory, stack, type Tensor, tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { DataLoader, type Dataset, defaultCollate, IterableDataset, parseCsv, Subset, TensorDataset } from '../src/index.js';
+import { DataLoader, type Dataset, defaultCollate, IterableDataset, parseCsv, Subset, TensorDataset } from '../src/node.js';
 import { range, sorted, values } from './helpers.js';
 
 /** x row i = [i, i + 0.5], y = i: a batch's y says which samples it holds. */

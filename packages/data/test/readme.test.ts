@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { DataLoader, kFold, mnist, randomSplit, readCsv, StandardScaler, tableToTensors, TensorDataset } from '../src/index.js';
+import { DataLoader, kFold, mnist, randomSplit, readCsv, StandardScaler, tableToTensors, TensorDataset } from '../src/node.js';
 
 // The README's examples, line for line; what they print is asserted here.
 describe('README examples', () => {

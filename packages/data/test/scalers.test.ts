@@ -1,6 +1,6 @@
 import { manualSeed, randn, tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { MinMaxScaler, StandardScaler } from '../src/index.js';
+import { MinMaxScaler, StandardScaler } from '../src/node.js';
 import { expectClose, values } from './helpers.js';
 
 // Training data: column 0 = 1, 2, 3; column 1 = 10, 20, 60.

@@ -1,6 +1,6 @@
 import { arange, tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { type Fold, kFold, randomSplit, stratifiedKFold, TensorDataset, trainValidationSplit } from '../src/index.js';
+import { type Fold, kFold, randomSplit, stratifiedKFold, TensorDataset, trainValidationSplit } from '../src/node.js';
 import { range, sorted } from './helpers.js';
 
 function expectPartition(parts: ArrayLike<number>[], n: number): void {

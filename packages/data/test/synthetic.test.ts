@@ -1,6 +1,6 @@
 import { manualSeed, type Tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { circles, noisyLine, polynomial, rings, spirals, twoGaussians, weeklySeries, xor } from '../src/index.js';
+import { circles, noisyLine, polynomial, rings, spirals, twoGaussians, weeklySeries, xor } from '../src/node.js';
 import { expectClose, values } from './helpers.js';
 
 function rows(x: Tensor): number[][] {

@@ -1,6 +1,6 @@
 import { tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { compose, lambda, normalize, toDType, toFloat } from '../src/index.js';
+import { compose, lambda, normalize, toDType, toFloat } from '../src/node.js';
 import { expectClose, values } from './helpers.js';
 
 describe('compose', () => {

@@ -1,6 +1,6 @@
 import { tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { slidingWindows } from '../src/index.js';
+import { slidingWindows } from '../src/node.js';
 import { values } from './helpers.js';
 
 describe('slidingWindows', () => {
