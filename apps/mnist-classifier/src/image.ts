@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { checkImageHeader, checkSize, ImageError, rgbaToGray, type Gray } from './preprocess.js';
+import { checkImageHeader, checkSize, decodeJpeg, ImageError, rgbaToGray, type Gray } from './preprocess.js';
 
-export { checkImageHeader, ImageError, imageKind, jpegSize, pngSize, rgbaToGray, toMnist, type Gray } from './preprocess.js';
+export { checkImageHeader, decodeJpeg, ImageError, imageKind, jpegSize, pngSize, rgbaToGray, toMnist, type Gray } from './preprocess.js';
 
 /** Decode a PNG or JPEG file (by its magic bytes) to grayscale in [0, 1]; alpha composites on white. */
 export async function readGray(path: string): Promise<Gray> {
@@ -24,9 +23,7 @@ export async function readGray(path: string): Promise<Gray> {
       ({ width, height } = png);
       rgba = png.data;
     } else {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 256 });
-      ({ width, height } = img);
-      rgba = img.data;
+      ({ width, height, data: rgba } = decodeJpeg(bytes));
     }
   } catch (e) {
     throw new ImageError(`${path}: cannot decode ${kind === 'png' ? 'PNG' : 'JPEG'}: ${(e as Error).message}`);

@@ -1,8 +1,9 @@
 /**
  * The digit preprocessing shared by the CLI's `predict` and the web app: image headers read
- * for their size before any decoding, RGBA to grey, and the MNIST-style framing (`toMnist`).
- * Pure TypeScript, no Node or DOM API: it runs in both.
+ * for their size before any decoding, the JPEG decoder, RGBA to grey, and the MNIST-style
+ * framing (`toMnist`). No Node or DOM API: it runs in both.
  */
+import jpeg from 'jpeg-js';
 /** A grayscale image, values in [0, 1], row-major. */
 export interface Gray {
   width: number;
@@ -79,6 +80,16 @@ export function checkImageHeader(bytes: Uint8Array, name: string): { kind: 'png'
   if (declared === undefined) throw new ImageError(`${name}: cannot decode ${kind === 'png' ? 'PNG' : 'JPEG'}: no image header with its size`);
   checkSize(name, declared.width, declared.height);
   return { kind, ...declared };
+}
+
+/**
+ * Decode a JPEG to RGBA with jpeg-js, plain JavaScript: the CLI and the page get the very
+ * same pixels (browsers' decoders round the inverse DCT and chroma differently, enough to
+ * move a probability by 0.1 point). Call checkImageHeader first.
+ */
+export function decodeJpeg(bytes: Uint8Array): { width: number; height: number; data: Uint8Array } {
+  const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 256 });
+  return { width: img.width, height: img.height, data: img.data };
 }
 
 /** Decoded RGBA (8 bits a channel) to grey in [0, 1]: ITU-R BT.601 luma, alpha composited over white. */
