@@ -1,6 +1,6 @@
 // The Digits page: draw or upload a digit; the CLI's own preprocessing (toMnist) makes the
 // 28×28 input, shown beside the model's three likeliest classes.
-import { checkImageHeader, ImageError, rgbaToGray, toMnist, type Gray } from '@ml/mnist-classifier/preprocess';
+import { checkImageHeader, decodeJpeg, ImageError, rgbaToGray, toMnist, type Gray } from '@ml/mnist-classifier/preprocess';
 import { buildDigitModel, fetchDigitModel, type DigitModel } from './model.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -146,27 +146,47 @@ const end = () => {
 pad.addEventListener('pointerup', end);
 pad.addEventListener('pointercancel', end);
 
-/** Decode an uploaded PNG or JPEG, its size checked from its header first (a small file can declare a huge image). */
+/**
+ * Decode an uploaded PNG or JPEG, its size checked from its header first (a small file can
+ * declare a huge image). A JPEG goes through the CLI's own decoder (decodeJpeg: browsers
+ * round differently); a PNG, exact in any decoder, through the browser's.
+ */
 async function readUpload(file: File): Promise<Gray> {
   const bytes = new Uint8Array(await file.arrayBuffer());
   const { kind } = checkImageHeader(bytes, file.name);
-  let bitmap: ImageBitmap;
-  try {
-    // no colour management or premultiplication: the file's own pixel values, as the CLI decodes them
-    bitmap = await createImageBitmap(new Blob([bytes], { type: `image/${kind}` }), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-  } catch {
-    throw new ImageError(`${file.name}: cannot decode ${kind === 'png' ? 'PNG' : 'JPEG'}: the file is damaged`);
+  const damaged = (e?: unknown) => new ImageError(`${file.name}: cannot decode ${kind === 'png' ? 'PNG' : 'JPEG'}${e instanceof Error ? `: ${e.message}` : ': the file is damaged'}`);
+  let canvas: OffscreenCanvas;
+  let rgba: Uint8ClampedArray | Uint8Array;
+  if (kind === 'jpeg') {
+    let img: { width: number; height: number; data: Uint8Array };
+    try {
+      img = decodeJpeg(bytes);
+    } catch (e) {
+      throw damaged(e);
+    }
+    canvas = new OffscreenCanvas(img.width, img.height);
+    canvas.getContext('2d')!.putImageData(new ImageData(Uint8ClampedArray.from(img.data), img.width, img.height), 0, 0);
+    rgba = img.data;
+  } else {
+    let bitmap: ImageBitmap;
+    try {
+      // no colour management or premultiplication: the file's own pixel values, as the CLI decodes them
+      bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    } catch {
+      throw damaged();
+    }
+    canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const c = canvas.getContext('2d', { willReadFrequently: true })!;
+    c.drawImage(bitmap, 0, 0);
+    bitmap.close();
+    rgba = c.getImageData(0, 0, canvas.width, canvas.height).data;
   }
-  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-  const c = canvas.getContext('2d', { willReadFrequently: true })!;
-  c.drawImage(bitmap, 0, 0);
   // the image on the pad too, fitted, so the user sees what was read
   clearPad();
-  const k = Math.min(pad.width / bitmap.width, pad.height / bitmap.height);
-  padCtx.drawImage(bitmap, (pad.width - k * bitmap.width) / 2, (pad.height - k * bitmap.height) / 2, k * bitmap.width, k * bitmap.height);
+  const k = Math.min(pad.width / canvas.width, pad.height / canvas.height);
+  padCtx.drawImage(canvas, (pad.width - k * canvas.width) / 2, (pad.height - k * canvas.height) / 2, k * canvas.width, k * canvas.height);
   padUsed = true;
-  bitmap.close();
-  return rgbaToGray(c.getImageData(0, 0, canvas.width, canvas.height).data, canvas.width, canvas.height);
+  return rgbaToGray(rgba, canvas.width, canvas.height);
 }
 
 $<HTMLInputElement>('upload').addEventListener('change', (e) => {
@@ -214,6 +234,8 @@ fetchDigitModel(new URL('model/', document.baseURI).href)
     model = m;
     status.textContent = `Model: the ${m.meta.model.toUpperCase()} the build trained on ${m.meta.dataset === 'mnist' ? 'MNIST' : 'Fashion-MNIST'} with the command line.`;
     document.body.dataset.model = 'ready';
+    // milliseconds from navigation to a usable model (the tests report it)
+    document.body.dataset.modelMs = String(Math.round(performance.now()));
     if (padUsed) schedule();
   })
   .catch((e: unknown) => {
