@@ -1,6 +1,6 @@
 import { tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { confusionMatrix, decisionRegions, toSvg } from '../src/index.js';
+import { confusionMatrix, decisionRegions, toSvg } from '../src/node.js';
 import { layerValues, marks, parseXml, render, translation } from './helpers.js';
 
 const BLUE = '#4c78a8';

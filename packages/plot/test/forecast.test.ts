@@ -1,6 +1,6 @@
 import { tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { forecast } from '../src/index.js';
+import { forecast } from '../src/node.js';
 import { marks, render, translation, vertices } from './helpers.js';
 
 const t = Array.from({ length: 48 }, (_, i) => i);

@@ -4,7 +4,7 @@ import { DOMParser, onWarningStopParsing, type Element, type Node } from '@xmldo
 import { Warn, parse, View, type LoggerInterface } from 'vega';
 import { compile } from 'vega-lite';
 import { expect } from 'vitest';
-import { toSvg, type TopLevelSpec } from '../src/index.js';
+import { toSvg, type TopLevelSpec } from '../src/node.js';
 
 /** A vega-util logger that records warnings and errors instead of printing them. */
 function recorder(messages: string[]): LoggerInterface {

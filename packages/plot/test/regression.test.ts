@@ -1,6 +1,6 @@
 import { tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { scatterWithFit } from '../src/index.js';
+import { scatterWithFit } from '../src/node.js';
 import { layerValues, marks, render, translation, vertices } from './helpers.js';
 
 /** Distance in pixels from p to the polyline through `line`. */

@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { confusionMatrix, savePng, saveSvg, scatterWithFit, toHtml, toPng, toSvg, toVega, type TopLevelSpec } from '../src/index.js';
-import { loadResvg, writeAtomic } from '../src/render.js';
+import { confusionMatrix, savePng, saveSvg, scatterWithFit, toHtml, toPng, toSvg, toVega, type TopLevelSpec } from '../src/node.js';
+import { loadResvg, writeAtomic } from '../src/node/render.js';
 import { diagnostics, parseXml } from './helpers.js';
 
 const spec = scatterWithFit({ x: [1, 2, 3], y: [2, 4, 6], fit: (x) => 2 * x, title: 'tiny' });

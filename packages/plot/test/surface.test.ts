@@ -1,7 +1,7 @@
 import { tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
 import { isolines } from '../src/contour.js';
-import { lossSurface } from '../src/index.js';
+import { lossSurface } from '../src/node.js';
 import { layerValues, marks, render, vertices } from './helpers.js';
 
 describe('isolines (marching squares)', () => {

@@ -1,6 +1,6 @@
 import { tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { lossCurves } from '../src/index.js';
+import { lossCurves } from '../src/node.js';
 import { marks, render, vertices } from './helpers.js';
 
 const epoch = [0, 1, 2, 3, 4, 5, 6, 7];
