@@ -70,8 +70,11 @@ interface DawnModule {
  */
 const instances: GPU[] = [];
 
+/** Node's `process`, read through globalThis: a browser has none, and a bundler sees no reference to polyfill. */
+const nodeProcess = (globalThis as { process?: { versions?: { node?: string }; env: Record<string, string | undefined> } }).process;
+
 function isNode(): boolean {
-  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+  return typeof nodeProcess?.versions?.node === 'string';
 }
 
 /** One Dawn backend to try: `create()` makes its instance (kept alive for the process). */
@@ -98,8 +101,9 @@ export async function dawnCandidates(options: DeviceOptions = {}): Promise<DawnC
     throw new Error(`the webgpu package did not load — in Node, install it next to this one (npm install webgpu): ${(e as Error).message}`);
   }
   // Mesa's EGL needs no display for compute when told so (read when the GL backend starts)
-  process.env.EGL_PLATFORM ??= 'surfaceless';
-  const fromEnv = process.env.ML_WEBGPU_DAWN;
+  const env = nodeProcess?.env ?? {};
+  env.EGL_PLATFORM ??= 'surfaceless';
+  const fromEnv = env.ML_WEBGPU_DAWN;
   const tries = fromEnv ? [fromEnv.split(',').filter((s) => s)] : (options.dawn ?? [[], ['backend=opengles']]);
   return tries.map((flags) => ({
     label: `dawn (${flags.join(', ') || 'default backend'})`,
