@@ -1,12 +1,11 @@
 /**
  * Let the event loop run (input, rendering, timers, messages) before going on: a
- * macrotask, not a microtask, or a page's clicks would wait for training to end.
- * `scheduler.yield()` where the browser has it (it keeps the task's priority), else a
- * MessageChannel message (setTimeout(0) is clamped to 4 ms after a few nested calls).
+ * macrotask, not a microtask, or a page's clicks would wait for training to end. A
+ * MessageChannel message: setTimeout(0) is clamped to 4 ms after a few nested calls, and
+ * `scheduler.yield()` resumes ahead of the page's other tasks, so that its timers did not
+ * run until training ended (Chromium, measured in test/browser.test.ts).
  */
 export function nextMacrotask(): Promise<void> {
-  const scheduler = (globalThis as { scheduler?: { yield?: () => Promise<void> } }).scheduler;
-  if (typeof scheduler?.yield === 'function') return scheduler.yield();
   const Channel = (globalThis as unknown as { MessageChannel?: new () => WebChannel }).MessageChannel;
   if (typeof Channel === 'function') {
     return new Promise((resolve) => {
