@@ -115,8 +115,8 @@ describe.skipIf(!hasChromium())(`the built site in Chromium (${CHROMIUM})`, () =
   });
   afterEach(() => {
     // no uncaught error and no console error in any page
-    expect(errors).toEqual([]);
-    errors.length = 0;
+    const seen = errors.splice(0);
+    expect(seen).toEqual([]);
   });
 
   async function open(name: string): Promise<Page> {
@@ -229,6 +229,27 @@ describe.skipIf(!hasChromium())(`the built site in Chromium (${CHROMIUM})`, () =
       // ambiguous digits: the comparison covers three probabilities, not 100.0 / 0.0 / 0.0
       expect(shown[1].probability).toBeGreaterThan(0.05);
     }
+    await page.close();
+  });
+
+  it('digits: the model saved to IndexedDB, the page reloaded and the model loaded back gives the same probabilities', async () => {
+    const page = await open('digits.html');
+    await page.waitForSelector('body[data-model="ready"]');
+    const file = join(tmp, 'stored.png');
+    writeFileSync(file, Uint8Array.from(await makeImage(page, 'image/png', THREE_OR_EIGHT, false)));
+    await page.setInputFiles('#upload', file);
+    await page.waitForSelector('body[data-predicted="stored.png"]');
+    const before = await top3(page);
+    await page.click('#save-browser');
+    await page.waitForSelector('body[data-saved="indexeddb://digits"]');
+    await page.reload();
+    await page.waitForSelector('body[data-model="ready"]');
+    await page.click('#load-browser');
+    await page.waitForSelector('body[data-loaded="indexeddb"]');
+    expect(await page.textContent('#model-status')).toContain('saved in this browser');
+    await page.setInputFiles('#upload', file);
+    await page.waitForSelector('body[data-predicted="stored.png"]');
+    expect(await top3(page)).toEqual(before);
     await page.close();
   });
 

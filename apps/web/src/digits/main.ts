@@ -1,7 +1,7 @@
 // The Digits page: draw or upload a digit; the CLI's own preprocessing (toMnist) makes the
 // 28×28 input, shown beside the model's three likeliest classes.
 import { checkImageHeader, decodeJpeg, ImageError, rgbaToGray, toMnist, type Gray } from '@ml/mnist-classifier/preprocess';
-import { buildDigitModel, fetchDigitModel, type DigitModel } from './model.js';
+import { fetchDigitModel, loadDigitModel, restoreDigitModel, storeDigitModel, type DigitModel } from './model.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const pad = $<HTMLCanvasElement>('pad');
@@ -202,22 +202,48 @@ $<HTMLInputElement>('upload').addEventListener('change', (e) => {
     .catch(report);
 });
 
+function useModel(m: DigitModel, description: string): void {
+  model = m;
+  status.textContent = description;
+  document.body.dataset.model = 'ready';
+  if (padUsed) schedule();
+}
+
 $<HTMLInputElement>('model-files').addEventListener('change', (e) => {
   const files = Array.from((e.target as HTMLInputElement).files ?? []);
-  const named = (name: string) => files.find((f) => f.name === name);
-  const [config, weights, labels] = ['config.json', 'model.safetensors', 'labels.json'].map(named);
-  if (!config || !weights || !labels) {
-    say(`Choose the three files of a saved model together: config.json, model.safetensors and labels.json (got ${files.map((f) => f.name).join(', ') || 'none'}).`);
+  const labels = files.find((f) => f.name === 'labels.json' || f.name.endsWith('.labels.json'));
+  if (labels === undefined) {
+    say(`Choose the files of a saved model together: config.json, model.safetensors and labels.json (got ${files.map((f) => f.name).join(', ') || 'none'}).`);
     return;
   }
-  Promise.all([config.text(), weights.arrayBuffer(), labels.text()])
-    .then(([c, w, l]) => {
-      model = buildDigitModel({ config: c, weights: new Uint8Array(w), labels: l });
-      status.textContent = `Model: your ${model.meta.model.toUpperCase()} (${model.meta.dataset}), from ${config.name}.`;
+  labels
+    .text()
+    .then((text) => loadDigitModel(files, text))
+    .then((m) => {
       say(undefined);
-      if (padUsed) schedule();
+      useModel(m, `Model: your ${m.meta.model.toUpperCase()} (${m.meta.dataset}), from your files.`);
     })
     .catch((err: unknown) => say(`That model cannot be used: ${(err as Error).message}`));
+});
+
+$('save-browser').addEventListener('click', () => {
+  if (model === undefined) return;
+  storeDigitModel(model)
+    .then((url) => {
+      status.textContent = `Saved the model in this browser (${url}).`;
+      document.body.dataset.saved = url;
+    })
+    .catch((err: unknown) => say(`Could not save the model in this browser: ${(err as Error).message}`));
+});
+
+$('load-browser').addEventListener('click', () => {
+  restoreDigitModel()
+    .then((m) => {
+      say(undefined);
+      useModel(m, `Model: the ${m.meta.model.toUpperCase()} saved in this browser.`);
+      document.body.dataset.loaded = 'indexeddb';
+    })
+    .catch((err: unknown) => say(`Could not load a model from this browser: ${(err as Error).message}`));
 });
 
 $('clear').addEventListener('click', clearPad);
@@ -231,12 +257,9 @@ function report(e: unknown): void {
 clearPad();
 fetchDigitModel(new URL('model/', document.baseURI).href)
   .then((m) => {
-    model = m;
-    status.textContent = `Model: the ${m.meta.model.toUpperCase()} the build trained on ${m.meta.dataset === 'mnist' ? 'MNIST' : 'Fashion-MNIST'} with the command line.`;
-    document.body.dataset.model = 'ready';
+    useModel(m, `Model: the ${m.meta.model.toUpperCase()} the build trained on ${m.meta.dataset === 'mnist' ? 'MNIST' : 'Fashion-MNIST'} with the command line.`);
     // milliseconds from navigation to a usable model (the tests report it)
     document.body.dataset.modelMs = String(Math.round(performance.now()));
-    if (padUsed) schedule();
   })
   .catch((e: unknown) => {
     status.textContent = (e as Error).message;
