@@ -16,7 +16,7 @@ import { concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, rand
 import { TerminateOnNaN, type Callback, type Logs, type TrainingContext } from './callbacks.js';
 import { getMetric, type Metric, type MetricName } from './metrics.js';
 import { platform } from './platform.js';
-import { nextMacrotask } from './yield.js';
+import { AUTO_YIELD_MS, isYieldEvery, yielder, type YieldEvery } from './yield.js';
 
 export type LossFn = (pred: Tensor, target: Tensor) => Tensor;
 
@@ -168,11 +168,13 @@ export interface FitOptions {
    */
   signal?: AbortSignal;
   /**
-   * Yield to the event loop (a macrotask) after every `yieldEvery` batches, so that a page
-   * stays responsive and an abort or a timer can run while `fit` trains; 0 never. Default:
-   * 1 from the browser entry (pages, workers), 0 from the Node entry.
+   * Yield to the event loop (a macrotask) between batches, so that a page stays responsive
+   * and its events (a click on Stop, timers, messages) run while `fit` trains: after every
+   * n batches, 0 never, or `'auto'`: after a batch that ends 8 ms or more after the last
+   * yield (about one frame's budget; small batches pay nothing per batch). Default
+   * `'auto'` from the browser entry (pages, workers), 0 from the Node entry.
    */
-  yieldEvery?: number;
+  yieldEvery?: YieldEvery;
   /** epoch to start counting from, when resuming (default 0) */
   initialEpoch?: number;
 }
@@ -260,11 +262,12 @@ export class DivergenceError extends Error {
 
 /**
  * Train `model` (Keras's `model.fit`): for each epoch, for each batch, forward, loss,
- * backward, optimizer step; then validation. Returns the History. Between batches it yields to the event loop (`yieldEvery`) and
- * checks `signal`: aborting stops training and rejects with the signal's reason. A batch whose loss is
- * NaN or infinite stops training with a DivergenceError (or quietly, returning the History,
- * when a TerminateOnNaN callback is given). Either pass tensors
- * `fit(model, x, y, options)` or batches `fit(model, loader, options)`.
+ * backward, optimizer step; then validation. Returns the History. Between batches it
+ * yields to the event loop (`yieldEvery`) and checks `signal`: an abort stops training and
+ * rejects with the signal's reason. A batch whose loss is NaN or infinite stops training
+ * with a DivergenceError (or quietly, returning the History, when a TerminateOnNaN
+ * callback is given). Either pass tensors `fit(model, x, y, options)` or batches
+ * `fit(model, loader, options)`.
  */
 export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Tensor | FitOptions, maybeOptions?: FitOptions): Promise<History> {
   const c = getCompiled(model, 'fit');
@@ -276,7 +279,8 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`fit: batchSize must be a positive integer, got ${batchSize}`);
   const verbose = options.verbose ?? 1;
   const yieldEvery = options.yieldEvery ?? platform.yieldEvery;
-  if (!(Number.isInteger(yieldEvery) && yieldEvery >= 0)) throw new Error(`fit: yieldEvery must be an integer ≥ 0, got ${yieldEvery}`);
+  if (!isYieldEvery(yieldEvery)) throw new Error(`fit: yieldEvery must be an integer ≥ 0 or 'auto' (every ${AUTO_YIELD_MS} ms), got ${String(yieldEvery)}`);
+  const pause = yielder(yieldEvery);
   const signal = options.signal;
   signal?.throwIfAborted();
 
@@ -368,7 +372,8 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
       for (const m of metrics) logs[m.name] = m.result();
       for (const cb of callbacks) await cb.onBatchEnd(batch, { ...logs, loss: lv }, ctx);
       batch++;
-      if (yieldEvery > 0 && batch % yieldEvery === 0) await nextMacrotask();
+      const turn = pause();
+      if (turn) await turn;
       if (ctx.stopTraining || signal?.aborted) break;
     }
     if (signal?.aborted) break; // the epoch is incomplete: no epoch logs, no validation
@@ -408,9 +413,10 @@ export async function evaluate(model: AnyModule, x: Tensor | Batches, yOrOptions
     const batches: Batches = tensors ? tensorBatches(x, yOrOptions as Tensor, options.batchSize ?? 32, null) : x;
     if (tensors) checkPair('evaluate', x, yOrOptions as Tensor);
     const device = modelBackend(model);
-    let batch = 0;
+    const pause = yielder(platform.yieldEvery);
     for await (const [xs, ys] of batches) {
-      if (platform.yieldEvery > 0 && batch++ % platform.yieldEvery === platform.yieldEvery - 1) await nextMacrotask();
+      const turn = pause();
+      if (turn) await turn;
       const [xb, yb] = [await onBackend(xs, device), await onBackend(ys, device)];
       const { loss, pred } = tidy(() =>
         noGrad(() => {
@@ -448,6 +454,7 @@ export async function predict(model: AnyModule, x: Tensor, options: { batchSize?
   try {
     const n = x.shape[0];
     const device = modelBackend(model);
+    const pause = yielder(platform.yieldEvery);
     for (let start = 0; start < n; start += batchSize) {
       const len = Math.min(batchSize, n - start);
       const slice = x.narrow(0, start, len);
@@ -455,7 +462,8 @@ export async function predict(model: AnyModule, x: Tensor, options: { batchSize?
       outs.push(tidy(() => noGrad(() => model.forward(xb as never) as unknown as Tensor)));
       if (xb !== slice) xb.dispose();
       slice.dispose();
-      await Promise.resolve(); // let the event loop turn between batches
+      // between batches: a page's events run (the browser entry), else only pending promises
+      await (pause() ?? Promise.resolve());
     }
   } finally {
     model.train(wasTraining);

@@ -5,6 +5,7 @@
  */
 import { EpochLogger, type Callback } from './callbacks.js';
 import type { ModelArtifacts, SavedModelFiles } from './saved-config.js';
+import type { YieldEvery } from './yield.js';
 
 /** Saving to and loading from a folder of the file system (Node). */
 export interface DirectoryIO {
@@ -15,8 +16,8 @@ export interface DirectoryIO {
 export interface Platform {
   /** the progress callback `fit` adds for `verbose` 1 or 2 */
   progress(verbose: 1 | 2): Callback | null;
-  /** `fit`'s default `yieldEvery` */
-  yieldEvery: number;
+  /** `fit`'s default `yieldEvery`, and how `evaluate` and `predict` yield */
+  yieldEvery: YieldEvery;
   /** folder IO, where there is a file system */
   directory: DirectoryIO | null;
   /** the entry's name, for messages */
@@ -26,7 +27,7 @@ export interface Platform {
 /** The browser-safe defaults; the Node entry replaces them when it is imported. */
 export const platform: Platform = {
   progress: () => new EpochLogger(),
-  yieldEvery: 1,
+  yieldEvery: 'auto',
   directory: null,
   entry: 'browser',
 };

@@ -25,3 +25,31 @@ interface WebChannel {
   port1: { onmessage: (() => void) | null; close(): void };
   port2: { postMessage(message: null): void };
 }
+
+/** `'auto'`: yield once this many milliseconds of work have passed since the last yield. */
+export const AUTO_YIELD_MS = 8;
+
+/** How often a loop yields: every n batches (0 never), or `'auto'`, by time. */
+export type YieldEvery = number | 'auto';
+
+/** Whether `v` is a valid `yieldEvery`. */
+export const isYieldEvery = (v: unknown): v is YieldEvery => v === 'auto' || (Number.isInteger(v) && (v as number) >= 0);
+
+/**
+ * A function to call after each batch: it returns a promise to await when it is time to
+ * yield, else undefined (so a loop that never yields awaits nothing more than before).
+ */
+export function yielder(every: YieldEvery): () => Promise<void> | undefined {
+  if (every === 0) return () => undefined;
+  if (every === 'auto') {
+    let last = performance.now();
+    return () => {
+      if (performance.now() - last < AUTO_YIELD_MS) return undefined;
+      return nextMacrotask().then(() => {
+        last = performance.now();
+      });
+    };
+  }
+  let n = 0;
+  return () => (++n % every === 0 ? nextMacrotask() : undefined);
+}

@@ -4,7 +4,7 @@
 import { Linear } from '@ml/nn';
 import { manualSeed, randn } from '@ml/tensor';
 import { describe, expect, it, vi } from 'vitest';
-import { LambdaCallback, compile, fit, type Logs } from '../src/index.js';
+import { LambdaCallback, compile, evaluate, fit, predict, type Logs } from '../src/index.js';
 
 function problem(n = 64) {
   manualSeed(4);
@@ -16,14 +16,38 @@ function problem(n = 64) {
 }
 
 describe('fit in a page', () => {
-  it('yields to the event loop between batches: a timer set before fit runs while it trains', async () => {
+  it('yieldEvery: 1 yields to the event loop after every batch: a timer set before fit runs while it trains', async () => {
     const { x, y, model } = problem();
     const seen: string[] = [];
     setTimeout(() => seen.push('timer'), 0);
-    await fit(model, x, y, { epochs: 2, batchSize: 8, verbose: 0, callbacks: [new LambdaCallback({ onBatchEnd: (b) => void seen.push(`batch ${b}`) })] });
+    await fit(model, x, y, { epochs: 2, batchSize: 8, verbose: 0, yieldEvery: 1, callbacks: [new LambdaCallback({ onBatchEnd: (b) => void seen.push(`batch ${b}`) })] });
     seen.push('fit done');
-    expect(seen.indexOf('timer')).toBeGreaterThan(0);
-    expect(seen.indexOf('timer')).toBeLessThan(seen.indexOf('fit done') - 1);
+    expect(seen.indexOf('timer')).toBe(1); // right after the first batch
+  });
+
+  it("by default ('auto') it yields by time, every 8 ms of work: far fewer yields than batches, and the page's events run", async () => {
+    const { x, y, model } = problem(16384);
+    const Real = globalThis.MessageChannel;
+    let yields = 0;
+    globalThis.MessageChannel = class extends Real {
+      constructor() {
+        super();
+        yields++;
+      }
+    };
+    const seen: string[] = [];
+    setTimeout(() => seen.push('timer'), 0);
+    const t0 = performance.now();
+    try {
+      await fit(model, x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+    } finally {
+      globalThis.MessageChannel = Real;
+    }
+    seen.push('fit done');
+    const ms = performance.now() - t0;
+    expect(yields).toBeLessThanOrEqual(Math.ceil(ms / 8) + 1);
+    expect(yields).toBeLessThan(2048 / 4);
+    if (ms > 20) expect(seen).toEqual(['timer', 'fit done']);
   });
 
   it('yieldEvery: 0 does not yield: the timer waits for the end', async () => {
@@ -96,8 +120,21 @@ describe('fit in a page', () => {
     expect(epochLogs[1].loss).toBeLessThan(epochLogs[0].loss);
   });
 
+  it('evaluate and predict yield between batches as well', async () => {
+    const { x, y, model } = problem(16384);
+    for (const run of [() => evaluate(model, x, y, { batchSize: 8 }), () => predict(model, x, { batchSize: 8 })]) {
+      const seen: string[] = [];
+      setTimeout(() => seen.push('timer'), 0);
+      const t0 = performance.now();
+      await run();
+      seen.push('done');
+      if (performance.now() - t0 > 20) expect(seen).toEqual(['timer', 'done']);
+    }
+  });
+
   it('refuses a yieldEvery that is not an integer ≥ 0', async () => {
     const { x, y, model } = problem();
-    await expect(fit(model, x, y, { verbose: 0, yieldEvery: -1 })).rejects.toThrow('fit: yieldEvery must be an integer ≥ 0, got -1');
+    await expect(fit(model, x, y, { verbose: 0, yieldEvery: -1 })).rejects.toThrow("fit: yieldEvery must be an integer ≥ 0 or 'auto' (every 8 ms), got -1");
+    await expect(fit(model, x, y, { verbose: 0, yieldEvery: 'often' as never })).rejects.toThrow(/got often$/);
   });
 });
