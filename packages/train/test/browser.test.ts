@@ -2,10 +2,11 @@
 // the README's page example, IndexedDB, a model the CLI saved opening in the page (served
 // and picked with a file input), and files the page downloaded opening under Node.
 // Skipped where Chromium is not installed (CI installs it).
-import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { Linear, ReLU, Sequential, type AnyModule } from '@ml/nn';
 import { manualSeed, randn, tensor, type Tensor } from '@ml/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +55,34 @@ const INPUT = [
   [-0.7, 0.9],
   [1.5, -1.1],
 ];
+/**
+ * A Web Worker that trains and posts its progress to the page, stops when the page posts
+ * 'stop', and posts the trained model's files (bundled by esbuild as a page's bundler
+ * would: the browser entry, no import map in workers).
+ */
+const WORKER = `
+import { Linear, ReLU, Sequential } from '@ml/nn';
+import { manualSeed, randn } from '@ml/tensor';
+import { LambdaCallback, modelToBytes } from '@ml/train';
+const stop = new AbortController();
+self.onmessage = (e) => { if (e.data === 'stop') stop.abort(); };
+manualSeed(5);
+const x = randn([512, 2]);
+const y = x.narrow(1, 0, 1).mul(x.narrow(1, 1, 1)).gt(0).cast('int32').reshape([512]);
+const model = new Sequential([new Linear({ inFeatures: 2, outFeatures: 16 }), new ReLU(), new Linear({ inFeatures: 16, outFeatures: 2 })]);
+model.compile({ optimizer: 'adam', lr: 0.01, loss: 'cross_entropy', metrics: ['accuracy'] });
+const progress = new LambdaCallback({ onEpochEnd: (epoch, logs) => self.postMessage({ epoch, loss: logs.loss }) });
+let stopped = false;
+try {
+  await model.fit(x, y, { epochs: 100000, batchSize: 16, verbose: 0, signal: stop.signal, callbacks: [progress] });
+} catch (e) {
+  if (e.name !== 'AbortError') throw e;
+  stopped = true;
+}
+const files = await modelToBytes(model);
+self.postMessage({ stopped, files }, [files.config.buffer, files.weights.buffer, files.optimizer.buffer]);
+`;
+
 const outputs = async (m: AnyModule): Promise<number[]> => Array.from(await (m.forward(tensor(INPUT) as never) as unknown as Tensor).data());
 
 describe.skipIf(!hasChromium())(`in Chromium (${CHROMIUM})`, () => {
@@ -70,7 +99,19 @@ describe.skipIf(!hasChromium())(`in Chromium (${CHROMIUM})`, () => {
     cliModel = new Sequential([new Linear({ inFeatures: 2, outFeatures: 8 }), new ReLU(), new Linear({ inFeatures: 8, outFeatures: 2 })]);
     compile(cliModel, { optimizer: 'adam', lr: 0.01, loss: 'cross_entropy', metrics: ['accuracy'] });
     await fit(cliModel, x, y, { epochs: 3, batchSize: 32, verbose: 0, seed: 1 });
-    cliDir = join(mkdtempSync(join(tmpdir(), 'ml-browser-')), 'mnist');
+    const tmp = mkdtempSync(join(tmpdir(), 'ml-browser-'));
+    cliDir = join(tmp, 'mnist');
+    mkdirSync(join(tmp, 'worker'));
+    const bundle = await build({
+      stdin: { contents: WORKER, resolveDir: join(here, '..'), loader: 'js' },
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'browser',
+      conditions: ['browser'],
+      logLevel: 'silent',
+    });
+    writeFileSync(join(tmp, 'worker', 'train.js'), bundle.outputFiles[0].text);
     await saveModel(cliModel, cliDir, { files: { 'labels.json': '["different","same"]' } });
     server = await servePage(PAGE, {
       '/train/': join(here, '../dist'),
@@ -79,6 +120,7 @@ describe.skipIf(!hasChromium())(`in Chromium (${CHROMIUM})`, () => {
       '/nn/': join(mods, 'nn/dist'),
       '/optim/': join(mods, 'optim/dist'),
       '/models/mnist/': cliDir,
+      '/worker/': join(tmp, 'worker'),
     });
     browser = await launchChromium();
   });
@@ -224,5 +266,37 @@ describe.skipIf(!hasChromium())(`in Chromium (${CHROMIUM})`, () => {
     expect(got.sort()).toEqual(['page-model.config.json', 'page-model.labels.json', 'page-model.model.safetensors', 'page-model.optimizer.safetensors']);
     const model = await loadModel(join(dir, 'model'));
     (await outputs(model)).forEach((v, i) => expect(v).toBeCloseTo(pageOut[i], 6));
+  });
+
+  it('trains in a Web Worker: progress posted to the page, stopped by a message, the model posted back as bytes', async () => {
+    const page = await open();
+    const r = await page.evaluate(async (input) => {
+      const { train, T } = (globalThis as unknown as { ml: Ml }).ml;
+      type Msg = { epoch: number; loss: number } | { stopped: boolean; files: Parameters<typeof train.loadModel>[0] };
+      const W = (globalThis as unknown as { Worker: new (url: string, o: { type: 'module' }) => { postMessage(m: unknown): void; onmessage: (e: { data: Msg }) => void; onerror: (e: { message: string }) => void } }).Worker;
+      const worker = new W('/worker/train.js', { type: 'module' });
+      const losses: number[] = [];
+      const done = await new Promise<{ stopped: boolean; files: Parameters<typeof train.loadModel>[0] }>((resolve, reject) => {
+        worker.onerror = (e) => reject(new Error(e.message));
+        worker.onmessage = ({ data }) => {
+          if ('epoch' in data) {
+            losses.push(data.loss);
+            if (losses.length === 3) worker.postMessage('stop'); // the page's Stop button
+          } else resolve(data);
+        };
+      });
+      const model = await train.loadModel(done.files);
+      return {
+        stopped: done.stopped,
+        epochs: losses.length,
+        falling: losses[losses.length - 1] < losses[0],
+        out: Array.from(await (model.forward(T.tensor(input) as never) as unknown as { data(): Promise<ArrayLike<number>> }).data()),
+      };
+    }, INPUT);
+    expect(r.stopped).toBe(true);
+    expect(r.epochs).toBeGreaterThanOrEqual(3);
+    expect(r.epochs).toBeLessThan(100);
+    expect(r.falling).toBe(true);
+    expect(r.out).toHaveLength(8);
   });
 });
