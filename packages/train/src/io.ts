@@ -197,6 +197,7 @@ function loadHandlerFor(source: LoadSource): () => Promise<SavedModelFiles> {
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) return () => filesFrom([source]);
   if (isBlobList(source)) return () => filesFrom(Array.from(source));
+  if (isEmptyList(source)) throw new Error("loadModel: no files given; choose the model's config.json and model.safetensors (and optimizer.safetensors when it has one)");
   if (typeof source === 'object' && source !== null && typeof (source as ModelLoadHandler).load === 'function') return () => (source as ModelLoadHandler).load();
   if (typeof source === 'object' && source !== null && 'weights' in source && 'config' in source) {
     const files = source as SavedModelFiles;
@@ -210,6 +211,9 @@ function isBlobList(v: unknown): v is ArrayLike<Blob> {
   const list = Array.from(v as ArrayLike<unknown>);
   return list.length > 0 && list.every((b) => b instanceof Blob);
 }
+
+/** An empty FileList or array (a file input where nothing was chosen). */
+const isEmptyList = (v: unknown): boolean => typeof v === 'object' && v !== null && !('weights' in v) && (v as ArrayLike<unknown>).length === 0;
 
 /** `scheme://name` → name, which must not be empty. */
 function urlName(url: string, who: string): string {

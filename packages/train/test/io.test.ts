@@ -103,6 +103,7 @@ describe('File objects (<input type="file" multiple>)', () => {
     );
     const mixed = [...asFiles(bytes, 'a.').slice(0, 1), ...asFiles(bytes, 'b.').slice(1, 2)];
     await expect(loadModel(mixed)).rejects.toThrow('loadModel: model.safetensors is from another save than a.config.json: b.model.safetensors');
+    await expect(loadModel([])).rejects.toThrow("loadModel: no files given; choose the model's config.json and model.safetensors (and optimizer.safetensors when it has one)");
     await expect(loadModel(new Blob([bytes.config as Uint8Array<ArrayBuffer>]))).rejects.toThrow(/config\.json is missing.*\(a Blob without a name\)/);
   });
 
