@@ -307,10 +307,10 @@ describe.skipIf(!hasChromium())(`the built site in Chromium (${CHROMIUM})`, () =
 
   it('train: lists what this browser has; the served site is cross-origin isolated, so WebAssembly gets threads', async () => {
     const page = await open('train.html');
-    await page.waitForSelector('#backends li[data-backend="wasm"]');
+    await page.waitForSelector('#backends label[data-backend="wasm"]');
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
-    expect(await page.textContent('#backends li[data-backend="wasm"]')).toMatch(/available \(\d+ threads \(cross-origin isolated\)\)/);
-    expect(await page.textContent('#backends li[data-backend="cpu"]')).toContain('available');
+    expect(await page.textContent('#backends label[data-backend="wasm"]')).toMatch(/available \(\d+ threads \(cross-origin isolated\)\)/);
+    expect(await page.textContent('#backends label[data-backend="cpu"]')).toContain('available');
     await page.close();
   });
 });
