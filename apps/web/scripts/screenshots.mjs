@@ -40,8 +40,13 @@ try {
   await page.waitForTimeout(200);
   await page.screenshot({ path: `${out}digits.png`, fullPage: true });
 
+  // the Train page after 200 steps of the MLP on WebAssembly: charts, test slice, misclassified images
   await page.goto(`${server.base}/train.html`);
-  await page.waitForSelector('#backends li');
+  await page.waitForSelector('body[data-state="ready"]');
+  await page.check('input[name="backend"][value="wasm"]');
+  await page.fill('#steps', '200');
+  await page.click('#start');
+  await page.waitForSelector('body[data-state="done"]', { timeout: 120_000 });
   await page.screenshot({ path: `${out}train.png`, fullPage: true });
 } finally {
   await browser.close();

@@ -12,16 +12,24 @@ export interface Series {
   accuracy: number[];
 }
 
-/** lossCurves titles its x axis "epoch"; here each point is a step. */
+type Encoding = Partial<Record<'x' | 'y' | 'strokeDash', Record<string, unknown>>>;
+
+/**
+ * lossCurves titles its x axis "epoch" and has a train/validation legend; here each point
+ * is a step and there is no validation, and the lower panel is the accuracy.
+ */
 function stepsOnX(spec: TopLevelSpec): TopLevelSpec {
-  const panels = ('vconcat' in spec ? spec.vconcat : [spec]) as unknown as Record<string, unknown>[];
-  for (const panel of panels) {
-    const x = (panel.encoding as { x?: Record<string, unknown> } | undefined)?.x;
-    if (x) {
-      x.title = 'step';
-      x.axis = { tickMinStep: 1, format: 'd' };
+  const panels = ('vconcat' in spec ? spec.vconcat : [spec]) as unknown as { encoding?: Encoding }[];
+  panels.forEach((panel, i) => {
+    const e = panel.encoding;
+    if (!e) return;
+    if (e.x) {
+      e.x.title = 'step';
+      e.x.axis = { tickMinStep: 1, format: 'd' };
     }
-  }
+    if (e.y && i === 1) e.y.title = 'accuracy';
+    if (e.strokeDash) e.strokeDash.legend = null;
+  });
   return spec;
 }
 
