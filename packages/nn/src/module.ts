@@ -7,6 +7,7 @@ import {
   isTensor,
   loadSafetensors,
   saveSafetensors,
+  type SaveSafetensorsOptions,
   tidy,
   toBackend,
   zeros,
@@ -337,9 +338,11 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
    * Write the state dict to a safetensors file, atomically and durably (`saveSafetensors`:
    * a temp file fsynced, renamed over `path`, the directory fsynced): a crash leaves the
    * previous file or the new one, and temps left by killed processes are removed.
+   * `options.int64: true` writes int32 buffers (BatchNorm's `num_batches_tracked`) as I64,
+   * the dtype PyTorch's `load_state_dict` expects there.
    */
-  async saveWeights(path: string, metadata: Record<string, string> = {}): Promise<void> {
-    await saveSafetensors(path, this.stateDict(), { format: 'ml', ...metadata });
+  async saveWeights(path: string, metadata: Record<string, string> = {}, options: SaveSafetensorsOptions = {}): Promise<void> {
+    await saveSafetensors(path, this.stateDict(), { format: 'ml', ...metadata }, options);
   }
 
   /** Read weights saved by `save()` (or by PyTorch's safetensors with the same keys). */

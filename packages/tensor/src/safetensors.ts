@@ -32,13 +32,61 @@ const MAX_HEADER_BYTES = 100_000_000;
 const METADATA_KEY = '__metadata__';
 
 const TO_FILE_DTYPE: Record<DType, string> = { float32: 'F32', float64: 'F64', int32: 'I32', bool: 'BOOL' };
-const FROM_FILE_DTYPE: Record<string, DType> = { F32: 'float32', F64: 'float64', I32: 'int32', BOOL: 'bool' };
+
+/**
+ * The dtypes read from a file, with their element size and the dtype they load as: the
+ * four this library writes as they are; half precision (F16, BF16) widened to float32
+ * (exactly: every half value is a float32); 64-bit and unsigned 32-bit integers as int32,
+ * each element checked to fit (PyTorch writes `num_batches_tracked` and index tensors as
+ * I64); the small integers as int32. `read` decodes element `i` of a little-endian view.
+ */
+interface FileDType {
+  bytes: number;
+  dtype: DType;
+  read?: (view: DataView, i: number) => number;
+}
+const FILE_DTYPES: ReadonlyMap<string, FileDType> = new Map<string, FileDType>([
+  ['F64', { bytes: 8, dtype: 'float64' }],
+  ['F32', { bytes: 4, dtype: 'float32' }],
+  ['F16', { bytes: 2, dtype: 'float32', read: (v, i) => halfToFloat(v.getUint16(2 * i, true)) }],
+  ['BF16', { bytes: 2, dtype: 'float32', read: (v, i) => bfloat16ToFloat(v.getUint16(2 * i, true)) }],
+  ['I64', { bytes: 8, dtype: 'int32', read: (v, i) => Number(v.getBigInt64(8 * i, true)) }],
+  ['U32', { bytes: 4, dtype: 'int32', read: (v, i) => v.getUint32(4 * i, true) }],
+  ['I32', { bytes: 4, dtype: 'int32' }],
+  ['I16', { bytes: 2, dtype: 'int32', read: (v, i) => v.getInt16(2 * i, true) }],
+  ['U16', { bytes: 2, dtype: 'int32', read: (v, i) => v.getUint16(2 * i, true) }],
+  ['I8', { bytes: 1, dtype: 'int32', read: (v, i) => v.getInt8(i) }],
+  ['U8', { bytes: 1, dtype: 'int32', read: (v, i) => v.getUint8(i) }],
+  ['BOOL', { bytes: 1, dtype: 'bool' }],
+]);
+
+/** IEEE 754 half precision (1 sign, 5 exponent, 10 fraction bits) to a number: (−1)^s · 2^(e−15) · 1.f, or 2^−14 · 0.f when e = 0. */
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return sign * 2 ** -14 * (f / 1024);
+  if (e === 31) return f === 0 ? sign * Infinity : NaN;
+  return sign * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+const bf16Scratch = new DataView(new ArrayBuffer(4));
+/** bfloat16 is the top half of a float32: put its 16 bits above 16 zero bits. */
+function bfloat16ToFloat(h: number): number {
+  bf16Scratch.setUint32(0, h << 16);
+  return bf16Scratch.getFloat32(0);
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 interface Entry {
   name: string;
   dtype: DType;
+  /** the dtype as the file names it (F16, I64, …) */
+  fileDtype: string;
   shape: number[];
   begin: number;
   end: number;
@@ -49,8 +97,25 @@ const fmtShape = (shape: readonly number[]): string => `[${shape.join(',')}]`;
 
 // ---------------------------------------------------------------- write
 
+export interface SaveSafetensorsOptions {
+  /**
+   * int32 tensors to write as I64, the dtype PyTorch uses for integer buffers such as
+   * BatchNorm's `num_batches_tracked` and for indices: `true` for every int32 tensor, or
+   * their names. Reading converts I64 back to int32 (each value checked to fit).
+   */
+  int64?: boolean | readonly string[];
+}
+
 /** Serialize tensors (names sorted, data 8-byte aligned) and optional string metadata. */
-export async function serializeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<Uint8Array> {
+export async function serializeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>, options: SaveSafetensorsOptions = {}): Promise<Uint8Array> {
+  const int64 = options.int64 ?? false;
+  if (Array.isArray(int64)) {
+    for (const n of int64) {
+      const t: unknown = Object.hasOwn(tensors, n) ? tensors[n] : undefined;
+      if (!isTensor(t) || t.dtype !== 'int32') throw new SafetensorsError(`int64 names '${quote(n)}', which is not an int32 tensor of this file`);
+    }
+  }
+  const asInt64 = (name: string, t: Tensor): boolean => t.dtype === 'int32' && (int64 === true || (Array.isArray(int64) && int64.includes(name)));
   // entries, then Object.fromEntries, so a name like '__proto__' stays an own key
   const header: [string, unknown][] = [];
   if (metadata !== undefined) header.push([METADATA_KEY, checkMetadata(metadata, 'metadata')]);
@@ -62,9 +127,11 @@ export async function serializeSafetensors(tensors: Record<string, Tensor>, meta
     if (name === METADATA_KEY) throw new SafetensorsError(`'${METADATA_KEY}' is reserved and cannot be a tensor name`);
     const t: unknown = tensors[name];
     if (!isTensor(t)) throw new SafetensorsError(`value for '${quote(name)}' is not a Tensor`);
-    const bytes = encode(await t.data());
+    const wide = asInt64(name, t);
+    const values = await t.data();
+    const bytes = wide ? encodeInt64(values as Int32Array) : encode(values);
     chunks.push(bytes);
-    header.push([name, { dtype: TO_FILE_DTYPE[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + bytes.length] }]);
+    header.push([name, { dtype: wide ? 'I64' : TO_FILE_DTYPE[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + bytes.length] }]);
     offset += bytes.length;
   }
 
@@ -86,6 +153,14 @@ export async function serializeSafetensors(tensors: Record<string, Tensor>, meta
   return out;
 }
 
+/** int32 values as little-endian I64 (sign-extended). */
+function encodeInt64(values: Int32Array): Uint8Array {
+  const out = new Uint8Array(values.length * 8);
+  const view = new DataView(out.buffer);
+  values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
+  return out;
+}
+
 /** Little-endian bytes of a typed array. */
 function encode(values: TypedArray): Uint8Array {
   if (values instanceof Uint8Array) return values.map((v) => (v ? 1 : 0));
@@ -103,7 +178,10 @@ function encode(values: TypedArray): Uint8Array {
 /** One tensor's entry in a safetensors header: what it is and where its bytes lie. */
 export interface SafetensorsHeaderEntry {
   name: string;
+  /** the dtype the tensor loads as */
   dtype: DType;
+  /** the dtype as the file stores it: F32, F64, I32, BOOL, or one widened on load (F16, BF16 → float32; I64, U32, I16, U16, I8, U8 → int32) */
+  fileDtype: string;
   shape: number[];
   /** [begin, end) in bytes, relative to the start of the data buffer */
   dataOffsets: [number, number];
@@ -165,9 +243,9 @@ export function parseSafetensorsHeader(input: Uint8Array, options: { fileSize?: 
   }
   checkLayout(entries, dataLength);
   let numElements = 0;
-  for (const e of entries) numElements += (e.end - e.begin) / bytesPerElement(e.dtype);
+  for (const e of entries) numElements += (e.end - e.begin) / FILE_DTYPES.get(e.fileDtype)!.bytes;
   return {
-    entries: entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, dataOffsets: [e.begin, e.end] })),
+    entries: entries.map((e) => ({ name: e.name, dtype: e.dtype, fileDtype: e.fileDtype, shape: e.shape, dataOffsets: [e.begin, e.end] })),
     metadata,
     headerBytes: 8 + n,
     dataBytes: dataLength,
@@ -186,8 +264,8 @@ export function parseSafetensors(input: Uint8Array, options: LoadSafetensorsOpti
   const data = bytes.subarray(headerBytes);
   const created: [string, Tensor][] = [];
   try {
-    for (const { name, dtype, shape, dataOffsets: [begin, end] } of entries) {
-      const values = decode(data.subarray(begin, end), dtype);
+    for (const { name, dtype, fileDtype, shape, dataOffsets: [begin, end] } of entries) {
+      const values = decode(data.subarray(begin, end), fileDtype, name);
       created.push([name, fromData(backend, backend.write(values, dtype), shape, dtype)]);
     }
   } catch (err) {
@@ -222,9 +300,9 @@ function checkEntry(name: string, raw: unknown, dataLength: number): Entry {
   if (!isPlainObject(raw)) throw new SafetensorsError(`${where} must be an object with dtype, shape and data_offsets`);
   const { dtype, shape, data_offsets: offsets } = raw;
   if (typeof dtype !== 'string') throw new SafetensorsError(`${where} is missing a string 'dtype'`);
-  const dt = Object.hasOwn(FROM_FILE_DTYPE, dtype) ? FROM_FILE_DTYPE[dtype] : undefined;
-  if (dt === undefined) {
-    throw new SafetensorsError(`${where} has unsupported dtype '${quote(dtype)}' (supported: ${Object.keys(FROM_FILE_DTYPE).join(', ')})`);
+  const file = FILE_DTYPES.get(dtype);
+  if (file === undefined) {
+    throw new SafetensorsError(`${where} has unsupported dtype '${quote(dtype)}' (supported: ${[...FILE_DTYPES.keys()].join(', ')})`);
   }
   if (!Array.isArray(shape) || !shape.every((d): d is number => Number.isSafeInteger(d) && d >= 0)) {
     throw new SafetensorsError(`${where} has invalid shape ${JSON.stringify(shape) ?? 'undefined'} (expected an array of non-negative integers)`);
@@ -237,11 +315,11 @@ function checkEntry(name: string, raw: unknown, dataLength: number): Entry {
     throw new SafetensorsError(`${where} has data_offsets [${begin},${end}] out of range for a ${dataLength}-byte data buffer`);
   }
   // exact below 2^53; larger products can never match a real span
-  const byteSize = shape.includes(0) ? 0 : shape.reduce((a, d) => a * d, 1) * bytesPerElement(dt);
+  const byteSize = shape.includes(0) ? 0 : shape.reduce((a, d) => a * d, 1) * file.bytes;
   if (byteSize !== end - begin) {
     throw new SafetensorsError(`${where} has shape ${fmtShape(shape)} (${dtype}, ${byteSize} bytes) but data_offsets span ${end - begin} bytes`);
   }
-  return { name, dtype: dt, shape, begin, end };
+  return { name, dtype: file.dtype, fileDtype: dtype, shape, begin, end };
 }
 
 /** Tensors must tile the data buffer exactly: no overlaps, no holes, nothing left over. */
@@ -264,8 +342,10 @@ function checkLayout(entries: Entry[], dataLength: number): void {
   }
 }
 
-/** Copy little-endian bytes into a fresh, aligned typed array. */
-function decode(src: Uint8Array, dtype: DType): TypedArray {
+/** Copy little-endian bytes into a fresh, aligned typed array of the dtype the file's dtype loads as. */
+function decode(src: Uint8Array, fileDtype: string, name: string): TypedArray {
+  const { dtype, read, bytes } = FILE_DTYPES.get(fileDtype)!;
+  if (read !== undefined) return widen(src, fileDtype, name, dtype, bytes, read);
   const size = src.length / bytesPerElement(dtype);
   if (dtype === 'bool') return Uint8Array.from(src, (v) => (v ? 1 : 0));
   if (LITTLE_ENDIAN_HOST) {
@@ -282,6 +362,22 @@ function decode(src: Uint8Array, dtype: DType): TypedArray {
   return out;
 }
 
+/** Elements of a dtype this library does not hold (F16, I64, …) read one by one into `dtype`; integers checked to fit int32. */
+function widen(src: Uint8Array, fileDtype: string, name: string, dtype: DType, bytes: number, read: (view: DataView, i: number) => number): TypedArray {
+  const size = src.length / bytes;
+  const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  const out = allocArray(dtype, size);
+  for (let i = 0; i < size; i++) {
+    const v = read(view, i);
+    if (dtype === 'int32' && (v < INT32_MIN || v > INT32_MAX)) {
+      const exact = fileDtype === 'I64' ? view.getBigInt64(8 * i, true).toString() : String(v);
+      throw new SafetensorsError(`tensor '${quote(name)}' (${fileDtype}) holds ${exact} at element ${i}, outside int32's range [${INT32_MIN}, ${INT32_MAX}]; it cannot load as int32`);
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- file I/O (Node)
 // The file access comes from the Node entry (files.ts), so that this module imports no Node
 // module; in a browser these throw, pointing at serializeSafetensors / parseSafetensors.
@@ -292,9 +388,9 @@ function decode(src: Uint8Array, dtype: DType): TypedArray {
  * moment leaves either the previous file or the new one. Temps of `path` left by killed
  * processes are removed once the write succeeds.
  */
-export async function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
+export async function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>, options: SaveSafetensorsOptions = {}): Promise<void> {
   const files = fileAccess('saveSafetensors');
-  await files.writeFileAtomic(path, await serializeSafetensors(tensors, metadata));
+  await files.writeFileAtomic(path, await serializeSafetensors(tensors, metadata, options));
 }
 
 /** Read and parse a safetensors file (Node). */

@@ -21,8 +21,8 @@ describe('safetensors header-only reading', () => {
     const h = parseSafetensorsHeader(file);
     expect(memory().numTensors).toBe(before);
     expect(h.entries).toEqual([
-      { name: 'a', dtype: 'float32', shape: [2, 2], dataOffsets: [0, 16] },
-      { name: 'b', dtype: 'int32', shape: [3], dataOffsets: [16, 28] },
+      { name: 'a', dtype: 'float32', fileDtype: 'F32', shape: [2, 2], dataOffsets: [0, 16] },
+      { name: 'b', dtype: 'int32', fileDtype: 'I32', shape: [3], dataOffsets: [16, 28] },
     ]);
     expect(h.metadata).toEqual({ k: 'v' });
     expect(h.numElements).toBe(7);

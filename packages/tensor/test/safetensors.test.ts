@@ -253,10 +253,10 @@ describe('safetensors parse validation', () => {
     ['begin after end', () => build({ w: f32([1], 8, 4) }, 8), /^safetensors: tensor 'w' has data_offsets \[8,4\] out of range/],
     ['size mismatch', () => build({ w: f32([2, 3], 0, 20) }, 20), /^safetensors: tensor 'w' has shape \[2,3\] \(F32, 24 bytes\) but data_offsets span 20 bytes$/],
     ['overflowing shape', () => build({ w: f32([2 ** 40, 2 ** 40], 0, 4) }, 4), /^safetensors: tensor 'w' has shape .* but data_offsets span 4 bytes/],
-    ['unsupported F16', () => build({ w: entry('F16', [2], 0, 4) }, 4), /^safetensors: tensor 'w' has unsupported dtype 'F16' \(supported: F32, F64, I32, BOOL\)/],
+    ['unsupported F8_E5M2', () => build({ w: entry('F8_E5M2', [2], 0, 2) }, 2), /^safetensors: tensor 'w' has unsupported dtype 'F8_E5M2' \(supported: F64, F32, F16, BF16, I64, U32, I32, I16, U16, I8, U8, BOOL\)/],
     ['unknown X9', () => build({ w: entry('X9', [2], 0, 4) }, 4), /^safetensors: tensor 'w' has unsupported dtype 'X9'/],
-    ['unsupported I64', () => build({ w: entry('I64', [1], 0, 8) }, 8), /^safetensors: tensor 'w' has unsupported dtype 'I64'/],
-    ['unsupported U8', () => build({ w: entry('U8', [1], 0, 1) }, 1), /^safetensors: tensor 'w' has unsupported dtype 'U8'/],
+    ['unsupported U64', () => build({ w: entry('U64', [1], 0, 8) }, 8), /^safetensors: tensor 'w' has unsupported dtype 'U64'/],
+    ['unsupported C64', () => build({ w: entry('C64', [1], 0, 8) }, 8), /^safetensors: tensor 'w' has unsupported dtype 'C64'/],
     ['inherited key as dtype', () => build({ w: entry('toString', [1], 0, 1) }, 1), /^safetensors: tensor 'w' has unsupported dtype 'toString'/],
     ['overlapping tensors', () => build({ a: f32([2], 0, 8), b: f32([2], 4, 12) }, 12), /^safetensors: tensor 'b' \[4,12\] overlaps tensor 'a' \[0,8\]/],
     ['duplicate ranges', () => build({ a: f32([2], 0, 8), b: f32([2], 0, 8) }, 8), /^safetensors: tensor 'b' \[0,8\] overlaps tensor 'a' \[0,8\]/],
@@ -288,8 +288,8 @@ describe('safetensors parse validation', () => {
 
   it('allocates nothing when a later entry is bad, or the backend is unknown', () => {
     const before = memory();
-    const file = build({ a: entry('F32', [1], 0, 4), b: entry('F32', [1], 4, 8), z: entry('F16', [1], 8, 10) }, 10);
-    expect(() => parseSafetensors(file)).toThrow(/tensor 'z' has unsupported dtype 'F16'/);
+    const file = build({ a: entry('F32', [1], 0, 4), b: entry('F32', [1], 4, 8), z: entry('F8_E4M3', [1], 8, 9) }, 9);
+    expect(() => parseSafetensors(file)).toThrow(/tensor 'z' has unsupported dtype 'F8_E4M3'/);
     const good = build({ a: entry('F32', [1], 0, 4) }, 4);
     expect(() => parseSafetensors(good, { backend: 'nope' })).toThrow(/^safetensors: .*no backend named 'nope'/);
     expect(memory().numTensors).toBe(before.numTensors);
