@@ -173,7 +173,7 @@ describe.skipIf(!hasChromium())(`the Train page in Chromium (${CHROMIUM})`, () =
     await page.close();
   });
 
-  it('Stop ends training mid-run: the page says stopped, tests what it learnt, and logs no error', async () => {
+  it('Stop ends training mid-run: the page says stopped, tests what it learnt, logs no error, and trains again', async () => {
     const page = await open();
     await start(page, { backend: 'wasm', steps: 100_000 });
     await page.waitForFunction(() => Number(document.getElementById('train-status')!.dataset.step) >= 30);
@@ -185,9 +185,12 @@ describe.skipIf(!hasChromium())(`the Train page in Chromium (${CHROMIUM})`, () =
     expect(o.steps).toBeLessThan(1000);
     expect(await page.textContent('#train-status')).toMatch(/^Stopped: \d+ steps/);
     expect(o.accuracy).toBeGreaterThan(0.5);
-    // ready again
+    // ready again: a second run (the stopped model's weights freed) trains as the first
     expect(await page.isEnabled('#start')).toBe(true);
     expect(await page.isEnabled('#stop')).toBe(false);
+    await start(page, { backend: 'wasm', steps: 20 });
+    await page.waitForSelector('body[data-state="done"]');
+    expect((await outcome(page)).steps).toBe(20);
     await page.close();
   });
 });

@@ -121,7 +121,11 @@ async function train(): Promise<void> {
   const backend = backendChoice();
 
   results.hidden = true;
-  trained = null;
+  if (trained) {
+    // the last model's weights may be GPU buffers: free them now rather than at garbage collection
+    for (const t of [...trained.model.parameters(), ...trained.model.buffers()]) t.dispose();
+    trained = null;
+  }
   controller = new AbortController();
   startButton.disabled = true;
   stopButton.disabled = false;
