@@ -170,12 +170,32 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
 
   // ------------------------------------------------------------ traversal
 
-  /** Direct children, in registration order. */
+  /**
+   * PyTorch registers a module assigned as an attribute (`self.fc = nn.Linear(...)`); a
+   * subclass here registers its children with `registerModule`, and a module left in a
+   * field without it is adopted under the field's name when the tree is first walked, so
+   * its parameters are trained, counted and saved as a PyTorch user expects. Modules inside
+   * arrays or maps are not adopted (as PyTorch needs a ModuleList): register those.
+   */
+  #adoptFields(): void {
+    let registered: Set<unknown> | null = null;
+    for (const [key, value] of Object.entries(this)) {
+      if (!(value instanceof Module) || value === this || key === '' || key.includes('.')) continue;
+      registered ??= new Set<unknown>(this.#modules.values());
+      if (registered.has(value) || this.#params.has(key) || this.#buffers.has(key) || this.#modules.has(key)) continue;
+      this.#modules.set(key, value as Module<never[], unknown>);
+      registered.add(value);
+    }
+  }
+
+  /** Direct children, in registration order (then modules adopted from fields). */
   *namedChildren(): IterableIterator<[string, Module<never[], unknown>]> {
+    this.#adoptFields();
     yield* this.#modules.entries();
   }
 
   children(): Module<never[], unknown>[] {
+    this.#adoptFields();
     return [...this.#modules.values()];
   }
 
@@ -183,6 +203,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   *namedModules(prefix = '', seen = new Set<object>()): IterableIterator<[string, Module<never[], unknown>]> {
     if (seen.has(this)) return;
     seen.add(this);
+    this.#adoptFields();
     yield [prefix, this as unknown as Module<never[], unknown>];
     for (const [name, m] of this.#modules) yield* m.namedModules(prefix ? `${prefix}.${name}` : name, seen);
   }
@@ -256,6 +277,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
 
   /** Call `fn` on every submodule, children first, then on this module (PyTorch's `apply`). */
   apply(fn: (m: Module<never[], unknown>) => void): this {
+    this.#adoptFields();
     for (const m of this.#modules.values()) m.apply(fn);
     fn(this as unknown as Module<never[], unknown>);
     return this;
@@ -485,6 +507,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   /** PyTorch-style tree: `Sequential(\n  (0): Linear(inFeatures=4, …)\n)`. */
   toString(): string {
     const head = `${this.constructor.name}(${this.extraRepr()}`;
+    this.#adoptFields();
     if (this.#modules.size === 0) return `${head})`;
     const lines = [...this.#modules].map(([n, m]) => `  (${n}): ${m.toString().split('\n').join('\n  ')}`);
     return `${head}\n${lines.join('\n')}\n)`;

@@ -270,3 +270,28 @@ describe('memory', () => {
     expect(memory().numTensors).toBe(before);
   });
 });
+
+describe('PyTorch habits: a submodule assigned as a field', () => {
+  // class Net(nn.Module): def __init__(self): self.fc1 = nn.Linear(4, 3); self.fc2 = nn.Linear(3, 2)
+  class Net extends Module {
+    fc1 = new Linear({ inFeatures: 4, outFeatures: 3 });
+    fc2 = new Linear({ inFeatures: 3, outFeatures: 2 });
+    kept = this.registerModule('head', new ReLU());
+    notAChild = [new Linear({ inFeatures: 2, outFeatures: 2 })];
+    forward(x: Tensor): Tensor {
+      return this.fc2.forward(this.kept.forward(this.fc1.forward(x)));
+    }
+  }
+
+  it('is adopted under its field name without registerModule: parameters, state dict, children, train/eval, summary tree', () => {
+    const net = new Net();
+    expect(net.parameters()).toHaveLength(4); // was 0: "Adam: got an empty parameter list"
+    expect(Object.keys(net.stateDict())).toEqual(['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']);
+    expect([...net.namedChildren()].map(([n]) => n)).toEqual(['head', 'fc1', 'fc2']);
+    net.eval();
+    expect(net.fc1.training).toBe(false);
+    expect(net.toString()).toMatch(/\(fc1\): Linear/);
+    // a registered module kept in a field is not counted twice; modules in arrays are not adopted (PyTorch needs a ModuleList)
+    expect(net.modules()).toHaveLength(4);
+  });
+});
