@@ -205,17 +205,21 @@ export function nllLoss(input: Tensor, target: Tensor, options: Omit<CrossEntrop
   return nllCore('nllLoss', input, target, options);
 }
 
-/** Keras's sparse categorical cross-entropy: class indices; `fromLogits` (default true here) or probabilities. */
+/**
+ * Keras's sparse categorical cross-entropy on class indices: `input` holds probabilities
+ * (a softmax's output) unless `fromLogits: true`, as in Keras and as the compile name
+ * 'sparse_categorical_crossentropy' (PyTorch's crossEntropy takes logits).
+ */
 export function sparseCategoricalCrossentropy(input: Tensor, target: Tensor, options: LossOptions & { fromLogits?: boolean } = {}): Tensor {
   if (target.dtype !== 'int32') throw new Error(`sparseCategoricalCrossentropy: targets must be int32 class indices, got ${target.dtype}`);
-  const logp = options.fromLogits === false ? clamp(log(input), -100, null) : logSoftmax(input, classDim(input));
+  const logp = options.fromLogits === true ? logSoftmax(input, classDim(input)) : clamp(log(input), -100, null);
   return nllCore('sparseCategoricalCrossentropy', logp, target, { reduction: options.reduction });
 }
 
-/** Keras's categorical cross-entropy: one-hot / probability targets. */
+/** Keras's categorical cross-entropy: one-hot / probability targets; `input` holds probabilities unless `fromLogits: true`, as in Keras. */
 export function categoricalCrossentropy(input: Tensor, target: Tensor, options: LossOptions & { fromLogits?: boolean; labelSmoothing?: number } = {}): Tensor {
   if (!isFloat(target.dtype)) throw new Error(`categoricalCrossentropy: targets must be one-hot or probabilities (float), got ${target.dtype}; use sparseCategoricalCrossentropy for indices`);
-  const logp = options.fromLogits === false ? clamp(log(input), -100, null) : logSoftmax(input, classDim(input));
+  const logp = options.fromLogits === true ? logSoftmax(input, classDim(input)) : clamp(log(input), -100, null);
   return nllCore('categoricalCrossentropy', logp, target, { reduction: options.reduction, labelSmoothing: options.labelSmoothing });
 }
 

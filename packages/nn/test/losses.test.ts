@@ -113,6 +113,12 @@ describe('numerical stability', () => {
     await assertClose(a, want);
     await assertClose(b, want);
   });
+  it("Keras's default: probabilities, the same as the compile names (0.357 for both, where the function treated them as logits: 0.768)", async () => {
+    const probs = tensor([[0.7, 0.2, 0.1]]);
+    const y = tensor([0], { dtype: 'int32' });
+    await assertClose(sparseCategoricalCrossentropy(probs, y), -Math.log(0.7));
+    await assertClose(categoricalCrossentropy(probs, tensor([[1, 0, 0]])), -Math.log(0.7));
+  });
 });
 
 describe('crossEntropy on class indices', () => {
