@@ -1,7 +1,6 @@
 import { Module, type AnyModule } from '@ml/nn';
 import type { Tensor } from '@ml/tensor';
-import type { Logs } from './callbacks.js';
-import { compile, evaluate, fit, predict, type Batches, type CompileOptions, type FitOptions, type History } from './fit.js';
+import { compile, evaluate, fit, predict, type Batches, type CompileOptions, type Evaluation, type FitOptions, type History } from './fit.js';
 import { saveModel, type SaveDestination, type SaveModelOptions } from './io.js';
 
 // Importing @ml/train gives every module Keras's methods: model.compile / fit / evaluate / predict / save.
@@ -15,8 +14,8 @@ declare module '@ml/nn' {
     /** … or on batches of (x, y), e.g. a DataLoader. */
     fit(batches: Batches, options?: FitOptions): Promise<History>;
     /** Loss and metrics in eval mode (Keras's `model.evaluate`). */
-    evaluate(x: Tensor, y: Tensor, options?: { batchSize?: number }): Promise<Logs>;
-    evaluate(batches: Batches): Promise<Logs>;
+    evaluate(x: Tensor, y: Tensor, options?: { batchSize?: number }): Promise<Evaluation>;
+    evaluate(batches: Batches): Promise<Evaluation>;
     /** Outputs for all samples, in batches, eval mode (Keras's `model.predict`). */
     predict(x: Tensor, options?: { batchSize?: number }): Promise<Tensor>;
     /** Architecture, weights and optimizer state to a folder or a URL (Keras's `model.save`); see `saveModel`. */

@@ -399,8 +399,27 @@ export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Te
   return history;
 }
 
-/** Loss and metrics over a dataset, in eval mode without gradients (Keras's `evaluate`). */
-export async function evaluate(model: AnyModule, x: Tensor | Batches, yOrOptions?: Tensor | { batchSize?: number }, maybeOptions: { batchSize?: number } = {}): Promise<Logs> {
+/**
+ * What `evaluate` returns: the loss and metrics by name (`score.loss`, `score.accuracy`), and
+ * also by position as Keras's list (`score[0]` the loss, `score[1]` the first metric, …;
+ * `const [loss, accuracy] = score`). The positions are not enumerable, so `Object.entries`
+ * and JSON see the names only.
+ */
+export type Evaluation = Logs & { readonly [index: number]: number; readonly length: number; [Symbol.iterator](): IterableIterator<number> };
+
+function evaluation(logs: Logs): Evaluation {
+  const values = Object.values(logs);
+  const hidden = (value: unknown): PropertyDescriptor => ({ value, enumerable: false });
+  Object.defineProperties(logs, {
+    ...Object.fromEntries(values.map((v, i) => [i, hidden(v)])),
+    length: hidden(values.length),
+    [Symbol.iterator]: hidden(() => values[Symbol.iterator]()),
+  });
+  return logs as Evaluation;
+}
+
+/** Loss and metrics over a dataset, in eval mode without gradients (Keras's `evaluate`): by name and, as Keras's list, by position. */
+export async function evaluate(model: AnyModule, x: Tensor | Batches, yOrOptions?: Tensor | { batchSize?: number }, maybeOptions: { batchSize?: number } = {}): Promise<Evaluation> {
   const c = getCompiled(model, 'evaluate');
   const tensors = isTensor(x);
   const options = (tensors ? maybeOptions : (yOrOptions as { batchSize?: number } | undefined)) ?? {};
@@ -442,7 +461,7 @@ export async function evaluate(model: AnyModule, x: Tensor | Batches, yOrOptions
   if (seen === 0) throw new Error('evaluate: no samples');
   const logs: Logs = { loss: lossSum / seen };
   for (const m of metrics) logs[m.name] = m.result();
-  return logs;
+  return evaluation(logs);
 }
 
 /** Model outputs for all samples, computed in batches, eval mode, no gradients (Keras's `predict`). */

@@ -104,6 +104,13 @@ describe('fit', () => {
     model.compile({ optimizer: 'adam', lr: 0.05, loss: 'cross_entropy', metrics: ['accuracy'] });
     const h = await model.fit(x, y, { epochs: 20, batchSize: 20, verbose: 0, seed: 4 });
     expect(h.history.accuracy.at(-1)).toBeGreaterThan(0.95);
+    // Keras's notes: score = model.evaluate(x, y); score[0] is the loss, score[1] the accuracy
+    const score = await model.evaluate(x, y);
+    expect([score[0], score[1], score.length]).toEqual([score.loss, score.accuracy, 2]);
+    const [loss, accuracy] = score;
+    expect([loss, accuracy]).toEqual([score.loss, score.accuracy]);
+    expect(Object.keys(score)).toEqual(['loss', 'accuracy']);
+    expect(JSON.parse(JSON.stringify(score))).toEqual({ loss: score.loss, accuracy: score.accuracy });
   });
 
   it('memory stays flat across epochs', async () => {
