@@ -137,6 +137,22 @@ describe.skipIf(!hasChromium())(`the Train page in Chromium (${CHROMIUM})`, () =
     await page.close();
   });
 
+  const fashion = (): boolean => (JSON.parse(readFileSync(join(dist, 'data', 'sets.json'), 'utf8')) as { sets: Record<string, { available: boolean }> }).sets.fashion?.available === true;
+
+  it.skipIf(!fashion())('Fashion-MNIST, where the build had it: the MLP learns it and the misclassified images are captioned with class names', async () => {
+    const page = await open();
+    await page.selectOption('#dataset', 'fashion');
+    await page.check('input[name="backend"][value="wasm"]');
+    await page.fill('#steps', '150');
+    await page.click('#start');
+    await page.waitForSelector('body[data-state="done"]', { timeout: 60_000 });
+    expect(Number(await page.getAttribute('#test-accuracy', 'data-value'))).toBeGreaterThan(0.6);
+    const captions = await page.$$eval('#wrong canvas', (cs) => cs.map((c) => c.getAttribute('aria-label')!));
+    expect(captions.length).toBeGreaterThan(0);
+    for (const c of captions) expect(c).toMatch(/^test image \d+: true (T-shirt|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Boot), predicted /);
+    await page.close();
+  });
+
   it('the MLP on WebAssembly: 300 steps of 64, the loss falls and the 1,000-image test slice is above 85%; saved to IndexedDB', async () => {
     const page = await open();
     expect(await page.textContent('label[data-backend="wasm"]')).toMatch(/threads \(cross-origin isolated\)/);
@@ -173,12 +189,19 @@ describe.skipIf(!hasChromium())(`the Train page in Chromium (${CHROMIUM})`, () =
     await page.close();
   });
 
-  it('Stop ends training mid-run: the page says stopped, tests what it learnt, logs no error, and trains again', async () => {
+  it('from the keyboard, Start and then Stop mid-run: the page says stopped, tests what it learnt, logs no error, and trains again', async () => {
     const page = await open();
-    await start(page, { backend: 'wasm', steps: 100_000 });
+    // from the keyboard: the settings typed, Enter in a field starts, Enter on Stop stops
+    await page.check('input[name="backend"][value="wasm"]');
+    await page.focus('#steps');
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type('100000');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('body[data-state="training"]');
     await page.waitForFunction(() => Number(document.getElementById('train-status')!.dataset.step) >= 30);
     expect(await page.isEnabled('#start')).toBe(false);
-    await page.click('#stop');
+    await page.focus('#stop');
+    await page.keyboard.press('Enter');
     await page.waitForSelector('body[data-state="stopped"]', { timeout: 30_000 });
     const o = await outcome(page);
     expect(o.steps).toBeGreaterThanOrEqual(30);

@@ -2,8 +2,7 @@
 // build's static IDX files), on WebGPU, WebAssembly or the cpu backend, with live charts,
 // progress and Stop; then the test slice's accuracy, confusion matrix and misclassified
 // images; and saving the model (IndexedDB or downloads) as `mnist-classifier` saves it.
-import { FASHION_MNIST_CLASSES } from '@ml/data';
-import { DIGITS, metaFor } from '@ml/mnist-classifier/labels';
+import { metaFor } from '@ml/mnist-classifier/labels';
 import { buildModel, type ModelKind } from '@ml/mnist-classifier/models';
 import { registerWasmBackend, defaultThreads } from '@ml/backend-wasm';
 import { registerWebGpuBackend } from '@ml/backend-webgpu';
@@ -104,7 +103,8 @@ function showSets(m: Manifest): void {
   if (first) datasetSelect.value = first[0];
 }
 
-const labelsOf = (set: string): readonly string[] => (set === 'fashion' ? FASHION_MNIST_CLASSES : DIGITS);
+/** the class names as the CLI writes them in labels.json (the page shows what a saved model says) */
+const labelsOf = (set: string): readonly string[] => metaFor(set === 'fashion', 'mlp').labels;
 
 function readNumber(input: HTMLInputElement, what: string): number {
   const v = Number(input.value);
