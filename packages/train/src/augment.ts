@@ -1,6 +1,6 @@
 import { Module, type AnyModule } from '@ml/nn';
 import type { Tensor } from '@ml/tensor';
-import { compile, evaluate, fit, predict, type Batches, type CompileOptions, type Evaluation, type FitOptions, type History } from './fit.js';
+import { compile, evaluate, fit, predict, type Batches, type CompileOptions, type Evaluation, type FitOptions, type History, type Numbers } from './fit.js';
 import { saveModel, type SaveDestination, type SaveModelOptions } from './io.js';
 
 // Importing @ml/train gives every module Keras's methods: model.compile / fit / evaluate / predict / save.
@@ -9,15 +9,15 @@ declare module '@ml/nn' {
   interface Module<I extends unknown[] = [Tensor], O = Tensor> {
     /** Keras's `model.compile`: choose optimizer, loss and metrics. */
     compile(options: CompileOptions): this;
-    /** Keras's `model.fit` on tensors (x, y) … */
-    fit(x: Tensor, y: Tensor, options?: FitOptions): Promise<History>;
+    /** Keras's `model.fit` on tensors (x, y), or plain arrays as Keras takes NumPy arrays … */
+    fit(x: Tensor | Numbers, y: Tensor | Numbers, options?: FitOptions): Promise<History>;
     /** … or on batches of (x, y), e.g. a DataLoader. */
     fit(batches: Batches, options?: FitOptions): Promise<History>;
     /** Loss and metrics in eval mode (Keras's `model.evaluate`). */
-    evaluate(x: Tensor, y: Tensor, options?: { batchSize?: number }): Promise<Evaluation>;
+    evaluate(x: Tensor | Numbers, y: Tensor | Numbers, options?: { batchSize?: number }): Promise<Evaluation>;
     evaluate(batches: Batches): Promise<Evaluation>;
     /** Outputs for all samples, in batches, eval mode (Keras's `model.predict`). */
-    predict(x: Tensor, options?: { batchSize?: number }): Promise<Tensor>;
+    predict(x: Tensor | Numbers, options?: { batchSize?: number }): Promise<Tensor>;
     /** Architecture, weights and optimizer state to a folder or a URL (Keras's `model.save`); see `saveModel`. */
     save(destination: SaveDestination, options?: SaveModelOptions): Promise<void>;
   }
@@ -28,13 +28,13 @@ const proto = Module.prototype as unknown as Proto;
 proto.compile = function (this: AnyModule, options: CompileOptions) {
   return compile(this, options);
 };
-proto.fit = function (this: AnyModule, x: Tensor | Batches, y?: Tensor | FitOptions, o?: FitOptions) {
+proto.fit = function (this: AnyModule, x: Tensor | Batches | Numbers, y?: Tensor | Numbers | FitOptions, o?: FitOptions) {
   return fit(this, x, y, o);
 };
-proto.evaluate = function (this: AnyModule, x: Tensor | Batches, y?: Tensor, o?: { batchSize?: number }) {
+proto.evaluate = function (this: AnyModule, x: Tensor | Batches | Numbers, y?: Tensor | Numbers, o?: { batchSize?: number }) {
   return evaluate(this, x, y, o);
 };
-proto.predict = function (this: AnyModule, x: Tensor, o?: { batchSize?: number }) {
+proto.predict = function (this: AnyModule, x: Tensor | Numbers, o?: { batchSize?: number }) {
   return predict(this, x, o);
 };
 proto.save = function (this: AnyModule, destination: SaveDestination, options?: SaveModelOptions) {

@@ -12,7 +12,7 @@ import {
   type AnyModule,
 } from '@ml/nn';
 import { Adagrad, Adam, AdamW, RMSprop, SGD, type Optimizer } from '@ml/optim';
-import { concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tidy, toBackend, type Tensor } from '@ml/tensor';
+import { concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tensor, tidy, toBackend, type NestedArray, type Tensor, type TypedArray } from '@ml/tensor';
 import { TerminateOnNaN, type Callback, type Logs, type TrainingContext } from './callbacks.js';
 import { getMetric, type Metric, type MetricName } from './metrics.js';
 import { platform } from './platform.js';
@@ -71,6 +71,59 @@ const LOSSES: Record<LossName, { fn: LossFn; fromLogits: boolean }> = {
   cross_entropy: { fn: (p, t) => crossEntropy(p, t), fromLogits: true },
   nll: { fn: (p, t) => nllLoss(p, t), fromLogits: false },
 };
+
+/** Plain numbers as Keras takes NumPy arrays: nested arrays (`[[1, 2], [3, 4]]`) or a typed array. */
+export type Numbers = NestedArray[] | TypedArray;
+
+/** Index-based losses: their integer targets become int32 class indices. */
+const INDEX_LOSSES: ReadonlySet<string> = new Set(['sparse_categorical_crossentropy', 'sparse_categorical_crossentropy_from_logits', 'cross_entropy', 'nll']);
+
+/** Whether `v` is plain numbers (not tensors, not batches): a typed array, or an array whose first leaf is a number or boolean. */
+function isNumbers(v: unknown): v is Numbers {
+  if (ArrayBuffer.isView(v)) return true;
+  let probe: unknown = v;
+  while (Array.isArray(probe)) {
+    if (probe.length === 0) return probe === v ? false : true;
+    probe = probe[0];
+  }
+  return probe !== v && (typeof probe === 'number' || typeof probe === 'boolean');
+}
+
+function numbersToTensor(op: string, what: string, v: unknown, labels: boolean): Tensor {
+  if (!isNumbers(v)) throw new TypeError(`${op}: ${what} must be a Tensor or nested arrays of numbers, got ${describeData(v)}`);
+  const flat: ArrayLike<unknown> = ArrayBuffer.isView(v) ? (v as TypedArray) : (v as unknown[]).flat(Infinity);
+  const ints = labels && Array.from(flat).every((n) => Number.isInteger(n));
+  try {
+    return tensor(v as NestedArray | TypedArray, ints ? { dtype: 'int32' } : {});
+  } catch (e) {
+    throw new TypeError(`${op}: ${what}: ${(e as Error).message}`);
+  }
+}
+
+function describeData(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (Array.isArray(v)) return v.length === 0 ? 'an empty array' : `an array of ${describeData(v[0])}`;
+  return typeof v === 'object' ? (v.constructor?.name ?? 'an object') : `a ${typeof v}`;
+}
+
+/**
+ * fit / evaluate given plain arrays (`fit(model, [[0, 1], [1, 0]], [1, 0])`): run `f` on them
+ * as tensors (the targets of an index loss, cross_entropy or sparse_…, as int32 when they are
+ * integers), freed afterwards.
+ */
+async function withTensors<R>(op: string, c: Compiled, x: Numbers, y: unknown, f: (x: Tensor, y: Tensor) => Promise<R>): Promise<R> {
+  if (!isTensor(y) && !isNumbers(y)) throw new TypeError(`${op}: with x as plain arrays, pass y (a Tensor or nested arrays) as the next argument, got ${describeData(y)}`);
+  const labels = typeof c.spec.loss === 'string' && INDEX_LOSSES.has(c.spec.loss);
+  const xt = numbersToTensor(op, 'x', x, false);
+  let yt: Tensor | null = null;
+  try {
+    yt = isTensor(y) ? y : numbersToTensor(op, 'y', y, labels);
+    return await f(xt, yt);
+  } finally {
+    xt.dispose();
+    if (yt !== null && yt !== y) yt.dispose();
+  }
+}
 
 /** @internal whether `name` is one of the loss names `compile` knows */
 export function isLossName(name: string): name is LossName {
@@ -269,8 +322,10 @@ export class DivergenceError extends Error {
  * callback is given). Either pass tensors `fit(model, x, y, options)` or batches
  * `fit(model, loader, options)`.
  */
-export async function fit(model: AnyModule, x: Tensor | Batches, yOrOptions?: Tensor | FitOptions, maybeOptions?: FitOptions): Promise<History> {
+export async function fit(model: AnyModule, x: Tensor | Batches | Numbers, yOrOptions?: Tensor | Numbers | FitOptions, maybeOptions?: FitOptions): Promise<History> {
   const c = getCompiled(model, 'fit');
+  if (isNumbers(x)) return withTensors('fit', c, x, yOrOptions, (xt, yt) => fit(model, xt, yt, maybeOptions));
+  if (isNumbers(yOrOptions)) throw new TypeError('fit: y is plain arrays but x is not; pass both as tensors or both as arrays');
   const tensors = isTensor(x);
   const options = (tensors ? maybeOptions : (yOrOptions as FitOptions | undefined)) ?? {};
   const epochs = options.epochs ?? 1;
@@ -419,8 +474,10 @@ function evaluation(logs: Logs): Evaluation {
 }
 
 /** Loss and metrics over a dataset, in eval mode without gradients (Keras's `evaluate`): by name and, as Keras's list, by position. */
-export async function evaluate(model: AnyModule, x: Tensor | Batches, yOrOptions?: Tensor | { batchSize?: number }, maybeOptions: { batchSize?: number } = {}): Promise<Evaluation> {
+export async function evaluate(model: AnyModule, x: Tensor | Batches | Numbers, yOrOptions?: Tensor | Numbers | { batchSize?: number }, maybeOptions: { batchSize?: number } = {}): Promise<Evaluation> {
   const c = getCompiled(model, 'evaluate');
+  if (isNumbers(x)) return withTensors('evaluate', c, x, yOrOptions, (xt, yt) => evaluate(model, xt, yt, maybeOptions));
+  if (isNumbers(yOrOptions)) throw new TypeError('evaluate: y is plain arrays but x is not; pass both as tensors or both as arrays');
   const tensors = isTensor(x);
   const options = (tensors ? maybeOptions : (yOrOptions as { batchSize?: number } | undefined)) ?? {};
   const wasTraining = model.training;
@@ -465,7 +522,15 @@ export async function evaluate(model: AnyModule, x: Tensor | Batches, yOrOptions
 }
 
 /** Model outputs for all samples, computed in batches, eval mode, no gradients (Keras's `predict`). */
-export async function predict(model: AnyModule, x: Tensor, options: { batchSize?: number } = {}): Promise<Tensor> {
+export async function predict(model: AnyModule, x: Tensor | Numbers, options: { batchSize?: number } = {}): Promise<Tensor> {
+  if (!isTensor(x)) {
+    const xt = numbersToTensor('predict', 'x', x, false);
+    try {
+      return await predict(model, xt, options);
+    } finally {
+      xt.dispose();
+    }
+  }
   const batchSize = options.batchSize ?? 32;
   const wasTraining = model.training;
   model.eval();

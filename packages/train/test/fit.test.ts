@@ -94,6 +94,27 @@ describe('fit', () => {
     expect(model.training).toBe(true);
   });
 
+  it('takes plain arrays as Keras takes NumPy arrays: fit, evaluate and predict; integer targets of an index loss become class indices; nothing leaks', async () => {
+    manualSeed(5);
+    const xs = [[0, 0], [0, 1], [1, 0], [1, 1], [0.1, 0.9], [0.9, 0.1]];
+    const model = new Linear({ inFeatures: 2, outFeatures: 2 });
+    model.compile({ optimizer: 'adam', lr: 0.1, loss: 'cross_entropy', metrics: ['accuracy'] });
+    const h = await model.fit(xs, [0, 1, 1, 1, 1, 1], { epochs: 3, batchSize: 3, verbose: 0 });
+    expect(h.epoch).toHaveLength(3);
+    const before = memory().numTensors; // after the optimizer made its state
+    await model.fit(xs, [0, 1, 1, 1, 1, 1], { epochs: 1, batchSize: 3, verbose: 0 });
+    expect((await model.evaluate(xs, [0, 1, 1, 1, 1, 1])).length).toBe(2);
+    const p = await model.predict([[1, 2]]);
+    expect(p.shape).toEqual([1, 2]);
+    p.dispose();
+    expect(memory().numTensors).toBe(before);
+    const reg = new Linear({ inFeatures: 2, outFeatures: 1 });
+    reg.compile({ optimizer: 'sgd', lr: 0.1, loss: 'mse' });
+    await expect(predict(reg, ['a', 'b'] as never)).rejects.toThrow(/^predict: x must be a Tensor or nested arrays of numbers, got an array of a string/);
+    await expect(fit(reg, xs, { epochs: 1 } as never)).rejects.toThrow(/fit: with x as plain arrays, pass y \(a Tensor or nested arrays\) as the next argument/);
+    await expect(fit(reg, [[1, 2], [3]], [[1], [2]])).rejects.toThrow(/^fit: x: /);
+  });
+
   it('classification with cross-entropy and accuracy', async () => {
     manualSeed(4);
     // two blobs: class = x0 > 0
