@@ -20,11 +20,7 @@ export default defineConfig({
   server: { headers: ISOLATION_HEADERS },
   preview: { headers: ISOLATION_HEADERS },
   worker: { format: 'es' },
-  resolve: {
-    // @ml/data's CSV reader imports csv-parse/sync, whose Node build touches Node's global
-    // Buffer when it loads (a ReferenceError in a page); its browser build carries its own
-    alias: { 'csv-parse/sync': 'csv-parse/browser/esm/sync' },
-  },
+
   build: {
     target: 'es2022',
     // the Train page carries Vega (about 0.9 MB minified) for its charts

@@ -20,7 +20,6 @@ await build({
   root: web,
   base: './',
   logLevel: 'warn',
-  resolve: { alias: { 'csv-parse/sync': 'csv-parse/browser/esm/sync' } },
   plugins: [
     {
       name: 'digits-model-with-tfjs',

@@ -7,4 +7,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
+  // resolved where the package runs (package.json "imports"): csv-parse's Node build there,
+  // its browser build (which carries its own Buffer) in a bundle for a page
+  external: ['#csv-parse'],
 });

@@ -1,5 +1,5 @@
 import type { Tensor } from '@ml/tensor';
-import { type Info, parse } from 'csv-parse/sync';
+import { type Info, parse } from '#csv-parse';
 import {
   badTypes,
   type CellValue,

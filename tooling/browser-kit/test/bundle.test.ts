@@ -16,12 +16,16 @@ const PACKAGES = ['tensor', 'autograd', 'nn', 'optim', 'data', 'train', 'plot', 
 const BUILTINS = new Set(builtinModules);
 /** the global `process` is renamed to this, so that any use of it shows in the output */
 const PROCESS_MARK = '__ml_global_process__';
+/** the same for Node's global `Buffer` (csv-parse's Node build used it as it loaded: a page failed with "Buffer is not defined") */
+const BUFFER_MARK = '__ml_global_Buffer__';
 
 interface BrowserBundle {
   /** `specifier <- importer` for each Node built-in the bundle reaches */
   builtins: string[];
   /** lines of the bundle that use the global `process` */
   processUses: string[];
+  /** lines of the bundle that use the global `Buffer` */
+  bufferUses: string[];
 }
 
 function isBuiltin(specifier: string): boolean {
@@ -48,18 +52,20 @@ async function bundleForBrowser(specifier: string, packageDir: string): Promise<
     format: 'esm',
     platform: 'browser',
     conditions: ['browser'],
-    define: { process: PROCESS_MARK },
+    define: { process: PROCESS_MARK, Buffer: BUFFER_MARK },
     // no tsconfig "paths" (plot's maps its own name to its sources): what a user's bundler sees
     tsconfigRaw: {},
     plugins: [recordBuiltins],
     logLevel: 'silent',
   });
   const text = result.outputFiles[0].text;
-  const processUses = text
-    .split('\n')
-    .filter((line) => line.includes(PROCESS_MARK))
-    .map((line) => line.trim().replaceAll(PROCESS_MARK, 'process').slice(0, 160));
-  return { builtins: [...builtins].sort(), processUses };
+  // a line that tests `typeof Buffer` first is guarded (vega's isBuffer), and fine in a page
+  const uses = (mark: string, name: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.includes(mark) && !(mark === BUFFER_MARK && line.indexOf(`typeof ${mark}`) === line.indexOf(mark) - 'typeof '.length))
+      .map((line) => line.trim().replaceAll(mark, name).slice(0, 160));
+  return { builtins: [...builtins].sort(), processUses: uses(PROCESS_MARK, 'process'), bufferUses: uses(BUFFER_MARK, 'Buffer') };
 }
 
 describe('browser bundles of the main entries', () => {
@@ -77,10 +83,11 @@ describe('browser bundles of the main entries', () => {
   });
 
   for (const name of PACKAGES) {
-    it(`@ml/${name}: no Node built-in, no global process`, async () => {
+    it(`@ml/${name}: no Node built-in, no global process or Buffer`, async () => {
       const found = await bundleForBrowser(`@ml/${name}`, name);
       expect(found.builtins, `Node built-ins in the browser bundle of @ml/${name}`).toEqual([]);
       expect(found.processUses, `uses of the global process in the browser bundle of @ml/${name}`).toEqual([]);
+      expect(found.bufferUses, `uses of the global Buffer in the browser bundle of @ml/${name}`).toEqual([]);
     });
   }
 });
