@@ -29,7 +29,7 @@ export {
   type Kernel,
   type MemoryInfo,
 } from './engine.js';
-export { manualSeed } from './random.js';
+export { Generator, manualSeed } from './random.js';
 export { quoteValue } from './format.js';
 export * from './ops/index.js';
 export * from './safetensors.js';

@@ -180,6 +180,26 @@ function rotl(x: number, k: number): number {
 
 const generator = new Xoshiro128(Date.now() >>> 0);
 
+/**
+ * A seeded generator of its own, for plain numbers outside tensors (shuffles, delays,
+ * generated test inputs), independent of the global one that `manualSeed` seeds: the same
+ * algorithm (xoshiro128**), so the same seed gives the same numbers everywhere.
+ */
+export class Generator {
+  readonly #x: Xoshiro128;
+  constructor(seed: number) {
+    this.#x = new Xoshiro128(seed);
+  }
+  /** Uniform in [0, 1), with 53 random bits (Math.random's contract). */
+  random(): number {
+    return this.#x.nextFloat();
+  }
+  /** A uniform 32-bit unsigned integer. */
+  nextU32(): number {
+    return this.#x.nextU32();
+  }
+}
+
 /** Seed the global generator (PyTorch's `torch.manual_seed`). */
 export function manualSeed(seed: number): void {
   generator.seed(seed);

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { noGrad } from '@ml/autograd';
 import { Linear, ReLU, Sequential } from '@ml/nn';
-import { tensor, type Tensor } from '@ml/tensor';
+import { Generator, tensor, type Tensor } from '@ml/tensor';
 import { parseTempName } from '@ml/tensor/node';
 import { expect, it } from 'vitest';
 import { loadModel, readSavedFile } from '../src/index.node.js';
@@ -22,17 +22,6 @@ const PROBE = [[0.5, -1], [2, 0.25], [-1.5, 1]];
 const KILLS = Number(process.env.CRASH_KILLS ?? 110);
 const SEED = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-/** mulberry32: a small seeded generator for the kill delays */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Stage = 'start-up' | 'recovery' | 'training';
 interface Run {
@@ -119,7 +108,8 @@ it(`a training process killed at random moments always leaves a model that loads
   const ckpt = join(root, 'ckpt');
   const logPath = join(root, 'log.jsonl');
   const args = [dir, ckpt, logPath];
-  const random = rng(SEED);
+  const g = new Generator(SEED);
+  const random = (): number => g.random();
   const readLog = (): LogLine[] => (existsSync(logPath) ? readFileSync(logPath, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine) : []);
 
   // a first run, killed after a few saves, measures start-up and recovery

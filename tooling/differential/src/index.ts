@@ -10,4 +10,4 @@
 export { describeDifferential, defineOp, casesFor, compare, differentialSeed, DEFAULT_TOLERANCE, type AnyOp, type Case, type DiffOp, type DifferentialHarness, type DifferentialOptions, type RunContext, type Tolerance } from './runner.js';
 export { DIFFERENTIAL_OPS, matmulShapes } from './ops.js';
 export { broadcastPartner, layout, oneOf, operand, operands, shape, size, SMALL, type LayoutOptions, type OperandOptions } from './arbitraries.js';
-export { build, CONTIGUOUS, describeOperand, generator, isFloatKind, storageSize, storedShape, values, type Built, type Layout, type Operand, type ValueKind } from './operand.js';
+export { build, CONTIGUOUS, describeOperand, isFloatKind, storageSize, storedShape, values, type Built, type Layout, type Operand, type ValueKind } from './operand.js';

@@ -5,7 +5,7 @@
  * backend under test in float32 and on the cpu backend in float64 from identical values
  * (every float value is a float32, exact in both).
  */
-import { expand, fromArray, narrow, permute, reshape, sliceView, type DType, type Tensor } from '@ml/tensor';
+import { expand, fromArray, Generator, narrow, permute, reshape, sliceView, type DType, type Tensor } from '@ml/tensor';
 
 /**
  * How an operand's elements lie in its storage. Applied in this order to a 1-D leaf
@@ -52,21 +52,11 @@ export function isFloatKind(kind: ValueKind): boolean {
   return kind !== 'int' && kind !== 'bool' && kind !== 'index';
 }
 
-/** A small seeded generator (mulberry32) for operand values: cheap, and the same on every run. */
-export function generator(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `n` values of `kind` from `seed` (floats rounded to float32). */
 export function values(kind: ValueKind, n: number, seed: number, bound = 1, low = 0): number[] {
-  const next = generator(seed);
+  const g = new Generator(seed);
+  const next = (): number => g.random();
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
     const u = next();

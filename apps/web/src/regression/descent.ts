@@ -4,7 +4,7 @@
  * so the page can draw each step.
  */
 import { grad } from '@ml/autograd';
-import { fromArray, manualSeed, rand, randn, tensor, tidy, type Tensor } from '@ml/tensor';
+import { fromArray, Generator, manualSeed, rand, randn, tensor, tidy, type Tensor } from '@ml/tensor';
 
 export interface LineData {
   xs: Float64Array;
@@ -55,17 +55,6 @@ export function largestStableRate(d: LineData): number {
   return 2 / (xx + 1 + Math.sqrt((xx - 1) ** 2 + 4 * x1 * x1));
 }
 
-/** A small seeded generator (mulberry32) for each method's own shuffles. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const START: readonly [number, number] = [-4, 4];
 
@@ -93,7 +82,8 @@ export class Descent {
     readonly batch: number,
     seed = 1,
   ) {
-    this.random = generator(seed);
+    const g = new Generator(seed);
+    this.random = () => g.random();
     this.loss = this.startLoss = mse(data, this.w, this.b);
   }
 
