@@ -36,7 +36,8 @@ export type LossName =
   | 'cross_entropy'
   | 'nll';
 
-export type OptimizerName = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
+/** An optimizer by name, in any case as in Keras (`'adam'`, `'Adam'`, `'SGD'`, `'RMSprop'` …). */
+export type OptimizerName = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad' | 'SGD' | 'Adam' | 'AdamW' | 'RMSprop' | 'Adagrad';
 
 export interface CompileOptions {
   /** a name (Keras defaults: sgd 0.01, others 0.001), an optimizer over `model.parameters()`, or a factory */
@@ -135,7 +136,7 @@ const compiled = new WeakMap<AnyModule, Compiled>();
 function makeOptimizer(spec: CompileOptions['optimizer'], params: Tensor[], lr?: number): Optimizer {
   if (typeof spec === 'function') return spec(params);
   if (typeof spec !== 'string') return spec;
-  switch (spec) {
+  switch ((spec as string).toLowerCase()) {
     case 'sgd':
       return new SGD(params, { lr: lr ?? 0.01 });
     case 'adam':
@@ -147,7 +148,7 @@ function makeOptimizer(spec: CompileOptions['optimizer'], params: Tensor[], lr?:
     case 'adagrad':
       return new Adagrad(params, { lr: lr ?? 1e-3 });
     default:
-      throw new Error(`compile: unknown optimizer '${String(spec)}' (known: sgd, adam, adamw, rmsprop, adagrad)`);
+      throw new Error(`compile: unknown optimizer '${String(spec)}' (known: sgd, adam, adamw, rmsprop, adagrad, in any case)`);
   }
 }
 

@@ -193,6 +193,11 @@ describe('fit', () => {
     await expect(fit(model, x, y)).rejects.toThrow(/fit: call compile\(model, \{ optimizer, loss, metrics \}\) first/);
     expect(() => compile(model, { optimizer: 'sgd', loss: 'hinge' as 'mse' })).toThrow(/unknown loss 'hinge'/);
     expect(() => compile(model, { optimizer: 'lbfgs' as 'sgd', loss: 'mse' })).toThrow(/unknown optimizer 'lbfgs'/);
+    // Keras's spellings of the names work, in any case
+    for (const [name, cls] of [['Adam', 'Adam'], ['SGD', 'SGD'], ['RMSprop', 'RMSprop'], ['AdamW', 'AdamW'], ['Adagrad', 'Adagrad']] as const) {
+      expect(optimizerOf(compile(new Linear({ inFeatures: 1, outFeatures: 1 }), { optimizer: name, loss: 'mse' })).constructor.name).toBe(cls);
+    }
+    expect(() => compile(model, { optimizer: 'toString' as 'sgd', loss: 'mse' })).toThrow(/unknown optimizer 'toString'/);
     expect(() => compile(model, { optimizer: 'sgd', loss: 'mse', metrics: ['auc' as 'mae'] })).toThrow(/unknown metric 'auc'/);
     compile(model, { optimizer: 'sgd', loss: 'mse' });
     await expect(fit(model, x, y.narrow(0, 0, 4), { verbose: 0 })).rejects.toThrow(/x \[8,1\] and y \[4,1\] have different numbers of samples/);
