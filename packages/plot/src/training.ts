@@ -14,6 +14,17 @@ export interface LossCurvesOptions extends ChartOptions {
   logLoss?: boolean;
 }
 
+/**
+ * A History, or its logs alone as Keras's `history.history` dict (`{ loss: [...],
+ * val_loss: [...] }`), with epochs 0, 1, … for the latter.
+ */
+function asHistory(input: HistoryLike | Readonly<Record<string, Values>> | null | undefined): HistoryLike | null | undefined {
+  if (input == null || typeof input !== 'object' || 'history' in input) return input as HistoryLike | null | undefined;
+  const logs = input as Readonly<Record<string, Values>>;
+  const lengths = Object.values(logs).map((v) => (v as ArrayLike<number>)?.length ?? 0);
+  return { epoch: Array.from({ length: Math.max(0, ...lengths) }, (_, i) => i), history: logs };
+}
+
 /** One point of one series, in the long format Vega-Lite wants. */
 interface Row {
   epoch: number;
@@ -39,10 +50,11 @@ function isLoss(metric: string): boolean {
  * so that each metric's pair reads together. Losses go in the top panel, every other metric below
  * (one panel when there is only one kind). Non-finite values (a diverged run) are left out.
  */
-export function lossCurves(history: HistoryLike, options: LossCurvesOptions = {}): TopLevelSpec {
+export function lossCurves(input: HistoryLike | Readonly<Record<string, Values>>, options: LossCurvesOptions = {}): TopLevelSpec {
   const op = 'lossCurves';
+  const history = asHistory(input);
   if (history == null || history.history == null || typeof history.history !== 'object') {
-    throw new Error(`${op}: expected a history { epoch: number[], history: { loss: number[], … } }`);
+    throw new Error(`${op}: expected a history { epoch: number[], history: { loss: number[], … } } or its logs { loss: number[], … }`);
   }
   const epochs = toNumbers(history.epoch, `${op}: history.epoch`);
   const available = Object.keys(history.history);

@@ -24,6 +24,11 @@ describe('lossCurves', () => {
     expect('vconcat' in spec && spec.vconcat).toHaveLength(2);
   });
 
+  it("takes Keras's history.history dict alone ({ loss: [...], … }), with epochs 0, 1, …: the same chart", () => {
+    expect(lossCurves(history.history)).toEqual(lossCurves(history));
+    expect(lossCurves({ loss: [3, 2, 1] })).toEqual(lossCurves({ epoch: [0, 1, 2], history: { loss: [3, 2, 1] } }));
+  });
+
   it('pairs train and validation: same color per metric, solid for train and dashed for validation', async () => {
     const { doc } = await render(lossCurves(history));
     const byLabel = new Map(marks(doc, 'line').map((l) => [/series: (\w+)/.exec(l.getAttribute('aria-label')!)![1], l]));
