@@ -3,6 +3,7 @@ import {
   arange,
   broadcastShapes,
   cast,
+  checkOptions,
   formatShape,
   fromArray,
   isFloat,
@@ -210,6 +211,8 @@ export interface MultiheadAttentionOptions extends LayerOptions {
   weightInit?: Initializer | InitializerName;
 }
 
+const MHA_FORWARD_OPTIONS = ['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal'] as const;
+
 export interface MultiheadAttentionForwardOptions {
   /** bool or float mask over keys: [N, S], or [S] for unbatched input */
   keyPaddingMask?: Tensor;
@@ -286,6 +289,8 @@ export class MultiheadAttention extends Module<[Tensor, Tensor, Tensor, Multihea
   }
 
   forward(query: Tensor, key: Tensor, value: Tensor, options: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
+    // a misspelt mask must not run unmasked: Keras's `attention_mask`/`mask` and PyTorch's names map to ours
+    checkOptions('MultiheadAttention.forward', options, MHA_FORWARD_OPTIONS, { mask: 'attnMask', attention_mask: 'attnMask', attn_mask: 'attnMask', key_padding_mask: 'keyPaddingMask' });
     const { embedDim: E, numHeads: H, headDim: D } = this;
     const unbatched = query.ndim === 2;
     const layout = this.batchFirst ? '[N, L, E]' : '[L, N, E]';

@@ -268,3 +268,17 @@ describe('MultiheadAttention behaviour', () => {
     expect(() => mha.forward(q, kv, randn([5, 2]))).toThrow(/all be 3-D/);
   });
 });
+
+describe('MultiheadAttention.forward options', () => {
+  it("a misspelt or Keras/PyTorch-spelt mask is an error naming ours, never an unmasked run ({ mask } ran unmasked)", () => {
+    manualSeed(2);
+    const mha = new MultiheadAttention({ embedDim: 4, numHeads: 2 });
+    const x = randn([3, 1, 4]);
+    const mask = causalMask(3);
+    expect(() => mha.forward(x, x, x, { mask } as never)).toThrow(new TypeError("MultiheadAttention.forward: unknown option 'mask'; did you mean 'attnMask'?"));
+    expect(() => mha.forward(x, x, x, { attn_mask: mask } as never)).toThrow(/did you mean 'attnMask'\?/);
+    expect(() => mha.forward(x, x, x, { key_padding_mask: mask } as never)).toThrow(/did you mean 'keyPaddingMask'\?/);
+    expect(() => mha.forward(x, x, x, { needWeight: false } as never)).toThrow(/did you mean 'needWeights'\?/);
+    expect(mha.forward(x, x, x, { attnMask: mask, needWeights: false })[1]).toBeNull();
+  });
+});

@@ -12,7 +12,7 @@ import {
   type AnyModule,
 } from '@ml/nn';
 import { Adagrad, Adam, AdamW, RMSprop, SGD, type Optimizer } from '@ml/optim';
-import { concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tensor, tidy, toBackend, type NestedArray, type Tensor, type TypedArray } from '@ml/tensor';
+import { checkOptions, concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tensor, tidy, toBackend, type NestedArray, type Tensor, type TypedArray } from '@ml/tensor';
 import { TerminateOnNaN, type Callback, type Logs, type TrainingContext } from './callbacks.js';
 import { getMetric, type Metric, type MetricName } from './metrics.js';
 import { platform } from './platform.js';
@@ -154,6 +154,7 @@ function makeOptimizer(spec: CompileOptions['optimizer'], params: Tensor[], lr?:
 
 /** Configure `model` for `fit`/`evaluate` (Keras's `model.compile`). */
 export function compile<M extends AnyModule>(model: M, options: CompileOptions): M {
+  checkOptions('compile', options, ['optimizer', 'lr', 'loss', 'metrics'], { learning_rate: 'lr', learningRate: 'lr' });
   let loss: LossFn;
   let fromLogits = false;
   if (typeof options.loss === 'string') {
@@ -323,8 +324,13 @@ export class DivergenceError extends Error {
  * callback is given). Either pass tensors `fit(model, x, y, options)` or batches
  * `fit(model, loader, options)`.
  */
+/** The keys FitOptions has: anything else (a typo, Keras's `batch_size`) is an error, not ignored. */
+const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'callbacks', 'verbose', 'signal', 'yieldEvery', 'initialEpoch'] as const;
+const BATCH_OPTIONS = ['batchSize'] as const;
+
 export async function fit(model: AnyModule, x: Tensor | Batches | Numbers, yOrOptions?: Tensor | Numbers | FitOptions, maybeOptions?: FitOptions): Promise<History> {
   const c = getCompiled(model, 'fit');
+  checkOptions('fit', isTensor(x) || isNumbers(x) ? maybeOptions : yOrOptions, FIT_OPTIONS);
   if (isNumbers(x)) return withTensors('fit', c, x, yOrOptions, (xt, yt) => fit(model, xt, yt, maybeOptions));
   if (isNumbers(yOrOptions)) throw new TypeError('fit: y is plain arrays but x is not; pass both as tensors or both as arrays');
   const tensors = isTensor(x);
@@ -477,6 +483,7 @@ function evaluation(logs: Logs): Evaluation {
 /** Loss and metrics over a dataset, in eval mode without gradients (Keras's `evaluate`): by name and, as Keras's list, by position. */
 export async function evaluate(model: AnyModule, x: Tensor | Batches | Numbers, yOrOptions?: Tensor | Numbers | { batchSize?: number }, maybeOptions: { batchSize?: number } = {}): Promise<Evaluation> {
   const c = getCompiled(model, 'evaluate');
+  checkOptions('evaluate', isTensor(x) || isNumbers(x) ? maybeOptions : yOrOptions, BATCH_OPTIONS);
   if (isNumbers(x)) return withTensors('evaluate', c, x, yOrOptions, (xt, yt) => evaluate(model, xt, yt, maybeOptions));
   if (isNumbers(yOrOptions)) throw new TypeError('evaluate: y is plain arrays but x is not; pass both as tensors or both as arrays');
   const tensors = isTensor(x);
@@ -524,6 +531,7 @@ export async function evaluate(model: AnyModule, x: Tensor | Batches | Numbers, 
 
 /** Model outputs for all samples, computed in batches, eval mode, no gradients (Keras's `predict`). */
 export async function predict(model: AnyModule, x: Tensor | Numbers, options: { batchSize?: number } = {}): Promise<Tensor> {
+  checkOptions('predict', options, BATCH_OPTIONS);
   if (!isTensor(x)) {
     const xt = numbersToTensor('predict', 'x', x, false);
     try {

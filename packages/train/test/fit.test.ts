@@ -94,6 +94,17 @@ describe('fit', () => {
     expect(model.training).toBe(true);
   });
 
+  it("an unknown or Keras-spelt option is an error naming the closest of ours, not ignored (batch_size trained with batch 32)", async () => {
+    const { x, y } = line(16);
+    const model = new Linear({ inFeatures: 1, outFeatures: 1 });
+    model.compile({ optimizer: 'sgd', lr: 0.01, loss: 'mse' });
+    await expect(model.fit(x, y, { batch_size: 100, validation_split: 0.2 } as never)).rejects.toThrow(new TypeError("fit: unknown option 'batch_size'; did you mean 'batchSize'?"));
+    await expect(fit(model, [[x, y]] as never, { epoch: 2 } as never)).rejects.toThrow(/fit: unknown option 'epoch'; did you mean 'epochs'\?/);
+    await expect(model.evaluate(x, y, { batch_size: 4 } as never)).rejects.toThrow(/evaluate: unknown option 'batch_size'; did you mean 'batchSize'\?/);
+    await expect(model.predict(x, { batchsize: 4 } as never)).rejects.toThrow(/predict: unknown option 'batchsize'; did you mean 'batchSize'\?/);
+    expect(() => compile(model, { optimizer: 'adam', learning_rate: 0.1, loss: 'mse' } as never)).toThrow(/compile: unknown option 'learning_rate'; did you mean 'lr'\?/);
+  });
+
   it('takes plain arrays as Keras takes NumPy arrays: fit, evaluate and predict; integer targets of an index loss become class indices; nothing leaks', async () => {
     manualSeed(5);
     const xs = [[0, 0], [0, 1], [1, 0], [1, 1], [0.1, 0.9], [0.9, 0.1]];

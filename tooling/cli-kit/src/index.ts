@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { closest } from '@ml/tensor';
 
 /** A mistake in the command line: reported with a pointer to --help, exit code 2. */
 export class UsageError extends Error {}
@@ -46,27 +47,6 @@ export function oneOf<T extends string>(name: string, v: string | undefined, all
   if (v === undefined) return fallback;
   if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be ${allowed.join(', ')}; got '${v}'`);
   return v as T;
-}
-
-/** Levenshtein distance: how many one-character edits turn `a` into `b`. */
-export function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length];
-}
-
-/** The candidates closest to `name` (at most a third of its letters away), best first. */
-export function closest(name: string, candidates: readonly string[]): string[] {
-  const limit = Math.max(2, Math.ceil(name.length / 3));
-  return candidates
-    .map((c) => ({ c, d: Math.min(editDistance(name, c), c.startsWith(name) && name.length >= 3 ? 1 : Infinity) }))
-    .filter(({ d }) => d <= limit)
-    .sort((x, y) => x.d - y.d)
-    .map(({ c }) => c);
 }
 
 type Flags = NonNullable<ParseArgsConfig['options']>;
@@ -168,5 +148,8 @@ export function outputFolderInGit(dir: string, folder: string): { ignored: boole
   const tracked = git('ls-files', '--', folder).stdout.split('\n').filter((l) => l !== '');
   return { ignored, tracked };
 }
+
+/** The near names of a misspelt one (the library's helper, for the apps' commands and flags). */
+export { closest, editDistance } from '@ml/tensor';
 
 export { BACKEND_CHOICES, onHost, selectBackendFlag, type BackendChoice } from './backend.js';
