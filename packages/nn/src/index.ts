@@ -9,6 +9,8 @@ export { Dropout, dropout, type DropoutOptions } from './dropout.js';
 export { BatchNorm1d, BatchNorm2d, LayerNorm, type BatchNormOptions, type LayerNormOptions } from './normalization.js';
 export { Sequential, ModuleList, ModuleDict, type Layer } from './container.js';
 export { ReLU, LeakyReLU, ELU, GELU, Sigmoid, Tanh, SiLU, Softplus, Softmax, LogSoftmax } from './activation.js';
+export { hardSigmoid, selu, activationByName, ACTIVATION_NAMES, type ActivationFn, type ActivationName } from './activation.js';
+export { HardSigmoid, SELU } from './registered.js';
 export { Conv1d, Conv2d, type Conv1dOptions, type Conv2dOptions } from './conv.js';
 export { MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, type Pool1dOptions, type Pool2dOptions } from './pooling.js';
 export { Embedding, type EmbeddingOptions } from './embedding.js';
