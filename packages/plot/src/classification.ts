@@ -1,10 +1,20 @@
 import { header, size, CATEGORY_COLORS, type ChartOptions, type TopLevelSpec } from './chart.js';
+import { isTensor } from '@ml/tensor';
 import { rasterRuns, tint } from './raster.js';
 import { checkNonEmpty, checkPositiveInt, checkSameLength, extent, toNumbers, toRows, toSquare, type Rows, type Values } from './input.js';
 
+/** What a classifier gives for the grid: classes, per-class scores or probabilities. */
+export type Prediction = Values | Rows;
+
 export interface DecisionRegionsOptions extends ChartOptions {
-  /** the classifier: one class per 2-D point (argmax of your scores), as numbers or a 1-D tensor */
-  predict: (points: number[][]) => Values;
+  /**
+   * the classifier, given the grid's points `[m, 2]`: one class per point (`[m]`), scores per
+   * class (`[m, k]`, k ≥ 2: the argmax is taken) or a probability per point (`[m]` or `[m, 1]`
+   * in [0, 1], not all whole numbers: class 1 where ≥ 0.5, a sigmoid output's reading), as
+   * numbers, rows or a tensor — or a promise of one (`(p) => model.predict(p)`), and then
+   * `decisionRegions` returns a promise too
+   */
+  predict: (points: number[][]) => Prediction | Promise<Prediction>;
   /** the data points, `[n, 2]` */
   x: Rows;
   /** their classes, `[n]` */
@@ -26,7 +36,10 @@ export interface DecisionRegionsOptions extends ChartOptions {
  * class. Neighboring cells of a grid row with the same class are drawn as one rectangle, so a
  * 100×100 grid costs a few hundred marks, not 10,000.
  */
-export function decisionRegions(options: DecisionRegionsOptions): TopLevelSpec {
+export function decisionRegions(options: DecisionRegionsOptions & { predict: (points: number[][]) => Promise<Prediction> }): Promise<TopLevelSpec>;
+export function decisionRegions(options: DecisionRegionsOptions & { predict: (points: number[][]) => Prediction }): TopLevelSpec;
+export function decisionRegions(options: DecisionRegionsOptions): TopLevelSpec | Promise<TopLevelSpec>;
+export function decisionRegions(options: DecisionRegionsOptions): TopLevelSpec | Promise<TopLevelSpec> {
   const op = 'decisionRegions';
   if (typeof options.predict !== 'function') throw new Error(`${op}: predict must be a function (points: number[][]) => class per point`);
   const points = toRows(options.x, 2, `${op}: x`);
@@ -56,12 +69,11 @@ export function decisionRegions(options: DecisionRegionsOptions): TopLevelSpec {
     for (let i = 0; i < resolution; i++) grid.push([x0 + (i + 0.5) * dx, y0 + (j + 0.5) * dy]);
   }
   const output = options.predict(grid);
-  let predicted: number[];
-  try {
-    predicted = toNumbers(output, `${op}: predict(points)`);
-  } catch (err) {
-    throw new Error(`${(err as Error).message} (predict must return one class per point; take the argmax of scores)`);
-  }
+  if (isPromise(output)) return output.then(async (o) => draw(await readPrediction(o)));
+  return draw(output);
+
+  function draw(output: Prediction): TopLevelSpec {
+  const predicted = classesOf(output, grid.length);
   if (predicted.length !== grid.length) {
     throw new Error(`${op}: predict returned ${predicted.length} classes for ${grid.length} points; it must return one class per point`);
   }
@@ -109,6 +121,41 @@ export function decisionRegions(options: DecisionRegionsOptions): TopLevelSpec {
     ],
     resolve: { scale: { color: 'independent' } },
   };
+  }
+}
+
+const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === 'function';
+
+/** A tensor read asynchronously (a WebGPU tensor cannot be read synchronously); other values as they are. */
+async function readPrediction(p: Prediction): Promise<Prediction> {
+  if (!isTensor(p)) return p;
+  const values = Array.from(await p.data(), Number);
+  if (p.shape.length === 2 && p.shape[1] > 1) return Array.from({ length: p.shape[0] }, (_, i) => values.slice(i * p.shape[1], (i + 1) * p.shape[1]));
+  return p.shape.length === 1 || (p.shape.length === 2 && p.shape[1] === 1) ? values : p;
+}
+
+/** One class per point from classes, per-class scores (argmax) or probabilities (≥ 0.5). */
+function classesOf(output: Prediction, points: number): number[] {
+  const op = 'decisionRegions: predict(points)';
+  const scoreRows = isTensor(output) ? output.shape.length === 2 && output.shape[1] > 1 : Array.from(output as ArrayLike<unknown>).some((r) => typeof r === 'object' && r !== null && (r as ArrayLike<number>).length > 1);
+  if (scoreRows) {
+    const width = isTensor(output) ? output.shape[1] : ((output as ArrayLike<ArrayLike<number>>)[0]?.length ?? 0);
+    return toRows(output as Rows, width, op).map((r) => r.reduce((best, v, k) => (v > r[best] ? k : best), 0));
+  }
+  let values: number[];
+  try {
+    const flat = isTensor(output) ? output : Array.from(output as ArrayLike<number | ArrayLike<number>>, (v) => (typeof v === 'number' ? v : v[0]));
+    values = toNumbers(flat, op);
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (predict must return one class, one probability or a row of scores per point, for ${points} points)`);
+  }
+  const fraction = values.findIndex((v) => Number.isFinite(v) && !Number.isInteger(v));
+  if (fraction < 0) return values;
+  const outside = values.findIndex((v) => !(v >= 0 && v <= 1));
+  if (outside >= 0) {
+    throw new Error(`${op}: got ${values[fraction]} and ${values[outside]}: neither classes (whole numbers) nor probabilities in [0, 1]; return classes, probabilities, or a row of scores per point (the argmax is taken)`);
+  }
+  return values.map((v) => (v >= 0.5 ? 1 : 0));
 }
 
 export interface ConfusionMatrixOptions extends ChartOptions {

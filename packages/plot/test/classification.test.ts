@@ -26,6 +26,24 @@ describe('decisionRegions', () => {
     expect(seen[35][1]).toBeCloseTo(1.25, 12);
   });
 
+  it('takes scores (argmax), probabilities (≥ 0.5) and async predictors returning tensors, as a model gives them', async () => {
+    const classesOf = (spec: ReturnType<typeof decisionRegions>) => (spec as { layer: { data: { values: { class: string }[] } }[] }).layer[0].data.values.map((r) => r.class);
+    const want = classesOf(decisionRegions({ predict: halfPlane, x, y, resolution: 4, padding: 0.5 }));
+    expect(want).toEqual(['0', '1', '0', '1', '0', '1', '0', '1']);
+    // softmax-like scores [m, 2]: class 1 scores higher right of x₁ = 0
+    const scores = (pts: number[][]) => pts.map(([a]) => [0.5 - a, 0.5 + a]);
+    expect(classesOf(decisionRegions({ predict: scores, x, y, resolution: 4, padding: 0.5 }))).toEqual(want);
+    // a sigmoid output [m, 1]: probabilities, not classes
+    const probs = (pts: number[][]) => pts.map(([a]) => [1 / (1 + Math.exp(-4 * a))]);
+    expect(classesOf(decisionRegions({ predict: probs, x, y, resolution: 4, padding: 0.5 }))).toEqual(want);
+    // an async model: a promise of a [m, 2] tensor of scores
+    const spec = decisionRegions({ predict: async (pts) => tensor(scores(pts)), x, y, resolution: 4, padding: 0.5 });
+    expect(spec).toBeInstanceOf(Promise);
+    expect(classesOf(await spec)).toEqual(want);
+    // values that are neither classes nor probabilities are refused
+    expect(() => decisionRegions({ predict: (pts) => pts.map(() => 1.5), x, y, resolution: 4, padding: 0.5 })).toThrow(/decisionRegions/);
+  });
+
   it('draws each grid row as one rectangle per run of a class, and one symbol per data point', async () => {
     const { doc } = await render(decisionRegions({ predict: halfPlane, x, y, resolution: 10, padding: 0.5 }));
     // every row: class 0 on the left half, class 1 on the right half
@@ -78,7 +96,7 @@ describe('decisionRegions', () => {
     expect(() => decisionRegions({ predict: halfPlane, x: [[1, 2, 3]], y: [0] })).toThrow(/row 0 has 3 values, expected 2/);
     expect(() => decisionRegions({ predict: halfPlane, x: tensor([[1, 2, 3]]), y: [0] })).toThrow(/shape \[n, 2\]/);
     expect(() => decisionRegions({ predict: (p) => p.slice(1).map(() => 0), x, y, resolution: 3 })).toThrow(/returned 8 classes for 9 points/);
-    expect(() => decisionRegions({ predict: (p) => tensor(p.map(() => [0.2, 0.8])), x, y, resolution: 3 })).toThrow(/argmax/);
+    expect(() => decisionRegions({ predict: (p) => p.map((_, i) => (i ? 0.5 : -0.5)), x, y, resolution: 3 })).toThrow(/neither classes \(whole numbers\) nor probabilities/);
     expect(() => decisionRegions({ predict: (p) => p.map(() => NaN), x, y, resolution: 3 })).toThrow(/returned NaN for point/);
     expect(() => decisionRegions({ predict: halfPlane, x: [], y: [] })).toThrow(/x is empty/);
     expect(() => decisionRegions({ predict: halfPlane, x, y, resolution: 1 })).toThrow(/resolution must be an integer ≥ 2/);
