@@ -1,7 +1,8 @@
-import type { Tensor } from '@ml/tensor';
+import { checkOptions, type Tensor } from '@ml/tensor';
 import { type Info, parse } from '#csv-parse';
 import {
   badTypes,
+  checkToTensorsOptions,
   type CellValue,
   type ColumnType,
   inferType,
@@ -16,6 +17,7 @@ import {
   tableToTensors,
   type ToTensorsOptions,
 } from './table.js';
+import { optionKeys } from './options.js';
 
 /** A CSV file that cannot be read as asked; the message names the file, line and column. */
 export class CsvError extends Error {
@@ -54,6 +56,11 @@ export interface CsvOptions {
   name?: string;
 }
 
+/** @internal the keys of CsvOptions */
+export const CSV_KEYS = optionKeys<CsvOptions>()(['columns', 'types', 'header', 'delimiter', 'missing', 'name']);
+/** @internal pandas' and d3's names for ours */
+export const CSV_ALIASES = { sep: 'delimiter', usecols: 'columns', names: 'columns', dtype: 'types', na_values: 'missing', naValues: 'missing' };
+
 const DEFAULT_MISSING = ['', 'NA', 'N/A', 'NaN', 'nan', 'null', 'NULL'];
 
 interface ParsedRecord {
@@ -70,6 +77,7 @@ interface CsvParseError {
 
 /** `readCsv` for text already in memory. */
 export function parseCsv(text: string, options: CsvOptions = {}): Table {
+  checkOptions('parseCsv', options, CSV_KEYS, CSV_ALIASES);
   const file = options.name ?? 'CSV text';
   const header = options.header ?? true;
   const missingTokens = new Set(options.missing ?? DEFAULT_MISSING);
@@ -207,5 +215,6 @@ function parseRecords(text: string, file: string, delimiter: string): ParsedReco
 export function csvToTensors(table: Table, options: ToTensorsOptions & { target: string }): TableTensors & { y: Tensor };
 export function csvToTensors(table: Table, options: ToTensorsOptions): TableTensors;
 export function csvToTensors(table: Table, options: ToTensorsOptions): TableTensors {
+  checkToTensorsOptions('csvToTensors', options);
   return tableToTensors(table, options);
 }

@@ -1,4 +1,5 @@
-import { formatShape, fromArray, indexSelect, isTensor, narrow, type Tensor, tidy } from '@ml/tensor';
+import { checkOptions, formatShape, fromArray, indexSelect, isTensor, narrow, type Tensor, tidy } from '@ml/tensor';
+import { optionKeys } from './options.js';
 
 /**
  * A map-style dataset (PyTorch's `Dataset`): `length` samples, sample `i` from `get(i)`.
@@ -131,6 +132,13 @@ export class Subset<T> extends Dataset<T> {
   }
 }
 
+export interface IterableDatasetFromOptions {
+  /** number of samples, when known (the loader then reports the number of batches) */
+  length?: number;
+}
+
+const FROM_KEYS = optionKeys<IterableDatasetFromOptions>()(['length']);
+
 /**
  * A dataset read sequentially (PyTorch's `IterableDataset`): streams, generators, files
  * too large to index. The DataLoader batches consecutive samples and cannot shuffle it.
@@ -142,7 +150,8 @@ export abstract class IterableDataset<T> implements AsyncIterable<T> {
   abstract [Symbol.asyncIterator](): AsyncIterator<T>;
 
   /** Wrap a generator function (sync or async); it is called again for every pass. */
-  static from<T>(source: () => Iterable<T> | AsyncIterable<T>, options: { length?: number } = {}): IterableDataset<T> {
+  static from<T>(source: () => Iterable<T> | AsyncIterable<T>, options: IterableDatasetFromOptions = {}): IterableDataset<T> {
+    checkOptions('IterableDataset.from', options, FROM_KEYS);
     return new GeneratorDataset(source, options.length);
   }
 }

@@ -1,4 +1,5 @@
-import { type DType, fromFill, type Tensor } from '@ml/tensor';
+import { checkOptions, type DType, fromFill, type Tensor } from '@ml/tensor';
+import { optionKeys } from './options.js';
 
 /** Element types of the IDX format (MNIST's file format). */
 export type IdxDType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
@@ -43,6 +44,16 @@ export interface IdxOptions {
    * instead of a copy — for bytes nothing else will change (a file just read). Default true.
    */
   copy?: boolean;
+}
+
+/** @internal the keys of IdxOptions */
+export const IDX_KEYS = optionKeys<IdxOptions>()(['expectedMd5', 'expectedSha256', 'name', 'copy']);
+const IDX_ALIASES = { md5: 'expectedMd5', sha256: 'expectedSha256' };
+const TO_TENSOR_KEYS = optionKeys<IdxToTensorOptions>()(['dtype', 'scale']);
+
+/** @internal check the options of `parseIdx` or `readIdx` */
+export function checkIdxOptions(op: string, options: unknown): void {
+  checkOptions(op, options, IDX_KEYS, IDX_ALIASES);
 }
 
 // type code → element type and size (big-endian in the file)
@@ -133,6 +144,7 @@ export function parseIdx(bytes: Uint8Array, options: IdxOptions = {}): IdxArray 
 
 /** @internal `parseIdx` with the platform's gzip and hashing. */
 export function parseIdxWith(codec: IdxCodec, bytes: Uint8Array, options: IdxOptions = {}): IdxArray {
+  checkIdxOptions('parseIdx', options);
   const file = options.name ?? 'IDX data';
   for (const [algorithm, expected] of [['md5', options.expectedMd5], ['sha256', options.expectedSha256]] as const) {
     if (expected === undefined) continue;
@@ -189,6 +201,7 @@ function idxArray(shape: number[], dtype: IdxDType, data: IdxData): IdxArray {
     dtype,
     data,
     toTensor(options: IdxToTensorOptions = {}): Tensor {
+      checkOptions('IdxArray.toTensor', options, TO_TENSOR_KEYS);
       const scale = options.scale;
       const target: DType = options.dtype ?? (scale !== undefined || dtype === 'float32' ? 'float32' : dtype === 'float64' ? 'float64' : 'int32');
       // converted straight into the tensor's memory (no staging array, no second copy)

@@ -5,7 +5,7 @@
  * MNIST/Fashion-MNIST loaders are in the Node entry (node.ts), which `@ml/data` resolves to
  * under Node and which is also `@ml/data/node`.
  */
-export { Dataset, IterableDataset, MappedDataset, Subset, TensorDataset, type BatchedDataset, type SampleOf, type TensorTuple } from './dataset.js';
+export { Dataset, IterableDataset, MappedDataset, Subset, TensorDataset, type BatchedDataset, type IterableDatasetFromOptions, type SampleOf, type TensorTuple } from './dataset.js';
 export { DataLoader, defaultCollate, type Collated, type DataLoaderOptions } from './loader.js';
 export {
   kFold,

@@ -1,3 +1,5 @@
+import { checkOptions } from '@ml/tensor';
+import { optionKeys } from './options.js';
 import { badTypes, BEYOND_FLOAT64, type CellValue, type ColumnType, ISO_DATE, keyed, type MissingCell, named, nameList, own, parseValue, quoted, type Table } from './table.js';
 
 /** A JSON file that is malformed or not a list of flat records; names the file and where. */
@@ -29,6 +31,9 @@ export interface JsonRecordsOptions {
   maxCells?: number;
 }
 
+/** @internal the keys of JsonRecordsOptions */
+export const JSON_RECORDS_KEYS = optionKeys<JsonRecordsOptions>()(['types', 'name', 'maxCells']);
+
 /** @internal the default `maxCells` for a text of `length` characters */
 export function defaultMaxCells(length: number): number {
   return Math.max(100_000, 2 * length);
@@ -45,6 +50,7 @@ interface ColumnState {
 
 /** `readJsonRecords` for text already in memory. */
 export function parseJsonRecords(text: string, options: JsonRecordsOptions = {}): Table {
+  checkOptions('parseJsonRecords', options, JSON_RECORDS_KEYS, { dtype: 'types' });
   const file = options.name ?? 'JSON text';
   const badType = badTypes(options.types);
   if (badType !== null) throw new JsonError(`${file}: ${badType}`, file);

@@ -1,5 +1,6 @@
-import { formatShape, fromArray, isTensor, stack, type Tensor, tidy } from '@ml/tensor';
+import { checkOptions, formatShape, fromArray, isTensor, stack, type Tensor, tidy } from '@ml/tensor';
 import { type Dataset, hasGetBatch, isPromiseLike, IterableDataset, Subset } from './dataset.js';
+import { optionKeys } from './options.js';
 import { resolveSeed, Rng } from './random.js';
 import { isRecord } from './table.js';
 
@@ -35,6 +36,10 @@ export interface DataLoaderOptions<T, B> {
   /** batches loaded ahead of the one being consumed (default 2; 0 loads on demand) */
   prefetch?: number;
 }
+
+const DATA_LOADER_KEYS = optionKeys<DataLoaderOptions<unknown, unknown>>()(['batchSize', 'shuffle', 'seed', 'dropLast', 'collate', 'prefetch']);
+/** PyTorch's names that spelling alone does not lead to ours */
+const DATA_LOADER_ALIASES = { collate_fn: 'collate', collateFn: 'collate', prefetch_factor: 'prefetch', prefetchFactor: 'prefetch' };
 
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -155,6 +160,7 @@ export class DataLoader<T, B = Collated<T>> implements AsyncIterable<B> {
   private nextEpoch = 0;
 
   constructor(dataset: Dataset<T> | IterableDataset<T>, options: DataLoaderOptions<T, B> = {}) {
+    checkOptions('DataLoader', options, DATA_LOADER_KEYS, DATA_LOADER_ALIASES);
     this.dataset = dataset;
     this.batchSize = positiveInt('DataLoader', 'batchSize', options.batchSize ?? 1);
     this.shuffle = options.shuffle ?? false;

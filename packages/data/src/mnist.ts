@@ -3,6 +3,7 @@
  * error. The loaders, which read files, are in node/mnist.ts (the Node entry).
  */
 import type { Tensor } from '@ml/tensor';
+import { optionKeys } from './options.js';
 
 /** A dataset's files are not where they were looked for; the message says what to install. */
 export class DatasetNotFoundError extends Error {
@@ -22,6 +23,9 @@ export interface MnistOptions {
   /** compare each file's MD5 with the published one (default true) */
   verify?: boolean;
 }
+
+/** @internal the keys of MnistOptions */
+export const MNIST_KEYS = optionKeys<MnistOptions>()(['dir', 'normalize', 'flatten', 'verify']);
 
 export interface MnistSplit {
   /** [N, 1, 28, 28] float32 (or [N, 784] with flatten) */

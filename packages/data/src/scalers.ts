@@ -1,4 +1,5 @@
-import { formatShape, isFloat, keep, type Tensor, tidy, where } from '@ml/tensor';
+import { checkOptions, formatShape, isFloat, keep, type Tensor, tidy, where } from '@ml/tensor';
+import { optionKeys } from './options.js';
 
 /**
  * The state both scalers share: fit on the training data only (dim 0 = samples, the rest
@@ -110,6 +111,8 @@ export interface MinMaxScalerOptions {
   featureRange?: readonly [number, number];
 }
 
+const MIN_MAX_KEYS = optionKeys<MinMaxScalerOptions>()(['featureRange']);
+
 /**
  * x' = a + (x − min) · (b − a) / (max − min) per column (scikit-learn's `MinMaxScaler`),
  * with min and max from `fit` on the training data, so training data lands in
@@ -122,6 +125,7 @@ export class MinMaxScaler extends Scaler {
 
   constructor(options: MinMaxScalerOptions = {}) {
     super();
+    checkOptions('MinMaxScaler', options, MIN_MAX_KEYS);
     const [a, b] = options.featureRange ?? [0, 1];
     if (!(Number.isFinite(a) && Number.isFinite(b) && a < b)) throw new RangeError(`MinMaxScaler: featureRange must be [a, b] with a < b, got [${a}, ${b}]`);
     this.featureRange = [a, b];

@@ -1,11 +1,16 @@
-import { isTensor, type Tensor } from '@ml/tensor';
+import { checkOptions, isTensor, type Tensor } from '@ml/tensor';
 import { type Dataset, Subset } from './dataset.js';
+import { optionKeys } from './options.js';
 import { resolveSeed, Rng } from './random.js';
 
 export interface SplitOptions {
   /** seed of the shuffle; without it drawn from @ml/tensor's generator (`manualSeed`) */
   seed?: number;
 }
+
+const SPLIT_KEYS = optionKeys<SplitOptions>()(['seed']);
+/** scikit-learn's name for the seed */
+const SEED_ALIASES = { random_state: 'seed', randomState: 'seed' };
 
 /** Sizes from fractions (floor each, then hand the remainder out one by one from the first) or counts. */
 function splitSizes(op: string, n: number, lengths: readonly number[]): number[] {
@@ -30,6 +35,7 @@ function splitSizes(op: string, n: number, lengths: readonly number[]): number[]
  * floored and the samples left over go one each to the first subsets.
  */
 export function randomSplit<T>(dataset: Dataset<T>, lengths: readonly number[], options: SplitOptions = {}): Subset<T>[] {
+  checkOptions('randomSplit', options, SPLIT_KEYS, { ...SEED_ALIASES, generator: 'seed' });
   const n = dataset.length;
   const sizes = splitSizes('randomSplit', n, lengths);
   const perm = new Rng(resolveSeed(options.seed, 'randomSplit')).permutation(n);
@@ -50,11 +56,20 @@ export interface TrainValidationOptions extends SplitOptions {
   stratify?: Labels;
 }
 
+const TRAIN_VALIDATION_KEYS = optionKeys<TrainValidationOptions>()(['seed', 'validationFraction', 'shuffle', 'stratify']);
+
 /**
  * Hold out part of a dataset for validation (scikit-learn's `train_test_split`):
  * `{ train, validation }` subsets, shuffled (seeded) by default, optionally stratified.
  */
 export function trainValidationSplit<T>(dataset: Dataset<T>, options: TrainValidationOptions = {}): { train: Subset<T>; validation: Subset<T> } {
+  checkOptions('trainValidationSplit', options, TRAIN_VALIDATION_KEYS, {
+    ...SEED_ALIASES,
+    test_size: 'validationFraction',
+    testSize: 'validationFraction',
+    validation_split: 'validationFraction',
+    validationSplit: 'validationFraction',
+  });
   const n = dataset.length;
   const fraction = options.validationFraction ?? 0.2;
   if (!(fraction > 0 && fraction < 1)) throw new RangeError(`trainValidationSplit: validationFraction must be in (0, 1), got ${fraction}`);
@@ -122,6 +137,8 @@ export interface KFoldOptions extends SplitOptions {
   shuffle?: boolean;
 }
 
+const K_FOLD_KEYS = optionKeys<KFoldOptions>()(['seed', 'shuffle']);
+
 function checkK(op: string, n: number, k: number): void {
   if (!Number.isInteger(k) || k < 2) throw new RangeError(`${op}: k must be an integer >= 2, got ${k}`);
   if (k > n) throw new RangeError(`${op}: k = ${k} folds need at least ${k} samples, got ${n}`);
@@ -144,6 +161,7 @@ function foldsFrom(n: number, k: number, foldOf: Int32Array): Fold[] {
  * one validation fold and in the training part of the other k − 1.
  */
 export function kFold(n: number, k: number, options: KFoldOptions = {}): Fold[] {
+  checkOptions('kFold', options, K_FOLD_KEYS, SEED_ALIASES);
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`kFold: n must be a non-negative integer, got ${n}`);
   checkK('kFold', n, k);
   const order = options.shuffle ? new Rng(resolveSeed(options.seed, 'kFold')).permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
@@ -163,6 +181,7 @@ export function kFold(n: number, k: number, options: KFoldOptions = {}): Fold[] 
  * fold sizes differ by at most one.
  */
 export function stratifiedKFold(labels: Labels, k: number, options: KFoldOptions = {}): Fold[] {
+  checkOptions('stratifiedKFold', options, K_FOLD_KEYS, SEED_ALIASES);
   const y = labelArray('stratifiedKFold', labels);
   const n = y.length;
   checkK('stratifiedKFold', n, k);

@@ -1,4 +1,5 @@
-import { fromArray, type Tensor } from '@ml/tensor';
+import { checkOptions, fromArray, type Tensor } from '@ml/tensor';
+import { optionKeys } from './options.js';
 import { resolveSeed, Rng } from './random.js';
 
 /**
@@ -14,6 +15,14 @@ export interface SyntheticOptions {
 export interface XY {
   x: Tensor;
   y: Tensor;
+}
+
+/** scikit-learn's names for ours */
+const ALIASES = { n_samples: 'n', nSamples: 'n', random_state: 'seed', randomState: 'seed', noise_std: 'noise' };
+
+function checked(op: keyof typeof KEYS, options: unknown): void {
+  checkOptions(op, options, KEYS[op], ALIASES);
+  if (options === undefined || options === null) throw new TypeError(`${op}: options are required, e.g. ${op}({ ${op === 'weeklySeries' ? 'days' : 'n'}: 100, seed: 0 })`);
 }
 
 function count(op: string, n: number, min = 1): number {
@@ -52,6 +61,7 @@ export interface NoisyLineOptions extends SyntheticOptions {
 /** y = w·x + b + ε, ε ~ N(0, noise²): x [n, 1], y [n, 1] (linear regression). */
 export function noisyLine(options: NoisyLineOptions): XY {
   const op = 'noisyLine';
+  checked(op, options);
   const n = count(op, options.n);
   const { w = 2, b = 1 } = options;
   const noise = nonNegative(op, 'noise', options.noise ?? 0.1);
@@ -79,6 +89,7 @@ export interface PolynomialOptions extends SyntheticOptions {
 /** y = Σ_k c_k·x^k + ε: x [n, 1], y [n, 1] (polynomial regression, under/overfitting). */
 export function polynomial(options: PolynomialOptions): XY {
   const op = 'polynomial';
+  checked(op, options);
   const n = count(op, options.n);
   const { coeffs } = options;
   if (coeffs.length === 0) throw new RangeError(`${op}: coeffs must have at least one coefficient`);
@@ -109,6 +120,7 @@ export interface TwoGaussiansOptions extends SyntheticOptions {
 /** Two Gaussian blobs, ⌈n/2⌉ of class 0 and ⌊n/2⌋ of class 1 in random order: x [n, d], y [n] (binary classification). */
 export function twoGaussians(options: TwoGaussiansOptions): XY {
   const op = 'twoGaussians';
+  checked(op, options);
   const n = count(op, options.n);
   const means = options.means ?? [
     [-1, -1],
@@ -139,6 +151,7 @@ export interface CirclesOptions extends SyntheticOptions {
  */
 export function circles(options: CirclesOptions): XY {
   const op = 'circles';
+  checked(op, options);
   const factor = options.factor ?? 0.5;
   if (!(factor > 0 && factor < 1)) throw new RangeError(`${op}: factor must be in (0, 1), got ${factor}`);
   return ringsOf(op, options.n, [1, factor], options.noise ?? 0.05, options.seed);
@@ -155,6 +168,7 @@ export interface RingsOptions extends SyntheticOptions {
 /** `classes` concentric rings, class k at radius (k + 1) / classes; separable by the radius only. x [n, 2], y [n]. */
 export function rings(options: RingsOptions): XY {
   const op = 'rings';
+  checked(op, options);
   const classes = options.classes ?? 3;
   if (!Number.isInteger(classes) || classes < 2) throw new RangeError(`${op}: classes must be an integer >= 2, got ${classes}`);
   return ringsOf(op, options.n, Array.from({ length: classes }, (_, k) => (k + 1) / classes), options.noise ?? 0.05, options.seed);
@@ -188,6 +202,7 @@ export interface XorOptions extends SyntheticOptions {
  */
 export function xor(options: XorOptions): XY {
   const op = 'xor';
+  checked(op, options);
   const n = count(op, options.n);
   const margin = options.margin ?? 0;
   if (!(margin >= 0 && margin < 1)) throw new RangeError(`${op}: margin must be in [0, 1), got ${margin}`);
@@ -223,6 +238,7 @@ export interface SpiralsOptions extends SyntheticOptions {
  */
 export function spirals(options: SpiralsOptions): XY {
   const op = 'spirals';
+  checked(op, options);
   const n = count(op, options.n);
   const classes = options.classes ?? 2;
   if (!Number.isInteger(classes) || classes < 2) throw new RangeError(`${op}: classes must be an integer >= 2, got ${classes}`);
@@ -271,6 +287,7 @@ export interface WeeklySeriesOptions extends SyntheticOptions {
  */
 export function weeklySeries(options: WeeklySeriesOptions): { t: Tensor; values: Tensor } {
   const op = 'weeklySeries';
+  checked(op, options);
   const days = options.days;
   if (!Number.isInteger(days) || days < 1) throw new RangeError(`${op}: days must be a positive integer, got ${days}`);
   const period = options.period ?? 7;
@@ -288,3 +305,15 @@ export function weeklySeries(options: WeeklySeriesOptions): { t: Tensor; values:
   }
   return { t: fromArray(t, [days]), values: fromArray(v, [days]) };
 }
+
+/** The keys of each generator's options (a typo or another library's spelling throws). */
+const KEYS = {
+  noisyLine: optionKeys<NoisyLineOptions>()(['seed', 'n', 'w', 'b', 'noise', 'xRange']),
+  polynomial: optionKeys<PolynomialOptions>()(['seed', 'n', 'coeffs', 'noise', 'xRange']),
+  twoGaussians: optionKeys<TwoGaussiansOptions>()(['seed', 'n', 'means', 'std']),
+  circles: optionKeys<CirclesOptions>()(['seed', 'n', 'noise', 'factor']),
+  rings: optionKeys<RingsOptions>()(['seed', 'n', 'classes', 'noise']),
+  xor: optionKeys<XorOptions>()(['seed', 'n', 'margin']),
+  spirals: optionKeys<SpiralsOptions>()(['seed', 'n', 'classes', 'noise', 'turns']),
+  weeklySeries: optionKeys<WeeklySeriesOptions>()(['seed', 'days', 'period', 'trend', 'amplitude', 'pattern', 'level', 'noise']),
+};

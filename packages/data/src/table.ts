@@ -1,4 +1,5 @@
-import { type DType, fromArray, type Tensor } from '@ml/tensor';
+import { checkOptions, type DType, fromArray, type Tensor } from '@ml/tensor';
+import { optionKeys } from './options.js';
 
 /** How a column's values are read: floats, integers, text, or dates. */
 export type ColumnType = 'number' | 'int' | 'string' | 'date';
@@ -148,6 +149,14 @@ export interface ToTensorsOptions {
   dropMissing?: boolean;
 }
 
+const TO_TENSORS_KEYS = optionKeys<ToTensorsOptions>()(['features', 'target', 'dtype', 'dropMissing']);
+
+/** @internal check `options` of `tableToTensors` (or `csvToTensors`, under its own name) */
+export function checkToTensorsOptions(op: string, options: unknown): void {
+  checkOptions(op, options, TO_TENSORS_KEYS, { columns: 'features', label: 'target', labels: 'target', y: 'target', dropna: 'dropMissing' });
+  if (options === undefined || options === null) throw new TypeError(`${op}: options with features are required, e.g. { features: ['a', 'b'], target: 'y' }`);
+}
+
 export interface TableTensors {
   /** [rows, features] */
   x: Tensor;
@@ -168,6 +177,7 @@ export function tableToTensors(table: Table, options: ToTensorsOptions & { targe
 export function tableToTensors(table: Table, options: ToTensorsOptions): TableTensors;
 export function tableToTensors(table: Table, options: ToTensorsOptions): TableTensors {
   const op = 'tableToTensors';
+  checkToTensorsOptions(op, options);
   const { features, target } = options;
   if (features.length === 0) throw new Error(`${op}: features must name at least one column`);
   const used = target === undefined ? [...features] : [...features, target];

@@ -1,4 +1,5 @@
-import { cast, type DType, formatShape, isFloat, type Tensor, tensor } from '@ml/tensor';
+import { cast, checkOptions, type DType, formatShape, isFloat, type Tensor, tensor } from '@ml/tensor';
+import { optionKeys } from './options.js';
 
 /** A function from one sample (or part of one) to another, applied when it is read. */
 export type Transform<A, B> = (x: A) => B;
@@ -46,12 +47,15 @@ export interface NormalizeOptions {
   dim?: number;
 }
 
+const NORMALIZE_KEYS = optionKeys<NormalizeOptions>()(['dim']);
+
 /**
  * (x − mean) / std per channel (torchvision's `Normalize`): one number for all values, or
  * one per channel along `dim`. MNIST: `normalize(0.1307, 0.3081)`; RGB:
  * `normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])`.
  */
 export function normalize(mean: number | readonly number[], std: number | readonly number[], options: NormalizeOptions = {}): Transform<Tensor, Tensor> {
+  checkOptions('normalize', options, NORMALIZE_KEYS, { axis: 'dim' });
   const means = typeof mean === 'number' ? [mean] : [...mean];
   const stds = typeof std === 'number' ? [std] : [...std];
   if (means.length === 0 || stds.length === 0) throw new RangeError('normalize: mean and std must not be empty');

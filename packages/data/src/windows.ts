@@ -1,4 +1,5 @@
-import { formatShape, fromArray, indexSelect, isFloat, isTensor, reshape, select, type Tensor, tidy } from '@ml/tensor';
+import { checkOptions, formatShape, fromArray, indexSelect, isFloat, isTensor, reshape, select, type Tensor, tidy } from '@ml/tensor';
+import { optionKeys } from './options.js';
 
 export interface WindowOptions {
   /** past steps per input window */
@@ -12,6 +13,8 @@ export interface WindowOptions {
   /** x as [N, lookback · F] rows instead of [N, lookback, F] (default false) */
   flat?: boolean;
 }
+
+const WINDOW_KEYS = optionKeys<WindowOptions>()(['lookback', 'horizon', 'stride', 'targetColumn', 'flat']);
 
 export interface Windows {
   /** [N, lookback, F] (or [N, lookback · F] with flat) */
@@ -32,6 +35,8 @@ export interface Windows {
  */
 export function slidingWindows(series: readonly number[] | Float32Array | Float64Array | Tensor, options: WindowOptions): Windows {
   const op = 'slidingWindows';
+  checkOptions(op, options, WINDOW_KEYS, { window: 'lookback', windowSize: 'lookback', window_size: 'lookback', lag: 'lookback', lags: 'lookback' });
+  if (options === undefined || options === null) throw new TypeError(`${op}: options with lookback are required, e.g. { lookback: 7 }`);
   const { lookback } = options;
   const horizon = options.horizon ?? 1;
   const stride = options.stride ?? 1;

@@ -1,8 +1,9 @@
 /** Reading tables from files (Node): the path-taking versions of `parseCsv` and `parseJsonRecords`. */
 import { readFile } from 'node:fs/promises';
 import type { Table } from '../table.js';
-import { CsvError, type CsvOptions, parseCsv } from '../csv.js';
-import { JsonError, type JsonRecordsOptions, parseJsonRecords } from '../json.js';
+import { checkOptions } from '@ml/tensor';
+import { CSV_ALIASES, CSV_KEYS, CsvError, type CsvOptions, parseCsv } from '../csv.js';
+import { JSON_RECORDS_KEYS, JsonError, type JsonRecordsOptions, parseJsonRecords } from '../json.js';
 
 /**
  * Read a CSV file (or CSV text: any string containing a line break) into typed columns:
@@ -20,6 +21,7 @@ import { JsonError, type JsonRecordsOptions, parseJsonRecords } from '../json.js
  * `toString` and `__proto__` included: rows have no `Object.prototype` members.
  */
 export async function readCsv(pathOrText: string, options: CsvOptions = {}): Promise<Table> {
+  checkOptions('readCsv', options, CSV_KEYS, CSV_ALIASES);
   if (/[\r\n]/.test(pathOrText)) return parseCsv(pathOrText, options);
   let text: string;
   try {
@@ -38,6 +40,7 @@ export async function readCsv(pathOrText: string, options: CsvOptions = {}): Pro
  * reads as Infinity) and a table larger than `maxCells`.
  */
 export async function readJsonRecords(path: string, options: JsonRecordsOptions = {}): Promise<Table> {
+  checkOptions('readJsonRecords', options, JSON_RECORDS_KEYS, { dtype: 'types' });
   let text: string;
   try {
     text = await readFile(path, 'utf8');

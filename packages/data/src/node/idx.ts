@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { constants as bufferConstants } from 'node:buffer';
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
-import { describeHeader, type IdxArray, type IdxCodec, type IdxDType, IdxError, type IdxOptions, parseIdxWith, readHeader } from '../idx.js';
+import { checkIdxOptions, describeHeader, type IdxArray, type IdxCodec, type IdxDType, IdxError, type IdxOptions, parseIdxWith, readHeader } from '../idx.js';
 
 /**
  * Read an IDX file (or its bytes): the 4-byte magic 0x00 0x00 <type> <ndim>, ndim
@@ -16,6 +16,7 @@ import { describeHeader, type IdxArray, type IdxCodec, type IdxDType, IdxError, 
  * `IdxError` and nothing is returned.
  */
 export async function readIdx(pathOrBytes: string | Uint8Array, options: IdxOptions = {}): Promise<IdxArray> {
+  checkIdxOptions('readIdx', options);
   if (typeof pathOrBytes !== 'string') return parseIdx(pathOrBytes, options);
   let bytes: Uint8Array;
   try {

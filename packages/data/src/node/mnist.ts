@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fromFill, type TypedArray } from '@ml/tensor';
+import { checkOptions, fromFill, type TypedArray } from '@ml/tensor';
 import { type IdxArray, IdxError } from '../idx.js';
-import { DatasetNotFoundError, type MnistData, type MnistOptions, type MnistSplit } from '../mnist.js';
+import { DatasetNotFoundError, MNIST_KEYS, type MnistData, type MnistOptions, type MnistSplit } from '../mnist.js';
 import { digest, gunzipIfNeeded, parseIdx } from './idx.js';
 
 const FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'] as const;
@@ -27,6 +27,9 @@ const RAW_BYTES: Record<FileName, number> = {
   't10k-images-idx3-ubyte': 16 + 10000 * 28 * 28,
   't10k-labels-idx1-ubyte': 8 + 10000,
 };
+
+/** torchvision's `root`, Keras's `path` */
+const MNIST_ALIASES = { root: 'dir', path: 'dir' };
 
 const wanted = FILES.map((f) => `${f}[.gz]`).join(', ');
 
@@ -75,7 +78,8 @@ const FASHION: Source = {
  * train.labels;                                 // [60000] int32
  * ```
  */
-export function mnist(options: MnistOptions = {}): Promise<MnistData> {
+export async function mnist(options: MnistOptions = {}): Promise<MnistData> {
+  checkOptions('mnist', options, MNIST_KEYS, MNIST_ALIASES);
   return load(MNIST, options);
 }
 
@@ -84,7 +88,8 @@ export function mnist(options: MnistOptions = {}): Promise<MnistData> {
  * `FASHION_MNIST_CLASSES`), from the Debian package dataset-fashion-mnist
  * (/usr/share/datasets/fashion-mnist) or from `dir`.
  */
-export function fashionMnist(options: MnistOptions = {}): Promise<MnistData> {
+export async function fashionMnist(options: MnistOptions = {}): Promise<MnistData> {
+  checkOptions('fashionMnist', options, MNIST_KEYS, MNIST_ALIASES);
   return load(FASHION, options);
 }
 
