@@ -1,10 +1,11 @@
 /**
  * @ml/nn — modules, layers, losses and initializers, with PyTorch's names and semantics.
  */
-export { Module, uniqueName, resetNameCounters, type AnyModule, type ModuleOptions, type LoadStateDictResult } from './module.js';
+export { Module, uniqueName, resetNameCounters, isBuilt, build, type AnyModule, type ModuleOptions, type LoadStateDictResult } from './module.js';
 export { SymbolicTensor, isSymbolic, formatSymbolicShape, type SymbolicShape } from './symbolic.js';
 export { init, initialize_, calculateGain, fans, getInitializer, type Initializer, type InitializerName, type Nonlinearity, type KaimingOptions, type GainOptions } from './init.js';
-export { Linear, Dense, Identity, Flatten, Reshape, type LinearOptions, type LayerOptions } from './linear.js';
+export { Linear, Dense, Identity, Flatten, Reshape, type LinearOptions, type LinearArgsOptions, type DenseOptions, type LayerOptions } from './linear.js';
+export type { Activation } from './layer-activation.js';
 export { Dropout, dropout, type DropoutOptions } from './dropout.js';
 export { BatchNorm1d, BatchNorm2d, LayerNorm, type BatchNormOptions, type LayerNormOptions } from './normalization.js';
 export { Sequential, ModuleList, ModuleDict, type Layer } from './container.js';
@@ -24,9 +25,13 @@ export { scaledDotProductAttention, causalMask, bandedMask, paddingMask, Multihe
 export { SinusoidalPositionalEncoding, LearnedPositionalEncoding, type SinusoidalPositionalEncodingOptions, type LearnedPositionalEncodingOptions } from './positional.js';
 export { TransformerEncoderLayer, TransformerDecoderLayer, TransformerEncoder, TransformerDecoder, Transformer, greedyDecode, type TransformerActivation, type TransformerLayerOptions, type TransformerEncoderLayerOptions, type TransformerDecoderLayerOptions, type TransformerEncoderLayerForwardOptions, type TransformerDecoderLayerForwardOptions, type TransformerEncoderOptions, type TransformerEncoderForwardOptions, type TransformerDecoderOptions, type TransformerOptions, type TransformerForwardOptions, type EncoderLayerModule, type DecoderLayerModule, type NormModule, type GreedyDecodeOptions } from './transformer.js';
 export {
-  mseLoss, sseLoss, l1Loss, maeLoss, huberLoss, smoothL1Loss, binaryCrossEntropy, binaryCrossEntropyWithLogits, crossEntropy, nllLoss, klDiv,
-  sparseCategoricalCrossentropy, categoricalCrossentropy, binaryCrossentropy,
-  MSELoss, SSELoss, L1Loss, MAELoss, HuberLoss, SmoothL1Loss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss, KLDivLoss,
-  type Reduction, type LossOptions, type BCEOptions, type CrossEntropyOptions,
+  mseLoss, sseLoss, l1Loss, huberLoss, smoothL1Loss, binaryCrossEntropy, binaryCrossEntropyWithLogits, crossEntropy, nllLoss, klDiv,
+  Loss, MSELoss, SSELoss, L1Loss, HuberLoss, SmoothL1Loss, BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss, KLDivLoss,
+  type Reduction, type LossOptions, type LossInput, type HuberOptions, type SmoothL1Options, type BCEOptions, type BCEWithLogitsOptions, type CrossEntropyOptions, type NLLOptions, type KLDivOptions,
 } from './losses.js';
+// Keras spellings (probabilities by default, `fromLogits`), and the compile names' table
+export {
+  sparseCategoricalCrossentropy, categoricalCrossentropy, binaryCrossentropy, SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy,
+  LOSS_NAMES, lossByName, resolveLossName, type LossName, type LossNameEntry, type LossFn, type KerasLossOptions, type CategoricalCrossentropyOptions, type BinaryCrossentropyOptions,
+} from './keras.js';
 export { l1Penalty, l2Penalty, elasticNetPenalty, weightsOnly } from './regularization.js';

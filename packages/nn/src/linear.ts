@@ -1,5 +1,6 @@
-import { flatten, matmul, reshape, sizeOf, formatShape, type DType, type Tensor } from '@ml/tensor';
+import { checkOptions, flatten, matmul, reshape, sizeOf, formatShape, type DType, type Tensor } from '@ml/tensor';
 import { fanInUniform, getInitializer, type Initializer, type InitializerName } from './init.js';
+import { resolveActivation, type Activation, type ResolvedActivation } from './layer-activation.js';
 import { Module, type ModuleOptions } from './module.js';
 
 /** Options shared by layers that own weights. */
@@ -12,54 +13,208 @@ export function checkPositiveInt(layer: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v <= 0) throw new Error(`${layer}: ${name} must be a positive integer, got ${v}`);
 }
 
-/** Create a parameter tensor with `initializer` (or `fallback`), honouring the layer's dtype. */
-export function makeWeight(shape: readonly number[], spec: Initializer | InitializerName | undefined, fallback: Initializer, dtype: DType | undefined): Tensor {
-  return (spec ? getInitializer(spec) : fallback)(shape, { dtype: dtype ?? 'float32' });
+/** Create a parameter tensor with `initializer` (or `fallback`), honouring the layer's dtype (and the backend of a lazy layer's first input). */
+export function makeWeight(shape: readonly number[], spec: Initializer | InitializerName | undefined, fallback: Initializer, dtype: DType | undefined, backend?: string): Tensor {
+  return (spec ? getInitializer(spec) : fallback)(shape, { dtype: dtype ?? 'float32', ...(backend === undefined ? {} : { backend }) });
+}
+
+/** True when `K` lists every key of `T` (use as `const ok: AllKeys<T, typeof KEYS> = true`). */
+export type AllKeys<T, K extends readonly (keyof T)[]> = [Exclude<keyof T, K[number]>] extends [never] ? true : { missing: Exclude<keyof T, K[number]> };
+
+/** A per-sample `inputShape` option: non-empty positive integers. */
+export function checkInputShape(layer: string, shape: readonly number[] | undefined): readonly number[] | undefined {
+  if (shape === undefined) return undefined;
+  if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new Error(`${layer}: inputShape must be a non-empty list of positive integers (one sample, no batch dim), got ${JSON.stringify(shape)}`);
+  }
+  return [...shape];
 }
 
 export interface LinearOptions extends LayerOptions {
-  inFeatures: number;
+  /** input features; leave it out for a lazy layer that takes them from its first input's last dim */
+  inFeatures?: number;
   outFeatures: number;
   /** add a learned bias (default true) */
   bias?: boolean;
   /** default: PyTorch's U(−1/√in, 1/√in) */
   weightInit?: Initializer | InitializerName;
   biasInit?: Initializer | InitializerName;
+  /** applied to x Wᵀ + b (Keras's Dense `activation`): a name such as 'relu', a function or a module; default none */
+  activation?: Activation;
+  /** shape of one input sample without the batch dim (Keras's `input_shape`); its last dim is inFeatures */
+  inputShape?: readonly number[];
 }
 
-/** y = x Wᵀ + b, with W of shape [outFeatures, inFeatures] (PyTorch's layout). Keras: Dense. */
-export class Linear extends Module {
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  weight: Tensor;
-  bias: Tensor | null = null;
+/** Options of PyTorch's positional form `new Linear(inFeatures, outFeatures, options)`. */
+export type LinearArgsOptions = Omit<LinearOptions, 'inFeatures' | 'outFeatures'>;
 
-  constructor(options: LinearOptions) {
+/** Options of Keras's form `new Dense(units, options)`. */
+export interface DenseOptions extends LayerOptions {
+  /** a name such as 'relu', 'sigmoid', 'softmax' (see `ACTIVATION_NAMES`), a function or a module; default none ('linear') */
+  activation?: Activation;
+  /** add a learned bias (Keras's `use_bias`, default true) */
+  useBias?: boolean;
+  /** input features (Keras's `input_dim`); default: taken from the first input */
+  inputDim?: number;
+  /** shape of one input sample without the batch dim (Keras's `input_shape`); its last dim is the input features */
+  inputShape?: readonly number[];
+  /** Keras's `kernel_initializer`; default: PyTorch's U(−1/√in, 1/√in) */
+  weightInit?: Initializer | InitializerName;
+  /** Keras's `bias_initializer` */
+  biasInit?: Initializer | InitializerName;
+}
+
+const LINEAR_KEYS = ['name', 'dtype', 'inFeatures', 'outFeatures', 'bias', 'weightInit', 'biasInit', 'activation', 'inputShape'] as const satisfies readonly (keyof LinearOptions)[];
+const DENSE_KEYS = ['name', 'dtype', 'activation', 'useBias', 'inputDim', 'inputShape', 'weightInit', 'biasInit'] as const satisfies readonly (keyof DenseOptions)[];
+const linearComplete: AllKeys<LinearOptions, typeof LINEAR_KEYS> = true;
+const denseComplete: AllKeys<DenseOptions, typeof DENSE_KEYS> = true;
+void linearComplete;
+void denseComplete;
+/** Keras's and PyTorch's spellings that do not camel-case into ours */
+const LINEAR_ALIASES = {
+  units: 'outFeatures', input_dim: 'inFeatures', inputDim: 'inFeatures', use_bias: 'bias', useBias: 'bias', kernel_initializer: 'weightInit',
+  kernelInitializer: 'weightInit', bias_initializer: 'biasInit', biasInitializer: 'biasInit', input_shape: 'inputShape',
+};
+const DENSE_ALIASES = { kernel_initializer: 'weightInit', kernelInitializer: 'weightInit', bias_initializer: 'biasInit', biasInitializer: 'biasInit', bias: 'useBias' };
+
+/** The three constructor forms of Linear/Dense as one LinearOptions. */
+function linearArgs(op: string, a: number | LinearOptions, b: number | DenseOptions | undefined, c: LinearArgsOptions | undefined): LinearOptions {
+  if (typeof a !== 'number') {
+    if (b !== undefined) throw new TypeError(`${op}: with an options object, pass no further arguments`);
+    checkOptions(op, a, LINEAR_KEYS, LINEAR_ALIASES);
+    return a;
+  }
+  if (op === 'Dense') {
+    // Keras: new Dense(units, { activation, useBias, inputDim, inputShape })
+    if (typeof b === 'number') throw new TypeError(`${op}: pass Keras's (units, options) or ({ inFeatures, outFeatures }), got two numbers; for PyTorch's (in, out) use new Linear(${a}, ${b})`);
+    const o: DenseOptions = b ?? {};
+    checkOptions(op, o, DENSE_KEYS, { ...DENSE_ALIASES, units: 'the first argument' });
+    const shape = checkInputShape(op, o.inputShape);
+    if (o.inputDim !== undefined && shape !== undefined && shape[shape.length - 1] !== o.inputDim) {
+      throw new Error(`${op}: inputDim=${o.inputDim} and inputShape=[${shape.join(', ')}] disagree on the input features`);
+    }
+    const { useBias, inputDim, ...rest } = o;
+    return { ...rest, outFeatures: a, ...(inputDim ?? shape ? { inFeatures: inputDim ?? shape![shape!.length - 1] } : {}), ...(useBias === undefined ? {} : { bias: useBias }) };
+  }
+  // PyTorch: new Linear(inFeatures, outFeatures, options)
+  if (typeof b !== 'number') throw new TypeError(`${op}: pass PyTorch's (inFeatures, outFeatures, options?) or ({ inFeatures, outFeatures }); got (${a}, ${typeof b})`);
+  checkOptions(op, c, LINEAR_KEYS.filter((k) => k !== 'inFeatures' && k !== 'outFeatures'), LINEAR_ALIASES);
+  return { ...(c ?? {}), inFeatures: a, outFeatures: b };
+}
+
+/**
+ * y = act(x Wᵀ + b), with W of shape [outFeatures, inFeatures] (PyTorch's layout) and no
+ * activation unless one is given. Keras: Dense. Three ways to make one:
+ *
+ * ```ts
+ * new Linear({ inFeatures: 784, outFeatures: 128 })
+ * new Linear(784, 128)                                 // PyTorch's nn.Linear(784, 128)
+ * new Dense(128, { activation: 'relu', inputDim: 784 }) // Keras's Dense(128, activation='relu', input_dim=784)
+ * ```
+ *
+ * Without `inFeatures` (`new Dense(128)`) the layer is lazy: its weights are created, with
+ * the same initializer, at the first call, from the input's last dim (PyTorch's LazyLinear).
+ */
+export class Linear extends Module {
+  /** null until a lazy layer is built */
+  inFeatures: number | null = null;
+  readonly outFeatures: number;
+  /** shape of one input sample, when given */
+  readonly inputShape: readonly number[] | undefined;
+  /** [outFeatures, inFeatures]; undefined until a lazy layer is built */
+  weight!: Tensor;
+  bias: Tensor | null = null;
+  readonly #useBias: boolean;
+  readonly #options: LinearOptions;
+  readonly #activation: ResolvedActivation | null;
+  readonly #op: string;
+
+  constructor(options: LinearOptions);
+  constructor(inFeatures: number, outFeatures: number, options?: LinearArgsOptions);
+  constructor(a: number | LinearOptions, b?: number, c?: LinearArgsOptions);
+  constructor(a: number | LinearOptions, b?: number | DenseOptions, c?: LinearArgsOptions) {
+    const op = (new.target as { layerName?: string }).layerName ?? 'Linear';
+    const options = linearArgs(op, a, b, c);
     super(options);
-    checkPositiveInt('Linear', 'inFeatures', options.inFeatures);
-    checkPositiveInt('Linear', 'outFeatures', options.outFeatures);
-    this.inFeatures = options.inFeatures;
+    this.#op = op;
+    checkPositiveInt(op, 'outFeatures', options.outFeatures);
+    this.inputShape = checkInputShape(op, options.inputShape);
+    const fromShape = this.inputShape?.[this.inputShape.length - 1];
+    if (options.inFeatures !== undefined) checkPositiveInt(op, 'inFeatures', options.inFeatures);
+    if (options.inFeatures !== undefined && fromShape !== undefined && fromShape !== options.inFeatures) {
+      throw new Error(`${op}: inFeatures=${options.inFeatures} and inputShape=[${this.inputShape!.join(', ')}] disagree on the input features`);
+    }
     this.outFeatures = options.outFeatures;
-    const u = fanInUniform(options.inFeatures);
-    this.weight = this.registerParameter('weight', makeWeight([options.outFeatures, options.inFeatures], options.weightInit, u, options.dtype));
-    if (options.bias ?? true) this.bias = this.registerParameter('bias', makeWeight([options.outFeatures], options.biasInit, u, options.dtype));
+    this.#useBias = options.bias ?? true;
+    this.#options = options;
+    this.#activation = resolveActivation(op, options.activation);
+    if (this.#activation?.module) this.registerModule('activation', this.#activation.module);
+    const inFeatures = options.inFeatures ?? fromShape;
+    if (inFeatures === undefined) this.deferBuild(`its inFeatures come from the first input`);
+    else this.#build(inFeatures, undefined);
+  }
+
+  #build(inFeatures: number, backend: string | undefined): void {
+    const o = this.#options;
+    this.inFeatures = inFeatures;
+    const u = fanInUniform(inFeatures);
+    this.weight = this.registerParameter('weight', makeWeight([this.outFeatures, inFeatures], o.weightInit, u, o.dtype, backend));
+    if (this.#useBias) this.bias = this.registerParameter('bias', makeWeight([this.outFeatures], o.biasInit, u, o.dtype, backend));
+    this.markBuilt();
+  }
+
+  protected override buildFromShapes(shapes: Readonly<Record<string, readonly number[]>>): string | null {
+    const w = shapes.weight;
+    if (w === undefined || w.length !== 2 || w[0] !== this.outFeatures) {
+      return `expected a 'weight' of shape [${this.outFeatures}, inFeatures], got ${w === undefined ? 'none' : formatShape(w)}`;
+    }
+    this.#build(w[1], undefined);
+    return null;
+  }
+
+  override expectedInputShape(): readonly number[] | null {
+    return this.inputShape ?? (this.inFeatures === null ? null : [this.inFeatures]);
   }
 
   forward(x: Tensor): Tensor {
-    if (x.ndim < 1 || x.shape[x.ndim - 1] !== this.inFeatures) {
-      throw new Error(`Linear: input ${formatShape(x.shape)} must end in inFeatures=${this.inFeatures} (weight ${formatShape(this.weight.shape)})`);
+    if (x.ndim < 1) throw new Error(`${this.#op}: input must have at least one dim (the features), got a scalar`);
+    if (this.inFeatures === null) this.#build(x.shape[x.ndim - 1], x.backend.name);
+    if (x.shape[x.ndim - 1] !== this.inFeatures) {
+      throw new Error(`${this.#op}: input ${formatShape(x.shape)} must end in inFeatures=${this.inFeatures} (weight ${formatShape(this.weight.shape)})`);
     }
     const y = matmul(x, this.weight.T);
-    return this.bias ? y.add(this.bias) : y;
+    const z = this.bias ? y.add(this.bias) : y;
+    return this.#activation ? this.#activation.fn(z) : z;
+  }
+
+  /** The options with the inferred inFeatures of a built lazy layer, so a saved architecture rebuilds eagerly. */
+  override getConfig(): Record<string, unknown> {
+    if (this.#activation !== null && this.#activation.name === null) {
+      throw new Error(`${this.#op} '${this.name}': its activation is a function or module, which a saved architecture cannot record; pass it by name ('relu', 'sigmoid', …) or add it as its own layer`);
+    }
+    const config = super.getConfig();
+    if (this.inFeatures !== null) config.inFeatures = this.inFeatures;
+    return config;
   }
 
   override extraRepr(): string {
-    return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, bias=${this.bias !== null}`;
+    const act = this.#activation ? `, activation=${this.#activation.name ?? 'custom'}` : '';
+    return `inFeatures=${this.inFeatures ?? '? (lazy)'}, outFeatures=${this.outFeatures}, bias=${this.#useBias}${act}`;
   }
 }
 
-/** Keras's name for Linear: `new Dense({ inFeatures: 784, outFeatures: 128 })`. */
-export class Dense extends Linear {}
+/**
+ * Keras's name for Linear, with Keras's signature: `new Dense(units, { activation, useBias,
+ * inputDim, inputShape })`. `new Dense({ inFeatures, outFeatures })` works as for Linear.
+ */
+export class Dense extends Linear {
+  static readonly layerName = 'Dense';
+  constructor(options: LinearOptions);
+  constructor(units: number, options?: DenseOptions);
+  constructor(a: number | LinearOptions, b?: DenseOptions) {
+    super(a, b as number | undefined);
+  }
+}
 
 /** Returns its input. */
 export class Identity extends Module {

@@ -94,6 +94,8 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   readonly #modules = new Map<string, Module<never[], unknown>>();
 
   readonly #config: Record<string, unknown>;
+  /** what a lazy layer still lacks before its weights exist; null once built */
+  #unbuilt: string | null = null;
 
   constructor(options: ModuleOptions = {}) {
     this.name = options.name ?? uniqueName(snakeCase(new.target.name));
@@ -120,6 +122,58 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     if (args.length > 0 && args.every(isSymbolic)) return this.#symbolicCall(args as SymbolicTensor[]);
     if (args.some(isSymbolic)) throw new Error(`${this.constructor.name}.call: mix of symbolic and real tensors`);
     return this.forward(...(args as I));
+  }
+
+  // ------------------------------------------------------------ lazy building
+
+  /**
+   * Null when this layer's weights exist. A lazy layer (Keras's deferred build, PyTorch's
+   * `LazyLinear`: `new Dense(64)` without an input size) says here what it is waiting for
+   * until its first call creates the weights.
+   */
+  get unbuiltReason(): string | null {
+    return this.#unbuilt;
+  }
+
+  /** Called by a lazy layer's constructor: its weights are created later, at the first call. */
+  protected deferBuild(missing: string): void {
+    this.#unbuilt = missing;
+  }
+
+  /** Called by a lazy layer once it has created its weights. */
+  protected markBuilt(): void {
+    this.#unbuilt = null;
+  }
+
+  /**
+   * A lazy layer builds itself from the shapes of its own entries of a state dict (keys
+   * relative to the layer, e.g. `weight`), so weights can be loaded into an unbuilt model.
+   * Returns what went wrong, or null when built. The default: cannot.
+   */
+  protected buildFromShapes(shapes: Readonly<Record<string, readonly number[]>>): string | null {
+    void shapes;
+    return 'this layer cannot infer its sizes from weight shapes';
+  }
+
+  /**
+   * Shape of one input sample (no batch dim) when this layer knows it: from `inputShape`
+   * or `inputDim` options, or an eager Linear's `inFeatures`. `summary()` and `Sequential`
+   * use it to infer shapes and build lazy layers; null when unknown.
+   */
+  expectedInputShape(): readonly number[] | null {
+    return null;
+  }
+
+  /** Throw when a layer of this tree is a lazy layer not built yet (`op` is what the user called). */
+  protected assertBuilt(op: string): void {
+    for (const [path, m] of this.namedModules()) {
+      if (m.#unbuilt === null) continue;
+      const where = path ? ` at '${path}'` : '';
+      throw new Error(
+        `${op}: layer '${m.name}' (${m.constructor.name}${where}) is not built yet — ${m.#unbuilt}. ` +
+          'Call the model once on a batch (or build(model, batch)), give the first layer inputDim/inputShape, or use fit, which builds it',
+      );
+    }
   }
 
   // ------------------------------------------------------------ registration
@@ -214,6 +268,9 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
 
   /** Parameters with dotted paths; a parameter shared by two layers appears once. */
   *namedParameters(options: { recurse?: boolean } = {}): IterableIterator<[string, Tensor]> {
+    if (options.recurse === false) {
+      if (this.#unbuilt !== null) this.assertBuilt('parameters');
+    } else this.assertBuilt('parameters');
     const seen = new Set<Tensor>();
     const mods: Iterable<[string, Module<never[], unknown>]> =
       options.recurse === false ? [['', this as unknown as Module<never[], unknown>]] : this.namedModules();
@@ -287,6 +344,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
 
   /** Parameters and persistent buffers by dotted path (live tensors, not copies). */
   stateDict(): Record<string, Tensor> {
+    this.assertBuilt('stateDict');
     // PyTorch's order: module by module, each one's parameters then its buffers
     const sd: Record<string, Tensor> = {};
     const seen = new Set<Tensor>();
@@ -309,6 +367,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
    */
   loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): LoadStateDictResult {
     const strict = options.strict ?? true;
+    this.#buildFromState(state);
     const own = this.stateDict();
     // own keys only: a file's 'constructor' or 'toString' is a key like any other
     const has = (o: object, k: string): boolean => Object.hasOwn(o, k);
@@ -356,6 +415,22 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     return { missingKeys, unexpectedKeys };
   }
 
+  /** Build every unbuilt lazy layer from the shapes of its entries in `state`. */
+  #buildFromState(state: Record<string, Tensor>): void {
+    for (const [path, m] of this.namedModules()) {
+      if (m.#unbuilt === null) continue;
+      const prefix = path ? `${path}.` : '';
+      const shapes: Record<string, readonly number[]> = {};
+      for (const [k, t] of Object.entries(state)) {
+        if (k.startsWith(prefix) && !k.slice(prefix.length).includes('.') && isTensor(t)) shapes[k.slice(prefix.length)] = t.shape;
+      }
+      const failure = m.buildFromShapes(shapes);
+      if (failure !== null) {
+        throw new Error(`loadStateDict: lazy layer '${m.name}' (${m.constructor.name}${path ? ` at '${path}'` : ''}) is not built and cannot be built from the state: ${failure}. Call the model once on a batch first`);
+      }
+    }
+  }
+
   /**
    * Write the state dict to a safetensors file, atomically and durably (`saveSafetensors`:
    * a temp file fsynced, renamed over `path`, the directory fsynced): a crash leaves the
@@ -369,7 +444,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
 
   /** Read weights saved by `save()` (or by PyTorch's safetensors with the same keys). */
   async loadWeights(path: string, options: { strict?: boolean } = {}): Promise<LoadStateDictResult> {
-    const backend = this.parameters()[0]?.backend.name;
+    const backend = this.modules().flatMap((m) => [...m.#params.values()])[0]?.backend.name;
     const { tensors } = await loadSafetensors(path, backend ? { backend } : {});
     try {
       return this.loadStateDict(tensors, options);
@@ -553,3 +628,37 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
 
 /** A module with no parameters that applies `fn` (used for activations and merges). */
 export type AnyModule = Module<never[], unknown>;
+
+/** True when no layer of `model` is a lazy layer still waiting for its first call. */
+export function isBuilt(model: AnyModule): boolean {
+  return model.modules().every((m) => m.unbuiltReason === null);
+}
+
+/**
+ * Create the weights of every lazy layer of `model` (Keras's `model.build`): runs one
+ * forward pass on `sampleInputs` without gradients, in eval mode (no dropout, no running
+ * statistics updated), then restores each module's training flag. A no-op when the model is
+ * already built, so `compile`/`fit` call it before making an optimizer.
+ */
+export function build(model: AnyModule, ...sampleInputs: Tensor[]): void {
+  if (isBuilt(model)) return;
+  if (sampleInputs.length === 0) {
+    const shape = model.expectedInputShape();
+    if (shape === null) {
+      const lazy = model.modules().find((m) => m.unbuiltReason !== null)!;
+      throw new Error(`build: '${model.name}' has an unbuilt lazy layer '${lazy.name}' (${lazy.constructor.name}) and no declared input shape; pass a sample batch: build(model, x)`);
+    }
+    sampleInputs = [zeros([1, ...shape])];
+  }
+  const modes = model.modules().map((m) => [m, m.training] as const);
+  model.eval();
+  try {
+    tidy(() => {
+      noGrad(() => {
+        (model.forward as (...xs: Tensor[]) => unknown)(...sampleInputs);
+      });
+    });
+  } finally {
+    for (const [m, t] of modes) m.training = t;
+  }
+}

@@ -1,0 +1,33 @@
+import { type Tensor } from '@ml/tensor';
+import { activationByName, type ActivationName } from './activation.js';
+import { Module } from './module.js';
+
+/**
+ * What a layer's `activation` option accepts: a Keras name (`'relu'`, `'sigmoid'`,
+ * `'softmax'`, …, see `ACTIVATION_NAMES`), a function of a tensor, or a module such as
+ * `new LeakyReLU({ negativeSlope: 0.2 })`.
+ */
+export type Activation = ActivationName | ((x: Tensor) => Tensor) | Module<[Tensor], Tensor>;
+
+/** A resolved activation: the function to apply and, for a name, the name a config records. */
+export interface ResolvedActivation {
+  fn: (x: Tensor) => Tensor;
+  /** the name given, or null for a function or module (which a saved config cannot record) */
+  name: string | null;
+  module: Module<[Tensor], Tensor> | null;
+}
+
+/** Resolve a layer's `activation` option; `layer` names the class in errors. 'linear' and undefined mean none. */
+export function resolveActivation(layer: string, activation: Activation | undefined): ResolvedActivation | null {
+  if (activation === undefined || activation === 'linear') return null;
+  if (typeof activation === 'string') {
+    try {
+      return { fn: activationByName(activation), name: activation, module: null };
+    } catch (e) {
+      throw new Error(`${layer}: ${(e as Error).message.replace(/^activationByName: /, '')}`);
+    }
+  }
+  if (activation instanceof Module) return { fn: (x) => activation.forward(x), name: null, module: activation };
+  if (typeof activation === 'function') return { fn: activation, name: null, module: null };
+  throw new TypeError(`${layer}: activation must be a name such as 'relu', a function or a module, got ${typeof activation}`);
+}
