@@ -1,5 +1,13 @@
-import { abs, clamp, formatShape, gather, isFloat, log, logSoftmax, maximum, ne, softmaxCrossEntropy, softplus, sum, where, zerosLike, type Tensor } from '@ml/tensor';
+import { abs, checkOptions, clamp, formatShape, gather, isFloat, log, logSoftmax, maximum, ne, softmaxCrossEntropy, softplus, sum, where, zerosLike, type Tensor } from '@ml/tensor';
 import { Module, type ModuleOptions } from './module.js';
+import { optionKeys } from './option-keys.js';
+
+/**
+ * What a loss reads as its input: raw scores (`logits`), `probabilities` in [0, 1] (a
+ * sigmoid's or softmax's output), `log-probabilities` (a logSoftmax's output), or
+ * plain `values` (regression).
+ */
+export type LossInput = 'logits' | 'probabilities' | 'log-probabilities' | 'values';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -7,6 +15,16 @@ export interface LossOptions {
   /** 'mean' (default) averages, 'sum' adds, 'none' keeps one value per element */
   reduction?: Reduction;
 }
+
+/** PyTorch's and Keras's spellings of our option names, for the error messages */
+const LOSS_ALIASES = { size_average: 'reduction', reduce: 'reduction', from_logits: 'fromLogits', pos_weight: 'posWeight', ignore_index: 'ignoreIndex', label_smoothing: 'labelSmoothing', log_target: 'logTarget' };
+
+/** @internal check a loss's options: an unknown key throws, naming the loss */
+export function checkLossOptions(loss: string, options: unknown, keys: readonly string[]): void {
+  checkOptions(loss, options, keys, LOSS_ALIASES);
+}
+
+const REDUCTION_KEYS = optionKeys<LossOptions>()('reduction');
 
 function reduce(x: Tensor, reduction: Reduction = 'mean'): Tensor {
   if (reduction === 'none') return x;
@@ -33,25 +51,34 @@ const asFloat = (t: Tensor, like: Tensor): Tensor => (t.dtype === like.dtype ? t
 
 /** mean((input − target)²) */
 export function mseLoss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  checkLossOptions('mseLoss', options, REDUCTION_KEYS);
   sameShape('mseLoss', input, target);
   return reduce(input.sub(asFloat(target, input)).square(), options.reduction);
 }
 
 /** Σ (input − target)²: the sum of squared errors of the course notes (MSE with reduction 'sum') */
 export function sseLoss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  checkLossOptions('sseLoss', options, REDUCTION_KEYS);
   sameShape('sseLoss', input, target);
   return reduce(input.sub(asFloat(target, input)).square(), options.reduction ?? 'sum');
 }
 
 /** mean(|input − target|) (MAE) */
 export function l1Loss(input: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  checkLossOptions('l1Loss', options, REDUCTION_KEYS);
   sameShape('l1Loss', input, target);
   return reduce(abs(input.sub(asFloat(target, input))), options.reduction);
 }
-export const maeLoss = l1Loss;
+
+export interface HuberOptions extends LossOptions {
+  /** where the quadratic part ends (default 1) */
+  delta?: number;
+}
+const HUBER_KEYS = optionKeys<HuberOptions>()('reduction', 'delta');
 
 /** ½d² for |d| ≤ δ, δ(|d| − ½δ) beyond: quadratic near 0, linear in the tails */
-export function huberLoss(input: Tensor, target: Tensor, options: LossOptions & { delta?: number } = {}): Tensor {
+export function huberLoss(input: Tensor, target: Tensor, options: HuberOptions = {}): Tensor {
+  checkLossOptions('huberLoss', options, HUBER_KEYS);
   sameShape('huberLoss', input, target);
   const delta = options.delta ?? 1;
   if (!(delta > 0)) throw new Error(`huberLoss: delta must be > 0, got ${delta}`);
@@ -59,8 +86,15 @@ export function huberLoss(input: Tensor, target: Tensor, options: LossOptions & 
   return reduce(where(d.le(delta), d.square().mul(0.5), d.sub(0.5 * delta).mul(delta)), options.reduction);
 }
 
+export interface SmoothL1Options extends LossOptions {
+  /** where the quadratic part ends (default 1) */
+  beta?: number;
+}
+const SMOOTH_L1_KEYS = optionKeys<SmoothL1Options>()('reduction', 'beta');
+
 /** Huber divided by β: ½d²/β for |d| < β, |d| − ½β beyond (PyTorch's SmoothL1Loss) */
-export function smoothL1Loss(input: Tensor, target: Tensor, options: LossOptions & { beta?: number } = {}): Tensor {
+export function smoothL1Loss(input: Tensor, target: Tensor, options: SmoothL1Options = {}): Tensor {
+  checkLossOptions('smoothL1Loss', options, SMOOTH_L1_KEYS);
   sameShape('smoothL1Loss', input, target);
   const beta = options.beta ?? 1;
   if (!(beta >= 0)) throw new Error(`smoothL1Loss: beta must be ≥ 0, got ${beta}`);
@@ -73,9 +107,17 @@ export interface BCEOptions extends LossOptions {
   /** per-element rescaling, broadcast against the input */
   weight?: Tensor;
 }
+const BCE_KEYS = optionKeys<BCEOptions>()('reduction', 'weight');
+
+export interface BCEWithLogitsOptions extends BCEOptions {
+  /** weight of the positive class, broadcast against the input */
+  posWeight?: Tensor;
+}
+const BCE_LOGITS_KEYS = optionKeys<BCEWithLogitsOptions>()('reduction', 'weight', 'posWeight');
 
 /** −[y·log p + (1 − y)·log(1 − p)] on probabilities p; logs are clamped at −100 as PyTorch does */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BCEOptions = {}): Tensor {
+  checkLossOptions('binaryCrossEntropy', options, BCE_KEYS);
   sameShape('binaryCrossEntropy', input, target);
   const y = asFloat(target, input);
   const logP = clamp(log(input), -100, null);
@@ -89,7 +131,8 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BCEOp
  * BCE on logits x, computed stably: with p = σ(x),
  * −[w_p·y·log p + (1 − y)·log(1 − p)] = (1 − y)·x + (1 + (w_p − 1)·y)·softplus(−x).
  */
-export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, options: BCEOptions & { posWeight?: Tensor } = {}): Tensor {
+export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, options: BCEWithLogitsOptions = {}): Tensor {
+  checkLossOptions('binaryCrossEntropyWithLogits', options, BCE_LOGITS_KEYS);
   sameShape('binaryCrossEntropyWithLogits', input, target);
   const y = asFloat(target, input);
   const sp = softplus(input.neg());
@@ -107,15 +150,20 @@ export interface CrossEntropyOptions extends LossOptions {
   /** mix the target with the uniform distribution: (1 − ε)·y + ε/C */
   labelSmoothing?: number;
 }
+const CE_KEYS = optionKeys<CrossEntropyOptions>()('reduction', 'weight', 'ignoreIndex', 'labelSmoothing');
+
+export type NLLOptions = Omit<CrossEntropyOptions, 'labelSmoothing'>;
+const NLL_KEYS = optionKeys<NLLOptions>()('reduction', 'weight', 'ignoreIndex');
 
 /** Class dim is 1 for [N, C, …] and 0 for an unbatched [C]. */
-const classDim = (x: Tensor): number => (x.ndim === 1 ? 0 : 1);
+export const classDim = (x: Tensor): number => (x.ndim === 1 ? 0 : 1);
 
 /**
+ * @internal
  * −Σ_c y_c·w_c·logp_c from log-probabilities, for class indices (int32 [N, d…]) or
  * probabilities (float, same shape as the input).
  */
-function nllCore(loss: string, logp: Tensor, target: Tensor, o: CrossEntropyOptions): Tensor {
+export function nllCore(loss: string, logp: Tensor, target: Tensor, o: CrossEntropyOptions): Tensor {
   const cd = classDim(logp);
   const C = logp.shape[cd];
   const eps = o.labelSmoothing ?? 0;
@@ -195,45 +243,33 @@ function plainIndices(input: Tensor, target: Tensor, o: CrossEntropyOptions): bo
 
 /** Cross-entropy from logits (PyTorch's F.cross_entropy): log-softmax over the class dim, then NLL. */
 export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  checkLossOptions('crossEntropy', options, CE_KEYS);
   if (!isFloat(input.dtype)) throw new Error(`crossEntropy: input (logits) must be floating point, got ${input.dtype}`);
   if (plainIndices(input, target, options)) return softmaxCrossEntropy(input, target, options.reduction ?? 'mean');
   return nllCore('crossEntropy', logSoftmax(input, classDim(input)), target, options);
 }
 
 /** Negative log-likelihood from log-probabilities (PyTorch's F.nll_loss). */
-export function nllLoss(input: Tensor, target: Tensor, options: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor {
+export function nllLoss(input: Tensor, target: Tensor, options: NLLOptions = {}): Tensor {
+  checkLossOptions('nllLoss', options, NLL_KEYS);
   return nllCore('nllLoss', input, target, options);
 }
 
-/**
- * Keras's sparse categorical cross-entropy on class indices: `input` holds probabilities
- * (a softmax's output) unless `fromLogits: true`, as in Keras and as the compile name
- * 'sparse_categorical_crossentropy' (PyTorch's crossEntropy takes logits).
- */
-export function sparseCategoricalCrossentropy(input: Tensor, target: Tensor, options: LossOptions & { fromLogits?: boolean } = {}): Tensor {
-  if (target.dtype !== 'int32') throw new Error(`sparseCategoricalCrossentropy: targets must be int32 class indices, got ${target.dtype}`);
-  const logp = options.fromLogits === true ? logSoftmax(input, classDim(input)) : clamp(log(input), -100, null);
-  return nllCore('sparseCategoricalCrossentropy', logp, target, { reduction: options.reduction });
+export interface KLDivOptions {
+  /** as LossOptions, plus 'batchmean': the sum divided by the batch size */
+  reduction?: Reduction | 'batchmean';
+  /** the target holds log-probabilities */
+  logTarget?: boolean;
 }
-
-/** Keras's categorical cross-entropy: one-hot / probability targets; `input` holds probabilities unless `fromLogits: true`, as in Keras. */
-export function categoricalCrossentropy(input: Tensor, target: Tensor, options: LossOptions & { fromLogits?: boolean; labelSmoothing?: number } = {}): Tensor {
-  if (!isFloat(target.dtype)) throw new Error(`categoricalCrossentropy: targets must be one-hot or probabilities (float), got ${target.dtype}; use sparseCategoricalCrossentropy for indices`);
-  const logp = options.fromLogits === true ? logSoftmax(input, classDim(input)) : clamp(log(input), -100, null);
-  return nllCore('categoricalCrossentropy', logp, target, { reduction: options.reduction, labelSmoothing: options.labelSmoothing });
-}
-
-/** Keras's binary cross-entropy on probabilities, or on logits with `fromLogits`. */
-export function binaryCrossentropy(input: Tensor, target: Tensor, options: LossOptions & { fromLogits?: boolean } = {}): Tensor {
-  return options.fromLogits ? binaryCrossEntropyWithLogits(input, target, options) : binaryCrossEntropy(input, target, options);
-}
+const KL_KEYS = optionKeys<KLDivOptions>()('reduction', 'logTarget');
 
 /**
  * KL(target ‖ q) with the input as log q (PyTorch's kl_div): Σ t·(log t − input), with
  * 0·log 0 = 0. 'batchmean' divides the sum by the batch size (the mathematically
  * correct KL); 'mean' divides by the number of elements, as PyTorch does.
  */
-export function klDiv(input: Tensor, target: Tensor, options: { reduction?: Reduction | 'batchmean'; logTarget?: boolean } = {}): Tensor {
+export function klDiv(input: Tensor, target: Tensor, options: KLDivOptions = {}): Tensor {
+  checkLossOptions('klDiv', options, KL_KEYS);
   sameShape('klDiv', input, target);
   const t = asFloat(target, input);
   const l = options.logTarget
@@ -245,61 +281,109 @@ export function klDiv(input: Tensor, target: Tensor, options: { reduction?: Redu
 
 // ------------------------------------------------------------ modules
 
-abstract class Loss<O> extends Module<[Tensor, Tensor], Tensor> {
+/**
+ * A loss as a module (PyTorch's `nn.MSELoss()` …): its options are fixed at construction
+ * and checked there; `inputKind` says what it reads (logits, probabilities, …), which
+ * `compile` uses to pick the accuracy threshold.
+ */
+export abstract class Loss<O extends object = LossOptions> extends Module<[Tensor, Tensor], Tensor> {
+  /** the options the loss function receives (the module's `name` left out) */
   readonly options: O;
-  constructor(options: O & ModuleOptions = {} as O & ModuleOptions) {
+  abstract readonly inputKind: LossInput;
+  constructor(op: string, keys: readonly string[], options: O & ModuleOptions) {
+    checkLossOptions(op, options, [...keys, 'name']);
     super(options);
-    this.options = options;
+    const { name: _name, ...rest } = options;
+    this.options = rest as O;
   }
 }
 
-export class MSELoss extends Loss<LossOptions> {
+export class MSELoss extends Loss {
+  readonly inputKind = 'values';
+  constructor(options: LossOptions & ModuleOptions = {}) {
+    super('MSELoss', REDUCTION_KEYS, options);
+  }
   forward(input: Tensor, target: Tensor): Tensor {
     return mseLoss(input, target, this.options);
   }
 }
-export class SSELoss extends Loss<LossOptions> {
+export class SSELoss extends Loss {
+  readonly inputKind = 'values';
+  constructor(options: LossOptions & ModuleOptions = {}) {
+    super('SSELoss', REDUCTION_KEYS, options);
+  }
   forward(input: Tensor, target: Tensor): Tensor {
     return sseLoss(input, target, this.options);
   }
 }
-export class L1Loss extends Loss<LossOptions> {
+export class L1Loss extends Loss {
+  readonly inputKind = 'values';
+  constructor(options: LossOptions & ModuleOptions = {}) {
+    super('L1Loss', REDUCTION_KEYS, options);
+  }
   forward(input: Tensor, target: Tensor): Tensor {
     return l1Loss(input, target, this.options);
   }
 }
-export class MAELoss extends L1Loss {}
-export class HuberLoss extends Loss<LossOptions & { delta?: number }> {
+export class HuberLoss extends Loss<HuberOptions> {
+  readonly inputKind = 'values';
+  constructor(options: HuberOptions & ModuleOptions = {}) {
+    super('HuberLoss', HUBER_KEYS, options);
+  }
   forward(input: Tensor, target: Tensor): Tensor {
     return huberLoss(input, target, this.options);
   }
 }
-export class SmoothL1Loss extends Loss<LossOptions & { beta?: number }> {
+export class SmoothL1Loss extends Loss<SmoothL1Options> {
+  readonly inputKind = 'values';
+  constructor(options: SmoothL1Options & ModuleOptions = {}) {
+    super('SmoothL1Loss', SMOOTH_L1_KEYS, options);
+  }
   forward(input: Tensor, target: Tensor): Tensor {
     return smoothL1Loss(input, target, this.options);
   }
 }
 export class BCELoss extends Loss<BCEOptions> {
+  readonly inputKind = 'probabilities';
+  constructor(options: BCEOptions & ModuleOptions = {}) {
+    super('BCELoss', BCE_KEYS, options);
+  }
   forward(input: Tensor, target: Tensor): Tensor {
     return binaryCrossEntropy(input, target, this.options);
   }
 }
-export class BCEWithLogitsLoss extends Loss<BCEOptions & { posWeight?: Tensor }> {
+export class BCEWithLogitsLoss extends Loss<BCEWithLogitsOptions> {
+  readonly inputKind = 'logits';
+  constructor(options: BCEWithLogitsOptions & ModuleOptions = {}) {
+    super('BCEWithLogitsLoss', BCE_LOGITS_KEYS, options);
+  }
   forward(input: Tensor, target: Tensor): Tensor {
     return binaryCrossEntropyWithLogits(input, target, this.options);
   }
 }
 export class CrossEntropyLoss extends Loss<CrossEntropyOptions> {
+  readonly inputKind = 'logits';
+  constructor(options: CrossEntropyOptions & ModuleOptions = {}) {
+    super('CrossEntropyLoss', CE_KEYS, options);
+  }
   forward(input: Tensor, target: Tensor): Tensor {
     return crossEntropy(input, target, this.options);
   }
 }
-export class NLLLoss extends Loss<Omit<CrossEntropyOptions, 'labelSmoothing'>> {
+export class NLLLoss extends Loss<NLLOptions> {
+  readonly inputKind = 'log-probabilities';
+  constructor(options: NLLOptions & ModuleOptions = {}) {
+    super('NLLLoss', NLL_KEYS, options);
+  }
   forward(input: Tensor, target: Tensor): Tensor {
     return nllLoss(input, target, this.options);
   }
 }
-export class KLDivLoss extends Loss<{ reduction?: Reduction | 'batchmean'; logTarget?: boolean }> {
+export class KLDivLoss extends Loss<KLDivOptions> {
+  readonly inputKind = 'log-probabilities';
+  constructor(options: KLDivOptions & ModuleOptions = {}) {
+    super('KLDivLoss', KL_KEYS, options);
+  }
   forward(input: Tensor, target: Tensor): Tensor {
     return klDiv(input, target, this.options);
   }
