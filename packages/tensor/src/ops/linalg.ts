@@ -1,10 +1,14 @@
+import { promoteTypes } from '../dtype.js';
+import { type GradNode, record } from '../engine.js';
+import { checkOptions } from '../options.js';
 import { broadcastShapes, fmt, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { mul } from './elementwise.js';
-import { expand, reshape, squeeze, unsqueeze } from './layout.js';
-import { castTo, prim } from './prim.js';
+import { fromArray } from './creation.js';
+import { add, mul, neg, reciprocal, sub } from './elementwise.js';
+import { choleskyLower, LinalgError, luSolve, qrLstsq, symmetricEigen } from './linalg-cpu.js';
+import { expand, reshape, squeeze, transpose, unsqueeze } from './layout.js';
+import { assertFloat, castTo, prim } from './prim.js';
 import { sum } from './reduce.js';
-import { promoteTypes } from '../dtype.js';
 
 /** The batched primitive: [B,M,K] × [B,K,N] → [B,M,N]. */
 function bmm(a: Tensor, b: Tensor): Tensor {
@@ -66,3 +70,277 @@ export function outer(a: Tensor, b: Tensor): Tensor {
   return mul(unsqueeze(a, 1), unsqueeze(b, 0));
 }
 
+
+// ---------------------------------------------------------------- factorizations and solvers
+//
+// eigh, eigvalsh, cholesky, solve and lstsq compute on the host in float64: they read the
+// input's values (synchronously: cpu and wasm; on webgpu move the tensor first with
+// `await toBackend(A, 'cpu')`), factorize each matrix of the batch, and write the result
+// in the input's dtype on the input's backend. Their gradients are written below with
+// tensor ops (matmul, solve, elementwise), next to the forward, so they run on every
+// backend and can be differentiated again; `linalgGradRules` is the table autograd reads.
+
+/** Options of `eigh`, `eigvalsh` and `cholesky`. */
+export interface SymmetricOptions {
+  /**
+   * Largest |A − Aᵀ| accepted, relative to max |A| (default 1e-5 for float32, 1e-10 for
+   * float64). The op reads (A + Aᵀ)/2.
+   */
+  symmetryTol?: number;
+}
+const SYMMETRIC_KEYS = ['symmetryTol'] as const satisfies readonly (keyof SymmetricOptions)[];
+// compile-time: the list names every key of the interface
+const allSymmetricKeys: [Exclude<keyof SymmetricOptions, (typeof SYMMETRIC_KEYS)[number]>] extends [never] ? true : never = true;
+void allSymmetricKeys;
+
+/** The last two dims swapped (PyTorch's `mT`). */
+function mT(x: Tensor): Tensor {
+  return transpose(x, -2, -1);
+}
+
+/** The host values of `t` in float64, or an error that says how to get there. */
+function hostValues(op: string, t: Tensor): Float64Array {
+  if (!t.backend.readSync) {
+    throw new Error(`${op}: computes on the host and reads its input synchronously, which backend '${t.backend.name}' cannot do — move the tensor first: await toBackend(A, 'cpu')`);
+  }
+  return Float64Array.from(t.dataSync());
+}
+
+function writeLike(like: Tensor, values: Float64Array, shape: readonly number[]): Tensor {
+  return fromArray(values, shape, { dtype: like.dtype, backend: like.backend.name });
+}
+
+function assertMatrices(op: string, name: string, t: Tensor, square: boolean): void {
+  assertFloat(op, t);
+  if (t.ndim < 2) throw new ShapeError(`${op}: ${name} must be a matrix or a batch of matrices [..., m, n], got ${fmt(t.shape)}`);
+  const [r, c] = t.shape.slice(-2);
+  if (square && r !== c) throw new ShapeError(`${op}: ${name} must be square, got ${fmt(t.shape)} (${r}×${c})`);
+}
+
+const batchText = (batch: readonly number[], b: number): string => {
+  if (batch.length === 0) return '';
+  const idx: number[] = [];
+  let rest = b;
+  for (let i = batch.length - 1; i >= 0; i--) {
+    idx.unshift(rest % batch[i]);
+    rest = Math.floor(rest / batch[i]);
+  }
+  return ` (matrix [${idx.join(',')}] of the batch)`;
+};
+
+/**
+ * Check A ≈ Aᵀ and return (A + Aᵀ)/2, the matrix the op reads; its gradient is therefore
+ * symmetric, as a perturbation of a symmetric input is.
+ */
+function symmetrized(op: string, A: Tensor, options: SymmetricOptions): Tensor {
+  checkOptions(op, options, SYMMETRIC_KEYS);
+  assertMatrices(op, 'A', A, true);
+  const tol = options.symmetryTol ?? (A.dtype === 'float64' ? 1e-10 : 1e-5);
+  const n = A.shape[A.ndim - 1];
+  const v = hostValues(op, A);
+  const batch = A.shape.slice(0, -2);
+  let scale = 0;
+  for (const x of v) scale = Math.max(scale, Math.abs(x));
+  for (let b = 0; b * n * n < v.length; b++) {
+    const o = b * n * n;
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) {
+        const aij = v[o + i * n + j];
+        const aji = v[o + j * n + i];
+        if (!(Math.abs(aij - aji) <= tol * Math.max(scale, 1e-300))) {
+          throw new Error(
+            `${op}: A ${fmt(A.shape)} is not symmetric: A[${i},${j}] = ${aij} but A[${j},${i}] = ${aji}${batchText(batch, b)} — ` +
+              `pass (A + Aᵀ)/2, or raise symmetryTol (now ${tol})`,
+          );
+        }
+      }
+    }
+  }
+  return mul(add(A, mT(A)), 0.5);
+}
+
+/** Run `f` on each n×… matrix of a [..., r, c] tensor's host values; errors name the op, shape and batch index. */
+function perMatrix(op: string, what: string, t: Tensor, values: Float64Array, f: (m: Float64Array, b: number) => Float64Array[]): Float64Array[][] {
+  const [r, c] = t.shape.slice(-2);
+  const count = r * c === 0 ? 0 : values.length / (r * c);
+  const out: Float64Array[][] = [];
+  for (let b = 0; b < count; b++) {
+    try {
+      out.push(f(values.subarray(b * r * c, (b + 1) * r * c), b));
+    } catch (e) {
+      if (e instanceof LinalgError) throw new Error(`${op}: ${what} ${fmt(t.shape)}: ${e.message}${batchText(t.shape.slice(0, -2), b)}`);
+      throw e;
+    }
+  }
+  return out;
+}
+
+function joined(parts: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The result of `eigh`: ascending eigenvalues [..., n] and the eigenvectors as columns [..., n, n]. */
+export interface EighResult {
+  eigenvalues: Tensor;
+  eigenvectors: Tensor;
+}
+
+/**
+ * Eigendecomposition of a symmetric matrix (or batch) A = V diag(λ) Vᵀ, like
+ * `numpy.linalg.eigh` / `torch.linalg.eigh`: eigenvalues ascending, eigenvectors the
+ * orthonormal columns of V, each with its largest-magnitude entry positive. Jacobi
+ * rotations in float64 on the host (meant for small matrices such as Hessians).
+ *
+ * Gradient: with F_ij = 1/(λ_j − λ_i) (i ≠ j, 0 on the diagonal),
+ * Ā = V (diag(λ̄) + F ∘ (Vᵀ V̄)) Vᵀ, symmetrized. It is undefined where eigenvalues repeat
+ * (F is infinite there; the eigenvectors are not unique).
+ */
+export function eigh(A: Tensor, options: SymmetricOptions = {}): EighResult {
+  const As = symmetrized('eigh', A, options);
+  const n = A.shape[A.ndim - 1];
+  const parts = perMatrix('eigh', 'A', As, hostValues('eigh', As), (m) => {
+    const { values, vectors } = symmetricEigen(m, n);
+    return [values, vectors];
+  });
+  const batch = A.shape.slice(0, -2);
+  const values = writeLike(A, joined(parts.map((p) => p[0])), [...batch, n]);
+  const vectors = writeLike(A, joined(parts.map((p) => p[1])), [...batch, n, n]);
+  // two tape nodes, each rule reading the other output (recorded, so differentiable again)
+  const eigenvectors = record('eighVectors', [As], { values }, vectors);
+  const eigenvalues = record('eighValues', [As], { vectors: eigenvectors }, values);
+  return { eigenvalues, eigenvectors };
+}
+
+/** The eigenvalues of a symmetric matrix (or batch), ascending (`numpy.linalg.eigvalsh`). */
+export function eigvalsh(A: Tensor, options: SymmetricOptions = {}): Tensor {
+  return eigh(A, options).eigenvalues;
+}
+
+/**
+ * The lower-triangular L with L Lᵀ = A, for a symmetric positive-definite A [..., n, n]
+ * (`numpy.linalg.cholesky`). Gradient (Φ takes the lower triangle and halves the
+ * diagonal): Ā = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹, symmetrized.
+ */
+export function cholesky(A: Tensor, options: SymmetricOptions = {}): Tensor {
+  const As = symmetrized('cholesky', A, options);
+  const n = A.shape[A.ndim - 1];
+  const parts = perMatrix('cholesky', 'A', As, hostValues('cholesky', As), (m) => [choleskyLower(m, n)]);
+  return record('cholesky', [As], {}, writeLike(A, joined(parts.map((p) => p[0])), A.shape));
+}
+
+/**
+ * Broadcast the batch dims of A [..., m, n] and B ([..., m, k], or [m] for one right-hand
+ * side); B's rows must match A's.
+ */
+function batchedPair(op: string, A: Tensor, B: Tensor, square: boolean): { a: Tensor; b: Tensor; vector: boolean } {
+  assertMatrices(op, 'A', A, square);
+  assertFloat(op, B);
+  const vector = B.ndim === 1;
+  const m = A.shape[A.ndim - 2];
+  const b0 = vector ? unsqueeze(B, -1) : B;
+  if (b0.ndim < 2 || b0.shape[b0.ndim - 2] !== m) {
+    throw new ShapeError(`${op}: A ${fmt(A.shape)} and B ${fmt(B.shape)} — B needs ${m} rows (B is [..., ${m}, k] or [${m}])`);
+  }
+  const dt = promoteTypes(A.dtype, B.dtype);
+  const batch = broadcastShapes(op, A.shape.slice(0, -2), b0.shape.slice(0, -2));
+  const a = expand(castTo(A, dt), [...batch, ...A.shape.slice(-2)]);
+  const b = expand(castTo(b0, dt), [...batch, ...b0.shape.slice(-2)]);
+  return { a, b, vector };
+}
+
+/**
+ * X with A X = B for square, invertible A [..., n, n] and B [..., n, k] (or [n]); batch
+ * dims broadcast (`numpy.linalg.solve`). LU with partial pivoting on the host.
+ * Gradient: B̄ = A⁻ᵀ X̄ (another solve), Ā = −B̄ Xᵀ.
+ */
+export function solve(A: Tensor, B: Tensor): Tensor {
+  const { a, b, vector } = batchedPair('solve', A, B, true);
+  const n = a.shape[a.ndim - 1];
+  const k = b.shape[b.ndim - 1];
+  const bv = hostValues('solve', b);
+  const parts = perMatrix('solve', 'A', a, hostValues('solve', a), (m, i) => [luSolve(m, n, bv.subarray(i * n * k, (i + 1) * n * k), k)]);
+  const x = record('solve', [a, b], {}, writeLike(a, joined(parts.map((p) => p[0])), b.shape));
+  return vector ? squeeze(x, -1) : x;
+}
+
+/**
+ * The least-squares solution X = argmin ‖A X − B‖ for A [..., m, n] with m ≥ n and full
+ * column rank, B [..., m, k] (or [m]); batch dims broadcast. Householder QR on the host
+ * (`numpy.linalg.lstsq` returns the same X; it also handles rank-deficient A, this does not
+ * and says so). Gradient from the normal equations X = (AᵀA)⁻¹AᵀB: with z = (AᵀA)⁻¹X̄,
+ * B̄ = A z and Ā = (B − A X) zᵀ − A z Xᵀ.
+ */
+export function lstsq(A: Tensor, B: Tensor): Tensor {
+  const { a, b, vector } = batchedPair('lstsq', A, B, false);
+  const [m, n] = a.shape.slice(-2);
+  const k = b.shape[b.ndim - 1];
+  if (m < n) {
+    throw new ShapeError(`lstsq: A ${fmt(A.shape)} has fewer rows (${m}) than columns (${n}); full column rank needs m ≥ n (an underdetermined system has many solutions)`);
+  }
+  const bv = hostValues('lstsq', b);
+  const parts = perMatrix('lstsq', 'A', a, hostValues('lstsq', a), (mat, i) => [qrLstsq(mat, m, n, bv.subarray(i * m * k, (i + 1) * m * k), k)]);
+  const x = record('lstsq', [a, b], {}, writeLike(a, joined(parts.map((p) => p[0])), [...a.shape.slice(0, -2), n, k]));
+  return vector ? squeeze(x, -1) : x;
+}
+
+// ---------------------------------------------------------------- their gradients
+
+/** A gradient rule, as @ml/autograd's table holds them: ∂L/∂output → ∂L/∂input per input. */
+export type LinalgGradRule = (dy: Tensor, node: GradNode, needs: readonly boolean[]) => (Tensor | null)[];
+
+/** [n, n] constant with `diag` on the diagonal, `below` under it, 0 above. */
+function triangleMask(n: number, below: number, diag: number, like: Tensor): Tensor {
+  const m = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) m[i * n + j] = i === j ? diag : below;
+  return writeLike(like, m, [n, n]);
+}
+
+/**
+ * The rules for the ops above; @ml/autograd's `rules` table includes them. Each is the
+ * chain rule written with tensor ops, so second derivatives work.
+ */
+export const linalgGradRules: Readonly<Record<'eighValues' | 'eighVectors' | 'cholesky' | 'solve' | 'lstsq', LinalgGradRule>> = {
+  // λ_i = v_iᵀ A v_i ⇒ Ā = V diag(λ̄) Vᵀ
+  eighValues: (dy, node) => {
+    const V = node.attrs.vectors as Tensor;
+    return [matmul(mul(V, unsqueeze(dy, -2)), mT(V))];
+  },
+  // dv_j = Σ_{i≠j} v_i (v_iᵀ dA v_j)/(λ_j − λ_i) ⇒ Ā = V (F ∘ Vᵀ V̄) Vᵀ, F_ij = 1/(λ_j − λ_i)
+  eighVectors: (dy, node) => {
+    const V = node.output;
+    const w = node.attrs.values as Tensor;
+    const n = V.shape[V.ndim - 1];
+    const I = triangleMask(n, 0, 1, V);
+    const gap = sub(unsqueeze(w, -2), unsqueeze(w, -1));
+    const F = mul(reciprocal(add(gap, I)), sub(1, I));
+    return [matmul(matmul(V, mul(F, matmul(mT(V), dy))), mT(V))];
+  },
+  // dL = L Φ(L⁻¹ dA L⁻ᵀ) ⇒ Ā = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ (Φ is self-adjoint)
+  cholesky: (dy, node) => {
+    const L = node.output;
+    const n = L.shape[L.ndim - 1];
+    const P = mul(matmul(mT(L), dy), triangleMask(n, 1, 0.5, L));
+    const X = solve(mT(L), P);
+    return [mT(solve(mT(L), mT(X)))];
+  },
+  // X = A⁻¹B ⇒ B̄ = A⁻ᵀ X̄, Ā = −B̄ Xᵀ
+  solve: (dy, node, needs) => {
+    const [A] = node.inputs;
+    const gB = solve(mT(A), dy);
+    return [needs[0] ? neg(matmul(gB, mT(node.output))) : null, gB];
+  },
+  // X = (AᵀA)⁻¹AᵀB ⇒ z = (AᵀA)⁻¹X̄, B̄ = A z, Ā = (B − A X) zᵀ − A z Xᵀ
+  lstsq: (dy, node, needs) => {
+    const [A, B] = node.inputs;
+    const X = node.output;
+    const z = solve(matmul(mT(A), A), dy);
+    const gB = matmul(A, z);
+    return [needs[0] ? sub(matmul(sub(B, matmul(A, X)), mT(z)), matmul(gB, mT(X))) : null, needs[1] ? gB : null];
+  },
+};
