@@ -1,6 +1,6 @@
 /**
- * @ml/data — datasets and loaders: Dataset/DataLoader, splits and k-fold, transforms,
- * scalers, CSV/JSON/IDX parsers, sliding windows, synthetic sets. This entry runs anywhere
+ * @ml/data — datasets and loaders: Dataset/DataLoader, splits and k-fold, transforms, image
+ * augmentation, scalers, CSV/JSON/IDX parsers, sliding windows, synthetic sets. This entry runs anywhere
  * (browsers included); the file readers (`readCsv`, `readJsonRecords`, `readIdx`) and the
  * MNIST/Fashion-MNIST loaders are in the Node entry (node.ts), which `@ml/data` resolves to
  * under Node and which is also `@ml/data/node`.
@@ -19,6 +19,16 @@ export {
   type TrainValidationOptions,
 } from './split.js';
 export { compose, lambda, normalize, toDType, toFloat, type NormalizeOptions, type Transform } from './transforms.js';
+export {
+  randomFlip,
+  randomRotation,
+  randomShift,
+  randomZoom,
+  type RandomFlipOptions,
+  type RandomRotationOptions,
+  type RandomShiftOptions,
+  type RandomZoomOptions,
+} from './augment.js';
 export { MinMaxScaler, StandardScaler, type MinMaxScalerOptions } from './scalers.js';
 export { tableToTensors, type CellValue, type ColumnType, type MissingCell, type Table, type TableTensors, type ToTensorsOptions } from './table.js';
 export { CsvError, csvToTensors, parseCsv, type CsvOptions } from './csv.js';

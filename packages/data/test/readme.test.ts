@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { DataLoader, kFold, mnist, randomSplit, readCsv, StandardScaler, tableToTensors, TensorDataset } from '../src/node.js';
+import { compose, DataLoader, kFold, mnist, randomRotation, randomShift, randomSplit, readCsv, StandardScaler, tableToTensors, TensorDataset } from '../src/node.js';
 
 // The README's examples, line for line; what they print is asserted here.
 describe('README examples', () => {
@@ -24,6 +24,27 @@ describe('README examples', () => {
       log.push(`epoch ${epoch}: ${seen} images`);
     }
     expect(log).toEqual(['860', 'epoch 0: 55000 images', 'epoch 1: 55000 images']);
+  });
+
+  it('image augmentation: each training batch shifted and turned, its ink kept', async () => {
+    const { test } = await mnist();
+    const images = test.images.narrow(0, 0, 128);
+    const labels = test.labels.narrow(0, 0, 128);
+    const augment = compose(randomShift({ pixels: 2, seed: 0 }), randomRotation({ degrees: 10, seed: 1 }));
+    let batches = 0;
+    for await (const [x, y] of new DataLoader(new TensorDataset(images, labels), { batchSize: 64, shuffle: true, seed: 0 })) {
+      const xa = augment(x);
+      expect(xa.shape).toEqual([64, 1, 28, 28]);
+      // MNIST's digits sit in the centre 20×20: a shift of 2 px and a turn of 10° lose no ink,
+      // and bilinear interpolation keeps the total within a few percent per image
+      const before = x.sum([1, 2, 3]).dataSync();
+      const after = xa.sum([1, 2, 3]).dataSync();
+      for (let i = 0; i < 64; i++) expect(Math.abs(after[i] - before[i]) / before[i]).toBeLessThan(0.05);
+      expect(Array.from(xa.dataSync())).not.toEqual(Array.from(x.dataSync()));
+      for (const t of [x, xa, y]) t.dispose();
+      batches++;
+    }
+    expect(batches).toBe(2);
   });
 
   it('tables, scalers and k-fold', async () => {
