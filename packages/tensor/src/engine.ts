@@ -1,6 +1,7 @@
 import type { Backend, DataId, HeapInfo } from './backend.js';
 import { CpuBackend } from './backends/cpu.js';
 import { bytesPerElement, type DType } from './dtype.js';
+import { checkOptions } from './options.js';
 import type { Tensor } from './tensor.js';
 
 /** A backend buffer shared by every tensor that views it; freed when the last view goes. */
@@ -34,6 +35,7 @@ const backends = new Map<string, Backend>();
 let current: Backend | null = null;
 
 export function registerBackend(backend: Backend, options: { setDefault?: boolean } = {}): void {
+  checkOptions('registerBackend', options, ['setDefault']);
   backends.set(backend.name, backend);
   if (options.setDefault) current = backend;
 }

@@ -31,6 +31,6 @@ export {
 } from './engine.js';
 export { Generator, manualSeed } from './random.js';
 export { quoteValue } from './format.js';
-export { checkOptions, closest, editDistance } from './options.js';
+export { checkOptions, closest, editDistance, optionKeys } from './options.js';
 export * from './ops/index.js';
 export * from './safetensors.js';

@@ -45,3 +45,16 @@ export function checkOptions(op: string, options: unknown, valid: readonly strin
     throw new TypeError(`${op}: unknown option '${key}'${hint}`);
   }
 }
+
+/**
+ * The valid keys of an options interface, listed once: a key that is not in `T` or a key of
+ * `T` left out is a compile error, so the list cannot drift from the interface.
+ *
+ * ```ts
+ * const CREATE_KEYS = optionKeys<CreateOptions>()(['dtype', 'requiresGrad', 'backend']);
+ * checkOptions('zeros', options, CREATE_KEYS);
+ * ```
+ */
+export function optionKeys<T>(): <const K extends readonly (keyof T & string)[]>(keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, K[number]> })) => K {
+  return (keys) => keys;
+}

@@ -7,6 +7,7 @@ import { allocArray, bytesPerElement, type DType, type TypedArray } from './dtyp
 import { getBackend } from './engine.js';
 import { fileAccess } from './files.js';
 import { fromData } from './ops/prim.js';
+import { checkOptions, optionKeys } from './options.js';
 import { isTensor, type Tensor } from './tensor.js';
 
 /** Thrown for malformed files and unserializable inputs; messages start with `safetensors:`. */
@@ -26,6 +27,8 @@ export interface LoadSafetensorsOptions {
   /** backend to create the tensors on; default: the current backend */
   backend?: string;
 }
+
+const LOAD_KEYS = optionKeys<LoadSafetensorsOptions>()(['backend']);
 
 /** Largest header accepted (same limit as the reference implementation). */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -106,8 +109,11 @@ export interface SaveSafetensorsOptions {
   int64?: boolean | readonly string[];
 }
 
+const SAVE_KEYS = optionKeys<SaveSafetensorsOptions>()(['int64']);
+
 /** Serialize tensors (names sorted, data 8-byte aligned) and optional string metadata. */
 export async function serializeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>, options: SaveSafetensorsOptions = {}): Promise<Uint8Array> {
+  checkOptions('serializeSafetensors', options, SAVE_KEYS);
   const int64 = options.int64 ?? false;
   if (Array.isArray(int64)) {
     for (const n of int64) {
@@ -206,6 +212,7 @@ export interface SafetensorsHeader {
  * `SafetensorsError` exactly where `parseSafetensors` would.
  */
 export function parseSafetensorsHeader(input: Uint8Array, options: { fileSize?: number } = {}): SafetensorsHeader {
+  checkOptions('parseSafetensorsHeader', options, ['fileSize']);
   // a plain view, so subclasses like Node's Buffer (whose slice() does not copy) behave
   const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   const fileSize = options.fileSize ?? bytes.length;
@@ -258,6 +265,7 @@ export function parseSafetensorsHeader(input: Uint8Array, options: { fileSize?: 
  * is allocated, so a malformed file throws `SafetensorsError` and creates nothing.
  */
 export function parseSafetensors(input: Uint8Array, options: LoadSafetensorsOptions = {}): ParsedSafetensors {
+  checkOptions('parseSafetensors', options, LOAD_KEYS);
   const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   const { entries, metadata, headerBytes } = parseSafetensorsHeader(bytes);
   const backend = resolveBackend(options.backend);
@@ -389,12 +397,14 @@ function widen(src: Uint8Array, fileDtype: string, name: string, dtype: DType, b
  * processes are removed once the write succeeds.
  */
 export async function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>, options: SaveSafetensorsOptions = {}): Promise<void> {
+  checkOptions('saveSafetensors', options, SAVE_KEYS);
   const files = fileAccess('saveSafetensors');
   await files.writeFileAtomic(path, await serializeSafetensors(tensors, metadata, options));
 }
 
 /** Read and parse a safetensors file (Node). */
 export async function loadSafetensors(path: string, options: LoadSafetensorsOptions = {}): Promise<ParsedSafetensors> {
+  checkOptions('loadSafetensors', options, LOAD_KEYS);
   return parseSafetensors(await fileAccess('loadSafetensors').readFile(path), options);
 }
 

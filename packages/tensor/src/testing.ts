@@ -125,6 +125,7 @@ import {
   type DType,
   type NestedArray,
 } from './index.js';
+import { checkOptions, optionKeys } from './options.js';
 
 // ================================================================ public types
 
@@ -146,6 +147,8 @@ export interface DescribeConformanceOptions {
   filter?: (caseName: string) => boolean;
 }
 
+const CONFORMANCE_KEYS = optionKeys<DescribeConformanceOptions>()(['filter']);
+
 export interface CloseOptions {
   /** absolute tolerance (default 1e-5 for float dtypes, 0 otherwise) */
   atol?: number;
@@ -158,6 +161,8 @@ export interface CloseOptions {
   /** extra context for failure messages */
   label?: string;
 }
+
+const CLOSE_KEYS = optionKeys<CloseOptions>()(['atol', 'rtol', 'dtype', 'shape', 'label']);
 
 /** Thrown by the kit's assertions; the message starts with the case name. */
 export class ConformanceError extends Error {
@@ -227,6 +232,7 @@ function isFloatDType(dtype: DType): boolean {
  * through `await actual.data()` only.
  */
 export async function assertClose(actual: Tensor, expected: NestedArray, options: CloseOptions = {}): Promise<void> {
+  checkOptions('assertClose', options, CLOSE_KEYS);
   const { label } = options;
   if (!(actual instanceof Tensor)) fail(`expected a Tensor, got ${typeof actual}`, label);
   const shape = options.shape ? [...options.shape] : inferShape(expected);
@@ -350,6 +356,7 @@ export function conformanceCases(): ConformanceCase[] {
  * `backendName` before each case and restoring the previous backend afterwards.
  */
 export function describeConformance(backendName: string, harness: ConformanceHarness, options: DescribeConformanceOptions = {}): void {
+  checkOptions('describeConformance', options, CONFORMANCE_KEYS);
   harness.describe(`backend conformance: ${backendName}`, () => {
     harness.beforeAll?.(() => {
       getBackend(backendName); // throws a clear error when it is not registered

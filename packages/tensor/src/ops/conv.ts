@@ -2,6 +2,7 @@ import { patchOutputSize, type Im2ColParams } from '../backend.js';
 import { CpuBackend } from '../backends/cpu.js';
 import { isFloat } from '../dtype.js';
 import { registerKernel, type Kernel } from '../engine.js';
+import { checkOptions, optionKeys } from '../options.js';
 import { fmt, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import type { LossReduction } from './loss.js';
@@ -22,6 +23,8 @@ export interface Conv2dOptions {
   dilation?: Pair;
   groups?: number;
 }
+
+const CONV2D_KEYS = optionKeys<Conv2dOptions>()(['stride', 'padding', 'dilation', 'groups']);
 
 function pair(op: string, name: string, v: Pair, min: number): [number, number] {
   const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
@@ -75,6 +78,7 @@ function checkGeometry(op: string, shape: readonly number[], p: Im2ColParams): [
  * [O, C/groups, kh, kw], optional bias [O] → [N, O, oh, ow]. Computed as im2col + matmul.
  */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+  checkOptions('conv2d', options, CONV2D_KEYS);
   assertFloat('conv2d', x);
   assertTensor('conv2d', 'weight', weight);
   if (bias !== null) assertTensor('conv2d', 'bias (the third argument: conv2d(x, weight, bias, options))', bias);
@@ -166,7 +170,10 @@ export interface Conv1dOptions {
 }
 
 /** 1-D cross-correlation: x [N,C,L] (or [C,L]), weight [O, C/groups, k]. */
+const CONV1D_KEYS = optionKeys<Conv1dOptions>()(['stride', 'padding', 'dilation', 'groups']);
+
 export function conv1d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv1dOptions = {}): Tensor {
+  checkOptions('conv1d', options, CONV1D_KEYS);
   if (x.ndim === 2) return squeeze(conv1d(unsqueeze(x, 0), weight, bias, options), 0);
   if (x.ndim !== 3) throw new ShapeError(`conv1d: input must be [N,C,L] or [C,L], got ${fmt(x.shape)}`);
   if (weight.ndim !== 3) throw new ShapeError(`conv1d: weight must be [outChannels, inChannels/groups, k], got ${fmt(weight.shape)}`);
@@ -225,7 +232,10 @@ export function maxPool2dBackward(x: Tensor, y: Tensor, dy: Tensor, p: Im2ColPar
 }
 
 /** Max over each window (padding counts as -∞). Ties share the gradient. */
+const POOL2D_KEYS = optionKeys<Pool2dOptions>()(['kernelSize', 'stride', 'padding', 'dilation']);
+
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
+  checkOptions('maxPool2d', options, POOL2D_KEYS);
   if (x.ndim === 3) return squeeze(maxPool2d(unsqueeze(x, 0), options), 0);
   // padding must never win the max: -∞ for floats, the smallest int32 otherwise
   const p = poolParams('maxPool2d', x, options, isFloat(x.dtype) ? -Infinity : -2147483648);
@@ -243,7 +253,10 @@ export interface AvgPool2dOptions extends Omit<Pool2dOptions, 'dilation'> {
 }
 
 /** Mean over each window. */
+const AVG_POOL2D_KEYS = optionKeys<AvgPool2dOptions>()(['kernelSize', 'stride', 'padding', 'countIncludePad']);
+
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
+  checkOptions('avgPool2d', options, AVG_POOL2D_KEYS);
   if (x.ndim === 3) return squeeze(avgPool2d(unsqueeze(x, 0), options), 0);
   const p = poolParams('avgPool2d', x, options, 0);
   const [N, C] = x.shape;
@@ -277,11 +290,24 @@ function pool1d(fn: (x: Tensor, o: Pool2dOptions) => Tensor, x: Tensor, o: Pool1
   );
 }
 
+const POOL1D_KEYS = optionKeys<Pool1dOptions>()(['kernelSize', 'stride', 'padding', 'dilation']);
+
 export function maxPool1d(x: Tensor, options: Pool1dOptions): Tensor {
+  checkOptions('maxPool1d', options, POOL1D_KEYS);
   return pool1d(maxPool2d, x, options);
 }
-export function avgPool1d(x: Tensor, options: Omit<Pool1dOptions, 'dilation'> & { countIncludePad?: boolean }): Tensor {
-  return pool1d((t, o) => avgPool2d(t, { ...o, countIncludePad: options.countIncludePad }), x, options);
+
+export interface AvgPool1dOptions extends Omit<Pool1dOptions, 'dilation'> {
+  /** count zero padding in the divisor (PyTorch's default true) */
+  countIncludePad?: boolean;
+}
+
+const AVG_POOL1D_KEYS = optionKeys<AvgPool1dOptions>()(['kernelSize', 'stride', 'padding', 'countIncludePad']);
+
+export function avgPool1d(x: Tensor, options: AvgPool1dOptions): Tensor {
+  checkOptions('avgPool1d', options, AVG_POOL1D_KEYS);
+  const { countIncludePad } = options;
+  return pool1d((t, o) => avgPool2d(t, { kernelSize: o.kernelSize, stride: o.stride, padding: o.padding, countIncludePad }), x, options);
 }
 
 /** Mean over all spatial positions: [N,C,H,W] → [N,C]. */

@@ -6,6 +6,7 @@ import { assertShape, fmt, ShapeError, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { type NestedArray } from '../tensor.js';
 import { fromData } from './prim.js';
+import { checkOptions, optionKeys } from '../options.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -13,6 +14,13 @@ export interface CreateOptions {
   requiresGrad?: boolean;
   /** backend name; default: the current backend */
   backend?: string;
+}
+
+const CREATE_KEYS = optionKeys<CreateOptions>()(['dtype', 'requiresGrad', 'backend']);
+
+/** The options of a creation function, checked: an unknown key throws naming `op`. */
+function checkCreate(op: string, options: CreateOptions): void {
+  checkOptions(op, options, CREATE_KEYS);
 }
 
 function backendOf(options: CreateOptions): Backend {
@@ -29,6 +37,7 @@ function finish(t: Tensor, options: CreateOptions): Tensor {
 
 /** Make a tensor from typed-array data and a shape. */
 export function fromArray(values: TypedArray | ArrayLike<number | boolean>, shape: readonly number[], options: CreateOptions = {}): Tensor {
+  checkCreate('fromArray', options);
   assertShape('fromArray', shape);
   const dtype = options.dtype ?? inferTypedDType(values);
   assertDType(dtype, 'fromArray');
@@ -52,6 +61,7 @@ function inferTypedDType(values: ArrayLike<number | boolean>): DType {
  * so numbers default to float32 (pass `dtype: 'int32'` for integers); booleans give bool.
  */
 export function tensor(data: NestedArray | TypedArray, options: CreateOptions = {}): Tensor {
+  checkCreate('tensor', options);
   if (ArrayBuffer.isView(data)) return fromArray(data as TypedArray, [data.length], options);
   const shape: number[] = [];
   let probe: NestedArray = data;
@@ -80,10 +90,12 @@ export function tensor(data: NestedArray | TypedArray, options: CreateOptions = 
 
 /** A 0-d tensor. */
 export function scalar(value: number | boolean, options: CreateOptions = {}): Tensor {
+  checkCreate('scalar', options);
   return tensor(value, options);
 }
 
 export function full(shape: readonly number[], value: number | boolean, options: CreateOptions = {}): Tensor {
+  checkCreate('full', options);
   assertShape('full', shape);
   const dtype = options.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32');
   assertDType(dtype, 'full');
@@ -91,9 +103,11 @@ export function full(shape: readonly number[], value: number | boolean, options:
   return finish(fromData(b, b.fill(sizeOf(shape), dtype, Number(value)), shape, dtype), options);
 }
 export function zeros(shape: readonly number[], options: CreateOptions = {}): Tensor {
+  checkCreate('zeros', options);
   return full(shape, 0, options);
 }
 export function ones(shape: readonly number[], options: CreateOptions = {}): Tensor {
+  checkCreate('ones', options);
   return full(shape, 1, options);
 }
 
@@ -101,18 +115,23 @@ function likeOptions(x: Tensor, options: CreateOptions): CreateOptions {
   return { dtype: x.dtype, backend: x.backend.name, ...options };
 }
 export function zerosLike(x: Tensor, options: CreateOptions = {}): Tensor {
+  checkCreate('zerosLike', options);
   return zeros(x.shape, likeOptions(x, options));
 }
 export function onesLike(x: Tensor, options: CreateOptions = {}): Tensor {
+  checkCreate('onesLike', options);
   return ones(x.shape, likeOptions(x, options));
 }
 export function fullLike(x: Tensor, value: number | boolean, options: CreateOptions = {}): Tensor {
+  checkCreate('fullLike', options);
   return full(x.shape, value, likeOptions(x, options));
 }
 export function randLike(x: Tensor, options: CreateOptions = {}): Tensor {
+  checkCreate('randLike', options);
   return rand(x.shape, likeOptions(x, options));
 }
 export function randnLike(x: Tensor, options: CreateOptions = {}): Tensor {
+  checkCreate('randnLike', options);
   return randn(x.shape, likeOptions(x, options));
 }
 
@@ -121,6 +140,7 @@ export function randnLike(x: Tensor, options: CreateOptions = {}): Tensor {
  * int32 when every argument is an integer, else float32 (PyTorch's rule).
  */
 export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
+  checkCreate('arange', options);
   if (end === undefined) {
     end = start;
     start = 0;
@@ -135,6 +155,7 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
 
 /** `steps` evenly spaced values from `start` to `end` inclusive. */
 export function linspace(start: number, end: number, steps: number, options: CreateOptions = {}): Tensor {
+  checkCreate('linspace', options);
   if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`linspace: steps must be a non-negative integer, got ${steps}`);
   const dtype = options.dtype ?? 'float32';
   const values = allocArray(dtype, steps);
@@ -145,6 +166,7 @@ export function linspace(start: number, end: number, steps: number, options: Cre
 
 /** Identity matrix n×m (m defaults to n). */
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
+  checkCreate('eye', options);
   assertShape('eye', [n, m]);
   const dtype = options.dtype ?? 'float32';
   const values = allocArray(dtype, n * m);
@@ -195,6 +217,7 @@ function filledBy(op: string, shape: readonly number[], options: CreateOptions, 
  * ```
  */
 export function fromFill(shape: readonly number[], fill: (out: TypedArray) => void, options: CreateOptions = {}): Tensor {
+  checkCreate('fromFill', options);
   return filledBy('fromFill', shape, options, fill);
 }
 
@@ -206,11 +229,13 @@ function randomTensor(op: string, shape: readonly number[], options: CreateOptio
 
 /** Uniform on [0, 1) from the seeded generator. */
 export function rand(shape: readonly number[], options: CreateOptions = {}): Tensor {
+  checkCreate('rand', options);
   return uniform(shape, 0, 1, options);
 }
 
 /** Uniform on [low, high). */
 export function uniform(shape: readonly number[], low = 0, high = 1, options: CreateOptions = {}): Tensor {
+  checkCreate('uniform', options);
   if (!(high >= low)) throw new RangeError(`uniform: high (${high}) must be >= low (${low})`);
   const f32 = (options.dtype ?? 'float32') === 'float32';
   // rounding to float32 can land exactly on `high`: such values are redrawn (half-open interval)
@@ -223,6 +248,7 @@ export function uniform(shape: readonly number[], low = 0, high = 1, options: Cr
  * (what `rand(shape).ge(p).cast(dtype).mul(scale)` gives, without four tensors).
  */
 export function dropoutMask(shape: readonly number[], p: number, scale: number, options: CreateOptions = {}): Tensor {
+  checkCreate('dropoutMask', options);
   const dtype = options.dtype ?? 'float32';
   if (!isFloat(dtype)) throw new TypeError(`dropoutMask: dtype must be floating point, got ${dtype}`);
   const cut = dtype === 'float32' ? Math.fround(p) : p; // as ge() casts the scalar
@@ -232,11 +258,13 @@ export function dropoutMask(shape: readonly number[], p: number, scale: number, 
 
 /** Standard normal samples. */
 export function randn(shape: readonly number[], options: CreateOptions = {}): Tensor {
+  checkCreate('randn', options);
   return normal(shape, 0, 1, options);
 }
 
 /** Normal samples with the given mean and standard deviation. */
 export function normal(shape: readonly number[], mean = 0, std = 1, options: CreateOptions = {}): Tensor {
+  checkCreate('normal', options);
   if (!(std >= 0)) throw new RangeError(`normal: std must be >= 0, got ${std}`);
   const g = rng();
   return randomTensor('normal', shape, options, () => mean + std * g.nextNormal());
@@ -244,6 +272,7 @@ export function normal(shape: readonly number[], mean = 0, std = 1, options: Cre
 
 /** Uniform integers in [low, high) as int32. */
 export function randint(low: number, high: number, shape: readonly number[], options: CreateOptions = {}): Tensor {
+  checkCreate('randint', options);
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
     throw new RangeError(`randint: need integers low < high, got low=${low} high=${high}`);
   }
@@ -253,6 +282,7 @@ export function randint(low: number, high: number, shape: readonly number[], opt
 
 /** A random permutation of 0..n-1 (int32), Fisher–Yates with the seeded generator. */
 export function randperm(n: number, options: CreateOptions = {}): Tensor {
+  checkCreate('randperm', options);
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`randperm: n must be a non-negative integer, got ${n}`);
   const g = rng();
   const values = new Int32Array(n);

@@ -1,5 +1,6 @@
 import type { ArgReduceOp, ReduceOp } from '../backend.js';
 import { isFloat } from '../dtype.js';
+import { checkOptions, optionKeys } from '../options.js';
 import { fmt, normAxes, normAxis, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { add, div, exp, isFinite, log, mul, sqrt, sub, where } from './elementwise.js';
@@ -56,7 +57,10 @@ export interface VarOptions {
   correction?: number;
 }
 
+const VAR_KEYS = optionKeys<VarOptions>()(['keepdim', 'correction']);
+
 export function variance(x: Tensor, dim?: Dim, options: VarOptions = {}): Tensor {
+  checkOptions('variance', options, VAR_KEYS);
   const axes = normAxes('var', dim, x.ndim);
   const src = isFloat(x.dtype) ? x : castTo(x, 'float32');
   const n = count(x, axes);
@@ -67,6 +71,7 @@ export function variance(x: Tensor, dim?: Dim, options: VarOptions = {}): Tensor
 export { variance as var_ };
 
 export function std(x: Tensor, dim?: Dim, options: VarOptions = {}): Tensor {
+  checkOptions('std', options, VAR_KEYS);
   return sqrt(variance(x, dim, options));
 }
 
