@@ -136,3 +136,16 @@ describe('lstsq: matches numpy.linalg.lstsq', () => {
     expect(() => T.lstsq(dependent, T.ones([3]))).toThrow('lstsq: A [3,2]: the matrix does not have full column rank (column 1 depends on the ones before it)');
   });
 });
+
+describe('README: factorizations and solvers', () => {
+  it('gives the values the README states', () => {
+    const A = T.tensor([[2, 1], [1, 2]], { dtype: 'float64' });
+    const { eigenvalues, eigenvectors } = T.eigh(A);
+    const h = Math.SQRT1_2;
+    expectClose(eigenvalues, { shape: [2], data: [1, 3] }, 1e-15);
+    expectClose(eigenvectors, { shape: [2, 2], data: [h, h, -h, h] }, 1e-15);
+    expectClose(T.solve(A, T.tensor([3, 3], { dtype: 'float64' })), { shape: [2], data: [1, 1] }, 1e-15);
+    expectClose(T.cholesky(A), { shape: [2, 2], data: [Math.SQRT2, 0, h, Math.sqrt(1.5)] }, 1e-15);
+    expectClose(T.lstsq(T.tensor([[1, 0], [1, 1], [1, 2]]), T.tensor([1, 2, 2])), { shape: [2], data: [7 / 6, 1 / 2] }, 1e-6);
+  });
+});
