@@ -3,12 +3,14 @@ import { appendFile, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { removeStaleTemps } from '@ml/tensor/node';
 import { SingleBar } from 'cli-progress';
+import { checkOptions } from '@ml/tensor';
 import { Callback, formatLogs, monitored, resolveMode, type Logs, type Mode, type TrainingContext } from './callbacks.js';
 
 /** Append one CSV row per epoch (epoch, then the logs in a fixed column order). */
 export class CSVLogger extends Callback {
   #columns: string[] | null = null;
   constructor(readonly path: string, readonly options: { append?: boolean } = {}) {
+    checkOptions('CSVLogger', options, ['append']);
     super();
   }
   override async onTrainBegin(): Promise<void> {
@@ -35,6 +37,8 @@ export interface ModelCheckpointOptions {
   verbose?: boolean;
 }
 
+const CHECKPOINT_KEYS = ['monitor', 'saveBestOnly', 'mode', 'verbose'] as const satisfies readonly (keyof ModelCheckpointOptions)[];
+
 /**
  * Save the model's weights (safetensors) at the end of an epoch. `path` may contain
  * `{epoch}`; the file is written atomically and durably (a temp file `<file>.tmp-<pid>-<n>`
@@ -49,6 +53,7 @@ export class ModelCheckpoint extends Callback {
   /** the file names `path` can produce */
   readonly #pattern: RegExp;
   constructor(readonly path: string, readonly options: ModelCheckpointOptions = {}) {
+    checkOptions('ModelCheckpoint', options, CHECKPOINT_KEYS, { save_best_only: 'saveBestOnly', filepath: 'path' });
     super();
     this.#pattern = new RegExp(`^${basename(path).split('{epoch}').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\d+')}$`);
     this.monitor = options.monitor ?? 'val_loss';

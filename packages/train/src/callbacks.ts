@@ -1,5 +1,5 @@
 import type { AnyModule } from '@ml/nn';
-import type { Tensor } from '@ml/tensor';
+import { checkOptions, type Tensor } from '@ml/tensor';
 
 /** Numbers logged for one batch or epoch: `loss`, `accuracy`, `val_loss`, `lr`, … */
 export type Logs = Record<string, number>;
@@ -32,9 +32,12 @@ export interface LambdaHooks {
   onBatchEnd?: (batch: number, logs: Logs, ctx: TrainingContext) => void | Promise<void>;
 }
 
+const LAMBDA_HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchEnd'] as const satisfies readonly (keyof LambdaHooks)[];
+
 /** Callback from plain functions (Keras's LambdaCallback). */
 export class LambdaCallback extends Callback {
   constructor(readonly hooks: LambdaHooks) {
+    checkOptions('LambdaCallback', hooks, LAMBDA_HOOKS, { on_train_begin: 'onTrainBegin', on_train_end: 'onTrainEnd', on_epoch_begin: 'onEpochBegin', on_epoch_end: 'onEpochEnd', on_batch_end: 'onBatchEnd' });
     super();
   }
   override onTrainBegin(ctx: TrainingContext) {
@@ -86,6 +89,8 @@ export interface EarlyStoppingOptions {
   baseline?: number;
 }
 
+const EARLY_STOPPING_KEYS = ['monitor', 'minDelta', 'patience', 'mode', 'restoreBestWeights', 'baseline'] as const satisfies readonly (keyof EarlyStoppingOptions)[];
+
 /** Stop when the monitored value has not improved for `patience` epochs. */
 export class EarlyStopping extends Callback {
   readonly monitor: string;
@@ -101,6 +106,7 @@ export class EarlyStopping extends Callback {
   readonly #baseline: number | undefined;
 
   constructor(options: EarlyStoppingOptions = {}) {
+    checkOptions('EarlyStopping', options, EARLY_STOPPING_KEYS, { min_delta: 'minDelta', restore_best_weights: 'restoreBestWeights' });
     super();
     this.monitor = options.monitor ?? 'val_loss';
     this.minDelta = Math.abs(options.minDelta ?? 0);
@@ -174,6 +180,7 @@ export class LearningRateScheduler extends Callback {
     readonly schedule: ((epoch: number, lr: number) => number) | { step(metric?: number): void },
     readonly options: { monitor?: string } = {},
   ) {
+    checkOptions('LearningRateScheduler', options, ['monitor']);
     super();
   }
   override onEpochBegin(epoch: number, ctx: TrainingContext): void {

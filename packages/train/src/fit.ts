@@ -1,40 +1,30 @@
 import { noGrad } from '@ml/autograd';
-import {
-  binaryCrossEntropy,
-  binaryCrossEntropyWithLogits,
-  categoricalCrossentropy,
-  crossEntropy,
-  huberLoss,
-  l1Loss,
-  mseLoss,
-  nllLoss,
-  sparseCategoricalCrossentropy,
-  type AnyModule,
-} from '@ml/nn';
+import { LOSS_NAMES, build, isBuilt, resolveLossName, type AnyModule, type LossFn, type LossInput, type LossName, type LossNameEntry } from '@ml/nn';
 import { Adagrad, Adam, AdamW, RMSprop, SGD, type Optimizer } from '@ml/optim';
-import { checkOptions, concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tensor, tidy, toBackend, type NestedArray, type Tensor, type TypedArray } from '@ml/tensor';
+import { checkOptions, closest, concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tensor, tidy, toBackend, type NestedArray, type Tensor, type TypedArray } from '@ml/tensor';
 import { TerminateOnNaN, type Callback, type Logs, type TrainingContext } from './callbacks.js';
 import { getMetric, type Metric, type MetricName } from './metrics.js';
 import { platform } from './platform.js';
 import { AUTO_YIELD_MS, isYieldEvery, yielder, type YieldEvery } from './yield.js';
 
-export type LossFn = (pred: Tensor, target: Tensor) => Tensor;
+export type { LossFn, LossName };
 
-/** Keras's and PyTorch's loss names. Keras's `*_crossentropy` take probabilities (softmax outputs); `cross_entropy` takes logits. */
-export type LossName =
-  | 'mse'
-  | 'mean_squared_error'
-  | 'mae'
-  | 'mean_absolute_error'
-  | 'huber'
-  | 'binary_crossentropy'
-  | 'binary_crossentropy_from_logits'
-  | 'categorical_crossentropy'
-  | 'categorical_crossentropy_from_logits'
-  | 'sparse_categorical_crossentropy'
-  | 'sparse_categorical_crossentropy_from_logits'
-  | 'cross_entropy'
-  | 'nll';
+/**
+ * A loss by name with Keras's `from_logits`: `{ name: 'sparse_categorical_crossentropy',
+ * fromLogits: true }` (the Keras-named cross-entropies read probabilities by default).
+ */
+export interface LossSpec {
+  name: LossName;
+  fromLogits?: boolean;
+}
+const LOSS_SPEC_KEYS = ['name', 'fromLogits'] as const satisfies readonly (keyof LossSpec)[];
+
+/** A loss object: a loss module (`new CrossEntropyLoss()`, `new SparseCategoricalCrossentropy({ fromLogits: true })`) or anything with `forward`. */
+export interface LossObject {
+  forward(pred: Tensor, target: Tensor): Tensor;
+  /** what the loss reads (a loss module's `inputKind`): 'logits' sets the accuracy threshold to 0 */
+  readonly inputKind?: LossInput;
+}
 
 /** An optimizer by name, in any case as in Keras (`'adam'`, `'Adam'`, `'SGD'`, `'RMSprop'` …). */
 export type OptimizerName = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad' | 'SGD' | 'Adam' | 'AdamW' | 'RMSprop' | 'Adagrad';
@@ -44,40 +34,32 @@ export interface CompileOptions {
   optimizer: OptimizerName | Optimizer | ((params: Tensor[]) => Optimizer);
   /** learning rate when `optimizer` is a name */
   lr?: number;
-  loss: LossName | LossFn | { forward(pred: Tensor, target: Tensor): Tensor };
+  /**
+   * a name from @ml/nn's LOSS_NAMES (any case: 'mse', 'MSE', 'sparse_categorical_crossentropy'),
+   * a name with `fromLogits`, a loss module, or a function (pred, target) → scalar
+   */
+  loss: LossName | LossSpec | LossFn | LossObject;
+  /** Keras's metric names (any case, 'acc' = 'accuracy') or Metric objects */
   metrics?: (Metric | MetricName)[];
 }
+const COMPILE_KEYS = ['optimizer', 'lr', 'loss', 'metrics'] as const satisfies readonly (keyof CompileOptions)[];
 
 interface Compiled {
-  /** the options as given, for saving (names only) */
+  /** the options as given */
   spec: CompileOptions;
-  optimizer: Optimizer;
+  /** the loss as a name (canonical spelling), when it was given by name: what a save records */
+  lossName: LossSpec | null;
+  /** null until a lazy model is built (at the first batch of fit) */
+  optimizer: Optimizer | null;
   loss: LossFn;
   metrics: () => Metric[];
   fromLogits: boolean;
+  /** targets of the loss are class indices: integer plain-array targets become int32 */
+  indexTargets: boolean;
 }
-
-const LOSSES: Record<LossName, { fn: LossFn; fromLogits: boolean }> = {
-  mse: { fn: (p, t) => mseLoss(p, t), fromLogits: false },
-  mean_squared_error: { fn: (p, t) => mseLoss(p, t), fromLogits: false },
-  mae: { fn: (p, t) => l1Loss(p, t), fromLogits: false },
-  mean_absolute_error: { fn: (p, t) => l1Loss(p, t), fromLogits: false },
-  huber: { fn: (p, t) => huberLoss(p, t), fromLogits: false },
-  binary_crossentropy: { fn: (p, t) => binaryCrossEntropy(p, t), fromLogits: false },
-  binary_crossentropy_from_logits: { fn: (p, t) => binaryCrossEntropyWithLogits(p, t), fromLogits: true },
-  categorical_crossentropy: { fn: (p, t) => categoricalCrossentropy(p, t, { fromLogits: false }), fromLogits: false },
-  categorical_crossentropy_from_logits: { fn: (p, t) => categoricalCrossentropy(p, t, { fromLogits: true }), fromLogits: true },
-  sparse_categorical_crossentropy: { fn: (p, t) => sparseCategoricalCrossentropy(p, t, { fromLogits: false }), fromLogits: false },
-  sparse_categorical_crossentropy_from_logits: { fn: (p, t) => sparseCategoricalCrossentropy(p, t, { fromLogits: true }), fromLogits: true },
-  cross_entropy: { fn: (p, t) => crossEntropy(p, t), fromLogits: true },
-  nll: { fn: (p, t) => nllLoss(p, t), fromLogits: false },
-};
 
 /** Plain numbers as Keras takes NumPy arrays: nested arrays (`[[1, 2], [3, 4]]`) or a typed array. */
 export type Numbers = NestedArray[] | TypedArray;
-
-/** Index-based losses: their integer targets become int32 class indices. */
-const INDEX_LOSSES: ReadonlySet<string> = new Set(['sparse_categorical_crossentropy', 'sparse_categorical_crossentropy_from_logits', 'cross_entropy', 'nll']);
 
 /** Whether `v` is plain numbers (not tensors, not batches): a typed array, or an array whose first leaf is a number or boolean. */
 function isNumbers(v: unknown): v is Numbers {
@@ -114,7 +96,7 @@ function describeData(v: unknown): string {
  */
 async function withTensors<R>(op: string, c: Compiled, x: Numbers, y: unknown, f: (x: Tensor, y: Tensor) => Promise<R>): Promise<R> {
   if (!isTensor(y) && !isNumbers(y)) throw new TypeError(`${op}: with x as plain arrays, pass y (a Tensor or nested arrays) as the next argument, got ${describeData(y)}`);
-  const labels = typeof c.spec.loss === 'string' && INDEX_LOSSES.has(c.spec.loss);
+  const labels = c.indexTargets;
   const xt = numbersToTensor(op, 'x', x, false);
   let yt: Tensor | null = null;
   try {
@@ -126,17 +108,43 @@ async function withTensors<R>(op: string, c: Compiled, x: Numbers, y: unknown, f
   }
 }
 
-/** @internal whether `name` is one of the loss names `compile` knows */
+/** @internal whether `name` is one of the loss names `compile` knows, in its canonical spelling */
 export function isLossName(name: string): name is LossName {
-  return Object.hasOwn(LOSSES, name);
+  return Object.hasOwn(LOSS_NAMES, name);
+}
+
+/** The loss of a name or `{ name, fromLogits }`, in canonical spelling, checked. */
+function namedLoss(spec: string | LossSpec): { spec: LossSpec; entry: LossNameEntry } {
+  if (typeof spec === 'string') {
+    const name = resolveLossName(spec, 'compile');
+    return { spec: { name }, entry: LOSS_NAMES[name] };
+  }
+  checkOptions('compile: loss', spec, LOSS_SPEC_KEYS);
+  if (typeof spec.name !== 'string') throw new TypeError(`compile: loss { name, fromLogits } needs a name (a string), got ${String(spec.name)}`);
+  if (spec.fromLogits !== undefined && typeof spec.fromLogits !== 'boolean') throw new TypeError(`compile: loss fromLogits must be true or false, got ${String(spec.fromLogits)}`);
+  const name = resolveLossName(spec.name, 'compile');
+  const entry: LossNameEntry = LOSS_NAMES[name];
+  if (spec.fromLogits === true && !entry.takesFromLogits) throw new Error(`compile: loss '${name}' reads ${entry.input}; it takes no fromLogits`);
+  return { spec: spec.fromLogits === true ? { name, fromLogits: true } : { name }, entry };
 }
 
 const compiled = new WeakMap<AnyModule, Compiled>();
 
+const OPTIMIZER_NAMES = ['sgd', 'adam', 'adamw', 'rmsprop', 'adagrad'] as const;
+
+/** An optimizer name in lower case, or an error naming the closest. */
+function optimizerName(spec: string): (typeof OPTIMIZER_NAMES)[number] {
+  const name = String(spec).toLowerCase();
+  const found = OPTIMIZER_NAMES.find((n) => n === name);
+  if (found !== undefined) return found;
+  const near = closest(name, OPTIMIZER_NAMES);
+  throw new Error(`compile: unknown optimizer '${String(spec)}'${near.length > 0 ? `; did you mean '${near[0]}'?` : ''} (known: ${OPTIMIZER_NAMES.join(', ')}, in any case)`);
+}
+
 function makeOptimizer(spec: CompileOptions['optimizer'], params: Tensor[], lr?: number): Optimizer {
   if (typeof spec === 'function') return spec(params);
   if (typeof spec !== 'string') return spec;
-  switch ((spec as string).toLowerCase()) {
+  switch (optimizerName(spec)) {
     case 'sgd':
       return new SGD(params, { lr: lr ?? 0.01 });
     case 'adam':
@@ -147,33 +155,77 @@ function makeOptimizer(spec: CompileOptions['optimizer'], params: Tensor[], lr?:
       return new RMSprop(params, { lr: lr ?? 1e-3 });
     case 'adagrad':
       return new Adagrad(params, { lr: lr ?? 1e-3 });
-    default:
-      throw new Error(`compile: unknown optimizer '${String(spec)}' (known: sgd, adam, adamw, rmsprop, adagrad, in any case)`);
   }
 }
 
-/** Configure `model` for `fit`/`evaluate` (Keras's `model.compile`). */
+/**
+ * Configure `model` for `fit`/`evaluate` (Keras's `model.compile`). A model with lazy
+ * layers (`new Dense(64)` without an input size) gets its optimizer at the first batch of
+ * `fit`, once its weights exist.
+ */
 export function compile<M extends AnyModule>(model: M, options: CompileOptions): M {
-  checkOptions('compile', options, ['optimizer', 'lr', 'loss', 'metrics'], { learning_rate: 'lr', learningRate: 'lr' });
+  checkOptions('compile', options, COMPILE_KEYS, { learning_rate: 'lr', learningRate: 'lr' });
+  if (options === null || typeof options !== 'object') throw new TypeError('compile: pass { optimizer, loss, metrics }');
   let loss: LossFn;
   let fromLogits = false;
-  if (typeof options.loss === 'string') {
-    // an own property only: 'toString' is not a loss
-    const entry = isLossName(options.loss) ? LOSSES[options.loss] : undefined;
-    if (!entry) throw new Error(`compile: unknown loss '${options.loss}' (known: ${Object.keys(LOSSES).join(', ')})`);
-    loss = entry.fn;
-    fromLogits = entry.fromLogits;
-  } else if (typeof options.loss === 'function') {
-    loss = options.loss;
-  } else {
-    const m = options.loss;
+  let indexTargets = false;
+  let lossName: LossSpec | null = null;
+  const l: unknown = options.loss;
+  if (typeof l === 'string' || (l !== null && typeof l === 'object' && 'name' in l && !('forward' in l))) {
+    const { spec, entry } = namedLoss(l as string | LossSpec);
+    lossName = spec;
+    fromLogits = spec.fromLogits === true || entry.input === 'logits';
+    loss = entry.make(spec.fromLogits === true);
+    indexTargets = entry.targets !== 'same shape';
+  } else if (typeof l === 'function') {
+    loss = l as LossFn;
+  } else if (l !== null && typeof l === 'object' && typeof (l as LossObject).forward === 'function') {
+    const m = l as LossObject;
     loss = (p, t) => m.forward(p, t);
+    fromLogits = m.inputKind === 'logits';
+  } else {
+    throw new TypeError(`compile: loss must be a name, { name, fromLogits }, a loss module or a function, got ${l === null ? 'null' : typeof l}`);
   }
   const specs = options.metrics ?? [];
+  if (!Array.isArray(specs)) throw new TypeError(`compile: metrics must be an array (metrics: ['accuracy']), got ${typeof specs}`);
   const metrics = () => specs.map((s) => (typeof s === 'string' ? getMetric(s, { fromLogits }) : s));
   metrics(); // validate names now
-  compiled.set(model, { spec: options, optimizer: makeOptimizer(options.optimizer, model.parameters(), options.lr), loss, metrics, fromLogits });
+  const c: Compiled = { spec: options, lossName, optimizer: null, loss, metrics, fromLogits, indexTargets };
+  if (isBuilt(model)) c.optimizer = makeOptimizer(options.optimizer, model.parameters(), options.lr);
+  else if (typeof options.optimizer === 'string') optimizerName(options.optimizer); // check the name now
+  compiled.set(model, c);
   return model;
+}
+
+/** The optimizer of a compiled model, made now if the model was lazy at compile time and is built. */
+function ensureOptimizer(c: Compiled, model: AnyModule): Optimizer {
+  if (c.optimizer === null) {
+    if (!isBuilt(model)) throw new Error(`optimizerOf: '${model.name}' has lazy layers without weights yet; its optimizer is made at the first batch of fit (or call build(model, x) first)`);
+    c.optimizer = makeOptimizer(c.spec.optimizer, model.parameters(), c.spec.lr);
+  }
+  return c.optimizer;
+}
+
+/**
+ * Build a lazy model on its first batch of `data` (one sample batch through
+ * `build`). Returns the batches to iterate in the first epoch: the same iterator,
+ * with the batch it took put back in front, so one-shot iterables lose nothing.
+ */
+async function buildOnFirstBatch(op: string, model: AnyModule, data: Batches): Promise<Batches> {
+  if (Array.isArray(data)) {
+    if (data.length === 0) throw new Error(`${op}: the data produced no batches`);
+    build(model, (data as readonly (readonly [Tensor, Tensor])[])[0][0]);
+    return data;
+  }
+  const it = Symbol.asyncIterator in data ? (data as AsyncIterable<readonly [Tensor, Tensor]>)[Symbol.asyncIterator]() : (data as Iterable<readonly [Tensor, Tensor]>)[Symbol.iterator]();
+  const first = await it.next();
+  if (first.done === true) throw new Error(`${op}: the data produced no batches`);
+  build(model, first.value[0]);
+  async function* again(): AsyncGenerator<readonly [Tensor, Tensor]> {
+    yield first.value;
+    for (let r = await it.next(); r.done !== true; r = await it.next()) yield r.value;
+  }
+  return again();
 }
 
 function getCompiled(model: AnyModule, op: string): Compiled {
@@ -187,9 +239,20 @@ export function compileSpecOf(model: AnyModule): CompileOptions | undefined {
   return compiled.get(model)?.spec;
 }
 
+/** @internal the loss of a compiled model as a name (canonical spelling), when given by name */
+export function compileLossNameOf(model: AnyModule): LossSpec | null {
+  return compiled.get(model)?.lossName ?? null;
+}
+
+/** @internal the optimizer of a compiled model, or null before a lazy model is built */
+export function optimizerIfMade(model: AnyModule): Optimizer | null {
+  const c = compiled.get(model);
+  return c === undefined ? null : c.optimizer;
+}
+
 /** The optimizer `compile` created (to inspect or change its learning rate). */
 export function optimizerOf(model: AnyModule): Optimizer {
-  return getCompiled(model, 'optimizerOf').optimizer;
+  return ensureOptimizer(getCompiled(model, 'optimizerOf'), model);
 }
 
 /** Batches of (x, y): any iterable or async iterable of pairs, e.g. an @ml/data DataLoader. */
@@ -366,12 +429,20 @@ export async function fit(model: AnyModule, x: Tensor | Batches | Numbers, yOrOp
     throw new Error('fit: validationSplit needs tensors (x, y); with batches pass validationData');
   }
 
+  // a lazy model: its weights, then its optimizer, from the first batch
+  let firstEpoch: Batches | null = null;
+  if (!isBuilt(model)) {
+    if (trainX) build(model, trainX.narrow(0, 0, Math.min(batchSize, trainX.shape[0])));
+    else firstEpoch = await buildOnFirstBatch('fit', model, x as Batches);
+  }
+  const optimizer = ensureOptimizer(c, model);
+
   const history = new History();
   const callbacks = [...(options.callbacks ?? [])];
   const progress = verbose > 0 ? platform.progress(verbose === 2 ? 2 : 1) : null;
   if (progress) callbacks.push(progress);
   const stepsPerEpoch = trainX ? Math.ceil(trainX.shape[0] / batchSize) : batchCount(x as Batches);
-  const ctx: TrainingContext = { model, paramGroups: c.optimizer.paramGroups, epochs, stepsPerEpoch, stopTraining: false };
+  const ctx: TrainingContext = { model, paramGroups: optimizer.paramGroups, epochs, stepsPerEpoch, stopTraining: false };
   if (options.seed !== undefined) manualSeed(options.seed);
   const shuffle = options.shuffle ?? true;
   const start = options.initialEpoch ?? 0;
@@ -396,18 +467,19 @@ export async function fit(model: AnyModule, x: Tensor | Batches | Numbers, yOrOp
       }
       batches = tensorBatches(trainX, trainY, batchSize, order);
     } else {
-      batches = x as Batches;
+      batches = firstEpoch ?? (x as Batches);
+      firstEpoch = null;
     }
     for await (const [xs, ys] of batches) {
       checkPair('fit', xs, ys);
       const [xb, yb] = [await onBackend(xs, device), await onBackend(ys, device)];
       const { loss, pred } = tidy(() => {
-        c.optimizer.zeroGrad();
+        optimizer.zeroGrad();
         const p = model.forward(xb as never) as unknown as Tensor;
         const l = c.loss(p, yb);
         if (l.size !== 1) throw new Error(`fit: the loss must be a scalar, got ${formatShape(l.shape)} (use reduction 'mean' or 'sum')`);
         l.backward();
-        c.optimizer.step();
+        optimizer.step();
         return { loss: l.detach(), pred: p.detach() };
       });
       const n = xb.shape[0];
@@ -488,13 +560,18 @@ export async function evaluate(model: AnyModule, x: Tensor | Batches | Numbers, 
   if (isNumbers(yOrOptions)) throw new TypeError('evaluate: y is plain arrays but x is not; pass both as tensors or both as arrays');
   const tensors = isTensor(x);
   const options = (tensors ? maybeOptions : (yOrOptions as { batchSize?: number } | undefined)) ?? {};
+  let data: Batches | null = tensors ? null : (x as Batches);
+  if (!isBuilt(model)) {
+    if (tensors) build(model, (x as Tensor).narrow(0, 0, Math.min(options.batchSize ?? 32, (x as Tensor).shape[0])));
+    else data = await buildOnFirstBatch('evaluate', model, x as Batches);
+  }
   const wasTraining = model.training;
   model.eval();
   const metrics = c.metrics();
   let lossSum = 0;
   let seen = 0;
   try {
-    const batches: Batches = tensors ? tensorBatches(x, yOrOptions as Tensor, options.batchSize ?? 32, null) : x;
+    const batches: Batches = tensors ? tensorBatches(x, yOrOptions as Tensor, options.batchSize ?? 32, null) : data!;
     if (tensors) checkPair('evaluate', x, yOrOptions as Tensor);
     const device = modelBackend(model);
     const pause = yielder(platform.yieldEvery);
@@ -541,6 +618,7 @@ export async function predict(model: AnyModule, x: Tensor | Numbers, options: { 
     }
   }
   const batchSize = options.batchSize ?? 32;
+  if (!isBuilt(model) && x.shape[0] > 0) build(model, x.narrow(0, 0, Math.min(batchSize, x.shape[0])));
   const wasTraining = model.training;
   model.eval();
   const outs: Tensor[] = [];

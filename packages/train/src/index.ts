@@ -13,7 +13,7 @@ import './augment.js';
 
 setTensorFactory((like: Tensor, v: ArrayLike<number>) => fromArray(v, like.shape, { dtype: like.dtype, backend: like.backend.name }));
 
-export { compile, fit, evaluate, predict, optimizerOf, DivergenceError, History, type CompileOptions, type Evaluation, type Numbers, type FitOptions, type LossFn, type LossName, type OptimizerName, type Batches } from './fit.js';
+export { compile, fit, evaluate, predict, optimizerOf, DivergenceError, History, type CompileOptions, type Evaluation, type Numbers, type FitOptions, type LossFn, type LossName, type LossSpec, type LossObject, type OptimizerName, type Batches } from './fit.js';
 export type { YieldEvery } from './yield.js';
 export {
   saveModel,

@@ -17,9 +17,9 @@
  * load goes through `modelFromSaved`, which checks everything before building anything.
  */
 import { moduleToConfig, type AnyModule, type ModuleConfig } from '@ml/nn';
-import { isTensor, serializeSafetensors, type Tensor } from '@ml/tensor';
+import { checkOptions, isTensor, serializeSafetensors, type Tensor } from '@ml/tensor';
 import { checkExtraFiles } from './files.js';
-import { compileSpecOf, optimizerOf, type CompileOptions } from './fit.js';
+import { compileLossNameOf, compileSpecOf, optimizerIfMade, type CompileOptions, type LossSpec } from './fit.js';
 import { platform } from './platform.js';
 import { ModelFileError, modelFromSaved, type ModelArtifacts, type SavedModelFiles } from './saved-config.js';
 
@@ -29,7 +29,7 @@ interface SavedConfig {
   format: typeof FORMAT;
   architecture: ModuleConfig;
   /** compile options when they were all given by name, so loading can re-compile */
-  compile?: { optimizer: string; lr?: number; loss: string; metrics: string[] };
+  compile?: { optimizer: string; lr?: number; loss: string | LossSpec; metrics: string[] };
   /** numbers and structure of the optimizer state; its tensors are in optimizer.safetensors */
   optimizer?: unknown;
 }
@@ -50,6 +50,8 @@ export interface SaveModelOptions {
    */
   files?: Record<string, string | Uint8Array>;
 }
+
+const SAVE_KEYS = ['overwrite', 'files'] as const satisfies readonly (keyof SaveModelOptions)[];
 
 /** A destination of your own: receives the saved files (e.g. to upload them). */
 export interface ModelSaveHandler {
@@ -80,15 +82,21 @@ const toBytes = (v: string | Uint8Array): Uint8Array => (typeof v === 'string' ?
  * them anywhere (a worker's `postMessage`, an upload) and load them with `loadModel`.
  */
 export async function modelToBytes(model: AnyModule, options: { files?: Record<string, string | Uint8Array> } = {}): Promise<ModelArtifacts> {
+  checkOptions('modelToBytes', options, ['files']);
   const extra = checkExtraFiles('saveModel', options.files ?? {});
   const config: SavedConfig = { format: FORMAT, architecture: moduleToConfig(model) };
   const spec = compileSpecOf(model);
   let optimizer: Uint8Array | undefined;
   if (spec) {
-    if (typeof spec.optimizer === 'string' && typeof spec.loss === 'string' && (spec.metrics ?? []).every((m) => typeof m === 'string')) {
-      config.compile = { optimizer: spec.optimizer, lr: spec.lr, loss: spec.loss, metrics: (spec.metrics ?? []) as string[] };
+    const lossName = compileLossNameOf(model);
+    if (typeof spec.optimizer === 'string' && lossName !== null && (spec.metrics ?? []).every((m) => typeof m === 'string')) {
+      config.compile = { optimizer: spec.optimizer, lr: spec.lr, loss: lossName.fromLogits === true ? lossName : lossName.name, metrics: (spec.metrics ?? []) as string[] };
     }
-    const sd = optimizerOf(model).stateDict() as unknown as OptimizerState;
+  }
+  // a lazy model compiled but not trained yet has no optimizer state to save
+  const made = optimizerIfMade(model);
+  if (spec && made !== null) {
+    const sd = made.stateDict() as unknown as OptimizerState;
     const tensors: Record<string, Tensor> = {};
     const state: Record<string, Record<string, number | { tensor: string }>> = {};
     for (const [i, entry] of Object.entries(sd.state)) {
@@ -132,6 +140,7 @@ export function artifactFiles(a: ModelArtifacts): [string, Uint8Array][] {
  * - a `ModelSaveHandler`: its `save` gets the files.
  */
 export async function saveModel(model: AnyModule, destination: SaveDestination, options: SaveModelOptions = {}): Promise<void> {
+  checkOptions('saveModel', options, SAVE_KEYS);
   const save = saveHandlerFor(destination, options);
   await save(await modelToBytes(model, { files: options.files }));
 }
@@ -144,6 +153,7 @@ export async function saveModel(model: AnyModule, destination: SaveDestination, 
  * truncated or mismatched save throws a `ModelFileError` and loads nothing.
  */
 export async function loadModel(source: LoadSource, options: { compile?: CompileOptions } = {}): Promise<AnyModule> {
+  checkOptions('loadModel', options, ['compile']);
   return modelFromSaved(await loadArtifacts(source), options);
 }
 

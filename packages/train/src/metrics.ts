@@ -1,4 +1,4 @@
-import { argmax, formatShape, isFloat, type Tensor } from '@ml/tensor';
+import { argmax, checkOptions, closest, formatShape, isFloat, type Tensor } from '@ml/tensor';
 
 /**
  * A metric accumulates over the batches of an epoch: `update` with each batch's
@@ -60,6 +60,14 @@ abstract class Ratio implements Metric {
   }
 }
 
+export interface AccuracyOptions {
+  /** the key in the logs (default 'accuracy' / 'binary_accuracy') */
+  name?: string;
+  /** a single score per sample above it counts as class 1 (default 0.5; 0 for logits) */
+  threshold?: number;
+}
+const ACCURACY_KEYS = ['name', 'threshold'] as const satisfies readonly (keyof AccuracyOptions)[];
+
 /**
  * Fraction of correct predictions. Picks the rule from the shapes, as Keras's
  * 'accuracy': scores [N, C] are compared by argmax with class indices or with one-hot
@@ -68,7 +76,8 @@ abstract class Ratio implements Metric {
 export class Accuracy extends Ratio {
   readonly name: string;
   readonly threshold: number;
-  constructor(options: { name?: string; threshold?: number } = {}) {
+  constructor(options: AccuracyOptions = {}) {
+    checkOptions('Accuracy', options, ACCURACY_KEYS);
     super();
     this.name = options.name ?? 'accuracy';
     this.threshold = options.threshold ?? 0.5;
@@ -87,7 +96,8 @@ export class Accuracy extends Ratio {
 export class BinaryAccuracy extends Ratio {
   readonly name: string;
   readonly threshold: number;
-  constructor(options: { name?: string; threshold?: number } = {}) {
+  constructor(options: AccuracyOptions = {}) {
+    checkOptions('BinaryAccuracy', options, ACCURACY_KEYS);
     super();
     this.name = options.name ?? 'binary_accuracy';
     this.threshold = options.threshold ?? 0.5;
@@ -235,6 +245,14 @@ export class ConfusionMatrix implements Metric {
 
 export type Average = 'binary' | 'macro' | 'micro';
 
+export interface PrecisionRecallOptions {
+  /** number of classes (default 2) */
+  numClasses?: number;
+  /** 'binary' (default for 2 classes) scores class 1, 'macro' (default otherwise) averages over classes, 'micro' pools */
+  average?: Average;
+}
+const PR_KEYS = ['numClasses', 'average'] as const satisfies readonly (keyof PrecisionRecallOptions)[];
+
 /** Precision, recall and F1 from a confusion matrix; `binary` scores class 1, `macro` averages over classes. */
 abstract class PrecisionRecallBase implements Metric {
   abstract readonly name: string;
@@ -285,7 +303,8 @@ const safeDiv = (a: number, b: number) => (b === 0 ? 0 : a / b);
 /** TP / (TP + FP) */
 export class Precision extends PrecisionRecallBase {
   readonly name = 'precision';
-  constructor(options: { numClasses?: number; average?: Average } = {}) {
+  constructor(options: PrecisionRecallOptions = {}) {
+    checkOptions('Precision', options, PR_KEYS, { num_classes: 'numClasses' });
     super(options.numClasses ?? 2, options.average ?? (options.numClasses && options.numClasses > 2 ? 'macro' : 'binary'));
   }
   protected score(s: { tp: number; fp: number }): number {
@@ -296,7 +315,8 @@ export class Precision extends PrecisionRecallBase {
 /** TP / (TP + FN) */
 export class Recall extends PrecisionRecallBase {
   readonly name = 'recall';
-  constructor(options: { numClasses?: number; average?: Average } = {}) {
+  constructor(options: PrecisionRecallOptions = {}) {
+    checkOptions('Recall', options, PR_KEYS, { num_classes: 'numClasses' });
     super(options.numClasses ?? 2, options.average ?? (options.numClasses && options.numClasses > 2 ? 'macro' : 'binary'));
   }
   protected score(s: { tp: number; fn: number }): number {
@@ -307,7 +327,8 @@ export class Recall extends PrecisionRecallBase {
 /** Harmonic mean of precision and recall: 2TP / (2TP + FP + FN) */
 export class F1Score extends PrecisionRecallBase {
   readonly name = 'f1';
-  constructor(options: { numClasses?: number; average?: Average } = {}) {
+  constructor(options: PrecisionRecallOptions = {}) {
+    checkOptions('F1Score', options, PR_KEYS, { num_classes: 'numClasses' });
     super(options.numClasses ?? 2, options.average ?? (options.numClasses && options.numClasses > 2 ? 'macro' : 'binary'));
   }
   protected score(s: { tp: number; fp: number; fn: number }): number {
@@ -328,28 +349,59 @@ export type MetricName =
   | 'r2'
   | 'precision'
   | 'recall'
-  | 'f1';
+  | 'f1'
+  | 'mean_absolute_error'
+  | 'mean_squared_error'
+  | 'root_mean_squared_error';
 
-/** A metric from its Keras name; `fromLogits` sets the binary threshold to 0. */
+const METRIC_NAMES = [
+  'accuracy', 'acc', 'binary_accuracy', 'categorical_accuracy', 'sparse_categorical_accuracy', 'top_k_accuracy',
+  'mae', 'mse', 'rmse', 'r2', 'precision', 'recall', 'f1', 'mean_absolute_error', 'mean_squared_error', 'root_mean_squared_error',
+] as const satisfies readonly MetricName[];
+// every MetricName is in the list: a name missing there fails to compile here
+type Unlisted = Exclude<MetricName, (typeof METRIC_NAMES)[number]>;
+export const ALL_METRICS_LISTED: [Unlisted] extends [never] ? true : never = true;
+
+/** `Binary_Accuracy`, `BinaryAccuracy` → `binaryaccuracy`: one key per spelling of a name */
+const squash = (name: string): string => name.toLowerCase().replace(/_/g, '');
+
+/**
+ * A metric name in its canonical spelling: Keras's names in any case and with or without
+ * underscores ('ACC', 'BinaryAccuracy'); an unknown name throws, naming the closest.
+ */
+export function metricName(spec: string, op = 'getMetric'): MetricName {
+  const found = METRIC_NAMES.find((n) => squash(n) === squash(String(spec)));
+  if (found !== undefined) return found;
+  const near = closest(String(spec).toLowerCase(), METRIC_NAMES);
+  throw new Error(`${op}: unknown metric '${String(spec)}'${near.length > 0 ? `; did you mean '${near[0]}'?` : ''} (known: ${METRIC_NAMES.join(', ')}, in any case)`);
+}
+
+/** A metric from its Keras name (any case, 'acc' = 'accuracy'); `fromLogits` sets the accuracy threshold to 0. */
 export function getMetric(spec: Metric | MetricName, options: { fromLogits?: boolean } = {}): Metric {
+  checkOptions('getMetric', options, ['fromLogits'], { from_logits: 'fromLogits' });
   if (typeof spec !== 'string') return spec;
-  const threshold = options.fromLogits ? 0 : 0.5;
-  switch (spec) {
+  const threshold = options.fromLogits === true ? 0 : 0.5;
+  switch (metricName(spec)) {
     case 'accuracy':
+      return new Accuracy({ name: 'accuracy', threshold });
     case 'acc':
-      return new Accuracy({ name: spec, threshold });
+      return new Accuracy({ name: 'acc', threshold });
     case 'categorical_accuracy':
+      return new Accuracy({ name: 'categorical_accuracy', threshold });
     case 'sparse_categorical_accuracy':
-      return new Accuracy({ name: spec, threshold });
+      return new Accuracy({ name: 'sparse_categorical_accuracy', threshold });
     case 'binary_accuracy':
       return new BinaryAccuracy({ threshold });
     case 'top_k_accuracy':
-      return new TopKAccuracy(5, spec);
+      return new TopKAccuracy(5, 'top_k_accuracy');
     case 'mae':
+    case 'mean_absolute_error':
       return new MeanAbsoluteError();
     case 'mse':
+    case 'mean_squared_error':
       return new MeanSquaredError();
     case 'rmse':
+    case 'root_mean_squared_error':
       return new RootMeanSquaredError();
     case 'r2':
       return new R2Score();
@@ -359,7 +411,5 @@ export function getMetric(spec: Metric | MetricName, options: { fromLogits?: boo
       return new Recall();
     case 'f1':
       return new F1Score();
-    default:
-      throw new Error(`unknown metric '${String(spec)}' (known: accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, top_k_accuracy, mae, mse, rmse, r2, precision, recall, f1)`);
   }
 }

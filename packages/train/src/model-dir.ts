@@ -16,6 +16,7 @@
 import { link, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isProcessAlive, parseTempName, syncDirectory, tempPathFor, writeFileAtomic, writeFileSynced } from '@ml/tensor/node';
+import { checkOptions } from '@ml/tensor';
 import { LOCK, MODEL_FILES, RECORD, RESERVED, SaveTargetError, isPlainName } from './files.js';
 
 export { RECORD, LOCK, MODEL_FILES, SaveTargetError, checkExtraFiles } from './files.js';
@@ -201,6 +202,7 @@ const cannotWrite = (who: string, dir: string, e: unknown): SaveTargetError =>
  */
 export async function checkSaveTarget(dir: string, options: { overwrite?: boolean } = {}): Promise<void> {
   const who = 'checkSaveTarget';
+  checkOptions(who, options, ['overwrite']);
   await ensureFolder(dir, who);
   const probe = tempPathFor(join(dir, '.ml-save-probe'));
   try {

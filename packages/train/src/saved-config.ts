@@ -5,8 +5,8 @@
  */
 import { ModuleConfigError, moduleFromConfig, type AnyModule, type ModuleConfig } from '@ml/nn';
 import { OptimizerStateError, type OptimizerStateDict } from '@ml/optim';
-import { SafetensorsError, parseSafetensors, parseSafetensorsHeader, quoteValue, type Tensor } from '@ml/tensor';
-import { compile, isLossName, optimizerOf, type CompileOptions } from './fit.js';
+import { SafetensorsError, checkOptions, parseSafetensors, parseSafetensorsHeader, quoteValue, type Tensor } from '@ml/tensor';
+import { compile, isLossName, optimizerOf, type CompileOptions, type LossSpec } from './fit.js';
 import { getMetric } from './metrics.js';
 
 /** the `format` of config.json written by `saveModel` */
@@ -84,8 +84,28 @@ function parseConfig(raw: Uint8Array | string): Record<string, unknown> {
 interface SavedCompile {
   optimizer: string;
   lr?: number;
-  loss: string;
+  loss: string | LossSpec;
   metrics: string[];
+}
+
+/**
+ * A saved loss: a name, or { name, fromLogits }; the `<name>_from_logits` spellings of
+ * earlier saves read as { name, fromLogits: true }.
+ */
+function savedLoss(loss: unknown, bad: (path: string, detail: string) => never): string | LossSpec {
+  const unknown = (v: unknown, path: string): never => bad(path, `: unknown loss ${quoteValue(v).replace(/^"|"$/g, "'")}`);
+  if (typeof loss === 'string') {
+    if (isLossName(loss)) return loss;
+    const old = /^(binary_crossentropy|categorical_crossentropy|sparse_categorical_crossentropy)_from_logits$/.exec(loss);
+    return old ? { name: old[1] as LossSpec['name'], fromLogits: true } : unknown(loss, 'compile.loss');
+  }
+  if (!isRecord(loss)) return bad('compile.loss', `must be a loss name or { name, fromLogits }, got ${quoteValue(loss)}`);
+  const extra = Object.keys(loss).find((k) => k !== 'name' && k !== 'fromLogits');
+  if (extra !== undefined) bad('compile.loss', `: unexpected key ${quoteValue(extra)}`);
+  if (typeof loss.name !== 'string') return bad('compile.loss.name', `must be a string, got ${quoteValue(loss.name)}`);
+  if (!isLossName(loss.name)) unknown(loss.name, 'compile.loss.name');
+  if (loss.fromLogits !== undefined && typeof loss.fromLogits !== 'boolean') bad('compile.loss.fromLogits', `must be true or false, got ${quoteValue(loss.fromLogits)}`);
+  return { name: loss.name as LossSpec['name'], ...(loss.fromLogits === true ? { fromLogits: true } : {}) };
 }
 
 function checkCompile(c: unknown): SavedCompile {
@@ -96,8 +116,7 @@ function checkCompile(c: unknown): SavedCompile {
   const { optimizer, lr, loss, metrics } = c;
   if (typeof optimizer !== 'string') bad('compile.optimizer', `must be a string, got ${quoteValue(optimizer)}`);
   if (lr !== undefined && lr !== null && (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0)) bad('compile.lr', `must be a finite number ≥ 0, got ${quoteValue(lr)}`);
-  if (typeof loss !== 'string') bad('compile.loss', `must be a string, got ${quoteValue(loss)}`);
-  if (!isLossName(loss as string)) bad('compile.loss', `: unknown loss ${quoteValue(loss).replace(/^"|"$/g, "'")}`);
+  const lossSpec = savedLoss(loss, bad);
   const list = metrics === undefined ? [] : metrics;
   if (!Array.isArray(list)) return bad('compile.metrics', `must be an array of metric names, got ${quoteValue(metrics)}`);
   list.forEach((m: unknown, i) => {
@@ -108,7 +127,7 @@ function checkCompile(c: unknown): SavedCompile {
       bad(`compile.metrics[${i}]`, `: unknown metric ${quoteValue(m)}`);
     }
   });
-  return { optimizer: optimizer as string, lr: typeof lr === 'number' ? lr : undefined, loss: loss as string, metrics: list as string[] };
+  return { optimizer: optimizer as string, lr: typeof lr === 'number' ? lr : undefined, loss: lossSpec, metrics: list as string[] };
 }
 
 /** The optimizer state of config.json with its tensors taken from optimizer.safetensors. */
@@ -146,6 +165,7 @@ function optimizerState(saved: unknown, tensors: Record<string, Tensor>): Optimi
  * of every hyper-parameter and state entry). Every failure is a `ModelFileError`.
  */
 export function modelFromSaved(files: SavedModelFiles, options: { compile?: CompileOptions } = {}): AnyModule {
+  checkOptions('modelFromSaved', options, ['compile']);
   const config = parseConfig(files.config);
   if (config.format !== FORMAT) throw new ModelFileError('config.json', `format must be '${FORMAT}', got ${quoteValue(config.format)}`);
   if (!isRecord(config.architecture)) throw new ModelFileError('config.json', `architecture must be an object, got ${quoteValue(config.architecture)}`);
