@@ -32,6 +32,7 @@ export {
 export { MinMaxScaler, StandardScaler, type MinMaxScalerOptions } from './scalers.js';
 export { tableToTensors, type CellValue, type ColumnType, type MissingCell, type Table, type TableTensors, type ToTensorsOptions } from './table.js';
 export { CsvError, csvToTensors, parseCsv, type CsvOptions } from './csv.js';
+export { fetchCsv, type FetchCsvOptions } from './fetch.js';
 export { JsonError, parseJsonRecords, type JsonRecordsOptions } from './json.js';
 export { encodeIdx, IdxError, parseIdx, type IdxArray, type IdxData, type IdxDType, type IdxOptions, type IdxToTensorOptions } from './idx.js';
 export { DatasetNotFoundError, FASHION_MNIST_CLASSES, type MnistData, type MnistOptions, type MnistSplit } from './mnist.js';

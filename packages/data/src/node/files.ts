@@ -3,10 +3,12 @@ import { readFile } from 'node:fs/promises';
 import type { Table } from '../table.js';
 import { checkOptions } from '@ml/tensor';
 import { CSV_ALIASES, CSV_KEYS, CsvError, type CsvOptions, parseCsv } from '../csv.js';
+import { fetchCsv } from '../fetch.js';
 import { JSON_RECORDS_KEYS, JsonError, type JsonRecordsOptions, parseJsonRecords } from '../json.js';
 
 /**
- * Read a CSV file (or CSV text: any string containing a line break) into typed columns:
+ * Read a CSV file (or CSV text: any string containing a line break, or an http(s):// URL,
+ * which `fetchCsv` downloads) into typed columns:
  *
  * ```ts
  * const weather = await readCsv('seattle-weather.csv', { types: { date: 'date' } });
@@ -23,6 +25,7 @@ import { JSON_RECORDS_KEYS, JsonError, type JsonRecordsOptions, parseJsonRecords
 export async function readCsv(pathOrText: string, options: CsvOptions = {}): Promise<Table> {
   checkOptions('readCsv', options, CSV_KEYS, CSV_ALIASES);
   if (/[\r\n]/.test(pathOrText)) return parseCsv(pathOrText, options);
+  if (/^https?:\/\//i.test(pathOrText)) return fetchCsv(pathOrText, options);
   let text: string;
   try {
     text = await readFile(pathOrText, 'utf8');
