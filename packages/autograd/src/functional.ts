@@ -1,4 +1,4 @@
-import { formatShape, fromArray, isTensor, onesLike, setGradEnabled, stack, tidy, zerosLike, type Tensor } from '@ml/tensor';
+import { checkOptions, formatShape, fromArray, isTensor, onesLike, optionKeys, setGradEnabled, stack, tidy, zerosLike, type Tensor } from '@ml/tensor';
 import { propagate } from './engine.js';
 
 /** A tensor, or arrays / plain objects of them (parameters of a model, say). */
@@ -103,6 +103,8 @@ function isNested(args: readonly unknown[]): boolean {
 
 type Fn<A extends unknown[]> = (...args: A) => Tensor;
 
+const GRAD_KEYS = optionKeys<GradOptions>()(['argnums']);
+
 /**
  * ∇f: a function returning ∂f/∂(argument 0) in that argument's structure (JAX's grad).
  * `argnums: [0, 2]` returns an array of gradients for those arguments.
@@ -111,6 +113,7 @@ export function grad<A extends [TensorTree, ...unknown[]]>(f: Fn<A>): (...args: 
 export function grad<A extends unknown[]>(f: Fn<A>, options: { argnums: number }): (...args: A) => TensorTree;
 export function grad<A extends unknown[]>(f: Fn<A>, options: { argnums: readonly number[] }): (...args: A) => TensorTree[];
 export function grad<A extends unknown[]>(f: Fn<A>, options: GradOptions = {}): (...args: A) => unknown {
+  checkOptions('grad', options, GRAD_KEYS);
   const argnums = options.argnums ?? 0;
   const list = typeof argnums === 'number' ? [argnums] : [...argnums];
   return (...args: A) => {
@@ -125,6 +128,7 @@ export function valueAndGrad<A extends [TensorTree, ...unknown[]]>(f: Fn<A>): (.
 export function valueAndGrad<A extends unknown[]>(f: Fn<A>, options: { argnums: number }): (...args: A) => [Tensor, TensorTree];
 export function valueAndGrad<A extends unknown[]>(f: Fn<A>, options: { argnums: readonly number[] }): (...args: A) => [Tensor, TensorTree[]];
 export function valueAndGrad<A extends unknown[]>(f: Fn<A>, options: GradOptions = {}): (...args: A) => [Tensor, unknown] {
+  checkOptions('valueAndGrad', options, GRAD_KEYS);
   const argnums = options.argnums ?? 0;
   const list = typeof argnums === 'number' ? [argnums] : [...argnums];
   return (...args: A) => {

@@ -1,4 +1,4 @@
-import { cast, concat, formatShape, fromArray, isFloat, tidy, type Tensor } from '@ml/tensor';
+import { cast, checkOptions, concat, formatShape, fromArray, isFloat, optionKeys, tidy, type Tensor } from '@ml/tensor';
 import { vjp } from './functional.js';
 
 export interface GradcheckOptions {
@@ -11,6 +11,8 @@ export interface GradcheckOptions {
   /** throw on mismatch (default true); otherwise return the report */
   raiseException?: boolean;
 }
+
+const GRADCHECK_KEYS = optionKeys<GradcheckOptions>()(['eps', 'atol', 'rtol', 'raiseException']);
 
 export interface GradcheckResult {
   ok: boolean;
@@ -30,6 +32,7 @@ function valuesOf(t: Tensor): Float64Array {
  * Inputs are copied to float64; integer inputs are passed through and not checked.
  */
 export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: readonly Tensor[], options: GradcheckOptions = {}): GradcheckResult {
+  checkOptions('gradcheck', options, GRADCHECK_KEYS);
   const eps = options.eps ?? 1e-6;
   const atol = options.atol ?? 1e-5;
   const rtol = options.rtol ?? 1e-3;
@@ -97,6 +100,7 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: readonly Tenso
  * with finite differences, i.e. gradcheck of x ↦ vᵀ ∂f/∂x for a fixed random-ish v.
  */
 export function gradgradcheck(f: (...xs: Tensor[]) => Tensor, inputs: readonly Tensor[], options: GradcheckOptions = {}): GradcheckResult {
+  checkOptions('gradgradcheck', options, GRADCHECK_KEYS);
   const y = tidy(() => f(...inputs.map((x) => (isFloat(x.dtype) ? cast(x, 'float64') : x))));
   // a fixed, non-uniform cotangent so that no structure hides an error
   const v = Float64Array.from({ length: y.size }, (_, i) => 0.5 + ((i * 7919) % 13) / 13);
