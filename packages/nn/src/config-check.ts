@@ -5,6 +5,7 @@
  * a loader can compare it with a weights file before allocating anything.
  */
 import { quoteValue } from '@ml/tensor';
+import { ACTIVATION_NAMES } from './activation.js';
 
 /** A malformed architecture; `path` is the JSON path of the offending value (`config.layers[2].config.inFeatures`). */
 export class ModuleConfigError extends Error {
@@ -47,6 +48,9 @@ const F = {
   padding1d: check((v) => v === 'same' || v === 'valid' || isNonNegInt(v), "a non-negative integer, 'same' or 'valid'"),
   posIntOrList: check((v) => isPosInt(v) || (Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(isPosInt)), 'a positive integer or a non-empty list of them'),
   shape: check((v) => Array.isArray(v) && v.length <= 64 && v.every((d) => Number.isSafeInteger(d) && (d as number) >= -1), 'a list of integers ≥ -1'),
+  activation: check((v) => typeof v === 'string' && (ACTIVATION_NAMES as readonly string[]).includes(v), `one of ${ACTIVATION_NAMES.map((n) => `'${n}'`).join(', ')}`),
+  dataFormat: check((v) => v === 'channelsFirst' || v === 'channelsLast', "'channelsFirst' or 'channelsLast'"),
+  inputShape: check((v) => Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(isPosInt), 'a non-empty list of positive integers'),
   oneOf: (...values: string[]): FieldCheck => check((v) => typeof v === 'string' && values.includes(v), `one of ${values.map((s) => `'${s}'`).join(', ')}`),
 } satisfies Record<string, FieldCheck | ((...a: string[]) => FieldCheck)>;
 
@@ -64,6 +68,11 @@ interface ClassSpec {
 
 const num = (o: Options, k: string, dflt: number): number => (o[k] === undefined ? dflt : (o[k] as number));
 const flag = (o: Options, k: string, dflt: boolean): boolean => (o[k] === undefined ? dflt : (o[k] as boolean));
+/** The last dim of a layer's `inputShape` option (its input features), 0 when absent: a lazy layer's size. */
+const lastOfShape = (o: Options): number => {
+  const s = o.inputShape as number[] | undefined;
+  return s === undefined ? 0 : s[s.length - 1];
+};
 const pairProduct = (v: unknown): number => (typeof v === 'number' ? v * v : (v as number[])[0] * (v as number[])[1]);
 
 const NAME = { name: F.string };
@@ -71,15 +80,21 @@ const WEIGHTED = { ...NAME, dtype: F.dtype };
 const plain: ClassSpec = { fields: NAME };
 
 const linear: ClassSpec = {
-  fields: { ...WEIGHTED, inFeatures: F.posInt, outFeatures: F.posInt, bias: F.bool, weightInit: F.init, biasInit: F.init },
-  required: ['inFeatures', 'outFeatures'],
-  state: (o) => num(o, 'outFeatures', 0) * num(o, 'inFeatures', 0) + (flag(o, 'bias', true) ? num(o, 'outFeatures', 0) : 0),
+  fields: { ...WEIGHTED, inFeatures: F.posInt, outFeatures: F.posInt, bias: F.bool, weightInit: F.init, biasInit: F.init, activation: F.activation, inputShape: F.inputShape },
+  // a lazy layer saved before its first call has no inFeatures
+  required: ['outFeatures'],
+  state: (o) => num(o, 'outFeatures', 0) * num(o, 'inFeatures', lastOfShape(o)) + (flag(o, 'bias', true) ? num(o, 'outFeatures', 0) : 0),
 };
 const convState = (kernelArea: (o: Options) => number) => (o: Options): number => {
   const out = num(o, 'outChannels', 0);
-  return out * Math.ceil(num(o, 'inChannels', 0) / num(o, 'groups', 1)) * kernelArea(o) + (flag(o, 'bias', true) ? out : 0);
+  const shape = o.inputShape as number[] | undefined;
+  const fromShape = shape === undefined ? 0 : o.dataFormat === 'channelsLast' ? shape[shape.length - 1] : shape[0];
+  return out * Math.ceil(num(o, 'inChannels', fromShape) / num(o, 'groups', 1)) * kernelArea(o) + (flag(o, 'bias', true) ? out : 0);
 };
-const CONV = { ...WEIGHTED, inChannels: F.posInt, outChannels: F.posInt, groups: F.posInt, bias: F.bool, weightInit: F.init, biasInit: F.init };
+const CONV = {
+  ...WEIGHTED, inChannels: F.posInt, outChannels: F.posInt, groups: F.posInt, bias: F.bool, weightInit: F.init, biasInit: F.init, activation: F.activation,
+  dataFormat: F.dataFormat, inputShape: F.inputShape,
+};
 const batchNorm: ClassSpec = {
   fields: { ...WEIGHTED, numFeatures: F.posInt, eps: F.number, momentum: F.numberOrNull, affine: F.bool, trackRunningStats: F.bool },
   required: ['numFeatures'],
@@ -89,22 +104,22 @@ const GATES = { RNN: 1, LSTM: 4, GRU: 3 } as const;
 const RECURRENT_INIT = { ...WEIGHTED, bias: F.bool, weightInit: F.init, biasInit: F.init };
 const cell = (gates: number, extra: Record<string, FieldCheck> = {}): ClassSpec => ({
   fields: { ...RECURRENT_INIT, inputSize: F.posInt, hiddenSize: F.posInt, ...extra },
-  required: ['inputSize', 'hiddenSize'],
+  required: ['hiddenSize'],
   state: (o) => {
     const rows = gates * num(o, 'hiddenSize', 0);
     return rows * (num(o, 'inputSize', 0) + num(o, 'hiddenSize', 0)) + (flag(o, 'bias', true) ? 2 * rows : 0);
   },
 });
 const recurrent = (gates: number, extra: Record<string, FieldCheck> = {}): ClassSpec => ({
-  fields: { ...RECURRENT_INIT, inputSize: F.posInt, hiddenSize: F.posInt, numLayers: F.posInt, batchFirst: F.bool, dropout: F.number, bidirectional: F.bool, ...extra },
-  required: ['inputSize', 'hiddenSize'],
+  fields: { ...RECURRENT_INIT, inputSize: F.posInt, hiddenSize: F.posInt, numLayers: F.posInt, batchFirst: F.bool, dropout: F.number, bidirectional: F.bool, inputShape: F.inputShape, ...extra },
+  required: ['hiddenSize'],
   state: (o) => {
     const h = num(o, 'hiddenSize', 0);
     const dirs = flag(o, 'bidirectional', false) ? 2 : 1;
     const rows = gates * h;
     let n = 0;
     for (let k = 0; k < num(o, 'numLayers', 1); k++) {
-      const inSize = k === 0 ? num(o, 'inputSize', 0) : h * dirs;
+      const inSize = k === 0 ? num(o, 'inputSize', lastOfShape(o)) : h * dirs;
       n += dirs * (rows * (inSize + h) + (flag(o, 'bias', true) ? 2 * rows : 0));
       if (!Number.isFinite(n)) break; // already far past any file
     }
@@ -112,8 +127,15 @@ const recurrent = (gates: number, extra: Record<string, FieldCheck> = {}): Class
   },
 });
 const POSITIONAL = { ...WEIGHTED, dModel: F.posInt, maxLen: F.posInt, dropout: F.number, batchFirst: F.bool };
-const pool2d = (extra: Record<string, FieldCheck>): ClassSpec => ({ fields: { ...NAME, kernelSize: F.posPair, stride: F.posPair, padding: F.nonNegPair, ...extra }, required: ['kernelSize'] });
-const pool1d = (extra: Record<string, FieldCheck>): ClassSpec => ({ fields: { ...NAME, kernelSize: F.posInt, stride: F.posInt, padding: F.nonNegInt, ...extra }, required: ['kernelSize'] });
+const pool2d = (extra: Record<string, FieldCheck>): ClassSpec => ({
+  fields: { ...NAME, kernelSize: F.posPair, stride: F.posPair, padding: F.nonNegPair, dataFormat: F.dataFormat, ...extra },
+  required: ['kernelSize'],
+});
+const pool1d = (extra: Record<string, FieldCheck>): ClassSpec => ({
+  fields: { ...NAME, kernelSize: F.posInt, stride: F.posInt, padding: F.nonNegInt, dataFormat: F.dataFormat, ...extra },
+  required: ['kernelSize'],
+});
+const globalPool: ClassSpec = { fields: { ...NAME, dataFormat: F.dataFormat } };
 const withDim: ClassSpec = { fields: { ...NAME, dim: F.int } };
 
 /** Every built-in registered class (containers are handled by the tree walk). */
@@ -126,20 +148,20 @@ export const BUILTIN_SPECS: ReadonlyMap<string, ClassSpec> = new Map<string, Cla
   ['Dropout', { fields: { ...NAME, p: F.number } }],
   ['Conv2d', {
     fields: { ...CONV, kernelSize: F.posPair, stride: F.posPair, padding: F.padding2d, dilation: F.posPair },
-    required: ['inChannels', 'outChannels', 'kernelSize'],
+    required: ['outChannels', 'kernelSize'],
     state: convState((o) => pairProduct(o.kernelSize)),
   }],
   ['Conv1d', {
     fields: { ...CONV, kernelSize: F.posInt, stride: F.posInt, padding: F.padding1d, dilation: F.posInt },
-    required: ['inChannels', 'outChannels', 'kernelSize'],
+    required: ['outChannels', 'kernelSize'],
     state: convState((o) => o.kernelSize as number),
   }],
   ['MaxPool2d', pool2d({ dilation: F.posPair })],
   ['AvgPool2d', pool2d({ countIncludePad: F.bool })],
   ['MaxPool1d', pool1d({ dilation: F.posInt })],
   ['AvgPool1d', pool1d({ countIncludePad: F.bool })],
-  ['GlobalAvgPool2d', plain],
-  ['GlobalMaxPool2d', plain],
+  ['GlobalAvgPool2d', globalPool],
+  ['GlobalMaxPool2d', globalPool],
   ['BatchNorm1d', batchNorm],
   ['BatchNorm2d', batchNorm],
   ['LayerNorm', {
@@ -164,6 +186,8 @@ export const BUILTIN_SPECS: ReadonlyMap<string, ClassSpec> = new Map<string, Cla
   ['Tanh', plain],
   ['SiLU', plain],
   ['Softplus', { fields: { ...NAME, beta: F.number } }],
+  ['HardSigmoid', plain],
+  ['SELU', plain],
   ['Softmax', withDim],
   ['LogSoftmax', withDim],
   ['Concatenate', withDim],
@@ -264,7 +288,7 @@ export function checkModuleConfig(cfg: unknown, options: ConfigCheckOptions = {}
       if (!['className', 'config', 'layers', 'graph'].includes(key)) throw new ModuleConfigError(`${path}.${key}`, 'is not a field of a module config');
     }
     if (className === 'Sequential') {
-      checkFields(config, `${path}.config`, NAME, [], 'Sequential');
+      checkFields(config, `${path}.config`, { ...NAME, inputShape: F.inputShape }, [], 'Sequential');
       if (!Array.isArray(c.layers)) throw new ModuleConfigError(`${path}.layers`, `must be an array, got ${quoteValue(c.layers)}`);
       c.layers.forEach((l, i) => walk(l, `${path}.layers[${i}]`, depth + 1));
       return;

@@ -1,10 +1,43 @@
-import { conv1d, conv2d, formatShape, type Pair, type Padding, type Tensor } from '@ml/tensor';
+import { checkOptions, conv1d, conv2d, formatShape, permute, type Pair, type Padding, type Tensor } from '@ml/tensor';
 import { fanInUniform, type Initializer, type InitializerName } from './init.js';
-import { checkPositiveInt, makeWeight, type LayerOptions } from './linear.js';
+import { resolveActivation, type Activation, type ResolvedActivation } from './layer-activation.js';
+import { checkInputShape, checkPositiveInt, makeWeight, type AllKeys, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
 
+/**
+ * Where the channels sit in a layer's input and output: `'channelsFirst'` is PyTorch's
+ * [N, C, H, W] (our default), `'channelsLast'` Keras's [N, H, W, C]. Weights keep
+ * PyTorch's layout either way.
+ */
+export type DataFormat = 'channelsFirst' | 'channelsLast';
+
+export function checkDataFormat(layer: string, v: DataFormat | undefined): DataFormat {
+  const f = v ?? 'channelsFirst';
+  if (f !== 'channelsFirst' && f !== 'channelsLast') {
+    const keras = String(f).toLowerCase().replace(/_/g, '');
+    const hint = keras === 'channelslast' ? "; did you mean 'channelsLast'?" : keras === 'channelsfirst' ? "; did you mean 'channelsFirst'?" : '';
+    throw new Error(`${layer}: dataFormat must be 'channelsFirst' or 'channelsLast', got ${JSON.stringify(f)}${hint}`);
+  }
+  return f;
+}
+
+/** [..., S₁…S_k, C] → [..., C, S₁…S_k] for `spatial` = k trailing spatial dims before the channels. */
+export function channelsLastToFirst(x: Tensor, spatial: number): Tensor {
+  const c = x.ndim - 1;
+  const lead = Array.from({ length: c - spatial }, (_, i) => i);
+  return permute(x, [...lead, c, ...Array.from({ length: spatial }, (_, i) => c - spatial + i)]);
+}
+
+/** [..., C, S₁…S_k] → [..., S₁…S_k, C]: the inverse of `channelsLastToFirst`. */
+export function channelsFirstToLast(x: Tensor, spatial: number): Tensor {
+  const c = x.ndim - 1 - spatial;
+  const lead = Array.from({ length: c }, (_, i) => i);
+  return permute(x, [...lead, ...Array.from({ length: spatial }, (_, i) => c + 1 + i), c]);
+}
+
 interface ConvBaseOptions extends LayerOptions {
-  inChannels: number;
+  /** input channels; leave it out for a lazy layer that takes them from its first input */
+  inChannels?: number;
   outChannels: number;
   /** split channels into groups convolved separately (default 1; inChannels = groups: depthwise) */
   groups?: number;
@@ -12,6 +45,12 @@ interface ConvBaseOptions extends LayerOptions {
   /** default: PyTorch's U(−1/√fan_in, 1/√fan_in), fan_in = inChannels/groups · kernel area */
   weightInit?: Initializer | InitializerName;
   biasInit?: Initializer | InitializerName;
+  /** applied to the output (Keras's `activation`): a name such as 'relu', a function or a module */
+  activation?: Activation;
+  /** 'channelsFirst' ([N, C, …], default, PyTorch) or 'channelsLast' ([N, …, C], Keras); the weights keep PyTorch's layout */
+  dataFormat?: DataFormat;
+  /** shape of one input sample without the batch dim, in `dataFormat` (Keras's `input_shape`) */
+  inputShape?: readonly number[];
 }
 
 export interface Conv2dOptions extends ConvBaseOptions {
@@ -32,40 +71,156 @@ export interface Conv1dOptions extends ConvBaseOptions {
   dilation?: number;
 }
 
+const CONV2D_KEYS = [
+  'name', 'dtype', 'inChannels', 'outChannels', 'groups', 'bias', 'weightInit', 'biasInit', 'activation', 'dataFormat', 'inputShape', 'kernelSize', 'stride', 'padding', 'dilation',
+] as const satisfies readonly (keyof Conv2dOptions)[];
+const CONV1D_KEYS = CONV2D_KEYS satisfies readonly (keyof Conv1dOptions)[];
+const conv2dComplete: AllKeys<Conv2dOptions, typeof CONV2D_KEYS> = true;
+const conv1dComplete: AllKeys<Conv1dOptions, typeof CONV1D_KEYS> = true;
+void conv2dComplete;
+void conv1dComplete;
+/** Keras's and PyTorch's names that do not camel-case into ours */
+const CONV_ALIASES = {
+  filters: 'outChannels', in_channels: 'inChannels', strides: 'stride', dilation_rate: 'dilation', dilationRate: 'dilation', use_bias: 'bias', useBias: 'bias',
+  kernel_initializer: 'weightInit', kernelInitializer: 'weightInit', bias_initializer: 'biasInit', biasInitializer: 'biasInit',
+};
+
 const asPair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 
-function checkChannels(layer: string, o: ConvBaseOptions): number {
-  checkPositiveInt(layer, 'inChannels', o.inChannels);
-  checkPositiveInt(layer, 'outChannels', o.outChannels);
-  const groups = o.groups ?? 1;
-  checkPositiveInt(layer, 'groups', groups);
-  if (o.inChannels % groups !== 0 || o.outChannels % groups !== 0) {
-    throw new Error(`${layer}: groups=${groups} must divide inChannels=${o.inChannels} and outChannels=${o.outChannels}`);
+/**
+ * What Conv1d and Conv2d share: channel checks, the lazy build from the first input's
+ * channel dim, the activation, and the channels-last layout (a transpose in and out).
+ */
+abstract class ConvBase extends Module {
+  /** null until a lazy layer is built */
+  inChannels: number | null = null;
+  readonly outChannels: number;
+  readonly groups: number;
+  readonly dataFormat: DataFormat;
+  /** shape of one input sample in `dataFormat`, when given */
+  readonly inputShape: readonly number[] | undefined;
+  /** [outChannels, inChannels/groups, …kernel]; undefined until a lazy layer is built */
+  weight!: Tensor;
+  bias: Tensor | null = null;
+  readonly #options: ConvBaseOptions;
+  readonly #activation: ResolvedActivation | null;
+  protected abstract readonly op: string;
+
+  constructor(op: string, options: ConvBaseOptions, private readonly spatial: number) {
+    super(options);
+    checkPositiveInt(op, 'outChannels', options.outChannels);
+    this.groups = options.groups ?? 1;
+    checkPositiveInt(op, 'groups', this.groups);
+    if (options.outChannels % this.groups !== 0) throw new Error(`${op}: groups=${this.groups} must divide outChannels=${options.outChannels}`);
+    this.outChannels = options.outChannels;
+    this.dataFormat = checkDataFormat(op, options.dataFormat);
+    this.inputShape = checkInputShape(op, options.inputShape);
+    if (this.inputShape !== undefined && this.inputShape.length !== spatial + 1) {
+      throw new Error(`${op}: inputShape must have ${spatial + 1} dims (one sample: ${this.layoutName()}), got [${this.inputShape.join(', ')}]`);
+    }
+    this.#options = options;
+    this.#activation = resolveActivation(op, options.activation);
+    if (this.#activation?.module) this.registerModule('activation', this.#activation.module);
   }
-  return groups;
+
+  /** The sample layout in words: `C, H, W` or `H, W, C`. */
+  protected layoutName(): string {
+    const s = this.spatial === 2 ? ['H', 'W'] : ['L'];
+    return (this.dataFormat === 'channelsLast' ? [...s, 'C'] : ['C', ...s]).join(', ');
+  }
+
+  /** Called at the end of a subclass constructor, once the kernel size is known. */
+  protected finishConstruction(op: string): void {
+    const o = this.#options;
+    const fromShape = this.inputShape && (this.dataFormat === 'channelsLast' ? this.inputShape[this.spatial] : this.inputShape[0]);
+    if (o.inChannels !== undefined) checkPositiveInt(op, 'inChannels', o.inChannels);
+    if (o.inChannels !== undefined && fromShape !== undefined && o.inChannels !== fromShape) {
+      throw new Error(`${op}: inChannels=${o.inChannels} and inputShape=[${this.inputShape!.join(', ')}] (${this.layoutName()}) disagree on the channels`);
+    }
+    const inChannels = o.inChannels ?? fromShape;
+    if (inChannels === undefined) this.deferBuild(`its inChannels come from the first input's channel dim`);
+    else this.#build(op, inChannels, undefined);
+  }
+
+  protected abstract kernelShape(): number[];
+
+  #build(op: string, inChannels: number, backend: string | undefined): void {
+    if (inChannels % this.groups !== 0) throw new Error(`${op}: groups=${this.groups} must divide inChannels=${inChannels}`);
+    const o = this.#options;
+    const k = this.kernelShape();
+    const cg = inChannels / this.groups;
+    const u = fanInUniform(cg * k.reduce((a, b) => a * b, 1));
+    this.inChannels = inChannels;
+    this.weight = this.registerParameter('weight', makeWeight([this.outChannels, cg, ...k], o.weightInit, u, o.dtype, backend));
+    if (o.bias ?? true) this.bias = this.registerParameter('bias', makeWeight([this.outChannels], o.biasInit, u, o.dtype, backend));
+    this.markBuilt();
+  }
+
+  protected override buildFromShapes(shapes: Readonly<Record<string, readonly number[]>>): string | null {
+    const w = shapes.weight;
+    const k = this.kernelShape();
+    if (w === undefined || w.length !== k.length + 2 || w[0] !== this.outChannels || k.some((d, i) => w[i + 2] !== d)) {
+      return `expected a 'weight' of shape [${this.outChannels}, inChannels/groups, ${k.join(', ')}], got ${w === undefined ? 'none' : formatShape(w)}`;
+    }
+    this.#build(this.op, w[1] * this.groups, undefined);
+    return null;
+  }
+
+  override expectedInputShape(): readonly number[] | null {
+    return this.inputShape ?? null;
+  }
+
+  /** Check the input, build a lazy layer, run `conv` on channels-first data, apply the activation. */
+  protected apply1(x: Tensor, conv: (x: Tensor) => Tensor): Tensor {
+    const op = this.op;
+    const ok = x.ndim === this.spatial + 1 || x.ndim === this.spatial + 2;
+    const cdim = this.dataFormat === 'channelsLast' ? x.ndim - 1 : x.ndim - this.spatial - 1;
+    if (ok && this.inChannels === null) this.#build(op, x.shape[cdim], x.backend.name);
+    if (!ok || x.shape[cdim] !== this.inChannels) {
+      const c = String(this.inChannels ?? 'C');
+      const sample = this.layoutName().replace('C', c);
+      throw new Error(`${op}: expected input [N, ${sample}] or [${sample}] (dataFormat '${this.dataFormat}'), got ${formatShape(x.shape)}`);
+    }
+    const last = this.dataFormat === 'channelsLast';
+    let y = conv(last ? channelsLastToFirst(x, this.spatial) : x);
+    if (last) y = channelsFirstToLast(y, this.spatial);
+    return this.#activation ? this.#activation.fn(y) : y;
+  }
+
+  /** The options with a built lazy layer's inferred inChannels, so a saved architecture rebuilds eagerly. */
+  override getConfig(): Record<string, unknown> {
+    if (this.#activation !== null && this.#activation.name === null) {
+      throw new Error(`${this.op} '${this.name}': its activation is a function or module, which a saved architecture cannot record; pass it by name ('relu', …) or add it as its own layer`);
+    }
+    const config = super.getConfig();
+    if (this.inChannels !== null) config.inChannels = this.inChannels;
+    return config;
+  }
+
+  protected reprTail(): string {
+    const act = this.#activation ? `, activation=${this.#activation.name ?? 'custom'}` : '';
+    const fmt = this.dataFormat === 'channelsLast' ? ", dataFormat='channelsLast'" : '';
+    return `${this.groups !== 1 ? `, groups=${this.groups}` : ''}, bias=${this.#options.bias ?? true}${act}${fmt}`;
+  }
 }
 
 /**
  * 2-D convolution (cross-correlation, as PyTorch): input [N, C, H, W] (or [C, H, W]),
  * weight [outChannels, inChannels/groups, kH, kW], output [N, outChannels, H', W'] with
  * H' = ⌊(H + padTop + padBottom − dilation·(kH − 1) − 1) / stride⌋ + 1.
+ * With `dataFormat: 'channelsLast'` input and output are [N, H, W, C] (Keras's Conv2D);
+ * without `inChannels` the layer is lazy and takes them from its first input.
  */
-export class Conv2d extends Module {
-  readonly inChannels: number;
-  readonly outChannels: number;
+export class Conv2d extends ConvBase {
   readonly kernelSize: [number, number];
   readonly stride: [number, number];
   readonly padding: Padding;
   readonly dilation: [number, number];
-  readonly groups: number;
-  weight: Tensor;
-  bias: Tensor | null = null;
+  protected readonly op = 'Conv2d';
 
   constructor(options: Conv2dOptions) {
-    super(options);
-    this.groups = checkChannels('Conv2d', options);
-    this.inChannels = options.inChannels;
-    this.outChannels = options.outChannels;
+    checkOptions('Conv2d', options, CONV2D_KEYS, CONV_ALIASES);
+    super('Conv2d', options, 2);
     this.kernelSize = asPair(options.kernelSize);
     this.stride = asPair(options.stride ?? 1);
     this.dilation = asPair(options.dilation ?? 1);
@@ -75,43 +230,40 @@ export class Conv2d extends Module {
     this.dilation.forEach((d) => checkPositiveInt('Conv2d', 'dilation', d));
     if (typeof this.padding !== 'string') {
       for (const p of asPair(this.padding)) if (!Number.isInteger(p) || p < 0) throw new Error(`Conv2d: padding must be integers ≥ 0, 'same' or 'valid', got ${JSON.stringify(this.padding)}`);
+    } else if (this.padding !== 'same' && this.padding !== 'valid') {
+      throw new Error(`Conv2d: padding must be integers ≥ 0, 'same' or 'valid', got ${JSON.stringify(this.padding)}`);
     }
-    const cg = this.inChannels / this.groups;
-    const u = fanInUniform(cg * this.kernelSize[0] * this.kernelSize[1]);
-    this.weight = this.registerParameter('weight', makeWeight([this.outChannels, cg, ...this.kernelSize], options.weightInit, u, options.dtype));
-    if (options.bias ?? true) this.bias = this.registerParameter('bias', makeWeight([this.outChannels], options.biasInit, u, options.dtype));
+    this.finishConstruction('Conv2d');
+  }
+
+  protected kernelShape(): number[] {
+    return [...this.kernelSize];
   }
 
   forward(x: Tensor): Tensor {
-    if ((x.ndim !== 4 && x.ndim !== 3) || x.shape[x.ndim - 3] !== this.inChannels) {
-      throw new Error(`Conv2d: expected input [N, ${this.inChannels}, H, W] or [${this.inChannels}, H, W], got ${formatShape(x.shape)}`);
-    }
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+    return this.apply1(x, (xc) => conv2d(xc, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups }));
   }
 
   override extraRepr(): string {
-    return `${this.inChannels}, ${this.outChannels}, kernelSize=[${this.kernelSize}], stride=[${this.stride}], padding=${JSON.stringify(this.padding)}` +
-      `${this.dilation.some((d) => d !== 1) ? `, dilation=[${this.dilation}]` : ''}${this.groups !== 1 ? `, groups=${this.groups}` : ''}, bias=${this.bias !== null}`;
+    return `${this.inChannels ?? '? (lazy)'}, ${this.outChannels}, kernelSize=[${this.kernelSize}], stride=[${this.stride}], padding=${JSON.stringify(this.padding)}` +
+      `${this.dilation.some((d) => d !== 1) ? `, dilation=[${this.dilation}]` : ''}${this.reprTail()}`;
   }
 }
 
-/** 1-D convolution over [N, C, L] (or [C, L]); weight [outChannels, inChannels/groups, k]. */
-export class Conv1d extends Module {
-  readonly inChannels: number;
-  readonly outChannels: number;
+/**
+ * 1-D convolution over [N, C, L] (or [C, L]); weight [outChannels, inChannels/groups, k].
+ * With `dataFormat: 'channelsLast'` input and output are [N, L, C] (Keras's Conv1D).
+ */
+export class Conv1d extends ConvBase {
   readonly kernelSize: number;
   readonly stride: number;
   readonly padding: number | 'same' | 'valid';
   readonly dilation: number;
-  readonly groups: number;
-  weight: Tensor;
-  bias: Tensor | null = null;
+  protected readonly op = 'Conv1d';
 
   constructor(options: Conv1dOptions) {
-    super(options);
-    this.groups = checkChannels('Conv1d', options);
-    this.inChannels = options.inChannels;
-    this.outChannels = options.outChannels;
+    checkOptions('Conv1d', options, CONV1D_KEYS, CONV_ALIASES);
+    super('Conv1d', options, 1);
     this.kernelSize = options.kernelSize;
     this.stride = options.stride ?? 1;
     this.dilation = options.dilation ?? 1;
@@ -119,23 +271,21 @@ export class Conv1d extends Module {
     checkPositiveInt('Conv1d', 'kernelSize', this.kernelSize);
     checkPositiveInt('Conv1d', 'stride', this.stride);
     checkPositiveInt('Conv1d', 'dilation', this.dilation);
-    if (typeof this.padding === 'number' && (!Number.isInteger(this.padding) || this.padding < 0)) {
-      throw new Error(`Conv1d: padding must be an integer ≥ 0, 'same' or 'valid', got ${this.padding}`);
+    if (typeof this.padding === 'number' ? !Number.isInteger(this.padding) || this.padding < 0 : this.padding !== 'same' && this.padding !== 'valid') {
+      throw new Error(`Conv1d: padding must be an integer ≥ 0, 'same' or 'valid', got ${JSON.stringify(this.padding)}`);
     }
-    const cg = this.inChannels / this.groups;
-    const u = fanInUniform(cg * this.kernelSize);
-    this.weight = this.registerParameter('weight', makeWeight([this.outChannels, cg, this.kernelSize], options.weightInit, u, options.dtype));
-    if (options.bias ?? true) this.bias = this.registerParameter('bias', makeWeight([this.outChannels], options.biasInit, u, options.dtype));
+    this.finishConstruction('Conv1d');
+  }
+
+  protected kernelShape(): number[] {
+    return [this.kernelSize];
   }
 
   forward(x: Tensor): Tensor {
-    if ((x.ndim !== 3 && x.ndim !== 2) || x.shape[x.ndim - 2] !== this.inChannels) {
-      throw new Error(`Conv1d: expected input [N, ${this.inChannels}, L] or [${this.inChannels}, L], got ${formatShape(x.shape)}`);
-    }
-    return conv1d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+    return this.apply1(x, (xc) => conv1d(xc, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups }));
   }
 
   override extraRepr(): string {
-    return `${this.inChannels}, ${this.outChannels}, kernelSize=${this.kernelSize}, stride=${this.stride}, padding=${JSON.stringify(this.padding)}, bias=${this.bias !== null}`;
+    return `${this.inChannels ?? '? (lazy)'}, ${this.outChannels}, kernelSize=${this.kernelSize}, stride=${this.stride}, padding=${JSON.stringify(this.padding)}${this.reprTail()}`;
   }
 }

@@ -1,4 +1,6 @@
-import { avgPool1d, avgPool2d, formatShape, maxPool1d, maxPool2d, mean, max, type Pair, type Tensor } from '@ml/tensor';
+import { avgPool1d, avgPool2d, checkOptions, formatShape, maxPool1d, maxPool2d, mean, max, type Pair, type Tensor } from '@ml/tensor';
+import { channelsFirstToLast, channelsLastToFirst, checkDataFormat, type DataFormat } from './conv.js';
+import type { AllKeys } from './linear.js';
 import { Module, type ModuleOptions } from './module.js';
 
 export interface Pool2dOptions extends ModuleOptions {
@@ -7,95 +9,164 @@ export interface Pool2dOptions extends ModuleOptions {
   stride?: Pair;
   /** implicit padding on each side, at most half the kernel */
   padding?: Pair;
+  /** 'channelsFirst' ([N, C, H, W], default, PyTorch) or 'channelsLast' ([N, H, W, C], Keras) */
+  dataFormat?: DataFormat;
 }
 
 export interface Pool1dOptions extends ModuleOptions {
   kernelSize: number;
   stride?: number;
   padding?: number;
+  /** 'channelsFirst' ([N, C, L], default, PyTorch) or 'channelsLast' ([N, L, C], Keras) */
+  dataFormat?: DataFormat;
 }
+
+export interface MaxPool2dOptions extends Pool2dOptions {
+  dilation?: Pair;
+}
+export interface AvgPool2dOptions extends Pool2dOptions {
+  /** divide by the whole window including zero padding (default true, PyTorch) */
+  countIncludePad?: boolean;
+}
+export interface MaxPool1dOptions extends Pool1dOptions {
+  dilation?: number;
+}
+export interface AvgPool1dOptions extends Pool1dOptions {
+  countIncludePad?: boolean;
+}
+export interface GlobalPoolOptions extends ModuleOptions {
+  /** 'channelsFirst' ([N, C, …], default) or 'channelsLast' ([N, …, C], Keras's GlobalAveragePooling2D) */
+  dataFormat?: DataFormat;
+}
+
+const POOL_KEYS = ['name', 'kernelSize', 'stride', 'padding', 'dataFormat'] as const satisfies readonly (keyof Pool2dOptions & keyof Pool1dOptions)[];
+const MAX2_KEYS = [...POOL_KEYS, 'dilation'] as const satisfies readonly (keyof MaxPool2dOptions)[];
+const AVG2_KEYS = [...POOL_KEYS, 'countIncludePad'] as const satisfies readonly (keyof AvgPool2dOptions)[];
+const MAX1_KEYS = [...POOL_KEYS, 'dilation'] as const satisfies readonly (keyof MaxPool1dOptions)[];
+const AVG1_KEYS = [...POOL_KEYS, 'countIncludePad'] as const satisfies readonly (keyof AvgPool1dOptions)[];
+const GLOBAL_KEYS = ['name', 'dataFormat'] as const satisfies readonly (keyof GlobalPoolOptions)[];
+const complete: [
+  AllKeys<MaxPool2dOptions, typeof MAX2_KEYS>, AllKeys<AvgPool2dOptions, typeof AVG2_KEYS>, AllKeys<MaxPool1dOptions, typeof MAX1_KEYS>,
+  AllKeys<AvgPool1dOptions, typeof AVG1_KEYS>, AllKeys<GlobalPoolOptions, typeof GLOBAL_KEYS>,
+] = [true, true, true, true, true];
+void complete;
+/** Keras's names that do not camel-case into ours */
+const POOL_ALIASES = { pool_size: 'kernelSize', poolSize: 'kernelSize', strides: 'stride', kernel_size: 'kernelSize' };
 
 const show = (v: Pair | undefined) => (v === undefined ? 'undefined' : JSON.stringify(v));
 
-/** Max over kernelSize windows of [N, C, H, W] (padding counts as −∞). */
+/** Run a channels-first pooling op on input in `format` (channels-last: transpose in and out). */
+function inFormat(format: DataFormat, spatial: number, x: Tensor, op: (x: Tensor) => Tensor): Tensor {
+  if (format === 'channelsFirst') return op(x);
+  return channelsFirstToLast(op(channelsLastToFirst(x, spatial)), spatial);
+}
+
+const formatRepr = (f: DataFormat): string => (f === 'channelsLast' ? ", dataFormat='channelsLast'" : '');
+
+/** Max over kernelSize windows of [N, C, H, W] (or [N, H, W, C] channels-last; padding counts as −∞). */
 export class MaxPool2d extends Module {
-  readonly options: Pool2dOptions & { dilation?: Pair };
-  constructor(options: Pool2dOptions & { dilation?: Pair }) {
+  readonly options: MaxPool2dOptions;
+  readonly dataFormat: DataFormat;
+  constructor(options: MaxPool2dOptions) {
+    checkOptions('MaxPool2d', options, MAX2_KEYS, POOL_ALIASES);
     super(options);
     this.options = options;
+    this.dataFormat = checkDataFormat('MaxPool2d', options.dataFormat);
   }
   forward(x: Tensor): Tensor {
     const { kernelSize, stride, padding, dilation } = this.options;
-    return maxPool2d(x, { kernelSize, stride, padding, dilation });
+    return inFormat(this.dataFormat, 2, x, (xc) => maxPool2d(xc, { kernelSize, stride, padding, dilation }));
   }
   override extraRepr(): string {
-    return `kernelSize=${show(this.options.kernelSize)}, stride=${show(this.options.stride ?? this.options.kernelSize)}, padding=${show(this.options.padding ?? 0)}`;
+    return `kernelSize=${show(this.options.kernelSize)}, stride=${show(this.options.stride ?? this.options.kernelSize)}, padding=${show(this.options.padding ?? 0)}${formatRepr(this.dataFormat)}`;
   }
 }
 
-/** Mean over kernelSize windows of [N, C, H, W]; zero padding is counted unless countIncludePad is false. */
+/** Mean over kernelSize windows of [N, C, H, W] (or channels-last); zero padding is counted unless countIncludePad is false. */
 export class AvgPool2d extends Module {
-  readonly options: Pool2dOptions & { countIncludePad?: boolean };
-  constructor(options: Pool2dOptions & { countIncludePad?: boolean }) {
+  readonly options: AvgPool2dOptions;
+  readonly dataFormat: DataFormat;
+  constructor(options: AvgPool2dOptions) {
+    checkOptions('AvgPool2d', options, AVG2_KEYS, POOL_ALIASES);
     super(options);
     this.options = options;
+    this.dataFormat = checkDataFormat('AvgPool2d', options.dataFormat);
   }
   forward(x: Tensor): Tensor {
     const { kernelSize, stride, padding, countIncludePad } = this.options;
-    return avgPool2d(x, { kernelSize, stride, padding, countIncludePad });
+    return inFormat(this.dataFormat, 2, x, (xc) => avgPool2d(xc, { kernelSize, stride, padding, countIncludePad }));
   }
   override extraRepr(): string {
-    return `kernelSize=${show(this.options.kernelSize)}, stride=${show(this.options.stride ?? this.options.kernelSize)}, padding=${show(this.options.padding ?? 0)}`;
+    return `kernelSize=${show(this.options.kernelSize)}, stride=${show(this.options.stride ?? this.options.kernelSize)}, padding=${show(this.options.padding ?? 0)}${formatRepr(this.dataFormat)}`;
   }
 }
 
-/** Max over windows of [N, C, L]. */
+/** Max over windows of [N, C, L] (or [N, L, C] channels-last). */
 export class MaxPool1d extends Module {
-  readonly options: Pool1dOptions & { dilation?: number };
-  constructor(options: Pool1dOptions & { dilation?: number }) {
+  readonly options: MaxPool1dOptions;
+  readonly dataFormat: DataFormat;
+  constructor(options: MaxPool1dOptions) {
+    checkOptions('MaxPool1d', options, MAX1_KEYS, POOL_ALIASES);
     super(options);
     this.options = options;
+    this.dataFormat = checkDataFormat('MaxPool1d', options.dataFormat);
   }
   forward(x: Tensor): Tensor {
     const { kernelSize, stride, padding, dilation } = this.options;
-    return maxPool1d(x, { kernelSize, stride, padding, dilation });
+    return inFormat(this.dataFormat, 1, x, (xc) => maxPool1d(xc, { kernelSize, stride, padding, dilation }));
   }
   override extraRepr(): string {
-    return `kernelSize=${this.options.kernelSize}, stride=${this.options.stride ?? this.options.kernelSize}`;
+    return `kernelSize=${this.options.kernelSize}, stride=${this.options.stride ?? this.options.kernelSize}${formatRepr(this.dataFormat)}`;
   }
 }
 
-/** Mean over windows of [N, C, L]. */
+/** Mean over windows of [N, C, L] (or [N, L, C] channels-last). */
 export class AvgPool1d extends Module {
-  readonly options: Pool1dOptions & { countIncludePad?: boolean };
-  constructor(options: Pool1dOptions & { countIncludePad?: boolean }) {
+  readonly options: AvgPool1dOptions;
+  readonly dataFormat: DataFormat;
+  constructor(options: AvgPool1dOptions) {
+    checkOptions('AvgPool1d', options, AVG1_KEYS, POOL_ALIASES);
     super(options);
     this.options = options;
+    this.dataFormat = checkDataFormat('AvgPool1d', options.dataFormat);
   }
   forward(x: Tensor): Tensor {
     const { kernelSize, stride, padding, countIncludePad } = this.options;
-    return avgPool1d(x, { kernelSize, stride, padding, countIncludePad });
+    return inFormat(this.dataFormat, 1, x, (xc) => avgPool1d(xc, { kernelSize, stride, padding, countIncludePad }));
   }
   override extraRepr(): string {
-    return `kernelSize=${this.options.kernelSize}, stride=${this.options.stride ?? this.options.kernelSize}`;
+    return `kernelSize=${this.options.kernelSize}, stride=${this.options.stride ?? this.options.kernelSize}${formatRepr(this.dataFormat)}`;
   }
 }
 
-function spatialDims(layer: string, x: Tensor): number[] {
-  if (x.ndim < 3) throw new Error(`${layer}: expected input [N, C, …spatial], got ${formatShape(x.shape)}`);
-  return Array.from({ length: x.ndim - 2 }, (_, i) => i + 2);
+/** The spatial dims of [N, C, …spatial] (channels-first) or [N, …spatial, C] (channels-last). */
+function spatialDims(layer: string, x: Tensor, format: DataFormat): number[] {
+  if (x.ndim < 3) throw new Error(`${layer}: expected input ${format === 'channelsLast' ? '[N, …spatial, C]' : '[N, C, …spatial]'}, got ${formatShape(x.shape)}`);
+  return Array.from({ length: x.ndim - 2 }, (_, i) => (format === 'channelsLast' ? i + 1 : i + 2));
 }
 
 /** Mean over all spatial positions: [N, C, H, W] (or [N, C, L]) → [N, C] (Keras's GlobalAveragePooling2D). */
 export class GlobalAvgPool2d extends Module {
+  readonly dataFormat: DataFormat;
+  constructor(options: GlobalPoolOptions = {}) {
+    checkOptions('GlobalAvgPool2d', options, GLOBAL_KEYS);
+    super(options);
+    this.dataFormat = checkDataFormat('GlobalAvgPool2d', options.dataFormat);
+  }
   forward(x: Tensor): Tensor {
-    return mean(x, spatialDims('GlobalAvgPool2d', x));
+    return mean(x, spatialDims('GlobalAvgPool2d', x, this.dataFormat));
   }
 }
 
 /** Max over all spatial positions: [N, C, H, W] (or [N, C, L]) → [N, C]. */
 export class GlobalMaxPool2d extends Module {
+  readonly dataFormat: DataFormat;
+  constructor(options: GlobalPoolOptions = {}) {
+    checkOptions('GlobalMaxPool2d', options, GLOBAL_KEYS);
+    super(options);
+    this.dataFormat = checkDataFormat('GlobalMaxPool2d', options.dataFormat);
+  }
   forward(x: Tensor): Tensor {
-    return max(x, spatialDims('GlobalMaxPool2d', x));
+    return max(x, spatialDims('GlobalMaxPool2d', x, this.dataFormat));
   }
 }

@@ -1,7 +1,7 @@
-import { concat, formatShape, matmul, stack, zeros, type Tensor } from '@ml/tensor';
+import { checkOptions, concat, formatShape, matmul, stack, zeros, type Tensor } from '@ml/tensor';
 import { dropout } from './dropout.js';
 import { fanInUniform, type Initializer, type InitializerName } from './init.js';
-import { checkPositiveInt, makeWeight, type LayerOptions } from './linear.js';
+import { checkInputShape, checkPositiveInt, makeWeight, type AllKeys, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
 
 /** Activation of the plain (Elman) RNN. */
@@ -76,39 +76,87 @@ interface RecurrentInitOptions extends LayerOptions {
 // ------------------------------------------------------------------ cells
 
 export interface RNNCellOptions extends RecurrentInitOptions {
-  inputSize: number;
+  /** input features; leave it out for a lazy cell that takes them from its first input */
+  inputSize?: number;
   hiddenSize: number;
 }
 
+const CELL_KEYS = ['name', 'dtype', 'bias', 'weightInit', 'biasInit', 'inputSize', 'hiddenSize'] as const satisfies readonly (keyof RNNCellOptions)[];
+const ELMAN_CELL_KEYS = [...CELL_KEYS, 'nonlinearity'] as const satisfies readonly (keyof ElmanCellOptions)[];
+const RECURRENT_KEYS = [
+  'name', 'dtype', 'bias', 'weightInit', 'biasInit', 'inputSize', 'hiddenSize', 'numLayers', 'batchFirst', 'dropout', 'bidirectional', 'inputShape',
+] as const satisfies readonly (keyof RecurrentOptions)[];
+const RNN_KEYS = [...RECURRENT_KEYS, 'nonlinearity'] as const satisfies readonly (keyof RNNOptions)[];
+const complete: [
+  AllKeys<RNNCellOptions, typeof CELL_KEYS>, AllKeys<ElmanCellOptions, typeof ELMAN_CELL_KEYS>, AllKeys<RecurrentOptions, typeof RECURRENT_KEYS>, AllKeys<RNNOptions, typeof RNN_KEYS>,
+] = [true, true, true, true];
+void complete;
+/** Keras's names that do not camel-case into ours */
+const RECURRENT_ALIASES = {
+  units: 'hiddenSize', use_bias: 'bias', useBias: 'bias', kernel_initializer: 'weightInit', kernelInitializer: 'weightInit', recurrent_initializer: 'weightInit',
+  bias_initializer: 'biasInit', biasInitializer: 'biasInit',
+};
+const ELMAN_ALIASES = { ...RECURRENT_ALIASES, activation: 'nonlinearity' };
+
 /** Parameters and input checks shared by the three cells. */
 abstract class CellBase<I extends unknown[], O> extends Module<I, O> {
-  readonly inputSize: number;
+  /** null until a lazy cell is built */
+  inputSize: number | null = null;
   readonly hiddenSize: number;
-  weightIh: Tensor;
-  weightHh: Tensor;
+  /** undefined until a lazy cell is built */
+  weightIh!: Tensor;
+  weightHh!: Tensor;
   biasIh: Tensor | null = null;
   biasHh: Tensor | null = null;
+  readonly #options: RNNCellOptions;
+  readonly #gates: number;
+  readonly #kind: string;
 
-  constructor(options: RNNCellOptions, gates: number) {
+  constructor(kind: string, options: RNNCellOptions, gates: number) {
     super(options);
-    const kind = new.target.name;
-    checkPositiveInt(kind, 'inputSize', options.inputSize);
+    this.#kind = kind;
+    if (options.inputSize !== undefined) checkPositiveInt(kind, 'inputSize', options.inputSize);
     checkPositiveInt(kind, 'hiddenSize', options.hiddenSize);
-    this.inputSize = options.inputSize;
     this.hiddenSize = options.hiddenSize;
-    const u = fanInUniform(options.hiddenSize);
-    const rows = gates * options.hiddenSize;
-    this.weightIh = this.registerParameter('weight_ih', makeWeight([rows, options.inputSize], options.weightInit, u, options.dtype));
-    this.weightHh = this.registerParameter('weight_hh', makeWeight([rows, options.hiddenSize], options.weightInit, u, options.dtype));
-    if (options.bias ?? true) {
-      this.biasIh = this.registerParameter('bias_ih', makeWeight([rows], options.biasInit, u, options.dtype));
-      this.biasHh = this.registerParameter('bias_hh', makeWeight([rows], options.biasInit, u, options.dtype));
+    this.#options = options;
+    this.#gates = gates;
+    if (options.inputSize === undefined) this.deferBuild('its inputSize comes from the first input');
+    else this.#build(options.inputSize, undefined);
+  }
+
+  #build(inputSize: number, backend: string | undefined): void {
+    const o = this.#options;
+    const u = fanInUniform(o.hiddenSize);
+    const rows = this.#gates * o.hiddenSize;
+    this.inputSize = inputSize;
+    this.weightIh = this.registerParameter('weight_ih', makeWeight([rows, inputSize], o.weightInit, u, o.dtype, backend));
+    this.weightHh = this.registerParameter('weight_hh', makeWeight([rows, o.hiddenSize], o.weightInit, u, o.dtype, backend));
+    if (o.bias ?? true) {
+      this.biasIh = this.registerParameter('bias_ih', makeWeight([rows], o.biasInit, u, o.dtype, backend));
+      this.biasHh = this.registerParameter('bias_hh', makeWeight([rows], o.biasInit, u, o.dtype, backend));
     }
+    this.markBuilt();
+  }
+
+  protected override buildFromShapes(shapes: Readonly<Record<string, readonly number[]>>): string | null {
+    const w = shapes.weight_ih;
+    const rows = this.#gates * this.hiddenSize;
+    if (w === undefined || w.length !== 2 || w[0] !== rows) return `expected a 'weight_ih' of shape [${rows}, inputSize], got ${w === undefined ? 'none' : formatShape(w)}`;
+    this.#build(w[1], undefined);
+    return null;
+  }
+
+  /** The options with a built lazy cell's inferred inputSize. */
+  override getConfig(): Record<string, unknown> {
+    const config = super.getConfig();
+    if (this.inputSize !== null) config.inputSize = this.inputSize;
+    return config;
   }
 
   /** The input as [N, in] (a 1-D input [in] becomes a batch of one) and whether it was 1-D. */
   protected batched(x: Tensor): { x2: Tensor; unbatched: boolean } {
-    const kind = this.constructor.name;
+    const kind = this.#kind;
+    if (this.inputSize === null && (x.ndim === 1 || x.ndim === 2)) this.#build(x.shape[x.ndim - 1], x.backend.name);
     if ((x.ndim !== 1 && x.ndim !== 2) || x.shape[x.ndim - 1] !== this.inputSize) {
       throw new Error(`${kind}: expected input [N, ${this.inputSize}] or [${this.inputSize}] (inputSize=${this.inputSize}), got ${formatShape(x.shape)}`);
     }
@@ -121,7 +169,7 @@ abstract class CellBase<I extends unknown[], O> extends Module<I, O> {
     if (s === undefined) return zeros([n, this.hiddenSize], { dtype: x2.dtype, backend: x2.backend.name });
     const expected = unbatched ? [this.hiddenSize] : [n, this.hiddenSize];
     if (!sameShape(s.shape, expected)) {
-      throw new Error(`${this.constructor.name}: ${name} must have shape ${formatShape(expected)} for input ${formatShape(unbatched ? [this.inputSize] : x2.shape)}, got ${formatShape(s.shape)}`);
+      throw new Error(`${this.#kind}: ${name} must have shape ${formatShape(expected)} for input ${formatShape(unbatched ? [this.inputSize ?? 0] : x2.shape)}, got ${formatShape(s.shape)}`);
     }
     return unbatched ? s.unsqueeze(0) : s;
   }
@@ -131,7 +179,7 @@ abstract class CellBase<I extends unknown[], O> extends Module<I, O> {
   }
 
   override extraRepr(): string {
-    return `${this.inputSize}, ${this.hiddenSize}, bias=${this.biasIh !== null}`;
+    return `${this.inputSize ?? '? (lazy)'}, ${this.hiddenSize}, bias=${this.#options.bias ?? true}`;
   }
 }
 
@@ -149,7 +197,8 @@ export class RNNCell extends CellBase<[Tensor, Tensor?], Tensor> {
   readonly nonlinearity: RNNNonlinearity;
 
   constructor(options: ElmanCellOptions) {
-    super(options, GATES.RNN);
+    checkOptions('RNNCell', options, ELMAN_CELL_KEYS, ELMAN_ALIASES);
+    super('RNNCell', options, GATES.RNN);
     this.nonlinearity = checkNonlinearity('RNNCell', options.nonlinearity);
   }
 
@@ -177,7 +226,8 @@ export class RNNCell extends CellBase<[Tensor, Tensor?], Tensor> {
  */
 export class LSTMCell extends CellBase<[Tensor, [Tensor, Tensor]?], [Tensor, Tensor]> {
   constructor(options: RNNCellOptions) {
-    super(options, GATES.LSTM);
+    checkOptions('LSTMCell', options, CELL_KEYS, RECURRENT_ALIASES);
+    super('LSTMCell', options, GATES.LSTM);
   }
 
   forward(x: Tensor, state?: [Tensor, Tensor]): [Tensor, Tensor] {
@@ -200,7 +250,8 @@ export class LSTMCell extends CellBase<[Tensor, [Tensor, Tensor]?], [Tensor, Ten
  */
 export class GRUCell extends CellBase<[Tensor, Tensor?], Tensor> {
   constructor(options: RNNCellOptions) {
-    super(options, GATES.GRU);
+    checkOptions('GRUCell', options, CELL_KEYS, RECURRENT_ALIASES);
+    super('GRUCell', options, GATES.GRU);
   }
 
   forward(x: Tensor, h?: Tensor): Tensor {
@@ -221,7 +272,8 @@ function checkNonlinearity(kind: string, v: RNNNonlinearity | undefined): RNNNon
 // ------------------------------------------------------------------ sequence layers
 
 export interface RecurrentOptions extends RecurrentInitOptions {
-  inputSize: number;
+  /** input features; leave it out for a lazy layer that takes them from its first input's last dim */
+  inputSize?: number;
   hiddenSize: number;
   /** stacked layers; layer k > 0 reads layer k−1's output sequence (default 1) */
   numLayers?: number;
@@ -231,6 +283,8 @@ export interface RecurrentOptions extends RecurrentInitOptions {
   dropout?: number;
   /** also run each layer backwards in time and concatenate both outputs (default false) */
   bidirectional?: boolean;
+  /** shape of one sample, [L, inputSize] (Keras's `input_shape`): its last dim is inputSize */
+  inputShape?: readonly number[];
 }
 
 export interface RNNOptions extends RecurrentOptions {
@@ -250,7 +304,8 @@ export interface RNNOptions extends RecurrentOptions {
  * from differentiable ops, so gradients reach each weight, the input and h0 (and c0).
  */
 abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
-  readonly inputSize: number;
+  /** null until a lazy layer is built */
+  inputSize: number | null = null;
   readonly hiddenSize: number;
   readonly numLayers: number;
   readonly bias: boolean;
@@ -261,28 +316,47 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
   readonly weightHh: Tensor[] = [];
   readonly biasIh: Tensor[] = [];
   readonly biasHh: Tensor[] = [];
+  /** shape of one sample, [L, inputSize], when given */
+  readonly inputShape: readonly number[] | undefined;
+  readonly #options: RecurrentOptions;
+  readonly #mode: Mode;
+  readonly #kind: string;
 
-  constructor(options: RecurrentOptions, mode: Mode) {
+  constructor(kind: string, options: RecurrentOptions, mode: Mode) {
     super(options);
-    const kind = new.target.name;
-    checkPositiveInt(kind, 'inputSize', options.inputSize);
+    this.#kind = kind;
+    if (options.inputSize !== undefined) checkPositiveInt(kind, 'inputSize', options.inputSize);
     checkPositiveInt(kind, 'hiddenSize', options.hiddenSize);
+    this.inputShape = checkInputShape(kind, options.inputShape);
+    if (this.inputShape !== undefined && this.inputShape.length !== 2) throw new Error(`${kind}: inputShape must be [L, inputSize] (one sample), got [${this.inputShape.join(', ')}]`);
+    const fromShape = this.inputShape?.[1];
+    if (options.inputSize !== undefined && fromShape !== undefined && fromShape !== options.inputSize) {
+      throw new Error(`${kind}: inputSize=${options.inputSize} and inputShape=[${this.inputShape!.join(', ')}] disagree on the input features`);
+    }
     checkPositiveInt(kind, 'numLayers', options.numLayers ?? 1);
     const p = options.dropout ?? 0;
     if (!(p >= 0 && p <= 1)) throw new Error(`${kind}: dropout must be in [0, 1], got ${p}`);
-    this.inputSize = options.inputSize;
     this.hiddenSize = options.hiddenSize;
     this.numLayers = options.numLayers ?? 1;
     this.bias = options.bias ?? true;
     this.batchFirst = options.batchFirst ?? false;
     this.dropout = p;
     this.bidirectional = options.bidirectional ?? false;
+    this.#options = options;
+    this.#mode = mode;
+    const inputSize = options.inputSize ?? fromShape;
+    if (inputSize === undefined) this.deferBuild('its inputSize comes from the first input');
+    else this.#build(inputSize, undefined);
+  }
 
+  #build(inputSize: number, backend: string | undefined): void {
+    const options = this.#options;
+    this.inputSize = inputSize;
     const u = fanInUniform(this.hiddenSize);
-    const rows = GATES[mode] * this.hiddenSize;
-    const make = (shape: number[], spec: Initializer | InitializerName | undefined) => makeWeight(shape, spec, u, options.dtype);
+    const rows = GATES[this.#mode] * this.hiddenSize;
+    const make = (shape: number[], spec: Initializer | InitializerName | undefined) => makeWeight(shape, spec, u, options.dtype, backend);
     for (let k = 0; k < this.numLayers; k++) {
-      const inSize = k === 0 ? this.inputSize : this.hiddenSize * this.numDirections;
+      const inSize = k === 0 ? inputSize : this.hiddenSize * this.numDirections;
       for (let d = 0; d < this.numDirections; d++) {
         const suffix = `_l${k}${d === 1 ? '_reverse' : ''}`;
         this.weightIh.push(this.registerParameter(`weight_ih${suffix}`, make([rows, inSize], options.weightInit)));
@@ -293,6 +367,27 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
         }
       }
     }
+    this.markBuilt();
+  }
+
+  protected override buildFromShapes(shapes: Readonly<Record<string, readonly number[]>>): string | null {
+    const w = shapes.weight_ih_l0;
+    const rows = GATES[this.#mode] * this.hiddenSize;
+    if (w === undefined || w.length !== 2 || w[0] !== rows) return `expected a 'weight_ih_l0' of shape [${rows}, inputSize], got ${w === undefined ? 'none' : formatShape(w)}`;
+    this.#build(w[1], undefined);
+    return null;
+  }
+
+  /** [L, inputSize] when given and the layer is batch-first (a time-major sample is not one slice of the batch). */
+  override expectedInputShape(): readonly number[] | null {
+    return this.batchFirst ? (this.inputShape ?? null) : null;
+  }
+
+  /** The options with a built lazy layer's inferred inputSize. */
+  override getConfig(): Record<string, unknown> {
+    const config = super.getConfig();
+    if (this.inputSize !== null) config.inputSize = this.inputSize;
+    return config;
   }
 
   /** D: 2 when bidirectional, else 1. */
@@ -307,8 +402,9 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
    * like the input and like h0.
    */
   protected run(x: Tensor, init: readonly (Tensor | undefined)[], names: readonly string[], step: (xp: Tensor, s: Tensor[], w: CellWeights) => Tensor[]): { output: Tensor; finals: Tensor[] } {
-    const kind = this.constructor.name;
+    const kind = this.#kind;
     const D = this.numDirections;
+    if (this.inputSize === null && (x.ndim === 2 || x.ndim === 3)) this.#build(x.shape[x.ndim - 1], x.backend.name);
     if (x.ndim !== 2 && x.ndim !== 3) {
       const layout = this.batchFirst ? '[N, L, inputSize]' : '[L, N, inputSize]';
       throw new Error(`${kind}: expected input ${layout} or unbatched [L, inputSize], got ${formatShape(x.shape)}`);
@@ -367,7 +463,7 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
   }
 
   override extraRepr(): string {
-    const parts = [`${this.inputSize}, ${this.hiddenSize}`];
+    const parts = [`${this.inputSize ?? '? (lazy)'}, ${this.hiddenSize}`];
     if (this.numLayers !== 1) parts.push(`numLayers=${this.numLayers}`);
     if (!this.bias) parts.push('bias=false');
     if (this.batchFirst) parts.push('batchFirst=true');
@@ -389,7 +485,8 @@ export class RNN extends RNNBase<[Tensor, Tensor?], [Tensor, Tensor]> {
   readonly nonlinearity: RNNNonlinearity;
 
   constructor(options: RNNOptions) {
-    super(options, 'RNN');
+    checkOptions('RNN', options, RNN_KEYS, ELMAN_ALIASES);
+    super('RNN', options, 'RNN');
     this.nonlinearity = checkNonlinearity('RNN', options.nonlinearity);
   }
 
@@ -409,7 +506,8 @@ export class RNN extends RNNBase<[Tensor, Tensor?], [Tensor, Tensor]> {
  */
 export class LSTM extends RNNBase<[Tensor, [Tensor, Tensor]?], [Tensor, [Tensor, Tensor]]> {
   constructor(options: RecurrentOptions) {
-    super(options, 'LSTM');
+    checkOptions('LSTM', options, RECURRENT_KEYS, RECURRENT_ALIASES);
+    super('LSTM', options, 'LSTM');
   }
 
   forward(x: Tensor, state?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]] {
@@ -424,7 +522,8 @@ export class LSTM extends RNNBase<[Tensor, [Tensor, Tensor]?], [Tensor, [Tensor,
  */
 export class GRU extends RNNBase<[Tensor, Tensor?], [Tensor, Tensor]> {
   constructor(options: RecurrentOptions) {
-    super(options, 'GRU');
+    checkOptions('GRU', options, RECURRENT_KEYS, RECURRENT_ALIASES);
+    super('GRU', options, 'GRU');
   }
 
   forward(x: Tensor, h0?: Tensor): [Tensor, Tensor] {

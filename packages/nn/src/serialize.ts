@@ -1,4 +1,4 @@
-import { ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh } from './activation.js';
+import { ELU, GELU, HardSigmoid, LeakyReLU, LogSoftmax, ReLU, SELU, SiLU, Sigmoid, Softmax, Softplus, Tanh } from './activation.js';
 import { Sequential, type Layer } from './container.js';
 import { Conv1d, Conv2d } from './conv.js';
 import { Dropout } from './dropout.js';
@@ -42,7 +42,7 @@ const BUILTIN_CLASSES: [ModuleClass, string][] = [
   [Conv1d, 'Conv1d'], [Conv2d, 'Conv2d'], [MaxPool1d, 'MaxPool1d'], [MaxPool2d, 'MaxPool2d'], [AvgPool1d, 'AvgPool1d'],
   [AvgPool2d, 'AvgPool2d'], [GlobalAvgPool2d, 'GlobalAvgPool2d'], [GlobalMaxPool2d, 'GlobalMaxPool2d'], [BatchNorm1d, 'BatchNorm1d'],
   [BatchNorm2d, 'BatchNorm2d'], [LayerNorm, 'LayerNorm'], [Embedding, 'Embedding'], [ReLU, 'ReLU'], [LeakyReLU, 'LeakyReLU'],
-  [ELU, 'ELU'], [GELU, 'GELU'], [Sigmoid, 'Sigmoid'], [Tanh, 'Tanh'], [SiLU, 'SiLU'], [Softplus, 'Softplus'], [Softmax, 'Softmax'],
+  [ELU, 'ELU'], [GELU, 'GELU'], [Sigmoid, 'Sigmoid'], [Tanh, 'Tanh'], [SiLU, 'SiLU'], [Softplus, 'Softplus'], [HardSigmoid, 'HardSigmoid'], [SELU, 'SELU'], [Softmax, 'Softmax'],
   [LogSoftmax, 'LogSoftmax'], [Concatenate, 'Concatenate'], [Add, 'Add'], [Subtract, 'Subtract'], [Multiply, 'Multiply'],
   [Average, 'Average'], [Maximum, 'Maximum'], [RNN, 'RNN'], [LSTM, 'LSTM'], [GRU, 'GRU'], [RNNCell, 'RNNCell'], [LSTMCell, 'LSTMCell'],
   [GRUCell, 'GRUCell'], [EchoStateNetwork, 'EchoStateNetwork'], [MultiheadAttention, 'MultiheadAttention'],

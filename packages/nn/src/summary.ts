@@ -1,12 +1,13 @@
 import { noGrad } from '@ml/autograd';
 import { isFloat, isTensor, tidy, zeros, type DType, type Tensor } from '@ml/tensor';
-import type { AnyModule } from './module.js';
+import { build, isBuilt, type AnyModule } from './module.js';
 import { formatSymbolicShape, type SymbolicShape, type SymbolicTensor } from './symbolic.js';
 
 export interface SummaryOptions {
   /**
-   * shape of one input sample without the batch dim (or one per input), needed to show
-   * output shapes of models not built with `input()`
+   * shape of one input sample without the batch dim (or one per input), to show output
+   * shapes of models not built with `input()` whose first layer does not declare it
+   * (`inputShape`, `inputDim`, a Linear's `inFeatures`)
    */
   inputShape?: readonly number[] | readonly (readonly number[])[];
   /** dtype of the probe input(s) (default float32; int32 for embeddings) */
@@ -114,6 +115,7 @@ export function summary(model: AnyModule, options: SummaryOptions = {}): string 
     return c.trainable + c.frozen;
   };
   const graph = isGraph(model);
+  let unbuilt = false;
   if (isGraph(model)) {
     for (const x of model.inputs) rows.push({ name: x.name, type: 'InputLayer', shape: formatSymbolicShape(x.shape), params: 0, connected: '-' });
     for (const call of model.calls) {
@@ -127,17 +129,36 @@ export function summary(model: AnyModule, options: SummaryOptions = {}): string 
     }
   } else {
     let shapes = new Map<AnyModule, string>();
-    if (options.inputShape) {
-      const s = options.inputShape;
+    const s = options.inputShape ?? model.expectedInputShape() ?? undefined;
+    if (s) {
       const list = (Array.isArray(s[0]) ? s : [s]) as readonly (readonly number[])[];
-      shapes = probeChildShapes(model, list, options.inputDtype ?? 'float32');
+      const dtype = options.inputDtype ?? 'float32';
+      // a lazy model is built by its first call, as Keras's summary builds a model given its input shape
+      const infer = () => {
+        if (!isBuilt(model)) build(model, ...list.map((shape) => zeros([1, ...shape], { dtype })));
+        shapes = probeChildShapes(model, list, dtype);
+      };
+      if (options.inputShape) infer();
+      else {
+        // the shape the first layer declares is a hint: a model whose forward wants more shows '?'
+        try {
+          infer();
+        } catch {
+          shapes = new Map();
+        }
+      }
     }
     const children = model.children();
     for (const c of children.length ? children : [model]) {
+      if (!isBuilt(c)) {
+        unbuilt = true;
+        rows.push({ name: c.name, type: c.constructor.name, shape: '?', params: -2 });
+        continue;
+      }
       rows.push({ name: c.name, type: c.constructor.name, shape: shapes.get(c) ?? '?', params: tally(c) });
     }
     // parameters registered directly on the model, not in a child
-    const direct = model.parameters({ recurse: false }).filter((p) => !seen.has(p));
+    const direct = model.unbuiltReason === null ? model.parameters({ recurse: false }).filter((p) => !seen.has(p)) : [];
     if (children.length && direct.length) {
       const n = direct.reduce((a, p) => a + p.size, 0);
       direct.forEach((p) => (p.requiresGrad ? (trainable += p.size) : (frozen += p.size)));
@@ -147,7 +168,8 @@ export function summary(model: AnyModule, options: SummaryOptions = {}): string 
 
   const header: Row = { name: 'Layer (type)', type: '', shape: 'Output Shape', params: -1, connected: graph ? 'Connected to' : undefined };
   const first = (r: Row) => (r.type ? `${r.name} (${r.type})` : r.name);
-  const cells = (r: Row) => [first(r), r.shape, r.params < 0 ? 'Param #' : fmtInt(r.params), ...(graph ? [r.connected ?? ''] : [])];
+  const count = (n: number): string => (n === -1 ? 'Param #' : n === -2 ? '0 (unbuilt)' : fmtInt(n));
+  const cells = (r: Row) => [first(r), r.shape, count(r.params), ...(graph ? [r.connected ?? ''] : [])];
   const table = [header, ...rows].map(cells);
   const widths = table[0].map((_, j) => Math.max(...table.map((r) => r[j].length)) + 3);
   const line = (r: string[]) => ` ${r.map((c, j) => c.padEnd(widths[j])).join('')}`.trimEnd();
@@ -163,6 +185,7 @@ export function summary(model: AnyModule, options: SummaryOptions = {}): string 
     `Trainable params: ${fmtInt(trainable)}`,
     `Non-trainable params: ${fmtInt(frozen)}`,
     '_'.repeat(width),
+    ...(unbuilt ? ['Some layers are not built yet: their weights are made at the first call (or pass inputShape to summary, or give the first layer inputShape/inputDim).'] : []),
   ].join('\n');
   const printFn = options.printFn === undefined ? console.log : options.printFn;
   printFn?.(out);
