@@ -103,6 +103,7 @@ function resample(op: string, x: Tensor, maps: readonly Affine[], fill: number):
   let exact = true;
   for (let k = 0; k < n; k++) {
     const a = maps[k];
+    const first = k * c * plane;
     for (let i = 0; i < h; i++) {
       const v = i - cy;
       for (let j = 0; j < w; j++) {
@@ -114,20 +115,29 @@ function resample(op: string, x: Tensor, maps: readonly Affine[], fill: number):
         const fx = sx - x0;
         const fy = sy - y0;
         if (fx !== 0 || fy !== 0) exact = false;
-        const corners = [
-          [x0, y0, (1 - fx) * (1 - fy)],
-          [x0 + 1, y0, fx * (1 - fy)],
-          [x0, y0 + 1, (1 - fx) * fy],
-          [x0 + 1, y0 + 1, fx * fy],
-        ] as const;
-        for (let ch = 0; ch < c; ch++) {
-          const at = (k * c + ch) * plane + i * w + j;
-          const base = (k * c + ch) * plane;
-          for (let q = 0; q < 4; q++) {
-            const [px, py, weight] = corners[q];
-            idx[q][at] = px >= 0 && px < w && py >= 0 && py < h ? base + py * w + px : total;
-            wt[q][at] = weight;
-          }
+        // the four neighbours (x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1): offset in the plane, or −1 outside
+        const inX0 = x0 >= 0 && x0 < w;
+        const inX1 = x0 + 1 >= 0 && x0 + 1 < w;
+        const inY0 = y0 >= 0 && y0 < h;
+        const inY1 = y0 + 1 >= 0 && y0 + 1 < h;
+        const o0 = inX0 && inY0 ? y0 * w + x0 : -1;
+        const o1 = inX1 && inY0 ? y0 * w + x0 + 1 : -1;
+        const o2 = inX0 && inY1 ? (y0 + 1) * w + x0 : -1;
+        const o3 = inX1 && inY1 ? (y0 + 1) * w + x0 + 1 : -1;
+        const w0 = (1 - fx) * (1 - fy);
+        const w1 = fx * (1 - fy);
+        const w2 = (1 - fx) * fy;
+        const w3 = fx * fy;
+        for (let ch = 0, base = first; ch < c; ch++, base += plane) {
+          const at = base + i * w + j;
+          idx[0][at] = o0 < 0 ? total : base + o0;
+          idx[1][at] = o1 < 0 ? total : base + o1;
+          idx[2][at] = o2 < 0 ? total : base + o2;
+          idx[3][at] = o3 < 0 ? total : base + o3;
+          wt[0][at] = w0;
+          wt[1][at] = w1;
+          wt[2][at] = w2;
+          wt[3][at] = w3;
         }
       }
     }
