@@ -1,0 +1,26 @@
+// The tensor API this app uses, in one place.
+export {
+  abs,
+  add,
+  cast,
+  eigh,
+  gt,
+  keep,
+  lt,
+  manualSeed,
+  matmul,
+  max,
+  mean,
+  mul,
+  rand,
+  randn,
+  relu,
+  sigmoid,
+  sqrt,
+  sub,
+  sum,
+  tensor,
+  tidy,
+  type Tensor,
+} from '@ml/tensor';
+export { noGrad } from '@ml/autograd';
