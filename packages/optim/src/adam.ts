@@ -1,5 +1,5 @@
-import { getKernel, hostData, maximum, sqrt, zeros, type Kernel, type Tensor, type TypedArray } from '@ml/tensor';
-import { Optimizer, checkRange, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
+import { getKernel, hostData, maximum, optionKeys, sqrt, zeros, type Kernel, type Tensor, type TypedArray } from '@ml/tensor';
+import { Optimizer, checkRange, checkedOptions, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 export interface AdamOptions extends GroupOptions {
   betas: [number, number];
@@ -42,10 +42,12 @@ const FUSE_MIN = 1024;
  *   θ ← θ − η · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)
  * `weightDecay` adds λθ to g (L2); AdamW decouples it: θ ← θ(1 − ηλ) first.
  */
+const ADAM_KEYS = optionKeys<AdamOptions>()(['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize']);
+
 export class Adam extends Optimizer<AdamOptions> {
   protected readonly decoupled: boolean = false;
   constructor(params: Params<AdamOptions>, options: Partial<AdamOptions> = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...defined(options) });
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...checkedOptions(new.target.name, options, ADAM_KEYS) });
   }
   protected override validate(g: AdamOptions): void {
     super.validate(g);

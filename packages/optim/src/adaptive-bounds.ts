@@ -1,5 +1,5 @@
-import { maximum, sqrt, type Tensor } from '@ml/tensor';
-import { Optimizer, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
+import { maximum, optionKeys, sqrt, type Tensor } from '@ml/tensor';
+import { Optimizer, checkedOptions, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 import { checkAdamLike, moments, type AdamOptions } from './adam.js';
 
 /**
@@ -9,9 +9,11 @@ import { checkAdamLike, moments, type AdamOptions } from './adam.js';
  *   after, θ ← θ − η·m̂·rₜ·√(1 − β₂ᵗ)/(√v + ε), rₜ = √((ρₜ−4)(ρₜ−2)ρ∞ / ((ρ∞−4)(ρ∞−2)ρₜ)).
  * `weightDecay` adds λθ to the gradient.
  */
+const RADAM_KEYS = optionKeys<Omit<AdamOptions, 'amsgrad'>>()(['lr', 'betas', 'eps', 'weightDecay', 'maximize']);
+
 export class RAdam extends Optimizer<AdamOptions> {
   constructor(params: Params<AdamOptions>, options: Partial<Omit<AdamOptions, 'amsgrad'>> = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...defined(options) });
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...checkedOptions(new.target.name, options, RADAM_KEYS) });
   }
   protected override validate(g: AdamOptions): void {
     super.validate(g);
@@ -52,9 +54,11 @@ export interface BoundOptions extends GroupOptions {
  * [ηf(1 − 1/(γt+1)), ηf(1 + 1/(γt))], so it starts as Adam and ends as SGD with rate ηf.
  * ηf follows schedules: ηf = finalLr · lr / initial lr. AMSBound uses the running max of v.
  */
+const BOUND_KEYS = optionKeys<BoundOptions>()(['lr', 'betas', 'finalLr', 'gamma', 'eps', 'weightDecay', 'amsbound']);
+
 export class AdaBound extends Optimizer<BoundOptions> {
   constructor(params: Params<BoundOptions>, options: Partial<BoundOptions> = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], finalLr: 0.1, gamma: 1e-3, eps: 1e-8, weightDecay: 0, amsbound: false, ...defined(options) });
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], finalLr: 0.1, gamma: 1e-3, eps: 1e-8, weightDecay: 0, amsbound: false, ...checkedOptions(new.target.name, options, BOUND_KEYS) });
   }
   override addParamGroup(group: Partial<BoundOptions> & { params: Iterable<Tensor> }): void {
     super.addParamGroup(group);
@@ -109,9 +113,11 @@ export interface SWATSOptions extends GroupOptions {
  * then θ ← θ − (1 − β₁)·Λ·b with b ← β₁b + g and Λ = λ/(1 − β₂ᵗ).
  * `state.phase` is 'adam' or 'sgd' and `state.sgdLr` the chosen rate.
  */
+const SWATS_KEYS = optionKeys<SWATSOptions>()(['lr', 'betas', 'eps', 'weightDecay', 'nesterov']);
+
 export class SWATS extends Optimizer<SWATSOptions> {
   constructor(params: Params<SWATSOptions>, options: Partial<SWATSOptions> = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-9, weightDecay: 0, nesterov: false, ...defined(options) });
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-9, weightDecay: 0, nesterov: false, ...checkedOptions(new.target.name, options, SWATS_KEYS) });
   }
   protected override validate(g: SWATSOptions): void {
     super.validate(g);

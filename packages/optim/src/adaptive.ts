@@ -1,5 +1,5 @@
-import { sqrt, type Tensor } from '@ml/tensor';
-import { Optimizer, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
+import { optionKeys, sqrt, type Tensor } from '@ml/tensor';
+import { Optimizer, checkedOptions, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 export interface AdagradOptions extends GroupOptions {
   lrDecay: number;
@@ -12,9 +12,11 @@ export interface AdagradOptions extends GroupOptions {
  * Adagrad (Duchi et al.): s ← s + g²;  θ ← θ − η_t · g / (√s + ε), with
  * η_t = η / (1 + (t − 1)·lrDecay).
  */
+const ADAGRAD_KEYS = optionKeys<AdagradOptions>()(['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps']);
+
 export class Adagrad extends Optimizer<AdagradOptions> {
   constructor(params: Params<AdagradOptions>, options: Partial<AdagradOptions> = {}) {
-    super(params, { lr: 0.01, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, ...defined(options) });
+    super(params, { lr: 0.01, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, ...checkedOptions(new.target.name, options, ADAGRAD_KEYS) });
   }
   protected override validate(g: AdagradOptions): void {
     super.validate(g);
@@ -47,9 +49,11 @@ export interface RMSpropOptions extends GroupOptions {
  * the denominator is √(v − ḡ²) + ε, else √v + ε; with momentum: b ← μb + g/denom,
  * θ ← θ − ηb; without: θ ← θ − η·g/denom.
  */
+const RMSPROP_KEYS = optionKeys<RMSpropOptions>()(['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered']);
+
 export class RMSprop extends Optimizer<RMSpropOptions> {
   constructor(params: Params<RMSpropOptions>, options: Partial<RMSpropOptions> = {}) {
-    super(params, { lr: 0.01, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, ...defined(options) });
+    super(params, { lr: 0.01, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, ...checkedOptions(new.target.name, options, RMSPROP_KEYS) });
   }
   protected override validate(g: RMSpropOptions): void {
     super.validate(g);

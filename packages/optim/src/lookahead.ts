@@ -1,5 +1,5 @@
 import { noGrad } from '@ml/autograd';
-import { isTensor, tidy, type Tensor } from '@ml/tensor';
+import { checkOptions, isTensor, optionKeys, tidy, type Tensor } from '@ml/tensor';
 import { Optimizer, checkRange, type GroupOptions, type OptimizerStateDict, type ParamGroup, type ParamState } from './optimizer.js';
 
 export interface LookaheadOptions {
@@ -8,6 +8,8 @@ export interface LookaheadOptions {
   /** how far the slow weights move toward the fast ones (default 0.5) */
   alpha?: number;
 }
+
+const LOOKAHEAD_KEYS = optionKeys<LookaheadOptions>()(['k', 'alpha']);
 
 /**
  * Lookahead (Zhang et al., "Lookahead optimizer: k steps forward, 1 step back") around
@@ -27,6 +29,7 @@ export class Lookahead<O extends GroupOptions = GroupOptions> extends Optimizer<
     readonly inner: Optimizer<O>,
     options: LookaheadOptions = {},
   ) {
+    checkOptions('Lookahead', options, LOOKAHEAD_KEYS);
     super(
       inner.paramGroups.flatMap((g) => g.params),
       { ...inner.paramGroups[0] },

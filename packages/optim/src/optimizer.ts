@@ -1,5 +1,5 @@
 import { noGrad } from '@ml/autograd';
-import { formatShape, isTensor, quoteValue, tidy, type Tensor } from '@ml/tensor';
+import { checkOptions, formatShape, isTensor, quoteValue, tidy, type Tensor } from '@ml/tensor';
 
 /** Options every optimizer's groups carry; each optimizer adds its own. */
 export interface GroupOptions {
@@ -40,6 +40,8 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
   }
 
   addParamGroup(group: Partial<O> & { params: Iterable<Tensor> }): void {
+    // a group may set any option the optimizer has (PyTorch's param groups), nothing else
+    checkOptions(`${this.constructor.name}.addParamGroup`, group, ['params', ...Object.keys(this.defaults)]);
     const params = [...group.params];
     for (const p of params) {
       if (!isTensor(p)) throw new Error(`${this.constructor.name}: parameters must be tensors`);
@@ -237,6 +239,15 @@ function copyOptions(o: Record<string, unknown>): Record<string, unknown> {
 /** Drop keys whose value is undefined, so `{ momentum: undefined }` keeps the default. */
 export function defined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * An optimizer's options with only `keys` allowed (an unknown key throws naming `op`, the
+ * class the user constructed: `new.target.name`), undefined values dropped.
+ */
+export function checkedOptions<T extends object>(op: string, options: T, keys: readonly string[]): T {
+  checkOptions(op, options, keys);
+  return defined(options);
 }
 
 export function checkRange(opt: string, name: string, v: number, lo: number, hi: number, hiOpen = true): void {

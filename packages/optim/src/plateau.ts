@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '@ml/tensor';
 import type { Optimizer } from './optimizer.js';
 
 export interface ReduceLROnPlateauOptions {
@@ -18,6 +19,8 @@ export interface ReduceLROnPlateauOptions {
   /** reductions smaller than this are skipped (default 1e-8) */
   eps?: number;
 }
+
+const PLATEAU_KEYS = optionKeys<ReduceLROnPlateauOptions>()(['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps']);
 
 /**
  * Cut the learning rate when a metric stops improving (PyTorch's ReduceLROnPlateau,
@@ -43,6 +46,7 @@ export class ReduceLROnPlateau {
     readonly optimizer: Optimizer,
     options: ReduceLROnPlateauOptions = {},
   ) {
+    checkOptions('ReduceLROnPlateau', options, PLATEAU_KEYS);
     this.mode = options.mode ?? 'min';
     this.factor = options.factor ?? 0.1;
     this.patience = options.patience ?? 10;

@@ -1,4 +1,4 @@
-import { isTensor, tidy, type Tensor } from '@ml/tensor';
+import { checkOptions, isTensor, optionKeys, tidy, type Tensor } from '@ml/tensor';
 import type { Optimizer, OptimizerStateDict, ParamState } from './optimizer.js';
 
 export interface LRRangeTestOptions {
@@ -42,7 +42,10 @@ export interface LRRangeTestResult {
  * `lossAt(step)` computes the loss of one batch (with gradients); the test calls
  * `zeroGrad()`, `backward()` and `step()` around it.
  */
+const RANGE_TEST_KEYS = optionKeys<LRRangeTestOptions>()(['startLr', 'endLr', 'steps', 'mode', 'smoothing', 'divergeFactor', 'restore']);
+
 export function lrRangeTest(optimizer: Optimizer, lossAt: (step: number) => Tensor, options: LRRangeTestOptions = {}): LRRangeTestResult {
+  checkOptions('lrRangeTest', options, RANGE_TEST_KEYS);
   const { startLr = 1e-7, endLr = 10, steps = 100, mode = 'exp', smoothing = 0.05, divergeFactor = 4, restore = true } = options;
   if (!(startLr > 0 && endLr > startLr)) throw new Error(`lrRangeTest: need 0 < startLr < endLr, got ${startLr} and ${endLr}`);
   if (!(Number.isInteger(steps) && steps >= 2)) throw new Error(`lrRangeTest: steps must be an integer ≥ 2, got ${steps}`);

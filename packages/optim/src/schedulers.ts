@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '@ml/tensor';
 import type { Optimizer } from './optimizer.js';
 
 /** Write a cycled momentum: `momentum` for SGD/RMSprop groups that use it, β₁ for Adam-like ones. */
@@ -61,6 +62,7 @@ export abstract class LRScheduler {
 /** η_t = η₀ · γ^⌊t / stepSize⌋ */
 export class StepLR extends LRScheduler {
   constructor(optimizer: Optimizer, readonly options: { stepSize: number; gamma?: number }) {
+    checkOptions('StepLR', options, KEYS.StepLR);
     if (!(Number.isInteger(options.stepSize) && options.stepSize > 0)) throw new Error(`StepLR: stepSize must be a positive integer, got ${options.stepSize}`);
     super(optimizer);
     this.start();
@@ -73,6 +75,7 @@ export class StepLR extends LRScheduler {
 /** η_t = η₀ · γ^(number of milestones ≤ t) */
 export class MultiStepLR extends LRScheduler {
   constructor(optimizer: Optimizer, readonly options: { milestones: number[]; gamma?: number }) {
+    checkOptions('MultiStepLR', options, KEYS.MultiStepLR);
     super(optimizer);
     this.start();
   }
@@ -84,6 +87,7 @@ export class MultiStepLR extends LRScheduler {
 /** η_t = η₀ · γ^t */
 export class ExponentialLR extends LRScheduler {
   constructor(optimizer: Optimizer, readonly options: { gamma: number }) {
+    checkOptions('ExponentialLR', options, KEYS.ExponentialLR);
     if (!(options.gamma > 0)) throw new Error(`ExponentialLR: gamma must be > 0, got ${options.gamma}`);
     super(optimizer);
     this.start();
@@ -96,6 +100,7 @@ export class ExponentialLR extends LRScheduler {
 /** η_t = η_min + ½(η₀ − η_min)(1 + cos(π·t / T_max)) */
 export class CosineAnnealingLR extends LRScheduler {
   constructor(optimizer: Optimizer, readonly options: { tMax: number; etaMin?: number }) {
+    checkOptions('CosineAnnealingLR', options, KEYS.CosineAnnealingLR);
     if (!(options.tMax > 0)) throw new Error(`CosineAnnealingLR: tMax must be > 0, got ${options.tMax}`);
     super(optimizer);
     this.start();
@@ -109,6 +114,7 @@ export class CosineAnnealingLR extends LRScheduler {
 /** SGDR (Loshchilov & Hutter): cosine annealing restarted after T₀, T₀·T_mult, … epochs. */
 export class CosineAnnealingWarmRestarts extends LRScheduler {
   constructor(optimizer: Optimizer, readonly options: { t0: number; tMult?: number; etaMin?: number }) {
+    checkOptions('CosineAnnealingWarmRestarts', options, KEYS.CosineAnnealingWarmRestarts);
     if (!(Number.isInteger(options.t0) && options.t0 > 0)) throw new Error(`CosineAnnealingWarmRestarts: t0 must be a positive integer, got ${options.t0}`);
     if (!(Number.isInteger(options.tMult ?? 1) && (options.tMult ?? 1) >= 1)) throw new Error(`CosineAnnealingWarmRestarts: tMult must be an integer ≥ 1`);
     super(optimizer);
@@ -148,6 +154,7 @@ export class LinearLR extends LRScheduler {
   readonly endFactor: number;
   readonly totalIters: number;
   constructor(optimizer: Optimizer, options: { startFactor?: number; endFactor?: number; totalIters?: number } = {}) {
+    checkOptions('LinearLR', options, KEYS.LinearLR);
     const startFactor = options.startFactor ?? 1 / 3;
     const endFactor = options.endFactor ?? 1;
     const totalIters = options.totalIters ?? 5;
@@ -178,6 +185,7 @@ export class LinearWarmup extends LRScheduler {
   readonly startFactor: number;
   readonly then: LRScheduler | undefined;
   constructor(optimizer: Optimizer, options: { warmupSteps: number; startFactor?: number; then?: LRScheduler }) {
+    checkOptions('LinearWarmup', options, KEYS.LinearWarmup);
     const { warmupSteps, startFactor = 0 } = options;
     if (!(Number.isInteger(warmupSteps) && warmupSteps > 0)) throw new Error(`LinearWarmup: warmupSteps must be a positive integer, got ${warmupSteps}`);
     if (!(startFactor >= 0 && startFactor <= 1)) throw new Error(`LinearWarmup: startFactor must be in [0, 1], got ${startFactor}`);
@@ -254,6 +262,7 @@ export class OneCycleLR extends LRScheduler {
   readonly #o: Required<Omit<OneCycleOptions, 'totalSteps' | 'epochs' | 'stepsPerEpoch' | 'maxLr'>>;
   readonly #maxLrs: number[];
   constructor(optimizer: Optimizer, options: OneCycleOptions) {
+    checkOptions('OneCycleLR', options, KEYS.OneCycleLR);
     const total = options.totalSteps ?? (options.epochs !== undefined && options.stepsPerEpoch !== undefined ? options.epochs * options.stepsPerEpoch : NaN);
     if (!(Number.isInteger(total) && total > 0)) throw new Error('OneCycleLR: give totalSteps, or epochs and stepsPerEpoch, as positive integers');
     const pctStart = options.pctStart ?? 0.3;
@@ -345,6 +354,7 @@ export class CyclicLR extends LRScheduler {
   readonly #o: Required<Omit<CyclicOptions, 'baseLr' | 'maxLr' | 'stepSizeDown'>> & { stepSizeDown: number };
   readonly #maxLrs: number[];
   constructor(optimizer: Optimizer, options: CyclicOptions) {
+    checkOptions('CyclicLR', options, KEYS.CyclicLR);
     const n = optimizer.paramGroups.length;
     const each = (v: number | number[], what: string): number[] => {
       const a = Array.isArray(v) ? v : Array.from({ length: n }, () => v);
@@ -392,3 +402,19 @@ export class CyclicLR extends LRScheduler {
     return this.#o.maxMomentum - (this.#o.maxMomentum - this.#o.baseMomentum) * s * scale;
   }
 }
+
+/** A scheduler's options type: its constructor's second parameter. */
+type OptionsOf<C extends abstract new (optimizer: Optimizer, options: never) => LRScheduler> = NonNullable<ConstructorParameters<C>[1]>;
+
+/** Each scheduler's option keys (read when one is constructed, after this module has loaded). */
+const KEYS = {
+  StepLR: optionKeys<OptionsOf<typeof StepLR>>()(['stepSize', 'gamma']),
+  MultiStepLR: optionKeys<OptionsOf<typeof MultiStepLR>>()(['milestones', 'gamma']),
+  ExponentialLR: optionKeys<OptionsOf<typeof ExponentialLR>>()(['gamma']),
+  CosineAnnealingLR: optionKeys<OptionsOf<typeof CosineAnnealingLR>>()(['tMax', 'etaMin']),
+  CosineAnnealingWarmRestarts: optionKeys<OptionsOf<typeof CosineAnnealingWarmRestarts>>()(['t0', 'tMult', 'etaMin']),
+  LinearLR: optionKeys<OptionsOf<typeof LinearLR>>()(['startFactor', 'endFactor', 'totalIters']),
+  LinearWarmup: optionKeys<OptionsOf<typeof LinearWarmup>>()(['warmupSteps', 'startFactor', 'then']),
+  OneCycleLR: optionKeys<OptionsOf<typeof OneCycleLR>>()(['maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart', 'annealStrategy', 'divFactor', 'finalDivFactor', 'threePhase', 'cycleMomentum', 'baseMomentum', 'maxMomentum']),
+  CyclicLR: optionKeys<OptionsOf<typeof CyclicLR>>()(['baseLr', 'maxLr', 'stepSizeUp', 'stepSizeDown', 'mode', 'gamma', 'cycleMomentum', 'baseMomentum', 'maxMomentum']),
+};

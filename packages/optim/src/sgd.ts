@@ -1,5 +1,5 @@
-import type { Tensor } from '@ml/tensor';
-import { Optimizer, checkRange, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
+import { optionKeys, type Tensor } from '@ml/tensor';
+import { Optimizer, checkRange, checkedOptions, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 export interface SGDOptions extends GroupOptions {
   momentum: number;
@@ -14,9 +14,11 @@ export interface SGDOptions extends GroupOptions {
  *   g ← ∇ + λθ;  b ← μb + (1 − τ)g (b = g on the first step);
  *   g ← g + μb (Nesterov) or b;  θ ← θ − ηg
  */
+const SGD_KEYS = optionKeys<SGDOptions>()(['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize']);
+
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: Params<SGDOptions>, options: Partial<SGDOptions> = {}) {
-    super(params, { lr: 0.01, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...defined(options) });
+    super(params, { lr: 0.01, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...checkedOptions(new.target.name, options, SGD_KEYS) });
   }
   protected override validate(g: SGDOptions): void {
     super.validate(g);
