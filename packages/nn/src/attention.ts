@@ -39,14 +39,15 @@ export interface ScaledDotProductAttentionOptions {
   scale?: number;
 }
 
-function checkMaskDtype(fn: string, name: string, m: Tensor): void {
+/** @internal */
+export function checkMaskDtype(fn: string, name: string, m: Tensor): void {
   if (m.dtype !== 'bool' && !isFloat(m.dtype)) {
     throw new Error(`${fn}: ${name} must be bool (true = masked out) or float (added to the scores), got ${m.dtype} ${formatShape(m.shape)}`);
   }
 }
 
-/** Mask `scores` with a bool (true → −∞) or additive float mask. */
-function applyMask(scores: Tensor, mask: Tensor): Tensor {
+/** @internal Mask `scores` with a bool (true → −∞) or additive float mask. */
+export function applyMask(scores: Tensor, mask: Tensor): Tensor {
   if (mask.dtype === 'bool') return where(mask, -Infinity, scores);
   return scores.add(mask.dtype === scores.dtype ? mask : cast(mask, scores.dtype));
 }

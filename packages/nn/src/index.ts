@@ -8,12 +8,16 @@ export { Linear, Dense, Identity, Flatten, Reshape, type LinearOptions, type Lin
 export type { Activation } from './layer-activation.js';
 export { Dropout, dropout, type DropoutOptions } from './dropout.js';
 export { BatchNorm1d, BatchNorm2d, LayerNorm, type BatchNormOptions, type LayerNormOptions } from './normalization.js';
-export { Sequential, ModuleList, ModuleDict, type Layer } from './container.js';
+export { Sequential, ModuleList, ModuleDict, type Layer, type SequentialOptions } from './container.js';
 export { ReLU, LeakyReLU, ELU, GELU, Sigmoid, Tanh, SiLU, Softplus, Softmax, LogSoftmax } from './activation.js';
 export { hardSigmoid, selu, activationByName, ACTIVATION_NAMES, type ActivationFn, type ActivationName } from './activation.js';
-export { HardSigmoid, SELU } from './registered.js';
-export { Conv1d, Conv2d, type Conv1dOptions, type Conv2dOptions } from './conv.js';
-export { MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, type Pool1dOptions, type Pool2dOptions } from './pooling.js';
+export { HardSigmoid, SELU, AdditiveAttention } from './registered.js';
+export type { AdditiveAttentionOptions, AdditiveAttentionForwardOptions } from './additive-attention.js';
+export { Conv1d, Conv2d, type Conv1dOptions, type Conv2dOptions, type DataFormat } from './conv.js';
+export {
+  MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d,
+  type Pool1dOptions, type Pool2dOptions, type MaxPool1dOptions, type MaxPool2dOptions, type AvgPool1dOptions, type AvgPool2dOptions, type GlobalPoolOptions,
+} from './pooling.js';
 export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { input, Model, Concatenate, Add, Subtract, Multiply, Average, Maximum, concatenate, add, type InputOptions, type ModelConfig, type GraphCall } from './graph.js';
 export { summary, type SummaryOptions } from './summary.js';

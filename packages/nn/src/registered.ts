@@ -4,9 +4,11 @@
  * here so that the registration travels with the class.
  */
 import { HardSigmoid, SELU } from './activation.js';
+import { AdditiveAttention } from './additive-attention.js';
 import { registerModuleClass } from './serialize.js';
 
 registerModuleClass(HardSigmoid, 'HardSigmoid');
 registerModuleClass(SELU, 'SELU');
+registerModuleClass(AdditiveAttention, 'AdditiveAttention');
 
-export { HardSigmoid, SELU };
+export { HardSigmoid, SELU, AdditiveAttention };
