@@ -1,5 +1,5 @@
 import { header, size, CATEGORY_COLORS, type ChartOptions, type TopLevelSpec } from './chart.js';
-import { isTensor } from '@ml/tensor';
+import { checkOptions, isTensor, optionKeys } from '@ml/tensor';
 import { rasterRuns, tint } from './raster.js';
 import { checkNonEmpty, checkPositiveInt, checkSameLength, extent, toNumbers, toRows, toSquare, type Rows, type Values } from './input.js';
 
@@ -36,11 +36,14 @@ export interface DecisionRegionsOptions extends ChartOptions {
  * class. Neighboring cells of a grid row with the same class are drawn as one rectangle, so a
  * 100×100 grid costs a few hundred marks, not 10,000.
  */
+const DECISION_REGIONS_KEYS = optionKeys<DecisionRegionsOptions>()(['title', 'width', 'height', 'x', 'y', 'predict', 'labels', 'resolution', 'padding', 'xLabel', 'yLabel']);
+
 export function decisionRegions(options: DecisionRegionsOptions & { predict: (points: number[][]) => Promise<Prediction> }): Promise<TopLevelSpec>;
 export function decisionRegions(options: DecisionRegionsOptions & { predict: (points: number[][]) => Prediction }): TopLevelSpec;
 export function decisionRegions(options: DecisionRegionsOptions): TopLevelSpec | Promise<TopLevelSpec>;
 export function decisionRegions(options: DecisionRegionsOptions): TopLevelSpec | Promise<TopLevelSpec> {
   const op = 'decisionRegions';
+  checkOptions(op, options, DECISION_REGIONS_KEYS);
   if (typeof options.predict !== 'function') throw new Error(`${op}: predict must be a function (points: number[][]) => class per point`);
   const points = toRows(options.x, 2, `${op}: x`);
   const classes = toNumbers(options.y, `${op}: y`);
@@ -173,8 +176,11 @@ export interface ConfusionMatrixOptions extends ChartOptions {
  * A confusion matrix as a heatmap: rows are true classes, columns predicted classes (as
  * scikit-learn), each cell shaded by its count and labeled with it.
  */
+const CONFUSION_MATRIX_KEYS = optionKeys<ConfusionMatrixOptions>()(['title', 'width', 'height', 'normalize', 'xLabel', 'yLabel']);
+
 export function confusionMatrix(matrix: Rows, labels?: readonly string[], options: ConfusionMatrixOptions = {}): TopLevelSpec {
   const op = 'confusionMatrix';
+  checkOptions(op, options, CONFUSION_MATRIX_KEYS);
   const m = toSquare(matrix, op);
   const k = m.length;
   if (k === 0) throw new Error(`${op}: the matrix is empty`);

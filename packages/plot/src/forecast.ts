@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '@ml/tensor';
 import { header, size, CATEGORY_COLORS, type ChartOptions, type Layer, type TopLevelSpec } from './chart.js';
 import { checkNonEmpty, checkSameLength, toNumbers, type Values } from './input.js';
 
@@ -43,8 +44,11 @@ function toTimes(t: Times, name: string): { values: number[]; temporal: boolean 
  * A time-series forecast against the truth: the observed series and one line per model, with a
  * dashed rule where training data ends (`splitAt`). Non-finite values leave gaps out.
  */
+const FORECAST_KEYS = optionKeys<ForecastOptions>()(['title', 'width', 'height', 't', 'truth', 'predictions', 'splitAt', 'truthLabel', 'tLabel', 'yLabel']);
+
 export function forecast(options: ForecastOptions): TopLevelSpec {
   const op = 'forecast';
+  checkOptions(op, options, FORECAST_KEYS);
   const truthLabel = options.truthLabel ?? 'truth';
   const t = toTimes(options.t, `${op}: t`);
   const truth = toNumbers(options.truth, `${op}: truth`);

@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '@ml/tensor';
 import { header, size, CATEGORY_COLORS, type ChartOptions, type TopLevelSpec } from './chart.js';
 import { checkNonEmpty, checkPositiveInt, checkSameLength, extent, toNumbers, type Values } from './input.js';
 
@@ -22,8 +23,11 @@ export interface ScatterWithFitOptions extends ChartOptions {
  * Data points and a fitted line or curve over them: the picture of a regression
  * (`scatterWithFit({ x, y, fit: (x) => w * x + b })`).
  */
+const SCATTER_KEYS = optionKeys<ScatterWithFitOptions>()(['title', 'width', 'height', 'x', 'y', 'fit', 'samples', 'fitLabel', 'xLabel', 'yLabel']);
+
 export function scatterWithFit(options: ScatterWithFitOptions): TopLevelSpec {
   const op = 'scatterWithFit';
+  checkOptions(op, options, SCATTER_KEYS);
   const x = toNumbers(options.x, `${op}: x`);
   const y = toNumbers(options.y, `${op}: y`);
   checkSameLength(x, 'x', y, 'y', op);

@@ -1,5 +1,6 @@
 import { parse, View, type Spec as VegaSpec } from 'vega';
 import { compile } from 'vega-lite';
+import { checkOptions, optionKeys } from '@ml/tensor';
 import type { TopLevelSpec } from './chart.js';
 
 export type { VegaSpec };
@@ -35,7 +36,11 @@ export function toVega(spec: TopLevelSpec): VegaSpec {
 }
 
 /** Render a Vega-Lite spec to an SVG document string, headless (no browser, no canvas). */
+export const SVG_KEYS = optionKeys<SvgOptions>()(['scale']);
+const HTML_KEYS = optionKeys<HtmlOptions>()(['title', 'scripts']);
+
 export async function toSvg(spec: TopLevelSpec, options: SvgOptions = {}): Promise<string> {
+  checkOptions('toSvg', options, SVG_KEYS);
   const scale = options.scale ?? 1;
   if (!(Number.isFinite(scale) && scale > 0)) throw new Error(`toSvg: scale must be a positive number, got ${scale}`);
   const t0 = DEBUG ? performance.now() : 0;
@@ -83,6 +88,7 @@ const DEFAULT_SCRIPTS = [
  * `options.scripts` (a CDN by default). The markup is also well-formed XML.
  */
 export function toHtml(spec: TopLevelSpec, options: HtmlOptions = {}): string {
+  checkOptions('toHtml', options, HTML_KEYS);
   const title = options.title ?? (typeof spec.title === 'string' ? spec.title : 'chart');
   const scripts = options.scripts ?? DEFAULT_SCRIPTS;
   // `<`, `>` and `&` escaped so that no string in the spec can close the script element or break the markup

@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '@ml/tensor';
 import { header, size, type ChartOptions, type Layer, type TopLevelSpec } from './chart.js';
 import { isolines } from './contour.js';
 import { rasterRuns } from './raster.js';
@@ -37,8 +38,11 @@ const PATH_COLORS = ['#ff3b3b', '#ff9f1c', '#f15bb5', '#ffffff', '#111111', '#9b
  * `levels` color bands (a run of cells in one band is one rectangle), isolines on the band edges
  * (marching squares), and optimizer paths on top as lines with a point per step.
  */
+const SURFACE_KEYS = optionKeys<LossSurfaceOptions>()(['title', 'width', 'height', 'f', 'wRange', 'bRange', 'resolution', 'paths', 'levels', 'isolines', 'logScale', 'wLabel', 'bLabel']);
+
 export function lossSurface(options: LossSurfaceOptions): TopLevelSpec {
   const op = 'lossSurface';
+  checkOptions(op, options, SURFACE_KEYS);
   if (typeof options.f !== 'function') throw new Error(`${op}: f must be a function (w, b) => loss`);
   checkRange(options.wRange, 'wRange', op);
   checkRange(options.bRange, 'bRange', op);

@@ -1,3 +1,4 @@
+import { checkOptions, optionKeys } from '@ml/tensor';
 import { header, size, CATEGORY_COLORS, type ChartOptions, type TopLevelSpec } from './chart.js';
 import { toNumbers, type Values } from './input.js';
 
@@ -50,8 +51,11 @@ function isLoss(metric: string): boolean {
  * so that each metric's pair reads together. Losses go in the top panel, every other metric below
  * (one panel when there is only one kind). Non-finite values (a diverged run) are left out.
  */
+const LOSS_CURVES_KEYS = optionKeys<LossCurvesOptions>()(['title', 'width', 'height', 'logLoss', 'metrics']);
+
 export function lossCurves(input: HistoryLike | Readonly<Record<string, Values>>, options: LossCurvesOptions = {}): TopLevelSpec {
   const op = 'lossCurves';
+  checkOptions(op, options, LOSS_CURVES_KEYS);
   const history = asHistory(input);
   if (history == null || history.history == null || typeof history.history !== 'object') {
     throw new Error(`${op}: expected a history { epoch: number[], history: { loss: number[], … } } or its logs { loss: number[], … }`);

@@ -6,7 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { TopLevelSpec } from '../chart.js';
-import { type PngOptions, type SvgOptions, toSvg } from '../render.js';
+import { checkOptions, optionKeys } from '@ml/tensor';
+import { SVG_KEYS, type PngOptions, type SvgOptions, toSvg } from '../render.js';
+
+const PNG_KEYS = optionKeys<PngOptions>()(['scale']);
 
 /**
  * Write `data` to `path` atomically: into a temporary file beside it, then rename over it, so
@@ -26,6 +29,7 @@ export async function writeAtomic(path: string, data: string | Uint8Array): Prom
 
 /** Render `spec` to SVG and write it to `path` (atomically: a temporary file, then a rename). */
 export async function saveSvg(spec: TopLevelSpec, path: string, options: SvgOptions = {}): Promise<void> {
+  checkOptions('saveSvg', options, SVG_KEYS);
   await writeAtomic(path, await toSvg(spec, options));
 }
 
@@ -59,6 +63,7 @@ export async function loadResvg(specifier: string = RESVG): Promise<ResvgModule>
 
 /** Render `spec` to PNG bytes. Needs the optional package `@resvg/resvg-js`; the error says so when it is missing. */
 export async function toPng(spec: TopLevelSpec, options: PngOptions = {}): Promise<Uint8Array> {
+  checkOptions('toPng', options, PNG_KEYS);
   const scale = options.scale ?? 2;
   if (!(Number.isFinite(scale) && scale > 0)) throw new Error(`toPng: scale must be a positive number, got ${scale}`);
   const { Resvg } = await loadResvg();
@@ -71,5 +76,6 @@ export async function toPng(spec: TopLevelSpec, options: PngOptions = {}): Promi
 
 /** Render `spec` to PNG and write it to `path` atomically. Needs `@resvg/resvg-js`. */
 export async function savePng(spec: TopLevelSpec, path: string, options: PngOptions = {}): Promise<void> {
+  checkOptions('savePng', options, PNG_KEYS);
   await writeAtomic(path, await toPng(spec, options));
 }
