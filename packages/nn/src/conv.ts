@@ -1,7 +1,7 @@
 import { checkOptions, conv1d, conv2d, formatShape, permute, type Pair, type Padding, type Tensor } from '@ml/tensor';
 import { fanInUniform, type Initializer, type InitializerName } from './init.js';
 import { resolveActivation, type Activation, type ResolvedActivation } from './layer-activation.js';
-import { checkInputShape, checkPositiveInt, makeWeight, type AllKeys, type LayerOptions } from './linear.js';
+import { checkInputShape, checkPositiveInt, lazyPlacement, makeWeight, type AllKeys, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
 
 /**
@@ -144,15 +144,16 @@ abstract class ConvBase extends Module {
 
   protected abstract kernelShape(): number[];
 
-  #build(op: string, inChannels: number, backend: string | undefined): void {
+  #build(op: string, inChannels: number, like: Tensor | undefined): void {
     if (inChannels % this.groups !== 0) throw new Error(`${op}: groups=${this.groups} must divide inChannels=${inChannels}`);
     const o = this.#options;
+    const { dtype, backend } = lazyPlacement(o.dtype, like);
     const k = this.kernelShape();
     const cg = inChannels / this.groups;
     const u = fanInUniform(cg * k.reduce((a, b) => a * b, 1));
     this.inChannels = inChannels;
-    this.weight = this.registerParameter('weight', makeWeight([this.outChannels, cg, ...k], o.weightInit, u, o.dtype, backend));
-    if (o.bias ?? true) this.bias = this.registerParameter('bias', makeWeight([this.outChannels], o.biasInit, u, o.dtype, backend));
+    this.weight = this.registerParameter('weight', makeWeight([this.outChannels, cg, ...k], o.weightInit, u, dtype, backend));
+    if (o.bias ?? true) this.bias = this.registerParameter('bias', makeWeight([this.outChannels], o.biasInit, u, dtype, backend));
     this.markBuilt();
   }
 
@@ -175,7 +176,7 @@ abstract class ConvBase extends Module {
     const op = this.op;
     const ok = x.ndim === this.spatial + 1 || x.ndim === this.spatial + 2;
     const cdim = this.dataFormat === 'channelsLast' ? x.ndim - 1 : x.ndim - this.spatial - 1;
-    if (ok && this.inChannels === null) this.#build(op, x.shape[cdim], x.backend.name);
+    if (ok && this.inChannels === null) this.#build(op, x.shape[cdim], x);
     if (!ok || x.shape[cdim] !== this.inChannels) {
       const c = String(this.inChannels ?? 'C');
       const sample = this.layoutName().replace('C', c);

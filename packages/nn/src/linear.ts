@@ -1,4 +1,4 @@
-import { checkOptions, flatten, matmul, reshape, sizeOf, formatShape, type DType, type Tensor } from '@ml/tensor';
+import { checkOptions, flatten, isFloat, matmul, reshape, sizeOf, formatShape, type DType, type Tensor } from '@ml/tensor';
 import { fanInUniform, getInitializer, type Initializer, type InitializerName } from './init.js';
 import { resolveActivation, type Activation, type ResolvedActivation } from './layer-activation.js';
 import { Module, type ModuleOptions } from './module.js';
@@ -16,6 +16,16 @@ export function checkPositiveInt(layer: string, name: string, v: number): void {
 /** Create a parameter tensor with `initializer` (or `fallback`), honouring the layer's dtype (and the backend of a lazy layer's first input). */
 export function makeWeight(shape: readonly number[], spec: Initializer | InitializerName | undefined, fallback: Initializer, dtype: DType | undefined, backend?: string): Tensor {
   return (spec ? getInitializer(spec) : fallback)(shape, { dtype: dtype ?? 'float32', ...(backend === undefined ? {} : { backend }) });
+}
+
+/**
+ * dtype and backend of a lazy layer's weights built for its first input `like`: the
+ * layer's `dtype` option, else the input's floating dtype (float32 for integer input), on
+ * the input's backend. Undefined `like` (built from options or weight shapes): the defaults.
+ */
+export function lazyPlacement(dtype: DType | undefined, like: Tensor | undefined): { dtype: DType | undefined; backend: string | undefined } {
+  if (like === undefined) return { dtype, backend: undefined };
+  return { dtype: dtype ?? (isFloat(like.dtype) ? like.dtype : undefined), backend: like.backend.name };
 }
 
 /** True when `K` lists every key of `T` (use as `const ok: AllKeys<T, typeof KEYS> = true`). */
@@ -154,12 +164,13 @@ export class Linear extends Module {
     else this.#build(inFeatures, undefined);
   }
 
-  #build(inFeatures: number, backend: string | undefined): void {
+  #build(inFeatures: number, like: Tensor | undefined): void {
     const o = this.#options;
+    const { dtype, backend } = lazyPlacement(o.dtype, like);
     this.inFeatures = inFeatures;
     const u = fanInUniform(inFeatures);
-    this.weight = this.registerParameter('weight', makeWeight([this.outFeatures, inFeatures], o.weightInit, u, o.dtype, backend));
-    if (this.#useBias) this.bias = this.registerParameter('bias', makeWeight([this.outFeatures], o.biasInit, u, o.dtype, backend));
+    this.weight = this.registerParameter('weight', makeWeight([this.outFeatures, inFeatures], o.weightInit, u, dtype, backend));
+    if (this.#useBias) this.bias = this.registerParameter('bias', makeWeight([this.outFeatures], o.biasInit, u, dtype, backend));
     this.markBuilt();
   }
 
@@ -178,7 +189,7 @@ export class Linear extends Module {
 
   forward(x: Tensor): Tensor {
     if (x.ndim < 1) throw new Error(`${this.#op}: input must have at least one dim (the features), got a scalar`);
-    if (this.inFeatures === null) this.#build(x.shape[x.ndim - 1], x.backend.name);
+    if (this.inFeatures === null) this.#build(x.shape[x.ndim - 1], x);
     if (x.shape[x.ndim - 1] !== this.inFeatures) {
       throw new Error(`${this.#op}: input ${formatShape(x.shape)} must end in inFeatures=${this.inFeatures} (weight ${formatShape(this.weight.shape)})`);
     }

@@ -1,7 +1,7 @@
 import { checkOptions, concat, formatShape, matmul, stack, zeros, type Tensor } from '@ml/tensor';
 import { dropout } from './dropout.js';
 import { fanInUniform, type Initializer, type InitializerName } from './init.js';
-import { checkInputShape, checkPositiveInt, makeWeight, type AllKeys, type LayerOptions } from './linear.js';
+import { checkInputShape, checkPositiveInt, lazyPlacement, makeWeight, type AllKeys, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
 
 /** Activation of the plain (Elman) RNN. */
@@ -124,16 +124,17 @@ abstract class CellBase<I extends unknown[], O> extends Module<I, O> {
     else this.#build(options.inputSize, undefined);
   }
 
-  #build(inputSize: number, backend: string | undefined): void {
+  #build(inputSize: number, like: Tensor | undefined): void {
     const o = this.#options;
+    const { dtype, backend } = lazyPlacement(o.dtype, like);
     const u = fanInUniform(o.hiddenSize);
     const rows = this.#gates * o.hiddenSize;
     this.inputSize = inputSize;
-    this.weightIh = this.registerParameter('weight_ih', makeWeight([rows, inputSize], o.weightInit, u, o.dtype, backend));
-    this.weightHh = this.registerParameter('weight_hh', makeWeight([rows, o.hiddenSize], o.weightInit, u, o.dtype, backend));
+    this.weightIh = this.registerParameter('weight_ih', makeWeight([rows, inputSize], o.weightInit, u, dtype, backend));
+    this.weightHh = this.registerParameter('weight_hh', makeWeight([rows, o.hiddenSize], o.weightInit, u, dtype, backend));
     if (o.bias ?? true) {
-      this.biasIh = this.registerParameter('bias_ih', makeWeight([rows], o.biasInit, u, o.dtype, backend));
-      this.biasHh = this.registerParameter('bias_hh', makeWeight([rows], o.biasInit, u, o.dtype, backend));
+      this.biasIh = this.registerParameter('bias_ih', makeWeight([rows], o.biasInit, u, dtype, backend));
+      this.biasHh = this.registerParameter('bias_hh', makeWeight([rows], o.biasInit, u, dtype, backend));
     }
     this.markBuilt();
   }
@@ -156,7 +157,7 @@ abstract class CellBase<I extends unknown[], O> extends Module<I, O> {
   /** The input as [N, in] (a 1-D input [in] becomes a batch of one) and whether it was 1-D. */
   protected batched(x: Tensor): { x2: Tensor; unbatched: boolean } {
     const kind = this.#kind;
-    if (this.inputSize === null && (x.ndim === 1 || x.ndim === 2)) this.#build(x.shape[x.ndim - 1], x.backend.name);
+    if (this.inputSize === null && (x.ndim === 1 || x.ndim === 2)) this.#build(x.shape[x.ndim - 1], x);
     if ((x.ndim !== 1 && x.ndim !== 2) || x.shape[x.ndim - 1] !== this.inputSize) {
       throw new Error(`${kind}: expected input [N, ${this.inputSize}] or [${this.inputSize}] (inputSize=${this.inputSize}), got ${formatShape(x.shape)}`);
     }
@@ -349,12 +350,13 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
     else this.#build(inputSize, undefined);
   }
 
-  #build(inputSize: number, backend: string | undefined): void {
+  #build(inputSize: number, like: Tensor | undefined): void {
     const options = this.#options;
+    const { dtype, backend } = lazyPlacement(options.dtype, like);
     this.inputSize = inputSize;
     const u = fanInUniform(this.hiddenSize);
     const rows = GATES[this.#mode] * this.hiddenSize;
-    const make = (shape: number[], spec: Initializer | InitializerName | undefined) => makeWeight(shape, spec, u, options.dtype, backend);
+    const make = (shape: number[], spec: Initializer | InitializerName | undefined) => makeWeight(shape, spec, u, dtype, backend);
     for (let k = 0; k < this.numLayers; k++) {
       const inSize = k === 0 ? inputSize : this.hiddenSize * this.numDirections;
       for (let d = 0; d < this.numDirections; d++) {
@@ -404,7 +406,7 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
   protected run(x: Tensor, init: readonly (Tensor | undefined)[], names: readonly string[], step: (xp: Tensor, s: Tensor[], w: CellWeights) => Tensor[]): { output: Tensor; finals: Tensor[] } {
     const kind = this.#kind;
     const D = this.numDirections;
-    if (this.inputSize === null && (x.ndim === 2 || x.ndim === 3)) this.#build(x.shape[x.ndim - 1], x.backend.name);
+    if (this.inputSize === null && (x.ndim === 2 || x.ndim === 3)) this.#build(x.shape[x.ndim - 1], x);
     if (x.ndim !== 2 && x.ndim !== 3) {
       const layout = this.batchFirst ? '[N, L, inputSize]' : '[L, N, inputSize]';
       throw new Error(`${kind}: expected input ${layout} or unbatched [L, inputSize], got ${formatShape(x.shape)}`);

@@ -14,6 +14,7 @@ import {
   LeakyReLU,
   Linear,
   MaxPool2d,
+  Model,
   RNN,
   Sequential,
   build,
@@ -215,6 +216,28 @@ describe('lazy conv and recurrent layers', () => {
     const cell = new GRUCell({ hiddenSize: 3 });
     expect(cell.forward(randn([4, 6])).shape).toEqual([4, 3]);
     expect(cell.weightIh.shape).toEqual([9, 6]);
+  });
+});
+
+describe('lazy layers in other settings', () => {
+  it('take a floating input dtype unless given one', () => {
+    const d = new Dense(2);
+    d.forward(f64([1, 3]));
+    expect(d.weight.dtype).toBe('float64');
+    const e = new Dense(2, { dtype: 'float32' });
+    e.forward(zeros([1, 3], { dtype: 'float64' }).float());
+    expect(e.weight.dtype).toBe('float32');
+  });
+
+  it('build inside a functional graph: input() → Dense(8) → Dense(1) has 8·5+8 + 9 parameters', () => {
+    const x = input({ shape: [5] });
+    const h = new Dense(8, { activation: 'relu' }).call(x);
+    const y = new Dense(1).call(h);
+    expect(h.shape).toEqual([null, 8]);
+    expect(y.shape).toEqual([null, 1]);
+    expect(y.node!.layer).toBeInstanceOf(Dense);
+    expect((y.node!.layer as Dense).weight.shape).toEqual([1, 8]);
+    expect(new Model({ inputs: x, outputs: y }).numParameters()).toBe(8 * 5 + 8 + 9);
   });
 });
 
