@@ -68,11 +68,6 @@ interface ClassSpec {
 
 const num = (o: Options, k: string, dflt: number): number => (o[k] === undefined ? dflt : (o[k] as number));
 const flag = (o: Options, k: string, dflt: boolean): boolean => (o[k] === undefined ? dflt : (o[k] as boolean));
-/** The last dim of a layer's `inputShape` option (its input features), 0 when absent: a lazy layer's size. */
-const lastOfShape = (o: Options): number => {
-  const s = o.inputShape as number[] | undefined;
-  return s === undefined ? 0 : s[s.length - 1];
-};
 const pairProduct = (v: unknown): number => (typeof v === 'number' ? v * v : (v as number[])[0] * (v as number[])[1]);
 
 const NAME = { name: F.string };
@@ -81,15 +76,13 @@ const plain: ClassSpec = { fields: NAME };
 
 const linear: ClassSpec = {
   fields: { ...WEIGHTED, inFeatures: F.posInt, outFeatures: F.posInt, bias: F.bool, weightInit: F.init, biasInit: F.init, activation: F.activation, inputShape: F.inputShape },
-  // a lazy layer saved before its first call has no inFeatures
-  required: ['outFeatures'],
-  state: (o) => num(o, 'outFeatures', 0) * num(o, 'inFeatures', lastOfShape(o)) + (flag(o, 'bias', true) ? num(o, 'outFeatures', 0) : 0),
+  // a saved architecture records every size (moduleToConfig refuses an unbuilt lazy layer)
+  required: ['inFeatures', 'outFeatures'],
+  state: (o) => num(o, 'outFeatures', 0) * num(o, 'inFeatures', 0) + (flag(o, 'bias', true) ? num(o, 'outFeatures', 0) : 0),
 };
 const convState = (kernelArea: (o: Options) => number) => (o: Options): number => {
   const out = num(o, 'outChannels', 0);
-  const shape = o.inputShape as number[] | undefined;
-  const fromShape = shape === undefined ? 0 : o.dataFormat === 'channelsLast' ? shape[shape.length - 1] : shape[0];
-  return out * Math.ceil(num(o, 'inChannels', fromShape) / num(o, 'groups', 1)) * kernelArea(o) + (flag(o, 'bias', true) ? out : 0);
+  return out * Math.ceil(num(o, 'inChannels', 0) / num(o, 'groups', 1)) * kernelArea(o) + (flag(o, 'bias', true) ? out : 0);
 };
 const CONV = {
   ...WEIGHTED, inChannels: F.posInt, outChannels: F.posInt, groups: F.posInt, bias: F.bool, weightInit: F.init, biasInit: F.init, activation: F.activation,
@@ -104,7 +97,7 @@ const GATES = { RNN: 1, LSTM: 4, GRU: 3 } as const;
 const RECURRENT_INIT = { ...WEIGHTED, bias: F.bool, weightInit: F.init, biasInit: F.init };
 const cell = (gates: number, extra: Record<string, FieldCheck> = {}): ClassSpec => ({
   fields: { ...RECURRENT_INIT, inputSize: F.posInt, hiddenSize: F.posInt, ...extra },
-  required: ['hiddenSize'],
+  required: ['inputSize', 'hiddenSize'],
   state: (o) => {
     const rows = gates * num(o, 'hiddenSize', 0);
     return rows * (num(o, 'inputSize', 0) + num(o, 'hiddenSize', 0)) + (flag(o, 'bias', true) ? 2 * rows : 0);
@@ -112,14 +105,14 @@ const cell = (gates: number, extra: Record<string, FieldCheck> = {}): ClassSpec 
 });
 const recurrent = (gates: number, extra: Record<string, FieldCheck> = {}): ClassSpec => ({
   fields: { ...RECURRENT_INIT, inputSize: F.posInt, hiddenSize: F.posInt, numLayers: F.posInt, batchFirst: F.bool, dropout: F.number, bidirectional: F.bool, inputShape: F.inputShape, ...extra },
-  required: ['hiddenSize'],
+  required: ['inputSize', 'hiddenSize'],
   state: (o) => {
     const h = num(o, 'hiddenSize', 0);
     const dirs = flag(o, 'bidirectional', false) ? 2 : 1;
     const rows = gates * h;
     let n = 0;
     for (let k = 0; k < num(o, 'numLayers', 1); k++) {
-      const inSize = k === 0 ? num(o, 'inputSize', lastOfShape(o)) : h * dirs;
+      const inSize = k === 0 ? num(o, 'inputSize', 0) : h * dirs;
       n += dirs * (rows * (inSize + h) + (flag(o, 'bias', true) ? 2 * rows : 0));
       if (!Number.isFinite(n)) break; // already far past any file
     }
@@ -148,12 +141,12 @@ export const BUILTIN_SPECS: ReadonlyMap<string, ClassSpec> = new Map<string, Cla
   ['Dropout', { fields: { ...NAME, p: F.number } }],
   ['Conv2d', {
     fields: { ...CONV, kernelSize: F.posPair, stride: F.posPair, padding: F.padding2d, dilation: F.posPair },
-    required: ['outChannels', 'kernelSize'],
+    required: ['inChannels', 'outChannels', 'kernelSize'],
     state: convState((o) => pairProduct(o.kernelSize)),
   }],
   ['Conv1d', {
     fields: { ...CONV, kernelSize: F.posInt, stride: F.posInt, padding: F.padding1d, dilation: F.posInt },
-    required: ['outChannels', 'kernelSize'],
+    required: ['inChannels', 'outChannels', 'kernelSize'],
     state: convState((o) => o.kernelSize as number),
   }],
   ['MaxPool2d', pool2d({ dilation: F.posPair })],

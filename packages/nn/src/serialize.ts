@@ -83,6 +83,9 @@ export interface ModuleConfig {
 
 export function moduleToConfig(m: AnyModule): ModuleConfig {
   const className = classNameOf(m);
+  if (m.unbuiltReason !== null) {
+    throw new Error(`moduleToConfig: layer '${m.name}' (${className}) is a lazy layer not built yet — ${m.unbuiltReason}; call the model once on a batch (or build(model, batch)) so the saved architecture records its sizes`);
+  }
   if (m instanceof Sequential) return { className, config: m.getConfig(), layers: m.layers.map((l) => moduleToConfig(l as unknown as AnyModule)) };
   if (m instanceof Model) {
     const names = new Map<SymbolicTensor, string>();

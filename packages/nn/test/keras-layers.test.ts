@@ -256,6 +256,13 @@ describe('saving and loading lazy layers', () => {
     expectClose(values((copy as Sequential).forward(x)), values(y), 1e-6);
   });
 
+  it('an unbuilt lazy layer cannot be saved as an architecture, and a config needs every size', () => {
+    expect(() => moduleToConfig(new Sequential([new Dense(2, { name: 'later' })]))).toThrow(
+      /^moduleToConfig: layer 'later' \(Dense\) is a lazy layer not built yet — its inFeatures come from the first input; call the model once/,
+    );
+    expect(() => moduleFromConfig({ className: 'Conv2d', config: { outChannels: 2, kernelSize: 3 } })).toThrow(/^config\.config\.inChannels is required by Conv2d$/);
+  });
+
   it('loadStateDict into an unbuilt lazy model builds it from the weight shapes', () => {
     const source = new Sequential([new Dense(4, { inputDim: 3 }), new LSTM({ hiddenSize: 2, batchFirst: true })] as Layer[]);
     const target = new Sequential([new Dense(4), new LSTM({ hiddenSize: 2, batchFirst: true })] as Layer[]);
