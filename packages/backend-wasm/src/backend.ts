@@ -1,4 +1,4 @@
-import { CpuBackend, contiguousStrides, fromData, hostData, isContiguousView, kernelRecorded, patchOutputSize, rowStride, sizeOf, withArraySource, type ArraySource, type BinaryOp, type DataId, type DType, type HeapInfo, type Im2ColParams, type Kernel, type ReduceOp, type Tensor, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
+import { checkOptions, CpuBackend, contiguousStrides, fromData, hostData, isContiguousView, kernelRecorded, optionKeys, patchOutputSize, rowStride, sizeOf, withArraySource, type ArraySource, type BinaryOp, type DataId, type DType, type HeapInfo, type Im2ColParams, type Kernel, type ReduceOp, type Tensor, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
 import { WasmGemm, type KernelExports } from './gemm.js';
 import { MemoryFullError } from './heap.js';
 import { BINARY_KERNELS, GEMM_ROWS } from './kernels.js';
@@ -25,6 +25,9 @@ export interface WasmOptions {
    */
   maxMemory?: number;
 }
+
+/** WasmOptions' keys, for the options check. */
+export const WASM_KEYS = optionKeys<WasmOptions>()(['threads', 'name', 'fma', 'winograd', 'direct', 'maxMemory']);
 
 /** Below this many multiply-adds the product's packing costs more than the kernel saves. */
 const MIN_WORK = 4096;
@@ -77,10 +80,11 @@ export class WasmBackend extends CpuBackend {
    */
   constructor(options: WasmOptions = {}) {
     super();
+    checkOptions('WasmBackend', options, WASM_KEYS);
     this.name = options.name ?? 'wasm';
     this.winograd = options.winograd ?? true;
     this.direct = options.direct ?? true;
-    this.gemm = new WasmGemm(options);
+    this.gemm = new WasmGemm({ threads: options.threads, fma: options.fma, maxMemory: options.maxMemory });
     const heap = this.gemm.heap;
     this.#source = {
       array: (dtype: DType, n: number) => {

@@ -1,4 +1,4 @@
-import type { TypedArray } from '@ml/tensor';
+import { checkOptions, type TypedArray } from '@ml/tensor';
 import { GEMM_ROWS, kernelModule, MAX_PAGES, PEAK_ACCUMULATORS, relaxedSimd } from './kernels.js';
 import { MemoryFullError, WasmHeap } from './heap.js';
 import { ThreadPool, defaultThreads, type SplitKernel, type SplitPlan } from './threads.js';
@@ -120,6 +120,7 @@ export class WasmGemm {
    * to (default and most: 1 GiB shared, 4 GiB unshared).
    */
   constructor(options: { threads?: number; fma?: boolean; maxMemory?: number } = {}) {
+    checkOptions('WasmGemm', options, ['threads', 'fma', 'maxMemory']);
     const wanted = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
     this.fma = relaxedSimd(options.fma ?? true) && (options.fma ?? true);
     const max = options.maxMemory;

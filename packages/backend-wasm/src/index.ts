@@ -4,8 +4,8 @@
  *   import { useWasm } from '@ml/backend-wasm';
  *   useWasm(); // registers the 'wasm' backend and makes it the default
  */
-import { getBackend, listBackends, registerBackend, registerCpuKernels, registerKernel, setBackend } from '@ml/tensor';
-import { WasmBackend, type WasmOptions } from './backend.js';
+import { checkOptions, getBackend, listBackends, registerBackend, registerCpuKernels, registerKernel, setBackend } from '@ml/tensor';
+import { WASM_KEYS, WasmBackend, type WasmOptions } from './backend.js';
 import { kernelModule } from './kernels.js';
 
 export { WasmBackend, type WasmOptions } from './backend.js';
@@ -29,6 +29,7 @@ export function wasmSimdSupported(): boolean {
  * (e.g. `{ threads: 1, name: 'wasm-1t' }`).
  */
 export function registerWasmBackend(options: WasmOptions = {}): WasmBackend {
+  checkOptions('registerWasmBackend', options, WASM_KEYS);
   const name = options.name ?? 'wasm';
   if (listBackends().includes(name)) return getBackend(name) as WasmBackend;
   if (!wasmSimdSupported()) throw new Error('@ml/backend-wasm: this JavaScript engine has no WebAssembly SIMD; stay on the cpu backend');
@@ -41,6 +42,7 @@ export function registerWasmBackend(options: WasmOptions = {}): WasmBackend {
 
 /** Register the 'wasm' backend and make it the default for new tensors. */
 export function useWasm(options: WasmOptions = {}): WasmBackend {
+  checkOptions('useWasm', options, WASM_KEYS);
   const b = registerWasmBackend(options);
   setBackend(b.name);
   return b;
