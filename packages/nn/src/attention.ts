@@ -17,6 +17,7 @@ import { dropout as dropoutFn } from './dropout.js';
 import { init, type Initializer, type InitializerName } from './init.js';
 import { checkPositiveInt, Linear, makeWeight, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
+import { optionKeys } from './option-keys.js';
 
 // Masks follow nn.MultiheadAttention's convention throughout this library:
 //   bool  — true marks a position that must NOT be attended to (masked out);
@@ -38,6 +39,9 @@ export interface ScaledDotProductAttentionOptions {
   /** factor on QKᵀ, default 1/√E with E the last dim of q */
   scale?: number;
 }
+
+const SDPA_KEYS = optionKeys<ScaledDotProductAttentionOptions>()('attnMask', 'keyPaddingMask', 'dropoutP', 'isCausal', 'training', 'scale');
+const MASK_ALIASES = { mask: 'attnMask', attention_mask: 'attnMask', attn_mask: 'attnMask', key_padding_mask: 'keyPaddingMask' };
 
 /** @internal */
 export function checkMaskDtype(fn: string, name: string, m: Tensor): void {
@@ -65,6 +69,7 @@ export function applyMask(scores: Tensor, mask: Tensor): Tensor {
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: ScaledDotProductAttentionOptions = {}): [Tensor, Tensor] {
   const fn = 'scaledDotProductAttention';
+  checkOptions(fn, options, SDPA_KEYS, MASK_ALIASES);
   if (q.ndim < 2 || k.ndim < 2 || v.ndim < 2) {
     throw new Error(`${fn}: q, k and v need at least 2 dims ([..., L, E]), got q ${formatShape(q.shape)}, k ${formatShape(k.shape)}, v ${formatShape(v.shape)}`);
   }
@@ -133,9 +138,11 @@ interface MaskOptions {
   /** backend of the mask (default: the current backend) */
   backend?: string;
 }
+const MASK_KEYS = optionKeys<MaskOptions>()('backend');
 
 /** bool [L, S] with true where key j > query i: a query sees itself and the past only. */
 export function causalMask(L: number, S: number = L, options: MaskOptions = {}): Tensor {
+  checkOptions('causalMask', options, MASK_KEYS);
   checkPositiveInt('causalMask', 'L', L);
   checkPositiveInt('causalMask', 'S', S);
   const i = arange(0, L, 1, { dtype: 'int32', backend: options.backend }).reshape([L, 1]);
@@ -150,11 +157,14 @@ export interface BandedMaskOptions extends MaskOptions {
   after?: number;
 }
 
+const BANDED_KEYS = optionKeys<BandedMaskOptions>()('before', 'after', 'backend');
+
 /**
  * bool [L, L] for local ("truncated") attention: query i sees keys i − before … i + after,
  * everything else is true (masked out). `{ before: Infinity, after: 0 }` is causalMask(L).
  */
 export function bandedMask(L: number, options: BandedMaskOptions): Tensor {
+  checkOptions('bandedMask', options, BANDED_KEYS);
   checkPositiveInt('bandedMask', 'L', L);
   const before = options.before;
   const after = options.after ?? 0;
@@ -175,6 +185,7 @@ export function bandedMask(L: number, options: BandedMaskOptions): Tensor {
  * positions ≥ lengths[n].
  */
 export function paddingMask(lengths: readonly number[] | Tensor, L: number, options: MaskOptions = {}): Tensor {
+  checkOptions('paddingMask', options, MASK_KEYS);
   checkPositiveInt('paddingMask', 'L', L);
   let lens: number[];
   if (isTensor(lengths)) {
@@ -212,7 +223,8 @@ export interface MultiheadAttentionOptions extends LayerOptions {
   weightInit?: Initializer | InitializerName;
 }
 
-const MHA_FORWARD_OPTIONS = ['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal'] as const;
+const MHA_KEYS = optionKeys<MultiheadAttentionOptions>()('embedDim', 'numHeads', 'dropout', 'bias', 'batchFirst', 'kdim', 'vdim', 'weightInit', 'dtype', 'name');
+const MHA_FORWARD_OPTIONS = optionKeys<MultiheadAttentionForwardOptions>()('keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal');
 
 export interface MultiheadAttentionForwardOptions {
   /** bool or float mask over keys: [N, S], or [S] for unbatched input */
@@ -259,6 +271,7 @@ export class MultiheadAttention extends Module<[Tensor, Tensor, Tensor, Multihea
 
   constructor(options: MultiheadAttentionOptions) {
     super(options);
+    checkOptions('MultiheadAttention', options, MHA_KEYS, { num_heads: 'numHeads', nhead: 'numHeads', embed_dim: 'embedDim', dModel: 'embedDim' });
     const { embedDim, numHeads } = options;
     checkPositiveInt('MultiheadAttention', 'embedDim', embedDim);
     checkPositiveInt('MultiheadAttention', 'numHeads', numHeads);
@@ -291,7 +304,7 @@ export class MultiheadAttention extends Module<[Tensor, Tensor, Tensor, Multihea
 
   forward(query: Tensor, key: Tensor, value: Tensor, options: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
     // a misspelt mask must not run unmasked: Keras's `attention_mask`/`mask` and PyTorch's names map to ours
-    checkOptions('MultiheadAttention.forward', options, MHA_FORWARD_OPTIONS, { mask: 'attnMask', attention_mask: 'attnMask', attn_mask: 'attnMask', key_padding_mask: 'keyPaddingMask' });
+    checkOptions('MultiheadAttention.forward', options, MHA_FORWARD_OPTIONS, MASK_ALIASES);
     const { embedDim: E, numHeads: H, headDim: D } = this;
     const unbatched = query.ndim === 2;
     const layout = this.batchFirst ? '[N, L, E]' : '[L, N, E]';

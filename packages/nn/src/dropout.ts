@@ -1,10 +1,13 @@
-import { dropoutMask, isFloat, type Tensor } from '@ml/tensor';
+import { checkOptions, dropoutMask, isFloat, type Tensor } from '@ml/tensor';
 import { Module, type ModuleOptions } from './module.js';
+import { optionKeys } from './option-keys.js';
 
 export interface DropoutOptions extends ModuleOptions {
   /** probability of zeroing an element (default 0.5) */
   p?: number;
 }
+
+const DROPOUT_KEYS = optionKeys<DropoutOptions>()('p', 'name');
 
 /**
  * Inverted dropout: in training, each element is zeroed with probability p and the rest
@@ -14,6 +17,7 @@ export interface DropoutOptions extends ModuleOptions {
 export class Dropout extends Module {
   readonly p: number;
   constructor(options: DropoutOptions = {}) {
+    checkOptions('Dropout', options, DROPOUT_KEYS, { rate: 'p' });
     super(options);
     this.p = options.p ?? 0.5;
     if (!(this.p >= 0 && this.p <= 1)) throw new Error(`Dropout: p must be in [0, 1], got ${this.p}`);

@@ -1,7 +1,8 @@
-import { arange, formatShape, indexSelect, isFloat, reshape, tidy, type Tensor } from '@ml/tensor';
+import { arange, checkOptions, formatShape, indexSelect, isFloat, reshape, tidy, type Tensor } from '@ml/tensor';
 import { init, type Initializer, type InitializerName } from './init.js';
 import { checkPositiveInt, makeWeight, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
+import { optionKeys } from './option-keys.js';
 
 export interface EmbeddingOptions extends LayerOptions {
   /** size of the vocabulary */
@@ -13,6 +14,8 @@ export interface EmbeddingOptions extends LayerOptions {
   weightInit?: Initializer | InitializerName;
 }
 
+const EMBEDDING_KEYS = optionKeys<EmbeddingOptions>()('numEmbeddings', 'embeddingDim', 'paddingIdx', 'weightInit', 'dtype', 'name');
+
 /** A lookup table: integer ids [...] → rows of weight [numEmbeddings, embeddingDim], output [..., embeddingDim]. */
 export class Embedding extends Module {
   readonly numEmbeddings: number;
@@ -22,6 +25,7 @@ export class Embedding extends Module {
 
   constructor(options: EmbeddingOptions) {
     super(options);
+    checkOptions('Embedding', options, EMBEDDING_KEYS, { input_dim: 'numEmbeddings', output_dim: 'embeddingDim', inputDim: 'numEmbeddings', outputDim: 'embeddingDim', padding_idx: 'paddingIdx', mask_zero: 'paddingIdx' });
     checkPositiveInt('Embedding', 'numEmbeddings', options.numEmbeddings);
     checkPositiveInt('Embedding', 'embeddingDim', options.embeddingDim);
     this.numEmbeddings = options.numEmbeddings;

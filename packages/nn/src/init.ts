@@ -1,5 +1,6 @@
 import { noGrad } from '@ml/autograd';
-import { fromArray, full, normal, randn, sizeOf, uniform, type DType, type Tensor } from '@ml/tensor';
+import { checkOptions, fromArray, full, normal, randn, sizeOf, uniform, type DType, type Tensor } from '@ml/tensor';
+import { optionKeys } from './option-keys.js';
 
 /** Makes a fresh tensor of the given shape; layers take one per weight (`weightInit`). */
 export type Initializer = (shape: readonly number[], options?: { dtype?: DType; backend?: string }) => Tensor;
@@ -52,6 +53,15 @@ export interface KaimingOptions {
   nonlinearity?: Nonlinearity;
 }
 
+const GAIN_KEYS = optionKeys<GainOptions>()('gain');
+const KAIMING_KEYS = optionKeys<KaimingOptions>()('a', 'mode', 'nonlinearity');
+
+/** An initializer factory's options, checked when the factory is called (an unknown key throws). */
+function checked<O>(op: string, keys: readonly string[], options: O): O {
+  checkOptions(op, options, keys, { negative_slope: 'a' });
+  return options;
+}
+
 const kaimingStd = (shape: readonly number[], o: KaimingOptions): number => {
   const { fanIn, fanOut } = fans(shape);
   const gain = calculateGain(o.nonlinearity ?? 'leaky_relu', o.a ?? 0);
@@ -68,40 +78,57 @@ export const init = {
   /** N(mean, std²) */
   normal: (mean = 0, std = 1): Initializer => (shape, o = {}) => normal(shape, mean, std, o),
   /** Glorot & Bengio: U(−a, a) with a = gain · √(6 / (fan_in + fan_out)) */
-  xavierUniform: (options: GainOptions = {}): Initializer => (shape, o = {}) => {
-    const { fanIn, fanOut } = fans(shape);
-    const a = (options.gain ?? 1) * Math.sqrt(6 / (fanIn + fanOut));
-    return uniform(shape, -a, a, o);
+  xavierUniform: (options: GainOptions = {}): Initializer => {
+    checked('init.xavierUniform', GAIN_KEYS, options);
+    return (shape, o = {}) => {
+      const { fanIn, fanOut } = fans(shape);
+      const a = (options.gain ?? 1) * Math.sqrt(6 / (fanIn + fanOut));
+      return uniform(shape, -a, a, o);
+    };
   },
   /** Glorot & Bengio: N(0, σ²) with σ = gain · √(2 / (fan_in + fan_out)) */
-  xavierNormal: (options: GainOptions = {}): Initializer => (shape, o = {}) => {
-    const { fanIn, fanOut } = fans(shape);
-    return normal(shape, 0, (options.gain ?? 1) * Math.sqrt(2 / (fanIn + fanOut)), o);
+  xavierNormal: (options: GainOptions = {}): Initializer => {
+    checked('init.xavierNormal', GAIN_KEYS, options);
+    return (shape, o = {}) => {
+      const { fanIn, fanOut } = fans(shape);
+      return normal(shape, 0, (options.gain ?? 1) * Math.sqrt(2 / (fanIn + fanOut)), o);
+    };
   },
   /** He et al.: U(−b, b) with b = gain · √(3 / fan) */
-  kaimingUniform: (options: KaimingOptions = {}): Initializer => (shape, o = {}) => {
-    const b = Math.sqrt(3) * kaimingStd(shape, options);
-    return uniform(shape, -b, b, o);
+  kaimingUniform: (options: KaimingOptions = {}): Initializer => {
+    checked('init.kaimingUniform', KAIMING_KEYS, options);
+    return (shape, o = {}) => {
+      const b = Math.sqrt(3) * kaimingStd(shape, options);
+      return uniform(shape, -b, b, o);
+    };
   },
   /** He et al.: N(0, σ²) with σ = gain / √fan */
-  kaimingNormal: (options: KaimingOptions = {}): Initializer => (shape, o = {}) => normal(shape, 0, kaimingStd(shape, options), o),
+  kaimingNormal: (options: KaimingOptions = {}): Initializer => {
+    checked('init.kaimingNormal', KAIMING_KEYS, options);
+    return (shape, o = {}) => normal(shape, 0, kaimingStd(shape, options), o);
+  },
   /**
    * Saxe et al.: a (semi-)orthogonal matrix from the QR decomposition of a Gaussian one,
    * with R's diagonal made positive so the distribution is uniform (Haar); dims after
    * the first are flattened.
    */
-  orthogonal: (options: GainOptions = {}): Initializer => (shape, o = {}) => {
-    if (shape.length < 2) throw new Error(`init.orthogonal: needs at least 2 dims, got [${shape.join(',')}]`);
-    const rows = shape[0];
-    const cols = sizeOf(shape) / rows;
-    const g = randn([rows, cols], { dtype: 'float64', backend: o.backend });
-    const a = Float64Array.from(g.dataSync());
-    g.dispose();
-    const q = orthonormalize(a, rows, cols);
-    const gain = options.gain ?? 1;
-    return fromArray(q.map((v) => v * gain), shape, o);
+  orthogonal: (options: GainOptions = {}): Initializer => {
+    checked('init.orthogonal', GAIN_KEYS, options);
+    return (shape, o = {}) => orthogonalInit(shape, options.gain ?? 1, o);
   },
 };
+
+/** The orthogonal initializer's draw (see `init.orthogonal`). */
+function orthogonalInit(shape: readonly number[], gain: number, o: { dtype?: DType; backend?: string }): Tensor {
+  if (shape.length < 2) throw new Error(`init.orthogonal: needs at least 2 dims, got [${shape.join(',')}]`);
+  const rows = shape[0];
+  const cols = sizeOf(shape) / rows;
+  const g = randn([rows, cols], { dtype: 'float64', backend: o.backend });
+  const a = Float64Array.from(g.dataSync());
+  g.dispose();
+  const q = orthonormalize(a, rows, cols);
+  return fromArray(q.map((v) => v * gain), shape, o);
+}
 
 /**
  * Orthonormalize the rows (if rows ≤ cols) or the columns of a row-major matrix by

@@ -1,7 +1,8 @@
 import { noGrad } from '@ml/autograd';
-import { formatShape, full, mean, rsqrt, scalar, variance, type Tensor } from '@ml/tensor';
+import { checkOptions, formatShape, full, mean, rsqrt, scalar, variance, type Tensor } from '@ml/tensor';
 import { checkPositiveInt, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
+import { optionKeys } from './option-keys.js';
 
 export interface BatchNormOptions extends LayerOptions {
   numFeatures: number;
@@ -14,6 +15,8 @@ export interface BatchNormOptions extends LayerOptions {
   /** keep running mean/var for eval mode (default true) */
   trackRunningStats?: boolean;
 }
+
+const BATCH_NORM_KEYS = optionKeys<BatchNormOptions>()('numFeatures', 'eps', 'momentum', 'affine', 'trackRunningStats', 'dtype', 'name');
 
 /**
  * Batch normalization (Ioffe & Szegedy): y = (x − E[x]) / √(Var[x] + ε) · γ + β per channel.
@@ -35,6 +38,7 @@ abstract class BatchNormBase extends Module {
   constructor(options: BatchNormOptions) {
     super(options);
     const kind = new.target.name;
+    checkOptions(kind, options, BATCH_NORM_KEYS);
     checkPositiveInt(kind, 'numFeatures', options.numFeatures);
     this.numFeatures = options.numFeatures;
     this.eps = options.eps ?? 1e-5;
@@ -115,6 +119,8 @@ export interface LayerNormOptions extends LayerOptions {
   elementwiseAffine?: boolean;
 }
 
+const LAYER_NORM_KEYS = optionKeys<LayerNormOptions>()('normalizedShape', 'eps', 'elementwiseAffine', 'dtype', 'name');
+
 /**
  * Layer normalization (Ba et al.): each sample is normalized over its last dims,
  * y = (x − E[x]) / √(Var[x] + ε) · γ + β, with the biased variance; same in train and eval.
@@ -127,6 +133,7 @@ export class LayerNorm extends Module {
 
   constructor(options: LayerNormOptions) {
     super(options);
+    checkOptions('LayerNorm', options, LAYER_NORM_KEYS, { epsilon: 'eps' });
     const shape = typeof options.normalizedShape === 'number' ? [options.normalizedShape] : [...options.normalizedShape];
     if (shape.length === 0) throw new Error('LayerNorm: normalizedShape must have at least one dim');
     shape.forEach((d) => checkPositiveInt('LayerNorm', 'normalizedShape', d));

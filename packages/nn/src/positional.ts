@@ -1,8 +1,9 @@
-import { cast, formatShape, fromArray, narrow, type Tensor } from '@ml/tensor';
+import { cast, checkOptions, formatShape, fromArray, narrow, type Tensor } from '@ml/tensor';
 import { dropout } from './dropout.js';
 import { init, type Initializer, type InitializerName } from './init.js';
 import { checkPositiveInt, makeWeight, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
+import { optionKeys } from './option-keys.js';
 
 interface PositionalOptions extends LayerOptions {
   /** features per position (the model dim) */
@@ -37,6 +38,8 @@ export interface SinusoidalPositionalEncodingOptions extends PositionalOptions {
   maxLen?: number;
 }
 
+const SINUSOIDAL_KEYS = optionKeys<SinusoidalPositionalEncodingOptions>()('dModel', 'maxLen', 'dropout', 'batchFirst', 'dtype', 'name');
+
 /**
  * Fixed sinusoidal positions (Vaswani et al.), added to the input:
  *
@@ -54,6 +57,7 @@ export class SinusoidalPositionalEncoding extends Module {
 
   constructor(options: SinusoidalPositionalEncodingOptions) {
     super(options);
+    checkOptions('SinusoidalPositionalEncoding', options, SINUSOIDAL_KEYS, { max_len: 'maxLen', d_model: 'dModel' });
     checkPositiveInt('SinusoidalPositionalEncoding', 'dModel', options.dModel);
     this.maxLen = options.maxLen ?? 5000;
     checkPositiveInt('SinusoidalPositionalEncoding', 'maxLen', this.maxLen);
@@ -89,6 +93,8 @@ export interface LearnedPositionalEncodingOptions extends PositionalOptions {
   weightInit?: Initializer | InitializerName;
 }
 
+const LEARNED_KEYS = optionKeys<LearnedPositionalEncodingOptions>()('dModel', 'maxLen', 'dropout', 'batchFirst', 'weightInit', 'dtype', 'name');
+
 /**
  * Learned absolute positions (BERT/GPT-style): a table `weight` [maxLen, dModel], an
  * embedding of the position index, whose first L rows are added to the input.
@@ -102,6 +108,7 @@ export class LearnedPositionalEncoding extends Module {
 
   constructor(options: LearnedPositionalEncodingOptions) {
     super(options);
+    checkOptions('LearnedPositionalEncoding', options, LEARNED_KEYS, { max_len: 'maxLen', d_model: 'dModel' });
     checkPositiveInt('LearnedPositionalEncoding', 'maxLen', options.maxLen);
     checkPositiveInt('LearnedPositionalEncoding', 'dModel', options.dModel);
     this.dropout = options.dropout ?? 0;

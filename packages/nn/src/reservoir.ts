@@ -1,8 +1,9 @@
 import { noGrad } from '@ml/autograd';
-import { formatShape, fromArray, matmul, stack, tidy, uniform, zeros, type DType, type Tensor } from '@ml/tensor';
+import { checkOptions, formatShape, fromArray, matmul, stack, tidy, uniform, zeros, type DType, type Tensor } from '@ml/tensor';
 import type { Initializer } from './init.js';
 import { Linear, checkPositiveInt, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
+import { optionKeys } from './option-keys.js';
 
 export interface EchoStateNetworkOptions extends LayerOptions {
   /** features per input step u_t */
@@ -37,6 +38,12 @@ export interface FitOptions {
   /** override the network's `washout` for this fit */
   washout?: number;
 }
+
+const ESN_KEYS = optionKeys<EchoStateNetworkOptions>()(
+  'inputSize', 'reservoirSize', 'outputSize', 'spectralRadius', 'connectivity', 'inputScaling', 'biasScaling', 'leakingRate', 'washout',
+  'reservoirInit', 'inputInit', 'biasInit', 'dtype', 'name',
+);
+const FIT_KEYS = optionKeys<FitOptions>()('ridge', 'washout');
 
 /**
  * Echo-state network (Jaeger 2001; reservoir computing): a fixed random recurrent
@@ -73,6 +80,7 @@ export class EchoStateNetwork extends Module {
   constructor(options: EchoStateNetworkOptions) {
     super(options);
     const kind = 'EchoStateNetwork';
+    checkOptions(kind, options, ESN_KEYS, { units: 'reservoirSize', leak_rate: 'leakingRate', leakRate: 'leakingRate', sparsity: 'connectivity', input_scaling: 'inputScaling', spectral_radius: 'spectralRadius' });
     checkPositiveInt(kind, 'inputSize', options.inputSize);
     checkPositiveInt(kind, 'reservoirSize', options.reservoirSize);
     checkPositiveInt(kind, 'outputSize', options.outputSize);
@@ -170,6 +178,7 @@ export class EchoStateNetwork extends Module {
    * [N, T, in] with [N, T, out]. Returns this network.
    */
   fit(inputs: Tensor, targets: Tensor, options: FitOptions = {}): this {
+    checkOptions('EchoStateNetwork.fit', options, FIT_KEYS, { alpha: 'ridge', regularization: 'ridge' });
     const ridge = options.ridge ?? 1e-6;
     const washout = options.washout ?? this.washout;
     if (!(ridge >= 0 && Number.isFinite(ridge))) throw new Error(`EchoStateNetwork.fit: ridge must be a finite number ≥ 0, got ${ridge}`);
@@ -220,6 +229,7 @@ export class EchoStateNetwork extends Module {
  * per step, run once when a reservoir is built.
  */
 export function spectralRadius(matrix: Tensor, options: { tol?: number; maxSquarings?: number } = {}): number {
+  checkOptions('spectralRadius', options, ['tol', 'maxSquarings']);
   if (matrix.ndim !== 2 || matrix.shape[0] !== matrix.shape[1]) throw new Error(`spectralRadius: expected a square matrix, got ${formatShape(matrix.shape)}`);
   return spectralRadiusOf(Float64Array.from(matrix.dataSync()), matrix.shape[0], options);
 }

@@ -1,5 +1,5 @@
 import { noGrad } from '@ml/autograd';
-import { argmax, concat, formatShape, fromArray, full, gelu, relu, tidy, type DType, type Tensor } from '@ml/tensor';
+import { argmax, checkOptions, concat, formatShape, fromArray, full, gelu, relu, tidy, type DType, type Tensor } from '@ml/tensor';
 import { MultiheadAttention } from './attention.js';
 import { ModuleList } from './container.js';
 import { Dropout } from './dropout.js';
@@ -7,6 +7,7 @@ import { init, initialize_ } from './init.js';
 import { checkPositiveInt, Linear, type LayerOptions } from './linear.js';
 import { Module, type ModuleOptions } from './module.js';
 import { LayerNorm } from './normalization.js';
+import { optionKeys } from './option-keys.js';
 
 /** Activation of the feed-forward block: a name, or any elementwise function. */
 export type TransformerActivation = 'relu' | 'gelu' | ((x: Tensor) => Tensor);
@@ -65,8 +66,27 @@ function resolveActivation(kind: string, a: TransformerActivation | undefined): 
   throw new Error(`${kind}: activation must be 'relu', 'gelu' or a function, got '${String(a)}'`);
 }
 
+const LAYER_KEYS = optionKeys<TransformerLayerOptions>()('dModel', 'nhead', 'dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'dtype', 'name');
+/** Keras's and PyTorch's other spellings that the snake_case → camelCase rule does not reach */
+const LAYER_ALIASES = { numHeads: 'nhead', num_heads: 'nhead', embedDim: 'dModel', d_ff: 'dimFeedforward', ffDim: 'dimFeedforward', layer_norm_eps: 'layerNormEps' };
+const ENCODER_LAYER_FORWARD_KEYS = optionKeys<TransformerEncoderLayerForwardOptions>()('srcMask', 'srcKeyPaddingMask', 'isCausal');
+const DECODER_LAYER_FORWARD_KEYS = optionKeys<TransformerDecoderLayerForwardOptions>()('tgtMask', 'memoryMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask', 'tgtIsCausal', 'memoryIsCausal');
+const ENCODER_KEYS = optionKeys<TransformerEncoderOptions>()('encoderLayer', 'numLayers', 'norm', 'name');
+const ENCODER_FORWARD_KEYS = optionKeys<TransformerEncoderForwardOptions>()('mask', 'srcKeyPaddingMask', 'isCausal');
+const DECODER_KEYS = optionKeys<TransformerDecoderOptions>()('decoderLayer', 'numLayers', 'norm', 'name');
+const TRANSFORMER_KEYS = optionKeys<TransformerOptions>()(
+  'dModel', 'nhead', 'numEncoderLayers', 'numDecoderLayers', 'dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'dtype', 'name',
+);
+const ENCODE_KEYS = ['srcMask', 'srcKeyPaddingMask', 'srcIsCausal'] as const satisfies readonly (keyof TransformerForwardOptions)[];
+const TRANSFORMER_FORWARD_KEYS = optionKeys<TransformerForwardOptions>()(
+  'srcMask', 'srcKeyPaddingMask', 'srcIsCausal', 'tgtMask', 'memoryMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask', 'tgtIsCausal', 'memoryIsCausal',
+);
+const MASK_ALIASES = { src_mask: 'srcMask', tgt_mask: 'tgtMask', memory_mask: 'memoryMask', src_key_padding_mask: 'srcKeyPaddingMask', tgt_key_padding_mask: 'tgtKeyPaddingMask', memory_key_padding_mask: 'memoryKeyPaddingMask', tgt_is_causal: 'tgtIsCausal', memory_is_causal: 'memoryIsCausal', is_causal: 'isCausal' };
+const GREEDY_KEYS = optionKeys<GreedyDecodeOptions<unknown>>()('src', 'encode', 'decodeStep', 'startSymbol', 'maxLen', 'endSymbol', 'batchSize');
+
 /** Checked, defaulted layer options. */
 function layerSettings(kind: string, o: TransformerLayerOptions) {
+  checkOptions(kind, o, LAYER_KEYS, LAYER_ALIASES);
   checkPositiveInt(kind, 'dModel', o.dModel);
   checkPositiveInt(kind, 'nhead', o.nhead);
   if (o.dModel % o.nhead !== 0) throw new Error(`${kind}: dModel (${o.dModel}) must be divisible by nhead (${o.nhead})`);
@@ -125,6 +145,7 @@ export class TransformerEncoderLayer extends Module<[Tensor, TransformerEncoderL
   }
 
   forward(src: Tensor, options: TransformerEncoderLayerForwardOptions = {}): Tensor {
+    checkOptions('TransformerEncoderLayer.forward', options, ENCODER_LAYER_FORWARD_KEYS, MASK_ALIASES);
     const sa = (x: Tensor) =>
       this.dropout1.forward(
         this.selfAttn.forward(x, x, x, { attnMask: options.srcMask, keyPaddingMask: options.srcKeyPaddingMask, isCausal: options.isCausal, needWeights: false })[0],
@@ -198,6 +219,7 @@ export class TransformerDecoderLayer extends Module<[Tensor, Tensor, Transformer
   }
 
   forward(tgt: Tensor, memory: Tensor, options: TransformerDecoderLayerForwardOptions = {}): Tensor {
+    checkOptions('TransformerDecoderLayer.forward', options, DECODER_LAYER_FORWARD_KEYS, MASK_ALIASES);
     const sa = (x: Tensor) =>
       this.dropout1.forward(
         this.selfAttn.forward(x, x, x, { attnMask: options.tgtMask, keyPaddingMask: options.tgtKeyPaddingMask, isCausal: options.tgtIsCausal, needWeights: false })[0],
@@ -271,6 +293,7 @@ export class TransformerEncoder extends Module<[Tensor, TransformerEncoderForwar
 
   constructor(options: TransformerEncoderOptions) {
     super(options);
+    checkOptions('TransformerEncoder', options, ENCODER_KEYS, { encoder_layer: 'encoderLayer', num_layers: 'numLayers' });
     const layers = buildLayers('TransformerEncoder', options.encoderLayer, options.numLayers, (o: TransformerEncoderLayerOptions) => new TransformerEncoderLayer(o));
     this.layers = this.registerModule('layers', new ModuleList<EncoderLayerModule>(layers));
     if (options.norm) this.norm = this.registerModule('norm', options.norm);
@@ -281,6 +304,7 @@ export class TransformerEncoder extends Module<[Tensor, TransformerEncoderForwar
   }
 
   forward(src: Tensor, options: TransformerEncoderForwardOptions = {}): Tensor {
+    checkOptions('TransformerEncoder.forward', options, ENCODER_FORWARD_KEYS, { ...MASK_ALIASES, srcMask: 'mask', src_mask: 'mask' });
     let x = src;
     for (const layer of this.layers) x = layer.forward(x, { srcMask: options.mask, srcKeyPaddingMask: options.srcKeyPaddingMask, isCausal: options.isCausal });
     return this.norm ? this.norm.forward(x) : x;
@@ -302,6 +326,7 @@ export class TransformerDecoder extends Module<[Tensor, Tensor, TransformerDecod
 
   constructor(options: TransformerDecoderOptions) {
     super(options);
+    checkOptions('TransformerDecoder', options, DECODER_KEYS, { decoder_layer: 'decoderLayer', num_layers: 'numLayers' });
     const layers = buildLayers('TransformerDecoder', options.decoderLayer, options.numLayers, (o: TransformerDecoderLayerOptions) => new TransformerDecoderLayer(o));
     this.layers = this.registerModule('layers', new ModuleList<DecoderLayerModule>(layers));
     if (options.norm) this.norm = this.registerModule('norm', options.norm);
@@ -312,6 +337,7 @@ export class TransformerDecoder extends Module<[Tensor, Tensor, TransformerDecod
   }
 
   forward(tgt: Tensor, memory: Tensor, options: TransformerDecoderLayerForwardOptions = {}): Tensor {
+    checkOptions('TransformerDecoder.forward', options, DECODER_LAYER_FORWARD_KEYS, MASK_ALIASES);
     let x = tgt;
     for (const layer of this.layers) x = layer.forward(x, memory, options);
     return this.norm ? this.norm.forward(x) : x;
@@ -370,6 +396,7 @@ export class Transformer extends Module<[Tensor, Tensor, TransformerForwardOptio
 
   constructor(options: TransformerOptions = {}) {
     super(options);
+    checkOptions('Transformer', options, TRANSFORMER_KEYS, LAYER_ALIASES);
     const layer: TransformerLayerOptions = {
       dModel: options.dModel ?? 512,
       nhead: options.nhead ?? 8,
@@ -401,17 +428,21 @@ export class Transformer extends Module<[Tensor, Tensor, TransformerForwardOptio
     if (src.shape[src.ndim - 1] !== this.dModel || tgt.shape[tgt.ndim - 1] !== this.dModel) {
       throw new Error(`Transformer: the last dim of src ${formatShape(src.shape)} and tgt ${formatShape(tgt.shape)} must be dModel=${this.dModel}`);
     }
-    const memory = this.encode(src, options);
-    return this.decode(tgt, memory, options);
+    checkOptions('Transformer.forward', options, TRANSFORMER_FORWARD_KEYS, MASK_ALIASES);
+    const { srcMask, srcKeyPaddingMask, srcIsCausal, ...decoding } = options;
+    const memory = this.encode(src, { srcMask, srcKeyPaddingMask, srcIsCausal });
+    return this.decode(tgt, memory, decoding);
   }
 
   /** Run the encoder: memory = encoder(src). */
   encode(src: Tensor, options: Pick<TransformerForwardOptions, 'srcMask' | 'srcKeyPaddingMask' | 'srcIsCausal'> = {}): Tensor {
+    checkOptions('Transformer.encode', options, ENCODE_KEYS, MASK_ALIASES);
     return this.encoder.forward(src, { mask: options.srcMask, srcKeyPaddingMask: options.srcKeyPaddingMask, isCausal: options.srcIsCausal });
   }
 
   /** Run the decoder on the target so far and the encoder's memory. */
   decode(tgt: Tensor, memory: Tensor, options: TransformerDecoderLayerForwardOptions = {}): Tensor {
+    checkOptions('Transformer.decode', options, DECODER_LAYER_FORWARD_KEYS, MASK_ALIASES);
     const { tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask, tgtIsCausal, memoryIsCausal } = options;
     return this.decoder.forward(tgt, memory, { tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask, tgtIsCausal, memoryIsCausal });
   }
@@ -421,6 +452,7 @@ export class Transformer extends Module<[Tensor, Tensor, TransformerForwardOptio
    * `generate_square_subsequent_mask`): position i attends to positions ≤ i.
    */
   static generateSquareSubsequentMask(L: number, options: { dtype?: DType; backend?: string } = {}): Tensor {
+    checkOptions('Transformer.generateSquareSubsequentMask', options, ['dtype', 'backend']);
     checkPositiveInt('Transformer.generateSquareSubsequentMask', 'L', L);
     const values = new Float64Array(L * L);
     for (let i = 0; i < L; i++) for (let j = i + 1; j < L; j++) values[i * L + j] = -Infinity;
@@ -460,6 +492,7 @@ export interface GreedyDecodeOptions<M> {
  * Returns the generated ids per sequence (without startSymbol, with endSymbol if produced).
  */
 export function greedyDecode<M>(options: GreedyDecodeOptions<M>): number[][] {
+  checkOptions('greedyDecode', options, GREEDY_KEYS, { start_symbol: 'startSymbol', end_symbol: 'endSymbol', max_len: 'maxLen', decode_step: 'decodeStep' });
   const { src, encode, decodeStep, startSymbol, maxLen, endSymbol } = options;
   if (!Number.isInteger(maxLen) || maxLen < 0) throw new Error(`greedyDecode: maxLen must be a non-negative integer, got ${maxLen}`);
   const N = options.batchSize ?? (src.ndim > 0 ? src.shape[0] : 1);
