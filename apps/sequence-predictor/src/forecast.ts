@@ -80,11 +80,12 @@ export interface Score {
   rmse: number;
 }
 
-export function score(values: readonly number[], f: Forecasts, p: Prepared): Score {
+/** MAE and RMSE of forecasts made at `origins` (default: the held-out ones), over every step. */
+export function score(values: readonly number[], f: Forecasts, p: Prepared, origins: readonly number[] = p.testOrigins): Score {
   let abs = 0;
   let sq = 0;
   let n = 0;
-  p.testOrigins.forEach((o, k) =>
+  origins.forEach((o, k) =>
     f[k].forEach((yhat, h) => {
       const e = yhat - values[o + 1 + h];
       abs += Math.abs(e);
@@ -97,13 +98,15 @@ export function score(values: readonly number[], f: Forecasts, p: Prepared): Sco
 
 export interface Trained {
   forecasts: Forecasts;
+  /** the trained network (neural models) */
+  model?: Module;
   history?: History;
   seconds: number;
   params: number;
 }
 
-function toForecasts(values: readonly number[], out: Float32Array | Float64Array, p: Prepared, s: Setup): Forecasts {
-  return p.testOrigins.map((o, n) => Array.from({ length: s.horizon }, (_, h) => values[o] + p.scale * out[n * s.horizon + h]));
+function toForecasts(values: readonly number[], out: Float32Array | Float64Array, p: Prepared, s: Setup, origins: readonly number[] = p.testOrigins): Forecasts {
+  return origins.map((o, n) => Array.from({ length: s.horizon }, (_, h) => values[o] + p.scale * out[n * s.horizon + h]));
 }
 
 /** Train one neural model with Adam on MSE (10% of the training windows validate, with early stopping). */
@@ -122,12 +125,20 @@ export async function trainNeural(kind: Exclude<ModelKind, 'esn'>, values: reado
     callbacks: [new EarlyStopping({ monitor: 'val_loss', patience: 8, restoreBestWeights: true })],
   });
   const seconds = (performance.now() - t0) / 1000;
-  const test = windows(values, p.testOrigins, p, s);
-  const out = await model.predict(test.x, { batchSize: 256 });
-  const forecasts = toForecasts(values, (await out.data()) as Float32Array, p, s);
-  for (const t of [train.x, train.y, test.x, test.y, out]) t.dispose();
+  train.x.dispose();
+  train.y.dispose();
+  const forecasts = await forecastAt(model, values, p.testOrigins, p, s);
   const params = model.parameters().reduce((a, t) => a + t.size, 0);
-  return { forecasts, history, seconds, params };
+  return { forecasts, model, history, seconds, params };
+}
+
+/** A trained network's forecasts from the windows ending at `origins`, in the series' units. */
+export async function forecastAt(model: Module, values: readonly number[], origins: readonly number[], p: Prepared, s: Setup): Promise<Forecasts> {
+  const { x, y } = windows(values, origins, p, s);
+  const out = await model.predict(x, { batchSize: 256 });
+  const forecasts = toForecasts(values, (await out.data()) as Float32Array, p, s, origins);
+  for (const t of [x, y, out]) t.dispose();
+  return forecasts;
 }
 
 /**

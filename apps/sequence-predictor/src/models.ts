@@ -3,8 +3,10 @@ import type { Tensor } from '@ml/tensor';
 
 export const NEURAL = ['mlp', 'rnn', 'lstm', 'gru', 'transformer'] as const;
 export const MODELS = [...NEURAL, 'esn'] as const;
-export type NeuralKind = (typeof NEURAL)[number];
-export type ModelKind = (typeof MODELS)[number];
+/** The notes' linear model y = b + Σⱼ wⱼ·xⱼ over the window: not in `all`, chosen by name */
+export const LINEAR = 'linear';
+export type NeuralKind = (typeof NEURAL)[number] | typeof LINEAR;
+export type ModelKind = (typeof MODELS)[number] | typeof LINEAR;
 
 /** A recurrent layer over the window, its last output, and a linear head: [N, L] → [N, H]. */
 export class RecurrentForecaster extends Module {
@@ -49,6 +51,9 @@ export class TransformerForecaster extends Module {
 
 export function buildModel(kind: NeuralKind, lookback: number, horizon: number): Module {
   switch (kind) {
+    case 'linear':
+      // y = b + Σⱼ wⱼ·xⱼ (one output per horizon step)
+      return new Sequential([new Linear({ inFeatures: lookback, outFeatures: horizon })]);
     case 'mlp':
       return new Sequential([new Linear({ inFeatures: lookback, outFeatures: 64 }), new ReLU(), new Linear({ inFeatures: 64, outFeatures: 64 }), new ReLU(), new Linear({ inFeatures: 64, outFeatures: horizon })]);
     case 'rnn':

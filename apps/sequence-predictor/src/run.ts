@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { onHost } from '@ml/cli-kit';
 import { forecast, saveSvg } from '@ml/plot';
 import { lastValue, prepare, score, seasonalNaive, trainEsn, trainNeural, type Forecasts, type Score, type Setup } from './forecast.js';
-import type { ModelKind } from './models.js';
+import type { ModelKind, NeuralKind } from './models.js';
+import { runWindows, type WindowRow } from './windows.js';
 import { csvSeries, loadSeries, type Series, type SeriesName } from './series.js';
 
 export interface RunOptions {
@@ -19,6 +20,8 @@ export interface RunOptions {
   seed: number;
   quick: boolean;
   verbose: 0 | 1 | 2;
+  /** compare these lookback windows (the notes' 7, 28, 56) instead of the models' forecast table */
+  windows?: number[];
 }
 
 export interface Row {
@@ -114,7 +117,7 @@ export async function runSeries(series: Series, o: RunOptions): Promise<SeriesRe
   return { series: series.name, rows, best, seasonal, chart };
 }
 
-export async function run(o: RunOptions): Promise<SeriesResult[]> {
+async function loadAll(o: RunOptions): Promise<Series[]> {
   const all: Series[] = [];
   if (o.csv) {
     const { values, t } = await onHost(() => csvSeries(o.csv!.file, o.csv!.column, o.csv!.dateColumn));
@@ -123,7 +126,32 @@ export async function run(o: RunOptions): Promise<SeriesResult[]> {
   }
   // load every series first, so a missing file is reported before any training
   for (const name of o.series) all.push(await onHost(() => loadSeries(name, o.seed, o.dataDir)));
+  return all;
+}
+
+export async function run(o: RunOptions): Promise<SeriesResult[]> {
   const results: SeriesResult[] = [];
-  for (const s of all) results.push(await runSeries(s, o));
+  for (const s of await loadAll(o)) results.push(await runSeries(s, o));
+  return results;
+}
+
+/** `--windows`: for each series, the same model(s) on each lookback window, training and held-out loss side by side. */
+export async function runWindowTables(o: RunOptions & { windows: number[] }): Promise<{ series: string; rows: WindowRow[]; chart: string }[]> {
+  const results = [];
+  for (const s of await loadAll(o)) {
+    const r = await runWindows(s, {
+      lookbacks: o.windows,
+      models: o.models as NeuralKind[],
+      horizon: o.horizon,
+      testFraction: o.testFraction,
+      epochs: o.epochs ?? (o.quick ? 3 : 60),
+      seed: o.seed,
+      maxWindows: o.quick ? 300 : 3000,
+      verbose: o.verbose,
+      out: o.out,
+      quick: o.quick,
+    });
+    results.push({ series: s.name, ...r });
+  }
   return results;
 }

@@ -71,6 +71,29 @@ describe('sequence-predictor CLI', () => {
     expect(rows(r.stdout).has('mlp')).toBe(true);
   });
 
+  it('--windows 7,28,56: the notes’ table, training and held-out loss side by side per window, and its chart', () => {
+    expect(cli('--help').stdout).toMatch(/--windows <list> +compare lookback windows, e\.g\. 7,28,56/);
+    const r = cli('--windows', '7,28,56', '--quick', '--epochs', '2', '--out', work);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}model +window +train MAE +held-out MAE +params +epochs +train s$/m);
+    const table = [...r.stdout.matchAll(/^ {2}linear +(\d+) +(\S+) +(\S+) +(\d+) +(\d+) +\d+\.\d$/gm)].map((m) => ({ window: Number(m[1]), train: Number(m[2]), test: Number(m[3]), params: Number(m[4]) }));
+    expect(table.map((t) => t.window)).toEqual([7, 28, 56]);
+    expect(table.map((t) => t.params)).toEqual([8, 29, 57]);
+    for (const t of table) {
+      expect(Number.isFinite(t.train) && t.train > 0).toBe(true);
+      expect(Number.isFinite(t.test) && t.test > 0).toBe(true);
+    }
+    const svg = readFileSync(join(work, 'weekly-windows.svg'), 'utf8');
+    expect(svg).toMatch(/^<svg/);
+    expect(svg).toMatch(/lookback window \(steps\)/);
+    // usage: with --lookback, a bad list, the echo-state network
+    expect(cli('--windows', '7,28', '--lookback', '7').stderr).toMatch(/--windows and --lookback exclude each other/);
+    expect(cli('--windows', '7,x').stderr).toMatch(/--windows expects positive integers separated by commas, e\.g\. 7,28,56; got '7,x'/);
+    expect(cli('--windows', '7,7').stderr).toMatch(/--windows lists a window twice/);
+    expect(cli('--windows', '7', '--models', 'esn').stderr).toMatch(/--windows compares models that read a window; esn reads the whole series/);
+  });
+
   it('forecasts a column of the user’s CSV', () => {
     const file = join(work, 'sales.csv');
     const lines = ['day,sales', ...Array.from({ length: 120 }, (_, i) => `${i},${(10 + 3 * Math.sin((2 * Math.PI * i) / 7) + 0.01 * i).toFixed(3)}`)];
@@ -90,7 +113,7 @@ describe('sequence-predictor CLI', () => {
     expect(cli('--epoch', '3').stderr).toMatch(/^sequence-predictor: unknown option --epoch; did you mean --epochs\b/);
     expect(cli('--epochs', '-1').stderr).toMatch(/--epochs expects a positive integer, got '-1'/);
     expect(cli('co2').stderr).toMatch(/unexpected argument 'co2'/);
-    expect(cli('--models', 'mlp,cnn').stderr).toMatch(/--models: unknown 'cnn' \(choose from mlp, rnn, lstm, gru, transformer, esn or all\)/);
+    expect(cli('--models', 'mlp,cnn').stderr).toMatch(/--models: unknown 'cnn' \(choose from mlp, rnn, lstm, gru, transformer, esn, linear or all\)/);
   });
 
   it('bad input: a CSV with a bad row, a gap, a missing column, a missing data directory → clear message and exit 1', () => {
