@@ -11,6 +11,7 @@ export interface SequentialOptions extends ModuleOptions {
   inputShape?: readonly number[];
 }
 
+const NAME_KEYS = ['name'] as const satisfies readonly (keyof ModuleOptions)[];
 const SEQUENTIAL_KEYS = ['name', 'inputShape'] as const satisfies readonly (keyof SequentialOptions)[];
 const sequentialComplete: AllKeys<SequentialOptions, typeof SEQUENTIAL_KEYS> = true;
 void sequentialComplete;
@@ -94,6 +95,7 @@ export class Sequential extends Module {
 export class ModuleList<M extends AnyModule = AnyModule> extends Module<never[], never> {
   readonly items: M[] = [];
   constructor(modules: readonly M[] = [], options: ModuleOptions = {}) {
+    checkOptions('ModuleList', options, NAME_KEYS);
     super(options);
     for (const m of modules) this.append(m);
   }
@@ -116,6 +118,7 @@ export class ModuleList<M extends AnyModule = AnyModule> extends Module<never[],
 export class ModuleDict<M extends AnyModule = AnyModule> extends Module<never[], never> {
   readonly entries = new Map<string, M>();
   constructor(modules: Record<string, M> = {}, options: ModuleOptions = {}) {
+    checkOptions('ModuleDict', options, NAME_KEYS);
     super(options);
     for (const [k, m] of Object.entries(modules)) this.set(k, m);
   }

@@ -1,4 +1,5 @@
-import { add as addOp, concat, formatShape, maximum as maxOp, mul, sub, type DType, type Tensor } from '@ml/tensor';
+import { add as addOp, checkOptions, concat, formatShape, maximum as maxOp, mul, sub, type DType, type Tensor } from '@ml/tensor';
+import type { AllKeys } from './linear.js';
 import { Module, uniqueName, type AnyModule, type ModuleOptions } from './module.js';
 import { SymbolicTensor, formatSymbolicShape } from './symbolic.js';
 
@@ -10,7 +11,17 @@ export interface InputOptions {
 }
 
 /** A graph input (Keras's `Input`): a symbolic tensor of shape [None, ...shape]. */
+const INPUT_KEYS = ['shape', 'dtype', 'name'] as const satisfies readonly (keyof InputOptions)[];
+const MODEL_KEYS = ['inputs', 'outputs', 'name'] as const satisfies readonly (keyof ModelConfig)[];
+const NAME_KEYS = ['name'] as const satisfies readonly (keyof ModuleOptions)[];
+const CONCAT_KEYS = ['name', 'dim'] as const satisfies readonly (keyof ConcatenateOptions)[];
+const complete: [AllKeys<InputOptions, typeof INPUT_KEYS>, AllKeys<ModelConfig, typeof MODEL_KEYS>, AllKeys<ModuleOptions, typeof NAME_KEYS>, AllKeys<ConcatenateOptions, typeof CONCAT_KEYS>] = [
+  true, true, true, true,
+];
+void complete;
+
 export function input(options: InputOptions): SymbolicTensor {
+  checkOptions('input', options, INPUT_KEYS, { input_shape: 'shape', batch_shape: 'shape' });
   options.shape.forEach((d) => {
     if (!Number.isInteger(d) || d < 0) throw new Error(`input: shape must be non-negative integers, got [${options.shape.join(', ')}]`);
   });
@@ -49,6 +60,7 @@ export class Model<O extends Tensor | Tensor[] = Tensor> extends Module<Tensor[]
   readonly #multiOutput: boolean;
 
   constructor(config: ModelConfig) {
+    checkOptions('Model', config, MODEL_KEYS);
     super({ name: config.name ?? uniqueName('model') });
     this.inputs = Array.isArray(config.inputs) ? [...(config.inputs as SymbolicTensor[])] : [config.inputs as SymbolicTensor];
     this.#multiOutput = Array.isArray(config.outputs);
@@ -126,10 +138,16 @@ export class Model<O extends Tensor | Tensor[] = Tensor> extends Module<Tensor[]
 
 // ------------------------------------------------------------ merge layers
 
+export interface ConcatenateOptions extends ModuleOptions {
+  /** the dim to join along (Keras's `axis`), default −1 */
+  dim?: number;
+}
+
 /** Concatenate inputs along `dim` (default −1, the feature dim). */
 export class Concatenate extends Module<Tensor[], Tensor> {
   readonly dim: number;
-  constructor(options: ModuleOptions & { dim?: number } = {}) {
+  constructor(options: ConcatenateOptions = {}) {
+    checkOptions('Concatenate', options, CONCAT_KEYS, { axis: 'dim' });
     super(options);
     this.dim = options.dim ?? -1;
   }
@@ -161,6 +179,10 @@ abstract class Merge extends Module<Tensor[], Tensor> {
 
 /** Element-wise sum of same-shaped inputs (residual connections). */
 export class Add extends Merge {
+  constructor(options: ModuleOptions = {}) {
+    checkOptions('Add', options, NAME_KEYS);
+    super(options);
+  }
   protected combine(a: Tensor, b: Tensor): Tensor {
     return addOp(a, b);
   }
@@ -168,6 +190,10 @@ export class Add extends Merge {
 
 /** Element-wise product of same-shaped inputs. */
 export class Multiply extends Merge {
+  constructor(options: ModuleOptions = {}) {
+    checkOptions('Multiply', options, NAME_KEYS);
+    super(options);
+  }
   protected combine(a: Tensor, b: Tensor): Tensor {
     return mul(a, b);
   }
@@ -175,6 +201,10 @@ export class Multiply extends Merge {
 
 /** Element-wise maximum of same-shaped inputs. */
 export class Maximum extends Merge {
+  constructor(options: ModuleOptions = {}) {
+    checkOptions('Maximum', options, NAME_KEYS);
+    super(options);
+  }
   protected combine(a: Tensor, b: Tensor): Tensor {
     return maxOp(a, b);
   }
@@ -182,6 +212,10 @@ export class Maximum extends Merge {
 
 /** First input minus the second. */
 export class Subtract extends Module<Tensor[], Tensor> {
+  constructor(options: ModuleOptions = {}) {
+    checkOptions('Subtract', options, NAME_KEYS);
+    super(options);
+  }
   forward(...xs: Tensor[]): Tensor {
     checkSameShapes('Subtract', xs);
     if (xs.length !== 2) throw new Error(`Subtract: needs exactly 2 inputs, got ${xs.length}`);
@@ -191,6 +225,10 @@ export class Subtract extends Module<Tensor[], Tensor> {
 
 /** Element-wise mean of same-shaped inputs. */
 export class Average extends Merge {
+  constructor(options: ModuleOptions = {}) {
+    checkOptions('Average', options, NAME_KEYS);
+    super(options);
+  }
   protected combine(a: Tensor, b: Tensor): Tensor {
     return addOp(a, b);
   }
@@ -202,11 +240,13 @@ export class Average extends Merge {
 type SymOrReal<T> = T extends SymbolicTensor ? SymbolicTensor : Tensor;
 
 /** Functional form of Concatenate: `concatenate([a, b])` on symbolic or real tensors. */
-export function concatenate<T extends SymbolicTensor | Tensor>(xs: readonly T[], options: { dim?: number; name?: string } = {}): SymOrReal<T> {
+export function concatenate<T extends SymbolicTensor | Tensor>(xs: readonly T[], options: ConcatenateOptions = {}): SymOrReal<T> {
+  checkOptions('concatenate', options, CONCAT_KEYS, { axis: 'dim' });
   return new Concatenate(options).call(...(xs as unknown as SymbolicTensor[])) as SymOrReal<T>;
 }
 
 /** Functional form of Add: `add([x, shortcut])` on symbolic or real tensors. */
-export function add<T extends SymbolicTensor | Tensor>(xs: readonly T[], options: { name?: string } = {}): SymOrReal<T> {
+export function add<T extends SymbolicTensor | Tensor>(xs: readonly T[], options: ModuleOptions = {}): SymOrReal<T> {
+  checkOptions('add', options, NAME_KEYS);
   return new Add(options).call(...(xs as unknown as SymbolicTensor[])) as SymOrReal<T>;
 }

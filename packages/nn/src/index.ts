@@ -4,7 +4,7 @@
 export { Module, uniqueName, resetNameCounters, isBuilt, build, type AnyModule, type ModuleOptions, type LoadStateDictResult } from './module.js';
 export { SymbolicTensor, isSymbolic, formatSymbolicShape, type SymbolicShape } from './symbolic.js';
 export { init, initialize_, calculateGain, fans, getInitializer, type Initializer, type InitializerName, type Nonlinearity, type KaimingOptions, type GainOptions } from './init.js';
-export { Linear, Dense, Identity, Flatten, Reshape, type LinearOptions, type LinearArgsOptions, type DenseOptions, type LayerOptions } from './linear.js';
+export { Linear, Dense, Identity, Flatten, Reshape, type LinearOptions, type LinearArgsOptions, type DenseOptions, type LayerOptions, type FlattenOptions, type ReshapeOptions } from './linear.js';
 export type { Activation } from './layer-activation.js';
 export { Dropout, dropout, type DropoutOptions } from './dropout.js';
 export { BatchNorm1d, BatchNorm2d, LayerNorm, type BatchNormOptions, type LayerNormOptions } from './normalization.js';
@@ -19,7 +19,7 @@ export {
   type Pool1dOptions, type Pool2dOptions, type MaxPool1dOptions, type MaxPool2dOptions, type AvgPool1dOptions, type AvgPool2dOptions, type GlobalPoolOptions,
 } from './pooling.js';
 export { Embedding, type EmbeddingOptions } from './embedding.js';
-export { input, Model, Concatenate, Add, Subtract, Multiply, Average, Maximum, concatenate, add, type InputOptions, type ModelConfig, type GraphCall } from './graph.js';
+export { input, Model, Concatenate, Add, Subtract, Multiply, Average, Maximum, concatenate, add, type InputOptions, type ModelConfig, type GraphCall, type ConcatenateOptions } from './graph.js';
 export { summary, type SummaryOptions } from './summary.js';
 export { moduleToConfig, moduleFromConfig, registerModuleClass, type ModuleConfig, type ModuleClass, type ModuleFromConfigOptions } from './serialize.js';
 export { ModuleConfigError, checkModuleConfig, type ConfigCheckOptions, type ConfigPlan } from './config-check.js';

@@ -229,16 +229,38 @@ export class Dense extends Linear {
 
 /** Returns its input. */
 export class Identity extends Module {
+  constructor(options: ModuleOptions = {}) {
+    checkOptions('Identity', options, ['name'] as const satisfies readonly (keyof ModuleOptions)[]);
+    super(options);
+  }
   forward(x: Tensor): Tensor {
     return x;
   }
 }
 
 /** Flatten dims startDim..endDim (default: all but the batch dim). */
+export interface FlattenOptions extends ModuleOptions {
+  /** first dim flattened (default 1: the batch dim is kept) */
+  startDim?: number;
+  /** last dim flattened (default −1) */
+  endDim?: number;
+}
+
+export interface ReshapeOptions extends ModuleOptions {
+  /** shape of each sample (Keras's `target_shape`); one entry may be −1 */
+  shape: readonly number[];
+}
+
+const FLATTEN_KEYS = ['name', 'startDim', 'endDim'] as const satisfies readonly (keyof FlattenOptions)[];
+const RESHAPE_KEYS = ['name', 'shape'] as const satisfies readonly (keyof ReshapeOptions)[];
+const shapeKeysComplete: [AllKeys<FlattenOptions, typeof FLATTEN_KEYS>, AllKeys<ReshapeOptions, typeof RESHAPE_KEYS>] = [true, true];
+void shapeKeysComplete;
+
 export class Flatten extends Module {
   readonly startDim: number;
   readonly endDim: number;
-  constructor(options: ModuleOptions & { startDim?: number; endDim?: number } = {}) {
+  constructor(options: FlattenOptions = {}) {
+    checkOptions('Flatten', options, FLATTEN_KEYS);
     super(options);
     this.startDim = options.startDim ?? 1;
     this.endDim = options.endDim ?? -1;
@@ -254,7 +276,8 @@ export class Flatten extends Module {
 /** Reshape each sample to `shape` (the batch dim is kept), as Keras's Reshape; one entry may be −1. */
 export class Reshape extends Module {
   readonly shape: readonly number[];
-  constructor(options: ModuleOptions & { shape: readonly number[] }) {
+  constructor(options: ReshapeOptions) {
+    checkOptions('Reshape', options, RESHAPE_KEYS, { target_shape: 'shape', targetShape: 'shape' });
     super(options);
     this.shape = [...options.shape];
   }

@@ -6,6 +6,12 @@ import { manualSeed, randn, tensor, zeros, type Tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
 import {
   ACTIVATION_NAMES,
+  Add,
+  Concatenate,
+  Flatten,
+  Identity,
+  ModuleList,
+  Reshape,
   Conv1d,
   Conv2d,
   Dense,
@@ -117,6 +123,18 @@ describe("Dense(units, options): Keras's signature", () => {
     expect(() => new Sequential([], { input_shape: [2] } as never)).toThrow(/^Sequential: unknown option 'input_shape'; did you mean 'inputShape'\?$/);
     expect(() => new Conv2d({ outChannels: 2, kernelSize: 3, dataFormat: 'channels_last' as never })).toThrow(/dataFormat must be 'channelsFirst' or 'channelsLast', got "channels_last"; did you mean 'channelsLast'\?/);
     expect(() => new Dense(2, { inputDim: 3, inputShape: [4] })).toThrow(/Dense: inputDim=3 and inputShape=\[4\] disagree/);
+  });
+
+  it('the shape and graph layers check their options too', () => {
+    expect(() => new Flatten({ start_dim: 0 } as never)).toThrow(/^Flatten: unknown option 'start_dim'; did you mean 'startDim'\?$/);
+    expect(() => new Reshape({ target_shape: [2] } as never)).toThrow(/^Reshape: unknown option 'target_shape'; did you mean 'shape'\?$/);
+    expect(() => new Identity({ nmae: 'x' } as never)).toThrow(/^Identity: unknown option 'nmae'; did you mean 'name'\?$/);
+    expect(() => new Concatenate({ axis: 1 } as never)).toThrow(/^Concatenate: unknown option 'axis'; did you mean 'dim'\?$/);
+    expect(() => new Add({ dim: 1 } as never)).toThrow(/^Add: unknown option 'dim'/);
+    expect(() => input({ shape: [2], batch_size: 4 } as never)).toThrow(/^input: unknown option 'batch_size'/);
+    const x = input({ shape: [2] });
+    expect(() => new Model({ inputs: x, outputs: x, output: x } as never)).toThrow(/^Model: unknown option 'output'; did you mean 'outputs'\?$/);
+    expect(() => new ModuleList([], { name: 'l', extra: 1 } as never)).toThrow(/^ModuleList: unknown option 'extra'/);
   });
 
   it("PyTorch's new Linear(in, out) equals the options form, with the same seed", () => {
