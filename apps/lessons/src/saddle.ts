@@ -33,7 +33,7 @@ export const EXAMPLES: readonly Example[] = [
   // the notes' example: y = w₁ w₂ x on one example (x, ŷ) = (1, 1), L = (ŷ − w₁ w₂ x)²
   { name: 'notes', formula: 'L(w₁, w₂) = (1 − w₁ w₂)²', f: (p) => sub(1, mul(x0(p), x1(p))).square(), point: [0, 0], range: 2 },
   // the same loss at one of its minima: a valley of minima (w₁ w₂ = 1), so H has a zero eigenvalue
-  { name: 'valley', formula: 'L(w₁, w₂) = (1 − w₁ w₂)² at (1, 1)', f: (p) => sub(1, mul(x0(p), x1(p))).square(), point: [1, 1], range: 1 },
+  { name: 'valley', formula: 'L(w₁, w₂) = (1 − w₁ w₂)²', f: (p) => sub(1, mul(x0(p), x1(p))).square(), point: [1, 1], range: 1 },
 ];
 
 export interface CriticalPoint {
@@ -100,7 +100,7 @@ export function criticalPointChart(ex: Example, cp: CriticalPoint): TopLevelSpec
   if (cp.escape) {
     const [u0, u1] = cp.escape.direction;
     const s = cp.escape.step * 2;
-    paths.push({ name: `escape ±u (λ = ${cp.escape.eigenvalue.toFixed(2)})`, points: [[a - s * u0, b - s * u1], [a, b], [a + s * u0, b + s * u1]] });
+    paths.push({ name: 'escape ±u', points: [[a - s * u0, b - s * u1], [a, b], [a + s * u0, b + s * u1]] });
   }
   const f = (w: number, v: number) => tidy(() => ex.f(tensor([w, v], { dtype: 'float64' })).item());
   return lossSurface({
@@ -112,15 +112,16 @@ export function criticalPointChart(ex: Example, cp: CriticalPoint): TopLevelSpec
     paths,
     wLabel: ex.name === 'notes' || ex.name === 'valley' ? 'w₁' : 'x',
     bLabel: ex.name === 'notes' || ex.name === 'valley' ? 'w₂' : 'y',
-    title: `${ex.formula}: ${cp.kind} (Hessian eigenvalues ${cp.eigenvalues.map((l) => l.toFixed(2)).join(', ')})`,
+    title: `${ex.formula} at (${a}, ${b}): ${cp.kind} (Hessian eigenvalues ${cp.eigenvalues.map((l) => l.toFixed(2)).join(', ')})`,
   });
 }
 
-export function criticalPoints(examples: readonly Example[] = EXAMPLES): { points: CriticalPoint[]; charts: Record<string, TopLevelSpec> } {
+/** Classify each example's critical point and chart it; `step` is the escape step η (default 0.5). */
+export function criticalPoints(examples: readonly Example[] = EXAMPLES, options: { step?: number } = {}): { points: CriticalPoint[]; charts: Record<string, TopLevelSpec> } {
   const points: CriticalPoint[] = [];
   const charts: Record<string, TopLevelSpec> = {};
   for (const ex of examples) {
-    const cp = { name: ex.name, formula: ex.formula, ...classifyCriticalPoint(ex.f, ex.point) };
+    const cp = { name: ex.name, formula: ex.formula, ...classifyCriticalPoint(ex.f, ex.point, { step: options.step }) };
     points.push(cp);
     charts[`saddle-${ex.name}`] = criticalPointChart(ex, cp);
   }

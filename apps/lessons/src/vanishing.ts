@@ -64,8 +64,8 @@ export function vanishing(o: VanishingOptions = {}): VanishingResult {
   const sig = gradientNorms('sigmoid', o);
   const rel = gradientNorms('relu', o);
   const rows = [
-    ...sig.map((norm, i) => ({ layer: i + 1, norm, activation: 'sigmoid (variance 1/fan_in)' })),
-    ...rel.map((norm, i) => ({ layer: i + 1, norm, activation: 'ReLU (He: variance 2/fan_in)' })),
+    ...sig.map((norm, i) => ({ layer: i + 1, norm, activation: 'sigmoid' })),
+    ...rel.map((norm, i) => ({ layer: i + 1, norm, activation: 'ReLU (He init)' })),
   ];
   const chart: TopLevelSpec = {
     $schema: SCHEMA,
