@@ -1,5 +1,7 @@
 import {
+  checkOptions,
   fromData,
+  optionKeys,
   patchOutputSize,
   sizeOf,
   type ArgReduceOp,
@@ -73,6 +75,8 @@ export interface WebGpuOptions {
   poolBytes?: number;
 }
 
+const WEBGPU_KEYS = optionKeys<WebGpuOptions>()(['name', 'poolBytes']);
+
 export interface WebGpuStats {
   /** kernels queued since the backend was made */
   kernels: number;
@@ -118,6 +122,7 @@ export class WebGpuBackend implements Backend {
   private deviceError: string | null = null;
 
   constructor(device: GPUDevice, options: WebGpuOptions = {}) {
+    checkOptions('WebGpuBackend', options, WEBGPU_KEYS);
     this.name = options.name ?? 'webgpu';
     this.device = device;
     this.poolLimit = options.poolBytes ?? 256 * 2 ** 20;

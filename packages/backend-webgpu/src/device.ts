@@ -4,6 +4,7 @@
  * Metal or D3D12: a real GPU), then on OpenGL ES in compatibility mode, which Mesa
  * provides on machines without a GPU (slow, but correct: what the tests run on).
  */
+import { checkOptions, optionKeys } from '@ml/tensor';
 
 export interface DeviceOptions {
   /**
@@ -13,6 +14,8 @@ export interface DeviceOptions {
   dawn?: readonly (readonly string[])[];
   powerPreference?: GPUPowerPreference;
 }
+
+const DEVICE_KEYS = optionKeys<DeviceOptions>()(['dawn', 'powerPreference']);
 
 export interface AcquiredDevice {
   device: GPUDevice;
@@ -92,6 +95,7 @@ export interface DawnCandidate {
  * (Mesa's, without a GPU). Throws, saying how to install it, when the package is missing.
  */
 export async function dawnCandidates(options: DeviceOptions = {}): Promise<DawnCandidate[]> {
+  checkOptions('dawnCandidates', options, DEVICE_KEYS);
   let dawn: DawnModule;
   try {
     // a specifier bundlers leave alone: a browser build never includes Dawn's native addon
@@ -118,6 +122,7 @@ export async function dawnCandidates(options: DeviceOptions = {}): Promise<DawnC
 
 /** A device, or null with the reasons each way failed (no WebGPU at all, no adapter…). */
 export async function acquireDevice(options: DeviceOptions = {}): Promise<AcquiredDevice | { error: string }> {
+  checkOptions('acquireDevice', options, DEVICE_KEYS);
   const reasons: string[] = [];
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) {

@@ -8,7 +8,7 @@
  * setBackend('webgpu');
  * ```
  */
-import { getBackend, listBackends, registerBackend, registerKernel, setBackend } from '@ml/tensor';
+import { checkOptions, getBackend, listBackends, optionKeys, registerBackend, registerKernel, setBackend } from '@ml/tensor';
 import { WebGpuBackend, type WebGpuOptions } from './backend.js';
 import { acquireDevice, type DeviceOptions } from './device.js';
 
@@ -21,6 +21,8 @@ export interface RegisterOptions extends WebGpuOptions, DeviceOptions {
 }
 
 /** Where the registered backend's device came from (e.g. 'dawn (backend=opengles)') and which adapter it is. */
+const REGISTER_KEYS = optionKeys<RegisterOptions>()(['name', 'poolBytes', 'dawn', 'powerPreference', 'device']);
+
 export interface WebGpuInfo {
   source: string;
   adapter: string;
@@ -37,6 +39,7 @@ const pending = new Map<string, Promise<WebGpuBackend>>();
  * tried when no device can be had.
  */
 export async function registerWebGpuBackend(options: RegisterOptions = {}): Promise<WebGpuBackend> {
+  checkOptions('registerWebGpuBackend', options, REGISTER_KEYS);
   const name = options.name ?? 'webgpu';
   if (listBackends().includes(name)) {
     const existing = getBackend(name);
@@ -54,12 +57,12 @@ async function register(name: string, options: RegisterOptions): Promise<WebGpuB
   let info: WebGpuInfo = { source: 'given device', adapter: 'given device' };
   let device = options.device;
   if (device === undefined) {
-    const got = await acquireDevice(options);
+    const got = await acquireDevice({ dawn: options.dawn, powerPreference: options.powerPreference });
     if ('error' in got) throw new Error(`@ml/backend-webgpu: no WebGPU device (${got.error})`);
     device = got.device;
     info = { source: got.source, adapter: got.adapter };
   }
-  const backend = new WebGpuBackend(device, { ...options, name });
+  const backend = new WebGpuBackend(device, { name, poolBytes: options.poolBytes });
   infos.set(backend, info);
   registerBackend(backend);
   registerKernel('adamUpdate', name, backend.adamUpdate);
@@ -68,6 +71,7 @@ async function register(name: string, options: RegisterOptions): Promise<WebGpuB
 
 /** Register the 'webgpu' backend and make it the default for new tensors. */
 export async function useWebGpu(options: RegisterOptions = {}): Promise<WebGpuBackend> {
+  checkOptions('useWebGpu', options, REGISTER_KEYS);
   const b = await registerWebGpuBackend(options);
   setBackend(b.name);
   return b;
