@@ -23,14 +23,20 @@ export interface ContractOptions extends TakersOptions {
   recipes: Readonly<Record<string, Recipe | NamedRecipe>>;
   /** Takers where an options check makes no sense, each with the reason. */
   exempt?: Readonly<Record<string, string>>;
+  /**
+   * Takers whose recipes cannot run on this machine (no GPU device, say), each with the
+   * reason: their tests are registered as skipped. They still need a recipe.
+   */
+  skip?: Readonly<Record<string, string>>;
   /** The takers, when already listed (default: {@link optionsTakers} of the package). */
   takers?: readonly OptionsTaker[];
 }
 
-/** One test: its title and a body that throws an Error saying what is wrong. */
+/** One test: its title and a body that throws an Error saying what is wrong; `skip`: why it cannot run here. */
 export interface ContractCase {
   title: string;
   run: () => Promise<void>;
+  skip?: string;
 }
 
 /** Levenshtein distance. */
@@ -113,6 +119,7 @@ export function optionsContractCases(packageDir: string, options: ContractOption
     const { key: real, misspelt } = misspelling(taker.keys);
     cases.push({
       title: `${key} rejects '${misspelt}', suggesting '${real}'`,
+      ...(options.skip !== undefined && Object.hasOwn(options.skip, key) ? { skip: options.skip[key] } : {}),
       run: async () => {
         const valid = await outcome(() => call({}));
         if (valid.threw) throw new Error(`the recipe for ${key} throws with valid options; fix the recipe: ${describeError(valid.error)}`);
@@ -133,16 +140,19 @@ export function optionsContractCases(packageDir: string, options: ContractOption
   for (const key of Object.keys(options.recipes)) {
     if (!listed.has(key)) cases.push({ title: `recipe ${key} names an options-taker`, run: () => Promise.reject(new Error(`there is a recipe for ${key}, which is not an exported options-taker (any more); remove it`)) });
   }
+  for (const key of Object.keys(options.skip ?? {})) {
+    if (!listed.has(key)) cases.push({ title: `skip ${key} names an options-taker`, run: () => Promise.reject(new Error(`${key} is skipped but is not an exported options-taker (any more); remove it from skip`)) });
+  }
   for (const key of Object.keys(exempt)) {
     if (!listed.has(key)) cases.push({ title: `exemption ${key} names an options-taker`, run: () => Promise.reject(new Error(`${key} is exempt but is not an exported options-taker (any more); remove the exemption`)) });
   }
   return cases;
 }
 
-/** The `describe`/`it` of a test runner (vitest, jest, node:test). */
+/** The `describe`/`it` of a test runner (vitest, jest, node:test); `it.skip` registers the skipped cases. */
 export interface TestApi {
   describe: (name: string, body: () => void) => void;
-  it: (name: string, body: () => Promise<void>, timeout?: number) => void;
+  it: ((name: string, body: () => Promise<void>, timeout?: number) => void) & { skip?: (name: string, body: () => Promise<void>) => void };
 }
 
 /**
@@ -157,6 +167,9 @@ export interface TestApi {
 export function describeOptionsContract(packageDir: string, api: TestApi, options: ContractOptions & { title?: string; timeout?: number }): void {
   const cases = optionsContractCases(packageDir, options);
   api.describe(options.title ?? 'options contract: an unknown option throws, naming the function, the key and the key meant', () => {
-    for (const c of cases) api.it(c.title, c.run, options.timeout);
+    for (const c of cases) {
+      if (c.skip === undefined) api.it(c.title, c.run, options.timeout);
+      else api.it.skip?.(`${c.title} (skipped: ${c.skip})`, c.run);
+    }
   });
 }

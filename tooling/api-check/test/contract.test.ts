@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { connect, Dense, pad, resize } from './fixtures/pkg/src/index.js';
-import { misspelling, optionsContractCases, type ContractCase, type OptionsTaker, type Recipe } from '../src/index.js';
+import { describeOptionsContract, misspelling, optionsContractCases, type ContractCase, type OptionsTaker, type Recipe } from '../src/index.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/pkg', import.meta.url));
 
@@ -105,5 +105,18 @@ describe('optionsContractCases', () => {
       "connect rejects 'timeout_ms', suggesting 'timeoutMs'",
       "pad rejects 'fill_char', suggesting 'fillChar'",
     ]);
+  });
+});
+
+describe('describeOptionsContract', () => {
+  it('registers one test per case, skipped ones through it.skip with the reason', () => {
+    const names: string[] = [];
+    const it = Object.assign((name: string) => void names.push(name), { skip: (name: string) => void names.push(`skip: ${name}`) });
+    describeOptionsContract(fixture, { describe: (_name, body) => body(), it }, {
+      takers: [taker('a', ['x']), taker('b', ['y'])],
+      recipes: { a: () => 1, b: () => 1 },
+      skip: { b: 'needs a GPU', gone: 'was here once' },
+    });
+    expect(names).toEqual(["a rejects 'xx', suggesting 'x'", "skip: b rejects 'yy', suggesting 'y' (skipped: needs a GPU)", 'skip gone names an options-taker']);
   });
 });
