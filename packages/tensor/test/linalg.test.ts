@@ -149,3 +149,24 @@ describe('README: factorizations and solvers', () => {
     expectClose(T.lstsq(T.tensor([[1, 0], [1, 1], [1, 2]]), T.tensor([1, 2, 2])), { shape: [2], data: [7 / 6, 1 / 2] }, 1e-6);
   });
 });
+
+describe('where they compute', () => {
+  it("write the result on the input's backend, in its dtype", () => {
+    class OtherCpu extends T.CpuBackend {
+      override readonly name = 'other-cpu';
+    }
+    T.registerBackend(new OtherCpu());
+    const A = T.tensor([[4, 1], [1, 3]], { backend: 'other-cpu' });
+    for (const out of [T.solve(A, T.ones([2], { backend: 'other-cpu' })), T.cholesky(A), T.eigh(A).eigenvectors, T.lstsq(A, T.ones([2, 1], { backend: 'other-cpu' }))]) {
+      expect(out.backend.name).toBe('other-cpu');
+      expect(out.dtype).toBe('float32');
+    }
+  });
+  it('on a backend that reads only asynchronously (a GPU), the error says to move the tensor first', async () => {
+    const { AsyncCpuBackend } = await import('./async-backend.js');
+    T.registerBackend(new AsyncCpuBackend());
+    const A = T.tensor([[2, 1], [1, 2]], { backend: 'async-cpu' });
+    expect(() => T.eigh(A)).toThrow("eigh: computes on the host and reads its input synchronously, which backend 'async-cpu' cannot do — move the tensor first: await toBackend(A, 'cpu')");
+    expect(T.eigvalsh(await T.toBackend(A, 'cpu')).arraySync()).toEqual([1, 3]);
+  });
+});
