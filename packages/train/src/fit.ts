@@ -388,8 +388,14 @@ export class DivergenceError extends Error {
  * `fit(model, loader, options)`.
  */
 /** The keys FitOptions has: anything else (a typo, Keras's `batch_size`) is an error, not ignored. */
-const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'callbacks', 'verbose', 'signal', 'yieldEvery', 'initialEpoch'] as const;
+const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'callbacks', 'verbose', 'signal', 'yieldEvery', 'initialEpoch'] as const satisfies readonly (keyof FitOptions)[];
 const BATCH_OPTIONS = ['batchSize'] as const;
+/** Every key of `T` is in `K` (a compile error names the missing ones otherwise). */
+type Listed<T, K extends readonly (keyof T)[]> = [Exclude<keyof T, K[number]>] extends [never] ? true : { missing: Exclude<keyof T, K[number]> };
+const FIT_OPTIONS_COMPLETE: Listed<FitOptions, typeof FIT_OPTIONS> = true;
+const COMPILE_OPTIONS_COMPLETE: Listed<CompileOptions, typeof COMPILE_KEYS> = true;
+void FIT_OPTIONS_COMPLETE;
+void COMPILE_OPTIONS_COMPLETE;
 
 export async function fit(model: AnyModule, x: Tensor | Batches | Numbers, yOrOptions?: Tensor | Numbers | FitOptions, maybeOptions?: FitOptions): Promise<History> {
   const c = getCompiled(model, 'fit');

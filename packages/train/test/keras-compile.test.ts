@@ -227,3 +227,15 @@ describe('@ml/train options never fail silently', () => {
     await expect(modelToBytes(m, { file: {} } as never)).rejects.toThrow(/modelToBytes: unknown option 'file'; did you mean 'files'\?/);
   });
 });
+
+describe('README: Keras names and a lazy model', () => {
+  it('a lazy Sequential compiled with Keras names learns the four points', async () => {
+    manualSeed(0);
+    const model = new Sequential([new Dense(8, { activation: 'relu' }), new Dense(3, { activation: 'softmax' })]);
+    model.compile({ optimizer: 'Adam', lr: 0.05, loss: 'sparse_categorical_crossentropy', metrics: ['acc'] });
+    const x = tensor([[0, 0], [0, 1], [1, 0], [1, 1]]);
+    const y = tensor([0, 1, 1, 2], { dtype: 'int32' });
+    const history = await model.fit(x, y, { epochs: 200, batchSize: 4, verbose: 0 });
+    expect(history.history.acc.at(-1)).toBe(1);
+  });
+});
