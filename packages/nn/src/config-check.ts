@@ -179,6 +179,7 @@ export const BUILTIN_SPECS: ReadonlyMap<string, ClassSpec> = new Map<string, Cla
   ['Tanh', plain],
   ['SiLU', plain],
   ['Softplus', { fields: { ...NAME, beta: F.number } }],
+  ['Activation', { fields: { ...NAME, activation: F.activation }, required: ['activation'] }],
   ['HardSigmoid', plain],
   ['SELU', plain],
   ['Softmax', withDim],

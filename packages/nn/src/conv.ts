@@ -1,6 +1,6 @@
 import { checkOptions, conv1d, conv2d, formatShape, permute, type Pair, type Padding, type Tensor } from '@ml/tensor';
 import { fanInUniform, type Initializer, type InitializerName } from './init.js';
-import { resolveActivation, type Activation, type ResolvedActivation } from './layer-activation.js';
+import { resolveActivation, type ActivationSpec, type ResolvedActivation } from './layer-activation.js';
 import { checkInputShape, checkPositiveInt, lazyPlacement, makeWeight, type AllKeys, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
 
@@ -46,7 +46,7 @@ interface ConvBaseOptions extends LayerOptions {
   weightInit?: Initializer | InitializerName;
   biasInit?: Initializer | InitializerName;
   /** applied to the output (Keras's `activation`): a name such as 'relu', a function or a module */
-  activation?: Activation;
+  activation?: ActivationSpec;
   /** 'channelsFirst' ([N, C, …], default, PyTorch) or 'channelsLast' ([N, …, C], Keras); the weights keep PyTorch's layout */
   dataFormat?: DataFormat;
   /** shape of one input sample without the batch dim, in `dataFormat` (Keras's `input_shape`) */
@@ -84,6 +84,23 @@ const CONV_ALIASES = {
   filters: 'outChannels', in_channels: 'inChannels', strides: 'stride', dilation_rate: 'dilation', dilationRate: 'dilation', use_bias: 'bias', useBias: 'bias',
   kernel_initializer: 'weightInit', kernelInitializer: 'weightInit', bias_initializer: 'biasInit', biasInitializer: 'biasInit',
 };
+
+/** Options of Keras's form `new Conv2d(filters, kernelSize, options)`. */
+export type Conv2dArgsOptions = Omit<Conv2dOptions, 'outChannels' | 'kernelSize'>;
+/** Options of Keras's form `new Conv1d(filters, kernelSize, options)`. */
+export type Conv1dArgsOptions = Omit<Conv1dOptions, 'outChannels' | 'kernelSize'>;
+
+/** Keras's `(filters, kernelSize, options?)` or our options object, as one options object. */
+function convArgs<O extends Conv2dOptions | Conv1dOptions>(op: string, a: number | O, kernelSize: O['kernelSize'] | undefined, rest: object | undefined, keys: readonly string[]): O {
+  if (typeof a !== 'number') {
+    if (kernelSize !== undefined || rest !== undefined) throw new TypeError(`${op}: with an options object, pass no further arguments`);
+    checkOptions(op, a, keys, CONV_ALIASES);
+    return a;
+  }
+  if (kernelSize === undefined) throw new TypeError(`${op}: Keras's form needs (filters, kernelSize, options?), got (${a})`);
+  checkOptions(op, rest, keys.filter((k) => k !== 'outChannels' && k !== 'kernelSize'), CONV_ALIASES);
+  return { ...(rest ?? {}), outChannels: a, kernelSize } as O;
+}
 
 const asPair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 
@@ -210,7 +227,8 @@ abstract class ConvBase extends Module {
  * weight [outChannels, inChannels/groups, kH, kW], output [N, outChannels, H', W'] with
  * H' = ⌊(H + padTop + padBottom − dilation·(kH − 1) − 1) / stride⌋ + 1.
  * With `dataFormat: 'channelsLast'` input and output are [N, H, W, C] (Keras's Conv2D);
- * without `inChannels` the layer is lazy and takes them from its first input.
+ * without `inChannels` the layer is lazy and takes them from its first input. Keras's
+ * `Conv2D(32, (3, 3), padding='same')` reads `new Conv2d(32, [3, 3], { padding: 'same' })`.
  */
 export class Conv2d extends ConvBase {
   readonly kernelSize: [number, number];
@@ -219,8 +237,11 @@ export class Conv2d extends ConvBase {
   readonly dilation: [number, number];
   protected readonly op = 'Conv2d';
 
-  constructor(options: Conv2dOptions) {
-    checkOptions('Conv2d', options, CONV2D_KEYS, CONV_ALIASES);
+  constructor(options: Conv2dOptions);
+  /** Keras's `Conv2D(filters, kernel_size, …)` */
+  constructor(filters: number, kernelSize: Pair, options?: Conv2dArgsOptions);
+  constructor(a: number | Conv2dOptions, b?: Pair, c?: Conv2dArgsOptions) {
+    const options = convArgs<Conv2dOptions>('Conv2d', a, b, c, CONV2D_KEYS);
     super('Conv2d', options, 2);
     this.kernelSize = asPair(options.kernelSize);
     this.stride = asPair(options.stride ?? 1);
@@ -262,8 +283,11 @@ export class Conv1d extends ConvBase {
   readonly dilation: number;
   protected readonly op = 'Conv1d';
 
-  constructor(options: Conv1dOptions) {
-    checkOptions('Conv1d', options, CONV1D_KEYS, CONV_ALIASES);
+  constructor(options: Conv1dOptions);
+  /** Keras's `Conv1D(filters, kernel_size, …)` */
+  constructor(filters: number, kernelSize: number, options?: Conv1dArgsOptions);
+  constructor(a: number | Conv1dOptions, b?: number, c?: Conv1dArgsOptions) {
+    const options = convArgs<Conv1dOptions>('Conv1d', a, b, c, CONV1D_KEYS);
     super('Conv1d', options, 1);
     this.kernelSize = options.kernelSize;
     this.stride = options.stride ?? 1;

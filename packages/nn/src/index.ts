@@ -5,7 +5,7 @@ export { Module, uniqueName, resetNameCounters, isBuilt, build, type AnyModule, 
 export { SymbolicTensor, isSymbolic, formatSymbolicShape, type SymbolicShape } from './symbolic.js';
 export { init, initialize_, calculateGain, fans, getInitializer, type Initializer, type InitializerName, type Nonlinearity, type KaimingOptions, type GainOptions } from './init.js';
 export { Linear, Dense, Identity, Flatten, Reshape, type LinearOptions, type LinearArgsOptions, type DenseOptions, type LayerOptions, type FlattenOptions, type ReshapeOptions } from './linear.js';
-export type { Activation } from './layer-activation.js';
+export { Activation, type ActivationSpec, type ActivationOptions } from './layer-activation.js';
 export { Dropout, dropout, type DropoutOptions } from './dropout.js';
 export { BatchNorm1d, BatchNorm2d, LayerNorm, type BatchNormOptions, type LayerNormOptions } from './normalization.js';
 export { Sequential, ModuleList, ModuleDict, type Layer, type SequentialOptions } from './container.js';
@@ -13,7 +13,7 @@ export { ReLU, LeakyReLU, ELU, GELU, Sigmoid, Tanh, SiLU, Softplus, Softmax, Log
 export { hardSigmoid, selu, activationByName, ACTIVATION_NAMES, type ActivationFn, type ActivationName } from './activation.js';
 export { HardSigmoid, SELU, AdditiveAttention } from './registered.js';
 export type { AdditiveAttentionOptions, AdditiveAttentionForwardOptions } from './additive-attention.js';
-export { Conv1d, Conv2d, type Conv1dOptions, type Conv2dOptions, type DataFormat } from './conv.js';
+export { Conv1d, Conv2d, type Conv1dOptions, type Conv2dOptions, type Conv1dArgsOptions, type Conv2dArgsOptions, type DataFormat } from './conv.js';
 export {
   MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d,
   type Pool1dOptions, type Pool2dOptions, type MaxPool1dOptions, type MaxPool2dOptions, type AvgPool1dOptions, type AvgPool2dOptions, type GlobalPoolOptions,

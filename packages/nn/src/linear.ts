@@ -1,6 +1,6 @@
 import { checkOptions, flatten, isFloat, matmul, reshape, sizeOf, formatShape, type DType, type Tensor } from '@ml/tensor';
 import { fanInUniform, getInitializer, type Initializer, type InitializerName } from './init.js';
-import { resolveActivation, type Activation, type ResolvedActivation } from './layer-activation.js';
+import { resolveActivation, type ActivationSpec, type ResolvedActivation } from './layer-activation.js';
 import { Module, type ModuleOptions } from './module.js';
 
 /** Options shared by layers that own weights. */
@@ -50,7 +50,7 @@ export interface LinearOptions extends LayerOptions {
   weightInit?: Initializer | InitializerName;
   biasInit?: Initializer | InitializerName;
   /** applied to x Wᵀ + b (Keras's Dense `activation`): a name such as 'relu', a function or a module; default none */
-  activation?: Activation;
+  activation?: ActivationSpec;
   /** shape of one input sample without the batch dim (Keras's `input_shape`); its last dim is inFeatures */
   inputShape?: readonly number[];
 }
@@ -61,7 +61,7 @@ export type LinearArgsOptions = Omit<LinearOptions, 'inFeatures' | 'outFeatures'
 /** Options of Keras's form `new Dense(units, options)`. */
 export interface DenseOptions extends LayerOptions {
   /** a name such as 'relu', 'sigmoid', 'softmax' (see `ACTIVATION_NAMES`), a function or a module; default none ('linear') */
-  activation?: Activation;
+  activation?: ActivationSpec;
   /** add a learned bias (Keras's `use_bias`, default true) */
   useBias?: boolean;
   /** input features (Keras's `input_dim`); default: taken from the first input */

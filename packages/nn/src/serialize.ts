@@ -4,6 +4,7 @@ import { Conv1d, Conv2d } from './conv.js';
 import { Dropout } from './dropout.js';
 import { Embedding } from './embedding.js';
 import { Add, Average, Concatenate, Maximum, Model, Multiply, Subtract, input } from './graph.js';
+import { Activation } from './layer-activation.js';
 import { Dense, Flatten, Identity, Linear, Reshape } from './linear.js';
 import type { AnyModule } from './module.js';
 import { BatchNorm1d, BatchNorm2d, LayerNorm } from './normalization.js';
@@ -42,7 +43,7 @@ const BUILTIN_CLASSES: [ModuleClass, string][] = [
   [Conv1d, 'Conv1d'], [Conv2d, 'Conv2d'], [MaxPool1d, 'MaxPool1d'], [MaxPool2d, 'MaxPool2d'], [AvgPool1d, 'AvgPool1d'],
   [AvgPool2d, 'AvgPool2d'], [GlobalAvgPool2d, 'GlobalAvgPool2d'], [GlobalMaxPool2d, 'GlobalMaxPool2d'], [BatchNorm1d, 'BatchNorm1d'],
   [BatchNorm2d, 'BatchNorm2d'], [LayerNorm, 'LayerNorm'], [Embedding, 'Embedding'], [ReLU, 'ReLU'], [LeakyReLU, 'LeakyReLU'],
-  [ELU, 'ELU'], [GELU, 'GELU'], [Sigmoid, 'Sigmoid'], [Tanh, 'Tanh'], [SiLU, 'SiLU'], [Softplus, 'Softplus'], [HardSigmoid, 'HardSigmoid'], [SELU, 'SELU'], [Softmax, 'Softmax'],
+  [ELU, 'ELU'], [GELU, 'GELU'], [Sigmoid, 'Sigmoid'], [Tanh, 'Tanh'], [SiLU, 'SiLU'], [Softplus, 'Softplus'], [Activation, 'Activation'], [HardSigmoid, 'HardSigmoid'], [SELU, 'SELU'], [Softmax, 'Softmax'],
   [LogSoftmax, 'LogSoftmax'], [Concatenate, 'Concatenate'], [Add, 'Add'], [Subtract, 'Subtract'], [Multiply, 'Multiply'],
   [Average, 'Average'], [Maximum, 'Maximum'], [RNN, 'RNN'], [LSTM, 'LSTM'], [GRU, 'GRU'], [RNNCell, 'RNNCell'], [LSTMCell, 'LSTMCell'],
   [GRUCell, 'GRUCell'], [EchoStateNetwork, 'EchoStateNetwork'], [MultiheadAttention, 'MultiheadAttention'],

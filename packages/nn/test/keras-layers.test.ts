@@ -6,6 +6,7 @@ import { manualSeed, randn, tensor, zeros, type Tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
 import {
   ACTIVATION_NAMES,
+  Activation,
   Add,
   Concatenate,
   Flatten,
@@ -197,6 +198,48 @@ describe("Sequential built from the input shape, as Keras's", () => {
     // given a shape, summary builds it
     expect(summary(model, { printFn: null, inputShape: [5] })).toMatch(/Total params: 22\n/);
     expect(isBuilt(model)).toBe(true);
+  });
+});
+
+describe("the notes' CNN: Conv2D(128, (3,3), padding='same', input_shape=(28,28,1)), Activation('relu'), …", () => {
+  it('builds at each add with Keras\'s parameter counts (1,280 · 147,584 · 1,003,530)', () => {
+    const model = new Sequential();
+    model.add(new Conv2d(128, [3, 3], { padding: 'same', inputShape: [28, 28, 1], dataFormat: 'channelsLast' }));
+    model.add(new Activation('relu'));
+    model.add(new Conv2d(128, [3, 3], { padding: 'same', dataFormat: 'channelsLast' }));
+    model.add(new Activation('relu'));
+    model.add(new Flatten());
+    model.add(new Dense(10));
+    model.add(new Activation('softmax'));
+    const text = summary(model, { printFn: null });
+    expect(text).toMatch(/\(None, 28, 28, 128\)\s+1,280\n/);
+    expect(text).toMatch(/\(None, 28, 28, 128\)\s+147,584\n/);
+    expect(text).toMatch(/\(None, 100352\)\s+0\n/);
+    expect(text).toMatch(/\(None, 10\)\s+1,003,530\n/);
+    expect(text).toMatch(/Total params: 1,152,394\n/);
+  });
+
+  it('Activation by name computes the function and survives a saved architecture', () => {
+    const x = tensor([[-2, 0.5, 3]], { dtype: 'float64' });
+    expectClose(values(new Activation('relu').forward(x)), [0, 0.5, 3]);
+    expectClose(values(new Activation({ activation: 'sigmoid' }).forward(x)), [-2, 0.5, 3].map((v) => 1 / (1 + Math.exp(-v))));
+    const cfg = moduleToConfig(new Sequential([new Activation('tanh', { name: 'act' })]));
+    expect(cfg.layers![0]).toEqual({ className: 'Activation', config: { activation: 'tanh', name: 'act' } });
+    const back = moduleFromConfig(cfg) as Sequential;
+    expectClose(values(back.forward(x)), [-2, 0.5, 3].map(Math.tanh));
+    expect(() => new Activation('rel' as never)).toThrow(/^Activation: unknown activation 'rel'; did you mean 'relu'\?/);
+    expect(() => new Activation('relu', { activation: 'tanh' } as never)).toThrow(/^Activation: unknown option 'activation'/);
+  });
+
+  it("Keras's Conv2d(filters, kernelSize, options) equals the options form", () => {
+    manualSeed(4);
+    const a = new Conv2d(6, [3, 2], { inChannels: 2, stride: 2 });
+    manualSeed(4);
+    const b = new Conv2d({ inChannels: 2, outChannels: 6, kernelSize: [3, 2], stride: 2 });
+    expect(values(a.weight)).toEqual(values(b.weight));
+    expect(a.weight.shape).toEqual([6, 2, 3, 2]);
+    expect(new Conv1d(4, 3, { inChannels: 2 }).weight.shape).toEqual([4, 2, 3]);
+    expect(() => new Conv2d(6, 3, { kernelSize: 3 } as never)).toThrow(/^Conv2d: unknown option 'kernelSize'/);
   });
 });
 

@@ -1,9 +1,30 @@
 // The README's "Keras-style construction" example, line for line; what it prints is asserted.
 import { randn } from '@ml/tensor';
 import { describe, expect, it, vi } from 'vitest';
-import { Conv2d, Dense, Flatten, MaxPool2d, Sequential, build, isBuilt } from '../src/index.js';
+import { Activation, Conv2d, Dense, Flatten, MaxPool2d, Sequential, build, isBuilt } from '../src/index.js';
 
 describe('README: Keras-style construction', () => {
+  it("the notes' CNN: Keras's Conv2D form and Activation layers, Keras's parameter counts", () => {
+    const printed: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void printed.push(args.join(' ')));
+    try {
+      const model = new Sequential();
+      model.add(new Conv2d(128, [3, 3], { padding: 'same', inputShape: [28, 28, 1], dataFormat: 'channelsLast' }));
+      model.add(new Activation('relu'));
+      model.add(new Conv2d(128, [3, 3], { padding: 'same', dataFormat: 'channelsLast' }));
+      model.add(new Activation('relu'));
+      model.add(new Flatten());
+      model.add(new Dense(10));
+      model.add(new Activation('softmax'));
+      model.summary();
+    } finally {
+      log.mockRestore();
+    }
+    const table = printed.join('\n');
+    expect(table).toMatch(/1,280\n[^]*147,584\n[^]*1,003,530\n/);
+    expect(table).toMatch(/Total params: 1,152,394\n/);
+  });
+
   it("the notes' 2-25-25-1 model's summary and a lazy channels-last CNN", () => {
     const printed: string[] = [];
     const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void printed.push(args.join(' ')));
