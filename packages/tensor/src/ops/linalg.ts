@@ -1,5 +1,5 @@
 import { promoteTypes } from '../dtype.js';
-import { type GradNode, record } from '../engine.js';
+import { DEBUG, debugLog, type GradNode, record } from '../engine.js';
 import { checkOptions } from '../options.js';
 import { broadcastShapes, fmt, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -159,11 +159,12 @@ function symmetrized(op: string, A: Tensor, options: SymmetricOptions): Tensor {
   return mul(add(A, mT(A)), 0.5);
 }
 
-/** Run `f` on each n×… matrix of a [..., r, c] tensor's host values; errors name the op, shape and batch index. */
+/** Run `f` on each matrix of a [..., r, c] tensor's host values; errors name the op, shape and batch index. */
 function perMatrix(op: string, what: string, t: Tensor, values: Float64Array, f: (m: Float64Array, b: number) => Float64Array[]): Float64Array[][] {
   const [r, c] = t.shape.slice(-2);
   const count = r * c === 0 ? 0 : values.length / (r * c);
   const out: Float64Array[][] = [];
+  const t0 = DEBUG ? performance.now() : 0;
   for (let b = 0; b < count; b++) {
     try {
       out.push(f(values.subarray(b * r * c, (b + 1) * r * c), b));
@@ -172,6 +173,7 @@ function perMatrix(op: string, what: string, t: Tensor, values: Float64Array, f:
       throw e;
     }
   }
+  if (DEBUG) debugLog(`${op} (host, float64)`, t.backend.name, [t.shape], performance.now() - t0);
   return out;
 }
 
