@@ -4,6 +4,7 @@ import { basename, dirname } from 'node:path';
 import { removeStaleTemps } from '@ml/tensor/node';
 import { SingleBar } from 'cli-progress';
 import { checkOptions } from '@ml/tensor';
+import type { AllListed } from './keys.js';
 import { Callback, formatLogs, monitored, resolveMode, type Logs, type Mode, type TrainingContext } from './callbacks.js';
 
 /** Append one CSV row per epoch (epoch, then the logs in a fixed column order). */
@@ -38,6 +39,8 @@ export interface ModelCheckpointOptions {
 }
 
 const CHECKPOINT_KEYS = ['monitor', 'saveBestOnly', 'mode', 'verbose'] as const satisfies readonly (keyof ModelCheckpointOptions)[];
+const CHECKPOINT_COMPLETE: AllListed<ModelCheckpointOptions, typeof CHECKPOINT_KEYS> = true;
+void CHECKPOINT_COMPLETE;
 
 /**
  * Save the model's weights (safetensors) at the end of an epoch. `path` may contain

@@ -1,5 +1,6 @@
 import type { AnyModule } from '@ml/nn';
 import { checkOptions, type Tensor } from '@ml/tensor';
+import type { AllListed } from './keys.js';
 
 /** Numbers logged for one batch or epoch: `loss`, `accuracy`, `val_loss`, `lr`, … */
 export type Logs = Record<string, number>;
@@ -33,6 +34,7 @@ export interface LambdaHooks {
 }
 
 const LAMBDA_HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchEnd'] as const satisfies readonly (keyof LambdaHooks)[];
+const LAMBDA_COMPLETE: AllListed<LambdaHooks, typeof LAMBDA_HOOKS> = true;
 
 /** Callback from plain functions (Keras's LambdaCallback). */
 export class LambdaCallback extends Callback {
@@ -90,6 +92,8 @@ export interface EarlyStoppingOptions {
 }
 
 const EARLY_STOPPING_KEYS = ['monitor', 'minDelta', 'patience', 'mode', 'restoreBestWeights', 'baseline'] as const satisfies readonly (keyof EarlyStoppingOptions)[];
+const EARLY_STOPPING_COMPLETE: AllListed<EarlyStoppingOptions, typeof EARLY_STOPPING_KEYS> = true;
+void [LAMBDA_COMPLETE, EARLY_STOPPING_COMPLETE];
 
 /** Stop when the monitored value has not improved for `patience` epochs. */
 export class EarlyStopping extends Callback {

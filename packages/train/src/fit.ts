@@ -3,6 +3,7 @@ import { LOSS_NAMES, build, isBuilt, resolveLossName, type AnyModule, type LossF
 import { Adagrad, Adam, AdamW, RMSprop, SGD, type Optimizer } from '@ml/optim';
 import { checkOptions, closest, concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tensor, tidy, toBackend, type NestedArray, type Tensor, type TypedArray } from '@ml/tensor';
 import { TerminateOnNaN, type Callback, type Logs, type TrainingContext } from './callbacks.js';
+import type { AllListed } from './keys.js';
 import { getMetric, type Metric, type MetricName } from './metrics.js';
 import { platform } from './platform.js';
 import { AUTO_YIELD_MS, isYieldEvery, yielder, type YieldEvery } from './yield.js';
@@ -390,12 +391,10 @@ export class DivergenceError extends Error {
 /** The keys FitOptions has: anything else (a typo, Keras's `batch_size`) is an error, not ignored. */
 const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'callbacks', 'verbose', 'signal', 'yieldEvery', 'initialEpoch'] as const satisfies readonly (keyof FitOptions)[];
 const BATCH_OPTIONS = ['batchSize'] as const;
-/** Every key of `T` is in `K` (a compile error names the missing ones otherwise). */
-type Listed<T, K extends readonly (keyof T)[]> = [Exclude<keyof T, K[number]>] extends [never] ? true : { missing: Exclude<keyof T, K[number]> };
-const FIT_OPTIONS_COMPLETE: Listed<FitOptions, typeof FIT_OPTIONS> = true;
-const COMPILE_OPTIONS_COMPLETE: Listed<CompileOptions, typeof COMPILE_KEYS> = true;
-void FIT_OPTIONS_COMPLETE;
-void COMPILE_OPTIONS_COMPLETE;
+const FIT_OPTIONS_COMPLETE: AllListed<FitOptions, typeof FIT_OPTIONS> = true;
+const COMPILE_OPTIONS_COMPLETE: AllListed<CompileOptions, typeof COMPILE_KEYS> = true;
+const LOSS_SPEC_COMPLETE: AllListed<LossSpec, typeof LOSS_SPEC_KEYS> = true;
+void [FIT_OPTIONS_COMPLETE, COMPILE_OPTIONS_COMPLETE, LOSS_SPEC_COMPLETE];
 
 export async function fit(model: AnyModule, x: Tensor | Batches | Numbers, yOrOptions?: Tensor | Numbers | FitOptions, maybeOptions?: FitOptions): Promise<History> {
   const c = getCompiled(model, 'fit');

@@ -19,6 +19,7 @@
 import { moduleToConfig, type AnyModule, type ModuleConfig } from '@ml/nn';
 import { checkOptions, isTensor, serializeSafetensors, type Tensor } from '@ml/tensor';
 import { checkExtraFiles } from './files.js';
+import type { AllListed } from './keys.js';
 import { compileLossNameOf, compileSpecOf, optimizerIfMade, type CompileOptions, type LossSpec } from './fit.js';
 import { platform } from './platform.js';
 import { ModelFileError, modelFromSaved, type ModelArtifacts, type SavedModelFiles } from './saved-config.js';
@@ -52,6 +53,8 @@ export interface SaveModelOptions {
 }
 
 const SAVE_KEYS = ['overwrite', 'files'] as const satisfies readonly (keyof SaveModelOptions)[];
+const SAVE_COMPLETE: AllListed<SaveModelOptions, typeof SAVE_KEYS> = true;
+void SAVE_COMPLETE;
 
 /** A destination of your own: receives the saved files (e.g. to upload them). */
 export interface ModelSaveHandler {

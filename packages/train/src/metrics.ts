@@ -1,4 +1,5 @@
 import { argmax, checkOptions, closest, formatShape, isFloat, type Tensor } from '@ml/tensor';
+import type { AllListed } from './keys.js';
 
 /**
  * A metric accumulates over the batches of an epoch: `update` with each batch's
@@ -67,6 +68,7 @@ export interface AccuracyOptions {
   threshold?: number;
 }
 const ACCURACY_KEYS = ['name', 'threshold'] as const satisfies readonly (keyof AccuracyOptions)[];
+const ACCURACY_COMPLETE: AllListed<AccuracyOptions, typeof ACCURACY_KEYS> = true;
 
 /**
  * Fraction of correct predictions. Picks the rule from the shapes, as Keras's
@@ -252,6 +254,8 @@ export interface PrecisionRecallOptions {
   average?: Average;
 }
 const PR_KEYS = ['numClasses', 'average'] as const satisfies readonly (keyof PrecisionRecallOptions)[];
+const PR_COMPLETE: AllListed<PrecisionRecallOptions, typeof PR_KEYS> = true;
+void [ACCURACY_COMPLETE, PR_COMPLETE];
 
 /** Precision, recall and F1 from a confusion matrix; `binary` scores class 1, `macro` averages over classes. */
 abstract class PrecisionRecallBase implements Metric {
