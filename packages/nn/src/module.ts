@@ -318,9 +318,9 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     return this.train(false);
   }
 
-  /** Clear `.grad` of every parameter (disposed and set to null, as PyTorch's `set_to_none`). */
+  /** Clear `.grad` of every parameter (disposed and set to null, as PyTorch's `set_to_none`); unbuilt lazy layers have none. */
   zeroGrad(): void {
-    for (const p of this.parameters()) {
+    for (const p of new Set(this.modules().flatMap((m) => [...m.#params.values()]))) {
       p.grad?.dispose();
       p.grad = null;
     }

@@ -57,6 +57,17 @@ describe('lazy layers: isBuilt and build', () => {
       /^parameters: layer 'hidden' \(Dense at '0'\) is not built yet — its inFeatures come from the first input\. Call the model once on a batch \(or build\(model, batch\)\), give the first layer inputDim\/inputShape, or use fit, which builds it$/,
     );
     expect(() => model.stateDict()).toThrow(/^stateDict: layer 'hidden'/);
+    expect(() => model.numParameters()).toThrow(/^parameters: layer 'hidden'/);
+    model.zeroGrad(); // nothing to clear yet: no error
+  });
+
+  it('zeroGrad clears the gradients of a partly built model', () => {
+    const model = new Sequential([new Linear({ inFeatures: 2, outFeatures: 2 }), new Dense(1)]);
+    const w = model.at(0).parameters()[0];
+    model.at(0).forward(randn([3, 2])).sum().backward();
+    expect(w.grad).not.toBeNull();
+    model.zeroGrad();
+    expect(w.grad).toBeNull();
   });
 
   it('lazy weights use the eager initializer: same seed, same weights as Linear with the size given', () => {
