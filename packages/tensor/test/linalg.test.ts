@@ -82,6 +82,7 @@ describe('eigh: matches numpy.linalg.eigh', () => {
     const A = T.tensor([[2, 1 + 1e-3], [1 - 1e-3, 2]], { dtype: 'float64' });
     expect(() => T.eigh(A)).toThrow(/not symmetric/);
     expect(T.eigvalsh(A, { symmetryTol: 1e-2 }).arraySync()).toEqual([1, 3].map((x) => expect.closeTo(x, 12)));
+    expect(() => T.eigh(A, { symmetryTol: -1 })).toThrow('eigh: symmetryTol must be a finite number ≥ 0, got -1');
   });
 });
 

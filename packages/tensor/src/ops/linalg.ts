@@ -136,6 +136,7 @@ function symmetrized(op: string, A: Tensor, options: SymmetricOptions): Tensor {
   checkOptions(op, options, SYMMETRIC_KEYS);
   assertMatrices(op, 'A', A, true);
   const tol = options.symmetryTol ?? (A.dtype === 'float64' ? 1e-10 : 1e-5);
+  if (!(typeof tol === 'number' && tol >= 0 && Number.isFinite(tol))) throw new RangeError(`${op}: symmetryTol must be a finite number ≥ 0, got ${String(tol)}`);
   const n = A.shape[A.ndim - 1];
   const v = hostValues(op, A);
   const batch = A.shape.slice(0, -2);
