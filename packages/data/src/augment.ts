@@ -79,6 +79,9 @@ function finite(op: string, name: string, v: number): number {
   return v;
 }
 
+/** a shift and/or flip by whole pixels (diagonal ±1, integer offset): each output pixel is one input pixel */
+const wholePixels = (a: Affine): boolean => a.m01 === 0 && a.m10 === 0 && Math.abs(a.m00) === 1 && Math.abs(a.m11) === 1 && Number.isInteger(a.tx) && Number.isInteger(a.ty);
+
 /** a coordinate within 1e-9 of a whole number is that number: a 90° turn reads pixels exactly */
 const snap = (v: number): number => {
   const r = Math.round(v);
@@ -104,6 +107,18 @@ function resample(op: string, x: Tensor, maps: readonly Affine[], fill: number):
   for (let k = 0; k < n; k++) {
     const a = maps[k];
     const first = k * c * plane;
+    if (wholePixels(a)) {
+      // a shift or a flip reads one whole pixel: the first corner only, weight 1
+      for (let i = 0; i < h; i++) {
+        const sy = a.m11 * (i - cy) + a.ty + cy;
+        for (let j = 0; j < w; j++) {
+          const sx = a.m00 * (j - cx) + a.tx + cx;
+          const o = sx >= 0 && sx < w && sy >= 0 && sy < h ? sy * w + sx : -1;
+          for (let ch = 0, base = first; ch < c; ch++, base += plane) idx[0][base + i * w + j] = o < 0 ? total : base + o;
+        }
+      }
+      continue;
+    }
     for (let i = 0; i < h; i++) {
       const v = i - cy;
       for (let j = 0; j < w; j++) {
