@@ -1,5 +1,6 @@
 import { noGrad } from '@ml/autograd';
 import { argmax, checkOptions, concat, formatShape, fromArray, full, gelu, relu, tidy, type DType, type Tensor } from '@ml/tensor';
+import { activationByName, type ActivationName } from './activation.js';
 import { MultiheadAttention } from './attention.js';
 import { ModuleList } from './container.js';
 import { Dropout } from './dropout.js';
@@ -9,8 +10,8 @@ import { Module, type ModuleOptions } from './module.js';
 import { LayerNorm } from './normalization.js';
 import { optionKeys } from './option-keys.js';
 
-/** Activation of the feed-forward block: a name, or any elementwise function. */
-export type TransformerActivation = 'relu' | 'gelu' | ((x: Tensor) => Tensor);
+/** Activation of the feed-forward block: PyTorch's 'relu' or 'gelu', another of `ACTIVATION_NAMES`, or any elementwise function. */
+export type TransformerActivation = ActivationName | ((x: Tensor) => Tensor);
 
 /** Options shared by encoder and decoder layers (PyTorch's constructor arguments). */
 export interface TransformerLayerOptions extends LayerOptions {
@@ -63,7 +64,14 @@ function resolveActivation(kind: string, a: TransformerActivation | undefined): 
   if (a === undefined || a === 'relu') return { fn: relu, name: 'relu' };
   if (a === 'gelu') return { fn: (x) => gelu(x), name: 'gelu' };
   if (typeof a === 'function') return { fn: a, name: a.name || 'custom' };
-  throw new Error(`${kind}: activation must be 'relu', 'gelu' or a function, got '${String(a)}'`);
+  if (typeof a === 'string') {
+    try {
+      return { fn: activationByName(a), name: a };
+    } catch (e) {
+      throw new Error(`${kind}: activation: ${(e as Error).message.replace(/^activationByName: /, '')}`);
+    }
+  }
+  throw new Error(`${kind}: activation must be a name such as 'relu' or 'gelu', or a function, got ${typeof a}`);
 }
 
 const LAYER_KEYS = optionKeys<TransformerLayerOptions>()('dModel', 'nhead', 'dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'dtype', 'name');

@@ -171,9 +171,20 @@ describe('encoder/decoder stacks and the Transformer', () => {
     expect(m).toEqual([[0, -Infinity, -Infinity], [0, 0, -Infinity], [0, 0, 0]]);
   });
 
+  it("takes any of Keras's activation names: 'swish' equals the function x·σ(x)", async () => {
+    const opts = { dModel: 4, nhead: 2, dimFeedforward: 6, dropout: 0, dtype: 'float64' as const };
+    manualSeed(5);
+    const named = new TransformerEncoderLayer({ ...opts, activation: 'swish' });
+    const fn = new TransformerEncoderLayer({ ...opts, activation: (x: Tensor) => x.mul(x.sigmoid()) });
+    fn.loadStateDict(named.stateDict());
+    const x = randn([3, 2, 4], { dtype: 'float64' });
+    expect(named.activationName).toBe('swish');
+    await assertClose(named.forward(x), await fn.forward(x).array(), { atol: 1e-12 });
+  });
+
   it('rejects bad options and inputs with clear messages', () => {
     expect(() => new TransformerEncoderLayer({ dModel: 6, nhead: 4 })).toThrow(/dModel \(6\) must be divisible by nhead \(4\)/);
-    expect(() => new TransformerDecoderLayer({ ...small, activation: 'tanh' as unknown as 'relu' })).toThrow(/activation must be 'relu', 'gelu' or a function, got 'tanh'/);
+    expect(() => new TransformerDecoderLayer({ ...small, activation: 'tahn' as unknown as 'relu' })).toThrow(/TransformerDecoderLayer: activation: unknown activation 'tahn'; did you mean 'tanh'\?/);
     expect(() => new TransformerEncoderLayer({ ...small, dropout: -0.1 })).toThrow(/dropout must be in \[0, 1\]/);
     expect(() => new TransformerEncoderLayer({ ...small, dimFeedforward: 2.5 })).toThrow(/dimFeedforward must be a positive integer/);
     const model = new Transformer({ ...small, numEncoderLayers: 1, numDecoderLayers: 1 });
