@@ -162,6 +162,15 @@ export function optionsTakers(packageDir: string, opts: TakersOptions = {}): Opt
       } else {
         const sigs = type.getCallSignatures();
         for (const t of takersOf(program, checker, sigs, decl)) add({ name, kind: 'function', ...t, file: fileOf(decl) });
+        // a namespace-like object of functions (`init.kaimingUniform`): one level down
+        if (sigs.length === 0 && symbol.flags & ts.SymbolFlags.Variable) {
+          for (const prop of checker.getPropertiesOfType(type)) {
+            if (isPrivateName(prop.getName())) continue;
+            const at = prop.valueDeclaration ?? decl;
+            const propSigs = checker.getTypeOfSymbolAtLocation(prop, at).getCallSignatures();
+            for (const t of takersOf(program, checker, propSigs, at)) add({ name: `${name}.${prop.getName()}`, kind: 'function', ...t, file: fileOf(at) });
+          }
+        }
       }
     }
   }

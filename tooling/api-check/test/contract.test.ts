@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { connect, Dense, pad, resize } from './fixtures/pkg/src/index.js';
+import { connect, Dense, pad, resize, tools } from './fixtures/pkg/src/index.js';
 import { describeOptionsContract, misspelling, optionsContractCases, type ContractCase, type OptionsTaker, type Recipe } from '../src/index.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/pkg', import.meta.url));
@@ -95,6 +95,7 @@ describe('optionsContractCases', () => {
         pad: (o) => pad('x', o),
         Dense: (o) => new Dense({ units: 2, ...o }),
         'Dense.fromUnits': (o) => Dense.fromUnits(2, o),
+        'tools.scale': (o) => tools.scale(2, o),
       },
     });
     const failed = await failures(cases);
@@ -104,6 +105,7 @@ describe('optionsContractCases', () => {
       'Dense.prototype.fit (method) has a recipe',
       "connect rejects 'timeout_ms', suggesting 'timeoutMs'",
       "pad rejects 'fill_char', suggesting 'fillChar'",
+      "tools.scale rejects 'facto', suggesting 'factor'",
     ]);
   });
 });

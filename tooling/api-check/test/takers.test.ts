@@ -16,6 +16,7 @@ describe('optionsTakers reads the exported API with the compiler', () => {
       'function connect[1] retries,timeoutMs',
       'function pad[1] fillChar,width',
       'function resize[1] height,keepAspect,width',
+      'function tools.scale[1] factor',
     ]);
   });
 
@@ -25,7 +26,7 @@ describe('optionsTakers reads the exported API with the compiler', () => {
   });
 
   it('skips data records, arrays, functions, dictionaries, class instances, iterables, the standard ErrorOptions, private and protected methods', () => {
-    for (const name of ['area', 'sum', 'double', 'FixtureError', 'Dense.prototype.tune', 'Dense.prototype._hidden', 'Dense.prototype.apply']) expect(byName.has(name)).toBe(false);
+    for (const name of ['area', 'sum', 'double', 'tools', 'tools.negate', 'tools.unit', 'FixtureError', 'Dense.prototype.tune', 'Dense.prototype._hidden', 'Dense.prototype.apply']) expect(byName.has(name)).toBe(false);
   });
 
   it('throws naming a missing entry file', () => {
