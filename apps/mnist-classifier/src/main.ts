@@ -22,6 +22,9 @@ Options (train):
                         are kept; only the model's own files are replaced)
   --seed <n>            random seed, an integer ≥ 0                   (default 1)
   --quick               a small run (2,000 images, 1 epoch) to check the setup
+  --augment             shift each training image by up to ±2 px and rotate it by
+                        up to ±10° (bilinear), anew every epoch; validation and
+                        test images are left as they are              (default off)
   --verbose <0|1|2>     0 quiet, 1 progress bar, 2 one line per epoch (default 1)
   --backend <name>      cpu, wasm (tensors in WebAssembly memory, SIMD kernels,
                         threads), webgpu (WGSL kernels on a GPU; Dawn in Node, a
@@ -39,7 +42,7 @@ accuracy and the confusion matrix; writes <out>/ (model), <out>/loss.svg and
 `;
 
 /** Flags that only one command takes: given to the other, they are a mistake, not ignored. */
-const TRAIN_FLAGS = ['model', 'epochs', 'batch-size', 'lr', 'fashion', 'data-dir', 'out', 'overwrite', 'seed', 'quick', 'verbose'] as const;
+const TRAIN_FLAGS = ['model', 'epochs', 'batch-size', 'lr', 'fashion', 'data-dir', 'out', 'overwrite', 'seed', 'quick', 'verbose', 'augment'] as const;
 const PREDICT_FLAGS = ['model-dir'] as const;
 
 async function main(argv: string[]): Promise<number> {
@@ -54,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
     out: { type: 'string' },
     seed: { type: 'string' },
     quick: { type: 'boolean' },
+    augment: { type: 'boolean' },
     verbose: { type: 'string' },
     'model-dir': { type: 'string' },
     overwrite: { type: 'boolean' },
@@ -94,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
       overwrite: v.overwrite ?? false,
       seed: nonNegativeInt('seed', v.seed) ?? 1,
       quick: v.quick ?? false,
+      augment: v.augment ?? false,
       verbose,
     };
     const backend = await selectBackendFlag(oneOf('backend', v.backend, BACKEND_CHOICES, 'auto'));

@@ -6,6 +6,7 @@ import { getBackend, manualSeed, type Tensor } from '@ml/tensor';
 import { checkSaveTarget, ConfusionMatrix, LearningRateScheduler, SaveTargetError, saveModel, type History } from '@ml/train';
 import { buildModel, inputShape, type ModelKind } from './models.js';
 import { metaFor } from './labels.js';
+import { AUGMENT, augmentedBatches } from './augment.js';
 
 export interface TrainOptions {
   model: ModelKind;
@@ -20,6 +21,8 @@ export interface TrainOptions {
   seed: number;
   quick: boolean;
   verbose: 0 | 1 | 2;
+  /** shift (±2 px) and turn (±10°) every training image anew each epoch; validation and test images stay as they are */
+  augment?: boolean;
 }
 
 /** 'cpu', or 'wasm (2 threads)' */
@@ -97,14 +100,20 @@ export async function runTrain(o: TrainOptions): Promise<{ testAccuracy: number;
   // cosine annealing of the rate over the epochs: lr·½(1 + cos(π·epoch/epochs))
   const cosine = new LearningRateScheduler((epoch) => lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / epochs)));
   const tFit = performance.now();
-  const history = await model.fit(xTrain, yTrain, {
-    epochs,
-    batchSize: o.batchSize ?? 64,
-    validationSplit: 1 / 12,
-    seed: o.seed,
-    verbose: o.verbose,
-    callbacks: [cosine],
-  });
+  const batchSize = o.batchSize ?? 64;
+  const fitOptions = { epochs, seed: o.seed, verbose: o.verbose, callbacks: [cosine] };
+  let history: History;
+  if (o.augment) {
+    // the same split as validationSplit: 1/12 (the last images), the training part augmented per batch
+    const n = xTrain.shape[0];
+    const nVal = Math.floor(n / 12);
+    const [xFit, yFit] = [xTrain.narrow(0, 0, n - nVal), yTrain.narrow(0, 0, n - nVal)];
+    const validationData = [xTrain.narrow(0, n - nVal, nVal), yTrain.narrow(0, n - nVal, nVal)] as const;
+    log(`Augmenting the training images: each batch shifted by up to ±${AUGMENT.pixels} px and rotated by up to ±${AUGMENT.degrees}°, anew every epoch`);
+    history = await model.fit(augmentedBatches(xFit, yFit, batchSize, o.seed), { ...fitOptions, validationData });
+  } else {
+    history = await model.fit(xTrain, yTrain, { ...fitOptions, batchSize, validationSplit: 1 / 12 });
+  }
   const seconds = (performance.now() - tFit) / 1000;
 
   const test = await model.evaluate(xTest, yTest, { batchSize: 500 });

@@ -150,6 +150,19 @@ describe('mnist-classifier CLI', () => {
     expect(under.stdout).not.toMatch(/Test accuracy/);
   });
 
+  it('train --quick --augment trains on shifted and rotated images, validates and tests on the originals', () => {
+    expect(cli('--help').stdout).toMatch(/--augment +shift each training image by up to ±2 px and rotate it by\n +up to ±10°/);
+    const r = cli('train', '--quick', '--augment', '--out', join(work, 'augmented'), '--verbose', '2');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Augmenting the training images: each batch shifted by up to ±2 px and rotated by up to ±10°/);
+    // the same 1,833 training and 167 validation images as without --augment
+    expect(r.stdout).toMatch(/Epoch 1\/1 .*loss: \d\.\d{4} .*val_accuracy: \d\.\d{4}/);
+    const acc = Number(/Test accuracy: (\d+\.\d+)%/.exec(r.stdout)?.[1]);
+    expect(acc).toBeGreaterThan(50);
+    expect(cli('predict', 'a.png', '--augment').stderr).toMatch(/--augment is an option of train, not of predict/);
+  });
+
   it('bad input: unknown flag, bad value, unknown command → usage message and exit 2', () => {
     for (const args of [['train', '--epoch', '3'], ['train', '--epochs', '0'], ['train', '--model', 'rnn'], ['fit'], ['train', '--backend', 'tpu']]) {
       const r = cli(...args);
