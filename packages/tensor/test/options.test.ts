@@ -140,3 +140,9 @@ describe('every exported options-taker rejects an unknown option (read from the 
   };
   describeOptionsContract(packageDir, { describe, it }, { entries: ['src/node.ts', 'src/testing.ts'], recipes });
 });
+
+describe("README: options are checked", () => {
+  it("zeros([2], { requires_grad: true }) names requiresGrad", () => {
+    expect(() => zeros([2], { requires_grad: true } as never)).toThrow(new TypeError("zeros: unknown option 'requires_grad'; did you mean 'requiresGrad'?"));
+  });
+});
