@@ -66,8 +66,9 @@ describe('eigh: matches numpy.linalg.eigh', () => {
       expect(col[big]).toBeGreaterThan(0);
     }
   });
-  it('eigvalsh returns the eigenvalues alone', () => {
+  it('eigvalsh returns the eigenvalues alone; its errors name eigvalsh', () => {
     expectClose(T.eigvalsh(f64(fixtures.eigh_3.A)), fixtures.eigh_3.eigenvalues, 1e-12);
+    expect(() => T.eigvalsh(T.zeros([2, 3]))).toThrow('eigvalsh: A must be square, got [2,3] (2×3)');
   });
   it('errors name the op and the shape: non-square, not symmetric, unknown option, int dtype', () => {
     expect(() => T.eigh(T.zeros([2, 3]))).toThrow('eigh: A must be square, got [2,3] (2×3)');

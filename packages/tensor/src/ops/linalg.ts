@@ -205,9 +205,19 @@ export interface EighResult {
  * (F is infinite there; the eigenvectors are not unique).
  */
 export function eigh(A: Tensor, options: SymmetricOptions = {}): EighResult {
-  const As = symmetrized('eigh', A, options);
+  return symmetricEigh('eigh', A, options);
+}
+
+/** The eigenvalues of a symmetric matrix (or batch), ascending (`numpy.linalg.eigvalsh`). */
+export function eigvalsh(A: Tensor, options: SymmetricOptions = {}): Tensor {
+  return symmetricEigh('eigvalsh', A, options).eigenvalues;
+}
+
+/** eigh under the name the user called (errors name it). */
+function symmetricEigh(op: string, A: Tensor, options: SymmetricOptions): EighResult {
+  const As = symmetrized(op, A, options);
   const n = A.shape[A.ndim - 1];
-  const parts = perMatrix('eigh', 'A', As, hostValues('eigh', As), (m) => {
+  const parts = perMatrix(op, 'A', As, hostValues(op, As), (m) => {
     const { values, vectors } = symmetricEigen(m, n);
     return [values, vectors];
   });
@@ -218,11 +228,6 @@ export function eigh(A: Tensor, options: SymmetricOptions = {}): EighResult {
   const eigenvectors = record('eighVectors', [As], { values }, vectors);
   const eigenvalues = record('eighValues', [As], { vectors: eigenvectors }, values);
   return { eigenvalues, eigenvectors };
-}
-
-/** The eigenvalues of a symmetric matrix (or batch), ascending (`numpy.linalg.eigvalsh`). */
-export function eigvalsh(A: Tensor, options: SymmetricOptions = {}): Tensor {
-  return eigh(A, options).eigenvalues;
 }
 
 /**
