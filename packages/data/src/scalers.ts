@@ -85,6 +85,14 @@ abstract class Scaler {
 export class StandardScaler extends Scaler {
   protected readonly name = 'StandardScaler';
 
+  /** It takes no options: an object with keys (scikit-learn's `with_mean`, `copy`, …) is refused, not ignored. */
+  constructor(options: Readonly<Record<string, never>> = {}) {
+    super();
+    const given = options !== null && typeof options === 'object' ? Object.keys(options) : [];
+    if (given.length > 0) throw new TypeError(`StandardScaler: unknown option '${given[0]}'; it takes none (every column is centred and scaled by its std; MinMaxScaler maps to a range)`);
+    checkOptions('StandardScaler', options, []);
+  }
+
   /** per-column mean (sklearn's `mean_`), after fit */
   get mean(): Tensor | null {
     return this.shift;

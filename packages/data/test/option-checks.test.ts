@@ -87,3 +87,11 @@ describe('option checks in @ml/data', () => {
     expect(() => new DataLoader(ds, [] as never)).toThrow('DataLoader: options must be an object, got an array');
   });
 });
+
+describe('StandardScaler takes no options', () => {
+  it("refuses scikit-learn's with_mean instead of centring anyway", async () => {
+    const { StandardScaler } = await import('../src/node.js');
+    expect(() => new StandardScaler({ with_mean: false } as never)).toThrow("StandardScaler: unknown option 'with_mean'; it takes none");
+    expect(new StandardScaler().fit(tensor([[1], [3]])).mean?.dataSync()[0]).toBe(2);
+  });
+});
