@@ -5,8 +5,7 @@
  * of a batch draws its own parameters; the channels of an image share them). They run on
  * any backend: the resampling is a gather of the input's values at indices computed here.
  */
-import { cast, checkOptions, concat, formatShape, fromArray, indexSelect, isFloat, type Tensor, tidy } from '@ml/tensor';
-import { optionKeys } from './options.js';
+import { cast, checkOptions, concat, formatShape, fromArray, indexSelect, isFloat, optionKeys, type Tensor, tidy } from '@ml/tensor';
 import { resolveSeed, Rng } from './random.js';
 import type { Transform } from './transforms.js';
 

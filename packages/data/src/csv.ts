@@ -1,4 +1,4 @@
-import { checkOptions, type Tensor } from '@ml/tensor';
+import { checkOptions, optionKeys, type Tensor } from '@ml/tensor';
 import { type Info, parse } from '#csv-parse';
 import {
   badTypes,
@@ -17,7 +17,6 @@ import {
   tableToTensors,
   type ToTensorsOptions,
 } from './table.js';
-import { optionKeys } from './options.js';
 
 /** A CSV file that cannot be read as asked; the message names the file, line and column. */
 export class CsvError extends Error {

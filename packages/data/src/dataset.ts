@@ -1,5 +1,4 @@
-import { checkOptions, formatShape, fromArray, indexSelect, isTensor, narrow, type Tensor, tidy } from '@ml/tensor';
-import { optionKeys } from './options.js';
+import { checkOptions, formatShape, fromArray, indexSelect, isTensor, narrow, optionKeys, type Tensor, tidy } from '@ml/tensor';
 
 /**
  * A map-style dataset (PyTorch's `Dataset`): `length` samples, sample `i` from `get(i)`.

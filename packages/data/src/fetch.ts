@@ -2,9 +2,8 @@
  * Tables over HTTP: `fetchCsv` downloads with the platform's `fetch` (Node 20+, browsers,
  * workers) and parses with `parseCsv`, so it runs anywhere and reads like `readCsv`.
  */
-import { checkOptions } from '@ml/tensor';
+import { checkOptions, optionKeys } from '@ml/tensor';
 import { CSV_ALIASES, CSV_KEYS, CsvError, type CsvOptions, parseCsv } from './csv.js';
-import { optionKeys } from './options.js';
 import type { Table } from './table.js';
 
 export interface FetchCsvOptions extends CsvOptions {

@@ -1,5 +1,4 @@
-import { checkOptions, type DType, fromFill, type Tensor } from '@ml/tensor';
-import { optionKeys } from './options.js';
+import { checkOptions, type DType, fromFill, optionKeys, type Tensor } from '@ml/tensor';
 
 /** Element types of the IDX format (MNIST's file format). */
 export type IdxDType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';

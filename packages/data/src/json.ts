@@ -1,5 +1,4 @@
-import { checkOptions } from '@ml/tensor';
-import { optionKeys } from './options.js';
+import { checkOptions, optionKeys } from '@ml/tensor';
 import { badTypes, BEYOND_FLOAT64, type CellValue, type ColumnType, ISO_DATE, keyed, type MissingCell, named, nameList, own, parseValue, quoted, type Table } from './table.js';
 
 /** A JSON file that is malformed or not a list of flat records; names the file and where. */

@@ -1,6 +1,5 @@
-import { checkOptions, formatShape, fromArray, isTensor, stack, type Tensor, tidy } from '@ml/tensor';
+import { checkOptions, formatShape, fromArray, isTensor, optionKeys, stack, type Tensor, tidy } from '@ml/tensor';
 import { type Dataset, hasGetBatch, isPromiseLike, IterableDataset, Subset } from './dataset.js';
-import { optionKeys } from './options.js';
 import { resolveSeed, Rng } from './random.js';
 import { isRecord } from './table.js';
 

@@ -2,8 +2,7 @@
  * What MNIST and Fashion-MNIST share with every platform: the types, the class names and the
  * error. The loaders, which read files, are in node/mnist.ts (the Node entry).
  */
-import type { Tensor } from '@ml/tensor';
-import { optionKeys } from './options.js';
+import { optionKeys, type Tensor } from '@ml/tensor';
 
 /** A dataset's files are not where they were looked for; the message says what to install. */
 export class DatasetNotFoundError extends Error {

@@ -1,5 +1,4 @@
-import { checkOptions, formatShape, isFloat, keep, type Tensor, tidy, where } from '@ml/tensor';
-import { optionKeys } from './options.js';
+import { checkOptions, formatShape, isFloat, keep, optionKeys, type Tensor, tidy, where } from '@ml/tensor';
 
 /**
  * The state both scalers share: fit on the training data only (dim 0 = samples, the rest

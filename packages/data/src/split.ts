@@ -1,6 +1,5 @@
-import { checkOptions, isTensor, type Tensor } from '@ml/tensor';
+import { checkOptions, isTensor, optionKeys, type Tensor } from '@ml/tensor';
 import { type Dataset, Subset } from './dataset.js';
-import { optionKeys } from './options.js';
 import { resolveSeed, Rng } from './random.js';
 
 export interface SplitOptions {

@@ -1,5 +1,4 @@
-import { checkOptions, fromArray, type Tensor } from '@ml/tensor';
-import { optionKeys } from './options.js';
+import { checkOptions, fromArray, optionKeys, type Tensor } from '@ml/tensor';
 import { resolveSeed, Rng } from './random.js';
 
 /**

@@ -1,5 +1,4 @@
-import { checkOptions, type DType, fromArray, type Tensor } from '@ml/tensor';
-import { optionKeys } from './options.js';
+import { checkOptions, type DType, fromArray, optionKeys, type Tensor } from '@ml/tensor';
 
 /** How a column's values are read: floats, integers, text, or dates. */
 export type ColumnType = 'number' | 'int' | 'string' | 'date';

@@ -1,5 +1,4 @@
-import { cast, checkOptions, type DType, formatShape, isFloat, type Tensor, tensor } from '@ml/tensor';
-import { optionKeys } from './options.js';
+import { cast, checkOptions, type DType, formatShape, isFloat, optionKeys, type Tensor, tensor } from '@ml/tensor';
 
 /** A function from one sample (or part of one) to another, applied when it is read. */
 export type Transform<A, B> = (x: A) => B;

@@ -1,5 +1,4 @@
-import { checkOptions, formatShape, fromArray, indexSelect, isFloat, isTensor, reshape, select, type Tensor, tidy } from '@ml/tensor';
-import { optionKeys } from './options.js';
+import { checkOptions, formatShape, fromArray, indexSelect, isFloat, isTensor, optionKeys, reshape, select, type Tensor, tidy } from '@ml/tensor';
 
 export interface WindowOptions {
   /** past steps per input window */
