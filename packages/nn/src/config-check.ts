@@ -4,7 +4,7 @@
  * depth, and the number of parameter and buffer elements the architecture describes, so
  * a loader can compare it with a weights file before allocating anything.
  */
-import { quoteValue } from '@ml/tensor';
+import { checkOptions, quoteValue } from '@ml/tensor';
 import { ACTIVATION_NAMES } from './activation.js';
 
 /** A malformed architecture; `path` is the JSON path of the offending value (`config.layers[2].config.inFeatures`). */
@@ -269,7 +269,10 @@ function checkJsonDepth(value: unknown, path: string, max: number): void {
  * Check a saved architecture without building it. Throws `ModuleConfigError` naming the
  * JSON path of the first bad value; returns what building it will allocate.
  */
+const CHECK_KEYS = ['path', 'maxDepth', 'classKind'] as const satisfies readonly (keyof ConfigCheckOptions)[];
+
 export function checkModuleConfig(cfg: unknown, options: ConfigCheckOptions = {}): ConfigPlan {
+  checkOptions('checkModuleConfig', options, CHECK_KEYS);
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   const plan: ConfigPlan = { stateElements: 0, scratchElements: 0, unknownState: [], maxInputElements: 0 };
   const walk = (c: unknown, path: string, depth: number): void => {

@@ -1,6 +1,7 @@
 import { noGrad } from '@ml/autograd';
 import {
   cast,
+  checkOptions,
   formatShape,
   fromArray,
   isFloat,
@@ -66,6 +67,24 @@ export interface ModuleOptions {
   /** layer name in `summary()` and in functional graphs; default: snake_case of the class, numbered */
   name?: string;
 }
+
+export interface ParametersOptions {
+  /** false: only this module's own parameters, not its children's (default true) */
+  recurse?: boolean;
+}
+
+export interface BuffersOptions {
+  /** only the buffers saved in the state dict */
+  persistentOnly?: boolean;
+}
+
+export interface LoadOptions {
+  /** reject missing and unexpected keys (default true) */
+  strict?: boolean;
+}
+
+const PARAMETERS_KEYS = ['recurse'] as const satisfies readonly (keyof ParametersOptions)[];
+const LOAD_KEYS = ['strict'] as const satisfies readonly (keyof LoadOptions)[];
 
 export interface LoadStateDictResult {
   missingKeys: string[];
@@ -267,10 +286,15 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   }
 
   /** Parameters with dotted paths; a parameter shared by two layers appears once. */
-  *namedParameters(options: { recurse?: boolean } = {}): IterableIterator<[string, Tensor]> {
+  namedParameters(options: ParametersOptions = {}): IterableIterator<[string, Tensor]> {
+    checkOptions('namedParameters', options, PARAMETERS_KEYS);
     if (options.recurse === false) {
       if (this.#unbuilt !== null) this.assertBuilt('parameters');
     } else this.assertBuilt('parameters');
+    return this.#namedParameters(options);
+  }
+
+  *#namedParameters(options: ParametersOptions): IterableIterator<[string, Tensor]> {
     const seen = new Set<Tensor>();
     const mods: Iterable<[string, Module<never[], unknown>]> =
       options.recurse === false ? [['', this as unknown as Module<never[], unknown>]] : this.namedModules();
@@ -283,11 +307,17 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
     }
   }
 
-  parameters(options: { recurse?: boolean } = {}): Tensor[] {
+  parameters(options: ParametersOptions = {}): Tensor[] {
+    checkOptions('parameters', options, PARAMETERS_KEYS);
     return [...this.namedParameters(options)].map(([, p]) => p);
   }
 
-  *namedBuffers(options: { persistentOnly?: boolean } = {}): IterableIterator<[string, Tensor]> {
+  namedBuffers(options: BuffersOptions = {}): IterableIterator<[string, Tensor]> {
+    checkOptions('namedBuffers', options, ['persistentOnly'] as const satisfies readonly (keyof BuffersOptions)[]);
+    return this.#namedBuffers(options);
+  }
+
+  *#namedBuffers(options: BuffersOptions): IterableIterator<[string, Tensor]> {
     for (const [path, m] of this.namedModules()) {
       for (const [name, b] of m.#buffers) {
         if (options.persistentOnly && !b.persistent) continue;
@@ -302,6 +332,7 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
 
   /** Number of parameter elements (all, or only those that require grad). */
   numParameters(options: { trainableOnly?: boolean } = {}): number {
+    checkOptions('numParameters', options, ['trainableOnly']);
     let n = 0;
     for (const p of this.parameters()) if (!options.trainableOnly || p.requiresGrad) n += p.size;
     return n;
@@ -365,7 +396,8 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
    * value is written, so a bad dict changes nothing. `strict` (default) also rejects
    * missing and unexpected keys. Values are cast to each parameter's dtype.
    */
-  loadStateDict(state: Record<string, Tensor>, options: { strict?: boolean } = {}): LoadStateDictResult {
+  loadStateDict(state: Record<string, Tensor>, options: LoadOptions = {}): LoadStateDictResult {
+    checkOptions('loadStateDict', options, LOAD_KEYS);
     const strict = options.strict ?? true;
     this.#buildFromState(state);
     const own = this.stateDict();
@@ -439,11 +471,13 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
    * the dtype PyTorch's `load_state_dict` expects there.
    */
   async saveWeights(path: string, metadata: Record<string, string> = {}, options: SaveSafetensorsOptions = {}): Promise<void> {
+    checkOptions('saveWeights', options, ['int64'] as const satisfies readonly (keyof SaveSafetensorsOptions)[]);
     await saveSafetensors(path, this.stateDict(), { format: 'ml', ...metadata }, options);
   }
 
   /** Read weights saved by `save()` (or by PyTorch's safetensors with the same keys). */
-  async loadWeights(path: string, options: { strict?: boolean } = {}): Promise<LoadStateDictResult> {
+  async loadWeights(path: string, options: LoadOptions = {}): Promise<LoadStateDictResult> {
+    checkOptions('loadWeights', options, LOAD_KEYS);
     const backend = this.modules().flatMap((m) => [...m.#params.values()])[0]?.backend.name;
     const { tensors } = await loadSafetensors(path, backend ? { backend } : {});
     try {

@@ -14,7 +14,7 @@ import { MultiheadAttention } from './attention.js';
 import { LearnedPositionalEncoding, SinusoidalPositionalEncoding } from './positional.js';
 import { AvgPool1d, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d } from './pooling.js';
 import type { SymbolicTensor } from './symbolic.js';
-import { quoteValue, type DType } from '@ml/tensor';
+import { checkOptions, quoteValue, type DType } from '@ml/tensor';
 import { MAX_PROBE_ELEMENTS, ModuleConfigError, checkModuleConfig } from './config-check.js';
 
 /** A constructor that takes one options object, as every built-in layer does. */
@@ -153,7 +153,10 @@ function stateElements(m: AnyModule): number {
  * is checked first (`checkModuleConfig`): a malformed one throws `ModuleConfigError`,
  * naming the JSON path of the bad value, and builds nothing.
  */
+const FROM_CONFIG_KEYS = ['path', 'maxDepth', 'maxStateElements', 'maxScratchElements'] as const satisfies readonly (keyof ModuleFromConfigOptions)[];
+
 export function moduleFromConfig(cfg: ModuleConfig, options: ModuleFromConfigOptions = {}): AnyModule {
+  checkOptions('moduleFromConfig', options, FROM_CONFIG_KEYS);
   const root = options.path ?? 'config';
   const classKind = (name: string): 'builtin' | 'registered' | 'unknown' => {
     const cls = registry.get(name);

@@ -126,6 +126,17 @@ describe("Dense(units, options): Keras's signature", () => {
     expect(() => new Dense(2, { inputDim: 3, inputShape: [4] })).toThrow(/Dense: inputDim=3 and inputShape=\[4\] disagree/);
   });
 
+  it("Module's methods and the config functions check their options", () => {
+    const m = new Linear(2, 2);
+    expect(() => m.parameters({ recursive: false } as never)).toThrow(/^parameters: unknown option 'recursive'; did you mean 'recurse'\?$/);
+    expect(() => m.namedParameters({ recursive: false } as never)).toThrow(/^namedParameters: unknown option 'recursive'/);
+    expect(() => m.namedBuffers({ persistent: true } as never)).toThrow(/^namedBuffers: unknown option 'persistent'; did you mean 'persistentOnly'\?$/);
+    expect(() => m.numParameters({ trainable_only: true } as never)).toThrow(/^numParameters: unknown option 'trainable_only'; did you mean 'trainableOnly'\?$/);
+    expect(() => m.loadStateDict(m.stateDict(), { strcit: false } as never)).toThrow(/^loadStateDict: unknown option 'strcit'; did you mean 'strict'\?$/);
+    expect(() => summary(m, { input_shape: [2] } as never)).toThrow(/^summary: unknown option 'input_shape'; did you mean 'inputShape'\?$/);
+    expect(() => moduleFromConfig(moduleToConfig(m), { maxStates: 3 } as never)).toThrow(/^moduleFromConfig: unknown option 'maxStates'/);
+  });
+
   it('the shape and graph layers check their options too', () => {
     expect(() => new Flatten({ start_dim: 0 } as never)).toThrow(/^Flatten: unknown option 'start_dim'; did you mean 'startDim'\?$/);
     expect(() => new Reshape({ target_shape: [2] } as never)).toThrow(/^Reshape: unknown option 'target_shape'; did you mean 'shape'\?$/);
