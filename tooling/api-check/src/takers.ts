@@ -110,8 +110,8 @@ function takersOf(program: ts.Program, checker: ts.TypeChecker, signatures: read
 }
 
 /**
- * Every exported function, class constructor and public (static) method declared on an
- * exported class of the package at `packageDir` that takes an options object: a parameter
+ * Every exported function, (non-abstract) class constructor and public (static) method
+ * declared on an exported class, or function of an exported object, of the package at `packageDir` that takes an options object: a parameter
  * whose type is an object type (interface, type literal, intersection, possibly `| undefined`;
  * not a tensor, array, function or class instance, no index signature) and that is named
  * `options`/`opts`/`config`, or whose type's name ends in `Options`, or whose properties are
@@ -143,8 +143,10 @@ export function optionsTakers(packageDir: string, opts: TakersOptions = {}): Opt
       if (decl === undefined || (symbol.flags & ts.SymbolFlags.Value) === 0) continue;
       const type = checker.getTypeOfSymbolAtLocation(symbol, decl);
       if (symbol.flags & ts.SymbolFlags.Class) {
-        for (const t of takersOf(program, checker, type.getConstructSignatures(), decl)) add({ name, kind: 'constructor', ...t, file: fileOf(decl) });
         const classDecl = symbol.getDeclarations()?.find((d): d is ts.ClassDeclaration => ts.isClassDeclaration(d));
+        // an abstract class is never constructed as such: its subclasses pass their options up and check them
+        const abstract = classDecl !== undefined && hasModifier(classDecl, ts.SyntaxKind.AbstractKeyword);
+        if (!abstract) for (const t of takersOf(program, checker, type.getConstructSignatures(), decl)) add({ name, kind: 'constructor', ...t, file: fileOf(decl) });
         if (classDecl === undefined) continue;
         for (const member of classDecl.members) {
           if (!ts.isMethodDeclaration(member) || member.name === undefined || !ts.isIdentifier(member.name)) continue;

@@ -100,6 +100,7 @@ describe('optionsContractCases', () => {
     });
     const failed = await failures(cases);
     expect(failed.map((f) => f.split(' => ')[0])).toEqual([
+      'Base.prototype.describe (method) has a recipe',
       "Dense rejects 'use_bias', suggesting 'useBias'",
       "Dense.fromUnits rejects 'use_bias', suggesting 'useBias'",
       'Dense.prototype.fit (method) has a recipe',
