@@ -23,6 +23,9 @@ const INITIALIZERS = [
   'zeros', 'ones', 'glorotUniform', 'glorotNormal', 'xavierUniform', 'xavierNormal', 'heUniform', 'heNormal', 'kaimingUniform', 'kaimingNormal', 'orthogonal',
 ] as const;
 
+/** Elements of one sample of a graph input a symbolic call may probe (a probe runs batches of 2 and 3). */
+export const MAX_PROBE_ELEMENTS = 1 << 22;
+
 /** A field's check: returns an error detail, or null when the value is fine. */
 type FieldCheck = (v: unknown) => string | null;
 
@@ -50,7 +53,11 @@ const F = {
   shape: check((v) => Array.isArray(v) && v.length <= 64 && v.every((d) => Number.isSafeInteger(d) && (d as number) >= -1), 'a list of integers ≥ -1'),
   activation: check((v) => typeof v === 'string' && (ACTIVATION_NAMES as readonly string[]).includes(v), `one of ${ACTIVATION_NAMES.map((n) => `'${n}'`).join(', ')}`),
   dataFormat: check((v) => v === 'channelsFirst' || v === 'channelsLast', "'channelsFirst' or 'channelsLast'"),
-  inputShape: check((v) => Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(isPosInt), 'a non-empty list of positive integers'),
+  // a Sequential probes one zero sample of this shape to build lazy layers: bounded like a graph input
+  inputShape: check(
+    (v) => Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(isPosInt) && v.reduce((a: number, d: number) => a * d, 1) <= MAX_PROBE_ELEMENTS,
+    `a non-empty list of positive integers with at most ${MAX_PROBE_ELEMENTS} elements in all`,
+  ),
   oneOf: (...values: string[]): FieldCheck => check((v) => typeof v === 'string' && values.includes(v), `one of ${values.map((s) => `'${s}'`).join(', ')}`),
 } satisfies Record<string, FieldCheck | ((...a: string[]) => FieldCheck)>;
 
@@ -325,8 +332,6 @@ function checkFields(config: Options, path: string, fields: Record<string, Field
   for (const key of required) if (config[key] === undefined) throw new ModuleConfigError(`${path}.${key}`, `is required by ${className}`);
 }
 
-/** Elements of one sample of a graph input a symbolic call may probe (a probe runs batches of 2 and 3). */
-export const MAX_PROBE_ELEMENTS = 1 << 22;
 const DTYPES = ['float32', 'float64', 'int32', 'bool'];
 
 function checkGraph(g: unknown, path: string, walkLayer: (l: unknown, path: string) => void, plan: ConfigPlan): void {

@@ -333,6 +333,10 @@ describe('saving and loading lazy layers', () => {
       /^moduleToConfig: layer 'later' \(Dense\) is a lazy layer not built yet — its inFeatures come from the first input; call the model once/,
     );
     expect(() => moduleFromConfig({ className: 'Conv2d', config: { outChannels: 2, kernelSize: 3 } })).toThrow(/^config\.config\.inChannels is required by Conv2d$/);
+    // a Sequential probes one zero sample of its inputShape: bounded as a graph input is
+    expect(() => moduleFromConfig({ className: 'Sequential', config: { inputShape: [65536, 65536] }, layers: [] })).toThrow(
+      /^config\.config\.inputShape must be a non-empty list of positive integers with at most 4194304 elements in all, got \[65536,65536\]$/,
+    );
   });
 
   it('loadStateDict into an unbuilt lazy model builds it from the weight shapes', () => {
