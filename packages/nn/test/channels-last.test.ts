@@ -1,6 +1,7 @@
 import '@ml/autograd';
 import { manualSeed, permute, randn, tidy, type Tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
+import { gradcheckLayer } from './helpers.js';
 import { AvgPool1d, AvgPool2d, Conv1d, Conv2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d, type DataFormat, type Layer } from '../src/index.js';
 
 // The same cases run on the wasm and webgpu backends in their packages'
@@ -58,6 +59,24 @@ describe("dataFormat 'channelsLast' equals 'channelsFirst' after a transpose (cp
         expect(b.length).toBe(a.length);
         a.forEach((v, j) => expect(Math.abs(v - b[j])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v))));
       }
+    });
+  }
+});
+
+describe('channels-last layers: gradients by finite differences (float64)', () => {
+  const cases: [string, () => Layer, number[]][] = [
+    ['Conv2d', () => new Conv2d({ inChannels: 2, outChannels: 3, kernelSize: 2, stride: [1, 2], padding: 1, dataFormat: 'channelsLast', dtype: 'float64' }), [2, 4, 5, 2]],
+    ['Conv1d with tanh', () => new Conv1d({ inChannels: 2, outChannels: 2, kernelSize: 3, padding: 'same', activation: 'tanh', dataFormat: 'channelsLast', dtype: 'float64' }), [2, 5, 2]],
+    ['AvgPool2d', () => new AvgPool2d({ kernelSize: 2, dataFormat: 'channelsLast' }), [1, 4, 4, 3]],
+    ['MaxPool1d', () => new MaxPool1d({ kernelSize: 2, dataFormat: 'channelsLast' }), [2, 6, 2]],
+  ];
+  for (const [name, make, shape] of cases) {
+    it(name, () => {
+      manualSeed(9);
+      const layer = make();
+      const x = randn(shape, { dtype: 'float64' });
+      const g = randn(layer.forward(x).shape, { dtype: 'float64' });
+      gradcheckLayer(layer, [x], (xi) => layer.forward(xi).mul(g).sum());
     });
   }
 });
