@@ -5,7 +5,7 @@
  * a loader can compare it with a weights file before allocating anything.
  */
 import { checkOptions, quoteValue } from '@ml/tensor';
-import { ACTIVATION_NAMES } from './activation.js';
+import { ACTIVATION_NAMES, activationByName } from './activation.js';
 
 /** A malformed architecture; `path` is the JSON path of the offending value (`config.layers[2].config.inFeatures`). */
 export class ModuleConfigError extends Error {
@@ -25,6 +25,16 @@ const INITIALIZERS = [
 
 /** Elements of one sample of a graph input a symbolic call may probe (a probe runs batches of 2 and 3). */
 export const MAX_PROBE_ELEMENTS = 1 << 22;
+
+/** A name `activationByName` resolves (Keras's spelling or our camelCase one). */
+function knownActivation(name: string): boolean {
+  try {
+    activationByName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** A field's check: returns an error detail, or null when the value is fine. */
 type FieldCheck = (v: unknown) => string | null;
@@ -51,7 +61,7 @@ const F = {
   padding1d: check((v) => v === 'same' || v === 'valid' || isNonNegInt(v), "a non-negative integer, 'same' or 'valid'"),
   posIntOrList: check((v) => isPosInt(v) || (Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(isPosInt)), 'a positive integer or a non-empty list of them'),
   shape: check((v) => Array.isArray(v) && v.length <= 64 && v.every((d) => Number.isSafeInteger(d) && (d as number) >= -1), 'a list of integers ≥ -1'),
-  activation: check((v) => typeof v === 'string' && (ACTIVATION_NAMES as readonly string[]).includes(v), `one of ${ACTIVATION_NAMES.map((n) => `'${n}'`).join(', ')}`),
+  activation: check((v) => typeof v === 'string' && knownActivation(v), `one of ${ACTIVATION_NAMES.map((n) => `'${n}'`).join(', ')}`),
   dataFormat: check((v) => v === 'channelsFirst' || v === 'channelsLast', "'channelsFirst' or 'channelsLast'"),
   // a Sequential probes one zero sample of this shape to build lazy layers: bounded like a graph input
   inputShape: check(

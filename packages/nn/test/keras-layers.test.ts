@@ -339,6 +339,16 @@ describe('saving and loading lazy layers', () => {
     );
   });
 
+  it('an activation given in our camelCase spelling survives a saved architecture', () => {
+    const m = new Sequential([new Dense(2, { inputDim: 3, activation: 'leakyRelu' as never })]);
+    const copy = moduleFromConfig(JSON.parse(JSON.stringify(moduleToConfig(m))) as ReturnType<typeof moduleToConfig>) as Sequential;
+    copy.loadStateDict(m.stateDict());
+    expect(copy.at(0).toString()).toMatch(/activation=leakyRelu\)$/);
+    const x = tensor([[-3, 1, 2]]);
+    expect(values(copy.forward(x))).toEqual(values(m.forward(x)));
+    expect(() => moduleFromConfig({ className: 'Dense', config: { inFeatures: 2, outFeatures: 1, activation: 'relux' } })).toThrow(/^config\.config\.activation must be one of 'linear', 'relu'/);
+  });
+
   it('loadStateDict into an unbuilt lazy model builds it from the weight shapes', () => {
     const source = new Sequential([new Dense(4, { inputDim: 3 }), new LSTM({ hiddenSize: 2, batchFirst: true })] as Layer[]);
     const target = new Sequential([new Dense(4), new LSTM({ hiddenSize: 2, batchFirst: true })] as Layer[]);
