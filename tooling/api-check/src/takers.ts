@@ -136,19 +136,41 @@ export function optionsTakers(packageDir: string, opts: TakersOptions = {}): Opt
     if (source === undefined) throw new Error(`api-check: no entry file ${entry}`);
     const moduleSymbol = checker.getSymbolAtLocation(source);
     if (moduleSymbol === undefined) continue;
-    for (const exported of checker.getExportsOfModule(moduleSymbol)) {
-      const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
-      const name = exported.getName();
+    const exports = checker.getExportsOfModule(moduleSymbol).map((exported) => ({
+      name: exported.getName(),
+      symbol: exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported,
+    }));
+    const classOf = (symbol: ts.Symbol | undefined): ts.ClassDeclaration | undefined => symbol?.getDeclarations()?.find((d): d is ts.ClassDeclaration => ts.isClassDeclaration(d));
+    const exportedClasses = new Set(exports.map((e) => classOf(e.symbol)).filter((c) => c !== undefined));
+    /** The class's own members, then those of base classes that are not exported themselves (listed here, not there). */
+    const members = (classDecl: ts.ClassDeclaration): ts.ClassElement[] => {
+      const out: ts.ClassElement[] = [...classDecl.members];
+      const seen = new Set(out.map((m) => m.name?.getText()));
+      for (let c: ts.ClassDeclaration | undefined = classDecl; c !== undefined; ) {
+        const ext = c.heritageClauses?.find((h) => h.token === ts.SyntaxKind.ExtendsKeyword)?.types[0];
+        let base = ext !== undefined ? checker.getSymbolAtLocation(ext.expression) : undefined;
+        if (base !== undefined && base.flags & ts.SymbolFlags.Alias) base = checker.getAliasedSymbol(base);
+        c = classOf(base);
+        if (c === undefined || exportedClasses.has(c)) break;
+        for (const m of c.members) {
+          if (seen.has(m.name?.getText())) continue;
+          seen.add(m.name?.getText());
+          out.push(m);
+        }
+      }
+      return out;
+    };
+    for (const { name, symbol } of exports) {
       const decl = symbol.valueDeclaration ?? symbol.getDeclarations()?.[0];
       if (decl === undefined || (symbol.flags & ts.SymbolFlags.Value) === 0) continue;
       const type = checker.getTypeOfSymbolAtLocation(symbol, decl);
       if (symbol.flags & ts.SymbolFlags.Class) {
-        const classDecl = symbol.getDeclarations()?.find((d): d is ts.ClassDeclaration => ts.isClassDeclaration(d));
+        const classDecl = classOf(symbol);
         // an abstract class is never constructed as such: its subclasses pass their options up and check them
         const abstract = classDecl !== undefined && hasModifier(classDecl, ts.SyntaxKind.AbstractKeyword);
         if (!abstract) for (const t of takersOf(program, checker, type.getConstructSignatures(), decl)) add({ name, kind: 'constructor', ...t, file: fileOf(decl) });
         if (classDecl === undefined) continue;
-        for (const member of classDecl.members) {
+        for (const member of members(classDecl)) {
           if (!ts.isMethodDeclaration(member) || member.name === undefined || !ts.isIdentifier(member.name)) continue;
           if (hasModifier(member, ts.SyntaxKind.PrivateKeyword) || hasModifier(member, ts.SyntaxKind.ProtectedKeyword)) continue;
           const methodName = member.name.text;

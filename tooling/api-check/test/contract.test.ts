@@ -101,9 +101,11 @@ describe('optionsContractCases', () => {
     const failed = await failures(cases);
     expect(failed.map((f) => f.split(' => ')[0])).toEqual([
       'Base.prototype.describe (method) has a recipe',
+      'Concrete (constructor) has a recipe',
       "Dense rejects 'use_bias', suggesting 'useBias'",
       "Dense.fromUnits rejects 'use_bias', suggesting 'useBias'",
       'Dense.prototype.fit (method) has a recipe',
+      'Perceptron.prototype.train (method) has a recipe',
       "connect rejects 'timeout_ms', suggesting 'timeoutMs'",
       "pad rejects 'fill_char', suggesting 'fillChar'",
       "tools.scale rejects 'facto', suggesting 'factor'",
