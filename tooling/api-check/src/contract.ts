@@ -28,6 +28,12 @@ export interface ContractOptions extends TakersOptions {
    * reason: their tests are registered as skipped. They still need a recipe.
    */
   skip?: Readonly<Record<string, string>>;
+  /**
+   * Also call each taker once per optional key given `undefined` (its default): an
+   * "unknown option" error naming that key means the check's list lacks a key the type
+   * declares (other errors are the recipe's business: its own value was replaced). Default true.
+   */
+  everyKey?: boolean;
   /** The takers, when already listed (default: {@link optionsTakers} of the package). */
   takers?: readonly OptionsTaker[];
 }
@@ -123,6 +129,16 @@ export function optionsContractCases(packageDir: string, options: ContractOption
       run: async () => {
         const valid = await outcome(() => call({}));
         if (valid.threw) throw new Error(`the recipe for ${key} throws with valid options; fix the recipe: ${describeError(valid.error)}`);
+        if (options.everyKey ?? true) {
+          const rejected: string[] = [];
+          for (const k of taker.optional) {
+            const own = await outcome(() => call({ [k]: undefined }));
+            if (own.threw && describeError(own.error).includes(`unknown option '${k}'`)) rejected.push(k);
+          }
+          if (rejected.length > 0) {
+            throw new Error(`${key} rejects its own option${rejected.length > 1 ? 's' : ''} ${rejected.map((k) => `'${k}'`).join(', ')} (declared in ${where}): add ${rejected.length > 1 ? 'them' : 'it'} to the list of keys it checks`);
+          }
+        }
         const bad = await outcome(() => call({ [misspelt]: 1 }));
         if (!bad.threw) {
           throw new Error(`${key} accepted the unknown option '${misspelt}' silently (${where}); call checkOptions('${op}', ${taker.paramName}, KEYS) from @ml/tensor`);

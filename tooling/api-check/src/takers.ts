@@ -18,6 +18,8 @@ export interface OptionsTaker {
   paramName: string;
   /** The options type's property names, sorted. */
   keys: string[];
+  /** Those of `keys` that are optional, sorted. */
+  optional: string[];
   /** Where it is declared, relative to the package directory. */
   file: string;
 }
@@ -74,39 +76,44 @@ function isPlainObjectType(program: ts.Program, checker: ts.TypeChecker, type: t
 }
 
 /** The property names of an options parameter, or undefined when it is not one. */
-function optionKeys(program: ts.Program, checker: ts.TypeChecker, param: ts.Symbol, at: ts.Node): string[] | undefined {
+function optionKeys(program: ts.Program, checker: ts.TypeChecker, param: ts.Symbol, at: ts.Node): { keys: string[]; optional: string[] } | undefined {
   const decl = param.valueDeclaration;
   if (decl === undefined || !ts.isParameter(decl) || decl.dotDotDotToken !== undefined) return undefined;
   const parts = nonNullable(checker.getTypeOfSymbolAtLocation(param, at));
   if (parts.length === 0 || !parts.every((t) => isPlainObjectType(program, checker, t))) return undefined;
   const keys = new Set<string>();
+  const required = new Set<string>();
   let allOptional = true;
   for (const t of parts) {
     for (const p of checker.getPropertiesOfType(t)) {
       if (p.getName().startsWith('__@')) continue;
       keys.add(p.getName());
-      if ((p.flags & ts.SymbolFlags.Optional) === 0) allOptional = false;
+      if ((p.flags & ts.SymbolFlags.Optional) === 0) {
+        allOptional = false;
+        required.add(p.getName());
+      }
     }
   }
   const typeNames = parts.flatMap((t) => [t.aliasSymbol?.getName(), t.getSymbol()?.getName()]);
   const typeText = decl.type !== undefined ? decl.type.getText() : '';
   const named = OPTION_PARAM_NAMES.has(param.getName()) || typeNames.some((n) => n !== undefined && /Options$/.test(n)) || /Options\b/.test(typeText);
-  return named || allOptional ? [...keys].sort() : undefined;
+  return named || allOptional ? { keys: [...keys].sort(), optional: [...keys].filter((k) => !required.has(k)).sort() } : undefined;
 }
 
 /** For each options parameter of any of `signatures`: its index, name and keys. */
-function takersOf(program: ts.Program, checker: ts.TypeChecker, signatures: readonly ts.Signature[], at: ts.Node): { paramIndex: number; paramName: string; keys: string[] }[] {
-  const found = new Map<number, { paramIndex: number; paramName: string; keys: Set<string> }>();
+function takersOf(program: ts.Program, checker: ts.TypeChecker, signatures: readonly ts.Signature[], at: ts.Node): { paramIndex: number; paramName: string; keys: string[]; optional: string[] }[] {
+  const found = new Map<number, { paramIndex: number; paramName: string; keys: Set<string>; optional: Set<string> }>();
   for (const sig of signatures) {
     sig.getParameters().forEach((p, i) => {
-      const keys = optionKeys(program, checker, p, at);
-      if (keys === undefined) return;
-      const entry = found.get(i) ?? { paramIndex: i, paramName: p.getName(), keys: new Set<string>() };
-      keys.forEach((k) => entry.keys.add(k));
+      const got = optionKeys(program, checker, p, at);
+      if (got === undefined) return;
+      const entry = found.get(i) ?? { paramIndex: i, paramName: p.getName(), keys: new Set<string>(), optional: new Set<string>() };
+      got.keys.forEach((k) => entry.keys.add(k));
+      got.optional.forEach((k) => entry.optional.add(k));
       found.set(i, entry);
     });
   }
-  return [...found.values()].map((e) => ({ paramIndex: e.paramIndex, paramName: e.paramName, keys: [...e.keys].sort() }));
+  return [...found.values()].map((e) => ({ paramIndex: e.paramIndex, paramName: e.paramName, keys: [...e.keys].sort(), optional: [...e.optional].sort() }));
 }
 
 /**
@@ -127,7 +134,10 @@ export function optionsTakers(packageDir: string, opts: TakersOptions = {}): Opt
     const key = `${t.name}#${t.paramIndex}`;
     const prev = out.get(key);
     if (prev === undefined) out.set(key, t);
-    else prev.keys = [...new Set([...prev.keys, ...t.keys])].sort();
+    else {
+      prev.keys = [...new Set([...prev.keys, ...t.keys])].sort();
+      prev.optional = [...new Set([...prev.optional, ...t.optional])].sort();
+    }
   };
   const fileOf = (d: ts.Node): string => relative(dir, d.getSourceFile().fileName);
 

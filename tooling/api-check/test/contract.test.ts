@@ -5,7 +5,7 @@ import { describeOptionsContract, misspelling, optionsContractCases, type Contra
 
 const fixture = fileURLToPath(new URL('./fixtures/pkg', import.meta.url));
 
-const taker = (name: string, keys: string[]): OptionsTaker => ({ name, kind: 'function', paramIndex: 0, paramName: 'options', keys, file: 'src/x.ts' });
+const taker = (name: string, keys: string[]): OptionsTaker => ({ name, kind: 'function', paramIndex: 0, paramName: 'options', keys, optional: keys, file: 'src/x.ts' });
 
 /** Run every case; the titles of the failing ones with their messages. */
 async function failures(cases: ContractCase[]): Promise<string[]> {
@@ -123,5 +123,22 @@ describe('describeOptionsContract', () => {
       skip: { b: 'needs a GPU', gone: 'was here once' },
     });
     expect(names).toEqual(["a rejects 'xx', suggesting 'x'", "skip: b rejects 'yy', suggesting 'y' (skipped: needs a GPU)", 'skip gone names an options-taker']);
+  });
+});
+
+describe('every optional key is accepted', () => {
+  it("fails a taker whose checked list lacks a key its type declares, naming the key", async () => {
+    const t = { ...taker('fit', ['epochs', 'batchSize', 'verbose']), optional: ['batchSize', 'verbose'] };
+    const cases = optionsContractCases(fixture, { takers: [t], recipes: { fit: strict('fit', ['epochs', 'batchSize']) } });
+    expect(await failures(cases)).toEqual([expect.stringMatching(/fit rejects its own option 'verbose' \(declared in src\/x\.ts.*\): add it to the list of keys it checks/)]);
+    expect(await failures(optionsContractCases(fixture, { takers: [t], recipes: { fit: strict('fit', ['epochs', 'batchSize']) }, everyKey: false }))).toEqual([]);
+  });
+  it('ignores other errors of a call with a key undefined (the recipe replaced its own value)', async () => {
+    const needsN: Recipe = (o) => {
+      strict('make', ['n', 'seed'])(o);
+      if (!('n' in o) || o.n !== undefined) return 1;
+      throw new RangeError('make: n must be a positive integer');
+    };
+    expect(await failures(optionsContractCases(fixture, { takers: [taker('make', ['n', 'seed'])], recipes: { make: needsN } }))).toEqual([]);
   });
 });
