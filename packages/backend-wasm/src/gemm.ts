@@ -1,4 +1,4 @@
-import { checkOptions, type TypedArray } from '@ml/tensor';
+import { checkOptions, optionKeys, type TypedArray } from '@ml/tensor';
 import { GEMM_ROWS, kernelModule, MAX_PAGES, PEAK_ACCUMULATORS, relaxedSimd } from './kernels.js';
 import { MemoryFullError, WasmHeap } from './heap.js';
 import { ThreadPool, defaultThreads, type SplitKernel, type SplitPlan } from './threads.js';
@@ -90,6 +90,8 @@ export interface KernelExports {
   maxpoolBack(x: number, y: number, dy: number, out: number, planes: number, H: number, W: number, kh: number, kw: number, oh: number, ow: number): void;
 }
 
+const GEMM_KEYS = optionKeys<{ threads?: number; fma?: boolean; maxMemory?: number }>()(['threads', 'fma', 'maxMemory']);
+
 /**
  * Batched float32 matrix products on the SIMD kernel, and the module memory with its
  * allocator (`heap`) that the backend's tensors live in. Operands already in the memory
@@ -120,7 +122,7 @@ export class WasmGemm {
    * to (default and most: 1 GiB shared, 4 GiB unshared).
    */
   constructor(options: { threads?: number; fma?: boolean; maxMemory?: number } = {}) {
-    checkOptions('WasmGemm', options, ['threads', 'fma', 'maxMemory']);
+    checkOptions('WasmGemm', options, GEMM_KEYS);
     const wanted = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
     this.fma = relaxedSimd(options.fma ?? true) && (options.fma ?? true);
     const max = options.maxMemory;

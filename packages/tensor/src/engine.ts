@@ -1,7 +1,7 @@
 import type { Backend, DataId, HeapInfo } from './backend.js';
 import { CpuBackend } from './backends/cpu.js';
 import { bytesPerElement, type DType } from './dtype.js';
-import { checkOptions } from './options.js';
+import { checkOptions, optionKeys } from './options.js';
 import type { Tensor } from './tensor.js';
 
 /** A backend buffer shared by every tensor that views it; freed when the last view goes. */
@@ -34,8 +34,10 @@ export class Storage {
 const backends = new Map<string, Backend>();
 let current: Backend | null = null;
 
+const REGISTER_KEYS = optionKeys<{ setDefault?: boolean }>()(['setDefault']);
+
 export function registerBackend(backend: Backend, options: { setDefault?: boolean } = {}): void {
-  checkOptions('registerBackend', options, ['setDefault']);
+  checkOptions('registerBackend', options, REGISTER_KEYS);
   backends.set(backend.name, backend);
   if (options.setDefault) current = backend;
 }

@@ -110,6 +110,7 @@ export interface SaveSafetensorsOptions {
 }
 
 const SAVE_KEYS = optionKeys<SaveSafetensorsOptions>()(['int64']);
+const HEADER_KEYS = optionKeys<{ fileSize?: number }>()(['fileSize']);
 
 /** Serialize tensors (names sorted, data 8-byte aligned) and optional string metadata. */
 export async function serializeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>, options: SaveSafetensorsOptions = {}): Promise<Uint8Array> {
@@ -212,7 +213,7 @@ export interface SafetensorsHeader {
  * `SafetensorsError` exactly where `parseSafetensors` would.
  */
 export function parseSafetensorsHeader(input: Uint8Array, options: { fileSize?: number } = {}): SafetensorsHeader {
-  checkOptions('parseSafetensorsHeader', options, ['fileSize']);
+  checkOptions('parseSafetensorsHeader', options, HEADER_KEYS);
   // a plain view, so subclasses like Node's Buffer (whose slice() does not copy) behave
   const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   const fileSize = options.fileSize ?? bytes.length;
