@@ -5,6 +5,7 @@
  */
 import {
   type LossReduction,
+  linalgGradRules,
   add,
   cast,
   col2im,
@@ -78,6 +79,8 @@ const extremum: GradRule = (dy, n) => {
 };
 
 export const rules: Record<string, GradRule> = {
+  // ---- factorizations and solvers: their rules live beside the ops in @ml/tensor
+  ...linalgGradRules,
   // ---- unary
   neg: (dy) => [neg(dy)],
   abs: unary((x) => sign(x)),

@@ -50,6 +50,7 @@ describe('gradient table coverage', () => {
     const via: Record<string, string[]> = {
       sign: ['abs'], floor: [], ceil: [], round: [], cast: ['cast'], reshape: ['reshape', 'squeeze', 'flatten'],
       slice: ['narrow', 'select', 'index'], im2col: ['conv2d', 'conv1d', 'maxPool2d'], col2im: ['conv2d'],
+      eighValues: ['eigvalsh'], eighVectors: ['eigh'],
     };
     const covered = new Set(opCases.map((c) => c.op));
     const missing = Object.keys(rules).filter((r) => !covered.has(r) && !(via[r] ?? []).some((o) => covered.has(o)) && via[r]?.length !== 0);

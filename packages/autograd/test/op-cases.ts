@@ -98,6 +98,11 @@ export const opCases: OpCase[] = [
   { op: 'matmul', what: '1-D × 2-D and 2-D × 1-D', fn: (a, b) => T.matmul(T.matmul(a, b), a.index([0, 2])), inputs: () => [randn(3), randn(3, 2)] },
   { op: 'matmul', what: 'operands stored transposed: [3,4]ᵀ × [2,3]ᵀ (gradients keep their layout)', fn: (a, b) => T.matmul(a.T, b.T), inputs: () => [randn(3, 4), randn(2, 3)] },
   { op: 'matmul', what: 'x · wᵀ, a Linear layer', fn: (a, b) => T.matmul(a, b.T).tanh(), inputs: () => [randn(5, 3), randn(4, 3)] },
+  { op: 'eigvalsh', what: 'eigenvalues of (X + Xᵀ)/2, 4×4', fn: (a) => T.eigvalsh(T.mul(T.add(a, a.T), 0.5)), inputs: () => [randn(4, 4)], atol: 1e-5 },
+  { op: 'eigh', what: 'eigenvectors of (X + Xᵀ)/2, 3×3', fn: (a) => T.eigh(T.mul(T.add(a, a.T), 0.5)).eigenvectors, inputs: () => [randn(3, 3)], atol: 1e-5 },
+  { op: 'cholesky', what: 'L of X Xᵀ + 2I, 3×3', fn: (a) => T.cholesky(T.add(T.matmul(a, a.T), T.mul(T.eye(3, 3, f64), 2))), inputs: () => [randn(3, 3)], atol: 1e-5 },
+  { op: 'solve', what: '(A + 3I) x = B, B [3,2]', fn: (a, b) => T.solve(T.add(a, T.mul(T.eye(3, 3, f64), 3)), b), inputs: () => [randn(3, 3), randn(3, 2)], atol: 1e-5 },
+  { op: 'lstsq', what: 'A [5,3], B [5,2]', fn: (a, b) => T.lstsq(a, b), inputs: () => [randn(5, 3), randn(5, 2)], atol: 1e-5 },
   { op: 'dot', what: '[4] · [4]', fn: (a, b) => T.dot(a, b), inputs: () => [randn(4), randn(4)] },
   { op: 'outer', what: '[3] ⊗ [2]', fn: (a, b) => T.outer(a, b), inputs: () => [randn(3), randn(2)] },
   // ---- layout
