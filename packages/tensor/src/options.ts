@@ -41,7 +41,7 @@ export function checkOptions(op: string, options: unknown, valid: readonly strin
     if (valid.includes(key)) continue;
     const ours = Object.hasOwn(aliases, key) ? aliases[key] : valid.includes(camel(key)) ? camel(key) : undefined;
     const near = ours !== undefined ? [ours] : closest(key, valid).slice(0, 2);
-    const hint = near.length > 0 ? `; did you mean ${near.map((n) => `'${n}'`).join(' or ')}?` : ` (valid: ${valid.join(', ')})`;
+    const hint = near.length > 0 ? `; did you mean ${near.map((n) => `'${n}'`).join(' or ')}?` : valid.length === 0 ? ': it takes no options' : ` (valid: ${valid.join(', ')})`;
     throw new TypeError(`${op}: unknown option '${key}'${hint}`);
   }
 }
