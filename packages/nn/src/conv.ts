@@ -98,7 +98,7 @@ function convArgs<O extends Conv2dOptions | Conv1dOptions>(op: string, a: number
     return a;
   }
   if (kernelSize === undefined) throw new TypeError(`${op}: Keras's form needs (filters, kernelSize, options?), got (${a})`);
-  checkOptions(op, rest, keys.filter((k) => k !== 'outChannels' && k !== 'kernelSize'), CONV_ALIASES);
+  checkOptions(op, rest, keys.filter((k) => k !== 'outChannels' && k !== 'kernelSize'), { ...CONV_ALIASES, filters: 'the first argument', outChannels: 'the first argument', kernel_size: 'the second argument', kernelSize: 'the second argument' });
   return { ...(rest ?? {}), outChannels: a, kernelSize } as O;
 }
 

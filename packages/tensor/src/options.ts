@@ -32,7 +32,8 @@ const camel = (key: string): string => key.replace(/_([a-z0-9])/g, (_, c: string
  * Check that `options` holds only `valid` keys (undefined or null options pass). An unknown
  * key throws a TypeError: `fit: unknown option 'batch_size'; did you mean 'batchSize'?`.
  * `aliases` maps other libraries' names to ours where spelling alone does not lead there
- * (MultiheadAttention's `mask` → `attnMask`).
+ * (MultiheadAttention's `mask` → `attnMask`), or to a phrase naming a positional argument
+ * (Dense's `units` → 'the first argument').
  */
 export function checkOptions(op: string, options: unknown, valid: readonly string[], aliases: Readonly<Record<string, string>> = {}): void {
   if (options === undefined || options === null) return;
@@ -40,6 +41,8 @@ export function checkOptions(op: string, options: unknown, valid: readonly strin
   for (const key of Object.keys(options)) {
     if (valid.includes(key)) continue;
     const ours = Object.hasOwn(aliases, key) ? aliases[key] : valid.includes(camel(key)) ? camel(key) : undefined;
+    // an alias may name a positional argument ('the first argument'): say so plainly
+    if (ours?.includes(' ')) throw new TypeError(`${op}: unknown option '${key}'; give it as ${ours}`);
     const near = ours !== undefined ? [ours] : closest(key, valid).slice(0, 2);
     const hint = near.length > 0 ? `; did you mean ${near.map((n) => `'${n}'`).join(' or ')}?` : valid.length === 0 ? ': it takes no options' : ` (valid: ${valid.join(', ')})`;
     throw new TypeError(`${op}: unknown option '${key}'${hint}`);

@@ -61,6 +61,7 @@ describe('checkOptions: no option is ignored silently', () => {
     expect(() => checkOptions('fit', undefined, valid)).not.toThrow();
     expect(() => checkOptions('fit', null, valid)).not.toThrow();
     expect(() => checkOptions('StandardScaler', { with_mean: false }, [])).toThrow("StandardScaler: unknown option 'with_mean': it takes no options");
+    expect(() => checkOptions('Dense', { units: 3 }, ['activation'], { units: 'the first argument' })).toThrow("Dense: unknown option 'units'; give it as the first argument");
   });
   it("names Keras's and PyTorch's snake_case spelling's camelCase twin", () => {
     expect(() => checkOptions('fit', { batch_size: 100 }, valid)).toThrow(new TypeError("fit: unknown option 'batch_size'; did you mean 'batchSize'?"));
