@@ -1,0 +1,8 @@
+/**
+ * @ml/onnx — ONNX export of @ml models (and, from its own files, import), checked against
+ * ONNX Runtime. The public API, nothing else.
+ */
+export {
+  registerOnnxExporter, findOnnxExporter, UnsupportedModuleError,
+  type OnnxExporter, type OnnxExportContext, type OnnxAttributes, type OnnxAttributeValue, type OnnxValueInfo,
+} from './context.js';
