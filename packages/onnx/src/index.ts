@@ -6,3 +6,4 @@ export {
   registerOnnxExporter, findOnnxExporter, UnsupportedModuleError,
   type OnnxExporter, type OnnxExportContext, type OnnxAttributes, type OnnxAttributeValue, type OnnxValueInfo,
 } from './context.js';
+export { exportOnnx, DEFAULT_OPSET, MIN_OPSET, MAX_OPSET, type ExportOnnxOptions } from './export.js';
