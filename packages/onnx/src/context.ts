@@ -60,6 +60,13 @@ export interface OnnxExportContext {
   info(name: string): OnnxValueInfo;
   /** Shape of a value already in the graph, as traced (dim 0 is the batch). */
   shapeOf(name: string): readonly number[];
+  /** The traced shapes and dtypes of this module's outputs (from its forward on zeros). */
+  readonly outputs: readonly OnnxValueInfo[];
+  /**
+   * Record the shape of an intermediate value, needed when it is handed to `exportModule` or
+   * read with `shapeOf` (values written by `addNode` have none until then).
+   */
+  setInfo(name: string, info: OnnxValueInfo): void;
   /** Export a child module on the given inputs; `childName` extends the path. */
   exportModule(module: AnyModule, inputs: readonly string[], childName: string): string[];
 }

@@ -177,7 +177,7 @@ class GraphBuilder {
     if (exporter === null) {
       this.unsupported.push({ path: label, cls: module.constructor.name, reason: 'no ONNX exporter is registered for this class (see registerOnnxExporter)' });
     } else {
-      const ctx = this.context(path);
+      const ctx = this.context(path, traced);
       try {
         names = exporter(ctx, module, inputs);
       } catch (e) {
@@ -196,10 +196,12 @@ class GraphBuilder {
     return outs;
   }
 
-  context(path: string): OnnxExportContext {
+  context(path: string, outputs: readonly OnnxValueInfo[]): OnnxExportContext {
     return {
       opset: this.opset,
       path,
+      outputs,
+      setInfo: (name, info) => void this.values.set(name, { shape: [...info.shape], dtype: info.dtype }),
       unique: (base) => this.unique(base),
       addInitializer: (name, t) => this.addTensorInitializer(name, t),
       addConstant: (name, values, shape, dtype) => this.addConstant(name, values, shape, dtype),

@@ -114,6 +114,7 @@ function layerActivation(ctx: OnnxExportContext, layer: AnyModule, x: string): s
   } catch {
     const child = [...layer.namedChildren()].find(([n]) => n === 'activation')?.[1];
     if (child === undefined) throw new UnsupportedModuleError('its activation is a JavaScript function, which ONNX cannot express; pass it by name or as a module');
+    ctx.setInfo(x, ctx.outputs[0]); // an activation keeps the shape
     return ctx.exportModule(child, [x], 'activation')[0];
   }
   const act = config.activation;
