@@ -42,8 +42,8 @@ export interface ExportOnnxOptions {
   dynamicBatch?: boolean;
 }
 
-const EXPORT_KEYS = optionKeys<ExportOnnxOptions>()(['inputShapes', 'inputDtypes', 'opset', 'inputNames', 'outputNames', 'dynamicBatch']);
-const EXPORT_ALIASES = { opset_version: 'opset', input_names: 'inputNames', output_names: 'outputNames', dynamic_axes: 'dynamicBatch' };
+export const EXPORT_KEYS = optionKeys<ExportOnnxOptions>()(['inputShapes', 'inputDtypes', 'opset', 'inputNames', 'outputNames', 'dynamicBatch']);
+export const EXPORT_ALIASES = { opset_version: 'opset', input_names: 'inputNames', output_names: 'outputNames', dynamic_axes: 'dynamicBatch' };
 
 interface InputSpec {
   shape: readonly number[];

@@ -2,8 +2,9 @@
  * @ml/onnx's Node entry (`@ml/onnx/node`): the browser-safe API plus writing a model file.
  */
 import type { AnyModule } from '@ml/nn';
+import { checkOptions } from '@ml/tensor';
 import { writeFileAtomic } from '@ml/tensor/node';
-import { exportOnnx, type ExportOnnxOptions } from './export.js';
+import { EXPORT_ALIASES, EXPORT_KEYS, exportOnnx, type ExportOnnxOptions } from './export.js';
 
 export * from './index.js';
 
@@ -13,6 +14,7 @@ export * from './index.js';
  * Returns the bytes written.
  */
 export async function saveOnnx(model: AnyModule, path: string, options: ExportOnnxOptions = {}): Promise<Uint8Array> {
+  checkOptions('saveOnnx', options, EXPORT_KEYS, EXPORT_ALIASES);
   const bytes = exportOnnx(model, options);
   await writeFileAtomic(path, bytes);
   return bytes;
