@@ -851,6 +851,30 @@ const clipOp: OpDef = {
   },
 };
 
+const padOp: OpDef = {
+  attrs: { mode: 'string', pads: 'ints', value: 'float' },
+  minInputs: 1,
+  run: (ctx, [xv, pv, cv, av], a) => {
+    const x = ctx.tensor(xv as Value);
+    const mode = a.string('mode', 'constant');
+    if (mode !== 'constant') fail(ctx, `mode '${mode}' is not supported (constant is)`);
+    const pads = ctx.opset >= 11 ? (pv !== undefined ? ctx.ints(pv, 'pads') : fail(ctx, 'input pads is required')) : a.ints('pads') ?? fail(ctx, 'attribute pads is required');
+    const value = ctx.opset >= 11 ? (cv !== undefined ? ctx.scalar(cv, 'constant_value') : 0) : a.float('value', 0);
+    const axes = av !== undefined ? ctx.ints(av, 'axes').map((d) => normAxis(ctx, d, x.ndim)) : x.shape.map((_, i) => i);
+    if (pads.length !== 2 * axes.length) fail(ctx, `pads [${pads.join(', ')}] must hold ${2 * axes.length} values`);
+    // ONNX: [begin of each axis…, end of each axis…]; F.pad order: last dim first, [begin, end] each
+    const begin = x.shape.map(() => 0);
+    const end = x.shape.map(() => 0);
+    axes.forEach((d, i) => {
+      begin[d] = pads[i];
+      end[d] = pads[i + axes.length];
+    });
+    const torchOrder: number[] = [];
+    for (let d = x.ndim - 1; d >= 0; d--) torchOrder.push(begin[d], end[d]);
+    return [pad(x, torchOrder, value)];
+  },
+};
+
 const dropoutOp: OpDef = {
   attrs: { ratio: 'float', seed: 'int', is_test: 'int' },
   minInputs: 1,
@@ -933,6 +957,7 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   Identity: { attrs: {}, minInputs: 1, host: (_ctx, [x]) => [x], run: (_ctx, [x]) => [x] },
   Dropout: dropoutOp,
   Clip: clipOp,
+  Pad: padOp,
   Conv: conv,
   MaxPool: maxPool,
   AveragePool: averagePool,

@@ -95,6 +95,8 @@ const CASES: Case[] = [
   { title: 'BatchNormalization', nodes: [node('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['y'], { epsilon: { f: 1e-3 } })], shape: [2, 3, 4, 4], init: () => [weight('s', [3]), weight('b', [3]), weight('m', [3]), { name: 'v', dataType: FLOAT, dims: [3], values: [0.5, 1, 2] }] },
   { title: 'LayerNormalization axis -1', nodes: [node('LayerNormalization', ['x', 's', 'b'], ['y'])], shape: [2, 3, 6], init: () => [weight('s', [6]), weight('b', [6])] },
   { title: 'LayerNormalization axis 1, no bias', nodes: [node('LayerNormalization', ['x', 's'], ['y'], { axis: 1, epsilon: { f: 1e-3 } })], shape: [2, 3, 4], init: () => [weight('s', [3, 4])] },
+  { title: 'Pad constant with negative (crop) amounts', nodes: [node('Pad', ['x', 'p', 'v'], ['y'])], shape: [2, 3, 4], init: () => [ints('p', [0, 1, -1, 0, 2, 1]), { name: 'v', dataType: FLOAT, dims: [], values: [0.25] }] },
+  { title: 'Pad with axes (opset 18)', nodes: [node('Pad', ['x', 'p', '', 'a'], ['y'])], shape: [2, 3, 4], opset: 18, init: () => [ints('p', [1, 2, 3, 0]), ints('a', [0, -1])] },
   { title: 'Dropout (inference)', nodes: un('Dropout'), shape: [3, 4] },
   { title: 'Flatten axis 2', nodes: un('Flatten', { axis: 2 }), shape: [2, 3, 4, 5] },
   { title: 'Reshape with 0 and -1', nodes: [node('Reshape', ['x', 's'], ['y'])], shape: [2, 3, 4], init: () => [ints('s', [0, -1, 2])] },
