@@ -12,7 +12,7 @@ import {
 } from '@ml/nn';
 import { manualSeed, randint, randn, type DType, type Tensor } from '@ml/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exportOnnx } from '../src/index.js';
+import { exportOnnx, registerOnnxExporter, UnsupportedModuleError } from '../src/index.js';
 import { onnx } from '../src/proto.js';
 import { saveOnnx } from '../src/node.js';
 import { expectClose, forward, runOrt } from './helpers.js';
@@ -210,5 +210,33 @@ describe('exportOnnx: what it cannot export, and its options', () => {
     expect(Buffer.compare(written, bytes)).toBe(0);
     const x = randn([2, 4]);
     expectClose((await runOrt(written, { input: x })).output, forward(model, x)[0]);
+  });
+});
+
+class Scale extends Module {
+  constructor(readonly k: number) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.mul(this.k);
+  }
+}
+
+describe('registerOnnxExporter: the extension point', () => {
+  it("the README's Scale exporter runs in ONNX Runtime, and its refusals are collected", async () => {
+    registerOnnxExporter(Scale, (ctx, m, [x]) => {
+      if (m.k < 0) throw new UnsupportedModuleError('negative k is not supported');
+      const k = ctx.addConstant(`${ctx.path}.k`, [m.k], [], 'float32');
+      const y = ctx.unique(`${ctx.path}.scaled`);
+      ctx.addNode('Mul', [x, k], [y]);
+      return [y];
+    });
+    manualSeed(9);
+    const model = seq(new Linear(3, 4), new Scale(2.5), new ReLU());
+    const x = randn([3, 3]);
+    expectClose((await runOrt(exportOnnx(model, { inputShapes: [[1, 3]] }), { input: x })).output, forward(model, x)[0]);
+    expect(() => exportOnnx(seq(new Scale(-1), new Custom(), new Scale(-2)), { inputShapes: [[1, 3]] })).toThrow(
+      'exportOnnx: cannot export 3 module(s):\n  model.0 (Scale): negative k is not supported\n  model.1 (Custom): no ONNX exporter is registered for this class (see registerOnnxExporter)\n  model.2 (Scale): negative k is not supported',
+    );
   });
 });
