@@ -10,3 +10,7 @@ export { exportOnnx, DEFAULT_OPSET, MIN_OPSET, MAX_OPSET, type ExportOnnxOptions
 export { exportRecurrent, exportCell, exportRecurrentStack, type RecurrentSpec } from './export-recurrent.js';
 export { importOnnx, OnnxModel, type ImportOnnxOptions } from './import.js';
 export { OnnxError } from './import-errors.js';
+export {
+  exportMultiheadAttention, exportEncoderLayer, exportDecoderLayer, exportPositionalEncoding,
+  type AttentionCall, type EncoderLayerMasks, type DecoderLayerMasks,
+} from './export-attention.js';

@@ -107,8 +107,9 @@ function opTypes(bytes: Uint8Array): string[] {
 
 describe('ONNX export of recurrent layers, checked by ONNX Runtime', () => {
   for (const c of CASES) {
-    // exportOnnx makes dim 0 of every input dynamic: where the batch sits elsewhere (a time-major
-    // sequence [L, N, in], states [layers·D, N, H]) the graph runs at the traced batch only
+    // exportOnnx can make dim 0 of every input dynamic (one symbolic dim 'batch' for all): where the
+    // batch sits elsewhere (a time-major sequence [L, N, in], states [layers·D, N, H]) the graph is
+    // written with static dims and runs at the traced batch only
     const batchAtDim0 = c.shapes(2).every((s, i) => s.every((d, k) => k === 0 || d === c.shapes(3)[i][k]));
     const batches = batchAtDim0 ? [2, 3] : [2];
     it(`${c.title}: every output within 1e-5 at batch ${batches.join(' and ')}`, async () => {
@@ -121,7 +122,7 @@ describe('ONNX export of recurrent layers, checked by ONNX Runtime', () => {
       model.eval();
       const nOut = flat((model.forward as (...a: Tensor[]) => unknown)(...c.shapes(2).map((s) => randn(s)))).length;
       const outputNames = Array.from({ length: nOut }, (_, i) => `out_${i}`);
-      const bytes = exportOnnx(model, { inputShapes: c.shapes(2), inputNames, outputNames });
+      const bytes = exportOnnx(model, { inputShapes: c.shapes(2), inputNames, outputNames, dynamicBatch: batchAtDim0 });
       const ops = opTypes(bytes);
       for (const op of c.ops) expect(ops).toContain(op);
       for (const batch of batches) {
