@@ -248,6 +248,12 @@ export function exportOnnx(model: AnyModule, options: ExportOnnxOptions = {}): U
   checkNames('inputNames', options.inputNames, specs.length);
   const dynamicBatch = options.dynamicBatch ?? true;
 
+  // tracing runs forward on zeros, which would build a lazy layer with fresh random weights
+  const lazy = [...model.namedModules()].filter(([, m]) => m.unbuiltReason !== null);
+  if (lazy.length > 0) {
+    const lines = lazy.map(([p, m]) => `  ${p === '' ? 'model' : `model.${p}`} (${m.constructor.name}): not built yet — ${m.unbuiltReason}`);
+    throw new Error(`exportOnnx: cannot export ${lazy.length} module(s):\n${lines.join('\n')}\nCall the model once on a batch (or build(model, batch)) first, so its weights exist`);
+  }
   const modes = model.modules().map((m) => [m, m.training] as const);
   model.eval();
   try {

@@ -163,6 +163,12 @@ describe('exportOnnx: what it cannot export, and its options', () => {
     expect(message).toContain('model.3.0 (Custom)');
   });
 
+  it('refuses a lazy layer that is not built yet instead of building it with fresh weights', () => {
+    const model = seq(new Dense(4), new ReLU());
+    expect(() => exportOnnx(model, { inputShapes: [[1, 3]] })).toThrow(/model\.0 \(Dense\): not built yet — its inFeatures come from the first input/);
+    expect((model.layers[0] as Dense).inFeatures).toBe(null);
+  });
+
   it('takes the input shape from the model when it knows it, and a Model\'s input names', async () => {
     manualSeed(3);
     const model = new Sequential([new Dense(3, { inputDim: 4 })]);
