@@ -208,6 +208,25 @@ describe.skipIf(!python)('PyTorch round trip (float64, within 1e-6)', () => {
     console.log(`PyTorch → here, worst relative difference per case:\n  ${report.join('\n  ')}`);
   });
 
+  it('--emit-py writes a plain module whose state-dict keys and shapes are ours', async () => {
+    manualSeed(7);
+    const model = new nn.Sequential([
+      new nn.Conv2d({ inChannels: 1, outChannels: 2, kernelSize: 3, padding: 'same' }), new nn.BatchNorm2d({ numFeatures: 2 }), new nn.ReLU(),
+      new nn.Flatten(), new nn.Dense(4, { activation: 'relu', inputDim: 2 * 5 * 5 }), new nn.Dropout({ p: 0.1 }), new nn.Linear({ inFeatures: 4, outFeatures: 3 }),
+    ]);
+    const folder = join(dir, 'emit');
+    await saveModel(model, folder);
+    const source = join(dir, 'emitted_model.py');
+    py(['ml_to_torch.py', folder, '--emit-py', source]);
+    // the emitted file alone (nothing of tooling/ imported) builds the module
+    const probe = 'import json, runpy, sys\nm = runpy.run_path(sys.argv[1])["build"]()\nprint(json.dumps({k: list(v.shape) for k, v in m.state_dict().items()}))';
+    const r = spawnSync(python!, ['-c', probe, source], { encoding: 'utf8', cwd: tmpdir(), timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const ours = Object.fromEntries(Object.entries(model.stateDict()).map(([k, t]) => [k, [...t.shape]]));
+    expect(JSON.parse(r.stdout)).toEqual(ours);
+    expect(readFileSync(source, 'utf8')).toContain('def build(dtype=torch.float32):');
+  });
+
   it('a model whose weights differ from the saved ones is caught (the comparison can fail)', async () => {
     manualSeed(5);
     const model = new nn.Linear({ inFeatures: 3, outFeatures: 2, ...F64 });
