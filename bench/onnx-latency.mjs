@@ -131,7 +131,7 @@ for (let r = 0; r < rounds; r++) {
 
 const cell = (id, n) => median(times[id][n]);
 console.log(`\n${new Date().toISOString().slice(0, 10)}: ${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores; Node ${process.version}, onnxruntime-node ${onnxRequire('onnxruntime-node/package.json').version}, TensorFlow.js ${tf.version.tfjs}`);
-console.log('| batch | ml-wasm (ms) | onnxruntime-node (ms) | tfjs-wasm (ms) | ml-wasm ÷ onnxruntime | ml-wasm ÷ tfjs-wasm |');
+console.log('| batch | ml-wasm (ms) | onnxruntime-node (ms) | tfjs-wasm (ms) | onnxruntime ÷ ml-wasm | tfjs-wasm ÷ ml-wasm |');
 console.log('|---:|---:|---:|---:|---:|---:|');
 for (const n of BATCHES) {
   const [m, o, t] = ['ml-wasm', 'onnxruntime-node', 'tfjs-wasm'].map((id) => cell(id, n));
