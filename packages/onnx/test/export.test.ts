@@ -94,6 +94,7 @@ const cases: Case[] = [
   { title: 'AvgPool1d channelsLast', build: () => new AvgPool1d({ kernelSize: 2, dataFormat: 'channelsLast' }), sample: [[8, 3]] },
   { title: 'GlobalAvgPool2d and GlobalMaxPool2d (channelsFirst)', build: () => seq(new Conv2d({ inChannels: 2, outChannels: 3, kernelSize: 3 }), new GlobalAvgPool2d()), sample: [[2, 6, 5]] },
   { title: 'GlobalMaxPool2d channelsLast', build: () => new GlobalMaxPool2d({ dataFormat: 'channelsLast' }), sample: [[5, 4, 3]] },
+  { title: 'LayerNorm, GELU, GlobalMaxPool2d and BatchNorm at opset 21 (the highest)', build: () => seq(new BatchNorm2d({ numFeatures: 2 }), new GlobalMaxPool2d(), new LayerNorm({ normalizedShape: 2 }), new GELU()), sample: [[2, 3, 3]], opset: 21 },
   { title: 'GlobalAvgPool2d at opset 18 (axes as an input)', build: () => new GlobalAvgPool2d(), sample: [[3, 4, 4]], opset: 18 },
   { title: 'BatchNorm1d on [N, C] with running statistics', build: () => seq(new Linear(3, 4), new BatchNorm1d({ numFeatures: 4 })), sample: [[3]] },
   { title: 'BatchNorm1d on [N, C, L], eps 1e-3', build: () => new BatchNorm1d({ numFeatures: 3, eps: 1e-3 }), sample: [[3, 5]] },
