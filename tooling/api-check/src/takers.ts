@@ -140,6 +140,12 @@ export function optionsTakers(packageDir: string, opts: TakersOptions = {}): Opt
     }
   };
   const fileOf = (d: ts.Node): string => relative(dir, d.getSourceFile().fileName);
+  /** Declared in this package's own source (not a declaration file, not another package). */
+  const ownSource = (d: ts.Node): boolean => {
+    const file = d.getSourceFile();
+    const rel = relative(dir, file.fileName);
+    return !file.isDeclarationFile && !rel.startsWith('..') && !rel.split(/[\\/]/).includes('node_modules');
+  };
 
   for (const entry of entries) {
     const source = program.getSourceFile(entry);
@@ -152,7 +158,11 @@ export function optionsTakers(packageDir: string, opts: TakersOptions = {}): Opt
     }));
     const classOf = (symbol: ts.Symbol | undefined): ts.ClassDeclaration | undefined => symbol?.getDeclarations()?.find((d): d is ts.ClassDeclaration => ts.isClassDeclaration(d));
     const exportedClasses = new Set(exports.map((e) => classOf(e.symbol)).filter((c) => c !== undefined));
-    /** The class's own members, then those of base classes that are not exported themselves (listed here, not there). */
+    /**
+     * The class's own members, then those of this package's base classes that are not
+     * exported themselves (listed here, not there). A base class from another package (nn's
+     * Module under onnx's OnnxModel) is that package's to check.
+     */
     const members = (classDecl: ts.ClassDeclaration): ts.ClassElement[] => {
       const out: ts.ClassElement[] = [...classDecl.members];
       const seen = new Set(out.map((m) => m.name?.getText()));
@@ -161,7 +171,7 @@ export function optionsTakers(packageDir: string, opts: TakersOptions = {}): Opt
         let base = ext !== undefined ? checker.getSymbolAtLocation(ext.expression) : undefined;
         if (base !== undefined && base.flags & ts.SymbolFlags.Alias) base = checker.getAliasedSymbol(base);
         c = classOf(base);
-        if (c === undefined || exportedClasses.has(c)) break;
+        if (c === undefined || exportedClasses.has(c) || !ownSource(c)) break;
         for (const m of c.members) {
           if (seen.has(m.name?.getText())) continue;
           seen.add(m.name?.getText());
