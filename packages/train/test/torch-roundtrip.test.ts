@@ -41,7 +41,7 @@ const { python, reason } = findTorchPython();
 if (!python) console.warn(`torch-roundtrip: skipped: ${reason}`);
 
 function py(args: string[]): void {
-  const r = spawnSync(python!, args, { encoding: 'utf8', cwd: BRIDGE, timeout: 300_000, env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  const r = spawnSync(python!, args, { encoding: 'utf8', cwd: BRIDGE, timeout: 300_000, env: { ...process.env, OPENBLAS_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' } });
   if (r.status !== 0) throw new Error(`python3 ${args.join(' ')} failed (status ${r.status}):\n${r.stderr}${r.stdout}`);
 }
 
