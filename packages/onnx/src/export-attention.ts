@@ -201,7 +201,7 @@ export function exportMultiheadAttention(ctx: OnnxExportContext, mha: MultiheadA
   // [N, H, L, D] → [N, L, H, D] → [N, L, E] → out_proj
   const o = node(ctx, 'Reshape', [node(ctx, 'Transpose', [node(ctx, 'MatMul', [weights, vh], n('attn'))], n('attn_t'), { perm: [0, 2, 1, 3] }), ints(ctx, n('merge_shape'), [0, 0, E])], n('attn_merged'));
   let out = linear(ctx, mha.outProj, o, n('out_proj'));
-  if (!mha.batchFirst) out = node(ctx, 'Transpose', [out], n('output'), { perm: [1, 0, 2] });
+  if (!mha.batchFirst) out = node(ctx, 'Transpose', [out], n('attn_out'), { perm: [1, 0, 2] });
   if (call.needWeights === false) return { output: out, weights: null };
   const w = (call.averageAttnWeights ?? true) ? reduce(ctx, 'ReduceMean', weights, [1], false, n('attn_weights_mean')) : weights;
   return { output: out, weights: w };

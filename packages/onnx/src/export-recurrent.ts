@@ -195,7 +195,7 @@ export function exportRecurrent(ctx: OnnxExportContext, layer: SequenceLayer, x:
   if (L === undefined && spec.mode === 'RNN' && spec.nonlinearity === 'relu') throw new UnsupportedModuleError('a relu RNN is unrolled and needs the sequence length (pass seqLen)');
   const seq = layer.batchFirst ? node(ctx, 'Transpose', [x], at(ctx, 'input_tm'), { perm: [1, 0, 2] }) : x;
   const { output, finals } = exportRecurrentStack(ctx, spec, seq, init, L ?? 0);
-  const out = layer.batchFirst ? node(ctx, 'Transpose', [output], at(ctx, 'output'), { perm: [1, 0, 2] }) : output;
+  const out = layer.batchFirst ? node(ctx, 'Transpose', [output], at(ctx, 'sequence_out'), { perm: [1, 0, 2] }) : output;
   return [out, ...finals];
 }
 

@@ -248,6 +248,17 @@ describe('ONNX export of attention and Transformer layers, checked by ONNX Runti
     expectClose((await run(bytes, { input: xs })).output, model.forward(xs));
   });
 
+  it('exports with the default names input_0…2, output_0 and output_1', async () => {
+    manualSeed(4);
+    const mha = new MultiheadAttention({ embedDim: E, numHeads: HEADS });
+    mha.eval();
+    const [q, k, v] = [randn([L, 2, E]), randn([S, 2, E]), randn([S, 2, E])];
+    const got = await run(exportOnnx(mha, { inputShapes: [[L, 2, E], [S, 2, E], [S, 2, E]], dynamicBatch: false }), { input_0: q, input_1: k, input_2: v });
+    const [out, w] = mha.forward(q, k, v);
+    expectClose(got.output_0, out);
+    expectClose(got.output_1, w!);
+  });
+
   it('refuses a custom feed-forward activation, naming the module', () => {
     const model = new TransformerEncoder({ encoderLayer: layer({ activation: (t: Tensor) => t.mul(2), batchFirst: true }), numLayers: 1 });
     expect(() => exportOnnx(model, { inputShapes: [[2, L, E]] })).toThrow(/model\.layers\.0 \(TransformerEncoderLayer\): the feed-forward activation/);

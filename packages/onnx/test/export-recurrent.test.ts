@@ -158,6 +158,17 @@ describe('ONNX export of recurrent layers, checked by ONNX Runtime', () => {
     expect(() => expectClose(got.y, ySwapped)).toThrow(/differs/);
   });
 
+  it('exports with the default names input, output_0 and output_1', async () => {
+    manualSeed(4);
+    const gru = new GRU({ inputSize: IN, hiddenSize: H, batchFirst: true });
+    gru.eval();
+    const x = randn(seq(2, true));
+    const got = await runOrt(exportOnnx(gru, { inputShapes: [seq(2, true)] }), { input: x });
+    const [y, h] = gru.forward(x);
+    expectClose(got.output_0, y);
+    expectClose(got.output_1, h);
+  });
+
   it('refuses an unbatched input, naming the layer', () => {
     expect(() => exportOnnx(new GRU({ inputSize: IN, hiddenSize: H }), { inputShapes: [[L, IN]] })).toThrow(/model \(GRU\): expected a 3-D input/);
   });
