@@ -32,7 +32,8 @@ let failed = 0;
 for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
   const rec = JSON.parse(readFileSync(join(dir, file), 'utf8'));
   const session = await ort.InferenceSession.create(join(dir, `${rec.name}.onnx`));
-  const feeds = (inputs) => Object.fromEntries(inputs.map((t) => [t.name, new ort.Tensor('float32', Float32Array.from(t.data), t.shape)]));
+  const tensor = (t) => (t.dtype === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(t.data, BigInt), t.shape) : new ort.Tensor('float32', Float32Array.from(t.data), t.shape));
+  const feeds = (inputs) => Object.fromEntries(inputs.map((t) => [t.name, tensor(t)]));
   const full = await session.run(feeds(rec.inputs));
   let err = 0;
   for (const o of rec.outputs) {

@@ -23,6 +23,30 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, '..', '..', 'packages', 'onnx', 'test', 'fixtures', 'torch')
 
 
+class WithState(nn.Module):
+    """An LSTM given its initial states (h0, c0) as inputs."""
+
+    def __init__(self, rnn):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x, h0, c0):
+        out, (h, c) = self.rnn(x, (h0, c0))
+        return out, h, c
+
+
+class CausalDecoder(nn.Module):
+    """A TransformerDecoderLayer with a causal self-attention mask over a fixed target length."""
+
+    def __init__(self, layer, length):
+        super().__init__()
+        self.layer = layer
+        self.register_buffer('mask', torch.triu(torch.full((length, length), float('-inf')), diagonal=1))
+
+    def forward(self, tgt, memory):
+        return self.layer(tgt, memory, tgt_mask=self.mask)
+
+
 class LastStep(nn.Module):
     """A recurrent layer's full outputs (sequence and final states) as a flat tuple."""
 
@@ -57,6 +81,19 @@ def models():
     yield ('rnn_tanh', 'RNN (tanh) input 2, hidden 6, batch_first: input [N, 5, 2] → output [N, 5, 6], h_n [1, N, 6]',
            LastStep(nn.RNN(2, 6, batch_first=True)),
            [(3, 5, 2)], ['x'], ['output', 'h_n'], {'x': batch, 'output': batch, 'h_n': {1: 'batch'}})
+    yield ('lstm_initial_state', 'LSTM input 3, hidden 4, batch_first, given h0 and c0 [1, N, 4]: outputs output [N, 5, 4], h_n, c_n',
+           WithState(nn.LSTM(3, 4, batch_first=True)),
+           [(2, 5, 3), (1, 2, 4), (1, 2, 4)], ['x', 'h0', 'c0'], ['output', 'h_n', 'c_n'],
+           {'x': batch, 'h0': {1: 'batch'}, 'c0': {1: 'batch'}, 'output': batch, 'h_n': {1: 'batch'}, 'c_n': {1: 'batch'}})
+    yield ('conv1d_gelu', 'Conv1d 2→4 k3 pad1, GELU, MaxPool1d 2, Conv1d 4→3 k2 stride 2 dilation 1, Flatten, Linear 6→2: input [N, 2, 10]',
+           nn.Sequential(nn.Conv1d(2, 4, 3, padding=1), nn.GELU(), nn.MaxPool1d(2), nn.Conv1d(4, 3, 2, stride=2), nn.Flatten(), nn.Linear(6, 2)),
+           [(3, 2, 10)], ['x'], ['y'], {'x': batch, 'y': batch})
+    yield ('embedding_mlp', 'Embedding 12×4 (int64 ids), Flatten, Linear 20→3, Sigmoid: ids [N, 5]',
+           nn.Sequential(nn.Embedding(12, 4), nn.Flatten(), nn.Linear(20, 3), nn.Sigmoid()),
+           [('int64', 12, (3, 5))], ['ids'], ['y'], {'ids': batch, 'y': batch})
+    yield ('transformer_decoder_layer_causal', 'TransformerDecoderLayer d_model 8, 2 heads, feed-forward 16, norm_first, batch_first, causal tgt mask (length 4): tgt [N, 4, 8], memory [N, 6, 8]',
+           CausalDecoder(nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, batch_first=True, norm_first=True), 4),
+           [(2, 4, 8), (2, 6, 8)], ['tgt', 'memory'], ['y'], {'tgt': batch, 'memory': batch, 'y': batch})
     yield ('transformer_encoder_layer', 'TransformerEncoderLayer d_model 16, 4 heads, feed-forward 32, dropout 0.1, batch_first: input [N, 5, 16]',
            nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, batch_first=True),
            [(2, 5, 16)], ['x'], ['y'], {'x': batch, 'y': batch})
@@ -74,6 +111,8 @@ def randomize_bn(m):
 
 
 def tensor_json(name, t):
+    if t.dtype == torch.int64:
+        return {'name': name, 'shape': list(t.shape), 'dtype': 'int64', 'data': [int(v) for v in t.reshape(-1).tolist()]}
     return {'name': name, 'shape': list(t.shape), 'dtype': 'float32', 'data': [float(v) for v in t.detach().reshape(-1).tolist()]}
 
 
@@ -82,8 +121,9 @@ def main(out_dir):
     os.makedirs(out_dir, exist_ok=True)
     for name, description, model, shapes, in_names, out_names, dynamic in models():
         torch.manual_seed(zlib.crc32(name.encode()))  # seeded by name: adding a model leaves the others' files alone
-        inputs = [torch.randn(*s) for s in shapes]
-        for p in model.parameters():
+        # a shape, or ('int64', high, shape) for ids in [0, high)
+        inputs = [torch.randint(0, s[1], s[2]) if s[0] == 'int64' else torch.randn(*s) for s in shapes]
+        for p in model.parameters():  # U(-0.5, 0.5): larger than the default init, so every unit matters
             with torch.no_grad():
                 p.copy_(torch.empty_like(p).uniform_(-0.5, 0.5))
         randomize_bn(model)
