@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { noGrad } from '@ml/autograd';
 import * as nn from '@ml/nn';
 import type { AnyModule } from '@ml/nn';
-import { full, isTensor, manualSeed, parseSafetensors, rand, randint, randn, serializeSafetensors, type Tensor } from '@ml/tensor';
+import { fromArray, full, isTensor, manualSeed, parseSafetensors, rand, randint, randn, serializeSafetensors, type Tensor } from '@ml/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, saveModel } from '../src/index.node.js';
 
@@ -53,9 +53,16 @@ function flat(out: unknown): Tensor[] {
   throw new Error(`unexpected output ${typeof out}`);
 }
 
-function run(m: AnyModule, inputs: Tensor[]): Tensor[] {
+function run(m: AnyModule, inputs: Tensor[], options?: object): Tensor[] {
   m.eval();
-  return noGrad(() => flat((m.forward as (...a: Tensor[]) => unknown)(...inputs)));
+  const args: unknown[] = options ? [...inputs, options] : inputs;
+  return noGrad(() => flat((m.forward as (...a: unknown[]) => unknown)(...args)));
+}
+
+/** Forward options here and the same tensors as PyTorch keyword arguments. */
+interface Masks {
+  ours: Record<string, Tensor>;
+  torch: Record<string, Tensor>;
 }
 
 /** Max |a − b| / max(1, |b|) after checking the shapes agree. */
@@ -93,7 +100,7 @@ const F64 = { dtype: 'float64' } as const;
 const x = (...shape: number[]) => randn(shape, F64);
 
 /** Built here: a model of each family and its inputs. */
-function ourCases(): [string, () => [AnyModule, Tensor[]]][] {
+function ourCases(): [string, () => [AnyModule, Tensor[], Masks?]][] {
   return [
     ['mlp (Dense with activation, Dropout, Softmax)', () => [new nn.Sequential([new nn.Dense(8, { activation: 'relu', inputDim: 5, ...F64 }), new nn.Dropout({ p: 0.3 }), new nn.Linear({ inFeatures: 8, outFeatures: 3, ...F64 }), new nn.Softmax()]), [x(4, 5)]]],
     ['cnn (Conv2d stride/padding/dilation/groups, BatchNorm2d, pools, Flatten)', () => {
@@ -131,6 +138,17 @@ function ourCases(): [string, () => [AnyModule, Tensor[]]][] {
     ['GRU (bidirectional, batch-first)', () => [new nn.GRU({ inputSize: 3, hiddenSize: 4, bidirectional: true, batchFirst: true, ...F64 }), [x(2, 6, 3)]]],
     ['GRUCell', () => [new nn.GRUCell({ inputSize: 3, hiddenSize: 4, ...F64 }), [x(2, 3)]]],
     ['MultiheadAttention (batch-first, cross-attention)', () => [new nn.MultiheadAttention({ embedDim: 8, numHeads: 2, batchFirst: true, ...F64 }), [x(2, 4, 8), x(2, 5, 8), x(2, 5, 8)]]],
+    ['MultiheadAttention with a float attention mask and a key padding mask', () => {
+      const attn = randn([4, 5], F64);
+      // padding: the last key of sample 0 and the last two of sample 1 (no query loses every key)
+      const padding = fromArray([false, false, false, false, true, false, false, false, true, true], [2, 5], { dtype: 'bool' });
+      return [new nn.MultiheadAttention({ embedDim: 8, numHeads: 2, batchFirst: true, ...F64 }), [x(2, 4, 8), x(2, 5, 8), x(2, 5, 8)],
+        { ours: { attnMask: attn, keyPaddingMask: padding }, torch: { attn_mask: attn, key_padding_mask: padding } }];
+    }],
+    ['TransformerEncoderLayer with a causal mask (post-norm, time-major)', () => {
+      const causal = nn.Transformer.generateSquareSubsequentMask(5, F64);
+      return [new nn.TransformerEncoderLayer({ dModel: 8, nhead: 2, dimFeedforward: 16, ...F64 }), [x(5, 2, 8)], { ours: { srcMask: causal }, torch: { src_mask: causal } }];
+    }],
     ['MultiheadAttention (kdim, vdim)', () => [new nn.MultiheadAttention({ embedDim: 8, numHeads: 4, kdim: 3, vdim: 5, ...F64 }), [x(4, 2, 8), x(5, 2, 3), x(5, 2, 5)]]],
     ['TransformerEncoderLayer (pre-norm, gelu, batch-first)', () => [new nn.TransformerEncoderLayer({ dModel: 8, nhead: 2, dimFeedforward: 16, activation: 'gelu', normFirst: true, batchFirst: true, ...F64 }), [x(2, 5, 8)]]],
     ['TransformerDecoderLayer (post-norm, time-major)', () => [new nn.TransformerDecoderLayer({ dModel: 8, nhead: 4, dimFeedforward: 12, ...F64 }), [x(4, 2, 8), x(6, 2, 8)]]],
@@ -166,17 +184,22 @@ describe.skipIf(!python)('PyTorch round trip (float64, within 1e-6)', () => {
   it('a model saved here runs in PyTorch with the same outputs, for every layer family', async () => {
     manualSeed(19);
     const cases = ourCases();
-    const jobs: { folder: string; inputs: string; outputs: string }[] = [];
+    const jobs: { folder: string; inputs: string; outputs: string; kwargs?: Record<string, string> }[] = [];
     const expected: Tensor[][] = [];
     for (const [i, [, make]] of cases.entries()) {
-      const [model, inputs] = make();
+      const [model, inputs, masks] = make();
       randomize(model);
-      expected.push(run(model, inputs));
+      expected.push(run(model, inputs, masks?.ours));
       const folder = join(dir, `ours-${i}`);
       await saveModel(model, folder);
-      const tensors = Object.fromEntries(inputs.map((t, j) => [`in${j}`, t]));
+      const tensors: Record<string, Tensor> = Object.fromEntries(inputs.map((t, j) => [`in${j}`, t]));
+      const kwargs: Record<string, string> = {};
+      for (const [k, t] of Object.entries(masks?.torch ?? {})) {
+        tensors[`kw_${k}`] = t;
+        kwargs[k] = `kw_${k}`;
+      }
       writeFileSync(join(dir, `ours-${i}-in.safetensors`), await serializeSafetensors(tensors));
-      jobs.push({ folder, inputs: join(dir, `ours-${i}-in.safetensors`), outputs: join(dir, `ours-${i}-out.safetensors`) });
+      jobs.push({ folder, inputs: join(dir, `ours-${i}-in.safetensors`), outputs: join(dir, `ours-${i}-out.safetensors`), kwargs });
     }
     writeFileSync(join(dir, 'jobs.json'), JSON.stringify(jobs));
     py(['ml_to_torch.py', '--batch', join(dir, 'jobs.json')]);
