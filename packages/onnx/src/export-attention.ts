@@ -20,7 +20,7 @@ import {
   LearnedPositionalEncoding, MultiheadAttention, SinusoidalPositionalEncoding, Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
   TransformerEncoderLayer, type AnyModule, type LayerNorm, type Linear,
 } from '@ml/nn';
-import type { Tensor } from '@ml/tensor';
+import { checkOptions, optionKeys, type Tensor } from '@ml/tensor';
 import { registerOnnxExporter, UnsupportedModuleError, type OnnxAttributes, type OnnxExportContext } from './context.js';
 
 function node(ctx: OnnxExportContext, op: string, inputs: readonly string[], base: string, attrs: OnnxAttributes = {}): string {
@@ -121,12 +121,20 @@ export interface AttentionCall {
   prefix?: string;
 }
 
+const CALL_KEYS = optionKeys<AttentionCall>()(['query', 'key', 'value', 'attnMask', 'keyPaddingMask', 'isCausal', 'lengths', 'needWeights', 'averageAttnWeights', 'prefix']);
+/** PyTorch's and Keras's spellings of the masks */
+const MASK_ALIASES = {
+  attn_mask: 'attnMask', attention_mask: 'attnMask', mask: 'attnMask', key_padding_mask: 'keyPaddingMask', src_mask: 'srcMask', src_key_padding_mask: 'srcKeyPaddingMask',
+  tgt_mask: 'tgtMask', memory_mask: 'memoryMask', tgt_key_padding_mask: 'tgtKeyPaddingMask', memory_key_padding_mask: 'memoryKeyPaddingMask', tgt_is_causal: 'tgtIsCausal', is_causal: 'isCausal',
+};
+
 /**
  * Write a MultiheadAttention call (3-D inputs in the module's layout). Returns the output, in
  * the query's layout, and the weights ([N, L, S] averaged or [N, numHeads, L, S]) unless
  * needWeights is false.
  */
 export function exportMultiheadAttention(ctx: OnnxExportContext, mha: MultiheadAttention, call: AttentionCall): { output: string; weights: string | null } {
+  checkOptions('exportMultiheadAttention', call, CALL_KEYS, MASK_ALIASES);
   const n = namer(ctx, call.prefix ?? '');
   const { embedDim: E, numHeads: H, headDim: D } = mha;
   for (const [what, v] of [['query', call.query], ['key', call.key], ['value', call.value]] as const) {
@@ -252,11 +260,14 @@ export interface EncoderLayerMasks {
   prefix?: string;
 }
 
+const ENCODER_MASK_KEYS = optionKeys<EncoderLayerMasks>()(['srcMask', 'srcKeyPaddingMask', 'isCausal', 'lengths', 'prefix']);
+
 /**
  * Write a TransformerEncoderLayer on `src` (3-D, the layer's layout):
  * post-norm x = norm1(x + SA(x)); x = norm2(x + FF(x)), or pre-norm x = x + SA(norm1(x)); x = x + FF(norm2(x)).
  */
 export function exportEncoderLayer(ctx: OnnxExportContext, layer: TransformerEncoderLayer, src: string, masks: EncoderLayerMasks = {}): string {
+  checkOptions('exportEncoderLayer', masks, ENCODER_MASK_KEYS, MASK_ALIASES);
   const n = namer(ctx, masks.prefix ?? '');
   const sa = (x: string) =>
     exportMultiheadAttention(ctx, layer.selfAttn, {
@@ -294,11 +305,14 @@ export interface DecoderLayerMasks {
   prefix?: string;
 }
 
+const DECODER_MASK_KEYS = optionKeys<DecoderLayerMasks>()(['tgtMask', 'memoryMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask', 'tgtIsCausal', 'tgtLengths', 'prefix']);
+
 /**
  * Write a TransformerDecoderLayer on `tgt` and `memory` (3-D, the layer's layout): masked
  * self-attention, cross-attention to the memory, feed-forward, each with its residual and norm.
  */
 export function exportDecoderLayer(ctx: OnnxExportContext, layer: TransformerDecoderLayer, tgt: string, memory: string, masks: DecoderLayerMasks = {}): string {
+  checkOptions('exportDecoderLayer', masks, DECODER_MASK_KEYS, MASK_ALIASES);
   const n = namer(ctx, masks.prefix ?? '');
   const sub = (what: string) => [masks.prefix, what].filter(Boolean).join('.');
   const sa = (x: string) =>

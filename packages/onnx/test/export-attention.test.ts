@@ -259,6 +259,28 @@ describe('ONNX export of attention and Transformer layers, checked by ONNX Runti
     expectClose(got.output_1, w!);
   });
 
+  it('rejects misspelt mask options of the composing exporters, suggesting the key meant', () => {
+    class Wrapped extends Module<[Tensor, Tensor], Tensor> {
+      readonly enc = this.registerModule('enc', new TransformerEncoderLayer(layer({ batchFirst: true })));
+      readonly dec = this.registerModule('dec', new TransformerDecoderLayer(layer({ batchFirst: true })));
+      constructor(readonly which: 'enc' | 'dec' | 'mha') {
+        super();
+      }
+      forward(x: Tensor): Tensor {
+        return x;
+      }
+    }
+    registerOnnxExporter(Wrapped, (ctx, m, [x, mask]) => {
+      if (m.which === 'enc') return [exportEncoderLayer(ctx, m.enc, x, { src_key_padding_mask: mask } as never)];
+      if (m.which === 'dec') return [exportDecoderLayer(ctx, m.dec, x, x, { memory_mask: mask } as never)];
+      return [exportMultiheadAttention(ctx, m.enc.selfAttn, { query: x, key: x, value: x, attn_mask: mask } as never).output];
+    });
+    const shapes = { inputShapes: [[2, L, E], [2, L]] };
+    expect(() => exportOnnx(new Wrapped('enc'), shapes)).toThrow("exportEncoderLayer: unknown option 'src_key_padding_mask'; did you mean 'srcKeyPaddingMask'?");
+    expect(() => exportOnnx(new Wrapped('dec'), shapes)).toThrow("exportDecoderLayer: unknown option 'memory_mask'; did you mean 'memoryMask'?");
+    expect(() => exportOnnx(new Wrapped('mha'), shapes)).toThrow("exportMultiheadAttention: unknown option 'attn_mask'; did you mean 'attnMask'?");
+  });
+
   it('refuses a custom feed-forward activation, naming the module', () => {
     const model = new TransformerEncoder({ encoderLayer: layer({ activation: (t: Tensor) => t.mul(2), batchFirst: true }), numLayers: 1 });
     expect(() => exportOnnx(model, { inputShapes: [[2, L, E]] })).toThrow(/model\.layers\.0 \(TransformerEncoderLayer\): the feed-forward activation/);
