@@ -61,6 +61,7 @@ def cases():
     yield 'mha', nn.MultiheadAttention(8, 2, batch_first=True, dtype=D), [x(2, 4, 8), x(2, 5, 8), x(2, 5, 8)]
     yield 'mha_kdim', nn.MultiheadAttention(8, 4, kdim=3, vdim=5, dtype=D), [x(4, 2, 8), x(5, 2, 3), x(5, 2, 5)]
     yield 'encoder_layer', nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.1, batch_first=True, norm_first=True, activation='gelu', dtype=D), [x(2, 5, 8)]
+    yield 'transformer', nn.Transformer(8, 2, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=12, batch_first=True, dtype=D), [x(2, 5, 8), x(2, 3, 8)]
     yield 'decoder_layer', nn.TransformerDecoderLayer(8, 4, dim_feedforward=12, dtype=D), [x(4, 2, 8), x(6, 2, 8)]
 
 

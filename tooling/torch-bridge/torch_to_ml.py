@@ -135,6 +135,11 @@ def config_from_torch(m, path='model'):
         return cfg(t.__name__, dModel=m.linear1.in_features, nhead=m.self_attn.num_heads, dimFeedforward=m.linear1.out_features,
                    dropout=m.dropout.p, activation=_act_name(m.activation), layerNormEps=m.norm1.eps, batchFirst=m.self_attn.batch_first,
                    normFirst=m.norm_first, **_dtype_opt(m))
+    if t is nn.Transformer:
+        layer = m.encoder.layers[0]
+        return cfg('Transformer', dModel=m.d_model, nhead=m.nhead, numEncoderLayers=len(m.encoder.layers), numDecoderLayers=len(m.decoder.layers),
+                   dimFeedforward=layer.linear1.out_features, dropout=layer.dropout.p, activation=_act_name(layer.activation),
+                   layerNormEps=layer.norm1.eps, batchFirst=m.batch_first, normFirst=layer.norm_first, **_dtype_opt(m))
     if isinstance(m, (L.SinusoidalPositionalEncoding, L.LearnedPositionalEncoding)):
         table = m.pe if isinstance(m, L.SinusoidalPositionalEncoding) else m.weight
         c = cfg(t.__name__, dModel=table.shape[1], maxLen=table.shape[0], dropout=m.drop.p, batchFirst=m.batch_first)

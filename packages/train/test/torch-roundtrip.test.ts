@@ -22,10 +22,11 @@ import { loadModel, saveModel } from '../src/index.node.js';
 const BRIDGE = fileURLToPath(new URL('../../../tooling/torch-bridge/', import.meta.url));
 const TOL = 1e-6;
 
-// Transformer layers have no saved-config registration in @ml/nn yet; their constructors
+// Transformer and its layers have no saved-config registration in @ml/nn yet; their constructors
 // rebuild from getConfig(), so registering them here makes them saveable.
 nn.registerModuleClass(nn.TransformerEncoderLayer, 'TransformerEncoderLayer');
 nn.registerModuleClass(nn.TransformerDecoderLayer, 'TransformerDecoderLayer');
+nn.registerModuleClass(nn.Transformer, 'Transformer');
 
 /** A python3 that imports torch: $ML_TORCH_PYTHON, python3 on PATH, or Debian's (where python3-torch installs). */
 function findTorchPython(): { python: string | null; reason: string } {
@@ -152,6 +153,11 @@ function ourCases(): [string, () => [AnyModule, Tensor[], Masks?]][] {
     ['MultiheadAttention (kdim, vdim)', () => [new nn.MultiheadAttention({ embedDim: 8, numHeads: 4, kdim: 3, vdim: 5, ...F64 }), [x(4, 2, 8), x(5, 2, 3), x(5, 2, 5)]]],
     ['TransformerEncoderLayer (pre-norm, gelu, batch-first)', () => [new nn.TransformerEncoderLayer({ dModel: 8, nhead: 2, dimFeedforward: 16, activation: 'gelu', normFirst: true, batchFirst: true, ...F64 }), [x(2, 5, 8)]]],
     ['TransformerDecoderLayer (post-norm, time-major)', () => [new nn.TransformerDecoderLayer({ dModel: 8, nhead: 4, dimFeedforward: 12, ...F64 }), [x(4, 2, 8), x(6, 2, 8)]]],
+    ['Transformer (2 encoder layers, 1 decoder layer, pre-norm, causal target)', () => {
+      const causal = nn.Transformer.generateSquareSubsequentMask(3, F64);
+      return [new nn.Transformer({ dModel: 8, nhead: 2, numEncoderLayers: 2, numDecoderLayers: 1, dimFeedforward: 12, normFirst: true, ...F64 }), [x(5, 2, 8), x(3, 2, 8)],
+        { ours: { tgtMask: causal }, torch: { tgt_mask: causal } }];
+    }],
     ['positional encodings', () => [new nn.Sequential([
       new nn.LearnedPositionalEncoding({ dModel: 5, maxLen: 7, batchFirst: true, ...F64 }), new nn.SinusoidalPositionalEncoding({ dModel: 5, maxLen: 9, batchFirst: true, ...F64 }),
     ]), [x(2, 6, 5)]]],
