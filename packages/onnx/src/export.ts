@@ -99,6 +99,14 @@ function attribute(name: string, v: OnnxAttributeValue | number | readonly numbe
   }
 }
 
+/** An error already naming the module it happened in (not wrapped again by the modules above). */
+class ExportError extends Error {
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'ExportError';
+  }
+}
+
 interface Unsupported {
   path: string;
   cls: string;
@@ -162,36 +170,51 @@ class GraphBuilder {
   /** Export `module` at `path`; see OnnxExportContext.exportModule. */
   exportAt(module: AnyModule, inputs: readonly string[], path: string): string[] {
     const ins = inputs.map((n) => this.info(n));
-    // trace the output shapes on zeros of the input shapes
-    const traced = tidy(() =>
-      noGrad(() => {
-        const xs = ins.map((i) => zeros(i.shape, { dtype: i.dtype }));
-        const out = (module.forward as (...a: Tensor[]) => unknown)(...xs);
-        const outs = Array.isArray(out) ? (out as Tensor[]) : [out as Tensor];
-        return outs.map((t) => ({ shape: [...t.shape], dtype: t.dtype }));
-      }),
-    );
     const label = path === '' ? 'model' : `model.${path}`;
+    // trace the output shapes on zeros of the input shapes
+    let traced: OnnxValueInfo[] | null = null;
+    let failure: ExportError | null = null;
+    try {
+      traced = tidy(() =>
+        noGrad(() => {
+          const xs = ins.map((i) => zeros(i.shape, { dtype: i.dtype }));
+          const out = (module.forward as (...a: Tensor[]) => unknown)(...xs);
+          const outs = Array.isArray(out) ? (out as Tensor[]) : [out as Tensor];
+          return outs.map((t) => ({ shape: [...t.shape], dtype: t.dtype }));
+        }),
+      );
+    } catch (e) {
+      const shapes = ins.map((i) => `[${i.shape.join(', ')}]`).join(', ');
+      failure = new ExportError(`exportOnnx: ${label} (${module.constructor.name}) fails on inputs of shape ${shapes}: ${(e as Error).message}`, e);
+      // a container goes on into its children, so the error names the innermost module that fails
+      if (module.children().length === 0) throw failure;
+    }
     const exporter = findOnnxExporter(module);
     let names: string[] | null = null;
     if (exporter === null) {
+      if (failure) throw failure;
       this.unsupported.push({ path: label, cls: module.constructor.name, reason: 'no ONNX exporter is registered for this class (see registerOnnxExporter)' });
     } else {
-      const ctx = this.context(path, traced);
+      const ctx = this.context(path, traced ?? []);
       try {
         names = exporter(ctx, module, inputs);
       } catch (e) {
-        if (!(e instanceof UnsupportedModuleError)) throw e;
+        if (e instanceof ExportError) throw e;
+        if (failure) throw failure;
+        if (!(e instanceof UnsupportedModuleError)) throw new ExportError(`exportOnnx: the exporter of ${label} (${module.constructor.name}) failed: ${(e as Error).message}`, e);
         this.unsupported.push({ path: label, cls: module.constructor.name, reason: e.message });
       }
-      if (names !== null && names.length !== traced.length) {
-        throw new Error(`exportOnnx: the exporter of ${label} (${module.constructor.name}) returned ${names.length} output(s), its forward ${traced.length}`);
-      }
+    }
+    // a container whose children all traced but which failed itself
+    if (traced === null) throw failure!;
+    if (names !== null && names.length !== traced.length) {
+      throw new ExportError(`exportOnnx: the exporter of ${label} (${module.constructor.name}) returned ${names.length} output(s), its forward ${traced.length}`, null);
     }
     // after a refusal the walk goes on with placeholder outputs, so that every refusal is reported
+    const shapes = traced;
     const outs = names ?? traced.map(() => this.unique(`${module.name}_unsupported`));
     outs.forEach((n, i) => {
-      if (!this.values.has(n)) this.values.set(n, traced[i]);
+      if (!this.values.has(n)) this.values.set(n, shapes[i]);
     });
     return outs;
   }

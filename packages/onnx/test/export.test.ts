@@ -164,6 +164,11 @@ describe('exportOnnx: what it cannot export, and its options', () => {
     expect(message).toContain('model.3.0 (Custom)');
   });
 
+  it('names the module where tracing fails, with the shapes it was given', () => {
+    const model = seq(new Linear(4, 3), seq(new ReLU(), new Linear(5, 2)));
+    expect(() => exportOnnx(model, { inputShapes: [[1, 4]] })).toThrow(/^exportOnnx: model\.1\.1 \(Linear\) fails on inputs of shape \[1, 3\]: Linear: input \[1,3\] must end in inFeatures=5/);
+  });
+
   it('refuses a lazy layer that is not built yet instead of building it with fresh weights', () => {
     const model = seq(new Dense(4), new ReLU());
     expect(() => exportOnnx(model, { inputShapes: [[1, 3]] })).toThrow(/model\.0 \(Dense\): not built yet — its inFeatures come from the first input/);
