@@ -238,6 +238,23 @@ describe('ONNX export of attention and Transformer layers, checked by ONNX Runti
     });
   }
 
+  for (const opset of [13, 18, 21]) {
+    it(`a masked pre-norm gelu encoder layer at opset ${opset} (LayerNorm decomposed before 17, reduce axes as inputs from 18)`, async () => {
+      manualSeed(12);
+      const model = new MaskedEncoderLayer(layer({ batchFirst: true, normFirst: true, activation: 'gelu' }));
+      noGrad(() => {
+        for (const p of model.parameters()) p.assign(randn(p.shape).mul(0.5));
+      });
+      model.eval();
+      const bytes = exportOnnx(model, { inputShapes: [[2, L, E], [2, L]], inputDtypes: ['float32', 'bool'], opset, inputNames: ['src', 'padding'] });
+      const ops = onnx.ModelProto.decode(bytes).graph!.node!.map((n) => n.opType);
+      expect(ops.includes('LayerNormalization')).toBe(opset >= 17);
+      const src = randn([3, L, E]);
+      const padding = boolMask([3, L], 0.3);
+      expectClose((await run(bytes, { src, padding })).output, model.forward(src, padding));
+    });
+  }
+
   it('writes the exact opset-20 Gelu op when asked for opset 20, with the same numbers', async () => {
     manualSeed(9);
     const model = new TransformerEncoderLayer(layer({ activation: 'gelu', batchFirst: true }));

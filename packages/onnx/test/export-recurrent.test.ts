@@ -158,6 +158,26 @@ describe('ONNX export of recurrent layers, checked by ONNX Runtime', () => {
     expect(() => expectClose(got.y, ySwapped)).toThrow(/differs/);
   });
 
+  for (const opset of [13, 21]) {
+    it(`a 2-layer bidirectional batch-first LSTM and a relu RNN at opset ${opset}`, async () => {
+      manualSeed(8);
+      for (const model of [
+        new FlatLstm({ inputSize: IN, hiddenSize: H, numLayers: 2, bidirectional: true, batchFirst: true }),
+        new RNN({ inputSize: IN, hiddenSize: H, nonlinearity: 'relu', batchFirst: true }),
+      ]) {
+        noGrad(() => {
+          for (const p of model.parameters()) p.assign(randn(p.shape).mul(0.6));
+        });
+        model.eval();
+        const bytes = exportOnnx(model, { inputShapes: [seq(2, true)], opset, outputNames: model instanceof RNN ? ['y', 'h'] : ['y', 'h', 'c'] });
+        const x = randn(seq(3, true));
+        const got = await runOrt(bytes, { input: x });
+        const expected = flat((model.forward as (t: Tensor) => unknown)(x));
+        expected.forEach((e, i) => expectClose(got[['y', 'h', 'c'][i]], e));
+      }
+    });
+  }
+
   it('exports with the default names input, output_0 and output_1', async () => {
     manualSeed(4);
     const gru = new GRU({ inputSize: IN, hiddenSize: H, batchFirst: true });
