@@ -6,7 +6,9 @@ with inputs and PyTorch's outputs: the PyTorch → @ml half of the round-trip te
     python3 make_torch_cases.py OUT_DIR
 
 writes OUT_DIR/<case>/model/{config.json, model.safetensors}, OUT_DIR/<case>/io.safetensors
-(in0, in1, …, out0, out1, …) and OUT_DIR/cases.json (the case names in order).
+(in0, in1, …, out0, out1, …) and OUT_DIR/cases.json ([{name, tolerance}] in order). Two
+float32 cases store their weights as F16 and BF16, as published checkpoints often do; @ml
+widens them to float32 on load.
 """
 import json
 import os
@@ -65,6 +67,13 @@ def cases():
     yield 'decoder_layer', nn.TransformerDecoderLayer(8, 4, dim_feedforward=12, dtype=D), [x(4, 2, 8), x(6, 2, 8)]
 
 
+def half_cases():
+    """(name, module, inputs, storage dtype): float32 models whose weights are stored in half precision."""
+    f = torch.float32
+    yield 'mlp_f16', nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3)), [torch.randn(4, 5, dtype=f)], torch.float16
+    yield 'cnn_bf16', nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 2)), [torch.randn(2, 1, 6, 6, dtype=f)], torch.bfloat16
+
+
 def main(out_dir):
     torch.manual_seed(19)
     torch.set_num_threads(1)
@@ -78,7 +87,20 @@ def main(out_dir):
         io = {f'in{i}': t for i, t in enumerate(inputs)}
         io.update({f'out{i}': t.contiguous() for i, t in enumerate(outs)})
         write_safetensors(os.path.join(out_dir, name, 'io.safetensors'), io)
-        names.append(name)
+        names.append({'name': name, 'tolerance': 1e-6})
+    for name, module, inputs, storage in half_cases():
+        randomize(module).eval()
+        with torch.no_grad():  # the weights as the file holds them, widened back
+            for t in module.state_dict().values():
+                if t.is_floating_point():
+                    t.copy_(t.to(storage).float())
+            outs = flatten_outputs(module(*inputs))
+        state = {k: (v.to(storage) if v.is_floating_point() else v) for k, v in module.state_dict().items()}
+        save_for_ml(module, os.path.join(out_dir, name, 'model'), state_dict=state)
+        io = {f'in{i}': t for i, t in enumerate(inputs)}
+        io.update({f'out{i}': t.contiguous() for i, t in enumerate(outs)})
+        write_safetensors(os.path.join(out_dir, name, 'io.safetensors'), io)
+        names.append({'name': name, 'tolerance': 1e-5})  # float32 arithmetic on both sides
     with open(os.path.join(out_dir, 'cases.json'), 'w', encoding='utf8') as f:
         json.dump(names, f)
 
