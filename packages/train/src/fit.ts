@@ -637,7 +637,8 @@ export async function predict(model: AnyModule, x: Tensor | Numbers, options: { 
       const xb = await onBackend(slice, device);
       outs.push(tidy(() => noGrad(() => model.forward(xb as never) as unknown as Tensor)));
       if (xb !== slice) xb.dispose();
-      slice.dispose();
+      // narrow over the whole batch is x itself: the caller's tensor is not ours to dispose
+      if (slice !== x) slice.dispose();
       // between batches: a page's events run (the browser entry), else only pending promises
       await (pause() ?? Promise.resolve());
     }

@@ -92,6 +92,10 @@ describe('fit', () => {
     const want = (await noGrad(() => model.forward(x).square().mean()).data())[0];
     expect(logs.loss).toBeCloseTo(want, 6);
     expect(model.training).toBe(true);
+    // one batch holding all of x: predict must not dispose the caller's tensor
+    const whole = await predict(model, x, { batchSize: 32 });
+    expect(x.isDisposed).toBe(false);
+    expect(await whole.data()).toEqual(await out.data());
   });
 
   it("an unknown or Keras-spelt option is an error naming the closest of ours, not ignored (batch_size trained with batch 32)", async () => {
