@@ -37,7 +37,7 @@ interface DirectionWeights {
 }
 
 /** What the exporter needs to know about a recurrent layer or cell. */
-export interface RecurrentSpec {
+interface RecurrentSpec {
   mode: Mode;
   hiddenSize: number;
   numLayers: number;
@@ -76,7 +76,7 @@ function sliceRows(ctx: OnnxExportContext, s: string, from: number, to: number, 
  * ([numLayers·D, N, H]); returns the output [L, N, D·H] and the final states, each
  * [numLayers·D, N, H] (h, and c for an LSTM). `seqLen` is needed by the unrolled relu RNN only.
  */
-export function exportRecurrentStack(ctx: OnnxExportContext, spec: RecurrentSpec, x: string, init: readonly (string | undefined)[], seqLen: number): { output: string; finals: string[] } {
+function exportRecurrentStack(ctx: OnnxExportContext, spec: RecurrentSpec, x: string, init: readonly (string | undefined)[], seqLen: number): { output: string; finals: string[] } {
   const D = spec.bidirectional ? 2 : 1;
   const H = spec.hiddenSize;
   const nStates = spec.mode === 'LSTM' ? 2 : 1;

@@ -7,7 +7,7 @@ export {
   type OnnxExporter, type OnnxExportContext, type OnnxAttributes, type OnnxAttributeValue, type OnnxValueInfo,
 } from './context.js';
 export { exportOnnx, DEFAULT_OPSET, MIN_OPSET, MAX_OPSET, type ExportOnnxOptions } from './export.js';
-export { exportRecurrent, exportCell, exportRecurrentStack, type RecurrentSpec } from './export-recurrent.js';
+export { exportRecurrent, exportCell } from './export-recurrent.js';
 export { importOnnx, OnnxModel, type ImportOnnxOptions } from './import.js';
 export { OnnxError } from './import-errors.js';
 export {
