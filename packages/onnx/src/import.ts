@@ -102,6 +102,8 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
   readonly #constants = new Map<NodeIR, HostValue>();
   /** tensors of persistent host values (initializers, constants), made once */
   readonly #cache = new WeakMap<HostValue, Tensor>();
+  readonly #persistent = new Set<HostValue>();
+  readonly #kept: Tensor[] = [];
 
   /** Use {@link importOnnx}. */
   constructor(graph: GraphIR, options: ImportOnnxOptions) {
@@ -113,7 +115,12 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
     this.opset = graph.opset;
     this.producer = graph.producer;
     checkNodes(graph);
-    for (const n of graph.nodes) if (n.opType === 'Constant') this.#constants.set(n, constantValue(n, new Attrs(n.attrs)));
+    for (const n of graph.nodes) {
+      if (n.opType !== 'Constant') continue;
+      const value = constantValue(n, new Attrs(n.attrs));
+      this.#constants.set(n, value);
+      this.#persistent.add(value);
+    }
     this.parameterNames = this.#registerInitializers(graph);
     if (options.trainable === false) this.requiresGrad_(false);
   }
@@ -245,8 +252,8 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
         for (const x of v.data) if (x < -2147483648 || x > 2147483647) fail(`int64 value ${x} does not fit the int32 tensors this library computes in`);
       }
       const t = fromArray(v.data, v.shape, { dtype, backend: this.#backend });
-      if (this.#isPersistent(v)) {
-        t.keep();
+      if (this.#persistent.has(v)) {
+        this.#kept.push(t.keep());
         this.#cache.set(v, t);
       }
       return t;
@@ -273,9 +280,10 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
     };
   }
 
-  #isPersistent(v: HostValue): boolean {
-    for (const c of this.#constants.values()) if (c === v) return true;
-    return false;
+  /** Free the parameters, buffers and the tensors made for the graph's constants. */
+  override dispose(): void {
+    super.dispose();
+    for (const t of this.#kept.splice(0)) t.dispose();
   }
 }
 
