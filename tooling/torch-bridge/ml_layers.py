@@ -78,6 +78,9 @@ class Linear(nn.Linear):
     def forward(self, x):
         return self._act(super().forward(x))
 
+    def extra_repr(self):
+        return super().extra_repr() + (f', activation={self.activation!r}' if self.activation else '')
+
 
 class _ConvMixin:
     """'same' padding for any stride, channels-last input and output, an activation."""
@@ -88,6 +91,11 @@ class _ConvMixin:
         self.activation = activation
         self._act = activation_fn(activation)
         self._spatial = spatial
+
+    def _extra(self, base):
+        base = base.replace(', padding=(0,)', '').replace(', padding=(0, 0)', '')
+        return (base + (", padding='same'" if self.same else '') + (', channels_last=True' if self.channels_last else '')
+                + (f', activation={self.activation!r}' if self.activation else ''))
 
     def _run(self, x, conv):
         s = self._spatial
@@ -112,6 +120,9 @@ class Conv2d(_ConvMixin, nn.Conv2d):
     def forward(self, x):
         return self._run(x, lambda x: nn.Conv2d.forward(self, x))
 
+    def extra_repr(self):
+        return self._extra(nn.Conv2d.extra_repr(self))
+
 
 class Conv1d(_ConvMixin, nn.Conv1d):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
@@ -123,6 +134,9 @@ class Conv1d(_ConvMixin, nn.Conv1d):
 
     def forward(self, x):
         return self._run(x, lambda x: nn.Conv1d.forward(self, x))
+
+    def extra_repr(self):
+        return self._extra(nn.Conv1d.extra_repr(self))
 
 
 class ChannelsLast(nn.Module):
