@@ -133,6 +133,27 @@ describe('exportOnnx: ONNX Runtime agrees with @ml (1e-5 relative, fp32, batch 2
     await check({ title: 'graph', build, sample: [[6], [6]] });
   });
 
+  it('a layer shared by two calls of a graph is written once (one set of initializers)', async () => {
+    manualSeed(11);
+    const shared = new Linear({ inFeatures: 4, outFeatures: 4, activation: 'tanh', name: 'shared' });
+    const a = input({ shape: [4], name: 'a' });
+    const b = input({ shape: [4], name: 'b' });
+    const model = new Model({ inputs: [a, b], outputs: new Add({ name: 'sum' }).call(shared.call(a) as SymbolicTensor, shared.call(b) as SymbolicTensor) as SymbolicTensor });
+    const bytes = exportOnnx(model);
+    expect(onnx.ModelProto.decode(bytes).graph!.initializer!.map((t) => t.name)).toEqual(['shared.weight', 'shared.bias']);
+    const [xa, xb] = [randn([3, 4]), randn([3, 4])];
+    expectClose((await runOrt(bytes, { a: xa, b: xb })).output, forward(model, xa, xb)[0]);
+  });
+
+  it('a float64 model is written in float32', async () => {
+    manualSeed(12);
+    const model = seq(new Linear(5, 4), new GELU(), new Linear(4, 2)).double();
+    const bytes = exportOnnx(model, { inputShapes: [[1, 5]] });
+    expect(new Set(onnx.ModelProto.decode(bytes).graph!.initializer!.map((t) => t.dataType))).toEqual(new Set([1])); // FLOAT only
+    const x = randn([3, 5], { dtype: 'float64' });
+    expectClose((await runOrt(bytes, { input: x })).output, forward(model, x)[0]);
+  });
+
   it('the CNN of the course notes (conv, relu, pool, batch norm, dropout, dense)', async () => {
     const build = (): AnyModule => seq(
       new Conv2d({ inChannels: 1, outChannels: 4, kernelSize: 3, padding: 'same' }), new BatchNorm2d({ numFeatures: 4 }), new ReLU(), new MaxPool2d({ kernelSize: 2 }),
