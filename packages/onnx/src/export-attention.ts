@@ -268,6 +268,7 @@ const ENCODER_MASK_KEYS = optionKeys<EncoderLayerMasks>()(['srcMask', 'srcKeyPad
  */
 export function exportEncoderLayer(ctx: OnnxExportContext, layer: TransformerEncoderLayer, src: string, masks: EncoderLayerMasks = {}): string {
   checkOptions('exportEncoderLayer', masks, ENCODER_MASK_KEYS, MASK_ALIASES);
+  checkBatched(ctx, src, 'src', layer.batchFirst);
   const n = namer(ctx, masks.prefix ?? '');
   const sa = (x: string) =>
     exportMultiheadAttention(ctx, layer.selfAttn, {
@@ -282,6 +283,12 @@ export function exportEncoderLayer(ctx: OnnxExportContext, layer: TransformerEnc
   }
   x = layerNorm(ctx, layer.norm1, add(x, sa(x), 'residual1'), n('norm1'));
   return layerNorm(ctx, layer.norm2, add(x, feedForward(ctx, layer, x, n), 'residual2'), n('norm2'));
+}
+
+/** Refuse an unbatched (2-D) sequence where its traced shape is known. */
+function checkBatched(ctx: OnnxExportContext, x: string, what: string, batchFirst: boolean): void {
+  const s = shapeIfKnown(ctx, x);
+  if (s !== undefined && s.length !== 3) throw new UnsupportedModuleError(`expected 3-D ${what} ${batchFirst ? '[N, L, dModel]' : '[L, N, dModel]'}, got [${s.join(', ')}]; export unbatched input with a batch dim of 1`);
 }
 
 /** [L, L] from a traced 3-D sequence, for a causal mask; undefined when its shape is unknown. */
@@ -313,6 +320,8 @@ const DECODER_MASK_KEYS = optionKeys<DecoderLayerMasks>()(['tgtMask', 'memoryMas
  */
 export function exportDecoderLayer(ctx: OnnxExportContext, layer: TransformerDecoderLayer, tgt: string, memory: string, masks: DecoderLayerMasks = {}): string {
   checkOptions('exportDecoderLayer', masks, DECODER_MASK_KEYS, MASK_ALIASES);
+  checkBatched(ctx, tgt, 'tgt', layer.batchFirst);
+  checkBatched(ctx, memory, 'memory', layer.batchFirst);
   const n = namer(ctx, masks.prefix ?? '');
   const sub = (what: string) => [masks.prefix, what].filter(Boolean).join('.');
   const sa = (x: string) =>

@@ -298,6 +298,13 @@ describe('ONNX export of attention and Transformer layers, checked by ONNX Runti
     expect(() => exportOnnx(new Wrapped('mha'), shapes)).toThrow("exportMultiheadAttention: unknown option 'attn_mask'; did you mean 'attnMask'?");
   });
 
+  it('refuses unbatched sequences, naming the module', () => {
+    const pre = new TransformerEncoderLayer(layer({ normFirst: true }));
+    expect(() => exportOnnx(pre, { inputShapes: [[L, E]] })).toThrow(/model \(TransformerEncoderLayer\): expected 3-D src \[L, N, dModel\], got \[5, 8\]/);
+    const mha = new MultiheadAttention({ embedDim: E, numHeads: HEADS });
+    expect(() => exportOnnx(mha, { inputShapes: [[L, E], [S, E], [S, E]] })).toThrow(/model \(MultiheadAttention\): expected 3-D query/);
+  });
+
   it('refuses a custom feed-forward activation, naming the module', () => {
     const model = new TransformerEncoder({ encoderLayer: layer({ activation: (t: Tensor) => t.mul(2), batchFirst: true }), numLayers: 1 });
     expect(() => exportOnnx(model, { inputShapes: [[2, L, E]] })).toThrow(/model\.layers\.0 \(TransformerEncoderLayer\): the feed-forward activation/);
