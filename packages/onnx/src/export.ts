@@ -8,7 +8,7 @@
  * symbolic dim `batch` unless `dynamicBatch: false`.
  */
 import { noGrad } from '@ml/autograd';
-import { Model, type AnyModule } from '@ml/nn';
+import { Model, Module, type AnyModule } from '@ml/nn';
 import { checkOptions, optionKeys, tidy, zeros, type DType, type Tensor } from '@ml/tensor';
 import {
   findOnnxExporter, UnsupportedModuleError,
@@ -44,6 +44,8 @@ export interface ExportOnnxOptions {
 
 export const EXPORT_KEYS = optionKeys<ExportOnnxOptions>()(['inputShapes', 'inputDtypes', 'opset', 'inputNames', 'outputNames', 'dynamicBatch']);
 export const EXPORT_ALIASES = { opset_version: 'opset', input_names: 'inputNames', output_names: 'outputNames', dynamic_axes: 'dynamicBatch' };
+
+const INPUT_DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'bool'];
 
 interface InputSpec {
   shape: readonly number[];
@@ -265,6 +267,15 @@ function checkNames(what: string, names: readonly string[] | undefined, count: n
  */
 export function exportOnnx(model: AnyModule, options: ExportOnnxOptions = {}): Uint8Array {
   checkOptions('exportOnnx', options, EXPORT_KEYS, EXPORT_ALIASES);
+  if (!(model instanceof Module)) throw new TypeError(`exportOnnx: model must be an @ml/nn Module, got ${model === null ? 'null' : typeof model}`);
+  for (const d of options.inputDtypes ?? []) {
+    if (!INPUT_DTYPES.includes(d)) throw new TypeError(`exportOnnx: inputDtypes must be ${INPUT_DTYPES.join(', ')}; got '${String(d)}'`);
+  }
+  for (const names of [options.inputNames, options.outputNames]) {
+    if (names !== undefined && (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || n === ''))) {
+      throw new TypeError(`exportOnnx: inputNames and outputNames must be arrays of non-empty strings, got ${JSON.stringify(names)}`);
+    }
+  }
   const opset = options.opset ?? DEFAULT_OPSET;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) throw new RangeError(`exportOnnx: opset must be an integer in ${MIN_OPSET}…${MAX_OPSET}, got ${opset}`);
   const specs = inputSpecs(model, options);

@@ -230,6 +230,9 @@ describe('exportOnnx: what it cannot export, and its options', () => {
     expect(() => exportOnnx(model, { input_shapes: [[1, 4]] } as never)).toThrow(/exportOnnx: unknown option 'input_shapes'; did you mean 'inputShapes'\?/);
     expect(() => exportOnnx(model, { inputShapes: [[1, 4]], opset: 11 })).toThrow(/opset must be an integer in 13…21, got 11/);
     expect(() => exportOnnx(model, { inputShapes: [[0, 4]] })).toThrow(/positive integer dims/);
+    expect(() => exportOnnx(model, { inputShapes: [[1, 4]], inputDtypes: ['int64' as never] })).toThrow(/inputDtypes must be float32, float64, int32, bool; got 'int64'/);
+    expect(() => exportOnnx(model, { inputShapes: [[1, 4]], inputNames: [''] })).toThrow(/non-empty strings/);
+    expect(() => exportOnnx({} as never)).toThrow(/model must be an @ml\/nn Module, got object/);
   });
 
   it('saveOnnx writes the same bytes to a file ONNX Runtime loads', async () => {
