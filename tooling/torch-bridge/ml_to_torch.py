@@ -252,4 +252,8 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (UnsupportedLayer, ValueError, FileNotFoundError) as e:  # a bad or unsupported save: one line, no traceback
+        print(f'ml_to_torch: {e}', file=sys.stderr)
+        sys.exit(2)

@@ -216,4 +216,8 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (UnsupportedModule, ValueError, FileNotFoundError) as e:
+        print(f'torch_to_ml: {e}', file=sys.stderr)
+        sys.exit(2)

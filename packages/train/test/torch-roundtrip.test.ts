@@ -257,6 +257,16 @@ describe.skipIf(!python)('PyTorch round trip (float64, within 1e-6)', () => {
     expect(readFileSync(source, 'utf8')).toContain('def build(dtype=torch.float32):');
   });
 
+  it('a layer without a PyTorch counterpart is refused, naming it and where it sits', async () => {
+    manualSeed(3);
+    const model = new nn.Sequential([new nn.Linear({ inFeatures: 2, outFeatures: 2 }), new nn.EchoStateNetwork({ inputSize: 2, reservoirSize: 4, outputSize: 1 }) as unknown as nn.Layer]);
+    const folder = join(dir, 'esn');
+    await saveModel(model, folder);
+    const r = spawnSync(python!, ['ml_to_torch.py', folder], { encoding: 'utf8', cwd: BRIDGE, timeout: 120_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim()).toBe('ml_to_torch: architecture.layers[1]: no PyTorch counterpart for EchoStateNetwork in ml_to_torch.py (see README.md for the layers it maps)');
+  });
+
   it('a model whose weights differ from the saved ones is caught (the comparison can fail)', async () => {
     manualSeed(5);
     const model = new nn.Linear({ inFeatures: 3, outFeatures: 2, ...F64 });
