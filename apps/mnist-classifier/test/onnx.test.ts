@@ -2,6 +2,7 @@
 // images: each logit within |ort − ml| ≤ 1e-5·max(1, |ml|) of @ml's own forward (fp32), and the
 // same predicted digit. The models get a few hundred steps of training first, so the weights are
 // not the initializer's.
+import { registerWasmBackend } from '@ml/backend-wasm';
 import { mnist } from '@ml/data';
 import { exportOnnx } from '@ml/onnx';
 import { manualSeed, type Tensor } from '@ml/tensor';
@@ -57,4 +58,15 @@ describe('mnist-classifier models in ONNX Runtime', () => {
       expect(correct).toBeGreaterThan(50); // trained a little: far above chance (10%), so the weights are real
     });
   }
+
+  it('a model on the wasm backend exports the same file as on cpu', async () => {
+    registerWasmBackend();
+    manualSeed(0);
+    const model = buildModel('cnn');
+    const onCpu = exportOnnx(model, { inputShapes: [[1, 1, 28, 28]] });
+    await model.to('wasm');
+    expect(model.parameters()[0].backend.name).toBe('wasm');
+    const onWasm = exportOnnx(model, { inputShapes: [[1, 1, 28, 28]] });
+    expect(Buffer.compare(Buffer.from(onWasm), Buffer.from(onCpu))).toBe(0);
+  });
 });

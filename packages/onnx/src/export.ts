@@ -124,7 +124,11 @@ class GraphBuilder {
   readonly unsupported: Unsupported[] = [];
   readonly #byTensor = new Map<Tensor, string>();
 
-  constructor(readonly opset: number) {}
+  /** @param backend where the model's weights live: the traced zeros are made there */
+  constructor(
+    readonly opset: number,
+    readonly backend: string | undefined,
+  ) {}
 
   unique(base: string): string {
     const clean = base.replace(/[^A-Za-z0-9_.:/-]/g, '_') || 'v';
@@ -179,7 +183,7 @@ class GraphBuilder {
     try {
       traced = tidy(() =>
         noGrad(() => {
-          const xs = ins.map((i) => zeros(i.shape, { dtype: i.dtype }));
+          const xs = ins.map((i) => zeros(i.shape, { dtype: i.dtype, backend: this.backend }));
           const out = (module.forward as (...a: Tensor[]) => unknown)(...xs);
           const outs = Array.isArray(out) ? (out as Tensor[]) : [out as Tensor];
           return outs.map((t) => ({ shape: [...t.shape], dtype: t.dtype }));
@@ -291,7 +295,8 @@ export function exportOnnx(model: AnyModule, options: ExportOnnxOptions = {}): U
   const modes = model.modules().map((m) => [m, m.training] as const);
   model.eval();
   try {
-    const g = new GraphBuilder(opset);
+    const weights = [...model.parameters(), ...model.buffers()];
+    const g = new GraphBuilder(opset, weights.length > 0 ? weights[0].backend.name : undefined);
     const defaultIn = (i: number): string =>
       model instanceof Model ? model.inputs[i].name : specs.length === 1 ? 'input' : `input_${i}`;
     const inNames = specs.map((s, i) => {
