@@ -17,6 +17,9 @@ export interface ImportOnnxOptions {
   trainable?: boolean;
 }
 
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+
 const IMPORT_KEYS = optionKeys<ImportOnnxOptions>()(['backend', 'trainable']);
 
 /** A node of the parameter tree: holds the initializers under one dotted prefix (`fc1.weight`). */
@@ -165,14 +168,17 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
       let leaf = base;
       for (let i = 1; taken.has(leaf); i++) leaf = `${base}_${i}`;
       taken.add(leaf);
-      const t = fromArray(hv.data, hv.shape, { dtype: tensorDType(hv.dtype), backend: this.#backend });
+      // int64 beyond int32 (Slice's "to the end" INT64_MAX) is kept exact on the host; its buffer holds it clamped
+      const fits = hv.dtype !== 'int64' || hv.data.every((v) => v >= INT32_MIN && v <= INT32_MAX);
+      const data = fits ? hv.data : hv.data.map((v) => Math.min(Math.max(v, INT32_MIN), INT32_MAX));
+      const t = fromArray(data, hv.shape, { dtype: tensorDType(hv.dtype), backend: this.#backend });
       const float = isFloat(t.dtype);
       register(path, leaf, t, float && !isStatistic(name, graph.nodes) ? 'param' : 'buffer');
       names.set(name, path ? `${path}.${leaf}` : leaf);
       if (float) this.#initial.set(name, t);
       else {
         this.#initial.set(name, hv); // shape arithmetic reads integer initializers on the host
-        this.#cache.set(hv, t);
+        if (fits) this.#cache.set(hv, t);
       }
     }
     return names;
@@ -249,7 +255,7 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
       if (cached && !cached.isDisposed) return cached;
       const dtype = tensorDType(v.dtype);
       if (v.dtype === 'int64') {
-        for (const x of v.data) if (x < -2147483648 || x > 2147483647) fail(`int64 value ${x} does not fit the int32 tensors this library computes in`);
+        for (const x of v.data) if (x < INT32_MIN || x > INT32_MAX) fail(`int64 value ${x} does not fit the int32 tensors this library computes in`);
       }
       const t = fromArray(v.data, v.shape, { dtype, backend: this.#backend });
       if (this.#persistent.has(v)) {
