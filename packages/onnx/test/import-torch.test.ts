@@ -40,7 +40,7 @@ describe('models exported by PyTorch run as PyTorch ran them', () => {
     it(name, () => {
       const fx = JSON.parse(readFileSync(`${dir}${name}.json`, 'utf8')) as Fixture;
       const model = importOnnx(new Uint8Array(readFileSync(`${dir}${name}.onnx`)));
-      const feeds = Object.fromEntries(fx.inputs.map((i) => [i.name, fromArray(Float32Array.from(i.data), i.shape, { dtype: i.dtype === 'float32' ? 'float32' : 'int32' })]));
+      const feeds = Object.fromEntries(fx.inputs.map((i) => [i.name, fromArray(i.data, i.shape, { dtype: i.dtype.startsWith('float') ? 'float32' : 'int32' })]));
       const out = model.run(feeds);
       expect(model.outputNames).toEqual(fx.outputs.map((o) => o.name));
       for (const o of fx.outputs) compare(`${name}.${o.name}`, out[o.name], o);
