@@ -3,6 +3,7 @@
 // same predicted digit. The models get a few hundred steps of training first, so the weights are
 // not the initializer's.
 import { registerWasmBackend } from '@ml/backend-wasm';
+import { registerWebGpuBackend } from '@ml/backend-webgpu';
 import { mnist } from '@ml/data';
 import { exportOnnx } from '@ml/onnx';
 import { manualSeed, type Tensor } from '@ml/tensor';
@@ -10,6 +11,15 @@ import '@ml/train';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { buildModel, inputShape, type ModelKind } from '../src/models.js';
+
+// a WebGPU device where there is one (Dawn finds Mesa's software one on CI); else that case is skipped
+const webgpu = await registerWebGpuBackend().then(
+  () => true,
+  (e: unknown) => {
+    console.warn(`webgpu case skipped: ${(e as Error).message}`);
+    return false;
+  },
+);
 
 async function ortRun(bytes: Uint8Array, x: Tensor): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const session = await ort.InferenceSession.create(bytes);
@@ -68,5 +78,14 @@ describe('mnist-classifier models in ONNX Runtime', () => {
     expect(model.parameters()[0].backend.name).toBe('wasm');
     const onWasm = exportOnnx(model, { inputShapes: [[1, 1, 28, 28]] });
     expect(Buffer.compare(Buffer.from(onWasm), Buffer.from(onCpu))).toBe(0);
+  });
+
+  // WebGPU reads are asynchronous only: exportOnnx (synchronous) says to move the model first
+  it.skipIf(!webgpu)('a model on the webgpu backend is refused with what to do', async () => {
+    const model = buildModel('mlp');
+    await model.to('webgpu');
+    expect(() => exportOnnx(model, { inputShapes: [[1, 784]] })).toThrow(/weights are on the 'webgpu' backend, which cannot be read synchronously; move the model first: await model.to\('cpu'\)/);
+    await model.to('cpu');
+    expect(exportOnnx(model, { inputShapes: [[1, 784]] }).length).toBeGreaterThan(784 * 256 * 4);
   });
 });

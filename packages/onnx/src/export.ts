@@ -296,7 +296,14 @@ export function exportOnnx(model: AnyModule, options: ExportOnnxOptions = {}): U
   model.eval();
   try {
     const weights = [...model.parameters(), ...model.buffers()];
-    const g = new GraphBuilder(opset, weights.length > 0 ? weights[0].backend.name : undefined);
+    const backend = weights.length > 0 ? weights[0].backend.name : undefined;
+    try {
+      if (weights.length > 0) weights[0].dataSync();
+    } catch (e) {
+      // webgpu reads are asynchronous only; the file needs every weight's values now
+      throw new Error(`exportOnnx: the model's weights are on the '${backend}' backend, which cannot be read synchronously; move the model first: await model.to('cpu')`, { cause: e });
+    }
+    const g = new GraphBuilder(opset, backend);
     const defaultIn = (i: number): string =>
       model instanceof Model ? model.inputs[i].name : specs.length === 1 ? 'input' : `input_${i}`;
     const inNames = specs.map((s, i) => {
