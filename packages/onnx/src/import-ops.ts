@@ -11,7 +11,7 @@
 import {
   abs, add, broadcastShapes, cast, ceil, concat, conv2d, cos, div, elu, eq, erf, exp, expand, floor, fromArray, full, gelu, gt,
   ge, indexSelect, isFloat, leakyRelu, le, log, logicalAnd, logicalNot, logicalOr, logSoftmax, lt, matmul, max, maxPool2d, maximum,
-  mean, min, minimum, mul, narrow, neg, ones, pad, permute, pow, reciprocal, relu, reshape, sigmoid, sin, sliceView, softmax,
+  mean, min, minimum, mul, narrow, ne, neg, ones, pad, permute, pow, reciprocal, relu, reshape, sigmoid, sin, sliceView, softmax,
   softplus, sqrt, squeeze, sub, sum, tanh, unsqueeze, where, avgPool2d, type DType, type Tensor,
 } from '@ml/tensor';
 import { OnnxError } from './import-errors.js';
@@ -954,6 +954,16 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   Ceil: unary(ceil),
   Sin: unary(sin),
   Cos: unary(cos),
+  IsInf: unary(
+    (x, a) => {
+      const pos = a.int('detect_positive', 1) === 1;
+      const neg = a.int('detect_negative', 1) === 1;
+      const hit = pos && neg ? eq(abs(x), Infinity) : pos ? eq(x, Infinity) : neg ? eq(x, -Infinity) : ne(x, x);
+      return pos || neg ? hit : logicalAnd(hit, eq(x, x));
+    },
+    { detect_positive: 'int', detect_negative: 'int' },
+  ),
+  IsNaN: unary((x) => ne(x, x)),
   Identity: { attrs: {}, minInputs: 1, host: (_ctx, [x]) => [x], run: (_ctx, [x]) => [x] },
   Dropout: dropoutOp,
   Clip: clipOp,

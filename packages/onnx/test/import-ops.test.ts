@@ -114,6 +114,7 @@ const CASES: Case[] = [
   { title: 'ReduceSum axes input', nodes: [node('ReduceSum', ['x', 'a'], ['y'], { keepdims: 0 })], shape: [2, 3, 4], init: () => [ints('a', [0])] },
   { title: 'ReduceMax', nodes: un('ReduceMax', { axes: [1] }), shape: [3, 4] },
   { title: 'Where, Equal, Greater', nodes: [node('Greater', ['x', 'z'], ['g']), node('Where', ['g', 'x', 'z'], ['w']), node('Equal', ['w', 'z'], ['e']), node('Where', ['e', 'x', 'w'], ['y'])], shape: [4, 4], init: () => [{ name: 'z', dataType: FLOAT, dims: [], values: [0] }] },
+  { title: 'IsInf, IsNaN of log(x) (−∞ at 0, NaN below)', nodes: [node('Relu', ['x'], ['r']), node('Log', ['x'], ['l']), node('Log', ['r'], ['lr']), node('IsInf', ['lr'], ['i'], { detect_positive: 0 }), node('IsNaN', ['l'], ['n']), node('Or', ['i', 'n'], ['o']), node('Cast', ['o'], ['y'], { to: FLOAT })], shape: [4, 4] },
   { title: 'Max/Min variadic', nodes: [node('Max', ['x', 'x2'], ['a']), node('Min', ['a', 'x2', 'x'], ['y'])], shape: [3, 4], shape2: [4] },
   {
     title: 'dynamic flatten as PyTorch exports it: Shape → Gather → Unsqueeze → Concat → Reshape',

@@ -4,21 +4,21 @@
 import { gradcheck, noGrad } from '@ml/autograd';
 import {
   AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, Dropout, Flatten, GELU, GlobalAvgPool2d, GRU, LayerNorm, Linear, LSTM, MaxPool1d, MaxPool2d, Module, ReLU,
-  Sequential, Tanh, type AnyModule,
+  Sequential, Tanh, TransformerDecoderLayer, TransformerEncoderLayer, type AnyModule,
 } from '@ml/nn';
 import { fromArray, manualSeed, randint, randn, tensor, type Tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
-import { exportOnnx, exportRecurrent, importOnnx, OnnxError, OnnxModel, registerOnnxExporter } from '../src/index.js';
+import { exportEncoderLayer, exportOnnx, exportRecurrent, importOnnx, OnnxError, OnnxModel, registerOnnxExporter } from '../src/index.js';
 import { encodeModel, FLOAT, INT64, modelProto, node, type ModelSpec } from './fixtures/graph-builder.js';
 
 const seq = (...layers: AnyModule[]): Sequential => new Sequential(layers as never[]);
 
 /** Random weights, and BatchNorm running statistics from a few training batches. */
-function perturb(model: AnyModule, sample: readonly number[]): void {
+function perturb(model: AnyModule, ...samples: (readonly number[])[]): void {
   noGrad(() => {
     for (const p of model.parameters()) p.assign(randn(p.shape, { dtype: p.dtype }).mul(0.5));
     model.train();
-    for (let i = 0; i < 3; i++) (model.forward as (x: Tensor) => unknown)(randn([8, ...sample]).mul(2).add(0.5));
+    for (let i = 0; i < 3; i++) (model.forward as (...x: Tensor[]) => unknown)(...samples.map((s) => randn([8, ...s]).mul(2).add(0.5)));
   });
   model.eval();
 }
@@ -47,10 +47,21 @@ class FlatLstm extends Module<[Tensor], Tensor[]> {
 }
 registerOnnxExporter(FlatLstm, (ctx, m, [x]) => exportRecurrent(ctx, m.lstm, x, []));
 
+/** A causal TransformerEncoderLayer (the mask a Where/IsInf graph in ONNX). */
+class CausalEncoder extends Module<[Tensor], Tensor> {
+  readonly layer = this.registerModule('layer', new TransformerEncoderLayer({ dModel: 8, nhead: 2, dimFeedforward: 16, batchFirst: true }));
+  forward(x: Tensor): Tensor {
+    return this.layer.forward(x, { isCausal: true });
+  }
+}
+registerOnnxExporter(CausalEncoder, (ctx, m, [x]) => [exportEncoderLayer(ctx, m.layer, x, { isCausal: true })]);
+
 interface RoundTrip {
   title: string;
   build: () => AnyModule;
   sample: number[];
+  /** a second input's sample shape */
+  sample2?: number[];
 }
 
 const ROUND_TRIPS: RoundTrip[] = [
@@ -65,6 +76,9 @@ const ROUND_TRIPS: RoundTrip[] = [
   { title: 'Conv1d and MaxPool1d', build: () => seq(new Conv1d({ inChannels: 2, outChannels: 3, kernelSize: 3, dilation: 2 }), new MaxPool1d({ kernelSize: 2 })), sample: [2, 11] },
   { title: 'LayerNorm and GELU', build: () => seq(new Linear(6, 6), new LayerNorm({ normalizedShape: 6 }), new GELU()), sample: [4, 6] },
   { title: 'LSTM, 2 layers, bidirectional', build: () => new FlatLstm({ inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true }), sample: [2, 3] },
+  { title: 'TransformerEncoderLayer (batch first, GELU, norm first)', build: () => new TransformerEncoderLayer({ dModel: 8, nhead: 2, dimFeedforward: 16, batchFirst: true, activation: 'gelu', normFirst: true }), sample: [5, 8] },
+  { title: 'TransformerEncoderLayer, causal', build: () => new CausalEncoder(), sample: [4, 8] },
+  { title: 'TransformerDecoderLayer (target and memory)', build: () => new TransformerDecoderLayer({ dModel: 8, nhead: 2, dimFeedforward: 16, batchFirst: true }), sample: [3, 8], sample2: [5, 8] },
   { title: 'GRU, 2 layers, batch first', build: () => new GRU({ inputSize: 3, hiddenSize: 5, numLayers: 2, batchFirst: true }), sample: [4, 3] },
 ];
 
@@ -73,14 +87,15 @@ describe('export → import gives the same outputs (float32, within 1e-6 relativ
     it(c.title, () => {
       manualSeed(11);
       const model = c.build();
-      perturb(model, c.sample);
-      const bytes = exportOnnx(model, { inputShapes: [[2, ...c.sample]] });
+      const shapes = c.sample2 ? [c.sample, c.sample2] : [c.sample];
+      perturb(model, ...shapes);
+      const bytes = exportOnnx(model, { inputShapes: shapes.map((s) => [2, ...s]) });
       const imported = importOnnx(bytes);
       for (const batch of [2, 5]) {
-        const x = randn([batch, ...c.sample]);
-        const out = (model.forward as (x: Tensor) => Tensor | Tensor[])(x);
+        const xs = shapes.map((s) => randn([batch, ...s]));
+        const out = (model.forward as (...x: Tensor[]) => Tensor | Tensor[])(...xs);
         const expected = Array.isArray(out) ? out : [out];
-        const got = imported.forwardAll(x);
+        const got = imported.forwardAll(...xs);
         expect(got.length).toBe(expected.length);
         expected.forEach((e, i) => expectNear(got[i], e, 1e-6, `${c.title}, batch ${batch}, output ${i}`));
       }
