@@ -633,7 +633,7 @@ export async function predict(model: AnyModule, x: Tensor | Numbers, options: { 
     const pause = yielder(platform.yieldEvery);
     for (let start = 0; start < n; start += batchSize) {
       const len = Math.min(batchSize, n - start);
-      const slice = x.narrow(0, start, len);
+      const slice: Tensor = x.narrow(0, start, len);
       const xb = await onBackend(slice, device);
       outs.push(tidy(() => noGrad(() => model.forward(xb as never) as unknown as Tensor)));
       if (xb !== slice) xb.dispose();
