@@ -227,7 +227,7 @@ interface Window {
 }
 
 /** kernel_shape/strides/dilations/pads/auto_pad of Conv and the pools, per spatial dim. */
-function window(ctx: OpContext, a: Attrs, spatial: readonly number[], kernel: readonly number[]): Window {
+function windowOf(ctx: OpContext, a: Attrs, spatial: readonly number[], kernel: readonly number[]): Window {
   const k = spatial.length;
   const check = (name: string, v: number[] | null, def: number, min: number): number[] => {
     const out = v ?? new Array<number>(k).fill(def);
@@ -287,7 +287,7 @@ const conv: OpDef = {
     const x = as2d(ctx, x0);
     const w = oneD ? unsqueeze(w0, 2) : w0;
     if (w.ndim !== 4) fail(ctx, `weight of shape [${w0.shape.join(', ')}] does not match input [${x0.shape.join(', ')}]`);
-    const win = window2d(window(ctx, a, x0.shape.slice(2), w0.shape.slice(2)), oneD);
+    const win = window2d(windowOf(ctx, a, x0.shape.slice(2), w0.shape.slice(2)), oneD);
     if (win.kernel[0] !== w.shape[2] || win.kernel[1] !== w.shape[3]) fail(ctx, `kernel_shape does not match weight [${w0.shape.join(', ')}]`);
     const symmetric = win.begin.every((b, i) => b === win.end[i]);
     const input = symmetric ? x : padSpatial(x, win.begin, win.end, 0);
@@ -317,7 +317,7 @@ function poolSetup(ctx: OpContext, xv: Value | undefined, a: Attrs): { x: Tensor
   if (!a.ints('kernel_shape')) fail(ctx, 'attribute kernel_shape is required');
   const oneD = x0.ndim === 3;
   const x = as2d(ctx, x0);
-  const win = window2d(window(ctx, a, x0.shape.slice(2), []), oneD);
+  const win = window2d(windowOf(ctx, a, x0.shape.slice(2), []), oneD);
   const { extra } = poolGeometry(win, x.shape.slice(2), a.int('ceil_mode', 0) === 1);
   for (let i = 0; i < 2; i++) {
     const eff = (win.kernel[i] - 1) * win.dilations[i] + 1;
