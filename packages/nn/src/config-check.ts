@@ -91,6 +91,18 @@ const NAME = { name: F.string };
 const WEIGHTED = { ...NAME, dtype: F.dtype };
 const plain: ClassSpec = { fields: NAME };
 
+const TRANSFORMER_FIELDS = {
+  ...WEIGHTED, dModel: F.posInt, nhead: F.posInt, dimFeedforward: F.posInt, dropout: F.number, activation: F.activation,
+  layerNormEps: F.number, batchFirst: F.bool, normFirst: F.bool,
+};
+/** One Transformer block's parameters: `attentions` attention blocks (4d² + 4d each), the feed-forward pair, one LayerNorm per sub-block. */
+const blockState = (d: number, ff: number, attentions: number): number => attentions * (4 * d * d + 4 * d) + (2 * d * ff + ff + d) + (attentions + 1) * 2 * d;
+const transformerLayer = (attentions: number): ClassSpec => ({
+  fields: TRANSFORMER_FIELDS,
+  required: ['dModel', 'nhead'],
+  state: (o) => blockState(num(o, 'dModel', 0), num(o, 'dimFeedforward', 2048), attentions),
+});
+
 const linear: ClassSpec = {
   fields: { ...WEIGHTED, inFeatures: F.posInt, outFeatures: F.posInt, bias: F.bool, weightInit: F.init, biasInit: F.init, activation: F.activation, inputShape: F.inputShape },
   // a saved architecture records every size (moduleToConfig refuses an unbuilt lazy layer)
@@ -234,6 +246,17 @@ export const BUILTIN_SPECS: ReadonlyMap<string, ClassSpec> = new Map<string, Cla
       const v = num(o, 'vdim', e);
       const bias = flag(o, 'bias', true);
       return (k === e && v === e ? 3 * e * e : e * (e + k + v)) + (bias ? 3 * e : 0) + e * e + (bias ? e : 0);
+    },
+  }],
+  ['TransformerEncoderLayer', transformerLayer(1)],
+  ['TransformerDecoderLayer', transformerLayer(2)],
+  ['Transformer', {
+    fields: { ...TRANSFORMER_FIELDS, numEncoderLayers: F.posInt, numDecoderLayers: F.posInt },
+    state: (o) => {
+      const d = num(o, 'dModel', 512);
+      const ff = num(o, 'dimFeedforward', 2048);
+      // two final LayerNorms (encoder.norm, decoder.norm)
+      return num(o, 'numEncoderLayers', 6) * blockState(d, ff, 1) + num(o, 'numDecoderLayers', 6) * blockState(d, ff, 2) + 4 * d;
     },
   }],
   ['SinusoidalPositionalEncoding', { fields: POSITIONAL, required: ['dModel'], scratch: (o) => num(o, 'maxLen', 5000) * num(o, 'dModel', 0) }],

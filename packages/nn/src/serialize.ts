@@ -11,6 +11,7 @@ import { BatchNorm1d, BatchNorm2d, LayerNorm } from './normalization.js';
 import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from './recurrent.js';
 import { EchoStateNetwork } from './reservoir.js';
 import { MultiheadAttention } from './attention.js';
+import { Transformer, TransformerDecoderLayer, TransformerEncoderLayer } from './transformer.js';
 import { LearnedPositionalEncoding, SinusoidalPositionalEncoding } from './positional.js';
 import { AvgPool1d, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d } from './pooling.js';
 import type { SymbolicTensor } from './symbolic.js';
@@ -47,6 +48,7 @@ const BUILTIN_CLASSES: [ModuleClass, string][] = [
   [LogSoftmax, 'LogSoftmax'], [Concatenate, 'Concatenate'], [Add, 'Add'], [Subtract, 'Subtract'], [Multiply, 'Multiply'],
   [Average, 'Average'], [Maximum, 'Maximum'], [RNN, 'RNN'], [LSTM, 'LSTM'], [GRU, 'GRU'], [RNNCell, 'RNNCell'], [LSTMCell, 'LSTMCell'],
   [GRUCell, 'GRUCell'], [EchoStateNetwork, 'EchoStateNetwork'], [MultiheadAttention, 'MultiheadAttention'],
+  [TransformerEncoderLayer, 'TransformerEncoderLayer'], [TransformerDecoderLayer, 'TransformerDecoderLayer'], [Transformer, 'Transformer'],
   [SinusoidalPositionalEncoding, 'SinusoidalPositionalEncoding'], [LearnedPositionalEncoding, 'LearnedPositionalEncoding'],
 ] as [ModuleClass, string][];
 for (const [cls, name] of BUILTIN_CLASSES) registerModuleClass(cls, name);

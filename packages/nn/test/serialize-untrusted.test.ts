@@ -152,6 +152,9 @@ describe('checkModuleConfig counts exactly what the built-in layers allocate', (
     leaf('LearnedPositionalEncoding', { dModel: 6, maxLen: 10 }),
     leaf('MaxPool2d', { kernelSize: 2 }),
     leaf('GELU', { approximate: 'tanh' }),
+    leaf('TransformerEncoderLayer', { dModel: 8, nhead: 2, dimFeedforward: 16 }),
+    leaf('TransformerDecoderLayer', { dModel: 8, nhead: 2, dimFeedforward: 12, normFirst: true, activation: 'gelu', batchFirst: true }),
+    leaf('Transformer', { dModel: 8, nhead: 2, numEncoderLayers: 2, numDecoderLayers: 1, dimFeedforward: 16 }),
   ];
   for (const cfg of samples) {
     it(`${cfg.className} ${JSON.stringify(cfg.config)}`, () => {

@@ -326,3 +326,26 @@ describe('greedy decoding of a trained toy seq2seq Transformer', () => {
     expect(calls).toEqual([1, 2, 3]);
   });
 });
+
+describe('Transformer layers save and load as architectures', () => {
+  it('TransformerEncoderLayer, TransformerDecoderLayer and Transformer rebuild from their configs with the same outputs', async () => {
+    const { moduleFromConfig, moduleToConfig } = await import('../src/serialize.js');
+    manualSeed(12);
+    const opts = { dModel: 8, nhead: 2, dimFeedforward: 16, dropout: 0, batchFirst: true };
+    const src = randn([2, 5, 8]);
+    const tgt = randn([2, 3, 8]);
+    const cases: [AnyModule, (m: AnyModule) => Tensor][] = [
+      [new TransformerEncoderLayer({ ...opts, normFirst: true, activation: 'gelu' }), (m) => (m as TransformerEncoderLayer).forward(src)],
+      [new TransformerDecoderLayer(opts), (m) => (m as TransformerDecoderLayer).forward(tgt, src)],
+      [new Transformer({ ...opts, numEncoderLayers: 2, numDecoderLayers: 1 }), (m) => (m as Transformer).forward(src, tgt)],
+    ];
+    for (const [m, run] of cases) {
+      const copy = moduleFromConfig(JSON.parse(JSON.stringify(moduleToConfig(m))));
+      expect(copy.constructor).toBe(m.constructor);
+      copy.loadStateDict(m.stateDict());
+      m.eval();
+      copy.eval();
+      expect(await run(copy).data()).toEqual(await run(m).data());
+    }
+  });
+});

@@ -22,11 +22,6 @@ import { loadModel, saveModel } from '../src/index.node.js';
 const BRIDGE = fileURLToPath(new URL('../../../tooling/torch-bridge/', import.meta.url));
 const TOL = 1e-6;
 
-// Transformer and its layers have no saved-config registration in @ml/nn yet; their constructors
-// rebuild from getConfig(), so registering them here makes them saveable.
-nn.registerModuleClass(nn.TransformerEncoderLayer, 'TransformerEncoderLayer');
-nn.registerModuleClass(nn.TransformerDecoderLayer, 'TransformerDecoderLayer');
-nn.registerModuleClass(nn.Transformer, 'Transformer');
 
 /** A python3 that imports torch: $ML_TORCH_PYTHON, python3 on PATH, or Debian's (where python3-torch installs). */
 function findTorchPython(): { python: string | null; reason: string } {
