@@ -9,8 +9,14 @@ import onnxProto from 'onnx-proto';
 import type { onnx } from 'onnx-proto';
 import { OnnxError } from './import-errors.js';
 
-/** The most elements one tensor of a file (or a shape computed while running it) may have: 2^28. */
+/** The most elements one tensor of a file (or a shape computed while running it) may have, unless `maxElements` says otherwise: 2^28. */
 export const MAX_ELEMENTS = 2 ** 28;
+
+/** 2^28 → '2^28', other limits as numbers. */
+export function formatLimit(limit: number): string {
+  const k = Math.log2(limit);
+  return Number.isInteger(k) ? `2^${k}` : String(limit);
+}
 
 /** Element types as the importer keeps them; narrower integers widen to int32, halves to float32. */
 export type ElemType = 'float32' | 'float64' | 'int32' | 'int64' | 'bool';
@@ -115,14 +121,14 @@ function toNumber(v: IntLike | null | undefined): number {
   return typeof v === 'number' ? v : v.toNumber();
 }
 
-/** Dims of a tensor: non-negative integers whose product stays under {@link MAX_ELEMENTS}. */
-export function checkDims(dims: readonly number[], what: string): number {
+/** Dims of a tensor: non-negative integers whose product stays within `limit` elements. */
+export function checkDims(dims: readonly number[], what: string, limit: number): number {
   let n = 1;
   for (const d of dims) {
     if (!Number.isSafeInteger(d) || d < 0) throw new OnnxError(`${what}: dims [${dims.join(', ')}] must be non-negative integers`);
     n *= d;
   }
-  if (n > MAX_ELEMENTS) throw new OnnxError(`${what}: dims [${dims.join(', ')}] give ${n} elements, more than the limit 2^28`);
+  if (n > limit) throw new OnnxError(`${what}: dims [${dims.join(', ')}] give ${n} elements, more than the limit ${formatLimit(limit)}`);
   return n;
 }
 
@@ -142,11 +148,11 @@ function bfloat16(bits: number): number {
 }
 
 /** Read a TensorProto (an initializer or an attribute's tensor) into host values, checked. */
-export function readTensor(t: onnx.ITensorProto, what: string): HostValue {
+export function readTensor(t: onnx.ITensorProto, what: string, limit: number): HostValue {
   const code = t.dataType ?? 0;
   const dtype = elemTypeOf(code, what);
   const dims = (t.dims ?? []).map(toNumber);
-  const n = checkDims(dims, what);
+  const n = checkDims(dims, what, limit);
   if (t.dataLocation === 1) throw new OnnxError(`${what}: external data is not supported (save the model with its weights inside the file)`);
   if (t.segment) throw new OnnxError(`${what}: segmented tensors are not supported`);
   const bytes = DTYPES[code].bytes;
@@ -213,7 +219,7 @@ function has(o: object, key: string): boolean {
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
-function readAttribute(a: onnx.IAttributeProto, where: string): Attr {
+function readAttribute(a: onnx.IAttributeProto, where: string, limit: number): Attr {
   let type = a.type ?? 0;
   if (type === 0) {
     // IR version 1 files leave the type out: infer it from the field that is set
@@ -232,7 +238,7 @@ function readAttribute(a: onnx.IAttributeProto, where: string): Attr {
     case 3: return { kind: 'string', value: utf8.decode(a.s ?? new Uint8Array()) };
     case 4:
       if (!a.t) throw new OnnxError(`${what} is of type TENSOR but holds no tensor`);
-      return { kind: 'tensor', value: readTensor(a.t, what) };
+      return { kind: 'tensor', value: readTensor(a.t, what, limit) };
     case 6: return { kind: 'floats', value: [...(a.floats ?? [])] };
     case 7: return { kind: 'ints', value: (a.ints ?? []).map(toNumber) };
     case 8: return { kind: 'strings', value: (a.strings ?? []).map((s) => utf8.decode(s)) };
@@ -242,7 +248,7 @@ function readAttribute(a: onnx.IAttributeProto, where: string): Attr {
   }
 }
 
-function inputOf(v: onnx.IValueInfoProto, i: number): InputIR {
+function inputOf(v: onnx.IValueInfoProto, i: number, limit: number): InputIR {
   const name = v.name ?? '';
   const what = `graph input ${i} '${name}'`;
   if (!name) throw new OnnxError(`graph input ${i} has no name`);
@@ -254,7 +260,7 @@ function inputOf(v: onnx.IValueInfoProto, i: number): InputIR {
     if (d.dimParam) return d.dimParam;
     if (has(d, 'dimValue')) {
       const n = toNumber(d.dimValue);
-      if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ELEMENTS) throw new OnnxError(`${what}: dim ${n} must be an integer in [0, 2^28]`);
+      if (!Number.isSafeInteger(n) || n < 0 || n > limit) throw new OnnxError(`${what}: dim ${n} must be an integer in [0, ${formatLimit(limit)}]`);
       return n;
     }
     return null;
@@ -263,7 +269,7 @@ function inputOf(v: onnx.IValueInfoProto, i: number): InputIR {
 }
 
 /** Decode and check an ONNX model; see the module comment for what is checked. */
-export function readModel(bytes: Uint8Array): GraphIR {
+export function readModel(bytes: Uint8Array, limit = MAX_ELEMENTS): GraphIR {
   if (!(bytes instanceof Uint8Array)) throw new OnnxError('importOnnx: expected the file as a Uint8Array');
   let model: onnx.ModelProto;
   try {
@@ -286,7 +292,7 @@ export function readModel(bytes: Uint8Array): GraphIR {
     const name = t.name ?? '';
     if (!name) throw new OnnxError(`initializer ${i} has no name`);
     if (initializers.has(name)) throw new OnnxError(`initializer '${name}' is defined twice`);
-    initializers.set(name, readTensor(t, `initializer '${name}'`));
+    initializers.set(name, readTensor(t, `initializer '${name}'`, limit));
   });
   if ((graph.sparseInitializer ?? []).length) throw new OnnxError('sparse initializers are not supported');
 
@@ -294,7 +300,7 @@ export function readModel(bytes: Uint8Array): GraphIR {
   const inputs: InputIR[] = [];
   (graph.input ?? []).forEach((v, i) => {
     if (v.name && initializers.has(v.name)) return; // IR < 4 lists initializers as inputs too
-    const input = inputOf(v, i);
+    const input = inputOf(v, i, limit);
     if (defined.has(input.name)) throw new OnnxError(`graph input '${input.name}' is defined twice`);
     defined.add(input.name);
     inputs.push(input);
@@ -310,7 +316,7 @@ export function readModel(bytes: Uint8Array): GraphIR {
     for (const a of n.attribute ?? []) {
       if (!a.name) throw new OnnxError(`${where}: an attribute has no name`);
       if (attrs.has(a.name)) throw new OnnxError(`${where}: attribute '${a.name}' is given twice`);
-      attrs.set(a.name, readAttribute(a, where));
+      attrs.set(a.name, readAttribute(a, where, limit));
     }
     return { name, opType, domain: n.domain === 'ai.onnx' ? '' : n.domain ?? '', inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attrs };
   });

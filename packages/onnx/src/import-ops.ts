@@ -15,7 +15,7 @@ import {
   softplus, sqrt, squeeze, sub, sum, tanh, unsqueeze, where, avgPool2d, type DType, type Tensor,
 } from '@ml/tensor';
 import { OnnxError } from './import-errors.js';
-import { allocHost, checkDims, elemTypeOf, type Attr, type AttrKind, type ElemType, type HostValue, type NodeIR } from './import-model.js';
+import { allocHost, checkDims, elemTypeOf, formatLimit, type Attr, type AttrKind, type ElemType, type HostValue, type NodeIR } from './import-model.js';
 import { RECURRENT_OPS } from './import-recurrent.js';
 
 export type Value = Tensor | HostValue;
@@ -28,6 +28,8 @@ export function isHost(v: Value): v is HostValue {
 export interface OpContext {
   readonly node: NodeIR;
   readonly opset: number;
+  /** the most elements a tensor computed while running may have */
+  readonly maxElements: number;
   /** a host value as a tensor on the model's backend (int64 becomes int32, range-checked) */
   tensor(v: Value): Tensor;
   /** the values of a small integer input (host, or read from a backend that reads synchronously) */
@@ -104,6 +106,19 @@ function sizeOfShape(s: readonly number[]): number {
   return s.reduce((a, b) => a * b, 1);
 }
 
+/** Refuse a result of more than `maxElements` elements before anything is allocated for it. */
+export function guard(ctx: OpContext, shape: readonly number[], what = 'the result'): void {
+  const n = sizeOfShape(shape);
+  if (!(n <= ctx.maxElements)) fail(ctx, `${what} [${shape.join(', ')}] would have ${n} elements, more than the limit ${formatLimit(ctx.maxElements)}`);
+}
+
+/** The broadcast shape of some values, checked against the element limit. */
+function guardBroadcast(ctx: OpContext, values: readonly (Value | undefined)[]): void {
+  let shape: number[] = [];
+  for (const v of values) if (v !== undefined) shape = broadcastShapes(ctx.node.opType, shape, shapeOf(v));
+  guard(ctx, shape);
+}
+
 function host(dtype: ElemType, shape: readonly number[], values: ArrayLike<number>): HostValue {
   const data = allocHost(dtype, values.length);
   for (let i = 0; i < values.length; i++) data[i] = dtype === 'bool' ? (values[i] ? 1 : 0) : values[i];
@@ -174,13 +189,16 @@ function binary(f: (a: Tensor, b: Tensor) => Tensor, h?: (a: number, b: number) 
     attrs: {},
     minInputs: 2,
     host: h
-      ? (_ctx, [a, b]) => {
-          if (!a || !b || !allSmall([a, b]) || a.dtype !== b.dtype) return null;
+      ? (ctx, [a, b]) => {
+          if (!a || !b || !allSmall([a, b]) || a.dtype !== b.dtype || sizeOfShape(broadcastShapes(ctx.node.opType, a.shape, b.shape)) > SMALL) return null;
           const out: ElemType = compare ? 'bool' : a.dtype;
           return [hostMap([a, b], out, (x, y) => (compare ? (h(x, y) ? 1 : 0) : intResult(out, h(x, y))))];
         }
       : undefined,
-    run: (ctx, [a, b]) => [f(ctx.tensor(a as Value), ctx.tensor(b as Value))],
+    run: (ctx, [a, b]) => {
+      guardBroadcast(ctx, [a, b]);
+      return [f(ctx.tensor(a as Value), ctx.tensor(b as Value))];
+    },
   };
 }
 
@@ -194,6 +212,7 @@ function variadic(f: (a: Tensor, b: Tensor) => Tensor): OpDef {
     attrs: {},
     minInputs: 1,
     run: (ctx, inputs) => {
+      guardBroadcast(ctx, inputs);
       const ts = inputs.filter((v): v is Value => v !== undefined).map((v) => ctx.tensor(v));
       return [ts.slice(1).reduce(f, ts[0])];
     },
@@ -289,6 +308,7 @@ const conv: OpDef = {
     if (w.ndim !== 4) fail(ctx, `weight of shape [${w0.shape.join(', ')}] does not match input [${x0.shape.join(', ')}]`);
     const win = window2d(windowOf(ctx, a, x0.shape.slice(2), w0.shape.slice(2)), oneD);
     if (win.kernel[0] !== w.shape[2] || win.kernel[1] !== w.shape[3]) fail(ctx, `kernel_shape does not match weight [${w0.shape.join(', ')}]`);
+    guardWindow(ctx, x.shape, win, [0, 0], w.shape[0]);
     const symmetric = win.begin.every((b, i) => b === win.end[i]);
     const input = symmetric ? x : padSpatial(x, win.begin, win.end, 0);
     const padding: [number, number] = symmetric ? [win.begin[0], win.begin[1]] : [0, 0];
@@ -297,6 +317,16 @@ const conv: OpDef = {
     return [oneD ? squeeze(y, 2) : y];
   },
 };
+
+/** The padded input, the patches (im2col) and the output of a window op must stay under the element limit. */
+function guardWindow(ctx: OpContext, shape: readonly number[], win: Window, extra: readonly number[], outChannels: number): void {
+  const [N, C, H, W] = shape;
+  const padded = [H + win.begin[0] + win.end[0] + extra[0], W + win.begin[1] + win.end[1] + extra[1]];
+  guard(ctx, [N, C, ...padded], 'the padded input');
+  const out = [0, 1].map((i) => Math.max(0, Math.floor((padded[i] - (win.kernel[i] - 1) * win.dilations[i] - 1) / win.strides[i]) + 1));
+  guard(ctx, [N, C, win.kernel[0], win.kernel[1], ...out], 'the patches');
+  guard(ctx, [N, outChannels, ...out]);
+}
 
 /** Output size of a pooling window along one dim, with ONNX's ceil_mode rule. */
 function poolGeometry(win: Window, spatial: readonly number[], ceilMode: boolean): { extra: number[] } {
@@ -319,6 +349,7 @@ function poolSetup(ctx: OpContext, xv: Value | undefined, a: Attrs): { x: Tensor
   const x = as2d(ctx, x0);
   const win = window2d(windowOf(ctx, a, x0.shape.slice(2), []), oneD);
   const { extra } = poolGeometry(win, x.shape.slice(2), a.int('ceil_mode', 0) === 1);
+  guardWindow(ctx, x.shape, win, extra, x.shape[1]);
   for (let i = 0; i < 2; i++) {
     const eff = (win.kernel[i] - 1) * win.dilations[i] + 1;
     if (x.shape[2 + i] + win.begin[i] + win.end[i] < eff) fail(ctx, `kernel ${win.kernel.join('x')} is larger than the padded input [${x0.shape.join(', ')}]`);
@@ -497,7 +528,9 @@ const concatOp: OpDef = {
   },
   run: (ctx, inputs, a) => {
     if (!a.has('axis')) fail(ctx, 'attribute axis is required');
-    const xs = inputs.filter((v): v is Value => v !== undefined).map((v) => ctx.tensor(v));
+    const present = inputs.filter((v): v is Value => v !== undefined);
+    guard(ctx, [present.reduce((n, v) => n + sizeOfShape(shapeOf(v)), 0)]);
+    const xs = present.map((v) => ctx.tensor(v));
     const nonEmpty = xs.filter((t) => t.size > 0 || xs.length === 1);
     return [concat(nonEmpty.length ? nonEmpty : xs, normAxis(ctx, a.int('axis', 0), xs[0].ndim))];
   },
@@ -519,6 +552,7 @@ const gatherOp: OpDef = {
     if (!x || !idx || !allSmall([x, idx])) return null;
     const axis = normAxis(ctx, a.int('axis', 0), x.shape.length);
     const n = x.shape[axis];
+    if (sizeOfShape([...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)]) > SMALL) return null;
     const ids = gatherIndices(ctx, idx, n);
     const outer = sizeOfShape(x.shape.slice(0, axis));
     const inner = sizeOfShape(x.shape.slice(axis + 1));
@@ -531,6 +565,7 @@ const gatherOp: OpDef = {
     const axis = normAxis(ctx, a.int('axis', 0), x.ndim);
     const n = x.shape[axis];
     const iShape = shapeOf(iv as Value);
+    guard(ctx, [...x.shape.slice(0, axis), ...iShape, ...x.shape.slice(axis + 1)]);
     let flat: Tensor;
     if (isHost(iv as Value)) {
       flat = fromArray(Int32Array.from(gatherIndices(ctx, iv as HostValue, n)), [sizeOfShape(iShape)], { dtype: 'int32', backend: x.backend.name });
@@ -746,7 +781,7 @@ const constantOp: OpDef = {
 function fillShape(ctx: OpContext, v: Value): number[] {
   const dims = ctx.ints(v, 'shape');
   try {
-    checkDims(dims, 'shape');
+    checkDims(dims, 'shape', ctx.maxElements);
   } catch (e) {
     fail(ctx, (e as Error).message);
   }
@@ -772,7 +807,7 @@ const expandOp: OpDef = {
     const x = ctx.tensor(xv as Value);
     const spec = fillShape(ctx, sv as Value);
     const shape = broadcastShapes('Expand', x.shape, spec);
-    if (sizeOfShape(shape) > 2 ** 28) fail(ctx, `the result [${shape.join(', ')}] is too large`);
+    guard(ctx, shape);
     return [expand(x, shape)];
   },
 };
@@ -785,7 +820,7 @@ const rangeOp: OpDef = {
     const limit = ctx.scalar(l as Value, 'limit');
     const delta = ctx.scalar(d as Value, 'delta');
     const n = Math.max(Math.ceil((limit - start) / delta), 0);
-    if (!Number.isFinite(n) || n > 2 ** 28) fail(ctx, `range(${start}, ${limit}, ${delta}) has too many elements`);
+    if (!Number.isFinite(n) || n > ctx.maxElements) fail(ctx, `range(${start}, ${limit}, ${delta}) has more than ${formatLimit(ctx.maxElements)} elements`);
     const dtype = isHost(s as Value) ? (s as HostValue).dtype : 'float32';
     return [host(dtype, [n], Array.from({ length: n }, (_, i) => start + i * delta))];
   },
@@ -834,8 +869,11 @@ function reduceOp(f: (x: Tensor, dims: number[], keep: boolean) => Tensor, axesI
 const whereOp: OpDef = {
   attrs: {},
   minInputs: 3,
-  host: (_ctx, [c, x, y]) => (c && x && y && allSmall([c, x, y]) && x.dtype === y.dtype ? [hostMap([c, x, y], x.dtype, (p, q, r) => (p ? q : r))] : null),
-  run: (ctx, [c, x, y]) => [where(ctx.tensor(c as Value), ctx.tensor(x as Value), ctx.tensor(y as Value))],
+  host: (ctx, [c, x, y]) => (c && x && y && allSmall([c, x, y]) && x.dtype === y.dtype && sizeOfShape(broadcastShapes('Where', broadcastShapes('Where', c.shape, x.shape), y.shape)) <= SMALL ? [hostMap([c, x, y], x.dtype, (p, q, r) => (p ? q : r))] : null),
+  run: (ctx, [c, x, y]) => {
+    guardBroadcast(ctx, [c, x, y]);
+    return [where(ctx.tensor(c as Value), ctx.tensor(x as Value), ctx.tensor(y as Value))];
+  },
 };
 
 const clipOp: OpDef = {
@@ -869,6 +907,7 @@ const padOp: OpDef = {
       begin[d] = pads[i];
       end[d] = pads[i + axes.length];
     });
+    guard(ctx, x.shape.map((n, d) => n + begin[d] + end[d]));
     const torchOrder: number[] = [];
     for (let d = x.ndim - 1; d >= 0; d--) torchOrder.push(begin[d], end[d]);
     return [pad(x, torchOrder, value)];
@@ -894,6 +933,7 @@ const gemm: OpDef = {
     if (A.ndim !== 2 || B.ndim !== 2) fail(ctx, `A [${A.shape.join(', ')}] and B [${B.shape.join(', ')}] must be matrices`);
     if (a.int('transA', 0)) A = permute(A, [1, 0]);
     if (a.int('transB', 0)) B = permute(B, [1, 0]);
+    guard(ctx, [A.shape[0], B.shape[1]]);
     // Y = α·A·B + β·C
     let y = matmul(A, B);
     const alpha = a.float('alpha', 1);
@@ -928,7 +968,19 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   Max: variadic(maximum),
   Min: variadic(minimum),
   Sum: variadic(add),
-  MatMul: { attrs: {}, minInputs: 2, run: (ctx, [x, y]) => [matmul(ctx.tensor(x as Value), ctx.tensor(y as Value))] },
+  MatMul: {
+    attrs: {},
+    minInputs: 2,
+    run: (ctx, [x, y]) => {
+      const a = shapeOf(x as Value);
+      const b = shapeOf(y as Value);
+      if (a.length >= 1 && b.length >= 1) {
+        const batch = broadcastShapes('MatMul', a.slice(0, -2), b.slice(0, -2));
+        guard(ctx, [...batch, a.length > 1 ? a[a.length - 2] : 1, b.length > 1 ? b[b.length - 1] : 1]);
+      }
+      return [matmul(ctx.tensor(x as Value), ctx.tensor(y as Value))];
+    },
+  },
   Gemm: gemm,
   Relu: unary(relu),
   LeakyRelu: unary((x, a) => leakyRelu(x, a.float('alpha', 0.01)), { alpha: 'float' }),

@@ -7,7 +7,7 @@
 import { Module } from '@ml/nn';
 import { checkOptions, fromArray, isFloat, optionKeys, type Tensor } from '@ml/tensor';
 import { OnnxError } from './import-errors.js';
-import { readModel, type GraphIR, type HostValue, type InputIR, type NodeIR } from './import-model.js';
+import { MAX_ELEMENTS, readModel, type GraphIR, type HostValue, type InputIR, type NodeIR } from './import-model.js';
 import { Attrs, constantValue, isHost, OPS, tensorDType, type OpContext, type Value } from './import-ops.js';
 
 export interface ImportOnnxOptions {
@@ -15,12 +15,17 @@ export interface ImportOnnxOptions {
   backend?: string;
   /** false: parameters do not require gradients (default true: fine-tuning works at once) */
   trainable?: boolean;
+  /**
+   * the most elements one tensor may have, in the file or computed while running it (default
+   * 2^28): a larger one is an OnnxError before anything is allocated
+   */
+  maxElements?: number;
 }
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
-const IMPORT_KEYS = optionKeys<ImportOnnxOptions>()(['backend', 'trainable']);
+const IMPORT_KEYS = optionKeys<ImportOnnxOptions>()(['backend', 'trainable', 'maxElements']);
 
 /** A node of the parameter tree: holds the initializers under one dotted prefix (`fc1.weight`). */
 class OnnxScope extends Module<never[], never> {
@@ -101,6 +106,7 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
   readonly parameterNames: ReadonlyMap<string, string>;
   readonly #graph: GraphIR;
   readonly #backend: string | undefined;
+  readonly #maxElements: number;
   readonly #initial = new Map<string, Value>();
   readonly #constants = new Map<NodeIR, HostValue>();
   /** tensors of persistent host values (initializers, constants), made once */
@@ -113,6 +119,7 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
     super({ name: 'onnx_model' });
     this.#graph = graph;
     this.#backend = options.backend;
+    this.#maxElements = options.maxElements ?? MAX_ELEMENTS;
     this.inputNames = graph.inputs.map((i) => i.name);
     this.outputNames = graph.outputs;
     this.opset = graph.opset;
@@ -276,6 +283,7 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
     return {
       node,
       opset: this.#graph.opset,
+      maxElements: this.#maxElements,
       tensor,
       ints,
       scalar: (v, what) => {
@@ -319,9 +327,11 @@ function checkInput(input: InputIR, t: Tensor): void {
  */
 export function importOnnx(bytes: Uint8Array, options: ImportOnnxOptions = {}): OnnxModel {
   checkOptions('importOnnx', options, IMPORT_KEYS);
+  const maxElements = options.maxElements ?? MAX_ELEMENTS;
+  if (!Number.isSafeInteger(maxElements) || maxElements < 1) throw new RangeError(`importOnnx: maxElements must be a positive integer, got ${maxElements}`);
   let graph: GraphIR;
   try {
-    graph = readModel(bytes);
+    graph = readModel(bytes, maxElements);
   } catch (e) {
     if (e instanceof OnnxError) throw e;
     // the decoder's recursion on absurdly nested messages, or any other surprise in a corrupt file

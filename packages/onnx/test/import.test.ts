@@ -286,6 +286,23 @@ describe('errors name what is wrong', () => {
     expect(() => importOnnx(encodeModel(withInit([{ name: 'w', dataType: 8, dims: [1], values: [1] }])))).toThrow(/data type STRING \(8\) is not supported/);
   });
 
+  it('maxElements caps initializers and what the graph computes, before allocating', () => {
+    const spec: ModelSpec = {
+      inputs: [{ name: 'x', dims: [2, 3] }],
+      outputs: ['y'],
+      nodes: [node('Pad', ['x', 'p'], ['y'])],
+      initializers: [{ name: 'p', dataType: INT64, dims: [4], values: [0, 0, 0, 2000] }],
+    };
+    const x = randn([2, 3]);
+    expect(importOnnx(encodeModel(spec)).forward(x).shape).toEqual([2, 2003]);
+    expect(() => importOnnx(encodeModel(spec), { maxElements: 4000 }).forward(x)).toThrow(/node 'Pad_0' \(Pad\): the result \[2, 2003\] would have 4006 elements, more than the limit 4000/);
+    const big = { ...spec, nodes: [node('Add', ['x', 'w'], ['y'])], initializers: [{ name: 'w', dataType: FLOAT, dims: [64, 64], values: new Array<number>(4096).fill(1) }] };
+    expect(() => importOnnx(encodeModel(big), { maxElements: 2 ** 10 })).toThrow(/initializer 'w': dims \[64, 64\] give 4096 elements, more than the limit 2\^10/);
+    const outer = { ...spec, nodes: [node('MatMul', ['c', 'r'], ['y'])], initializers: [{ name: 'c', dataType: FLOAT, dims: [300, 1], values: new Array<number>(300).fill(1) }, { name: 'r', dataType: FLOAT, dims: [1, 300], values: new Array<number>(300).fill(1) }] };
+    expect(() => importOnnx(encodeModel(outer), { maxElements: 2 ** 16 }).forward(x)).toThrow(/\(MatMul\): the result \[300, 300\] would have 90000 elements/);
+    expect(() => importOnnx(encodeModel(spec), { maxElements: 0 })).toThrow(/maxElements must be a positive integer/);
+  });
+
   it('attributes of the wrong type', () => {
     const spec = { ...relu, nodes: [node('LeakyRelu', ['x'], ['y'], { alpha: 'big' }, 'lr')] };
     expect(() => importOnnx(encodeModel(spec))).toThrow(/node 'lr' \(LeakyRelu\): attribute 'alpha' must be FLOAT, got STRING/);
