@@ -821,8 +821,12 @@ const rangeOp: OpDef = {
     const delta = ctx.scalar(d as Value, 'delta');
     const n = Math.max(Math.ceil((limit - start) / delta), 0);
     if (!Number.isFinite(n) || n > ctx.maxElements) fail(ctx, `range(${start}, ${limit}, ${delta}) has more than ${formatLimit(ctx.maxElements)} elements`);
-    const dtype = isHost(s as Value) ? (s as HostValue).dtype : 'float32';
-    return [host(dtype, [n], Array.from({ length: n }, (_, i) => start + i * delta))];
+    const dtype: ElemType = isHost(s as Value) ? (s as HostValue).dtype : isFloat((s as Tensor).dtype) ? 'float32' : 'int64';
+    const data = allocHost(dtype, n);
+    for (let i = 0; i < n; i++) data[i] = start + i * delta;
+    const out: HostValue = { kind: 'host', dtype, shape: [n], data };
+    // small ranges stay on the host for shape arithmetic; large ones become tensors at once
+    return [n <= SMALL ? out : ctx.tensor(out)];
   },
 };
 
