@@ -114,9 +114,11 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
   readonly #persistent = new Set<HostValue>();
   readonly #kept: Tensor[] = [];
 
-  /** Use {@link importOnnx}. */
-  constructor(graph: GraphIR, options: ImportOnnxOptions) {
+  /** The same as {@link importOnnx}: `new OnnxModel(bytes, options)`. */
+  constructor(bytes: Uint8Array, options: ImportOnnxOptions = {}) {
     super({ name: 'onnx_model' });
+    checkOptions('OnnxModel', options, IMPORT_KEYS);
+    const graph = parse('OnnxModel', bytes, options.maxElements ?? MAX_ELEMENTS);
     this.#graph = graph;
     this.#backend = options.backend;
     this.#maxElements = options.maxElements ?? MAX_ELEMENTS;
@@ -301,6 +303,18 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
   }
 }
 
+/** Decode and check the file; anything unexpected from the decoder becomes an OnnxError too. */
+function parse(op: string, bytes: Uint8Array, maxElements: number): GraphIR {
+  if (!Number.isSafeInteger(maxElements) || maxElements < 1) throw new RangeError(`${op}: maxElements must be a positive integer, got ${maxElements}`);
+  try {
+    return readModel(bytes, maxElements);
+  } catch (e) {
+    if (e instanceof OnnxError) throw e;
+    // the decoder's recursion on absurdly nested messages, or any other surprise in a corrupt file
+    throw new OnnxError(`not a valid ONNX file (${e instanceof Error ? e.message : String(e)})`, { cause: e });
+  }
+}
+
 function checkInput(input: InputIR, t: Tensor): void {
   const wantFloat = input.dtype === 'float32' || input.dtype === 'float64';
   if (wantFloat !== isFloat(t.dtype) || (input.dtype === 'bool') !== (t.dtype === 'bool')) {
@@ -327,15 +341,5 @@ function checkInput(input: InputIR, t: Tensor): void {
  */
 export function importOnnx(bytes: Uint8Array, options: ImportOnnxOptions = {}): OnnxModel {
   checkOptions('importOnnx', options, IMPORT_KEYS);
-  const maxElements = options.maxElements ?? MAX_ELEMENTS;
-  if (!Number.isSafeInteger(maxElements) || maxElements < 1) throw new RangeError(`importOnnx: maxElements must be a positive integer, got ${maxElements}`);
-  let graph: GraphIR;
-  try {
-    graph = readModel(bytes, maxElements);
-  } catch (e) {
-    if (e instanceof OnnxError) throw e;
-    // the decoder's recursion on absurdly nested messages, or any other surprise in a corrupt file
-    throw new OnnxError(`not a valid ONNX file (${e instanceof Error ? e.message : String(e)})`, { cause: e });
-  }
-  return new OnnxModel(graph, options);
+  return new OnnxModel(bytes, options);
 }

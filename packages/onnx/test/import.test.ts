@@ -335,6 +335,8 @@ describe('errors name what is wrong', () => {
     const bytes = encodeModel(relu);
     expect(() => importOnnx(bytes, { train_able: true } as never)).toThrow(/importOnnx: unknown option 'train_able'/);
     expect(importOnnx(bytes, { backend: 'cpu', trainable: true })).toBeInstanceOf(OnnxModel);
+    expect(() => new OnnxModel(bytes, { max_elements: 10 } as never)).toThrow(/OnnxModel: unknown option 'max_elements'; did you mean 'maxElements'\?/);
+    expect(new OnnxModel(bytes).inputNames).toEqual(['x']);
   });
 
   it('an int64 value outside int32 is refused when it must become a tensor', () => {
