@@ -6,6 +6,7 @@
 // OnnxError: never another exception, a hang or a huge allocation (the cases import with
 // maxElements 2^20, so what the limit allows is quick to compute). Replay a failure with
 // ML_ONNX_FUZZ_SEED=<seed> (printed on failure); ML_ONNX_FUZZ_RUNS scales the count.
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
@@ -31,8 +32,19 @@ const i64 = (name: string, values: number[]) => ({ name, dataType: INT64, dims: 
 
 interface Seed {
   name: string;
-  spec: ModelSpec;
+  /** a hand-built model (written with onnx-proto's encoder) … */
+  spec?: ModelSpec;
+  /** … or a file exported by PyTorch, from test/fixtures/torch */
+  file?: string;
   inputs: number[][];
+}
+
+const torchDir = new URL('./fixtures/torch/', import.meta.url);
+
+/** A fresh, mutable ModelProto of a seed. */
+function protoOf(seed: Seed): OnnxTypes.IModelProto {
+  if (seed.spec) return modelProto(seed.spec);
+  return onnx.ModelProto.decode(readFileSync(new URL(`${seed.file}.onnx`, torchDir)));
 }
 
 const SEEDS: Seed[] = [
@@ -118,6 +130,10 @@ const SEEDS: Seed[] = [
     },
     inputs: [[3, 2, 2]],
   },
+  // PyTorch's exports: shape arithmetic (Shape, Gather, Cast, Div, Concat), attention, recurrent
+  { name: 'torch transformer_encoder_layer', file: 'transformer_encoder_layer', inputs: [[2, 5, 16]] },
+  { name: 'torch lstm_batch_first', file: 'lstm_batch_first', inputs: [[2, 6, 3]] },
+  { name: 'torch cnn_bn_pool', file: 'cnn_bn_pool', inputs: [[2, 1, 12, 12]] },
 ];
 
 const encode = (m: OnnxTypes.IModelProto): Uint8Array => onnx.ModelProto.encode(m).finish();
@@ -251,11 +267,11 @@ function applyStructural(m: OnnxTypes.IModelProto, c: Structural): void {
 
 function mutate(seed: Seed, m: Mutation): Uint8Array {
   if (m.kind === 'structure') {
-    const proto = modelProto(seed.spec);
+    const proto = protoOf(seed);
     for (const c of m.changes) applyStructural(proto, c);
     return encode(proto);
   }
-  const bytes = encode(modelProto(seed.spec));
+  const bytes = encode(protoOf(seed));
   const at = (f: number) => Math.min(bytes.length - 1, Math.floor(f * bytes.length));
   if (m.kind === 'truncate') return bytes.subarray(0, at(m.at));
   if (m.kind === 'insert') {
@@ -303,7 +319,7 @@ describe('malformed ONNX files are rejected with an OnnxError', () => {
   it('every seed model imports and runs unchanged', () => {
     for (const s of SEEDS) {
       manualSeed(1);
-      const outcome = runCase(s, encode(modelProto(s.spec)), s.inputs.map((shape) => randn(shape)), (e) => {
+      const outcome = runCase(s, encode(protoOf(s)), s.inputs.map((shape) => randn(shape)), (e) => {
         throw new Error(`seed model ${s.name} is rejected: ${e.message}`);
       });
       expect(outcome).toBe('ran');
