@@ -22,6 +22,9 @@ export interface ImportOnnxOptions {
   maxElements?: number;
 }
 
+/** `ML_DEBUG=1` (Node): log each node as it runs, with its input and output shapes and time. */
+const DEBUG = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.ML_DEBUG === '1';
+
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
@@ -234,6 +237,7 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
     const ctx = this.#context(node);
     const attrs = new Attrs(node.attrs);
     let outs: (Value | undefined)[];
+    const t0 = DEBUG ? performance.now() : 0;
     try {
       const constant = this.#constants.get(node);
       if (constant) outs = [constant];
@@ -245,6 +249,10 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
       if (e instanceof OnnxError) throw e;
       const msg = e instanceof Error ? e.message : String(e);
       throw new OnnxError(`node '${node.name}' (${node.opType}): ${msg}`, { cause: e });
+    }
+    if (DEBUG) {
+      const shapes = (vs: readonly (Value | undefined)[]) => vs.map((v) => (v === undefined ? '-' : `${isHost(v) ? 'host' : v.backend.name}[${v.shape.join(',')}]`)).join(' ');
+      console.debug(`[onnx] ${node.opType} '${node.name}' ${shapes(ins)} -> ${shapes(outs)} ${(performance.now() - t0).toFixed(2)} ms`);
     }
     node.outputs.forEach((o, i) => {
       if (!o) return;

@@ -1,5 +1,5 @@
 // Malformed ONNX files: at least 10,000 generated cases, each from a valid small model (built
-// with onnx-proto's encoder, not the exporter) broken one way — truncated, bits flipped, bytes
+// with onnx-proto's encoder, not the exporter, or exported by PyTorch) broken one way — truncated, bits flipped, bytes
 // inserted, or its structure changed (wrong or absurd dims, unknown dtypes, wrong raw sizes,
 // unknown operators, dangling inputs, cycles, attributes of the wrong type or value, no graph,
 // bad opsets). Each case must end, within a time bound, in a model that runs or in an
