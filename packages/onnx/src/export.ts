@@ -185,8 +185,8 @@ class GraphBuilder {
         noGrad(() => {
           const xs = ins.map((i) => zeros(i.shape, { dtype: i.dtype, backend: this.backend }));
           const out = (module.forward as (...a: Tensor[]) => unknown)(...xs);
-          const outs = Array.isArray(out) ? (out as Tensor[]) : [out as Tensor];
-          return outs.map((t) => ({ shape: [...t.shape], dtype: t.dtype }));
+          // nested outputs (an LSTM's [out, [h, c]]) become a flat list: [out, h, c]
+          return flatOutputs(out).map((t) => ({ shape: [...t.shape], dtype: t.dtype }));
         }),
       );
     } catch (e) {
@@ -344,4 +344,9 @@ export function exportOnnx(model: AnyModule, options: ExportOnnxOptions = {}): U
   } finally {
     for (const [m, training] of modes) m.training = training;
   }
+}
+
+/** A module's output as a flat list of tensors, depth first. */
+function flatOutputs(out: unknown): Tensor[] {
+  return Array.isArray(out) ? out.flatMap((o) => flatOutputs(o)) : [out as Tensor];
 }

@@ -70,6 +70,7 @@ const CASES: Case[] = [
   },
   { title: 'RNN tanh, 3 layers, h0, no bias', build: () => new RNN({ inputSize: IN, hiddenSize: H, numLayers: 3, bias: false }), shapes: (n) => [seq(n), [3, n, H]], ops: ['RNN'] },
   { title: 'LSTM', build: () => new FlatLstm({ inputSize: IN, hiddenSize: H }), shapes: (n) => [seq(n)], ops: ['LSTM'] },
+  { title: 'LSTM as it is: its [out, [h, c]] exported as three outputs', build: () => new LSTM({ inputSize: IN, hiddenSize: H, batchFirst: true }), shapes: (n) => [seq(n, true)], ops: ['LSTM'] },
   { title: 'LSTM, 2 layers, bidirectional', build: () => new FlatLstm({ inputSize: IN, hiddenSize: H, numLayers: 2, bidirectional: true }), shapes: (n) => [seq(n)], ops: ['LSTM'] },
   { title: 'LSTM batchFirst', build: () => new FlatLstm({ inputSize: IN, hiddenSize: H, batchFirst: true }), shapes: (n) => [seq(n, true)], ops: ['LSTM', 'Transpose'] },
   {
