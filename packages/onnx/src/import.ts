@@ -5,7 +5,7 @@
  * with any optimizer), integer initializers and BatchNorm statistics buffers.
  */
 import { Module } from '@ml/nn';
-import { checkOptions, fromArray, isFloat, optionKeys, type Tensor } from '@ml/tensor';
+import { checkOptions, fromArray, isFloat, isTensor, optionKeys, type Tensor } from '@ml/tensor';
 import { OnnxError } from './import-errors.js';
 import { MAX_ELEMENTS, readModel, type GraphIR, type HostValue, type InputIR, type NodeIR } from './import-model.js';
 import { Attrs, constantValue, isHost, OPS, tensorDType, type OpContext, type Value } from './import-ops.js';
@@ -218,6 +218,7 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
     for (const input of this.#graph.inputs) {
       const t = feeds[input.name];
       if (t === undefined) throw new OnnxError(`OnnxModel: input '${input.name}' is not given (inputs: ${this.inputNames.join(', ')})`);
+      if (!isTensor(t)) throw new OnnxError(`OnnxModel: input '${input.name}' must be a Tensor, got ${t === null ? 'null' : typeof t}`);
       checkInput(input, t);
       env.set(input.name, t);
     }
@@ -226,8 +227,11 @@ export class OnnxModel extends Module<Tensor[], Tensor> {
     }
     for (const node of this.#graph.nodes) this.#runNode(node, env);
     const result: Record<string, Tensor> = {};
-    const ctx = this.#context(this.#graph.nodes[0] ?? { name: 'output', opType: 'Output', domain: '', inputs: [], outputs: [], attrs: new Map() });
-    for (const name of this.outputNames) result[name] = ctx.tensor(env.get(name) as Value);
+    for (const name of this.outputNames) {
+      // a graph output may be a host value (a shape, a constant): it leaves as a tensor
+      const ctx = this.#context({ name, opType: 'graph output', domain: '', inputs: [name], outputs: [], attrs: new Map() });
+      result[name] = ctx.tensor(env.get(name) as Value);
+    }
     return result;
   }
 

@@ -321,6 +321,8 @@ describe('errors name what is wrong', () => {
     expect(() => m.forward(randn([2, 4]))).toThrow(/input 'x' must have shape \[N, 3\], got \[2, 4\]/);
     expect(() => m.forward(randint(0, 3, [2, 3], { dtype: 'int32' }))).toThrow(/input 'x' must be float32, got int32/);
     expect(() => m.forward()).toThrow(/takes 1 inputs \(x\), got 0/);
+    expect(() => m.run({ x: [[1, 2, 3]] as never })).toThrow(/input 'x' must be a Tensor, got object/);
+    expect(() => m.run({ x: randn([1, 3]), z: randn([1]) })).toThrow(/'z' is not an input of the graph \(inputs: x\)/);
     const gemm = importOnnx(encodeModel({ ...relu, nodes: [node('Gemm', ['x', 'w'], ['y'], {}, 'fc')], initializers: [{ name: 'w', dataType: FLOAT, dims: [4, 2], values: [1, 2, 3, 4, 5, 6, 7, 8] }] }));
     expect(() => gemm.forward(randn([2, 3]))).toThrow(/node 'fc' \(Gemm\): matmul: \[2,3\] x \[4,2\]/);
   });
@@ -345,6 +347,6 @@ describe('errors name what is wrong', () => {
     const cast = importOnnx(encodeModel({ inputs: [{ name: 'x', dims: [1] }], outputs: ['y'], nodes: [node('Cast', ['big'], ['c'], { to: FLOAT }), node('Add', ['x', 'c'], ['y'])], initializers: init }));
     expect(cast.forward(fromArray([1], [1])).item()).toBe(2 ** 40); // 2^40 + 1 rounds to 2^40 in float32
     const asOutput = importOnnx(encodeModel({ inputs: [{ name: 'x', dims: [1] }], outputs: ['x', 'big'], nodes: [], initializers: init }));
-    expect(() => asOutput.forwardAll(fromArray([1], [1]))).toThrow(/int64 value 1099511627776 does not fit the int32 tensors/);
+    expect(() => asOutput.forwardAll(fromArray([1], [1]))).toThrow(/node 'big' \(graph output\): int64 value 1099511627776 does not fit the int32 tensors/);
   });
 });
