@@ -1,9 +1,9 @@
 // Hand-built graphs (onnx-proto's encoder, no exporter) for each operator the importer runs,
 // compared with ONNX Runtime (CPU) on the same file and inputs: |ml − ort| ≤ 1e-5·max(1, |ort|).
-import { manualSeed, randn, tensor, type Tensor } from '@ml/tensor';
+import { fromArray, manualSeed, randn, tensor, type Tensor } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
 import { importOnnx } from '../src/index.js';
-import { encodeModel, FLOAT, INT64, node, type ModelSpec, type NodeSpec, type TensorSpec } from './fixtures/graph-builder.js';
+import { encodeModel, FLOAT, INT32, INT64, node, type ModelSpec, type NodeSpec, type TensorSpec } from './fixtures/graph-builder.js';
 import { runOrt } from './helpers.js';
 
 function randomValues(n: number, scale = 1): number[] {
@@ -201,6 +201,23 @@ describe('recurrent operators match ONNX Runtime', () => {
       scale: 1,
       init: () => [weight('W', [1, 4 * H, I]), weight('R', [1, 4 * H, H]), weight('B', [1, 8 * H])],
     }));
+});
+
+describe('Gather with indices computed at run time (an Embedding)', () => {
+  it('takes negative int32 ids from a graph input, as ONNX Runtime does', async () => {
+    manualSeed(4);
+    const bytes = encodeModel({
+      inputs: [{ name: 'ids', dataType: INT32, dims: ['N', 3] }],
+      outputs: ['y'],
+      nodes: [node('Gather', ['table', 'ids'], ['y'])],
+      initializers: [weight('table', [5, 2])],
+    });
+    const ids = fromArray(Int32Array.from([0, -1, 4, -5, 2, 2]), [2, 3], { dtype: 'int32' });
+    const ours = importOnnx(bytes).forward(ids);
+    const theirs = (await runOrt(bytes, { ids })).y;
+    expect([...ours.shape]).toEqual([...theirs.dims]);
+    expect(Array.from(ours.dataSync())).toEqual(Array.from(theirs.data));
+  });
 });
 
 describe('importOnnx on hand-computed numbers', () => {
