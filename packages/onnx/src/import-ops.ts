@@ -951,6 +951,54 @@ const gemm: OpDef = {
   },
 };
 
+const tileOp: OpDef = {
+  attrs: {},
+  minInputs: 2,
+  run: (ctx, [xv, rv]) => {
+    const x = ctx.tensor(xv as Value);
+    const reps = ctx.ints(rv as Value, 'repeats');
+    if (reps.length !== x.ndim || reps.some((r) => !Number.isInteger(r) || r < 0)) fail(ctx, `repeats [${reps.join(', ')}] must be ${x.ndim} non-negative integers`);
+    const out = x.shape.map((d, i) => d * reps[i]);
+    guard(ctx, out);
+    // [d0, d1, …] → [1, d0, 1, d1, …] → expand to [r0, d0, r1, d1, …] → [r0·d0, r1·d1, …]
+    const inter = x.shape.flatMap((d) => [1, d]);
+    const wide = x.shape.flatMap((d, i) => [reps[i], d]);
+    return [reshape(expand(reshape(x, inter), wide), out)];
+  },
+};
+
+const triluOp: OpDef = {
+  attrs: { upper: 'int' },
+  minInputs: 1,
+  run: (ctx, [xv, kv], a) => {
+    const x = ctx.tensor(xv as Value);
+    if (x.ndim < 2) fail(ctx, `input [${x.shape.join(', ')}] must have at least 2 dims`);
+    const k = kv !== undefined ? ctx.scalar(kv, 'k') : 0;
+    const upper = a.int('upper', 1) === 1;
+    const [R, C] = x.shape.slice(-2);
+    // keep j − i ≥ k (upper) or j − i ≤ k (lower); the mask is made on the host
+    const keep = new Uint8Array(R * C);
+    for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) keep[i * C + j] = (upper ? j - i >= k : j - i <= k) ? 1 : 0;
+    const mask = fromArray(keep, [R, C], { dtype: 'bool', backend: x.backend.name });
+    return [where(mask, x, 0)];
+  },
+};
+
+const instanceNorm: OpDef = {
+  attrs: { epsilon: 'float' },
+  minInputs: 3,
+  run: (ctx, [xv, sv, bv], a) => {
+    const x = ctx.tensor(xv as Value);
+    if (x.ndim < 3) fail(ctx, `input [${x.shape.join(', ')}] has no spatial dims`);
+    const axes = x.shape.slice(2).map((_, i) => i + 2);
+    const shape = channelShape(x);
+    // y = γ·(x − μ)/√(σ² + ε) + β, μ and σ² per sample and channel
+    const d = sub(x, mean(x, axes, true));
+    const inv = reciprocal(sqrt(add(mean(mul(d, d), axes, true), a.float('epsilon', 1e-5))));
+    return [add(mul(mul(d, inv), reshape(ctx.tensor(sv as Value), shape)), reshape(ctx.tensor(bv as Value), shape))];
+  },
+};
+
 const SELU_ALPHA = 1.67326319217681884765625;
 const SELU_GAMMA = 1.05070102214813232421875;
 
@@ -1031,6 +1079,9 @@ export const OPS: Readonly<Record<string, OpDef>> = {
   GlobalMaxPool: globalPool((x, dims) => max(x, dims, true)),
   BatchNormalization: batchNorm,
   LayerNormalization: layerNorm,
+  InstanceNormalization: instanceNorm,
+  Tile: tileOp,
+  Trilu: triluOp,
   Flatten: flattenOp,
   Reshape: reshapeOp,
   Transpose: transposeOp,
