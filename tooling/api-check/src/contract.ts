@@ -45,7 +45,10 @@ export interface ContractCase {
   skip?: string;
 }
 
-/** Levenshtein distance. */
+/**
+ * Levenshtein distance. A copy of @ml/tensor's `editDistance` on purpose: every package,
+ * @ml/tensor included, has this package as a devDependency, so it cannot depend on them.
+ */
 function distance(a: string, b: string): number {
   let row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
