@@ -11,7 +11,7 @@ import * as esbuild from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const PACKAGES = ['tensor', 'autograd', 'nn', 'optim', 'data', 'train', 'plot', 'backend-wasm', 'backend-webgpu'] as const;
+const PACKAGES = ['tensor', 'autograd', 'nn', 'optim', 'data', 'train', 'plot', 'backend-wasm', 'backend-webgpu', 'onnx'] as const;
 
 const BUILTINS = new Set(builtinModules);
 /** the global `process` is renamed to this, so that any use of it shows in the output */
