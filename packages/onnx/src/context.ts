@@ -82,8 +82,8 @@ export class UnsupportedModuleError extends Error {
   }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a class of any constructor signature
-type ModuleClass<M extends AnyModule> = abstract new (...args: any[]) => M;
+/** A module class, whatever its constructor takes (as @ml/nn's `ModuleClass`). */
+type ModuleClass<M extends AnyModule> = abstract new (...args: never[]) => M;
 
 const registry = new Map<ModuleClass<AnyModule>, OnnxExporter>();
 
