@@ -1,9 +1,7 @@
 #!/usr/bin/env node
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '@ml/backend-wasm';
 import { UsageError, closest, nonNegativeInt, oneOf, parseFlags, positiveInt, positiveNumber, runCli } from '@ml/cli-kit';
-import { saveSvg, type TopLevelSpec } from '@ml/plot';
+import { saveSvgs, type TopLevelSpec } from '@ml/plot';
 import { trainBackprop } from './backprop.js';
 import { criticalPoints, EXAMPLES } from './saddle.js';
 import { depthSweep } from './sweep.js';
@@ -108,14 +106,7 @@ const COMMAND_FLAGS: Record<Exclude<Command, 'all'>, readonly string[]> = {
 };
 
 async function charts(out: string, specs: Record<string, TopLevelSpec>): Promise<void> {
-  await mkdir(out, { recursive: true });
-  const files: string[] = [];
-  for (const [name, spec] of Object.entries(specs)) {
-    const file = join(out, `${name}.svg`);
-    await saveSvg(spec, file);
-    files.push(file);
-  }
-  console.log(`  charts: ${files.join(', ')}`);
+  console.log(`  charts: ${(await saveSvgs(specs, out)).join(', ')}`);
 }
 
 const sci = (n: number) => n.toExponential(2).padStart(10);

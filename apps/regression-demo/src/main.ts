@@ -1,9 +1,7 @@
 #!/usr/bin/env node
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { BACKEND_CHOICES, selectBackend } from '@ml/backend-wasm';
 import { UsageError, finiteNumber, nonNegativeInt, oneOf, parseFlags, positiveInt, runCli } from '@ml/cli-kit';
-import { saveSvg, type TopLevelSpec } from '@ml/plot';
+import { saveSvgs, type TopLevelSpec } from '@ml/plot';
 import { cars } from './cars.js';
 import { classify, transforms } from './classify.js';
 import { fitLine, type LineOptions } from './line.js';
@@ -53,13 +51,7 @@ interface Summary {
 }
 
 async function charts(out: string, specs: Record<string, TopLevelSpec>): Promise<string[]> {
-  await mkdir(out, { recursive: true });
-  const files: string[] = [];
-  for (const [name, spec] of Object.entries(specs)) {
-    const file = join(out, `${name}.svg`);
-    await saveSvg(spec, file);
-    files.push(file);
-  }
+  const files = await saveSvgs(specs, out);
   console.log(`  charts: ${files.join(', ')}`);
   return files;
 }

@@ -4,4 +4,4 @@
  * charts to files and rasterising them to PNG.
  */
 export * from './index.js';
-export { saveSvg, toPng, savePng } from './node/render.js';
+export { saveSvg, saveSvgs, toPng, savePng } from './node/render.js';

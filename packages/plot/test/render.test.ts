@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { confusionMatrix, savePng, saveSvg, scatterWithFit, toHtml, toPng, toSvg, toVega, type TopLevelSpec } from '../src/node.js';
+import { confusionMatrix, savePng, saveSvg, saveSvgs, scatterWithFit, toHtml, toPng, toSvg, toVega, type TopLevelSpec } from '../src/node.js';
 import { loadResvg, writeAtomic } from '../src/node/render.js';
 import { diagnostics, parseXml } from './helpers.js';
 
@@ -75,6 +75,15 @@ describe('saveSvg', () => {
     const text = await readFile(path, 'utf8');
     expect([await toSvg(spec), await toSvg(other)]).toContain(text);
     expect(await readdir(dir)).toEqual(['race.svg']);
+  });
+
+  it('saveSvgs writes each chart as <dir>/<name>.svg, creating the folder', async () => {
+    const other = confusionMatrix([[1, 2], [3, 4]]);
+    const files = await saveSvgs({ fit: spec, confusion: other }, join(dir, 'charts'));
+    expect(files).toEqual([join(dir, 'charts', 'fit.svg'), join(dir, 'charts', 'confusion.svg')]);
+    expect(await readFile(files[0], 'utf8')).toBe(await toSvg(spec));
+    expect(await readFile(files[1], 'utf8')).toBe(await toSvg(other));
+    expect((await readdir(join(dir, 'charts'))).sort()).toEqual(['confusion.svg', 'fit.svg']);
   });
 
   it('removes the temporary file when the rename fails, and names the path', async () => {

@@ -3,7 +3,7 @@
  * optional native package @resvg/resvg-js.
  */
 import { randomBytes } from 'node:crypto';
-import { rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { TopLevelSpec } from '../chart.js';
 import { checkOptions, optionKeys } from '@ml/tensor';
@@ -31,6 +31,21 @@ export async function writeAtomic(path: string, data: string | Uint8Array): Prom
 export async function saveSvg(spec: TopLevelSpec, path: string, options: SvgOptions = {}): Promise<void> {
   checkOptions('saveSvg', options, SVG_KEYS);
   await writeAtomic(path, await toSvg(spec, options));
+}
+
+/**
+ * Render each chart of `specs` to `<dir>/<name>.svg` (creating `dir`), as `saveSvg` does;
+ * returns the paths written, in the order of `specs`.
+ */
+export async function saveSvgs(specs: Readonly<Record<string, TopLevelSpec>>, dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files: string[] = [];
+  for (const [name, spec] of Object.entries(specs)) {
+    const file = join(dir, `${name}.svg`);
+    await saveSvg(spec, file);
+    files.push(file);
+  }
+  return files;
 }
 
 /** The part of `@resvg/resvg-js` that `toPng` uses. */
