@@ -1,5 +1,5 @@
-import { checkOptions, type Tensor } from '@ml/tensor';
-import { checkInputShape, type AllKeys } from './linear.js';
+import { checkOptions, optionKeys, type Tensor } from '@ml/tensor';
+import { checkInputShape } from './linear.js';
 import { Module, build, isBuilt, type AnyModule, type ModuleOptions } from './module.js';
 import { isSymbolic, type SymbolicTensor } from './symbolic.js';
 
@@ -11,10 +11,8 @@ export interface SequentialOptions extends ModuleOptions {
   inputShape?: readonly number[];
 }
 
-const NAME_KEYS = ['name'] as const satisfies readonly (keyof ModuleOptions)[];
-const SEQUENTIAL_KEYS = ['name', 'inputShape'] as const satisfies readonly (keyof SequentialOptions)[];
-const sequentialComplete: AllKeys<SequentialOptions, typeof SEQUENTIAL_KEYS> = true;
-void sequentialComplete;
+const NAME_KEYS = optionKeys<ModuleOptions>()(['name']);
+const SEQUENTIAL_KEYS = optionKeys<SequentialOptions>()(['name', 'inputShape']);
 
 /**
  * Layers applied one after another (PyTorch's and Keras's Sequential). Children are

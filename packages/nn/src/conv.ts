@@ -1,7 +1,7 @@
-import { checkOptions, conv1d, conv2d, formatShape, permute, type Pair, type Padding, type Tensor } from '@ml/tensor';
+import { checkOptions, optionKeys, conv1d, conv2d, formatShape, permute, type Pair, type Padding, type Tensor } from '@ml/tensor';
 import { fanInUniform, type Initializer, type InitializerName } from './init.js';
 import { resolveActivation, type ActivationSpec, type ResolvedActivation } from './layer-activation.js';
-import { checkInputShape, checkPositiveInt, lazyPlacement, makeWeight, type AllKeys, type LayerOptions } from './linear.js';
+import { checkInputShape, checkPositiveInt, lazyPlacement, makeWeight, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
 
 /**
@@ -71,14 +71,10 @@ export interface Conv1dOptions extends ConvBaseOptions {
   dilation?: number;
 }
 
-const CONV2D_KEYS = [
+const CONV2D_KEYS = optionKeys<Conv2dOptions>()([
   'name', 'dtype', 'inChannels', 'outChannels', 'groups', 'bias', 'weightInit', 'biasInit', 'activation', 'dataFormat', 'inputShape', 'kernelSize', 'stride', 'padding', 'dilation',
-] as const satisfies readonly (keyof Conv2dOptions)[];
-const CONV1D_KEYS = CONV2D_KEYS satisfies readonly (keyof Conv1dOptions)[];
-const conv2dComplete: AllKeys<Conv2dOptions, typeof CONV2D_KEYS> = true;
-const conv1dComplete: AllKeys<Conv1dOptions, typeof CONV1D_KEYS> = true;
-void conv2dComplete;
-void conv1dComplete;
+]);
+const CONV1D_KEYS = optionKeys<Conv1dOptions>()(CONV2D_KEYS);
 /** Keras's and PyTorch's names that do not camel-case into ours */
 const CONV_ALIASES = {
   filters: 'outChannels', in_channels: 'inChannels', strides: 'stride', dilation_rate: 'dilation', dilationRate: 'dilation', use_bias: 'bias', useBias: 'bias',

@@ -1,5 +1,4 @@
-import { add as addOp, checkOptions, concat, formatShape, maximum as maxOp, mul, sub, type DType, type Tensor } from '@ml/tensor';
-import type { AllKeys } from './linear.js';
+import { add as addOp, checkOptions, optionKeys, concat, formatShape, maximum as maxOp, mul, sub, type DType, type Tensor } from '@ml/tensor';
 import { Module, uniqueName, type AnyModule, type ModuleOptions } from './module.js';
 import { SymbolicTensor, formatSymbolicShape } from './symbolic.js';
 
@@ -11,14 +10,10 @@ export interface InputOptions {
 }
 
 /** A graph input (Keras's `Input`): a symbolic tensor of shape [None, ...shape]. */
-const INPUT_KEYS = ['shape', 'dtype', 'name'] as const satisfies readonly (keyof InputOptions)[];
-const MODEL_KEYS = ['inputs', 'outputs', 'name'] as const satisfies readonly (keyof ModelConfig)[];
-const NAME_KEYS = ['name'] as const satisfies readonly (keyof ModuleOptions)[];
-const CONCAT_KEYS = ['name', 'dim'] as const satisfies readonly (keyof ConcatenateOptions)[];
-const complete: [AllKeys<InputOptions, typeof INPUT_KEYS>, AllKeys<ModelConfig, typeof MODEL_KEYS>, AllKeys<ModuleOptions, typeof NAME_KEYS>, AllKeys<ConcatenateOptions, typeof CONCAT_KEYS>] = [
-  true, true, true, true,
-];
-void complete;
+const INPUT_KEYS = optionKeys<InputOptions>()(['shape', 'dtype', 'name']);
+const MODEL_KEYS = optionKeys<ModelConfig>()(['inputs', 'outputs', 'name']);
+const NAME_KEYS = optionKeys<ModuleOptions>()(['name']);
+const CONCAT_KEYS = optionKeys<ConcatenateOptions>()(['name', 'dim']);
 
 export function input(options: InputOptions): SymbolicTensor {
   checkOptions('input', options, INPUT_KEYS, { input_shape: 'shape', batch_shape: 'shape' });

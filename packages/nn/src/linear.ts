@@ -1,4 +1,4 @@
-import { checkOptions, flatten, isFloat, matmul, reshape, sizeOf, formatShape, type DType, type Tensor } from '@ml/tensor';
+import { checkOptions, optionKeys, flatten, isFloat, matmul, reshape, sizeOf, formatShape, type DType, type Tensor } from '@ml/tensor';
 import { fanInUniform, getInitializer, type Initializer, type InitializerName } from './init.js';
 import { resolveActivation, type ActivationSpec, type ResolvedActivation } from './layer-activation.js';
 import { Module, type ModuleOptions } from './module.js';
@@ -27,9 +27,6 @@ export function lazyPlacement(dtype: DType | undefined, like: Tensor | undefined
   if (like === undefined) return { dtype, backend: undefined };
   return { dtype: dtype ?? (isFloat(like.dtype) ? like.dtype : undefined), backend: like.backend.name };
 }
-
-/** True when `K` lists every key of `T` (use as `const ok: AllKeys<T, typeof KEYS> = true`). */
-export type AllKeys<T, K extends readonly (keyof T)[]> = [Exclude<keyof T, K[number]>] extends [never] ? true : { missing: Exclude<keyof T, K[number]> };
 
 /** A per-sample `inputShape` option: non-empty positive integers. */
 export function checkInputShape(layer: string, shape: readonly number[] | undefined): readonly number[] | undefined {
@@ -74,12 +71,8 @@ export interface DenseOptions extends LayerOptions {
   biasInit?: Initializer | InitializerName;
 }
 
-const LINEAR_KEYS = ['name', 'dtype', 'inFeatures', 'outFeatures', 'bias', 'weightInit', 'biasInit', 'activation', 'inputShape'] as const satisfies readonly (keyof LinearOptions)[];
-const DENSE_KEYS = ['name', 'dtype', 'activation', 'useBias', 'inputDim', 'inputShape', 'weightInit', 'biasInit'] as const satisfies readonly (keyof DenseOptions)[];
-const linearComplete: AllKeys<LinearOptions, typeof LINEAR_KEYS> = true;
-const denseComplete: AllKeys<DenseOptions, typeof DENSE_KEYS> = true;
-void linearComplete;
-void denseComplete;
+const LINEAR_KEYS = optionKeys<LinearOptions>()(['name', 'dtype', 'inFeatures', 'outFeatures', 'bias', 'weightInit', 'biasInit', 'activation', 'inputShape']);
+const DENSE_KEYS = optionKeys<DenseOptions>()(['name', 'dtype', 'activation', 'useBias', 'inputDim', 'inputShape', 'weightInit', 'biasInit']);
 /** Keras's and PyTorch's spellings that do not camel-case into ours */
 const LINEAR_ALIASES = {
   units: 'outFeatures', input_dim: 'inFeatures', inputDim: 'inFeatures', use_bias: 'bias', useBias: 'bias', kernel_initializer: 'weightInit',
@@ -251,10 +244,8 @@ export interface ReshapeOptions extends ModuleOptions {
   shape: readonly number[];
 }
 
-const FLATTEN_KEYS = ['name', 'startDim', 'endDim'] as const satisfies readonly (keyof FlattenOptions)[];
-const RESHAPE_KEYS = ['name', 'shape'] as const satisfies readonly (keyof ReshapeOptions)[];
-const shapeKeysComplete: [AllKeys<FlattenOptions, typeof FLATTEN_KEYS>, AllKeys<ReshapeOptions, typeof RESHAPE_KEYS>] = [true, true];
-void shapeKeysComplete;
+const FLATTEN_KEYS = optionKeys<FlattenOptions>()(['name', 'startDim', 'endDim']);
+const RESHAPE_KEYS = optionKeys<ReshapeOptions>()(['name', 'shape']);
 
 export class Flatten extends Module {
   readonly startDim: number;

@@ -1,6 +1,5 @@
-import { avgPool1d, avgPool2d, checkOptions, formatShape, maxPool1d, maxPool2d, mean, max, type Pair, type Tensor } from '@ml/tensor';
+import { avgPool1d, avgPool2d, checkOptions, optionKeys, formatShape, maxPool1d, maxPool2d, mean, max, type Pair, type Tensor } from '@ml/tensor';
 import { channelsFirstToLast, channelsLastToFirst, checkDataFormat, type DataFormat } from './conv.js';
-import type { AllKeys } from './linear.js';
 import { Module, type ModuleOptions } from './module.js';
 
 export interface Pool2dOptions extends ModuleOptions {
@@ -40,16 +39,11 @@ export interface GlobalPoolOptions extends ModuleOptions {
 }
 
 const POOL_KEYS = ['name', 'kernelSize', 'stride', 'padding', 'dataFormat'] as const satisfies readonly (keyof Pool2dOptions & keyof Pool1dOptions)[];
-const MAX2_KEYS = [...POOL_KEYS, 'dilation'] as const satisfies readonly (keyof MaxPool2dOptions)[];
-const AVG2_KEYS = [...POOL_KEYS, 'countIncludePad'] as const satisfies readonly (keyof AvgPool2dOptions)[];
-const MAX1_KEYS = [...POOL_KEYS, 'dilation'] as const satisfies readonly (keyof MaxPool1dOptions)[];
-const AVG1_KEYS = [...POOL_KEYS, 'countIncludePad'] as const satisfies readonly (keyof AvgPool1dOptions)[];
-const GLOBAL_KEYS = ['name', 'dataFormat'] as const satisfies readonly (keyof GlobalPoolOptions)[];
-const complete: [
-  AllKeys<MaxPool2dOptions, typeof MAX2_KEYS>, AllKeys<AvgPool2dOptions, typeof AVG2_KEYS>, AllKeys<MaxPool1dOptions, typeof MAX1_KEYS>,
-  AllKeys<AvgPool1dOptions, typeof AVG1_KEYS>, AllKeys<GlobalPoolOptions, typeof GLOBAL_KEYS>,
-] = [true, true, true, true, true];
-void complete;
+const MAX2_KEYS = optionKeys<MaxPool2dOptions>()([...POOL_KEYS, 'dilation']);
+const AVG2_KEYS = optionKeys<AvgPool2dOptions>()([...POOL_KEYS, 'countIncludePad']);
+const MAX1_KEYS = optionKeys<MaxPool1dOptions>()([...POOL_KEYS, 'dilation']);
+const AVG1_KEYS = optionKeys<AvgPool1dOptions>()([...POOL_KEYS, 'countIncludePad']);
+const GLOBAL_KEYS = optionKeys<GlobalPoolOptions>()(['name', 'dataFormat']);
 /** Keras's names that do not camel-case into ours */
 const POOL_ALIASES = { pool_size: 'kernelSize', poolSize: 'kernelSize', strides: 'stride', kernel_size: 'kernelSize' };
 

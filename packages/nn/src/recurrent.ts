@@ -1,7 +1,7 @@
-import { checkOptions, concat, formatShape, matmul, stack, zeros, type Tensor } from '@ml/tensor';
+import { checkOptions, optionKeys, concat, formatShape, matmul, stack, zeros, type Tensor } from '@ml/tensor';
 import { dropout } from './dropout.js';
 import { fanInUniform, type Initializer, type InitializerName } from './init.js';
-import { checkInputShape, checkPositiveInt, lazyPlacement, makeWeight, type AllKeys, type LayerOptions } from './linear.js';
+import { checkInputShape, checkPositiveInt, lazyPlacement, makeWeight, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
 
 /** Activation of the plain (Elman) RNN. */
@@ -81,16 +81,12 @@ export interface RNNCellOptions extends RecurrentInitOptions {
   hiddenSize: number;
 }
 
-const CELL_KEYS = ['name', 'dtype', 'bias', 'weightInit', 'biasInit', 'inputSize', 'hiddenSize'] as const satisfies readonly (keyof RNNCellOptions)[];
-const ELMAN_CELL_KEYS = [...CELL_KEYS, 'nonlinearity'] as const satisfies readonly (keyof ElmanCellOptions)[];
-const RECURRENT_KEYS = [
+const CELL_KEYS = optionKeys<RNNCellOptions>()(['name', 'dtype', 'bias', 'weightInit', 'biasInit', 'inputSize', 'hiddenSize']);
+const ELMAN_CELL_KEYS = optionKeys<ElmanCellOptions>()([...CELL_KEYS, 'nonlinearity']);
+const RECURRENT_KEYS = optionKeys<RecurrentOptions>()([
   'name', 'dtype', 'bias', 'weightInit', 'biasInit', 'inputSize', 'hiddenSize', 'numLayers', 'batchFirst', 'dropout', 'bidirectional', 'inputShape',
-] as const satisfies readonly (keyof RecurrentOptions)[];
-const RNN_KEYS = [...RECURRENT_KEYS, 'nonlinearity'] as const satisfies readonly (keyof RNNOptions)[];
-const complete: [
-  AllKeys<RNNCellOptions, typeof CELL_KEYS>, AllKeys<ElmanCellOptions, typeof ELMAN_CELL_KEYS>, AllKeys<RecurrentOptions, typeof RECURRENT_KEYS>, AllKeys<RNNOptions, typeof RNN_KEYS>,
-] = [true, true, true, true];
-void complete;
+]);
+const RNN_KEYS = optionKeys<RNNOptions>()([...RECURRENT_KEYS, 'nonlinearity']);
 /** Keras's names that do not camel-case into ours */
 const RECURRENT_ALIASES = {
   units: 'hiddenSize', use_bias: 'bias', useBias: 'bias', kernel_initializer: 'weightInit', kernelInitializer: 'weightInit', recurrent_initializer: 'weightInit',
