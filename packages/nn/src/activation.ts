@@ -1,8 +1,8 @@
-import { checkOptions, clamp, closest, elu, gelu, leakyRelu, logSoftmax, relu, sigmoid, softmax, softplus, silu, tanh, type Tensor } from '@ml/tensor';
+import { checkOptions, clamp, closest, elu, gelu, leakyRelu, logSoftmax, relu, sigmoid, softmax, softplus, silu, tanh, type Tensor, optionKeys } from '@ml/tensor';
 import { Module, type ModuleOptions } from './module.js';
 
 /** The option keys of each activation module: checked at construction (an unknown key throws). */
-const NAME_KEY = ['name'] as const satisfies readonly (keyof ModuleOptions)[];
+const NAME_KEY = optionKeys<ModuleOptions>()(['name']);
 const keysOf = (...keys: string[]): readonly string[] => [...NAME_KEY, ...keys];
 
 /** hardSigmoid(x) = relu6(x + 3) / 6 = clamp(x/6 + ½, 0, 1): PyTorch's and Keras 3's piecewise-linear sigmoid. */

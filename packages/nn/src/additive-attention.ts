@@ -1,9 +1,8 @@
-import { all, checkOptions, formatShape, softmax, tanh, where, type Tensor } from '@ml/tensor';
+import { all, checkOptions, formatShape, softmax, tanh, where, type Tensor, optionKeys } from '@ml/tensor';
 import { applyMask, checkMaskDtype } from './attention.js';
 import { init, type Initializer, type InitializerName } from './init.js';
 import { checkPositiveInt, Linear, makeWeight, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
-import { optionKeys } from './option-keys.js';
 
 export interface AdditiveAttentionOptions extends LayerOptions {
   /** features of a query (the decoder state s) */
@@ -17,7 +16,7 @@ export interface AdditiveAttentionOptions extends LayerOptions {
   /** initializer of W_q, W_k and v (default xavier uniform) */
   weightInit?: Initializer | InitializerName;
 }
-const OPTION_KEYS = optionKeys<AdditiveAttentionOptions>()('queryDim', 'keyDim', 'hiddenSize', 'bias', 'weightInit', 'dtype', 'name');
+const OPTION_KEYS = optionKeys<AdditiveAttentionOptions>()(['queryDim', 'keyDim', 'hiddenSize', 'bias', 'weightInit', 'dtype', 'name']);
 
 export interface AdditiveAttentionForwardOptions {
   /** bool (true = a padding key, masked out) or float (added to the scores) mask over keys: [N, S] */
@@ -25,7 +24,7 @@ export interface AdditiveAttentionForwardOptions {
   /** bool or float mask per query and key: [L, S] or [N, L, S] */
   attnMask?: Tensor;
 }
-const FORWARD_KEYS = optionKeys<AdditiveAttentionForwardOptions>()('keyPaddingMask', 'attnMask');
+const FORWARD_KEYS = optionKeys<AdditiveAttentionForwardOptions>()(['keyPaddingMask', 'attnMask']);
 
 /**
  * Additive (Bahdanau) attention, as in "Neural Machine Translation by Jointly Learning to

@@ -12,12 +12,12 @@ import {
   softmax,
   where,
   type Tensor,
+  optionKeys,
 } from '@ml/tensor';
 import { dropout as dropoutFn } from './dropout.js';
 import { init, type Initializer, type InitializerName } from './init.js';
 import { checkPositiveInt, Linear, makeWeight, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
-import { optionKeys } from './option-keys.js';
 
 // Masks follow nn.MultiheadAttention's convention throughout this library:
 //   bool  — true marks a position that must NOT be attended to (masked out);
@@ -40,7 +40,7 @@ export interface ScaledDotProductAttentionOptions {
   scale?: number;
 }
 
-const SDPA_KEYS = optionKeys<ScaledDotProductAttentionOptions>()('attnMask', 'keyPaddingMask', 'dropoutP', 'isCausal', 'training', 'scale');
+const SDPA_KEYS = optionKeys<ScaledDotProductAttentionOptions>()(['attnMask', 'keyPaddingMask', 'dropoutP', 'isCausal', 'training', 'scale']);
 const MASK_ALIASES = { mask: 'attnMask', attention_mask: 'attnMask', attn_mask: 'attnMask', key_padding_mask: 'keyPaddingMask' };
 
 /** @internal */
@@ -138,7 +138,7 @@ interface MaskOptions {
   /** backend of the mask (default: the current backend) */
   backend?: string;
 }
-const MASK_KEYS = optionKeys<MaskOptions>()('backend');
+const MASK_KEYS = optionKeys<MaskOptions>()(['backend']);
 
 /** bool [L, S] with true where key j > query i: a query sees itself and the past only. */
 export function causalMask(L: number, S: number = L, options: MaskOptions = {}): Tensor {
@@ -157,7 +157,7 @@ export interface BandedMaskOptions extends MaskOptions {
   after?: number;
 }
 
-const BANDED_KEYS = optionKeys<BandedMaskOptions>()('before', 'after', 'backend');
+const BANDED_KEYS = optionKeys<BandedMaskOptions>()(['before', 'after', 'backend']);
 
 /**
  * bool [L, L] for local ("truncated") attention: query i sees keys i − before … i + after,
@@ -223,8 +223,8 @@ export interface MultiheadAttentionOptions extends LayerOptions {
   weightInit?: Initializer | InitializerName;
 }
 
-const MHA_KEYS = optionKeys<MultiheadAttentionOptions>()('embedDim', 'numHeads', 'dropout', 'bias', 'batchFirst', 'kdim', 'vdim', 'weightInit', 'dtype', 'name');
-const MHA_FORWARD_OPTIONS = optionKeys<MultiheadAttentionForwardOptions>()('keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal');
+const MHA_KEYS = optionKeys<MultiheadAttentionOptions>()(['embedDim', 'numHeads', 'dropout', 'bias', 'batchFirst', 'kdim', 'vdim', 'weightInit', 'dtype', 'name']);
+const MHA_FORWARD_OPTIONS = optionKeys<MultiheadAttentionForwardOptions>()(['keyPaddingMask', 'needWeights', 'attnMask', 'averageAttnWeights', 'isCausal']);
 
 export interface MultiheadAttentionForwardOptions {
   /** bool or float mask over keys: [N, S], or [S] for unbatched input */

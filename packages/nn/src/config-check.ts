@@ -4,7 +4,7 @@
  * depth, and the number of parameter and buffer elements the architecture describes, so
  * a loader can compare it with a weights file before allocating anything.
  */
-import { checkOptions, quoteValue } from '@ml/tensor';
+import { checkOptions, quoteValue, optionKeys } from '@ml/tensor';
 import { ACTIVATION_NAMES, activationByName } from './activation.js';
 
 /** A malformed architecture; `path` is the JSON path of the offending value (`config.layers[2].config.inFeatures`). */
@@ -309,7 +309,7 @@ function checkJsonDepth(value: unknown, path: string, max: number): void {
  * Check a saved architecture without building it. Throws `ModuleConfigError` naming the
  * JSON path of the first bad value; returns what building it will allocate.
  */
-const CHECK_KEYS = ['path', 'maxDepth', 'classKind'] as const satisfies readonly (keyof ConfigCheckOptions)[];
+const CHECK_KEYS = optionKeys<ConfigCheckOptions>()(['path', 'maxDepth', 'classKind']);
 
 export function checkModuleConfig(cfg: unknown, options: ConfigCheckOptions = {}): ConfigPlan {
   checkOptions('checkModuleConfig', options, CHECK_KEYS);

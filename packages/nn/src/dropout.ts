@@ -1,13 +1,12 @@
-import { checkOptions, dropoutMask, isFloat, type Tensor } from '@ml/tensor';
+import { checkOptions, dropoutMask, isFloat, type Tensor, optionKeys } from '@ml/tensor';
 import { Module, type ModuleOptions } from './module.js';
-import { optionKeys } from './option-keys.js';
 
 export interface DropoutOptions extends ModuleOptions {
   /** probability of zeroing an element (default 0.5) */
   p?: number;
 }
 
-const DROPOUT_KEYS = optionKeys<DropoutOptions>()('p', 'name');
+const DROPOUT_KEYS = optionKeys<DropoutOptions>()(['p', 'name']);
 
 /**
  * Inverted dropout: in training, each element is zeroed with probability p and the rest

@@ -1,8 +1,7 @@
-import { arange, checkOptions, formatShape, indexSelect, isFloat, reshape, tidy, type Tensor } from '@ml/tensor';
+import { arange, checkOptions, formatShape, indexSelect, isFloat, reshape, tidy, type Tensor, optionKeys } from '@ml/tensor';
 import { init, type Initializer, type InitializerName } from './init.js';
 import { checkPositiveInt, makeWeight, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
-import { optionKeys } from './option-keys.js';
 
 export interface EmbeddingOptions extends LayerOptions {
   /** size of the vocabulary */
@@ -14,7 +13,7 @@ export interface EmbeddingOptions extends LayerOptions {
   weightInit?: Initializer | InitializerName;
 }
 
-const EMBEDDING_KEYS = optionKeys<EmbeddingOptions>()('numEmbeddings', 'embeddingDim', 'paddingIdx', 'weightInit', 'dtype', 'name');
+const EMBEDDING_KEYS = optionKeys<EmbeddingOptions>()(['numEmbeddings', 'embeddingDim', 'paddingIdx', 'weightInit', 'dtype', 'name']);
 
 /** A lookup table: integer ids [...] → rows of weight [numEmbeddings, embeddingDim], output [..., embeddingDim]. */
 export class Embedding extends Module {

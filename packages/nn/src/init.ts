@@ -1,6 +1,5 @@
 import { noGrad } from '@ml/autograd';
-import { checkOptions, fromArray, full, normal, randn, sizeOf, uniform, type DType, type Tensor } from '@ml/tensor';
-import { optionKeys } from './option-keys.js';
+import { checkOptions, fromArray, full, normal, randn, sizeOf, uniform, type DType, type Tensor, optionKeys } from '@ml/tensor';
 
 /** Makes a fresh tensor of the given shape; layers take one per weight (`weightInit`). */
 export type Initializer = (shape: readonly number[], options?: { dtype?: DType; backend?: string }) => Tensor;
@@ -53,8 +52,8 @@ export interface KaimingOptions {
   nonlinearity?: Nonlinearity;
 }
 
-const GAIN_KEYS = optionKeys<GainOptions>()('gain');
-const KAIMING_KEYS = optionKeys<KaimingOptions>()('a', 'mode', 'nonlinearity');
+const GAIN_KEYS = optionKeys<GainOptions>()(['gain']);
+const KAIMING_KEYS = optionKeys<KaimingOptions>()(['a', 'mode', 'nonlinearity']);
 
 /** An initializer factory's options, checked when the factory is called (an unknown key throws). */
 function checked<O>(op: string, keys: readonly string[], options: O): O {

@@ -8,7 +8,7 @@
  * `LOSS_NAMES` is the one table of loss names `compile` accepts (`loss:
  * 'sparse_categorical_crossentropy'`), its defaults the same as the functions'.
  */
-import { clamp, closest, isFloat, log, logSoftmax, type Tensor } from '@ml/tensor';
+import { clamp, closest, isFloat, log, logSoftmax, type Tensor, optionKeys } from '@ml/tensor';
 import {
   Loss,
   binaryCrossEntropy,
@@ -25,7 +25,6 @@ import {
   type LossOptions,
 } from './losses.js';
 import type { ModuleOptions } from './module.js';
-import { optionKeys } from './option-keys.js';
 
 export interface KerasLossOptions extends LossOptions {
   /** the input holds logits instead of probabilities (Keras's `from_logits`; default false) */
@@ -39,9 +38,9 @@ export interface BinaryCrossentropyOptions extends KerasLossOptions {
   /** squeeze the targets towards ½: (1 − ε)·y + ε/2 */
   labelSmoothing?: number;
 }
-const SPARSE_KEYS = optionKeys<KerasLossOptions>()('reduction', 'fromLogits');
-const CATEGORICAL_KEYS = optionKeys<CategoricalCrossentropyOptions>()('reduction', 'fromLogits', 'labelSmoothing');
-const BINARY_KEYS = optionKeys<BinaryCrossentropyOptions>()('reduction', 'fromLogits', 'labelSmoothing');
+const SPARSE_KEYS = optionKeys<KerasLossOptions>()(['reduction', 'fromLogits']);
+const CATEGORICAL_KEYS = optionKeys<CategoricalCrossentropyOptions>()(['reduction', 'fromLogits', 'labelSmoothing']);
+const BINARY_KEYS = optionKeys<BinaryCrossentropyOptions>()(['reduction', 'fromLogits', 'labelSmoothing']);
 
 /** log p from probabilities (logs clamped at −100, as PyTorch's BCE) or from logits */
 const logProbs = (input: Tensor, fromLogits: boolean | undefined): Tensor =>

@@ -1,4 +1,4 @@
-import { checkOptions, type Tensor } from '@ml/tensor';
+import { checkOptions, type Tensor, optionKeys } from '@ml/tensor';
 import { activationByName, type ActivationName } from './activation.js';
 import { Module, type ModuleOptions } from './module.js';
 
@@ -37,7 +37,7 @@ export interface ActivationOptions extends ModuleOptions {
   activation: ActivationName;
 }
 
-const ACTIVATION_KEYS = ['name', 'activation'] as const satisfies readonly (keyof ActivationOptions)[];
+const ACTIVATION_KEYS = optionKeys<ActivationOptions>()(['name', 'activation']);
 
 /**
  * An activation function by Keras's name as a layer (Keras's `Activation('relu')`):

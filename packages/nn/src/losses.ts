@@ -1,6 +1,5 @@
-import { abs, checkOptions, clamp, formatShape, gather, isFloat, log, logSoftmax, maximum, ne, softmaxCrossEntropy, softplus, sum, where, zerosLike, type Tensor } from '@ml/tensor';
+import { abs, checkOptions, clamp, formatShape, gather, isFloat, log, logSoftmax, maximum, ne, softmaxCrossEntropy, softplus, sum, where, zerosLike, type Tensor, optionKeys } from '@ml/tensor';
 import { Module, type ModuleOptions } from './module.js';
-import { optionKeys } from './option-keys.js';
 
 /**
  * What a loss reads as its input: raw scores (`logits`), `probabilities` in [0, 1] (a
@@ -24,7 +23,7 @@ export function checkLossOptions(loss: string, options: unknown, keys: readonly 
   checkOptions(loss, options, keys, LOSS_ALIASES);
 }
 
-const REDUCTION_KEYS = optionKeys<LossOptions>()('reduction');
+const REDUCTION_KEYS = optionKeys<LossOptions>()(['reduction']);
 
 function reduce(x: Tensor, reduction: Reduction = 'mean'): Tensor {
   if (reduction === 'none') return x;
@@ -74,7 +73,7 @@ export interface HuberOptions extends LossOptions {
   /** where the quadratic part ends (default 1) */
   delta?: number;
 }
-const HUBER_KEYS = optionKeys<HuberOptions>()('reduction', 'delta');
+const HUBER_KEYS = optionKeys<HuberOptions>()(['reduction', 'delta']);
 
 /** ½d² for |d| ≤ δ, δ(|d| − ½δ) beyond: quadratic near 0, linear in the tails */
 export function huberLoss(input: Tensor, target: Tensor, options: HuberOptions = {}): Tensor {
@@ -90,7 +89,7 @@ export interface SmoothL1Options extends LossOptions {
   /** where the quadratic part ends (default 1) */
   beta?: number;
 }
-const SMOOTH_L1_KEYS = optionKeys<SmoothL1Options>()('reduction', 'beta');
+const SMOOTH_L1_KEYS = optionKeys<SmoothL1Options>()(['reduction', 'beta']);
 
 /** Huber divided by β: ½d²/β for |d| < β, |d| − ½β beyond (PyTorch's SmoothL1Loss) */
 export function smoothL1Loss(input: Tensor, target: Tensor, options: SmoothL1Options = {}): Tensor {
@@ -107,13 +106,13 @@ export interface BCEOptions extends LossOptions {
   /** per-element rescaling, broadcast against the input */
   weight?: Tensor;
 }
-const BCE_KEYS = optionKeys<BCEOptions>()('reduction', 'weight');
+const BCE_KEYS = optionKeys<BCEOptions>()(['reduction', 'weight']);
 
 export interface BCEWithLogitsOptions extends BCEOptions {
   /** weight of the positive class, broadcast against the input */
   posWeight?: Tensor;
 }
-const BCE_LOGITS_KEYS = optionKeys<BCEWithLogitsOptions>()('reduction', 'weight', 'posWeight');
+const BCE_LOGITS_KEYS = optionKeys<BCEWithLogitsOptions>()(['reduction', 'weight', 'posWeight']);
 
 /** −[y·log p + (1 − y)·log(1 − p)] on probabilities p; logs are clamped at −100 as PyTorch does */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BCEOptions = {}): Tensor {
@@ -150,10 +149,10 @@ export interface CrossEntropyOptions extends LossOptions {
   /** mix the target with the uniform distribution: (1 − ε)·y + ε/C */
   labelSmoothing?: number;
 }
-const CE_KEYS = optionKeys<CrossEntropyOptions>()('reduction', 'weight', 'ignoreIndex', 'labelSmoothing');
+const CE_KEYS = optionKeys<CrossEntropyOptions>()(['reduction', 'weight', 'ignoreIndex', 'labelSmoothing']);
 
 export type NLLOptions = Omit<CrossEntropyOptions, 'labelSmoothing'>;
-const NLL_KEYS = optionKeys<NLLOptions>()('reduction', 'weight', 'ignoreIndex');
+const NLL_KEYS = optionKeys<NLLOptions>()(['reduction', 'weight', 'ignoreIndex']);
 
 /** Class dim is 1 for [N, C, …] and 0 for an unbatched [C]. */
 export const classDim = (x: Tensor): number => (x.ndim === 1 ? 0 : 1);
@@ -261,7 +260,7 @@ export interface KLDivOptions {
   /** the target holds log-probabilities */
   logTarget?: boolean;
 }
-const KL_KEYS = optionKeys<KLDivOptions>()('reduction', 'logTarget');
+const KL_KEYS = optionKeys<KLDivOptions>()(['reduction', 'logTarget']);
 
 /**
  * KL(target ‖ q) with the input as log q (PyTorch's kl_div): Σ t·(log t − input), with

@@ -14,6 +14,7 @@ import {
   zeros,
   type DType,
   type Tensor,
+  optionKeys,
 } from '@ml/tensor';
 import { summary, type SummaryOptions } from './summary.js';
 import { SymbolicTensor, concreteShape, formatSymbolicShape, isSymbolic, type SymbolicShape } from './symbolic.js';
@@ -83,8 +84,8 @@ export interface LoadOptions {
   strict?: boolean;
 }
 
-const PARAMETERS_KEYS = ['recurse'] as const satisfies readonly (keyof ParametersOptions)[];
-const LOAD_KEYS = ['strict'] as const satisfies readonly (keyof LoadOptions)[];
+const PARAMETERS_KEYS = optionKeys<ParametersOptions>()(['recurse']);
+const LOAD_KEYS = optionKeys<LoadOptions>()(['strict']);
 
 export interface LoadStateDictResult {
   missingKeys: string[];

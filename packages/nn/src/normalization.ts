@@ -1,8 +1,7 @@
 import { noGrad } from '@ml/autograd';
-import { checkOptions, formatShape, full, mean, rsqrt, scalar, variance, type Tensor } from '@ml/tensor';
+import { checkOptions, formatShape, full, mean, rsqrt, scalar, variance, type Tensor, optionKeys } from '@ml/tensor';
 import { checkPositiveInt, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
-import { optionKeys } from './option-keys.js';
 
 export interface BatchNormOptions extends LayerOptions {
   numFeatures: number;
@@ -16,7 +15,7 @@ export interface BatchNormOptions extends LayerOptions {
   trackRunningStats?: boolean;
 }
 
-const BATCH_NORM_KEYS = optionKeys<BatchNormOptions>()('numFeatures', 'eps', 'momentum', 'affine', 'trackRunningStats', 'dtype', 'name');
+const BATCH_NORM_KEYS = optionKeys<BatchNormOptions>()(['numFeatures', 'eps', 'momentum', 'affine', 'trackRunningStats', 'dtype', 'name']);
 
 /**
  * Batch normalization (Ioffe & Szegedy): y = (x − E[x]) / √(Var[x] + ε) · γ + β per channel.
@@ -119,7 +118,7 @@ export interface LayerNormOptions extends LayerOptions {
   elementwiseAffine?: boolean;
 }
 
-const LAYER_NORM_KEYS = optionKeys<LayerNormOptions>()('normalizedShape', 'eps', 'elementwiseAffine', 'dtype', 'name');
+const LAYER_NORM_KEYS = optionKeys<LayerNormOptions>()(['normalizedShape', 'eps', 'elementwiseAffine', 'dtype', 'name']);
 
 /**
  * Layer normalization (Ba et al.): each sample is normalized over its last dims,

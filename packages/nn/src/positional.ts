@@ -1,9 +1,8 @@
-import { cast, checkOptions, formatShape, fromArray, narrow, type Tensor } from '@ml/tensor';
+import { cast, checkOptions, formatShape, fromArray, narrow, type Tensor, optionKeys } from '@ml/tensor';
 import { dropout } from './dropout.js';
 import { init, type Initializer, type InitializerName } from './init.js';
 import { checkPositiveInt, makeWeight, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
-import { optionKeys } from './option-keys.js';
 
 interface PositionalOptions extends LayerOptions {
   /** features per position (the model dim) */
@@ -38,7 +37,7 @@ export interface SinusoidalPositionalEncodingOptions extends PositionalOptions {
   maxLen?: number;
 }
 
-const SINUSOIDAL_KEYS = optionKeys<SinusoidalPositionalEncodingOptions>()('dModel', 'maxLen', 'dropout', 'batchFirst', 'dtype', 'name');
+const SINUSOIDAL_KEYS = optionKeys<SinusoidalPositionalEncodingOptions>()(['dModel', 'maxLen', 'dropout', 'batchFirst', 'dtype', 'name']);
 
 /**
  * Fixed sinusoidal positions (Vaswani et al.), added to the input:
@@ -93,7 +92,7 @@ export interface LearnedPositionalEncodingOptions extends PositionalOptions {
   weightInit?: Initializer | InitializerName;
 }
 
-const LEARNED_KEYS = optionKeys<LearnedPositionalEncodingOptions>()('dModel', 'maxLen', 'dropout', 'batchFirst', 'weightInit', 'dtype', 'name');
+const LEARNED_KEYS = optionKeys<LearnedPositionalEncodingOptions>()(['dModel', 'maxLen', 'dropout', 'batchFirst', 'weightInit', 'dtype', 'name']);
 
 /**
  * Learned absolute positions (BERT/GPT-style): a table `weight` [maxLen, dModel], an

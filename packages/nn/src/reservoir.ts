@@ -1,9 +1,8 @@
 import { noGrad } from '@ml/autograd';
-import { checkOptions, formatShape, fromArray, matmul, stack, tidy, uniform, zeros, type DType, type Tensor } from '@ml/tensor';
+import { checkOptions, formatShape, fromArray, matmul, stack, tidy, uniform, zeros, type DType, type Tensor, optionKeys } from '@ml/tensor';
 import type { Initializer } from './init.js';
 import { Linear, checkPositiveInt, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
-import { optionKeys } from './option-keys.js';
 
 export interface EchoStateNetworkOptions extends LayerOptions {
   /** features per input step u_t */
@@ -39,11 +38,11 @@ export interface FitOptions {
   washout?: number;
 }
 
-const ESN_KEYS = optionKeys<EchoStateNetworkOptions>()(
+const ESN_KEYS = optionKeys<EchoStateNetworkOptions>()([
   'inputSize', 'reservoirSize', 'outputSize', 'spectralRadius', 'connectivity', 'inputScaling', 'biasScaling', 'leakingRate', 'washout',
   'reservoirInit', 'inputInit', 'biasInit', 'dtype', 'name',
-);
-const FIT_KEYS = optionKeys<FitOptions>()('ridge', 'washout');
+]);
+const FIT_KEYS = optionKeys<FitOptions>()(['ridge', 'washout']);
 
 /**
  * Echo-state network (Jaeger 2001; reservoir computing): a fixed random recurrent

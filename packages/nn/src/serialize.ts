@@ -15,7 +15,7 @@ import { Transformer, TransformerDecoderLayer, TransformerEncoderLayer } from '.
 import { LearnedPositionalEncoding, SinusoidalPositionalEncoding } from './positional.js';
 import { AvgPool1d, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool1d, MaxPool2d } from './pooling.js';
 import type { SymbolicTensor } from './symbolic.js';
-import { checkOptions, quoteValue, type DType } from '@ml/tensor';
+import { checkOptions, quoteValue, type DType, optionKeys } from '@ml/tensor';
 import { MAX_PROBE_ELEMENTS, ModuleConfigError, checkModuleConfig } from './config-check.js';
 
 /** A constructor that takes one options object, as every built-in layer does. */
@@ -155,7 +155,7 @@ function stateElements(m: AnyModule): number {
  * is checked first (`checkModuleConfig`): a malformed one throws `ModuleConfigError`,
  * naming the JSON path of the bad value, and builds nothing.
  */
-const FROM_CONFIG_KEYS = ['path', 'maxDepth', 'maxStateElements', 'maxScratchElements'] as const satisfies readonly (keyof ModuleFromConfigOptions)[];
+const FROM_CONFIG_KEYS = optionKeys<ModuleFromConfigOptions>()(['path', 'maxDepth', 'maxStateElements', 'maxScratchElements']);
 
 export function moduleFromConfig(cfg: ModuleConfig, options: ModuleFromConfigOptions = {}): AnyModule {
   checkOptions('moduleFromConfig', options, FROM_CONFIG_KEYS);

@@ -1,5 +1,5 @@
 import { noGrad } from '@ml/autograd';
-import { checkOptions, isFloat, isTensor, tidy, zeros, type DType, type Tensor } from '@ml/tensor';
+import { checkOptions, isFloat, isTensor, tidy, zeros, type DType, type Tensor, optionKeys } from '@ml/tensor';
 import { build, isBuilt, type AnyModule } from './module.js';
 import { formatSymbolicShape, type SymbolicShape, type SymbolicTensor } from './symbolic.js';
 
@@ -103,7 +103,7 @@ const fmtInt = (n: number): string => n.toLocaleString('en-US');
  * parameter count, then total, trainable and non-trainable parameter counts.
  * Functional models also list what each layer is connected to.
  */
-const SUMMARY_KEYS = ['inputShape', 'inputDtype', 'printFn'] as const satisfies readonly (keyof SummaryOptions)[];
+const SUMMARY_KEYS = optionKeys<SummaryOptions>()(['inputShape', 'inputDtype', 'printFn']);
 
 export function summary(model: AnyModule, options: SummaryOptions = {}): string {
   checkOptions('summary', options, SUMMARY_KEYS, { input_shape: 'inputShape', print_fn: 'printFn' });

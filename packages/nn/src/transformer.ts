@@ -1,5 +1,5 @@
 import { noGrad } from '@ml/autograd';
-import { argmax, checkOptions, concat, formatShape, fromArray, full, gelu, relu, tidy, type DType, type Tensor } from '@ml/tensor';
+import { argmax, checkOptions, concat, formatShape, fromArray, full, gelu, relu, tidy, type DType, type Tensor, optionKeys } from '@ml/tensor';
 import { activationByName, type ActivationName } from './activation.js';
 import { MultiheadAttention } from './attention.js';
 import { ModuleList } from './container.js';
@@ -8,7 +8,6 @@ import { init, initialize_ } from './init.js';
 import { checkPositiveInt, Linear, type LayerOptions } from './linear.js';
 import { Module, type ModuleOptions } from './module.js';
 import { LayerNorm } from './normalization.js';
-import { optionKeys } from './option-keys.js';
 
 /** Activation of the feed-forward block: PyTorch's 'relu' or 'gelu', another of `ACTIVATION_NAMES`, or any elementwise function. */
 export type TransformerActivation = ActivationName | ((x: Tensor) => Tensor);
@@ -74,23 +73,23 @@ function resolveActivation(kind: string, a: TransformerActivation | undefined): 
   throw new Error(`${kind}: activation must be a name such as 'relu' or 'gelu', or a function, got ${typeof a}`);
 }
 
-const LAYER_KEYS = optionKeys<TransformerLayerOptions>()('dModel', 'nhead', 'dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'dtype', 'name');
+const LAYER_KEYS = optionKeys<TransformerLayerOptions>()(['dModel', 'nhead', 'dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'dtype', 'name']);
 /** Keras's and PyTorch's other spellings that the snake_case → camelCase rule does not reach */
 const LAYER_ALIASES = { numHeads: 'nhead', num_heads: 'nhead', embedDim: 'dModel', d_ff: 'dimFeedforward', ffDim: 'dimFeedforward', layer_norm_eps: 'layerNormEps' };
-const ENCODER_LAYER_FORWARD_KEYS = optionKeys<TransformerEncoderLayerForwardOptions>()('srcMask', 'srcKeyPaddingMask', 'isCausal');
-const DECODER_LAYER_FORWARD_KEYS = optionKeys<TransformerDecoderLayerForwardOptions>()('tgtMask', 'memoryMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask', 'tgtIsCausal', 'memoryIsCausal');
-const ENCODER_KEYS = optionKeys<TransformerEncoderOptions>()('encoderLayer', 'numLayers', 'norm', 'name');
-const ENCODER_FORWARD_KEYS = optionKeys<TransformerEncoderForwardOptions>()('mask', 'srcKeyPaddingMask', 'isCausal');
-const DECODER_KEYS = optionKeys<TransformerDecoderOptions>()('decoderLayer', 'numLayers', 'norm', 'name');
-const TRANSFORMER_KEYS = optionKeys<TransformerOptions>()(
+const ENCODER_LAYER_FORWARD_KEYS = optionKeys<TransformerEncoderLayerForwardOptions>()(['srcMask', 'srcKeyPaddingMask', 'isCausal']);
+const DECODER_LAYER_FORWARD_KEYS = optionKeys<TransformerDecoderLayerForwardOptions>()(['tgtMask', 'memoryMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask', 'tgtIsCausal', 'memoryIsCausal']);
+const ENCODER_KEYS = optionKeys<TransformerEncoderOptions>()(['encoderLayer', 'numLayers', 'norm', 'name']);
+const ENCODER_FORWARD_KEYS = optionKeys<TransformerEncoderForwardOptions>()(['mask', 'srcKeyPaddingMask', 'isCausal']);
+const DECODER_KEYS = optionKeys<TransformerDecoderOptions>()(['decoderLayer', 'numLayers', 'norm', 'name']);
+const TRANSFORMER_KEYS = optionKeys<TransformerOptions>()([
   'dModel', 'nhead', 'numEncoderLayers', 'numDecoderLayers', 'dimFeedforward', 'dropout', 'activation', 'layerNormEps', 'batchFirst', 'normFirst', 'dtype', 'name',
-);
+]);
 const ENCODE_KEYS = ['srcMask', 'srcKeyPaddingMask', 'srcIsCausal'] as const satisfies readonly (keyof TransformerForwardOptions)[];
-const TRANSFORMER_FORWARD_KEYS = optionKeys<TransformerForwardOptions>()(
+const TRANSFORMER_FORWARD_KEYS = optionKeys<TransformerForwardOptions>()([
   'srcMask', 'srcKeyPaddingMask', 'srcIsCausal', 'tgtMask', 'memoryMask', 'tgtKeyPaddingMask', 'memoryKeyPaddingMask', 'tgtIsCausal', 'memoryIsCausal',
-);
+]);
 const MASK_ALIASES = { src_mask: 'srcMask', tgt_mask: 'tgtMask', memory_mask: 'memoryMask', src_key_padding_mask: 'srcKeyPaddingMask', tgt_key_padding_mask: 'tgtKeyPaddingMask', memory_key_padding_mask: 'memoryKeyPaddingMask', tgt_is_causal: 'tgtIsCausal', memory_is_causal: 'memoryIsCausal', is_causal: 'isCausal' };
-const GREEDY_KEYS = optionKeys<GreedyDecodeOptions<unknown>>()('src', 'encode', 'decodeStep', 'startSymbol', 'maxLen', 'endSymbol', 'batchSize');
+const GREEDY_KEYS = optionKeys<GreedyDecodeOptions<unknown>>()(['src', 'encode', 'decodeStep', 'startSymbol', 'maxLen', 'endSymbol', 'batchSize']);
 
 /** Checked, defaulted layer options. */
 function layerSettings(kind: string, o: TransformerLayerOptions) {

@@ -3,8 +3,7 @@ import { appendFile, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { removeStaleTemps } from '@ml/tensor/node';
 import { SingleBar } from 'cli-progress';
-import { checkOptions } from '@ml/tensor';
-import type { AllListed } from './keys.js';
+import { checkOptions, optionKeys } from '@ml/tensor';
 import { Callback, formatLogs, monitored, resolveMode, type Logs, type Mode, type TrainingContext } from './callbacks.js';
 
 /** Append one CSV row per epoch (epoch, then the logs in a fixed column order). */
@@ -38,9 +37,7 @@ export interface ModelCheckpointOptions {
   verbose?: boolean;
 }
 
-const CHECKPOINT_KEYS = ['monitor', 'saveBestOnly', 'mode', 'verbose'] as const satisfies readonly (keyof ModelCheckpointOptions)[];
-const CHECKPOINT_COMPLETE: AllListed<ModelCheckpointOptions, typeof CHECKPOINT_KEYS> = true;
-void CHECKPOINT_COMPLETE;
+const CHECKPOINT_KEYS = optionKeys<ModelCheckpointOptions>()(['monitor', 'saveBestOnly', 'mode', 'verbose']);
 
 /**
  * Save the model's weights (safetensors) at the end of an epoch. `path` may contain

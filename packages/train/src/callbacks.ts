@@ -1,6 +1,5 @@
 import type { AnyModule } from '@ml/nn';
-import { checkOptions, type Tensor } from '@ml/tensor';
-import type { AllListed } from './keys.js';
+import { checkOptions, type Tensor, optionKeys } from '@ml/tensor';
 
 /** Numbers logged for one batch or epoch: `loss`, `accuracy`, `val_loss`, `lr`, … */
 export type Logs = Record<string, number>;
@@ -33,8 +32,7 @@ export interface LambdaHooks {
   onBatchEnd?: (batch: number, logs: Logs, ctx: TrainingContext) => void | Promise<void>;
 }
 
-const LAMBDA_HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchEnd'] as const satisfies readonly (keyof LambdaHooks)[];
-const LAMBDA_COMPLETE: AllListed<LambdaHooks, typeof LAMBDA_HOOKS> = true;
+const LAMBDA_HOOKS = optionKeys<LambdaHooks>()(['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchEnd']);
 
 /** Callback from plain functions (Keras's LambdaCallback). */
 export class LambdaCallback extends Callback {
@@ -91,9 +89,7 @@ export interface EarlyStoppingOptions {
   baseline?: number;
 }
 
-const EARLY_STOPPING_KEYS = ['monitor', 'minDelta', 'patience', 'mode', 'restoreBestWeights', 'baseline'] as const satisfies readonly (keyof EarlyStoppingOptions)[];
-const EARLY_STOPPING_COMPLETE: AllListed<EarlyStoppingOptions, typeof EARLY_STOPPING_KEYS> = true;
-void [LAMBDA_COMPLETE, EARLY_STOPPING_COMPLETE];
+const EARLY_STOPPING_KEYS = optionKeys<EarlyStoppingOptions>()(['monitor', 'minDelta', 'patience', 'mode', 'restoreBestWeights', 'baseline']);
 
 /** Stop when the monitored value has not improved for `patience` epochs. */
 export class EarlyStopping extends Callback {

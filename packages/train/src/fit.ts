@@ -1,9 +1,8 @@
 import { noGrad } from '@ml/autograd';
 import { LOSS_NAMES, build, isBuilt, resolveLossName, type AnyModule, type LossFn, type LossInput, type LossName, type LossNameEntry } from '@ml/nn';
 import { Adagrad, Adam, AdamW, RMSprop, SGD, type Optimizer } from '@ml/optim';
-import { checkOptions, closest, concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tensor, tidy, toBackend, type NestedArray, type Tensor, type TypedArray } from '@ml/tensor';
+import { checkOptions, closest, concat, formatShape, fromArray, indexSelect, isTensor, manualSeed, randperm, tensor, tidy, toBackend, type NestedArray, type Tensor, type TypedArray, optionKeys } from '@ml/tensor';
 import { TerminateOnNaN, type Callback, type Logs, type TrainingContext } from './callbacks.js';
-import type { AllListed } from './keys.js';
 import { getMetric, type Metric, type MetricName } from './metrics.js';
 import { platform } from './platform.js';
 import { AUTO_YIELD_MS, isYieldEvery, yielder, type YieldEvery } from './yield.js';
@@ -18,7 +17,7 @@ export interface LossSpec {
   name: LossName;
   fromLogits?: boolean;
 }
-const LOSS_SPEC_KEYS = ['name', 'fromLogits'] as const satisfies readonly (keyof LossSpec)[];
+const LOSS_SPEC_KEYS = optionKeys<LossSpec>()(['name', 'fromLogits']);
 
 /** A loss object: a loss module (`new CrossEntropyLoss()`, `new SparseCategoricalCrossentropy({ fromLogits: true })`) or anything with `forward`. */
 export interface LossObject {
@@ -43,7 +42,7 @@ export interface CompileOptions {
   /** Keras's metric names (any case, 'acc' = 'accuracy') or Metric objects */
   metrics?: (Metric | MetricName)[];
 }
-const COMPILE_KEYS = ['optimizer', 'lr', 'loss', 'metrics'] as const satisfies readonly (keyof CompileOptions)[];
+const COMPILE_KEYS = optionKeys<CompileOptions>()(['optimizer', 'lr', 'loss', 'metrics']);
 
 interface Compiled {
   /** the options as given */
@@ -389,12 +388,8 @@ export class DivergenceError extends Error {
  * `fit(model, loader, options)`.
  */
 /** The keys FitOptions has: anything else (a typo, Keras's `batch_size`) is an error, not ignored. */
-const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'callbacks', 'verbose', 'signal', 'yieldEvery', 'initialEpoch'] as const satisfies readonly (keyof FitOptions)[];
+const FIT_OPTIONS = optionKeys<FitOptions>()(['epochs', 'batchSize', 'shuffle', 'seed', 'validationSplit', 'validationData', 'callbacks', 'verbose', 'signal', 'yieldEvery', 'initialEpoch']);
 const BATCH_OPTIONS = ['batchSize'] as const;
-const FIT_OPTIONS_COMPLETE: AllListed<FitOptions, typeof FIT_OPTIONS> = true;
-const COMPILE_OPTIONS_COMPLETE: AllListed<CompileOptions, typeof COMPILE_KEYS> = true;
-const LOSS_SPEC_COMPLETE: AllListed<LossSpec, typeof LOSS_SPEC_KEYS> = true;
-void [FIT_OPTIONS_COMPLETE, COMPILE_OPTIONS_COMPLETE, LOSS_SPEC_COMPLETE];
 
 export async function fit(model: AnyModule, x: Tensor | Batches | Numbers, yOrOptions?: Tensor | Numbers | FitOptions, maybeOptions?: FitOptions): Promise<History> {
   const c = getCompiled(model, 'fit');

@@ -17,9 +17,8 @@
  * load goes through `modelFromSaved`, which checks everything before building anything.
  */
 import { moduleToConfig, type AnyModule, type ModuleConfig } from '@ml/nn';
-import { checkOptions, isTensor, serializeSafetensors, type Tensor } from '@ml/tensor';
+import { checkOptions, isTensor, serializeSafetensors, type Tensor, optionKeys } from '@ml/tensor';
 import { checkExtraFiles } from './files.js';
-import type { AllListed } from './keys.js';
 import { compileLossNameOf, compileSpecOf, optimizerIfMade, type CompileOptions, type LossSpec } from './fit.js';
 import { platform } from './platform.js';
 import { ModelFileError, modelFromSaved, type ModelArtifacts, type SavedModelFiles } from './saved-config.js';
@@ -52,9 +51,7 @@ export interface SaveModelOptions {
   files?: Record<string, string | Uint8Array>;
 }
 
-const SAVE_KEYS = ['overwrite', 'files'] as const satisfies readonly (keyof SaveModelOptions)[];
-const SAVE_COMPLETE: AllListed<SaveModelOptions, typeof SAVE_KEYS> = true;
-void SAVE_COMPLETE;
+const SAVE_KEYS = optionKeys<SaveModelOptions>()(['overwrite', 'files']);
 
 /** A destination of your own: receives the saved files (e.g. to upload them). */
 export interface ModelSaveHandler {

@@ -1,5 +1,4 @@
-import { argmax, checkOptions, closest, formatShape, isFloat, type Tensor } from '@ml/tensor';
-import type { AllListed } from './keys.js';
+import { argmax, checkOptions, closest, formatShape, isFloat, type Tensor, optionKeys } from '@ml/tensor';
 
 /**
  * A metric accumulates over the batches of an epoch: `update` with each batch's
@@ -67,8 +66,7 @@ export interface AccuracyOptions {
   /** a single score per sample above it counts as class 1 (default 0.5; 0 for logits) */
   threshold?: number;
 }
-const ACCURACY_KEYS = ['name', 'threshold'] as const satisfies readonly (keyof AccuracyOptions)[];
-const ACCURACY_COMPLETE: AllListed<AccuracyOptions, typeof ACCURACY_KEYS> = true;
+const ACCURACY_KEYS = optionKeys<AccuracyOptions>()(['name', 'threshold']);
 
 /**
  * Fraction of correct predictions. Picks the rule from the shapes, as Keras's
@@ -253,9 +251,7 @@ export interface PrecisionRecallOptions {
   /** 'binary' (default for 2 classes) scores class 1, 'macro' (default otherwise) averages over classes, 'micro' pools */
   average?: Average;
 }
-const PR_KEYS = ['numClasses', 'average'] as const satisfies readonly (keyof PrecisionRecallOptions)[];
-const PR_COMPLETE: AllListed<PrecisionRecallOptions, typeof PR_KEYS> = true;
-void [ACCURACY_COMPLETE, PR_COMPLETE];
+const PR_KEYS = optionKeys<PrecisionRecallOptions>()(['numClasses', 'average']);
 
 /** Precision, recall and F1 from a confusion matrix; `binary` scores class 1, `macro` averages over classes. */
 abstract class PrecisionRecallBase implements Metric {

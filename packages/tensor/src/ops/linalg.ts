@@ -1,6 +1,6 @@
 import { promoteTypes } from '../dtype.js';
 import { DEBUG, debugLog, type GradNode, record } from '../engine.js';
-import { checkOptions } from '../options.js';
+import { checkOptions, optionKeys } from '../options.js';
 import { broadcastShapes, fmt, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { fromArray } from './creation.js';
@@ -88,7 +88,7 @@ export interface SymmetricOptions {
    */
   symmetryTol?: number;
 }
-const SYMMETRIC_KEYS = ['symmetryTol'] as const satisfies readonly (keyof SymmetricOptions)[];
+const SYMMETRIC_KEYS = optionKeys<SymmetricOptions>()(['symmetryTol']);
 // compile-time: the list names every key of the interface
 const allSymmetricKeys: [Exclude<keyof SymmetricOptions, (typeof SYMMETRIC_KEYS)[number]>] extends [never] ? true : never = true;
 void allSymmetricKeys;
