@@ -29,3 +29,18 @@ describe('reductions over middle axes', () => {
     expect(Number.isNaN(max(y, 1).dataSync()[5])).toBe(false);
   });
 });
+
+describe('int32 prod wraps as integer arithmetic', () => {
+  it('equals the exact product modulo 2^32 on every reduction path, also past 2^53', () => {
+    const values = Array.from({ length: 44 }, (_, i) => [3, -5, 7, 9, -11, 13][i % 6]); // odd: no trailing zero bits to hide a lost one
+    const exact = (vs: number[]) => Number(BigInt.asIntN(32, vs.reduce((p, v) => p * BigInt(v), 1n)));
+    expect(Math.abs(values.reduce((p, v) => p * v, 1))).toBeGreaterThan(2 ** 53);
+    // all axes (general loop), the trailing axis of [4, 11] (leading block), the middle axis of [2, 11, 2]
+    expect(prod(fromArray(values, [44], { dtype: 'int32' })).item()).toBe(exact(values));
+    const rows = Array.from({ length: 4 }, (_, r) => values.slice(r * 11, r * 11 + 11));
+    expect(Array.from(prod(fromArray(values, [4, 11], { dtype: 'int32' }), [1]).dataSync())).toEqual(rows.map(exact));
+    const t = fromArray(values, [2, 11, 2], { dtype: 'int32' });
+    const cols = [0, 1, 2, 3].map((k) => Array.from({ length: 11 }, (_, r) => values[Math.floor(k / 2) * 22 + r * 2 + (k % 2)]));
+    expect(Array.from(prod(t, [1]).dataSync())).toEqual(cols.map(exact));
+  });
+});

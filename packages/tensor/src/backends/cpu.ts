@@ -399,7 +399,8 @@ function reduceEnds(op: ReduceOp, x: TypedArray, offset: number, outer: number, 
           for (let i = 0; i < inner; i++) a += x[base + i];
           break;
         case 'prod':
-          for (let i = 0; i < inner; i++) a *= x[base + i];
+          if (dtype === 'int32') for (let i = 0; i < inner; i++) a = Math.imul(a, x[base + i]);
+          else for (let i = 0; i < inner; i++) a *= x[base + i];
           break;
         case 'max':
           for (let i = 0; i < inner; i++) {
@@ -435,7 +436,8 @@ function reduceMiddle(op: ReduceOp, x: TypedArray, offset: number, outer: number
           for (let i = 0; i < inner; i++) acc[i] += x[base + i];
           break;
         case 'prod':
-          for (let i = 0; i < inner; i++) acc[i] *= x[base + i];
+          if (dtype === 'int32') for (let i = 0; i < inner; i++) acc[i] = Math.imul(acc[i], x[base + i]);
+          else for (let i = 0; i < inner; i++) acc[i] *= x[base + i];
           break;
         case 'max':
           // NaN wins and stays: a NaN accumulator fails v > a and keeps itself
@@ -638,7 +640,9 @@ export class CpuBackend implements Backend {
         }
         case 'prod': {
           acc = 1;
-          for (let i = 0; i < inner; i++) acc *= data[base + i];
+          // int32 wraps like the integer product it is (a float64 product loses the low bits past 2^53)
+          if (x.dtype === 'int32') for (let i = 0; i < inner; i++) acc = Math.imul(acc, data[base + i]);
+          else for (let i = 0; i < inner; i++) acc *= data[base + i];
           break;
         }
         case 'max': {
