@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/testing.ts', 'src/node.ts'],
+  // named entries: the kit lives in src/testing/ but still builds to dist/testing.js
+  entry: { index: 'src/index.ts', testing: 'src/testing/index.ts', node: 'src/node.ts' },
   format: ['esm'],
   dts: true,
   sourcemap: true,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend, getBackend, ones, registerBackend, setBackend, tensor } from '../src/index.js';
-import { assertClose, describeConformance } from '../src/testing.js';
+import { assertClose, describeConformance } from '../src/testing/index.js';
 import { AsyncCpuBackend } from './async-backend.js';
 
 registerBackend(new AsyncCpuBackend());

@@ -50,7 +50,7 @@ import {
   zeros,
   zerosLike,
 } from '../src/node.js';
-import { assertClose, describeConformance } from '../src/testing.js';
+import { assertClose, describeConformance } from '../src/testing/index.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -140,7 +140,7 @@ describe('every exported options-taker rejects an unknown option (read from the 
     zeros: (o) => zeros([2], o),
     zerosLike: (o) => zerosLike(x, o),
   };
-  describeOptionsContract(packageDir, { describe, it }, { entries: ['src/node.ts', 'src/testing.ts'], recipes });
+  describeOptionsContract(packageDir, { describe, it }, { entries: ['src/node.ts', 'src/testing/index.ts'], recipes });
 });
 
 describe("README: options are checked", () => {
