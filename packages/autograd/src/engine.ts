@@ -10,7 +10,6 @@ import {
   tidy,
   type Tensor,
 } from '@ml/tensor';
-import { rules } from './rules.js';
 
 /** Tensors reachable from `roots` through tape nodes, outputs before their inputs. */
 function reverseTopological(roots: readonly Tensor[]): Tensor[] {
@@ -66,10 +65,10 @@ export function propagate(
       const node = t.gradNode;
       const dy = grads.get(t);
       if (!node || !dy) continue;
-      const rule = rules[node.op];
-      if (!rule) throw new Error(`autograd: no gradient rule for op '${node.op}'`);
+      // the rule lives on the op's definition (packages/tensor/src/ops/<family>.ts)
+      if (node.def.grad === undefined) throw new Error(`autograd: op '${node.op}' has no gradient rule (it is differentiated through its composite, so it should not have been recorded)`);
       const needs = node.inputs.map((x) => x.requiresGrad);
-      const inputGrads = rule(dy, node, needs);
+      const inputGrads = node.def.grad(dy, node, needs);
       node.inputs.forEach((x, i) => {
         const g = inputGrads[i];
         if (g && needs[i]) accumulate(x, g);
@@ -151,4 +150,4 @@ export function enableGrad<T>(fn: () => T): T {
 
 export { isGradEnabled };
 
-installAutograd({ backward, hasRule: (op) => op in rules });
+installAutograd({ backward });

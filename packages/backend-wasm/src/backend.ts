@@ -1,4 +1,4 @@
-import { checkOptions, CpuBackend, contiguousStrides, fromData, hostData, isContiguousView, kernelRecorded, optionKeys, patchOutputSize, rowStride, sizeOf, withArraySource, type ArraySource, type BinaryOp, type DataId, type DType, type HeapInfo, type Im2ColParams, type Kernel, type ReduceOp, type Tensor, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
+import { checkOptions, CpuBackend, contiguousStrides, isContiguousView, optionKeys, patchOutputSize, rowStride, sizeOf, withArraySource, type AdamStep, type ArraySource, type BinaryOp, type DataId, type DType, type HeapInfo, type Im2ColParams, type ReduceOp, type SaveForBackward, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
 import { WasmGemm, type KernelExports } from './gemm.js';
 import { MemoryFullError } from './heap.js';
 import { BINARY_KERNELS, GEMM_ROWS } from './kernels.js';
@@ -217,7 +217,6 @@ export class WasmBackend extends CpuBackend {
   }
 
   override dispose(data: DataId): void {
-    this.#dropPatches(data);
     const d = data as { values: TypedArray | null };
     if (d.values === null || !this.gemm.heap.owns(d.values)) return super.dispose(data);
     this.gemm.heap.freeArray(d.values);
@@ -344,7 +343,7 @@ export class WasmBackend extends CpuBackend {
   }
 
   /** The relu gradient on the SIMD kernel (float32). */
-  override reluBackward(x: View, dy: View): DataId {
+  override reluBackward(x: View, dy: View): DataId | null {
     this.#route = 'wasm';
     if (!allFloat32(x, dy)) return this.#cpu('not float32', () => super.reluBackward(x, dy));
     const n = sizeOf(x.shape);
@@ -401,7 +400,8 @@ export class WasmBackend extends CpuBackend {
   // ---- convolution in WebAssembly memory: the patch matrix, the product and the layout
   // changes run on the kernels, on the operands where they lie
 
-  override conv2d(x: View, w: View, bias: View | null, p: Im2ColParams): DataId {
+  override conv2d(x: View, w: View, bias: View | null, p: Im2ColParams, groups = 1, save: SaveForBackward = null): DataId | null {
+    if (groups !== 1) return null;
     this.#route = 'wasm';
     if (!allFloat32(x, w, ...(bias ? [bias] : []))) return this.#cpu('not float32', () => super.conv2d(x, w, bias, p));
     if (empty(x, w)) return this.#cpu('no channels or images', () => super.conv2d(x, w, bias, p));
@@ -422,12 +422,12 @@ export class WasmBackend extends CpuBackend {
       const [outAt, done] = this.#out(g.N * O * L);
       const { Hp, Wp } = winogradTiles(g.H, g.W, p.pad);
       // the padded input, kept for the weight gradient as a patch matrix would be
-      const padAt = this.#keepPatches(x, p, 4 * g.N * g.C * Hp * Wp);
+      const padAt = this.#keepForBackward(save, 4 * g.N * g.C * Hp * Wp);
       this.#winograd(xAt, g.N, g.C, g.H, g.W, p.pad, O, wAt, biasAt, outAt, padAt);
       return done();
     }
     const [packAt, cAt] = this.#layout([Np * R, Mp * Np]);
-    const rowsAt = this.#keepPatches(x, p, 4 * (Mp * R + 4));
+    const rowsAt = this.#keepForBackward(save, 4 * (Mp * R + 4));
     this.#patches('im2row', g, p, xAt, rowsAt);
     this.gemm.kernels.fill32(rowsAt + 4 * NL * R, (Mp - NL) * R, 0); // padding rows
     this.gemm.run(rowsAt, packAt, cAt, Mp, R, Np, { from: wAt, transposed: true, N: O }); // B = wᵀ, stored transposed
@@ -436,7 +436,8 @@ export class WasmBackend extends CpuBackend {
     return done();
   }
 
-  override conv2dBackwardInput(dy: View, w: View, xShape: Shape4, p: Im2ColParams): DataId {
+  override conv2dBackwardInput(dy: View, w: View, xShape: Shape4, p: Im2ColParams, groups = 1): DataId | null {
+    if (groups !== 1) return null;
     this.#route = 'wasm';
     if (!allFloat32(dy, w)) return this.#cpu('not float32', () => super.conv2dBackwardInput(dy, w, xShape, p));
     if (empty(dy, w)) return this.#cpu('no channels or images', () => super.conv2dBackwardInput(dy, w, xShape, p));
@@ -472,10 +473,11 @@ export class WasmBackend extends CpuBackend {
     return done();
   }
 
-  override conv2dBackwardWeight(dy: View, x: View, p: Im2ColParams): DataId {
+  override conv2dBackwardWeight(dy: View, x: View, wShape: Shape4, p: Im2ColParams, groups = 1, saved: readonly View[] = []): DataId | null {
+    if (groups !== 1) return null;
     this.#route = 'wasm';
-    if (!allFloat32(dy, x)) return this.#cpu('not float32', () => super.conv2dBackwardWeight(dy, x, p));
-    if (empty(dy, x)) return this.#cpu('no channels or images', () => super.conv2dBackwardWeight(dy, x, p));
+    if (!allFloat32(dy, x)) return this.#cpu('not float32', () => super.conv2dBackwardWeight(dy, x, wShape, p));
+    if (empty(dy, x)) return this.#cpu('no channels or images', () => super.conv2dBackwardWeight(dy, x, wShape, p));
     const g = patchGeometry(x.shape as Shape4, p);
     const O = dy.shape[1];
     const { R, L, NL } = g;
@@ -492,11 +494,12 @@ export class WasmBackend extends CpuBackend {
     if (this.#winogradFits(p, g.C, O, g.ow)) {
       const [dwAt, done] = this.#out(O * R);
       // the padded input its forward kept (0: none, pad it again)
-      this.#winogradWeightGrad(this.#in(x), dyAt, g.N, g.C, g.H, g.W, p.pad, O, dwAt, this.#keptPatches(x, p));
+      const { Hp, Wp } = winogradTiles(g.H, g.W, p.pad);
+      this.#winogradWeightGrad(this.#in(x), dyAt, g.N, g.C, g.H, g.W, p.pad, O, dwAt, this.#savedAt(saved, 4 * g.N * g.C * Hp * Wp));
       return done();
     }
     const [packAt, aAt, cAt] = this.#layout([Np * NL, Mp * NL, Mp * Np]);
-    let rowsAt = this.#keptPatches(x, p);
+    let rowsAt = this.#savedAt(saved, 4 * (roundUp(NL, GEMM_ROWS) * R + 4));
     if (rowsAt === 0) {
       rowsAt = this.#work(4 * (NL * R + 4));
       this.#patches('im2row', g, p, this.#in(x), rowsAt);
@@ -661,36 +664,24 @@ export class WasmBackend extends CpuBackend {
   }
 
   /**
-   * Patch matrices of forward convolutions while gradients are recorded, by input: the
-   * weight's gradient needs the same matrix, and building it again costs as much as a
-   * copy of it. An entry goes when that gradient takes it, or its input is disposed.
+   * A block for what a forward convolution builds and its weight gradient reads again (the
+   * patch matrix, or Winograd's padded input): building it twice costs as much as keeping
+   * it, so when a gradient will be asked for it is saved on the graph node (an array of the
+   * memory, freed with the node), else it is a work block.
    */
-  readonly #patchCache = new Map<DataId, { key: string; at: number }>();
-
-  /** A block for the patch matrix of `x`, kept for its weight gradient when gradients are recorded, else a work block. */
-  #keepPatches(x: View, p: Im2ColParams, bytes: number): number {
-    if (!kernelRecorded()) return this.#work(bytes);
-    this.#dropPatches(x.data);
-    const at = this.gemm.alloc(bytes);
-    this.#patchCache.set(x.data, { key: patchKey(x, p), at });
-    if (this.#patchCache.size > PATCH_CACHE_ENTRIES) this.#dropPatches(this.#patchCache.keys().next().value as DataId);
-    return at;
+  #keepForBackward(save: SaveForBackward, bytes: number): number {
+    if (save === null) return this.#work(bytes);
+    const kept = this.gemm.heap.array('float32', bytes >> 2);
+    if (kept === null) return this.#work(bytes); // the memory is full: the gradient builds it again
+    save(wrap(kept), [bytes >> 2], 'float32');
+    return kept.byteOffset;
   }
 
-  /** The kept patch matrix of `x` under `p` (0 if none), given back when the running primitive returns. */
-  #keptPatches(x: View, p: Im2ColParams): number {
-    const entry = this.#patchCache.get(x.data);
-    if (entry === undefined || entry.key !== patchKey(x, p)) return 0;
-    this.#patchCache.delete(x.data);
-    this.#blocks.push(entry.at);
-    return entry.at;
-  }
-
-  #dropPatches(data: DataId): void {
-    const entry = this.#patchCache.get(data);
-    if (entry === undefined) return;
-    this.#patchCache.delete(data);
-    this.gemm.heap.free(entry.at);
+  /** The address of what the forward saved (see #keepForBackward), or 0 when it saved nothing of that size. */
+  #savedAt(saved: readonly View[], bytes: number): number {
+    if (saved.length !== 1 || saved[0].dtype !== 'float32' || 4 * sizeOf(saved[0].shape) !== bytes) return 0;
+    const a = values(saved[0]);
+    return this.gemm.heap.owns(a) ? a.byteOffset : 0;
   }
 
   /** Work blocks of the given sizes (floats) laid out in one block: their byte addresses. */
@@ -746,7 +737,7 @@ export class WasmBackend extends CpuBackend {
     return done();
   }
 
-  override maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId {
+  override maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId | null {
     this.#route = 'wasm';
     const g = tiledPool(x, p);
     if (g === null || !allFloat32(y, dy)) return this.#cpu('windows do not tile the image, or not float32', () => super.maxPool2dBackward(x, y, dy, p));
@@ -765,42 +756,40 @@ export class WasmBackend extends CpuBackend {
 
   /**
    * The fused Adam step of @ml/optim on the SIMD kernel (float32): m and v are updated in
-   * place, the new parameter values returned. Registered as the 'adamUpdate' kernel.
+   * place, the new parameter values returned (the backend contract's `adamUpdate`).
    */
-  readonly adamUpdate: Kernel = ([p, grad, m, v], a) => {
-    const arrays = [p, grad, m, v].map((t) => (t.dtype === 'float32' ? hostData(t) : null));
-    if (arrays.some((x) => x === null)) return null;
-    const [P, G, M, V] = arrays as Float32Array[];
+  adamUpdate(p: View, grad: View, m: View, v: View, s: AdamStep): DataId | null {
+    const views = [p, grad, m, v];
+    if (views.some((t) => t.dtype !== 'float32' || !isContiguousView(t))) return null;
+    const [P, G, M, V] = views.map((t) => values(t).subarray(t.offset, t.offset + sizeOf(t.shape)) as Float32Array);
     try {
-      return this.#adam(p, [P, G, M, V], a);
+      return this.#adam([P, G, M, V], s);
     } catch (e) {
       if (e instanceof MemoryFullError) return null; // the composite runs instead
       throw e;
     }
-  };
+  }
 
-  #adam(p: Tensor, [P, G, M, V]: Float32Array[], a: Record<string, unknown>): Tensor {
+  #adam([P, G, M, V]: Float32Array[], s: AdamStep): DataId {
     return this.#scoped(() => {
-      const n = p.size;
+      const n = P.length;
       const heap = this.gemm.heap;
       // the kernel works on whole vectors: it may write in place only when n fills them
       const inPlace = (x: Float32Array) => n % 4 === 0 && heap.owns(x);
       const place = (x: Float32Array) => (inPlace(x) ? x.byteOffset : this.#in({ data: wrap(x), dtype: 'float32', shape: [n], strides: [1], offset: 0 }));
       const [pAt, gAt, mAt, vAt] = [P, G, M, V].map(place);
       const out = this.scratch('float32', n) as Float32Array; // every element is written
-      const next = fromData(this, wrap(out), p.shape, 'float32');
       const outAt = inPlace(out) ? out.byteOffset : this.#work(4 * n);
-      const num = (k: string) => a[k] as number;
       const n4 = (n + 3) >> 2;
-      const args = [pAt, gAt, mAt, vAt, outAt, n4, num('b1'), 1 - num('b1'), num('b2'), 1 - num('b2'), 1 / num('sbc2'), num('eps'), num('stepSize'), num('decay'), num('l2'), num('sign')];
+      const args = [pAt, gAt, mAt, vAt, outAt, n4, s.b1, 1 - s.b1, s.b2, 1 - s.b2, 1 / s.sbc2, s.eps, s.stepSize, s.decay, s.l2, s.sign];
       const plan = { count: 5, ptrs: [0, 1, 2, 3, 4].map((i) => [i, 16] as const), floats: [6, 7, 8, 9, 10, 11, 12, 13, 14, 15] };
       this.gemm.parallel('adam', args, plan, n4, 28 * n); // by vectors: a square root and a division each
       const f = heap.f32;
       if (!inPlace(M)) M.set(f.subarray(mAt >> 2, (mAt >> 2) + n));
       if (!inPlace(V)) V.set(f.subarray(vAt >> 2, (vAt >> 2) + n));
       if (!inPlace(out)) out.set(f.subarray(outAt >> 2, (outAt >> 2) + n));
-      return next;
-    }, (t: Tensor) => hostData(t));
+      return wrap(out);
+    }, dataValues);
   }
 
   /**
@@ -850,14 +839,6 @@ export class WasmBackend extends CpuBackend {
     this.gemm.matmul(A, Bs, B, M, K, N, out);
     return wrap(out);
   }
-}
-
-/** forward convolutions whose patch matrices wait for their weight gradients, at most */
-const PATCH_CACHE_ENTRIES = 8;
-
-/** What a patch matrix depends on besides the input's data: its view and the geometry. */
-function patchKey(x: View, p: Im2ColParams): string {
-  return `${x.offset}|${x.shape.join()}|${x.strides.join()}|${p.kernel.join()}|${p.stride.join()}|${p.dilation.join()}|${p.pad.join()}|${p.padValue}`;
 }
 
 const F32 = new Float32Array(1);

@@ -4,7 +4,7 @@
  *   import { useWasm } from '@ml/backend-wasm';
  *   useWasm(); // registers the 'wasm' backend and makes it the default
  */
-import { checkOptions, getBackend, listBackends, registerBackend, registerCpuKernels, registerKernel, setBackend } from '@ml/tensor';
+import { checkOptions, getBackend, listBackends, registerBackend, setBackend } from '@ml/tensor';
 import { WASM_KEYS, WasmBackend, type WasmOptions } from './backend.js';
 import { kernelModule } from './kernels.js';
 
@@ -35,8 +35,6 @@ export function registerWasmBackend(options: WasmOptions = {}): WasmBackend {
   if (!wasmSimdSupported()) throw new Error('@ml/backend-wasm: this JavaScript engine has no WebAssembly SIMD; stay on the cpu backend');
   const backend = new WasmBackend(options);
   registerBackend(backend);
-  registerCpuKernels(name);
-  registerKernel('adamUpdate', name, backend.adamUpdate);
   return backend;
 }
 

@@ -1,4 +1,4 @@
-import { getKernel, hostData, maximum, optionKeys, sqrt, zeros, type Kernel, type Tensor, type TypedArray } from '@ml/tensor';
+import { fromData, hostData, maximum, optionKeys, sqrt, zeros, type AdamStep, type Tensor, type TypedArray } from '@ml/tensor';
 import { Optimizer, checkRange, checkedOptions, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 export interface AdamOptions extends GroupOptions {
@@ -54,10 +54,10 @@ export class Adam extends Optimizer<AdamOptions> {
     checkAdamLike(this.constructor.name, g);
   }
   protected update(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): Tensor {
-    const kernel = getKernel('adamUpdate', p.backend.name);
+    const fusedStep = p.backend.adamUpdate !== undefined;
     const host = p.backend.hostArray !== undefined;
-    if ((host || kernel !== undefined) && (p.dtype === 'float32' || p.dtype === 'float64') && (p.size >= FUSE_MIN || kernel !== undefined)) {
-      const next = this.#fused(p, grad, state, g, kernel);
+    if ((host || fusedStep) && (p.dtype === 'float32' || p.dtype === 'float64') && (p.size >= FUSE_MIN || fusedStep)) {
+      const next = this.#fused(p, grad, state, g);
       if (next !== null) return next;
     }
     const [b1, b2] = g.betas;
@@ -85,7 +85,7 @@ export class Adam extends Optimizer<AdamOptions> {
    * directly (cpu, wasm): a dozen tensor ops, each a full pass and an allocation, become one
    * loop. The arithmetic is the op-by-op formula's, in the same order.
    */
-  #fused(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>, kernel: Kernel | undefined): Tensor | null {
+  #fused(p: Tensor, grad: Tensor, state: ParamState, g: ParamGroup<AdamOptions>): Tensor | null {
     const [b1, b2] = g.betas;
     const n = p.size;
     // the moments are the optimizer's own buffers: updated in place (as PyTorch does)
@@ -102,8 +102,9 @@ export class Adam extends Optimizer<AdamOptions> {
     const decay = this.decoupled ? 1 - g.lr * wd : 1;
     const l2 = this.decoupled ? 0 : wd;
     const sign = g.maximize ? -1 : 1;
-    // a backend's own fused kernel (the wasm backend's SIMD loop), when it has one (no AMSGrad)
-    const fromKernel = vmaxT === null ? (kernel?.([p, grad, mT, vT], { b1, b2, sbc2, eps: g.eps, stepSize, decay, l2, sign }) ?? null) : null;
+    // a backend's own fused step (the wasm backend's SIMD loop, a WebGPU kernel), when it has one (no AMSGrad)
+    const step: AdamStep = { b1, b2, sbc2, eps: g.eps, stepSize, decay, l2, sign };
+    const fromKernel = vmaxT === null && grad.isContiguous && grad.dtype === p.dtype && p.isContiguous ? fusedAdam(p, grad, mT, vT, step) : null;
     if (fromKernel !== null) {
       state.step = t;
       return fromKernel;
@@ -146,4 +147,11 @@ export class AMSGrad extends Adam {
   constructor(params: Params<AdamOptions>, options: Partial<AdamOptions> = {}) {
     super(params, { ...defined(options), amsgrad: true });
   }
+}
+
+/** The backend's fused Adam step (an optional method of the backend contract) on p, or null when it has none or declines. */
+function fusedAdam(p: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: AdamStep): Tensor | null {
+  const b = p.backend;
+  const data = b.adamUpdate?.(p.view_(), grad.view_(), m.view_(), v.view_(), step) ?? null;
+  return data === null ? null : fromData(b, data, p.shape, p.dtype);
 }

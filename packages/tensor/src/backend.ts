@@ -76,12 +76,81 @@ export interface HeapInfo {
   liveBlocks: number;
 }
 
+/** An [N, C, H, W] shape. */
+export type Shape4 = readonly [number, number, number, number];
+
+/**
+ * How a fused forward kernel keeps a buffer for its own backward pass (PyTorch's
+ * `save_for_backward`): the buffer (a fresh one of this backend) is wrapped as a tensor and
+ * held by the op's graph node, which hands it to the backward kernel as `saved`. Null when no
+ * gradient will be asked for (gradients off, or no input needs one): then keep nothing.
+ */
+export type SaveForBackward = ((data: DataId, shape: readonly number[], dtype: DType) => void) | null;
+
+/** The scalars of one Adam step (PyTorch's formula, the moments updated in place). */
+export interface AdamStep {
+  b1: number;
+  b2: number;
+  /** √(1 − β₂ᵗ) */
+  sbc2: number;
+  eps: number;
+  /** lr / (1 − β₁ᵗ) */
+  stepSize: number;
+  /** 1 − lr·λ for AdamW, else 1 */
+  decay: number;
+  /** λ for Adam's L2 weight decay, else 0 */
+  l2: number;
+  /** −1 to maximize, else 1 */
+  sign: number;
+}
+
+/**
+ * Fused kernels: optional parts of the backend contract. Each replaces a composite of
+ * primitives (which stays the default and the reference); a backend that has one offers it
+ * by implementing the method, and it may return null to decline a case it does not cover
+ * (a dtype, a layout, grouped convolutions…), so the composite runs instead. Inputs are
+ * strided views like the primitives'; shapes are checked by the op before the call. The
+ * op definitions in `ops/` call these (see ARCHITECTURE.md, "how an op flows").
+ */
+export interface FusedKernels {
+  /** x [N,C,H,W] ⋆ weight [O, C/groups, kh, kw] (+ bias [O]) → [N, O, oh, ow] */
+  conv2d?(x: View, weight: View, bias: View | null, p: Im2ColParams, groups: number, save: SaveForBackward): DataId | null;
+  /** ∂L/∂x of conv2d for dy [N, O, oh, ow] → xShape */
+  conv2dBackwardInput?(dy: View, weight: View, xShape: Shape4, p: Im2ColParams, groups: number): DataId | null;
+  /** ∂L/∂weight of conv2d → [O, C/groups, kh, kw]; `saved` is what this backend's conv2d saved for it (maybe nothing) */
+  conv2dBackwardWeight?(dy: View, x: View, wShape: Shape4, p: Im2ColParams, groups: number, saved: readonly View[]): DataId | null;
+  /** max over each window (padding counts as p.padValue) → [N, C, oh, ow] */
+  maxPool2d?(x: View, p: Im2ColParams): DataId | null;
+  /** ∂L/∂x of maxPool2d given its output y: each window's dy shared among the elements equal to its max */
+  maxPool2dBackward?(x: View, y: View, dy: View, p: Im2ColParams): DataId | null;
+  /** mean over each window (zero padding counted in the divisor when countIncludePad) → [N, C, oh, ow] */
+  avgPool2d?(x: View, p: Im2ColParams, countIncludePad: boolean): DataId | null;
+  /** dy where x > 0, else 0 */
+  reluBackward?(x: View, dy: View): DataId | null;
+  /** softmax along `dim` */
+  softmax?(x: View, dim: number): DataId | null;
+  /** log-softmax along `dim` */
+  logSoftmax?(x: View, dim: number): DataId | null;
+  /**
+   * cross-entropy of logits [N, C] against int32 classes [N]: per-sample losses [N] when
+   * `divisor` is null, else their sum divided by `divisor` (a scalar)
+   */
+  softmaxCrossEntropy?(logits: View, target: View, divisor: number | null): DataId | null;
+  /** (softmax(logits) − onehot(target))·dy / divisor; dy is [N] (reduction 'none') or a scalar */
+  softmaxCrossEntropyBackward?(logits: View, target: View, dy: View, divisor: number): DataId | null;
+  /**
+   * One Adam step on contiguous p, grad, m, v of one float dtype: m and v are updated in
+   * place, the new parameter values returned in a fresh buffer.
+   */
+  adamUpdate?(p: View, grad: View, m: View, v: View, s: AdamStep): DataId | null;
+}
+
 /**
  * The primitive set a backend implements. Every primitive reads strided views and
  * writes a new contiguous buffer; shapes are worked out and checked by the caller.
  * Everything else (softmax, conv, pooling, norms…) is composed from these once.
  */
-export interface Backend {
+export interface Backend extends FusedKernels {
   readonly name: string;
   /**
    * The dtypes it can hold, when not all four (a GPU backend has no float64); it refuses the

@@ -2,6 +2,7 @@ import type { Backend, DataId, HeapInfo } from './backend.js';
 import { CpuBackend } from './backends/cpu.js';
 import { bytesPerElement, type DType } from './dtype.js';
 import { checkOptions, optionKeys } from './options.js';
+import type { OpDef } from './op.js';
 import type { Tensor } from './tensor.js';
 
 /** A backend buffer shared by every tensor that views it; freed when the last view goes. */
@@ -67,25 +68,6 @@ export function listBackends(): string[] {
 }
 
 registerBackend(new CpuBackend());
-
-// ---------------------------------------------------------------- kernel registry
-
-/**
- * A backend-specific implementation of a composite op (e.g. a fused softmax); it may
- * return null to decline a case it does not cover (the composite runs instead).
- */
-export type Kernel = (inputs: Tensor[], attrs: Record<string, unknown>) => Tensor | null;
-const kernels = new Map<string, Kernel>();
-
-export function registerKernel(op: string, backendName: string, kernel: Kernel): void {
-  kernels.set(`${op}@${backendName}`, kernel);
-}
-export function unregisterKernel(op: string, backendName: string): void {
-  kernels.delete(`${op}@${backendName}`);
-}
-export function getKernel(op: string, backendName: string): Kernel | undefined {
-  return kernels.get(`${op}@${backendName}`);
-}
 
 // ---------------------------------------------------------------- memory
 
@@ -193,16 +175,6 @@ export function tidy<T>(fn: () => T): T {
 
 // ---------------------------------------------------------------- gradient recording
 
-/** What the tape remembers about one op application. */
-export interface GradNode {
-  readonly op: string;
-  readonly inputs: readonly Tensor[];
-  readonly attrs: Readonly<Record<string, unknown>>;
-  /** the op's output (single-output ops only record) */
-  readonly output: Tensor;
-  readonly id: number;
-}
-
 let gradEnabled = true;
 let nodeCounter = 0;
 
@@ -215,27 +187,27 @@ export function setGradEnabled(on: boolean): boolean {
   return prev;
 }
 
-/** Attach a tape node to `output` when gradients are on and any input needs one. */
-export function record(op: string, inputs: readonly Tensor[], attrs: Record<string, unknown>, output: Tensor): Tensor {
-  if (!gradEnabled) return output;
-  if (!inputs.some((t) => t.requiresGrad)) return output;
-  output.gradNode = { op, inputs, attrs, output, id: ++nodeCounter };
+/**
+ * Attach a tape node for op `def` to `output` when gradients are on and any input needs
+ * one; `saved` are tensors a fused kernel kept for the backward pass (the node owns them).
+ */
+export function record<A extends object>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A, output: Tensor, saved: readonly Tensor[] = []): Tensor {
+  if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) {
+    for (const s of saved) s.dispose();
+    return output;
+  }
+  output.gradNode = { op: def.name, def, inputs, attrs, output, saved, id: ++nodeCounter };
   output.requiresGrad = true;
   return output;
 }
 
-/** The hooks @ml/autograd installs so `t.backward()` works as a method. */
+/** The hook @ml/autograd installs so `t.backward()` works as a method. */
 export interface AutogradHooks {
   backward(t: Tensor, gradient?: Tensor): void;
-  /** whether a gradient rule exists for `op` (lets fused kernels run while recording) */
-  hasRule(op: string): boolean;
 }
 let hooks: AutogradHooks | null = null;
 export function installAutograd(h: AutogradHooks): void {
   hooks = h;
-}
-export function autogradRuleExists(op: string): boolean {
-  return hooks !== null && hooks.hasRule(op);
 }
 export function autogradHooks(): AutogradHooks {
   if (!hooks) throw new Error("backward: no autograd engine is loaded — add `import '@ml/autograd'` to your program");

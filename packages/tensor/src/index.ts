@@ -6,7 +6,7 @@ export { Tensor, isTensor, type NestedArray } from './tensor.js';
 export type { DType, TypedArray } from './dtype.js';
 export { bytesPerElement, isFloat, promoteTypes } from './dtype.js';
 export { ShapeError, broadcastShapes, contiguousStrides, sizeOf, fmt as formatShape, type Shape } from './shape.js';
-export type { Backend, BinaryOp, DataId, HeapInfo, Im2ColParams, ReduceOp, ArgReduceOp, UnaryOp, View } from './backend.js';
+export type { AdamStep, Backend, BinaryOp, DataId, FusedKernels, HeapInfo, Im2ColParams, ReduceOp, ArgReduceOp, SaveForBackward, Shape4, UnaryOp, View } from './backend.js';
 export { isContiguousView, patchOutputSize, rowStride } from './backend.js';
 export { CpuBackend, withArraySource, type ArraySource } from './backends/cpu.js';
 export {
@@ -14,9 +14,6 @@ export {
   setBackend,
   getBackend,
   listBackends,
-  registerKernel,
-  unregisterKernel,
-  getKernel,
   memory,
   tidy,
   keep,
@@ -25,10 +22,9 @@ export {
   installAutograd,
   record,
   type AutogradHooks,
-  type GradNode,
-  type Kernel,
   type MemoryInfo,
 } from './engine.js';
+export { defineOp, getOpDef, opDefs, type GradNode, type GradRule, type OpDef } from './op.js';
 export { Generator, manualSeed } from './random.js';
 export { quoteValue } from './format.js';
 export { checkOptions, closest, editDistance, optionKeys } from './options.js';

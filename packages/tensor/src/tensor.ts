@@ -4,12 +4,12 @@ import {
   autogradHooks,
   keep as keepTensor,
   setTensorPredicate,
-  type GradNode,
   Storage,
   trackInScope,
   trackTensor,
 } from './engine.js';
 import { formatTensor } from './format.js';
+import type { GradNode } from './op.js';
 import { contiguousStrides, fmt, type Shape, sizeOf } from './shape.js';
 import * as ops from './ops/index.js';
 import type { Scalar, TensorLike } from './ops/index.js';
@@ -94,6 +94,8 @@ export class Tensor {
     this.#disposed = true;
     trackTensor(this.storage.backend.name, -1);
     this.storage.release();
+    // what a fused kernel saved for this tensor's backward pass goes with it
+    for (const s of this.gradNode?.saved ?? []) s.dispose();
     this.gradNode = null;
     if (this.grad) {
       this.grad.dispose();

@@ -101,23 +101,38 @@ describe('memory accounting', () => {
   });
 });
 
-describe('kernel registry', () => {
-  it('a backend kernel replaces a composite op, and the composite is the fallback', () => {
+describe('fused kernels: optional methods of the backend contract', () => {
+  it("a backend's method replaces the composite op, and declining (null) falls back to the composite", () => {
     let calls = 0;
-    T.registerKernel('softmax', 'cpu', ([x], attrs) => {
-      calls++;
-      const e = T.exp(T.sub(x, T.max(x, attrs.dim as number, true)));
-      return T.div(e, T.sum(e, attrs.dim as number, true));
-    });
-    try {
-      const y = T.softmax(T.tensor([[0, Math.log(3)]]));
-      expect(calls).toBe(1);
-      expect(Array.from(y.dataSync()).map((v) => Number(v.toFixed(6)))).toEqual([0.25, 0.75]);
-    } finally {
-      T.unregisterKernel('softmax', 'cpu');
+    let decline = false;
+    /** a backend that offers a fused softmax over the last dim and counts its calls */
+    class SoftmaxCpu extends T.CpuBackend {
+      override readonly name = 'cpu-fused-softmax';
+      softmax(x: T.View, dim: number): T.DataId | null {
+        calls++;
+        if (decline || dim !== x.shape.length - 1) return null;
+        const v = this.readSync(this.copy(x)) as Float32Array;
+        const C = x.shape[dim];
+        for (let r = 0; r < v.length; r += C) {
+          const row = v.subarray(r, r + C);
+          const m = Math.max(...row);
+          let s = 0;
+          for (let i = 0; i < C; i++) s += (row[i] = Math.exp(row[i] - m));
+          for (let i = 0; i < C; i++) row[i] /= s;
+        }
+        return this.write(v, 'float32');
+      }
     }
-    T.softmax(T.tensor([1, 2]));
+    T.registerBackend(new SoftmaxCpu());
+    const x = T.tensor([[0, Math.log(3)]], { backend: 'cpu-fused-softmax' });
+    const y = T.softmax(x);
     expect(calls).toBe(1);
+    expect(Array.from(y.dataSync()).map((v) => Number(v.toFixed(6)))).toEqual([0.25, 0.75]);
+    decline = true;
+    expect(Array.from(T.softmax(x).dataSync()).map((v) => Number(v.toFixed(6)))).toEqual([0.25, 0.75]);
+    expect(calls).toBe(2);
+    // the plain cpu backend has no fused softmax: the composite runs
+    expect(T.getBackend('cpu').softmax).toBeUndefined();
   });
 });
 

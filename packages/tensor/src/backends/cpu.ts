@@ -1,4 +1,4 @@
-import { isContiguousView as isContiguous, patchOutputSize, rowStride, type ArgReduceOp, type Backend, type BinaryOp, type DataId, type Im2ColParams, type ReduceOp, type UnaryOp, type View } from '../backend.js';
+import { isContiguousView as isContiguous, patchOutputSize, rowStride, type ArgReduceOp, type Backend, type BinaryOp, type DataId, type Im2ColParams, type ReduceOp, type SaveForBackward, type Shape4, type UnaryOp, type View } from '../backend.js';
 import { allocArray, type DType, type TypedArray } from '../dtype.js';
 import { contiguousStrides, sizeOf } from '../shape.js';
 
@@ -822,6 +822,10 @@ export class CpuBackend implements Backend {
    * composite's roundings (x − m, exp, the sum, log, + m, x − lse each rounded to x's
    * dtype; m = the row's max, or 0 when that is not finite), so results agree bit for bit.
    */
+  logSoftmax(x: View, dim: number): DataId | null {
+    if (dim !== x.shape.length - 1 || !isContiguous(x) || sizeOf(x.shape) === 0 || !isFloatDtype(x.dtype)) return null;
+    return this.logSoftmaxLast(x);
+  }
   logSoftmaxLast(x: View): DataId {
     const src = vals(x);
     const n = sizeOf(x.shape);
@@ -842,7 +846,8 @@ export class CpuBackend implements Backend {
    * value instead: Σ_i loss_i / divisor (the rounded losses summed in double). Throws a
    * RangeError for a class index outside [0, C).
    */
-  softmaxCrossEntropy(x: View, t: View, divisor: number | null = null): DataId {
+  softmaxCrossEntropy(x: View, t: View, divisor: number | null = null): DataId | null {
+    if (!crossEntropyCase(x)) return null;
     const tc = contiguousView(t);
     const [src, tv] = [vals(x), vals(tc)];
     const [N, C] = [x.shape[0], x.shape[1]];
@@ -864,7 +869,8 @@ export class CpuBackend implements Backend {
    * ∂/∂x of softmaxCrossEntropy's losses scaled by g: dx_ic = (softmax(x_i)_c − [c = t_i])·g_i/divisor,
    * with g [N] per row, or one value (size 1) for every row.
    */
-  softmaxCrossEntropyBackward(x: View, t: View, g: View, divisor: number): DataId {
+  softmaxCrossEntropyBackward(x: View, t: View, g: View, divisor: number): DataId | null {
+    if (!crossEntropyCase(x) || g.dtype !== x.dtype) return null;
     const [src, tc, gc] = [vals(x), contiguousView(t), contiguousView(g)];
     const [tv, gv] = [vals(tc), vals(gc)];
     const [N, C] = [x.shape[0], x.shape[1]];
@@ -881,7 +887,8 @@ export class CpuBackend implements Backend {
   }
 
   /** dy where x > 0, else 0 (the relu gradient; x and dy of one shape and dtype). */
-  reluBackward(x: View, dy: View): DataId {
+  reluBackward(x: View, dy: View): DataId | null {
+    if (x.dtype !== dy.dtype) return null;
     const [xc, dc] = [contiguousView(x), contiguousView(dy)];
     const [xv, dv] = [vals(xc), vals(dc)];
     const n = sizeOf(x.shape);
@@ -898,7 +905,7 @@ export class CpuBackend implements Backend {
     return wrap(out);
   }
 
-  // ---- fused kernels for conv2d and maxPool2d (registered in ops/conv.ts; groups = 1)
+  // ---- fused kernels for conv2d and maxPool2d (see their op definitions in ops/conv.ts; groups = 1)
   //
   // The convolution runs on the patch matrix P = im2row(x), [N·L, C·kh·kw] (one row per
   // output position of every image), so each pass is one large product:
@@ -907,7 +914,8 @@ export class CpuBackend implements Backend {
   //   ∂w       ∂w[O, R] = dy[O, N·L] · P
 
   /** x [N,C,H,W] ⋆ w [O,C,kh,kw] (+ bias [O]) → [N,O,oh,ow]. */
-  conv2d(x: View, w: View, bias: View | null, p: Im2ColParams): DataId {
+  conv2d(x: View, w: View, bias: View | null, p: Im2ColParams, groups = 1, _save: SaveForBackward = null): DataId | null {
+    if (groups !== 1 || !sameDtype(x, w, bias)) return null;
     const [N] = x.shape;
     const O = w.shape[0];
     const R = sizeOf(w.shape.slice(1)); // C·kh·kw (not size / O: NaN without output channels)
@@ -922,7 +930,8 @@ export class CpuBackend implements Backend {
     return wrap(out);
   }
   /** ∂L/∂x of conv2d: row2im(dy · w). */
-  conv2dBackwardInput(dy: View, w: View, xShape: readonly [number, number, number, number], p: Im2ColParams): DataId {
+  conv2dBackwardInput(dy: View, w: View, xShape: Shape4, p: Im2ColParams, groups = 1): DataId | null {
+    if (groups !== 1 || !sameDtype(dy, w)) return null;
     const [N, O] = dy.shape;
     const R = sizeOf(w.shape.slice(1)); // C·kh·kw (not size / O: NaN without output channels)
     const L = patchArea(xShape, p);
@@ -935,7 +944,8 @@ export class CpuBackend implements Backend {
     return dx;
   }
   /** ∂L/∂w of conv2d: dy[O, N·L] · P, shape [O, C·kh·kw]. */
-  conv2dBackwardWeight(dy: View, x: View, p: Im2ColParams): DataId {
+  conv2dBackwardWeight(dy: View, x: View, _wShape: Shape4, p: Im2ColParams, groups = 1, _saved: readonly View[] = []): DataId | null {
+    if (groups !== 1 || !sameDtype(dy, x)) return null;
     const [N, O] = dy.shape;
     const L = patchArea(x.shape, p);
     const R = x.shape[1] * p.kernel[0] * p.kernel[1];
@@ -1036,7 +1046,7 @@ export class CpuBackend implements Backend {
     return wrap(out);
   }
   /** Max over each window, straight from the image (padding counts as `padValue`). */
-  maxPool2d(x: View, p: Im2ColParams): DataId {
+  maxPool2d(x: View, p: Im2ColParams): DataId | null {
     const g = poolGeometry(x.shape, p);
     const w = poolWindows(g);
     const xc = contiguousView(x);
@@ -1049,7 +1059,8 @@ export class CpuBackend implements Backend {
    * equal to its max, shared among ties (padding that ties takes a share, which is
    * dropped); the arithmetic is the composite's, (mask · dy) / count, without branches.
    */
-  maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId {
+  maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId | null {
+    if (!sameDtype(x, y, dy)) return null;
     const g = poolGeometry(x.shape, p);
     const w = poolWindows(g);
     const [xc, yc, dc] = [contiguousView(x), contiguousView(y), contiguousView(dy)];
@@ -1304,3 +1315,16 @@ function checkedClass(k: number, C: number, i: number): number {
   if (!(k >= 0 && k < C)) throw new RangeError(`softmaxCrossEntropy: target class ${k} is out of range [0, ${C}) (at index ${i})`);
   return k;
 }
+
+/** Whether the views (null ones skipped) share one dtype: the fused kernels compute in it. */
+function sameDtype(...views: readonly (View | null)[]): boolean {
+  const given = views.filter((v): v is View => v !== null);
+  return given.every((v) => v.dtype === given[0].dtype);
+}
+
+/** The cross-entropy kernels' case: contiguous, non-empty float32/float64 logits. */
+function crossEntropyCase(x: View): boolean {
+  return isContiguous(x) && sizeOf(x.shape) > 0 && isFloatDtype(x.dtype);
+}
+
+const isFloatDtype = (d: DType): boolean => d === 'float32' || d === 'float64';

@@ -2,9 +2,33 @@ import { isFloat } from '../dtype.js';
 import { fmt, normAxis, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { add, div, erf, exp, expm1, gt, log1p, minimum, mul, neg, sigmoid, sub, tanh, where } from './elementwise.js';
-import { castTo, dispatch } from './prim.js';
+import { defineOp } from '../op.js';
+import { castTo, runOp } from './prim.js';
 import { logsumexp, max, sum } from './reduce.js';
 
+
+/** softmax along `dim`: ∂x = s ∘ (dy − Σ dy ∘ s). */
+export const softmaxOp = defineOp<{ dim: number }>({
+  name: 'softmax',
+  grad: (dy, n) => {
+    const s = n.output;
+    return [mul(s, sub(dy, sum(mul(dy, s), n.attrs.dim, true)))];
+  },
+  fused: (b, [x], a) => b.softmax?.(x, a.dim) ?? null,
+});
+
+/** log-softmax along `dim`: ∂x = dy − exp(y) Σ dy. */
+export const logSoftmaxOp = defineOp<{ dim: number }>({
+  name: 'logSoftmax',
+  grad: (dy, n) => [sub(dy, mul(exp(n.output), sum(dy, n.attrs.dim, true)))],
+  fused: (b, [x], a) => b.logSoftmax?.(x, a.dim) ?? null,
+});
+
+/** relu's gradient as one op (a fused pass on the CPU-family backends); differentiated through its composite. */
+export const reluBackwardOp = defineOp({
+  name: 'reluBackward',
+  fused: (b, [x, dy]) => b.reluBackward?.(x, dy) ?? null,
+});
 
 function asFloat(x: Tensor): Tensor {
   return isFloat(x.dtype) ? x : castTo(x, 'float32');
@@ -14,7 +38,7 @@ function asFloat(x: Tensor): Tensor {
 export function softmax(x: Tensor, dim = -1): Tensor {
   const d = normAxis('softmax', dim, x.ndim);
   const xf = asFloat(x);
-  return dispatch('softmax', [xf], { dim: d }, () => {
+  return runOp(softmaxOp, [xf], { dim: d }, { shape: xf.shape, dtype: xf.dtype }, () => {
     const e = exp(sub(xf, max(xf.detach(), d, true)));
     return div(e, sum(e, d, true));
   });
@@ -24,7 +48,7 @@ export function softmax(x: Tensor, dim = -1): Tensor {
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
   const d = normAxis('logSoftmax', dim, x.ndim);
   const xf = asFloat(x);
-  return dispatch('logSoftmax', [xf], { dim: d }, () => sub(xf, logsumexp(xf, d, true)));
+  return runOp(logSoftmaxOp, [xf], { dim: d }, { shape: xf.shape, dtype: xf.dtype }, () => sub(xf, logsumexp(xf, d, true)));
 }
 
 /**
@@ -35,7 +59,7 @@ export function reluBackward(x: Tensor, dy: Tensor): Tensor {
   if (x.ndim !== dy.ndim || x.shape.some((d, i) => d !== dy.shape[i])) {
     throw new ShapeError(`reluBackward: dy must have x's shape ${fmt(x.shape)}, got ${fmt(dy.shape)}`);
   }
-  return dispatch('reluBackward', [x, dy], {}, () => where(gt(x, 0), dy, 0));
+  return runOp(reluBackwardOp, [x, dy], {}, { shape: x.shape, dtype: x.dtype }, () => where(gt(x, 0), dy, 0));
 }
 
 /** max(x, 0) + slope·min(x, 0) */

@@ -1,16 +1,14 @@
-import { patchOutputSize, type Im2ColParams } from '../backend.js';
-import { CpuBackend } from '../backends/cpu.js';
+import { patchOutputSize, type Im2ColParams, type Shape4 } from '../backend.js';
 import { isFloat } from '../dtype.js';
-import { registerKernel, type Kernel } from '../engine.js';
+import { defineOp } from '../op.js';
 import { checkOptions, optionKeys } from '../options.js';
 import { fmt, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import type { LossReduction } from './loss.js';
 import { ones } from './creation.js';
 import { add, cast, div, eq, mul } from './elementwise.js';
 import { reshape, squeeze, transpose, unsqueeze } from './layout.js';
 import { matmul } from './linalg.js';
-import { assertFloat, assertTensor, dispatch, fromData, prim } from './prim.js';
+import { assertFloat, assertTensor, prim, runOp } from './prim.js';
 import { max, mean, sum } from './reduce.js';
 
 export type Pair = number | readonly [number, number];
@@ -49,18 +47,32 @@ function resolvePadding(op: string, padding: Padding, inHW: readonly number[], k
   return [ph, ph, pw, pw];
 }
 
+// ---------------------------------------------------------------- patches: im2col and col2im, each other's adjoint
+
+export const im2colOp = defineOp<{ params: Im2ColParams; inShape: readonly number[] }>({
+  name: 'im2col',
+  grad: (dy, n) => {
+    const [N, C, H, W] = n.attrs.inShape;
+    return [col2im(dy, [N, C, H, W], n.attrs.params)];
+  },
+});
+export const col2imOp = defineOp<{ params: Im2ColParams; outShape: Shape4 }>({
+  name: 'col2im',
+  grad: (dy, n) => [im2col(dy, n.attrs.params)],
+});
+
 /** Patch extraction: [N,C,H,W] → [N, C·kh·kw, oh·ow] (a primitive; its gradient is col2im). */
 export function im2col(x: Tensor, p: Im2ColParams): Tensor {
   const [N, C] = x.shape;
   const [oh, ow] = patchOutputSize(x.shape, p);
-  return prim('im2col', [x], { params: p, inShape: x.shape }, [N, C * p.kernel[0] * p.kernel[1], oh * ow], x.dtype, (b, [v]) =>
+  return prim(im2colOp, [x], { params: p, inShape: x.shape }, [N, C * p.kernel[0] * p.kernel[1], oh * ow], x.dtype, (b, [v]) =>
     b.im2col(v, p),
   );
 }
 
 /** The adjoint of im2col: scatter-add patches back into an image of `shape`. */
 export function col2im(cols: Tensor, shape: readonly [number, number, number, number], p: Im2ColParams): Tensor {
-  return prim('col2im', [cols], { params: p, outShape: shape }, shape, cols.dtype, (b, [v]) => b.col2im(v, shape, p));
+  return prim(col2imOp, [cols], { params: p, outShape: shape }, shape, cols.dtype, (b, [v]) => b.col2im(v, shape, p));
 }
 
 function checkGeometry(op: string, shape: readonly number[], p: Im2ColParams): [number, number] {
@@ -104,7 +116,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const p: Im2ColParams = { kernel, stride, dilation, pad, padValue: 0 };
   const [oh, ow] = checkGeometry('conv2d', x.shape, p);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return dispatch('conv2d', inputs, { params: p, groups }, () => {
+  return runOp(conv2dOp, inputs, { params: p, groups }, { shape: [N, O, oh, ow], dtype: x.dtype }, () => {
     const cols = im2col(x, p); // [N, C·kh·kw, L]
     let out: Tensor;
     if (groups === 1) {
@@ -117,8 +129,6 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     return bias ? add(out, reshape(bias, [1, O, 1, 1])) : out;
   });
 }
-
-type Shape4 = readonly [number, number, number, number];
 
 /** The gradient helpers read their operands by these shapes: anything else is a clear error. */
 function expectShape(op: string, name: string, t: Tensor, want: readonly number[]): void {
@@ -134,7 +144,7 @@ function expectShape(op: string, name: string, t: Tensor, want: readonly number[
 export function conv2dBackwardInput(dy: Tensor, weight: Tensor, xShape: Shape4, p: Im2ColParams, groups = 1): Tensor {
   expectShape('conv2dBackwardInput', 'weight', weight, [weight.shape[0], xShape[1] / groups, ...p.kernel]);
   expectShape('conv2dBackwardInput', 'dy', dy, [xShape[0], weight.shape[0], ...patchOutputSize(xShape, p)]);
-  return dispatch('conv2dBackwardInput', [dy, weight], { params: p, groups, xShape }, () => {
+  return runOp(conv2dBackwardInputOp, [dy, weight], { params: p, groups, xShape }, { shape: xShape, dtype: dy.dtype }, () => {
     const [N, O, oh, ow] = dy.shape;
     const [, Cg, kh, kw] = weight.shape;
     const L = oh * ow;
@@ -148,10 +158,10 @@ export function conv2dBackwardInput(dy: Tensor, weight: Tensor, xShape: Shape4, 
 }
 
 /** ∂L/∂weight of conv2d: Σₙ dyₙ · im2col(x)ₙᵀ, shaped like the weight. Differentiable. */
-export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape4, p: Im2ColParams, groups = 1): Tensor {
+export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape4, p: Im2ColParams, groups = 1, saved: readonly Tensor[] = []): Tensor {
   expectShape('conv2dBackwardWeight', 'x', x, [x.shape[0], wShape[1] * groups, x.shape[2], x.shape[3]]);
   expectShape('conv2dBackwardWeight', 'dy', dy, [x.shape[0], wShape[0], ...patchOutputSize(x.shape, p)]);
-  return dispatch('conv2dBackwardWeight', [dy, x], { params: p, groups, wShape }, () => {
+  return runOp(conv2dBackwardWeightOp, [dy, x], { params: p, groups, wShape, saved }, { shape: wShape, dtype: dy.dtype }, () => {
     const [N, O, oh, ow] = dy.shape;
     const [, Cg, kh, kw] = wShape;
     const L = oh * ow;
@@ -222,7 +232,7 @@ export function maxPool2dBackward(x: Tensor, y: Tensor, dy: Tensor, p: Im2ColPar
   const pooled = [x.shape[0], x.shape[1], ...patchOutputSize(x.shape, p)];
   expectShape('maxPool2dBackward', 'y', y, pooled);
   expectShape('maxPool2dBackward', 'dy', dy, pooled);
-  return dispatch('maxPool2dBackward', [x, y, dy], { params: p }, () => {
+  return runOp(maxPool2dBackwardOp, [x, y, dy], { params: p }, { shape: x.shape, dtype: x.dtype }, () => {
     const [N, C, H, W] = x.shape;
     const { cols, oh, ow } = channelPatches('maxPool2d', x, p); // [N·C, kh·kw, L]
     const mask = cast(eq(cols, reshape(y, [N * C, 1, oh * ow])), x.dtype);
@@ -240,8 +250,8 @@ export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   // padding must never win the max: -∞ for floats, the smallest int32 otherwise
   const p = poolParams('maxPool2d', x, options, isFloat(x.dtype) ? -Infinity : -2147483648);
   const [N, C] = x.shape;
-  checkGeometry('maxPool2d', x.shape, p);
-  return dispatch('maxPool2d', [x], { params: p }, () => {
+  const [oh, ow] = checkGeometry('maxPool2d', x.shape, p);
+  return runOp(maxPool2dOp, [x], { params: p }, { shape: [N, C, oh, ow], dtype: x.dtype }, () => {
     const { cols, oh, ow } = channelPatches('maxPool2d', x, p);
     return reshape(max(cols, 1), [N, C, oh, ow]);
   });
@@ -260,7 +270,8 @@ export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
   if (x.ndim === 3) return squeeze(avgPool2d(unsqueeze(x, 0), options), 0);
   const p = poolParams('avgPool2d', x, options, 0);
   const [N, C] = x.shape;
-  return dispatch('avgPool2d', [x], { params: p, countIncludePad: options.countIncludePad ?? true }, () => {
+  const [oh, ow] = checkGeometry('avgPool2d', x.shape, p);
+  return runOp(avgPool2dOp, [x], { params: p, countIncludePad: options.countIncludePad ?? true }, { shape: [N, C, oh, ow], dtype: x.dtype }, () => {
     const { cols, oh, ow } = channelPatches('avgPool2d', x, p);
     if (options.countIncludePad ?? true) return reshape(mean(cols, 1), [N, C, oh, ow]);
     const ones1 = ones([1, 1, x.shape[2], x.shape[3]], { dtype: x.dtype, backend: x.backend.name });
@@ -316,96 +327,63 @@ export function globalAvgPool2d(x: Tensor): Tensor {
   return mean(x, [2, 3]);
 }
 
-// ---------------------------------------------------------------- fused CPU kernels
+// ---------------------------------------------------------------- op definitions
+//
+// Each fused kernel is the backend's method of the same name (an optional part of the
+// Backend contract): the cpu backend's runs on one patch-matrix product, the wasm
+// backend's on SIMD kernels (Winograd for 3×3), the webgpu backend's in WGSL.
 
-/** The CPU-family backend of a kernel's inputs when they share one dtype, else null (decline). */
-function cpuBackendOf(inputs: readonly Tensor[]): CpuBackend | null {
-  const b = inputs[0].backend;
-  return b instanceof CpuBackend && inputs.every((t) => t.dtype === inputs[0].dtype) ? b : null;
+interface ConvAttrs {
+  params: Im2ColParams;
+  groups: number;
 }
-
-const conv2dKernel: Kernel = ([x, w, bias], attrs) => {
-  const b = cpuBackendOf(bias ? [x, w, bias] : [x, w]);
-  if (b === null || attrs.groups !== 1) return null;
-  const p = attrs.params as Im2ColParams;
-  const [oh, ow] = patchOutputSize(x.shape, p);
-  return fromData(b, b.conv2d(x.view_(), w.view_(), bias ? bias.view_() : null, p), [x.shape[0], w.shape[0], oh, ow], x.dtype);
-};
-
-const conv2dBackwardInputKernel: Kernel = ([dy, w], attrs) => {
-  const b = cpuBackendOf([dy, w]);
-  if (b === null || attrs.groups !== 1) return null;
-  const xShape = attrs.xShape as Shape4;
-  return fromData(b, b.conv2dBackwardInput(dy.view_(), w.view_(), xShape, attrs.params as Im2ColParams), xShape, dy.dtype);
-};
-
-const conv2dBackwardWeightKernel: Kernel = ([dy, x], attrs) => {
-  const b = cpuBackendOf([dy, x]);
-  if (b === null || attrs.groups !== 1) return null;
-  return fromData(b, b.conv2dBackwardWeight(dy.view_(), x.view_(), attrs.params as Im2ColParams), attrs.wShape as Shape4, dy.dtype);
-};
-
-const maxPool2dKernel: Kernel = ([x], attrs) => {
-  const b = cpuBackendOf([x]);
-  if (b === null) return null;
-  const p = attrs.params as Im2ColParams;
-  const [oh, ow] = patchOutputSize(x.shape, p);
-  return fromData(b, b.maxPool2d(x.view_(), p), [x.shape[0], x.shape[1], oh, ow], x.dtype);
-};
-
-const maxPool2dBackwardKernel: Kernel = ([x, y, dy], attrs) => {
-  const b = cpuBackendOf([x, y, dy]);
-  if (b === null) return null;
-  return fromData(b, b.maxPool2dBackward(x.view_(), y.view_(), dy.view_(), attrs.params as Im2ColParams), x.shape, x.dtype);
-};
-
-const reluBackwardKernel: Kernel = ([x, dy]) => {
-  const b = cpuBackendOf([x, dy]);
-  if (b === null) return null; // reluBackward checked the shapes
-  return fromData(b, b.reluBackward(x.view_(), dy.view_()), x.shape, x.dtype);
-};
-
-const logSoftmaxKernel: Kernel = ([x], attrs) => {
-  const b = cpuBackendOf([x]);
-  if (b === null || !x.isContiguous || attrs.dim !== x.ndim - 1 || x.size === 0 || !(x.dtype === 'float32' || x.dtype === 'float64')) return null;
-  return fromData(b, b.logSoftmaxLast(x.view_()), x.shape, x.dtype);
-};
-
-/** The CPU-family backend for a [N, C] float logits tensor and its int32 targets, or null (decline). */
-function crossEntropyBackend(x: Tensor, t: Tensor): CpuBackend | null {
-  const b = cpuBackendOf([x]);
-  return b !== null && t.backend === b && x.isContiguous && x.size > 0 && (x.dtype === 'float32' || x.dtype === 'float64') ? b : null;
-}
-
-const softmaxCrossEntropyKernel: Kernel = ([x, t], attrs) => {
-  const b = crossEntropyBackend(x, t);
-  if (b === null) return null;
-  const reduction = attrs.reduction as LossReduction;
-  const divisor = reduction === 'none' ? null : reduction === 'sum' ? 1 : x.shape[0];
-  return fromData(b, b.softmaxCrossEntropy(x.view_(), t.view_(), divisor), divisor === null ? [x.shape[0]] : [], x.dtype);
-};
-
-const softmaxCrossEntropyBackwardKernel: Kernel = ([x, t, dy], attrs) => {
-  const b = crossEntropyBackend(x, t);
-  if (b === null || dy.backend !== b || dy.dtype !== x.dtype) return null;
-  const divisor = attrs.reduction === 'mean' ? x.shape[0] : 1;
-  return fromData(b, b.softmaxCrossEntropyBackward(x.view_(), t.view_(), dy.view_(), divisor), x.shape, x.dtype);
-};
 
 /**
- * Register the fused convolution, max-pooling, relu-gradient, log-softmax and cross-entropy kernels (im2col + one product with the
- * bias added in place; pooling straight from the image) for a backend built on
- * {@link CpuBackend}. Done for 'cpu' on import; backends that extend it call this too.
+ * 2-D convolution. Its gradient: ∂x = conv2dBackwardInput(dy, w), ∂w =
+ * conv2dBackwardWeight(dy, x) (given what the forward kernel saved: the wasm backend
+ * keeps its patch matrix), ∂bias = Σ dy over N, H, W.
  */
-export function registerCpuKernels(backendName: string): void {
-  registerKernel('conv2d', backendName, conv2dKernel);
-  registerKernel('conv2dBackwardInput', backendName, conv2dBackwardInputKernel);
-  registerKernel('conv2dBackwardWeight', backendName, conv2dBackwardWeightKernel);
-  registerKernel('maxPool2d', backendName, maxPool2dKernel);
-  registerKernel('maxPool2dBackward', backendName, maxPool2dBackwardKernel);
-  registerKernel('reluBackward', backendName, reluBackwardKernel);
-  registerKernel('logSoftmax', backendName, logSoftmaxKernel);
-  registerKernel('softmaxCrossEntropy', backendName, softmaxCrossEntropyKernel);
-  registerKernel('softmaxCrossEntropyBackward', backendName, softmaxCrossEntropyBackwardKernel);
-}
-registerCpuKernels('cpu');
+export const conv2dOp = defineOp<ConvAttrs>({
+  name: 'conv2d',
+  grad: (dy, n, needs) => {
+    const [x, w] = n.inputs;
+    const { params: p, groups } = n.attrs;
+    const grads = [
+      needs[0] ? conv2dBackwardInput(dy, w, x.shape as Shape4, p, groups) : null,
+      needs[1] ? conv2dBackwardWeight(dy, x, w.shape as Shape4, p, groups, n.saved) : null,
+    ];
+    if (n.inputs.length > 2) grads.push(needs[2] ? sum(sum(dy, [2, 3]), 0) : null);
+    return grads;
+  },
+  fused: (b, [x, w, bias], a, save) => b.conv2d?.(x, w, bias ?? null, a.params, a.groups, save) ?? null,
+});
+
+/** ∂x of conv2d; differentiated through its composite (a product and col2im). */
+export const conv2dBackwardInputOp = defineOp<ConvAttrs & { xShape: Shape4 }>({
+  name: 'conv2dBackwardInput',
+  fused: (b, [dy, w], a) => b.conv2dBackwardInput?.(dy, w, a.xShape, a.params, a.groups) ?? null,
+});
+
+/** ∂w of conv2d; `saved` is what the forward kernel kept for it (an attribute: no gradient flows to it). */
+export const conv2dBackwardWeightOp = defineOp<ConvAttrs & { wShape: Shape4; saved: readonly Tensor[] }>({
+  name: 'conv2dBackwardWeight',
+  fused: (b, [dy, x], a) => b.conv2dBackwardWeight?.(dy, x, a.wShape, a.params, a.groups, a.saved.map((t) => t.view_())) ?? null,
+});
+
+/** Max pooling; ties share the gradient (maxPool2dBackward). */
+export const maxPool2dOp = defineOp<{ params: Im2ColParams }>({
+  name: 'maxPool2d',
+  grad: (dy, n) => [maxPool2dBackward(n.inputs[0], n.output, dy, n.attrs.params)],
+  fused: (b, [x], a) => b.maxPool2d?.(x, a.params) ?? null,
+});
+
+export const maxPool2dBackwardOp = defineOp<{ params: Im2ColParams }>({
+  name: 'maxPool2dBackward',
+  fused: (b, [x, y, dy], a) => b.maxPool2dBackward?.(x, y, dy, a.params) ?? null,
+});
+
+/** Average pooling; differentiated through its composite (patches and a mean). */
+export const avgPool2dOp = defineOp<{ params: Im2ColParams; countIncludePad: boolean }>({
+  name: 'avgPool2d',
+  fused: (b, [x], a) => b.avgPool2d?.(x, a.params, a.countIncludePad) ?? null,
+});

@@ -2,13 +2,52 @@ import type { BinaryOp, UnaryOp } from '../backend.js';
 import { type DType, isFloat } from '../dtype.js';
 import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { defineOp, type GradRule, type OpDef } from '../op.js';
+import { reluBackward } from './activation.js';
 import { expand } from './layout.js';
 import { castTo, operands, prim, resultType, type Scalar, type TensorLike } from './prim.js';
 
 // ------------------------------------------------------------ unary
 
+const x0 = (n: { inputs: readonly Tensor[] }): Tensor => n.inputs[0];
+const x1 = (n: { inputs: readonly Tensor[] }): Tensor => n.inputs[1];
+/** dy · f'(x) for a unary op, f' given the input and the output. */
+const chain = (deriv: (x: Tensor, y: Tensor) => Tensor): GradRule => (dy, n) => [mul(dy, deriv(x0(n), n.output))];
+/** Piecewise-constant functions (and boolean ones, never recorded): no gradient. */
+const zeroGrad: GradRule = () => [null];
+
+/** The gradient rules of the unary primitives. */
+const UNARY_GRADS: Record<UnaryOp, GradRule | undefined> = {
+  neg: (dy) => [neg(dy)],
+  abs: chain((x) => sign(x)),
+  sign: zeroGrad,
+  floor: zeroGrad,
+  ceil: zeroGrad,
+  round: zeroGrad,
+  not: undefined, // bool → bool: never recorded
+  exp: chain((_x, y) => y),
+  expm1: chain((_x, y) => add(y, 1)),
+  log: (dy, n) => [div(dy, x0(n))],
+  log1p: (dy, n) => [div(dy, add(x0(n), 1))],
+  sqrt: (dy, n) => [div(mul(dy, 0.5), n.output)],
+  rsqrt: chain((_x, y) => mul(pow(y, 3), -0.5)),
+  sin: chain((x) => cos(x)),
+  cos: chain((x) => neg(sin(x))),
+  tanh: chain((_x, y) => sub(1, mul(y, y))),
+  sigmoid: chain((_x, y) => mul(y, sub(1, y))),
+  relu: (dy, n) => [reluBackward(x0(n), dy)],
+  // d/dx erf(x) = 2/√π · e^{-x²}
+  erf: chain((x) => mul(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI))),
+  reciprocal: chain((_x, y) => neg(mul(y, y))),
+};
+
+/** One op definition per unary primitive (the backend's `unary(op, x)`). */
+export const unaryOps = Object.fromEntries(
+  Object.entries(UNARY_GRADS).map(([name, grad]) => [name, defineOp({ name, grad })]),
+) as Record<UnaryOp, OpDef>;
+
 function unaryPrim(op: UnaryOp, x: Tensor): Tensor {
-  return prim(op, [x], {}, x.shape, x.dtype, (b, [v]) => b.unary(op, v));
+  return prim(unaryOps[op], [x], {}, x.shape, x.dtype, (b, [v]) => b.unary(op, v));
 }
 
 /** Float-valued functions promote int/bool inputs to float32. */
@@ -50,13 +89,53 @@ export function square(x: Tensor): Tensor {
 
 // ------------------------------------------------------------ binary
 
+/** Share of the gradient `first` gets in max(first, second): 1 if larger, ½ on a tie. */
+function winShare(first: Tensor, second: Tensor, dtype: DType): Tensor {
+  return castTo(where(gt(first, second), 1, where(eq(first, second), 0.5, 0)), dtype);
+}
+
+/**
+ * The gradient rules of the binary primitives. Their inputs are already broadcast to one
+ * shape by `expand`, whose rule sums the gradient back to the operand's shape.
+ */
+const BINARY_GRADS: Record<BinaryOp, GradRule | undefined> = {
+  add: (dy) => [dy, dy],
+  sub: (dy, _n, needs) => [dy, needs[1] ? neg(dy) : null],
+  mul: (dy, n, needs) => [needs[0] ? mul(dy, x1(n)) : null, needs[1] ? mul(dy, x0(n)) : null],
+  // d(a/b) = da/b − a·db/b²
+  div: (dy, n, needs) => [needs[0] ? div(dy, x1(n)) : null, needs[1] ? neg(div(mul(dy, n.output), x1(n))) : null],
+  // d(aᵇ) = b·aᵇ⁻¹ da + aᵇ·ln a db   (b = 0 contributes nothing to da, as in PyTorch)
+  pow: (dy, n, needs) => {
+    const [a, b] = n.inputs;
+    return [
+      needs[0] ? mul(dy, where(eq(b, 0), 0, mul(b, pow(a, sub(b, 1))))) : null,
+      needs[1] ? mul(dy, mul(n.output, where(eq(a, 0), 0, log(a)))) : null,
+    ];
+  },
+  maximum: (dy, n, needs) => [
+    needs[0] ? mul(dy, winShare(x0(n), x1(n), dy.dtype)) : null,
+    needs[1] ? mul(dy, winShare(x1(n), x0(n), dy.dtype)) : null,
+  ],
+  minimum: (dy, n, needs) => [
+    needs[0] ? mul(dy, winShare(x1(n), x0(n), dy.dtype)) : null,
+    needs[1] ? mul(dy, winShare(x0(n), x1(n), dy.dtype)) : null,
+  ],
+  // comparisons and logic give bool, which is never recorded: no rule
+  eq: undefined, ne: undefined, lt: undefined, le: undefined, gt: undefined, ge: undefined, and: undefined, or: undefined,
+};
+
+/** One op definition per binary primitive (the backend's `binary(op, a, b)`). */
+export const binaryOps = Object.fromEntries(
+  Object.entries(BINARY_GRADS).map(([name, grad]) => [name, defineOp({ name, grad })]),
+) as Record<BinaryOp, OpDef>;
+
 /** Broadcast both operands to a common shape and run one binary primitive. */
 function binaryPrim(op: BinaryOp, a: TensorLike, b: TensorLike, computeIn: DType, outDtype: DType): Tensor {
   const [x, y] = operands(op, [a, b], computeIn);
   const shape = broadcastShapes(op, x.shape, y.shape);
   const xe = expand(x, shape);
   const ye = expand(y, shape);
-  return prim(op, [xe, ye], {}, shape, outDtype, (be, [va, vb]) => be.binary(op, va, vb, outDtype));
+  return prim(binaryOps[op], [xe, ye], {}, shape, outDtype, (be, [va, vb]) => be.binary(op, va, vb, outDtype));
 }
 
 /** Arithmetic keeps the promoted dtype (bool arithmetic counts in int32). */
@@ -104,6 +183,15 @@ export function logicalOr(a: TensorLike, b: TensorLike): Tensor {
   return binaryPrim('or', a, b, 'bool', 'bool');
 }
 
+/** `cond ? a : b`; the condition (broadcast bool) is an attribute: it has no gradient. */
+export const whereOp = defineOp<{ cond: Tensor }>({
+  name: 'where',
+  grad: (dy, n, needs) => {
+    const c = n.attrs.cond;
+    return [needs[0] ? where(c, dy, 0) : null, needs[1] ? where(c, 0, dy) : null];
+  },
+});
+
 /** Elementwise `cond ? a : b` with broadcasting over all three. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const dt = resultType(a, b);
@@ -111,7 +199,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const c = castTo(cond, 'bool');
   const shape = broadcastShapes('where', broadcastShapes('where', c.shape, x.shape), y.shape);
   const ce = expand(c, shape);
-  return prim('where', [expand(x, shape), expand(y, shape)], { cond: ce }, shape, dt, (be, [va, vb]) =>
+  return prim(whereOp, [expand(x, shape), expand(y, shape)], { cond: ce }, shape, dt, (be, [va, vb]) =>
     be.where(ce.view_(), va, vb),
   );
 }

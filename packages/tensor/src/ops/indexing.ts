@@ -1,10 +1,24 @@
 import { type DType } from '../dtype.js';
 import { fmt, normAxis, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { arange } from './creation.js';
 import { eq } from './elementwise.js';
 import { expand, flatten, reshape, unsqueeze } from './layout.js';
+import { defineOp } from '../op.js';
+import { arange, zeros } from './creation.js';
 import { castTo, commonBackend, fromData, prim } from './prim.js';
+
+// gather and scatterAdd are each other's adjoint; the int32 index is an attribute
+export const gatherOp = defineOp<{ axis: number; index: Tensor; inShape: readonly number[] }>({
+  name: 'gather',
+  grad: (dy, n) => {
+    const base = zeros(n.attrs.inShape, { dtype: dy.dtype, backend: dy.backend.name });
+    return [scatterAdd(base, n.attrs.axis, n.attrs.index, dy)];
+  },
+});
+export const scatterAddOp = defineOp<{ axis: number; index: Tensor }>({
+  name: 'scatterAdd',
+  grad: (dy, n, needs) => [dy, needs[1] ? gather(dy, n.attrs.axis, n.attrs.index) : null],
+});
 
 function assertIndex(op: string, index: Tensor): void {
   if (index.dtype !== 'int32') throw new TypeError(`${op}: index must be int32, got ${index.dtype} ${fmt(index.shape)}`);
@@ -20,7 +34,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   if (index.ndim !== x.ndim || index.shape.some((n, i) => i !== d && n > x.shape[i])) {
     throw new ShapeError(`gather: index ${fmt(index.shape)} does not fit input ${fmt(x.shape)} along dim ${dim}`);
   }
-  return prim('gather', [x], { axis: d, index, inShape: x.shape }, index.shape, x.dtype, (b, [v]) => b.gather(v, d, index.view_()));
+  return prim(gatherOp, [x], { axis: d, index, inShape: x.shape }, index.shape, x.dtype, (b, [v]) => b.gather(v, d, index.view_()));
 }
 
 /** `base` with `src` added at `index` along `dim` (PyTorch's `scatter_add`, out of place). */
@@ -34,7 +48,7 @@ export function scatterAdd(base: Tensor, dim: number, index: Tensor, src: Tensor
     throw new ShapeError(`scatterAdd: src ${fmt(src.shape)} must have index's shape ${fmt(index.shape)}`);
   }
   if (src.dtype !== base.dtype) throw new TypeError(`scatterAdd: src dtype ${src.dtype} differs from base ${base.dtype}`);
-  return prim('scatterAdd', [base, src], { axis: d, index }, base.shape, base.dtype, (b, [vb, vs]) =>
+  return prim(scatterAddOp, [base, src], { axis: d, index }, base.shape, base.dtype, (b, [vb, vs]) =>
     b.scatterAdd(vb, d, index.view_(), vs),
   );
 }

@@ -1,7 +1,54 @@
 import { getBackend } from '../engine.js';
 import { contiguousStrides, fmt, normAxes, normAxis, ShapeError, shapesEqual, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { defineOp } from '../op.js';
+import { zeros } from './creation.js';
 import { commonBackend, fromData, prim, viewOp } from './prim.js';
+import { reduceOps } from './reduce.js';
+
+// ------------------------------------------------------------ op definitions
+
+/** A copy into a contiguous buffer (`contiguous`, `clone`): the gradient passes through. */
+export const contiguousOp = defineOp({ name: 'contiguous', grad: (dy) => [dy] });
+export const cloneOp = defineOp({ name: 'clone', grad: (dy) => [dy] });
+/** A view with a new shape (`reshape`, `squeeze`, `unsqueeze`, `flatten`); `shape` is the input's. */
+export const reshapeOp = defineOp<{ shape: readonly number[] }>({ name: 'reshape', grad: (dy, n) => [reshape(dy, n.attrs.shape)] });
+export const permuteOp = defineOp<{ dims: readonly number[] }>({
+  name: 'permute',
+  grad: (dy, n) => {
+    const dims = n.attrs.dims;
+    return [permute(dy, dims.map((_, i) => dims.indexOf(i)))];
+  },
+});
+/** Broadcasting view; the gradient sums back to the input's `shape`. */
+export const expandOp = defineOp<{ shape: readonly number[] }>({ name: 'expand', grad: (dy, n) => [sumToShape(dy, n.attrs.shape)] });
+/** Strided slice view; its adjoint pads the gradient with zeros at the edges and between steps. */
+export const sliceOp = defineOp<{ begins: readonly number[]; sizes: readonly number[]; steps: readonly number[]; inShape: readonly number[] }>({
+  name: 'slice',
+  grad: (dy, n) => {
+    const { begins, sizes, steps, inShape } = n.attrs;
+    if (sizes.some((s) => s === 0)) return [zeros(inShape, { dtype: dy.dtype, backend: dy.backend.name })];
+    const high = inShape.map((d, i) => d - begins[i] - ((sizes[i] - 1) * steps[i] + 1));
+    return [padPrim(dy, begins, high, steps.map((s) => s - 1), 0)];
+  },
+});
+/** Edge and interior padding; its adjoint is the matching slice. */
+export const padOp = defineOp<{ low: readonly number[]; high: readonly number[]; interior: readonly number[]; value: number }>({
+  name: 'pad',
+  grad: (dy, n) => [sliceView(dy, n.attrs.low, n.inputs[0].shape, n.attrs.interior.map((i) => i + 1))],
+});
+/** Joining along `axis`; each input's gradient is its part of dy. */
+export const concatOp = defineOp<{ axis: number; sizes: readonly number[] }>({
+  name: 'concat',
+  grad: (dy, n) => {
+    let at = 0;
+    return n.attrs.sizes.map((s) => {
+      const part = narrow(dy, n.attrs.axis, at, s);
+      at += s;
+      return part;
+    });
+  },
+});
 
 /** Resolve a target shape with at most one -1. */
 function inferShape(op: string, x: Tensor, shape: readonly number[]): number[] {
@@ -28,12 +75,12 @@ function inferShape(op: string, x: Tensor, shape: readonly number[]): number[] {
 /** A contiguous copy (or `x` itself when already contiguous). */
 export function contiguous(x: Tensor): Tensor {
   if (x.isContiguous) return x;
-  return prim('contiguous', [x], {}, x.shape, x.dtype, (b, [v]) => b.copy(v));
+  return prim(contiguousOp, [x], {}, x.shape, x.dtype, (b, [v]) => b.copy(v));
 }
 
 /** A copy in a buffer of its own, even of a contiguous tensor (PyTorch's clone); the gradient passes through. */
 export function clone(x: Tensor): Tensor {
-  return prim('clone', [x], {}, x.shape, x.dtype, (b, [v]) => b.copy(v));
+  return prim(cloneOp, [x], {}, x.shape, x.dtype, (b, [v]) => b.copy(v));
 }
 
 /** Same data, new shape; copies only when the layout makes a view impossible (as PyTorch's reshape). */
@@ -41,9 +88,9 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const target = inferShape('reshape', x, shape);
   if (shapesEqual(target, x.shape)) return x;
   const strides = x.isContiguous ? contiguousStrides(target) : viewStrides(x.shape, x.strides, target);
-  if (strides !== null) return viewOp('reshape', x, { shape: x.shape }, target, strides, x.offset);
+  if (strides !== null) return viewOp(reshapeOp, x, { shape: x.shape }, target, strides, x.offset);
   const src = contiguous(x);
-  return viewOp('reshape', src, { shape: src.shape }, target, contiguousStrides(target), src.offset);
+  return viewOp(reshapeOp, src, { shape: src.shape }, target, contiguousStrides(target), src.offset);
 }
 
 /**
@@ -99,7 +146,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const axes = dims.map((d) => normAxis('permute', d, x.ndim));
   if (new Set(axes).size !== axes.length) throw new ShapeError(`permute: ${fmt(dims)} is not a permutation`);
   if (axes.every((a, i) => a === i)) return x;
-  return viewOp('permute', x, { dims: axes }, axes.map((a) => x.shape[a]), axes.map((a) => x.strides[a]), x.offset);
+  return viewOp(permuteOp, x, { dims: axes }, axes.map((a) => x.shape[a]), axes.map((a) => x.strides[a]), x.offset);
 }
 
 export function transpose(x: Tensor, dim0 = 0, dim1 = 1): Tensor {
@@ -141,7 +188,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
     }
   }
   if (shapesEqual(outShape, x.shape)) return x;
-  return viewOp('expand', x, { shape: x.shape }, outShape, strides, x.offset);
+  return viewOp(expandOp, x, { shape: x.shape }, outShape, strides, x.offset);
 }
 
 /** Remove size-1 dims (all, or the given ones). */
@@ -150,7 +197,7 @@ export function squeeze(x: Tensor, dim?: number | number[]): Tensor {
   const drop = axes.filter((a) => x.shape[a] === 1);
   if (drop.length === 0) return x;
   const keep = x.shape.map((_, i) => i).filter((i) => !drop.includes(i));
-  return viewOp('reshape', x, { shape: x.shape }, keep.map((i) => x.shape[i]), keep.map((i) => x.strides[i]), x.offset);
+  return viewOp(reshapeOp, x, { shape: x.shape }, keep.map((i) => x.shape[i]), keep.map((i) => x.strides[i]), x.offset);
 }
 
 /** Insert a size-1 dim at `dim` (negative counts from the end of the result). */
@@ -160,7 +207,7 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
   const strides = [...x.strides];
   shape.splice(d, 0, 1);
   strides.splice(d, 0, d < x.ndim ? x.strides[d] * x.shape[d] : 1);
-  return viewOp('reshape', x, { shape: x.shape }, shape, strides, x.offset);
+  return viewOp(reshapeOp, x, { shape: x.shape }, shape, strides, x.offset);
 }
 
 /**
@@ -172,7 +219,7 @@ export function sliceView(x: Tensor, begins: readonly number[], sizes: readonly 
   const strides = x.strides.map((s, i) => s * steps[i]);
   for (let i = 0; i < x.ndim; i++) if (sizes[i] > 0) offset += begins[i] * x.strides[i];
   if (shapesEqual(sizes, x.shape) && steps.every((s) => s === 1)) return x;
-  return viewOp('slice', x, { begins, sizes, steps, inShape: x.shape }, sizes, strides, offset);
+  return viewOp(sliceOp, x, { begins, sizes, steps, inShape: x.shape }, sizes, strides, offset);
 }
 
 /** `length` elements of `dim` starting at `start` (a view). */
@@ -260,7 +307,7 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
 export function padPrim(x: Tensor, low: readonly number[], high: readonly number[], interior: readonly number[], value = 0): Tensor {
   if (low.every((v) => v === 0) && high.every((v) => v === 0) && interior.every((v) => v === 0)) return x;
   const shape = x.shape.map((d, i) => low[i] + high[i] + (d > 0 ? d + (d - 1) * interior[i] : 0));
-  return prim('pad', [x], { low, high, interior, value }, shape, x.dtype, (b, [v]) => b.pad(v, low, high, interior, value));
+  return prim(padOp, [x], { low, high, interior, value }, shape, x.dtype, (b, [v]) => b.pad(v, low, high, interior, value));
 }
 
 /** Join tensors along an existing dim. */
@@ -278,7 +325,7 @@ export function concat(xs: readonly Tensor[], dim = 0): Tensor {
   const shape = [...first.shape];
   shape[d] = xs.reduce((s, t) => s + t.shape[d], 0);
   const sizes = xs.map((t) => t.shape[d]);
-  return prim('concat', xs, { axis: d, sizes }, shape, first.dtype, (b, views) => b.concat(views, d, shape));
+  return prim(concatOp, xs, { axis: d, sizes }, shape, first.dtype, (b, views) => b.concat(views, d, shape));
 }
 export const cat = concat;
 
@@ -342,7 +389,7 @@ export function sumToShape(x: Tensor, shape: readonly number[]): Tensor {
 /** The sum primitive over sorted axes (no keepdim). */
 export function reduceSum(x: Tensor, axes: readonly number[]): Tensor {
   const shape = x.shape.filter((_, i) => !axes.includes(i));
-  return prim('sum', [x], { axes, inShape: x.shape }, shape, x.dtype, (b, [v]) => b.reduce('sum', v, axes));
+  return prim(reduceOps.sum, [x], { axes, inShape: x.shape }, shape, x.dtype, (b, [v]) => b.reduce('sum', v, axes));
 }
 
 /** Move a tensor to another backend (reads its data, writes it there). */

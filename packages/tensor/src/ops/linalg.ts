@@ -1,5 +1,6 @@
 import { promoteTypes } from '../dtype.js';
-import { DEBUG, debugLog, type GradNode, record } from '../engine.js';
+import { DEBUG, debugLog, record } from '../engine.js';
+import { defineOp } from '../op.js';
 import { checkOptions, optionKeys } from '../options.js';
 import { broadcastShapes, fmt, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -10,11 +11,32 @@ import { expand, reshape, squeeze, transpose, unsqueeze } from './layout.js';
 import { assertFloat, castTo, prim } from './prim.js';
 import { sum } from './reduce.js';
 
+/** Whether a [B, R, C] operand is laid out column by column (the transpose of a contiguous matrix). */
+function storedTransposed(t: Tensor): boolean {
+  return t.shape[1] > 1 && t.shape[2] > 1 && t.strides[1] === 1 && t.strides[2] === t.shape[1];
+}
+
+/**
+ * The batched product primitive. C = AB ⇒ dA = dC Bᵀ, dB = Aᵀ dC; an operand stored
+ * transposed (a Linear layer's weight.T) gets its gradient in that layout, (Bᵀ dCᵀ)ᵀ or
+ * (dCᵀ A)ᵀ, so the parameter's gradient needs no transposing copy.
+ */
+export const matmulOp = defineOp({
+  name: 'matmul',
+  grad: (dy, n, needs) => {
+    const [a, b] = n.inputs;
+    return [
+      needs[0] ? (storedTransposed(a) ? transpose(bmm(b, transpose(dy, 1, 2)), 1, 2) : bmm(dy, transpose(b, 1, 2))) : null,
+      needs[1] ? (storedTransposed(b) ? transpose(bmm(transpose(dy, 1, 2), a), 1, 2) : bmm(transpose(a, 1, 2), dy)) : null,
+    ];
+  },
+});
+
 /** The batched primitive: [B,M,K] × [B,K,N] → [B,M,N]. */
 function bmm(a: Tensor, b: Tensor): Tensor {
   const [B, M] = a.shape;
   const N = b.shape[2];
-  return prim('matmul', [a, b], {}, [B, M, N], a.dtype, (be, [va, vb]) => be.matmul(va, vb));
+  return prim(matmulOp, [a, b], {}, [B, M, N], a.dtype, (be, [va, vb]) => be.matmul(va, vb));
 }
 
 /** View/copy a [...batch, R, C] operand as [B, R, C] for the primitive. */
@@ -78,7 +100,7 @@ export function outer(a: Tensor, b: Tensor): Tensor {
 // `await toBackend(A, 'cpu')`), factorize each matrix of the batch, and write the result
 // in the input's dtype on the input's backend. Their gradients are written below with
 // tensor ops (matmul, solve, elementwise), next to the forward, so they run on every
-// backend and can be differentiated again; `linalgGradRules` is the table autograd reads.
+// backend and can be differentiated again; each is its op definition's `grad`.
 
 /** Options of `eigh`, `eigvalsh` and `cholesky`. */
 export interface SymmetricOptions {
@@ -225,8 +247,8 @@ function symmetricEigh(op: string, A: Tensor, options: SymmetricOptions): EighRe
   const values = writeLike(A, joined(parts.map((p) => p[0])), [...batch, n]);
   const vectors = writeLike(A, joined(parts.map((p) => p[1])), [...batch, n, n]);
   // two tape nodes, each rule reading the other output (recorded, so differentiable again)
-  const eigenvectors = record('eighVectors', [As], { values }, vectors);
-  const eigenvalues = record('eighValues', [As], { vectors: eigenvectors }, values);
+  const eigenvectors = record(eighVectorsOp, [As], { values }, vectors);
+  const eigenvalues = record(eighValuesOp, [As], { vectors: eigenvectors }, values);
   return { eigenvalues, eigenvectors };
 }
 
@@ -239,7 +261,7 @@ export function cholesky(A: Tensor, options: SymmetricOptions = {}): Tensor {
   const As = symmetrized('cholesky', A, options);
   const n = A.shape[A.ndim - 1];
   const parts = perMatrix('cholesky', 'A', As, hostValues('cholesky', As), (m) => [choleskyLower(m, n)]);
-  return record('cholesky', [As], {}, writeLike(A, joined(parts.map((p) => p[0])), A.shape));
+  return record(choleskyOp, [As], {}, writeLike(A, joined(parts.map((p) => p[0])), A.shape));
 }
 
 /**
@@ -273,7 +295,7 @@ export function solve(A: Tensor, B: Tensor): Tensor {
   const k = b.shape[b.ndim - 1];
   const bv = hostValues('solve', b);
   const parts = perMatrix('solve', 'A', a, hostValues('solve', a), (m, i) => [luSolve(m, n, bv.subarray(i * n * k, (i + 1) * n * k), k)]);
-  const x = record('solve', [a, b], {}, writeLike(a, joined(parts.map((p) => p[0])), b.shape));
+  const x = record(solveOp, [a, b], {}, writeLike(a, joined(parts.map((p) => p[0])), b.shape));
   return vector ? squeeze(x, -1) : x;
 }
 
@@ -293,14 +315,11 @@ export function lstsq(A: Tensor, B: Tensor): Tensor {
   }
   const bv = hostValues('lstsq', b);
   const parts = perMatrix('lstsq', 'A', a, hostValues('lstsq', a), (mat, i) => [qrLstsq(mat, m, n, bv.subarray(i * m * k, (i + 1) * m * k), k)]);
-  const x = record('lstsq', [a, b], {}, writeLike(a, joined(parts.map((p) => p[0])), [...a.shape.slice(0, -2), n, k]));
+  const x = record(lstsqOp, [a, b], {}, writeLike(a, joined(parts.map((p) => p[0])), [...a.shape.slice(0, -2), n, k]));
   return vector ? squeeze(x, -1) : x;
 }
 
 // ---------------------------------------------------------------- their gradients
-
-/** A gradient rule, as @ml/autograd's table holds them: ∂L/∂output → ∂L/∂input per input. */
-export type LinalgGradRule = (dy: Tensor, node: GradNode, needs: readonly boolean[]) => (Tensor | null)[];
 
 /** [n, n] constant with `diag` on the diagonal, `below` under it, 0 above. */
 function triangleMask(n: number, below: number, diag: number, like: Tensor): Tensor {
@@ -309,46 +328,57 @@ function triangleMask(n: number, below: number, diag: number, like: Tensor): Ten
   return writeLike(like, m, [n, n]);
 }
 
-/**
- * The rules for the ops above; @ml/autograd's `rules` table includes them. Each is the
- * chain rule written with tensor ops, so second derivatives work.
- */
-export const linalgGradRules: Readonly<Record<'eighValues' | 'eighVectors' | 'cholesky' | 'solve' | 'lstsq', LinalgGradRule>> = {
-  // λ_i = v_iᵀ A v_i ⇒ Ā = V diag(λ̄) Vᵀ
-  eighValues: (dy, node) => {
-    const V = node.attrs.vectors as Tensor;
+// Each rule is the chain rule written with tensor ops, so second derivatives work.
+
+/** λ_i = v_iᵀ A v_i ⇒ Ā = V diag(λ̄) Vᵀ */
+const eighValuesOp = defineOp<{ vectors: Tensor }>({
+  name: 'eighValues',
+  grad: (dy, node) => {
+    const V = node.attrs.vectors;
     return [matmul(mul(V, unsqueeze(dy, -2)), mT(V))];
   },
-  // dv_j = Σ_{i≠j} v_i (v_iᵀ dA v_j)/(λ_j − λ_i) ⇒ Ā = V (F ∘ Vᵀ V̄) Vᵀ, F_ij = 1/(λ_j − λ_i)
-  eighVectors: (dy, node) => {
+});
+/** dv_j = Σ_{i≠j} v_i (v_iᵀ dA v_j)/(λ_j − λ_i) ⇒ Ā = V (F ∘ Vᵀ V̄) Vᵀ, F_ij = 1/(λ_j − λ_i) */
+const eighVectorsOp = defineOp<{ values: Tensor }>({
+  name: 'eighVectors',
+  grad: (dy, node) => {
     const V = node.output;
-    const w = node.attrs.values as Tensor;
+    const w = node.attrs.values;
     const n = V.shape[V.ndim - 1];
     const I = triangleMask(n, 0, 1, V);
     const gap = sub(unsqueeze(w, -2), unsqueeze(w, -1));
     const F = mul(reciprocal(add(gap, I)), sub(1, I));
     return [matmul(matmul(V, mul(F, matmul(mT(V), dy))), mT(V))];
   },
-  // dL = L Φ(L⁻¹ dA L⁻ᵀ) ⇒ Ā = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ (Φ is self-adjoint)
-  cholesky: (dy, node) => {
+});
+/** dL = L Φ(L⁻¹ dA L⁻ᵀ) ⇒ Ā = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ (Φ is self-adjoint) */
+const choleskyOp = defineOp({
+  name: 'cholesky',
+  grad: (dy, node) => {
     const L = node.output;
     const n = L.shape[L.ndim - 1];
     const P = mul(matmul(mT(L), dy), triangleMask(n, 1, 0.5, L));
     const X = solve(mT(L), P);
     return [mT(solve(mT(L), mT(X)))];
   },
-  // X = A⁻¹B ⇒ B̄ = A⁻ᵀ X̄, Ā = −B̄ Xᵀ
-  solve: (dy, node, needs) => {
+});
+/** X = A⁻¹B ⇒ B̄ = A⁻ᵀ X̄, Ā = −B̄ Xᵀ */
+const solveOp = defineOp({
+  name: 'solve',
+  grad: (dy, node, needs) => {
     const [A] = node.inputs;
     const gB = solve(mT(A), dy);
     return [needs[0] ? neg(matmul(gB, mT(node.output))) : null, gB];
   },
-  // X = (AᵀA)⁻¹AᵀB ⇒ z = (AᵀA)⁻¹X̄, B̄ = A z, Ā = (B − A X) zᵀ − A z Xᵀ
-  lstsq: (dy, node, needs) => {
+});
+/** X = (AᵀA)⁻¹AᵀB ⇒ z = (AᵀA)⁻¹X̄, B̄ = A z, Ā = (B − A X) zᵀ − A z Xᵀ */
+const lstsqOp = defineOp({
+  name: 'lstsq',
+  grad: (dy, node, needs) => {
     const [A, B] = node.inputs;
     const X = node.output;
     const z = solve(matmul(mT(A), A), dy);
     const gB = matmul(A, z);
     return [needs[0] ? sub(matmul(sub(B, matmul(A, X)), mT(z)), matmul(gB, mT(X))) : null, needs[1] ? gB : null];
   },
-};
+});

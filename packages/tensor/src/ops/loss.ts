@@ -4,7 +4,8 @@ import { softmax, logSoftmax } from './activation.js';
 import { div, mul, neg, sub } from './elementwise.js';
 import { gather, oneHot } from './indexing.js';
 import { squeeze, unsqueeze } from './layout.js';
-import { assertFloat, dispatch } from './prim.js';
+import { defineOp } from '../op.js';
+import { assertFloat, runOp } from './prim.js';
 import { mean, sum } from './reduce.js';
 
 /** How per-sample losses are combined: their mean, their sum, or not at all ([N]). */
@@ -25,6 +26,27 @@ function checkOperands(op: string, logits: Tensor, target: Tensor): void {
   }
 }
 
+/** What a reduction divides the summed losses by (null: no reduction, per-sample losses). */
+function divisorOf(reduction: LossReduction, n: number): number | null {
+  return reduction === 'none' ? null : reduction === 'sum' ? 1 : n;
+}
+
+/** Cross-entropy from logits and int32 classes; ∂logits = softmaxCrossEntropyBackward (the target has none). */
+export const softmaxCrossEntropyOp = defineOp<{ reduction: LossReduction }>({
+  name: 'softmaxCrossEntropy',
+  grad: (dy, n) => {
+    const [x, target] = n.inputs;
+    return [softmaxCrossEntropyBackward(x, target, dy, n.attrs.reduction), null];
+  },
+  fused: (b, [x, t], a) => b.softmaxCrossEntropy?.(x, t, divisorOf(a.reduction, x.shape[0])) ?? null,
+});
+
+/** Its gradient as one op; differentiated through its composite (softmax − onehot, scaled). */
+export const softmaxCrossEntropyBackwardOp = defineOp<{ reduction: LossReduction }>({
+  name: 'softmaxCrossEntropyBackward',
+  fused: (b, [x, t, dy], a) => b.softmaxCrossEntropyBackward?.(x, t, dy, divisorOf(a.reduction, x.shape[0]) ?? 1) ?? null,
+});
+
 /**
  * Cross-entropy of logits [N, C] against class indices (int32 [N], each in [0, C)):
  * loss_i = logsumexp(x_i) − x_i[target_i], reduced by `reduction` (default 'mean').
@@ -35,7 +57,8 @@ function checkOperands(op: string, logits: Tensor, target: Tensor): void {
 export function softmaxCrossEntropy(logits: Tensor, target: Tensor, reduction: LossReduction = 'mean'): Tensor {
   checkOperands('softmaxCrossEntropy', logits, target);
   checkReduction('softmaxCrossEntropy', reduction);
-  return dispatch('softmaxCrossEntropy', [logits, target], { reduction }, () => {
+  const shape = reduction === 'none' ? [logits.shape[0]] : [];
+  return runOp(softmaxCrossEntropyOp, [logits, target], { reduction }, { shape, dtype: logits.dtype }, () => {
     const l = neg(squeeze(gather(logSoftmax(logits, 1), 1, unsqueeze(target, 1)), 1));
     return reduction === 'none' ? l : reduction === 'sum' ? sum(l) : mean(l);
   });
@@ -53,7 +76,7 @@ export function softmaxCrossEntropyBackward(logits: Tensor, target: Tensor, dy: 
   if (dy.ndim !== want.length || dy.shape.some((d, i) => d !== want[i])) {
     throw new ShapeError(`softmaxCrossEntropyBackward: dy must be ${fmt(want)} for reduction '${reduction}', got ${fmt(dy.shape)}`);
   }
-  return dispatch('softmaxCrossEntropyBackward', [logits, target, dy], { reduction }, () => {
+  return runOp(softmaxCrossEntropyBackwardOp, [logits, target, dy], { reduction }, { shape: logits.shape, dtype: logits.dtype }, () => {
     const g = reduction === 'none' ? unsqueeze(dy, 1) : reduction === 'mean' ? div(dy, logits.shape[0]) : dy;
     return mul(sub(softmax(logits, 1), oneHot(target, logits.shape[1], logits.dtype)), g);
   });

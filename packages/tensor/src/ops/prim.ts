@@ -1,16 +1,7 @@
-import type { Backend, DataId, View } from '../backend.js';
+import type { Backend, DataId, SaveForBackward, View } from '../backend.js';
 import { type DType, isFloat, promoteTypes, type TypedArray } from '../dtype.js';
-import {
-  DEBUG,
-  debugLog,
-  getBackend,
-  getKernel,
-  isGradEnabled,
-  record,
-  setGradEnabled,
-  Storage,
-  autogradRuleExists,
-} from '../engine.js';
+import { DEBUG, debugLog, getBackend, isGradEnabled, record, Storage } from '../engine.js';
+import { defineOp, type OpDef } from '../op.js';
 import { fmt, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
@@ -37,73 +28,70 @@ export function commonBackend(op: string, inputs: readonly Tensor[]): Backend {
 }
 
 /**
- * Run one primitive: check inputs, call the backend, wrap the result, and let the tape
+ * Run one primitive op: check inputs, call the backend, wrap the result, and let the tape
  * record it. `run` gets the backend and the inputs' strided views.
  */
-export function prim(
-  op: string,
+export function prim<A extends object>(
+  def: OpDef<A>,
   inputs: readonly Tensor[],
-  attrs: Record<string, unknown>,
+  attrs: A,
   shape: readonly number[],
   dtype: DType,
   run: (backend: Backend, views: View[]) => DataId,
 ): Tensor {
-  const backend = commonBackend(op, inputs);
+  const backend = commonBackend(def.name, inputs);
   const t0 = DEBUG ? performance.now() : 0;
   const data = run(backend, inputs.map((t) => t.view_()));
   const out = fromData(backend, data, shape, dtype);
-  if (DEBUG) debugLog(op, backend.lastRoute?.() ?? backend.name, inputs.map((t) => t.shape), performance.now() - t0);
-  return isFloat(dtype) ? record(op, inputs, attrs, out) : out;
+  if (DEBUG) debugLog(def.name, backend.lastRoute?.() ?? backend.name, inputs.map((t) => t.shape), performance.now() - t0);
+  return isFloat(dtype) ? record(def, inputs, attrs, out) : out;
 }
 
 /** A view op: same buffer, new shape/strides/offset; recorded for gradients. */
-export function viewOp(
-  op: string,
+export function viewOp<A extends object>(
+  def: OpDef<A>,
   x: Tensor,
-  attrs: Record<string, unknown>,
+  attrs: A,
   shape: readonly number[],
   strides: readonly number[],
   offset: number,
 ): Tensor {
-  x.assertAlive(op);
+  x.assertAlive(def.name);
   const out = new Tensor(x.storage, shape, strides, offset);
-  return isFloat(x.dtype) ? record(op, [x], attrs, out) : out;
-}
-
-let recorded = false;
-
-/**
- * Whether the kernel running now (see `dispatch`) is recorded for autograd, so its
- * gradient rule will ask for its backward: a backend may keep what the backward reuses.
- */
-export function kernelRecorded(): boolean {
-  return recorded;
+  return isFloat(x.dtype) ? record(def, [x], attrs, out) : out;
 }
 
 /**
- * Use a backend kernel registered for a composite op when there is one (and, if
- * gradients are needed, autograd has a rule for the op); else run the composite.
+ * Run an op that has a fused kernel: the backend's kernel when it offers one for this case
+ * (and, when a gradient is needed, the op has a rule of its own), else the composite.
+ * `out` is the output's shape and dtype, which the op worked out and checked.
  */
-export function dispatch(op: string, inputs: readonly Tensor[], attrs: Record<string, unknown>, composite: () => Tensor): Tensor {
-  const backend = commonBackend(op, inputs);
-  const kernel = getKernel(op, backend.name);
-  if (!kernel) return composite();
+export function runOp<A extends object>(
+  def: OpDef<A>,
+  inputs: readonly Tensor[],
+  attrs: A,
+  out: { shape: readonly number[]; dtype: DType },
+  composite: () => Tensor,
+): Tensor {
+  const backend = commonBackend(def.name, inputs);
   const needsGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
-  if (needsGrad && !autogradRuleExists(op)) return composite();
-  const prev = setGradEnabled(false);
-  const prevRecorded = recorded;
-  recorded = needsGrad;
-  let out: Tensor | null;
+  if (def.fused === undefined || (needsGrad && def.grad === undefined)) return composite();
+  const saved: Tensor[] = [];
+  const save: SaveForBackward = needsGrad ? (data, shape, dtype) => void saved.push(fromData(backend, data, shape, dtype)) : null;
   const t0 = DEBUG ? performance.now() : 0;
+  let data: DataId | null;
   try {
-    out = kernel([...inputs], attrs);
-  } finally {
-    setGradEnabled(prev);
-    recorded = prevRecorded;
+    data = def.fused(backend, inputs.map((t) => t.view_()), attrs, save);
+  } catch (e) {
+    for (const s of saved) s.dispose();
+    throw e;
   }
-  if (out === null) return composite();
-  if (DEBUG) debugLog(`${op} (kernel)`, backend.lastRoute?.() ?? backend.name, inputs.map((t) => t.shape), performance.now() - t0);
-  return record(op, inputs, attrs, out);
+  if (data === null) {
+    for (const s of saved) s.dispose();
+    return composite();
+  }
+  if (DEBUG) debugLog(`${def.name} (fused)`, backend.lastRoute?.() ?? backend.name, inputs.map((t) => t.shape), performance.now() - t0);
+  return record(def, inputs, attrs, fromData(backend, data, out.shape, out.dtype), saved);
 }
 
 /**
@@ -160,9 +148,15 @@ export function operands(op: string, xs: readonly TensorLike[], dtype: DType): T
   return xs.map((x) => (x instanceof Tensor ? castTo(x, dtype) : scalarTensor(x, dtype, backend)));
 }
 
+/** The dtype change; its gradient casts back (none from an integer source). */
+export const castOp: OpDef<{ from: DType }> = defineOp<{ from: DType }>({
+  name: 'cast',
+  grad: (dy, n) => [isFloat(n.attrs.from) ? castTo(dy, n.attrs.from) : null],
+});
+
 export function castTo(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
-  return prim('cast', [x], { from: x.dtype }, x.shape, dtype, (b, [v]) => b.cast(v, dtype));
+  return prim(castOp, [x], { from: x.dtype }, x.shape, dtype, (b, [v]) => b.cast(v, dtype));
 }
 
 /** What a value that should have been a tensor is, for an error message. */

@@ -3,9 +3,65 @@ import { isFloat } from '../dtype.js';
 import { checkOptions, optionKeys } from '../options.js';
 import { fmt, normAxes, normAxis, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { add, div, exp, isFinite, log, mul, sqrt, sub, where } from './elementwise.js';
-import { flatten, reduceSum, reshape } from './layout.js';
+import { defineOp, type GradNode, type GradRule, type OpDef } from '../op.js';
+import { add, div, eq, exp, isFinite, log, mul, sqrt, sub, where } from './elementwise.js';
+import { expand, flatten, reduceSum, reshape } from './layout.js';
 import { castTo, prim } from './prim.js';
+
+// ------------------------------------------------------------ op definitions
+
+/** A reduction's attributes: the sorted reduced axes and the input's shape. */
+export interface ReduceAttrs {
+  axes: readonly number[];
+  inShape: readonly number[];
+}
+type ReduceNode = GradNode<ReduceAttrs>;
+
+/** The reduced result (or dy) with the reduced dims restored as 1s and broadcast back to the input's shape. */
+function broadcastBack(t: Tensor, n: ReduceNode): Tensor {
+  const { axes, inShape } = n.attrs;
+  return expand(reshape(t, inShape.map((d, i) => (axes.includes(i) ? 1 : d))), inShape);
+}
+
+/** max/min: the gradient goes to the elements equal to the result, shared among ties. */
+const extremum: GradRule<ReduceAttrs> = (dy, n) => {
+  const x = n.inputs[0];
+  const mask = castTo(eq(x, broadcastBack(n.output, n)), x.dtype);
+  const count = sum(mask, n.attrs.axes, true);
+  return [div(mul(broadcastBack(dy, n), mask), count)];
+};
+
+/** The gradient rules of the reductions (the backend's `reduce(op, x, axes)`). */
+const REDUCE_GRADS: Record<ReduceOp, GradRule<ReduceAttrs>> = {
+  sum: (dy, n) => [broadcastBack(dy, n)],
+  max: extremum,
+  min: extremum,
+  // ∂/∂x_i Π x = Π_{j≠i} x_j, computed without dividing by zero. With one zero x_z,
+  // the others' gradient is x_z·Π_{j≠i,z} x_j: zero in value, but written with x_z so
+  // that its own derivative (second order) is right.
+  prod: (dy, n) => {
+    const x = n.inputs[0];
+    const axes = n.attrs.axes;
+    const isZero = eq(x, 0);
+    const zeroCount = broadcastBack(sum(castTo(isZero, 'int32'), axes), n);
+    const nonZero = where(isZero, 1, x);
+    const prodNonZero = broadcastBack(prod(nonZero, axes), n);
+    const zeroValue = broadcastBack(sum(where(isZero, x, 0), axes), n);
+    const oneZero = where(isZero, prodNonZero, div(mul(zeroValue, prodNonZero), nonZero));
+    const others = where(eq(zeroCount, 0), div(prodNonZero, nonZero), where(eq(zeroCount, 1), oneZero, 0));
+    return [mul(broadcastBack(dy, n), others)];
+  },
+};
+
+export const reduceOps = Object.fromEntries(
+  Object.entries(REDUCE_GRADS).map(([name, grad]) => [name, defineOp<ReduceAttrs>({ name, grad })]),
+) as Record<ReduceOp, OpDef<ReduceAttrs>>;
+
+/** argmax/argmin give int32 indices: never recorded, no rule. */
+export const argReduceOps: Record<ArgReduceOp, OpDef> = {
+  argmax: defineOp({ name: 'argmax' }),
+  argmin: defineOp({ name: 'argmin' }),
+};
 
 type Dim = number | readonly number[] | undefined;
 
@@ -23,7 +79,7 @@ function reducePrim(op: ReduceOp, x: Tensor, axes: readonly number[]): Tensor {
   if ((op === 'max' || op === 'min') && axes.some((a) => x.shape[a] === 0)) {
     throw new ShapeError(`${op}: cannot reduce over an empty dim of ${fmt(x.shape)}`);
   }
-  return prim(op, [x], { axes, inShape: x.shape }, shape, x.dtype, (b, [v]) => b.reduce(op, v, axes));
+  return prim(reduceOps[op], [x], { axes, inShape: x.shape }, shape, x.dtype, (b, [v]) => b.reduce(op, v, axes));
 }
 
 function reduction(op: ReduceOp) {
@@ -90,14 +146,14 @@ function argReduction(op: ArgReduceOp) {
     if (dim === undefined) {
       const flat = flatten(x);
       if (flat.size === 0) throw new ShapeError(`${op}: empty tensor ${fmt(x.shape)}`);
-      const r = prim(op, [flat], {}, [], 'int32', (b, [v]) => b.argReduce(op, v, 0));
+      const r = prim(argReduceOps[op], [flat], {}, [], 'int32', (b, [v]) => b.argReduce(op, v, 0));
       return keepdim ? reshape(r, x.shape.map(() => 1)) : r;
     }
     const axis = normAxis(op, dim, x.ndim);
     if (x.shape[axis] === 0) throw new ShapeError(`${op}: cannot reduce over an empty dim of ${fmt(x.shape)}`);
     const src = x.ndim === 0 ? reshape(x, [1]) : x;
     const shape = src.shape.filter((_, i) => i !== axis);
-    const r = prim(op, [src], {}, shape, 'int32', (b, [v]) => b.argReduce(op, v, axis));
+    const r = prim(argReduceOps[op], [src], {}, shape, 'int32', (b, [v]) => b.argReduce(op, v, axis));
     return keepdim ? reshape(r, keepShape(x, [axis])) : r;
   };
 }
