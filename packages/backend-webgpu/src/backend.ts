@@ -1,18 +1,19 @@
 import {
   checkOptions,
-  fromData,
+  isContiguousView,
   optionKeys,
   patchOutputSize,
   sizeOf,
+  type AdamStep,
   type ArgReduceOp,
   type Backend,
   type BinaryOp,
   type DataId,
   type DType,
   type HeapInfo,
-  type Kernel,
   type Im2ColParams,
   type ReduceOp,
+  type Shape4,
   type TypedArray,
   type UnaryOp,
   type View,
@@ -34,9 +35,11 @@ import {
   scatterAddKernel,
   unaryKernel,
   whereKernel,
-  type AdamScalars,
   type KernelCall,
 } from './kernels.js';
+import { conv2dBackwardInputKernel, conv2dBackwardWeightKernel, conv2dKernel, convProducts, convShapes, gemmFits, splitK } from './fused/conv.js';
+import { avgPool2dKernel, maxPool2dKernel, maxPoolGatherKernel, maxPoolShareKernel, type PoolShapes } from './fused/pool.js';
+import { crossEntropyBackwardKernel, crossEntropyKernel, logSoftmaxKernel, reluBackwardKernel, softmaxKernel, sumOverKernel } from './fused/softmax.js';
 
 // GPUBufferUsage / GPUMapMode bits, written out so nothing depends on the globals being installed
 const MAP_READ = 0x1;
@@ -449,21 +452,97 @@ export class WebGpuBackend implements Backend {
     return this.run('col2im', [cols], ([v]) => col2imKernel(v, p, { N, C, H, W, oh, ow }), N * C * H * W, cols.dtype);
   }
 
+  // ---------------------------------------------------------------- fused kernels
+  // The optional parts of the backend contract (FusedKernels in @ml/tensor), built in
+  // fused/. Each declines (null: the composite of primitives runs) what it does not
+  // cover: dtypes other than float32, grouped convolutions, grids past the device's.
+
+  conv2d(x: View, weight: View, bias: View | null, p: Im2ColParams, groups: number): DataId | null {
+    const s = convShapes(x.shape, weight.shape[0], p);
+    const g = convProducts(s, p).forward;
+    if (groups !== 1 || !float32(x, weight, bias) || !gemmFits(g)) return null;
+    const inputs = bias === null ? [x, weight] : [x, weight, bias];
+    return this.run('conv2d', inputs, ([vx, vw, vb]) => conv2dKernel(vx, vw, vb ?? null, p, s), g.M * g.N, 'float32');
+  }
+  conv2dBackwardInput(dy: View, weight: View, xShape: Shape4, p: Im2ColParams, groups: number): DataId | null {
+    const s = convShapes(xShape, weight.shape[0], p);
+    const g = convProducts(s, p).input;
+    if (groups !== 1 || !float32(dy, weight) || !gemmFits(g)) return null;
+    return this.run('conv2dBackwardInput', [dy, weight], ([vd, vw]) => conv2dBackwardInputKernel(vd, vw, p, s), g.M * g.N, 'float32');
+  }
+  conv2dBackwardWeight(dy: View, x: View, wShape: Shape4, p: Im2ColParams, groups: number): DataId | null {
+    const s = convShapes(x.shape, wShape[0], p);
+    const g = convProducts(s, p).weight;
+    if (groups !== 1 || !float32(dy, x) || !gemmFits(g)) return null;
+    const split = splitK(g.M, g.N, g.K);
+    const size = g.M * g.N;
+    const parts = this.run('conv2dBackwardWeight', [dy, x], ([vd, vx]) => conv2dBackwardWeightKernel(vd, vx, p, s, split), split.splits * size, 'float32');
+    if (split.splits === 1) return parts;
+    // the partial products over ranges of (n, l), summed
+    const out = this.reduce('sum', { data: parts, dtype: 'float32', shape: [split.splits, size], strides: [size, 1], offset: 0 }, [0]);
+    this.dispose(parts);
+    return out;
+  }
+  maxPool2d(x: View, p: Im2ColParams): DataId | null {
+    if (!float32(x)) return null;
+    const s = poolShapes(x.shape, p);
+    return this.run('maxPool2d', [x], ([v]) => maxPool2dKernel(v, p, s), s.N * s.C * s.oh * s.ow, 'float32');
+  }
+  maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId | null {
+    if (!float32(x, y, dy)) return null;
+    const s = poolShapes(x.shape, p);
+    const shares = this.run('maxPool2dBackward', [x, y, dy], ([vx, vy, vd]) => maxPoolShareKernel(vx, vy, vd, p, s), s.N * s.C * s.oh * s.ow, 'float32');
+    const dx = this.run('maxPool2dBackward', [x, y], ([vx, vy]) => maxPoolGatherKernel(vx, vy, p, s), s.N * s.C * s.H * s.W, 'float32', [this.data(shares, 'maxPool2dBackward').buffer]);
+    this.dispose(shares);
+    return dx;
+  }
+  avgPool2d(x: View, p: Im2ColParams, countIncludePad: boolean): DataId | null {
+    if (!float32(x)) return null;
+    const s = poolShapes(x.shape, p);
+    return this.run('avgPool2d', [x], ([v]) => avgPool2dKernel(v, p, s, countIncludePad), s.N * s.C * s.oh * s.ow, 'float32');
+  }
+  reluBackward(x: View, dy: View): DataId | null {
+    if (!float32(x, dy)) return null;
+    return this.run('reluBackward', [x, dy], ([vx, vd]) => reluBackwardKernel(vx, vd), sizeOf(x.shape), 'float32');
+  }
+  softmax(x: View, dim: number): DataId | null {
+    if (!float32(x) || x.shape.length === 0) return null;
+    return this.run('softmax', [x], ([v]) => softmaxKernel(v, dim), sizeOf(x.shape), 'float32');
+  }
+  logSoftmax(x: View, dim: number): DataId | null {
+    if (!float32(x) || x.shape.length === 0) return null;
+    return this.run('logSoftmax', [x], ([v]) => logSoftmaxKernel(v, dim), sizeOf(x.shape), 'float32');
+  }
+  softmaxCrossEntropy(logits: View, target: View, divisor: number | null): DataId | null {
+    if (!float32(logits) || target.dtype !== 'int32') return null;
+    const N = logits.shape[0];
+    const losses = this.run('softmaxCrossEntropy', [logits, target], ([vx, vt]) => crossEntropyKernel(vx, vt), N, 'float32', [this.errors]);
+    if (divisor === null) return losses;
+    const out = this.output('softmaxCrossEntropy', 1, 'float32');
+    this.dispatch(sumOverKernel(N, divisor), [this.data(losses, 'softmaxCrossEntropy').buffer, out.buffer!]);
+    this.dispose(losses);
+    return out;
+  }
+  softmaxCrossEntropyBackward(logits: View, target: View, dy: View, divisor: number): DataId | null {
+    if (!float32(logits, dy) || target.dtype !== 'int32') return null;
+    const build = ([vx, vt, vd]: View[]) => crossEntropyBackwardKernel(vx, vt, vd, divisor);
+    return this.run('softmaxCrossEntropyBackward', [logits, target, dy], build, sizeOf(logits.shape), 'float32', [this.errors]);
+  }
   /**
-   * The fused Adam step (registered as the 'adamUpdate' kernel): one kernel per parameter
-   * instead of a dozen; the moments are updated in place, the new parameters returned.
-   * Declines (null: the op-by-op path runs) for other dtypes or strided tensors.
+   * One Adam step in one kernel instead of a dozen: m and v updated in place, the new
+   * parameters returned. Declines strided tensors, and devices with fewer than 5 storage
+   * buffers per stage.
    */
-  readonly adamUpdate: Kernel = ([p, grad, m, v], attrs) => {
+  adamUpdate(p: View, grad: View, m: View, v: View, s: AdamStep): DataId | null {
     const all = [p, grad, m, v];
-    if (all.some((t) => t.dtype !== 'float32' || !t.isContiguous || t.backend !== this)) return null;
+    if (!float32(...all) || !all.every(isContiguousView)) return null;
     if (this.device.limits.maxStorageBuffersPerShaderStage < 5) return null;
-    const bound = all.map((t) => this.bind(t.view_(), 'adamUpdate'));
-    if (bound.some((b) => b.view.offset !== 0)) return null;
-    const out = this.output('adamUpdate', p.size, 'float32');
-    if (p.size > 0) this.dispatch(adamKernel(p.size, attrs as unknown as AdamScalars), [...bound.map((b) => b.binding), out.buffer!]);
-    return fromData(this, out, p.shape, 'float32');
-  };
+    const n = sizeOf(p.shape);
+    const bound = all.map((t) => this.bind(t, 'adamUpdate'));
+    const out = this.output('adamUpdate', n, 'float32');
+    if (n > 0) this.dispatch(adamKernel(n, s, bound.map((b) => b.view.offset)), [...bound.map((b) => b.binding), out.buffer!]);
+    return out;
+  }
 
   /** Wait for every queued kernel to finish. */
   async sync(): Promise<void> {
@@ -478,6 +557,18 @@ export class WebGpuBackend implements Backend {
     this.device.destroy();
     this.lost = 'destroy() was called';
   }
+}
+
+/** Whether every view given is float32 (the fused kernels' one dtype). */
+function float32(...views: (View | null)[]): boolean {
+  return views.every((v) => v === null || v.dtype === 'float32');
+}
+
+/** A pooling's sizes: x [N, C, H, W] → [N, C, oh, ow]. */
+function poolShapes(xShape: readonly number[], p: Im2ColParams): PoolShapes {
+  const [N, C, H, W] = xShape;
+  const [oh, ow] = patchOutputSize(xShape, p);
+  return { N, C, H, W, oh, ow };
 }
 
 function mib(bytes: number): string {

@@ -8,7 +8,7 @@
  * setBackend('webgpu');
  * ```
  */
-import { checkOptions, getBackend, listBackends, optionKeys, registerBackend, registerKernel, setBackend } from '@ml/tensor';
+import { checkOptions, getBackend, listBackends, optionKeys, registerBackend, setBackend } from '@ml/tensor';
 import { WebGpuBackend, type WebGpuOptions } from './backend.js';
 import { acquireDevice, type DeviceOptions } from './device.js';
 
@@ -65,7 +65,6 @@ async function register(name: string, options: RegisterOptions): Promise<WebGpuB
   const backend = new WebGpuBackend(device, { name, poolBytes: options.poolBytes });
   infos.set(backend, info);
   registerBackend(backend);
-  registerKernel('adamUpdate', name, backend.adamUpdate);
   return backend;
 }
 

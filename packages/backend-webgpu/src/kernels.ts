@@ -2,7 +2,7 @@
  * The primitives as WGSL kernels. Each builder returns the module's source, its parameter
  * block and the workgroup grid; the backend compiles (once per source), binds and queues it.
  */
-import { contiguousStrides, sizeOf, type ArgReduceOp, type BinaryOp, type DType, type Im2ColParams, type ReduceOp, type UnaryOp, type View } from '@ml/tensor';
+import { contiguousStrides, sizeOf, type AdamStep, type ArgReduceOp, type BinaryOp, type DType, type Im2ColParams, type ReduceOp, type UnaryOp, type View } from '@ml/tensor';
 import { convert, decode, elemOf, elementwise, GROUP, kernel, linearMain, Params, position, viewPosition, type Binding, type Elem } from './wgsl.js';
 
 export interface KernelCall {
@@ -368,7 +368,7 @@ ${writes}
 }
 
 /** Error codes an index kernel leaves in the backend's error buffer (word 0; word 1 the index, word 2 the size). */
-export const INDEX_ERRORS: Record<number, string> = { 1: 'gather', 2: 'scatterAdd' };
+export const INDEX_ERRORS: Record<number, string> = { 1: 'gather', 2: 'scatterAdd', 3: 'softmaxCrossEntropy (a target class)' };
 
 const ERRORS: Binding = { name: 'E', elem: 'i32', write: true };
 
@@ -535,35 +535,26 @@ export function col2imKernel(cols: View, p: Im2ColParams, g: Geometry): KernelCa
   return { source, params, groups: linearGrid(n) };
 }
 
-/** The fused Adam step's scalars (see `@ml/optim`'s Adam: PyTorch's form). */
-export interface AdamScalars {
-  b1: number;
-  b2: number;
-  sbc2: number;
-  eps: number;
-  stepSize: number;
-  decay: number;
-  l2: number;
-  sign: number;
-}
-
 /**
- * One Adam step over n contiguous float32 elements: the moments m and v updated in place,
- * the new parameters written to O — the op-by-op formula's arithmetic in its order.
+ * One Adam step over n contiguous float32 elements of p, grad, m and v (starting at
+ * `offsets`): the moments updated in place, the new parameters written to O — the op-by-op
+ * formula's arithmetic in its order.
  */
-export function adamKernel(n: number, a: AdamScalars): KernelCall {
+export function adamKernel(n: number, a: AdamStep, offsets: readonly number[]): KernelCall {
   const params = new Params();
   const [b1, b2, sbc2, eps, stepSize, decay, l2, sign] = [a.b1, a.b2, a.sbc2, a.eps, a.stepSize, a.decay, a.l2, a.sign].map((v) => params.float(v));
   const [c1, c2] = [params.float(1 - a.b1), params.float(1 - a.b2)];
+  const [op, og, om, ov] = offsets.map((o) => params.int(o));
   const body = linearMain(
     params,
     n,
-    `  let d = ${sign} * G[i] + ${l2} * XP[i];
-  let m = ${b1} * M[i] + ${c1} * d;
-  let v = ${b2} * V[i] + ${c2} * (d * d);
-  M[i] = m;
-  V[i] = v;
-  O[i] = XP[i] * ${decay} - (m / (sqrt(v) / ${sbc2} + ${eps})) * ${stepSize};`,
+    `  let p = XP[i + ${op}];
+  let d = ${sign} * G[i + ${og}] + ${l2} * p;
+  let m = ${b1} * M[i + ${om}] + ${c1} * d;
+  let v = ${b2} * V[i + ${ov}] + ${c2} * (d * d);
+  M[i + ${om}] = m;
+  V[i + ${ov}] = v;
+  O[i] = p * ${decay} - (m / (sqrt(v) / ${sbc2} + ${eps})) * ${stepSize};`,
   );
   const bindings: Binding[] = [
     { name: 'XP', elem: 'f32' },
