@@ -1,3 +1,4 @@
+// Over 600 lines on purpose: Module is one class, and its state-dict, device and dtype methods need its #private fields.
 import { noGrad } from '@ml/autograd';
 import {
   cast,
