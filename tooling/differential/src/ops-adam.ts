@@ -1,27 +1,18 @@
 /** Differential op: the fused Adam step against its composite. */
 import fc from 'fast-check';
-import { add, div, getKernel, mul, sub, sqrt as sqrtOp } from '@ml/tensor';
+import { add, div, fromData, getBackend, mul, sub, sqrt as sqrtOp, type AdamStep } from '@ml/tensor';
 import { operand, size } from './arbitraries.js';
 import { defineOp } from './runner.js';
 import { cases } from './ops-common.js';
 
-interface AdamAttrs {
-  b1: number;
-  b2: number;
-  sbc2: number;
-  eps: number;
-  stepSize: number;
-  decay: number;
-  l2: number;
-  sign: number;
-}
+type AdamAttrs = AdamStep;
 
 /** The 'adamUpdate' kernel a backend registers (wasm, webgpu): p, and m and v updated in place, against the formula in float64. */
 export const adamOp = defineOp({
   name: 'adamUpdate (the fused Adam kernel; p, m and v)',
   runs: 25,
   grad: false,
-  available: (backend) => getKernel('adamUpdate', backend) !== undefined,
+  available: (backend) => getBackend(backend).adamUpdate !== undefined,
   cases: cases(
     fc.record({
       n: size([1, 3, 4, 5, 8, 1023, 1024, 1025, 9363, 9364, 40000], 0, 64),
@@ -50,9 +41,9 @@ export const adamOp = defineOp({
     },
   ),
   run: ([p, g, m, v], attrs, ctx) => {
-    const kernel = getKernel('adamUpdate', ctx.backend);
-    const next = kernel?.([p, g, m, v], attrs as unknown as Record<string, unknown>) ?? null;
-    return next === null ? null : [next, m, v];
+    const b = getBackend(ctx.backend);
+    const data = b.adamUpdate?.(p.view_(), g.view_(), m.view_(), v.view_(), attrs) ?? null;
+    return data === null ? null : [fromData(b, data, p.shape, p.dtype), m, v];
   },
   reference: ([p, g, m, v], a) => {
     const d = a.l2 === 0 ? mul(g, a.sign) : add(mul(g, a.sign), mul(p, a.l2));
