@@ -32,11 +32,6 @@ const utf8 = (s: string): number[] => [...new TextEncoder().encode(s)];
 const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
 const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 
-export const I32 = 0x7f;
-export const F32 = 0x7d;
-export const F64 = 0x7c;
-export const V128 = 0x7b;
-
 /** Instructions, as byte arrays to concatenate. */
 export const op = {
   block: [0x02, 0x40],
@@ -142,13 +137,110 @@ export const op = {
   f32ConvertI32S: [0xb2],
 };
 
-/** `for (v = 0; v < limit; v++) body`, `limit` an instruction sequence giving an i32. */
-export function forUp(v: number, limit: number[], body: number[]): number[] {
-  return forStep(v, op.i32(0), limit, 1, body);
+/** WebAssembly value types, by their binary codes. */
+export const i32 = 0x7f as const;
+export const f32 = 0x7d as const;
+export const f64 = 0x7c as const;
+export const v128 = 0x7b as const;
+export type ValueType = typeof i32 | typeof f32 | typeof f64 | typeof v128;
+/** the types JavaScript can pass to an exported function (all arrive as numbers) */
+export type ParamType = typeof i32 | typeof f32 | typeof f64;
+
+/** `count` locals of one type, reached by position: `f.get('acc', r)`. */
+export interface LocalArray {
+  readonly type: ValueType;
+  readonly count: number;
 }
 
-/** `for (v = start; v < limit; v += step) body`, `start` and `limit` instruction sequences giving i32s. */
-export function forStep(v: number, start: number[], limit: number[], step: number, body: number[]): number[] {
+/** `count` locals of `type` under one name (accumulators, row pointers, a tile's values). */
+export const array = (type: ValueType, count: number): LocalArray => ({ type, count });
+
+/** A function's parameters by name, in order (JavaScript keeps a record's string keys in insertion order). */
+export type Params = Record<string, ParamType>;
+/** A function's locals by name, in order after the parameters: one value each, or an `array`. */
+export type Locals = Record<string, ValueType | LocalArray>;
+
+/** The names of `L` whose locals are arrays. */
+export type ArrayNames<L> = { [K in keyof L]: L[K] extends LocalArray ? K : never }[keyof L] & string;
+/** The names of `P` and `L` that are one value each. */
+export type ScalarNames<P, L> = (keyof P & string) | Exclude<keyof L & string, ArrayNames<L>>;
+
+/**
+ * The instructions of one function with named parameters and locals: `f.get('x')` is
+ * `local.get` of x's number. Single names are `S`, arrays `A` (`f.get('acc', r)`); a name
+ * the function does not declare is a type error.
+ */
+export interface Fn<S extends string, A extends string = never> {
+  get(name: S): number[];
+  get(name: A, i: number): number[];
+  set(name: S): number[];
+  set(name: A, i: number): number[];
+  tee(name: S): number[];
+  tee(name: A, i: number): number[];
+  /** one local's three instructions, for helpers that work on any local (an accumulator, a row pointer) */
+  ref(name: S): Ref;
+  ref(name: A, i: number): Ref;
+  /** `for (v = 0; v < limit; v++) body`, `limit` instructions leaving an i32 */
+  forUp(v: S, limit: number[], body: number[]): number[];
+  /** `for (v = start; v < limit; v += step) body`, `start` and `limit` instructions leaving i32s */
+  forStep(v: S, start: number[], limit: number[], step: number, body: number[]): number[];
+}
+
+/** A local's `local.get`, `local.set` and `local.tee`. */
+export interface Ref {
+  readonly get: number[];
+  readonly set: number[];
+  readonly tee: number[];
+}
+
+/** The single names of a function built by `fn`, for helpers that take a name (`(base: NameOf<typeof f>) => …`). */
+export type NameOf<F> = F extends Fn<infer S, infer _A> ? S : never;
+
+/**
+ * A function from named, typed parameters and locals: each name gets its local number
+ * (parameters first, then locals, both in the records' order) and the locals are declared
+ * in runs of one type. `body` writes the instructions with the names.
+ */
+export function fn<P extends Params, L extends Locals>(name: string, params: P, locals: L, body: (f: Fn<ScalarNames<P, L>, ArrayNames<L>>) => number[]): FunctionDef {
+  const index = new Map<string, { at: number; count: number }>();
+  const declared: { count: number; type: number }[] = [];
+  let next = 0;
+  const declare = (key: string, type: number, count: number, local: boolean) => {
+    if (index.has(key)) throw new Error(`fn ${name}: '${key}' is declared twice`);
+    index.set(key, { at: next, count: count < 0 ? -1 : count });
+    next += Math.max(count, 1);
+    if (!local) return;
+    const last = declared[declared.length - 1];
+    if (last?.type === type) last.count += Math.max(count, 1);
+    else declared.push({ count: Math.max(count, 1), type });
+  };
+  for (const [key, type] of Object.entries(params)) declare(key, type, -1, false);
+  for (const [key, l] of Object.entries(locals)) {
+    if (typeof l === 'number') declare(key, l, -1, true);
+    else declare(key, l.type, l.count, true);
+  }
+  const at = (key: string, i?: number): number => {
+    const slot = index.get(key);
+    if (slot === undefined) throw new Error(`fn ${name}: no local '${key}'`);
+    if ((slot.count < 0) !== (i === undefined) || (i !== undefined && !(i >= 0 && i < slot.count))) throw new Error(`fn ${name}: '${key}' used ${i === undefined ? 'without' : `with index ${i}`}`);
+    return slot.at + (i ?? 0);
+  };
+  const f: Fn<string, string> = {
+    get: (key: string, i?: number) => op.get(at(key, i)),
+    set: (key: string, i?: number) => op.set(at(key, i)),
+    tee: (key: string, i?: number) => op.tee(at(key, i)),
+    ref: (key: string, i?: number) => {
+      const k = at(key, i);
+      return { get: op.get(k), set: op.set(k), tee: op.tee(k) };
+    },
+    forUp: (v, limit, loop) => forStep(at(v), op.i32(0), limit, 1, loop),
+    forStep: (v, start, limit, step, loop) => forStep(at(v), start, limit, step, loop),
+  };
+  return { name, params: Object.values(params), locals: declared, body: body(f) };
+}
+
+/** `for (v = start; v < limit; v += step) body` over local number v (unsigned compare). */
+function forStep(v: number, start: number[], limit: number[], step: number, body: number[]): number[] {
   return [
     ...start, ...op.set(v),
     ...op.block, ...op.loop,

@@ -1,0 +1,186 @@
+/**
+ * The Winograd drivers: whole convolutions (forward, input gradient, weight gradient) a few
+ * images at a time, calling the transforms (winograd.ts) and the products (gemm.ts) inside
+ * the module so that each chunk's tiles and products stay in a core's cache.
+ */
+import { i32, op, type Fn } from '../assembler.js';
+import { kernel, type BuildContext } from './kernel.js';
+import { bytesOf, mulI32, roundUp8 } from './shared.js';
+
+type GroupName = 'ch' | 'chunks' | 'counts' | 'k' | 'g0' | 'gn' | 'group' | 'T' | 'Tn' | 'Np';
+
+/**
+ * The drivers' loop over images: for each of the `chunks` chunks (image counts as int32s
+ * at `counts`), its images in groups of up to `group`: gn = images side by side, T = gn·Tn
+ * tiles, Np = T rounded up to 8 columns of products, then `body`.
+ */
+function overImageGroups(f: Fn<GroupName>, body: number[]): number[] {
+  return f.forUp('ch', f.get('chunks'), [
+    ...f.get('counts'), ...f.get('ch'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...f.set('k'),
+    ...f.forStep('g0', op.i32(0), f.get('k'), 1, [
+      // gn = min(group, k − g0)
+      ...f.get('group'), ...f.get('k'), ...f.get('g0'), ...op.i32Sub, ...f.get('group'), ...f.get('k'), ...f.get('g0'), ...op.i32Sub, ...op.i32LeS, ...op.select, ...f.set('gn'),
+      ...mulI32(f.get('gn'), f.get('Tn')), ...f.set('T'),
+      ...roundUp8(f.get('T')), ...f.set('Np'),
+      ...body,
+      ...f.get('g0'), ...f.get('group'), ...op.i32Add, ...op.i32(1), ...op.i32Sub, ...f.set('g0'),
+    ]),
+  ]);
+}
+
+/**
+ * The 16 products of a Winograd driver, M_ξ [rows, Np] = A_ξ [rows, K] · B_ξ [K, T] for ξ <
+ * 16 (the matrices one after another from A, B and M), B_ξ read row-major as it lies
+ * (gemmRows).
+ */
+function winogradProducts<S extends string>(f: Fn<S | 'xi' | 'T' | 'M' | 'Np'>, { call }: BuildContext, A: S, rows: S, K: S, B: S): number[] {
+  return f.forUp('xi', op.i32(16), [
+    ...f.get(A), ...f.get('xi'), ...bytesOf(f.get(rows), f.get(K)), ...op.i32Mul, ...op.i32Add,
+    ...f.get(B), ...f.get('xi'), ...bytesOf(f.get(K), f.get('T')), ...op.i32Mul, ...op.i32Add,
+    ...f.get('M'), ...f.get('xi'), ...bytesOf(f.get(rows), f.get('Np')), ...op.i32Mul, ...op.i32Add,
+    ...f.get(rows), ...f.get(K), ...f.get('Np'), ...op.i32(0), ...f.get('Np'), ...op.i32(3), ...op.i32ShrU, ...bytesOf(f.get('T')), ...call('gemmRows'),
+  ]);
+}
+
+/** The image-group loop's locals. */
+const GROUP_LOCALS = { k: i32, g0: i32, gn: i32, T: i32 };
+
+/**
+ * winogradConv(P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp, group): a
+ * whole Winograd convolution, a few images at a time so that their transformed tiles and
+ * products stay in the cache: for each of `chunks` chunks, counts[chunk] images (int32s
+ * at `counts`) in groups of up to `group`: winogradIn of each image of the group side by
+ * side into V (T = images·th·tw columns), the 16 products U_ξ·V_ξ into M (gemmRows: V_ξ
+ * stays in the cache, so it is read as it lies, not packed), then winogradOut of each
+ * image; P (padded images) and y move on by an image each time. S is this call's
+ * scratch: V (16·C·group·th·tw floats), 8 floats, M (16·Mp·Np, Np = group·th·tw rounded
+ * up to 8).
+ */
+export const winogradConv = kernel({
+  params: { P: i32, U: i32, y: i32, bias: i32, S: i32, counts: i32, chunks: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, oh: i32, ow: i32, Mp: i32, group: i32 },
+  locals: { ch: i32, i: i32, xi: i32, Tn: i32, Np: i32, V: i32, M: i32, imgP: i32, imgY: i32, ...GROUP_LOCALS },
+  split: { units: 'chunks', pointers: ['P', 'y', 'S', 'counts'] },
+  body: (f, ctx) => [
+    ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
+    ...f.get('S'), ...f.set('V'),
+    // M after V and 8 floats that the products' last panel may read past V's end
+    ...f.get('V'), ...bytesOf(op.i32(16), f.get('C'), f.get('Tn'), f.get('group')), ...op.i32Add, ...op.i32(32), ...op.i32Add, ...f.set('M'),
+    ...bytesOf(f.get('C'), f.get('Hp'), f.get('Wp')), ...f.set('imgP'),
+    ...bytesOf(f.get('O'), f.get('oh'), f.get('ow')), ...f.set('imgY'),
+    ...overImageGroups(f, [
+      ...f.forUp('i', f.get('gn'), [
+        ...f.get('P'), ...f.get('V'), ...f.get('i'), ...bytesOf(f.get('Tn')), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('T'), ...ctx.call('winogradIn'),
+        ...f.get('P'), ...f.get('imgP'), ...op.i32Add, ...f.set('P'),
+      ]),
+      ...winogradProducts(f, ctx, 'U', 'Mp', 'C', 'V'),
+      ...f.forUp('i', f.get('gn'), [
+        ...f.get('M'), ...f.get('i'), ...bytesOf(f.get('Tn')), ...op.i32Mul, ...op.i32Add,
+        ...f.get('y'), ...f.get('bias'), ...op.i32(1), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('oh'), ...f.get('ow'), ...f.get('Np'), ...bytesOf(f.get('Mp'), f.get('Np')), ...ctx.call('winogradOut'),
+        ...f.get('y'), ...f.get('imgY'), ...op.i32Add, ...f.set('y'),
+      ]),
+    ]),
+  ],
+});
+
+/**
+ * winogradGradConv(P, D, dU, S, counts, units, C, O, th, tw, Hp, Wp, Mp, Cp, per): the
+ * products of a Winograd convolution's weight gradient, unit by unit: unit u has counts[u]
+ * images, taken `per` at a time (as many as the cache holds): their input tiles
+ * (winogradIn of the padded input P) and output-gradient tiles (winogradGrad of the padded
+ * dy D) side by side, T = images·th·tw columns, then for each ξ the product Z_ξ [Mp, T] ·
+ * V_ξᵀ [T, C] (packBT, gemm for the unit's first images, gemmAcc adding the rest) into the
+ * unit's 16 matrices of Mp × Cp at dU (which moves on by 16·Mp·Cp floats a unit). S: the
+ * call's scratch, for per·th·tw tiles: V (16·C·…), Z (16·Mp·…), the packed block (Cp·…).
+ */
+export const winogradGradConv = kernel({
+  params: { P: i32, D: i32, dU: i32, S: i32, counts: i32, units: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, Mp: i32, Cp: i32, per: i32 },
+  locals: { u: i32, i: i32, xi: i32, Tn: i32, T: i32, V: i32, Z: i32, pack: i32, imgP: i32, imgD: i32, left: i32, tmax: i32, k: i32, first: i32 },
+  split: { units: 'units', pointers: ['P', 'D', 'dU', 'S', 'counts'] },
+  body: (f, { call }) => {
+    const products = (product: 'gemm' | 'gemmAcc') =>
+      f.forUp('xi', op.i32(16), [
+        ...f.get('V'), ...f.get('xi'), ...bytesOf(f.get('C'), f.get('T')), ...op.i32Mul, ...op.i32Add,
+        ...f.get('pack'), ...f.get('T'), ...f.get('C'), ...op.i32(0), ...f.get('Cp'), ...op.i32(3), ...op.i32ShrU, ...call('packBT'),
+        ...f.get('Z'), ...f.get('xi'), ...bytesOf(f.get('Mp'), f.get('T')), ...op.i32Mul, ...op.i32Add,
+        ...f.get('pack'),
+        ...f.get('dU'), ...f.get('xi'), ...bytesOf(f.get('Mp'), f.get('Cp')), ...op.i32Mul, ...op.i32Add,
+        ...f.get('Mp'), ...f.get('T'), ...f.get('Cp'), ...op.i32(0), ...f.get('Cp'), ...op.i32(3), ...op.i32ShrU, ...call(product),
+      ]);
+    return [
+      ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
+      ...mulI32(f.get('per'), f.get('Tn')), ...f.set('tmax'),
+      ...f.get('S'), ...f.set('V'),
+      ...f.get('V'), ...bytesOf(op.i32(16), f.get('C'), f.get('tmax')), ...op.i32Add, ...f.set('Z'),
+      ...f.get('Z'), ...bytesOf(op.i32(16), f.get('Mp'), f.get('tmax')), ...op.i32Add, ...f.set('pack'),
+      ...bytesOf(f.get('C'), f.get('Hp'), f.get('Wp')), ...f.set('imgP'),
+      ...bytesOf(f.get('O'), f.get('th'), f.get('tw'), op.i32(4)), ...f.set('imgD'),
+      ...f.forUp('u', f.get('units'), [
+        ...f.get('counts'), ...f.get('u'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...f.set('left'),
+        ...op.i32(1), ...f.set('first'),
+        ...op.block, ...op.loop,
+        ...f.get('left'), ...op.i32Eqz, ...op.brIf(1),
+        // k = min(per, left) images
+        ...f.get('per'), ...f.get('left'), ...f.get('per'), ...f.get('left'), ...op.i32LeS, ...op.select, ...f.set('k'),
+        ...mulI32(f.get('k'), f.get('Tn')), ...f.set('T'),
+        ...f.forUp('i', f.get('k'), [
+          ...f.get('P'), ...f.get('V'), ...f.get('i'), ...bytesOf(f.get('Tn')), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('T'), ...call('winogradIn'),
+          ...f.get('D'), ...f.get('Z'), ...f.get('i'), ...bytesOf(f.get('Tn')), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('Mp'), ...f.get('T'), ...call('winogradGrad'),
+          ...f.get('P'), ...f.get('imgP'), ...op.i32Add, ...f.set('P'),
+          ...f.get('D'), ...f.get('imgD'), ...op.i32Add, ...f.set('D'),
+        ]),
+        ...f.get('first'), ...op.if, ...products('gemm'), ...op.else, ...products('gemmAcc'), ...op.end,
+        ...op.i32(0), ...f.set('first'),
+        ...f.get('left'), ...f.get('k'), ...op.i32Sub, ...f.set('left'),
+        ...op.br(0),
+        ...op.end, ...op.end,
+        ...f.get('dU'), ...bytesOf(op.i32(16), f.get('Mp'), f.get('Cp')), ...op.i32Add, ...f.set('dU'),
+      ]),
+    ];
+  },
+});
+
+/**
+ * winogradInputGradConv(D, U, dx, S, counts, chunks, C, O, th, tw, Hp, Wp, H, W, oh, ow, pt,
+ * pl, Cp, group): the input gradient of winogradConv's convolution in the adjoint form of
+ * Winograd's method, a few images at a time: each image's dy [O, oh, ow] padded to whole
+ * tiles (pad2d) and transformed, A·dY·Aᵀ (winogradGrad), into Z (T = images·th·tw columns),
+ * the 16 products U_ξᵀ [Cp, O] (winogradWeights swapped, at U) · Z_ξ (gemmRows, Z_ξ read
+ * as it lies) into M, then per image B·M·Bᵀ added up into a zeroed padded plane block
+ * (winogradInT) and its H×W part at row pt, column pl copied out to dx (crop2d). S is this
+ * call's scratch: the padded dy (4·O·th·tw floats), Z (16·O·group·th·tw), 8 floats, M
+ * (16·Cp·Np, Np = group·th·tw rounded up to 8), the padded planes (C·Hp·Wp).
+ */
+export const winogradInputGradConv = kernel({
+  params: { D: i32, U: i32, dx: i32, S: i32, counts: i32, chunks: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, H: i32, W: i32, oh: i32, ow: i32, pt: i32, pl: i32, Cp: i32, group: i32 },
+  locals: { ch: i32, i: i32, xi: i32, Tn: i32, Np: i32, Dp: i32, Z: i32, M: i32, Qp: i32, imgD: i32, imgX: i32, ...GROUP_LOCALS },
+  split: { units: 'chunks', pointers: ['D', 'dx', 'S', 'counts'] },
+  body: (f, ctx) => {
+    const th2 = mulI32(f.get('th'), op.i32(2));
+    const tw2 = mulI32(f.get('tw'), op.i32(2));
+    return [
+      ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
+      ...f.get('S'), ...f.set('Dp'),
+      ...f.get('Dp'), ...bytesOf(op.i32(4), f.get('O'), f.get('Tn')), ...op.i32Add, ...f.set('Z'),
+      // M after Z and 8 floats that the products' last panel may read past Z's end
+      ...f.get('Z'), ...bytesOf(op.i32(16), f.get('O'), f.get('Tn'), f.get('group')), ...op.i32Add, ...op.i32(32), ...op.i32Add, ...f.set('M'),
+      ...f.get('M'), ...bytesOf(op.i32(16), f.get('Cp'), roundUp8(mulI32(f.get('Tn'), f.get('group')))), ...op.i32Add, ...f.set('Qp'),
+      ...bytesOf(f.get('O'), f.get('oh'), f.get('ow')), ...f.set('imgD'),
+      ...bytesOf(f.get('C'), f.get('H'), f.get('W')), ...f.set('imgX'),
+      ...overImageGroups(f, [
+        ...f.forUp('i', f.get('gn'), [
+          ...f.get('D'), ...f.get('Dp'), ...f.get('O'), ...f.get('oh'), ...f.get('ow'), ...th2, ...tw2, ...op.i32(0), ...op.i32(0), ...ctx.call('pad2d'),
+          ...f.get('Dp'), ...f.get('Z'), ...f.get('i'), ...bytesOf(f.get('Tn')), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('O'), ...f.get('T'), ...ctx.call('winogradGrad'),
+          ...f.get('D'), ...f.get('imgD'), ...op.i32Add, ...f.set('D'),
+        ]),
+        ...winogradProducts(f, ctx, 'U', 'Cp', 'O', 'Z'),
+        ...f.forUp('i', f.get('gn'), [
+          ...f.get('Qp'), ...op.i32(0), ...bytesOf(f.get('C'), f.get('Hp'), f.get('Wp')), ...op.memoryFill,
+          ...f.get('M'), ...f.get('i'), ...bytesOf(f.get('Tn')), ...op.i32Mul, ...op.i32Add,
+          ...f.get('Qp'), ...op.i32(1), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('Np'), ...bytesOf(f.get('Cp'), f.get('Np')), ...ctx.call('winogradInT'),
+          ...f.get('Qp'), ...f.get('dx'), ...f.get('C'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('H'), ...f.get('W'), ...f.get('pt'), ...f.get('pl'), ...ctx.call('crop2d'),
+          ...f.get('dx'), ...f.get('imgX'), ...op.i32Add, ...f.set('dx'),
+        ]),
+      ]),
+    ];
+  },
+});
