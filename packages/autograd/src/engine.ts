@@ -1,15 +1,5 @@
-import {
-  add,
-  formatShape,
-  installAutograd,
-  isGradEnabled,
-  keep,
-  mul,
-  onesLike,
-  setGradEnabled,
-  tidy,
-  type Tensor,
-} from '@ml/tensor';
+import { add, formatShape, isGradEnabled, keep, mul, onesLike, setGradEnabled, tidy, type Tensor } from '@ml/tensor';
+import { installAutograd } from '@ml/tensor/backend';
 
 /** Tensors reachable from `roots` through tape nodes, outputs before their inputs. */
 function reverseTopological(roots: readonly Tensor[]): Tensor[] {

@@ -1,9 +1,10 @@
 import * as T from '@ml/tensor';
+import { CpuBackend } from '@ml/tensor/backend';
 import { afterEach, describe, expect, it } from 'vitest';
 import '../src/index.js';
 
 /** The cpu backend with every fused kernel declined: the ops run their composites. */
-class CompositeCpu extends T.CpuBackend {
+class CompositeCpu extends CpuBackend {
   override readonly name = 'cpu-composite';
   override conv2d(): null {
     return null;

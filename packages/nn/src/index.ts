@@ -1,6 +1,7 @@
 /**
  * @ml/nn — modules, layers, losses and initializers, with PyTorch's names and semantics.
  */
+export { installKerasMethods, type KerasMethod, type KerasMethods } from './keras-methods.js';
 export { Module, uniqueName, resetNameCounters, isBuilt, build, type AnyModule, type ModuleOptions, type LoadStateDictResult, type ParametersOptions, type BuffersOptions, type LoadOptions } from './module.js';
 export { SymbolicTensor, isSymbolic, formatSymbolicShape, type SymbolicShape } from './symbolic.js';
 export { init, initialize_, calculateGain, fans, getInitializer, type Initializer, type InitializerName, type Nonlinearity, type KaimingOptions, type GainOptions } from './init.js';

@@ -1,5 +1,6 @@
 // Over 600 lines on purpose: Module is one class, and its state-dict, device and dtype methods need its #private fields.
 import { noGrad } from '@ml/autograd';
+import { callKerasMethod } from './keras-methods.js';
 import {
   cast,
   checkOptions,
@@ -132,6 +133,24 @@ export abstract class Module<I extends unknown[] = [Tensor], O = Tensor> {
   }
 
   abstract forward(...args: I): O;
+
+  // Keras's model methods: implemented by @ml/train, which also declares their signatures
+  // (the `never` parameters here admit no call until it does; see keras-methods.ts)
+  compile(...args: [never, ...never[]]): unknown {
+    return callKerasMethod('compile', this, args);
+  }
+  fit(...args: [never, ...never[]]): unknown {
+    return callKerasMethod('fit', this, args);
+  }
+  evaluate(...args: [never, ...never[]]): unknown {
+    return callKerasMethod('evaluate', this, args);
+  }
+  predict(...args: [never, ...never[]]): unknown {
+    return callKerasMethod('predict', this, args);
+  }
+  save(...args: [never, ...never[]]): unknown {
+    return callKerasMethod('save', this, args);
+  }
 
   /**
    * Run the module. On real tensors this is `forward`; on symbolic tensors (from

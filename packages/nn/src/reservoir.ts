@@ -176,7 +176,7 @@ export class EchoStateNetwork extends Module {
    * penalized), with b_out = ȳ − W_out x̄. `inputs` [T, in] with `targets` [T, out], or
    * [N, T, in] with [N, T, out]. Returns this network.
    */
-  fit(inputs: Tensor, targets: Tensor, options: FitOptions = {}): this {
+  override fit(inputs: Tensor, targets: Tensor, options: FitOptions = {}): this {
     checkOptions('EchoStateNetwork.fit', options, FIT_KEYS, { alpha: 'ridge', regularization: 'ridge' });
     const ridge = options.ridge ?? 1e-6;
     const washout = options.washout ?? this.washout;

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '@ml/autograd';
-import { CpuBackend, full, listBackends, loadSafetensors, manualSeed, memory, randn, registerBackend, tensor, tidy, toBackend, type Backend, type Tensor } from '@ml/tensor';
+import { full, listBackends, loadSafetensors, manualSeed, memory, randn, registerBackend, tensor, tidy, toBackend, type Backend, type Tensor } from '@ml/tensor';
+import { CpuBackend } from '@ml/tensor/backend';
 import { assertClose } from '@ml/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { BatchNorm1d, Dropout, Linear, Module, ModuleDict, ModuleList, ReLU, Sequential, type ModuleOptions } from '../src/index.js';
@@ -293,5 +294,15 @@ describe('PyTorch habits: a submodule assigned as a field', () => {
     expect(net.toString()).toMatch(/\(fc1\): Linear/);
     // a registered module kept in a field is not counted twice; modules in arrays are not adopted (PyTorch needs a ModuleList)
     expect(net.modules()).toHaveLength(4);
+  });
+});
+
+describe("Keras's model methods without @ml/train", () => {
+  it('say which package to import, for each of compile, fit, evaluate, predict and save', () => {
+    const m = new Linear(2, 1);
+    for (const method of ['compile', 'fit', 'evaluate', 'predict', 'save'] as const) {
+      const call = m[method] as (...args: unknown[]) => unknown;
+      expect(() => call.call(m, {}), method).toThrow(new RegExp(`model\\.${method}: .*import '@ml/train'`));
+    }
   });
 });

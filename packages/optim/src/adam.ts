@@ -1,4 +1,5 @@
-import { fromData, hostData, maximum, optionKeys, sqrt, zeros, type AdamStep, type Tensor, type TypedArray } from '@ml/tensor';
+import { maximum, optionKeys, sqrt, zeros, type Tensor, type TypedArray } from '@ml/tensor';
+import { fromData, hostData, type AdamStep } from '@ml/tensor/backend';
 import { Optimizer, checkRange, checkedOptions, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 export interface AdamOptions extends GroupOptions {

@@ -1,9 +1,10 @@
-import { Module, type AnyModule } from '@ml/nn';
+import { installKerasMethods, type AnyModule } from '@ml/nn';
 import type { Tensor } from '@ml/tensor';
 import { compile, evaluate, fit, predict, type Batches, type CompileOptions, type Evaluation, type FitOptions, type History, type Numbers } from './fit.js';
 import { saveModel, type SaveDestination, type SaveModelOptions } from './io.js';
 
 // Importing @ml/train gives every module Keras's methods: model.compile / fit / evaluate / predict / save.
+// Their signatures, merged into @ml/nn's Module…
 declare module '@ml/nn' {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars -- merged declarations must repeat the class type parameters
   interface Module<I extends unknown[] = [Tensor], O = Tensor> {
@@ -23,20 +24,11 @@ declare module '@ml/nn' {
   }
 }
 
-type Proto = Record<string, unknown>;
-const proto = Module.prototype as unknown as Proto;
-proto.compile = function (this: AnyModule, options: CompileOptions) {
-  return compile(this, options);
-};
-proto.fit = function (this: AnyModule, x: Tensor | Batches | Numbers, y?: Tensor | Numbers | FitOptions, o?: FitOptions) {
-  return fit(this, x, y, o);
-};
-proto.evaluate = function (this: AnyModule, x: Tensor | Batches | Numbers, y?: Tensor | Numbers, o?: { batchSize?: number }) {
-  return evaluate(this, x, y, o);
-};
-proto.predict = function (this: AnyModule, x: Tensor | Numbers, o?: { batchSize?: number }) {
-  return predict(this, x, o);
-};
-proto.save = function (this: AnyModule, destination: SaveDestination, options?: SaveModelOptions) {
-  return saveModel(this, destination, options);
-};
+// …and their implementation, installed through @ml/nn's hook (no prototype is patched)
+installKerasMethods({
+  compile: (model: AnyModule, options: CompileOptions) => compile(model, options),
+  fit: (model: AnyModule, x: Tensor | Batches | Numbers, y?: Tensor | Numbers | FitOptions, o?: FitOptions) => fit(model, x, y, o),
+  evaluate: (model: AnyModule, x: Tensor | Batches | Numbers, y?: Tensor | Numbers, o?: { batchSize?: number }) => evaluate(model, x, y, o),
+  predict: (model: AnyModule, x: Tensor | Numbers, o?: { batchSize?: number }) => predict(model, x, o),
+  save: (model: AnyModule, destination: SaveDestination, options?: SaveModelOptions) => saveModel(model, destination, options),
+});

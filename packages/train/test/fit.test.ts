@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { noGrad } from '@ml/autograd';
 import { Linear, ReLU, Sequential, mseLoss } from '@ml/nn';
 import { SGD } from '@ml/optim';
-import { CpuBackend, fromArray, listBackends, manualSeed, memory, randn, registerBackend, setBackend, tensor, tidy, type Tensor } from '@ml/tensor';
+import { fromArray, listBackends, manualSeed, memory, randn, registerBackend, setBackend, tensor, tidy, type Tensor } from '@ml/tensor';
+import { CpuBackend } from '@ml/tensor/backend';
 import { describe, expect, it } from 'vitest';
 import {
   CSVLogger,

@@ -1,6 +1,7 @@
 /** Differential op: the fused Adam step against its composite. */
 import fc from 'fast-check';
-import { add, div, fromData, getBackend, mul, sub, sqrt as sqrtOp, type AdamStep } from '@ml/tensor';
+import { add, div, getBackend, mul, sub, sqrt as sqrtOp } from '@ml/tensor';
+import { fromData, type AdamStep } from '@ml/tensor/backend';
 import { operand, size } from './arbitraries.js';
 import { defineOp } from './runner.js';
 import { cases } from './ops-common.js';

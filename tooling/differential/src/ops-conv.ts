@@ -1,8 +1,7 @@
 /** Differential ops: convolution, pooling, im2col and col2im. */
 import fc from 'fast-check';
-import {
-  avgPool1d, avgPool2d, col2im, conv1d, conv2d, im2col, maxPool1d, maxPool2d, patchOutputSize, type Im2ColParams,
-} from '@ml/tensor';
+import { avgPool1d, avgPool2d, col2im, conv1d, conv2d, im2col, maxPool1d, maxPool2d } from '@ml/tensor';
+import { patchOutputSize, type Im2ColParams } from '@ml/tensor/backend';
 import { operand, size, type LayoutOptions } from './arbitraries.js';
 import { defineOp } from './runner.js';
 import { cases, SUMS } from './ops-common.js';
