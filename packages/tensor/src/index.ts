@@ -8,7 +8,7 @@ export { bytesPerElement, isFloat, promoteTypes } from './dtype.js';
 export { ShapeError, broadcastShapes, contiguousStrides, sizeOf, fmt as formatShape, type Shape } from './shape.js';
 export type { AdamStep, Backend, BinaryOp, DataId, FusedKernels, HeapInfo, Im2ColParams, ReduceOp, ArgReduceOp, SaveForBackward, Shape4, UnaryOp, View } from './backend.js';
 export { isContiguousView, patchOutputSize, rowStride } from './backend.js';
-export { CpuBackend, withArraySource, type ArraySource } from './backends/cpu.js';
+export { CpuBackend, HostAllocator, type ArrayAllocator, type CpuBackendOptions, type HostAllocatorOptions } from './backends/cpu.js';
 export {
   registerBackend,
   setBackend,
