@@ -1,7 +1,7 @@
 import { checkOptions, optionKeys, type TypedArray } from '@ml/tensor';
-import { GEMM_ROWS, kernelModule, MAX_PAGES, PEAK_ACCUMULATORS, relaxedSimd } from './kernels.js';
+import { GEMM_ROWS, kernelModule, MAX_PAGES, PEAK_ACCUMULATORS, positional, relaxedSimdSupported, kernelOf, type ArgsOf, type KernelExports, type KernelName, type PointerOf, type SplitKernel } from './kernels/index.js';
 import { MemoryFullError, WasmHeap } from './heap.js';
-import { ThreadPool, defaultThreads, type SplitKernel, type SplitPlan } from './threads.js';
+import { ThreadPool, defaultThreads, type SplitPlan } from './threads.js';
 
 /** A strided float32 matrix: element (i, j) of batch b is at offset + b·sb + i·si + j·sj. */
 /** B for `run` to pack: a row-major K×N matrix at byte address `from`, or stored transposed (N×K). */
@@ -45,49 +45,25 @@ function sharedMemory(maximum: number): WebAssembly.Memory | null {
   }
 }
 
-/** The kernels module's functions (addresses in bytes; see kernels.ts). */
-export interface KernelExports {
-  gemm(a: number, b: number, c: number, m: number, k: number, n: number, p0: number, p1: number): void;
-  adam(p: number, g: number, m: number, v: number, out: number, n4: number, b1: number, c1: number, b2: number, c2: number, isbc2: number, eps: number, stepSize: number, decay: number, l2: number, sign: number): void;
-  maxpool(x: number, out: number, planes: number, H: number, W: number, kh: number, kw: number, oh: number, ow: number): void;
-  im2row(x: number, out: number, N: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, vec: number, skip: number, pad: number): void;
-  row2im(x: number, rows: number, N: number, C: number, H: number, W: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, vec: number, skip: number, pad: number): void;
-  packB(src: number, dst: number, K: number, N: number, p0: number, p1: number): void;
-  packBT(src: number, dst: number, K: number, N: number, p0: number, p1: number): void;
-  rowSum(x: number, out: number, rows: number, n: number): void;
-  rowSum64(x: number, out: number, rows: number, n: number): void;
-  fill32(dst: number, n: number, value: number): void;
-  add(a: number, b: number, out: number, rows: number, n: number, ra: number, rb: number, mode: number): void;
-  sub(a: number, b: number, out: number, rows: number, n: number, ra: number, rb: number, mode: number): void;
-  mul(a: number, b: number, out: number, rows: number, n: number, ra: number, rb: number, mode: number): void;
-  div(a: number, b: number, out: number, rows: number, n: number, ra: number, rb: number, mode: number): void;
-  colSum(x: number, out: number, rows: number, n: number): void;
-  pad2d(src: number, dst: number, planes: number, H: number, W: number, Hp: number, Wp: number, pt: number, pl: number): void;
-  winogradIn(P: number, V: number, N: number, C: number, th: number, tw: number, Hp: number, Wp: number, T: number): void;
-  winogradOut(M: number, y: number, bias: number, N: number, O: number, th: number, tw: number, oh: number, ow: number, Np: number, mStride: number): void;
-  winogradWeights(w: number, u: number, Mp: number, Cout: number, Cin: number, swap: number): void;
-  winogradInT(M: number, Q: number, N: number, C: number, th: number, tw: number, Hp: number, Wp: number, Np: number, mStride: number): void;
-  crop2d(src: number, dst: number, planes: number, Hp: number, Wp: number, H: number, W: number, pt: number, pl: number): void;
-  winogradGrad(D: number, Z: number, N: number, O: number, th: number, tw: number, Mp: number, T: number): void;
-  winogradWeightsGrad(dU: number, dw: number, Mp: number, Cp: number, O: number, C: number): void;
-  winogradGradConv(P: number, D: number, dU: number, S: number, counts: number, units: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, Mp: number, Cp: number, per: number): void;
-  sumBlocks(dst: number, n4: number, blocks: number, stride: number): void;
-  gemmRows(a: number, b: number, c: number, M: number, K: number, N: number, n0: number, n1: number, ldb: number): void;
-  gemmAcc(a: number, b: number, c: number, M: number, K: number, N: number, n0: number, n1: number): void;
-  copyRows(src: number, dst: number, index: number, k: number, rowBytes: number): void;
-  winogradConv(P: number, U: number, y: number, bias: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, oh: number, ow: number, Mp: number, group: number): void;
-  winogradInputGradConv(D: number, U: number, dx: number, S: number, counts: number, chunks: number, C: number, O: number, th: number, tw: number, Hp: number, Wp: number, H: number, W: number, oh: number, ow: number, pt: number, pl: number, Cp: number, group: number): void;
-  conv3x3(x: number, w: number, bias: number, y: number, N: number, C: number, Hp: number, Wp: number, O: number): void;
-  conv3x3Grad(x: number, dy: number, dw: number, N: number, C: number, Hp: number, Wp: number, Ostride: number, O: number): void;
-  dropoutMask(out: number, n: number, st: number, cut: number, scale: number): void;
-  fmaPeak(units: number, out: number, iters: number): void;
-  transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void;
-  swapBlocks(src: number, dst: number, A: number, B: number, L: number, rowA: number): void;
-  relu(x: number, out: number, n4: number): void;
-  reluGrad(x: number, dy: number, out: number, n4: number): void;
-  maxpoolBack2x2(x: number, y: number, dy: number, out: number, planes: number, H: number, W: number, oh: number, ow: number): void;
-  maxpool2x2(x: number, out: number, planes: number, H: number, W: number, oh: number, ow: number): void;
-  maxpoolBack(x: number, y: number, dy: number, out: number, planes: number, H: number, W: number, kh: number, kw: number, oh: number, ow: number): void;
+/** The kernels module's functions (addresses in bytes), their signatures from the kernels' table (kernels/index.ts). */
+export type { KernelExports } from './kernels/index.js';
+
+/**
+ * A split kernel's call by position from its arguments by name: the arguments, the plan
+ * (the units' argument, the moving pointers with their bytes per unit, and the value a
+ * range's last unit runs with, where the table gives one and it changes anything), and
+ * the number of units.
+ */
+function planOf<K extends SplitKernel>(kernel: K, args: ArgsOf<K>, strides: Record<PointerOf<K>, number>): [number[], SplitPlan, number] {
+  const entry = kernelOf(kernel);
+  const split = entry.split;
+  if (split === undefined) throw new Error(`@ml/backend-wasm: the ${kernel} kernel does not split`);
+  const names = Object.keys(entry.params);
+  const at = (name: string) => names.indexOf(name);
+  const values = positional(kernel, args);
+  const last = split.last !== undefined && values[at(split.last.arg)] !== split.last.value ? ([at(split.last.arg), split.last.value] as const) : undefined;
+  const ptrs = split.pointers.map((p) => [at(p), (strides as Record<string, number>)[p]] as const);
+  return [values, { count: at(split.units), ptrs, last }, values[at(split.units)]];
 }
 
 const GEMM_KEYS = optionKeys<{ threads?: number; fma?: boolean; maxMemory?: number }>()(['threads', 'fma', 'maxMemory']);
@@ -117,14 +93,14 @@ export class WasmGemm {
    * `threads` defaults to the machine's cores where worker threads and SharedArrayBuffer
    * exist (Node, isolated pages), else 1. The memory is shared wherever SharedArrayBuffer
    * exists (so tensors can live in it: its views survive growth), even on one thread.
-   * `fma` (default: where the engine has relaxed SIMD, turning on Node 20's flag for it)
-   * builds the product with fused multiply-adds. `maxMemory`: bytes the memory may grow
+   * `fma` (default: where the engine has relaxed SIMD — current browsers, Node ≥ 22; on
+   * Node 20 only after `enableRelaxedSimd()`) builds the products with fused multiply-adds. `maxMemory`: bytes the memory may grow
    * to (default and most: 1 GiB shared, 4 GiB unshared).
    */
   constructor(options: { threads?: number; fma?: boolean; maxMemory?: number } = {}) {
     checkOptions('WasmGemm', options, GEMM_KEYS);
     const wanted = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
-    this.fma = relaxedSimd(options.fma ?? true) && (options.fma ?? true);
+    this.fma = (options.fma ?? true) && relaxedSimdSupported();
     const max = options.maxMemory;
     if (max !== undefined && !(max > 0)) throw new RangeError(`@ml/backend-wasm: maxMemory must be a positive number of bytes, got ${max}`);
     const pages = (most: number) => Math.min(most, Math.max(16, Math.ceil((options.maxMemory ?? Infinity) / PAGE)));
@@ -167,12 +143,33 @@ export class WasmGemm {
     return at;
   }
 
-  /** kernel calls split across the threads so far (see `parallel`) */
+  /** kernel calls split across the threads so far (see `split`) */
   splitCalls = 0;
+
+  /**
+   * `kernel(args)`, arguments by name, on the calling thread:
+   * `gemm.call('fill32', { dst, n, value: 0 })`.
+   */
+  call<K extends KernelName>(kernel: K, args: ArgsOf<K>): void {
+    (this.kernels[kernel] as (...a: number[]) => void)(...positional(kernel, args));
+  }
+
+  /**
+   * `kernel(args)`, arguments by name, split across the threads into ranges of its units
+   * when it moves `bytes` ≥ 256 KiB (smaller calls, and any on one thread: one plain call).
+   * Which argument counts the units and which pointers move on come from the kernel's table
+   * entry; `strides` gives each pointer's bytes per unit:
+   * `gemm.split('relu', { x, out, n4 }, { x: 16, out: 16 }, 8 * n)`.
+   */
+  split<K extends SplitKernel>(kernel: K, args: ArgsOf<K>, strides: Record<PointerOf<K>, number>, bytes: number): void {
+    const [positionalArgs, plan, units] = planOf(kernel, args, strides);
+    this.parallel(kernel, positionalArgs, plan, units, bytes);
+  }
 
   /**
    * `kernel(...args)`, split by `plan` into ranges of its `units` across the threads when
    * it moves `bytes` ≥ 256 KiB (smaller ones, and any on one thread: one plain call).
+   * Arguments by position; `split` takes them by name and writes the plan itself.
    */
   parallel(kernel: SplitKernel, args: readonly number[], plan: SplitPlan, units: number, bytes: number): void {
     if (this.#pool === null || bytes < PARALLEL_MIN_BYTES || units < 2) {
@@ -198,7 +195,7 @@ export class WasmGemm {
     const once = () => {
       const t0 = performance.now();
       if (this.#pool === null) this.kernels.fmaPeak(units, out, iters);
-      else this.#pool.split('fmaPeak', [units, out, iters], { count: 0, ptrs: [[1, 4]] }, units, units);
+      else this.#pool.split('fmaPeak', ...planOf('fmaPeak', { units, out, iters }, { out: 4 }), units);
       return performance.now() - t0;
     };
     try {

@@ -9,9 +9,10 @@ import { WASM_KEYS, WasmBackend, type WasmOptions } from './backend.js';
 import { kernelModule } from './kernels.js';
 
 export { WasmBackend, type WasmOptions } from './backend.js';
-export { WasmGemm, type Strided } from './gemm.js';
+export { WasmGemm, type KernelExports, type Strided } from './gemm.js';
 export { MemoryFullError, WasmHeap } from './heap.js';
 export { defaultThreads, threadHost, SPLIT_KERNELS, type SplitKernel, type SplitPlan } from './threads.js';
+export { enableRelaxedSimd, relaxedSimdSupported, type KernelName } from './kernels/index.js';
 
 /** Whether this JavaScript engine runs WebAssembly with SIMD (Node ≥ 16.4, current browsers). */
 export function wasmSimdSupported(): boolean {

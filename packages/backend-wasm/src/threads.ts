@@ -10,11 +10,15 @@
  * waits until every claimed part is done (Node's main thread may sleep in Atomics.wait; a
  * page's main thread may not, so it spins). `next` carries the job's seq in its high bits,
  * so a late worker cannot claim a part of a later job. Workers start asynchronously and
- * take no share until they report ready.
+ * take no share until they report ready. The workers run worker.js; the protocol they share
+ * with the calling thread is in worker-jobs.js.
  */
 
-/** Positions in the control array: the job's words, its arguments, then a ready flag per worker. */
-const LAYOUT = { SEQ: 0, NEXT: 1, DONE: 2, PARTS: 3, KIND: 4, FAILED: 5, ARGS: 6, READY: 58 } as const;
+import { SPLIT_KERNELS, kernelOf, type SplitKernel } from './kernels/index.js';
+import { LAYOUT, SPIN, claim, runPart, type Kernels, type WorkerInit } from './worker-jobs.js';
+
+export { SPLIT_KERNELS, type SplitKernel } from './kernels/index.js';
+
 const { SEQ, NEXT, DONE, PARTS, KIND, FAILED, ARGS, READY } = LAYOUT;
 /** most pointers and arguments of a split kernel (ARGS holds 20 words of its plan, then the arguments) */
 const MAX_PTRS = 6;
@@ -26,14 +30,11 @@ const MAX_ARGS = READY - ARGS - 20;
  * every thread still gets work.
  */
 const PANELS_PER_PART = 2;
-/** polls of the control word before a thread sleeps (about 10 ms: longer than the gaps between a training step's products) */
-const SPIN = 2_000_000;
 
-/** The kernels a pool can split over their units (kind k > 0 runs SPLIT_KERNELS[k − 1]). */
-export const SPLIT_KERNELS = ['im2row', 'row2im', 'transpose', 'maxpool2x2', 'maxpoolBack2x2', 'maxpool', 'maxpoolBack', 'relu', 'reluGrad', 'rowSum', 'adam', 'pad2d', 'winogradIn', 'winogradOut', 'winogradConv', 'winogradGradConv', 'winogradInputGradConv', 'sumBlocks', 'swapBlocks', 'conv3x3', 'conv3x3Grad', 'rowSum64', 'fmaPeak'] as const;
-export type SplitKernel = (typeof SPLIT_KERNELS)[number];
-
-/** How a kernel's work divides into units (images, planes, blocks, vectors, rows). */
+/**
+ * How a call divides into units (images, planes, blocks, vectors, rows), by argument
+ * position (`WasmGemm.split` writes it from the kernel's table entry, its `split`).
+ */
 export interface SplitPlan {
   /** the argument counting the units */
   count: number;
@@ -45,113 +46,17 @@ export interface SplitPlan {
    * again right after on one thread, but perhaps already written by another).
    */
   last?: readonly [number, number];
-  /** arguments that are f32 (the rest are i32) */
-  floats?: readonly number[];
 }
 
-type Kernels = Record<string, (...args: number[]) => void>;
-
-/**
- * Run part `part` of the current job: one or two panels of a product (kind 0), or a
- * range of a split kernel's units. The same function on every thread: workers get its
- * source, so it reads nothing outside its arguments.
- */
-function runPart(ctl: Int32Array, f32: Float32Array, kernels: Kernels, part: number, names: readonly string[], lay: typeof LAYOUT): void {
-  const A = lay.ARGS;
-  const kind = ctl[lay.KIND];
-  if (kind === 0) {
-    // a, b, c, M, K, Np (gemm's), then B's source, how to pack it (0: packed, 1: packB,
-    // 2: packBT, 3: read row-major where it lies), its columns, and the panels per part
-    const [a, b, c, M, K, Np, src, pack, N, per] = ctl.subarray(A, A + 10);
-    const p0 = part * per;
-    const p1 = Math.min(p0 + per, Np >> 3);
-    if (pack === 3) return kernels.gemmRows(a, src, c, M, K, Np, p0, p1, 4 * N);
-    if (pack === 1) kernels.packB(src, b, K, N, p0, p1);
-    else if (pack === 2) kernels.packBT(src, b, K, N, p0, p1);
-    kernels.gemm(a, b, c, M, K, Np, p0, p1);
-    return;
-  }
-  // plan: units, units per part, count argument, pointers (6 pairs), last unit's change, arguments
-  const [units, per, count, nPtr] = ctl.subarray(A, A + 4);
-  const [lastArg, lastValue, nArgs, floats] = ctl.subarray(A + 16, A + 20);
-  const u0 = part * per;
-  const u1 = Math.min(u0 + per, units);
-  const args: number[] = [];
-  for (let i = 0; i < nArgs; i++) args.push((floats >> i) & 1 ? f32[A + 20 + i] : ctl[A + 20 + i]);
-  const advance = (by: number) => {
-    for (let q = 0; q < nPtr; q++) args[ctl[A + 4 + 2 * q]] += by * ctl[A + 5 + 2 * q];
-  };
-  const kernel = kernels[names[kind - 1]];
-  advance(u0);
-  args[count] = lastArg < 0 ? u1 - u0 : u1 - u0 - 1;
-  if (args[count] > 0) kernel(...args);
-  if (lastArg < 0) return;
-  advance(u1 - u0 - 1);
-  args[count] = 1;
-  args[lastArg] = lastValue;
-  kernel(...args);
+/** The positions of a kernel's f32 arguments, from its table entry (the control array carries their bits). */
+function floatArgs(kernel: SplitKernel): number[] {
+  const types = Object.values(kernelOf(kernel).params);
+  if (types.includes(0x7c)) throw new Error(`ThreadPool.split: ${kernel} takes an f64, which the control array cannot carry`);
+  return types.flatMap((t, i) => (t === 0x7d ? [i] : []));
 }
 
-/** Claim parts of the current job (tag: its seq << 16) and run them until none are left; `run(p)` does part p. */
-const CLAIM = `
-function claim(ctl, tag, run) {
-  for (;;) {
-    const v = Atomics.load(ctl, ${NEXT});
-    if ((v & ~0xffff) !== tag || (v & 0xffff) >= ctl[${PARTS}]) return;
-    if (Atomics.compareExchange(ctl, ${NEXT}, v, v + 1) !== v) continue;
-    // a part that throws (a kernel's trap) is reported, and the thread lives on
-    try {
-      run(v & 0xffff);
-    } catch {
-      Atomics.store(ctl, ${FAILED}, 1);
-    }
-    if (Atomics.add(ctl, ${DONE}, 1) + 1 === ctl[${PARTS}]) Atomics.notify(ctl, ${DONE});
-  }
-}`;
-
-/** The worker's loop, shared by both kinds of worker (`ctl`, `slot`, `kernels` in scope). */
-const LOOP = `
-${CLAIM}
-const runPart = ${runPart.toString()};
-const f32 = new Float32Array(ctl.buffer);
-const names = ${JSON.stringify(SPLIT_KERNELS)};
-const layout = ${JSON.stringify(LAYOUT)};
-Atomics.store(ctl, ${READY} + slot, 1);
-let seen = 0;
-for (;;) {
-  // spin a little before sleeping: training loops call again within microseconds, and
-  // waking a sleeping thread costs more than many small products take
-  for (let i = 0; i < ${SPIN} && Atomics.load(ctl, ${SEQ}) === seen; i++);
-  Atomics.wait(ctl, ${SEQ}, seen);
-  seen = Atomics.load(ctl, ${SEQ});
-  if (seen < 0) break;
-  claim(ctl, seen << 16, (part) => runPart(ctl, f32, kernels, part, names, layout));
-}`;
-
-const NODE_WORKER = `
-const { workerData } = require('node:worker_threads');
-const { bytes, memory, control, slot } = workerData;
-const kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
-const ctl = new Int32Array(control);
-${LOOP}
-`;
-
-const WEB_WORKER = `
-self.onmessage = (e) => {
-  const { bytes, memory, control, slot } = e.data;
-  const kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
-  const ctl = new Int32Array(control);
-  ${LOOP}
-  self.close();
-};
-`;
-
-interface WorkerInit {
-  bytes: Uint8Array;
-  memory: WebAssembly.Memory;
-  control: SharedArrayBuffer;
-  slot: number;
-}
+/** The worker's module, beside this one: worker.js in dist/, and in src/ when the tests run from the sources. */
+const WORKER_FILE = './worker.js';
 
 /** How this environment starts a worker, and whether its calling thread may block. */
 interface Host {
@@ -169,7 +74,7 @@ interface NodeWorker {
 function nodeHost(): Host | null {
   const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   if (typeof p?.getBuiltinModule !== 'function' || typeof SharedArrayBuffer === 'undefined') return null;
-  const wt = p.getBuiltinModule('node:worker_threads') as { Worker?: new (source: string, options: { eval: true; workerData: unknown }) => NodeWorker } | undefined;
+  const wt = p.getBuiltinModule('node:worker_threads') as { Worker?: new (file: URL, options: { workerData: unknown }) => NodeWorker } | undefined;
   const os = p.getBuiltinModule('node:os') as { availableParallelism?: () => number } | undefined;
   const Worker = wt?.Worker;
   if (!Worker) return null;
@@ -178,7 +83,8 @@ function nodeHost(): Host | null {
     cores: Math.max(1, os?.availableParallelism?.() ?? 1),
     canBlock: true,
     start(init) {
-      const w = new Worker(NODE_WORKER, { eval: true, workerData: init });
+      // the URL from a name, not a literal: bundlers turn `new Worker(new URL('…', import.meta.url))` into a Web Worker
+      const w = new Worker(new URL(WORKER_FILE, import.meta.url), { workerData: init });
       w.unref(); // an idle pool must not keep the process alive
       return { stop: async () => void (await w.terminate()) };
     },
@@ -186,25 +92,23 @@ function nodeHost(): Host | null {
 }
 
 interface WebGlobals {
-  Worker?: new (url: string) => { postMessage(data: unknown): void; terminate(): void };
+  Worker?: new (url: URL, options: { type: 'module' }) => { postMessage(data: unknown): void; terminate(): void };
   crossOriginIsolated?: boolean;
   navigator?: { hardwareConcurrency?: number };
-  Blob?: new (parts: string[], options: { type: string }) => unknown;
-  URL?: { createObjectURL(blob: unknown): string };
 }
 
-/** Web Workers, where SharedArrayBuffer is enabled (a cross-origin-isolated page). */
+/** Module Web Workers, where SharedArrayBuffer is enabled (a cross-origin-isolated page). */
 function webHost(): Host | null {
   const g = globalThis as WebGlobals;
-  const { Worker, Blob, URL } = g;
-  if (typeof Worker !== 'function' || !Blob || !URL || g.crossOriginIsolated !== true || typeof SharedArrayBuffer === 'undefined') return null;
-  const url = URL.createObjectURL(new Blob([WEB_WORKER], { type: 'text/javascript' }));
+  const { Worker } = g;
+  if (typeof Worker !== 'function' || g.crossOriginIsolated !== true || typeof SharedArrayBuffer === 'undefined') return null;
   return {
     kind: 'web',
     cores: Math.max(1, g.navigator?.hardwareConcurrency ?? 1),
     canBlock: false,
     start(init) {
-      const w = new Worker(url);
+      // this exact form lets bundlers (Vite, webpack) find the worker and bundle it
+      const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
       w.postMessage(init);
       return { stop: async () => w.terminate() };
     },
@@ -242,7 +146,7 @@ export class ThreadPool {
    * `extra` workers besides the calling thread, sharing `memory` (created shared), each
    * running the module `bytes`; `kernels`: the calling thread's instance of it.
    */
-  constructor(memory: WebAssembly.Memory, extra: number, bytes: Uint8Array, kernels: object) {
+  constructor(memory: WebAssembly.Memory, extra: number, bytes: Uint8Array<ArrayBuffer>, kernels: object) {
     const h = host();
     if (!h) throw new Error('ThreadPool: worker threads need Node, or a cross-origin-isolated page, with SharedArrayBuffer');
     this.kind = h.kind;
@@ -251,7 +155,7 @@ export class ThreadPool {
     this.#ctl = new Int32Array(control);
     this.#f32 = new Float32Array(control);
     this.#kernels = kernels as Kernels;
-    for (let slot = 0; slot < extra; slot++) this.#workers.push(h.start({ bytes, memory, control, slot }));
+    for (let slot = 0; slot < extra; slot++) this.#workers.push(h.start({ bytes, memory, control, slot, names: SPLIT_KERNELS }));
     this.size = extra + 1;
   }
 
@@ -293,7 +197,7 @@ export class ThreadPool {
       ctl.set([units, per, plan.count, plan.ptrs.length], ARGS);
       plan.ptrs.forEach(([arg, bytes], q) => ctl.set([arg, bytes], ARGS + 4 + 2 * q));
       let floats = 0;
-      for (const i of plan.floats ?? []) floats |= 1 << i;
+      for (const i of floatArgs(kernel)) floats |= 1 << i;
       ctl.set([plan.last?.[0] ?? -1, plan.last?.[1] ?? 0, args.length, floats], ARGS + 16);
       args.forEach((v, i) => ((floats >> i) & 1 ? (f32[ARGS + 20 + i] = v) : (ctl[ARGS + 20 + i] = v)));
     });
@@ -315,20 +219,16 @@ export class ThreadPool {
     Atomics.store(ctl, NEXT, tag);
     Atomics.store(ctl, SEQ, this.#seq);
     Atomics.notify(ctl, SEQ); // wakes any worker asleep on it (none started: nothing to do)
-    // the same claiming loop as the workers' (CLAIM); a failure is thrown once every part
-    // is done, so no thread still writes for this job when the caller sees it
+    // the same claiming loop as the workers'; a failure is thrown once every part is done,
+    // so no thread still writes for this job when the caller sees it
     let failure: unknown = null;
-    for (;;) {
-      const v = Atomics.load(ctl, NEXT);
-      if ((v & 0xffff) >= parts) break;
-      if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
+    claim(ctl, tag, (part) => {
       try {
-        runPart(ctl, this.#f32, this.#kernels, v & 0xffff, SPLIT_KERNELS, LAYOUT);
+        runPart(ctl, this.#f32, this.#kernels, part, SPLIT_KERNELS);
       } catch (e) {
         failure ??= e;
       }
-      Atomics.add(ctl, DONE, 1);
-    }
+    });
     // wait for the parts the workers still run
     for (let i = 0; (i < SPIN || !this.#canBlock) && Atomics.load(ctl, DONE) !== parts; i++);
     for (let done = Atomics.load(ctl, DONE); done !== parts; done = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, done);

@@ -1,0 +1,124 @@
+// @ts-check
+/* global WebAssembly */
+/**
+ * The job protocol of a ThreadPool (threads.ts), shared by the calling thread and its
+ * workers (worker.js). Plain JavaScript with JSDoc types (checked by tsc): Node starts the
+ * same worker file from the sources (the tests) and from dist/ (the package), with no
+ * build step between, and a bundler follows `new URL('./worker.js', import.meta.url)`.
+ * It imports nothing, so a worker loads only this and worker.js.
+ *
+ * The control array holds the job's words [seq, next, done, parts, kind, failed], its
+ * arguments from ARGS, then a ready flag per worker from READY. `next` carries the job's
+ * seq in its high 16 bits, so a late worker cannot claim a part of a later job.
+ */
+
+/** Positions in the control array: the job's words, its arguments, then a ready flag per worker. */
+export const LAYOUT = Object.freeze({ SEQ: 0, NEXT: 1, DONE: 2, PARTS: 3, KIND: 4, FAILED: 5, ARGS: 6, READY: 58 });
+
+/** polls of the control word before a thread sleeps (about 10 ms: longer than the gaps between a training step's products) */
+export const SPIN = 2_000_000;
+
+/** @typedef {Record<string, (...args: number[]) => void>} Kernels */
+
+/**
+ * Run part `part` of the current job: one or two panels of a product (kind 0), or a range
+ * of a split kernel's units (kind k > 0 runs `names[k − 1]`; its plan is at ARGS, see
+ * ThreadPool.split).
+ * @param {Int32Array} ctl the control array
+ * @param {Float32Array} f32 the same words as f32 (a split kernel's float arguments)
+ * @param {Kernels} kernels this thread's instance of the module
+ * @param {number} part
+ * @param {readonly string[]} names the kernels a pool can split
+ */
+export function runPart(ctl, f32, kernels, part, names) {
+  const A = LAYOUT.ARGS;
+  const kind = ctl[LAYOUT.KIND];
+  if (kind === 0) {
+    // a, b, c, M, K, Np (gemm's), then B's source, how to pack it (0: packed, 1: packB,
+    // 2: packBT, 3: read row-major where it lies), its columns, and the panels per part
+    const [a, b, c, M, K, Np, src, pack, N, per] = ctl.subarray(A, A + 10);
+    const p0 = part * per;
+    const p1 = Math.min(p0 + per, Np >> 3);
+    if (pack === 3) return kernels.gemmRows(a, src, c, M, K, Np, p0, p1, 4 * N);
+    if (pack === 1) kernels.packB(src, b, K, N, p0, p1);
+    else if (pack === 2) kernels.packBT(src, b, K, N, p0, p1);
+    kernels.gemm(a, b, c, M, K, Np, p0, p1);
+    return;
+  }
+  // plan: units, units per part, count argument, pointers (6 pairs), last unit's change, arguments
+  const [units, per, count, nPtr] = ctl.subarray(A, A + 4);
+  const [lastArg, lastValue, nArgs, floats] = ctl.subarray(A + 16, A + 20);
+  const u0 = part * per;
+  const u1 = Math.min(u0 + per, units);
+  /** @type {number[]} */
+  const args = [];
+  for (let i = 0; i < nArgs; i++) args.push((floats >> i) & 1 ? f32[A + 20 + i] : ctl[A + 20 + i]);
+  /** @param {number} by units to move each pointer on by */
+  const advance = (by) => {
+    for (let q = 0; q < nPtr; q++) args[ctl[A + 4 + 2 * q]] += by * ctl[A + 5 + 2 * q];
+  };
+  const kernel = kernels[names[kind - 1]];
+  advance(u0);
+  args[count] = lastArg < 0 ? u1 - u0 : u1 - u0 - 1;
+  if (args[count] > 0) kernel(...args);
+  if (lastArg < 0) return;
+  advance(u1 - u0 - 1);
+  args[count] = 1;
+  args[lastArg] = lastValue;
+  kernel(...args);
+}
+
+/**
+ * Claim parts of the current job (tag: its seq << 16) and run them until none are left; a
+ * part that throws (a kernel's trap) is reported in FAILED and the thread lives on.
+ * @param {Int32Array} ctl
+ * @param {number} tag
+ * @param {(part: number) => void} run
+ */
+export function claim(ctl, tag, run) {
+  const { NEXT, PARTS, DONE, FAILED } = LAYOUT;
+  for (;;) {
+    const v = Atomics.load(ctl, NEXT);
+    if ((v & ~0xffff) !== tag || (v & 0xffff) >= ctl[PARTS]) return;
+    if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
+    try {
+      run(v & 0xffff);
+    } catch {
+      Atomics.store(ctl, FAILED, 1);
+    }
+    if (Atomics.add(ctl, DONE, 1) + 1 === ctl[PARTS]) Atomics.notify(ctl, DONE);
+  }
+}
+
+/**
+ * What a worker gets when it starts.
+ * @typedef {object} WorkerInit
+ * @property {Uint8Array<ArrayBuffer>} bytes the kernels' module
+ * @property {WebAssembly.Memory} memory the shared memory
+ * @property {SharedArrayBuffer} control the control array's buffer
+ * @property {number} slot this worker's ready flag: READY + slot
+ * @property {readonly string[]} names the kernels a pool can split
+ */
+
+/**
+ * A worker's life: instantiate the module on the shared memory, report ready, then take
+ * parts of each job until the pool closes (seq < 0).
+ * @param {WorkerInit} init
+ */
+export function serve({ bytes, memory, control, slot, names }) {
+  const { SEQ, READY } = LAYOUT;
+  const kernels = /** @type {Kernels} */ (/** @type {unknown} */ (new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports));
+  const ctl = new Int32Array(control);
+  const f32 = new Float32Array(control);
+  Atomics.store(ctl, READY + slot, 1);
+  let seen = 0;
+  for (;;) {
+    // spin a little before sleeping: training loops call again within microseconds, and
+    // waking a sleeping thread costs more than many small products take
+    for (let i = 0; i < SPIN && Atomics.load(ctl, SEQ) === seen; i++);
+    Atomics.wait(ctl, SEQ, seen);
+    seen = Atomics.load(ctl, SEQ);
+    if (seen < 0) return;
+    claim(ctl, seen << 16, (part) => runPart(ctl, f32, kernels, part, names));
+  }
+}

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { array, f32, fn, i32, moduleBytes, op, v128 } from '../src/assembler.js';
+import { WasmGemm } from '../src/gemm.js';
+import { KERNELS, SPLIT_KERNELS, enableRelaxedSimd, kernelModule, kernelOf, positional, relaxedSimdSupported, type KernelExports, type KernelName } from '../src/kernels/index.js';
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+describe('the kernels module', () => {
+  // SHA-256 of kernelModule(shared, fma) as built by the hand-numbered kernels.ts of commit
+  // ee8ec1a, recorded before the kernels moved to named locals (a script importing that
+  // kernels.ts and hashing each configuration): the same bytes mean the same instructions,
+  // so no kernel changed and none got slower.
+  const BEFORE = [
+    { shared: false, fma: false, bytes: 23165, sha256: '3149e1ceb3abc3144e3e74470469ba0ef6263bd627786c3f6c225b5b637a12e3' },
+    { shared: false, fma: true, bytes: 22895, sha256: '14257172b006bcc25e442b8c8243d4337784d8516762fbd6d713e0d6cc6525d9' },
+    { shared: true, fma: false, bytes: 23165, sha256: '6758edb4f7474c34ca24e155918ac5768ac54aa46bb08349c685c4db986d5a5b' },
+    { shared: true, fma: true, bytes: 22895, sha256: '58f3930a71812f5f5d6451c85b928efb4be3b799fef45db5bee737f15651aa8f' },
+  ];
+  for (const want of BEFORE) {
+    it(`is byte for byte the module of the hand-numbered kernels (shared ${want.shared}, fma ${want.fma})`, () => {
+      const bytes = kernelModule(want.shared, want.fma);
+      expect(bytes.length).toBe(want.bytes);
+      expect(sha256(bytes)).toBe(want.sha256);
+    });
+  }
+
+  it('exports every kernel of the table under its name, each taking its parameters', () => {
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(kernelModule(false)), { env: { memory: new WebAssembly.Memory({ initial: 16, maximum: 32 }) } }).exports;
+    expect(Object.keys(exports)).toEqual(Object.keys(KERNELS));
+    for (const name of Object.keys(KERNELS) as KernelName[]) {
+      expect((exports[name] as (...a: number[]) => void).length, name).toBe(Object.keys(kernelOf(name).params).length);
+    }
+  });
+
+  it('types each export from its parameter record (a call with the wrong arity does not compile)', () => {
+    const check = (k: KernelExports): void => {
+      k.fill32(16, 4, 0);
+      // @ts-expect-error fill32 takes (dst, n, value)
+      k.fill32(16, 4);
+      // @ts-expect-error no kernel has this name
+      void k.fill64;
+    };
+    expect(typeof check).toBe('function');
+  });
+
+  it('lists as splittable exactly the kernels with a split, whose units and pointers are i32 parameters', () => {
+    const names = Object.keys(KERNELS) as KernelName[];
+    expect([...SPLIT_KERNELS]).toEqual(names.filter((k) => kernelOf(k).split !== undefined));
+    expect(SPLIT_KERNELS).toContain('adam');
+    expect(SPLIT_KERNELS).not.toContain('gemm'); // products split by panels, not units
+    for (const k of SPLIT_KERNELS) {
+      const { params, split } = kernelOf(k);
+      for (const arg of [split!.units, ...split!.pointers, ...(split!.last ? [split!.last.arg] : [])]) expect(params[arg], `${k}.${arg}`).toBe(i32);
+      expect(Object.values(params)).not.toContain(0x7c); // f64 cannot travel in the control array
+    }
+  });
+
+  it('puts arguments by name into the parameters\' order', () => {
+    expect(positional('fill32', { value: 7, n: 3, dst: 64 })).toEqual([64, 3, 7]);
+  });
+});
+
+describe('relaxed SIMD (fused multiply-add)', () => {
+  it('is used where the engine validates it, and the package turns on no engine flag by itself', () => {
+    const before = relaxedSimdSupported();
+    const g = new WasmGemm({ threads: 1 });
+    expect(g.fma).toBe(before);
+    expect(relaxedSimdSupported()).toBe(before);
+    expect(new WasmGemm({ threads: 1, fma: false }).fma).toBe(false);
+  });
+
+  it('enableRelaxedSimd() makes it available (Node 20: V8\'s flag, on request), and products built after it fuse', () => {
+    expect(enableRelaxedSimd()).toBe(true);
+    expect(relaxedSimdSupported()).toBe(true);
+    expect(new WasmGemm({ threads: 1 }).fma).toBe(true);
+  });
+});
+
+describe('fn: functions with named, typed parameters and locals', () => {
+  it('numbers parameters then locals in order and declares the locals in runs of one type', () => {
+    const def = fn('f', { a: i32, b: f32 }, { i: i32, j: i32, acc: array(v128, 3), m: f32, n: f32, k: i32 }, (f) => [
+      ...f.get('a'), ...f.set('k'), // local 0 to local 9
+      ...f.get('acc', 2), ...f.set('acc', 0), // locals 6, 4
+      ...f.get('b'), ...f.tee('n'), ...op.f32Add, ...f.set('m'), // 1, 8, 7
+    ]);
+    expect(def.params).toEqual([0x7f, 0x7d]);
+    expect(def.locals).toEqual([{ count: 2, type: 0x7f }, { count: 3, type: 0x7b }, { count: 2, type: 0x7d }, { count: 1, type: 0x7f }]);
+    // local.get 0, local.set 9, local.get 6, local.set 4, local.get 1, local.tee 8, f32.add, local.set 7
+    expect(def.body).toEqual([0x20, 0, 0x21, 9, 0x20, 6, 0x21, 4, 0x20, 1, 0x22, 8, 0x92, 0x21, 7]);
+  });
+
+  it('writes a counted loop over a named local', () => {
+    const def = fn('f', { n: i32 }, { i: i32 }, (f) => f.forUp('i', f.get('n'), []));
+    // i32.const 0, local.set 1, block, loop, local.get 1, local.get 0, i32.ge_u, br_if 1,
+    // local.get 1, i32.const 1, i32.add, local.set 1, br 0, end, end
+    expect(def.body).toEqual([0x41, 0, 0x21, 1, 0x02, 0x40, 0x03, 0x40, 0x20, 1, 0x20, 0, 0x4f, 0x0d, 1, 0x20, 1, 0x41, 1, 0x6a, 0x21, 1, 0x0c, 0, 0x0b, 0x0b]);
+  });
+
+  it('rejects a misspelt name (a type error, and at build time), an array used without its index, a name declared twice', () => {
+    // @ts-expect-error 'y' is neither a parameter nor a local
+    expect(() => fn('f', { x: i32 }, {}, (f) => f.get('y'))).toThrow("no local 'y'");
+    // @ts-expect-error acc is an array: it takes an index
+    expect(() => fn('f', {}, { acc: array(v128, 2) }, (f) => f.get('acc'))).toThrow("'acc' used without");
+    expect(() => fn('f', {}, { acc: array(v128, 2) }, (f) => f.get('acc', 2))).toThrow("'acc' used with index 2");
+    expect(() => fn('f', { x: i32 }, { x: f32 }, () => [])).toThrow("'x' is declared twice");
+  });
+
+  it('builds a module that runs: a named-local function adding its two arguments', () => {
+    const add = fn('add2', { a: i32, b: i32 }, { s: i32 }, (f) => [...f.get('a'), ...f.get('b'), ...op.i32Add, ...f.set('s'), ...op.i32(0), ...f.get('s'), ...op.i32Store(0)]);
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
+    const { add2 } = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes([add], { initialPages: 1, maximumPages: 1, shared: false })), { env: { memory } }).exports as { add2(a: number, b: number): void };
+    add2(40, 2);
+    expect(new Int32Array(memory.buffer)[0]).toBe(42);
+  });
+});
+
+describe('WasmGemm.call and WasmGemm.split: kernels called with arguments by name', () => {
+  const g = new WasmGemm({ threads: 2 });
+  it('call fills a block with a value\'s bits', () => {
+    const at = g.alloc(64);
+    g.call('fill32', { dst: at, n: 5, value: 0x3f800000 });
+    expect(Array.from(g.heap.f32.subarray(at >> 2, (at >> 2) + 5))).toEqual([1, 1, 1, 1, 1]);
+    g.heap.free(at);
+  });
+
+  it('split runs relu over ranges of vectors on both threads: max(x, 0) for every element', async () => {
+    await g.whenReady();
+    const n = 1 << 16; // 256 KiB in and out: past the threshold for splitting
+    const [x, out] = [g.alloc(4 * n), g.alloc(4 * n)];
+    const f = g.heap.f32;
+    for (let i = 0; i < n; i++) f[(x >> 2) + i] = ((i * 7919) % 201) - 100;
+    const before = g.splitCalls;
+    g.split('relu', { x, out, n4: n / 4 }, { x: 16, out: 16 }, 8 * n);
+    expect(g.splitCalls).toBe(before + 1);
+    let wrong = 0;
+    for (let i = 0; i < n; i++) if (f[(out >> 2) + i] !== Math.max(((i * 7919) % 201) - 100, 0)) wrong++;
+    expect(wrong).toBe(0);
+    g.heap.free(x);
+    g.heap.free(out);
+    await g.close();
+  });
+});
