@@ -78,8 +78,8 @@ afterEach(() => vi.restoreAllMocks());
 maybe('fused kernels through the ops on webgpu: values and gradients equal the cpu backend (1e-4)', () => {
   it('a CNN (conv, relu, max pool, strided dilated conv, avg pool, dense) under softmax cross-entropy and a logSoftmax term', async () => {
     const f = () => {
-      const x = randn([3, 2, 14, 14], { requiresGrad: true });
-      const w1 = randn([6, 2, 3, 3], { requiresGrad: true });
+      const x = randn([3, 4, 14, 14], { requiresGrad: true });
+      const w1 = randn([6, 4, 3, 3], { requiresGrad: true });
       const b1 = randn([6], { requiresGrad: true });
       const w2 = randn([40, 6, 3, 3], { requiresGrad: true });
       const wd = randn([40 * 2 * 2, 10], { requiresGrad: true });
