@@ -29,6 +29,7 @@ export type {
 } from './backend.js';
 export { isContiguousView, patchOutputSize, rowStride } from './backend.js';
 export { CpuBackend } from './backends/cpu.js';
+export { lstmCellBackwardHost, lstmCellHost, type HostKernelIO } from './backends/host-recurrent.js';
 export { installAutograd, record, type AutogradHooks } from './engine.js';
 export { defineOp, getOpDef, opDefs, type GradNode, type GradRule, type OpDef } from './op.js';
 export {

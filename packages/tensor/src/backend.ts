@@ -143,6 +143,19 @@ export interface FusedKernels {
    * place, the new parameter values returned in a fresh buffer.
    */
   adamUpdate?(p: View, grad: View, m: View, v: View, s: AdamStep): DataId | null;
+  /**
+   * One LSTM step, gates in order i, f, g, o: xw [B, 4H] (input projection, biases
+   * included), h and c [B, H], whh [4H, H] → [B, 2H] = [h' | c'], with a = xw + h·whhᵀ,
+   * c' = σ(a_f)∘c + σ(a_i)∘tanh(a_g), h' = σ(a_o)∘tanh(c'). May `save` its gate
+   * activations for its lstmCellBackward.
+   */
+  lstmCell?(xw: View, h: View, c: View, whh: View, save: SaveForBackward): DataId | null;
+  /**
+   * lstmCell's backward pass for dy [B, 2H] = [∂h' | ∂c'] → [B, 5H] = [∂a | ∂c] (the
+   * gradient at the gate pre-activations, i.e. ∂xw, then ∂c); `saved` is what this
+   * backend's lstmCell saved for it (maybe nothing: then recompute the gates).
+   */
+  lstmCellBackward?(xw: View, h: View, c: View, whh: View, dy: View, saved: readonly View[]): DataId | null;
 }
 
 /**

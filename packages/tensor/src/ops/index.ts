@@ -8,3 +8,4 @@ export * from './indexing.js';
 export * from './conv.js';
 export * from './activation.js';
 export * from './loss.js';
+export * from './recurrent.js';

@@ -1,0 +1,158 @@
+/**
+ * Host kernels for the LSTM cell (`lstmCell`, `lstmCellBackward` in ops/recurrent.ts) for
+ * backends whose data live in typed arrays (cpu, wasm). The gates' product h·W_hhᵀ runs on
+ * the backend's own matmul primitive; everything after it is one pass over the gates,
+ * computed in double and rounded once when stored. They decline (null) unless every
+ * operand is of one float dtype and those they read themselves (xw, c, dy) have contiguous
+ * rows; a row stride is fine, as the layer feeds a step the h and c halves of the previous
+ * step's [h' | c'] (h and whh go only to matmul, which reads any strided view).
+ */
+import type { DataId, SaveForBackward, View } from '../backend.js';
+import type { DType, TypedArray } from '../dtype.js';
+
+/** What the host kernels need from the backend that runs them. */
+export interface HostKernelIO {
+  /** the typed array a buffer holds (the backend's `hostArray`) */
+  array(data: DataId): TypedArray;
+  /** a fresh array of `n` elements, contents undefined: the kernel writes every one */
+  alloc(dtype: DType, n: number): TypedArray;
+  /** the backend's buffer handle around an array from `alloc` */
+  wrap(values: TypedArray): DataId;
+  /** the backend's matmul primitive: a [B,M,K] · b [B,K,N] → [B,M,N] */
+  matmul(a: View, b: View): DataId;
+  /** give back a buffer this kernel no longer needs (one from `matmul` or `wrap`) */
+  dispose(data: DataId): void;
+}
+
+/** The rows of a 2-D operand: element (r, j) is at a[off + r·stride + j]. */
+interface Rows {
+  a: TypedArray;
+  off: number;
+  stride: number;
+}
+
+/** The common dtype when it is float32 or float64 for all views, else null. */
+function floatDType(views: readonly View[]): DType | null {
+  const d = views[0].dtype;
+  if (d !== 'float32' && d !== 'float64') return null;
+  return views.every((v) => v.dtype === d) ? d : null;
+}
+
+/** A 2-D view's rows when each row is contiguous, else null. */
+function rows(io: HostKernelIO, v: View): Rows | null {
+  if (v.shape.length !== 2) return null;
+  const [R, C] = v.shape;
+  if (C > 1 && v.strides[1] !== 1) return null;
+  return { a: io.array(v.data), off: v.offset, stride: R === 1 ? C : v.strides[0] };
+}
+
+/** h·whhᵀ on the backend's matmul: h [B, H] as [1, B, H], whhᵀ as the view [1, H, 4H] of whh. */
+function recurrentProduct(io: HostKernelIO, h: View, whh: View): DataId {
+  const [B, H] = h.shape;
+  const H4 = whh.shape[0];
+  const h3: View = { ...h, shape: [1, B, H], strides: [0, h.strides[0], h.strides[1]] };
+  const wT: View = { ...whh, shape: [1, H, H4], strides: [0, whh.strides[1], whh.strides[0]] };
+  return io.matmul(h3, wT);
+}
+
+const sigmoid = (a: number): number => 1 / (1 + Math.exp(-a));
+
+/**
+ * The gate pass: from a = xw + h·whhᵀ, write σ(a_i), σ(a_f), tanh(a_g), σ(a_o), tanh(c')
+ * into `acts` ([B, 5H], when given) and [h' | c'] into `out` ([B, 2H], when given).
+ */
+function gatePass(io: HostKernelIO, xw: Rows, c: Rows, h: View, whh: View, acts: TypedArray | null, out: TypedArray | null): void {
+  const [B, H] = h.shape;
+  const product = recurrentProduct(io, h, whh);
+  const hw = io.array(product); // [B, 4H], contiguous
+  for (let b = 0; b < B; b++) {
+    const x0 = xw.off + b * xw.stride;
+    const p0 = b * 4 * H;
+    const c0 = c.off + b * c.stride;
+    for (let j = 0; j < H; j++) {
+      const i = sigmoid(xw.a[x0 + j] + hw[p0 + j]);
+      const f = sigmoid(xw.a[x0 + H + j] + hw[p0 + H + j]);
+      const g = Math.tanh(xw.a[x0 + 2 * H + j] + hw[p0 + 2 * H + j]);
+      const o = sigmoid(xw.a[x0 + 3 * H + j] + hw[p0 + 3 * H + j]);
+      const c1 = f * c.a[c0 + j] + i * g;
+      const tc = Math.tanh(c1);
+      if (out !== null) {
+        out[b * 2 * H + j] = o * tc;
+        out[b * 2 * H + H + j] = c1;
+      }
+      if (acts !== null) {
+        const a0 = b * 5 * H + j;
+        acts[a0] = i;
+        acts[a0 + H] = f;
+        acts[a0 + 2 * H] = g;
+        acts[a0 + 3 * H] = o;
+        acts[a0 + 4 * H] = tc;
+      }
+    }
+  }
+  io.dispose(product);
+}
+
+/**
+ * The lstmCell kernel: [B, 2H] = [h' | c'] for xw [B, 4H], h and c [B, H], whh [4H, H].
+ * With `save`, keeps the gate activations and tanh(c') ([B, 5H]) for the backward pass.
+ */
+export function lstmCellHost(io: HostKernelIO, xw: View, h: View, c: View, whh: View, save: SaveForBackward): DataId | null {
+  const dtype = floatDType([xw, h, c, whh]);
+  const [B, H] = h.shape;
+  if (dtype === null || B * H === 0) return null;
+  const [x, cr] = [rows(io, xw), rows(io, c)];
+  if (x === null || cr === null) return null;
+  const out = io.alloc(dtype, B * 2 * H);
+  const acts = save === null ? null : io.alloc(dtype, B * 5 * H);
+  gatePass(io, x, cr, h, whh, acts, out);
+  if (save !== null && acts !== null) save(io.wrap(acts), [B, 5 * H], dtype);
+  return io.wrap(out);
+}
+
+/**
+ * The lstmCellBackward kernel: [B, 5H] = [∂a_i, ∂a_f, ∂a_g, ∂a_o | ∂c] for dy [B, 2H] =
+ * [∂h' | ∂c'], from the activations lstmCellHost saved ([B, 5H]) or, without them,
+ * recomputed (one more product).
+ */
+export function lstmCellBackwardHost(io: HostKernelIO, xw: View, h: View, c: View, whh: View, dy: View, saved: readonly View[]): DataId | null {
+  const dtype = floatDType([xw, h, c, whh, dy, ...saved]);
+  const [B, H] = h.shape;
+  if (dtype === null || B * H === 0 || saved.length > 1) return null;
+  const [x, cr, d] = [rows(io, xw), rows(io, c), rows(io, dy)];
+  if (x === null || cr === null || d === null) return null;
+  let acts: Rows;
+  let recomputed: DataId | null = null;
+  const s = saved.length === 1 ? rows(io, saved[0]) : null;
+  if (s !== null && saved[0].shape[0] === B && saved[0].shape[1] === 5 * H) {
+    acts = s;
+  } else {
+    const a = io.alloc(dtype, B * 5 * H);
+    gatePass(io, x, cr, h, whh, a, null);
+    recomputed = io.wrap(a);
+    acts = { a, off: 0, stride: 5 * H };
+  }
+  const out = io.alloc(dtype, B * 5 * H);
+  for (let b = 0; b < B; b++) {
+    const a0 = acts.off + b * acts.stride;
+    const d0 = d.off + b * d.stride;
+    const c0 = cr.off + b * cr.stride;
+    const o0 = b * 5 * H;
+    for (let j = 0; j < H; j++) {
+      const i = acts.a[a0 + j];
+      const f = acts.a[a0 + H + j];
+      const g = acts.a[a0 + 2 * H + j];
+      const o = acts.a[a0 + 3 * H + j];
+      const tc = acts.a[a0 + 4 * H + j];
+      const dh = d.a[d0 + j];
+      const dc = d.a[d0 + H + j] + dh * o * (1 - tc * tc); // ∂c' through both paths
+      out[o0 + j] = dc * g * i * (1 - i);
+      out[o0 + H + j] = dc * cr.a[c0 + j] * f * (1 - f);
+      out[o0 + 2 * H + j] = dc * i * (1 - g * g);
+      out[o0 + 3 * H + j] = dh * tc * o * (1 - o);
+      out[o0 + 4 * H + j] = dc * f;
+    }
+  }
+  if (recomputed !== null) io.dispose(recomputed);
+  return io.wrap(out);
+}
