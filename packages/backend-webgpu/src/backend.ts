@@ -38,7 +38,7 @@ import {
   type KernelCall,
 } from './kernels.js';
 import { conv2dBackwardInputKernel, conv2dBackwardWeightKernel, conv2dKernel, convProducts, convShapes, gemmFits, splitK } from './fused/conv.js';
-import { avgPool2dKernel, maxPool2dKernel, maxPoolGatherKernel, maxPoolShareKernel, type PoolShapes } from './fused/pool.js';
+import { avgPool2dKernel, disjointWindows, maxPool2dKernel, maxPoolGatherKernel, maxPoolScatterKernel, maxPoolShareKernel, type PoolShapes } from './fused/pool.js';
 import { crossEntropyBackwardKernel, crossEntropyKernel, logSoftmaxKernel, reluBackwardKernel, softmaxKernel, sumOverKernel } from './fused/softmax.js';
 
 // GPUBufferUsage / GPUMapMode bits, written out so nothing depends on the globals being installed
@@ -491,6 +491,13 @@ export class WebGpuBackend implements Backend {
   maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId | null {
     if (!float32(x, y, dy)) return null;
     const s = poolShapes(x.shape, p);
+    if (disjointWindows(p)) {
+      const bound = [x, y, dy].map((v) => this.bind(v, 'maxPool2dBackward'));
+      const dx = this.fill(s.N * s.C * s.H * s.W, 'float32', 0) as GpuData;
+      const [vx, vy, vd] = bound.map((b) => b.view);
+      if (s.N * s.C * s.oh * s.ow > 0) this.dispatch(maxPoolScatterKernel(vx, vy, vd, p, s), [...bound.map((b) => b.binding), dx.buffer!]);
+      return dx;
+    }
     const shares = this.run('maxPool2dBackward', [x, y, dy], ([vx, vy, vd]) => maxPoolShareKernel(vx, vy, vd, p, s), s.N * s.C * s.oh * s.ow, 'float32');
     const dx = this.run('maxPool2dBackward', [x, y], ([vx, vy]) => maxPoolGatherKernel(vx, vy, p, s), s.N * s.C * s.H * s.W, 'float32', [this.data(shares, 'maxPool2dBackward').buffer]);
     this.dispose(shares);

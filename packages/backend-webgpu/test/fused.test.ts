@@ -7,6 +7,7 @@
 import { fromData, type Im2ColParams } from '@ml/tensor';
 import { describe, expect, it } from 'vitest';
 import { MIN_ROWS, splitK, tileFor } from '../src/fused/conv.js';
+import { disjointWindows } from '../src/fused/pool.js';
 import { gpu as found } from './gpu.js';
 import {
   alongDim,
@@ -129,11 +130,16 @@ const POOL_CASES: PoolCase[] = [
   { name: '[3,2,6,7], 2×3 stride 1 dilation 2, sliced', x: [3, 2, 6, 7], p: params([2, 3], [1, 1], [0, 0, 0, 0], [2, 2], NEG_INF), layout: 'sliced' },
   // padding that ties the max: padValue 0 among values on a grid that holds 0
   { name: '[2,2,5,5], 3×3 stride 2 padding 1, padding value 0 ties', x: [2, 2, 5, 5], p: params([3, 3], [2, 2], [1, 1, 1, 1], [1, 1], 0), layout: 'contiguous' },
+  // disjoint windows (each writes its own elements' gradients), with padding ties, and with
+  // rows between windows that no window reads (their gradient stays 0)
+  { name: '[2,2,7,7], 3×3 stride 3 padding 1, padding value 0 ties: disjoint', x: [2, 2, 7, 7], p: params([3, 3], [3, 3], [1, 1, 1, 1], [1, 1], 0), layout: 'sliced' },
+  { name: '[1,3,9,8], 2×2 stride [4,2] dilation [2,1], permuted: disjoint with gaps', x: [1, 3, 9, 8], p: params([2, 2], [4, 2], [0, 0, 0, 0], [2, 1], NEG_INF), layout: 'permuted' },
 ];
 
 maybe('fused pooling on webgpu equals the direct loops', () => {
   for (const c of POOL_CASES) {
     it(`maxPool2d and its gradient (ties share dy): ${c.name}`, async () => {
+      expect(disjointWindows(c.p)).toBe(c.name.includes('disjoint') || c.name.startsWith('MNIST'));
       const [N, C, H, W] = c.x;
       const [oh, ow] = outSize(H, W, c.p);
       // values on a grid of quarters in [−1, 1]: many ties within a window

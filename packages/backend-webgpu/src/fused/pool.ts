@@ -1,8 +1,10 @@
 /**
  * Pooling read straight from the image (no patch matrix): one invocation per output for
- * the forward passes; max pooling's gradient in two passes without atomics — each window's
- * share dy / (number of its elements equal to its max) first, then each input element sums
- * the shares of the windows whose max it equals.
+ * the forward passes. Max pooling's gradient without atomics: when the windows do not
+ * overlap (stride ≥ the dilated kernel, as in 2×2 pooling) each window writes its own
+ * elements' gradients into a zeroed buffer; otherwise two passes — each window's share
+ * dy / (number of its elements equal to its max) first, then each input element sums the
+ * shares of the windows whose max it equals.
  */
 import type { Im2ColParams, View } from '@ml/tensor';
 import { grid, type KernelCall } from '../kernels.js';
@@ -153,6 +155,40 @@ export function maxPoolGatherKernel(x: View, y: View, p: Im2ColParams, s: PoolSh
   O[i] = acc;`;
   // the shares are bound after the output (the backend's extra buffer)
   const bindings = [{ name: 'X', elem: 'f32' }, { name: 'Y', elem: 'f32' }, { name: 'O', elem: 'f32', write: true }, { name: 'S', elem: 'f32' }] as const;
+  const source = kernel(params, bindings, linearMain(params, n, body));
+  return { source, params, groups: linearGrid(n) };
+}
+
+/** Whether no two windows share an element (then each window can write its elements' gradients). */
+export function disjointWindows(p: Im2ColParams): boolean {
+  return [0, 1].every((i) => p.stride[i] >= p.dilation[i] * (p.kernel[i] - 1) + 1);
+}
+
+/**
+ * Max pooling's gradient for disjoint windows, one invocation per window, into `O` (zeroed,
+ * contiguous [N, C, H, W]): each element gets [x = max]·dy / count, count as in
+ * `maxPoolShareKernel` — the cpu backend's arithmetic.
+ */
+export function maxPoolScatterKernel(x: View, y: View, dy: View, p: Im2ColParams, s: PoolShapes): KernelCall {
+  const params = new Params();
+  const q = words(params, p, s);
+  const n = s.N * s.C * s.oh * s.ow;
+  const c = decode(params, 'i', [s.N, s.C, s.oh, s.ow], 'c');
+  const base = position(params, x.offset, x.strides.slice(0, 2), c.coords.slice(0, 2));
+  const yAt = position(params, y.offset, y.strides, c.coords);
+  const dAt = position(params, dy.offset, dy.strides, c.coords);
+  const pv = params.float(p.padValue);
+  const body = `${c.code}  let base = ${base};
+  let oBase = (c0 * ${params.int(s.C)} + c1) * ${q.H} * ${q.W};
+  let m = Y[${yAt}];
+  let g = DY[${dAt}];
+  var count = 0;
+  {
+${windowLoop(params, x, q, '      count += select(0, 1, v == m);')}
+    if (inside < ${q.kh} * ${q.kw} && ${pv} == m) { count += ${q.kh} * ${q.kw} - inside; }
+  }
+${windowLoop(params, x, q, '      O[oBase + iy * ' + q.W + ' + ix] = (select(0.0, 1.0, v == m) * g) / f32(count);')}`;
+  const bindings = [{ name: 'X', elem: 'f32' }, { name: 'Y', elem: 'f32' }, { name: 'DY', elem: 'f32' }, { name: 'O', elem: 'f32', write: true }] as const;
   const source = kernel(params, bindings, linearMain(params, n, body));
   return { source, params, groups: linearGrid(n) };
 }
