@@ -193,36 +193,36 @@ export interface Ref {
   readonly tee: number[];
 }
 
-/** The single names of a function built by `fn`, for helpers that take a name (`(base: NameOf<typeof f>) => …`). */
-export type NameOf<F> = F extends Fn<infer S, infer _A> ? S : never;
-
 /**
  * A function from named, typed parameters and locals: each name gets its local number
  * (parameters first, then locals, both in the records' order) and the locals are declared
  * in runs of one type. `body` writes the instructions with the names.
  */
 export function fn<P extends Params, L extends Locals>(name: string, params: P, locals: L, body: (f: Fn<ScalarNames<P, L>, ArrayNames<L>>) => number[]): FunctionDef {
-  const index = new Map<string, { at: number; count: number }>();
+  // each name's first local number, and its length when it is an array (null: one value)
+  const index = new Map<string, { at: number; length: number | null }>();
   const declared: { count: number; type: number }[] = [];
-  let next = 0;
-  const declare = (key: string, type: number, count: number, local: boolean) => {
-    if (index.has(key)) throw new Error(`fn ${name}: '${key}' is declared twice`);
-    index.set(key, { at: next, count: count < 0 ? -1 : count });
-    next += Math.max(count, 1);
+  const declare = (key: string, type: number, length: number | null, local: boolean) => {
+    // integer-like keys would come first in a record, whatever their place
+    if (index.has(key) || /^\d+$/.test(key)) throw new Error(`fn ${name}: '${key}' is declared twice, or is a number`);
+    const count = length ?? 1;
+    const at = [...index.values()].reduce((n, slot) => n + (slot.length ?? 1), 0);
+    index.set(key, { at, length });
     if (!local) return;
     const last = declared[declared.length - 1];
-    if (last?.type === type) last.count += Math.max(count, 1);
-    else declared.push({ count: Math.max(count, 1), type });
+    if (last?.type === type) last.count += count;
+    else declared.push({ count, type });
   };
-  for (const [key, type] of Object.entries(params)) declare(key, type, -1, false);
+  for (const [key, type] of Object.entries(params)) declare(key, type, null, false);
   for (const [key, l] of Object.entries(locals)) {
-    if (typeof l === 'number') declare(key, l, -1, true);
+    if (typeof l === 'number') declare(key, l, null, true);
     else declare(key, l.type, l.count, true);
   }
   const at = (key: string, i?: number): number => {
     const slot = index.get(key);
     if (slot === undefined) throw new Error(`fn ${name}: no local '${key}'`);
-    if ((slot.count < 0) !== (i === undefined) || (i !== undefined && !(i >= 0 && i < slot.count))) throw new Error(`fn ${name}: '${key}' used ${i === undefined ? 'without' : `with index ${i}`}`);
+    const fits = slot.length === null ? i === undefined : i !== undefined && i >= 0 && i < slot.length;
+    if (!fits) throw new Error(`fn ${name}: '${key}' used ${i === undefined ? 'without an index' : `with index ${i}`}`);
     return slot.at + (i ?? 0);
   };
   const f: Fn<string, string> = {

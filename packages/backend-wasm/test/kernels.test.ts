@@ -101,9 +101,10 @@ describe('fn: functions with named, typed parameters and locals', () => {
     // @ts-expect-error 'y' is neither a parameter nor a local
     expect(() => fn('f', { x: i32 }, {}, (f) => f.get('y'))).toThrow("no local 'y'");
     // @ts-expect-error acc is an array: it takes an index
-    expect(() => fn('f', {}, { acc: array(v128, 2) }, (f) => f.get('acc'))).toThrow("'acc' used without");
+    expect(() => fn('f', {}, { acc: array(v128, 2) }, (f) => f.get('acc'))).toThrow("'acc' used without an index");
     expect(() => fn('f', {}, { acc: array(v128, 2) }, (f) => f.get('acc', 2))).toThrow("'acc' used with index 2");
     expect(() => fn('f', { x: i32 }, { x: f32 }, () => [])).toThrow("'x' is declared twice");
+    expect(() => fn('f', { x: i32 }, { 7: i32 }, () => [])).toThrow("'7' is declared twice, or is a number"); // would sort first
   });
 
   it('builds a module that runs: a named-local function adding its two arguments', () => {
