@@ -20,7 +20,7 @@ const ROOTS: Record<string, string> = {
 };
 
 const PAGE = `<!doctype html>
-<script type="importmap">{ "imports": { "@ml/tensor": "/tensor/index.js", "@ml/autograd": "/autograd/index.js" } }</script>
+<script type="importmap">{ "imports": { "@ml/tensor": "/tensor/index.js", "@ml/tensor/backend": "/tensor/backend.js", "@ml/autograd": "/autograd/index.js" } }</script>
 <script type="module">
   import * as gpu from '/webgpu/index.js';
   import * as T from '@ml/tensor';
