@@ -28,7 +28,7 @@ export type {
   View,
 } from './backend.js';
 export { isContiguousView, patchOutputSize, rowStride } from './backend.js';
-export { CpuBackend } from './backends/cpu.js';
+export { CpuBackend, HostAllocator, type ArrayAllocator, type CpuBackendOptions, type HostAllocatorOptions } from './backends/cpu.js';
 export { lstmCellBackwardHost, lstmCellHost, type HostKernelIO } from './backends/host-recurrent.js';
 export { installAutograd, record, type AutogradHooks } from './engine.js';
 export { defineOp, getOpDef, opDefs, type GradNode, type GradRule, type OpDef } from './op.js';
