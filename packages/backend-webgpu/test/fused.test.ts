@@ -53,6 +53,8 @@ const CONV_CASES: ConvCase[] = [
   { name: '[3,5,9,11] → 33, 2×3, stride [2,1], dilation [1,2], padding [1,0,2,1], permuted', x: [3, 5, 9, 11], O: 33, p: params([2, 3], [2, 1], [1, 0, 2, 1], [1, 2]), layout: 'permuted', bias: true },
   // 65 rows: one past a 64-row tile; K = 17 (one past a k-step); sliced input, no bias
   { name: '[2,17,7,6] → 65, 1×1, sliced, no bias', x: [2, 17, 7, 6], O: 65, p: params([1, 1], [1, 1], [0, 0, 0, 0], [1, 1]), layout: 'sliced', bias: false },
+  // dilation with stride 1 (∂x's kernel without division), padding 2
+  { name: '[2,6,10,10] → 8, 3×3, dilation 2, padding 2, sliced', x: [2, 6, 10, 10], O: 8, p: params([3, 3], [1, 1], [2, 2, 2, 2], [2, 2]), layout: 'sliced', bias: true },
   // a kernel as large as the padded image; stride 3
   { name: '[1,3,5,5] → 4, 5×5, padding 2, stride 3, permuted', x: [1, 3, 5, 5], O: 4, p: params([5, 5], [3, 3], [2, 2, 2, 2], [1, 1]), layout: 'permuted', bias: true },
 ];
