@@ -1,9 +1,8 @@
 import { checkOptions, optionKeys, type TypedArray } from '@ml/tensor';
-import { GEMM_ROWS, kernelModule, MAX_PAGES, PEAK_ACCUMULATORS, positional, relaxedSimdSupported, kernelOf, type ArgsOf, type KernelExports, type KernelName, type PointerOf, type SplitKernel } from './kernels/index.js';
+import { GEMM_ROWS, kernelModule, kernelOf, MAX_PAGES, PEAK_ACCUMULATORS, positional, relaxedSimdSupported, type ArgsOf, type KernelExports, type KernelName, type PointerOf, type SplitKernel } from './kernels/index.js';
 import { MemoryFullError, WasmHeap } from './heap.js';
 import { ThreadPool, defaultThreads, type SplitPlan } from './threads.js';
 
-/** A strided float32 matrix: element (i, j) of batch b is at offset + b·sb + i·si + j·sj. */
 /** B for `run` to pack: a row-major K×N matrix at byte address `from`, or stored transposed (N×K). */
 export interface PackB {
   from: number;
@@ -11,6 +10,7 @@ export interface PackB {
   N: number;
 }
 
+/** A strided float32 matrix: element (i, j) of batch b is at offset + b·sb + i·si + j·sj. */
 export interface Strided {
   data: TypedArray;
   offset: number;
@@ -27,9 +27,9 @@ function readsInPlace(pack: PackB, K: number, Np: number): boolean {
 
 /** 1 GiB: shared memories need a maximum, reserved up front by some engines */
 const SHARED_MAX_PAGES = 16384;
-/** products smaller than this many multiply-adds stay on one thread */
 /** bytes of a row-major B read in place by the product instead of packed (it stays in a core's cache) */
 const IN_PLACE_B_BYTES = 1 << 19;
+/** products smaller than this many multiply-adds stay on one thread */
 const THREADED_MIN_WORK = 1 << 20;
 /** kernels that move fewer bytes than this stay on one thread */
 const PARALLEL_MIN_BYTES = 1 << 18;
