@@ -1,4 +1,4 @@
-import { checkOptions, optionKeys, concat, formatShape, matmul, stack, zeros, type Tensor } from '@ml/tensor';
+import { checkOptions, optionKeys, concat, formatShape, lstmCell, matmul, narrow, stack, zeros, type Tensor } from '@ml/tensor';
 import { dropout } from './dropout.js';
 import { fanInUniform, type Initializer, type InitializerName } from './init.js';
 import { checkInputShape, checkPositiveInt, lazyPlacement, makeWeight, type LayerOptions } from './linear.js';
@@ -38,11 +38,19 @@ function rnnStep(xp: Tensor, h: Tensor, w: CellWeights, nonlinearity: RNNNonline
 /**
  * i, f, g, o = split(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)   (PyTorch's gate order)
  * c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g),  h' = σ(o) ⊙ tanh(c')
+ * One `lstmCell` op (a fused kernel where the backend has one); `xw` is the input part with
+ * both biases, x W_ihᵀ + b_ih + b_hh (see `lstmInput`).
  */
-function lstmStep(xp: Tensor, h: Tensor, c: Tensor, w: CellWeights): [Tensor, Tensor] {
-  const [i, f, g, o] = xp.add(affine(h, w.weightHh, w.biasHh)).chunk(4, -1);
-  const c1 = f.sigmoid().mul(c).add(i.sigmoid().mul(g.tanh()));
-  return [o.sigmoid().mul(c1.tanh()), c1];
+function lstmStep(xw: Tensor, h: Tensor, c: Tensor, w: CellWeights): [Tensor, Tensor] {
+  const H = h.shape[1];
+  const hc = lstmCell(xw, h, c, w.weightHh); // [N, 2H] = [h' | c']
+  return [narrow(hc, 1, 0, H), narrow(hc, 1, H, H)];
+}
+
+/** x W_ihᵀ + b_ih + b_hh: an LSTM step's input part with the hidden bias folded in (it adds to the same gates). */
+function lstmInput(x: Tensor, w: CellWeights): Tensor {
+  const xw = affine(x, w.weightIh, w.biasIh);
+  return w.biasHh ? xw.add(w.biasHh) : xw;
 }
 
 /**
@@ -232,7 +240,7 @@ export class LSTMCell extends CellBase<[Tensor, [Tensor, Tensor]?], [Tensor, Ten
     const h = this.state('h', state?.[0], x2, unbatched);
     const c = this.state('c', state?.[1], x2, unbatched);
     const w = this.weights;
-    const [h1, c1] = lstmStep(affine(x2, w.weightIh, w.biasIh), h, c, w);
+    const [h1, c1] = lstmStep(lstmInput(x2, w), h, c, w);
     return unbatched ? [h1.squeeze(0), c1.squeeze(0)] : [h1, c1];
   }
 }
@@ -397,9 +405,16 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
    * Run the stack over `x` ([L, N, in], [N, L, in] with batchFirst, or unbatched [L, in]).
    * `init` holds h0 (and c0 for LSTM), each [numLayers·D, N, H] ([numLayers·D, H] unbatched),
    * or undefined for zeros. Returns the last layer's outputs and the final states, shaped
-   * like the input and like h0.
+   * like the input and like h0. `input` gives the input part of every gate for all time
+   * steps at once (default x W_ihᵀ + b_ih); `step` gets its slice for one time step.
    */
-  protected run(x: Tensor, init: readonly (Tensor | undefined)[], names: readonly string[], step: (xp: Tensor, s: Tensor[], w: CellWeights) => Tensor[]): { output: Tensor; finals: Tensor[] } {
+  protected run(
+    x: Tensor,
+    init: readonly (Tensor | undefined)[],
+    names: readonly string[],
+    step: (xp: Tensor, s: Tensor[], w: CellWeights) => Tensor[],
+    input: (x: Tensor, w: CellWeights) => Tensor = (seq, w) => affine(seq, w.weightIh, w.biasIh),
+  ): { output: Tensor; finals: Tensor[] } {
     const kind = this.#kind;
     const D = this.numDirections;
     if (this.inputSize === null && (x.ndim === 2 || x.ndim === 3)) this.#build(x.shape[x.ndim - 1], x);
@@ -441,7 +456,7 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
           biasHh: this.bias ? this.biasHh[j] : null,
         };
         // the input part of every gate for all time steps at once: [L, N, gates·H]
-        const xp = affine(layerInput, w.weightIh, w.biasIh);
+        const xp = input(layerInput, w);
         let s = states.map((st) => st.select(0, j));
         const hs: Tensor[] = new Array<Tensor>(len);
         for (let i = 0; i < len; i++) {
@@ -509,7 +524,7 @@ export class LSTM extends RNNBase<[Tensor, [Tensor, Tensor]?], [Tensor, [Tensor,
   }
 
   forward(x: Tensor, state?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]] {
-    const { output, finals } = this.run(x, [state?.[0], state?.[1]], ['h0', 'c0'], (xp, [h, c], w) => lstmStep(xp, h, c, w));
+    const { output, finals } = this.run(x, [state?.[0], state?.[1]], ['h0', 'c0'], (xw, [h, c], w) => lstmStep(xw, h, c, w), lstmInput);
     return [output, [finals[0], finals[1]]];
   }
 }
