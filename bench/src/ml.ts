@@ -1,5 +1,5 @@
 import '@ml/autograd';
-import { registerWasmBackend } from '@ml/backend-wasm';
+import { registerWasmBackend, enableRelaxedSimd } from '@ml/backend-wasm';
 import { registerWebGpuBackend, webgpuInfo, type WebGpuBackend } from '@ml/backend-webgpu';
 import { mnist } from '@ml/data';
 import { cnn } from '@ml/mnist-classifier/models';
@@ -8,6 +8,10 @@ import { Adam } from '@ml/optim';
 import { conv2d, fromArray, manualSeed, matmul, randn, setBackend, tidy, toBackend, type Tensor } from '@ml/tensor';
 import { timeIt, type Measurement } from './timing.js';
 import { CONVS, MATMUL_SIZES, type Budget } from './workloads.js';
+
+// This program asks for WebAssembly's relaxed SIMD (fused multiply-adds in the wasm
+// backend's products): on Node 20 it sits behind a V8 flag, set here for this process.
+enableRelaxedSimd();
 
 const STEPS_PER_EPOCH = Math.ceil(60000 / 64);
 

@@ -12,7 +12,7 @@
  */
 import { noGrad } from '@ml/autograd';
 import type { Tensor as TfTensor } from '@tensorflow/tfjs';
-import { registerWasmBackend } from '@ml/backend-wasm';
+import { registerWasmBackend, enableRelaxedSimd } from '@ml/backend-wasm';
 import { GRU, LSTM, Linear, RNN, TransformerEncoderLayer, crossEntropy, mseLoss } from '@ml/nn';
 import { Adam } from '@ml/optim';
 import { fromArray, manualSeed, randn, setBackend, tidy, type Tensor } from '@ml/tensor';
@@ -25,6 +25,10 @@ import { runInNewContext } from 'node:vm';
 import { serve, SystemProcess } from './process.js';
 import { timeIt, type Measurement } from './timing.js';
 import { findTorch } from './torch.js';
+
+// This program asks for WebAssembly's relaxed SIMD (fused multiply-adds in the wasm
+// backend's products): on Node 20 it sits behind a V8 flag, set here for this process.
+enableRelaxedSimd();
 
 /** One row: a training step, an inference or a per-op time. */
 export interface SeqWorkload {

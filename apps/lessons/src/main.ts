@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-import { BACKEND_CHOICES, selectBackend } from '@ml/backend-wasm';
+import { BACKEND_CHOICES, selectBackend, enableRelaxedSimd } from '@ml/backend-wasm';
 import { UsageError, closest, nonNegativeInt, oneOf, parseFlags, positiveInt, positiveNumber, runCli } from '@ml/cli-kit';
 import { saveSvgs, type TopLevelSpec } from '@ml/plot';
 import { trainBackprop } from './backprop.js';
 import { criticalPoints, EXAMPLES } from './saddle.js';
 import { depthSweep } from './sweep.js';
 import { firstOverLast, vanishing } from './vanishing.js';
+
+// This program asks for WebAssembly's relaxed SIMD (fused multiply-adds in the wasm
+// backend's products): on Node 20 it sits behind a V8 flag, set here for this process.
+enableRelaxedSimd();
 
 const DEFAULT_OUT = 'lessons-charts';
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { BACKEND_CHOICES, selectBackend } from '@ml/backend-wasm';
+import { BACKEND_CHOICES, selectBackend, enableRelaxedSimd } from '@ml/backend-wasm';
 import { UsageError, finiteNumber, nonNegativeInt, oneOf, parseFlags, positiveInt, runCli } from '@ml/cli-kit';
 import { saveSvgs, type TopLevelSpec } from '@ml/plot';
 import { cars } from './cars.js';
@@ -7,6 +7,10 @@ import { classify, transforms } from './classify.js';
 import { fitLine, type LineOptions } from './line.js';
 import { descentPaths } from './paths.js';
 import { polynomialFit } from './poly.js';
+
+// This program asks for WebAssembly's relaxed SIMD (fused multiply-adds in the wasm
+// backend's products): on Node 20 it sits behind a V8 flag, set here for this process.
+enableRelaxedSimd();
 
 const HELP = `regression-demo — regression and classification from the course notes, on @ml
 

@@ -3,6 +3,11 @@ import { BACKEND_CHOICES, parseFlags, nonNegativeInt, UsageError, oneOf, positiv
 import { run, runWindowTables, type RunOptions } from './run.js';
 import { LINEAR, MODELS, NEURAL, type ModelKind } from './models.js';
 import { SERIES, type SeriesName } from './series.js';
+import { enableRelaxedSimd } from '@ml/backend-wasm';
+
+// This program asks for WebAssembly's relaxed SIMD (fused multiply-adds in the wasm
+// backend's products): on Node 20 it sits behind a V8 flag, set here for this process.
+enableRelaxedSimd();
 
 const HELP = `sequence-predictor — forecast a time series from lookback windows, on @ml
 
