@@ -455,7 +455,8 @@ export class WebGpuBackend implements Backend {
   // ---------------------------------------------------------------- fused kernels
   // The optional parts of the backend contract (FusedKernels in @ml/tensor), built in
   // fused/. Each declines (null: the composite of primitives runs) what it does not
-  // cover: dtypes other than float32, grouped convolutions, grids past the device's.
+  // cover: dtypes other than float32, grouped convolutions, grids past the device's, and
+  // softmax over an empty dim (which the composite refuses with its own message).
 
   conv2d(x: View, weight: View, bias: View | null, p: Im2ColParams, groups: number): DataId | null {
     const s = convShapes(x.shape, weight.shape[0], p);
@@ -513,15 +514,15 @@ export class WebGpuBackend implements Backend {
     return this.run('reluBackward', [x, dy], ([vx, vd]) => reluBackwardKernel(vx, vd), sizeOf(x.shape), 'float32');
   }
   softmax(x: View, dim: number): DataId | null {
-    if (!float32(x) || x.shape.length === 0) return null;
+    if (!float32(x) || x.shape.length === 0 || x.shape[dim] === 0) return null; // the composite says what is wrong
     return this.run('softmax', [x], ([v]) => softmaxKernel(v, dim), sizeOf(x.shape), 'float32');
   }
   logSoftmax(x: View, dim: number): DataId | null {
-    if (!float32(x) || x.shape.length === 0) return null;
+    if (!float32(x) || x.shape.length === 0 || x.shape[dim] === 0) return null; // the composite says what is wrong
     return this.run('logSoftmax', [x], ([v]) => logSoftmaxKernel(v, dim), sizeOf(x.shape), 'float32');
   }
   softmaxCrossEntropy(logits: View, target: View, divisor: number | null): DataId | null {
-    if (!float32(logits) || target.dtype !== 'int32') return null;
+    if (!float32(logits) || target.dtype !== 'int32' || logits.shape[1] === 0) return null;
     const N = logits.shape[0];
     const losses = this.run('softmaxCrossEntropy', [logits, target], ([vx, vt]) => crossEntropyKernel(vx, vt), N, 'float32', [this.errors]);
     if (divisor === null) return losses;
@@ -531,7 +532,7 @@ export class WebGpuBackend implements Backend {
     return out;
   }
   softmaxCrossEntropyBackward(logits: View, target: View, dy: View, divisor: number): DataId | null {
-    if (!float32(logits, dy) || target.dtype !== 'int32') return null;
+    if (!float32(logits, dy) || target.dtype !== 'int32' || logits.shape[1] === 0) return null;
     const build = ([vx, vt, vd]: View[]) => crossEntropyBackwardKernel(vx, vt, vd, divisor);
     return this.run('softmaxCrossEntropyBackward', [logits, target, dy], build, sizeOf(logits.shape), 'float32', [this.errors]);
   }

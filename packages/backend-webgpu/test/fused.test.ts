@@ -91,7 +91,7 @@ maybe('fused conv2d on webgpu equals the direct sum (float32: 1e-4 relative)', (
     // [4,2,20,20] → 5, 3×3: dw [5, 18], K = 4·18·18 = 1296 over one tile → 5 parts
     // [3,1,20,20] → 6, 3×3: dw [6, 9] in the 32 × 16 tile, K = 972 → 3 parts
     expect([tileFor(5, 18), tileFor(6, 9), tileFor(64, 288)]).toEqual([{ WX: 32, WY: 8 }, { WX: 4, WY: 8 }, { WX: 16, WY: 16 }]);
-    expect([splitK(5, 18, 1296).splits, splitK(6, 9, 972).splits, splitK(64, 288, 400).splits]).toEqual([5, 3, 1]);
+    expect([splitK(5, 18, 1296).splits, splitK(6, 9, 972).splits, splitK(64, 288, 400).splits, splitK(8, 72, 0).splits]).toEqual([5, 3, 1, 1]);
     for (const [N, C, O] of [[4, 2, 5], [3, 1, 6]]) {
       const xs: P4 = [N, C, 20, 20];
       const p = params([3, 3], [1, 1], [0, 0, 0, 0], [1, 1]);
@@ -115,6 +115,15 @@ maybe('fused conv2d on webgpu equals the direct sum (float32: 1e-4 relative)', (
     expect(gpu.maxPool2d(xi.view_(), p)).toBeNull();
     expect(gpu.softmax(xi.view_(), 3)).toBeNull();
     for (const t of [x, w, xi]) t.dispose();
+  });
+
+  it('an empty batch gives an empty output and a zero weight gradient', async () => {
+    const [x, dy] = [onGpu(gpu, new Float32Array(0), [0, 8, 1, 6], 'permuted'), onGpu(gpu, new Float32Array(0), [0, 8, 1, 6])];
+    const w = onGpu(gpu, values(8 * 8 * 9, 3), [8, 8, 3, 3]);
+    const p = params([3, 3], [1, 1], [1, 1, 1, 1], [1, 1]);
+    expect(await read(gpu, gpu.conv2d(x.view_(), w.view_(), null, p, 1), [0, 8, 1, 6])).toHaveLength(0);
+    expectClose(await read(gpu, gpu.conv2dBackwardWeight(dy.view_(), x.view_(), [8, 8, 3, 3], p, 1), [8, 8, 3, 3]), new Float64Array(8 * 8 * 9), 0, 'dw');
+    for (const t of [x, dy, w]) t.dispose();
   });
 });
 
@@ -199,6 +208,14 @@ maybe('fused softmax, logSoftmax and cross-entropy on webgpu equal the direct lo
       x.dispose();
     });
   }
+
+  it('declines an empty dim (the composite refuses it with its own message)', () => {
+    const x = onGpu(gpu, new Float32Array(0), [3, 0]);
+    const t = intsOnGpu(gpu, [0, 0, 0]);
+    expect([gpu.softmax(x.view_(), 1), gpu.logSoftmax(x.view_(), 1), gpu.softmaxCrossEntropy(x.view_(), t.view_(), 3)]).toEqual([null, null, null]);
+    x.dispose();
+    t.dispose();
+  });
 
   it('a row of −∞ gives NaN from softmax and logSoftmax alike (the composite: logsumexp(−∞…) = −∞, −∞ − −∞)', async () => {
     const x = onGpu(gpu, Float32Array.of(-Infinity, -Infinity, 0, 1), [2, 2]);

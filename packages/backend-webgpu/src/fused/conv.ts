@@ -316,6 +316,7 @@ const MIN_CHUNK = 256;
 
 /** How the weight gradient's K = N·L is split: `splits` parts of `kChunk` (a multiple of KS). */
 export function splitK(M: number, N: number, K: number): { splits: number; kChunk: number } {
+  if (K === 0) return { splits: 1, kChunk: KS }; // an empty batch: one part of zeros
   const { WX, WY } = tileFor(M, N);
   const tiles = Math.ceil(M / (4 * WY)) * Math.ceil(N / (4 * WX));
   const want = Math.max(1, Math.min(Math.ceil(TARGET_GROUPS / tiles), Math.floor(K / MIN_CHUNK), MAX_GROUPS));
