@@ -1,5 +1,5 @@
-import { add, formatShape, isGradEnabled, keep, mul, onesLike, setGradEnabled, tidy, type Tensor } from '@ml/tensor';
-import { installAutograd } from '@ml/tensor/backend';
+import { add, concat, formatShape, isGradEnabled, keep, mul, onesLike, setGradEnabled, tidy, zeros, type Tensor } from '@ml/tensor';
+import { installAutograd, type GradNode } from '@ml/tensor/backend';
 
 /** Tensors reachable from `roots` through tape nodes, outputs before their inputs. */
 function reverseTopological(roots: readonly Tensor[]): Tensor[] {
@@ -49,15 +49,32 @@ export function propagate(
     grads.set(t, prev ? add(prev, g) : g);
   };
   outputs.forEach((o, i) => accumulate(o, seeds[i]));
+  // Gradients of slices of one tensor wait here until all are in, then join in one pass
+  // (see joinSlices): a loop over a sequence's time steps takes T slices of one tensor,
+  // and padding each one's gradient to the full size would cost O(T²).
+  const pending = new Map<Tensor, SliceGrad[]>();
   const prevMode = setGradEnabled(createGraph);
   try {
     for (const t of reverseTopological(outputs)) {
+      const parts = pending.get(t);
+      if (parts !== undefined) {
+        pending.delete(t);
+        for (const g of joinSlices(t, parts)) accumulate(t, g);
+      }
       const node = t.gradNode;
       const dy = grads.get(t);
       if (!node || !dy) continue;
       // the rule lives on the op's definition (packages/tensor/src/ops/<family>.ts)
       if (node.def.grad === undefined) throw new Error(`autograd: op '${node.op}' has no gradient rule (it is differentiated through its composite, so it should not have been recorded)`);
       const needs = node.inputs.map((x) => x.requiresGrad);
+      if (node.op === 'slice' && needs[0]) {
+        const x = node.inputs[0];
+        const attrs = node.attrs as SliceAttrs;
+        const list = pending.get(x) ?? [];
+        list.push({ dy, node, begins: attrs.begins, sizes: attrs.sizes, steps: attrs.steps });
+        pending.set(x, list);
+        continue;
+      }
       const inputGrads = node.def.grad(dy, node, needs);
       node.inputs.forEach((x, i) => {
         const g = inputGrads[i];
@@ -73,6 +90,49 @@ export function propagate(
     if (g) out.set(w, g);
   }
   return out;
+}
+
+interface SliceAttrs {
+  begins: readonly number[];
+  sizes: readonly number[];
+  steps: readonly number[];
+}
+
+/** The gradient of one slice of a tensor, waiting to be joined with the others. */
+interface SliceGrad extends SliceAttrs {
+  dy: Tensor;
+  node: GradNode;
+}
+
+/**
+ * The gradients of slices of `x`, as tensors of x's shape to add up. When the slices cut
+ * `x` along one axis only (whole along the others, step 1) and do not overlap, as a
+ * sequence's time steps do, they are joined with zeros between them in one concat: O(size
+ * of x) instead of one full-size padding per slice. Otherwise each slice's own rule (a
+ * zero padding of its gradient) gives one tensor each.
+ */
+function joinSlices(x: Tensor, parts: readonly SliceGrad[]): Tensor[] {
+  const own = (): Tensor[] => parts.map((p) => p.node.def.grad!(p.dy, p.node, [true])[0]!);
+  if (parts.length < 2) return own();
+  const axisOf = (p: SliceGrad): number | null => {
+    const cut = p.sizes.flatMap((size, d) => (p.begins[d] !== 0 || size !== x.shape[d] ? [d] : []));
+    return p.steps.every((s) => s === 1) && cut.length <= 1 ? (cut[0] ?? 0) : null;
+  };
+  const axis = axisOf(parts[0]);
+  if (axis === null || parts.some((p) => axisOf(p) !== axis || p.sizes.some((n) => n === 0))) return own();
+  const sorted = [...parts].sort((a, b) => a.begins[axis] - b.begins[axis]);
+  // overlapping slices (one index taken twice): add their paddings instead
+  if (sorted.some((p, i) => i > 0 && p.begins[axis] < sorted[i - 1].begins[axis] + sorted[i - 1].sizes[axis])) return own();
+  const pieces: Tensor[] = [];
+  let at = 0;
+  const gap = (length: number): Tensor => zeros(x.shape.map((n, d) => (d === axis ? length : n)), { dtype: parts[0].dy.dtype, backend: x.backend.name });
+  for (const p of sorted) {
+    if (p.begins[axis] > at) pieces.push(gap(p.begins[axis] - at));
+    pieces.push(p.dy);
+    at = p.begins[axis] + p.sizes[axis];
+  }
+  if (at < x.shape[axis]) pieces.push(gap(x.shape[axis] - at));
+  return [concat(pieces, axis)];
 }
 
 /** Leaves that require grad, reachable from `root`. */
