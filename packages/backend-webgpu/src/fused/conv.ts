@@ -193,11 +193,11 @@ function strides(params: Params, v: View): { off: string; s: string[] } {
   return { off: params.int(v.offset), s: v.strides.map((s) => params.int(s)) };
 }
 
-/** The patch matrix of x read in place: element (k or j index as (n, l), r = (c, i, j)) with zero padding. */
-function patchRead(xs: { off: string; s: string[] }, q: Geo, iy: string, ix: string, at: string): string {
+/** Sets `v[j]` to x at row `iy`, column `ix` of the plane at `at` (left 0 in the zero padding): the patch matrix read in place. */
+function patchRead(xs: { off: string; s: string[] }, q: Geo, iy: string, ix: string, at: string, j: number): string {
   return `          let iy = ${iy};
           let ix = ${ix};
-          if (iy >= 0 && iy < ${q.H} && ix >= 0 && ix < ${q.W}) { v[J] = X[${at} + iy * ${xs.s[2]} + ix * ${xs.s[3]}]; }`;
+          if (iy >= 0 && iy < ${q.H} && ix >= 0 && ix < ${q.W}) { v[${j}] = X[${at} + iy * ${xs.s[2]} + ix * ${xs.s[3]}]; }`;
 }
 
 export interface ConvShapes {
@@ -258,7 +258,7 @@ export function conv2dKernel(x: View, w: View, bias: View | null, p: Im2ColParam
     perK: ([c, i, j]) => `        let bc = ${c};
         let bdy = ${i} * ${q.dh};
         let bdx = ${j} * ${q.dw};`,
-    load: (j) => patchRead(xs, q, `by_${j} + bdy`, `bx_${j} + bdx`, `bat_${j} + bc * ${xs.s[1]}`).replace('v[J]', `v[${j}]`),
+    load: (j) => patchRead(xs, q, `by_${j} + bdy`, `bx_${j} + bdx`, `bat_${j} + bc * ${xs.s[1]}`, j),
   };
   const withBias = bs === null ? 'acc' : `acc + BIAS[${bs.off} + row * ${bs.s[0]}]`;
   const store = `        O[((col / ${q.L}) * ${O} + row) * ${q.L} + col % ${q.L}] = ${withBias};`;
@@ -349,7 +349,7 @@ export function conv2dBackwardWeightKernel(dy: View, x: View, p: Im2ColParams, s
     perK: ([n, y, x]) => `        let by = ${y} * ${q.sh} - ${q.pt};
         let bx = ${x} * ${q.sw} - ${q.pl};
         let bat = ${xs.off} + ${n} * ${xs.s[0]};`,
-    load: (j) => patchRead(xs, q, `by + bdy_${j}`, `bx + bdx_${j}`, `bat + bc_${j}`).replace('v[J]', `v[${j}]`),
+    load: (j) => patchRead(xs, q, `by + bdy_${j}`, `bx + bdx_${j}`, `bat + bc_${j}`, j),
   };
   const store = `        O[(split * ${M} + row) * ${N} + col] = acc;`;
   const { body, groups } = gemmSource(params, { ...g0, a, b, store, ...split });
