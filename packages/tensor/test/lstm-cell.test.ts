@@ -12,13 +12,14 @@ import { fromArray, fromData, lstmCell, lstmCellBackward, manualSeed, narrow, ra
 /** The cpu backend offering the host LSTM kernels, counting the calls that ran them. */
 class LstmCpu extends CpuBackend {
   override readonly name = 'cpu-lstm-test';
-  readonly calls = { forward: 0, backward: 0 };
+  readonly calls = { forward: 0, backward: 0, keep: 0 };
   readonly #io: HostKernelIO = {
     array: (d) => this.hostArray(d),
     alloc: (dtype, n) => this.alloc.array(dtype, n),
     wrap: (a) => this.write(a, 'float32'), // cpu's write wraps the array without a copy
     matmul: (a, b) => this.matmul(a, b),
     dispose: (d) => this.dispose(d),
+    keep: () => void this.calls.keep++,
   };
   lstmCell(xw: View, h: View, c: View, whh: View, save: SaveForBackward): DataId | null {
     const out = lstmCellHost(this.#io, xw, h, c, whh, save);
@@ -175,9 +176,13 @@ describe('lstmCellBackward: [∂xw | ∂c] for dy = [∂h | ∂c]', () => {
     const recomputed = values(lstmCellBackward(k[0], k[1], k[2], k[3], k[4]));
     // what the forward kernel saves: run it with a save callback
     const kept: Tensor[] = [];
+    const keeps = lstmCpu.calls.keep;
     const v = (x: Tensor) => x.view_();
     lstmCpu.lstmCell(v(k[0]), v(k[1]), v(k[2]), v(k[3]), (data, shape, dtype) => void kept.push(fromData(lstmCpu, data, shape, dtype)));
     expect(kept.map((x) => x.shape)).toEqual([[B, 5 * H]]);
+    expect(lstmCpu.calls.keep).toBe(keeps + 1); // taken out of the primitive's temporaries before it is saved
+    lstmCpu.lstmCell(v(k[0]), v(k[1]), v(k[2]), v(k[3]), null);
+    expect(lstmCpu.calls.keep).toBe(keeps + 1); // nothing kept when no gradient will be asked for
     const fromSaved = values(lstmCellBackward(k[0], k[1], k[2], k[3], k[4], kept));
     expect(lstmCpu.calls.backward).toBe(before + 2);
     expectClose(recomputed, composite, 1e-13);

@@ -22,6 +22,12 @@ export interface HostKernelIO {
   matmul(a: View, b: View): DataId;
   /** give back a buffer this kernel no longer needs (one from `matmul` or `wrap`) */
   dispose(data: DataId): void;
+  /**
+   * Optional: take an array from `alloc` out of the running primitive's temporaries, as it
+   * outlives the primitive (saved for the backward pass). Needed where the allocator gives
+   * back a primitive's arrays when it returns (the wasm backend's `detach`).
+   */
+  keep?(values: TypedArray): void;
 }
 
 /** The rows of a 2-D operand: element (r, j) is at a[off + r·stride + j]. */
@@ -106,7 +112,10 @@ export function lstmCellHost(io: HostKernelIO, xw: View, h: View, c: View, whh: 
   const out = io.alloc(dtype, B * 2 * H);
   const acts = save === null ? null : io.alloc(dtype, B * 5 * H);
   gatePass(io, x, cr, h, whh, acts, out);
-  if (save !== null && acts !== null) save(io.wrap(acts), [B, 5 * H], dtype);
+  if (save !== null && acts !== null) {
+    io.keep?.(acts);
+    save(io.wrap(acts), [B, 5 * H], dtype);
+  }
   return io.wrap(out);
 }
 
