@@ -5,7 +5,8 @@
  * decides which cases come here (float32, groups = 1, operands with elements) and runs
  * each call in a primitive's scope, so the work blocks taken here go back when it returns.
  */
-import { patchOutputSize, sizeOf, type DataId, type Im2ColParams, type SaveForBackward, type Shape4, type View } from '@ml/tensor';
+import { sizeOf, type Im2ColParams, type Shape4 } from '@ml/tensor';
+import { patchOutputSize, type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
 import type { WasmGemm } from './gemm.js';
 import type { HeapAllocator } from './heap-allocator.js';
 import { GEMM_ROWS } from './kernels.js';

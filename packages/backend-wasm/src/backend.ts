@@ -1,4 +1,5 @@
-import { checkOptions, CpuBackend, isContiguousView, optionKeys, rowStride, sizeOf, type AdamStep, type BinaryOp, type DataId, type DType, type HeapInfo, type Im2ColParams, type ReduceOp, type SaveForBackward, type Shape4, type TypedArray, type UnaryOp, type View } from '@ml/tensor';
+import { checkOptions, optionKeys, sizeOf, type DType, type HeapInfo, type Im2ColParams, type Shape4, type TypedArray } from '@ml/tensor';
+import { CpuBackend, isContiguousView, rowStride, type AdamStep, type BinaryOp, type DataId, type ReduceOp, type SaveForBackward, type UnaryOp, type View } from '@ml/tensor/backend';
 import { empty, tiledPool, WasmConvolution } from './backend-conv.js';
 import { WasmGemm, type KernelExports } from './gemm.js';
 import { HeapAllocator } from './heap-allocator.js';

@@ -1,4 +1,5 @@
-import { HostAllocator, type ArrayAllocator, type DType, type TypedArray } from '@ml/tensor';
+import { type DType, type TypedArray } from '@ml/tensor';
+import { HostAllocator, type ArrayAllocator } from '@ml/tensor/backend';
 import type { WasmGemm } from './gemm.js';
 
 /**

@@ -1,4 +1,5 @@
-import { contiguousStrides, isContiguousView, sizeOf, type DataId, type TypedArray, type View } from '@ml/tensor';
+import { contiguousStrides, sizeOf, type TypedArray } from '@ml/tensor';
+import { isContiguousView, type DataId, type View } from '@ml/tensor/backend';
 import type { WasmGemm } from './gemm.js';
 import type { HeapAllocator } from './heap-allocator.js';
 

@@ -20,7 +20,7 @@ const ROOTS: Record<string, string> = {
 };
 
 const PAGE = `<!doctype html>
-<script type="importmap">{ "imports": { "@ml/tensor": "/tensor/index.js" } }</script>
+<script type="importmap">{ "imports": { "@ml/tensor": "/tensor/index.js", "@ml/tensor/backend": "/tensor/backend.js" } }</script>
 <script type="module">
   import * as wasm from '/wasm/index.js';
   import * as T from '@ml/tensor';

@@ -1,6 +1,7 @@
 import '@ml/autograd';
 import { Linear } from '@ml/nn';
-import { full, hostData, manualSeed, memory, randn, setBackend, getBackend, tensor, tidy, zeros, type Tensor } from '@ml/tensor';
+import { full, manualSeed, memory, randn, setBackend, getBackend, tensor, tidy, zeros, type Tensor } from '@ml/tensor';
+import { hostData } from '@ml/tensor/backend';
 import { describe, expect, it } from 'vitest';
 import { WasmHeap } from '../src/heap.js';
 import { WasmBackend, registerWasmBackend } from '../src/index.js';

@@ -1,23 +1,5 @@
-import {
-  checkOptions,
-  isContiguousView,
-  optionKeys,
-  patchOutputSize,
-  sizeOf,
-  type AdamStep,
-  type ArgReduceOp,
-  type Backend,
-  type BinaryOp,
-  type DataId,
-  type DType,
-  type HeapInfo,
-  type Im2ColParams,
-  type ReduceOp,
-  type Shape4,
-  type TypedArray,
-  type UnaryOp,
-  type View,
-} from '@ml/tensor';
+import { checkOptions, optionKeys, sizeOf, type Backend, type DType, type HeapInfo, type Im2ColParams, type Shape4, type TypedArray } from '@ml/tensor';
+import { isContiguousView, patchOutputSize, type AdamStep, type ArgReduceOp, type BinaryOp, type DataId, type ReduceOp, type UnaryOp, type View } from '@ml/tensor/backend';
 import {
   adamKernel,
   argReduceKernel,

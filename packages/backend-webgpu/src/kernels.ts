@@ -2,7 +2,8 @@
  * The primitives as WGSL kernels. Each builder returns the module's source, its parameter
  * block and the workgroup grid; the backend compiles (once per source), binds and queues it.
  */
-import { contiguousStrides, sizeOf, type AdamStep, type ArgReduceOp, type BinaryOp, type DType, type Im2ColParams, type ReduceOp, type UnaryOp, type View } from '@ml/tensor';
+import { contiguousStrides, sizeOf, type DType, type Im2ColParams } from '@ml/tensor';
+import { type AdamStep, type ArgReduceOp, type BinaryOp, type ReduceOp, type UnaryOp, type View } from '@ml/tensor/backend';
 import { convert, decode, elemOf, elementwise, GROUP, kernel, linearMain, Params, position, viewPosition, type Binding, type Elem } from './wgsl.js';
 
 export interface KernelCall {

@@ -4,7 +4,8 @@
  * a parameter block (i32 words in a uniform buffer), so one compiled pipeline serves every
  * tensor of that structure. The generated source is the pipeline cache's key.
  */
-import { isContiguousView, sizeOf, type DType, type View } from '@ml/tensor';
+import { sizeOf, type DType } from '@ml/tensor';
+import { isContiguousView, type View } from '@ml/tensor/backend';
 
 /** How an element is held in a GPU buffer: float32 as f32; int32 and bool (0/1) as i32. */
 export type Elem = 'f32' | 'i32';

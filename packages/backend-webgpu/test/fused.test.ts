@@ -4,7 +4,8 @@
 // (32 × 128 for ≤ 32 rows, else 64 × 64), their k-step of 16 and the weight gradient's
 // split of K; rows of softmax one per invocation (≤ 64 long or ≥ 4096 of them) or one
 // per workgroup; padding, stride, dilation, batch 1 and > 1, permuted and sliced inputs.
-import { fromData, type Im2ColParams } from '@ml/tensor';
+import { type Im2ColParams } from '@ml/tensor';
+import { fromData } from '@ml/tensor/backend';
 import { describe, expect, it } from 'vitest';
 import { MIN_ROWS, splitK, tileFor } from '../src/fused/conv.js';
 import { disjointWindows } from '../src/fused/pool.js';

@@ -3,7 +3,8 @@
  * from any backend's code), and the helpers the fused tests share: seeded values and GPU
  * tensors laid out contiguously, permuted or sliced.
  */
-import { fromData, narrow, permute, sizeOf, type DataId, type Im2ColParams, type Tensor } from '@ml/tensor';
+import { narrow, permute, sizeOf, type Im2ColParams, type Tensor } from '@ml/tensor';
+import { fromData, type DataId } from '@ml/tensor/backend';
 import { expect } from 'vitest';
 import type { WebGpuBackend } from '../src/index.js';
 

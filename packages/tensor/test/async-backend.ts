@@ -1,16 +1,6 @@
-import type {
-  ArgReduceOp,
-  Backend,
-  BinaryOp,
-  DataId,
-  DType,
-  Im2ColParams,
-  ReduceOp,
-  TypedArray,
-  UnaryOp,
-  View,
-} from '../src/index.js';
-import { CpuBackend } from '../src/index.js';
+import type { Backend, DType, Im2ColParams, TypedArray } from '../src/index.js';
+import type { ArgReduceOp, BinaryOp, DataId, ReduceOp, UnaryOp, View } from '../src/backend-api.js';
+import { CpuBackend } from '../src/backend-api.js';
 
 /**
  * Test-only backend: every primitive runs on a private CpuBackend, but reads are

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { contiguousStrides, CpuBackend, HostAllocator, type ArrayAllocator, type DataId, type DType, type Im2ColParams, type TypedArray, type View } from '../src/index.js';
+import { contiguousStrides, type DType, type Im2ColParams, type TypedArray } from '../src/index.js';
+import { CpuBackend, HostAllocator, type ArrayAllocator, type DataId, type View } from '../src/backend-api.js';
 
 // The CPU backend writes every result into the allocator it was given (a backend with a
 // memory of its own, such as the wasm one, passes an allocator of that memory): a result

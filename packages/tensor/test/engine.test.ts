@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as T from '../src/index.js';
+import { CpuBackend, DataId, View } from '../src/backend-api.js';
 
 describe('views share storage instead of copying', () => {
   it('reshape/transpose/slice/expand are views; contiguous() copies only when needed', () => {
@@ -106,9 +107,9 @@ describe('fused kernels: optional methods of the backend contract', () => {
     let calls = 0;
     let decline = false;
     /** a backend that offers a fused softmax over the last dim and counts its calls */
-    class SoftmaxCpu extends T.CpuBackend {
+    class SoftmaxCpu extends CpuBackend {
       override readonly name = 'cpu-fused-softmax';
-      softmax(x: T.View, dim: number): T.DataId | null {
+      softmax(x: View, dim: number): DataId | null {
         calls++;
         if (decline || dim !== x.shape.length - 1) return null;
         const v = this.readSync(this.copy(x)) as Float32Array;

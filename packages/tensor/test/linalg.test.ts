@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as T from '../src/index.js';
+import { CpuBackend } from '../src/backend-api.js';
 import type { Tensor } from '../src/index.js';
 
 /** Inputs and outputs of numpy.linalg, from test/fixtures/linalg_fixtures.py. */
@@ -154,7 +155,7 @@ describe('README: factorizations and solvers', () => {
 
 describe('where they compute', () => {
   it("write the result on the input's backend, in its dtype", () => {
-    class OtherCpu extends T.CpuBackend {
+    class OtherCpu extends CpuBackend {
       override readonly name = 'other-cpu';
     }
     T.registerBackend(new OtherCpu());

@@ -7,7 +7,8 @@ import { CpuBackend } from '../src/backends/cpu.js';
 import { lstmCellBackwardHost, lstmCellHost, type HostKernelIO } from '../src/backends/host-recurrent.js';
 import type { DType } from '../src/dtype.js';
 import { registerBackend } from '../src/engine.js';
-import { fromArray, fromData, lstmCell, lstmCellBackward, manualSeed, narrow, randn, transpose, type Tensor } from '../src/index.js';
+import { fromArray, lstmCell, lstmCellBackward, manualSeed, narrow, randn, transpose, type Tensor } from '../src/index.js';
+import { fromData } from '../src/backend-api.js';
 
 /** The cpu backend offering the host LSTM kernels, counting the calls that ran them. */
 class LstmCpu extends CpuBackend {

@@ -4,53 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeOptionsContract, type NamedRecipe, type Recipe } from '@ml/api-check';
 import { describe, expect, it } from 'vitest';
-import {
-  arange,
-  avgPool1d,
-  avgPool2d,
-  checkOptions,
-  cholesky,
-  closest,
-  conv1d,
-  conv2d,
-  CpuBackend,
-  HostAllocator,
-  dropoutMask,
-  editDistance,
-  eigh,
-  eigvalsh,
-  eye,
-  fromArray,
-  fromFill,
-  full,
-  fullLike,
-  linspace,
-  loadSafetensors,
-  maxPool1d,
-  maxPool2d,
-  normal,
-  ones,
-  onesLike,
-  parseSafetensors,
-  parseSafetensorsHeader,
-  rand,
-  randint,
-  randLike,
-  randn,
-  randnLike,
-  randperm,
-  registerBackend,
-  saveSafetensors,
-  scalar,
-  serializeSafetensors,
-  std,
-  tensor,
-  uniform,
-  var_,
-  variance,
-  zeros,
-  zerosLike,
-} from '../src/node.js';
+import { arange, avgPool1d, avgPool2d, checkOptions, cholesky, closest, conv1d, conv2d, dropoutMask, editDistance, eigh, eigvalsh, eye, fromArray, fromFill, full, fullLike, linspace, loadSafetensors, maxPool1d, maxPool2d, normal, ones, onesLike, parseSafetensors, parseSafetensorsHeader, rand, randint, randLike, randn, randnLike, randperm, registerBackend, saveSafetensors, scalar, serializeSafetensors, std, tensor, uniform, var_, variance, zeros, zerosLike } from '../src/node.js';
+import { CpuBackend, HostAllocator } from '../src/backend-api.js';
 import { assertClose, describeConformance } from '../src/testing/index.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
@@ -143,7 +98,7 @@ describe('every exported options-taker rejects an unknown option (read from the 
     zeros: (o) => zeros([2], o),
     zerosLike: (o) => zerosLike(x, o),
   };
-  describeOptionsContract(packageDir, { describe, it }, { entries: ['src/node.ts', 'src/testing/index.ts'], recipes });
+  describeOptionsContract(packageDir, { describe, it }, { entries: ['src/node.ts', 'src/testing/index.ts', 'src/backend-api.ts'], recipes });
 });
 
 describe("README: options are checked", () => {

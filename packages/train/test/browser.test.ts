@@ -39,7 +39,7 @@ const mods = join(here, '../node_modules/@ml');
 const PAGE = `<!doctype html>
 <input type="file" id="files" multiple>
 <script type="importmap">{ "imports": {
-  "@ml/tensor": "/tensor/index.js", "@ml/autograd": "/autograd/index.js", "@ml/nn": "/nn/index.js", "@ml/optim": "/optim/index.js"
+  "@ml/tensor": "/tensor/index.js", "@ml/tensor/backend": "/tensor/backend.js", "@ml/autograd": "/autograd/index.js", "@ml/nn": "/nn/index.js", "@ml/optim": "/optim/index.js"
 } }</script>
 <script type="module">
   import * as train from '/train/index.js';

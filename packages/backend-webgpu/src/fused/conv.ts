@@ -12,7 +12,8 @@
  * skips the (h, w, i, j) whose position is not on the stride grid.) One template makes all
  * three; ∂w, whose K is long and M·N small, splits K over the grid's z and sums the parts.
  */
-import { patchOutputSize, type Im2ColParams, type View } from '@ml/tensor';
+import { type Im2ColParams } from '@ml/tensor';
+import { patchOutputSize, type View } from '@ml/tensor/backend';
 import { kernel, Params, type Binding } from '../wgsl.js';
 import type { KernelCall } from '../kernels.js';
 

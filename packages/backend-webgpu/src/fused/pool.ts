@@ -6,7 +6,8 @@
  * dy / (number of its elements equal to its max) first, then each input element sums the
  * shares of the windows whose max it equals.
  */
-import type { Im2ColParams, View } from '@ml/tensor';
+import type { Im2ColParams } from '@ml/tensor';
+import type { View } from '@ml/tensor/backend';
 import { grid, type KernelCall } from '../kernels.js';
 import { decode, GROUP, kernel, linearMain, Params, position } from '../wgsl.js';
 

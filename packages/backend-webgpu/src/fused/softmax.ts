@@ -5,7 +5,8 @@
  * workgroup's, its invocations striding over the row and meeting in workgroup memory.
  * Rows lie along any dim of any strided view; outputs are contiguous in the input's shape.
  */
-import { contiguousStrides, sizeOf, type View } from '@ml/tensor';
+import { contiguousStrides, sizeOf } from '@ml/tensor';
+import { type View } from '@ml/tensor/backend';
 import { grid, type KernelCall } from '../kernels.js';
 import { decode, elementwise, GROUP, kernel, linearMain, Params, position, type Binding } from '../wgsl.js';
 

@@ -8,7 +8,7 @@ import { logsumexp, max, sum } from './reduce.js';
 
 
 /** softmax along `dim`: ∂x = s ∘ (dy − Σ dy ∘ s). */
-export const softmaxOp = defineOp<{ dim: number }>({
+const softmaxOp = defineOp<{ dim: number }>({
   name: 'softmax',
   grad: (dy, n) => {
     const s = n.output;
@@ -18,14 +18,14 @@ export const softmaxOp = defineOp<{ dim: number }>({
 });
 
 /** log-softmax along `dim`: ∂x = dy − exp(y) Σ dy. */
-export const logSoftmaxOp = defineOp<{ dim: number }>({
+const logSoftmaxOp = defineOp<{ dim: number }>({
   name: 'logSoftmax',
   grad: (dy, n) => [sub(dy, mul(exp(n.output), sum(dy, n.attrs.dim, true)))],
   fused: (b, [x], a) => b.logSoftmax?.(x, a.dim) ?? null,
 });
 
 /** relu's gradient as one op (a fused pass on the CPU-family backends); differentiated through its composite. */
-export const reluBackwardOp = defineOp({
+const reluBackwardOp = defineOp({
   name: 'reluBackward',
   fused: (b, [x, dy]) => b.reluBackward?.(x, dy) ?? null,
 });

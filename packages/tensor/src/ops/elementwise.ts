@@ -42,7 +42,7 @@ const UNARY_GRADS: Record<UnaryOp, GradRule | undefined> = {
 };
 
 /** One op definition per unary primitive (the backend's `unary(op, x)`). */
-export const unaryOps = Object.fromEntries(
+const unaryOps = Object.fromEntries(
   Object.entries(UNARY_GRADS).map(([name, grad]) => [name, defineOp({ name, grad })]),
 ) as Record<UnaryOp, OpDef>;
 
@@ -125,7 +125,7 @@ const BINARY_GRADS: Record<BinaryOp, GradRule | undefined> = {
 };
 
 /** One op definition per binary primitive (the backend's `binary(op, a, b)`). */
-export const binaryOps = Object.fromEntries(
+const binaryOps = Object.fromEntries(
   Object.entries(BINARY_GRADS).map(([name, grad]) => [name, defineOp({ name, grad })]),
 ) as Record<BinaryOp, OpDef>;
 
@@ -184,7 +184,7 @@ export function logicalOr(a: TensorLike, b: TensorLike): Tensor {
 }
 
 /** `cond ? a : b`; the condition (broadcast bool) is an attribute: it has no gradient. */
-export const whereOp = defineOp<{ cond: Tensor }>({
+const whereOp = defineOp<{ cond: Tensor }>({
   name: 'where',
   grad: (dy, n, needs) => {
     const c = n.attrs.cond;

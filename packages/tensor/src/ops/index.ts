@@ -1,4 +1,4 @@
-export * from './prim.js';
+export type { Scalar, TensorLike } from './prim.js';
 export * from './creation.js';
 export * from './elementwise.js';
 export * from './layout.js';

@@ -8,14 +8,14 @@ import { arange, zeros } from './creation.js';
 import { castTo, commonBackend, fromData, prim } from './prim.js';
 
 // gather and scatterAdd are each other's adjoint; the int32 index is an attribute
-export const gatherOp = defineOp<{ axis: number; index: Tensor; inShape: readonly number[] }>({
+const gatherOp = defineOp<{ axis: number; index: Tensor; inShape: readonly number[] }>({
   name: 'gather',
   grad: (dy, n) => {
     const base = zeros(n.attrs.inShape, { dtype: dy.dtype, backend: dy.backend.name });
     return [scatterAdd(base, n.attrs.axis, n.attrs.index, dy)];
   },
 });
-export const scatterAddOp = defineOp<{ axis: number; index: Tensor }>({
+const scatterAddOp = defineOp<{ axis: number; index: Tensor }>({
   name: 'scatterAdd',
   grad: (dy, n, needs) => [dy, needs[1] ? gather(dy, n.attrs.axis, n.attrs.index) : null],
 });

@@ -4,16 +4,16 @@ import type { Tensor } from '../tensor.js';
 import { defineOp } from '../op.js';
 import { zeros } from './creation.js';
 import { commonBackend, fromData, prim, viewOp } from './prim.js';
-import { reduceOps } from './reduce.js';
+import { reduceSum } from './reduce.js';
 
 // ------------------------------------------------------------ op definitions
 
 /** A copy into a contiguous buffer (`contiguous`, `clone`): the gradient passes through. */
-export const contiguousOp = defineOp({ name: 'contiguous', grad: (dy) => [dy] });
-export const cloneOp = defineOp({ name: 'clone', grad: (dy) => [dy] });
+const contiguousOp = defineOp({ name: 'contiguous', grad: (dy) => [dy] });
+const cloneOp = defineOp({ name: 'clone', grad: (dy) => [dy] });
 /** A view with a new shape (`reshape`, `squeeze`, `unsqueeze`, `flatten`); `shape` is the input's. */
-export const reshapeOp = defineOp<{ shape: readonly number[] }>({ name: 'reshape', grad: (dy, n) => [reshape(dy, n.attrs.shape)] });
-export const permuteOp = defineOp<{ dims: readonly number[] }>({
+const reshapeOp = defineOp<{ shape: readonly number[] }>({ name: 'reshape', grad: (dy, n) => [reshape(dy, n.attrs.shape)] });
+const permuteOp = defineOp<{ dims: readonly number[] }>({
   name: 'permute',
   grad: (dy, n) => {
     const dims = n.attrs.dims;
@@ -21,9 +21,9 @@ export const permuteOp = defineOp<{ dims: readonly number[] }>({
   },
 });
 /** Broadcasting view; the gradient sums back to the input's `shape`. */
-export const expandOp = defineOp<{ shape: readonly number[] }>({ name: 'expand', grad: (dy, n) => [sumToShape(dy, n.attrs.shape)] });
+const expandOp = defineOp<{ shape: readonly number[] }>({ name: 'expand', grad: (dy, n) => [sumToShape(dy, n.attrs.shape)] });
 /** Strided slice view; its adjoint pads the gradient with zeros at the edges and between steps. */
-export const sliceOp = defineOp<{ begins: readonly number[]; sizes: readonly number[]; steps: readonly number[]; inShape: readonly number[] }>({
+const sliceOp = defineOp<{ begins: readonly number[]; sizes: readonly number[]; steps: readonly number[]; inShape: readonly number[] }>({
   name: 'slice',
   grad: (dy, n) => {
     const { begins, sizes, steps, inShape } = n.attrs;
@@ -33,12 +33,12 @@ export const sliceOp = defineOp<{ begins: readonly number[]; sizes: readonly num
   },
 });
 /** Edge and interior padding; its adjoint is the matching slice. */
-export const padOp = defineOp<{ low: readonly number[]; high: readonly number[]; interior: readonly number[]; value: number }>({
+const padOp = defineOp<{ low: readonly number[]; high: readonly number[]; interior: readonly number[]; value: number }>({
   name: 'pad',
   grad: (dy, n) => [sliceView(dy, n.attrs.low, n.inputs[0].shape, n.attrs.interior.map((i) => i + 1))],
 });
 /** Joining along `axis`; each input's gradient is its part of dy. */
-export const concatOp = defineOp<{ axis: number; sizes: readonly number[] }>({
+const concatOp = defineOp<{ axis: number; sizes: readonly number[] }>({
   name: 'concat',
   grad: (dy, n) => {
     let at = 0;
@@ -384,12 +384,6 @@ export function sumToShape(x: Tensor, shape: readonly number[]): Tensor {
   }
   const summed = axes.length ? reduceSum(x, axes) : x;
   return reshape(summed, shape);
-}
-
-/** The sum primitive over sorted axes (no keepdim). */
-export function reduceSum(x: Tensor, axes: readonly number[]): Tensor {
-  const shape = x.shape.filter((_, i) => !axes.includes(i));
-  return prim(reduceOps.sum, [x], { axes, inShape: x.shape }, shape, x.dtype, (b, [v]) => b.reduce('sum', v, axes));
 }
 
 /** Move a tensor to another backend (reads its data, writes it there). */

@@ -21,7 +21,7 @@ function storedTransposed(t: Tensor): boolean {
  * transposed (a Linear layer's weight.T) gets its gradient in that layout, (Bᵀ dCᵀ)ᵀ or
  * (dCᵀ A)ᵀ, so the parameter's gradient needs no transposing copy.
  */
-export const matmulOp = defineOp({
+const matmulOp = defineOp({
   name: 'matmul',
   grad: (dy, n, needs) => {
     const [a, b] = n.inputs;

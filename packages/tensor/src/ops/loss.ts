@@ -32,7 +32,7 @@ function divisorOf(reduction: LossReduction, n: number): number | null {
 }
 
 /** Cross-entropy from logits and int32 classes; ∂logits = softmaxCrossEntropyBackward (the target has none). */
-export const softmaxCrossEntropyOp = defineOp<{ reduction: LossReduction }>({
+const softmaxCrossEntropyOp = defineOp<{ reduction: LossReduction }>({
   name: 'softmaxCrossEntropy',
   grad: (dy, n) => {
     const [x, target] = n.inputs;
@@ -42,7 +42,7 @@ export const softmaxCrossEntropyOp = defineOp<{ reduction: LossReduction }>({
 });
 
 /** Its gradient as one op; differentiated through its composite (softmax − onehot, scaled). */
-export const softmaxCrossEntropyBackwardOp = defineOp<{ reduction: LossReduction }>({
+const softmaxCrossEntropyBackwardOp = defineOp<{ reduction: LossReduction }>({
   name: 'softmaxCrossEntropyBackward',
   fused: (b, [x, t, dy], a) => b.softmaxCrossEntropyBackward?.(x, t, dy, divisorOf(a.reduction, x.shape[0]) ?? 1) ?? null,
 });

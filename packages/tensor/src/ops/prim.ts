@@ -149,7 +149,7 @@ export function operands(op: string, xs: readonly TensorLike[], dtype: DType): T
 }
 
 /** The dtype change; its gradient casts back (none from an integer source). */
-export const castOp: OpDef<{ from: DType }> = defineOp<{ from: DType }>({
+const castOp: OpDef<{ from: DType }> = defineOp<{ from: DType }>({
   name: 'cast',
   grad: (dy, n) => [isFloat(n.attrs.from) ? castTo(dy, n.attrs.from) : null],
 });

@@ -5,7 +5,7 @@ import { fmt, normAxes, normAxis, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { defineOp, type GradNode, type GradRule, type OpDef } from '../op.js';
 import { add, div, eq, exp, isFinite, log, mul, sqrt, sub, where } from './elementwise.js';
-import { expand, flatten, reduceSum, reshape } from './layout.js';
+import { expand, flatten, reshape } from './layout.js';
 import { castTo, prim } from './prim.js';
 
 // ------------------------------------------------------------ op definitions
@@ -53,12 +53,18 @@ const REDUCE_GRADS: Record<ReduceOp, GradRule<ReduceAttrs>> = {
   },
 };
 
-export const reduceOps = Object.fromEntries(
+const reduceOps = Object.fromEntries(
   Object.entries(REDUCE_GRADS).map(([name, grad]) => [name, defineOp<ReduceAttrs>({ name, grad })]),
 ) as Record<ReduceOp, OpDef<ReduceAttrs>>;
 
+/** The sum primitive over sorted axes (no keepdim). */
+export function reduceSum(x: Tensor, axes: readonly number[]): Tensor {
+  const shape = x.shape.filter((_, i) => !axes.includes(i));
+  return prim(reduceOps.sum, [x], { axes, inShape: x.shape }, shape, x.dtype, (b, [v]) => b.reduce('sum', v, axes));
+}
+
 /** argmax/argmin give int32 indices: never recorded, no rule. */
-export const argReduceOps: Record<ArgReduceOp, OpDef> = {
+const argReduceOps: Record<ArgReduceOp, OpDef> = {
   argmax: defineOp({ name: 'argmax' }),
   argmin: defineOp({ name: 'argmin' }),
 };
