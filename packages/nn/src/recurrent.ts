@@ -404,8 +404,8 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
    * Run the stack over `x` ([L, N, in], [N, L, in] with batchFirst, or unbatched [L, in]).
    * `init` holds h0 (and c0 for LSTM), each [numLayers·D, N, H] ([numLayers·D, H] unbatched),
    * or undefined for zeros. Returns the last layer's outputs and the final states, shaped
-   * like the input and like h0. `input` gives the input part of the gates for one time step
-   * (default x_t W_ihᵀ + b_ih), `step` the new states from it.
+   * like the input and like h0. `input` gives the input part of the gates for all time
+   * steps at once (default x W_ihᵀ + b_ih); `step` gets its slice for one time step.
    */
   protected run(
     x: Tensor,
@@ -454,14 +454,13 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
           biasIh: this.bias ? this.biasIh[j] : null,
           biasHh: this.bias ? this.biasHh[j] : null,
         };
+        // the input part of every gate for all time steps at once: [L, N, gates·H]
+        const xp = input(layerInput, w);
         let s = states.map((st) => st.select(0, j));
         const hs: Tensor[] = new Array<Tensor>(len);
         for (let i = 0; i < len; i++) {
           const t = d === 0 ? i : len - 1 - i;
-          // the input part of the gates, step by step: the gradient of a slice of one
-          // whole-sequence projection is that projection's size, so slicing one per step
-          // costs O(L²) in the backward pass (a quarter of an LSTM training step at L = 28)
-          s = step(input(layerInput.select(0, t), w), s, w);
+          s = step(xp.select(0, t), s, w);
           hs[t] = s[0];
         }
         outs.push(stack(hs, 0));
