@@ -16,7 +16,7 @@ import { assertFloat, runOp } from './prim.js';
  * One LSTM step. Its gradient: the gate gradients and ∂c from lstmCellBackward (one pass),
  * then ∂xw = ∂gates, ∂h = ∂gates · W_hh, ∂W_hh = ∂gatesᵀ · h (products, so differentiable).
  */
-export const lstmCellOp = defineOp({
+const lstmCellOp = defineOp({
   name: 'lstmCell',
   grad: (dy, n, needs) => {
     const [xw, h, c, whh] = n.inputs;
@@ -37,7 +37,7 @@ export const lstmCellOp = defineOp({
  * The gate and cell-state gradients of lstmCell; differentiated through its composite.
  * `saved` is what the forward kernel kept for it (an attribute: no gradient flows to it).
  */
-export const lstmCellBackwardOp = defineOp<{ saved: readonly Tensor[] }>({
+const lstmCellBackwardOp = defineOp<{ saved: readonly Tensor[] }>({
   name: 'lstmCellBackward',
   fused: (b, [xw, h, c, whh, dy], a) => b.lstmCellBackward?.(xw, h, c, whh, dy, a.saved.map((t) => t.view_())) ?? null,
 });
