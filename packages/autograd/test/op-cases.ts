@@ -4,7 +4,6 @@
  */
 import * as T from '@ml/tensor';
 import type { Tensor } from '@ml/tensor';
-import { lstmCellBackwardHost, lstmCellHost, type Backend, type HostKernelIO } from '@ml/tensor/backend';
 
 export interface OpCase {
   /** the op as users call it */
@@ -30,36 +29,6 @@ const spread = (...shape: number[]) => {
   return T.fromArray(Float64Array.from(perm, (p) => (p - n / 2) * 0.37 + 0.11), shape, f64);
 };
 const idx = (values: number[], shape = [values.length]) => T.fromArray(Int32Array.from(values), shape, { dtype: 'int32' });
-
-/** A host kernel's parameters after its `io`: the backend method's. */
-type AfterIO<F> = F extends (io: HostKernelIO, ...rest: infer P) => unknown ? P : never;
-
-/**
- * Run `fn` with the host LSTM kernels offered by the cpu backend (gradcheck computes on
- * 'cpu'), so lstmCell records one node and its own gradient rule is what gets checked.
- * A no-op once the cpu backend offers them itself.
- */
-function withHostLstm<R>(fn: () => R): R {
-  const cpu: Backend = T.getBackend('cpu');
-  if (cpu.lstmCell !== undefined) return fn();
-  const io: HostKernelIO = {
-    array: (d) => cpu.hostArray!(d),
-    alloc: (dtype, n) => (dtype === 'float64' ? new Float64Array(n) : new Float32Array(n)),
-    wrap: (a) => cpu.write(a, a instanceof Float64Array ? 'float64' : 'float32'),
-    matmul: (a, b) => cpu.matmul(a, b),
-    dispose: (d) => cpu.dispose(d),
-  };
-  Object.assign(cpu, {
-    lstmCell: (...a: AfterIO<typeof lstmCellHost>) => lstmCellHost(io, ...a),
-    lstmCellBackward: (...a: AfterIO<typeof lstmCellBackwardHost>) => lstmCellBackwardHost(io, ...a),
-  });
-  try {
-    return fn();
-  } finally {
-    delete cpu.lstmCell;
-    delete cpu.lstmCellBackward;
-  }
-}
 
 export const opCases: OpCase[] = [
   // ---- binary, with broadcasting
@@ -123,8 +92,8 @@ export const opCases: OpCase[] = [
   { op: 'softmaxCrossEntropy', what: '[3,4] against classes [2,0,3], mean', fn: (a) => T.softmaxCrossEntropy(a, idx([2, 0, 3])), inputs: () => [randn(3, 4)] },
   { op: 'softmaxCrossEntropy', what: "[2,3] against classes [1,1], 'none'", fn: (a) => T.softmaxCrossEntropy(a, idx([1, 1]), 'none'), inputs: () => [randn(2, 3)] },
   // ---- recurrent cells (the forward on the host kernel: one lstmCell node, its rule checked)
-  { op: 'lstmCell', what: 'B=3, H=2', fn: (xw, h, c, w) => withHostLstm(() => T.lstmCell(xw, h, c, w)), inputs: () => [randn(3, 8), randn(3, 2), randn(3, 2), randn(8, 2)] },
-  { op: 'lstmCell', what: 'B=1, H=1, h and c narrowed from one [1,2]', fn: (xw, hc, w) => withHostLstm(() => T.lstmCell(xw, T.narrow(hc, 1, 0, 1), T.narrow(hc, 1, 1, 1), w)), inputs: () => [randn(1, 4), randn(1, 2), randn(4, 1)] },
+  { op: 'lstmCell', what: 'B=3, H=2', fn: (xw, h, c, w) => T.lstmCell(xw, h, c, w), inputs: () => [randn(3, 8), randn(3, 2), randn(3, 2), randn(8, 2)] },
+  { op: 'lstmCell', what: 'B=1, H=1, h and c narrowed from one [1,2]', fn: (xw, hc, w) => T.lstmCell(xw, T.narrow(hc, 1, 0, 1), T.narrow(hc, 1, 1, 1), w), inputs: () => [randn(1, 4), randn(1, 2), randn(4, 1)] },
   // ---- linear algebra
   { op: 'matmul', what: '[2,3] × [3,4]', fn: (a, b) => T.matmul(a, b), inputs: () => [randn(2, 3), randn(3, 4)] },
   { op: 'matmul', what: 'batched broadcast [2,1,2,3] × [3,3,2]', fn: (a, b) => T.matmul(a, b), inputs: () => [randn(2, 1, 2, 3), randn(3, 3, 2)] },

@@ -3,35 +3,41 @@
 // recorded values and the composite path, gradients included.
 import '@ml/autograd';
 import { chunk, manualSeed, randn, registerBackend, setBackend, tensor, type DType, type NestedArray, type Tensor } from '@ml/tensor';
-import { CpuBackend, lstmCellBackwardHost, lstmCellHost, type DataId, type HostKernelIO, type SaveForBackward, type View } from '@ml/tensor/backend';
+import { CpuBackend, type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
 import { describe, expect, it } from 'vitest';
 import { LSTM, LSTMCell } from '../src/recurrent.js';
 import { fixture } from './helpers.js';
 
-/** The cpu backend offering the host LSTM kernels, counting the calls that ran them. */
+/** The cpu backend (which offers the host LSTM kernels), counting the calls that ran them. */
 class LstmCpu extends CpuBackend {
   override readonly name = 'cpu-lstm-nn-test';
   readonly calls = { forward: 0, backward: 0 };
-  readonly #io: HostKernelIO = {
-    array: (d) => this.hostArray(d),
-    alloc: (dtype, n) => this.alloc.array(dtype, n),
-    wrap: (a) => this.write(a, 'float32'), // cpu's write wraps the array without a copy
-    matmul: (a, b) => this.matmul(a, b),
-    dispose: (d) => this.dispose(d),
-  };
-  lstmCell(xw: View, h: View, c: View, whh: View, save: SaveForBackward): DataId | null {
-    const out = lstmCellHost(this.#io, xw, h, c, whh, save);
+  override lstmCell(xw: View, h: View, c: View, whh: View, save: SaveForBackward): DataId | null {
+    const out = super.lstmCell(xw, h, c, whh, save);
     if (out !== null) this.calls.forward++;
     return out;
   }
-  lstmCellBackward(xw: View, h: View, c: View, whh: View, dy: View, saved: readonly View[]): DataId | null {
-    const out = lstmCellBackwardHost(this.#io, xw, h, c, whh, dy, saved);
+  override lstmCellBackward(xw: View, h: View, c: View, whh: View, dy: View, saved: readonly View[]): DataId | null {
+    const out = super.lstmCellBackward(xw, h, c, whh, dy, saved);
     if (out !== null) this.calls.backward++;
     return out;
   }
 }
 const fused = new LstmCpu();
 registerBackend(fused);
+
+/** The cpu backend with the LSTM kernels declined: the layers run lstmCell's composite. */
+class CompositeCpu extends CpuBackend {
+  override readonly name = 'cpu-lstm-composite';
+  override lstmCell(): null {
+    return null;
+  }
+  override lstmCellBackward(): null {
+    return null;
+  }
+}
+const COMPOSITE = 'cpu-lstm-composite';
+registerBackend(new CompositeCpu());
 
 /** Run `fn` with `name` as the default backend (layers and tensors are made there). */
 function on<R>(name: string, fn: () => R): R {
@@ -144,7 +150,7 @@ describe('the fused kernels equal the composite path through a whole LSTM (float
     const before = fused.calls.backward;
     const kernel = runLstm(fused.name, 'float64', o);
     expect(fused.calls.backward - before).toBe(o.len * o.numLayers * (o.bidirectional ? 2 : 1));
-    const composite = runLstm('cpu', 'float64', o);
+    const composite = runLstm(COMPOSITE, 'float64', o);
     expect(Object.keys(kernel)).toEqual(Object.keys(composite));
     for (const k of Object.keys(kernel)) expectClose(kernel[k], composite[k], 1e-12, k);
   });
@@ -159,7 +165,7 @@ describe('float32: the layer equals the formula it replaced, to float32 rounding
     return [o.sigmoid().mul(c1.tanh()), c1];
   }
 
-  it.each(['cpu', fused.name])('LSTMCell unrolled over 12 steps on %s, gradients included', (backend) => {
+  it.each([COMPOSITE, fused.name])('LSTMCell unrolled over 12 steps on %s, gradients included', (backend) => {
     const run = (useLayer: boolean) =>
       on(backend, () => {
         manualSeed(3);

@@ -22,12 +22,12 @@ class LstmCpu extends CpuBackend {
     dispose: (d) => this.dispose(d),
     keep: () => void this.calls.keep++,
   };
-  lstmCell(xw: View, h: View, c: View, whh: View, save: SaveForBackward): DataId | null {
+  override lstmCell(xw: View, h: View, c: View, whh: View, save: SaveForBackward): DataId | null {
     const out = lstmCellHost(this.#io, xw, h, c, whh, save);
     if (out !== null) this.calls.forward++;
     return out;
   }
-  lstmCellBackward(xw: View, h: View, c: View, whh: View, dy: View, saved: readonly View[]): DataId | null {
+  override lstmCellBackward(xw: View, h: View, c: View, whh: View, dy: View, saved: readonly View[]): DataId | null {
     const out = lstmCellBackwardHost(this.#io, xw, h, c, whh, dy, saved);
     if (out !== null) this.calls.backward++;
     return out;
@@ -35,6 +35,19 @@ class LstmCpu extends CpuBackend {
 }
 const lstmCpu = new LstmCpu();
 registerBackend(lstmCpu);
+
+/** The cpu backend with the LSTM kernels declined: the ops run their composites. */
+class CompositeCpu extends CpuBackend {
+  override readonly name = 'cpu-lstm-composite';
+  override lstmCell(): null {
+    return null;
+  }
+  override lstmCellBackward(): null {
+    return null;
+  }
+}
+const COMPOSITE = 'cpu-lstm-composite';
+registerBackend(new CompositeCpu());
 
 // ---- the reference: one LSTM step on plain arrays, written from the equations
 
@@ -104,7 +117,7 @@ const SIZES: [number, number][] = [[1, 1], [1, 3], [4, 1], [3, 5], [2, 8], [5, 7
 describe('lstmCell: one LSTM step, [h | c] in one tensor', () => {
   it.each(SIZES)('B=%i, H=%i: composite and host kernel equal the reference step (float64)', (B, H) => {
     manualSeed(B * 100 + H);
-    const { s, t } = randomStep(B, H, 'float64', 'cpu');
+    const { s, t } = randomStep(B, H, 'float64', COMPOSITE);
     const want = referenceStep(s);
     expectClose(values(lstmCell(t[0], t[1], t[2], t[3])), want, 1e-13);
     const before = lstmCpu.calls.forward;
@@ -115,7 +128,7 @@ describe('lstmCell: one LSTM step, [h | c] in one tensor', () => {
 
   it('float32: the kernel agrees with the composite to float32 rounding', () => {
     manualSeed(32);
-    const { t } = randomStep(6, 9, 'float32', 'cpu');
+    const { t } = randomStep(6, 9, 'float32', COMPOSITE);
     const composite = values(lstmCell(t[0], t[1], t[2], t[3]));
     const onKernel = t.map((x) => fromArray(x.dataSync(), x.shape, { dtype: 'float32', backend: lstmCpu.name }));
     expectClose(values(lstmCell(onKernel[0], onKernel[1], onKernel[2], onKernel[3])), composite, 2e-6);
@@ -166,8 +179,8 @@ describe('lstmCell: one LSTM step, [h | c] in one tensor', () => {
 describe('lstmCellBackward: [∂xw | ∂c] for dy = [∂h | ∂c]', () => {
   it.each(SIZES)('B=%i, H=%i: composite, kernel from saved gates and kernel recomputing them equal central differences', (B, H) => {
     manualSeed(B * 1000 + H);
-    const { s, t } = randomStep(B, H, 'float64', 'cpu');
-    const dyT = randn([B, 2 * H], { dtype: 'float64' });
+    const { s, t } = randomStep(B, H, 'float64', COMPOSITE);
+    const dyT = randn([B, 2 * H], { dtype: 'float64', backend: COMPOSITE });
     const want = referenceBackward(s, values(dyT));
     const composite = values(lstmCellBackward(t[0], t[1], t[2], t[3], dyT));
     expectClose(composite, want, 1e-8);

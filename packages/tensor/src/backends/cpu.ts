@@ -15,7 +15,8 @@ import { matmul } from './cpu/matmul.js';
 import * as pool from './cpu/pool.js';
 import * as reduction from './cpu/reduce.js';
 import * as softmax from './cpu/softmax.js';
-import { materialize, wrap, type CpuData } from './cpu/views.js';
+import { dataValues, materialize, wrap, type CpuData } from './cpu/views.js';
+import { lstmCellBackwardHost, lstmCellHost, type HostKernelIO } from './host-recurrent.js';
 
 export { HostAllocator, type ArrayAllocator, type HostAllocatorOptions } from './cpu/allocator.js';
 
@@ -152,5 +153,23 @@ export class CpuBackend implements Backend {
   }
   maxPool2dBackward(x: View, y: View, dy: View, p: Im2ColParams): DataId | null {
     return this.primitive(() => pool.maxPool2dBackward(this.alloc, x, y, dy, p));
+  }
+
+  // ---- the LSTM cell (host-recurrent.ts): one pass after the recurrent product, which runs on this backend's matmul
+
+  /** what the host kernels need: this backend's arrays, allocator and matmul */
+  protected readonly hostIO: HostKernelIO = {
+    array: dataValues,
+    alloc: (dtype, n) => this.alloc.array(dtype, n),
+    wrap,
+    matmul: (a, b) => this.matmul(a, b),
+    dispose: (d) => this.dispose(d),
+    keep: (a) => this.alloc.detach?.(a),
+  };
+  lstmCell(xw: View, h: View, c: View, whh: View, save: SaveForBackward = null): DataId | null {
+    return this.primitive(() => lstmCellHost(this.hostIO, xw, h, c, whh, save));
+  }
+  lstmCellBackward(xw: View, h: View, c: View, whh: View, dy: View, saved: readonly View[] = []): DataId | null {
+    return this.primitive(() => lstmCellBackwardHost(this.hostIO, xw, h, c, whh, dy, saved));
   }
 }

@@ -17,6 +17,13 @@ export interface ArrayAllocator {
    * temporary a kernel is done with); the caller must not touch it again.
    */
   recycle(a: TypedArray): void;
+  /**
+   * Optional: take an array it handed out during the running primitive out of that
+   * primitive's temporaries, as it outlives the primitive (a buffer a fused kernel saves
+   * for the backward pass). Needed by allocators that give back a primitive's arrays when
+   * it returns (the wasm backend's).
+   */
+  detach?(a: TypedArray): void;
 }
 
 /** An array of `n` zeros from `alloc`. */
