@@ -1,40 +1,10 @@
 import * as T from '@ml/tensor';
-import { CpuBackend } from '@ml/tensor/backend';
+import { registerCompositeBackend } from '@ml/tensor/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import '../src/index.js';
 
-/** The cpu backend with every fused kernel declined: the ops run their composites. */
-class CompositeCpu extends CpuBackend {
-  override readonly name = 'cpu-composite';
-  override conv2d(): null {
-    return null;
-  }
-  override conv2dBackwardInput(): null {
-    return null;
-  }
-  override conv2dBackwardWeight(): null {
-    return null;
-  }
-  override maxPool2d(): null {
-    return null;
-  }
-  override maxPool2dBackward(): null {
-    return null;
-  }
-  override reluBackward(): null {
-    return null;
-  }
-  override logSoftmax(): null {
-    return null;
-  }
-  override softmaxCrossEntropy(): null {
-    return null;
-  }
-  override softmaxCrossEntropyBackward(): null {
-    return null;
-  }
-}
-T.registerBackend(new CompositeCpu());
+// the cpu backend with every fused kernel declined: the ops run their composites
+registerCompositeBackend('cpu-composite');
 
 /** Run `fn` with the composites instead of the cpu backend's fused kernels. */
 function composites<R>(fn: () => R): R {

@@ -467,8 +467,11 @@ interface Geometry {
   ow: number;
 }
 
-/** The patch geometry's words, named for the kernels. */
-function patchParams(params: Params, p: Im2ColParams, g: Geometry) {
+/**
+ * The patch geometry's words, named for the kernels: image size, window, stride, dilation,
+ * top/left padding and output size (im2col, col2im, and the fused conv and pooling kernels).
+ */
+export function patchParams(params: Params, p: Im2ColParams, g: Pick<Geometry, 'H' | 'W' | 'oh' | 'ow'>) {
   return {
     H: params.int(g.H),
     W: params.int(g.W),

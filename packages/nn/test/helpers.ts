@@ -34,3 +34,24 @@ export function gradcheckLayer(layer: AnyModule, inputs: Tensor[], run: (...xs: 
     options,
   );
 }
+
+/** One recurrent layer's case: inputs, weights, upstream gradients, and PyTorch's outputs and gradients. */
+export interface RecurrentCase {
+  x: NestedArray;
+  state: Record<string, NestedArray>;
+  h0?: NestedArray;
+  c0?: NestedArray;
+  gy: NestedArray;
+  ghn?: NestedArray;
+  gcn?: NestedArray;
+  y: NestedArray;
+  hn?: NestedArray;
+  cn?: NestedArray;
+  gx: NestedArray;
+  gh0?: NestedArray;
+  gc0?: NestedArray;
+  grads: Record<string, NestedArray>;
+}
+
+/** The recurrent layers' cases, recorded from PyTorch 1.13 in float64 by test/fixtures/recurrent.py. */
+export const recurrentCases = fixture<{ cases: Record<string, RecurrentCase> }>('recurrent').cases;

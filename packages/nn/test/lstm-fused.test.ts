@@ -4,9 +4,10 @@
 import '@ml/autograd';
 import { chunk, manualSeed, randn, registerBackend, setBackend, tensor, type DType, type NestedArray, type Tensor } from '@ml/tensor';
 import { CpuBackend, type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
+import { registerCompositeBackend } from '@ml/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { LSTM, LSTMCell } from '../src/recurrent.js';
-import { fixture } from './helpers.js';
+import { recurrentCases as cases } from './helpers.js';
 
 /** The cpu backend (which offers the host LSTM kernels), counting the calls that ran them. */
 class LstmCpu extends CpuBackend {
@@ -27,17 +28,7 @@ const fused = new LstmCpu();
 registerBackend(fused);
 
 /** The cpu backend with the LSTM kernels declined: the layers run lstmCell's composite. */
-class CompositeCpu extends CpuBackend {
-  override readonly name = 'cpu-lstm-composite';
-  override lstmCell(): null {
-    return null;
-  }
-  override lstmCellBackward(): null {
-    return null;
-  }
-}
-const COMPOSITE = 'cpu-lstm-composite';
-registerBackend(new CompositeCpu());
+const COMPOSITE = registerCompositeBackend('cpu-lstm-composite', ['lstmCell', 'lstmCellBackward']).name;
 
 /** Run `fn` with `name` as the default backend (layers and tensors are made there). */
 function on<R>(name: string, fn: () => R): R {
@@ -57,24 +48,6 @@ function expectClose(actual: number[], expected: number[], tol: number, label: s
   expect(worst, label).toBeLessThan(tol);
 }
 
-interface Case {
-  x: NestedArray;
-  state: Record<string, NestedArray>;
-  h0?: NestedArray;
-  c0?: NestedArray;
-  gy: NestedArray;
-  ghn?: NestedArray;
-  gcn?: NestedArray;
-  y: NestedArray;
-  hn?: NestedArray;
-  cn?: NestedArray;
-  gx: NestedArray;
-  gh0?: NestedArray;
-  gc0?: NestedArray;
-  grads: Record<string, NestedArray>;
-}
-// recorded from PyTorch 1.13 in float64 by test/fixtures/recurrent.py
-const { cases } = fixture<{ cases: Record<string, Case> }>('recurrent');
 const flatten = (v: NestedArray): number[] => values(tensor(v, { dtype: 'float64' }));
 const f64 = (v: NestedArray): Tensor => tensor(v, { dtype: 'float64' });
 

@@ -1,30 +1,12 @@
 import '@ml/autograd';
-import { concat, manualSeed, randn, zeros, type NestedArray, type Tensor } from '@ml/tensor';
+import { concat, manualSeed, randn, zeros, type Tensor } from '@ml/tensor';
 import { assertClose } from '@ml/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import type { AnyModule } from '../src/module.js';
 import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from '../src/recurrent.js';
-import { f64, fixture, gradcheckLayer as gradcheckModule, stateOf } from './helpers.js';
+import { f64, gradcheckLayer as gradcheckModule, recurrentCases as cases, stateOf } from './helpers.js';
 
-interface Case {
-  x: NestedArray;
-  state: Record<string, NestedArray>;
-  h0?: NestedArray;
-  c0?: NestedArray;
-  gy: NestedArray;
-  ghn?: NestedArray;
-  gcn?: NestedArray;
-  y: NestedArray;
-  hn?: NestedArray;
-  cn?: NestedArray;
-  gx: NestedArray;
-  gh0?: NestedArray;
-  gc0?: NestedArray;
-  grads: Record<string, NestedArray>;
-}
 
-// recorded from PyTorch 1.13 in float64 by test/fixtures/recurrent.py
-const { cases } = fixture<{ cases: Record<string, Case> }>('recurrent');
 const TOL = { atol: 1e-10, rtol: 1e-10 };
 
 type Sequence = RNN | GRU | LSTM;

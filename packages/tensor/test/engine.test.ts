@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as T from '../src/index.js';
-import { CpuBackend, DataId, View } from '../src/backend-api.js';
+import type { DataId, View } from '../src/backend-api.js';
+import { CpuBackend } from '../src/backend-api.js';
 
 describe('views share storage instead of copying', () => {
   it('reshape/transpose/slice/expand are views; contiguous() copies only when needed', () => {

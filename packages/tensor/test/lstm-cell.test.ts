@@ -9,6 +9,7 @@ import type { DType } from '../src/dtype.js';
 import { registerBackend } from '../src/engine.js';
 import { fromArray, lstmCell, lstmCellBackward, manualSeed, narrow, randn, transpose, type Tensor } from '../src/index.js';
 import { fromData } from '../src/backend-api.js';
+import { registerCompositeBackend } from '../src/testing/index.js';
 
 /** The cpu backend offering the host LSTM kernels, counting the calls that ran them. */
 class LstmCpu extends CpuBackend {
@@ -37,17 +38,7 @@ const lstmCpu = new LstmCpu();
 registerBackend(lstmCpu);
 
 /** The cpu backend with the LSTM kernels declined: the ops run their composites. */
-class CompositeCpu extends CpuBackend {
-  override readonly name = 'cpu-lstm-composite';
-  override lstmCell(): null {
-    return null;
-  }
-  override lstmCellBackward(): null {
-    return null;
-  }
-}
-const COMPOSITE = 'cpu-lstm-composite';
-registerBackend(new CompositeCpu());
+const COMPOSITE = registerCompositeBackend('cpu-lstm-composite', ['lstmCell', 'lstmCellBackward']).name;
 
 // ---- the reference: one LSTM step on plain arrays, written from the equations
 

@@ -15,7 +15,7 @@
 import { type Im2ColParams } from '@ml/tensor';
 import { patchOutputSize, type View } from '@ml/tensor/backend';
 import { kernel, Params, type Binding } from '../wgsl.js';
-import type { KernelCall } from '../kernels.js';
+import { patchParams, type KernelCall } from '../kernels.js';
 
 /** The k-step: how many k each workgroup stages in workgroup memory at a time. */
 const KS = 16;
@@ -168,23 +168,9 @@ ${g.store}
   return { body, groups: [Math.ceil(g.N / TN), Math.ceil(g.M / TM), g.splits] };
 }
 
-/** The geometry's words, named for the kernels. */
+/** The geometry's words, named for the kernels (the patch geometry's, and L = oh·ow). */
 function geometry(params: Params, p: Im2ColParams, H: number, W: number, oh: number, ow: number) {
-  return {
-    H: params.int(H),
-    W: params.int(W),
-    kh: params.int(p.kernel[0]),
-    kw: params.int(p.kernel[1]),
-    sh: params.int(p.stride[0]),
-    sw: params.int(p.stride[1]),
-    dh: params.int(p.dilation[0]),
-    dw: params.int(p.dilation[1]),
-    pt: params.int(p.pad[0]),
-    pl: params.int(p.pad[2]),
-    oh: params.int(oh),
-    ow: params.int(ow),
-    L: params.int(oh * ow),
-  };
+  return { ...patchParams(params, p, { H, W, oh, ow }), L: params.int(oh * ow) };
 }
 
 type Geo = ReturnType<typeof geometry>;

@@ -8,7 +8,7 @@
  */
 import type { Im2ColParams } from '@ml/tensor';
 import type { View } from '@ml/tensor/backend';
-import { grid, type KernelCall } from '../kernels.js';
+import { grid, patchParams, type KernelCall } from '../kernels.js';
 import { decode, GROUP, kernel, linearMain, Params, position } from '../wgsl.js';
 
 /** [N, C, H, W] → [N, C, oh, ow] */
@@ -23,28 +23,12 @@ export interface PoolShapes {
 
 const linearGrid = (n: number) => grid(Math.ceil(n / GROUP));
 
-function words(params: Params, p: Im2ColParams, s: PoolShapes) {
-  return {
-    H: params.int(s.H),
-    W: params.int(s.W),
-    kh: params.int(p.kernel[0]),
-    kw: params.int(p.kernel[1]),
-    sh: params.int(p.stride[0]),
-    sw: params.int(p.stride[1]),
-    dh: params.int(p.dilation[0]),
-    dw: params.int(p.dilation[1]),
-    pt: params.int(p.pad[0]),
-    pl: params.int(p.pad[2]),
-    oh: params.int(s.oh),
-    ow: params.int(s.ow),
-  };
-}
 
 /**
  * The loop over output (c2, c3)'s window of the plane at `base`: `each` runs for every
  * element inside the image with its value in `v`; `inside` counts them.
  */
-function windowLoop(params: Params, x: View, q: ReturnType<typeof words>, each: string): string {
+function windowLoop(params: Params, x: View, q: ReturnType<typeof patchParams>, each: string): string {
   const [s2, s3] = [params.int(x.strides[2]), params.int(x.strides[3])];
   return `  var inside = 0;
   for (var ki = 0; ki < ${q.kh}; ki++) {
@@ -66,7 +50,7 @@ ${each}
  */
 export function maxPool2dKernel(x: View, p: Im2ColParams, s: PoolShapes): KernelCall {
   const params = new Params();
-  const q = words(params, p, s);
+  const q = patchParams(params, p, s);
   const n = s.N * s.C * s.oh * s.ow;
   const c = decode(params, 'i', [s.N, s.C, s.oh, s.ow], 'c');
   const base = position(params, x.offset, x.strides.slice(0, 2), c.coords.slice(0, 2));
@@ -87,7 +71,7 @@ ${windowLoop(params, x, q, '      if (!is_nan(m) && (!seen || v > m || is_nan(v)
  */
 export function avgPool2dKernel(x: View, p: Im2ColParams, s: PoolShapes, countIncludePad: boolean): KernelCall {
   const params = new Params();
-  const q = words(params, p, s);
+  const q = patchParams(params, p, s);
   const n = s.N * s.C * s.oh * s.ow;
   const c = decode(params, 'i', [s.N, s.C, s.oh, s.ow], 'c');
   const base = position(params, x.offset, x.strides.slice(0, 2), c.coords.slice(0, 2));
@@ -107,7 +91,7 @@ ${windowLoop(params, x, q, '      acc += v;')}
  */
 export function maxPoolShareKernel(x: View, y: View, dy: View, p: Im2ColParams, s: PoolShapes): KernelCall {
   const params = new Params();
-  const q = words(params, p, s);
+  const q = patchParams(params, p, s);
   const n = s.N * s.C * s.oh * s.ow;
   const c = decode(params, 'i', [s.N, s.C, s.oh, s.ow], 'c');
   const base = position(params, x.offset, x.strides.slice(0, 2), c.coords.slice(0, 2));
@@ -131,7 +115,7 @@ ${windowLoop(params, x, q, '      count += select(0, 1, v == m);')}
  */
 export function maxPoolGatherKernel(x: View, y: View, p: Im2ColParams, s: PoolShapes): KernelCall {
   const params = new Params();
-  const q = words(params, p, s);
+  const q = patchParams(params, p, s);
   const n = s.N * s.C * s.H * s.W;
   const c = decode(params, 'i', [s.N, s.C, s.H, s.W], 'c');
   const xAt = position(params, x.offset, x.strides, c.coords);
@@ -172,7 +156,7 @@ export function disjointWindows(p: Im2ColParams): boolean {
  */
 export function maxPoolScatterKernel(x: View, y: View, dy: View, p: Im2ColParams, s: PoolShapes): KernelCall {
   const params = new Params();
-  const q = words(params, p, s);
+  const q = patchParams(params, p, s);
   const n = s.N * s.C * s.oh * s.ow;
   const c = decode(params, 'i', [s.N, s.C, s.oh, s.ow], 'c');
   const base = position(params, x.offset, x.strides.slice(0, 2), c.coords.slice(0, 2));

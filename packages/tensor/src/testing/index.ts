@@ -26,3 +26,4 @@ export {
   type ConformanceHarness,
   type DescribeConformanceOptions,
 } from './run.js';
+export { registerCompositeBackend } from './composite.js';

@@ -1,0 +1,25 @@
+import type { FusedKernels } from '../backend.js';
+import { CpuBackend } from '../backends/cpu.js';
+import { registerBackend } from '../engine.js';
+
+/** Every fused kernel of the backend contract (a new one left out here is a compile error). */
+const FUSED: Record<keyof FusedKernels, true> = {
+  conv2d: true, conv2dBackwardInput: true, conv2dBackwardWeight: true, maxPool2d: true, maxPool2dBackward: true, avgPool2d: true,
+  reluBackward: true, softmax: true, logSoftmax: true, softmaxCrossEntropy: true, softmaxCrossEntropyBackward: true,
+  lstmCell: true, lstmCellBackward: true, adamUpdate: true,
+};
+const ALL_FUSED = Object.keys(FUSED) as (keyof FusedKernels)[];
+
+/**
+ * Register a cpu backend named `name` whose fused kernels `methods` (default: all of them)
+ * decline, so the ops run their composites there: the reference a fused kernel is tested
+ * against. Returns the backend (registering the same name again returns a new one).
+ */
+export function registerCompositeBackend(name: string, methods: readonly (keyof FusedKernels)[] = ALL_FUSED): CpuBackend {
+  const backend = new CpuBackend();
+  Object.defineProperty(backend, 'name', { value: name });
+  const declines = backend as unknown as Record<string, () => null>;
+  for (const m of methods) declines[m] = () => null;
+  registerBackend(backend);
+  return backend;
+}
