@@ -45,18 +45,27 @@ ${each}
 }
 
 /**
- * Max over each window: NaN wins (and stays), and a window reaching into the padding
- * takes `padValue` when that is larger — the cpu backend's rule.
+ * What the kernels with one invocation per output position share: their parameters, the
+ * patch geometry, the output count, the decoded position (c0…c3) and the WGSL that finds
+ * the start of its input plane (`base`, which windowLoop reads).
  */
-export function maxPool2dKernel(x: View, p: Im2ColParams, s: PoolShapes): KernelCall {
+function outputWindows(x: View, p: Im2ColParams, s: PoolShapes) {
   const params = new Params();
   const q = patchParams(params, p, s);
   const n = s.N * s.C * s.oh * s.ow;
   const c = decode(params, 'i', [s.N, s.C, s.oh, s.ow], 'c');
   const base = position(params, x.offset, x.strides.slice(0, 2), c.coords.slice(0, 2));
+  return { params, q, n, c, head: `${c.code}  let base = ${base};\n` };
+}
+
+/**
+ * Max over each window: NaN wins (and stays), and a window reaching into the padding
+ * takes `padValue` when that is larger — the cpu backend's rule.
+ */
+export function maxPool2dKernel(x: View, p: Im2ColParams, s: PoolShapes): KernelCall {
+  const { params, q, n, head } = outputWindows(x, p, s);
   const pv = params.float(p.padValue);
-  const body = `${c.code}  let base = ${base};
-  var m = -inf_like(0.0);
+  const body = `${head}  var m = -inf_like(0.0);
   var seen = false;
 ${windowLoop(params, x, q, '      if (!is_nan(m) && (!seen || v > m || is_nan(v))) { m = v; }\n      seen = true;')}
   if (inside < ${q.kh} * ${q.kw} && ${pv} > m) { m = ${pv}; }
@@ -70,14 +79,9 @@ ${windowLoop(params, x, q, '      if (!is_nan(m) && (!seen || v > m || is_nan(v)
  * (`countIncludePad`: zero padding counted) or over how many lie inside.
  */
 export function avgPool2dKernel(x: View, p: Im2ColParams, s: PoolShapes, countIncludePad: boolean): KernelCall {
-  const params = new Params();
-  const q = patchParams(params, p, s);
-  const n = s.N * s.C * s.oh * s.ow;
-  const c = decode(params, 'i', [s.N, s.C, s.oh, s.ow], 'c');
-  const base = position(params, x.offset, x.strides.slice(0, 2), c.coords.slice(0, 2));
+  const { params, q, n, head } = outputWindows(x, p, s);
   const divisor = countIncludePad ? `f32(${q.kh} * ${q.kw})` : 'f32(inside)';
-  const body = `${c.code}  let base = ${base};
-  var acc = 0.0;
+  const body = `${head}  var acc = 0.0;
 ${windowLoop(params, x, q, '      acc += v;')}
   O[i] = acc / ${divisor};`;
   const source = kernel(params, [{ name: 'X', elem: 'f32' }, { name: 'O', elem: 'f32', write: true }], linearMain(params, n, body));
@@ -90,16 +94,11 @@ ${windowLoop(params, x, q, '      acc += v;')}
  * the mask applied by the next pass.
  */
 export function maxPoolShareKernel(x: View, y: View, dy: View, p: Im2ColParams, s: PoolShapes): KernelCall {
-  const params = new Params();
-  const q = patchParams(params, p, s);
-  const n = s.N * s.C * s.oh * s.ow;
-  const c = decode(params, 'i', [s.N, s.C, s.oh, s.ow], 'c');
-  const base = position(params, x.offset, x.strides.slice(0, 2), c.coords.slice(0, 2));
+  const { params, q, n, c, head } = outputWindows(x, p, s);
   const yAt = position(params, y.offset, y.strides, c.coords);
   const dAt = position(params, dy.offset, dy.strides, c.coords);
   const pv = params.float(p.padValue);
-  const body = `${c.code}  let base = ${base};
-  let m = Y[${yAt}];
+  const body = `${head}  let m = Y[${yAt}];
   var count = 0;
 ${windowLoop(params, x, q, '      count += select(0, 1, v == m);')}
   if (inside < ${q.kh} * ${q.kw} && ${pv} == m) { count += ${q.kh} * ${q.kw} - inside; }
@@ -155,16 +154,11 @@ export function disjointWindows(p: Im2ColParams): boolean {
  * `maxPoolShareKernel` — the cpu backend's arithmetic.
  */
 export function maxPoolScatterKernel(x: View, y: View, dy: View, p: Im2ColParams, s: PoolShapes): KernelCall {
-  const params = new Params();
-  const q = patchParams(params, p, s);
-  const n = s.N * s.C * s.oh * s.ow;
-  const c = decode(params, 'i', [s.N, s.C, s.oh, s.ow], 'c');
-  const base = position(params, x.offset, x.strides.slice(0, 2), c.coords.slice(0, 2));
+  const { params, q, n, c, head } = outputWindows(x, p, s);
   const yAt = position(params, y.offset, y.strides, c.coords);
   const dAt = position(params, dy.offset, dy.strides, c.coords);
   const pv = params.float(p.padValue);
-  const body = `${c.code}  let base = ${base};
-  let oBase = (c0 * ${params.int(s.C)} + c1) * ${q.H} * ${q.W};
+  const body = `${head}  let oBase = (c0 * ${params.int(s.C)} + c1) * ${q.H} * ${q.W};
   let m = Y[${yAt}];
   let g = DY[${dAt}];
   var count = 0;
