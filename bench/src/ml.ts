@@ -20,8 +20,9 @@ const STEPS_PER_EPOCH = Math.ceil(60000 / 64);
  * asynchronous) every timed run ends by reading its result back, so the GPU's work is in
  * the time, and the MNIST images stay on the cpu backend, each batch moved over.
  */
-export async function runMl(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: (s: string) => void, only: ReadonlySet<string>): Promise<Record<string, Measurement>> {
-  const wasm = backend === 'wasm' ? registerWasmBackend() : null;
+export async function runMl(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: (s: string) => void, only: ReadonlySet<string>, threads?: number): Promise<Record<string, Measurement>> {
+  const wasm = backend === 'wasm' ? registerWasmBackend(threads === undefined ? {} : { threads }) : null;
+  const label = threads === 1 ? `ml-${backend}-1t` : `ml-${backend}`;
   const gpu = backend === 'webgpu' ? await registerWebGpuBackend() : null;
   if (gpu) log(`  WebGPU device: ${webgpuInfo(gpu)?.adapter} via ${webgpuInfo(gpu)?.source}`);
   setBackend(backend);
@@ -47,7 +48,7 @@ export async function runMl(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: 
     out[`matmul${n}`] = { value: (2 * n ** 3) / r.ms / 1e6, reps: r.reps };
     A.dispose();
     B.dispose();
-    log(`  ml-${backend} matmul ${n}: ${out[`matmul${n}`].value.toFixed(2)} GFLOP/s`);
+    log(`  ${label} matmul ${n}: ${out[`matmul${n}`].value.toFixed(2)} GFLOP/s`);
   }
   for (const { id, cin, hw, cout } of CONVS) {
     if (!only.has(id)) continue;
@@ -70,10 +71,10 @@ export async function runMl(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: 
       { maxReps: 20, budgetMs: b.budgetMs },
     );
     out[id] = { value: r.ms, reps: r.reps };
-    log(`  ml-${backend} ${id}: ${r.ms.toFixed(2)} ms`);
+    log(`  ${label} ${id}: ${r.ms.toFixed(2)} ms`);
   }
 
-  if (only.has('mlpEpoch') || only.has('cnnStep')) await trainSteps(backend, gpu, b, log, only, out);
+  if (only.has('mlpEpoch') || only.has('cnnStep')) await trainSteps(backend, label, gpu, b, log, only, out);
   if (gpu) {
     gpu.destroy();
     setBackend('cpu');
@@ -82,7 +83,7 @@ export async function runMl(backend: 'cpu' | 'wasm' | 'webgpu', b: Budget, log: 
 }
 
 /** The MLP epoch and the CNN step (those of them in `only`), into `out`. */
-async function trainSteps(backend: 'cpu' | 'wasm' | 'webgpu', gpu: WebGpuBackend | null, b: Budget, log: (s: string) => void, only: ReadonlySet<string>, out: Record<string, Measurement>): Promise<void> {
+async function trainSteps(backend: 'cpu' | 'wasm' | 'webgpu', label: string, gpu: WebGpuBackend | null, b: Budget, log: (s: string) => void, only: ReadonlySet<string>, out: Record<string, Measurement>): Promise<void> {
   if (gpu) setBackend('cpu');
   const data = await mnist({ flatten: true });
   setBackend(backend);
@@ -119,7 +120,7 @@ async function trainSteps(backend: 'cpu' | 'wasm' | 'webgpu', gpu: WebGpuBackend
     let i = 0;
     const r = await timeIt(async () => trainStep(model, opt, await batch(i++, [64, 784])), { warmup: 5, maxReps: b.mlpSteps, budgetMs: b.budgetMs });
     out.mlpEpoch = { value: (r.ms * STEPS_PER_EPOCH) / 1000, reps: r.reps, note: r.reps < STEPS_PER_EPOCH ? `median of ${r.reps} steps × ${STEPS_PER_EPOCH}` : undefined };
-    log(`  ml-${backend} MLP epoch: ${out.mlpEpoch.value.toFixed(2)} s (${r.reps} steps timed)`);
+    log(`  ${label} MLP epoch: ${out.mlpEpoch.value.toFixed(2)} s (${r.reps} steps timed)`);
   }
   if (only.has('cnnStep')) {
     const model = cnn(); // the mnist-classifier app's network
@@ -127,7 +128,7 @@ async function trainSteps(backend: 'cpu' | 'wasm' | 'webgpu', gpu: WebGpuBackend
     let i = 0;
     const r = await timeIt(async () => trainStep(model, opt, await batch(i++, [64, 1, 28, 28])), { warmup: 2, maxReps: b.cnnSteps, budgetMs: b.budgetMs });
     out.cnnStep = { value: r.ms, reps: r.reps };
-    log(`  ml-${backend} CNN step: ${r.ms.toFixed(1)} ms (${r.reps} steps)`);
+    log(`  ${label} CNN step: ${r.ms.toFixed(1)} ms (${r.reps} steps)`);
   }
   xTrain.dispose();
   yTrain.dispose();

@@ -9,7 +9,7 @@
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { cpus, platform, release, totalmem } from 'node:os';
+import { availableParallelism, cpus, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,18 +22,31 @@ import { serve, SystemProcess } from './process.js';
 import { findTorch, torchProcess } from './torch.js';
 import { GROUPS, MATMUL_SIZES, WORKLOADS, type Budget } from './workloads.js';
 
-const SYSTEMS = ['ml-cpu', 'ml-wasm', 'ml-webgpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgpu', 'torch'] as const;
+const SYSTEMS = ['ml-cpu', 'ml-wasm', 'ml-wasm-1t', 'ml-webgpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgpu', 'torch'] as const;
 type System = (typeof SYSTEMS)[number];
 /** The peers ml-wasm is compared with: those on the CPU (a GPU backend has its own ratio). */
 const CPU_PEERS: System[] = ['tfjs-cpu', 'tfjs-wasm', 'torch'];
+
+/**
+ * The CPU threads each system computes on, for the table's header. TensorFlow.js-wasm runs
+ * one in Node (its threaded build needs a cross-origin-isolated page), so `ml-wasm-1t`
+ * (the wasm backend on one thread) is the like-with-like column beside it.
+ */
+export function threadsOf(s: System, cores: number): string {
+  if (s === 'ml-webgpu' || s === 'tfjs-webgpu') return 'GPU';
+  if (s === 'ml-wasm') return `${cores} thread${cores === 1 ? '' : 's'}`;
+  if (s === 'torch') return '2 threads';
+  return '1 thread';
+}
 
 const HELP = `bench — @ml against TensorFlow.js and PyTorch, side by side
 
 Usage: pnpm --filter @ml/bench bench [options]   (or node bench/dist/run.js)
 
 Options:
-  --systems <list>   ml-cpu, ml-wasm, ml-webgpu, tfjs-cpu, tfjs-wasm, tfjs-webgpu, torch
-                     (comma-separated; default all; the webgpu ones need a WebGPU device)
+  --systems <list>   ml-cpu, ml-wasm, ml-wasm-1t, ml-webgpu, tfjs-cpu, tfjs-wasm, tfjs-webgpu,
+                     torch (comma-separated; default all; the webgpu ones need a WebGPU
+                     device; ml-wasm-1t is the wasm backend on one thread, like tfjs-wasm)
   --budget <s>       timed seconds per measurement at most            (default 20)
   --quick            2 s budgets, 20 MLP steps, 5 CNN steps: a smoke run
   --no-write         print only; do not update bench/README.md
@@ -59,16 +72,19 @@ function ratio(ours: Measurement | undefined, theirs: Measurement | undefined, h
 }
 const times = (r: number): string => `${r >= 1 ? r.toFixed(2) : r.toFixed(3)}×`;
 
-export function table(results: Results): string {
+export function table(results: Results, cores: number): string {
   const present = SYSTEMS.filter((s) => results[s]);
   const peers = present.filter((s) => CPU_PEERS.includes(s));
   const gpus = results['ml-webgpu'] !== undefined && results['tfjs-webgpu'] !== undefined;
-  const head = `| workload | unit | ${present.join(' | ')} | ml-wasm ÷ tfjs-wasm | ml-wasm ÷ best CPU peer |${gpus ? ' ml-webgpu ÷ tfjs-webgpu |' : ''}`;
-  const sep = `|---|---|${present.map(() => '---:').join('|')}|---:|---|${gpus ? '---:|' : ''}`;
+  const oneThread = results['ml-wasm-1t'] !== undefined;
+  const head = `| workload | unit | ${present.map((s) => `${s} (${threadsOf(s, cores)})`).join(' | ')} | ml-wasm ÷ tfjs-wasm |${oneThread ? ' ml-wasm-1t ÷ tfjs-wasm (1 thread each) |' : ''} ml-wasm ÷ best CPU peer |${gpus ? ' ml-webgpu ÷ tfjs-webgpu |' : ''}`;
+  const sep = `|---|---|${present.map(() => '---:').join('|')}|---:|${oneThread ? '---:|' : ''}---|${gpus ? '---:|' : ''}`;
   const rows = WORKLOADS.map((w) => {
     const cells = present.map((s) => fmt(results[s]?.[w.id], w.unit));
     const ours = results['ml-wasm']?.[w.id];
     const vsTfjs = ratio(ours, results['tfjs-wasm']?.[w.id], w.higherIsBetter);
+    const vsTfjs1t = ratio(results['ml-wasm-1t']?.[w.id], results['tfjs-wasm']?.[w.id], w.higherIsBetter);
+    const oneThreadCell = oneThread ? ` ${vsTfjs1t === null ? '–' : times(vsTfjs1t)} |` : '';
     const peerVals = peers.map((s) => ({ s, m: results[s]?.[w.id] })).filter((p) => p.m && Number.isFinite(p.m.value)) as { s: System; m: Measurement }[];
     let vsBest = '–';
     if (peerVals.length > 0) {
@@ -78,7 +94,7 @@ export function table(results: Results): string {
     }
     const vsGpu = gpus ? ratio(results['ml-webgpu']?.[w.id], results['tfjs-webgpu']?.[w.id], w.higherIsBetter) : null;
     const gpuCell = gpus ? ` ${vsGpu === null ? '–' : times(vsGpu)} |` : '';
-    return `| ${w.title} | ${w.unit} | ${cells.join(' | ')} | ${vsTfjs === null ? '–' : times(vsTfjs)} | ${vsBest} |${gpuCell}`;
+    return `| ${w.title} | ${w.unit} | ${cells.join(' | ')} | ${vsTfjs === null ? '–' : times(vsTfjs)} |${oneThreadCell} ${vsBest} |${gpuCell}`;
   });
   return [head, sep, ...rows].join('\n');
 }
@@ -141,6 +157,7 @@ async function main(): Promise<number> {
     const settle = settler();
     await serve(async (only) => {
       await settle();
+      if (s === 'ml-wasm-1t') return runMl('wasm', budget, log, only, 1);
       if (s === 'ml-cpu' || s === 'ml-wasm' || s === 'ml-webgpu') return runMl(s.slice(3) as 'cpu' | 'wasm' | 'webgpu', budget, log, only);
       return runTfjs(s.slice(5) as 'cpu' | 'wasm' | 'webgpu', budget, log, only);
     });
@@ -188,7 +205,7 @@ async function main(): Promise<number> {
   }
   for (const proc of procs.values()) proc.close();
   if (results['tfjs-cpu'] || results['tfjs-wasm'] || results['tfjs-webgpu']) versions.push(`TensorFlow.js ${(require('@tensorflow/tfjs/package.json') as { version: string }).version}`);
-  const t = table(results);
+  const t = table(results, availableParallelism());
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}`;
   const date = new Date().toISOString().slice(0, 10);
   const block = [
