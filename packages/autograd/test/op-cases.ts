@@ -94,6 +94,11 @@ export const opCases: OpCase[] = [
   // ---- recurrent cells (the forward on the host kernel: one lstmCell node, its rule checked)
   { op: 'lstmCell', what: 'B=3, H=2', fn: (xw, h, c, w) => T.lstmCell(xw, h, c, w), inputs: () => [randn(3, 8), randn(3, 2), randn(3, 2), randn(8, 2)] },
   { op: 'lstmCell', what: 'B=1, H=1, h and c narrowed from one [1,2]', fn: (xw, hc, w) => T.lstmCell(xw, T.narrow(hc, 1, 0, 1), T.narrow(hc, 1, 1, 1), w), inputs: () => [randn(1, 4), randn(1, 2), randn(4, 1)] },
+  // ---- transformer ops (the forward on the host kernels: one node each, their rules checked)
+  { op: 'layerNorm', what: '[2,3,4] over [4], weight and bias', fn: (x, w, b) => T.layerNorm(x, [4], w, b), inputs: () => [randn(2, 3, 4), randn(4), randn(4)] },
+  { op: 'layerNorm', what: '[3,2,2] over [2,2], no affine', fn: (x) => T.layerNorm(x, [2, 2]), inputs: () => [randn(3, 2, 2)] },
+  { op: 'scaledDotProductAttention', what: 'q [2,3,4], k [2,5,4], v [2,5,2]', fn: (q, k, v) => T.scaledDotProductAttention(q, k, v), inputs: () => [randn(2, 3, 4), randn(2, 5, 4), randn(2, 5, 2)] },
+  { op: 'scaledDotProductAttention', what: 'causal, bool mask with a fully masked row, scale 0.5', fn: (q, k, v) => T.scaledDotProductAttention(q, k, v, { attnMask: T.tensor([[false, false, false], [true, true, true], [false, true, false]], { dtype: 'bool' }), isCausal: true, scale: 0.5 }), inputs: () => [randn(2, 3, 2), randn(2, 3, 2), randn(2, 3, 3)] },
   // ---- linear algebra
   { op: 'matmul', what: '[2,3] × [3,4]', fn: (a, b) => T.matmul(a, b), inputs: () => [randn(2, 3), randn(3, 4)] },
   { op: 'matmul', what: 'batched broadcast [2,1,2,3] × [3,3,2]', fn: (a, b) => T.matmul(a, b), inputs: () => [randn(2, 1, 2, 3), randn(3, 3, 2)] },

@@ -139,6 +139,29 @@ export interface FusedKernels {
   /** (softmax(logits) − onehot(target))·dy / divisor; dy is [N] (reduction 'none') or a scalar */
   softmaxCrossEntropyBackward?(logits: View, target: View, dy: View, divisor: number): DataId | null;
   /**
+   * Layer normalization over the trailing D elements of each row of x: (x − μ)/√(σ² + ε)·weight
+   * + bias (weight, bias [D] or null). May `save` each row's [μ, 1/σ] for layerNormBackward.
+   */
+  layerNorm?(x: View, weight: View | null, bias: View | null, D: number, eps: number, save: SaveForBackward): DataId | null;
+  /** layerNorm's backward pass for dy (x's shape) → flat [∂x | ∂weight (D) | ∂bias (D)]; `saved`: what layerNorm saved (maybe nothing) */
+  layerNormBackward?(x: View, weight: View | null, dy: View, D: number, eps: number, saved: readonly View[]): DataId | null;
+  /** gelu, exact ('none': x·Φ(x)) or tanh-approximated */
+  gelu?(x: View, approximate: 'none' | 'tanh'): DataId | null;
+  /** dy·gelu′(x) */
+  geluBackward?(x: View, dy: View, approximate: 'none' | 'tanh'): DataId | null;
+  /**
+   * softmax(q·kᵀ·scale + masks)·v for q [..., L, E], k [..., S, E], v [..., S, Ev] of the same
+   * batch dims and masks broadcast to [..., L, S], applied in order (bool: true hides the
+   * key; float: added), then `causal` hides key j > i; a row with every key hidden gets
+   * zero weights → [..., L, Ev]. May `save` the weights for its backward pass.
+   */
+  scaledDotProductAttention?(q: View, k: View, v: View, masks: readonly View[], scale: number, causal: boolean, save: SaveForBackward): DataId | null;
+  /**
+   * scaledDotProductAttention's backward pass for dy [..., L, Ev] → flat [∂q | ∂k | ∂v]
+   * (each row-major over the full batch dims); `saved`: what the forward saved (maybe nothing).
+   */
+  scaledDotProductAttentionBackward?(q: View, k: View, v: View, dy: View, masks: readonly View[], scale: number, causal: boolean, saved: readonly View[]): DataId | null;
+  /**
    * One Adam step on contiguous p, grad, m, v of one float dtype: m and v are updated in
    * place, the new parameter values returned in a fresh buffer.
    */

@@ -8,6 +8,7 @@ import type { ArgReduceOp, Backend, BinaryOp, DataId, Im2ColParams, ReduceOp, Sa
 import type { DType, TypedArray } from '../dtype.js';
 import { checkOptions, optionKeys } from '../options.js';
 import { HostAllocator, type ArrayAllocator } from './cpu/allocator.js';
+import * as attention from './cpu/attention.js';
 import * as conv from './cpu/conv.js';
 import * as elementwise from './cpu/elementwise.js';
 import * as layout from './cpu/layout.js';
@@ -15,6 +16,7 @@ import { matmul } from './cpu/matmul.js';
 import * as pool from './cpu/pool.js';
 import * as reduction from './cpu/reduce.js';
 import * as softmax from './cpu/softmax.js';
+import * as transformer from './cpu/transformer.js';
 import { dataValues, materialize, wrap, type CpuData } from './cpu/views.js';
 import { lstmCellBackwardHost, lstmCellHost, type HostKernelIO } from './host-recurrent.js';
 
@@ -134,6 +136,25 @@ export class CpuBackend implements Backend {
   }
   softmaxCrossEntropyBackward(logits: View, target: View, dy: View, divisor: number): DataId | null {
     return this.primitive(() => softmax.softmaxCrossEntropyBackward(this.alloc, logits, target, dy, divisor));
+  }
+  // the transformer's ops (cpu/transformer.ts, cpu/attention.ts): one pass per row, the attention products on this backend's matmul
+  layerNorm(x: View, weight: View | null, bias: View | null, D: number, eps: number, save: SaveForBackward = null): DataId | null {
+    return this.primitive(() => transformer.layerNorm(this.alloc, x, weight, bias, D, eps, save));
+  }
+  layerNormBackward(x: View, weight: View | null, dy: View, D: number, eps: number, saved: readonly View[] = []): DataId | null {
+    return this.primitive(() => transformer.layerNormBackward(this.alloc, x, weight, dy, D, eps, saved));
+  }
+  gelu(x: View, approximate: 'none' | 'tanh'): DataId | null {
+    return this.primitive(() => transformer.gelu(this.alloc, x, approximate));
+  }
+  geluBackward(x: View, dy: View, approximate: 'none' | 'tanh'): DataId | null {
+    return this.primitive(() => transformer.geluBackward(this.alloc, x, dy, approximate));
+  }
+  scaledDotProductAttention(q: View, k: View, v: View, masks: readonly View[], scale: number, causal: boolean, save: SaveForBackward = null): DataId | null {
+    return this.primitive(() => attention.scaledDotProductAttention(this.alloc, this, q, k, v, masks, scale, causal, save));
+  }
+  scaledDotProductAttentionBackward(q: View, k: View, v: View, dy: View, masks: readonly View[], scale: number, causal: boolean, saved: readonly View[] = []): DataId | null {
+    return this.primitive(() => attention.scaledDotProductAttentionBackward(this.alloc, this, q, k, v, dy, masks, scale, causal, saved));
   }
   reluBackward(x: View, dy: View): DataId | null {
     return this.primitive(() => elementwise.reluBackward(this.alloc, x, dy));

@@ -72,14 +72,66 @@ export function elu(x: Tensor, alpha = 1): Tensor {
   return where(gt(x, 0), x, mul(expm1(minimum(x, 0)), alpha));
 }
 
-/** x·Φ(x) = ½x(1 + erf(x/√2)); `approximate: 'tanh'` uses ½x(1 + tanh(√(2/π)(x + 0.044715x³))). */
-export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+/** GELU's variant: the exact x·Φ(x) ('none') or PyTorch's tanh approximation ('tanh'). */
+export type GeluApproximate = 'none' | 'tanh';
+
+/** gelu; its gradient is geluBackward (one pass on the CPU-family backends). */
+const geluOp = defineOp<{ approximate: GeluApproximate }>({
+  name: 'gelu',
+  grad: (dy, n) => [geluBackward(n.inputs[0], dy, n.attrs.approximate)],
+  fused: (b, [x], a) => b.gelu?.(x, a.approximate) ?? null,
+});
+
+/** gelu's gradient as one op; differentiated through its composite. */
+const geluBackwardOp = defineOp<{ approximate: GeluApproximate }>({
+  name: 'geluBackward',
+  fused: (b, [x, dy], a) => b.geluBackward?.(x, dy, a.approximate) ?? null,
+});
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const GELU_TANH_C = 0.044715;
+
+function checkApproximate(op: string, approximate: GeluApproximate): void {
+  if (approximate !== 'none' && approximate !== 'tanh') throw new Error(`${op}: approximate must be 'none' or 'tanh', got '${String(approximate)}'`);
+}
+
+/**
+ * x·Φ(x) = ½x(1 + erf(x/√2)); `approximate: 'tanh'` uses ½x(1 + tanh(√(2/π)(x + 0.044715x³))).
+ * One fused pass on the CPU-family backends, a composite elsewhere.
+ */
+export function gelu(x: Tensor, approximate: GeluApproximate = 'none'): Tensor {
+  checkApproximate('gelu', approximate);
   const xf = asFloat(x);
-  if (approximate === 'tanh') {
-    const inner = mul(add(xf, mul(mul(mul(xf, xf), xf), 0.044715)), Math.sqrt(2 / Math.PI));
-    return mul(mul(xf, 0.5), add(tanh(inner), 1));
+  return runOp(geluOp, [xf], { approximate }, { shape: xf.shape, dtype: xf.dtype }, () => {
+    if (approximate === 'tanh') {
+      const inner = mul(add(xf, mul(mul(mul(xf, xf), xf), GELU_TANH_C)), SQRT_2_OVER_PI);
+      return mul(mul(xf, 0.5), add(tanh(inner), 1));
+    }
+    return mul(mul(xf, 0.5), add(erf(mul(xf, Math.SQRT1_2)), 1));
+  });
+}
+
+/**
+ * ∂L/∂x of {@link gelu} for the output gradient `dy` (x's shape): dy·(Φ(x) + x·φ(x)), with
+ * φ(x) = e^{−x²/2}/√(2π); for 'tanh', with t = tanh(√(2/π)(x + 0.044715x³)),
+ * dy·(½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²)). gelu's gradient rule.
+ */
+export function geluBackward(x: Tensor, dy: Tensor, approximate: GeluApproximate = 'none'): Tensor {
+  checkApproximate('geluBackward', approximate);
+  if (x.ndim !== dy.ndim || x.shape.some((d, i) => d !== dy.shape[i])) {
+    throw new ShapeError(`geluBackward: dy must have x's shape ${fmt(x.shape)}, got ${fmt(dy.shape)}`);
   }
-  return mul(mul(xf, 0.5), add(erf(mul(xf, Math.SQRT1_2)), 1));
+  return runOp(geluBackwardOp, [x, dy], { approximate }, { shape: x.shape, dtype: x.dtype }, () => {
+    if (approximate === 'tanh') {
+      const x2 = mul(x, x);
+      const t = tanh(mul(add(x, mul(mul(x2, x), GELU_TANH_C)), SQRT_2_OVER_PI));
+      const dInner = mul(add(mul(x2, 3 * GELU_TANH_C), 1), SQRT_2_OVER_PI);
+      return mul(dy, add(mul(add(t, 1), 0.5), mul(mul(mul(x, 0.5), sub(1, mul(t, t))), dInner)));
+    }
+    const cdf = mul(add(erf(mul(x, Math.SQRT1_2)), 1), 0.5);
+    const pdf = mul(exp(mul(mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+    return mul(dy, add(cdf, mul(x, pdf)));
+  });
 }
 
 /** (1/β)·log(1 + e^{βx}), linear above `threshold` like PyTorch. */

@@ -7,5 +7,7 @@ export * from './linalg.js';
 export * from './indexing.js';
 export * from './conv.js';
 export * from './activation.js';
+export * from './normalization.js';
+export * from './attention.js';
 export * from './loss.js';
 export * from './recurrent.js';

@@ -53,7 +53,7 @@ function reluBits(src: Int32Array, dst: Int32Array): void {
 }
 
 /** Abramowitz–Stegun 7.1.26 is too coarse for gradcheck; use a series/continued-fraction erf. */
-function erf(x: number): number {
+export function erf(x: number): number {
   const ax = Math.abs(x);
   if (ax < 2.5) {
     // Maclaurin series: erf(x) = 2/√π Σ (-1)^n x^(2n+1) / (n! (2n+1))

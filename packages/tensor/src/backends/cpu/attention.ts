@@ -1,0 +1,230 @@
+/**
+ * Scaled dot-product attention on the host: per batch·head row block, S = Q·Kᵀ and O = P·V
+ * are single batched products on the backend's matmul primitive (one call over every
+ * batch·head); the scale, the masks and the softmax are one pass over each row of S in
+ * double. The backward pass is four more batched products around one pass for ∂S:
+ *   ∂V = Pᵀ∂O,  ∂P = ∂O Vᵀ,  ∂S = P ⊙ (∂P − rowsum(∂P ⊙ P)),  ∂Q = ∂S K·scale,  ∂K = ∂Sᵀ Q·scale.
+ */
+import type { DataId, SaveForBackward, View } from '../../backend.js';
+import type { TypedArray } from '../../dtype.js';
+import type { ArrayAllocator } from './allocator.js';
+import { dataValues, indexMap, isFloatDtype, materialize, vals, wrap } from './views.js';
+
+/** What the attention kernels run on the backend: its matmul primitive and dispose. */
+export interface AttentionSteps {
+  matmul(a: View, b: View): DataId;
+  dispose(data: DataId): void;
+}
+
+/** An operand as a [B, M, K] view the matmul primitive reads, and the copy to give back (if one was made). */
+interface Operand {
+  view: View;
+  copy: TypedArray | null;
+}
+
+/**
+ * v [...batch, M, K] (batch dims multiplying to B) as [B, M, K]: a view when the batch dims
+ * step through storage with one stride (contiguous, or broadcast by zero strides), else a
+ * contiguous copy (e.g. heads split out of [N, L, H·D] as [N, H, L, D]).
+ */
+function operand(alloc: ArrayAllocator, v: View, B: number): Operand {
+  const nd = v.shape.length;
+  const [M, K] = [v.shape[nd - 2], v.shape[nd - 1]];
+  let stride: number | null = null;
+  let span = 1;
+  let flat = true;
+  for (let d = nd - 3; d >= 0 && flat; d--) {
+    const n = v.shape[d];
+    if (n === 1) continue;
+    if (stride === null) stride = v.strides[d];
+    else if (v.strides[d] !== stride * span) flat = false;
+    span *= n;
+  }
+  if (flat) return { view: { ...v, shape: [B, M, K], strides: [stride ?? 0, v.strides[nd - 2], v.strides[nd - 1]] }, copy: null };
+  const copy = materialize(alloc, v);
+  return { view: { data: wrap(copy), dtype: v.dtype, shape: [B, M, K], strides: [M * K, K, 1], offset: 0 }, copy };
+}
+
+/** The last two axes of a [B, M, K] view swapped: [B, K, M], no copy. */
+const transposed = (v: View): View => ({ ...v, shape: [v.shape[0], v.shape[2], v.shape[1]], strides: [v.strides[0], v.strides[2], v.strides[1]] });
+
+/** A contiguous [B, M, K] view of a fresh buffer. */
+const flat3 = (data: DataId, like: View, B: number, M: number, K: number): View => ({ data, dtype: like.dtype, shape: [B, M, K], strides: [M * K, K, 1], offset: 0 });
+
+/** The sizes of one call: batch B (all batch dims), queries L, keys S, features E and Ev. */
+interface Dims {
+  B: number;
+  L: number;
+  S: number;
+  E: number;
+  Ev: number;
+}
+
+/** The call's sizes when the kernels cover it (one float dtype, bool or same-dtype masks, nothing empty), else null. */
+function dims(q: View, k: View, v: View, masks: readonly View[], dy: View | null): Dims | null {
+  const nd = q.shape.length;
+  if (!isFloatDtype(q.dtype) || k.dtype !== q.dtype || v.dtype !== q.dtype || (dy !== null && dy.dtype !== q.dtype)) return null;
+  if (masks.some((m) => m.dtype !== 'bool' && m.dtype !== q.dtype)) return null;
+  const B = q.shape.slice(0, nd - 2).reduce((p, d) => p * d, 1);
+  const d = { B, L: q.shape[nd - 2], S: k.shape[nd - 2], E: q.shape[nd - 1], Ev: v.shape[nd - 1] };
+  return d.B * d.L * d.S * d.E * d.Ev === 0 ? null : d;
+}
+
+/** Where each batch's [L, S] block of a mask view starts, and its row and column strides. */
+interface MaskWalk {
+  values: TypedArray;
+  bool: boolean;
+  starts: Int32Array;
+  sl: number;
+  ss: number;
+}
+
+function maskWalks(masks: readonly View[]): MaskWalk[] {
+  return masks.map((m) => {
+    const nd = m.shape.length;
+    return {
+      values: vals(m),
+      bool: m.dtype === 'bool',
+      starts: indexMap(m.shape.slice(0, nd - 2), m.strides.slice(0, nd - 2), m.offset),
+      sl: m.strides[nd - 2],
+      ss: m.strides[nd - 1],
+    };
+  });
+}
+
+/**
+ * Turn the scores s = Q·Kᵀ (contiguous [B, L, S], in place) into the probabilities
+ * P = softmax(s·scale + masks) row by row, in double: bool masks hide a key (−∞), float
+ * masks are added, in the order given, then `causal` hides key j > i. With any mask, a
+ * row whose keys are all hidden becomes zeros (the composite's rule), else the row's max
+ * is subtracted before exp (NaN propagates).
+ */
+function softmaxRows(s: TypedArray, d: Dims, masks: readonly MaskWalk[], scale: number, causal: boolean): void {
+  const { B, L, S } = d;
+  const masked = masks.length > 0 || causal;
+  const row = new Float64Array(S);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < L; i++) {
+      const at = (b * L + i) * S;
+      for (let j = 0; j < S; j++) row[j] = s[at + j] * scale;
+      for (const m of masks) {
+        const m0 = m.starts[b] + i * m.sl;
+        if (m.bool) {
+          for (let j = 0; j < S; j++) if (m.values[m0 + j * m.ss]) row[j] = -Infinity;
+        } else {
+          for (let j = 0; j < S; j++) row[j] += m.values[m0 + j * m.ss];
+        }
+      }
+      if (causal) for (let j = i + 1; j < S; j++) row[j] = -Infinity;
+      let max = -Infinity;
+      let allHidden = true;
+      for (let j = 0; j < S; j++) {
+        const x = row[j];
+        if (x !== -Infinity) allHidden = false;
+        if (x > max || x !== x) max = x;
+      }
+      if (masked && allHidden) {
+        for (let j = 0; j < S; j++) s[at + j] = 0;
+        continue;
+      }
+      let sum = 0;
+      for (let j = 0; j < S; j++) {
+        const e = Math.exp(row[j] - max);
+        row[j] = e;
+        sum += e;
+      }
+      for (let j = 0; j < S; j++) s[at + j] = row[j] / sum;
+    }
+  }
+}
+
+/** P [B, L, S] (a fresh contiguous buffer from matmul) for the call. */
+function probabilities(alloc: ArrayAllocator, steps: AttentionSteps, q: Operand, k: Operand, masks: readonly View[], scale: number, causal: boolean, d: Dims): DataId {
+  const P = steps.matmul(q.view, transposed(k.view));
+  softmaxRows(dataValues(P), d, maskWalks(masks), scale, causal);
+  return P;
+}
+
+function giveBack(alloc: ArrayAllocator, ops: readonly Operand[]): void {
+  for (const o of ops) if (o.copy !== null) alloc.recycle(o.copy);
+}
+
+/**
+ * softmax(Q·Kᵀ·scale + masks)·V for q [..., L, E], k [..., S, E], v [..., S, Ev] with the
+ * same batch dims and masks broadcast to [..., L, S] (bool: true hides the key; float:
+ * added) → [..., L, Ev]. With `save`, keeps P [B, L, S] for the backward pass.
+ */
+export function scaledDotProductAttention(
+  alloc: ArrayAllocator,
+  steps: AttentionSteps,
+  q: View,
+  k: View,
+  v: View,
+  masks: readonly View[],
+  scale: number,
+  causal: boolean,
+  save: SaveForBackward,
+): DataId | null {
+  const d = dims(q, k, v, masks, null);
+  if (d === null) return null;
+  const ops = [operand(alloc, q, d.B), operand(alloc, k, d.B), operand(alloc, v, d.B)];
+  const P = probabilities(alloc, steps, ops[0], ops[1], masks, scale, causal, d);
+  const out = steps.matmul(flat3(P, q, d.B, d.L, d.S), ops[2].view);
+  giveBack(alloc, ops);
+  if (save !== null) {
+    alloc.detach?.(dataValues(P));
+    save(P, [d.B, d.L, d.S], q.dtype);
+  } else {
+    steps.dispose(P);
+  }
+  return out;
+}
+
+/**
+ * The backward pass of scaledDotProductAttention for dy [..., L, Ev]: one flat buffer
+ * [∂Q (B·L·E) | ∂K (B·S·E) | ∂V (B·S·Ev)], from the P the forward saved ([B, L, S]) or,
+ * without it, recomputed.
+ */
+export function scaledDotProductAttentionBackward(
+  alloc: ArrayAllocator,
+  steps: AttentionSteps,
+  q: View,
+  k: View,
+  v: View,
+  dy: View,
+  masks: readonly View[],
+  scale: number,
+  causal: boolean,
+  saved: readonly View[],
+): DataId | null {
+  const d = dims(q, k, v, masks, dy);
+  if (d === null || saved.length > 1) return null;
+  const { B, L, S, E, Ev } = d;
+  const ops = [operand(alloc, q, B), operand(alloc, k, B), operand(alloc, v, B), operand(alloc, dy, B)];
+  const [q3, k3, v3, dy3] = ops.map((o) => o.view);
+  const s = saved[0];
+  const fromSaved = s !== undefined && s.dtype === q.dtype && s.shape.length === 3 && s.shape[0] === B && s.shape[1] === L && s.shape[2] === S;
+  const recomputed = fromSaved ? null : probabilities(alloc, steps, ops[0], ops[1], masks, scale, causal, d);
+  if (fromSaved) ops.push(operand(alloc, s, B));
+  const P3: View = recomputed !== null ? flat3(recomputed, q, B, L, S) : ops[4].view;
+  const dV = steps.matmul(transposed(P3), dy3); // [B, S, Ev]
+  const dP = steps.matmul(dy3, transposed(v3)); // [B, L, S], becomes ∂S·scale in place
+  const [p, g] = [vals(P3), dataValues(dP)];
+  for (let r = 0; r < B * L; r++) {
+    const pr = P3.offset + Math.floor(r / L) * P3.strides[0] + (r % L) * P3.strides[1];
+    const at = r * S;
+    let dot = 0;
+    for (let j = 0; j < S; j++) dot += g[at + j] * p[pr + j * P3.strides[2]];
+    for (let j = 0; j < S; j++) g[at + j] = p[pr + j * P3.strides[2]] * (g[at + j] - dot) * scale;
+  }
+  const dS = flat3(dP, q, B, L, S);
+  const dQ = steps.matmul(dS, k3); // [B, L, E]
+  const dK = steps.matmul(transposed(dS), q3); // [B, S, E]
+  const out = alloc.array(q.dtype, B * (L * E + S * E + S * Ev));
+  out.set(dataValues(dQ), 0);
+  out.set(dataValues(dK), B * L * E);
+  out.set(dataValues(dV), B * (L * E + S * E));
+  for (const t of [dV, dP, dQ, dK, ...(recomputed !== null ? [recomputed] : [])]) steps.dispose(t);
+  giveBack(alloc, ops);
+  return wrap(out);
+}

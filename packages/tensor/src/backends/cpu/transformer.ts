@@ -1,0 +1,171 @@
+/**
+ * Host kernels of the transformer's elementwise and row-wise ops: layer normalization
+ * (forward and backward, one pass per row, statistics in double) and GELU (forward and
+ * backward, both forms). Inputs of any layout are read through a contiguous copy when
+ * they are not contiguous; each result is rounded once, when stored.
+ */
+import type { DataId, SaveForBackward, View } from '../../backend.js';
+import type { TypedArray } from '../../dtype.js';
+import { sizeOf } from '../../shape.js';
+import type { ArrayAllocator } from './allocator.js';
+import { erf } from './elementwise.js';
+import { contiguousView, isFloatDtype, sameDtype, vals, wrap } from './views.js';
+
+/** A view's elements as a contiguous array and the offset of the first (a copy only when needed). */
+function flat(alloc: ArrayAllocator, v: View): { a: TypedArray; at: number } {
+  const c = contiguousView(alloc, v);
+  return { a: vals(c), at: c.offset };
+}
+
+/**
+ * y = (x − μ)·rstd·weight + bias per row of D elements (the trailing normalized dims), with
+ * μ and rstd = 1/√(σ² + ε) of the row in double (two passes: the mean, then the squared
+ * deviations). With `save`, keeps [μ, rstd] per row ([R, 2] float64) for the backward pass.
+ */
+export function layerNorm(alloc: ArrayAllocator, x: View, weight: View | null, bias: View | null, D: number, eps: number, save: SaveForBackward): DataId | null {
+  const n = sizeOf(x.shape);
+  if (!isFloatDtype(x.dtype) || !sameDtype(x, weight, bias) || n === 0 || D === 0) return null;
+  const R = n / D;
+  const { a: src, at: x0 } = flat(alloc, x);
+  const w = weight === null ? null : flat(alloc, weight);
+  const b = bias === null ? null : flat(alloc, bias);
+  const out = alloc.array(x.dtype, n);
+  const stats = save === null ? null : alloc.array('float64', 2 * R);
+  for (let r = 0; r < R; r++) {
+    const at = x0 + r * D;
+    let s = 0;
+    for (let j = 0; j < D; j++) s += src[at + j];
+    const mu = s / D;
+    let ss = 0;
+    for (let j = 0; j < D; j++) {
+      const c = src[at + j] - mu;
+      ss += c * c;
+    }
+    const rstd = 1 / Math.sqrt(ss / D + eps);
+    const o = r * D;
+    for (let j = 0; j < D; j++) {
+      let y = (src[at + j] - mu) * rstd;
+      if (w !== null) y *= w.a[w.at + j];
+      if (b !== null) y += b.a[b.at + j];
+      out[o + j] = y;
+    }
+    if (stats !== null) {
+      stats[2 * r] = mu;
+      stats[2 * r + 1] = rstd;
+    }
+  }
+  if (save !== null && stats !== null) {
+    alloc.detach?.(stats);
+    save(wrap(stats), [R, 2], 'float64');
+  }
+  return wrap(out);
+}
+
+/**
+ * layerNorm's backward pass for dy (x's shape): [∂x (R·D) | ∂weight (D) | ∂bias (D)], with
+ * x̂ = (x − μ)·rstd and g = dy·weight (dy without a weight):
+ *   ∂x = rstd·(g − mean(g) − x̂·mean(g·x̂)),  ∂weight = Σ_rows dy·x̂,  ∂bias = Σ_rows dy,
+ * from the [μ, rstd] rows layerNorm saved (recomputed when there are none).
+ */
+export function layerNormBackward(alloc: ArrayAllocator, x: View, weight: View | null, dy: View, D: number, eps: number, saved: readonly View[]): DataId | null {
+  const n = sizeOf(x.shape);
+  if (!isFloatDtype(x.dtype) || !sameDtype(x, weight, dy) || n === 0 || D === 0 || saved.length > 1) return null;
+  const R = n / D;
+  const st = saved.length === 1 && saved[0].dtype === 'float64' && sizeOf(saved[0].shape) === 2 * R ? flat(alloc, saved[0]) : null;
+  const { a: src, at: x0 } = flat(alloc, x);
+  const { a: g0, at: d0 } = flat(alloc, dy);
+  const w = weight === null ? null : flat(alloc, weight);
+  const out = alloc.array(x.dtype, n + 2 * D);
+  const dw = new Float64Array(D);
+  const db = new Float64Array(D);
+  const xhat = new Float64Array(D);
+  for (let r = 0; r < R; r++) {
+    const at = x0 + r * D;
+    let mu: number;
+    let rstd: number;
+    if (st !== null) {
+      mu = st.a[st.at + 2 * r];
+      rstd = st.a[st.at + 2 * r + 1];
+    } else {
+      let s = 0;
+      for (let j = 0; j < D; j++) s += src[at + j];
+      mu = s / D;
+      let ss = 0;
+      for (let j = 0; j < D; j++) ss += (src[at + j] - mu) ** 2;
+      rstd = 1 / Math.sqrt(ss / D + eps);
+    }
+    const dAt = d0 + r * D;
+    let sg = 0;
+    let sgx = 0;
+    for (let j = 0; j < D; j++) {
+      const xh = (src[at + j] - mu) * rstd;
+      xhat[j] = xh;
+      const dyj = g0[dAt + j];
+      const g = w === null ? dyj : dyj * w.a[w.at + j];
+      sg += g;
+      sgx += g * xh;
+      dw[j] += dyj * xh;
+      db[j] += dyj;
+    }
+    const [mg, mgx] = [sg / D, sgx / D];
+    const o = r * D;
+    for (let j = 0; j < D; j++) {
+      const g = w === null ? g0[dAt + j] : g0[dAt + j] * w.a[w.at + j];
+      out[o + j] = rstd * (g - mg - xhat[j] * mgx);
+    }
+  }
+  for (let j = 0; j < D; j++) {
+    out[n + j] = dw[j];
+    out[n + D + j] = db[j];
+  }
+  return wrap(out);
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const TANH_C = 0.044715;
+
+/** gelu of each element: x·Φ(x) ('none'), or ½x(1 + tanh(√(2/π)(x + 0.044715x³))) ('tanh'). */
+export function gelu(alloc: ArrayAllocator, x: View, approximate: 'none' | 'tanh'): DataId | null {
+  const n = sizeOf(x.shape);
+  if (!isFloatDtype(x.dtype) || n === 0) return null;
+  const { a, at } = flat(alloc, x);
+  const out = alloc.array(x.dtype, n);
+  if (approximate === 'tanh') {
+    for (let i = 0; i < n; i++) {
+      const v = a[at + i];
+      out[i] = 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + TANH_C * v * v * v)));
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = a[at + i];
+      out[i] = 0.5 * v * (1 + erf(v * Math.SQRT1_2));
+    }
+  }
+  return wrap(out);
+}
+
+/**
+ * dy·gelu′(x): Φ(x) + x·φ(x) ('none'); ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²) with
+ * t = tanh(√(2/π)(x + 0.044715x³)) ('tanh').
+ */
+export function geluBackward(alloc: ArrayAllocator, x: View, dy: View, approximate: 'none' | 'tanh'): DataId | null {
+  const n = sizeOf(x.shape);
+  if (!isFloatDtype(x.dtype) || dy.dtype !== x.dtype || n === 0) return null;
+  const { a, at } = flat(alloc, x);
+  const { a: g, at: g0 } = flat(alloc, dy);
+  const out = alloc.array(x.dtype, n);
+  if (approximate === 'tanh') {
+    for (let i = 0; i < n; i++) {
+      const v = a[at + i];
+      const t = Math.tanh(SQRT_2_OVER_PI * (v + TANH_C * v * v * v));
+      out[i] = g[g0 + i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * TANH_C * v * v));
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = a[at + i];
+      out[i] = g[g0 + i] * (0.5 * (1 + erf(v * Math.SQRT1_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
+    }
+  }
+  return wrap(out);
+}
