@@ -87,6 +87,16 @@ export type Shape4 = readonly [number, number, number, number];
  */
 export type SaveForBackward = ((data: DataId, shape: readonly number[], dtype: DType) => void) | null;
 
+/** How a whole-sequence recurrent op walks time: `reverse` runs t = L−1 … 0 (a bidirectional layer's second direction). */
+export interface SequenceOptions {
+  readonly reverse: boolean;
+}
+
+/** rnnSequence's options: the activation too. */
+export interface RnnSequenceOptions extends SequenceOptions {
+  readonly nonlinearity: 'tanh' | 'relu';
+}
+
 /** The scalars of one Adam step (PyTorch's formula, the moments updated in place). */
 export interface AdamStep {
   b1: number;
@@ -179,6 +189,34 @@ export interface FusedKernels {
    * backend's lstmCell saved for it (maybe nothing: then recompute the gates).
    */
   lstmCellBackward?(xw: View, h: View, c: View, whh: View, dy: View, saved: readonly View[]): DataId | null;
+  /**
+   * A whole LSTM layer-direction (ops/recurrent-sequence.ts): xw [L, B, 4H] (input
+   * projection, biases included, time-major), h0 and c0 [B, H], whh [4H, H] → [L, B, 2H],
+   * [h_t | c_t] for every t, each step as lstmCell; `o.reverse` walks t = L−1 … 0. May
+   * `save` its gate activations for lstmSequenceBackward.
+   */
+  lstmSequence?(xw: View, h0: View, c0: View, whh: View, o: SequenceOptions, save: SaveForBackward): DataId | null;
+  /**
+   * lstmSequence's backward pass through time, for its output y and dy (both [L, B, 2H]) →
+   * [L + 1, B, 4H]: slot t < L the gate pre-activation gradients of step t (∂xw), slot L
+   * [∂h0 | ∂c0 | 0 | 0]. `saved`: what this backend's lstmSequence saved (maybe nothing).
+   */
+  lstmSequenceBackward?(xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceOptions, saved: readonly View[]): DataId | null;
+  /**
+   * A whole GRU layer-direction, PyTorch's reset-after form: xp [L, B, 3H] (x W_ihᵀ + b_ih),
+   * h0 [B, H], whh [3H, H], bhh [3H] or null → [L, B, H]. May `save` its gates.
+   */
+  gruSequence?(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceOptions, save: SaveForBackward): DataId | null;
+  /**
+   * gruSequence's backward pass for its output y and dy ([L, B, H]) → [L + 1, B, 4H]: slot
+   * t < L [∂r, ∂z, ∂n·r, ∂n] at the pre-activations of step t (the first three are the
+   * gradient of h W_hhᵀ + b_hh, the first two and the last that of xp), slot L [∂h0 | 0 | 0 | 0].
+   */
+  gruSequenceBackward?(xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceOptions, saved: readonly View[]): DataId | null;
+  /** A whole Elman RNN layer-direction: xp [L, B, H] (both biases folded in), h0 [B, H], whh [H, H] → [L, B, H]. */
+  rnnSequence?(xp: View, h0: View, whh: View, o: RnnSequenceOptions): DataId | null;
+  /** rnnSequence's backward pass for its output y and dy ([L, B, H]) → [L + 1, B, H]: ∂xp for each step, then ∂h0. */
+  rnnSequenceBackward?(xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceOptions): DataId | null;
 }
 
 /**

@@ -4,7 +4,7 @@
  * allocator they are given; this class hands them its own (`alloc`) and runs each public
  * primitive through `primitive()`, the one hook a backend built on this one overrides.
  */
-import type { ArgReduceOp, Backend, BinaryOp, DataId, Im2ColParams, ReduceOp, SaveForBackward, Shape4, UnaryOp, View } from '../backend.js';
+import type { ArgReduceOp, Backend, BinaryOp, DataId, Im2ColParams, ReduceOp, RnnSequenceOptions, SaveForBackward, SequenceOptions, Shape4, UnaryOp, View } from '../backend.js';
 import type { DType, TypedArray } from '../dtype.js';
 import { checkOptions, optionKeys } from '../options.js';
 import { HostAllocator, type ArrayAllocator } from './cpu/allocator.js';
@@ -19,6 +19,7 @@ import * as softmax from './cpu/softmax.js';
 import * as transformer from './cpu/transformer.js';
 import { dataValues, materialize, wrap, type CpuData } from './cpu/views.js';
 import { lstmCellBackwardHost, lstmCellHost, type HostKernelIO } from './host-recurrent.js';
+import * as seq from './host-recurrent-sequence.js';
 
 export { HostAllocator, type ArrayAllocator, type HostAllocatorOptions } from './cpu/allocator.js';
 
@@ -192,5 +193,26 @@ export class CpuBackend implements Backend {
   }
   lstmCellBackward(xw: View, h: View, c: View, whh: View, dy: View, saved: readonly View[] = []): DataId | null {
     return this.primitive(() => lstmCellBackwardHost(this.hostIO, xw, h, c, whh, dy, saved));
+  }
+
+  // ---- whole-sequence recurrent ops (host-recurrent-sequence.ts): one product per step on this backend's matmul
+
+  lstmSequence(xw: View, h0: View, c0: View, whh: View, o: SequenceOptions, save: SaveForBackward = null): DataId | null {
+    return this.primitive(() => seq.lstmSequenceHost(this.hostIO, xw, h0, c0, whh, o, save));
+  }
+  lstmSequenceBackward(xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceOptions, saved: readonly View[] = []): DataId | null {
+    return this.primitive(() => seq.lstmSequenceBackwardHost(this.hostIO, xw, h0, c0, whh, y, dy, o, saved));
+  }
+  gruSequence(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceOptions, save: SaveForBackward = null): DataId | null {
+    return this.primitive(() => seq.gruSequenceHost(this.hostIO, xp, h0, whh, bhh, o, save));
+  }
+  gruSequenceBackward(xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceOptions, saved: readonly View[] = []): DataId | null {
+    return this.primitive(() => seq.gruSequenceBackwardHost(this.hostIO, xp, h0, whh, bhh, y, dy, o, saved));
+  }
+  rnnSequence(xp: View, h0: View, whh: View, o: RnnSequenceOptions): DataId | null {
+    return this.primitive(() => seq.rnnSequenceHost(this.hostIO, xp, h0, whh, o));
+  }
+  rnnSequenceBackward(xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceOptions): DataId | null {
+    return this.primitive(() => seq.rnnSequenceBackwardHost(this.hostIO, xp, h0, whh, y, dy, o));
   }
 }

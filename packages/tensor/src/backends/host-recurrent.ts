@@ -31,21 +31,21 @@ export interface HostKernelIO {
 }
 
 /** The rows of a 2-D operand: element (r, j) is at a[off + r·stride + j]. */
-interface Rows {
+export interface Rows {
   a: TypedArray;
   off: number;
   stride: number;
 }
 
 /** The common dtype when it is float32 or float64 for all views, else null. */
-function floatDType(views: readonly View[]): DType | null {
+export function floatDType(views: readonly View[]): DType | null {
   const d = views[0].dtype;
   if (d !== 'float32' && d !== 'float64') return null;
   return views.every((v) => v.dtype === d) ? d : null;
 }
 
 /** A 2-D view's rows when each row is contiguous, else null. */
-function rows(io: HostKernelIO, v: View): Rows | null {
+export function rows(io: HostKernelIO, v: View): Rows | null {
   if (v.shape.length !== 2) return null;
   const [R, C] = v.shape;
   if (C > 1 && v.strides[1] !== 1) return null;
@@ -61,7 +61,7 @@ function recurrentProduct(io: HostKernelIO, h: View, whh: View): DataId {
   return io.matmul(h3, wT);
 }
 
-const sigmoid = (a: number): number => 1 / (1 + Math.exp(-a));
+export const sigmoid = (a: number): number => 1 / (1 + Math.exp(-a));
 
 /**
  * The gate pass: from a = xw + h·whhᵀ, write σ(a_i), σ(a_f), tanh(a_g), σ(a_o), tanh(c')

@@ -11,3 +11,4 @@ export * from './normalization.js';
 export * from './attention.js';
 export * from './loss.js';
 export * from './recurrent.js';
+export * from './recurrent-sequence.js';

@@ -7,6 +7,7 @@ const FUSED: Record<keyof FusedKernels, true> = {
   conv2d: true, conv2dBackwardInput: true, conv2dBackwardWeight: true, maxPool2d: true, maxPool2dBackward: true, avgPool2d: true,
   reluBackward: true, softmax: true, logSoftmax: true, softmaxCrossEntropy: true, softmaxCrossEntropyBackward: true,
   lstmCell: true, lstmCellBackward: true, adamUpdate: true,
+  lstmSequence: true, lstmSequenceBackward: true, gruSequence: true, gruSequenceBackward: true, rnnSequence: true, rnnSequenceBackward: true,
   layerNorm: true, layerNormBackward: true, gelu: true, geluBackward: true, scaledDotProductAttention: true, scaledDotProductAttentionBackward: true,
 };
 const ALL_FUSED = Object.keys(FUSED) as (keyof FusedKernels)[];
