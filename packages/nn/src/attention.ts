@@ -1,6 +1,6 @@
 import {
-  all,
   arange,
+  attentionWeights,
   broadcastShapes,
   cast,
   checkOptions,
@@ -9,10 +9,10 @@ import {
   isFloat,
   isTensor,
   matmul,
-  softmax,
   where,
   type Tensor,
   optionKeys,
+  scaledDotProductAttention as attendOp,
 } from '@ml/tensor';
 import { dropout as dropoutFn } from './dropout.js';
 import { init, type Initializer, type InitializerName } from './init.js';
@@ -68,6 +68,16 @@ export function applyMask(scores: Tensor, mask: Tensor): Tensor {
  * zero and no gradient flows through it — a padded query simply attends to nothing.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: ScaledDotProductAttentionOptions = {}): [Tensor, Tensor] {
+  const [out, weights] = attend(q, k, v, options, true);
+  return [out, weights!];
+}
+
+/**
+ * scaledDotProductAttention, with the weights only when `needWeights`: without them and
+ * without dropout it is @ml/tensor's one-op attention (fused kernels where the backend
+ * has them); else the weights are computed (attentionWeights), dropped out and applied.
+ */
+function attend(q: Tensor, k: Tensor, v: Tensor, options: ScaledDotProductAttentionOptions, needWeights: boolean): [Tensor, Tensor | null] {
   const fn = 'scaledDotProductAttention';
   checkOptions(fn, options, SDPA_KEYS, MASK_ALIASES);
   if (q.ndim < 2 || k.ndim < 2 || v.ndim < 2) {
@@ -82,9 +92,9 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   if (!(p >= 0 && p <= 1)) throw new Error(`${fn}: dropoutP must be in [0, 1], got ${p}`);
   const scale = options.scale ?? 1 / Math.sqrt(E);
 
-  let scores = matmul(q, k.transpose(-2, -1)).mul(scale); // [..., L, S]
-  const batch = scores.shape.slice(0, -2);
-  let masked = false;
+  const batch = broadcastShapes(fn, q.shape.slice(0, -2), k.shape.slice(0, -2));
+  const ndim = batch.length + 2;
+  const masks: Tensor[] = [];
   if (options.attnMask) {
     const m = options.attnMask;
     checkMaskDtype(fn, 'attnMask', m);
@@ -97,11 +107,10 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
         ok = false;
       }
     }
-    if (!ok || m.ndim > scores.ndim) {
+    if (!ok || m.ndim > ndim) {
       throw new Error(`${fn}: attnMask must have shape [..., L, S] = ${formatShape([...batch, L, S])} (leading dims may be 1 or absent), got ${formatShape(m.shape)}`);
     }
-    scores = applyMask(scores, m);
-    masked = true;
+    masks.push(m);
   }
   if (options.keyPaddingMask) {
     const m = options.keyPaddingMask;
@@ -111,24 +120,13 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
     if (!(m.ndim === 1 && m.shape[0] === S) && !batched) {
       throw new Error(`${fn}: keyPaddingMask must have shape [S] = ${formatShape([S])}${q.ndim >= 3 ? ` or [N, S] = ${formatShape([N, S])}` : ''}, got ${formatShape(m.shape)}`);
     }
-    const view = batched ? m.reshape([N, ...new Array<number>(scores.ndim - 2).fill(1), S]) : m;
-    scores = applyMask(scores, view);
-    masked = true;
+    masks.push(batched ? m.reshape([N, ...new Array<number>(ndim - 2).fill(1), S]) : m);
   }
-  if (options.isCausal) {
-    scores = applyMask(scores, causalMask(L, S, { backend: q.backend.name }));
-    masked = true;
-  }
-
-  let weights: Tensor;
-  if (masked) {
-    // rows where every key is masked: softmax over zeros (finite), then zero the row
-    const empty = all(scores.eq(-Infinity), -1, true);
-    weights = where(empty, 0, softmax(where(empty, 0, scores), -1));
-  } else {
-    weights = softmax(scores, -1);
-  }
-  if (p > 0 && (options.training ?? true)) weights = dropoutFn(weights, p, true);
+  const attention = { attnMask: masks, isCausal: options.isCausal ?? false, scale };
+  const dropping = p > 0 && (options.training ?? true);
+  if (!needWeights && !dropping) return [attendOp(q, k, v, attention), null];
+  let weights = attentionWeights(q, k, attention);
+  if (dropping) weights = dropoutFn(weights, p, true);
   return [matmul(weights, v), weights];
 }
 
@@ -342,16 +340,11 @@ export class MultiheadAttention extends Module<[Tensor, Tensor, Tensor, Multihea
       keyPaddingMask = unbatched ? m.unsqueeze(0) : m;
     }
 
-    const [o, w] = scaledDotProductAttention(heads(q, L), heads(k, S), heads(v, S), {
-      attnMask,
-      keyPaddingMask,
-      isCausal: options.isCausal,
-      dropoutP: this.dropout,
-      training: this.training,
-    });
+    const needWeights = options.needWeights ?? true;
+    const [o, w] = attend(heads(q, L), heads(k, S), heads(v, S), { attnMask, keyPaddingMask, isCausal: options.isCausal, dropoutP: this.dropout, training: this.training }, needWeights);
     let out = this.outProj.forward(o.transpose(1, 2).reshape([N, L, E]));
     out = unbatched ? out.squeeze(0) : this.batchFirst ? out : out.transpose(0, 1);
-    if (options.needWeights === false) return [out, null];
+    if (w === null) return [out, null];
     let weights = (options.averageAttnWeights ?? true) ? w.mean(1) : w;
     if (unbatched) weights = weights.squeeze(0);
     return [out, weights];

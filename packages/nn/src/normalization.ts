@@ -1,5 +1,5 @@
 import { noGrad } from '@ml/autograd';
-import { checkOptions, formatShape, full, mean, rsqrt, scalar, variance, type Tensor, optionKeys } from '@ml/tensor';
+import { checkOptions, formatShape, full, layerNorm, mean, rsqrt, scalar, variance, type Tensor, optionKeys } from '@ml/tensor';
 import { checkPositiveInt, type LayerOptions } from './linear.js';
 import { Module } from './module.js';
 
@@ -123,6 +123,7 @@ const LAYER_NORM_KEYS = optionKeys<LayerNormOptions>()(['normalizedShape', 'eps'
 /**
  * Layer normalization (Ba et al.): each sample is normalized over its last dims,
  * y = (x − E[x]) / √(Var[x] + ε) · γ + β, with the biased variance; same in train and eval.
+ * Runs as @ml/tensor's one-op `layerNorm` (one pass per row on the CPU-family backends).
  */
 export class LayerNorm extends Module {
   readonly normalizedShape: readonly number[];
@@ -151,12 +152,7 @@ export class LayerNorm extends Module {
     if (x.ndim < k || tail.some((d, i) => d !== this.normalizedShape[i])) {
       throw new Error(`LayerNorm: input ${formatShape(x.shape)} must end in normalizedShape ${formatShape(this.normalizedShape)}`);
     }
-    const dims = Array.from({ length: k }, (_, i) => x.ndim - k + i);
-    const mu = mean(x, dims, true);
-    const v = variance(x, dims, { keepdim: true, correction: 0 });
-    let y = x.sub(mu).mul(rsqrt(v.add(this.eps)));
-    if (this.weight && this.bias) y = y.mul(this.weight).add(this.bias);
-    return y;
+    return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps);
   }
 
   override extraRepr(): string {
