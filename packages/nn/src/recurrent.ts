@@ -1,4 +1,4 @@
-import { checkOptions, optionKeys, concat, formatShape, lstmCell, matmul, narrow, stack, zeros, type Tensor } from '@ml/tensor';
+import { checkOptions, optionKeys, concat, formatShape, gruSequence, lstmCell, lstmSequence, matmul, narrow, rnnSequence, select, stack, zeros, type Tensor } from '@ml/tensor';
 import { dropout } from './dropout.js';
 import { fanInUniform, type Initializer, type InitializerName } from './init.js';
 import { checkInputShape, checkPositiveInt, lazyPlacement, makeWeight, type LayerOptions } from './linear.js';
@@ -47,8 +47,8 @@ function lstmStep(xw: Tensor, h: Tensor, c: Tensor, w: CellWeights): [Tensor, Te
   return [narrow(hc, 1, 0, H), narrow(hc, 1, H, H)];
 }
 
-/** x W_ihᵀ + (b_ih + b_hh): an LSTM step's input part with the hidden bias folded in (it adds to the same gates). */
-function lstmInput(x: Tensor, w: CellWeights): Tensor {
+/** x W_ihᵀ + (b_ih + b_hh): an LSTM or Elman step's input part with the hidden bias folded in (it adds to the same gates). */
+function foldedInput(x: Tensor, w: CellWeights): Tensor {
   return affine(x, w.weightIh, w.biasIh && w.biasHh ? w.biasIh.add(w.biasHh) : w.biasIh);
 }
 
@@ -64,6 +64,11 @@ function gruStep(xp: Tensor, h: Tensor, w: CellWeights): Tensor {
   const z = xz.add(hz).sigmoid();
   const n = xn.add(r.mul(hn)).tanh();
   return n.sub(z.mul(n)).add(z.mul(h));
+}
+
+/** A layer-direction's h_t for every t and its final state (slot L−1, or 0 when it ran in reverse). */
+function lastOf(hs: Tensor, reverse: boolean): { hs: Tensor; finals: Tensor[] } {
+  return { hs, finals: [select(hs, 0, reverse ? 0 : hs.shape[0] - 1)] };
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -239,7 +244,7 @@ export class LSTMCell extends CellBase<[Tensor, [Tensor, Tensor]?], [Tensor, Ten
     const h = this.state('h', state?.[0], x2, unbatched);
     const c = this.state('c', state?.[1], x2, unbatched);
     const w = this.weights;
-    const [h1, c1] = lstmStep(lstmInput(x2, w), h, c, w);
+    const [h1, c1] = lstmStep(foldedInput(x2, w), h, c, w);
     return unbatched ? [h1.squeeze(0), c1.squeeze(0)] : [h1, c1];
   }
 }
@@ -304,8 +309,10 @@ export interface RNNOptions extends RecurrentOptions {
  * PyTorch's order. The TS arrays `weightIh`, `weightHh`, `biasIh`, `biasHh` hold them at
  * index k·D + d (D = 2 when bidirectional, d = 1 for the backward direction).
  *
- * Backpropagation through time is autograd over the unrolled loop: every step is built
- * from differentiable ops, so gradients reach each weight, the input and h0 (and c0).
+ * Each layer and direction is one whole-sequence op (lstmSequence, gruSequence,
+ * rnnSequence): one graph node whose gradient rule runs backpropagation through time in
+ * one pass, a fused kernel where the backend has one. Gradients reach each weight, the
+ * input and h0 (and c0).
  */
 abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
   /** null until a lazy layer is built */
@@ -405,13 +412,14 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
    * `init` holds h0 (and c0 for LSTM), each [numLayers·D, N, H] ([numLayers·D, H] unbatched),
    * or undefined for zeros. Returns the last layer's outputs and the final states, shaped
    * like the input and like h0. `input` gives the input part of the gates for all time
-   * steps at once (default x W_ihᵀ + b_ih); `step` gets its slice for one time step.
+   * steps at once (default x W_ihᵀ + b_ih); `layer` runs one layer-direction over it from
+   * its initial states, returning h_t for every t ([L, N, H]) and the final states.
    */
   protected run(
     x: Tensor,
     init: readonly (Tensor | undefined)[],
     names: readonly string[],
-    step: (xp: Tensor, s: Tensor[], w: CellWeights) => Tensor[],
+    layer: (xp: Tensor, s: Tensor[], w: CellWeights, reverse: boolean) => { hs: Tensor; finals: Tensor[] },
     input: (x: Tensor, w: CellWeights) => Tensor = (seq, w) => affine(seq, w.weightIh, w.biasIh),
   ): { output: Tensor; finals: Tensor[] } {
     const kind = this.#kind;
@@ -456,15 +464,9 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
         };
         // the input part of every gate for all time steps at once: [L, N, gates·H]
         const xp = input(layerInput, w);
-        let s = states.map((st) => st.select(0, j));
-        const hs: Tensor[] = new Array<Tensor>(len);
-        for (let i = 0; i < len; i++) {
-          const t = d === 0 ? i : len - 1 - i;
-          s = step(xp.select(0, t), s, w);
-          hs[t] = s[0];
-        }
-        outs.push(stack(hs, 0));
-        s.forEach((st, m) => finals[m].push(st));
+        const r = layer(xp, states.map((st) => st.select(0, j)), w, d === 1);
+        outs.push(r.hs);
+        r.finals.forEach((st, m) => finals[m].push(st));
       }
       layerInput = D === 1 ? outs[0] : concat(outs, -1);
     }
@@ -503,7 +505,13 @@ export class RNN extends RNNBase<[Tensor, Tensor?], [Tensor, Tensor]> {
   }
 
   forward(x: Tensor, h0?: Tensor): [Tensor, Tensor] {
-    const { output, finals } = this.run(x, [h0], ['h0'], (xp, [h], w) => [rnnStep(xp, h, w, this.nonlinearity)]);
+    const { output, finals } = this.run(
+      x,
+      [h0],
+      ['h0'],
+      (xp, [h], w, reverse) => lastOf(rnnSequence(xp, h, w.weightHh, { reverse, nonlinearity: this.nonlinearity }), reverse),
+      foldedInput,
+    );
     return [output, finals[0]];
   }
 
@@ -523,7 +531,18 @@ export class LSTM extends RNNBase<[Tensor, [Tensor, Tensor]?], [Tensor, [Tensor,
   }
 
   forward(x: Tensor, state?: [Tensor, Tensor]): [Tensor, [Tensor, Tensor]] {
-    const { output, finals } = this.run(x, [state?.[0], state?.[1]], ['h0', 'c0'], (xw, [h, c], w) => lstmStep(xw, h, c, w), lstmInput);
+    const { output, finals } = this.run(
+      x,
+      [state?.[0], state?.[1]],
+      ['h0', 'c0'],
+      (xw, [h, c], w, reverse) => {
+        const H = this.hiddenSize;
+        const y = lstmSequence(xw, h, c, w.weightHh, { reverse }); // [L, N, 2H] = [h_t | c_t]
+        const last = select(y, 0, reverse ? 0 : y.shape[0] - 1);
+        return { hs: narrow(y, 2, 0, H), finals: [narrow(last, 1, 0, H), narrow(last, 1, H, H)] };
+      },
+      foldedInput,
+    );
     return [output, [finals[0], finals[1]]];
   }
 }
@@ -539,7 +558,7 @@ export class GRU extends RNNBase<[Tensor, Tensor?], [Tensor, Tensor]> {
   }
 
   forward(x: Tensor, h0?: Tensor): [Tensor, Tensor] {
-    const { output, finals } = this.run(x, [h0], ['h0'], (xp, [h], w) => [gruStep(xp, h, w)]);
+    const { output, finals } = this.run(x, [h0], ['h0'], (xp, [h], w, reverse) => lastOf(gruSequence(xp, h, w.weightHh, w.biasHh, { reverse }), reverse));
     return [output, finals[0]];
   }
 }

@@ -187,7 +187,7 @@ describe('cells stepped by hand equal the sequence layers', () => {
   });
 });
 
-describe('gradcheck through the unrolled loop (float64; in=3, hidden=2, L=3, N=2; w.r.t. input, h0/c0 and every weight)', () => {
+describe('gradcheck through the sequence ops (float64; in=3, hidden=2, L=3, N=2; w.r.t. input, h0/c0 and every weight)', () => {
   const small = { inputSize: 3, hiddenSize: 2, numLayers: 2, bidirectional: true, dtype: 'float64' as const };
   const x = () => randn([3, 2, 3], { dtype: 'float64' });
   const h = () => randn([4, 2, 2], { dtype: 'float64' });

@@ -22,7 +22,9 @@ export type {
   HeapInfo,
   Im2ColParams,
   ReduceOp,
+  RnnSequenceOptions,
   SaveForBackward,
+  SequenceOptions,
   Shape4,
   UnaryOp,
   View,
@@ -30,6 +32,14 @@ export type {
 export { isContiguousView, patchOutputSize, rowStride } from './backend.js';
 export { CpuBackend, HostAllocator, type ArrayAllocator, type CpuBackendOptions, type HostAllocatorOptions } from './backends/cpu.js';
 export { lstmCellBackwardHost, lstmCellHost, type HostKernelIO } from './backends/host-recurrent.js';
+export {
+  gruSequenceBackwardHost,
+  gruSequenceHost,
+  lstmSequenceBackwardHost,
+  lstmSequenceHost,
+  rnnSequenceBackwardHost,
+  rnnSequenceHost,
+} from './backends/host-recurrent-sequence.js';
 export { installAutograd, record, type AutogradHooks } from './engine.js';
 export { defineOp, getOpDef, opDefs, type GradNode, type GradRule, type OpDef } from './op.js';
 export {
