@@ -94,6 +94,13 @@ export const opCases: OpCase[] = [
   // ---- recurrent cells (the forward on the host kernel: one lstmCell node, its rule checked)
   { op: 'lstmCell', what: 'B=3, H=2', fn: (xw, h, c, w) => T.lstmCell(xw, h, c, w), inputs: () => [randn(3, 8), randn(3, 2), randn(3, 2), randn(8, 2)] },
   { op: 'lstmCell', what: 'B=1, H=1, h and c narrowed from one [1,2]', fn: (xw, hc, w) => T.lstmCell(xw, T.narrow(hc, 1, 0, 1), T.narrow(hc, 1, 1, 1), w), inputs: () => [randn(1, 4), randn(1, 2), randn(4, 1)] },
+  // ---- whole-sequence recurrent ops (the forward and backward through time on the host kernels; second derivatives through the composites)
+  { op: 'lstmSequence', what: 'L=3, B=2, H=2', fn: (x, h, c, w) => T.lstmSequence(x, h, c, w), inputs: () => [randn(3, 2, 8), randn(2, 2), randn(2, 2), randn(8, 2)] },
+  { op: 'lstmSequence', what: 'reverse, L=2, B=1, H=1', fn: (x, h, c, w) => T.lstmSequence(x, h, c, w, { reverse: true }), inputs: () => [randn(2, 1, 4), randn(1, 1), randn(1, 1), randn(4, 1)] },
+  { op: 'gruSequence', what: 'L=3, B=2, H=2, with bhh', fn: (x, h, w, b) => T.gruSequence(x, h, w, b), inputs: () => [randn(3, 2, 6), randn(2, 2), randn(6, 2), randn(6)] },
+  { op: 'gruSequence', what: 'reverse, L=2, B=1, H=3, no bhh', fn: (x, h, w) => T.gruSequence(x, h, w, null, { reverse: true }), inputs: () => [randn(2, 1, 9), randn(1, 3), randn(9, 3)] },
+  { op: 'rnnSequence', what: 'tanh, L=3, B=2, H=3', fn: (x, h, w) => T.rnnSequence(x, h, w), inputs: () => [randn(3, 2, 3), randn(2, 3), randn(3, 3)] },
+  { op: 'rnnSequence', what: 'tanh, reverse, L=1, B=1, H=2', fn: (x, h, w) => T.rnnSequence(x, h, w, { reverse: true }), inputs: () => [randn(1, 1, 2), randn(1, 2), randn(2, 2)] },
   // ---- transformer ops (the forward on the host kernels: one node each, their rules checked)
   { op: 'layerNorm', what: '[2,3,4] over [4], weight and bias', fn: (x, w, b) => T.layerNorm(x, [4], w, b), inputs: () => [randn(2, 3, 4), randn(4), randn(4)] },
   { op: 'layerNorm', what: '[3,2,2] over [2,2], no affine', fn: (x) => T.layerNorm(x, [2, 2]), inputs: () => [randn(3, 2, 2)] },
