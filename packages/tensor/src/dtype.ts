@@ -47,8 +47,10 @@ export function toTypedArray(values: ArrayLike<number | boolean>, dtype: DType):
 
 /** The dtype two operands combine to: bool < int32 < float32 < float64. */
 export function promoteTypes(a: DType, b: DType): DType {
-  return DTYPES.indexOf(a) >= DTYPES.indexOf(b) ? a : b;
+  return a === b || RANK[a] >= RANK[b] ? a : b;
 }
+/** Each dtype's place in DTYPES' order of promotion. */
+const RANK: Record<DType, number> = { bool: 0, int32: 1, float32: 2, float64: 3 };
 
 export function assertDType(dtype: string, op = 'tensor'): asserts dtype is DType {
   if (!(DTYPES as readonly string[]).includes(dtype)) {

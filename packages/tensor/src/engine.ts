@@ -8,22 +8,25 @@ import type { Tensor } from './tensor.js';
 /** A backend buffer shared by every tensor that views it; freed when the last view goes. */
 export class Storage {
   refs = 0;
+  /** @internal its backend's memory counters (held, not looked up per tensor: ops make and free tensors at a high rate) */
+  readonly stats: BackendStats;
   constructor(
     readonly backend: Backend,
     public data: DataId,
     readonly dtype: DType,
     readonly size: number,
   ) {
-    const st = stats(backend.name);
+    const st = statsOf(backend);
     st.numStorages++;
     st.numBytes += size * bytesPerElement(dtype);
+    this.stats = st;
   }
   retain(): void {
     this.refs++;
   }
   release(): void {
     if (--this.refs > 0) return;
-    const st = stats(this.backend.name);
+    const st = this.stats;
     st.numStorages--;
     st.numBytes -= this.size * bytesPerElement(this.dtype);
     this.backend.dispose(this.data);
@@ -71,7 +74,8 @@ registerBackend(new CpuBackend());
 
 // ---------------------------------------------------------------- memory
 
-interface BackendStats {
+/** @internal live tensors, buffers and bytes of one backend */
+export interface BackendStats {
   numTensors: number;
   numStorages: number;
   numBytes: number;
@@ -85,8 +89,14 @@ function stats(name: string): BackendStats {
   }
   return s;
 }
-export function trackTensor(backendName: string, delta: 1 | -1): void {
-  stats(backendName).numTensors += delta;
+/** The last backend asked for and its counters: one backend runs nearly every op, so the name lookup is skipped. */
+let lastBackend: Backend | null = null;
+let lastStats: BackendStats | null = null;
+function statsOf(backend: Backend): BackendStats {
+  if (backend === lastBackend && lastStats !== null) return lastStats;
+  lastStats = stats(backend.name);
+  lastBackend = backend;
+  return lastStats;
 }
 
 export interface MemoryInfo {
@@ -143,6 +153,19 @@ export function setTensorPredicate(f: (v: unknown) => v is Tensor): void {
 }
 
 /**
+ * Dispose the tensors of a scope but those in `spare`, the newest first: buffers then go
+ * back in the reverse order of their allocation, which a stack-like allocator (the wasm
+ * backend's heap lowers its top) takes back at the least cost.
+ */
+function disposeNewestFirst(scope: Set<Tensor>, spare: Set<Tensor> | null): void {
+  const created = [...scope];
+  for (let i = created.length - 1; i >= 0; i--) {
+    const t = created[i];
+    if (spare === null || !spare.has(t)) t.dispose();
+  }
+}
+
+/**
  * Run `fn`, then dispose every tensor it created except those it returns (arrays and
  * plain objects of tensors are searched) and those passed to `keep`. Returned tensors
  * move to the enclosing scope.
@@ -155,7 +178,7 @@ export function tidy<T>(fn: () => T): T {
     result = fn();
   } catch (e) {
     scopes.pop();
-    for (const t of scope) t.dispose();
+    disposeNewestFirst(scope, null);
     throw e;
   }
   scopes.pop();
@@ -164,9 +187,7 @@ export function tidy<T>(fn: () => T): T {
   }
   const returned = new Set<Tensor>();
   collectTensors(result, returned, isTensorFn);
-  for (const t of scope) {
-    if (!returned.has(t)) t.dispose();
-  }
+  disposeNewestFirst(scope, returned);
   const parent = scopes[scopes.length - 1];
   // only tensors this scope created move up; a returned input keeps its own owner
   if (parent) for (const t of returned) if (scope.has(t) && !t.kept && !t.isDisposed) parent.add(t);
@@ -177,6 +198,14 @@ export function tidy<T>(fn: () => T): T {
 
 let gradEnabled = true;
 let nodeCounter = 0;
+/** the empty `saved` list (shared: one less array per recorded op) */
+const NONE: readonly Tensor[] = Object.freeze([]);
+
+/** Whether any of `inputs` requires a gradient (a loop: this runs once per op). */
+export function anyRequiresGrad(inputs: readonly Tensor[]): boolean {
+  for (let i = 0; i < inputs.length; i++) if (inputs[i].requiresGrad) return true;
+  return false;
+}
 
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -191,9 +220,9 @@ export function setGradEnabled(on: boolean): boolean {
  * Attach a tape node for op `def` to `output` when gradients are on and any input needs
  * one; `saved` are tensors a fused kernel kept for the backward pass (the node owns them).
  */
-export function record<A extends object>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A, output: Tensor, saved: readonly Tensor[] = []): Tensor {
-  if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) {
-    for (const s of saved) s.dispose();
+export function record<A extends object>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A, output: Tensor, saved: readonly Tensor[] = NONE): Tensor {
+  if (!gradEnabled || !anyRequiresGrad(inputs)) {
+    for (let i = 0; i < saved.length; i++) saved[i].dispose();
     return output;
   }
   output.gradNode = { op: def.name, def, inputs, attrs, output, saved, id: ++nodeCounter };

@@ -6,7 +6,6 @@ import {
   setTensorPredicate,
   Storage,
   trackInScope,
-  trackTensor,
 } from './engine.js';
 import { formatTensor } from './format.js';
 import type { GradNode } from './op.js';
@@ -41,15 +40,18 @@ export class Tensor {
   name?: string;
   #disposed = false;
 
-  /** @internal use the creation functions (`tensor`, `zeros`, …) instead. */
+  /**
+   * @internal use the creation functions (`tensor`, `zeros`, …) instead. A frozen `shape`
+   * or `strides` (another tensor's) is shared, not copied: ops pass their inputs' shapes on.
+   */
   constructor(storage: Storage, shape: Shape, strides?: readonly number[], offset = 0) {
     this.storage = storage;
-    this.shape = Object.freeze([...shape]);
-    this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
+    this.shape = frozen(shape);
+    this.strides = strides === undefined ? stridesOf(this.shape) : frozen(strides);
     this.offset = offset;
     this.dtype = storage.dtype;
     storage.retain();
-    trackTensor(storage.backend.name, 1);
+    storage.stats.numTensors++;
     trackInScope(this);
   }
 
@@ -92,10 +94,11 @@ export class Tensor {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    trackTensor(this.storage.backend.name, -1);
+    this.storage.stats.numTensors--;
     this.storage.release();
     // what a fused kernel saved for this tensor's backward pass goes with it
-    for (const s of this.gradNode?.saved ?? []) s.dispose();
+    const node = this.gradNode;
+    if (node !== null) for (let i = 0; i < node.saved.length; i++) node.saved[i].dispose();
     this.gradNode = null;
     if (this.grad) {
       this.grad.dispose();
@@ -200,7 +203,7 @@ export class Tensor {
     src.retain();
     this.storage.release();
     this.storage = src;
-    (this as { strides: readonly number[] }).strides = Object.freeze(contiguousStrides(this.shape));
+    (this as { strides: readonly number[] }).strides = stridesOf(this.shape);
     (this as { offset: number }).offset = 0;
     return this;
   }
@@ -278,6 +281,23 @@ export class Tensor {
   gather(dim: number, index: Tensor): Tensor { return ops.gather(this, dim, index); }
   indexSelect(dim: number, index: Tensor): Tensor { return ops.indexSelect(this, dim, index); }
   maskedFill(mask: Tensor, value: Scalar): Tensor { return ops.maskedFill(this, mask, value); }
+}
+
+/** `xs` itself when frozen (immutable, so safe to share), else a frozen copy. */
+function frozen(xs: readonly number[]): readonly number[] {
+  return Object.isFrozen(xs) ? xs : Object.freeze([...xs]);
+}
+
+/** The last frozen shape given contiguous strides, and those strides (op chains repeat one shape). */
+let lastShape: readonly number[] | null = null;
+let lastStrides: readonly number[] = [];
+/** Frozen row-major strides of a frozen shape. */
+function stridesOf(shape: readonly number[]): readonly number[] {
+  if (shape !== lastShape) {
+    lastStrides = Object.freeze(contiguousStrides(shape));
+    lastShape = shape;
+  }
+  return lastStrides;
 }
 
 function flatArgs(args: number[] | [readonly number[]]): number[] {

@@ -1,11 +1,14 @@
-import type { BinaryOp, UnaryOp } from '../backend.js';
+import type { Backend, BinaryOp, UnaryOp, View } from '../backend.js';
 import { type DType, isFloat } from '../dtype.js';
-import { broadcastShapes } from '../shape.js';
-import type { Tensor } from '../tensor.js';
+import { broadcastShapes, shapesEqual } from '../shape.js';
+import { Tensor } from '../tensor.js';
 import { defineOp, type GradRule, type OpDef } from '../op.js';
 import { reluBackward } from './activation.js';
 import { expand } from './layout.js';
 import { castTo, operands, prim, resultType, type Scalar, type TensorLike } from './prim.js';
+
+/** The attributes of the elementwise primitives: none (one shared object). */
+const NO_ATTRS: Readonly<Record<string, never>> = Object.freeze({});
 
 // ------------------------------------------------------------ unary
 
@@ -47,7 +50,7 @@ const unaryOps = Object.fromEntries(
 ) as Record<UnaryOp, OpDef>;
 
 function unaryPrim(op: UnaryOp, x: Tensor): Tensor {
-  return prim(unaryOps[op], [x], {}, x.shape, x.dtype, (b, [v]) => b.unary(op, v));
+  return prim(unaryOps[op], [x], NO_ATTRS, x.shape, x.dtype, (b, [v]) => b.unary(op, v));
 }
 
 /** Float-valued functions promote int/bool inputs to float32. */
@@ -131,11 +134,17 @@ const binaryOps = Object.fromEntries(
 
 /** Broadcast both operands to a common shape and run one binary primitive. */
 function binaryPrim(op: BinaryOp, a: TensorLike, b: TensorLike, computeIn: DType, outDtype: DType): Tensor {
+  const run = (be: Backend, [va, vb]: View[]) => be.binary(op, va, vb, outDtype);
+  // the common case, two tensors of one shape and the compute dtype: nothing to cast or
+  // broadcast (expand would return them as they are), so straight to the primitive
+  if (a instanceof Tensor && b instanceof Tensor && a.dtype === computeIn && b.dtype === computeIn && shapesEqual(a.shape, b.shape)) {
+    return prim(binaryOps[op], [a, b], NO_ATTRS, a.shape, outDtype, run);
+  }
   const [x, y] = operands(op, [a, b], computeIn);
   const shape = broadcastShapes(op, x.shape, y.shape);
   const xe = expand(x, shape);
   const ye = expand(y, shape);
-  return prim(binaryOps[op], [xe, ye], {}, shape, outDtype, (be, [va, vb]) => be.binary(op, va, vb, outDtype));
+  return prim(binaryOps[op], [xe, ye], NO_ATTRS, shape, outDtype, run);
 }
 
 /** Arithmetic keeps the promoted dtype (bool arithmetic counts in int32). */

@@ -1,6 +1,6 @@
 import type { Backend, DataId, SaveForBackward, View } from '../backend.js';
 import { type DType, isFloat, promoteTypes, type TypedArray } from '../dtype.js';
-import { DEBUG, debugLog, getBackend, isGradEnabled, record, Storage } from '../engine.js';
+import { anyRequiresGrad, DEBUG, debugLog, getBackend, isGradEnabled, record, Storage } from '../engine.js';
 import { defineOp, type OpDef } from '../op.js';
 import { fmt, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -16,7 +16,8 @@ export function fromData(backend: Backend, data: DataId, shape: readonly number[
 /** All inputs alive and on one backend; returns that backend. */
 export function commonBackend(op: string, inputs: readonly Tensor[]): Backend {
   let b: Backend | null = null;
-  for (const t of inputs) {
+  for (let i = 0; i < inputs.length; i++) {
+    const t = inputs[i];
     assertTensor(op, 'an input', t);
     t.assertAlive(op);
     if (b === null) b = t.backend;
@@ -41,7 +42,9 @@ export function prim<A extends object>(
 ): Tensor {
   const backend = commonBackend(def.name, inputs);
   const t0 = DEBUG ? performance.now() : 0;
-  const data = run(backend, inputs.map((t) => t.view_()));
+  const views = new Array<View>(inputs.length);
+  for (let i = 0; i < inputs.length; i++) views[i] = inputs[i].view_();
+  const data = run(backend, views);
   const out = fromData(backend, data, shape, dtype);
   if (DEBUG) debugLog(def.name, backend.lastRoute?.() ?? backend.name, inputs.map((t) => t.shape), performance.now() - t0);
   return isFloat(dtype) ? record(def, inputs, attrs, out) : out;
@@ -74,7 +77,7 @@ export function runOp<A extends object>(
   composite: () => Tensor,
 ): Tensor {
   const backend = commonBackend(def.name, inputs);
-  const needsGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  const needsGrad = isGradEnabled() && anyRequiresGrad(inputs);
   if (def.fused === undefined || (needsGrad && def.grad === undefined)) return composite();
   const saved: Tensor[] = [];
   const save: SaveForBackward = needsGrad ? (data, shape, dtype) => void saved.push(fromData(backend, data, shape, dtype)) : null;
