@@ -41,8 +41,10 @@ export interface HostAllocatorOptions {
 }
 const HOST_KEYS = optionKeys<HostAllocatorOptions>()(['poolBytes', 'minLength']);
 
-const CTOR: Record<DType, string> = { float32: 'Float32Array', float64: 'Float64Array', int32: 'Int32Array', bool: 'Uint8Array' };
-const poolKey = (a: TypedArray | DType, n: number): string => `${typeof a === 'string' ? CTOR[a] : a.constructor.name}:${n}`;
+/** A number per dtype, and the pool's key for arrays of `n` elements of a dtype (a number: no string built per array). */
+const CODE: Record<DType, number> = { float32: 0, float64: 1, int32: 2, bool: 3 };
+const codeOf = (a: TypedArray): number => (a instanceof Float32Array ? 0 : a instanceof Float64Array ? 1 : a instanceof Int32Array ? 2 : 3);
+const poolKey = (code: number, n: number): number => 4 * n + code;
 
 /**
  * The CPU backend's default allocator: ordinary typed arrays, with buffer reuse. Training
@@ -53,7 +55,7 @@ const poolKey = (a: TypedArray | DType, n: number): string => `${typeof a === 's
  * several times the cost of clearing memory that is already mapped.)
  */
 export class HostAllocator implements ArrayAllocator {
-  readonly #pool = new Map<string, TypedArray[]>();
+  readonly #pool = new Map<number, TypedArray[]>();
   #pooledBytes = 0;
   readonly #minLength: number;
   readonly #maxBytes: number;
@@ -77,7 +79,7 @@ export class HostAllocator implements ArrayAllocator {
 
   recycle(a: TypedArray): void {
     if (a.length < this.#minLength || this.#pooledBytes + a.byteLength > this.#maxBytes) return;
-    const key = poolKey(a, a.length);
+    const key = poolKey(codeOf(a), a.length);
     const list = this.#pool.get(key);
     if (list) list.push(a);
     else this.#pool.set(key, [a]);
@@ -92,7 +94,7 @@ export class HostAllocator implements ArrayAllocator {
   /** A kept array of exactly `n` elements of `dtype`, taken out of the pool, if there is one. */
   #take(dtype: DType, n: number): TypedArray | undefined {
     if (n < this.#minLength) return undefined;
-    const a = this.#pool.get(poolKey(dtype, n))?.pop();
+    const a = this.#pool.get(poolKey(CODE[dtype], n))?.pop();
     if (a) this.#pooledBytes -= a.byteLength;
     return a;
   }

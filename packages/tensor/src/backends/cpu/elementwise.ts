@@ -41,6 +41,56 @@ function binaryRow(op: BinaryOp, f: (x: number, y: number) => number, out: Typed
 }
 
 /**
+ * out[i] = a[a0 + i] ⊙ b[b0 + i] for i < n (both operands contiguous: tensors of one
+ * shape, the common case). The arithmetic ops are unrolled by four: V8 does not vectorize,
+ * and the unrolled loop runs about a quarter faster on typed arrays.
+ */
+function binaryFlat(op: BinaryOp, f: (x: number, y: number) => number, out: TypedArray, av: TypedArray, a0: number, bv: TypedArray, b0: number, n: number): void {
+  const n4 = n - 3;
+  let i = 0;
+  switch (op) {
+    case 'add':
+      for (; i < n4; i += 4) {
+        out[i] = av[a0 + i] + bv[b0 + i];
+        out[i + 1] = av[a0 + i + 1] + bv[b0 + i + 1];
+        out[i + 2] = av[a0 + i + 2] + bv[b0 + i + 2];
+        out[i + 3] = av[a0 + i + 3] + bv[b0 + i + 3];
+      }
+      for (; i < n; i++) out[i] = av[a0 + i] + bv[b0 + i];
+      return;
+    case 'sub':
+      for (; i < n4; i += 4) {
+        out[i] = av[a0 + i] - bv[b0 + i];
+        out[i + 1] = av[a0 + i + 1] - bv[b0 + i + 1];
+        out[i + 2] = av[a0 + i + 2] - bv[b0 + i + 2];
+        out[i + 3] = av[a0 + i + 3] - bv[b0 + i + 3];
+      }
+      for (; i < n; i++) out[i] = av[a0 + i] - bv[b0 + i];
+      return;
+    case 'mul':
+      for (; i < n4; i += 4) {
+        out[i] = av[a0 + i] * bv[b0 + i];
+        out[i + 1] = av[a0 + i + 1] * bv[b0 + i + 1];
+        out[i + 2] = av[a0 + i + 2] * bv[b0 + i + 2];
+        out[i + 3] = av[a0 + i + 3] * bv[b0 + i + 3];
+      }
+      for (; i < n; i++) out[i] = av[a0 + i] * bv[b0 + i];
+      return;
+    case 'div':
+      for (; i < n4; i += 4) {
+        out[i] = av[a0 + i] / bv[b0 + i];
+        out[i + 1] = av[a0 + i + 1] / bv[b0 + i + 1];
+        out[i + 2] = av[a0 + i + 2] / bv[b0 + i + 2];
+        out[i + 3] = av[a0 + i + 3] / bv[b0 + i + 3];
+      }
+      for (; i < n; i++) out[i] = av[a0 + i] / bv[b0 + i];
+      return;
+    default:
+      binaryRow(op, f, out, 0, av, a0, 1, bv, b0, 1, n);
+  }
+}
+
+/**
  * relu on float32 bit patterns, branch-free (signs are random, so a compare-and-branch
  * mispredicts half the time): negative numbers, −0 and −∞ included, become +0; NaN stays.
  */
@@ -196,6 +246,10 @@ export function binary(alloc: ArrayAllocator, op: BinaryOp, a: View, b: View, ou
   const out = alloc.array(outDtype, n);
   const av = vals(a);
   const bv = vals(b);
+  if (isContiguous(a) && isContiguous(b)) {
+    binaryFlat(op, f, out, av, a.offset, bv, b.offset, n);
+    return wrap(out);
+  }
   // row by row: one tight loop along the last axis per row (any strides: contiguous,
   // transposed, broadcast scalars or rows), row starts from a map over the other axes
   const af = flatStride(a);

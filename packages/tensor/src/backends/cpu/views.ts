@@ -59,7 +59,10 @@ export function rowOffsets(v: View): Int32Array {
 
 /** 1 for a contiguous view, 0 for one value broadcast everywhere, null otherwise. */
 export function flatStride(v: View): 1 | 0 | null {
-  if (v.strides.every((st, i) => st === 0 || v.shape[i] === 1)) return 0;
+  const { shape, strides } = v;
+  let i = 0;
+  while (i < shape.length && (strides[i] === 0 || shape[i] === 1)) i++;
+  if (i === shape.length) return 0;
   return isContiguous(v) ? 1 : null;
 }
 
