@@ -180,14 +180,23 @@ export class WasmBackend extends CpuBackend {
    */
   override binary(op: BinaryOp, a: View, b: View, outDtype: DType): DataId {
     this.#route = 'wasm';
+    const plan = outDtype === 'float32' && a.dtype === 'float32' && b.dtype === 'float32' ? this.#binaryPlan(op, a, b) : null;
     const cpu = () => super.binary(op, a, b, outDtype);
-    const plan = outDtype === 'float32' && allFloat32(a, b) ? this.#binaryPlan(op, a, b) : null;
     if (plan === null) return this.#cpu('no wasm kernel for this case', cpu);
     const [kernel, rows, n, ra, rb, mode] = plan;
-    const at = (v: View) => values(v).byteOffset + 4 * v.offset;
+    const aAt = values(a).byteOffset + 4 * a.offset;
+    const bAt = values(b).byteOffset + 4 * b.offset;
+    // the usual case: the result straight into an array of the memory; the kernel needs no
+    // work block, so no scope to run in (small ops pay for nothing they do not use)
+    const out = this.#memory.array('float32', rows * n);
+    if (this.#memory.owns(out)) {
+      kernel(aAt, bAt, out.byteOffset, rows, n, 4 * ra, 4 * rb, mode);
+      return wrap(out);
+    }
+    this.#memory.recycle(out);
     return this.#kernel(() => {
       const [outAt, done] = this.#io.out(rows * n);
-      kernel(at(a), at(b), outAt, rows, n, 4 * ra, 4 * rb, mode);
+      kernel(aAt, bAt, outAt, rows, n, 4 * ra, 4 * rb, mode);
       return done();
     }, cpu);
   }
@@ -197,9 +206,12 @@ export class WasmBackend extends CpuBackend {
     if (!(op in BINARY_KERNELS)) return null;
     const nd = a.shape.length;
     const n = nd === 0 ? 0 : a.shape[nd - 1];
-    const [ra, rb] = n < 4 ? [null, null] : [rowStride(a), rowStride(b)];
+    if (n < 4) return null;
+    const ra = rowStride(a);
+    const rb = rowStride(b);
     if (ra === null || rb === null) return null;
-    const [sa, sb] = [a.strides[nd - 1], b.strides[nd - 1]];
+    const sa = a.strides[nd - 1];
+    const sb = b.strides[nd - 1];
     const mode = sa === 1 && sb === 1 ? 0 : sa === 1 && sb === 0 ? 1 : sa === 0 && sb === 1 ? 2 : -1;
     if (mode < 0 || !this.#memory.owns(values(a)) || !this.#memory.owns(values(b))) return null;
     return [this.gemm.kernels[op as keyof typeof BINARY_KERNELS], sizeOf(a.shape) / n, n, ra, rb, mode];

@@ -10,6 +10,9 @@ const START = 64;
 type ArrayCtor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => TypedArray;
 const CTORS: Record<DType, ArrayCtor> = { float32: Float32Array, float64: Float64Array, int32: Int32Array, bool: Uint8Array };
 
+/** Given-back arrays kept for reuse at most (a typed array object each, registered). */
+const IDLE_ARRAYS = 4096;
+
 /** A work block did not fit in the module memory (the backend then runs the op as CPU code). */
 export class MemoryFullError extends RangeError {
   override name = 'MemoryFullError';
@@ -41,8 +44,18 @@ export class WasmHeap {
   #f32: Float32Array;
   /** the memory's buffers so far (a shared memory gets a new one per growth; all view the same bytes) */
   readonly #buffers = new WeakSet<ArrayBufferLike>();
-  /** arrays from `array()` not yet given back, by the block each holds */
+  /**
+   * Arrays from `array()`, registered with the block each holds: the registry frees a
+   * block whose array is dropped without `freeArray`. A given-back array stays registered
+   * while it waits, idle, for the next array of its dtype and length at its address
+   * (making a view and registering it cost more than a small op's kernel; the loop of a
+   * training step or a `tidy` takes the same blocks again and again).
+   */
   readonly #arrays = new FinalizationRegistry<number>((at) => this.#release(at));
+  /** handed out (weakly: the registry must see a dropped one go) */
+  readonly #handed = new WeakSet<TypedArray>();
+  /** given back, by address, oldest first (at most IDLE_ARRAYS) */
+  readonly #idle = new Map<number, TypedArray>();
 
   /** bytes below which arrays' blocks must lie (7/8 of the memory's maximum: the rest is for work blocks) */
   readonly #arrayLimit: number;
@@ -143,6 +156,14 @@ export class WasmHeap {
     return true;
   }
 
+  /** Forget the idle array at `at`, if any. */
+  #dropIdle(at: number): void {
+    const a = this.#idle.get(at);
+    if (a === undefined) return;
+    this.#idle.delete(at);
+    this.#arrays.unregister(a);
+  }
+
   /**
    * An array of `n` elements of `dtype` in a new block (contents undefined), or null when
    * the memory is 7/8 full or not shared (a view of an unshared memory would be detached
@@ -152,19 +173,38 @@ export class WasmHeap {
     if (!this.resident) return null;
     const at = this.alloc(Math.max(1, n * bytesPerElement(dtype)), this.#arrayLimit);
     if (at === 0) return null;
-    const a = new CTORS[dtype](this.#buffer, at, n);
-    this.#arrays.register(a, at, a);
+    const ctor = CTORS[dtype];
+    // an idle array at this address is a view of exactly this block when dtype and length agree
+    let a = this.#idle.get(at);
+    if (a !== undefined) {
+      this.#idle.delete(at);
+      if (a.constructor !== ctor || a.length !== n) {
+        this.#arrays.unregister(a);
+        a = undefined;
+      }
+    }
+    if (a === undefined) {
+      a = new ctor(this.#buffer, at, n);
+      this.#arrays.register(a, at, a);
+    }
+    this.#handed.add(a);
     return a;
   }
 
   /** Whether `a` is a view of this memory. */
   owns(a: TypedArray): boolean {
-    return this.#buffers.has(a.buffer);
+    return a.buffer === this.#buffer || this.#buffers.has(a.buffer);
   }
 
   /** Give back the block of an array from `array()`; false if it is not one, or was given back already. */
   freeArray(a: TypedArray): boolean {
-    return this.#arrays.unregister(a) && this.#release(a.byteOffset);
+    if (!this.#handed.delete(a)) return false;
+    const at = a.byteOffset;
+    this.#release(at);
+    this.#dropIdle(at);
+    this.#idle.set(at, a);
+    if (this.#idle.size > IDLE_ARRAYS) this.#dropIdle(this.#idle.keys().next().value as number);
+    return true;
   }
 
   /** Bytes reserved (the memory's size), in live blocks and in free blocks, and the live block count. */
