@@ -208,9 +208,9 @@ export interface FusedKernels {
    */
   gruSequence?(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceOptions, save: SaveForBackward): DataId | null;
   /**
-   * gruSequence's backward pass for its output y and dy ([L, B, H]) → [L + 1, B, 4H]: slot
-   * t < L [∂r, ∂z, ∂n·r, ∂n] at the pre-activations of step t (the first three are the
-   * gradient of h W_hhᵀ + b_hh, the first two and the last that of xp), slot L [∂h0 | 0 | 0 | 0].
+   * gruSequence's backward pass for its output y and dy ([L, B, H]) → [2L + 1, B, 3H]: slot
+   * t < L ∂xp_t = [∂r, ∂z, ∂n] at step t's pre-activations, slot L + t the gradient of
+   * h_{t−1} W_hhᵀ + b_hh there, [∂r, ∂z, ∂n·r], slot 2L [∂h0 | 0 | 0].
    */
   gruSequenceBackward?(xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceOptions, saved: readonly View[]): DataId | null;
   /** A whole Elman RNN layer-direction: xp [L, B, H] (both biases folded in), h0 [B, H], whh [H, H] → [L, B, H]. */

@@ -73,7 +73,7 @@ interface Kind {
   name: string;
   /** gates per hidden unit (x is [L, B, G·H]) */
   G: number;
-  /** output width per hidden unit, and the backward op's slot width */
+  /** output width per hidden unit, and the backward op's slot width (its slots: L + 1, or 2L + 1 for the GRU) */
   out: number;
   back: number;
   hasC: boolean;
@@ -151,12 +151,12 @@ const KINDS: Kind[] = [
     backward: ([x, h0, c0, w], y, dy, reverse) => lstmSequenceBackward(x, h0, c0, w, y, dy, { reverse }),
   },
   {
-    name: 'gruSequence', G: 3, out: 1, back: 4, hasC: false, hasBias: true, ref: refGru,
+    name: 'gruSequence', G: 3, out: 1, back: 3, hasC: false, hasBias: true, ref: refGru,
     forward: ([x, h0, w, b], reverse) => gruSequence(x, h0, w, b, { reverse }),
     backward: ([x, h0, w, b], y, dy, reverse) => gruSequenceBackward(x, h0, w, b, y, dy, { reverse }),
   },
   {
-    name: 'gruSequence without bhh', G: 3, out: 1, back: 4, hasC: false, hasBias: false, ref: refGru,
+    name: 'gruSequence without bhh', G: 3, out: 1, back: 3, hasC: false, hasBias: false, ref: refGru,
     forward: ([x, h0, w], reverse) => gruSequence(x, h0, w, null, { reverse }),
     backward: ([x, h0, w], y, dy, reverse) => gruSequenceBackward(x, h0, w, null, y, dy, { reverse }),
   },
@@ -187,27 +187,30 @@ function operands(k: Kind, L: number, B: number, H: number, zeroState: boolean, 
 
 /**
  * The backward op's expected result by central differences of Σ dy ∘ ref: per step the
- * gradient at x (and for the GRU [∂x_r, ∂x_z, ∂shift_n, ∂x_n]); then ∂h0 (and ∂c0), zero-padded.
+ * gradient at x, then ∂h0 (and ∂c0), zero-padded to the slot width; for the GRU
+ * [2L + 1, B, 3H]: ∂x for every step, ∂shift for every step, then [∂h0 | 0 | 0].
  */
 function referenceBackward(k: Kind, v: Operands, dy: number[], L: number, B: number, H: number, reverse: boolean): number[] {
   const loss = (w: Operands) => k.ref(w, L, B, H, reverse).reduce((acc, y, q) => acc + y * dy[q], 0);
   const eps = 1e-6;
-  const diff = (key: keyof Operands, q: number, size: number) => {
-    const bump = (e: number) => ({ ...v, [key]: (v[key].length ? v[key] : new Array<number>(size).fill(0)).map((a, r) => (r === q ? a + e : a)) });
+  const GH = k.G * H;
+  const diff = (key: keyof Operands, q: number) => {
+    const bump = (e: number) => ({ ...v, [key]: (v[key].length ? v[key] : new Array<number>(L * B * GH).fill(0)).map((a, r) => (r === q ? a + e : a)) });
     return (loss(bump(eps)) - loss(bump(-eps))) / (2 * eps);
   };
   const W = k.back * H;
-  const out = new Array<number>((L + 1) * B * W).fill(0);
-  const GH = k.G * H;
+  const gru = k.G === 3;
+  const out = new Array<number>(((gru ? 2 : 1) * L + 1) * B * W).fill(0);
   for (let q = 0; q < L * B * GH; q++) {
     const [row, col] = [Math.floor(q / GH), q % GH];
-    out[row * W + (k.G === 3 && col >= 2 * H ? col + H : col)] = diff('x', q, 0);
-    if (k.G === 3 && col >= 2 * H) out[row * W + col] = diff('shift', q, L * B * GH);
+    out[row * W + col] = diff('x', q);
+    if (gru) out[L * B * W + q] = diff('shift', q);
   }
+  const last = (gru ? 2 : 1) * L * B * W;
   for (let q = 0; q < B * H; q++) {
     const [b, j] = [Math.floor(q / H), q % H];
-    out[(L * B + b) * W + j] = diff('h0', q, 0);
-    if (k.hasC) out[(L * B + b) * W + H + j] = diff('c0', q, 0);
+    out[last + b * W + j] = diff('h0', q);
+    if (k.hasC) out[last + b * W + H + j] = diff('c0', q);
   }
   return out;
 }

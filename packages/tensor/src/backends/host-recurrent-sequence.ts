@@ -271,9 +271,10 @@ export function gruSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View,
 }
 
 /**
- * gruSequenceBackward: [L + 1, B, 4H], slot t [∂r, ∂z, ∂n·r, ∂n] at step t's
- * pre-activations, slot L [∂h0 | 0 | 0 | 0]. During the loop slot L's first quarter holds
- * the direct part ∂h·z of the carried ∂h; the other part is the last product [∂r, ∂z, ∂n·r]·W_hh.
+ * gruSequenceBackward: [2L + 1, B, 3H], slot t ∂xp_t = [∂r, ∂z, ∂n], slot L + t the
+ * gradient [∂r, ∂z, ∂n·r] of h_{t−1} W_hhᵀ + b_hh, slot 2L [∂h0 | 0 | 0]. During the loop
+ * slot 2L's first third holds the direct part ∂h·z of the carried ∂h; the other part is the
+ * last product (slot L + t)·W_hh.
  */
 export function gruSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceOptions, saved: readonly View[]): DataId | null {
   const dtype = floatDType([xp, h0, whh, y, dy, ...(bhh === null ? [] : [bhh]), ...saved]);
@@ -288,9 +289,9 @@ export function gruSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
     order(L, o.reverse).forEach((t, s) => gruGates(x, t, ...p.at(t, s === 0), hPrev(t, s === 0), bh, B, H, null, a));
     p.dispose();
   }, dtype);
-  const out = io.alloc(dtype, (L + 1) * B * 4 * H);
+  const out = io.alloc(dtype, (2 * L + 1) * B * 3 * H);
   const outId = io.wrap(out);
-  const last = L * B * 4 * H;
+  const last = 2 * L * B * 3 * H;
   out.fill(0, last);
   const w = operand(whh);
   let carry: DataId | null = null;
@@ -303,8 +304,9 @@ export function gruSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
       const a0 = acts.off + t * acts.st + b * acts.sb;
       const d0 = d.off + t * d.st + b * d.sb;
       const hb = h.off + b * h.stride;
-      const g0 = (t * B + b) * 4 * H;
-      const k0 = last + b * 4 * H;
+      const g0 = (t * B + b) * 3 * H;
+      const q0 = g0 + L * B * 3 * H;
+      const k0 = last + b * 3 * H;
       for (let j = 0; j < H; j++) {
         const r = acts.a[a0 + j];
         const z = acts.a[a0 + H + j];
@@ -312,18 +314,20 @@ export function gruSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
         const hn = acts.a[a0 + 3 * H + j];
         const dh = d.a[d0 + j] + out[k0 + j] + (dh1 === null ? 0 : dh1[b * H + j]);
         const dn = dh * (1 - z) * (1 - n * n);
-        out[g0 + j] = dn * hn * r * (1 - r);
-        out[g0 + H + j] = dh * (h.a[hb + j] - n) * z * (1 - z);
-        out[g0 + 2 * H + j] = dn * r;
-        out[g0 + 3 * H + j] = dn;
+        const dr = dn * hn * r * (1 - r);
+        const dz = dh * (h.a[hb + j] - n) * z * (1 - z);
+        out[g0 + j] = out[q0 + j] = dr;
+        out[g0 + H + j] = out[q0 + H + j] = dz;
+        out[g0 + 2 * H + j] = dn;
+        out[q0 + 2 * H + j] = dn * r;
         out[k0 + j] = dh * z;
       }
     }
     if (carry !== null) io.dispose(carry);
-    carry = io.matmul(lhs(outId, dtype, B, 3 * H, t * B * 4 * H, 4 * H), w); // [∂r, ∂z, ∂n·r] · W_hh
+    carry = io.matmul(lhs(outId, dtype, B, 3 * H, (L + t) * B * 3 * H, 3 * H), w); // [∂r, ∂z, ∂n·r] · W_hh
   }
   const dh0 = io.array(carry as DataId);
-  for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) out[last + b * 4 * H + j] += dh0[b * H + j];
+  for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) out[last + b * 3 * H + j] += dh0[b * H + j];
   io.dispose(carry as DataId);
   if (recomputed !== null) io.dispose(recomputed);
   return outId;

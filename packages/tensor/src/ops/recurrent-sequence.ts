@@ -176,20 +176,20 @@ export function lstmSequenceBackward(xw: Tensor, h0: Tensor, c0: Tensor, whh: Te
 // ------------------------------------------------------------------ GRU
 
 /**
- * The gradient of gruSequence: from gruSequenceBackward's slots [∂r, ∂z, ∂n·r, ∂n],
- * ∂xp = [∂r, ∂z, ∂n]; ∂W_hh and ∂b_hh from [∂r, ∂z, ∂n·r] (the gradient of h W_hhᵀ + b_hh).
+ * The gradient of gruSequence: gruSequenceBackward gives ∂xp for every step, then the
+ * gradient of h_{t−1} W_hhᵀ + b_hh for every step (each contiguous), then ∂h0; ∂W_hh is
+ * one product over all steps of the second part and ∂b_hh its sum.
  */
 const gruSequenceOp = defineOp<SequenceOptions>({
   name: 'gruSequence',
   grad: (dy, n, needs) => {
     const [xp, h0, whh, bhh] = n.inputs;
     const [L, H] = [xp.shape[0], h0.shape[1]];
-    const g = gruSequenceBackward(xp, h0, whh, bhh ?? null, n.output, dy, n.attrs, n.saved); // [L+1, B, 4H]
-    const dG = narrow(g, 0, 0, L);
-    const dHidden = narrow(dG, 2, 0, 3 * H);
+    const g = gruSequenceBackward(xp, h0, whh, bhh ?? null, n.output, dy, n.attrs, n.saved); // [2L+1, B, 3H]
+    const dHidden = narrow(g, 0, L, L);
     return [
-      needs[0] ? concat([narrow(dG, 2, 0, 2 * H), narrow(dG, 2, 3 * H, H)], 2) : null,
-      needs[1] ? narrow(select(g, 0, L), 1, 0, H) : null,
+      needs[0] ? narrow(g, 0, 0, L) : null,
+      needs[1] ? narrow(select(g, 0, 2 * L), 1, 0, H) : null,
       needs[2] ? recurrentWeightGrad(dHidden, previousStates(n.output, h0, n.attrs.reverse)) : null,
       ...(bhh === undefined ? [] : [needs[3] ? reduceSum(dHidden, [0, 1]) : null]),
     ];
@@ -247,9 +247,9 @@ export function gruSequence(xp: Tensor, h0: Tensor, whh: Tensor, bhh: Tensor | n
 
 /**
  * The backward pass through time of {@link gruSequence} for its output y and dy ([L, B, H]).
- * Returns [L + 1, B, 4H]: slot t < L [∂r, ∂z, ∂n·r, ∂n] at step t's pre-activations (the
- * first three are the gradient of h W_hhᵀ + b_hh; ∂r, ∂z and ∂n that of xp), slot L
- * [∂h0 | 0 | 0 | 0]. With the carried ∂h: ∂n = ∂h(1 − z)(1 − n²), ∂z = ∂h(h − n)z(1 − z),
+ * Returns [2L + 1, B, 3H]: slot t < L ∂xp_t = [∂r, ∂z, ∂n] at step t's pre-activations,
+ * slot L + t the gradient of h_{t−1} W_hhᵀ + b_hh there, [∂r, ∂z, ∂n·r], slot 2L
+ * [∂h0 | 0 | 0] (two copies of ∂r, ∂z, so that each part the rule reads is contiguous). With the carried ∂h: ∂n = ∂h(1 − z)(1 − n²), ∂z = ∂h(h − n)z(1 − z),
  * ∂r = ∂n (h W_hnᵀ + b_hn) r(1 − r), and ∂h_{t−1} = ∂h z + [∂r, ∂z, ∂n·r] W_hh.
  */
 export function gruSequenceBackward(xp: Tensor, h0: Tensor, whh: Tensor, bhh: Tensor | null, y: Tensor, dy: Tensor, options: { reverse?: boolean } = {}, saved: readonly Tensor[] = []): Tensor {
@@ -257,10 +257,10 @@ export function gruSequenceBackward(xp: Tensor, h0: Tensor, whh: Tensor, bhh: Te
   checkOutput('gruSequenceBackward', xp, y, dy, [L, B, H]);
   const reverse = options.reverse ?? false;
   const inputs = bhh === null ? [xp, h0, whh, y, dy] : [xp, h0, whh, bhh, y, dy];
-  return runOp(gruSequenceBackwardOp, inputs, { reverse, saved }, { shape: [L + 1, B, 4 * H], dtype: xp.dtype }, () => {
+  return runOp(gruSequenceBackwardOp, inputs, { reverse, saved }, { shape: [2 * L + 1, B, 3 * H], dtype: xp.dtype }, () => {
     const hs = gruStates(xp, h0, whh, bhh, reverse);
     const steps = order(L, reverse);
-    const slots = new Array<Tensor>(L);
+    const [dxp, dHidden] = [new Array<Tensor>(L), new Array<Tensor>(L)];
     let carry: Tensor = zeros([B, H], { dtype: xp.dtype, backend: xp.backend.name });
     for (let s = L - 1; s >= 0; s--) {
       const t = steps[s];
@@ -270,12 +270,12 @@ export function gruSequenceBackward(xp: Tensor, h0: Tensor, whh: Tensor, bhh: Te
       const dn = mul(mul(dh, sub(1, z)), sub(1, mul(n, n)));
       const dz = mul(mul(dh, sub(h, n)), mul(z, sub(1, z)));
       const dr = mul(mul(dn, hn), mul(r, sub(1, r)));
-      const dHidden = concat([dr, dz, mul(dn, r)], 1);
-      slots[t] = concat([dHidden, dn], 1);
-      carry = add(mul(dh, z), matmul(dHidden, whh));
+      dxp[t] = concat([dr, dz, dn], 1);
+      dHidden[t] = concat([dr, dz, mul(dn, r)], 1);
+      carry = add(mul(dh, z), matmul(dHidden[t], whh));
     }
-    const last = concat([carry, zeros([B, 3 * H], { dtype: xp.dtype, backend: xp.backend.name })], 1);
-    return concat([stack(slots, 0), unsqueeze(last, 0)], 0);
+    const last = concat([carry, zeros([B, 2 * H], { dtype: xp.dtype, backend: xp.backend.name })], 1);
+    return concat([stack(dxp, 0), stack(dHidden, 0), unsqueeze(last, 0)], 0);
   });
 }
 
