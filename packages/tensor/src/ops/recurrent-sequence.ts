@@ -69,21 +69,22 @@ function order(L: number, reverse: boolean): number[] {
   return Array.from({ length: L }, (_, s) => (reverse ? L - 1 - s : s));
 }
 
-/**
- * h_{t−1} for every step t as one [L, B, H] tensor, from the outputs' hidden states yh
- * [L, B, H]: h0 then yh[0 … L−2] (forward), or yh[1 … L−1] then h0 (reverse).
- */
-function previousStates(yh: Tensor, h0: Tensor, reverse: boolean): Tensor {
-  const L = yh.shape[0];
-  const first = unsqueeze(h0, 0);
-  if (L === 1) return first;
-  return reverse ? concat([narrow(yh, 0, 1, L - 1), first], 0) : concat([first, narrow(yh, 0, 0, L - 1)], 0);
-}
+/** x [L, B, C] as the matrix [L·B, C] (a view when x's rows are evenly spaced, as for a narrow). */
+const rowsOf = (x: Tensor): Tensor => reshape(x, [x.shape[0] * x.shape[1], x.shape[2]]);
 
-/** ∂W_hh = Σ_t ∂gates_tᵀ · h_{t−1}: one product over all steps ([L·B, G·H]ᵀ · [L·B, H]). */
-function recurrentWeightGrad(dGates: Tensor, hPrev: Tensor): Tensor {
-  const [L, B, GH] = dGates.shape;
-  return matmul(transpose(reshape(dGates, [L * B, GH]), 0, 1), reshape(hPrev, [L * B, hPrev.shape[2]]));
+/**
+ * ∂W_hh = Σ_t ∂gates_tᵀ · h_{t−1}, from the gate gradients dGates [L, B, G·H] and the
+ * outputs' hidden states yh [L, B, H] (h_{t−1} is yh of the step before, h0 for the first
+ * step): one product over the L − 1 steps that read an output, one for the step that
+ * reads h0, both on views (no copy of the states).
+ */
+function recurrentWeightGrad(dGates: Tensor, yh: Tensor, h0: Tensor, reverse: boolean): Tensor {
+  const L = dGates.shape[0];
+  const first = reverse ? L - 1 : 0;
+  const fromH0 = matmul(transpose(select(dGates, 0, first), 0, 1), h0);
+  if (L === 1) return fromH0;
+  const [later, earlier] = reverse ? [narrow(dGates, 0, 0, L - 1), narrow(yh, 0, 1, L - 1)] : [narrow(dGates, 0, 1, L - 1), narrow(yh, 0, 0, L - 1)];
+  return add(matmul(transpose(rowsOf(later), 0, 1), rowsOf(earlier)), fromH0);
 }
 
 // ------------------------------------------------------------------ LSTM
@@ -104,7 +105,7 @@ const lstmSequenceOp = defineOp<SequenceOptions>({
       needs[0] ? dGates : null,
       needs[1] ? narrow(last, 1, 0, H) : null,
       needs[2] ? narrow(last, 1, H, H) : null,
-      needs[3] ? recurrentWeightGrad(dGates, previousStates(narrow(n.output, 2, 0, H), h0, n.attrs.reverse)) : null,
+      needs[3] ? recurrentWeightGrad(dGates, narrow(n.output, 2, 0, H), h0, n.attrs.reverse) : null,
     ];
   },
   fused: (b, [xw, h0, c0, whh], a, save) => b.lstmSequence?.(xw, h0, c0, whh, { reverse: a.reverse }, save) ?? null,
@@ -190,7 +191,7 @@ const gruSequenceOp = defineOp<SequenceOptions>({
     return [
       needs[0] ? narrow(g, 0, 0, L) : null,
       needs[1] ? narrow(select(g, 0, 2 * L), 1, 0, H) : null,
-      needs[2] ? recurrentWeightGrad(dHidden, previousStates(n.output, h0, n.attrs.reverse)) : null,
+      needs[2] ? recurrentWeightGrad(dHidden, n.output, h0, n.attrs.reverse) : null,
       ...(bhh === undefined ? [] : [needs[3] ? reduceSum(dHidden, [0, 1]) : null]),
     ];
   },
@@ -292,7 +293,7 @@ const rnnSequenceOp = defineOp<RnnSequenceOptions>({
     return [
       needs[0] ? dPre : null,
       needs[1] ? select(g, 0, L) : null,
-      needs[2] ? recurrentWeightGrad(dPre, previousStates(n.output, h0, n.attrs.reverse)) : null,
+      needs[2] ? recurrentWeightGrad(dPre, n.output, h0, n.attrs.reverse) : null,
     ];
   },
   fused: (b, [xp, h0, whh], a) => b.rnnSequence?.(xp, h0, whh, { reverse: a.reverse, nonlinearity: a.nonlinearity }) ?? null,
