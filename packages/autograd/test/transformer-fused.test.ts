@@ -22,11 +22,11 @@ class SpyCpu extends CpuBackend {
   override layerNormBackward(x: View, w: View | null, dy: View, D: number, eps: number, saved: readonly View[]): DataId | null {
     return this.#count('layerNormBackward', super.layerNormBackward(x, w, dy, D, eps, saved));
   }
-  override gelu(x: View, a: 'none' | 'tanh'): DataId | null {
-    return this.#count('gelu', super.gelu(x, a));
+  override gelu(x: View, a: 'none' | 'tanh', save: SaveForBackward): DataId | null {
+    return this.#count('gelu', super.gelu(x, a, save));
   }
-  override geluBackward(x: View, dy: View, a: 'none' | 'tanh'): DataId | null {
-    return this.#count('geluBackward', super.geluBackward(x, dy, a));
+  override geluBackward(x: View, dy: View, a: 'none' | 'tanh', saved: readonly View[]): DataId | null {
+    return this.#count('geluBackward', super.geluBackward(x, dy, a, saved));
   }
   override scaledDotProductAttention(q: View, k: View, v: View, m: readonly View[], s: number, c: boolean, save: SaveForBackward): DataId | null {
     return this.#count('scaledDotProductAttention', super.scaledDotProductAttention(q, k, v, m, s, c, save));
@@ -206,6 +206,30 @@ function fixed(shape: number[]): T.Tensor {
   const n = shape.reduce((p, d) => p * d, 1);
   return T.sin(T.arange(0, n, 1, f64).mul(1.7)).reshape(shape);
 }
+
+describe('the backward kernels called directly (nothing saved: they recompute) equal the composites', () => {
+  /** values of `fn` on `backend`, inputs drawn there with one seed */
+  const on = (backend: string, fn: () => T.Tensor): number[] => {
+    T.setBackend(backend);
+    try {
+      T.manualSeed(17);
+      return Array.from(fn().dataSync());
+    } finally {
+      T.setBackend('cpu');
+    }
+  };
+  it.each([
+    ['layerNormBackward', () => T.layerNormBackward(randn(3, 4, 5), randn(5), randn(3, 4, 5), [5])],
+    ['geluBackward', () => T.geluBackward(randn(4, 5), randn(4, 5))],
+    ["geluBackward 'tanh'", () => T.geluBackward(randn(4, 5), randn(4, 5), 'tanh')],
+    ['scaledDotProductAttentionBackward, causal', () => T.scaledDotProductAttentionBackward(randn(2, 3, 4), randn(2, 5, 4), randn(2, 5, 2), randn(2, 3, 2), { isCausal: true })],
+  ] as const)('%s', (name, fn) => {
+    const before = spy.calls[name.split(/[ ,]/)[0]] ?? 0;
+    const fused = on(spy.name, fn);
+    expect(spy.calls[name.split(/[ ,]/)[0]]).toBe(before + 1);
+    expectClose(fused, on(COMPOSITE, fn), name);
+  });
+});
 
 describe('on the normal path the kernels do not decline', () => {
   it('a post-norm block: layerNorm(x + attention(x)) → gelu, with gradients, float32', () => {

@@ -23,11 +23,11 @@ class SpyCpu extends CpuBackend {
   override layerNormBackward(x: View, w: View | null, dy: View, D: number, eps: number, saved: readonly View[]): DataId | null {
     return this.#count('layerNormBackward', super.layerNormBackward(x, w, dy, D, eps, saved));
   }
-  override gelu(x: View, a: 'none' | 'tanh'): DataId | null {
-    return this.#count('gelu', super.gelu(x, a));
+  override gelu(x: View, a: 'none' | 'tanh', save: SaveForBackward): DataId | null {
+    return this.#count('gelu', super.gelu(x, a, save));
   }
-  override geluBackward(x: View, dy: View, a: 'none' | 'tanh'): DataId | null {
-    return this.#count('geluBackward', super.geluBackward(x, dy, a));
+  override geluBackward(x: View, dy: View, a: 'none' | 'tanh', saved: readonly View[]): DataId | null {
+    return this.#count('geluBackward', super.geluBackward(x, dy, a, saved));
   }
   override scaledDotProductAttention(q: View, k: View, v: View, m: readonly View[], s: number, c: boolean, save: SaveForBackward): DataId | null {
     return this.#count('attention', super.scaledDotProductAttention(q, k, v, m, s, c, save));

@@ -78,14 +78,14 @@ export type GeluApproximate = 'none' | 'tanh';
 /** gelu; its gradient is geluBackward (one pass on the CPU-family backends). */
 const geluOp = defineOp<{ approximate: GeluApproximate }>({
   name: 'gelu',
-  grad: (dy, n) => [geluBackward(n.inputs[0], dy, n.attrs.approximate)],
-  fused: (b, [x], a) => b.gelu?.(x, a.approximate) ?? null,
+  grad: (dy, n) => [geluBackward(n.inputs[0], dy, n.attrs.approximate, n.saved)],
+  fused: (b, [x], a, save) => b.gelu?.(x, a.approximate, save) ?? null,
 });
 
-/** gelu's gradient as one op; differentiated through its composite. */
-const geluBackwardOp = defineOp<{ approximate: GeluApproximate }>({
+/** gelu's gradient as one op; differentiated through its composite. `saved`: what the forward kernel kept (Φ(x) or the tanh). */
+const geluBackwardOp = defineOp<{ approximate: GeluApproximate; saved: readonly Tensor[] }>({
   name: 'geluBackward',
-  fused: (b, [x, dy], a) => b.geluBackward?.(x, dy, a.approximate) ?? null,
+  fused: (b, [x, dy], a) => b.geluBackward?.(x, dy, a.approximate, a.saved.map((t) => t.view_())) ?? null,
 });
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -114,14 +114,15 @@ export function gelu(x: Tensor, approximate: GeluApproximate = 'none'): Tensor {
 /**
  * ∂L/∂x of {@link gelu} for the output gradient `dy` (x's shape): dy·(Φ(x) + x·φ(x)), with
  * φ(x) = e^{−x²/2}/√(2π); for 'tanh', with t = tanh(√(2/π)(x + 0.044715x³)),
- * dy·(½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²)). gelu's gradient rule.
+ * dy·(½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²)). gelu's gradient rule; `saved` is
+ * what the forward kernel kept (Φ(x), or t), so the backward pass needs no erf.
  */
-export function geluBackward(x: Tensor, dy: Tensor, approximate: GeluApproximate = 'none'): Tensor {
+export function geluBackward(x: Tensor, dy: Tensor, approximate: GeluApproximate = 'none', saved: readonly Tensor[] = []): Tensor {
   checkApproximate('geluBackward', approximate);
   if (x.ndim !== dy.ndim || x.shape.some((d, i) => d !== dy.shape[i])) {
     throw new ShapeError(`geluBackward: dy must have x's shape ${fmt(x.shape)}, got ${fmt(dy.shape)}`);
   }
-  return runOp(geluBackwardOp, [x, dy], { approximate }, { shape: x.shape, dtype: x.dtype }, () => {
+  return runOp(geluBackwardOp, [x, dy], { approximate, saved }, { shape: x.shape, dtype: x.dtype }, () => {
     if (approximate === 'tanh') {
       const x2 = mul(x, x);
       const t = tanh(mul(add(x, mul(mul(x2, x), GELU_TANH_C)), SQRT_2_OVER_PI));

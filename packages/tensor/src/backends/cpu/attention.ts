@@ -6,20 +6,26 @@
  *   ∂V = Pᵀ∂O,  ∂P = ∂O Vᵀ,  ∂S = P ⊙ (∂P − rowsum(∂P ⊙ P)),  ∂Q = ∂S K·scale,  ∂K = ∂Sᵀ Q·scale.
  */
 import type { DataId, SaveForBackward, View } from '../../backend.js';
-import type { TypedArray } from '../../dtype.js';
+import type { DType, TypedArray } from '../../dtype.js';
 import type { ArrayAllocator } from './allocator.js';
-import { dataValues, indexMap, isFloatDtype, materialize, vals, wrap } from './views.js';
+import { dataValues, indexMap, isFloatDtype, materialize, rowOffsets, vals, wrap } from './views.js';
 
-/** What the attention kernels run on the backend: its matmul primitive and dispose. */
+/** What the attention kernels run on the backend: its matmul and copy primitives, and dispose. */
 export interface AttentionSteps {
   matmul(a: View, b: View): DataId;
+  /** elementwise ops and sums: ∂S's passes run on them (SIMD on the wasm backend) */
+  binary(op: 'mul' | 'sub', a: View, b: View, outDtype: DType): DataId;
+  reduce(op: 'sum', x: View, axes: readonly number[]): DataId;
+  fill(size: number, dtype: DType, value: number): DataId;
+  /** a contiguous copy of a view (the backend's own: the wasm one copies rows with SIMD) */
+  copy(v: View): DataId;
   dispose(data: DataId): void;
 }
 
 /** An operand as a [B, M, K] view the matmul primitive reads, and the copy to give back (if one was made). */
 interface Operand {
   view: View;
-  copy: TypedArray | null;
+  copy: DataId | null;
 }
 
 /**
@@ -27,7 +33,7 @@ interface Operand {
  * step through storage with one stride (contiguous, or broadcast by zero strides), else a
  * contiguous copy (e.g. heads split out of [N, L, H·D] as [N, H, L, D]).
  */
-function operand(alloc: ArrayAllocator, v: View, B: number): Operand {
+function operand(steps: AttentionSteps, v: View, B: number): Operand {
   const nd = v.shape.length;
   const [M, K] = [v.shape[nd - 2], v.shape[nd - 1]];
   let stride: number | null = null;
@@ -41,8 +47,8 @@ function operand(alloc: ArrayAllocator, v: View, B: number): Operand {
     span *= n;
   }
   if (flat) return { view: { ...v, shape: [B, M, K], strides: [stride ?? 0, v.strides[nd - 2], v.strides[nd - 1]] }, copy: null };
-  const copy = materialize(alloc, v);
-  return { view: { data: wrap(copy), dtype: v.dtype, shape: [B, M, K], strides: [M * K, K, 1], offset: 0 }, copy };
+  const copy = steps.copy(v);
+  return { view: { data: copy, dtype: v.dtype, shape: [B, M, K], strides: [M * K, K, 1], offset: 0 }, copy };
 }
 
 /** The last two axes of a [B, M, K] view swapped: [B, K, M], no copy. */
@@ -139,14 +145,38 @@ function softmaxRows(s: TypedArray, d: Dims, masks: readonly MaskWalk[], scale: 
 }
 
 /** P [B, L, S] (a fresh contiguous buffer from matmul) for the call. */
-function probabilities(alloc: ArrayAllocator, steps: AttentionSteps, q: Operand, k: Operand, masks: readonly View[], scale: number, causal: boolean, d: Dims): DataId {
+function probabilities(steps: AttentionSteps, q: Operand, k: Operand, masks: readonly View[], scale: number, causal: boolean, d: Dims): DataId {
   const P = steps.matmul(q.view, transposed(k.view));
   softmaxRows(dataValues(P), d, maskWalks(masks), scale, causal);
   return P;
 }
 
-function giveBack(alloc: ArrayAllocator, ops: readonly Operand[]): void {
-  for (const o of ops) if (o.copy !== null) alloc.recycle(o.copy);
+/**
+ * ∂S = P ⊙ (∂P − rowsum(∂P ⊙ P))·scale for P and ∂P [B, L, S], on the backend's primitives
+ * (each a pass the wasm backend runs on its SIMD kernels).
+ */
+function softmaxBackward(steps: AttentionSteps, P: View, dP: View, scale: number): DataId {
+  const [B, L, S] = P.shape;
+  const dtype = P.dtype;
+  const flat = (data: DataId, shape: number[]): View => ({ data, dtype, shape, strides: [shape[1] * shape[2], shape[2], 1], offset: 0 });
+  const across = (data: DataId): View => ({ data, dtype, shape: [B, L, S], strides: [L, 1, 0], offset: 0 }); // [B, L, 1] along S
+  const prod = steps.binary('mul', dP, P, dtype);
+  const dot = steps.reduce('sum', flat(prod, [B, L, S]), [2]); // [B, L]
+  steps.dispose(prod);
+  const centred = steps.binary('sub', dP, across(dot), dtype);
+  steps.dispose(dot);
+  const dS = steps.binary('mul', flat(centred, [B, L, S]), P, dtype);
+  steps.dispose(centred);
+  if (scale === 1) return dS;
+  const c = steps.fill(1, dtype, scale);
+  const scaled = steps.binary('mul', flat(dS, [B, L, S]), { data: c, dtype, shape: [B, L, S], strides: [0, 0, 0], offset: 0 }, dtype);
+  steps.dispose(dS);
+  steps.dispose(c);
+  return scaled;
+}
+
+function giveBack(steps: AttentionSteps, ops: readonly Operand[]): void {
+  for (const o of ops) if (o.copy !== null) steps.dispose(o.copy);
 }
 
 /**
@@ -167,10 +197,10 @@ export function scaledDotProductAttention(
 ): DataId | null {
   const d = dims(q, k, v, masks, null);
   if (d === null) return null;
-  const ops = [operand(alloc, q, d.B), operand(alloc, k, d.B), operand(alloc, v, d.B)];
-  const P = probabilities(alloc, steps, ops[0], ops[1], masks, scale, causal, d);
+  const ops = [operand(steps, q, d.B), operand(steps, k, d.B), operand(steps, v, d.B)];
+  const P = probabilities(steps, ops[0], ops[1], masks, scale, causal, d);
   const out = steps.matmul(flat3(P, q, d.B, d.L, d.S), ops[2].view);
-  giveBack(alloc, ops);
+  giveBack(steps, ops);
   if (save !== null) {
     alloc.detach?.(dataValues(P));
     save(P, [d.B, d.L, d.S], q.dtype);
@@ -200,31 +230,24 @@ export function scaledDotProductAttentionBackward(
   const d = dims(q, k, v, masks, dy);
   if (d === null || saved.length > 1) return null;
   const { B, L, S, E, Ev } = d;
-  const ops = [operand(alloc, q, B), operand(alloc, k, B), operand(alloc, v, B), operand(alloc, dy, B)];
+  const ops = [operand(steps, q, B), operand(steps, k, B), operand(steps, v, B), operand(steps, dy, B)];
   const [q3, k3, v3, dy3] = ops.map((o) => o.view);
   const s = saved[0];
   const fromSaved = s !== undefined && s.dtype === q.dtype && s.shape.length === 3 && s.shape[0] === B && s.shape[1] === L && s.shape[2] === S;
-  const recomputed = fromSaved ? null : probabilities(alloc, steps, ops[0], ops[1], masks, scale, causal, d);
-  if (fromSaved) ops.push(operand(alloc, s, B));
+  const recomputed = fromSaved ? null : probabilities(steps, ops[0], ops[1], masks, scale, causal, d);
+  if (fromSaved) ops.push(operand(steps, s, B));
   const P3: View = recomputed !== null ? flat3(recomputed, q, B, L, S) : ops[4].view;
   const dV = steps.matmul(transposed(P3), dy3); // [B, S, Ev]
-  const dP = steps.matmul(dy3, transposed(v3)); // [B, L, S], becomes ∂S·scale in place
-  const [p, g] = [vals(P3), dataValues(dP)];
-  for (let r = 0; r < B * L; r++) {
-    const pr = P3.offset + Math.floor(r / L) * P3.strides[0] + (r % L) * P3.strides[1];
-    const at = r * S;
-    let dot = 0;
-    for (let j = 0; j < S; j++) dot += g[at + j] * p[pr + j * P3.strides[2]];
-    for (let j = 0; j < S; j++) g[at + j] = p[pr + j * P3.strides[2]] * (g[at + j] - dot) * scale;
-  }
-  const dS = flat3(dP, q, B, L, S);
+  const dP = flat3(steps.matmul(dy3, transposed(v3)), q, B, L, S); // [B, L, S]
+  const dS = flat3(softmaxBackward(steps, P3, dP, scale), q, B, L, S);
+  steps.dispose(dP.data);
   const dQ = steps.matmul(dS, k3); // [B, L, E]
   const dK = steps.matmul(transposed(dS), q3); // [B, S, E]
   const out = alloc.array(q.dtype, B * (L * E + S * E + S * Ev));
   out.set(dataValues(dQ), 0);
   out.set(dataValues(dK), B * L * E);
   out.set(dataValues(dV), B * (L * E + S * E));
-  for (const t of [dV, dP, dQ, dK, ...(recomputed !== null ? [recomputed] : [])]) steps.dispose(t);
-  giveBack(alloc, ops);
+  for (const t of [dV, dS.data, dQ, dK, ...(recomputed !== null ? [recomputed] : [])]) steps.dispose(t);
+  giveBack(steps, ops);
   return wrap(out);
 }

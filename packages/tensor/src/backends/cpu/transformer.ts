@@ -125,46 +125,47 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const TANH_C = 0.044715;
 
-/** gelu of each element: x·Φ(x) ('none'), or ½x(1 + tanh(√(2/π)(x + 0.044715x³))) ('tanh'). */
-export function gelu(alloc: ArrayAllocator, x: View, approximate: 'none' | 'tanh'): DataId | null {
+/** gelu of each element: x·Φ(x) ('none'), or ½x(1 + tanh(√(2/π)(x + 0.044715x³))) ('tanh'); with `save`, keeps Φ(x) (or the tanh) for geluBackward. */
+export function gelu(alloc: ArrayAllocator, x: View, approximate: 'none' | 'tanh', save: SaveForBackward): DataId | null {
   const n = sizeOf(x.shape);
   if (!isFloatDtype(x.dtype) || n === 0) return null;
   const { a, at } = flat(alloc, x);
   const out = alloc.array(x.dtype, n);
-  if (approximate === 'tanh') {
-    for (let i = 0; i < n; i++) {
-      const v = a[at + i];
-      out[i] = 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + TANH_C * v * v * v)));
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const v = a[at + i];
-      out[i] = 0.5 * v * (1 + erf(v * Math.SQRT1_2));
-    }
+  const kept = save === null ? null : alloc.array(x.dtype, n);
+  for (let i = 0; i < n; i++) {
+    const v = a[at + i];
+    // c: Φ(x), or the tanh of the approximation; gelu = x·c or ½x(1 + c)
+    const c = approximate === 'tanh' ? Math.tanh(SQRT_2_OVER_PI * (v + TANH_C * v * v * v)) : 0.5 * (1 + erf(v * Math.SQRT1_2));
+    out[i] = approximate === 'tanh' ? 0.5 * v * (1 + c) : v * c;
+    if (kept !== null) kept[i] = c;
+  }
+  if (save !== null && kept !== null) {
+    alloc.detach?.(kept);
+    save(wrap(kept), x.shape, x.dtype);
   }
   return wrap(out);
 }
 
 /**
  * dy·gelu′(x): Φ(x) + x·φ(x) ('none'); ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²) with
- * t = tanh(√(2/π)(x + 0.044715x³)) ('tanh').
+ * t = tanh(√(2/π)(x + 0.044715x³)) ('tanh'). Φ(x) or t come from what gelu saved when it
+ * saved them, else they are recomputed.
  */
-export function geluBackward(alloc: ArrayAllocator, x: View, dy: View, approximate: 'none' | 'tanh'): DataId | null {
+export function geluBackward(alloc: ArrayAllocator, x: View, dy: View, approximate: 'none' | 'tanh', saved: readonly View[]): DataId | null {
   const n = sizeOf(x.shape);
-  if (!isFloatDtype(x.dtype) || dy.dtype !== x.dtype || n === 0) return null;
+  if (!isFloatDtype(x.dtype) || dy.dtype !== x.dtype || n === 0 || saved.length > 1) return null;
   const { a, at } = flat(alloc, x);
   const { a: g, at: g0 } = flat(alloc, dy);
+  const kept = saved.length === 1 && saved[0].dtype === x.dtype && sizeOf(saved[0].shape) === n ? flat(alloc, saved[0]) : null;
   const out = alloc.array(x.dtype, n);
-  if (approximate === 'tanh') {
-    for (let i = 0; i < n; i++) {
-      const v = a[at + i];
-      const t = Math.tanh(SQRT_2_OVER_PI * (v + TANH_C * v * v * v));
+  for (let i = 0; i < n; i++) {
+    const v = a[at + i];
+    if (approximate === 'tanh') {
+      const t = kept !== null ? kept.a[kept.at + i] : Math.tanh(SQRT_2_OVER_PI * (v + TANH_C * v * v * v));
       out[i] = g[g0 + i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * TANH_C * v * v));
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const v = a[at + i];
-      out[i] = g[g0 + i] * (0.5 * (1 + erf(v * Math.SQRT1_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
+    } else {
+      const cdf = kept !== null ? kept.a[kept.at + i] : 0.5 * (1 + erf(v * Math.SQRT1_2));
+      out[i] = g[g0 + i] * (cdf + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
     }
   }
   return wrap(out);
