@@ -155,10 +155,10 @@ export interface FusedKernels {
   layerNorm?(x: View, weight: View | null, bias: View | null, D: number, eps: number, save: SaveForBackward): DataId | null;
   /** layerNorm's backward pass for dy (x's shape) → flat [∂x | ∂weight (D) | ∂bias (D)]; `saved`: what layerNorm saved (maybe nothing) */
   layerNormBackward?(x: View, weight: View | null, dy: View, D: number, eps: number, saved: readonly View[]): DataId | null;
-  /** gelu, exact ('none': x·Φ(x)) or tanh-approximated */
-  gelu?(x: View, approximate: 'none' | 'tanh'): DataId | null;
-  /** dy·gelu′(x) */
-  geluBackward?(x: View, dy: View, approximate: 'none' | 'tanh'): DataId | null;
+  /** gelu, exact ('none': x·Φ(x)) or tanh-approximated; may `save` Φ(x) (or the tanh) for geluBackward */
+  gelu?(x: View, approximate: 'none' | 'tanh', save: SaveForBackward): DataId | null;
+  /** dy·gelu′(x); `saved`: what gelu saved (maybe nothing) */
+  geluBackward?(x: View, dy: View, approximate: 'none' | 'tanh', saved: readonly View[]): DataId | null;
   /**
    * softmax(q·kᵀ·scale + masks)·v for q [..., L, E], k [..., S, E], v [..., S, Ev] of the same
    * batch dims and masks broadcast to [..., L, S], applied in order (bool: true hides the

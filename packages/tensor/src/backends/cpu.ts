@@ -145,11 +145,11 @@ export class CpuBackend implements Backend {
   layerNormBackward(x: View, weight: View | null, dy: View, D: number, eps: number, saved: readonly View[] = []): DataId | null {
     return this.primitive(() => transformer.layerNormBackward(this.alloc, x, weight, dy, D, eps, saved));
   }
-  gelu(x: View, approximate: 'none' | 'tanh'): DataId | null {
-    return this.primitive(() => transformer.gelu(this.alloc, x, approximate));
+  gelu(x: View, approximate: 'none' | 'tanh', save: SaveForBackward = null): DataId | null {
+    return this.primitive(() => transformer.gelu(this.alloc, x, approximate, save));
   }
-  geluBackward(x: View, dy: View, approximate: 'none' | 'tanh'): DataId | null {
-    return this.primitive(() => transformer.geluBackward(this.alloc, x, dy, approximate));
+  geluBackward(x: View, dy: View, approximate: 'none' | 'tanh', saved: readonly View[] = []): DataId | null {
+    return this.primitive(() => transformer.geluBackward(this.alloc, x, dy, approximate, saved));
   }
   scaledDotProductAttention(q: View, k: View, v: View, masks: readonly View[], scale: number, causal: boolean, save: SaveForBackward = null): DataId | null {
     return this.primitive(() => attention.scaledDotProductAttention(this.alloc, this, q, k, v, masks, scale, causal, save));
