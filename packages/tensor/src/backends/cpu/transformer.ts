@@ -27,8 +27,9 @@ export function layerNorm(alloc: ArrayAllocator, x: View, weight: View | null, b
   if (!isFloatDtype(x.dtype) || !sameDtype(x, weight, bias) || n === 0 || D === 0) return null;
   const R = n / D;
   const { a: src, at: x0 } = flat(alloc, x);
-  const w = weight === null ? null : flat(alloc, weight);
-  const b = bias === null ? null : flat(alloc, bias);
+  // weight and bias as double rows (ones and zeros when absent): one branch-free loop
+  const w = affineRow(alloc, weight, D, 1);
+  const b = affineRow(alloc, bias, D, 0);
   const out = alloc.array(x.dtype, n);
   const stats = save === null ? null : alloc.array('float64', 2 * R);
   for (let r = 0; r < R; r++) {
@@ -43,12 +44,7 @@ export function layerNorm(alloc: ArrayAllocator, x: View, weight: View | null, b
     }
     const rstd = 1 / Math.sqrt(ss / D + eps);
     const o = r * D;
-    for (let j = 0; j < D; j++) {
-      let y = (src[at + j] - mu) * rstd;
-      if (w !== null) y *= w.a[w.at + j];
-      if (b !== null) y += b.a[b.at + j];
-      out[o + j] = y;
-    }
+    for (let j = 0; j < D; j++) out[o + j] = (src[at + j] - mu) * rstd * w[j] + b[j];
     if (stats !== null) {
       stats[2 * r] = mu;
       stats[2 * r + 1] = rstd;
@@ -59,6 +55,15 @@ export function layerNorm(alloc: ArrayAllocator, x: View, weight: View | null, b
     save(wrap(stats), [R, 2], 'float64');
   }
   return wrap(out);
+}
+
+/** A weight or bias [D] as a Float64Array, or `fill` everywhere when there is none. */
+function affineRow(alloc: ArrayAllocator, v: View | null, D: number, fill: number): Float64Array {
+  const row = new Float64Array(D).fill(fill);
+  if (v === null) return row;
+  const { a, at } = flat(alloc, v);
+  for (let j = 0; j < D; j++) row[j] = a[at + j];
+  return row;
 }
 
 /**
@@ -73,12 +78,13 @@ export function layerNormBackward(alloc: ArrayAllocator, x: View, weight: View |
   const R = n / D;
   const st = saved.length === 1 && saved[0].dtype === 'float64' && sizeOf(saved[0].shape) === 2 * R ? flat(alloc, saved[0]) : null;
   const { a: src, at: x0 } = flat(alloc, x);
-  const { a: g0, at: d0 } = flat(alloc, dy);
-  const w = weight === null ? null : flat(alloc, weight);
+  const { a: dya, at: d0 } = flat(alloc, dy);
+  const w = affineRow(alloc, weight, D, 1);
   const out = alloc.array(x.dtype, n + 2 * D);
   const dw = new Float64Array(D);
   const db = new Float64Array(D);
   const xhat = new Float64Array(D);
+  const g = new Float64Array(D);
   for (let r = 0; r < R; r++) {
     const at = x0 + r * D;
     let mu: number;
@@ -99,20 +105,18 @@ export function layerNormBackward(alloc: ArrayAllocator, x: View, weight: View |
     let sgx = 0;
     for (let j = 0; j < D; j++) {
       const xh = (src[at + j] - mu) * rstd;
+      const dyj = dya[dAt + j];
+      const gj = dyj * w[j];
       xhat[j] = xh;
-      const dyj = g0[dAt + j];
-      const g = w === null ? dyj : dyj * w.a[w.at + j];
-      sg += g;
-      sgx += g * xh;
+      g[j] = gj;
+      sg += gj;
+      sgx += gj * xh;
       dw[j] += dyj * xh;
       db[j] += dyj;
     }
     const [mg, mgx] = [sg / D, sgx / D];
     const o = r * D;
-    for (let j = 0; j < D; j++) {
-      const g = w === null ? g0[dAt + j] : g0[dAt + j] * w.a[w.at + j];
-      out[o + j] = rstd * (g - mg - xhat[j] * mgx);
-    }
+    for (let j = 0; j < D; j++) out[o + j] = rstd * (g[j] - mg - xhat[j] * mgx);
   }
   for (let j = 0; j < D; j++) {
     out[n + j] = dw[j];
