@@ -13,7 +13,7 @@
  */
 import type { DataId, RnnSequenceOptions, SaveForBackward, SequenceOptions, View } from '../backend.js';
 import type { DType, TypedArray } from '../dtype.js';
-import { floatDType, rows, sigmoid, type HostKernelIO, type Rows } from './host-recurrent.js';
+import { floatDType, rows, sigmoid, tanh, type HostKernelIO, type Rows } from './host-recurrent.js';
 
 /** A 3-D operand [L, B, C] with contiguous rows: element (t, b, j) at a[off + t·st + b·sb + j]. */
 interface Steps {
@@ -79,6 +79,7 @@ function order(L: number, reverse: boolean): number[] {
  * [L, B, 2H]) when given and i, f, g, o, tanh c_t into acts (slot t of [L, B, 5H]) when given.
  */
 function lstmGates(x: Steps, t: number, hw: TypedArray, hw0: number, c: Rows, B: number, H: number, out: TypedArray | null, acts: TypedArray | null): void {
+  const [xa, ca] = [x.a, c.a];
   for (let b = 0; b < B; b++) {
     const x0 = x.off + t * x.st + b * x.sb;
     const p0 = hw0 + b * 4 * H;
@@ -86,12 +87,12 @@ function lstmGates(x: Steps, t: number, hw: TypedArray, hw0: number, c: Rows, B:
     const y0 = (t * B + b) * 2 * H;
     const a0 = (t * B + b) * 5 * H;
     for (let j = 0; j < H; j++) {
-      const i = sigmoid(x.a[x0 + j] + hw[p0 + j]);
-      const f = sigmoid(x.a[x0 + H + j] + hw[p0 + H + j]);
-      const g = Math.tanh(x.a[x0 + 2 * H + j] + hw[p0 + 2 * H + j]);
-      const o = sigmoid(x.a[x0 + 3 * H + j] + hw[p0 + 3 * H + j]);
-      const c1 = f * c.a[c0 + j] + i * g;
-      const tc = Math.tanh(c1);
+      const i = sigmoid(xa[x0 + j] + hw[p0 + j]);
+      const f = sigmoid(xa[x0 + H + j] + hw[p0 + H + j]);
+      const g = tanh(xa[x0 + 2 * H + j] + hw[p0 + 2 * H + j]);
+      const o = sigmoid(xa[x0 + 3 * H + j] + hw[p0 + 3 * H + j]);
+      const c1 = f * ca[c0 + j] + i * g;
+      const tc = tanh(c1);
       if (out !== null) {
         out[y0 + j] = o * tc;
         out[y0 + H + j] = c1;
@@ -231,7 +232,7 @@ function gruGates(x: Steps, t: number, hw: TypedArray, hw0: number, h: Rows, bh:
       const r = sigmoid(x.a[x0 + j] + hw[p0 + j] + biasAt(bh, j));
       const z = sigmoid(x.a[x0 + H + j] + hw[p0 + H + j] + biasAt(bh, H + j));
       const hn = hw[p0 + 2 * H + j] + biasAt(bh, 2 * H + j);
-      const n = Math.tanh(x.a[x0 + 2 * H + j] + r * hn);
+      const n = tanh(x.a[x0 + 2 * H + j] + r * hn);
       if (out !== null) out[y0 + j] = n + z * (h.a[hb + j] - n); // (1 − z) n + z h
       if (acts !== null) {
         acts[a0 + j] = r;
@@ -345,7 +346,7 @@ export function rnnSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View,
   const out = io.alloc(dtype, L * B * H);
   const outId = io.wrap(out);
   const wT = operand(whh, true);
-  const tanh = o.nonlinearity === 'tanh';
+  const isTanh = o.nonlinearity === 'tanh';
   let h = operand(h0);
   for (const t of order(L, o.reverse)) {
     const product = io.matmul(h, wT);
@@ -355,7 +356,7 @@ export function rnnSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View,
       const y0 = (t * B + b) * H;
       for (let j = 0; j < H; j++) {
         const a = x.a[x0 + j] + hw[b * H + j];
-        out[y0 + j] = tanh ? Math.tanh(a) : a > 0 ? a : 0;
+        out[y0 + j] = isTanh ? tanh(a) : a > 0 ? a : 0;
       }
     }
     io.dispose(product);
@@ -374,7 +375,7 @@ export function rnnSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
   const out = io.alloc(dtype, (L + 1) * B * H);
   const outId = io.wrap(out);
   const w = operand(whh);
-  const tanh = o.nonlinearity === 'tanh';
+  const isTanh = o.nonlinearity === 'tanh';
   let carry: DataId | null = null;
   const run = order(L, o.reverse);
   for (let s = L - 1; s >= 0; s--) {
@@ -387,7 +388,7 @@ export function rnnSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
       for (let j = 0; j < H; j++) {
         const dh = d.a[d0 + j] + (dh1 === null ? 0 : dh1[b * H + j]);
         const v = ys.a[y0 + j];
-        out[g0 + j] = tanh ? dh * (1 - v * v) : v > 0 ? dh : 0;
+        out[g0 + j] = isTanh ? dh * (1 - v * v) : v > 0 ? dh : 0;
       }
     }
     if (carry !== null) io.dispose(carry);
