@@ -49,6 +49,24 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
   return out;
 }
 
+/**
+ * `broadcastShapes` for the ops: `a` or `b` itself when it is the result (the usual case, a
+ * scalar or a bias against a batch), so the output tensor shares that frozen array.
+ */
+export function broadcastShared(op: string, a: Shape, b: Shape): Shape {
+  if (broadcastsTo(b, a)) return a;
+  if (broadcastsTo(a, b)) return b;
+  return broadcastShapes(op, a, b);
+}
+
+/** Whether `from` broadcasts to `to` unchanged: each of its dims, aligned right, is 1 or `to`'s. */
+function broadcastsTo(from: Shape, to: Shape): boolean {
+  const lead = to.length - from.length;
+  if (lead < 0) return false;
+  for (let i = 0; i < from.length; i++) if (from[i] !== 1 && from[i] !== to[lead + i]) return false;
+  return true;
+}
+
 /** Normalize a possibly negative axis; throws naming the op when out of range. */
 export function normAxis(op: string, axis: number, ndim: number): number {
   const lo = ndim === 0 ? -1 : -ndim;

@@ -288,14 +288,21 @@ function frozen(xs: readonly number[]): readonly number[] {
   return Object.isFrozen(xs) ? xs : Object.freeze([...xs]);
 }
 
-/** The last frozen shape given contiguous strides, and those strides (op chains repeat one shape). */
+/** Frozen row-major strides by frozen shape (tensors share shapes, so few are ever made). */
+const STRIDES = new WeakMap<readonly number[], readonly number[]>();
+/** The last shape asked for and its strides (an op chain repeats one shape). */
 let lastShape: readonly number[] | null = null;
 let lastStrides: readonly number[] = [];
 /** Frozen row-major strides of a frozen shape. */
 function stridesOf(shape: readonly number[]): readonly number[] {
   if (shape !== lastShape) {
-    lastStrides = Object.freeze(contiguousStrides(shape));
+    let strides = STRIDES.get(shape);
+    if (strides === undefined) {
+      strides = Object.freeze(contiguousStrides(shape));
+      STRIDES.set(shape, strides);
+    }
     lastShape = shape;
+    lastStrides = strides;
   }
   return lastStrides;
 }

@@ -1,11 +1,11 @@
 import type { Backend, BinaryOp, UnaryOp, View } from '../backend.js';
 import { type DType, isFloat } from '../dtype.js';
-import { broadcastShapes, shapesEqual } from '../shape.js';
+import { broadcastShapes, broadcastShared, shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { defineOp, type GradRule, type OpDef } from '../op.js';
 import { reluBackward } from './activation.js';
 import { expand } from './layout.js';
-import { castTo, operands, prim, resultType, type Scalar, type TensorLike } from './prim.js';
+import { castTo, operands, prim, resultType, scalarTensor, type Scalar, type TensorLike } from './prim.js';
 
 /** The attributes of the elementwise primitives: none (one shared object). */
 const NO_ATTRS: Readonly<Record<string, never>> = Object.freeze({});
@@ -134,17 +134,27 @@ const binaryOps = Object.fromEntries(
 
 /** Broadcast both operands to a common shape and run one binary primitive. */
 function binaryPrim(op: BinaryOp, a: TensorLike, b: TensorLike, computeIn: DType, outDtype: DType): Tensor {
+  const def = binaryOps[op];
   const run = (be: Backend, [va, vb]: View[]) => be.binary(op, va, vb, outDtype);
-  // the common case, two tensors of one shape and the compute dtype: nothing to cast or
-  // broadcast (expand would return them as they are), so straight to the primitive
-  if (a instanceof Tensor && b instanceof Tensor && a.dtype === computeIn && b.dtype === computeIn && shapesEqual(a.shape, b.shape)) {
-    return prim(binaryOps[op], [a, b], NO_ATTRS, a.shape, outDtype, run);
+  // The common cases skip the general path's casts, broadcast shape and expand views:
+  // two tensors of one shape and the compute dtype (expand would return them as they are),
+  if (a instanceof Tensor && a.dtype === computeIn) {
+    if (b instanceof Tensor) {
+      if (b.dtype === computeIn && shapesEqual(a.shape, b.shape)) return prim(def, [a, b], NO_ATTRS, a.shape, outDtype, run);
+    } else if (typeof b === 'number' || typeof b === 'boolean') {
+      // and a tensor with a scalar, which becomes one element broadcast to the tensor's shape
+      a.assertAlive(op);
+      return prim(def, [a, scalarTensor(b, computeIn, a.backend, a.shape)], NO_ATTRS, a.shape, outDtype, run);
+    }
+  } else if (b instanceof Tensor && b.dtype === computeIn && (typeof a === 'number' || typeof a === 'boolean')) {
+    b.assertAlive(op);
+    return prim(def, [scalarTensor(a, computeIn, b.backend, b.shape), b], NO_ATTRS, b.shape, outDtype, run);
   }
   const [x, y] = operands(op, [a, b], computeIn);
-  const shape = broadcastShapes(op, x.shape, y.shape);
-  const xe = expand(x, shape);
-  const ye = expand(y, shape);
-  return prim(binaryOps[op], [xe, ye], NO_ATTRS, shape, outDtype, run);
+  const shape = broadcastShared(op, x.shape, y.shape);
+  const xe = x.shape === shape ? x : expand(x, shape);
+  const ye = y.shape === shape ? y : expand(y, shape);
+  return prim(def, [xe, ye], NO_ATTRS, shape, outDtype, run);
 }
 
 /** Arithmetic keeps the promoted dtype (bool arithmetic counts in int32). */

@@ -111,9 +111,19 @@ export function hostData(t: Tensor): TypedArray | null {
   return b.hostArray(t.storage.data).subarray(t.offset, t.offset + t.size);
 }
 
-/** Scalar → 0-d tensor of `dtype` on `backend`. */
-export function scalarTensor(value: Scalar, dtype: DType, backend: Backend): Tensor {
-  return fromData(backend, backend.fill(1, dtype, Number(value)), [], dtype);
+/**
+ * Scalar → tensor of `dtype` on `backend`: 0-d, or given `shape`, its one element broadcast
+ * to that shape (zero strides, as `expand` gives, without the 0-d tensor and the view).
+ */
+export function scalarTensor(value: Scalar, dtype: DType, backend: Backend, shape: readonly number[] = NO_DIMS): Tensor {
+  return new Tensor(new Storage(backend, backend.fill(1, dtype, Number(value)), dtype, 1), shape, zeroStrides(shape.length));
+}
+
+const NO_DIMS: readonly number[] = Object.freeze([]);
+/** Frozen all-zero strides by rank (shared by every broadcast scalar of that rank). */
+const ZERO_STRIDES: (readonly number[])[] = [];
+function zeroStrides(ndim: number): readonly number[] {
+  return (ZERO_STRIDES[ndim] ??= Object.freeze(new Array<number>(ndim).fill(0)));
 }
 
 function scalarDType(v: Scalar): DType {
