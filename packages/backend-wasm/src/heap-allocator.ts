@@ -74,7 +74,8 @@ export class HeapAllocator implements ArrayAllocator {
    * block it took except the array holding its result (`result(out)`, null for none).
    */
   scoped<T>(fn: () => T, result: (out: T) => TypedArray | null): T {
-    const [a0, b0] = [this.#arrays.length, this.#blocks.length];
+    const a0 = this.#arrays.length;
+    const b0 = this.#blocks.length;
     this.#depth++;
     let keep: TypedArray | null = null;
     try {
@@ -83,19 +84,31 @@ export class HeapAllocator implements ArrayAllocator {
       return out;
     } finally {
       this.#depth--;
-      const heap = this.#gemm.heap;
-      const mine = keep !== null && heap.owns(keep) ? keep : null;
-      let kept: TypedArray | undefined;
-      for (let i = a0; i < this.#arrays.length; i++) {
-        const a = this.#arrays[i];
-        if (mine !== null && within(mine, a)) kept = a;
-        else heap.freeArray(a);
-      }
-      for (let i = b0; i < this.#blocks.length; i++) heap.free(this.#blocks[i]);
-      this.#arrays.length = a0;
-      this.#blocks.length = b0;
-      if (kept !== undefined && this.#depth > 0) this.#arrays.push(kept);
+      this.#giveBack(a0, b0, keep);
     }
+  }
+
+  /** Give back what the primitive whose scope began at marks `a0`, `b0` took, but its result `keep`. */
+  #giveBack(a0: number, b0: number, keep: TypedArray | null): void {
+    const arrays = this.#arrays;
+    if (keep !== null && arrays.length === a0 + 1 && arrays[a0] === keep && this.#blocks.length === b0) {
+      // a small primitive's usual case: it took one array, its result, and no work block;
+      // the result stays with the enclosing scope, if there is one
+      if (this.#depth === 0) arrays.pop();
+      return;
+    }
+    const heap = this.#gemm.heap;
+    const mine = keep !== null && heap.owns(keep) ? keep : null;
+    let kept: TypedArray | undefined;
+    for (let i = a0; i < arrays.length; i++) {
+      const a = arrays[i];
+      if (mine !== null && within(mine, a)) kept = a;
+      else heap.freeArray(a);
+    }
+    for (let i = b0; i < this.#blocks.length; i++) heap.free(this.#blocks[i]);
+    arrays.length = a0;
+    this.#blocks.length = b0;
+    if (kept !== undefined && this.#depth > 0) arrays.push(kept);
   }
 
   /** An array of the memory (tracked by the running scope), or null when it takes no more. */
