@@ -196,7 +196,11 @@ export class WasmHeap {
     return a.buffer === this.#buffer || this.#buffers.has(a.buffer);
   }
 
-  /** Give back the block of an array from `array()`; false if it is not one, or was given back already. */
+  /**
+   * Give back the block of an array from `array()`; false if it is not one, or was given
+   * back already. The array object may be handed out again, as itself, for the next array
+   * of its dtype and length at its address: drop every reference to it.
+   */
   freeArray(a: TypedArray): boolean {
     if (!this.#handed.delete(a)) return false;
     const at = a.byteOffset;
