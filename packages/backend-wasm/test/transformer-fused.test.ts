@@ -57,13 +57,15 @@ describe('transformer ops on wasm equal the composites', () => {
     fused.grads.forEach((g, i) => expectClose(g, composite.grads[i], tol, `grad ${i}`));
   });
 
-  it("what the forward saves (attention's P, layerNorm's statistics) is freed with the graph", () => {
+  it("what the forward saves (attention's P and operand copies, layerNorm's statistics) is freed with the graph", () => {
     T.setBackend(wasm.name);
     try {
       T.manualSeed(3);
-      const q = T.randn([2, 4, 16, 8]).keep();
+      const q = T.randn([2, 16, 32]).keep();
       const w = T.ones([8]).keep();
-      const loss = grad((qi: T.Tensor, wi: T.Tensor) => T.layerNorm(T.scaledDotProductAttention(qi, qi, qi, { isCausal: true }), [8], wi, null).square().sum(), { argnums: [0, 1] });
+      // heads split out of [N, L, H·D]: the forward also keeps its copies of q, k and v
+      const heads = (t: T.Tensor) => t.reshape([2, 16, 4, 8]).transpose(1, 2);
+      const loss = grad((qi: T.Tensor, wi: T.Tensor) => T.layerNorm(T.scaledDotProductAttention(heads(qi), heads(qi), heads(qi), { isCausal: true }), [8], wi, null).square().sum(), { argnums: [0, 1] });
       const live = () => T.memory().backends[wasm.name].heap?.liveBytes ?? Number.NaN;
       const step = () => T.tidy(() => void loss(q, w));
       step();

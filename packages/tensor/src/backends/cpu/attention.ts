@@ -108,39 +108,70 @@ function maskWalks(masks: readonly View[]): MaskWalk[] {
 function softmaxRows(s: TypedArray, d: Dims, masks: readonly MaskWalk[], scale: number, causal: boolean): void {
   const { B, L, S } = d;
   const masked = masks.length > 0 || causal;
+  if (masks.length === 0 && scale > 0) return plainSoftmaxRows(s, d, scale, causal);
   const row = new Float64Array(S);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < L; i++) {
       const at = (b * L + i) * S;
-      for (let j = 0; j < S; j++) row[j] = s[at + j] * scale;
+      // keys past `end` are hidden by the causal mask: never read, their weights are 0
+      const end = causal ? Math.min(i + 1, S) : S;
+      for (let j = 0; j < end; j++) row[j] = s[at + j] * scale;
       for (const m of masks) {
         const m0 = m.starts[b] + i * m.sl;
         if (m.bool) {
-          for (let j = 0; j < S; j++) if (m.values[m0 + j * m.ss]) row[j] = -Infinity;
+          for (let j = 0; j < end; j++) if (m.values[m0 + j * m.ss]) row[j] = -Infinity;
         } else {
-          for (let j = 0; j < S; j++) row[j] += m.values[m0 + j * m.ss];
+          for (let j = 0; j < end; j++) row[j] += m.values[m0 + j * m.ss];
         }
       }
-      if (causal) for (let j = i + 1; j < S; j++) row[j] = -Infinity;
       let max = -Infinity;
-      let allHidden = true;
-      for (let j = 0; j < S; j++) {
+      for (let j = 0; j < end; j++) {
         const x = row[j];
-        if (x !== -Infinity) allHidden = false;
         if (x > max || x !== x) max = x;
       }
-      if (masked && allHidden) {
+      if (masked && max === -Infinity) {
         for (let j = 0; j < S; j++) s[at + j] = 0;
         continue;
       }
       let sum = 0;
-      for (let j = 0; j < S; j++) {
-        const e = Math.exp(row[j] - max);
+      for (let j = 0; j < end; j++) {
+        const x = row[j];
+        // a hidden key's exp is 0 (unless NaN has won the max): skip the call
+        const e = x === -Infinity && max === max ? 0 : Math.exp(x - max);
         row[j] = e;
         sum += e;
       }
-      for (let j = 0; j < S; j++) s[at + j] = row[j] / sum;
+      const inv = 1 / sum;
+      for (let j = 0; j < end; j++) s[at + j] = row[j] * inv;
+      for (let j = end; j < S; j++) s[at + j] = 0;
     }
+  }
+}
+
+/**
+ * softmaxRows without masks (but maybe causal) and a positive scale, in place with no row
+ * buffer: the max of the unscaled scores is the max of the scaled ones, so each row is one
+ * read for the max, one pass of exp((s − max)·scale) and one of the normalization.
+ */
+function plainSoftmaxRows(s: TypedArray, d: Dims, scale: number, causal: boolean): void {
+  const { B, L, S } = d;
+  for (let r = 0; r < B * L; r++) {
+    const at = r * S;
+    const end = causal ? Math.min((r % L) + 1, S) : S;
+    let max = -Infinity;
+    for (let j = 0; j < end; j++) {
+      const x = s[at + j];
+      if (x > max || x !== x) max = x;
+    }
+    let sum = 0;
+    for (let j = 0; j < end; j++) {
+      const e = Math.exp((s[at + j] - max) * scale);
+      s[at + j] = e;
+      sum += e;
+    }
+    const inv = 1 / sum;
+    for (let j = 0; j < end; j++) s[at + j] *= inv;
+    for (let j = end; j < S; j++) s[at + j] = 0;
   }
 }
 
@@ -182,7 +213,8 @@ function giveBack(steps: AttentionSteps, ops: readonly Operand[]): void {
 /**
  * softmax(Q·Kᵀ·scale + masks)·V for q [..., L, E], k [..., S, E], v [..., S, Ev] with the
  * same batch dims and masks broadcast to [..., L, S] (bool: true hides the key; float:
- * added) → [..., L, Ev]. With `save`, keeps P [B, L, S] for the backward pass.
+ * added) → [..., L, Ev]. With `save`, keeps P [B, L, S] for the backward pass, and the
+ * contiguous copies of q, k and v when all three needed one.
  */
 export function scaledDotProductAttention(
   alloc: ArrayAllocator,
@@ -200,12 +232,22 @@ export function scaledDotProductAttention(
   const ops = [operand(steps, q, d.B), operand(steps, k, d.B), operand(steps, v, d.B)];
   const P = probabilities(steps, ops[0], ops[1], masks, scale, causal, d);
   const out = steps.matmul(flat3(P, q, d.B, d.L, d.S), ops[2].view);
-  giveBack(steps, ops);
-  if (save !== null) {
-    alloc.detach?.(dataValues(P));
-    save(P, [d.B, d.L, d.S], q.dtype);
-  } else {
+  if (save === null) {
     steps.dispose(P);
+    giveBack(steps, ops);
+    return out;
+  }
+  alloc.detach?.(dataValues(P));
+  save(P, [d.B, d.L, d.S], q.dtype);
+  // when q, k and v all had to be copied (heads split out of [N, L, H·D]), the backward
+  // pass would copy them again: keep the copies instead
+  if (ops.every((o) => o.copy !== null)) {
+    for (const o of ops) {
+      alloc.detach?.(dataValues(o.view.data));
+      save(o.view.data, o.view.shape, q.dtype);
+    }
+  } else {
+    giveBack(steps, ops);
   }
   return out;
 }
@@ -213,7 +255,7 @@ export function scaledDotProductAttention(
 /**
  * The backward pass of scaledDotProductAttention for dy [..., L, Ev]: one flat buffer
  * [∂Q (B·L·E) | ∂K (B·S·E) | ∂V (B·S·Ev)], from the P the forward saved ([B, L, S]) or,
- * without it, recomputed.
+ * without it, recomputed; `saved` may also hold the forward's copies of q, k and v.
  */
 export function scaledDotProductAttentionBackward(
   alloc: ArrayAllocator,
@@ -228,9 +270,19 @@ export function scaledDotProductAttentionBackward(
   saved: readonly View[],
 ): DataId | null {
   const d = dims(q, k, v, masks, dy);
-  if (d === null || saved.length > 1) return null;
+  if (d === null || (saved.length !== 0 && saved.length !== 1 && saved.length !== 4)) return null;
   const { B, L, S, E, Ev } = d;
-  const ops = [operand(steps, q, B), operand(steps, k, B), operand(steps, v, B), operand(steps, dy, B)];
+  // the copies of q, k and v the forward kept (see scaledDotProductAttention), else copies or views now
+  const keptCopy = (i: number, rows: number, cols: number): Operand | null => {
+    const c = saved[i];
+    return saved.length === 4 && c.shape[0] === B && c.shape[1] === rows && c.shape[2] === cols && c.dtype === q.dtype ? { view: c, copy: null } : null;
+  };
+  const ops = [
+    keptCopy(1, L, E) ?? operand(steps, q, B),
+    keptCopy(2, S, E) ?? operand(steps, k, B),
+    keptCopy(3, S, Ev) ?? operand(steps, v, B),
+    operand(steps, dy, B),
+  ];
   const [q3, k3, v3, dy3] = ops.map((o) => o.view);
   const s = saved[0];
   const fromSaved = s !== undefined && s.dtype === q.dtype && s.shape.length === 3 && s.shape[0] === B && s.shape[1] === L && s.shape[2] === S;

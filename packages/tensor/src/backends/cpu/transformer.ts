@@ -34,15 +34,8 @@ export function layerNorm(alloc: ArrayAllocator, x: View, weight: View | null, b
   const stats = save === null ? null : alloc.array('float64', 2 * R);
   for (let r = 0; r < R; r++) {
     const at = x0 + r * D;
-    let s = 0;
-    for (let j = 0; j < D; j++) s += src[at + j];
-    const mu = s / D;
-    let ss = 0;
-    for (let j = 0; j < D; j++) {
-      const c = src[at + j] - mu;
-      ss += c * c;
-    }
-    const rstd = 1 / Math.sqrt(ss / D + eps);
+    const mu = rowMean(src, at, D);
+    const rstd = rowRstd(src, at, D, mu, eps);
     const o = r * D;
     for (let j = 0; j < D; j++) out[o + j] = (src[at + j] - mu) * rstd * w[j] + b[j];
     if (stats !== null) {
@@ -55,6 +48,44 @@ export function layerNorm(alloc: ArrayAllocator, x: View, weight: View | null, b
     save(wrap(stats), [R, 2], 'float64');
   }
   return wrap(out);
+}
+
+/** The mean of D values from `at`, in double (four partial sums: independent additions pipeline). */
+function rowMean(src: TypedArray, at: number, D: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let j = 0;
+  for (; j + 4 <= D; j += 4) {
+    s0 += src[at + j];
+    s1 += src[at + j + 1];
+    s2 += src[at + j + 2];
+    s3 += src[at + j + 3];
+  }
+  for (; j < D; j++) s0 += src[at + j];
+  return (s0 + s1 + s2 + s3) / D;
+}
+
+/** 1/√(σ² + ε) of D values from `at` with mean mu (the biased variance, from the deviations: no cancellation). */
+function rowRstd(src: TypedArray, at: number, D: number, mu: number, eps: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let j = 0;
+  for (; j + 4 <= D; j += 4) {
+    const c0 = src[at + j] - mu;
+    const c1 = src[at + j + 1] - mu;
+    const c2 = src[at + j + 2] - mu;
+    const c3 = src[at + j + 3] - mu;
+    s0 += c0 * c0;
+    s1 += c1 * c1;
+    s2 += c2 * c2;
+    s3 += c3 * c3;
+  }
+  for (; j < D; j++) s0 += (src[at + j] - mu) ** 2;
+  return 1 / Math.sqrt((s0 + s1 + s2 + s3) / D + eps);
 }
 
 /** A weight or bias [D] as a Float64Array, or `fill` everywhere when there is none. */
@@ -93,12 +124,8 @@ export function layerNormBackward(alloc: ArrayAllocator, x: View, weight: View |
       mu = st.a[st.at + 2 * r];
       rstd = st.a[st.at + 2 * r + 1];
     } else {
-      let s = 0;
-      for (let j = 0; j < D; j++) s += src[at + j];
-      mu = s / D;
-      let ss = 0;
-      for (let j = 0; j < D; j++) ss += (src[at + j] - mu) ** 2;
-      rstd = 1 / Math.sqrt(ss / D + eps);
+      mu = rowMean(src, at, D);
+      rstd = rowRstd(src, at, D, mu, eps);
     }
     const dAt = d0 + r * D;
     let sg = 0;
@@ -114,7 +141,8 @@ export function layerNormBackward(alloc: ArrayAllocator, x: View, weight: View |
       dw[j] += dyj * xh;
       db[j] += dyj;
     }
-    const [mg, mgx] = [sg / D, sgx / D];
+    const mg = sg / D;
+    const mgx = sgx / D;
     const o = r * D;
     for (let j = 0; j < D; j++) out[o + j] = rstd * (g[j] - mg - xhat[j] * mgx);
   }
