@@ -1,5 +1,18 @@
 import { checkOptions, optionKeys, sizeOf, type Backend, type DType, type HeapInfo, type Im2ColParams, type Shape4, type TypedArray } from '@ml/tensor';
-import { isContiguousView, patchOutputSize, type AdamStep, type ArgReduceOp, type BinaryOp, type DataId, type ReduceOp, type UnaryOp, type View } from '@ml/tensor/backend';
+import {
+  isContiguousView,
+  patchOutputSize,
+  type AdamStep,
+  type ArgReduceOp,
+  type BinaryOp,
+  type DataId,
+  type ReduceOp,
+  type RnnSequenceOptions,
+  type SaveForBackward,
+  type SequenceOptions,
+  type UnaryOp,
+  type View,
+} from '@ml/tensor/backend';
 import {
   adamKernel,
   argReduceKernel,
@@ -22,6 +35,8 @@ import {
 import { conv2dBackwardInputKernel, conv2dBackwardWeightKernel, conv2dKernel, convProducts, convShapes, gemmFits, splitK } from './fused/conv.js';
 import { avgPool2dKernel, disjointWindows, maxPool2dKernel, maxPoolGatherKernel, maxPoolScatterKernel, maxPoolShareKernel, type PoolShapes } from './fused/pool.js';
 import { crossEntropyBackwardKernel, crossEntropyKernel, logSoftmaxKernel, reluBackwardKernel, softmaxKernel, sumOverKernel } from './fused/softmax.js';
+import * as seq from './fused/recurrent.js';
+import { type GpuSteps } from './fused/steps.js';
 
 // GPUBufferUsage / GPUMapMode bits, written out so nothing depends on the globals being installed
 const MAP_READ = 0x1;
@@ -532,6 +547,38 @@ export class WebGpuBackend implements Backend {
     const out = this.output('adamUpdate', n, 'float32');
     if (n > 0) this.dispatch(adamKernel(n, s, bound.map((b) => b.view.offset)), [...bound.map((b) => b.binding), out.buffer!]);
     return out;
+  }
+
+  // The multi-kernel fused ops (fused/recurrent.ts, norm.ts, attention.ts) run on these steps.
+  private readonly steps: GpuSteps = {
+    alloc: (n) => this.output('fused', n, 'float32'),
+    queue: (op, inputs, outputs, build) => {
+      const bound = inputs.map((v) => this.bind(v, op));
+      this.dispatch(build(bound.map((b) => b.view)), [...bound.map((b) => b.binding), ...outputs.map((o) => this.data(o, op).buffer)]);
+    },
+    matmul: (a, b) => this.matmul(a, b),
+    copy: (v) => this.copy(v),
+    dispose: (d) => this.dispose(d),
+    maxBuffers: () => this.device.limits.maxStorageBuffersPerShaderStage,
+  };
+
+  lstmSequence(xw: View, h0: View, c0: View, whh: View, o: SequenceOptions, save: SaveForBackward = null): DataId | null {
+    return seq.lstmSequenceGpu(this.steps, xw, h0, c0, whh, o.reverse, save);
+  }
+  lstmSequenceBackward(_xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceOptions, saved: readonly View[] = []): DataId | null {
+    return seq.lstmSequenceBackwardGpu(this.steps, h0, c0, whh, y, dy, o.reverse, saved);
+  }
+  gruSequence(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceOptions, save: SaveForBackward = null): DataId | null {
+    return seq.gruSequenceGpu(this.steps, xp, h0, whh, bhh, o.reverse, save);
+  }
+  gruSequenceBackward(_xp: View, h0: View, whh: View, _bhh: View | null, y: View, dy: View, o: SequenceOptions, saved: readonly View[] = []): DataId | null {
+    return seq.gruSequenceBackwardGpu(this.steps, h0, whh, y, dy, o.reverse, saved);
+  }
+  rnnSequence(xp: View, h0: View, whh: View, o: RnnSequenceOptions): DataId | null {
+    return seq.rnnSequenceGpu(this.steps, xp, h0, whh, o.reverse, o.nonlinearity === 'relu');
+  }
+  rnnSequenceBackward(_xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceOptions): DataId | null {
+    return seq.rnnSequenceBackwardGpu(this.steps, h0, whh, y, dy, o.reverse, o.nonlinearity === 'relu');
   }
 
   /** Wait for every queued kernel to finish. */

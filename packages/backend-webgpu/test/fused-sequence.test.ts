@@ -1,0 +1,137 @@
+// The whole-sequence recurrent kernels (lstmSequence, gruSequence, rnnSequence and their
+// backward passes) through @ml/tensor's ops and @ml/autograd on webgpu: the output and the
+// gradient of Σ y·w for every input against float64 loops of the cell equations (gradients
+// by central differences) and against the cpu backend, over batch × hidden sizes below and
+// across the 64-invocation workgroup, L = 1, reverse, zero and given states, a batch-first
+// (strided) input; spies fail a case where a kernel declined and the composite ran.
+import '@ml/autograd';
+import { gruSequence, lstmSequence, mul, reshape, rnnSequence, setBackend, getBackend, sum, tensor, transpose, type Tensor } from '@ml/tensor';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { gpu as found } from './gpu.js';
+import { expectClose, values } from './reference.js';
+import { gatesOf, sequenceGradRef, sequenceRef, type SeqInputs } from './sequence-reference.js';
+
+const maybe = found === null ? describe.skip : describe;
+
+interface Case {
+  kind: SeqInputs['kind'];
+  L: number;
+  B: number;
+  H: number;
+  reverse: boolean;
+  /** h0 (and c0) all zeros */
+  zeroState: boolean;
+  /** the input projection stored batch-first [B, L, G·H] and transposed (a strided view) */
+  batchFirst: boolean;
+  /** GRU: with b_hh */
+  bias: boolean;
+}
+
+const CASES: Case[] = [
+  { kind: 'lstm', L: 3, B: 3, H: 5, reverse: false, zeroState: false, batchFirst: false, bias: false },
+  { kind: 'lstm', L: 1, B: 1, H: 7, reverse: true, zeroState: true, batchFirst: false, bias: false },
+  { kind: 'lstm', L: 4, B: 5, H: 17, reverse: true, zeroState: false, batchFirst: true, bias: false },
+  { kind: 'gru', L: 3, B: 3, H: 5, reverse: false, zeroState: false, batchFirst: false, bias: true },
+  { kind: 'gru', L: 2, B: 5, H: 17, reverse: true, zeroState: true, batchFirst: true, bias: false },
+  { kind: 'gru', L: 1, B: 2, H: 3, reverse: false, zeroState: false, batchFirst: false, bias: true },
+  { kind: 'rnn-tanh', L: 4, B: 3, H: 6, reverse: true, zeroState: false, batchFirst: true, bias: false },
+  { kind: 'rnn-relu', L: 3, B: 5, H: 17, reverse: false, zeroState: false, batchFirst: false, bias: false },
+];
+
+const F64 = (a: Float32Array) => Float64Array.from(a);
+
+/** The case's inputs (float32 values, as the backends get them) and the loss weights. */
+function inputsOf(c: Case, seed: number): { s: SeqInputs; w: Float64Array } {
+  const { L, B, H } = c;
+  const G = gatesOf(c.kind);
+  const width = c.kind === 'lstm' ? 2 * H : H;
+  const state = (k: number) => (c.zeroState ? new Float64Array(B * H) : F64(values(B * H, seed + k, 0.8)));
+  const s: SeqInputs = {
+    kind: c.kind,
+    L,
+    B,
+    H,
+    reverse: c.reverse,
+    x: F64(values(L * B * G * H, seed, 1.5)),
+    h0: state(1),
+    c0: state(2),
+    whh: F64(values(G * H * H, seed + 3, 0.6)),
+    bhh: c.bias ? F64(values(G * H, seed + 4, 0.5)) : null,
+  };
+  return { s, w: F64(values(L * B * width, seed + 5)) };
+}
+
+/** [L, B, C] time-major values stored as [B, L, C] (and back, for gradients). */
+function toBatchFirst(a: Float64Array, L: number, B: number, C: number, back = false): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let t = 0; t < L; t++) for (let b = 0; b < B; b++) for (let j = 0; j < C; j++) {
+    const tm = (t * B + b) * C + j;
+    const bf = (b * L + t) * C + j;
+    if (back) out[tm] = a[bf];
+    else out[bf] = a[tm];
+  }
+  return out;
+}
+
+/** The op's output and the gradients [x, h0, c0, whh, bhh] of Σ y·w on `backend`. */
+async function runOn(backend: string, c: Case, s: SeqInputs, w: Float64Array): Promise<Float64Array[]> {
+  const prev = getBackend().name;
+  setBackend(backend);
+  try {
+    const G = gatesOf(c.kind);
+    const leaf = (a: Float64Array) => tensor(Float32Array.from(a), { requiresGrad: true });
+    const xLeaf = leaf(c.batchFirst ? toBatchFirst(s.x, s.L, s.B, G * s.H) : s.x);
+    const x = c.batchFirst ? transpose(reshape(xLeaf, [s.B, s.L, G * s.H]), 0, 1) : reshape(xLeaf, [s.L, s.B, G * s.H]);
+    const [h0L, c0L, whhL] = [leaf(s.h0), leaf(s.c0), leaf(s.whh)];
+    const bhhL = s.bhh === null ? null : leaf(s.bhh);
+    const h0 = reshape(h0L, [s.B, s.H]);
+    const whh = reshape(whhL, [G * s.H, s.H]);
+    let y: Tensor;
+    if (c.kind === 'lstm') y = lstmSequence(x, h0, reshape(c0L, [s.B, s.H]), whh, { reverse: s.reverse });
+    else if (c.kind === 'gru') y = gruSequence(x, h0, whh, bhhL, { reverse: s.reverse });
+    else y = rnnSequence(x, h0, whh, { reverse: s.reverse, nonlinearity: c.kind === 'rnn-tanh' ? 'tanh' : 'relu' });
+    sum(mul(y, reshape(tensor(Float32Array.from(w)), y.shape))).backward();
+    const grad = async (t: Tensor | null, used: boolean) => (t === null || !used ? new Float64Array(0) : F64((await t.grad!.data()) as Float32Array));
+    const gx = await grad(xLeaf, true);
+    return [
+      F64((await y.data()) as Float32Array),
+      c.batchFirst ? toBatchFirst(gx, s.L, s.B, G * s.H, true) : gx,
+      await grad(h0L, true),
+      await grad(c0L, c.kind === 'lstm'),
+      await grad(whhL, true),
+      await grad(bhhL, true),
+    ];
+  } finally {
+    setBackend(prev);
+  }
+}
+
+const KERNELS = ['lstmSequence', 'lstmSequenceBackward', 'gruSequence', 'gruSequenceBackward', 'rnnSequence', 'rnnSequenceBackward'] as const;
+
+afterEach(() => vi.restoreAllMocks());
+
+maybe('whole-sequence recurrent kernels on webgpu: values and gradients against float64 and the cpu backend', () => {
+  CASES.forEach((c, n) => {
+    const name = `${c.kind} L=${c.L} B=${c.B} H=${c.H}${c.reverse ? ' reverse' : ''}${c.zeroState ? ', zero state' : ''}${c.batchFirst ? ', batch-first input' : ''}${c.bias ? ', b_hh' : ''}`;
+    it(name, async () => {
+      const { s, w } = inputsOf(c, 100 + 10 * n);
+      const spies = Object.fromEntries(KERNELS.map((k) => [k, vi.spyOn(found!, k)]));
+      const got = await runOn('webgpu', c, s, w);
+      const op = c.kind === 'lstm' ? 'lstmSequence' : c.kind === 'gru' ? 'gruSequence' : 'rnnSequence';
+      for (const k of [op, `${op}Backward`]) {
+        const results = spies[k].mock.results;
+        expect(results.length, `${k} ran`).toBe(1);
+        expect(results[0].value, `${k} declined`).not.toBeNull();
+      }
+      vi.restoreAllMocks();
+      const cpu = await runOn('cpu', c, s, w);
+      const want = [sequenceRef(s), ...sequenceGradRef(s, w)];
+      const names = ['y', '∂x', '∂h0', '∂c0', '∂whh', '∂bhh'];
+      for (let i = 0; i < names.length; i++) {
+        if (got[i].length === 0 && cpu[i].length === 0) continue;
+        expectClose(got[i], want[i], 2e-5 * (i === 0 ? 1 : 10), `${name}: ${names[i]} vs float64`);
+        expectClose(got[i], cpu[i], 2e-5 * (i === 0 ? 1 : 10), `${name}: ${names[i]} vs cpu`);
+      }
+    });
+  });
+});
