@@ -1,4 +1,16 @@
-import { checkOptions, optionKeys, sizeOf, type Backend, type DType, type HeapInfo, type Im2ColParams, type Shape4, type TypedArray } from '@ml/tensor';
+import {
+  checkOptions,
+  optionKeys,
+  sizeOf,
+  type Backend,
+  type DType,
+  type HeapInfo,
+  type Im2ColParams,
+  type RnnSequenceOptions,
+  type SequenceOptions,
+  type Shape4,
+  type TypedArray,
+} from '@ml/tensor';
 import {
   isContiguousView,
   patchOutputSize,
@@ -7,9 +19,7 @@ import {
   type BinaryOp,
   type DataId,
   type ReduceOp,
-  type RnnSequenceOptions,
   type SaveForBackward,
-  type SequenceOptions,
   type UnaryOp,
   type View,
 } from '@ml/tensor/backend';
