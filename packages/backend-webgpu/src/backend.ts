@@ -6,8 +6,6 @@ import {
   type DType,
   type HeapInfo,
   type Im2ColParams,
-  type RnnSequenceOptions,
-  type SequenceOptions,
   type Shape4,
   type TypedArray,
 } from '@ml/tensor';
@@ -605,6 +603,10 @@ export class WebGpuBackend implements Backend {
     this.lost = 'destroy() was called';
   }
 }
+
+/** The sequence ops' options as the backend contract passes them (@ml/tensor/backend does not export these types). */
+type SequenceOptions = Parameters<NonNullable<Backend['lstmSequence']>>[4];
+type RnnSequenceOptions = Parameters<NonNullable<Backend['rnnSequence']>>[3];
 
 /** Whether every view given is float32 (the fused kernels' one dtype). */
 function float32(...views: (View | null)[]): boolean {
