@@ -5,7 +5,7 @@
 import '@ml/autograd';
 import { gradcheck } from '@ml/autograd';
 import { chunk, getBackend, gruSequence, lstmSequence, manualSeed, narrow, randn, registerBackend, rnnSequence, setBackend, tensor, type DType, type NestedArray, type Tensor } from '@ml/tensor';
-import { CpuBackend, type DataId, type RnnSequenceOptions, type SaveForBackward, type SequenceOptions, type View } from '@ml/tensor/backend';
+import { CpuBackend, type DataId, type RnnSequenceAttrs, type SaveForBackward, type SequenceAttrs, type View } from '@ml/tensor/backend';
 import { registerCompositeBackend } from '@ml/tensor/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { GRU, LSTM, LSTMCell, RNN } from '../src/recurrent.js';
@@ -29,22 +29,22 @@ class Counting extends CpuBackend {
   override lstmCellBackward(xw: View, h: View, c: View, whh: View, dy: View, saved: readonly View[]): DataId | null {
     return this.#count('lstmCellBackward', super.lstmCellBackward(xw, h, c, whh, dy, saved));
   }
-  override lstmSequence(xw: View, h0: View, c0: View, whh: View, o: SequenceOptions, save: SaveForBackward): DataId | null {
+  override lstmSequence(xw: View, h0: View, c0: View, whh: View, o: SequenceAttrs, save: SaveForBackward): DataId | null {
     return this.#count('lstmSequence', super.lstmSequence(xw, h0, c0, whh, o, save));
   }
-  override lstmSequenceBackward(xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceOptions, saved: readonly View[]): DataId | null {
+  override lstmSequenceBackward(xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceAttrs, saved: readonly View[]): DataId | null {
     return this.#count('lstmSequenceBackward', super.lstmSequenceBackward(xw, h0, c0, whh, y, dy, o, saved));
   }
-  override gruSequence(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceOptions, save: SaveForBackward): DataId | null {
+  override gruSequence(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceAttrs, save: SaveForBackward): DataId | null {
     return this.#count('gruSequence', super.gruSequence(xp, h0, whh, bhh, o, save));
   }
-  override gruSequenceBackward(xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceOptions, saved: readonly View[]): DataId | null {
+  override gruSequenceBackward(xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceAttrs, saved: readonly View[]): DataId | null {
     return this.#count('gruSequenceBackward', super.gruSequenceBackward(xp, h0, whh, bhh, y, dy, o, saved));
   }
-  override rnnSequence(xp: View, h0: View, whh: View, o: RnnSequenceOptions): DataId | null {
+  override rnnSequence(xp: View, h0: View, whh: View, o: RnnSequenceAttrs): DataId | null {
     return this.#count('rnnSequence', super.rnnSequence(xp, h0, whh, o));
   }
-  override rnnSequenceBackward(xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceOptions): DataId | null {
+  override rnnSequenceBackward(xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceAttrs): DataId | null {
     return this.#count('rnnSequenceBackward', super.rnnSequenceBackward(xp, h0, whh, y, dy, o));
   }
 }

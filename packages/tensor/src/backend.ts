@@ -87,13 +87,13 @@ export type Shape4 = readonly [number, number, number, number];
  */
 export type SaveForBackward = ((data: DataId, shape: readonly number[], dtype: DType) => void) | null;
 
-/** How a whole-sequence recurrent op walks time: `reverse` runs t = L−1 … 0 (a bidirectional layer's second direction). */
-export interface SequenceOptions {
+/** How a whole-sequence recurrent op walks time (its attributes): `reverse` runs t = L−1 … 0 (a bidirectional layer's second direction). */
+export interface SequenceAttrs {
   readonly reverse: boolean;
 }
 
-/** rnnSequence's options: the activation too. */
-export interface RnnSequenceOptions extends SequenceOptions {
+/** rnnSequence's attributes: the activation too. */
+export interface RnnSequenceAttrs extends SequenceAttrs {
   readonly nonlinearity: 'tanh' | 'relu';
 }
 
@@ -195,28 +195,28 @@ export interface FusedKernels {
    * [h_t | c_t] for every t, each step as lstmCell; `o.reverse` walks t = L−1 … 0. May
    * `save` its gate activations for lstmSequenceBackward.
    */
-  lstmSequence?(xw: View, h0: View, c0: View, whh: View, o: SequenceOptions, save: SaveForBackward): DataId | null;
+  lstmSequence?(xw: View, h0: View, c0: View, whh: View, o: SequenceAttrs, save: SaveForBackward): DataId | null;
   /**
    * lstmSequence's backward pass through time, for its output y and dy (both [L, B, 2H]) →
    * [L + 1, B, 4H]: slot t < L the gate pre-activation gradients of step t (∂xw), slot L
    * [∂h0 | ∂c0 | 0 | 0]. `saved`: what this backend's lstmSequence saved (maybe nothing).
    */
-  lstmSequenceBackward?(xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceOptions, saved: readonly View[]): DataId | null;
+  lstmSequenceBackward?(xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceAttrs, saved: readonly View[]): DataId | null;
   /**
    * A whole GRU layer-direction, PyTorch's reset-after form: xp [L, B, 3H] (x W_ihᵀ + b_ih),
    * h0 [B, H], whh [3H, H], bhh [3H] or null → [L, B, H]. May `save` its gates.
    */
-  gruSequence?(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceOptions, save: SaveForBackward): DataId | null;
+  gruSequence?(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceAttrs, save: SaveForBackward): DataId | null;
   /**
    * gruSequence's backward pass for its output y and dy ([L, B, H]) → [2L + 1, B, 3H]: slot
    * t < L ∂xp_t = [∂r, ∂z, ∂n] at step t's pre-activations, slot L + t the gradient of
    * h_{t−1} W_hhᵀ + b_hh there, [∂r, ∂z, ∂n·r], slot 2L [∂h0 | 0 | 0].
    */
-  gruSequenceBackward?(xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceOptions, saved: readonly View[]): DataId | null;
+  gruSequenceBackward?(xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceAttrs, saved: readonly View[]): DataId | null;
   /** A whole Elman RNN layer-direction: xp [L, B, H] (both biases folded in), h0 [B, H], whh [H, H] → [L, B, H]. */
-  rnnSequence?(xp: View, h0: View, whh: View, o: RnnSequenceOptions): DataId | null;
+  rnnSequence?(xp: View, h0: View, whh: View, o: RnnSequenceAttrs): DataId | null;
   /** rnnSequence's backward pass for its output y and dy ([L, B, H]) → [L + 1, B, H]: ∂xp for each step, then ∂h0. */
-  rnnSequenceBackward?(xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceOptions): DataId | null;
+  rnnSequenceBackward?(xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceAttrs): DataId | null;
 }
 
 /**

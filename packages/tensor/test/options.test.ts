@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeOptionsContract, type NamedRecipe, type Recipe } from '@ml/api-check';
 import { describe, expect, it } from 'vitest';
-import { arange, avgPool1d, avgPool2d, checkOptions, cholesky, closest, conv1d, conv2d, dropoutMask, editDistance, eigh, eigvalsh, eye, fromArray, fromFill, full, fullLike, linspace, loadSafetensors, maxPool1d, maxPool2d, normal, ones, onesLike, parseSafetensors, parseSafetensorsHeader, rand, randint, randLike, randn, randnLike, randperm, registerBackend, saveSafetensors, scalar, serializeSafetensors, std, tensor, uniform, var_, variance, zeros, zerosLike } from '../src/node.js';
+import { arange, avgPool1d, avgPool2d, checkOptions, cholesky, closest, conv1d, conv2d, dropoutMask, editDistance, eigh, eigvalsh, eye, fromArray, fromFill, full, fullLike, gruSequence, gruSequenceBackward, linspace, loadSafetensors, lstmSequence, lstmSequenceBackward, maxPool1d, maxPool2d, normal, ones, onesLike, parseSafetensors, parseSafetensorsHeader, rand, randint, randLike, randn, randnLike, randperm, registerBackend, rnnSequence, rnnSequenceBackward, saveSafetensors, scalar, serializeSafetensors, std, tensor, uniform, var_, variance, zeros, zerosLike } from '../src/node.js';
 import { CpuBackend, HostAllocator } from '../src/backend-api.js';
 import { assertClose, describeConformance } from '../src/testing/index.js';
 
@@ -97,6 +97,13 @@ describe('every exported options-taker rejects an unknown option (read from the 
     variance: (o) => variance(x, 1, o),
     zeros: (o) => zeros([2], o),
     zerosLike: (o) => zerosLike(x, o),
+    // the whole-sequence recurrent ops: L = 2, batch 1, hidden 1
+    lstmSequence: (o) => lstmSequence(randn([2, 1, 4]), zeros([1, 1]), zeros([1, 1]), randn([4, 1]), o),
+    lstmSequenceBackward: (o) => lstmSequenceBackward(randn([2, 1, 4]), zeros([1, 1]), zeros([1, 1]), randn([4, 1]), randn([2, 1, 2]), randn([2, 1, 2]), o),
+    gruSequence: (o) => gruSequence(randn([2, 1, 3]), zeros([1, 1]), randn([3, 1]), null, o),
+    gruSequenceBackward: (o) => gruSequenceBackward(randn([2, 1, 3]), zeros([1, 1]), randn([3, 1]), null, randn([2, 1, 1]), randn([2, 1, 1]), o),
+    rnnSequence: (o) => rnnSequence(randn([2, 1, 1]), zeros([1, 1]), randn([1, 1]), o),
+    rnnSequenceBackward: (o) => rnnSequenceBackward(randn([2, 1, 1]), zeros([1, 1]), randn([1, 1]), randn([2, 1, 1]), randn([2, 1, 1]), o),
   };
   describeOptionsContract(packageDir, { describe, it }, { entries: ['src/node.ts', 'src/testing/index.ts', 'src/backend-api.ts'], recipes });
 });

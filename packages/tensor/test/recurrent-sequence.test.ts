@@ -3,7 +3,7 @@
 // recurrences written from the equations (float64), the backward ops against central
 // differences of those, strided operands, declines, and shape errors.
 import { describe, expect, it } from 'vitest';
-import type { DataId, RnnSequenceOptions, SaveForBackward, SequenceOptions, View } from '../src/backend.js';
+import type { DataId, RnnSequenceAttrs, SaveForBackward, SequenceAttrs, View } from '../src/backend.js';
 import { CpuBackend } from '../src/backends/cpu.js';
 import type { DType } from '../src/dtype.js';
 import { registerBackend } from '../src/engine.js';
@@ -26,22 +26,22 @@ class Counting extends CpuBackend {
   #saving(save: SaveForBackward): SaveForBackward {
     return save === null ? null : (d, shape, dtype) => (this.saves.push([...shape]), save(d, shape, dtype));
   }
-  override lstmSequence(xw: View, h0: View, c0: View, whh: View, o: SequenceOptions, save: SaveForBackward): DataId | null {
+  override lstmSequence(xw: View, h0: View, c0: View, whh: View, o: SequenceAttrs, save: SaveForBackward): DataId | null {
     return this.#count('lstmSequence', super.lstmSequence(xw, h0, c0, whh, o, this.#saving(save)));
   }
-  override lstmSequenceBackward(xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceOptions, saved: readonly View[]): DataId | null {
+  override lstmSequenceBackward(xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceAttrs, saved: readonly View[]): DataId | null {
     return this.#count('lstmSequenceBackward', super.lstmSequenceBackward(xw, h0, c0, whh, y, dy, o, saved));
   }
-  override gruSequence(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceOptions, save: SaveForBackward): DataId | null {
+  override gruSequence(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceAttrs, save: SaveForBackward): DataId | null {
     return this.#count('gruSequence', super.gruSequence(xp, h0, whh, bhh, o, this.#saving(save)));
   }
-  override gruSequenceBackward(xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceOptions, saved: readonly View[]): DataId | null {
+  override gruSequenceBackward(xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceAttrs, saved: readonly View[]): DataId | null {
     return this.#count('gruSequenceBackward', super.gruSequenceBackward(xp, h0, whh, bhh, y, dy, o, saved));
   }
-  override rnnSequence(xp: View, h0: View, whh: View, o: RnnSequenceOptions): DataId | null {
+  override rnnSequence(xp: View, h0: View, whh: View, o: RnnSequenceAttrs): DataId | null {
     return this.#count('rnnSequence', super.rnnSequence(xp, h0, whh, o));
   }
-  override rnnSequenceBackward(xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceOptions): DataId | null {
+  override rnnSequenceBackward(xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceAttrs): DataId | null {
     return this.#count('rnnSequenceBackward', super.rnnSequenceBackward(xp, h0, whh, y, dy, o));
   }
 }

@@ -4,7 +4,7 @@
  * allocator they are given; this class hands them its own (`alloc`) and runs each public
  * primitive through `primitive()`, the one hook a backend built on this one overrides.
  */
-import type { ArgReduceOp, Backend, BinaryOp, DataId, Im2ColParams, ReduceOp, RnnSequenceOptions, SaveForBackward, SequenceOptions, Shape4, UnaryOp, View } from '../backend.js';
+import type { ArgReduceOp, Backend, BinaryOp, DataId, Im2ColParams, ReduceOp, RnnSequenceAttrs, SaveForBackward, SequenceAttrs, Shape4, UnaryOp, View } from '../backend.js';
 import type { DType, TypedArray } from '../dtype.js';
 import { checkOptions, optionKeys } from '../options.js';
 import { HostAllocator, type ArrayAllocator } from './cpu/allocator.js';
@@ -197,22 +197,22 @@ export class CpuBackend implements Backend {
 
   // ---- whole-sequence recurrent ops (host-recurrent-sequence.ts): one product per step on this backend's matmul
 
-  lstmSequence(xw: View, h0: View, c0: View, whh: View, o: SequenceOptions, save: SaveForBackward = null): DataId | null {
+  lstmSequence(xw: View, h0: View, c0: View, whh: View, o: SequenceAttrs, save: SaveForBackward = null): DataId | null {
     return this.primitive(() => seq.lstmSequenceHost(this.hostIO, xw, h0, c0, whh, o, save));
   }
-  lstmSequenceBackward(xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceOptions, saved: readonly View[] = []): DataId | null {
+  lstmSequenceBackward(xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceAttrs, saved: readonly View[] = []): DataId | null {
     return this.primitive(() => seq.lstmSequenceBackwardHost(this.hostIO, xw, h0, c0, whh, y, dy, o, saved));
   }
-  gruSequence(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceOptions, save: SaveForBackward = null): DataId | null {
+  gruSequence(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceAttrs, save: SaveForBackward = null): DataId | null {
     return this.primitive(() => seq.gruSequenceHost(this.hostIO, xp, h0, whh, bhh, o, save));
   }
-  gruSequenceBackward(xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceOptions, saved: readonly View[] = []): DataId | null {
+  gruSequenceBackward(xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceAttrs, saved: readonly View[] = []): DataId | null {
     return this.primitive(() => seq.gruSequenceBackwardHost(this.hostIO, xp, h0, whh, bhh, y, dy, o, saved));
   }
-  rnnSequence(xp: View, h0: View, whh: View, o: RnnSequenceOptions): DataId | null {
+  rnnSequence(xp: View, h0: View, whh: View, o: RnnSequenceAttrs): DataId | null {
     return this.primitive(() => seq.rnnSequenceHost(this.hostIO, xp, h0, whh, o));
   }
-  rnnSequenceBackward(xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceOptions): DataId | null {
+  rnnSequenceBackward(xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceAttrs): DataId | null {
     return this.primitive(() => seq.rnnSequenceBackwardHost(this.hostIO, xp, h0, whh, y, dy, o));
   }
 }

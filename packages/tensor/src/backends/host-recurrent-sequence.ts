@@ -11,7 +11,7 @@
  * step strides: a narrow, a batch-first transpose); h0 and whh also go to matmul, which
  * reads any strided view. The only arrays per step are the backend's product results.
  */
-import type { DataId, RnnSequenceOptions, SaveForBackward, SequenceOptions, View } from '../backend.js';
+import type { DataId, RnnSequenceAttrs, SaveForBackward, SequenceAttrs, View } from '../backend.js';
 import type { DType, TypedArray } from '../dtype.js';
 import { floatDType, rows, sigmoid, tanh, type HostKernelIO, type Rows } from './host-recurrent.js';
 
@@ -109,7 +109,7 @@ function lstmGates(x: Steps, t: number, hw: TypedArray, hw0: number, c: Rows, B:
 }
 
 /** lstmSequence: [L, B, 2H] = [h_t | c_t]; with `save`, keeps i, f, g, o, tanh c_t ([L, B, 5H]). */
-export function lstmSequenceHost(io: HostKernelIO, xw: View, h0: View, c0: View, whh: View, o: SequenceOptions, save: SaveForBackward): DataId | null {
+export function lstmSequenceHost(io: HostKernelIO, xw: View, h0: View, c0: View, whh: View, o: SequenceAttrs, save: SaveForBackward): DataId | null {
   const dtype = floatDType([xw, h0, c0, whh]);
   const [L, B] = xw.shape;
   const H = h0.shape[1];
@@ -149,7 +149,7 @@ function activations(io: HostKernelIO, saved: readonly View[], shape: readonly n
  * pre-activations, slot L [∂h0 | ∂c0 | 0 | 0]. The carried ∂c lives in slot L's second
  * quarter during the loop; the carried ∂h is the last product ∂gates·W_hh.
  */
-export function lstmSequenceBackwardHost(io: HostKernelIO, xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceOptions, saved: readonly View[]): DataId | null {
+export function lstmSequenceBackwardHost(io: HostKernelIO, xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceAttrs, saved: readonly View[]): DataId | null {
   const dtype = floatDType([xw, h0, c0, whh, y, dy, ...saved]);
   const [L, B] = xw.shape;
   const H = h0.shape[1];
@@ -245,7 +245,7 @@ function gruGates(x: Steps, t: number, hw: TypedArray, hw0: number, h: Rows, bh:
 }
 
 /** gruSequence: [L, B, H]; with `save`, keeps r, z, n and h W_hnᵀ + b_hn ([L, B, 4H]). */
-export function gruSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View, bhh: View | null, o: SequenceOptions, save: SaveForBackward): DataId | null {
+export function gruSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View, bhh: View | null, o: SequenceAttrs, save: SaveForBackward): DataId | null {
   const dtype = floatDType(bhh === null ? [xp, h0, whh] : [xp, h0, whh, bhh]);
   const [L, B] = xp.shape;
   const H = h0.shape[1];
@@ -277,7 +277,7 @@ export function gruSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View,
  * slot 2L's first third holds the direct part ∂h·z of the carried ∂h; the other part is the
  * last product (slot L + t)·W_hh.
  */
-export function gruSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceOptions, saved: readonly View[]): DataId | null {
+export function gruSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceAttrs, saved: readonly View[]): DataId | null {
   const dtype = floatDType([xp, h0, whh, y, dy, ...(bhh === null ? [] : [bhh]), ...saved]);
   const [L, B] = xp.shape;
   const H = h0.shape[1];
@@ -337,7 +337,7 @@ export function gruSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
 // ------------------------------------------------------------------ Elman RNN
 
 /** rnnSequence: [L, B, H], h_t = act(xp_t + h_{t−1}·W_hhᵀ). Saves nothing: the backward pass reads the output. */
-export function rnnSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View, o: RnnSequenceOptions): DataId | null {
+export function rnnSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View, o: RnnSequenceAttrs): DataId | null {
   const dtype = floatDType([xp, h0, whh]);
   const [L, B] = xp.shape;
   const H = h0.shape[1];
@@ -366,7 +366,7 @@ export function rnnSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View,
 }
 
 /** rnnSequenceBackward: [L + 1, B, H], ∂xp_t = (dy_t + ∂h_t carried) ∘ act'(y_t), then ∂h0. */
-export function rnnSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceOptions): DataId | null {
+export function rnnSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceAttrs): DataId | null {
   const dtype = floatDType([xp, h0, whh, y, dy]);
   const [L, B] = xp.shape;
   const H = h0.shape[1];

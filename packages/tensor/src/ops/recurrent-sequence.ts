@@ -11,8 +11,9 @@
  * in either direction: with `reverse` the steps run t = L−1 … 0 (the second direction of a
  * bidirectional layer) and the final state is slot 0.
  */
-import type { RnnSequenceOptions, SequenceOptions } from '../backend.js';
+import type { RnnSequenceAttrs, SequenceAttrs } from '../backend.js';
 import { defineOp } from '../op.js';
+import { checkOptions, optionKeys } from '../options.js';
 import { fmt, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { zeros } from './creation.js';
@@ -23,10 +24,29 @@ import { assertFloat, runOp } from './prim.js';
 import { reduceSum } from './reduce.js';
 import { lstmCell, lstmCellBackward } from './recurrent.js';
 
-export type { RnnSequenceOptions, SequenceOptions } from '../backend.js';
+/** Options of lstmSequence and gruSequence (and their backward ops). */
+export interface SequenceOptions {
+  /** run t = L−1 … 0, as the second direction of a bidirectional layer (default false) */
+  reverse?: boolean;
+}
+
+/** Options of rnnSequence (and its backward op). */
+export interface RnnSequenceOptions extends SequenceOptions {
+  /** default 'tanh' */
+  nonlinearity?: 'tanh' | 'relu';
+}
+
+const SEQUENCE_KEYS = optionKeys<SequenceOptions>()(['reverse']);
+const RNN_SEQUENCE_KEYS = optionKeys<RnnSequenceOptions>()(['reverse', 'nonlinearity']);
+
+/** `reverse` from checked options. */
+function isReverse(op: string, options: SequenceOptions): boolean {
+  checkOptions(op, options, SEQUENCE_KEYS);
+  return options.reverse ?? false;
+}
 
 /** The backward ops' attributes: the direction, and what the forward kernel saved (no gradient flows to it). */
-interface BackwardAttrs extends SequenceOptions {
+interface BackwardAttrs extends SequenceAttrs {
   readonly saved: readonly Tensor[];
 }
 
@@ -93,7 +113,7 @@ function recurrentWeightGrad(dGates: Tensor, yh: Tensor, h0: Tensor, reverse: bo
  * The gradient of lstmSequence: ∂xw = the gate gradients of every step and ∂h0, ∂c0 from
  * lstmSequenceBackward (one reverse loop), ∂W_hh as one product over all steps.
  */
-const lstmSequenceOp = defineOp<SequenceOptions>({
+const lstmSequenceOp = defineOp<SequenceAttrs>({
   name: 'lstmSequence',
   grad: (dy, n, needs) => {
     const [xw, h0, c0, whh] = n.inputs;
@@ -136,9 +156,9 @@ function lstmStates(xw: Tensor, h0: Tensor, c0: Tensor, whh: Tensor, reverse: bo
  * [B, H], whh [4H, H]. Returns [L, B, 2H] = [h_t | c_t] for every t (take the halves with
  * narrow). `reverse` runs t = L−1 … 0 (h_{t+1} feeds step t; the final state is slot 0).
  */
-export function lstmSequence(xw: Tensor, h0: Tensor, c0: Tensor, whh: Tensor, options: { reverse?: boolean } = {}): Tensor {
+export function lstmSequence(xw: Tensor, h0: Tensor, c0: Tensor, whh: Tensor, options: SequenceOptions = {}): Tensor {
   const [L, B, H] = checkSequence('lstmSequence', 4, xw, h0, whh, [['c0', c0]]);
-  const reverse = options.reverse ?? false;
+  const reverse = isReverse('lstmSequence', options);
   return runOp(lstmSequenceOp, [xw, h0, c0, whh], { reverse }, { shape: [L, B, 2 * H], dtype: xw.dtype }, () => stack(lstmStates(xw, h0, c0, whh, reverse), 0));
 }
 
@@ -149,10 +169,10 @@ export function lstmSequence(xw: Tensor, h0: Tensor, c0: Tensor, whh: Tensor, op
  * slot L [∂h0 | ∂c0 | 0 | 0]. y is read by kernels only (the composite recomputes the
  * states); `saved` is what the forward kernel kept (its gate activations).
  */
-export function lstmSequenceBackward(xw: Tensor, h0: Tensor, c0: Tensor, whh: Tensor, y: Tensor, dy: Tensor, options: { reverse?: boolean } = {}, saved: readonly Tensor[] = []): Tensor {
+export function lstmSequenceBackward(xw: Tensor, h0: Tensor, c0: Tensor, whh: Tensor, y: Tensor, dy: Tensor, options: SequenceOptions = {}, saved: readonly Tensor[] = []): Tensor {
   const [L, B, H] = checkSequence('lstmSequenceBackward', 4, xw, h0, whh, [['c0', c0]]);
   checkOutput('lstmSequenceBackward', xw, y, dy, [L, B, 2 * H]);
-  const reverse = options.reverse ?? false;
+  const reverse = isReverse('lstmSequenceBackward', options);
   return runOp(lstmSequenceBackwardOp, [xw, h0, c0, whh, y, dy], { reverse, saved }, { shape: [L + 1, B, 4 * H], dtype: xw.dtype }, () => {
     const hc = lstmStates(xw, h0, c0, whh, reverse);
     const steps = order(L, reverse);
@@ -181,7 +201,7 @@ export function lstmSequenceBackward(xw: Tensor, h0: Tensor, c0: Tensor, whh: Te
  * gradient of h_{t−1} W_hhᵀ + b_hh for every step (each contiguous), then ∂h0; ∂W_hh is
  * one product over all steps of the second part and ∂b_hh its sum.
  */
-const gruSequenceOp = defineOp<SequenceOptions>({
+const gruSequenceOp = defineOp<SequenceAttrs>({
   name: 'gruSequence',
   grad: (dy, n, needs) => {
     const [xp, h0, whh, bhh] = n.inputs;
@@ -239,9 +259,9 @@ function gruStates(xp: Tensor, h0: Tensor, whh: Tensor, bhh: Tensor | null, reve
  * xp [L, B, 3H] is x W_ihᵀ + b_ih for every step, h0 [B, H], whh [3H, H], bhh [3H] or null
  * (it cannot be folded into xp: r multiplies its n part). Returns h_t for every t, [L, B, H].
  */
-export function gruSequence(xp: Tensor, h0: Tensor, whh: Tensor, bhh: Tensor | null, options: { reverse?: boolean } = {}): Tensor {
+export function gruSequence(xp: Tensor, h0: Tensor, whh: Tensor, bhh: Tensor | null, options: SequenceOptions = {}): Tensor {
   const [L, B, H] = checkSequence('gruSequence', 3, xp, h0, whh, [], bhh);
-  const reverse = options.reverse ?? false;
+  const reverse = isReverse('gruSequence', options);
   const inputs = bhh === null ? [xp, h0, whh] : [xp, h0, whh, bhh];
   return runOp(gruSequenceOp, inputs, { reverse }, { shape: [L, B, H], dtype: xp.dtype }, () => stack(gruStates(xp, h0, whh, bhh, reverse), 0));
 }
@@ -253,10 +273,10 @@ export function gruSequence(xp: Tensor, h0: Tensor, whh: Tensor, bhh: Tensor | n
  * [∂h0 | 0 | 0] (two copies of ∂r, ∂z, so that each part the rule reads is contiguous). With the carried ∂h: ∂n = ∂h(1 − z)(1 − n²), ∂z = ∂h(h − n)z(1 − z),
  * ∂r = ∂n (h W_hnᵀ + b_hn) r(1 − r), and ∂h_{t−1} = ∂h z + [∂r, ∂z, ∂n·r] W_hh.
  */
-export function gruSequenceBackward(xp: Tensor, h0: Tensor, whh: Tensor, bhh: Tensor | null, y: Tensor, dy: Tensor, options: { reverse?: boolean } = {}, saved: readonly Tensor[] = []): Tensor {
+export function gruSequenceBackward(xp: Tensor, h0: Tensor, whh: Tensor, bhh: Tensor | null, y: Tensor, dy: Tensor, options: SequenceOptions = {}, saved: readonly Tensor[] = []): Tensor {
   const [L, B, H] = checkSequence('gruSequenceBackward', 3, xp, h0, whh, [], bhh);
   checkOutput('gruSequenceBackward', xp, y, dy, [L, B, H]);
-  const reverse = options.reverse ?? false;
+  const reverse = isReverse('gruSequenceBackward', options);
   const inputs = bhh === null ? [xp, h0, whh, y, dy] : [xp, h0, whh, bhh, y, dy];
   return runOp(gruSequenceBackwardOp, inputs, { reverse, saved }, { shape: [2 * L + 1, B, 3 * H], dtype: xp.dtype }, () => {
     const hs = gruStates(xp, h0, whh, bhh, reverse);
@@ -283,7 +303,7 @@ export function gruSequenceBackward(xp: Tensor, h0: Tensor, whh: Tensor, bhh: Te
 // ------------------------------------------------------------------ Elman RNN
 
 /** The gradient of rnnSequence: ∂xp and ∂h0 from rnnSequenceBackward, ∂W_hh as one product. */
-const rnnSequenceOp = defineOp<RnnSequenceOptions>({
+const rnnSequenceOp = defineOp<RnnSequenceAttrs>({
   name: 'rnnSequence',
   grad: (dy, n, needs) => {
     const [xp, h0, whh] = n.inputs;
@@ -300,13 +320,13 @@ const rnnSequenceOp = defineOp<RnnSequenceOptions>({
 });
 
 /** rnnSequence's backward pass; differentiated through its composite. */
-const rnnSequenceBackwardOp = defineOp<RnnSequenceOptions>({
+const rnnSequenceBackwardOp = defineOp<RnnSequenceAttrs>({
   name: 'rnnSequenceBackward',
   fused: (b, [xp, h0, whh, y, dy], a) => b.rnnSequenceBackward?.(xp, h0, whh, y, dy, { reverse: a.reverse, nonlinearity: a.nonlinearity }) ?? null,
 });
 
 /** h_t of every step, in time order (the composite of rnnSequence). */
-function rnnStates(xp: Tensor, h0: Tensor, whh: Tensor, o: RnnSequenceOptions): Tensor[] {
+function rnnStates(xp: Tensor, h0: Tensor, whh: Tensor, o: RnnSequenceAttrs): Tensor[] {
   const hs = new Array<Tensor>(xp.shape[0]);
   let h = h0;
   for (const t of order(xp.shape[0], o.reverse)) {
@@ -316,7 +336,8 @@ function rnnStates(xp: Tensor, h0: Tensor, whh: Tensor, o: RnnSequenceOptions): 
   return hs;
 }
 
-function rnnOptions(op: string, options: { reverse?: boolean; nonlinearity?: 'tanh' | 'relu' }): RnnSequenceOptions {
+function rnnAttrs(op: string, options: RnnSequenceOptions): RnnSequenceAttrs {
+  checkOptions(op, options, RNN_SEQUENCE_KEYS);
   const nonlinearity = options.nonlinearity ?? 'tanh';
   if (nonlinearity !== 'tanh' && nonlinearity !== 'relu') throw new Error(`${op}: nonlinearity must be 'tanh' or 'relu', got '${String(nonlinearity)}'`);
   return { reverse: options.reverse ?? false, nonlinearity };
@@ -327,9 +348,9 @@ function rnnOptions(op: string, options: { reverse?: boolean; nonlinearity?: 'ta
  * (default) or relu. xp [L, B, H] is x W_ihᵀ + b_ih + b_hh for every step, h0 [B, H],
  * whh [H, H]. Returns h_t for every t, [L, B, H].
  */
-export function rnnSequence(xp: Tensor, h0: Tensor, whh: Tensor, options: { reverse?: boolean; nonlinearity?: 'tanh' | 'relu' } = {}): Tensor {
+export function rnnSequence(xp: Tensor, h0: Tensor, whh: Tensor, options: RnnSequenceOptions = {}): Tensor {
   const [L, B, H] = checkSequence('rnnSequence', 1, xp, h0, whh);
-  const o = rnnOptions('rnnSequence', options);
+  const o = rnnAttrs('rnnSequence', options);
   return runOp(rnnSequenceOp, [xp, h0, whh], o, { shape: [L, B, H], dtype: xp.dtype }, () => stack(rnnStates(xp, h0, whh, o), 0));
 }
 
@@ -338,10 +359,10 @@ export function rnnSequence(xp: Tensor, h0: Tensor, whh: Tensor, options: { reve
  * [L + 1, B, H], slot t < L ∂xp_t = (dy_t + ∂h_t carried) ∘ act'(y_t), slot L ∂h0; the
  * carry is ∂xp_t W_hh. act' is read off the output: 1 − y² for tanh, [y > 0] for relu.
  */
-export function rnnSequenceBackward(xp: Tensor, h0: Tensor, whh: Tensor, y: Tensor, dy: Tensor, options: { reverse?: boolean; nonlinearity?: 'tanh' | 'relu' } = {}): Tensor {
+export function rnnSequenceBackward(xp: Tensor, h0: Tensor, whh: Tensor, y: Tensor, dy: Tensor, options: RnnSequenceOptions = {}): Tensor {
   const [L, B, H] = checkSequence('rnnSequenceBackward', 1, xp, h0, whh);
   checkOutput('rnnSequenceBackward', xp, y, dy, [L, B, H]);
-  const o = rnnOptions('rnnSequenceBackward', options);
+  const o = rnnAttrs('rnnSequenceBackward', options);
   return runOp(rnnSequenceBackwardOp, [xp, h0, whh, y, dy], o, { shape: [L + 1, B, H], dtype: xp.dtype }, () => {
     const hs = rnnStates(xp, h0, whh, o);
     const dPre = new Array<Tensor>(L);
