@@ -181,24 +181,22 @@ export class WasmBackend extends CpuBackend {
   override binary(op: BinaryOp, a: View, b: View, outDtype: DType): DataId {
     this.#route = 'wasm';
     const plan = outDtype === 'float32' && a.dtype === 'float32' && b.dtype === 'float32' ? this.#binaryPlan(op, a, b) : null;
-    const cpu = () => super.binary(op, a, b, outDtype);
-    if (plan === null) return this.#cpu('no wasm kernel for this case', cpu);
+    if (plan === null) return this.#cpu('no wasm kernel for this case', () => super.binary(op, a, b, outDtype));
     const [kernel, rows, n, ra, rb, mode] = plan;
     const aAt = values(a).byteOffset + 4 * a.offset;
     const bAt = values(b).byteOffset + 4 * b.offset;
     // the usual case: the result straight into an array of the memory; the kernel needs no
     // work block, so no scope to run in (small ops pay for nothing they do not use)
-    const out = this.#memory.array('float32', rows * n);
-    if (this.#memory.owns(out)) {
+    const out = this.#memory.inMemory('float32', rows * n);
+    if (out !== null) {
       kernel(aAt, bAt, out.byteOffset, rows, n, 4 * ra, 4 * rb, mode);
       return wrap(out);
     }
-    this.#memory.recycle(out);
     return this.#kernel(() => {
       const [outAt, done] = this.#io.out(rows * n);
       kernel(aAt, bAt, outAt, rows, n, 4 * ra, 4 * rb, mode);
       return done();
-    }, cpu);
+    }, () => super.binary(op, a, b, outDtype));
   }
 
   /** The kernel, rows, row length, row strides (floats) and mode (see kernels.ts) for a binary op, or null for the CPU code. */

@@ -29,6 +29,11 @@ export class HeapAllocator implements ArrayAllocator {
     return this.#take(dtype, n) ?? this.#host.array(dtype, n);
   }
 
+  /** `array`, but null instead of a host array when the memory takes no more (for kernels that write it in place). */
+  inMemory(dtype: DType, n: number): TypedArray | null {
+    return this.#take(dtype, n);
+  }
+
   filled(dtype: DType, n: number, value: number): TypedArray {
     const a = this.#take(dtype, n);
     if (a === null) return this.#host.filled(dtype, n, value);

@@ -41,6 +41,8 @@ export class WasmHeap {
   #liveBytes = 0;
   #freeBytes = 0;
   #buffer: ArrayBufferLike;
+  /** the buffer's size (read once per growth: a shared buffer's byteLength is slow to ask) */
+  #bytes: number;
   #f32: Float32Array;
   /** the memory's buffers so far (a shared memory gets a new one per growth; all view the same bytes) */
   readonly #buffers = new WeakSet<ArrayBufferLike>();
@@ -65,6 +67,7 @@ export class WasmHeap {
     this.memory = memory;
     this.#arrayLimit = Math.floor(maxBytes * 0.875);
     this.#buffer = memory.buffer;
+    this.#bytes = this.#buffer.byteLength;
     this.resident = typeof SharedArrayBuffer !== 'undefined' && this.#buffer instanceof SharedArrayBuffer;
     this.#buffers.add(this.#buffer);
     this.#f32 = new Float32Array(this.#buffer);
@@ -103,14 +106,14 @@ export class WasmHeap {
 
   #bump(size: number): number {
     const end = this.#top + size;
-    const have = this.#buffer.byteLength;
-    if (end > have) {
+    if (end > this.#bytes) {
       try {
-        this.memory.grow(Math.ceil((end - have) / PAGE));
+        this.memory.grow(Math.ceil((end - this.#bytes) / PAGE));
       } catch {
         return 0; // at the memory's maximum
       }
       this.#buffer = this.memory.buffer;
+      this.#bytes = this.#buffer.byteLength;
       this.#buffers.add(this.#buffer);
       this.#f32 = new Float32Array(this.#buffer);
     }
@@ -213,6 +216,6 @@ export class WasmHeap {
 
   /** Bytes reserved (the memory's size), in live blocks and in free blocks, and the live block count. */
   info(): HeapInfo {
-    return { reservedBytes: this.#buffer.byteLength, liveBytes: this.#liveBytes, freeBytes: this.#freeBytes, liveBlocks: this.#live.size };
+    return { reservedBytes: this.#bytes, liveBytes: this.#liveBytes, freeBytes: this.#freeBytes, liveBlocks: this.#live.size };
   }
 }
