@@ -74,6 +74,13 @@ def measure(w):
 
         y = torch.tensor([(i * 7) % 10 for i in range(b)])
         loss_fn = lambda: F.cross_entropy(forward(), y)
+    elif w.get("model") == "encoderDecoder":
+        layer = nn.Transformer(f, 4, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=h, dropout=0.0, batch_first=True)
+        params = list(layer.parameters())
+        tgt = torch.randn(b, L, f)
+        target = torch.randn(b, L, f)
+        forward = lambda: layer(x, tgt)
+        loss_fn = lambda: F.mse_loss(forward(), target)
     else:
         layer = nn.TransformerEncoderLayer(f, 4, dim_feedforward=h, dropout=0.0, batch_first=True)
         params = list(layer.parameters())

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The sequence-model rows of the bench (issue 22, items 1 and 7): LSTM, GRU and RNN
- * training steps, a Transformer encoder layer's training step, inference latency at
+ * training steps, Transformer training steps (an encoder layer; a 2 + 2-layer
+ * encoder-decoder), inference latency at
  * batch 1, and the per-op overhead of a small elementwise op — @ml on its wasm backend on
  * one thread and on all threads, PyTorch on 1 and 2 threads, TensorFlow.js-wasm (one
  * thread in Node). Measured, not asserted. Same harness as run.ts: every system in a
@@ -13,7 +14,7 @@
 import { noGrad } from '@ml/autograd';
 import type { Tensor as TfTensor } from '@tensorflow/tfjs';
 import { registerWasmBackend, enableRelaxedSimd } from '@ml/backend-wasm';
-import { GRU, LSTM, Linear, RNN, TransformerEncoderLayer, crossEntropy, mseLoss } from '@ml/nn';
+import { GRU, LSTM, Linear, RNN, Transformer, TransformerEncoderLayer, crossEntropy, mseLoss } from '@ml/nn';
 import { Adam } from '@ml/optim';
 import { fromArray, manualSeed, randn, setBackend, tidy, type Tensor } from '@ml/tensor';
 import { spawnSync } from 'node:child_process';
@@ -37,6 +38,8 @@ export interface SeqWorkload {
   unit: 'ms' | 'µs';
   kind: 'train' | 'infer' | 'op';
   cell?: 'lstm' | 'gru' | 'rnn';
+  /** the Transformer rows' model: one encoder layer (default) or nn's Transformer with 2 encoder and 2 decoder layers */
+  model?: 'encoderLayer' | 'encoderDecoder';
   batch: number;
   length: number;
   features: number;
@@ -65,6 +68,7 @@ export const SEQ_WORKLOADS: readonly SeqWorkload[] = [
   recurrent('gru', true),
   recurrent('rnn', true),
   { id: 'transformer', title: 'TransformerEncoderLayer train step, batch 32, length 64, d 128, 4 heads, ff 512, MSE', unit: 'ms', kind: 'train', batch: 32, length: 64, features: 128, hidden: 512 },
+  { id: 'transformerEncDec', title: 'Transformer 2-layer encoder-decoder train step, batch 32, source and target length 64, d 128, 4 heads, ff 512, MSE', unit: 'ms', kind: 'train', model: 'encoderDecoder', batch: 32, length: 64, features: 128, hidden: 512 },
   { id: 'lstmInfer', title: 'LSTM forecaster inference, batch 1, 64 steps × 1 feature, hidden 64, + Linear 1', unit: 'ms', kind: 'infer', cell: 'lstm', batch: 1, length: 64, features: 1, hidden: 64 },
   { id: 'transformerInfer', title: 'TransformerEncoderLayer inference, batch 1, length 64, d 128', unit: 'ms', kind: 'infer', batch: 1, length: 64, features: 128, hidden: 512 },
   { id: 'opNoGrad', title: 'elementwise op (`z.mul(y).add(y)` on [64, 128]), per op, no gradient recording', unit: 'µs', kind: 'op', batch: 64, length: 1, features: 128, hidden: 0 },
@@ -125,6 +129,17 @@ async function runMl(threads: number | undefined, b: SeqBudget, only: ReadonlySe
         rnn.eval();
         once = () => tidy(() => void noGrad(forward).dataSync());
       }
+    } else if (w.model === 'encoderDecoder') {
+      const model = new Transformer({ dModel: w.features, nhead: 4, numEncoderLayers: 2, numDecoderLayers: 2, dimFeedforward: w.hidden, dropout: 0, batchFirst: true });
+      const [src, tgt, target] = [0, 1, 2].map(() => randn([w.batch, w.length, w.features]).keep());
+      keep.push(src, tgt, target);
+      const opt = new Adam(model.parameters(), { lr: 1e-3 });
+      once = () =>
+        tidy(() => {
+          opt.zeroGrad();
+          mseLoss(model.forward(src, tgt), target).backward();
+          opt.step();
+        });
     } else {
       const layer = new TransformerEncoderLayer({ dModel: w.features, nhead: 4, dimFeedforward: w.hidden, dropout: 0, batchFirst: true });
       const x = randn([w.batch, w.length, w.features]).keep();
