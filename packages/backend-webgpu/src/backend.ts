@@ -43,6 +43,7 @@ import {
 import { conv2dBackwardInputKernel, conv2dBackwardWeightKernel, conv2dKernel, convProducts, convShapes, gemmFits, splitK } from './fused/conv.js';
 import { avgPool2dKernel, disjointWindows, maxPool2dKernel, maxPoolGatherKernel, maxPoolScatterKernel, maxPoolShareKernel, type PoolShapes } from './fused/pool.js';
 import { crossEntropyBackwardKernel, crossEntropyKernel, logSoftmaxKernel, reluBackwardKernel, softmaxKernel, sumOverKernel } from './fused/softmax.js';
+import * as norm from './fused/norm.js';
 import * as seq from './fused/recurrent.js';
 import { type GpuSteps } from './fused/steps.js';
 
@@ -570,6 +571,18 @@ export class WebGpuBackend implements Backend {
     maxBuffers: () => this.device.limits.maxStorageBuffersPerShaderStage,
   };
 
+  layerNorm(x: View, weight: View | null, bias: View | null, D: number, eps: number, save: SaveForBackward = null): DataId | null {
+    return norm.layerNormGpu(this.steps, x, weight, bias, D, eps, save);
+  }
+  layerNormBackward(x: View, weight: View | null, dy: View, D: number, eps: number, saved: readonly View[] = []): DataId | null {
+    return norm.layerNormBackwardGpu(this.steps, x, weight, dy, D, eps, saved);
+  }
+  gelu(x: View, approximate: 'none' | 'tanh', save: SaveForBackward = null): DataId | null {
+    return norm.geluGpu(this.steps, x, approximate, save);
+  }
+  geluBackward(x: View, dy: View, approximate: 'none' | 'tanh', saved: readonly View[] = []): DataId | null {
+    return norm.geluBackwardGpu(this.steps, x, dy, approximate, saved);
+  }
   lstmSequence(xw: View, h0: View, c0: View, whh: View, o: SequenceOptions, save: SaveForBackward = null): DataId | null {
     return seq.lstmSequenceGpu(this.steps, xw, h0, c0, whh, o.reverse, save);
   }
