@@ -1,7 +1,8 @@
 /**
  * The table of ops the differential test runs: every primitive of the Backend contract
  * (through the public op that reaches it), every fused kernel (convolutions and their
- * gradients, pooling, relu's gradient, log-softmax, cross-entropy, the Adam step) and the
+ * gradients, pooling, relu's gradient, log-softmax, cross-entropy, the Adam step, layer
+ * normalization, attention) and the
  * composites built on them, each with a generator of cases whose sizes sit on both sides
  * of the backends' thresholds:
  *
@@ -26,6 +27,7 @@ import {
 import { concatOp, gatherOp, indexSelectOp, padOp, scatterAddOp } from './ops-layout.js';
 import { matmulOp } from './ops-matmul.js';
 import { argOps, batchNormOp, crossEntropyOp, intReduceOp, layerNormOp, reduceOps, softmaxOps } from './ops-reduce.js';
+import { attentionOp, layerNormFusedOp } from './ops-transformer.js';
 export { matmulShapes } from './ops-matmul.js';
 
 /** Every op of the differential test, in the order the tests are registered. */
@@ -42,6 +44,8 @@ export const DIFFERENTIAL_OPS: readonly AnyOp[] = [
   softmaxOps[1],
   crossEntropyOp,
   layerNormOp,
+  layerNormFusedOp,
+  attentionOp,
   batchNormOp,
   adamOp,
   ...reduceOps,
