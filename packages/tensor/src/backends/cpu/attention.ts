@@ -8,7 +8,7 @@
 import type { DataId, SaveForBackward, View } from '../../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
 import type { ArrayAllocator } from './allocator.js';
-import { dataValues, indexMap, isFloatDtype, materialize, rowOffsets, vals, wrap } from './views.js';
+import { dataValues, indexMap, isFloatDtype, vals, wrap } from './views.js';
 
 /** What the attention kernels run on the backend: its matmul and copy primitives, and dispose. */
 export interface AttentionSteps {
