@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeOptionsContract, type NamedRecipe, type Recipe } from '@ml/api-check';
 import { describe, expect, it } from 'vitest';
-import { arange, avgPool1d, avgPool2d, checkOptions, cholesky, closest, conv1d, conv2d, dropoutMask, editDistance, eigh, eigvalsh, eye, fromArray, fromFill, full, fullLike, gruSequence, gruSequenceBackward, linspace, loadSafetensors, lstmSequence, lstmSequenceBackward, maxPool1d, maxPool2d, normal, ones, onesLike, parseSafetensors, parseSafetensorsHeader, rand, randint, randLike, randn, randnLike, randperm, registerBackend, rnnSequence, rnnSequenceBackward, saveSafetensors, scalar, serializeSafetensors, std, tensor, uniform, var_, variance, zeros, zerosLike } from '../src/node.js';
+import { arange, attentionWeights, avgPool1d, avgPool2d, checkOptions, cholesky, closest, conv1d, conv2d, dropoutMask, editDistance, eigh, eigvalsh, eye, fromArray, fromFill, full, fullLike, gruSequence, gruSequenceBackward, linspace, loadSafetensors, lstmSequence, lstmSequenceBackward, maxPool1d, maxPool2d, normal, ones, onesLike, parseSafetensors, parseSafetensorsHeader, rand, randint, randLike, randn, randnLike, randperm, registerBackend, rnnSequence, rnnSequenceBackward, saveSafetensors, scalar, scaledDotProductAttention, scaledDotProductAttentionBackward, serializeSafetensors, std, tensor, uniform, var_, variance, zeros, zerosLike } from '../src/node.js';
 import { CpuBackend, HostAllocator } from '../src/backend-api.js';
 import { assertClose, describeConformance } from '../src/testing/index.js';
 
@@ -104,6 +104,10 @@ describe('every exported options-taker rejects an unknown option (read from the 
     gruSequenceBackward: (o) => gruSequenceBackward(randn([2, 1, 3]), zeros([1, 1]), randn([3, 1]), null, randn([2, 1, 1]), randn([2, 1, 1]), o),
     rnnSequence: (o) => rnnSequence(randn([2, 1, 1]), zeros([1, 1]), randn([1, 1]), o),
     rnnSequenceBackward: (o) => rnnSequenceBackward(randn([2, 1, 1]), zeros([1, 1]), randn([1, 1]), randn([2, 1, 1]), randn([2, 1, 1]), o),
+    // attention: q [2, 3], k and v [4, 3]
+    attentionWeights: (o) => attentionWeights(randn([2, 3]), randn([4, 3]), o),
+    scaledDotProductAttention: (o) => scaledDotProductAttention(randn([2, 3]), randn([4, 3]), randn([4, 3]), o),
+    scaledDotProductAttentionBackward: (o) => scaledDotProductAttentionBackward(randn([2, 3]), randn([4, 3]), randn([4, 3]), randn([2, 3]), o),
   };
   describeOptionsContract(packageDir, { describe, it }, { entries: ['src/node.ts', 'src/testing/index.ts', 'src/backend-api.ts'], recipes });
 });

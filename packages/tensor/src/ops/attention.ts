@@ -10,6 +10,7 @@
  * F.scaled_dot_product_attention reads bool masks the other way round.)
  */
 import { defineOp } from '../op.js';
+import { checkOptions, optionKeys } from '../options.js';
 import { broadcastShapes, fmt, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { softmax } from './activation.js';
@@ -33,6 +34,10 @@ export interface AttentionOptions {
   /** must be 0 (dropout on the weights: @ml/nn's scaledDotProductAttention) */
   dropoutP?: number;
 }
+
+const ATTENTION_KEYS = optionKeys<AttentionOptions>()(['attnMask', 'isCausal', 'scale', 'dropoutP']);
+/** PyTorch's and Keras's spellings that the snake_case → camelCase rule does not reach */
+const ATTENTION_ALIASES = { mask: 'attnMask', attention_mask: 'attnMask', causal: 'isCausal' };
 
 /** The op's attributes: the scale, the causal flag, and (backward) what the forward kept. */
 interface AttentionAttrs {
@@ -82,6 +87,7 @@ const same = (a: readonly number[], b: readonly number[]) => a.length === b.leng
 const expandTo = (t: Tensor, shape: readonly number[]): Tensor => (same(t.shape, shape) ? t : expand(t, shape));
 
 function prepare(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Prepared {
+  checkOptions(op, options, ATTENTION_KEYS, ATTENTION_ALIASES);
   for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
     assertFloat(`${op} (${name})`, t);
     if (t.ndim < 2) throw new ShapeError(`${op}: ${name} needs at least 2 dims ([..., L, E]), got ${fmt(t.shape)}`);
