@@ -43,6 +43,7 @@ import {
 import { conv2dBackwardInputKernel, conv2dBackwardWeightKernel, conv2dKernel, convProducts, convShapes, gemmFits, splitK } from './fused/conv.js';
 import { avgPool2dKernel, disjointWindows, maxPool2dKernel, maxPoolGatherKernel, maxPoolScatterKernel, maxPoolShareKernel, type PoolShapes } from './fused/pool.js';
 import { crossEntropyBackwardKernel, crossEntropyKernel, logSoftmaxKernel, reluBackwardKernel, softmaxKernel, sumOverKernel } from './fused/softmax.js';
+import { attentionBackwardGpu, attentionGpu } from './fused/attention.js';
 import * as norm from './fused/norm.js';
 import * as seq from './fused/recurrent.js';
 import { type GpuSteps } from './fused/steps.js';
@@ -582,6 +583,12 @@ export class WebGpuBackend implements Backend {
   }
   geluBackward(x: View, dy: View, approximate: 'none' | 'tanh', saved: readonly View[] = []): DataId | null {
     return norm.geluBackwardGpu(this.steps, x, dy, approximate, saved);
+  }
+  scaledDotProductAttention(q: View, k: View, v: View, masks: readonly View[], scale: number, causal: boolean, save: SaveForBackward = null): DataId | null {
+    return attentionGpu(this.steps, q, k, v, masks, scale, causal, save);
+  }
+  scaledDotProductAttentionBackward(q: View, k: View, v: View, dy: View, masks: readonly View[], scale: number, causal: boolean, saved: readonly View[] = []): DataId | null {
+    return attentionBackwardGpu(this.steps, q, k, v, dy, masks, scale, causal, saved);
   }
   lstmSequence(xw: View, h0: View, c0: View, whh: View, o: SequenceOptions, save: SaveForBackward = null): DataId | null {
     return seq.lstmSequenceGpu(this.steps, xw, h0, c0, whh, o.reverse, save);

@@ -3,7 +3,7 @@
 // new fused kernels did not run (or declined) on the way.
 import '@ml/autograd';
 import { GRU, LayerNorm, LSTM, RNN, TransformerEncoderLayer } from '@ml/nn';
-import { getBackend, manualSeed, mul, randn, setBackend, sum, tidy, type Tensor } from '@ml/tensor';
+import { getBackend, manualSeed, mul, randn, setBackend, sum, tensor, tidy, type Tensor } from '@ml/tensor';
 import { afterEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { gpu as found } from './gpu.js';
 import { expectClose } from './reference.js';
@@ -113,7 +113,20 @@ const CASES: LayerCase[] = [
     make: () => new TransformerEncoderLayer({ dModel: 8, nhead: 2, dimFeedforward: 12, dropout: 0, activation: 'gelu', batchFirst: true }),
     input: () => randn([2, 5, 8]),
     out: (m, x) => m.forward(x),
-    expect: { layerNorm: 2, layerNormBackward: 2, gelu: 1, geluBackward: 1 },
+    expect: { layerNorm: 2, layerNormBackward: 2, gelu: 1, geluBackward: 1, scaledDotProductAttention: 1, scaledDotProductAttentionBackward: 1 },
+  }),
+  layer({
+    // a float mask, a key padding mask and the causal mask together: sample 1's first query
+    // sees only key 0, which is padding, so its row of weights is all zeros
+    name: 'TransformerEncoderLayer, pre-norm, 4 heads, float + padding + causal masks [5, 2, 8]',
+    make: () => new TransformerEncoderLayer({ dModel: 8, nhead: 4, dimFeedforward: 6, dropout: 0, normFirst: true }),
+    input: () => randn([5, 2, 8]),
+    out: (m, x) => {
+      const srcMask = randn([5, 5]).mul(0.5);
+      const srcKeyPaddingMask = tensor([[false, false, false, true, true], [true, false, false, false, false]], { dtype: 'bool' });
+      return m.forward(x, { srcMask, srcKeyPaddingMask, isCausal: true });
+    },
+    expect: { layerNorm: 2, layerNormBackward: 2, scaledDotProductAttention: 1, scaledDotProductAttentionBackward: 1 },
   }),
 ];
 
