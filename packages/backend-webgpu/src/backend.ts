@@ -593,14 +593,14 @@ export class WebGpuBackend implements Backend {
   lstmSequence(xw: View, h0: View, c0: View, whh: View, o: SequenceOptions, save: SaveForBackward = null): DataId | null {
     return seq.lstmSequenceGpu(this.steps, xw, h0, c0, whh, o.reverse, save);
   }
-  lstmSequenceBackward(_xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceOptions, saved: readonly View[] = []): DataId | null {
-    return seq.lstmSequenceBackwardGpu(this.steps, h0, c0, whh, y, dy, o.reverse, saved);
+  lstmSequenceBackward(xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceOptions, saved: readonly View[] = []): DataId | null {
+    return seq.lstmSequenceBackwardGpu(this.steps, xw, h0, c0, whh, y, dy, o.reverse, saved);
   }
   gruSequence(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceOptions, save: SaveForBackward = null): DataId | null {
     return seq.gruSequenceGpu(this.steps, xp, h0, whh, bhh, o.reverse, save);
   }
-  gruSequenceBackward(_xp: View, h0: View, whh: View, _bhh: View | null, y: View, dy: View, o: SequenceOptions, saved: readonly View[] = []): DataId | null {
-    return seq.gruSequenceBackwardGpu(this.steps, h0, whh, y, dy, o.reverse, saved);
+  gruSequenceBackward(xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceOptions, saved: readonly View[] = []): DataId | null {
+    return seq.gruSequenceBackwardGpu(this.steps, xp, h0, whh, bhh, y, dy, o.reverse, saved);
   }
   rnnSequence(xp: View, h0: View, whh: View, o: RnnSequenceOptions): DataId | null {
     return seq.rnnSequenceGpu(this.steps, xp, h0, whh, o.reverse, o.nonlinearity === 'relu');

@@ -5,7 +5,7 @@
 // across the 64-invocation workgroup, L = 1, reverse, zero and given states, a batch-first
 // (strided) input; spies fail a case where a kernel declined and the composite ran.
 import '@ml/autograd';
-import { gruSequence, lstmSequence, mul, reshape, rnnSequence, setBackend, getBackend, sum, tensor, transpose, type Tensor } from '@ml/tensor';
+import { getBackend, gruSequence, gruSequenceBackward, lstmSequence, lstmSequenceBackward, mul, reshape, rnnSequence, setBackend, sum, tensor, transpose, type Tensor } from '@ml/tensor';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { gpu as found } from './gpu.js';
 import { expectClose, values } from './reference.js';
@@ -134,4 +134,35 @@ maybe('whole-sequence recurrent kernels on webgpu: values and gradients against 
       }
     });
   });
+});
+
+maybe('the LSTM and GRU backward kernels without saved activations recompute them', () => {
+  for (const kind of ['lstm', 'gru'] as const) {
+    it(`${kind}: the backward op with nothing saved equals the cpu backend's (1e-4), and the kernel ran`, async () => {
+      const c: Case = { kind, L: 3, B: 2, H: 5, reverse: true, zeroState: false, batchFirst: false, bias: true };
+      const { s } = inputsOf(c, 300);
+      const G = gatesOf(kind);
+      const dyWidth = kind === 'lstm' ? 2 * s.H : s.H;
+      const dyv = values(s.L * s.B * dyWidth, 301);
+      const on = async (backend: string) => {
+        const prev = getBackend().name;
+        setBackend(backend);
+        try {
+          const t = (a: Float64Array, shape: number[]) => reshape(tensor(Float32Array.from(a)), shape);
+          const [x, h0, c0, whh, bhh] = [t(s.x, [s.L, s.B, G * s.H]), t(s.h0, [s.B, s.H]), t(s.c0, [s.B, s.H]), t(s.whh, [G * s.H, s.H]), t(s.bhh!, [G * s.H])];
+          const dy = reshape(tensor(dyv), [s.L, s.B, dyWidth]);
+          const o = { reverse: s.reverse };
+          const g = kind === 'lstm' ? lstmSequenceBackward(x, h0, c0, whh, lstmSequence(x, h0, c0, whh, o), dy, o, []) : gruSequenceBackward(x, h0, whh, bhh, gruSequence(x, h0, whh, bhh, o), dy, o, []);
+          return Float64Array.from((await g.data()) as Float32Array);
+        } finally {
+          setBackend(prev);
+        }
+      };
+      const spy = vi.spyOn(found!, kind === 'lstm' ? 'lstmSequenceBackward' : 'gruSequenceBackward');
+      const got = await on('webgpu');
+      expect(spy.mock.results.map((r) => r.value === null)).toEqual([false]);
+      vi.restoreAllMocks();
+      expectClose(got, await on('cpu'), 1e-4, `${kind}SequenceBackward`);
+    });
+  }
 });

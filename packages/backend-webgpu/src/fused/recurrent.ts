@@ -13,13 +13,13 @@
  * a last kernel writes ∂h0. ∂W_hh is left to the op's gradient rule (one product).
  *
  * Every operand may be any strided view (strides and offsets are kernel parameters);
- * they decline float64 and other dtypes, empty sizes, and backward passes without the
- * activations their forward saved (the op's composite recomputes them).
+ * they decline float64 and other dtypes and empty sizes. A backward pass without the
+ * activations its forward saved runs the forward kernels again to get them.
  */
 import { type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
 import { grid, type KernelCall } from '../kernels.js';
 import { GROUP, kernel, linearMain, Params, type Binding } from '../wgsl.js';
-import { type GpuSteps } from './steps.js';
+import { flatView, type GpuSteps } from './steps.js';
 
 /** Element (t, b, c) of a 3-D view, or (r, c) of a 2-D one, as WGSL over the parameter block. */
 function at(params: Params, v: View): (...idx: string[]) => string {
@@ -130,11 +130,21 @@ function float32(views: readonly (View | null)[]): boolean {
   return views.every((v) => v === null || v.dtype === 'float32');
 }
 
-/** The saved activations when there is one tensor of the expected shape, else null. */
-function savedActs(saved: readonly View[], shape: readonly number[]): View | null {
-  if (saved.length !== 1) return null;
-  const s = saved[0];
-  return s.dtype === 'float32' && s.shape.length === shape.length && s.shape.every((d, i) => d === shape[i]) ? s : null;
+/**
+ * The activations of the forward pass: the saved tensor when it has the expected shape,
+ * else (`fresh` not null) recomputed by `forward` with a save that catches them; the
+ * caller gives back `fresh`.
+ */
+function activations(io: GpuSteps, saved: readonly View[], shape: readonly number[], forward: (save: SaveForBackward) => DataId | null): { acts: View; fresh: DataId | null } | null {
+  const s = saved.length === 1 ? saved[0] : null;
+  if (s !== null && s.dtype === 'float32' && s.shape.length === shape.length && s.shape.every((d, i) => d === shape[i])) return { acts: s, fresh: null };
+  const caught: { data: DataId | null } = { data: null };
+  const y = forward((data) => {
+    caught.data = data;
+  });
+  if (y === null || caught.data === null) return null;
+  io.dispose(y);
+  return { acts: flatView(caught.data, shape), fresh: caught.data };
 }
 
 // ------------------------------------------------------------------ LSTM
@@ -209,12 +219,14 @@ function lstmBackStepKernel(acts: View, dy: View, y: View, c0: View, whh: View, 
   return call(params, [f32In('A'), f32In('DY'), f32In('Y'), f32In('C0'), f32In('Wh'), f32Out('O')], B * H, body);
 }
 
-/** lstmSequenceBackward: [L + 1, B, 4H] from the activations lstmSequence saved (declines without them). */
-export function lstmSequenceBackwardGpu(io: GpuSteps, h0: View, c0: View, whh: View, y: View, dy: View, reverse: boolean, saved: readonly View[]): DataId | null {
+/** lstmSequenceBackward: [L + 1, B, 4H] from the activations lstmSequence saved (recomputed without them). */
+export function lstmSequenceBackwardGpu(io: GpuSteps, xw: View, h0: View, c0: View, whh: View, y: View, dy: View, reverse: boolean, saved: readonly View[]): DataId | null {
   const [L, B] = y.shape;
   const H = h0.shape[1];
-  const acts = savedActs(saved, [L, B, 5 * H]);
-  if (acts === null || !float32([h0, c0, whh, y, dy]) || L * B * H === 0 || io.maxBuffers() < 6) return null;
+  if (!float32([h0, c0, whh, y, dy, ...saved]) || L * B * H === 0 || io.maxBuffers() < 6 || saved.length > 1) return null;
+  const got = activations(io, saved, [L, B, 5 * H], (save) => lstmSequenceGpu(io, xw, h0, c0, whh, reverse, save));
+  if (got === null) return null;
+  const { acts, fresh } = got;
   const out = io.alloc((L + 1) * B * 4 * H);
   const run = order(L, reverse);
   for (let s = L - 1; s >= 0; s--) {
@@ -228,6 +240,7 @@ export function lstmSequenceBackwardGpu(io: GpuSteps, h0: View, c0: View, whh: V
       return `  O[${r} + j] = acc;\n  O[${r} + 2 * H + j] = 0.0;\n  O[${r} + 3 * H + j] = 0.0;`;
     }),
   );
+  if (fresh !== null) io.dispose(fresh);
   return out;
 }
 
@@ -306,12 +319,14 @@ function gruBackStepKernel(acts: View, dy: View, y: View, h0: View, whh: View, B
   return call(params, [f32In('A'), f32In('DY'), f32In('Y'), f32In('H0'), f32In('Wh'), f32Out('O')], B * H, body);
 }
 
-/** gruSequenceBackward: [2L + 1, B, 3H] from the activations gruSequence saved (declines without them). */
-export function gruSequenceBackwardGpu(io: GpuSteps, h0: View, whh: View, y: View, dy: View, reverse: boolean, saved: readonly View[]): DataId | null {
+/** gruSequenceBackward: [2L + 1, B, 3H] from the activations gruSequence saved (recomputed without them). */
+export function gruSequenceBackwardGpu(io: GpuSteps, xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, reverse: boolean, saved: readonly View[]): DataId | null {
   const [L, B] = y.shape;
   const H = h0.shape[1];
-  const acts = savedActs(saved, [L, B, 4 * H]);
-  if (acts === null || !float32([h0, whh, y, dy]) || L * B * H === 0 || io.maxBuffers() < 6) return null;
+  if (!float32([h0, whh, y, dy, ...saved]) || L * B * H === 0 || io.maxBuffers() < 6 || saved.length > 1) return null;
+  const got = activations(io, saved, [L, B, 4 * H], (save) => gruSequenceGpu(io, xp, h0, whh, bhh, reverse, save));
+  if (got === null) return null;
+  const { acts, fresh } = got;
   const out = io.alloc((2 * L + 1) * B * 3 * H);
   const run = order(L, reverse);
   for (let s = L - 1; s >= 0; s--) {
@@ -325,6 +340,7 @@ export function gruSequenceBackwardGpu(io: GpuSteps, h0: View, whh: View, y: Vie
       return `  O[${r} + j] = O[${r} + j] + acc;\n  O[${r} + H + j] = 0.0;\n  O[${r} + 2 * H + j] = 0.0;`;
     }),
   );
+  if (fresh !== null) io.dispose(fresh);
   return out;
 }
 
