@@ -2,7 +2,7 @@
 // loops written from the definitions: layerNorm's gradients by central differences of its
 // float64 forward, GELU's from the closed-form derivative, Φ from an erfc of its own
 // (series below 2, continued fraction above). Rows of D below, at and past the workgroup
-// of 64 invocations; odd row counts; with and without weight and bias; with and without
+// of 64 invocations; odd row counts, and enough rows for the chunked column sums; with and without weight and bias; with and without
 // what the forward saved.
 import { type DataId, type View } from '@ml/tensor/backend';
 import { describe, expect, it } from 'vitest';
@@ -131,6 +131,9 @@ const NORM_CASES: NormCase[] = [
   { R: 5, D: 65, layout: 'permuted', affine: 'both' },
   { R: 2, D: 130, layout: 'contiguous', affine: 'none' },
   { R: 7, D: 1, layout: 'contiguous', affine: 'both' },
+  // past 256 rows the weight and bias gradients are summed in chunks, then the chunks added
+  { R: 257, D: 8, layout: 'contiguous', affine: 'both' },
+  { R: 600, D: 3, layout: 'sliced', affine: 'weight' },
 ];
 
 maybe('layerNorm on webgpu against float64 (values 2e-6, gradients 2e-5)', () => {

@@ -5,8 +5,9 @@
  * and meeting in workgroup memory for Σx (the mean) and then Σ(x − μ)² (two passes, as the
  * composite's variance); each row's [μ, 1/σ] is kept for the backward pass. Backward: a
  * workgroup per row for ∂x = rstd·(g − mean(g) − x̂·mean(g·x̂)) (g = dy·weight), then an
- * invocation per column for ∂weight = Σ_rows dy·x̂ and ∂bias = Σ_rows dy. Rows are read
- * contiguous (a strided x or dy is copied first).
+ * invocation per column (and chunk of 256 rows, the chunks added up in a second pass) for
+ * ∂weight = Σ_rows dy·x̂ and ∂bias = Σ_rows dy. Rows are read contiguous (a strided x or
+ * dy is copied first).
  *
  * GELU exact is x·Φ(x); Φ goes through erfc so that it keeps its relative accuracy on the
  * negative tail, where 1 + erf(x/√2) would cancel (see `PHI`).
@@ -14,7 +15,7 @@
 import { isContiguousView, type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
 import { grid, type KernelCall } from '../kernels.js';
 import { decode, GROUP, kernel, linearMain, Params, viewPosition, type Binding } from '../wgsl.js';
-import { type GpuSteps } from './steps.js';
+import { flatView, type GpuSteps } from './steps.js';
 
 const f32In = (name: string): Binding => ({ name, elem: 'f32' });
 const f32Out = (name: string): Binding => ({ name, elem: 'f32', write: true });
@@ -92,20 +93,39 @@ ${rowSum('sgx', DD, `${g} * ${xh}`)}
   return { source: kernel(params, bindings, rowMain(ROWS, ['sg', 'sgx'], body)), params, groups: grid(R) };
 }
 
-/** ∂weight and ∂bias: column j's Σ_rows dy·x̂ and Σ_rows dy, into O[n + j] and O[n + D + j]. */
-function layerNormDwKernel(x: View, dy: View, stats: View, R: number, D: number): KernelCall {
+/** Rows per invocation of the column sums: past this, rows are split into chunks summed in a second pass. */
+const CHUNK_ROWS = 256;
+
+/**
+ * ∂weight and ∂bias over one chunk of rows: invocation (c, j) writes column j's Σ dy·x̂ and
+ * Σ dy over rows [c·CHUNK, (c + 1)·CHUNK) to O[at + c·2D + j] and O[at + c·2D + D + j].
+ */
+function layerNormDwKernel(x: View, dy: View, stats: View, R: number, D: number, chunks: number, at: number): KernelCall {
   const params = new Params();
-  const [ROWS, DD, X0, D0, S0, N] = [params.int(R), params.int(D), params.int(x.offset), params.int(dy.offset), params.int(stats.offset), params.int(R * D)];
-  const body = `  var dw = 0.0;
+  const [ROWS, DD, X0, D0, S0, AT, CH] = [params.int(R), params.int(D), params.int(x.offset), params.int(dy.offset), params.int(stats.offset), params.int(at), params.int(Math.ceil(R / chunks))];
+  const body = `  let c = i / ${DD};
+  let j = i % ${DD};
+  var dw = 0.0;
   var db = 0.0;
-  for (var r = 0; r < ${ROWS}; r++) {
-    let g = G[${D0} + r * ${DD} + i];
-    dw += g * (X[${X0} + r * ${DD} + i] - S[${S0} + 2 * r]) * S[${S0} + 2 * r + 1];
+  for (var r = c * ${CH}; r < min(${ROWS}, (c + 1) * ${CH}); r++) {
+    let g = G[${D0} + r * ${DD} + j];
+    dw += g * (X[${X0} + r * ${DD} + j] - S[${S0} + 2 * r]) * S[${S0} + 2 * r + 1];
     db += g;
   }
-  O[${N} + i] = dw;
-  O[${N} + ${DD} + i] = db;`;
-  return { source: kernel(params, [f32In('X'), f32In('G'), f32In('S'), f32Out('O')], linearMain(params, D, body)), params, groups: grid(Math.ceil(D / GROUP)) };
+  O[${AT} + c * 2 * ${DD} + j] = dw;
+  O[${AT} + c * 2 * ${DD} + ${DD} + j] = db;`;
+  const n = chunks * D;
+  return { source: kernel(params, [f32In('X'), f32In('G'), f32In('S'), f32Out('O')], linearMain(params, n, body)), params, groups: grid(Math.ceil(n / GROUP)) };
+}
+
+/** O[at + k] = Σ_c T[offset + c·width + k] for k < width: the chunks' partial column sums added up. */
+function chunkSumKernel(t: View, chunks: number, width: number, at: number): KernelCall {
+  const params = new Params();
+  const [T0, C, W, AT] = [params.int(t.offset), params.int(chunks), params.int(width), params.int(at)];
+  const body = `  var acc = 0.0;
+  for (var c = 0; c < ${C}; c++) { acc += T[${T0} + c * ${W} + i]; }
+  O[${AT} + i] = acc;`;
+  return { source: kernel(params, [f32In('T'), f32Out('O')], linearMain(params, width, body)), params, groups: grid(Math.ceil(width / GROUP)) };
 }
 
 /** A view as one the row kernels can read (contiguous from its offset): itself, or a copy to give back. */
@@ -168,7 +188,15 @@ export function layerNormBackwardGpu(io: GpuSteps, x: View, weight: View | null,
   const out = io.alloc(n + 2 * D);
   const inputs = wc === undefined ? [xc, dc, stats] : [xc, wc, dc, stats];
   io.queue('layerNormBackward', inputs, [out], (v) => (wc === undefined ? layerNormDxKernel(v[0], null, v[1], v[2], R, D) : layerNormDxKernel(v[0], v[1], v[2], v[3], R, D)));
-  io.queue('layerNormBackward', [xc, dc, stats], [out], ([vx, vd, vs]) => layerNormDwKernel(vx, vd, vs, R, D));
+  const chunks = Math.ceil(R / CHUNK_ROWS);
+  if (chunks === 1) {
+    io.queue('layerNormBackward', [xc, dc, stats], [out], ([vx, vd, vs]) => layerNormDwKernel(vx, vd, vs, R, D, 1, n));
+  } else {
+    const partial = io.alloc(chunks * 2 * D);
+    io.queue('layerNormBackward', [xc, dc, stats], [partial], ([vx, vd, vs]) => layerNormDwKernel(vx, vd, vs, R, D, chunks, 0));
+    io.queue('layerNormBackward', [flatView(partial, [chunks * 2 * D])], [out], ([vt]) => chunkSumKernel(vt, chunks, 2 * D, n));
+    io.dispose(partial);
+  }
   giveBack(io, parts);
   if (fresh !== null) io.dispose(fresh.stats);
   return out;
