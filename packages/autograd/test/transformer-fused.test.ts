@@ -98,6 +98,15 @@ describe('layerNorm: fused kernels equal the composite (float64)', () => {
     expectFusedEqualsComposite(fn, make, 'layerNorm');
   });
 
+  it("weight and bias gradients are buffers of their own (not views keeping the whole backward output alive)", () => {
+    const x = randn(16, 8);
+    const w = randn(8).requiresGrad_();
+    const b = randn(8).requiresGrad_();
+    T.layerNorm(x, [8], w, b).sum().backward();
+    expect(w.grad!.storage.size).toBe(8);
+    expect(b.grad!.storage.size).toBe(8);
+  });
+
   it('a transposed (non-contiguous) input', () => {
     const make = () => [randn(6, 3), randn(6), randn(6)];
     expectFusedEqualsComposite((x, w, b) => T.layerNorm(x.transpose(0, 1), 6, w, b), make, 'layerNorm');

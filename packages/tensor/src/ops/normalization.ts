@@ -8,7 +8,7 @@ import { defineOp } from '../op.js';
 import { fmt, ShapeError } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { add, mul, rsqrt, sub } from './elementwise.js';
-import { concat, narrow, reshape } from './layout.js';
+import { clone, concat, narrow, reshape } from './layout.js';
 import { assertFloat, runOp } from './prim.js';
 import { mean, sum, variance } from './reduce.js';
 
@@ -34,9 +34,11 @@ const layerNormOp = defineOp<LayerNormAttrs>({
     const g = layerNormBackward(x, weight, dy, normalizedShape, eps, n.saved);
     const D = sizeOfShape(normalizedShape);
     const part = (at: number, len: number, shape: readonly number[]) => reshape(narrow(g, 0, at, len), shape);
+    // ∂weight and ∂bias as copies: a parameter's .grad viewing g would keep all of g (∂x too) alive
+    const small = (at: number) => clone(part(at, D, normalizedShape));
     const out: (Tensor | null)[] = [needs[0] ? part(0, x.size, x.shape) : null];
-    if (hasWeight) out.push(needs[1] ? part(x.size, D, normalizedShape) : null);
-    if (hasBias) out.push(needs[out.length] ? part(x.size + D, D, normalizedShape) : null);
+    if (hasWeight) out.push(needs[1] ? small(x.size) : null);
+    if (hasBias) out.push(needs[out.length] ? small(x.size + D) : null);
     return out;
   },
   fused: (b, [x, ...rest], a, save) => {
