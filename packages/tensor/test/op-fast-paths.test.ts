@@ -108,6 +108,22 @@ describe('binary ops with a scalar operand', () => {
     expect(flat(T.lt(x(), 1))).toEqual(xv.map((v) => +(v < 1)));
   });
 
+  it('read the tensor at its offset, keep int32 arithmetic, and treat a broadcast one-element tensor like a scalar', () => {
+    const base = shaped(values(12, 7), [3, 4]);
+    const rows = base.narrow(0, 1, 2); // contiguous from element 4
+    for (const op of Object.keys(OPS) as OpName[]) {
+      expect(flat(opFn(op)(rows, 3)), `${op}(x, 3)`).toEqual(values(12, 7).slice(4).map((v) => f32(OPS[op](f32(v), 3))));
+      expect(flat(opFn(op)(3, rows)), `${op}(3, x)`).toEqual(values(12, 7).slice(4).map((v) => f32(OPS[op](3, f32(v)))));
+    }
+    const iv = [7, -3, 0, 12];
+    const i = T.tensor(iv, { dtype: 'int32' });
+    expect(flat(T.sub(10, i))).toEqual(iv.map((v) => 10 - v));
+    expect(flat(T.mul(i, -2))).toEqual(iv.map((v) => (-2 * v) | 0)); // an int32 0, never −0
+    const one = T.tensor([2.5]).expand([3, 4]); // zero strides, like a scalar
+    expect(flat(T.sub(one, base))).toEqual(values(12, 7).map((v) => f32(2.5 - f32(v))));
+    expect(flat(T.div(base, one))).toEqual(values(12, 7).map((v) => f32(f32(v) / 2.5)));
+  });
+
   it('a 0-d tensor with a scalar gives a 0-d tensor', () => {
     const s = T.mul(T.scalar(3), 4);
     expect(s.shape).toEqual([]);

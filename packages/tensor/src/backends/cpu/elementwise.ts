@@ -91,6 +91,31 @@ function binaryFlat(op: BinaryOp, f: (x: number, y: number) => number, out: Type
 }
 
 /**
+ * out[i] = x[x0 + i] ⊙ s, or s ⊙ x[x0 + i] when `scalarFirst` (a tensor with a scalar, as
+ * in x·0.5 or 1 − x), for the arithmetic ops; false for the others (the caller loops).
+ */
+function withScalar(op: BinaryOp, out: TypedArray, xv: TypedArray, x0: number, s: number, n: number, scalarFirst: boolean): boolean {
+  switch (op) {
+    case 'add':
+      for (let i = 0; i < n; i++) out[i] = xv[x0 + i] + s;
+      return true;
+    case 'mul':
+      for (let i = 0; i < n; i++) out[i] = xv[x0 + i] * s;
+      return true;
+    case 'sub':
+      if (scalarFirst) for (let i = 0; i < n; i++) out[i] = s - xv[x0 + i];
+      else for (let i = 0; i < n; i++) out[i] = xv[x0 + i] - s;
+      return true;
+    case 'div':
+      if (scalarFirst) for (let i = 0; i < n; i++) out[i] = s / xv[x0 + i];
+      else for (let i = 0; i < n; i++) out[i] = xv[x0 + i] / s;
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
  * relu on float32 bit patterns, branch-free (signs are random, so a compare-and-branch
  * mispredicts half the time): negative numbers, −0 and −∞ included, become +0; NaN stays.
  */
@@ -255,6 +280,9 @@ export function binary(alloc: ArrayAllocator, op: BinaryOp, a: View, b: View, ou
   const af = flatStride(a);
   const bf = flatStride(b);
   if (af !== null && bf !== null) {
+    // a tensor with a scalar (one value broadcast): the value read once
+    if (af === 1 && bf === 0 && n > 0 && withScalar(op, out, av, a.offset, bv[b.offset], n, false)) return wrap(out);
+    if (af === 0 && bf === 1 && n > 0 && withScalar(op, out, bv, b.offset, av[a.offset], n, true)) return wrap(out);
     // both contiguous or a single broadcast value: one loop over everything
     binaryRow(op, f, out, 0, av, a.offset, af, bv, b.offset, bf, n);
     return wrap(out);
