@@ -57,10 +57,15 @@ function stepAt(run: readonly number[], s: number): StepAt {
  */
 function forwardHead(params: Params, s: { B: number; H: number; step: StepAt; width: number }, h0: View, whh: View, dots: Record<string, string>): string {
   const [B, H, T, PREV, W] = [params.int(s.B), params.int(s.H), params.int(s.step.t), params.int(s.step.prev), params.int(s.width)];
+  const [HS, WS] = [params.int(h0.strides[1]), params.int(whh.strides[1])];
   const h = at(params, h0);
   const w = at(params, whh);
   const names = Object.keys(dots);
-  const sum = (hk: string) => `    let hk = ${hk};\n${names.map((n) => `    ${n} += hk * Wh[${w(dots[n], 'k')}];`).join('\n')}`;
+  // positions stepped by additions: the loop is bound by its loads, not its index arithmetic
+  const sum = (hk: string, next: string) => `    let hk = ${hk};
+${names.map((n) => `    ${n} += hk * Wh[w_${n}];
+    w_${n} += ${WS};`).join('\n')}
+    ${next}`;
   return `  let b = i / ${H};
   let j = i % ${H};
   let H = ${H};
@@ -68,14 +73,16 @@ function forwardHead(params: Params, s: { B: number; H: number; step: StepAt; wi
   let prev = ${PREV};
   let y0 = (t * ${B} + b) * ${W};
   let p0 = (prev * ${B} + b) * ${W};
-${names.map((n) => `  var ${n} = 0.0;`).join('\n')}
+${names.map((n) => `  var ${n} = 0.0;
+  var w_${n} = ${w(dots[n], '0')};`).join('\n')}
   if (prev < 0) {
+    var hAt = ${h('b', '0')};
     for (var k = 0; k < H; k++) {
-${sum(`H0[${h('b', 'k')}]`)}
+${sum('H0[hAt]', `hAt += ${HS};`)}
     }
   } else {
     for (var k = 0; k < H; k++) {
-${sum('O[p0 + k]')}
+${sum('O[p0 + k]', '')}
     }
   }
 `;
@@ -147,6 +154,18 @@ function activations(io: GpuSteps, saved: readonly View[], shape: readonly numbe
   return { acts: flatView(caught.data, shape), fresh: caught.data };
 }
 
+/**
+ * W_hh [G·H, H] as a view of a column-major copy (element (r, k) at r + k·G·H): the forward
+ * kernels' invocation j reads row j's k-th element in step k, so neighbouring invocations
+ * read neighbouring words (one vector load instead of a gather on a SIMD CPU, coalesced on
+ * a GPU). The caller gives back `copy`.
+ */
+function columnMajor(io: GpuSteps, whh: View): { view: View; copy: DataId } {
+  const [GH, H] = whh.shape;
+  const copy = io.copy({ ...whh, shape: [H, GH], strides: [whh.strides[1], whh.strides[0]] });
+  return { view: { data: copy, dtype: 'float32', shape: [GH, H], strides: [1, GH], offset: 0 }, copy };
+}
+
 // ------------------------------------------------------------------ LSTM
 
 /** LSTM step t: a = xw_t + h_{t−1}·W_hhᵀ (gates i, f, g, o); O slot t = [h_t | c_t]; A slot t = [i, f, g, o, tanh c_t]. */
@@ -179,11 +198,13 @@ export function lstmSequenceGpu(io: GpuSteps, xw: View, h0: View, c0: View, whh:
   const out = io.alloc(L * B * 2 * H);
   const acts = save === null ? null : io.alloc(L * B * 5 * H);
   const run = order(L, reverse);
+  const w = columnMajor(io, whh);
   for (let s = 0; s < L; s++) {
     const step = stepAt(run, s);
     const outs = acts === null ? [out] : [out, acts];
-    io.queue('lstmSequence', [xw, h0, c0, whh], outs, ([x, h, c, w]) => lstmStepKernel(x, h, c, w, B, H, step, acts !== null));
+    io.queue('lstmSequence', [xw, h0, c0, w.view], outs, ([x, h, c, wv]) => lstmStepKernel(x, h, c, wv, B, H, step, acts !== null));
   }
+  io.dispose(w.copy);
   if (save !== null && acts !== null) save(acts, [L, B, 5 * H], 'float32');
   return out;
 }
@@ -277,12 +298,14 @@ export function gruSequenceGpu(io: GpuSteps, xp: View, h0: View, whh: View, bhh:
   const out = io.alloc(L * B * H);
   const acts = save === null ? null : io.alloc(L * B * 4 * H);
   const run = order(L, reverse);
-  const inputs = bhh === null ? [xp, h0, whh] : [xp, h0, whh, bhh];
+  const w = columnMajor(io, whh);
+  const inputs = bhh === null ? [xp, h0, w.view] : [xp, h0, w.view, bhh];
   for (let s = 0; s < L; s++) {
     const step = stepAt(run, s);
     const outs = acts === null ? [out] : [out, acts];
-    io.queue('gruSequence', inputs, outs, ([x, h, w, bh]) => gruStepKernel(x, h, w, bh ?? null, B, H, step, acts !== null));
+    io.queue('gruSequence', inputs, outs, ([x, h, wv, bh]) => gruStepKernel(x, h, wv, bh ?? null, B, H, step, acts !== null));
   }
+  io.dispose(w.copy);
   if (save !== null && acts !== null) save(acts, [L, B, 4 * H], 'float32');
   return out;
 }
@@ -363,10 +386,12 @@ export function rnnSequenceGpu(io: GpuSteps, xp: View, h0: View, whh: View, reve
   if (!float32([xp, h0, whh]) || L * B * H === 0) return null;
   const out = io.alloc(L * B * H);
   const run = order(L, reverse);
+  const w = columnMajor(io, whh);
   for (let s = 0; s < L; s++) {
     const step = stepAt(run, s);
-    io.queue('rnnSequence', [xp, h0, whh], [out], ([x, h, w]) => rnnStepKernel(x, h, w, B, H, step, relu));
+    io.queue('rnnSequence', [xp, h0, w.view], [out], ([x, h, wv]) => rnnStepKernel(x, h, wv, B, H, step, relu));
   }
+  io.dispose(w.copy);
   return out;
 }
 
