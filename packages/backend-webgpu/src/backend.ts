@@ -1,26 +1,6 @@
-import {
-  checkOptions,
-  optionKeys,
-  sizeOf,
-  type Backend,
-  type DType,
-  type HeapInfo,
-  type Im2ColParams,
-  type Shape4,
-  type TypedArray,
-} from '@ml/tensor';
-import {
-  isContiguousView,
-  patchOutputSize,
-  type AdamStep,
-  type ArgReduceOp,
-  type BinaryOp,
-  type DataId,
-  type ReduceOp,
-  type SaveForBackward,
-  type UnaryOp,
-  type View,
-} from '@ml/tensor/backend';
+// Over 600 lines on purpose: the backend is one class, every primitive and fused kernel an entry point needing its private dispatch.
+import { checkOptions, optionKeys, sizeOf, type Backend, type DType, type HeapInfo, type Im2ColParams, type Shape4, type TypedArray } from '@ml/tensor';
+import { isContiguousView, patchOutputSize, type AdamStep, type ArgReduceOp, type BinaryOp, type DataId, type ReduceOp, type SaveForBackward, type UnaryOp, type View } from '@ml/tensor/backend';
 import {
   adamKernel,
   argReduceKernel,
