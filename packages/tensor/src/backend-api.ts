@@ -31,7 +31,19 @@ export type {
 } from './backend.js';
 export { isContiguousView, patchOutputSize, rowStride } from './backend.js';
 export { CpuBackend, HostAllocator, type ArrayAllocator, type CpuBackendOptions, type HostAllocatorOptions } from './backends/cpu.js';
-export { lstmCellBackwardHost, lstmCellHost, type HostKernelIO } from './backends/host-recurrent.js';
+export {
+  lstmCellBackwardHost,
+  lstmCellHost,
+  type GatePasses,
+  type GruGateArgs,
+  type GruGateBackwardArgs,
+  type HostKernelIO,
+  type LstmGateArgs,
+  type LstmGateBackwardArgs,
+  type RnnGateArgs,
+  type RnnGateBackwardArgs,
+  type Rows,
+} from './backends/host-recurrent.js';
 export {
   gruSequenceBackwardHost,
   gruSequenceHost,

@@ -10,6 +10,8 @@
  * of one float dtype and those they read themselves have contiguous rows (any row and
  * step strides: a narrow, a batch-first transpose); h0 and whh also go to matmul, which
  * reads any strided view. The only arrays per step are the backend's product results.
+ * Each step's gate pass is offered first to the backend's own kernels (`io.gates`, see
+ * GatePasses in host-recurrent.ts); the loop below each offer runs when they decline.
  */
 import type { DataId, RnnSequenceAttrs, SaveForBackward, SequenceAttrs, View } from '../backend.js';
 import type { DType, TypedArray } from '../dtype.js';
@@ -67,6 +69,15 @@ function allProducts(io: HostKernelIO, h0: View, y: View, whh: View, H: number, 
   };
 }
 
+/** Step t's rows of a 3-D operand. */
+const stepRows = (s: Steps, t: number): Rows => ({ a: s.a, off: s.off + t * s.st, stride: s.sb });
+
+/** Slot t's rows of a packed [L, B, C] array. */
+const slot = (a: TypedArray, t: number, B: number, C: number): Rows => ({ a, off: t * B * C, stride: C });
+
+/** The rows of a contiguous [B, C] array (a product). */
+const packed = (a: TypedArray, C: number): Rows => ({ a, off: 0, stride: C });
+
 /** The steps in the order they run. */
 function order(L: number, reverse: boolean): number[] {
   return Array.from({ length: L }, (_, s) => (reverse ? L - 1 - s : s));
@@ -78,8 +89,10 @@ function order(L: number, reverse: boolean): number[] {
  * The LSTM gate pass of step t: from a = xw_t + hw, write h_t, c_t into out (slot t of
  * [L, B, 2H]) when given and i, f, g, o, tanh c_t into acts (slot t of [L, B, 5H]) when given.
  */
-function lstmGates(x: Steps, t: number, hw: TypedArray, hw0: number, c: Rows, B: number, H: number, out: TypedArray | null, acts: TypedArray | null): void {
+function lstmGates(io: HostKernelIO, x: Steps, t: number, hw: TypedArray, hw0: number, c: Rows, B: number, H: number, out: TypedArray | null, acts: TypedArray | null): void {
   const [xa, ca] = [x.a, c.a];
+  const args = { B, H, x: stepRows(x, t), hw: { a: hw, off: hw0, stride: 4 * H }, c, out: out && slot(out, t, B, 2 * H), acts: acts && slot(acts, t, B, 5 * H) };
+  if (io.gates?.lstm(args)) return;
   for (let b = 0; b < B; b++) {
     const x0 = x.off + t * x.st + b * x.sb;
     const p0 = hw0 + b * 4 * H;
@@ -123,7 +136,7 @@ export function lstmSequenceHost(io: HostKernelIO, xw: View, h0: View, c0: View,
   let c = c0r;
   for (const t of order(L, o.reverse)) {
     const product = io.matmul(h, wT);
-    lstmGates(x, t, io.array(product), 0, c, B, H, out, acts);
+    lstmGates(io, x, t, io.array(product), 0, c, B, H, out, acts);
     io.dispose(product);
     h = lhs(outId, dtype, B, H, t * B * 2 * H, 2 * H);
     c = { a: out, off: t * B * 2 * H + H, stride: 2 * H };
@@ -158,7 +171,7 @@ export function lstmSequenceBackwardHost(io: HostKernelIO, xw: View, h0: View, c
   const cPrev = (t: number, first: boolean): Rows => (first ? c0r : { a: ys.a, off: ys.off + before(t, o.reverse) * ys.st + H, stride: ys.sb });
   const { acts, recomputed } = activations(io, saved, [L, B, 5 * H], (a) => {
     const p = allProducts(io, h0, y, whh, H, o.reverse);
-    order(L, o.reverse).forEach((t, s) => lstmGates(x, t, ...p.at(t, s === 0), cPrev(t, s === 0), B, H, null, a));
+    order(L, o.reverse).forEach((t, s) => lstmGates(io, x, t, ...p.at(t, s === 0), cPrev(t, s === 0), B, H, null, a));
     p.dispose();
   }, dtype);
   const out = io.alloc(dtype, (L + 1) * B * 4 * H);
@@ -172,7 +185,10 @@ export function lstmSequenceBackwardHost(io: HostKernelIO, xw: View, h0: View, c
     const t = run[s];
     const c = cPrev(t, s === 0);
     const dh1 = carry === null ? null : io.array(carry);
-    for (let b = 0; b < B; b++) {
+    const dc: Rows = { a: out, off: last + H, stride: 4 * H };
+    const args = { B, H, acts: stepRows(acts, t), d: stepRows(d, t), dh: dh1 && packed(dh1, H), c, dcIn: dc, dcOut: dc, grads: slot(out, t, B, 4 * H) };
+    const taken = io.gates?.lstmBackward(args) ?? false;
+    for (let b = 0; b < B && !taken; b++) {
       const a0 = acts.off + t * acts.st + b * acts.sb;
       const d0 = d.off + t * d.st + b * d.sb;
       const cb = c.off + b * c.stride;
@@ -221,7 +237,10 @@ const biasAt = (b: Bias, k: number): number => (b.a === null ? 0 : b.a[b.off + k
  * The GRU gate pass of step t from xp_t and hw = h_{t−1}·W_hhᵀ: writes h_t into out (slot t
  * of [L, B, H]) and r, z, n, hn = hw_n + b_hn into acts (slot t of [L, B, 4H]) when given.
  */
-function gruGates(x: Steps, t: number, hw: TypedArray, hw0: number, h: Rows, bh: Bias, B: number, H: number, out: TypedArray | null, acts: TypedArray | null): void {
+function gruGates(io: HostKernelIO, x: Steps, t: number, hw: TypedArray, hw0: number, h: Rows, bh: Bias, B: number, H: number, out: TypedArray | null, acts: TypedArray | null): void {
+  // a strided bias is left to the loop (a layer's bias is one contiguous vector)
+  const bias = bh.a === null ? null : bh.s === 1 ? { a: bh.a, off: bh.off, stride: 0 } : undefined;
+  if (bias !== undefined && io.gates?.gru({ B, H, x: stepRows(x, t), hw: { a: hw, off: hw0, stride: 3 * H }, bias, h, out: out && slot(out, t, B, H), acts: acts && slot(acts, t, B, 4 * H) })) return;
   for (let b = 0; b < B; b++) {
     const x0 = x.off + t * x.st + b * x.sb;
     const p0 = hw0 + b * 3 * H;
@@ -259,7 +278,7 @@ export function gruSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View,
   let hr = h0r;
   for (const t of order(L, o.reverse)) {
     const product = io.matmul(h, wT);
-    gruGates(x, t, io.array(product), 0, hr, bh, B, H, out, acts);
+    gruGates(io, x, t, io.array(product), 0, hr, bh, B, H, out, acts);
     io.dispose(product);
     h = lhs(outId, dtype, B, H, t * B * H, H);
     hr = { a: out, off: t * B * H, stride: H };
@@ -287,7 +306,7 @@ export function gruSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
   const bh = bias(io, bhh);
   const { acts, recomputed } = activations(io, saved, [L, B, 4 * H], (a) => {
     const p = allProducts(io, h0, y, whh, H, o.reverse);
-    order(L, o.reverse).forEach((t, s) => gruGates(x, t, ...p.at(t, s === 0), hPrev(t, s === 0), bh, B, H, null, a));
+    order(L, o.reverse).forEach((t, s) => gruGates(io, x, t, ...p.at(t, s === 0), hPrev(t, s === 0), bh, B, H, null, a));
     p.dispose();
   }, dtype);
   const out = io.alloc(dtype, (2 * L + 1) * B * 3 * H);
@@ -301,7 +320,9 @@ export function gruSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
     const t = run[s];
     const h = hPrev(t, s === 0);
     const dh1 = carry === null ? null : io.array(carry);
-    for (let b = 0; b < B; b++) {
+    const args = { B, H, acts: stepRows(acts, t), d: stepRows(d, t), carry: { a: out, off: last, stride: 3 * H }, dh: dh1 && packed(dh1, H), h };
+    const taken = io.gates?.gruBackward({ ...args, gx: slot(out, t, B, 3 * H), gh: slot(out, L + t, B, 3 * H) }) ?? false;
+    for (let b = 0; b < B && !taken; b++) {
       const a0 = acts.off + t * acts.st + b * acts.sb;
       const d0 = d.off + t * d.st + b * d.sb;
       const hb = h.off + b * h.stride;
@@ -351,7 +372,8 @@ export function rnnSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View,
   for (const t of order(L, o.reverse)) {
     const product = io.matmul(h, wT);
     const hw = io.array(product);
-    for (let b = 0; b < B; b++) {
+    const taken = io.gates?.rnn({ B, H, tanh: isTanh, x: stepRows(x, t), hw: packed(hw, H), out: slot(out, t, B, H) }) ?? false;
+    for (let b = 0; b < B && !taken; b++) {
       const x0 = x.off + t * x.st + b * x.sb;
       const y0 = (t * B + b) * H;
       for (let j = 0; j < H; j++) {
@@ -381,7 +403,8 @@ export function rnnSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
   for (let s = L - 1; s >= 0; s--) {
     const t = run[s];
     const dh1 = carry === null ? null : io.array(carry);
-    for (let b = 0; b < B; b++) {
+    const taken = io.gates?.rnnBackward({ B, H, tanh: isTanh, y: stepRows(ys, t), d: stepRows(d, t), dh: dh1 && packed(dh1, H), out: slot(out, t, B, H) }) ?? false;
+    for (let b = 0; b < B && !taken; b++) {
       const y0 = ys.off + t * ys.st + b * ys.sb;
       const d0 = d.off + t * d.st + b * d.sb;
       const g0 = (t * B + b) * H;

@@ -5,7 +5,9 @@
  * computed in double and rounded once when stored. They decline (null) unless every
  * operand is of one float dtype and those they read themselves (xw, c, dy) have contiguous
  * rows; a row stride is fine, as the layer feeds a step the h and c halves of the previous
- * step's [h' | c'] (h and whh go only to matmul, which reads any strided view).
+ * step's [h' | c'] (h and whh go only to matmul, which reads any strided view). A backend
+ * may run the gate passes on its own kernels (`HostKernelIO.gates`, the wasm backend's
+ * SIMD ones); the loops here stay the reference and the float64 path.
  */
 import type { DataId, SaveForBackward, View } from '../backend.js';
 import type { DType, TypedArray } from '../dtype.js';
@@ -28,6 +30,112 @@ export interface HostKernelIO {
    * back a primitive's arrays when it returns (the wasm backend's `detach`).
    */
   keep?(values: TypedArray): void;
+  /**
+   * Optional: the gate passes on the backend's own kernels (the wasm backend's SIMD ones).
+   * The host kernels offer each step's pass to them first and run their JavaScript loop,
+   * the reference and the float64 path, when one declines.
+   */
+  gates?: GatePasses;
+}
+
+/**
+ * One step's gate pass over B rows of hidden size H, each computing what the JavaScript
+ * loop beside its call computes (in float32 arithmetic rather than rounded-once double).
+ * Every operand is `Rows` (row b at a[off + b·stride], contiguous within the row). A pass
+ * returns false when it declines (an array of another dtype, or outside its memory); it
+ * has written nothing then.
+ */
+export interface GatePasses {
+  lstm(p: LstmGateArgs): boolean;
+  lstmBackward(p: LstmGateBackwardArgs): boolean;
+  gru(p: GruGateArgs): boolean;
+  gruBackward(p: GruGateBackwardArgs): boolean;
+  rnn(p: RnnGateArgs): boolean;
+  rnnBackward(p: RnnGateBackwardArgs): boolean;
+}
+
+/**
+ * LSTM: a = x + hw ([B, 4H], gates i f g o); writes [h_t | c_t] to `out` and i, f, g, o,
+ * tanh c_t to `acts`, each when given (c_t = σ(a_f) c + σ(a_i) tanh(a_g), h_t = σ(a_o) tanh c_t).
+ */
+export interface LstmGateArgs {
+  B: number;
+  H: number;
+  x: Rows;
+  hw: Rows;
+  c: Rows;
+  out: Rows | null;
+  acts: Rows | null;
+}
+
+/**
+ * LSTM backward: from `acts` (i f g o tanh c_t), d = [∂h | ∂c] (plus the carried ∂h and ∂c
+ * when given) and c_{t−1}: writes the four gate gradients to `grads` and ∂c_{t−1} = ∂c·f to
+ * `dcOut` (which may be `dcIn` itself: each element is read before it is written).
+ */
+export interface LstmGateBackwardArgs {
+  B: number;
+  H: number;
+  acts: Rows;
+  d: Rows;
+  dh: Rows | null;
+  c: Rows;
+  dcIn: Rows | null;
+  dcOut: Rows;
+  grads: Rows;
+}
+
+/**
+ * GRU: r, z = σ(x + hw + b), hn = hw_n + b_n, n = tanh(x_n + r·hn), h_t = n + z (h − n);
+ * writes h_t to `out` and r, z, n, hn to `acts`, each when given. `bias` is one row (3H,
+ * stride unused) or null.
+ */
+export interface GruGateArgs {
+  B: number;
+  H: number;
+  x: Rows;
+  hw: Rows;
+  bias: Rows | null;
+  h: Rows;
+  out: Rows | null;
+  acts: Rows | null;
+}
+
+/**
+ * GRU backward: ∂h = d + carry (+ dh when given); writes [∂r, ∂z, ∂n] to `gx`, [∂r, ∂z, ∂n·r]
+ * to `gh` and ∂h·z back into `carry` (read before written).
+ */
+export interface GruGateBackwardArgs {
+  B: number;
+  H: number;
+  acts: Rows;
+  d: Rows;
+  carry: Rows;
+  dh: Rows | null;
+  h: Rows;
+  gx: Rows;
+  gh: Rows;
+}
+
+/** Elman RNN: out = act(x + hw), act tanh or relu (a > 0 ? a : 0, so NaN gives 0). */
+export interface RnnGateArgs {
+  B: number;
+  H: number;
+  tanh: boolean;
+  x: Rows;
+  hw: Rows;
+  out: Rows;
+}
+
+/** Elman RNN backward: out = (d + dh when given) ∘ act'(y), from the output y. */
+export interface RnnGateBackwardArgs {
+  B: number;
+  H: number;
+  tanh: boolean;
+  y: Rows;
+  d: Rows;
+  dh: Rows | null;
+  out: Rows;
 }
 
 /** The rows of a 2-D operand: element (r, j) is at a[off + r·stride + j]. */
@@ -79,7 +187,9 @@ function gatePass(io: HostKernelIO, xw: Rows, c: Rows, h: View, whh: View, acts:
   const [B, H] = h.shape;
   const product = recurrentProduct(io, h, whh);
   const hw = io.array(product); // [B, 4H], contiguous
-  for (let b = 0; b < B; b++) {
+  const rowsOf = (a: TypedArray | null, stride: number): Rows | null => a && { a, off: 0, stride };
+  const taken = io.gates?.lstm({ B, H, x: xw, hw: { a: hw, off: 0, stride: 4 * H }, c, out: rowsOf(out, 2 * H), acts: rowsOf(acts, 5 * H) }) ?? false;
+  for (let b = 0; b < B && !taken; b++) {
     const x0 = xw.off + b * xw.stride;
     const p0 = b * 4 * H;
     const c0 = c.off + b * c.stride;
@@ -150,7 +260,9 @@ export function lstmCellBackwardHost(io: HostKernelIO, xw: View, h: View, c: Vie
     acts = { a, off: 0, stride: 5 * H };
   }
   const out = io.alloc(dtype, B * 5 * H);
-  for (let b = 0; b < B; b++) {
+  const grads = { a: out, off: 0, stride: 5 * H };
+  const taken = io.gates?.lstmBackward({ B, H, acts, d, dh: null, c: cr, dcIn: null, dcOut: { ...grads, off: 4 * H }, grads }) ?? false;
+  for (let b = 0; b < B && !taken; b++) {
     const a0 = acts.off + b * acts.stride;
     const d0 = d.off + b * d.stride;
     const c0 = cr.off + b * cr.stride;
