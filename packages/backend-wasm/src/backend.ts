@@ -1,6 +1,7 @@
 import { checkOptions, optionKeys, sizeOf, type DType, type HeapInfo, type Im2ColParams, type Shape4, type TypedArray } from '@ml/tensor';
-import { CpuBackend, isContiguousView, rowStride, type AdamStep, type BinaryOp, type DataId, type ReduceOp, type SaveForBackward, type UnaryOp, type View } from '@ml/tensor/backend';
+import { CpuBackend, isContiguousView, rowStride, type AdamStep, type BinaryOp, type DataId, type HostKernelIO, type ReduceOp, type SaveForBackward, type UnaryOp, type View } from '@ml/tensor/backend';
 import { empty, tiledPool, WasmConvolution } from './backend-conv.js';
+import { withGatePasses } from './backend-recurrent.js';
 import { WasmGemm, type KernelExports } from './gemm.js';
 import { HeapAllocator } from './heap-allocator.js';
 import { MemoryFullError } from './heap.js';
@@ -68,6 +69,8 @@ export class WasmBackend extends CpuBackend {
   readonly #conv: WasmConvolution;
   /** where the last primitive ran: 'wasm', or the CPU code and why (for the debug log) */
   #route: string | null = null;
+  /** the host kernels' IO with the recurrent ops' gate passes on the SIMD kernels (backend-recurrent.ts) */
+  protected declare readonly hostIO: HostKernelIO;
 
   /**
    * `threads`: for large products (default: the machine's cores in Node, 1 elsewhere);
@@ -82,6 +85,7 @@ export class WasmBackend extends CpuBackend {
     this.winograd = options.winograd ?? true;
     this.direct = options.direct ?? true;
     this.gemm = gemm;
+    this.hostIO = withGatePasses(this.hostIO, gemm);
     this.#memory = memory;
     this.#io = new Operands(gemm, memory, (v) => this.copy(v));
     this.#conv = new WasmConvolution(gemm, memory, this.#io, { winograd: this.winograd, direct: this.direct }, this.stats, (route) => {

@@ -13,6 +13,7 @@ import type { Kernel, NamedArgs, Signature, SplitSpec } from './kernel.js';
 import { copyRows, fill32, swapBlocks, transpose } from './layout.js';
 import { maxpool, maxpool2x2, maxpoolBack, maxpoolBack2x2 } from './pooling.js';
 import { colSum, rowSum, rowSum64, sumBlocks } from './reduce.js';
+import { gruGates, gruGatesBackward, lstmGates, lstmGatesBackward, rnnGates, rnnGatesBackward } from './recurrent.js';
 import { winogradIn, winogradInT, winogradGrad, winogradOut, winogradWeights, winogradWeightsGrad } from './winograd.js';
 import { winogradConv, winogradGradConv, winogradInputGradConv } from './winograd-conv.js';
 
@@ -30,6 +31,7 @@ export const KERNELS = {
   rowSum, rowSum64, fill32, add, sub, mul, div, colSum, pad2d, winogradIn, winogradOut, winogradWeights, winogradGrad, winogradWeightsGrad,
   sumBlocks, copyRows, gemmAcc, gemmRows, crop2d, winogradInT, conv3x3, conv3x3Grad, dropoutMask, fmaPeak,
   winogradConv, winogradGradConv, winogradInputGradConv,
+  lstmGates, lstmGatesBackward, gruGates, gruGatesBackward, rnnGates, rnnGatesBackward,
 } as const;
 
 type Table = typeof KERNELS;

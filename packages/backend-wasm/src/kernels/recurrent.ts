@@ -1,0 +1,323 @@
+/**
+ * The gate passes of the recurrent ops (LSTM, GRU, Elman RNN, forward and backward) in
+ * f32x4, one step over B rows: what the JavaScript loops of @ml/tensor's host kernels
+ * (host-recurrent.ts, host-recurrent-sequence.ts) compute, with a vectorised exp in place
+ * of Math.exp. Each row operand is a byte address and a byte row stride (rows contiguous).
+ * A row runs four columns at a time, then its last H mod 4 columns one at a time through
+ * the same instructions on splatted values (lane 0 stored), so no write leaves a row and
+ * in-place operands (a carried gradient read and written) stay right for any H.
+ */
+import { i32, op, uleb, v128, type Fn } from '../assembler.js';
+import { kernel } from './kernel.js';
+
+// ------------------------------------------------------------------ instructions
+
+const simd = (code: number): number[] => [0xfd, ...uleb(code)];
+/** SIMD instructions the assembler's table does not have (codes from the SIMD proposal). */
+const x4 = {
+  lt: simd(0x43),
+  nearest: simd(0x6a),
+  abs: simd(0xe0),
+  min: simd(0xe8),
+  or: simd(0x50),
+  /** v1, v2, mask → v1 where the mask's bits are set, else v2 */
+  bitselect: simd(0x52),
+  truncSatS: simd(0xf8),
+  shl: simd(0xab),
+};
+
+const F32 = new Float32Array(1);
+const I32 = new Int32Array(F32.buffer);
+/** v128.const of `v` (rounded to float32) in all four lanes. */
+export function splat(v: number): number[] {
+  F32[0] = v;
+  const b = I32[0];
+  return op.v128ConstI32x4([b, b, b, b]);
+}
+const ONE = splat(1);
+
+/** Scratch vectors the math helpers use (every gate kernel declares them). */
+type Scratch = 't0' | 't1' | 't2' | 't3';
+const SCRATCH = { t0: v128, t1: v128, t2: v128, t3: v128 } as const;
+
+/**
+ * e^x of the vector `x` leaves (t0, t1 scratch): x clamped to [−87, 88] (e^x stays a normal
+ * float, so 1 + e^x and 1 / that neither overflow nor lose a sigmoid's saturation; NaN goes
+ * through), x = n·ln 2 + r with n = round(x·log₂e) and ln 2 in two parts (Cody–Waite:
+ * n·LN2_HI is exact), e^r by its Taylor polynomial of degree 7 (|r| ≤ ln2/2: truncation
+ * under 4·10⁻⁹ relative), times 2ⁿ built in the exponent bits ((n + 127) << 23).
+ */
+export function exp<S extends string>(f: Fn<S | Scratch>, x: number[]): number[] {
+  const [r, n] = [f.ref('t0'), f.ref('t1')];
+  const horner = [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1].flatMap((c) => [...r.get, ...op.f32x4Mul, ...splat(c), ...op.f32x4Add]);
+  return [
+    ...x, ...splat(-87), ...op.f32x4Max, ...splat(88), ...x4.min, ...r.tee,
+    ...splat(Math.LOG2E), ...op.f32x4Mul, ...x4.nearest, ...n.set,
+    ...r.get, ...n.get, ...splat(LN2_HI), ...op.f32x4Mul, ...op.f32x4Sub, ...n.get, ...splat(LN2_LO), ...op.f32x4Mul, ...op.f32x4Sub, ...r.set,
+    ...splat(1 / 5040), ...horner,
+    ...n.get, ...x4.truncSatS, ...op.v128ConstI32x4([127, 127, 127, 127]), ...op.i32x4Add, ...op.i32(23), ...x4.shl,
+    ...op.f32x4Mul,
+  ];
+}
+/** ln 2 = LN2_HI + LN2_LO, LN2_HI with 9 significant bits (355/512), so n·LN2_HI is exact for |n| ≤ 2¹⁵ */
+const LN2_HI = 355 / 512;
+const LN2_LO = Math.LN2 - LN2_HI;
+
+/** σ(x) = 1 / (1 + e^−x) of the vector `x` leaves (t0, t1 scratch): 0 < σ ≤ 1 for every x, NaN for NaN. */
+export function sigmoid<S extends string>(f: Fn<S | Scratch>, x: number[]): number[] {
+  return [...ONE, ...ONE, ...exp(f, [...x, ...op.f32x4Neg]), ...op.f32x4Add, ...op.f32x4Div];
+}
+
+/**
+ * tanh of the vector `x` leaves (t0 … t3 scratch). |x| < ¼: x + x³·P(x²), the series to
+ * x⁹ (relative error under 10⁻⁸, so tiny arguments keep their relative precision, which
+ * 2σ(2x) − 1 would lose); else sign(x)·(1 − e)/(1 + e) with e = e^−2|x| (1 − e is exact for
+ * e ≥ ½, i.e. |x| ≤ 0.35; ±1 for large |x|; NaN for NaN).
+ */
+export function tanh<S extends string>(f: Fn<S | Scratch>, x: number[]): number[] {
+  const [x2, e, v, ax] = [f.ref('t0'), f.ref('t0'), f.ref('t2'), f.ref('t3')];
+  const series = [62 / 2835, -17 / 315, 2 / 15, -1 / 3];
+  return [
+    ...x, ...v.tee, ...x4.abs, ...ax.set,
+    // small = x + (x·x²)·P(x²)
+    ...v.get, ...v.get, ...v.get, ...v.get, ...op.f32x4Mul, ...x2.tee, ...op.f32x4Mul,
+    ...splat(series[0]), ...series.slice(1).flatMap((c) => [...x2.get, ...op.f32x4Mul, ...splat(c), ...op.f32x4Add]),
+    ...op.f32x4Mul, ...op.f32x4Add,
+    // large = (1 − e)/(1 + e) with x's sign bit
+    ...exp(f, [...ax.get, ...splat(-2), ...op.f32x4Mul]), ...e.set,
+    ...ONE, ...e.get, ...op.f32x4Sub, ...ONE, ...e.get, ...op.f32x4Add, ...op.f32x4Div,
+    ...v.get, ...op.v128ConstI32x4([SIGN, SIGN, SIGN, SIGN]), ...op.v128And, ...x4.or,
+    ...ax.get, ...splat(0.25), ...x4.lt, ...x4.bitselect,
+  ];
+}
+const SIGN = -0x80000000;
+
+// ------------------------------------------------------------------ the row loops
+
+/** How the body reaches section k (0 … 4, k·H floats in) of a row operand at column jb. */
+interface Access<P extends string> {
+  load(p: P, k?: number): number[];
+  store(p: P, k: number, value: number[]): number[];
+}
+
+/** The locals every gate kernel has: the row loop's counters and H·k in bytes. */
+type LoopLocal = 'b' | 'jb' | 'hb4' | 'h1' | 'h2' | 'h3' | 'h4';
+const LOOP = { b: i32, jb: i32, hb4: i32, h1: i32, h2: i32, h3: i32, h4: i32 } as const;
+const SECTION = [null, 'h1', 'h2', 'h3', 'h4'] as const;
+
+/**
+ * `for b < B`: the body on whole vectors of each row (columns jb = 0, 16, … bytes below H
+ * rounded down to 4 floats), then on the last H mod 4 columns one at a time (splat loads,
+ * lane 0 stored); then every row operand moves on by its row stride (parameter `name + 's'`).
+ */
+function rowLoop<P extends string, S extends string>(f: Fn<S | LoopLocal | P | `${P}s` | 'B' | 'H'>, operands: readonly P[], body: (a: Access<P>) => number[]): number[] {
+  const addr = (p: P, k = 0): number[] => {
+    const h = SECTION[k];
+    return [...f.get(p), ...f.get('jb'), ...op.i32Add, ...(h === null ? [] : [...f.get(h), ...op.i32Add])];
+  };
+  const vector: Access<P> = {
+    load: (p, k) => [...addr(p, k), ...op.v128Load(0)],
+    store: (p, k, value) => [...addr(p, k), ...value, ...op.v128Store(0)],
+  };
+  const lane: Access<P> = {
+    load: (p, k) => [...addr(p, k), ...op.v128Load32Splat(0)],
+    store: (p, k, value) => [...addr(p, k), ...value, ...op.f32x4ExtractLane(0), ...op.f32Store(0)],
+  };
+  return [
+    ...f.get('H'), ...op.i32(4), ...op.i32Mul, ...f.set('h1'),
+    ...[2, 3, 4].flatMap((k) => [...f.get('h1'), ...op.i32(k), ...op.i32Mul, ...f.set(SECTION[k] as LoopLocal)]),
+    ...f.get('h1'), ...op.i32(-16), ...op.i32And, ...f.set('hb4'),
+    ...f.forUp('b', f.get('B'), [
+      ...f.forStep('jb', op.i32(0), f.get('hb4'), 16, body(vector)),
+      ...f.forStep('jb', f.get('hb4'), f.get('h1'), 4, body(lane)),
+      ...operands.flatMap((p) => [...f.get(p), ...f.get(`${p}s`), ...op.i32Add, ...f.set(p)]),
+    ]),
+  ];
+}
+
+/** All lanes set when bit `bit` of `mode` is, else none (to mask out an absent operand). */
+function maskOf<S extends string>(f: Fn<S>, mode: S, bit: number, mask: S): number[] {
+  return [...op.i32(0), ...f.get(mode), ...op.i32(bit), ...op.i32And, ...op.i32(0), ...op.i32GtU, ...op.i32Sub, ...op.i32x4Splat, ...f.set(mask)];
+}
+
+/** `a` − `b` · … helpers on vector instruction lists */
+const mul = (...xs: number[][]): number[] => xs.slice(1).reduce((acc, x) => [...acc, ...x, ...op.f32x4Mul], xs[0]);
+const add = (a: number[], b: number[]): number[] => [...a, ...b, ...op.f32x4Add];
+const sub = (a: number[], b: number[]): number[] => [...a, ...b, ...op.f32x4Sub];
+/** 1 − x */
+const oneMinus = (x: number[]): number[] => sub(ONE, x);
+/** x where the mask is set, else +0 */
+const masked = (x: number[], mask: number[]): number[] => [...x, ...mask, ...op.v128And];
+
+/** A row operand: its byte address and byte row stride. */
+const rowsParams = <N extends string>(...names: N[]) => Object.fromEntries(names.flatMap((n) => [[n, i32], [`${n}s`, i32]])) as Record<N | `${N}s`, typeof i32>;
+
+// ------------------------------------------------------------------ LSTM
+
+/**
+ * lstmGates(x, xs, hw, hws, c, cs, out, outs, acts, actss, B, H, mode): a = x + hw (gates
+ * i f g o, H each); c' = σ(a_f)·c + σ(a_i)·tanh(a_g), h' = σ(a_o)·tanh c'. mode bit 0:
+ * write [h' | c'] to out; bit 1: write i, f, g, o, tanh c' to acts.
+ */
+export const lstmGates = kernel({
+  params: { ...rowsParams('x', 'hw', 'c', 'out', 'acts'), B: i32, H: i32, mode: i32 },
+  locals: { ...LOOP, ...SCRATCH, writeOut: i32, writeActs: i32, i: v128, f: v128, g: v128, o: v128, c1: v128, tc: v128 },
+  body: (f) => [
+    ...f.get('mode'), ...op.i32(1), ...op.i32And, ...f.set('writeOut'),
+    ...f.get('mode'), ...op.i32(2), ...op.i32And, ...f.set('writeActs'),
+    ...rowLoop(f, ['x', 'hw', 'c', 'out', 'acts'], (a) => {
+      const pre = (k: number) => add(a.load('x', k), a.load('hw', k));
+      return [
+        ...sigmoid(f, pre(0)), ...f.set('i'),
+        ...sigmoid(f, pre(1)), ...f.set('f'),
+        ...tanh(f, pre(2)), ...f.set('g'),
+        ...sigmoid(f, pre(3)), ...f.set('o'),
+        ...add(mul(f.get('f'), a.load('c')), mul(f.get('i'), f.get('g'))), ...f.set('c1'),
+        ...tanh(f, f.get('c1')), ...f.set('tc'),
+        ...f.get('writeOut'), ...op.if,
+        ...a.store('out', 0, mul(f.get('o'), f.get('tc'))), ...a.store('out', 1, f.get('c1')),
+        ...op.end,
+        ...f.get('writeActs'), ...op.if,
+        ...(['i', 'f', 'g', 'o', 'tc'] as const).flatMap((v, k) => a.store('acts', k, f.get(v))),
+        ...op.end,
+      ];
+    }),
+  ],
+});
+
+/**
+ * lstmGatesBackward(acts, actss, d, ds, dh, dhs, c, cs, dcIn, dcIns, dcOut, dcOuts, grads,
+ * gradss, B, H, mode): ∂h = d_h (+ dh), ∂c = d_c (+ dcIn) + ∂h·o·(1 − tanh²c'); the gate
+ * gradients [∂c·g·i(1−i), ∂c·c·f(1−f), ∂c·i(1−g²), ∂h·tanh c'·o(1−o)] to grads and ∂c·f
+ * to dcOut. mode bit 0: dh given; bit 1: dcIn given (an absent one is read, masked to 0,
+ * so its address must be readable: the caller passes d's).
+ */
+export const lstmGatesBackward = kernel({
+  params: { ...rowsParams('acts', 'd', 'dh', 'c', 'dcIn', 'dcOut', 'grads'), B: i32, H: i32, mode: i32 },
+  locals: { ...LOOP, ...SCRATCH, mh: v128, mc: v128, i: v128, f: v128, g: v128, o: v128, tc: v128, dhv: v128, dc: v128 },
+  body: (f) => [
+    ...maskOf(f, 'mode', 1, 'mh'),
+    ...maskOf(f, 'mode', 2, 'mc'),
+    ...rowLoop(f, ['acts', 'd', 'dh', 'c', 'dcIn', 'dcOut', 'grads'], (a) => {
+      const [i, fg, g, o, tc, dh, dc] = (['i', 'f', 'g', 'o', 'tc', 'dhv', 'dc'] as const).map((v) => f.get(v));
+      return [
+        ...(['i', 'f', 'g', 'o', 'tc'] as const).flatMap((v, k) => [...a.load('acts', k), ...f.set(v)]),
+        ...add(a.load('d', 0), masked(a.load('dh'), f.get('mh'))), ...f.set('dhv'),
+        ...add(add(a.load('d', 1), masked(a.load('dcIn'), f.get('mc'))), mul(dh, o, oneMinus(mul(tc, tc)))), ...f.set('dc'),
+        ...a.store('grads', 0, mul(dc, g, i, oneMinus(i))),
+        ...a.store('grads', 1, mul(dc, a.load('c'), fg, oneMinus(fg))),
+        ...a.store('grads', 2, mul(dc, i, oneMinus(mul(g, g)))),
+        ...a.store('grads', 3, mul(dh, tc, o, oneMinus(o))),
+        ...a.store('dcOut', 0, mul(dc, fg)),
+      ];
+    }),
+  ],
+});
+
+// ------------------------------------------------------------------ GRU
+
+/**
+ * gruGates(x, xs, hw, hws, bh, bhs, h, hs, out, outs, acts, actss, B, H, mode): r = σ(x_r +
+ * hw_r + b_r), z = σ(x_z + hw_z + b_z), hn = hw_n + b_n, n = tanh(x_n + r·hn),
+ * h' = n + z·(h − n). The bias bh is one row of 3H (bhs = 0: every row reads it). mode
+ * bit 0: write h' to out; bit 1: r, z, n, hn to acts; bit 2: the bias is given (else it is
+ * read where bh points, masked to 0).
+ */
+export const gruGates = kernel({
+  params: { ...rowsParams('x', 'hw', 'bh', 'h', 'out', 'acts'), B: i32, H: i32, mode: i32 },
+  locals: { ...LOOP, ...SCRATCH, writeOut: i32, writeActs: i32, mb: v128, r: v128, z: v128, n: v128, hn: v128 },
+  body: (f) => [
+    ...f.get('mode'), ...op.i32(1), ...op.i32And, ...f.set('writeOut'),
+    ...f.get('mode'), ...op.i32(2), ...op.i32And, ...f.set('writeActs'),
+    ...maskOf(f, 'mode', 4, 'mb'),
+    ...rowLoop(f, ['x', 'hw', 'bh', 'h', 'out', 'acts'], (a) => {
+      const pre = (k: number) => add(add(a.load('x', k), a.load('hw', k)), masked(a.load('bh', k), f.get('mb')));
+      const [z, n] = [f.get('z'), f.get('n')];
+      return [
+        ...sigmoid(f, pre(0)), ...f.set('r'),
+        ...sigmoid(f, pre(1)), ...f.set('z'),
+        ...add(a.load('hw', 2), masked(a.load('bh', 2), f.get('mb'))), ...f.set('hn'),
+        ...tanh(f, add(a.load('x', 2), mul(f.get('r'), f.get('hn')))), ...f.set('n'),
+        ...f.get('writeOut'), ...op.if,
+        ...a.store('out', 0, add(n, mul(z, sub(a.load('h'), n)))),
+        ...op.end,
+        ...f.get('writeActs'), ...op.if,
+        ...(['r', 'z', 'n', 'hn'] as const).flatMap((v, k) => a.store('acts', k, f.get(v))),
+        ...op.end,
+      ];
+    }),
+  ],
+});
+
+/**
+ * gruGatesBackward(acts, actss, d, ds, carry, carrys, dh, dhs, h, hs, gx, gxs, gh, ghs, B,
+ * H, mode): ∂h = d + carry (+ dh), ∂n = ∂h·(1 − z)(1 − n²), ∂r = ∂n·hn·r(1 − r),
+ * ∂z = ∂h·(h − n)·z(1 − z); [∂r, ∂z, ∂n] to gx, [∂r, ∂z, ∂n·r] to gh, ∂h·z back to carry.
+ * mode bit 0: dh given (else read at its address, masked to 0).
+ */
+export const gruGatesBackward = kernel({
+  params: { ...rowsParams('acts', 'd', 'carry', 'dh', 'h', 'gx', 'gh'), B: i32, H: i32, mode: i32 },
+  locals: { ...LOOP, ...SCRATCH, mh: v128, r: v128, z: v128, n: v128, hn: v128, dhv: v128, dn: v128, dr: v128, dz: v128 },
+  body: (f) => [
+    ...maskOf(f, 'mode', 1, 'mh'),
+    ...rowLoop(f, ['acts', 'd', 'carry', 'dh', 'h', 'gx', 'gh'], (a) => {
+      const [r, z, n, hn, dh, dn, dr, dz] = (['r', 'z', 'n', 'hn', 'dhv', 'dn', 'dr', 'dz'] as const).map((v) => f.get(v));
+      return [
+        ...(['r', 'z', 'n', 'hn'] as const).flatMap((v, k) => [...a.load('acts', k), ...f.set(v)]),
+        ...add(add(a.load('d'), a.load('carry')), masked(a.load('dh'), f.get('mh'))), ...f.set('dhv'),
+        ...mul(dh, oneMinus(z), oneMinus(mul(n, n))), ...f.set('dn'),
+        ...mul(dn, hn, r, oneMinus(r)), ...f.set('dr'),
+        ...mul(dh, sub(a.load('h'), n), z, oneMinus(z)), ...f.set('dz'),
+        ...a.store('gx', 0, dr), ...a.store('gh', 0, dr),
+        ...a.store('gx', 1, dz), ...a.store('gh', 1, dz),
+        ...a.store('gx', 2, dn), ...a.store('gh', 2, mul(dn, r)),
+        ...a.store('carry', 0, mul(dh, z)),
+      ];
+    }),
+  ],
+});
+
+// ------------------------------------------------------------------ Elman RNN
+
+/** rnnGates(x, xs, hw, hws, out, outs, B, H, mode): out = act(x + hw), tanh when mode bit 0 is set, else relu. */
+export const rnnGates = kernel({
+  params: { ...rowsParams('x', 'hw', 'out'), B: i32, H: i32, mode: i32 },
+  locals: { ...LOOP, ...SCRATCH, isTanh: i32, v: v128 },
+  body: (f) => [
+    ...f.get('mode'), ...op.i32(1), ...op.i32And, ...f.set('isTanh'),
+    ...rowLoop(f, ['x', 'hw', 'out'], (a) => [
+      ...add(a.load('x'), a.load('hw')), ...f.set('v'),
+      ...f.get('isTanh'), ...op.if,
+      ...tanh(f, f.get('v')), ...f.set('v'),
+      ...op.else,
+      // v where v > 0, else +0 (NaN gives 0, as `a > 0 ? a : 0` does)
+      ...f.get('v'), ...f.get('v'), ...op.v128Zero, ...op.f32x4Gt, ...op.v128And, ...f.set('v'),
+      ...op.end,
+      ...a.store('out', 0, f.get('v')),
+    ]),
+  ],
+});
+
+/**
+ * rnnGatesBackward(y, ys, d, ds, dh, dhs, out, outs, B, H, mode): ∂h = d (+ dh), out =
+ * ∂h·(1 − y²) when mode bit 0 (tanh) is set, else ∂h where y > 0 (relu); mode bit 1: dh
+ * given (else read at its address, masked to 0).
+ */
+export const rnnGatesBackward = kernel({
+  params: { ...rowsParams('y', 'd', 'dh', 'out'), B: i32, H: i32, mode: i32 },
+  locals: { ...LOOP, ...SCRATCH, isTanh: i32, mh: v128, g: v128, v: v128 },
+  body: (f) => [
+    ...f.get('mode'), ...op.i32(1), ...op.i32And, ...f.set('isTanh'),
+    ...maskOf(f, 'mode', 2, 'mh'),
+    ...rowLoop(f, ['y', 'd', 'dh', 'out'], (a) => [
+      ...add(a.load('d'), masked(a.load('dh'), f.get('mh'))), ...f.set('g'),
+      ...a.load('y'), ...f.set('v'),
+      ...f.get('isTanh'), ...op.if,
+      ...mul(f.get('g'), oneMinus(mul(f.get('v'), f.get('v')))), ...f.set('g'),
+      ...op.else,
+      ...f.get('g'), ...f.get('v'), ...op.v128Zero, ...op.f32x4Gt, ...op.v128And, ...f.set('g'),
+      ...op.end,
+      ...a.store('out', 0, f.get('g')),
+    ]),
+  ],
+});
