@@ -1,6 +1,6 @@
 // Over 600 lines on purpose: the backend is one class, every primitive and fused kernel an entry point needing its private dispatch.
 import { checkOptions, optionKeys, sizeOf, type Backend, type DType, type HeapInfo, type Im2ColParams, type Shape4, type TypedArray } from '@ml/tensor';
-import { isContiguousView, patchOutputSize, type AdamStep, type ArgReduceOp, type BinaryOp, type DataId, type ReduceOp, type SaveForBackward, type UnaryOp, type View } from '@ml/tensor/backend';
+import { isContiguousView, patchOutputSize, type AdamStep, type ArgReduceOp, type BinaryOp, type DataId, type ReduceOp, type RnnSequenceAttrs, type SaveForBackward, type SequenceAttrs, type UnaryOp, type View } from '@ml/tensor/backend';
 import {
   adamKernel,
   argReduceKernel,
@@ -570,22 +570,22 @@ export class WebGpuBackend implements Backend {
   scaledDotProductAttentionBackward(q: View, k: View, v: View, dy: View, masks: readonly View[], scale: number, causal: boolean, saved: readonly View[] = []): DataId | null {
     return attentionBackwardGpu(this.steps, q, k, v, dy, masks, scale, causal, saved);
   }
-  lstmSequence(xw: View, h0: View, c0: View, whh: View, o: SequenceOptions, save: SaveForBackward = null): DataId | null {
+  lstmSequence(xw: View, h0: View, c0: View, whh: View, o: SequenceAttrs, save: SaveForBackward = null): DataId | null {
     return seq.lstmSequenceGpu(this.steps, xw, h0, c0, whh, o.reverse, save);
   }
-  lstmSequenceBackward(xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceOptions, saved: readonly View[] = []): DataId | null {
+  lstmSequenceBackward(xw: View, h0: View, c0: View, whh: View, y: View, dy: View, o: SequenceAttrs, saved: readonly View[] = []): DataId | null {
     return seq.lstmSequenceBackwardGpu(this.steps, xw, h0, c0, whh, y, dy, o.reverse, saved);
   }
-  gruSequence(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceOptions, save: SaveForBackward = null): DataId | null {
+  gruSequence(xp: View, h0: View, whh: View, bhh: View | null, o: SequenceAttrs, save: SaveForBackward = null): DataId | null {
     return seq.gruSequenceGpu(this.steps, xp, h0, whh, bhh, o.reverse, save);
   }
-  gruSequenceBackward(xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceOptions, saved: readonly View[] = []): DataId | null {
+  gruSequenceBackward(xp: View, h0: View, whh: View, bhh: View | null, y: View, dy: View, o: SequenceAttrs, saved: readonly View[] = []): DataId | null {
     return seq.gruSequenceBackwardGpu(this.steps, xp, h0, whh, bhh, y, dy, o.reverse, saved);
   }
-  rnnSequence(xp: View, h0: View, whh: View, o: RnnSequenceOptions): DataId | null {
+  rnnSequence(xp: View, h0: View, whh: View, o: RnnSequenceAttrs): DataId | null {
     return seq.rnnSequenceGpu(this.steps, xp, h0, whh, o.reverse, o.nonlinearity === 'relu');
   }
-  rnnSequenceBackward(_xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceOptions): DataId | null {
+  rnnSequenceBackward(_xp: View, h0: View, whh: View, y: View, dy: View, o: RnnSequenceAttrs): DataId | null {
     return seq.rnnSequenceBackwardGpu(this.steps, h0, whh, y, dy, o.reverse, o.nonlinearity === 'relu');
   }
 
@@ -603,10 +603,6 @@ export class WebGpuBackend implements Backend {
     this.lost = 'destroy() was called';
   }
 }
-
-/** The sequence ops' options as the backend contract passes them (@ml/tensor/backend does not export these types). */
-type SequenceOptions = Parameters<NonNullable<Backend['lstmSequence']>>[4];
-type RnnSequenceOptions = Parameters<NonNullable<Backend['rnnSequence']>>[3];
 
 /** Whether every view given is float32 (the fused kernels' one dtype). */
 function float32(...views: (View | null)[]): boolean {
