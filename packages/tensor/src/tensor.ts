@@ -39,6 +39,8 @@ export class Tensor {
   /** optional name, used by summaries and debug output */
   name?: string;
   #disposed = false;
+  /** the strided view primitives read, made once (a tensor is often an operand many times) */
+  #view: View | null = null;
 
   /**
    * @internal use the creation functions (`tensor`, `zeros`, …) instead. A frozen `shape`
@@ -84,7 +86,7 @@ export class Tensor {
   /** @internal the strided view primitives read */
   view_(): View {
     this.assertAlive('use');
-    return { data: this.storage.data, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
+    return (this.#view ??= { data: this.storage.data, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset });
   }
 
   assertAlive(op: string): void {
@@ -203,6 +205,7 @@ export class Tensor {
     src.retain();
     this.storage.release();
     this.storage = src;
+    this.#view = null;
     (this as { strides: readonly number[] }).strides = stridesOf(this.shape);
     (this as { offset: number }).offset = 0;
     return this;

@@ -184,6 +184,22 @@ describe('broadcasting and shapes', () => {
   });
 });
 
+describe('a tensor used as an operand again', () => {
+  it('reads its new values after assign (a parameter update), also from a strided source', () => {
+    const p = T.tensor([1, 2, 3, 4]);
+    expect(flat(T.add(p, p))).toEqual([2, 4, 6, 8]);
+    p.assign(T.tensor([5, 6, 7, 8]));
+    expect(flat(T.add(p, 1))).toEqual([6, 7, 8, 9]);
+    const m = shaped([10, 20, 30, 40], [2, 2]);
+    expect(flat(T.mul(m, 2))).toEqual([20, 40, 60, 80]);
+    const strided = shaped([1, 2, 3, 4], [2, 2]).transpose(0, 1);
+    expect(strided.isContiguous).toBe(false);
+    m.assign(strided);
+    expect(flat(T.mul(m, 2))).toEqual([2, 6, 4, 8]);
+    expect(flat(T.sub(m, p.reshape([2, 2])))).toEqual([1 - 5, 3 - 6, 2 - 7, 4 - 8]);
+  });
+});
+
 describe('errors on the fast paths name the op and what is wrong', () => {
   it('incompatible shapes name the op and both shapes', () => {
     expect(() => T.add(T.zeros([2, 3]), T.zeros([3, 2]))).toThrow('add: shapes [2,3] and [3,2] cannot be broadcast — dim -2 is 2 vs 3');
