@@ -3,7 +3,7 @@
 // new fused kernels did not run (or declined) on the way.
 import '@ml/autograd';
 import { GRU, LayerNorm, LSTM, RNN, TransformerEncoderLayer } from '@ml/nn';
-import { getBackend, manualSeed, mul, randn, setBackend, sum, tensor, tidy, type Tensor } from '@ml/tensor';
+import { getBackend, manualSeed, memory, mul, randn, setBackend, sum, tensor, tidy, type Tensor } from '@ml/tensor';
 import { afterEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { gpu as found } from './gpu.js';
 import { expectClose } from './reference.js';
@@ -140,4 +140,42 @@ maybe('nn layers on webgpu equal the cpu backend (values and parameter gradients
       for (const [k, n] of Object.entries(c.expect)) expect(got.ran[k as Kernel], `${k} on webgpu`).toBe(n);
     });
   }
+});
+
+maybe('the new kernels keep no buffer past a training step', () => {
+  it('LSTM + GRU + RNN + TransformerEncoderLayer steps: the live buffers after step 2 and step 4 are the same, and match the live tensors', async () => {
+    const prev = getBackend().name;
+    setBackend('webgpu');
+    try {
+      manualSeed(5);
+      const layers = [
+        new LSTM({ inputSize: 3, hiddenSize: 4, bidirectional: true }),
+        new GRU({ inputSize: 3, hiddenSize: 4 }),
+        new RNN({ inputSize: 3, hiddenSize: 4 }),
+        new TransformerEncoderLayer({ dModel: 8, nhead: 2, dimFeedforward: 8, dropout: 0, activation: 'gelu' }),
+      ];
+      const x = randn([5, 2, 3]);
+      const src = randn([5, 2, 8]);
+      const step = async () => {
+        const loss = tidy(() => {
+          let total = sum((layers[3] as TransformerEncoderLayer).forward(src, { isCausal: true }));
+          for (const m of layers.slice(0, 3)) total = total.add(sum((m as LSTM | GRU | RNN).forward(x)[0]));
+          total.backward();
+          return total.detach().clone();
+        });
+        await loss.data();
+        loss.dispose();
+        for (const m of layers) m.zeroGrad();
+      };
+      const live: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        await step();
+        live.push(found!.heap().liveBlocks);
+      }
+      expect(live[3]).toBe(live[1]);
+      expect(live[3]).toBe(memory().backends.webgpu.numStorages);
+    } finally {
+      setBackend(prev);
+    }
+  });
 });
