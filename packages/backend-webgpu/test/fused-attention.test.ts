@@ -14,8 +14,9 @@ const gpu = found!;
 
 interface Mask {
   bool: boolean;
-  /** [L, S] values (1 = hidden for bool), broadcast over the batch dims */
+  /** [L, S] values (1 = hidden for bool), broadcast over the batch dims; or, `keys`, [...batch, S] broadcast over the queries */
   values: Float32Array;
+  keys?: boolean;
 }
 
 interface Case {
@@ -44,7 +45,7 @@ function attentionRef(q: Float64Array, k: Float64Array, v: Float64Array, c: Case
         for (let e = 0; e < E; e++) x += q[(b * L + i) * E + e] * k[(b * S + j) * E + e];
         x *= scale;
         for (const m of c.masks) {
-          const mv = m.values[i * S + j];
+          const mv = m.keys ? m.values[b * S + j] : m.values[i * S + j];
           x = m.bool ? (mv !== 0 ? -Infinity : x) : x + mv;
         }
         if (c.causal && j > i) x = -Infinity;
@@ -78,6 +79,20 @@ const CASES: Case[] = [
   },
   { name: 'L = S = 1, E 5, Ev 1, batch [3], causal', batch: [3], L: 1, S: 1, E: 5, Ev: 1, masks: [], causal: true, heads: false },
   { name: 'no batch dims, L 3, S 9, E 7, Ev 2, a float mask', batch: [], L: 3, S: 9, E: 7, Ev: 2, masks: [{ bool: false, values: values(27, 42) }], causal: false, heads: false },
+  {
+    name: 'key padding masks per batch element [2, 3, 1, S], bool then float, broadcast over the queries',
+    batch: [2, 3],
+    L: 3,
+    S: 5,
+    E: 2,
+    Ev: 3,
+    masks: [
+      { bool: true, keys: true, values: Float32Array.from({ length: 30 }, (_, n) => (n % 5 === 4 || n === 7 ? 1 : 0)) },
+      { bool: false, keys: true, values: values(30, 43) },
+    ],
+    causal: false,
+    heads: false,
+  },
 ];
 
 /** A [..., M, K] operand on the GPU from row-major values: contiguous, or (heads) stored [N, M, H, K] and permuted. */
@@ -89,11 +104,13 @@ function operandOn(vals: Float32Array, batch: number[], M: number, K: number, he
   return permute(onGpu(gpu, stored, [N, M, H, K]), [0, 2, 1, 3]);
 }
 
-/** A mask [L, S] on the GPU, broadcast to [...batch, L, S] (zero batch strides, as the op passes it). */
+/** A mask on the GPU, [L, S] or [...batch, 1, S], broadcast to [...batch, L, S] (zero strides, as the op passes it). */
 function maskOn(m: Mask, full: number[]): Tensor {
   const [L, S] = full.slice(-2);
-  const t = m.bool ? fromData(gpu, gpu.write(Uint8Array.from(m.values), 'bool'), [L, S], 'bool') : onGpu(gpu, m.values, [L, S]);
-  return expand(reshape(t, [...full.slice(0, -2).map(() => 1), L, S]), full);
+  const batch = full.slice(0, -2);
+  const shape = m.keys ? [...batch, 1, S] : [...batch.map(() => 1), L, S];
+  const t = m.bool ? fromData(gpu, gpu.write(Uint8Array.from(m.values), 'bool'), [m.values.length], 'bool') : onGpu(gpu, m.values, [m.values.length]);
+  return expand(reshape(t, shape), full);
 }
 
 maybe('scaledDotProductAttention on webgpu against float64 (values 1e-5, gradients 1e-4)', () => {
