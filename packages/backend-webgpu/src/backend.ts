@@ -541,7 +541,7 @@ export class WebGpuBackend implements Backend {
 
   // The multi-kernel fused ops (fused/recurrent.ts, norm.ts, attention.ts) run on these steps.
   private readonly steps: GpuSteps = {
-    alloc: (n) => this.output('fused', n, 'float32'),
+    alloc: (op, n) => this.output(op, n, 'float32'),
     queue: (op, inputs, outputs, build) => {
       const bound = inputs.map((v) => this.bind(v, op));
       this.dispatch(build(bound.map((b) => b.view)), [...bound.map((b) => b.binding), ...outputs.map((o) => this.data(o, op).buffer)]);

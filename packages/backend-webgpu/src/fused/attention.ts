@@ -160,7 +160,7 @@ export function attentionBackwardGpu(io: GpuSteps, q: View, k: View, v: View, dy
   const dS3 = flatView(dS, [B, L, S]);
   const dQ = io.matmul(dS3, k3);
   const dK = io.matmul(transposed(dS3), q3);
-  const out = io.alloc(B * (L * E + S * E + S * Ev));
+  const out = io.alloc('scaledDotProductAttentionBackward', B * (L * E + S * E + S * Ev));
   const parts: [DataId, number][] = [[dQ, B * L * E], [dK, B * S * E], [dV, B * S * Ev]];
   let at = 0;
   for (const [part, n] of parts) {

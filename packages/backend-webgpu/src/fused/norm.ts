@@ -156,8 +156,8 @@ function normalize(io: GpuSteps, x: View, weight: View | null, bias: View | null
   const R = sizeOf(x.shape) / D;
   const parts = [x, weight, bias].map((v) => (v === null ? null : contiguous(io, v)));
   const [xc, wc, bc] = parts.map((p) => p?.view ?? null);
-  const y = io.alloc(R * D);
-  const stats = io.alloc(2 * R);
+  const y = io.alloc('layerNorm', R * D);
+  const stats = io.alloc('layerNorm', 2 * R);
   const inputs = [xc!, ...(wc === null ? [] : [wc]), ...(bc === null ? [] : [bc])];
   io.queue('layerNorm', inputs, [y, stats], ([vx, ...rest]) => layerNormKernel(vx, wc === null ? null : rest[0], bc === null ? null : rest[rest.length - 1], R, D, eps));
   giveBack(io, parts.filter((p) => p !== null));
@@ -185,14 +185,14 @@ export function layerNormBackwardGpu(io: GpuSteps, x: View, weight: View | null,
   const stats: View = fresh === null ? s : { data: fresh.stats, dtype: 'float32', shape: [R, 2], strides: [2, 1], offset: 0 };
   const parts = [contiguous(io, x), contiguous(io, dy), ...(weight === null ? [] : [contiguous(io, weight)])];
   const [xc, dc, wc] = parts.map((p) => p.view);
-  const out = io.alloc(n + 2 * D);
+  const out = io.alloc('layerNormBackward', n + 2 * D);
   const inputs = wc === undefined ? [xc, dc, stats] : [xc, wc, dc, stats];
   io.queue('layerNormBackward', inputs, [out], (v) => (wc === undefined ? layerNormDxKernel(v[0], null, v[1], v[2], R, D) : layerNormDxKernel(v[0], v[1], v[2], v[3], R, D)));
   const chunks = Math.ceil(R / CHUNK_ROWS);
   if (chunks === 1) {
     io.queue('layerNormBackward', [xc, dc, stats], [out], ([vx, vd, vs]) => layerNormDwKernel(vx, vd, vs, R, D, 1, n));
   } else {
-    const partial = io.alloc(chunks * 2 * D);
+    const partial = io.alloc('layerNormBackward', chunks * 2 * D);
     io.queue('layerNormBackward', [xc, dc, stats], [partial], ([vx, vd, vs]) => layerNormDwKernel(vx, vd, vs, R, D, chunks, 0));
     io.queue('layerNormBackward', [flatView(partial, [chunks * 2 * D])], [out], ([vt]) => chunkSumKernel(vt, chunks, 2 * D, n));
     io.dispose(partial);
@@ -300,8 +300,8 @@ function geluBackwardKernel(x: View, dy: View, kept: View | null, tanhForm: bool
 export function geluGpu(io: GpuSteps, x: View, approximate: 'none' | 'tanh', save: SaveForBackward): DataId | null {
   const n = sizeOf(x.shape);
   if (!float32([x]) || n === 0) return null;
-  const out = io.alloc(n);
-  const kept = save === null ? null : io.alloc(n);
+  const out = io.alloc('gelu', n);
+  const kept = save === null ? null : io.alloc('gelu', n);
   io.queue('gelu', [x], kept === null ? [out] : [out, kept], ([v]) => geluKernel(v, approximate === 'tanh', kept !== null));
   if (save !== null && kept !== null) save(kept, x.shape, 'float32');
   return out;
@@ -313,7 +313,7 @@ export function geluBackwardGpu(io: GpuSteps, x: View, dy: View, approximate: 'n
   if (!float32([x, dy]) || n === 0 || saved.length > 1) return null;
   const s = saved[0];
   const kept = s !== undefined && s.dtype === 'float32' && s.shape.length === x.shape.length && s.shape.every((d, i) => d === x.shape[i]) ? s : null;
-  const out = io.alloc(n);
+  const out = io.alloc('geluBackward', n);
   const inputs = kept === null ? [x, dy] : [x, dy, kept];
   io.queue('geluBackward', inputs, [out], ([vx, vd, vs]) => geluBackwardKernel(vx, vd, vs ?? null, approximate === 'tanh'));
   return out;

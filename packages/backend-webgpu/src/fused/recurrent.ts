@@ -195,8 +195,8 @@ export function lstmSequenceGpu(io: GpuSteps, xw: View, h0: View, c0: View, whh:
   const [L, B] = xw.shape;
   const H = h0.shape[1];
   if (!float32([xw, h0, c0, whh]) || L * B * H === 0 || io.maxBuffers() < 6) return null;
-  const out = io.alloc(L * B * 2 * H);
-  const acts = save === null ? null : io.alloc(L * B * 5 * H);
+  const out = io.alloc('lstmSequence', L * B * 2 * H);
+  const acts = save === null ? null : io.alloc('lstmSequence', L * B * 5 * H);
   const run = order(L, reverse);
   const w = columnMajor(io, whh);
   for (let s = 0; s < L; s++) {
@@ -248,7 +248,7 @@ export function lstmSequenceBackwardGpu(io: GpuSteps, xw: View, h0: View, c0: Vi
   const got = activations(io, saved, [L, B, 5 * H], (save) => lstmSequenceGpu(io, xw, h0, c0, whh, reverse, save));
   if (got === null) return null;
   const { acts, fresh } = got;
-  const out = io.alloc((L + 1) * B * 4 * H);
+  const out = io.alloc('lstmSequenceBackward', (L + 1) * B * 4 * H);
   const run = order(L, reverse);
   for (let s = L - 1; s >= 0; s--) {
     const step = stepAt(run, s);
@@ -295,8 +295,8 @@ export function gruSequenceGpu(io: GpuSteps, xp: View, h0: View, whh: View, bhh:
   const [L, B] = xp.shape;
   const H = h0.shape[1];
   if (!float32([xp, h0, whh, bhh]) || L * B * H === 0 || io.maxBuffers() < 6) return null;
-  const out = io.alloc(L * B * H);
-  const acts = save === null ? null : io.alloc(L * B * 4 * H);
+  const out = io.alloc('gruSequence', L * B * H);
+  const acts = save === null ? null : io.alloc('gruSequence', L * B * 4 * H);
   const run = order(L, reverse);
   const w = columnMajor(io, whh);
   const inputs = bhh === null ? [xp, h0, w.view] : [xp, h0, w.view, bhh];
@@ -350,7 +350,7 @@ export function gruSequenceBackwardGpu(io: GpuSteps, xp: View, h0: View, whh: Vi
   const got = activations(io, saved, [L, B, 4 * H], (save) => gruSequenceGpu(io, xp, h0, whh, bhh, reverse, save));
   if (got === null) return null;
   const { acts, fresh } = got;
-  const out = io.alloc((2 * L + 1) * B * 3 * H);
+  const out = io.alloc('gruSequenceBackward', (2 * L + 1) * B * 3 * H);
   const run = order(L, reverse);
   for (let s = L - 1; s >= 0; s--) {
     const step = stepAt(run, s);
@@ -384,7 +384,7 @@ export function rnnSequenceGpu(io: GpuSteps, xp: View, h0: View, whh: View, reve
   const [L, B] = xp.shape;
   const H = h0.shape[1];
   if (!float32([xp, h0, whh]) || L * B * H === 0) return null;
-  const out = io.alloc(L * B * H);
+  const out = io.alloc('rnnSequence', L * B * H);
   const run = order(L, reverse);
   const w = columnMajor(io, whh);
   for (let s = 0; s < L; s++) {
@@ -411,7 +411,7 @@ export function rnnSequenceBackwardGpu(io: GpuSteps, h0: View, whh: View, y: Vie
   const [L, B] = y.shape;
   const H = h0.shape[1];
   if (!float32([h0, whh, y, dy]) || L * B * H === 0) return null;
-  const out = io.alloc((L + 1) * B * H);
+  const out = io.alloc('rnnSequenceBackward', (L + 1) * B * H);
   const run = order(L, reverse);
   for (let s = L - 1; s >= 0; s--) {
     const step = stepAt(run, s);

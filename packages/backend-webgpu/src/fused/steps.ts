@@ -7,8 +7,8 @@ import { type DataId, type View } from '@ml/tensor/backend';
 import { type KernelCall } from '../kernels.js';
 
 export interface GpuSteps {
-  /** a fresh float32 buffer of `n` elements (contents undefined: the kernels write every one) */
-  alloc(n: number): DataId;
+  /** a fresh float32 buffer of `n` elements for `op` (contents undefined: the kernels write every one) */
+  alloc(op: string, n: number): DataId;
   /**
    * Queue the kernel `build` makes for `inputs` (bound read-only, in order, as the views
    * the kernel must address: rebased when only a window of a large buffer is bound),
