@@ -3,8 +3,9 @@
  *
  * layerNorm: one workgroup per row of D elements, its invocations striding over the row
  * and meeting in workgroup memory for Σx (the mean) and then Σ(x − μ)² (two passes, as the
- * composite's variance); each row's [μ, 1/σ] is kept for the backward pass. Backward: a
- * workgroup per row for ∂x = rstd·(g − mean(g) − x̂·mean(g·x̂)) (g = dy·weight), then an
+ * composite's variance), or an invocation per row for rows of at most 64 or 4096 rows and
+ * more (softmax's rule); each row's [μ, 1/σ] is kept for the backward pass. Backward: a
+ * row walk of the same kind for ∂x = rstd·(g − mean(g) − x̂·mean(g·x̂)) (g = dy·weight), then an
  * invocation per column (and chunk of 256 rows, the chunks added up in a second pass) for
  * ∂weight = Σ_rows dy·x̂ and ∂bias = Σ_rows dy. Rows are read contiguous (a strided x or
  * dy is copied first).
@@ -15,6 +16,7 @@
 import { isContiguousView, type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
 import { grid, type KernelCall } from '../kernels.js';
 import { decode, GROUP, kernel, linearMain, Params, viewPosition, type Binding } from '../wgsl.js';
+import { rowPerInvocation } from './softmax.js';
 import { flatView, type GpuSteps } from './steps.js';
 
 const f32In = (name: string): Binding => ({ name, elem: 'f32' });
@@ -30,27 +32,49 @@ const tree = (p: string) => `  workgroupBarrier();
   }`;
 
 /**
- * The entry point of a workgroup-per-row kernel over R rows: `row`, `li`, and the arrays
- * `part_<name>` of its row sums in workgroup memory (one per sum: reusing one array for
- * the second tree gave wrong sums on Mesa's llvmpipe).
+ * How a row kernel walks its rows: a workgroup per row, its invocations striding over the
+ * row and meeting in workgroup memory (one array `part_<name>` per sum: reusing one array
+ * for a second tree gave wrong sums on Mesa's llvmpipe); or, for short rows or many of
+ * them (softmax's rule), an invocation per row looping over it.
  */
-function rowMain(rows: string, sums: readonly string[], body: string): string {
-  return `${sums.map((n) => `var<workgroup> part_${n}: array<f32, ${GROUP}>;`).join('\n')}
+class RowWalk {
+  constructor(readonly perInvocation: boolean) {}
+
+  /** The entry point over R rows: `row` (and `li` for a workgroup), then `body`. */
+  main(params: Params, R: number, sums: readonly string[], body: string): string {
+    if (this.perInvocation) return linearMain(params, R, `  let row = i;\n${body}`);
+    return `${sums.map((n) => `var<workgroup> part_${n}: array<f32, ${GROUP}>;`).join('\n')}
 @compute @workgroup_size(${GROUP})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let row = i32(wg.y * nw.x + wg.x);
-  if (row >= ${rows}) { return; }
+  if (row >= ${params.int(R)}) { return; }
 ${body}
 }`;
-}
+  }
 
-/** Σ over the row of `term` (in j), into `name` for every invocation. */
-function rowSum(name: string, D: string, term: string): string {
-  return `  var acc_${name} = 0.0;
-  for (var j = i32(li); j < ${D}; j += ${GROUP}) { acc_${name} += ${term}; }
+  /** A loop over the row's elements j this invocation handles. */
+  each(D: string, body: string): string {
+    return this.perInvocation ? `  for (var j = 0; j < ${D}; j++) { ${body} }` : `  for (var j = i32(li); j < ${D}; j += ${GROUP}) { ${body} }`;
+  }
+
+  /** Σ over the row of `term` (in j), into `name` for every invocation. */
+  sum(name: string, D: string, term: string): string {
+    const local = `  var acc_${name} = 0.0;\n${this.each(D, `acc_${name} += ${term};`)}`;
+    if (this.perInvocation) return `${local}\n  let ${name} = acc_${name};`;
+    return `${local}
   part_${name}[li] = acc_${name};
 ${tree(`part_${name}`)}
   let ${name} = part_${name}[0];`;
+  }
+
+  /** Code run once per row. */
+  once(code: string): string {
+    return this.perInvocation ? `  ${code}` : `  if (li == 0u) { ${code} }`;
+  }
+
+  groups(R: number): [number, number, number] {
+    return this.perInvocation ? grid(Math.ceil(R / GROUP)) : grid(R);
+  }
 }
 
 /**
@@ -59,24 +83,26 @@ ${tree(`part_${name}`)}
  */
 function layerNormKernel(x: View, weight: View | null, bias: View | null, R: number, D: number, eps: number): KernelCall {
   const params = new Params();
-  const [ROWS, DD, X0, EPS] = [params.int(R), params.int(D), params.int(x.offset), params.float(eps)];
+  const walk = new RowWalk(rowPerInvocation(R, D));
+  const [DD, X0, EPS] = [params.int(D), params.int(x.offset), params.float(eps)];
   const w = weight === null ? '1.0' : `Wt[${params.int(weight.offset)} + j]`;
   const b = bias === null ? '0.0' : `Bs[${params.int(bias.offset)} + j]`;
   const body = `  let base = ${X0} + row * ${DD};
-${rowSum('s', DD, 'X[base + j]')}
+${walk.sum('s', DD, 'X[base + j]')}
   let mu = s / f32(${DD});
-${rowSum('ss', DD, '(X[base + j] - mu) * (X[base + j] - mu)')}
+${walk.sum('ss', DD, '(X[base + j] - mu) * (X[base + j] - mu)')}
   let rstd = 1.0 / sqrt(ss / f32(${DD}) + ${EPS});
-  for (var j = i32(li); j < ${DD}; j += ${GROUP}) { Y[row * ${DD} + j] = (X[base + j] - mu) * rstd * ${w} + ${b}; }
-  if (li == 0u) { S[2 * row] = mu; S[2 * row + 1] = rstd; }`;
+${walk.each(DD, `Y[row * ${DD} + j] = (X[base + j] - mu) * rstd * ${w} + ${b};`)}
+${walk.once('S[2 * row] = mu; S[2 * row + 1] = rstd;')}`;
   const bindings = [f32In('X'), ...(weight === null ? [] : [f32In('Wt')]), ...(bias === null ? [] : [f32In('Bs')]), f32Out('Y'), f32Out('S')];
-  return { source: kernel(params, bindings, rowMain(ROWS, ['s', 'ss'], body)), params, groups: grid(R) };
+  return { source: kernel(params, bindings, walk.main(params, R, ['s', 'ss'], body)), params, groups: walk.groups(R) };
 }
 
 /** ∂x rows: rstd·(g − mean(g) − x̂·mean(g·x̂)), g = dy·weight, x̂ = (x − μ)·rstd, into O[row·D + j]. */
 function layerNormDxKernel(x: View, weight: View | null, dy: View, stats: View, R: number, D: number): KernelCall {
   const params = new Params();
-  const [ROWS, DD, X0, D0, S0] = [params.int(R), params.int(D), params.int(x.offset), params.int(dy.offset), params.int(stats.offset)];
+  const walk = new RowWalk(rowPerInvocation(R, D));
+  const [DD, X0, D0, S0] = [params.int(D), params.int(x.offset), params.int(dy.offset), params.int(stats.offset)];
   const w = weight === null ? '1.0' : `Wt[${params.int(weight.offset)} + j]`;
   const g = `G[gb + j] * ${w}`;
   const xh = '(X[xb + j] - mu) * rstd';
@@ -84,13 +110,13 @@ function layerNormDxKernel(x: View, weight: View | null, dy: View, stats: View, 
   let gb = ${D0} + row * ${DD};
   let mu = S[${S0} + 2 * row];
   let rstd = S[${S0} + 2 * row + 1];
-${rowSum('sg', DD, g)}
-${rowSum('sgx', DD, `${g} * ${xh}`)}
+${walk.sum('sg', DD, g)}
+${walk.sum('sgx', DD, `${g} * ${xh}`)}
   let mg = sg / f32(${DD});
   let mgx = sgx / f32(${DD});
-  for (var j = i32(li); j < ${DD}; j += ${GROUP}) { O[row * ${DD} + j] = rstd * (${g} - mg - ${xh} * mgx); }`;
+${walk.each(DD, `O[row * ${DD} + j] = rstd * (${g} - mg - ${xh} * mgx);`)}`;
   const bindings = [f32In('X'), ...(weight === null ? [] : [f32In('Wt')]), f32In('G'), f32In('S'), f32Out('O')];
-  return { source: kernel(params, bindings, rowMain(ROWS, ['sg', 'sgx'], body)), params, groups: grid(R) };
+  return { source: kernel(params, bindings, walk.main(params, R, ['sg', 'sgx'], body)), params, groups: walk.groups(R) };
 }
 
 /** Rows per invocation of the column sums: past this, rows are split into chunks summed in a second pass. */
