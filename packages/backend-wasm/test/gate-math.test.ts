@@ -3,18 +3,18 @@
 // (Math.exp, 1 / (1 + e^−x), Math.tanh) — absolute error on the gates' range, relative error
 // where the values are tiny (tanh near 0, e^x anywhere), and the extreme inputs.
 import { describe, expect, it } from 'vitest';
-import { fn, i32, moduleBytes, op, v128 } from '../src/assembler.js';
-import { exp, sigmoid, tanh } from '../src/kernels/recurrent.js';
+import { fn, i32, moduleBytes, op } from '../src/assembler.js';
+import { exp, MATH_LOCALS, setConstants, sigmoid, tanh } from '../src/kernels/recurrent.js';
 
 type Which = 'exp' | 'sigmoid' | 'tanh';
 
 /** f(x) of every value of `xs` (rounded to float32) by the kernel helper `which`. */
 function run(which: Which, xs: ArrayLike<number>): Float32Array {
-  const def = fn(which, { x: i32, out: i32, n4: i32 }, { i: i32, t0: v128, t1: v128, t2: v128, t3: v128 }, (f) => {
+  const def = fn(which, { x: i32, out: i32, n4: i32 }, { i: i32, ...MATH_LOCALS }, (f) => {
     const at = (p: 'x' | 'out') => [...f.get(p), ...f.get('i'), ...op.i32(4), ...op.i32Shl, ...op.i32Add];
     const value = [...at('x'), ...op.v128Load(0)];
     const y = which === 'exp' ? exp(f, value) : which === 'sigmoid' ? sigmoid(f, value) : tanh(f, value);
-    return f.forUp('i', f.get('n4'), [...at('out'), ...y, ...op.v128Store(0)]);
+    return [...setConstants(f), ...f.forUp('i', f.get('n4'), [...at('out'), ...y, ...op.v128Store(0)])];
   });
   const n4 = Math.ceil(xs.length / 4);
   const pages = Math.ceil((32 * n4) / 65536) + 1;

@@ -7,7 +7,7 @@
  * the same instructions on splatted values (lane 0 stored), so no write leaves a row and
  * in-place operands (a carried gradient read and written) stay right for any H.
  */
-import { i32, op, uleb, v128, type Fn } from '../assembler.js';
+import { array, i32, op, uleb, v128, type Fn } from '../assembler.js';
 import { kernel } from './kernel.js';
 
 // ------------------------------------------------------------------ instructions
@@ -28,44 +28,101 @@ const x4 = {
 
 const F32 = new Float32Array(1);
 const I32 = new Int32Array(F32.buffer);
-/** v128.const of `v` (rounded to float32) in all four lanes. */
-export function splat(v: number): number[] {
+/** The bits of `v` rounded to float32. */
+function bitsOf(v: number): number {
   F32[0] = v;
-  const b = I32[0];
-  return op.v128ConstI32x4([b, b, b, b]);
+  return I32[0];
 }
-const ONE = splat(1);
 
-/** Scratch vectors the math helpers use (every gate kernel declares them). */
-type Scratch = 't0' | 't1' | 't2' | 't3';
-const SCRATCH = { t0: v128, t1: v128, t2: v128, t3: v128 } as const;
+/** ln 2 = LN2_HI + LN2_LO, LN2_HI with 9 significant bits (355/512), so n·LN2_HI is exact for |n| ≤ 2¹⁵ */
+const LN2_HI = 355 / 512;
+const LN2_LO = Math.LN2 - LN2_HI;
+
+/**
+ * The constants of the math below, by name: each lane's bits. A kernel holds them in v128
+ * locals (`k`), set once at its start (`setConstants`): a v128.const inside the loop costs
+ * the engine several instructions every time (four 64-bit moves and inserts on x64).
+ */
+const CONSTANTS = {
+  one: bitsOf(1),
+  expMin: bitsOf(-87),
+  expMax: bitsOf(88),
+  log2e: bitsOf(Math.LOG2E),
+  ln2Hi: bitsOf(LN2_HI),
+  ln2Lo: bitsOf(LN2_LO),
+  // e^r's Taylor coefficients 1/7! … 1/2!
+  e7: bitsOf(1 / 5040),
+  e6: bitsOf(1 / 720),
+  e5: bitsOf(1 / 120),
+  e4: bitsOf(1 / 24),
+  e3: bitsOf(1 / 6),
+  e2: bitsOf(1 / 2),
+  // tanh's series x + t3·x³ + t5·x⁵ + t7·x⁷ + t9·x⁹
+  t9: bitsOf(62 / 2835),
+  t7: bitsOf(-17 / 315),
+  t5: bitsOf(2 / 15),
+  t3: bitsOf(-1 / 3),
+  minus2: bitsOf(-2),
+  quarter: bitsOf(0.25),
+  /** the exponent bias, as i32 lanes */
+  bias: 127,
+  /** the sign bit */
+  sign: -0x80000000,
+} as const;
+type Constant = keyof typeof CONSTANTS;
+const CONSTANT_NAMES = Object.keys(CONSTANTS) as Constant[];
+
+/** The locals the math helpers use: the constants (`k`) and five scratch vectors (every gate kernel declares them). */
+export const MATH_LOCALS = { k: array(v128, CONSTANT_NAMES.length), t0: v128, t1: v128, t2: v128, t3: v128, t4: v128 } as const;
+type Scratch = 't0' | 't1' | 't2' | 't3' | 't4';
+/** A function builder with the math helpers' locals. */
+type MathFn<S extends string> = Fn<S | Scratch, 'k'>;
+
+/** The constant `name` (its local). */
+const K = <S extends string>(f: MathFn<S>, name: Constant): number[] => f.get('k', CONSTANT_NAMES.indexOf(name));
+
+/** Set the constants' locals (once, at a kernel's start). */
+export function setConstants<S extends string>(f: MathFn<S>): number[] {
+  return CONSTANT_NAMES.flatMap((name, i) => {
+    const b = CONSTANTS[name];
+    return [...op.v128ConstI32x4([b, b, b, b]), ...f.set('k', i)];
+  });
+}
 
 /**
  * e^x of the vector `x` leaves (t0, t1 scratch): x clamped to [−87, 88] (e^x stays a normal
  * float, so 1 + e^x and 1 / that neither overflow nor lose a sigmoid's saturation; NaN goes
  * through), x = n·ln 2 + r with n = round(x·log₂e) and ln 2 in two parts (Cody–Waite:
  * n·LN2_HI is exact), e^r by its Taylor polynomial of degree 7 (|r| ≤ ln2/2: truncation
- * under 4·10⁻⁹ relative), times 2ⁿ built in the exponent bits ((n + 127) << 23).
+ * under 4·10⁻⁹ relative), times 2ⁿ built in the exponent bits ((n + 127) << 23). The
+ * polynomial goes by Estrin's scheme, 1 + ((r + r²(e2 + e3 r)) + r⁴((e4 + e5 r) + r²(e6 + e7 r))):
+ * a chain of about half Horner's latency (t4 scratch), which the gate passes are bound by.
  */
-export function exp<S extends string>(f: Fn<S | Scratch>, x: number[]): number[] {
-  const [r, n] = [f.ref('t0'), f.ref('t1')];
-  const horner = [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1].flatMap((c) => [...r.get, ...op.f32x4Mul, ...splat(c), ...op.f32x4Add]);
+export function exp<S extends string>(f: MathFn<S>, x: number[]): number[] {
+  const [r, n, r2] = [f.ref('t0'), f.ref('t1'), f.ref('t4')];
+  /** lo + hi·r */
+  const pair = (lo: Constant, hi: Constant) => [...K(f, hi), ...r.get, ...op.f32x4Mul, ...K(f, lo), ...op.f32x4Add];
+  // 1 + (s = r + r²(e2 + e3 r) + r⁴(…)): the 1 added last, so s's roundings are small next to it
+  const polynomial = [
+    ...K(f, 'one'),
+    ...r.get, ...r.get, ...r.get, ...op.f32x4Mul, ...r2.tee, ...pair('e2', 'e3'), ...op.f32x4Mul, ...op.f32x4Add,
+    ...pair('e4', 'e5'), ...r2.get, ...pair('e6', 'e7'), ...op.f32x4Mul, ...op.f32x4Add,
+    ...r2.get, ...r2.get, ...op.f32x4Mul, ...op.f32x4Mul, ...op.f32x4Add,
+    ...op.f32x4Add,
+  ];
   return [
-    ...x, ...splat(-87), ...op.f32x4Max, ...splat(88), ...x4.min, ...r.tee,
-    ...splat(Math.LOG2E), ...op.f32x4Mul, ...x4.nearest, ...n.set,
-    ...r.get, ...n.get, ...splat(LN2_HI), ...op.f32x4Mul, ...op.f32x4Sub, ...n.get, ...splat(LN2_LO), ...op.f32x4Mul, ...op.f32x4Sub, ...r.set,
-    ...splat(1 / 5040), ...horner,
-    ...n.get, ...x4.truncSatS, ...op.v128ConstI32x4([127, 127, 127, 127]), ...op.i32x4Add, ...op.i32(23), ...x4.shl,
+    ...x, ...K(f, 'expMin'), ...op.f32x4Max, ...K(f, 'expMax'), ...x4.min, ...r.tee,
+    ...K(f, 'log2e'), ...op.f32x4Mul, ...x4.nearest, ...n.set,
+    ...r.get, ...n.get, ...K(f, 'ln2Hi'), ...op.f32x4Mul, ...op.f32x4Sub, ...n.get, ...K(f, 'ln2Lo'), ...op.f32x4Mul, ...op.f32x4Sub, ...r.set,
+    ...polynomial,
+    ...n.get, ...x4.truncSatS, ...K(f, 'bias'), ...op.i32x4Add, ...op.i32(23), ...x4.shl,
     ...op.f32x4Mul,
   ];
 }
-/** ln 2 = LN2_HI + LN2_LO, LN2_HI with 9 significant bits (355/512), so n·LN2_HI is exact for |n| ≤ 2¹⁵ */
-const LN2_HI = 355 / 512;
-const LN2_LO = Math.LN2 - LN2_HI;
 
 /** σ(x) = 1 / (1 + e^−x) of the vector `x` leaves (t0, t1 scratch): 0 < σ ≤ 1 for every x, NaN for NaN. */
-export function sigmoid<S extends string>(f: Fn<S | Scratch>, x: number[]): number[] {
-  return [...ONE, ...ONE, ...exp(f, [...x, ...op.f32x4Neg]), ...op.f32x4Add, ...op.f32x4Div];
+export function sigmoid<S extends string>(f: MathFn<S>, x: number[]): number[] {
+  return [...K(f, 'one'), ...K(f, 'one'), ...exp(f, [...x, ...op.f32x4Neg]), ...op.f32x4Add, ...op.f32x4Div];
 }
 
 /**
@@ -74,23 +131,22 @@ export function sigmoid<S extends string>(f: Fn<S | Scratch>, x: number[]): numb
  * 2σ(2x) − 1 would lose); else sign(x)·(1 − e)/(1 + e) with e = e^−2|x| (1 − e is exact for
  * e ≥ ½, i.e. |x| ≤ 0.35; ±1 for large |x|; NaN for NaN).
  */
-export function tanh<S extends string>(f: Fn<S | Scratch>, x: number[]): number[] {
+export function tanh<S extends string>(f: MathFn<S>, x: number[]): number[] {
   const [x2, e, v, ax] = [f.ref('t0'), f.ref('t0'), f.ref('t2'), f.ref('t3')];
-  const series = [62 / 2835, -17 / 315, 2 / 15, -1 / 3];
+  const one = K(f, 'one');
   return [
     ...x, ...v.tee, ...x4.abs, ...ax.set,
     // small = x + (x·x²)·P(x²)
     ...v.get, ...v.get, ...v.get, ...v.get, ...op.f32x4Mul, ...x2.tee, ...op.f32x4Mul,
-    ...splat(series[0]), ...series.slice(1).flatMap((c) => [...x2.get, ...op.f32x4Mul, ...splat(c), ...op.f32x4Add]),
+    ...K(f, 't9'), ...(['t7', 't5', 't3'] as const).flatMap((c) => [...x2.get, ...op.f32x4Mul, ...K(f, c), ...op.f32x4Add]),
     ...op.f32x4Mul, ...op.f32x4Add,
     // large = (1 − e)/(1 + e) with x's sign bit
-    ...exp(f, [...ax.get, ...splat(-2), ...op.f32x4Mul]), ...e.set,
-    ...ONE, ...e.get, ...op.f32x4Sub, ...ONE, ...e.get, ...op.f32x4Add, ...op.f32x4Div,
-    ...v.get, ...op.v128ConstI32x4([SIGN, SIGN, SIGN, SIGN]), ...op.v128And, ...x4.or,
-    ...ax.get, ...splat(0.25), ...x4.lt, ...x4.bitselect,
+    ...exp(f, [...ax.get, ...K(f, 'minus2'), ...op.f32x4Mul]), ...e.set,
+    ...one, ...e.get, ...op.f32x4Sub, ...one, ...e.get, ...op.f32x4Add, ...op.f32x4Div,
+    ...v.get, ...K(f, 'sign'), ...op.v128And, ...x4.or,
+    ...ax.get, ...K(f, 'quarter'), ...x4.lt, ...x4.bitselect,
   ];
 }
-const SIGN = -0x80000000;
 
 // ------------------------------------------------------------------ the row loops
 
@@ -145,7 +201,7 @@ const mul = (...xs: number[][]): number[] => xs.slice(1).reduce((acc, x) => [...
 const add = (a: number[], b: number[]): number[] => [...a, ...b, ...op.f32x4Add];
 const sub = (a: number[], b: number[]): number[] => [...a, ...b, ...op.f32x4Sub];
 /** 1 − x */
-const oneMinus = (x: number[]): number[] => sub(ONE, x);
+const oneMinus = <S extends string>(f: MathFn<S>, x: number[]): number[] => sub(K(f, 'one'), x);
 /** x where the mask is set, else +0 */
 const masked = (x: number[], mask: number[]): number[] => [...x, ...mask, ...op.v128And];
 
@@ -161,8 +217,9 @@ const rowsParams = <N extends string>(...names: N[]) => Object.fromEntries(names
  */
 export const lstmGates = kernel({
   params: { ...rowsParams('x', 'hw', 'c', 'out', 'acts'), B: i32, H: i32, mode: i32 },
-  locals: { ...LOOP, ...SCRATCH, writeOut: i32, writeActs: i32, i: v128, f: v128, g: v128, o: v128, c1: v128, tc: v128 },
+  locals: { ...LOOP, ...MATH_LOCALS, writeOut: i32, writeActs: i32, i: v128, f: v128, g: v128, o: v128, c1: v128, tc: v128 },
   body: (f) => [
+    ...setConstants(f),
     ...f.get('mode'), ...op.i32(1), ...op.i32And, ...f.set('writeOut'),
     ...f.get('mode'), ...op.i32(2), ...op.i32And, ...f.set('writeActs'),
     ...rowLoop(f, ['x', 'hw', 'c', 'out', 'acts'], (a) => {
@@ -194,8 +251,9 @@ export const lstmGates = kernel({
  */
 export const lstmGatesBackward = kernel({
   params: { ...rowsParams('acts', 'd', 'dh', 'c', 'dcIn', 'dcOut', 'grads'), B: i32, H: i32, mode: i32 },
-  locals: { ...LOOP, ...SCRATCH, mh: v128, mc: v128, i: v128, f: v128, g: v128, o: v128, tc: v128, dhv: v128, dc: v128 },
+  locals: { ...LOOP, ...MATH_LOCALS, mh: v128, mc: v128, i: v128, f: v128, g: v128, o: v128, tc: v128, dhv: v128, dc: v128 },
   body: (f) => [
+    ...setConstants(f),
     ...maskOf(f, 'mode', 1, 'mh'),
     ...maskOf(f, 'mode', 2, 'mc'),
     ...rowLoop(f, ['acts', 'd', 'dh', 'c', 'dcIn', 'dcOut', 'grads'], (a) => {
@@ -203,11 +261,11 @@ export const lstmGatesBackward = kernel({
       return [
         ...(['i', 'f', 'g', 'o', 'tc'] as const).flatMap((v, k) => [...a.load('acts', k), ...f.set(v)]),
         ...add(a.load('d', 0), masked(a.load('dh'), f.get('mh'))), ...f.set('dhv'),
-        ...add(add(a.load('d', 1), masked(a.load('dcIn'), f.get('mc'))), mul(dh, o, oneMinus(mul(tc, tc)))), ...f.set('dc'),
-        ...a.store('grads', 0, mul(dc, g, i, oneMinus(i))),
-        ...a.store('grads', 1, mul(dc, a.load('c'), fg, oneMinus(fg))),
-        ...a.store('grads', 2, mul(dc, i, oneMinus(mul(g, g)))),
-        ...a.store('grads', 3, mul(dh, tc, o, oneMinus(o))),
+        ...add(add(a.load('d', 1), masked(a.load('dcIn'), f.get('mc'))), mul(dh, o, oneMinus(f, mul(tc, tc)))), ...f.set('dc'),
+        ...a.store('grads', 0, mul(dc, g, i, oneMinus(f, i))),
+        ...a.store('grads', 1, mul(dc, a.load('c'), fg, oneMinus(f, fg))),
+        ...a.store('grads', 2, mul(dc, i, oneMinus(f, mul(g, g)))),
+        ...a.store('grads', 3, mul(dh, tc, o, oneMinus(f, o))),
         ...a.store('dcOut', 0, mul(dc, fg)),
       ];
     }),
@@ -225,8 +283,9 @@ export const lstmGatesBackward = kernel({
  */
 export const gruGates = kernel({
   params: { ...rowsParams('x', 'hw', 'bh', 'h', 'out', 'acts'), B: i32, H: i32, mode: i32 },
-  locals: { ...LOOP, ...SCRATCH, writeOut: i32, writeActs: i32, mb: v128, r: v128, z: v128, n: v128, hn: v128 },
+  locals: { ...LOOP, ...MATH_LOCALS, writeOut: i32, writeActs: i32, mb: v128, r: v128, z: v128, n: v128, hn: v128 },
   body: (f) => [
+    ...setConstants(f),
     ...f.get('mode'), ...op.i32(1), ...op.i32And, ...f.set('writeOut'),
     ...f.get('mode'), ...op.i32(2), ...op.i32And, ...f.set('writeActs'),
     ...maskOf(f, 'mode', 4, 'mb'),
@@ -257,17 +316,18 @@ export const gruGates = kernel({
  */
 export const gruGatesBackward = kernel({
   params: { ...rowsParams('acts', 'd', 'carry', 'dh', 'h', 'gx', 'gh'), B: i32, H: i32, mode: i32 },
-  locals: { ...LOOP, ...SCRATCH, mh: v128, r: v128, z: v128, n: v128, hn: v128, dhv: v128, dn: v128, dr: v128, dz: v128 },
+  locals: { ...LOOP, ...MATH_LOCALS, mh: v128, r: v128, z: v128, n: v128, hn: v128, dhv: v128, dn: v128, dr: v128, dz: v128 },
   body: (f) => [
+    ...setConstants(f),
     ...maskOf(f, 'mode', 1, 'mh'),
     ...rowLoop(f, ['acts', 'd', 'carry', 'dh', 'h', 'gx', 'gh'], (a) => {
       const [r, z, n, hn, dh, dn, dr, dz] = (['r', 'z', 'n', 'hn', 'dhv', 'dn', 'dr', 'dz'] as const).map((v) => f.get(v));
       return [
         ...(['r', 'z', 'n', 'hn'] as const).flatMap((v, k) => [...a.load('acts', k), ...f.set(v)]),
         ...add(add(a.load('d'), a.load('carry')), masked(a.load('dh'), f.get('mh'))), ...f.set('dhv'),
-        ...mul(dh, oneMinus(z), oneMinus(mul(n, n))), ...f.set('dn'),
-        ...mul(dn, hn, r, oneMinus(r)), ...f.set('dr'),
-        ...mul(dh, sub(a.load('h'), n), z, oneMinus(z)), ...f.set('dz'),
+        ...mul(dh, oneMinus(f, z), oneMinus(f, mul(n, n))), ...f.set('dn'),
+        ...mul(dn, hn, r, oneMinus(f, r)), ...f.set('dr'),
+        ...mul(dh, sub(a.load('h'), n), z, oneMinus(f, z)), ...f.set('dz'),
         ...a.store('gx', 0, dr), ...a.store('gh', 0, dr),
         ...a.store('gx', 1, dz), ...a.store('gh', 1, dz),
         ...a.store('gx', 2, dn), ...a.store('gh', 2, mul(dn, r)),
@@ -282,8 +342,9 @@ export const gruGatesBackward = kernel({
 /** rnnGates(x, xs, hw, hws, out, outs, B, H, mode): out = act(x + hw), tanh when mode bit 0 is set, else relu. */
 export const rnnGates = kernel({
   params: { ...rowsParams('x', 'hw', 'out'), B: i32, H: i32, mode: i32 },
-  locals: { ...LOOP, ...SCRATCH, isTanh: i32, v: v128 },
+  locals: { ...LOOP, ...MATH_LOCALS, isTanh: i32, v: v128 },
   body: (f) => [
+    ...setConstants(f),
     ...f.get('mode'), ...op.i32(1), ...op.i32And, ...f.set('isTanh'),
     ...rowLoop(f, ['x', 'hw', 'out'], (a) => [
       ...add(a.load('x'), a.load('hw')), ...f.set('v'),
@@ -305,15 +366,16 @@ export const rnnGates = kernel({
  */
 export const rnnGatesBackward = kernel({
   params: { ...rowsParams('y', 'd', 'dh', 'out'), B: i32, H: i32, mode: i32 },
-  locals: { ...LOOP, ...SCRATCH, isTanh: i32, mh: v128, g: v128, v: v128 },
+  locals: { ...LOOP, ...MATH_LOCALS, isTanh: i32, mh: v128, g: v128, v: v128 },
   body: (f) => [
+    ...setConstants(f),
     ...f.get('mode'), ...op.i32(1), ...op.i32And, ...f.set('isTanh'),
     ...maskOf(f, 'mode', 2, 'mh'),
     ...rowLoop(f, ['y', 'd', 'dh', 'out'], (a) => [
       ...add(a.load('d'), masked(a.load('dh'), f.get('mh'))), ...f.set('g'),
       ...a.load('y'), ...f.set('v'),
       ...f.get('isTanh'), ...op.if,
-      ...mul(f.get('g'), oneMinus(mul(f.get('v'), f.get('v')))), ...f.set('g'),
+      ...mul(f.get('g'), oneMinus(f, mul(f.get('v'), f.get('v')))), ...f.set('g'),
       ...op.else,
       ...f.get('g'), ...f.get('v'), ...op.v128Zero, ...op.f32x4Gt, ...op.v128And, ...f.set('g'),
       ...op.end,
