@@ -14,6 +14,7 @@
 import { noGrad } from '@ml/autograd';
 import type { Tensor as TfTensor } from '@tensorflow/tfjs';
 import { registerWasmBackend, enableRelaxedSimd } from '@ml/backend-wasm';
+import { registerWebGpuBackend, webgpuInfo } from '@ml/backend-webgpu';
 import { GRU, LSTM, Linear, RNN, Transformer, TransformerEncoderLayer, crossEntropy, mseLoss } from '@ml/nn';
 import { Adam } from '@ml/optim';
 import { fromArray, manualSeed, randn, setBackend, tidy, type Tensor } from '@ml/tensor';
@@ -75,7 +76,9 @@ export const SEQ_WORKLOADS: readonly SeqWorkload[] = [
   { id: 'opGrad', title: 'elementwise op, per op, recording the gradient', unit: 'µs', kind: 'op', batch: 64, length: 1, features: 128, hidden: 0 },
 ];
 
-const SYSTEMS = ['ml-wasm-1t', 'ml-wasm', 'tfjs-wasm', 'torch-1t', 'torch-2t'] as const;
+const SYSTEMS = ['ml-wasm-1t', 'ml-wasm', 'ml-webgpu', 'tfjs-wasm', 'torch-1t', 'torch-2t'] as const;
+/** what runs without asking: ml-webgpu needs a WebGPU device (`--systems` names it) */
+const DEFAULT_SYSTEMS = SYSTEMS.filter((s) => s !== 'ml-webgpu');
 type System = (typeof SYSTEMS)[number];
 /** ops per timed run of the per-op rows (each run is OPS_PER_RUN / 2 iterations of mul then add) */
 export const OPS_PER_RUN = 400;
@@ -87,15 +90,27 @@ export interface SeqBudget {
 
 const labels = (n: number): Tensor => fromArray(Int32Array.from({ length: n }, (_, i) => (i * 7) % 10), [n], { dtype: 'int32' });
 
-/** @ml on the wasm backend with `threads` threads (undefined: its default, every core). */
-async function runMl(threads: number | undefined, b: SeqBudget, only: ReadonlySet<string>, log: (s: string) => void): Promise<Record<string, Measurement>> {
-  const backend = registerWasmBackend(threads === undefined ? {} : { threads });
-  setBackend(backend.name);
+/**
+ * @ml on the wasm backend with `threads` threads (undefined: its default, every core), or
+ * on webgpu (`threads` 'gpu'). Each timed run ends by reading its result (the loss, the
+ * prediction) back, so a GPU's queued work is in the time.
+ */
+async function runMl(threads: number | 'gpu' | undefined, b: SeqBudget, only: ReadonlySet<string>, log: (s: string) => void): Promise<Record<string, Measurement>> {
+  let name: string;
+  if (threads === 'gpu') {
+    const gpu = await registerWebGpuBackend();
+    setBackend(gpu.name);
+    name = `ml-webgpu (${webgpuInfo(gpu)?.adapter ?? 'GPU'})`;
+  } else {
+    const backend = registerWasmBackend(threads === undefined ? {} : { threads });
+    setBackend(backend.name);
+    name = `ml-wasm (${backend.threads} thread${backend.threads === 1 ? '' : 's'})`;
+  }
   manualSeed(0);
-  const name = `ml-wasm (${backend.threads} thread${backend.threads === 1 ? '' : 's'})`;
   const out: Record<string, Measurement> = {};
   for (const w of SEQ_WORKLOADS.filter((x) => only.has(x.id))) {
-    let once: () => unknown;
+    /** one run; returns what to read back to know it finished */
+    let step: () => Tensor | void;
     const keep: Tensor[] = [];
     if (w.kind === 'op') {
       const y = randn([w.batch, w.features], { requiresGrad: w.id === 'opGrad' }).keep();
@@ -105,7 +120,7 @@ async function runMl(threads: number | undefined, b: SeqBudget, only: ReadonlySe
         tidy(() => {
           for (let i = 0; i < OPS_PER_RUN / 2; i++) z.mul(y).add(y);
         });
-      once = w.id === 'opGrad' ? loop : () => noGrad(loop);
+      step = w.id === 'opGrad' ? loop : () => noGrad(loop);
     } else if (w.cell !== undefined) {
       const Layer = w.cell === 'lstm' ? LSTM : w.cell === 'gru' ? GRU : RNN;
       const rnn = new Layer({ inputSize: w.features, hiddenSize: w.hidden, batchFirst: true });
@@ -119,26 +134,30 @@ async function runMl(threads: number | undefined, b: SeqBudget, only: ReadonlySe
       };
       if (w.kind === 'train') {
         const opt = new Adam([...rnn.parameters(), ...head.parameters()], { lr: 1e-3 });
-        once = () =>
+        step = () =>
           tidy(() => {
             opt.zeroGrad();
-            crossEntropy(forward(), y).backward();
+            const loss = crossEntropy(forward(), y);
+            loss.backward();
             opt.step();
+            return loss;
           });
       } else {
         rnn.eval();
-        once = () => tidy(() => void noGrad(forward).dataSync());
+        step = () => tidy(() => noGrad(forward));
       }
     } else if (w.model === 'encoderDecoder') {
       const model = new Transformer({ dModel: w.features, nhead: 4, numEncoderLayers: 2, numDecoderLayers: 2, dimFeedforward: w.hidden, dropout: 0, batchFirst: true });
       const [src, tgt, target] = [0, 1, 2].map(() => randn([w.batch, w.length, w.features]).keep());
       keep.push(src, tgt, target);
       const opt = new Adam(model.parameters(), { lr: 1e-3 });
-      once = () =>
+      step = () =>
         tidy(() => {
           opt.zeroGrad();
-          mseLoss(model.forward(src, tgt), target).backward();
+          const loss = mseLoss(model.forward(src, tgt), target);
+          loss.backward();
           opt.step();
+          return loss;
         });
     } else {
       const layer = new TransformerEncoderLayer({ dModel: w.features, nhead: 4, dimFeedforward: w.hidden, dropout: 0, batchFirst: true });
@@ -147,17 +166,26 @@ async function runMl(threads: number | undefined, b: SeqBudget, only: ReadonlySe
       keep.push(x, target);
       if (w.kind === 'train') {
         const opt = new Adam(layer.parameters(), { lr: 1e-3 });
-        once = () =>
+        step = () =>
           tidy(() => {
             opt.zeroGrad();
-            mseLoss(layer.forward(x), target).backward();
+            const loss = mseLoss(layer.forward(x), target);
+            loss.backward();
             opt.step();
+            return loss;
           });
       } else {
         layer.eval();
-        once = () => tidy(() => void noGrad(() => layer.forward(x)).dataSync());
+        step = () => tidy(() => noGrad(() => layer.forward(x)));
       }
     }
+    const once = async () => {
+      const t = step();
+      if (!t) return;
+      if (threads === 'gpu') await t.data();
+      else t.dataSync();
+      t.dispose();
+    };
     const r = await timeIt(once, { warmup: 2, maxReps: w.kind === 'train' ? b.maxReps : 1000, budgetMs: b.budgetMs });
     out[w.id] = w.kind === 'op' ? { value: (r.ms * 1000) / OPS_PER_RUN, reps: r.reps } : { value: r.ms, reps: r.reps };
     log(`  ${name} ${w.id}: ${out[w.id].value.toFixed(2)} ${w.unit} (${r.reps} runs)`);
@@ -243,7 +271,8 @@ const HELP = `sequence bench — LSTM/GRU/RNN/Transformer steps, batch-1 latency
 Usage: node bench/dist/sequence.js [options]
 
 Options:
-  --systems <list>   ${SYSTEMS.join(', ')} (default all)
+  --systems <list>   ${SYSTEMS.join(', ')}
+                     (default all but ml-webgpu, which needs a WebGPU device)
   --budget <s>       timed seconds per measurement at most (default 10)
   --reps <n>         training steps timed per measurement at most (default 20)
   --quick            --budget 1 --reps 5: a smoke run
@@ -273,18 +302,18 @@ async function main(): Promise<number> {
       gc();
       await new Promise((r) => setTimeout(r, 500));
       if (s === 'tfjs-wasm') return runTfjs(budget, only, log);
-      return runMl(s === 'ml-wasm-1t' ? 1 : undefined, budget, only, log);
+      return runMl(s === 'ml-wasm-1t' ? 1 : s === 'ml-webgpu' ? 'gpu' : undefined, budget, only, log);
     });
     return 0;
   }
-  const systems = (v.systems?.split(',').map((s) => s.trim()) ?? [...SYSTEMS]) as System[];
+  const systems = (v.systems?.split(',').map((s) => s.trim()) ?? [...DEFAULT_SYSTEMS]) as System[];
   for (const s of systems) if (!SYSTEMS.includes(s)) {
     process.stderr.write(`sequence bench: unknown system '${s}' (choose from ${SYSTEMS.join(', ')})\n`);
     return 2;
   }
   const rows = v.only === undefined ? SEQ_WORKLOADS : SEQ_WORKLOADS.filter((w) => v.only!.split(',').includes(w.id));
   const cores = cpus().length;
-  const threads: Record<System, string> = { 'ml-wasm-1t': '1 thread', 'ml-wasm': `${cores} threads`, 'tfjs-wasm': '1 thread', 'torch-1t': '1 thread', 'torch-2t': '2 threads' };
+  const threads: Record<System, string> = { 'ml-wasm-1t': '1 thread', 'ml-wasm': `${cores} threads`, 'ml-webgpu': 'GPU', 'tfjs-wasm': '1 thread', 'torch-1t': '1 thread', 'torch-2t': '2 threads' };
   const versions = [`Node ${process.version}`];
   const procs = new Map<System, SystemProcess>();
   const passOn = ['--budget', String(budget.budgetMs / 1000), '--reps', String(budget.maxReps)];
