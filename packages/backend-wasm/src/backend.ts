@@ -2,6 +2,7 @@ import { checkOptions, optionKeys, sizeOf, type DType, type HeapInfo, type Im2Co
 import { CpuBackend, isContiguousView, rowStride, type AdamStep, type BinaryOp, type DataId, type HostKernelIO, type ReduceOp, type SaveForBackward, type UnaryOp, type View } from '@ml/tensor/backend';
 import { empty, tiledPool, WasmConvolution } from './backend-conv.js';
 import { withGatePasses } from './backend-recurrent.js';
+import { WasmTransformerKernels } from './backend-transformer.js';
 import { WasmGemm, type KernelExports } from './gemm.js';
 import { HeapAllocator } from './heap-allocator.js';
 import { MemoryFullError } from './heap.js';
@@ -67,6 +68,8 @@ export class WasmBackend extends CpuBackend {
   readonly #memory: HeapAllocator;
   readonly #io: Operands;
   readonly #conv: WasmConvolution;
+  /** layerNorm, gelu and attention's softmax rows on the SIMD kernels (backend-transformer.ts) */
+  readonly transformer: WasmTransformerKernels;
   /** where the last primitive ran: 'wasm', or the CPU code and why (for the debug log) */
   #route: string | null = null;
   /** the host kernels' IO with the recurrent ops' gate passes on the SIMD kernels (backend-recurrent.ts) */
@@ -88,6 +91,7 @@ export class WasmBackend extends CpuBackend {
     this.hostIO = withGatePasses(this.hostIO, gemm);
     this.#memory = memory;
     this.#io = new Operands(gemm, memory, (v) => this.copy(v));
+    this.transformer = new WasmTransformerKernels(gemm, memory, this.#io);
     this.#conv = new WasmConvolution(gemm, memory, this.#io, { winograd: this.winograd, direct: this.direct }, this.stats, (route) => {
       this.#route = route;
     });
@@ -270,6 +274,32 @@ export class WasmBackend extends CpuBackend {
     const [outAt, done] = this.#io.out(1);
     this.gemm.heap.f32[outAt >> 2] = acc;
     return done();
+  }
+
+  // ---- the transformer's row passes on the SIMD kernels (backend-transformer.ts); other dtypes: the CPU code
+
+  override layerNorm(x: View, weight: View | null, bias: View | null, D: number, eps: number, save: SaveForBackward = null): DataId | null {
+    return this.#rows(() => this.transformer.layerNorm(x, weight, bias, D, eps, save), () => super.layerNorm(x, weight, bias, D, eps, save));
+  }
+  override layerNormBackward(x: View, weight: View | null, dy: View, D: number, eps: number, saved: readonly View[] = []): DataId | null {
+    return this.#rows(() => this.transformer.layerNormBackward(x, weight, dy, D, saved), () => super.layerNormBackward(x, weight, dy, D, eps, saved));
+  }
+  override gelu(x: View, approximate: 'none' | 'tanh', save: SaveForBackward = null): DataId | null {
+    return this.#rows(() => this.transformer.gelu(x, approximate, save), () => super.gelu(x, approximate, save));
+  }
+  override geluBackward(x: View, dy: View, approximate: 'none' | 'tanh', saved: readonly View[] = []): DataId | null {
+    return this.#rows(() => this.transformer.geluBackward(x, dy, approximate, saved), () => super.geluBackward(x, dy, approximate, saved));
+  }
+  /** AttentionSteps' softmax passes for the host attention kernel (CpuBackend passes itself as its steps). */
+  softmaxRowsInPlace(scores: DataId, rows: number, L: number, S: number, scale: number, causal: boolean): boolean {
+    return this.transformer.softmaxRows(scores, rows, L, S, scale, causal);
+  }
+  softmaxBackwardInPlace(P: View, dP: DataId, rows: number, S: number, scale: number): boolean {
+    return this.transformer.softmaxBackward(P, dP, rows, S, scale);
+  }
+  #rows(run: () => DataId | null, cpu: () => DataId | null): DataId | null {
+    this.#route = 'wasm';
+    return this.#kernel(run, cpu) ?? this.#cpu('no wasm kernel for this case', cpu);
   }
 
   /** The relu gradient on the SIMD kernel (float32). */

@@ -20,6 +20,14 @@ export interface AttentionSteps {
   /** a contiguous copy of a view (the backend's own: the wasm one copies rows with SIMD) */
   copy(v: View): DataId;
   dispose(data: DataId): void;
+  /**
+   * Optional (a backend with kernels of its own, e.g. SIMD): P = softmax(s·scale) in place
+   * on the contiguous score rows `scores` [rows, S] (row r is query r mod L; `causal` hides
+   * its keys past it) for scale > 0 and no masks. false: the host loop runs.
+   */
+  softmaxRowsInPlace?(scores: DataId, rows: number, L: number, S: number, scale: number, causal: boolean): boolean;
+  /** Optional: ∂P ← P ⊙ (∂P − rowsum(∂P ⊙ P))·scale in place on the contiguous [rows, S] ∂P. false: the passes on the primitives run. */
+  softmaxBackwardInPlace?(P: View, dP: DataId, rows: number, S: number, scale: number): boolean;
 }
 
 /** An operand as a [B, M, K] view the matmul primitive reads, and the copy to give back (if one was made). */
@@ -178,17 +186,21 @@ function plainSoftmaxRows(s: TypedArray, d: Dims, scale: number, causal: boolean
 /** P [B, L, S] (a fresh contiguous buffer from matmul) for the call. */
 function probabilities(steps: AttentionSteps, q: Operand, k: Operand, masks: readonly View[], scale: number, causal: boolean, d: Dims): DataId {
   const P = steps.matmul(q.view, transposed(k.view));
+  if (masks.length === 0 && steps.softmaxRowsInPlace?.(P, d.B * d.L, d.L, d.S, scale, causal) === true) return P;
   softmaxRows(dataValues(P), d, maskWalks(masks), scale, causal);
   return P;
 }
 
 /**
- * ∂S = P ⊙ (∂P − rowsum(∂P ⊙ P))·scale for P and ∂P [B, L, S], on the backend's primitives
- * (each a pass the wasm backend runs on its SIMD kernels).
+ * ∂S = P ⊙ (∂P − rowsum(∂P ⊙ P))·scale for P and ∂P [B, L, S] (a fresh contiguous buffer,
+ * which this takes over: ∂S may be it, updated in place), in one pass where the backend
+ * has one, else on the backend's primitives (each a SIMD pass on the wasm backend).
  */
-function softmaxBackward(steps: AttentionSteps, P: View, dP: View, scale: number): DataId {
+function softmaxBackward(steps: AttentionSteps, P: View, dPData: DataId, scale: number): DataId {
   const [B, L, S] = P.shape;
+  if (steps.softmaxBackwardInPlace?.(P, dPData, B * L, S, scale) === true) return dPData;
   const dtype = P.dtype;
+  const dP = flat3(dPData, P, B, L, S);
   const flat = (data: DataId, shape: number[]): View => ({ data, dtype, shape, strides: [shape[1] * shape[2], shape[2], 1], offset: 0 });
   const across = (data: DataId): View => ({ data, dtype, shape: [B, L, S], strides: [L, 1, 0], offset: 0 }); // [B, L, 1] along S
   const prod = steps.binary('mul', dP, P, dtype);
@@ -196,6 +208,7 @@ function softmaxBackward(steps: AttentionSteps, P: View, dP: View, scale: number
   steps.dispose(prod);
   const centred = steps.binary('sub', dP, across(dot), dtype);
   steps.dispose(dot);
+  steps.dispose(dPData);
   const dS = steps.binary('mul', flat(centred, [B, L, S]), P, dtype);
   steps.dispose(centred);
   if (scale === 1) return dS;
@@ -290,9 +303,8 @@ export function scaledDotProductAttentionBackward(
   if (fromSaved) ops.push(operand(steps, s, B));
   const P3: View = recomputed !== null ? flat3(recomputed, q, B, L, S) : ops[4].view;
   const dV = steps.matmul(transposed(P3), dy3); // [B, S, Ev]
-  const dP = flat3(steps.matmul(dy3, transposed(v3)), q, B, L, S); // [B, L, S]
+  const dP = steps.matmul(dy3, transposed(v3)); // [B, L, S]
   const dS = flat3(softmaxBackward(steps, P3, dP, scale), q, B, L, S);
-  steps.dispose(dP.data);
   const dQ = steps.matmul(dS, k3); // [B, L, E]
   const dK = steps.matmul(transposed(dS), q3); // [B, S, E]
   const out = alloc.array(q.dtype, B * (L * E + S * E + S * Ev));
