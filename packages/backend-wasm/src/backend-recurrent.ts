@@ -38,6 +38,7 @@ export class WasmGatePasses implements GatePasses {
   }
 
   lstm(p: LstmGateArgs): boolean {
+    if (p.out === null && p.acts === null) return true; // nothing to write
     const at = this.#place([p.x, p.hw, p.c, p.out, p.acts], p.x);
     if (at === null) return false;
     const [x, xs, hw, hws, c, cs, out, outs, acts, actss] = at;
@@ -56,6 +57,7 @@ export class WasmGatePasses implements GatePasses {
   }
 
   gru(p: GruGateArgs): boolean {
+    if (p.out === null && p.acts === null) return true; // nothing to write
     const at = this.#place([p.x, p.hw, p.bias, p.h, p.out, p.acts], p.hw);
     if (at === null) return false;
     const [x, xs, hw, hws, bh, , h, hs, out, outs, acts, actss] = at;

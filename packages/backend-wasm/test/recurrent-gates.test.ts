@@ -139,8 +139,8 @@ describe('the gate passes on the SIMD kernels equal the gate equations in float6
     }
   });
 
-  it.each(SHAPES)('gru forward (B $B, H $H, row padding $pad): h and the saved r, z, n, hn, with and without the bias', ({ B, H, pad }) => {
-    for (const withBias of [true, false]) {
+  it.each(SHAPES)('gru forward (B $B, H $H, row padding $pad): h and the saved r, z, n, hn, each or both, with and without the bias', ({ B, H, pad }) => {
+    for (const [withBias, withOut, withActs] of [[true, true, true], [false, true, true], [true, true, false], [false, false, true]]) {
       const r = normals(B * 31 + H);
       const x = new Operand(B, 3 * H, pad, 2, () => r(2));
       const hw = new Operand(B, 3 * H, 0, 0, () => r(2));
@@ -148,7 +148,7 @@ describe('the gate passes on the SIMD kernels equal the gate equations in float6
       const h = new Operand(B, H, pad, 0, () => r());
       const out = new Operand(B, H, pad, 1, () => SENTINEL);
       const acts = new Operand(B, 4 * H, 0, 0, () => SENTINEL);
-      expect(passes.gru({ B, H, x: x.rows, hw: hw.rows, bias: withBias ? { ...bias.rows, stride: 0 } : null, h: h.rows, out: out.rows, acts: acts.rows })).toBe(true);
+      expect(passes.gru({ B, H, x: x.rows, hw: hw.rows, bias: withBias ? { ...bias.rows, stride: 0 } : null, h: h.rows, out: withOut ? out.rows : null, acts: withActs ? acts.rows : null })).toBe(true);
       const bh = (k: number) => (withBias ? bias.at(0, k) : 0);
       const gate = (b: number, j: number) => {
         const rr = sig(x.at(b, j) + hw.at(b, j) + bh(j));
@@ -156,8 +156,10 @@ describe('the gate passes on the SIMD kernels equal the gate equations in float6
         const hn = hw.at(b, 2 * H + j) + bh(2 * H + j);
         return [rr, z, Math.tanh(x.at(b, 2 * H + j) + rr * hn), hn];
       };
-      expectRows(out, (b, j) => ((g) => (1 - g[1]) * g[2] + g[1] * h.at(b, j))(gate(b, j)), TOL, 'h');
-      expectRows(acts, (b, j) => gate(b, j % H)[Math.floor(j / H)], TOL, 'acts');
+      if (withOut) expectRows(out, (b, j) => ((g) => (1 - g[1]) * g[2] + g[1] * h.at(b, j))(gate(b, j)), TOL, 'h');
+      else expect(out.a.every((v) => v === SENTINEL)).toBe(true);
+      if (withActs) expectRows(acts, (b, j) => gate(b, j % H)[Math.floor(j / H)], TOL, 'acts');
+      else expect(acts.a.every((v) => v === SENTINEL)).toBe(true);
     }
   });
 
@@ -221,6 +223,15 @@ describe('the gate passes on the SIMD kernels equal the gate equations in float6
     const lstmOut = new Operand(1, 2 * H, 0, 0, () => SENTINEL);
     passes.lstm({ B: 1, H, x: big.rows, hw: zero.rows, c: zero.rows, out: lstmOut.rows, acts: null });
     expect(Array.from(lstmOut.a.subarray(0, 4)).every(Number.isFinite)).toBe(true);
+  });
+
+  it('a forward pass with neither output writes nothing (and is done)', () => {
+    const H = 5;
+    const x = new Operand(2, 4 * H, 0, 0, () => 1);
+    const before = Array.from(x.a);
+    expect(passes.lstm({ B: 2, H, x: x.rows, hw: x.rows, c: x.rows, out: null, acts: null })).toBe(true);
+    expect(passes.gru({ B: 2, H, x: x.rows, hw: x.rows, bias: null, h: x.rows, out: null, acts: null })).toBe(true);
+    expect(Array.from(x.a)).toEqual(before);
   });
 
   it('declines float64 arrays and arrays outside the module memory, writing nothing', () => {

@@ -3,11 +3,13 @@
  * f32x4, one step over B rows: what the JavaScript loops of @ml/tensor's host kernels
  * (host-recurrent.ts, host-recurrent-sequence.ts) compute, with a vectorised exp in place
  * of Math.exp. Each row operand is a byte address and a byte row stride (rows contiguous).
- * A row runs four columns at a time, then its last H mod 4 columns one at a time through
- * the same instructions on splatted values (lane 0 stored), so no write leaves a row and
- * in-place operands (a carried gradient read and written) stay right for any H.
+ * A row runs four columns at a time (the forward passes two vectors at once), then its
+ * last H mod 4 columns one at a time through the same instructions on splatted values
+ * (lane 0 stored), so no write leaves a row and in-place operands (a carried gradient read
+ * and written) stay right for any H. No branch runs inside a loop: each case (outputs
+ * wanted, nonlinearity) has a loop of its own.
  */
-import { array, i32, op, uleb, v128, type Fn } from '../assembler.js';
+import { array, i32, op, uleb, v128, type Fn, type Ref } from '../assembler.js';
 import { kernel } from './kernel.js';
 
 // ------------------------------------------------------------------ instructions
@@ -72,11 +74,20 @@ const CONSTANTS = {
 type Constant = keyof typeof CONSTANTS;
 const CONSTANT_NAMES = Object.keys(CONSTANTS) as Constant[];
 
-/** The locals the math helpers use: the constants (`k`) and five scratch vectors (every gate kernel declares them). */
-export const MATH_LOCALS = { k: array(v128, CONSTANT_NAMES.length), t0: v128, t1: v128, t2: v128, t3: v128, t4: v128 } as const;
-type Scratch = 't0' | 't1' | 't2' | 't3' | 't4';
+/** How many vectors a gate kernel's loop works on at once: their dependency chains interleave. */
+const SLOTS = 2;
+
+/** The locals the math helpers use: the constants (`k`) and five scratch vectors per slot (every gate kernel declares them). */
+export const MATH_LOCALS = {
+  k: array(v128, CONSTANT_NAMES.length),
+  t0: v128, t1: v128, t2: v128, t3: v128, t4: v128,
+  u0: v128, u1: v128, u2: v128, u3: v128, u4: v128,
+} as const;
+type Scratch = `${'t' | 'u'}${0 | 1 | 2 | 3 | 4}`;
 /** A function builder with the math helpers' locals. */
 type MathFn<S extends string> = Fn<S | Scratch, 'k'>;
+/** Scratch vector k (0 … 4) of slot s (t0 … t4 for slot 0, u0 … u4 for slot 1). */
+const scratch = <S extends string>(f: MathFn<S>, s: number, k: number): Ref => f.ref(`${s === 0 ? 't' : 'u'}${k}` as Scratch);
 
 /** The constant `name` (its local). */
 const K = <S extends string>(f: MathFn<S>, name: Constant): number[] => f.get('k', CONSTANT_NAMES.indexOf(name));
@@ -98,8 +109,8 @@ export function setConstants<S extends string>(f: MathFn<S>): number[] {
  * polynomial goes by Estrin's scheme, 1 + ((r + r²(e2 + e3 r)) + r⁴((e4 + e5 r) + r²(e6 + e7 r))):
  * a chain of about half Horner's latency (t4 scratch), which the gate passes are bound by.
  */
-export function exp<S extends string>(f: MathFn<S>, x: number[]): number[] {
-  const [r, n, r2] = [f.ref('t0'), f.ref('t1'), f.ref('t4')];
+export function exp<S extends string>(f: MathFn<S>, x: number[], s = 0): number[] {
+  const [r, n, r2] = [0, 1, 4].map((k) => scratch(f, s, k));
   /** lo + hi·r */
   const pair = (lo: Constant, hi: Constant) => [...K(f, hi), ...r.get, ...op.f32x4Mul, ...K(f, lo), ...op.f32x4Add];
   // 1 + (s = r + r²(e2 + e3 r) + r⁴(…)): the 1 added last, so s's roundings are small next to it
@@ -121,8 +132,8 @@ export function exp<S extends string>(f: MathFn<S>, x: number[]): number[] {
 }
 
 /** σ(x) = 1 / (1 + e^−x) of the vector `x` leaves (t0, t1 scratch): 0 < σ ≤ 1 for every x, NaN for NaN. */
-export function sigmoid<S extends string>(f: MathFn<S>, x: number[]): number[] {
-  return [...K(f, 'one'), ...K(f, 'one'), ...exp(f, [...x, ...op.f32x4Neg]), ...op.f32x4Add, ...op.f32x4Div];
+export function sigmoid<S extends string>(f: MathFn<S>, x: number[], s = 0): number[] {
+  return [...K(f, 'one'), ...K(f, 'one'), ...exp(f, [...x, ...op.f32x4Neg], s), ...op.f32x4Add, ...op.f32x4Div];
 }
 
 /**
@@ -131,8 +142,8 @@ export function sigmoid<S extends string>(f: MathFn<S>, x: number[]): number[] {
  * 2σ(2x) − 1 would lose); else sign(x)·(1 − e)/(1 + e) with e = e^−2|x| (1 − e is exact for
  * e ≥ ½, i.e. |x| ≤ 0.35; ±1 for large |x|; NaN for NaN).
  */
-export function tanh<S extends string>(f: MathFn<S>, x: number[]): number[] {
-  const [x2, e, v, ax] = [f.ref('t0'), f.ref('t0'), f.ref('t2'), f.ref('t3')];
+export function tanh<S extends string>(f: MathFn<S>, x: number[], s = 0): number[] {
+  const [x2, e, v, ax] = [0, 0, 2, 3].map((k) => scratch(f, s, k));
   const one = K(f, 'one');
   return [
     ...x, ...v.tee, ...x4.abs, ...ax.set,
@@ -141,7 +152,7 @@ export function tanh<S extends string>(f: MathFn<S>, x: number[]): number[] {
     ...K(f, 't9'), ...(['t7', 't5', 't3'] as const).flatMap((c) => [...x2.get, ...op.f32x4Mul, ...K(f, c), ...op.f32x4Add]),
     ...op.f32x4Mul, ...op.f32x4Add,
     // large = (1 − e)/(1 + e) with x's sign bit
-    ...exp(f, [...ax.get, ...K(f, 'minus2'), ...op.f32x4Mul]), ...e.set,
+    ...exp(f, [...ax.get, ...K(f, 'minus2'), ...op.f32x4Mul], s), ...e.set,
     ...one, ...e.get, ...op.f32x4Sub, ...one, ...e.get, ...op.f32x4Add, ...op.f32x4Div,
     ...v.get, ...K(f, 'sign'), ...op.v128And, ...x4.or,
     ...ax.get, ...K(f, 'quarter'), ...x4.lt, ...x4.bitselect,
@@ -150,42 +161,57 @@ export function tanh<S extends string>(f: MathFn<S>, x: number[]): number[] {
 
 // ------------------------------------------------------------------ the row loops
 
-/** How the body reaches section k (0 … 4, k·H floats in) of a row operand at column jb. */
+/** How the body reaches section k (0 … 4, k·H floats in) of a row operand at its columns. */
 interface Access<P extends string> {
   load(p: P, k?: number): number[];
   store(p: P, k: number, value: number[]): number[];
 }
 
 /** The locals every gate kernel has: the row loop's counters and H·k in bytes. */
-type LoopLocal = 'b' | 'jb' | 'hb4' | 'h1' | 'h2' | 'h3' | 'h4';
-const LOOP = { b: i32, jb: i32, hb4: i32, h1: i32, h2: i32, h3: i32, h4: i32 } as const;
+type LoopLocal = 'b' | 'jb' | 'hb4' | 'hb8' | 'h1' | 'h2' | 'h3' | 'h4';
+const LOOP = { b: i32, jb: i32, hb4: i32, hb8: i32, h1: i32, h2: i32, h3: i32, h4: i32 } as const;
 const SECTION = [null, 'h1', 'h2', 'h3', 'h4'] as const;
 
 /**
- * `for b < B`: the body on whole vectors of each row (columns jb = 0, 16, … bytes below H
- * rounded down to 4 floats), then on the last H mod 4 columns one at a time (splat loads,
- * lane 0 stored); then every row operand moves on by its row stride (parameter `name + 's'`).
+ * A gate pass's body for slot s, in phases. With two slots the loop runs two vectors at
+ * once, phase by phase (slot 0's phase p, then slot 1's), so that each phase's chain of
+ * dependent instructions (an exp) has an independent one beside it for the processor to
+ * overlap (the LSTM and GRU passes run 1.2 to 1.3 times as fast as one vector at a time).
  */
-function rowLoop<P extends string, S extends string>(f: Fn<S | LoopLocal | P | `${P}s` | 'B' | 'H'>, operands: readonly P[], body: (a: Access<P>) => number[]): number[] {
-  const addr = (p: P, k = 0): number[] => {
+type Body<P extends string> = (a: Access<P>, s: number) => number[][];
+
+/**
+ * `for b < B`: the body on whole vectors of each row (columns jb = 0, 16, … bytes below H
+ * rounded down to 4 floats; with `slots` 2, two at a time while two fit, slot 1 at
+ * jb + 16), then on the last H mod 4 columns one at a time (splat loads, lane 0 stored);
+ * then every row operand moves on by its row stride (parameter `name + 's'`).
+ */
+function rowLoop<P extends string, S extends string>(f: Fn<S | LoopLocal | P | `${P}s` | 'B' | 'H'>, operands: readonly P[], body: Body<P>, slots: 1 | 2 = 1): number[] {
+  const addr = (p: P, k: number): number[] => {
     const h = SECTION[k];
     return [...f.get(p), ...f.get('jb'), ...op.i32Add, ...(h === null ? [] : [...f.get(h), ...op.i32Add])];
   };
-  const vector: Access<P> = {
-    load: (p, k) => [...addr(p, k), ...op.v128Load(0)],
-    store: (p, k, value) => [...addr(p, k), ...value, ...op.v128Store(0)],
-  };
+  const vector = (bytes: number): Access<P> => ({
+    load: (p, k = 0) => [...addr(p, k), ...op.v128Load(bytes)],
+    store: (p, k, value) => [...addr(p, k), ...value, ...op.v128Store(bytes)],
+  });
   const lane: Access<P> = {
-    load: (p, k) => [...addr(p, k), ...op.v128Load32Splat(0)],
+    load: (p, k = 0) => [...addr(p, k), ...op.v128Load32Splat(0)],
     store: (p, k, value) => [...addr(p, k), ...value, ...op.f32x4ExtractLane(0), ...op.f32Store(0)],
+  };
+  const two = (): number[] => {
+    const [p0, p1] = [body(vector(0), 0), body(vector(16), 1)];
+    return p0.flatMap((phase, k) => [...phase, ...p1[k]]);
   };
   return [
     ...f.get('H'), ...op.i32(4), ...op.i32Mul, ...f.set('h1'),
     ...[2, 3, 4].flatMap((k) => [...f.get('h1'), ...op.i32(k), ...op.i32Mul, ...f.set(SECTION[k] as LoopLocal)]),
     ...f.get('h1'), ...op.i32(-16), ...op.i32And, ...f.set('hb4'),
+    ...f.get('h1'), ...op.i32(slots === 2 ? -32 : 0), ...op.i32And, ...f.set('hb8'),
     ...f.forUp('b', f.get('B'), [
-      ...f.forStep('jb', op.i32(0), f.get('hb4'), 16, body(vector)),
-      ...f.forStep('jb', f.get('hb4'), f.get('h1'), 4, body(lane)),
+      ...(slots === 2 ? f.forStep('jb', op.i32(0), f.get('hb8'), 32, two()) : []),
+      ...f.forStep('jb', f.get('hb8'), f.get('hb4'), 16, body(vector(0), 0).flat()),
+      ...f.forStep('jb', f.get('hb4'), f.get('h1'), 4, body(lane, 0).flat()),
       ...operands.flatMap((p) => [...f.get(p), ...f.get(`${p}s`), ...op.i32Add, ...f.set(p)]),
     ]),
   ];
@@ -196,7 +222,7 @@ function maskOf<S extends string>(f: Fn<S>, mode: S, bit: number, mask: S): numb
   return [...op.i32(0), ...f.get(mode), ...op.i32(bit), ...op.i32And, ...op.i32(0), ...op.i32GtU, ...op.i32Sub, ...op.i32x4Splat, ...f.set(mask)];
 }
 
-/** `a` − `b` · … helpers on vector instruction lists */
+/** Vector arithmetic on instruction lists, left to right. */
 const mul = (...xs: number[][]): number[] => xs.slice(1).reduce((acc, x) => [...acc, ...x, ...op.f32x4Mul], xs[0]);
 const add = (a: number[], b: number[]): number[] => [...a, ...b, ...op.f32x4Add];
 const sub = (a: number[], b: number[]): number[] => [...a, ...b, ...op.f32x4Sub];
@@ -204,6 +230,24 @@ const sub = (a: number[], b: number[]): number[] => [...a, ...b, ...op.f32x4Sub]
 const oneMinus = <S extends string>(f: MathFn<S>, x: number[]): number[] => sub(K(f, 'one'), x);
 /** x where the mask is set, else +0 */
 const masked = (x: number[], mask: number[]): number[] => [...x, ...mask, ...op.v128And];
+
+/**
+ * The loop for each case of a forward pass's outputs (mode bit 0: out, bit 1: acts; 3, 1
+ * or 2), built separately: a branch on them inside the loop costs the engine more than
+ * the gate math (about 2.5 times the GRU pass's time, measured).
+ */
+function byOutputs<S extends string>(f: Fn<S | 'mode'>, loop: (writeOut: boolean, writeActs: boolean) => number[]): number[] {
+  const is = (m: number) => [...f.get('mode'), ...op.i32(3), ...op.i32And, ...op.i32(m), ...op.i32Sub, ...op.i32Eqz];
+  return [
+    ...is(3), ...op.if, ...loop(true, true),
+    ...op.else, ...is(1), ...op.if, ...loop(true, false),
+    ...op.else, ...is(2), ...op.if, ...loop(false, true),
+    ...op.end, ...op.end, ...op.end,
+  ];
+}
+
+/** A vector local per slot. */
+const pair = array(v128, 2);
 
 /** A row operand: its byte address and byte row stride. */
 const rowsParams = <N extends string>(...names: N[]) => Object.fromEntries(names.flatMap((n) => [[n, i32], [`${n}s`, i32]])) as Record<N | `${N}s`, typeof i32>;
@@ -213,32 +257,28 @@ const rowsParams = <N extends string>(...names: N[]) => Object.fromEntries(names
 /**
  * lstmGates(x, xs, hw, hws, c, cs, out, outs, acts, actss, B, H, mode): a = x + hw (gates
  * i f g o, H each); c' = σ(a_f)·c + σ(a_i)·tanh(a_g), h' = σ(a_o)·tanh c'. mode bit 0:
- * write [h' | c'] to out; bit 1: write i, f, g, o, tanh c' to acts.
+ * write [h' | c'] to out; bit 1: write i, f, g, o, tanh c' to acts (neither: nothing runs).
  */
 export const lstmGates = kernel({
   params: { ...rowsParams('x', 'hw', 'c', 'out', 'acts'), B: i32, H: i32, mode: i32 },
-  locals: { ...LOOP, ...MATH_LOCALS, writeOut: i32, writeActs: i32, i: v128, f: v128, g: v128, o: v128, c1: v128, tc: v128 },
+  locals: { ...LOOP, ...MATH_LOCALS, i: pair, f: pair, g: pair, o: pair, c1: pair, tc: pair },
   body: (f) => [
     ...setConstants(f),
-    ...f.get('mode'), ...op.i32(1), ...op.i32And, ...f.set('writeOut'),
-    ...f.get('mode'), ...op.i32(2), ...op.i32And, ...f.set('writeActs'),
-    ...rowLoop(f, ['x', 'hw', 'c', 'out', 'acts'], (a) => {
+    ...byOutputs(f, (writeOut, writeActs) => rowLoop(f, ['x', 'hw', 'c', 'out', 'acts'], (a, s) => {
       const pre = (k: number) => add(a.load('x', k), a.load('hw', k));
+      const [i, fg, g, o, c1, tc] = (['i', 'f', 'g', 'o', 'c1', 'tc'] as const).map((v) => f.ref(v, s));
       return [
-        ...sigmoid(f, pre(0)), ...f.set('i'),
-        ...sigmoid(f, pre(1)), ...f.set('f'),
-        ...tanh(f, pre(2)), ...f.set('g'),
-        ...sigmoid(f, pre(3)), ...f.set('o'),
-        ...add(mul(f.get('f'), a.load('c')), mul(f.get('i'), f.get('g'))), ...f.set('c1'),
-        ...tanh(f, f.get('c1')), ...f.set('tc'),
-        ...f.get('writeOut'), ...op.if,
-        ...a.store('out', 0, mul(f.get('o'), f.get('tc'))), ...a.store('out', 1, f.get('c1')),
-        ...op.end,
-        ...f.get('writeActs'), ...op.if,
-        ...(['i', 'f', 'g', 'o', 'tc'] as const).flatMap((v, k) => a.store('acts', k, f.get(v))),
-        ...op.end,
+        [...sigmoid(f, pre(0), s), ...i.set],
+        [...sigmoid(f, pre(1), s), ...fg.set],
+        [...tanh(f, pre(2), s), ...g.set],
+        [...sigmoid(f, pre(3), s), ...o.set],
+        [...add(mul(fg.get, a.load('c')), mul(i.get, g.get)), ...c1.set, ...tanh(f, c1.get, s), ...tc.set],
+        [
+          ...(writeOut ? [...a.store('out', 0, mul(o.get, tc.get)), ...a.store('out', 1, c1.get)] : []),
+          ...(writeActs ? [i, fg, g, o, tc].flatMap((v, k) => a.store('acts', k, v.get)) : []),
+        ],
       ];
-    }),
+    }, 2)),
   ],
 });
 
@@ -258,7 +298,7 @@ export const lstmGatesBackward = kernel({
     ...maskOf(f, 'mode', 2, 'mc'),
     ...rowLoop(f, ['acts', 'd', 'dh', 'c', 'dcIn', 'dcOut', 'grads'], (a) => {
       const [i, fg, g, o, tc, dh, dc] = (['i', 'f', 'g', 'o', 'tc', 'dhv', 'dc'] as const).map((v) => f.get(v));
-      return [
+      return [[
         ...(['i', 'f', 'g', 'o', 'tc'] as const).flatMap((v, k) => [...a.load('acts', k), ...f.set(v)]),
         ...add(a.load('d', 0), masked(a.load('dh'), f.get('mh'))), ...f.set('dhv'),
         ...add(add(a.load('d', 1), masked(a.load('dcIn'), f.get('mc'))), mul(dh, o, oneMinus(f, mul(tc, tc)))), ...f.set('dc'),
@@ -267,7 +307,7 @@ export const lstmGatesBackward = kernel({
         ...a.store('grads', 2, mul(dc, i, oneMinus(f, mul(g, g)))),
         ...a.store('grads', 3, mul(dh, tc, o, oneMinus(f, o))),
         ...a.store('dcOut', 0, mul(dc, fg)),
-      ];
+      ]];
     }),
   ],
 });
@@ -283,28 +323,23 @@ export const lstmGatesBackward = kernel({
  */
 export const gruGates = kernel({
   params: { ...rowsParams('x', 'hw', 'bh', 'h', 'out', 'acts'), B: i32, H: i32, mode: i32 },
-  locals: { ...LOOP, ...MATH_LOCALS, writeOut: i32, writeActs: i32, mb: v128, r: v128, z: v128, n: v128, hn: v128 },
+  locals: { ...LOOP, ...MATH_LOCALS, mb: v128, r: pair, z: pair, n: pair, hn: pair },
   body: (f) => [
     ...setConstants(f),
-    ...f.get('mode'), ...op.i32(1), ...op.i32And, ...f.set('writeOut'),
-    ...f.get('mode'), ...op.i32(2), ...op.i32And, ...f.set('writeActs'),
     ...maskOf(f, 'mode', 4, 'mb'),
-    ...rowLoop(f, ['x', 'hw', 'bh', 'h', 'out', 'acts'], (a) => {
+    ...byOutputs(f, (writeOut, writeActs) => rowLoop(f, ['x', 'hw', 'bh', 'h', 'out', 'acts'], (a, s) => {
       const pre = (k: number) => add(add(a.load('x', k), a.load('hw', k)), masked(a.load('bh', k), f.get('mb')));
-      const [z, n] = [f.get('z'), f.get('n')];
+      const [r, z, n, hn] = (['r', 'z', 'n', 'hn'] as const).map((v) => f.ref(v, s));
       return [
-        ...sigmoid(f, pre(0)), ...f.set('r'),
-        ...sigmoid(f, pre(1)), ...f.set('z'),
-        ...add(a.load('hw', 2), masked(a.load('bh', 2), f.get('mb'))), ...f.set('hn'),
-        ...tanh(f, add(a.load('x', 2), mul(f.get('r'), f.get('hn')))), ...f.set('n'),
-        ...f.get('writeOut'), ...op.if,
-        ...a.store('out', 0, add(n, mul(z, sub(a.load('h'), n)))),
-        ...op.end,
-        ...f.get('writeActs'), ...op.if,
-        ...(['r', 'z', 'n', 'hn'] as const).flatMap((v, k) => a.store('acts', k, f.get(v))),
-        ...op.end,
+        [...sigmoid(f, pre(0), s), ...r.set],
+        [...sigmoid(f, pre(1), s), ...z.set],
+        [...add(a.load('hw', 2), masked(a.load('bh', 2), f.get('mb'))), ...hn.set, ...tanh(f, add(a.load('x', 2), mul(r.get, hn.get)), s), ...n.set],
+        [
+          ...(writeOut ? a.store('out', 0, add(n.get, mul(z.get, sub(a.load('h'), n.get)))) : []),
+          ...(writeActs ? [r, z, n, hn].flatMap((v, k) => a.store('acts', k, v.get)) : []),
+        ],
       ];
-    }),
+    }, 2)),
   ],
 });
 
@@ -322,7 +357,7 @@ export const gruGatesBackward = kernel({
     ...maskOf(f, 'mode', 1, 'mh'),
     ...rowLoop(f, ['acts', 'd', 'carry', 'dh', 'h', 'gx', 'gh'], (a) => {
       const [r, z, n, hn, dh, dn, dr, dz] = (['r', 'z', 'n', 'hn', 'dhv', 'dn', 'dr', 'dz'] as const).map((v) => f.get(v));
-      return [
+      return [[
         ...(['r', 'z', 'n', 'hn'] as const).flatMap((v, k) => [...a.load('acts', k), ...f.set(v)]),
         ...add(add(a.load('d'), a.load('carry')), masked(a.load('dh'), f.get('mh'))), ...f.set('dhv'),
         ...mul(dh, oneMinus(f, z), oneMinus(f, mul(n, n))), ...f.set('dn'),
@@ -332,7 +367,7 @@ export const gruGatesBackward = kernel({
         ...a.store('gx', 1, dz), ...a.store('gh', 1, dz),
         ...a.store('gx', 2, dn), ...a.store('gh', 2, mul(dn, r)),
         ...a.store('carry', 0, mul(dh, z)),
-      ];
+      ]];
     }),
   ],
 });
@@ -342,20 +377,15 @@ export const gruGatesBackward = kernel({
 /** rnnGates(x, xs, hw, hws, out, outs, B, H, mode): out = act(x + hw), tanh when mode bit 0 is set, else relu. */
 export const rnnGates = kernel({
   params: { ...rowsParams('x', 'hw', 'out'), B: i32, H: i32, mode: i32 },
-  locals: { ...LOOP, ...MATH_LOCALS, isTanh: i32, v: v128 },
+  locals: { ...LOOP, ...MATH_LOCALS, v: v128 },
   body: (f) => [
     ...setConstants(f),
-    ...f.get('mode'), ...op.i32(1), ...op.i32And, ...f.set('isTanh'),
-    ...rowLoop(f, ['x', 'hw', 'out'], (a) => [
-      ...add(a.load('x'), a.load('hw')), ...f.set('v'),
-      ...f.get('isTanh'), ...op.if,
-      ...tanh(f, f.get('v')), ...f.set('v'),
-      ...op.else,
-      // v where v > 0, else +0 (NaN gives 0, as `a > 0 ? a : 0` does)
-      ...f.get('v'), ...f.get('v'), ...op.v128Zero, ...op.f32x4Gt, ...op.v128And, ...f.set('v'),
-      ...op.end,
-      ...a.store('out', 0, f.get('v')),
-    ]),
+    ...f.get('mode'), ...op.i32(1), ...op.i32And, ...op.if,
+    ...rowLoop(f, ['x', 'hw', 'out'], (a, s) => [a.store('out', 0, tanh(f, add(a.load('x'), a.load('hw')), s))], 2),
+    ...op.else,
+    // v where v > 0, else +0 (NaN gives 0, as `a > 0 ? a : 0` does)
+    ...rowLoop(f, ['x', 'hw', 'out'], (a) => [a.store('out', 0, [...add(a.load('x'), a.load('hw')), ...f.tee('v'), ...f.get('v'), ...op.v128Zero, ...op.f32x4Gt, ...op.v128And])]),
+    ...op.end,
   ],
 });
 
@@ -366,20 +396,19 @@ export const rnnGates = kernel({
  */
 export const rnnGatesBackward = kernel({
   params: { ...rowsParams('y', 'd', 'dh', 'out'), B: i32, H: i32, mode: i32 },
-  locals: { ...LOOP, ...MATH_LOCALS, isTanh: i32, mh: v128, g: v128, v: v128 },
-  body: (f) => [
-    ...setConstants(f),
-    ...f.get('mode'), ...op.i32(1), ...op.i32And, ...f.set('isTanh'),
-    ...maskOf(f, 'mode', 2, 'mh'),
-    ...rowLoop(f, ['y', 'd', 'dh', 'out'], (a) => [
-      ...add(a.load('d'), masked(a.load('dh'), f.get('mh'))), ...f.set('g'),
-      ...a.load('y'), ...f.set('v'),
-      ...f.get('isTanh'), ...op.if,
-      ...mul(f.get('g'), oneMinus(f, mul(f.get('v'), f.get('v')))), ...f.set('g'),
-      ...op.else,
-      ...f.get('g'), ...f.get('v'), ...op.v128Zero, ...op.f32x4Gt, ...op.v128And, ...f.set('g'),
-      ...op.end,
-      ...a.store('out', 0, f.get('g')),
-    ]),
-  ],
+  locals: { ...LOOP, ...MATH_LOCALS, mh: v128, g: v128, v: v128 },
+  body: (f) => {
+    // one loop per nonlinearity (a branch inside the loop would cost more than its work)
+    const loop = (isTanh: boolean) =>
+      rowLoop(f, ['y', 'd', 'dh', 'out'], (a) => [[
+        ...add(a.load('d'), masked(a.load('dh'), f.get('mh'))), ...f.set('g'),
+        ...a.load('y'), ...f.set('v'),
+        ...a.store('out', 0, isTanh ? mul(f.get('g'), oneMinus(f, mul(f.get('v'), f.get('v')))) : [...f.get('g'), ...f.get('v'), ...op.v128Zero, ...op.f32x4Gt, ...op.v128And]),
+      ]]);
+    return [
+      ...setConstants(f),
+      ...maskOf(f, 'mode', 2, 'mh'),
+      ...f.get('mode'), ...op.i32(1), ...op.i32And, ...op.if, ...loop(true), ...op.else, ...loop(false), ...op.end,
+    ];
+  },
 });
