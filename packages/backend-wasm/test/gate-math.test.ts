@@ -71,7 +71,10 @@ describe('the gate kernels\' exp, sigmoid and tanh', () => {
     const s = run('sigmoid', xs);
     const t = run('tanh', xs);
     expect(Array.from(s.slice(0, 6))).toEqual([1, expect.any(Number), 1, expect.any(Number), 1, expect.any(Number)]);
-    for (const k of [1, 3, 5]) expect(s[k]).toBeGreaterThanOrEqual(0), expect(s[k]).toBeLessThan(1e-37);
+    for (const k of [1, 3, 5]) {
+      expect(s[k]).toBeGreaterThanOrEqual(0);
+      expect(s[k]).toBeLessThan(1e-37);
+    }
     expect(Array.from(t.slice(0, 6))).toEqual([1, -1, 1, -1, 1, -1]);
     expect(s[6]).toBe(0.5);
     expect(s[7]).toBe(0.5);

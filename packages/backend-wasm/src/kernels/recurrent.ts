@@ -74,10 +74,11 @@ const CONSTANTS = {
 type Constant = keyof typeof CONSTANTS;
 const CONSTANT_NAMES = Object.keys(CONSTANTS) as Constant[];
 
-/** How many vectors a gate kernel's loop works on at once: their dependency chains interleave. */
-const SLOTS = 2;
-
-/** The locals the math helpers use: the constants (`k`) and five scratch vectors per slot (every gate kernel declares them). */
+/**
+ * The locals the math helpers use: the constants (`k`) and five scratch vectors for each
+ * of the two vectors a forward pass works on at once (slots 0 and 1; every gate kernel
+ * declares them).
+ */
 export const MATH_LOCALS = {
   k: array(v128, CONSTANT_NAMES.length),
   t0: v128, t1: v128, t2: v128, t3: v128, t4: v128,
