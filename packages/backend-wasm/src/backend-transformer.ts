@@ -7,11 +7,11 @@
  * operand outside the module memory, or strided, is read through a copy.
  * One thread: a layer's pass ([2048, 128] rows) costs less than waking the pool.
  */
-import { sizeOf } from '@ml/tensor';
+import { contiguousStrides, sizeOf } from '@ml/tensor';
 import { isContiguousView, type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
 import type { WasmGemm } from './gemm.js';
 import type { HeapAllocator } from './heap-allocator.js';
-import { dataValues, type Operands } from './operands.js';
+import { dataValues, wrap, type Operands } from './operands.js';
 
 /** How many passes ran on the kernels, by kind (for tests and the debug log). */
 export interface TransformerCounts {
@@ -21,15 +21,17 @@ export interface TransformerCounts {
   geluBackward: number;
   softmax: number;
   softmaxBackward: number;
+  copy: number;
+  concat: number;
 }
 
 export class WasmTransformerKernels {
   readonly #gemm: WasmGemm;
   readonly #memory: HeapAllocator;
   readonly #io: Operands;
-  readonly counts: TransformerCounts = { layerNorm: 0, layerNormBackward: 0, gelu: 0, geluBackward: 0, softmax: 0, softmaxBackward: 0 };
+  readonly counts: TransformerCounts = { layerNorm: 0, layerNormBackward: 0, gelu: 0, geluBackward: 0, softmax: 0, softmaxBackward: 0, copy: 0, concat: 0 };
   /** Which passes may run on the kernels (all by default; false leaves that op to the CPU code: for A/B timings). */
-  readonly enabled = { layerNorm: true, gelu: true, softmax: true };
+  readonly enabled = { layerNorm: true, gelu: true, softmax: true, layout: true };
 
   constructor(gemm: WasmGemm, memory: HeapAllocator, io: Operands) {
     this.#gemm = gemm;
@@ -128,6 +130,68 @@ export class WasmTransformerKernels {
     this.counts.softmaxBackward++;
     return true;
   }
+
+  /**
+   * A contiguous copy of a strided view of 4-byte values in the module memory whose last
+   * axis is contiguous (heads split out of [N, L, H·D] as [N, H, L, D], or merged back):
+   * each block of its last two axes is one copyBlock call, rows moved four values at a time.
+   */
+  copy(v: View): DataId | null {
+    const nd = v.shape.length;
+    const n = sizeOf(v.shape);
+    if (!this.enabled.layout || nd < 2 || !word(v) || v.strides[nd - 1] !== 1 || n === 0 || isContiguousView(v)) return null;
+    const a = dataValues(v.data);
+    const [R, W] = [v.shape[nd - 2], v.shape[nd - 1]];
+    const out = W >= 4 && this.#memory.owns(a) ? this.#memory.inMemory(v.dtype, n) : null;
+    if (out === null) return null;
+    const copyBlock = this.#gemm.kernels.copyBlock;
+    const [src, dst, srcRow] = [a.byteOffset + 4 * v.offset, out.byteOffset, 4 * v.strides[nd - 2]];
+    // the blocks in row-major order of the leading axes: an odometer over them
+    const lead = v.shape.slice(0, nd - 2);
+    const index = new Array<number>(lead.length).fill(0);
+    let at = 0;
+    for (let b = 0; b < n / (R * W); b++) {
+      copyBlock(src + 4 * at, dst + 4 * b * R * W, R, W, srcRow, 4 * W);
+      for (let d = lead.length - 1; d >= 0; d--) {
+        at += v.strides[d];
+        if (++index[d] < lead[d]) break;
+        at -= index[d] * v.strides[d];
+        index[d] = 0;
+      }
+    }
+    this.counts.copy++;
+    return wrap(out);
+  }
+
+  /**
+   * Views of 4-byte values in the module memory joined along `axis` (autograd's join of the
+   * q, k and v chunks' gradients): each input's rows (its elements from `axis` on, made
+   * contiguous first when they are not) placed among the others' by one copyBlock call.
+   */
+  concat(xs: readonly View[], axis: number, outShape: readonly number[], copy: (v: View) => DataId): DataId | null {
+    const n = sizeOf(outShape);
+    if (!this.enabled.layout || n === 0 || !xs.every((x) => word(x) && x.dtype === xs[0].dtype)) return null;
+    const parts = xs.map((x) => (isContiguousView(x) || sizeOf(x.shape) === 0 ? x : { ...x, data: copy(x), strides: contiguousStrides(x.shape), offset: 0 }));
+    if (!parts.every((x) => this.#memory.owns(dataValues(x.data)))) return null;
+    const out = this.#memory.inMemory(xs[0].dtype, n);
+    if (out === null) return null;
+    const outer = sizeOf(outShape.slice(0, axis));
+    const total = n / outer;
+    let at = 0;
+    for (const x of parts) {
+      const chunk = sizeOf(x.shape) / outer;
+      if (chunk === 0) continue;
+      this.#gemm.kernels.copyBlock(dataValues(x.data).byteOffset + 4 * x.offset, out.byteOffset + 4 * at, outer, chunk, 4 * chunk, 4 * total);
+      at += chunk;
+    }
+    this.counts.concat++;
+    return wrap(out);
+  }
+}
+
+/** Whether a view holds 4-byte values (float32 or int32: copied as bits). */
+function word(v: View): boolean {
+  return v.dtype === 'float32' || v.dtype === 'int32';
 }
 
 /** Whether every given view is float32. */

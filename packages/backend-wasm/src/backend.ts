@@ -297,7 +297,14 @@ export class WasmBackend extends CpuBackend {
   softmaxBackwardInPlace(P: View, dP: DataId, rows: number, S: number, scale: number): boolean {
     return this.transformer.softmaxBackward(P, dP, rows, S, scale);
   }
-  #rows(run: () => DataId | null, cpu: () => DataId | null): DataId | null {
+  /** strided copies and concatenations of 4-byte values by rows on the kernel (attention's heads, autograd's joins) */
+  override copy(x: View): DataId {
+    return this.#rows(() => this.transformer.copy(x), () => super.copy(x));
+  }
+  override concat(xs: readonly View[], axis: number, outShape: readonly number[]): DataId {
+    return this.#rows(() => this.transformer.concat(xs, axis, outShape, (v) => this.copy(v)), () => super.concat(xs, axis, outShape));
+  }
+  #rows<T extends DataId | null>(run: () => DataId | null, cpu: () => T): DataId | T {
     this.#route = 'wasm';
     return this.#kernel(run, cpu) ?? this.#cpu('no wasm kernel for this case', cpu);
   }

@@ -124,6 +124,67 @@ describe("attention's softmax rows on the SIMD kernels", () => {
   });
 });
 
+describe('strided copies and concatenations on the kernel', () => {
+  /** The element of a row-major array of `shape` at the index `ix` permuted by `perm` (the reference transpose). */
+  const permuted = (src: number[], shape: number[], perm: number[]): number[] => {
+    const outShape = perm.map((p) => shape[p]);
+    const strides = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+    const n = src.length;
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      let rest = i;
+      let at = 0;
+      for (let d = outShape.length - 1; d >= 0; d--) {
+        at += (rest % outShape[d]) * strides[perm[d]];
+        rest = Math.floor(rest / outShape[d]);
+      }
+      out.push(src[at]);
+    }
+    return out;
+  };
+
+  it.each([
+    ['heads split out of [N, L, H·D]', [2, 5, 3, 4], [0, 2, 1, 3], 'float32'],
+    ['heads merged back, rows of 7 (a tail of 3)', [3, 2, 4, 7], [0, 2, 1, 3], 'float32'],
+    ['int32, five axes', [2, 3, 2, 3, 5], [1, 0, 3, 2, 4], 'int32'],
+  ] as const)('%s: equal to the permuted values', (_what, shape, perm, dtype) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const src = Array.from({ length: n }, (_, i) => (i * 7919) % 1000 - 500);
+    T.setBackend(wasm.name);
+    try {
+      const before = wasm.transformer.counts.copy;
+      const x = T.fromArray(dtype === 'int32' ? Int32Array.from(src) : Float32Array.from(src), [...shape], { dtype });
+      const y = x.permute([...perm]).contiguous();
+      expect(Array.from(y.dataSync())).toEqual(permuted(src, [...shape], [...perm]));
+      expect(wasm.transformer.counts.copy - before).toBe(1);
+    } finally {
+      T.setBackend('cpu');
+    }
+  });
+
+  it('concat along the last, a middle and the first axis, strided inputs included', () => {
+    T.setBackend(wasm.name);
+    try {
+      const a = T.arange(0, 24).reshape([2, 3, 4]);
+      const b = T.arange(100, 118).reshape([2, 3, 3]);
+      const c = T.arange(200, 212).reshape([2, 2, 3]).transpose(1, 2); // [2, 3, 2], strided
+      const before = wasm.transformer.counts.concat;
+      const last = T.concat([a, b, c], 2);
+      const middle = T.concat([a, T.arange(300, 308).reshape([2, 1, 4])], 1);
+      const first = T.concat([a, a.mul(-1)], 0);
+      expect(wasm.transformer.counts.concat - before).toBe(3);
+      const rowsOf = (t: T.Tensor) => t.arraySync();
+      expect(rowsOf(last)).toEqual(
+        [0, 1].map((i) => [0, 1, 2].map((j) => [...[0, 1, 2, 3].map((k) => i * 12 + j * 4 + k), ...[0, 1, 2].map((k) => 100 + i * 9 + j * 3 + k), ...[0, 1].map((k) => 200 + i * 6 + k * 3 + j)])),
+      );
+      expect(rowsOf(middle)).toEqual([0, 1].map((i) => [...[0, 1, 2].map((j) => [0, 1, 2, 3].map((k) => i * 12 + j * 4 + k)), [0, 1, 2, 3].map((k) => 300 + i * 4 + k)]));
+      expect(Array.from(first.dataSync(), (v) => v + 0)).toEqual([...Array.from({ length: 24 }, (_, i) => i), ...Array.from({ length: 24 }, (_, i) => 0 - i)]);
+    } finally {
+      T.setBackend('cpu');
+    }
+  });
+});
+
 describe('memory', () => {
   it('a layer step of layerNorm, gelu and attention (what their forwards save included) keeps the module memory flat', () => {
     T.setBackend(wasm.name);
@@ -144,7 +205,8 @@ describe('memory', () => {
       const live = wasm.heap().liveBytes;
       for (let i = 0; i < 5; i++) step();
       expect(wasm.heap().liveBytes).toBe(live);
-      for (const k of Object.keys(before) as (keyof typeof before)[]) expect(wasm.transformer.counts[k] - before[k], k).toBe(7);
+      for (const k of ['layerNorm', 'layerNormBackward', 'gelu', 'geluBackward', 'softmax', 'softmaxBackward'] as const) expect(wasm.transformer.counts[k] - before[k], k).toBe(7);
+      expect(wasm.transformer.counts.copy - before.copy).toBeGreaterThan(0);
     } finally {
       T.setBackend('cpu');
     }

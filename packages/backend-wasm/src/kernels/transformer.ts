@@ -11,6 +11,7 @@
  */
 import { f32, i32, op, uleb, v128, type ArrayNames, type Fn } from '../assembler.js';
 import { kernel } from './kernel.js';
+import { copyRows2d } from './shared.js';
 import { exp, MATH_LOCALS, setConstants, tanh } from './recurrent.js';
 
 const simd = (code: number): number[] => [0xfd, ...uleb(code)];
@@ -360,4 +361,21 @@ export const geluBackward = kernel({
       ]),
     ];
   },
+});
+
+// ------------------------------------------------------------------ moving heads
+
+/**
+ * copyBlock(src, dst, rows, W, srcRow, dstRow): `rows` rows of W floats (or int32s) from
+ * src to dst, the rows srcRow and dstRow bytes apart: a block of a strided view made
+ * contiguous (attention's heads split out of [N, L, H·D] and merged back), or one input's
+ * rows placed among the others' in a concatenation.
+ */
+export const copyBlock = kernel({
+  params: { src: i32, dst: i32, rows: i32, W: i32, srcRow: i32, dstRow: i32 },
+  locals: { r: i32, j: i32, w4: i32 },
+  body: (f) => [
+    ...f.get('W'), ...op.i32(-4), ...op.i32And, ...f.set('w4'),
+    ...copyRows2d(f, 'dst', 'src', 'r', 'j', 'rows', 'W', 'w4', f.get('dstRow'), f.get('srcRow')),
+  ],
 });
