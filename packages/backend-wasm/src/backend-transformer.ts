@@ -11,6 +11,7 @@ import { contiguousStrides, sizeOf } from '@ml/tensor';
 import { isContiguousView, type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
 import type { WasmGemm } from './gemm.js';
 import type { HeapAllocator } from './heap-allocator.js';
+import { MemoryFullError } from './heap.js';
 import { dataValues, wrap, type Operands } from './operands.js';
 
 /** How many passes ran on the kernels, by kind (for tests and the debug log). */
@@ -113,11 +114,26 @@ export class WasmTransformerKernels {
     return done();
   }
 
-  /** AttentionSteps.softmaxRowsInPlace: float32 scores in the module memory, scale > 0. */
-  softmaxRows(scores: DataId, rows: number, L: number, S: number, scale: number, causal: boolean): boolean {
+  /**
+   * AttentionSteps.softmaxRowsInPlace: float32 scores in the module memory; masks (bool or
+   * float32, in the memory, contiguous along the keys) applied first by maskRows, one call
+   * each, with the scale folded into the first; without masks, scale > 0.
+   */
+  softmaxRows(scores: DataId, rows: number, L: number, S: number, scale: number, causal: boolean, masks: readonly View[]): boolean {
     const s = dataValues(scores);
-    if (!this.enabled.softmax || !(s instanceof Float32Array) || !this.#memory.owns(s) || !(scale > 0) || s.length < rows * S) return false;
-    this.#gemm.kernels.softmaxRows(s.byteOffset, rows, L, S, scale, causal ? 1 : 0);
+    if (!this.enabled.softmax || !(s instanceof Float32Array) || !this.#memory.owns(s) || s.length < rows * S) return false;
+    if (masks.length === 0 && !(scale > 0)) return false;
+    if (!masks.every((m) => (m.dtype === 'bool' || m.dtype === 'float32') && (S === 1 || m.strides[m.shape.length - 1] === 1) && this.#memory.owns(dataValues(m.data)))) return false;
+    const k = this.#gemm.kernels;
+    let tables: number[];
+    try {
+      tables = masks.map((m) => this.#io.int32s(maskRowStarts(m, rows / L, L).map((e) => (m.dtype === 'bool' ? e : 4 * e))));
+    } catch (e) {
+      if (e instanceof MemoryFullError) return false;
+      throw e;
+    }
+    masks.forEach((m, i) => k.maskRows(s.byteOffset, rows, S, i === 0 ? scale : 1, dataValues(m.data).byteOffset, tables[i], m.dtype === 'bool' ? 1 : 0));
+    k.softmaxRows(s.byteOffset, rows, L, S, masks.length > 0 ? 1 : scale, causal ? 1 : 0, masks.length > 0 ? 1 : 0);
     this.counts.softmax++;
     return true;
   }
@@ -187,6 +203,29 @@ export class WasmTransformerKernels {
     this.counts.concat++;
     return wrap(out);
   }
+}
+
+/**
+ * Where row r = b·L + i of a mask [..., L, S] (broadcast over B batch blocks) starts, in
+ * elements of its array: its offset, plus batch block b's offset by the leading axes'
+ * strides (row-major over them), plus i times the row stride.
+ */
+function maskRowStarts(m: View, B: number, L: number): number[] {
+  const nd = m.shape.length;
+  const lead = m.shape.slice(0, nd - 2);
+  const index = new Array<number>(lead.length).fill(0);
+  const starts: number[] = [];
+  let at = m.offset;
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < L; i++) starts.push(at + i * m.strides[nd - 2]);
+    for (let d = lead.length - 1; d >= 0; d--) {
+      at += m.strides[d];
+      if (++index[d] < lead[d]) break;
+      at -= index[d] * m.strides[d];
+      index[d] = 0;
+    }
+  }
+  return starts;
 }
 
 /** Whether a view holds 4-byte values (float32 or int32: copied as bits). */

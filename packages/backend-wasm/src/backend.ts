@@ -291,8 +291,8 @@ export class WasmBackend extends CpuBackend {
     return this.#rows(() => this.transformer.geluBackward(x, dy, approximate, saved), () => super.geluBackward(x, dy, approximate, saved));
   }
   /** AttentionSteps' softmax passes for the host attention kernel (CpuBackend passes itself as its steps). */
-  softmaxRowsInPlace(scores: DataId, rows: number, L: number, S: number, scale: number, causal: boolean): boolean {
-    return this.transformer.softmaxRows(scores, rows, L, S, scale, causal);
+  softmaxRowsInPlace(scores: DataId, rows: number, L: number, S: number, scale: number, causal: boolean, masks: readonly View[]): boolean {
+    return this.transformer.softmaxRows(scores, rows, L, S, scale, causal, masks);
   }
   softmaxBackwardInPlace(P: View, dP: DataId, rows: number, S: number, scale: number): boolean {
     return this.transformer.softmaxBackward(P, dP, rows, S, scale);

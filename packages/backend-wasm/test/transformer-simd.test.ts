@@ -110,16 +110,31 @@ describe("attention's softmax rows on the SIMD kernels", () => {
     expect(d.softmaxBackward).toBe(1);
   });
 
-  it.each(['bool', 'float'] as const)('%s masks (one row fully hidden): the host row loop, the SIMD backward pass', (kind) => {
+  it.each(['bool', 'float'] as const)('%s mask [L, S] (one row fully hidden: zero weights), 7 keys (a tail of 3)', (kind) => {
     const [N, L, S, E] = [2, 5, 7, 4];
+    // the float mask hides row 2 with −∞ (its weights are zeros), other keys with −1e9 (their
+    // weights underflow to 0); a row of −1e9 alone would keep its score differences in float64 only
     const hide = Uint8Array.from({ length: L * S }, (_, i) => +(Math.floor(i / S) === 2 || i % 3 === 0));
     const shapes = [[N * 2 * L * E], [N * 2 * S * E], [N * 2 * S * E]];
     const f = (xs: T.Tensor[]) => {
-      const m = kind === 'bool' ? T.fromArray(hide, [L, S], { dtype: 'bool' }) : T.fromArray(Float64Array.from(hide, (h, i) => (h ? -1e9 : (i % 5) * 0.1)), [L, S], { dtype: xs[0].dtype });
+      const m = kind === 'bool' ? T.fromArray(hide, [L, S], { dtype: 'bool' }) : T.fromArray(Float64Array.from(hide, (h, i) => (!h ? (i % 5) * 0.1 : Math.floor(i / S) === 2 ? -Infinity : -1e9)), [L, S], { dtype: xs[0].dtype });
       return attention(false, m, N, L, S, E)(xs);
     };
     const d = compare(shapes, f, 2e-5);
-    expect(d.softmax).toBe(0);
+    expect(d.softmax).toBe(1);
+    expect(d.softmaxBackward).toBe(1);
+  });
+
+  it.each([false, true])('key padding [N, 1, 1, S] (a batch entirely padded) then a float [L, S] mask, causal %s', (causal) => {
+    const [N, L, S, E] = [3, 6, 9, 5];
+    const shapes = [[N * 2 * L * E], [N * 2 * S * E], [N * 2 * S * E]];
+    const f = (xs: T.Tensor[]) => {
+      const pad = T.fromArray(Uint8Array.from({ length: N * S }, (_, i) => +(i < S || i % S >= S - 1 - Math.floor(i / S))), [N, 1, 1, S], { dtype: 'bool' });
+      const bias = T.fromArray(Float64Array.from({ length: L * S }, (_, i) => Math.sin(i)), [L, S], { dtype: xs[0].dtype });
+      return T.scaledDotProductAttention(xs[0].reshape([N, 2, L, E]), xs[1].reshape([N, 2, S, E]), xs[2].reshape([N, 2, S, E]), { isCausal: causal, attnMask: [pad, bias] });
+    };
+    const d = compare(shapes, f, 2e-5);
+    expect(d.softmax).toBe(1);
     expect(d.softmaxBackward).toBe(1);
   });
 });

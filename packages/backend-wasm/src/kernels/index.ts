@@ -14,7 +14,7 @@ import { copyRows, fill32, swapBlocks, transpose } from './layout.js';
 import { maxpool, maxpool2x2, maxpoolBack, maxpoolBack2x2 } from './pooling.js';
 import { colSum, rowSum, rowSum64, sumBlocks } from './reduce.js';
 import { gruGates, gruGatesBackward, lstmGates, lstmGatesBackward, rnnGates, rnnGatesBackward } from './recurrent.js';
-import { copyBlock, gelu, geluBackward, layerNormRows, layerNormRowsBackward, softmaxRows, softmaxRowsBackward } from './transformer.js';
+import { copyBlock, gelu, geluBackward, layerNormRows, layerNormRowsBackward, maskRows, softmaxRows, softmaxRowsBackward } from './transformer.js';
 import { winogradIn, winogradInT, winogradGrad, winogradOut, winogradWeights, winogradWeightsGrad } from './winograd.js';
 import { winogradConv, winogradGradConv, winogradInputGradConv } from './winograd-conv.js';
 
@@ -33,7 +33,7 @@ export const KERNELS = {
   sumBlocks, copyRows, gemmAcc, gemmRows, crop2d, winogradInT, conv3x3, conv3x3Grad, dropoutMask, fmaPeak,
   winogradConv, winogradGradConv, winogradInputGradConv,
   lstmGates, lstmGatesBackward, gruGates, gruGatesBackward, rnnGates, rnnGatesBackward,
-  softmaxRows, softmaxRowsBackward, layerNormRows, layerNormRowsBackward, gelu, geluBackward, copyBlock,
+  softmaxRows, softmaxRowsBackward, layerNormRows, layerNormRowsBackward, gelu, geluBackward, copyBlock, maskRows,
 } as const;
 
 type Table = typeof KERNELS;

@@ -23,6 +23,12 @@ const x4 = {
   bitselect: simd(0x52),
   f32Sqrt: [0x91],
   i32RemU: [0x70],
+  i32Load8U: [0x2d, 0, 0],
+  /** four bytes into the low lanes, the rest zero */
+  v128Load32Zero: [...simd(0x5c), 2, 0],
+  i16x8ExtendLowI8x16U: simd(0x89),
+  i32x4ExtendLowI16x8U: simd(0xa9),
+  i32x4Ne: simd(0x38),
   /** an `if` whose arms leave one v128 */
   ifV128: [0x04, 0x7b],
 };
@@ -124,22 +130,31 @@ interface Access {
  * four floats (`n4`), then on the rest one column at a time.
  */
 function columns<S extends string>(f: RowFn<S | 'j'>, n: S, n4: S, body: (a: Access) => number[]): number[] {
+  return [
+    ...f.get(n), ...op.i32(-16), ...op.i32And, ...f.set(n4),
+    ...f.forStep('j' as S | 'j', op.i32(0), f.get(n4), 16, body(vectorAccess(f))),
+    ...f.forStep('j' as S | 'j', f.get(n4), f.get(n), 4, body(laneAccess(f))),
+  ];
+}
+
+/** Whole vectors at byte j of a row. */
+function vectorAccess<S extends string>(f: RowFn<S | 'j'>): Access {
   const at = (base: number[]) => [...base, ...f.get('j'), ...op.i32Add];
-  const vector: Access = {
+  return {
     load: (base) => [...at(base), ...op.v128Load(0)],
     store: (base, value) => [...at(base), ...value, ...op.v128Store(0)],
     counted: (value) => value,
   };
-  const lane: Access = {
+}
+
+/** The one column at byte j, splatted (lane 0 stored, and counted in sums). */
+function laneAccess<S extends string>(f: RowFn<S | 'j'>): Access {
+  const at = (base: number[]) => [...base, ...f.get('j'), ...op.i32Add];
+  return {
     load: (base) => [...at(base), ...op.v128Load32Splat(0)],
     store: (base, value) => [...at(base), ...value, ...op.f32x4ExtractLane(0), ...op.f32Store(0)],
     counted: (value) => [...value, ...C(f, 'lane0'), ...op.v128And],
   };
-  return [
-    ...f.get(n), ...op.i32(-16), ...op.i32And, ...f.set(n4),
-    ...f.forStep('j' as S | 'j', op.i32(0), f.get(n4), 16, body(vector)),
-    ...f.forStep('j' as S | 'j', f.get(n4), f.get(n), 4, body(lane)),
-  ];
 }
 
 /** The four lanes' sum (or max, with `max`) of the vector in `v`, in every lane. */
@@ -155,13 +170,14 @@ function across<S extends string>(f: RowFn<S>, v: S, max = false): number[] {
 // ------------------------------------------------------------------ attention's softmax
 
 /**
- * softmaxRows(s, rows, L, S, scale, causal): each row of S scores (rows·S floats from s,
- * rows of L queries per batch·head) becomes softmax(row·scale) in place, for scale > 0:
- * the row's max m, e = exp((x − m)·scale), e / Σe. With `causal`, row r sees its first
- * (r mod L) + 1 keys; the rest are set to 0.
+ * softmaxRows(s, rows, L, S, scale, causal, masked): each row of S scores (rows·S floats
+ * from s, rows of L queries per batch·head) becomes softmax(row·scale) in place, for
+ * scale > 0: the row's max m, e = exp((x − m)·scale), e / Σe. With `causal`, row r sees
+ * its first (r mod L) + 1 keys; the rest are set to 0. With `masked` (the masks already
+ * applied by maskRows), a row whose keys are all hidden (max −∞) becomes zeros.
  */
 export const softmaxRows = kernel({
-  params: { s: i32, rows: i32, L: i32, S: i32, scale: f32, causal: i32 },
+  params: { s: i32, rows: i32, L: i32, S: i32, scale: f32, causal: i32, masked: i32 },
   locals: { ...LOCALS, r: i32, j: i32, row: i32, n: i32, n4: i32, rowBytes: i32, sc: v128, mx: v128, sum: v128, e: v128 },
   body: (f) => {
     const row = f.get('row');
@@ -179,6 +195,11 @@ export const softmaxRows = kernel({
         ...C(f, 'negInf'), ...f.set('mx'),
         ...columns(f, 'n', 'n4', (a) => [...f.get('mx'), ...a.load(row), ...op.f32x4Max, ...f.set('mx')]),
         ...across(f, 'mx', true),
+        ...f.get('masked'), ...f.get('mx'), ...op.f32x4ExtractLane(0), ...C(f, 'negInf'), ...op.f32x4ExtractLane(0), ...op.f32Eq, ...op.i32And,
+        ...op.if,
+        // every key hidden: zero weights
+        ...row, ...op.i32(0), ...f.get('rowBytes'), ...op.memoryFill,
+        ...op.else,
         ...op.v128Zero, ...f.set('sum'),
         ...columns(f, 'n', 'n4', (a) => [
           ...exp(f, mul(sub(a.load(row), f.get('mx')), f.get('sc'))), ...f.set('e'),
@@ -190,6 +211,47 @@ export const softmaxRows = kernel({
         ...columns(f, 'n', 'n4', (a) => a.store(row, mul(a.load(row), f.get('sum')))),
         // the hidden keys' weights
         ...row, ...f.get('n'), ...op.i32Add, ...op.i32(0), ...f.get('rowBytes'), ...f.get('n'), ...op.i32Sub, ...op.memoryFill,
+        ...op.end,
+      ]),
+    ];
+  },
+});
+
+/**
+ * maskRows(s, rows, S, scale, m, table, bool): each row of S scores times `scale`, then one
+ * mask applied: row r's mask row starts at byte m + table[r] (int32s) and runs along the
+ * keys with stride 1; a bool mask (bytes) hides a key (−∞) where it is non-zero, a float32
+ * mask is added. Attention's masks, one call each, in order, before softmaxRows.
+ */
+export const maskRows = kernel({
+  params: { s: i32, rows: i32, S: i32, scale: f32, m: i32, table: i32, bool: i32 },
+  locals: { ...LOCALS, r: i32, j: i32, row: i32, mrow: i32, n: i32, n4: i32, sc: v128, v: v128 },
+  body: (f) => {
+    const row = f.get('row');
+    // the mask's bytes at column j (4 bytes a float, 1 a bool)
+    const boolAt = [...f.get('mrow'), ...f.get('j'), ...op.i32(2), ...op.i32ShrU, ...op.i32Add];
+    const floatAt = [...f.get('mrow'), ...f.get('j'), ...op.i32Add];
+    const apply = (a: Access, vector: boolean) => [
+      ...mul(a.load(row), f.get('sc')), ...f.set('v'),
+      ...f.get('bool'), ...x4.ifV128,
+      ...C(f, 'negInf'), ...f.get('v'),
+      ...(vector ? [...boolAt, ...x4.v128Load32Zero, ...x4.i16x8ExtendLowI8x16U, ...x4.i32x4ExtendLowI16x8U] : [...boolAt, ...x4.i32Load8U, ...op.i32x4Splat]),
+      ...op.v128Zero, ...x4.i32x4Ne, ...x4.bitselect,
+      ...op.else,
+      ...f.get('v'), ...(vector ? [...floatAt, ...op.v128Load(0)] : [...floatAt, ...op.v128Load32Splat(0)]), ...op.f32x4Add,
+      ...op.end,
+      ...f.set('v'), ...a.store(row, f.get('v')),
+    ];
+    return [
+      ...setAll(f),
+      ...f.get('scale'), ...op.f32x4Splat, ...f.set('sc'),
+      ...f.get('S'), ...op.i32(4), ...op.i32Mul, ...f.set('n'),
+      ...f.forUp('r', f.get('rows'), [
+        ...f.get('s'), ...f.get('r'), ...f.get('n'), ...op.i32Mul, ...op.i32Add, ...f.set('row'),
+        ...f.get('m'), ...f.get('table'), ...f.get('r'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...op.i32Add, ...f.set('mrow'),
+        ...f.get('n'), ...op.i32(-16), ...op.i32And, ...f.set('n4'),
+        ...f.forStep('j', op.i32(0), f.get('n4'), 16, apply(vectorAccess(f), true)),
+        ...f.forStep('j', f.get('n4'), f.get('n'), 4, apply(laneAccess(f), false)),
       ]),
     ];
   },

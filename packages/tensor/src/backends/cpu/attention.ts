@@ -21,11 +21,11 @@ export interface AttentionSteps {
   copy(v: View): DataId;
   dispose(data: DataId): void;
   /**
-   * Optional (a backend with kernels of its own, e.g. SIMD): P = softmax(s·scale) in place
-   * on the contiguous score rows `scores` [rows, S] (row r is query r mod L; `causal` hides
-   * its keys past it) for scale > 0 and no masks. false: the host loop runs.
+   * Optional (a backend with kernels of its own, e.g. SIMD): P = softmax(s·scale + masks) in
+   * place on the contiguous score rows `scores` [rows, S] (row r is query r mod L, batch
+   * r div L), as softmaxRows below does it. false: the host loop runs.
    */
-  softmaxRowsInPlace?(scores: DataId, rows: number, L: number, S: number, scale: number, causal: boolean): boolean;
+  softmaxRowsInPlace?(scores: DataId, rows: number, L: number, S: number, scale: number, causal: boolean, masks: readonly View[]): boolean;
   /** Optional: ∂P ← P ⊙ (∂P − rowsum(∂P ⊙ P))·scale in place on the contiguous [rows, S] ∂P. false: the passes on the primitives run. */
   softmaxBackwardInPlace?(P: View, dP: DataId, rows: number, S: number, scale: number): boolean;
 }
@@ -186,7 +186,7 @@ function plainSoftmaxRows(s: TypedArray, d: Dims, scale: number, causal: boolean
 /** P [B, L, S] (a fresh contiguous buffer from matmul) for the call. */
 function probabilities(steps: AttentionSteps, q: Operand, k: Operand, masks: readonly View[], scale: number, causal: boolean, d: Dims): DataId {
   const P = steps.matmul(q.view, transposed(k.view));
-  if (masks.length === 0 && steps.softmaxRowsInPlace?.(P, d.B * d.L, d.L, d.S, scale, causal) === true) return P;
+  if (steps.softmaxRowsInPlace?.(P, d.B * d.L, d.L, d.S, scale, causal, masks) === true) return P;
   softmaxRows(dataValues(P), d, maskWalks(masks), scale, causal);
   return P;
 }
