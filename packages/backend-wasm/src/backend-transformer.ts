@@ -3,8 +3,10 @@
  * gelu forward and backward for float32 as whole fused kernels, and attention's softmax
  * rows (forward and backward) as in-place passes that CpuBackend's host attention kernel
  * (which this backend inherits, its products on the wasm gemm) calls through its
- * `AttentionSteps`. Each declines (null or false: the CPU code runs) for other dtypes; an
- * operand outside the module memory, or strided, is read through a copy.
+ * `AttentionSteps`; strided copies and concatenations (attention's heads, autograd's joins
+ * of chunk gradients) by rows. Each declines (null or false: the CPU code runs) for other
+ * dtypes; a layerNorm or gelu operand outside the module memory, or strided, is read
+ * through a copy.
  * One thread: a layer's pass ([2048, 128] rows) costs less than waking the pool.
  */
 import { contiguousStrides, sizeOf } from '@ml/tensor';

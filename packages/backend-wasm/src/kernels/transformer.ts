@@ -1,9 +1,10 @@
 /**
- * The row passes of the transformer's ops in f32x4: attention's softmax over each score
- * row (forward, and ∂S = P ⊙ (∂P − rowsum(∂P ⊙ P))·scale), layer normalization forward and
- * backward, and GELU forward and backward (both forms): what @ml/tensor's host kernels
- * (cpu/attention.ts, cpu/transformer.ts) compute in JavaScript, here with the recurrent
- * kernels' vectorised exp and tanh (kernels/recurrent.ts). Addresses are in bytes.
+ * The row passes of the transformer's ops in f32x4: attention's masks and softmax over
+ * each score row (forward, and ∂S = P ⊙ (∂P − rowsum(∂P ⊙ P))·scale), layer normalization
+ * forward and backward, and GELU forward and backward (both forms): what @ml/tensor's host
+ * kernels (cpu/attention.ts, cpu/transformer.ts) compute in JavaScript, here with the
+ * recurrent kernels' vectorised exp and tanh (kernels/recurrent.ts); and the row copies
+ * that split attention's heads out of [N, L, H·D] and join gradients. Addresses are in bytes.
  *
  * A row runs four columns at a time, then its last n mod 4 columns one at a time through
  * the same instructions on splatted values (lane 0 stored; sums take lane 0 only), so no
