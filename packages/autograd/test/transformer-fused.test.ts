@@ -3,40 +3,12 @@
 // over odd shapes, masks of every kind, broadcasting and non-contiguous inputs; a spy that
 // fails when a kernel declines on the normal path; gradcheck through the fused path.
 import * as T from '@ml/tensor';
-import { CpuBackend, type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
-import { registerCompositeBackend } from '@ml/tensor/testing';
+import { registerCompositeBackend, registerCountingBackend } from '@ml/tensor/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gradcheck } from '../src/index.js';
 
-/** The cpu backend counting the calls of its transformer kernels that did not decline. */
-class SpyCpu extends CpuBackend {
-  override readonly name = 'cpu-transformer-spy';
-  readonly calls: Record<string, number> = {};
-  #count<R>(name: string, out: R): R {
-    if (out !== null) this.calls[name] = (this.calls[name] ?? 0) + 1;
-    return out;
-  }
-  override layerNorm(x: View, w: View | null, b: View | null, D: number, eps: number, save: SaveForBackward): DataId | null {
-    return this.#count('layerNorm', super.layerNorm(x, w, b, D, eps, save));
-  }
-  override layerNormBackward(x: View, w: View | null, dy: View, D: number, eps: number, saved: readonly View[]): DataId | null {
-    return this.#count('layerNormBackward', super.layerNormBackward(x, w, dy, D, eps, saved));
-  }
-  override gelu(x: View, a: 'none' | 'tanh', save: SaveForBackward): DataId | null {
-    return this.#count('gelu', super.gelu(x, a, save));
-  }
-  override geluBackward(x: View, dy: View, a: 'none' | 'tanh', saved: readonly View[]): DataId | null {
-    return this.#count('geluBackward', super.geluBackward(x, dy, a, saved));
-  }
-  override scaledDotProductAttention(q: View, k: View, v: View, m: readonly View[], s: number, c: boolean, save: SaveForBackward): DataId | null {
-    return this.#count('scaledDotProductAttention', super.scaledDotProductAttention(q, k, v, m, s, c, save));
-  }
-  override scaledDotProductAttentionBackward(q: View, k: View, v: View, dy: View, m: readonly View[], s: number, c: boolean, saved: readonly View[]): DataId | null {
-    return this.#count('scaledDotProductAttentionBackward', super.scaledDotProductAttentionBackward(q, k, v, dy, m, s, c, saved));
-  }
-}
-const spy = new SpyCpu();
-T.registerBackend(spy);
+/** A cpu backend counting the calls of its transformer kernels that did not decline. */
+const { backend: spy, counts: calls } = registerCountingBackend('cpu-transformer-spy', ['layerNorm', 'layerNormBackward', 'gelu', 'geluBackward', 'scaledDotProductAttention', 'scaledDotProductAttentionBackward']);
 const COMPOSITE = registerCompositeBackend('cpu-transformer-composite').name;
 
 const f64 = { dtype: 'float64' as const };
@@ -70,9 +42,9 @@ function expectClose(a: number[], b: number[], label: string, tol = 1e-10): void
 
 /** The fused kernels (forward and backward ran, recorded as one op) equal the composite. */
 function expectFusedEqualsComposite(fn: Fn, make: Make, op: string, kernels = [op, `${op}Backward`]): void {
-  const before = kernels.map((k) => spy.calls[k] ?? 0);
+  const before = kernels.map((k) => calls[k] ?? 0);
   const fused = run(spy.name, fn, make);
-  kernels.forEach((k, i) => expect(spy.calls[k] ?? 0, `${k} ran`).toBe(before[i] + 1));
+  kernels.forEach((k, i) => expect(calls[k] ?? 0, `${k} ran`).toBe(before[i] + 1));
   expect(fused.op).toBe(op);
   const composite = run(COMPOSITE, fn, make);
   expect(composite.op).not.toBe(op);
@@ -233,9 +205,9 @@ describe('the backward kernels called directly (nothing saved: they recompute) e
     ["geluBackward 'tanh'", () => T.geluBackward(randn(4, 5), randn(4, 5), 'tanh')],
     ['scaledDotProductAttentionBackward, causal', () => T.scaledDotProductAttentionBackward(randn(2, 3, 4), randn(2, 5, 4), randn(2, 5, 2), randn(2, 3, 2), { isCausal: true })],
   ] as const)('%s', (name, fn) => {
-    const before = spy.calls[name.split(/[ ,]/)[0]] ?? 0;
+    const before = calls[name.split(/[ ,]/)[0]] ?? 0;
     const fused = on(spy.name, fn);
-    expect(spy.calls[name.split(/[ ,]/)[0]]).toBe(before + 1);
+    expect(calls[name.split(/[ ,]/)[0]]).toBe(before + 1);
     expectClose(fused, on(COMPOSITE, fn), name);
   });
 });
@@ -244,7 +216,7 @@ describe('on the normal path the kernels do not decline', () => {
   it('a post-norm block: layerNorm(x + attention(x)) → gelu, with gradients, float32', () => {
     T.setBackend(spy.name);
     try {
-      const before = { ...spy.calls };
+      const before = { ...calls };
       const x = T.randn([2, 5, 8]).requiresGrad_();
       const w = T.ones([8]).requiresGrad_();
       const b = T.zeros([8]).requiresGrad_();
@@ -253,7 +225,7 @@ describe('on the normal path the kernels do not decline', () => {
       const y = T.gelu(T.layerNorm(x.add(a), [8], w, b));
       y.square().mean().backward();
       for (const k of ['layerNorm', 'layerNormBackward', 'gelu', 'geluBackward', 'scaledDotProductAttention', 'scaledDotProductAttentionBackward']) {
-        expect(spy.calls[k] ?? 0, k).toBe((before[k] ?? 0) + 1);
+        expect(calls[k] ?? 0, k).toBe((before[k] ?? 0) + 1);
       }
     } finally {
       T.setBackend('cpu');

@@ -25,3 +25,25 @@ export function registerCompositeBackend(name: string, methods: readonly (keyof 
   registerBackend(backend);
   return backend;
 }
+
+/**
+ * Register a cpu backend named `name` that counts, per fused kernel in `methods`, the calls
+ * that did not decline (a non-null result): what a test reads to see a kernel really ran.
+ * Returns the backend and its counts (`counts[method]`, undefined until the first call).
+ */
+export function registerCountingBackend(name: string, methods: readonly (keyof FusedKernels)[] = ALL_FUSED): { backend: CpuBackend; counts: Record<string, number> } {
+  const backend = new CpuBackend();
+  Object.defineProperty(backend, 'name', { value: name });
+  const counts: Record<string, number> = {};
+  const table = backend as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const m of methods) {
+    const kernel = table[m].bind(backend);
+    table[m] = (...args: unknown[]) => {
+      const out = kernel(...args);
+      if (out !== null) counts[m] = (counts[m] ?? 0) + 1;
+      return out;
+    };
+  }
+  registerBackend(backend);
+  return { backend, counts };
+}
