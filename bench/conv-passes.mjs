@@ -1,0 +1,169 @@
+// The MNIST CNN's two convolutions (batch 64, 3×3, stride 1, no padding) pass by pass:
+// the forward, the input gradient and the weight gradient, each alone, on ml-wasm at 2
+// threads and 1 thread and in PyTorch at 2 threads and 1 thread (conv_passes.py, run from
+// here when a Python with torch exists), plus the whole step (forward, sum, backward) that
+// the main table's conv rows time. Prints one markdown table with ratios.
+//
+//   pnpm --filter @ml/bench... build      # the workspace packages' dist/
+//   node bench/conv-passes.mjs [--reps 40]
+//
+// ml-wasm calls the ops its gradient rule calls (conv2d, conv2dBackwardInput,
+// conv2dBackwardWeight from @ml/tensor) on tensors already on the backend; every timed
+// run reads its result back. The weight gradient runs without what the forward keeps for
+// it (the padded input, for Winograd), so it pads the input itself, as a step never does.
+// Each cell: the median of --reps runs after at least 0.5 s of untimed ones. Before
+// timing, each pass on ml-wasm must agree with the cpu backend's within 1e-5 of the
+// result's largest magnitude.
+import { spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, URL } from 'node:url';
+import '@ml/autograd';
+import { enableRelaxedSimd, registerWasmBackend } from '@ml/backend-wasm';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, fromArray, manualSeed, randn, setBackend, tidy } from '@ml/tensor';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? dflt : Number(process.argv[i + 1]);
+};
+const reps = arg('--reps', 40);
+
+const LAYERS = [
+  { id: 'conv1', cin: 1, hw: 28, cout: 32 },
+  { id: 'conv2', cin: 32, hw: 13, cout: 64 },
+];
+const PASSES = [
+  { id: 'forward', title: 'forward' },
+  { id: 'inputGrad', title: 'input gradient' },
+  { id: 'weightGrad', title: 'weight gradient' },
+  { id: 'step', title: 'fwd+bwd step (autograd)' },
+];
+const THREADS = [2, 1];
+/** 3×3, stride 1, no padding: the layers' geometry as the ops take it */
+const params = { kernel: [3, 3], stride: [1, 1], dilation: [1, 1], pad: [0, 0, 0, 0], padValue: 0 };
+
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+/** Median ms of `reps` runs after at least half a second of untimed ones (src/timing.ts's rule). */
+function timeIt(once) {
+  const w0 = performance.now();
+  while (performance.now() - w0 < 500) once();
+  const t = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    once();
+    t.push(performance.now() - t0);
+  }
+  return median(t);
+}
+
+// ------------------------------------------------------------ PyTorch (conv_passes.py)
+// first, before ml-wasm's worker threads exist (a worker spins a little after each job)
+const results = {};
+/** A Python with torch: `python3` first, then Debian's `/usr/bin/python3` (as src/torch.ts). */
+const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+let torchVersion = null;
+if (python) {
+  const script = fileURLToPath(new URL('conv_passes.py', import.meta.url));
+  const options = JSON.stringify({ layers: LAYERS, threads: THREADS, reps });
+  const r = spawnSync(python, [script, options], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`conv_passes.py failed (exit ${r.status})`);
+  const out = JSON.parse(r.stdout);
+  torchVersion = out.version;
+  for (const [k, ms] of Object.entries(out.results)) results[`torch/${k}`] = ms;
+} else {
+  console.error('no python3 can import torch: the PyTorch columns are skipped');
+}
+
+// ------------------------------------------------------------ ml-wasm
+enableRelaxedSimd();
+const backends = { 2: registerWasmBackend({ threads: 2 }), 1: registerWasmBackend({ threads: 1, name: 'wasm-1t' }) };
+const routes = {};
+
+/** The three passes' callables on tensors of backend `name`, each returning its result's values. */
+function mlPasses(layer, name) {
+  const { cin, hw, cout } = layer;
+  setBackend(name);
+  const x = randn([64, cin, hw, hw]).keep();
+  const w = randn([cout, cin, 3, 3]).keep();
+  const dy = randn([64, cout, hw - 2, hw - 2]).keep();
+  const xs = randn([64, cin, hw, hw], { requiresGrad: true }).keep();
+  const ws = randn([cout, cin, 3, 3], { requiresGrad: true }).keep();
+  const run = {
+    forward: () => tidy(() => conv2d(x, w).dataSync()),
+    inputGrad: () => tidy(() => conv2dBackwardInput(dy, w, x.shape, params).dataSync()),
+    weightGrad: () => tidy(() => conv2dBackwardWeight(dy, x, w.shape, params).dataSync()),
+    step: () =>
+      tidy(() => {
+        for (const t of [xs, ws]) {
+          t.grad?.dispose();
+          t.grad = null;
+        }
+        conv2d(xs, ws).sum().backward();
+        return ws.grad.dataSync();
+      }),
+  };
+  return { x, w, dy, run };
+}
+
+/**
+ * The largest difference between a and b over b's largest magnitude (a weight gradient sums
+ * 43 264 products per element in float32, so one element's own size is no fair scale).
+ */
+function worstDiff(a, b) {
+  let [worst, scale] = [0, 1];
+  for (let i = 0; i < b.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return worst / scale;
+}
+
+manualSeed(0);
+for (const layer of LAYERS) {
+  for (const threads of THREADS) {
+    const backend = backends[threads];
+    const { x, w, dy, run } = mlPasses(layer, backend.name);
+    // the same passes on the cpu backend, from the same values: ml-wasm computes them right
+    setBackend('cpu');
+    const want = tidy(() => {
+      const [xc, wc, dyc] = [x, w, dy].map((t) => fromArray(Float32Array.from(t.dataSync()), t.shape));
+      return {
+        forward: Float32Array.from(conv2d(xc, wc).dataSync()),
+        inputGrad: Float32Array.from(conv2dBackwardInput(dyc, wc, x.shape, params).dataSync()),
+        weightGrad: Float32Array.from(conv2dBackwardWeight(dyc, xc, w.shape, params).dataSync()),
+      };
+    });
+    setBackend(backend.name);
+    for (const pass of PASSES) {
+      const before = { ...backend.stats };
+      const got = run[pass.id]();
+      if (pass.id !== 'step') {
+        const worst = worstDiff(got, want[pass.id]);
+        if (!(worst <= 1e-5)) throw new Error(`ml-wasm ${layer.id} ${pass.id}: differs from the cpu backend by ${worst}`);
+        const s = backend.stats;
+        routes[`${layer.id}/${pass.id}`] = s.direct > before.direct ? 'direct 3×3' : s.winograd > before.winograd ? 'Winograd F(2×2,3×3)' : s.fallback > before.fallback ? 'cpu fallback' : 'im2row + gemm';
+      }
+      const ms = timeIt(run[pass.id]);
+      results[`ml-wasm/${layer.id}/${pass.id}/${threads}`] = ms;
+      console.error(`  ml-wasm ${layer.id} ${pass.id} ${threads}t: ${ms.toFixed(3)} ms`);
+    }
+  }
+}
+
+// ------------------------------------------------------------ the table
+const fmt = (v) => (v === undefined ? '–' : v.toFixed(2));
+const ratio = (a, b) => (a === undefined || b === undefined ? '–' : `${(a / b).toFixed(2)}×`);
+console.log(`\nNode ${process.version}, PyTorch ${torchVersion ?? '(none)'}; batch 64, 3×3, median of ${reps} runs, ms\n`);
+console.log('| layer | pass | ml-wasm path | ml-wasm 2t | torch 2t | ml-wasm 1t | torch 1t | ml÷torch 2t | ml÷torch 1t |');
+console.log('|---|---|---|---:|---:|---:|---:|---:|---:|');
+for (const layer of LAYERS) {
+  for (const pass of PASSES) {
+    const at = (sys, t) => results[`${sys}/${layer.id}/${pass.id}/${t}`];
+    const cells = [fmt(at('ml-wasm', 2)), fmt(at('torch', 2)), fmt(at('ml-wasm', 1)), fmt(at('torch', 1)), ratio(at('ml-wasm', 2), at('torch', 2)), ratio(at('ml-wasm', 1), at('torch', 1))];
+    console.log(`| ${layer.id} [64,${layer.cin},${layer.hw},${layer.hw}]→${layer.cout} | ${pass.title} | ${routes[`${layer.id}/${pass.id}`] ?? '–'} | ${cells.join(' | ')} |`);
+  }
+}
+process.exit(0);
