@@ -5,7 +5,7 @@
 // the main table's conv rows time. Prints one markdown table with ratios.
 //
 //   pnpm --filter @ml/bench... build      # the workspace packages' dist/
-//   node bench/conv-passes.mjs [--reps 40]
+//   node bench/conv-passes.mjs [--reps 40] [--rounds 3]
 //
 // ml-wasm calls the ops its gradient rule calls (conv2d, conv2dBackwardInput,
 // conv2dBackwardWeight from @ml/tensor) on tensors already on the backend. The backend runs
@@ -13,7 +13,9 @@
 // products), and PyTorch's result is in host memory too; reading a result back into a fresh
 // array costs ml-wasm more (conv1's forward output is 5.5 MB), timed in a row of its own. The weight gradient runs without what the forward keeps for
 // it (the padded input, for Winograd), so it pads the input itself, as a step never does.
-// Each cell: the median of --reps runs after at least 0.5 s of untimed ones. Before
+// Each round times every cell once, PyTorch's first (its own process, then ml-wasm's),
+// each the median of --reps runs after at least 0.5 s of untimed ones; a cell of the table
+// is the median of its rounds (this VM's speed drifts over minutes). Before
 // timing, each pass on ml-wasm must agree with the cpu backend's within 1e-5 of the
 // result's largest magnitude.
 import { spawnSync } from 'node:child_process';
@@ -28,6 +30,7 @@ const arg = (name, dflt) => {
   return i < 0 ? dflt : Number(process.argv[i + 1]);
 };
 const reps = arg('--reps', 40);
+const rounds = arg('--rounds', 3);
 
 const LAYERS = [
   { id: 'conv1', cin: 1, hw: 28, cout: 32 },
@@ -63,21 +66,23 @@ function timeIt(once) {
 }
 
 // ------------------------------------------------------------ PyTorch (conv_passes.py)
-// first, before ml-wasm's worker threads exist (a worker spins a little after each job)
+/** round medians by `system/layer/pass/threads` */
 const results = {};
+const record = (key, ms) => (results[key] ??= []).push(ms);
 /** A Python with torch: `python3` first, then Debian's `/usr/bin/python3` (as src/torch.ts). */
 const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+if (!python) console.error('no python3 can import torch: the PyTorch columns are skipped');
 let torchVersion = null;
-if (python) {
+/** One round of PyTorch's cells, in a process of its own (ml-wasm's workers sleep meanwhile). */
+function torchRound() {
+  if (!python) return;
   const script = fileURLToPath(new URL('conv_passes.py', import.meta.url));
   const options = JSON.stringify({ layers: LAYERS, threads: THREADS, reps });
   const r = spawnSync(python, [script, options], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`conv_passes.py failed (exit ${r.status})`);
   const out = JSON.parse(r.stdout);
   torchVersion = out.version;
-  for (const [k, ms] of Object.entries(out.results)) results[`torch/${k}`] = ms;
-} else {
-  console.error('no python3 can import torch: the PyTorch columns are skipped');
+  for (const [k, ms] of Object.entries(out.results)) record(`torch/${k}`, ms);
 }
 
 // ------------------------------------------------------------ ml-wasm
@@ -132,10 +137,13 @@ function worstDiff(a, b) {
 }
 
 manualSeed(0);
+/** every layer × threads: its backend and passes, checked against the cpu backend once */
+const cells = [];
 for (const layer of LAYERS) {
   for (const threads of THREADS) {
     const backend = backends[threads];
     const { x, w, dy, result, run } = mlPasses(layer, backend.name);
+    cells.push({ layer, threads, backend, run });
     // the same passes on the cpu backend, from the same values: ml-wasm computes them right
     setBackend('cpu');
     const want = tidy(() => {
@@ -147,17 +155,25 @@ for (const layer of LAYERS) {
       };
     });
     setBackend(backend.name);
-    for (const pass of PASSES) {
+    for (const pass of PASSES.filter((p) => p.id in want)) {
       const before = { ...backend.stats };
-      if (pass.id in want) {
-        const got = tidy(() => Float32Array.from(result[pass.id]().dataSync()));
-        const worst = worstDiff(got, want[pass.id]);
-        if (!(worst <= 1e-5)) throw new Error(`ml-wasm ${layer.id} ${pass.id}: differs from the cpu backend by ${worst}`);
-        const s = backend.stats;
-        routes[`${layer.id}/${pass.id}`] = s.direct > before.direct ? 'direct 3×3' : s.winograd > before.winograd ? 'Winograd F(2×2,3×3)' : s.fallback > before.fallback ? 'cpu fallback' : 'im2row + gemm';
-      }
+      const got = tidy(() => Float32Array.from(result[pass.id]().dataSync()));
+      const worst = worstDiff(got, want[pass.id]);
+      if (!(worst <= 1e-5)) throw new Error(`ml-wasm ${layer.id} ${pass.id}: differs from the cpu backend by ${worst}`);
+      const s = backend.stats;
+      routes[`${layer.id}/${pass.id}`] = s.direct > before.direct ? 'direct 3×3' : s.winograd > before.winograd ? 'Winograd F(2×2,3×3)' : s.fallback > before.fallback ? 'cpu fallback' : 'im2row + gemm';
+    }
+  }
+}
+
+for (let round = 0; round < rounds; round++) {
+  console.error(`round ${round + 1} of ${rounds}`);
+  torchRound();
+  for (const { layer, threads, backend, run } of cells) {
+    setBackend(backend.name);
+    for (const pass of PASSES) {
       const ms = timeIt(run[pass.id]);
-      results[`ml-wasm/${layer.id}/${pass.id}/${threads}`] = ms;
+      record(`ml-wasm/${layer.id}/${pass.id}/${threads}`, ms);
       console.error(`  ml-wasm ${layer.id} ${pass.id} ${threads}t: ${ms.toFixed(3)} ms`);
     }
   }
@@ -166,12 +182,12 @@ for (const layer of LAYERS) {
 // ------------------------------------------------------------ the table
 const fmt = (v) => (v === undefined ? '–' : v.toFixed(2));
 const ratio = (a, b) => (a === undefined || b === undefined ? '–' : `${(a / b).toFixed(2)}×`);
-console.log(`\nNode ${process.version}, PyTorch ${torchVersion ?? '(none)'}; batch 64, 3×3, median of ${reps} runs, ms\n`);
+console.log(`\nNode ${process.version}, PyTorch ${torchVersion ?? '(none)'}; batch 64, 3×3, median of ${rounds} rounds' medians of ${reps} runs, ms\n`);
 console.log('| layer | pass | ml-wasm path | ml-wasm 2t | torch 2t | ml-wasm 1t | torch 1t | ml÷torch 2t | ml÷torch 1t |');
 console.log('|---|---|---|---:|---:|---:|---:|---:|---:|');
 for (const layer of LAYERS) {
   for (const pass of PASSES) {
-    const at = (sys, t) => results[`${sys}/${layer.id}/${pass.id}/${t}`];
+    const at = (sys, t) => (results[`${sys}/${layer.id}/${pass.id}/${t}`] ? median(results[`${sys}/${layer.id}/${pass.id}/${t}`]) : undefined);
     const cells = [fmt(at('ml-wasm', 2)), fmt(at('torch', 2)), fmt(at('ml-wasm', 1)), fmt(at('torch', 1)), ratio(at('ml-wasm', 2), at('torch', 2)), ratio(at('ml-wasm', 1), at('torch', 1))];
     console.log(`| ${layer.id} [64,${layer.cin},${layer.hw},${layer.hw}]→${layer.cout} | ${pass.title} | ${routes[`${layer.id}/${pass.id}`] ?? '–'} | ${cells.join(' | ')} |`);
   }
