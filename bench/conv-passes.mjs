@@ -6,6 +6,7 @@
 //
 //   pnpm --filter @ml/bench... build      # the workspace packages' dist/
 //   node bench/conv-passes.mjs [--reps 40] [--rounds 3]
+//   node --cpu-prof bench/conv-passes.mjs --profile conv2/inputGrad [--threads 1] [--seconds 10]
 //
 // ml-wasm calls the ops its gradient rule calls (conv2d, conv2dBackwardInput,
 // conv2dBackwardWeight from @ml/tensor) on tensors already on the backend. The backend runs
@@ -31,6 +32,8 @@ const arg = (name, dflt) => {
 };
 const reps = arg('--reps', 40);
 const rounds = arg('--rounds', 3);
+/** `--profile conv2/inputGrad`: only run that pass on ml-wasm for --seconds (under node --cpu-prof) */
+const profile = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : null;
 
 const LAYERS = [
   { id: 'conv1', cin: 1, hw: 28, cout: 32 },
@@ -70,8 +73,8 @@ function timeIt(once) {
 const results = {};
 const record = (key, ms) => (results[key] ??= []).push(ms);
 /** A Python with torch: `python3` first, then Debian's `/usr/bin/python3` (as src/torch.ts). */
-const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
-if (!python) console.error('no python3 can import torch: the PyTorch columns are skipped');
+const python = profile ? null : ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+if (!python && !profile) console.error('no python3 can import torch: the PyTorch columns are skipped');
 let torchVersion = null;
 /** One round of PyTorch's cells, in a process of its own (ml-wasm's workers sleep meanwhile). */
 function torchRound() {
@@ -164,6 +167,19 @@ for (const layer of LAYERS) {
       routes[`${layer.id}/${pass.id}`] = s.direct > before.direct ? 'direct 3×3' : s.winograd > before.winograd ? 'Winograd F(2×2,3×3)' : s.fallback > before.fallback ? 'cpu fallback' : 'im2row + gemm';
     }
   }
+}
+
+if (profile) {
+  // one pass alone, over and over: a CPU profile of it (no PyTorch, no table)
+  const [layerId, passId] = profile.split('/');
+  const cell = cells.find((c) => c.layer.id === layerId && c.threads === arg('--threads', 1));
+  if (!cell || !(passId in cell.run)) throw new Error(`--profile: no pass ${profile} at ${arg('--threads', 1)} thread(s)`);
+  setBackend(cell.backend.name);
+  const [t0, end] = [performance.now(), performance.now() + 1000 * arg('--seconds', 10)];
+  let n = 0;
+  for (; performance.now() < end; n++) cell.run[passId]();
+  console.log(`${profile} on ${cell.threads} thread(s): ${n} runs, ${((performance.now() - t0) / n).toFixed(3)} ms a run`);
+  process.exit(0);
 }
 
 for (let round = 0; round < rounds; round++) {
