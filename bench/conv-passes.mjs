@@ -5,7 +5,7 @@
 // the main table's conv rows time. Prints one markdown table with ratios.
 //
 //   pnpm --filter @ml/bench... build      # the workspace packages' dist/
-//   node bench/conv-passes.mjs [--reps 40] [--rounds 3]
+//   node bench/conv-passes.mjs [--reps 40] [--rounds 3] [--torch-fresh-memory]
 //   node --cpu-prof bench/conv-passes.mjs --profile conv2/inputGrad [--threads 1] [--seconds 10]
 //
 // ml-wasm calls the ops its gradient rule calls (conv2d, conv2dBackwardInput,
@@ -81,7 +81,13 @@ function torchRound() {
   if (!python) return;
   const script = fileURLToPath(new URL('conv_passes.py', import.meta.url));
   const options = JSON.stringify({ layers: LAYERS, threads: THREADS, reps });
-  const r = spawnSync(python, [script, options], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  // glibc's malloc is told to keep freed blocks, so PyTorch's outputs land on pages touched
+  // before, as ml-wasm's module heap does and as in the main bench's PyTorch process (after
+  // its 16 MB matmul operands, malloc's adaptive threshold keeps conv1's 5.5 MB outputs);
+  // a fresh process otherwise maps and faults in every output: conv1's forward 0.3 → 4-5 ms.
+  // --torch-fresh-memory: malloc's defaults.
+  const keep = process.argv.includes('--torch-fresh-memory') ? {} : { MALLOC_MMAP_THRESHOLD_: String(2 ** 28), MALLOC_TRIM_THRESHOLD_: String(2 ** 30) };
+  const r = spawnSync(python, [script, options], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1', ...keep }, stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`conv_passes.py failed (exit ${r.status})`);
   const out = JSON.parse(r.stdout);
   torchVersion = out.version;
@@ -198,7 +204,7 @@ for (let round = 0; round < rounds; round++) {
 // ------------------------------------------------------------ the table
 const fmt = (v) => (v === undefined ? '–' : v.toFixed(2));
 const ratio = (a, b) => (a === undefined || b === undefined ? '–' : `${(a / b).toFixed(2)}×`);
-console.log(`\nNode ${process.version}, PyTorch ${torchVersion ?? '(none)'}; batch 64, 3×3, median of ${rounds} rounds' medians of ${reps} runs, ms\n`);
+console.log(`\nNode ${process.version}, PyTorch ${torchVersion ?? '(none)'}${process.argv.includes('--torch-fresh-memory') ? ' (malloc defaults: fresh pages)' : ' (malloc keeps freed memory)'}; batch 64, 3×3, median of ${rounds} rounds' medians of ${reps} runs, ms\n`);
 console.log('| layer | pass | ml-wasm path | ml-wasm 2t | torch 2t | ml-wasm 1t | torch 1t | ml÷torch 2t | ml÷torch 1t |');
 console.log('|---|---|---|---:|---:|---:|---:|---:|---:|');
 for (const layer of LAYERS) {
