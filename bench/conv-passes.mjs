@@ -11,14 +11,14 @@
 // ml-wasm calls the ops its gradient rule calls (conv2d, conv2dBackwardInput,
 // conv2dBackwardWeight from @ml/tensor) on tensors already on the backend. The backend runs
 // a kernel when its op is called, so a pass is timed as computed (as src/ml.ts times the
-// products), and PyTorch's result is in host memory too; reading a result back into a fresh
-// array costs ml-wasm more (conv1's forward output is 5.5 MB), timed in a row of its own. The weight gradient runs without what the forward keeps for
-// it (the padded input, for Winograd), so it pads the input itself, as a step never does.
-// Each round times every cell once, PyTorch's first (its own process, then ml-wasm's),
-// each the median of --reps runs after at least 0.5 s of untimed ones; a cell of the table
-// is the median of its rounds (this VM's speed drifts over minutes). Before
-// timing, each pass on ml-wasm must agree with the cpu backend's within 1e-5 of the
-// result's largest magnitude.
+// products), and PyTorch's result is in host memory too; reading a result back into a
+// fresh array costs ml-wasm more (conv1's forward output is 5.5 MB), timed in a row of its
+// own. The weight gradient runs without what the forward keeps for it (the padded input,
+// for Winograd), so it pads the input itself, as a step never does. Each round times every
+// cell once, PyTorch's first (its own process, then ml-wasm's), each the median of --reps
+// runs after at least 0.5 s of untimed ones; a cell of the table is the median of its
+// rounds (this VM's speed drifts over minutes). Before timing, each pass on ml-wasm must
+// agree with the cpu backend's within 1e-5 of the result's largest magnitude.
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, URL } from 'node:url';
