@@ -15,7 +15,7 @@
  */
 import type { DataId, RnnSequenceAttrs, SaveForBackward, SequenceAttrs, View } from '../backend.js';
 import type { DType, TypedArray } from '../dtype.js';
-import { floatDType, rows, sigmoid, tanh, type HostKernelIO, type Rows } from './host-recurrent.js';
+import { floatDType, lstmGatesBackwardHost, lstmGatesHost, rows, sigmoid, tanh, type HostKernelIO, type LstmGateArgs, type LstmGateBackwardArgs, type Rows } from './host-recurrent.js';
 
 /** A 3-D operand [L, B, C] with contiguous rows: element (t, b, j) at a[off + t·st + b·sb + j]. */
 interface Steps {
@@ -90,35 +90,8 @@ function order(L: number, reverse: boolean): number[] {
  * [L, B, 2H]) when given and i, f, g, o, tanh c_t into acts (slot t of [L, B, 5H]) when given.
  */
 function lstmGates(io: HostKernelIO, x: Steps, t: number, hw: TypedArray, hw0: number, c: Rows, B: number, H: number, out: TypedArray | null, acts: TypedArray | null): void {
-  const [xa, ca] = [x.a, c.a];
-  const args = { B, H, x: stepRows(x, t), hw: { a: hw, off: hw0, stride: 4 * H }, c, out: out && slot(out, t, B, 2 * H), acts: acts && slot(acts, t, B, 5 * H) };
-  if (io.gates?.lstm(args)) return;
-  for (let b = 0; b < B; b++) {
-    const x0 = x.off + t * x.st + b * x.sb;
-    const p0 = hw0 + b * 4 * H;
-    const c0 = c.off + b * c.stride;
-    const y0 = (t * B + b) * 2 * H;
-    const a0 = (t * B + b) * 5 * H;
-    for (let j = 0; j < H; j++) {
-      const i = sigmoid(xa[x0 + j] + hw[p0 + j]);
-      const f = sigmoid(xa[x0 + H + j] + hw[p0 + H + j]);
-      const g = tanh(xa[x0 + 2 * H + j] + hw[p0 + 2 * H + j]);
-      const o = sigmoid(xa[x0 + 3 * H + j] + hw[p0 + 3 * H + j]);
-      const c1 = f * ca[c0 + j] + i * g;
-      const tc = tanh(c1);
-      if (out !== null) {
-        out[y0 + j] = o * tc;
-        out[y0 + H + j] = c1;
-      }
-      if (acts !== null) {
-        acts[a0 + j] = i;
-        acts[a0 + H + j] = f;
-        acts[a0 + 2 * H + j] = g;
-        acts[a0 + 3 * H + j] = o;
-        acts[a0 + 4 * H + j] = tc;
-      }
-    }
-  }
+  const args: LstmGateArgs = { B, H, x: stepRows(x, t), hw: { a: hw, off: hw0, stride: 4 * H }, c, out: out && slot(out, t, B, 2 * H), acts: acts && slot(acts, t, B, 5 * H) };
+  if (!(io.gates?.lstm(args) ?? false)) lstmGatesHost(args);
 }
 
 /** lstmSequence: [L, B, 2H] = [h_t | c_t]; with `save`, keeps i, f, g, o, tanh c_t ([L, B, 5H]). */
@@ -186,29 +159,8 @@ export function lstmSequenceBackwardHost(io: HostKernelIO, xw: View, h0: View, c
     const c = cPrev(t, s === 0);
     const dh1 = carry === null ? null : io.array(carry);
     const dc: Rows = { a: out, off: last + H, stride: 4 * H };
-    const args = { B, H, acts: stepRows(acts, t), d: stepRows(d, t), dh: dh1 && packed(dh1, H), c, dcIn: dc, dcOut: dc, grads: slot(out, t, B, 4 * H) };
-    const taken = io.gates?.lstmBackward(args) ?? false;
-    for (let b = 0; b < B && !taken; b++) {
-      const a0 = acts.off + t * acts.st + b * acts.sb;
-      const d0 = d.off + t * d.st + b * d.sb;
-      const cb = c.off + b * c.stride;
-      const g0 = (t * B + b) * 4 * H;
-      const k0 = last + b * 4 * H + H;
-      for (let j = 0; j < H; j++) {
-        const i = acts.a[a0 + j];
-        const f = acts.a[a0 + H + j];
-        const g = acts.a[a0 + 2 * H + j];
-        const og = acts.a[a0 + 3 * H + j];
-        const tc = acts.a[a0 + 4 * H + j];
-        const dh = d.a[d0 + j] + (dh1 === null ? 0 : dh1[b * H + j]);
-        const dc = d.a[d0 + H + j] + out[k0 + j] + dh * og * (1 - tc * tc); // ∂c_t through both paths
-        out[g0 + j] = dc * g * i * (1 - i);
-        out[g0 + H + j] = dc * c.a[cb + j] * f * (1 - f);
-        out[g0 + 2 * H + j] = dc * i * (1 - g * g);
-        out[g0 + 3 * H + j] = dh * tc * og * (1 - og);
-        out[k0 + j] = dc * f;
-      }
-    }
+    const args: LstmGateBackwardArgs = { B, H, acts: stepRows(acts, t), d: stepRows(d, t), dh: dh1 && packed(dh1, H), c, dcIn: dc, dcOut: dc, grads: slot(out, t, B, 4 * H) };
+    if (!(io.gates?.lstmBackward(args) ?? false)) lstmGatesBackwardHost(args);
     if (carry !== null) io.dispose(carry);
     carry = io.matmul(lhs(outId, dtype, B, 4 * H, t * B * 4 * H, 4 * H), w); // ∂h_{t−1} = ∂gates_t · W_hh
   }

@@ -180,6 +180,71 @@ export const sigmoid = (a: number): number => 1 / (1 + Math.exp(-a));
 export const tanh = (a: number): number => 2 / (1 + Math.exp(-2 * a)) - 1;
 
 /**
+ * The LSTM gate pass in JavaScript (double, rounded once when stored): what `GatePasses.lstm`
+ * computes, and the reference and float64 path where a backend's pass declines. Shared by
+ * the cell and the sequence kernels.
+ */
+export function lstmGatesHost(p: LstmGateArgs): void {
+  const { B, H, x, hw, c, out, acts } = p;
+  for (let b = 0; b < B; b++) {
+    const x0 = x.off + b * x.stride;
+    const p0 = hw.off + b * hw.stride;
+    const c0 = c.off + b * c.stride;
+    for (let j = 0; j < H; j++) {
+      const i = sigmoid(x.a[x0 + j] + hw.a[p0 + j]);
+      const f = sigmoid(x.a[x0 + H + j] + hw.a[p0 + H + j]);
+      const g = tanh(x.a[x0 + 2 * H + j] + hw.a[p0 + 2 * H + j]);
+      const o = sigmoid(x.a[x0 + 3 * H + j] + hw.a[p0 + 3 * H + j]);
+      const c1 = f * c.a[c0 + j] + i * g;
+      const tc = tanh(c1);
+      if (out !== null) {
+        const y0 = out.off + b * out.stride;
+        out.a[y0 + j] = o * tc;
+        out.a[y0 + H + j] = c1;
+      }
+      if (acts !== null) {
+        const a0 = acts.off + b * acts.stride + j;
+        acts.a[a0] = i;
+        acts.a[a0 + H] = f;
+        acts.a[a0 + 2 * H] = g;
+        acts.a[a0 + 3 * H] = o;
+        acts.a[a0 + 4 * H] = tc;
+      }
+    }
+  }
+}
+
+/**
+ * The LSTM gates' backward pass in JavaScript: what `GatePasses.lstmBackward` computes (the
+ * carried ∂h and ∂c added when given; each ∂c element read before ∂c_{t−1} is written, so
+ * `dcOut` may be `dcIn`), and the reference where a backend's pass declines.
+ */
+export function lstmGatesBackwardHost(p: LstmGateBackwardArgs): void {
+  const { B, H, acts, d, dh: carried, c, dcIn, dcOut, grads } = p;
+  for (let b = 0; b < B; b++) {
+    const a0 = acts.off + b * acts.stride;
+    const d0 = d.off + b * d.stride;
+    const c0 = c.off + b * c.stride;
+    const g0 = grads.off + b * grads.stride;
+    const k0 = dcOut.off + b * dcOut.stride;
+    for (let j = 0; j < H; j++) {
+      const i = acts.a[a0 + j];
+      const f = acts.a[a0 + H + j];
+      const g = acts.a[a0 + 2 * H + j];
+      const o = acts.a[a0 + 3 * H + j];
+      const tc = acts.a[a0 + 4 * H + j];
+      const dh = d.a[d0 + j] + (carried === null ? 0 : carried.a[carried.off + b * carried.stride + j]);
+      const dc = d.a[d0 + H + j] + (dcIn === null ? 0 : dcIn.a[dcIn.off + b * dcIn.stride + j]) + dh * o * (1 - tc * tc); // ∂c through both paths
+      grads.a[g0 + j] = dc * g * i * (1 - i);
+      grads.a[g0 + H + j] = dc * c.a[c0 + j] * f * (1 - f);
+      grads.a[g0 + 2 * H + j] = dc * i * (1 - g * g);
+      grads.a[g0 + 3 * H + j] = dh * tc * o * (1 - o);
+      dcOut.a[k0 + j] = dc * f;
+    }
+  }
+}
+
+/**
  * The gate pass: from a = xw + h·whhᵀ, write σ(a_i), σ(a_f), tanh(a_g), σ(a_o), tanh(c')
  * into `acts` ([B, 5H], when given) and [h' | c'] into `out` ([B, 2H], when given).
  */
@@ -188,32 +253,8 @@ function gatePass(io: HostKernelIO, xw: Rows, c: Rows, h: View, whh: View, acts:
   const product = recurrentProduct(io, h, whh);
   const hw = io.array(product); // [B, 4H], contiguous
   const rowsOf = (a: TypedArray | null, stride: number): Rows | null => a && { a, off: 0, stride };
-  const taken = io.gates?.lstm({ B, H, x: xw, hw: { a: hw, off: 0, stride: 4 * H }, c, out: rowsOf(out, 2 * H), acts: rowsOf(acts, 5 * H) }) ?? false;
-  for (let b = 0; b < B && !taken; b++) {
-    const x0 = xw.off + b * xw.stride;
-    const p0 = b * 4 * H;
-    const c0 = c.off + b * c.stride;
-    for (let j = 0; j < H; j++) {
-      const i = sigmoid(xw.a[x0 + j] + hw[p0 + j]);
-      const f = sigmoid(xw.a[x0 + H + j] + hw[p0 + H + j]);
-      const g = tanh(xw.a[x0 + 2 * H + j] + hw[p0 + 2 * H + j]);
-      const o = sigmoid(xw.a[x0 + 3 * H + j] + hw[p0 + 3 * H + j]);
-      const c1 = f * c.a[c0 + j] + i * g;
-      const tc = tanh(c1);
-      if (out !== null) {
-        out[b * 2 * H + j] = o * tc;
-        out[b * 2 * H + H + j] = c1;
-      }
-      if (acts !== null) {
-        const a0 = b * 5 * H + j;
-        acts[a0] = i;
-        acts[a0 + H] = f;
-        acts[a0 + 2 * H] = g;
-        acts[a0 + 3 * H] = o;
-        acts[a0 + 4 * H] = tc;
-      }
-    }
-  }
+  const args: LstmGateArgs = { B, H, x: xw, hw: { a: hw, off: 0, stride: 4 * H }, c, out: rowsOf(out, 2 * H), acts: rowsOf(acts, 5 * H) };
+  if (!(io.gates?.lstm(args) ?? false)) lstmGatesHost(args);
   io.dispose(product);
 }
 
@@ -261,27 +302,8 @@ export function lstmCellBackwardHost(io: HostKernelIO, xw: View, h: View, c: Vie
   }
   const out = io.alloc(dtype, B * 5 * H);
   const grads = { a: out, off: 0, stride: 5 * H };
-  const taken = io.gates?.lstmBackward({ B, H, acts, d, dh: null, c: cr, dcIn: null, dcOut: { ...grads, off: 4 * H }, grads }) ?? false;
-  for (let b = 0; b < B && !taken; b++) {
-    const a0 = acts.off + b * acts.stride;
-    const d0 = d.off + b * d.stride;
-    const c0 = cr.off + b * cr.stride;
-    const o0 = b * 5 * H;
-    for (let j = 0; j < H; j++) {
-      const i = acts.a[a0 + j];
-      const f = acts.a[a0 + H + j];
-      const g = acts.a[a0 + 2 * H + j];
-      const o = acts.a[a0 + 3 * H + j];
-      const tc = acts.a[a0 + 4 * H + j];
-      const dh = d.a[d0 + j];
-      const dc = d.a[d0 + H + j] + dh * o * (1 - tc * tc); // ∂c' through both paths
-      out[o0 + j] = dc * g * i * (1 - i);
-      out[o0 + H + j] = dc * cr.a[c0 + j] * f * (1 - f);
-      out[o0 + 2 * H + j] = dc * i * (1 - g * g);
-      out[o0 + 3 * H + j] = dh * tc * o * (1 - o);
-      out[o0 + 4 * H + j] = dc * f;
-    }
-  }
+  const args: LstmGateBackwardArgs = { B, H, acts, d, dh: null, c: cr, dcIn: null, dcOut: { ...grads, off: 4 * H }, grads };
+  if (!(io.gates?.lstmBackward(args) ?? false)) lstmGatesBackwardHost(args);
   if (recomputed !== null) io.dispose(recomputed);
   return io.wrap(out);
 }
