@@ -48,11 +48,19 @@ export interface SplitPlan {
   last?: readonly [number, number];
 }
 
-/** The positions of a kernel's f32 arguments, from its table entry (the control array carries their bits). */
-function floatArgs(kernel: SplitKernel): number[] {
-  const types = Object.values(kernelOf(kernel).params);
-  if (types.includes(0x7c)) throw new Error(`ThreadPool.split: ${kernel} takes an f64, which the control array cannot carry`);
-  return types.flatMap((t, i) => (t === 0x7d ? [i] : []));
+/** floatBits's answers, per kernel (read once from the table: split runs in every training step). */
+const FLOAT_BITS = new Map<SplitKernel, number>();
+
+/** A bit per f32 argument of a kernel, from its table entry (the control array carries them). */
+function floatBits(kernel: SplitKernel): number {
+  let bits = FLOAT_BITS.get(kernel);
+  if (bits === undefined) {
+    const types = Object.values(kernelOf(kernel).params);
+    if (types.includes(0x7c)) throw new Error(`ThreadPool.split: ${kernel} takes an f64, which the control array cannot carry`);
+    bits = types.reduce((acc, t, i) => (t === 0x7d ? acc | (1 << i) : acc), 0);
+    FLOAT_BITS.set(kernel, bits);
+  }
+  return bits;
 }
 
 /** The worker's module, beside this one: worker.js in dist/, and in src/ when the tests run from the sources. */
@@ -196,8 +204,7 @@ export class ThreadPool {
       const [ctl, f32] = [this.#ctl, this.#f32];
       ctl.set([units, per, plan.count, plan.ptrs.length], ARGS);
       plan.ptrs.forEach(([arg, bytes], q) => ctl.set([arg, bytes], ARGS + 4 + 2 * q));
-      let floats = 0;
-      for (const i of floatArgs(kernel)) floats |= 1 << i;
+      const floats = floatBits(kernel);
       ctl.set([plan.last?.[0] ?? -1, plan.last?.[1] ?? 0, args.length, floats], ARGS + 16);
       args.forEach((v, i) => ((floats >> i) & 1 ? (f32[ARGS + 20 + i] = v) : (ctl[ARGS + 20 + i] = v)));
     });
