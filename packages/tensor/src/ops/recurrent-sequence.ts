@@ -96,15 +96,21 @@ const rowsOf = (x: Tensor): Tensor => reshape(x, [x.shape[0] * x.shape[1], x.sha
  * ∂W_hh = Σ_t ∂gates_tᵀ · h_{t−1}, from the gate gradients dGates [L, B, G·H] and the
  * outputs' hidden states yh [L, B, H] (h_{t−1} is yh of the step before, h0 for the first
  * step): one product over the L − 1 steps that read an output, one for the step that
- * reads h0, both on views (no copy of the states).
+ * reads h0, both on views (no copy of the states). It is formed as its transpose
+ * ∂W_hhᵀ = Σ_t h_{t−1}ᵀ · ∂gates_t [H, G·H] and returned as a transposed view: a product
+ * whose left operand is stored transposed may copy it into rows first (the wasm product
+ * does), and this way that operand is the states [L·B, H], not the G times wider gate
+ * gradients, which are the right operand, read row-major where they lie.
  */
 function recurrentWeightGrad(dGates: Tensor, yh: Tensor, h0: Tensor, reverse: boolean): Tensor {
   const L = dGates.shape[0];
   const first = reverse ? L - 1 : 0;
-  const fromH0 = matmul(transpose(select(dGates, 0, first), 0, 1), h0);
-  if (L === 1) return fromH0;
-  const [later, earlier] = reverse ? [narrow(dGates, 0, 0, L - 1), narrow(yh, 0, 1, L - 1)] : [narrow(dGates, 0, 1, L - 1), narrow(yh, 0, 0, L - 1)];
-  return add(matmul(transpose(rowsOf(later), 0, 1), rowsOf(earlier)), fromH0);
+  let gradT = matmul(transpose(h0, 0, 1), select(dGates, 0, first));
+  if (L > 1) {
+    const [later, earlier] = reverse ? [narrow(dGates, 0, 0, L - 1), narrow(yh, 0, 1, L - 1)] : [narrow(dGates, 0, 1, L - 1), narrow(yh, 0, 0, L - 1)];
+    gradT = add(matmul(transpose(rowsOf(earlier), 0, 1), rowsOf(later)), gradT);
+  }
+  return transpose(gradT, 0, 1);
 }
 
 // ------------------------------------------------------------------ LSTM
