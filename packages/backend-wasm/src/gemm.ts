@@ -1,5 +1,5 @@
 import { checkOptions, optionKeys, type TypedArray } from '@ml/tensor';
-import { GEMM_ROWS, kernelModule, kernelOf, MAX_PAGES, PEAK_ACCUMULATORS, positional, relaxedSimdSupported, type ArgsOf, type KernelExports, type KernelName, type PointerOf, type SplitKernel } from './kernels/index.js';
+import { BATCH_A, BATCH_B, GEMM_ROWS, kernelModule, kernelOf, MAX_PAGES, PEAK_ACCUMULATORS, positional, relaxedSimdSupported, type ArgsOf, type KernelExports, type KernelName, type PointerOf, type SplitKernel } from './kernels/index.js';
 import { MemoryFullError, WasmHeap } from './heap.js';
 import { ThreadPool, defaultThreads, type SplitPlan } from './threads.js';
 
@@ -73,7 +73,8 @@ const GEMM_KEYS = optionKeys<{ threads?: number; fma?: boolean; maxMemory?: numb
  * allocator (`heap`) that the backend's tensors live in. Operands already in the memory
  * are used in place where their layout allows (A with contiguous rows, B's rows staged
  * for packing, C written straight into the output); others are copied into work blocks.
- * Large products split their column panels across worker threads sharing the memory.
+ * Large products split their column panels across worker threads sharing the memory; a
+ * batch of small ones runs as one call (gemmBatch) split by items.
  */
 export class WasmGemm {
   readonly memory: WebAssembly.Memory;
@@ -237,6 +238,7 @@ export class WasmGemm {
     const Mp = Math.ceil(M / GEMM_ROWS) * GEMM_ROWS;
     const P = Math.ceil(N / 8);
     const Np = 8 * P;
+    if (Mp * K * Np < THREADED_MIN_WORK && this.#batched(A, B, batch, M, K, N, out)) return;
     const heap = this.heap;
     // in place: A's rows when they are contiguous and need no padding rows; C when the
     // output needs neither padding rows nor columns
@@ -299,6 +301,71 @@ export class WasmGemm {
     } finally {
       heap.free(work);
     }
+  }
+
+  /**
+   * out[b] = A[b] · B[b] as one call of gemmBatch, split across the threads by items: for
+   * small products (too small to split by panels), whose JavaScript loop would cost as much
+   * as the products. Needs `out` in the memory, and B there with contiguous rows or columns
+   * (or one B for every item, packed here once). A is read where it lies, or copied or
+   * transposed item by item by the kernel where the memory holds it; otherwise it is
+   * staged here for the whole batch. Returns false, having done nothing, for a B it cannot
+   * take: the caller's loop then runs the batch.
+   */
+  #batched(A: Strided, B: Strided, batch: number, M: number, K: number, N: number, out: Float32Array): boolean {
+    const heap = this.heap;
+    if (!heap.owns(out)) return false;
+    const Mp = Math.ceil(M / GEMM_ROWS) * GEMM_ROWS;
+    const P = Math.ceil(N / 8);
+    const Np = 8 * P;
+    const bOwned = heap.owns(B.data);
+    const rowsB = B.sj === 1 && (B.si !== 1 || N === 1);
+    const bRows = bOwned && rowsB && B.si === N;
+    const bCols = bOwned && !rowsB && B.si === 1 && B.sj === K;
+    const bFrom = B.data.byteOffset + 4 * B.offset;
+    // B: one for every item is packed here once (unless read where it lies)
+    const inPlaceB = bRows && N === Np && 4 * K * Np <= IN_PLACE_B_BYTES;
+    const packOnce = B.sb === 0 && !inPlaceB;
+    if (!packOnce && !inPlaceB && !bRows && !bCols) return false;
+    const bMode = inPlaceB ? BATCH_B.inPlace : packOnce ? BATCH_B.packed : bRows ? BATCH_B.rows : BATCH_B.transposed;
+    // A: where it lies, or copied or transposed by the kernel, or staged here
+    const aOwned = heap.owns(A.data);
+    const aInPlace = aOwned && A.sj === 1 && A.si === K && M === Mp;
+    const aStaged = !aInPlace && (A.sb === 0 || !aOwned || (A.sj !== 1 && A.si !== 1));
+    const aMode = aInPlace || aStaged ? BATCH_A.inPlace : A.sj === 1 ? BATCH_A.rows : BATCH_A.transposed;
+    const lda = aMode === BATCH_A.rows ? A.si : aMode === BATCH_A.transposed ? A.sj : K;
+    const aItems = aStaged ? (A.sb === 0 ? 1 : batch) : 0;
+    const direct = M === Mp && N === Np;
+    // each item's slot: its A's rows, its packed B, its C with padding; a range of items
+    // split off to a thread uses its first item's slot for all of them
+    const slot = align16((aMode === BATCH_A.inPlace ? 0 : Mp * K * 4) + (bMode === BATCH_B.rows || bMode === BATCH_B.transposed ? P * K * 32 : 0) + (direct ? 0 : Mp * Np * 4));
+    const packBytes = packOnce ? align16(P * K * 32) : 0;
+    const stageBytes = align16(aItems * Mp * K * 4);
+    const work = this.alloc(Math.max(16, packBytes + stageBytes + batch * slot));
+    try {
+      const f = heap.f32;
+      const packAt = work;
+      const stageAt = work + packBytes;
+      const sA = stageAt + stageBytes;
+      const sB = sA + (aMode === BATCH_A.inPlace ? 0 : Mp * K * 4);
+      const sC = sB + (bMode === BATCH_B.rows || bMode === BATCH_B.transposed ? P * K * 32 : 0);
+      if (packOnce) {
+        if (bRows) this.kernels.packB(bFrom, packAt, K, N, 0, P);
+        else if (bCols) this.kernels.packBT(bFrom, packAt, K, N, 0, P);
+        else this.#packStrided(f, packAt >> 2, B, B.offset, K, N, P);
+      }
+      for (let i = 0; i < aItems; i++) this.#stageA(f, (stageAt >> 2) + i * Mp * K, A, A.offset + i * A.sb, M, K, Mp);
+      const a = aStaged ? stageAt : A.data.byteOffset + 4 * A.offset;
+      const aStep = aStaged ? (A.sb === 0 ? 0 : 4 * Mp * K) : 4 * A.sb;
+      const b = packOnce ? packAt : bFrom;
+      const bStep = packOnce ? 0 : 4 * B.sb;
+      const c = out.byteOffset;
+      const args = { a, b, c, sA, sB, sC, batch, M, Mp, K, N, Np, lda, aMode, bMode, aStep, bStep };
+      this.split('gemmBatch', args, { a: aStep, b: bStep, c: 4 * M * N, sA: slot, sB: slot, sC: slot }, 4 * batch * (M * K + K * N + M * N));
+    } finally {
+      heap.free(work);
+    }
+    return true;
   }
 
   /** A [M, K] into row-major rows at float `a0`, zero rows up to Mp. */

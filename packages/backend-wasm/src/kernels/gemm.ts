@@ -1,7 +1,7 @@
-/** The matrix product's kernels: the micro-kernel (three variants), B's packing, and the FMA ceiling probe. */
+/** The matrix product's kernels: the micro-kernel (three variants), B's packing, a batch of small products in one call, and the FMA ceiling probe. */
 import { array, i32, op, v128, type Fn } from '../assembler.js';
 import { kernel } from './kernel.js';
-import { multiplyAdd, transpose4x4 } from './shared.js';
+import { bytesOf, multiplyAdd, transpose4x4 } from './shared.js';
 
 /** rows of C the micro-kernel keeps in registers (A is padded to a multiple of it) */
 export const GEMM_ROWS = 4;
@@ -220,6 +220,74 @@ export const fmaPeak = kernel({
         ...f.get('out'), ...f.get('u'), ...op.i32(4), ...op.i32Mul, ...op.i32Add,
         ...f.get('acc', 0), ...accs.slice(1).flatMap((k) => [...f.get('acc', k), ...op.f32x4Add]), ...op.f32x4ExtractLane(0),
         ...op.f32Store(0),
+      ]),
+    ];
+  },
+});
+
+/** How gemmBatch reaches each item's A: read where it lies, its rows copied, or transposed into the slot. */
+export const BATCH_A = { inPlace: 0, rows: 1, transposed: 2 } as const;
+/** How gemmBatch reaches each item's B: packed already, packed by packB or packBT, or read row-major where it lies (gemmRows). */
+export const BATCH_B = { packed: 0, rows: 1, transposed: 2, inPlace: 3 } as const;
+
+/**
+ * gemmBatch(a, b, c, sA, sB, sC, batch, M, Mp, K, N, Np, lda, aMode, bMode, aStep, bStep):
+ * C_u = A_u · B_u for u < batch, each a small product of gemm's, one call for the whole
+ * batch (the thread pool splits it by items). Item u's operands are at a + u·aStep and
+ * b + u·bStep (bytes; 0 for one operand shared by every item), its C [M, N] row-major at
+ * c + u·M·N·4. P = Np / 8 panels.
+ *
+ * - A (aMode): 0, row-major [Mp, K] read where it lies; 1, rows lda floats apart, copied
+ *   into the slot sA ([Mp, K]); 2, stored transposed (A[i, k] at k·lda + i floats),
+ *   transposed into sA. The slot's Mp − M padding rows are zeroed once per call (their
+ *   products land only in C's padding rows, but whatever the slot held might be
+ *   denormals, which slow the multiply-adds).
+ * - B (bMode): 0, already packed; 1, row-major K×N packed by packB into sB (P·K·8 floats);
+ *   2, stored transposed (N×K) packed by packBT into sB; 3, row-major K×Np read where it
+ *   lies (gemmRows).
+ * - C: written where it goes when M = Mp and N = Np, else into the slot sC ([Mp, Np]) and
+ *   its M×N block copied out.
+ *
+ * The slots are reused by every item of a call; a range of items split off to a thread
+ * gets its own (the pointers move on by a slot per item).
+ */
+export const gemmBatch = kernel({
+  params: { a: i32, b: i32, c: i32, sA: i32, sB: i32, sC: i32, batch: i32, M: i32, Mp: i32, K: i32, N: i32, Np: i32, lda: i32, aMode: i32, bMode: i32, aStep: i32, bStep: i32 },
+  locals: { u: i32, P: i32, at: i32, bp: i32, cp: i32, direct: i32 },
+  split: { units: 'batch', pointers: ['a', 'b', 'c', 'sA', 'sB', 'sC'] },
+  body: (f, { call }) => {
+    const is = (name: 'aMode' | 'bMode', value: number) => [...f.get(name), ...op.i32(value), ...op.i32Xor, ...op.i32Eqz];
+    const panels = [...op.i32(0), ...f.get('P')];
+    return [
+      ...f.get('Np'), ...op.i32(3), ...op.i32ShrU, ...f.set('P'),
+      // direct = (M = Mp) and (N = Np): C needs neither padding rows nor columns
+      ...f.get('M'), ...f.get('Mp'), ...op.i32Xor, ...op.i32Eqz, ...f.get('N'), ...f.get('Np'), ...op.i32Xor, ...op.i32Eqz, ...op.i32And, ...f.set('direct'),
+      ...f.get('aMode'), ...op.if,
+      ...f.get('sA'), ...bytesOf(f.get('M'), f.get('K')), ...op.i32Add, ...op.i32(0), ...bytesOf([...f.get('Mp'), ...f.get('M'), ...op.i32Sub], f.get('K')), ...op.memoryFill,
+      ...op.end,
+      ...f.forUp('u', f.get('batch'), [
+        ...f.get('sA'), ...f.get('a'), ...f.get('aMode'), ...op.select, ...f.set('at'),
+        ...is('aMode', BATCH_A.rows), ...op.if,
+        ...f.get('a'), ...f.get('sA'), ...f.get('M'), ...f.get('K'), ...bytesOf(f.get('lda')), ...bytesOf(f.get('K')), ...call('copyBlock'),
+        ...op.end,
+        ...is('aMode', BATCH_A.transposed), ...op.if,
+        ...f.get('a'), ...f.get('sA'), ...op.i32(1), ...f.get('K'), ...f.get('M'), ...f.get('lda'), ...f.get('K'), ...op.i32(0), ...op.i32(0), ...op.i32(0), ...call('transpose'),
+        ...op.end,
+        ...f.get('c'), ...f.get('sC'), ...f.get('direct'), ...op.select, ...f.set('cp'),
+        ...is('bMode', BATCH_B.inPlace), ...op.if,
+        ...f.get('at'), ...f.get('b'), ...f.get('cp'), ...f.get('Mp'), ...f.get('K'), ...f.get('Np'), ...panels, ...bytesOf(f.get('N')), ...call('gemmRows'),
+        ...op.else,
+        ...is('bMode', BATCH_B.rows), ...op.if, ...f.get('b'), ...f.get('sB'), ...f.get('K'), ...f.get('N'), ...panels, ...call('packB'), ...op.end,
+        ...is('bMode', BATCH_B.transposed), ...op.if, ...f.get('b'), ...f.get('sB'), ...f.get('K'), ...f.get('N'), ...panels, ...call('packBT'), ...op.end,
+        ...f.get('sB'), ...f.get('b'), ...f.get('bMode'), ...op.select, ...f.set('bp'),
+        ...f.get('at'), ...f.get('bp'), ...f.get('cp'), ...f.get('Mp'), ...f.get('K'), ...f.get('Np'), ...panels, ...call('gemm'),
+        ...op.end,
+        ...f.get('direct'), ...op.i32Eqz, ...op.if,
+        ...f.get('sC'), ...f.get('c'), ...f.get('M'), ...f.get('N'), ...bytesOf(f.get('Np')), ...bytesOf(f.get('N')), ...call('copyBlock'),
+        ...op.end,
+        ...f.get('a'), ...f.get('aStep'), ...op.i32Add, ...f.set('a'),
+        ...f.get('b'), ...f.get('bStep'), ...op.i32Add, ...f.set('b'),
+        ...f.get('c'), ...bytesOf(f.get('M'), f.get('N')), ...op.i32Add, ...f.set('c'),
       ]),
     ];
   },

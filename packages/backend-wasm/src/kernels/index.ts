@@ -8,7 +8,7 @@ import { moduleBytes, op } from '../assembler.js';
 import { adam } from './adam.js';
 import { conv3x3, conv3x3Grad, crop2d, im2row, pad2d, row2im } from './conv.js';
 import { add, div, dropoutMask, mul, relu, reluGrad, sub } from './elementwise.js';
-import { fmaPeak, gemm, gemmAcc, gemmRows, packB, packBT } from './gemm.js';
+import { fmaPeak, gemm, gemmAcc, gemmBatch, gemmRows, packB, packBT } from './gemm.js';
 import type { Kernel, NamedArgs, Signature, SplitSpec } from './kernel.js';
 import { copyRows, fill32, swapBlocks, transpose } from './layout.js';
 import { maxpool, maxpool2x2, maxpoolBack, maxpoolBack2x2 } from './pooling.js';
@@ -18,7 +18,7 @@ import { copyBlock, gelu, geluBackward, layerNormRows, layerNormRowsBackward, ma
 import { winogradIn, winogradInT, winogradGrad, winogradOut, winogradWeights, winogradWeightsGrad } from './winograd.js';
 import { winogradConv, winogradGradConv, winogradInputGradConv } from './winograd-conv.js';
 
-export { GEMM_ROWS, PEAK_ACCUMULATORS } from './gemm.js';
+export { BATCH_A, BATCH_B, GEMM_ROWS, PEAK_ACCUMULATORS } from './gemm.js';
 export { BINARY_KERNELS } from './elementwise.js';
 export { enableRelaxedSimd, relaxedSimdSupported } from './features.js';
 
@@ -34,6 +34,7 @@ export const KERNELS = {
   winogradConv, winogradGradConv, winogradInputGradConv,
   lstmGates, lstmGatesBackward, gruGates, gruGatesBackward, rnnGates, rnnGatesBackward,
   softmaxRows, softmaxRowsBackward, layerNormRows, layerNormRowsBackward, gelu, geluBackward, copyBlock, maskRows,
+  gemmBatch,
 } as const;
 
 type Table = typeof KERNELS;
