@@ -67,8 +67,8 @@ function gruStep(xp: Tensor, h: Tensor, w: CellWeights): Tensor {
 }
 
 /** A layer-direction's h_t for every t and its final state (slot L−1, or 0 when it ran in reverse). */
-function lastOf(hs: Tensor, reverse: boolean): { hs: Tensor; finals: Tensor[] } {
-  return { hs, finals: [select(hs, 0, reverse ? 0 : hs.shape[0] - 1)] };
+function lastOf(hs: Tensor, reverse: boolean): { y: Tensor; finals: Tensor[] } {
+  return { y: hs, finals: [select(hs, 0, reverse ? 0 : hs.shape[0] - 1)] };
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -412,18 +412,21 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
    * `init` holds h0 (and c0 for LSTM), each [numLayers·D, N, H] ([numLayers·D, H] unbatched),
    * or undefined for zeros. Returns the last layer's outputs and the final states, shaped
    * like the input and like h0. `input` gives the input part of the gates for all time
-   * steps at once (default x W_ihᵀ + b_ih); `layer` runs one layer-direction over it from
-   * its initial states, returning h_t for every t ([L, N, H]) and the final states.
+   * steps at once from a layer's input as rows [L·N, in] (default x W_ihᵀ + b_ih); `layer`
+   * runs one layer-direction over it ([L, N, gates·H]) from its initial states, returning
+   * its sequence op's output y [L, N, W] (h_t for every t in columns 0 … H−1) and the
+   * final states.
    */
   protected run(
     x: Tensor,
     init: readonly (Tensor | undefined)[],
     names: readonly string[],
-    layer: (xp: Tensor, s: Tensor[], w: CellWeights, reverse: boolean) => { hs: Tensor; finals: Tensor[] },
-    input: (x: Tensor, w: CellWeights) => Tensor = (seq, w) => affine(seq, w.weightIh, w.biasIh),
+    layer: (xp: Tensor, s: Tensor[], w: CellWeights, reverse: boolean) => { y: Tensor; finals: Tensor[] },
+    input: (rows: Tensor, w: CellWeights) => Tensor = (rows, w) => affine(rows, w.weightIh, w.biasIh),
   ): { output: Tensor; finals: Tensor[] } {
     const kind = this.#kind;
     const D = this.numDirections;
+    const H = this.hiddenSize;
     if (this.inputSize === null && (x.ndim === 2 || x.ndim === 3)) this.#build(x.shape[x.ndim - 1], x);
     if (x.ndim !== 2 && x.ndim !== 3) {
       const layout = this.batchFirst ? '[N, L, inputSize]' : '[L, N, inputSize]';
@@ -433,8 +436,9 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
       throw new Error(`${kind}: input ${formatShape(x.shape)} has ${x.shape[x.ndim - 1]} features in its last dim, but inputSize is ${this.inputSize}`);
     }
     const unbatched = x.ndim === 2;
+    const batchFirst = this.batchFirst && !unbatched;
     // internally [L, N, in]
-    const seq = unbatched ? x.unsqueeze(1) : this.batchFirst ? x.transpose(0, 1) : x;
+    const seq = unbatched ? x.unsqueeze(1) : batchFirst ? x.transpose(0, 1) : x;
     const [len, n] = seq.shape;
     if (len === 0) throw new Error(`${kind}: input ${formatShape(x.shape)} has an empty sequence (length 0)`);
 
@@ -449,11 +453,18 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
       return unbatched ? s.unsqueeze(1) : s;
     });
 
+    // h_t of every step: columns 0 … H−1 of a sequence op's output (a view)
+    const hidden = (y: Tensor): Tensor => (y.shape[2] === H ? y : narrow(y, 2, 0, H));
     let layerInput = seq;
+    let ys: Tensor[] = [];
     const finals: Tensor[][] = init.map(() => []);
     for (let k = 0; k < this.numLayers; k++) {
-      if (k > 0) layerInput = dropout(layerInput, this.dropout, this.training);
-      const outs: Tensor[] = [];
+      if (k > 0) layerInput = dropout(D === 1 ? hidden(ys[0]) : concat(ys.map(hidden), -1), this.dropout, this.training);
+      // The layer's input as rows [L·N, in], time step by time step: a view when its rows
+      // are evenly spaced (a time-major input, a previous layer's h_t); a batch-first input
+      // is copied once (it is small: `in` values per row). Both directions read it.
+      const rows = layerInput.reshape([len * n, layerInput.shape[2]]);
+      ys = [];
       for (let d = 0; d < D; d++) {
         const j = k * D + d;
         const w: CellWeights = {
@@ -462,17 +473,21 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
           biasIh: this.bias ? this.biasIh[j] : null,
           biasHh: this.bias ? this.biasHh[j] : null,
         };
-        // the input part of every gate for all time steps at once: [L, N, gates·H]
-        const xp = input(layerInput, w);
+        // the input part of every gate for all time steps at once: one product [L·N, in]·[in, gates·H]
+        const xp = input(rows, w).reshape([len, n, GATES[this.#mode] * H]);
         const r = layer(xp, states.map((st) => st.select(0, j)), w, d === 1);
-        outs.push(r.hs);
+        ys.push(r.y);
         r.finals.forEach((st, m) => finals[m].push(st));
       }
-      layerInput = D === 1 ? outs[0] : concat(outs, -1);
     }
-    let output = layerInput;
+    // Batch-first: h_t is narrowed from the op's output seen batch-first (the same view as
+    // the transpose of the narrow). The narrow's gradient is a zero padding to the op's
+    // width: this way it pads the output's gradient as it arrives (contiguous, batch-first)
+    // instead of first copying a transposed view of it, and the sequence op reads the
+    // padded gradient through the transposed view (its kernels take any step and row strides).
+    const outs = ys.map((y) => hidden(batchFirst ? y.transpose(0, 1) : y));
+    let output = D === 1 ? outs[0] : concat(outs, -1);
     if (unbatched) output = output.squeeze(1);
-    else if (this.batchFirst) output = output.transpose(0, 1);
     return { output, finals: finals.map((f) => (unbatched ? stack(f, 0).squeeze(1) : stack(f, 0))) };
   }
 
@@ -539,7 +554,7 @@ export class LSTM extends RNNBase<[Tensor, [Tensor, Tensor]?], [Tensor, [Tensor,
         const H = this.hiddenSize;
         const y = lstmSequence(xw, h, c, w.weightHh, { reverse }); // [L, N, 2H] = [h_t | c_t]
         const last = select(y, 0, reverse ? 0 : y.shape[0] - 1);
-        return { hs: narrow(y, 2, 0, H), finals: [narrow(last, 1, 0, H), narrow(last, 1, H, H)] };
+        return { y, finals: [narrow(last, 1, 0, H), narrow(last, 1, H, H)] };
       },
       foldedInput,
     );
