@@ -96,21 +96,23 @@ const rowsOf = (x: Tensor): Tensor => reshape(x, [x.shape[0] * x.shape[1], x.sha
  * ∂W_hh = Σ_t ∂gates_tᵀ · h_{t−1}, from the gate gradients dGates [L, B, G·H] and the
  * outputs' hidden states yh [L, B, H] (h_{t−1} is yh of the step before, h0 for the first
  * step): one product over the L − 1 steps that read an output, one for the step that
- * reads h0, both on views (no copy of the states). It is formed as its transpose
- * ∂W_hhᵀ = Σ_t h_{t−1}ᵀ · ∂gates_t [H, G·H] and returned as a transposed view: a product
- * whose left operand is stored transposed may copy it into rows first (the wasm product
- * does), and this way that operand is the states [L·B, H], not the G times wider gate
- * gradients, which are the right operand, read row-major where they lie.
+ * reads h0, both on views (no copy of the states). A product whose left operand is stored
+ * transposed may copy it into rows first (the wasm product does), so with G > 1 the sum
+ * is formed as its transpose ∂W_hhᵀ = Σ_t h_{t−1}ᵀ · ∂gates_t [H, G·H] and returned as a
+ * transposed view: the operand copied is then the states [L·B, H], not the G times wider
+ * gate gradients, which are read row-major where they lie.
  */
 function recurrentWeightGrad(dGates: Tensor, yh: Tensor, h0: Tensor, reverse: boolean): Tensor {
   const L = dGates.shape[0];
   const first = reverse ? L - 1 : 0;
-  let gradT = matmul(transpose(h0, 0, 1), select(dGates, 0, first));
+  const transposed = dGates.shape[2] > h0.shape[1];
+  const term = (g: Tensor, h: Tensor): Tensor => (transposed ? matmul(transpose(h, 0, 1), g) : matmul(transpose(g, 0, 1), h));
+  let sum = term(select(dGates, 0, first), h0);
   if (L > 1) {
     const [later, earlier] = reverse ? [narrow(dGates, 0, 0, L - 1), narrow(yh, 0, 1, L - 1)] : [narrow(dGates, 0, 1, L - 1), narrow(yh, 0, 0, L - 1)];
-    gradT = add(matmul(transpose(rowsOf(earlier), 0, 1), rowsOf(later)), gradT);
+    sum = add(term(rowsOf(later), rowsOf(earlier)), sum);
   }
-  return transpose(gradT, 0, 1);
+  return transposed ? transpose(sum, 0, 1) : sum;
 }
 
 // ------------------------------------------------------------------ LSTM
