@@ -108,12 +108,13 @@ interface SliceGrad extends SliceAttrs {
  * The gradients of slices of `x`, as tensors of x's shape to add up. When the slices cut
  * `x` along one axis only (whole along the others, step 1) and do not overlap, as a
  * sequence's time steps do, they are joined with zeros between them in one concat: O(size
- * of x) instead of one full-size padding per slice. Otherwise each slice's own rule (a
- * zero padding of its gradient) gives one tensor each.
+ * of x) instead of one full-size padding per slice. A single such slice (a narrow, a
+ * select) is joined the same way: a concat moves whole rows on backends with a copy kernel
+ * for it, where the slice's zero padding is a loop over elements. Otherwise each slice's
+ * own rule (a zero padding of its gradient) gives one tensor each.
  */
 function joinSlices(x: Tensor, parts: readonly SliceGrad[]): Tensor[] {
   const own = (): Tensor[] => parts.map((p) => p.node.def.grad!(p.dy, p.node, [true])[0]!);
-  if (parts.length < 2) return own();
   const axisOf = (p: SliceGrad): number | null => {
     const cut = p.sizes.flatMap((size, d) => (p.begins[d] !== 0 || size !== x.shape[d] ? [d] : []));
     return p.steps.every((s) => s === 1) && cut.length <= 1 ? (cut[0] ?? 0) : null;

@@ -42,4 +42,22 @@ describe('gradients of many slices of one tensor (a loop over time steps)', () =
     expect(g.gradNode?.op).toBe('concat');
     expect(g.gradNode?.inputs.length).toBe(40);
   });
+  it('a single narrow or select joins by concat too (a copy of rows, not a padding loop), with the right values', () => {
+    for (const [take, op] of [[(t: T.Tensor) => T.narrow(t, 2, 1, 2), 'narrow'], [(t: T.Tensor) => T.select(t, 1, 3), 'select']] as const) {
+      const x = T.randn([2, 4, 3], f64).requiresGrad_();
+      const loss = take(x).pow(2).sum();
+      const g = propagate([loss], [T.onesLike(loss)], new Set([x]), true).get(x)!;
+      expect(g.gradNode?.op, op).toBe('concat');
+      const xs = x.arraySync() as number[][][];
+      const want = xs.map((b) => b.map((row, s) => row.map((v, k) => (op === 'narrow' ? (k >= 1 ? 2 * v : 0) : s === 3 ? 2 * v : 0))));
+      expect(g.arraySync()).toEqual(want);
+    }
+  });
+  it('a single strided slice keeps its own rule (a padding)', () => {
+    const x = T.randn([6, 2], f64).requiresGrad_();
+    const loss = T.sliceView(x, [0, 0], [3, 2], [2, 1]).mul(3).sum();
+    const g = propagate([loss], [T.onesLike(loss)], new Set([x]), true).get(x)!;
+    expect(g.gradNode?.op).not.toBe('concat');
+    expect(g.arraySync()).toEqual([[3, 3], [0, 0], [3, 3], [0, 0], [3, 3], [0, 0]]);
+  });
 });
