@@ -150,26 +150,33 @@ export class WasmTransformerKernels {
   }
 
   /**
-   * A contiguous copy of a strided view of 4-byte values in the module memory whose last
-   * axis is contiguous (heads split out of [N, L, H·D] as [N, H, L, D], or merged back):
-   * each block of its last two axes is one copyBlock call, rows moved four values at a time.
+   * A contiguous copy of a strided view of 4-byte values in the module memory, block by
+   * block of its last two axes: where the last axis is contiguous (heads split out of
+   * [N, L, H·D] as [N, H, L, D], or merged back) each block is one copyBlock call, rows
+   * moved four values at a time; where the last two axes are swapped (a transposed matrix:
+   * a weight gradient formed as its transpose) each block is one SIMD transpose.
    */
   copy(v: View): DataId | null {
     const nd = v.shape.length;
     const n = sizeOf(v.shape);
-    if (!this.enabled.layout || nd < 2 || !word(v) || v.strides[nd - 1] !== 1 || n === 0 || isContiguousView(v)) return null;
-    const a = dataValues(v.data);
+    if (!this.enabled.layout || nd < 2 || !word(v) || n === 0 || isContiguousView(v)) return null;
     const [R, W] = [v.shape[nd - 2], v.shape[nd - 1]];
-    const out = W >= 4 && this.#memory.owns(a) ? this.#memory.inMemory(v.dtype, n) : null;
+    const [rs, cs] = [v.strides[nd - 2], v.strides[nd - 1]];
+    const rows = cs === 1 && W >= 4;
+    const swapped = rs === 1 && cs !== 1 && R > 1 && W > 1;
+    const a = dataValues(v.data);
+    const out = (rows || swapped) && this.#memory.owns(a) ? this.#memory.inMemory(v.dtype, n) : null;
     if (out === null) return null;
-    const copyBlock = this.#gemm.kernels.copyBlock;
-    const [src, dst, srcRow] = [a.byteOffset + 4 * v.offset, out.byteOffset, 4 * v.strides[nd - 2]];
+    const k = this.#gemm.kernels;
+    const [src, dst] = [a.byteOffset + 4 * v.offset, out.byteOffset];
+    // block b: rows of W values `rs` apart, or the transpose of W rows of R values `cs` apart
+    const block = rows ? (from: number, to: number) => k.copyBlock(from, to, R, W, 4 * rs, 4 * W) : (from: number, to: number) => k.transpose(from, to, 1, W, R, cs, W, 0, 0, 0);
     // the blocks in row-major order of the leading axes: an odometer over them
     const lead = v.shape.slice(0, nd - 2);
     const index = new Array<number>(lead.length).fill(0);
     let at = 0;
     for (let b = 0; b < n / (R * W); b++) {
-      copyBlock(src + 4 * at, dst + 4 * b * R * W, R, W, srcRow, 4 * W);
+      block(src + 4 * at, dst + 4 * b * R * W);
       for (let d = lead.length - 1; d >= 0; d--) {
         at += v.strides[d];
         if (++index[d] < lead[d]) break;

@@ -162,6 +162,12 @@ describe('strided copies and concatenations on the kernel', () => {
     ['heads split out of [N, L, H·D]', [2, 5, 3, 4], [0, 2, 1, 3], 'float32'],
     ['heads merged back, rows of 7 (a tail of 3)', [3, 2, 4, 7], [0, 2, 1, 3], 'float32'],
     ['int32, five axes', [2, 3, 2, 3, 5], [1, 0, 3, 2, 4], 'int32'],
+    // the last two axes swapped: SIMD transposes (4×4 tiles and ragged edges)
+    ['a matrix transposed, 4×4 tiles only', [8, 12], [1, 0], 'float32'],
+    ['a matrix transposed, ragged edges', [7, 5], [1, 0], 'float32'],
+    ['a weight gradient shape transposed', [128, 512], [1, 0], 'float32'],
+    ['a batch of transposed blocks', [3, 5, 9], [0, 2, 1], 'float32'],
+    ['int32 blocks transposed, leading axes permuted', [2, 3, 6, 5], [1, 0, 3, 2], 'int32'],
   ] as const)('%s: equal to the permuted values', (_what, shape, perm, dtype) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const src = Array.from({ length: n }, (_, i) => (i * 7919) % 1000 - 500);
@@ -171,6 +177,21 @@ describe('strided copies and concatenations on the kernel', () => {
       const x = T.fromArray(dtype === 'int32' ? Int32Array.from(src) : Float32Array.from(src), [...shape], { dtype });
       const y = x.permute([...perm]).contiguous();
       expect(Array.from(y.dataSync())).toEqual(permuted(src, [...shape], [...perm]));
+      expect(wasm.transformer.counts.copy - before).toBe(1);
+    } finally {
+      T.setBackend('cpu');
+    }
+  });
+
+  it('a transposed narrow (rows of the source strided and offset) copies to the transposed values', () => {
+    T.setBackend(wasm.name);
+    try {
+      const src = Array.from({ length: 9 * 11 }, (_, i) => i - 40);
+      const x = T.fromArray(Float32Array.from(src), [9, 11]);
+      const before = wasm.transformer.counts.copy;
+      const y = T.narrow(x, 1, 2, 6).transpose(0, 1).contiguous(); // [6, 9], element (j, i) = x[i, 2 + j]
+      const want = Array.from({ length: 6 * 9 }, (_, k) => src[(k % 9) * 11 + 2 + Math.floor(k / 9)]);
+      expect(Array.from(y.dataSync())).toEqual(want);
       expect(wasm.transformer.counts.copy - before).toBe(1);
     } finally {
       T.setBackend('cpu');
