@@ -1,28 +1,27 @@
 /**
  * Threads that run the same kernels on the same shared WebAssembly memory: Node's
  * `worker_threads`, or Web Workers in a cross-origin-isolated page. A job — a product, or
- * one of the memory-bound kernels split over its units — is handed out in parts from a
- * shared counter, so a thread that runs slower (descheduled, say) simply takes fewer; each
- * thread packs the panels of B it takes (they are then in its own cache). The control
- * array holds the job's words [seq, next, done, parts, kind], its arguments (see LAYOUT),
- * then a ready flag per worker. The calling thread writes the arguments, starts the
- * counter, bumps seq and wakes the workers, claims parts itself until none are left, then
- * waits until every claimed part is done (Node's main thread may sleep in Atomics.wait; a
- * page's main thread may not, so it spins). `next` carries the job's seq in its high bits,
- * so a late worker cannot claim a part of a later job. Workers start asynchronously and
- * take no share until they report ready. The workers run worker.js; the protocol they share
- * with the calling thread is in worker-jobs.js.
+ * a kernel split over its units (the memory-bound kernels, the recurrent gate passes) — is
+ * handed out in parts from a shared counter, so a thread that runs slower (descheduled,
+ * say) simply takes fewer; each thread packs the panels of B it takes (they are then in
+ * its own cache). The control array holds the job's words [seq, next, done, parts, kind],
+ * its arguments (see LAYOUT and PLAN), then a ready flag per worker. The calling thread
+ * writes the arguments, starts the counter, bumps seq and wakes the workers, claims parts
+ * itself until none are left, then waits until every claimed part is done (Node's main
+ * thread may sleep in Atomics.wait; a page's main thread may not, so it spins). `next`
+ * carries the job's seq in its high bits, so a late worker cannot claim a part of a later
+ * job. Workers start asynchronously and take no share until they report ready. The workers
+ * run worker.js; the protocol they share with the calling thread is in worker-jobs.js.
  */
 
 import { SPLIT_KERNELS, kernelOf, type SplitKernel } from './kernels/index.js';
-import { LAYOUT, SPIN, claim, runPart, type Kernels, type WorkerInit } from './worker-jobs.js';
+import { LAYOUT, PLAN, SPIN, claim, pointerAt, runPart, type Kernels, type WorkerInit } from './worker-jobs.js';
 
 export { SPLIT_KERNELS, type SplitKernel } from './kernels/index.js';
 
 const { SEQ, NEXT, DONE, PARTS, KIND, FAILED, ARGS, READY } = LAYOUT;
-/** most pointers and arguments of a split kernel (ARGS holds 20 words of its plan, then the arguments) */
-const MAX_PTRS = 6;
-const MAX_ARGS = READY - ARGS - 20;
+/** most pointers and arguments of a split kernel (the control array's words for its plan: see PLAN) */
+const { MAX_PTRS, MAX_ARGS } = PLAN;
 /**
  * Panels per claim: two panels are 16 floats of each row of C, a 64-byte cache line, so two
  * threads never write one line of C at once (one panel each would share every line). A
@@ -203,10 +202,11 @@ export class ThreadPool {
     this.#run(1 + SPLIT_KERNELS.indexOf(kernel), Math.ceil(units / per), () => {
       const [ctl, f32] = [this.#ctl, this.#f32];
       ctl.set([units, per, plan.count, plan.ptrs.length], ARGS);
-      plan.ptrs.forEach(([arg, bytes], q) => ctl.set([arg, bytes], ARGS + 4 + 2 * q));
+      plan.ptrs.forEach(([arg, bytes], q) => ctl.set([arg, bytes], ARGS + pointerAt(q)));
       const floats = floatBits(kernel);
-      ctl.set([plan.last?.[0] ?? -1, plan.last?.[1] ?? 0, args.length, floats], ARGS + 16);
-      args.forEach((v, i) => ((floats >> i) & 1 ? (f32[ARGS + 20 + i] = v) : (ctl[ARGS + 20 + i] = v)));
+      ctl.set([plan.last?.[0] ?? -1, plan.last?.[1] ?? 0, args.length, floats], ARGS + PLAN.TAIL);
+      const a0 = ARGS + PLAN.ARGS;
+      args.forEach((v, i) => ((floats >> i) & 1 ? (f32[a0 + i] = v) : (ctl[a0 + i] = v)));
     });
   }
 

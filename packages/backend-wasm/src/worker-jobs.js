@@ -12,8 +12,23 @@
  * seq in its high 16 bits, so a late worker cannot claim a part of a later job.
  */
 
-/** Positions in the control array: the job's words, its arguments, then a ready flag per worker. */
-export const LAYOUT = Object.freeze({ SEQ: 0, NEXT: 1, DONE: 2, PARTS: 3, KIND: 4, FAILED: 5, ARGS: 6, READY: 58 });
+/**
+ * A split job's words from ARGS (see ThreadPool.split): [units, units per part, the count
+ * argument, pointers] at 0; the first six pointers' (argument, bytes per unit) pairs at
+ * PTRS; [the last unit's argument, its value, arguments, f32 bits] at TAIL; up to MAX_ARGS
+ * arguments at ARGS; then the pairs of pointers 7 and 8 at MORE_PTRS, after the arguments
+ * (so that the words before them are where they were when a kernel had at most six).
+ */
+export const PLAN = Object.freeze({ PTRS: 4, TAIL: 16, ARGS: 20, MAX_ARGS: 32, MORE_PTRS: 20 + 32, MAX_PTRS: 8 });
+
+/** Positions in the control array: the job's words, its arguments (a product's, or a split job's plan), then a ready flag per worker. */
+export const LAYOUT = Object.freeze({ SEQ: 0, NEXT: 1, DONE: 2, PARTS: 3, KIND: 4, FAILED: 5, ARGS: 6, READY: 6 + PLAN.MORE_PTRS + 2 * (PLAN.MAX_PTRS - 6) });
+
+/**
+ * Where pointer q's (argument, bytes per unit) pair lies, from ARGS.
+ * @param {number} q
+ */
+export const pointerAt = (q) => (q < 6 ? PLAN.PTRS + 2 * q : PLAN.MORE_PTRS + 2 * (q - 6));
 
 /** polls of the control word before a thread sleeps (about 10 ms: longer than the gaps between a training step's products) */
 export const SPIN = 2_000_000;
@@ -45,17 +60,21 @@ export function runPart(ctl, f32, kernels, part, names) {
     kernels.gemm(a, b, c, M, K, Np, p0, p1);
     return;
   }
-  // plan: units, units per part, count argument, pointers (6 pairs), last unit's change, arguments
+  // the plan (see PLAN): units, units per part, count argument, pointers, last unit's change, arguments
   const [units, per, count, nPtr] = ctl.subarray(A, A + 4);
-  const [lastArg, lastValue, nArgs, floats] = ctl.subarray(A + 16, A + 20);
+  const [lastArg, lastValue, nArgs, floats] = ctl.subarray(A + PLAN.TAIL, A + PLAN.TAIL + 4);
   const u0 = part * per;
   const u1 = Math.min(u0 + per, units);
+  const a0 = A + PLAN.ARGS;
   /** @type {number[]} */
   const args = [];
-  for (let i = 0; i < nArgs; i++) args.push((floats >> i) & 1 ? f32[A + 20 + i] : ctl[A + 20 + i]);
+  for (let i = 0; i < nArgs; i++) args.push((floats >> i) & 1 ? f32[a0 + i] : ctl[a0 + i]);
   /** @param {number} by units to move each pointer on by */
   const advance = (by) => {
-    for (let q = 0; q < nPtr; q++) args[ctl[A + 4 + 2 * q]] += by * ctl[A + 5 + 2 * q];
+    for (let q = 0; q < nPtr; q++) {
+      const at = A + pointerAt(q);
+      args[ctl[at]] += by * ctl[at + 1];
+    }
   };
   const kernel = kernels[names[kind - 1]];
   advance(u0);
