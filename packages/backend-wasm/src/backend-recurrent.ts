@@ -4,10 +4,25 @@
  * whole-sequence LSTM, GRU and RNN kernels, which this backend inherits, run their gate
  * math in f32x4 while their per-step products run on the wasm gemm. A pass declines
  * (false: the JavaScript loop runs) unless every array is float32 in the module memory.
- * One thread: a step's pass ([64, 4·128] gates) is far too small to split.
+ * Rows are independent, so a pass with enough work (see `work`) is split by rows across
+ * the thread pool (`WasmGemm.split`), with the same values as on one thread.
  */
 import type { GatePasses, GruGateArgs, GruGateBackwardArgs, HostKernelIO, LstmGateArgs, LstmGateBackwardArgs, RnnGateArgs, RnnGateBackwardArgs, Rows } from '@ml/tensor/backend';
 import type { WasmGemm } from './gemm.js';
+
+/**
+ * What a pass weighs against WasmGemm.split's threshold, which splits calls moving at least
+ * 256 KiB (about 7 µs of a memory-bound kernel such as relu, in cache): the bytes it moves
+ * plus EXP_BYTES for each exponential it evaluates (σ and tanh take one each). The forward
+ * passes are bound by that math, not by memory. Measured on one thread of a 2-core x64
+ * machine (Node 20): lstmGates over [64, 4·128] takes about 77 µs and moves 512 KiB, relu
+ * moves 256 KiB in 7 µs, so each of the pass's 5·64·128 exponentials costs about as much
+ * as moving 60 bytes. By bytes alone, an RNN tanh pass over [64, 128] (96 KiB moved, 27 µs)
+ * would stay on one thread; split, it takes about 19 µs. The backward passes evaluate none.
+ */
+const EXP_BYTES = 64;
+/** A pass over B rows of H columns that moves `floats` floats and evaluates `exps` exponentials per column. */
+const work = (B: number, H: number, floats: number, exps: number): number => B * H * (4 * floats + EXP_BYTES * exps);
 
 /** How many passes ran on the kernels, by kind (for tests and the debug log). */
 export type GateCounts = Record<keyof GatePasses, number>;
@@ -42,7 +57,11 @@ export class WasmGatePasses implements GatePasses {
     const at = this.#place([p.x, p.hw, p.c, p.out, p.acts], p.x);
     if (at === null) return false;
     const [x, xs, hw, hws, c, cs, out, outs, acts, actss] = at;
-    this.#gemm.kernels.lstmGates(x, xs, hw, hws, c, cs, out, outs, acts, actss, p.B, p.H, bits(p.out, p.acts));
+    const { B, H } = p;
+    // reads x, hw (4H each) and c; writes [h' | c'] and 5H of acts; σ or tanh of 4 gates and c'
+    const floats = 9 + (p.out === null ? 0 : 2) + (p.acts === null ? 0 : 5);
+    const args = { x, xs, hw, hws, c, cs, out, outs, acts, actss, B, H, mode: bits(p.out, p.acts) };
+    this.#gemm.split('lstmGates', args, { x: xs, hw: hws, c: cs, out: outs, acts: actss }, work(B, H, floats, 5));
     this.counts.lstm++;
     return true;
   }
@@ -50,8 +69,11 @@ export class WasmGatePasses implements GatePasses {
   lstmBackward(p: LstmGateBackwardArgs): boolean {
     const at = this.#place([p.acts, p.d, p.dh, p.c, p.dcIn, p.dcOut, p.grads], p.d);
     if (at === null) return false;
-    const [acts, actss, d, ds, dh, dhs, c, cs, dcIn, dcIns, dcOut, dcOuts, g, gs] = at;
-    this.#gemm.kernels.lstmGatesBackward(acts, actss, d, ds, dh, dhs, c, cs, dcIn, dcIns, dcOut, dcOuts, g, gs, p.B, p.H, bits(p.dh, p.dcIn));
+    const [acts, actss, d, ds, dh, dhs, c, cs, dcIn, dcIns, dcOut, dcOuts, grads, gradss] = at;
+    const { B, H } = p;
+    // reads 5H of acts, 2H of d, dh, c, dcIn; writes dcOut and 4H of grads: no exponentials
+    const args = { acts, actss, d, ds, dh, dhs, c, cs, dcIn, dcIns, dcOut, dcOuts, grads, gradss, B, H, mode: bits(p.dh, p.dcIn) };
+    this.#gemm.split('lstmGatesBackward', args, { acts: actss, d: ds, dh: dhs, c: cs, dcIn: dcIns, dcOut: dcOuts, grads: gradss }, work(B, H, 15, 0));
     this.counts.lstmBackward++;
     return true;
   }
@@ -61,8 +83,12 @@ export class WasmGatePasses implements GatePasses {
     const at = this.#place([p.x, p.hw, p.bias, p.h, p.out, p.acts], p.hw);
     if (at === null) return false;
     const [x, xs, hw, hws, bh, , h, hs, out, outs, acts, actss] = at;
-    // the bias is one row that every row reads (row stride 0)
-    this.#gemm.kernels.gruGates(x, xs, hw, hws, bh, 0, h, hs, out, outs, acts, actss, p.B, p.H, bits(p.out, p.acts, p.bias));
+    const { B, H } = p;
+    // reads x, hw (3H each) and h; writes h' and 4H of acts; σ or tanh of 3 gates
+    const floats = 7 + (p.out === null ? 0 : 1) + (p.acts === null ? 0 : 4);
+    const args = { x, xs, hw, hws, bh, bhs: 0, h, hs, out, outs, acts, actss, B, H, mode: bits(p.out, p.acts, p.bias) };
+    // the bias is one row that every row reads (row stride 0: it stays put on every thread)
+    this.#gemm.split('gruGates', args, { x: xs, hw: hws, bh: 0, h: hs, out: outs, acts: actss }, work(B, H, floats, 3));
     this.counts.gru++;
     return true;
   }
@@ -71,7 +97,10 @@ export class WasmGatePasses implements GatePasses {
     const at = this.#place([p.acts, p.d, p.carry, p.dh, p.h, p.gx, p.gh], p.d);
     if (at === null) return false;
     const [acts, actss, d, ds, carry, carrys, dh, dhs, h, hs, gx, gxs, gh, ghs] = at;
-    this.#gemm.kernels.gruGatesBackward(acts, actss, d, ds, carry, carrys, dh, dhs, h, hs, gx, gxs, gh, ghs, p.B, p.H, bits(p.dh));
+    const { B, H } = p;
+    // reads 4H of acts, d, dh, h; reads and writes carry; writes 3H each of gx and gh
+    const args = { acts, actss, d, ds, carry, carrys, dh, dhs, h, hs, gx, gxs, gh, ghs, B, H, mode: bits(p.dh) };
+    this.#gemm.split('gruGatesBackward', args, { acts: actss, d: ds, carry: carrys, dh: dhs, h: hs, gx: gxs, gh: ghs }, work(B, H, 15, 0));
     this.counts.gruBackward++;
     return true;
   }
@@ -80,7 +109,9 @@ export class WasmGatePasses implements GatePasses {
     const at = this.#place([p.x, p.hw, p.out], p.x);
     if (at === null) return false;
     const [x, xs, hw, hws, out, outs] = at;
-    this.#gemm.kernels.rnnGates(x, xs, hw, hws, out, outs, p.B, p.H, p.tanh ? 1 : 0);
+    const { B, H } = p;
+    const args = { x, xs, hw, hws, out, outs, B, H, mode: p.tanh ? 1 : 0 };
+    this.#gemm.split('rnnGates', args, { x: xs, hw: hws, out: outs }, work(B, H, 3, p.tanh ? 1 : 0));
     this.counts.rnn++;
     return true;
   }
@@ -89,7 +120,9 @@ export class WasmGatePasses implements GatePasses {
     const at = this.#place([p.y, p.d, p.dh, p.out], p.d);
     if (at === null) return false;
     const [y, ys, d, ds, dh, dhs, out, outs] = at;
-    this.#gemm.kernels.rnnGatesBackward(y, ys, d, ds, dh, dhs, out, outs, p.B, p.H, (p.tanh ? 1 : 0) | bits(null, p.dh));
+    const { B, H } = p;
+    const args = { y, ys, d, ds, dh, dhs, out, outs, B, H, mode: (p.tanh ? 1 : 0) | bits(null, p.dh) };
+    this.#gemm.split('rnnGatesBackward', args, { y: ys, d: ds, dh: dhs, out: outs }, work(B, H, 4, 0));
     this.counts.rnnBackward++;
     return true;
   }

@@ -7,7 +7,9 @@
  * last H mod 4 columns one at a time through the same instructions on splatted values
  * (lane 0 stored), so no write leaves a row and in-place operands (a carried gradient read
  * and written) stay right for any H. No branch runs inside a loop: each case (outputs
- * wanted, nonlinearity) has a loop of its own.
+ * wanted, nonlinearity) has a loop of its own. Rows are independent, so the thread pool
+ * splits a pass by rows (its `split`: B counts them, every row operand moves on by its row
+ * stride, which the caller gives; a stride of 0, GRU's bias row, stays put).
  */
 import { array, i32, op, uleb, v128, type Fn, type Ref } from '../assembler.js';
 import { kernel } from './kernel.js';
@@ -262,6 +264,7 @@ const rowsParams = <N extends string>(...names: N[]) => Object.fromEntries(names
  */
 export const lstmGates = kernel({
   params: { ...rowsParams('x', 'hw', 'c', 'out', 'acts'), B: i32, H: i32, mode: i32 },
+  split: { units: 'B', pointers: ['x', 'hw', 'c', 'out', 'acts'] },
   locals: { ...LOOP, ...MATH_LOCALS, i: pair, f: pair, g: pair, o: pair, c1: pair, tc: pair },
   body: (f) => [
     ...setConstants(f),
@@ -292,6 +295,7 @@ export const lstmGates = kernel({
  */
 export const lstmGatesBackward = kernel({
   params: { ...rowsParams('acts', 'd', 'dh', 'c', 'dcIn', 'dcOut', 'grads'), B: i32, H: i32, mode: i32 },
+  split: { units: 'B', pointers: ['acts', 'd', 'dh', 'c', 'dcIn', 'dcOut', 'grads'] },
   locals: { ...LOOP, ...MATH_LOCALS, mh: v128, mc: v128, i: v128, f: v128, g: v128, o: v128, tc: v128, dhv: v128, dc: v128 },
   body: (f) => [
     ...setConstants(f),
@@ -324,6 +328,7 @@ export const lstmGatesBackward = kernel({
  */
 export const gruGates = kernel({
   params: { ...rowsParams('x', 'hw', 'bh', 'h', 'out', 'acts'), B: i32, H: i32, mode: i32 },
+  split: { units: 'B', pointers: ['x', 'hw', 'bh', 'h', 'out', 'acts'] },
   locals: { ...LOOP, ...MATH_LOCALS, mb: v128, r: pair, z: pair, n: pair, hn: pair },
   body: (f) => [
     ...setConstants(f),
@@ -352,6 +357,7 @@ export const gruGates = kernel({
  */
 export const gruGatesBackward = kernel({
   params: { ...rowsParams('acts', 'd', 'carry', 'dh', 'h', 'gx', 'gh'), B: i32, H: i32, mode: i32 },
+  split: { units: 'B', pointers: ['acts', 'd', 'carry', 'dh', 'h', 'gx', 'gh'] },
   locals: { ...LOOP, ...MATH_LOCALS, mh: v128, r: v128, z: v128, n: v128, hn: v128, dhv: v128, dn: v128, dr: v128, dz: v128 },
   body: (f) => [
     ...setConstants(f),
@@ -378,6 +384,7 @@ export const gruGatesBackward = kernel({
 /** rnnGates(x, xs, hw, hws, out, outs, B, H, mode): out = act(x + hw), tanh when mode bit 0 is set, else relu. */
 export const rnnGates = kernel({
   params: { ...rowsParams('x', 'hw', 'out'), B: i32, H: i32, mode: i32 },
+  split: { units: 'B', pointers: ['x', 'hw', 'out'] },
   locals: { ...LOOP, ...MATH_LOCALS, v: v128 },
   body: (f) => [
     ...setConstants(f),
@@ -397,6 +404,7 @@ export const rnnGates = kernel({
  */
 export const rnnGatesBackward = kernel({
   params: { ...rowsParams('y', 'd', 'dh', 'out'), B: i32, H: i32, mode: i32 },
+  split: { units: 'B', pointers: ['y', 'd', 'dh', 'out'] },
   locals: { ...LOOP, ...MATH_LOCALS, mh: v128, g: v128, v: v128 },
   body: (f) => {
     // one loop per nonlinearity (a branch inside the loop would cost more than its work)
