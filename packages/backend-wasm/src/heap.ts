@@ -13,6 +13,18 @@ const CTORS: Record<DType, ArrayCtor> = { float32: Float32Array, float64: Float6
 /** Given-back arrays kept for reuse at most (a typed array object each, registered). */
 const IDLE_ARRAYS = 4096;
 
+/**
+ * An address the heap has handed a block out at. It stays while the block is taken or an
+ * idle array waits there, so a block taken and given back again and again at one address
+ * (a training step's, a `tidy` loop's) costs no map insertion or deletion.
+ */
+interface Slot {
+  /** the block's bytes while it is taken; 0 while it is free */
+  size: number;
+  /** a given-back array of this address, waiting to be handed out again (see `array()`) */
+  idle: TypedArray | null;
+}
+
 /** A work block did not fit in the module memory (the backend then runs the op as CPU code). */
 export class MemoryFullError extends RangeError {
   override name = 'MemoryFullError';
@@ -33,8 +45,13 @@ export class WasmHeap {
   /** whether arrays of the memory stay valid across growth (shared memory), so tensors may live in it */
   readonly resident: boolean;
   #top = START;
-  /** live blocks: address → bytes */
-  readonly #live = new Map<number, number>();
+  /** taken blocks and idle arrays by address (see Slot) */
+  readonly #slots = new Map<number, Slot>();
+  /** the slot of the block `#use` took last (`array()` reads its idle array) */
+  #taken: Slot | null = null;
+  #liveBlocks = 0;
+  /** slots holding an idle array */
+  #idleCount = 0;
   /** free blocks by size, and by end address (to lower the top past them) */
   readonly #free = new Map<number, number[]>();
   readonly #freeEnds = new Map<number, number>();
@@ -49,15 +66,14 @@ export class WasmHeap {
   /**
    * Arrays from `array()`, registered with the block each holds: the registry frees a
    * block whose array is dropped without `freeArray`. A given-back array stays registered
-   * while it waits, idle, for the next array of its dtype and length at its address
-   * (making a view and registering it cost more than a small op's kernel; the loop of a
-   * training step or a `tidy` takes the same blocks again and again).
+   * while it waits, idle in its slot, for the next array of its dtype and length at its
+   * address (making a view and registering it cost more than a small op's kernel; the loop
+   * of a training step or a `tidy` takes the same blocks again and again). At most
+   * IDLE_ARRAYS wait.
    */
   readonly #arrays = new FinalizationRegistry<number>((at) => this.#release(at));
   /** handed out (weakly: the registry must see a dropped one go) */
   readonly #handed = new WeakSet<TypedArray>();
-  /** given back, by address, oldest first (at most IDLE_ARRAYS) */
-  readonly #idle = new Map<number, TypedArray>();
 
   /** bytes below which arrays' blocks must lie (7/8 of the memory's maximum: the rest is for work blocks) */
   readonly #arrayLimit: number;
@@ -91,7 +107,11 @@ export class WasmHeap {
   }
 
   #use(at: number, size: number): number {
-    this.#live.set(at, size);
+    let slot = this.#slots.get(at);
+    if (slot === undefined) this.#slots.set(at, (slot = { size, idle: null }));
+    else slot.size = size;
+    this.#taken = slot;
+    this.#liveBlocks++;
     this.#liveBytes += size;
     return at;
   }
@@ -135,9 +155,12 @@ export class WasmHeap {
   }
 
   #release(at: number): boolean {
-    const size = this.#live.get(at);
-    if (size === undefined) return false;
-    this.#live.delete(at);
+    const slot = this.#slots.get(at);
+    if (slot === undefined || slot.size === 0) return false;
+    const size = slot.size;
+    slot.size = 0;
+    if (slot.idle === null) this.#slots.delete(at);
+    this.#liveBlocks--;
     this.#liveBytes -= size;
     if (at + size === this.#top) {
       this.#top = at;
@@ -159,12 +182,21 @@ export class WasmHeap {
     return true;
   }
 
-  /** Forget the idle array at `at`, if any. */
-  #dropIdle(at: number): void {
-    const a = this.#idle.get(at);
-    if (a === undefined) return;
-    this.#idle.delete(at);
-    this.#arrays.unregister(a);
+  /** Forget the idle array of a slot (and the slot, when its block is free). */
+  #dropIdle(at: number, slot: Slot): void {
+    if (slot.idle === null) return;
+    this.#arrays.unregister(slot.idle);
+    slot.idle = null;
+    this.#idleCount--;
+    if (slot.size === 0) this.#slots.delete(at);
+  }
+
+  /** Past IDLE_ARRAYS idle arrays: forget those of the slots first used longest ago, down to half. */
+  #trimIdle(): void {
+    for (const [at, slot] of this.#slots) {
+      if (this.#idleCount <= IDLE_ARRAYS >> 1) return;
+      this.#dropIdle(at, slot);
+    }
   }
 
   /**
@@ -177,16 +209,19 @@ export class WasmHeap {
     const at = this.alloc(Math.max(1, n * bytesPerElement(dtype)), this.#arrayLimit);
     if (at === 0) return null;
     const ctor = CTORS[dtype];
-    // an idle array at this address is a view of exactly this block when dtype and length agree
-    let a = this.#idle.get(at);
-    if (a !== undefined) {
-      this.#idle.delete(at);
+    // an idle array at this address is a view of exactly this block when dtype and length
+    // agree; either way the slot holds it no more (a handed-out array must be free to go)
+    const slot = this.#taken as Slot;
+    let a = slot.idle;
+    if (a !== null) {
+      slot.idle = null;
+      this.#idleCount--;
       if (a.constructor !== ctor || a.length !== n) {
         this.#arrays.unregister(a);
-        a = undefined;
+        a = null;
       }
     }
-    if (a === undefined) {
+    if (a === null) {
       a = new ctor(this.#buffer, at, n);
       this.#arrays.register(a, at, a);
     }
@@ -207,15 +242,19 @@ export class WasmHeap {
   freeArray(a: TypedArray): boolean {
     if (!this.#handed.delete(a)) return false;
     const at = a.byteOffset;
+    const slot = this.#slots.get(at);
+    if (slot === undefined || slot.size === 0) return false; // not reached: a handed-out array's block is taken
+    // idle before the release, so the slot stays: a block given back keeps its address's slot
+    if (slot.idle === null) this.#idleCount++;
+    else this.#arrays.unregister(slot.idle);
+    slot.idle = a;
     this.#release(at);
-    this.#dropIdle(at);
-    this.#idle.set(at, a);
-    if (this.#idle.size > IDLE_ARRAYS) this.#dropIdle(this.#idle.keys().next().value as number);
+    if (this.#idleCount > IDLE_ARRAYS) this.#trimIdle();
     return true;
   }
 
   /** Bytes reserved (the memory's size), in live blocks and in free blocks, and the live block count. */
   info(): HeapInfo {
-    return { reservedBytes: this.#bytes, liveBytes: this.#liveBytes, freeBytes: this.#freeBytes, liveBlocks: this.#live.size };
+    return { reservedBytes: this.#bytes, liveBytes: this.#liveBytes, freeBytes: this.#freeBytes, liveBlocks: this.#liveBlocks };
   }
 }
