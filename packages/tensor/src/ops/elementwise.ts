@@ -1,4 +1,4 @@
-import type { Backend, BinaryOp, UnaryOp, View } from '../backend.js';
+import type { Backend, BinaryOp, DataId, UnaryOp, View } from '../backend.js';
 import { type DType, isFloat } from '../dtype.js';
 import { broadcastShapes, broadcastShared, shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -132,10 +132,18 @@ const binaryOps = Object.fromEntries(
   Object.entries(BINARY_GRADS).map(([name, grad]) => [name, defineOp({ name, grad })]),
 ) as Record<BinaryOp, OpDef>;
 
+type BinaryRun = (be: Backend, views: View[]) => DataId;
+/** The backend call of each binary primitive, by op and result dtype (made once, not per op run). */
+const binaryRuns = {} as Record<BinaryOp, Partial<Record<DType, BinaryRun>>>;
+function binaryRun(op: BinaryOp, outDtype: DType): BinaryRun {
+  const runs = (binaryRuns[op] ??= {});
+  return (runs[outDtype] ??= (be, views) => be.binary(op, views[0], views[1], outDtype));
+}
+
 /** Broadcast both operands to a common shape and run one binary primitive. */
 function binaryPrim(op: BinaryOp, a: TensorLike, b: TensorLike, computeIn: DType, outDtype: DType): Tensor {
   const def = binaryOps[op];
-  const run = (be: Backend, [va, vb]: View[]) => be.binary(op, va, vb, outDtype);
+  const run = binaryRun(op, outDtype);
   // The common cases skip the general path's casts, broadcast shape and expand views:
   // two tensors of one shape and the compute dtype (expand would return them as they are),
   if (a instanceof Tensor && a.dtype === computeIn) {
