@@ -70,6 +70,8 @@ export class WasmBackend extends CpuBackend {
   readonly #conv: WasmConvolution;
   /** layerNorm, gelu and attention's softmax rows on the SIMD kernels (backend-transformer.ts) */
   readonly transformer: WasmTransformerKernels;
+  /** the last binary op's kernel arguments, from #binaryPlan (one object, not an array per op) */
+  readonly #plan = { rows: 0, n: 0, ra: 0, rb: 0, mode: 0 };
   /** where the last primitive ran: 'wasm', or the CPU code and why (for the debug log) */
   #route: string | null = null;
   /** the host kernels' IO with the recurrent ops' gate passes on the SIMD kernels (backend-recurrent.ts) */
@@ -188,9 +190,9 @@ export class WasmBackend extends CpuBackend {
    */
   override binary(op: BinaryOp, a: View, b: View, outDtype: DType): DataId {
     this.#route = 'wasm';
-    const plan = outDtype === 'float32' && a.dtype === 'float32' && b.dtype === 'float32' ? this.#binaryPlan(op, a, b) : null;
-    if (plan === null) return this.#cpu('no wasm kernel for this case', () => super.binary(op, a, b, outDtype));
-    const [kernel, rows, n, ra, rb, mode] = plan;
+    const kernel = outDtype === 'float32' && a.dtype === 'float32' && b.dtype === 'float32' ? this.#binaryPlan(op, a, b) : null;
+    if (kernel === null) return this.#cpu('no wasm kernel for this case', () => super.binary(op, a, b, outDtype));
+    const { rows, n, ra, rb, mode } = this.#plan;
     const aAt = values(a).byteOffset + 4 * a.offset;
     const bAt = values(b).byteOffset + 4 * b.offset;
     // the usual case: the result straight into an array of the memory; the kernel needs no
@@ -207,8 +209,11 @@ export class WasmBackend extends CpuBackend {
     }, () => super.binary(op, a, b, outDtype));
   }
 
-  /** The kernel, rows, row length, row strides (floats) and mode (see kernels.ts) for a binary op, or null for the CPU code. */
-  #binaryPlan(op: BinaryOp, a: View, b: View): [KernelExports['add'], number, number, number, number, number] | null {
+  /**
+   * The kernel for a binary op, its rows, row length, row strides (floats) and mode (see
+   * kernels/elementwise.ts) left in `#plan`; or null for the CPU code.
+   */
+  #binaryPlan(op: BinaryOp, a: View, b: View): KernelExports['add'] | null {
     if (!(op in BINARY_KERNELS)) return null;
     const nd = a.shape.length;
     const n = nd === 0 ? 0 : a.shape[nd - 1];
@@ -220,7 +225,13 @@ export class WasmBackend extends CpuBackend {
     const sb = b.strides[nd - 1];
     const mode = sa === 1 && sb === 1 ? 0 : sa === 1 && sb === 0 ? 1 : sa === 0 && sb === 1 ? 2 : -1;
     if (mode < 0 || !this.#memory.owns(values(a)) || !this.#memory.owns(values(b))) return null;
-    return [this.gemm.kernels[op as keyof typeof BINARY_KERNELS], sizeOf(a.shape) / n, n, ra, rb, mode];
+    const plan = this.#plan;
+    plan.rows = sizeOf(a.shape) / n;
+    plan.n = n;
+    plan.ra = ra;
+    plan.rb = rb;
+    plan.mode = mode;
+    return this.gemm.kernels[op as keyof typeof BINARY_KERNELS];
   }
 
   /**
