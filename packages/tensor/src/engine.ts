@@ -121,15 +121,18 @@ export function memory(): MemoryInfo {
 
 // ---------------------------------------------------------------- tidy scopes
 
-const scopes: Set<Tensor>[] = [];
+/**
+ * The tensors each open `tidy` created, oldest first: an array, as every op adds one (a
+ * tensor passed to `keep` stays in it, marked, and is skipped).
+ */
+const scopes: Tensor[][] = [];
 
 export function trackInScope(t: Tensor): void {
-  if (scopes.length > 0) scopes[scopes.length - 1].add(t);
+  if (scopes.length > 0) scopes[scopes.length - 1].push(t);
 }
 
 /** Mark a tensor so no enclosing `tidy` disposes it. */
 export function keep<T extends Tensor>(t: T): T {
-  for (const s of scopes) s.delete(t);
   t.kept = true;
   return t;
 }
@@ -153,15 +156,14 @@ export function setTensorPredicate(f: (v: unknown) => v is Tensor): void {
 }
 
 /**
- * Dispose the tensors of a scope but those in `spare`, the newest first: buffers then go
- * back in the reverse order of their allocation, which a stack-like allocator (the wasm
- * backend's heap lowers its top) takes back at the least cost.
+ * Dispose the tensors of a scope but the kept ones and those in `spare`, the newest first:
+ * buffers then go back in the reverse order of their allocation, which a stack-like
+ * allocator (the wasm backend's heap lowers its top) takes back at the least cost.
  */
-function disposeNewestFirst(scope: Set<Tensor>, spare: Set<Tensor> | null): void {
-  const created = [...scope];
-  for (let i = created.length - 1; i >= 0; i--) {
-    const t = created[i];
-    if (spare === null || !spare.has(t)) t.dispose();
+function disposeNewestFirst(scope: readonly Tensor[], spare: Set<Tensor> | null): void {
+  for (let i = scope.length - 1; i >= 0; i--) {
+    const t = scope[i];
+    if (!t.kept && (spare === null || !spare.has(t))) t.dispose();
   }
 }
 
@@ -171,7 +173,7 @@ function disposeNewestFirst(scope: Set<Tensor>, spare: Set<Tensor> | null): void
  * move to the enclosing scope.
  */
 export function tidy<T>(fn: () => T): T {
-  const scope = new Set<Tensor>();
+  const scope: Tensor[] = [];
   scopes.push(scope);
   let result: T;
   try {
@@ -189,8 +191,8 @@ export function tidy<T>(fn: () => T): T {
   collectTensors(result, returned, isTensorFn);
   disposeNewestFirst(scope, returned);
   const parent = scopes[scopes.length - 1];
-  // only tensors this scope created move up; a returned input keeps its own owner
-  if (parent) for (const t of returned) if (scope.has(t) && !t.kept && !t.isDisposed) parent.add(t);
+  // only tensors this scope created move up (in the order they were made); a returned input keeps its own owner
+  if (parent && returned.size > 0) for (const t of scope) if (returned.has(t) && !t.kept && !t.isDisposed) parent.push(t);
   return result;
 }
 
