@@ -376,8 +376,16 @@ export class WasmGemm {
     } else if (A.sj === 1) {
       for (let i = 0; i < M; i++) f.set(ad.subarray(aBase + i * A.si, aBase + i * A.si + K), a0 + i * K);
     } else if (A.si === 1 && this.heap.owns(ad) && K > 1) {
-      // A stored transposed where the kernels reach it: a SIMD transpose of its K×M block
-      this.kernels.transpose(ad.byteOffset + 4 * aBase, 4 * a0, 1, K, M, A.sj, K, 0, 0, 0);
+      // A stored transposed where the kernels reach it: a SIMD transpose of its K×M block,
+      // in blocks of `chunk` source rows (a multiple of 4) that the threads share when it
+      // is large (a weight gradient's Xᵀ over thousands of tokens), the last K mod chunk
+      // rows after them
+      const [src, dst] = [ad.byteOffset + 4 * aBase, 4 * a0];
+      const chunk = Math.max(4, Math.ceil(K / (4 * this.threads) / 4) * 4);
+      const blocks = Math.floor(K / chunk);
+      if (blocks > 0) this.split('transpose', { src, dst, N: blocks, R: chunk, C: M, ss: A.sj, ds: K, sb: chunk * A.sj, db: chunk, bias: 0 }, { src: 4 * chunk * A.sj, dst: 4 * chunk }, 8 * blocks * chunk * M);
+      const rest = K - blocks * chunk;
+      if (rest > 0) this.kernels.transpose(src + 4 * blocks * chunk * A.sj, dst + 4 * blocks * chunk, 1, rest, M, A.sj, K, 0, 0, 0);
     } else if (A.si === 1) {
       // A stored transposed (column-major): read each column contiguously
       for (let k = 0; k < K; k++) {
