@@ -20,15 +20,26 @@ export interface Strided {
 }
 
 const PAGE = 65536;
-/** Whether the product reads a row-major B of whole panels where it lies (gemmRows) instead of packing it: it stays in a core's cache. */
-function readsInPlace(pack: PackB, K: number, Np: number): boolean {
-  return !pack.transposed && pack.N === Np && 4 * K * Np <= IN_PLACE_B_BYTES;
+/**
+ * Whether the product reads a row-major B of whole panels where it lies (gemmRows) instead
+ * of packing it: B stays in a core's cache, and A has too few rows for packing to pay back.
+ */
+function readsInPlace(pack: PackB, K: number, Np: number, Mp: number): boolean {
+  return !pack.transposed && pack.N === Np && 4 * K * Np <= IN_PLACE_B_BYTES && Mp <= IN_PLACE_MAX_ROWS;
 }
 
 /** 1 GiB: shared memories need a maximum, reserved up front by some engines */
 const SHARED_MAX_PAGES = 16384;
 /** bytes of a row-major B read in place by the product instead of packed (it stays in a core's cache) */
 const IN_PLACE_B_BYTES = 1 << 19;
+/**
+ * rows of A (padded) up to which B is read in place: each k step of gemmRows reads 32 bytes
+ * of a B row ldb bytes from the last, half a cache line; packed panels are contiguous. On
+ * this 2-core Zen 4 (one thread, B [128, 512] or [512, 128]) reading in place ran at 48–52
+ * GFLOP/s up to 64 rows and packing too, but at 256–2048 rows packing (its cost included)
+ * ran at 48–53 against 30–45 in place.
+ */
+const IN_PLACE_MAX_ROWS = 64;
 /** products smaller than this many multiply-adds stay on one thread */
 const THREADED_MIN_WORK = 1 << 20;
 /** kernels that move fewer bytes than this stay on one thread */
@@ -221,7 +232,7 @@ export class WasmGemm {
     const P = Np / 8;
     // a row-major B of whole panels small enough to stay in the cache is read where it lies
     // (gemmRows), not packed
-    const inPlace = pack !== undefined && readsInPlace(pack, K, Np);
+    const inPlace = pack !== undefined && readsInPlace(pack, K, Np, Mp);
     const [src, how, N] = pack === undefined ? [0, 0, 0] : [pack.from, inPlace ? 3 : pack.transposed ? 2 : 1, pack.N];
     const panels = (p0: number, p1: number) => {
       if (how === 3) return this.kernels.gemmRows(aAt, src, cAt, Mp, K, Np, p0, p1, 4 * N);
@@ -285,7 +296,7 @@ export class WasmGemm {
         } else if (!bSame) {
           pack = undefined;
           this.#packStrided(f, bAt >> 2, B, bBase, K, N, P);
-        } else if (pack !== undefined && !readsInPlace(pack, K, Np)) {
+        } else if (pack !== undefined && !readsInPlace(pack, K, Np, Mp)) {
           // one B for every batch, packed into bAt by the first product: reuse the panels.
           // A B read where it lies (not packed) is read there again.
           pack = undefined;
