@@ -7,7 +7,9 @@
  * of chunk gradients) by rows. Each declines (null or false: the CPU code runs) for other
  * dtypes; a layerNorm or gelu operand outside the module memory, or strided, is read
  * through a copy.
- * One thread: a layer's pass ([2048, 128] rows) costs less than waking the pool.
+ * Passes that move enough (layerNorm, gelu, the softmax's backward, row copies) split by
+ * rows or elements across the threads; the forward softmax stays on the calling thread
+ * (its causal mask counts rows from each block's start).
  */
 import { contiguousStrides, sizeOf } from '@ml/tensor';
 import { isContiguousView, type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
@@ -15,6 +17,13 @@ import type { WasmGemm } from './gemm.js';
 import type { HeapAllocator } from './heap-allocator.js';
 import { MemoryFullError } from './heap.js';
 import { dataValues, wrap, type Operands } from './operands.js';
+
+/**
+ * What a gelu pass weighs for the decision to split it across the threads: the bytes it
+ * moves plus about as much again per element for its exp or erf (compute, not memory,
+ * bounds it), as the gate passes count theirs (backend-recurrent.ts).
+ */
+const GELU_BYTES = 72;
 
 /** How many passes ran on the kernels, by kind (for tests and the debug log). */
 export interface TransformerCounts {
@@ -69,7 +78,8 @@ export class WasmTransformerKernels {
     const [w, b] = [this.#row(weight, D, 1), this.#row(bias, D, 0)];
     const [outAt, done] = this.#io.out(n);
     const stats = save === null ? null : this.#kept(2 * R, [R, 2], save);
-    this.#gemm.kernels.layerNormRows(xAt, outAt, w, b, stats?.[0] ?? 0, R, D, eps, stats === null ? 0 : 1);
+    const args = { x: xAt, out: outAt, w, b, stats: stats?.[0] ?? 0, R, D, eps, save: stats === null ? 0 : 1 };
+    this.#gemm.split('layerNormRows', args, { x: 4 * D, out: 4 * D, stats: 8 }, 8 * n);
     stats?.[1]();
     this.counts.layerNorm++;
     return done();
@@ -98,7 +108,8 @@ export class WasmTransformerKernels {
     const xAt = this.#io.in(x);
     const [outAt, done] = this.#io.out(n);
     const kept = save === null ? null : this.#kept(n, x.shape, save);
-    this.#gemm.kernels.gelu(xAt, outAt, kept?.[0] ?? 0, n, (approximate === 'tanh' ? 1 : 0) | (kept === null ? 0 : 2));
+    const mode = (approximate === 'tanh' ? 1 : 0) | (kept === null ? 0 : 2);
+    this.#gemm.split('gelu', { x: xAt, out: outAt, kept: kept?.[0] ?? 0, n, mode }, { x: 4, out: 4, kept: 4 }, GELU_BYTES * n);
     kept?.[1]();
     this.counts.gelu++;
     return done();
@@ -111,7 +122,8 @@ export class WasmTransformerKernels {
     const kept = saved.length === 1 && saved[0].dtype === 'float32' && sizeOf(saved[0].shape) === n ? this.#io.in(saved[0]) : null;
     const [xAt, dyAt] = [this.#io.in(x), this.#io.in(dy)];
     const [outAt, done] = this.#io.out(n);
-    this.#gemm.kernels.geluBackward(xAt, dyAt, kept ?? 0, outAt, n, (approximate === 'tanh' ? 1 : 0) | (kept === null ? 0 : 2));
+    const mode = (approximate === 'tanh' ? 1 : 0) | (kept === null ? 0 : 2);
+    this.#gemm.split('geluBackward', { x: xAt, dy: dyAt, kept: kept ?? 0, out: outAt, n, mode }, { x: 4, dy: 4, kept: 4, out: 4 }, GELU_BYTES * n);
     this.counts.geluBackward++;
     return done();
   }
@@ -144,9 +156,14 @@ export class WasmTransformerKernels {
   softmaxBackward(P: View, dP: DataId, rows: number, S: number, scale: number): boolean {
     const [p, d] = [dataValues(P.data), dataValues(dP)];
     if (!this.enabled.softmax || !(p instanceof Float32Array) || !(d instanceof Float32Array) || !isContiguousView(P) || !this.#memory.owns(p) || !this.#memory.owns(d)) return false;
-    this.#gemm.kernels.softmaxRowsBackward(p.byteOffset + 4 * P.offset, d.byteOffset, rows, S, scale);
+    this.#gemm.split('softmaxRowsBackward', { p: p.byteOffset + 4 * P.offset, dp: d.byteOffset, rows, S, scale }, { p: 4 * S, dp: 4 * S }, 12 * rows * S);
     this.counts.softmaxBackward++;
     return true;
+  }
+
+  /** copyBlock's rows, split across the threads when the block is large (moves ≥ 256 KiB). */
+  #copyRows(src: number, dst: number, rows: number, W: number, srcRow: number, dstRow: number): void {
+    this.#gemm.split('copyBlock', { src, dst, rows, W, srcRow, dstRow }, { src: srcRow, dst: dstRow }, 8 * rows * W);
   }
 
   /**
@@ -170,7 +187,7 @@ export class WasmTransformerKernels {
     const k = this.#gemm.kernels;
     const [src, dst] = [a.byteOffset + 4 * v.offset, out.byteOffset];
     // block b: rows of W values `rs` apart, or the transpose of W rows of R values `cs` apart
-    const block = rows ? (from: number, to: number) => k.copyBlock(from, to, R, W, 4 * rs, 4 * W) : (from: number, to: number) => k.transpose(from, to, 1, W, R, cs, W, 0, 0, 0);
+    const block = rows ? (from: number, to: number) => this.#copyRows(from, to, R, W, 4 * rs, 4 * W) : (from: number, to: number) => k.transpose(from, to, 1, W, R, cs, W, 0, 0, 0);
     // the blocks in row-major order of the leading axes: an odometer over them
     const lead = v.shape.slice(0, nd - 2);
     const index = new Array<number>(lead.length).fill(0);
@@ -206,7 +223,7 @@ export class WasmTransformerKernels {
     for (const x of parts) {
       const chunk = sizeOf(x.shape) / outer;
       if (chunk === 0) continue;
-      this.#gemm.kernels.copyBlock(dataValues(x.data).byteOffset + 4 * x.offset, out.byteOffset + 4 * at, outer, chunk, 4 * chunk, 4 * total);
+      this.#copyRows(dataValues(x.data).byteOffset + 4 * x.offset, out.byteOffset + 4 * at, outer, chunk, 4 * chunk, 4 * total);
       at += chunk;
     }
     this.counts.concat++;

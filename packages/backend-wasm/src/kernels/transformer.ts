@@ -264,6 +264,7 @@ export const maskRows = kernel({
  */
 export const softmaxRowsBackward = kernel({
   params: { p: i32, dp: i32, rows: i32, S: i32, scale: f32 },
+  split: { units: 'rows', pointers: ['p', 'dp'] },
   locals: { ...LOCALS, r: i32, j: i32, n: i32, n4: i32, pr: i32, dr: i32, sc: v128, dot: v128 },
   body: (f) => {
     const [pr, dr] = [f.get('pr'), f.get('dr')];
@@ -292,6 +293,7 @@ export const softmaxRowsBackward = kernel({
  */
 export const layerNormRows = kernel({
   params: { x: i32, out: i32, w: i32, b: i32, stats: i32, R: i32, D: i32, eps: f32, save: i32 },
+  split: { units: 'R', pointers: ['x', 'out', 'stats'] },
   locals: { ...LOCALS, r: i32, j: i32, n: i32, n4: i32, xr: i32, or: i32, inv: v128, mu: v128, acc: v128, d: v128 },
   body: (f) => {
     const [xr, or, w, b] = [f.get('xr'), f.get('or'), f.get('w'), f.get('b')];
@@ -379,6 +381,7 @@ function elementwise<S extends string>(f: RowFn<S | 'j' | 'nb' | 'n4'>, n: S, bo
  */
 export const gelu = kernel({
   params: { x: i32, out: i32, kept: i32, n: i32, mode: i32 },
+  split: { units: 'n', pointers: ['x', 'out', 'kept'] },
   locals: { ...LOCALS, j: i32, nb: i32, n4: i32, useTanh: i32, keep: i32, xv: v128, cv: v128, res: v128 },
   body: (f) => {
     const [x, out, kept, xv, cv] = [f.get('x'), f.get('out'), f.get('kept'), f.get('xv'), f.get('cv')];
@@ -404,6 +407,7 @@ export const gelu = kernel({
  */
 export const geluBackward = kernel({
   params: { x: i32, dy: i32, kept: i32, out: i32, n: i32, mode: i32 },
+  split: { units: 'n', pointers: ['x', 'dy', 'kept', 'out'] },
   locals: { ...LOCALS, j: i32, nb: i32, n4: i32, useTanh: i32, fromKept: i32, xv: v128, cv: v128, res: v128 },
   body: (f) => {
     const [x, dy, kept, out, xv, cv] = [f.get('x'), f.get('dy'), f.get('kept'), f.get('out'), f.get('xv'), f.get('cv')];
@@ -436,6 +440,7 @@ export const geluBackward = kernel({
  */
 export const copyBlock = kernel({
   params: { src: i32, dst: i32, rows: i32, W: i32, srcRow: i32, dstRow: i32 },
+  split: { units: 'rows', pointers: ['src', 'dst'] },
   locals: { r: i32, j: i32, w4: i32 },
   body: (f) => [
     ...f.get('W'), ...op.i32(-4), ...op.i32And, ...f.set('w4'),
