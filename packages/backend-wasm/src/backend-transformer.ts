@@ -7,9 +7,9 @@
  * of chunk gradients) by rows. Each declines (null or false: the CPU code runs) for other
  * dtypes; a layerNorm or gelu operand outside the module memory, or strided, is read
  * through a copy.
- * Passes that move enough (layerNorm, gelu, the softmax's backward, row copies) split by
- * rows or elements across the threads; the forward softmax stays on the calling thread
- * (its causal mask counts rows from each block's start).
+ * Passes that move enough (layerNorm, gelu, the softmax and its backward, row copies)
+ * split by rows or elements across the threads; a causal softmax stays on the calling
+ * thread (its mask counts rows from the call's first).
  */
 import { contiguousStrides, sizeOf } from '@ml/tensor';
 import { isContiguousView, type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
@@ -24,6 +24,8 @@ import { dataValues, wrap, type Operands } from './operands.js';
  * bounds it), as the gate passes count theirs (backend-recurrent.ts).
  */
 const GELU_BYTES = 72;
+/** the same for the softmax: its scores read three times and written twice, and an exp each */
+const SOFTMAX_BYTES = 84;
 
 /** How many passes ran on the kernels, by kind (for tests and the debug log). */
 export interface TransformerCounts {
@@ -147,7 +149,10 @@ export class WasmTransformerKernels {
       throw e;
     }
     masks.forEach((m, i) => k.maskRows(s.byteOffset, rows, S, i === 0 ? scale : 1, dataValues(m.data).byteOffset, tables[i], m.dtype === 'bool' ? 1 : 0));
-    k.softmaxRows(s.byteOffset, rows, L, S, masks.length > 0 ? 1 : scale, causal ? 1 : 0, masks.length > 0 ? 1 : 0);
+    const args = { s: s.byteOffset, rows, L, S, scale: masks.length > 0 ? 1 : scale, causal: causal ? 1 : 0, masked: masks.length > 0 ? 1 : 0 };
+    // causal rows see (r mod L) + 1 keys, r counted from the call's first row: one call
+    if (causal) k.softmaxRows(args.s, rows, L, S, args.scale, 1, args.masked);
+    else this.#gemm.split('softmaxRows', args, { s: 4 * S }, SOFTMAX_BYTES * rows * S);
     this.counts.softmax++;
     return true;
   }

@@ -43,6 +43,9 @@ export const BINARY_KERNELS = { add: op.f32x4Add, sub: op.f32x4Sub, mul: op.f32x
 function binary(name: keyof typeof BINARY_KERNELS) {
   return kernel({
     params: { a: i32, b: i32, out: i32, rows: i32, n: i32, ra: i32, rb: i32, mode: i32 },
+    // by rows, for rows of whole vectors only (n mod 4 = 0): a shorter row's last vector
+    // spills into the next row, which another thread may have written already
+    split: { units: 'rows', pointers: ['a', 'b', 'out'] },
     locals: { r: i32, i: i32, pa: i32, pb: i32, po: i32, va: v128, vb: v128 },
     body: (f) => {
       const at = (base: 'pa' | 'pb' | 'po') => [...f.get(base), ...f.get('i'), ...op.i32(4), ...op.i32Mul, ...op.i32Add];

@@ -179,6 +179,8 @@ function across<S extends string>(f: RowFn<S>, v: S, max = false): number[] {
  */
 export const softmaxRows = kernel({
   params: { s: i32, rows: i32, L: i32, S: i32, scale: f32, causal: i32, masked: i32 },
+  // by rows (callers split only calls without `causal`: it counts rows from the start)
+  split: { units: 'rows', pointers: ['s'] },
   locals: { ...LOCALS, r: i32, j: i32, row: i32, n: i32, n4: i32, rowBytes: i32, sc: v128, mx: v128, sum: v128, e: v128 },
   body: (f) => {
     const row = f.get('row');
