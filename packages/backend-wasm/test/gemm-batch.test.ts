@@ -4,6 +4,7 @@ import type { TypedArray } from '@ml/tensor';
 import { WasmGemm, type Strided } from '../src/gemm.js';
 import { moduleBytes, op } from '../src/assembler.js';
 import { KERNELS, MAX_PAGES, enableRelaxedSimd, kernelOf, type KernelName } from '../src/kernels/index.js';
+import { memoryFloats, seededFloats } from './gemm-fixtures.js';
 
 // Batches of small products run as one gemmBatch call (split across the threads by items)
 // where the operands allow, and through the product-by-product loop where they do not.
@@ -13,20 +14,9 @@ enableRelaxedSimd();
 /** How an operand is stored: its strides (elements) for batch, row and column, and where. */
 type Layout = 'rows' | 'paddedRows' | 'transposed' | 'shared' | 'sharedTransposed' | 'strided' | 'outside';
 
-const rand = (n: number, seed: number) => {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    return s / 2 ** 30 - 1;
-  });
-};
+const rand = seededFloats;
 
-/** n floats of the module memory, as the backend's tensors hold them. */
-function block(g: WasmGemm, n: number): Float32Array {
-  const a = g.heap.array('float32', n);
-  if (!(a instanceof Float32Array)) throw new Error('the memory is full, or not shared');
-  return a;
-}
+const block = memoryFloats;
 
 /** A [batch, R, C] operand stored as `layout` says, its values random (seeded). */
 function operand(g: WasmGemm, layout: Layout, batch: number, R: number, C: number, seed: number): Strided {

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WasmGemm, type Strided } from '../src/gemm.js';
+import { describe, expect, it } from 'vitest';
+import type { Strided } from '../src/gemm.js';
 import { enableRelaxedSimd } from '../src/kernels/index.js';
+import { gemmOn, memoryFloats, seededFloats } from './gemm-fixtures.js';
 
 // A row-major B small enough to stay in a core's cache is read where it lies (gemmRows)
 // only while A has at most 64 rows (padded); with more, packing it pays back and it is
@@ -8,23 +9,10 @@ import { enableRelaxedSimd } from '../src/kernels/index.js';
 // whole batch included, against a float64 loop, on one thread and two.
 enableRelaxedSimd();
 
-const rand = (n: number, seed: number): Float32Array => {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    return s / 2 ** 30 - 1;
-  });
-};
+const rand = seededFloats;
 
 describe.each([1, 2])('a row-major B read in place or packed by A’s rows, %i thread(s)', (threads) => {
-  let g: WasmGemm;
-  beforeAll(async () => {
-    g = new WasmGemm({ threads });
-    await g.whenReady();
-  });
-  afterAll(async () => {
-    await g.close();
-  });
+  const on = gemmOn(threads);
 
   it.each([
     // [batch, M, K, N, B shared by the batch]
@@ -36,9 +24,9 @@ describe.each([1, 2])('a row-major B read in place or packed by A’s rows, %i t
     [3, 100, 256, 128, true], // one B for the batch, packed once and reused
     [2, 128, 200, 64, false], // a B per item, packed per item
   ] as const)('batch %i of [%i, %i]·[%i, %i]: the float64 product', (batch, M, K, N, shared) => {
+    const { g } = on;
     const alloc = (n: number, seed: number) => {
-      const a = g.heap.array('float32', n);
-      if (!(a instanceof Float32Array)) throw new Error('the memory is full');
+      const a = memoryFloats(g, n);
       a.set(rand(n, seed));
       return a;
     };

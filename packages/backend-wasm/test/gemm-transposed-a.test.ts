@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WasmGemm, type Strided } from '../src/gemm.js';
+import { describe, expect, it } from 'vitest';
+import type { Strided } from '../src/gemm.js';
 import { enableRelaxedSimd } from '../src/kernels/index.js';
+import { gemmOn, memoryFloats, seededFloats } from './gemm-fixtures.js';
 
 // Products whose A is stored transposed (a weight gradient's Xᵀ·∂Y: both operands token-
 // major): A is transposed into a work block by the SIMD transpose, in blocks of source
@@ -10,19 +11,8 @@ import { enableRelaxedSimd } from '../src/kernels/index.js';
 // read in place or packed, one thread or two, lda = M or wider (a narrow's rows).
 enableRelaxedSimd();
 
-const rand = (n: number, seed: number): Float32Array => {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2 ** 31;
-    return s / 2 ** 30 - 1;
-  });
-};
+const rand = seededFloats;
 
-function memoryBlock(g: WasmGemm, n: number): Float32Array {
-  const a = g.heap.array('float32', n);
-  if (!(a instanceof Float32Array)) throw new Error('the memory is full');
-  return a;
-}
 
 /** out[i, j] = Σ_k A[i, k]·B[k, j] in float64, from the strided views. */
 function reference(A: Strided, B: Strided, M: number, K: number, N: number): Float64Array {
@@ -39,14 +29,7 @@ function reference(A: Strided, B: Strided, M: number, K: number, N: number): Flo
 type BLayout = 'rows' | 'transposed';
 
 describe.each([1, 2])('products with A stored transposed, %i thread(s)', (threads) => {
-  let g: WasmGemm;
-  beforeAll(async () => {
-    g = new WasmGemm({ threads });
-    await g.whenReady();
-  });
-  afterAll(async () => {
-    await g.close();
-  });
+  const on = gemmOn(threads);
 
   it.each([
     // [M, K, N, extra columns of Aᵀ's rows (lda = M + extra), B's layout]
@@ -63,14 +46,15 @@ describe.each([1, 2])('products with A stored transposed, %i thread(s)', (thread
     [128, 2048, 512, 0, 'rows'], // a weight gradient over 2048 tokens: a transpose the threads share
     [132, 1030, 64, 3, 'transposed'], // K not a multiple of the block: the last rows after the blocks
   ] as const)('M %i, K %i, N %i, lda = M + %i, B %s: the float64 product', (M, K, N, extra, bLayout: BLayout) => {
+    const { g } = on;
     const lda = M + extra;
-    const a = memoryBlock(g, K * lda + 3);
+    const a = memoryFloats(g, K * lda + 3);
     a.set(rand(K * lda + 3, M * 7 + K));
-    const b = memoryBlock(g, K * N);
+    const b = memoryFloats(g, K * N);
     b.set(rand(K * N, N * 13 + K));
     const A: Strided = { data: a, offset: 3, sb: 0, si: 1, sj: lda };
     const B: Strided = bLayout === 'rows' ? { data: b, offset: 0, sb: 0, si: N, sj: 1 } : { data: b, offset: 0, sb: 0, si: 1, sj: K };
-    const out = memoryBlock(g, M * N);
+    const out = memoryFloats(g, M * N);
     const before = g.splitCalls;
     g.matmul(A, B, 1, M, K, N, out);
     // the large transposes (8·K·M bytes moved ≥ 256 KiB) are shared by two threads
@@ -81,12 +65,13 @@ describe.each([1, 2])('products with A stored transposed, %i thread(s)', (thread
   });
 
   it('a batch of transposed As (one per item)', () => {
+    const { g } = on;
     const [batch, M, K, N] = [3, 8, 300, 520]; // 1.2 M multiply-adds an item: the product loop, not gemmBatch
-    const a = memoryBlock(g, batch * K * M);
+    const a = memoryFloats(g, batch * K * M);
     a.set(rand(batch * K * M, 99));
-    const b = memoryBlock(g, batch * K * N);
+    const b = memoryFloats(g, batch * K * N);
     b.set(rand(batch * K * N, 98));
-    const out = memoryBlock(g, batch * M * N);
+    const out = memoryFloats(g, batch * M * N);
     g.matmul({ data: a, offset: 0, sb: K * M, si: 1, sj: M }, { data: b, offset: 0, sb: K * N, si: N, sj: 1 }, batch, M, K, N, out);
     for (let u = 0; u < batch; u++) {
       const want = reference({ data: a, offset: u * K * M, sb: 0, si: 1, sj: M }, { data: b, offset: u * K * N, sb: 0, si: N, sj: 1 }, M, K, N);
