@@ -6,11 +6,12 @@ import { memory, tensor, tidy, type Tensor } from '../src/index.js';
 
 const live = () => memory().numTensors;
 
+// (the tensors below are set inside the scopes: declared with `as` so TypeScript does not narrow them to null)
 describe('tidy scopes', () => {
   it('a nested tidy hands its returned tensors to the enclosing one, which disposes them', () => {
     const n0 = live();
-    let inner: Tensor | null = null;
-    let innerTemp: Tensor | null = null;
+    let inner = null as Tensor | null;
+    let innerTemp = null as Tensor | null;
     const out = tidy(() => {
       inner = tidy(() => {
         innerTemp = tensor([1, 2]).mul(2);
@@ -29,9 +30,9 @@ describe('tidy scopes', () => {
 
   it('keep spares a tensor in every enclosing scope, whichever scope made it', () => {
     const n0 = live();
-    let outerKept: Tensor | null = null;
-    let innerKept: Tensor | null = null;
-    let outerTemp: Tensor | null = null;
+    let outerKept = null as Tensor | null;
+    let innerKept = null as Tensor | null;
+    let outerTemp = null as Tensor | null;
     tidy(() => {
       outerTemp = tensor([1]);
       outerKept = tensor([2]);
