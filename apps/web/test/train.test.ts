@@ -80,7 +80,9 @@ describe.skipIf(!hasChromium())(`the Train page in Chromium (${CHROMIUM})`, () =
     await page.fill('#batch', String(s.batch ?? 64));
     await page.fill('#lr', String(s.lr ?? 0.002));
     await page.click('#start');
-    await page.waitForSelector('body[data-state="training"]');
+    // started: a short run can be past training (evaluating, done, or failed) before the
+    // selector is first checked (it polls on animation frames, which a busy page delays)
+    await page.waitForSelector(['training', 'evaluating', 'done', 'error'].map((s) => `body[data-state="${s}"]`).join(', '));
   }
 
   async function outcome(page: Page): Promise<Outcome> {
