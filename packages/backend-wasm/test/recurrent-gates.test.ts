@@ -7,11 +7,12 @@
 import '@ml/autograd';
 import { GRU, LSTM, RNN } from '@ml/nn';
 import * as T from '@ml/tensor';
-import { manualSeed, memory, randn, setBackend, tidy, type DType, type Tensor } from '@ml/tensor';
+import { manualSeed, memory, randn, tidy, type DType, type Tensor } from '@ml/tensor';
 import type { Rows } from '@ml/tensor/backend';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WasmGatePasses } from '../src/backend-recurrent.js';
 import { enableRelaxedSimd, registerWasmBackend, type WasmBackend } from '../src/index.js';
+import { onBackend as on } from '@ml/tensor/testing';
 
 enableRelaxedSimd();
 const wasm: WasmBackend = registerWasmBackend({ threads: 1, name: 'wasm-gates-test' });
@@ -247,15 +248,6 @@ describe('the gate passes on the SIMD kernels equal the gate equations in float6
 });
 
 // ------------------------------------------------------------------ the ops and layers on wasm
-
-function on<R>(name: string, f: () => R): R {
-  setBackend(name);
-  try {
-    return f();
-  } finally {
-    setBackend('cpu');
-  }
-}
 
 const KINDS = ['lstm', 'lstmBackward', 'gru', 'gruBackward', 'rnn', 'rnnBackward'] as const;
 

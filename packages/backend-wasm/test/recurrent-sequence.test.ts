@@ -5,8 +5,8 @@
 // saved activations live as long as their graph).
 import '@ml/autograd';
 import { GRU, LSTM, RNN } from '@ml/nn';
-import { lstmSequence, manualSeed, memory, narrow, randn, setBackend, tidy, transpose, type DType, type Tensor } from '@ml/tensor';
-import { registerCompositeBackend } from '@ml/tensor/testing';
+import { lstmSequence, manualSeed, memory, narrow, randn, tidy, transpose, type DType, type Tensor } from '@ml/tensor';
+import { onBackend as on, registerCompositeBackend } from '@ml/tensor/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { enableRelaxedSimd, registerWasmBackend, type WasmBackend } from '../src/index.js';
 
@@ -27,15 +27,6 @@ function counting<R>(f: () => R): { result: R; ran: Record<(typeof METHODS)[numb
     return { result, ran: ran as Record<(typeof METHODS)[number], number> };
   } finally {
     spies.forEach((s) => s.mockRestore());
-  }
-}
-
-function on<R>(name: string, f: () => R): R {
-  setBackend(name);
-  try {
-    return f();
-  } finally {
-    setBackend('cpu');
   }
 }
 

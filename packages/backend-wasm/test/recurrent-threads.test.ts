@@ -8,13 +8,14 @@
 // backend, and the job protocol's pointers past the sixth.
 import '@ml/autograd';
 import * as T from '@ml/tensor';
-import { manualSeed, randn, setBackend, tidy } from '@ml/tensor';
+import { manualSeed, randn, tidy } from '@ml/tensor';
 import type { Rows } from '@ml/tensor/backend';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WasmGatePasses } from '../src/backend-recurrent.js';
 import { enableRelaxedSimd, registerWasmBackend, type WasmBackend } from '../src/index.js';
 import { SPLIT_KERNELS, kernelOf } from '../src/kernels/index.js';
 import { LAYOUT, PLAN, pointerAt, runPart } from '../src/worker-jobs.js';
+import { onBackend as on } from '@ml/tensor/testing';
 
 enableRelaxedSimd();
 const one: WasmBackend = registerWasmBackend({ threads: 1, name: 'wasm-threads-test-1' });
@@ -223,14 +224,6 @@ describe('which passes split by themselves (their work against the pool\'s thres
 });
 
 describe('the sequence ops on two threads equal one thread bit for bit, and the cpu backend', () => {
-  function on<R>(name: string, f: () => R): R {
-    setBackend(name);
-    try {
-      return f();
-    } finally {
-      setBackend('cpu');
-    }
-  }
 
   /** LSTM, GRU (with and without the bias) and RNN (tanh, relu) sequences and their backward passes, as plain arrays. */
   const run = (name: string, L: number, B: number, H: number, reverse: boolean): number[][] =>

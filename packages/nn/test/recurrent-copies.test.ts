@@ -8,9 +8,9 @@
 // ran batched over the time steps. And the sequence ops' ∂W_hh (formed as a transpose, one
 // product over the steps that read an output plus one for h0) against their composites.
 import '@ml/autograd';
-import { concat, fromArray, gruSequence, lstmSequence, manualSeed, randn, registerBackend, rnnSequence, setBackend, stack, type Tensor } from '@ml/tensor';
+import { concat, fromArray, gruSequence, lstmSequence, manualSeed, randn, registerBackend, rnnSequence, stack, type Tensor } from '@ml/tensor';
 import { CpuBackend, type DataId, type View } from '@ml/tensor/backend';
-import { registerCompositeBackend } from '@ml/tensor/testing';
+import { onBackend as on, registerCompositeBackend } from '@ml/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from '../src/recurrent.js';
 
@@ -28,14 +28,6 @@ registerBackend(fused);
 /** Every recurrent kernel declined: the cells run their composites (the reference). */
 const COMPOSITE = registerCompositeBackend('cpu-recurrent-copies-composite').name;
 
-function on<R>(name: string, fn: () => R): R {
-  setBackend(name);
-  try {
-    return fn();
-  } finally {
-    setBackend('cpu');
-  }
-}
 
 type Mode = 'lstm' | 'gru' | 'rnn';
 type Sequence = LSTM | GRU | RNN;

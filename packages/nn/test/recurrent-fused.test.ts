@@ -4,9 +4,9 @@
 // recorded values and the composite path, gradients included, and the kernels really ran.
 import '@ml/autograd';
 import { gradcheck } from '@ml/autograd';
-import { chunk, getBackend, gruSequence, lstmSequence, manualSeed, narrow, randn, registerBackend, rnnSequence, setBackend, tensor, type DType, type NestedArray, type Tensor } from '@ml/tensor';
+import { chunk, getBackend, gruSequence, lstmSequence, manualSeed, narrow, randn, registerBackend, rnnSequence, tensor, type DType, type NestedArray, type Tensor } from '@ml/tensor';
 import { CpuBackend, type DataId, type RnnSequenceAttrs, type SaveForBackward, type SequenceAttrs, type View } from '@ml/tensor/backend';
-import { registerCompositeBackend } from '@ml/tensor/testing';
+import { onBackend as on, registerCompositeBackend } from '@ml/tensor/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { GRU, LSTM, LSTMCell, RNN } from '../src/recurrent.js';
 import { recurrentCases as cases } from './helpers.js';
@@ -56,15 +56,6 @@ const COMPOSITE = registerCompositeBackend('cpu-recurrent-composite', [
   'lstmCell', 'lstmCellBackward', 'lstmSequence', 'lstmSequenceBackward', 'gruSequence', 'gruSequenceBackward', 'rnnSequence', 'rnnSequenceBackward',
 ]).name;
 
-/** Run `fn` with `name` as the default backend (layers and tensors are made there). */
-function on<R>(name: string, fn: () => R): R {
-  setBackend(name);
-  try {
-    return fn();
-  } finally {
-    setBackend('cpu');
-  }
-}
 
 const values = (t: Tensor): number[] => Array.from(t.dataSync());
 

@@ -6,8 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backends/cpu.js';
 import type { GatePasses, GruGateArgs, GruGateBackwardArgs, HostKernelIO, LstmGateArgs, LstmGateBackwardArgs, RnnGateArgs, RnnGateBackwardArgs, Rows } from '../src/backends/host-recurrent.js';
-import { registerBackend, setBackend } from '../src/engine.js';
+import { registerBackend } from '../src/engine.js';
 import * as T from '../src/index.js';
+import { onBackend as on } from '../src/testing/index.js';
 
 const sig = (a: number) => 1 / (1 + Math.exp(-a));
 
@@ -116,15 +117,6 @@ const taking = new Gated('cpu-gates-taken', new EquationPasses(true));
 const declining = new Gated('cpu-gates-declined', new EquationPasses(false));
 registerBackend(taking);
 registerBackend(declining);
-
-function on<R>(name: string, f: () => R): R {
-  setBackend(name);
-  try {
-    return f();
-  } finally {
-    setBackend('cpu');
-  }
-}
 
 /** Every sequence op and the LSTM cell, forward and backward (with and without saved activations), as plain arrays. */
 function everything(L: number, B: number, H: number, reverse: boolean): number[][] {

@@ -1,6 +1,6 @@
 import type { FusedKernels } from '../backend.js';
 import { CpuBackend } from '../backends/cpu.js';
-import { registerBackend } from '../engine.js';
+import { registerBackend, setBackend } from '../engine.js';
 
 /** Every fused kernel of the backend contract (a new one left out here is a compile error). */
 const FUSED: Record<keyof FusedKernels, true> = {
@@ -46,4 +46,14 @@ export function registerCountingBackend(name: string, methods: readonly (keyof F
   }
   registerBackend(backend);
   return { backend, counts };
+}
+
+/** `f()` with `name` as the current backend, then the cpu backend again (also when `f` throws). */
+export function onBackend<R>(name: string, f: () => R): R {
+  setBackend(name);
+  try {
+    return f();
+  } finally {
+    setBackend('cpu');
+  }
 }

@@ -26,4 +26,4 @@ export {
   type ConformanceHarness,
   type DescribeConformanceOptions,
 } from './run.js';
-export { registerCompositeBackend, registerCountingBackend } from './composite.js';
+export { onBackend, registerCompositeBackend, registerCountingBackend } from './composite.js';
