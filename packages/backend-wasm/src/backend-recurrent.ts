@@ -20,7 +20,7 @@ import type { WasmGemm } from './gemm.js';
  * as moving 60 bytes. By bytes alone, an RNN tanh pass over [64, 128] (96 KiB moved, 27 µs)
  * would stay on one thread; split, it takes about 19 µs. The backward passes evaluate none.
  */
-const EXP_BYTES = 64;
+export const EXP_BYTES = 64;
 /** A pass over B rows of H columns that moves `floats` floats and evaluates `exps` exponentials per column. */
 const work = (B: number, H: number, floats: number, exps: number): number => B * H * (4 * floats + EXP_BYTES * exps);
 

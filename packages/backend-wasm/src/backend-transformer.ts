@@ -13,19 +13,20 @@
  */
 import { contiguousStrides, sizeOf } from '@ml/tensor';
 import { isContiguousView, type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
+import { EXP_BYTES } from './backend-recurrent.js';
 import type { WasmGemm } from './gemm.js';
 import type { HeapAllocator } from './heap-allocator.js';
 import { MemoryFullError } from './heap.js';
 import { dataValues, wrap, type Operands } from './operands.js';
 
 /**
- * What a gelu pass weighs for the decision to split it across the threads: the bytes it
- * moves plus about as much again per element for its exp or erf (compute, not memory,
- * bounds it), as the gate passes count theirs (backend-recurrent.ts).
+ * What a gelu pass weighs per element for the decision to split it across the threads:
+ * the 8 bytes it moves plus EXP_BYTES for its exp or erf (compute, not memory, bounds it),
+ * the cost the gate passes count theirs by (backend-recurrent.ts).
  */
-const GELU_BYTES = 72;
-/** the same for the softmax: its scores read three times and written twice, and an exp each */
-const SOFTMAX_BYTES = 84;
+const GELU_BYTES = 8 + EXP_BYTES;
+/** the same for the softmax, per score: read three times and written twice (20 bytes), and an exp */
+const SOFTMAX_BYTES = 20 + EXP_BYTES;
 
 /** How many passes ran on the kernels, by kind (for tests and the debug log). */
 export interface TransformerCounts {
