@@ -3,7 +3,7 @@ import { CpuBackend, isContiguousView, rowStride, type AdamStep, type BinaryOp, 
 import { empty, tiledPool, WasmConvolution } from './backend-conv.js';
 import { withGatePasses } from './backend-recurrent.js';
 import { WasmTransformerKernels } from './backend-transformer.js';
-import { WasmGemm, type KernelExports } from './gemm.js';
+import { PARALLEL_MIN_BYTES, WasmGemm, type KernelExports } from './gemm.js';
 import { HeapAllocator } from './heap-allocator.js';
 import { MemoryFullError } from './heap.js';
 import { BINARY_KERNELS } from './kernels.js';
@@ -37,8 +37,6 @@ export const WASM_KEYS = optionKeys<WasmOptions>()(['threads', 'name', 'fma', 'w
 
 /** Below this many multiply-adds the product's packing costs more than the kernel saves. */
 const MIN_WORK = 4096;
-/** bytes a binary op moves before it is split across the threads (the pool's own line, gemm.ts) */
-const SPLIT_BINARY_BYTES = 1 << 18;
 
 /**
  * The WebAssembly backend. Its tensors live in the module's memory (where the memory can
@@ -203,7 +201,7 @@ export class WasmBackend extends CpuBackend {
     if (out !== null) {
       // a large op of whole-vector rows (a bias over [tokens, features]) split by rows
       // across the threads; small ones stay a single direct call
-      if ((n & 3) === 0 && 12 * rows * n >= SPLIT_BINARY_BYTES && this.gemm.threads > 1) {
+      if ((n & 3) === 0 && 12 * rows * n >= PARALLEL_MIN_BYTES && this.gemm.threads > 1) {
         const plan = { count: 3, ptrs: [[0, 4 * ra], [1, 4 * rb], [2, 4 * n]] as const };
         this.gemm.parallel(op as keyof typeof BINARY_KERNELS, [aAt, bAt, out.byteOffset, rows, n, 4 * ra, 4 * rb, mode], plan, rows, 12 * rows * n);
       } else kernel(aAt, bAt, out.byteOffset, rows, n, 4 * ra, 4 * rb, mode);

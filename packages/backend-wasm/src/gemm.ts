@@ -43,7 +43,7 @@ const IN_PLACE_MAX_ROWS = 64;
 /** products smaller than this many multiply-adds stay on one thread */
 const THREADED_MIN_WORK = 1 << 20;
 /** kernels that move fewer bytes than this stay on one thread */
-const PARALLEL_MIN_BYTES = 1 << 18;
+export const PARALLEL_MIN_BYTES = 1 << 18;
 const align16 = (n: number) => (n + 15) & ~15;
 
 /** A shared memory where SharedArrayBuffer is enabled (Node, cross-origin-isolated pages), else null. */
