@@ -175,9 +175,11 @@ export class WasmTransformerKernels {
   /**
    * A contiguous copy of a strided view of 4-byte values in the module memory, block by
    * block of its last two axes: where the last axis is contiguous (heads split out of
-   * [N, L, H·D] as [N, H, L, D], or merged back) each block is one copyBlock call, rows
-   * moved four values at a time; where the last two axes are swapped (a transposed matrix:
-   * a weight gradient formed as its transpose) each block is one SIMD transpose.
+   * [N, L, H·D] as [N, H, L, D], or merged back) rows move four values at a time — under
+   * one or two leading axes all blocks in one copyBlocks call (split by the first axis),
+   * under more one copyBlock call a block; where the last two axes are swapped (a
+   * transposed matrix: a weight gradient formed as its transpose) each block is one SIMD
+   * transpose.
    */
   copy(v: View): DataId | null {
     const nd = v.shape.length;
@@ -192,6 +194,15 @@ export class WasmTransformerKernels {
     if (out === null) return null;
     const k = this.#gemm.kernels;
     const [src, dst] = [a.byteOffset + 4 * v.offset, out.byteOffset];
+    this.counts.copy++;
+    if (rows && (nd === 3 || nd === 4)) {
+      // blocks under one or two leading axes: one copyBlocks call, split by the first axis
+      // (a single block, nd = 2, is one copyBlock call below, split by rows)
+      const [outer, inner] = nd === 4 ? [v.shape[0], v.shape[1]] : [v.shape[0], 1];
+      const [so, si] = nd === 4 ? [v.strides[0], v.strides[1]] : [v.strides[0], 0];
+      this.#gemm.split('copyBlocks', { src, dst, outer, inner, rows: R, W, srcOuter: 4 * so, srcInner: 4 * si, srcRow: 4 * rs }, { src: 4 * so, dst: 4 * inner * R * W }, 8 * n);
+      return wrap(out);
+    }
     // block b: rows of W values `rs` apart, or the transpose of W rows of R values `cs` apart
     const block = rows ? (from: number, to: number) => this.#copyRows(from, to, R, W, 4 * rs, 4 * W) : (from: number, to: number) => k.transpose(from, to, 1, W, R, cs, W, 0, 0, 0);
     // the blocks in row-major order of the leading axes: an odometer over them
@@ -207,7 +218,6 @@ export class WasmTransformerKernels {
         index[d] = 0;
       }
     }
-    this.counts.copy++;
     return wrap(out);
   }
 

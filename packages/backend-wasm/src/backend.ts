@@ -265,9 +265,10 @@ export class WasmBackend extends CpuBackend {
         this.gemm.parallel('rowSum', [xAt, outAt, rows, n], { count: 2, ptrs: [[0, 4 * n], [1, 4]] }, rows, 4 * rows * n);
         return done();
       }
-      // over leading axes (a bias's gradient over a batch): column sums
+      // over leading axes (a bias's gradient over a batch): column sums, split by columns
       const [outAt, done] = this.#io.out(cols);
-      this.gemm.kernels.colSum(xAt, outAt, sizeOf(x.shape) / cols, cols);
+      const rows = sizeOf(x.shape) / cols;
+      this.gemm.split('colSums', { x: xAt, out: outAt, rows, n: cols, width: cols }, { x: 4, out: 4 }, 4 * rows * cols);
       return done();
     }, cpu);
   }

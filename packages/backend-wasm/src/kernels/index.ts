@@ -12,9 +12,9 @@ import { fmaPeak, gemm, gemmAcc, gemmBatch, gemmRows, packB, packBT } from './ge
 import type { Kernel, NamedArgs, Signature, SplitSpec } from './kernel.js';
 import { copyRows, fill32, swapBlocks, transpose } from './layout.js';
 import { maxpool, maxpool2x2, maxpoolBack, maxpoolBack2x2 } from './pooling.js';
-import { colSum, rowSum, rowSum64, sumBlocks } from './reduce.js';
+import { colSum, colSums, rowSum, rowSum64, sumBlocks } from './reduce.js';
 import { gruGates, gruGatesBackward, lstmGates, lstmGatesBackward, rnnGates, rnnGatesBackward } from './recurrent.js';
-import { copyBlock, gelu, geluBackward, layerNormRows, layerNormRowsBackward, maskRows, softmaxRows, softmaxRowsBackward } from './transformer.js';
+import { copyBlock, copyBlocks, gelu, geluBackward, layerNormRows, layerNormRowsBackward, maskRows, softmaxRows, softmaxRowsBackward } from './transformer.js';
 import { winogradIn, winogradInT, winogradGrad, winogradOut, winogradWeights, winogradWeightsGrad } from './winograd.js';
 import { winogradConv, winogradGradConv, winogradInputGradConv } from './winograd-conv.js';
 
@@ -34,7 +34,7 @@ export const KERNELS = {
   winogradConv, winogradGradConv, winogradInputGradConv,
   lstmGates, lstmGatesBackward, gruGates, gruGatesBackward, rnnGates, rnnGatesBackward,
   softmaxRows, softmaxRowsBackward, layerNormRows, layerNormRowsBackward, gelu, geluBackward, copyBlock, maskRows,
-  gemmBatch,
+  gemmBatch, colSums, copyBlocks,
 } as const;
 
 type Table = typeof KERNELS;

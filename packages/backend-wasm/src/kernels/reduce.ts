@@ -42,16 +42,17 @@ const ROW_SUM = {
 export const rowSum = kernel({ ...ROW_SUM, body: (f) => rowSumBody(f, false) });
 export const rowSum64 = kernel({ ...ROW_SUM, body: (f) => rowSumBody(f, true) });
 
+type ColSumNames = 'x' | 'out' | 'rows' | 'n' | 'j' | 'r' | 'at' | 'rowBytes' | 'n4' | 'v' | 'lo' | 'hi' | 'one';
+
 /**
- * colSum(x, out, rows, n): out[j] = Σ_r x[r·n + j] for float32 rows (a bias's gradient
- * summed over a batch), accumulated in float64 (two f64x2 per four columns, the last
- * n mod 4 columns one by one) and rounded once.
+ * out[j] = Σ_r x[r·row + j] for j < n, float32 rows `rowBytes` bytes apart (set from the
+ * instructions `rowBytes`), accumulated in float64 (two f64x2 per four columns, the last
+ * n mod 4 columns one by one) and rounded once. Each column's sum runs over the rows in
+ * order, so a column's bits do not depend on which columns a call sums.
  */
-export const colSum = kernel({
-  params: { x: i32, out: i32, rows: i32, n: i32 },
-  locals: { j: i32, r: i32, at: i32, rowBytes: i32, n4: i32, v: v128, lo: v128, hi: v128, one: f64 },
-  body: (f) => [
-    ...f.get('n'), ...op.i32(4), ...op.i32Mul, ...f.set('rowBytes'),
+function colSumBody(f: Fn<ColSumNames>, rowBytes: number[]): number[] {
+  return [
+    ...rowBytes, ...f.set('rowBytes'),
     ...f.get('n'), ...op.i32(-4), ...op.i32And, ...f.set('n4'),
     ...f.forStep('j', op.i32(0), f.get('n4'), 4, [
       ...op.v128Zero, ...f.set('lo'), ...op.v128Zero, ...f.set('hi'),
@@ -79,7 +80,32 @@ export const colSum = kernel({
       ...f.get('one'), ...op.f32DemoteF64,
       ...op.f32Store(0),
     ]),
-  ],
+  ];
+}
+
+const COL_SUM_LOCALS = { j: i32, r: i32, at: i32, rowBytes: i32, n4: i32, v: v128, lo: v128, hi: v128, one: f64 };
+
+/**
+ * colSum(x, out, rows, n): out[j] = Σ_r x[r·n + j] for float32 rows (a bias's gradient
+ * summed over a batch), accumulated in float64 (two f64x2 per four columns, the last
+ * n mod 4 columns one by one) and rounded once.
+ */
+export const colSum = kernel({
+  params: { x: i32, out: i32, rows: i32, n: i32 },
+  locals: COL_SUM_LOCALS,
+  body: (f) => colSumBody(f, [...f.get('n'), ...op.i32(4), ...op.i32Mul]),
+});
+
+/**
+ * colSums(x, out, rows, n, width): colSum's sums of the first n columns of rows `width`
+ * floats long: the same bits column by column, so the thread pool splits it by columns
+ * (x and out move on by a column's 4 bytes).
+ */
+export const colSums = kernel({
+  params: { x: i32, out: i32, rows: i32, n: i32, width: i32 },
+  locals: COL_SUM_LOCALS,
+  split: { units: 'n', pointers: ['x', 'out'] },
+  body: (f) => colSumBody(f, [...f.get('width'), ...op.i32(4), ...op.i32Mul]),
 });
 
 /**

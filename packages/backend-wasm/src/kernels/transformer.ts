@@ -449,3 +449,27 @@ export const copyBlock = kernel({
     ...copyRows2d(f, 'dst', 'src', 'r', 'j', 'rows', 'W', 'w4', f.get('dstRow'), f.get('srcRow')),
   ],
 });
+
+/**
+ * copyBlocks(src, dst, outer, inner, rows, W, srcOuter, srcInner, srcRow): a strided view
+ * with two leading axes made contiguous in one call: block (o, i) — `rows` rows of W
+ * floats srcRow bytes apart at src + o·srcOuter + i·srcInner — goes to dst as the
+ * (o·inner + i)th block of rows·W floats (copyBlock each). Heads split out of [N, L, H·D]
+ * as [N, H, L, D] are N × H blocks of L rows; the thread pool splits by the outer axis.
+ */
+export const copyBlocks = kernel({
+  params: { src: i32, dst: i32, outer: i32, inner: i32, rows: i32, W: i32, srcOuter: i32, srcInner: i32, srcRow: i32 },
+  split: { units: 'outer', pointers: ['src', 'dst'] },
+  locals: { o: i32, i: i32, from: i32, block: i32 },
+  body: (f, { call }) => [
+    ...f.get('rows'), ...f.get('W'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...f.set('block'),
+    ...f.forUp('o', f.get('outer'), [
+      ...f.get('src'), ...f.get('o'), ...f.get('srcOuter'), ...op.i32Mul, ...op.i32Add, ...f.set('from'),
+      ...f.forUp('i', f.get('inner'), [
+        ...f.get('from'), ...f.get('dst'), ...f.get('rows'), ...f.get('W'), ...f.get('srcRow'), ...f.get('W'), ...op.i32(4), ...op.i32Mul, ...call('copyBlock'),
+        ...f.get('from'), ...f.get('srcInner'), ...op.i32Add, ...f.set('from'),
+        ...f.get('dst'), ...f.get('block'), ...op.i32Add, ...f.set('dst'),
+      ]),
+    ]),
+  ],
+});
