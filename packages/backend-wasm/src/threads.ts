@@ -182,14 +182,20 @@ export class ThreadPool {
 
   /**
    * Run a product over its panels [0, P), two per claim (one when there are fewer pairs
-   * than threads): the calling thread and every started worker claim parts until
-   * none are left; returns when all are done. `args`: gemm's six, then B's source address,
-   * 0 (B is packed) or 1 (packB) or 2 (packBT) for how each panel is packed before its
-   * product, and B's columns.
+   * than threads), and over blocks of `rows` rows of A and C (default: all rows, one
+   * block): the calling thread and every started worker claim parts — the panel groups of
+   * the first block of rows, then of the next — until none are left; returns when all are
+   * done. `args`: gemm's six, then B's source address, 0 (B is packed) or 1 (packB) or 2
+   * (packBT) for how each panel is packed before its product (with one block of rows only:
+   * each panel is packed by the part that takes it), 3 (B read row-major where it lies),
+   * and B's columns. With M = 0, the parts only pack B.
    */
-  gemm(args: readonly number[], P: number): void {
+  gemm(args: readonly number[], P: number, rows = args[3]): void {
     const per = Math.ceil(P / PANELS_PER_PART) >= this.size ? PANELS_PER_PART : 1;
-    this.#run(0, Math.ceil(P / per), () => this.#ctl.set([...args, per], ARGS));
+    const across = Math.ceil(P / per);
+    const blocks = rows > 0 ? Math.ceil(args[3] / rows) : 1;
+    if (blocks > 1 && (args[7] === 1 || args[7] === 2)) throw new Error('ThreadPool.gemm: B must be packed before a product split by rows');
+    this.#run(0, across * blocks, () => this.#ctl.set([...args, per, rows, across], ARGS));
   }
 
   /**

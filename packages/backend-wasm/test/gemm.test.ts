@@ -16,6 +16,11 @@ function naive(A: Float32Array, B: Float32Array, M: number, K: number, N: number
   return C;
 }
 
+/** T [cols, rows] of X [rows, cols], both row-major. */
+function transpose(X: Float32Array, rows: number, cols: number): Float32Array {
+  return Float32Array.from({ length: rows * cols }, (_, i) => X[(i % rows) * cols + Math.floor(i / rows)]);
+}
+
 const rand = (n: number, seed: number) => {
   let s = seed;
   return Float32Array.from({ length: n }, () => {
@@ -250,21 +255,26 @@ describe('WasmGemm with two threads (a worker on the shared memory)', () => {
     expect(g.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
     await g.whenReady(); // the products below really split (a worker not yet started takes no share)
   });
-  // panels two per claim, and one per claim when there are fewer pairs than threads (2 panels)
-  for (const [M, K, N] of [[128, 256, 64], [64, 784, 256], [33, 1000, 57], [1002, 300, 40], [2001, 40, 24], [32, 20000, 9], [500, 700, 24]] as const) {
-    it(`${M}×${K} · ${K}×${N}: the split result equals the one-thread result exactly`, () => {
+  // panels two per claim, and one per claim when there are fewer pairs than threads (2
+  // panels); an A over 256 KiB with a packed B of at most 512 KiB goes in blocks of rows, B
+  // packed first (1002 × 300: blocks of 216 rows, the last 140; 2001 × 40: 1636 and 368;
+  // 500 × 700: 92 and 40; 64 × 10000: the fewest, 16), from B as it lies or transposed
+  const cases = [[128, 256, 64], [64, 784, 256], [33, 1000, 57], [1002, 300, 40], [2001, 40, 24], [32, 20000, 9], [500, 700, 24], [64, 10000, 8]] as const;
+  for (const [[M, K, N], transposed] of [...cases.map((c) => [c, false] as const), ...cases.slice(3).map((c) => [c, true] as const)]) {
+    it(`${M}×${K} · ${K}×${N}${transposed ? ' (B stored transposed)' : ''}: the split result equals the one-thread result exactly`, () => {
       const A = rand(M * K, 3 * M + K);
       const B = rand(K * N, K + 5 * N);
       const one = new WasmGemm({ threads: 1 });
       const sa: Strided = { data: A, offset: 0, sb: 0, si: K, sj: 1 };
-      const sb: Strided = { data: B, offset: 0, sb: 0, si: N, sj: 1 };
+      // B[k][j] at k·N + j, or at j·K + k when stored transposed
+      const sb: Strided = transposed ? { data: B, offset: 0, sb: 0, si: 1, sj: K } : { data: B, offset: 0, sb: 0, si: N, sj: 1 };
       const a = new Float32Array(M * N);
       const b = new Float32Array(M * N);
       g.matmul(sa, sb, 1, M, K, N, a);
       one.matmul(sa, sb, 1, M, K, N, b);
       // the same kernel on each panel: bit-for-bit equal
       expect(Array.from(a)).toEqual(Array.from(b));
-      const ref = naive(A, B, M, K, N);
+      const ref = naive(A, transposed ? transpose(B, N, K) : B, M, K, N);
       const bad = ref.findIndex((v, i) => !(Math.abs(a[i] - v) < 1e-3 * Math.max(1, Math.abs(v))));
       expect(bad, `element ${bad}: ${a[bad]} vs ${ref[bad]}`).toBe(-1);
     });
