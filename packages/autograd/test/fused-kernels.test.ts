@@ -43,6 +43,29 @@ function expectSameAsComposite(fn: (...xs: T.Tensor[]) => T.Tensor, make: () => 
 
 afterEach(() => T.setBackend('cpu'));
 
+describe('the fused linear kernel equals its composite, matmul(x, wᵀ) + b (float64)', () => {
+  it.each([
+    ['x [5, 7], w [3, 7], bias', [5, 7], [3, 7], true],
+    ['x [2, 3, 7] (leading axes flattened), bias', [2, 3, 7], [4, 7], true],
+    ['1-D x [7], no bias', [7], [3, 7], false],
+    ['x [6, 1], w [9, 1], bias', [6, 1], [9, 1], true],
+  ] as const)('linear %s', (_what, xs, ws, withBias) => {
+    const make = () => [T.randn([...xs], f64), T.randn([...ws], f64), ...(withBias ? [T.randn([ws[0]], f64)] : [])];
+    expectSameAsComposite((x, w, b) => T.linear(x, w, b ?? null), make, 'linear');
+  });
+
+  it('declines for mixed dtypes (the composite promotes them)', () => {
+    const y = T.linear(T.randn([2, 3]), T.randn([4, 3], f64).requiresGrad_());
+    expect(y.dtype).toBe('float64');
+    expect(y.gradNode?.op).not.toBe('linear');
+  });
+
+  it('names the op and both shapes on a mismatch', () => {
+    expect(() => T.linear(T.randn([2, 3]), T.randn([4, 5]))).toThrow(/linear: x's last dim must be weight's in features 5: x \[2,3\], weight \[4,5\]/);
+    expect(() => T.linear(T.randn([2, 3]), T.randn([4, 3]), T.randn([3]))).toThrow(/linear: bias must be \[4\]/);
+  });
+});
+
 describe('fused conv2d / maxPool2d kernels equal the composites (float64)', () => {
   const conv = (o: T.Conv2dOptions) => (x: T.Tensor, w: T.Tensor, b?: T.Tensor) => T.conv2d(x, w, b ?? null, o);
   it.each([

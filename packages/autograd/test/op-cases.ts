@@ -113,6 +113,8 @@ export const opCases: OpCase[] = [
   { op: 'matmul', what: '1-D × 2-D and 2-D × 1-D', fn: (a, b) => T.matmul(T.matmul(a, b), a.index([0, 2])), inputs: () => [randn(3), randn(3, 2)] },
   { op: 'matmul', what: 'operands stored transposed: [3,4]ᵀ × [2,3]ᵀ (gradients keep their layout)', fn: (a, b) => T.matmul(a.T, b.T), inputs: () => [randn(3, 4), randn(2, 3)] },
   { op: 'matmul', what: 'x · wᵀ, a Linear layer', fn: (a, b) => T.matmul(a, b.T).tanh(), inputs: () => [randn(5, 3), randn(4, 3)] },
+  { op: 'linear', what: 'x · wᵀ + b, x [2,3,4], w [5,4], b [5]', fn: (x, w, b) => T.linear(x, w, b).tanh(), inputs: () => [randn(2, 3, 4), randn(5, 4), randn(5)] },
+  { op: 'linear', what: 'without a bias, 1-D x [4]', fn: (x, w) => T.linear(x, w).tanh(), inputs: () => [randn(4), randn(3, 4)] },
   { op: 'eigvalsh', what: 'eigenvalues of (X + Xᵀ)/2, 4×4', fn: (a) => T.eigvalsh(T.mul(T.add(a, a.T), 0.5)), inputs: () => [randn(4, 4)], atol: 1e-5 },
   { op: 'eigh', what: 'eigenvectors of (X + Xᵀ)/2, 3×3', fn: (a) => T.eigh(T.mul(T.add(a, a.T), 0.5)).eigenvectors, inputs: () => [randn(3, 3)], atol: 1e-5 },
   { op: 'cholesky', what: 'L of X Xᵀ + 2I, 3×3', fn: (a) => T.cholesky(T.add(T.matmul(a, a.T), T.mul(T.eye(3, 3, f64), 2))), inputs: () => [randn(3, 3)], atol: 1e-5 },

@@ -505,6 +505,33 @@ export class WasmBackend extends CpuBackend {
     return rows;
   }
 
+  /**
+   * A Linear layer's x·Wᵀ + b (float32, x contiguous, W [out, in] contiguous, bias [out] or
+   * none) as one product whose accumulators start from the bias (gemmBias): no second pass
+   * over the output to add it. Small products, and other layouts and dtypes: the CPU code.
+   */
+  override linear(x: View, weight: View, bias: View | null): DataId | null {
+    const [out, inF] = weight.shape;
+    const rows = sizeOf(x.shape) / Math.max(1, inF);
+    const fits = [x, weight, ...(bias ? [bias] : [])].every((v) => v.dtype === 'float32' && isContiguousView(v));
+    if (!fits || rows === 0 || rows * inF * out < MIN_WORK) return super.linear(x, weight, bias);
+    this.#route = 'wasm';
+    this.stats.wasm++;
+    return this.#kernel(() => {
+      const y = this.#memory.array('float32', rows * out) as Float32Array;
+      const Np = 8 * Math.ceil(out / 8);
+      const biasAt = this.#io.work(4 * Np);
+      const f = this.gemm.heap.f32;
+      f.fill(0, biasAt >> 2, (biasAt >> 2) + Np);
+      if (bias) f.set(values(bias).subarray(bias.offset, bias.offset + out), biasAt >> 2);
+      const A = { data: values(x), offset: x.offset, sb: 0, si: inF, sj: 1 };
+      // Wᵀ [in, out]: W's rows are its columns
+      const B = { data: values(weight), offset: weight.offset, sb: 0, si: 1, sj: inF };
+      this.gemm.matmul(A, B, 1, rows, inF, out, y, biasAt);
+      return wrap(y);
+    }, () => super.linear(x, weight, bias));
+  }
+
   override matmul(a: View, b: View): DataId {
     this.#route = 'wasm';
     const cpu = () => super.matmul(a, b);

@@ -234,17 +234,18 @@ export class WasmGemm {
    * `pack`, B is packed into bAt as part of the product (by whichever thread takes each
    * panel) from a row-major K×N matrix at `pack.from`, or from its transpose.
    */
-  run(aAt: number, bAt: number, cAt: number, Mp: number, K: number, Np: number, pack?: PackB): void {
+  run(aAt: number, bAt: number, cAt: number, Mp: number, K: number, Np: number, pack?: PackB, biasAt = 0): void {
     const P = Np / 8;
     // a row-major B of whole panels small enough to stay in the cache is read where it lies
-    // (gemmRows), not packed
-    const inPlace = pack !== undefined && readsInPlace(pack, K, Np, Mp);
+    // (gemmRows), not packed (not with a bias row: gemmBias reads packed panels)
+    const inPlace = pack !== undefined && biasAt === 0 && readsInPlace(pack, K, Np, Mp);
     const [src, how, N] = pack === undefined ? [0, 0, 0] : [pack.from, inPlace ? 3 : pack.transposed ? 2 : 1, pack.N];
     const panels = (p0: number, p1: number) => {
       if (how === 3) return this.kernels.gemmRows(aAt, src, cAt, Mp, K, Np, p0, p1, 4 * N);
       if (how === 1) this.kernels.packB(src, bAt, K, N, p0, p1);
       else if (how === 2) this.kernels.packBT(src, bAt, K, N, p0, p1);
-      this.#gemm(aAt, bAt, cAt, Mp, K, Np, p0, p1);
+      if (biasAt !== 0) this.kernels.gemmBias(aAt, bAt, cAt, Mp, K, Np, p0, p1, biasAt);
+      else this.#gemm(aAt, bAt, cAt, Mp, K, Np, p0, p1);
     };
     if (this.#pool === null || Mp * K * Np < THREADED_MIN_WORK || P > 0xffff) return panels(0, P);
     // on threads, an A larger than a core's share of the cache, with a B that stays in the
@@ -255,17 +256,21 @@ export class WasmGemm {
     const blocked = how !== 3 && 4 * Mp * K > A_BLOCK_BYTES && 4 * K * Np <= B_CACHED_BYTES;
     const rows = blocked ? Math.max(A_BLOCK_MIN_ROWS, Math.floor(A_BLOCK_BYTES / (4 * K * GEMM_ROWS)) * GEMM_ROWS) : Mp;
     if (rows < Mp && (how === 1 || how === 2)) {
-      this.#pool.gemm([aAt, bAt, cAt, 0, K, Np, src, how, N], P);
-      this.#pool.gemm([aAt, bAt, cAt, Mp, K, Np, 0, 0, 0], P, rows);
-    } else this.#pool.gemm([aAt, bAt, cAt, Mp, K, Np, src, how, N], P, rows);
+      this.#pool.gemm([aAt, bAt, cAt, 0, K, Np, src, how, N, 0], P);
+      this.#pool.gemm([aAt, bAt, cAt, Mp, K, Np, 0, 0, 0, biasAt], P, rows);
+    } else this.#pool.gemm([aAt, bAt, cAt, Mp, K, Np, src, how, N, biasAt], P, rows);
   }
 
-  /** out[b] = A[b] · B[b] for b < batch; A is [M, K], B is [K, N], out row-major [batch, M, N]. */
-  matmul(A: Strided, B: Strided, batch: number, M: number, K: number, N: number, out: Float32Array): void {
+  /**
+   * out[b] = A[b] · B[b] for b < batch; A is [M, K], B is [K, N], out row-major [batch, M,
+   * N]. `biasAt`: the address of a row of 8·⌈N/8⌉ floats (zeros past N) each product starts
+   * from (gemmBias: + bias as the results are written), or 0.
+   */
+  matmul(A: Strided, B: Strided, batch: number, M: number, K: number, N: number, out: Float32Array, biasAt = 0): void {
     const Mp = Math.ceil(M / GEMM_ROWS) * GEMM_ROWS;
     const P = Math.ceil(N / 8);
     const Np = 8 * P;
-    if (Mp * K * Np < THREADED_MIN_WORK && this.#batched(A, B, batch, M, K, N, out)) return;
+    if (biasAt === 0 && Mp * K * Np < THREADED_MIN_WORK && this.#batched(A, B, batch, M, K, N, out)) return;
     const heap = this.heap;
     // in place: A's rows when they are contiguous and need no padding rows; C when the
     // output needs neither padding rows nor columns
@@ -312,13 +317,13 @@ export class WasmGemm {
         } else if (!bSame) {
           pack = undefined;
           this.#packStrided(f, bAt >> 2, B, bBase, K, N, P);
-        } else if (pack !== undefined && !readsInPlace(pack, K, Np, Mp)) {
+        } else if (pack !== undefined && !(biasAt === 0 && readsInPlace(pack, K, Np, Mp))) {
           // one B for every batch, packed into bAt by the first product: reuse the panels.
           // A B read where it lies (not packed) is read there again.
           pack = undefined;
         }
         const cAt = cInPlace ? out.byteOffset + 4 * bi * M * N : cWork;
-        this.run(aAt, bAt, cAt, Mp, K, Np, pack);
+        this.run(aAt, bAt, cAt, Mp, K, Np, pack, biasAt);
         if (cInPlace) continue;
         const c = cWork >> 2;
         const o = bi * M * N;

@@ -188,7 +188,8 @@ export class ThreadPool {
    * done. `args`: gemm's six, then B's source address, 0 (B is packed) or 1 (packB) or 2
    * (packBT) for how each panel is packed before its product (with one block of rows only:
    * each panel is packed by the part that takes it), 3 (B read row-major where it lies),
-   * and B's columns. With M = 0, the parts only pack B.
+   * B's columns, and the bias row gemmBias starts from (0: none, gemm). With M = 0, the
+   * parts only pack B.
    */
   gemm(args: readonly number[], P: number, rows = args[3]): void {
     const per = Math.ceil(P / PANELS_PER_PART) >= this.size ? PANELS_PER_PART : 1;

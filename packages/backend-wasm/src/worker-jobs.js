@@ -50,9 +50,10 @@ export function runPart(ctl, f32, kernels, part, names) {
   const kind = ctl[LAYOUT.KIND];
   if (kind === 0) {
     // a, b, c, M, K, Np (gemm's), then B's source, how to pack it (0: packed, 1: packB,
-    // 2: packBT, 3: read row-major where it lies), its columns, the panels per part, the
-    // rows per part, and the parts per block of rows (part = block · that + panel group)
-    const [a, b, c, M, K, Np, src, pack, N, per, rows, across] = ctl.subarray(A, A + 12);
+    // 2: packBT, 3: read row-major where it lies), its columns, the bias row (0: none), the
+    // panels per part, the rows per part, and the parts per block of rows (part = block ·
+    // that + panel group)
+    const [a, b, c, M, K, Np, src, pack, N, bias, per, rows, across] = ctl.subarray(A, A + 13);
     const [block, group] = [Math.floor(part / across), part % across];
     const p0 = group * per;
     const p1 = Math.min(p0 + per, Np >> 3);
@@ -62,7 +63,8 @@ export function runPart(ctl, f32, kernels, part, names) {
     if (pack === 3) return kernels.gemmRows(at, src, ct, m, K, Np, p0, p1, 4 * N);
     if (pack === 1) kernels.packB(src, b, K, N, p0, p1);
     else if (pack === 2) kernels.packBT(src, b, K, N, p0, p1);
-    kernels.gemm(at, b, ct, m, K, Np, p0, p1);
+    if (bias !== 0) kernels.gemmBias(at, b, ct, m, K, Np, p0, p1, bias);
+    else kernels.gemm(at, b, ct, m, K, Np, p0, p1);
     return;
   }
   // the plan (see PLAN): units, units per part, count argument, pointers, last unit's change, arguments

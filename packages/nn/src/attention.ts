@@ -8,6 +8,7 @@ import {
   fromArray,
   isFloat,
   isTensor,
+  linear,
   matmul,
   where,
   type Tensor,
@@ -353,15 +354,9 @@ export class MultiheadAttention extends Module<[Tensor, Tensor, Tensor, Multihea
   /** Q, K, V projected, each [N, ·, E]; self-attention uses one matmul with in_proj_weight. */
   #project(query: Tensor, key: Tensor, value: Tensor, q0: Tensor, k0: Tensor, v0: Tensor): Tensor[] {
     const b = this.inProjBias ? this.inProjBias.chunk(3, 0) : [null, null, null];
-    const lin = (x: Tensor, w: Tensor, bias: Tensor | null) => {
-      const y = matmul(x, w.T);
-      return bias ? y.add(bias) : y;
-    };
+    const lin = (x: Tensor, w: Tensor, bias: Tensor | null) => linear(x, w, bias);
     if (this.inProjWeight) {
-      if (query === key && key === value) {
-        const y = matmul(q0, this.inProjWeight.T);
-        return (this.inProjBias ? y.add(this.inProjBias) : y).chunk(3, -1);
-      }
+      if (query === key && key === value) return linear(q0, this.inProjWeight, this.inProjBias).chunk(3, -1);
       const [wq, wk, wv] = this.inProjWeight.chunk(3, 0);
       return [lin(q0, wq, b[0]), lin(k0, wk, b[1]), lin(v0, wv, b[2])];
     }

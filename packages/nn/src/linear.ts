@@ -1,4 +1,4 @@
-import { checkOptions, optionKeys, flatten, isFloat, matmul, reshape, sizeOf, formatShape, type DType, type Tensor } from '@ml/tensor';
+import { checkOptions, optionKeys, flatten, isFloat, linear, reshape, sizeOf, formatShape, type DType, type Tensor } from '@ml/tensor';
 import { fanInUniform, getInitializer, type Initializer, type InitializerName } from './init.js';
 import { resolveActivation, type ActivationSpec, type ResolvedActivation } from './layer-activation.js';
 import { Module, type ModuleOptions } from './module.js';
@@ -186,8 +186,7 @@ export class Linear extends Module {
     if (x.shape[x.ndim - 1] !== this.inFeatures) {
       throw new Error(`${this.#op}: input ${formatShape(x.shape)} must end in inFeatures=${this.inFeatures} (weight ${formatShape(this.weight.shape)})`);
     }
-    const y = matmul(x, this.weight.T);
-    const z = this.bias ? y.add(this.bias) : y;
+    const z = linear(x, this.weight, this.bias);
     return this.#activation ? this.#activation.fn(z) : z;
   }
 

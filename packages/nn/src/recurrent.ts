@@ -1,4 +1,4 @@
-import { checkOptions, optionKeys, concat, formatShape, gruSequence, lstmCell, lstmSequence, matmul, narrow, rnnSequence, select, stack, zeros, type Tensor } from '@ml/tensor';
+import { checkOptions, optionKeys, concat, formatShape, gruSequence, lstmCell, linear, lstmSequence, narrow, rnnSequence, select, stack, zeros, type Tensor } from '@ml/tensor';
 import { dropout } from './dropout.js';
 import { fanInUniform, type Initializer, type InitializerName } from './init.js';
 import { checkInputShape, checkPositiveInt, lazyPlacement, makeWeight, type LayerOptions } from './linear.js';
@@ -20,10 +20,9 @@ interface CellWeights {
   biasHh: Tensor | null;
 }
 
-/** x Wᵀ + b for x of any rank ≥ 1 (the last dim is the feature dim). */
+/** x Wᵀ + b for x of any rank ≥ 1 (the last dim is the feature dim): one linear op. */
 function affine(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
-  const y = matmul(x, w.T);
-  return b ? y.add(b) : y;
+  return linear(x, w, b);
 }
 
 // One time step of each cell. `xp` is the input part x W_ihᵀ + b_ih, computed by the caller

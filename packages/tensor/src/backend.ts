@@ -123,6 +123,8 @@ export interface AdamStep {
  * op definitions in `ops/` call these (see ARCHITECTURE.md, "how an op flows").
  */
 export interface FusedKernels {
+  /** x [..., in] · weightᵀ (weight [out, in]) + bias [out] (or none) → [..., out]: a Linear layer, the bias added as the product is written */
+  linear?(x: View, weight: View, bias: View | null): DataId | null;
   /** x [N,C,H,W] ⋆ weight [O, C/groups, kh, kw] (+ bias [O]) → [N, O, oh, ow] */
   conv2d?(x: View, weight: View, bias: View | null, p: Im2ColParams, groups: number, save: SaveForBackward): DataId | null;
   /** ∂L/∂x of conv2d for dy [N, O, oh, ow] → xShape */

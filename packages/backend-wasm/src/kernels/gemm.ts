@@ -16,7 +16,7 @@ const GEMM_LOCALS = {
   /** two vectors of B's row, one broadcast value of A */
   b0: v128, b1: v128, x: v128,
 };
-type GemmName = keyof typeof GEMM_PARAMS | 'ldb' | Exclude<keyof typeof GEMM_LOCALS, 'pa' | 'acc'>;
+type GemmName = keyof typeof GEMM_PARAMS | 'ldb' | 'bias' | Exclude<keyof typeof GEMM_LOCALS, 'pa' | 'acc'>;
 
 /**
  * gemm(a, b, c, M, K, N, n0, n1): C[M, N] = A[M, K] · B[K, N] in float32 for the column
@@ -37,7 +37,7 @@ type GemmName = keyof typeof GEMM_PARAMS | 'ldb' | Exclude<keyof typeof GEMM_LOC
  * two vectors of the B panel, broadcasts four values of A and does eight multiply-adds.
  * Splitting the panels [n0, n1) across threads needs no synchronization inside.
  */
-function gemmBody(f: Fn<GemmName, 'pa' | 'acc'>, fma: boolean, accumulate: boolean, rowsB: boolean): number[] {
+function gemmBody(f: Fn<GemmName, 'pa' | 'acc'>, fma: boolean, accumulate: boolean, rowsB: boolean, bias = false): number[] {
   const R = GEMM_ROWS;
   const rows = Array.from({ length: R }, (_, r) => r);
   const madd = (acc: number, b: 'b0' | 'b1'): number[] => multiplyAdd(fma, f.ref('acc', acc), f.get('x'), f.get(b));
@@ -57,7 +57,8 @@ function gemmBody(f: Fn<GemmName, 'pa' | 'acc'>, fma: boolean, accumulate: boole
     // row pointers of A: a + i·rowA, then + rowA each
     ...f.get('a'), ...f.get('i'), ...f.get('rowA'), ...op.i32Mul, ...op.i32Add, ...f.set('pa', 0),
     ...rows.slice(1).flatMap((r) => [...f.get('pa', r - 1), ...f.get('rowA'), ...op.i32Add, ...f.set('pa', r)]),
-    ...Array.from({ length: 2 * R }, (_, r) => [...op.v128Zero, ...f.set('acc', r)]).flat(),
+    // the accumulators start at zero, or (bias) at the panel's 8 bias values
+    ...Array.from({ length: 2 * R }, (_, r) => [...(bias ? [...f.get('bias'), ...f.get('p'), ...op.i32(32), ...op.i32Mul, ...op.i32Add, ...op.v128Load(16 * (r % 2))] : op.v128Zero), ...f.set('acc', r)]).flat(),
     ...f.get('bpanel'), ...f.set('bk'),
     ...f.get('K'), ...f.set('k'),
     ...op.block, ...op.loop,
@@ -94,6 +95,12 @@ function gemmBody(f: Fn<GemmName, 'pa' | 'acc'>, fma: boolean, accumulate: boole
 export const gemm = kernel({ params: GEMM_PARAMS, locals: GEMM_LOCALS, body: (f, { fma }) => gemmBody(f, fma, false, false) });
 export const gemmAcc = kernel({ params: GEMM_PARAMS, locals: GEMM_LOCALS, body: (f, { fma }) => gemmBody(f, fma, true, false) });
 export const gemmRows = kernel({ params: { ...GEMM_PARAMS, ldb: i32 }, locals: GEMM_LOCALS, body: (f, { fma }) => gemmBody(f, fma, false, true) });
+/**
+ * gemmBias(a, b, c, M, K, N, n0, n1, bias): gemm with a bias row added as C is written —
+ * C[i][j] = bias[j] + Σ_k A[i][k]·B[k][j], the sum started from the bias (a Linear layer's
+ * x·Wᵀ + b in one pass). `bias` holds N floats (zeros past the layer's columns).
+ */
+export const gemmBias = kernel({ params: { ...GEMM_PARAMS, bias: i32 }, locals: GEMM_LOCALS, body: (f, { fma }) => gemmBody(f, fma, false, false, true) });
 
 /** `dst` moved to panel p0's start (K rows of 32 bytes per panel), then p = p0 … p1 − 1 over `body`. */
 function panels(f: Fn<'dst' | 'K' | 'p' | 'p0' | 'p1'>, body: number[]): number[] {

@@ -8,7 +8,7 @@ import { moduleBytes, op } from '../assembler.js';
 import { adam } from './adam.js';
 import { conv3x3, conv3x3Grad, crop2d, im2row, pad2d, row2im } from './conv.js';
 import { add, div, dropoutMask, mul, relu, reluGrad, sub } from './elementwise.js';
-import { fmaPeak, gemm, gemmAcc, gemmBatch, gemmRows, packB, packBT } from './gemm.js';
+import { fmaPeak, gemm, gemmAcc, gemmBatch, gemmBias, gemmRows, packB, packBT } from './gemm.js';
 import type { Kernel, NamedArgs, Signature, SplitSpec } from './kernel.js';
 import { copyRows, fill32, swapBlocks, transpose } from './layout.js';
 import { maxpool, maxpool2x2, maxpoolBack, maxpoolBack2x2 } from './pooling.js';
@@ -34,7 +34,7 @@ export const KERNELS = {
   winogradConv, winogradGradConv, winogradInputGradConv,
   lstmGates, lstmGatesBackward, gruGates, gruGatesBackward, rnnGates, rnnGatesBackward,
   softmaxRows, softmaxRowsBackward, layerNormRows, layerNormRowsBackward, gelu, geluBackward, copyBlock, maskRows,
-  gemmBatch, colSums, copyBlocks,
+  gemmBatch, colSums, copyBlocks, gemmBias,
 } as const;
 
 type Table = typeof KERNELS;

@@ -12,7 +12,7 @@ import * as attention from './cpu/attention.js';
 import * as conv from './cpu/conv.js';
 import * as elementwise from './cpu/elementwise.js';
 import * as layout from './cpu/layout.js';
-import { matmul } from './cpu/matmul.js';
+import { linear, matmul } from './cpu/matmul.js';
 import * as pool from './cpu/pool.js';
 import * as reduction from './cpu/reduce.js';
 import * as softmax from './cpu/softmax.js';
@@ -128,6 +128,13 @@ export class CpuBackend implements Backend {
   }
 
   // ---- fused kernels (see FusedKernels in backend.ts; null declines, the composite runs)
+
+  /** x·Wᵀ + b on this backend's matmul, the bias added to the product's rows (float operands of one dtype; others decline). */
+  linear(x: View, weight: View, bias: View | null): DataId | null {
+    const float = x.dtype === 'float32' || x.dtype === 'float64';
+    if (!float || weight.dtype !== x.dtype || (bias !== null && bias.dtype !== x.dtype)) return null;
+    return this.primitive(() => linear(this.alloc, (a, b) => this.matmul(a, b), x, weight, bias));
+  }
 
   logSoftmax(x: View, dim: number): DataId | null {
     return this.primitive(() => softmax.logSoftmax(this.alloc, x, dim));

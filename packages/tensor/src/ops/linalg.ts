@@ -8,7 +8,7 @@ import { fromArray } from './creation.js';
 import { add, mul, neg, reciprocal, sub } from './elementwise.js';
 import { choleskyLower, LinalgError, luSolve, qrLstsq, symmetricEigen } from './linalg-cpu.js';
 import { expand, reshape, squeeze, transpose, unsqueeze } from './layout.js';
-import { assertFloat, castTo, prim } from './prim.js';
+import { assertFloat, castTo, prim, runOp } from './prim.js';
 import { sum } from './reduce.js';
 
 /** Whether a [B, R, C] operand is laid out column by column (the transpose of a contiguous matrix). */
@@ -76,6 +76,48 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim === 1) out = squeeze(out, -2);
   if (b.ndim === 1) out = squeeze(out, -1);
   return out;
+}
+
+/**
+ * A Linear layer's product as one op: ∂x = ∂y·W, ∂W = ∂yᵀ·x and ∂b = Σ ∂y over x's rows
+ * (x's leading axes flattened).
+ */
+const linearOp = defineOp({
+  name: 'linear',
+  grad: (dy, n, needs) => {
+    const [x, w] = n.inputs;
+    const [out, inF] = w.shape;
+    const dy2 = reshape(dy, [-1, out]);
+    return [
+      needs[0] ? matmul(dy, w) : null,
+      needs[1] ? matmul(transpose(dy2, 0, 1), reshape(x, [-1, inF])) : null,
+      ...(n.inputs.length > 2 ? [needs[2] ? sum(dy2, 0) : null] : []),
+    ];
+  },
+  fused: (b, [x, w, bias]) => b.linear?.(x, w, bias ?? null) ?? null,
+});
+
+/**
+ * x·Wᵀ + b (PyTorch's `torch.nn.functional.linear`): x [..., in], weight [out, in], bias
+ * [out] or null → [..., out]. One op: where the backend has the fused kernel (wasm: the
+ * bias added as the product's results are written) no second pass over the output;
+ * elsewhere matmul(x, weightᵀ) and a broadcast add.
+ */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  if (weight.ndim !== 2) throw new ShapeError(`linear: weight must be 2-D [out, in], got ${fmt(weight.shape)}`);
+  const [out, inF] = weight.shape;
+  if (x.ndim === 0 || x.shape[x.ndim - 1] !== inF) {
+    throw new ShapeError(`linear: x's last dim must be weight's in features ${inF}: x ${fmt(x.shape)}, weight ${fmt(weight.shape)}`);
+  }
+  if (bias !== null && (bias.ndim !== 1 || bias.shape[0] !== out)) {
+    throw new ShapeError(`linear: bias must be [${out}] (weight's out features), got ${fmt(bias.shape)}`);
+  }
+  const dtype = [weight, ...(bias ? [bias] : [])].reduce((d, t) => promoteTypes(d, t.dtype), x.dtype);
+  const composite = () => {
+    const y = matmul(x, transpose(weight, 0, 1));
+    return bias ? add(y, bias) : y;
+  };
+  return runOp(linearOp, bias ? [x, weight, bias] : [x, weight], {}, { shape: [...x.shape.slice(0, -1), out], dtype }, composite);
 }
 
 /** Inner product of two 1-D tensors. */

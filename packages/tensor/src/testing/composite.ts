@@ -4,7 +4,7 @@ import { registerBackend, setBackend } from '../engine.js';
 
 /** Every fused kernel of the backend contract (a new one left out here is a compile error). */
 const FUSED: Record<keyof FusedKernels, true> = {
-  conv2d: true, conv2dBackwardInput: true, conv2dBackwardWeight: true, maxPool2d: true, maxPool2dBackward: true, avgPool2d: true,
+  linear: true, conv2d: true, conv2dBackwardInput: true, conv2dBackwardWeight: true, maxPool2d: true, maxPool2dBackward: true, avgPool2d: true,
   reluBackward: true, softmax: true, logSoftmax: true, softmaxCrossEntropy: true, softmaxCrossEntropyBackward: true,
   lstmCell: true, lstmCellBackward: true, adamUpdate: true,
   lstmSequence: true, lstmSequenceBackward: true, gruSequence: true, gruSequenceBackward: true, rnnSequence: true, rnnSequenceBackward: true,

@@ -1,6 +1,7 @@
-/** Conformance cases: matmul, dot and outer. */
+/** Conformance cases: matmul, linear, dot and outer. */
 import {
   dot,
+  linear,
   matmul,
   mul,
   outer,
@@ -102,6 +103,44 @@ export const MATMUL_CASES: CaseDef[] = [
       await assertClose(tensor([1, 2]).dot(tensor([0.5, -1])), -1.5, f32);
       await assertClose(outer(tensor([1, 2]), tensor([3, 4, 5])), [[3, 4, 5], [6, 8, 10]], f32);
       assertThrows(() => dot(tensor([1, 2]), tensor([1, 2, 3])), /dot: .*\[2\] and \[3\]/);
+    },
+  ],
+  // ------------------------------------------------------------ linear
+  [
+    // by hand: x·Wᵀ with W = [[1,0,-1],[2,1,0]]: [1,2,3] → [-2, 4], [4,5,6] → [-2, 13]; + b [0.5, -1]
+    'linear: x·Wᵀ + b for 2-D, 1-D and 3-D x, with and without a bias',
+    async () => {
+      const w = tensor([[1, 0, -1], [2, 1, 0]]);
+      const b = tensor([0.5, -1]);
+      await assertClose(linear(tensor([[1, 2, 3], [4, 5, 6]]), w, b), [[-1.5, 3], [-1.5, 12]], f32);
+      await assertClose(linear(tensor([[1, 2, 3], [4, 5, 6]]), w), [[-2, 4], [-2, 13]], f32);
+      await assertClose(linear(tensor([1, 2, 3]), w, b), [-1.5, 3], f32);
+      await assertClose(linear(tensor([[[1, 2, 3]], [[4, 5, 6]]]), w, b), [[[-1.5, 3]], [[-1.5, 12]]], f32);
+    },
+  ],
+  [
+    // x = pattern([24,40],7,3,0.5), W = pattern([13,40],5,2,1), b = pattern([13],3,1,0.25): every
+    // product and sum a multiple of 0.25 well inside float32's integers, so exact; computed here in
+    // float64 from the pattern formula. Large enough for a backend's fused product (13 columns: a
+    // bias row padded past them).
+    'linear: [24,40] · [13,40]ᵀ + [13], exact',
+    async () => {
+      const at = (i: number, mod: number, shift: number, scale: number) => ((i % mod) - shift) * scale;
+      const want = Array.from({ length: 24 }, (_, r) =>
+        Array.from({ length: 13 }, (_, j) => {
+          let s = at(j, 3, 1, 0.25);
+          for (let k = 0; k < 40; k++) s += at(r * 40 + k, 7, 3, 0.5) * at(j * 40 + k, 5, 2, 1);
+          return s;
+        }),
+      );
+      await assertClose(linear(pattern([24, 40], 7, 3, 0.5), pattern([13, 40], 5, 2, 1), pattern([13], 3, 1, 0.25)), want, f32);
+    },
+  ],
+  [
+    'errors: linear names both shapes',
+    async () => {
+      assertThrows(() => linear(tensor([[1, 2]]), tensor([[1, 2, 3]])), /linear: x's last dim must be weight's in features 3: x \[1,2\], weight \[1,3\]/);
+      assertThrows(() => linear(tensor([[1, 2]]), tensor([[1, 2]]), tensor([1, 2])), /linear: bias must be \[1\]/);
     },
   ],
 ];

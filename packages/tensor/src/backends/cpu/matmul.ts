@@ -2,7 +2,7 @@
 import type { DataId, View } from '../../backend.js';
 import type { TypedArray } from '../../dtype.js';
 import type { ArrayAllocator } from './allocator.js';
-import { materialize, wrap } from './views.js';
+import { materialize, vals, wrap } from './views.js';
 
 /** a: [B,M,K] · b: [B,K,N] → [B,M,N]. */
 export function matmul(alloc: ArrayAllocator, a: View, b: View): DataId {
@@ -73,4 +73,27 @@ function dotRow(a: Float64Array, ao: number, b: Float64Array, bo: number, K: num
   let s = 0;
   for (let k = 0; k < K; k++) s += a[ao + k] * b[bo + k];
   return s;
+}
+
+/**
+ * x·Wᵀ + b for x [..., in], W [out, in], b [out] or null: x's rows times W read as its
+ * transpose (strides swapped, no copy) on the backend's `product` (its matmul), then b
+ * added to each row of the rounded products — the values matmul and a broadcast add give,
+ * in one primitive.
+ */
+export function linear(alloc: ArrayAllocator, product: (a: View, b: View) => DataId, x: View, w: View, bias: View | null): DataId {
+  const [out, inF] = w.shape;
+  const rows = inF === 0 ? 0 : x.shape.reduce((p, d) => p * d, 1) / inF;
+  const X = materialize(alloc, x);
+  const a: View = { data: wrap(X), dtype: x.dtype, shape: [1, rows, inF], strides: [rows * inF, inF, 1], offset: 0 };
+  const b: View = { data: w.data, dtype: w.dtype, shape: [1, inF, out], strides: [0, w.strides[1], w.strides[0]], offset: w.offset };
+  const y = product(a, b);
+  alloc.recycle(X);
+  if (bias !== null) {
+    const Y = vals({ data: y, dtype: x.dtype, shape: [rows * out], strides: [1], offset: 0 });
+    const B = materialize(alloc, bias);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < out; j++) Y[r * out + j] = Y[r * out + j] + B[j];
+    alloc.recycle(B);
+  }
+  return y;
 }
