@@ -1,5 +1,5 @@
 import { checkOptions, optionKeys, sizeOf, type DType, type HeapInfo, type Im2ColParams, type Shape4, type TypedArray } from '@ml/tensor';
-import { CpuBackend, isContiguousView, rowStride, type AdamStep, type BinaryOp, type DataId, type HostKernelIO, type ReduceOp, type SaveForBackward, type UnaryOp, type View } from '@ml/tensor/backend';
+import { CpuBackend, isContiguousView, rowStride, type AdamStep, type BinaryOp, type DataId, type HostKernelIO, type PreparedProduct, type ReduceOp, type SaveForBackward, type UnaryOp, type View } from '@ml/tensor/backend';
 import { empty, tiledPool, WasmConvolution } from './backend-conv.js';
 import { withGatePasses } from './backend-recurrent.js';
 import { WasmTransformerKernels } from './backend-transformer.js';
@@ -90,9 +90,9 @@ export class WasmBackend extends CpuBackend {
     this.winograd = options.winograd ?? true;
     this.direct = options.direct ?? true;
     this.gemm = gemm;
-    this.hostIO = withGatePasses(this.hostIO, gemm);
     this.#memory = memory;
     this.#io = new Operands(gemm, memory, (v) => this.copy(v));
+    this.hostIO = { ...withGatePasses(this.hostIO, gemm), prepare: (b) => this.#prepare(b) };
     this.transformer = new WasmTransformerKernels(gemm, memory, this.#io);
     this.#conv = new WasmConvolution(gemm, memory, this.#io, { winograd: this.winograd, direct: this.direct }, this.stats, (route) => {
       this.#route = route;
@@ -503,6 +503,34 @@ export class WasmBackend extends CpuBackend {
       rows[i] = j;
     }
     return rows;
+  }
+
+  /**
+   * The host recurrent kernels' fixed right operand b [1, K, N] (float32; W_hh or its
+   * transpose), packed once into the product's panels in a work block of the running
+   * primitive (given back when it returns); each step's product then runs on those panels
+   * (packedProduct) instead of packing b again. Products too small for the kernel, and
+   * other dtypes: matmul.
+   */
+  #prepare(b: View): PreparedProduct | null {
+    const [one, K, N] = b.shape;
+    if (b.dtype !== 'float32' || one !== 1 || K * N === 0) return null;
+    const B = { data: values(b), offset: b.offset, sb: 0, si: b.strides[1], sj: b.strides[2] };
+    const bAt = this.#io.work(32 * K * Math.ceil(N / 8));
+    this.gemm.packInto(B, K, N, bAt);
+    return {
+      times: (a) => {
+        const M = a.shape[1];
+        if (a.dtype !== 'float32' || a.shape[0] !== 1 || M * K * N < MIN_WORK) return this.matmul(a, b);
+        this.stats.wasm++;
+        return this.#kernel(() => {
+          const out = this.#memory.array('float32', M * N) as Float32Array;
+          this.gemm.packedProduct({ data: values(a), offset: a.offset, sb: 0, si: a.strides[1], sj: a.strides[2] }, M, K, N, bAt, out);
+          return wrap(out);
+        }, () => super.matmul(a, b));
+      },
+      dispose: () => undefined,
+    };
   }
 
   /**

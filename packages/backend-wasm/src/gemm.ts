@@ -336,6 +336,44 @@ export class WasmGemm {
   }
 
   /**
+   * B [K, N] (strided) packed once into its ⌈N/8⌉ panels at bAt (⌈N/8⌉·K·32 bytes), for
+   * many products by `packedProduct` (a recurrent layer's W_hh over its steps).
+   */
+  packInto(B: Strided, K: number, N: number, bAt: number): void {
+    const P = Math.ceil(N / 8);
+    const heap = this.heap;
+    const rowsB = B.sj === 1 && (B.si !== 1 || N === 1);
+    const from = B.data.byteOffset + 4 * B.offset;
+    if (heap.owns(B.data) && rowsB && B.si === N) this.kernels.packB(from, bAt, K, N, 0, P);
+    else if (heap.owns(B.data) && !rowsB && B.si === 1 && B.sj === K) this.kernels.packBT(from, bAt, K, N, 0, P);
+    else this.#packStrided(heap.f32, bAt >> 2, B, B.offset, K, N, P);
+  }
+
+  /** out [M, N] row-major = A [M, K] (strided) · the B packed at bAt by packInto. */
+  packedProduct(A: Strided, M: number, K: number, N: number, bAt: number, out: Float32Array): void {
+    const Mp = Math.ceil(M / GEMM_ROWS) * GEMM_ROWS;
+    const Np = 8 * Math.ceil(N / 8);
+    const heap = this.heap;
+    const aInPlace = heap.owns(A.data) && A.sj === 1 && A.si === K && M === Mp;
+    const cInPlace = heap.owns(out) && M === Mp && N === Np;
+    const aBytes = aInPlace ? 0 : align16(Mp * K * 4);
+    const work = this.alloc(Math.max(16, aBytes + (cInPlace ? 0 : align16(Mp * Np * 4))));
+    try {
+      if (!aInPlace) this.#stageA(heap.f32, work >> 2, A, A.offset, M, K, Mp);
+      const aAt = aInPlace ? A.data.byteOffset + 4 * A.offset : work;
+      const cAt = cInPlace ? out.byteOffset : work + aBytes;
+      this.run(aAt, bAt, cAt, Mp, K, Np);
+      if (cInPlace) return;
+      const f = heap.f32;
+      const c = cAt >> 2;
+      if (Np === N) out.set(f.subarray(c, c + M * N));
+      else for (let i = 0; i < M; i++) out.set(f.subarray(c + i * Np, c + i * Np + N), i * N);
+    } finally {
+      heap.free(work);
+    }
+  }
+
+  /**
    * out[b] = A[b] · B[b] as one call of gemmBatch, split across the threads by items: for
    * small products (too small to split by panels), whose JavaScript loop would cost as much
    * as the products. Needs `out` in the memory, and B there with contiguous rows or columns

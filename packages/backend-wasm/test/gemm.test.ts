@@ -247,6 +247,40 @@ describe('the dropout-mask kernel', () => {
   });
 });
 
+describe('packInto + packedProduct: B packed once, then products on its panels', () => {
+  // B as it lies, stored transposed, and with neither rows nor columns contiguous (packed
+  // element by element); A contiguous, row-strided (staged) and with rows not a multiple
+  // of 4; N not a multiple of 8; one thread and two (2048 rows: threaded, blocks of rows)
+  const layouts = ['rows', 'transposed', 'strided'] as const;
+  for (const threads of [1, 2]) {
+    for (const [M, K, N] of [[64, 128, 512], [33, 24, 13], [2048, 96, 40]] as const) {
+      for (const layout of layouts) {
+        it(`${threads} thread(s), ${M}×${K} · ${K}×${N}, B ${layout}: every element matches a float64 reference, two products on one packing`, async () => {
+          const g = new WasmGemm({ threads });
+          await g.whenReady();
+          const B = rand(K * N, K + 7 * N);
+          // the heap copy of B in the layout asked for: element (k, j) at bOff + k·si + j·sj
+          const [si, sj, size] = layout === 'rows' ? [N, 1, K * N] : layout === 'transposed' ? [1, K, K * N] : [2 * N, 2, 2 * K * N];
+          const hb = g.heap.array('float32', size) as Float32Array;
+          for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) hb[k * si + j * sj] = B[k * N + j];
+          const bAt = g.alloc(32 * K * Math.ceil(N / 8));
+          g.packInto({ data: hb, offset: 0, sb: 0, si, sj }, K, N, bAt);
+          for (const rowStride of [K, K + 5]) {
+            const A = rand(M * rowStride, 3 * M + rowStride);
+            const out = new Float32Array(M * N);
+            g.packedProduct({ data: A, offset: 0, sb: 0, si: rowStride, sj: 1 }, M, K, N, bAt, out);
+            const dense = Float32Array.from({ length: M * K }, (_, q) => A[Math.floor(q / K) * rowStride + (q % K)]);
+            const ref = naive(dense, B, M, K, N);
+            const bad = ref.findIndex((v, i) => !(Math.abs(out[i] - v) < 1e-4 * Math.max(1, Math.abs(v))));
+            expect(bad, `row stride ${rowStride}, element ${bad}: ${out[bad]} vs ${ref[bad]}`).toBe(-1);
+          }
+          await g.close();
+        });
+      }
+    }
+  }
+});
+
 describe('WasmGemm with two threads (a worker on the shared memory)', () => {
   const g = new WasmGemm({ threads: 2 });
   it('uses a shared memory and reports its threads; the worker starts', async () => {

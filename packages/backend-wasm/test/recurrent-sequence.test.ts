@@ -60,9 +60,13 @@ describe('the sequence layers on wasm run on the sequence kernels and equal the 
     ['lstm', 'float64', 1e-12],
     ['gru', 'float64', 1e-12],
     ['rnn', 'float64', 1e-12],
-  ] as const)('%s (%s): outputs and every gradient; one forward and one backward kernel per layer-direction', (mode, dtype, tol) => {
+  ] as const)('%s (%s): outputs and every gradient; one forward and one backward kernel per layer-direction, W_hh packed once in each', (mode, dtype, tol) => {
     const before = wasm.stats.wasm;
+    const packs = vi.spyOn(wasm.gemm, 'packInto');
     const { result: got, ran } = counting(() => on(wasm.name, () => step(mode, dtype)));
+    // float32: W_hh (or its transpose) packed once per layer-direction and pass, not at each of the 7 steps
+    expect(packs.mock.calls.length).toBe(dtype === 'float32' ? 8 : 0);
+    packs.mockRestore();
     expect(ran[`${mode}Sequence`]).toBe(4);
     expect(ran[`${mode}SequenceBackward`]).toBe(4);
     if (dtype === 'float32') expect(wasm.stats.wasm).toBeGreaterThan(before); // the per-step products ran on the wasm gemm

@@ -40,6 +40,7 @@ export {
   type HostKernelIO,
   type LstmGateArgs,
   type LstmGateBackwardArgs,
+  type PreparedProduct,
   type RnnGateArgs,
   type RnnGateBackwardArgs,
   type Rows,

@@ -15,7 +15,7 @@
  */
 import type { DataId, RnnSequenceAttrs, SaveForBackward, SequenceAttrs, View } from '../backend.js';
 import type { DType, TypedArray } from '../dtype.js';
-import { floatDType, lstmGatesBackwardHost, lstmGatesHost, rows, sigmoid, tanh, type HostKernelIO, type LstmGateArgs, type LstmGateBackwardArgs, type Rows } from './host-recurrent.js';
+import { floatDType, lstmGatesBackwardHost, lstmGatesHost, productsWith, rows, sigmoid, tanh, type HostKernelIO, type LstmGateArgs, type LstmGateBackwardArgs, type Rows } from './host-recurrent.js';
 
 /** A 3-D operand [L, B, C] with contiguous rows: element (t, b, j) at a[off + t·st + b·sb + j]. */
 interface Steps {
@@ -104,16 +104,17 @@ export function lstmSequenceHost(io: HostKernelIO, xw: View, h0: View, c0: View,
   const out = io.alloc(dtype, L * B * 2 * H);
   const outId = io.wrap(out);
   const acts = save === null ? null : io.alloc(dtype, L * B * 5 * H);
-  const wT = operand(whh, true);
+  const wT = productsWith(io, operand(whh, true));
   let h = operand(h0);
   let c = c0r;
   for (const t of order(L, o.reverse)) {
-    const product = io.matmul(h, wT);
+    const product = wT.times(h);
     lstmGates(io, x, t, io.array(product), 0, c, B, H, out, acts);
     io.dispose(product);
     h = lhs(outId, dtype, B, H, t * B * 2 * H, 2 * H);
     c = { a: out, off: t * B * 2 * H + H, stride: 2 * H };
   }
+  wT.dispose();
   if (save !== null && acts !== null) {
     io.keep?.(acts);
     save(io.wrap(acts), [L, B, 5 * H], dtype);
@@ -151,7 +152,7 @@ export function lstmSequenceBackwardHost(io: HostKernelIO, xw: View, h0: View, c
   const outId = io.wrap(out);
   const last = L * B * 4 * H;
   out.fill(0, last);
-  const w = operand(whh);
+  const w = productsWith(io, operand(whh));
   let carry: DataId | null = null;
   const run = order(L, o.reverse);
   for (let s = L - 1; s >= 0; s--) {
@@ -162,8 +163,9 @@ export function lstmSequenceBackwardHost(io: HostKernelIO, xw: View, h0: View, c
     const args: LstmGateBackwardArgs = { B, H, acts: stepRows(acts, t), d: stepRows(d, t), dh: dh1 && packed(dh1, H), c, dcIn: dc, dcOut: dc, grads: slot(out, t, B, 4 * H) };
     if (!(io.gates?.lstmBackward(args) ?? false)) lstmGatesBackwardHost(args);
     if (carry !== null) io.dispose(carry);
-    carry = io.matmul(lhs(outId, dtype, B, 4 * H, t * B * 4 * H, 4 * H), w); // ∂h_{t−1} = ∂gates_t · W_hh
+    carry = w.times(lhs(outId, dtype, B, 4 * H, t * B * 4 * H, 4 * H)); // ∂h_{t−1} = ∂gates_t · W_hh
   }
+  w.dispose();
   const dh0 = io.array(carry as DataId);
   for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) out[last + b * 4 * H + j] = dh0[b * H + j];
   io.dispose(carry as DataId);
@@ -225,16 +227,17 @@ export function gruSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View,
   const out = io.alloc(dtype, L * B * H);
   const outId = io.wrap(out);
   const acts = save === null ? null : io.alloc(dtype, L * B * 4 * H);
-  const [wT, bh] = [operand(whh, true), bias(io, bhh)];
+  const [wT, bh] = [productsWith(io, operand(whh, true)), bias(io, bhh)];
   let h = operand(h0);
   let hr = h0r;
   for (const t of order(L, o.reverse)) {
-    const product = io.matmul(h, wT);
+    const product = wT.times(h);
     gruGates(io, x, t, io.array(product), 0, hr, bh, B, H, out, acts);
     io.dispose(product);
     h = lhs(outId, dtype, B, H, t * B * H, H);
     hr = { a: out, off: t * B * H, stride: H };
   }
+  wT.dispose();
   if (save !== null && acts !== null) {
     io.keep?.(acts);
     save(io.wrap(acts), [L, B, 4 * H], dtype);
@@ -265,7 +268,7 @@ export function gruSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
   const outId = io.wrap(out);
   const last = 2 * L * B * 3 * H;
   out.fill(0, last);
-  const w = operand(whh);
+  const w = productsWith(io, operand(whh));
   let carry: DataId | null = null;
   const run = order(L, o.reverse);
   for (let s = L - 1; s >= 0; s--) {
@@ -298,8 +301,9 @@ export function gruSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
       }
     }
     if (carry !== null) io.dispose(carry);
-    carry = io.matmul(lhs(outId, dtype, B, 3 * H, (L + t) * B * 3 * H, 3 * H), w); // [∂r, ∂z, ∂n·r] · W_hh
+    carry = w.times(lhs(outId, dtype, B, 3 * H, (L + t) * B * 3 * H, 3 * H)); // [∂r, ∂z, ∂n·r] · W_hh
   }
+  w.dispose();
   const dh0 = io.array(carry as DataId);
   for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) out[last + b * 3 * H + j] += dh0[b * H + j];
   io.dispose(carry as DataId);
@@ -318,11 +322,11 @@ export function rnnSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View,
   if (dtype === null || L * B * H === 0 || x === null) return null;
   const out = io.alloc(dtype, L * B * H);
   const outId = io.wrap(out);
-  const wT = operand(whh, true);
+  const wT = productsWith(io, operand(whh, true));
   const isTanh = o.nonlinearity === 'tanh';
   let h = operand(h0);
   for (const t of order(L, o.reverse)) {
-    const product = io.matmul(h, wT);
+    const product = wT.times(h);
     const hw = io.array(product);
     const taken = io.gates?.rnn({ B, H, tanh: isTanh, x: stepRows(x, t), hw: packed(hw, H), out: slot(out, t, B, H) }) ?? false;
     for (let b = 0; b < B && !taken; b++) {
@@ -336,6 +340,7 @@ export function rnnSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View,
     io.dispose(product);
     h = lhs(outId, dtype, B, H, t * B * H, H);
   }
+  wT.dispose();
   return outId;
 }
 
@@ -348,7 +353,7 @@ export function rnnSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
   if (dtype === null || L * B * H === 0 || ys === null || d === null) return null;
   const out = io.alloc(dtype, (L + 1) * B * H);
   const outId = io.wrap(out);
-  const w = operand(whh);
+  const w = productsWith(io, operand(whh));
   const isTanh = o.nonlinearity === 'tanh';
   let carry: DataId | null = null;
   const run = order(L, o.reverse);
@@ -367,8 +372,9 @@ export function rnnSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
       }
     }
     if (carry !== null) io.dispose(carry);
-    carry = io.matmul(lhs(outId, dtype, B, H, t * B * H, H), w);
+    carry = w.times(lhs(outId, dtype, B, H, t * B * H, H));
   }
+  w.dispose();
   out.set(io.array(carry as DataId).subarray(0, B * H), L * B * H);
   io.dispose(carry as DataId);
   return outId;

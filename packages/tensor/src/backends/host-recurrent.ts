@@ -36,6 +36,25 @@ export interface HostKernelIO {
    * the reference and the float64 path, when one declines.
    */
   gates?: GatePasses;
+  /**
+   * Optional: a right operand b [1, K, N] fixed for many products (a recurrent layer's
+   * W_hh over its steps), prepared once — the wasm backend packs it into its product's
+   * panels once, not at every step. Null declines: each product goes to `matmul`.
+   */
+  prepare?(b: View): PreparedProduct | null;
+}
+
+/** A right operand prepared by `HostKernelIO.prepare`. */
+export interface PreparedProduct {
+  /** matmul(a, b) for a [1, M, K] */
+  times(a: View): DataId;
+  /** give back what the preparation holds */
+  dispose(): void;
+}
+
+/** Products a·b for the steps of a loop: b prepared once where the backend can, else `matmul` each time. */
+export function productsWith(io: HostKernelIO, b: View): PreparedProduct {
+  return io.prepare?.(b) ?? { times: (a) => io.matmul(a, b), dispose: () => undefined };
 }
 
 /**
