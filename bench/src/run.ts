@@ -90,7 +90,7 @@ export function table(results: Results, cores: number): string {
     if (peerVals.length > 0) {
       const best = peerVals.reduce((a, b) => ((w.higherIsBetter ? b.m.value > a.m.value : b.m.value < a.m.value) ? b : a));
       const r = ratio(ours, best.m, w.higherIsBetter);
-      if (r !== null) vsBest = `${times(r)} (${best.s}: ${r >= 1 ? 'faster' : 'slower'})`;
+      if (r !== null) vsBest = `${times(r)} (${r >= 1 ? 'faster' : 'slower'} than ${best.s})`;
     }
     const vsGpu = gpus ? ratio(results['ml-webgpu']?.[w.id], results['tfjs-webgpu']?.[w.id], w.higherIsBetter) : null;
     const gpuCell = gpus ? ` ${vsGpu === null ? '–' : times(vsGpu)} |` : '';
