@@ -20,16 +20,11 @@ describe('the kernels module', () => {
   // The recurrent gate kernels (issue 22) came after them in the table: the kernels before
   // them, built into a module of their own the way kernelModule builds it, are still those bytes.
   const names = Object.keys(KERNELS) as KernelName[];
-  const earlier = names.slice(0, names.indexOf('lstmGates'));
-  const earlierModule = (shared: boolean, fma: boolean) =>
-    moduleBytes(earlier.map((n) => kernelOf(n).build(n, { fma, call: (k) => op.call(earlier.indexOf(k as KernelName)) })), { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
-  for (const want of BEFORE) {
-    it(`is byte for byte the module of the hand-numbered kernels (shared ${want.shared}, fma ${want.fma})`, () => {
-      const bytes = earlierModule(want.shared, want.fma);
-      expect(bytes.length).toBe(want.bytes);
-      expect(sha256(bytes)).toBe(want.sha256);
-    });
-  }
+  /** The table's first `count` kernels in a module of their own, built the way kernelModule builds it. */
+  const firstKernels = (count: number, shared: boolean, fma: boolean) => {
+    const kernels = names.slice(0, count);
+    return moduleBytes(kernels.map((n) => kernelOf(n).build(n, { fma, call: (k) => op.call(kernels.indexOf(k as KernelName)) })), { initialPages: 16, maximumPages: shared ? 16384 : MAX_PAGES, shared });
+  };
 
   // SHA-256 of the whole module with the recurrent gate kernels (kernels/recurrent.ts) and the
   // transformer's row kernels (kernels/transformer.ts), recorded when gemmBatch was appended:
@@ -41,17 +36,6 @@ describe('the kernels module', () => {
     { shared: true, fma: false, bytes: 66409, sha256: 'a7e8df20940a5a45802d8d770203b4f031b1dcded9ca097b80f42b1f36297f30' },
     { shared: true, fma: true, bytes: 66139, sha256: 'f1dc603369e4e29160a4b960d4402bb3f5e96e715e4cc7b4826f034e20242ec4' },
   ];
-  const throughGemmBatch = names.slice(0, names.indexOf('gemmBatch') + 1);
-  for (const want of THROUGH_GEMM_BATCH) {
-    it(`is byte for byte the recorded module up to gemmBatch (shared ${want.shared}, fma ${want.fma})`, () => {
-      const bytes = moduleBytes(
-        throughGemmBatch.map((n) => kernelOf(n).build(n, { fma: want.fma, call: (k) => op.call(throughGemmBatch.indexOf(k as KernelName)) })),
-        { initialPages: 16, maximumPages: want.shared ? 16384 : MAX_PAGES, shared: want.shared },
-      );
-      expect(bytes.length).toBe(want.bytes);
-      expect(sha256(bytes)).toBe(want.sha256);
-    });
-  }
 
   // SHA-256 of the whole module, recorded when it last changed (colSums, copyBlocks and
   // gemmBias appended): a change to any kernel's instructions shows here.
@@ -61,12 +45,19 @@ describe('the kernels module', () => {
     { shared: true, fma: false, bytes: 67526, sha256: '0f962ee6abc83dc582235c40d726d777c7d5c7b37c28347d9205df3d1e8e9efe' },
     { shared: true, fma: true, bytes: 67232, sha256: '0884c1013713f0b1e2a7926ac0baed61caffdd245abb96a275c8a01d9ff8d49c' },
   ];
-  for (const want of NOW) {
-    it(`is byte for byte the recorded module (shared ${want.shared}, fma ${want.fma})`, () => {
-      const bytes = kernelModule(want.shared, want.fma);
-      expect(bytes.length).toBe(want.bytes);
-      expect(sha256(bytes)).toBe(want.sha256);
-    });
+  const RECORDED = [
+    { what: 'the module of the hand-numbered kernels', wants: BEFORE, bytesOf: (shared: boolean, fma: boolean) => firstKernels(names.indexOf('lstmGates'), shared, fma) },
+    { what: 'the recorded module up to gemmBatch', wants: THROUGH_GEMM_BATCH, bytesOf: (shared: boolean, fma: boolean) => firstKernels(names.indexOf('gemmBatch') + 1, shared, fma) },
+    { what: 'the recorded module', wants: NOW, bytesOf: kernelModule },
+  ];
+  for (const { what, wants, bytesOf } of RECORDED) {
+    for (const want of wants) {
+      it(`is byte for byte ${what} (shared ${want.shared}, fma ${want.fma})`, () => {
+        const bytes = bytesOf(want.shared, want.fma);
+        expect(bytes.length).toBe(want.bytes);
+        expect(sha256(bytes)).toBe(want.sha256);
+      });
+    }
   }
 
   it('exports every kernel of the table under its name, each taking its parameters', () => {
