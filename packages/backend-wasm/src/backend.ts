@@ -540,7 +540,7 @@ export class WasmBackend extends CpuBackend {
    */
   override linear(x: View, weight: View, bias: View | null): DataId | null {
     const [out, inF] = weight.shape;
-    const rows = sizeOf(x.shape) / Math.max(1, inF);
+    const rows = sizeOf(x.shape.slice(0, -1));
     const fits = [x, weight, ...(bias ? [bias] : [])].every((v) => v.dtype === 'float32' && isContiguousView(v));
     if (!fits || rows === 0 || rows * inF * out < MIN_WORK) return super.linear(x, weight, bias);
     this.#route = 'wasm';

@@ -6,6 +6,7 @@ import {
   conv2d,
   exp,
   lt,
+  linear,
   matmul,
   maxPool2d,
   mean,
@@ -37,6 +38,10 @@ export const EDGE_CASES: CaseDef[] = [
       await assertClose(matmul(zeros([2, 0]), zeros([0, 3])), [[0, 0, 0], [0, 0, 0]], f32);
       await assertClose(zeros([0, 3]).reshape(3, -1), [[], [], []], f32);
       await assertClose(softmax(zeros([0, 4])), [], { shape: [0, 4], dtype: 'float32' });
+      // linear: no rows, and no input features (each output is its bias)
+      await assertClose(linear(zeros([0, 3]), ones([2, 3]), tensor([1, 2])), [], { shape: [0, 2], dtype: 'float32' });
+      await assertClose(linear(zeros([2, 0]), zeros([3, 0]), tensor([1, 2, 3])), [[1, 2, 3], [1, 2, 3]], f32);
+      await assertClose(linear(zeros([2, 0]), zeros([3, 0])), [[0, 0, 0], [0, 0, 0]], f32);
     },
   ],
   [

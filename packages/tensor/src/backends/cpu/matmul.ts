@@ -83,7 +83,7 @@ function dotRow(a: Float64Array, ao: number, b: Float64Array, bo: number, K: num
  */
 export function linear(alloc: ArrayAllocator, product: (a: View, b: View) => DataId, x: View, w: View, bias: View | null): DataId {
   const [out, inF] = w.shape;
-  const rows = inF === 0 ? 0 : x.shape.reduce((p, d) => p * d, 1) / inF;
+  const rows = x.shape.slice(0, -1).reduce((p, d) => p * d, 1);
   const X = materialize(alloc, x);
   const a: View = { data: wrap(X), dtype: x.dtype, shape: [1, rows, inF], strides: [rows * inF, inF, 1], offset: 0 };
   const b: View = { data: w.data, dtype: w.dtype, shape: [1, inF, out], strides: [0, w.strides[1], w.strides[0]], offset: w.offset };
