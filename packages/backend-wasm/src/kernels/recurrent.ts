@@ -20,13 +20,14 @@ const simd = (code: number): number[] => [0xfd, ...uleb(code)];
 /** SIMD instructions the assembler's table does not have (codes from the SIMD proposal). */
 const x4 = {
   lt: simd(0x43),
-  nearest: simd(0x6a),
   abs: simd(0xe0),
-  min: simd(0xe8),
+  /** a, b → b < a ? b : a (one minps on x64; f32x4.min's NaN and ±0 rules take about eight instructions) */
+  pmin: simd(0xea),
+  /** a, b → a < b ? b : a (one maxps) */
+  pmax: simd(0xeb),
   or: simd(0x50),
   /** v1, v2, mask → v1 where the mask's bits are set, else v2 */
   bitselect: simd(0x52),
-  truncSatS: simd(0xf8),
   shl: simd(0xab),
 };
 
@@ -68,8 +69,10 @@ const CONSTANTS = {
   t3: bitsOf(-1 / 3),
   minus2: bitsOf(-2),
   quarter: bitsOf(0.25),
-  /** the exponent bias, as i32 lanes */
-  bias: 127,
+  /** 1.5·2²³: v + magic rounds v (|v| < 2²²) to an integer, half to even, held in the low bits */
+  magic: bitsOf(1.5 * 2 ** 23),
+  /** the exponent bias less magic's bits, as i32 lanes: bits(n + magic) + magicBias = n + 127 */
+  magicBias: 127 - bitsOf(1.5 * 2 ** 23),
   /** the sign bit */
   sign: -0x80000000,
 } as const;
@@ -125,11 +128,13 @@ export function exp<S extends string>(f: MathFn<S>, x: number[], s = 0): number[
     ...op.f32x4Add,
   ];
   return [
-    ...x, ...K(f, 'expMin'), ...op.f32x4Max, ...K(f, 'expMax'), ...x4.min, ...r.tee,
-    ...K(f, 'log2e'), ...op.f32x4Mul, ...x4.nearest, ...n.set,
+    ...x, ...K(f, 'expMin'), ...x4.pmax, ...K(f, 'expMax'), ...x4.pmin, ...r.tee,
+    // n = round(x·log₂e) by adding and taking away 1.5·2²³ (what f32x4.nearest gives: both round half to even)
+    ...K(f, 'log2e'), ...op.f32x4Mul, ...K(f, 'magic'), ...op.f32x4Add, ...K(f, 'magic'), ...op.f32x4Sub, ...n.set,
     ...r.get, ...n.get, ...K(f, 'ln2Hi'), ...op.f32x4Mul, ...op.f32x4Sub, ...n.get, ...K(f, 'ln2Lo'), ...op.f32x4Mul, ...op.f32x4Sub, ...r.set,
     ...polynomial,
-    ...n.get, ...x4.truncSatS, ...K(f, 'bias'), ...op.i32x4Add, ...op.i32(23), ...x4.shl,
+    // 2ⁿ: n + magic is exact, its bits n + bits(magic); (n + 127) << 23
+    ...n.get, ...K(f, 'magic'), ...op.f32x4Add, ...K(f, 'magicBias'), ...op.i32x4Add, ...op.i32(23), ...x4.shl,
     ...op.f32x4Mul,
   ];
 }
