@@ -354,13 +354,12 @@ export class MultiheadAttention extends Module<[Tensor, Tensor, Tensor, Multihea
   /** Q, K, V projected, each [N, ·, E]; self-attention uses one matmul with in_proj_weight. */
   #project(query: Tensor, key: Tensor, value: Tensor, q0: Tensor, k0: Tensor, v0: Tensor): Tensor[] {
     const b = this.inProjBias ? this.inProjBias.chunk(3, 0) : [null, null, null];
-    const lin = (x: Tensor, w: Tensor, bias: Tensor | null) => linear(x, w, bias);
     if (this.inProjWeight) {
       if (query === key && key === value) return linear(q0, this.inProjWeight, this.inProjBias).chunk(3, -1);
       const [wq, wk, wv] = this.inProjWeight.chunk(3, 0);
-      return [lin(q0, wq, b[0]), lin(k0, wk, b[1]), lin(v0, wv, b[2])];
+      return [linear(q0, wq, b[0]), linear(k0, wk, b[1]), linear(v0, wv, b[2])];
     }
-    return [lin(q0, this.qProjWeight!, b[0]), lin(k0, this.kProjWeight!, b[1]), lin(v0, this.vProjWeight!, b[2])];
+    return [linear(q0, this.qProjWeight!, b[0]), linear(k0, this.kProjWeight!, b[1]), linear(v0, this.vProjWeight!, b[2])];
   }
 
   /** attnMask [L, S] or [N·H, L, S] (unbatched: [H, L, S]) as a mask broadcasting over [N, H, L, S]. */

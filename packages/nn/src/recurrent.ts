@@ -20,17 +20,12 @@ interface CellWeights {
   biasHh: Tensor | null;
 }
 
-/** x Wᵀ + b for x of any rank ≥ 1 (the last dim is the feature dim): one linear op. */
-function affine(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
-  return linear(x, w, b);
-}
-
 // One time step of each cell. `xp` is the input part x W_ihᵀ + b_ih, computed by the caller
 // (a sequence layer computes it for all time steps with one matmul); h and c are [N, H].
 
 /** h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) */
 function rnnStep(xp: Tensor, h: Tensor, w: CellWeights, nonlinearity: RNNNonlinearity): Tensor {
-  const pre = xp.add(affine(h, w.weightHh, w.biasHh));
+  const pre = xp.add(linear(h, w.weightHh, w.biasHh));
   return nonlinearity === 'tanh' ? pre.tanh() : pre.relu();
 }
 
@@ -48,7 +43,7 @@ function lstmStep(xw: Tensor, h: Tensor, c: Tensor, w: CellWeights): [Tensor, Te
 
 /** x W_ihᵀ + (b_ih + b_hh): an LSTM or Elman step's input part with the hidden bias folded in (it adds to the same gates). */
 function foldedInput(x: Tensor, w: CellWeights): Tensor {
-  return affine(x, w.weightIh, w.biasIh && w.biasHh ? w.biasIh.add(w.biasHh) : w.biasIh);
+  return linear(x, w.weightIh, w.biasIh && w.biasHh ? w.biasIh.add(w.biasHh) : w.biasIh);
 }
 
 /**
@@ -58,7 +53,7 @@ function foldedInput(x: Tensor, w: CellWeights): Tensor {
  */
 function gruStep(xp: Tensor, h: Tensor, w: CellWeights): Tensor {
   const [xr, xz, xn] = xp.chunk(3, -1);
-  const [hr, hz, hn] = affine(h, w.weightHh, w.biasHh).chunk(3, -1);
+  const [hr, hz, hn] = linear(h, w.weightHh, w.biasHh).chunk(3, -1);
   const r = xr.add(hr).sigmoid();
   const z = xz.add(hz).sigmoid();
   const n = xn.add(r.mul(hn)).tanh();
@@ -214,7 +209,7 @@ export class RNNCell extends CellBase<[Tensor, Tensor?], Tensor> {
     const { x2, unbatched } = this.batched(x);
     const h2 = this.state('h', h, x2, unbatched);
     const w = this.weights;
-    const h1 = rnnStep(affine(x2, w.weightIh, w.biasIh), h2, w, this.nonlinearity);
+    const h1 = rnnStep(linear(x2, w.weightIh, w.biasIh), h2, w, this.nonlinearity);
     return unbatched ? h1.squeeze(0) : h1;
   }
 
@@ -266,7 +261,7 @@ export class GRUCell extends CellBase<[Tensor, Tensor?], Tensor> {
     const { x2, unbatched } = this.batched(x);
     const h2 = this.state('h', h, x2, unbatched);
     const w = this.weights;
-    const h1 = gruStep(affine(x2, w.weightIh, w.biasIh), h2, w);
+    const h1 = gruStep(linear(x2, w.weightIh, w.biasIh), h2, w);
     return unbatched ? h1.squeeze(0) : h1;
   }
 }
@@ -421,7 +416,7 @@ abstract class RNNBase<I extends unknown[], O> extends Module<I, O> {
     init: readonly (Tensor | undefined)[],
     names: readonly string[],
     layer: (xp: Tensor, s: Tensor[], w: CellWeights, reverse: boolean) => { y: Tensor; finals: Tensor[] },
-    input: (rows: Tensor, w: CellWeights) => Tensor = (rows, w) => affine(rows, w.weightIh, w.biasIh),
+    input: (rows: Tensor, w: CellWeights) => Tensor = (rows, w) => linear(rows, w.weightIh, w.biasIh),
   ): { output: Tensor; finals: Tensor[] } {
     const kind = this.#kind;
     const D = this.numDirections;
