@@ -3,7 +3,7 @@ import { CpuBackend, isContiguousView, rowStride, type AdamStep, type BinaryOp, 
 import { empty, tiledPool, WasmConvolution } from './backend-conv.js';
 import { withGatePasses } from './backend-recurrent.js';
 import { WasmTransformerKernels } from './backend-transformer.js';
-import { PARALLEL_MIN_BYTES, WasmGemm, type KernelExports } from './gemm.js';
+import { PARALLEL_MIN_BYTES, WasmGemm, type KernelExports, type Strided } from './gemm.js';
 import { HeapAllocator } from './heap-allocator.js';
 import { MemoryFullError } from './heap.js';
 import { BINARY_KERNELS } from './kernels.js';
@@ -515,9 +515,8 @@ export class WasmBackend extends CpuBackend {
   #prepare(b: View): PreparedProduct | null {
     const [one, K, N] = b.shape;
     if (b.dtype !== 'float32' || one !== 1 || K * N === 0) return null;
-    const B = { data: values(b), offset: b.offset, sb: 0, si: b.strides[1], sj: b.strides[2] };
     const bAt = this.#io.work(32 * K * Math.ceil(N / 8));
-    this.gemm.packInto(B, K, N, bAt);
+    this.gemm.packInto(strided(b), K, N, bAt);
     return {
       times: (a) => {
         const M = a.shape[1];
@@ -525,7 +524,7 @@ export class WasmBackend extends CpuBackend {
         this.stats.wasm++;
         return this.#kernel(() => {
           const out = this.#memory.array('float32', M * N) as Float32Array;
-          this.gemm.packedProduct({ data: values(a), offset: a.offset, sb: 0, si: a.strides[1], sj: a.strides[2] }, M, K, N, bAt, out);
+          this.gemm.packedProduct(strided(a), M, K, N, bAt, out);
           return wrap(out);
         }, () => super.matmul(a, b));
       },
@@ -547,11 +546,14 @@ export class WasmBackend extends CpuBackend {
     this.stats.wasm++;
     return this.#kernel(() => {
       const y = this.#memory.array('float32', rows * out) as Float32Array;
-      const Np = 8 * Math.ceil(out / 8);
-      const biasAt = this.#io.work(4 * Np);
-      const f = this.gemm.heap.f32;
-      f.fill(0, biasAt >> 2, (biasAt >> 2) + Np);
-      if (bias) f.set(values(bias).subarray(bias.offset, bias.offset + out), biasAt >> 2);
+      // the bias row, zeros past `out` to whole panels (no bias: the plain product)
+      let biasAt = 0;
+      if (bias) {
+        const Np = 8 * Math.ceil(out / 8);
+        biasAt = this.#io.work(4 * Np);
+        this.gemm.kernels.fill32(biasAt, Np, 0);
+        this.gemm.heap.f32.set(values(bias).subarray(bias.offset, bias.offset + out), biasAt >> 2);
+      }
       const A = { data: values(x), offset: x.offset, sb: 0, si: inF, sj: 1 };
       // Wᵀ [in, out]: W's rows are its columns
       const B = { data: values(weight), offset: weight.offset, sb: 0, si: 1, sj: inF };
@@ -572,13 +574,14 @@ export class WasmBackend extends CpuBackend {
     this.stats.wasm++;
     return this.#kernel(() => {
       const out = this.#memory.array('float32', B * M * N) as Float32Array;
-      const A = { data: values(a), offset: a.offset, sb: a.strides[0], si: a.strides[1], sj: a.strides[2] };
-      const Bs = { data: values(b), offset: b.offset, sb: b.strides[0], si: b.strides[1], sj: b.strides[2] };
-      this.gemm.matmul(A, Bs, B, M, K, N, out);
+      this.gemm.matmul(strided(a), strided(b), B, M, K, N, out);
       return wrap(out);
     }, cpu);
   }
 }
+
+/** A [B, R, C] view as the product's strided operand. */
+const strided = (v: View): Strided => ({ data: values(v), offset: v.offset, sb: v.strides[0], si: v.strides[1], sj: v.strides[2] });
 
 /** The array holding a primitive's result (null: it declined), which its scope keeps. */
 const resultArray = (out: DataId | null): TypedArray | null => (out === null ? null : dataValues(out));

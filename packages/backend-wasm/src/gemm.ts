@@ -278,9 +278,7 @@ export class WasmGemm {
     const cInPlace = heap.owns(out) && M === Mp && N === Np;
     // B with contiguous rows, or stored transposed with contiguous columns, is packed by
     // the kernel from a staged copy, or from where it lies when that is the memory
-    const stageB = B.sj === 1 && (B.si !== 1 || N === 1);
-    const stageBT = !stageB && B.si === 1;
-    const bInPlace = heap.owns(B.data) && ((stageB && B.si === N) || (stageBT && B.sj === K));
+    const { rows: stageB, columns: stageBT, inPlace: bInPlace } = this.#layoutOfB(B, K, N);
     const aBytes = aInPlace ? 0 : align16(Mp * K * 4);
     const bBytes = align16(P * K * 32);
     const cBytes = cInPlace ? 0 : align16(Mp * Np * 4);
@@ -324,11 +322,7 @@ export class WasmGemm {
         }
         const cAt = cInPlace ? out.byteOffset + 4 * bi * M * N : cWork;
         this.run(aAt, bAt, cAt, Mp, K, Np, pack, biasAt);
-        if (cInPlace) continue;
-        const c = cWork >> 2;
-        const o = bi * M * N;
-        if (Np === N) out.set(f.subarray(c, c + M * N), o);
-        else for (let i = 0; i < M; i++) out.set(f.subarray(c + i * Np, c + i * Np + N), o + i * N);
+        if (!cInPlace) this.#unpad(cWork, out, bi * M * N, M, N, Np);
       }
     } finally {
       heap.free(work);
@@ -341,12 +335,28 @@ export class WasmGemm {
    */
   packInto(B: Strided, K: number, N: number, bAt: number): void {
     const P = Math.ceil(N / 8);
-    const heap = this.heap;
-    const rowsB = B.sj === 1 && (B.si !== 1 || N === 1);
+    const { rows, inPlace } = this.#layoutOfB(B, K, N);
     const from = B.data.byteOffset + 4 * B.offset;
-    if (heap.owns(B.data) && rowsB && B.si === N) this.kernels.packB(from, bAt, K, N, 0, P);
-    else if (heap.owns(B.data) && !rowsB && B.si === 1 && B.sj === K) this.kernels.packBT(from, bAt, K, N, 0, P);
-    else this.#packStrided(heap.f32, bAt >> 2, B, B.offset, K, N, P);
+    if (inPlace) (rows ? this.kernels.packB : this.kernels.packBT)(from, bAt, K, N, 0, P);
+    else this.#packStrided(this.heap.f32, bAt >> 2, B, B.offset, K, N, P);
+  }
+
+  /**
+   * How B [K, N] is packed: its rows contiguous (packB) or stored transposed, its columns
+   * contiguous (packBT), or neither (element by element); `inPlace` where the kernel can
+   * pack it from where it lies (one block of the memory).
+   */
+  #layoutOfB(B: Strided, K: number, N: number): { rows: boolean; columns: boolean; inPlace: boolean } {
+    const rows = B.sj === 1 && (B.si !== 1 || N === 1);
+    const columns = !rows && B.si === 1;
+    return { rows, columns, inPlace: this.heap.owns(B.data) && ((rows && B.si === N) || (columns && B.sj === K)) };
+  }
+
+  /** C's M rows of N floats out of its padded rows of Np at byte cAt, into out from element o. */
+  #unpad(cAt: number, out: Float32Array, o: number, M: number, N: number, Np: number): void {
+    const [f, c] = [this.heap.f32, cAt >> 2];
+    if (Np === N) out.set(f.subarray(c, c + M * N), o);
+    else for (let i = 0; i < M; i++) out.set(f.subarray(c + i * Np, c + i * Np + N), o + i * N);
   }
 
   /** out [M, N] row-major = A [M, K] (strided) · the B packed at bAt by packInto. */
@@ -363,11 +373,7 @@ export class WasmGemm {
       const aAt = aInPlace ? A.data.byteOffset + 4 * A.offset : work;
       const cAt = cInPlace ? out.byteOffset : work + aBytes;
       this.run(aAt, bAt, cAt, Mp, K, Np);
-      if (cInPlace) return;
-      const f = heap.f32;
-      const c = cAt >> 2;
-      if (Np === N) out.set(f.subarray(c, c + M * N));
-      else for (let i = 0; i < M; i++) out.set(f.subarray(c + i * Np, c + i * Np + N), i * N);
+      if (!cInPlace) this.#unpad(cAt, out, 0, M, N, Np);
     } finally {
       heap.free(work);
     }
