@@ -63,6 +63,8 @@ describe('the fused linear kernel equals its composite, matmul(x, wᵀ) + b (flo
   it('names the op and both shapes on a mismatch', () => {
     expect(() => T.linear(T.randn([2, 3]), T.randn([4, 5]))).toThrow(/linear: x's last dim must be weight's in features 5: x \[2,3\], weight \[4,5\]/);
     expect(() => T.linear(T.randn([2, 3]), T.randn([4, 3]), T.randn([3]))).toThrow(/linear: bias must be \[4\]/);
+    expect(() => T.linear(T.randn([2, 3]), T.randn([3]))).toThrow(/linear: weight must be 2-D \[out, in\], got \[3\]/);
+    expect(() => T.linear(T.randn([]), T.randn([4, 3]))).toThrow(/linear: x's last dim must be weight's in features 3/);
   });
 });
 
