@@ -76,6 +76,27 @@ export class WasmConvolution {
     this.#gemm.parallel(kernel, args, plan, g.N, g.N * (imageBytes + rowsBytes));
   }
 
+  /**
+   * y [N, O, Hp − 2, Wp − 2] at outAt = the 3×3 convolution of the padded x at xpAt with w
+   * [O, C, 3, 3] at wAt (+ bias at biasAt, or 0) by conv3x3Tiles: the weights packed by
+   * fours of output channels, the window's offsets and the bias rows in a work block.
+   */
+  #tiles(xpAt: number, wAt: number, biasAt: number, outAt: number, N: number, C: number, Hp: number, Wp: number, O: number): void {
+    const [K, groups] = [9 * C, Math.ceil(O / 4)];
+    const [wpAt, offsAt, bAt] = this.#io.layout([groups * K * 4, K, groups * 4]);
+    const f = this.#gemm.heap.f32;
+    const [wp, w, b] = [wpAt >> 2, wAt >> 2, bAt >> 2];
+    f.fill(0, wp, wp + groups * K * 4);
+    for (let o = 0; o < O; o++) for (let k = 0; k < K; k++) f[wp + ((o >> 2) * K + k) * 4 + (o & 3)] = f[w + o * K + k];
+    f.fill(0, b, b + groups * 4);
+    if (biasAt !== 0) f.set(f.subarray(biasAt >> 2, (biasAt >> 2) + O), b);
+    const offs = new Int32Array(f.buffer, offsAt, K);
+    for (let c = 0; c < C; c++) for (let q = 0; q < 9; q++) offs[9 * c + q] = 4 * ((c * Hp + Math.floor(q / 3)) * Wp + (q % 3));
+    const L = (Hp - 2) * (Wp - 2);
+    const args = { x: xpAt, wp: wpAt, offs: offsAt, bias: bAt, y: outAt, N, C, Hp, Wp, O };
+    this.#gemm.split('conv3x3Tiles', args, { x: 4 * C * Hp * Wp, y: 4 * O * L }, 4 * N * (C * Hp * Wp + O * L));
+  }
+
   /** The transpose kernel (see kernels.ts), its N blocks split across the threads. */
   #transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void {
     this.#gemm.parallel('transpose', [src, dst, N, R, C, ss, ds, sb, db, bias], { count: 2, ptrs: [[0, 4 * sb], [1, 4 * db]] }, N, 8 * N * R * C);
@@ -92,6 +113,10 @@ export class WasmConvolution {
       const [outAt, done] = this.#io.out(g.N * O * L);
       this.#direct();
       const { xpAt, Hp, Wp } = this.#padded(xAt, g.N * g.C, g.H, g.W, p.pad);
+      if (O >= TILES_MIN_CHANNELS) {
+        this.#tiles(xpAt, wAt, biasAt, outAt, g.N, g.C, Hp, Wp, O);
+        return done();
+      }
       const ptrs = [[0, 4 * g.C * Hp * Wp], [3, 4 * O * L]] as const;
       this.#gemm.parallel('conv3x3', [xpAt, wAt, biasAt, outAt, g.N, g.C, Hp, Wp, O], { count: 4, ptrs }, g.N, 4 * g.N * (g.C * Hp * Wp + O * L));
       return done();
@@ -441,6 +466,8 @@ const isPlain3x3 = (p: Im2ColParams): boolean =>
 
 /** most input channels for a direct 3×3 convolution (more: the patch-matrix product's K = 9·C pays) */
 const DIRECT_MAX_CHANNELS = 4;
+/** output channels from which the direct convolution runs by tiles of four channels (conv3x3Tiles) */
+const TILES_MIN_CHANNELS = 4;
 /** fewest input and output channels for a Winograd convolution (fewer: the products are too thin to gain) */
 const WINOGRAD_MIN_CHANNELS = 8;
 /** floats of transformed tiles and products a Winograd job keeps at once per thread (512 KiB: measured best of 0.25–2 MiB) */

@@ -290,3 +290,76 @@ export const conv3x3Grad = kernel({
     ];
   },
 });
+
+/**
+ * conv3x3Tiles(x, wp, offs, bias, y, N, C, Hp, Wp, O): the same convolution as conv3x3
+ * (x [N, C, Hp, Wp] already padded, y [N, O, Hp − 2, Wp − 2]) computed as a product of
+ * gemm's shape: for each tile of four output channels × two output rows × four columns,
+ * eight f32x4 sums in registers run over the K = 9·C window positions (c, i, j), each
+ * step loading the two shifted input rows (offs: K byte offsets c·Hp·Wp·4 + i·rowW + 4j
+ * from the window's top-left) and four weights. wp holds the weights packed for it,
+ * [⌈O/4⌉, K, 4] (zeros past O), and bias ⌈O/4⌉·4 floats (zeros without one): the sums
+ * start from them. Every output is written once, in one piece, with the sum in the order
+ * of k; the last four of a row start at ow − 4 (ow ≥ 4) and write again the same values
+ * for the columns already done.
+ */
+export const conv3x3Tiles = kernel({
+  params: { x: i32, wp: i32, offs: i32, bias: i32, y: i32, N: i32, C: i32, Hp: i32, Wp: i32, O: i32 },
+  locals: {
+    n: i32, g: i32, r: i32, xv: i32, tx: i32, k: i32, K: i32, xrow: i32, yrow: i32, rowW: i32, oh: i32, ow: i32, owB: i32, plane: i32,
+    at: i32, wk: i32, ok: i32, wg: i32, bg: i32, yat: i32,
+    /** four output channels × two rows of four */
+    acc: array(v128, 8),
+    b0: v128, b1: v128, w: v128,
+  },
+  split: { units: 'N', pointers: ['x', 'y'] },
+  body: (f, { fma }) => {
+    const lanes = [0, 1, 2, 3];
+    const tile = (R: number) => [
+      // xrow: the window's first input row, yrow: output row r of channel 4g
+      ...f.get('x'), ...f.get('n'), ...f.get('plane'), ...op.i32Mul, ...f.get('r'), ...f.get('rowW'), ...op.i32Mul, ...op.i32Add, ...op.i32Add, ...f.set('xrow'),
+      ...f.get('y'), ...f.get('n'), ...f.get('O'), ...op.i32Mul, ...f.get('g'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.get('oh'), ...op.i32Mul, ...f.get('r'), ...op.i32Add, ...f.get('owB'), ...op.i32Mul, ...op.i32Add, ...f.set('yrow'),
+      ...f.forStep('xv', op.i32(0), f.get('ow'), 4, [
+        ...lastColumnClamp(f, 'tx', 'xv', 'ow'),
+        ...lanes.flatMap((l) => [...f.get('bg'), ...op.v128Load32Splat(4 * l), ...f.set('acc', 2 * l), ...(R === 2 ? [...f.get('acc', 2 * l), ...f.set('acc', 2 * l + 1)] : [])]),
+        ...f.get('wg'), ...f.set('wk'),
+        ...f.get('offs'), ...f.set('ok'),
+        ...f.get('K'), ...f.set('k'),
+        ...op.block, ...op.loop,
+        ...f.get('k'), ...op.i32Eqz, ...op.brIf(1),
+        ...f.get('xrow'), ...f.get('tx'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.get('ok'), ...op.i32Load(0), ...op.i32Add, ...f.set('at'),
+        ...f.get('at'), ...op.v128Load(0), ...f.set('b0'),
+        ...(R === 2 ? [...f.get('at'), ...f.get('rowW'), ...op.i32Add, ...op.v128Load(0), ...f.set('b1')] : []),
+        ...lanes.flatMap((l) => [
+          ...f.get('wk'), ...op.v128Load32Splat(4 * l), ...f.set('w'),
+          ...multiplyAdd(fma, f.ref('acc', 2 * l), f.get('w'), f.get('b0')),
+          ...(R === 2 ? multiplyAdd(fma, f.ref('acc', 2 * l + 1), f.get('w'), f.get('b1')) : []),
+        ]),
+        ...f.get('wk'), ...op.i32(16), ...op.i32Add, ...f.set('wk'),
+        ...f.get('ok'), ...op.i32(4), ...op.i32Add, ...f.set('ok'),
+        ...f.get('k'), ...op.i32(1), ...op.i32Sub, ...f.set('k'),
+        ...op.br(0),
+        ...op.end, ...op.end,
+        // channel 4g + l's rows, where it exists
+        ...lanes.flatMap((l) => [
+          ...f.get('g'), ...op.i32(4), ...op.i32Mul, ...op.i32(l), ...op.i32Add, ...f.get('O'), ...op.i32LtS, ...op.if,
+          ...f.get('yrow'), ...op.i32(l), ...f.get('oh'), ...op.i32Mul, ...f.get('owB'), ...op.i32Mul, ...op.i32Add, ...f.get('tx'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('yat'),
+          ...f.get('yat'), ...f.get('acc', 2 * l), ...op.v128Store(0),
+          ...(R === 2 ? [...f.get('yat'), ...f.get('owB'), ...op.i32Add, ...f.get('acc', 2 * l + 1), ...op.v128Store(0)] : []),
+          ...op.end,
+        ]),
+      ]),
+    ];
+    return [
+      ...outputSize(f),
+      ...f.get('C'), ...op.i32(9), ...op.i32Mul, ...f.set('K'),
+      ...f.get('C'), ...f.get('Hp'), ...op.i32Mul, ...f.get('rowW'), ...op.i32Mul, ...f.set('plane'),
+      ...f.forUp('n', f.get('N'), f.forStep('g', op.i32(0), [...f.get('O'), ...op.i32(3), ...op.i32Add, ...op.i32(2), ...op.i32ShrU], 1, [
+        // the group's packed weights wp + g·K·16 and bias + g·16
+        ...f.get('wp'), ...f.get('g'), ...f.get('K'), ...op.i32Mul, ...op.i32(16), ...op.i32Mul, ...op.i32Add, ...f.set('wg'),
+        ...f.get('bias'), ...f.get('g'), ...op.i32(16), ...op.i32Mul, ...op.i32Add, ...f.set('bg'),
+        ...rowPairs(f, tile(2), tile(1)),
+      ])),
+    ];
+  },
+});

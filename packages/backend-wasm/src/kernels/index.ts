@@ -6,7 +6,7 @@
  */
 import { moduleBytes, op } from '../assembler.js';
 import { adam } from './adam.js';
-import { conv3x3, conv3x3Grad, crop2d, im2row, pad2d, row2im } from './conv.js';
+import { conv3x3, conv3x3Grad, conv3x3Tiles, crop2d, im2row, pad2d, row2im } from './conv.js';
 import { add, div, dropoutMask, mul, relu, reluGrad, sub } from './elementwise.js';
 import { fmaPeak, gemm, gemmAcc, gemmBatch, gemmBias, gemmRows, packB, packBT } from './gemm.js';
 import type { Kernel, NamedArgs, Signature, SplitSpec } from './kernel.js';
@@ -34,7 +34,7 @@ export const KERNELS = {
   winogradConv, winogradGradConv, winogradInputGradConv,
   lstmGates, lstmGatesBackward, gruGates, gruGatesBackward, rnnGates, rnnGatesBackward,
   softmaxRows, softmaxRowsBackward, layerNormRows, layerNormRowsBackward, gelu, geluBackward, copyBlock, maskRows,
-  gemmBatch, colSums, copyBlocks, gemmBias,
+  gemmBatch, colSums, copyBlocks, gemmBias, conv3x3Tiles,
 } as const;
 
 type Table = typeof KERNELS;
