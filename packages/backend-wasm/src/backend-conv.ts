@@ -99,7 +99,7 @@ export class WasmConvolution {
 
   /** The transpose kernel (see kernels.ts), its N blocks split across the threads. */
   #transpose(src: number, dst: number, N: number, R: number, C: number, ss: number, ds: number, sb: number, db: number, bias: number): void {
-    this.#gemm.parallel('transpose', [src, dst, N, R, C, ss, ds, sb, db, bias], { count: 2, ptrs: [[0, 4 * sb], [1, 4 * db]] }, N, 8 * N * R * C);
+    this.#gemm.parallel('transposeTiled', [src, dst, N, R, C, ss, ds, sb, db, bias], { count: 2, ptrs: [[0, 4 * sb], [1, 4 * db]] }, N, 8 * N * R * C);
   }
 
   /** x [N,C,H,W] ⋆ w [O,C,kh,kw] (+ bias [O]) → [N,O,oh,ow] (float32, groups = 1, no empty operand). */

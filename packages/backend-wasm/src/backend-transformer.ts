@@ -204,7 +204,7 @@ export class WasmTransformerKernels {
       return wrap(out);
     }
     // block b: rows of W values `rs` apart, or the transpose of W rows of R values `cs` apart
-    const block = rows ? (from: number, to: number) => this.#copyRows(from, to, R, W, 4 * rs, 4 * W) : (from: number, to: number) => k.transpose(from, to, 1, W, R, cs, W, 0, 0, 0);
+    const block = rows ? (from: number, to: number) => this.#copyRows(from, to, R, W, 4 * rs, 4 * W) : (from: number, to: number) => k.transposeTiled(from, to, 1, W, R, cs, W, 0, 0, 0);
     // the blocks in row-major order of the leading axes: an odometer over them
     const lead = v.shape.slice(0, nd - 2);
     const index = new Array<number>(lead.length).fill(0);

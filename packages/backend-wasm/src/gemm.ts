@@ -459,9 +459,9 @@ export class WasmGemm {
       const [src, dst] = [ad.byteOffset + 4 * aBase, 4 * a0];
       const chunk = Math.max(4, Math.ceil(K / (4 * this.threads) / 4) * 4);
       const blocks = Math.floor(K / chunk);
-      if (blocks > 0) this.split('transpose', { src, dst, N: blocks, R: chunk, C: M, ss: A.sj, ds: K, sb: chunk * A.sj, db: chunk, bias: 0 }, { src: 4 * chunk * A.sj, dst: 4 * chunk }, 8 * blocks * chunk * M);
+      if (blocks > 0) this.split('transposeTiled', { src, dst, N: blocks, R: chunk, C: M, ss: A.sj, ds: K, sb: chunk * A.sj, db: chunk, bias: 0 }, { src: 4 * chunk * A.sj, dst: 4 * chunk }, 8 * blocks * chunk * M);
       const rest = K - blocks * chunk;
-      if (rest > 0) this.kernels.transpose(src + 4 * blocks * chunk * A.sj, dst + 4 * blocks * chunk, 1, rest, M, A.sj, K, 0, 0, 0);
+      if (rest > 0) this.kernels.transposeTiled(src + 4 * blocks * chunk * A.sj, dst + 4 * blocks * chunk, 1, rest, M, A.sj, K, 0, 0, 0);
     } else if (A.si === 1) {
       // A stored transposed (column-major): read each column contiguously
       for (let k = 0; k < K; k++) {

@@ -10,7 +10,7 @@ import { conv3x3, conv3x3Grad, conv3x3Tiles, crop2d, im2row, pad2d, row2im } fro
 import { add, div, dropoutMask, mul, relu, reluGrad, sub } from './elementwise.js';
 import { fmaPeak, gemm, gemmAcc, gemmBatch, gemmBias, gemmRows, packB, packBT } from './gemm.js';
 import type { Kernel, NamedArgs, Signature, SplitSpec } from './kernel.js';
-import { copyRows, fill32, swapBlocks, transpose } from './layout.js';
+import { copyRows, fill32, swapBlocks, transpose, transposeTiled } from './layout.js';
 import { maxpool, maxpool2x2, maxpoolBack, maxpoolBack2x2 } from './pooling.js';
 import { colSum, colSums, rowSum, rowSum64, sumBlocks } from './reduce.js';
 import { gruGates, gruGatesBackward, lstmGates, lstmGatesBackward, rnnGates, rnnGatesBackward } from './recurrent.js';
@@ -34,7 +34,7 @@ export const KERNELS = {
   winogradConv, winogradGradConv, winogradInputGradConv,
   lstmGates, lstmGatesBackward, gruGates, gruGatesBackward, rnnGates, rnnGatesBackward,
   softmaxRows, softmaxRowsBackward, layerNormRows, layerNormRowsBackward, gelu, geluBackward, copyBlock, maskRows,
-  gemmBatch, colSums, copyBlocks, gemmBias, conv3x3Tiles,
+  gemmBatch, colSums, copyBlocks, gemmBias, conv3x3Tiles, transposeTiled,
 } as const;
 
 type Table = typeof KERNELS;
