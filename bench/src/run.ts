@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism, cpus, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseFlags } from '@ml/cli-kit';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { runMl } from './ml.js';
@@ -20,7 +20,7 @@ import { runTfjs } from './tfjs.js';
 import type { Measurement } from './timing.js';
 import { serve, SystemProcess } from './process.js';
 import { findTorch, torchProcess } from './torch.js';
-import { GROUPS, MATMUL_SIZES, WORKLOADS, type Budget } from './workloads.js';
+import { GROUPS, MATMUL_SIZES, WORKLOADS, unknownChoice, type Budget } from './workloads.js';
 
 const SYSTEMS = ['ml-cpu', 'ml-wasm', 'ml-wasm-1t', 'ml-webgpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgpu', 'torch'] as const;
 type System = (typeof SYSTEMS)[number];
@@ -128,7 +128,7 @@ export function ceilingNote(results: Results): string[] {
 async function main(): Promise<number> {
   let args;
   try {
-    args = parseArgs({ options: { systems: { type: 'string' }, budget: { type: 'string' }, quick: { type: 'boolean' }, 'no-write': { type: 'boolean' }, serve: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    args = parseFlags(process.argv.slice(2), { systems: { type: 'string' }, budget: { type: 'string' }, quick: { type: 'boolean' }, 'no-write': { type: 'boolean' }, serve: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   } catch (e) {
     process.stderr.write(`bench: ${(e as Error).message}\n\n${HELP}`);
     return 2;
@@ -140,7 +140,7 @@ async function main(): Promise<number> {
   }
   const systems = (v.systems?.split(',').map((s) => s.trim()) ?? [...SYSTEMS]) as System[];
   for (const s of systems) if (!SYSTEMS.includes(s)) {
-    process.stderr.write(`bench: unknown system '${s}' (choose from ${SYSTEMS.join(', ')})\n`);
+    process.stderr.write(`bench: ${unknownChoice('system', s, SYSTEMS)}\n`);
     return 2;
   }
   const budgetS = v.budget === undefined ? (v.quick ? 2 : 20) : Number(v.budget);

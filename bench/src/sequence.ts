@@ -21,12 +21,13 @@ import { fromArray, manualSeed, randn, setBackend, tidy, type Tensor } from '@ml
 import { spawnSync } from 'node:child_process';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseFlags } from '@ml/cli-kit';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { serve, SystemProcess } from './process.js';
 import { timeIt, type Measurement } from './timing.js';
 import { findTorch } from './torch.js';
+import { unknownChoice } from './workloads.js';
 
 // This program asks for WebAssembly's relaxed SIMD (fused multiply-adds in the wasm
 // backend's products): on Node 20 it sits behind a V8 flag, set here for this process.
@@ -281,9 +282,13 @@ Options:
 `;
 
 async function main(): Promise<number> {
-  const { values: v } = parseArgs({
-    options: { systems: { type: 'string' }, budget: { type: 'string' }, reps: { type: 'string' }, quick: { type: 'boolean' }, only: { type: 'string' }, serve: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
+  let v;
+  try {
+    v = parseFlags(process.argv.slice(2), { systems: { type: 'string' }, budget: { type: 'string' }, reps: { type: 'string' }, quick: { type: 'boolean' }, only: { type: 'string' }, serve: { type: 'string' }, help: { type: 'boolean', short: 'h' } }).values;
+  } catch (e) {
+    process.stderr.write(`sequence bench: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
@@ -308,10 +313,16 @@ async function main(): Promise<number> {
   }
   const systems = (v.systems?.split(',').map((s) => s.trim()) ?? [...DEFAULT_SYSTEMS]) as System[];
   for (const s of systems) if (!SYSTEMS.includes(s)) {
-    process.stderr.write(`sequence bench: unknown system '${s}' (choose from ${SYSTEMS.join(', ')})\n`);
+    process.stderr.write(`sequence bench: ${unknownChoice('system', s, SYSTEMS)}\n`);
     return 2;
   }
-  const rows = v.only === undefined ? SEQ_WORKLOADS : SEQ_WORKLOADS.filter((w) => v.only!.split(',').includes(w.id));
+  const ids = SEQ_WORKLOADS.map((w) => w.id);
+  const asked = v.only?.split(',').map((s) => s.trim());
+  for (const id of asked ?? []) if (!ids.includes(id)) {
+    process.stderr.write(`sequence bench: ${unknownChoice('row', id, ids)}\n`);
+    return 2;
+  }
+  const rows = asked === undefined ? SEQ_WORKLOADS : SEQ_WORKLOADS.filter((w) => asked.includes(w.id));
   const cores = cpus().length;
   const threads: Record<System, string> = { 'ml-wasm-1t': '1 thread', 'ml-wasm': `${cores} threads`, 'ml-webgpu': 'GPU', 'tfjs-wasm': '1 thread', 'torch-1t': '1 thread', 'torch-2t': '2 threads' };
   const versions = [`Node ${process.version}`];

@@ -1,4 +1,6 @@
 /** The workloads every system runs, with their units. */
+import { closest } from '@ml/cli-kit';
+
 export interface Workload {
   id: string;
   title: string;
@@ -44,3 +46,9 @@ export const GROUPS: readonly (readonly string[])[] = WORKLOADS.reduce<string[][
   (groups[w.group] ??= []).push(w.id);
   return groups;
 }, []);
+
+/** The message for a value outside `valid` (a system, a row id): it names the closest valid ones and lists them all. */
+export function unknownChoice(what: string, got: string, valid: readonly string[]): string {
+  const near = closest(got, valid).slice(0, 2);
+  return `unknown ${what} '${got}'${near.length > 0 ? `; did you mean ${near.join(' or ')}?` : ''} (choose from ${valid.join(', ')})`;
+}
