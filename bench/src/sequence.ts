@@ -25,7 +25,7 @@ import { parseFlags } from '@ml/cli-kit';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { serve, SystemProcess } from './process.js';
-import { timeIt, type Measurement } from './timing.js';
+import { median, timeIt, type Measurement } from './timing.js';
 import { findTorch } from './torch.js';
 import { unknownChoice } from './workloads.js';
 
@@ -251,18 +251,40 @@ async function runTfjs(b: SeqBudget, only: ReadonlySet<string>, log: (s: string)
   return out;
 }
 
-type Results = Partial<Record<System, Record<string, Measurement>>>;
+/** Each system's measurements of each row, one per round. */
+type Results = Partial<Record<System, Record<string, Measurement[]>>>;
 
-const fmt = (m: Measurement | undefined): string => (!m ? '–' : !Number.isFinite(m.value) ? (m.note ?? 'n/a') : m.value >= 100 ? m.value.toFixed(0) : m.value >= 10 ? m.value.toFixed(1) : m.value.toFixed(2));
-const ratio = (a: Measurement | undefined, b: Measurement | undefined): string => (a && b && Number.isFinite(a.value) && Number.isFinite(b.value) ? `${(a.value / b.value).toFixed(2)}×` : '–');
+const finite = (m: Measurement | undefined): m is Measurement => m !== undefined && Number.isFinite(m.value);
+const fmt = (ms: Measurement[] | undefined): string => {
+  if (!ms || ms.length === 0) return '–';
+  const good = ms.filter(finite);
+  if (good.length === 0) return ms[0].note ?? 'n/a';
+  const v = median(good.map((m) => m.value));
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+};
 
-/** The table: times per system, and @ml's time ÷ PyTorch's at one thread and at all threads (> 1: @ml is slower). */
+/**
+ * @ml's time ÷ PyTorch's, round by round (the two measured minutes apart at most, this
+ * VM's speed drifting less within a round than across the run): the median of the rounds'
+ * ratios, with their range when there is more than one round.
+ */
+export function pairedRatio(ours: Measurement[] | undefined, theirs: Measurement[] | undefined): string {
+  const r = (ours ?? []).flatMap((m, i) => (finite(m) && finite(theirs?.[i]) ? [m.value / theirs![i].value] : []));
+  if (r.length === 0) return '–';
+  const range = r.length > 1 ? ` (${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)})` : '';
+  return `${median(r).toFixed(2)}×${range}`;
+}
+
+/**
+ * The table: each system's median time over the rounds, and @ml's time ÷ PyTorch's at one
+ * thread and at all threads (> 1: @ml is slower), paired round by round.
+ */
 export function seqTable(results: Results, threads: Record<System, string>): string {
   const present = SYSTEMS.filter((s) => results[s]);
   const head = `| workload | unit | ${present.map((s) => `${s} (${threads[s]})`).join(' | ')} | ml-wasm ÷ torch, 1 thread | ml-wasm ÷ torch, all threads |`;
   const sep = `|---|---|${present.map(() => '---:').join('|')}|---:|---:|`;
   const rows = SEQ_WORKLOADS.filter((w) => present.some((s) => results[s]?.[w.id] !== undefined)).map(
-    (w) => `| ${w.title} | ${w.unit} | ${present.map((s) => fmt(results[s]?.[w.id])).join(' | ')} | ${ratio(results['ml-wasm-1t']?.[w.id], results['torch-1t']?.[w.id])} | ${ratio(results['ml-wasm']?.[w.id], results['torch-2t']?.[w.id])} |`,
+    (w) => `| ${w.title} | ${w.unit} | ${present.map((s) => fmt(results[s]?.[w.id])).join(' | ')} | ${pairedRatio(results['ml-wasm-1t']?.[w.id], results['torch-1t']?.[w.id])} | ${pairedRatio(results['ml-wasm']?.[w.id], results['torch-2t']?.[w.id])} |`,
   );
   return [head, sep, ...rows].join('\n');
 }
@@ -278,13 +300,16 @@ Options:
   --reps <n>         training steps timed per measurement at most (default 20)
   --quick            --budget 1 --reps 5: a smoke run
   --only <ids>       rows to run (default all): ${SEQ_WORKLOADS.map((w) => w.id).join(', ')}
+  --rounds <n>       measure each row n times, the systems taking turns each round
+                     (default 1); the table gives the median time and the median
+                     and range of the rounds' ratios
   -h, --help         show this help
 `;
 
 async function main(): Promise<number> {
   let v;
   try {
-    v = parseFlags(process.argv.slice(2), { systems: { type: 'string' }, budget: { type: 'string' }, reps: { type: 'string' }, quick: { type: 'boolean' }, only: { type: 'string' }, serve: { type: 'string' }, help: { type: 'boolean', short: 'h' } }).values;
+    v = parseFlags(process.argv.slice(2), { systems: { type: 'string' }, budget: { type: 'string' }, reps: { type: 'string' }, quick: { type: 'boolean' }, only: { type: 'string' }, rounds: { type: 'string' }, serve: { type: 'string' }, help: { type: 'boolean', short: 'h' } }).values;
   } catch (e) {
     process.stderr.write(`sequence bench: ${(e as Error).message}\n\n${HELP}`);
     return 2;
@@ -294,8 +319,9 @@ async function main(): Promise<number> {
     return 0;
   }
   const budget: SeqBudget = { budgetMs: Number(v.budget ?? (v.quick ? 1 : 10)) * 1000, maxReps: Number(v.reps ?? (v.quick ? 5 : 20)) };
-  if (!(budget.budgetMs > 0) || !(budget.maxReps >= 1)) {
-    process.stderr.write(`sequence bench: --budget expects seconds > 0 and --reps a count ≥ 1\n`);
+  const rounds = Number(v.rounds ?? 1);
+  if (!(budget.budgetMs > 0) || !(budget.maxReps >= 1) || !Number.isInteger(rounds) || rounds < 1) {
+    process.stderr.write(`sequence bench: --budget expects seconds > 0, --reps and --rounds counts ≥ 1\n`);
     return 2;
   }
   const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -344,25 +370,31 @@ async function main(): Promise<number> {
   versions.push('TensorFlow.js 4.22.0 (wasm)');
   const results: Results = {};
   const t0 = performance.now();
-  for (const [g, w] of rows.entries()) {
-    for (const s of g % 2 === 0 ? systems : [...systems].reverse()) {
-      const proc = procs.get(s);
-      if (proc === undefined) continue;
-      log(`${s} (${w.id}):`);
-      await new Promise((r) => setTimeout(r, 1000));
-      try {
-        results[s] = { ...results[s], ...(await proc.run(new Set([w.id]))) };
-      } catch (e) {
-        log(`  ${s} failed: ${(e as Error).message}`);
-        proc.close();
-        procs.delete(s);
+  let turn = 0;
+  for (const w of rows) {
+    for (let round = 0; round < rounds; round++, turn++) {
+      for (const s of turn % 2 === 0 ? systems : [...systems].reverse()) {
+        const proc = procs.get(s);
+        if (proc === undefined) continue;
+        log(`${s} (${w.id}${rounds > 1 ? `, round ${round + 1} of ${rounds}` : ''}):`);
+        await new Promise((r) => setTimeout(r, 1000));
+        try {
+          const got = await proc.run(new Set([w.id]));
+          const mine = (results[s] ??= {});
+          // a round the system could not measure keeps its place (the ratios pair rounds)
+          (mine[w.id] ??= [])[round] = got[w.id] ?? { value: NaN, reps: 0 };
+        } catch (e) {
+          log(`  ${s} failed: ${(e as Error).message}`);
+          proc.close();
+          procs.delete(s);
+        }
       }
     }
   }
   for (const proc of procs.values()) proc.close();
   const lscpu = spawnSync('lscpu', [], { encoding: 'utf8' }).stdout ?? '';
   const model = /Model name:\s*(.+)/.exec(lscpu)?.[1] ?? cpus()[0]?.model ?? 'unknown CPU';
-  const header = `Run on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${model}, ${cores} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}; ${versions.join(', ')}. Budget ${budget.budgetMs / 1000} s and at most ${budget.maxReps} training steps per measurement (after ≥ 2 untimed runs and 0.5 s); the whole run ${((performance.now() - t0) / 60000).toFixed(1)} min.`;
+  const header = `Run on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${model}, ${cores} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}; ${versions.join(', ')}. Budget ${budget.budgetMs / 1000} s and at most ${budget.maxReps} training steps per measurement (after ≥ 2 untimed runs and 0.5 s)${rounds > 1 ? `, ${rounds} rounds a row (times: medians of the rounds; ratios: median and range of the rounds' ratios)` : ''}; the whole run ${((performance.now() - t0) / 60000).toFixed(1)} min.`;
   process.stdout.write(`${header}\n\n${seqTable(results, threads)}\n`);
   return 0;
 }
