@@ -17,7 +17,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { runMl } from './ml.js';
 import { runTfjs } from './tfjs.js';
-import type { Measurement } from './timing.js';
+import { median, type Measurement } from './timing.js';
 import { serve, SystemProcess } from './process.js';
 import { findTorch, torchProcess } from './torch.js';
 import { GROUPS, MATMUL_SIZES, WORKLOADS, unknownChoice, type Budget } from './workloads.js';
@@ -49,6 +49,9 @@ Options:
                      device; ml-wasm-1t is the wasm backend on one thread, like tfjs-wasm)
   --budget <s>       timed seconds per measurement at most            (default 20)
   --quick            2 s budgets, 20 MLP steps, 5 CNN steps: a smoke run
+  --rounds <n>       run every group n times, the systems taking turns each round
+                     (default 1): the table gives medians, and ml-wasm against the best
+                     CPU peer the median and range of the rounds' ratios and its wins
   --no-write         print only; do not update bench/README.md
   -h, --help         show this help
 
@@ -57,6 +60,23 @@ that process's mode), and the systems take turns by workload group.
 `;
 
 type Results = Partial<Record<System, Record<string, Measurement>>>;
+/** Each system's measurements of each workload, one per round. */
+type Rounds = Partial<Record<System, Record<string, Measurement[]>>>;
+
+/** The median of each system's rounds (a round that failed counts as missing; the first round's note stays). */
+export function mediansOf(rounds: Rounds): Results {
+  const out: Results = {};
+  for (const [s, byId] of Object.entries(rounds) as [System, Record<string, Measurement[]>][]) {
+    out[s] = Object.fromEntries(
+      Object.entries(byId).map(([id, ms]) => {
+        const good = ms.filter((m) => m !== undefined && Number.isFinite(m.value));
+        const first = ms.find((m) => m !== undefined);
+        return [id, good.length === 0 ? (first ?? { value: NaN, reps: 0 }) : { value: median(good.map((m) => m.value)), reps: good.reduce((n, m) => n + m.reps, 0), note: first?.note }];
+      }),
+    );
+  }
+  return out;
+}
 
 function fmt(m: Measurement | undefined, unit: string): string {
   if (!m) return '–';
@@ -72,7 +92,12 @@ function ratio(ours: Measurement | undefined, theirs: Measurement | undefined, h
 }
 const times = (r: number): string => `${r >= 1 ? r.toFixed(2) : r.toFixed(3)}×`;
 
-export function table(results: Results, cores: number): string {
+/**
+ * `results` as a table; with `rounds` (more than one), ml-wasm's cell against the best CPU
+ * peer also gives the per-round ratios' range and in how many rounds ml-wasm was faster,
+ * each round's pair measured minutes apart at most.
+ */
+export function table(results: Results, cores: number, rounds?: Rounds): string {
   const present = SYSTEMS.filter((s) => results[s]);
   const peers = present.filter((s) => CPU_PEERS.includes(s));
   const gpus = results['ml-webgpu'] !== undefined && results['tfjs-webgpu'] !== undefined;
@@ -91,6 +116,13 @@ export function table(results: Results, cores: number): string {
       const best = peerVals.reduce((a, b) => ((w.higherIsBetter ? b.m.value > a.m.value : b.m.value < a.m.value) ? b : a));
       const r = ratio(ours, best.m, w.higherIsBetter);
       if (r !== null) vsBest = `${times(r)} (${r >= 1 ? 'faster' : 'slower'} than ${best.s})`;
+      const paired = (rounds?.['ml-wasm']?.[w.id] ?? []).flatMap((m, i) => {
+        const q = ratio(m, rounds?.[best.s]?.[w.id]?.[i], w.higherIsBetter);
+        return q === null ? [] : [q];
+      });
+      if (r !== null && paired.length > 1) {
+        vsBest = `${times(median(paired))} (${times(Math.min(...paired))}–${times(Math.max(...paired))}; faster than ${best.s} in ${paired.filter((q) => q >= 1).length} of ${paired.length})`;
+      }
     }
     const vsGpu = gpus ? ratio(results['ml-webgpu']?.[w.id], results['tfjs-webgpu']?.[w.id], w.higherIsBetter) : null;
     const gpuCell = gpus ? ` ${vsGpu === null ? '–' : times(vsGpu)} |` : '';
@@ -128,7 +160,7 @@ export function ceilingNote(results: Results): string[] {
 async function main(): Promise<number> {
   let args;
   try {
-    args = parseFlags(process.argv.slice(2), { systems: { type: 'string' }, budget: { type: 'string' }, quick: { type: 'boolean' }, 'no-write': { type: 'boolean' }, serve: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+    args = parseFlags(process.argv.slice(2), { systems: { type: 'string' }, budget: { type: 'string' }, quick: { type: 'boolean' }, rounds: { type: 'string' }, 'no-write': { type: 'boolean' }, serve: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   } catch (e) {
     process.stderr.write(`bench: ${(e as Error).message}\n\n${HELP}`);
     return 2;
@@ -148,6 +180,11 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: --budget expects seconds > 0, got '${v.budget}'\n`);
     return 2;
   }
+  const rounds = Number(v.rounds ?? 1);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    process.stderr.write(`bench: --rounds expects a count ≥ 1, got '${v.rounds}'\n`);
+    return 2;
+  }
   const budget: Budget = { budgetMs: budgetS * 1000, mlpSteps: v.quick ? 20 : 938, cnnSteps: v.quick ? 5 : 50 };
   const log = (s: string) => process.stderr.write(`${s}\n`);
   if (v.serve !== undefined) {
@@ -163,7 +200,7 @@ async function main(): Promise<number> {
     });
     return 0;
   }
-  const results: Results = {};
+  const byRound: Rounds = {};
   const require = createRequire(import.meta.url);
   const versions: string[] = [`Node ${process.version}`];
   // every system in a process of its own for the whole run
@@ -184,32 +221,38 @@ async function main(): Promise<number> {
   }
   // each group of workloads on every system before the next group, the order of the
   // systems reversed from one group to the next (see GROUPS)
-  for (const [g, group] of GROUPS.entries()) {
+  let turn = 0;
+  for (const group of GROUPS) {
     const only = new Set(group);
-    for (const s of g % 2 === 0 ? systems : [...systems].reverse()) {
-      const proc = procs.get(s);
-      if (proc === undefined) continue;
-      log(`${s} (${group.join(', ')}):`);
-      // a second for whatever the last system's process may still do after answering (a
-      // GPU queue draining, its collector)
-      await new Promise((r) => setTimeout(r, 1000));
-      try {
-        results[s] = { ...results[s], ...(await proc.run(only)) };
-      } catch (e) {
-        // a system that cannot start (no WebGPU device, say) is left out of later groups
-        log(`  ${s} failed: ${(e as Error).message}`);
-        proc.close();
-        procs.delete(s);
+    for (let round = 0; round < rounds; round++, turn++) {
+      for (const s of turn % 2 === 0 ? systems : [...systems].reverse()) {
+        const proc = procs.get(s);
+        if (proc === undefined) continue;
+        log(`${s} (${group.join(', ')}${rounds > 1 ? `, round ${round + 1} of ${rounds}` : ''}):`);
+        // a second for whatever the last system's process may still do after answering (a
+        // GPU queue draining, its collector)
+        await new Promise((r) => setTimeout(r, 1000));
+        try {
+          const got = await proc.run(only);
+          const mine = (byRound[s] ??= {});
+          for (const [id, m] of Object.entries(got)) (mine[id] ??= [])[round] = m;
+        } catch (e) {
+          // a system that cannot start (no WebGPU device, say) is left out of later groups
+          log(`  ${s} failed: ${(e as Error).message}`);
+          proc.close();
+          procs.delete(s);
+        }
       }
     }
   }
   for (const proc of procs.values()) proc.close();
+  const results = mediansOf(byRound);
   if (results['tfjs-cpu'] || results['tfjs-wasm'] || results['tfjs-webgpu']) versions.push(`TensorFlow.js ${(require('@tensorflow/tfjs/package.json') as { version: string }).version}`);
-  const t = table(results, availableParallelism());
+  const t = table(results, availableParallelism(), rounds > 1 ? byRound : undefined);
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}`;
   const date = new Date().toISOString().slice(0, 10);
   const block = [
-    `Run on ${date}: ${machine}; ${versions.join(', ')}. Budget ${budgetS} s per measurement${v.quick ? ' (--quick)' : ''}.`,
+    `Run on ${date}: ${machine}; ${versions.join(', ')}. Budget ${budgetS} s per measurement${v.quick ? ' (--quick)' : ''}${rounds > 1 ? `; ${rounds} rounds, the systems taking turns each round (cells: medians of the rounds)` : ''}.`,
     '',
     t,
     '',
@@ -229,7 +272,7 @@ async function main(): Promise<number> {
     log(`wrote ${file}`);
     // the same numbers for scripts: bench/results.json
     const json = fileURLToPath(new URL('../results.json', import.meta.url));
-    const data = { date, machine, versions, budgetS, quick: v.quick ?? false, workloads: WORKLOADS.map((w) => ({ id: w.id, title: w.title, unit: w.unit, higherIsBetter: w.higherIsBetter })), results };
+    const data = { date, machine, versions, budgetS, quick: v.quick ?? false, rounds, workloads: WORKLOADS.map((w) => ({ id: w.id, title: w.title, unit: w.unit, higherIsBetter: w.higherIsBetter })), results, byRound };
     await writeFile(`${json}.tmp`, `${JSON.stringify(data, null, 2)}\n`);
     await rename(`${json}.tmp`, json);
     log(`wrote ${json}`);
