@@ -33,10 +33,10 @@ def log(s):
 
 
 def time_it(fn, max_reps, warmup=1):
-    # as src/timing.ts: the untimed runs go on for at least 0.5 s
+    # as src/timing.ts: the untimed runs go on for at least 2 s (WARMUP_MS)
     w0 = time.perf_counter()
     i = 0
-    while i < warmup or (warmup > 0 and time.perf_counter() - w0 < 0.5):
+    while i < warmup or (warmup > 0 and time.perf_counter() - w0 < 2.0):
         fn()
         i += 1
     times = []

@@ -29,10 +29,10 @@ def log(s):
 
 
 def time_it(fn, reps, warmup=2):
-    # as src/timing.ts: at least `warmup` untimed runs, going on for at least 0.5 s
+    # as src/timing.ts: at least `warmup` untimed runs, going on for at least 2 s (WARMUP_MS)
     w0 = time.perf_counter()
     i = 0
-    while i < warmup or time.perf_counter() - w0 < 0.5:
+    while i < warmup or time.perf_counter() - w0 < 2.0:
         fn()
         i += 1
     times = []

@@ -25,7 +25,7 @@ import { parseFlags } from '@ml/cli-kit';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { serve, SystemProcess } from './process.js';
-import { median, timeIt, type Measurement } from './timing.js';
+import { median, timeIt, WARMUP_MS, type Measurement } from './timing.js';
 import { findTorch } from './torch.js';
 import { unknownChoice } from './workloads.js';
 
@@ -394,7 +394,7 @@ async function main(): Promise<number> {
   for (const proc of procs.values()) proc.close();
   const lscpu = spawnSync('lscpu', [], { encoding: 'utf8' }).stdout ?? '';
   const model = /Model name:\s*(.+)/.exec(lscpu)?.[1] ?? cpus()[0]?.model ?? 'unknown CPU';
-  const header = `Run on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${model}, ${cores} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}; ${versions.join(', ')}. Budget ${budget.budgetMs / 1000} s and at most ${budget.maxReps} training steps per measurement (after ≥ 2 untimed runs and 0.5 s)${rounds > 1 ? `, ${rounds} rounds a row (times: medians of the rounds; ratios: median and range of the rounds' ratios)` : ''}; the whole run ${((performance.now() - t0) / 60000).toFixed(1)} min.`;
+  const header = `Run on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${model}, ${cores} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}; ${versions.join(', ')}. Budget ${budget.budgetMs / 1000} s and at most ${budget.maxReps} training steps per measurement (after ≥ 2 untimed runs and ${WARMUP_MS / 1000} s)${rounds > 1 ? `, ${rounds} rounds a row (times: medians of the rounds; ratios: median and range of the rounds' ratios)` : ''}; the whole run ${((performance.now() - t0) / 60000).toFixed(1)} min.`;
   process.stdout.write(`${header}\n\n${seqTable(results, threads)}\n`);
   return 0;
 }

@@ -14,8 +14,16 @@ export const median = (xs: number[]): number => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** untimed runs go on at least this long (when there are any): first runs in a fresh process are slow */
-export const WARMUP_MS = 500;
+/**
+ * Untimed runs go on at least this long (when there are any), on every system alike
+ * (torch_bench.py and torch_sequence.py use the same 2 s): first runs in a fresh process
+ * are slow. For `@ml` V8 is still optimizing the library's JavaScript for a second or two
+ * (ml-wasm's MLP training step, median over 0.5–1.5 s after its first step 0.67–1.19 ms,
+ * over 1.5–3 s 0.60–0.70 ms, later 0.61–0.76 ms; PyTorch's the same in every window), so
+ * half a second of warm-up timed part of the compiling and not the steps a training run
+ * spends most of its time in.
+ */
+export const WARMUP_MS = 2000;
 
 /**
  * Run `once` (after `warmup` untimed runs, and more until WARMUP_MS have passed) until
