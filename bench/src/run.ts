@@ -17,7 +17,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { runMl } from './ml.js';
 import { runTfjs } from './tfjs.js';
-import { median, type Measurement } from './timing.js';
+import { median, WARMUP_MS, type Measurement } from './timing.js';
 import { serve, SystemProcess } from './process.js';
 import { findTorch, torchProcess } from './torch.js';
 import { GROUPS, MATMUL_SIZES, WORKLOADS, unknownChoice, type Budget } from './workloads.js';
@@ -252,7 +252,7 @@ async function main(): Promise<number> {
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}`;
   const date = new Date().toISOString().slice(0, 10);
   const block = [
-    `Run on ${date}: ${machine}; ${versions.join(', ')}. Budget ${budgetS} s per measurement${v.quick ? ' (--quick)' : ''}${rounds > 1 ? `; ${rounds} rounds, the systems taking turns each round (cells: medians of the rounds)` : ''}.`,
+    `Run on ${date}: ${machine}; ${versions.join(', ')}. Budget ${budgetS} s per measurement after ≥ ${WARMUP_MS / 1000} s of warm-up${v.quick ? ' (--quick)' : ''}${rounds > 1 ? `; ${rounds} rounds, the systems taking turns each round (cells: medians of the rounds)` : ''}.`,
     '',
     t,
     '',
