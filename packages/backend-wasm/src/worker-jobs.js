@@ -53,13 +53,15 @@ export function runPart(ctl, f32, kernels, part, names) {
     // 2: packBT, 3: read row-major where it lies), its columns, the bias row (0: none), the
     // panels per part, the rows per part, and the parts per block of rows (part = block ·
     // that + panel group)
-    const [a, b, c, M, K, Np, src, pack, N, bias, per, rows, across] = ctl.subarray(A, A + 13);
-    const [block, group] = [Math.floor(part / across), part % across];
+    // read word by word: a subarray and its destructuring allocate on every part
+    const a = ctl[A], b = ctl[A + 1], c = ctl[A + 2], M = ctl[A + 3], K = ctl[A + 4], Np = ctl[A + 5], src = ctl[A + 6];
+    const pack = ctl[A + 7], N = ctl[A + 8], bias = ctl[A + 9], per = ctl[A + 10], rows = ctl[A + 11], across = ctl[A + 12];
+    const block = Math.floor(part / across), group = part % across;
     const p0 = group * per;
     const p1 = Math.min(p0 + per, Np >> 3);
     const r0 = block * rows;
     const m = Math.min(rows, M - r0);
-    const [at, ct] = [a + 4 * r0 * K, c + 4 * r0 * Np];
+    const at = a + 4 * r0 * K, ct = c + 4 * r0 * Np;
     if (pack === 3) return kernels.gemmRows(at, src, ct, m, K, Np, p0, p1, 4 * N);
     if (pack === 1) kernels.packB(src, b, K, N, p0, p1);
     else if (pack === 2) kernels.packBT(src, b, K, N, p0, p1);
@@ -68,30 +70,38 @@ export function runPart(ctl, f32, kernels, part, names) {
     return;
   }
   // the plan (see PLAN): units, units per part, count argument, pointers, last unit's change, arguments
-  const [units, per, count, nPtr] = ctl.subarray(A, A + 4);
-  const [lastArg, lastValue, nArgs, floats] = ctl.subarray(A + PLAN.TAIL, A + PLAN.TAIL + 4);
+  const units = ctl[A], per = ctl[A + 1], count = ctl[A + 2], nPtr = ctl[A + 3];
+  const T = A + PLAN.TAIL;
+  const lastArg = ctl[T], lastValue = ctl[T + 1], nArgs = ctl[T + 2], floats = ctl[T + 3];
   const u0 = part * per;
   const u1 = Math.min(u0 + per, units);
   const a0 = A + PLAN.ARGS;
   /** @type {number[]} */
   const args = [];
   for (let i = 0; i < nArgs; i++) args.push((floats >> i) & 1 ? f32[a0 + i] : ctl[a0 + i]);
-  /** @param {number} by units to move each pointer on by */
-  const advance = (by) => {
-    for (let q = 0; q < nPtr; q++) {
-      const at = A + pointerAt(q);
-      args[ctl[at]] += by * ctl[at + 1];
-    }
-  };
   const kernel = kernels[names[kind - 1]];
-  advance(u0);
+  advance(ctl, args, nPtr, u0);
   args[count] = lastArg < 0 ? u1 - u0 : u1 - u0 - 1;
   if (args[count] > 0) kernel(...args);
   if (lastArg < 0) return;
-  advance(u1 - u0 - 1);
+  advance(ctl, args, nPtr, u1 - u0 - 1);
   args[count] = 1;
   args[lastArg] = lastValue;
   kernel(...args);
+}
+
+/**
+ * Move a split job's pointer arguments on by `by` units (each by its bytes per unit).
+ * @param {Int32Array} ctl
+ * @param {number[]} args
+ * @param {number} nPtr
+ * @param {number} by
+ */
+function advance(ctl, args, nPtr, by) {
+  for (let q = 0; q < nPtr; q++) {
+    const at = LAYOUT.ARGS + pointerAt(q);
+    args[ctl[at]] += by * ctl[at + 1];
+  }
 }
 
 /**
