@@ -6,13 +6,18 @@ import { transpose4x4 } from './shared.js';
 const TRANSPOSE_PARAMS = { src: i32, dst: i32, N: i32, R: i32, C: i32, ss: i32, ds: i32, sb: i32, db: i32, bias: i32 };
 const TRANSPOSE_LOCALS = { n: i32, r: i32, c: i32, r4: i32, c4: i32, from: i32, to: i32, k: i32, v: array(v128, 4), t: array(v128, 4) };
 type TransposeName = keyof typeof TRANSPOSE_PARAMS | Exclude<keyof typeof TRANSPOSE_LOCALS, 'v' | 't'>;
+/** The moves a transpose is made of: one 4×4 tile at (r, c), one element at (r, c); with or without the bias. */
+interface TransposeParts {
+  tile(withBias: boolean): number[];
+  one(withBias: boolean): number[];
+}
 
 /**
- * transpose's and transposeTiled's instructions: `rows` (the rows r0 … of a block, from
- * the 4×4 tiles and the columns past them, with and without the bias) wraps the pieces
- * each kernel orders its own way around the shared tile and element moves.
+ * transpose's and transposeTiled's instructions: for each of the N blocks, `blockBody`
+ * (the kernel's own order of the tile and element moves over one block, with and without
+ * the bias).
  */
-function transposeBody(f: Fn<TransposeName, 'v' | 't'>, blockBody: (parts: { tile: (withBias: boolean) => number[]; one: (withBias: boolean) => number[] }, withBias: boolean) => number[]): number[] {
+function transposeBody(f: Fn<TransposeName, 'v' | 't'>, blockBody: (parts: TransposeParts, withBias: boolean) => number[]): number[] {
   const v = [0, 1, 2, 3].map((q) => f.ref('v', q));
   const t = [0, 1, 2, 3].map((q) => f.ref('t', q));
   // base + (row·stride + col)·4
@@ -33,7 +38,7 @@ function transposeBody(f: Fn<TransposeName, 'v' | 't'>, blockBody: (parts: { til
     ...(withBias ? [...biasOf(f.get('c')), ...op.f32Add] : []),
     ...op.f32Store(0),
   ];
-  const parts = { tile, one };
+  const parts: TransposeParts = { tile, one };
   return [
     ...f.get('R'), ...op.i32(-4), ...op.i32And, ...f.set('r4'),
     ...f.get('C'), ...op.i32(-4), ...op.i32And, ...f.set('c4'),
@@ -46,7 +51,7 @@ function transposeBody(f: Fn<TransposeName, 'v' | 't'>, blockBody: (parts: { til
 }
 
 /** Rows r0 … r1 − 1 (r1 − r0 a multiple of 4) by 4×4 tiles along the row, each row's columns past c4 element by element. */
-function tileRows(f: Fn<TransposeName, 'v' | 't'>, { tile, one }: { tile: (withBias: boolean) => number[]; one: (withBias: boolean) => number[] }, withBias: boolean, r0: number[], r1: number[]): number[] {
+function tileRows(f: Fn<TransposeName, 'v' | 't'>, { tile, one }: TransposeParts, withBias: boolean, r0: number[], r1: number[]): number[] {
   return f.forStep('r', r0, r1, 4, [
     ...f.forStep('c', op.i32(0), f.get('c4'), 4, tile(withBias)),
     ...f.forStep('k', op.i32(0), op.i32(4), 1, [
