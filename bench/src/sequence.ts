@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseFlags } from '@ml/cli-kit';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { serve, SystemProcess } from './process.js';
+import { medianOfRounds, pairRounds, serve, SystemProcess, takeTurns, type Rounds } from './process.js';
 import { median, timeIt, WARMUP_MS, type Measurement } from './timing.js';
 import { findTorch } from './torch.js';
 import { unknownChoice } from './workloads.js';
@@ -252,15 +252,13 @@ async function runTfjs(b: SeqBudget, only: ReadonlySet<string>, log: (s: string)
 }
 
 /** Each system's measurements of each row, one per round. */
-type Results = Partial<Record<System, Record<string, Measurement[]>>>;
+type Results = Rounds<System>;
 
-const finite = (m: Measurement | undefined): m is Measurement => m !== undefined && Number.isFinite(m.value);
 const fmt = (ms: Measurement[] | undefined): string => {
-  if (!ms || ms.length === 0) return '–';
-  const good = ms.filter(finite);
-  if (good.length === 0) return ms[0].note ?? 'n/a';
-  const v = median(good.map((m) => m.value));
-  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+  const m = medianOfRounds(ms ?? []);
+  if (!m) return '–';
+  if (!Number.isFinite(m.value)) return m.note ?? 'n/a';
+  return m.value >= 100 ? m.value.toFixed(0) : m.value >= 10 ? m.value.toFixed(1) : m.value.toFixed(2);
 };
 
 /**
@@ -269,7 +267,7 @@ const fmt = (ms: Measurement[] | undefined): string => {
  * ratios, with their range when there is more than one round.
  */
 export function pairedRatio(ours: Measurement[] | undefined, theirs: Measurement[] | undefined): string {
-  const r = (ours ?? []).flatMap((m, i) => (finite(m) && finite(theirs?.[i]) ? [m.value / theirs![i].value] : []));
+  const r = pairRounds(ours, theirs).map(([m, t]) => m.value / t.value);
   if (r.length === 0) return '–';
   const range = r.length > 1 ? ` (${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)})` : '';
   return `${median(r).toFixed(2)}×${range}`;
@@ -368,29 +366,8 @@ async function main(): Promise<number> {
   }
   if (!('missing' in torch)) versions.push(`PyTorch ${torch.version}`);
   versions.push('TensorFlow.js 4.22.0 (wasm)');
-  const results: Results = {};
   const t0 = performance.now();
-  let turn = 0;
-  for (const w of rows) {
-    for (let round = 0; round < rounds; round++, turn++) {
-      for (const s of turn % 2 === 0 ? systems : [...systems].reverse()) {
-        const proc = procs.get(s);
-        if (proc === undefined) continue;
-        log(`${s} (${w.id}${rounds > 1 ? `, round ${round + 1} of ${rounds}` : ''}):`);
-        await new Promise((r) => setTimeout(r, 1000));
-        try {
-          const got = await proc.run(new Set([w.id]));
-          const mine = (results[s] ??= {});
-          // a round the system could not measure keeps its place (the ratios pair rounds)
-          (mine[w.id] ??= [])[round] = got[w.id] ?? { value: NaN, reps: 0 };
-        } catch (e) {
-          log(`  ${s} failed: ${(e as Error).message}`);
-          proc.close();
-          procs.delete(s);
-        }
-      }
-    }
-  }
+  const results: Results = await takeTurns(procs, systems, rows.map((w) => [w.id]), rounds, log);
   for (const proc of procs.values()) proc.close();
   const lscpu = spawnSync('lscpu', [], { encoding: 'utf8' }).stdout ?? '';
   const model = /Model name:\s*(.+)/.exec(lscpu)?.[1] ?? cpus()[0]?.model ?? 'unknown CPU';
