@@ -48,6 +48,7 @@ export const op = {
   tee: (i: number) => [0x22, ...uleb(i)],
   i32: (v: number) => [0x41, ...sleb(v)],
   i32Eqz: [0x45],
+  i32Eq: [0x46],
   i32LtS: [0x48],
   i32LeS: [0x4c],
   /** select: a, b, condition on the stack → a if the condition is non-zero, else b */
@@ -106,6 +107,10 @@ export const op = {
   memoryCopy: [0xfc, ...uleb(10), 0x00, 0x00],
   i32DivU: [0x6e],
   f32Const0: [0x43, 0, 0, 0, 0],
+  /** f32.const of any value (rounded to float32) */
+  f32Const: (v: number) => [0x43, ...new Uint8Array(Float32Array.of(v).buffer)],
+  /** v128.const of four equal f32 lanes (v rounded to float32) */
+  f32x4Const: (v: number) => [0xfd, ...uleb(12), ...new Uint8Array(Float32Array.of(v, v, v, v).buffer)],
   /** f32.const ½ */
   f32ConstHalf: [0x43, 0x00, 0x00, 0x00, 0x3f],
   f32Sub: [0x93],

@@ -14,7 +14,8 @@ import { roundUp, values, wrap, type Operands } from './operands.js';
 
 /** Which convolutions run on the special kernels (see WasmOptions). */
 export interface ConvSettings {
-  readonly winograd: boolean;
+  /** true: Winograd's F(4×4, 3×3) or F(2×2, 3×3), whichever multiplies less; 2 or 4: that one; false: neither */
+  readonly winograd: boolean | 2 | 4;
   readonly direct: boolean;
 }
 
@@ -121,12 +122,13 @@ export class WasmConvolution {
       this.#gemm.parallel('conv3x3', [xpAt, wAt, biasAt, outAt, g.N, g.C, Hp, Wp, O], { count: 4, ptrs }, g.N, 4 * g.N * (g.C * Hp * Wp + O * L));
       return done();
     }
-    if (this.#winogradFits(p, g.C, O, g.ow)) {
+    const m = this.#winogradTile(p, g.C, O, g.oh, g.ow);
+    if (m !== 0) {
       const [outAt, done] = this.#io.out(g.N * O * L);
-      const { Hp, Wp } = winogradTiles(g.H, g.W, p.pad);
+      const { Hp, Wp } = winogradTiles(g.H, g.W, p.pad, m);
       // the padded input, kept for the weight gradient as a patch matrix would be
       const padded = this.#keepForBackward(save, 4 * g.N * g.C * Hp * Wp);
-      this.#winograd(xAt, g.N, g.C, g.H, g.W, p.pad, O, wAt, biasAt, outAt, padded.at);
+      this.#winograd(m, xAt, g.N, g.C, g.H, g.W, p.pad, O, wAt, biasAt, outAt, padded.at);
       padded.commit();
       return done();
     }
@@ -162,9 +164,10 @@ export class WasmConvolution {
       this.#gemm.parallel('conv3x3', [xpAt, turnedAt, 0, dxAt, g.N, O, Hp, Wp, g.C], { count: 4, ptrs }, g.N, 4 * g.N * (O * Hp * Wp + g.C * g.H * g.W));
       return done();
     }
-    if (this.#winogradFits(p, g.C, O, g.ow)) {
+    const m = this.#winogradTile(p, g.C, O, g.oh, g.ow);
+    if (m !== 0) {
       const [dxAt, done] = this.#io.out(g.n);
-      this.#winogradInputGrad(dyAt, g.N, g.C, g.H, g.W, p.pad, O, wAt, dxAt);
+      this.#winogradInputGrad(m, dyAt, g.N, g.C, g.H, g.W, p.pad, O, wAt, dxAt);
       return done();
     }
     const [aAt, packAt, cAt] = this.#io.layout([Mp * O, Np * O, Mp * Np + 4]);
@@ -191,11 +194,12 @@ export class WasmConvolution {
       this.#gemm.parallel('conv3x3Grad', [xpAt, dyAt, dwAt, g.N, g.C, Hp, Wp, O, O], { count: 8, ptrs }, O, 4 * g.N * (O * g.C * Hp * Wp + O * L));
       return done();
     }
-    if (this.#winogradFits(p, g.C, O, g.ow)) {
+    const m = this.#winogradTile(p, g.C, O, g.oh, g.ow);
+    if (m !== 0) {
       const [dwAt, done] = this.#io.out(O * R);
       // the padded input its forward kept (0: none, pad it again)
-      const { Hp, Wp } = winogradTiles(g.H, g.W, p.pad);
-      this.#winogradWeightGrad(this.#io.in(x), dyAt, g.N, g.C, g.H, g.W, p.pad, O, dwAt, this.#savedAt(saved, 4 * g.N * g.C * Hp * Wp));
+      const { Hp, Wp } = winogradTiles(g.H, g.W, p.pad, m);
+      this.#winogradWeightGrad(m, this.#io.in(x), dyAt, g.N, g.C, g.H, g.W, p.pad, O, dwAt, this.#savedAt(saved, 4 * g.N * g.C * Hp * Wp));
       return done();
     }
     const [packAt, aAt, cAt] = this.#io.layout([Np * NL, Mp * NL, Mp * Np]);
@@ -242,13 +246,30 @@ export class WasmConvolution {
   }
 
   /**
-   * Whether a convolution with `p` from C to O channels, ow output columns, runs by
-   * Winograd's F(2×2, 3×3): 3×3 windows of stride 1 without dilation, and enough channels
-   * and columns for its products and transforms to pay (it does 2.25× fewer multiplications
-   * than the patch-matrix product, in 16 products of C-long rows).
+   * The output tile of the Winograd method a convolution with `p` from C to O channels,
+   * oh×ow outputs, runs by: 4 for F(4×4, 3×3), 2 for F(2×2, 3×3), 0 for neither. Both need
+   * 3×3 windows of stride 1 without dilation and enough channels for their products to pay
+   * (C-long rows; 4× and 2.25× fewer multiplications than the patch-matrix product, before
+   * the padding of the last tiles); F(2×2, 3×3) also needs four tiles in a row (its
+   * kernels take a row's neighbours four at a time). With the default setting (true) F(4×4,
+   * 3×3) runs where its padded tiles multiply less than F(2×2, 3×3)'s would.
    */
-  #winogradFits(p: Im2ColParams, C: number, O: number, ow: number): boolean {
-    return this.#settings.winograd && isPlain3x3(p) && C >= WINOGRAD_MIN_CHANNELS && O >= WINOGRAD_MIN_CHANNELS && Math.ceil(ow / 2) >= 4;
+  #winogradTile(p: Im2ColParams, C: number, O: number, oh: number, ow: number): 0 | 2 | 4 {
+    const setting = this.#settings.winograd;
+    if (setting === false || !isPlain3x3(p) || C < WINOGRAD_MIN_CHANNELS || O < WINOGRAD_MIN_CHANNELS) return 0;
+    const twoFits = Math.ceil(ow / 2) >= 4;
+    if (setting === 2) return twoFits ? 2 : 0;
+    if (setting === 4) return 4;
+    const multiplies = (m: number) => (m + 2) * (m + 2) * Math.ceil(oh / m) * Math.ceil(ow / m);
+    if (multiplies(4) < multiplies(2)) return 4;
+    return twoFits ? 2 : 0;
+  }
+
+  /** The names and sizes that differ between the two Winograd methods (output tile m×m). */
+  #scheme(m: 2 | 4) {
+    return m === 4
+      ? { points: 36, route: 'wasm (Winograd 4×4)', weights: 'winograd4Weights', forward: 'winograd4Conv', inputGrad: 'winograd4InputGradConv', weightGrad: 'winograd4GradConv', weightsGrad: 'winograd4WeightsGrad' } as const
+      : { points: 16, route: 'wasm (Winograd)', weights: 'winogradWeights', forward: 'winogradConv', inputGrad: 'winogradInputGradConv', weightGrad: 'winogradGradConv', weightsGrad: 'winogradWeightsGrad' } as const;
   }
 
   /**
@@ -261,25 +282,29 @@ export class WasmConvolution {
    * thread-pool job, a few images' transformed tiles and products at a time in the part's
    * own scratch block (winogradConv), so they stay in the cache.
    */
-  #winograd(xAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, biasAt: number, outAt: number, padAt: number): void {
-    this.#report('wasm (Winograd)');
+  #winograd(m: 2 | 4, xAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, biasAt: number, outAt: number, padAt: number): void {
+    const scheme = this.#scheme(m);
+    const X = scheme.points;
+    this.#report(scheme.route);
     this.#stats.winograd++;
-    const { pt, pl, oh, ow, th, tw, Hp, Wp, Tn } = winogradTiles(H, W, pad);
+    const { pt, pl, oh, ow, th, tw, Hp, Wp, Tn } = winogradTiles(H, W, pad, m);
     const Mp = roundUp(O, GEMM_ROWS);
     const { per, used, countsAt } = this.#chunks(N);
     // images multiplied together: as many as keep the transformed tiles and products in a
     // core's cache (≈ 512 KiB), so the products are wider (less padding to 8 columns)
-    const group = Math.max(1, Math.min(per, Math.floor(WINOGRAD_CHUNK_FLOATS / (16 * (C + Mp) * Tn))));
+    const group = Math.max(1, Math.min(per, Math.floor(WINOGRAD_CHUNK_FLOATS / (X * (C + Mp) * Tn))));
     const Np = roundUp(group * Tn, 8);
-    const scratch = 16 * C * group * Tn + 8 + 16 * Mp * Np;
-    const [uAt, sAt] = this.#io.layout([16 * Mp * C, used * scratch]);
+    // F(4×4): V's rows are Np floats long (its kernels write tiles four at a time), and the
+    // outputs as whole 4×4 tiles before they are cropped
+    const scratch = m === 4 ? X * (C + Mp) * Np + 16 * O * group * Tn + WINOGRAD4_WORK : X * C * group * Tn + 8 + X * Mp * Np;
+    const [uAt, sAt] = this.#io.layout([X * Mp * C, used * scratch]);
     const padPlane = 4 * Hp * Wp;
     this.#pad(xAt, padAt, N * C, H, W, Hp, Wp, pt, pl);
-    if (Mp !== O) this.#gemm.kernels.fill32(uAt, 16 * Mp * C, 0);
-    this.#gemm.kernels.winogradWeights(wAt, uAt, Mp, O, C, 0);
+    if (Mp !== O) this.#gemm.kernels.fill32(uAt, X * Mp * C, 0);
+    this.#gemm.kernels[scheme.weights](wAt, uAt, Mp, O, C, 0);
     const args = [padAt, uAt, outAt, biasAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, oh, ow, Mp, group];
     const ptrs = [[0, per * C * padPlane], [2, 4 * per * O * oh * ow], [4, 4 * scratch], [5, 4]] as const;
-    this.#gemm.parallel('winogradConv', args, { count: 6, ptrs }, used, N * (C * padPlane + 4 * O * oh * ow));
+    this.#gemm.parallel(scheme.forward, args, { count: 6, ptrs }, used, N * (C * padPlane + 4 * O * oh * ow));
   }
 
   /**
@@ -291,21 +316,26 @@ export class WasmConvolution {
    * Images go in chunks over the threads, a few at a time (winogradInputGradConv); the
    * same tiles as the forward's: th·tw products' columns an image.
    */
-  #winogradInputGrad(dyAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, dxAt: number): void {
-    this.#report('wasm (Winograd)');
+  #winogradInputGrad(m: 2 | 4, dyAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, dxAt: number): void {
+    const scheme = this.#scheme(m);
+    const X = scheme.points;
+    this.#report(scheme.route);
     this.#stats.winograd++;
-    const { pt, pl, oh, ow, th, tw, Hp, Wp, Tn } = winogradTiles(H, W, pad);
+    const { pt, pl, oh, ow, th, tw, Hp, Wp, Tn } = winogradTiles(H, W, pad, m);
     const Cp = roundUp(C, GEMM_ROWS);
     const { per, used, countsAt } = this.#chunks(N);
-    const group = Math.max(1, Math.min(per, Math.floor(WINOGRAD_CHUNK_FLOATS / (16 * (O + Cp) * Tn))));
+    const group = Math.max(1, Math.min(per, Math.floor(WINOGRAD_CHUNK_FLOATS / (X * (O + Cp) * Tn))));
     const Np = roundUp(group * Tn, 8);
-    const scratch = 4 * O * Tn + 16 * O * group * Tn + 8 + 16 * Cp * Np + C * Hp * Wp;
-    const [utAt, sAt] = this.#io.layout([16 * Cp * O, used * scratch]);
-    if (Cp !== C) this.#gemm.kernels.fill32(utAt, 16 * Cp * O, 0);
-    this.#gemm.kernels.winogradWeights(wAt, utAt, Cp, C, O, 1);
+    // F(4×4): a group's padded dy, Z and M with rows Np floats long, a group's padded planes
+    const scratch = m === 4
+      ? 16 * O * Tn * group + X * (O + Cp) * Np + group * C * Hp * Wp + WINOGRAD4_WORK
+      : 4 * O * Tn + X * O * group * Tn + 8 + X * Cp * Np + C * Hp * Wp;
+    const [utAt, sAt] = this.#io.layout([X * Cp * O, used * scratch]);
+    if (Cp !== C) this.#gemm.kernels.fill32(utAt, X * Cp * O, 0);
+    this.#gemm.kernels[scheme.weights](wAt, utAt, Cp, C, O, 1);
     const args = [dyAt, utAt, dxAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, H, W, oh, ow, pt, pl, Cp, group];
     const ptrs = [[0, 4 * per * O * oh * ow], [2, 4 * per * C * H * W], [3, 4 * scratch], [4, 4]] as const;
-    this.#gemm.parallel('winogradInputGradConv', args, { count: 5, ptrs }, used, 4 * N * (O * oh * ow + C * H * W));
+    this.#gemm.parallel(scheme.inputGrad, args, { count: 5, ptrs }, used, 4 * N * (O * oh * ow + C * H * W));
   }
 
   /**
@@ -316,28 +346,32 @@ export class WasmConvolution {
    * (winogradGradConv), then the units' sums added (sumBlocks) and transformed back
    * (winogradWeightsGrad). `kept`: the padded input its forward kept, or 0 to pad again.
    */
-  #winogradWeightGrad(xAt: number, dyAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, dwAt: number, kept: number): void {
-    this.#report('wasm (Winograd)');
+  #winogradWeightGrad(m: 2 | 4, xAt: number, dyAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, dwAt: number, kept: number): void {
+    const scheme = this.#scheme(m);
+    const X = scheme.points;
+    this.#report(scheme.route);
     this.#stats.winograd++;
-    const { pt, pl, oh, ow, th, tw, Hp, Wp, Tn } = winogradTiles(H, W, pad);
+    const { pt, pl, oh, ow, th, tw, Hp, Wp, Tn } = winogradTiles(H, W, pad, m);
     const [Mp, Cp] = [roundUp(O, GEMM_ROWS), roundUp(C, 8)];
     // 8 units of images (fewer for a small batch), each summed in its own block, images
     // taken as many at a time as keep their transformed tiles in a core's cache (≈ 512 KiB);
     // the partial sums, and so the bits of the result, do not depend on the number of threads
     const { per: unit, used, countsAt } = this.#chunks(N, Math.ceil(N / 8));
-    const per = Math.max(1, Math.min(unit, Math.floor(WINOGRAD_CHUNK_FLOATS / ((16 * C + 16 * Mp + Cp) * Tn))));
-    const scratch = (16 * C + 16 * Mp + Cp) * per * Tn;
-    const [padAt, dPadAt, dUAt, sAt] = this.#io.layout([kept === 0 ? N * C * Hp * Wp : 0, N * O * 4 * Tn, used * 16 * Mp * Cp, used * scratch]);
-    const [padPlane, dPadPlane] = [4 * Hp * Wp, 16 * Tn];
+    const per = Math.max(1, Math.min(unit, Math.floor(WINOGRAD_CHUNK_FLOATS / ((X * C + X * Mp + Cp) * Tn))));
+    // F(4×4): the products run over the tiles rounded up to 4 columns
+    const scratch = m === 4 ? (X * C + X * Mp + Cp) * roundUp(per * Tn, 4) + WINOGRAD4_WORK : (X * C + X * Mp + Cp) * per * Tn;
+    const dPadPlane = m * m * Tn; // floats of dy padded to whole tiles
+    const [padAt, dPadAt, dUAt, sAt] = this.#io.layout([kept === 0 ? N * C * Hp * Wp : 0, N * O * dPadPlane, used * X * Mp * Cp, used * scratch]);
+    const padPlane = 4 * Hp * Wp;
     if (kept === 0) this.#pad(xAt, padAt, N * C, H, W, Hp, Wp, pt, pl);
     const xPadAt = kept === 0 ? padAt : kept;
-    this.#pad(dyAt, dPadAt, N * O, oh, ow, 2 * th, 2 * tw, 0, 0); // dy to whole tiles, zeros below and right
+    this.#pad(dyAt, dPadAt, N * O, oh, ow, m * th, m * tw, 0, 0); // dy to whole tiles, zeros below and right
     const args = [xPadAt, dPadAt, dUAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, Mp, Cp, per];
-    const ptrs = [[0, unit * C * padPlane], [1, unit * O * dPadPlane], [2, 64 * Mp * Cp], [3, 4 * scratch], [4, 4]] as const;
-    this.#gemm.parallel('winogradGradConv', args, { count: 5, ptrs }, used, N * (C * padPlane + O * dPadPlane));
-    const block = 16 * Mp * Cp; // floats, a multiple of 4
+    const ptrs = [[0, unit * C * padPlane], [1, 4 * unit * O * dPadPlane], [2, 4 * X * Mp * Cp], [3, 4 * scratch], [4, 4]] as const;
+    this.#gemm.parallel(scheme.weightGrad, args, { count: 5, ptrs }, used, N * (C * padPlane + 4 * O * dPadPlane));
+    const block = X * Mp * Cp; // floats, a multiple of 4
     this.#gemm.parallel('sumBlocks', [dUAt, block / 4, used, 4 * block], { count: 1, ptrs: [[0, 16]] }, block / 4, used * 4 * block);
-    this.#gemm.kernels.winogradWeightsGrad(dUAt, dwAt, Mp, Cp, O, C);
+    this.#gemm.kernels[scheme.weightsGrad](dUAt, dwAt, Mp, Cp, O, C);
   }
 
   /**
@@ -450,14 +484,14 @@ function patchGeometry(shape: Shape4, p: Im2ColParams) {
 }
 
 /**
- * The tiles of a Winograd F(2×2, 3×3) convolution of an H×W input padded by `pad`: output
- * oh×ow, th×tw tiles of 2×2 outputs, the padded planes Hp×Wp holding whole 4×4 tiles.
+ * The tiles of a Winograd F(m×m, 3×3) convolution of an H×W input padded by `pad`: output
+ * oh×ow, th×tw tiles of m×m outputs, the padded planes Hp×Wp holding whole (m+2)×(m+2) tiles.
  */
-function winogradTiles(H: number, W: number, pad: Im2ColParams['pad']) {
+function winogradTiles(H: number, W: number, pad: Im2ColParams['pad'], m: 2 | 4) {
   const [pt, pb, pl, pr] = pad;
   const [oh, ow] = [H + pt + pb - 2, W + pl + pr - 2];
-  const [th, tw] = [Math.ceil(oh / 2), Math.ceil(ow / 2)];
-  return { pt, pl, oh, ow, th, tw, Hp: 2 * th + 2, Wp: 2 * tw + 2, Tn: th * tw };
+  const [th, tw] = [Math.ceil(oh / m), Math.ceil(ow / m)];
+  return { pt, pl, oh, ow, th, tw, Hp: m * th + 2, Wp: m * tw + 2, Tn: th * tw };
 }
 
 /** 3×3 windows, stride 1, no dilation, zero padding: the convolutions the direct and Winograd kernels do */
@@ -470,6 +504,8 @@ const DIRECT_MAX_CHANNELS = 4;
 const TILES_MIN_CHANNELS = 4;
 /** fewest input and output channels for a Winograd convolution (fewer: the products are too thin to gain) */
 const WINOGRAD_MIN_CHANNELS = 8;
+/** floats of the F(4×4, 3×3) transforms' work block (36 vectors between their two passes, and a spare) */
+const WINOGRAD4_WORK = 148;
 /** floats of transformed tiles and products a Winograd job keeps at once per thread (512 KiB: measured best of 0.25–2 MiB) */
 const WINOGRAD_CHUNK_FLOATS = 1 << 17;
 

@@ -16,9 +16,11 @@ export interface WasmOptions {
   fma?: boolean;
   /**
    * 3×3 stride-1 convolutions with at least 8 channels in and out (forward, input and weight
-   * gradients) by Winograd's F(2×2, 3×3) (default true; false: all through patch matrices)
+   * gradients) by Winograd's method (default true: F(4×4, 3×3) where its tiles multiply
+   * less than F(2×2, 3×3)'s, else F(2×2, 3×3); 4 or 2: always that one, where it fits;
+   * false: all through patch matrices)
    */
-  winograd?: boolean;
+  winograd?: boolean | 2 | 4;
   /**
    * 3×3 stride-1 convolutions of at most 4 input channels (an image's first layer: forward,
    * input and weight gradients) computed directly (default true; false: through patch
@@ -59,8 +61,8 @@ export class WasmBackend extends CpuBackend {
    */
   readonly stats = { wasm: 0, fallback: 0, winograd: 0, direct: 0 };
 
-  /** whether 3×3 stride-1 convolutions with enough channels run by Winograd's F(2×2, 3×3) */
-  readonly winograd: boolean;
+  /** whether 3×3 stride-1 convolutions with enough channels run by Winograd's method (see WasmOptions.winograd) */
+  readonly winograd: boolean | 2 | 4;
   /** whether 3×3 stride-1 convolutions of few input channels run directly (conv3x3) */
   readonly direct: boolean;
 
@@ -88,6 +90,7 @@ export class WasmBackend extends CpuBackend {
     super({ allocator: memory });
     this.name = options.name ?? 'wasm';
     this.winograd = options.winograd ?? true;
+    if (![true, false, 2, 4].includes(this.winograd)) throw new Error(`WasmBackend: winograd must be true, false, 2 or 4, got ${String(options.winograd)}`);
     this.direct = options.direct ?? true;
     this.gemm = gemm;
     this.#memory = memory;

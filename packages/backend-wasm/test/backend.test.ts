@@ -169,42 +169,95 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
     expectClose(on('wasm', f), on('cpu', f), 1e-4);
   });
 
-  it('3×3 stride-1 convolutions with 8+ channels run by Winograd F(2×2, 3×3): output and both gradients equal the cpu code (1e-4 relative)', () => {
+  // F(4×4, 3×3)'s transforms scale float32's rounding up by about 15× F(2×2, 3×3)'s (its
+  // points ±2 and the weights' 1/24): measured 1–5e-6 of the largest magnitude on these
+  // cases, against 2e-7; so its results are held to 3e-5 of each tensor's largest value
+  const [two, four] = [registerWasmBackend({ name: 'wasm-f2', winograd: 2 }), registerWasmBackend({ name: 'wasm-f4', winograd: 4 })];
+  const WINOGRAD_CASES: [number[], number, Conv2dOptions, boolean][] = [
     // odd and even output sizes, paddings 0–3 and per axis, the fewest tile columns
-    // (4), channel counts off the kernels' multiples of 4 and 8, batches off the chunk size
-    const cases: [number[], number, Conv2dOptions, boolean][] = [
-      [[5, 8, 12, 12], 8, { padding: 'same' }, true],
-      [[3, 9, 9, 11], 12, {}, false],
-      [[2, 16, 7, 7], 10, { padding: 2 }, true],
-      [[4, 8, 8, 17], 9, { padding: [1, 0] }, true],
-      [[2, 8, 9, 9], 8, {}, true],
-      [[17, 8, 6, 10], 8, { padding: 1 }, false],
-      [[40, 16, 14, 14], 32, {}, true], // the weight gradient adds a unit's images in two products (gemmAcc)
-      [[2, 10, 5, 6], 8, { padding: 3 }, false], // padding past the kernel's reach (rows and columns of dx see only padding)
-    ];
-    for (const [shape, O, options, withBias] of cases) {
-      let extra = -1;
-      const f = convAndGradients(shape, O, options, withBias, () => {
-        // the weight gradient took the padded input its forward kept: no block but tensors'
-        const m = memory().backends.wasm;
-        if (getBackend().name === 'wasm') extra = (m.heap?.liveBlocks ?? 0) - m.numStorages;
-      });
-      const before = wasm.stats.winograd;
-      const got = on('wasm', f);
-      expect(wasm.stats.winograd - before, `${shape} → ${O}`).toBe(3); // forward, input and weight gradients
-      expect(extra).toBe(0);
-      expectClose(got, on('cpu', f), 1e-4);
+    // (F(2×2): 4), channel counts off the kernels' multiples of 4 and 8, batches off the chunk size
+    [[5, 8, 12, 12], 8, { padding: 'same' }, true],
+    [[3, 9, 9, 11], 12, {}, false],
+    [[2, 16, 7, 7], 10, { padding: 2 }, true],
+    [[4, 8, 8, 17], 9, { padding: [1, 0] }, true],
+    [[2, 8, 9, 9], 8, {}, true],
+    [[17, 8, 6, 10], 8, { padding: 1 }, false],
+    [[40, 16, 14, 14], 32, {}, true], // the weight gradient adds a unit's images in two products (gemmAcc)
+    [[2, 10, 5, 6], 8, { padding: 3 }, false], // padding past the kernel's reach (rows and columns of dx see only padding)
+  ];
+  // F(4×4) only (its tiles go four at a time in any order): one tile (a 3×3 output), one row
+  // of tiles, tile counts 1–3 past a multiple of 4, the MNIST CNN's second layer
+  const FOUR_ONLY: [number[], number, Conv2dOptions, boolean][] = [
+    [[1, 8, 5, 5], 8, {}, true],
+    [[3, 8, 6, 21], 8, {}, false],
+    [[1, 12, 10, 8], 8, { padding: 1 }, true],
+    [[7, 8, 13, 13], 16, {}, true],
+    [[6, 32, 13, 13], 64, {}, true],
+  ];
+  /** |a − b| ≤ tol·max(1, largest |b| of the tensor), tensor by tensor */
+  const expectCloseToScale = (a: number[][], b: number[][], tol: number) => {
+    expect(a.length).toBe(b.length);
+    a.forEach((xs, i) => {
+      const scale = b[i].reduce((m, v) => Math.max(m, Math.abs(v)), 1);
+      xs.forEach((v, j) => expect(Math.abs(v - b[i][j]), `output ${i}[${j}]`).toBeLessThan(tol * scale));
+    });
+  };
+  const winogradCase = (backend: WasmBackend, [shape, O, options, withBias]: [number[], number, Conv2dOptions, boolean], close: (a: number[][], b: number[][]) => void) => {
+    let extra = -1;
+    const f = convAndGradients(shape, O, options, withBias, () => {
+      // the weight gradient took the padded input its forward kept: no block but tensors'
+      const m = memory().backends[backend.name];
+      if (getBackend().name === backend.name) extra = (m.heap?.liveBlocks ?? 0) - m.numStorages;
+    });
+    const before = backend.stats.winograd;
+    const got = on(backend.name, f);
+    expect(backend.stats.winograd - before, `${shape} → ${O}`).toBe(3); // forward, input and weight gradients
+    expect(extra, `${shape} → ${O}`).toBe(0);
+    try {
+      close(got, on('cpu', f));
+    } catch (e) {
+      throw new Error(`${shape} → ${O} ${JSON.stringify(options)}: ${String(e)}`);
     }
+  };
+
+  it('3×3 stride-1 convolutions with 8+ channels run by Winograd F(2×2, 3×3) (winograd: 2): output and both gradients equal the cpu code (1e-4 relative)', () => {
+    for (const c of WINOGRAD_CASES) winogradCase(two, c, (a, b) => expectClose(a, b, 1e-4));
+  });
+
+  it('and by Winograd F(4×4, 3×3) (winograd: 4), in tiles of any count and layout: output and both gradients equal the cpu code (3e-5 of the largest value)', () => {
+    for (const c of [...WINOGRAD_CASES, ...FOUR_ONLY]) winogradCase(four, c, (a, b) => expectCloseToScale(a, b, 3e-5));
+  });
+
+  it('the default takes F(4×4, 3×3) where its tiles multiply less than F(2×2, 3×3)\'s, F(2×2, 3×3) where they do not', () => {
     const route = (f: () => Tensor) => {
       on('wasm', () => [f()]);
       return wasm.lastRoute();
     };
-    expect(route(() => conv2d(randn([2, 8, 10, 10]), randn([8, 8, 3, 3])))).toBe('wasm (Winograd)');
-    // too few channels, a stride, a dilation, too few columns: the patch-matrix product
-    expect(route(() => conv2d(randn([2, 6, 10, 10]), randn([8, 6, 3, 3])))).toBe('wasm');
-    expect(route(() => conv2d(randn([2, 8, 10, 10]), randn([8, 8, 3, 3]), null, { stride: 2 }))).toBe('wasm');
-    expect(route(() => conv2d(randn([2, 8, 10, 10]), randn([8, 8, 3, 3]), null, { dilation: 2 }))).toBe('wasm');
-    expect(route(() => conv2d(randn([2, 8, 10, 7]), randn([8, 8, 3, 3])))).toBe('wasm');
+    // 8×8 outputs: 36·2·2 = 144 multiplications a plane against 16·4·4 = 256
+    expect(route(() => conv2d(randn([2, 8, 10, 10]), randn([8, 8, 3, 3])))).toBe('wasm (Winograd 4×4)');
+    // 5×9: 36·2·3 = 216 against 16·3·5 = 240; 5×8: 36·2·2 = 144 against 16·3·4 = 192
+    expect(route(() => conv2d(randn([2, 8, 7, 11]), randn([8, 8, 3, 3])))).toBe('wasm (Winograd 4×4)');
+    // 6×6 outputs: 36·2·2 = 144 against 16·3·3 = 144, not fewer: F(2×2) (3 tile columns: too few, so patch matrices)
+    expect(route(() => conv2d(randn([2, 8, 8, 8]), randn([8, 8, 3, 3])))).toBe('wasm');
+    // 10×10: 36·3·3 = 324 against 16·5·5 = 400: F(4×4); 9×13: 36·3·4 = 432 against 16·5·7 = 560
+    expect(route(() => conv2d(randn([2, 8, 12, 12]), randn([8, 8, 3, 3])))).toBe('wasm (Winograd 4×4)');
+    // 5×13: 36·2·4 = 288 against 16·3·7 = 336: F(4×4); 2×13: 36·1·4 = 144 against 16·1·7 = 112: F(2×2)
+    expect(route(() => conv2d(randn([2, 8, 4, 15]), randn([8, 8, 3, 3])))).toBe('wasm (Winograd)');
+    // too few channels, a stride, a dilation: the patch-matrix product, whatever the setting
+    for (const name of ['wasm', 'wasm-f2', 'wasm-f4']) {
+      const b = name === 'wasm' ? wasm : name === 'wasm-f2' ? two : four;
+      const routeOn = (f: () => Tensor) => {
+        on(name, () => [f()]);
+        return b.lastRoute();
+      };
+      expect(routeOn(() => conv2d(randn([2, 6, 10, 10]), randn([8, 6, 3, 3])))).toBe('wasm');
+      expect(routeOn(() => conv2d(randn([2, 8, 10, 10]), randn([8, 8, 3, 3]), null, { stride: 2 }))).toBe('wasm');
+      expect(routeOn(() => conv2d(randn([2, 8, 10, 10]), randn([8, 8, 3, 3]), null, { dilation: 2 }))).toBe('wasm');
+    }
+    // F(2×2) needs four tile columns (5 output columns: 3); F(4×4) takes any
+    expect((on('wasm-f2', () => [conv2d(randn([2, 8, 10, 7]), randn([8, 8, 3, 3]))]), two.lastRoute())).toBe('wasm');
+    expect((on('wasm-f4', () => [conv2d(randn([2, 8, 10, 7]), randn([8, 8, 3, 3]))]), four.lastRoute())).toBe('wasm (Winograd 4×4)');
+    expect(() => registerWasmBackend({ name: 'wasm-f3', winograd: 3 as 2 })).toThrow(/winograd must be true, false, 2 or 4, got 3/);
   });
 
   it('3×3 stride-1 convolutions of 1–4 input channels run directly: output and all gradients equal the cpu code (1e-4 relative)', () => {
@@ -281,7 +334,12 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
       return [y, x.grad!, w.grad!];
     };
     const [before, beforePlain] = [wasm.stats.winograd, plain.stats.winograd];
-    expectClose(on('wasm-plain', f), on('wasm', f), 1e-4);
+    const [plainOut, winogradOut] = [on('wasm-plain', f), on('wasm', f)];
+    // the default ran F(4×4, 3×3): 3e-5 of each tensor's largest value (see above)
+    plainOut.forEach((xs, i) => {
+      const scale = winogradOut[i].reduce((m, v) => Math.max(m, Math.abs(v)), 1);
+      xs.forEach((v, j) => expect(Math.abs(v - winogradOut[i][j]), `output ${i}[${j}]`).toBeLessThan(3e-5 * scale));
+    });
     expect(wasm.stats.winograd - before).toBe(3);
     expect(plain.stats.winograd).toBe(beforePlain);
     on('wasm-plain', () => [conv2d(randn([2, 8, 10, 10]), randn([8, 8, 3, 3]))]);

@@ -16,7 +16,8 @@ import { colSum, colSums, rowSum, rowSum64, sumBlocks } from './reduce.js';
 import { gruGates, gruGatesBackward, lstmGates, lstmGatesBackward, rnnGates, rnnGatesBackward } from './recurrent.js';
 import { copyBlock, copyBlocks, gelu, geluBackward, layerNormRows, layerNormRowsBackward, maskRows, softmaxRows, softmaxRowsBackward } from './transformer.js';
 import { winogradIn, winogradInT, winogradGrad, winogradOut, winogradWeights, winogradWeightsGrad } from './winograd.js';
-import { winogradConv, winogradGradConv, winogradInputGradConv } from './winograd-conv.js';
+import { winograd4Conv, winograd4GradConv, winograd4InputGradConv, winogradConv, winogradGradConv, winogradInputGradConv } from './winograd-conv.js';
+import { winograd4Grad, winograd4In, winograd4InT, winograd4Out, winograd4Weights, winograd4WeightsGrad } from './winograd4.js';
 
 export { BATCH_A, BATCH_B, GEMM_ROWS, PEAK_ACCUMULATORS } from './gemm.js';
 export { BINARY_KERNELS } from './elementwise.js';
@@ -35,6 +36,8 @@ export const KERNELS = {
   lstmGates, lstmGatesBackward, gruGates, gruGatesBackward, rnnGates, rnnGatesBackward,
   softmaxRows, softmaxRowsBackward, layerNormRows, layerNormRowsBackward, gelu, geluBackward, copyBlock, maskRows,
   gemmBatch, colSums, copyBlocks, gemmBias, conv3x3Tiles, transposeTiled,
+  winograd4In, winograd4Out, winograd4Grad, winograd4InT, winograd4Weights, winograd4WeightsGrad,
+  winograd4Conv, winograd4InputGradConv, winograd4GradConv,
 } as const;
 
 type Table = typeof KERNELS;

@@ -1,0 +1,459 @@
+/**
+ * The transforms of Winograd's F(4×4, 3×3) convolution (Lavin and Gray's interpolation
+ * points 0, ±1, ±2 and ∞): a 6×6 input tile d becomes Bᵀ·d·B, a 3×3 filter g becomes
+ * G·g·Gᵀ, and the 36 products of a tile come back as the 4×4 outputs Aᵀ·m·A —
+ *
+ *   Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1]
+ *   G  = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1⁄24 1⁄12 ⅙; 1⁄24 −1⁄12 ⅙; 0 0 1]
+ *   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]
+ *
+ * — and their adjoints for the two gradients (A·dY·Aᵀ, B·m·Bᵀ, Gᵀ·dU·G). 2.25 outputs per
+ * multiplication of the products where F(2×2, 3×3) has 1.78: 36 products of [O, C] ·
+ * [C, tiles] for every 16 outputs instead of 16 for every 4.
+ *
+ * The vector kernels take four tiles at a time, one per lane, in the order of their flat
+ * index t = (n·th + ty)·tw + tx over a block of images: each lane has its own address, so
+ * a row of tiles need not hold four (an 11×11 output has three), and the images of a
+ * group go through in one call. Each tile row is loaded per lane and turned across the
+ * lanes (a 4×4 transpose); the last group's lanes past the T tiles repeat the last tile
+ * (inputs) or are skipped (outputs, and the added input gradient).
+ */
+import { array, f32, i32, op, v128, type Fn, type Ref } from '../assembler.js';
+import { kernel } from './kernel.js';
+import { lanes, transpose4x4 } from './shared.js';
+
+/** Instructions leaving one v128. */
+type Vec = number[];
+/** Where a transform puts its k-th result (the instructions leaving it). */
+type Put = (k: number, value: Vec) => number[];
+
+const add = (a: Vec, b: Vec): Vec => [...a, ...b, ...op.f32x4Add];
+const sub = (a: Vec, b: Vec): Vec => [...a, ...b, ...op.f32x4Sub];
+const times = (a: Vec, c: number): Vec => [...a, ...op.f32x4Const(c), ...op.f32x4Mul];
+
+/**
+ * Bᵀ·d for six vectors d (a column of a tile, or a row as d·B), into put(0…5): 19 vector
+ * operations through the shared terms d4 − 4d2, d3 − 4d1, d4 − d2 and 2(d3 − d1).
+ */
+function inputTransform(d: readonly Vec[], s: readonly Ref[], put: Put): number[] {
+  return [
+    ...sub(d[4], times(d[2], 4)), ...s[0].set,
+    ...sub(d[3], times(d[1], 4)), ...s[1].set,
+    ...put(1, add(s[0].get, s[1].get)),
+    ...put(2, sub(s[0].get, s[1].get)),
+    ...sub(d[4], d[2]), ...s[2].set,
+    ...times(sub(d[3], d[1]), 2), ...s[3].set,
+    ...put(3, add(s[2].get, s[3].get)),
+    ...put(4, sub(s[2].get, s[3].get)),
+    ...put(0, sub(add(times(d[0], 4), d[4]), times(d[2], 5))),
+    ...put(5, sub(add(times(d[1], 4), d[5]), times(d[3], 5))),
+  ];
+}
+
+/** B·m for six vectors m (the adjoint of inputTransform), into put(0…5). */
+function inputTransformT(m: readonly Vec[], s: readonly Ref[], put: Put): number[] {
+  // s0 = m1 + m2, s1 = m1 − m2, s2 = m3 + m4, s3 = m3 − m4
+  return [
+    ...add(m[1], m[2]), ...s[0].set,
+    ...sub(m[1], m[2]), ...s[1].set,
+    ...add(m[3], m[4]), ...s[2].set,
+    ...sub(m[3], m[4]), ...s[3].set,
+    ...put(0, times(m[0], 4)),
+    ...put(1, sub(times(sub(m[5], s[1].get), 4), times(s[3].get, 2))),
+    ...put(2, sub(sub(times(m[0], -5), times(s[0].get, 4)), s[2].get)),
+    ...put(3, sub(add(s[1].get, times(s[3].get, 2)), times(m[5], 5))),
+    ...put(4, add(add(m[0], s[0].get), s[2].get)),
+    ...put(5, m[5]),
+  ];
+}
+
+/** Aᵀ·m for six vectors m, into put(0…3). */
+function outputTransform(m: readonly Vec[], s: readonly Ref[], put: Put): number[] {
+  return [
+    ...add(m[1], m[2]), ...s[0].set,
+    ...sub(m[1], m[2]), ...s[1].set,
+    ...add(m[3], m[4]), ...s[2].set,
+    ...sub(m[3], m[4]), ...s[3].set,
+    ...put(0, add(add(m[0], s[0].get), s[2].get)),
+    ...put(1, add(s[1].get, times(s[3].get, 2))),
+    ...put(2, add(s[0].get, times(s[2].get, 4))),
+    ...put(3, add(add(s[1].get, times(s[3].get, 8)), m[5])),
+  ];
+}
+
+/** A·g for four vectors g (the adjoint of outputTransform), into put(0…5). */
+function outputTransformT(g: readonly Vec[], s: readonly Ref[], put: Put): number[] {
+  return [
+    ...add(g[0], g[2]), ...s[0].set,
+    ...add(g[1], g[3]), ...s[1].set,
+    ...put(1, add(s[0].get, s[1].get)),
+    ...put(2, sub(s[0].get, s[1].get)),
+    ...add(g[0], times(g[2], 4)), ...s[2].set,
+    ...add(times(g[1], 2), times(g[3], 8)), ...s[3].set,
+    ...put(3, add(s[2].get, s[3].get)),
+    ...put(4, sub(s[2].get, s[3].get)),
+    ...put(0, g[0]),
+    ...put(5, g[3]),
+  ];
+}
+
+type LaneName = 't0' | 'T' | 'tt' | 'n' | 'Tn' | 'ty' | 'tx' | 'th' | 'tw';
+
+/** The locals of the four-tile loop: group start, a tile's flat index and place. */
+const LANE_LOCALS = { t0: i32, tt: i32, n: i32, Tn: i32, ty: i32, tx: i32 };
+
+/** n, ty, tx of tile min(t0 + l, T − 1) (a last group's lanes past the tiles repeat the last one). */
+function tileOf(f: Fn<LaneName>, l: number): number[] {
+  const g = f.get;
+  return [
+    ...g('t0'), ...op.i32(l), ...op.i32Add, ...g('T'), ...op.i32(1), ...op.i32Sub,
+    ...g('t0'), ...op.i32(l), ...op.i32Add, ...g('T'), ...op.i32(1), ...op.i32Sub, ...op.i32LtS, ...op.select, ...f.set('tt'),
+    ...g('tt'), ...g('Tn'), ...op.i32DivU, ...f.set('n'),
+    ...g('tt'), ...g('n'), ...g('Tn'), ...op.i32Mul, ...op.i32Sub, ...f.set('tx'),
+    ...g('tx'), ...g('tw'), ...op.i32DivU, ...f.set('ty'),
+    ...g('tx'), ...g('ty'), ...g('tw'), ...op.i32Mul, ...op.i32Sub, ...f.set('tx'),
+  ];
+}
+
+/**
+ * base + (((n·planes + ch)·rows + 4ty)·rowLen + 4tx)·4: the corner of the tile (after
+ * tileOf) in plane ch of [images, planes, rows, rowLen].
+ */
+function tileCorner<S extends string>(f: Fn<S | LaneName>, base: S, planes: S, ch: S, rows: number[], rowLen: number[]): number[] {
+  const g = f.get;
+  return [
+    ...g(base), ...g('n'), ...g(planes), ...op.i32Mul, ...g(ch), ...op.i32Add, ...rows, ...op.i32Mul, ...g('ty'), ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+    ...rowLen, ...op.i32Mul, ...g('tx'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+  ];
+}
+
+/**
+ * for ch < count, for t0 = 0, 4, … < T: each lane's tile (`lane(l)`, after tileOf), then
+ * `body` — a channel's tiles one group after another, so that the rows of the matrices a
+ * group reads or writes (16 bytes of each) are in the cache for the next group.
+ */
+function overChannelQuads<S extends string>(f: Fn<S | LaneName>, ch: S, count: S, lane: (l: number) => number[], body: number[]): number[] {
+  return [
+    ...f.get('th'), ...f.get('tw'), ...op.i32Mul, ...f.set('Tn'),
+    ...f.forUp(ch, f.get(count), f.forStep('t0', op.i32(0), f.get('T'), 4, [...[0, 1, 2, 3].flatMap((l) => [...tileOf(f, l), ...lane(l)]), ...body])),
+  ];
+}
+
+/** base + (ch·rowLen + t0)·4: a group's first column in row ch of a matrix of tiles. */
+function groupColumn<S extends string>(f: Fn<S | 't0'>, base: S, ch: S, rowLen: S): number[] {
+  return [...f.get(base), ...f.get(ch), ...f.get(rowLen), ...op.i32Mul, ...f.get('t0'), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add];
+}
+
+/**
+ * The 36 slots of a group's four tiles, at + ξ·stride (one matrix of tiles per ξ). Each
+ * transform's first pass goes between them (or the tiles) and the work block W (36
+ * vectors), its second pass from W onwards, so that no more than a pass's vectors are
+ * live at once (V8 keeps a block's vectors in registers only up to about 14, and moves the
+ * rest to the stack and back).
+ */
+function slotOf<S extends string>(f: Fn<S | 'at'>, stride: S) {
+  const at = (xi: number) => (xi === 0 ? f.get('at') : [...f.get('at'), ...op.i32(xi), ...f.get(stride), ...op.i32Mul, ...op.i32Add]);
+  return {
+    load: (xi: number): Vec => [...at(xi), ...op.v128Load(0)],
+    store: (xi: number, value: Vec): number[] => [...at(xi), ...value, ...op.v128Store(0)],
+  };
+}
+
+/** The work block W's k-th vector (W + 16k, 36 of them and a spare): a pass's results, read by the next pass. */
+function workOf(f: Fn<'W'>) {
+  return {
+    load: (k: number): Vec => [...f.get('W'), ...op.v128Load(16 * k)],
+    store: (k: number, value: Vec): number[] => [...f.get('W'), ...value, ...op.v128Store(16 * k)],
+  };
+}
+
+/** Whether lane l holds a tile (t0 + l < T). */
+const inTiles = (f: Fn<'t0' | 'T'>, l: number): number[] => [...f.get('t0'), ...op.i32(l), ...op.i32Add, ...f.get('T'), ...op.i32LtS];
+
+/** i32 locals `a0`…`a3` as refs. */
+const quad = (f: Fn<never, 'a'>): Ref[] => [0, 1, 2, 3].map((l) => f.ref('a', l));
+
+/**
+ * winograd4In(P, V, N, C, th, tw, Hp, Wp, T, Vs): the input transform of a Winograd F(4×4,
+ * 3×3) convolution over N images: tile t (flat index over the images) is the 6×6 block of
+ * the padded input P [N, C, Hp, Wp] at row 4ty, column 4tx (Hp = 4th + 2, Wp = 4tw + 2);
+ * its Bᵀ·d·B goes to V_ξ[c][t] at V + ((ξ·C + c)·Vs + t)·4 (36 matrices of C rows Vs ≥ T
+ * rounded up to 4 floats apart; columns T … past the last group repeat the last tile).
+ */
+export const winograd4In = kernel({
+  params: { P: i32, V: i32, N: i32, C: i32, th: i32, tw: i32, Hp: i32, Wp: i32, T: i32, Vs: i32, W: i32 },
+  locals: {
+    ...LANE_LOCALS, c: i32, at: i32, rowW: i32, xiB: i32,
+    /** each lane's row pointer */
+    a: array(i32, 4),
+    L: array(v128, 4), H: array(v128, 4), d: array(v128, 6), s: array(v128, 4),
+  },
+  body: (f) => {
+    const g = f.get;
+    const a = quad(f);
+    const L = [0, 1, 2, 3].map((l) => f.ref('L', l));
+    const H = [0, 1, 2, 3].map((l) => f.ref('H', l));
+    const s = [0, 1, 2, 3].map((k) => f.ref('s', k));
+    const d = Array.from({ length: 6 }, (_, k) => f.get('d', k));
+    const slot = slotOf(f, 'xiB');
+    const work = workOf(f);
+    // row r of the four tiles, d·B, into the work block's 6r + k
+    const tileRow = (r: number) => [
+      ...a.flatMap((al, l) => [...al.get, ...op.v128Load(0), ...L[l].set, ...al.get, ...op.v128Load64Splat(16), ...H[l].set, ...al.get, ...g('rowW'), ...op.i32Add, ...al.set]),
+      // columns 0–3 turned across the lanes; columns 4 and 5 picked from the pairs
+      ...transpose4x4(L, s, (j, column) => [...column, ...f.set('d', j)]),
+      ...H[0].get, ...H[1].get, ...lanes([0, 1, 4, 5]), ...s[0].set,
+      ...H[2].get, ...H[3].get, ...lanes([0, 1, 4, 5]), ...s[1].set,
+      ...s[0].get, ...s[1].get, ...lanes([0, 2, 4, 6]), ...f.set('d', 4),
+      ...s[0].get, ...s[1].get, ...lanes([1, 3, 5, 7]), ...f.set('d', 5),
+      ...inputTransform(d, s, (k, value) => work.store(6 * r + k, value)),
+    ];
+    // column j: Bᵀ·(d·B) from the work block's 6r + j into the slots of V_6i+j
+    const column = (j: number) => [
+      ...[0, 1, 2, 3, 4, 5].flatMap((r) => [...work.load(6 * r + j), ...f.set('d', r)]),
+      ...inputTransform(d, s, (i, value) => slot.store(6 * i + j, value)),
+    ];
+    return [
+      ...g('Wp'), ...op.i32(4), ...op.i32Mul, ...f.set('rowW'),
+      ...g('C'), ...g('Vs'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...f.set('xiB'),
+      ...overChannelQuads(f, 'c', 'C', (l) => [...tileCorner(f, 'P', 'C', 'c', g('Hp'), g('Wp')), ...a[l].set], [
+        ...groupColumn(f, 'V', 'c', 'Vs'), ...f.set('at'),
+        ...[0, 1, 2, 3, 4, 5].flatMap(tileRow),
+        ...[0, 1, 2, 3, 4, 5].flatMap(column),
+      ]),
+    ];
+  },
+});
+
+/**
+ * winograd4Out(M, y, bias, N, O, th, tw, Np, mStride, T): the output transform: tile t of
+ * output channel o is Aᵀ·m·A of the 36 values M_ξ[o][t] (at M + (o·Np + t)·4 + ξ·mStride),
+ * + bias[o] when bias ≠ 0, written as the 4×4 block at row 4ty, column 4tx of y [N, O,
+ * 4th, 4tw] (whole tiles: a caller with a smaller output crops it). Lanes past the T tiles
+ * write the work block's spare vector.
+ */
+export const winograd4Out = kernel({
+  params: { M: i32, y: i32, bias: i32, N: i32, O: i32, th: i32, tw: i32, Np: i32, mStride: i32, T: i32, W: i32 },
+  locals: {
+    ...LANE_LOCALS, o: i32, at: i32, rowY: i32,
+    /** each lane's output row, and what moves it to the next (0 for a lane past the tiles: it writes the work block's spare vector) */
+    a: array(i32, 4), inc: array(i32, 4),
+    b: v128, s: array(v128, 4), Y: array(v128, 4), m: array(v128, 6),
+  },
+  body: (f) => {
+    const g = f.get;
+    const a = quad(f);
+    const s = [0, 1, 2, 3].map((k) => f.ref('s', k));
+    const Y = [0, 1, 2, 3].map((k) => f.ref('Y', k));
+    const m = Array.from({ length: 6 }, (_, k) => f.get('m', k));
+    const slot = slotOf(f, 'mStride');
+    const work = workOf(f);
+    const th4 = [...g('th'), ...op.i32(4), ...op.i32Mul];
+    const tw4 = [...g('tw'), ...op.i32(4), ...op.i32Mul];
+    // column j: Aᵀ·m from the slots of M_6i+j into the work block's 6r + j, r < 4
+    const column = (j: number) => [
+      ...[0, 1, 2, 3, 4, 5].flatMap((i) => [...slot.load(6 * i + j), ...f.set('m', i)]),
+      ...outputTransform(m, s, (r, value) => work.store(6 * r + j, value)),
+    ];
+    // row r: (Aᵀ·m)·A + bias, each lane's four columns turned back from across the lanes
+    const row = (r: number) => [
+      ...[0, 1, 2, 3, 4, 5].flatMap((j) => [...work.load(6 * r + j), ...f.set('m', j)]),
+      ...outputTransform(m, s, (k, value) => [...value, ...g('b'), ...op.f32x4Add, ...Y[k].set]),
+      ...transpose4x4(Y, s, (l, column) => [...a[l].get, ...column, ...op.v128Store(0)]),
+      ...a.flatMap((al, l) => [...al.get, ...f.get('inc', l), ...op.i32Add, ...al.set]),
+    ];
+    // lane l's corner and step, or the spare vector W + 576 and 0 past the tiles
+    const lane = (l: number) => [
+      ...tileCorner(f, 'y', 'O', 'o', th4, tw4), ...g('W'), ...op.i32(576), ...op.i32Add, ...inTiles(f, l), ...op.select, ...a[l].set,
+      ...g('rowY'), ...op.i32(0), ...inTiles(f, l), ...op.select, ...f.set('inc', l),
+    ];
+    return [
+      ...tw4, ...op.i32(4), ...op.i32Mul, ...f.set('rowY'),
+      ...op.v128Zero, ...f.set('b'),
+      ...overChannelQuads(f, 'o', 'O', lane, [
+        ...g('bias'), ...op.if, ...g('bias'), ...g('o'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load32Splat(0), ...f.set('b'), ...op.end,
+        ...groupColumn(f, 'M', 'o', 'Np'), ...f.set('at'),
+        ...[0, 1, 2, 3, 4, 5].flatMap(column),
+        ...[0, 1, 2, 3].flatMap(row),
+      ]),
+    ];
+  },
+});
+
+/**
+ * winograd4Grad(D, Z, N, O, th, tw, Zr, T, Zs): the output-gradient transform, for both
+ * gradients: the 4×4 block of D [N, O, 4th, 4tw] (dy padded with zeros to whole tiles) at
+ * row 4ty, column 4tx of tile t becomes A·dY·Aᵀ (6×6) in Z_ξ[o][t] at Z + ((ξ·Zr + o)·Zs +
+ * t)·4 (36 matrices of Zr ≥ O rows, Zs ≥ T rounded up to 4 floats apart). A last group's
+ * columns past the T tiles get zeros, so a product may run over Zs columns.
+ */
+export const winograd4Grad = kernel({
+  params: { D: i32, Z: i32, N: i32, O: i32, th: i32, tw: i32, Zr: i32, T: i32, Zs: i32, W: i32 },
+  locals: {
+    ...LANE_LOCALS, o: i32, at: i32, rowD: i32, xiB: i32, mask: v128,
+    a: array(i32, 4), L: array(v128, 4), s: array(v128, 4), c: array(v128, 4),
+  },
+  body: (f) => {
+    const g = f.get;
+    const a = quad(f);
+    const L = [0, 1, 2, 3].map((l) => f.ref('L', l));
+    const s = [0, 1, 2, 3].map((k) => f.ref('s', k));
+    const c = [0, 1, 2, 3].map((k) => f.get('c', k));
+    const slot = slotOf(f, 'xiB');
+    const work = workOf(f);
+    // row r of the four blocks, dY·Aᵀ, into the work block's 6r + k
+    const tileRow = (r: number) => [
+      ...a.flatMap((al, l) => [...al.get, ...op.v128Load(0), ...L[l].set, ...al.get, ...g('rowD'), ...op.i32Add, ...al.set]),
+      ...transpose4x4(L, s, (j, column) => [...column, ...g('mask'), ...op.v128And, ...f.set('c', j)]),
+      ...outputTransformT(c, s, (k, value) => work.store(6 * r + k, value)),
+    ];
+    // column j: A·(dY·Aᵀ) from the work block's 6r + j, r < 4, into the slots of Z_6i+j
+    const column = (j: number) => [
+      ...[0, 1, 2, 3].flatMap((r) => [...work.load(6 * r + j), ...f.set('c', r)]),
+      ...outputTransformT(c, s, (i, value) => slot.store(6 * i + j, value)),
+    ];
+    const th4 = [...g('th'), ...op.i32(4), ...op.i32Mul];
+    const tw4 = [...g('tw'), ...op.i32(4), ...op.i32Mul];
+    return [
+      ...tw4, ...op.i32(4), ...op.i32Mul, ...f.set('rowD'),
+      ...g('Zr'), ...g('Zs'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...f.set('xiB'),
+      ...overChannelQuads(f, 'o', 'O', (l) => [...tileCorner(f, 'D', 'O', 'o', th4, tw4), ...a[l].set], [
+        // the lanes l < T − t0 (tiles), the rest zeroed
+        ...op.v128ConstI32x4([0, 1, 2, 3]), ...g('T'), ...g('t0'), ...op.i32Sub, ...op.i32x4Splat, ...op.i32x4LtS, ...f.set('mask'),
+        ...groupColumn(f, 'Z', 'o', 'Zs'), ...f.set('at'),
+        ...[0, 1, 2, 3].flatMap(tileRow),
+        ...[0, 1, 2, 3, 4, 5].flatMap(column),
+      ]),
+    ];
+  },
+});
+
+/**
+ * winograd4InT(M, Q, N, C, th, tw, Hp, Wp, Np, mStride, T): the adjoint of winograd4In:
+ * tile t of channel c gets B·m·Bᵀ of its 36 values M_ξ[c][t] (at M + (c·Np + t)·4 +
+ * ξ·mStride), a 6×6 block added into the padded planes Q [N, C, Hp, Wp] at row 4ty,
+ * column 4tx. Neighbouring blocks overlap by two rows or columns; the lanes add their
+ * blocks one after another, so each plane gathers the padded input's gradient. Lanes past
+ * the T tiles add zeros (to the last tile's block).
+ */
+export const winograd4InT = kernel({
+  params: { M: i32, Q: i32, N: i32, C: i32, th: i32, tw: i32, Hp: i32, Wp: i32, Np: i32, mStride: i32, T: i32, W: i32 },
+  locals: {
+    ...LANE_LOCALS, c: i32, at: i32, rowW: i32, mask: v128,
+    a: array(i32, 4),
+    s: array(v128, 4), x: array(v128, 6), k: array(v128, 6), R: array(v128, 4), lo: v128, hi: v128,
+  },
+  body: (f) => {
+    const g = f.get;
+    const a = quad(f);
+    const s = [0, 1, 2, 3].map((k) => f.ref('s', k));
+    const K = Array.from({ length: 6 }, (_, k) => f.ref('k', k));
+    const x6 = Array.from({ length: 6 }, (_, k) => f.get('x', k));
+    const slot = slotOf(f, 'mStride');
+    const work = workOf(f);
+    // column j: B·m from the slots of M_6i+j (lanes past the tiles zeroed) into the work block's 6r + j
+    const column = (j: number) => [
+      ...[0, 1, 2, 3, 4, 5].flatMap((i) => [...slot.load(6 * i + j), ...g('mask'), ...op.v128And, ...f.set('x', i)]),
+      ...inputTransformT(x6, s, (r, value) => work.store(6 * r + j, value)),
+    ];
+    // lane l's row: columns 0–3 from R[l], 4–5 from the pair in lo (lanes 0, 1) or hi (2, 3)
+    const addRow = (l: number) => [
+      ...a[l].get, ...a[l].get, ...op.v128Load(0), ...f.get('R', l), ...op.f32x4Add, ...op.v128Store(0),
+      ...a[l].get, ...a[l].get, ...op.v128Load64Splat(16), ...g(l < 2 ? 'lo' : 'hi'), ...op.f32x4Add, ...op.f64x2ExtractLane(l % 2), ...op.f64Store(16),
+      ...a[l].get, ...g('rowW'), ...op.i32Add, ...a[l].set,
+    ];
+    // row r: (B·m)·Bᵀ, turned back to each lane's six columns and added into its block
+    const blockRow = (r: number) => [
+      ...[0, 1, 2, 3, 4, 5].flatMap((j) => [...work.load(6 * r + j), ...f.set('x', j)]),
+      ...inputTransformT(x6, s, (k, value) => [...value, ...K[k].set]),
+      ...transpose4x4(K.slice(0, 4), s, (l, column) => [...column, ...f.set('R', l)]),
+      ...K[4].get, ...K[5].get, ...lanes([0, 4, 1, 5]), ...f.set('lo'),
+      ...K[4].get, ...K[5].get, ...lanes([2, 6, 3, 7]), ...f.set('hi'),
+      ...[0, 1, 2, 3].flatMap(addRow),
+    ];
+    return [
+      ...g('Wp'), ...op.i32(4), ...op.i32Mul, ...f.set('rowW'),
+      ...overChannelQuads(f, 'c', 'C', (l) => [...tileCorner(f, 'Q', 'C', 'c', g('Hp'), g('Wp')), ...a[l].set], [
+        // a last group's lanes past the tiles add zeros (to the last tile's block)
+        ...op.v128ConstI32x4([0, 1, 2, 3]), ...g('T'), ...g('t0'), ...op.i32Sub, ...op.i32x4Splat, ...op.i32x4LtS, ...f.set('mask'),
+        ...groupColumn(f, 'M', 'c', 'Np'), ...f.set('at'),
+        ...[0, 1, 2, 3, 4, 5].flatMap(column),
+        ...[0, 1, 2, 3, 4, 5].flatMap(blockRow),
+      ]),
+    ];
+  },
+});
+
+/** G of F(4×4, 3×3), 6×3. */
+const G = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]];
+
+/** Σ_k coef[k]·x_k in f32 for scalar locals x (coefficients 0 skipped, ±1 without a multiplication). */
+function scalarSum(coef: readonly number[], x: readonly Ref[]): number[] {
+  const terms = coef.flatMap((c, k) => (c === 0 ? [] : [{ c, k }]));
+  return terms.flatMap(({ c, k }, i) => {
+    const value = Math.abs(c) === 1 ? x[k].get : [...x[k].get, ...op.f32Const(Math.abs(c)), ...op.f32Mul];
+    if (i === 0) return c < 0 ? [...op.f32Const0, ...value, ...op.f32Sub] : value;
+    return [...value, ...(c < 0 ? op.f32Sub : op.f32Add)];
+  });
+}
+
+/**
+ * winograd4Weights(w, u, Mp, Cout, Cin, swap): U_ξ = G·g·Gᵀ (6×6, ξ = 6i + j) for each 3×3
+ * filter g of a convolution from Cin to Cout channels, into 36 matrices of Mp rows of Cin
+ * floats at u (U_ξ[m][k] at u + ((ξ·Mp + m)·Cin + k)·4). The weights w are [Cout, Cin, 3,
+ * 3]; with `swap`, [Cin, Cout, 3, 3] (U_ξ transposed: the matrices of the adjoint's products).
+ */
+export const winograd4Weights = kernel({
+  params: { w: i32, u: i32, Mp: i32, Cout: i32, Cin: i32, swap: i32 },
+  locals: { m: i32, k: i32, base: i32, at: i32, plane: i32, g: array(f32, 9), t: array(f32, 18) },
+  body: (f) => {
+    const gw = Array.from({ length: 9 }, (_, q) => f.ref('g', q));
+    const t = Array.from({ length: 18 }, (_, q) => f.ref('t', q));
+    return [
+      ...f.get('Mp'), ...f.get('Cin'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...f.set('plane'),
+      ...f.forUp('m', f.get('Cout'), f.forUp('k', f.get('Cin'), [
+        ...f.get('k'), ...f.get('Cout'), ...op.i32Mul, ...f.get('m'), ...op.i32Add,
+        ...f.get('m'), ...f.get('Cin'), ...op.i32Mul, ...f.get('k'), ...op.i32Add,
+        ...f.get('swap'), ...op.select, ...op.i32(36), ...op.i32Mul, ...f.get('w'), ...op.i32Add, ...f.set('base'),
+        ...gw.flatMap((reg, q) => [...f.get('base'), ...op.f32Load(4 * q), ...reg.set]),
+        // t = G·g (6×3), t[3i + q]
+        ...G.flatMap((row, i) => [0, 1, 2].flatMap((q) => [...scalarSum(row, [gw[q], gw[3 + q], gw[6 + q]]), ...t[3 * i + q].set])),
+        ...f.get('u'), ...f.get('m'), ...f.get('Cin'), ...op.i32Mul, ...f.get('k'), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('at'),
+        // u = t·Gᵀ (6×6), ξ = 6i + j in order
+        ...G.flatMap((_, i) => G.flatMap((row) => [
+          ...f.get('at'), ...scalarSum(row, [t[3 * i], t[3 * i + 1], t[3 * i + 2]]), ...op.f32Store(0),
+          ...f.get('at'), ...f.get('plane'), ...op.i32Add, ...f.set('at'),
+        ])),
+      ])),
+    ];
+  },
+});
+
+/**
+ * winograd4WeightsGrad(dU, dw, Mp, Cp, O, C): the weight gradient of a Winograd F(4×4, 3×3)
+ * convolution from its summed products dU_ξ[o][c] (36 matrices of Mp rows of Cp floats):
+ * Gᵀ·dU·G (3×3, the adjoint of the weight transform) into dw [O, C, 3, 3].
+ */
+export const winograd4WeightsGrad = kernel({
+  params: { dU: i32, dw: i32, Mp: i32, Cp: i32, O: i32, C: i32 },
+  locals: { o: i32, c: i32, at: i32, plane: i32, out: i32, u: array(f32, 36), h: array(f32, 18) },
+  body: (f) => {
+    const u = Array.from({ length: 36 }, (_, k) => f.ref('u', k));
+    const h = Array.from({ length: 18 }, (_, k) => f.ref('h', k));
+    const column = (q: number) => G.map((row) => row[q]);
+    return [
+      ...f.get('Mp'), ...f.get('Cp'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...f.set('plane'),
+      ...f.forUp('o', f.get('O'), f.forUp('c', f.get('C'), [
+        ...f.get('dU'), ...f.get('o'), ...f.get('Cp'), ...op.i32Mul, ...f.get('c'), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('at'),
+        ...u.flatMap((r, x) => [...f.get('at'), ...f.get('plane'), ...op.i32(x), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0), ...r.set]),
+        // h = Gᵀ·dU (3×6), h[6p + j]
+        ...[0, 1, 2].flatMap((p) => [0, 1, 2, 3, 4, 5].flatMap((j) => [...scalarSum(column(p), [0, 1, 2, 3, 4, 5].map((i) => u[6 * i + j])), ...h[6 * p + j].set])),
+        ...f.get('dw'), ...f.get('o'), ...f.get('C'), ...op.i32Mul, ...f.get('c'), ...op.i32Add, ...op.i32(36), ...op.i32Mul, ...op.i32Add, ...f.set('out'),
+        // dw = h·G (3×3)
+        ...[0, 1, 2].flatMap((p) => [0, 1, 2].flatMap((q) => [
+          ...f.get('out'), ...scalarSum(column(q), [0, 1, 2, 3, 4, 5].map((j) => h[6 * p + j])), ...op.f32Store(4 * (3 * p + q)),
+        ])),
+      ])),
+    ];
+  },
+});

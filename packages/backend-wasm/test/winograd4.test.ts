@@ -1,0 +1,159 @@
+// Winograd F(4×4, 3×3)'s transforms, each kernel against its definition in float64 (the
+// matrices Bᵀ, G, Aᵀ written out here, not taken from the kernels), on tile counts that
+// leave a last group of four one to three tiles short, rows of tiles shorter than four,
+// and blocks with a sentinel tail: a kernel must not write past its output.
+import { describe, expect, it } from 'vitest';
+import { WasmGemm } from '../src/gemm.js';
+
+const BT = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]];
+const G = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]];
+const AT = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]];
+
+/** Seeded values in [-1, 1). */
+function rand(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+describe('the Winograd F(4×4, 3×3) transforms equal their definitions (float64, 1e-5)', () => {
+  const g = new WasmGemm({ threads: 1 });
+  const TAIL = 64;
+  /** A block of n floats (NaN) with a sentinel tail of 777s. */
+  const block = (n: number): number => {
+    const at = g.alloc(4 * (n + TAIL));
+    g.heap.f32.fill(Number.NaN, at >> 2, (at >> 2) + n);
+    g.heap.f32.fill(777, (at >> 2) + n, (at >> 2) + n + TAIL);
+    return at;
+  };
+  const put = (values: Float32Array): number => {
+    const at = g.alloc(4 * values.length + 64);
+    g.heap.f32.set(values, at >> 2);
+    return at;
+  };
+  const read = (at: number, n: number) => g.heap.f32.subarray(at >> 2, (at >> 2) + n);
+  const tailOf = (at: number, n: number) => Array.from(g.heap.f32.subarray((at >> 2) + n, (at >> 2) + n + TAIL));
+  const work = () => g.alloc(4 * 148);
+  // [N, th, tw]: T = 1, 3, 4, 5, 6, 7 tiles, rows of 1–5 tiles
+  const GEOMETRIES = [[1, 1, 1], [1, 1, 3], [2, 2, 1], [1, 1, 5], [3, 1, 2], [1, 3, 3 - 0], [7, 1, 1], [2, 2, 5]] as const;
+
+  for (const [N, th, tw] of GEOMETRIES) {
+    const T = N * th * tw;
+    const Vs = Math.ceil(T / 8) * 8;
+    const [Hp, Wp] = [4 * th + 2, 4 * tw + 2];
+
+    it(`winograd4In: Bᵀ·d·B of ${N}×${th}×${tw} tiles of padded planes, rows ${Vs} apart; columns past T repeat the last tile`, () => {
+      const C = 3;
+      const p = rand(N * C * Hp * Wp, T * 7 + 1);
+      const [pAt, vAt] = [put(p), block(36 * C * Vs)];
+      g.kernels.winograd4In(pAt, vAt, N, C, th, tw, Hp, Wp, T, Vs, work());
+      const v = read(vAt, 36 * C * Vs);
+      for (let c = 0; c < C; c++) for (let t = 0; t < Math.ceil(T / 4) * 4; t++) {
+        const tt = Math.min(t, T - 1);
+        const [n, ty, tx] = [Math.floor(tt / (th * tw)), Math.floor((tt % (th * tw)) / tw), tt % tw];
+        const d = (r: number, k: number) => p[((n * C + c) * Hp + 4 * ty + r) * Wp + 4 * tx + k];
+        for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) {
+          let want = 0;
+          for (let r = 0; r < 6; r++) for (let k = 0; k < 6; k++) want += BT[i][r] * d(r, k) * BT[j][k];
+          expect(Math.abs(v[((6 * i + j) * C + c) * Vs + t] - want), `V[${6 * i + j}][${c}][${t}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(want)));
+        }
+      }
+      expect(tailOf(vAt, 36 * C * Vs)).toEqual(new Array(TAIL).fill(777));
+    });
+
+    it(`winograd4Out: Aᵀ·m·A + bias of ${N}×${th}×${tw} tiles into whole 4×4 blocks, nothing past them`, () => {
+      const O = 3;
+      const Np = Vs;
+      const m = rand(36 * O * Np, T * 5 + 3);
+      const bias = Float32Array.of(0.5, -1, 2);
+      const [mAt, bAt, yAt] = [put(m), put(bias), block(N * O * 16 * th * tw)];
+      g.kernels.winograd4Out(mAt, yAt, bAt, N, O, th, tw, Np, 4 * O * Np, T, work());
+      const y = read(yAt, N * O * 16 * th * tw);
+      const [H, W] = [4 * th, 4 * tw];
+      for (let n = 0; n < N; n++) for (let o = 0; o < O; o++) for (let r = 0; r < H; r++) for (let c = 0; c < W; c++) {
+        const t = (n * th + (r >> 2)) * tw + (c >> 2);
+        let want = bias[o];
+        for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) want += AT[r & 3][i] * m[((6 * i + j) * O + o) * Np + t] * AT[c & 3][j];
+        expect(Math.abs(y[((n * O + o) * H + r) * W + c] - want), `y[${n},${o},${r},${c}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(want)));
+      }
+      expect(tailOf(yAt, N * O * 16 * th * tw)).toEqual(new Array(TAIL).fill(777));
+      // and without a bias
+      g.kernels.winograd4Out(mAt, yAt, 0, N, O, th, tw, Np, 4 * O * Np, T, work());
+      let want = 0;
+      for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) want += AT[0][i] * m[(6 * i + j) * O * Np] * AT[0][j];
+      expect(Math.abs(read(yAt, 1)[0] - want)).toBeLessThan(1e-5 * Math.max(1, Math.abs(want)));
+    });
+
+    it(`winograd4Grad: A·dY·Aᵀ of ${N}×${th}×${tw} blocks into ${8}-row matrices; columns past T get zeros`, () => {
+      const [O, Zr] = [3, 8];
+      const D = rand(N * O * 16 * th * tw, T * 3 + 5);
+      const [dAt, zAt] = [put(D), block(36 * Zr * Vs)];
+      g.kernels.winograd4Grad(dAt, zAt, N, O, th, tw, Zr, T, Vs, work());
+      const z = read(zAt, 36 * Zr * Vs);
+      const [H, W] = [4 * th, 4 * tw];
+      for (let o = 0; o < O; o++) for (let t = 0; t < Math.ceil(T / 4) * 4; t++) {
+        const [n, ty, tx] = [Math.floor(t / (th * tw)), Math.floor((t % (th * tw)) / tw), t % tw];
+        for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) {
+          let want = 0;
+          if (t < T) for (let r = 0; r < 4; r++) for (let k = 0; k < 4; k++) want += AT[r][i] * D[((n * O + o) * H + 4 * ty + r) * W + 4 * tx + k] * AT[k][j];
+          expect(Math.abs(z[((6 * i + j) * Zr + o) * Vs + t] - want), `Z[${6 * i + j}][${o}][${t}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(want)));
+        }
+      }
+      // rows O … Zr − 1 are not written
+      expect(Number.isNaN(z[O * Vs])).toBe(true);
+      expect(tailOf(zAt, 36 * Zr * Vs)).toEqual(new Array(TAIL).fill(777));
+    });
+
+    it(`winograd4InT: B·m·Bᵀ of ${N}×${th}×${tw} tiles added into padded planes (overlaps summed once), nothing past them`, () => {
+      const C = 3;
+      const Np = Vs;
+      const m = rand(36 * C * Np, T * 11 + 7);
+      const q0 = rand(N * C * Hp * Wp, T + 9);
+      const [mAt, qAt] = [put(m), block(q0.length)];
+      g.heap.f32.set(q0, qAt >> 2);
+      g.kernels.winograd4InT(mAt, qAt, N, C, th, tw, Hp, Wp, Np, 4 * C * Np, T, work());
+      const want = Float64Array.from(q0);
+      for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let ty = 0; ty < th; ty++) for (let tx = 0; tx < tw; tx++) {
+        const t = (n * th + ty) * tw + tx;
+        for (let r = 0; r < 6; r++) for (let k = 0; k < 6; k++) {
+          let v = 0;
+          for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) v += BT[i][r] * m[((6 * i + j) * C + c) * Np + t] * BT[j][k];
+          want[((n * C + c) * Hp + 4 * ty + r) * Wp + 4 * tx + k] += v;
+        }
+      }
+      const q = read(qAt, q0.length);
+      for (let k = 0; k < q0.length; k++) expect(Math.abs(q[k] - want[k]), `Q[${k}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(want[k])));
+      expect(tailOf(qAt, q0.length)).toEqual(new Array(TAIL).fill(777));
+    });
+  }
+
+  it.each([[0], [1]])('winograd4Weights (swap %i): G·g·Gᵀ of every filter into 36 matrices of padded rows, and winograd4WeightsGrad: Gᵀ·dU·G back', (swap) => {
+    const [Cout, Cin, Mp] = [5, 3, 8];
+    const w = rand(Cout * Cin * 9, 17 + swap);
+    const [wAt, uAt] = [put(w), block(36 * Mp * Cin)];
+    g.kernels.winograd4Weights(wAt, uAt, Mp, Cout, Cin, swap);
+    const u = read(uAt, 36 * Mp * Cin);
+    // swap: w is [Cin, Cout, 3, 3]
+    const wOf = (m: number, k: number, p: number, q: number) => w[(swap ? k * Cout + m : m * Cin + k) * 9 + 3 * p + q];
+    for (let m = 0; m < Cout; m++) for (let k = 0; k < Cin; k++) for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) {
+      let want = 0;
+      for (let p = 0; p < 3; p++) for (let q = 0; q < 3; q++) want += G[i][p] * wOf(m, k, p, q) * G[j][q];
+      expect(Math.abs(u[((6 * i + j) * Mp + m) * Cin + k] - want), `U[${6 * i + j}][${m}][${k}]`).toBeLessThan(1e-6);
+    }
+    expect(tailOf(uAt, 36 * Mp * Cin)).toEqual(new Array(TAIL).fill(777));
+    // the adjoint: dw[o][c] = Gᵀ·dU_oc·G for dU [36][Mp][Cp]
+    const [O, C, Cp] = [Cout, Cin, 8];
+    const dU = rand(36 * Mp * Cp, 23 + swap);
+    const [dUAt, dwAt] = [put(dU), block(O * C * 9)];
+    g.kernels.winograd4WeightsGrad(dUAt, dwAt, Mp, Cp, O, C);
+    const dw = read(dwAt, O * C * 9);
+    for (let o = 0; o < O; o++) for (let c = 0; c < C; c++) for (let p = 0; p < 3; p++) for (let q = 0; q < 3; q++) {
+      let want = 0;
+      for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) want += G[i][p] * dU[((6 * i + j) * Mp + o) * Cp + c] * G[j][q];
+      expect(Math.abs(dw[(o * C + c) * 9 + 3 * p + q] - want), `dw[${o}][${c}][${p}][${q}]`).toBeLessThan(1e-5);
+    }
+    expect(tailOf(dwAt, O * C * 9)).toEqual(new Array(TAIL).fill(777));
+  });
+});
