@@ -92,6 +92,7 @@ export const op = {
   /** i8x16.shuffle of the two vectors on the stack: 16 byte indices (0–15 first, 16–31 second) */
   i8x16Shuffle: (lanes: number[]) => [0xfd, ...uleb(13), ...lanes],
   f32x4ExtractLane: (lane: number) => [0xfd, ...uleb(31), lane],
+  f32x4ReplaceLane: (lane: number) => [0xfd, ...uleb(32), lane],
   f64x2ExtractLane: (lane: number) => [0xfd, ...uleb(33), lane],
   /** the two low f32 lanes widened to an f64x2 */
   f64x2PromoteLowF32x4: [0xfd, ...uleb(95)],

@@ -18,7 +18,7 @@
  * lanes (a 4×4 transpose); the last group's lanes past the T tiles repeat the last tile
  * (inputs) or are skipped (outputs, and the added input gradient).
  */
-import { array, f32, i32, op, v128, type Fn, type Ref } from '../assembler.js';
+import { array, i32, op, v128, type Fn, type Ref } from '../assembler.js';
 import { kernel } from './kernel.js';
 import { lanes, transpose4x4 } from './shared.js';
 
@@ -387,13 +387,18 @@ export const winograd4InT = kernel({
 /** G of F(4×4, 3×3), 6×3. */
 const G = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]];
 
-/** Σ_k coef[k]·x_k in f32 for scalar locals x (coefficients 0 skipped, ±1 without a multiplication). */
-function scalarSum(coef: readonly number[], x: readonly Ref[]): number[] {
+/**
+ * Σ_k coef[k]·x_k for locals x (coefficients 0 skipped, ±1 without a multiplication), in
+ * f32 or (`vector`) f32x4.
+ */
+function linearSum(coef: readonly number[], x: readonly Ref[], vector = false): number[] {
+  const [mul, add, subtract] = vector ? [op.f32x4Mul, op.f32x4Add, op.f32x4Sub] : [op.f32Mul, op.f32Add, op.f32Sub];
+  const constant = (c: number) => (vector ? op.f32x4Const(c) : op.f32Const(c));
   const terms = coef.flatMap((c, k) => (c === 0 ? [] : [{ c, k }]));
   return terms.flatMap(({ c, k }, i) => {
-    const value = Math.abs(c) === 1 ? x[k].get : [...x[k].get, ...op.f32Const(Math.abs(c)), ...op.f32Mul];
-    if (i === 0) return c < 0 ? [...op.f32Const0, ...value, ...op.f32Sub] : value;
-    return [...value, ...(c < 0 ? op.f32Sub : op.f32Add)];
+    const value = Math.abs(c) === 1 ? x[k].get : [...x[k].get, ...constant(Math.abs(c)), ...mul];
+    if (i === 0) return c < 0 ? [...(vector ? op.v128Zero : op.f32Const0), ...value, ...subtract] : value;
+    return [...value, ...(c < 0 ? subtract : add)];
   });
 }
 
@@ -401,29 +406,55 @@ function scalarSum(coef: readonly number[], x: readonly Ref[]): number[] {
  * winograd4Weights(w, u, Mp, Cout, Cin, swap): U_ξ = G·g·Gᵀ (6×6, ξ = 6i + j) for each 3×3
  * filter g of a convolution from Cin to Cout channels, into 36 matrices of Mp rows of Cin
  * floats at u (U_ξ[m][k] at u + ((ξ·Mp + m)·Cin + k)·4). The weights w are [Cout, Cin, 3,
- * 3]; with `swap`, [Cin, Cout, 3, 3] (U_ξ transposed: the matrices of the adjoint's products).
+ * 3]; with `swap`, [Cin, Cout, 3, 3] (U_ξ transposed: the matrices of the adjoint's
+ * products). Four filters (m, k … k + 3) at a time, one per lane, their nine weights
+ * gathered from each filter's address; a row's last group, when Cin is not a multiple of
+ * 4, repeats its last filter and stores only its own lanes.
  */
 export const winograd4Weights = kernel({
   params: { w: i32, u: i32, Mp: i32, Cout: i32, Cin: i32, swap: i32 },
-  locals: { m: i32, k: i32, base: i32, at: i32, plane: i32, g: array(f32, 9), t: array(f32, 18) },
+  locals: { m: i32, k: i32, kk: i32, at: i32, plane: i32, full: i32, b: array(i32, 4), g: array(v128, 9), t: array(v128, 3), U: v128 },
   body: (f) => {
     const gw = Array.from({ length: 9 }, (_, q) => f.ref('g', q));
-    const t = Array.from({ length: 18 }, (_, q) => f.ref('t', q));
+    const t = Array.from({ length: 3 }, (_, q) => f.ref('t', q));
+    const lane = (l: number) => [
+      // kk = min(k + l, Cin − 1); b[l] = w + 36·(swap ? kk·Cout + m : m·Cin + kk)
+      ...f.get('k'), ...op.i32(l), ...op.i32Add, ...f.get('Cin'), ...op.i32(1), ...op.i32Sub,
+      ...f.get('k'), ...op.i32(l), ...op.i32Add, ...f.get('Cin'), ...op.i32(1), ...op.i32Sub, ...op.i32LtS, ...op.select, ...f.set('kk'),
+      ...f.get('kk'), ...f.get('Cout'), ...op.i32Mul, ...f.get('m'), ...op.i32Add,
+      ...f.get('m'), ...f.get('Cin'), ...op.i32Mul, ...f.get('kk'), ...op.i32Add,
+      ...f.get('swap'), ...op.select, ...op.i32(36), ...op.i32Mul, ...f.get('w'), ...op.i32Add, ...f.set('b', l),
+    ];
+    const gather = (q: number) => [
+      ...f.get('b', 0), ...op.v128Load32Splat(4 * q),
+      ...[1, 2, 3].flatMap((l) => [...f.get('b', l), ...op.f32Load(4 * q), ...op.f32x4ReplaceLane(l)]),
+      ...gw[q].set,
+    ];
+    // U (in the local U) to the group's four columns of row m of U_ξ: a whole vector, or the lanes k + l < Cin
+    const store = (xi: number) => [
+      ...f.get('at'), ...op.i32(xi), ...f.get('plane'), ...op.i32Mul, ...op.i32Add, ...f.set('kk'),
+      ...f.get('full'), ...op.if,
+      ...f.get('kk'), ...f.get('U'), ...op.v128Store(0),
+      ...op.else,
+      ...[0, 1, 2].flatMap((l) => [
+        ...f.get('k'), ...op.i32(l), ...op.i32Add, ...f.get('Cin'), ...op.i32LtS, ...op.if,
+        ...f.get('kk'), ...f.get('U'), ...op.f32x4ExtractLane(l), ...op.f32Store(4 * l),
+        ...op.end,
+      ]),
+      ...op.end,
+    ];
     return [
       ...f.get('Mp'), ...f.get('Cin'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...f.set('plane'),
-      ...f.forUp('m', f.get('Cout'), f.forUp('k', f.get('Cin'), [
-        ...f.get('k'), ...f.get('Cout'), ...op.i32Mul, ...f.get('m'), ...op.i32Add,
-        ...f.get('m'), ...f.get('Cin'), ...op.i32Mul, ...f.get('k'), ...op.i32Add,
-        ...f.get('swap'), ...op.select, ...op.i32(36), ...op.i32Mul, ...f.get('w'), ...op.i32Add, ...f.set('base'),
-        ...gw.flatMap((reg, q) => [...f.get('base'), ...op.f32Load(4 * q), ...reg.set]),
-        // t = G·g (6×3), t[3i + q]
-        ...G.flatMap((row, i) => [0, 1, 2].flatMap((q) => [...scalarSum(row, [gw[q], gw[3 + q], gw[6 + q]]), ...t[3 * i + q].set])),
+      ...f.forUp('m', f.get('Cout'), f.forStep('k', op.i32(0), f.get('Cin'), 4, [
+        ...[0, 1, 2, 3].flatMap(lane),
+        ...gw.flatMap((_, q) => gather(q)),
+        ...f.get('k'), ...op.i32(4), ...op.i32Add, ...f.get('Cin'), ...op.i32LeS, ...f.set('full'),
         ...f.get('u'), ...f.get('m'), ...f.get('Cin'), ...op.i32Mul, ...f.get('k'), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('at'),
-        // u = t·Gᵀ (6×6), ξ = 6i + j in order
-        ...G.flatMap((_, i) => G.flatMap((row) => [
-          ...f.get('at'), ...scalarSum(row, [t[3 * i], t[3 * i + 1], t[3 * i + 2]]), ...op.f32Store(0),
-          ...f.get('at'), ...f.get('plane'), ...op.i32Add, ...f.set('at'),
-        ])),
+        // row i of G·g (three vectors), then its six products with Gᵀ
+        ...G.flatMap((row, i) => [
+          ...[0, 1, 2].flatMap((q) => [...linearSum(row, [gw[q], gw[3 + q], gw[6 + q]], true), ...t[q].set]),
+          ...G.flatMap((rowJ, j) => [...linearSum(rowJ, t, true), ...f.set('U'), ...store(6 * i + j)]),
+        ]),
       ])),
     ];
   },
@@ -431,28 +462,41 @@ export const winograd4Weights = kernel({
 
 /**
  * winograd4WeightsGrad(dU, dw, Mp, Cp, O, C): the weight gradient of a Winograd F(4×4, 3×3)
- * convolution from its summed products dU_ξ[o][c] (36 matrices of Mp rows of Cp floats):
- * Gᵀ·dU·G (3×3, the adjoint of the weight transform) into dw [O, C, 3, 3].
+ * convolution from its summed products dU_ξ[o][c] (36 matrices of Mp rows of Cp ≥ C
+ * rounded up to 4 floats): Gᵀ·dU·G (3×3, the adjoint of the weight transform) into dw
+ * [O, C, 3, 3]. Four input channels at a time, one per lane: for each row p of the result,
+ * Gᵀ's row p over the six columns of dU (read again for each p), then the row's three
+ * values, each lane's stored to its own filter.
  */
 export const winograd4WeightsGrad = kernel({
   params: { dU: i32, dw: i32, Mp: i32, Cp: i32, O: i32, C: i32 },
-  locals: { o: i32, c: i32, at: i32, plane: i32, out: i32, u: array(f32, 36), h: array(f32, 18) },
+  locals: { o: i32, c: i32, at: i32, plane: i32, out: i32, x: array(v128, 6), h: array(v128, 6), v: v128 },
   body: (f) => {
-    const u = Array.from({ length: 36 }, (_, k) => f.ref('u', k));
-    const h = Array.from({ length: 18 }, (_, k) => f.ref('h', k));
+    const x = Array.from({ length: 6 }, (_, k) => f.ref('x', k));
+    const h = Array.from({ length: 6 }, (_, k) => f.ref('h', k));
     const column = (q: number) => G.map((row) => row[q]);
+    // dw[o][c + l][p][q] for the lanes c + l < C
+    const store = (p: number, q: number) => [
+      ...linearSum(column(q), h, true), ...f.set('v'),
+      ...[0, 1, 2, 3].flatMap((l) => [
+        ...f.get('c'), ...op.i32(l), ...op.i32Add, ...f.get('C'), ...op.i32LtS, ...op.if,
+        ...f.get('out'), ...f.get('v'), ...op.f32x4ExtractLane(l), ...op.f32Store(4 * (9 * l + 3 * p + q)),
+        ...op.end,
+      ]),
+    ];
     return [
       ...f.get('Mp'), ...f.get('Cp'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...f.set('plane'),
-      ...f.forUp('o', f.get('O'), f.forUp('c', f.get('C'), [
+      ...f.forUp('o', f.get('O'), f.forStep('c', op.i32(0), f.get('C'), 4, [
         ...f.get('dU'), ...f.get('o'), ...f.get('Cp'), ...op.i32Mul, ...f.get('c'), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('at'),
-        ...u.flatMap((r, x) => [...f.get('at'), ...f.get('plane'), ...op.i32(x), ...op.i32Mul, ...op.i32Add, ...op.f32Load(0), ...r.set]),
-        // h = Gᵀ·dU (3×6), h[6p + j]
-        ...[0, 1, 2].flatMap((p) => [0, 1, 2, 3, 4, 5].flatMap((j) => [...scalarSum(column(p), [0, 1, 2, 3, 4, 5].map((i) => u[6 * i + j])), ...h[6 * p + j].set])),
         ...f.get('dw'), ...f.get('o'), ...f.get('C'), ...op.i32Mul, ...f.get('c'), ...op.i32Add, ...op.i32(36), ...op.i32Mul, ...op.i32Add, ...f.set('out'),
-        // dw = h·G (3×3)
-        ...[0, 1, 2].flatMap((p) => [0, 1, 2].flatMap((q) => [
-          ...f.get('out'), ...scalarSum(column(q), [0, 1, 2, 3, 4, 5].map((j) => h[6 * p + j])), ...op.f32Store(4 * (3 * p + q)),
-        ])),
+        ...[0, 1, 2].flatMap((p) => [
+          // h_j = Σ_i G[i][p]·dU_6i+j
+          ...[0, 1, 2, 3, 4, 5].flatMap((j) => [
+            ...[0, 1, 2, 3, 4, 5].flatMap((i) => [...f.get('at'), ...op.i32(6 * i + j), ...f.get('plane'), ...op.i32Mul, ...op.i32Add, ...op.v128Load(0), ...x[i].set]),
+            ...linearSum(column(p), x, true), ...h[j].set,
+          ]),
+          ...[0, 1, 2].flatMap((q) => store(p, q)),
+        ]),
       ])),
     ];
   },
