@@ -126,6 +126,11 @@ export class WasmConvolution {
     if (m !== 0) {
       const [outAt, done] = this.#io.out(g.N * O * L);
       const { Hp, Wp } = winogradTiles(g.H, g.W, p.pad, m);
+      if (m === 4 && unpadded(p)) {
+        // F(4×4) reads an input without padding where it lies; its weight gradient too
+        this.#winograd(m, xAt, g.N, g.C, g.H, g.W, p.pad, O, wAt, biasAt, outAt, xAt);
+        return done();
+      }
       // the padded input, kept for the weight gradient as a patch matrix would be
       const padded = this.#keepForBackward(save, 4 * g.N * g.C * Hp * Wp);
       this.#winograd(m, xAt, g.N, g.C, g.H, g.W, p.pad, O, wAt, biasAt, outAt, padded.at);
@@ -199,7 +204,9 @@ export class WasmConvolution {
       const [dwAt, done] = this.#io.out(O * R);
       // the padded input its forward kept (0: none, pad it again)
       const { Hp, Wp } = winogradTiles(g.H, g.W, p.pad, m);
-      this.#winogradWeightGrad(m, this.#io.in(x), dyAt, g.N, g.C, g.H, g.W, p.pad, O, dwAt, this.#savedAt(saved, 4 * g.N * g.C * Hp * Wp));
+      const xIn = this.#io.in(x);
+      const kept = m === 4 && unpadded(p) ? xIn : this.#savedAt(saved, 4 * g.N * g.C * Hp * Wp);
+      this.#winogradWeightGrad(m, xIn, dyAt, g.N, g.C, g.H, g.W, p.pad, O, dwAt, kept);
       return done();
     }
     const [packAt, aAt, cAt] = this.#io.layout([Np * NL, Mp * NL, Mp * Np]);
@@ -250,18 +257,20 @@ export class WasmConvolution {
    * oh×ow outputs, runs by: 4 for F(4×4, 3×3), 2 for F(2×2, 3×3), 0 for neither. Both need
    * 3×3 windows of stride 1 without dilation and enough channels for their products to pay
    * (C-long rows; 4× and 2.25× fewer multiplications than the patch-matrix product, before
-   * the padding of the last tiles); F(2×2, 3×3) also needs four tiles in a row (its
-   * kernels take a row's neighbours four at a time). With the default setting (true) F(4×4,
-   * 3×3) runs where its padded tiles multiply less than F(2×2, 3×3)'s would.
+   * the last tiles' overlap or padding); F(2×2, 3×3) also needs four tiles in a row (its
+   * kernels take a row's neighbours four at a time), F(4×4, 3×3) a 4×4 output (its last
+   * tiles move back to end at the output's edge). With the default setting (true) F(4×4,
+   * 3×3) runs where its tiles multiply less than F(2×2, 3×3)'s would.
    */
   #winogradTile(p: Im2ColParams, C: number, O: number, oh: number, ow: number): 0 | 2 | 4 {
     const setting = this.#settings.winograd;
     if (setting === false || !isPlain3x3(p) || C < WINOGRAD_MIN_CHANNELS || O < WINOGRAD_MIN_CHANNELS) return 0;
     const twoFits = Math.ceil(ow / 2) >= 4;
+    const fourFits = oh >= 4 && ow >= 4;
     if (setting === 2) return twoFits ? 2 : 0;
-    if (setting === 4) return 4;
+    if (setting === 4) return fourFits ? 4 : 0;
     const multiplies = (m: number) => (m + 2) * (m + 2) * Math.ceil(oh / m) * Math.ceil(ow / m);
-    if (multiplies(4) < multiplies(2)) return 4;
+    if (fourFits && multiplies(4) < multiplies(2)) return 4;
     return twoFits ? 2 : 0;
   }
 
@@ -294,12 +303,11 @@ export class WasmConvolution {
     // core's cache (≈ 512 KiB), so the products are wider (less padding to 8 columns)
     const group = Math.max(1, Math.min(per, Math.floor(WINOGRAD_CHUNK_FLOATS / (X * (C + Mp) * Tn))));
     const Np = roundUp(group * Tn, 8);
-    // F(4×4): V's rows are Np floats long (its kernels write tiles four at a time), and the
-    // outputs as whole 4×4 tiles before they are cropped
-    const scratch = m === 4 ? X * (C + Mp) * Np + 16 * O * group * Tn + WINOGRAD4_WORK : X * C * group * Tn + 8 + X * Mp * Np;
+    // F(4×4): V's rows are Np floats long (its kernels write tiles four at a time)
+    const scratch = m === 4 ? X * (C + Mp) * Np + WINOGRAD4_WORK : X * C * group * Tn + 8 + X * Mp * Np;
     const [uAt, sAt] = this.#io.layout([X * Mp * C, used * scratch]);
     const padPlane = 4 * Hp * Wp;
-    this.#pad(xAt, padAt, N * C, H, W, Hp, Wp, pt, pl);
+    if (padAt !== xAt) this.#pad(xAt, padAt, N * C, H, W, Hp, Wp, pt, pl);
     if (Mp !== O) this.#gemm.kernels.fill32(uAt, X * Mp * C, 0);
     this.#gemm.kernels[scheme.weights](wAt, uAt, Mp, O, C, 0);
     const args = [padAt, uAt, outAt, biasAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, oh, ow, Mp, group];
@@ -326,9 +334,9 @@ export class WasmConvolution {
     const { per, used, countsAt } = this.#chunks(N);
     const group = Math.max(1, Math.min(per, Math.floor(WINOGRAD_CHUNK_FLOATS / (X * (O + Cp) * Tn))));
     const Np = roundUp(group * Tn, 8);
-    // F(4×4): a group's padded dy, Z and M with rows Np floats long, a group's padded planes
+    // F(4×4): Z and M with rows Np floats long, a group's padded planes (none without padding)
     const scratch = m === 4
-      ? 16 * O * Tn * group + X * (O + Cp) * Np + group * C * Hp * Wp + WINOGRAD4_WORK
+      ? X * (O + Cp) * Np + (unpadded({ pad }) ? 0 : group * C * Hp * Wp) + WINOGRAD4_WORK
       : 4 * O * Tn + X * O * group * Tn + 8 + X * Cp * Np + C * Hp * Wp;
     const [utAt, sAt] = this.#io.layout([X * Cp * O, used * scratch]);
     if (Cp !== C) this.#gemm.kernels.fill32(utAt, X * Cp * O, 0);
@@ -360,13 +368,16 @@ export class WasmConvolution {
     const per = Math.max(1, Math.min(unit, Math.floor(WINOGRAD_CHUNK_FLOATS / ((X * C + X * Mp + Cp) * Tn))));
     // F(4×4): the products run over the tiles rounded up to 4 columns
     const scratch = m === 4 ? (X * C + X * Mp + Cp) * roundUp(per * Tn, 4) + WINOGRAD4_WORK : (X * C + X * Mp + Cp) * per * Tn;
-    const dPadPlane = m * m * Tn; // floats of dy padded to whole tiles
-    const [padAt, dPadAt, dUAt, sAt] = this.#io.layout([kept === 0 ? N * C * Hp * Wp : 0, N * O * dPadPlane, used * X * Mp * Cp, used * scratch]);
+    // F(2×2): dy padded to whole tiles (F(4×4) reads it where it lies)
+    const dPadPlane = m === 4 ? oh * ow : 4 * Tn;
+    const [padAt, dPadAt, dUAt, sAt] = this.#io.layout([kept === 0 ? N * C * Hp * Wp : 0, m === 4 ? 0 : N * O * dPadPlane, used * X * Mp * Cp, used * scratch]);
     const padPlane = 4 * Hp * Wp;
     if (kept === 0) this.#pad(xAt, padAt, N * C, H, W, Hp, Wp, pt, pl);
     const xPadAt = kept === 0 ? padAt : kept;
-    this.#pad(dyAt, dPadAt, N * O, oh, ow, m * th, m * tw, 0, 0); // dy to whole tiles, zeros below and right
-    const args = [xPadAt, dPadAt, dUAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, Mp, Cp, per];
+    if (m === 2) this.#pad(dyAt, dPadAt, N * O, oh, ow, 2 * th, 2 * tw, 0, 0); // dy to whole tiles, zeros below and right
+    const args = m === 4
+      ? [xPadAt, dyAt, dUAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, oh, ow, Mp, Cp, per]
+      : [xPadAt, dPadAt, dUAt, sAt, countsAt, used, C, O, th, tw, Hp, Wp, Mp, Cp, per];
     const ptrs = [[0, unit * C * padPlane], [1, 4 * unit * O * dPadPlane], [2, 4 * X * Mp * Cp], [3, 4 * scratch], [4, 4]] as const;
     this.#gemm.parallel(scheme.weightGrad, args, { count: 5, ptrs }, used, N * (C * padPlane + 4 * O * dPadPlane));
     const block = X * Mp * Cp; // floats, a multiple of 4
@@ -485,14 +496,19 @@ function patchGeometry(shape: Shape4, p: Im2ColParams) {
 
 /**
  * The tiles of a Winograd F(m×m, 3×3) convolution of an H×W input padded by `pad`: output
- * oh×ow, th×tw tiles of m×m outputs, the padded planes Hp×Wp holding whole (m+2)×(m+2) tiles.
+ * oh×ow, th×tw tiles of m×m outputs, the padded planes Hp×Wp (F(2×2): holding whole 4×4 tiles).
  */
 function winogradTiles(H: number, W: number, pad: Im2ColParams['pad'], m: 2 | 4) {
   const [pt, pb, pl, pr] = pad;
   const [oh, ow] = [H + pt + pb - 2, W + pl + pr - 2];
   const [th, tw] = [Math.ceil(oh / m), Math.ceil(ow / m)];
-  return { pt, pl, oh, ow, th, tw, Hp: m * th + 2, Wp: m * tw + 2, Tn: th * tw };
+  // F(4×4): the last tiles move back to end at the output's edge, so the planes are padded only as the convolution says
+  const [Hp, Wp] = m === 4 ? [oh + 2, ow + 2] : [m * th + 2, m * tw + 2];
+  return { pt, pl, oh, ow, th, tw, Hp, Wp, Tn: th * tw };
 }
+
+/** Whether a convolution has no padding. */
+const unpadded = (p: Pick<Im2ColParams, 'pad'>): boolean => p.pad.every((v) => v === 0);
 
 /** 3×3 windows, stride 1, no dilation, zero padding: the convolutions the direct and Winograd kernels do */
 const isPlain3x3 = (p: Im2ColParams): boolean =>

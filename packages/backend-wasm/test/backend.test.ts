@@ -185,10 +185,11 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
     [[40, 16, 14, 14], 32, {}, true], // the weight gradient adds a unit's images in two products (gemmAcc)
     [[2, 10, 5, 6], 8, { padding: 3 }, false], // padding past the kernel's reach (rows and columns of dx see only padding)
   ];
-  // F(4×4) only (its tiles go four at a time in any order): one tile (a 3×3 output), one row
-  // of tiles, tile counts 1–3 past a multiple of 4, the MNIST CNN's second layer
+  // F(4×4) only (its tiles go four at a time in any order, the last ones moved back to the
+  // output's edge): one tile, one row of tiles, tile counts 1–3 past a multiple of 4, the
+  // MNIST CNN's second layer
   const FOUR_ONLY: [number[], number, Conv2dOptions, boolean][] = [
-    [[1, 8, 5, 5], 8, {}, true],
+    [[1, 8, 6, 6], 8, {}, true],
     [[3, 8, 6, 21], 8, {}, false],
     [[1, 12, 10, 8], 8, { padding: 1 }, true],
     [[7, 8, 13, 13], 16, {}, true],
@@ -241,8 +242,9 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
     expect(route(() => conv2d(randn([2, 8, 8, 8]), randn([8, 8, 3, 3])))).toBe('wasm');
     // 10×10: 36·3·3 = 324 against 16·5·5 = 400: F(4×4); 9×13: 36·3·4 = 432 against 16·5·7 = 560
     expect(route(() => conv2d(randn([2, 8, 12, 12]), randn([8, 8, 3, 3])))).toBe('wasm (Winograd 4×4)');
-    // 5×13: 36·2·4 = 288 against 16·3·7 = 336: F(4×4); 2×13: 36·1·4 = 144 against 16·1·7 = 112: F(2×2)
+    // 2×13: fewer than 4 rows, F(2×2); 3×3 (F(4×4) with winograd: 4 too): patch matrices
     expect(route(() => conv2d(randn([2, 8, 4, 15]), randn([8, 8, 3, 3])))).toBe('wasm (Winograd)');
+    expect((on('wasm-f4', () => [conv2d(randn([2, 8, 5, 5]), randn([8, 8, 3, 3]))]), four.lastRoute())).toBe('wasm');
     // too few channels, a stride, a dilation: the patch-matrix product, whatever the setting
     for (const name of ['wasm', 'wasm-f2', 'wasm-f4']) {
       const b = name === 'wasm' ? wasm : name === 'wasm-f2' ? two : four;

@@ -36,24 +36,33 @@ describe('the Winograd F(4×4, 3×3) transforms equal their definitions (float64
   const read = (at: number, n: number) => g.heap.f32.subarray(at >> 2, (at >> 2) + n);
   const tailOf = (at: number, n: number) => Array.from(g.heap.f32.subarray((at >> 2) + n, (at >> 2) + n + TAIL));
   const work = () => g.alloc(4 * 148);
-  // [N, th, tw]: T = 1, 3, 4, 5, 6, 7 tiles, rows of 1–5 tiles
-  const GEOMETRIES = [[1, 1, 1], [1, 1, 3], [2, 2, 1], [1, 1, 5], [3, 1, 2], [1, 3, 3 - 0], [7, 1, 1], [2, 2, 5]] as const;
+  // [N, oh, ow]: T = 1, 3, 4, 5, 6, 7 … tiles, rows of 1–6 tiles, last tiles moved back by
+  // 0–3 rows and columns
+  const GEOMETRIES = [[1, 4, 4], [1, 4, 11], [2, 9, 5], [1, 6, 7], [3, 5, 8], [7, 4, 4], [2, 11, 11], [1, 13, 22]] as const;
+  /** a tile's first output row or column: 4·t, the last ones moved back to end at the edge */
+  const originOf = (t: number, size: number) => Math.min(4 * t, size - 4);
 
-  for (const [N, th, tw] of GEOMETRIES) {
+  for (const [N, oh, ow] of GEOMETRIES) {
+    const [th, tw] = [Math.ceil(oh / 4), Math.ceil(ow / 4)];
     const T = N * th * tw;
     const Vs = Math.ceil(T / 8) * 8;
-    const [Hp, Wp] = [4 * th + 2, 4 * tw + 2];
+    const [Hp, Wp] = [oh + 2, ow + 2];
+    /** image, first output row and column of tile t (clamped to the last) */
+    const place = (t: number) => {
+      const tt = Math.min(t, T - 1);
+      const [n, ty, tx] = [Math.floor(tt / (th * tw)), Math.floor((tt % (th * tw)) / tw), tt % tw];
+      return { n, ty, tx, oy: originOf(ty, oh), ox: originOf(tx, ow) };
+    };
 
-    it(`winograd4In: Bᵀ·d·B of ${N}×${th}×${tw} tiles of padded planes, rows ${Vs} apart; columns past T repeat the last tile`, () => {
+    it(`winograd4In: Bᵀ·d·B of ${N} image(s) of ${oh}×${ow} outputs' tiles, rows ${Vs} apart; columns past T repeat the last tile`, () => {
       const C = 3;
       const p = rand(N * C * Hp * Wp, T * 7 + 1);
       const [pAt, vAt] = [put(p), block(36 * C * Vs)];
       g.kernels.winograd4In(pAt, vAt, N, C, th, tw, Hp, Wp, T, Vs, work());
       const v = read(vAt, 36 * C * Vs);
       for (let c = 0; c < C; c++) for (let t = 0; t < Math.ceil(T / 4) * 4; t++) {
-        const tt = Math.min(t, T - 1);
-        const [n, ty, tx] = [Math.floor(tt / (th * tw)), Math.floor((tt % (th * tw)) / tw), tt % tw];
-        const d = (r: number, k: number) => p[((n * C + c) * Hp + 4 * ty + r) * Wp + 4 * tx + k];
+        const { n, oy, ox } = place(t);
+        const d = (r: number, k: number) => p[((n * C + c) * Hp + oy + r) * Wp + ox + k];
         for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) {
           let want = 0;
           for (let r = 0; r < 6; r++) for (let k = 0; k < 6; k++) want += BT[i][r] * d(r, k) * BT[j][k];
@@ -63,41 +72,47 @@ describe('the Winograd F(4×4, 3×3) transforms equal their definitions (float64
       expect(tailOf(vAt, 36 * C * Vs)).toEqual(new Array(TAIL).fill(777));
     });
 
-    it(`winograd4Out: Aᵀ·m·A + bias of ${N}×${th}×${tw} tiles into whole 4×4 blocks, nothing past them`, () => {
+    it(`winograd4Out: Aᵀ·m·A + bias of ${N} image(s) of ${oh}×${ow} outputs' tiles, the last ones over the ones before, nothing past them`, () => {
       const O = 3;
       const Np = Vs;
       const m = rand(36 * O * Np, T * 5 + 3);
       const bias = Float32Array.of(0.5, -1, 2);
-      const [mAt, bAt, yAt] = [put(m), put(bias), block(N * O * 16 * th * tw)];
-      g.kernels.winograd4Out(mAt, yAt, bAt, N, O, th, tw, Np, 4 * O * Np, T, work());
-      const y = read(yAt, N * O * 16 * th * tw);
-      const [H, W] = [4 * th, 4 * tw];
-      for (let n = 0; n < N; n++) for (let o = 0; o < O; o++) for (let r = 0; r < H; r++) for (let c = 0; c < W; c++) {
-        const t = (n * th + (r >> 2)) * tw + (c >> 2);
-        let want = bias[o];
-        for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) want += AT[r & 3][i] * m[((6 * i + j) * O + o) * Np + t] * AT[c & 3][j];
-        expect(Math.abs(y[((n * O + o) * H + r) * W + c] - want), `y[${n},${o},${r},${c}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(want)));
+      const [mAt, bAt, yAt] = [put(m), put(bias), block(N * O * oh * ow)];
+      g.kernels.winograd4Out(mAt, yAt, bAt, N, O, th, tw, oh, ow, Np, 4 * O * Np, T, work());
+      const y = read(yAt, N * O * oh * ow);
+      // the tiles written in the kernel's order (channel, group of four, row, lane): a
+      // later write of an output wins (in a convolution, both tiles' values are its value)
+      const want = new Float64Array(N * O * oh * ow).fill(Number.NaN);
+      for (let o = 0; o < O; o++) for (let t0 = 0; t0 < T; t0 += 4) for (let r = 0; r < 4; r++) for (let t = t0; t < Math.min(t0 + 4, T); t++) {
+        const { n, oy, ox } = place(t);
+        for (let c = 0; c < 4; c++) {
+          let v = bias[o];
+          for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) v += AT[r][i] * m[((6 * i + j) * O + o) * Np + t] * AT[c][j];
+          want[((n * O + o) * oh + oy + r) * ow + ox + c] = v;
+        }
       }
-      expect(tailOf(yAt, N * O * 16 * th * tw)).toEqual(new Array(TAIL).fill(777));
+      for (let k = 0; k < want.length; k++) expect(Math.abs(y[k] - want[k]), `y[${k}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(want[k])));
+      expect(tailOf(yAt, N * O * oh * ow)).toEqual(new Array(TAIL).fill(777));
       // and without a bias
-      g.kernels.winograd4Out(mAt, yAt, 0, N, O, th, tw, Np, 4 * O * Np, T, work());
-      let want = 0;
-      for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) want += AT[0][i] * m[(6 * i + j) * O * Np] * AT[0][j];
-      expect(Math.abs(read(yAt, 1)[0] - want)).toBeLessThan(1e-5 * Math.max(1, Math.abs(want)));
+      g.kernels.winograd4Out(mAt, yAt, 0, N, O, th, tw, oh, ow, Np, 4 * O * Np, T, work());
+      let first = 0;
+      for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) first += AT[0][i] * m[(6 * i + j) * O * Np] * AT[0][j];
+      expect(Math.abs(read(yAt, 1)[0] - first)).toBeLessThan(1e-5 * Math.max(1, Math.abs(first)));
     });
 
-    it(`winograd4Grad: A·dY·Aᵀ of ${N}×${th}×${tw} blocks into ${8}-row matrices; columns past T get zeros`, () => {
+    it(`winograd4Grad: A·dY·Aᵀ of ${N} image(s) of ${oh}×${ow} outputs' blocks, a moved-back tile without the rows and columns of the ones before; columns past T get zeros`, () => {
       const [O, Zr] = [3, 8];
-      const D = rand(N * O * 16 * th * tw, T * 3 + 5);
+      const D = rand(N * O * oh * ow, T * 3 + 5);
       const [dAt, zAt] = [put(D), block(36 * Zr * Vs)];
-      g.kernels.winograd4Grad(dAt, zAt, N, O, th, tw, Zr, T, Vs, work());
+      g.kernels.winograd4Grad(dAt, zAt, N, O, th, tw, oh, ow, Zr, T, Vs, work());
       const z = read(zAt, 36 * Zr * Vs);
-      const [H, W] = [4 * th, 4 * tw];
       for (let o = 0; o < O; o++) for (let t = 0; t < Math.ceil(T / 4) * 4; t++) {
-        const [n, ty, tx] = [Math.floor(t / (th * tw)), Math.floor((t % (th * tw)) / tw), t % tw];
+        const { n, ty, tx, oy, ox } = place(t);
+        // rows and columns below 4ty, 4tx belong to the tile before
+        const [skipR, skipC] = [4 * ty - oy, 4 * tx - ox];
         for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) {
           let want = 0;
-          if (t < T) for (let r = 0; r < 4; r++) for (let k = 0; k < 4; k++) want += AT[r][i] * D[((n * O + o) * H + 4 * ty + r) * W + 4 * tx + k] * AT[k][j];
+          if (t < T) for (let r = skipR; r < 4; r++) for (let k = skipC; k < 4; k++) want += AT[r][i] * D[((n * O + o) * oh + oy + r) * ow + ox + k] * AT[k][j];
           expect(Math.abs(z[((6 * i + j) * Zr + o) * Vs + t] - want), `Z[${6 * i + j}][${o}][${t}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(want)));
         }
       }
@@ -106,7 +121,7 @@ describe('the Winograd F(4×4, 3×3) transforms equal their definitions (float64
       expect(tailOf(zAt, 36 * Zr * Vs)).toEqual(new Array(TAIL).fill(777));
     });
 
-    it(`winograd4InT: B·m·Bᵀ of ${N}×${th}×${tw} tiles added into padded planes (overlaps summed once), nothing past them`, () => {
+    it(`winograd4InT: B·m·Bᵀ of ${N} image(s) of ${oh}×${ow} outputs' tiles added into their planes (overlaps summed once), nothing past them`, () => {
       const C = 3;
       const Np = Vs;
       const m = rand(36 * C * Np, T * 11 + 7);
@@ -115,12 +130,12 @@ describe('the Winograd F(4×4, 3×3) transforms equal their definitions (float64
       g.heap.f32.set(q0, qAt >> 2);
       g.kernels.winograd4InT(mAt, qAt, N, C, th, tw, Hp, Wp, Np, 4 * C * Np, T, work());
       const want = Float64Array.from(q0);
-      for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let ty = 0; ty < th; ty++) for (let tx = 0; tx < tw; tx++) {
-        const t = (n * th + ty) * tw + tx;
+      for (let c = 0; c < C; c++) for (let t = 0; t < T; t++) {
+        const { n, oy, ox } = place(t);
         for (let r = 0; r < 6; r++) for (let k = 0; k < 6; k++) {
           let v = 0;
           for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) v += BT[i][r] * m[((6 * i + j) * C + c) * Np + t] * BT[j][k];
-          want[((n * C + c) * Hp + 4 * ty + r) * Wp + 4 * tx + k] += v;
+          want[((n * C + c) * Hp + oy + r) * Wp + ox + k] += v;
         }
       }
       const q = read(qAt, q0.length);

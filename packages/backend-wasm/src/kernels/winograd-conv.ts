@@ -190,37 +190,30 @@ const widest = (f: Fn<'group' | 'Tn'>): number[] => roundUp8(mulI32(f.get('group
 
 /**
  * winograd4Conv(P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp, group):
- * winogradConv by F(4×4, 3×3): for each group of up to `group` images of a chunk, their
- * tiles transformed in one call (winograd4In) into V (36 matrices of C rows of Np floats,
- * Np = the group's T = images·th·tw tiles rounded up to 8), the 36 products U_ξ·V_ξ into M
- * (gemmRows), the outputs back in one call (winograd4Out) as whole 4×4 blocks, into y
- * itself when oh = 4th and ow = 4tw, else into a block of whole tiles cropped into y
- * (crop2d). S is this call's scratch: V (36·C·Nmax floats, Nmax = group·th·tw rounded up
- * to 8), M (36·Mp·Nmax), the whole tiles (16·O·group·th·tw), the transforms' work block
- * (148).
+ * winogradConv by F(4×4, 3×3), on the input P padded as the convolution says (Hp = oh + 2,
+ * Wp = ow + 2; the last tiles move back to end at the output's edge): for each group of up
+ * to `group` images of a chunk, their tiles transformed in one call (winograd4In) into V
+ * (36 matrices of C rows of Np floats, Np = the group's T = images·th·tw tiles rounded up
+ * to 8), the 36 products U_ξ·V_ξ into M (gemmRows), the outputs written to y in one call
+ * (winograd4Out). S is this call's scratch: V (36·C·Nmax floats, Nmax = group·th·tw
+ * rounded up to 8), M (36·Mp·Nmax), the transforms' work block (148).
  */
 export const winograd4Conv = kernel({
   params: { P: i32, U: i32, y: i32, bias: i32, S: i32, counts: i32, chunks: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, oh: i32, ow: i32, Mp: i32, group: i32 },
-  locals: { ch: i32, xi: i32, Tn: i32, Np: i32, V: i32, M: i32, Yp: i32, work: i32, whole: i32, imgP: i32, imgY: i32, ...GROUP_LOCALS },
+  locals: { ch: i32, xi: i32, Tn: i32, Np: i32, V: i32, M: i32, work: i32, imgP: i32, imgY: i32, ...GROUP_LOCALS },
   split: { units: 'chunks', pointers: ['P', 'y', 'S', 'counts'] },
   body: (f, ctx) => [
     ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
     ...f.get('S'), ...f.set('V'),
     ...f.get('V'), ...bytesOf(op.i32(36), f.get('C'), widest(f)), ...op.i32Add, ...f.set('M'),
-    ...f.get('M'), ...bytesOf(op.i32(36), f.get('Mp'), widest(f)), ...op.i32Add, ...f.set('Yp'),
-    ...f.get('Yp'), ...bytesOf(op.i32(16), f.get('O'), f.get('Tn'), f.get('group')), ...op.i32Add, ...f.set('work'),
-    // whole: the output is whole tiles (written in place)
-    ...mulI32(f.get('th'), op.i32(4)), ...f.get('oh'), ...op.i32Eq, ...mulI32(f.get('tw'), op.i32(4)), ...f.get('ow'), ...op.i32Eq, ...op.i32And, ...f.set('whole'),
+    ...f.get('M'), ...bytesOf(op.i32(36), f.get('Mp'), widest(f)), ...op.i32Add, ...f.set('work'),
     ...bytesOf(f.get('C'), f.get('Hp'), f.get('Wp')), ...f.set('imgP'),
     ...bytesOf(f.get('O'), f.get('oh'), f.get('ow')), ...f.set('imgY'),
     ...overImageGroups(f, [
       ...f.get('P'), ...f.get('V'), ...f.get('gn'), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('T'), ...f.get('Np'), ...f.get('work'), ...ctx.call('winograd4In'),
       ...f.get('P'), ...f.get('gn'), ...f.get('imgP'), ...op.i32Mul, ...op.i32Add, ...f.set('P'),
       ...winogradProducts(f, ctx, 'U', 'Mp', 'C', 'V', 36, 'Np'),
-      ...f.get('M'), ...f.get('y'), ...f.get('Yp'), ...f.get('whole'), ...op.select, ...f.get('bias'), ...f.get('gn'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('Np'), ...bytesOf(f.get('Mp'), f.get('Np')), ...f.get('T'), ...f.get('work'), ...ctx.call('winograd4Out'),
-      ...f.get('whole'), ...op.i32Eqz, ...op.if,
-      ...f.get('Yp'), ...f.get('y'), ...mulI32(f.get('gn'), f.get('O')), ...mulI32(f.get('th'), op.i32(4)), ...mulI32(f.get('tw'), op.i32(4)), ...f.get('oh'), ...f.get('ow'), ...op.i32(0), ...op.i32(0), ...ctx.call('crop2d'),
-      ...op.end,
+      ...f.get('M'), ...f.get('y'), ...f.get('bias'), ...f.get('gn'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('oh'), ...f.get('ow'), ...f.get('Np'), ...bytesOf(f.get('Mp'), f.get('Np')), ...f.get('T'), ...f.get('work'), ...ctx.call('winograd4Out'),
       ...f.get('y'), ...f.get('gn'), ...f.get('imgY'), ...op.i32Mul, ...op.i32Add, ...f.set('y'),
     ]),
   ],
@@ -229,51 +222,55 @@ export const winograd4Conv = kernel({
 /**
  * winograd4InputGradConv(D, U, dx, S, counts, chunks, C, O, th, tw, Hp, Wp, H, W, oh, ow,
  * pt, pl, Cp, group): winogradInputGradConv by F(4×4, 3×3), a group of images at a time:
- * their dy padded to whole tiles (pad2d), transformed (winograd4Grad) into Z (36 matrices
- * of O rows of Np floats), the 36 products U_ξᵀ [Cp, O] · Z_ξ into M, B·M·Bᵀ added into
- * zeroed padded planes (winograd4InT) and their H×W parts copied out to dx (crop2d). S:
- * the padded dy (16·O·Tn·group floats), Z (36·O·Nmax), M (36·Cp·Nmax), the planes
- * (group·C·Hp·Wp), the transforms' work block (148).
+ * their dy transformed (winograd4Grad) into Z (36 matrices of O rows of Np floats), the 36
+ * products U_ξᵀ [Cp, O] · Z_ξ into M, B·M·Bᵀ added into zeroed planes (winograd4InT): dx
+ * itself when the convolution has no padding (Hp = H, Wp = W), else padded planes whose
+ * H×W part at row pt, column pl is copied out to dx (crop2d). S: Z (36·O·Nmax floats), M
+ * (36·Cp·Nmax), the padded planes (group·C·Hp·Wp, when there is padding), the transforms'
+ * work block (148).
  */
 export const winograd4InputGradConv = kernel({
   params: { D: i32, U: i32, dx: i32, S: i32, counts: i32, chunks: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, H: i32, W: i32, oh: i32, ow: i32, pt: i32, pl: i32, Cp: i32, group: i32 },
-  locals: { ch: i32, xi: i32, Tn: i32, Np: i32, Dp: i32, Z: i32, M: i32, Qp: i32, work: i32, imgD: i32, imgX: i32, ...GROUP_LOCALS },
+  locals: { ch: i32, xi: i32, Tn: i32, Np: i32, Z: i32, M: i32, Qp: i32, Q: i32, plain: i32, work: i32, imgD: i32, imgX: i32, ...GROUP_LOCALS },
   split: { units: 'chunks', pointers: ['D', 'dx', 'S', 'counts'] },
   body: (f, ctx) => [
     ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
-    ...f.get('S'), ...f.set('Dp'),
-    ...f.get('Dp'), ...bytesOf(op.i32(16), f.get('O'), f.get('Tn'), f.get('group')), ...op.i32Add, ...f.set('Z'),
+    ...f.get('S'), ...f.set('Z'),
     ...f.get('Z'), ...bytesOf(op.i32(36), f.get('O'), widest(f)), ...op.i32Add, ...f.set('M'),
     ...f.get('M'), ...bytesOf(op.i32(36), f.get('Cp'), widest(f)), ...op.i32Add, ...f.set('Qp'),
-    ...f.get('Qp'), ...bytesOf(f.get('group'), f.get('C'), f.get('Hp'), f.get('Wp')), ...op.i32Add, ...f.set('work'),
+    // plain: no padding, the planes are dx's own
+    ...f.get('Hp'), ...f.get('H'), ...op.i32Eq, ...f.get('Wp'), ...f.get('W'), ...op.i32Eq, ...op.i32And, ...f.set('plain'),
+    ...f.get('Qp'), ...op.i32(0), ...bytesOf(f.get('group'), f.get('C'), f.get('Hp'), f.get('Wp')), ...f.get('plain'), ...op.select, ...op.i32Add, ...f.set('work'),
     ...bytesOf(f.get('O'), f.get('oh'), f.get('ow')), ...f.set('imgD'),
     ...bytesOf(f.get('C'), f.get('H'), f.get('W')), ...f.set('imgX'),
     ...overImageGroups(f, [
-      ...f.get('D'), ...f.get('Dp'), ...mulI32(f.get('gn'), f.get('O')), ...f.get('oh'), ...f.get('ow'), ...mulI32(f.get('th'), op.i32(4)), ...mulI32(f.get('tw'), op.i32(4)), ...op.i32(0), ...op.i32(0), ...ctx.call('pad2d'),
+      ...f.get('D'), ...f.get('Z'), ...f.get('gn'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('oh'), ...f.get('ow'), ...f.get('O'), ...f.get('T'), ...f.get('Np'), ...f.get('work'), ...ctx.call('winograd4Grad'),
       ...f.get('D'), ...f.get('gn'), ...f.get('imgD'), ...op.i32Mul, ...op.i32Add, ...f.set('D'),
-      ...f.get('Dp'), ...f.get('Z'), ...f.get('gn'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('O'), ...f.get('T'), ...f.get('Np'), ...f.get('work'), ...ctx.call('winograd4Grad'),
       ...winogradProducts(f, ctx, 'U', 'Cp', 'O', 'Z', 36, 'Np'),
-      ...f.get('Qp'), ...op.i32(0), ...bytesOf(f.get('gn'), f.get('C'), f.get('Hp'), f.get('Wp')), ...op.memoryFill,
-      ...f.get('M'), ...f.get('Qp'), ...f.get('gn'), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('Np'), ...bytesOf(f.get('Cp'), f.get('Np')), ...f.get('T'), ...f.get('work'), ...ctx.call('winograd4InT'),
+      ...f.get('dx'), ...f.get('Qp'), ...f.get('plain'), ...op.select, ...f.set('Q'),
+      ...f.get('Q'), ...op.i32(0), ...bytesOf(f.get('gn'), f.get('C'), f.get('Hp'), f.get('Wp')), ...op.memoryFill,
+      ...f.get('M'), ...f.get('Q'), ...f.get('gn'), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('Np'), ...bytesOf(f.get('Cp'), f.get('Np')), ...f.get('T'), ...f.get('work'), ...ctx.call('winograd4InT'),
+      ...f.get('plain'), ...op.i32Eqz, ...op.if,
       ...f.get('Qp'), ...f.get('dx'), ...mulI32(f.get('gn'), f.get('C')), ...f.get('Hp'), ...f.get('Wp'), ...f.get('H'), ...f.get('W'), ...f.get('pt'), ...f.get('pl'), ...ctx.call('crop2d'),
+      ...op.end,
       ...f.get('dx'), ...f.get('gn'), ...f.get('imgX'), ...op.i32Mul, ...op.i32Add, ...f.set('dx'),
     ]),
   ],
 });
 
 /**
- * winograd4GradConv(P, D, dU, S, counts, units, C, O, th, tw, Hp, Wp, Mp, Cp, per):
+ * winograd4GradConv(P, D, dU, S, counts, units, C, O, th, tw, Hp, Wp, oh, ow, Mp, Cp, per):
  * winogradGradConv by F(4×4, 3×3): per unit, its images `per` at a time: their input
- * tiles (winograd4In of the padded input P) and output-gradient tiles (winograd4Grad of
- * the padded dy D [N, O, 4th, 4tw]) in one call each, T = images·th·tw columns rounded up
- * to K = a multiple of 4 (dy's extra columns are zeros), then for each ξ < 36 the product
- * Z_ξ [Mp, K] · V_ξᵀ [K, C] (packBT, gemm for the unit's first images, gemmAcc adding the
- * rest) into the unit's 36 matrices of Mp × Cp at dU. S: V (36·C·Kmax floats), Z
- * (36·Mp·Kmax), the packed block (Cp·Kmax), Kmax = per·th·tw rounded up to 4, the
+ * tiles (winograd4In of the input P, padded as the convolution says) and output-gradient
+ * tiles (winograd4Grad of dy D [N, O, oh, ow]) in one call each, T = images·th·tw columns
+ * rounded up to K = a multiple of 4 (dy's extra columns are zeros), then for each ξ < 36
+ * the product Z_ξ [Mp, K] · V_ξᵀ [K, C] (packBT, gemm for the unit's first images, gemmAcc
+ * adding the rest) into the unit's 36 matrices of Mp × Cp at dU. S: V (36·C·Kmax floats),
+ * Z (36·Mp·Kmax), the packed block (Cp·Kmax), Kmax = per·th·tw rounded up to 4, the
  * transforms' work block (148).
  */
 export const winograd4GradConv = kernel({
-  params: { P: i32, D: i32, dU: i32, S: i32, counts: i32, units: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, Mp: i32, Cp: i32, per: i32 },
+  params: { P: i32, D: i32, dU: i32, S: i32, counts: i32, units: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, oh: i32, ow: i32, Mp: i32, Cp: i32, per: i32 },
   locals: { u: i32, xi: i32, Tn: i32, T: i32, K: i32, V: i32, Z: i32, pack: i32, work: i32, imgP: i32, imgD: i32, left: i32, kmax: i32, k: i32, first: i32 },
   split: { units: 'units', pointers: ['P', 'D', 'dU', 'S', 'counts'] },
   body: (f, { call }) => {
@@ -295,7 +292,7 @@ export const winograd4GradConv = kernel({
       ...f.get('Z'), ...bytesOf(op.i32(36), f.get('Mp'), f.get('kmax')), ...op.i32Add, ...f.set('pack'),
       ...f.get('pack'), ...bytesOf(f.get('Cp'), f.get('kmax')), ...op.i32Add, ...f.set('work'),
       ...bytesOf(f.get('C'), f.get('Hp'), f.get('Wp')), ...f.set('imgP'),
-      ...bytesOf(f.get('O'), f.get('Tn'), op.i32(16)), ...f.set('imgD'),
+      ...bytesOf(f.get('O'), f.get('oh'), f.get('ow')), ...f.set('imgD'),
       ...f.forUp('u', f.get('units'), [
         ...f.get('counts'), ...f.get('u'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...f.set('left'),
         ...op.i32(1), ...f.set('first'),
@@ -306,7 +303,7 @@ export const winograd4GradConv = kernel({
         ...mulI32(f.get('k'), f.get('Tn')), ...f.set('T'),
         ...round4(f.get('T')), ...f.set('K'),
         ...f.get('P'), ...f.get('V'), ...f.get('k'), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('T'), ...f.get('K'), ...f.get('work'), ...call('winograd4In'),
-        ...f.get('D'), ...f.get('Z'), ...f.get('k'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('Mp'), ...f.get('T'), ...f.get('K'), ...f.get('work'), ...call('winograd4Grad'),
+        ...f.get('D'), ...f.get('Z'), ...f.get('k'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('oh'), ...f.get('ow'), ...f.get('Mp'), ...f.get('T'), ...f.get('K'), ...f.get('work'), ...call('winograd4Grad'),
         ...f.get('P'), ...f.get('k'), ...f.get('imgP'), ...op.i32Mul, ...op.i32Add, ...f.set('P'),
         ...f.get('D'), ...f.get('k'), ...f.get('imgD'), ...op.i32Mul, ...op.i32Add, ...f.set('D'),
         ...f.get('first'), ...op.if, ...products('gemm'), ...op.else, ...products('gemmAcc'), ...op.end,

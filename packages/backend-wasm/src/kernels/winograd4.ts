@@ -115,15 +115,23 @@ function tileOf(f: Fn<LaneName>, l: number): number[] {
   ];
 }
 
+/** min(4·(tile row or column), limit − 4): a tile's first output row or column (the last tiles move back to end at the output's edge). */
+function origin<S extends string>(f: Fn<S>, t: S, limit: number[]): number[] {
+  const four = [...f.get(t), ...op.i32(4), ...op.i32Mul];
+  const last = [...limit, ...op.i32(4), ...op.i32Sub];
+  return [...four, ...last, ...four, ...last, ...op.i32LtS, ...op.select];
+}
+
 /**
- * base + (((n·planes + ch)·rows + 4ty)·rowLen + 4tx)·4: the corner of the tile (after
- * tileOf) in plane ch of [images, planes, rows, rowLen].
+ * base + (((n·planes + ch)·rows + oy)·rowLen + ox)·4: the corner of the tile (after
+ * tileOf) in plane ch of [images, planes, rows, rowLen], at its first output row oy and
+ * column ox (`origin` of ty and tx in an output of outRows × outCols).
  */
-function tileCorner<S extends string>(f: Fn<S | LaneName>, base: S, planes: S, ch: S, rows: number[], rowLen: number[]): number[] {
+function tileCorner<S extends string>(f: Fn<S | LaneName>, base: S, planes: S, ch: S, rows: number[], rowLen: number[], outRows: number[], outCols: number[]): number[] {
   const g = f.get;
   return [
-    ...g(base), ...g('n'), ...g(planes), ...op.i32Mul, ...g(ch), ...op.i32Add, ...rows, ...op.i32Mul, ...g('ty'), ...op.i32(4), ...op.i32Mul, ...op.i32Add,
-    ...rowLen, ...op.i32Mul, ...g('tx'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+    ...g(base), ...g('n'), ...g(planes), ...op.i32Mul, ...g(ch), ...op.i32Add, ...rows, ...op.i32Mul, ...origin(f, 'ty', outRows), ...op.i32Add,
+    ...rowLen, ...op.i32Mul, ...origin(f, 'tx', outCols), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
   ];
 }
 
@@ -174,9 +182,10 @@ const inTiles = (f: Fn<'t0' | 'T'>, l: number): number[] => [...f.get('t0'), ...
 const quad = (f: Fn<never, 'a'>): Ref[] => [0, 1, 2, 3].map((l) => f.ref('a', l));
 
 /**
- * winograd4In(P, V, N, C, th, tw, Hp, Wp, T, Vs): the input transform of a Winograd F(4×4,
- * 3×3) convolution over N images: tile t (flat index over the images) is the 6×6 block of
- * the padded input P [N, C, Hp, Wp] at row 4ty, column 4tx (Hp = 4th + 2, Wp = 4tw + 2);
+ * winograd4In(P, V, N, C, th, tw, Hp, Wp, T, Vs, W): the input transform of a Winograd
+ * F(4×4, 3×3) convolution over N images: tile t (flat index over the images) is the 6×6
+ * block of the (padded) input P [N, C, Hp, Wp] at its first output row and column (see
+ * `origin`; the output is (Hp − 2) × (Wp − 2), both ≥ 4);
  * its Bᵀ·d·B goes to V_ξ[c][t] at V + ((ξ·C + c)·Vs + t)·4 (36 matrices of C rows Vs ≥ T
  * rounded up to 4 floats apart; columns T … past the last group repeat the last tile).
  */
@@ -216,7 +225,7 @@ export const winograd4In = kernel({
     return [
       ...g('Wp'), ...op.i32(4), ...op.i32Mul, ...f.set('rowW'),
       ...g('C'), ...g('Vs'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...f.set('xiB'),
-      ...overChannelQuads(f, 'c', 'C', (l) => [...tileCorner(f, 'P', 'C', 'c', g('Hp'), g('Wp')), ...a[l].set], [
+      ...overChannelQuads(f, 'c', 'C', (l) => [...tileCorner(f, 'P', 'C', 'c', g('Hp'), g('Wp'), [...g('Hp'), ...op.i32(2), ...op.i32Sub], [...g('Wp'), ...op.i32(2), ...op.i32Sub]), ...a[l].set], [
         ...groupColumn(f, 'V', 'c', 'Vs'), ...f.set('at'),
         ...[0, 1, 2, 3, 4, 5].flatMap(tileRow),
         ...[0, 1, 2, 3, 4, 5].flatMap(column),
@@ -226,14 +235,15 @@ export const winograd4In = kernel({
 });
 
 /**
- * winograd4Out(M, y, bias, N, O, th, tw, Np, mStride, T): the output transform: tile t of
- * output channel o is Aᵀ·m·A of the 36 values M_ξ[o][t] (at M + (o·Np + t)·4 + ξ·mStride),
- * + bias[o] when bias ≠ 0, written as the 4×4 block at row 4ty, column 4tx of y [N, O,
- * 4th, 4tw] (whole tiles: a caller with a smaller output crops it). Lanes past the T tiles
- * write the work block's spare vector.
+ * winograd4Out(M, y, bias, N, O, th, tw, oh, ow, Np, mStride, T, W): the output transform:
+ * tile t of output channel o is Aᵀ·m·A of the 36 values M_ξ[o][t] (at M + (o·Np + t)·4 +
+ * ξ·mStride), + bias[o] when bias ≠ 0, written as the 4×4 block of y [N, O, oh, ow] (oh,
+ * ow ≥ 4) at its first output row and column (see `origin`: a last tile moved back writes
+ * again what the one before wrote, the same outputs). Lanes past the T tiles write the
+ * work block's spare vector.
  */
 export const winograd4Out = kernel({
-  params: { M: i32, y: i32, bias: i32, N: i32, O: i32, th: i32, tw: i32, Np: i32, mStride: i32, T: i32, W: i32 },
+  params: { M: i32, y: i32, bias: i32, N: i32, O: i32, th: i32, tw: i32, oh: i32, ow: i32, Np: i32, mStride: i32, T: i32, W: i32 },
   locals: {
     ...LANE_LOCALS, o: i32, at: i32, rowY: i32,
     /** each lane's output row, and what moves it to the next (0 for a lane past the tiles: it writes the work block's spare vector) */
@@ -248,8 +258,6 @@ export const winograd4Out = kernel({
     const m = Array.from({ length: 6 }, (_, k) => f.get('m', k));
     const slot = slotOf(f, 'mStride');
     const work = workOf(f);
-    const th4 = [...g('th'), ...op.i32(4), ...op.i32Mul];
-    const tw4 = [...g('tw'), ...op.i32(4), ...op.i32Mul];
     // column j: Aᵀ·m from the slots of M_6i+j into the work block's 6r + j, r < 4
     const column = (j: number) => [
       ...[0, 1, 2, 3, 4, 5].flatMap((i) => [...slot.load(6 * i + j), ...f.set('m', i)]),
@@ -264,11 +272,11 @@ export const winograd4Out = kernel({
     ];
     // lane l's corner and step, or the spare vector W + 576 and 0 past the tiles
     const lane = (l: number) => [
-      ...tileCorner(f, 'y', 'O', 'o', th4, tw4), ...g('W'), ...op.i32(576), ...op.i32Add, ...inTiles(f, l), ...op.select, ...a[l].set,
+      ...tileCorner(f, 'y', 'O', 'o', g('oh'), g('ow'), g('oh'), g('ow')), ...g('W'), ...op.i32(576), ...op.i32Add, ...inTiles(f, l), ...op.select, ...a[l].set,
       ...g('rowY'), ...op.i32(0), ...inTiles(f, l), ...op.select, ...f.set('inc', l),
     ];
     return [
-      ...tw4, ...op.i32(4), ...op.i32Mul, ...f.set('rowY'),
+      ...g('ow'), ...op.i32(4), ...op.i32Mul, ...f.set('rowY'),
       ...op.v128Zero, ...f.set('b'),
       ...overChannelQuads(f, 'o', 'O', lane, [
         ...g('bias'), ...op.if, ...g('bias'), ...g('o'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load32Splat(0), ...f.set('b'), ...op.end,
@@ -281,17 +289,19 @@ export const winograd4Out = kernel({
 });
 
 /**
- * winograd4Grad(D, Z, N, O, th, tw, Zr, T, Zs): the output-gradient transform, for both
- * gradients: the 4×4 block of D [N, O, 4th, 4tw] (dy padded with zeros to whole tiles) at
- * row 4ty, column 4tx of tile t becomes A·dY·Aᵀ (6×6) in Z_ξ[o][t] at Z + ((ξ·Zr + o)·Zs +
- * t)·4 (36 matrices of Zr ≥ O rows, Zs ≥ T rounded up to 4 floats apart). A last group's
- * columns past the T tiles get zeros, so a product may run over Zs columns.
+ * winograd4Grad(D, Z, N, O, th, tw, oh, ow, Zr, T, Zs, W): the output-gradient transform,
+ * for both gradients: tile t's 4×4 block of dy D [N, O, oh, ow] (oh, ow ≥ 4) at its first
+ * output row and column (see `origin`) becomes A·dY·Aᵀ (6×6) in Z_ξ[o][t] at Z + ((ξ·Zr +
+ * o)·Zs + t)·4 (36 matrices of Zr ≥ O rows, Zs ≥ T rounded up to 4 floats apart). A last
+ * tile moved back over the one before it takes zeros for the rows and columns that one
+ * wrote (each output's gradient goes through one tile), and a last group's columns past
+ * the T tiles get zeros, so a product may run over Zs columns.
  */
 export const winograd4Grad = kernel({
-  params: { D: i32, Z: i32, N: i32, O: i32, th: i32, tw: i32, Zr: i32, T: i32, Zs: i32, W: i32 },
+  params: { D: i32, Z: i32, N: i32, O: i32, th: i32, tw: i32, oh: i32, ow: i32, Zr: i32, T: i32, Zs: i32, W: i32 },
   locals: {
-    ...LANE_LOCALS, o: i32, at: i32, rowD: i32, xiB: i32, mask: v128,
-    a: array(i32, 4), L: array(v128, 4), s: array(v128, 4), c: array(v128, 4),
+    ...LANE_LOCALS, o: i32, at: i32, rowD: i32, xiB: i32, cols: v128,
+    a: array(i32, 4), skip: array(i32, 4), mask: array(v128, 4), L: array(v128, 4), s: array(v128, 4), c: array(v128, 4),
   },
   body: (f) => {
     const g = f.get;
@@ -301,10 +311,14 @@ export const winograd4Grad = kernel({
     const c = [0, 1, 2, 3].map((k) => f.get('c', k));
     const slot = slotOf(f, 'xiB');
     const work = workOf(f);
-    // row r of the four blocks, dY·Aᵀ, into the work block's 6r + k
+    // row r of the four blocks (zeros in a lane whose tile's row r another tile owns),
+    // dY·Aᵀ, into the work block's 6r + k
     const tileRow = (r: number) => [
-      ...a.flatMap((al, l) => [...al.get, ...op.v128Load(0), ...L[l].set, ...al.get, ...g('rowD'), ...op.i32Add, ...al.set]),
-      ...transpose4x4(L, s, (j, column) => [...column, ...g('mask'), ...op.v128And, ...f.set('c', j)]),
+      ...a.flatMap((al, l) => [
+        ...op.v128Zero, ...al.get, ...op.v128Load(0), ...op.i32(r), ...f.get('skip', l), ...op.i32LtS, ...op.select, ...L[l].set,
+        ...al.get, ...g('rowD'), ...op.i32Add, ...al.set,
+      ]),
+      ...transpose4x4(L, s, (j, column) => [...column, ...f.get('mask', j), ...op.v128And, ...f.set('c', j)]),
       ...outputTransformT(c, s, (k, value) => work.store(6 * r + k, value)),
     ];
     // column j: A·(dY·Aᵀ) from the work block's 6r + j, r < 4, into the slots of Z_6i+j
@@ -312,14 +326,21 @@ export const winograd4Grad = kernel({
       ...[0, 1, 2, 3].flatMap((r) => [...work.load(6 * r + j), ...f.set('c', r)]),
       ...outputTransformT(c, s, (i, value) => slot.store(6 * i + j, value)),
     ];
-    const th4 = [...g('th'), ...op.i32(4), ...op.i32Mul];
-    const tw4 = [...g('tw'), ...op.i32(4), ...op.i32Mul];
+    // lane l: its corner; skip[l] = rows the tile above owns (4ty − oy); lane l of `cols` = columns the tile before owns, or 4 past the tiles
+    const lane = (l: number) => [
+      ...tileCorner(f, 'D', 'O', 'o', g('oh'), g('ow'), g('oh'), g('ow')), ...a[l].set,
+      ...g('ty'), ...op.i32(4), ...op.i32Mul, ...origin(f, 'ty', g('oh')), ...op.i32Sub, ...f.set('skip', l),
+      ...g('cols'),
+      ...g('tx'), ...op.i32(4), ...op.i32Mul, ...origin(f, 'tx', g('ow')), ...op.i32Sub, ...op.i32(4), ...inTiles(f, l), ...op.select,
+      ...op.i32x4ReplaceLane(l), ...f.set('cols'),
+    ];
     return [
-      ...tw4, ...op.i32(4), ...op.i32Mul, ...f.set('rowD'),
+      ...g('ow'), ...op.i32(4), ...op.i32Mul, ...f.set('rowD'),
       ...g('Zr'), ...g('Zs'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...f.set('xiB'),
-      ...overChannelQuads(f, 'o', 'O', (l) => [...tileCorner(f, 'D', 'O', 'o', th4, tw4), ...a[l].set], [
-        // the lanes l < T − t0 (tiles), the rest zeroed
-        ...op.v128ConstI32x4([0, 1, 2, 3]), ...g('T'), ...g('t0'), ...op.i32Sub, ...op.i32x4Splat, ...op.i32x4LtS, ...f.set('mask'),
+      ...op.v128Zero, ...f.set('cols'),
+      ...overChannelQuads(f, 'o', 'O', lane, [
+        // column j of the blocks: the lanes whose tile owns it (cols ≤ j)
+        ...[0, 1, 2, 3].flatMap((j) => [...g('cols'), ...op.i32(j + 1), ...op.i32x4Splat, ...op.i32x4LtS, ...f.set('mask', j)]),
         ...groupColumn(f, 'Z', 'o', 'Zs'), ...f.set('at'),
         ...[0, 1, 2, 3].flatMap(tileRow),
         ...[0, 1, 2, 3, 4, 5].flatMap(column),
@@ -329,10 +350,10 @@ export const winograd4Grad = kernel({
 });
 
 /**
- * winograd4InT(M, Q, N, C, th, tw, Hp, Wp, Np, mStride, T): the adjoint of winograd4In:
- * tile t of channel c gets B·m·Bᵀ of its 36 values M_ξ[c][t] (at M + (c·Np + t)·4 +
- * ξ·mStride), a 6×6 block added into the padded planes Q [N, C, Hp, Wp] at row 4ty,
- * column 4tx. Neighbouring blocks overlap by two rows or columns; the lanes add their
+ * winograd4InT(M, Q, N, C, th, tw, Hp, Wp, Np, mStride, T, W): the adjoint of
+ * winograd4In: tile t of channel c gets B·m·Bᵀ of its 36 values M_ξ[c][t] (at M + (c·Np +
+ * t)·4 + ξ·mStride), a 6×6 block added into the (padded) planes Q [N, C, Hp, Wp] where
+ * winograd4In read it. Neighbouring blocks overlap by two or more rows or columns; the lanes add their
  * blocks one after another, so each plane gathers the padded input's gradient. Lanes past
  * the T tiles add zeros (to the last tile's block).
  */
@@ -373,7 +394,7 @@ export const winograd4InT = kernel({
     ];
     return [
       ...g('Wp'), ...op.i32(4), ...op.i32Mul, ...f.set('rowW'),
-      ...overChannelQuads(f, 'c', 'C', (l) => [...tileCorner(f, 'Q', 'C', 'c', g('Hp'), g('Wp')), ...a[l].set], [
+      ...overChannelQuads(f, 'c', 'C', (l) => [...tileCorner(f, 'Q', 'C', 'c', g('Hp'), g('Wp'), [...g('Hp'), ...op.i32(2), ...op.i32Sub], [...g('Wp'), ...op.i32(2), ...op.i32Sub]), ...a[l].set], [
         // a last group's lanes past the tiles add zeros (to the last tile's block)
         ...op.v128ConstI32x4([0, 1, 2, 3]), ...g('T'), ...g('t0'), ...op.i32Sub, ...op.i32x4Splat, ...op.i32x4LtS, ...f.set('mask'),
         ...groupColumn(f, 'M', 'c', 'Np'), ...f.set('at'),
