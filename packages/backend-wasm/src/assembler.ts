@@ -70,6 +70,7 @@ export const op = {
   /** v128.const of four i32 lanes */
   v128ConstI32x4: (lanes: [number, number, number, number]) => [0xfd, ...uleb(12), ...lanes.flatMap((v) => [v & 255, (v >> 8) & 255, (v >> 16) & 255, (v >>> 24) & 255])],
   i32x4Splat: [0xfd, ...uleb(17)],
+  i32x4ExtractLane: (lane: number) => [0xfd, ...uleb(27), lane],
   i32x4ReplaceLane: (lane: number) => [0xfd, ...uleb(28), lane],
   i32x4LtS: [0xfd, ...uleb(57)],
   f32x4Splat: [0xfd, ...uleb(19)],

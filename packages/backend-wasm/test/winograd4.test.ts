@@ -35,7 +35,8 @@ describe('the Winograd F(4×4, 3×3) transforms equal their definitions (float64
   };
   const read = (at: number, n: number) => g.heap.f32.subarray(at >> 2, (at >> 2) + n);
   const tailOf = (at: number, n: number) => Array.from(g.heap.f32.subarray((at >> 2) + n, (at >> 2) + n + TAIL));
-  const work = () => g.alloc(4 * 148);
+  /** the transforms' work block: 36 vectors and a spare, then three int32s a tile (rounded up to 4) */
+  const work = (T = 64) => g.alloc(4 * (148 + 3 * Math.ceil(T / 4) * 4));
   // [N, oh, ow]: T = 1, 3, 4, 5, 6, 7 … tiles, rows of 1–6 tiles, last tiles moved back by
   // 0–3 rows and columns
   const GEOMETRIES = [[1, 4, 4], [1, 4, 11], [2, 9, 5], [1, 6, 7], [3, 5, 8], [7, 4, 4], [2, 11, 11], [1, 13, 22]] as const;
@@ -58,7 +59,7 @@ describe('the Winograd F(4×4, 3×3) transforms equal their definitions (float64
       const C = 3;
       const p = rand(N * C * Hp * Wp, T * 7 + 1);
       const [pAt, vAt] = [put(p), block(36 * C * Vs)];
-      g.kernels.winograd4In(pAt, vAt, N, C, th, tw, Hp, Wp, T, Vs, work());
+      g.kernels.winograd4In(pAt, vAt, N, C, th, tw, Hp, Wp, T, Vs, work(T));
       const v = read(vAt, 36 * C * Vs);
       for (let c = 0; c < C; c++) for (let t = 0; t < Math.ceil(T / 4) * 4; t++) {
         const { n, oy, ox } = place(t);
@@ -78,7 +79,7 @@ describe('the Winograd F(4×4, 3×3) transforms equal their definitions (float64
       const m = rand(36 * O * Np, T * 5 + 3);
       const bias = Float32Array.of(0.5, -1, 2);
       const [mAt, bAt, yAt] = [put(m), put(bias), block(N * O * oh * ow)];
-      g.kernels.winograd4Out(mAt, yAt, bAt, N, O, th, tw, oh, ow, Np, 4 * O * Np, T, work());
+      g.kernels.winograd4Out(mAt, yAt, bAt, N, O, th, tw, oh, ow, Np, 4 * O * Np, T, work(T));
       const y = read(yAt, N * O * oh * ow);
       // the tiles written in the kernel's order (channel, group of four, row, lane): a
       // later write of an output wins (in a convolution, both tiles' values are its value)
@@ -94,7 +95,7 @@ describe('the Winograd F(4×4, 3×3) transforms equal their definitions (float64
       for (let k = 0; k < want.length; k++) expect(Math.abs(y[k] - want[k]), `y[${k}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(want[k])));
       expect(tailOf(yAt, N * O * oh * ow)).toEqual(new Array(TAIL).fill(777));
       // and without a bias
-      g.kernels.winograd4Out(mAt, yAt, 0, N, O, th, tw, oh, ow, Np, 4 * O * Np, T, work());
+      g.kernels.winograd4Out(mAt, yAt, 0, N, O, th, tw, oh, ow, Np, 4 * O * Np, T, work(T));
       let first = 0;
       for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) first += AT[0][i] * m[(6 * i + j) * O * Np] * AT[0][j];
       expect(Math.abs(read(yAt, 1)[0] - first)).toBeLessThan(1e-5 * Math.max(1, Math.abs(first)));
@@ -104,7 +105,7 @@ describe('the Winograd F(4×4, 3×3) transforms equal their definitions (float64
       const [O, Zr] = [3, 8];
       const D = rand(N * O * oh * ow, T * 3 + 5);
       const [dAt, zAt] = [put(D), block(36 * Zr * Vs)];
-      g.kernels.winograd4Grad(dAt, zAt, N, O, th, tw, oh, ow, Zr, T, Vs, work());
+      g.kernels.winograd4Grad(dAt, zAt, N, O, th, tw, oh, ow, Zr, T, Vs, work(T));
       const z = read(zAt, 36 * Zr * Vs);
       for (let o = 0; o < O; o++) for (let t = 0; t < Math.ceil(T / 4) * 4; t++) {
         const { n, ty, tx, oy, ox } = place(t);
@@ -128,7 +129,7 @@ describe('the Winograd F(4×4, 3×3) transforms equal their definitions (float64
       const q0 = rand(N * C * Hp * Wp, T + 9);
       const [mAt, qAt] = [put(m), block(q0.length)];
       g.heap.f32.set(q0, qAt >> 2);
-      g.kernels.winograd4InT(mAt, qAt, N, C, th, tw, Hp, Wp, Np, 4 * C * Np, T, work());
+      g.kernels.winograd4InT(mAt, qAt, N, C, th, tw, Hp, Wp, Np, 4 * C * Np, T, work(T));
       const want = Float64Array.from(q0);
       for (let c = 0; c < C; c++) for (let t = 0; t < T; t++) {
         const { n, oy, ox } = place(t);

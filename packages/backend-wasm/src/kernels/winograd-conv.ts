@@ -196,7 +196,7 @@ const widest = (f: Fn<'group' | 'Tn'>): number[] => roundUp8(mulI32(f.get('group
  * (36 matrices of C rows of Np floats, Np = the group's T = images·th·tw tiles rounded up
  * to 8), the 36 products U_ξ·V_ξ into M (gemmRows), the outputs written to y in one call
  * (winograd4Out). S is this call's scratch: V (36·C·Nmax floats, Nmax = group·th·tw
- * rounded up to 8), M (36·Mp·Nmax), the transforms' work block (148).
+ * rounded up to 8), M (36·Mp·Nmax), the transforms' work block (148 + 3·Nmax).
  */
 export const winograd4Conv = kernel({
   params: { P: i32, U: i32, y: i32, bias: i32, S: i32, counts: i32, chunks: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, oh: i32, ow: i32, Mp: i32, group: i32 },
@@ -227,7 +227,7 @@ export const winograd4Conv = kernel({
  * itself when the convolution has no padding (Hp = H, Wp = W), else padded planes whose
  * H×W part at row pt, column pl is copied out to dx (crop2d). S: Z (36·O·Nmax floats), M
  * (36·Cp·Nmax), the padded planes (group·C·Hp·Wp, when there is padding), the transforms'
- * work block (148).
+ * work block (148 + 3·Nmax).
  */
 export const winograd4InputGradConv = kernel({
   params: { D: i32, U: i32, dx: i32, S: i32, counts: i32, chunks: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, H: i32, W: i32, oh: i32, ow: i32, pt: i32, pl: i32, Cp: i32, group: i32 },
@@ -267,7 +267,7 @@ export const winograd4InputGradConv = kernel({
  * the product Z_ξ [Mp, K] · V_ξᵀ [K, C] (packBT, gemm for the unit's first images, gemmAcc
  * adding the rest) into the unit's 36 matrices of Mp × Cp at dU. S: V (36·C·Kmax floats),
  * Z (36·Mp·Kmax), the packed block (Cp·Kmax), Kmax = per·th·tw rounded up to 4, the
- * transforms' work block (148).
+ * transforms' work block (148 + 3·Kmax).
  */
 export const winograd4GradConv = kernel({
   params: { P: i32, D: i32, dU: i32, S: i32, counts: i32, units: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, oh: i32, ow: i32, Mp: i32, Cp: i32, per: i32 },

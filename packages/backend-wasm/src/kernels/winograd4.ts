@@ -100,7 +100,7 @@ function outputTransformT(g: readonly Vec[], s: readonly Ref[], put: Put): numbe
 type LaneName = 't0' | 'T' | 'tt' | 'n' | 'Tn' | 'ty' | 'tx' | 'th' | 'tw';
 
 /** The locals of the four-tile loop: group start, a tile's flat index and place. */
-const LANE_LOCALS = { t0: i32, tt: i32, n: i32, Tn: i32, ty: i32, tx: i32 };
+const LANE_LOCALS = { t0: i32, tt: i32, n: i32, Tn: i32, ty: i32, tx: i32, cb: i32, corners: v128 };
 
 /** n, ty, tx of tile min(t0 + l, T − 1) (a last group's lanes past the tiles repeat the last one). */
 function tileOf(f: Fn<LaneName>, l: number): number[] {
@@ -123,29 +123,60 @@ function origin<S extends string>(f: Fn<S>, t: S, limit: number[]): number[] {
 }
 
 /**
- * base + (((n·planes + ch)·rows + oy)·rowLen + ox)·4: the corner of the tile (after
- * tileOf) in plane ch of [images, planes, rows, rowLen], at its first output row oy and
+ * ((n·planes·rows + oy)·rowLen + ox)·4: the byte offset of the tile (after tileOf) in its
+ * image's first plane of [images, planes, rows, rowLen], at its first output row oy and
  * column ox (`origin` of ty and tx in an output of outRows × outCols).
  */
-function tileCorner<S extends string>(f: Fn<S | LaneName>, base: S, planes: S, ch: S, rows: number[], rowLen: number[], outRows: number[], outCols: number[]): number[] {
-  const g = f.get;
+function tileOffset<S extends string>(f: Fn<S | LaneName>, planes: S, rows: number[], rowLen: number[], outRows: number[], outCols: number[]): number[] {
   return [
-    ...g(base), ...g('n'), ...g(planes), ...op.i32Mul, ...g(ch), ...op.i32Add, ...rows, ...op.i32Mul, ...origin(f, 'ty', outRows), ...op.i32Add,
-    ...rowLen, ...op.i32Mul, ...origin(f, 'tx', outCols), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+    ...f.get('n'), ...f.get(planes), ...op.i32Mul, ...rows, ...op.i32Mul, ...origin(f, 'ty', outRows), ...op.i32Add,
+    ...rowLen, ...op.i32Mul, ...origin(f, 'tx', outCols), ...op.i32Add, ...op.i32(4), ...op.i32Mul,
+  ];
+}
+
+/** Where the tile table starts in the work block: after its 36 vectors and a spare. */
+const TABLE = 592;
+
+/** `x` rounded up to a multiple of 4 (an i32 instruction list). */
+const round4 = (x: number[]): number[] => [...x, ...op.i32(3), ...op.i32Add, ...op.i32(-4), ...op.i32And];
+
+/**
+ * The tile table, once per call: for t < T rounded up to 4, the int32 at W + TABLE + 4t is
+ * `offset` of tile min(t, T − 1) (its tileOffset); `extra` runs after each (the tile's
+ * index in t0, its place in n, ty, tx).
+ */
+function tileTable<S extends string>(f: Fn<S | LaneName | 'W'>, offset: number[], extra: number[] = []): number[] {
+  return [
+    ...f.get('th'), ...f.get('tw'), ...op.i32Mul, ...f.set('Tn'),
+    ...f.forStep('t0', op.i32(0), round4(f.get('T')), 1, [
+      ...tileOf(f, 0),
+      ...f.get('W'), ...f.get('t0'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...offset, ...op.i32Store(TABLE),
+      ...extra,
+    ]),
   ];
 }
 
 /**
- * for ch < count, for t0 = 0, 4, … < T: each lane's tile (`lane(l)`, after tileOf), then
- * `body` — a channel's tiles one group after another, so that the rows of the matrices a
- * group reads or writes (16 bytes of each) are in the cache for the next group.
+ * for ch < count, for t0 = 0, 4, … < T: a[l] = `chBase` (channel ch's plane of the first
+ * image) + the tile table's offset of tile t0 + l, then `body` — a channel's tiles one
+ * group after another, so that the rows of the matrices a group reads or writes (16 bytes
+ * of each) are in the cache for the next group.
  */
-function overChannelQuads<S extends string>(f: Fn<S | LaneName>, ch: S, count: S, lane: (l: number) => number[], body: number[]): number[] {
-  return [
-    ...f.get('th'), ...f.get('tw'), ...op.i32Mul, ...f.set('Tn'),
-    ...f.forUp(ch, f.get(count), f.forStep('t0', op.i32(0), f.get('T'), 4, [...[0, 1, 2, 3].flatMap((l) => [...tileOf(f, l), ...lane(l)]), ...body])),
-  ];
+function overChannelQuads<S extends string>(f: Fn<S | 't0' | 'T' | 'W' | 'cb' | 'corners', 'a'>, ch: S, count: S, chBase: number[], body: number[]): number[] {
+  return f.forUp(ch, f.get(count), [
+    ...chBase, ...f.set('cb'),
+    ...f.forStep('t0', op.i32(0), f.get('T'), 4, [
+      ...f.get('W'), ...f.get('t0'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load(TABLE), ...f.get('cb'), ...op.i32x4Splat, ...op.i32x4Add, ...f.set('corners'),
+      ...[0, 1, 2, 3].flatMap((l) => [...f.get('corners'), ...op.i32x4ExtractLane(l), ...f.set('a', l)]),
+      ...body,
+    ]),
+  ]);
 }
+
+/** base + ch·rows·rowLen·4: plane ch of the first image. */
+const planeOf = <S extends string>(f: Fn<S>, base: S, ch: S, rows: number[], rowLen: number[]): number[] => [
+  ...f.get(base), ...f.get(ch), ...rows, ...op.i32Mul, ...rowLen, ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+];
 
 /** base + (ch·rowLen + t0)·4: a group's first column in row ch of a matrix of tiles. */
 function groupColumn<S extends string>(f: Fn<S | 't0'>, base: S, ch: S, rowLen: S): number[] {
@@ -225,7 +256,8 @@ export const winograd4In = kernel({
     return [
       ...g('Wp'), ...op.i32(4), ...op.i32Mul, ...f.set('rowW'),
       ...g('C'), ...g('Vs'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...f.set('xiB'),
-      ...overChannelQuads(f, 'c', 'C', (l) => [...tileCorner(f, 'P', 'C', 'c', g('Hp'), g('Wp'), [...g('Hp'), ...op.i32(2), ...op.i32Sub], [...g('Wp'), ...op.i32(2), ...op.i32Sub]), ...a[l].set], [
+      ...tileTable(f, tileOffset(f, 'C', g('Hp'), g('Wp'), [...g('Hp'), ...op.i32(2), ...op.i32Sub], [...g('Wp'), ...op.i32(2), ...op.i32Sub])),
+      ...overChannelQuads(f, 'c', 'C', planeOf(f, 'P', 'c', g('Hp'), g('Wp')), [
         ...groupColumn(f, 'V', 'c', 'Vs'), ...f.set('at'),
         ...[0, 1, 2, 3, 4, 5].flatMap(tileRow),
         ...[0, 1, 2, 3, 4, 5].flatMap(column),
@@ -272,13 +304,15 @@ export const winograd4Out = kernel({
     ];
     // lane l's corner and step, or the spare vector W + 576 and 0 past the tiles
     const lane = (l: number) => [
-      ...tileCorner(f, 'y', 'O', 'o', g('oh'), g('ow'), g('oh'), g('ow')), ...g('W'), ...op.i32(576), ...op.i32Add, ...inTiles(f, l), ...op.select, ...a[l].set,
+      ...a[l].get, ...g('W'), ...op.i32(576), ...op.i32Add, ...inTiles(f, l), ...op.select, ...a[l].set,
       ...g('rowY'), ...op.i32(0), ...inTiles(f, l), ...op.select, ...f.set('inc', l),
     ];
     return [
       ...g('ow'), ...op.i32(4), ...op.i32Mul, ...f.set('rowY'),
       ...op.v128Zero, ...f.set('b'),
-      ...overChannelQuads(f, 'o', 'O', lane, [
+      ...tileTable(f, tileOffset(f, 'O', g('oh'), g('ow'), g('oh'), g('ow'))),
+      ...overChannelQuads(f, 'o', 'O', planeOf(f, 'y', 'o', g('oh'), g('ow')), [
+        ...[0, 1, 2, 3].flatMap(lane),
         ...g('bias'), ...op.if, ...g('bias'), ...g('o'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.v128Load32Splat(0), ...f.set('b'), ...op.end,
         ...groupColumn(f, 'M', 'o', 'Np'), ...f.set('at'),
         ...[0, 1, 2, 3, 4, 5].flatMap(column),
@@ -300,8 +334,8 @@ export const winograd4Out = kernel({
 export const winograd4Grad = kernel({
   params: { D: i32, Z: i32, N: i32, O: i32, th: i32, tw: i32, oh: i32, ow: i32, Zr: i32, T: i32, Zs: i32, W: i32 },
   locals: {
-    ...LANE_LOCALS, o: i32, at: i32, rowD: i32, xiB: i32, cols: v128,
-    a: array(i32, 4), skip: array(i32, 4), mask: array(v128, 4), L: array(v128, 4), s: array(v128, 4), c: array(v128, 4),
+    ...LANE_LOCALS, o: i32, at: i32, rowD: i32, xiB: i32, skipR: i32, skipC: i32, rows: v128, cols: v128, owned: v128,
+    a: array(i32, 4), mask: array(v128, 4), L: array(v128, 4), s: array(v128, 4), c: array(v128, 4),
   },
   body: (f) => {
     const g = f.get;
@@ -311,14 +345,12 @@ export const winograd4Grad = kernel({
     const c = [0, 1, 2, 3].map((k) => f.get('c', k));
     const slot = slotOf(f, 'xiB');
     const work = workOf(f);
-    // row r of the four blocks (zeros in a lane whose tile's row r another tile owns),
-    // dY·Aᵀ, into the work block's 6r + k
+    // row r of the four blocks (zeros in the lanes whose tile's row r another tile owns,
+    // rows > r), dY·Aᵀ, into the work block's 6r + k
     const tileRow = (r: number) => [
-      ...a.flatMap((al, l) => [
-        ...op.v128Zero, ...al.get, ...op.v128Load(0), ...op.i32(r), ...f.get('skip', l), ...op.i32LtS, ...op.select, ...L[l].set,
-        ...al.get, ...g('rowD'), ...op.i32Add, ...al.set,
-      ]),
-      ...transpose4x4(L, s, (j, column) => [...column, ...f.get('mask', j), ...op.v128And, ...f.set('c', j)]),
+      ...a.flatMap((al, l) => [...al.get, ...op.v128Load(0), ...L[l].set, ...al.get, ...g('rowD'), ...op.i32Add, ...al.set]),
+      ...g('rows'), ...op.i32(r + 1), ...op.i32x4Splat, ...op.i32x4LtS, ...f.set('owned'),
+      ...transpose4x4(L, s, (j, column) => [...column, ...f.get('mask', j), ...op.v128And, ...g('owned'), ...op.v128And, ...f.set('c', j)]),
       ...outputTransformT(c, s, (k, value) => work.store(6 * r + k, value)),
     ];
     // column j: A·(dY·Aᵀ) from the work block's 6r + j, r < 4, into the slots of Z_6i+j
@@ -326,19 +358,24 @@ export const winograd4Grad = kernel({
       ...[0, 1, 2, 3].flatMap((r) => [...work.load(6 * r + j), ...f.set('c', r)]),
       ...outputTransformT(c, s, (i, value) => slot.store(6 * i + j, value)),
     ];
-    // lane l: its corner; skip[l] = rows the tile above owns (4ty − oy); lane l of `cols` = columns the tile before owns, or 4 past the tiles
-    const lane = (l: number) => [
-      ...tileCorner(f, 'D', 'O', 'o', g('oh'), g('ow'), g('oh'), g('ow')), ...a[l].set,
-      ...g('ty'), ...op.i32(4), ...op.i32Mul, ...origin(f, 'ty', g('oh')), ...op.i32Sub, ...f.set('skip', l),
-      ...g('cols'),
-      ...g('tx'), ...op.i32(4), ...op.i32Mul, ...origin(f, 'tx', g('ow')), ...op.i32Sub, ...op.i32(4), ...inTiles(f, l), ...op.select,
-      ...op.i32x4ReplaceLane(l), ...f.set('cols'),
+    // the tile table's two more columns (at W + skipR + 4t and W + skipC + 4t): the
+    // rows the tile above owns (4ty − oy), and the columns the tile before owns (4tx − ox,
+    // or 4 past the T tiles: all)
+    const skipped = (t: 'ty' | 'tx', size: 'oh' | 'ow') => [...g(t), ...op.i32(4), ...op.i32Mul, ...origin(f, t, g(size)), ...op.i32Sub];
+    const skipAt = (at: 'skipR' | 'skipC') => [...g('W'), ...g('t0'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...g(at), ...op.i32Add];
+    const skips = [
+      ...skipAt('skipR'), ...skipped('ty', 'oh'), ...op.i32Store(0),
+      ...skipAt('skipC'), ...skipped('tx', 'ow'), ...op.i32(4), ...g('t0'), ...g('T'), ...op.i32LtS, ...op.select, ...op.i32Store(0),
     ];
     return [
       ...g('ow'), ...op.i32(4), ...op.i32Mul, ...f.set('rowD'),
       ...g('Zr'), ...g('Zs'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...f.set('xiB'),
-      ...op.v128Zero, ...f.set('cols'),
-      ...overChannelQuads(f, 'o', 'O', lane, [
+      ...op.i32(TABLE), ...round4(g('T')), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('skipR'),
+      ...g('skipR'), ...round4(g('T')), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('skipC'),
+      ...tileTable(f, tileOffset(f, 'O', g('oh'), g('ow'), g('oh'), g('ow')), skips),
+      ...overChannelQuads(f, 'o', 'O', planeOf(f, 'D', 'o', g('oh'), g('ow')), [
+        ...skipAt('skipR'), ...op.v128Load(0), ...f.set('rows'),
+        ...skipAt('skipC'), ...op.v128Load(0), ...f.set('cols'),
         // column j of the blocks: the lanes whose tile owns it (cols ≤ j)
         ...[0, 1, 2, 3].flatMap((j) => [...g('cols'), ...op.i32(j + 1), ...op.i32x4Splat, ...op.i32x4LtS, ...f.set('mask', j)]),
         ...groupColumn(f, 'Z', 'o', 'Zs'), ...f.set('at'),
@@ -394,7 +431,8 @@ export const winograd4InT = kernel({
     ];
     return [
       ...g('Wp'), ...op.i32(4), ...op.i32Mul, ...f.set('rowW'),
-      ...overChannelQuads(f, 'c', 'C', (l) => [...tileCorner(f, 'Q', 'C', 'c', g('Hp'), g('Wp'), [...g('Hp'), ...op.i32(2), ...op.i32Sub], [...g('Wp'), ...op.i32(2), ...op.i32Sub]), ...a[l].set], [
+      ...tileTable(f, tileOffset(f, 'C', g('Hp'), g('Wp'), [...g('Hp'), ...op.i32(2), ...op.i32Sub], [...g('Wp'), ...op.i32(2), ...op.i32Sub])),
+      ...overChannelQuads(f, 'c', 'C', planeOf(f, 'Q', 'c', g('Hp'), g('Wp')), [
         // a last group's lanes past the tiles add zeros (to the last tile's block)
         ...op.v128ConstI32x4([0, 1, 2, 3]), ...g('T'), ...g('t0'), ...op.i32Sub, ...op.i32x4Splat, ...op.i32x4LtS, ...f.set('mask'),
         ...groupColumn(f, 'M', 'c', 'Np'), ...f.set('at'),
