@@ -170,7 +170,8 @@ for (const layer of LAYERS) {
       const worst = worstDiff(got, want[pass.id]);
       if (!(worst <= 1e-5)) throw new Error(`ml-wasm ${layer.id} ${pass.id}: differs from the cpu backend by ${worst}`);
       const s = backend.stats;
-      routes[`${layer.id}/${pass.id}`] = s.direct > before.direct ? 'direct 3×3' : s.winograd > before.winograd ? 'Winograd F(2×2,3×3)' : s.fallback > before.fallback ? 'cpu fallback' : 'im2row + gemm';
+      const winograd = backend.lastRoute() === 'wasm (Winograd 4×4)' ? 'Winograd F(4×4,3×3)' : 'Winograd F(2×2,3×3)';
+      routes[`${layer.id}/${pass.id}`] = s.direct > before.direct ? 'direct 3×3' : s.winograd > before.winograd ? winograd : s.fallback > before.fallback ? 'cpu fallback' : 'im2row + gemm';
     }
   }
 }
