@@ -42,6 +42,9 @@ function winogradProducts<S extends string>(f: Fn<S | 'xi' | 'T' | 'M' | 'Np'>, 
   ]);
 }
 
+/** The forward drivers' parameters (winogradConv, winograd4Conv). */
+const FORWARD_PARAMS = { P: i32, U: i32, y: i32, bias: i32, S: i32, counts: i32, chunks: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, oh: i32, ow: i32, Mp: i32, group: i32 };
+
 /** The image-group loop's locals. */
 const GROUP_LOCALS = { k: i32, g0: i32, gn: i32, T: i32 };
 
@@ -57,7 +60,7 @@ const GROUP_LOCALS = { k: i32, g0: i32, gn: i32, T: i32 };
  * up to 8).
  */
 export const winogradConv = kernel({
-  params: { P: i32, U: i32, y: i32, bias: i32, S: i32, counts: i32, chunks: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, oh: i32, ow: i32, Mp: i32, group: i32 },
+  params: FORWARD_PARAMS,
   locals: { ch: i32, i: i32, xi: i32, Tn: i32, Np: i32, V: i32, M: i32, imgP: i32, imgY: i32, ...GROUP_LOCALS },
   split: { units: 'chunks', pointers: ['P', 'y', 'S', 'counts'] },
   body: (f, ctx) => [
@@ -82,6 +85,42 @@ export const winogradConv = kernel({
   ],
 });
 
+type UnitName = 'u' | 'units' | 'counts' | 'left' | 'first' | 'per' | 'k' | 'xi' | 'V' | 'Z' | 'pack' | 'dU' | 'C' | 'Cp' | 'Mp';
+
+/**
+ * The weight-gradient drivers' loop: for each of the `units` units (image counts as int32s
+ * at `counts`), its images `per` at a time — k of them: `chunk` (their transforms into V
+ * and Z, the K columns of the products) — then for each ξ < count the product Z_ξ [Mp, K]
+ * · V_ξᵀ [K, C] (packBT, gemm for the unit's first images, gemmAcc adding the rest) into
+ * the unit's `count` matrices of Mp × Cp at dU, which moves on by a unit's.
+ */
+function overUnits<K extends string>(f: Fn<UnitName | K>, call: BuildContext['call'], count: number, K: K, chunk: number[]): number[] {
+  const products = (product: 'gemm' | 'gemmAcc') =>
+    f.forUp('xi', op.i32(count), [
+      ...f.get('V'), ...f.get('xi'), ...bytesOf(f.get('C'), f.get(K)), ...op.i32Mul, ...op.i32Add,
+      ...f.get('pack'), ...f.get(K), ...f.get('C'), ...op.i32(0), ...f.get('Cp'), ...op.i32(3), ...op.i32ShrU, ...call('packBT'),
+      ...f.get('Z'), ...f.get('xi'), ...bytesOf(f.get('Mp'), f.get(K)), ...op.i32Mul, ...op.i32Add,
+      ...f.get('pack'),
+      ...f.get('dU'), ...f.get('xi'), ...bytesOf(f.get('Mp'), f.get('Cp')), ...op.i32Mul, ...op.i32Add,
+      ...f.get('Mp'), ...f.get(K), ...f.get('Cp'), ...op.i32(0), ...f.get('Cp'), ...op.i32(3), ...op.i32ShrU, ...call(product),
+    ]);
+  return f.forUp('u', f.get('units'), [
+    ...f.get('counts'), ...f.get('u'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...f.set('left'),
+    ...op.i32(1), ...f.set('first'),
+    ...op.block, ...op.loop,
+    ...f.get('left'), ...op.i32Eqz, ...op.brIf(1),
+    // k = min(per, left) images
+    ...f.get('per'), ...f.get('left'), ...f.get('per'), ...f.get('left'), ...op.i32LeS, ...op.select, ...f.set('k'),
+    ...chunk,
+    ...f.get('first'), ...op.if, ...products('gemm'), ...op.else, ...products('gemmAcc'), ...op.end,
+    ...op.i32(0), ...f.set('first'),
+    ...f.get('left'), ...f.get('k'), ...op.i32Sub, ...f.set('left'),
+    ...op.br(0),
+    ...op.end, ...op.end,
+    ...f.get('dU'), ...bytesOf(op.i32(count), f.get('Mp'), f.get('Cp')), ...op.i32Add, ...f.set('dU'),
+  ]);
+}
+
 /**
  * winogradGradConv(P, D, dU, S, counts, units, C, O, th, tw, Hp, Wp, Mp, Cp, per): the
  * products of a Winograd convolution's weight gradient, unit by unit: unit u has counts[u]
@@ -96,47 +135,24 @@ export const winogradGradConv = kernel({
   params: { P: i32, D: i32, dU: i32, S: i32, counts: i32, units: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, Mp: i32, Cp: i32, per: i32 },
   locals: { u: i32, i: i32, xi: i32, Tn: i32, T: i32, V: i32, Z: i32, pack: i32, imgP: i32, imgD: i32, left: i32, tmax: i32, k: i32, first: i32 },
   split: { units: 'units', pointers: ['P', 'D', 'dU', 'S', 'counts'] },
-  body: (f, { call }) => {
-    const products = (product: 'gemm' | 'gemmAcc') =>
-      f.forUp('xi', op.i32(16), [
-        ...f.get('V'), ...f.get('xi'), ...bytesOf(f.get('C'), f.get('T')), ...op.i32Mul, ...op.i32Add,
-        ...f.get('pack'), ...f.get('T'), ...f.get('C'), ...op.i32(0), ...f.get('Cp'), ...op.i32(3), ...op.i32ShrU, ...call('packBT'),
-        ...f.get('Z'), ...f.get('xi'), ...bytesOf(f.get('Mp'), f.get('T')), ...op.i32Mul, ...op.i32Add,
-        ...f.get('pack'),
-        ...f.get('dU'), ...f.get('xi'), ...bytesOf(f.get('Mp'), f.get('Cp')), ...op.i32Mul, ...op.i32Add,
-        ...f.get('Mp'), ...f.get('T'), ...f.get('Cp'), ...op.i32(0), ...f.get('Cp'), ...op.i32(3), ...op.i32ShrU, ...call(product),
-      ]);
-    return [
-      ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
-      ...mulI32(f.get('per'), f.get('Tn')), ...f.set('tmax'),
-      ...f.get('S'), ...f.set('V'),
-      ...f.get('V'), ...bytesOf(op.i32(16), f.get('C'), f.get('tmax')), ...op.i32Add, ...f.set('Z'),
-      ...f.get('Z'), ...bytesOf(op.i32(16), f.get('Mp'), f.get('tmax')), ...op.i32Add, ...f.set('pack'),
-      ...bytesOf(f.get('C'), f.get('Hp'), f.get('Wp')), ...f.set('imgP'),
-      ...bytesOf(f.get('O'), f.get('th'), f.get('tw'), op.i32(4)), ...f.set('imgD'),
-      ...f.forUp('u', f.get('units'), [
-        ...f.get('counts'), ...f.get('u'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...f.set('left'),
-        ...op.i32(1), ...f.set('first'),
-        ...op.block, ...op.loop,
-        ...f.get('left'), ...op.i32Eqz, ...op.brIf(1),
-        // k = min(per, left) images
-        ...f.get('per'), ...f.get('left'), ...f.get('per'), ...f.get('left'), ...op.i32LeS, ...op.select, ...f.set('k'),
-        ...mulI32(f.get('k'), f.get('Tn')), ...f.set('T'),
-        ...f.forUp('i', f.get('k'), [
-          ...f.get('P'), ...f.get('V'), ...f.get('i'), ...bytesOf(f.get('Tn')), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('T'), ...call('winogradIn'),
-          ...f.get('D'), ...f.get('Z'), ...f.get('i'), ...bytesOf(f.get('Tn')), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('Mp'), ...f.get('T'), ...call('winogradGrad'),
-          ...f.get('P'), ...f.get('imgP'), ...op.i32Add, ...f.set('P'),
-          ...f.get('D'), ...f.get('imgD'), ...op.i32Add, ...f.set('D'),
-        ]),
-        ...f.get('first'), ...op.if, ...products('gemm'), ...op.else, ...products('gemmAcc'), ...op.end,
-        ...op.i32(0), ...f.set('first'),
-        ...f.get('left'), ...f.get('k'), ...op.i32Sub, ...f.set('left'),
-        ...op.br(0),
-        ...op.end, ...op.end,
-        ...f.get('dU'), ...bytesOf(op.i32(16), f.get('Mp'), f.get('Cp')), ...op.i32Add, ...f.set('dU'),
+  body: (f, { call }) => [
+    ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
+    ...mulI32(f.get('per'), f.get('Tn')), ...f.set('tmax'),
+    ...f.get('S'), ...f.set('V'),
+    ...f.get('V'), ...bytesOf(op.i32(16), f.get('C'), f.get('tmax')), ...op.i32Add, ...f.set('Z'),
+    ...f.get('Z'), ...bytesOf(op.i32(16), f.get('Mp'), f.get('tmax')), ...op.i32Add, ...f.set('pack'),
+    ...bytesOf(f.get('C'), f.get('Hp'), f.get('Wp')), ...f.set('imgP'),
+    ...bytesOf(f.get('O'), f.get('th'), f.get('tw'), op.i32(4)), ...f.set('imgD'),
+    ...overUnits(f, call, 16, 'T', [
+      ...mulI32(f.get('k'), f.get('Tn')), ...f.set('T'),
+      ...f.forUp('i', f.get('k'), [
+        ...f.get('P'), ...f.get('V'), ...f.get('i'), ...bytesOf(f.get('Tn')), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('T'), ...call('winogradIn'),
+        ...f.get('D'), ...f.get('Z'), ...f.get('i'), ...bytesOf(f.get('Tn')), ...op.i32Mul, ...op.i32Add, ...op.i32(1), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('Mp'), ...f.get('T'), ...call('winogradGrad'),
+        ...f.get('P'), ...f.get('imgP'), ...op.i32Add, ...f.set('P'),
+        ...f.get('D'), ...f.get('imgD'), ...op.i32Add, ...f.set('D'),
       ]),
-    ];
-  },
+    ]),
+  ],
 });
 
 /**
@@ -199,7 +215,7 @@ const widest = (f: Fn<'group' | 'Tn'>): number[] => roundUp8(mulI32(f.get('group
  * rounded up to 8), M (36·Mp·Nmax), the transforms' work block (148 + 3·Nmax).
  */
 export const winograd4Conv = kernel({
-  params: { P: i32, U: i32, y: i32, bias: i32, S: i32, counts: i32, chunks: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, oh: i32, ow: i32, Mp: i32, group: i32 },
+  params: FORWARD_PARAMS,
   locals: { ch: i32, xi: i32, Tn: i32, Np: i32, V: i32, M: i32, work: i32, imgP: i32, imgY: i32, ...GROUP_LOCALS },
   split: { units: 'chunks', pointers: ['P', 'y', 'S', 'counts'] },
   body: (f, ctx) => [
@@ -275,15 +291,6 @@ export const winograd4GradConv = kernel({
   split: { units: 'units', pointers: ['P', 'D', 'dU', 'S', 'counts'] },
   body: (f, { call }) => {
     const round4 = (x: number[]) => [...x, ...op.i32(3), ...op.i32Add, ...op.i32(-4), ...op.i32And];
-    const products = (product: 'gemm' | 'gemmAcc') =>
-      f.forUp('xi', op.i32(36), [
-        ...f.get('V'), ...f.get('xi'), ...bytesOf(f.get('C'), f.get('K')), ...op.i32Mul, ...op.i32Add,
-        ...f.get('pack'), ...f.get('K'), ...f.get('C'), ...op.i32(0), ...f.get('Cp'), ...op.i32(3), ...op.i32ShrU, ...call('packBT'),
-        ...f.get('Z'), ...f.get('xi'), ...bytesOf(f.get('Mp'), f.get('K')), ...op.i32Mul, ...op.i32Add,
-        ...f.get('pack'),
-        ...f.get('dU'), ...f.get('xi'), ...bytesOf(f.get('Mp'), f.get('Cp')), ...op.i32Mul, ...op.i32Add,
-        ...f.get('Mp'), ...f.get('K'), ...f.get('Cp'), ...op.i32(0), ...f.get('Cp'), ...op.i32(3), ...op.i32ShrU, ...call(product),
-      ]);
     return [
       ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
       ...round4(mulI32(f.get('per'), f.get('Tn'))), ...f.set('kmax'),
@@ -293,25 +300,14 @@ export const winograd4GradConv = kernel({
       ...f.get('pack'), ...bytesOf(f.get('Cp'), f.get('kmax')), ...op.i32Add, ...f.set('work'),
       ...bytesOf(f.get('C'), f.get('Hp'), f.get('Wp')), ...f.set('imgP'),
       ...bytesOf(f.get('O'), f.get('oh'), f.get('ow')), ...f.set('imgD'),
-      ...f.forUp('u', f.get('units'), [
-        ...f.get('counts'), ...f.get('u'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...op.i32Load(0), ...f.set('left'),
-        ...op.i32(1), ...f.set('first'),
-        ...op.block, ...op.loop,
-        ...f.get('left'), ...op.i32Eqz, ...op.brIf(1),
-        // k = min(per, left) images, T tiles, K columns
-        ...f.get('per'), ...f.get('left'), ...f.get('per'), ...f.get('left'), ...op.i32LeS, ...op.select, ...f.set('k'),
+      ...overUnits(f, call, 36, 'K', [
+        // T tiles, K columns
         ...mulI32(f.get('k'), f.get('Tn')), ...f.set('T'),
         ...round4(f.get('T')), ...f.set('K'),
         ...f.get('P'), ...f.get('V'), ...f.get('k'), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('T'), ...f.get('K'), ...f.get('work'), ...call('winograd4In'),
         ...f.get('D'), ...f.get('Z'), ...f.get('k'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('oh'), ...f.get('ow'), ...f.get('Mp'), ...f.get('T'), ...f.get('K'), ...f.get('work'), ...call('winograd4Grad'),
         ...f.get('P'), ...f.get('k'), ...f.get('imgP'), ...op.i32Mul, ...op.i32Add, ...f.set('P'),
         ...f.get('D'), ...f.get('k'), ...f.get('imgD'), ...op.i32Mul, ...op.i32Add, ...f.set('D'),
-        ...f.get('first'), ...op.if, ...products('gemm'), ...op.else, ...products('gemmAcc'), ...op.end,
-        ...op.i32(0), ...f.set('first'),
-        ...f.get('left'), ...f.get('k'), ...op.i32Sub, ...f.set('left'),
-        ...op.br(0),
-        ...op.end, ...op.end,
-        ...f.get('dU'), ...bytesOf(op.i32(36), f.get('Mp'), f.get('Cp')), ...op.i32Add, ...f.set('dU'),
       ]),
     ];
   },

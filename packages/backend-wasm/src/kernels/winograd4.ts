@@ -50,14 +50,20 @@ function inputTransform(d: readonly Vec[], s: readonly Ref[], put: Put): number[
   ];
 }
 
-/** B·m for six vectors m (the adjoint of inputTransform), into put(0…5). */
-function inputTransformT(m: readonly Vec[], s: readonly Ref[], put: Put): number[] {
-  // s0 = m1 + m2, s1 = m1 − m2, s2 = m3 + m4, s3 = m3 − m4
+/** The shared terms of inputTransformT and outputTransform: s0 = m1 + m2, s1 = m1 − m2, s2 = m3 + m4, s3 = m3 − m4. */
+function sumsAndDifferences(m: readonly Vec[], s: readonly Ref[]): number[] {
   return [
     ...add(m[1], m[2]), ...s[0].set,
     ...sub(m[1], m[2]), ...s[1].set,
     ...add(m[3], m[4]), ...s[2].set,
     ...sub(m[3], m[4]), ...s[3].set,
+  ];
+}
+
+/** B·m for six vectors m (the adjoint of inputTransform), into put(0…5). */
+function inputTransformT(m: readonly Vec[], s: readonly Ref[], put: Put): number[] {
+  return [
+    ...sumsAndDifferences(m, s),
     ...put(0, times(m[0], 4)),
     ...put(1, sub(times(sub(m[5], s[1].get), 4), times(s[3].get, 2))),
     ...put(2, sub(sub(times(m[0], -5), times(s[0].get, 4)), s[2].get)),
@@ -70,10 +76,7 @@ function inputTransformT(m: readonly Vec[], s: readonly Ref[], put: Put): number
 /** Aᵀ·m for six vectors m, into put(0…3). */
 function outputTransform(m: readonly Vec[], s: readonly Ref[], put: Put): number[] {
   return [
-    ...add(m[1], m[2]), ...s[0].set,
-    ...sub(m[1], m[2]), ...s[1].set,
-    ...add(m[3], m[4]), ...s[2].set,
-    ...sub(m[3], m[4]), ...s[3].set,
+    ...sumsAndDifferences(m, s),
     ...put(0, add(add(m[0], s[0].get), s[2].get)),
     ...put(1, add(s[1].get, times(s[3].get, 2))),
     ...put(2, add(s[0].get, times(s[2].get, 4))),
