@@ -511,13 +511,18 @@ describe('the SIMD pooling and Adam kernels equal the cpu code', () => {
       // the first layer: direct, split by images (forward) and output channels (weights)
       const w1 = randn([32, 1, 3, 3]).requiresGrad_();
       const y1 = conv2d(randn([64, 1, 28, 28]), w1, randn([32]));
-      z.mul(randn(z.shape)).sum().add(odd.sum()).add(y3.mul(randn(y3.shape)).sum()).add(y1.mul(randn(y1.shape)).sum()).backward();
+      // Winograd F(4×4, 3×3) without padding: x, dy, y and ∂x where they lie (the padded
+      // convolution above runs it on padded planes)
+      const w4 = randn([16, 32, 3, 3]).mul(0.1).requiresGrad_();
+      const y4 = conv2d(x, w4);
+      z.mul(randn(z.shape)).sum().add(odd.sum()).add(y3.mul(randn(y3.shape)).sum()).add(y1.mul(randn(y1.shape)).sum()).add(y4.mul(randn(y4.shape)).sum()).backward();
       new Adam([w], { lr: 0.01 }).step(); // 18,432 values: Adam by vectors on both threads
-      return [y, z, odd, x.grad!, w.grad!, b.grad!, y3, x3.grad!, w3.grad!, w, y1, w1.grad!];
+      return [y, z, odd, x.grad!, w.grad!, b.grad!, y3, x3.grad!, w3.grad!, w, y1, w1.grad!, y4, w4.grad!];
     };
-    const before = wasm.gemm.splitCalls;
+    const [before, winograd] = [wasm.gemm.splitCalls, wasm.stats.winograd];
     const [threaded, one] = [on('wasm', f), on('wasm-1t', f)];
     expect(wasm.gemm.splitCalls - before).toBeGreaterThanOrEqual(8);
+    expect(wasm.stats.winograd - winograd).toBe(6); // both F(4×4) convolutions, three passes each
     threaded.forEach((xs, i) => expect(xs.map(String), `output ${i}`).toEqual(one[i].map(String)));
   });
 
