@@ -289,7 +289,9 @@ export class WasmConvolution {
    * results back to a 2×2 block of y (Aᵀ·m·A, winogradOut, + bias); U_ξ = G·g·Gᵀ comes
    * from the weights [O, C, 3, 3] at wAt. The images go in chunks, one per part of a
    * thread-pool job, a few images' transformed tiles and products at a time in the part's
-   * own scratch block (winogradConv), so they stay in the cache.
+   * own scratch block (winogradConv), so they stay in the cache. With m = 4, the same by
+   * F(4×4, 3×3) (6×6 tiles, 36 products, winograd4Conv) on x padded only as the
+   * convolution says (`padAt` = xAt: not at all).
    */
   #winograd(m: 2 | 4, xAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, biasAt: number, outAt: number, padAt: number): void {
     const scheme = this.#scheme(m);
@@ -322,7 +324,9 @@ export class WasmConvolution {
    * tiles]), each tile's 16 results back to a 4×4 block (B·m·Bᵀ) added into the padded
    * input's planes (blocks overlap by two rows and columns), the planes cropped into dx.
    * Images go in chunks over the threads, a few at a time (winogradInputGradConv); the
-   * same tiles as the forward's: th·tw products' columns an image.
+   * same tiles as the forward's: th·tw products' columns an image. With m = 4, by F(4×4,
+   * 3×3) (winograd4InputGradConv: dy read where it lies, the blocks added into dx itself
+   * when there is no padding).
    */
   #winogradInputGrad(m: 2 | 4, dyAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, wAt: number, dxAt: number): void {
     const scheme = this.#scheme(m);
@@ -353,6 +357,7 @@ export class WasmConvolution {
    * of the transformed dy tiles [O, tiles] with the transformed input tiles [tiles, C]
    * (winogradGradConv), then the units' sums added (sumBlocks) and transformed back
    * (winogradWeightsGrad). `kept`: the padded input its forward kept, or 0 to pad again.
+   * With m = 4, by F(4×4, 3×3) (winograd4GradConv, winograd4WeightsGrad; dy read where it lies).
    */
   #winogradWeightGrad(m: 2 | 4, xAt: number, dyAt: number, N: number, C: number, H: number, W: number, pad: Im2ColParams['pad'], O: number, dwAt: number, kept: number): void {
     const scheme = this.#scheme(m);
