@@ -417,11 +417,14 @@ export const winograd4InT = kernel({
       ...[0, 1, 2, 3, 4, 5].flatMap((i) => [...slot.load(6 * i + j), ...g('mask'), ...op.v128And, ...f.set('x', i)]),
       ...inputTransformT(x6, s, (r, value) => work.store(6 * r + j, value)),
     ];
-    // lane l's row: columns 0–3 from R[l], 4–5 from the pair in lo (lanes 0, 1) or hi (2, 3)
-    const addRow = (l: number) => [
-      ...a[l].get, ...a[l].get, ...op.v128Load(0), ...f.get('R', l), ...op.f32x4Add, ...op.v128Store(0),
-      ...a[l].get, ...a[l].get, ...op.v128Load64Splat(16), ...g(l < 2 ? 'lo' : 'hi'), ...op.f32x4Add, ...op.f64x2ExtractLane(l % 2), ...op.f64Store(16),
-      ...a[l].get, ...g('rowW'), ...op.i32Add, ...a[l].set,
+    // each lane's row: columns 0–3 from R[l], 4–5 from the pair in lo (lanes 0, 1) or hi
+    // (2, 3); every lane's first four columns, then every lane's last two (a lane's last two are
+    // the next lane's first two when their tiles are neighbours, and a load overlapping part
+    // of a store just before it waits for the store to reach the cache)
+    const addRow = [
+      ...a.flatMap((al, l) => [...al.get, ...al.get, ...op.v128Load(0), ...f.get('R', l), ...op.f32x4Add, ...op.v128Store(0)]),
+      ...a.flatMap((al, l) => [...al.get, ...al.get, ...op.v128Load64Splat(16), ...g(l < 2 ? 'lo' : 'hi'), ...op.f32x4Add, ...op.f64x2ExtractLane(l % 2), ...op.f64Store(16)]),
+      ...a.flatMap((al) => [...al.get, ...g('rowW'), ...op.i32Add, ...al.set]),
     ];
     // row r: (B·m)·Bᵀ, turned back to each lane's six columns and added into its block
     const blockRow = (r: number) => [
@@ -430,7 +433,7 @@ export const winograd4InT = kernel({
       ...transpose4x4(K.slice(0, 4), s, (l, column) => [...column, ...f.set('R', l)]),
       ...K[4].get, ...K[5].get, ...lanes([0, 4, 1, 5]), ...f.set('lo'),
       ...K[4].get, ...K[5].get, ...lanes([2, 6, 3, 7]), ...f.set('hi'),
-      ...[0, 1, 2, 3].flatMap(addRow),
+      ...addRow,
     ];
     return [
       ...g('Wp'), ...op.i32(4), ...op.i32Mul, ...f.set('rowW'),
