@@ -55,6 +55,7 @@ export const op = {
   select: [0x1b],
   i32GeS: [0x4e],
   i32And: [0x71],
+  i32Or: [0x72],
   i32GtU: [0x4b],
   i32GeU: [0x4f],
   i32Add: [0x6a],

@@ -306,7 +306,7 @@ export class WasmConvolution {
     const group = Math.max(1, Math.min(per, Math.floor(WINOGRAD_CHUNK_FLOATS / (X * (C + Mp) * Tn))));
     const Np = roundUp(group * Tn, 8);
     // F(4×4): V's rows are Np floats long (its kernels write tiles four at a time)
-    const scratch = m === 4 ? X * (C + Mp) * Np + winograd4Work(group * Tn) : X * C * group * Tn + 8 + X * Mp * Np;
+    const scratch = m === 4 ? X * (C + Mp) * Np + 2 * X * SPREAD + winograd4Work(group * Tn) : X * C * group * Tn + 8 + X * Mp * Np;
     const [uAt, sAt] = this.#io.layout([X * Mp * C, used * scratch]);
     const padPlane = 4 * Hp * Wp;
     if (padAt !== xAt) this.#pad(xAt, padAt, N * C, H, W, Hp, Wp, pt, pl);
@@ -340,7 +340,7 @@ export class WasmConvolution {
     const Np = roundUp(group * Tn, 8);
     // F(4×4): Z and M with rows Np floats long, a group's padded planes (none without padding)
     const scratch = m === 4
-      ? X * (O + Cp) * Np + (unpadded({ pad }) ? 0 : group * C * Hp * Wp) + winograd4Work(group * Tn)
+      ? X * (O + Cp) * Np + 2 * X * SPREAD + (unpadded({ pad }) ? 0 : group * C * Hp * Wp) + winograd4Work(group * Tn)
       : 4 * O * Tn + X * O * group * Tn + 8 + X * Cp * Np + C * Hp * Wp;
     const [utAt, sAt] = this.#io.layout([X * Cp * O, used * scratch]);
     if (Cp !== C) this.#gemm.kernels.fill32(utAt, X * Cp * O, 0);
@@ -372,7 +372,7 @@ export class WasmConvolution {
     const { per: unit, used, countsAt } = this.#chunks(N, Math.ceil(N / 8));
     const per = Math.max(1, Math.min(unit, Math.floor(WINOGRAD_CHUNK_FLOATS / ((X * C + X * Mp + Cp) * Tn))));
     // F(4×4): the products run over the tiles rounded up to 4 columns
-    const scratch = m === 4 ? (X * C + X * Mp + Cp) * roundUp(per * Tn, 4) + winograd4Work(per * Tn) : (X * C + X * Mp + Cp) * per * Tn;
+    const scratch = m === 4 ? (X * C + X * Mp + Cp) * roundUp(per * Tn, 4) + 2 * X * SPREAD + winograd4Work(per * Tn) : (X * C + X * Mp + Cp) * per * Tn;
     // F(2×2): dy padded to whole tiles (F(4×4) reads it where it lies)
     const dPadPlane = m === 4 ? oh * ow : 4 * Tn;
     const [padAt, dPadAt, dUAt, sAt] = this.#io.layout([kept === 0 ? N * C * Hp * Wp : 0, m === 4 ? 0 : N * O * dPadPlane, used * X * Mp * Cp, used * scratch]);
@@ -530,6 +530,8 @@ const WINOGRAD_MIN_CHANNELS = 8;
  * between their two passes and a spare, then three int32s a tile (their tile table).
  */
 const winograd4Work = (T: number): number => 148 + 3 * roundUp(T, 4);
+/** Floats an F(4×4, 3×3) matrix of a set may take past its own (its stride is spread over the cache's sets: see winograd-conv.ts) */
+const SPREAD = 32;
 /** floats of transformed tiles and products a Winograd job keeps at once per thread (512 KiB: measured best of 0.25–2 MiB) */
 const WINOGRAD_CHUNK_FLOATS = 1 << 17;
 

@@ -55,31 +55,35 @@ describe('the Winograd F(4×4, 3×3) transforms equal their definitions (float64
       return { n, ty, tx, oy: originOf(ty, oh), ox: originOf(tx, ow) };
     };
 
-    it(`winograd4In: Bᵀ·d·B of ${N} image(s) of ${oh}×${ow} outputs' tiles, rows ${Vs} apart; columns past T repeat the last tile`, () => {
+    it(`winograd4In: Bᵀ·d·B of ${N} image(s) of ${oh}×${ow} outputs' tiles, rows ${Vs} apart, matrices a cache line more; columns past T repeat the last tile`, () => {
       const C = 3;
+      const xs = C * Vs + 16; // floats from one matrix to the next
       const p = rand(N * C * Hp * Wp, T * 7 + 1);
-      const [pAt, vAt] = [put(p), block(36 * C * Vs)];
-      g.kernels.winograd4In(pAt, vAt, N, C, th, tw, Hp, Wp, T, Vs, work(T));
-      const v = read(vAt, 36 * C * Vs);
+      const [pAt, vAt] = [put(p), block(36 * xs)];
+      g.kernels.winograd4In(pAt, vAt, N, C, th, tw, Hp, Wp, T, Vs, 4 * xs, work(T));
+      const v = read(vAt, 36 * xs);
       for (let c = 0; c < C; c++) for (let t = 0; t < Math.ceil(T / 4) * 4; t++) {
         const { n, oy, ox } = place(t);
         const d = (r: number, k: number) => p[((n * C + c) * Hp + oy + r) * Wp + ox + k];
         for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) {
           let want = 0;
           for (let r = 0; r < 6; r++) for (let k = 0; k < 6; k++) want += BT[i][r] * d(r, k) * BT[j][k];
-          expect(Math.abs(v[((6 * i + j) * C + c) * Vs + t] - want), `V[${6 * i + j}][${c}][${t}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(want)));
+          expect(Math.abs(v[(6 * i + j) * xs + c * Vs + t] - want), `V[${6 * i + j}][${c}][${t}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(want)));
         }
       }
-      expect(tailOf(vAt, 36 * C * Vs)).toEqual(new Array(TAIL).fill(777));
+      // the gaps between the matrices are not written
+      expect(Number.isNaN(v[C * Vs])).toBe(true);
+      expect(tailOf(vAt, 36 * xs)).toEqual(new Array(TAIL).fill(777));
     });
 
     it(`winograd4Out: Aᵀ·m·A + bias of ${N} image(s) of ${oh}×${ow} outputs' tiles, the last ones over the ones before, nothing past them`, () => {
       const O = 3;
       const Np = Vs;
-      const m = rand(36 * O * Np, T * 5 + 3);
+      const ms = O * Np + 16; // floats from one matrix to the next
+      const m = rand(36 * ms, T * 5 + 3);
       const bias = Float32Array.of(0.5, -1, 2);
       const [mAt, bAt, yAt] = [put(m), put(bias), block(N * O * oh * ow)];
-      g.kernels.winograd4Out(mAt, yAt, bAt, N, O, th, tw, oh, ow, Np, 4 * O * Np, T, work(T));
+      g.kernels.winograd4Out(mAt, yAt, bAt, N, O, th, tw, oh, ow, Np, 4 * ms, T, work(T));
       const y = read(yAt, N * O * oh * ow);
       // the tiles written in the kernel's order (channel, group of four, row, lane): a
       // later write of an output wins (in a convolution, both tiles' values are its value)
@@ -88,25 +92,26 @@ describe('the Winograd F(4×4, 3×3) transforms equal their definitions (float64
         const { n, oy, ox } = place(t);
         for (let c = 0; c < 4; c++) {
           let v = bias[o];
-          for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) v += AT[r][i] * m[((6 * i + j) * O + o) * Np + t] * AT[c][j];
+          for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) v += AT[r][i] * m[(6 * i + j) * ms + o * Np + t] * AT[c][j];
           want[((n * O + o) * oh + oy + r) * ow + ox + c] = v;
         }
       }
       for (let k = 0; k < want.length; k++) expect(Math.abs(y[k] - want[k]), `y[${k}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(want[k])));
       expect(tailOf(yAt, N * O * oh * ow)).toEqual(new Array(TAIL).fill(777));
       // and without a bias
-      g.kernels.winograd4Out(mAt, yAt, 0, N, O, th, tw, oh, ow, Np, 4 * O * Np, T, work(T));
+      g.kernels.winograd4Out(mAt, yAt, 0, N, O, th, tw, oh, ow, Np, 4 * ms, T, work(T));
       let first = 0;
-      for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) first += AT[0][i] * m[(6 * i + j) * O * Np] * AT[0][j];
+      for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) first += AT[0][i] * m[(6 * i + j) * ms] * AT[0][j];
       expect(Math.abs(read(yAt, 1)[0] - first)).toBeLessThan(1e-5 * Math.max(1, Math.abs(first)));
     });
 
     it(`winograd4Grad: A·dY·Aᵀ of ${N} image(s) of ${oh}×${ow} outputs' blocks, a moved-back tile without the rows and columns of the ones before; columns past T get zeros`, () => {
       const [O, Zr] = [3, 8];
+      const xs = Zr * Vs + 16; // floats from one matrix to the next
       const D = rand(N * O * oh * ow, T * 3 + 5);
-      const [dAt, zAt] = [put(D), block(36 * Zr * Vs)];
-      g.kernels.winograd4Grad(dAt, zAt, N, O, th, tw, oh, ow, Zr, T, Vs, work(T));
-      const z = read(zAt, 36 * Zr * Vs);
+      const [dAt, zAt] = [put(D), block(36 * xs)];
+      g.kernels.winograd4Grad(dAt, zAt, N, O, th, tw, oh, ow, Zr, T, Vs, 4 * xs, work(T));
+      const z = read(zAt, 36 * xs);
       for (let o = 0; o < O; o++) for (let t = 0; t < Math.ceil(T / 4) * 4; t++) {
         const { n, ty, tx, oy, ox } = place(t);
         // rows and columns below 4ty, 4tx belong to the tile before
@@ -114,28 +119,30 @@ describe('the Winograd F(4×4, 3×3) transforms equal their definitions (float64
         for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) {
           let want = 0;
           if (t < T) for (let r = skipR; r < 4; r++) for (let k = skipC; k < 4; k++) want += AT[r][i] * D[((n * O + o) * oh + oy + r) * ow + ox + k] * AT[k][j];
-          expect(Math.abs(z[((6 * i + j) * Zr + o) * Vs + t] - want), `Z[${6 * i + j}][${o}][${t}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(want)));
+          expect(Math.abs(z[(6 * i + j) * xs + o * Vs + t] - want), `Z[${6 * i + j}][${o}][${t}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(want)));
         }
       }
-      // rows O … Zr − 1 are not written
+      // rows O … Zr − 1 and the gaps between the matrices are not written
       expect(Number.isNaN(z[O * Vs])).toBe(true);
-      expect(tailOf(zAt, 36 * Zr * Vs)).toEqual(new Array(TAIL).fill(777));
+      expect(Number.isNaN(z[Zr * Vs])).toBe(true);
+      expect(tailOf(zAt, 36 * xs)).toEqual(new Array(TAIL).fill(777));
     });
 
     it(`winograd4InT: B·m·Bᵀ of ${N} image(s) of ${oh}×${ow} outputs' tiles added into their planes (overlaps summed once), nothing past them`, () => {
       const C = 3;
       const Np = Vs;
-      const m = rand(36 * C * Np, T * 11 + 7);
+      const ms = C * Np + 16; // floats from one matrix to the next
+      const m = rand(36 * ms, T * 11 + 7);
       const q0 = rand(N * C * Hp * Wp, T + 9);
       const [mAt, qAt] = [put(m), block(q0.length)];
       g.heap.f32.set(q0, qAt >> 2);
-      g.kernels.winograd4InT(mAt, qAt, N, C, th, tw, Hp, Wp, Np, 4 * C * Np, T, work(T));
+      g.kernels.winograd4InT(mAt, qAt, N, C, th, tw, Hp, Wp, Np, 4 * ms, T, work(T));
       const want = Float64Array.from(q0);
       for (let c = 0; c < C; c++) for (let t = 0; t < T; t++) {
         const { n, oy, ox } = place(t);
         for (let r = 0; r < 6; r++) for (let k = 0; k < 6; k++) {
           let v = 0;
-          for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) v += BT[i][r] * m[((6 * i + j) * C + c) * Np + t] * BT[j][k];
+          for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) v += BT[i][r] * m[(6 * i + j) * ms + c * Np + t] * BT[j][k];
           want[((n * C + c) * Hp + oy + r) * Wp + ox + k] += v;
         }
       }

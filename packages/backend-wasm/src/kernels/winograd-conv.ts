@@ -30,14 +30,15 @@ function overImageGroups(f: Fn<GroupName>, body: number[]): number[] {
 
 /**
  * The `count` products of a Winograd driver (16 for F(2×2, 3×3), 36 for F(4×4, 3×3)), M_ξ
- * [rows, Np] = A_ξ [rows, K] · B_ξ [K, T] (the matrices one after another from A, B and M),
- * B_ξ read row-major as it lies (gemmRows), its rows `ldb` floats apart (T or Np).
+ * [rows, Np] = A_ξ [rows, K] · B_ξ [K, T] (the matrices one after another from A, B and M,
+ * or B's and M's `strides` bytes apart), B_ξ read row-major as it lies (gemmRows), its rows
+ * `ldb` floats apart (T or Np).
  */
-function winogradProducts<S extends string>(f: Fn<S | 'xi' | 'T' | 'M' | 'Np'>, { call }: BuildContext, A: S, rows: S, K: S, B: S, count = 16, ldb: 'T' | 'Np' = 'T'): number[] {
+function winogradProducts<S extends string>(f: Fn<S | 'xi' | 'T' | 'M' | 'Np'>, { call }: BuildContext, A: S, rows: S, K: S, B: S, count = 16, ldb: 'T' | 'Np' = 'T', strides?: { b: S; m: S }): number[] {
   return f.forUp('xi', op.i32(count), [
     ...f.get(A), ...f.get('xi'), ...bytesOf(f.get(rows), f.get(K)), ...op.i32Mul, ...op.i32Add,
-    ...f.get(B), ...f.get('xi'), ...bytesOf(f.get(K), f.get(ldb)), ...op.i32Mul, ...op.i32Add,
-    ...f.get('M'), ...f.get('xi'), ...bytesOf(f.get(rows), f.get('Np')), ...op.i32Mul, ...op.i32Add,
+    ...f.get(B), ...f.get('xi'), ...(strides ? f.get(strides.b) : bytesOf(f.get(K), f.get(ldb))), ...op.i32Mul, ...op.i32Add,
+    ...f.get('M'), ...f.get('xi'), ...(strides ? f.get(strides.m) : bytesOf(f.get(rows), f.get('Np'))), ...op.i32Mul, ...op.i32Add,
     ...f.get(rows), ...f.get(K), ...f.get('Np'), ...op.i32(0), ...f.get('Np'), ...op.i32(3), ...op.i32ShrU, ...bytesOf(f.get(ldb)), ...call('gemmRows'),
   ]);
 }
@@ -92,14 +93,15 @@ type UnitName = 'u' | 'units' | 'counts' | 'left' | 'first' | 'per' | 'k' | 'xi'
  * at `counts`), its images `per` at a time — k of them: `chunk` (their transforms into V
  * and Z, the K columns of the products) — then for each ξ < count the product Z_ξ [Mp, K]
  * · V_ξᵀ [K, C] (packBT, gemm for the unit's first images, gemmAcc adding the rest) into
- * the unit's `count` matrices of Mp × Cp at dU, which moves on by a unit's.
+ * the unit's `count` matrices of Mp × Cp at dU, which moves on by a unit's. V's and Z's
+ * matrices lie one after another, or `strides` bytes apart.
  */
-function overUnits<K extends string>(f: Fn<UnitName | K>, call: BuildContext['call'], count: number, K: K, chunk: number[]): number[] {
+function overUnits<K extends string>(f: Fn<UnitName | K>, call: BuildContext['call'], count: number, K: K, chunk: number[], strides?: { v: K; z: K }): number[] {
   const products = (product: 'gemm' | 'gemmAcc') =>
     f.forUp('xi', op.i32(count), [
-      ...f.get('V'), ...f.get('xi'), ...bytesOf(f.get('C'), f.get(K)), ...op.i32Mul, ...op.i32Add,
+      ...f.get('V'), ...f.get('xi'), ...(strides ? f.get(strides.v) : bytesOf(f.get('C'), f.get(K))), ...op.i32Mul, ...op.i32Add,
       ...f.get('pack'), ...f.get(K), ...f.get('C'), ...op.i32(0), ...f.get('Cp'), ...op.i32(3), ...op.i32ShrU, ...call('packBT'),
-      ...f.get('Z'), ...f.get('xi'), ...bytesOf(f.get('Mp'), f.get(K)), ...op.i32Mul, ...op.i32Add,
+      ...f.get('Z'), ...f.get('xi'), ...(strides ? f.get(strides.z) : bytesOf(f.get('Mp'), f.get(K))), ...op.i32Mul, ...op.i32Add,
       ...f.get('pack'),
       ...f.get('dU'), ...f.get('xi'), ...bytesOf(f.get('Mp'), f.get('Cp')), ...op.i32Mul, ...op.i32Add,
       ...f.get('Mp'), ...f.get(K), ...f.get('Cp'), ...op.i32(0), ...f.get('Cp'), ...op.i32(3), ...op.i32ShrU, ...call(product),
@@ -205,31 +207,42 @@ export const winogradInputGradConv = kernel({
 const widest = (f: Fn<'group' | 'Tn'>): number[] => roundUp8(mulI32(f.get('group'), f.get('Tn')));
 
 /**
+ * The stride of a set of 36 matrices of `bytes` each: whole cache lines, an odd count of
+ * them. A transform reads or writes a tile group's 36 slots (one per matrix) at once, and
+ * with a stride of a multiple of 2 KiB they fall in one or two of the cache's sets, which
+ * hold 8 lines each: winograd4Out took 2.3× as long. At most 127 bytes over `bytes`.
+ */
+const spread = (bytes: number[]): number[] => [...bytes, ...op.i32(63), ...op.i32Add, ...op.i32(6), ...op.i32ShrU, ...op.i32(1), ...op.i32Or, ...op.i32(6), ...op.i32Shl];
+
+/**
  * winograd4Conv(P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp, group):
  * winogradConv by F(4×4, 3×3), on the input P padded as the convolution says (Hp = oh + 2,
  * Wp = ow + 2; the last tiles move back to end at the output's edge): for each group of up
  * to `group` images of a chunk, their tiles transformed in one call (winograd4In) into V
  * (36 matrices of C rows of Np floats, Np = the group's T = images·th·tw tiles rounded up
  * to 8), the 36 products U_ξ·V_ξ into M (gemmRows), the outputs written to y in one call
- * (winograd4Out). S is this call's scratch: V (36·C·Nmax floats, Nmax = group·th·tw
- * rounded up to 8), M (36·Mp·Nmax), the transforms' work block (148 + 3·Nmax).
+ * (winograd4Out). S is this call's scratch: V (36 matrices of C·Nmax floats, Nmax =
+ * group·th·tw rounded up to 8, `spread` apart), M (36 of Mp·Nmax), the transforms' work
+ * block (148 + 3·Nmax).
  */
 export const winograd4Conv = kernel({
   params: FORWARD_PARAMS,
-  locals: { ch: i32, xi: i32, Tn: i32, Np: i32, V: i32, M: i32, work: i32, imgP: i32, imgY: i32, ...GROUP_LOCALS },
+  locals: { ch: i32, xi: i32, Tn: i32, Np: i32, V: i32, M: i32, vs: i32, ms: i32, work: i32, imgP: i32, imgY: i32, ...GROUP_LOCALS },
   split: { units: 'chunks', pointers: ['P', 'y', 'S', 'counts'] },
   body: (f, ctx) => [
     ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
     ...f.get('S'), ...f.set('V'),
-    ...f.get('V'), ...bytesOf(op.i32(36), f.get('C'), widest(f)), ...op.i32Add, ...f.set('M'),
-    ...f.get('M'), ...bytesOf(op.i32(36), f.get('Mp'), widest(f)), ...op.i32Add, ...f.set('work'),
+    ...f.get('V'), ...mulI32(op.i32(36), spread(bytesOf(f.get('C'), widest(f)))), ...op.i32Add, ...f.set('M'),
+    ...f.get('M'), ...mulI32(op.i32(36), spread(bytesOf(f.get('Mp'), widest(f)))), ...op.i32Add, ...f.set('work'),
     ...bytesOf(f.get('C'), f.get('Hp'), f.get('Wp')), ...f.set('imgP'),
     ...bytesOf(f.get('O'), f.get('oh'), f.get('ow')), ...f.set('imgY'),
     ...overImageGroups(f, [
-      ...f.get('P'), ...f.get('V'), ...f.get('gn'), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('T'), ...f.get('Np'), ...f.get('work'), ...ctx.call('winograd4In'),
+      ...spread(bytesOf(f.get('C'), f.get('Np'))), ...f.set('vs'),
+      ...spread(bytesOf(f.get('Mp'), f.get('Np'))), ...f.set('ms'),
+      ...f.get('P'), ...f.get('V'), ...f.get('gn'), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('T'), ...f.get('Np'), ...f.get('vs'), ...f.get('work'), ...ctx.call('winograd4In'),
       ...f.get('P'), ...f.get('gn'), ...f.get('imgP'), ...op.i32Mul, ...op.i32Add, ...f.set('P'),
-      ...winogradProducts(f, ctx, 'U', 'Mp', 'C', 'V', 36, 'Np'),
-      ...f.get('M'), ...f.get('y'), ...f.get('bias'), ...f.get('gn'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('oh'), ...f.get('ow'), ...f.get('Np'), ...bytesOf(f.get('Mp'), f.get('Np')), ...f.get('T'), ...f.get('work'), ...ctx.call('winograd4Out'),
+      ...winogradProducts(f, ctx, 'U', 'Mp', 'C', 'V', 36, 'Np', { b: 'vs', m: 'ms' }),
+      ...f.get('M'), ...f.get('y'), ...f.get('bias'), ...f.get('gn'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('oh'), ...f.get('ow'), ...f.get('Np'), ...f.get('ms'), ...f.get('T'), ...f.get('work'), ...ctx.call('winograd4Out'),
       ...f.get('y'), ...f.get('gn'), ...f.get('imgY'), ...op.i32Mul, ...op.i32Add, ...f.set('y'),
     ]),
   ],
@@ -241,31 +254,34 @@ export const winograd4Conv = kernel({
  * their dy transformed (winograd4Grad) into Z (36 matrices of O rows of Np floats), the 36
  * products U_ξᵀ [Cp, O] · Z_ξ into M, B·M·Bᵀ added into zeroed planes (winograd4InT): dx
  * itself when the convolution has no padding (Hp = H, Wp = W), else padded planes whose
- * H×W part at row pt, column pl is copied out to dx (crop2d). S: Z (36·O·Nmax floats), M
- * (36·Cp·Nmax), the padded planes (group·C·Hp·Wp, when there is padding), the transforms'
+ * H×W part at row pt, column pl is copied out to dx (crop2d). S: Z (36 matrices of O·Nmax
+ * floats, `spread` apart), M (36 of Cp·Nmax), the padded planes (group·C·Hp·Wp, when there
+ * is padding), the transforms'
  * work block (148 + 3·Nmax).
  */
 export const winograd4InputGradConv = kernel({
   params: { D: i32, U: i32, dx: i32, S: i32, counts: i32, chunks: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, H: i32, W: i32, oh: i32, ow: i32, pt: i32, pl: i32, Cp: i32, group: i32 },
-  locals: { ch: i32, xi: i32, Tn: i32, Np: i32, Z: i32, M: i32, Qp: i32, Q: i32, plain: i32, work: i32, imgD: i32, imgX: i32, ...GROUP_LOCALS },
+  locals: { ch: i32, xi: i32, Tn: i32, Np: i32, Z: i32, M: i32, zs: i32, ms: i32, Qp: i32, Q: i32, plain: i32, work: i32, imgD: i32, imgX: i32, ...GROUP_LOCALS },
   split: { units: 'chunks', pointers: ['D', 'dx', 'S', 'counts'] },
   body: (f, ctx) => [
     ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
     ...f.get('S'), ...f.set('Z'),
-    ...f.get('Z'), ...bytesOf(op.i32(36), f.get('O'), widest(f)), ...op.i32Add, ...f.set('M'),
-    ...f.get('M'), ...bytesOf(op.i32(36), f.get('Cp'), widest(f)), ...op.i32Add, ...f.set('Qp'),
+    ...f.get('Z'), ...mulI32(op.i32(36), spread(bytesOf(f.get('O'), widest(f)))), ...op.i32Add, ...f.set('M'),
+    ...f.get('M'), ...mulI32(op.i32(36), spread(bytesOf(f.get('Cp'), widest(f)))), ...op.i32Add, ...f.set('Qp'),
     // plain: no padding, the planes are dx's own
     ...f.get('Hp'), ...f.get('H'), ...op.i32Eq, ...f.get('Wp'), ...f.get('W'), ...op.i32Eq, ...op.i32And, ...f.set('plain'),
     ...f.get('Qp'), ...op.i32(0), ...bytesOf(f.get('group'), f.get('C'), f.get('Hp'), f.get('Wp')), ...f.get('plain'), ...op.select, ...op.i32Add, ...f.set('work'),
     ...bytesOf(f.get('O'), f.get('oh'), f.get('ow')), ...f.set('imgD'),
     ...bytesOf(f.get('C'), f.get('H'), f.get('W')), ...f.set('imgX'),
     ...overImageGroups(f, [
-      ...f.get('D'), ...f.get('Z'), ...f.get('gn'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('oh'), ...f.get('ow'), ...f.get('O'), ...f.get('T'), ...f.get('Np'), ...f.get('work'), ...ctx.call('winograd4Grad'),
+      ...spread(bytesOf(f.get('O'), f.get('Np'))), ...f.set('zs'),
+      ...spread(bytesOf(f.get('Cp'), f.get('Np'))), ...f.set('ms'),
+      ...f.get('D'), ...f.get('Z'), ...f.get('gn'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('oh'), ...f.get('ow'), ...f.get('O'), ...f.get('T'), ...f.get('Np'), ...f.get('zs'), ...f.get('work'), ...ctx.call('winograd4Grad'),
       ...f.get('D'), ...f.get('gn'), ...f.get('imgD'), ...op.i32Mul, ...op.i32Add, ...f.set('D'),
-      ...winogradProducts(f, ctx, 'U', 'Cp', 'O', 'Z', 36, 'Np'),
+      ...winogradProducts(f, ctx, 'U', 'Cp', 'O', 'Z', 36, 'Np', { b: 'zs', m: 'ms' }),
       ...f.get('dx'), ...f.get('Qp'), ...f.get('plain'), ...op.select, ...f.set('Q'),
       ...f.get('Q'), ...op.i32(0), ...bytesOf(f.get('gn'), f.get('C'), f.get('Hp'), f.get('Wp')), ...op.memoryFill,
-      ...f.get('M'), ...f.get('Q'), ...f.get('gn'), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('Np'), ...bytesOf(f.get('Cp'), f.get('Np')), ...f.get('T'), ...f.get('work'), ...ctx.call('winograd4InT'),
+      ...f.get('M'), ...f.get('Q'), ...f.get('gn'), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('Np'), ...f.get('ms'), ...f.get('T'), ...f.get('work'), ...ctx.call('winograd4InT'),
       ...f.get('plain'), ...op.i32Eqz, ...op.if,
       ...f.get('Qp'), ...f.get('dx'), ...mulI32(f.get('gn'), f.get('C')), ...f.get('Hp'), ...f.get('Wp'), ...f.get('H'), ...f.get('W'), ...f.get('pt'), ...f.get('pl'), ...ctx.call('crop2d'),
       ...op.end,
@@ -281,13 +297,14 @@ export const winograd4InputGradConv = kernel({
  * tiles (winograd4Grad of dy D [N, O, oh, ow]) in one call each, T = images·th·tw columns
  * rounded up to K = a multiple of 4 (dy's extra columns are zeros), then for each ξ < 36
  * the product Z_ξ [Mp, K] · V_ξᵀ [K, C] (packBT, gemm for the unit's first images, gemmAcc
- * adding the rest) into the unit's 36 matrices of Mp × Cp at dU. S: V (36·C·Kmax floats),
- * Z (36·Mp·Kmax), the packed block (Cp·Kmax), Kmax = per·th·tw rounded up to 4, the
+ * adding the rest) into the unit's 36 matrices of Mp × Cp at dU. S: V (36 matrices of
+ * C·Kmax floats, `spread` apart), Z (36 of Mp·Kmax), the packed block (Cp·Kmax), Kmax =
+ * per·th·tw rounded up to 4, the
  * transforms' work block (148 + 3·Kmax).
  */
 export const winograd4GradConv = kernel({
   params: { P: i32, D: i32, dU: i32, S: i32, counts: i32, units: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, oh: i32, ow: i32, Mp: i32, Cp: i32, per: i32 },
-  locals: { u: i32, xi: i32, Tn: i32, T: i32, K: i32, V: i32, Z: i32, pack: i32, work: i32, imgP: i32, imgD: i32, left: i32, kmax: i32, k: i32, first: i32 },
+  locals: { u: i32, xi: i32, Tn: i32, T: i32, K: i32, V: i32, Z: i32, vs: i32, zs: i32, pack: i32, work: i32, imgP: i32, imgD: i32, left: i32, kmax: i32, k: i32, first: i32 },
   split: { units: 'units', pointers: ['P', 'D', 'dU', 'S', 'counts'] },
   body: (f, { call }) => {
     const round4 = (x: number[]) => [...x, ...op.i32(3), ...op.i32Add, ...op.i32(-4), ...op.i32And];
@@ -295,8 +312,8 @@ export const winograd4GradConv = kernel({
       ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
       ...round4(mulI32(f.get('per'), f.get('Tn'))), ...f.set('kmax'),
       ...f.get('S'), ...f.set('V'),
-      ...f.get('V'), ...bytesOf(op.i32(36), f.get('C'), f.get('kmax')), ...op.i32Add, ...f.set('Z'),
-      ...f.get('Z'), ...bytesOf(op.i32(36), f.get('Mp'), f.get('kmax')), ...op.i32Add, ...f.set('pack'),
+      ...f.get('V'), ...mulI32(op.i32(36), spread(bytesOf(f.get('C'), f.get('kmax')))), ...op.i32Add, ...f.set('Z'),
+      ...f.get('Z'), ...mulI32(op.i32(36), spread(bytesOf(f.get('Mp'), f.get('kmax')))), ...op.i32Add, ...f.set('pack'),
       ...f.get('pack'), ...bytesOf(f.get('Cp'), f.get('kmax')), ...op.i32Add, ...f.set('work'),
       ...bytesOf(f.get('C'), f.get('Hp'), f.get('Wp')), ...f.set('imgP'),
       ...bytesOf(f.get('O'), f.get('oh'), f.get('ow')), ...f.set('imgD'),
@@ -304,11 +321,13 @@ export const winograd4GradConv = kernel({
         // T tiles, K columns
         ...mulI32(f.get('k'), f.get('Tn')), ...f.set('T'),
         ...round4(f.get('T')), ...f.set('K'),
-        ...f.get('P'), ...f.get('V'), ...f.get('k'), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('T'), ...f.get('K'), ...f.get('work'), ...call('winograd4In'),
-        ...f.get('D'), ...f.get('Z'), ...f.get('k'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('oh'), ...f.get('ow'), ...f.get('Mp'), ...f.get('T'), ...f.get('K'), ...f.get('work'), ...call('winograd4Grad'),
+        ...spread(bytesOf(f.get('C'), f.get('K'))), ...f.set('vs'),
+        ...spread(bytesOf(f.get('Mp'), f.get('K'))), ...f.set('zs'),
+        ...f.get('P'), ...f.get('V'), ...f.get('k'), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('T'), ...f.get('K'), ...f.get('vs'), ...f.get('work'), ...call('winograd4In'),
+        ...f.get('D'), ...f.get('Z'), ...f.get('k'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('oh'), ...f.get('ow'), ...f.get('Mp'), ...f.get('T'), ...f.get('K'), ...f.get('zs'), ...f.get('work'), ...call('winograd4Grad'),
         ...f.get('P'), ...f.get('k'), ...f.get('imgP'), ...op.i32Mul, ...op.i32Add, ...f.set('P'),
         ...f.get('D'), ...f.get('k'), ...f.get('imgD'), ...op.i32Mul, ...op.i32Add, ...f.set('D'),
-      ]),
+      ], { v: 'vs', z: 'zs' }),
     ];
   },
 });

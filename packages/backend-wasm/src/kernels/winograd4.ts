@@ -216,17 +216,18 @@ const inTiles = (f: Fn<'t0' | 'T'>, l: number): number[] => [...f.get('t0'), ...
 const quad = (f: Fn<never, 'a'>): Ref[] => [0, 1, 2, 3].map((l) => f.ref('a', l));
 
 /**
- * winograd4In(P, V, N, C, th, tw, Hp, Wp, T, Vs, W): the input transform of a Winograd
+ * winograd4In(P, V, N, C, th, tw, Hp, Wp, T, Vs, xs, W): the input transform of a Winograd
  * F(4×4, 3×3) convolution over N images: tile t (flat index over the images) is the 6×6
  * block of the (padded) input P [N, C, Hp, Wp] at its first output row and column (see
  * `origin`; the output is (Hp − 2) × (Wp − 2), both ≥ 4);
- * its Bᵀ·d·B goes to V_ξ[c][t] at V + ((ξ·C + c)·Vs + t)·4 (36 matrices of C rows Vs ≥ T
- * rounded up to 4 floats apart; columns T … past the last group repeat the last tile).
+ * its Bᵀ·d·B goes to V_ξ[c][t] at V + ξ·xs + (c·Vs + t)·4 (36 matrices xs ≥ C·Vs·4 bytes
+ * apart, of C rows Vs ≥ T rounded up to 4 floats apart; columns T … past the last group
+ * repeat the last tile).
  */
 export const winograd4In = kernel({
-  params: { P: i32, V: i32, N: i32, C: i32, th: i32, tw: i32, Hp: i32, Wp: i32, T: i32, Vs: i32, W: i32 },
+  params: { P: i32, V: i32, N: i32, C: i32, th: i32, tw: i32, Hp: i32, Wp: i32, T: i32, Vs: i32, xs: i32, W: i32 },
   locals: {
-    ...LANE_LOCALS, c: i32, at: i32, rowW: i32, xiB: i32,
+    ...LANE_LOCALS, c: i32, at: i32, rowW: i32,
     /** each lane's row pointer */
     a: array(i32, 4),
     L: array(v128, 4), H: array(v128, 4), d: array(v128, 6), s: array(v128, 4),
@@ -238,7 +239,7 @@ export const winograd4In = kernel({
     const H = [0, 1, 2, 3].map((l) => f.ref('H', l));
     const s = [0, 1, 2, 3].map((k) => f.ref('s', k));
     const d = Array.from({ length: 6 }, (_, k) => f.get('d', k));
-    const slot = slotOf(f, 'xiB');
+    const slot = slotOf(f, 'xs');
     const work = workOf(f);
     // row r of the four tiles, d·B, into the work block's 6r + k
     const tileRow = (r: number) => [
@@ -258,7 +259,6 @@ export const winograd4In = kernel({
     ];
     return [
       ...g('Wp'), ...op.i32(4), ...op.i32Mul, ...f.set('rowW'),
-      ...g('C'), ...g('Vs'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...f.set('xiB'),
       ...tileTable(f, tileOffset(f, 'C', g('Hp'), g('Wp'), [...g('Hp'), ...op.i32(2), ...op.i32Sub], [...g('Wp'), ...op.i32(2), ...op.i32Sub])),
       ...overChannelQuads(f, 'c', 'C', planeOf(f, 'P', 'c', g('Hp'), g('Wp')), [
         ...groupColumn(f, 'V', 'c', 'Vs'), ...f.set('at'),
@@ -326,18 +326,18 @@ export const winograd4Out = kernel({
 });
 
 /**
- * winograd4Grad(D, Z, N, O, th, tw, oh, ow, Zr, T, Zs, W): the output-gradient transform,
- * for both gradients: tile t's 4×4 block of dy D [N, O, oh, ow] (oh, ow ≥ 4) at its first
- * output row and column (see `origin`) becomes A·dY·Aᵀ (6×6) in Z_ξ[o][t] at Z + ((ξ·Zr +
- * o)·Zs + t)·4 (36 matrices of Zr ≥ O rows, Zs ≥ T rounded up to 4 floats apart). A last
- * tile moved back over the one before it takes zeros for the rows and columns that one
- * wrote (each output's gradient goes through one tile), and a last group's columns past
- * the T tiles get zeros, so a product may run over Zs columns.
+ * winograd4Grad(D, Z, N, O, th, tw, oh, ow, Zr, T, Zs, xs, W): the output-gradient
+ * transform, for both gradients: tile t's 4×4 block of dy D [N, O, oh, ow] (oh, ow ≥ 4) at
+ * its first output row and column (see `origin`) becomes A·dY·Aᵀ (6×6) in Z_ξ[o][t] at Z +
+ * ξ·xs + (o·Zs + t)·4 (36 matrices xs ≥ Zr·Zs·4 bytes apart, of Zr ≥ O rows Zs ≥ T rounded
+ * up to 4 floats apart). A last tile moved back over the one before it takes zeros for
+ * the rows and columns that one wrote (each output's gradient goes through one tile), and
+ * a last group's columns past the T tiles get zeros, so a product may run over Zs columns.
  */
 export const winograd4Grad = kernel({
-  params: { D: i32, Z: i32, N: i32, O: i32, th: i32, tw: i32, oh: i32, ow: i32, Zr: i32, T: i32, Zs: i32, W: i32 },
+  params: { D: i32, Z: i32, N: i32, O: i32, th: i32, tw: i32, oh: i32, ow: i32, Zr: i32, T: i32, Zs: i32, xs: i32, W: i32 },
   locals: {
-    ...LANE_LOCALS, o: i32, at: i32, rowD: i32, xiB: i32, skipR: i32, skipC: i32, rows: v128, cols: v128, owned: v128,
+    ...LANE_LOCALS, o: i32, at: i32, rowD: i32, skipR: i32, skipC: i32, rows: v128, cols: v128, owned: v128,
     a: array(i32, 4), mask: array(v128, 4), L: array(v128, 4), s: array(v128, 4), c: array(v128, 4),
   },
   body: (f) => {
@@ -346,7 +346,7 @@ export const winograd4Grad = kernel({
     const L = [0, 1, 2, 3].map((l) => f.ref('L', l));
     const s = [0, 1, 2, 3].map((k) => f.ref('s', k));
     const c = [0, 1, 2, 3].map((k) => f.get('c', k));
-    const slot = slotOf(f, 'xiB');
+    const slot = slotOf(f, 'xs');
     const work = workOf(f);
     // row r of the four blocks (zeros in the lanes whose tile's row r another tile owns,
     // rows > r), dY·Aᵀ, into the work block's 6r + k
@@ -372,7 +372,6 @@ export const winograd4Grad = kernel({
     ];
     return [
       ...g('ow'), ...op.i32(4), ...op.i32Mul, ...f.set('rowD'),
-      ...g('Zr'), ...g('Zs'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...f.set('xiB'),
       ...op.i32(TABLE), ...round4(g('T')), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('skipR'),
       ...g('skipR'), ...round4(g('T')), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('skipC'),
       ...tileTable(f, tileOffset(f, 'O', g('oh'), g('ow'), g('oh'), g('ow')), skips),
