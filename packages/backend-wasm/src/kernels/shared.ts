@@ -55,6 +55,10 @@ export const mulI32 = (a: number[], b: number[]): number[] => [...a, ...b, ...op
 export const bytesOf = (...fs: number[][]): number[] => fs.reduce((acc, f) => mulI32(acc, f), op.i32(4));
 /** `x` rounded up to a multiple of 8. */
 export const roundUp8 = (x: number[]): number[] => [...x, ...op.i32(7), ...op.i32Add, ...op.i32(-8), ...op.i32And];
+/** `x` rounded up to a multiple of 4. */
+export const roundUp4 = (x: number[]): number[] => [...x, ...op.i32(3), ...op.i32Add, ...op.i32(-4), ...op.i32And];
+/** min(a, b) of two i32 instruction lists (signed; each list runs twice). */
+export const minI32 = (a: number[], b: number[]): number[] => [...a, ...b, ...a, ...b, ...op.i32LtS, ...op.select];
 
 /**
  * `base + ((n·count + ch)·rows + row)·rowBytes`: the start of row `row` (an instruction

@@ -5,7 +5,7 @@
  */
 import { i32, op, type Fn } from '../assembler.js';
 import { kernel, type BuildContext } from './kernel.js';
-import { bytesOf, mulI32, roundUp8 } from './shared.js';
+import { bytesOf, mulI32, roundUp4, roundUp8 } from './shared.js';
 
 type GroupName = 'ch' | 'chunks' | 'counts' | 'k' | 'g0' | 'gn' | 'group' | 'T' | 'Tn' | 'Np';
 
@@ -214,6 +214,9 @@ const widest = (f: Fn<'group' | 'Tn'>): number[] => roundUp8(mulI32(f.get('group
  */
 const spread = (bytes: number[]): number[] => [...bytes, ...op.i32(63), ...op.i32Add, ...op.i32(6), ...op.i32ShrU, ...op.i32(1), ...op.i32Or, ...op.i32(6), ...op.i32Shl];
 
+/** start + 36·spread(rows·cols·4): the end of a set of 36 matrices of rows × cols floats at `start`. */
+const setEnd = <S extends string>(f: Fn<S>, start: S, rows: S, cols: number[]): number[] => [...f.get(start), ...mulI32(op.i32(36), spread(bytesOf(f.get(rows), cols))), ...op.i32Add];
+
 /**
  * winograd4Conv(P, U, y, bias, S, counts, chunks, C, O, th, tw, Hp, Wp, oh, ow, Mp, group):
  * winogradConv by F(4×4, 3×3), on the input P padded as the convolution says (Hp = oh + 2,
@@ -232,8 +235,8 @@ export const winograd4Conv = kernel({
   body: (f, ctx) => [
     ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
     ...f.get('S'), ...f.set('V'),
-    ...f.get('V'), ...mulI32(op.i32(36), spread(bytesOf(f.get('C'), widest(f)))), ...op.i32Add, ...f.set('M'),
-    ...f.get('M'), ...mulI32(op.i32(36), spread(bytesOf(f.get('Mp'), widest(f)))), ...op.i32Add, ...f.set('work'),
+    ...setEnd(f, 'V', 'C', widest(f)), ...f.set('M'),
+    ...setEnd(f, 'M', 'Mp', widest(f)), ...f.set('work'),
     ...bytesOf(f.get('C'), f.get('Hp'), f.get('Wp')), ...f.set('imgP'),
     ...bytesOf(f.get('O'), f.get('oh'), f.get('ow')), ...f.set('imgY'),
     ...overImageGroups(f, [
@@ -256,8 +259,7 @@ export const winograd4Conv = kernel({
  * itself when the convolution has no padding (Hp = H, Wp = W), else padded planes whose
  * H×W part at row pt, column pl is copied out to dx (crop2d). S: Z (36 matrices of O·Nmax
  * floats, `spread` apart), M (36 of Cp·Nmax), the padded planes (group·C·Hp·Wp, when there
- * is padding), the transforms'
- * work block (148 + 3·Nmax).
+ * is padding), the transforms' work block (148 + 3·Nmax).
  */
 export const winograd4InputGradConv = kernel({
   params: { D: i32, U: i32, dx: i32, S: i32, counts: i32, chunks: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, H: i32, W: i32, oh: i32, ow: i32, pt: i32, pl: i32, Cp: i32, group: i32 },
@@ -266,8 +268,8 @@ export const winograd4InputGradConv = kernel({
   body: (f, ctx) => [
     ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
     ...f.get('S'), ...f.set('Z'),
-    ...f.get('Z'), ...mulI32(op.i32(36), spread(bytesOf(f.get('O'), widest(f)))), ...op.i32Add, ...f.set('M'),
-    ...f.get('M'), ...mulI32(op.i32(36), spread(bytesOf(f.get('Cp'), widest(f)))), ...op.i32Add, ...f.set('Qp'),
+    ...setEnd(f, 'Z', 'O', widest(f)), ...f.set('M'),
+    ...setEnd(f, 'M', 'Cp', widest(f)), ...f.set('Qp'),
     // plain: no padding, the planes are dx's own
     ...f.get('Hp'), ...f.get('H'), ...op.i32Eq, ...f.get('Wp'), ...f.get('W'), ...op.i32Eq, ...op.i32And, ...f.set('plain'),
     ...f.get('Qp'), ...op.i32(0), ...bytesOf(f.get('group'), f.get('C'), f.get('Hp'), f.get('Wp')), ...f.get('plain'), ...op.select, ...op.i32Add, ...f.set('work'),
@@ -299,35 +301,31 @@ export const winograd4InputGradConv = kernel({
  * the product Z_ξ [Mp, K] · V_ξᵀ [K, C] (packBT, gemm for the unit's first images, gemmAcc
  * adding the rest) into the unit's 36 matrices of Mp × Cp at dU. S: V (36 matrices of
  * C·Kmax floats, `spread` apart), Z (36 of Mp·Kmax), the packed block (Cp·Kmax), Kmax =
- * per·th·tw rounded up to 4, the
- * transforms' work block (148 + 3·Kmax).
+ * per·th·tw rounded up to 4, the transforms' work block (148 + 3·Kmax).
  */
 export const winograd4GradConv = kernel({
   params: { P: i32, D: i32, dU: i32, S: i32, counts: i32, units: i32, C: i32, O: i32, th: i32, tw: i32, Hp: i32, Wp: i32, oh: i32, ow: i32, Mp: i32, Cp: i32, per: i32 },
   locals: { u: i32, xi: i32, Tn: i32, T: i32, K: i32, V: i32, Z: i32, vs: i32, zs: i32, pack: i32, work: i32, imgP: i32, imgD: i32, left: i32, kmax: i32, k: i32, first: i32 },
   split: { units: 'units', pointers: ['P', 'D', 'dU', 'S', 'counts'] },
-  body: (f, { call }) => {
-    const round4 = (x: number[]) => [...x, ...op.i32(3), ...op.i32Add, ...op.i32(-4), ...op.i32And];
-    return [
-      ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
-      ...round4(mulI32(f.get('per'), f.get('Tn'))), ...f.set('kmax'),
-      ...f.get('S'), ...f.set('V'),
-      ...f.get('V'), ...mulI32(op.i32(36), spread(bytesOf(f.get('C'), f.get('kmax')))), ...op.i32Add, ...f.set('Z'),
-      ...f.get('Z'), ...mulI32(op.i32(36), spread(bytesOf(f.get('Mp'), f.get('kmax')))), ...op.i32Add, ...f.set('pack'),
-      ...f.get('pack'), ...bytesOf(f.get('Cp'), f.get('kmax')), ...op.i32Add, ...f.set('work'),
-      ...bytesOf(f.get('C'), f.get('Hp'), f.get('Wp')), ...f.set('imgP'),
-      ...bytesOf(f.get('O'), f.get('oh'), f.get('ow')), ...f.set('imgD'),
-      ...overUnits(f, call, 36, 'K', [
-        // T tiles, K columns
-        ...mulI32(f.get('k'), f.get('Tn')), ...f.set('T'),
-        ...round4(f.get('T')), ...f.set('K'),
-        ...spread(bytesOf(f.get('C'), f.get('K'))), ...f.set('vs'),
-        ...spread(bytesOf(f.get('Mp'), f.get('K'))), ...f.set('zs'),
-        ...f.get('P'), ...f.get('V'), ...f.get('k'), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('T'), ...f.get('K'), ...f.get('vs'), ...f.get('work'), ...call('winograd4In'),
-        ...f.get('D'), ...f.get('Z'), ...f.get('k'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('oh'), ...f.get('ow'), ...f.get('Mp'), ...f.get('T'), ...f.get('K'), ...f.get('zs'), ...f.get('work'), ...call('winograd4Grad'),
-        ...f.get('P'), ...f.get('k'), ...f.get('imgP'), ...op.i32Mul, ...op.i32Add, ...f.set('P'),
-        ...f.get('D'), ...f.get('k'), ...f.get('imgD'), ...op.i32Mul, ...op.i32Add, ...f.set('D'),
-      ], { v: 'vs', z: 'zs' }),
-    ];
-  },
+  body: (f, { call }) => [
+    ...mulI32(f.get('th'), f.get('tw')), ...f.set('Tn'),
+    ...roundUp4(mulI32(f.get('per'), f.get('Tn'))), ...f.set('kmax'),
+    ...f.get('S'), ...f.set('V'),
+    ...setEnd(f, 'V', 'C', f.get('kmax')), ...f.set('Z'),
+    ...setEnd(f, 'Z', 'Mp', f.get('kmax')), ...f.set('pack'),
+    ...f.get('pack'), ...bytesOf(f.get('Cp'), f.get('kmax')), ...op.i32Add, ...f.set('work'),
+    ...bytesOf(f.get('C'), f.get('Hp'), f.get('Wp')), ...f.set('imgP'),
+    ...bytesOf(f.get('O'), f.get('oh'), f.get('ow')), ...f.set('imgD'),
+    ...overUnits(f, call, 36, 'K', [
+      // T tiles, K columns
+      ...mulI32(f.get('k'), f.get('Tn')), ...f.set('T'),
+      ...roundUp4(f.get('T')), ...f.set('K'),
+      ...spread(bytesOf(f.get('C'), f.get('K'))), ...f.set('vs'),
+      ...spread(bytesOf(f.get('Mp'), f.get('K'))), ...f.set('zs'),
+      ...f.get('P'), ...f.get('V'), ...f.get('k'), ...f.get('C'), ...f.get('th'), ...f.get('tw'), ...f.get('Hp'), ...f.get('Wp'), ...f.get('T'), ...f.get('K'), ...f.get('vs'), ...f.get('work'), ...call('winograd4In'),
+      ...f.get('D'), ...f.get('Z'), ...f.get('k'), ...f.get('O'), ...f.get('th'), ...f.get('tw'), ...f.get('oh'), ...f.get('ow'), ...f.get('Mp'), ...f.get('T'), ...f.get('K'), ...f.get('zs'), ...f.get('work'), ...call('winograd4Grad'),
+      ...f.get('P'), ...f.get('k'), ...f.get('imgP'), ...op.i32Mul, ...op.i32Add, ...f.set('P'),
+      ...f.get('D'), ...f.get('k'), ...f.get('imgD'), ...op.i32Mul, ...op.i32Add, ...f.set('D'),
+    ], { v: 'vs', z: 'zs' }),
+  ],
 });

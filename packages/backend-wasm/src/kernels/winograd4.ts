@@ -20,7 +20,7 @@
  */
 import { array, i32, op, v128, type Fn, type Ref } from '../assembler.js';
 import { kernel } from './kernel.js';
-import { lanes, transpose4x4 } from './shared.js';
+import { lanes, minI32, roundUp4, transpose4x4 } from './shared.js';
 
 /** Instructions leaving one v128. */
 type Vec = number[];
@@ -109,8 +109,7 @@ const LANE_LOCALS = { t0: i32, tt: i32, n: i32, Tn: i32, ty: i32, tx: i32, cb: i
 function tileOf(f: Fn<LaneName>, l: number): number[] {
   const g = f.get;
   return [
-    ...g('t0'), ...op.i32(l), ...op.i32Add, ...g('T'), ...op.i32(1), ...op.i32Sub,
-    ...g('t0'), ...op.i32(l), ...op.i32Add, ...g('T'), ...op.i32(1), ...op.i32Sub, ...op.i32LtS, ...op.select, ...f.set('tt'),
+    ...minI32([...g('t0'), ...op.i32(l), ...op.i32Add], [...g('T'), ...op.i32(1), ...op.i32Sub]), ...f.set('tt'),
     ...g('tt'), ...g('Tn'), ...op.i32DivU, ...f.set('n'),
     ...g('tt'), ...g('n'), ...g('Tn'), ...op.i32Mul, ...op.i32Sub, ...f.set('tx'),
     ...g('tx'), ...g('tw'), ...op.i32DivU, ...f.set('ty'),
@@ -120,9 +119,7 @@ function tileOf(f: Fn<LaneName>, l: number): number[] {
 
 /** min(4·(tile row or column), limit − 4): a tile's first output row or column (the last tiles move back to end at the output's edge). */
 function origin<S extends string>(f: Fn<S>, t: S, limit: number[]): number[] {
-  const four = [...f.get(t), ...op.i32(4), ...op.i32Mul];
-  const last = [...limit, ...op.i32(4), ...op.i32Sub];
-  return [...four, ...last, ...four, ...last, ...op.i32LtS, ...op.select];
+  return minI32([...f.get(t), ...op.i32(4), ...op.i32Mul], [...limit, ...op.i32(4), ...op.i32Sub]);
 }
 
 /**
@@ -140,9 +137,6 @@ function tileOffset<S extends string>(f: Fn<S | LaneName>, planes: S, rows: numb
 /** Where the tile table starts in the work block: after its 36 vectors and a spare. */
 const TABLE = 592;
 
-/** `x` rounded up to a multiple of 4 (an i32 instruction list). */
-const round4 = (x: number[]): number[] => [...x, ...op.i32(3), ...op.i32Add, ...op.i32(-4), ...op.i32And];
-
 /**
  * The tile table, once per call: for t < T rounded up to 4, the int32 at W + TABLE + 4t is
  * `offset` of tile min(t, T − 1) (its tileOffset); `extra` runs after each (the tile's
@@ -151,7 +145,7 @@ const round4 = (x: number[]): number[] => [...x, ...op.i32(3), ...op.i32Add, ...
 function tileTable<S extends string>(f: Fn<S | LaneName | 'W'>, offset: number[], extra: number[] = []): number[] {
   return [
     ...f.get('th'), ...f.get('tw'), ...op.i32Mul, ...f.set('Tn'),
-    ...f.forStep('t0', op.i32(0), round4(f.get('T')), 1, [
+    ...f.forStep('t0', op.i32(0), roundUp4(f.get('T')), 1, [
       ...tileOf(f, 0),
       ...f.get('W'), ...f.get('t0'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...offset, ...op.i32Store(TABLE),
       ...extra,
@@ -212,8 +206,8 @@ function workOf(f: Fn<'W'>) {
 /** Whether lane l holds a tile (t0 + l < T). */
 const inTiles = (f: Fn<'t0' | 'T'>, l: number): number[] => [...f.get('t0'), ...op.i32(l), ...op.i32Add, ...f.get('T'), ...op.i32LtS];
 
-/** i32 locals `a0`…`a3` as refs. */
-const quad = (f: Fn<never, 'a'>): Ref[] => [0, 1, 2, 3].map((l) => f.ref('a', l));
+/** The first n locals of the array `name` as refs. */
+const refsOf = <A extends string>(f: Fn<never, A>, name: A, n = 4): Ref[] => Array.from({ length: n }, (_, k) => f.ref(name, k));
 
 /**
  * winograd4In(P, V, N, C, th, tw, Hp, Wp, T, Vs, xs, W): the input transform of a Winograd
@@ -234,10 +228,10 @@ export const winograd4In = kernel({
   },
   body: (f) => {
     const g = f.get;
-    const a = quad(f);
-    const L = [0, 1, 2, 3].map((l) => f.ref('L', l));
-    const H = [0, 1, 2, 3].map((l) => f.ref('H', l));
-    const s = [0, 1, 2, 3].map((k) => f.ref('s', k));
+    const a = refsOf(f, 'a');
+    const L = refsOf(f, 'L');
+    const H = refsOf(f, 'H');
+    const s = refsOf(f, 's');
     const d = Array.from({ length: 6 }, (_, k) => f.get('d', k));
     const slot = slotOf(f, 'xs');
     const work = workOf(f);
@@ -287,9 +281,9 @@ export const winograd4Out = kernel({
   },
   body: (f) => {
     const g = f.get;
-    const a = quad(f);
-    const s = [0, 1, 2, 3].map((k) => f.ref('s', k));
-    const Y = [0, 1, 2, 3].map((k) => f.ref('Y', k));
+    const a = refsOf(f, 'a');
+    const s = refsOf(f, 's');
+    const Y = refsOf(f, 'Y');
     const m = Array.from({ length: 6 }, (_, k) => f.get('m', k));
     const slot = slotOf(f, 'mStride');
     const work = workOf(f);
@@ -342,9 +336,9 @@ export const winograd4Grad = kernel({
   },
   body: (f) => {
     const g = f.get;
-    const a = quad(f);
-    const L = [0, 1, 2, 3].map((l) => f.ref('L', l));
-    const s = [0, 1, 2, 3].map((k) => f.ref('s', k));
+    const a = refsOf(f, 'a');
+    const L = refsOf(f, 'L');
+    const s = refsOf(f, 's');
     const c = [0, 1, 2, 3].map((k) => f.get('c', k));
     const slot = slotOf(f, 'xs');
     const work = workOf(f);
@@ -372,8 +366,8 @@ export const winograd4Grad = kernel({
     ];
     return [
       ...g('ow'), ...op.i32(4), ...op.i32Mul, ...f.set('rowD'),
-      ...op.i32(TABLE), ...round4(g('T')), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('skipR'),
-      ...g('skipR'), ...round4(g('T')), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('skipC'),
+      ...op.i32(TABLE), ...roundUp4(g('T')), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('skipR'),
+      ...g('skipR'), ...roundUp4(g('T')), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('skipC'),
       ...tileTable(f, tileOffset(f, 'O', g('oh'), g('ow'), g('oh'), g('ow')), skips),
       ...overChannelQuads(f, 'o', 'O', planeOf(f, 'D', 'o', g('oh'), g('ow')), [
         ...skipAt('skipR'), ...op.v128Load(0), ...f.set('rows'),
@@ -405,9 +399,9 @@ export const winograd4InT = kernel({
   },
   body: (f) => {
     const g = f.get;
-    const a = quad(f);
-    const s = [0, 1, 2, 3].map((k) => f.ref('s', k));
-    const K = Array.from({ length: 6 }, (_, k) => f.ref('k', k));
+    const a = refsOf(f, 'a');
+    const s = refsOf(f, 's');
+    const K = refsOf(f, 'k', 6);
     const x6 = Array.from({ length: 6 }, (_, k) => f.get('x', k));
     const slot = slotOf(f, 'mStride');
     const work = workOf(f);
@@ -479,12 +473,11 @@ export const winograd4Weights = kernel({
   params: { w: i32, u: i32, Mp: i32, Cout: i32, Cin: i32, swap: i32 },
   locals: { m: i32, k: i32, kk: i32, at: i32, plane: i32, full: i32, b: array(i32, 4), g: array(v128, 9), t: array(v128, 3), U: v128 },
   body: (f) => {
-    const gw = Array.from({ length: 9 }, (_, q) => f.ref('g', q));
-    const t = Array.from({ length: 3 }, (_, q) => f.ref('t', q));
+    const gw = refsOf(f, 'g', 9);
+    const t = refsOf(f, 't', 3);
     const lane = (l: number) => [
       // kk = min(k + l, Cin − 1); b[l] = w + 36·(swap ? kk·Cout + m : m·Cin + kk)
-      ...f.get('k'), ...op.i32(l), ...op.i32Add, ...f.get('Cin'), ...op.i32(1), ...op.i32Sub,
-      ...f.get('k'), ...op.i32(l), ...op.i32Add, ...f.get('Cin'), ...op.i32(1), ...op.i32Sub, ...op.i32LtS, ...op.select, ...f.set('kk'),
+      ...minI32([...f.get('k'), ...op.i32(l), ...op.i32Add], [...f.get('Cin'), ...op.i32(1), ...op.i32Sub]), ...f.set('kk'),
       ...f.get('kk'), ...f.get('Cout'), ...op.i32Mul, ...f.get('m'), ...op.i32Add,
       ...f.get('m'), ...f.get('Cin'), ...op.i32Mul, ...f.get('kk'), ...op.i32Add,
       ...f.get('swap'), ...op.select, ...op.i32(36), ...op.i32Mul, ...f.get('w'), ...op.i32Add, ...f.set('b', l),
@@ -536,8 +529,8 @@ export const winograd4WeightsGrad = kernel({
   params: { dU: i32, dw: i32, Mp: i32, Cp: i32, O: i32, C: i32 },
   locals: { o: i32, c: i32, at: i32, plane: i32, out: i32, x: array(v128, 6), h: array(v128, 6), v: v128 },
   body: (f) => {
-    const x = Array.from({ length: 6 }, (_, k) => f.ref('x', k));
-    const h = Array.from({ length: 6 }, (_, k) => f.ref('h', k));
+    const x = refsOf(f, 'x', 6);
+    const h = refsOf(f, 'h', 6);
     const column = (q: number) => G.map((row) => row[q]);
     // dw[o][c + l][p][q] for the lanes c + l < C
     const store = (p: number, q: number) => [
