@@ -105,11 +105,11 @@ type LaneName = 't0' | 'T' | 'tt' | 'n' | 'Tn' | 'ty' | 'tx' | 'th' | 'tw';
 /** The locals of the four-tile loop: group start, a tile's flat index and place. */
 const LANE_LOCALS = { t0: i32, tt: i32, n: i32, Tn: i32, ty: i32, tx: i32, cb: i32, corners: v128 };
 
-/** n, ty, tx of tile min(t0 + l, T − 1) (a last group's lanes past the tiles repeat the last one). */
-function tileOf(f: Fn<LaneName>, l: number): number[] {
+/** n, ty, tx of tile min(t0, T − 1) (the table's entries past the tiles repeat the last one). */
+function tileOf(f: Fn<LaneName>): number[] {
   const g = f.get;
   return [
-    ...minI32([...g('t0'), ...op.i32(l), ...op.i32Add], [...g('T'), ...op.i32(1), ...op.i32Sub]), ...f.set('tt'),
+    ...minI32(g('t0'), [...g('T'), ...op.i32(1), ...op.i32Sub]), ...f.set('tt'),
     ...g('tt'), ...g('Tn'), ...op.i32DivU, ...f.set('n'),
     ...g('tt'), ...g('n'), ...g('Tn'), ...op.i32Mul, ...op.i32Sub, ...f.set('tx'),
     ...g('tx'), ...g('tw'), ...op.i32DivU, ...f.set('ty'),
@@ -146,7 +146,7 @@ function tileTable<S extends string>(f: Fn<S | LaneName | 'W'>, offset: number[]
   return [
     ...f.get('th'), ...f.get('tw'), ...op.i32Mul, ...f.set('Tn'),
     ...f.forStep('t0', op.i32(0), roundUp4(f.get('T')), 1, [
-      ...tileOf(f, 0),
+      ...tileOf(f),
       ...f.get('W'), ...f.get('t0'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...offset, ...op.i32Store(TABLE),
       ...extra,
     ]),
