@@ -38,15 +38,25 @@ export interface TransformerCounts {
   softmaxBackward: number;
   copy: number;
   concat: number;
+  attention: number;
+  attentionBackward: number;
 }
 
 export class WasmTransformerKernels {
   readonly #gemm: WasmGemm;
   readonly #memory: HeapAllocator;
   readonly #io: Operands;
-  readonly counts: TransformerCounts = { layerNorm: 0, layerNormBackward: 0, gelu: 0, geluBackward: 0, softmax: 0, softmaxBackward: 0, copy: 0, concat: 0 };
+  readonly counts: TransformerCounts = { layerNorm: 0, layerNormBackward: 0, gelu: 0, geluBackward: 0, softmax: 0, softmaxBackward: 0, copy: 0, concat: 0, attention: 0, attentionBackward: 0 };
   /** Which passes may run on the kernels (all by default; false leaves that op to the CPU code: for A/B timings). */
-  readonly enabled = { layerNorm: true, gelu: true, softmax: true, layout: true };
+  readonly enabled = { layerNorm: true, gelu: true, softmax: true, layout: true, attention: true };
+  /**
+   * Scores per batch·head (L·S) from which attention runs in one kernel per pass (memory by S,
+   * not L·S); below it the host kernel's products and softmax passes (faster there: measured
+   * on 128 batch·heads of 32 features, forward and backward on one thread, the kernel took
+   * 12.9 ms against 10.4 at L = S = 64 and the same time at 256; at 512 on two threads 273
+   * against 379 ms, without the products' 134 MB of weights). 0: every call it covers.
+   */
+  attentionFrom = 256 * 256;
 
   constructor(gemm: WasmGemm, memory: HeapAllocator, io: Operands) {
     this.#gemm = gemm;
@@ -132,6 +142,104 @@ export class WasmTransformerKernels {
   }
 
   /**
+   * scaledDotProductAttention (FusedKernels) in one kernel (kernels/attention.ts) for
+   * float32 without masks (causal or not), E and Ev multiples of 4: q, k and v read where
+   * they lie when their rows' features are contiguous. Saves [m, 1/Σ] per query row as
+   * float32 [B·L, 2] (two dims: the host backward, which looks for P [B, L, S], recomputes).
+   */
+  attention(q: View, k: View, v: View, masks: readonly View[], scale: number, causal: boolean, save: SaveForBackward): DataId | null {
+    const d = this.#attentionDims(q, k, v, masks, null);
+    if (d === null) return null;
+    const { B, L, E, Ev, Sp } = d;
+    const ops = [this.#rows4(q, B), this.#rows4(k, B), this.#rows4(v, B)];
+    const { per, used, countsAt } = this.#attentionChunks(B);
+    const scratch = (E + 4) * Sp;
+    const [outAt, done] = this.#io.out(B * L * Ev);
+    const stats = save === null ? null : this.#kept(2 * B * L, [B * L, 2], save);
+    const args = {
+      ...this.#attentionArgs(ops, d, countsAt, used, scale, causal),
+      work: this.#io.work(4 * used * scratch),
+      o: outAt,
+      stats: stats?.[0] ?? this.#io.work(8 * B * L),
+    };
+    this.#gemm.split('attention', args, { table: 16 * per, o: 4 * per * L * Ev, stats: 8 * per * L, work: 4 * scratch, counts: 4 }, attentionBytes(d));
+    stats?.[1]();
+    this.counts.attention++;
+    return done();
+  }
+
+  /**
+   * scaledDotProductAttentionBackward for what `attention` ran: from its [B·L, 2] rows
+   * (declines without them), the flat [∂Q | ∂K | ∂V] in one kernel.
+   */
+  attentionBackward(q: View, k: View, v: View, dy: View, masks: readonly View[], scale: number, causal: boolean, saved: readonly View[]): DataId | null {
+    const d = this.#attentionDims(q, k, v, masks, dy);
+    if (d === null || saved.length !== 1) return null;
+    const { B, L, S, E, Ev, Sp } = d;
+    const st = saved[0];
+    if (st.dtype !== 'float32' || st.shape.length !== 2 || st.shape[0] !== B * L || st.shape[1] !== 2) return null;
+    const ops = [this.#rows4(q, B), this.#rows4(k, B), this.#rows4(v, B), this.#rows4(dy, B)];
+    const { per, used, countsAt } = this.#attentionChunks(B);
+    const scratch = (E + Ev + 8) * Sp;
+    const [outAt, done] = this.#io.out(B * (L * E + S * E + S * Ev));
+    const dk = outAt + 4 * B * L * E;
+    const args = {
+      ...this.#attentionArgs(ops, d, countsAt, used, scale, causal),
+      work: this.#io.work(4 * used * scratch),
+      dRow: ops[3].row,
+      stats: this.#io.in(st),
+      dq: outAt,
+      dk,
+      dv: dk + 4 * B * S * E,
+    };
+    const strides = { table: 16 * per, stats: 8 * per * L, dq: 4 * per * L * E, dk: 4 * per * S * E, dv: 4 * per * S * Ev, work: 4 * scratch, counts: 4 };
+    this.#gemm.split('attentionBackward', args, strides, 2 * attentionBytes(d));
+    this.counts.attentionBackward++;
+    return done();
+  }
+
+  /** The sizes of an attention call the kernels cover (see `attention`), else null. */
+  #attentionDims(q: View, k: View, v: View, masks: readonly View[], dy: View | null): AttentionDims | null {
+    if (!this.enabled.attention || masks.length !== 0 || !float32(q, k, v, dy)) return null;
+    const nd = q.shape.length;
+    const [L, E] = [q.shape[nd - 2], q.shape[nd - 1]];
+    const [S, Ev] = [k.shape[nd - 2], v.shape[nd - 1]];
+    const B = sizeOf(q.shape.slice(0, nd - 2));
+    if (B * L * S === 0 || L * S < this.attentionFrom || E === 0 || Ev === 0 || E % 4 !== 0 || Ev % 4 !== 0) return null;
+    return { B, L, S, E, Ev, Sp: Math.ceil(S / 8) * 8 };
+  }
+
+  /**
+   * A [..., rows, W] operand as the kernels read it: each of its B blocks' first row (a byte
+   * address) and the bytes from one row to the next; read where it lies when its rows'
+   * values are contiguous and in the module memory, else from a contiguous copy.
+   */
+  #rows4(v: View, B: number): { starts: number[]; row: number } {
+    const nd = v.shape.length;
+    const a = dataValues(v.data);
+    const inPlace = (v.strides[nd - 1] === 1 || v.shape[nd - 1] === 1) && this.#memory.owns(a);
+    if (!inPlace) {
+      const at = this.#io.in(v);
+      const block = 4 * v.shape[nd - 2] * v.shape[nd - 1];
+      return { starts: Array.from({ length: B }, (_, b) => at + b * block), row: 4 * v.shape[nd - 1] };
+    }
+    return { starts: blockStarts(v, B).map((at) => a.byteOffset + 4 * at), row: 4 * v.strides[nd - 2] };
+  }
+
+  /** B batch·heads in chunks, one per part of a thread-pool job (at most four a thread): their counts as int32s at countsAt. */
+  #attentionChunks(B: number): { per: number; used: number; countsAt: number } {
+    const per = Math.ceil(B / Math.min(B, 4 * this.#gemm.threads));
+    const used = Math.ceil(B / per);
+    return { per, used, countsAt: this.#io.int32s(Array.from({ length: used }, (_, c) => Math.min(per, B - c * per))) };
+  }
+
+  /** The arguments both attention kernels take: the table of each batch·head's first rows [q, k, v, dy], the chunks, the sizes. */
+  #attentionArgs(ops: { starts: number[]; row: number }[], d: AttentionDims, counts: number, chunks: number, scale: number, causal: boolean) {
+    const table = this.#io.int32s(Array.from({ length: 4 * d.B }, (_, i) => ops[i % 4]?.starts[i >> 2] ?? 0));
+    return { table, counts, chunks, L: d.L, S: d.S, E: d.E, Ev: d.Ev, qRow: ops[0].row, kRow: ops[1].row, vRow: ops[2].row, scale, causal: causal ? 1 : 0 };
+  }
+
+  /**
    * AttentionSteps.softmaxRowsInPlace: float32 scores in the module memory; masks (bool or
    * float32, in the memory, contiguous along the keys) applied first by maskRows, one call
    * each, with the scale folded into the first; without masks, scale > 0.
@@ -205,19 +313,8 @@ export class WasmTransformerKernels {
     }
     // block b: rows of W values `rs` apart, or the transpose of W rows of R values `cs` apart
     const block = rows ? (from: number, to: number) => this.#copyRows(from, to, R, W, 4 * rs, 4 * W) : (from: number, to: number) => k.transposeTiled(from, to, 1, W, R, cs, W, 0, 0, 0);
-    // the blocks in row-major order of the leading axes: an odometer over them
-    const lead = v.shape.slice(0, nd - 2);
-    const index = new Array<number>(lead.length).fill(0);
-    let at = 0;
-    for (let b = 0; b < n / (R * W); b++) {
-      block(src + 4 * at, dst + 4 * b * R * W);
-      for (let d = lead.length - 1; d >= 0; d--) {
-        at += v.strides[d];
-        if (++index[d] < lead[d]) break;
-        at -= index[d] * v.strides[d];
-        index[d] = 0;
-      }
-    }
+    // the blocks in row-major order of the leading axes
+    blockStarts(v, n / (R * W)).forEach((at, b) => block(src + 4 * (at - v.offset), dst + 4 * b * R * W));
     return wrap(out);
   }
 
@@ -253,22 +350,44 @@ export class WasmTransformerKernels {
  * strides (row-major over them), plus i times the row stride.
  */
 function maskRowStarts(m: View, B: number, L: number): number[] {
-  const nd = m.shape.length;
-  const lead = m.shape.slice(0, nd - 2);
+  const rs = m.strides[m.shape.length - 2];
+  return blockStarts(m, B).flatMap((at) => Array.from({ length: L }, (_, i) => at + i * rs));
+}
+
+/**
+ * Where each of the B blocks of a view's last two axes starts (row-major over its leading
+ * axes, broadcast ones by their zero strides), in elements of its array, its offset included.
+ */
+function blockStarts(v: View, B: number): number[] {
+  const nd = v.shape.length;
+  const lead = v.shape.slice(0, nd - 2);
   const index = new Array<number>(lead.length).fill(0);
   const starts: number[] = [];
-  let at = m.offset;
+  let at = v.offset;
   for (let b = 0; b < B; b++) {
-    for (let i = 0; i < L; i++) starts.push(at + i * m.strides[nd - 2]);
+    starts.push(at);
     for (let d = lead.length - 1; d >= 0; d--) {
-      at += m.strides[d];
+      at += v.strides[d];
       if (++index[d] < lead[d]) break;
-      at -= index[d] * m.strides[d];
+      at -= index[d] * v.strides[d];
       index[d] = 0;
     }
   }
   return starts;
 }
+
+/** The sizes of an attention call: batch·heads B, queries L, keys S (Sp: rounded up to 8), features E and Ev. */
+interface AttentionDims {
+  B: number;
+  L: number;
+  S: number;
+  E: number;
+  Ev: number;
+  Sp: number;
+}
+
+/** What an attention pass weighs for the split decision: its products' multiply-adds, as bytes would count. */
+const attentionBytes = (d: AttentionDims): number => 2 * d.B * d.L * d.S * (d.E + d.Ev);
 
 /** Whether a view holds 4-byte values (float32 or int32: copied as bits). */
 function word(v: View): boolean {

@@ -310,6 +310,19 @@ export class WasmBackend extends CpuBackend {
   override geluBackward(x: View, dy: View, approximate: 'none' | 'tanh', saved: readonly View[] = []): DataId | null {
     return this.#rows(() => this.transformer.geluBackward(x, dy, approximate, saved), () => super.geluBackward(x, dy, approximate, saved));
   }
+  /** Attention in one kernel per pass where it covers the call (float32, no masks), else the host kernel on this backend's products and softmax passes. */
+  override scaledDotProductAttention(q: View, k: View, v: View, masks: readonly View[], scale: number, causal: boolean, save: SaveForBackward = null): DataId | null {
+    const fused = this.#kernel(() => this.transformer.attention(q, k, v, masks, scale, causal, save), () => null);
+    if (fused === null) return super.scaledDotProductAttention(q, k, v, masks, scale, causal, save);
+    this.#route = 'wasm (fused attention)';
+    return fused;
+  }
+  override scaledDotProductAttentionBackward(q: View, k: View, v: View, dy: View, masks: readonly View[], scale: number, causal: boolean, saved: readonly View[] = []): DataId | null {
+    const fused = this.#kernel(() => this.transformer.attentionBackward(q, k, v, dy, masks, scale, causal, saved), () => null);
+    if (fused === null) return super.scaledDotProductAttentionBackward(q, k, v, dy, masks, scale, causal, saved);
+    this.#route = 'wasm (fused attention)';
+    return fused;
+  }
   /** AttentionSteps' softmax passes for the host attention kernel (CpuBackend passes itself as its steps). */
   softmaxRowsInPlace(scores: DataId, rows: number, L: number, S: number, scale: number, causal: boolean, masks: readonly View[]): boolean {
     return this.transformer.softmaxRows(scores, rows, L, S, scale, causal, masks);

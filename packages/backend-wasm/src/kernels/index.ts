@@ -6,6 +6,7 @@
  */
 import { moduleBytes, op } from '../assembler.js';
 import { adam } from './adam.js';
+import { attention, attentionAddT, attentionBackward, attentionScores, attentionStageT, attentionTimes } from './attention.js';
 import { conv3x3, conv3x3Grad, conv3x3Tiles, crop2d, im2row, pad2d, row2im } from './conv.js';
 import { add, div, dropoutMask, mul, relu, reluGrad, sub } from './elementwise.js';
 import { fmaPeak, gemm, gemmAcc, gemmBatch, gemmBias, gemmRows, packB, packBT } from './gemm.js';
@@ -38,6 +39,7 @@ export const KERNELS = {
   gemmBatch, colSums, copyBlocks, gemmBias, conv3x3Tiles, transposeTiled,
   winograd4In, winograd4Out, winograd4Grad, winograd4InT, winograd4Weights, winograd4WeightsGrad,
   winograd4Conv, winograd4InputGradConv, winograd4GradConv,
+  attentionStageT, attentionScores, attentionTimes, attentionAddT, attention, attentionBackward,
 } as const;
 
 type Table = typeof KERNELS;

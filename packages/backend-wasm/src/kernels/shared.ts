@@ -29,6 +29,14 @@ export function lanesFrom<S extends string>(f: Fn<S>, mask: S, a: S, b: S): numb
 /** An i8x16 shuffle picking float lanes (0–3 of the first vector, 4–7 of the second). */
 export const lanes = (fl: readonly number[]): number[] => op.i8x16Shuffle(fl.flatMap((f) => [0, 1, 2, 3].map((b) => 4 * f + b)));
 
+/** The four lanes of the vector in `v` folded by `fold` (f32x4.add: the sum; f32x4.max: the max) into every lane, in place. */
+export function across(v: Ref, fold: number[]): number[] {
+  return [
+    ...v.get, ...v.get, ...v.get, ...lanes([2, 3, 0, 1]), ...fold, ...v.set,
+    ...v.get, ...v.get, ...v.get, ...lanes([1, 0, 3, 2]), ...fold, ...v.set,
+  ];
+}
+
 /** Lanes 2 and 3 of a vector moved to 0 and 1 (for f64x2.promote_low_f32x4 of the high half). */
 export const HIGH_HALF = op.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
 

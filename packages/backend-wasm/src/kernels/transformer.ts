@@ -12,7 +12,7 @@
  */
 import { f32, i32, op, uleb, v128, type ArrayNames, type Fn } from '../assembler.js';
 import { kernel } from './kernel.js';
-import { copyRows2d } from './shared.js';
+import { across as acrossLanes, copyRows2d } from './shared.js';
 import { exp, MATH_LOCALS, setConstants, tanh } from './recurrent.js';
 
 const simd = (code: number): number[] => [0xfd, ...uleb(code)];
@@ -160,12 +160,7 @@ function laneAccess<S extends string>(f: RowFn<S | 'j'>): Access {
 
 /** The four lanes' sum (or max, with `max`) of the vector in `v`, in every lane. */
 function across<S extends string>(f: RowFn<S>, v: S, max = false): number[] {
-  const fold = max ? op.f32x4Max : op.f32x4Add;
-  const swap = (sel: number[]) => op.i8x16Shuffle(sel.flatMap((l) => [0, 1, 2, 3].map((b) => 4 * l + b)));
-  return [
-    ...f.get(v), ...f.get(v), ...f.get(v), ...swap([2, 3, 0, 1]), ...fold, ...f.set(v),
-    ...f.get(v), ...f.get(v), ...f.get(v), ...swap([1, 0, 3, 2]), ...fold, ...f.set(v),
-  ];
+  return acrossLanes(f.ref(v), max ? op.f32x4Max : op.f32x4Add);
 }
 
 // ------------------------------------------------------------------ attention's softmax
