@@ -150,34 +150,39 @@ export class WasmTransformerKernels {
   attention(q: View, k: View, v: View, masks: readonly View[], scale: number, causal: boolean, save: SaveForBackward): DataId | null {
     const d = this.#attentionDims(q, k, v, masks, null);
     if (d === null) return null;
-    const { B, L, E, Ev, Sp } = d;
-    const ops = [this.#rows4(q, B), this.#rows4(k, B), this.#rows4(v, B)];
-    const { per, used, countsAt } = this.#attentionChunks(B);
-    const scratch = (E + 4) * Sp;
+    const { B, L, Ev } = d;
     const [outAt, done] = this.#io.out(B * L * Ev);
     const stats = save === null ? null : this.#kept(2 * B * L, [B * L, 2], save);
-    const args = {
-      ...this.#attentionArgs(ops, d, countsAt, used, scale, causal),
-      work: this.#io.work(4 * used * scratch),
-      o: outAt,
-      stats: stats?.[0] ?? this.#io.work(8 * B * L),
-    };
-    this.#gemm.split('attention', args, { table: 16 * per, o: 4 * per * L * Ev, stats: 8 * per * L, work: 4 * scratch, counts: 4 }, attentionBytes(d));
+    this.#attentionForward(d, [q, k, v], scale, causal, outAt, stats?.[0] ?? this.#io.work(8 * B * L));
     stats?.[1]();
     this.counts.attention++;
     return done();
   }
 
+  /** The forward kernel's call: the output [B, L, Ev] to outAt, [m, 1/Σ] per query row to statsAt. */
+  #attentionForward(d: AttentionDims, qkv: readonly View[], scale: number, causal: boolean, outAt: number, statsAt: number): void {
+    const { B, L, E, Ev, Sp } = d;
+    const ops = qkv.map((x) => this.#rows4(x, B));
+    const { per, used, countsAt } = this.#attentionChunks(B);
+    const scratch = (E + 4) * Sp;
+    const args = { ...this.#attentionArgs(ops, d, countsAt, used, scale, causal), work: this.#io.work(4 * used * scratch), o: outAt, stats: statsAt };
+    this.#gemm.split('attention', args, { table: 16 * per, o: 4 * per * L * Ev, stats: 8 * per * L, work: 4 * scratch, counts: 4 }, attentionBytes(d));
+  }
+
   /**
-   * scaledDotProductAttentionBackward for what `attention` ran: from its [B·L, 2] rows
-   * (declines without them), the flat [∂Q | ∂K | ∂V] in one kernel.
+   * scaledDotProductAttentionBackward for what `attention` covers: the flat [∂Q | ∂K | ∂V]
+   * in one kernel, from the [B·L, 2] rows its forward saved (without them, from those rows
+   * computed again by the forward kernel; with what the host kernel saved, declines).
    */
   attentionBackward(q: View, k: View, v: View, dy: View, masks: readonly View[], scale: number, causal: boolean, saved: readonly View[]): DataId | null {
     const d = this.#attentionDims(q, k, v, masks, dy);
-    if (d === null || saved.length !== 1) return null;
+    if (d === null || saved.length > 1) return null;
     const { B, L, S, E, Ev, Sp } = d;
-    const st = saved[0];
-    if (st.dtype !== 'float32' || st.shape.length !== 2 || st.shape[0] !== B * L || st.shape[1] !== 2) return null;
+    const st = saved[0] as View | undefined;
+    if (st !== undefined && (st.dtype !== 'float32' || st.shape.length !== 2 || st.shape[0] !== B * L || st.shape[1] !== 2)) return null;
+    // without the forward's rows, the forward kernel computes them again (its output unused)
+    const statsAt = st !== undefined ? this.#io.in(st) : this.#io.work(8 * B * L);
+    if (st === undefined) this.#attentionForward(d, [q, k, v], scale, causal, this.#io.work(4 * B * L * d.Ev), statsAt);
     const ops = [this.#rows4(q, B), this.#rows4(k, B), this.#rows4(v, B), this.#rows4(dy, B)];
     const { per, used, countsAt } = this.#attentionChunks(B);
     const scratch = (E + Ev + 8) * Sp;
@@ -187,7 +192,7 @@ export class WasmTransformerKernels {
       ...this.#attentionArgs(ops, d, countsAt, used, scale, causal),
       work: this.#io.work(4 * used * scratch),
       dRow: ops[3].row,
-      stats: this.#io.in(st),
+      stats: statsAt,
       dq: outAt,
       dk,
       dv: dk + 4 * B * S * E,

@@ -12,6 +12,7 @@ import { LAYOUT_CASES } from './layout.js';
 import { CONV_CASES } from './conv.js';
 import { EDGE_CASES } from './edges.js';
 import { MEMORY_CASES } from './memory.js';
+import { ATTENTION_CASES } from './attention.js';
 
 export interface ConformanceCase {
   name: string;
@@ -72,6 +73,7 @@ const CASES: readonly CaseDef[] = [
   ...MATMUL_CASES,
   ...LAYOUT_CASES,
   ...CONV_CASES,
+  ...ATTENTION_CASES,
   ...EDGE_CASES,
   ...MEMORY_CASES,
 ];
