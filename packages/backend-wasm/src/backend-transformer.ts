@@ -51,10 +51,10 @@ export class WasmTransformerKernels {
   readonly enabled = { layerNorm: true, gelu: true, softmax: true, layout: true, attention: true };
   /**
    * Scores per batch·head (L·S) from which attention runs in one kernel per pass (memory by S,
-   * not L·S); below it the host kernel's products and softmax passes (faster there: measured
-   * on 128 batch·heads of 32 features, forward and backward on one thread, the kernel took
-   * 12.9 ms against 10.4 at L = S = 64 and the same time at 256; at 512 on two threads 273
-   * against 379 ms, without the products' 134 MB of weights). 0: every call it covers.
+   * not L·S); below it the host kernel's products and softmax passes, faster there (128
+   * batch·heads of 32 features, forward and backward: one thread 13.1 ms against 10.7 at
+   * L = S = 64, 142 against 135 at 256; two threads 73 against 88 at 256, 268 against 381
+   * at 512, without the 134 MB of weights; bench/attention-paths.mjs). 0: every call it covers.
    */
   attentionFrom = 256 * 256;
 
