@@ -14,6 +14,7 @@
 import { contiguousStrides, sizeOf } from '@ml/tensor';
 import { isContiguousView, type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
 import { EXP_BYTES } from './backend-recurrent.js';
+import { TABLE } from './kernels/attention.js';
 import type { WasmGemm } from './gemm.js';
 import type { HeapAllocator } from './heap-allocator.js';
 import { MemoryFullError } from './heap.js';
@@ -143,8 +144,9 @@ export class WasmTransformerKernels {
 
   /**
    * scaledDotProductAttention (FusedKernels) in one kernel (kernels/attention.ts) for
-   * float32 without masks (causal or not), E and Ev multiples of 4: q, k and v read where
-   * they lie when their rows' features are contiguous. Saves [m, 1/Σ] per query row as
+   * float32, causal or not, with at most one mask (bool or float32, keys contiguous: a key
+   * padding mask, or an attention mask [..., L, S]), E and Ev multiples of 4: q, k, v and
+   * the mask read where they lie when their rows' values are contiguous. Saves [m, 1/Σ] per query row as
    * float32 [B·L, 2] (two dims: the host backward, which looks for P [B, L, S], recomputes).
    */
   attention(q: View, k: View, v: View, masks: readonly View[], scale: number, causal: boolean, save: SaveForBackward): DataId | null {
@@ -153,20 +155,20 @@ export class WasmTransformerKernels {
     const { B, L, Ev } = d;
     const [outAt, done] = this.#io.out(B * L * Ev);
     const stats = save === null ? null : this.#kept(2 * B * L, [B * L, 2], save);
-    this.#attentionForward(d, [q, k, v], scale, causal, outAt, stats?.[0] ?? this.#io.work(8 * B * L));
+    this.#attentionForward(d, [q, k, v], masks, scale, causal, outAt, stats?.[0] ?? this.#io.work(8 * B * L));
     stats?.[1]();
     this.counts.attention++;
     return done();
   }
 
   /** The forward kernel's call: the output [B, L, Ev] to outAt, [m, 1/Σ] per query row to statsAt. */
-  #attentionForward(d: AttentionDims, qkv: readonly View[], scale: number, causal: boolean, outAt: number, statsAt: number): void {
+  #attentionForward(d: AttentionDims, qkv: readonly View[], masks: readonly View[], scale: number, causal: boolean, outAt: number, statsAt: number): void {
     const { B, L, E, Ev, Sp } = d;
     const ops = qkv.map((x) => this.#rows4(x, B));
     const { per, used, countsAt } = this.#attentionChunks(B);
     const scratch = (E + 4) * Sp;
-    const args = { ...this.#attentionArgs(ops, d, countsAt, used, scale, causal), work: this.#io.work(4 * used * scratch), o: outAt, stats: statsAt };
-    this.#gemm.split('attention', args, { table: 16 * per, o: 4 * per * L * Ev, stats: 8 * per * L, work: 4 * scratch, counts: 4 }, attentionBytes(d));
+    const args = { ...this.#attentionArgs(ops, masks, d, countsAt, used, scale, causal), work: this.#io.work(4 * used * scratch), o: outAt, stats: statsAt };
+    this.#gemm.split('attention', args, { table: TABLE * per, o: 4 * per * L * Ev, stats: 8 * per * L, work: 4 * scratch, counts: 4 }, attentionBytes(d));
   }
 
   /**
@@ -182,14 +184,14 @@ export class WasmTransformerKernels {
     if (st !== undefined && (st.dtype !== 'float32' || st.shape.length !== 2 || st.shape[0] !== B * L || st.shape[1] !== 2)) return null;
     // without the forward's rows, the forward kernel computes them again (its output unused)
     const statsAt = st !== undefined ? this.#io.in(st) : this.#io.work(8 * B * L);
-    if (st === undefined) this.#attentionForward(d, [q, k, v], scale, causal, this.#io.work(4 * B * L * d.Ev), statsAt);
+    if (st === undefined) this.#attentionForward(d, [q, k, v], masks, scale, causal, this.#io.work(4 * B * L * d.Ev), statsAt);
     const ops = [this.#rows4(q, B), this.#rows4(k, B), this.#rows4(v, B), this.#rows4(dy, B)];
     const { per, used, countsAt } = this.#attentionChunks(B);
     const scratch = (E + Ev + 8) * Sp;
     const [outAt, done] = this.#io.out(B * (L * E + S * E + S * Ev));
     const dk = outAt + 4 * B * L * E;
     const args = {
-      ...this.#attentionArgs(ops, d, countsAt, used, scale, causal),
+      ...this.#attentionArgs(ops, masks, d, countsAt, used, scale, causal),
       work: this.#io.work(4 * used * scratch),
       dRow: ops[3].row,
       stats: statsAt,
@@ -197,7 +199,7 @@ export class WasmTransformerKernels {
       dk,
       dv: dk + 4 * B * S * E,
     };
-    const strides = { table: 16 * per, stats: 8 * per * L, dq: 4 * per * L * E, dk: 4 * per * S * E, dv: 4 * per * S * Ev, work: 4 * scratch, counts: 4 };
+    const strides = { table: TABLE * per, stats: 8 * per * L, dq: 4 * per * L * E, dk: 4 * per * S * E, dv: 4 * per * S * Ev, work: 4 * scratch, counts: 4 };
     this.#gemm.split('attentionBackward', args, strides, 2 * attentionBytes(d));
     this.counts.attentionBackward++;
     return done();
@@ -205,7 +207,9 @@ export class WasmTransformerKernels {
 
   /** The sizes of an attention call the kernels cover (see `attention`), else null. */
   #attentionDims(q: View, k: View, v: View, masks: readonly View[], dy: View | null): AttentionDims | null {
-    if (!this.enabled.attention || masks.length !== 0 || !float32(q, k, v, dy)) return null;
+    if (!this.enabled.attention || masks.length > 1 || !float32(q, k, v, dy)) return null;
+    const m = masks[0] as View | undefined;
+    if (m !== undefined && !((m.dtype === 'bool' || m.dtype === 'float32') && m.strides[m.shape.length - 1] === 1 && this.#memory.owns(dataValues(m.data)))) return null;
     const nd = q.shape.length;
     const [L, E] = [q.shape[nd - 2], q.shape[nd - 1]];
     const [S, Ev] = [k.shape[nd - 2], v.shape[nd - 1]];
@@ -239,9 +243,19 @@ export class WasmTransformerKernels {
   }
 
   /** The arguments both attention kernels take: the table of each batch·head's first rows [q, k, v, dy], the chunks, the sizes. */
-  #attentionArgs(ops: { starts: number[]; row: number }[], d: AttentionDims, counts: number, chunks: number, scale: number, causal: boolean) {
-    const table = this.#io.int32s(Array.from({ length: 4 * d.B }, (_, i) => ops[i % 4]?.starts[i >> 2] ?? 0));
-    return { table, counts, chunks, L: d.L, S: d.S, E: d.E, Ev: d.Ev, qRow: ops[0].row, kRow: ops[1].row, vRow: ops[2].row, scale, causal: causal ? 1 : 0 };
+  #attentionArgs(ops: { starts: number[]; row: number }[], masks: readonly View[], d: AttentionDims, counts: number, chunks: number, scale: number, causal: boolean) {
+    // the mask's first row for each batch·head, in bytes (a byte a bool, four a float)
+    const m = masks[0] as View | undefined;
+    const bytes = m?.dtype === 'bool' ? 1 : 4;
+    const maskRows = m === undefined ? null : blockStarts(m, d.B).map((at) => dataValues(m.data).byteOffset + bytes * at);
+    const entry = TABLE / 4;
+    const table = this.#io.int32s(Array.from({ length: entry * d.B }, (_, i) => {
+      const [b, slot] = [Math.floor(i / entry), i % entry];
+      return slot < 4 ? (ops[slot]?.starts[b] ?? 0) : slot === 4 ? (maskRows?.[b] ?? 0) : 0;
+    }));
+    const mRow = m === undefined ? 0 : bytes * m.strides[m.shape.length - 2];
+    const mKind = m === undefined ? 0 : m.dtype === 'bool' ? 1 : 2;
+    return { table, counts, chunks, L: d.L, S: d.S, E: d.E, Ev: d.Ev, qRow: ops[0].row, kRow: ops[1].row, vRow: ops[2].row, scale, causal: causal ? 1 : 0, mRow, mKind };
   }
 
   /**

@@ -4,9 +4,10 @@
 // each of the kernels' edges: query blocks of four with one to three rows left, keys not a
 // multiple of 4 or 8 (the scores' and the weights' padded columns), feature sizes of 4
 // (no 8-wide chunk) and 12 (one 8-wide, one 4-wide), causal rows that see fewer keys than
-// the block's widest, one query, one key, more keys than queries and fewer. Heads split
-// out of [N, L, H·D] are read where they lie; threads give the one-thread bits; masks and
-// other dtypes or feature sizes go to the host kernel; memory stays flat over steps.
+// the block's widest, one query, one key, more keys than queries and fewer, a bool or a
+// float mask (rows all hidden: zero weights) and key padding (a batch all padded). Heads
+// split out of [N, L, H·D] are read where they lie; threads give the one-thread bits; two
+// masks and feature sizes not a multiple of 4 go to the host kernel; memory stays flat.
 import '@ml/autograd';
 import * as T from '@ml/tensor';
 import { registerCompositeBackend } from '@ml/tensor/testing';
@@ -31,7 +32,17 @@ interface Case {
   E: number;
   Ev: number;
   causal: boolean;
+  /** one mask (bool: true hides the key; float: added to the scores), broadcast to [...batch, L, S] */
+  mask?: (dtype: 'float32' | 'float64') => T.Tensor;
 }
+
+/** bool [L, S] hiding every third key, and all of row 2 (its weights are zeros). */
+const hiding = (L: number, S: number) => () => T.fromArray(Uint8Array.from({ length: L * S }, (_, i) => +(Math.floor(i / S) === 2 || i % 3 === 0)), [L, S], { dtype: 'bool' });
+/** float [L, S]: small offsets, −∞ on row 1 (zero weights) and on a few keys. */
+const adding = (L: number, S: number) => (dtype: 'float32' | 'float64') =>
+  T.fromArray(Float64Array.from({ length: L * S }, (_, i) => (Math.floor(i / S) === 1 || i % 7 === 3 ? -Infinity : Math.sin(i) * 0.7)), [L, S], { dtype });
+/** bool key padding [N, 1, 1, S] for a [N, H] batch: batch n hides its last n + 1 keys, the first batch all of them. */
+const padding = (N: number, S: number) => () => T.fromArray(Uint8Array.from({ length: N * S }, (_, i) => +(i < S || i % S >= S - 1 - Math.floor(i / S))), [N, 1, 1, S], { dtype: 'bool' });
 
 const CASES: Case[] = [
   { what: 'one block of four queries, 8 keys', batch: [2], L: 4, S: 8, E: 4, Ev: 4, causal: false },
@@ -44,6 +55,11 @@ const CASES: Case[] = [
   { what: 'causal, more queries than keys', batch: [2], L: 15, S: 6, E: 12, Ev: 4, causal: true },
   { what: 'a long row: 3 queries, 67 keys', batch: [1, 2], L: 3, S: 67, E: 16, Ev: 20, causal: false },
   { what: 'causal, 33 of 32 features', batch: [2, 4], L: 33, S: 33, E: 32, Ev: 32, causal: true },
+  { what: 'a bool mask [L, S] (a row all hidden), keys a tail of 3', batch: [2], L: 6, S: 11, E: 8, Ev: 4, causal: false, mask: hiding(6, 11) },
+  { what: 'a bool mask and causal', batch: [3], L: 9, S: 9, E: 4, Ev: 8, causal: true, mask: hiding(9, 9) },
+  { what: 'a float mask [L, S] with −∞ (a row all hidden)', batch: [2, 2], L: 7, S: 13, E: 12, Ev: 8, causal: false, mask: adding(7, 13) },
+  { what: 'key padding [N, 1, 1, S] (a batch all padded), causal', batch: [3, 2], L: 10, S: 10, E: 8, Ev: 8, causal: true, mask: padding(3, 10) },
+  { what: 'key padding, more keys than queries', batch: [3, 2], L: 5, S: 18, E: 4, Ev: 4, causal: false, mask: padding(3, 18) },
 ];
 
 /** The largest |a − b| / (1 + |b|). */
@@ -78,12 +94,13 @@ function run(backend: string, dtype: 'float32' | 'float64', c: Case, x: ReturnTy
     };
     const asHeads = (t: T.Tensor, rows: number, cols: number) => (heads ? t.reshape([c.batch[0], rows, c.batch[1], cols]).transpose(1, 2) : t);
     const [q, k, v] = [make(x.q, c.L, c.E), make(x.k, c.S, c.E), make(x.v, c.S, c.Ev)];
-    const y = T.scaledDotProductAttention(asHeads(q, c.L, c.E), asHeads(k, c.S, c.E), asHeads(v, c.S, c.Ev), { isCausal: c.causal });
+    const m = c.mask?.(dtype);
+    const y = T.scaledDotProductAttention(asHeads(q, c.L, c.E), asHeads(k, c.S, c.E), asHeads(v, c.S, c.Ev), { isCausal: c.causal, attnMask: m });
     const dy = T.fromArray(Float64Array.from(x.dy), y.shape, { dtype });
     T.tidy(() => y.mul(dy).sum().backward());
     const unlay = (t: T.Tensor, rows: number, cols: number) => Float64Array.from((heads ? t.reshape([c.batch[0], rows, c.batch[1], cols]).transpose(1, 2).contiguous() : t).dataSync());
     const out = { y: Float64Array.from(y.dataSync()), g: [unlay(q.grad!, c.L, c.E), unlay(k.grad!, c.S, c.E), unlay(v.grad!, c.S, c.Ev)] };
-    for (const t of [q, k, v, y, dy]) t.dispose();
+    for (const t of [q, k, v, y, dy, ...(m ? [m] : [])]) t.dispose();
     return out;
   } finally {
     T.setBackend('cpu');
@@ -161,17 +178,17 @@ describe('attention in one kernel per pass (float32) against the float64 composi
 
 describe('what the kernels leave to the host attention kernel', () => {
   it.each([
-    ['a bool mask', { batch: [2], L: 4, S: 8, E: 4, Ev: 4 }, true],
+    ['two masks (key padding, then a bool mask)', { batch: [2], L: 4, S: 8, E: 4, Ev: 4 }, true],
     ['5 features (not a multiple of 4)', { batch: [2], L: 4, S: 8, E: 5, Ev: 4 }, false],
-  ] as const)('%s: the host kernel runs, with the same results as the composite', (_what, s, mask) => {
+  ] as const)('%s: the host kernel runs, with the same results as the composite', (_what, s, masks) => {
     const c: Case = { what: '', causal: false, ...s, batch: [...s.batch] };
     const x = inputs(c, 8);
     T.setBackend(wasm.name);
     const [, n] = counted(wasm, () => {
       const [q, k, v] = [T.fromArray(Float32Array.from(x.q), [2, c.L, c.E]), T.fromArray(Float32Array.from(x.k), [2, c.S, c.E]), T.fromArray(Float32Array.from(x.v), [2, c.S, c.Ev])];
-      const m = mask ? T.fromArray(Uint8Array.from({ length: c.L * c.S }, (_, i) => +(i % 3 === 0)), [c.L, c.S], { dtype: 'bool' }) : undefined;
-      T.scaledDotProductAttention(q, k, v, { attnMask: m }).dispose();
-      for (const t of [q, k, v, ...(m ? [m] : [])]) t.dispose();
+      const m = masks ? [padding(2, c.S)().reshape([2, 1, c.S]), hiding(c.L, c.S)()] : [];
+      T.scaledDotProductAttention(q, k, v, { attnMask: masks ? m : undefined }).dispose();
+      for (const t of [q, k, v, ...m]) t.dispose();
     });
     T.setBackend('cpu');
     expect(n).toEqual({ attention: 0, attentionBackward: 0, softmax: 1 });

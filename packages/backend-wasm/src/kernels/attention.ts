@@ -1,6 +1,9 @@
 /**
  * Scaled dot-product attention in one kernel per pass, forward and backward, for float32
- * with feature sizes a multiple of 4, unmasked or causal: per batch·head, blocks of four
+ * with feature sizes a multiple of 4, causal or not, with at most one mask (mKind 1: bool,
+ * a byte a key, non-zero hides it; 2: float32, added to the scaled scores; its rows mRow
+ * bytes apart from each batch·head's first, in the table; a row with every key hidden gets
+ * zero weights, [0, 0] kept for it): per batch·head, blocks of four
  * query rows against every key, the scores of a block (4 × S floats) the only thing held
  * besides Kᵀ (and Vᵀ), so memory grows with S, not L·S. The forward keeps two floats a
  * query row, m (the largest scaled score) and 1/Σe; the backward recomputes each block's
@@ -16,8 +19,18 @@ import { kernel } from './kernel.js';
 import { exp, MATH_LOCALS, setConstants } from './recurrent.js';
 import { across, minI32, multiplyAdd, roundUp4, roundUp8, transpose4x4 } from './shared.js';
 
+const simd = (code: number): number[] => [0xfd, ...uleb(code)];
 /** v1, v2, mask → v1 where the mask's bits are set, else v2 */
-const bitselect = [0xfd, ...uleb(0x52)];
+const bitselect = simd(0x52);
+/** a & ~b */
+const v128AndNot = simd(0x4f);
+const i32x4Ne = simd(0x38);
+/** four bytes into the low lanes, the rest zero */
+const v128Load32Zero = [...simd(0x5c), 2, 0];
+/** the low four bytes widened to four i32 lanes (unsigned) */
+const u8ToI32x4 = [...simd(0x89), ...simd(0xa9)];
+/** bytes of a batch·head's table entry: its first rows of q, k, v and ∂O, its mask's first row, padding */
+export const TABLE = 32;
 const i32Load = (at: number[], offset = 0): number[] => [...at, ...op.i32Load(offset)];
 
 /**
@@ -176,17 +189,24 @@ export const attentionAddT = kernel({
 /** The parameters both passes share: the table of each batch·head's first rows, the chunks, the sizes and strides. */
 const SHARED = {
   table: i32, work: i32, counts: i32, chunks: i32,
-  L: i32, S: i32, E: i32, Ev: i32, qRow: i32, kRow: i32, vRow: i32, scale: f32, causal: i32,
+  L: i32, S: i32, E: i32, Ev: i32, qRow: i32, kRow: i32, vRow: i32, scale: f32, causal: i32, mRow: i32, mKind: i32,
 } as const;
 
 /** The locals both passes share (the weights' math, the loops, a block's sizes). */
 const LOCALS = {
   ...MATH_LOCALS,
   ch: i32, u: i32, units: i32, i0: i32, r: i32, j: i32, rows: i32, nmax: i32, cols: i32, w: i32, Sp: i32, rb: i32, nr: i32, row: i32,
-  qb: i32, kb: i32, vb: i32, kt: i32, sc: i32,
+  qb: i32, kb: i32, vb: i32, mb: i32, mrow: i32, kt: i32, sc: i32,
   scv: v128, m: v128, sum: v128, x: v128, valid: v128, negInf: v128, iota: v128,
 } as const;
 
+/**
+ * attention(table, work, counts, chunks, L, S, E, Ev, qRow, kRow, vRow, scale, causal, mRow,
+ * mKind, o, stats): the forward pass for `counts[c]` batch·heads in each of `chunks` chunks
+ * (table entries of TABLE bytes, one per batch·head, in order): o [L, Ev] each, contiguous,
+ * and [m, 1/Σ] per query row to stats. `work`: Kᵀ (E·Sp floats) then a block's scores
+ * (4·Sp), reused by every batch·head of the call (the thread pool gives each part its own).
+ */
 export const attention = kernel({
   params: { ...SHARED, o: i32, stats: i32 },
   split: { units: 'chunks', pointers: ['table', 'o', 'stats', 'work', 'counts'] },
@@ -206,12 +226,19 @@ export const attention = kernel({
             ...keysOf(f),
             ...f.get('negInf'), ...f.set('m'),
             ...overColumns(f, [
-              ...f.get('row'), ...f.get('j'), ...op.i32Add, ...f.get('row'), ...f.get('j'), ...op.i32Add, ...op.v128Load(0), ...f.get('scv'), ...op.f32x4Mul,
-              ...f.get('negInf'), ...f.get('valid'), ...bitselect, ...f.set('x'),
-              ...f.get('x'), ...op.v128Store(0),
+              ...scaled(f),
+              ...f.get('row'), ...f.get('j'), ...op.i32Add,
+              ...f.get('x'), ...f.get('negInf'), ...f.get('valid'), ...bitselect, ...f.tee('x'),
+              ...op.v128Store(0),
               ...f.get('m'), ...f.get('x'), ...op.f32x4Max, ...f.set('m'),
             ]),
             ...across(f.ref('m'), op.f32x4Max),
+            // every key hidden (by the masks): zero weights, and [0, 0] for the backward
+            ...f.get('m'), ...op.f32x4ExtractLane(0), ...f.get('negInf'), ...op.f32x4ExtractLane(0), ...op.f32Eq, ...op.if,
+            ...zeroRow(f),
+            ...op.v128Zero, ...f.set('m'),
+            ...op.v128Zero, ...f.set('sum'),
+            ...op.else,
             ...op.v128Zero, ...f.set('sum'),
             ...overColumns(f, [
               ...f.get('row'), ...f.get('j'), ...op.i32Add,
@@ -222,6 +249,7 @@ export const attention = kernel({
             ...across(f.ref('sum'), op.f32x4Add),
             ...op.f32x4Const(1), ...f.get('sum'), ...op.f32x4Div, ...f.set('sum'),
             ...overColumns(f, [...f.get('row'), ...f.get('j'), ...op.i32Add, ...f.get('row'), ...f.get('j'), ...op.i32Add, ...op.v128Load(0), ...f.get('sum'), ...op.f32x4Mul, ...op.v128Store(0)]),
+            ...op.end,
             // [m, 1/Σ] for the backward pass
             ...f.get('stats'), ...f.get('i0'), ...f.get('r'), ...op.i32Add, ...op.i32(8), ...op.i32Mul, ...op.i32Add,
             ...f.get('m'), ...op.f32x4ExtractLane(0), ...op.f32Store(0),
@@ -237,12 +265,18 @@ export const attention = kernel({
         ]),
         ...f.get('o'), ...f.get('L'), ...f.get('Ev'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('o'),
         ...f.get('stats'), ...f.get('L'), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...f.set('stats'),
-        ...f.get('table'), ...op.i32(16), ...op.i32Add, ...f.set('table'),
+        ...f.get('table'), ...op.i32(TABLE), ...op.i32Add, ...f.set('table'),
       ]),
     ]),
   ],
 });
 
+/**
+ * attentionBackward(…the forward's, dRow, stats, dq, dk, dv): the backward pass from ∂O (the
+ * table's fourth column, rows dRow bytes apart) and the forward's [m, 1/Σ] rows: ∂Q [L, E],
+ * ∂K [S, E] and ∂V [S, Ev] for each batch·head, contiguous. `work`: Kᵀ, Vᵀ (Ev·Sp floats),
+ * a block's weights and its ∂P, then ∂S (4·Sp each).
+ */
 export const attentionBackward = kernel({
   params: { ...SHARED, dRow: i32, stats: i32, dq: i32, dk: i32, dv: i32 },
   split: { units: 'chunks', pointers: ['table', 'stats', 'dq', 'dk', 'dv', 'work', 'counts'] },
@@ -275,9 +309,11 @@ export const attentionBackward = kernel({
             ...op.v128Zero, ...f.set('dot'),
             ...overColumns(f, [
               ...f.get('row'), ...f.get('j'), ...op.i32Add,
-              ...exp(f, [...f.get('row'), ...f.get('j'), ...op.i32Add, ...op.v128Load(0), ...f.get('scv'), ...op.f32x4Mul, ...f.get('m'), ...op.f32x4Sub]),
-              ...f.get('valid'), ...op.v128And, ...f.get('inv'), ...op.f32x4Mul, ...f.set('x'),
-              ...f.get('x'), ...op.v128Store(0),
+              ...scaled(f),
+              ...f.get('row'), ...f.get('j'), ...op.i32Add,
+              ...exp(f, [...f.get('x'), ...f.get('m'), ...op.f32x4Sub]),
+              ...f.get('valid'), ...op.v128And, ...f.get('inv'), ...op.f32x4Mul, ...f.tee('x'),
+              ...op.v128Store(0),
               ...f.get('dot'), ...f.get('x'), ...f.get('drow'), ...f.get('j'), ...op.i32Add, ...op.v128Load(0), ...op.f32x4Mul, ...op.f32x4Add, ...f.set('dot'),
             ]),
             ...across(f.ref('dot'), op.f32x4Add),
@@ -307,7 +343,7 @@ export const attentionBackward = kernel({
         ...f.get('dk'), ...f.get('S'), ...f.get('E'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('dk'),
         ...f.get('dv'), ...f.get('S'), ...f.get('Ev'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('dv'),
         ...f.get('stats'), ...f.get('L'), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...f.set('stats'),
-        ...f.get('table'), ...op.i32(16), ...op.i32Add, ...f.set('table'),
+        ...f.get('table'), ...op.i32(TABLE), ...op.i32Add, ...f.set('table'),
       ]),
     ]),
   ],
@@ -339,6 +375,7 @@ function unitStart(f: Body): number[] {
     ...f.get('table'), ...op.i32Load(0), ...f.set('qb'),
     ...f.get('table'), ...op.i32Load(4), ...f.set('kb'),
     ...f.get('table'), ...op.i32Load(8), ...f.set('vb'),
+    ...f.get('table'), ...op.i32Load(16), ...f.set('mb'),
   ];
 }
 
@@ -374,13 +411,30 @@ function rowOf(f: Body, at: string): number[] {
 
 /** `nr` = the keys row r sees (S, or with `causal` min(S, i0 + r + 1)). */
 function keysOf(f: Body): number[] {
-  return [...minI32(f.get('S'), [...f.get('i0'), ...f.get('r'), ...op.i32Add, ...op.i32(1), ...op.i32Add]), ...f.get('S'), ...f.get('causal'), ...op.select, ...f.set('nr')];
+  return [
+    ...minI32(f.get('S'), [...f.get('i0'), ...f.get('r'), ...op.i32Add, ...op.i32(1), ...op.i32Add]), ...f.get('S'), ...f.get('causal'), ...op.select, ...f.set('nr'),
+    ...f.get('mb'), ...f.get('i0'), ...f.get('r'), ...op.i32Add, ...f.get('mRow'), ...op.i32Mul, ...op.i32Add, ...f.set('mrow'),
+  ];
+}
+
+/** `x` = the scores at column j (bytes) of `row` times the scale, plus the float mask's row there (mKind 2). */
+function scaled(f: Body): number[] {
+  return [
+    ...f.get('row'), ...f.get('j'), ...op.i32Add, ...op.v128Load(0), ...f.get('scv'), ...op.f32x4Mul, ...f.set('x'),
+    ...f.get('mKind'), ...op.i32(2), ...op.i32Eq, ...op.if,
+    ...f.get('x'), ...f.get('mrow'), ...f.get('j'), ...op.i32Add, ...op.v128Load(0), ...op.f32x4Add, ...f.set('x'),
+    ...op.end,
+  ];
 }
 
 /** `body` for j = 0, 16, … (bytes) below 4·w, with `valid` the lanes of keys below nr. */
 function overColumns(f: Body, body: number[]): number[] {
   return f.forStep('j', op.i32(0), [...f.get('w'), ...op.i32(4), ...op.i32Mul], 16, [
     ...f.get('j'), ...op.i32(2), ...op.i32ShrU, ...op.i32x4Splat, ...f.get('iota'), ...op.i32x4Add, ...f.get('nr'), ...op.i32x4Splat, ...op.i32x4LtS, ...f.set('valid'),
+    // a bool mask's keys (a byte each, non-zero: hidden) leave the lanes too
+    ...f.get('mKind'), ...op.i32(1), ...op.i32Eq, ...op.if,
+    ...f.get('valid'), ...f.get('mrow'), ...f.get('j'), ...op.i32(2), ...op.i32ShrU, ...op.i32Add, ...v128Load32Zero, ...u8ToI32x4, ...op.v128Zero, ...i32x4Ne, ...v128AndNot, ...f.set('valid'),
+    ...op.end,
     ...body,
   ]);
 }

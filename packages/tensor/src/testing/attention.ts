@@ -2,8 +2,9 @@
  * Conformance cases: scaledDotProductAttention and its backward pass, against a float64
  * loop written out here (the definition, not the library: scores, softmax by rows, the
  * weighted sum; ∂V = Pᵀ∂O, ∂P = ∂O·Vᵀ, ∂S = P ⊙ (∂P − rowsum(P ⊙ ∂P))·scale, ∂Q = ∂S·K,
- * ∂K = ∂Sᵀ·Q). Small batched calls, causal and not, and long rows of 256 × 256 scores a
- * batch·head, where a backend may run attention in one kernel (the wasm backend does).
+ * ∂K = ∂Sᵀ·Q). Small batched calls, causal and not, key padding (rows with every key hidden
+ * get zero weights), and long rows of 256 × 256 scores a batch·head, where a backend may run
+ * attention in one kernel (the wasm backend does).
  */
 import { fromArray, scaledDotProductAttention, scaledDotProductAttentionBackward, type Tensor } from '../index.js';
 import { assertClose } from './assert.js';
@@ -17,6 +18,8 @@ interface Dims {
   E: number;
   Ev: number;
   causal: boolean;
+  /** per batch·head, its last `hidden[b]` keys hidden by a bool key padding mask (all of them: zero weights) */
+  hidden?: number[];
 }
 
 /** Values in about [−1.5, 1.5], not periodic in any short stride (so no two rows agree). */
@@ -32,7 +35,8 @@ function reference(d: Dims, q: number[], k: number[], v: number[], dy: number[])
   const [dq, dk, dv] = [new Array<number>(B * L * E).fill(0), new Array<number>(B * S * E).fill(0), new Array<number>(B * S * Ev).fill(0)];
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < L; i++) {
-      const n = causal ? Math.min(i + 1, S) : S;
+      const n = Math.min(causal ? Math.min(i + 1, S) : S, S - (d.hidden?.[b] ?? 0));
+      if (n <= 0) continue; // every key hidden: zero weights, zero output and gradients
       const s = Array.from({ length: n }, (_, j) => {
         let acc = 0;
         for (let e = 0; e < E; e++) acc += q[(b * L + i) * E + e] * k[(b * S + j) * E + e];
@@ -76,11 +80,13 @@ function attentionCase(name: string, d: Dims): CaseDef {
       const lead = B % 2 === 0 ? [2, B / 2] : [B];
       const make = (xs: number[], rows: number, cols: number): Tensor => fromArray(xs, [...lead, rows, cols]);
       const [q, k, v, dy] = [make(qv, L, E), make(kv, S, E), make(vv, S, Ev), make(dyv, L, Ev)];
-      const y = scaledDotProductAttention(q, k, v, { isCausal: causal });
-      const g = scaledDotProductAttentionBackward(q, k, v, dy, { isCausal: causal });
+      const hidden = d.hidden;
+      const mask = hidden === undefined ? undefined : fromArray(Array.from({ length: B * S }, (_, i) => i % S >= S - hidden[Math.floor(i / S)]), [...lead, 1, S], { dtype: 'bool' });
+      const y = scaledDotProductAttention(q, k, v, { isCausal: causal, attnMask: mask });
+      const g = scaledDotProductAttentionBackward(q, k, v, dy, { isCausal: causal, attnMask: mask });
       await assertClose(y, want.y, { shape: [...lead, L, Ev], atol: 2e-5, rtol: 1e-4, label: 'output' });
       await assertClose(g, want.grads, { atol: 2e-5, rtol: 1e-4, label: '[∂Q | ∂K | ∂V]' });
-      for (const t of [q, k, v, dy, y, g]) t.dispose();
+      for (const t of [q, k, v, dy, y, g, ...(mask ? [mask] : [])]) t.dispose();
     },
   ];
 }
@@ -90,4 +96,6 @@ export const ATTENTION_CASES: CaseDef[] = [
   attentionCase('scaledDotProductAttention: causal, 6 queries and 9 keys, 5 features: output and gradients', { B: 2, L: 6, S: 9, E: 5, Ev: 5, causal: true }),
   attentionCase('scaledDotProductAttention: long rows, 256 × 256 scores a batch·head: output and gradients', { B: 2, L: 256, S: 256, E: 4, Ev: 8, causal: false }),
   attentionCase('scaledDotProductAttention: causal long rows, 257 queries and 256 keys: output and gradients', { B: 1, L: 257, S: 256, E: 8, Ev: 4, causal: true }),
+  attentionCase('scaledDotProductAttention: key padding [2, 2, 1, 256] (one batch·head all padded), long rows: output and gradients', { B: 4, L: 256, S: 256, E: 4, Ev: 4, causal: false, hidden: [0, 3, 256, 100] }),
+  attentionCase('scaledDotProductAttention: key padding on 5 queries and 6 keys, causal: output and gradients', { B: 2, L: 5, S: 6, E: 4, Ev: 4, causal: true, hidden: [2, 6] }),
 ];
