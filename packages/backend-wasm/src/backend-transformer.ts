@@ -146,8 +146,9 @@ export class WasmTransformerKernels {
    * scaledDotProductAttention (FusedKernels) in one kernel (kernels/attention.ts) for
    * float32, causal or not, with at most one mask (bool or float32, keys contiguous: a key
    * padding mask, or an attention mask [..., L, S]), E and Ev multiples of 4: q, k, v and
-   * the mask read where they lie when their rows' values are contiguous. Saves [m, 1/Σ] per query row as
-   * float32 [B·L, 2] (two dims: the host backward, which looks for P [B, L, S], recomputes).
+   * the mask read where they lie when their rows' values are contiguous. Saves [m, 1/Σ]
+   * per query row as float32 [B·L, 2] (two dims: the host backward, which looks for P
+   * [B, L, S], recomputes).
    */
   attention(q: View, k: View, v: View, masks: readonly View[], scale: number, causal: boolean, save: SaveForBackward): DataId | null {
     const d = this.#attentionDims(q, k, v, masks, null);
@@ -164,7 +165,7 @@ export class WasmTransformerKernels {
   /** The forward kernel's call: the output [B, L, Ev] to outAt, [m, 1/Σ] per query row to statsAt. */
   #attentionForward(d: AttentionDims, qkv: readonly View[], masks: readonly View[], scale: number, causal: boolean, outAt: number, statsAt: number): void {
     const { B, L, E, Ev, Sp } = d;
-    const ops = qkv.map((x) => this.#rows4(x, B));
+    const ops = qkv.map((x) => this.#rowsOf(x, B));
     const { per, used, countsAt } = this.#attentionChunks(B);
     const scratch = (E + 4) * Sp;
     const args = { ...this.#attentionArgs(ops, masks, d, countsAt, used, scale, causal), work: this.#io.work(4 * used * scratch), o: outAt, stats: statsAt };
@@ -185,7 +186,7 @@ export class WasmTransformerKernels {
     // without the forward's rows, the forward kernel computes them again (its output unused)
     const statsAt = st !== undefined ? this.#io.in(st) : this.#io.work(8 * B * L);
     if (st === undefined) this.#attentionForward(d, [q, k, v], masks, scale, causal, this.#io.work(4 * B * L * d.Ev), statsAt);
-    const ops = [this.#rows4(q, B), this.#rows4(k, B), this.#rows4(v, B), this.#rows4(dy, B)];
+    const ops = [this.#rowsOf(q, B), this.#rowsOf(k, B), this.#rowsOf(v, B), this.#rowsOf(dy, B)];
     const { per, used, countsAt } = this.#attentionChunks(B);
     const scratch = (E + Ev + 8) * Sp;
     const [outAt, done] = this.#io.out(B * (L * E + S * E + S * Ev));
@@ -223,7 +224,7 @@ export class WasmTransformerKernels {
    * address) and the bytes from one row to the next; read where it lies when its rows'
    * values are contiguous and in the module memory, else from a contiguous copy.
    */
-  #rows4(v: View, B: number): { starts: number[]; row: number } {
+  #rowsOf(v: View, B: number): { starts: number[]; row: number } {
     const nd = v.shape.length;
     const a = dataValues(v.data);
     const inPlace = (v.strides[nd - 1] === 1 || v.shape[nd - 1] === 1) && this.#memory.owns(a);
@@ -242,7 +243,7 @@ export class WasmTransformerKernels {
     return { per, used, countsAt: this.#io.int32s(Array.from({ length: used }, (_, c) => Math.min(per, B - c * per))) };
   }
 
-  /** The arguments both attention kernels take: the table of each batch·head's first rows [q, k, v, dy], the chunks, the sizes. */
+  /** The arguments both attention kernels take: the table of each batch·head's first rows [q, k, v, dy, mask], the chunks, the sizes. */
   #attentionArgs(ops: { starts: number[]; row: number }[], masks: readonly View[], d: AttentionDims, counts: number, chunks: number, scale: number, causal: boolean) {
     // the mask's first row for each batch·head, in bytes (a byte a bool, four a float)
     const m = masks[0] as View | undefined;
