@@ -55,10 +55,7 @@ const MIN_WORK = 4096;
 export class WasmBackend extends CpuBackend {
   override readonly name: string;
   readonly gemm: WasmGemm;
-  /**
-   * how many matmuls ran on the kernel and how many fell back, and how many convolution
-   * primitives ran by Winograd's method and directly, for the debug log and tests
-   */
+  /** matmuls on the kernel and fallbacks, convolutions by Winograd's method and directly (debug log, tests) */
   readonly stats = { wasm: 0, fallback: 0, winograd: 0, direct: 0 };
 
   /** whether 3×3 stride-1 convolutions with enough channels run by Winograd's method (see WasmOptions.winograd) */
@@ -70,7 +67,7 @@ export class WasmBackend extends CpuBackend {
   readonly #memory: HeapAllocator;
   readonly #io: Operands;
   readonly #conv: WasmConvolution;
-  /** layerNorm, gelu and attention's softmax rows on the SIMD kernels (backend-transformer.ts) */
+  /** layerNorm, gelu, attention and its softmax rows on the SIMD kernels (backend-transformer.ts) */
   readonly transformer: WasmTransformerKernels;
   /** the last binary op's kernel arguments, from #binaryPlan (one object, not an array per op) */
   readonly #plan = { rows: 0, n: 0, ra: 0, rb: 0, mode: 0 };
@@ -310,18 +307,12 @@ export class WasmBackend extends CpuBackend {
   override geluBackward(x: View, dy: View, approximate: 'none' | 'tanh', saved: readonly View[] = []): DataId | null {
     return this.#rows(() => this.transformer.geluBackward(x, dy, approximate, saved), () => super.geluBackward(x, dy, approximate, saved));
   }
-  /** Attention in one kernel per pass where it covers the call (float32, no masks), else the host kernel on this backend's products and softmax passes. */
+  /** attention in one kernel per pass where it covers the call; else the host kernel, on this backend's products and softmax passes */
   override scaledDotProductAttention(q: View, k: View, v: View, masks: readonly View[], scale: number, causal: boolean, save: SaveForBackward = null): DataId | null {
-    const fused = this.#kernel(() => this.transformer.attention(q, k, v, masks, scale, causal, save), () => null);
-    if (fused === null) return super.scaledDotProductAttention(q, k, v, masks, scale, causal, save);
-    this.#route = 'wasm (fused attention)';
-    return fused;
+    return this.#rows(() => this.transformer.attention(q, k, v, masks, scale, causal, save), () => super.scaledDotProductAttention(q, k, v, masks, scale, causal, save));
   }
   override scaledDotProductAttentionBackward(q: View, k: View, v: View, dy: View, masks: readonly View[], scale: number, causal: boolean, saved: readonly View[] = []): DataId | null {
-    const fused = this.#kernel(() => this.transformer.attentionBackward(q, k, v, dy, masks, scale, causal, saved), () => null);
-    if (fused === null) return super.scaledDotProductAttentionBackward(q, k, v, dy, masks, scale, causal, saved);
-    this.#route = 'wasm (fused attention)';
-    return fused;
+    return this.#rows(() => this.transformer.attentionBackward(q, k, v, dy, masks, scale, causal, saved), () => super.scaledDotProductAttentionBackward(q, k, v, dy, masks, scale, causal, saved));
   }
   /** AttentionSteps' softmax passes for the host attention kernel (CpuBackend passes itself as its steps). */
   softmaxRowsInPlace(scores: DataId, rows: number, L: number, S: number, scale: number, causal: boolean, masks: readonly View[]): boolean {
