@@ -51,15 +51,23 @@ export class WasmTransformerKernels {
   /** Which passes may run on the kernels (all by default; false leaves that op to the CPU code: for A/B timings). */
   readonly enabled = { layerNorm: true, gelu: true, softmax: true, layout: true, attention: true };
   /**
-   * Scores per batch·head (L·S) from which attention runs in one kernel per pass (memory by S,
-   * not L·S); below it the host kernel's products and softmax passes, faster there (128
-   * batch·heads of 32 features, forward and backward: one thread 13.1 ms against 10.7 at
-   * L = S = 64, 142 against 135 at 256; two threads 73 against 88 at 256, 268 against 381
-   * at 512, without the 134 MB of weights; bench/attention-paths.mjs). 0: every call it covers.
+   * Scores per batch·head (L·S) from which attention runs in one kernel per pass; below it
+   * the host kernel's products and softmax passes (Infinity: always, for A/B timings). By
+   * default every call it covers on two threads and more, from 128 × 128 on one: forward and
+   * backward of 128 batch·heads of 32 features (bench/attention-paths.mjs), the kernel ran
+   * at 1.03–1.09× the host kernel's speed on two threads at L = S = 64 and 128 and 1.7–2.0×
+   * at 256; on one thread at 0.83–0.96× at 64, 0.97–1.08× at 128, 1.04–1.09× from 192.
    */
-  attentionFrom = 256 * 256;
+  attentionFrom: number;
+  /**
+   * The most bytes of attention weights the one-kernel forward keeps for its backward (as
+   * the host kernel keeps P); above it the backward computes them again from two floats a
+   * query row (one more product and the exps), so memory stays by S.
+   */
+  attentionKeep = 64 * 2 ** 20;
 
   constructor(gemm: WasmGemm, memory: HeapAllocator, io: Operands) {
+    this.attentionFrom = gemm.threads > 1 ? 0 : 128 * 128;
     this.#gemm = gemm;
     this.#memory = memory;
     this.#io = io;
@@ -147,8 +155,9 @@ export class WasmTransformerKernels {
    * float32, causal or not, with at most one mask (bool or float32, keys contiguous: a key
    * padding mask, or an attention mask [..., L, S]), E and Ev multiples of 4: q, k, v and
    * the mask read where they lie when their rows' values are contiguous. Saves [m, 1/Σ]
-   * per query row as float32 [B·L, 2] (two dims: the host backward, which looks for P
-   * [B, L, S], recomputes).
+   * per query row as float32 [B·L, 2], and the weights as [B·⌈L/4⌉·4, Sp] up to
+   * attentionKeep bytes (two dims: a host backward, which looks for P [B, L, S], never
+   * takes them for its own).
    */
   attention(q: View, k: View, v: View, masks: readonly View[], scale: number, causal: boolean, save: SaveForBackward): DataId | null {
     const d = this.#attentionDims(q, k, v, masks, null);
@@ -156,20 +165,24 @@ export class WasmTransformerKernels {
     const { B, L, Ev } = d;
     const [outAt, done] = this.#io.out(B * L * Ev);
     const stats = save === null ? null : this.#kept(2 * B * L, [B * L, 2], save);
-    this.#attentionForward(d, [q, k, v], masks, scale, causal, outAt, stats?.[0] ?? this.#io.work(8 * B * L));
+    // the weights too, where they take at most attentionKeep bytes: the backward then reads them
+    const weights = save === null || keptWeights(d) > this.attentionKeep ? null : this.#kept(keptWeights(d) / 4, [keptWeights(d) / (4 * d.Sp), d.Sp], save);
+    this.#attentionForward(d, [q, k, v], masks, scale, causal, outAt, stats?.[0] ?? this.#io.work(8 * B * L), weights?.[0] ?? 0);
     stats?.[1]();
+    weights?.[1]();
     this.counts.attention++;
     return done();
   }
 
   /** The forward kernel's call: the output [B, L, Ev] to outAt, [m, 1/Σ] per query row to statsAt. */
-  #attentionForward(d: AttentionDims, qkv: readonly View[], masks: readonly View[], scale: number, causal: boolean, outAt: number, statsAt: number): void {
+  #attentionForward(d: AttentionDims, qkv: readonly View[], masks: readonly View[], scale: number, causal: boolean, outAt: number, statsAt: number, kept: number): void {
     const { B, L, E, Ev, Sp } = d;
     const ops = qkv.map((x) => this.#rowsOf(x, B));
     const { per, used, countsAt } = this.#attentionChunks(B);
     const scratch = (E + 4) * Sp;
-    const args = { ...this.#attentionArgs(ops, masks, d, countsAt, used, scale, causal), work: this.#io.work(4 * used * scratch), o: outAt, stats: statsAt };
-    this.#gemm.split('attention', args, { table: TABLE * per, o: 4 * per * L * Ev, stats: 8 * per * L, work: 4 * scratch, counts: 4 }, attentionBytes(d));
+    const args = { ...this.#attentionArgs(ops, masks, d, countsAt, used, scale, causal, kept), work: this.#io.work(4 * used * scratch), o: outAt, stats: statsAt };
+    const strides = { table: TABLE * per, o: 4 * per * L * Ev, stats: 8 * per * L, work: 4 * scratch, counts: 4, kept: kept === 0 ? 0 : (per * keptWeights(d)) / d.B };
+    this.#gemm.split('attention', args, strides, attentionBytes(d));
   }
 
   /**
@@ -179,20 +192,22 @@ export class WasmTransformerKernels {
    */
   attentionBackward(q: View, k: View, v: View, dy: View, masks: readonly View[], scale: number, causal: boolean, saved: readonly View[]): DataId | null {
     const d = this.#attentionDims(q, k, v, masks, dy);
-    if (d === null || saved.length > 1) return null;
+    if (d === null || saved.length > 2) return null;
     const { B, L, S, E, Ev, Sp } = d;
-    const st = saved[0] as View | undefined;
+    const [st, weights] = saved as (View | undefined)[];
     if (st !== undefined && (st.dtype !== 'float32' || st.shape.length !== 2 || st.shape[0] !== B * L || st.shape[1] !== 2)) return null;
+    if (weights !== undefined && (weights.dtype !== 'float32' || weights.shape.length !== 2 || weights.shape[1] !== Sp || 4 * sizeOf(weights.shape) !== keptWeights(d))) return null;
     // without the forward's rows, the forward kernel computes them again (its output unused)
     const statsAt = st !== undefined ? this.#io.in(st) : this.#io.work(8 * B * L);
-    if (st === undefined) this.#attentionForward(d, [q, k, v], masks, scale, causal, this.#io.work(4 * B * L * d.Ev), statsAt);
+    if (st === undefined) this.#attentionForward(d, [q, k, v], masks, scale, causal, this.#io.work(4 * B * L * d.Ev), statsAt, 0);
+    const kept = weights === undefined ? 0 : this.#io.in(weights);
     const ops = [this.#rowsOf(q, B), this.#rowsOf(k, B), this.#rowsOf(v, B), this.#rowsOf(dy, B)];
     const { per, used, countsAt } = this.#attentionChunks(B);
     const scratch = (E + Ev + 8) * Sp;
     const [outAt, done] = this.#io.out(B * (L * E + S * E + S * Ev));
     const dk = outAt + 4 * B * L * E;
     const args = {
-      ...this.#attentionArgs(ops, masks, d, countsAt, used, scale, causal),
+      ...this.#attentionArgs(ops, masks, d, countsAt, used, scale, causal, kept),
       work: this.#io.work(4 * used * scratch),
       dRow: ops[3].row,
       stats: statsAt,
@@ -200,7 +215,7 @@ export class WasmTransformerKernels {
       dk,
       dv: dk + 4 * B * S * E,
     };
-    const strides = { table: TABLE * per, stats: 8 * per * L, dq: 4 * per * L * E, dk: 4 * per * S * E, dv: 4 * per * S * Ev, work: 4 * scratch, counts: 4 };
+    const strides = { table: TABLE * per, stats: 8 * per * L, dq: 4 * per * L * E, dk: 4 * per * S * E, dv: 4 * per * S * Ev, work: 4 * scratch, counts: 4, kept: kept === 0 ? 0 : (per * keptWeights(d)) / B };
     this.#gemm.split('attentionBackward', args, strides, 2 * attentionBytes(d));
     this.counts.attentionBackward++;
     return done();
@@ -244,7 +259,7 @@ export class WasmTransformerKernels {
   }
 
   /** The arguments both attention kernels take: the table of each batch·head's first rows [q, k, v, dy, mask], the chunks, the sizes. */
-  #attentionArgs(ops: { starts: number[]; row: number }[], masks: readonly View[], d: AttentionDims, counts: number, chunks: number, scale: number, causal: boolean) {
+  #attentionArgs(ops: { starts: number[]; row: number }[], masks: readonly View[], d: AttentionDims, counts: number, chunks: number, scale: number, causal: boolean, kept: number) {
     // the mask's first row for each batch·head, in bytes (a byte a bool, four a float)
     const m = masks[0] as View | undefined;
     const bytes = m?.dtype === 'bool' ? 1 : 4;
@@ -256,7 +271,7 @@ export class WasmTransformerKernels {
     }));
     const mRow = m === undefined ? 0 : bytes * m.strides[m.shape.length - 2];
     const mKind = m === undefined ? 0 : m.dtype === 'bool' ? 1 : 2;
-    return { table, counts, chunks, L: d.L, S: d.S, E: d.E, Ev: d.Ev, qRow: ops[0].row, kRow: ops[1].row, vRow: ops[2].row, scale, causal: causal ? 1 : 0, mRow, mKind };
+    return { table, counts, chunks, L: d.L, S: d.S, E: d.E, Ev: d.Ev, qRow: ops[0].row, kRow: ops[1].row, vRow: ops[2].row, scale, causal: causal ? 1 : 0, mRow, mKind, kept };
   }
 
   /**
@@ -405,6 +420,9 @@ interface AttentionDims {
   Ev: number;
   Sp: number;
 }
+
+/** Bytes of the weights the forward keeps: each batch·head's rows rounded up to 4, of Sp floats. */
+const keptWeights = (d: AttentionDims): number => 4 * d.B * Math.ceil(d.L / 4) * 4 * d.Sp;
 
 /** What an attention pass weighs for the split decision: its products' multiply-adds, as bytes would count. */
 const attentionBytes = (d: AttentionDims): number => 2 * d.B * d.L * d.S * (d.E + d.Ev);

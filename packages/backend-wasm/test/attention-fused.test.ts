@@ -16,10 +16,9 @@ import { registerWasmBackend, type WasmBackend } from '../src/index.js';
 
 const wasm: WasmBackend = registerWasmBackend({ threads: 1, name: 'wasm-attention-fused' });
 const wasm2: WasmBackend = registerWasmBackend({ threads: 2, name: 'wasm-attention-fused-2t' });
-// every call the kernels cover runs on them here, however small (the default leaves calls
-// under 256 × 256 scores a batch·head to the host kernel, faster there)
+// every call the kernels cover runs on them here, however small (one thread's default
+// leaves calls under 128 × 128 scores a batch·head to the host kernel, faster there)
 wasm.transformer.attentionFrom = 0;
-wasm2.transformer.attentionFrom = 0;
 const COMPOSITE = registerCompositeBackend('cpu-attention-fused-composite').name;
 afterEach(() => T.setBackend('cpu'));
 
@@ -116,13 +115,19 @@ function counted<R>(b: WasmBackend, f: () => R): [R, { attention: number; attent
 }
 
 describe('attention in one kernel per pass (float32) against the float64 composite', () => {
-  it.each(CASES.map((c) => [c.what, c] as const))('%s', (_what, c) => {
+  // the backward reads the weights the forward kept, or (kept: false) computes them again
+  it.each(CASES.flatMap((c) => [true, false].map((kept) => [c.what, kept, c] as const)))('%s (weights kept: %s)', (_what, kept, c) => {
     const x = inputs(c, 3);
-    const [fast, n] = counted(wasm, () => run(wasm.name, 'float32', c, x));
-    expect(n).toEqual({ attention: 1, attentionBackward: 1, softmax: 0 });
-    const ref = run(COMPOSITE, 'float64', c, x);
-    expect(worst(fast.y, ref.y), 'output').toBeLessThan(2e-5);
-    fast.g.forEach((g, i) => expect(worst(g, ref.g[i]), `gradient ${'qkv'[i]}`).toBeLessThan(2e-5));
+    wasm.transformer.attentionKeep = kept ? Infinity : 0;
+    try {
+      const [fast, n] = counted(wasm, () => run(wasm.name, 'float32', c, x));
+      expect(n).toEqual({ attention: 1, attentionBackward: 1, softmax: 0 });
+      const ref = run(COMPOSITE, 'float64', c, x);
+      expect(worst(fast.y, ref.y), 'output').toBeLessThan(2e-5);
+      fast.g.forEach((g, i) => expect(worst(g, ref.g[i]), `gradient ${'qkv'[i]}`).toBeLessThan(2e-5));
+    } finally {
+      wasm.transformer.attentionKeep = 64 * 2 ** 20;
+    }
   });
 
   it('heads split out of [N, L, H·E] are read where they lie, with the same results', () => {
@@ -141,14 +146,19 @@ describe('attention in one kernel per pass (float32) against the float64 composi
     expect(wasm.transformer.counts.copy - before).toBeLessThan(8);
   });
 
-  it('two threads give the one-thread bits (chunks of batch·heads split across them)', () => {
+  it.each([true, false])('two threads give the one-thread bits (chunks of batch·heads split across them; weights kept: %s)', (kept) => {
     const c: Case = { what: 'threads', batch: [4, 5], L: 19, S: 23, E: 16, Ev: 8, causal: true };
     const x = inputs(c, 5);
-    const one = run(wasm.name, 'float32', c, x);
-    const [two, n] = counted(wasm2, () => run(wasm2.name, 'float32', c, x));
-    expect(n.attention).toBe(1);
-    expect(Array.from(two.y)).toEqual(Array.from(one.y));
-    two.g.forEach((g, i) => expect(Array.from(g)).toEqual(Array.from(one.g[i])));
+    for (const b of [wasm, wasm2]) b.transformer.attentionKeep = kept ? Infinity : 0;
+    try {
+      const one = run(wasm.name, 'float32', c, x);
+      const [two, n] = counted(wasm2, () => run(wasm2.name, 'float32', c, x));
+      expect(n.attention).toBe(1);
+      expect(Array.from(two.y)).toEqual(Array.from(one.y));
+      two.g.forEach((g, i) => expect(Array.from(g)).toEqual(Array.from(one.g[i])));
+    } finally {
+      for (const b of [wasm, wasm2]) b.transformer.attentionKeep = 64 * 2 ** 20;
+    }
   });
 
   it('matches finite differences of the float32 loss along a random direction', () => {
@@ -194,19 +204,21 @@ describe('what the kernels leave to the host attention kernel', () => {
     expect(n).toEqual({ attention: 0, attentionBackward: 0, softmax: 1 });
   });
 
-  it('by default, calls under 256 × 256 scores a batch·head (L·S) go to the host kernel, and those from it to the kernels', () => {
-    const fresh = registerWasmBackend({ threads: 1, name: 'wasm-attention-fused-default' });
-    const call = (L: number, S: number) =>
-      counted(fresh, () => {
-        T.setBackend(fresh.name);
+  it('by default, every call the kernels cover runs on them on two threads, from 128 × 128 scores a batch·head (L·S) on one', () => {
+    const call = (b: WasmBackend, L: number, S: number) =>
+      counted(b, () => {
+        T.setBackend(b.name);
         const [q, k, v] = [T.zeros([1, L, 4]), T.zeros([1, S, 4]), T.zeros([1, S, 4])];
         T.scaledDotProductAttention(q, k, v).dispose();
         for (const t of [q, k, v]) t.dispose();
         T.setBackend('cpu');
       })[1];
-    expect(call(255, 256)).toEqual({ attention: 0, attentionBackward: 0, softmax: 1 });
-    expect(call(256, 256)).toEqual({ attention: 1, attentionBackward: 0, softmax: 0 });
-    expect(call(16, 4096)).toEqual({ attention: 1, attentionBackward: 0, softmax: 0 });
+    const [one, two] = [1, 2].map((threads) => registerWasmBackend({ threads, name: `wasm-attention-fused-default-${threads}t` }));
+    expect(call(one, 127, 128)).toEqual({ attention: 0, attentionBackward: 0, softmax: 1 });
+    expect(call(one, 128, 128)).toEqual({ attention: 1, attentionBackward: 0, softmax: 0 });
+    expect(call(two, 1, 1)).toEqual({ attention: 1, attentionBackward: 0, softmax: 0 });
+    two.transformer.attentionFrom = Infinity;
+    expect(call(two, 256, 256)).toEqual({ attention: 0, attentionBackward: 0, softmax: 1 });
   });
 
   it('keeps the module memory flat over training steps (the saved rows freed with the graph)', () => {

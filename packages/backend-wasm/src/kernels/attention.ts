@@ -6,8 +6,9 @@
  * zero weights, [0, 0] kept for it): per batch·head, blocks of four
  * query rows against every key, the scores of a block (4 × S floats) the only thing held
  * besides Kᵀ (and Vᵀ), so memory grows with S, not L·S. The forward keeps two floats a
- * query row, m (the largest scaled score) and 1/Σe; the backward recomputes each block's
- * weights from them, bit for bit the forward's:
+ * query row, m (the largest scaled score) and 1/Σe, and with `kept` the weights themselves
+ * (each batch·head's ⌈L/4⌉·4 rows of Sp floats); without them the backward recomputes each
+ * block's weights from the two floats, bit for bit the forward's:
  *   P = exp(s·scale − m)/Σ,  ∂P = ∂O·Vᵀ,  ∂S = P ⊙ (∂P − rowsum(P ⊙ ∂P))·scale,
  *   ∂Q = ∂S·K,  ∂K += ∂Sᵀ·Q,  ∂V += Pᵀ·∂O.
  * q, k, v and ∂O are read where they lie (rows of features with a stride, a table of each
@@ -189,14 +190,14 @@ export const attentionAddT = kernel({
 /** The parameters both passes share: the table of each batch·head's first rows, the chunks, the sizes and strides. */
 const SHARED = {
   table: i32, work: i32, counts: i32, chunks: i32,
-  L: i32, S: i32, E: i32, Ev: i32, qRow: i32, kRow: i32, vRow: i32, scale: f32, causal: i32, mRow: i32, mKind: i32,
+  L: i32, S: i32, E: i32, Ev: i32, qRow: i32, kRow: i32, vRow: i32, scale: f32, causal: i32, mRow: i32, mKind: i32, kept: i32,
 } as const;
 
 /** The locals both passes share (the weights' math, the loops, a block's sizes). */
 const LOCALS = {
   ...MATH_LOCALS,
   ch: i32, u: i32, units: i32, i0: i32, r: i32, j: i32, rows: i32, nmax: i32, cols: i32, w: i32, Sp: i32, rb: i32, nr: i32, row: i32,
-  qb: i32, kb: i32, vb: i32, mb: i32, mrow: i32, kt: i32, sc: i32,
+  qb: i32, kb: i32, vb: i32, mb: i32, mrow: i32, kt: i32, sc: i32, sb: i32, keep: i32,
   scv: v128, m: v128, sum: v128, x: v128, valid: v128, negInf: v128, iota: v128,
 } as const;
 
@@ -209,7 +210,7 @@ const LOCALS = {
  */
 export const attention = kernel({
   params: { ...SHARED, o: i32, stats: i32 },
-  split: { units: 'chunks', pointers: ['table', 'o', 'stats', 'work', 'counts'] },
+  split: { units: 'chunks', pointers: ['table', 'o', 'stats', 'work', 'counts', 'kept'] },
   locals: LOCALS,
   body: (f, { call }) => [
     ...prologue(f),
@@ -218,10 +219,10 @@ export const attention = kernel({
         ...unitStart(f),
         ...f.get('kb'), ...f.get('kRow'), ...f.get('kt'), ...f.get('S'), ...f.get('E'), ...f.get('Sp'), ...call('attentionStageT'),
         ...overBlocks(f, [
-          ...scores(f, call, 'qb', 'qRow', 'kt', 'E', 'sc'),
+          ...scores(f, call, 'qb', 'qRow', 'kt', 'E', 'sb'),
           // each row: m = max of s·scale over its keys, e = exp(s·scale − m), P = e/Σe
           ...f.forUp('r', op.i32(4), [
-            ...rowOf(f, 'sc'),
+            ...rowOf(f, 'sb'),
             ...f.get('r'), ...f.get('rows'), ...op.i32LtS, ...op.if,
             ...keysOf(f),
             ...f.get('negInf'), ...f.set('m'),
@@ -259,13 +260,14 @@ export const attention = kernel({
             ...zeroRow(f),
             ...op.end,
           ]),
-          ...f.get('sc'), ...f.get('Sp'), ...f.get('nmax'), ...f.get('vb'), ...f.get('vRow'), ...f.get('Ev'),
+          ...f.get('sb'), ...f.get('Sp'), ...f.get('nmax'), ...f.get('vb'), ...f.get('vRow'), ...f.get('Ev'),
           ...f.get('o'), ...f.get('i0'), ...f.get('Ev'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
           ...f.get('Ev'), ...op.i32(4), ...op.i32Mul, ...f.get('rows'), ...call('attentionTimes'),
         ]),
         ...f.get('o'), ...f.get('L'), ...f.get('Ev'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('o'),
         ...f.get('stats'), ...f.get('L'), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...f.set('stats'),
         ...f.get('table'), ...op.i32(TABLE), ...op.i32Add, ...f.set('table'),
+        ...nextKept(f),
       ]),
     ]),
   ],
@@ -279,7 +281,7 @@ export const attention = kernel({
  */
 export const attentionBackward = kernel({
   params: { ...SHARED, dRow: i32, stats: i32, dq: i32, dk: i32, dv: i32 },
-  split: { units: 'chunks', pointers: ['table', 'stats', 'dq', 'dk', 'dv', 'work', 'counts'] },
+  split: { units: 'chunks', pointers: ['table', 'stats', 'dq', 'dk', 'dv', 'work', 'counts', 'kept'] },
   locals: { ...LOCALS, db: i32, vt: i32, dp: i32, st: i32, drow: i32, inv: v128, dot: v128 },
   body: (f, { call }) => [
     ...prologue(f),
@@ -290,15 +292,18 @@ export const attentionBackward = kernel({
       ...f.forUp('u', i32Load([...f.get('counts'), ...f.get('ch'), ...op.i32(4), ...op.i32Mul, ...op.i32Add]), [
         ...unitStart(f),
         ...f.get('table'), ...op.i32Load(12), ...f.set('db'),
+        // Kᵀ for the scores, when the weights are computed again
+        ...f.get('keep'), ...op.i32Eqz, ...op.if,
         ...f.get('kb'), ...f.get('kRow'), ...f.get('kt'), ...f.get('S'), ...f.get('E'), ...f.get('Sp'), ...call('attentionStageT'),
+        ...op.end,
         ...f.get('vb'), ...f.get('vRow'), ...f.get('vt'), ...f.get('S'), ...f.get('Ev'), ...f.get('Sp'), ...call('attentionStageT'),
         ...f.get('dk'), ...op.i32(0), ...f.get('S'), ...f.get('E'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.memoryFill,
         ...f.get('dv'), ...op.i32(0), ...f.get('S'), ...f.get('Ev'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.memoryFill,
         ...overBlocks(f, [
-          ...scores(f, call, 'qb', 'qRow', 'kt', 'E', 'sc'),
+          ...f.get('keep'), ...op.i32Eqz, ...op.if, ...scores(f, call, 'qb', 'qRow', 'kt', 'E', 'sb'), ...op.end,
           ...scores(f, call, 'db', 'dRow', 'vt', 'Ev', 'dp'),
           ...f.forUp('r', op.i32(4), [
-            ...rowOf(f, 'sc'),
+            ...rowOf(f, 'sb'),
             ...f.get('r'), ...f.get('rows'), ...op.i32LtS, ...op.if,
             ...keysOf(f),
             // the forward's weights again: P = exp(s·scale − m)·(1/Σ)
@@ -307,6 +312,12 @@ export const attentionBackward = kernel({
             ...f.get('st'), ...op.v128Load32Splat(4), ...f.set('inv'),
             ...f.get('dp'), ...f.get('r'), ...f.get('rb'), ...op.i32Mul, ...op.i32Add, ...f.set('drow'),
             ...op.v128Zero, ...f.set('dot'),
+            ...f.get('keep'), ...op.if,
+            // the forward's weights, kept: rowsum(P ⊙ ∂P)
+            ...overColumns(f, [
+              ...f.get('dot'), ...f.get('row'), ...f.get('j'), ...op.i32Add, ...op.v128Load(0), ...f.get('drow'), ...f.get('j'), ...op.i32Add, ...op.v128Load(0), ...op.f32x4Mul, ...op.f32x4Add, ...f.set('dot'),
+            ]),
+            ...op.else,
             ...overColumns(f, [
               ...f.get('row'), ...f.get('j'), ...op.i32Add,
               ...scaled(f),
@@ -316,6 +327,7 @@ export const attentionBackward = kernel({
               ...op.v128Store(0),
               ...f.get('dot'), ...f.get('x'), ...f.get('drow'), ...f.get('j'), ...op.i32Add, ...op.v128Load(0), ...op.f32x4Mul, ...op.f32x4Add, ...f.set('dot'),
             ]),
+            ...op.end,
             ...across(f.ref('dot'), op.f32x4Add),
             // ∂S = P ⊙ (∂P − rowsum(P ⊙ ∂P))·scale, in place of ∂P
             ...overColumns(f, [
@@ -334,7 +346,7 @@ export const attentionBackward = kernel({
           ...f.get('dq'), ...f.get('i0'), ...f.get('E'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
           ...f.get('E'), ...op.i32(4), ...op.i32Mul, ...f.get('rows'), ...call('attentionTimes'),
           // ∂V += Pᵀ·∂O, ∂K += ∂Sᵀ·Q
-          ...f.get('sc'), ...f.get('Sp'), ...f.get('nmax'), ...offsetRows(f, 'db', 'dRow'), ...f.get('dRow'), ...f.get('rows'), ...f.get('Ev'),
+          ...f.get('sb'), ...f.get('Sp'), ...f.get('nmax'), ...offsetRows(f, 'db', 'dRow'), ...f.get('dRow'), ...f.get('rows'), ...f.get('Ev'),
           ...f.get('dv'), ...f.get('Ev'), ...op.i32(4), ...op.i32Mul, ...call('attentionAddT'),
           ...f.get('dp'), ...f.get('Sp'), ...f.get('nmax'), ...offsetRows(f, 'qb', 'qRow'), ...f.get('qRow'), ...f.get('rows'), ...f.get('E'),
           ...f.get('dk'), ...f.get('E'), ...op.i32(4), ...op.i32Mul, ...call('attentionAddT'),
@@ -344,6 +356,7 @@ export const attentionBackward = kernel({
         ...f.get('dv'), ...f.get('S'), ...f.get('Ev'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('dv'),
         ...f.get('stats'), ...f.get('L'), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...f.set('stats'),
         ...f.get('table'), ...op.i32(TABLE), ...op.i32Add, ...f.set('table'),
+        ...nextKept(f),
       ]),
     ]),
   ],
@@ -366,7 +379,13 @@ function prologue(f: Body): number[] {
     ...f.get('Sp'), ...op.i32(4), ...op.i32Mul, ...f.set('rb'),
     ...f.get('work'), ...f.set('kt'),
     ...f.get('kt'), ...f.get('E'), ...f.get('rb'), ...op.i32Mul, ...op.i32Add, ...f.set('sc'),
+    ...f.get('kept'), ...op.i32Eqz, ...op.i32Eqz, ...f.set('keep'),
   ];
+}
+
+/** The next batch·head's kept weights (with `keep`): roundUp4(L) rows of Sp floats on. */
+function nextKept(f: Body): number[] {
+  return [...f.get('kept'), ...f.get('keep'), ...roundUp4(f.get('L')), ...op.i32Mul, ...f.get('rb'), ...op.i32Mul, ...op.i32Add, ...f.set('kept')];
 }
 
 /** A unit's first rows of q, k and v from its table entry. */
@@ -390,12 +409,14 @@ function overBlocks(f: Body, body: number[]): number[] {
     ...minI32(f.get('S'), [...f.get('i0'), ...f.get('rows'), ...op.i32Add]), ...f.get('S'), ...f.get('causal'), ...op.select, ...f.set('nmax'),
     ...roundUp8(f.get('nmax')), ...f.set('cols'),
     ...roundUp4(f.get('nmax')), ...f.set('w'),
+    // the block's weights: rows i0 … of the kept ones, or the work block's
+    ...f.get('kept'), ...f.get('i0'), ...f.get('rb'), ...op.i32Mul, ...op.i32Add, ...f.get('sc'), ...f.get('keep'), ...op.select, ...f.set('sb'),
     ...body,
   ]);
 }
 
 /** attentionScores of the block's rows of `a` (from its unit's first row `base`) against `bt` [K, Sp], into `out`. */
-function scores(f: Body, call: Call, base: 'qb' | 'db', row: 'qRow' | 'dRow', bt: 'kt' | 'vt', K: 'E' | 'Ev', out: 'sc' | 'dp'): number[] {
+function scores(f: Body, call: Call, base: 'qb' | 'db', row: 'qRow' | 'dRow', bt: 'kt' | 'vt', K: 'E' | 'Ev', out: 'sb' | 'dp'): number[] {
   return [...offsetRows(f, base, row), ...f.get(row), ...f.get('rows'), ...f.get(bt), ...f.get(K), ...f.get('cols'), ...f.get(out), ...f.get('rb'), ...call('attentionScores')];
 }
 
