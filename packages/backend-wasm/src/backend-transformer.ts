@@ -52,13 +52,13 @@ export class WasmTransformerKernels {
   readonly enabled = { layerNorm: true, gelu: true, softmax: true, layout: true, attention: true };
   /**
    * Scores per batch·head (L·S) from which attention runs in one kernel per pass; below it
-   * the host kernel's products and softmax passes (Infinity: always, for A/B timings). By
-   * default every call it covers on two threads and more, from 128 × 128 on one: forward and
-   * backward of 128 batch·heads of 32 features (bench/attention-paths.mjs), the kernel ran
-   * at 1.03–1.09× the host kernel's speed on two threads at L = S = 64 and 128 and 1.7–2.0×
-   * at 256; on one thread at 0.83–0.96× at 64, 0.97–1.08× at 128, 1.04–1.09× from 192.
+   * the host kernel's products and softmax passes (0: every call it covers; Infinity: none,
+   * for A/B timings). The same on every thread count, so two threads give one thread's bits. Forward
+   * and backward of 128 batch·heads of 32 features (bench/attention-paths.mjs): at L = S =
+   * 64 the kernel ran at 1.07–1.09× the host kernel's speed on two threads but 0.83–0.96× on
+   * one; from 128, 1.03–2.0× on two and 0.97–1.09× on one.
    */
-  attentionFrom: number;
+  attentionFrom = 128 * 128;
   /**
    * The most bytes of attention weights the one-kernel forward keeps for its backward (as
    * the host kernel keeps P); above it the backward computes them again from two floats a
@@ -67,7 +67,6 @@ export class WasmTransformerKernels {
   attentionKeep = 64 * 2 ** 20;
 
   constructor(gemm: WasmGemm, memory: HeapAllocator, io: Operands) {
-    this.attentionFrom = gemm.threads > 1 ? 0 : 128 * 128;
     this.#gemm = gemm;
     this.#memory = memory;
     this.#io = io;
