@@ -3,9 +3,9 @@
  * with feature sizes a multiple of 4, causal or not, with at most one mask (mKind 1: bool,
  * a byte a key, non-zero hides it; 2: float32, added to the scaled scores; its rows mRow
  * bytes apart from each batch·head's first, in the table; a row with every key hidden gets
- * zero weights, [0, 0] kept for it): per batch·head, blocks of four
- * query rows against every key, the scores of a block (4 × S floats) the only thing held
- * besides Kᵀ (and Vᵀ), so memory grows with S, not L·S. The forward keeps two floats a
+ * zero weights, [0, 0] kept for it): per batch·head, blocks of four query rows against
+ * every key, the scores of a block (4 × S floats) the only thing held besides Kᵀ (and
+ * Vᵀ), so memory grows with S, not L·S. The forward keeps two floats a
  * query row, m (the largest scaled score) and 1/Σe, and with `kept` the weights themselves
  * (each batch·head's ⌈L/4⌉·4 rows of Sp floats); without them the backward recomputes each
  * block's weights from the two floats, bit for bit the forward's:
@@ -196,16 +196,17 @@ const SHARED = {
 /** The locals both passes share (the weights' math, the loops, a block's sizes). */
 const LOCALS = {
   ...MATH_LOCALS,
-  ch: i32, u: i32, units: i32, i0: i32, r: i32, j: i32, rows: i32, nmax: i32, cols: i32, w: i32, Sp: i32, rb: i32, nr: i32, row: i32,
+  ch: i32, u: i32, i0: i32, r: i32, j: i32, rows: i32, nmax: i32, cols: i32, w: i32, Sp: i32, rb: i32, nr: i32, row: i32,
   qb: i32, kb: i32, vb: i32, mb: i32, mrow: i32, kt: i32, sc: i32, sb: i32, keep: i32,
   scv: v128, m: v128, sum: v128, x: v128, valid: v128, negInf: v128, iota: v128,
 } as const;
 
 /**
  * attention(table, work, counts, chunks, L, S, E, Ev, qRow, kRow, vRow, scale, causal, mRow,
- * mKind, o, stats): the forward pass for `counts[c]` batch·heads in each of `chunks` chunks
- * (table entries of TABLE bytes, one per batch·head, in order): o [L, Ev] each, contiguous,
- * and [m, 1/Σ] per query row to stats. `work`: Kᵀ (E·Sp floats) then a block's scores
+ * mKind, kept, o, stats): the forward pass for `counts[c]` batch·heads in each of `chunks`
+ * chunks (table entries of TABLE bytes, one per batch·head, in order): o [L, Ev] each,
+ * contiguous, [m, 1/Σ] per query row to stats, and with `kept` (0: none) the weights there,
+ * ⌈L/4⌉·4 rows of Sp floats a batch·head. `work`: Kᵀ (E·Sp floats) then a block's scores
  * (4·Sp), reused by every batch·head of the call (the thread pool gives each part its own).
  */
 export const attention = kernel({
@@ -275,9 +276,10 @@ export const attention = kernel({
 
 /**
  * attentionBackward(…the forward's, dRow, stats, dq, dk, dv): the backward pass from ∂O (the
- * table's fourth column, rows dRow bytes apart) and the forward's [m, 1/Σ] rows: ∂Q [L, E],
- * ∂K [S, E] and ∂V [S, Ev] for each batch·head, contiguous. `work`: Kᵀ, Vᵀ (Ev·Sp floats),
- * a block's weights and its ∂P, then ∂S (4·Sp each).
+ * table's fourth column, rows dRow bytes apart) and the forward's [m, 1/Σ] rows (with `kept`,
+ * its weights, read instead of computed again): ∂Q [L, E], ∂K [S, E] and ∂V [S, Ev] for
+ * each batch·head, contiguous. `work`: Kᵀ, Vᵀ (Ev·Sp floats), a block's weights and its ∂P,
+ * then ∂S (4·Sp each).
  */
 export const attentionBackward = kernel({
   params: { ...SHARED, dRow: i32, stats: i32, dq: i32, dk: i32, dv: i32 },
