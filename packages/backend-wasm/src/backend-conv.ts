@@ -300,7 +300,7 @@ export class WasmConvolution {
     this.#stats.winograd++;
     const { pt, pl, oh, ow, th, tw, Hp, Wp, Tn } = winogradTiles(H, W, pad, m);
     const Mp = roundUp(O, GEMM_ROWS);
-    const { per, used, countsAt } = this.#chunks(N);
+    const { per, used, countsAt } = this.#io.chunks(N);
     // images multiplied together: as many as keep the transformed tiles and products in a
     // core's cache (≈ 512 KiB), so the products are wider (less padding to 8 columns)
     const group = Math.max(1, Math.min(per, Math.floor(WINOGRAD_CHUNK_FLOATS / (X * (C + Mp) * Tn))));
@@ -335,7 +335,7 @@ export class WasmConvolution {
     this.#stats.winograd++;
     const { pt, pl, oh, ow, th, tw, Hp, Wp, Tn } = winogradTiles(H, W, pad, m);
     const Cp = roundUp(C, GEMM_ROWS);
-    const { per, used, countsAt } = this.#chunks(N);
+    const { per, used, countsAt } = this.#io.chunks(N);
     const group = Math.max(1, Math.min(per, Math.floor(WINOGRAD_CHUNK_FLOATS / (X * (O + Cp) * Tn))));
     const Np = roundUp(group * Tn, 8);
     // F(4×4): Z and M with rows Np floats long, a group's padded planes (none without padding)
@@ -369,7 +369,7 @@ export class WasmConvolution {
     // 8 units of images (fewer for a small batch), each summed in its own block, images
     // taken as many at a time as keep their transformed tiles in a core's cache (≈ 512 KiB);
     // the partial sums, and so the bits of the result, do not depend on the number of threads
-    const { per: unit, used, countsAt } = this.#chunks(N, Math.ceil(N / 8));
+    const { per: unit, used, countsAt } = this.#io.chunks(N, Math.ceil(N / 8));
     const per = Math.max(1, Math.min(unit, Math.floor(WINOGRAD_CHUNK_FLOATS / ((X * C + X * Mp + Cp) * Tn))));
     // F(4×4): the products run over the tiles rounded up to 4 columns
     const scratch = m === 4 ? (X * C + X * Mp + Cp) * roundUp(per * Tn, 4) + 2 * X * SPREAD + winograd4Work(per * Tn) : (X * C + X * Mp + Cp) * per * Tn;
@@ -388,16 +388,6 @@ export class WasmConvolution {
     const block = X * Mp * Cp; // floats, a multiple of 4
     this.#gemm.parallel('sumBlocks', [dUAt, block / 4, used, 4 * block], { count: 1, ptrs: [[0, 16]] }, block / 4, used * 4 * block);
     this.#gemm.kernels[scheme.weightsGrad](dUAt, dwAt, Mp, Cp, O, C);
-  }
-
-  /**
-   * N images in chunks of `per` for a Winograd job (default: one chunk per part, up to 4 per
-   * thread), the last one smaller: `used` chunks, their image counts as int32s at countsAt.
-   */
-  #chunks(N: number, per = Math.ceil(N / Math.min(N, 4 * this.#gemm.threads))): { per: number; used: number; countsAt: number } {
-    const used = Math.ceil(N / per);
-    const countsAt = this.#io.int32s(Array.from({ length: used }, (_, k) => Math.min(per, N - k * per)));
-    return { per, used, countsAt };
   }
 
   /** `planes` H×W planes at src into zero-bordered Hp×Wp planes at dst (row pt, column pl), split by planes. */

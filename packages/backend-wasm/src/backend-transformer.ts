@@ -165,7 +165,8 @@ export class WasmTransformerKernels {
     const [outAt, done] = this.#io.out(B * L * Ev);
     const stats = save === null ? null : this.#kept(2 * B * L, [B * L, 2], save);
     // the weights too, where they take at most attentionKeep bytes: the backward then reads them
-    const weights = save === null || keptWeights(d) > this.attentionKeep ? null : this.#kept(keptWeights(d) / 4, [keptWeights(d) / (4 * d.Sp), d.Sp], save);
+    const keptBytes = keptWeights(d);
+    const weights = save === null || keptBytes > this.attentionKeep ? null : this.#kept(keptBytes / 4, [keptBytes / (4 * d.Sp), d.Sp], save);
     this.#attentionForward(d, [q, k, v], masks, scale, causal, outAt, stats?.[0] ?? this.#io.work(8 * B * L), weights?.[0] ?? 0);
     stats?.[1]();
     weights?.[1]();
@@ -177,7 +178,7 @@ export class WasmTransformerKernels {
   #attentionForward(d: AttentionDims, qkv: readonly View[], masks: readonly View[], scale: number, causal: boolean, outAt: number, statsAt: number, kept: number): void {
     const { B, L, E, Ev, Sp } = d;
     const ops = qkv.map((x) => this.#rowsOf(x, B));
-    const { per, used, countsAt } = this.#attentionChunks(B);
+    const { per, used, countsAt } = this.#io.chunks(B);
     const scratch = (E + 4) * Sp;
     const args = { ...this.#attentionArgs(ops, masks, d, countsAt, used, scale, causal, kept), work: this.#io.work(4 * used * scratch), o: outAt, stats: statsAt };
     const strides = { table: TABLE * per, o: 4 * per * L * Ev, stats: 8 * per * L, work: 4 * scratch, counts: 4, kept: kept === 0 ? 0 : (per * keptWeights(d)) / d.B };
@@ -201,7 +202,7 @@ export class WasmTransformerKernels {
     if (st === undefined) this.#attentionForward(d, [q, k, v], masks, scale, causal, this.#io.work(4 * B * L * d.Ev), statsAt, 0);
     const kept = weights === undefined ? 0 : this.#io.in(weights);
     const ops = [this.#rowsOf(q, B), this.#rowsOf(k, B), this.#rowsOf(v, B), this.#rowsOf(dy, B)];
-    const { per, used, countsAt } = this.#attentionChunks(B);
+    const { per, used, countsAt } = this.#io.chunks(B);
     const scratch = (E + Ev + 8) * Sp;
     const [outAt, done] = this.#io.out(B * (L * E + S * E + S * Ev));
     const dk = outAt + 4 * B * L * E;
@@ -248,13 +249,6 @@ export class WasmTransformerKernels {
       return { starts: Array.from({ length: B }, (_, b) => at + b * block), row: 4 * v.shape[nd - 1] };
     }
     return { starts: blockStarts(v, B).map((at) => a.byteOffset + 4 * at), row: 4 * v.strides[nd - 2] };
-  }
-
-  /** B batch·heads in chunks, one per part of a thread-pool job (at most four a thread): their counts as int32s at countsAt. */
-  #attentionChunks(B: number): { per: number; used: number; countsAt: number } {
-    const per = Math.ceil(B / Math.min(B, 4 * this.#gemm.threads));
-    const used = Math.ceil(B / per);
-    return { per, used, countsAt: this.#io.int32s(Array.from({ length: used }, (_, c) => Math.min(per, B - c * per))) };
   }
 
   /** The arguments both attention kernels take: the table of each batch·head's first rows [q, k, v, dy, mask], the chunks, the sizes. */

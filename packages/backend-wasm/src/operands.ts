@@ -80,6 +80,17 @@ export class Operands {
     return at.map((a) => base + a);
   }
 
+  /**
+   * N units (images, batch·heads) in chunks of `per` for a driver kernel split by chunks
+   * (default: one chunk per part, up to 4 per thread), the last one smaller: `used` chunks,
+   * their unit counts as int32s at countsAt.
+   */
+  chunks(N: number, per = Math.ceil(N / Math.min(N, 4 * this.#gemm.threads))): { per: number; used: number; countsAt: number } {
+    const used = Math.ceil(N / per);
+    const countsAt = this.int32s(Array.from({ length: used }, (_, k) => Math.min(per, N - k * per)));
+    return { per, used, countsAt };
+  }
+
   /** A work block holding `values` as int32s (a kernel's table): its address. */
   int32s(table: ArrayLike<number>): number {
     const at = this.work(4 * table.length);

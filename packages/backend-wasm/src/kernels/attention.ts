@@ -141,7 +141,7 @@ export const attentionTimes = kernel({
       ];
     };
     return [
-      ...[0, 1, 2, 3].flatMap((r) => [...f.get('p'), ...op.i32(4 * r), ...f.get('Sp'), ...op.i32Mul, ...op.i32Add, ...f.set('pr', r)]),
+      ...weightRows(f),
       ...f.get('W'), ...op.i32(-8), ...op.i32And, ...op.i32(4), ...op.i32Mul, ...f.set('w8'),
       ...f.forStep('c', op.i32(0), f.get('w8'), 32, chunk(true)),
       ...f.forStep('c', f.get('w8'), [...f.get('W'), ...op.i32(4), ...op.i32Mul], 16, chunk(false)),
@@ -178,7 +178,7 @@ export const attentionAddT = kernel({
       ];
     };
     return [
-      ...[0, 1, 2, 3].flatMap((r) => [...f.get('p'), ...op.i32(4 * r), ...f.get('Sp'), ...op.i32Mul, ...op.i32Add, ...f.set('pr', r)]),
+      ...weightRows(f),
       ...rowPointers(f.get('x'), f.get('xRow'), f.get('rows'), (i) => f.set('xr', i)),
       ...f.get('W'), ...op.i32(-8), ...op.i32And, ...op.i32(4), ...op.i32Mul, ...f.set('w8'),
       ...f.forStep('c', op.i32(0), f.get('w8'), 32, chunk(true)),
@@ -265,10 +265,8 @@ export const attention = kernel({
           ...f.get('o'), ...f.get('i0'), ...f.get('Ev'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
           ...f.get('Ev'), ...op.i32(4), ...op.i32Mul, ...f.get('rows'), ...call('attentionTimes'),
         ]),
-        ...f.get('o'), ...f.get('L'), ...f.get('Ev'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('o'),
-        ...f.get('stats'), ...f.get('L'), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...f.set('stats'),
-        ...f.get('table'), ...op.i32(TABLE), ...op.i32Add, ...f.set('table'),
-        ...nextKept(f),
+        ...onBy(f, 'o', 'L', 'Ev'),
+        ...nextUnit(f),
       ]),
     ]),
   ],
@@ -353,12 +351,10 @@ export const attentionBackward = kernel({
           ...f.get('dp'), ...f.get('Sp'), ...f.get('nmax'), ...offsetRows(f, 'qb', 'qRow'), ...f.get('qRow'), ...f.get('rows'), ...f.get('E'),
           ...f.get('dk'), ...f.get('E'), ...op.i32(4), ...op.i32Mul, ...call('attentionAddT'),
         ]),
-        ...f.get('dq'), ...f.get('L'), ...f.get('E'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('dq'),
-        ...f.get('dk'), ...f.get('S'), ...f.get('E'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('dk'),
-        ...f.get('dv'), ...f.get('S'), ...f.get('Ev'), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('dv'),
-        ...f.get('stats'), ...f.get('L'), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...f.set('stats'),
-        ...f.get('table'), ...op.i32(TABLE), ...op.i32Add, ...f.set('table'),
-        ...nextKept(f),
+        ...onBy(f, 'dq', 'L', 'E'),
+        ...onBy(f, 'dk', 'S', 'E'),
+        ...onBy(f, 'dv', 'S', 'Ev'),
+        ...nextUnit(f),
       ]),
     ]),
   ],
@@ -385,9 +381,23 @@ function prologue(f: Body): number[] {
   ];
 }
 
-/** The next batch·head's kept weights (with `keep`): roundUp4(L) rows of Sp floats on. */
-function nextKept(f: Body): number[] {
-  return [...f.get('kept'), ...f.get('keep'), ...roundUp4(f.get('L')), ...op.i32Mul, ...f.get('rb'), ...op.i32Mul, ...op.i32Add, ...f.set('kept')];
+/** `ptr` on by a batch·head's a × b floats (an output block). */
+function onBy(f: Body, ptr: string, a: string, b: string): number[] {
+  return [...f.get(ptr), ...f.get(a), ...f.get(b), ...op.i32Mul, ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set(ptr)];
+}
+
+/** The next batch·head: its [m, 1/Σ] rows, its table entry, and (with `keep`) its kept weights, roundUp4(L) rows of Sp floats on. */
+function nextUnit(f: Body): number[] {
+  return [
+    ...f.get('stats'), ...f.get('L'), ...op.i32(8), ...op.i32Mul, ...op.i32Add, ...f.set('stats'),
+    ...f.get('table'), ...op.i32(TABLE), ...op.i32Add, ...f.set('table'),
+    ...f.get('kept'), ...f.get('keep'), ...roundUp4(f.get('L')), ...op.i32Mul, ...f.get('rb'), ...op.i32Mul, ...op.i32Add, ...f.set('kept'),
+  ];
+}
+
+/** `pr` = the four rows of the block's weights (or ∂S) at p, Sp floats apart. */
+function weightRows(f: Fn<string, string>): number[] {
+  return [0, 1, 2, 3].flatMap((r) => [...f.get('p'), ...op.i32(4 * r), ...f.get('Sp'), ...op.i32Mul, ...op.i32Add, ...f.set('pr', r)]);
 }
 
 /** A unit's first rows of q, k and v from its table entry. */
