@@ -38,6 +38,9 @@ const lengths = arg('--lengths', '64,256,512').split(',').map(Number);
 const rounds = Number(arg('--rounds', 4));
 const reps = Number(arg('--reps', 10));
 const threads = argv.includes('--threads') ? Number(arg('--threads')) : undefined;
+for (const [name, values] of [['--lengths', lengths], ['--rounds', [rounds]], ['--reps', [reps]], ['--threads', threads === undefined ? [] : [threads]]]) {
+  if (values.some((v) => !Number.isInteger(v) || v < 1)) throw new Error(`attention-paths: ${name} takes positive whole numbers, got '${arg(name)}'`);
+}
 
 enableRelaxedSimd();
 const wasm = registerWasmBackend(threads === undefined ? {} : { threads });
