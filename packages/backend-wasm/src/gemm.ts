@@ -108,6 +108,15 @@ export class WasmGemm {
   readonly fma: boolean;
 
   /**
+   * Whether a large product whose A is stored transposed and wider than B runs swapped
+   * (see `#swapped`): the same values either way (for tests and benches comparing them).
+   */
+  swapsTransposedA = true;
+
+  /** products run swapped so far (see `swapsTransposedA`) */
+  swappedProducts = 0;
+
+  /**
    * `threads` defaults to the machine's cores where worker threads and SharedArrayBuffer
    * exist (Node, isolated pages), else 1. The memory is shared wherever SharedArrayBuffer
    * exists (so tensors can live in it: its views survive growth), even on one thread.
@@ -267,6 +276,7 @@ export class WasmGemm {
    * from (gemmBias: + bias as the results are written), or 0.
    */
   matmul(A: Strided, B: Strided, batch: number, M: number, K: number, N: number, out: Float32Array, biasAt = 0): void {
+    if (batch === 1 && biasAt === 0 && this.#swapped(A, B, M, K, N, out)) return;
     const Mp = Math.ceil(M / GEMM_ROWS) * GEMM_ROWS;
     const P = Math.ceil(N / 8);
     const Np = 8 * P;
@@ -327,6 +337,33 @@ export class WasmGemm {
     } finally {
       heap.free(work);
     }
+  }
+
+  /**
+   * C = A·B for an A stored transposed and wider than B (a weight gradient ∂Yᵀ·X whose
+   * layer has more outputs than inputs: A = ∂Yᵀ [M, K] over K tokens, B = X [K, N], N < M)
+   * as C = (Bᵀ·Aᵀ)ᵀ: staging A's rows would transpose all of ∂Y, and the product, its M×K
+   * rows too large for the cache, would stream them once per pair of B's panels. Swapped,
+   * the narrow Xᵀ is transposed, ∂Y is packed as the wide B from where it lies, and the
+   * N×M result is transposed into C. The same products in the same order: the same bits.
+   * False (nothing done) unless the product is large, both operands and C are in the
+   * memory, and B has contiguous rows.
+   */
+  #swapped(A: Strided, B: Strided, M: number, K: number, N: number, out: Float32Array): boolean {
+    const heap = this.heap;
+    if (!this.swapsTransposedA || !heap.resident || N >= M || M * K * N < THREADED_MIN_WORK) return false;
+    if (A.si !== 1 || A.sj < M || B.sj !== 1 || !heap.owns(A.data) || !heap.owns(B.data) || !heap.owns(out)) return false;
+    const at = this.alloc(4 * N * M);
+    try {
+      const t = heap.f32.subarray(at >> 2, (at >> 2) + N * M);
+      // Bᵀ [N, K] is stored transposed, Aᵀ [K, M] has contiguous rows
+      this.matmul({ data: B.data, offset: B.offset, sb: 0, si: 1, sj: B.si }, { data: A.data, offset: A.offset, sb: 0, si: A.sj, sj: 1 }, 1, N, K, M, t);
+      this.#transpose(at, out.byteOffset, N, M, M, N);
+    } finally {
+      heap.free(at);
+    }
+    this.swappedProducts++;
+    return true;
   }
 
   /**
@@ -452,16 +489,8 @@ export class WasmGemm {
     } else if (A.sj === 1) {
       for (let i = 0; i < M; i++) f.set(ad.subarray(aBase + i * A.si, aBase + i * A.si + K), a0 + i * K);
     } else if (A.si === 1 && this.heap.owns(ad) && K > 1) {
-      // A stored transposed where the kernels reach it: a SIMD transpose of its K×M block,
-      // in blocks of `chunk` source rows (a multiple of 4) that the threads share when it
-      // is large (a weight gradient's Xᵀ over thousands of tokens), the last K mod chunk
-      // rows after them
-      const [src, dst] = [ad.byteOffset + 4 * aBase, 4 * a0];
-      const chunk = Math.max(4, Math.ceil(K / (4 * this.threads) / 4) * 4);
-      const blocks = Math.floor(K / chunk);
-      if (blocks > 0) this.split('transposeTiled', { src, dst, N: blocks, R: chunk, C: M, ss: A.sj, ds: K, sb: chunk * A.sj, db: chunk, bias: 0 }, { src: 4 * chunk * A.sj, dst: 4 * chunk }, 8 * blocks * chunk * M);
-      const rest = K - blocks * chunk;
-      if (rest > 0) this.kernels.transposeTiled(src + 4 * blocks * chunk * A.sj, dst + 4 * blocks * chunk, 1, rest, M, A.sj, K, 0, 0, 0);
+      // A stored transposed where the kernels reach it: a SIMD transpose of its K×M block
+      this.#transpose(ad.byteOffset + 4 * aBase, 4 * a0, K, M, A.sj, K);
     } else if (A.si === 1) {
       // A stored transposed (column-major): read each column contiguously
       for (let k = 0; k < K; k++) {
@@ -472,6 +501,20 @@ export class WasmGemm {
       for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) f[a0 + i * K + k] = ad[aBase + i * A.si + k * A.sj];
     }
     if (Mp > M) this.kernels.fill32(4 * (a0 + M * K), (Mp - M) * K, 0);
+  }
+
+  /**
+   * dst[c·ds + r] = src[r·ss + c] for r < R, c < C (byte addresses, strides in floats): the
+   * SIMD transpose in blocks of `chunk` source rows (a multiple of 4) that the threads
+   * share when it is large (a weight gradient's Xᵀ over thousands of tokens), the last
+   * R mod chunk rows after them.
+   */
+  #transpose(src: number, dst: number, R: number, C: number, ss: number, ds: number): void {
+    const chunk = Math.max(4, Math.ceil(R / (4 * this.threads) / 4) * 4);
+    const blocks = Math.floor(R / chunk);
+    if (blocks > 0) this.split('transposeTiled', { src, dst, N: blocks, R: chunk, C, ss, ds, sb: chunk * ss, db: chunk, bias: 0 }, { src: 4 * chunk * ss, dst: 4 * chunk }, 8 * blocks * chunk * C);
+    const rest = R - blocks * chunk;
+    if (rest > 0) this.kernels.transposeTiled(src + 4 * blocks * chunk * ss, dst + 4 * blocks * chunk, 1, rest, C, ss, ds, 0, 0, 0);
   }
 
   /** B with neither rows nor columns contiguous, packed element by element into P panels at float `b0`. */

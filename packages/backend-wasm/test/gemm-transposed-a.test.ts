@@ -80,3 +80,65 @@ describe.each([1, 2])('products with A stored transposed, %i thread(s)', (thread
     for (const x of [a, b, out]) g.heap.freeArray(x);
   });
 });
+
+// A weight gradient ∂Yᵀ·X of a layer with more outputs than inputs (A stored transposed,
+// N < M, a large product) runs swapped, as (Xᵀ·∂Y)ᵀ: the same products in the same order,
+// so the same bits as staging A's rows, on both sides of each condition (N against M, the
+// size, B's layout) and at the edges (M and N off multiples of 4 and 8, K odd, wider rows).
+describe.each([1, 2])('products with a wide transposed A, swapped, %i thread(s)', (threads) => {
+  const on = gemmOn(threads);
+
+  it.each([
+    // [M, K, N, extra columns of Aᵀ's rows, whether it swaps]
+    [512, 1792, 28, 0, true], // an LSTM's input weights over 64 × 28 tokens
+    [512, 2048, 128, 0, true], // a feed-forward layer's first weights
+    [130, 1031, 127, 3, true], // M and N one short of / past multiples, K odd, wider rows
+    [129, 1030, 128, 0, true],
+    [128, 1030, 128, 0, false], // N = M: staged as before
+    [100, 100, 99, 0, false], // 990,000 multiply-adds: under the threaded size, staged
+    [104, 100, 101, 0, true], // 1,050,400: over it
+  ] as const)('M %i, K %i, N %i, lda = M + %i: the bits of the staged product, swapped: %s', (M, K, N, extra, swaps) => {
+    const { g } = on;
+    const lda = M + extra;
+    const a = memoryFloats(g, K * lda + 1);
+    a.set(rand(K * lda + 1, M * 5 + K));
+    const b = memoryFloats(g, K * N);
+    b.set(rand(K * N, N * 11 + K));
+    const A: Strided = { data: a, offset: 1, sb: 0, si: 1, sj: lda };
+    const B: Strided = { data: b, offset: 0, sb: 0, si: N, sj: 1 };
+    const [swapped, staged] = [memoryFloats(g, M * N), memoryFloats(g, M * N)];
+    const before = g.swappedProducts;
+    g.matmul(A, B, 1, M, K, N, swapped);
+    expect(g.swappedProducts - before).toBe(swaps ? 1 : 0);
+    g.swapsTransposedA = false;
+    try {
+      g.matmul(A, B, 1, M, K, N, staged);
+    } finally {
+      g.swapsTransposedA = true;
+    }
+    expect(g.swappedProducts - before).toBe(swaps ? 1 : 0);
+    expect(Array.from(swapped)).toEqual(Array.from(staged));
+    const want = reference(A, B, M, K, N);
+    for (let q = 0; q < M * N; q++) expect(Math.abs(swapped[q] - want[q])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want[q])) * Math.sqrt(K));
+    for (const x of [a, b, swapped, staged]) g.heap.freeArray(x);
+  });
+
+  it('B stored transposed, or out of the memory, keeps the staged product', () => {
+    const { g } = on;
+    const [M, K, N] = [256, 1024, 64];
+    const a = memoryFloats(g, K * M);
+    a.set(rand(K * M, 7));
+    const b = memoryFloats(g, K * N);
+    b.set(rand(K * N, 8));
+    const A: Strided = { data: a, offset: 0, sb: 0, si: 1, sj: M };
+    const before = g.swappedProducts;
+    const out = memoryFloats(g, M * N);
+    g.matmul(A, { data: b, offset: 0, sb: 0, si: 1, sj: K }, 1, M, K, N, out);
+    const outside = new Float32Array(M * N);
+    g.matmul(A, { data: b, offset: 0, sb: 0, si: N, sj: 1 }, 1, M, K, N, outside);
+    expect(g.swappedProducts).toBe(before);
+    const want = reference(A, { data: b, offset: 0, sb: 0, si: N, sj: 1 }, M, K, N);
+    for (let q = 0; q < M * N; q++) expect(Math.abs(outside[q] - want[q])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want[q])) * Math.sqrt(K));
+    for (const x of [a, b, out]) g.heap.freeArray(x);
+  });
+});
