@@ -7,7 +7,8 @@ import { registerWasmBackend, type WasmBackend } from '../src/index.js';
 // columns): both move values without arithmetic of their own or sum each column in row
 // order in float64, so on one thread and on two they give the cpu backend's values bit
 // for bit. Shapes below and above the 256 KiB split threshold, rows whose length is not a
-// multiple of 4, views with an offset, int32 values.
+// multiple of 4 or 16 (colSums takes sixteen columns a pass, then four, then one), views
+// with an offset, int32 values.
 const one: WasmBackend = registerWasmBackend({ threads: 1, name: 'wasm-copies-1t' });
 const two: WasmBackend = registerWasmBackend({ threads: 2, name: 'wasm-copies-2t' });
 afterEach(() => T.setBackend('cpu'));
@@ -64,6 +65,12 @@ describe('sums over leading axes split by columns (colSums)', () => {
     ['[4, 257, 67] over the first two axes', [4, 257, 67], [0, 1], true],
     ['[3, 7] over rows (small, one call)', [3, 7], [0], false],
     ['[20000, 4] over rows (four columns, one a part)', [20000, 4], [0], true],
+    // sixteen columns a pass, then four, then one: the edges of each
+    ['[300, 16] over rows (one wide pass)', [300, 16], [0], false],
+    ['[300, 15] over rows (no wide pass)', [300, 15], [0], false],
+    ['[100, 47] over rows (two wide passes, three of four, three single)', [100, 47], [0], false],
+    ['[1792, 512] over rows (an LSTM input bias gradient over 64 × 28 tokens)', [1792, 512], [0], true],
+    ['[600, 130] over rows (parts of 16 or 17 columns on two threads)', [600, 130], [0], true],
   ] as const)('%s: the cpu backend values', (_what, shape, axes, splits) => {
     expectSame([...shape], 'float32', (x) => x.sum([...axes]), splits);
   });

@@ -1,5 +1,5 @@
 /** Sums: over rows and columns (accumulated in float64), and of per-chunk partial sums. */
-import { f64, i32, op, v128, type Fn } from '../assembler.js';
+import { array, f64, i32, op, v128, type Fn } from '../assembler.js';
 import { kernel } from './kernel.js';
 import { HIGH_HALF } from './shared.js';
 
@@ -44,17 +44,52 @@ export const rowSum64 = kernel({ ...ROW_SUM, body: (f) => rowSumBody(f, true) })
 
 type ColSumNames = 'x' | 'out' | 'rows' | 'n' | 'j' | 'r' | 'at' | 'rowBytes' | 'n4' | 'v' | 'lo' | 'hi' | 'one';
 
+/** Columns a wide pass of colSums sums at once: eight float64 pairs, each its own chain of adds. */
+const WIDE_COLUMNS = 16;
+
+/**
+ * colSums' first pass: columns 0 … n16 − 1 (n rounded down to 16) sixteen at a time, each
+ * row's four vectors added into eight f64x2 accumulators. Each accumulator is a chain of
+ * dependent adds; with four columns a pass (two chains) the adds' latency bounds the pass,
+ * with sixteen (eight chains) the loads do. Each column still adds its rows in order.
+ */
+function wideColumns(f: Fn<ColSumNames | 'n16', 'acc' | 'vs'>): number[] {
+  const vs = [0, 1, 2, 3];
+  return [
+    ...f.get('n'), ...op.i32(-WIDE_COLUMNS), ...op.i32And, ...f.set('n16'),
+    ...f.forStep('j', op.i32(0), f.get('n16'), WIDE_COLUMNS, [
+      ...Array.from({ length: 8 }, (_, k) => [...op.v128Zero, ...f.set('acc', k)]).flat(),
+      ...f.get('x'), ...f.get('j'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('at'),
+      ...f.forUp('r', f.get('rows'), [
+        ...vs.flatMap((q) => [...f.get('at'), ...op.v128Load(16 * q), ...f.set('vs', q)]),
+        ...vs.flatMap((q) => [
+          ...f.get('acc', 2 * q), ...f.get('vs', q), ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...f.set('acc', 2 * q),
+          ...f.get('acc', 2 * q + 1), ...f.get('vs', q), ...f.get('vs', q), ...HIGH_HALF, ...op.f64x2PromoteLowF32x4, ...op.f64x2Add, ...f.set('acc', 2 * q + 1),
+        ]),
+        ...f.get('at'), ...f.get('rowBytes'), ...op.i32Add, ...f.set('at'),
+      ]),
+      ...Array.from({ length: WIDE_COLUMNS }, (_, c) => [
+        ...f.get('out'), ...f.get('j'), ...op.i32(c), ...op.i32Add, ...op.i32(4), ...op.i32Mul, ...op.i32Add,
+        ...f.get('acc', c >> 1), ...op.f64x2ExtractLane(c & 1), ...op.f32DemoteF64,
+        ...op.f32Store(0),
+      ]).flat(),
+    ]),
+  ];
+}
+
 /**
  * out[j] = Σ_r x[r·row + j] for j < n, float32 rows `rowBytes` bytes apart (set from the
  * instructions `rowBytes`), accumulated in float64 (two f64x2 per four columns, the last
  * n mod 4 columns one by one) and rounded once. Each column's sum runs over the rows in
- * order, so a column's bits do not depend on which columns a call sums.
+ * order, so a column's bits do not depend on which columns a call sums. `wide`: the
+ * columns below n rounded down to 16 go first, sixteen at a time (wideColumns).
  */
-function colSumBody(f: Fn<ColSumNames>, rowBytes: number[]): number[] {
+function colSumBody(f: Fn<ColSumNames>, rowBytes: number[], wide?: Fn<ColSumNames | 'n16', 'acc' | 'vs'>): number[] {
   return [
     ...rowBytes, ...f.set('rowBytes'),
     ...f.get('n'), ...op.i32(-4), ...op.i32And, ...f.set('n4'),
-    ...f.forStep('j', op.i32(0), f.get('n4'), 4, [
+    ...(wide === undefined ? [] : wideColumns(wide)),
+    ...f.forStep('j', wide === undefined ? op.i32(0) : wide.get('n16'), f.get('n4'), 4, [
       ...op.v128Zero, ...f.set('lo'), ...op.v128Zero, ...f.set('hi'),
       ...f.get('x'), ...f.get('j'), ...op.i32(4), ...op.i32Mul, ...op.i32Add, ...f.set('at'),
       ...f.forUp('r', f.get('rows'), [
@@ -99,13 +134,14 @@ export const colSum = kernel({
 /**
  * colSums(x, out, rows, n, width): colSum's sums of the first n columns of rows `width`
  * floats long: the same bits column by column, so the thread pool splits it by columns
- * (x and out move on by a column's 4 bytes).
+ * (x and out move on by a column's 4 bytes). Sixteen columns a pass where they fit, four
+ * after them, then one by one.
  */
 export const colSums = kernel({
   params: { x: i32, out: i32, rows: i32, n: i32, width: i32 },
-  locals: COL_SUM_LOCALS,
+  locals: { ...COL_SUM_LOCALS, n16: i32, acc: array(v128, 8), vs: array(v128, 4) },
   split: { units: 'n', pointers: ['x', 'out'] },
-  body: (f) => colSumBody(f, [...f.get('width'), ...op.i32(4), ...op.i32Mul]),
+  body: (f) => colSumBody(f, [...f.get('width'), ...op.i32(4), ...op.i32Mul], f),
 });
 
 /**
