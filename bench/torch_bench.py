@@ -9,7 +9,14 @@ the MLP epoch measured it ≈ 3× slower here — 2.8–3.8 s against 0.9–1.2 
 convolution rows; the cause was not pinned down, a fixed malloc mmap threshold did not
 change it.)
 Uses 2 threads (torch.set_num_threads) and reads MNIST's raw IDX files with numpy.
+OpenBLAS starts on one thread (OPENBLAS_NUM_THREADS=1, from the runner): beside torch's
+own two threads that is PyTorch's fastest setting for the training rows here (OpenBLAS on
+two threads made its CNN step 13.8–21.5 ms against 12.5–12.8, its LSTM step 23 against
+20 ms). The matmul rows are OpenBLAS alone, so they run it on torch's thread count
+(openblas_set_num_threads, through ctypes): 180–200 GFLOP/s at 1024² against 94–100 on
+one thread.
 """
+import ctypes
 import json
 import os
 import statistics
@@ -48,11 +55,34 @@ def time_it(fn, max_reps, warmup=1):
     return statistics.median(times) * 1000, len(times)
 
 
+def openblas():
+    """The loaded OpenBLAS (Debian's libblas.so.3 alternative), or None for another BLAS."""
+    for name in ("libblas.so.3", "libopenblas.so.0"):
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            continue
+        if hasattr(lib, "openblas_set_num_threads"):
+            return lib
+    return None
+
+
+blas = openblas()
+
+
 def matmul(out, n):
     a, b = torch.randn(n, n), torch.randn(n, n)
-    ms, reps = time_it(lambda: a @ b, 10)
+    threads = torch.get_num_threads()
+    if blas is not None:
+        blas.openblas_set_num_threads(threads)
+    try:
+        ms, reps = time_it(lambda: a @ b, 10)
+    finally:
+        if blas is not None:
+            blas.openblas_set_num_threads(1)
+    used = threads if blas is not None else "its default"
     out[f"matmul{n}"] = {"value": 2 * n**3 / ms / 1e6, "reps": reps}
-    log(f"  torch matmul {n}: {out[f'matmul{n}']['value']:.2f} GFLOP/s")
+    log(f"  torch matmul {n}: {out[f'matmul{n}']['value']:.2f} GFLOP/s (OpenBLAS on {used} thread(s))")
 
 
 def conv(out, wid, cin, hw, cout):

@@ -12,7 +12,7 @@ export function findTorch(): { python: string; version: string } | { missing: st
   return { missing: 'no python3 can import torch (Debian: apt-get install python3-torch); PyTorch columns are skipped' };
 }
 
-/** PyTorch on the same workloads, in its process for the whole run (2 threads, OpenBLAS single-threaded). */
+/** PyTorch on the same workloads, in its process for the whole run (2 threads; OpenBLAS on one beside them, on both for the matmul rows: see torch_bench.py). */
 export function torchProcess(python: string, mnistDir: string, b: Budget, log: (s: string) => void): SystemProcess {
   const script = fileURLToPath(new URL('../torch_bench.py', import.meta.url));
   const options = { sizes: MATMUL_SIZES, convs: CONVS, budgetMs: b.budgetMs, mlpSteps: b.mlpSteps, cnnSteps: b.cnnSteps, mnistDir, threads: 2 };
