@@ -7,8 +7,9 @@
  * Rows are independent, so a pass with enough work (see `work`) is split by rows across
  * the thread pool (`WasmGemm.split`), with the same values as on one thread.
  */
-import type { GatePasses, GruGateArgs, GruGateBackwardArgs, HostKernelIO, LstmGateArgs, LstmGateBackwardArgs, RnnGateArgs, RnnGateBackwardArgs, Rows } from '@ml/tensor/backend';
+import type { GatePasses, GruGateArgs, GruGateBackwardArgs, HostKernelIO, LstmGateArgs, LstmGateBackwardArgs, RnnGateArgs, RnnGateBackwardArgs, Rows, SequenceGateArgs } from '@ml/tensor/backend';
 import type { WasmGemm } from './gemm.js';
+import { CELL } from './kernels/index.js';
 
 /**
  * What a pass weighs against WasmGemm.split's threshold, which splits calls moving at least
@@ -30,7 +31,14 @@ export type GateCounts = Record<keyof GatePasses, number>;
 /** The gate passes on the kernels of `gemm`, on the arrays of its memory. */
 export class WasmGatePasses implements GatePasses {
   readonly #gemm: WasmGemm;
-  readonly counts: GateCounts = { lstm: 0, lstmBackward: 0, gru: 0, gruBackward: 0, rnn: 0, rnnBackward: 0 };
+  readonly counts: GateCounts = { lstm: 0, lstmBackward: 0, gru: 0, gruBackward: 0, rnn: 0, rnnBackward: 0, sequence: 0 };
+
+  /**
+   * Whether a whole forward pass runs as one kernel call over blocks of batch rows
+   * (`sequence`, recurrentSteps) rather than a product and a gate pass a step: the same
+   * values either way (for tests and benches that compare the two).
+   */
+  sequences = true;
 
   constructor(gemm: WasmGemm) {
     this.#gemm = gemm;
@@ -116,6 +124,56 @@ export class WasmGatePasses implements GatePasses {
     return true;
   }
 
+  /**
+   * The whole forward pass in one call of recurrentSteps, split by blocks of four batch rows
+   * (each block runs every step: its states stay with the thread that computes them). W_hhᵀ
+   * is packed once. Declines (false) unless B is a multiple of 4 and every array is
+   * float32 in the module memory.
+   */
+  sequence(p: SequenceGateArgs): boolean {
+    const { L, B, H, cell } = p;
+    if (!this.sequences || B % 4 !== 0 || L * B * H === 0) return false;
+    const heap = this.#gemm.heap;
+    const arrays = [p.x.a, p.h0.a, p.whh.a, p.out, p.c0?.a, p.bias?.a, p.acts].filter((a) => a != null);
+    if (!arrays.every((a) => a instanceof Float32Array && heap.owns(a))) return false;
+    if (cell === 'lstm' && p.c0 === null) return false;
+    const { G } = GATES[cell];
+    const A = GATES[cell].A * H; // floats of saved activations a row
+    const Np = 8 * Math.ceil((G * H) / 8);
+    const C = cell === 'lstm' ? 2 * H : H;
+    const gemm = this.#gemm;
+    const [wBytes, hwBytes] = [align16(Np * H * 4), align16(B * Np * 4)];
+    const work = gemm.alloc(wBytes + hwBytes + B * H * 4);
+    try {
+      const [w, hw, sa] = [work, work + wBytes, work + wBytes + hwBytes];
+      // W_hhᵀ [H, G·H]: element (k, j) is W_hh's (j, k)
+      gemm.packInto({ data: p.whh.a, offset: p.whh.off, sb: 0, si: p.whh.s1, sj: p.whh.s0 }, H, G * H, w);
+      const [t0, dir] = p.reverse ? [L - 1, -1] : [0, 1];
+      const address = (a: Float32Array, floats: number) => a.byteOffset + 4 * floats;
+      const out = address(p.out as Float32Array, t0 * B * C);
+      const acts = p.acts === null ? out : address(p.acts as Float32Array, t0 * B * A);
+      const args = {
+        x: address(p.x.a as Float32Array, p.x.off + t0 * p.x.st), xt: dir * 4 * p.x.st, xs: 4 * p.x.sb,
+        h0: address(p.h0.a as Float32Array, p.h0.off), h0s: 4 * p.h0.stride,
+        c0: p.c0 === null ? 0 : address(p.c0.a as Float32Array, p.c0.off), c0s: p.c0 === null ? 0 : 4 * p.c0.stride,
+        out, ot: dir * 4 * B * C, os: 4 * C,
+        acts, at: p.acts === null ? 0 : dir * 4 * B * A, as: p.acts === null ? 0 : 4 * A,
+        bh: p.bias === null ? 0 : address(p.bias.a as Float32Array, p.bias.off),
+        w, hw, sa, Q: B / 4, H, Np, L, cell: CELL[cell],
+        // the gate kernels' modes: rnn, tanh or relu; lstm and gru, bit 0 out (always), bit 1 acts, bit 2 (gru) the bias
+        mode: cell === 'rnn' ? (p.tanh ? 1 : 0) : 1 | (p.acts === null ? 0 : 2) | (p.bias === null ? 0 : 4),
+      };
+      // per block of four rows each row operand moves on by four rows
+      const quad = (rowBytes: number) => 4 * rowBytes;
+      const strides = { x: quad(args.xs), h0: quad(args.h0s), c0: quad(args.c0s), out: quad(args.os), acts: quad(args.as), hw: quad(4 * Np), sa: quad(4 * H) };
+      gemm.split('recurrentSteps', args, strides, 4 * L * B * (G * H * (H + 2) + C));
+    } finally {
+      gemm.heap.free(work);
+    }
+    this.counts.sequence++;
+    return true;
+  }
+
   rnnBackward(p: RnnGateBackwardArgs): boolean {
     const at = this.#place([p.y, p.d, p.dh, p.out], p.d);
     if (at === null) return false;
@@ -127,6 +185,11 @@ export class WasmGatePasses implements GatePasses {
     return true;
   }
 }
+
+/** Gates a cell's product has per hidden unit (G), and the activations it saves per unit (A, times H a row). */
+const GATES = { rnn: { G: 1, A: 0 }, lstm: { G: 4, A: 5 }, gru: { G: 3, A: 4 } } as const;
+
+const align16 = (n: number) => (n + 15) & ~15;
 
 /** A kernel's mode: bit k set when the kth operand is given. */
 function bits(...given: readonly (Rows | null)[]): number {

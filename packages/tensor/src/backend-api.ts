@@ -44,6 +44,7 @@ export {
   type RnnGateArgs,
   type RnnGateBackwardArgs,
   type Rows,
+  type SequenceGateArgs,
 } from './backends/host-recurrent.js';
 export {
   gruSequenceBackwardHost,

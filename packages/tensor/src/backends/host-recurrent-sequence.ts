@@ -15,7 +15,7 @@
  */
 import type { DataId, RnnSequenceAttrs, SaveForBackward, SequenceAttrs, View } from '../backend.js';
 import type { DType, TypedArray } from '../dtype.js';
-import { floatDType, lstmGatesBackwardHost, lstmGatesHost, productsWith, rows, sigmoid, tanh, type HostKernelIO, type LstmGateArgs, type LstmGateBackwardArgs, type Rows } from './host-recurrent.js';
+import { floatDType, lstmGatesBackwardHost, lstmGatesHost, productsWith, rows, sigmoid, tanh, type HostKernelIO, type LstmGateArgs, type LstmGateBackwardArgs, type Rows, type SequenceGateArgs } from './host-recurrent.js';
 
 /** A 3-D operand [L, B, C] with contiguous rows: element (t, b, j) at a[off + t·st + b·sb + j]. */
 interface Steps {
@@ -78,6 +78,19 @@ const slot = (a: TypedArray, t: number, B: number, C: number): Rows => ({ a, off
 /** The rows of a contiguous [B, C] array (a product). */
 const packed = (a: TypedArray, C: number): Rows => ({ a, off: 0, stride: C });
 
+/**
+ * The whole forward pass offered to the backend's own kernels (`GatePasses.sequence`):
+ * true when they ran it. `h0` must have contiguous rows.
+ */
+function wholeSequence(io: HostKernelIO, cell: SequenceGateArgs['cell'], L: number, x: Steps, h0: View, whh: View, o: { reverse: boolean; tanh?: boolean; c0?: Rows; bias?: Bias }, out: TypedArray, acts: TypedArray | null): boolean {
+  const h0r = rows(io, h0);
+  if (io.gates?.sequence === undefined || h0r === null) return false;
+  const bias = o.bias === undefined || o.bias.a === null ? null : o.bias.s === 1 ? { a: o.bias.a, off: o.bias.off, stride: 0 } : undefined;
+  if (bias === undefined) return false;
+  const w = { a: io.array(whh.data), off: whh.offset, s0: whh.strides[0], s1: whh.strides[1] };
+  return io.gates.sequence({ cell, L, B: h0.shape[0], H: h0.shape[1], x, h0: h0r, c0: o.c0 ?? null, whh: w, bias, out, acts, reverse: o.reverse, tanh: o.tanh ?? true });
+}
+
 /** The steps in the order they run. */
 function order(L: number, reverse: boolean): number[] {
   return Array.from({ length: L }, (_, s) => (reverse ? L - 1 - s : s));
@@ -104,17 +117,19 @@ export function lstmSequenceHost(io: HostKernelIO, xw: View, h0: View, c0: View,
   const out = io.alloc(dtype, L * B * 2 * H);
   const outId = io.wrap(out);
   const acts = save === null ? null : io.alloc(dtype, L * B * 5 * H);
-  const wT = productsWith(io, operand(whh, true));
-  let h = operand(h0);
-  let c = c0r;
-  for (const t of order(L, o.reverse)) {
-    const product = wT.times(h);
-    lstmGates(io, x, t, io.array(product), 0, c, B, H, out, acts);
-    io.dispose(product);
-    h = lhs(outId, dtype, B, H, t * B * 2 * H, 2 * H);
-    c = { a: out, off: t * B * 2 * H + H, stride: 2 * H };
+  if (!wholeSequence(io, 'lstm', L, x, h0, whh, { reverse: o.reverse, c0: c0r }, out, acts)) {
+    const wT = productsWith(io, operand(whh, true));
+    let h = operand(h0);
+    let c = c0r;
+    for (const t of order(L, o.reverse)) {
+      const product = wT.times(h);
+      lstmGates(io, x, t, io.array(product), 0, c, B, H, out, acts);
+      io.dispose(product);
+      h = lhs(outId, dtype, B, H, t * B * 2 * H, 2 * H);
+      c = { a: out, off: t * B * 2 * H + H, stride: 2 * H };
+    }
+    wT.dispose();
   }
-  wT.dispose();
   if (save !== null && acts !== null) {
     io.keep?.(acts);
     save(io.wrap(acts), [L, B, 5 * H], dtype);
@@ -227,17 +242,20 @@ export function gruSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View,
   const out = io.alloc(dtype, L * B * H);
   const outId = io.wrap(out);
   const acts = save === null ? null : io.alloc(dtype, L * B * 4 * H);
-  const [wT, bh] = [productsWith(io, operand(whh, true)), bias(io, bhh)];
-  let h = operand(h0);
-  let hr = h0r;
-  for (const t of order(L, o.reverse)) {
-    const product = wT.times(h);
-    gruGates(io, x, t, io.array(product), 0, hr, bh, B, H, out, acts);
-    io.dispose(product);
-    h = lhs(outId, dtype, B, H, t * B * H, H);
-    hr = { a: out, off: t * B * H, stride: H };
+  const bh = bias(io, bhh);
+  if (!wholeSequence(io, 'gru', L, x, h0, whh, { reverse: o.reverse, bias: bh }, out, acts)) {
+    const wT = productsWith(io, operand(whh, true));
+    let h = operand(h0);
+    let hr = h0r;
+    for (const t of order(L, o.reverse)) {
+      const product = wT.times(h);
+      gruGates(io, x, t, io.array(product), 0, hr, bh, B, H, out, acts);
+      io.dispose(product);
+      h = lhs(outId, dtype, B, H, t * B * H, H);
+      hr = { a: out, off: t * B * H, stride: H };
+    }
+    wT.dispose();
   }
-  wT.dispose();
   if (save !== null && acts !== null) {
     io.keep?.(acts);
     save(io.wrap(acts), [L, B, 4 * H], dtype);
@@ -322,8 +340,9 @@ export function rnnSequenceHost(io: HostKernelIO, xp: View, h0: View, whh: View,
   if (dtype === null || L * B * H === 0 || x === null) return null;
   const out = io.alloc(dtype, L * B * H);
   const outId = io.wrap(out);
-  const wT = productsWith(io, operand(whh, true));
   const isTanh = o.nonlinearity === 'tanh';
+  if (wholeSequence(io, 'rnn', L, x, h0, whh, { reverse: o.reverse, tanh: isTanh }, out, null)) return outId;
+  const wT = productsWith(io, operand(whh, true));
   let h = operand(h0);
   for (const t of order(L, o.reverse)) {
     const product = wT.times(h);

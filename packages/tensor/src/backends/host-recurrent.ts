@@ -71,6 +71,38 @@ export interface GatePasses {
   gruBackward(p: GruGateBackwardArgs): boolean;
   rnn(p: RnnGateArgs): boolean;
   rnnBackward(p: RnnGateBackwardArgs): boolean;
+  /**
+   * A layer-direction's whole forward pass (optional): every step's product h_{t−1}·W_hhᵀ
+   * and gate pass, as the step loop of host-recurrent-sequence.ts computes them, the same
+   * values. False when it declines (nothing written): the loop runs then.
+   */
+  sequence?(p: SequenceGateArgs): boolean;
+}
+
+/**
+ * A layer-direction's forward pass for `GatePasses.sequence`: L steps over B rows of
+ * hidden size H, run t = 0 … L − 1 (t = L − 1 … 0 when `reverse`). `x` is the input part
+ * of every step (element (t, b, j) at a[off + t·st + b·sb + j]); `whh` is W_hh [G·H, H]
+ * (G = 1, 4, 3 for rnn, lstm, gru; element (i, j) at a[off + i·s0 + j·s1]); `out` the
+ * packed [L, B, C] result (C = 2H, [h_t | c_t], for lstm, else H) and `acts` the packed
+ * [L, B, A] activations to save (A = 5H for lstm, 4H for gru) or null. `c0` (lstm) and
+ * `bias` (gru's b_hh, 3H floats) are null for the other cells; `tanh` picks the rnn's
+ * nonlinearity (else relu).
+ */
+export interface SequenceGateArgs {
+  cell: 'rnn' | 'lstm' | 'gru';
+  L: number;
+  B: number;
+  H: number;
+  x: { a: TypedArray; off: number; st: number; sb: number };
+  h0: Rows;
+  c0: Rows | null;
+  whh: { a: TypedArray; off: number; s0: number; s1: number };
+  bias: Rows | null;
+  out: TypedArray;
+  acts: TypedArray | null;
+  reverse: boolean;
+  tanh: boolean;
 }
 
 /**
