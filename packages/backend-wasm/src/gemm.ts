@@ -257,9 +257,6 @@ export class WasmGemm {
       else this.#gemm(aAt, bAt, cAt, Mp, K, Np, p0, p1);
     };
     if (this.#pool === null || Mp * K * Np < THREADED_MIN_WORK || P > 0xffff) return panels(0, P);
-    if ((globalThis as { __flag?: boolean }).__flag && (how === 0 || how === 3) && Mp >= 8 && Mp * K * Np < ((globalThis as { __limit?: number }).__limit ?? 1 << 23)) {
-      return this.#pool.gemm([aAt, bAt, cAt, Mp, K, Np, src, how, N, biasAt], P, Math.ceil(Mp / (4 * this.threads)) * 4, P);
-    }
     // on threads, an A larger than a core's share of the cache, with a B that stays in the
     // cache, goes in blocks of rows: the threads work on one block at a time, its rows
     // shared in the cache across the panels (every block reads all of B again), and the

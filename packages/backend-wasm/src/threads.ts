@@ -191,8 +191,8 @@ export class ThreadPool {
    * B's columns, and the bias row gemmBias starts from (0: none, gemm). With M = 0, the
    * parts only pack B.
    */
-  gemm(args: readonly number[], P: number, rows = args[3], panels?: number): void {
-    const per = panels ?? (Math.ceil(P / PANELS_PER_PART) >= this.size ? PANELS_PER_PART : 1);
+  gemm(args: readonly number[], P: number, rows = args[3]): void {
+    const per = Math.ceil(P / PANELS_PER_PART) >= this.size ? PANELS_PER_PART : 1;
     const across = Math.ceil(P / per);
     const blocks = rows > 0 ? Math.ceil(args[3] / rows) : 1;
     if (blocks > 1 && (args[7] === 1 || args[7] === 2)) throw new Error('ThreadPool.gemm: B must be packed before a product split by rows');
