@@ -7,7 +7,7 @@
  * Rows are independent, so a pass with enough work (see `work`) is split by rows across
  * the thread pool (`WasmGemm.split`), with the same values as on one thread.
  */
-import type { GatePasses, GruGateArgs, GruGateBackwardArgs, HostKernelIO, LstmGateArgs, LstmGateBackwardArgs, RnnGateArgs, RnnGateBackwardArgs, Rows, SequenceGateArgs } from '@ml/tensor/backend';
+import type { GatePasses, GruGateArgs, GruGateBackwardArgs, HostKernelIO, LstmGateArgs, LstmGateBackwardArgs, RnnGateArgs, RnnGateBackwardArgs, Rows, SequenceBackwardGateArgs, SequenceGateArgs, StepRows } from '@ml/tensor/backend';
 import type { WasmGemm } from './gemm.js';
 import { CELL } from './kernels/index.js';
 
@@ -31,12 +31,13 @@ export type GateCounts = Record<keyof GatePasses, number>;
 /** The gate passes on the kernels of `gemm`, on the arrays of its memory. */
 export class WasmGatePasses implements GatePasses {
   readonly #gemm: WasmGemm;
-  readonly counts: GateCounts = { lstm: 0, lstmBackward: 0, gru: 0, gruBackward: 0, rnn: 0, rnnBackward: 0, sequence: 0 };
+  readonly counts: GateCounts = { lstm: 0, lstmBackward: 0, gru: 0, gruBackward: 0, rnn: 0, rnnBackward: 0, sequence: 0, sequenceBackward: 0 };
 
   /**
-   * Whether a whole forward pass runs as one kernel call over blocks of batch rows
-   * (`sequence`, recurrentSteps) rather than a product and a gate pass a step: the same
-   * values either way (for tests and benches that compare the two).
+   * Whether a whole forward pass, and the loop backward through time, run as one kernel
+   * call each over blocks of batch rows (`sequence`, recurrentSteps; `sequenceBackward`,
+   * recurrentStepsBack) rather than a product and a gate pass a step: the same values
+   * either way (for tests and benches that compare the two).
    */
   sequences = true;
 
@@ -171,6 +172,56 @@ export class WasmGatePasses implements GatePasses {
       gemm.heap.free(work);
     }
     this.counts.sequence++;
+    return true;
+  }
+
+  /**
+   * The loop backward through time in one call of recurrentStepsBack, split by blocks of
+   * four batch rows as `sequence` is (a row's gradients depend on that row alone). W_hh is
+   * packed once; the last product (∂h0's part) goes to p.dh0. Declines (false) as
+   * `sequence` does.
+   */
+  sequenceBackward(p: SequenceBackwardGateArgs): boolean {
+    const { L, B, H, cell } = p;
+    if (!this.sequences || B % 4 !== 0 || L * B * H === 0) return false;
+    if (cell !== 'rnn' && (p.acts === null || p.prev0 === null)) return false;
+    const heap = this.#gemm.heap;
+    const arrays = [p.acts?.a, p.d.a, p.y.a, p.prev0?.a, p.whh.a, p.out, p.dh0].filter((a) => a != null);
+    if (!arrays.every((a) => a instanceof Float32Array && heap.owns(a))) return false;
+    const K = GATES[cell].G * H;
+    const Np = 8 * Math.ceil(H / 8);
+    const gemm = this.#gemm;
+    const wBytes = align16(Np * K * 4);
+    const work = gemm.alloc(wBytes + B * Np * 4);
+    try {
+      const [w, carry] = [work, work + wBytes];
+      // W_hh [G·H, H] as the product's B: element (k, j) at off + k·s0 + j·s1
+      gemm.packInto({ data: p.whh.a, offset: p.whh.off, sb: 0, si: p.whh.s0, sj: p.whh.s1 }, K, H, w);
+      // the first step the backward takes, and how t moves on from it
+      const [tb, back] = p.reverse ? [0, 1] : [L - 1, -1];
+      const at = (s: StepRows) => s.a.byteOffset + 4 * (s.off + tb * s.st);
+      const out = p.out.byteOffset;
+      const slot = 4 * B * K;
+      const args = {
+        acts: p.acts === null ? at(p.d) : at(p.acts), aSt: p.acts === null ? 0 : back * 4 * p.acts.st, aRow: p.acts === null ? 0 : 4 * p.acts.sb,
+        d: at(p.d), dSt: back * 4 * p.d.st, dRow: 4 * p.d.sb,
+        y: at(p.y), ySt: back * 4 * p.y.st, yRow: 4 * p.y.sb,
+        h0: p.prev0 === null ? 0 : p.prev0.a.byteOffset + 4 * p.prev0.off, h0Row: p.prev0 === null ? 0 : 4 * p.prev0.stride,
+        g: out + tb * slot, gSt: back * slot, gRow: 4 * K,
+        // gru: the gradient of h_{t−1}·W_hhᵀ + b_hh in slot L + t
+        gh: cell === 'gru' ? out + (L + tb) * slot : 0,
+        // lstm: the carried ∂c, slot L's second quarter; gru: the carried ∂h·z, slot 2L's first third
+        dc: cell === 'lstm' ? out + L * slot + 4 * H : cell === 'gru' ? out + 2 * L * slot : 0, dcRow: cell === 'rnn' ? 0 : 4 * K,
+        w, carry, Q: B / 4, H, K, Np, L, cell: CELL[cell], tanh: p.tanh ? 1 : 0,
+      };
+      const quad = (rowBytes: number) => 4 * rowBytes;
+      const strides = { acts: quad(args.aRow), d: quad(args.dRow), y: quad(args.yRow), h0: quad(args.h0Row), g: quad(args.gRow), gh: quad(args.gRow), dc: quad(args.dcRow), carry: quad(4 * Np) };
+      gemm.split('recurrentStepsBack', args, strides, 4 * L * B * (K * (H + 3) + 4 * H));
+      gemm.kernels.copyBlock(carry, p.dh0.byteOffset, B, H, 4 * Np, 4 * H);
+    } finally {
+      gemm.heap.free(work);
+    }
+    this.counts.sequenceBackward++;
     return true;
   }
 

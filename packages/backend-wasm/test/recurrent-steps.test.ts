@@ -1,6 +1,7 @@
-// A recurrent layer's whole forward pass in one kernel call (recurrentSteps, split by
-// blocks of four batch rows, each block running every step) against the loop of a product
-// and a gate pass a step that it replaces: the same bits, on one thread and on two, for
+// A recurrent layer's whole forward pass, and its loop backward through time, in one kernel
+// call each (recurrentSteps, recurrentStepsBack, split by blocks of four batch rows, each
+// block running every step) against the loop of a product and a gate pass a step that
+// they replace: the same bits, on one thread and on two, for
 // each cell, both directions, hidden sizes whose gates are not whole panels of 8, with
 // the activations saved (training) or not (inference), GRU with and without its bias, the
 // RNN's two nonlinearities, and initial states whose rows lie apart (copied for the
@@ -44,11 +45,11 @@ interface Case {
 }
 
 /** The layer's outputs (and, training, every gradient) with the one-call forward on or off, and the calls it made. */
-function run(b: WasmBackend, c: Case, on: boolean): { values: number[][]; calls: number } {
+function run(b: WasmBackend, c: Case, on: boolean): { values: number[][]; calls: number; backCalls: number } {
   setBackend(b.name);
   const p = passes(b);
   p.sequences = on;
-  const before = p.counts.sequence;
+  const [before, backBefore] = [p.counts.sequence, p.counts.sequenceBackward];
   try {
     const values = tidy(() => {
       manualSeed(11);
@@ -56,15 +57,19 @@ function run(b: WasmBackend, c: Case, on: boolean): { values: number[][]; calls:
       const layer = c.cell === 'lstm' ? new LSTM(o) : c.cell === 'gru' ? new GRU(o) : new RNN({ ...o, nonlinearity: c.relu ? 'relu' : 'tanh' });
       const D = (c.bidirectional ? 2 : 1) * 2;
       const x = randn([c.B, c.L, 10]);
-      const state = (): Tensor => (c.transposedH0 ? transpose(randn([D, c.H, c.B]), 1, 2) : c.stridedH0 ? narrow(randn([D, c.B, c.H + 3]), 2, 0, c.H) : randn([D, c.B, c.H]));
-      const forward = (): Tensor[] => (layer instanceof LSTM ? ((r) => [r[0], ...r[1]])(layer.forward(x, [state(), state()])) : (layer as GRU | RNN).forward(x, state()));
+      // the initial states' leaves (their gradients are checked too: ∂h0 and ∂c0 come from the carried state)
+      const leaves = [0, 1].map(() => (c.transposedH0 ? randn([D, c.H, c.B]) : c.stridedH0 ? randn([D, c.B, c.H + 3]) : randn([D, c.B, c.H])));
+      const state = (leaf: Tensor): Tensor => (c.transposedH0 ? transpose(leaf, 1, 2) : c.stridedH0 ? narrow(leaf, 2, 0, c.H) : leaf);
+      const forward = (): Tensor[] => (layer instanceof LSTM ? ((r) => [r[0], ...r[1]])(layer.forward(x, [state(leaves[0]), state(leaves[1])])) : (layer as GRU | RNN).forward(x, state(leaves[0])));
       if (!c.train) return noGrad(forward).map((t) => Array.from(t.dataSync()));
       x.requiresGrad_();
+      leaves.forEach((l) => l.requiresGrad_());
       const out = forward();
       out.map((y) => y.mul(randn(y.shape)).sum()).reduce((s, t) => s.add(t)).backward();
-      return [...out, x.grad!, ...layer.parameters().map((q) => q.grad!)].map((t) => Array.from(t.dataSync()));
+      const stateGrads = (c.cell === 'lstm' ? leaves : leaves.slice(0, 1)).map((l) => l.grad!);
+      return [...out, x.grad!, ...stateGrads, ...layer.parameters().map((q) => q.grad!)].map((t) => Array.from(t.dataSync()));
     });
-    return { values, calls: p.counts.sequence - before };
+    return { values, calls: p.counts.sequence - before, backCalls: p.counts.sequenceBackward - backBefore };
   } finally {
     p.sequences = true;
   }
@@ -89,9 +94,10 @@ describe.each([1, 2])('recurrentSteps, %i thread(s): the loop it replaces, bit f
   it.each(CASES.map((c) => [`${c.cell} B ${c.B} L ${c.L} H ${c.H}${c.bidirectional ? ' bidirectional' : ''}${c.train ? ', training' : ''}${c.bias === false ? ', no bias' : ''}${c.relu ? ', relu' : ''}${c.stridedH0 ? ', h0 rows apart' : ''}`, c] as const))('%s', (_name, c) => {
     const on = run(b, c, true);
     const off = run(b, c, false);
-    // one call per layer and direction
+    // one call per layer and direction, each way
     expect(on.calls).toBe(2 * (c.bidirectional ? 2 : 1));
-    expect(off.calls).toBe(0);
+    expect(on.backCalls).toBe(c.train ? on.calls : 0);
+    expect(off.calls + off.backCalls).toBe(0);
     expect(on.values.length).toBe(off.values.length);
     const G = { lstm: 4, gru: 3, rnn: 1 }[c.cell];
     const exact = c.B * c.H * G * c.H >= 4096; // the loop's products on the wasm gemm too
@@ -107,7 +113,7 @@ describe.each([1, 2])('recurrentSteps, %i thread(s): the loop it replaces, bit f
     ['initial states not contiguous within a row', { cell: 'gru', B: 8, L: 4, H: 24, transposedH0: true }],
   ] as const)('keeps the loop for %s', (_what, c: Case) => {
     const on = run(b, c, true);
-    expect(on.calls).toBe(0);
+    expect(on.calls + on.backCalls).toBe(0);
     expect(on.values).toEqual(run(b, c, false).values);
   });
 });

@@ -44,7 +44,9 @@ export {
   type RnnGateArgs,
   type RnnGateBackwardArgs,
   type Rows,
+  type SequenceBackwardGateArgs,
   type SequenceGateArgs,
+  type StepRows,
 } from './backends/host-recurrent.js';
 export {
   gruSequenceBackwardHost,

@@ -23,12 +23,18 @@ const each = (B: number, H: number, f: (b: number, j: number) => void): void => 
 
 /** The gate equations over the rows each pass is given; `take` false: every pass declines after counting. */
 class EquationPasses implements GatePasses {
-  readonly calls: Record<keyof GatePasses, number> = { lstm: 0, lstmBackward: 0, gru: 0, gruBackward: 0, rnn: 0, rnnBackward: 0, sequence: 0 };
+  readonly calls: Record<keyof GatePasses, number> = { lstm: 0, lstmBackward: 0, gru: 0, gruBackward: 0, rnn: 0, rnnBackward: 0, sequence: 0, sequenceBackward: 0 };
   constructor(readonly take: boolean) {}
 
   /** the whole forward pass: counted, always declined (the step loop and its passes run) */
   sequence(): boolean {
     this.calls.sequence++;
+    return false;
+  }
+
+  /** the whole backward loop: counted, always declined */
+  sequenceBackward(): boolean {
+    this.calls.sequenceBackward++;
     return false;
   }
 

@@ -15,7 +15,7 @@ import { copyRows, fill32, swapBlocks, transpose, transposeTiled } from './layou
 import { maxpool, maxpool2x2, maxpoolBack, maxpoolBack2x2 } from './pooling.js';
 import { colSum, colSums, rowSum, rowSum64, sumBlocks } from './reduce.js';
 import { gruGates, gruGatesBackward, lstmGates, lstmGatesBackward, rnnGates, rnnGatesBackward } from './recurrent.js';
-import { recurrentSteps } from './recurrent-steps.js';
+import { recurrentSteps, recurrentStepsBack } from './recurrent-steps.js';
 import { copyBlock, copyBlocks, gelu, geluBackward, layerNormRows, layerNormRowsBackward, maskRows, softmaxRows, softmaxRowsBackward } from './transformer.js';
 import { winogradIn, winogradInT, winogradGrad, winogradOut, winogradWeights, winogradWeightsGrad } from './winograd.js';
 import { winograd4Conv, winograd4GradConv, winograd4InputGradConv, winogradConv, winogradGradConv, winogradInputGradConv } from './winograd-conv.js';
@@ -42,7 +42,7 @@ export const KERNELS = {
   winograd4In, winograd4Out, winograd4Grad, winograd4InT, winograd4Weights, winograd4WeightsGrad,
   winograd4Conv, winograd4InputGradConv, winograd4GradConv,
   attentionStageT, attentionScores, attentionTimes, attentionAddT, attention, attentionBackward,
-  recurrentSteps,
+  recurrentSteps, recurrentStepsBack,
 } as const;
 
 type Table = typeof KERNELS;

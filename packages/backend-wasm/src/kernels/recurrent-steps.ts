@@ -75,3 +75,68 @@ export const recurrentSteps = kernel({
     ];
   },
 });
+
+/**
+ * recurrentStepsBack(acts, aSt, aRow, d, dSt, dRow, y, ySt, yRow, h0, h0Row, g, gSt, gRow,
+ * gh, dc, dcRow, w, carry, Q, H, K, Np, L, cell, tanh): the backward pass through time over
+ * B = 4·Q batch rows, the steps in reverse of the order they ran (every pointer below is at
+ * the first step the backward takes and moves on by its `…St`, signed):
+ *
+ * - acts, d, y: the step's saved activations, output gradient and output rows; the step
+ *   before it read the output rows one step on (y + ySt), the first step the initial
+ *   state's rows at h0 (LSTM: c0's; GRU: h0's);
+ * - g: the step's gate gradients (rows gRow apart; the RNN's ∂pre-activation), gh (GRU)
+ *   the gradient of h_{t−1}·W_hhᵀ + b_hh beside them (rows gRow apart too);
+ * - dc: LSTM, the carried ∂c rows (read and written each step); GRU, the carried direct
+ *   part ∂h·z;
+ * - the carried ∂h_{t−1} = (g or gh)·W_hh (K = G·H columns, W_hh packed at w) into `carry`
+ *   ([B, Np]): after the last step it holds ∂h0.
+ *
+ * The gate kernels and gemm compute each row as for the whole batch: the loop's bits.
+ */
+export const recurrentStepsBack = kernel({
+  params: {
+    acts: i32, aSt: i32, aRow: i32, d: i32, dSt: i32, dRow: i32, y: i32, ySt: i32, yRow: i32, h0: i32, h0Row: i32,
+    g: i32, gSt: i32, gRow: i32, gh: i32, dc: i32, dcRow: i32, w: i32, carry: i32, Q: i32, H: i32, K: i32, Np: i32, L: i32, cell: i32, tanh: i32,
+  },
+  split: { units: 'Q', pointers: ['acts', 'd', 'y', 'h0', 'g', 'gh', 'dc', 'carry'] },
+  locals: { i: i32, B: i32, hb: i32, pa: i32, ps: i32, dh: i32, given: i32, cRow: i32 },
+  body: (f, { call }) => {
+    const is = (cell: number) => [...f.get('cell'), ...op.i32(cell), ...op.i32Xor, ...op.i32Eqz];
+    return [
+      ...f.get('Q'), ...op.i32(4), ...op.i32Mul, ...f.set('B'),
+      ...f.get('H'), ...op.i32(4), ...op.i32Mul, ...f.set('hb'),
+      ...f.get('Np'), ...op.i32(4), ...op.i32Mul, ...f.set('cRow'),
+      ...f.forUp('i', f.get('L'), [
+        // the state before this step: the initial state's rows for the last step taken (i = L − 1)
+        ...f.get('i'), ...op.i32(1), ...op.i32Add, ...f.get('L'), ...op.i32Xor, ...op.i32Eqz, ...op.if,
+        ...f.get('h0'), ...f.set('pa'), ...f.get('h0Row'), ...f.set('ps'),
+        ...op.else,
+        ...f.get('y'), ...f.get('ySt'), ...op.i32Add, ...is(CELL.lstm), ...f.get('hb'), ...op.i32Mul, ...op.i32Add, ...f.set('pa'),
+        ...f.get('yRow'), ...f.set('ps'),
+        ...op.end,
+        // the carried ∂h from the last product, from the second step taken on (else d, read and masked)
+        ...f.get('i'), ...op.i32(0), ...op.i32GtU, ...f.set('given'),
+        ...f.get('carry'), ...f.get('d'), ...f.get('given'), ...op.select, ...f.set('dh'),
+        ...is(CELL.lstm), ...op.if,
+        ...f.get('acts'), ...f.get('aRow'), ...f.get('d'), ...f.get('dRow'), ...f.get('dh'), ...f.get('cRow'), ...f.get('pa'), ...f.get('ps'),
+        ...f.get('dc'), ...f.get('dcRow'), ...f.get('dc'), ...f.get('dcRow'), ...f.get('g'), ...f.get('gRow'),
+        ...f.get('B'), ...f.get('H'), ...op.i32(2), ...f.get('given'), ...op.i32Or, ...call('lstmGatesBackward'),
+        ...op.end,
+        ...is(CELL.gru), ...op.if,
+        ...f.get('acts'), ...f.get('aRow'), ...f.get('d'), ...f.get('dRow'), ...f.get('dc'), ...f.get('dcRow'), ...f.get('dh'), ...f.get('cRow'),
+        ...f.get('pa'), ...f.get('ps'), ...f.get('g'), ...f.get('gRow'), ...f.get('gh'), ...f.get('gRow'),
+        ...f.get('B'), ...f.get('H'), ...f.get('given'), ...call('gruGatesBackward'),
+        ...op.end,
+        ...is(CELL.rnn), ...op.if,
+        ...f.get('y'), ...f.get('yRow'), ...f.get('d'), ...f.get('dRow'), ...f.get('dh'), ...f.get('cRow'), ...f.get('g'), ...f.get('gRow'),
+        ...f.get('B'), ...f.get('H'), ...f.get('tanh'), ...f.get('given'), ...op.i32(1), ...op.i32Shl, ...op.i32Or, ...call('rnnGatesBackward'),
+        ...op.end,
+        // ∂h_{t−1} = (gh for the GRU, else g) · W_hh
+        ...f.get('gh'), ...f.get('g'), ...is(CELL.gru), ...op.select,
+        ...f.get('w'), ...f.get('carry'), ...f.get('B'), ...f.get('K'), ...f.get('Np'), ...op.i32(0), ...f.get('Np'), ...op.i32(3), ...op.i32ShrU, ...call('gemm'),
+        ...(['acts', 'd', 'y', 'g', 'gh'] as const).flatMap((p) => [...f.get(p), ...f.get(p === 'acts' ? 'aSt' : p === 'd' ? 'dSt' : p === 'y' ? 'ySt' : 'gSt'), ...op.i32Add, ...f.set(p)]),
+      ]),
+    ];
+  },
+});

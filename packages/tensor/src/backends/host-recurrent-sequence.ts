@@ -16,6 +16,7 @@
 import type { DataId, RnnSequenceAttrs, SaveForBackward, SequenceAttrs, View } from '../backend.js';
 import type { DType, TypedArray } from '../dtype.js';
 import { floatDType, lstmGatesBackwardHost, lstmGatesHost, productsWith, rows, sigmoid, tanh, type HostKernelIO, type LstmGateArgs, type LstmGateBackwardArgs, type Rows, type SequenceGateArgs } from './host-recurrent.js';
+import type { SequenceBackwardGateArgs } from './host-recurrent.js';
 
 /** A 3-D operand [L, B, C] with contiguous rows: element (t, b, j) at a[off + t·st + b·sb + j]. */
 interface Steps {
@@ -89,6 +90,21 @@ function wholeSequence(io: HostKernelIO, cell: SequenceGateArgs['cell'], L: numb
   if (bias === undefined) return false;
   const w = { a: io.array(whh.data), off: whh.offset, s0: whh.strides[0], s1: whh.strides[1] };
   return io.gates.sequence({ cell, L, B: h0.shape[0], H: h0.shape[1], x, h0: h0r, c0: o.c0 ?? null, whh: w, bias, out, acts, reverse: o.reverse, tanh: o.tanh ?? true });
+}
+
+/**
+ * The loop backward through time offered to the backend's own kernels
+ * (`GatePasses.sequenceBackward`): ∂h0's part from W_hh ([B, H], to add into out's last
+ * slot) when they ran it, else null.
+ */
+function wholeBackward(io: HostKernelIO, dtype: DType, p: Omit<SequenceBackwardGateArgs, 'whh' | 'dh0'>, whh: View): { dh0: TypedArray; dispose: () => void } | null {
+  if (io.gates?.sequenceBackward === undefined) return null;
+  const dh0 = io.alloc(dtype, p.B * p.H);
+  const id = io.wrap(dh0);
+  const w = { a: io.array(whh.data), off: whh.offset, s0: whh.strides[0], s1: whh.strides[1] };
+  if (io.gates.sequenceBackward({ ...p, whh: w, dh0 })) return { dh0, dispose: () => io.dispose(id) };
+  io.dispose(id);
+  return null;
 }
 
 /** The steps in the order they run. */
@@ -167,6 +183,13 @@ export function lstmSequenceBackwardHost(io: HostKernelIO, xw: View, h0: View, c
   const outId = io.wrap(out);
   const last = L * B * 4 * H;
   out.fill(0, last);
+  const whole = wholeBackward(io, dtype, { cell: 'lstm', L, B, H, acts, d, y: ys, prev0: c0r, out, reverse: o.reverse, tanh: true }, whh);
+  if (whole !== null) {
+    for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) out[last + b * 4 * H + j] = whole.dh0[b * H + j];
+    whole.dispose();
+    if (recomputed !== null) io.dispose(recomputed);
+    return outId;
+  }
   const w = productsWith(io, operand(whh));
   let carry: DataId | null = null;
   const run = order(L, o.reverse);
@@ -286,6 +309,13 @@ export function gruSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
   const outId = io.wrap(out);
   const last = 2 * L * B * 3 * H;
   out.fill(0, last);
+  const whole = wholeBackward(io, dtype, { cell: 'gru', L, B, H, acts, d, y: ys, prev0: h0r, out, reverse: o.reverse, tanh: true }, whh);
+  if (whole !== null) {
+    for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) out[last + b * 3 * H + j] += whole.dh0[b * H + j];
+    whole.dispose();
+    if (recomputed !== null) io.dispose(recomputed);
+    return outId;
+  }
   const w = productsWith(io, operand(whh));
   let carry: DataId | null = null;
   const run = order(L, o.reverse);
@@ -372,8 +402,14 @@ export function rnnSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
   if (dtype === null || L * B * H === 0 || ys === null || d === null) return null;
   const out = io.alloc(dtype, (L + 1) * B * H);
   const outId = io.wrap(out);
-  const w = productsWith(io, operand(whh));
   const isTanh = o.nonlinearity === 'tanh';
+  const whole = wholeBackward(io, dtype, { cell: 'rnn', L, B, H, acts: null, d, y: ys, prev0: null, out, reverse: o.reverse, tanh: isTanh }, whh);
+  if (whole !== null) {
+    out.set(whole.dh0, L * B * H);
+    whole.dispose();
+    return outId;
+  }
+  const w = productsWith(io, operand(whh));
   let carry: DataId | null = null;
   const run = order(L, o.reverse);
   for (let s = L - 1; s >= 0; s--) {

@@ -77,6 +77,46 @@ export interface GatePasses {
    * values. False when it declines (nothing written): the loop runs then.
    */
   sequence?(p: SequenceGateArgs): boolean;
+  /**
+   * A layer-direction's loop backward through time (optional): every step's gate-gradient
+   * pass and its product with W_hh, as the loops of host-recurrent-sequence.ts compute
+   * them, writing the steps' slots of `out` and the carried state gradient there, and the
+   * last product, ∂h0's part from W_hh, into `dh0` ([B, H]). The caller adds `dh0` into
+   * out's last slot. False when it declines (nothing written).
+   */
+  sequenceBackward?(p: SequenceBackwardGateArgs): boolean;
+}
+
+/** A 3-D operand [L, B, C] with contiguous rows: element (t, b, j) at a[off + t·st + b·sb + j]. */
+export interface StepRows {
+  a: TypedArray;
+  off: number;
+  st: number;
+  sb: number;
+}
+
+/**
+ * A layer-direction's backward pass for `GatePasses.sequenceBackward`. `acts` are the
+ * forward's saved activations, `d` the outputs' gradient and `y` the outputs ([L, B, C]
+ * as the forward wrote them); `prev0` is the state the first step read (lstm: c0, gru:
+ * h0; null for rnn). `out` is the backward's packed result as host-recurrent-sequence.ts
+ * lays it out: slot t the step's gate gradients (gru: slots t and L + t), then the last
+ * slot, whose carried part (lstm: ∂c, gru: the direct ∂h·z) the passes read and write.
+ */
+export interface SequenceBackwardGateArgs {
+  cell: 'rnn' | 'lstm' | 'gru';
+  L: number;
+  B: number;
+  H: number;
+  acts: StepRows | null;
+  d: StepRows;
+  y: StepRows;
+  prev0: Rows | null;
+  whh: { a: TypedArray; off: number; s0: number; s1: number };
+  out: TypedArray;
+  dh0: TypedArray;
+  reverse: boolean;
+  tanh: boolean;
 }
 
 /**
