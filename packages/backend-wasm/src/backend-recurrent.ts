@@ -10,6 +10,7 @@
 import type { GatePasses, GruGateArgs, GruGateBackwardArgs, HostKernelIO, LstmGateArgs, LstmGateBackwardArgs, RnnGateArgs, RnnGateBackwardArgs, Rows, SequenceBackwardGateArgs, SequenceGateArgs, StepRows } from '@ml/tensor/backend';
 import type { WasmGemm } from './gemm.js';
 import { CELL } from './kernels/index.js';
+import { MemoryFullError } from './heap.js';
 
 /**
  * What a pass weighs against WasmGemm.split's threshold, which splits calls moving at least
@@ -144,7 +145,8 @@ export class WasmGatePasses implements GatePasses {
     const C = cell === 'lstm' ? 2 * H : H;
     const gemm = this.#gemm;
     const [wBytes, hwBytes] = [align16(Np * H * 4), align16(B * Np * 4)];
-    const work = gemm.alloc(wBytes + hwBytes + B * H * 4);
+    const work = workBlock(gemm, wBytes + hwBytes + B * H * 4);
+    if (work === 0) return false;
     try {
       const [w, hw, sa] = [work, work + wBytes, work + wBytes + hwBytes];
       // W_hhᵀ [H, G·H]: element (k, j) is W_hh's (j, k)
@@ -192,7 +194,8 @@ export class WasmGatePasses implements GatePasses {
     const Np = 8 * Math.ceil(H / 8);
     const gemm = this.#gemm;
     const wBytes = align16(Np * K * 4);
-    const work = gemm.alloc(wBytes + B * Np * 4);
+    const work = workBlock(gemm, wBytes + B * Np * 4);
+    if (work === 0) return false;
     try {
       const [w, carry] = [work, work + wBytes];
       // W_hh [G·H, H] as the product's B: element (k, j) at off + k·s0 + j·s1
@@ -241,6 +244,16 @@ export class WasmGatePasses implements GatePasses {
 const GATES = { rnn: { G: 1, A: 0 }, lstm: { G: 4, A: 5 }, gru: { G: 3, A: 4 } } as const;
 
 const align16 = (n: number) => (n + 15) & ~15;
+
+/** A work block of `bytes`, or 0 when the memory is full (the whole-sequence passes then decline: the step loop needs less). */
+function workBlock(gemm: WasmGemm, bytes: number): number {
+  try {
+    return gemm.alloc(bytes);
+  } catch (e) {
+    if (e instanceof MemoryFullError) return 0;
+    throw e;
+  }
+}
 
 /** A kernel's mode: bit k set when the kth operand is given. */
 function bits(...given: readonly (Rows | null)[]): number {

@@ -516,13 +516,14 @@ export class WasmBackend extends CpuBackend {
    * The host recurrent kernels' fixed right operand b [1, K, N] (float32; W_hh or its
    * transpose), packed once into the product's panels in a work block of the running
    * primitive (given back when it returns); each step's product then runs on those panels
-   * (packedProduct) instead of packing b again. Products too small for the kernel, and
-   * other dtypes: matmul.
+   * (packedProduct) instead of packing b again. Products too small for the kernel, other
+   * dtypes, and a memory too full for the panels: matmul.
    */
   #prepare(b: View): PreparedProduct | null {
     const [one, K, N] = b.shape;
     if (b.dtype !== 'float32' || one !== 1 || K * N === 0) return null;
-    const bAt = this.#io.work(32 * K * Math.ceil(N / 8));
+    const bAt = this.#io.workOrNone(32 * K * Math.ceil(N / 8)); // 0: the memory is full, matmul a step
+    if (bAt === 0) return null;
     this.gemm.packInto(strided(b), K, N, bAt);
     return {
       times: (a) => {

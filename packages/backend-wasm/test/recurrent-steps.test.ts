@@ -11,9 +11,10 @@
 import { GRU, LSTM, RNN } from '@ml/nn';
 import { noGrad } from '@ml/autograd';
 import { manualSeed, narrow, randn, setBackend, tidy, transpose, type Tensor } from '@ml/tensor';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { enableRelaxedSimd, registerWasmBackend, type WasmBackend } from '../src/index.js';
 import type { WasmGatePasses } from '../src/backend-recurrent.js';
+import { MemoryFullError } from '../src/heap.js';
 
 enableRelaxedSimd();
 const backends: Record<number, WasmBackend> = {
@@ -106,6 +107,22 @@ describe.each([1, 2])('recurrentSteps, %i thread(s): the loop it replaces, bit f
       const bad = v.findIndex((x, i) => (exact ? !Object.is(x, off.values[k][i]) : !(Math.abs(x - off.values[k][i]) <= 1e-5 * (1 + Math.abs(off.values[k][i])))));
       expect(bad, `output ${k}, element ${bad}: ${v[bad]} against ${off.values[k][bad]}`).toBe(-1);
     });
+  });
+
+  it('keeps the loop when the memory has no room for its work blocks', () => {
+    const c: Case = { cell: 'lstm', B: 8, L: 4, H: 24, train: true };
+    const want = run(b, c, false).values;
+    // every work block refused: the whole-sequence calls decline, the products fall back to cpu code
+    const full = vi.spyOn(b.gemm, 'alloc').mockImplementation(() => {
+      throw new MemoryFullError('full');
+    });
+    try {
+      const got = run(b, c, true);
+      expect(got.calls + got.backCalls).toBe(0);
+      got.values.forEach((v, k) => v.forEach((x, i) => expect(Math.abs(x - want[k][i])).toBeLessThan(1e-4 * (1 + Math.abs(want[k][i])))));
+    } finally {
+      full.mockRestore();
+    }
   });
 
   it.each([
