@@ -10,13 +10,14 @@
  * of one float dtype and those they read themselves have contiguous rows (any row and
  * step strides: a narrow, a batch-first transpose); h0 and whh also go to matmul, which
  * reads any strided view. The only arrays per step are the backend's product results.
- * Each step's gate pass is offered first to the backend's own kernels (`io.gates`, see
- * GatePasses in host-recurrent.ts); the loop below each offer runs when they decline.
+ * The whole forward pass, and the whole loop backward, are offered first to the backend's
+ * own kernels (`io.gates.sequence` and `sequenceBackward`, see GatePasses in
+ * host-recurrent.ts), then each step's gate pass is (`io.gates`); the loop below each
+ * offer runs when they decline.
  */
 import type { DataId, RnnSequenceAttrs, SaveForBackward, SequenceAttrs, View } from '../backend.js';
 import type { DType, TypedArray } from '../dtype.js';
-import { floatDType, lstmGatesBackwardHost, lstmGatesHost, productsWith, rows, sigmoid, tanh, type HostKernelIO, type LstmGateArgs, type LstmGateBackwardArgs, type Rows, type SequenceGateArgs } from './host-recurrent.js';
-import type { SequenceBackwardGateArgs } from './host-recurrent.js';
+import { floatDType, lstmGatesBackwardHost, lstmGatesHost, productsWith, rows, sigmoid, tanh, type HostKernelIO, type LstmGateArgs, type LstmGateBackwardArgs, type Rows, type SequenceBackwardGateArgs, type SequenceGateArgs } from './host-recurrent.js';
 
 /** A 3-D operand [L, B, C] with contiguous rows: element (t, b, j) at a[off + t·st + b·sb + j]. */
 interface Steps {
