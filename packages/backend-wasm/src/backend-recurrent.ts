@@ -7,10 +7,11 @@
  * Rows are independent, so a pass with enough work (see `work`) is split by rows across
  * the thread pool (`WasmGemm.split`), with the same values as on one thread.
  */
+import type { TypedArray } from '@ml/tensor';
 import type { GatePasses, GruGateArgs, GruGateBackwardArgs, HostKernelIO, LstmGateArgs, LstmGateBackwardArgs, RnnGateArgs, RnnGateBackwardArgs, Rows, SequenceBackwardGateArgs, SequenceGateArgs, StepRows } from '@ml/tensor/backend';
-import type { WasmGemm } from './gemm.js';
+import { align16, type WasmGemm } from './gemm.js';
+import { unlessFull, type WasmHeap } from './heap.js';
 import { CELL } from './kernels/index.js';
-import { MemoryFullError } from './heap.js';
 
 /**
  * What a pass weighs against WasmGemm.split's threshold, which splits calls moving at least
@@ -135,9 +136,7 @@ export class WasmGatePasses implements GatePasses {
   sequence(p: SequenceGateArgs): boolean {
     const { L, B, H, cell } = p;
     if (!this.sequences || B % 4 !== 0 || L * B * H === 0) return false;
-    const heap = this.#gemm.heap;
-    const arrays = [p.x.a, p.h0.a, p.whh.a, p.out, p.c0?.a, p.bias?.a, p.acts].filter((a) => a != null);
-    if (!arrays.every((a) => a instanceof Float32Array && heap.owns(a))) return false;
+    if (!inMemory(this.#gemm.heap, [p.x.a, p.h0.a, p.whh.a, p.out, p.c0?.a, p.bias?.a, p.acts])) return false;
     if (cell === 'lstm' && p.c0 === null) return false;
     const { G } = GATES[cell];
     const A = GATES[cell].A * H; // floats of saved activations a row
@@ -145,7 +144,8 @@ export class WasmGatePasses implements GatePasses {
     const C = cell === 'lstm' ? 2 * H : H;
     const gemm = this.#gemm;
     const [wBytes, hwBytes] = [align16(Np * H * 4), align16(B * Np * 4)];
-    const work = workBlock(gemm, wBytes + hwBytes + B * H * 4);
+    // no room (0): decline, the step loop needs less
+    const work = unlessFull(() => gemm.alloc(wBytes + hwBytes + B * H * 4));
     if (work === 0) return false;
     try {
       const [w, hw, sa] = [work, work + wBytes, work + wBytes + hwBytes];
@@ -167,7 +167,6 @@ export class WasmGatePasses implements GatePasses {
         mode: cell === 'rnn' ? (p.tanh ? 1 : 0) : 1 | (p.acts === null ? 0 : 2) | (p.bias === null ? 0 : 4),
       };
       // per block of four rows each row operand moves on by four rows
-      const quad = (rowBytes: number) => 4 * rowBytes;
       const strides = { x: quad(args.xs), h0: quad(args.h0s), c0: quad(args.c0s), out: quad(args.os), acts: quad(args.as), hw: quad(4 * Np), sa: quad(4 * H) };
       gemm.split('recurrentSteps', args, strides, 4 * L * B * (G * H * (H + 2) + C));
     } finally {
@@ -187,14 +186,12 @@ export class WasmGatePasses implements GatePasses {
     const { L, B, H, cell } = p;
     if (!this.sequences || B % 4 !== 0 || L * B * H === 0) return false;
     if (cell !== 'rnn' && (p.acts === null || p.prev0 === null)) return false;
-    const heap = this.#gemm.heap;
-    const arrays = [p.acts?.a, p.d.a, p.y.a, p.prev0?.a, p.whh.a, p.out, p.dh0].filter((a) => a != null);
-    if (!arrays.every((a) => a instanceof Float32Array && heap.owns(a))) return false;
+    if (!inMemory(this.#gemm.heap, [p.acts?.a, p.d.a, p.y.a, p.prev0?.a, p.whh.a, p.out, p.dh0])) return false;
     const K = GATES[cell].G * H;
     const Np = 8 * Math.ceil(H / 8);
     const gemm = this.#gemm;
     const wBytes = align16(Np * K * 4);
-    const work = workBlock(gemm, wBytes + B * Np * 4);
+    const work = unlessFull(() => gemm.alloc(wBytes + B * Np * 4));
     if (work === 0) return false;
     try {
       const [w, carry] = [work, work + wBytes];
@@ -217,7 +214,6 @@ export class WasmGatePasses implements GatePasses {
         dc: cell === 'lstm' ? out + L * slot + 4 * H : cell === 'gru' ? out + 2 * L * slot : 0, dcRow: cell === 'rnn' ? 0 : 4 * K,
         w, carry, Q: B / 4, H, K, Np, L, cell: CELL[cell], tanh: p.tanh ? 1 : 0,
       };
-      const quad = (rowBytes: number) => 4 * rowBytes;
       const strides = { acts: quad(args.aRow), d: quad(args.dRow), y: quad(args.yRow), h0: quad(args.h0Row), g: quad(args.gRow), gh: quad(args.gRow), dc: quad(args.dcRow), carry: quad(4 * Np) };
       gemm.split('recurrentStepsBack', args, strides, 4 * L * B * (K * (H + 3) + 4 * H));
       gemm.kernels.copyBlock(carry, p.dh0.byteOffset, B, H, 4 * Np, 4 * H);
@@ -243,17 +239,13 @@ export class WasmGatePasses implements GatePasses {
 /** Gates a cell's product has per hidden unit (G), and the activations it saves per unit (A, times H a row). */
 const GATES = { rnn: { G: 1, A: 0 }, lstm: { G: 4, A: 5 }, gru: { G: 3, A: 4 } } as const;
 
-const align16 = (n: number) => (n + 15) & ~15;
-
-/** A work block of `bytes`, or 0 when the memory is full (the whole-sequence passes then decline: the step loop needs less). */
-function workBlock(gemm: WasmGemm, bytes: number): number {
-  try {
-    return gemm.alloc(bytes);
-  } catch (e) {
-    if (e instanceof MemoryFullError) return 0;
-    throw e;
-  }
+/** Whether every array given (null and undefined skipped) is float32 in the heap's memory. */
+function inMemory(heap: WasmHeap, arrays: readonly (TypedArray | null | undefined)[]): boolean {
+  return arrays.every((a) => a == null || (a instanceof Float32Array && heap.owns(a)));
 }
+
+/** A block of four rows' bytes, for an operand whose rows are `rowBytes` apart (how far a whole-sequence call's pointers move on per unit). */
+const quad = (rowBytes: number): number => 4 * rowBytes;
 
 /** A kernel's mode: bit k set when the kth operand is given. */
 function bits(...given: readonly (Rows | null)[]): number {

@@ -50,7 +50,8 @@ const A_BLOCK_MIN_ROWS = 16;
 const B_CACHED_BYTES = 1 << 19;
 /** kernels that move fewer bytes than this stay on one thread */
 export const PARALLEL_MIN_BYTES = 1 << 18;
-const align16 = (n: number) => (n + 15) & ~15;
+/** `n` bytes rounded up to a whole number of 16-byte vectors */
+export const align16 = (n: number) => (n + 15) & ~15;
 
 /** A shared memory where SharedArrayBuffer is enabled (Node, cross-origin-isolated pages), else null. */
 function sharedMemory(maximum: number): WebAssembly.Memory | null {

@@ -30,6 +30,16 @@ export class MemoryFullError extends RangeError {
   override name = 'MemoryFullError';
 }
 
+/** The address `alloc` returns, or 0 when it finds the memory full (for a path that can run without the block). */
+export function unlessFull(alloc: () => number): number {
+  try {
+    return alloc();
+  } catch (e) {
+    if (e instanceof MemoryFullError) return 0;
+    throw e;
+  }
+}
+
 /**
  * The allocator of a WebAssembly memory: blocks of 16-byte-aligned bytes, each with 16
  * bytes of slack, taken from per-size free lists of freed blocks (training loops free and

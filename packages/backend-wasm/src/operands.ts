@@ -2,7 +2,7 @@ import { contiguousStrides, sizeOf, type TypedArray } from '@ml/tensor';
 import { isContiguousView, type DataId, type View } from '@ml/tensor/backend';
 import type { WasmGemm } from './gemm.js';
 import type { HeapAllocator } from './heap-allocator.js';
-import { MemoryFullError } from './heap.js';
+import { unlessFull } from './heap.js';
 
 /** A CPU-family buffer handle (the CPU backend's own: the typed array itself). */
 interface HostData {
@@ -71,12 +71,7 @@ export class Operands {
 
   /** `work`, or 0 when the memory is full (for a path that can run without the block). */
   workOrNone(bytes: number): number {
-    try {
-      return this.work(bytes);
-    } catch (e) {
-      if (e instanceof MemoryFullError) return 0;
-      throw e;
-    }
+    return unlessFull(() => this.work(bytes));
   }
 
   /** Work blocks of the given sizes (floats) laid out in one block: their byte addresses. */
