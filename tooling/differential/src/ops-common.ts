@@ -51,5 +51,8 @@ export function perBackend(base: Partial<Tolerance>, gpu: Partial<Tolerance>): (
   return (backend) => (backend.startsWith('webgpu') ? { ...base, ...gpu } : base);
 }
 
-/** Tolerance of ops that sum many terms (products, convolutions, reductions). */
-export const SUMS: Partial<Tolerance> = { rtol: 1e-5, atol: 1e-5, scale: 2e-5 };
+/**
+ * Tolerance of ops that sum many terms (products, convolutions, reductions); `terms` is two
+ * units of float32 rounding (2·2⁻²⁴) of an op's `terms` bound, for ops that give one.
+ */
+export const SUMS: Partial<Tolerance> = { rtol: 1e-5, atol: 1e-5, scale: 2e-5, terms: 2 ** -23 };

@@ -21,15 +21,19 @@ export interface Case<A = unknown> {
 /**
  * A float element passes when |got − want| ≤ atol + rtol·|want| + scale·max|want| (the
  * max over the tensor: products and sums lose digits to cancellation, relative to their
- * terms, not to their result). NaN matches NaN; infinities must be equal.
+ * terms, not to their result) + terms·bound, where bound is the op's own `terms` for that
+ * element (a sum whose terms cancel in every element, so that max|want| is no measure of
+ * them, still gets its due). NaN matches NaN; infinities must be equal.
  */
 export interface Tolerance {
   rtol: number;
   atol: number;
   scale: number;
+  /** the share of the op's `terms` bound allowed (0 when the op has none) */
+  terms: number;
 }
 
-export const DEFAULT_TOLERANCE: Tolerance = { rtol: 4e-6, atol: 1e-6, scale: 2e-6 };
+export const DEFAULT_TOLERANCE: Tolerance = { rtol: 4e-6, atol: 1e-6, scale: 2e-6, terms: 0 };
 
 /** Where an op runs: the backend (also the current one) and the float dtype of its operands. */
 export interface RunContext {
@@ -47,6 +51,13 @@ export interface DiffOp<A> {
   run(xs: Tensor[], attrs: A, ctx: RunContext): Tensor | Tensor[] | null;
   /** the float64 reference on the cpu backend, when not `run` itself */
   reference?(xs: Tensor[], attrs: A, ctx: RunContext): Tensor | Tensor[];
+  /**
+   * For an op whose outputs are sums: per element of the first output, the size its
+   * rounding error can reach in float32 before the tolerance's `terms` share (e.g. √K·|A|·|B|
+   * for a product over K: the usual probabilistic bound of a sum of K rounded terms).
+   * Made on the cpu backend in float64 from the operands, without gradients.
+   */
+  terms?(xs: Tensor[], attrs: A): Tensor;
   /** the outputs' tolerance (float32 against float64), per backend */
   tol?: Partial<Tolerance> | ((backend: string) => Partial<Tolerance>);
   /** the gradients' (default: `tol`'s) */
@@ -154,6 +165,8 @@ export function describeDifferential(backendName: string, harness: DifferentialH
 interface Computed {
   outs: { dtype: DType; shape: readonly number[]; data: TypedArray }[];
   grads: (TypedArray | null)[];
+  /** the op's `terms` bound of the first output (the reference only) */
+  terms: TypedArray | null;
 }
 
 type Outcome = { kind: 'ok'; value: Computed } | { kind: 'error'; error: unknown } | { kind: 'declined' };
@@ -167,7 +180,7 @@ function tolOf(t: DiffOp<unknown>['tol'], backend: string): Tolerance {
 async function compute(op: AnyOp, c: Case, backend: string, floatDType: DType, reference: boolean): Promise<Outcome> {
   const prev = getBackend().name;
   setBackend(backend);
-  let made: { outs: Tensor[]; grads: (Tensor | null)[] } | null;
+  let made: { outs: Tensor[]; grads: (Tensor | null)[]; terms: Tensor | null } | null;
   try {
     made = tidy(() => {
       const built = c.operands.map((o) => build(o, backend, floatDType, op.grad !== false));
@@ -176,6 +189,7 @@ async function compute(op: AnyOp, c: Case, backend: string, floatDType: DType, r
       const r = reference && op.reference ? op.reference(xs, c.attrs, ctx) : op.run(xs, c.attrs, ctx);
       if (r === null) return null;
       const outs = Array.isArray(r) ? r : [r];
+      const terms = reference && op.terms ? op.terms(xs.map((x) => x.detach()), c.attrs) : null;
       const grads: (Tensor | null)[] = [];
       const root = outs[0];
       if (op.grad !== false && root.requiresGrad && isFloat(root.dtype)) {
@@ -183,7 +197,7 @@ async function compute(op: AnyOp, c: Case, backend: string, floatDType: DType, r
         root.backward(up);
         for (const b of built) grads.push(b.leaf.requiresGrad ? (b.leaf.grad?.detach() ?? null) : null);
       }
-      return { outs, grads };
+      return { outs, grads, terms };
     });
   } catch (error) {
     return { kind: 'error', error };
@@ -196,11 +210,13 @@ async function compute(op: AnyOp, c: Case, backend: string, floatDType: DType, r
     for (const t of made.outs) outs.push({ dtype: t.dtype, shape: [...t.shape], data: await t.data() });
     const grads = [];
     for (const g of made.grads) grads.push(g === null ? null : await g.data());
-    return { kind: 'ok', value: { outs, grads } };
+    const terms = made.terms === null ? null : await made.terms.data();
+    return { kind: 'ok', value: { outs, grads, terms } };
   } catch (error) {
     return { kind: 'error', error };
   } finally {
     for (const t of made.outs) t.dispose();
+    made.terms?.dispose();
     for (const g of made.grads) g?.dispose();
   }
 }
@@ -228,7 +244,7 @@ async function checkCase(op: AnyOp, c: Case, backendName: string, options: Diffe
     if (a.shape.join() !== b.shape.join()) throw new Error(`${where()}\n  ${label} shape [${a.shape.join(',')}], reference [${b.shape.join(',')}]`);
     const want = dtypeOf(isFloat(b.dtype) ? 'float' : b.dtype === 'bool' ? 'bool' : 'int', options.dtype ?? 'float32');
     if (a.dtype !== want) throw new Error(`${where()}\n  ${label} dtype ${a.dtype}, expected ${want} (reference ${b.dtype})`);
-    const bad = compare(a.data, b.data, isFloat(b.dtype) ? tol : null, a.shape);
+    const bad = compare(a.data, b.data, isFloat(b.dtype) ? tol : null, a.shape, k === 0 ? r.terms : null);
     if (bad !== null) throw new Error(`${where()}\n  ${label}: ${bad}`);
   }
   for (let k = 0; k < r.grads.length; k++) {
@@ -269,10 +285,11 @@ function multiIndex(flat: number, shape: readonly number[]): string {
 }
 
 /**
- * null when `got` matches `want`: within `tol` (floats), or exactly (tol null: integers,
- * booleans, and a run against a run, where -0 and 0 differ too); else what differs.
+ * null when `got` matches `want`: within `tol` (floats; `terms`, the op's per-element bound
+ * when it has one), or exactly (tol null: integers, booleans, and a run against a run, where
+ * -0 and 0 differ too); else what differs.
  */
-export function compare(got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance | null, shape: readonly number[]): string | null {
+export function compare(got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance | null, shape: readonly number[], terms: ArrayLike<number> | null = null): string | null {
   if (got.length !== want.length) return `${got.length} values, expected ${want.length}`;
   let scale = 0;
   if (tol !== null) for (let i = 0; i < want.length; i++) if (Number.isFinite(want[i])) scale = Math.max(scale, Math.abs(want[i]));
@@ -287,7 +304,7 @@ export function compare(got: ArrayLike<number>, want: ArrayLike<number>, tol: To
     else if (!Number.isFinite(a) || !Number.isFinite(e)) ok = a === e;
     else {
       const err = Math.abs(a - e);
-      const allowed = tol.atol + tol.rtol * Math.abs(e) + tol.scale * scale;
+      const allowed = tol.atol + tol.rtol * Math.abs(e) + tol.scale * scale + (terms === null ? 0 : tol.terms * terms[i]);
       ok = err <= allowed;
       if (!ok) worst = Math.max(worst, err / allowed);
     }
@@ -297,7 +314,8 @@ export function compare(got: ArrayLike<number>, want: ArrayLike<number>, tol: To
     }
   }
   if (bad === 0) return null;
-  const t = tol === null ? 'exact' : `atol ${tol.atol}, rtol ${tol.rtol}, scale ${tol.scale}·${scale.toPrecision(4)}; worst ${worst.toPrecision(3)}× the allowance`;
+  const own = terms === null || tol === null ? '' : `, terms ${tol.terms}·${Number(terms[first]).toPrecision(4)}`;
+  const t = tol === null ? 'exact' : `atol ${tol.atol}, rtol ${tol.rtol}, scale ${tol.scale}·${scale.toPrecision(4)}${own}; worst ${worst.toPrecision(3)}× the allowance`;
   return `${bad} of ${want.length} elements differ; first at ${multiIndex(first, shape)}: got ${got[first]}, expected ${want[first]} (${t})`;
 }
 
