@@ -31,11 +31,16 @@ describe('the kernels module', () => {
   // their own, recorded when their exp last changed (its clamp by f32x4.pmin/pmax, its
   // rounding by 1.5·2²³: the same values, fewer instructions): colSums, copyBlocks and
   // gemmBias, appended after them, changed none of them.
+  //
+  // Every record from here on was taken again when the three backward gate passes began
+  // writing gradients under 2⁻¹⁰⁰ as +0 (GRADIENT_FLUSH_BELOW): hashing each kernel alone
+  // before and after that change showed lstmGatesBackward, gruGatesBackward and
+  // rnnGatesBackward changed, in both builds, and no other kernel.
   const THROUGH_GEMM_BATCH = [
-    { shared: false, fma: false, bytes: 67789, sha256: '4dbea54e5860f8498976e643d14f4b3f2a78a070b2118b054bcc95ac946d4ff7' },
-    { shared: false, fma: true, bytes: 67519, sha256: '1c050430a1401af6fb60bba798f6c74cc80948fb8ec6cd7426baa4822851f0ff' },
-    { shared: true, fma: false, bytes: 67789, sha256: 'f5a7384c7f67c23faeb5e596f24ba444d06e030ed5a46d0c856dc489c283263a' },
-    { shared: true, fma: true, bytes: 67519, sha256: '337747a0982b3fd2891f3fbc7c263911f57ab764cdf187dde152b1f56e52823b' },
+    { shared: false, fma: false, bytes: 68161, sha256: '3eb39304247c740451b40f6253fe529b6029882fd6e67ec40e03c79f3499f3f7' },
+    { shared: false, fma: true, bytes: 67891, sha256: '6e65376f1ba8125f7d8656641cb676f85477e14ca0c045e72d421f83ff4a860a' },
+    { shared: true, fma: false, bytes: 68161, sha256: '5872eda6b86da4739405ee37d0689732e9ccc5ca65ac82fd3649b24587966e64' },
+    { shared: true, fma: true, bytes: 67891, sha256: '2236d5b3840f5c3d25b28f60ac8ef3e4cbab9394f104a59cf94db03213221267' },
   ];
 
   // The records below (up to gemmBias and later) were taken again when colSums went
@@ -45,61 +50,61 @@ describe('the kernels module', () => {
   // SHA-256 of the kernels up to gemmBias in a module of their own: the whole module when
   // exp last changed, before conv3x3Tiles was appended after them.
   const THROUGH_GEMM_BIAS = [
-    { shared: false, fma: false, bytes: 69666, sha256: '7e37da076c19ea4fd91abb707811ef9c75ee57ee2cfe6068a231b58681fb1a16' },
-    { shared: false, fma: true, bytes: 69372, sha256: '92eee06e9be515b18303aafe98d513e7caa6eac491f116947a59e8e23cdb14a7' },
-    { shared: true, fma: false, bytes: 69666, sha256: 'dffaf01bf8cc78970a0da919876f5e7c084fa3da848ab95935479371075822c3' },
-    { shared: true, fma: true, bytes: 69372, sha256: '7def8d3b872a18b1f479ea93ad7c4dd00fea24a53cc40a771b4128b3e90e549d' },
+    { shared: false, fma: false, bytes: 70038, sha256: '4245042921f60f23b6aa565ff68ba8eb519696a9ec691611754fc006d3daebb7' },
+    { shared: false, fma: true, bytes: 69744, sha256: '8bc9604c383b2d628d4eef502e92baacd99627d4cff8edcf1c97572746ab80e8' },
+    { shared: true, fma: false, bytes: 70038, sha256: 'd558a5d3554837c6c2d2c4c48abe74b3b2eee191943e8a0a84c0fbc037737d11' },
+    { shared: true, fma: true, bytes: 69744, sha256: 'c8ca197522280bb6cf94a37f332b942a88e250738e611305f9fd6597032fad57' },
   ];
 
   // SHA-256 of the kernels up to conv3x3Tiles in a module of their own: the whole module
   // before transposeTiled was appended after them.
   const THROUGH_CONV3X3_TILES = [
-    { shared: false, fma: false, bytes: 70871, sha256: '15c84eba5d32f6b6ebefabbc24aeb7415d92d89739a5f655ac7723313c060e9c' },
-    { shared: false, fma: true, bytes: 70541, sha256: '5b705d7b28a4e460c6d5644620be79731a6987218fdcdd944462997faae0495f' },
-    { shared: true, fma: false, bytes: 70871, sha256: 'bef04e88c2f7ebc60845db472de4d293a863c9fd16a4cb24663b9726c4d18085' },
-    { shared: true, fma: true, bytes: 70541, sha256: '0bab917b99d0f19b1472e975f5d75cbce419393cf9b83eb95a49a32f689112b0' },
+    { shared: false, fma: false, bytes: 71243, sha256: '0d625c3c581b8ed4dfa5891e901344de392c394367527e84cae56c9dab53cb68' },
+    { shared: false, fma: true, bytes: 70913, sha256: '9d068bcf58f4fcd8da75f90267e950cee62a6bdfdb020a42f4e1e55b4618f14a' },
+    { shared: true, fma: false, bytes: 71243, sha256: 'b9ddc115e6e4f28acabf658abf3682f31a85c63ebfa174446e9852f4bbf6f216' },
+    { shared: true, fma: true, bytes: 70913, sha256: '728a67a956e8620d7cca7fc51735426d3775a5dc58733ab2fc3b2e2fd8c4ca35' },
   ];
 
   // SHA-256 of the kernels up to transposeTiled in a module of their own: the whole module
   // before the Winograd F(4×4, 3×3) kernels were appended after them.
   const THROUGH_TRANSPOSE_TILED = [
-    { shared: false, fma: false, bytes: 73442, sha256: '1877da1f2ccfa9373265446478d0254d14f0277bc958e7f96b84ef3f48746a10' },
-    { shared: false, fma: true, bytes: 73112, sha256: 'ee3972c9b1c2374567e1cedd452a3cb42a81f3d6c8b59b69b0e70d90a284c6f9' },
-    { shared: true, fma: false, bytes: 73442, sha256: 'daa88ce8829703baba8c4fa71cb966d141fc1369fc4a0cdb430ed92b206753ba' },
-    { shared: true, fma: true, bytes: 73112, sha256: '09801b4411f19dafba4cfc51455466ccf13986a6cf5814c1a0765aa9fb9c5489' },
+    { shared: false, fma: false, bytes: 73814, sha256: '72239adc70dd58356853f223f869c219ae6f19d6d3195584b6550616675c9b04' },
+    { shared: false, fma: true, bytes: 73484, sha256: 'c93b17f3643d40dd6dbefed4fb081215b4829c575014962db88a64c7c4414e35' },
+    { shared: true, fma: false, bytes: 73814, sha256: 'e774aba37758168effa48dafd3772116e7ad3e21659cb400e8018532bb44303a' },
+    { shared: true, fma: true, bytes: 73484, sha256: 'f80f3525b170468aab309e26e701bff942f34853a838ca8862ac1c2e0273a1f0' },
   ];
   // SHA-256 of the kernels up to winograd4GradConv in a module of their own: the whole
   // module before the attention kernels were appended after them (the transformer family's
   // lane sums, since moved to kernels/shared.ts, still give these bytes).
   const THROUGH_WINOGRAD4 = [
-    { shared: false, fma: false, bytes: 109098, sha256: '3707a590e82a83307612d07e1563248cc57b66b5c7bad2484094b872db732d6b' },
-    { shared: false, fma: true, bytes: 108768, sha256: '32778ef26f5eef94e3fce6002aaebe9e1fb7fdd57427158793860fcf6560f955' },
-    { shared: true, fma: false, bytes: 109098, sha256: '21e594dc7c2b5bfaffede09806c22229dc529bded506fa5fd10be713c2267146' },
-    { shared: true, fma: true, bytes: 108768, sha256: 'ea7ef98e134f68d275a50cc38a2ee42af7a48ab2a5000d4ef5196f40eb8093aa' },
+    { shared: false, fma: false, bytes: 109470, sha256: 'd8f3c1c60c09461f951425732269be50bad1333a120d2165f1e557223d1f3f9f' },
+    { shared: false, fma: true, bytes: 109140, sha256: '02c072d65fc8da88cf39bb2740ab7e83d1c62d0c9324202241e1e56d0058fbbe' },
+    { shared: true, fma: false, bytes: 109470, sha256: '222dcfc541a6b23c31724d926d7d084fe8173c35572ab15ad067514a78f8476b' },
+    { shared: true, fma: true, bytes: 109140, sha256: 'fe28fe06746f661361dc07f1697e2ce4162712abfb53bc626b9b2bc26aba1b7a' },
   ];
   // SHA-256 of the kernels up to attentionBackward in a module of their own: the whole
   // module before recurrentSteps was appended after them.
   const THROUGH_ATTENTION = [
-    { shared: false, fma: false, bytes: 115778, sha256: 'c0c43312a2f273d0cfe3c20ba0f4c06936a8de90409fd268cbdb4c45e3f76a2a' },
-    { shared: false, fma: true, bytes: 115352, sha256: 'febbf717e7fc5f1c2870f2a2ecfa06f2fb3006617f540675ee1c9458ed241a4e' },
-    { shared: true, fma: false, bytes: 115778, sha256: 'd9e58d1689a4c2f8d7b08a11f32f9bca161bb3ce461701753866edad30de328c' },
-    { shared: true, fma: true, bytes: 115352, sha256: '11a6b3e80903bfbb0515756b0593b4556b5ebdb303b71998afcf882c1acbcac1' },
+    { shared: false, fma: false, bytes: 116150, sha256: '2f3e0a32c5271d8432213367e9c86dcf12c669ff7d3ed737908a08f2b05d24fc' },
+    { shared: false, fma: true, bytes: 115724, sha256: '2b3074ec1529e4200a1fa102ad32b637da9eea16ea581cde0da214852845c4f7' },
+    { shared: true, fma: false, bytes: 116150, sha256: '90e721f69de11a56df2da38ca91e2831c85a50068eb377ee92d403ee875a0ed2' },
+    { shared: true, fma: true, bytes: 115724, sha256: 'b1b0804169512534903ba5b2817163f65fad4000c83195832ae36e1d95c489a6' },
   ];
   // SHA-256 of the kernels up to recurrentSteps in a module of their own: the whole
   // module before recurrentStepsBack was appended after them.
   const THROUGH_RECURRENT_STEPS = [
-    { shared: false, fma: false, bytes: 116097, sha256: '76f85a08fcccec8631830c7c701148769831b870059d0ed00752e7ea81e6be8b' },
-    { shared: false, fma: true, bytes: 115671, sha256: '81daec3d8a01fc27e2f0ed64f34cfbc35b44d128f2ada08251cbe97b6096bbc1' },
-    { shared: true, fma: false, bytes: 116097, sha256: '551421478ffc9fa1c1f3d4e1f3ebfd7d83311b76a34d181c7b6532a6d80f45e5' },
-    { shared: true, fma: true, bytes: 115671, sha256: '45b0507401517ac4e98408f80160ce8d4ddb023d9daf1aae928f33a9891de914' },
+    { shared: false, fma: false, bytes: 116469, sha256: '91f23f50e1943299ce281b2ab01a129816a4b52dcc73747f5b684ca1aa10d3aa' },
+    { shared: false, fma: true, bytes: 116043, sha256: '9bc38277b5d4714b46a2d30862ab0bf2e9dfe926f50446444f94b2aaffd0dbd2' },
+    { shared: true, fma: false, bytes: 116469, sha256: 'a476217833408c718dddda4734d668d8eaa205565d0749fc17e5009c05943d9b' },
+    { shared: true, fma: true, bytes: 116043, sha256: 'd6d825edfa0c5a9dca5eadb135fa11a214f2afe30c6dafc433e2a02114ec96e5' },
   ];
   // SHA-256 of the whole module, recorded when it last changed (recurrentStepsBack
   // appended): a change to any kernel's instructions shows here.
   const NOW = [
-    { shared: false, fma: false, bytes: 116456, sha256: 'f9c8fe66febdf91155683dcd5c15b21a2de8335e73c9192228a1c4473693af0a' },
-    { shared: false, fma: true, bytes: 116030, sha256: '837e7c7ce33ead22cdc74a8c06b27a7210777c2f017f14a27f97d232dce5aac3' },
-    { shared: true, fma: false, bytes: 116456, sha256: '15ceb2d28ded607fc136fa9aae234145eef4c81384d8def6ec4bc571377aac43' },
-    { shared: true, fma: true, bytes: 116030, sha256: '73aa00d0c2a7a76654f31d5b81976dcd5088196979ddab740f05d11679aaa929' },
+    { shared: false, fma: false, bytes: 116828, sha256: '2e98b17f51dc69322e8b4b3a85bd5cb668d3a92687b7a17b9a213ff6e1acf5e5' },
+    { shared: false, fma: true, bytes: 116402, sha256: 'e0a83ee3dec38383404af1af5c2888b3debae839ca549ffd33a65e623c069c87' },
+    { shared: true, fma: false, bytes: 116828, sha256: '482dc8a11cf31dfaae969805682a6dae77a6c854f186e690f5127686db710f2c' },
+    { shared: true, fma: true, bytes: 116402, sha256: 'ac7d9490c7bc5a3d6a1811c001acfccfdd389aac85d10fcee5aa86b258327768' },
   ];
   const RECORDED = [
     { what: 'the module of the hand-numbered kernels', wants: BEFORE, bytesOf: (shared: boolean, fma: boolean) => firstKernels(names.indexOf('lstmGates'), shared, fma) },

@@ -8,7 +8,7 @@ import '@ml/autograd';
 import { GRU, LSTM, RNN } from '@ml/nn';
 import * as T from '@ml/tensor';
 import { manualSeed, memory, randn, tidy, type DType, type Tensor } from '@ml/tensor';
-import type { Rows } from '@ml/tensor/backend';
+import { flushTiny, GRADIENT_FLUSH_BELOW, type Rows } from '@ml/tensor/backend';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WasmGatePasses } from '../src/backend-recurrent.js';
 import { enableRelaxedSimd, registerWasmBackend, type WasmBackend } from '../src/index.js';
@@ -224,6 +224,33 @@ describe('the gate passes on the SIMD kernels equal the gate equations in float6
     const lstmOut = new Operand(1, 2 * H, 0, 0, () => SENTINEL);
     passes.lstm({ B: 1, H, x: big.rows, hw: zero.rows, c: zero.rows, out: lstmOut.rows, acts: null });
     expect(Array.from(lstmOut.a.subarray(0, 4)).every(Number.isFinite)).toBe(true);
+  });
+
+  it('the backward passes write gradients under 2⁻¹⁰⁰ as +0, as the JavaScript loops do, and keep the rest, NaN and ∞', () => {
+    const T0 = GRADIENT_FLUSH_BELOW;
+    const ds = [NaN, Infinity, -Infinity, 2 ** -101, -(2 ** -101), 2 ** -130, -0, T0, -T0, 1.5 * T0, 1, -3];
+    const want = [NaN, Infinity, -Infinity, 0, 0, 0, 0, T0, -T0, 1.5 * T0, 1, -3];
+    const n = ds.length;
+    const d = new Operand(1, n, 0, 0, (_, j) => ds[j]);
+    const zero = new Operand(1, n, 0, 0, () => 0);
+    const out = new Operand(1, n, 0, 0, () => SENTINEL);
+    for (const tanh of [true, false]) {
+      // y = 0: tanh' = 1, and relu passes nothing (y > 0 fails) — so y = 1 for relu
+      const y = new Operand(1, n, 0, 0, () => (tanh ? 0 : 1));
+      passes.rnnBackward({ B: 1, H: n, tanh, y: y.rows, d: d.rows, dh: null, out: out.rows });
+      const got = Array.from(out.a.subarray(0, n));
+      expect(got.map((v) => (Number.isNaN(v) ? 'NaN' : v)), `rnnBackward (${tanh ? 'tanh' : 'relu'})`).toEqual(want.map((v) => (Number.isNaN(v) ? 'NaN' : v)));
+      expect(got.slice(3, 7).every((v) => Object.is(v, 0)), 'flushed to +0').toBe(true);
+    }
+    // the JavaScript loops' own flush, element by element
+    expect(ds.map((v) => flushTiny(Math.fround(v))).map((v) => (Number.isNaN(v) ? 'NaN' : v))).toEqual(want.map((v) => (Number.isNaN(v) ? 'NaN' : v)));
+    // the LSTM pass: ∂c = d_c flows into ∂c_{t−1} = ∂c·f with f = 1 (acts [i, f, g, o, tanh c'] = [0, 1, 0, 0, 0])
+    const acts = new Operand(1, 5 * n, 0, 0, (_, j) => (Math.floor(j / n) === 1 ? 1 : 0));
+    const dLstm = new Operand(1, 2 * n, 0, 0, (_, j) => (j < n ? 0 : ds[j - n]));
+    const dcOut = new Operand(1, n, 0, 0, () => SENTINEL);
+    const grads = new Operand(1, 4 * n, 0, 0, () => SENTINEL);
+    passes.lstmBackward({ B: 1, H: n, acts: acts.rows, d: dLstm.rows, dh: null, c: zero.rows, dcIn: null, dcOut: dcOut.rows, grads: grads.rows });
+    expect(Array.from(dcOut.a.subarray(0, n)).map((v) => (Number.isNaN(v) ? 'NaN' : v)), 'lstmBackward ∂c_{t−1}').toEqual(want.map((v) => (Number.isNaN(v) ? 'NaN' : v)));
   });
 
   it('a forward pass with neither output writes nothing (and is done)', () => {

@@ -32,6 +32,8 @@ export type {
 export { isContiguousView, patchOutputSize, rowStride } from './backend.js';
 export { CpuBackend, HostAllocator, type ArrayAllocator, type CpuBackendOptions, type HostAllocatorOptions } from './backends/cpu.js';
 export {
+  flushTiny,
+  GRADIENT_FLUSH_BELOW,
   lstmCellBackwardHost,
   lstmCellHost,
   type GatePasses,

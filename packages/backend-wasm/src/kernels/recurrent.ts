@@ -12,6 +12,7 @@
  * stride, which the caller gives; a stride of 0, GRU's bias row, stays put).
  */
 import { array, i32, op, uleb, v128, type Fn, type Ref } from '../assembler.js';
+import { GRADIENT_FLUSH_BELOW } from '@ml/tensor/backend';
 import { kernel } from './kernel.js';
 
 // ------------------------------------------------------------------ instructions
@@ -29,6 +30,8 @@ const x4 = {
   /** v1, v2, mask → v1 where the mask's bits are set, else v2 */
   bitselect: simd(0x52),
   shl: simd(0xab),
+  /** a, b → a & ~b */
+  andnot: simd(0x4f),
 };
 
 const F32 = new Float32Array(1);
@@ -240,6 +243,23 @@ const oneMinus = <S extends string>(f: MathFn<S>, x: number[]): number[] => sub(
 const masked = (x: number[], mask: number[]): number[] => [...x, ...mask, ...op.v128And];
 
 /**
+ * Set `tiny` to GRADIENT_FLUSH_BELOW (2⁻¹⁰⁰) in every lane, at a backward kernel's start:
+ * the gradients its passes write under it in magnitude are written as +0, as @ml/tensor's
+ * JavaScript passes do (`flushTiny`), so that a gradient vanishing through a long sequence
+ * never reaches the subnormal floats, which x86 cores run 12–90× slower (WebAssembly
+ * cannot set their flush-to-zero mode).
+ */
+const setTiny = <S extends string>(f: Fn<S>, tiny: S): number[] => {
+  const b = bitsOf(GRADIENT_FLUSH_BELOW);
+  return [...op.v128ConstI32x4([b, b, b, b]), ...f.set(tiny)];
+};
+/** x with the lanes under `tiny` in magnitude as +0 (NaN kept; t0 scratch) */
+const flushed = <S extends string>(f: MathFn<S | 'tiny'>, x: number[]): number[] => {
+  const t = scratch(f, 0, 0);
+  return [...x, ...t.tee, ...t.get, ...x4.abs, ...f.get('tiny'), ...x4.lt, ...x4.andnot];
+};
+
+/**
  * The loop for each case of a forward pass's outputs (mode bit 0: out, bit 1: acts; 3, 1
  * or 2), built separately: a branch on them inside the loop costs the engine more than
  * the gate math (about 2.5 times the GRU pass's time, measured).
@@ -301,9 +321,10 @@ export const lstmGates = kernel({
 export const lstmGatesBackward = kernel({
   params: { ...rowsParams('acts', 'd', 'dh', 'c', 'dcIn', 'dcOut', 'grads'), B: i32, H: i32, mode: i32 },
   split: { units: 'B', pointers: ['acts', 'd', 'dh', 'c', 'dcIn', 'dcOut', 'grads'] },
-  locals: { ...LOOP, ...MATH_LOCALS, mh: v128, mc: v128, i: v128, f: v128, g: v128, o: v128, tc: v128, dhv: v128, dc: v128 },
+  locals: { ...LOOP, ...MATH_LOCALS, mh: v128, mc: v128, i: v128, f: v128, g: v128, o: v128, tc: v128, dhv: v128, dc: v128, tiny: v128 },
   body: (f) => [
     ...setConstants(f),
+    ...setTiny(f, 'tiny'),
     ...maskOf(f, 'mode', 1, 'mh'),
     ...maskOf(f, 'mode', 2, 'mc'),
     ...rowLoop(f, ['acts', 'd', 'dh', 'c', 'dcIn', 'dcOut', 'grads'], (a) => {
@@ -312,11 +333,11 @@ export const lstmGatesBackward = kernel({
         ...(['i', 'f', 'g', 'o', 'tc'] as const).flatMap((v, k) => [...a.load('acts', k), ...f.set(v)]),
         ...add(a.load('d', 0), masked(a.load('dh'), f.get('mh'))), ...f.set('dhv'),
         ...add(add(a.load('d', 1), masked(a.load('dcIn'), f.get('mc'))), mul(dh, o, oneMinus(f, mul(tc, tc)))), ...f.set('dc'),
-        ...a.store('grads', 0, mul(dc, g, i, oneMinus(f, i))),
-        ...a.store('grads', 1, mul(dc, a.load('c'), fg, oneMinus(f, fg))),
-        ...a.store('grads', 2, mul(dc, i, oneMinus(f, mul(g, g)))),
-        ...a.store('grads', 3, mul(dh, tc, o, oneMinus(f, o))),
-        ...a.store('dcOut', 0, mul(dc, fg)),
+        ...a.store('grads', 0, flushed(f, mul(dc, g, i, oneMinus(f, i)))),
+        ...a.store('grads', 1, flushed(f, mul(dc, a.load('c'), fg, oneMinus(f, fg)))),
+        ...a.store('grads', 2, flushed(f, mul(dc, i, oneMinus(f, mul(g, g))))),
+        ...a.store('grads', 3, flushed(f, mul(dh, tc, o, oneMinus(f, o)))),
+        ...a.store('dcOut', 0, flushed(f, mul(dc, fg))),
       ]];
     }),
   ],
@@ -363,9 +384,10 @@ export const gruGates = kernel({
 export const gruGatesBackward = kernel({
   params: { ...rowsParams('acts', 'd', 'carry', 'dh', 'h', 'gx', 'gh'), B: i32, H: i32, mode: i32 },
   split: { units: 'B', pointers: ['acts', 'd', 'carry', 'dh', 'h', 'gx', 'gh'] },
-  locals: { ...LOOP, ...MATH_LOCALS, mh: v128, r: v128, z: v128, n: v128, hn: v128, dhv: v128, dn: v128, dr: v128, dz: v128 },
+  locals: { ...LOOP, ...MATH_LOCALS, mh: v128, r: v128, z: v128, n: v128, hn: v128, dhv: v128, dn: v128, dr: v128, dz: v128, tiny: v128 },
   body: (f) => [
     ...setConstants(f),
+    ...setTiny(f, 'tiny'),
     ...maskOf(f, 'mode', 1, 'mh'),
     ...rowLoop(f, ['acts', 'd', 'carry', 'dh', 'h', 'gx', 'gh'], (a) => {
       const [r, z, n, hn, dh, dn, dr, dz] = (['r', 'z', 'n', 'hn', 'dhv', 'dn', 'dr', 'dz'] as const).map((v) => f.get(v));
@@ -373,12 +395,12 @@ export const gruGatesBackward = kernel({
         ...(['r', 'z', 'n', 'hn'] as const).flatMap((v, k) => [...a.load('acts', k), ...f.set(v)]),
         ...add(add(a.load('d'), a.load('carry')), masked(a.load('dh'), f.get('mh'))), ...f.set('dhv'),
         ...mul(dh, oneMinus(f, z), oneMinus(f, mul(n, n))), ...f.set('dn'),
-        ...mul(dn, hn, r, oneMinus(f, r)), ...f.set('dr'),
-        ...mul(dh, sub(a.load('h'), n), z, oneMinus(f, z)), ...f.set('dz'),
+        ...flushed(f, mul(dn, hn, r, oneMinus(f, r))), ...f.set('dr'),
+        ...flushed(f, mul(dh, sub(a.load('h'), n), z, oneMinus(f, z))), ...f.set('dz'),
         ...a.store('gx', 0, dr), ...a.store('gh', 0, dr),
         ...a.store('gx', 1, dz), ...a.store('gh', 1, dz),
-        ...a.store('gx', 2, dn), ...a.store('gh', 2, mul(dn, r)),
-        ...a.store('carry', 0, mul(dh, z)),
+        ...a.store('gx', 2, flushed(f, dn)), ...a.store('gh', 2, flushed(f, mul(dn, r))),
+        ...a.store('carry', 0, flushed(f, mul(dh, z))),
       ]];
     }),
   ],
@@ -410,17 +432,18 @@ export const rnnGates = kernel({
 export const rnnGatesBackward = kernel({
   params: { ...rowsParams('y', 'd', 'dh', 'out'), B: i32, H: i32, mode: i32 },
   split: { units: 'B', pointers: ['y', 'd', 'dh', 'out'] },
-  locals: { ...LOOP, ...MATH_LOCALS, mh: v128, g: v128, v: v128 },
+  locals: { ...LOOP, ...MATH_LOCALS, mh: v128, g: v128, v: v128, tiny: v128 },
   body: (f) => {
     // one loop per nonlinearity (a branch inside the loop would cost more than its work)
     const loop = (isTanh: boolean) =>
       rowLoop(f, ['y', 'd', 'dh', 'out'], (a) => [[
         ...add(a.load('d'), masked(a.load('dh'), f.get('mh'))), ...f.set('g'),
         ...a.load('y'), ...f.set('v'),
-        ...a.store('out', 0, isTanh ? mul(f.get('g'), oneMinus(f, mul(f.get('v'), f.get('v')))) : [...f.get('g'), ...f.get('v'), ...op.v128Zero, ...op.f32x4Gt, ...op.v128And]),
+        ...a.store('out', 0, flushed(f, isTanh ? mul(f.get('g'), oneMinus(f, mul(f.get('v'), f.get('v')))) : [...f.get('g'), ...f.get('v'), ...op.v128Zero, ...op.f32x4Gt, ...op.v128And])),
       ]]);
     return [
       ...setConstants(f),
+      ...setTiny(f, 'tiny'),
       ...maskOf(f, 'mode', 2, 'mh'),
       ...f.get('mode'), ...op.i32(1), ...op.i32And, ...op.if, ...loop(true), ...op.else, ...loop(false), ...op.end,
     ];

@@ -17,7 +17,7 @@
  */
 import type { DataId, RnnSequenceAttrs, SaveForBackward, SequenceAttrs, View } from '../backend.js';
 import type { DType, TypedArray } from '../dtype.js';
-import { floatDType, lstmGatesBackwardHost, lstmGatesHost, productsWith, rows, sigmoid, tanh, type HostKernelIO, type LstmGateArgs, type LstmGateBackwardArgs, type Rows, type SequenceBackwardGateArgs, type SequenceGateArgs } from './host-recurrent.js';
+import { floatDType, flushTiny, lstmGatesBackwardHost, lstmGatesHost, productsWith, rows, sigmoid, tanh, type HostKernelIO, type LstmGateArgs, type LstmGateBackwardArgs, type Rows, type SequenceBackwardGateArgs, type SequenceGateArgs } from './host-recurrent.js';
 
 /** A 3-D operand [L, B, C] with contiguous rows: element (t, b, j) at a[off + t·st + b·sb + j]. */
 interface Steps {
@@ -340,13 +340,13 @@ export function gruSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
         const hn = acts.a[a0 + 3 * H + j];
         const dh = d.a[d0 + j] + out[k0 + j] + (dh1 === null ? 0 : dh1[b * H + j]);
         const dn = dh * (1 - z) * (1 - n * n);
-        const dr = dn * hn * r * (1 - r);
-        const dz = dh * (h.a[hb + j] - n) * z * (1 - z);
+        const dr = flushTiny(dn * hn * r * (1 - r));
+        const dz = flushTiny(dh * (h.a[hb + j] - n) * z * (1 - z));
         out[g0 + j] = out[q0 + j] = dr;
         out[g0 + H + j] = out[q0 + H + j] = dz;
-        out[g0 + 2 * H + j] = dn;
-        out[q0 + 2 * H + j] = dn * r;
-        out[k0 + j] = dh * z;
+        out[g0 + 2 * H + j] = flushTiny(dn);
+        out[q0 + 2 * H + j] = flushTiny(dn * r);
+        out[k0 + j] = flushTiny(dh * z);
       }
     }
     if (carry !== null) io.dispose(carry);
@@ -424,7 +424,7 @@ export function rnnSequenceBackwardHost(io: HostKernelIO, xp: View, h0: View, wh
       for (let j = 0; j < H; j++) {
         const dh = d.a[d0 + j] + (dh1 === null ? 0 : dh1[b * H + j]);
         const v = ys.a[y0 + j];
-        out[g0 + j] = isTanh ? dh * (1 - v * v) : v > 0 ? dh : 0;
+        out[g0 + j] = flushTiny(isTanh ? dh * (1 - v * v) : v > 0 ? dh : 0);
       }
     }
     if (carry !== null) io.dispose(carry);
