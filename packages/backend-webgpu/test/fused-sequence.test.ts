@@ -6,6 +6,7 @@
 // (strided) input; spies fail a case where a kernel declined and the composite ran.
 import '@ml/autograd';
 import { getBackend, gruSequence, gruSequenceBackward, lstmSequence, lstmSequenceBackward, mul, reshape, rnnSequence, setBackend, sum, tensor, transpose, type Tensor } from '@ml/tensor';
+import { GRADIENT_FLUSH_BELOW } from '@ml/tensor/backend';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { gpu as found } from './gpu.js';
 import { expectClose, values } from './reference.js';
@@ -163,6 +164,37 @@ maybe('the LSTM and GRU backward kernels without saved activations recompute the
       expect(spy.mock.results.map((r) => r.value === null)).toEqual([false]);
       vi.restoreAllMocks();
       expectClose(got, await on('cpu'), 1e-4, `${kind}SequenceBackward`);
+    });
+  }
+});
+
+maybe('a gradient vanishing through 256 steps', () => {
+  // the backward kernels write gradients under 2⁻¹⁰⁰ as +0, as the cpu and wasm passes do
+  // (GRADIENT_FLUSH_BELOW): nothing smaller survives, and what is kept matches the cpu's
+  for (const kind of ['lstm', 'gru', 'rnn'] as const) {
+    it(`${kind}: the input gradient holds nothing under 2⁻¹⁰⁰ but zeros, its early steps are +0, the rest the cpu backend's (1e-3)`, async () => {
+      const [L, B, H] = [256, 4, 16];
+      const G = kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1;
+      const [xv, hv, cv, wv] = [values(L * B * G * H, 400), values(B * H, 401, 0.5), values(B * H, 402), values(G * H * H, 403, 0.1)];
+      const on = async (backend: string) => {
+        const prev = getBackend().name;
+        setBackend(backend);
+        try {
+          const x = reshape(tensor(xv), [L, B, G * H]);
+          x.requiresGrad = true;
+          const [h0, c0, whh] = [reshape(tensor(hv), [B, H]), reshape(tensor(cv), [B, H]), reshape(tensor(wv), [G * H, H])];
+          const y = kind === 'lstm' ? lstmSequence(x, h0, c0, whh) : kind === 'gru' ? gruSequence(x, h0, whh, null) : rnnSequence(x, h0, whh);
+          sum(mul(y, tensor(Float32Array.from({ length: y.size }, (_, i) => (i >= y.size - B * y.shape[2] ? 1 : 0))).reshape(y.shape))).backward();
+          return (await x.grad!.data()) as Float32Array;
+        } finally {
+          setBackend(prev);
+        }
+      };
+      const got = await on('webgpu');
+      expect(got.every((v) => v === 0 || !(Math.abs(v) < GRADIENT_FLUSH_BELOW))).toBe(true);
+      const firstLive = Math.floor(got.findIndex((v) => v !== 0) / (B * G * H));
+      expect(firstLive).toBeGreaterThan(10);
+      expectClose(Float64Array.from(got), Float64Array.from(await on('cpu')), 1e-3, `${kind}: ∂x`);
     });
   }
 });

@@ -16,7 +16,7 @@
  * they decline float64 and other dtypes and empty sizes. A backward pass without the
  * activations its forward saved runs the forward kernels again to get them.
  */
-import { type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
+import { GRADIENT_FLUSH_BELOW, type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
 import { grid, type KernelCall } from '../kernels.js';
 import { GROUP, kernel, linearMain, Params, type Binding } from '../wgsl.js';
 import { flatView, type GpuSteps } from './steps.js';
@@ -210,6 +210,13 @@ export function lstmSequenceGpu(io: GpuSteps, xw: View, h0: View, c0: View, whh:
 }
 
 /**
+ * WGSL for `x` with magnitudes under GRADIENT_FLUSH_BELOW (2⁻¹⁰⁰) as +0, NaN kept: what the
+ * cpu and wasm backward gate passes write (`flushTiny`), so every backend's recurrent
+ * gradients agree on what vanishes.
+ */
+const flushed = (x: string): string => `select(${x}, 0.0, abs(${x}) < ${GRADIENT_FLUSH_BELOW.toExponential()})`;
+
+/**
  * LSTM backward step t into O [L + 1, B, 4H]: slot t the gate pre-activation gradients,
  * slot L's second quarter the carried ∂c (∂c0 at the end), with
  * ∂h = dy_h + carry, ∂c = dy_c + ∂c carried + ∂h·o·(1 − tanh²c_t).
@@ -232,11 +239,11 @@ function lstmBackStepKernel(acts: View, dy: View, y: View, c0: View, whh: View, 
   let dh = DY[${d('t', 'b', 'j')}] + carry;
   let dc = DY[${d('t', 'b', 'H + j')}] + dcCarry + dh * og * (1.0 - tc * tc);
   let g0 = (t * ${BB} + b) * 4 * H;
-  O[g0 + j] = dc * gg * ig * (1.0 - ig);
-  O[g0 + H + j] = dc * cp * fg * (1.0 - fg);
-  O[g0 + 2 * H + j] = dc * ig * (1.0 - gg * gg);
-  O[g0 + 3 * H + j] = dh * tc * og * (1.0 - og);
-  O[k0] = dc * fg;`;
+  O[g0 + j] = ${flushed('dc * gg * ig * (1.0 - ig)')};
+  O[g0 + H + j] = ${flushed('dc * cp * fg * (1.0 - fg)')};
+  O[g0 + 2 * H + j] = ${flushed('dc * ig * (1.0 - gg * gg)')};
+  O[g0 + 3 * H + j] = ${flushed('dh * tc * og * (1.0 - og)')};
+  O[k0] = ${flushed('dc * fg')};`;
   return call(params, [f32In('A'), f32In('DY'), f32In('Y'), f32In('C0'), f32In('Wh'), f32Out('O')], B * H, body);
 }
 
@@ -330,15 +337,15 @@ function gruBackStepKernel(acts: View, dy: View, y: View, h0: View, whh: View, B
   var hp = 0.0;
   if (prev < 0) { hp = H0[${h('b', 'j')}]; } else { hp = Y[${yv('prev', 'b', 'j')}]; }
   let dn = dh * (1.0 - z) * (1.0 - n * n);
-  let dr = dn * hn * r * (1.0 - r);
-  let dz = dh * (hp - n) * z * (1.0 - z);
+  let dr = ${flushed('dn * hn * r * (1.0 - r)')};
+  let dz = ${flushed('dh * (hp - n) * z * (1.0 - z)')};
   let g0 = (t * ${BB} + b) * 3 * H;
   let q0 = (${LB} + t * ${BB} + b) * 3 * H;
   O[g0 + j] = dr; O[q0 + j] = dr;
   O[g0 + H + j] = dz; O[q0 + H + j] = dz;
-  O[g0 + 2 * H + j] = dn;
-  O[q0 + 2 * H + j] = dn * r;
-  O[k0] = dh * z;`;
+  O[g0 + 2 * H + j] = ${flushed('dn')};
+  O[q0 + 2 * H + j] = ${flushed('dn * r')};
+  O[k0] = ${flushed('dh * z')};`;
   return call(params, [f32In('A'), f32In('DY'), f32In('Y'), f32In('H0'), f32In('Wh'), f32Out('O')], B * H, body);
 }
 
@@ -402,7 +409,7 @@ function rnnBackStepKernel(y: View, dy: View, whh: View, B: number, H: number, s
   const [yv, d] = [at(params, y), at(params, dy)];
   const body = `${head}  let dh = DY[${d('t', 'b', 'j')}] + carry;
   let v = Y[${yv('t', 'b', 'j')}];
-  O[(t * ${params.int(B)} + b) * H + j] = ${relu ? 'select(0.0, dh, v > 0.0)' : 'dh * (1.0 - v * v)'};`;
+  O[(t * ${params.int(B)} + b) * H + j] = ${flushed(relu ? 'select(0.0, dh, v > 0.0)' : 'dh * (1.0 - v * v)')};`;
   return call(params, [f32In('Y'), f32In('DY'), f32In('Wh'), f32Out('O')], B * H, body);
 }
 
