@@ -10,12 +10,14 @@ describe('the kernels module', () => {
   // SHA-256 of kernelModule(shared, fma) as built by the hand-numbered kernels.ts of commit
   // ee8ec1a, recorded before the kernels moved to named locals (a script importing that
   // kernels.ts and hashing each configuration): the same bytes mean the same instructions,
-  // so no kernel changed and none got slower.
+  // so no kernel changed and none got slower. Taken again (as every record below) when the
+  // fused Adam step began writing moments under 2⁻¹⁰⁰ as +0: hashing each kernel alone
+  // before and after that change showed adam's bytes changed, in both builds, and no other's.
   const BEFORE = [
-    { shared: false, fma: false, bytes: 23165, sha256: '3149e1ceb3abc3144e3e74470469ba0ef6263bd627786c3f6c225b5b637a12e3' },
-    { shared: false, fma: true, bytes: 22895, sha256: '14257172b006bcc25e442b8c8243d4337784d8516762fbd6d713e0d6cc6525d9' },
-    { shared: true, fma: false, bytes: 23165, sha256: '6758edb4f7474c34ca24e155918ac5768ac54aa46bb08349c685c4db986d5a5b' },
-    { shared: true, fma: true, bytes: 22895, sha256: '58f3930a71812f5f5d6451c85b928efb4be3b799fef45db5bee737f15651aa8f' },
+    { shared: false, fma: false, bytes: 23211, sha256: '87051388a10ba7541aba96c1eec2ad3bcf48bad4d42396f63694b52232da9ed9' },
+    { shared: false, fma: true, bytes: 22941, sha256: '57f1ba92fffff3a5e4c19c322e9d0639194936994c08a4a4734a5c7adc7c93a9' },
+    { shared: true, fma: false, bytes: 23211, sha256: '38e93febb1bb36ef7a4f2f1b93e941edda86c633d461c3470a6514ac790f3fa6' },
+    { shared: true, fma: true, bytes: 22941, sha256: '10f8741a86999e263d90f43065713e32a53f637aa4401adc0e77be2abd8cf309' },
   ];
   // The recurrent gate kernels (issue 22) came after them in the table: the kernels before
   // them, built into a module of their own the way kernelModule builds it, are still those bytes.
@@ -37,10 +39,10 @@ describe('the kernels module', () => {
   // before and after that change showed lstmGatesBackward, gruGatesBackward and
   // rnnGatesBackward changed, in both builds, and no other kernel.
   const THROUGH_GEMM_BATCH = [
-    { shared: false, fma: false, bytes: 68161, sha256: '3eb39304247c740451b40f6253fe529b6029882fd6e67ec40e03c79f3499f3f7' },
-    { shared: false, fma: true, bytes: 67891, sha256: '6e65376f1ba8125f7d8656641cb676f85477e14ca0c045e72d421f83ff4a860a' },
-    { shared: true, fma: false, bytes: 68161, sha256: '5872eda6b86da4739405ee37d0689732e9ccc5ca65ac82fd3649b24587966e64' },
-    { shared: true, fma: true, bytes: 67891, sha256: '2236d5b3840f5c3d25b28f60ac8ef3e4cbab9394f104a59cf94db03213221267' },
+    { shared: false, fma: false, bytes: 68207, sha256: 'b1cf029a55c79095a791ff521fb9720dd32a285d8114a261fe4bd40a8abd23df' },
+    { shared: false, fma: true, bytes: 67937, sha256: '82d04f1f3d9ee129b6e11fbc10b2b686d53f38a2e193fc449299f3e8e6b95bc5' },
+    { shared: true, fma: false, bytes: 68207, sha256: 'ee3b09e8b4e2e190dd066aba48f0508dc56c24cbf49bca4b2fa72acab946036f' },
+    { shared: true, fma: true, bytes: 67937, sha256: '5ba8e2a75dbaa53480fad28445bc540dc8bb1402dbc28b1e77770dd22dfaee81' },
   ];
 
   // The records below (up to gemmBias and later) were taken again when colSums went
@@ -50,61 +52,61 @@ describe('the kernels module', () => {
   // SHA-256 of the kernels up to gemmBias in a module of their own: the whole module when
   // exp last changed, before conv3x3Tiles was appended after them.
   const THROUGH_GEMM_BIAS = [
-    { shared: false, fma: false, bytes: 70038, sha256: '4245042921f60f23b6aa565ff68ba8eb519696a9ec691611754fc006d3daebb7' },
-    { shared: false, fma: true, bytes: 69744, sha256: '8bc9604c383b2d628d4eef502e92baacd99627d4cff8edcf1c97572746ab80e8' },
-    { shared: true, fma: false, bytes: 70038, sha256: 'd558a5d3554837c6c2d2c4c48abe74b3b2eee191943e8a0a84c0fbc037737d11' },
-    { shared: true, fma: true, bytes: 69744, sha256: 'c8ca197522280bb6cf94a37f332b942a88e250738e611305f9fd6597032fad57' },
+    { shared: false, fma: false, bytes: 70084, sha256: 'eda7641818caf8516869518d9647bd1b0b441b3cf3c646e80fdaf2d99c5e2464' },
+    { shared: false, fma: true, bytes: 69790, sha256: 'beb6927ff2a6c00beb0618efa1671d8719e760e8e92b0fb81b21c13bd5cd88f1' },
+    { shared: true, fma: false, bytes: 70084, sha256: 'bf3c357860fecf149d1c52b994cbf0d2c788a43947f64ab9ae69d9918beb43fe' },
+    { shared: true, fma: true, bytes: 69790, sha256: 'd87f8e202a6586176b8e57ff75cf150c424f491dcfe437a7583fd8981aad214c' },
   ];
 
   // SHA-256 of the kernels up to conv3x3Tiles in a module of their own: the whole module
   // before transposeTiled was appended after them.
   const THROUGH_CONV3X3_TILES = [
-    { shared: false, fma: false, bytes: 71243, sha256: '0d625c3c581b8ed4dfa5891e901344de392c394367527e84cae56c9dab53cb68' },
-    { shared: false, fma: true, bytes: 70913, sha256: '9d068bcf58f4fcd8da75f90267e950cee62a6bdfdb020a42f4e1e55b4618f14a' },
-    { shared: true, fma: false, bytes: 71243, sha256: 'b9ddc115e6e4f28acabf658abf3682f31a85c63ebfa174446e9852f4bbf6f216' },
-    { shared: true, fma: true, bytes: 70913, sha256: '728a67a956e8620d7cca7fc51735426d3775a5dc58733ab2fc3b2e2fd8c4ca35' },
+    { shared: false, fma: false, bytes: 71289, sha256: 'd3999d18f39da9e752523c5b8420b168f8daa279296e14ca9a7db05ea2cd5e8e' },
+    { shared: false, fma: true, bytes: 70959, sha256: '01b5db117c4b8a2bcd62203d67ab8928ce5207a984b9b6ce15d1e5770e3a4d2f' },
+    { shared: true, fma: false, bytes: 71289, sha256: '9fff8b4e6e3e9bc85d76135609a3fff68e1b72e6f10b48b1c345f0145f082f36' },
+    { shared: true, fma: true, bytes: 70959, sha256: '253cc46859766948cef5644b22e31c09284f265bad73126db36113097b527438' },
   ];
 
   // SHA-256 of the kernels up to transposeTiled in a module of their own: the whole module
   // before the Winograd F(4×4, 3×3) kernels were appended after them.
   const THROUGH_TRANSPOSE_TILED = [
-    { shared: false, fma: false, bytes: 73814, sha256: '72239adc70dd58356853f223f869c219ae6f19d6d3195584b6550616675c9b04' },
-    { shared: false, fma: true, bytes: 73484, sha256: 'c93b17f3643d40dd6dbefed4fb081215b4829c575014962db88a64c7c4414e35' },
-    { shared: true, fma: false, bytes: 73814, sha256: 'e774aba37758168effa48dafd3772116e7ad3e21659cb400e8018532bb44303a' },
-    { shared: true, fma: true, bytes: 73484, sha256: 'f80f3525b170468aab309e26e701bff942f34853a838ca8862ac1c2e0273a1f0' },
+    { shared: false, fma: false, bytes: 73860, sha256: 'c0571c555b216d8e9b718cd9c23810c25965c0b45c91b532c1310f4606a33b9e' },
+    { shared: false, fma: true, bytes: 73530, sha256: 'dabfbbecd3ea83e2b4eac93fd0298ea71860402987f4e71bbfb875fb2e3c43ba' },
+    { shared: true, fma: false, bytes: 73860, sha256: '73db360530414b8b8320451854e22dec5ae6a3ec12183aa81dd241c2ec2d2560' },
+    { shared: true, fma: true, bytes: 73530, sha256: 'd84f7634f1679eb59495d1e5ccbe285baf8959c2b66a6cd40cf2132b6207ee5e' },
   ];
   // SHA-256 of the kernels up to winograd4GradConv in a module of their own: the whole
   // module before the attention kernels were appended after them (the transformer family's
   // lane sums, since moved to kernels/shared.ts, still give these bytes).
   const THROUGH_WINOGRAD4 = [
-    { shared: false, fma: false, bytes: 109470, sha256: 'd8f3c1c60c09461f951425732269be50bad1333a120d2165f1e557223d1f3f9f' },
-    { shared: false, fma: true, bytes: 109140, sha256: '02c072d65fc8da88cf39bb2740ab7e83d1c62d0c9324202241e1e56d0058fbbe' },
-    { shared: true, fma: false, bytes: 109470, sha256: '222dcfc541a6b23c31724d926d7d084fe8173c35572ab15ad067514a78f8476b' },
-    { shared: true, fma: true, bytes: 109140, sha256: 'fe28fe06746f661361dc07f1697e2ce4162712abfb53bc626b9b2bc26aba1b7a' },
+    { shared: false, fma: false, bytes: 109516, sha256: 'f1c10b558e90ade80fc3470e06be94803a9c3926d38b63c5868c099ca725910f' },
+    { shared: false, fma: true, bytes: 109186, sha256: 'acfb81434b45437d4ca15ba54efc9d648b98a8bdd49cf046710611712b5c9256' },
+    { shared: true, fma: false, bytes: 109516, sha256: '9d11054494bc89903c9215be7d7d543149344dd2acf9823dbea7951496785961' },
+    { shared: true, fma: true, bytes: 109186, sha256: 'e1731780b653fd70d47c5d3ad3f84f3a90a71ccba2e1e3f274f35c9a62506544' },
   ];
   // SHA-256 of the kernels up to attentionBackward in a module of their own: the whole
   // module before recurrentSteps was appended after them.
   const THROUGH_ATTENTION = [
-    { shared: false, fma: false, bytes: 116150, sha256: '2f3e0a32c5271d8432213367e9c86dcf12c669ff7d3ed737908a08f2b05d24fc' },
-    { shared: false, fma: true, bytes: 115724, sha256: '2b3074ec1529e4200a1fa102ad32b637da9eea16ea581cde0da214852845c4f7' },
-    { shared: true, fma: false, bytes: 116150, sha256: '90e721f69de11a56df2da38ca91e2831c85a50068eb377ee92d403ee875a0ed2' },
-    { shared: true, fma: true, bytes: 115724, sha256: 'b1b0804169512534903ba5b2817163f65fad4000c83195832ae36e1d95c489a6' },
+    { shared: false, fma: false, bytes: 116196, sha256: '7032eab903a95798ca0c88e2eb58be11c8cb17b3dca99407a2669f187b77650c' },
+    { shared: false, fma: true, bytes: 115770, sha256: 'e1760cfd6b72a5ee7a7da5648080404382a4d67f4d9315f331201919aa6e1da2' },
+    { shared: true, fma: false, bytes: 116196, sha256: '47ff1a584577bcfd507d746fec2b9be778812cdfcabbeaf206187f96d748bd7d' },
+    { shared: true, fma: true, bytes: 115770, sha256: '48e09366d18a0dae3fcfd608289274c333cba05727d10944e229f9eafd6b0b16' },
   ];
   // SHA-256 of the kernels up to recurrentSteps in a module of their own: the whole
   // module before recurrentStepsBack was appended after them.
   const THROUGH_RECURRENT_STEPS = [
-    { shared: false, fma: false, bytes: 116469, sha256: '91f23f50e1943299ce281b2ab01a129816a4b52dcc73747f5b684ca1aa10d3aa' },
-    { shared: false, fma: true, bytes: 116043, sha256: '9bc38277b5d4714b46a2d30862ab0bf2e9dfe926f50446444f94b2aaffd0dbd2' },
-    { shared: true, fma: false, bytes: 116469, sha256: 'a476217833408c718dddda4734d668d8eaa205565d0749fc17e5009c05943d9b' },
-    { shared: true, fma: true, bytes: 116043, sha256: 'd6d825edfa0c5a9dca5eadb135fa11a214f2afe30c6dafc433e2a02114ec96e5' },
+    { shared: false, fma: false, bytes: 116515, sha256: 'a63064f5aa411e10a8832c512a3b3ee534219e3877ba5e50681983353e227195' },
+    { shared: false, fma: true, bytes: 116089, sha256: '8f1eaa09ffa3d35f424207aeb8808b131f00d5a383aa651324b863ad7ec20af1' },
+    { shared: true, fma: false, bytes: 116515, sha256: '1565fbb7bbd18b19de5e4002a927f0ac3790e64949be24be3a79883b19deab75' },
+    { shared: true, fma: true, bytes: 116089, sha256: '727b40ea081c5c6dc86dcc86d2dc20bd3bb0530b241e6cdca380cdc6199d6630' },
   ];
   // SHA-256 of the whole module, recorded when it last changed (recurrentStepsBack
   // appended): a change to any kernel's instructions shows here.
   const NOW = [
-    { shared: false, fma: false, bytes: 116828, sha256: '2e98b17f51dc69322e8b4b3a85bd5cb668d3a92687b7a17b9a213ff6e1acf5e5' },
-    { shared: false, fma: true, bytes: 116402, sha256: 'e0a83ee3dec38383404af1af5c2888b3debae839ca549ffd33a65e623c069c87' },
-    { shared: true, fma: false, bytes: 116828, sha256: '482dc8a11cf31dfaae969805682a6dae77a6c854f186e690f5127686db710f2c' },
-    { shared: true, fma: true, bytes: 116402, sha256: 'ac7d9490c7bc5a3d6a1811c001acfccfdd389aac85d10fcee5aa86b258327768' },
+    { shared: false, fma: false, bytes: 116874, sha256: 'c03f83e27027fb00e14f1912da14e50bdca2dcf550bba46c6fc103ebbb4ace4e' },
+    { shared: false, fma: true, bytes: 116448, sha256: 'b4b3aa4bf2f396104f98747a4ec95de182710f8ffaec1b7e000f50a0ded7ea9b' },
+    { shared: true, fma: false, bytes: 116874, sha256: '33e9f5d7197615e8476cdb3567c621cfd0f1803475bbfe4634cc4ca53d0580c6' },
+    { shared: true, fma: true, bytes: 116448, sha256: 'f7481543b38d43f62339e184603e7eb08640457a6b6b4d1f15b972c1686d97e7' },
   ];
   const RECORDED = [
     { what: 'the module of the hand-numbered kernels', wants: BEFORE, bytesOf: (shared: boolean, fma: boolean) => firstKernels(names.indexOf('lstmGates'), shared, fma) },

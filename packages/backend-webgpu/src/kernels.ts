@@ -3,7 +3,7 @@
  * block and the workgroup grid; the backend compiles (once per source), binds and queues it.
  */
 import { contiguousStrides, sizeOf, type DType, type Im2ColParams } from '@ml/tensor';
-import { type AdamStep, type ArgReduceOp, type BinaryOp, type ReduceOp, type UnaryOp, type View } from '@ml/tensor/backend';
+import { GRADIENT_FLUSH_BELOW, type AdamStep, type ArgReduceOp, type BinaryOp, type ReduceOp, type UnaryOp, type View } from '@ml/tensor/backend';
 import { convert, decode, elemOf, elementwise, GROUP, kernel, linearMain, Params, position, viewPosition, type Binding, type Elem } from './wgsl.js';
 
 export interface KernelCall {
@@ -540,9 +540,16 @@ export function col2imKernel(cols: View, p: Im2ColParams, g: Geometry): KernelCa
 }
 
 /**
+ * WGSL for `x` with magnitudes under GRADIENT_FLUSH_BELOW (2⁻¹⁰⁰) as +0, NaN kept: what the
+ * cpu and wasm backends write for the recurrent gate gradients and Adam's moments
+ * (`flushTiny`), so that every backend agrees on what vanishes.
+ */
+export const flushed = (x: string): string => `select(${x}, 0.0, abs(${x}) < ${GRADIENT_FLUSH_BELOW.toExponential()})`;
+
+/**
  * One Adam step over n contiguous float32 elements of p, grad, m and v (starting at
- * `offsets`): the moments updated in place, the new parameters written to O — the op-by-op
- * formula's arithmetic in its order.
+ * `offsets`): the moments updated in place (under 2⁻¹⁰⁰ as +0, as on the cpu and wasm
+ * backends), the new parameters written to O — the op-by-op formula's arithmetic in its order.
  */
 export function adamKernel(n: number, a: AdamStep, offsets: readonly number[]): KernelCall {
   const params = new Params();
@@ -554,8 +561,8 @@ export function adamKernel(n: number, a: AdamStep, offsets: readonly number[]): 
     n,
     `  let p = XP[i + ${op}];
   let d = ${sign} * G[i + ${og}] + ${l2} * p;
-  let m = ${b1} * M[i + ${om}] + ${c1} * d;
-  let v = ${b2} * V[i + ${ov}] + ${c2} * (d * d);
+  let m = ${flushed(`${b1} * M[i + ${om}] + ${c1} * d`)};
+  let v = ${flushed(`${b2} * V[i + ${ov}] + ${c2} * (d * d)`)};
   M[i + ${om}] = m;
   V[i + ${ov}] = v;
   O[i] = p * ${decay} - (m / (sqrt(v) / ${sbc2} + ${eps})) * ${stepSize};`,

@@ -5,7 +5,7 @@
 // split of K; rows of softmax one per invocation (≤ 64 long or ≥ 4096 of them) or one
 // per workgroup; padding, stride, dilation, batch 1 and > 1, permuted and sliced inputs.
 import { type Im2ColParams } from '@ml/tensor';
-import { fromData } from '@ml/tensor/backend';
+import { fromData, GRADIENT_FLUSH_BELOW } from '@ml/tensor/backend';
 import { describe, expect, it } from 'vitest';
 import { MIN_ROWS, splitK, tileFor } from '../src/fused/conv.js';
 import { disjointWindows } from '../src/fused/pool.js';
@@ -283,5 +283,20 @@ maybe('fused reluBackward and adamUpdate on webgpu', () => {
     const pt = onGpu(gpu, values(12, 55), [3, 4], 'permuted');
     expect(gpu.adamUpdate(pt.view_(), pt.view_(), pt.view_(), pt.view_(), s)).toBeNull();
     for (const t of [p, g, m, v, pt]) t.dispose();
+  });
+
+  it('adamUpdate writes moments under 2⁻¹⁰⁰ as +0 (as the cpu and wasm steps do), keeps 2⁻¹⁰⁰ and NaN', async () => {
+    const T0 = GRADIENT_FLUSH_BELOW;
+    // zero gradients: m ← 0.9·m, v ← 0.999·v
+    const mv = Float32Array.from([1.2 * T0, -1.2 * T0, 2 * T0, 1e-3, NaN, 2 ** -130, -(2 ** -101), 0]);
+    const n = mv.length;
+    const s = { b1: 0.9, b2: 0.999, sbc2: 1, eps: 1e-8, stepSize: 0, decay: 1, l2: 0, sign: 1 };
+    const [p, g, m, v] = [onGpu(gpu, new Float32Array(n), [n]), onGpu(gpu, new Float32Array(n), [n]), onGpu(gpu, mv, [n]), onGpu(gpu, mv, [n])];
+    await read(gpu, gpu.adamUpdate(p.view_(), g.view_(), m.view_(), v.view_(), s), [n]);
+    const want = (b: number) => Array.from(mv, (x) => (Math.abs(Math.fround(b * x)) < T0 ? 0 : Math.fround(b * x)));
+    const show = (a: ArrayLike<number>) => Array.from(a, (x) => (Number.isNaN(x) ? 'NaN' : x === 0 ? 0 : x.toPrecision(4)));
+    expect(show(await m.data())).toEqual(show(want(0.9)));
+    expect(show(await v.data())).toEqual(show(want(0.999)));
+    for (const t of [p, g, m, v]) t.dispose();
   });
 });

@@ -1,5 +1,5 @@
 import { maximum, optionKeys, sqrt, zeros, type Tensor, type TypedArray } from '@ml/tensor';
-import { fromData, hostData, type AdamStep } from '@ml/tensor/backend';
+import { flushTiny, fromData, hostData, type AdamStep } from '@ml/tensor/backend';
 import { Optimizer, checkRange, checkedOptions, defined, type GroupOptions, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 export interface AdamOptions extends GroupOptions {
@@ -120,8 +120,10 @@ export class Adam extends Optimizer<AdamOptions> {
     const eps = g.eps; // hoisted: a property load per element costs more than the arithmetic
     for (let i = 0; i < n; i++) {
       const d = l2 === 0 ? sign * G[i] : sign * G[i] + l2 * P[i];
-      const mi = b1 * m[i] + (1 - b1) * d;
-      const vi = b2 * v[i] + (1 - b2) * (d * d);
+      // moments under 2⁻¹⁰⁰ kept as +0: a gradient that stops (a pixel no later image lights)
+      // leaves m shrinking ×b1 a step through the subnormal floats otherwise (see flushTiny)
+      const mi = flushTiny(b1 * m[i] + (1 - b1) * d);
+      const vi = flushTiny(b2 * v[i] + (1 - b2) * (d * d));
       m[i] = mi;
       v[i] = vi;
       let vu = vi;

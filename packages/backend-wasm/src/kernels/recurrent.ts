@@ -12,8 +12,8 @@
  * stride, which the caller gives; a stride of 0, GRU's bias row, stays put).
  */
 import { array, i32, op, uleb, v128, type Fn, type Ref } from '../assembler.js';
-import { GRADIENT_FLUSH_BELOW } from '@ml/tensor/backend';
 import { kernel } from './kernel.js';
+import { flushBelowLanes, flushLanes } from './shared.js';
 
 // ------------------------------------------------------------------ instructions
 
@@ -30,8 +30,6 @@ const x4 = {
   /** v1, v2, mask → v1 where the mask's bits are set, else v2 */
   bitselect: simd(0x52),
   shl: simd(0xab),
-  /** a, b → a & ~b */
-  andnot: simd(0x4f),
 };
 
 const F32 = new Float32Array(1);
@@ -242,22 +240,13 @@ const oneMinus = <S extends string>(f: MathFn<S>, x: number[]): number[] => sub(
 /** x where the mask is set, else +0 */
 const masked = (x: number[], mask: number[]): number[] => [...x, ...mask, ...op.v128And];
 
+/** Set `tiny` to GRADIENT_FLUSH_BELOW (2⁻¹⁰⁰) in every lane, at a backward kernel's start. */
+const setTiny = <S extends string>(f: Fn<S>, tiny: S): number[] => [...flushBelowLanes(), ...f.set(tiny)];
 /**
- * Set `tiny` to GRADIENT_FLUSH_BELOW (2⁻¹⁰⁰) in every lane, at a backward kernel's start:
- * the gradients its passes write under it in magnitude are written as +0, as @ml/tensor's
- * JavaScript passes do (`flushTiny`), so that a gradient vanishing through a long sequence
- * never reaches the subnormal floats, which x86 cores run 12–90× slower (WebAssembly
- * cannot set their flush-to-zero mode).
+ * x with the lanes under 2⁻¹⁰⁰ in magnitude as +0 (NaN kept; t0 scratch): the gradients the
+ * backward passes write, as @ml/tensor's JavaScript passes do (`flushTiny`).
  */
-const setTiny = <S extends string>(f: Fn<S>, tiny: S): number[] => {
-  const b = bitsOf(GRADIENT_FLUSH_BELOW);
-  return [...op.v128ConstI32x4([b, b, b, b]), ...f.set(tiny)];
-};
-/** x with the lanes under `tiny` in magnitude as +0 (NaN kept; t0 scratch) */
-const flushed = <S extends string>(f: MathFn<S | 'tiny'>, x: number[]): number[] => {
-  const t = scratch(f, 0, 0);
-  return [...x, ...t.tee, ...t.get, ...x4.abs, ...f.get('tiny'), ...x4.lt, ...x4.andnot];
-};
+const flushed = <S extends string>(f: MathFn<S | 'tiny'>, x: number[]): number[] => flushLanes(x, scratch(f, 0, 0), f.get('tiny'));
 
 /**
  * The loop for each case of a forward pass's outputs (mode bit 0: out, bit 1: acts; 3, 1

@@ -1,5 +1,6 @@
 /** Instruction patterns that several kernel families use, written with local names. */
-import { op, type Fn, type Ref } from '../assembler.js';
+import { GRADIENT_FLUSH_BELOW } from '@ml/tensor/backend';
+import { op, uleb, type Fn, type Ref } from '../assembler.js';
 
 /**
  * `pos = min(xv, limit − 4)` for loops over groups of four (xv = 0, 4, 8, …): the last group
@@ -90,4 +91,26 @@ export function copyRows2d<S extends string>(f: Fn<S>, to: S, from: S, r: S, j: 
     ...f.get(to), ...toRow, ...op.i32Add, ...f.set(to),
     ...f.get(from), ...fromRow, ...op.i32Add, ...f.set(from),
   ]);
+}
+
+const F32 = new Float32Array(1);
+const I32 = new Int32Array(F32.buffer);
+/** GRADIENT_FLUSH_BELOW (2⁻¹⁰⁰) in every lane: a v128.const, for a local set once at a kernel's start. */
+export function flushBelowLanes(): number[] {
+  F32[0] = GRADIENT_FLUSH_BELOW;
+  const b = I32[0];
+  return op.v128ConstI32x4([b, b, b, b]);
+}
+
+/**
+ * The lanes of `x` under `tiny` (a vector of flushBelowLanes) in magnitude as +0, NaN and
+ * ±∞ kept, `t` a scratch vector: @ml/tensor's flushTiny four lanes at a time. What decays
+ * towards zero (a gradient vanishing through time, Adam's moments of a gradient that
+ * stopped) then never runs through the subnormal floats, which x86 cores compute 12–90×
+ * slower and whose flush-to-zero mode WebAssembly cannot set.
+ */
+export function flushLanes(x: number[], t: Ref, tiny: number[]): number[] {
+  const simd = (code: number): number[] => [0xfd, ...uleb(code)];
+  // f32x4.abs (0xe0), f32x4.lt (0x43), v128.andnot (0x4f): x & ~(|x| < tiny)
+  return [...x, ...t.tee, ...t.get, ...simd(0xe0), ...tiny, ...simd(0x43), ...simd(0x4f)];
 }

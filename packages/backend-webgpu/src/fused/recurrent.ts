@@ -16,8 +16,8 @@
  * they decline float64 and other dtypes and empty sizes. A backward pass without the
  * activations its forward saved runs the forward kernels again to get them.
  */
-import { GRADIENT_FLUSH_BELOW, type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
-import { grid, type KernelCall } from '../kernels.js';
+import { type DataId, type SaveForBackward, type View } from '@ml/tensor/backend';
+import { flushed, grid, type KernelCall } from '../kernels.js';
 import { GROUP, kernel, linearMain, Params, type Binding } from '../wgsl.js';
 import { flatView, type GpuSteps } from './steps.js';
 
@@ -208,13 +208,6 @@ export function lstmSequenceGpu(io: GpuSteps, xw: View, h0: View, c0: View, whh:
   if (save !== null && acts !== null) save(acts, [L, B, 5 * H], 'float32');
   return out;
 }
-
-/**
- * WGSL for `x` with magnitudes under GRADIENT_FLUSH_BELOW (2⁻¹⁰⁰) as +0, NaN kept: what the
- * cpu and wasm backward gate passes write (`flushTiny`), so every backend's recurrent
- * gradients agree on what vanishes.
- */
-const flushed = (x: string): string => `select(${x}, 0.0, abs(${x}) < ${GRADIENT_FLUSH_BELOW.toExponential()})`;
 
 /**
  * LSTM backward step t into O [L + 1, B, 4H]: slot t the gate pre-activation gradients,
