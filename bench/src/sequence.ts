@@ -364,7 +364,7 @@ async function main(): Promise<number> {
       procs.set(s, new SystemProcess(torch.python, [script, JSON.stringify(opts)], { ...process.env, OPENBLAS_NUM_THREADS: '1' }, log));
     } else procs.set(s, new SystemProcess(process.execPath, [fileURLToPath(import.meta.url), '--serve', s, ...passOn], process.env, log));
   }
-  if (!('missing' in torch)) versions.push(`PyTorch ${torch.version}`);
+  if (!('missing' in torch)) versions.push(`PyTorch ${torch.version} (subnormals flushed to zero)`);
   versions.push('TensorFlow.js 4.22.0 (wasm)');
   const t0 = performance.now();
   const results: Results = await takeTurns(procs, systems, rows.map((w) => [w.id]), rounds, log);
