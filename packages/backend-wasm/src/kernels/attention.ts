@@ -15,12 +15,11 @@
  * batch·head's first row), so heads split out of [N, L, H·D] need no copies. Addresses are
  * in bytes; `Sp` is S rounded up to 8.
  */
-import { array, f32, i32, op, uleb, v128, type Fn, type Ref } from '../assembler.js';
+import { array, f32, i32, op, v128, type Fn, type Ref } from '../assembler.js';
 import { kernel } from './kernel.js';
 import { exp, MATH_LOCALS, setConstants } from './recurrent.js';
-import { across, minI32, multiplyAdd, roundUp4, roundUp8, transpose4x4 } from './shared.js';
+import { across, minI32, multiplyAdd, roundUp4, roundUp8, simd, transpose4x4 } from './shared.js';
 
-const simd = (code: number): number[] => [0xfd, ...uleb(code)];
 /** v1, v2, mask → v1 where the mask's bits are set, else v2 */
 const bitselect = simd(0x52);
 /** a & ~b */

@@ -11,13 +11,12 @@
  * splits a pass by rows (its `split`: B counts them, every row operand moves on by its row
  * stride, which the caller gives; a stride of 0, GRU's bias row, stays put).
  */
-import { array, i32, op, uleb, v128, type Fn, type Ref } from '../assembler.js';
+import { array, i32, op, v128, type Fn, type Ref } from '../assembler.js';
 import { kernel } from './kernel.js';
-import { flushBelowLanes, flushLanes } from './shared.js';
+import { bitsOf, flushBelowLanes, flushLanes, simd } from './shared.js';
 
 // ------------------------------------------------------------------ instructions
 
-const simd = (code: number): number[] => [0xfd, ...uleb(code)];
 /** SIMD instructions the assembler's table does not have (codes from the SIMD proposal). */
 const x4 = {
   lt: simd(0x43),
@@ -32,13 +31,6 @@ const x4 = {
   shl: simd(0xab),
 };
 
-const F32 = new Float32Array(1);
-const I32 = new Int32Array(F32.buffer);
-/** The bits of `v` rounded to float32. */
-function bitsOf(v: number): number {
-  F32[0] = v;
-  return I32[0];
-}
 
 /** ln 2 = LN2_HI + LN2_LO, LN2_HI with 9 significant bits (355/512), so n·LN2_HI is exact for |n| ≤ 2¹⁵ */
 const LN2_HI = 355 / 512;

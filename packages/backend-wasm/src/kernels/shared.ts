@@ -93,12 +93,20 @@ export function copyRows2d<S extends string>(f: Fn<S>, to: S, from: S, r: S, j: 
   ]);
 }
 
+/** A SIMD instruction by its code in the SIMD proposal (for those the assembler's table does not name). */
+export const simd = (code: number): number[] => [0xfd, ...uleb(code)];
+
 const F32 = new Float32Array(1);
 const I32 = new Int32Array(F32.buffer);
+/** The bits of `v` rounded to float32. */
+export function bitsOf(v: number): number {
+  F32[0] = v;
+  return I32[0];
+}
+
 /** GRADIENT_FLUSH_BELOW (2⁻¹⁰⁰) in every lane: a v128.const, for a local set once at a kernel's start. */
 export function flushBelowLanes(): number[] {
-  F32[0] = GRADIENT_FLUSH_BELOW;
-  const b = I32[0];
+  const b = bitsOf(GRADIENT_FLUSH_BELOW);
   return op.v128ConstI32x4([b, b, b, b]);
 }
 
@@ -110,7 +118,6 @@ export function flushBelowLanes(): number[] {
  * slower and whose flush-to-zero mode WebAssembly cannot set.
  */
 export function flushLanes(x: number[], t: Ref, tiny: number[]): number[] {
-  const simd = (code: number): number[] => [0xfd, ...uleb(code)];
   // f32x4.abs (0xe0), f32x4.lt (0x43), v128.andnot (0x4f): x & ~(|x| < tiny)
   return [...x, ...t.tee, ...t.get, ...simd(0xe0), ...tiny, ...simd(0x43), ...simd(0x4f)];
 }

@@ -10,12 +10,11 @@
  * the same instructions on splatted values (lane 0 stored; sums take lane 0 only), so no
  * write leaves its row.
  */
-import { f32, i32, op, uleb, v128, type ArrayNames, type Fn } from '../assembler.js';
+import { f32, i32, op, v128, type ArrayNames, type Fn } from '../assembler.js';
 import { kernel } from './kernel.js';
-import { across as acrossLanes, copyRows2d } from './shared.js';
+import { across as acrossLanes, bitsOf, copyRows2d, simd } from './shared.js';
 import { exp, MATH_LOCALS, setConstants, tanh } from './recurrent.js';
 
-const simd = (code: number): number[] => [0xfd, ...uleb(code)];
 /** Instructions the assembler's table does not have (codes from the SIMD proposal and the core set). */
 const x4 = {
   lt: simd(0x43),
@@ -34,13 +33,6 @@ const x4 = {
   ifV128: [0x04, 0x7b],
 };
 
-const F32 = new Float32Array(1);
-const I32 = new Int32Array(F32.buffer);
-/** The bits of `v` rounded to float32. */
-function bitsOf(v: number): number {
-  F32[0] = v;
-  return I32[0];
-}
 
 /**
  * erfc(z) ≈ t·exp(−z² + P(t)), t = 1/(1 + z/2), z ≥ 0: the Chebyshev-fitted form of
